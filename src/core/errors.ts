@@ -1,0 +1,76 @@
+/**
+ * One error hierarchy for all of Cairn. Every error carries a stable string code;
+ * the CLI maps codes to exit codes (2 for usage errors, 1 for everything else).
+ */
+
+/** Stable error codes. Never renumber or rename: scripts and tests match on them. */
+export const ErrorCode = {
+  /** Bad command line or bad API argument shape. Exit 2. */
+  USAGE: "E_USAGE",
+  /** A digest string that does not parse. Exit 2 (it is a usage error). */
+  DIGEST_INVALID: "E_DIGEST_INVALID",
+  /** The named thing (artifact, snapshot, receipt…) does not exist or is tombstoned. */
+  NOT_FOUND: "E_NOT_FOUND",
+  /** Stored bytes or catalog records fail verification. */
+  STORE_CORRUPT: "E_STORE_CORRUPT",
+  /** Another process holds the store's writer lock. */
+  STORE_LOCKED: "E_STORE_LOCKED",
+  /** The store was written by an unknown (newer) on-disk format version. */
+  STORE_VERSION: "E_STORE_VERSION",
+  /** The store directory cannot be created, read or written. */
+  STORE_IO: "E_STORE_IO",
+  /** No store exists where one was expected. */
+  STORE_MISSING: "E_STORE_MISSING",
+  /** A value cannot be canonically encoded (NaN, undefined, cycles, lone surrogates…). */
+  CANONICAL: "E_CANONICAL",
+  /** Input data is malformed (names file, line or field). */
+  INVALID_INPUT: "E_INVALID_INPUT",
+  /** A write contradicts what is already recorded (e.g. a receipt with other outputs). */
+  CONFLICT: "E_CONFLICT",
+  /** A referenced record is missing when writing (referential integrity). */
+  DANGLING_REFERENCE: "E_DANGLING_REFERENCE",
+  /** A size or count limit was exceeded. */
+  LIMIT_EXCEEDED: "E_LIMIT_EXCEEDED",
+  /** Something Cairn did not expect; a bug. */
+  INTERNAL: "E_INTERNAL",
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The base of every error Cairn throws on purpose. */
+export class CairnError extends Error {
+  readonly code: ErrorCodeValue;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCodeValue, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CairnError";
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: string; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** A usage error: the caller asked for something malformed. */
+export class UsageError extends CairnError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(ErrorCode.USAGE, message, details);
+    this.name = "UsageError";
+  }
+}
+
+/** The codes that mean "the caller used Cairn wrongly" and therefore exit 2. */
+const USAGE_CODES: ReadonlySet<string> = new Set([ErrorCode.USAGE, ErrorCode.DIGEST_INVALID]);
+
+/** Process exit code for an error: 2 for usage errors, 1 for every other failure. */
+export function exitCodeFor(err: unknown): 1 | 2 {
+  if (err instanceof CairnError && USAGE_CODES.has(err.code)) return 2;
+  return 1;
+}
+
+export function isCairnError(err: unknown, code?: ErrorCodeValue): err is CairnError {
+  return err instanceof CairnError && (code === undefined || err.code === code);
+}

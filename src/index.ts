@@ -1,0 +1,21 @@
+/** Cairn's public API. Everything not exported here is internal. */
+export { CairnError, UsageError, ErrorCode, exitCodeFor, isCairnError, type ErrorCodeValue } from "./core/errors.js";
+export {
+  type Digest, isDigest, parseDigest, sha256, digestStream, Hasher, DigestStream, digestToBytes, digestFromBytes,
+} from "./core/digest.js";
+export { canonicalize, canonicalBytes, canonicalDigest, parseCanonical } from "./core/canonical.js";
+export { merkleRoot, inclusionProof, verifyInclusion, MerkleBuilder, type InclusionProof } from "./core/merkle.js";
+export { type Clock, systemClock, fixedClock, steppingClock } from "./core/clock.js";
+export { Xoshiro128, splitmix64, deriveSeed } from "./core/prng.js";
+
+export { openStore, resolveStoreDir, Store, StoreView, type OpenStoreOptions } from "./store/store.js";
+export type { ArtifactInfo, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifacts.js";
+export type { EdgeInput, EdgeRecord, Lineage, LineageNode, LineageOptions, Direction } from "./store/edges.js";
+export { RECEIPT_MEDIA_TYPE, actionKey, type Receipt, type ReceiptInput, type ReceiptStatus, type Params } from "./store/receipts.js";
+export type { Snapshot, Root, RootKind } from "./store/refs.js";
+export { CONTAINS_EDGE_TYPE, type GcReport } from "./store/gc.js";
+export type { FsckReport, FsckProblem, FsckProblemCode } from "./store/fsck.js";
+export { TYPED_FRAME_MAGIC } from "./store/identity.js";
+export {
+  STORE_FORMAT_VERSION, SMALL_ARTIFACT_MAX_BYTES, MAX_BUFFERED_GET_BYTES, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, STORE_ENV_VAR,
+} from "./store/layout.js";

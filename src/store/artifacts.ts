@@ -1,0 +1,528 @@
+/**
+ * ASL artifacts: immutable bytes addressed by digest. Small ones are packed into the
+ * catalog's `artifacts.bytes` column; large ones get their own read-only file. Every read
+ * re-hashes the bytes and refuses a mismatch with E_STORE_CORRUPT before returning anything.
+ *
+ * Large-write protocol (crash-safe at every step; see ARCHITECTURE.md):
+ *   1. stream into tmp/<random>.part while hashing; fsync; close
+ *   2. in the catalog transaction: rename .part → tmp/<hex>.ready, insert the row, commit
+ *   3. after commit: rename .ready → objects/ab/<rest>, fsync both directories
+ * A writer opening the store deletes *.part files and .ready files without a row, and
+ * finishes step 3 for .ready files that have one. Readers fall back to the .ready path.
+ */
+import {
+  closeSync, createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, readFileSync, renameSync,
+  unlinkSync, writeSync, chmodSync, readdirSync, existsSync,
+} from "node:fs";
+import { open as openAsync } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import type { Catalog } from "./catalog.js";
+import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPED_FRAME_MAGIC } from "./identity.js";
+import {
+  MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
+  TMP_DIR, objectPath, readyPath,
+} from "./layout.js";
+import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
+import type { Clock } from "../core/clock.js";
+
+export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
+const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;\s*[^\r\n]{1,200})?$/;
+
+export type ArtifactState = "present" | "swept";
+export type ArtifactStorage = "packed" | "file";
+
+export interface ArtifactInfo {
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  /** The 32-bit type tag; absent for untyped artifacts. */
+  typeTag?: number;
+  storage: ArtifactStorage;
+  /** `swept` = the bytes were collected by gc; the record (and its provenance) remains. */
+  state: ArtifactState;
+  /** Logseq of the artifact's first put. */
+  logseq: number;
+}
+
+export interface PutOptions {
+  mediaType?: string;
+  typeTag?: number;
+}
+
+export interface PutResult extends ArtifactInfo {
+  /** False when the store already had these bytes (puts are idempotent). */
+  created: boolean;
+}
+
+export interface ReadOptions {
+  /** Read as of this logseq (a snapshot's pinned value). Default: the head. */
+  asOf?: number;
+}
+
+export interface ListOptions extends ReadOptions {
+  mediaType?: string;
+  typeTag?: number;
+  /** Only artifacts with logseq greater than this (for paging). */
+  afterLogseq?: number;
+  limit?: number;
+}
+
+export interface ArtifactRow {
+  logseq: number;
+  digest: Buffer;
+  size: number;
+  media_type: string;
+  type_tag: number | null;
+  storage: 0 | 1;
+  state: 0 | 1 | 2;
+  deleted: 0 | 1;
+  events: number;
+  created_at: number;
+}
+
+const ROW_COLUMNS = "logseq, digest, size, media_type, type_tag, storage, state, deleted, events, created_at";
+
+export interface StoreContext {
+  root: string;
+  catalog: Catalog;
+  clock: Clock;
+}
+
+export function checkMediaType(mt: string | undefined): string {
+  if (mt === undefined) return DEFAULT_MEDIA_TYPE;
+  if (!MEDIA_TYPE_RE.test(mt)) {
+    throw new CairnError(ErrorCode.USAGE, `invalid media type ${JSON.stringify(mt)}: expected type/subtype`, { mediaType: mt });
+  }
+  return mt;
+}
+
+export function rowToInfo(r: ArtifactRow): ArtifactInfo {
+  const info: ArtifactInfo = {
+    digest: digestFromBytes(r.digest),
+    size: r.size,
+    mediaType: r.media_type,
+    storage: r.storage === 0 ? "packed" : "file",
+    state: r.state === 0 ? "present" : "swept",
+    logseq: r.logseq,
+  };
+  if (r.type_tag !== null) info.typeTag = r.type_tag;
+  return info;
+}
+
+/** The artifact half of the store. */
+export class Artifacts {
+  constructor(private readonly ctx: StoreContext) {}
+
+  private get cat(): Catalog {
+    return this.ctx.catalog;
+  }
+
+  row(digest: Digest): ArtifactRow | undefined {
+    return this.cat.stmt(`SELECT ${ROW_COLUMNS} FROM artifacts WHERE digest = ?`).get(digestToBytes(digest)) as ArtifactRow | undefined;
+  }
+
+  /** True when the digest is recorded at all (any state) — used for referential integrity. */
+  known(digest: Digest): boolean {
+    return this.cat.stmt("SELECT 1 FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) !== undefined;
+  }
+
+  /** Whether the artifact is tombstoned as of `asOf` (undefined = head). */
+  private tombstoned(r: ArtifactRow, asOf: number | undefined): boolean {
+    if (asOf === undefined) return r.deleted === 1;
+    if (r.events === 0) return false;
+    const ev = this.cat
+      .stmt("SELECT kind FROM artifact_events WHERE digest = ? AND logseq <= ? ORDER BY logseq DESC LIMIT 1")
+      .get(r.digest, asOf) as { kind: number } | undefined;
+    return ev?.kind === 1;
+  }
+
+  /** The row if the artifact is visible as of `asOf`, else E_NOT_FOUND explaining why. */
+  visibleRow(digest: Digest, asOf?: number): ArtifactRow {
+    parseDigest(digest, "artifact digest");
+    const r = this.row(digest);
+    if (r === undefined) throw notFound(digest, "not found");
+    if (asOf !== undefined && r.logseq > asOf) throw notFound(digest, `not found as of logseq ${asOf}`);
+    if (this.tombstoned(r, asOf)) throw notFound(digest, "not found (deleted: tombstoned)");
+    return r;
+  }
+
+  isVisible(digest: Digest, asOf?: number): boolean {
+    const r = this.row(digest);
+    return r !== undefined && (asOf === undefined || r.logseq <= asOf) && !this.tombstoned(r, asOf);
+  }
+
+  stat(digest: Digest, opts: ReadOptions = {}): ArtifactInfo {
+    return rowToInfo(this.visibleRow(digest, opts.asOf));
+  }
+
+  private presentRow(digest: Digest, asOf?: number): ArtifactRow {
+    const r = this.visibleRow(digest, asOf);
+    if (r.state !== 0) throw notFound(digest, "not found (its bytes were collected by gc)");
+    return r;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Stores bytes held in memory. Synchronous; may be called inside `store.transaction`. */
+  putBytes(bytes: Uint8Array, opts: PutOptions = {}): PutResult {
+    const tag = checkTypeTag(opts.typeTag);
+    const mediaType = checkMediaType(opts.mediaType);
+    checkUntypedPrefix(bytes, tag);
+    const digest = identityHasher(tag).update(bytes).digest();
+    if (bytes.length <= SMALL_ARTIFACT_MAX_BYTES) {
+      return this.commit(digest, bytes.length, mediaType, tag, { bytes });
+    }
+    const part = this.newPartPath();
+    const fd = openSync(part, "wx", 0o644);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return this.commit(digest, bytes.length, mediaType, tag, { part });
+  }
+
+  /**
+   * Stores a stream. Memory stays bounded: up to SMALL_ARTIFACT_MAX_BYTES is buffered; past
+   * that the bytes go to a temp file as they arrive (awaiting each write = backpressure).
+   */
+  async put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts: PutOptions = {}): Promise<PutResult> {
+    if (typeof source === "string") return this.putBytes(Buffer.from(source), opts);
+    if (source instanceof Uint8Array) return this.putBytes(source, opts);
+    const tag = checkTypeTag(opts.typeTag);
+    const mediaType = checkMediaType(opts.mediaType);
+    const hasher = identityHasher(tag);
+    const buffered: Buffer[] = [];
+    let size = 0;
+    let headChecked = false;
+    let part: string | undefined;
+    let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
+    try {
+      for await (const raw of source) {
+        const chunk = typeof raw === "string" ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        if (chunk.length === 0) continue;
+        hasher.update(chunk);
+        size += chunk.length;
+        if (fh === undefined) {
+          buffered.push(Buffer.from(chunk)); // copy: the source may reuse its buffer
+          if (!headChecked && size >= TYPED_FRAME_MAGIC.length) {
+            checkUntypedPrefix(Buffer.concat(buffered), tag);
+            headChecked = true;
+          }
+          if (size > SMALL_ARTIFACT_MAX_BYTES) {
+            part = this.newPartPath();
+            fh = await openAsync(part, "wx", 0o644);
+            for (const b of buffered) await fh.write(b);
+            buffered.length = 0;
+          }
+        } else {
+          await fh.write(chunk);
+        }
+      }
+      if (fh === undefined) {
+        const bytes = Buffer.concat(buffered);
+        if (!headChecked) checkUntypedPrefix(bytes, tag);
+        return this.commit(hasher.digest(), size, mediaType, tag, { bytes });
+      }
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      const p = part as string;
+      part = undefined; // commit owns it now
+      return this.commit(hasher.digest(), size, mediaType, tag, { part: p });
+    } finally {
+      if (fh !== undefined) await fh.close().catch(() => undefined);
+      if (part !== undefined) unlinkQuiet(part);
+    }
+  }
+
+  private newPartPath(): string {
+    const dir = join(this.ctx.root, TMP_DIR);
+    return join(dir, `${process.pid}-${randomBytes(8).toString("hex")}${PART_SUFFIX}`);
+  }
+
+  /** Records the artifact; `part` (a fully written, fsynced temp file) is consumed. */
+  private commit(
+    digest: Digest,
+    size: number,
+    mediaType: string,
+    tag: number | undefined,
+    data: { bytes: Uint8Array } | { part: string },
+  ): PutResult {
+    const key = digestToBytes(digest);
+    const cat = this.cat;
+    try {
+      return cat.tx(() => {
+        const existing = this.row(digest);
+        if (existing !== undefined && existing.state === 0) {
+          if ("part" in data) unlinkQuiet(data.part);
+          if (existing.deleted === 1) this.addEvent(key, 2);
+          return { ...rowToInfo(existing), created: false };
+        }
+        let storage: 0 | 1 = 0;
+        let bytes: Uint8Array | null = null;
+        if ("bytes" in data) {
+          bytes = data.bytes;
+        } else {
+          storage = 1;
+          this.stage(digest, data.part);
+        }
+        if (existing !== undefined) {
+          // Swept earlier: restore the bytes under the original record.
+          cat.stmt("UPDATE artifacts SET state = 0, storage = ?, bytes = ? WHERE digest = ?").run(storage, bytes, key);
+          if (existing.deleted === 1) this.addEvent(key, 2);
+          return { ...rowToInfo({ ...existing, state: 0, storage }), created: false };
+        }
+        const logseq = cat.allocLogseq();
+        cat
+          .stmt(
+            "INSERT INTO artifacts(logseq, digest, size, media_type, type_tag, storage, state, deleted, events, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
+          )
+          .run(logseq, key, size, mediaType, tag ?? null, storage, this.ctx.clock.now(), bytes);
+        const info: ArtifactInfo = { digest, size, mediaType, storage: storage === 0 ? "packed" : "file", state: "present", logseq };
+        if (tag !== undefined) info.typeTag = tag;
+        return { ...info, created: true };
+      });
+    } catch (err) {
+      if ("part" in data) unlinkQuiet(data.part);
+      throw err;
+    }
+  }
+
+  /** Step 2 and 3 of the large-write protocol (called inside the transaction). */
+  private stage(digest: Digest, part: string): void {
+    const ready = readyPath(this.ctx.root, digest);
+    chmodSync(part, 0o444);
+    renameSync(part, ready);
+    this.cat.onCommit(() => placeReady(this.ctx.root, digest));
+    this.cat.onRollback(() => unlinkQuiet(ready));
+  }
+
+  private addEvent(key: Buffer, kind: 1 | 2): void {
+    const logseq = this.cat.allocLogseq();
+    this.cat.stmt("INSERT INTO artifact_events(logseq, digest, kind) VALUES (?, ?, ?)").run(logseq, key, kind);
+    this.cat.stmt("UPDATE artifacts SET deleted = ?, events = events + 1 WHERE digest = ?").run(kind === 1 ? 1 : 0, key);
+  }
+
+  /** Writes a tombstone. Reads at the head (and as of later snapshots) then miss it. */
+  delete(digest: Digest): { digest: Digest; logseq: number } {
+    return this.cat.tx(() => {
+      this.visibleRow(digest);
+      const logseq = this.cat.peekLogseq();
+      this.addEvent(digestToBytes(digest), 1);
+      return { digest, logseq };
+    });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Returns the verified bytes. Large artifacts above MAX_BUFFERED_GET_BYTES must be streamed. */
+  get(digest: Digest, opts: ReadOptions = {}): Buffer {
+    const r = this.presentRow(digest, opts.asOf);
+    let bytes: Buffer;
+    if (r.storage === 0) {
+      const b = this.cat.stmt("SELECT bytes FROM artifacts WHERE digest = ?").get(r.digest) as { bytes: Buffer | null };
+      if (b.bytes === null) throw corrupt(digest, "packed bytes are missing from the catalog");
+      bytes = b.bytes;
+    } else {
+      if (r.size > MAX_BUFFERED_GET_BYTES) {
+        throw new CairnError(
+          ErrorCode.LIMIT_EXCEEDED,
+          `artifact ${digest} is ${r.size} bytes, above the in-memory limit of ${MAX_BUFFERED_GET_BYTES}; stream it instead`,
+          { digest, size: r.size, limit: MAX_BUFFERED_GET_BYTES },
+        );
+      }
+      bytes = readFileSync(this.filePath(digest));
+    }
+    verifyBytes(digest, r, bytes);
+    return bytes;
+  }
+
+  /** Resolves the file of a large artifact (final place, or a committed .ready not yet placed). */
+  filePath(digest: Digest): string {
+    const p = objectPath(this.ctx.root, digest);
+    if (existsSync(p)) return p;
+    const ready = readyPath(this.ctx.root, digest);
+    if (existsSync(ready)) return ready;
+    throw corrupt(digest, `its file ${join(OBJECTS_DIR, p.split("/").slice(-2).join("/"))} is missing`);
+  }
+
+  /**
+   * A stream of the verified bytes. Large files are hashed once in full before the first byte
+   * is emitted, then hashed again while streaming (a change in between fails the stream).
+   */
+  openReadStream(digest: Digest, opts: ReadOptions = {}): Readable {
+    const r = this.presentRow(digest, opts.asOf);
+    if (r.storage === 0) return Readable.from([this.get(digest, opts)]);
+    const path = this.filePath(digest);
+    const tag = r.type_tag ?? undefined;
+    async function* gen(): AsyncGenerator<Buffer> {
+      await verifyFile(digest, r, path);
+      const h = identityHasher(tag);
+      let n = 0;
+      for await (const chunk of createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES })) {
+        h.update(chunk as Buffer);
+        n += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "bytes changed while streaming");
+    }
+    return Readable.from(gen(), { objectMode: false });
+  }
+
+  /** Writes the verified bytes to `dest` atomically (temp + fsync + rename); nothing lands if verification fails. */
+  async getToFile(digest: Digest, dest: string, opts: ReadOptions = {}): Promise<ArtifactInfo> {
+    const r = this.presentRow(digest, opts.asOf);
+    const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      const out = createWriteStream(tmp, { flags: "wx" });
+      const h = identityHasher(r.type_tag ?? undefined);
+      let n = 0;
+      const src: AsyncIterable<Buffer> | Iterable<Buffer> =
+        r.storage === 0 ? [this.get(digest, opts)] : createReadStream(this.filePath(digest), { highWaterMark: STREAM_CHUNK_BYTES });
+      for await (const chunk of src) {
+        h.update(chunk);
+        n += chunk.length;
+        if (!out.write(chunk)) await new Promise<void>((res) => out.once("drain", res));
+      }
+      await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+      if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "stored bytes do not match the digest");
+      const fd = openSync(tmp, "r+");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, dest);
+    } catch (err) {
+      unlinkQuiet(tmp);
+      throw err;
+    }
+    return rowToInfo(r);
+  }
+
+  /** Visible artifacts in logseq order. */
+  *list(opts: ListOptions = {}): Generator<ArtifactInfo> {
+    const where: string[] = ["state = 0", "logseq > ?"];
+    const args: unknown[] = [opts.afterLogseq ?? 0];
+    if (opts.asOf !== undefined) {
+      where.push("logseq <= ?");
+      args.push(opts.asOf);
+    } else {
+      where.push("deleted = 0");
+    }
+    if (opts.mediaType !== undefined) {
+      where.push("media_type = ?");
+      args.push(opts.mediaType);
+    }
+    if (opts.typeTag !== undefined) {
+      where.push("type_tag = ?");
+      args.push(opts.typeTag);
+    }
+    const sql = `SELECT ${ROW_COLUMNS} FROM artifacts WHERE ${where.join(" AND ")} ORDER BY logseq`;
+    let n = 0;
+    for (const r of this.cat.db.prepare(sql).iterate(...args) as Iterable<ArtifactRow>) {
+      if (opts.asOf !== undefined && this.tombstoned(r, opts.asOf)) continue;
+      if (opts.limit !== undefined && n >= opts.limit) return;
+      n++;
+      yield rowToInfo(r);
+    }
+  }
+}
+
+/** Moves a committed .ready file into objects/ and makes the move durable. */
+export function placeReady(root: string, digest: Digest): void {
+  const ready = readyPath(root, digest);
+  const final = objectPath(root, digest);
+  mkdirSync(dirname(final), { recursive: true });
+  try {
+    renameSync(ready, final);
+  } catch (err) {
+    if (isNotFound(err) && existsSync(final)) return;
+    throw err;
+  }
+  fsyncDir(dirname(final));
+  fsyncDir(dirname(ready));
+}
+
+/**
+ * Crash recovery, run by every writer that opens the store (it holds the lock, so no other
+ * writer has files in tmp/): drop *.part files, drop .ready files with no catalog row, place
+ * .ready files that were committed, and finish files that gc was removing.
+ */
+export function recoverArtifacts(root: string, cat: Catalog): { removed: number; placed: number; finishedSweeps: number } {
+  const tmp = join(root, TMP_DIR);
+  ensureDir(tmp);
+  ensureDir(join(root, OBJECTS_DIR));
+  let removed = 0;
+  let placed = 0;
+  for (const name of readdirSync(tmp)) {
+    const path = join(tmp, name);
+    if (name.endsWith(READY_SUFFIX) && /^[0-9a-f]{64}\.ready$/.test(name)) {
+      const digest = `sha256:${name.slice(0, 64)}` as Digest;
+      const r = cat.stmt("SELECT state, storage FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) as
+        | { state: number; storage: number }
+        | undefined;
+      if (r !== undefined && r.state === 0 && r.storage === 1) {
+        placeReady(root, digest);
+        placed++;
+        continue;
+      }
+    }
+    unlinkQuiet(path);
+    removed++;
+  }
+  const sweeping = cat.stmt("SELECT digest FROM artifacts WHERE state = 1").all() as Array<{ digest: Buffer }>;
+  for (const s of sweeping) {
+    const d = digestFromBytes(s.digest);
+    unlinkQuiet(objectPath(root, d));
+    cat.tx(() => cat.stmt("UPDATE artifacts SET state = 2 WHERE digest = ?").run(s.digest));
+  }
+  return { removed, placed, finishedSweeps: sweeping.length };
+}
+
+export function verifyBytes(digest: Digest, r: ArtifactRow, bytes: Uint8Array): void {
+  if (bytes.length !== r.size) throw corrupt(digest, `stored size ${bytes.length} differs from recorded size ${r.size}`);
+  const actual = identityHasher(r.type_tag ?? undefined).update(bytes).digest();
+  if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
+}
+
+/** Re-hashes a large artifact's file without holding it in memory. */
+export async function verifyFile(digest: Digest, r: ArtifactRow, path: string): Promise<void> {
+  const h = identityHasher(r.type_tag ?? undefined);
+  let n = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES })) {
+      h.update(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+  } catch (err) {
+    if (isNotFound(err)) throw corrupt(digest, "its file is missing");
+    throw err;
+  }
+  if (n !== r.size) throw corrupt(digest, `stored size ${n} differs from recorded size ${r.size}`);
+  const actual = h.digest();
+  if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
+}
+
+export function notFound(digest: string, why: string): CairnError {
+  return new CairnError(ErrorCode.NOT_FOUND, `artifact ${digest} ${why}`, { digest });
+}
+
+export function corrupt(digest: string, why: string): CairnError {
+  return new CairnError(ErrorCode.STORE_CORRUPT, `artifact ${digest} is corrupt: ${why}`, { digest });
+}
+
+export function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The SQLite catalog: connection, pragmas, schema/version check, the logseq counter and
+ * transactions. Only the writer (who holds the writer lock) allocates logseqs, so an
+ * in-memory counter seeded from the tables' maxima is exact; it is restored when a
+ * transaction rolls back, so logseqs never have gaps.
+ */
+import Database from "better-sqlite3";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { LOGSEQ_TABLES, SCHEMA_V1 } from "./schema.js";
+import { STORE_FORMAT_VERSION } from "./layout.js";
+
+export type Durability = "full" | "normal";
+
+/** Statement cache size bound (distinct SQL texts are few and fixed). */
+const MAX_CACHED_STATEMENTS = 256;
+
+export class Catalog {
+  readonly db: Database.Database;
+  readonly readOnly: boolean;
+  private next = 0;
+  private readonly statements = new Map<string, Database.Statement>();
+  private depth = 0;
+  private afterCommit: Array<() => void> = [];
+  private afterRollback: Array<() => void> = [];
+
+  constructor(path: string, opts: { readOnly: boolean; durability: Durability; create: boolean }) {
+    this.readOnly = opts.readOnly;
+    try {
+      this.db = new Database(path, { readonly: opts.readOnly, fileMustExist: !opts.create, timeout: 5000 });
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_IO, `cannot open catalog ${path}: ${(err as Error).message}`, { path }, { cause: err });
+    }
+    try {
+      if (!opts.readOnly) {
+        this.db.pragma("journal_mode = WAL");
+        this.db.pragma(`synchronous = ${opts.durability === "full" ? "FULL" : "NORMAL"}`);
+        this.db.pragma("foreign_keys = OFF");
+        this.db.exec(SCHEMA_V1);
+        const row = this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined;
+        if (row === undefined) {
+          this.db.prepare("INSERT INTO meta(key, value) VALUES ('format_version', ?)").run(String(STORE_FORMAT_VERSION));
+        }
+      }
+      this.db.pragma("cache_size = -65536");
+      this.checkVersion(path);
+      if (!opts.readOnly) this.next = this.maxLogseq() + 1;
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private checkVersion(path: string): void {
+    let v: string | undefined;
+    try {
+      v = (this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined)?.value;
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} has no meta table: ${(err as Error).message}`, { path });
+    }
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n)) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} has no valid format_version`, { path });
+    }
+    if (n !== STORE_FORMAT_VERSION) {
+      throw new CairnError(
+        ErrorCode.STORE_VERSION,
+        `catalog ${path} is format version ${n}, but this Cairn reads format version ${STORE_FORMAT_VERSION}`,
+        { path, found: n, supported: STORE_FORMAT_VERSION },
+      );
+    }
+  }
+
+  /** Highest logseq recorded in any table (0 for an empty store). */
+  maxLogseq(): number {
+    let max = 0;
+    for (const t of LOGSEQ_TABLES) {
+      const r = this.stmt(`SELECT MAX(logseq) AS m FROM ${t}`).get() as { m: number | null };
+      if (r.m !== null && r.m > max) max = r.m;
+    }
+    return max;
+  }
+
+  /** A cached prepared statement. */
+  stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      if (this.statements.size < MAX_CACHED_STATEMENTS) this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Allocates the next logseq. Only valid inside `tx`. */
+  allocLogseq(): number {
+    if (this.readOnly) throw new CairnError(ErrorCode.INTERNAL, "logseq allocation on a read-only catalog");
+    if (this.depth === 0) throw new CairnError(ErrorCode.INTERNAL, "logseq allocated outside a transaction");
+    return this.next++;
+  }
+
+  /** The logseq the next record will get. */
+  peekLogseq(): number {
+    return this.next;
+  }
+
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  /**
+   * Runs `fn` in a transaction (nested calls become savepoints). `onCommit` callbacks run
+   * after the outermost transaction commits; `onRollback` ones run if it rolls back.
+   */
+  tx<T>(fn: () => T): T {
+    if (this.readOnly) throw new CairnError(ErrorCode.USAGE, "store opened read-only");
+    const saved = this.next;
+    const outer = this.depth === 0;
+    const commitMark = this.afterCommit.length;
+    const rollbackMark = this.afterRollback.length;
+    this.depth++;
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } catch (err) {
+      this.depth--;
+      this.next = saved;
+      if (outer) {
+        this.finish(false);
+      } else {
+        // A savepoint rolled back: forget its commit hooks, run its rollback hooks now.
+        this.afterCommit.length = commitMark;
+        runAll(this.afterRollback.splice(rollbackMark));
+      }
+      throw err;
+    }
+    this.depth--;
+    if (outer) this.finish(true);
+    return result;
+  }
+
+  onCommit(fn: () => void): void {
+    this.afterCommit.push(fn);
+  }
+
+  onRollback(fn: () => void): void {
+    this.afterRollback.push(fn);
+  }
+
+  private finish(committed: boolean): void {
+    const run = committed ? this.afterCommit : this.afterRollback;
+    this.afterCommit = [];
+    this.afterRollback = [];
+    runAll(run);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Runs every callback even if some throw; rethrows the first error. */
+function runAll(fns: Array<() => void>): void {
+  let first: unknown;
+  for (const f of fns) {
+    try {
+      f();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}

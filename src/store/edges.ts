@@ -1,0 +1,206 @@
+/**
+ * TGK edges: from-nodes → to-nodes with an edge type and a role. Nodes are artifact digests
+ * that the store knows (referential integrity is checked on write). The edge id is the
+ * digest of the canonical JSON of {from, to, type, role}, so adding the same edge twice is
+ * idempotent. Traversal walks upstream (towards what a node was derived from) or
+ * downstream, breadth first, in a deterministic order.
+ */
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { canonicalDigest } from "../core/canonical.js";
+import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import type { Catalog } from "./catalog.js";
+import type { Artifacts } from "./artifacts.js";
+
+/** Most nodes on one side of an edge. */
+export const MAX_EDGE_NODES = 4096;
+/** Deepest lineage walk allowed. */
+export const MAX_LINEAGE_DEPTH = 1024;
+/** Most edges one lineage walk may return before it stops with E_LIMIT_EXCEEDED. */
+export const MAX_LINEAGE_EDGES = 1_000_000;
+const NAME_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+export interface EdgeInput {
+  from: Digest[];
+  to: Digest[];
+  /** Edge type, e.g. `execution`, `contains`, `derived_from`. */
+  type: string;
+  /** Role of the from-nodes, e.g. `input`, `program`, `output`. */
+  role: string;
+}
+
+export interface EdgeRecord extends EdgeInput {
+  edgeId: Digest;
+  logseq: number;
+}
+
+export type Direction = "up" | "down";
+
+export interface LineageOptions {
+  direction?: Direction;
+  depth?: number;
+  asOf?: number;
+}
+
+export interface LineageNode {
+  digest: Digest;
+  depth: number;
+}
+
+export interface Lineage {
+  start: Digest;
+  direction: Direction;
+  depth: number;
+  /** Every node reached, ordered by (depth, digest); the start node is depth 0. */
+  nodes: LineageNode[];
+  /** Every edge crossed, ordered by logseq. */
+  edges: EdgeRecord[];
+}
+
+export function checkName(kind: string, v: string): string {
+  if (typeof v !== "string" || !NAME_RE.test(v)) {
+    throw new CairnError(ErrorCode.USAGE, `${kind} ${JSON.stringify(v)} must match ${NAME_RE.source}`, { [kind]: v });
+  }
+  return v;
+}
+
+export function edgeId(e: EdgeInput): Digest {
+  return canonicalDigest({ from: e.from, role: e.role, to: e.to, type: e.type });
+}
+
+export class Edges {
+  constructor(
+    private readonly cat: Catalog,
+    private readonly artifacts: Artifacts,
+  ) {}
+
+  add(e: EdgeInput): EdgeRecord {
+    checkName("edge type", e.type);
+    checkName("edge role", e.role);
+    for (const side of ["from", "to"] as const) {
+      const nodes = e[side];
+      if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_EDGE_NODES) {
+        throw new CairnError(ErrorCode.USAGE, `edge ${side} must list 1..${MAX_EDGE_NODES} digests`, { field: side });
+      }
+      nodes.forEach((d, i) => parseDigest(d, `edge ${side}[${i}]`));
+    }
+    const input: EdgeInput = { from: [...e.from], to: [...e.to], type: e.type, role: e.role };
+    const id = edgeId(input);
+    const idBytes = digestToBytes(id);
+    return this.cat.tx(() => {
+      const existing = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(idBytes) as { logseq: number } | undefined;
+      if (existing !== undefined) return { ...input, edgeId: id, logseq: existing.logseq };
+      for (const side of ["from", "to"] as const) {
+        for (const d of input[side]) {
+          if (!this.artifacts.known(d)) {
+            throw new CairnError(ErrorCode.DANGLING_REFERENCE, `edge ${side} node ${d} is not an artifact in this store`, { digest: d, field: side });
+          }
+        }
+      }
+      const logseq = this.cat.allocLogseq();
+      this.cat.stmt("INSERT INTO edges(logseq, edge_id, edge_type, role) VALUES (?, ?, ?, ?)").run(logseq, idBytes, input.type, input.role);
+      const ins = this.cat.stmt("INSERT INTO edge_nodes(edge_logseq, side, pos, node) VALUES (?, ?, ?, ?)");
+      input.from.forEach((d, i) => ins.run(logseq, 0, i, digestToBytes(d)));
+      input.to.forEach((d, i) => ins.run(logseq, 1, i, digestToBytes(d)));
+      return { ...input, edgeId: id, logseq };
+    });
+  }
+
+  /** The edge with this logseq (nodes in their recorded order). */
+  byLogseq(logseq: number): EdgeRecord | undefined {
+    const e = this.cat.stmt("SELECT logseq, edge_id, edge_type, role FROM edges WHERE logseq = ?").get(logseq) as
+      | { logseq: number; edge_id: Buffer; edge_type: string; role: string }
+      | undefined;
+    if (e === undefined) return undefined;
+    const nodes = this.cat.stmt("SELECT side, node FROM edge_nodes WHERE edge_logseq = ? ORDER BY side, pos").all(logseq) as Array<{
+      side: number;
+      node: Buffer;
+    }>;
+    return {
+      edgeId: digestFromBytes(e.edge_id),
+      logseq: e.logseq,
+      type: e.edge_type,
+      role: e.role,
+      from: nodes.filter((n) => n.side === 0).map((n) => digestFromBytes(n.node)),
+      to: nodes.filter((n) => n.side === 1).map((n) => digestFromBytes(n.node)),
+    };
+  }
+
+  byId(id: Digest): EdgeRecord | undefined {
+    const r = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(digestToBytes(parseDigest(id, "edge id"))) as
+      | { logseq: number }
+      | undefined;
+    return r === undefined ? undefined : this.byLogseq(r.logseq);
+  }
+
+  /** Logseqs of edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node). */
+  private touching(node: Buffer, side: 0 | 1, asOf: number | undefined): number[] {
+    const rows = this.cat
+      .stmt("SELECT edge_logseq FROM edge_nodes WHERE node = ? AND side = ? AND edge_logseq <= ? ORDER BY edge_logseq")
+      .all(node, side, asOf ?? Number.MAX_SAFE_INTEGER) as Array<{ edge_logseq: number }>;
+    return rows.map((r) => r.edge_logseq);
+  }
+
+  /** Breadth-first lineage walk. Upstream follows edges into a node back to their from-nodes. */
+  lineage(start: Digest, opts: LineageOptions = {}): Lineage {
+    parseDigest(start, "digest");
+    const direction = opts.direction ?? "up";
+    const depth = opts.depth ?? MAX_LINEAGE_DEPTH;
+    if (!Number.isInteger(depth) || depth < 0 || depth > MAX_LINEAGE_DEPTH) {
+      throw new CairnError(ErrorCode.USAGE, `lineage depth must be an integer in 0..${MAX_LINEAGE_DEPTH}`, { depth });
+    }
+    if (!this.artifacts.known(start)) throw new CairnError(ErrorCode.NOT_FOUND, `artifact ${start} not found`, { digest: start });
+    const seen = new Map<Digest, number>([[start, 0]]);
+    const edgeSeen = new Map<number, EdgeRecord>();
+    let frontier: Digest[] = [start];
+    const mySide = direction === "up" ? 1 : 0;
+    for (let d = 1; d <= depth && frontier.length > 0; d++) {
+      const next = new Set<Digest>();
+      for (const node of frontier) {
+        for (const ls of this.touching(digestToBytes(node), mySide, opts.asOf)) {
+          let e = edgeSeen.get(ls);
+          if (e === undefined) {
+            e = this.byLogseq(ls) as EdgeRecord;
+            edgeSeen.set(ls, e);
+            if (edgeSeen.size > MAX_LINEAGE_EDGES) {
+              throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `lineage of ${start} crosses more than ${MAX_LINEAGE_EDGES} edges; lower --depth`);
+            }
+          }
+          for (const other of direction === "up" ? e.from : e.to) {
+            if (!seen.has(other)) next.add(other);
+          }
+        }
+      }
+      frontier = [...next].sort();
+      for (const n of frontier) seen.set(n, d);
+    }
+    const nodes = [...seen].map(([digest, dd]) => ({ digest, depth: dd }));
+    nodes.sort((a, b) => a.depth - b.depth || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    const edges = [...edgeSeen.values()].sort((a, b) => a.logseq - b.logseq);
+    return { start, direction, depth, nodes, edges };
+  }
+
+  /** Removes an edge (explicit provenance pruning); the removal is itself a logged record. */
+  prune(id: Digest): { edgeId: Digest; logseq: number } {
+    return this.cat.tx(() => {
+      const r = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(digestToBytes(parseDigest(id, "edge id"))) as
+        | { logseq: number }
+        | undefined;
+      if (r === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `edge ${id} not found`, { edgeId: id });
+      return { edgeId: id, logseq: this.removeEdgeLogseq(r.logseq) };
+    });
+  }
+
+  /** Deletes an edge row and its nodes, and records the removal. Call inside a transaction. */
+  removeEdgeLogseq(edgeLogseq: number): number {
+    this.cat.stmt("DELETE FROM edge_nodes WHERE edge_logseq = ?").run(edgeLogseq);
+    this.cat.stmt("DELETE FROM edges WHERE logseq = ?").run(edgeLogseq);
+    return recordRemoval(this.cat, edgeLogseq, "edge");
+  }
+}
+
+/** Records that the record with `target` logseq was removed. Call inside a transaction. */
+export function recordRemoval(cat: Catalog, target: number, kind: string): number {
+  const logseq = cat.allocLogseq();
+  cat.stmt("INSERT INTO removals(logseq, target_logseq, kind) VALUES (?, ?, ?)").run(logseq, target, kind);
+  return logseq;
+}

@@ -1,0 +1,38 @@
+/** Small filesystem helpers for atomic, durable writes. */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** fsync a directory so a rename or unlink inside it is durable. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", mode);
+  try {
+    const buf = typeof data === "string" ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+export function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+}
+
+/** True when an fs error means "no such file or directory". */
+export function isNotFound(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === "ENOENT";
+}

@@ -1,0 +1,189 @@
+/**
+ * Execution receipts (PERs). A receipt records program digest + ordered input digests +
+ * canonical parameters → output digests, a status and deterministic resource figures.
+ * Its body is canonical JSON, stored as an artifact (media type RECEIPT_MEDIA_TYPE); the
+ * receipt digest is that artifact's digest. Wall-clock timing is kept beside the body,
+ * outside identity. The action key (program, inputs, params) makes receipts a memoisation
+ * cache: recording a second, different outcome for the same action is E_CONFLICT.
+ */
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical.js";
+import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import type { Catalog } from "./catalog.js";
+import type { Artifacts } from "./artifacts.js";
+import { edgeId, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
+
+export const RECEIPT_MEDIA_TYPE = "application/vnd.cairn.receipt+json";
+export const RECEIPT_KIND = "cairn.receipt";
+export const RECEIPT_VERSION = 1;
+/** Most input or output digests one receipt may list. */
+export const MAX_RECEIPT_DIGESTS = 100_000;
+
+export type ReceiptStatus = "succeeded" | "failed";
+
+/** JSON-compatible parameters (canonicalised for identity). */
+export type Params = null | boolean | number | string | Params[] | { [k: string]: Params };
+
+export interface ReceiptInput {
+  program: Digest;
+  inputs: Digest[];
+  params?: Params;
+  outputs: Digest[];
+  status: ReceiptStatus;
+  /** Deterministic figures only (counts, bytes); they are part of identity. */
+  resources?: Record<string, number>;
+  /** Wall-clock facts (ms since epoch, durations); stored but never part of identity. */
+  timing?: Record<string, number>;
+}
+
+export interface Receipt {
+  digest: Digest;
+  actionKey: Digest;
+  logseq: number;
+  program: Digest;
+  inputs: Digest[];
+  params: Params;
+  outputs: Digest[];
+  status: ReceiptStatus;
+  resources: Record<string, number>;
+  timing?: Record<string, number>;
+}
+
+interface ReceiptBody {
+  kind: string;
+  version: number;
+  program: Digest;
+  inputs: Digest[];
+  params: Params;
+  outputs: Digest[];
+  status: ReceiptStatus;
+  resources: Record<string, number>;
+}
+
+export function actionKey(program: Digest, inputs: Digest[], params: Params = {}): Digest {
+  return canonicalDigest({ kind: "cairn.action", version: 1, program, inputs, params });
+}
+
+function checkFigures(field: string, v: Record<string, number> | undefined): Record<string, number> {
+  if (v === undefined) return {};
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an object of numbers`, { field });
+  for (const [k, n] of Object.entries(v)) {
+    if (typeof n !== "number" || !Number.isFinite(n)) throw new CairnError(ErrorCode.USAGE, `receipt ${field}.${k} must be a finite number`, { field: `${field}.${k}` });
+  }
+  return v;
+}
+
+function checkDigests(field: string, v: Digest[]): Digest[] {
+  if (!Array.isArray(v) || v.length > MAX_RECEIPT_DIGESTS) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an array of at most ${MAX_RECEIPT_DIGESTS} digests`, { field });
+  v.forEach((d, i) => parseDigest(d, `receipt ${field}[${i}]`));
+  return [...v];
+}
+
+export class Receipts {
+  constructor(
+    private readonly cat: Catalog,
+    private readonly artifacts: Artifacts,
+    private readonly edges: Edges,
+  ) {}
+
+  /** Records a receipt (idempotent for an identical one) and its execution edges. */
+  record(input: ReceiptInput): Receipt & { created: boolean } {
+    const body: ReceiptBody = {
+      kind: RECEIPT_KIND,
+      version: RECEIPT_VERSION,
+      program: parseDigest(input.program, "receipt program"),
+      inputs: checkDigests("inputs", input.inputs),
+      params: input.params ?? {},
+      outputs: checkDigests("outputs", input.outputs),
+      status: input.status,
+      resources: checkFigures("resources", input.resources),
+    };
+    if (body.status !== "succeeded" && body.status !== "failed") {
+      throw new CairnError(ErrorCode.USAGE, `receipt status must be "succeeded" or "failed", got ${JSON.stringify(input.status)}`, { field: "status" });
+    }
+    const timing = input.timing === undefined ? undefined : checkFigures("timing", input.timing);
+    const bytes = canonicalBytes(body);
+    const key = actionKey(body.program, body.inputs, body.params);
+    return this.cat.tx(() => {
+      const prior = this.find(body.program, body.inputs, body.params);
+      for (const [field, list] of [["program", [body.program]], ["inputs", body.inputs], ["outputs", body.outputs]] as const) {
+        for (const d of list) {
+          if (!this.artifacts.known(d)) {
+            throw new CairnError(ErrorCode.DANGLING_REFERENCE, `receipt ${field} ${d} is not an artifact in this store`, { digest: d, field });
+          }
+        }
+      }
+      const art = this.artifacts.putBytes(bytes, { mediaType: RECEIPT_MEDIA_TYPE });
+      if (prior !== undefined) {
+        if (prior.digest === art.digest) return { ...prior, created: false };
+        throw new CairnError(
+          ErrorCode.CONFLICT,
+          `action ${key} already has receipt ${prior.digest} with different outcome; the new one would be ${art.digest} (is the program nondeterministic?)`,
+          { actionKey: key, existing: prior.digest, attempted: art.digest },
+        );
+      }
+      const logseq = this.cat.allocLogseq();
+      this.cat
+        .stmt("INSERT INTO receipts(logseq, digest, action_key, body, timing) VALUES (?, ?, ?, ?, ?)")
+        .run(logseq, digestToBytes(art.digest), digestToBytes(key), bytes.toString("utf8"), timing === undefined ? null : canonicalize(timing));
+      for (const e of receiptEdges(art.digest, body)) this.edges.add(e);
+      const r: Receipt = { ...body, digest: art.digest, actionKey: key, logseq };
+      if (timing !== undefined) r.timing = timing;
+      return { ...r, created: true };
+    });
+  }
+
+  /** Memoisation lookup: the receipt for (program, inputs, params), if any. */
+  find(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
+    const key = actionKey(program, inputs, params);
+    return this.load("action_key", digestToBytes(key), asOf);
+  }
+
+  get(digest: Digest, asOf?: number): Receipt {
+    const r = this.load("digest", digestToBytes(parseDigest(digest, "receipt digest")), asOf);
+    if (r === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `receipt ${digest} not found`, { digest });
+    return r;
+  }
+
+  private load(col: "digest" | "action_key", key: Buffer, asOf: number | undefined): Receipt | undefined {
+    const row = this.cat.stmt(`SELECT logseq, digest, action_key, body, timing FROM receipts WHERE ${col} = ?`).get(key) as
+      | { logseq: number; digest: Buffer; action_key: Buffer; body: string; timing: string | null }
+      | undefined;
+    if (row === undefined || (asOf !== undefined && row.logseq > asOf)) return undefined;
+    const body = JSON.parse(row.body) as ReceiptBody;
+    const r: Receipt = {
+      digest: digestFromBytes(row.digest),
+      actionKey: digestFromBytes(row.action_key),
+      logseq: row.logseq,
+      program: body.program,
+      inputs: body.inputs,
+      params: body.params,
+      outputs: body.outputs,
+      status: body.status,
+      resources: body.resources,
+    };
+    if (row.timing !== null) r.timing = JSON.parse(row.timing) as Record<string, number>;
+    return r;
+  }
+
+  /** Explicitly prunes a receipt and the execution edges it created. */
+  prune(digest: Digest): { digest: Digest; logseq: number } {
+    return this.cat.tx(() => {
+      const r = this.get(digest);
+      for (const e of receiptEdges(r.digest, r)) {
+        const rec = this.edges.byId(edgeId(e));
+        if (rec !== undefined) this.edges.removeEdgeLogseq(rec.logseq);
+      }
+      this.cat.stmt("DELETE FROM receipts WHERE logseq = ?").run(r.logseq);
+      return { digest: r.digest, logseq: recordRemoval(this.cat, r.logseq, "receipt") };
+    });
+  }
+}
+
+/** The trace-graph edges a receipt implies: program → receipt, inputs → receipt, receipt → outputs. */
+export function receiptEdges(receipt: Digest, body: { program: Digest; inputs: Digest[]; outputs: Digest[] }): EdgeInput[] {
+  const edges: EdgeInput[] = [{ from: [body.program], to: [receipt], type: "execution", role: "program" }];
+  if (body.inputs.length > 0) edges.push({ from: [...body.inputs], to: [receipt], type: "execution", role: "input" });
+  if (body.outputs.length > 0) edges.push({ from: [receipt], to: [...body.outputs], type: "execution", role: "output" });
+  return edges;
+}

@@ -1,0 +1,306 @@
+/**
+ * The Store: Cairn's embedded content-addressed store (ASL artifacts + TGK edges + receipts,
+ * snapshots, roots, gc, fsck). Open it with `openStore`. A writer holds the store's single
+ * writer lock for as long as it is open; any number of readers may read alongside.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, accessSync, constants } from "node:fs";
+import { resolve, join } from "node:path";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import type { Digest } from "../core/digest.js";
+import { Catalog, type Durability } from "./catalog.js";
+import { WriterLock } from "./lock.js";
+import {
+  CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
+  STORE_FORMAT_VERSION, TMP_DIR,
+} from "./layout.js";
+import { writeFileAtomicSync } from "./fsutil.js";
+import {
+  Artifacts, recoverArtifacts, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
+} from "./artifacts.js";
+import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
+import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
+import { Refs, type Root, type RootKind, type Snapshot } from "./refs.js";
+import { collectGarbage, type GcReport } from "./gc.js";
+import { fsck, type FsckReport } from "./fsck.js";
+import type { Readable } from "node:stream";
+
+export interface OpenStoreOptions {
+  /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
+  dir?: string;
+  /** Open for reading only (no lock; many readers may share a store with one writer). */
+  readOnly?: boolean;
+  /** Create the store if it does not exist (writers only). Default true for writers. */
+  create?: boolean;
+  /** How long a writer waits for another writer to finish before E_STORE_LOCKED. Default 0. */
+  lockTimeoutMs?: number;
+  /** SQLite synchronous level: "full" (default, survives power loss) or "normal". */
+  durability?: Durability;
+  /** Wall clock used for created_at and gc grace (never for identity). */
+  clock?: Clock;
+}
+
+/** Resolves the store directory from an explicit option, $CAIRN_STORE, or the default. */
+export function resolveStoreDir(dir?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const chosen = dir ?? env[STORE_ENV_VAR] ?? DEFAULT_STORE_DIR;
+  if (chosen === "") throw new CairnError(ErrorCode.USAGE, "store directory must not be empty");
+  return resolve(cwd, chosen);
+}
+
+interface FormatFile {
+  format: string;
+  version: number;
+}
+
+function readFormat(root: string): FormatFile | undefined {
+  const path = join(root, FORMAT_FILE);
+  if (!existsSync(path)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `${path} is not valid JSON: ${(err as Error).message}`, { path });
+  }
+  const f = parsed as Partial<FormatFile>;
+  if (f === null || typeof f !== "object" || f.format !== STORE_FORMAT_NAME || !Number.isInteger(f.version)) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `${path} does not describe a Cairn store`, { path });
+  }
+  if (f.version !== STORE_FORMAT_VERSION) {
+    throw new CairnError(
+      ErrorCode.STORE_VERSION,
+      `store ${root} is format version ${String(f.version)}, but this Cairn reads format version ${STORE_FORMAT_VERSION}; ${
+        (f.version as number) > STORE_FORMAT_VERSION ? "upgrade Cairn" : "it is too old to open"
+      }`,
+      { path: root, found: f.version, supported: STORE_FORMAT_VERSION },
+    );
+  }
+  return f as FormatFile;
+}
+
+function initLayout(root: string): void {
+  try {
+    mkdirSync(root, { recursive: true });
+    accessSync(root, constants.W_OK);
+  } catch (err) {
+    throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${root}: ${(err as Error).message}`, { path: root }, { cause: err });
+  }
+  mkdirSync(join(root, OBJECTS_DIR), { recursive: true });
+  mkdirSync(join(root, TMP_DIR), { recursive: true });
+  writeFileAtomicSync(join(root, FORMAT_FILE), `${JSON.stringify({ format: STORE_FORMAT_NAME, version: STORE_FORMAT_VERSION })}\n`);
+}
+
+/** Opens (and for writers, by default creates) a store. */
+export function openStore(opts: OpenStoreOptions = {}): Store {
+  const root = resolveStoreDir(opts.dir);
+  const readOnly = opts.readOnly === true;
+  const clock = opts.clock ?? systemClock;
+  let format = existsSync(root) ? readFormat(root) : undefined;
+  if (format === undefined) {
+    if (existsSync(root) && !statSync(root).isDirectory()) {
+      throw new CairnError(ErrorCode.STORE_IO, `store path ${root} is not a directory`, { path: root });
+    }
+    if (readOnly || opts.create === false) {
+      throw new CairnError(ErrorCode.STORE_MISSING, `no Cairn store at ${root} (create one with \`cairn init\`)`, { path: root });
+    }
+    if (existsSync(join(root, CATALOG_FILE))) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `store ${root} has a catalog but no ${FORMAT_FILE} file`, { path: root });
+    }
+  }
+  let lock: WriterLock | undefined;
+  if (!readOnly) {
+    if (format === undefined) initLayout(root);
+    lock = WriterLock.acquire(root, opts.lockTimeoutMs ?? 0);
+    format = readFormat(root);
+  }
+  try {
+    const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability: opts.durability ?? "full", create: !readOnly });
+    const store = new Store(root, catalog, clock, lock);
+    return store;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+/** A view of the store as of a logseq (a snapshot): reads only. */
+export class StoreView {
+  constructor(
+    private readonly store: Store,
+    readonly asOf: number,
+  ) {}
+
+  get(digest: Digest): Buffer {
+    return this.store.get(digest, { asOf: this.asOf });
+  }
+  stat(digest: Digest): ArtifactInfo {
+    return this.store.stat(digest, { asOf: this.asOf });
+  }
+  has(digest: Digest): boolean {
+    return this.store.has(digest, { asOf: this.asOf });
+  }
+  list(opts: Omit<ListOptions, "asOf"> = {}): Generator<ArtifactInfo> {
+    return this.store.list({ ...opts, asOf: this.asOf });
+  }
+  openReadStream(digest: Digest): Readable {
+    return this.store.openReadStream(digest, { asOf: this.asOf });
+  }
+  lineage(digest: Digest, opts: Omit<LineageOptions, "asOf"> = {}): Lineage {
+    return this.store.lineage(digest, { ...opts, asOf: this.asOf });
+  }
+  findReceipt(program: Digest, inputs: Digest[], params: Params = {}): Receipt | undefined {
+    return this.store.findReceipt(program, inputs, params, this.asOf);
+  }
+}
+
+export class Store {
+  private readonly artifacts: Artifacts;
+  private readonly edges: Edges;
+  private readonly receipts: Receipts;
+  private readonly refs: Refs;
+  /** Logseq at which this handle opened; gc never sweeps what this handle wrote since. */
+  private readonly sessionStart: number;
+  readonly recovery: { removed: number; placed: number; finishedSweeps: number } | undefined;
+  private closed = false;
+
+  constructor(
+    readonly root: string,
+    private readonly catalog: Catalog,
+    private readonly clock: Clock,
+    private readonly lock: WriterLock | undefined,
+  ) {
+    const ctx = { root, catalog, clock };
+    this.artifacts = new Artifacts(ctx);
+    this.edges = new Edges(catalog, this.artifacts);
+    this.receipts = new Receipts(catalog, this.artifacts, this.edges);
+    this.refs = new Refs(catalog, this.artifacts, clock);
+    this.recovery = catalog.readOnly ? undefined : recoverArtifacts(root, catalog);
+    this.sessionStart = catalog.readOnly ? Number.MAX_SAFE_INTEGER : catalog.peekLogseq();
+  }
+
+  get readOnly(): boolean {
+    return this.catalog.readOnly;
+  }
+
+  /** The highest logseq recorded so far. */
+  headLogseq(): number {
+    return this.catalog.maxLogseq();
+  }
+
+  /** Runs `fn` in one catalog transaction: all its writes commit together or not at all. */
+  transaction<T>(fn: () => T): T {
+    return this.catalog.tx(fn);
+  }
+
+  // artifacts
+  put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts?: PutOptions): Promise<PutResult> {
+    return this.artifacts.put(source, opts);
+  }
+  putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
+    return this.artifacts.putBytes(bytes, opts);
+  }
+  get(digest: Digest, opts?: ReadOptions): Buffer {
+    return this.artifacts.get(digest, opts);
+  }
+  openReadStream(digest: Digest, opts?: ReadOptions): Readable {
+    return this.artifacts.openReadStream(digest, opts);
+  }
+  getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
+    return this.artifacts.getToFile(digest, dest, opts);
+  }
+  stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
+    return this.artifacts.stat(digest, opts);
+  }
+  has(digest: Digest, opts: ReadOptions = {}): boolean {
+    return this.artifacts.isVisible(digest, opts.asOf);
+  }
+  list(opts?: ListOptions): Generator<ArtifactInfo> {
+    return this.artifacts.list(opts);
+  }
+  delete(digest: Digest): { digest: Digest; logseq: number } {
+    return this.artifacts.delete(digest);
+  }
+
+  // edges
+  addEdge(e: EdgeInput): EdgeRecord {
+    return this.edges.add(e);
+  }
+  getEdge(id: Digest): EdgeRecord | undefined {
+    return this.edges.byId(id);
+  }
+  lineage(digest: Digest, opts?: LineageOptions): Lineage {
+    return this.edges.lineage(digest, opts);
+  }
+  pruneEdge(id: Digest): { edgeId: Digest; logseq: number } {
+    return this.edges.prune(id);
+  }
+
+  // receipts
+  recordReceipt(r: ReceiptInput): Receipt & { created: boolean } {
+    return this.receipts.record(r);
+  }
+  findReceipt(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
+    return this.receipts.find(program, inputs, params, asOf);
+  }
+  getReceipt(digest: Digest): Receipt {
+    return this.receipts.get(digest);
+  }
+  pruneReceipt(digest: Digest): { digest: Digest; logseq: number } {
+    return this.receipts.prune(digest);
+  }
+
+  // snapshots and roots
+  createSnapshot(name: string): Snapshot {
+    return this.refs.createSnapshot(name);
+  }
+  snapshot(name: string): Snapshot {
+    return this.refs.snapshot(name);
+  }
+  listSnapshots(): Snapshot[] {
+    return this.refs.listSnapshots();
+  }
+  deleteSnapshot(name: string): { name: string; logseq: number } {
+    return this.refs.deleteSnapshot(name);
+  }
+  /** A read view as of a snapshot (by name) or a logseq. */
+  at(snapshotOrLogseq: string | number): StoreView {
+    const asOf = typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : this.refs.snapshot(snapshotOrLogseq).asOf;
+    if (!Number.isInteger(asOf) || asOf < 0) throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer`, { asOf });
+    return new StoreView(this, asOf);
+  }
+  pin(name: string, digest: Digest, kind?: RootKind): Root {
+    return this.refs.pin(name, digest, kind);
+  }
+  unpin(name: string): { name: string; logseq: number } {
+    return this.refs.unpin(name);
+  }
+  listRoots(): Root[] {
+    return this.refs.listRoots();
+  }
+
+  // maintenance
+  gc(opts: { dryRun?: boolean; graceMs?: number } = {}): GcReport {
+    this.requireWriter("gc");
+    return collectGarbage(this.root, this.catalog, this.clock, this.sessionStart, {
+      dryRun: opts.dryRun,
+      graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
+    });
+  }
+  fsck(): Promise<FsckReport> {
+    this.requireWriter("fsck");
+    return fsck(this.root, this.catalog);
+  }
+
+  private requireWriter(what: string): void {
+    if (this.catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `${what} needs the store opened for writing`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.catalog.close();
+    } finally {
+      this.lock?.release();
+    }
+  }
+}
