@@ -262,7 +262,10 @@ export class Artifacts {
         const existing = this.row(digest);
         if (existing !== undefined && existing.state === 0) {
           if ("part" in data) unlinkQuiet(data.part);
-          if (existing.deleted === 1) this.addEvent(key, 2);
+          if (existing.deleted === 1) {
+            this.addEvent(key, 2);
+            this.touch(key);
+          }
           return { ...rowToInfo(existing), created: false };
         }
         let storage: 0 | 1 = 0;
@@ -277,6 +280,7 @@ export class Artifacts {
           // Swept earlier: restore the bytes under the original record.
           cat.stmt("UPDATE artifacts SET state = 0, storage = ?, bytes = ? WHERE digest = ?").run(storage, bytes, key);
           if (existing.deleted === 1) this.addEvent(key, 2);
+          this.touch(key);
           return { ...rowToInfo({ ...existing, state: 0, storage }), created: false };
         }
         const logseq = cat.allocLogseq();
@@ -302,6 +306,11 @@ export class Artifacts {
     renameSync(part, ready);
     this.cat.onCommit(() => placeReady(this.ctx.root, digest));
     this.cat.onRollback(() => unlinkQuiet(ready));
+  }
+
+  /** A revived or restored artifact counts as freshly written for gc's grace period. */
+  private touch(key: Buffer): void {
+    this.cat.stmt("UPDATE artifacts SET created_at = ? WHERE digest = ?").run(this.ctx.clock.now(), key);
   }
 
   private addEvent(key: Buffer, kind: 1 | 2): void {

@@ -6,7 +6,8 @@
  * derived from: receipts, inputs, programs) and `contains` edges downstream (a kept
  * container, e.g. a run manifest, keeps its members). Receipt artifacts of live receipts
  * are provenance and are never swept (prune the receipt first). Artifacts younger than the
- * grace period, or written by this store handle since it was opened, are never swept.
+ * grace period, or written (or revived/restored) by this store handle since it was opened,
+ * are never swept.
  *
  * The graph is loaded once into memory and walked breadth first (no per-node queries).
  * Sweep order, crash-safe: packed bytes are cleared in one transaction; files are first
@@ -48,7 +49,13 @@ interface Node {
   events: number;
 }
 
-export function collectGarbage(root: string, cat: Catalog, clock: Clock, sessionStartLogseq: number, opts: GcOptions): GcReport {
+/** What the open writer has written since it opened: never swept. */
+export interface WriterSession {
+  startLogseq: number;
+  startTime: number;
+}
+
+export function collectGarbage(root: string, cat: Catalog, clock: Clock, session: WriterSession, opts: GcOptions): GcReport {
   if (!Number.isFinite(opts.graceMs) || opts.graceMs < 0) {
     throw new CairnError(ErrorCode.USAGE, "gc grace must be a non-negative number of milliseconds", { graceMs: opts.graceMs });
   }
@@ -141,7 +148,7 @@ export function collectGarbage(root: string, cat: Catalog, clock: Clock, session
   for (const [hex, n] of present) {
     if (marked.has(hex)) reachable++;
     else if (receiptKeys.has(hex)) keptAsReceipts++;
-    else if (n.createdAt > now - opts.graceMs || n.logseq >= sessionStartLogseq) keptByGrace++;
+    else if (n.createdAt > now - opts.graceMs || n.logseq >= session.startLogseq || n.createdAt >= session.startTime) keptByGrace++;
     else doomed.push(n);
   }
   doomed.sort((a, b) => a.logseq - b.logseq);

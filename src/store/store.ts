@@ -21,7 +21,7 @@ import {
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
 import { Refs, type Root, type RootKind, type Snapshot } from "./refs.js";
-import { collectGarbage, type GcReport } from "./gc.js";
+import { collectGarbage, type GcReport, type WriterSession } from "./gc.js";
 import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
 
@@ -157,8 +157,8 @@ export class Store {
   private readonly edges: Edges;
   private readonly receipts: Receipts;
   private readonly refs: Refs;
-  /** Logseq at which this handle opened; gc never sweeps what this handle wrote since. */
-  private readonly sessionStart: number;
+  /** When this handle opened; gc never sweeps what this handle wrote since. */
+  private readonly session: WriterSession;
   readonly recovery: { removed: number; placed: number; finishedSweeps: number } | undefined;
   private closed = false;
 
@@ -174,7 +174,7 @@ export class Store {
     this.receipts = new Receipts(catalog, this.artifacts, this.edges);
     this.refs = new Refs(catalog, this.artifacts, clock);
     this.recovery = catalog.readOnly ? undefined : recoverArtifacts(root, catalog);
-    this.sessionStart = catalog.readOnly ? Number.MAX_SAFE_INTEGER : catalog.peekLogseq();
+    this.session = { startLogseq: catalog.peekLogseq(), startTime: clock.now() };
   }
 
   get readOnly(): boolean {
@@ -280,7 +280,7 @@ export class Store {
   // maintenance
   gc(opts: { dryRun?: boolean; graceMs?: number } = {}): GcReport {
     this.requireWriter("gc");
-    return collectGarbage(this.root, this.catalog, this.clock, this.sessionStart, {
+    return collectGarbage(this.root, this.catalog, this.clock, this.session, {
       dryRun: opts.dryRun,
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
     });
