@@ -29,6 +29,12 @@ export const ErrorCode = {
   CONFLICT: "E_CONFLICT",
   /** A referenced record is missing when writing (referential integrity). */
   DANGLING_REFERENCE: "E_DANGLING_REFERENCE",
+  /** Re-executing work gave different bytes (an audit or verification mismatch). */
+  NONDETERMINISTIC: "E_NONDETERMINISTIC",
+  /** A stored run, artifact or checksum does not verify. */
+  VERIFY_MISMATCH: "E_VERIFY_MISMATCH",
+  /** One or more EUs of a batch run failed. */
+  EU_FAILED: "E_EU_FAILED",
   /** A size or count limit was exceeded. */
   LIMIT_EXCEEDED: "E_LIMIT_EXCEEDED",
   /** Something Cairn did not expect; a bug. */

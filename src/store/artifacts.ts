@@ -11,11 +11,11 @@
  * finishes step 3 for .ready files that have one. Readers fall back to the .ready path.
  */
 import {
-  closeSync, createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, readFileSync, renameSync,
+  closeSync, fsyncSync, mkdirSync, openSync, read, readFileSync, renameSync, rmSync,
   unlinkSync, writeSync, chmodSync, readdirSync, existsSync,
 } from "node:fs";
 import { open as openAsync } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -347,19 +347,32 @@ export class Artifacts {
           { digest, size: r.size, limit: MAX_BUFFERED_GET_BYTES },
         );
       }
-      bytes = readFileSync(this.filePath(digest));
+      const fd = this.openFile(digest);
+      try {
+        bytes = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     }
     verifyBytes(digest, r, bytes);
     return bytes;
   }
 
-  /** Resolves the file of a large artifact (final place, or a committed .ready not yet placed). */
-  filePath(digest: Digest): string {
-    const p = objectPath(this.ctx.root, digest);
-    if (existsSync(p)) return p;
-    const ready = readyPath(this.ctx.root, digest);
-    if (existsSync(ready)) return ready;
-    throw corrupt(digest, `its file ${join(OBJECTS_DIR, p.split("/").slice(-2).join("/"))} is missing`);
+  /**
+   * Opens the file of a large artifact. A committed file only ever moves from tmp/<hex>.ready
+   * to objects/, so trying objects/, then .ready, then objects/ again finds it even while the
+   * writer places it; the returned descriptor stays valid through that rename.
+   */
+  openFile(digest: Digest): number {
+    const final = objectPath(this.ctx.root, digest);
+    for (const p of [final, readyPath(this.ctx.root, digest), final]) {
+      try {
+        return openSync(p, "r");
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    throw corrupt(digest, `its file ${relative(this.ctx.root, final)} is missing`);
   }
 
   /**
@@ -369,18 +382,21 @@ export class Artifacts {
   openReadStream(digest: Digest, opts: ReadOptions = {}): Readable {
     const r = this.presentRow(digest, opts.asOf);
     if (r.storage === 0) return Readable.from([this.get(digest, opts)]);
-    const path = this.filePath(digest);
-    const tag = r.type_tag ?? undefined;
+    const fd = this.openFile(digest);
     async function* gen(): AsyncGenerator<Buffer> {
-      await verifyFile(digest, r, path);
-      const h = identityHasher(tag);
-      let n = 0;
-      for await (const chunk of createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES })) {
-        h.update(chunk as Buffer);
-        n += (chunk as Buffer).length;
-        yield chunk as Buffer;
+      try {
+        await verifyFd(digest, r, fd);
+        const h = identityHasher(r.type_tag ?? undefined);
+        let n = 0;
+        for await (const chunk of fdChunks(fd)) {
+          h.update(chunk);
+          n += chunk.length;
+          yield chunk;
+        }
+        if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "bytes changed while streaming");
+      } finally {
+        closeSync(fd);
       }
-      if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "bytes changed while streaming");
     }
     return Readable.from(gen(), { objectMode: false });
   }
@@ -389,27 +405,39 @@ export class Artifacts {
   async getToFile(digest: Digest, dest: string, opts: ReadOptions = {}): Promise<ArtifactInfo> {
     const r = this.presentRow(digest, opts.asOf);
     const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
     try {
-      const out = createWriteStream(tmp, { flags: "wx" });
+      try {
+        fh = await openAsync(tmp, "wx", 0o644);
+      } catch (err) {
+        throw new CairnError(ErrorCode.STORE_IO, `cannot write ${dest}: ${(err as Error).message}`, { path: dest }, { cause: err });
+      }
       const h = identityHasher(r.type_tag ?? undefined);
       let n = 0;
-      const src: AsyncIterable<Buffer> | Iterable<Buffer> =
-        r.storage === 0 ? [this.get(digest, opts)] : createReadStream(this.filePath(digest), { highWaterMark: STREAM_CHUNK_BYTES });
-      for await (const chunk of src) {
-        h.update(chunk);
-        n += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((res) => out.once("drain", res));
+      if (r.storage === 0) {
+        const bytes = this.get(digest, opts);
+        h.update(bytes);
+        n = bytes.length;
+        await fh.write(bytes);
+      } else {
+        const fd = this.openFile(digest);
+        try {
+          for await (const chunk of fdChunks(fd)) {
+            h.update(chunk);
+            n += chunk.length;
+            await fh.write(chunk);
+          }
+        } finally {
+          closeSync(fd);
+        }
       }
-      await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
       if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "stored bytes do not match the digest");
-      const fd = openSync(tmp, "r+");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
       renameSync(tmp, dest);
     } catch (err) {
+      if (fh !== undefined) await fh.close().catch(() => undefined);
       unlinkQuiet(tmp);
       throw err;
     }
@@ -484,7 +512,7 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
         continue;
       }
     }
-    unlinkQuiet(path);
+    rmSync(path, { recursive: true, force: true });
     removed++;
   }
   const sweeping = cat.stmt("SELECT digest FROM artifacts WHERE state = 1").all() as Array<{ digest: Buffer }>;
@@ -502,18 +530,25 @@ export function verifyBytes(digest: Digest, r: ArtifactRow, bytes: Uint8Array): 
   if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
 }
 
-/** Re-hashes a large artifact's file without holding it in memory. */
-export async function verifyFile(digest: Digest, r: ArtifactRow, path: string): Promise<void> {
+/** Reads a file descriptor from offset 0 in STREAM_CHUNK_BYTES pieces (positional reads, so it can be read twice). */
+export async function* fdChunks(fd: number): AsyncGenerator<Buffer> {
+  let pos = 0;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
+    const n = await new Promise<number>((res, rej) => read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? rej(err) : res(bytes))));
+    if (n === 0) return;
+    pos += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+}
+
+/** Re-hashes a large artifact's open file without holding it in memory. */
+export async function verifyFd(digest: Digest, r: ArtifactRow, fd: number): Promise<void> {
   const h = identityHasher(r.type_tag ?? undefined);
   let n = 0;
-  try {
-    for await (const chunk of createReadStream(path, { highWaterMark: STREAM_CHUNK_BYTES })) {
-      h.update(chunk as Buffer);
-      n += (chunk as Buffer).length;
-    }
-  } catch (err) {
-    if (isNotFound(err)) throw corrupt(digest, "its file is missing");
-    throw err;
+  for await (const chunk of fdChunks(fd)) {
+    h.update(chunk);
+    n += chunk.length;
   }
   if (n !== r.size) throw corrupt(digest, `stored size ${n} differs from recorded size ${r.size}`);
   const actual = h.digest();

@@ -46,7 +46,8 @@ export class Catalog {
       if (!opts.readOnly) this.next = this.maxLogseq() + 1;
     } catch (err) {
       this.db.close();
-      throw err;
+      if (err instanceof CairnError) throw err;
+      throw new CairnError(ErrorCode.STORE_IO, `cannot use catalog ${path}: ${(err as Error).message}`, { path }, { cause: err });
     }
   }
 

@@ -4,14 +4,14 @@
  * repairs anything itself; crash recovery has already run because fsck opens the store as
  * the writer.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalize } from "../core/canonical.js";
 import { digestFromBytes, digestToBytes, sha256, type Digest } from "../core/digest.js";
 import { isCairnError } from "../core/errors.js";
 import type { Catalog } from "./catalog.js";
 import { OBJECTS_DIR, TMP_DIR, objectPath, readyPath } from "./layout.js";
-import { verifyBytes, verifyFile, type ArtifactRow } from "./artifacts.js";
+import { verifyBytes, verifyFd, type ArtifactRow } from "./artifacts.js";
 import { edgeId } from "./edges.js";
 import { actionKey } from "./receipts.js";
 
@@ -103,25 +103,35 @@ export async function fsck(root: string, cat: Catalog): Promise<FsckReport> {
   }
   for (const r of fileRows) {
     const d = digestFromBytes(r.digest);
-    const path = existsSync(objectPath(root, d)) ? objectPath(root, d) : readyPath(root, d);
-    if (!existsSync(path)) {
+    let fd: number;
+    try {
+      fd = openSync(existsSync(objectPath(root, d)) ? objectPath(root, d) : readyPath(root, d), "r");
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ENOENT") throw err;
       p.add("artifact_missing", d, `artifact ${d}: its file is missing`);
       continue;
     }
     try {
-      await verifyFile(d, r, path);
+      await verifyFd(d, r, fd);
       checked.bytes += r.size;
     } catch (err) {
       if (isCairnError(err)) p.add("artifact_corrupt", d, err.message);
       else throw err;
+    } finally {
+      closeSync(fd);
     }
   }
 
   // 2. Files nobody references.
   const objects = join(root, OBJECTS_DIR);
   if (existsSync(objects)) {
-    for (const dir of readdirSync(objects).sort()) {
+    for (const ent of readdirSync(objects, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const dir = ent.name;
       const full = join(objects, dir);
+      if (!ent.isDirectory()) {
+        p.add("orphan_file", join(OBJECTS_DIR, dir), `file ${join(OBJECTS_DIR, dir)} belongs to no artifact`);
+        continue;
+      }
       for (const name of readdirSync(full).sort()) {
         const hex = `${dir}${name}`;
         if (!/^[0-9a-f]{64}$/.test(hex) || !fileKeys.has(hex)) {

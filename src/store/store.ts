@@ -114,8 +114,12 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
   }
   try {
     const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability: opts.durability ?? "full", create: !readOnly });
-    const store = new Store(root, catalog, clock, lock);
-    return store;
+    try {
+      return new Store(root, catalog, clock, lock);
+    } catch (err) {
+      catalog.close();
+      throw err;
+    }
   } catch (err) {
     lock?.release();
     throw err;
@@ -275,6 +279,9 @@ export class Store {
   }
   listRoots(): Root[] {
     return this.refs.listRoots();
+  }
+  findRoot(name: string): Root | undefined {
+    return this.refs.findRoot(name);
   }
 
   // maintenance

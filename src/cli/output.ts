@@ -1,0 +1,128 @@
+/**
+ * Printing for the CLI. Data goes to stdout: either exactly one JSON value (--json) or human
+ * lines. Notes (confirmations, summaries) are human-only and --quiet drops them. Errors go
+ * to stderr. Color is used only on a TTY and never when NO_COLOR is set.
+ */
+import { isCairnError } from "../core/errors.js";
+
+export interface GlobalOptions {
+  store?: string;
+  json?: boolean;
+  quiet?: boolean;
+  wait?: number;
+}
+
+interface Sink {
+  write(s: string): unknown;
+  isTTY?: boolean;
+}
+
+/** True when ANSI color may be written to `stream` (a TTY, and NO_COLOR unset or empty). */
+export function colorEnabled(stream: Sink, env: NodeJS.ProcessEnv = process.env): boolean {
+  const noColor = env.NO_COLOR;
+  return stream.isTTY === true && (noColor === undefined || noColor === "");
+}
+
+export type Style = "red" | "green" | "yellow" | "dim" | "bold";
+const SGR: Record<Style, string> = { red: "31", green: "32", yellow: "33", dim: "2", bold: "1" };
+
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  private readonly color: boolean;
+
+  constructor(
+    opts: GlobalOptions,
+    private readonly out: Sink = process.stdout,
+  ) {
+    this.json = opts.json === true;
+    this.quiet = opts.quiet === true;
+    this.color = colorEnabled(out);
+  }
+
+  /** Wraps `s` in an ANSI style when color is enabled. */
+  paint(style: Style, s: string): string {
+    return this.color ? `\u001b[${SGR[style]}m${s}\u001b[0m` : s;
+  }
+
+  /** Prints one JSON value (the whole of stdout for a --json command). */
+  printJson(value: unknown): void {
+    this.out.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Prints a human data line (kept under --quiet). */
+  line(s: string): void {
+    this.out.write(`${s}\n`);
+  }
+
+  /** Prints a human note (dropped under --quiet). */
+  note(s: string): void {
+    if (!this.quiet) this.out.write(`${s}\n`);
+  }
+
+  /** JSON mode: prints `value`; human mode: runs `human`. */
+  result(value: unknown, human: () => void): void {
+    if (this.json) this.printJson(value);
+    else human();
+  }
+
+  /** Prints `key: value` lines for a flat record (undefined values shown as `-`). */
+  fields(rec: Record<string, unknown>): void {
+    for (const [k, v] of Object.entries(rec)) this.line(`${k}: ${v === undefined ? "-" : String(v)}`);
+  }
+
+  /** Streams a list: a JSON array in JSON mode (written item by item), else one human line each. */
+  list<T>(items: Iterable<T>, human: (item: T) => string): number {
+    let n = 0;
+    for (const item of items) {
+      if (this.json) this.out.write(`${n === 0 ? "[\n" : ",\n"}  ${JSON.stringify(item)}`);
+      else this.line(human(item));
+      n++;
+    }
+    if (this.json) this.out.write(n === 0 ? "[]\n" : "\n]\n");
+    return n;
+  }
+}
+
+/** The JSON shape of an error. */
+export function errorJson(code: string, message: string, details?: unknown): { error: Record<string, unknown> } {
+  const error: Record<string, unknown> = { code, message };
+  if (details !== undefined && details !== null && typeof details === "object" && Object.keys(details).length > 0) error.details = details;
+  return { error };
+}
+
+/** Prints an error to stderr: `cairn: <message> [<code>]`, or one JSON object with --json. */
+export function printError(err: unknown, json: boolean, stream: Sink = process.stderr): void {
+  let code: string;
+  let message: string;
+  let details: unknown;
+  if (isCairnError(err)) {
+    ({ code, message, details } = err);
+  } else {
+    code = "E_INTERNAL";
+    message = err instanceof Error ? err.message : String(err);
+  }
+  if (json) {
+    stream.write(`${JSON.stringify(errorJson(code, message, details))}\n`);
+    return;
+  }
+  const prefix = colorEnabled(stream) ? "\u001b[31mcairn:\u001b[0m" : "cairn:";
+  stream.write(isCairnError(err) ? `${prefix} ${message} [${code}]\n` : `${prefix} ${message}\n`);
+}
+
+/** Shortens a digest for dense human output: `sha256:0123456789ab…`. */
+export function shortDigest(d: string): string {
+  return d.length > 19 ? `${d.slice(0, 19)}…` : d;
+}
+
+/** Human byte count: `512 B`, `1.5 KiB`, … (exact byte count kept alongside where it matters). */
+export function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i] as string}`;
+}

@@ -1,0 +1,218 @@
+/** `cairn init`, `cairn store …` (put, get, ls, stat, rm, pin, unpin, roots). */
+import { closeSync, createReadStream, openSync, statSync, unlinkSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Command, Option } from "commander";
+import { parseDigest, type Digest } from "../core/digest.js";
+import { openStore } from "../store/store.js";
+import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/artifacts.js";
+import { formatTypeTag } from "../store/identity.js";
+import { STORE_FORMAT_VERSION } from "../store/layout.js";
+import type { Store, StoreView } from "../store/store.js";
+import { fileError, outputFor, storeDirOf, withStore } from "./context.js";
+import { parseCount, parseTypeTag } from "./duration.js";
+
+/** One listing line: `digest  size  mediaType  typeTag`. */
+export function artifactLine(a: ArtifactInfo): string {
+  return `${a.digest}  ${a.size}  ${a.mediaType}  ${formatTypeTag(a.typeTag)}`;
+}
+
+/** The store itself, or a read view as of a snapshot. */
+function readerFor(store: Store, snapshot: string | undefined): Store | StoreView {
+  return snapshot === undefined ? store : store.at(snapshot);
+}
+
+/**
+ * Checks that a temp file can be created beside `dest`. store.getToFile does not handle a
+ * failure to create its temp file (an unhandled 'error' event would kill the process), so
+ * the CLI finds out first and reports it properly.
+ */
+function probeWritable(dest: string, shown: string): void {
+  const probe = `${dest}.${process.pid}.probe.tmp`;
+  try {
+    if (!statSync(dirname(dest)).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    closeSync(openSync(probe, "wx"));
+    unlinkSync(probe);
+  } catch (err) {
+    throw fileError("write", shown, err);
+  }
+}
+
+const snapshotOption = (): Option => new Option("--snapshot <name>", "read as of this snapshot");
+
+export function initCommand(): Command {
+  return new Command("init").description("create the store (if missing) and print its path").action(async (_opts, cmd: Command) => {
+    const dir = storeDirOf(cmd);
+    const out = outputFor(cmd);
+    openStore({ dir, lockTimeoutMs: cmd.optsWithGlobals<{ wait?: number }>().wait ?? 0 }).close();
+    out.result({ store: dir, formatVersion: STORE_FORMAT_VERSION }, () => out.line(dir));
+  });
+}
+
+function putCommand(): Command {
+  return new Command("put")
+    .description("store a file (or stdin with -) and print its digest")
+    .argument("<file>", "file to store, or - for stdin")
+    .addOption(new Option("--media-type <type>", "media type, e.g. text/plain (default application/octet-stream)").argParser((v) => checkMediaType(v)))
+    .addOption(new Option("--type-tag <n>", "32-bit type tag, decimal or 0x hex (part of the digest)").argParser((v) => parseTypeTag(v)))
+    .action(async (file: string, opts: { mediaType?: string; typeTag?: number }, cmd: Command) => {
+      let source: NodeJS.ReadableStream;
+      let sourceError: unknown;
+      if (file === "-") {
+        source = process.stdin;
+      } else {
+        try {
+          if (statSync(file).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+        } catch (err) {
+          throw fileError("read", file, err);
+        }
+        source = createReadStream(file);
+      }
+      source.once("error", (err) => (sourceError = err));
+      try {
+        await withStore(cmd, "write", async (store, out) => {
+          const put = { mediaType: opts.mediaType, typeTag: opts.typeTag };
+          let r;
+          try {
+            r = await store.put(source as AsyncIterable<Uint8Array>, put);
+          } catch (err) {
+            throw err === sourceError ? fileError("read", file === "-" ? "stdin" : file, err) : err;
+          }
+          out.result(r, () => out.line(r.digest));
+        });
+      } finally {
+        if (file !== "-") (source as ReturnType<typeof createReadStream>).destroy();
+      }
+    });
+}
+
+function getCommand(): Command {
+  return new Command("get")
+    .description("write an artifact's verified bytes to stdout (or to a file with -o, atomically)")
+    .argument("<digest>", "artifact digest (sha256:…)")
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .addOption(snapshotOption())
+    .action(async (digestArg: string, opts: { output?: string; snapshot?: string }, cmd: Command) => {
+      const digest = parseDigest(digestArg);
+      await withStore(cmd, "read", async (store, out) => {
+        const reader = readerFor(store, opts.snapshot);
+        if (opts.output !== undefined) {
+          const dest = resolve(opts.output);
+          probeWritable(dest, opts.output);
+          const asOf = opts.snapshot === undefined ? undefined : store.snapshot(opts.snapshot).asOf;
+          let info: ArtifactInfo;
+          try {
+            info = await store.getToFile(digest, dest, { asOf });
+          } catch (err) {
+            throw (err as NodeJS.ErrnoException).syscall !== undefined ? fileError("write", opts.output, err) : err;
+          }
+          out.result({ ...info, path: dest }, () => out.note(`wrote ${info.size} bytes to ${opts.output as string}`));
+          return;
+        }
+        await pipeline(reader.openReadStream(digest), process.stdout);
+      });
+    });
+}
+
+function lsCommand(): Command {
+  return new Command("ls")
+    .description("list visible artifacts in logseq order: digest  size  mediaType  typeTag")
+    .option("--type <type>", "only this media type (contains '/') or type tag (decimal or 0x hex)")
+    .addOption(snapshotOption())
+    .addOption(new Option("--limit <n>", "list at most n artifacts").argParser((v) => parseCount(v, "--limit")))
+    .action(async (opts: { type?: string; snapshot?: string; limit?: number }, cmd: Command) => {
+      const filter: Omit<ListOptions, "asOf"> = {};
+      if (opts.type !== undefined) {
+        if (opts.type.includes("/")) filter.mediaType = checkMediaType(opts.type);
+        else filter.typeTag = parseTypeTag(opts.type);
+      }
+      if (opts.limit !== undefined) filter.limit = opts.limit;
+      await withStore(cmd, "read", (store, out) => {
+        out.list(readerFor(store, opts.snapshot).list(filter), artifactLine);
+      });
+    });
+}
+
+function statCommand(): Command {
+  return new Command("stat")
+    .description("show an artifact's record")
+    .argument("<digest>", "artifact digest (sha256:…)")
+    .addOption(snapshotOption())
+    .action(async (digestArg: string, opts: { snapshot?: string }, cmd: Command) => {
+      const digest = parseDigest(digestArg);
+      await withStore(cmd, "read", (store, out) => {
+        const info = readerFor(store, opts.snapshot).stat(digest);
+        out.result(info, () =>
+          out.fields({
+            digest: info.digest,
+            size: info.size,
+            mediaType: info.mediaType,
+            typeTag: formatTypeTag(info.typeTag),
+            storage: info.storage,
+            state: info.state,
+            logseq: info.logseq,
+          }),
+        );
+      });
+    });
+}
+
+function rmCommand(): Command {
+  return new Command("rm")
+    .description("tombstone an artifact (snapshots taken before still see it; gc may later collect its bytes)")
+    .argument("<digest>", "artifact digest (sha256:…)")
+    .action(async (digestArg: string, _opts: unknown, cmd: Command) => {
+      const digest = parseDigest(digestArg);
+      await withStore(cmd, "update", (store, out) => {
+        const r = store.delete(digest);
+        out.result(r, () => out.note(`deleted ${r.digest} (logseq ${r.logseq})`));
+      });
+    });
+}
+
+function pinCommand(): Command {
+  return new Command("pin")
+    .description("pin an artifact under a name (a gc root)")
+    .argument("<digest>", "artifact digest (sha256:…)")
+    .argument("<name>", "root name")
+    .action(async (digestArg: string, name: string, _opts: unknown, cmd: Command) => {
+      const digest: Digest = parseDigest(digestArg);
+      await withStore(cmd, "update", (store, out) => {
+        const root = store.pin(name, digest);
+        out.result(root, () => out.note(`pinned ${root.name} → ${root.digest}`));
+      });
+    });
+}
+
+function unpinCommand(): Command {
+  return new Command("unpin")
+    .description("remove a pinned root")
+    .argument("<name>", "root name")
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      await withStore(cmd, "update", (store, out) => {
+        const r = store.unpin(name);
+        out.result(r, () => out.note(`unpinned ${r.name}`));
+      });
+    });
+}
+
+function rootsCommand(): Command {
+  return new Command("roots").description("list pinned roots: name  kind  digest").action(async (_opts, cmd: Command) => {
+    await withStore(cmd, "read", (store, out) => {
+      out.list(store.listRoots(), (r) => `${r.name}  ${r.kind}  ${r.digest}`);
+    });
+  });
+}
+
+export function storeCommand(): Command {
+  return new Command("store")
+    .description("artifacts: put, get, ls, stat, rm; roots: pin, unpin, roots")
+    .addCommand(putCommand())
+    .addCommand(getCommand())
+    .addCommand(lsCommand())
+    .addCommand(statCommand())
+    .addCommand(rmCommand())
+    .addCommand(pinCommand())
+    .addCommand(unpinCommand())
+    .addCommand(rootsCommand());
+}

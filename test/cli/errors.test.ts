@@ -1,0 +1,198 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { openStore } from "../../src/index.js";
+import { cairn, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
+
+const temps = new TempDirs();
+let dir: string;
+let store: string;
+const UNKNOWN = `sha256:${"ab".repeat(32)}`;
+
+function run(args: string[], input?: Buffer | string): RunResult {
+  return cairn(["--store", store, ...args], { cwd: dir, input });
+}
+
+beforeEach(() => {
+  dir = temps.make();
+  store = join(dir, "store");
+});
+afterEach(() => temps.cleanup());
+
+describe("help, version and usage errors", () => {
+  it("--help and --version exit 0 on stdout", () => {
+    const help = cairn(["--help"], { cwd: dir });
+    expect(help.status).toBe(0);
+    expect(help.out).toContain("Usage: cairn");
+    for (const cmd of ["init", "store", "snapshot", "gc", "fsck", "lineage"]) expect(help.out).toContain(`  ${cmd}`);
+    const sub = cairn(["store", "put", "--help"], { cwd: dir });
+    expect(sub.status).toBe(0);
+    expect(sub.out).toContain("--media-type");
+    expect(sub.out).toContain("--json");
+    expect(cairn(["help", "gc"], { cwd: dir }).out).toContain("--dry-run");
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const v = cairn(["--version"], { cwd: dir });
+    expect(v.status).toBe(0);
+    expect(v.out).toBe(`${pkg.version}\n`);
+  });
+
+  it.each([
+    ["unknown option", ["store", "ls", "--bogus"], "unknown option '--bogus'"],
+    ["unknown global-position option", ["--bogus", "store", "ls"], "unknown option '--bogus'"],
+    ["missing argument", ["store", "get"], "missing required argument 'digest'"],
+    ["missing argument (pin)", ["store", "pin", UNKNOWN], "missing required argument 'name'"],
+    ["excess argument", ["store", "stat", UNKNOWN, "extra"], "too many arguments"],
+    ["unknown command", ["frobnicate"], "unknown command 'frobnicate'"],
+    ["unknown subcommand", ["store", "frobnicate"], "unknown command 'frobnicate'"],
+    ["missing option value", ["store", "ls", "--limit"], "argument missing"],
+    ["bad --wait", ["--wait", "later", "init"], "--wait"],
+  ])("%s exits 2", (_name, args, message) => {
+    const r = run(args);
+    expect(r.status).toBe(2);
+    expect(r.err).toContain(message);
+    expect(r.err).toContain("[E_USAGE]");
+    expect(r.out).toBe("");
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it("a missing subcommand prints help to stderr and exits 2", () => {
+    for (const args of [[], ["store"], ["snapshot"]]) {
+      const r = cairn(args, { cwd: dir });
+      expect(r.status).toBe(2);
+      expect(r.err).toContain("Usage: cairn");
+      expect(r.out).toBe("");
+    }
+  });
+
+  it("usage errors are one JSON object on stderr with --json", () => {
+    const r = run(["store", "ls", "--bogus", "--json"]);
+    expect(r.status).toBe(2);
+    expect(r.out).toBe("");
+    expect(JSON.parse(r.err)).toEqual({ error: { code: "E_USAGE", message: "unknown option '--bogus'" } });
+  });
+});
+
+describe("bad digests", () => {
+  it("a malformed digest is E_DIGEST_INVALID, exit 2, before the store is opened", () => {
+    for (const args of [["store", "get", "nothex"], ["store", "rm", "sha256:XYZ"], ["store", "pin", "abc", "n"], ["lineage", "sha1:00"]]) {
+      const r = run(args);
+      expect(r.status).toBe(2);
+      expect(r.err).toContain("E_DIGEST_INVALID");
+      expect(existsSync(store)).toBe(false);
+    }
+    const j = run(["store", "stat", "bad", "--json"]);
+    expect(j.status).toBe(2);
+    expect(j.out).toBe("");
+    expect((JSON.parse(j.err) as { error: { code: string } }).error.code).toBe("E_DIGEST_INVALID");
+  });
+
+  it("an unknown digest exits 1 with 'not found'", () => {
+    run(["init"]);
+    for (const args of [["store", "get", UNKNOWN], ["store", "stat", UNKNOWN], ["store", "rm", UNKNOWN], ["store", "pin", UNKNOWN, "p"]]) {
+      const r = run(args);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("not found");
+      expect(r.err).toContain("[E_NOT_FOUND]");
+      expect(r.out).toBe("");
+    }
+  });
+});
+
+describe("store location problems", () => {
+  it("reading a missing store is E_STORE_MISSING (exit 1) and creates nothing", () => {
+    const r = run(["store", "ls"]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("E_STORE_MISSING");
+    expect(r.err).toContain(store);
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it("commands that only change existing records do not create a missing store", () => {
+    for (const args of [["gc"], ["fsck"], ["store", "rm", UNKNOWN], ["store", "pin", UNKNOWN, "p"], ["store", "unpin", "p"], ["snapshot", "rm", "s"]]) {
+      const r = run(args);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("E_STORE_MISSING");
+      expect(existsSync(store)).toBe(false);
+    }
+  });
+
+  it("a store path under a regular file fails with exit 1 naming the path", () => {
+    writeFileSync(join(dir, "afile"), "not a directory");
+    const bad = join(dir, "afile", "store");
+    for (const args of [["init"], ["store", "put", "-"]]) {
+      const r = cairn(["--store", bad, ...args], { cwd: dir, input: "x" });
+      expect(r.status).toBe(1);
+      expect(r.err).toContain(bad);
+      expect(r.err).toContain("E_STORE_IO");
+    }
+    const read = cairn(["store", "ls", "--store", bad], { cwd: dir });
+    expect(read.status).toBe(1);
+    expect(read.err).toContain(bad);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("an unwritable directory fails with exit 1 naming the path", () => {
+    const locked = join(dir, "locked");
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    try {
+      const r = cairn(["--store", join(locked, "store"), "init"], { cwd: dir });
+      expect(r.status).toBe(1);
+      expect(r.err).toContain(join(locked, "store"));
+    } finally {
+      chmodSync(locked, 0o700);
+    }
+  });
+
+  it("a store of format version 99 is refused (exit 1) naming both versions", () => {
+    mkdirSync(store);
+    writeFileSync(join(store, "FORMAT"), JSON.stringify({ format: "cairn-store", version: 99 }));
+    for (const args of [["store", "ls"], ["store", "put", "-"], ["init"]]) {
+      const r = run(args, "x");
+      expect(r.status).toBe(1);
+      expect(r.err).toMatch(/format version 99.*format version 1\b/);
+      expect(r.err).toContain("E_STORE_VERSION");
+    }
+    const j = run(["store", "ls", "--json"]);
+    expect(j.status).toBe(1);
+    expect(j.out).toBe("");
+    const e = JSON.parse(j.err) as { error: { code: string; message: string; details: Record<string, unknown> } };
+    expect(e.error.code).toBe("E_STORE_VERSION");
+    expect(e.error.message).toContain("99");
+    expect(e.error.details).toMatchObject({ found: 99, supported: 1 });
+  });
+
+  it("a missing input file is exit 1 naming it, and creates no store", () => {
+    const r = run(["store", "put", "nope.txt"]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("nope.txt");
+    expect(existsSync(store)).toBe(false);
+  });
+});
+
+describe("the writer lock", () => {
+  it("a second writer gets E_STORE_LOCKED; readers still work; after close the write succeeds", () => {
+    writeFileSync(join(dir, "f"), "payload");
+    const held = openStore({ dir: store });
+    try {
+      const r = run(["store", "put", "f"]);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("E_STORE_LOCKED");
+      expect(r.out).toBe("");
+
+      const t0 = Date.now();
+      const waited = run(["--wait", "300", "store", "put", "f"]);
+      expect(waited.status).toBe(1);
+      expect(waited.err).toContain("E_STORE_LOCKED");
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+
+      const ls = run(["store", "ls", "--json"]);
+      expect(ls.status).toBe(0);
+      expect(JSON.parse(ls.out)).toEqual([]);
+    } finally {
+      held.close();
+    }
+    const r = run(["store", "put", "f"]);
+    expect(r.status).toBe(0);
+    expect(r.out).toBe(`${sha256Hex("payload")}\n`);
+  });
+});

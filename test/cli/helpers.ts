@@ -1,0 +1,61 @@
+/** Runs the BUILT cli (dist/cli/main.js) in a child process. `npm test` builds first. */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+export interface RunResult {
+  status: number | null;
+  /** Raw stdout bytes. */
+  stdout: Buffer;
+  /** stdout as UTF-8. */
+  out: string;
+  /** stderr as UTF-8. */
+  err: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  input?: Buffer | string;
+  env?: Record<string, string | undefined>;
+}
+
+export function cairn(args: string[], opts: RunOptions): RunResult {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", CAIRN_STORE: undefined, ...opts.env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd,
+    input: opts.input,
+    env: env as NodeJS.ProcessEnv,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error !== undefined) throw r.error;
+  return { status: r.status, stdout: r.stdout, out: r.stdout.toString("utf8"), err: r.stderr.toString("utf8") };
+}
+
+/** Parses stdout as exactly one JSON value. */
+export function json<T = unknown>(r: RunResult): T {
+  return JSON.parse(r.out) as T;
+}
+
+export function sha256Hex(bytes: Buffer | string): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Fresh temp directories, removed by `cleanup()`. */
+export class TempDirs {
+  private readonly dirs: string[] = [];
+  make(): string {
+    const d = mkdtempSync(join(tmpdir(), "cairn-cli-"));
+    this.dirs.push(d);
+    return d;
+  }
+  cleanup(): void {
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+}

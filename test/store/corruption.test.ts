@@ -1,0 +1,299 @@
+/**
+ * Corruption tests: damage a store behind Cairn's back (flip bytes in an object file or in the
+ * SQLite catalog, delete files, drop stray files, insert bad catalog rows) and check that reads
+ * refuse the damaged bytes with E_STORE_CORRUPT before returning anything, and that fsck names
+ * every problem.
+ */
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { CairnError, ErrorCode, openStore, sha256, type Digest, type ErrorCodeValue, type Store } from "../../src/index.js";
+import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { largeContent, smallContent } from "./fixtures/content.js";
+
+const open: Store[] = [];
+
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+  removeTempDirs();
+});
+
+function newStore(dir = join(makeTempDir(), "store")): Store {
+  const s = openStore({ dir });
+  open.push(s);
+  return s;
+}
+
+function reopen(dir: string): Store {
+  return newStore(dir);
+}
+
+function objectFile(root: string, d: Digest): string {
+  const hex = d.slice("sha256:".length);
+  return join(root, "objects", hex.slice(0, 2), hex.slice(2));
+}
+
+function expectCairn(fn: () => unknown, code: ErrorCodeValue): CairnError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
+  expect((thrown as CairnError).code).toBe(code);
+  return thrown as CairnError;
+}
+
+async function expectCairnAsync(p: Promise<unknown>, code: ErrorCodeValue): Promise<CairnError> {
+  let thrown: unknown;
+  try {
+    await p;
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
+  expect((thrown as CairnError).code).toBe(code);
+  return thrown as CairnError;
+}
+
+/** Reads a stream to the end, counting bytes; an error (thrown at open or while streaming) is returned. */
+async function drain(openStream: () => Readable): Promise<{ bytes: number; err: unknown }> {
+  let bytes = 0;
+  try {
+    for await (const chunk of openStream()) bytes += (chunk as Buffer).length;
+  } catch (err) {
+    return { bytes, err };
+  }
+  return { bytes, err: undefined };
+}
+
+/**
+ * Checks that every read path refuses `d` with E_STORE_CORRUPT (naming it): get throws, a read
+ * stream fails before emitting a byte, getToFile rejects without creating the destination.
+ * Returns the directory getToFile wrote into (for checks on leftover temp files).
+ */
+async function expectUnreadable(store: Store, d: Digest, messagePart: string): Promise<string> {
+  const e = expectCairn(() => store.get(d), ErrorCode.STORE_CORRUPT);
+  expect(e.message).toContain(d);
+  expect(e.message).toContain(messagePart);
+
+  const streamed = await drain(() => store.openReadStream(d));
+  expect(streamed.bytes).toBe(0);
+  expect(streamed.err).toBeInstanceOf(CairnError);
+  expect((streamed.err as CairnError).code).toBe(ErrorCode.STORE_CORRUPT);
+  expect((streamed.err as CairnError).message).toContain(d);
+
+  const outDir = makeTempDir();
+  const dest = join(outDir, "out.bin");
+  const e2 = await expectCairnAsync(store.getToFile(d, dest), ErrorCode.STORE_CORRUPT);
+  expect(e2.message).toContain(d);
+  // Let any asynchronous file operation started by getToFile settle before looking.
+  await new Promise((r) => setTimeout(r, 100));
+  expect(existsSync(dest)).toBe(false);
+  return outDir;
+}
+
+function flipByte(path: string, offset: number): void {
+  chmodSync(path, 0o644);
+  const buf = readFileSync(path);
+  buf[offset] = (buf[offset] as number) ^ 0x01;
+  writeFileSync(path, buf);
+  chmodSync(path, 0o444);
+}
+
+/** Highest logseq across the catalog's record tables, read directly with SQLite. */
+function rawMaxLogseq(db: Database.Database): number {
+  const tables = ["artifacts", "artifact_events", "receipts", "edges", "snapshots", "roots", "removals"];
+  let max = 0;
+  for (const t of tables) {
+    const r = db.prepare(`SELECT MAX(logseq) AS m FROM ${t}`).get() as { m: number | null };
+    if (r.m !== null) max = Math.max(max, r.m);
+  }
+  return max;
+}
+
+describe("corrupted or damaged stores", () => {
+  it("a flipped byte in a large artifact's file is refused by every read and reported by fsck", async () => {
+    const store = newStore();
+    const bad = (await store.put(largeContent("corrupt", 0))).digest;
+    const goodLarge = (await store.put(largeContent("corrupt", 1))).digest;
+    const goodSmall = (await store.put(smallContent("corrupt", 2))).digest;
+    expect(store.stat(bad).storage).toBe("file");
+    const file = objectFile(store.root, bad);
+    expect(statSync(file).mode & 0o777).toBe(0o444);
+    flipByte(file, 150_000);
+
+    const outDir = await expectUnreadable(store, bad, "corrupt");
+    expect(readdirSync(outDir)).toEqual([]); // not even a temp file
+    // Undamaged neighbours still read fine.
+    expect(store.get(goodLarge).equals(largeContent("corrupt", 1))).toBe(true);
+    expect(store.get(goodSmall).equals(smallContent("corrupt", 2))).toBe(true);
+
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([{ code: "artifact_corrupt", subject: bad }]);
+    expect(report.problems[0]?.message).toContain(bad);
+  });
+
+  it("a truncated large artifact's file is refused and reported", async () => {
+    const store = newStore();
+    const d = (await store.put(largeContent("truncate", 0))).digest;
+    const file = objectFile(store.root, d);
+    chmodSync(file, 0o644);
+    writeFileSync(file, readFileSync(file).subarray(0, 100_000));
+    await expectUnreadable(store, d, "size");
+    const report = await store.fsck();
+    expect(report.problems.map((p) => [p.code, p.subject])).toEqual([["artifact_corrupt", d]]);
+  });
+
+  it("a flipped byte inside a packed artifact in catalog.sqlite is refused and reported", async () => {
+    const dir = join(makeTempDir(), "store");
+    const first = newStore(dir);
+    const marker = `CAIRN-CORRUPTION-MARKER-${randomBytes(8).toString("hex")}`;
+    const content = Buffer.from(JSON.stringify({ note: "packed artifact to corrupt", marker }));
+    const bad = first.putBytes(content).digest;
+    const good = first.putBytes(smallContent("packed", 1)).digest;
+    expect(first.stat(bad).storage).toBe("packed");
+    first.close();
+
+    // Make sure the bytes live in catalog.sqlite itself, not only in the WAL.
+    const catalog = join(dir, "catalog.sqlite");
+    const wal = `${catalog}-wal`;
+    if (existsSync(wal) && statSync(wal).size > 0) {
+      const db = new Database(catalog);
+      db.pragma("wal_checkpoint(TRUNCATE)");
+      db.close();
+    }
+    const raw = readFileSync(catalog);
+    const at = raw.indexOf(marker, 0, "latin1");
+    expect(at).toBeGreaterThan(0);
+    expect(raw.lastIndexOf(marker, undefined, "latin1")).toBe(at);
+    raw[at + 10] = (raw[at + 10] as number) ^ 0x01; // stays printable ASCII, record structure untouched
+    writeFileSync(catalog, raw);
+
+    const store = reopen(dir);
+    await expectUnreadable(store, bad, "corrupt");
+    expect(store.get(good).equals(smallContent("packed", 1))).toBe(true);
+    expect(sha256(content)).toBe(bad);
+
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([{ code: "artifact_corrupt", subject: bad }]);
+  });
+
+  it("a large artifact whose file was deleted reads as corrupt (missing) and fsck reports artifact_missing", async () => {
+    const store = newStore();
+    const d = (await store.put(largeContent("missing", 0))).digest;
+    unlinkSync(objectFile(store.root, d));
+    await expectUnreadable(store, d, "missing");
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([{ code: "artifact_missing", subject: d }]);
+  });
+
+  // getToFile creates its temp file (createWriteStream, opened asynchronously) before it looks
+  // up the source; when the lookup throws synchronously the catch's unlink runs before the file
+  // exists, so the temp file appears afterwards and stays (its descriptor leaks, too).
+  it("getToFile leaves no temp file beside the destination when a packed artifact is corrupt", async () => {
+    const dir = join(makeTempDir(), "store");
+    const first = newStore(dir);
+    const d = first.putBytes(Buffer.from("packed bytes to break: CAIRN-GETTOFILE-MARKER")).digest;
+    first.close();
+    const db = new Database(join(dir, "catalog.sqlite"));
+    db.prepare("UPDATE artifacts SET bytes = ? WHERE digest = ?").run(Buffer.from("packed bytes to break: CAIRN-GETTOFILE-MARKEX"), Buffer.from(d.slice(7), "hex"));
+    db.close();
+    const store = reopen(dir);
+    const outDir = await expectUnreadable(store, d, "corrupt");
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it("getToFile leaves no temp file beside the destination when a large artifact's file is missing", async () => {
+    const store = newStore();
+    const d = (await store.put(largeContent("missing-gettofile", 0))).digest;
+    unlinkSync(objectFile(store.root, d));
+    const outDir = await expectUnreadable(store, d, "missing");
+    expect(readdirSync(outDir)).toEqual([]);
+  });
+
+  it("fsck reports an orphan file in objects/ and a stray file in tmp/", async () => {
+    const store = newStore();
+    await store.put(largeContent("orphan", 0));
+    const orphanName = "f".repeat(62);
+    mkdirSync(join(store.root, "objects", "ab"), { recursive: true });
+    writeFileSync(join(store.root, "objects", "ab", orphanName), "nobody's bytes");
+    // Created after open: crash recovery (which cleans tmp/) has already run.
+    writeFileSync(join(store.root, "tmp", "leftover.part"), "half a write");
+
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    const got = report.problems.map((p) => ({ code: p.code, subject: p.subject }));
+    expect(got).toHaveLength(2);
+    expect(got).toContainEqual({ code: "orphan_file", subject: join("objects", "ab", orphanName) });
+    expect(got).toContainEqual({ code: "stray_file", subject: join("tmp", "leftover.part") });
+  });
+
+  it("fsck reports (rather than crashes on) a stray regular file directly under objects/", async () => {
+    const store = newStore();
+    await store.put(largeContent("orphan-top", 0));
+    writeFileSync(join(store.root, "objects", "README"), "not an object directory");
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([
+      { code: "orphan_file", subject: join("objects", "README") },
+    ]);
+  });
+
+  it("fsck reports a root that references an unknown digest", async () => {
+    const dir = join(makeTempDir(), "store");
+    const first = newStore(dir);
+    first.putBytes(smallContent("dangling", 0));
+    first.close();
+
+    const ghost = `sha256:${randomBytes(32).toString("hex")}` as Digest;
+    const db = new Database(join(dir, "catalog.sqlite"));
+    const logseq = rawMaxLogseq(db) + 1;
+    db.prepare("INSERT INTO roots(logseq, name, kind, digest) VALUES (?, ?, 'pin', ?)").run(logseq, "ghost", Buffer.from(ghost.slice(7), "hex"));
+    db.close();
+
+    const store = reopen(dir);
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([{ code: "dangling_reference", subject: ghost }]);
+    expect(report.problems[0]?.message).toContain(ghost);
+    expect(report.checked.maxLogseq).toBe(logseq);
+  });
+
+  it("fsck reports a gap in the logseq sequence", async () => {
+    const dir = join(makeTempDir(), "store");
+    const first = newStore(dir);
+    first.putBytes(smallContent("gap", 0));
+    first.putBytes(smallContent("gap", 1));
+    first.close();
+
+    const db = new Database(join(dir, "catalog.sqlite"));
+    const max = rawMaxLogseq(db);
+    db.prepare("INSERT INTO snapshots(logseq, name, as_of, created_at) VALUES (?, 'skipped', ?, 0)").run(max + 2, max + 2);
+    db.close();
+
+    const store = reopen(dir);
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => ({ code: p.code, subject: p.subject }))).toEqual([{ code: "logseq_gap", subject: `logseq ${max + 1}` }]);
+  });
+
+  it("a healthy store with every kind of artifact passes fsck", async () => {
+    const store = newStore();
+    await store.put(largeContent("healthy", 0));
+    store.putBytes(smallContent("healthy", 1));
+    store.pin("keep", store.putBytes(smallContent("healthy", 2)).digest);
+    store.createSnapshot("s1");
+    const report = await store.fsck();
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.checked.artifacts).toBe(3);
+  });
+});
