@@ -304,6 +304,7 @@ export class Artifacts {
     const ready = readyPath(this.ctx.root, digest);
     chmodSync(part, 0o444);
     renameSync(part, ready);
+    fsyncDir(dirname(ready)); // the .ready name must be durable before the row commits
     this.cat.onCommit(() => placeReady(this.ctx.root, digest));
     this.cat.onRollback(() => unlinkQuiet(ready));
   }

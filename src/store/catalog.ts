@@ -35,6 +35,8 @@ export class Catalog {
         this.db.pragma("journal_mode = WAL");
         this.db.pragma(`synchronous = ${opts.durability === "full" ? "FULL" : "NORMAL"}`);
         this.db.pragma("foreign_keys = OFF");
+        const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+        if (hasMeta) this.checkVersion(path); // never touch the schema of a catalog from another version
         this.db.exec(SCHEMA_V1);
         const row = this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined;
         if (row === undefined) {

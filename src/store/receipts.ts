@@ -93,7 +93,7 @@ export class Receipts {
       version: RECEIPT_VERSION,
       program: parseDigest(input.program, "receipt program"),
       inputs: checkDigests("inputs", input.inputs),
-      params: input.params ?? {},
+      params: input.params === undefined ? {} : input.params,
       outputs: checkDigests("outputs", input.outputs),
       status: input.status,
       resources: checkFigures("resources", input.resources),

@@ -212,3 +212,18 @@ describe("snapshots, pins and gc", () => {
     expect(f.checked.maxLogseq).toBe(s2.headLogseq());
   });
 });
+
+describe("receipt params", () => {
+  it("null params are their own action key, found again by lookup", () => {
+    const ctx = freshStore();
+    try {
+      const s = ctx.store;
+      const program = s.putBytes(Buffer.from("p")).digest;
+      const withNull = s.recordReceipt({ program, inputs: [], params: null, outputs: [], status: "succeeded" });
+      expect(s.findReceipt(program, [], null)?.digest).toBe(withNull.digest);
+      expect(s.findReceipt(program, [], {})).toBeUndefined();
+    } finally {
+      ctx.cleanup();
+    }
+  });
+});
