@@ -19,3 +19,15 @@ export { TYPED_FRAME_MAGIC } from "./store/identity.js";
 export {
   STORE_FORMAT_VERSION, SMALL_ARTIFACT_MAX_BYTES, MAX_BUFFERED_GET_BYTES, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, STORE_ENV_VAR,
 } from "./store/layout.js";
+
+// Batch runs (PLEX).
+export { run, resume, streamOutputs, type ExecutionResult, type Progress, type RunHooks } from "./batch/engine.js";
+export { verifyRun, replay, type VerifyReport, type VerifyProblem, type ReplayResult } from "./batch/verify.js";
+export { normalizeConfig, parseSize, type RunConfig, type RunConfigInput } from "./batch/config.js";
+export type { Manifest, ManifestPulse, Counts } from "./batch/manifest.js";
+export { loadManifest } from "./batch/manifest.js";
+export type { FunctionSource } from "./batch/runner.js";
+export type { Dataset } from "./batch/ingest.js";
+export type { EUId, InputFormat } from "./batch/input/types.js";
+export { partitionOf, stableHash64 } from "./batch/partition.js";
+export { listRuns, type RunSummary } from "./batch/runs.js";

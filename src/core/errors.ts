@@ -35,6 +35,12 @@ export const ErrorCode = {
   VERIFY_MISMATCH: "E_VERIFY_MISMATCH",
   /** One or more EUs of a batch run failed. */
   EU_FAILED: "E_EU_FAILED",
+  /** An execution function threw (or rejected) with a non-Cairn error. */
+  EU_THREW: "E_EU_THREW",
+  /** An EU did not settle within --eu-timeout; its worker was replaced. */
+  EU_TIMEOUT: "E_EU_TIMEOUT",
+  /** A worker died (process.exit, out of memory, uncaught error) while running an EU. */
+  WORKER_CRASHED: "E_WORKER_CRASHED",
   /** A size or count limit was exceeded. */
   LIMIT_EXCEEDED: "E_LIMIT_EXCEEDED",
   /** Something Cairn did not expect; a bug. */

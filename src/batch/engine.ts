@@ -1,0 +1,300 @@
+/**
+ * The PLEX engine on one machine: `run(dataset, fn, config)`.
+ *
+ *   ingest input → bundle function → plan (run id) → read records from the store →
+ *   schedule pulses → execute (workers) / reuse committed pulses → commit each pulse →
+ *   ordered merge → output artifact + Merkle root → reduce → manifest → report
+ *
+ * A run that is interrupted at any moment is continued by `resume(runId)` (or by running the
+ * same command again): committed pulses are found by their receipts and not re-executed,
+ * and the output and manifest come out byte-identical to an uninterrupted run.
+ */
+import { open, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import { canonicalBytes } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { sha256, type Digest } from "../core/digest.js";
+import { MerkleBuilder } from "../core/merkle.js";
+import type { Store } from "../store/store.js";
+import { TMP_DIR } from "../store/layout.js";
+import { normalizeConfig, type RunConfigInput } from "./config.js";
+import { ingest, storedRecords, type Dataset, type IngestedInput } from "./ingest.js";
+import type { EURecord } from "./input/types.js";
+import { OrderIndex } from "./order-index.js";
+import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
+import {
+  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, type PulseResult, type PulseSpec, type WorkEU,
+} from "./pulse.js";
+import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
+import { ENGINE_NAME, ENGINE_VERSION, loadPlan, recordPlan, reportRoot, type RunPlan } from "./plan.js";
+import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle } from "./runner.js";
+import { isFailedRecord, leafOf, parseRecord } from "./records.js";
+import type { ReduceItem } from "./sandbox/pool.js";
+
+/** Failures listed in the ExecutionResult (the manifest lists all). */
+export const MAX_RESULT_FAILURES = 100;
+export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
+
+export interface Progress {
+  phase: "ingest" | "execute" | "merge" | "done";
+  eusDone: number;
+  eusFailed: number;
+  /** Known once the whole input has been read. */
+  eusTotal: number | undefined;
+  pulsesDone: number;
+  pulsesReused: number;
+}
+
+export interface RunHooks {
+  onProgress?: (p: Progress) => void;
+  /** Also write the ordered output (JSONL) to this file. */
+  outFile?: string;
+  stdin?: Readable;
+}
+
+export interface ExecutionResult {
+  runId: string;
+  status: "completed" | "failed";
+  counts: Counts;
+  outputDigest: Digest;
+  outputArtifact: Digest;
+  manifestDigest: Digest;
+  reduce?: unknown;
+  failures: Manifest["failures"];
+  /** True when the run had already completed and nothing was executed. */
+  reused: boolean;
+}
+
+function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult {
+  const r: ExecutionResult = {
+    runId: m.runId,
+    status: m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed",
+    counts: m.counts,
+    outputDigest: m.output.digest,
+    outputArtifact: m.output.artifact,
+    manifestDigest: digest,
+    failures: m.failures.slice(0, MAX_RESULT_FAILURES),
+    reused,
+  };
+  if (m.reduce !== null) r.reduce = m.reduce.value;
+  return r;
+}
+
+/** Runs `fn` over every record of `dataset`. `store` must be open for writing. */
+export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  const cfg = normalizeConfig(config);
+  if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
+    throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
+  }
+  const func = await storeFunction(store, fn);
+  hooks.onProgress?.({ phase: "ingest", eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
+  const input = await ingest(store, dataset, cfg.format, hooks.stdin);
+  const plan: RunPlan = {
+    kind: "cairn.batch.plan",
+    engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
+    config: cfg,
+    input: { artifact: input.artifact, format: input.format, source: input.source },
+    function: { artifact: func.artifact, name: func.name },
+  };
+  const { runId, planDigest } = recordPlan(store, plan);
+  return execute(store, runId, plan, planDigest, hooks);
+}
+
+/** Continues (or reports) a run from its stored plan. */
+export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  const { plan, planDigest } = loadPlan(store, runId);
+  return execute(store, runId, plan, planDigest, hooks);
+}
+
+async function execute(store: Store, runId: string, plan: RunPlan, planDigest: Digest, hooks: RunHooks): Promise<ExecutionResult> {
+  const done = loadManifest(store, runId);
+  if (done !== undefined) {
+    if (hooks.outFile !== undefined) await store.getToFile(done.manifest.output.artifact, hooks.outFile);
+    return resultOf(done.manifest, done.digest, true);
+  }
+  const started = Date.now();
+  const cpu0 = process.cpuUsage();
+  let peakRss = process.memoryUsage().rss;
+  const cfg = plan.config;
+  const fnDigest = plan.function.artifact;
+  const runner: RunnerHandle = await loadFunction(store, plan.function.artifact, cfg, plan.function.name);
+  const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source: plan.input.source };
+  const byIndex = cfg.idField === null;
+  const index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  const pulses: PulseResult[] = [];
+  const progress: Progress = { phase: "execute", eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 };
+  const report = (): void => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    hooks.onProgress?.({ ...progress });
+  };
+
+  const runPulse = async (sp: ScheduledPulse): Promise<void> => {
+    const spec = toSpec(sp);
+    let result = findCommittedPulse(store, fnDigest, cfg, spec);
+    if (result === undefined) {
+      const { outcomes, log } = await executePulse(runner.pulses, spec.eus, cfg.retries);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes);
+      result = commitPulse(store, fnDigest, cfg, spec, outcomes, log);
+    } else {
+      progress.pulsesReused++;
+    }
+    index.addOutputs(result.ids, result.texts);
+    pulses.push({ ...result, texts: [], ids: [] });
+    progress.pulsesDone++;
+    progress.eusDone += result.eus;
+    progress.eusFailed += result.failed;
+    report();
+  };
+
+  const memoryShare = Math.floor(cfg.maxMemoryBytes / 4);
+  const scheduler = new PulseScheduler(
+    {
+      partitions: cfg.partitions,
+      pulseSize: cfg.pulseSize,
+      maxPulsesInFlight: cfg.maxPulsesInFlight,
+      bufferBudgetBytes: memoryShare,
+      inFlightBudgetBytes: memoryShare,
+    },
+    runPulse,
+  );
+  let recordsRead = 0;
+  let manifest: Manifest;
+  try {
+    try {
+      for await (const r of storedRecords(store, input, cfg.idField)) {
+        index.addRecord(r);
+        recordsRead++;
+        await scheduler.add(r);
+      }
+      index.flushIds();
+      progress.eusTotal = recordsRead;
+      await scheduler.finish();
+    } catch (err) {
+      await scheduler.drain();
+      throw err;
+    }
+    progress.phase = "merge";
+    report();
+    const merged = await mergeOutputs(store, index, runner, hooks.outFile);
+    manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
+  } finally {
+    index.close();
+    await runner.close();
+  }
+  const manifestDigest = recordManifest(store, manifest);
+  const cpu = process.cpuUsage(cpu0);
+  const reportBody = {
+    kind: "cairn.batch.report",
+    runId,
+    manifest: manifestDigest,
+    wallMs: Date.now() - started,
+    cpuUserMs: Math.round(cpu.user / 1000),
+    cpuSystemMs: Math.round(cpu.system / 1000),
+    peakRssBytes: Math.max(peakRss, process.memoryUsage().rss),
+    pulsesExecuted: progress.pulsesDone - progress.pulsesReused,
+    pulsesReused: progress.pulsesReused,
+  };
+  store.transaction(() => {
+    const rep = store.putBytes(canonicalBytes(reportBody), { mediaType: REPORT_MEDIA_TYPE });
+    store.addEdge({ from: [rep.digest], to: [manifestDigest], type: "describes", role: "report" });
+    if (store.findRoot(reportRoot(runId)) === undefined) store.pin(reportRoot(runId), rep.digest, "run");
+  });
+  progress.phase = "done";
+  report();
+  return resultOf(manifest, manifestDigest, false);
+}
+
+function toSpec(sp: ScheduledPulse): PulseSpec {
+  const eus: WorkEU[] = [];
+  const slice: unknown[] = [];
+  for (const r of sp.records as EURecord[]) {
+    eus.push({ id: r.id, input: r.input });
+    slice.push(Buffer.isBuffer(r.input) ? { id: r.id, input_artifact: sha256(r.input) } : { id: r.id, input: r.input });
+  }
+  return { partition: sp.partition, index: sp.index, eus, slice };
+}
+
+/** Scans the ordering index once: output artifact, Merkle root, failures, reduce. */
+async function mergeOutputs(
+  store: Store,
+  index: OrderIndex,
+  runner: RunnerHandle,
+  outFile: string | undefined,
+): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
+  const builder = new MerkleBuilder();
+  const failures: Manifest["failures"] = [];
+  const reducer = runner.reducer;
+  let acc = reducer?.initial;
+  let batch: ReduceItem[] = [];
+  let out: FileHandle | undefined;
+  if (outFile !== undefined) {
+    try {
+      out = await open(outFile, "w");
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_IO, `cannot write ${outFile}: ${(err as Error).message}`, { path: outFile });
+    }
+  }
+  async function* lines(): AsyncGenerator<Buffer> {
+    for (const text of index.ordered()) {
+      builder.add(leafOf(text));
+      const line = Buffer.from(`${text}\n`);
+      if (isFailedRecord(text) || reducer !== undefined) {
+        const rec = parseRecord(text);
+        if (rec.error !== undefined) failures.push({ id: rec.id, code: rec.error.code, message: rec.error.message });
+        else if (reducer !== undefined) {
+          batch.push(rec.bytes !== undefined ? { id: rec.id, bytes: true, output: rec.bytes } : { id: rec.id, bytes: false, json: rec.json as string });
+          if (batch.length >= REDUCE_CHUNK_SIZE) {
+            acc = await reducer.reduce(acc as string, batch);
+            batch = [];
+          }
+        }
+      }
+      if (out !== undefined) await out.write(line);
+      yield line;
+    }
+  }
+  try {
+    const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
+    if (reducer !== undefined && batch.length > 0) acc = await reducer.reduce(acc as string, batch);
+    return {
+      output: { digest: builder.root(), artifact: art.digest, records: builder.size },
+      failures,
+      reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
+    };
+  } finally {
+    await out?.close();
+  }
+}
+
+/** One line of a run's ordered output, parsed. */
+export interface OutputRecord {
+  id: EURecord["id"];
+  output?: unknown;
+  bytes?: Buffer;
+  error?: { code: string; message: string };
+}
+
+/**
+ * The streaming variant: yields a finished run's EU records in EU-id order, read from the
+ * verified output artifact with bounded memory (run `run`/`resume` first).
+ */
+export async function* streamOutputs(store: Store, runId: string): AsyncGenerator<OutputRecord> {
+  const done = loadManifest(store, runId);
+  if (done === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} has no manifest (not found or not finished)`, { runId });
+  let rest = "";
+  for await (const chunk of store.openReadStream(done.manifest.output.artifact)) {
+    const text = rest + (chunk as Buffer).toString("utf8");
+    const lines = text.split("\n");
+    rest = lines.pop() as string;
+    for (const line of lines) {
+      const rec = JSON.parse(line) as { id: EURecord["id"]; output?: unknown; bytes?: string; error?: { code: string; message: string } };
+      const o: OutputRecord = { id: rec.id };
+      if (rec.error !== undefined) o.error = rec.error;
+      else if (rec.bytes !== undefined) o.bytes = Buffer.from(rec.bytes, "base64");
+      else o.output = rec.output;
+      yield o;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Ingest: the run's input becomes an artifact before any EU runs, so the run (and a later
+ * resume, verify or replay) reads the same immutable bytes from the store whatever happens
+ * to the original file or stream.
+ *
+ * - jsonl, csv, json, lines: the raw bytes, streamed into one artifact (digest = SHA-256).
+ * - files: every file becomes an artifact; the input artifact is the canonical JSON listing
+ *   `{"files":[[relativePath, digest], …],"kind":"cairn.batch.files"}` in path byte order.
+ * - an in-memory dataset (library use): each element as a canonical JSON line (format jsonl).
+ */
+import { createReadStream, existsSync, statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { canonicalBytes, canonicalize } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import type { Digest } from "../core/digest.js";
+import type { Store } from "../store/store.js";
+import type { EURecord, InputFormat } from "./input/types.js";
+import { STDIN_NAME } from "./input/types.js";
+import { readRecords } from "./input/readers.js";
+
+export const INPUT_MEDIA_TYPES: Record<InputFormat, string> = {
+  jsonl: "application/x-ndjson",
+  csv: "text/csv",
+  json: "application/json",
+  lines: "text/plain",
+  files: "application/vnd.cairn.batch.files+json",
+};
+
+export interface IngestedInput {
+  artifact: Digest;
+  source: string;
+  format: InputFormat;
+}
+
+export type Dataset = string | Iterable<unknown> | AsyncIterable<unknown>;
+
+export async function ingest(store: Store, dataset: Dataset, format: InputFormat, stdin?: Readable): Promise<IngestedInput> {
+  if (typeof dataset !== "string") {
+    if (format !== "jsonl") throw new CairnError(ErrorCode.USAGE, "an in-memory dataset is ingested as jsonl; do not set another format");
+    async function* lines(): AsyncGenerator<Buffer> {
+      let i = 0;
+      for await (const v of dataset as AsyncIterable<unknown>) {
+        try {
+          yield Buffer.from(`${canonicalize(v)}\n`);
+        } catch (err) {
+          throw new CairnError(ErrorCode.INVALID_INPUT, `dataset element ${i}: ${(err as Error).message}`, { index: i });
+        }
+        i++;
+      }
+    }
+    const a = await store.put(lines(), { mediaType: INPUT_MEDIA_TYPES.jsonl });
+    return { artifact: a.digest, source: "<memory>", format };
+  }
+  if (format === "files") {
+    if (dataset === "-") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
+    const files: Array<[string, Digest]> = [];
+    for await (const r of readRecords(dataset, { format: "files" })) {
+      const a = store.putBytes(r.input as Buffer);
+      files.push([r.source.name as string, a.digest]);
+    }
+    const listing = store.putBytes(canonicalBytes({ files, kind: "cairn.batch.files" }), { mediaType: INPUT_MEDIA_TYPES.files });
+    return { artifact: listing.digest, source: dataset, format };
+  }
+  let src: AsyncIterable<Uint8Array>;
+  if (dataset === "-") src = (stdin ?? process.stdin) as AsyncIterable<Uint8Array>;
+  else {
+    if (!existsSync(dataset)) throw new CairnError(ErrorCode.NOT_FOUND, `input ${dataset} not found`, { path: dataset });
+    if (statSync(dataset).isDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `input ${dataset} is a directory; use --format files`, { path: dataset });
+    src = createReadStream(dataset);
+  }
+  const a = await store.put(src, { mediaType: INPUT_MEDIA_TYPES[format] });
+  return { artifact: a.digest, source: dataset === "-" ? STDIN_NAME : dataset, format };
+}
+
+/** The run's records, read back from the ingested artifact. */
+export async function* storedRecords(store: Store, input: IngestedInput, idField: string | null): AsyncGenerator<EURecord> {
+  if (input.format === "files") {
+    const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
+    let index = 0;
+    for (const [name, digest] of listing.files) {
+      const id = idField === "name" ? name : index;
+      yield { index, id, input: store.get(digest), source: { file: input.source, name } };
+      index++;
+    }
+    return;
+  }
+  const opts = idField === null ? { format: input.format } : { format: input.format, idField };
+  yield* readRecords("-", { ...opts, displayName: input.source }, store.openReadStream(input.artifact));
+}

@@ -1,0 +1,324 @@
+/**
+ * CSV with a header row (RFC 4180): each record becomes an object of strings keyed by the
+ * header's column names. Parsing is csv-parse's; this module adds exact line numbers, UTF-8
+ * validation, header checks and Cairn error messages.
+ *
+ * Rules: records end with CRLF or LF (mixed is fine; a lone CR is data); fields may be quoted
+ * with `"` and a quote inside a quoted field is doubled; quoted fields may span lines; every
+ * record must have exactly as many fields as the header; empty lines are skipped (so a
+ * single-column file cannot hold an empty unquoted value: write `""`); values are never
+ * trimmed or converted (leading zeros stay). Column names must be non-empty and distinct.
+ *
+ * Line numbers: csv-parse counts every CR and LF inside quoted fields as a line, so it is
+ * wrong for CRLF files with multi-line fields. Instead the reader keeps an index of the LF
+ * bytes it fed the parser and maps each record's end offset (`info.bytes`) to a line: a
+ * record starts on the line after the previous record's end, plus the empty lines skipped.
+ * Every error names the line where the failing record starts.
+ *
+ * The parser is driven by hand (write, then read what it produced) and only ever gets whole
+ * lines, each checked to be UTF-8 first, so the records delivered before an error, and the
+ * error itself, never depend on how the input was chunked. A physical line longer than
+ * `maxRecordBytes` (+2 for CR LF) is refused before parsing (E_LIMIT_EXCEEDED), as is a record
+ * whose field text exceeds it (csv-parse's max_record_size).
+ */
+import type { Transform } from "node:stream";
+import { isUtf8 } from "node:buffer";
+import { CsvError, parse } from "csv-parse";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { recordError } from "./ids.js";
+import type { ReadAccounting } from "./source.js";
+import type { EURecord } from "./types.js";
+import { countLf, firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
+
+/** What csv-parse yields with `info: true` (the parts we use). */
+interface CsvItem {
+  record: string[];
+  info: { bytes: number; empty_lines: number };
+}
+
+/**
+ * The LF bytes of a stream, for mapping offsets that only move forward to line numbers.
+ * Holds only the chunks not yet passed (at most one record plus the parser's read-ahead).
+ */
+class LineIndex {
+  private chunks: Buffer[] = [];
+  /** Offset of chunks[0][0] in the stream. */
+  private chunkStart = 0;
+  /** Position (absolute) up to which LFs are counted, within chunks[0]. */
+  private pos = 0;
+  private lfs = 0;
+  /** Bytes added so far. */
+  size = 0;
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Number of LF bytes in the stream before `offset` (offsets must not decrease). */
+  lfBefore(offset: number): number {
+    while (this.pos < offset) {
+      const c = this.chunks[0];
+      if (c === undefined) break;
+      const end = Math.min(offset - this.chunkStart, c.length);
+      this.lfs += countLf(c, this.pos - this.chunkStart, end);
+      this.pos = this.chunkStart + end;
+      if (end === c.length) {
+        this.chunks.shift();
+        this.chunkStart += c.length;
+      }
+    }
+    return this.lfs;
+  }
+}
+
+/**
+ * Feeds `parser` one chunk (or, with `chunk` undefined, the end of input) and yields what it
+ * produces. csv-parse's Transform parses synchronously inside write()/end(), so records that
+ * precede a parse error are still delivered before the error, whatever the chunking; the
+ * wait below only covers a parser that defers its callback.
+ */
+async function* feedParser(parser: Transform, chunk: Buffer | undefined): AsyncGenerator<CsvItem, void, undefined> {
+  if (chunk === undefined) parser.end();
+  else parser.write(chunk);
+  for (;;) {
+    for (let item: unknown = parser.read(); item !== null; item = parser.read()) yield item as CsvItem;
+    if (parser.errored) throw parser.errored;
+    if (chunk === undefined ? parser.readableEnded : parser.writableLength === 0) return;
+    await progress(parser);
+  }
+}
+
+/** Resolves on the parser's next sign of progress. */
+function progress(parser: Transform): Promise<void> {
+  return new Promise((resolve) => {
+    const events = ["readable", "drain", "end", "error", "close"] as const;
+    const done = (): void => {
+      for (const e of events) parser.off(e, done);
+      resolve();
+    };
+    for (const e of events) parser.on(e, done);
+  });
+}
+
+/** `csv` format. */
+export async function* readCsv(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  maxRecordBytes: number,
+  idField: string | undefined,
+  acct: ReadAccounting,
+): AsyncGenerator<EURecord, void, undefined> {
+  const lines = new LineIndex();
+  const parser = parse({
+    columns: false,
+    bom: false, // the source layer already removed a leading BOM
+    record_delimiter: ["\r\n", "\n"],
+    relax_column_count: false,
+    relax_quotes: false,
+    skip_empty_lines: true,
+    info: true,
+    max_record_size: maxRecordBytes,
+  });
+  parser.on("error", () => {}); // read through `parser.errored` instead
+
+  let header: string[] | undefined;
+  let keys: string[] = [];
+  let hasProtoKey = false;
+  let idCol = -1;
+  let index = 0;
+  /** End offset and empty-line count after the last record (header included). */
+  let prevEnd = 0;
+  let prevEmpty = 0;
+  const startLine = (emptyLines: number): number => lines.lfBefore(prevEnd) + 1 + (emptyLines - prevEmpty);
+
+  /** Turns parser output into records (the first one is the header). */
+  async function* records(items: AsyncGenerator<CsvItem, void, undefined>): AsyncGenerator<EURecord, void, undefined> {
+    try {
+      for await (const { record, info } of items) {
+        const line = startLine(info.empty_lines);
+        prevEnd = info.bytes;
+        prevEmpty = info.empty_lines;
+        if (header === undefined) {
+          header = checkHeader(record, display, line);
+          keys = header;
+          hasProtoKey = header.includes("__proto__");
+          if (idField !== undefined) {
+            idCol = header.indexOf(idField);
+            if (idCol === -1) {
+              throw new CairnError(
+                ErrorCode.INVALID_INPUT,
+                `${display}:${line}: id field ${JSON.stringify(idField)} is not a column of the header (columns: ${describeColumns(header)})`,
+                { file: display, line, field: idField },
+              );
+            }
+          }
+          continue;
+        }
+        const input: Record<string, string> = {};
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as string;
+          const v = record[i] as string;
+          if (hasProtoKey && k === "__proto__") Object.defineProperty(input, k, { value: v, enumerable: true, writable: true, configurable: true });
+          else input[k] = v;
+        }
+        const i = index++;
+        acct.addRecord();
+        yield { index: i, id: idCol === -1 ? i : (record[idCol] as string), input, source: { file: display, line } };
+      }
+    } catch (err) {
+      if (!(err instanceof CsvError)) throw err;
+      const emptyLines = typeof err["empty_lines"] === "number" ? err["empty_lines"] : prevEmpty;
+      throw csvError(err, { file: display, line: startLine(emptyLines), index, noun: "record" }, header, maxRecordBytes);
+    }
+  }
+
+  /** Checks `body` (whole lines) is UTF-8 and parses it. */
+  async function* feedLines(body: Buffer): AsyncGenerator<EURecord, void, undefined> {
+    if (isUtf8(body)) {
+      lines.add(body);
+      yield* records(feedParser(parser, body));
+      return;
+    }
+    // Parse the lines before the bad one first, so their records come out and their errors
+    // (if any) win; then end the input there, so the parser also releases what it was still
+    // holding (it looks ahead for CR LF).
+    const prefix = body.subarray(0, nthLfEnd(body, firstInvalidUtf8Line(body)));
+    if (prefix.length > 0) {
+      lines.add(prefix);
+      yield* records(feedParser(parser, prefix));
+    }
+    yield* endEarly();
+    const line = lines.lfBefore(lines.size) + 1;
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: invalid UTF-8`, { file: display, line });
+  }
+
+  /**
+   * Ends the parser's input where it is (before a bad line), yielding the records it still
+   * held. A quoted field left open there is cut by this early end, not unterminated, so that
+   * error is dropped: the caller reports the real one.
+   */
+  async function* endEarly(): AsyncGenerator<EURecord, void, undefined> {
+    try {
+      yield* records(feedParser(parser, undefined));
+    } catch (err) {
+      if (!(err instanceof CairnError && err.details["csvCode"] === "CSV_QUOTE_NOT_CLOSED")) throw err;
+    }
+  }
+
+  try {
+    // The parser only ever gets whole lines (up to an LF), so what it has seen never depends
+    // on the chunking: the records before an error, and the error, are the same for any
+    // chunk size. The partial last line waits in `pending`.
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    for await (const chunk of chunks) {
+      const lastLf = chunk.lastIndexOf(0x0a);
+      if (lastLf === -1) {
+        pending.push(chunk);
+        pendingLen += chunk.length;
+        // A line longer than the limit holds (part of) a record longer than the limit.
+        if (pendingLen > maxRecordBytes + 2) {
+          yield* endEarly();
+          const line = lines.lfBefore(lines.size) + 1;
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: line is longer than the record size limit of ${maxRecordBytes} bytes`, {
+            file: display,
+            line,
+            limit: maxRecordBytes,
+          });
+        }
+        continue;
+      }
+      const head = chunk.subarray(0, lastLf + 1);
+      const body = pendingLen === 0 ? head : Buffer.concat([...pending, head], pendingLen + head.length);
+      pending = lastLf + 1 < chunk.length ? [chunk.subarray(lastLf + 1)] : [];
+      pendingLen = chunk.length - lastLf - 1;
+      yield* feedLines(body);
+    }
+    if (pendingLen > 0) yield* feedLines(Buffer.concat(pending, pendingLen));
+    yield* records(feedParser(parser, undefined));
+  } finally {
+    parser.destroy();
+  }
+  acct.finish();
+}
+
+function checkHeader(record: string[], display: string, line: number): string[] {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < record.length; i++) {
+    const name = record[i] as string;
+    if (name === "") {
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: empty column name in the header (column ${i + 1})`, {
+        file: display,
+        line,
+        column: i + 1,
+      });
+    }
+    const first = seen.get(name);
+    if (first !== undefined) {
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${display}:${line}: duplicate column name ${JSON.stringify(name)} in the header (columns ${first + 1} and ${i + 1})`,
+        { file: display, line, column: i + 1, name },
+      );
+    }
+    seen.set(name, i);
+  }
+  return record;
+}
+
+function describeColumns(header: readonly string[]): string {
+  const shown = header.slice(0, 20).map((h) => JSON.stringify(h));
+  if (header.length > 20) shown.push(`… ${header.length - 20} more`);
+  return shown.join(", ");
+}
+
+/** Maps a csv-parse error to a Cairn error naming the line where the failing record starts. */
+function csvError(
+  err: CsvError,
+  loc: { file: string; line: number; index: number; noun: "record" },
+  header: string[] | undefined,
+  maxRecordBytes: number,
+): CairnError {
+  const at = `${loc.file}:${loc.line}`;
+  const details = { file: loc.file, line: loc.line, csvCode: err.code };
+  switch (err.code) {
+    case "CSV_QUOTE_NOT_CLOSED":
+      return new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${at}: unterminated quote: a quoted field in the record starting at line ${loc.line} is never closed`,
+        details,
+        { cause: err },
+      );
+    case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH":
+    case "CSV_RECORD_INCONSISTENT_COLUMNS": {
+      const got = Array.isArray(err["record"]) ? (err["record"] as unknown[]).length : undefined;
+      const expected = header?.length;
+      return recordError(loc, `expected ${expected ?? "?"} fields, got ${got ?? "?"}`, { csvCode: err.code, expected, got });
+    }
+    case "CSV_INVALID_CLOSING_QUOTE":
+    case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
+      return new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${at}: invalid closing quote in the record starting at line ${loc.line}: a quoted field must be followed by a comma or the end of the record (write "" for a quote inside a quoted field)`,
+        details,
+        { cause: err },
+      );
+    case "INVALID_OPENING_QUOTE":
+      return new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${at}: quote inside an unquoted field in the record starting at line ${loc.line} (quote the whole field and double the quotes inside it)`,
+        details,
+        { cause: err },
+      );
+    case "CSV_MAX_RECORD_SIZE":
+      return new CairnError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `${at}: the record starting at line ${loc.line} is larger than the record size limit of ${maxRecordBytes} bytes`,
+        { ...details, limit: maxRecordBytes },
+        { cause: err },
+      );
+    default:
+      return new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid CSV: ${err.message}`, details, { cause: err });
+  }
+}

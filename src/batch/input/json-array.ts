@@ -1,0 +1,300 @@
+/**
+ * `json` format: a top-level JSON array read element by element, never whole.
+ *
+ * A small byte-level scanner finds element boundaries: it tracks string/escape state and the
+ * bracket depth inside the current element, and cuts at a `,` or `]` met outside strings at
+ * depth 0. Each element's text is then validated as UTF-8 and handed to JSON.parse, which
+ * does the real validation (so the whole input is valid JSON exactly when the scanner's
+ * structure checks pass and every element parses). Structural bytes are all ASCII, and UTF-8
+ * multi-byte sequences never contain ASCII bytes, so scanning bytes is safe.
+ *
+ * Empty input (nothing but whitespace) is zero records; anything else must be one array,
+ * optionally surrounded by whitespace.
+ */
+import { isUtf8 } from "node:buffer";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { idFromJsonRecord } from "./ids.js";
+import type { ReadAccounting } from "./source.js";
+import type { EURecord, EUId } from "./types.js";
+
+/** One element's raw text, its 0-based index and the line where it starts. */
+export interface JsonElement {
+  bytes: Buffer;
+  index: number;
+  line: number;
+}
+
+// Scanner phases.
+/** Before the opening `[`. */
+const START = 0;
+/** After `[`: an element or `]`. */
+const FIRST = 1;
+/** After `,`: an element. */
+const NEXT = 2;
+/** Inside an element. */
+const ELEMENT = 3;
+/** After the closing `]`: whitespace only. */
+const AFTER = 4;
+
+const LF = 0x0a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === LF || c === 0x0d || c === 0x09;
+}
+
+function showByte(c: number): string {
+  return c >= 0x21 && c <= 0x7e ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, "0")}`;
+}
+
+/** Splits a byte stream holding one JSON array into its elements' texts. */
+export class JsonArraySplitter {
+  private phase = START;
+  /** Current line (1-based). */
+  private line = 1;
+  /** Index of the next element. */
+  private index = 0;
+  /** Nesting depth inside the current element, and the opening bracket of each level. */
+  private depth = 0;
+  private openers = new Uint8Array(64);
+  private inString = false;
+  private escaped = false;
+  private parts: Buffer[] = [];
+  private partLen = 0;
+  private elemLine = 0;
+
+  constructor(
+    private readonly maxElementBytes: number,
+    private readonly display: string,
+  ) {}
+
+  /** The error met so far; raised by check() once the elements before it are consumed. */
+  private failure: unknown;
+
+  /**
+   * Appends the elements completed in `chunk` to `out`. An error is held back until check(),
+   * so the elements before it are still delivered first and the error a reader reports never
+   * depends on how the input was chunked.
+   */
+  push(chunk: Buffer, out: JsonElement[]): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.scan(chunk, out);
+    } catch (err) {
+      this.failure = err;
+    }
+  }
+
+  /** Throws the held-back error, if any. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private scan(chunk: Buffer, out: JsonElement[]): void {
+    const n = chunk.length;
+    let { phase, line, depth, inString, escaped } = this;
+    let i = 0;
+    /** Start of the current element's bytes in this chunk (when phase is ELEMENT). */
+    let elemStart = 0;
+    const endElement = (end: number): void => {
+      const tail = chunk.subarray(elemStart, end);
+      let bytes: Buffer;
+      if (this.partLen === 0) bytes = tail;
+      else {
+        this.parts.push(tail);
+        bytes = Buffer.concat(this.parts, this.partLen + tail.length);
+        this.parts = [];
+        this.partLen = 0;
+      }
+      if (bytes.length > this.maxElementBytes) this.tooBig();
+      out.push({ bytes, index: this.index++, line: this.elemLine });
+    };
+    while (i < n) {
+      if (phase === ELEMENT) {
+        if (inString) {
+          if (escaped) {
+            escaped = false;
+            if (chunk[i] === LF) line++;
+            i++;
+          }
+          while (i < n) {
+            const c = chunk[i] as number;
+            i++;
+            if (c === QUOTE) {
+              inString = false;
+              break;
+            }
+            if (c === BACKSLASH) {
+              if (i < n) {
+                if (chunk[i] === LF) line++;
+                i++;
+              } else escaped = true;
+            } else if (c === LF) line++;
+          }
+          continue;
+        }
+        const c = chunk[i] as number;
+        if (c === QUOTE) inString = true;
+        else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+          if (depth === this.openers.length) {
+            const grown = new Uint8Array(this.openers.length * 2);
+            grown.set(this.openers);
+            this.openers = grown;
+          }
+          this.openers[depth++] = c;
+        } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
+          if (depth > 0) {
+            const opener = this.openers[--depth];
+            if (opener !== c - 2) {
+              // ']' is '[' + 2 and '}' is '{' + 2 in ASCII.
+              throw this.elementError(`invalid JSON: expected '${opener === OPEN_BRACKET ? "]" : "}"}' but found '${String.fromCharCode(c)}'`);
+            }
+          } else if (c === CLOSE_BRACKET) {
+            endElement(i);
+            phase = AFTER;
+          } else {
+            throw this.elementError(`invalid JSON: unexpected '}'`);
+          }
+        } else if (c === COMMA) {
+          if (depth === 0) {
+            endElement(i);
+            phase = NEXT;
+          }
+        } else if (c === LF) line++;
+        i++;
+        continue;
+      }
+      const c = chunk[i] as number;
+      if (isWs(c)) {
+        if (c === LF) line++;
+        i++;
+        continue;
+      }
+      switch (phase) {
+        case START:
+          if (c !== OPEN_BRACKET) throw this.fail(line, `not a JSON array: the input starts with ${showByte(c)}`);
+          phase = FIRST;
+          i++;
+          break;
+        case FIRST:
+        case NEXT:
+          if (c === CLOSE_BRACKET) {
+            if (phase === NEXT) throw this.fail(line, `invalid JSON: trailing comma after element ${this.index - 1}`);
+            phase = AFTER;
+            i++;
+          } else if (c === COMMA) {
+            throw this.fail(line, `element ${this.index}: invalid JSON: missing value before ','`);
+          } else {
+            // The element starts here; the ELEMENT branch re-reads this byte.
+            phase = ELEMENT;
+            depth = 0;
+            inString = false;
+            escaped = false;
+            elemStart = i;
+            this.elemLine = line;
+          }
+          break;
+        default: // AFTER
+          throw this.fail(line, `invalid JSON: unexpected ${showByte(c)} after the end of the array`);
+      }
+    }
+    if (phase === ELEMENT) {
+      const rest = chunk.subarray(elemStart);
+      if (rest.length > 0) {
+        this.parts.push(rest);
+        this.partLen += rest.length;
+        if (this.partLen > this.maxElementBytes) this.tooBig();
+      }
+    }
+    this.phase = phase;
+    this.line = line;
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+  }
+
+  /** Checks the input ended at a proper place. */
+  end(): void {
+    this.check();
+    switch (this.phase) {
+      case START: // empty input (whitespace only): zero records
+      case AFTER:
+        return;
+      case ELEMENT:
+        throw this.elementError(`unexpected end of input inside the element (the JSON array is not closed)`);
+      default:
+        throw this.fail(this.line, `unexpected end of input: the JSON array is not closed`);
+    }
+  }
+
+  private fail(line: number, what: string): CairnError {
+    return new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: ${what}`, { file: this.display, line });
+  }
+
+  /** An error about the current element: names its index and the line where it starts. */
+  private elementError(what: string): CairnError {
+    const line = this.elemLine;
+    return new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: element ${this.index}: ${what}`, {
+      file: this.display,
+      line,
+      index: this.index,
+    });
+  }
+
+  private tooBig(): never {
+    const line = this.elemLine;
+    throw new CairnError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `${this.display}:${line}: element ${this.index} is larger than the record size limit of ${this.maxElementBytes} bytes`,
+      { file: this.display, line, index: this.index, limit: this.maxElementBytes },
+    );
+  }
+}
+
+/** Parses one element's text (UTF-8 checked), naming the element and its line on failure. */
+export function parseElement(el: JsonElement, display: string): unknown {
+  const fail = (what: string): CairnError =>
+    new CairnError(ErrorCode.INVALID_INPUT, `${display}:${el.line}: element ${el.index}: ${what}`, {
+      file: display,
+      line: el.line,
+      index: el.index,
+    });
+  if (!isUtf8(el.bytes)) throw fail("invalid UTF-8");
+  try {
+    return JSON.parse(el.bytes.toString("utf8"));
+  } catch (err) {
+    throw fail(`invalid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `json` format. */
+export async function* readJsonArray(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  maxRecordBytes: number,
+  idField: string | undefined,
+  acct: ReadAccounting,
+): AsyncGenerator<EURecord, void, undefined> {
+  const splitter = new JsonArraySplitter(maxRecordBytes, display);
+  const batch: JsonElement[] = [];
+  for await (const chunk of chunks) {
+    batch.length = 0;
+    splitter.push(chunk, batch);
+    for (const el of batch) {
+      const input = parseElement(el, display);
+      const id: EUId =
+        idField === undefined ? el.index : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" });
+      acct.addRecord();
+      yield { index: el.index, id, input, source: { file: display, line: el.line } };
+    }
+    splitter.check();
+  }
+  splitter.end();
+  acct.finish();
+}

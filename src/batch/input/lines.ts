@@ -1,0 +1,210 @@
+/**
+ * Line-oriented formats: `lines` (each line a string) and `jsonl` (each non-blank line one
+ * JSON value). Lines end with LF or CRLF; a final line without a terminator counts, the empty
+ * "line" after a final terminator does not. A lone CR is data, and so is a CR at the very end
+ * of an unterminated last line; only a CR right before an LF is part of the terminator.
+ */
+import { isUtf8 } from "node:buffer";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { idFromJsonRecord } from "./ids.js";
+import type { ReadAccounting } from "./source.js";
+import type { EURecord, EUId } from "./types.js";
+import { firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** One line (terminator removed) and its 1-based line number. */
+export interface SplitLine {
+  text: string;
+  line: number;
+}
+
+/**
+ * Splits a byte stream into UTF-8 lines, holding at most one partial line plus one chunk.
+ * Each run of whole lines in a chunk is validated and decoded at once, then cut on '\n'.
+ * A line longer than `maxLineBytes` bytes (terminator excluded) is E_LIMIT_EXCEEDED; invalid
+ * UTF-8 is E_INVALID_INPUT; both name the line.
+ */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private partLen = 0;
+  /** Lines emitted so far (the next line's number is this + 1). */
+  private lines = 0;
+  /** The error met so far; raised by check() once the lines before it are consumed. */
+  private failure: unknown;
+
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly display: string,
+  ) {}
+
+  /**
+   * Appends the complete lines found in `chunk` to `out`. An error is held back until
+   * check(), so the lines before it are still delivered first and the error a reader reports
+   * never depends on how the input was chunked.
+   */
+  push(chunk: Buffer, out: SplitLine[]): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.split(chunk, out);
+    } catch (err) {
+      this.failure = err;
+    }
+  }
+
+  /** Appends the final unterminated line, if any, to `out`. */
+  end(out: SplitLine[]): void {
+    if (this.failure !== undefined || this.partLen === 0) return;
+    const rest = Buffer.concat(this.parts, this.partLen);
+    this.parts = [];
+    this.partLen = 0;
+    try {
+      this.emit(rest, out);
+    } catch (err) {
+      this.failure = err;
+    }
+  }
+
+  /** Throws the held-back error, if any. */
+  check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private split(chunk: Buffer, out: SplitLine[]): void {
+    const lastLf = chunk.lastIndexOf(LF);
+    if (lastLf === -1) {
+      this.parts.push(chunk);
+      this.partLen += chunk.length;
+      // +1: the line may still end with CR LF, and the CR is not content.
+      if (this.partLen > this.maxLineBytes + 1) throw this.tooLong(this.lines + 1);
+      return;
+    }
+    const head = chunk.subarray(0, lastLf + 1);
+    const region = this.partLen === 0 ? head : Buffer.concat([...this.parts, head], this.partLen + head.length);
+    this.parts = lastLf + 1 < chunk.length ? [chunk.subarray(lastLf + 1)] : [];
+    this.partLen = chunk.length - lastLf - 1;
+    this.emit(region, out);
+  }
+
+  /**
+   * Emits the lines of `region`: whole lines, the last one LF-terminated except at the end of
+   * the input. On invalid UTF-8, the lines before the bad one, then the error.
+   */
+  private emit(region: Buffer, out: SplitLine[]): void {
+    let valid = region;
+    let badLine = -1;
+    if (!isUtf8(region)) {
+      badLine = firstInvalidUtf8Line(region);
+      valid = region.subarray(0, nthLfEnd(region, badLine));
+    }
+    const text = valid.toString("utf8");
+    const max = this.maxLineBytes;
+    let start = 0;
+    while (start < text.length) {
+      let nl = text.indexOf("\n", start);
+      let end: number;
+      if (nl === -1) {
+        nl = text.length; // the unterminated last line: keeps a final CR
+        end = nl;
+      } else {
+        end = nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
+      }
+      const s = text.slice(start, end);
+      const line = ++this.lines;
+      // Bytes ≥ UTF-16 units, and ≤ 3 per unit: count bytes only when it can matter.
+      if (s.length > max || (s.length * 3 > max && Buffer.byteLength(s, "utf8") > max)) throw this.tooLong(line);
+      out.push({ text: s, line });
+      start = nl + 1;
+    }
+    if (badLine !== -1) {
+      const line = this.lines + 1;
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: invalid UTF-8`, { file: this.display, line });
+    }
+  }
+
+  private tooLong(line: number): CairnError {
+    return new CairnError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `${this.display}:${line}: line is longer than the record size limit of ${this.maxLineBytes} bytes`,
+      { file: this.display, line, limit: this.maxLineBytes },
+    );
+  }
+}
+
+/** True when the line holds only JSON whitespace (space, tab, CR). */
+function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== CR) return false;
+  }
+  return true;
+}
+
+/** `lines` format: every line is one string record. */
+export async function* readLines(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  maxRecordBytes: number,
+  acct: ReadAccounting,
+): AsyncGenerator<EURecord, void, undefined> {
+  const splitter = new LineSplitter(maxRecordBytes, display);
+  const batch: SplitLine[] = [];
+  let index = 0;
+  for await (const chunk of withEnd(chunks)) {
+    batch.length = 0;
+    if (chunk === undefined) splitter.end(batch);
+    else splitter.push(chunk, batch);
+    for (const l of batch) {
+      const i = index++;
+      acct.addRecord();
+      yield { index: i, id: i, input: l.text, source: { file: display, line: l.line } };
+    }
+    splitter.check();
+  }
+  acct.finish();
+}
+
+/** `jsonl` format: every non-blank line is one JSON value. */
+export async function* readJsonl(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  maxRecordBytes: number,
+  idField: string | undefined,
+  acct: ReadAccounting,
+): AsyncGenerator<EURecord, void, undefined> {
+  const splitter = new LineSplitter(maxRecordBytes, display);
+  const batch: SplitLine[] = [];
+  let index = 0;
+  for await (const chunk of withEnd(chunks)) {
+    batch.length = 0;
+    if (chunk === undefined) splitter.end(batch);
+    else splitter.push(chunk, batch);
+    for (const l of batch) {
+      if (isBlank(l.text)) continue;
+      let input: unknown;
+      try {
+        input = JSON.parse(l.text);
+      } catch (err) {
+        throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
+          file: display,
+          line: l.line,
+          index,
+        });
+      }
+      const i = index++;
+      const id: EUId =
+        idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
+      acct.addRecord();
+      yield { index: i, id, input, source: { file: display, line: l.line } };
+    }
+    splitter.check();
+  }
+  acct.finish();
+}
+
+/** The chunks, then `undefined` to mark the end (one loop handles both). */
+async function* withEnd(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer | undefined, void, undefined> {
+  yield* chunks;
+  yield undefined;
+}

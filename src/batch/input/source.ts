@@ -1,0 +1,132 @@
+/**
+ * Byte sources for the text readers: a file or stdin as a stream of Buffers, with the raw
+ * bytes counted and hashed on the way (ReaderStats), a leading UTF-8 BOM removed, and I/O
+ * errors turned into CairnErrors that name the input.
+ */
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { Hasher } from "../../core/digest.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { ReaderStats } from "./types.js";
+
+/** Read size for input files. */
+export const READ_CHUNK_BYTES = 256 * 1024;
+
+const BOM = [0xef, 0xbb, 0xbf] as const;
+
+/** Errno codes that mean "this input cannot be read as given" rather than a failing device. */
+const INPUT_ERRNOS: ReadonlySet<string> = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR", "ELOOP", "ENAMETOOLONG"]);
+
+/**
+ * Maps an error met while opening or reading input `display` to a CairnError: ENOENT →
+ * E_NOT_FOUND; permission and "not a file" errors → E_INVALID_INPUT; other I/O errors →
+ * E_STORE_IO. CairnErrors pass through unchanged.
+ */
+export function inputIoError(err: unknown, display: string): CairnError {
+  if (err instanceof CairnError) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const reason = err instanceof Error ? err.message : String(err);
+  const details = { file: display, errno };
+  if (errno === "ENOENT") return new CairnError(ErrorCode.NOT_FOUND, `input not found: ${display}`, details, { cause: err });
+  if (errno !== undefined && INPUT_ERRNOS.has(errno)) {
+    return new CairnError(ErrorCode.INVALID_INPUT, `cannot read input ${display}: ${reason}`, details, { cause: err });
+  }
+  return new CairnError(ErrorCode.STORE_IO, `cannot read input ${display}: ${reason}`, details, { cause: err });
+}
+
+/** A chunk from any readable (strings and typed arrays included) as a Buffer. */
+export function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === "string") return Buffer.from(chunk, "utf8");
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new CairnError(ErrorCode.INVALID_INPUT, `input stream yielded a ${typeof chunk}, expected bytes or strings`);
+}
+
+/** Stats plus the running hash of the raw bytes. */
+export class ReadAccounting {
+  readonly hasher = new Hasher();
+  constructor(readonly stats: ReaderStats | undefined) {}
+
+  addBytes(chunk: Buffer): void {
+    this.hasher.update(chunk);
+    if (this.stats) this.stats.bytes += chunk.length;
+  }
+
+  addRecord(): void {
+    if (this.stats) this.stats.records++;
+  }
+
+  /** Marks the read complete and publishes the input digest. */
+  finish(): void {
+    if (this.stats) {
+      this.stats.inputDigest = this.hasher.digest();
+      this.stats.done = true;
+    }
+  }
+}
+
+/**
+ * Opens the input: a path (which must exist and not be a directory) or, for "-", `stdin`.
+ * Resolves before any byte is read so "not found" errors come first.
+ */
+export async function openInput(path: string, display: string, stdin: Readable | undefined): Promise<AsyncIterable<unknown>> {
+  if (path === "-") return stdin ?? process.stdin;
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw inputIoError(err, display);
+  }
+  if (st.isDirectory()) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `input ${display} is a directory (use the files format to read a directory)`, {
+      file: display,
+    });
+  }
+  return createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
+}
+
+/**
+ * The input's bytes as Buffers (pulled on demand: nothing is read ahead of the consumer
+ * beyond the stream's own buffer). Every raw byte is counted and hashed; a leading UTF-8 BOM
+ * is then removed from what is yielded.
+ */
+export async function* inputChunks(
+  path: string,
+  display: string,
+  stdin: Readable | undefined,
+  acct: ReadAccounting,
+): AsyncGenerator<Buffer, void, undefined> {
+  const source = await openInput(path, display, stdin);
+  /** Bytes held back while we cannot yet tell whether the input starts with a BOM. */
+  let head: Buffer | undefined = Buffer.alloc(0);
+  try {
+    for await (const raw of source) {
+      const chunk = toBuffer(raw);
+      if (chunk.length === 0) continue;
+      acct.addBytes(chunk);
+      if (head === undefined) {
+        yield chunk;
+        continue;
+      }
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      if (head.length < BOM.length && isBomPrefix(head)) continue;
+      const out: Buffer = startsWithBom(head) ? head.subarray(BOM.length) : head;
+      head = undefined;
+      if (out.length > 0) yield out;
+    }
+  } catch (err) {
+    throw inputIoError(err, display);
+  }
+  // Input shorter than a BOM that looked like its start: it is data after all.
+  if (head !== undefined && head.length > 0 && !startsWithBom(head)) yield head;
+}
+
+function isBomPrefix(b: Buffer): boolean {
+  for (let i = 0; i < b.length && i < BOM.length; i++) if (b[i] !== BOM[i]) return false;
+  return true;
+}
+
+function startsWithBom(b: Buffer): boolean {
+  return b.length >= BOM.length && b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
+}

@@ -1,0 +1,88 @@
+/**
+ * Types of the batch engine's input layer: how a dataset on disk (or stdin) becomes a stream
+ * of execution-unit records.
+ */
+import type { Digest } from "../../core/digest.js";
+
+/** The input formats `cairn run --format` accepts. */
+export type InputFormat = "jsonl" | "csv" | "json" | "lines" | "files";
+
+/** Every supported format, in documentation order. */
+export const INPUT_FORMATS: readonly InputFormat[] = ["jsonl", "csv", "json", "lines", "files"];
+
+/**
+ * An execution unit's id. Index ids (the default) are the 0-based record index, a number.
+ * With `idField` the id is the field's value, which must be a string or a safe integer
+ * (`Number.isSafeInteger`); anything else (objects, arrays, floats, booleans, null, a missing
+ * field) is rejected with E_INVALID_INPUT naming the record and the field.
+ */
+export type EUId = number | string;
+
+/** One record of the input: the unit of work handed to the user function. */
+export interface EURecord {
+  /** 0-based record index, in input order (blank JSONL lines and CSV empty lines are not records). */
+  index: number;
+  /** The EU id: `index`, or the `idField` value. */
+  id: EUId;
+  /**
+   * jsonl/json: the parsed JSON value; csv: an object of strings keyed by the header's column
+   * names; lines: the line as a string (without its terminator); files: a Buffer of the bytes.
+   */
+  input: unknown;
+  /**
+   * Where the record came from. `file` is the path as given (`<stdin>` for `-`; for the files
+   * format the path of the file itself); `line` is the 1-based line where the record starts
+   * (not set for files); `name` is the '/'-separated path relative to the input directory
+   * (files format only).
+   */
+  source: { file: string; line?: number; name?: string };
+}
+
+/**
+ * Running figures of one read, updated by the reader as it goes (the engine passes an object
+ * in and reads it for progress and for the manifest).
+ */
+export interface ReaderStats {
+  /** Raw input bytes read so far (files format: file contents read so far). */
+  bytes: number;
+  /** Records yielded so far. */
+  records: number;
+  /** True once the input was read to its end without error. */
+  done: boolean;
+  /**
+   * Set when `done`: SHA-256 of the raw input bytes exactly as read (a BOM included).
+   * For the files format: SHA-256 over, for each file in order, the UTF-8 of
+   * `canonicalize([relativePath, sha256(contents)]) + "\n"`.
+   */
+  inputDigest?: Digest;
+}
+
+export interface ReaderOptions {
+  format: InputFormat;
+  /**
+   * jsonl/json: a top-level member of each (object) record; csv: a column of the header;
+   * files: only `"name"` (the relative path becomes the id); lines: not supported.
+   */
+  idField?: string;
+  /** Largest record (line, CSV record, JSON element, file) accepted. Default MAX_RECORD_BYTES. */
+  maxRecordBytes?: number;
+  /** Updated while reading (see ReaderStats). */
+  stats?: ReaderStats;
+  /**
+   * The name used in messages and `source.file` instead of the path (or `<stdin>`), e.g. the
+   * original file name when the bytes are read back from a stored copy. Files format: the
+   * name shown for the directory.
+   */
+  displayName?: string;
+}
+
+/** Default bound on one record's size: 64 MiB. */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** Display name of standard input in messages and in `source.file`. */
+export const STDIN_NAME = "<stdin>";
+
+/** Creates a fresh stats object. */
+export function newReaderStats(): ReaderStats {
+  return { bytes: 0, records: 0, done: false };
+}

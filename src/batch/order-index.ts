@@ -1,0 +1,109 @@
+/**
+ * The run's ordering index: a temporary SQLite database (in the store's tmp/ directory, so
+ * it lives on disk, not in memory) keyed by each EU's sort key. It detects duplicate ids as
+ * records are read and holds every finished EU record until the final merge scans it in
+ * EU-id order. It is derived state: a resumed run rebuilds it.
+ *
+ * Sort keys: index ids → 8-byte big-endian index (numeric order); `--id-field` ids → the
+ * canonical JSON bytes of the id (byte order).
+ */
+import Database from "better-sqlite3";
+import { rmSync } from "node:fs";
+import { canonicalBytes } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import type { EUId, EURecord } from "./input/types.js";
+
+/** Rows written per index transaction while reading. */
+export const INDEX_BATCH_ROWS = 4096;
+/** Page cache of the ordering index (KiB, negative = KiB in SQLite terms). */
+const INDEX_CACHE_KIB = 16 * 1024;
+
+export function sortKey(id: EUId, byIndex: boolean): Buffer {
+  if (byIndex) {
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigUInt64BE(BigInt(id as number));
+    return b;
+  }
+  return canonicalBytes(id);
+}
+
+function where(r: { file: string; line: number | null; index: number }): string {
+  return r.line === null ? `${r.file} record ${r.index}` : `${r.file}:${r.line} (record ${r.index})`;
+}
+
+export class OrderIndex {
+  private readonly db: Database.Database;
+  private readonly insertId: Database.Statement;
+  private readonly findId: Database.Statement;
+  private readonly insertOut: Database.Statement;
+  private pending: EURecord[] = [];
+
+  constructor(
+    private readonly path: string,
+    private readonly byIndex: boolean,
+  ) {
+    rmSync(path, { force: true });
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = OFF");
+    this.db.pragma("synchronous = OFF");
+    this.db.pragma(`cache_size = -${INDEX_CACHE_KIB}`);
+    this.db.exec(`
+      CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;
+      CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL);
+    `);
+    this.insertId = this.db.prepare("INSERT INTO ids(key, idx, file, line) VALUES (?, ?, ?, ?)");
+    this.findId = this.db.prepare("SELECT idx, file, line FROM ids WHERE key = ?");
+    this.insertOut = this.db.prepare("INSERT INTO out(key, text) VALUES (?, ?)");
+  }
+
+  /** Registers a record read from input; duplicates are detected (at the latest) on flush. */
+  addRecord(r: EURecord): void {
+    if (this.byIndex) return; // index ids are unique by construction
+    this.pending.push(r);
+    if (this.pending.length >= INDEX_BATCH_ROWS) this.flushIds();
+  }
+
+  /** Writes pending ids; a duplicate raises E_INVALID_INPUT naming both records. */
+  flushIds(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.db.transaction(() => {
+      for (const r of batch) {
+        const key = sortKey(r.id, false);
+        try {
+          this.insertId.run(key, r.index, r.source.file, r.source.line ?? null);
+        } catch (err) {
+          if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+          const first = this.findId.get(key) as { idx: number; file: string; line: number | null };
+          throw new CairnError(
+            ErrorCode.INVALID_INPUT,
+            `duplicate EU id ${JSON.stringify(r.id)}: ${where({ file: first.file, line: first.line, index: first.idx })} and ${where({ file: r.source.file, line: r.source.line ?? null, index: r.index })}`,
+            { id: r.id, first: first.idx, second: r.index },
+          );
+        }
+      }
+    })();
+  }
+
+  /** Stores the finished records of one pulse (ids and record texts, same order). */
+  addOutputs(ids: readonly EUId[], texts: readonly string[]): void {
+    this.db.transaction(() => {
+      for (let i = 0; i < ids.length; i++) this.insertOut.run(sortKey(ids[i] as EUId, this.byIndex), texts[i]);
+    })();
+  }
+
+  /** Every record text in EU-id order. */
+  *ordered(): Generator<string> {
+    for (const r of this.db.prepare("SELECT text FROM out ORDER BY key").iterate() as Iterable<{ text: string }>) yield r.text;
+  }
+
+  count(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM out").get() as { n: number }).n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+    rmSync(this.path, { force: true });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A run's plan: everything needed to (re)start it, fixed before the first EU runs. The plan
+ * is a canonical JSON artifact pinned as the GC root `run:<runId>`; `resume` starts from it.
+ * The run id is derived from the plan's content, so the same input, function, config and
+ * engine always name the same run.
+ */
+import { canonicalBytes, canonicalDigest } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import type { Digest } from "../core/digest.js";
+import type { Store } from "../store/store.js";
+import type { RunConfig } from "./config.js";
+import type { InputFormat } from "./input/types.js";
+
+export const ENGINE_NAME = "cairn.batch";
+export const ENGINE_VERSION = "1";
+export const PLAN_MEDIA_TYPE = "application/vnd.cairn.batch.plan+json";
+export const RUN_ID_HEX_CHARS = 16;
+const RUN_ID_RE = /^[0-9a-f]{16}$/;
+
+export interface RunPlan {
+  kind: "cairn.batch.plan";
+  engine: { name: string; version: string };
+  config: RunConfig;
+  input: {
+    /** Artifact holding the raw input bytes (stream formats) or the file listing (files). */
+    artifact: Digest;
+    format: InputFormat;
+    /** What the user named: a path, `<stdin>`, or `<memory>` (informational). */
+    source: string;
+  };
+  function: { artifact: Digest; name: string };
+}
+
+export function runIdOf(plan: RunPlan): string {
+  // The source name is informational: the same bytes from another path is the same run.
+  const identity = { ...plan, input: { ...plan.input, source: "" } };
+  return canonicalDigest(identity).slice(7, 7 + RUN_ID_HEX_CHARS);
+}
+
+export function planRoot(runId: string): string {
+  return `run:${runId}`;
+}
+export function manifestRoot(runId: string): string {
+  return `run:${runId}:manifest`;
+}
+export function reportRoot(runId: string): string {
+  return `run:${runId}:report`;
+}
+
+export function checkRunId(runId: string): string {
+  if (!RUN_ID_RE.test(runId)) {
+    throw new CairnError(ErrorCode.USAGE, `malformed run id ${JSON.stringify(runId)}: expected ${RUN_ID_HEX_CHARS} lowercase hex digits`, { runId });
+  }
+  return runId;
+}
+
+/** Stores and pins the plan (idempotent); returns the run id. */
+export function recordPlan(store: Store, plan: RunPlan): { runId: string; planDigest: Digest } {
+  const runId = runIdOf(plan);
+  return store.transaction(() => {
+    const art = store.putBytes(canonicalBytes(plan), { mediaType: PLAN_MEDIA_TYPE });
+    store.addEdge({ from: [art.digest], to: [plan.input.artifact, plan.function.artifact], type: "contains", role: "plan" });
+    if (store.findRoot(planRoot(runId)) === undefined) store.pin(planRoot(runId), art.digest, "run");
+    return { runId, planDigest: art.digest };
+  });
+}
+
+/** Loads a run's plan by id. */
+export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDigest: Digest } {
+  checkRunId(runId);
+  const root = store.findRoot(planRoot(runId));
+  if (root === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} not found in store ${store.root}`, { runId });
+  const plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
+  if (plan.kind !== "cairn.batch.plan" || runIdOf(plan) !== runId) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `plan ${root.digest} does not describe run ${runId}`, { runId });
+  }
+  return { plan, planDigest: root.digest };
+}

@@ -1,0 +1,238 @@
+/**
+ * One pulse: a bounded batch of at most `pulseSize` EUs of one partition. This module runs a
+ * pulse with deterministic retries, audits it, and commits it to the store.
+ *
+ * Retries: an EU that throws is re-executed (same seed, `ctx.attempt` + 1) up to `retries`
+ * times; every attempt's error is logged. A worker crash (process.exit, out of memory, an EU
+ * timeout) discards the attempt; the EU that was running is charged one attempt and the
+ * pulse is re-executed on a fresh worker; an EU that exhausts its attempts this way is
+ * failed with the crash's code.
+ *
+ * Commit (one store transaction): the input slice artifact, the records artifact (JSONL of
+ * the EU records in pulse order), an attempts artifact when any EU needed more than one
+ * attempt, and a receipt (function → slice ⇒ records [+ attempts]) with its edges. The
+ * receipt doubles as the memo: a resumed run finds it and skips the pulse.
+ */
+import { canonicalize } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { deriveSeed } from "../core/prng.js";
+import { sha256, type Digest } from "../core/digest.js";
+import type { Store } from "../store/store.js";
+import type { Params } from "../store/receipts.js";
+import type { EUId } from "./input/types.js";
+import { checksumOf, isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
+import type { RunConfig } from "./config.js";
+
+export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
+export const RECORDS_MEDIA_TYPE = "application/vnd.cairn.batch.records+jsonl";
+export const ATTEMPTS_MEDIA_TYPE = "application/vnd.cairn.batch.attempts+json";
+/** Widest output shown in an E_NONDETERMINISTIC message. */
+const MAX_SHOWN_OUTPUT_CHARS = 2000;
+
+/** An EU as handed to a worker. */
+export interface WorkEU {
+  id: EUId;
+  input: unknown;
+}
+
+/** What a worker pool must provide to run pulses. */
+export interface PulseRunner {
+  /** Runs EUs in order on a pool worker. `attempts[i]` is the 1-based attempt number of eus[i]. */
+  run(eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome>;
+  /** The same on a brand-new worker that is discarded afterwards (audits). */
+  runFresh(eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome>;
+}
+
+export type RunnerOutcome =
+  | { kind: "ok"; results: EUResult[] }
+  | { kind: "crashed"; error: EUError; euIndex: number | undefined };
+
+function asFailure(id: EUId, error: EUError): EUResult {
+  return { id, ok: false, error: { code: error.code, message: error.message, name: "Error" } };
+}
+
+export interface PulseSpec {
+  partition: number;
+  index: number;
+  eus: WorkEU[];
+  /** Slice entries (ids and canonical-ready inputs) in pulse order. */
+  slice: unknown[];
+}
+
+export interface AttemptLog {
+  id: EUId;
+  attempts: number;
+  errors: EUError[];
+}
+
+export interface PulseResult {
+  partition: number;
+  index: number;
+  eus: number;
+  completed: number;
+  failed: number;
+  retried: number;
+  checksum: Digest;
+  slice: Digest;
+  records: Digest;
+  attempts: Digest | null;
+  receipt: Digest;
+  ids: EUId[];
+  texts: string[];
+  attemptLog: AttemptLog[];
+}
+
+export function pulseParams(cfg: RunConfig): Params {
+  return { engine: "cairn.batch/1", euTimeoutMs: cfg.euTimeoutMs, logicalTimeMs: cfg.logicalTimeMs, retries: cfg.retries, seed: cfg.seed };
+}
+
+export function sliceBytes(slice: unknown[]): Buffer {
+  return Buffer.from(canonicalize({ eus: slice, kind: "cairn.batch.slice" }));
+}
+
+/** Runs the pulse to completion: every EU ends completed or failed. */
+export async function executePulse(runner: PulseRunner, eus: WorkEU[], retries: number): Promise<{ outcomes: EUResult[]; log: AttemptLog[] }> {
+  const n = eus.length;
+  const final: Array<EUResult | undefined> = new Array(n);
+  const attempts = new Array<number>(n).fill(0);
+  const errors: EUError[][] = Array.from({ length: n }, () => []);
+  let pending = eus.map((_, i) => i);
+  while (pending.length > 0) {
+    const batch = pending;
+    const out = await runner.run(batch.map((i) => eus[i] as WorkEU), batch.map((i) => (attempts[i] as number) + 1));
+    if (out.kind === "crashed") {
+      const at = out.euIndex ?? 0;
+      const i = batch[at] as number;
+      attempts[i] = (attempts[i] as number) + 1;
+      (errors[i] as EUError[]).push({ code: out.error.code, message: out.error.message });
+      if ((attempts[i] as number) > retries) {
+        final[i] = asFailure((eus[i] as WorkEU).id, out.error);
+        pending = batch.filter((j) => j !== i);
+      }
+      continue;
+    }
+    if (out.results.length !== batch.length) {
+      throw new CairnError(ErrorCode.INTERNAL, `worker returned ${out.results.length} results for ${batch.length} EUs`);
+    }
+    const next: number[] = [];
+    out.results.forEach((r, k) => {
+      const i = batch[k] as number;
+      attempts[i] = (attempts[i] as number) + 1;
+      if (r.ok) {
+        final[i] = r;
+        return;
+      }
+      (errors[i] as EUError[]).push({ code: r.error.code, message: r.error.message });
+      if ((attempts[i] as number) > retries) final[i] = r;
+      else next.push(i);
+    });
+    pending = next;
+  }
+  const log: AttemptLog[] = [];
+  for (let i = 0; i < n; i++) {
+    if ((attempts[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] as EUError[] });
+  }
+  return { outcomes: final as EUResult[], log };
+}
+
+/** Whether this pulse is in the deterministic audit sample. */
+export function inAuditSample(cfg: RunConfig, partition: number, index: number): boolean {
+  if (cfg.auditRate <= 0) return false;
+  if (cfg.auditRate >= 1) return true;
+  const h = deriveSeed("audit", cfg.seed, partition, index);
+  return Number(h >> 11n) / 2 ** 53 < cfg.auditRate;
+}
+
+/** Re-runs the pulse's completed EUs on a fresh worker and compares their records. */
+export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[]): Promise<void> {
+  const idx = outcomes.map((o, i) => (o.ok ? i : -1)).filter((i) => i >= 0);
+  if (idx.length === 0) return;
+  const again = await runner.runFresh(idx.map((i) => spec.eus[i] as WorkEU), idx.map(() => 1));
+  if (again.kind === "crashed") {
+    throw nondeterministic(spec, spec.eus[idx[again.euIndex ?? 0] as number] as WorkEU, recordText(outcomes[idx[again.euIndex ?? 0] as number] as EUResult), `worker crashed: ${again.error.message}`);
+  }
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k] as number;
+    const a = recordText(outcomes[i] as EUResult);
+    const b = recordText(again.results[k] as EUResult);
+    if (a !== b) throw nondeterministic(spec, spec.eus[i] as WorkEU, a, b);
+  }
+}
+
+function shown(s: string): string {
+  return s.length > MAX_SHOWN_OUTPUT_CHARS ? `${s.slice(0, MAX_SHOWN_OUTPUT_CHARS)}…` : s;
+}
+
+function nondeterministic(spec: PulseSpec, eu: WorkEU, first: string, second: string): CairnError {
+  return new CairnError(
+    ErrorCode.NONDETERMINISTIC,
+    `audit of pulse ${spec.partition}/${spec.index} found a nondeterministic result at EU ${JSON.stringify(eu.id)}:\n  run:   ${shown(first)}\n  audit: ${shown(second)}`,
+    { partition: spec.partition, pulse: spec.index, id: eu.id, first, second },
+  );
+}
+
+/** Commits an executed pulse in one store transaction and returns its summary. */
+export function commitPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec, outcomes: EUResult[], log: AttemptLog[]): PulseResult {
+  const texts = outcomes.map(recordText);
+  const checksum = checksumOf(texts);
+  const failed = outcomes.filter((o) => !o.ok).length;
+  return store.transaction(() => {
+    const slice = store.putBytes(sliceBytes(spec.slice), { mediaType: SLICE_MEDIA_TYPE }).digest;
+    const records = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+    const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+    const receipt = store.recordReceipt({
+      program: fn,
+      inputs: [slice],
+      params: pulseParams(cfg),
+      outputs: attempts === null ? [records] : [records, attempts],
+      status: failed === 0 ? "succeeded" : "failed",
+      resources: { eus: outcomes.length, completed: outcomes.length - failed, failed, retried: log.length },
+    });
+    return summary(spec, texts, checksum, slice, records, attempts, receipt.digest, log, failed);
+  });
+}
+
+/** Loads a pulse that an earlier (interrupted) invocation already committed, if any. */
+export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): PulseResult | undefined {
+  const sliceDigest = sha256(sliceBytes(spec.slice)); // slices are untyped: digest = plain SHA-256
+  const r = store.findReceipt(fn, [sliceDigest], pulseParams(cfg));
+  if (r === undefined) return undefined;
+  const [records, attempts] = r.outputs as [Digest, Digest | undefined];
+  const text = store.get(records).toString("utf8");
+  const texts = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  if (texts.length !== spec.eus.length) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${spec.partition}/${spec.index}: records artifact ${records} holds ${texts.length} records, expected ${spec.eus.length}`);
+  }
+  const log = attempts === undefined ? [] : (JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[]);
+  const failed = texts.filter(isFailedRecord).length;
+  return summary(spec, texts, checksumOf(texts), sliceDigest, records, attempts ?? null, r.digest, log, failed);
+}
+
+function summary(
+  spec: PulseSpec,
+  texts: string[],
+  checksum: Digest,
+  slice: Digest,
+  records: Digest,
+  attempts: Digest | null,
+  receipt: Digest,
+  log: AttemptLog[],
+  failed: number,
+): PulseResult {
+  return {
+    partition: spec.partition,
+    index: spec.index,
+    eus: texts.length,
+    completed: texts.length - failed,
+    failed,
+    retried: log.length,
+    checksum,
+    slice,
+    records,
+    attempts,
+    receipt,
+    ids: spec.eus.map((e) => e.id),
+    texts,
+    attemptLog: log,
+  };
+}

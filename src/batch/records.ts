@@ -1,0 +1,61 @@
+/**
+ * EU output records and pulse checksums.
+ *
+ * Every EU ends as exactly one record, a canonical JSON object:
+ *   completed: {"id":<id>,"output":<value>}         (bytes outputs: {"bytes":"<base64>","id":<id>})
+ *   failed:    {"error":{"code":"…","message":"…"},"id":<id>}
+ * The record's leaf digest is SHA-256 of its canonical bytes. A pulse's checksum is the
+ * RFC 6962 Merkle root of its records' leaves in pulse order; the run's output digest is the
+ * Merkle root of all leaves in EU-id order, so it does not depend on partitions, pulse size,
+ * worker count or resume point.
+ */
+import { canonicalize } from "../core/canonical.js";
+import { sha256, type Digest } from "../core/digest.js";
+import { merkleRoot } from "../core/merkle.js";
+import type { EUResult } from "./sandbox/protocol.js";
+import type { EUId } from "./input/types.js";
+
+/** The most characters of an error message kept in a record. */
+export const MAX_ERROR_MESSAGE_CHARS = 4096;
+
+export type { EUResult };
+
+export interface EUError {
+  code: string;
+  message: string;
+}
+
+const OUTPUT_KEY = ',"output":';
+
+/** Canonical text of an EU record (no trailing newline). */
+export function recordText(o: EUResult): string {
+  if (!o.ok) return canonicalize({ error: { code: o.error.code, message: truncate(o.error.message) }, id: o.id });
+  if (o.bytes) return canonicalize({ bytes: Buffer.from(o.output).toString("base64"), id: o.id });
+  // o.json is already canonical and "id" < "output", so concatenation is canonical.
+  return `{"id":${canonicalize(o.id)}${OUTPUT_KEY}${o.json}}`;
+}
+
+export function isFailedRecord(text: string): boolean {
+  return text.startsWith('{"error":');
+}
+
+/** The parts of a record text the engine needs without keeping the parsed value. */
+export function parseRecord(text: string): { id: EUId; error?: EUError; json?: string; bytes?: Buffer } {
+  const rec = JSON.parse(text) as { id: EUId; error?: EUError; bytes?: string };
+  if (rec.error !== undefined) return { id: rec.id, error: rec.error };
+  if (rec.bytes !== undefined) return { id: rec.id, bytes: Buffer.from(rec.bytes, "base64") };
+  const prefix = `{"id":${canonicalize(rec.id)}${OUTPUT_KEY}`;
+  return { id: rec.id, json: text.slice(prefix.length, -1) };
+}
+
+export function truncate(msg: string): string {
+  return msg.length > MAX_ERROR_MESSAGE_CHARS ? `${msg.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : msg;
+}
+
+export function leafOf(text: string): Digest {
+  return sha256(text);
+}
+
+export function checksumOf(texts: readonly string[]): Digest {
+  return merkleRoot(texts.map(leafOf));
+}

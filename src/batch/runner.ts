@@ -1,0 +1,78 @@
+/**
+ * The execution function: bundled once (esbuild) into one ESM text, stored as an artifact
+ * whose digest is the function's identity in plans, receipts and manifests, and loaded back
+ * from the store into a fixed-size worker pool. A resumed, verified or replayed run therefore
+ * runs exactly the stored bundle, never the (possibly edited) source file.
+ */
+import { basename } from "node:path";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { sha256, type Digest } from "../core/digest.js";
+import type { Store } from "../store/store.js";
+import { bundleModule } from "./sandbox/bundle.js";
+import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem } from "./sandbox/pool.js";
+import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
+import type { RunConfig } from "./config.js";
+
+export const FUNCTION_MEDIA_TYPE = "text/javascript";
+/** Smallest V8 old-generation heap a worker gets. */
+export const MIN_WORKER_HEAP_MB = 64;
+/** Share of --max-memory given to the workers' heaps together (the rest: engine buffers). */
+const WORKER_MEMORY_SHARE = 0.5;
+
+/** A module path (.ts/.mts/.js/.mjs), or an already bundled self-contained ESM text. */
+export type FunctionSource = string | { code: string; name?: string };
+
+export interface Reducer {
+  /** Canonical JSON of the module's `initial` export. */
+  initial: string;
+  /** Folds completed outputs (in EU-id order, chunks of REDUCE_CHUNK_SIZE) into `acc`. */
+  reduce(acc: string, items: ReduceItem[]): Promise<string>;
+}
+
+export interface RunnerHandle {
+  /** Pulses on the pool's long-lived workers. */
+  pulses: PulseRunner;
+  /** Every call on a brand-new worker (audits, verify --reexecute, replay). */
+  fresh: PulseRunner;
+  reducer: Reducer | undefined;
+  close(): Promise<void>;
+}
+
+export { REDUCE_CHUNK_SIZE };
+
+export async function storeFunction(store: Store, fn: FunctionSource): Promise<{ artifact: Digest; name: string }> {
+  const { code, name } = typeof fn === "string" ? { code: (await bundleModule(fn)).code, name: basename(fn) } : { code: fn.code, name: fn.name ?? "<inline>" };
+  const art = store.putBytes(Buffer.from(code, "utf8"), { mediaType: FUNCTION_MEDIA_TYPE });
+  if (art.digest !== sha256(code)) throw new CairnError(ErrorCode.INTERNAL, "function artifact digest differs from the bundle digest");
+  return { artifact: art.digest, name };
+}
+
+export function workerHeapMb(cfg: RunConfig): number {
+  return Math.max(MIN_WORKER_HEAP_MB, Math.floor((cfg.maxMemoryBytes * WORKER_MEMORY_SHARE) / cfg.workers / (1024 * 1024)));
+}
+
+export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string): Promise<RunnerHandle> {
+  const code = store.get(artifact).toString("utf8");
+  const pool = await WorkerPool.create({
+    size: cfg.workers,
+    bundle: { code, digest: artifact },
+    seed: cfg.seed,
+    logicalTime: cfg.logicalTimeMs,
+    moduleName: name ?? artifact,
+    resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg) },
+  });
+  let seq = 0;
+  const convert = (o: PulseOutcome): RunnerOutcome =>
+    o.kind === "ok" ? o : { kind: "crashed", error: { code: o.error.code, message: o.error.message }, euIndex: o.euIndex };
+  const runFresh = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>
+    convert(await pool.runOnFreshWorker(seq++, eus, { euTimeoutMs: cfg.euTimeoutMs, attempt: attempts }));
+  const run = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>
+    convert(await pool.runPulse(seq++, eus, { euTimeoutMs: cfg.euTimeoutMs, attempt: attempts }));
+  const info = pool.reducer;
+  return {
+    pulses: { run, runFresh },
+    fresh: { run: runFresh, runFresh },
+    reducer: info === undefined ? undefined : { initial: info.initial, reduce: (acc, items) => pool.reduce(acc, items, { timeoutMs: cfg.euTimeoutMs }) },
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,38 @@
+/** Listing runs recorded in a store (`cairn runs ls`). */
+import type { Store } from "../store/store.js";
+import { loadManifest } from "./manifest.js";
+import type { RunPlan } from "./plan.js";
+
+export interface RunSummary {
+  runId: string;
+  state: "completed" | "incomplete";
+  status?: "completed" | "failed";
+  plan: string;
+  manifest?: string;
+  input: string;
+  function: string;
+  counts?: { total: number; completed: number; failed: number; retried: number };
+  outputDigest?: string;
+}
+
+/** Every batch run in the store, in the order they were planned. */
+export function listRuns(store: Store): RunSummary[] {
+  const out: RunSummary[] = [];
+  for (const root of store.listRoots()) {
+    const m = /^run:([0-9a-f]{16})$/.exec(root.name);
+    if (m === null) continue;
+    const runId = m[1] as string;
+    const plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
+    const s: RunSummary = { runId, state: "incomplete", plan: root.digest, input: plan.input.source, function: plan.function.name };
+    const done = loadManifest(store, runId);
+    if (done !== undefined) {
+      s.state = "completed";
+      s.status = done.manifest.counts.failed > 0 && !done.manifest.config.allowFailures ? "failed" : "completed";
+      s.manifest = done.digest;
+      s.counts = done.manifest.counts;
+      s.outputDigest = done.manifest.output.digest;
+    }
+    out.push(s);
+  }
+  return out;
+}

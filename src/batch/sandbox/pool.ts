@@ -1,0 +1,595 @@
+/**
+ * A fixed-size pool of sandbox workers (worker.ts) for the batch engine.
+ *
+ *  - At most `size` worker threads exist and at most `size` requests (pulses or reduce
+ *    chunks) run at once; further requests wait in a FIFO bounded by MAX_QUEUED_REQUESTS
+ *    (exceeding it is a programming error: the request rejects with E_INTERNAL).
+ *  - A worker that exits (process.exit), throws an uncaught error, runs out of memory
+ *    (resourceLimits) or exceeds `euTimeoutMs` is terminated and replaced by a fresh one; the
+ *    in-flight pulse resolves `{ kind: "crashed" }` with the index of the EU that was running.
+ *    A pulse never hangs unless an EU never settles and no `euTimeoutMs` is given.
+ *  - Results never depend on which worker ran a pulse: every EU is re-seeded from
+ *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
+ *  - Idle workers are unref'd: a forgotten `close()` does not keep the process alive.
+ */
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Worker, type ResourceLimits } from "node:worker_threads";
+import { canonicalize } from "../../core/canonical.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../../core/errors.js";
+import {
+  SandboxCode,
+  type CrashCode,
+  type EUResult,
+  type EUTask,
+  type EuId,
+  type FromWorker,
+  type ReduceItem,
+  type SandboxWorkerData,
+  type ToWorker,
+} from "./protocol.js";
+
+/** Largest pool. */
+export const MAX_POOL_SIZE = 256;
+/** Most requests that may wait for a worker at once; more is a bug in the caller. */
+export const MAX_QUEUED_REQUESTS = 1024;
+/**
+ * `reduce` sends outputs to a worker in chunks of this many. The accumulator crosses a
+ * thread boundary (as canonical JSON) only between chunks, at positions that depend on
+ * nothing but the output order, so the result is the same on every config.
+ */
+export const REDUCE_CHUNK_SIZE = 1024;
+/** How long a worker may take to start and import the module. */
+export const DEFAULT_STARTUP_TIMEOUT_MS = 60_000;
+/** With a timeout, how long a worker may take to START a request (deserialise it, finish stray work). */
+const REQUEST_START_GRACE_MS = 10_000;
+/** Largest progress-poll interval when enforcing a timeout. */
+const MAX_POLL_MS = 50;
+
+export type { EUResult, EUTask, EuId, ReduceItem } from "./protocol.js";
+export { SandboxCode } from "./protocol.js";
+
+export type PulseOutcome =
+  | { kind: "ok"; results: EUResult[] }
+  | {
+      kind: "crashed";
+      error: { code: CrashCode; message: string };
+      /** Index (in the pulse's `eus`) of the EU that was running; absent when none had started. */
+      euIndex?: number;
+    };
+
+export interface RunPulseOptions {
+  /** Per-EU wall-clock limit. Without it an EU that never settles hangs its pulse. */
+  euTimeoutMs?: number;
+  /** ctx.attempt: one number for every EU, or one per EU (same length as `eus`). */
+  attempt: number | readonly number[];
+}
+
+export interface WorkerPoolOptions {
+  /** Number of worker threads, 1..MAX_POOL_SIZE. */
+  size: number;
+  bundle: { code: string; digest: Digest };
+  /** The run seed. */
+  seed: string;
+  /** Fixed logical time in ms since the epoch (default 0). */
+  logicalTime?: number;
+  /** How error messages name the module (default: the bundle digest). */
+  moduleName?: string;
+  /** Per-worker V8 limits; exceeding maxOldGenerationSizeMb crashes the pulse (ERR_WORKER_OUT_OF_MEMORY). */
+  resourceLimits?: Pick<ResourceLimits, "maxOldGenerationSizeMb" | "maxYoungGenerationSizeMb" | "stackSizeMb">;
+  /** Default DEFAULT_STARTUP_TIMEOUT_MS. */
+  startupTimeoutMs?: number;
+}
+
+/** How the parent starts a worker: the compiled worker.js, or worker.ts through tsx when running from sources. */
+function workerEntry(): { filename: string | URL; eval: boolean } {
+  if (import.meta.url.endsWith(".ts")) {
+    // Running TypeScript sources (vitest, tsx). On Node 20, `execArgv: ["--import", "tsx"]` does
+    // not apply tsx's ESM hooks to a worker's main module, so the worker starts from a CommonJS
+    // bootstrap that installs tsx's require hook and requires worker.ts (tsx compiles it to CJS).
+    let tsx: string;
+    try {
+      tsx = createRequire(import.meta.url).resolve("tsx/cjs");
+    } catch (err) {
+      throw new CairnError(ErrorCode.INTERNAL, "running the sandbox from TypeScript sources needs the tsx package", {}, { cause: err });
+    }
+    const worker = fileURLToPath(new URL("./worker.ts", import.meta.url));
+    return { filename: `require(${JSON.stringify(tsx)});\nrequire(${JSON.stringify(worker)});\n`, eval: true };
+  }
+  return { filename: new URL("./worker.js", import.meta.url), eval: false };
+}
+
+function canonicalId(id: EuId): string {
+  try {
+    return canonicalize(id);
+  } catch {
+    return String(id);
+  }
+}
+
+interface Job {
+  /** The request's EU ids (for messages); reduce chunks use the items' ids. */
+  ids: readonly EuId[];
+  what: "pulse" | "reduce";
+  settle: (r: JobResult) => void;
+  matches: (m: FromWorker) => boolean;
+  timer: ReturnType<typeof setInterval> | undefined;
+}
+
+type JobResult =
+  | { kind: "message"; msg: FromWorker }
+  | { kind: "crashed"; error: { code: CrashCode; message: string }; euIndex: number | undefined };
+
+type WorkerState = "starting" | "idle" | "busy" | "dead";
+
+/** One worker thread and the request it is serving. */
+class PoolWorker {
+  private state: WorkerState = "starting";
+  private job: Job | undefined;
+  /** The first uncaught error the worker reported (boxed: a thrown value may be anything). */
+  private uncaught: { value: unknown } | undefined;
+  /** Set by the pool when it terminates the worker on purpose (close, fresh-worker swap). */
+  private retired = false;
+  /** Requests served so far (0 = fresh). */
+  jobsRun = 0;
+  reducer: { initial: string } | undefined;
+  private readonly progress: Int32Array;
+  private readonly worker: Worker;
+  readonly ready: Promise<void>;
+  /** Rejects `ready` (used when the worker is retired before it is ready). */
+  private failStart: (err: Error) => void = () => {};
+
+  constructor(data: Omit<SandboxWorkerData, "progress">, limits: ResourceLimits | undefined, startupTimeoutMs: number, private readonly onDeath: (w: PoolWorker) => void) {
+    const sab = new SharedArrayBuffer(4);
+    this.progress = new Int32Array(sab);
+    const entry = workerEntry();
+    const workerData: SandboxWorkerData = { ...data, progress: sab };
+    this.worker = new Worker(entry.filename, {
+      eval: entry.eval,
+      workerData,
+      env: {},
+      execArgv: [],
+      stdout: true,
+      ...(limits === undefined ? {} : { resourceLimits: limits }),
+    });
+    // User console.log output goes to stderr, keeping the parent's stdout machine-readable.
+    this.worker.stdout.on("data", (chunk: Buffer) => process.stderr.write(chunk));
+
+    this.ready = new Promise<void>((resolve, reject) => {
+      const startTimer = setTimeout(() => {
+        fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} did not finish importing within ${startupTimeoutMs} ms`));
+      }, startupTimeoutMs);
+      const fail = (err: Error): void => {
+        clearTimeout(startTimer);
+        if (this.state !== "starting") return;
+        this.state = "dead";
+        void this.worker.terminate();
+        reject(err);
+      };
+      this.failStart = fail;
+      this.worker.on("message", (msg: FromWorker) => {
+        if (this.state === "starting") {
+          if (msg.type === "ready") {
+            clearTimeout(startTimer);
+            this.reducer = msg.reducer;
+            this.state = "idle";
+            this.worker.unref();
+            resolve();
+          } else if (msg.type === "fatal") {
+            fail(new CairnError(msg.error.code as ErrorCodeValue, msg.error.message, { module: data.moduleName }));
+          }
+          return;
+        }
+        const job = this.job;
+        if (job !== undefined && job.matches(msg)) this.finish({ kind: "message", msg });
+        // Anything else (e.g. the user's own parentPort.postMessage) is ignored.
+      });
+      this.worker.on("error", (err: unknown) => {
+        this.uncaught ??= { value: err };
+        if (this.state === "starting") {
+          fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${describeUncaught(err)}`));
+        } else {
+          this.crash(crashMessage(this.uncaught, undefined));
+        }
+      });
+      // The pool starts a replacement only once the thread is gone, so at most `size` exist.
+      this.worker.on("exit", (exitCode: number) => {
+        if (this.state === "starting") {
+          // The import neither finished nor threw: a top-level await with nothing left to run
+          // (the thread then exits with 0), or process.exit during import.
+          const why =
+            this.uncaught !== undefined
+              ? `crashed its worker while importing: ${describeUncaught(this.uncaught.value)}`
+              : exitCode === 0
+                ? "never finished importing (a top-level await that can never settle, or process.exit(0) at import)"
+                : `exited its worker with code ${exitCode} while importing`;
+          fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} ${why}`));
+          return;
+        }
+        this.crash(crashMessage(this.uncaught, exitCode));
+        if (!this.retired) this.onDeath(this);
+      });
+    });
+    this.ready.catch(() => {});
+  }
+
+  get alive(): boolean {
+    return this.state === "idle" || this.state === "busy";
+  }
+
+  /** Sends one request and resolves with its reply, or with "crashed" (never rejects, never hangs unless untimed). */
+  request(msg: ToWorker, ids: readonly EuId[], timeoutMs: number | undefined, matches: (m: FromWorker) => boolean): Promise<JobResult> {
+    if (this.state !== "idle") {
+      return Promise.resolve({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: "worker is not available" }, euIndex: undefined });
+    }
+    return new Promise<JobResult>((resolve) => {
+      this.state = "busy";
+      this.jobsRun++;
+      Atomics.store(this.progress, 0, 0);
+      const job: Job = { ids, what: msg.type === "run" ? "pulse" : "reduce", settle: resolve, matches, timer: undefined };
+      this.job = job;
+      this.worker.ref();
+      if (timeoutMs !== undefined) job.timer = this.watch(timeoutMs);
+      this.worker.postMessage(msg);
+    });
+  }
+
+  /** Polls the progress counter: an EU (or the request's start) exceeding its time terminates the worker. */
+  private watch(timeoutMs: number): ReturnType<typeof setInterval> {
+    const pollMs = Math.max(1, Math.min(MAX_POLL_MS, Math.floor(timeoutMs / 10)));
+    let seen = 0;
+    let since = performance.now();
+    return setInterval(() => {
+      const job = this.job;
+      if (job === undefined) return;
+      const p = Atomics.load(this.progress, 0);
+      const now = performance.now();
+      if (p !== seen) {
+        seen = p;
+        since = now;
+        return;
+      }
+      const limit = p === 0 ? Math.max(timeoutMs, REQUEST_START_GRACE_MS) : timeoutMs;
+      if (now - since < limit) return;
+      const message =
+        p === 0
+          ? `worker did not start the ${job.what} within ${limit} ms`
+          : `EU ${canonicalId(job.ids[p - 1] as EuId)} did not settle within ${timeoutMs} ms`;
+      this.finish({ kind: "crashed", error: { code: SandboxCode.EU_TIMEOUT, message }, euIndex: p === 0 ? undefined : p - 1 });
+      this.kill();
+    }, pollMs);
+  }
+
+  private finish(r: JobResult): void {
+    const job = this.job;
+    if (job === undefined) return;
+    this.job = undefined;
+    if (job.timer !== undefined) clearInterval(job.timer);
+    if (this.state === "busy") {
+      this.state = "idle";
+      this.worker.unref();
+    }
+    job.settle(r);
+  }
+
+  /** The worker died or is dying: settle the running job (if any) as crashed. */
+  private crash(message: string): void {
+    const job = this.job;
+    if (job !== undefined) {
+      const p = Atomics.load(this.progress, 0);
+      const euIndex = p === 0 ? undefined : p - 1;
+      const where = euIndex === undefined ? "" : ` while running EU ${canonicalId(job.ids[euIndex] as EuId)}`;
+      this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `${message}${where}` }, euIndex });
+    }
+    this.state = "dead";
+  }
+
+  /** Terminates after a timeout; the 'exit' event then tells the pool. */
+  private kill(): void {
+    this.state = "dead";
+    void this.worker.terminate();
+  }
+
+  /** Terminates on purpose: a running job settles as crashed ("terminated"), the pool is not told. */
+  async retire(reason: string): Promise<void> {
+    this.retired = true;
+    if (this.state === "starting") this.failStart(new UsageError(`worker terminated before it was ready: ${reason}`));
+    this.crash(`worker terminated: ${reason}`);
+    await this.worker.terminate();
+  }
+}
+
+/** "Name: message" of an uncaught error (or the String of a thrown non-error). */
+function describeUncaught(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return `value: ${String(err)}`;
+  } catch {
+    return "value that cannot be described";
+  }
+}
+
+/** A deterministic description of how a worker died (no timings, no paths). */
+function crashMessage(uncaught: { value: unknown } | undefined, exitCode: number | undefined): string {
+  if (uncaught !== undefined) {
+    const err = uncaught.value;
+    if (err instanceof Error && (err as NodeJS.ErrnoException).code === "ERR_WORKER_OUT_OF_MEMORY") {
+      return "worker ran out of memory (ERR_WORKER_OUT_OF_MEMORY)";
+    }
+    return `worker crashed with an uncaught ${describeUncaught(err)}`;
+  }
+  return exitCode === undefined ? "worker exited" : `worker exited with code ${exitCode}`;
+}
+
+interface Slot {
+  busy: boolean;
+  worker: PoolWorker | undefined;
+  /** A replacement being started. */
+  starting: Promise<PoolWorker> | undefined;
+}
+
+function checkTimeout(ms: number | undefined, what: string): void {
+  if (ms !== undefined && (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0)) {
+    throw new UsageError(`${what} must be a positive number of milliseconds, got ${String(ms)}`);
+  }
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[];
+  private readonly waiters: Array<{ resolve: (s: Slot) => void; reject: (e: Error) => void }> = [];
+  private closed = false;
+  private nextReqId = 1;
+  private reducerInfo: { initial: string } | undefined;
+  /** Workers not yet ready (so close() can stop them at once). */
+  private readonly spawning = new Set<PoolWorker>();
+
+  private constructor(
+    private readonly data: Omit<SandboxWorkerData, "progress">,
+    private readonly limits: ResourceLimits | undefined,
+    private readonly startupTimeoutMs: number,
+    size: number,
+  ) {
+    this.slots = Array.from({ length: size }, () => ({ busy: false, worker: undefined, starting: undefined }));
+  }
+
+  /**
+   * Starts `size` workers and waits until each has imported the module. Rejects with
+   * E_INVALID_INPUT when the module has no default export function ("module <name> has no
+   * default export function"), throws at import ("module <name> threw at import: <message>"),
+   * or exports a non-function `reduce` or a non-canonical `initial`.
+   */
+  static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const { size, bundle, seed } = opts;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
+      throw new UsageError(`pool size must be an integer in [1, ${MAX_POOL_SIZE}], got ${String(size)}`);
+    }
+    if (typeof seed !== "string") throw new UsageError("the run seed must be a string");
+    const logicalTime = opts.logicalTime ?? 0;
+    if (!Number.isSafeInteger(logicalTime) || Math.abs(logicalTime) > 8.64e15) {
+      throw new UsageError(`logical time must be an integer number of ms within the Date range, got ${String(logicalTime)}`);
+    }
+    const startupTimeoutMs = opts.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    checkTimeout(startupTimeoutMs, "startupTimeoutMs");
+    if (typeof bundle?.code !== "string" || sha256(bundle.code) !== bundle.digest) {
+      throw new UsageError("bundle.digest is not the sha256 of bundle.code");
+    }
+    const data: Omit<SandboxWorkerData, "progress"> = {
+      cairnSandbox: 1,
+      code: bundle.code,
+      digest: bundle.digest,
+      seed,
+      logicalTime,
+      moduleName: opts.moduleName ?? bundle.digest,
+    };
+    const limits = opts.resourceLimits === undefined ? undefined : { ...opts.resourceLimits };
+    const pool = new WorkerPool(data, limits, startupTimeoutMs, size);
+    const settled = await Promise.allSettled(pool.slots.map((s) => pool.start(s)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed !== undefined) {
+      await pool.close();
+      throw failed.reason;
+    }
+    pool.reducerInfo = (settled[0] as PromiseFulfilledResult<PoolWorker>).value.reducer;
+    return pool;
+  }
+
+  /** Present when the module exports `reduce`: `initial` is the canonical JSON of its `initial` export ("null" when absent). */
+  get reducer(): { initial: string } | undefined {
+    return this.reducerInfo;
+  }
+
+  /** Number of worker threads. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /**
+   * Runs `eus` in order on one worker. Resolves "ok" with one result per EU (in order), or
+   * "crashed" when the worker died or an EU exceeded `euTimeoutMs` (the worker is replaced).
+   * Rejects only on misuse: bad arguments, a closed pool, or a full queue (E_INTERNAL).
+   */
+  runPulse(pulseId: number, eus: readonly EUTask[], opts: RunPulseOptions): Promise<PulseOutcome> {
+    return this.runPulseOn("pool", pulseId, eus, opts);
+  }
+
+  /**
+   * The same on a brand-new worker that has run nothing before (for audits). The fresh worker
+   * takes the place of the slot's previous worker, which is terminated, so the thread count
+   * never exceeds `size`.
+   */
+  runOnFreshWorker(pulseId: number, eus: readonly EUTask[], opts: RunPulseOptions): Promise<PulseOutcome> {
+    return this.runPulseOn("fresh", pulseId, eus, opts);
+  }
+
+  private async runPulseOn(where: "pool" | "fresh", pulseId: number, eus: readonly EUTask[], opts: RunPulseOptions): Promise<PulseOutcome> {
+    if (!Number.isSafeInteger(pulseId) || pulseId < 0) throw new UsageError(`pulseId must be a non-negative integer, got ${String(pulseId)}`);
+    if (!Array.isArray(eus)) throw new UsageError("eus must be an array");
+    checkTimeout(opts.euTimeoutMs, "euTimeoutMs");
+    const attempts = typeof opts.attempt === "number" ? new Array<number>(eus.length).fill(opts.attempt) : [...opts.attempt];
+    if (attempts.length !== eus.length || !attempts.every((a) => Number.isSafeInteger(a) && a >= 0)) {
+      throw new UsageError("attempt must be a non-negative integer or one per EU");
+    }
+    if (eus.length === 0) return { kind: "ok", results: [] };
+    const ids = eus.map((e) => e.id);
+    const msg: ToWorker = { type: "run", pulseId, eus: eus.map((e) => ({ id: e.id, input: e.input })), attempts };
+    const r = await this.onSlot(where, (w) =>
+      w.request(msg, ids, opts.euTimeoutMs, (m) => m.type === "pulse" && m.pulseId === pulseId),
+    );
+    if (r.kind === "crashed") {
+      return r.euIndex === undefined ? { kind: "crashed", error: r.error } : { kind: "crashed", error: r.error, euIndex: r.euIndex };
+    }
+    if (r.msg.type !== "pulse" || r.msg.results.length !== eus.length) {
+      throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with a malformed reply`);
+    }
+    return { kind: "ok", results: r.msg.results };
+  }
+
+  /**
+   * Folds `outputs` (completed EU outputs, in EU-id order) into `acc` (canonical JSON text,
+   * normally `pool.reducer.initial`) with the module's `reduce`, and returns the result's
+   * canonical JSON text. Work is sent in chunks of REDUCE_CHUNK_SIZE, so call it ONCE over the
+   * whole ordered output for a config-independent result. Each step is seeded from
+   * (run seed, "reduce", EU id). Rejects with E_INVALID_INPUT when `reduce` throws ("reduce
+   * threw at EU <id>: <message>"), returns something that is not canonical JSON, or crashes
+   * or times out its worker (`timeoutMs` applies per step); with E_USAGE when the module has
+   * no `reduce`.
+   */
+  async reduce(acc: string, outputs: Iterable<ReduceItem> | AsyncIterable<ReduceItem>, opts: { timeoutMs?: number } = {}): Promise<string> {
+    if (this.reducer === undefined) throw new UsageError(`module ${this.data.moduleName} does not export reduce`);
+    checkTimeout(opts.timeoutMs, "timeoutMs");
+    let chunk: ReduceItem[] = [];
+    for await (const item of outputs) {
+      chunk.push(item);
+      if (chunk.length === REDUCE_CHUNK_SIZE) {
+        acc = await this.reduceChunk(acc, chunk, opts.timeoutMs);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) acc = await this.reduceChunk(acc, chunk, opts.timeoutMs);
+    return acc;
+  }
+
+  private async reduceChunk(acc: string, chunk: ReduceItem[], timeoutMs: number | undefined): Promise<string> {
+    const reqId = this.nextReqId++;
+    const items = chunk.map((c): ReduceItem => (c.bytes ? { id: c.id, bytes: true, output: c.output } : { id: c.id, bytes: false, json: c.json }));
+    const ids = items.map((c) => c.id);
+    const r = await this.onSlot("pool", (w) =>
+      w.request({ type: "reduce", reqId, acc, items }, ids, timeoutMs, (m) => (m.type === "reduced" || m.type === "reduce-failed") && m.reqId === reqId),
+    );
+    const name = this.data.moduleName;
+    if (r.kind === "crashed") {
+      throw new CairnError(ErrorCode.INVALID_INPUT, `reduce of module ${name} failed: ${r.error.message}`, { code: r.error.code });
+    }
+    if (r.msg.type === "reduced") return r.msg.acc;
+    if (r.msg.type === "reduce-failed") {
+      const { index, error } = r.msg;
+      const at = index >= 0 ? ` at EU ${canonicalId(ids[index] as EuId)}` : "";
+      throw new CairnError(ErrorCode.INVALID_INPUT, `reduce of module ${name} threw${at}: ${error.message}`, {
+        code: error.code,
+        name: error.name,
+        ...(index >= 0 ? { euId: ids[index] } : {}),
+      });
+    }
+    throw new CairnError(ErrorCode.INTERNAL, "sandbox worker answered a reduce request with a malformed reply");
+  }
+
+  /** Terminates every worker. In-flight requests settle as crashed; waiting ones reject. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w.reject(new UsageError("worker pool is closed"));
+    const stops: Promise<void>[] = [...this.spawning].map((w) => w.retire("pool closed"));
+    for (const s of this.slots) {
+      if (s.worker !== undefined) stops.push(s.worker.retire("pool closed"));
+      s.worker = undefined;
+      if (s.starting !== undefined) stops.push(s.starting.then((w) => w.retire("pool closed"), () => {}));
+    }
+    await Promise.all(stops);
+  }
+
+  // ---- slots --------------------------------------------------------------------------
+
+  private acquire(): Promise<Slot> {
+    if (this.closed) return Promise.reject(new UsageError("worker pool is closed"));
+    const free = this.slots.find((s) => !s.busy);
+    if (free !== undefined) {
+      free.busy = true;
+      return Promise.resolve(free);
+    }
+    if (this.waiters.length >= MAX_QUEUED_REQUESTS) {
+      return Promise.reject(
+        new CairnError(ErrorCode.INTERNAL, `more than ${MAX_QUEUED_REQUESTS} requests are waiting for the worker pool; the caller must bound what it submits`),
+      );
+    }
+    return new Promise<Slot>((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private release(slot: Slot): void {
+    const next = this.waiters.shift();
+    if (next !== undefined) next.resolve(slot);
+    else slot.busy = false;
+  }
+
+  /** Runs `fn` on the slot's worker (a fresh one for "fresh"); a worker that cannot start yields a crash. */
+  private async onSlot(where: "pool" | "fresh", fn: (w: PoolWorker) => Promise<JobResult>): Promise<JobResult> {
+    const slot = await this.acquire();
+    try {
+      let w: PoolWorker;
+      try {
+        w = where === "fresh" ? await this.freshWorker(slot) : await this.workerOf(slot);
+      } catch (err) {
+        return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `worker failed to start: ${(err as Error).message}` }, euIndex: undefined };
+      }
+      return await fn(w);
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  private workerOf(slot: Slot): Promise<PoolWorker> {
+    if (slot.worker !== undefined && slot.worker.alive) return Promise.resolve(slot.worker);
+    return slot.starting ?? this.start(slot);
+  }
+
+  private async freshWorker(slot: Slot): Promise<PoolWorker> {
+    const current = slot.worker !== undefined && slot.worker.alive ? slot.worker : await (slot.starting ?? this.start(slot));
+    if (current.jobsRun === 0) return current;
+    slot.worker = undefined;
+    await current.retire("replaced by a fresh worker");
+    return this.start(slot);
+  }
+
+  /** Starts the slot's next worker; at most one start per slot is ever in progress. */
+  private start(slot: Slot): Promise<PoolWorker> {
+    if (slot.starting !== undefined) return slot.starting;
+    const w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, (dead) => this.replace(slot, dead));
+    this.spawning.add(w);
+    const p: Promise<PoolWorker> = w.ready.then(
+      async () => {
+        this.spawning.delete(w);
+        if (slot.starting === p) slot.starting = undefined;
+        if (this.closed) {
+          await w.retire("pool closed");
+          throw new UsageError("worker pool is closed");
+        }
+        slot.worker = w;
+        return w;
+      },
+      (err: unknown) => {
+        this.spawning.delete(w);
+        if (slot.starting === p) slot.starting = undefined;
+        throw err;
+      },
+    );
+    slot.starting = p;
+    p.catch(() => {});
+    return p;
+  }
+
+  /** A worker died on its own (crash, timeout, or while idle): start its replacement now. */
+  private replace(slot: Slot, dead: PoolWorker): void {
+    if (slot.worker === dead) slot.worker = undefined;
+    if (!this.closed && slot.worker === undefined) void this.start(slot);
+  }
+}

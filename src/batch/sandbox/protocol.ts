@@ -1,0 +1,140 @@
+/**
+ * The messages exchanged between a `WorkerPool` (main thread) and a sandbox worker
+ * (`worker.ts`), and the result types the pool hands to the batch engine.
+ *
+ * Results carry canonical JSON *text*, not values: the worker canonicalizes each output
+ * (which also validates it), the text is cheap to send across threads, and the engine can
+ * hash or embed it without parsing and re-encoding it on the main thread.
+ */
+
+/** An EU id: a 0-based record index or an `--id-field` value (string or safe integer). */
+export type EuId = string | number;
+
+/** One EU as handed to a worker. Buffers arrive in the worker as Uint8Array and are passed on as Buffer. */
+export interface EUTask {
+  id: EuId;
+  input: unknown;
+}
+
+/** Why an EU failed (or a pulse crashed). `name` is the thrown error's name ("Error", "TypeError"…). */
+export interface EUError {
+  code: string;
+  message: string;
+  name: string;
+}
+
+/** A completed EU whose output is JSON: `json` is its RFC 8785 canonical text. */
+export interface EUJsonOutput {
+  id: EuId;
+  ok: true;
+  bytes: false;
+  json: string;
+}
+
+/** A completed EU whose function returned a Buffer / Uint8Array (a private copy). */
+export interface EUBytesOutput {
+  id: EuId;
+  ok: true;
+  bytes: true;
+  output: Uint8Array;
+}
+
+export interface EUFailure {
+  id: EuId;
+  ok: false;
+  error: EUError;
+}
+
+export type EUResult = EUJsonOutput | EUBytesOutput | EUFailure;
+
+/** A completed EU output, as fed to `reduce`. */
+export type ReduceItem = EUJsonOutput | EUBytesOutput | Omit<EUJsonOutput, "ok"> | Omit<EUBytesOutput, "ok">;
+
+/**
+ * Codes the sandbox puts in EU failures and crashed pulses, besides the Cairn error codes a
+ * function may throw itself (a thrown error whose `code` is one of `ErrorCode`'s values keeps it).
+ */
+export const SandboxCode = {
+  /** The function threw (or rejected) with something that is not a Cairn error. */
+  EU_THREW: "E_EU_THREW",
+  /** An EU did not settle within the pool's `euTimeoutMs`; its worker was terminated. */
+  EU_TIMEOUT: "E_EU_TIMEOUT",
+  /** The worker died: process.exit, an uncaught error, out of memory, or failure to start. */
+  WORKER_CRASHED: "E_WORKER_CRASHED",
+} as const;
+
+export type CrashCode = typeof SandboxCode.EU_TIMEOUT | typeof SandboxCode.WORKER_CRASHED;
+
+/** What the worker receives in `workerData`. */
+export interface SandboxWorkerData {
+  /** Marks the data as ours, so importing worker.js anywhere else does nothing. */
+  cairnSandbox: 1;
+  /** The bundle text (ESM, self-contained; only `node:` builtins are imported). */
+  code: string;
+  /** sha256 of `code`; names the module in stack traces (`cairn-bundle/<hex16>.mjs`). */
+  digest: string;
+  /** The run seed. */
+  seed: string;
+  /** Milliseconds since the epoch that Date, Date.now() and performance.timeOrigin report. */
+  logicalTime: number;
+  /** How error messages name the module ("module <name> has no default export function"). */
+  moduleName: string;
+  /**
+   * Int32Array(1) over this buffer: the worker stores `index + 1` when it starts the EU (or
+   * reduce step) at `index` of the current request; the parent resets it to 0 before each
+   * request. Lets the parent enforce per-EU timeouts and name the EU a crash interrupted
+   * without a message per EU.
+   */
+  progress: SharedArrayBuffer;
+}
+
+export interface RunRequest {
+  type: "run";
+  pulseId: number;
+  eus: EUTask[];
+  /** ctx.attempt for each EU, in the order of `eus`. */
+  attempts: number[];
+}
+
+export interface ReduceRequest {
+  type: "reduce";
+  reqId: number;
+  /** The accumulator's canonical JSON text. */
+  acc: string;
+  items: ReduceItem[];
+}
+
+export type ToWorker = RunRequest | ReduceRequest;
+
+export interface ReadyMessage {
+  type: "ready";
+  /** Present when the module exports a `reduce` function. */
+  reducer?: { initial: string };
+}
+
+export interface FatalMessage {
+  type: "fatal";
+  error: { code: string; message: string };
+}
+
+export interface PulseDoneMessage {
+  type: "pulse";
+  pulseId: number;
+  results: EUResult[];
+}
+
+export interface ReducedMessage {
+  type: "reduced";
+  reqId: number;
+  acc: string;
+}
+
+export interface ReduceFailedMessage {
+  type: "reduce-failed";
+  reqId: number;
+  /** Index in the request's items of the step that threw; -1 when the final accumulator was not canonical JSON. */
+  index: number;
+  error: EUError;
+}
+
+export type FromWorker = ReadyMessage | FatalMessage | PulseDoneMessage | ReducedMessage | ReduceFailedMessage;

@@ -1,0 +1,309 @@
+/**
+ * Sandbox worker: the worker_threads entry that runs a user execution function over EUs.
+ * Started only by `WorkerPool` (pool.ts); importing this file anywhere else does nothing.
+ *
+ * Life cycle: install the determinism shims → import the bundle (a `data:` URL, so the
+ * bundle must be self-contained; `node:` builtins are the only imports) → validate the
+ * exports → post `ready` (or `fatal`) → serve `run` and `reduce` requests one at a time.
+ *
+ * ## What the sandbox GUARANTEES (inside the worker thread, from before the module's first line)
+ *
+ * Clocks are fixed at the run's logical time T (ms since the epoch, default 0):
+ *  - `new Date()` (no arguments) and `Date()` are T; `Date.now()` is T. `new Date(x)`,
+ *    `Date.parse`, `Date.UTC` behave normally. `Date` is a callable proxy of the real Date,
+ *    so `instanceof Date`, subclasses (`super()` with no arguments is T) and
+ *    `d.constructor === Date` keep working.
+ *  - `performance.now()` is 0 and `performance.timeOrigin` is T.
+ *  - `process.hrtime()` is [0, 0] (`hrtime(prev)` is the difference from that),
+ *    `process.hrtime.bigint()` is 0n, `process.uptime()` is 0.
+ *  - `Intl.DateTimeFormat#format()` and `#formatToParts()` without a date format T.
+ * Entropy comes from ONE xoshiro128** stream per EU, seeded with
+ * `deriveSeed(runSeed, canonicalize(euId))` before the EU starts (reduce steps:
+ * `deriveSeed(runSeed, "reduce", canonicalize(euId))`; module top level:
+ * `deriveSeed(runSeed, "import")`). Every source below draws from that stream in call order:
+ *  - `Math.random()`;
+ *  - `crypto.getRandomValues()` and `crypto.randomUUID()` on `globalThis.crypto`
+ *    (= `node:crypto`'s `webcrypto`), and `node:crypto`'s `getRandomValues`;
+ *  - `node:crypto`'s `randomBytes` (and its deprecated aliases `pseudoRandomBytes`, `prng`,
+ *    `rng`), `randomFill`, `randomFillSync`, `randomInt` and `randomUUID` — through the
+ *    default import, namespace and named imports (`syncBuiltinESMExports`), and through
+ *    `require("node:crypto")` in bundled CommonJS code. Async variants draw at call time and
+ *    call back on the next tick. `randomUUID()` is a valid RFC 9562 version-4 UUID.
+ * So an EU's output depends only on (run seed, logical time, EU id, input, attempt) and the
+ * bundle — not on the worker, pool size, pulse layout, or which EUs the worker ran before —
+ * PROVIDED the function meets the limits below.
+ * Also:
+ *  - Outputs are validated in the worker: canonical JSON (RFC 8785) or a Buffer/Uint8Array
+ *    (copied); anything else fails the EU with E_CANONICAL naming the JSONPath.
+ *  - `ctx` is frozen: `{ id, attempt, seed (the run seed), logicalTime }`.
+ *  - `process.env` is empty (the pool starts workers with `env: {}`), and the worker's stdout
+ *    is forwarded to the parent's stderr (so a CLI's stdout stays machine-readable).
+ *  - A global `require` serves Node builtins only (for esbuild's CommonJS interop); other
+ *    specifiers throw.
+ *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
+ *    errors and out-of-memory: the worker is terminated and replaced, the pulse is reported
+ *    "crashed" with the index of the EU that was running.
+ *
+ * ## What it does NOT guarantee (not neutralised; the run's audit — re-executing sampled
+ * ## pulses on a fresh worker and comparing checksums — is the backstop)
+ *  - It is NOT a security boundary. `fs`, `net`/`http`/`fetch`, `child_process`,
+ *    `worker_threads`, native addons (`process.dlopen`), `process.kill` and `os` are all
+ *    reachable. A native crash or `process.kill(process.pid)` takes the whole process down.
+ *  - Module-level mutable state persists across the EUs a worker runs (and differs between
+ *    workers): a counter at module scope makes outputs depend on scheduling.
+ *  - Timers (`setTimeout`, `setInterval`, `setImmediate`) run on the real clock; races between
+ *    timers and I/O (e.g. `Promise.race` with a timeout) are not deterministic. Work left
+ *    running after an EU settles (a pending timer, an unawaited promise) runs during LATER
+ *    EUs and draws from THEIR entropy stream; an unhandled rejection or uncaught error from it
+ *    crashes the worker.
+ *  - Other time and machine readings: `performance.mark/measure` entries,
+ *    `performance.eventLoopUtilization`, `process.cpuUsage/resourceUsage/memoryUsage`,
+ *    `os.uptime/loadavg/freemem/cpus/hostname/networkInterfaces`, `process.pid/ppid`,
+ *    `worker_threads.threadId`, file timestamps, `crypto.subtle` key generation,
+ *    `generateKeyPair*`, `generatePrime`, `createDiffieHellman` and other OpenSSL-seeded APIs.
+ *  - Host locale and time zone: local-time `Date` methods (`getHours`, `toString`,
+ *    `toLocaleString`…) and `Intl` defaults follow the PROCESS's TZ and locale, which a worker
+ *    cannot change (setting `process.env.TZ` in a worker has no effect). Run Cairn with
+ *    `TZ=UTC` (the CLI should pin it) for machine-independent results.
+ *  - WebAssembly runs unmodified (NaN bit patterns and relaxed SIMD may vary by CPU);
+ *    floating-point `Math` functions (`Math.sin`, `Math.exp`…) may differ across V8 versions.
+ *  - `SharedArrayBuffer`/`Atomics` and `worker_threads` inside the function.
+ *  - Inputs are structured-cloned copies per request: mutating one affects only that EU,
+ *    but they are not frozen.
+ *  - The timeout and crash containment live in the parent: without `euTimeoutMs` an EU whose
+ *    promise never settles hangs its pulse.
+ */
+import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { canonicalize } from "../../core/canonical.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { deriveSeed } from "../../core/prng.js";
+import { installDeterminismShims, type DeterminismShims } from "./shims.js";
+import {
+  SandboxCode,
+  type EUError,
+  type EUResult,
+  type EUTask,
+  type FromWorker,
+  type ReduceRequest,
+  type RunRequest,
+  type SandboxWorkerData,
+  type ToWorker,
+} from "./protocol.js";
+
+/** Error messages are cut to this many UTF-16 code units. */
+export const MAX_EU_ERROR_MESSAGE_CHARS = 4096;
+
+const CAIRN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+type UserFunction = (input: unknown, ctx: Readonly<EUContext>) => unknown;
+type Reducer = (acc: unknown, output: unknown) => unknown;
+
+/** The second argument of the execution function. */
+export interface EUContext {
+  id: string | number;
+  /** 1 on the first attempt, 2 on the first retry… (whatever the engine passes). */
+  attempt: number;
+  /** The run seed. */
+  seed: string;
+  /** The fixed logical time, ms since the epoch. */
+  logicalTime: number;
+}
+
+function isSandboxWorkerData(d: unknown): d is SandboxWorkerData {
+  return typeof d === "object" && d !== null && (d as { cairnSandbox?: unknown }).cairnSandbox === 1;
+}
+
+function truncate(s: string): string {
+  return s.length > MAX_EU_ERROR_MESSAGE_CHARS ? `${s.slice(0, MAX_EU_ERROR_MESSAGE_CHARS)}…` : s;
+}
+
+/** The message of anything thrown, without ever throwing itself. */
+function messageOf(err: unknown): string {
+  try {
+    if (err !== null && typeof err === "object" && typeof (err as { message?: unknown }).message === "string") {
+      return (err as { message: string }).message;
+    }
+    return String(err);
+  } catch {
+    return "(a thrown value that cannot be described)";
+  }
+}
+
+/** Describes a thrown value as an EU error: Cairn codes survive, everything else is E_EU_THREW. */
+export function describeThrown(err: unknown): EUError {
+  let name = "Error";
+  let code: string = SandboxCode.EU_THREW;
+  try {
+    if (err !== null && typeof err === "object") {
+      const e = err as { name?: unknown; code?: unknown };
+      if (typeof e.name === "string") name = e.name;
+      if (typeof e.code === "string" && CAIRN_CODES.has(e.code)) code = e.code;
+    }
+  } catch {
+    // A hostile getter: keep the defaults.
+  }
+  return { code, message: truncate(messageOf(err)), name };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** A `data:` URL for the bundle; the sourceURL comment keeps stack traces short and stable. */
+function bundleUrl(code: string, digest: string): string {
+  const hex = digest.replace(/^sha256:/, "").slice(0, 16);
+  const text = `${code}\n//# sourceURL=cairn-bundle/${hex}.mjs\n`;
+  return `data:text/javascript;base64,${Buffer.from(text, "utf8").toString("base64")}`;
+}
+
+class SandboxWorker {
+  private readonly progress: Int32Array;
+  private readonly fn: UserFunction;
+  private readonly reducer: Reducer | undefined;
+
+  constructor(
+    private readonly port: MessagePort,
+    private readonly data: SandboxWorkerData,
+    private readonly shims: DeterminismShims,
+    mod: { fn: UserFunction; reducer: Reducer | undefined },
+  ) {
+    this.progress = new Int32Array(data.progress);
+    this.fn = mod.fn;
+    this.reducer = mod.reducer;
+  }
+
+  private post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+    this.port.postMessage(msg, transfer);
+  }
+
+  async handle(msg: ToWorker): Promise<void> {
+    if (msg.type === "run") await this.run(msg);
+    else await this.reduce(msg);
+  }
+
+  private async run(req: RunRequest): Promise<void> {
+    const { seed, logicalTime } = this.data;
+    const results: EUResult[] = new Array<EUResult>(req.eus.length);
+    const transfer: ArrayBuffer[] = [];
+    for (let i = 0; i < req.eus.length; i++) {
+      const eu = req.eus[i] as EUTask;
+      Atomics.store(this.progress, 0, i + 1);
+      this.shims.reseed(() => deriveSeed(seed, canonicalize(eu.id)));
+      const input = eu.input instanceof Uint8Array ? Buffer.from(eu.input.buffer, eu.input.byteOffset, eu.input.byteLength) : eu.input;
+      const ctx: Readonly<EUContext> = Object.freeze({ id: eu.id, attempt: req.attempts[i] as number, seed, logicalTime });
+      let out: unknown;
+      try {
+        out = this.fn(input, ctx);
+        // Only async results pay for an await: a synchronous pulse runs without yielding.
+        if (isThenable(out)) out = await out;
+      } catch (err) {
+        results[i] = { id: eu.id, ok: false, error: describeThrown(err) };
+        continue;
+      }
+      results[i] = encodeOutput(eu.id, out, transfer);
+    }
+    this.post({ type: "pulse", pulseId: req.pulseId, results }, transfer);
+  }
+
+  private async reduce(req: ReduceRequest): Promise<void> {
+    const reducer = this.reducer;
+    if (reducer === undefined) throw new CairnError(ErrorCode.INTERNAL, "reduce requested but the module has no reduce export");
+    const { seed } = this.data;
+    let acc: unknown = JSON.parse(req.acc);
+    for (let i = 0; i < req.items.length; i++) {
+      const item = req.items[i] as ReduceRequest["items"][number];
+      Atomics.store(this.progress, 0, i + 1);
+      this.shims.reseed(() => deriveSeed(seed, "reduce", canonicalize(item.id)));
+      const output = item.bytes ? Buffer.from(item.output.buffer, item.output.byteOffset, item.output.byteLength) : JSON.parse(item.json);
+      try {
+        let next = reducer(acc, output);
+        if (isThenable(next)) next = await next;
+        acc = next;
+      } catch (err) {
+        this.post({ type: "reduce-failed", reqId: req.reqId, index: i, error: describeThrown(err) });
+        return;
+      }
+    }
+    let text: string;
+    try {
+      text = canonicalize(acc);
+    } catch (err) {
+      const error = describeThrown(err);
+      this.post({ type: "reduce-failed", reqId: req.reqId, index: -1, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON: ${error.message}`) } });
+      return;
+    }
+    this.post({ type: "reduced", reqId: req.reqId, acc: text });
+  }
+}
+
+/** Validates an EU's return value into a result (canonical JSON text, or a private copy of the bytes). */
+function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]): EUResult {
+  if (out instanceof Uint8Array) {
+    const copy = new Uint8Array(out);
+    transfer.push(copy.buffer);
+    return { id, ok: true, bytes: true, output: copy };
+  }
+  try {
+    return { id, ok: true, bytes: false, json: canonicalize(out) };
+  } catch (err) {
+    const error = describeThrown(err);
+    if (error.code === ErrorCode.CANONICAL) {
+      return { id, ok: false, error: { ...error, message: truncate(`output is not canonical JSON: ${error.message}`) } };
+    }
+    return { id, ok: false, error };
+  }
+}
+
+async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
+  const name = data.moduleName;
+  const fatal = (message: string): void => {
+    const msg: FromWorker = { type: "fatal", error: { code: ErrorCode.INVALID_INPUT, message } };
+    port.postMessage(msg);
+  };
+
+  const shims = installDeterminismShims({ logicalTime: data.logicalTime, seed: () => deriveSeed(data.seed, "import") });
+
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(bundleUrl(data.code, data.digest))) as Record<string, unknown>;
+  } catch (err) {
+    fatal(`module ${name} threw at import: ${truncate(messageOf(err))}`);
+    return;
+  }
+
+  const fn = mod.default;
+  if (typeof fn !== "function") {
+    fatal(`module ${name} has no default export function`);
+    return;
+  }
+  let reducer: Reducer | undefined;
+  let initial = "null";
+  if ("reduce" in mod && mod.reduce !== undefined) {
+    if (typeof mod.reduce !== "function") {
+      fatal(`module ${name} exports "reduce" but it is not a function`);
+      return;
+    }
+    reducer = mod.reduce as Reducer;
+    if ("initial" in mod && mod.initial !== undefined) {
+      try {
+        initial = canonicalize(mod.initial);
+      } catch (err) {
+        fatal(`module ${name} exports an "initial" that is not canonical JSON: ${messageOf(err)}`);
+        return;
+      }
+    }
+  }
+
+  const worker = new SandboxWorker(port, data, shims, { fn: fn as UserFunction, reducer });
+  // Requests are served strictly one after another, even if the parent sent two.
+  let queue: Promise<void> = Promise.resolve();
+  port.on("message", (msg: ToWorker) => {
+    queue = queue.then(() => worker.handle(msg));
+  });
+  const ready: FromWorker = reducer === undefined ? { type: "ready" } : { type: "ready", reducer: { initial } };
+  port.postMessage(ready);
+}
+
+if (!isMainThread && parentPort !== null && isSandboxWorkerData(workerData)) {
+  void main(parentPort, workerData);
+}

@@ -1,0 +1,175 @@
+/**
+ * The deterministic pulse scheduler (PLEX §5). Records are assigned to partitions by
+ * `stable_hash(id) % N`; each partition's records are cut into pulses of `pulseSize` in read
+ * order. A partition's pulses run strictly one after another; at most `maxPulsesInFlight`
+ * pulses are held (queued or running) at once, and the input is not read further until one
+ * finishes (backpressure). There is no work stealing: which worker runs a pulse never
+ * changes what the pulse is or what it produces.
+ *
+ * Memory: the partial per-partition buffers are bounded by `bufferBudgetBytes`; when they
+ * would exceed it, the largest buffer (lowest partition on ties) is cut into a pulse early.
+ * That decision depends only on the input and the config, never on timing, so a resumed run
+ * cuts exactly the same pulses.
+ */
+import { CairnError, ErrorCode } from "../core/errors.js";
+import type { EURecord } from "./input/types.js";
+import { partitionOf } from "./partition.js";
+
+/** Shallow-ish size estimate walks at most this many values per record. */
+const SIZE_ESTIMATE_MAX_NODES = 1024;
+
+export interface SchedulerLimits {
+  partitions: number;
+  pulseSize: number;
+  maxPulsesInFlight: number;
+  /** Budget for records buffered in partial pulses. */
+  bufferBudgetBytes: number;
+  /** Budget for records of pulses queued or running; reading waits while above it. */
+  inFlightBudgetBytes: number;
+}
+
+export interface ScheduledPulse {
+  partition: number;
+  index: number;
+  records: EURecord[];
+  bytes: number;
+}
+
+/** Rough in-memory size of a record's input (never exact; used for budgets only). */
+export function estimateSize(v: unknown): number {
+  let nodes = 0;
+  let size = 0;
+  const stack: unknown[] = [v];
+  while (stack.length > 0 && nodes < SIZE_ESTIMATE_MAX_NODES) {
+    const x = stack.pop();
+    nodes++;
+    if (typeof x === "string") size += 16 + 2 * x.length;
+    else if (x instanceof Uint8Array) size += 64 + x.byteLength;
+    else if (Array.isArray(x)) {
+      size += 16 + 8 * x.length;
+      for (const e of x) stack.push(e);
+    } else if (x !== null && typeof x === "object") {
+      for (const [k, e] of Object.entries(x)) {
+        size += 24 + 2 * k.length;
+        stack.push(e);
+      }
+    } else size += 16;
+  }
+  return size + 64;
+}
+
+export class PulseScheduler {
+  private readonly buffers: EURecord[][];
+  private readonly bufferBytes: number[];
+  private readonly nextIndex: number[];
+  private readonly queues: ScheduledPulse[][];
+  private readonly busy: boolean[];
+  private buffered = 0;
+  private held = 0;
+  private heldBytes = 0;
+  private running = 0;
+  private failure: unknown;
+  private waiter: (() => void) | undefined;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    private readonly limits: SchedulerLimits,
+    private readonly execute: (p: ScheduledPulse) => Promise<void>,
+  ) {
+    const n = limits.partitions;
+    this.buffers = Array.from({ length: n }, () => []);
+    this.bufferBytes = new Array<number>(n).fill(0);
+    this.nextIndex = new Array<number>(n).fill(0);
+    this.queues = Array.from({ length: n }, () => []);
+    this.busy = new Array<boolean>(n).fill(false);
+  }
+
+  /** Adds one record; resolves when the scheduler can take another (backpressure). */
+  async add(r: EURecord): Promise<void> {
+    this.check();
+    const p = partitionOf(r.id, this.limits.partitions);
+    const size = estimateSize(r.input);
+    (this.buffers[p] as EURecord[]).push(r);
+    this.bufferBytes[p] = (this.bufferBytes[p] as number) + size;
+    this.buffered += size;
+    if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize) this.cut(p);
+    while (this.buffered > this.limits.bufferBudgetBytes) this.cut(this.largestBuffer());
+    while (this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.running > 0)) {
+      await new Promise<void>((res) => (this.waiter = res));
+      this.check();
+    }
+  }
+
+  /** Cuts every partial buffer (in partition order) and waits for all pulses to finish. */
+  async finish(): Promise<void> {
+    this.check();
+    for (let p = 0; p < this.limits.partitions; p++) if ((this.buffers[p] as EURecord[]).length > 0) this.cut(p);
+    while (this.held > 0) {
+      await new Promise<void>((res) => (this.idle = res));
+      this.check();
+    }
+  }
+
+  /** Waits for running pulses to settle after a failure elsewhere (no new pulses start). */
+  async drain(): Promise<void> {
+    this.failure ??= new CairnError(ErrorCode.INTERNAL, "scheduler drained");
+    while (this.running > 0) await new Promise<void>((res) => (this.idle = res));
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private largestBuffer(): number {
+    let best = 0;
+    for (let p = 1; p < this.limits.partitions; p++) if ((this.bufferBytes[p] as number) > (this.bufferBytes[best] as number)) best = p;
+    return best;
+  }
+
+  private cut(p: number): void {
+    const records = this.buffers[p] as EURecord[];
+    const bytes = this.bufferBytes[p] as number;
+    this.buffers[p] = [];
+    this.bufferBytes[p] = 0;
+    this.buffered -= bytes;
+    const index = this.nextIndex[p] as number;
+    this.nextIndex[p] = index + 1;
+    (this.queues[p] as ScheduledPulse[]).push({ partition: p, index, records, bytes });
+    this.held++;
+    this.heldBytes += bytes;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.failure !== undefined) return;
+    for (let p = 0; p < this.limits.partitions && this.running < this.limits.maxPulsesInFlight; p++) {
+      if (this.busy[p] || (this.queues[p] as ScheduledPulse[]).length === 0) continue;
+      const pulse = (this.queues[p] as ScheduledPulse[]).shift() as ScheduledPulse;
+      this.busy[p] = true;
+      this.running++;
+      this.execute(pulse).then(
+        () => this.settle(pulse),
+        (err: unknown) => {
+          this.failure ??= err;
+          this.settle(pulse);
+        },
+      );
+    }
+  }
+
+  private settle(pulse: ScheduledPulse): void {
+    this.busy[pulse.partition] = false;
+    this.running--;
+    this.held--;
+    this.heldBytes -= pulse.bytes;
+    this.pump();
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+    if (this.held === 0 || this.failure !== undefined) {
+      const i = this.idle;
+      this.idle = undefined;
+      i?.();
+    }
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * `verify` re-checks a finished run from the store alone: the manifest, every pulse's
+ * records against its checksum and receipt, and the ordered output against the output
+ * digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
+ * of pulses on fresh workers and compares every record. `replay` re-executes one pulse.
+ */
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { canonicalize } from "../core/canonical.js";
+import { MerkleBuilder } from "../core/merkle.js";
+import type { Digest } from "../core/digest.js";
+import { deriveSeed } from "../core/prng.js";
+import type { Store } from "../store/store.js";
+import { TMP_DIR } from "../store/layout.js";
+import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
+import { checkRunId } from "./plan.js";
+import { OrderIndex } from "./order-index.js";
+import { checksumOf, leafOf, recordText } from "./records.js";
+import { executePulse, pulseParams, type WorkEU } from "./pulse.js";
+import { loadFunction } from "./runner.js";
+import type { EUId } from "./input/types.js";
+
+/** Problems listed one by one before verify only counts the rest. */
+export const MAX_VERIFY_PROBLEMS = 1000;
+
+export interface VerifyProblem {
+  code: "manifest_invalid" | "artifact_tampered" | "checksum_mismatch" | "receipt_mismatch" | "output_mismatch" | "count_mismatch" | "reexecution_mismatch";
+  message: string;
+  pulse?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  runId: string;
+  manifestDigest: Digest;
+  pulsesChecked: number;
+  recordsChecked: number;
+  pulsesReexecuted: number;
+  problems: VerifyProblem[];
+}
+
+function requireManifest(store: Store, runId: string): { manifest: Manifest; digest: Digest } {
+  checkRunId(runId);
+  const m = loadManifest(store, runId);
+  if (m === undefined) {
+    const started = store.findRoot(`run:${runId}`) !== undefined;
+    throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} has not completed (resume it first)` : `run ${runId} not found`, { runId });
+  }
+  return m;
+}
+
+function pulseName(p: { partition: number; index: number }): string {
+  return `${p.partition}/${p.index}`;
+}
+
+function recordsOf(store: Store, digest: Digest): string[] {
+  const text = store.get(digest).toString("utf8");
+  return text.length === 0 ? [] : text.slice(0, -1).split("\n");
+}
+
+/** Reads a pulse's EUs back from its stored slice. */
+export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
+  const body = JSON.parse(store.get(slice).toString("utf8")) as { eus: Array<{ id: EUId; input?: unknown; input_artifact?: Digest }> };
+  return body.eus.map((e) => ({ id: e.id, input: e.input_artifact !== undefined ? store.get(e.input_artifact) : e.input }));
+}
+
+export async function verifyRun(store: Store, runId: string, opts: { reexecute?: boolean; sample?: number } = {}): Promise<VerifyReport> {
+  const { manifest: m, digest } = requireManifest(store, runId);
+  const problems: VerifyProblem[] = [];
+  const add = (p: VerifyProblem): void => {
+    if (problems.length < MAX_VERIFY_PROBLEMS) problems.push(p);
+  };
+  const report: VerifyReport = { ok: false, runId, manifestDigest: digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, problems };
+  if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
+
+  const byIndex = m.config.idField === null;
+  const index = new OrderIndex(join(store.root, TMP_DIR, `verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  try {
+    let total = 0;
+    for (const p of m.pulses) {
+      const name = pulseName(p);
+      report.pulsesChecked++;
+      let texts: string[];
+      try {
+        texts = recordsOf(store, p.records);
+      } catch (err) {
+        if (isCairnError(err)) {
+          add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${err.message}` });
+          continue;
+        }
+        throw err;
+      }
+      if (texts.length !== p.eus) add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${texts.length} records, manifest says ${p.eus}` });
+      const sum = checksumOf(texts);
+      if (sum !== p.checksum) add({ code: "checksum_mismatch", pulse: name, message: `pulse ${name}: records hash to ${sum}, manifest says ${p.checksum}` });
+      const r = (() => {
+        try {
+          return store.getReceipt(p.receipt);
+        } catch {
+          return undefined;
+        }
+      })();
+      const expectParams = canonicalize(pulseParams(m.config));
+      if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || canonicalize(r.params) !== expectParams) {
+        add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
+      }
+      const ids = texts.map((t) => (JSON.parse(t) as { id: EUId }).id);
+      index.addOutputs(ids, texts);
+      total += texts.length;
+      report.recordsChecked += texts.length;
+    }
+    const c = m.counts;
+    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total) {
+      add({ code: "count_mismatch", message: `counts do not add up: ${c.completed} completed + ${c.failed} failed, total ${c.total}, records in pulses ${total}, read ${m.input.records}` });
+    }
+    // The ordered output, recomputed from the pulses, must match the stored output and digest.
+    const builder = new MerkleBuilder();
+    let stored: string[] | undefined;
+    try {
+      stored = recordsOf(store, m.output.artifact);
+    } catch (err) {
+      if (!isCairnError(err)) throw err;
+      add({ code: "artifact_tampered", message: `output artifact ${m.output.artifact}: ${err.message}` });
+    }
+    let i = 0;
+    for (const text of index.ordered()) {
+      builder.add(leafOf(text));
+      if (stored !== undefined && stored[i] !== text && problems.length < MAX_VERIFY_PROBLEMS) {
+        add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${stored[i] ?? "<missing>"} vs ${text}` });
+      }
+      i++;
+    }
+    if (stored !== undefined && stored.length !== i) add({ code: "output_mismatch", message: `output artifact holds ${stored.length} records, pulses hold ${i}` });
+    if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
+  } finally {
+    index.close();
+  }
+
+  if (opts.reexecute === true) {
+    const chosen = samplePulses(m, opts.sample);
+    for (const p of chosen) {
+      const diff = await reexecutePulse(store, m, p);
+      report.pulsesReexecuted++;
+      if (diff !== undefined) add({ code: "reexecution_mismatch", pulse: pulseName(p), message: diff });
+    }
+  }
+  report.ok = problems.length === 0;
+  return report;
+}
+
+/** A deterministic sample of K pulses (all when K is undefined or ≥ the pulse count). */
+export function samplePulses(m: Manifest, k: number | undefined): ManifestPulse[] {
+  if (k === undefined || k >= m.pulses.length) return m.pulses;
+  if (!Number.isInteger(k) || k < 0) throw new CairnError(ErrorCode.USAGE, `sample must be a non-negative integer, got ${String(k)}`);
+  const keyed = m.pulses.map((p) => ({ p, h: deriveSeed("verify-sample", m.runId, p.partition, p.index) }));
+  keyed.sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0));
+  return keyed.slice(0, k).map((x) => x.p).sort((a, b) => a.partition - b.partition || a.index - b.index);
+}
+
+/** Re-executes one pulse on fresh workers; returns a description of the first difference, if any. */
+async function reexecutePulse(store: Store, m: Manifest, p: ManifestPulse): Promise<string | undefined> {
+  const { texts } = await replayPulse(store, m, p);
+  const stored = recordsOf(store, p.records);
+  for (let i = 0; i < Math.max(texts.length, stored.length); i++) {
+    if (texts[i] !== stored[i]) {
+      return `pulse ${pulseName(p)}: EU record ${i} differs on re-execution:\n  stored:      ${stored[i] ?? "<missing>"}\n  re-executed: ${texts[i] ?? "<missing>"}`;
+    }
+  }
+  return undefined;
+}
+
+async function replayPulse(store: Store, m: Manifest, p: ManifestPulse): Promise<{ texts: string[] }> {
+  const eus = sliceEUs(store, p.slice);
+  const runner = await loadFunction(store, m.function.artifact, { ...m.config, workers: 1 });
+  try {
+    const { outcomes } = await executePulse(runner.fresh, eus, m.config.retries);
+    return { texts: outcomes.map(recordText) };
+  } finally {
+    await runner.close();
+  }
+}
+
+/** Finds a pulse by `partition/index` or by its position in the manifest. */
+export function findPulse(m: Manifest, which: string): ManifestPulse {
+  const pi = /^(\d+)\/(\d+)$/.exec(which);
+  const p = pi !== null ? m.pulses.find((x) => x.partition === Number(pi[1]) && x.index === Number(pi[2])) : /^\d+$/.test(which) ? m.pulses[Number(which)] : undefined;
+  if (p === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (use partition/index, e.g. 0/0, or 0..${m.pulses.length - 1})`);
+  return p;
+}
+
+export interface ReplayResult {
+  runId: string;
+  pulse: { partition: number; index: number };
+  records: string[];
+  checksum: Digest;
+  storedChecksum: Digest;
+  matches: boolean;
+}
+
+/** Re-executes one pulse of a finished run and compares it with what was stored. */
+export async function replay(store: Store, runId: string, which: string): Promise<ReplayResult> {
+  const { manifest: m } = requireManifest(store, runId);
+  const p = findPulse(m, which);
+  const { texts } = await replayPulse(store, m, p);
+  const checksum = checksumOf(texts);
+  return { runId, pulse: { partition: p.partition, index: p.index }, records: texts, checksum, storedChecksum: p.checksum, matches: checksum === p.checksum };
+}
