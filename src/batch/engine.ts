@@ -35,6 +35,8 @@ import type { ReduceItem } from "./sandbox/pool.js";
 
 /** Failures listed in the ExecutionResult (the manifest lists all). */
 export const MAX_RESULT_FAILURES = 100;
+/** The ordered merge hands output to the store (and --out) in chunks of about this size. */
+export const MERGE_CHUNK_BYTES = 256 * 1024;
 export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
 
 export interface Progress {
@@ -228,6 +230,8 @@ async function mergeOutputs(
   const reducer = runner.reducer;
   let acc = reducer?.initial;
   let batch: ReduceItem[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let out: FileHandle | undefined;
   if (outFile !== undefined) {
     try {
@@ -238,7 +242,7 @@ async function mergeOutputs(
   }
   async function* lines(): AsyncGenerator<Buffer> {
     for (const text of index.ordered()) {
-      builder.add(leafOf(text));
+      builder.addRaw(leafOf(text));
       const line = Buffer.from(`${text}\n`);
       if (isFailedRecord(text) || reducer !== undefined) {
         const rec = parseRecord(text);
@@ -251,9 +255,19 @@ async function mergeOutputs(
           }
         }
       }
-      if (out !== undefined) await out.write(line);
-      yield line;
+      pending.push(line);
+      pendingBytes += line.length;
+      if (pendingBytes >= MERGE_CHUNK_BYTES) yield* flush();
     }
+    yield* flush();
+  }
+  async function* flush(): AsyncGenerator<Buffer> {
+    if (pending.length === 0) return;
+    const chunk = Buffer.concat(pending);
+    pending = [];
+    pendingBytes = 0;
+    if (out !== undefined) await out.write(chunk);
+    yield chunk;
   }
   try {
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });

@@ -10,8 +10,8 @@
  * worker count or resume point.
  */
 import { canonicalize } from "../core/canonical.js";
-import { sha256, type Digest } from "../core/digest.js";
-import { merkleRoot } from "../core/merkle.js";
+import { sha256Raw, type Digest } from "../core/digest.js";
+import { merkleRootRaw } from "../core/merkle.js";
 import type { EUResult } from "./sandbox/protocol.js";
 import type { EUId } from "./input/types.js";
 
@@ -52,10 +52,11 @@ export function truncate(msg: string): string {
   return msg.length > MAX_ERROR_MESSAGE_CHARS ? `${msg.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : msg;
 }
 
-export function leafOf(text: string): Digest {
-  return sha256(text);
+/** The record's leaf: SHA-256 of its canonical text, as 32 raw bytes. */
+export function leafOf(text: string): Buffer {
+  return sha256Raw(text);
 }
 
 export function checksumOf(texts: readonly string[]): Digest {
-  return merkleRoot(texts.map(leafOf));
+  return merkleRootRaw(texts.map(leafOf));
 }

@@ -125,7 +125,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     }
     let i = 0;
     for (const text of index.ordered()) {
-      builder.add(leafOf(text));
+      builder.addRaw(leafOf(text));
       if (stored !== undefined && stored[i] !== text && problems.length < MAX_VERIFY_PROBLEMS) {
         add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${stored[i] ?? "<missing>"} vs ${text}` });
       }
