@@ -25,7 +25,7 @@ import type { EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, type PulseResult, type PulseSpec, type WorkEU,
+  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, recordPlan, reportRoot, type RunPlan } from "./plan.js";
@@ -210,12 +210,13 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
 
 function toSpec(sp: ScheduledPulse): PulseSpec {
   const eus: WorkEU[] = [];
-  const slice: unknown[] = [];
+  const entries: unknown[] = [];
   for (const r of sp.records as EURecord[]) {
     eus.push({ id: r.id, input: r.input });
-    slice.push(Buffer.isBuffer(r.input) ? { id: r.id, input_artifact: sha256(r.input) } : { id: r.id, input: r.input });
+    entries.push(Buffer.isBuffer(r.input) ? { id: r.id, input_artifact: sha256(r.input) } : { id: r.id, input: r.input });
   }
-  return { partition: sp.partition, index: sp.index, eus, slice };
+  const slice = sliceBytes(entries);
+  return { partition: sp.partition, index: sp.index, eus, slice, sliceDigest: sha256(slice) };
 }
 
 /** Scans the ordering index once: output artifact, Merkle root, failures, reduce. */

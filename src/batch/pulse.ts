@@ -16,7 +16,7 @@
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { deriveSeed } from "../core/prng.js";
-import { sha256, type Digest } from "../core/digest.js";
+import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import type { Params } from "../store/receipts.js";
 import type { EUId } from "./input/types.js";
@@ -55,8 +55,10 @@ export interface PulseSpec {
   partition: number;
   index: number;
   eus: WorkEU[];
-  /** Slice entries (ids and canonical-ready inputs) in pulse order. */
-  slice: unknown[];
+  /** The canonical slice artifact bytes (ids and inputs in pulse order; see sliceBytes). */
+  slice: Buffer;
+  /** Its digest (slices are untyped artifacts: the plain SHA-256). */
+  sliceDigest: Digest;
 }
 
 export interface AttemptLog {
@@ -177,7 +179,7 @@ export function commitPulse(store: Store, fn: Digest, cfg: RunConfig, spec: Puls
   const checksum = checksumOf(texts);
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
-    const slice = store.putBytes(sliceBytes(spec.slice), { mediaType: SLICE_MEDIA_TYPE }).digest;
+    const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
     const records = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: RECORDS_MEDIA_TYPE }).digest;
     const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
     const receipt = store.recordReceipt({
@@ -194,7 +196,7 @@ export function commitPulse(store: Store, fn: Digest, cfg: RunConfig, spec: Puls
 
 /** Loads a pulse that an earlier (interrupted) invocation already committed, if any. */
 export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): PulseResult | undefined {
-  const sliceDigest = sha256(sliceBytes(spec.slice)); // slices are untyped: digest = plain SHA-256
+  const sliceDigest = spec.sliceDigest;
   const r = store.findReceipt(fn, [sliceDigest], pulseParams(cfg));
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
