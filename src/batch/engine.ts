@@ -14,21 +14,21 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { canonicalBytes } from "../core/canonical.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import { MerkleBuilder } from "../core/merkle.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
 import { normalizeConfig, type RunConfigInput } from "./config.js";
 import { ingest, storedRecords, type Dataset, type IngestedInput } from "./ingest.js";
-import type { EURecord } from "./input/types.js";
+import { newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
   auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
-import { ENGINE_NAME, ENGINE_VERSION, loadPlan, recordPlan, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
 import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle } from "./runner.js";
 import { isFailedRecord, leafOf, parseRecord } from "./records.js";
 import type { ReduceItem } from "./sandbox/pool.js";
@@ -41,6 +41,11 @@ export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
 
 export interface Progress {
   phase: "ingest" | "execute" | "merge" | "done";
+  /** Known once the plan is recorded (after ingest). */
+  runId: string | undefined;
+  /** Input bytes read so far, and in all (known after ingest; for progress and ETA). */
+  inputBytesRead: number;
+  inputBytesTotal: number | undefined;
   eusDone: number;
   eusFailed: number;
   /** Known once the whole input has been read. */
@@ -73,7 +78,7 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
   const r: ExecutionResult = {
     runId: m.runId,
     status: m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed",
-    counts: m.counts,
+    counts: { total: m.counts.total, completed: m.counts.completed, failed: m.counts.failed, retried: m.counts.retried },
     outputDigest: m.output.digest,
     outputArtifact: m.output.artifact,
     manifestDigest: digest,
@@ -91,7 +96,7 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
   const func = await storeFunction(store, fn);
-  hooks.onProgress?.({ phase: "ingest", eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
+  hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   const input = await ingest(store, dataset, cfg.format, hooks.stdin);
   const plan: RunPlan = {
     kind: "cairn.batch.plan",
@@ -126,9 +131,21 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   const byIndex = cfg.idField === null;
   const index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   const pulses: PulseResult[] = [];
-  const progress: Progress = { phase: "execute", eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 };
+  const stats = newReaderStats();
+  const progress: Progress = {
+    phase: "execute",
+    runId,
+    inputBytesRead: 0,
+    inputBytesTotal: store.stat(input.artifact).size,
+    eusDone: 0,
+    eusFailed: 0,
+    eusTotal: undefined,
+    pulsesDone: 0,
+    pulsesReused: 0,
+  };
   const report = (): void => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    progress.inputBytesRead = input.format === "files" ? (progress.inputBytesTotal as number) : stats.bytes;
     hooks.onProgress?.({ ...progress });
   };
 
@@ -165,7 +182,7 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   let manifest: Manifest;
   try {
     try {
-      for await (const r of storedRecords(store, input, cfg.idField)) {
+      for await (const r of storedRecords(store, input, cfg.idField, stats)) {
         index.addRecord(r);
         recordsRead++;
         await scheduler.add(r);
@@ -175,6 +192,7 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
       await scheduler.finish();
     } catch (err) {
       await scheduler.drain();
+      forgetIfHopeless(store, runId, err);
       throw err;
     }
     progress.phase = "merge";
@@ -206,6 +224,16 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   progress.phase = "done";
   report();
   return resultOf(manifest, manifestDigest, false);
+}
+
+/**
+ * A run that failed on its input (malformed record, duplicate id, oversized record) can never
+ * complete: resuming reads the same bytes. Its plan is unpinned so it neither lists as a run
+ * to resume nor keeps its input from gc. Other failures (a crash, a full disk) keep the plan.
+ */
+function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
+  if (!isCairnError(err) || (err.code !== ErrorCode.INVALID_INPUT && err.code !== ErrorCode.LIMIT_EXCEEDED)) return;
+  if (store.findRoot(planRoot(runId)) !== undefined) store.unpin(planRoot(runId));
 }
 
 function toSpec(sp: ScheduledPulse): PulseSpec {

@@ -14,7 +14,7 @@ import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
-import type { EURecord, InputFormat } from "./input/types.js";
+import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
 import { readRecords } from "./input/readers.js";
 
@@ -73,7 +73,7 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
 }
 
 /** The run's records, read back from the ingested artifact. */
-export async function* storedRecords(store: Store, input: IngestedInput, idField: string | null): AsyncGenerator<EURecord> {
+export async function* storedRecords(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord> {
   if (input.format === "files") {
     const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
     let index = 0;
@@ -84,6 +84,8 @@ export async function* storedRecords(store: Store, input: IngestedInput, idField
     }
     return;
   }
-  const opts = idField === null ? { format: input.format } : { format: input.format, idField };
-  yield* readRecords("-", { ...opts, displayName: input.source }, store.openReadStream(input.artifact));
+  const opts: ReaderOptions = { format: input.format, displayName: input.source };
+  if (idField !== null) opts.idField = idField;
+  if (stats !== undefined) opts.stats = stats;
+  yield* readRecords("-", opts, store.openReadStream(input.artifact));
 }

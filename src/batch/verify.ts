@@ -3,8 +3,10 @@
  * records against its checksum and receipt, and the ordered output against the output
  * digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
  * of pulses on fresh workers and compares every record. `replay` re-executes one pulse.
+ * Both only read the store; their scratch ordering index lives in the OS temp directory.
  */
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { randomBytes } from "node:crypto";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
@@ -12,7 +14,6 @@ import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
-import { TMP_DIR } from "../store/layout.js";
 import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
@@ -75,7 +76,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
 
   const byIndex = m.config.idField === null;
-  const index = new OrderIndex(join(store.root, TMP_DIR, `verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   try {
     let total = 0;
     for (const p of m.pulses) {

@@ -10,6 +10,12 @@ import { parseDuration } from "./duration.js";
 import { printError } from "./output.js";
 import { initCommand, storeCommand } from "./store-commands.js";
 import { fsckCommand, gcCommand, lineageCommand, snapshotCommand } from "./maintenance-commands.js";
+import { replayCommand, resumeCommand, runCommand, runsCommand, verifyCommand } from "./batch-commands.js";
+
+// The first statement of the program (ESM evaluates the imports above first; none of them reads
+// the time zone): batch workers share this process's time zone, so local-time Date methods in
+// user functions (getHours, toString…) agree on every machine.
+process.env.TZ = "UTC";
 
 function packageVersion(): string {
   // Same relative path from src/cli/main.ts and dist/cli/main.js.
@@ -42,7 +48,8 @@ export function buildProgram(): Command {
     .addCommand(snapshotCommand())
     .addCommand(gcCommand())
     .addCommand(fsckCommand())
-    .addCommand(lineageCommand());
+    .addCommand(lineageCommand())
+    .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand());
   inheritSettings(program);
   return program;
 }

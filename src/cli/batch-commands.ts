@@ -1,0 +1,438 @@
+/**
+ * Batch runs (PLEX): `cairn run`, `cairn resume`, `cairn verify`, `cairn replay`,
+ * `cairn runs ls|show`.
+ *
+ * Exit codes: 0 completed / verified / replay matches; 1 a run with failed EUs (without
+ * --allow-failures), a verify mismatch, a replay that differs, or any other failure (not
+ * found, bad input, bad module…); 2 usage errors (bad flags, malformed run id).
+ */
+import { Command, Option } from "commander";
+import { canonicalize } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
+import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
+import { listRuns, type RunSummary } from "../batch/runs.js";
+import { loadManifest, type Manifest } from "../batch/manifest.js";
+import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
+import {
+  DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
+  MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, parseSize, type RunConfig, type RunConfigInput,
+} from "../batch/config.js";
+import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
+import type { Store } from "../store/store.js";
+import { globalsOf, outputFor, withStore } from "./context.js";
+import { parseCount, parseDuration } from "./duration.js";
+import { humanBytes, printError, type Output } from "./output.js";
+import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
+
+/** Failures listed in the human summary (the JSON result and the manifest hold more). */
+export const SHOWN_FAILURES = 10;
+/** Longest failure message shown on one human line. */
+const SHOWN_MESSAGE_CHARS = 300;
+/** Longest reduce value shown in the human summary. */
+const SHOWN_REDUCE_CHARS = 2000;
+/** Exit code after SIGINT (128 + 2), as shells report it. */
+const SIGINT_EXIT_CODE = 130;
+
+// ---------------------------------------------------------------------------------------------
+// Option parsing: strict, E_USAGE (exit 2) naming the flag.
+
+/** A decimal integer in min..max (no sign, no exponent, no unit). */
+export function parseIntIn(text: string, what: string, min: number, max: number): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { value: text });
+  }
+  return n;
+}
+
+/** A probability in [0, 1], as a plain decimal (`0`, `0.05`, `.5`, `1`). */
+export function parseRate(text: string, what: string): number {
+  const t = text.trim();
+  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(t) ? Number(t) : Number.NaN;
+  if (!(n >= 0 && n <= 1)) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected a number in [0, 1], e.g. 0.05`, { value: text });
+  return n;
+}
+
+/** A size such as 256MB, 1GiB or a byte count, at least the engine's minimum. */
+export function parseMemory(text: string, what: string): number {
+  let n: number;
+  try {
+    n = parseSize(text);
+  } catch {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: use e.g. 256MB, 1GiB or a byte count`, { value: text });
+  }
+  if (!Number.isSafeInteger(n) || n < MIN_MAX_MEMORY_BYTES) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least ${humanBytes(MIN_MAX_MEMORY_BYTES)}`, { value: text });
+  }
+  return n;
+}
+
+function positiveDuration(text: string, what: string): number {
+  const ms = parseDuration(text, what);
+  if (ms < 1) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least 1 ms`, { value: text });
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human output.
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${groupDigits(n)} ${n === 1 ? one : many}`;
+}
+
+function oneLine(s: string, max = SHOWN_MESSAGE_CHARS): string {
+  const flat = s.replace(/\r?\n/g, " ⏎ ");
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+function failureLine(f: { id: unknown; code: string; message: string }): string {
+  return `  id ${canonicalize(f.id)}  ${f.code}  ${oneLine(f.message)}`;
+}
+
+/** The human summary of an ExecutionResult on stdout. */
+function printResult(out: Output, r: ExecutionResult): void {
+  const status = r.status === "completed" ? out.paint("green", "completed") : out.paint("red", "failed");
+  const c = r.counts;
+  out.line(`run ${r.runId}: ${status}${r.reused ? " (already finished: nothing executed)" : ""}`);
+  out.line(`EUs: ${groupDigits(c.total)} total, ${groupDigits(c.completed)} completed, ${groupDigits(c.failed)} failed, ${groupDigits(c.retried)} retried`);
+  out.line(`output digest: ${r.outputDigest}`);
+  out.line(`manifest digest: ${r.manifestDigest}`);
+  out.note(`output artifact: ${r.outputArtifact} (cairn store get ${r.outputArtifact})`);
+  if ("reduce" in r) out.line(`reduce: ${oneLine(JSON.stringify(r.reduce) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
+  if (r.failures.length > 0) {
+    out.line(`failures (${failuresHeading(r)}):`);
+    for (const f of r.failures.slice(0, SHOWN_FAILURES)) out.line(failureLine(f));
+  }
+  out.note(`verify with: cairn verify ${r.runId}`);
+}
+
+function failuresHeading(r: ExecutionResult): string {
+  const shown = Math.min(SHOWN_FAILURES, r.failures.length);
+  return shown < r.counts.failed ? `first ${shown} of ${groupDigits(r.counts.failed)}` : plural(r.counts.failed, "EU");
+}
+
+/** A failed run (EUs failed without --allow-failures): says so on stderr, with the first failures. */
+function reportFailedRun(r: ExecutionResult, json: boolean): void {
+  const err = new CairnError(
+    ErrorCode.EU_FAILED,
+    `${plural(r.counts.failed, "EU")} of ${groupDigits(r.counts.total)} failed in run ${r.runId} (pass --allow-failures to accept failed EUs)`,
+    { runId: r.runId, failed: r.counts.failed, failures: r.failures.slice(0, SHOWN_FAILURES) },
+  );
+  printError(err, json);
+  if (!json) for (const f of r.failures.slice(0, SHOWN_FAILURES)) process.stderr.write(`${failureLine(f)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// run / resume
+
+/** The ExecutionResult with its keys in one fixed order (a fresh and a reused run print alike). */
+export function resultJson(r: ExecutionResult): Record<string, unknown> {
+  const c = r.counts;
+  const o: Record<string, unknown> = {
+    runId: r.runId,
+    status: r.status,
+    counts: { total: c.total, completed: c.completed, failed: c.failed, retried: c.retried },
+    outputDigest: r.outputDigest,
+    manifestDigest: r.manifestDigest,
+    outputArtifact: r.outputArtifact,
+  };
+  if ("reduce" in r) o.reduce = r.reduce;
+  o.failures = r.failures;
+  o.reused = r.reused;
+  return o;
+}
+
+interface RunOpts {
+  input: string;
+  format?: InputFormat;
+  idField?: string;
+  partitions?: number;
+  pulseSize?: number;
+  workers?: number;
+  maxPulsesInFlight?: number;
+  retries?: number;
+  seed?: string;
+  maxMemory?: number;
+  out?: string;
+  allowFailures?: boolean;
+  auditRate?: number;
+  euTimeout?: number;
+}
+
+function configOf(o: RunOpts): RunConfigInput {
+  const c: RunConfigInput = {};
+  if (o.format !== undefined) c.format = o.format;
+  if (o.idField !== undefined) c.idField = o.idField;
+  if (o.partitions !== undefined) c.partitions = o.partitions;
+  if (o.pulseSize !== undefined) c.pulseSize = o.pulseSize;
+  if (o.workers !== undefined) c.workers = o.workers;
+  if (o.maxPulsesInFlight !== undefined) c.maxPulsesInFlight = o.maxPulsesInFlight;
+  if (o.retries !== undefined) c.retries = o.retries;
+  if (o.seed !== undefined) c.seed = o.seed;
+  if (o.maxMemory !== undefined) c.maxMemoryBytes = o.maxMemory;
+  if (o.allowFailures === true) c.allowFailures = true;
+  if (o.auditRate !== undefined) c.auditRate = o.auditRate;
+  if (o.euTimeout !== undefined) c.euTimeoutMs = o.euTimeout;
+  return c;
+}
+
+/**
+ * Runs `exec` with the store open for writing and progress on stderr, prints the result, and
+ * sets exit code 1 for a failed run. ^C ends the bar line and says how to continue.
+ */
+async function executeAndReport(
+  cmd: Command,
+  outFile: string | undefined,
+  readsStdin: boolean,
+  exec: (store: Store, hooks: RunHooks) => Promise<ExecutionResult>,
+): Promise<void> {
+  const g = globalsOf(cmd);
+  const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
+  let runId: string | undefined;
+  const onSigint = (): void => {
+    progress.interrupt();
+    process.stderr.write(`cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue\n`);
+    process.exit(SIGINT_EXIT_CODE);
+  };
+  process.once("SIGINT", onSigint);
+  let result: ExecutionResult;
+  try {
+    result = await withStore(cmd, "write", (store) => {
+      const hooks: RunHooks = {
+        onProgress: (p) => {
+          runId ??= p.runId;
+          progress.update(p);
+        },
+      };
+      if (readsStdin) hooks.stdin = process.stdin;
+      if (outFile !== undefined) hooks.outFile = outFile;
+      return exec(store, hooks);
+    });
+  } catch (err) {
+    progress.interrupt();
+    throw err;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+  progress.finish();
+  const out = outputFor(cmd);
+  out.result(resultJson(result), () => printResult(out, result));
+  if (!out.quiet && !out.json && outFile !== undefined) process.stderr.write(`cairn: wrote the ordered output to ${outFile}\n`);
+  if (result.status === "failed") {
+    reportFailedRun(result, g.json === true);
+    process.exitCode = 1;
+  }
+}
+
+const RUN_HELP = `
+Notes:
+  The module (.ts, .mts, .js, .mjs) default-exports the execution function (input, ctx) =>
+  output (it may be async). It may also export \`initial\` and \`reduce(acc, output)\`: outputs
+  are then folded in EU-id order and the result is printed as "reduce".
+  Inside the function, Date/Date.now/performance.now are a fixed logical time and Math.random
+  and crypto randomness are seeded per EU from (--seed, EU id). The CLI runs with TZ=UTC, so
+  local-time Date methods (getHours, toString…) give the same answer on every machine.
+  The run id is derived from the input bytes, the bundled module, the config and the engine
+  version: running the same command again continues (or reports) the same run.
+  Progress goes to stderr (a bar on a terminal, plain lines otherwise; --quiet silences it).
+  Exit status: 0 when completed, 1 when EUs failed (unless --allow-failures) or on an error,
+  2 on a usage error.`;
+
+export function runCommand(): Command {
+  return new Command("run")
+    .description("run a function over every record of an input (an exhaustive, verifiable batch run)")
+    .argument("<module>", "execution module: .ts, .mts, .js or .mjs with a default export function")
+    .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin")
+    .addOption(new Option("--format <format>", "input format").choices(INPUT_FORMATS).default("jsonl"))
+    .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)")
+    .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseIntIn(v, "--partitions", 1, MAX_PARTITIONS)))
+    .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseIntIn(v, "--pulse-size", 1, MAX_PULSE_SIZE)))
+    .addOption(new Option("--workers <w>", "worker threads (default: CPUs, at most 8)").argParser((v) => parseIntIn(v, "--workers", 1, MAX_WORKERS)))
+    .addOption(
+      new Option("--max-pulses-in-flight <m>", "most pulses queued or running at once (default 2 × workers)").argParser((v) =>
+        parseIntIn(v, "--max-pulses-in-flight", 1, 4 * MAX_WORKERS),
+      ),
+    )
+    .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseIntIn(v, "--retries", 0, MAX_RETRIES)))
+    .option("--seed <s>", `run seed for the per-EU seeded randomness (default ${DEFAULT_SEED})`)
+    .addOption(new Option("--max-memory <size>", `memory bound, e.g. 256MB, 1GiB (default ${humanBytes(DEFAULT_MAX_MEMORY_BYTES)})`).argParser((v) => parseMemory(v, "--max-memory")))
+    .option("--out <file>", "also write the ordered output (JSONL) to this file")
+    .option("--allow-failures", "exit 0 even when EUs failed (failures are still recorded)")
+    .addOption(new Option("--audit-rate <p>", "re-execute this fraction of pulses on a fresh worker and compare (0..1, default 0)").argParser((v) => parseRate(v, "--audit-rate")))
+    .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout")))
+    .addHelpText("after", RUN_HELP)
+    .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
+      const config = configOf(opts);
+      if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
+      await executeAndReport(cmd, opts.out, opts.input === "-", (store, hooks) => run(store, opts.input, modulePath, config, hooks));
+    });
+}
+
+export function resumeCommand(): Command {
+  return new Command("resume")
+    .description("continue an interrupted run from its last committed pulse (or report a finished one)")
+    .argument("<runId>", "run id (16 hex digits)")
+    .option("--out <file>", "also write the ordered output (JSONL) to this file")
+    .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
+    .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
+      checkRunId(runId);
+      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// verify / replay
+
+function printVerify(out: Output, r: VerifyReport): void {
+  for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
+  const reexec = r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : "";
+  if (r.ok) {
+    out.line(`verified: ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec} (run ${r.runId}, manifest ${r.manifestDigest})`);
+  } else {
+    out.line(`${out.paint("red", "MISMATCH")}: ${plural(r.problems.length, "problem")} in run ${r.runId} (checked ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec})`);
+  }
+}
+
+export function verifyCommand(): Command {
+  return new Command("verify")
+    .description("re-check a finished run from the store: manifest, every pulse checksum and receipt, the output digest")
+    .argument("<runId>", "run id (16 hex digits)")
+    .option("--reexecute", "also re-execute pulses on fresh workers and compare every record")
+    .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses (implies --reexecute)").argParser((v) => parseCount(v, "--sample")).implies({ reexecute: true }))
+    .addHelpText("after", "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished), 2 usage error.")
+    .action(async (runId: string, opts: { reexecute?: boolean; sample?: number }, cmd: Command) => {
+      checkRunId(runId);
+      const ok = await withStore(cmd, "read", async (store, out) => {
+        const vo: { reexecute?: boolean; sample?: number } = { reexecute: opts.reexecute === true };
+        if (opts.sample !== undefined) vo.sample = opts.sample;
+        const r = await verifyRun(store, runId, vo);
+        out.result(r, () => printVerify(out, r));
+        return r.ok;
+      });
+      if (!ok) process.exitCode = 1;
+    });
+}
+
+export function replayCommand(): Command {
+  return new Command("replay")
+    .description("re-execute one pulse of a finished run, print its records (JSONL) and compare its checksum")
+    .argument("<runId>", "run id (16 hex digits)")
+    .requiredOption("--pulse <p>", "the pulse: partition/index (e.g. 0/0) or its ordinal in the manifest (0, 1, …)")
+    .addHelpText("after", "\nThe records go to stdout; whether the checksum matches the stored one goes to stderr.\nExit status: 0 matches, 1 differs (or not found), 2 usage error.")
+    .action(async (runId: string, opts: { pulse: string }, cmd: Command) => {
+      checkRunId(runId);
+      if (!/^(\d+\/\d+|\d+)$/.test(opts.pulse)) {
+        throw new CairnError(ErrorCode.USAGE, `invalid --pulse ${JSON.stringify(opts.pulse)}: expected partition/index (e.g. 0/0) or an ordinal (0, 1, …)`, { value: opts.pulse });
+      }
+      const matches = await withStore(cmd, "read", async (store, out) => {
+        const r = await replay(store, runId, opts.pulse);
+        const name = `${r.pulse.partition}/${r.pulse.index}`;
+        if (out.json) out.printJson(r);
+        else {
+          if (r.records.length > 0) out.line(r.records.join("\n"));
+          if (r.matches && !out.quiet) process.stderr.write(`cairn: pulse ${name} of run ${runId}: ${plural(r.records.length, "record")}, checksum ${r.checksum} matches the stored one\n`);
+        }
+        if (!r.matches) {
+          printError(
+            new CairnError(ErrorCode.VERIFY_MISMATCH, `pulse ${name} of run ${runId}: re-executed checksum ${r.checksum} differs from the stored ${r.storedChecksum}`, {
+              runId,
+              pulse: name,
+              checksum: r.checksum,
+              storedChecksum: r.storedChecksum,
+            }),
+            out.json,
+          );
+        }
+        return r.matches;
+      });
+      if (!matches) process.exitCode = 1;
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// runs ls / show
+
+function pad(cells: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join("  "));
+}
+
+function summaryCells(s: RunSummary): string[] {
+  const counts = s.counts === undefined ? "-" : `${s.counts.total}/${s.counts.failed}`;
+  return [s.runId, s.state, s.status ?? "-", counts, s.input, s.function];
+}
+
+function configLine(c: RunConfig): string {
+  return [
+    `format ${c.format}`,
+    `id field ${c.idField ?? "(record index)"}`,
+    `partitions ${c.partitions}`,
+    `pulse size ${c.pulseSize}`,
+    `workers ${c.workers}`,
+    `max pulses in flight ${c.maxPulsesInFlight}`,
+    `retries ${c.retries}`,
+    `seed ${JSON.stringify(c.seed)}`,
+    `max memory ${humanBytes(c.maxMemoryBytes)}`,
+    `allow failures ${c.allowFailures ? "yes" : "no"}`,
+    `audit rate ${c.auditRate}`,
+    `EU timeout ${c.euTimeoutMs} ms`,
+    `logical time ${c.logicalTimeMs}`,
+  ].join(", ");
+}
+
+function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
+  const m = done?.manifest;
+  const status = m === undefined ? undefined : m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed";
+  out.line(`run ${runId}: ${m === undefined ? "incomplete (cairn resume " + runId + " continues it)" : `completed, status ${status as string}`}`);
+  out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
+  out.line(`plan: ${planDigest}`);
+  if (done !== undefined) out.line(`manifest: ${done.digest}`);
+  out.line(`function: ${plan.function.name} ${plan.function.artifact}`);
+  out.line(`input: ${plan.input.source} (${plan.input.format}, ${plan.input.artifact}${m === undefined ? "" : `, ${plural(m.input.records, "record")}`})`);
+  out.line(`config: ${configLine(plan.config)}`);
+  if (m === undefined) return;
+  const c = m.counts;
+  out.line(`EUs: ${groupDigits(c.total)} total, ${groupDigits(c.completed)} completed, ${groupDigits(c.failed)} failed, ${groupDigits(c.retried)} retried`);
+  out.line(`pulses: ${groupDigits(m.pulses.length)}`);
+  out.line(`output digest: ${m.output.digest}`);
+  out.line(`output artifact: ${m.output.artifact}`);
+  if (m.reduce !== null) out.line(`reduce: ${oneLine(JSON.stringify(m.reduce.value) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
+  if (m.failures.length > 0) {
+    const shown = Math.min(SHOWN_FAILURES, m.failures.length);
+    out.line(`failures (${shown < m.failures.length ? `first ${shown} of ${groupDigits(m.failures.length)}` : plural(m.failures.length, "EU")}):`);
+    for (const f of m.failures.slice(0, SHOWN_FAILURES)) out.line(failureLine(f));
+  }
+}
+
+export function runsCommand(): Command {
+  const ls = new Command("ls").description("list batch runs: runId  state  status  total/failed  input  function").action(async (_opts, cmd: Command) => {
+    await withStore(cmd, "read", (store, out) => {
+      const runs = listRuns(store);
+      if (out.json) {
+        out.list(runs, () => "");
+        return;
+      }
+      if (runs.length === 0) {
+        out.note("no runs");
+        return;
+      }
+      const rows = pad([["RUN", "STATE", "STATUS", "TOTAL/FAILED", "INPUT", "FUNCTION"], ...runs.map(summaryCells)]);
+      if (!out.quiet) out.line(rows[0] as string);
+      for (const row of rows.slice(1)) out.line(row);
+    });
+  });
+  const show = new Command("show")
+    .description("describe a run: config, input, function, counts, output digest, pulses, failures (--json: the manifest, or the plan if incomplete)")
+    .argument("<runId>", "run id (16 hex digits)")
+    .action(async (runId: string, _opts: unknown, cmd: Command) => {
+      checkRunId(runId);
+      await withStore(cmd, "read", (store, out) => {
+        const { plan, planDigest } = loadPlan(store, runId);
+        const done = loadManifest(store, runId);
+        out.result(done?.manifest ?? plan, () => printRunShow(out, runId, plan, planDigest, done));
+      });
+    });
+  return new Command("runs").description("batch runs recorded in the store: ls, show").addCommand(ls).addCommand(show);
+}

@@ -1,0 +1,255 @@
+/**
+ * Progress of a batch run on stderr (stdout stays the result's alone).
+ *
+ * - bar: stderr is a TTY and neither --quiet nor --json: one line redrawn in place (`\r` +
+ *   clear-line), at most ~10 times a second and at least once a second (so the rate and ETA
+ *   move during long pulses):
+ *     `[#####.....] 12,345/52,889 EUs  3,210 EU/s  ETA 14s  failed 2`
+ *   While the input is still being read the total is unknown: `12,345 EUs  3,210 EU/s  reading…`.
+ *   The failure count is red when color is enabled (a TTY and NO_COLOR unset).
+ * - lines: stderr is not a TTY (a log, a pipe, CI) and not --quiet/--json: a plain line on
+ *   every phase change and at most one `cairn: 12345 EUs done, 2 failed` every 2 s.
+ * - off: --quiet or --json.
+ */
+import type { Progress } from "../batch/engine.js";
+import { colorEnabled } from "./output.js";
+
+export type ProgressMode = "bar" | "lines" | "off";
+
+export interface ProgressStream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Least time between two redraws of the bar. */
+export const BAR_REDRAW_MS = 100;
+/** The bar is redrawn at least this often, even without news from the engine. */
+export const BAR_TICK_MS = 1000;
+/** Least time between two periodic plain lines. */
+export const LINE_INTERVAL_MS = 2000;
+/** Width of the bar itself, in cells. */
+export const BAR_CELLS = 20;
+/** The rate is measured over this much recent time (a sliding window). */
+export const RATE_WINDOW_MS = 5000;
+
+const CLEAR_LINE = "\r\u001b[2K";
+
+/** Chooses the progress display for the run's flags and stderr. */
+export function progressMode(stream: ProgressStream, opts: { json?: boolean; quiet?: boolean }): ProgressMode {
+  if (opts.json === true || opts.quiet === true) return "off";
+  return stream.isTTY === true ? "bar" : "lines";
+}
+
+/** `12345678` → `12,345,678` (fixed, locale-independent). */
+export function groupDigits(n: number): string {
+  const s = String(Math.round(n));
+  return s.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** Seconds as `14s`, `3m05s`, `2h07m`. */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.ceil(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** `[#####.....]`, `fraction` clamped to [0, 1]. */
+export function bar(fraction: number, cells = BAR_CELLS): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.floor(f * cells);
+  return `[${"#".repeat(full)}${".".repeat(cells - full)}]`;
+}
+
+const PHASE_TEXT: Record<Progress["phase"], string> = {
+  ingest: "reading input",
+  execute: "executing",
+  merge: "merging outputs",
+  done: "done",
+};
+
+export interface ProgressOptions {
+  mode: ProgressMode;
+  stream?: ProgressStream;
+  /** Milliseconds clock (tests pass a fake one). */
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+  /** Start the once-a-second redraw timer in bar mode (default true). */
+  tick?: boolean;
+}
+
+/** Receives the engine's Progress callbacks and draws them. Call `finish()` when the run ends. */
+export class ProgressDisplay {
+  readonly mode: ProgressMode;
+  private readonly stream: ProgressStream;
+  private readonly now: () => number;
+  private readonly color: boolean;
+  private readonly started: number;
+  private last: Progress | undefined;
+  private lastPhase: Progress["phase"] | undefined;
+  /** When execution ended (the merge began): the rate is frozen from then on. */
+  private executeEnd: number | undefined;
+  private lastDraw = Number.NEGATIVE_INFINITY;
+  private lastLine: number;
+  private drawn = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** (time, eusDone) samples for the rate, oldest first. */
+  private samples: Array<{ t: number; done: number }> = [];
+
+  constructor(opts: ProgressOptions) {
+    this.mode = opts.mode;
+    this.stream = opts.stream ?? process.stderr;
+    this.now = opts.now ?? (() => Date.now());
+    this.color = colorEnabled(this.stream, opts.env ?? process.env);
+    this.started = this.now();
+    this.lastLine = this.started;
+    if (this.mode === "bar" && opts.tick !== false) {
+      this.timer = setInterval(() => this.redraw(), BAR_TICK_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** The engine's onProgress hook. */
+  readonly update = (p: Progress): void => {
+    if (this.mode === "off") return;
+    const t = this.now();
+    this.last = { ...p };
+    this.sample(t, p.eusDone);
+    const phaseChanged = p.phase !== this.lastPhase;
+    this.lastPhase = p.phase;
+    if ((p.phase === "merge" || p.phase === "done") && this.executeEnd === undefined) this.executeEnd = t;
+    if (this.mode === "lines") {
+      if (phaseChanged) this.phaseLine(p);
+      else if (t - this.lastLine >= LINE_INTERVAL_MS) {
+        this.write(`cairn: ${p.eusDone} EUs done, ${p.eusFailed} failed${p.eusTotal === undefined ? "" : ` of ${p.eusTotal}`}\n`);
+        this.lastLine = t;
+      }
+      return;
+    }
+    if (phaseChanged || t - this.lastDraw >= BAR_REDRAW_MS) this.draw(t);
+  };
+
+  /** Stops the timer; in bar mode draws the final state and ends the line. Idempotent. */
+  finish(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.mode === "bar" && this.drawn) {
+      this.draw(this.now());
+      this.write("\n");
+      this.drawn = false;
+    }
+  }
+
+  /** Ends a half-drawn bar line so that a message can follow (e.g. on an error or ^C). */
+  interrupt(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.mode === "bar" && this.drawn) {
+      this.write("\n");
+      this.drawn = false;
+    }
+  }
+
+  /** The current text of the bar line (without control characters). */
+  barText(t = this.now()): string {
+    const p = this.last;
+    if (p === undefined) return "reading input…";
+    const rate = this.rate(t);
+    const rateText = `${groupDigits(rate)} EU/s`;
+    const failed = p.eusFailed > 0 ? `  ${this.paintRed(`failed ${groupDigits(p.eusFailed)}`)}` : "";
+    if (p.phase === "ingest") return "reading input…";
+    if (p.eusTotal === undefined) {
+      // The EU count is known only at the end of the input; until then progress is by bytes read.
+      const bt = p.inputBytesTotal;
+      if (bt === undefined || bt === 0 || p.phase !== "execute") return `${groupDigits(p.eusDone)} EUs  ${rateText}  reading…${failed}`;
+      const f = Math.min(1, p.inputBytesRead / bt);
+      const elapsed = (t - this.started) / 1000;
+      const eta = f > 0 ? `ETA ${formatEta((elapsed * (1 - f)) / f)}` : "ETA ?";
+      return `${bar(f)} ${groupDigits(p.eusDone)} EUs (${Math.floor(f * 100)}% of input read)  ${rateText}  ${eta}${failed}`;
+    }
+    const total = p.eusTotal;
+    const fraction = total === 0 ? 1 : p.eusDone / total;
+    let tail: string;
+    if (p.phase === "merge") tail = "merging…";
+    else if (p.phase === "done") tail = `done in ${formatEta((t - this.started) / 1000)}`;
+    else tail = rate > 0 ? `ETA ${formatEta((total - p.eusDone) / rate)}` : "ETA ?";
+    return `${bar(fraction)} ${groupDigits(p.eusDone)}/${groupDigits(total)} EUs  ${rateText}  ${tail}${failed}`;
+  }
+
+  private redraw(): void {
+    if (this.last !== undefined) this.draw(this.now());
+  }
+
+  private draw(t: number): void {
+    let text = this.barText(t);
+    const cols = this.stream.columns;
+    // A line that wraps cannot be redrawn with \r: cut it to the terminal width (color codes
+    // only surround the final "failed N", so cutting plain text keeps them balanced enough).
+    if (cols !== undefined && cols > 1 && visibleLength(text) > cols - 1) text = stripAnsi(text).slice(0, cols - 1);
+    this.write(`${CLEAR_LINE}${text}`);
+    this.drawn = true;
+    this.lastDraw = t;
+  }
+
+  private phaseLine(p: Progress): void {
+    let s: string;
+    switch (p.phase) {
+      case "ingest":
+        s = "cairn: reading input";
+        break;
+      case "execute":
+        s = `cairn: ${PHASE_TEXT.execute} (${p.eusDone} EUs done${p.pulsesReused > 0 ? `, ${p.pulsesReused} pulses reused` : ""})`;
+        break;
+      case "merge":
+        s = `cairn: ${PHASE_TEXT.merge} (${p.eusDone} EUs, ${p.eusFailed} failed)`;
+        break;
+      case "done":
+        s = `cairn: done: ${p.eusDone} EUs, ${p.eusFailed} failed, ${p.pulsesDone} pulses (${p.pulsesReused} reused)`;
+        break;
+    }
+    this.write(`${s}\n`);
+    this.lastLine = this.now();
+  }
+
+  private sample(t: number, done: number): void {
+    this.samples.push({ t, done });
+    while (this.samples.length > 2 && t - (this.samples[1] as { t: number }).t >= RATE_WINDOW_MS) this.samples.shift();
+  }
+
+  /** EUs per second over the recent window (or since the start when the window is short). */
+  private rate(now: number): number {
+    if (this.executeEnd !== undefined) {
+      const ms = this.executeEnd - this.started;
+      return ms > 0 ? ((this.last?.eusDone ?? 0) * 1000) / ms : 0;
+    }
+    const t = now;
+    const first = this.samples[0];
+    const last = this.samples[this.samples.length - 1];
+    if (first === undefined || last === undefined) return 0;
+    const windowMs = t - first.t;
+    if (windowMs >= 500 && last.done > first.done) return ((last.done - first.done) * 1000) / windowMs;
+    const sinceStart = t - this.started;
+    return sinceStart > 0 ? (last.done * 1000) / sinceStart : 0;
+  }
+
+  private paintRed(s: string): string {
+    return this.color ? `\u001b[31m${s}\u001b[0m` : s;
+  }
+
+  private write(s: string): void {
+    this.stream.write(s);
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\u001b\[[0-9;]*m/g;
+
+function stripAnsi(s: string): string {
+  return s.replace(ANSI_RE, "");
+}
+
+function visibleLength(s: string): number {
+  return stripAnsi(s).length;
+}

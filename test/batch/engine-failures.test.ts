@@ -1,0 +1,173 @@
+/**
+ * Retries, failures, worker crashes and EU timeouts through the engine: every EU ends
+ * completed or failed, attempts are logged in the manifest, and a crash or a hang costs only
+ * the EU that caused it.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/index.js";
+import { run } from "../../src/batch/engine.js";
+import type { Manifest } from "../../src/batch/manifest.js";
+import { Scratch, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+const FAILING = new Set([3, 10, 25, 100, 256]);
+const FLAKY = new Set([1, 11, 99, 200]);
+const DATA = Array.from({ length: 300 }, (_, i) => ({ v: i, fail: FAILING.has(i), flaky: FLAKY.has(i) }));
+const LAYOUT = { partitions: 3, pulseSize: 16, workers: 2 };
+
+function attemptLogs(m: Manifest): Map<unknown, Manifest["pulses"][number]["attempts"][number]> {
+  const logs = new Map<unknown, Manifest["pulses"][number]["attempts"][number]>();
+  for (const p of m.pulses) for (const a of p.attempts) logs.set(a.id, a);
+  return logs;
+}
+
+describe("retries and failures", () => {
+  it("an EU that always throws fails with E_EU_THREW after retries+1 attempts, each logged", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, DATA, fixture("engine-throws.mjs"), { ...LAYOUT, retries: 2 });
+    expect(r.status).toBe("failed");
+    expect(r.reused).toBe(false);
+    expect(r.counts).toEqual({ total: 300, completed: 295, failed: 5, retried: 9 });
+    expect(r.counts.completed + r.counts.failed).toBe(r.counts.total);
+    // Failures in EU-id (numeric) order, with the last attempt's error.
+    expect(r.failures.map((f) => f.id)).toEqual([3, 10, 25, 100, 256]);
+    for (const f of r.failures) {
+      expect(f.code).toBe(ErrorCode.EU_THREW);
+      expect(f.message).toBe(`boom at ${String(f.id)} (attempt 3)`);
+    }
+    const m = manifestOf(store, r.runId);
+    expect(m.failures).toEqual(r.failures);
+    const logs = attemptLogs(m);
+    expect([...logs.keys()].sort((a, b) => Number(a) - Number(b))).toEqual([1, 3, 10, 11, 25, 99, 100, 200, 256]);
+    for (const id of FAILING) {
+      expect(logs.get(id)).toEqual({
+        id,
+        attempts: 3,
+        errors: [1, 2, 3].map((a) => ({ code: ErrorCode.EU_THREW, message: `boom at ${id} (attempt ${a})` })),
+      });
+    }
+    for (const id of FLAKY) expect(logs.get(id)).toEqual({ id, attempts: 2, errors: [{ code: ErrorCode.EU_THREW, message: `flaky at ${id}` }] });
+    // Per-pulse figures add up to the counts.
+    const sum = (k: "eus" | "completed" | "failed"): number => m.pulses.reduce((s, p) => s + p[k], 0);
+    expect([sum("eus"), sum("completed"), sum("failed")]).toEqual([300, 295, 5]);
+    // The failed EUs are in the output with their error, the flaky ones with their retry's output.
+    const outs = await outputsOf(store, r.runId);
+    expect(outs.length).toBe(300);
+    expect(outs[3]).toEqual({ id: 3, error: { code: ErrorCode.EU_THREW, message: "boom at 3 (attempt 3)" } });
+    expect(outs[11]).toEqual({ id: 11, output: { v: 22, attempt: 2 } });
+    expect(outs[12]).toEqual({ id: 12, output: { v: 24, attempt: 1 } });
+  });
+
+  it("--allow-failures makes the same run completed, with the same failures", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, DATA, fixture("engine-throws.mjs"), { ...LAYOUT, retries: 2, allowFailures: true });
+    expect(r.status).toBe("completed");
+    expect(r.counts).toEqual({ total: 300, completed: 295, failed: 5, retried: 9 });
+    expect(r.failures.map((f) => f.id)).toEqual([3, 10, 25, 100, 256]);
+  });
+
+  it("an EU that succeeds on attempt 2 completes and counts as retried", async () => {
+    const { store } = scratch.store();
+    const data = DATA.map((d) => ({ ...d, fail: false }));
+    const r = await run(store, data, fixture("engine-throws.mjs"), { ...LAYOUT, retries: 1 });
+    expect(r.status).toBe("completed");
+    expect(r.counts).toEqual({ total: 300, completed: 300, failed: 0, retried: FLAKY.size });
+    expect(r.failures).toEqual([]);
+    const outs = await outputsOf(store, r.runId);
+    for (const id of FLAKY) expect(outs[id]?.output).toEqual({ v: id * 2, attempt: 2 });
+  });
+
+  it("retries: 0 fails a throwing EU at once (no retry, no attempt log)", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, DATA, fixture("engine-throws.mjs"), { ...LAYOUT, retries: 0 });
+    expect(r.status).toBe("failed");
+    expect(r.counts).toEqual({ total: 300, completed: 291, failed: 9, retried: 0 });
+    expect(r.failures.map((f) => f.id)).toEqual([1, 3, 10, 11, 25, 99, 100, 200, 256]);
+    expect(r.failures.find((f) => f.id === 3)?.message).toBe("boom at 3 (attempt 1)");
+    expect(r.failures.find((f) => f.id === 1)?.message).toBe("flaky at 1");
+    expect(manifestOf(store, r.runId).pulses.every((p) => p.attempts.length === 0)).toBe(true);
+  });
+
+  it("the result lists the first 100 failures in id order; the manifest lists them all", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 150 }, (_, i) => ({ v: i, fail: true }));
+    const r = await run(store, data, fixture("engine-throws.mjs"), { partitions: 4, pulseSize: 10, workers: 2, retries: 0 });
+    expect(r.status).toBe("failed");
+    expect(r.counts).toEqual({ total: 150, completed: 0, failed: 150, retried: 0 });
+    expect(r.failures.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(manifestOf(store, r.runId).failures.map((f) => f.id)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+  });
+
+  it("retried EUs give the same output digest on every layout", async () => {
+    const a = scratch.store().store;
+    const b = scratch.store().store;
+    const ra = await run(a, DATA, fixture("engine-throws.mjs"), { partitions: 1, pulseSize: 1000, workers: 1, allowFailures: true });
+    const rb = await run(b, DATA, fixture("engine-throws.mjs"), { partitions: 7, pulseSize: 3, workers: 2, allowFailures: true });
+    expect(rb.outputDigest).toBe(ra.outputDigest);
+    expect(rb.counts).toEqual(ra.counts);
+    expect(rb.failures).toEqual(ra.failures);
+  });
+});
+
+describe("worker crashes and timeouts", () => {
+  it("process.exit in one EU fails only that EU with E_WORKER_CRASHED; the rest of its pulse completes", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 40 }, (_, i) => ({ v: i, exit: i === 17 }));
+    const r = await run(store, data, fixture("engine-crash.mjs"), { partitions: 1, pulseSize: 40, workers: 1, retries: 2 });
+    expect(r.status).toBe("failed");
+    expect(r.counts).toEqual({ total: 40, completed: 39, failed: 1, retried: 1 });
+    expect(r.failures).toEqual([{ id: 17, code: ErrorCode.WORKER_CRASHED, message: expect.stringContaining("EU 17") as unknown as string }]);
+    const m = manifestOf(store, r.runId);
+    expect(m.pulses.length).toBe(1);
+    expect(m.pulses[0]).toMatchObject({ eus: 40, completed: 39, failed: 1 });
+    expect(m.pulses[0]?.attempts).toEqual([
+      { id: 17, attempts: 3, errors: [1, 2, 3].map(() => ({ code: ErrorCode.WORKER_CRASHED, message: expect.stringContaining("code 3") as unknown as string })) },
+    ]);
+    const outs = await outputsOf(store, r.runId);
+    expect(outs.length).toBe(40);
+    for (const o of outs) {
+      if (o.id === 17) expect(o.error?.code).toBe(ErrorCode.WORKER_CRASHED);
+      else expect(o.output).toBe((o.id as number) + 1);
+    }
+  });
+
+  it("a crash with allowFailures completes the run; later pulses run on the replacement worker", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 60 }, (_, i) => ({ v: i, exit: i === 5 || i === 33 }));
+    const r = await run(store, data, fixture("engine-crash.mjs"), { partitions: 2, pulseSize: 8, workers: 2, retries: 0, allowFailures: true });
+    expect(r.status).toBe("completed");
+    expect(r.counts).toEqual({ total: 60, completed: 58, failed: 2, retried: 0 });
+    expect(r.failures.map((f) => [f.id, f.code])).toEqual([
+      [5, ErrorCode.WORKER_CRASHED],
+      [33, ErrorCode.WORKER_CRASHED],
+    ]);
+  });
+
+  it("an EU that runs its worker out of memory fails with E_WORKER_CRASHED; the others complete", async () => {
+    const { store } = scratch.store();
+    const code = "export default (x) => { if (x.oom) { const a = []; for (;;) a.push(new Array(100000).fill(x.v)); } return x.v; };\n";
+    const data = Array.from({ length: 10 }, (_, i) => ({ v: i, oom: i === 3 }));
+    const r = await run(store, data, { code, name: "oom.mjs" }, { partitions: 1, pulseSize: 10, workers: 1, retries: 1, maxMemoryBytes: 32 * 1024 * 1024 });
+    expect(r.counts).toEqual({ total: 10, completed: 9, failed: 1, retried: 1 });
+    expect(r.failures).toEqual([{ id: 3, code: ErrorCode.WORKER_CRASHED, message: expect.stringContaining("out of memory") as unknown as string }]);
+  });
+
+  it("an infinite loop is failed with E_EU_TIMEOUT after euTimeoutMs; the others complete", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 12 }, (_, i) => ({ v: i, loop: i === 6 }));
+    const t0 = Date.now();
+    const r = await run(store, data, fixture("engine-crash.mjs"), { partitions: 1, pulseSize: 12, workers: 1, retries: 1, euTimeoutMs: 300 });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.status).toBe("failed");
+    expect(r.counts).toEqual({ total: 12, completed: 11, failed: 1, retried: 1 });
+    expect(r.failures).toEqual([{ id: 6, code: ErrorCode.EU_TIMEOUT, message: expect.stringContaining("300 ms") as unknown as string }]);
+    const m = manifestOf(store, r.runId);
+    expect(m.pulses[0]?.attempts).toEqual([
+      { id: 6, attempts: 2, errors: [1, 2].map(() => ({ code: ErrorCode.EU_TIMEOUT, message: expect.stringContaining("EU 6") as unknown as string })) },
+    ]);
+    const outs = await outputsOf(store, r.runId);
+    expect(outs.filter((o) => o.output !== undefined).map((o) => o.id)).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11]);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The ordered output: streamOutputs (bounded-memory reading of a finished run), --out, and
+ * the run being reused when it is started again.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/index.js";
+import { run, streamOutputs } from "../../src/batch/engine.js";
+import { Scratch, expectCairnError, fixture, outputsOf } from "./fixtures/engine-helpers.js";
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+/** Streaming reads of file-stored artifacts come in chunks of this many bytes (STREAM_CHUNK_BYTES). */
+const CHUNK = 1024 * 1024;
+
+describe("streamOutputs", () => {
+  it("yields parsed records in id order, bytes outputs as Buffers and failures with their error", async () => {
+    const { store } = scratch.store();
+    const code = [
+      "export default (x, ctx) => {",
+      "  if (x === 'bad') throw new Error('bad input');",
+      "  if (x === 'bytes') return new Uint8Array([1, 2, 3]);",
+      "  return { x, id: ctx.id };",
+      "};",
+    ].join("\n");
+    const r = await run(store, ["a", "bad", "bytes", 4], { code, name: "mixed.mjs" }, { workers: 1, retries: 0, allowFailures: true });
+    expect(await outputsOf(store, r.runId)).toEqual([
+      { id: 0, output: { x: "a", id: 0 } },
+      { id: 1, error: { code: ErrorCode.EU_THREW, message: "bad input" } },
+      { id: 2, bytes: Buffer.from([1, 2, 3]) },
+      { id: 3, output: { x: 4, id: 3 } },
+    ]);
+  });
+
+  // BUG: streamOutputs decodes every chunk of the output artifact with chunk.toString("utf8")
+  // on its own, so a multi-byte UTF-8 character split across a 1 MiB chunk boundary turns
+  // into U+FFFD replacement characters in the yielded record.
+  it("returns multi-byte characters intact across stream chunk boundaries (output > 1 MiB)", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 1500 }, () => ({ n: 250 }));
+    const r = await run(store, data, { code: "export default (x) => '€'.repeat(x.n);\n", name: "euro.mjs" }, { workers: 2, partitions: 2, pulseSize: 500 });
+    const whole = store.get(r.outputArtifact);
+    expect(whole.length).toBeGreaterThan(CHUNK);
+    // Precondition of the test: the first chunk boundary falls inside a '€' (E2 82 AC).
+    expect((whole[CHUNK] as number) & 0xc0).toBe(0x80);
+    const expected = whole.toString("utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { id: number; output: string });
+    const got = await outputsOf(store, r.runId);
+    expect(got.length).toBe(expected.length);
+    const broken = got.filter((o, i) => o.output !== expected[i]?.output).map((o) => o.id);
+    expect(broken).toEqual([]);
+  });
+
+  it("refuses a run that has not finished", async () => {
+    const { store } = scratch.store();
+    const gen = streamOutputs(store, "0123456789abcdef");
+    await expectCairnError(gen.next(), ErrorCode.NOT_FOUND, "has no manifest");
+  });
+});
+
+describe("--out and reuse", () => {
+  it("outFile receives the ordered output; a second identical run is reused and writes it again", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const data = Array.from({ length: 200 }, (_, i) => ({ n: i }));
+    const first = await run(store, data, fixture("engine-entropy.mjs"), { workers: 2, pulseSize: 9 }, { outFile: join(dir, "a.jsonl") });
+    expect(first.reused).toBe(false);
+    const bytes = store.get(first.outputArtifact);
+    expect(readFileSync(join(dir, "a.jsonl")).equals(bytes)).toBe(true);
+    const progress: string[] = [];
+    const again = await run(store, data, fixture("engine-entropy.mjs"), { workers: 2, pulseSize: 9 }, {
+      outFile: join(dir, "b.jsonl"),
+      onProgress: (p) => progress.push(p.phase),
+    });
+    expect(again.reused).toBe(true);
+    expect({ ...again, reused: false }).toEqual(first);
+    expect(readFileSync(join(dir, "b.jsonl")).equals(bytes)).toBe(true);
+    expect(progress).not.toContain("execute");
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * verify and replay: a finished run re-checks from the store alone, tampering with a stored
+ * output or pulse artifact is reported as artifact_tampered naming the artifact, and
+ * re-execution (verify --reexecute, replay) reproduces the stored records.
+ */
+import Database from "better-sqlite3";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, openStore, type Store } from "../../src/index.js";
+import { run, type ExecutionResult } from "../../src/batch/engine.js";
+import { replay, verifyRun } from "../../src/batch/verify.js";
+import { digestHex, digestToBytes, type Digest } from "../../src/core/digest.js";
+import { Scratch, expectCairnError, fixture, manifestOf } from "./fixtures/engine-helpers.js";
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+const N = 1000;
+const DATA = Array.from({ length: N }, (_, i) => ({ n: i }));
+// ~200 bytes per record: the output (~200 KB) is a file under objects/, each pulse's records
+// (100 EUs, ~20 KB) are packed into the catalog.
+const CONFIG = { partitions: 2, pulseSize: 100, workers: 2 };
+
+async function goodRun(): Promise<{ store: Store; dir: string; r: ExecutionResult }> {
+  const { store, dir } = scratch.store();
+  const r = await run(store, DATA, fixture("engine-wide.mjs"), CONFIG);
+  expect(r.status).toBe("completed");
+  return { store, dir, r };
+}
+
+function objectFile(dir: string, digest: Digest): string {
+  const hex = digestHex(digest);
+  return join(dir, "objects", hex.slice(0, 2), hex.slice(2));
+}
+
+describe("verifyRun", () => {
+  let store: Store;
+  let r: ExecutionResult;
+  beforeAll(async () => {
+    ({ store, r } = await goodRun());
+  });
+
+  it("a good run verifies", async () => {
+    const m = manifestOf(store, r.runId);
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toEqual([]);
+    expect(rep.ok).toBe(true);
+    expect(rep.manifestDigest).toBe(r.manifestDigest);
+    expect(rep.pulsesChecked).toBe(m.pulses.length);
+    expect(rep.recordsChecked).toBe(N);
+    expect(rep.pulsesReexecuted).toBe(0);
+  });
+
+  it("--reexecute --sample 2 re-runs two pulses and matches", async () => {
+    const rep = await verifyRun(store, r.runId, { reexecute: true, sample: 2 });
+    expect(rep.problems).toEqual([]);
+    expect(rep.ok).toBe(true);
+    expect(rep.pulsesReexecuted).toBe(2);
+  });
+
+  it("replay of pulse 0/0 reproduces the stored records", async () => {
+    const m = manifestOf(store, r.runId);
+    const p = m.pulses.find((x) => x.partition === 0 && x.index === 0);
+    expect(p).toBeDefined();
+    const rp = await replay(store, r.runId, "0/0");
+    expect(rp.matches).toBe(true);
+    expect(rp.pulse).toEqual({ partition: 0, index: 0 });
+    expect(rp.checksum).toBe(p?.checksum);
+    expect(rp.storedChecksum).toBe(p?.checksum);
+    const stored = store.get(p?.records as Digest).toString("utf8");
+    expect(rp.records.map((t) => `${t}\n`).join("")).toBe(stored);
+    expect(rp.records.length).toBe(p?.eus);
+    // By position in the manifest, too.
+    expect((await replay(store, r.runId, "0")).records).toEqual(rp.records);
+  });
+
+  it("unknown runs and pulses are E_NOT_FOUND", async () => {
+    await expectCairnError(verifyRun(store, "0123456789abcdef"), ErrorCode.NOT_FOUND, "not found");
+    await expectCairnError(replay(store, r.runId, "7/7"), ErrorCode.NOT_FOUND, 'pulse "7/7" not found');
+  });
+});
+
+describe("tampering", () => {
+  it("a flipped byte in the output artifact file is artifact_tampered naming the artifact", async () => {
+    const { store, dir, r } = await goodRun();
+    const path = objectFile(dir, r.outputArtifact);
+    expect(statSync(path).size).toBeGreaterThan(64 * 1024);
+    chmodSync(path, 0o644);
+    const bytes = readFileSync(path);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0x01;
+    writeFileSync(path, bytes);
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.ok).toBe(false);
+    const p = rep.problems.find((x) => x.code === "artifact_tampered");
+    expect(p, JSON.stringify(rep.problems)).toBeDefined();
+    expect(p?.message).toContain(r.outputArtifact);
+    // The pulses themselves are intact.
+    expect(rep.problems.filter((x) => x.pulse !== undefined)).toEqual([]);
+  });
+
+  it("rewritten catalog bytes of a packed pulse records artifact are artifact_tampered naming the pulse", async () => {
+    const { store, dir, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const victim = m.pulses[1];
+    if (victim === undefined) throw new Error("expected at least two pulses");
+    expect(store.stat(victim.records).storage).toBe("packed");
+    store.close();
+    const db = new Database(join(dir, "catalog.sqlite"));
+    try {
+      const row = db.prepare("SELECT bytes FROM artifacts WHERE digest = ?").get(digestToBytes(victim.records)) as { bytes: Buffer };
+      const tampered = Buffer.from(row.bytes);
+      tampered[10] = (tampered[10] as number) ^ 0x20;
+      db.prepare("UPDATE artifacts SET bytes = ? WHERE digest = ?").run(tampered, digestToBytes(victim.records));
+    } finally {
+      db.close();
+    }
+    const reopened = openStore({ dir, durability: "normal" });
+    try {
+      const rep = await verifyRun(reopened, r.runId);
+      expect(rep.ok).toBe(false);
+      const name = `${victim.partition}/${victim.index}`;
+      const p = rep.problems.find((x) => x.code === "artifact_tampered");
+      expect(p, JSON.stringify(rep.problems)).toBeDefined();
+      expect(p?.pulse).toBe(name);
+      expect(p?.message).toContain(victim.records);
+    } finally {
+      reopened.close();
+    }
+  });
+});
+
+describe("re-execution of special runs", () => {
+  it("reexecute reproduces pulses with retries, failures and worker crashes", async () => {
+    const { store } = scratch.store();
+    const data = Array.from({ length: 40 }, (_, i) => ({ v: i, fail: i === 7, flaky: i % 6 === 2 }));
+    const r1 = await run(store, data, fixture("engine-throws.mjs"), { partitions: 2, pulseSize: 8, workers: 2, allowFailures: true });
+    expect(r1.counts.failed).toBe(1);
+    expect(r1.counts.retried).toBeGreaterThan(1);
+    const v1 = await verifyRun(store, r1.runId, { reexecute: true });
+    expect(v1.problems).toEqual([]);
+    expect(v1.pulsesReexecuted).toBe(manifestOf(store, r1.runId).pulses.length);
+
+    const crash = Array.from({ length: 10 }, (_, i) => ({ v: i, exit: i === 4 }));
+    const r2 = await run(store, crash, fixture("engine-crash.mjs"), { partitions: 1, pulseSize: 10, workers: 1, retries: 1, allowFailures: true });
+    expect(r2.failures.map((f) => f.code)).toEqual([ErrorCode.WORKER_CRASHED]);
+    const v2 = await verifyRun(store, r2.runId, { reexecute: true });
+    expect(v2.problems).toEqual([]);
+    expect((await replay(store, r2.runId, "0/0")).matches).toBe(true);
+  });
+
+  it("reexecute reads a files-format run's inputs back from their artifacts", async () => {
+    const dir = join(scratch.dir(), "in");
+    mkdirSync(dir);
+    for (let i = 0; i < 6; i++) writeFileSync(join(dir, `f${i}.bin`), Buffer.alloc(i * 3, i));
+    const { store } = scratch.store();
+    const r = await run(store, dir, fixture("engine-bytelen.mjs"), { format: "files", partitions: 2, pulseSize: 2, workers: 1 });
+    const v = await verifyRun(store, r.runId, { reexecute: true });
+    expect(v.problems).toEqual([]);
+    expect(v.ok).toBe(true);
+  });
+});
