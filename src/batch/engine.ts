@@ -13,6 +13,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
@@ -25,7 +26,7 @@ import { newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
+  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
@@ -105,8 +106,11 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
     input: { artifact: input.artifact, format: input.format, source: input.source },
     function: { artifact: func.artifact, name: func.name },
   };
-  const { runId, planDigest } = recordPlan(store, plan);
-  return execute(store, runId, plan, planDigest, hooks);
+  const { runId } = recordPlan(store, plan);
+  // Continue with the pinned plan: a run first planned from another spelling of the input
+  // path has the same id, and its manifest must name the same plan.
+  const pinned = loadPlan(store, runId);
+  return execute(store, runId, pinned.plan, pinned.planDigest, hooks);
 }
 
 /** Continues (or reports) a run from its stored plan. */
@@ -153,10 +157,12 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
     const spec = toSpec(sp);
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
-      const { outcomes, log } = await executePulse(runner.pulses, spec.eus, cfg.retries);
-      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes);
-      result = commitPulse(store, fnDigest, cfg, spec, outcomes, log);
+      const { outcomes, log, attempts } = await executePulse(runner.pulses, spec.eus, cfg.retries);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts);
+      result = commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log);
     } else {
+      const r = result;
+      store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));
       progress.pulsesReused++;
     }
     index.addOutputs(result.ids, result.texts);
@@ -327,8 +333,9 @@ export async function* streamOutputs(store: Store, runId: string): AsyncGenerato
   const done = loadManifest(store, runId);
   if (done === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} has no manifest (not found or not finished)`, { runId });
   let rest = "";
+  const decoder = new StringDecoder("utf8"); // keeps characters split across chunks whole
   for await (const chunk of store.openReadStream(done.manifest.output.artifact)) {
-    const text = rest + (chunk as Buffer).toString("utf8");
+    const text = rest + decoder.write(chunk as Buffer);
     const lines = text.split("\n");
     rest = lines.pop() as string;
     for (const line of lines) {

@@ -88,9 +88,17 @@ export class OrderIndex {
 
   /** Stores the finished records of one pulse (ids and record texts, same order). */
   addOutputs(ids: readonly EUId[], texts: readonly string[]): void {
-    this.db.transaction(() => {
-      for (let i = 0; i < ids.length; i++) this.insertOut.run(sortKey(ids[i] as EUId, this.byIndex), texts[i]);
-    })();
+    try {
+      this.db.transaction(() => {
+        for (let i = 0; i < ids.length; i++) this.insertOut.run(sortKey(ids[i] as EUId, this.byIndex), texts[i]);
+      })();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+      // A duplicate id whose pulse finished before the id check ran: every record of the
+      // pulse is read (hence pending), so flushing names both records.
+      this.flushIds();
+      throw new CairnError(ErrorCode.INTERNAL, "duplicate EU output without a duplicate id", { ids: ids.length });
+    }
   }
 
   /** Every record text in EU-id order. */

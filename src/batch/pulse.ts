@@ -93,7 +93,11 @@ export function sliceBytes(slice: unknown[]): Buffer {
 }
 
 /** Runs the pulse to completion: every EU ends completed or failed. */
-export async function executePulse(runner: PulseRunner, eus: WorkEU[], retries: number): Promise<{ outcomes: EUResult[]; log: AttemptLog[] }> {
+export async function executePulse(
+  runner: PulseRunner,
+  eus: WorkEU[],
+  retries: number,
+): Promise<{ outcomes: EUResult[]; log: AttemptLog[]; attempts: number[] }> {
   const n = eus.length;
   const final: Array<EUResult | undefined> = new Array(n);
   const attempts = new Array<number>(n).fill(0);
@@ -134,7 +138,7 @@ export async function executePulse(runner: PulseRunner, eus: WorkEU[], retries: 
   for (let i = 0; i < n; i++) {
     if ((attempts[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] as EUError[] });
   }
-  return { outcomes: final as EUResult[], log };
+  return { outcomes: final as EUResult[], log, attempts };
 }
 
 /** Whether this pulse is in the deterministic audit sample. */
@@ -145,11 +149,14 @@ export function inAuditSample(cfg: RunConfig, partition: number, index: number):
   return Number(h >> 11n) / 2 ** 53 < cfg.auditRate;
 }
 
-/** Re-runs the pulse's completed EUs on a fresh worker and compares their records. */
-export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[]): Promise<void> {
+/**
+ * Re-runs the pulse's completed EUs on a fresh worker, each with the attempt number that
+ * completed it, and compares their records.
+ */
+export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[], attempts: number[]): Promise<void> {
   const idx = outcomes.map((o, i) => (o.ok ? i : -1)).filter((i) => i >= 0);
   if (idx.length === 0) return;
-  const again = await runner.runFresh(idx.map((i) => spec.eus[i] as WorkEU), idx.map(() => 1));
+  const again = await runner.runFresh(idx.map((i) => spec.eus[i] as WorkEU), idx.map((i) => attempts[i] as number));
   if (again.kind === "crashed") {
     throw nondeterministic(spec, spec.eus[idx[again.euIndex ?? 0] as number] as WorkEU, recordText(outcomes[idx[again.euIndex ?? 0] as number] as EUResult), `worker crashed: ${again.error.message}`);
   }
@@ -174,7 +181,15 @@ function nondeterministic(spec: PulseSpec, eu: WorkEU, first: string, second: st
 }
 
 /** Commits an executed pulse in one store transaction and returns its summary. */
-export function commitPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec, outcomes: EUResult[], log: AttemptLog[]): PulseResult {
+export function commitPulse(
+  store: Store,
+  fn: Digest,
+  cfg: RunConfig,
+  plan: Digest,
+  spec: PulseSpec,
+  outcomes: EUResult[],
+  log: AttemptLog[],
+): PulseResult {
   const texts = outcomes.map(recordText);
   const checksum = checksumOf(texts);
   const failed = outcomes.filter((o) => !o.ok).length;
@@ -190,8 +205,17 @@ export function commitPulse(store: Store, fn: Digest, cfg: RunConfig, spec: Puls
       status: failed === 0 ? "succeeded" : "failed",
       resources: { eus: outcomes.length, completed: outcomes.length - failed, failed, retried: log.length },
     });
+    linkToPlan(store, plan, [slice, records, ...(attempts === null ? [] : [attempts])]);
     return summary(spec, texts, checksum, slice, records, attempts, receipt.digest, log, failed);
   });
+}
+
+/**
+ * Makes a committed pulse reachable from its run's pinned plan, so gc keeps it while the run
+ * is unfinished (the finished run's manifest links it again).
+ */
+export function linkToPlan(store: Store, plan: Digest, members: Digest[]): void {
+  store.addEdge({ from: [plan], to: members, type: "contains", role: "pulse" });
 }
 
 /** Loads a pulse that an earlier (interrupted) invocation already committed, if any. */
@@ -200,6 +224,11 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   const r = store.findReceipt(fn, [sliceDigest], pulseParams(cfg));
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
+  // The receipt outlives its outputs if gc collected them: then the pulse simply runs again
+  // (recording the same receipt again is idempotent).
+  for (const d of attempts === undefined ? [records] : [records, attempts]) {
+    if (!store.has(d) || store.stat(d).state !== "present") return undefined;
+  }
   const text = store.get(records).toString("utf8");
   const texts = text.length === 0 ? [] : text.slice(0, -1).split("\n");
   if (texts.length !== spec.eus.length) {

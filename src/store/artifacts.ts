@@ -121,8 +121,9 @@ export class Artifacts {
     return this.ctx.catalog;
   }
 
-  row(digest: Digest): ArtifactRow | undefined {
-    return this.cat.stmt(`SELECT ${ROW_COLUMNS} FROM artifacts WHERE digest = ?`).get(digestToBytes(digest)) as ArtifactRow | undefined;
+  row(digest: Digest, withBytes = false): (ArtifactRow & { bytes?: Buffer | null }) | undefined {
+    const sql = withBytes ? `SELECT ${ROW_COLUMNS}, bytes FROM artifacts WHERE digest = ?` : `SELECT ${ROW_COLUMNS} FROM artifacts WHERE digest = ?`;
+    return this.cat.stmt(sql).get(digestToBytes(digest)) as ArtifactRow | undefined;
   }
 
   /** True when the digest is recorded at all (any state) — used for referential integrity. */
@@ -141,9 +142,9 @@ export class Artifacts {
   }
 
   /** The row if the artifact is visible as of `asOf`, else E_NOT_FOUND explaining why. */
-  visibleRow(digest: Digest, asOf?: number): ArtifactRow {
+  visibleRow(digest: Digest, asOf?: number, withBytes = false): ArtifactRow & { bytes?: Buffer | null } {
     parseDigest(digest, "artifact digest");
-    const r = this.row(digest);
+    const r = this.row(digest, withBytes);
     if (r === undefined) throw notFound(digest, "not found");
     if (asOf !== undefined && r.logseq > asOf) throw notFound(digest, `not found as of logseq ${asOf}`);
     if (this.tombstoned(r, asOf)) throw notFound(digest, "not found (deleted: tombstoned)");
@@ -159,8 +160,8 @@ export class Artifacts {
     return rowToInfo(this.visibleRow(digest, opts.asOf));
   }
 
-  private presentRow(digest: Digest, asOf?: number): ArtifactRow {
-    const r = this.visibleRow(digest, asOf);
+  private presentRow(digest: Digest, asOf?: number, withBytes = false): ArtifactRow & { bytes?: Buffer | null } {
+    const r = this.visibleRow(digest, asOf, withBytes);
     if (r.state !== 0) throw notFound(digest, "not found (its bytes were collected by gc)");
     return r;
   }
@@ -334,12 +335,11 @@ export class Artifacts {
 
   /** Returns the verified bytes. Large artifacts above MAX_BUFFERED_GET_BYTES must be streamed. */
   get(digest: Digest, opts: ReadOptions = {}): Buffer {
-    const r = this.presentRow(digest, opts.asOf);
+    const r = this.presentRow(digest, opts.asOf, true);
     let bytes: Buffer;
     if (r.storage === 0) {
-      const b = this.cat.stmt("SELECT bytes FROM artifacts WHERE digest = ?").get(r.digest) as { bytes: Buffer | null };
-      if (b.bytes === null) throw corrupt(digest, "packed bytes are missing from the catalog");
-      bytes = b.bytes;
+      if (r.bytes === null || r.bytes === undefined) throw corrupt(digest, "packed bytes are missing from the catalog");
+      bytes = r.bytes;
     } else {
       if (r.size > MAX_BUFFERED_GET_BYTES) {
         throw new CairnError(

@@ -20,6 +20,8 @@ export class Catalog {
   private next = 0;
   private readonly statements = new Map<string, Database.Statement>();
   private depth = 0;
+  /** One transaction wrapper, built once (better-sqlite3 picks BEGIN or SAVEPOINT per call). */
+  private runTx: ((f: () => unknown) => unknown) | undefined;
   private afterCommit: Array<() => void> = [];
   private afterRollback: Array<() => void> = [];
 
@@ -122,7 +124,8 @@ export class Catalog {
     this.depth++;
     let result: T;
     try {
-      result = this.db.transaction(fn)();
+      this.runTx ??= this.db.transaction((f: () => unknown) => f());
+      result = this.runTx(fn) as T;
     } catch (err) {
       this.depth--;
       this.next = saved;

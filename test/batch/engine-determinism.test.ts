@@ -4,9 +4,11 @@
  * EU-id order; the sandbox's clocks and entropy; reduce; exhaustiveness.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCode, canonicalBytes } from "../../src/index.js";
+import { ErrorCode, canonicalBytes, partitionOf } from "../../src/index.js";
+import { sliceEUs } from "../../src/batch/verify.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import type { RunConfigInput } from "../../src/batch/config.js";
+import type { FunctionSource } from "../../src/batch/runner.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf, shuffled } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
@@ -21,7 +23,7 @@ interface Done {
 }
 
 /** Runs on a FRESH store (so no pulse is reused from another config's receipts). */
-async function runFresh(dataset: string | unknown[], module: string, config: RunConfigInput): Promise<Done> {
+async function runFresh(dataset: string | unknown[], module: FunctionSource, config: RunConfigInput): Promise<Done> {
   const { store } = scratch.store();
   const result = await run(store, dataset, module, config);
   return { result, outputBytes: store.get(result.outputArtifact) };
@@ -131,6 +133,24 @@ const PINNED = {
   runId: "8f320c95a9e0b678",
   manifestDigest: "sha256:c2d1ae20c58a5d3a67652ddd19b7f86a30c9d3b8048b4444c60712713ed90cf9",
 };
+
+describe("async functions", () => {
+  it("outputs of an async function with real timers land in EU-id order with one digest", async () => {
+    const code = [
+      "export default async (x, ctx) => {",
+      "  const before = Math.random();",
+      "  await new Promise((r) => setTimeout(r, (x.n * 7) % 4));",
+      "  return { id: ctx.id, before, after: Math.random(), now: Date.now() };",
+      "};",
+    ].join("\n");
+    const data = Array.from({ length: 120 }, (_, i) => ({ n: i }));
+    const a = await runFresh(data, { code, name: "async.mjs" }, { workers: 1, partitions: 1, pulseSize: 1000 });
+    const b = await runFresh(data, { code, name: "async.mjs" }, { workers: 2, partitions: 5, pulseSize: 3, maxPulsesInFlight: 4 });
+    expect(b.result.outputDigest).toBe(a.result.outputDigest);
+    const ids = a.outputBytes.toString("utf8").trimEnd().split("\n").map((l) => (JSON.parse(l) as { id: number }).id);
+    expect(ids).toEqual(data.map((_, i) => i));
+  });
+});
 
 describe("format pin", () => {
   // An inline function (no esbuild involved) over a tiny in-memory dataset. If any of these
@@ -248,6 +268,35 @@ describe("memory-bounded pulse cuts", () => {
       expect(pulses.reduce((s, p) => s + p.eus, 0)).toBe(150);
       expect(b.outputDigest).toBe(a.outputDigest);
       expect(b.outputArtifact).toBe(a.outputArtifact);
+    }
+  });
+});
+
+describe("scheduling", () => {
+  it("a partition's pulses commit strictly in order, and every pulse holds at most pulseSize EUs of one partition", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, Array.from({ length: 300 }, (_, i) => ({ n: i })), fixture("engine-pure.mjs"), {
+      partitions: 3,
+      pulseSize: 5,
+      workers: 2,
+      maxPulsesInFlight: 4,
+    });
+    const m = manifestOf(store, r.runId);
+    const byPartition = new Map<number, Array<{ index: number; logseq: number }>>();
+    for (const p of m.pulses) {
+      expect(p.eus).toBeLessThanOrEqual(5);
+      const eus = sliceEUs(store, p.slice);
+      expect(eus.length).toBe(p.eus);
+      for (const eu of eus) expect(partitionOf(eu.id, 3)).toBe(p.partition);
+      const list = byPartition.get(p.partition) ?? [];
+      list.push({ index: p.index, logseq: store.getReceipt(p.receipt).logseq });
+      byPartition.set(p.partition, list);
+    }
+    expect([...byPartition.keys()].sort()).toEqual([0, 1, 2]);
+    for (const list of byPartition.values()) {
+      list.sort((a, b) => a.index - b.index);
+      expect(list.map((x) => x.index)).toEqual(list.map((_, i) => i));
+      for (let i = 1; i < list.length; i++) expect((list[i] as { logseq: number }).logseq).toBeGreaterThan((list[i - 1] as { logseq: number }).logseq);
     }
   });
 });

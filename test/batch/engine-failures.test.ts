@@ -154,6 +154,16 @@ describe("worker crashes and timeouts", () => {
     expect(r.failures).toEqual([{ id: 3, code: ErrorCode.WORKER_CRASHED, message: expect.stringContaining("out of memory") as unknown as string }]);
   });
 
+  it("a promise that never settles is failed with E_EU_TIMEOUT, never left hanging", async () => {
+    const { store } = scratch.store();
+    const code = "export default (x) => (x.hang ? new Promise(() => {}) : Promise.resolve(x.v * 3));\n";
+    const data = Array.from({ length: 8 }, (_, i) => ({ v: i, hang: i === 2 }));
+    const r = await run(store, data, { code, name: "hang.mjs" }, { partitions: 1, pulseSize: 8, workers: 1, retries: 0, euTimeoutMs: 200, allowFailures: true });
+    expect(r.status).toBe("completed");
+    expect(r.counts).toEqual({ total: 8, completed: 7, failed: 1, retried: 0 });
+    expect(r.failures.map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.EU_TIMEOUT]]);
+  });
+
   it("an infinite loop is failed with E_EU_TIMEOUT after euTimeoutMs; the others complete", async () => {
     const { store } = scratch.store();
     const data = Array.from({ length: 12 }, (_, i) => ({ v: i, loop: i === 6 }));
