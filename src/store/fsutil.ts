@@ -1,6 +1,7 @@
 /** Small filesystem helpers for atomic, durable writes. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
 
 /** fsync a directory so a rename or unlink inside it is durable. */
 export function fsyncDir(dir: string): void {
@@ -14,8 +15,9 @@ export function fsyncDir(dir: string): void {
 
 /** Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", mode);
+  // A fresh, exclusively created name: never follows a symlink planted at the temp path.
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", mode);
   try {
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;

@@ -469,15 +469,17 @@ describe("pool behaviour", () => {
   it("fails creation when the module never finishes importing", async () => {
     const dir = await mkdtemp(join(tmpdir(), "cairn-sandbox-hang-"));
     try {
-      const cases: Array<[string, string, string]> = [
-        ["stuck.mjs", "await new Promise(() => {});\nexport default () => 1;\n", "module stuck.mjs never finished importing (a top-level await that can never settle, or process.exit(0) at import)"],
-        ["busy.mjs", "setInterval(() => {}, 1000);\nawait new Promise(() => {});\nexport default () => 1;\n", "module busy.mjs did not finish importing within 300 ms"],
-        ["exits.mjs", "process.exit(4);\nexport default () => 1;\n", "module exits.mjs exited its worker with code 4 while importing"],
+      // Only busy.mjs needs the startup timeout; the others end their worker by themselves, so
+      // they get a generous timeout that a loaded machine cannot hit first.
+      const cases: Array<[string, string, string, number]> = [
+        ["stuck.mjs", "await new Promise(() => {});\nexport default () => 1;\n", "module stuck.mjs never finished importing (a top-level await that can never settle, or process.exit(0) at import)", 30_000],
+        ["busy.mjs", "setInterval(() => {}, 1000);\nawait new Promise(() => {});\nexport default () => 1;\n", "module busy.mjs did not finish importing within 300 ms", 300],
+        ["exits.mjs", "process.exit(4);\nexport default () => 1;\n", "module exits.mjs exited its worker with code 4 while importing", 30_000],
       ];
-      for (const [name, code, message] of cases) {
+      for (const [name, code, message, startupTimeoutMs] of cases) {
         await writeFile(join(dir, name), code);
         const bundle = await bundleModule(join(dir, name));
-        await expectRejects(WorkerPool.create({ size: 2, bundle, seed: "s", moduleName: name, startupTimeoutMs: 300 }), "E_INVALID_INPUT", message);
+        await expectRejects(WorkerPool.create({ size: 2, bundle, seed: "s", moduleName: name, startupTimeoutMs }), "E_INVALID_INPUT", message);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
