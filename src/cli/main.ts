@@ -11,6 +11,7 @@ import { printError } from "./output.js";
 import { initCommand, storeCommand } from "./store-commands.js";
 import { fsckCommand, gcCommand, lineageCommand, snapshotCommand } from "./maintenance-commands.js";
 import { replayCommand, resumeCommand, runCommand, runsCommand, verifyCommand } from "./batch-commands.js";
+import { wfCommand } from "./workflow-commands.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -49,7 +50,8 @@ export function buildProgram(): Command {
     .addCommand(gcCommand())
     .addCommand(fsckCommand())
     .addCommand(lineageCommand())
-    .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand());
+    .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand())
+    .addCommand(wfCommand());
   inheritSettings(program);
   return program;
 }

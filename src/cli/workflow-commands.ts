@@ -1,0 +1,111 @@
+/**
+ * Governed workflows: `cairn wf run` (PGS v0.3 workspaces).
+ *
+ * Exit codes (the PGS reference rule): 0 when the run ends with SUCCESS or ALREADY_EXISTS;
+ * 1 for any other terminal status (VIOLATION, NOT_FOUND, BACKEND_ERROR, ACK…), for a runtime
+ * error (the trace then ends with an ERROR event) and for every fatal error (bad --wf, missing
+ * payload, snapshot missing or failing its integrity check…); 2 for usage errors (missing
+ * --workspace, unknown option…).
+ */
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { CairnError, ErrorCode, type ErrorCodeValue } from "../core/errors.js";
+import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
+import { prettyPy } from "../workflow/pgs/pyjson.js";
+import { readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
+import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
+import { globalsOf, outputFor } from "./context.js";
+import { printError, type Output } from "./output.js";
+
+interface WfRunOpts {
+  workspace?: string;
+  wf: string;
+  payload?: string;
+  dataRoot?: string;
+  render: boolean;
+}
+
+const WF_RUN_HELP = `
+Notes:
+  Runs one workflow of a compiled PGS v0.3 workspace: loads tokenized_snapshot/<domain>/,
+  vocabulary_snapshot/<domain>/ and trust_snapshot/<domain>/ (domain = the part of --wf before
+  "::"), checks the trust rule (also recomputing projection_hash from topology.json), then
+  executes from the workflow's entry node. State lives under the data root (default
+  $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME}); seed files must be placed there first.
+  Every run writes <workspace>/traces/<domain>/<WF_CODE>/<trace_id>/<trace_id>.jsonl (PGS
+  trace v0 + seq + hash chain) and <trace_id>.md (summary). The trace id derives from the
+  snapshot, the workflow, the payload and the prior state of the data-root files the
+  workflow's policies name: the same inputs give the same trace, byte for byte.
+  With --store or $CAIRN_STORE the trace, the effects and a receipt are recorded in the store.
+  Pictures (.svg/.png) are not implemented yet: --no-render is accepted and changes nothing.
+  Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
+  error, 2 on a usage error.`;
+
+/** The JSON document `wf run --json` prints (keys in this order). */
+export function runJson(r: PgsRunResult, traceDirShown: string): PyObject {
+  const doc = new Map<string, PyValue>([
+    ["status", r.status],
+    ["exitCode", BigInt(r.exitCode)],
+    ["traceId", r.traceId],
+    ["workflow", r.workflow],
+    ["path", r.path.map((p) => new Map<string, PyValue>([["node", p.node], ["status", p.status], ["kind", p.kind]]))],
+    ["surface", r.surface],
+    ["traceDir", traceDirShown],
+    ["events", BigInt(r.events)],
+    ["effects", r.effects.map((e) => fromPlain({ cc: e.cc, step: e.step, cs: e.cs, op: e.op, status: e.status }))],
+    ["violations", r.violations.map((v) => fromPlain({ cc: v.cc, step: v.step, kind: v.kind, reason: v.reason }))],
+    ["digests", fromPlain(r.digests)],
+  ]);
+  if (r.error !== null) doc.set("error", fromPlain(r.error));
+  if (r.recorded !== null) doc.set("receipt", r.recorded.receipt);
+  return doc;
+}
+
+function printHuman(out: Output, r: PgsRunResult, traceDirShown: string): void {
+  const status = r.exitCode === 0 ? out.paint("green", r.status) : out.paint("red", r.status);
+  out.line(`workflow: ${r.workflow}`);
+  out.line(`status: ${status}`);
+  out.line(`trace id: ${r.traceId}`);
+  out.line(`trace dir: ${traceDirShown}`);
+  out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
+  if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
+  if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
+}
+
+export function wfCommand(): Command {
+  const run = new Command("run")
+    .description("run a workflow of a PGS v0.3 workspace over a payload, writing a chained trace")
+    .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
+    .requiredOption("--wf <fqdn>", "workflow FQDN, <domain>::<WF_CODE>")
+    .option("--payload <file>", "payload JSON object (default {})")
+    .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
+    .option("--no-render", "skip the trace pictures (pictures are not implemented yet: accepted, no effect)")
+    .addHelpText("after", WF_RUN_HELP)
+    .action(async (opts: WfRunOpts, cmd: Command) => {
+      const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
+      if (workspaceArg === undefined || workspaceArg === "") {
+        throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
+      }
+      const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
+      if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
+      const payload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
+      const g = globalsOf(cmd);
+      const storeDir = g.store ?? process.env.CAIRN_STORE;
+      let store: Store | undefined;
+      if (storeDir !== undefined && storeDir !== "") store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+      let r: PgsRunResult;
+      try {
+        r = runPgsWorkflow({ workspace: resolve(workspaceArg), workflow: opts.wf, payload, dataRoot: resolve(dataRootArg), store });
+      } finally {
+        store?.close();
+      }
+      const out = outputFor(cmd);
+      const shown = join(workspaceArg, r.traceDir);
+      if (out.json) out.line(prettyPy(runJson(r, shown)));
+      else printHuman(out, r, shown);
+      if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
+      process.exitCode = r.exitCode;
+    });
+  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces").addCommand(run);
+}

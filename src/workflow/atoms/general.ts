@@ -1,0 +1,262 @@
+/**
+ * Cairn's own general-purpose atoms (not part of PGS). Same `CtAtom` contract as the PGS atoms:
+ * a `Map` of resolved inputs in, a `Map` out, `AtomViolation` thrown on a violation. Handler refs
+ * are `cairn.workflow.atoms.general:<callable>`; combine tables with `{...CT_ATOMS, ...GENERAL_ATOMS}`.
+ *
+ * | callable               | inputs                    | returns                                   |
+ * |------------------------|---------------------------|-------------------------------------------|
+ * | `compare`              | `a`, `b`                  | `{"result": -1 | 0 | 1}`                  |
+ * | `equals`               | `a`, `b`                  | `{"equal": bool}`                         |
+ * | `hash`                 | `value`                   | `{"digest": "sha256:<64 hex>"}`           |
+ * | `concat`               | `values` (list)           | `{"result": str | list}`                  |
+ * | `add` `sub` `mul` `div`| `a`, `b`                  | `{"result": int | float}`                 |
+ * | `regex_match`          | `pattern`, `input`, `flags` | `{"matched", "match", "groups", "named"}` |
+ * | `json_schema_validate` | `schema`, `value`         | `{"valid": true}` (invalid → violation)   |
+ *
+ * Semantics (Cairn's, deliberately stricter than Python's):
+ * - numbers are ints (`bigint`) or finite floats; booleans are never numbers;
+ * - `compare` orders two numbers (int/float compared exactly) or two strings (by code point);
+ * - `equals` is JSON-value equality: `1 == 1.0`, but `true != 1`; objects ignore member order;
+ * - `hash` is Cairn's digest of the RFC 8785 canonical form (src/core/canonical.ts), so it needs
+ *   JSON-representable numbers: ints within ±(2^53−1), finite floats; `1` and `1.0` hash alike;
+ * - arithmetic: int ∘ int stays an exact int (operands and result at most `ARITH_MAX_INT_BITS`
+ *   bits); `div` of two ints must divide exactly (no silent truncation); with a float operand
+ *   the computation is IEEE double, ints must then be safe integers, and the result must be finite;
+ *   division by zero is a violation;
+ * - `regex_match` is ECMAScript `RegExp.prototype.exec` (an unanchored search; anchor with
+ *   `^…$`). Pattern and input lengths (UTF-16 code units) are bounded by named constants and
+ *   flags limited to `REGEX_ALLOWED_FLAGS`. **JS regular expressions have no time bound**: a
+ *   backtracking pattern can still take exponential time within these limits; only trusted
+ *   workflow authors should supply patterns;
+ * - `json_schema_validate` takes an injected compiler (`makeJsonSchemaValidateAtom`), so the
+ *   JSON Schema engine (e.g. ajv 8) is wired by the caller; compiled validators are memoised by
+ *   the canonical text of the schema (bounded, results are unaffected).
+ */
+import { canonicalDigest } from "../../core/canonical.js";
+import type { AtomInputs, CtAtom, CtAtomTable } from "./index.js";
+import { canonicalJson } from "./pyjson.js";
+import { compareCodePoints, compareNumbers, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "./pyvalue.js";
+import { AtomViolation, show } from "./violation.js";
+
+export const GENERAL_ATOMS_MODULE = "cairn.workflow.atoms.general";
+/** Most items `concat` accepts. */
+export const CONCAT_MAX_ITEMS = 1024;
+/** Longest `concat` result (string code units or list elements). */
+export const CONCAT_MAX_RESULT_LENGTH = 1_048_576;
+/** Largest magnitude of an exact integer in arithmetic, in bits. */
+export const ARITH_MAX_INT_BITS = 1024;
+export const REGEX_MAX_PATTERN_LENGTH = 256;
+export const REGEX_MAX_INPUT_LENGTH = 10_000;
+/** Flags `regex_match` accepts (stateful `g`/`y` and the index-producing `d` are excluded). */
+export const REGEX_ALLOWED_FLAGS = "imsu";
+/** Most schema errors reported in a violation's details. */
+export const JSON_SCHEMA_MAX_ERRORS = 16;
+/** Most compiled schemas memoised per atom instance (the memo is cleared when full). */
+export const JSON_SCHEMA_CACHE_MAX_ENTRIES = 64;
+
+const ARITH_INT_LIMIT = 1n << BigInt(ARITH_MAX_INT_BITS);
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+function atom(callable: string, args: readonly string[], execute: (inputs: AtomInputs) => PyValue): CtAtom {
+  const code = `CAIRN_${callable.toUpperCase()}_V0`;
+  return Object.freeze({ code, fqdn: `cairn::${code}`, handlerRef: `${GENERAL_ATOMS_MODULE}:${callable}`, args: Object.freeze([...args]), execute });
+}
+
+function out(name: string, v: PyValue): PyDict {
+  return new Map([[name, v]]);
+}
+
+/** An int or a finite float (booleans are not numbers here). */
+function number(code: string, name: string, v: PyValue): bigint | number {
+  if (typeof v === "bigint") {
+    if (v >= ARITH_INT_LIMIT || v <= -ARITH_INT_LIMIT) throw new AtomViolation(code, `${name} exceeds ${ARITH_MAX_INT_BITS} bits`, "CairnLimit");
+    return v;
+  }
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  throw new AtomViolation(code, `${name} must be an int or a finite float, got ${pyTypeName(v)} ${show(v)}`, "TypeError");
+}
+
+function compare(inputs: AtomInputs): PyValue {
+  const a = getOrNull(inputs, "a");
+  const b = getOrNull(inputs, "b");
+  if (typeof a === "string" && typeof b === "string") return out("result", BigInt(compareCodePoints(a, b)));
+  const c = compareNumbers(number("CAIRN_COMPARE_V0", "a", a), number("CAIRN_COMPARE_V0", "b", b));
+  return out("result", BigInt(c as number));
+}
+
+/** JSON-value equality: numbers by value (int/float alike), booleans distinct, objects unordered. */
+export function jsonEquals(a: PyValue, b: PyValue): boolean {
+  if (typeof a === "boolean" || typeof b === "boolean" || a === null || b === null) return a === b;
+  if ((typeof a === "bigint" || typeof a === "number") && (typeof b === "bigint" || typeof b === "number")) return compareNumbers(a, b) === 0;
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  if (isList(a)) return isList(b) && a.length === b.length && a.every((x, i) => jsonEquals(x, b[i] as PyValue));
+  if (isDict(a) && isDict(b) && a.size === b.size) {
+    for (const [k, v] of a) {
+      const w = b.get(k);
+      if (w === undefined || !jsonEquals(v, w)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** Plain JSON for Cairn's canonical form / schema engines; throws AtomViolation for unrepresentable values. */
+export function toPlainJson(code: string, v: PyValue): unknown {
+  if (typeof v === "bigint") {
+    if (v > SAFE_MAX || v < -SAFE_MAX) throw new AtomViolation(code, `integer ${show(v)} is outside ±(2^53-1)`, "ValueError");
+    return Number(v);
+  }
+  if (typeof v === "number" && !Number.isFinite(v)) throw new AtomViolation(code, `non-finite float ${show(v)}`, "ValueError");
+  if (isList(v)) return v.map((x) => toPlainJson(code, x));
+  if (isDict(v)) return Object.fromEntries([...v].map(([k, x]) => [k, toPlainJson(code, x)]));
+  return v;
+}
+
+function hash(inputs: AtomInputs): PyValue {
+  const plain = toPlainJson("CAIRN_HASH_V0", getOrNull(inputs, "value"));
+  try {
+    return out("digest", canonicalDigest(plain));
+  } catch (err) {
+    throw new AtomViolation("CAIRN_HASH_V0", (err as Error).message, "ValueError");
+  }
+}
+
+function concat(inputs: AtomInputs): PyValue {
+  const code = "CAIRN_CONCAT_V0";
+  const values = getOrNull(inputs, "values");
+  if (!isList(values) || values.length === 0) throw new AtomViolation(code, "values must be a non-empty list");
+  if (values.length > CONCAT_MAX_ITEMS) throw new AtomViolation(code, `more than ${CONCAT_MAX_ITEMS} values`, "CairnLimit");
+  const total = values.reduce<number>((n, v) => n + (typeof v === "string" || isList(v) ? v.length : 0), 0);
+  if (total > CONCAT_MAX_RESULT_LENGTH) throw new AtomViolation(code, `result longer than ${CONCAT_MAX_RESULT_LENGTH}`, "CairnLimit");
+  if (values.every((v) => typeof v === "string")) return out("result", values.join(""));
+  if (values.every(isList)) return out("result", values.flat(1));
+  throw new AtomViolation(code, "values must be all strings or all lists", "TypeError");
+}
+
+type ArithOp = "add" | "sub" | "mul" | "div";
+
+function intResult(code: string, r: bigint): bigint {
+  if (r >= ARITH_INT_LIMIT || r <= -ARITH_INT_LIMIT) throw new AtomViolation(code, `result exceeds ${ARITH_MAX_INT_BITS} bits`, "CairnLimit");
+  return r;
+}
+
+function asDouble(code: string, x: bigint | number): number {
+  if (typeof x === "number") return x;
+  if (x > SAFE_MAX || x < -SAFE_MAX) throw new AtomViolation(code, `integer ${x} is too large to mix with a float`, "ValueError");
+  return Number(x);
+}
+
+function arithmetic(op: ArithOp): (inputs: AtomInputs) => PyValue {
+  const code = `CAIRN_${op.toUpperCase()}_V0`;
+  return (inputs) => {
+    const a = number(code, "a", getOrNull(inputs, "a"));
+    const b = number(code, "b", getOrNull(inputs, "b"));
+    if (op === "div" && (b === 0n || b === 0)) throw new AtomViolation(code, "division by zero", "ValueError");
+    if (typeof a === "bigint" && typeof b === "bigint") {
+      if (op === "div" && a % b !== 0n) throw new AtomViolation(code, `${a} is not divisible by ${b}; use float operands for inexact division`, "ValueError");
+      const r = op === "add" ? a + b : op === "sub" ? a - b : op === "mul" ? a * b : a / b;
+      return out("result", intResult(code, r));
+    }
+    const x = asDouble(code, a);
+    const y = asDouble(code, b);
+    const r = op === "add" ? x + y : op === "sub" ? x - y : op === "mul" ? x * y : x / y;
+    if (!Number.isFinite(r)) throw new AtomViolation(code, "result is not finite", "ValueError");
+    return out("result", r);
+  };
+}
+
+function regexMatch(inputs: AtomInputs): PyValue {
+  const code = "CAIRN_REGEX_MATCH_V0";
+  const pattern = getOrNull(inputs, "pattern");
+  const input = getOrNull(inputs, "input");
+  const flags = getOrNull(inputs, "flags") ?? "";
+  if (typeof pattern !== "string" || typeof input !== "string") throw new AtomViolation(code, "pattern and input must be strings", "TypeError");
+  if (typeof flags !== "string") throw new AtomViolation(code, "flags must be a string or null", "TypeError");
+  if (pattern.length > REGEX_MAX_PATTERN_LENGTH) throw new AtomViolation(code, `pattern longer than ${REGEX_MAX_PATTERN_LENGTH}`, "CairnLimit");
+  if (input.length > REGEX_MAX_INPUT_LENGTH) throw new AtomViolation(code, `input longer than ${REGEX_MAX_INPUT_LENGTH}`, "CairnLimit");
+  if ([...flags].some((f) => !REGEX_ALLOWED_FLAGS.includes(f))) throw new AtomViolation(code, `flags may only use "${REGEX_ALLOWED_FLAGS}"`, "ValueError");
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern, flags);
+  } catch (err) {
+    throw new AtomViolation(code, `invalid pattern: ${(err as Error).message}`, "ValueError");
+  }
+  const m = re.exec(input);
+  const named: PyDict = new Map(Object.entries(m?.groups ?? {}).map(([k, g]) => [k, g ?? null]));
+  return new Map<string, PyValue>([
+    ["matched", m !== null],
+    ["match", m === null ? null : m[0]],
+    ["groups", m === null ? [] : m.slice(1).map((g) => g ?? null)],
+    ["named", named],
+  ]);
+}
+
+export interface JsonSchemaIssue {
+  /** JSON Pointer of the offending part of the value (ajv's `instancePath`). */
+  readonly instancePath: string;
+  readonly message: string;
+}
+export interface JsonSchemaVerdict {
+  readonly valid: boolean;
+  readonly errors?: readonly JsonSchemaIssue[];
+}
+/** Validates one plain-JSON value. Must be pure. */
+export type JsonSchemaValidator = (data: unknown) => JsonSchemaVerdict;
+/** Compiles a plain-JSON schema; throws for an invalid schema. */
+export type JsonSchemaCompiler = (schema: unknown) => JsonSchemaValidator;
+
+/** The `json_schema_validate` atom around an injected schema compiler (e.g. ajv 8, wired by the caller). */
+export function makeJsonSchemaValidateAtom(compile: JsonSchemaCompiler): CtAtom {
+  const code = "CAIRN_JSON_SCHEMA_VALIDATE_V0";
+  const memo = new Map<string, JsonSchemaValidator>();
+  const validatorFor = (schema: PyValue): JsonSchemaValidator => {
+    const key = canonicalJson(schema);
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    let v: JsonSchemaValidator;
+    try {
+      v = compile(toPlainJson(code, schema));
+    } catch (err) {
+      if (err instanceof AtomViolation) throw err;
+      throw new AtomViolation(code, `invalid schema: ${(err as Error).message}`, "ValueError");
+    }
+    if (memo.size >= JSON_SCHEMA_CACHE_MAX_ENTRIES) memo.clear();
+    memo.set(key, v);
+    return v;
+  };
+  return atom("json_schema_validate", ["schema", "value"], (inputs) => {
+    const schema = getOrNull(inputs, "schema");
+    if (!isDict(schema) && typeof schema !== "boolean") throw new AtomViolation(code, "schema must be an object or a boolean", "TypeError");
+    const validate = validatorFor(schema);
+    let verdict: JsonSchemaVerdict;
+    try {
+      verdict = validate(toPlainJson(code, getOrNull(inputs, "value")));
+    } catch (err) {
+      if (err instanceof AtomViolation) throw err;
+      throw new AtomViolation(code, `validator failed: ${(err as Error).message}`, "ValueError");
+    }
+    if (verdict.valid) return out("valid", true);
+    const errors = (verdict.errors ?? []).slice(0, JSON_SCHEMA_MAX_ERRORS).map((e) => ({ instancePath: e.instancePath, message: e.message }));
+    const first = errors[0];
+    throw new AtomViolation(code, first === undefined ? "value does not match the schema" : `value does not match the schema at '${first.instancePath}': ${first.message}`, "CTExecutionError", { errors });
+  });
+}
+
+/** The general atoms that need no injection, keyed by handler ref. */
+export const GENERAL_ATOMS: CtAtomTable = Object.freeze({
+  "cairn.workflow.atoms.general:compare": atom("compare", ["a", "b"], compare),
+  "cairn.workflow.atoms.general:equals": atom("equals", ["a", "b"], (i) => out("equal", jsonEquals(getOrNull(i, "a"), getOrNull(i, "b")))),
+  "cairn.workflow.atoms.general:hash": atom("hash", ["value"], hash),
+  "cairn.workflow.atoms.general:concat": atom("concat", ["values"], concat),
+  "cairn.workflow.atoms.general:add": atom("add", ["a", "b"], arithmetic("add")),
+  "cairn.workflow.atoms.general:sub": atom("sub", ["a", "b"], arithmetic("sub")),
+  "cairn.workflow.atoms.general:mul": atom("mul", ["a", "b"], arithmetic("mul")),
+  "cairn.workflow.atoms.general:div": atom("div", ["a", "b"], arithmetic("div")),
+  "cairn.workflow.atoms.general:regex_match": atom("regex_match", ["pattern", "input", "flags"], regexMatch),
+});
+
+/** `GENERAL_ATOMS` plus `json_schema_validate` when a schema compiler is supplied. */
+export function createGeneralAtomTable(opts: { readonly jsonSchema?: JsonSchemaCompiler } = {}): CtAtomTable {
+  if (opts.jsonSchema === undefined) return GENERAL_ATOMS;
+  return Object.freeze({ ...GENERAL_ATOMS, "cairn.workflow.atoms.general:json_schema_validate": makeJsonSchemaValidateAtom(opts.jsonSchema) });
+}

@@ -1,0 +1,85 @@
+/** B.5 CT_PURE_COLLATZ_STEP_V0 and B.6 CT_PURE_TERMINATION_CHECK_V0 (ai_governance demo atoms). */
+import type { AtomInputs, CtAtom } from "./index.js";
+import { PGS_AI_GOVERNANCE_MODULE, PGS_CALLABLE } from "./pgs-refs.js";
+import { pyIntStr } from "./pynum.js";
+import { getOrNull, isDict, isInt, isList, pyEquals, pyTypeName, type PyValue } from "./pyvalue.js";
+import { AtomViolation, show } from "./violation.js";
+
+const STEP_CODE = "CT_PURE_COLLATZ_STEP_V0";
+const CHECK_CODE = "CT_PURE_TERMINATION_CHECK_V0";
+
+/**
+ * Longest sequence one seed may produce (a Cairn bound; the reference loops until it reaches 1).
+ * Far above any known stopping time for numbers of the size JSON can carry here.
+ */
+export const COLLATZ_MAX_SEQUENCE_LENGTH = 1_000_000;
+/** Most values all sequences of one call may hold together (a Cairn bound on memory). */
+export const COLLATZ_MAX_TOTAL_VALUES = 2_000_000;
+
+function collatzSequence(n: bigint, budget: number): bigint[] {
+  const seq = [n];
+  let x = n;
+  while (x !== 1n) {
+    x = x % 2n === 0n ? x / 2n : 3n * x + 1n;
+    seq.push(x);
+    if (seq.length > COLLATZ_MAX_SEQUENCE_LENGTH || seq.length > budget) {
+      throw new AtomViolation(STEP_CODE, `sequence of ${n} exceeds the limit of ${Math.min(COLLATZ_MAX_SEQUENCE_LENGTH, budget)} values`, "CairnLimit");
+    }
+  }
+  return seq;
+}
+
+/** `str(n)`, which Python refuses for ints of more than 4300 digits (ValueError). */
+function seedName(n: bigint): string {
+  try {
+    return pyIntStr(n);
+  } catch (err) {
+    throw new AtomViolation(STEP_CODE, (err as Error).message, "ValueError");
+  }
+}
+
+/** `{"sequences": {"<n>": [n, …, 1]}}` in first-occurrence order; every element must be an int >= 1. */
+function collatzStep(inputs: AtomInputs): PyValue {
+  const numbers = getOrNull(inputs, "numbers");
+  if (!isList(numbers)) throw new AtomViolation(STEP_CODE, `numbers must be a list, got ${pyTypeName(numbers)}`);
+  const sequences = new Map<string, PyValue>();
+  let budget = COLLATZ_MAX_TOTAL_VALUES;
+  for (const n of numbers) {
+    if (!isInt(n)) throw new AtomViolation(STEP_CODE, `each number must be an int, got ${pyTypeName(n)} ${show(n)}`);
+    if (n < 1n) throw new AtomViolation(STEP_CODE, `each number must be >= 1, got ${n}`);
+    const seq = collatzSequence(n, budget);
+    budget -= seq.length;
+    sequences.set(seedName(n), seq);
+  }
+  return new Map([["sequences", sequences]]);
+}
+
+/** Seeds whose sequence is not a non-empty list ending in (a value equal to) 1. */
+function terminationCheck(inputs: AtomInputs): PyValue {
+  const sequences = getOrNull(inputs, "sequences");
+  if (!isDict(sequences)) throw new AtomViolation(CHECK_CODE, `sequences must be a dict, got ${pyTypeName(sequences)}`);
+  const nonTerminating: PyValue[] = [];
+  for (const [seed, seq] of sequences) {
+    if (!isList(seq) || seq.length === 0 || !pyEquals(seq[seq.length - 1] as PyValue, 1n)) nonTerminating.push(seed);
+  }
+  return new Map<string, PyValue>([
+    ["all_terminate", nonTerminating.length === 0],
+    ["non_terminating", nonTerminating],
+  ]);
+}
+
+export const CT_PURE_COLLATZ_STEP_V0: CtAtom = Object.freeze({
+  code: STEP_CODE,
+  fqdn: `ai_governance::${STEP_CODE}`,
+  handlerRef: `${PGS_AI_GOVERNANCE_MODULE}.ct_pure_collatz_step_v0:${PGS_CALLABLE}`,
+  args: Object.freeze(["numbers"]),
+  execute: collatzStep,
+});
+
+export const CT_PURE_TERMINATION_CHECK_V0: CtAtom = Object.freeze({
+  code: CHECK_CODE,
+  fqdn: `ai_governance::${CHECK_CODE}`,
+  handlerRef: `${PGS_AI_GOVERNANCE_MODULE}.ct_pure_termination_check_v0:${PGS_CALLABLE}`,
+  args: Object.freeze(["sequences"]),
+  execute: terminationCheck,
+});

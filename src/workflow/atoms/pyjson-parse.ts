@@ -1,0 +1,192 @@
+/**
+ * Lossless JSON parsing into the Python value model (pyvalue.ts), with Python `json.loads`
+ * semantics:
+ *
+ *  - a number with a fraction or exponent is a float (`number`), otherwise an int (`bigint`,
+ *    any size up to `PY_INT_MAX_STR_DIGITS` digits, as Python refuses longer ones);
+ *  - object members keep source order; a repeated name keeps its first position and takes its
+ *    last value (Python `dict` assignment);
+ *  - strict strings: raw control characters are rejected; `\uXXXX` escapes may produce lone
+ *    surrogates (Python keeps them too);
+ *  - whitespace is space, tab, LF, CR; a leading BOM is rejected; any top-level value is allowed.
+ *
+ * Python also accepts the non-standard constants `NaN`, `Infinity` and `-Infinity`; here they
+ * are refused unless `allowNonFiniteConstants` is set (fail closed by default).
+ * Errors are `CairnError(E_INVALID_INPUT)` with Python-style messages
+ * (`Expecting value: line 1 column 1 (char 0)`; positions count code points, as Python does).
+ */
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { PY_INT_MAX_STR_DIGITS } from "./pynum.js";
+import type { PyValue } from "./pyvalue.js";
+
+/** Deepest nesting the parser accepts (Python's recursion limit stops it near 1000). */
+export const PYJSON_PARSE_MAX_DEPTH = 512;
+
+export interface PyJsonParseOptions {
+  /** Accept `NaN`, `Infinity`, `-Infinity` like Python's default `json.loads`. Default false. */
+  readonly allowNonFiniteConstants?: boolean;
+}
+
+const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
+const HEX4_RE = /^[0-9a-fA-F]{4}$/;
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+class Parser {
+  private i = 0;
+
+  constructor(
+    private readonly s: string,
+    private readonly opts: PyJsonParseOptions,
+  ) {}
+
+  fail(msg: string, at = this.i): never {
+    const before = this.s.slice(0, at);
+    const char = [...before].length;
+    const nl = before.lastIndexOf("\n");
+    const line = before.split("\n").length;
+    const col = [...before.slice(nl + 1)].length + 1;
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${msg}: line ${line} column ${col} (char ${char})`, { line, column: col, char });
+  }
+
+  private ws(): void {
+    for (;;) {
+      const c = this.s.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
+      else return;
+    }
+  }
+
+  document(): PyValue {
+    if (this.s.charCodeAt(0) === 0xfeff) this.fail("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
+    this.ws();
+    const v = this.value(0);
+    this.ws();
+    if (this.i !== this.s.length) this.fail("Extra data");
+    return v;
+  }
+
+  private value(depth: number): PyValue {
+    const s = this.s;
+    const c = s[this.i];
+    if (c === "{" || c === "[") {
+      if (depth >= PYJSON_PARSE_MAX_DEPTH) this.fail(`Nesting deeper than ${PYJSON_PARSE_MAX_DEPTH}`);
+      return c === "{" ? this.object(depth) : this.array(depth);
+    }
+    if (c === '"') return this.string();
+    if (s.startsWith("null", this.i)) return this.take(4, null);
+    if (s.startsWith("true", this.i)) return this.take(4, true);
+    if (s.startsWith("false", this.i)) return this.take(5, false);
+    if (this.opts.allowNonFiniteConstants === true) {
+      if (s.startsWith("NaN", this.i)) return this.take(3, Number.NaN);
+      if (s.startsWith("Infinity", this.i)) return this.take(8, Number.POSITIVE_INFINITY);
+      if (s.startsWith("-Infinity", this.i)) return this.take(9, Number.NEGATIVE_INFINITY);
+    }
+    return this.number();
+  }
+
+  private take<T extends PyValue>(n: number, v: T): T {
+    this.i += n;
+    return v;
+  }
+
+  private number(): PyValue {
+    NUMBER_RE.lastIndex = this.i;
+    const m = NUMBER_RE.exec(this.s);
+    if (m === null) this.fail("Expecting value");
+    const text = m[0];
+    const start = this.i;
+    this.i += text.length;
+    if (m[1] !== undefined || m[2] !== undefined) return Number(text);
+    const nDigits = text.length - (text.startsWith("-") ? 1 : 0);
+    if (nDigits > PY_INT_MAX_STR_DIGITS) {
+      this.fail(`Integer with ${nDigits} digits exceeds the limit of ${PY_INT_MAX_STR_DIGITS}`, start);
+    }
+    return BigInt(text);
+  }
+
+  private string(): string {
+    const s = this.s;
+    const start = this.i;
+    this.i++;
+    let out = "";
+    let run = this.i;
+    for (;;) {
+      if (this.i >= s.length) this.fail("Unterminated string starting at", start);
+      const c = s.charCodeAt(this.i);
+      if (c === 0x22) {
+        out += s.slice(run, this.i);
+        this.i++;
+        return out;
+      }
+      if (c < 0x20) this.fail("Invalid control character at");
+      if (c !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += s.slice(run, this.i);
+      const e = s[this.i + 1];
+      if (e === undefined) this.fail("Unterminated string starting at", start);
+      if (e === "u") {
+        const hex = s.slice(this.i + 2, this.i + 6);
+        if (!HEX4_RE.test(hex)) this.fail("Invalid \\uXXXX escape");
+        out += String.fromCharCode(parseInt(hex, 16));
+        this.i += 6;
+      } else {
+        const r = SIMPLE_ESCAPES[e];
+        if (r === undefined) this.fail("Invalid \\escape");
+        out += r;
+        this.i += 2;
+      }
+      run = this.i;
+    }
+  }
+
+  private array(depth: number): PyValue[] {
+    this.i++;
+    const out: PyValue[] = [];
+    this.ws();
+    if (this.s[this.i] === "]") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      out.push(this.value(depth + 1));
+      this.ws();
+      const c = this.s[this.i];
+      this.i++;
+      if (c === "]") return out;
+      if (c !== ",") this.fail("Expecting ',' delimiter", this.i - 1);
+    }
+  }
+
+  private object(depth: number): Map<string, PyValue> {
+    this.i++;
+    const out = new Map<string, PyValue>();
+    this.ws();
+    if (this.s[this.i] === "}") {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail("Expecting property name enclosed in double quotes");
+      const key = this.string();
+      this.ws();
+      if (this.s[this.i] !== ":") this.fail("Expecting ':' delimiter");
+      this.i++;
+      this.ws();
+      out.set(key, this.value(depth + 1));
+      this.ws();
+      const c = this.s[this.i];
+      this.i++;
+      if (c === "}") return out;
+      if (c !== ",") this.fail("Expecting ',' delimiter", this.i - 1);
+    }
+  }
+}
+
+/** Parses JSON text into the Python value model (see the module comment). */
+export function parsePyJson(text: string, opts: PyJsonParseOptions = {}): PyValue {
+  return new Parser(text, opts).document();
+}

@@ -1,0 +1,112 @@
+/**
+ * Python number text conventions (SEMANTICS 0.1 and B.4):
+ *
+ *  - `pyFloatRepr`: Python `repr(float)` — the shortest round-tripping digits (the same digits as
+ *    ECMAScript `Number::toString`), always with `.0` when integral, exponent form when the decimal
+ *    exponent is < -4 or >= 16 (`1e+16`, `1e-05`), `NaN`/`Infinity`/`-Infinity`, `-0.0`.
+ *  - `pyIntStr`: `str(int)`, refusing more than Python's default 4300 digits.
+ *  - `pyFloatFromString`: Python `float(str)` (whitespace, `_` separators, inf/nan, any
+ *    Unicode decimal digits), or `undefined` where Python raises ValueError.
+ */
+
+/** Python's default `sys.int_info.default_max_str_digits`: longer ints cannot be converted to/from text. */
+export const PY_INT_MAX_STR_DIGITS = 4300;
+/** Python `repr(float)` switches to exponent form below 1e-4 … */
+const REPR_EXP_MIN = -4;
+/** … and from 1e16 upwards. */
+const REPR_EXP_MAX = 16;
+
+/** The shortest round-trip decimal digits of a finite, non-zero |x| and its decimal exponent. */
+function shortestDigits(x: number): { digits: string; exp: number } {
+  const s = String(Math.abs(x));
+  const eAt = s.indexOf("e");
+  const mant = eAt < 0 ? s : s.slice(0, eAt);
+  const e = eAt < 0 ? 0 : Number(s.slice(eAt + 1));
+  const dot = mant.indexOf(".");
+  const intPart = dot < 0 ? mant : mant.slice(0, dot);
+  const all = intPart + (dot < 0 ? "" : mant.slice(dot + 1));
+  let lead = 0;
+  while (lead < all.length - 1 && all[lead] === "0") lead++;
+  const digits = all.slice(lead).replace(/0+$/, "") || "0";
+  return { digits, exp: intPart.length + e - lead - 1 };
+}
+
+/** Python `repr(x)` for a float. */
+export function pyFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Number.POSITIVE_INFINITY) return "Infinity";
+  if (x === Number.NEGATIVE_INFINITY) return "-Infinity";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const sign = x < 0 ? "-" : "";
+  const { digits, exp } = shortestDigits(x);
+  if (exp < REPR_EXP_MIN || exp >= REPR_EXP_MAX) {
+    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    const absExp = String(Math.abs(exp)).padStart(2, "0");
+    return `${sign}${mant}e${exp < 0 ? "-" : "+"}${absExp}`;
+  }
+  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
+  if (digits.length <= exp + 1) return `${sign}${digits}${"0".repeat(exp + 1 - digits.length)}.0`;
+  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+}
+
+/** Python `str(i)`; throws RangeError beyond `PY_INT_MAX_STR_DIGITS` digits, as Python raises ValueError. */
+export function pyIntStr(i: bigint): string {
+  const s = i.toString();
+  const nDigits = s.length - (i < 0n ? 1 : 0);
+  if (nDigits > PY_INT_MAX_STR_DIGITS) {
+    throw new RangeError(`integer has ${nDigits} digits; more than ${PY_INT_MAX_STR_DIGITS} cannot be converted to text`);
+  }
+  return s;
+}
+
+/** The whitespace Python `float()` strips: C `isspace` for ASCII, Unicode White_Space above (no U+001C..U+001F). */
+const PY_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
+const DECIMAL_DIGIT_RE = /\p{Nd}/u;
+const DIGITS = String.raw`[0-9](?:_?[0-9])*`;
+/** Python's float literal grammar (digitpart with single `_` between digits). */
+const FLOAT_RE = new RegExp(String.raw`^[+-]?(?:(?:${DIGITS})?\.${DIGITS}|${DIGITS}\.?)(?:[eE][+-]?${DIGITS})?$`);
+const SPECIAL_RE = /^([+-]?)(inf|infinity|nan)$/i;
+
+/** Maps any Unicode decimal digit (`\p{Nd}`) to its ASCII digit; other characters unchanged. */
+function asciiDigits(s: string): string {
+  let out = "";
+  for (const ch of s) {
+    if (ch >= "0" && ch <= "9") out += ch;
+    else if (DECIMAL_DIGIT_RE.test(ch)) out += String(decimalDigitValue(ch));
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Value of a `\p{Nd}` character. Unicode encodes decimal digits in contiguous runs whose
+ * length is a multiple of ten, each starting at zero, so the value is the distance to the
+ * start of the run modulo 10.
+ */
+function decimalDigitValue(ch: string): number {
+  const cp = ch.codePointAt(0) as number;
+  let start = cp;
+  while (DECIMAL_DIGIT_RE.test(String.fromCodePoint(start - 1))) start--;
+  return (cp - start) % 10;
+}
+
+function isPySpace(ch: string): boolean {
+  return PY_SPACE.includes(ch);
+}
+
+/** Python `float(s)` for a string, or `undefined` where Python raises ValueError. */
+export function pyFloatFromString(s: string): number | undefined {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isPySpace(s[a] as string)) a++;
+  while (b > a && isPySpace(s[b - 1] as string)) b--;
+  const t = asciiDigits(s.slice(a, b));
+  const special = SPECIAL_RE.exec(t);
+  if (special) {
+    if ((special[2] as string).toLowerCase() === "nan") return Number.NaN;
+    return special[1] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  }
+  if (!FLOAT_RE.test(t)) return undefined;
+  // Number() parses decimal text with correct rounding, as Python does (overflow → ±inf).
+  return Number(t.replace(/_/g, ""));
+}

@@ -1,0 +1,127 @@
+/**
+ * CS_APPENDONLY_JSONL_V0 (SEMANTICS C.3): an ordered event log, one record per line in the
+ * *spaced* serialisation, `\n`-terminated, members in this order:
+ *
+ *   {"record_id": "<timestamp>_<c:06d>", "sequence_number": c+1, "timestamp": "YYYY-MM-DDTHH:MM:SS.ffffff",
+ *    "actor_id": …, "stream_id": …, "record": …}
+ *
+ * where `c` is the number of lines already in the file (blank ones included). There is no
+ * operation that rewrites or deletes a line. Deviations: the timestamp comes from the run's
+ * logical clock, not the wall clock (context.ts), and is always rendered with six fraction
+ * digits; a torn last line is a hard error (jsonl.ts) instead of being counted and appended to.
+ *
+ * Methods: `append` and `read_all` (reference). Under the "declared" operation dialect also
+ * `read_range` (GET_RANGE: inclusive `[start_sequence, end_sequence]`) and `read_since`
+ * (GET_SINCE: records whose `timestamp` is strictly after the given one) — Cairn extensions
+ * the reference declares in its metadata but does not implement.
+ */
+import { confineAbsolute, preparePath, type ConfinedPath } from "./confine.js";
+import { appendTimestamp } from "./context.js";
+import { ioError } from "./errors.js";
+import { appendDurable, readData } from "./fsio.js";
+import { compareCodePoints, pgsStringify } from "./pyjson.js";
+import { pgsParse } from "./pyparse.js";
+import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
+import { decodeUtf8, splitLines, tornTail, tornTailError } from "./jsonl.js";
+import { getMember, isPyBlank, pyEquals, type PgsObject, type PgsValue } from "./pyvalue.js";
+import type { EffectContext } from "./types.js";
+
+/** Minimum digits of the counter in `record_id`. */
+export const RECORD_ID_COUNTER_WIDTH = 6;
+const WHERE = "CS_APPENDONLY_JSONL_V0";
+
+/** The record id of the line appended after `linesBefore` lines. */
+export function recordId(timestamp: string, linesBefore: number): string {
+  return `${timestamp}_${String(linesBefore).padStart(RECORD_ID_COUNTER_WIDTH, "0")}`;
+}
+
+/** Reads the log at construction: its bytes and line count. Failures are hard errors (as in the reference). */
+function openLog(confined: ConfinedPath): { bytes: Buffer; lines: string[] } {
+  const bytes = readData(preparePath(confined, false)) ?? Buffer.alloc(0);
+  const torn = tornTail(bytes);
+  if (torn !== undefined) throw tornTailError(confined.rel, torn);
+  try {
+    return { bytes, lines: splitLines(decodeUtf8(bytes)) };
+  } catch (err) {
+    throw ioError("decode (UTF-8)", confined.rel, err);
+  }
+}
+
+function backend(confined: ConfinedPath, ctx: EffectContext) {
+  const { bytes, lines } = openLog(confined);
+  const rel = confined.rel;
+  const observed: EffectDraft = { action: "read", path: rel, bytes, created: false };
+
+  const append: Method = (payload) => {
+    const c = lines.length;
+    const timestamp = appendTimestamp(ctx.clock.now(), c + 1);
+    const id = recordId(timestamp, c);
+    const line = new Map<string, PgsValue>([
+      ["record_id", id],
+      ["sequence_number", c + 1],
+      ["timestamp", timestamp],
+      ["actor_id", getMember(payload, "actor_id")],
+      ["stream_id", getMember(payload, "stream_id")],
+      ["record", getMember(payload, "record")],
+    ]);
+    const out = Buffer.from(`${pgsStringify(line, "spaced")}\n`, "utf8");
+    const prepared = preparePath(confined, true);
+    const created = appendDurable(prepared, out);
+    return { result: status("SUCCESS", { record_id: id, sequence_number: c + 1 }), effect: { action: "append", path: rel, bytes: out, created } };
+  };
+
+  /** Parsed entries filtered by `stream_id` (when not null) and `keep`; BACKEND_ERROR when a line does not parse. */
+  const select = (payload: PgsObject, keep: (e: ReadonlyMap<string, PgsValue>) => boolean): MethodResult => {
+    const stream = getMember(payload, "stream_id");
+    const entries: PgsValue[] = [];
+    for (const [i, line] of lines.entries()) {
+      if (isPyBlank(line)) continue;
+      let e: PgsValue;
+      try {
+        e = pgsParse(line);
+      } catch (err) {
+        return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}` }), effect: observed };
+      }
+      if (!(e instanceof Map)) return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` }), effect: observed };
+      if (stream !== null && !pyEquals(e.get("stream_id") ?? null, stream)) continue;
+      if (keep(e)) entries.push(e);
+    }
+    return { result: status("SUCCESS", { entries }), effect: observed };
+  };
+
+  const read_all: Method = (payload) => select(payload, () => true);
+
+  const read_range: Method = (payload) => {
+    const start = getMember(payload, "start_sequence");
+    const end = getMember(payload, "end_sequence");
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) > (end as number)) {
+      return { result: status("VIOLATION", { message: "GET_RANGE needs integers start_sequence <= end_sequence" }) };
+    }
+    return select(payload, (e) => {
+      const n = e.get("sequence_number");
+      return typeof n === "number" && n >= (start as number) && n <= (end as number);
+    });
+  };
+
+  const read_since: Method = (payload) => {
+    const since = getMember(payload, "timestamp");
+    if (typeof since !== "string") return { result: status("VIOLATION", { message: "GET_SINCE needs a string timestamp" }) };
+    return select(payload, (e) => {
+      const t = e.get("timestamp");
+      return typeof t === "string" && compareCodePoints(t, since) > 0;
+    });
+  };
+
+  return { methods: Object.freeze({ append, read_all, read_range, read_since }) };
+}
+
+export const APPENDONLY_RUNTIME = defineCsRuntime({
+  capability: "CS_APPENDONLY_JSONL_V0",
+  handlerRef: { module: "pgs_side_effects.implementation.side_effects.persistent.CS_APPENDONLY_JSONL_V0.runtime", callable: "AppendOnlyJsonlRuntime" },
+  referenceMethods: ["append", "read_all"],
+  extensionMethods: ["read_range", "read_since"],
+  requiresOperationsMetadata: false,
+  construct(config, ctx) {
+    return backend(confineAbsolute(ctx.dataRoot, requirePathConfig(config, WHERE)), ctx);
+  },
+});

@@ -1,0 +1,152 @@
+/**
+ * Path confinement: every file a CS runtime touches stays inside the data root.
+ *
+ * Rules (each refusal is E_INVALID_INPUT, `details.reason = "path_confinement"`, naming the path):
+ *
+ *  1. Lexical: no NUL byte; a configured path must be absolute, an entity path relative; no
+ *     `..` segment anywhere (even one that would normalise back inside); after collapsing `.`
+ *     and repeated `/`, the path must lie strictly below the data root.
+ *  2. Physical: the data root is resolved with `realpath`; the parent directories are walked
+ *     from there one component at a time. A missing component is created (when the operation
+ *     creates directories) as a real directory; an existing symlinked component is resolved
+ *     with `realpath` and must stay inside the real data root (symlinks *inside* the root are
+ *     permitted for directories — the spec does not forbid them).
+ *  3. The final component must not be a symlink at all (even one pointing inside), and files
+ *     are opened with O_NOFOLLOW so a symlink swapped in later is refused by the kernel.
+ *
+ * Single-writer assumption (capability metadata: `concurrency: single_writer`): a concurrent
+ * process that swaps a checked directory for a symlink between the check and the open is not
+ * defended against beyond rule 3.
+ */
+import { lstatSync, mkdirSync, realpathSync, type Stats } from "node:fs";
+import { posix } from "node:path";
+import { confinementError, ioError, effectError, EffectErrorReason } from "./errors.js";
+import { ErrorCode } from "../../core/errors.js";
+import { fsyncDir, isNotFound } from "../../store/fsutil.js";
+
+/** A path known to be lexically inside the data root. */
+export interface ConfinedPath {
+  /** The data root as given (normalised, no trailing `/`). */
+  readonly root: string;
+  /** Path relative to the data root, `/`-separated, no `.`/`..`/empty segments. */
+  readonly rel: string;
+}
+
+/** A confined path whose parent directory has been physically checked. */
+export interface PreparedPath extends ConfinedPath {
+  /** Real (symlink-free) path of the parent directory, or `undefined` when it does not exist. */
+  readonly realParent: string | undefined;
+  /** Real path of the file itself (`realParent` + base name), when the parent exists. */
+  readonly realFile: string | undefined;
+  /** lstat of the final component, `undefined` when absent. Never a symlink (refused). */
+  readonly stat: Stats | undefined;
+}
+
+function checkNoNul(p: string): void {
+  if (p.includes("\0")) throw confinementError(p, "contains a NUL byte");
+}
+
+function checkNoDotDot(p: string): void {
+  if (p.split("/").includes("..")) throw confinementError(p, "contains a '..' segment");
+}
+
+/** Normalises a data root: absolute, no NUL, no `..`, trailing `/` removed (except for `/`). */
+export function normalizeDataRoot(root: string): string {
+  if (typeof root !== "string" || root.length === 0) throw confinementError(String(root), "is not a data root path");
+  checkNoNul(root);
+  if (!posix.isAbsolute(root)) throw confinementError(root, "is not an absolute data root");
+  checkNoDotDot(root);
+  const n = posix.normalize(root);
+  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+}
+
+/** Confines an absolute path (a configured `path` after `{{module_data_root}}` expansion). */
+export function confineAbsolute(dataRoot: string, candidate: string): ConfinedPath {
+  const root = normalizeDataRoot(dataRoot);
+  checkNoNul(candidate);
+  if (!posix.isAbsolute(candidate)) throw confinementError(candidate, "is not an absolute path");
+  checkNoDotDot(candidate);
+  const n = posix.normalize(candidate);
+  const prefix = root === "/" ? "/" : `${root}/`;
+  if (n === root || n === prefix) throw confinementError(candidate, "names the data root itself, not a file");
+  if (!n.startsWith(prefix)) {
+    throw confinementError(candidate, `is outside the data root ${JSON.stringify(root)}`, { dataRoot: root });
+  }
+  const rel = n.slice(prefix.length).replace(/\/+$/, "");
+  if (rel.length === 0) throw confinementError(candidate, "names the data root itself, not a file");
+  return { root, rel };
+}
+
+/** Confines `base + "/" + relative` where `relative` must be a relative path (an entity store path). */
+export function confineRelative(dataRoot: string, base: string, relative: string): ConfinedPath {
+  checkNoNul(relative);
+  if (relative.startsWith("/")) throw confinementError(relative, "is an absolute path where a path relative to the data root is required");
+  checkNoDotDot(relative);
+  checkNoNul(base);
+  return confineAbsolute(dataRoot, `${base}/${relative}`);
+}
+
+function isInside(realRoot: string, p: string): boolean {
+  return p === realRoot || p.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
+}
+
+/**
+ * Walks the parent directories of `p` from the real data root, creating missing ones when
+ * `create` is set, and checks the final component. Throws on any confinement violation.
+ */
+export function preparePath(p: ConfinedPath, create: boolean): PreparedPath {
+  let cur: string;
+  try {
+    if (create) mkdirSync(p.root, { recursive: true });
+    cur = realpathSync(p.root);
+  } catch (err) {
+    if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
+    throw ioError("resolve the data root for", p.rel, err);
+  }
+  const realRoot = cur;
+  const segments = p.rel.split("/");
+  const base = segments.pop() as string;
+  for (let i = 0; i < segments.length; i++) {
+    const shown = segments.slice(0, i + 1).join("/");
+    const next = posix.join(cur, segments[i] as string);
+    let st: Stats;
+    try {
+      st = lstatSync(next);
+    } catch (err) {
+      if (!isNotFound(err)) throw ioError("inspect", shown, err);
+      if (!create) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
+      try {
+        mkdirSync(next);
+        fsyncDir(cur);
+      } catch (mkErr) {
+        throw ioError("create directory", shown, mkErr);
+      }
+      cur = next;
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      try {
+        target = realpathSync(next);
+      } catch (err) {
+        throw confinementError(shown, "is a symlink that cannot be resolved", { cause: (err as Error).message });
+      }
+      if (!isInside(realRoot, target)) throw confinementError(shown, `is a symlink leading outside the data root (to ${JSON.stringify(target)})`);
+      cur = target;
+    } else {
+      cur = next;
+    }
+  }
+  const realFile = posix.join(cur, base);
+  let stat: Stats | undefined;
+  try {
+    stat = lstatSync(realFile);
+  } catch (err) {
+    if (!isNotFound(err)) throw ioError("inspect", p.rel, err);
+  }
+  if (stat?.isSymbolicLink()) throw confinementError(p.rel, "is a symlink (a symlinked final component is never followed)");
+  if (stat !== undefined && !stat.isFile() && !stat.isDirectory()) {
+    throw effectError(ErrorCode.INVALID_INPUT, EffectErrorReason.NOT_REGULAR, `${JSON.stringify(p.rel)} under the data root is not a regular file`, { path: p.rel });
+  }
+  return { ...p, realParent: cur, realFile, stat };
+}

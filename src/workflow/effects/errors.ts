@@ -1,0 +1,79 @@
+/**
+ * Error helpers of the CS runtimes. Every failure is a `CairnError` with a stable code and a
+ * `details.reason` naming the failure class, so callers and tests match on data, not text.
+ *
+ * "Hard errors" (SEMANTICS A.10 step 7, C.1) are thrown; they abort the workflow run. Status
+ * outcomes (`VIOLATION`, `BACKEND_ERROR`, …) are returned, never thrown.
+ */
+import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+
+/** `details.reason` values used by this module. */
+export const EffectErrorReason = {
+  /** A path leaves the data root (`..`, absolute, NUL, symlink out, symlinked final component). */
+  PATH_CONFINEMENT: "path_confinement",
+  /** The CS configuration (expanded RB policy) or metadata is unusable. */
+  CS_CONFIG: "cs_config",
+  /** A step input the reference rejects with an exception (unhashable key, non-object value…). */
+  CS_INPUT: "cs_input",
+  /** A value cannot be written as JSON (undefined, function, cycle, lone surrogate in UTF-8…). */
+  UNSERIALISABLE: "unserialisable_value",
+  /** A JSON-lines file ends in a torn (unterminated) last line. */
+  TORN_TAIL: "torn_jsonl_tail",
+  /** The data root could not be read or written. */
+  IO: "data_root_io",
+  /** A data file is not a regular file (FIFO, socket, device). */
+  NOT_REGULAR: "not_regular_file",
+} as const;
+
+export type EffectErrorReasonValue = (typeof EffectErrorReason)[keyof typeof EffectErrorReason];
+
+/**
+ * The code path confinement errors should carry once src/core/errors.ts gains it. Until then
+ * they use `E_INVALID_INPUT` with `details.reason = "path_confinement"` and
+ * `details.intendedCode = "E_PATH_CONFINEMENT"`.
+ */
+export const INTENDED_PATH_CONFINEMENT_CODE = "E_PATH_CONFINEMENT";
+
+/** A hard error of the CS layer. */
+export function effectError(
+  code: ErrorCodeValue,
+  reason: EffectErrorReasonValue,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): CairnError {
+  return new CairnError(code, message, { reason, ...details }, cause === undefined ? undefined : { cause });
+}
+
+/** A path confinement refusal naming the offending path. */
+export function confinementError(offending: string, why: string, details: Record<string, unknown> = {}): CairnError {
+  return effectError(
+    ErrorCode.INVALID_INPUT,
+    EffectErrorReason.PATH_CONFINEMENT,
+    `path confinement: ${JSON.stringify(offending)} ${why}`,
+    { path: offending, intendedCode: INTENDED_PATH_CONFINEMENT_CODE, ...details },
+  );
+}
+
+/** A configuration error (missing `path`, malformed policy or metadata). */
+export function configError(message: string, details: Record<string, unknown> = {}): CairnError {
+  return effectError(ErrorCode.INVALID_INPUT, EffectErrorReason.CS_CONFIG, message, details);
+}
+
+/** A step-input error the reference raises on (it aborts the run rather than returning a status). */
+export function inputError(message: string, details: Record<string, unknown> = {}): CairnError {
+  return effectError(ErrorCode.INVALID_INPUT, EffectErrorReason.CS_INPUT, message, details);
+}
+
+/** Wraps an fs error as a hard I/O error naming the path relative to the data root. */
+export function ioError(op: string, relPath: string, err: unknown): CairnError {
+  if (err instanceof CairnError) return err;
+  const code = (err as { code?: string } | null)?.code;
+  return effectError(
+    ErrorCode.STORE_IO,
+    EffectErrorReason.IO,
+    `cannot ${op} ${JSON.stringify(relPath)} under the data root: ${(err as Error)?.message ?? String(err)}`,
+    { path: relPath, errno: code ?? null },
+    err,
+  );
+}

@@ -1,0 +1,168 @@
+/**
+ * File I/O of the CS runtimes, on paths already checked by confine.ts.
+ *
+ *  - Every open uses O_NOFOLLOW: a final component swapped for a symlink is refused (ELOOP).
+ *  - Appends (JSON-lines files): one `write` of the whole line(s) in O_APPEND mode, then
+ *    `fsync`; the call reports success only after the fsync. If the write or fsync fails the
+ *    file is truncated back to its previous size (best effort) and the error propagates. A
+ *    crash can still leave a prefix of the line without its `\n` — a *torn tail*; see jsonl.ts
+ *    for how readers detect and refuse it.
+ *  - Replacements (the mutable-JSON document): temp file in the same directory
+ *    (`.<name>.<pid>.<n>.tmp`, created O_EXCL), write, fsync, rename over the target, fsync
+ *    the directory. A crash leaves either the old or the new document; a leftover temp file is
+ *    never read (readers open only the target name).
+ *  - Reads refuse non-regular files and files above MAX_DATA_FILE_BYTES.
+ */
+import {
+  closeSync,
+  constants as FS,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { posix } from "node:path";
+import { ErrorCode } from "../../core/errors.js";
+import { fsyncDir } from "../../store/fsutil.js";
+import { EffectErrorReason, effectError, ioError } from "./errors.js";
+import type { PreparedPath } from "./confine.js";
+
+/** Largest data file (registry, log or mutable document) the runtimes read into memory. */
+export const MAX_DATA_FILE_BYTES = 256 * 1024 * 1024;
+/** How many temp names an atomic write tries before giving up. */
+export const MAX_TEMP_NAME_ATTEMPTS = 16;
+/** Mode of files the runtimes create. */
+export const DATA_FILE_MODE = 0o644;
+
+let tempCounter = 0;
+
+function requireParent(p: PreparedPath): { dir: string; file: string } {
+  if (p.realParent === undefined || p.realFile === undefined) {
+    throw effectError(ErrorCode.INTERNAL, EffectErrorReason.IO, `parent directory of ${JSON.stringify(p.rel)} was not prepared`, { path: p.rel });
+  }
+  return { dir: p.realParent, file: p.realFile };
+}
+
+function writeAll(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/** Reads the whole file, or `undefined` when it does not exist. Throws CairnError (I/O) otherwise. */
+export function readData(p: PreparedPath): Buffer | undefined {
+  if (p.realFile === undefined || p.stat === undefined) return undefined;
+  let fd: number;
+  try {
+    fd = openSync(p.realFile, FS.O_RDONLY | FS.O_NOFOLLOW);
+  } catch (err) {
+    throw ioError("open", p.rel, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw effectError(ErrorCode.STORE_IO, EffectErrorReason.IO, `cannot read ${JSON.stringify(p.rel)}: not a regular file`, { path: p.rel });
+    if (st.size > MAX_DATA_FILE_BYTES) {
+      throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} is ${st.size} bytes, above the ${MAX_DATA_FILE_BYTES}-byte limit`, { path: p.rel, size: st.size });
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MAX_DATA_FILE_BYTES) throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} grew above ${MAX_DATA_FILE_BYTES} bytes while being read`, { path: p.rel });
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total);
+  } catch (err) {
+    throw ioError("read", p.rel, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Creates the file empty if it does not exist (durably). Returns true when it was created. */
+export function createEmptyIfAbsent(p: PreparedPath): boolean {
+  const { dir, file } = requireParent(p);
+  if (p.stat !== undefined) return false;
+  try {
+    closeSync(openSync(file, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, DATA_FILE_MODE));
+    fsyncDir(dir);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === "EEXIST") return false;
+    throw ioError("create", p.rel, err);
+  }
+}
+
+/** Appends `bytes` durably (write + fsync; truncate back on failure). Returns true if the file was created. */
+export function appendDurable(p: PreparedPath, bytes: Uint8Array): boolean {
+  const { dir, file } = requireParent(p);
+  let fd: number;
+  try {
+    fd = openSync(file, FS.O_WRONLY | FS.O_APPEND | FS.O_CREAT | FS.O_NOFOLLOW, DATA_FILE_MODE);
+  } catch (err) {
+    throw ioError("open for append", p.rel, err);
+  }
+  let before = 0;
+  try {
+    before = fstatSync(fd).size;
+    writeAll(fd, bytes);
+    fsyncSync(fd);
+  } catch (err) {
+    try {
+      ftruncateSync(fd, before);
+      fsyncSync(fd);
+    } catch {
+      // best effort: readers detect a torn tail (jsonl.ts)
+    }
+    closeSync(fd);
+    throw ioError("append to", p.rel, err);
+  }
+  closeSync(fd);
+  const created = p.stat === undefined;
+  if (created) {
+    try {
+      fsyncDir(dir);
+    } catch (err) {
+      throw ioError("sync the directory of", p.rel, err);
+    }
+  }
+  return created;
+}
+
+/** Replaces the file atomically with `bytes` (temp + fsync + rename + directory fsync). */
+export function replaceAtomic(p: PreparedPath, bytes: Uint8Array): void {
+  const { dir, file } = requireParent(p);
+  const base = posix.basename(file);
+  let tmp = "";
+  let fd = -1;
+  for (let attempt = 0; fd < 0; attempt++) {
+    tmp = posix.join(dir, `.${base}.${process.pid}.${tempCounter++}.tmp`);
+    try {
+      fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, DATA_FILE_MODE);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EEXIST" || attempt + 1 >= MAX_TEMP_NAME_ATTEMPTS) throw ioError("create a temp file for", p.rel, err);
+    }
+  }
+  try {
+    writeAll(fd, bytes);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, file);
+    fsyncDir(dir);
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already renamed or never created
+    }
+    throw ioError("replace", p.rel, err);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * PGS v0.3 CS (side-effect) runtimes: CS_REGISTRY_V0, CS_APPENDONLY_JSONL_V0,
+ * CS_MUTABLE_JSON_V0 — byte-compatible with the reference's data-root files
+ * (/work/shared/fixtures/pgs/SEMANTICS.md Part C), deterministic, confined to the data root.
+ *
+ * ## The contract: `CsRuntime.execute(call, ctx) → CsResult`
+ *
+ * - `call.op` — the step's operation name (`"REGISTER"`, `"APPEND"`, `"WRITE"`…). Under the
+ *   default "reference" dialect the method is the lower-cased name; an operation without a
+ *   method returns `BACKEND_ERROR` with `message: "No backend handler for op: <op>"`, exactly
+ *   like the reference (so `GET_ALL`, `GET_RANGE`, `GET_SINCE`, `GET`, `PUT`, `LIST`, which the
+ *   metadata declares, are BACKEND_ERROR). `ctx.operationDialect = "declared"` routes declared
+ *   operations to their declared handler instead (a Cairn extension; see types.ts).
+ * - `call.payload` — the resolved step inputs, `__store__` moved to `__pgs_store_entity__`
+ *   (`buildCsPayload`). Members the operation does not use are ignored.
+ * - `call.config` — the RB policy after `{{module_data_root}}` expansion (`selectPolicy` +
+ *   `expandPolicy`); `call.metadata` — `cs_metadata` (needs a `capability` member; the
+ *   mutable store also `operations`).
+ * - `ctx: EffectContext` — `{ dataRoot, clock, nextId(), operationDialect? }`: the only source
+ *   of time and ids (`createEffectContext`; rules in context.ts). Nothing reads the wall clock
+ *   or a random generator, so the same context, inputs and prior data-root state give
+ *   byte-identical files and results.
+ * - Result: `{ outcome, result, effect? }`. `outcome` ∈ SUCCESS | ALREADY_EXISTS | NOT_FOUND |
+ *   VIOLATION | BACKEND_ERROR and equals `result.result_status`; `result` is the raw result
+ *   object (`address`, `exists`, `target_cs`, `record_id`, `entries`, `value`, `keys`…) that
+ *   `$.capability_result.*` mappings read; `effect` says which file (relative to the data root)
+ *   the call appended to / replaced / created / only read, with the SHA-256 and size of those
+ *   bytes, and a run-scoped id from `ctx.nextId()` — for the trace.
+ * - Hard errors are thrown as `CairnError`s (the engine aborts the run, writes an `ERROR`
+ *   trace event): bad config or metadata, an unhashable registry key, a missing store entity,
+ *   an unserialisable value, a path outside the data root (`E_INVALID_INPUT`,
+ *   `details.reason = "path_confinement"`), a torn append-only log, I/O failures the reference
+ *   does not map to a status.
+ *
+ * Values follow the PGS value model (pyvalue.ts): objects the runtimes return are `Map`s in
+ * insertion order; input objects may be `Map`s or plain objects; integers vs floats per
+ * pyvalue.ts.
+ *
+ * Files (all under the data root, created on first use):
+ * - registry: JSON lines, spaced serialisation (registry.ts);
+ * - append-only log: JSON lines, spaced serialisation (appendonly.ts);
+ * - mutable store: one pretty-printed JSON object, no trailing newline (mutable.ts).
+ */
+import { APPENDONLY_RUNTIME } from "./appendonly.js";
+import { configError } from "./errors.js";
+import { MUTABLE_RUNTIME } from "./mutable.js";
+import { buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
+import { getMember, isPgsObject, isTruthy, type PgsObject, type PgsValue } from "./pyvalue.js";
+import { REGISTRY_RUNTIME } from "./registry.js";
+import type { CsResult, CsRuntime, EffectContext, HandlerRef } from "./types.js";
+
+/** The sealed CS table, keyed by capability id (as in the snapshots' handler modules). */
+export const CS_RUNTIMES: Readonly<Record<string, CsRuntime>> = Object.freeze(
+  // A null prototype: `CS_RUNTIMES["toString"]` is undefined, not an inherited function.
+  Object.assign(Object.create(null) as Record<string, CsRuntime>, {
+    CS_REGISTRY_V0: REGISTRY_RUNTIME,
+    CS_APPENDONLY_JSONL_V0: APPENDONLY_RUNTIME,
+    CS_MUTABLE_JSON_V0: MUTABLE_RUNTIME,
+  }),
+);
+
+/** The runtime for a capability id, or `undefined` (never an inherited property). */
+export function csRuntimeFor(capability: string): CsRuntime | undefined {
+  return Object.prototype.hasOwnProperty.call(CS_RUNTIMES, capability) ? CS_RUNTIMES[capability] : undefined;
+}
+
+/** The runtime whose `handler_ref` is exactly `{module, callable}` (the sealed-registry lookup of A.10 step 4). */
+export function csRuntimeForHandlerRef(ref: PgsValue | HandlerRef | undefined): CsRuntime | undefined {
+  if (ref === undefined || ref === null || typeof ref !== "object") return undefined;
+  const r = ref as PgsObject;
+  if (!isPgsObject(r)) return undefined;
+  const module = getMember(r, "module");
+  const callable = getMember(r, "callable");
+  for (const rt of Object.values(CS_RUNTIMES)) {
+    if (rt.handlerRef.module === module && rt.handlerRef.callable === callable) return rt;
+  }
+  return undefined;
+}
+
+/** One CS step as the dispatcher sees it (A.10). */
+export interface CsStepInvocation {
+  /** `handlers.cs[addr].handler_ref`. */
+  readonly handlerRef: PgsValue | HandlerRef;
+  /** `handlers.cs[addr].cs_metadata` (`undefined`/falsy → `{}`). */
+  readonly csMetadata: PgsValue | undefined;
+  /** `rb_policy[rb][addr]` (`undefined` when missing). */
+  readonly rbPolicyEntry: PgsValue | undefined;
+  readonly op: string;
+  /** The resolved step inputs, `__store__` included. */
+  readonly stepInputs: PgsObject;
+  /** `fqdn(addr)`, for messages. */
+  readonly capabilityCode?: string;
+}
+
+/**
+ * A.10 steps 2–6 for one CS step: policy selection and expansion, payload, sealed lookup by
+ * handler ref (unknown → hard error), execution.
+ */
+export function invokeCsStep(step: CsStepInvocation, ctx: EffectContext): CsResult {
+  const rt = csRuntimeForHandlerRef(step.handlerRef);
+  if (rt === undefined) {
+    throw configError(`CS handler ${JSON.stringify(String(getMember((step.handlerRef ?? {}) as PgsObject, "module")))} is not in the sealed CS registry`, {
+      capabilityCode: step.capabilityCode ?? null,
+    });
+  }
+  const md = step.csMetadata;
+  return rt.execute(
+    {
+      op: step.op,
+      payload: buildCsPayload(step.stepInputs),
+      config: expandPolicy(selectPolicy(step.rbPolicyEntry), ctx.dataRoot),
+      metadata: md === undefined || !isTruthy(md) ? new Map() : md,
+      ...(step.capabilityCode === undefined ? {} : { capabilityCode: step.capabilityCode }),
+    },
+    ctx,
+  );
+}
+
+export { APPENDONLY_RUNTIME, MUTABLE_RUNTIME, REGISTRY_RUNTIME };
+export { ADDRESS_HEX_DIGITS, ADDRESS_PREFIX, registryAddress } from "./registry.js";
+export { RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
+export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
+export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
+export { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
+export { EffectErrorReason, INTENDED_PATH_CONFINEMENT_CODE, type EffectErrorReasonValue } from "./errors.js";
+export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
+export { repairTornTail, type TornTailRepair } from "./jsonl.js";
+export { PGS_JSON_MAX_DEPTH, compareCodePoints, pgsStringify, pyFloatRepr, pyNumberText, type PgsJsonStyle } from "./pyjson.js";
+export { PgsJsonSyntaxError, pgsParse } from "./pyparse.js";
+export { PyFloat, getMember, hasMember, isPgsObject, isPyBlank, isTruthy, objectEntries, pyDictKey, pyEquals, type PgsObject, type PgsScalar, type PgsValue } from "./pyvalue.js";
+export type {
+  CsCall,
+  CsCapabilityId,
+  CsOutcome,
+  CsRawResult,
+  CsResult,
+  CsRuntime,
+  EffectContext,
+  EffectRecord,
+  HandlerRef,
+  OperationDialect,
+} from "./types.js";

@@ -1,0 +1,128 @@
+/**
+ * CS_MUTABLE_JSON_V0 (SEMANTICS C.4): a key → value document per store entity, last write wins.
+ *
+ * The file is `module_data_root + "/" + entity_stores[<entity>].path` (a `path` config member
+ * is ignored); the entity comes from the payload's `__pgs_store_entity__`. The document is one
+ * JSON object in the *pretty* serialisation (2-space indent, `": "`, raw UTF-8, no newline at
+ * EOF), member order = insertion order (an overwritten key keeps its place, a new key goes
+ * last). Every save replaces the file atomically (fsio.ts); a leftover temp file from a crash
+ * is never read.
+ */
+import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
+import { configError, inputError } from "./errors.js";
+import { readData, replaceAtomic } from "./fsio.js";
+import { defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
+import { decodeUtf8 } from "./jsonl.js";
+import { pgsStringify } from "./pyjson.js";
+import { pgsParse } from "./pyparse.js";
+import { PAYLOAD_STORE_ENTITY } from "./policy.js";
+import { getMember, hasMember, isPgsObject, isPyBlank, isTruthy, objectEntries, type PgsObject, type PgsValue } from "./pyvalue.js";
+import type { EffectContext } from "./types.js";
+
+const WHERE = "CS_MUTABLE_JSON_V0";
+
+interface Config {
+  readonly moduleDataRoot: string;
+  readonly entityStores: PgsObject;
+}
+
+function parseConfig(config: PgsObject): Config {
+  const ssa = getMember(config, "storage_structure_artifact");
+  if (!isTruthy(ssa) || !isPgsObject(ssa)) throw configError(`${WHERE}: config needs a storage_structure_artifact object`);
+  const fm = getMember(ssa, "frontmatter");
+  const core = isPgsObject(fm) ? getMember(fm, "core") : null;
+  const stores = isPgsObject(core) ? getMember(core, "entity_stores") : null;
+  if (!isPgsObject(stores) || objectEntries(stores).length === 0) {
+    throw configError(`${WHERE}: storage_structure_artifact.frontmatter.core.entity_stores must be a non-empty object`);
+  }
+  const root = getMember(config, "module_data_root");
+  if (!isTruthy(root)) throw configError(`${WHERE}: config needs a module_data_root`);
+  if (typeof root !== "string") throw configError(`${WHERE}: module_data_root must be a string`);
+  return { moduleDataRoot: root, entityStores: stores };
+}
+
+/** Step 1: the entity's file (hard errors), parent directories created. */
+function entityFile(cfg: Config, payload: PgsObject, ctx: EffectContext): PreparedPath {
+  const entity = getMember(payload, PAYLOAD_STORE_ENTITY);
+  if (!isTruthy(entity)) throw inputError(`${WHERE}: the step has no store entity (${PAYLOAD_STORE_ENTITY})`);
+  if (typeof entity !== "string" || !hasMember(cfg.entityStores, entity)) {
+    throw inputError(`${WHERE}: store entity ${JSON.stringify(entity)} is not in entity_stores`, { entity: String(entity) });
+  }
+  const entry = getMember(cfg.entityStores, entity);
+  const rel = isPgsObject(entry) ? getMember(entry, "path") : null;
+  if (!isTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
+  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true);
+}
+
+/** Step 2: a key with at least one non-whitespace character. */
+function validKey(payload: PgsObject): string | undefined {
+  const key = getMember(payload, "key");
+  return typeof key === "string" && !isPyBlank(key) ? key : undefined;
+}
+
+/** Step 3: the document, or a BACKEND_ERROR message. */
+function load(p: PreparedPath): { doc: Map<string, PgsValue>; bytes: Buffer } | { error: string; bytes: Buffer } {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = readData(p);
+  } catch (err) {
+    return { error: `cannot read ${JSON.stringify(p.rel)}: ${(err as Error).message}`, bytes: Buffer.alloc(0) };
+  }
+  if (bytes === undefined) return { doc: new Map(), bytes: Buffer.alloc(0) };
+  let doc: PgsValue;
+  try {
+    doc = pgsParse(decodeUtf8(bytes));
+  } catch (err) {
+    return { error: `${JSON.stringify(p.rel)} is not valid JSON: ${(err as Error).message}`, bytes };
+  }
+  if (!(doc instanceof Map)) return { error: `${JSON.stringify(p.rel)} does not hold a JSON object`, bytes };
+  return { doc, bytes };
+}
+
+function save(p: PreparedPath, doc: Map<string, PgsValue>): EffectDraft {
+  const bytes = Buffer.from(pgsStringify(doc, "pretty"), "utf8");
+  replaceAtomic(p, bytes);
+  return { action: "replace", path: p.rel, bytes, created: p.stat === undefined };
+}
+
+function backend(cfg: Config, ctx: EffectContext) {
+  type Body = (doc: Map<string, PgsValue>, key: string, p: PreparedPath, seen: EffectDraft, payload: PgsObject) => MethodResult;
+  const op =
+    (needsKey: boolean, body: Body): Method =>
+    (payload) => {
+      const p = entityFile(cfg, payload, ctx);
+      const key = validKey(payload);
+      if (needsKey && key === undefined) return { result: status("VIOLATION") };
+      const loaded = load(p);
+      const seen: EffectDraft = { action: "read", path: p.rel, bytes: loaded.bytes, created: false };
+      if ("error" in loaded) return { result: status("BACKEND_ERROR", { message: loaded.error }), effect: seen };
+      return body(loaded.doc, key ?? "", p, seen, payload);
+    };
+
+  const read = op(true, (doc, key, _p, seen) =>
+    doc.has(key) ? { result: status("SUCCESS", { value: doc.get(key) ?? null }), effect: seen } : { result: status("NOT_FOUND"), effect: seen },
+  );
+  const write = op(true, (doc, key, p, _seen, payload) => {
+    doc.set(key, getMember(payload, "value"));
+    return { result: status("SUCCESS"), effect: save(p, doc) };
+  });
+  const del = op(true, (doc, key, p, seen) => {
+    if (!doc.has(key)) return { result: status("NOT_FOUND"), effect: seen };
+    doc.delete(key);
+    return { result: status("SUCCESS"), effect: save(p, doc) };
+  });
+  const exists = op(true, (doc, key, _p, seen) => ({ result: status("SUCCESS", { exists: doc.has(key) }), effect: seen }));
+  const list_keys = op(false, (doc, _key, _p, seen) => ({ result: status("SUCCESS", { keys: [...doc.keys()] }), effect: seen }));
+
+  return { methods: Object.freeze({ read, write, delete: del, exists, list_keys }) };
+}
+
+export const MUTABLE_RUNTIME = defineCsRuntime({
+  capability: "CS_MUTABLE_JSON_V0",
+  handlerRef: { module: "pgs_side_effects.implementation.side_effects.persistent.CS_MUTABLE_JSON_V0.runtime", callable: "MutableJsonRuntime" },
+  referenceMethods: ["read", "write", "delete", "exists", "list_keys"],
+  requiresOperationsMetadata: true,
+  construct(config, ctx) {
+    return backend(parseConfig(config), ctx);
+  },
+});

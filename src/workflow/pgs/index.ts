@@ -1,0 +1,23 @@
+/**
+ * The PGS v0.3 runtime: runs compiled PGS workspaces (SEMANTICS Part A) with Cairn's
+ * determinism and integrity rules.
+ *
+ * - `runPgsWorkflow(opts)`: one run end to end (snapshot load + trust, prior state, trace id,
+ *   scheduler/dispatcher, chained trace + summary, optional store receipt).
+ * - `loadSnapshot(workspace, domain)`: the trusted, read-only package of one domain.
+ * - `verifyTraceChain(path)`: checks the seq numbering and hash chain of a trace file.
+ */
+export { runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, type RunPgsOptions, type PgsRunResult, type WorkflowName } from "./run.js";
+export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type EntryPoint } from "./snapshot.js";
+export { verifyTrust, projectionHash, SNAPSHOT_INTEGRITY_REASON, type IntegrityCheck } from "./trust.js";
+export { Vocabulary, hexAddr } from "./vocab.js";
+export { TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, type TraceEventType, type TraceChainReport } from "./trace.js";
+export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE } from "./trace-id.js";
+export { relevantFiles, captureState, stateDigest, type StateFile } from "./state.js";
+export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun } from "./record.js";
+export { resolveBinding, resolveStepInputs, resolveOutput } from "./grammar.js";
+export { UNMAPPED_HANDLER_REASON, type EffectFile, type HandlerRef } from "./handlers.js";
+export type { PathEntry, EffectCall, ViolationRecord } from "./engine.js";
+export { parsePyJson, canonicalPy, compactPy, spacedPy, prettyPy, pyFloatRepr } from "./pyjson.js";
+export { fromPlain, toPlain, type PyValue, type PyObject } from "./value.js";
+export * from "./constants.js";

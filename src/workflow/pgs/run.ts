@@ -1,0 +1,187 @@
+/**
+ * `runPgsWorkflow`: one run of a PGS v0.3 workflow, end to end (SEMANTICS A.12 without the
+ * printing): load and trust the snapshot, capture the prior state, derive the trace id, run
+ * the scheduler while writing the chained trace, write the summary, record in the store.
+ *
+ * Determinism rule: the trace, the summary, the effects and the data-root files written are a
+ * function of (snapshot files, workflow, payload, prior state of the RB's files) only. No wall
+ * clock, no randomness: CS timestamps/addresses and the inactivity clock come from the logical
+ * sources of the sealed tables (tables.ts); absolute paths never reach the trace.
+ */
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import type { Store } from "../../store/store.js";
+import {
+  EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, MODULE_DATA_ROOT_TOKEN, SAFE_SEGMENT_RE, TRACES_DIR, WORKSPACE_TOKEN,
+} from "./constants.js";
+import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
+import { createEffectContext, normalizeDataRoot } from "../effects/index.js";
+import type { Clock } from "../../core/clock.js";
+import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
+import { canonicalPy, parsePyJson } from "./pyjson.js";
+import { recordRun, type RecordedRun } from "./record.js";
+import { loadSnapshot, type PgsPackage } from "./snapshot.js";
+import { captureState, relevantFiles, stateDigest } from "./state.js";
+import { renderSummary } from "./summary.js";
+import { TraceWriter } from "./trace.js";
+import { makeTraceId } from "./trace-id.js";
+import type { PyObject } from "./value.js";
+
+/** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
+export const STATUS_ERROR = "ERROR";
+
+export interface WorkflowName {
+  fqdn: string;
+  domain: string;
+  code: string;
+}
+
+/** Splits `<domain>::<CODE>`; domain = before the first `::`, code = after the last. */
+export function parseWorkflowFqdn(fqdn: string): WorkflowName {
+  const first = fqdn.indexOf("::");
+  if (first < 0) throw new CairnError(ErrorCode.INVALID_INPUT, `Invalid WF FQDN (expected <domain>::<CODE>): '${fqdn}'`, { field: "--wf", value: fqdn });
+  const domain = fqdn.slice(0, first);
+  const code = fqdn.slice(fqdn.lastIndexOf("::") + 2);
+  for (const [what, v] of [["domain", domain], ["code", code]] as const) {
+    if (!SAFE_SEGMENT_RE.test(v) || v.length > MAX_SEGMENT_CHARS) {
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `Invalid WF FQDN '${fqdn}': the ${what} ${JSON.stringify(v)} must be 1..${MAX_SEGMENT_CHARS} characters of A-Z a-z 0-9 _ . - (not starting with . or -)`,
+        { field: "--wf", value: fqdn },
+      );
+    }
+  }
+  return { fqdn, domain, code };
+}
+
+/** Reads a payload file (A.12 step 4); it must hold a JSON object. */
+export function readPayloadFile(path: string): PyObject {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${path} is not a regular file`, { field: "--payload", path });
+    size = st.size;
+  } catch (err) {
+    if (err instanceof CairnError) throw err;
+    throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field: "--payload", path });
+  }
+  if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { path });
+  let v;
+  try {
+    v = parsePyJson(readFileSync(path, "utf8"), path);
+  } catch (err) {
+    if (err instanceof CairnError) {
+      const why = err.message.startsWith(`${path} is not valid JSON: `) ? err.message.slice(`${path} is not valid JSON: `.length) : err.message;
+      throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid JSON: ${why} (${path})`, { ...err.details, field: "--payload" });
+    }
+    throw err;
+  }
+  if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${path} must hold a JSON object`, { field: "--payload", path });
+  return v;
+}
+
+export interface RunPgsOptions {
+  /** Workspace root (absolute, or relative to the working directory). */
+  workspace: string;
+  /** `<domain>::<WF_CODE>`. */
+  workflow: string;
+  payload: PyObject;
+  /** Data root (absolute, or relative to the working directory). */
+  dataRoot: string;
+  /** The sealed CT atom table; default `CT_ATOMS` (inactivity clock fixed at 2025-01-01T00:00:00Z). */
+  atoms?: CtAtomTable;
+  /** The logical clock of the CS runtimes (append timestamps); default fixed at 2025-01-01T00:00:00Z. */
+  clock?: Clock;
+  /** When given, the trace and a receipt are recorded in it. */
+  store?: Store;
+  /** An already loaded snapshot of the workflow's domain (e.g. cached across runs). */
+  snapshot?: PgsPackage;
+}
+
+export interface PgsRunResult {
+  /** Terminal status (`SUCCESS`, `VIOLATION`, …) or `ERROR` when a runtime error aborted the run. */
+  status: string;
+  exitCode: 0 | 1;
+  workflow: string;
+  domain: string;
+  traceId: string;
+  /** Trace directory, relative to the workspace (`traces/<domain>/<WF_CODE>/<trace_id>`). */
+  traceDir: string;
+  /** Absolute trace directory. */
+  traceDirAbs: string;
+  path: PathEntry[];
+  surface: PyObject;
+  effects: EffectCall[];
+  violations: ViolationRecord[];
+  error: { code: string; message: string; cc: string | null; step: string | null } | null;
+  events: number;
+  digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
+  recorded: RecordedRun | null;
+}
+
+function scrubber(workspace: string, dataRoot: string): (s: string) => string {
+  const pairs = [
+    [dataRoot, MODULE_DATA_ROOT_TOKEN],
+    [workspace, WORKSPACE_TOKEN],
+  ].sort((a, b) => (b[0] as string).length - (a[0] as string).length) as Array<[string, string]>;
+  return (s) => pairs.reduce((acc, [from, to]) => (from === "" || from === "/" ? acc : acc.split(from).join(to)), s);
+}
+
+export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
+  const name = parseWorkflowFqdn(opts.workflow);
+  const workspace = resolve(opts.workspace);
+  const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
+  const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
+  if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
+  const wf = pkg.vocab.addr(name.fqdn);
+  const entry = pkg.entry.get(wf);
+  if (entry === undefined) {
+    throw new CairnError(ErrorCode.NOT_FOUND, `No entry point for WF '${name.fqdn}' (addr ${wf}) — snapshot may be stale or domain mismatch`, { workflow: name.fqdn, addr: wf });
+  }
+  const files = relevantFiles(pkg, entry.rb, dataRoot);
+  const before = captureState(dataRoot, files);
+  const payloadBytes = Buffer.from(canonicalPy(opts.payload), "utf8");
+  const ids = { snapshot: pkg.digest, workflow: name.fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
+  const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
+  const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
+  const traceDirAbs = join(workspace, traceDir);
+  mkdirSync(traceDirAbs, { recursive: true });
+  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`));
+  const run: EngineRun = {
+    pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
+    effects: createEffectContext(opts.clock === undefined ? { dataRoot, traceId } : { dataRoot, traceId, clock: opts.clock }),
+    scrub: scrubber(workspace, dataRoot), path: [], calls: [], violations: [], current: null,
+  };
+  let status: string;
+  let surface: PyObject = new Map();
+  let error: PgsRunResult["error"] = null;
+  try {
+    ({ status, surface } = schedule(run, entry.start));
+  } catch (err) {
+    const message = run.scrub(err instanceof Error ? err.message : String(err));
+    trace.emit("ERROR", { detail: new Map([["message", message]]) });
+    status = STATUS_ERROR;
+    error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: run.current?.cc ?? null, step: run.current?.step ?? null };
+  } finally {
+    trace.close();
+  }
+  const after = captureState(dataRoot, files);
+  const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;
+  const traceBytes = trace.bytes();
+  const digests = { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head };
+  const summary = renderSummary({
+    traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+    path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
+  });
+  writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
+  const recorded = opts.store === undefined ? null : recordRun(opts.store, {
+    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
+    calls: run.calls, events: trace.lines.length, hops: run.path.length,
+  });
+  return {
+    status, exitCode, workflow: name.fqdn, domain: name.domain, traceId, traceDir, traceDirAbs, path: run.path, surface,
+    effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded,
+  };
+}

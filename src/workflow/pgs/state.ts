@@ -1,0 +1,91 @@
+/**
+ * The data-root state a run depends on and changes: the files named by the CS policies of the
+ * workflow's RB (A.10): each policy's `path`, and `module_data_root/entity_stores[*].path` of
+ * a storage structure. Paths are relative to the data root (`/`-separated); files outside it
+ * are ignored here (the CS runtimes refuse them).
+ *
+ * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
+ * path; `null` marks an absent file.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { canonicalDigest } from "../../core/canonical.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import { MAX_STATE_FILE_BYTES } from "./constants.js";
+import { expandPolicy, normalizeDataRoot, selectPolicy } from "../effects/index.js";
+import { fromEffectsValue, toEffectsValue } from "./effects-values.js";
+import type { PgsPackage } from "./snapshot.js";
+import { dottedGet, type PyValue } from "./value.js";
+
+export const STATE_KIND = "cairn.pgs.state";
+export const STATE_VERSION = 1;
+
+export interface StateFile {
+  /** Relative to the data root, `/`-separated. */
+  path: string;
+  digest: Digest | null;
+  bytes: Buffer | null;
+}
+
+function underRoot(root: string, p: PyValue): string | undefined {
+  if (typeof p !== "string" || p === "") return undefined;
+  const abs = resolve(root, p);
+  const rel = relative(root, abs);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
+  return rel.split(sep).join("/");
+}
+
+/** The data-root files the RB's CS policies name, sorted. */
+export function relevantFiles(pkg: PgsPackage, rb: number, dataRoot: string): string[] {
+  const root = normalizeDataRoot(dataRoot);
+  const out = new Set<string>();
+  for (const cs of [...(pkg.rbPolicy.get(rb)?.keys() ?? [])].sort((a, b) => a - b)) {
+    const entry = pkg.rbPolicy.get(rb)?.get(cs);
+    const policy = fromEffectsValue(expandPolicy(selectPolicy(entry === undefined ? undefined : toEffectsValue(entry)), root));
+    const p = underRoot(root, dottedGet(policy, "path"));
+    if (p !== undefined) out.add(p);
+    const base = dottedGet(policy, "module_data_root");
+    const stores = dottedGet(policy, "storage_structure_artifact.frontmatter.core.entity_stores");
+    if (typeof base === "string" && stores instanceof Map) {
+      for (const entity of stores.values()) {
+        const ep = dottedGet(entity, "path");
+        if (typeof ep === "string" && ep !== "") {
+          const q = underRoot(root, `${base}/${ep}`);
+          if (q !== undefined) out.add(q);
+        }
+      }
+    }
+  }
+  return [...out].sort();
+}
+
+/** Reads the current bytes and digests of `paths` under the data root. */
+export function captureState(dataRoot: string, paths: readonly string[]): StateFile[] {
+  const root = normalizeDataRoot(dataRoot);
+  return paths.map((path) => {
+    const abs = resolve(root, path);
+    let size: number;
+    try {
+      const st = statSync(abs);
+      if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+      size = st.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
+      throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+    }
+    if (size > MAX_STATE_FILE_BYTES) {
+      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
+    }
+    const bytes = readFileSync(abs);
+    return { path, digest: sha256(bytes), bytes };
+  });
+}
+
+export function stateManifest(files: readonly StateFile[]): { kind: string; version: number; files: Array<{ path: string; digest: Digest | null }> } {
+  return { kind: STATE_KIND, version: STATE_VERSION, files: files.map((f) => ({ path: f.path, digest: f.digest })) };
+}
+
+export function stateDigest(files: readonly StateFile[]): Digest {
+  return canonicalDigest(stateManifest(files));
+}

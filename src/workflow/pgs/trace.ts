@@ -1,0 +1,163 @@
+/**
+ * Trace v0 (SEMANTICS A.11), extended with a logical sequence number and a hash chain.
+ *
+ * One event per line, compact serialisation (insertion order, ASCII-escaped), `\n`-terminated,
+ * written and flushed per event. Members, in order:
+ *
+ *   trace_schema_version "v0" · trace_id · event_type · domain · wf_addr · cc_addr · step_addr ·
+ *   step_op · result_status · detail · ts_ns · seq · prev
+ *
+ * Cairn's changes to the reference schema (all additive or logical):
+ *  - `ts_ns` is a logical tick, equal to `seq` (the reference's monotonic nanoseconds are not
+ *    reproducible); there is no wall-clock field anywhere;
+ *  - `seq`: 0, 1, 2, … in write order;
+ *  - `prev`: `null` on the first event, then the digest (`sha256:<hex>`) of the previous
+ *    line's UTF-8 bytes without its `\n`. Changing, dropping, inserting or reordering a line
+ *    breaks the chain at the next line (`verifyTraceChain`);
+ *  - `CC_STEP.detail` gains `error` (the reason) when a CT step is a VIOLATION;
+ *  - absolute paths in messages are replaced by `{{module_data_root}}` / `{{workspace}}`.
+ */
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import { compactPy } from "./pyjson.js";
+import type { PyObject, PyValue } from "./value.js";
+
+export const TRACE_SCHEMA_VERSION = "v0";
+export const TRACE_CHAIN_GENESIS = null;
+
+export const TRACE_EVENT_TYPES = ["WF_START", "CC_START", "CC_STEP", "CC_COMPLETE", "WF_COMPLETE", "ERROR"] as const;
+export type TraceEventType = (typeof TRACE_EVENT_TYPES)[number];
+
+export interface TraceEventFields {
+  ccAddr?: number | null;
+  stepAddr?: number | null;
+  stepOp?: string | null;
+  resultStatus?: string | null;
+  detail: PyObject;
+}
+
+/** Where events go. `lines` keeps every written line (for digests and the summary). */
+export class TraceWriter {
+  private fd: number | undefined;
+  private seq = 0;
+  private prev: Digest | null = TRACE_CHAIN_GENESIS;
+  readonly lines: string[] = [];
+
+  constructor(
+    readonly traceId: string,
+    readonly domain: string,
+    readonly wfAddr: number | null,
+    file: string | undefined,
+  ) {
+    // Truncate: the same trace id means the same run, and a trace is one chain.
+    if (file !== undefined) this.fd = openSync(file, "w");
+  }
+
+  emit(type: TraceEventType, f: TraceEventFields): void {
+    const ev: PyObject = new Map<string, PyValue>([
+      ["trace_schema_version", TRACE_SCHEMA_VERSION],
+      ["trace_id", this.traceId],
+      ["event_type", type],
+      ["domain", this.domain],
+      ["wf_addr", this.wfAddr === null ? null : BigInt(this.wfAddr)],
+      ["cc_addr", f.ccAddr === undefined || f.ccAddr === null ? null : BigInt(f.ccAddr)],
+      ["step_addr", f.stepAddr === undefined || f.stepAddr === null ? null : BigInt(f.stepAddr)],
+      ["step_op", f.stepOp ?? null],
+      ["result_status", f.resultStatus ?? null],
+      ["detail", f.detail],
+      ["ts_ns", BigInt(this.seq)],
+      ["seq", BigInt(this.seq)],
+      ["prev", this.prev],
+    ]);
+    const line = compactPy(ev);
+    if (this.fd !== undefined) writeSync(this.fd, `${line}\n`);
+    this.lines.push(line);
+    this.prev = sha256(line);
+    this.seq++;
+  }
+
+  /** Digest of the last line (the chain head), or null when empty. */
+  get head(): Digest | null {
+    return this.prev;
+  }
+
+  /** The whole trace file's bytes. */
+  bytes(): Buffer {
+    return Buffer.from(this.lines.map((l) => `${l}\n`).join(""), "utf8");
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      closeSync(this.fd);
+      this.fd = undefined;
+    }
+  }
+}
+
+export interface TraceChainReport {
+  ok: boolean;
+  events: number;
+  /** Digest of the last line when the chain verifies. */
+  head: Digest | null;
+  /** The first problem: 1-based line number and what is wrong. */
+  problem?: { line: number; reason: string };
+}
+
+/** Verifies seq numbering and the hash chain of trace text. */
+export function verifyTraceChainText(text: string): TraceChainReport {
+  if (text.length > 0 && !text.endsWith("\n")) return { ok: false, events: 0, head: null, problem: { line: text.split("\n").length, reason: "last line is not newline-terminated (torn write?)" } };
+  const lines = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  let prev: Digest | null = TRACE_CHAIN_GENESIS;
+  let traceId: unknown;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const fail = (reason: string): TraceChainReport => ({ ok: false, events: lines.length, head: null, problem: { line: i + 1, reason } });
+    let ev: Record<string, unknown>;
+    try {
+      ev = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return fail("not valid JSON");
+    }
+    if (ev === null || typeof ev !== "object" || Array.isArray(ev)) return fail("not a JSON object");
+    if (ev.seq !== i) return fail(`seq is ${JSON.stringify(ev.seq)}, expected ${i}`);
+    if (ev.prev !== prev) return fail(`prev is ${JSON.stringify(ev.prev)}, expected ${JSON.stringify(prev)} (the chain is broken here: this line or the one before was changed, dropped or moved)`);
+    if (i === 0) traceId = ev.trace_id;
+    else if (ev.trace_id !== traceId) return fail(`trace_id ${JSON.stringify(ev.trace_id)} differs from the first line's`);
+    prev = sha256(line);
+  }
+  return { ok: true, events: lines.length, head: prev };
+}
+
+/** The chain head a `<trace_id>.md` summary records, if any. */
+export function summaryChainHead(summaryText: string): Digest | undefined {
+  const m = SUMMARY_HEAD_RE.exec(summaryText);
+  return m === null ? undefined : (m[1] as Digest);
+}
+const SUMMARY_HEAD_RE = /chain head `(sha256:[0-9a-f]{64})`/;
+
+/**
+ * Verifies a trace file (`<trace_id>.jsonl`): seq numbering, the hash chain, and the chain
+ * head. The last line has no successor to vouch for it, so the head is compared with
+ * `expectedHead` when given, else with the head recorded in the sibling `<trace_id>.md` when
+ * that exists (the store's trace artifact digest is the stronger anchor).
+ */
+export function verifyTraceChain(path: string, opts: { expectedHead?: Digest } = {}): TraceChainReport {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CairnError(ErrorCode.NOT_FOUND, `cannot read trace ${path}: ${(err as Error).message}`, { path });
+  }
+  const report = verifyTraceChainText(text);
+  if (!report.ok) return report;
+  let expected = opts.expectedHead;
+  if (expected === undefined && path.endsWith(".jsonl")) {
+    const md = `${path.slice(0, -".jsonl".length)}.md`;
+    if (existsSync(md)) expected = summaryChainHead(readFileSync(md, "utf8"));
+  }
+  if (expected !== undefined && expected !== report.head) {
+    return { ok: false, events: report.events, head: null, problem: { line: report.events, reason: `chain head ${String(report.head)} differs from the recorded ${expected} (the last line was changed or lines were dropped at the end)` } };
+  }
+  return report;
+}
