@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { canonicalBytes } from "../core/canonical.js";
+import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import { MerkleBuilder } from "../core/merkle.js";
@@ -93,6 +93,9 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
 /** Runs `fn` over every record of `dataset`. `store` must be open for writing. */
 export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
   const cfg = normalizeConfig(config);
+  if (cfg.format === "lines" && cfg.idField !== null) {
+    throw new CairnError(ErrorCode.USAGE, "the lines format has no fields: --id-field is not allowed with it");
+  }
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
@@ -103,14 +106,14 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
     kind: "cairn.batch.plan",
     engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
     config: cfg,
-    input: { artifact: input.artifact, format: input.format, source: input.source },
+    input: { artifact: input.artifact, format: input.format },
     function: { artifact: func.artifact, name: func.name },
   };
   const { runId } = recordPlan(store, plan);
   // Continue with the pinned plan: a run first planned from another spelling of the input
   // path has the same id, and its manifest must name the same plan.
   const pinned = loadPlan(store, runId);
-  return execute(store, runId, pinned.plan, pinned.planDigest, hooks);
+  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, input.source);
 }
 
 /** Continues (or reports) a run from its stored plan. */
@@ -119,7 +122,15 @@ export async function resume(store: Store, runId: string, hooks: RunHooks = {}):
   return execute(store, runId, plan, planDigest, hooks);
 }
 
-async function execute(store: Store, runId: string, plan: RunPlan, planDigest: Digest, hooks: RunHooks): Promise<ExecutionResult> {
+/** `source` names the input in messages (a resumed run names it by its artifact). */
+async function execute(
+  store: Store,
+  runId: string,
+  plan: RunPlan,
+  planDigest: Digest,
+  hooks: RunHooks,
+  source = `input ${plan.input.artifact}`,
+): Promise<ExecutionResult> {
   const done = loadManifest(store, runId);
   if (done !== undefined) {
     if (hooks.outFile !== undefined) await store.getToFile(done.manifest.output.artifact, hooks.outFile);
@@ -130,8 +141,14 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   let peakRss = process.memoryUsage().rss;
   const cfg = plan.config;
   const fnDigest = plan.function.artifact;
-  const runner: RunnerHandle = await loadFunction(store, plan.function.artifact, cfg, plan.function.name);
-  const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source: plan.input.source };
+  let runner: RunnerHandle;
+  try {
+    runner = await loadFunction(store, plan.function.artifact, cfg, plan.function.name);
+  } catch (err) {
+    forgetIfHopeless(store, runId, err); // e.g. a module without a default export
+    throw err;
+  }
+  const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
   const byIndex = cfg.idField === null;
   const index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   const pulses: PulseResult[] = [];
@@ -214,6 +231,7 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   const reportBody = {
     kind: "cairn.batch.report",
     runId,
+    source,
     manifest: manifestDigest,
     wallMs: Date.now() - started,
     cpuUserMs: Math.round(cpu.user / 1000),
@@ -232,13 +250,16 @@ async function execute(store: Store, runId: string, plan: RunPlan, planDigest: D
   return resultOf(manifest, manifestDigest, false);
 }
 
+const HOPELESS_CODES: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.CANONICAL]);
+
 /**
- * A run that failed on its input (malformed record, duplicate id, oversized record) can never
+ * A run that failed on its input (malformed record, duplicate id, oversized record, a value
+ * JSON cannot hold) or on its module (no default export, throws at import) can never
  * complete: resuming reads the same bytes. Its plan is unpinned so it neither lists as a run
  * to resume nor keeps its input from gc. Other failures (a crash, a full disk) keep the plan.
  */
 function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
-  if (!isCairnError(err) || (err.code !== ErrorCode.INVALID_INPUT && err.code !== ErrorCode.LIMIT_EXCEEDED)) return;
+  if (!isCairnError(err) || !HOPELESS_CODES.has(err.code)) return;
   if (store.findRoot(planRoot(runId)) !== undefined) store.unpin(planRoot(runId));
 }
 
@@ -247,7 +268,17 @@ function toSpec(sp: ScheduledPulse): PulseSpec {
   const entries: unknown[] = [];
   for (const r of sp.records as EURecord[]) {
     eus.push({ id: r.id, input: r.input });
-    entries.push(Buffer.isBuffer(r.input) ? { id: r.id, input_artifact: sha256(r.input) } : { id: r.id, input: r.input });
+    if (Buffer.isBuffer(r.input)) {
+      entries.push({ id: r.id, input_artifact: sha256(r.input) });
+      continue;
+    }
+    try {
+      canonicalize(r.input); // every input must have a canonical form: name the record if not
+    } catch (err) {
+      const at = r.source.line === undefined ? `${r.source.file} record ${r.index}` : `${r.source.file}:${r.source.line} (record ${r.index})`;
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { index: r.index, line: r.source.line });
+    }
+    entries.push({ id: r.id, input: r.input });
   }
   const slice = sliceBytes(entries);
   return { partition: sp.partition, index: sp.index, eus, slice, sliceDigest: sha256(slice) };

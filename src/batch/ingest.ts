@@ -14,6 +14,7 @@ import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
+import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
 import { readRecords } from "./input/readers.js";
@@ -58,7 +59,14 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
       const a = store.putBytes(r.input as Buffer);
       files.push([r.source.name as string, a.digest]);
     }
-    const listing = store.putBytes(canonicalBytes({ files, kind: "cairn.batch.files" }), { mediaType: INPUT_MEDIA_TYPES.files });
+    const listing = store.transaction(() => {
+      const l = store.putBytes(canonicalBytes({ files, kind: "cairn.batch.files" }), { mediaType: INPUT_MEDIA_TYPES.files });
+      const members = [...new Set(files.map(([, d]) => d))];
+      for (let i = 0; i < members.length; i += MAX_EDGE_NODES) {
+        store.addEdge({ from: [l.digest], to: members.slice(i, i + MAX_EDGE_NODES), type: "contains", role: "file" });
+      }
+      return l;
+    });
     return { artifact: listing.digest, source: dataset, format };
   }
   let src: AsyncIterable<Uint8Array>;

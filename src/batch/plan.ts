@@ -25,16 +25,13 @@ export interface RunPlan {
     /** Artifact holding the raw input bytes (stream formats) or the file listing (files). */
     artifact: Digest;
     format: InputFormat;
-    /** What the user named: a path, `<stdin>`, or `<memory>` (informational). */
-    source: string;
   };
   function: { artifact: Digest; name: string };
 }
 
 export function runIdOf(plan: RunPlan): string {
-  // The source name is informational: the same bytes from another path is the same run.
-  const identity = { ...plan, input: { ...plan.input, source: "" } };
-  return canonicalDigest(identity).slice(7, 7 + RUN_ID_HEX_CHARS);
+  // The plan holds no path: the same bytes read from another path are the same run.
+  return canonicalDigest(plan).slice(7, 7 + RUN_ID_HEX_CHARS);
 }
 
 export function planRoot(runId: string): string {

@@ -103,9 +103,13 @@ export async function executePulse(
   const attempts = new Array<number>(n).fill(0);
   const errors: EUError[][] = Array.from({ length: n }, () => []);
   let pending = eus.map((_, i) => i);
+  let afterCrash = false;
   while (pending.length > 0) {
     const batch = pending;
-    const out = await runner.run(batch.map((i) => eus[i] as WorkEU), batch.map((i) => (attempts[i] as number) + 1));
+    // After a crash the pulse is re-executed on a brand-new worker.
+    const exec: PulseRunner["run"] = afterCrash ? runner.runFresh : runner.run;
+    const out: RunnerOutcome = await exec(batch.map((i) => eus[i] as WorkEU), batch.map((i) => (attempts[i] as number) + 1));
+    afterCrash = out.kind === "crashed";
     if (out.kind === "crashed") {
       const at = out.euIndex ?? 0;
       const i = batch[at] as number;

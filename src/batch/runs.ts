@@ -1,7 +1,7 @@
 /** Listing runs recorded in a store (`cairn runs ls`). */
 import type { Store } from "../store/store.js";
 import { loadManifest } from "./manifest.js";
-import type { RunPlan } from "./plan.js";
+import { reportRoot, type RunPlan } from "./plan.js";
 
 export interface RunSummary {
   runId: string;
@@ -15,6 +15,16 @@ export interface RunSummary {
   outputDigest?: string;
 }
 
+/** How the run's input was named when it ran (from its report), else its artifact digest. */
+function inputName(store: Store, runId: string, plan: RunPlan): string {
+  const report = store.findRoot(reportRoot(runId));
+  if (report !== undefined) {
+    const body = JSON.parse(store.get(report.digest).toString("utf8")) as { source?: string };
+    if (typeof body.source === "string") return body.source;
+  }
+  return plan.input.artifact;
+}
+
 /** Every batch run in the store, in the order they were planned. */
 export function listRuns(store: Store): RunSummary[] {
   const out: RunSummary[] = [];
@@ -23,7 +33,7 @@ export function listRuns(store: Store): RunSummary[] {
     if (m === null) continue;
     const runId = m[1] as string;
     const plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
-    const s: RunSummary = { runId, state: "incomplete", plan: root.digest, input: plan.input.source, function: plan.function.name };
+    const s: RunSummary = { runId, state: "incomplete", plan: root.digest, input: inputName(store, runId, plan), function: plan.function.name };
     const done = loadManifest(store, runId);
     if (done !== undefined) {
       s.state = "completed";

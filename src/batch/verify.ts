@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { tmpdir } from "node:os";
+import { StringDecoder } from "node:string_decoder";
 import { randomBytes } from "node:crypto";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
@@ -58,6 +59,19 @@ function pulseName(p: { partition: number; index: number }): string {
 function recordsOf(store: Store, digest: Digest): string[] {
   const text = store.get(digest).toString("utf8");
   return text.length === 0 ? [] : text.slice(0, -1).split("\n");
+}
+
+/** The lines of a stored JSONL artifact, streamed (verified by the store before any byte). */
+async function* artifactLines(store: Store, digest: Digest): AsyncGenerator<string> {
+  const decoder = new StringDecoder("utf8");
+  let rest = "";
+  for await (const chunk of store.openReadStream(digest)) {
+    const lines = (rest + decoder.write(chunk as Buffer)).split("\n");
+    rest = lines.pop() as string;
+    yield* lines;
+  }
+  rest += decoder.end();
+  if (rest.length > 0) yield rest;
 }
 
 /** Reads a pulse's EUs back from its stored slice. */
@@ -115,24 +129,35 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total) {
       add({ code: "count_mismatch", message: `counts do not add up: ${c.completed} completed + ${c.failed} failed, total ${c.total}, records in pulses ${total}, read ${m.input.records}` });
     }
-    // The ordered output, recomputed from the pulses, must match the stored output and digest.
+    // The ordered output, recomputed from the pulses, must match the stored output (streamed:
+    // it may be larger than memory) and the output digest.
     const builder = new MerkleBuilder();
-    let stored: string[] | undefined;
-    try {
-      stored = recordsOf(store, m.output.artifact);
-    } catch (err) {
-      if (!isCairnError(err)) throw err;
-      add({ code: "artifact_tampered", message: `output artifact ${m.output.artifact}: ${err.message}` });
-    }
+    const stored = artifactLines(store, m.output.artifact);
+    let storedOk = true;
+    const nextStored = async (): Promise<string | undefined> => {
+      if (!storedOk) return undefined;
+      try {
+        const r = await stored.next();
+        return r.done === true ? undefined : r.value;
+      } catch (err) {
+        if (!isCairnError(err)) throw err;
+        storedOk = false;
+        add({ code: "artifact_tampered", message: `output artifact ${m.output.artifact}: ${err.message}` });
+        return undefined;
+      }
+    };
     let i = 0;
+    let mismatched = false;
     for (const text of index.ordered()) {
       builder.addRaw(leafOf(text));
-      if (stored !== undefined && stored[i] !== text && problems.length < MAX_VERIFY_PROBLEMS) {
-        add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${stored[i] ?? "<missing>"} vs ${text}` });
+      const line = await nextStored();
+      if (storedOk && line !== text && !mismatched) {
+        mismatched = true; // report the first difference only; the digest check covers the rest
+        add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${line ?? "<missing>"} vs ${text}` });
       }
       i++;
     }
-    if (stored !== undefined && stored.length !== i) add({ code: "output_mismatch", message: `output artifact holds ${stored.length} records, pulses hold ${i}` });
+    if (storedOk && (await nextStored()) !== undefined) add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
   } finally {
     index.close();

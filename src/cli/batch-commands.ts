@@ -390,7 +390,7 @@ function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: str
   out.line(`plan: ${planDigest}`);
   if (done !== undefined) out.line(`manifest: ${done.digest}`);
   out.line(`function: ${plan.function.name} ${plan.function.artifact}`);
-  out.line(`input: ${plan.input.source} (${plan.input.format}, ${plan.input.artifact}${m === undefined ? "" : `, ${plural(m.input.records, "record")}`})`);
+  out.line(`input: ${plan.input.artifact} (${plan.input.format}${m === undefined ? "" : `, ${plural(m.input.records, "record")}`})`);
   out.line(`config: ${configLine(plan.config)}`);
   if (m === undefined) return;
   const c = m.counts;

@@ -4,6 +4,8 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cairn, json, TempDirs, type RunResult } from "./helpers.js";
+import { openStore, normalizeConfig } from "../../src/index.js";
+import { recordPlan, ENGINE_NAME, ENGINE_VERSION, type RunPlan } from "../../src/batch/plan.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -161,7 +163,7 @@ describe("cairn runs", () => {
     const human = ok(["runs", "show", r.runId]).out;
     expect(human).toContain(`run ${r.runId}: completed, status completed`);
     expect(human).toContain("function: square.ts sha256:");
-    expect(human).toContain("input: in.jsonl (jsonl, sha256:");
+    expect(human).toMatch(/input: sha256:[0-9a-f]{64} \(jsonl, 12 records\)/);
     expect(human).toContain("partitions 2, pulse size 5");
     expect(human).toContain("EUs: 12 total, 12 completed, 0 failed, 0 retried");
     expect(human).toContain(`output digest: ${r.outputDigest}`);
@@ -181,13 +183,30 @@ describe("cairn runs", () => {
     expect(human).toContain("status failed");
     expect(human).toContain("failures (1 EU):");
     expect(human).toMatch(/id 2 {2}E_EU_THREW/);
-    // A module that cannot load leaves its plan, but no manifest.
+    // A module that cannot load can never complete: its plan is not kept.
     expect(cli(["run", fixture("no-default.mjs"), "--input", "in.jsonl"]).status).toBe(1);
-    const incomplete = json<Array<{ runId: string; state: string; function: string }>>(ok(["runs", "ls", "--json"])).find((s) => s.function === "no-default.mjs");
-    expect(incomplete?.state).toBe("incomplete");
-    const id = incomplete?.runId as string;
+    const runs = json<Array<{ runId: string; state: string; function: string }>>(ok(["runs", "ls", "--json"]));
+    expect(runs.find((s) => s.function === "no-default.mjs")).toBeUndefined();
+    // An interrupted run (planned, never finished) lists as incomplete and shows its plan.
+    const s = openStore({ dir: store });
+    let id: string;
+    try {
+      const input = s.putBytes(Buffer.from(jsonl(4)));
+      const fn = s.putBytes(Buffer.from("export default (x) => x;\n"), { mediaType: "text/javascript" });
+      const plan: RunPlan = {
+        kind: "cairn.batch.plan",
+        engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
+        config: normalizeConfig({ format: "jsonl", workers: 1 }),
+        input: { artifact: input.digest, format: "jsonl" },
+        function: { artifact: fn.digest, name: "interrupted.mjs" },
+      };
+      id = recordPlan(s, plan).runId;
+    } finally {
+      s.close();
+    }
+    expect(json<Array<{ runId: string; state: string }>>(ok(["runs", "ls", "--json"])).find((r) => r.runId === id)?.state).toBe("incomplete");
     expect(ok(["runs", "show", id]).out).toContain(`run ${id}: incomplete`);
-    expect(json<Record<string, unknown>>(ok(["runs", "show", id, "--json"]))).toMatchObject({ kind: "cairn.batch.plan", function: { name: "no-default.mjs" } });
+    expect(json<Record<string, unknown>>(ok(["runs", "show", id, "--json"]))).toMatchObject({ kind: "cairn.batch.plan", function: { name: "interrupted.mjs" } });
   });
 
   it("show: malformed run id exit 2, unknown exit 1", () => {
