@@ -174,7 +174,7 @@ async function execute(
     const spec = toSpec(sp);
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
-      const { outcomes, log, attempts } = await executePulse(runner.pulses, spec.eus, cfg.retries);
+      const { outcomes, log, attempts } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts);
       result = commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log);
     } else {

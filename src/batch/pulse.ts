@@ -3,10 +3,34 @@
  * pulse with deterministic retries, audits it, and commits it to the store.
  *
  * Retries: an EU that throws is re-executed (same seed, `ctx.attempt` + 1) up to `retries`
- * times; every attempt's error is logged. A worker crash (process.exit, out of memory, an EU
- * timeout) discards the attempt; the EU that was running is charged one attempt and the
- * pulse is re-executed on a fresh worker; an EU that exhausts its attempts this way is
- * failed with the crash's code.
+ * times; every attempt's error is logged.
+ *
+ * Crash handling: a worker crash (process.exit, out of memory, an EU timeout) fails only the
+ * attempt in progress. The EU that was running is charged one attempt (an EU that exhausts
+ * its attempts this way is failed with the crash's code) and every EU of the attempt that is
+ * still pending, including those it finished, is re-executed on a fresh worker. The crashed
+ * attempt's results are not simply thrown away, though: the worker
+ * delivers results in chunks during a pulse (PARTIAL_RESULTS_CHUNK), and the crashed outcome
+ * carries the results of the EUs the attempt finished before the crash (whole chunks only,
+ * so possibly fewer than all of them). For each such EU the record text of the FIRST crashed
+ * attempt that finished it is kept, with the `ctx.attempt` it ran with; whenever a later
+ * attempt (a re-execution on a fresh worker, crashed or not) finishes the EU with the SAME
+ * `ctx.attempt`, the two record texts must be identical, otherwise the run fails with
+ * E_NONDETERMINISTIC naming the pulse, the EU and both records (a module-level counter, an
+ * unseeded entropy source, or the state a used worker carried into the first attempt).
+ * Why compare only equal attempt numbers: an EU's output may legitimately depend on
+ * `ctx.attempt` (the retry contract), so records of different attempts are not comparable.
+ * A crash discards the whole attempt without charging the EUs it finished, so those EUs run
+ * again with the same number and ARE compared; only an EU that threw in the crashed attempt
+ * and then throws again in the re-execution (compared there, equal) moves on to its next
+ * attempt, whose record has no earlier counterpart (if a later crash cuts that attempt short,
+ * its record becomes the reference for that number). An EU finished by the crashed attempt
+ * but on which a re-execution itself crashes (a timeout, memory pressure) completed in only
+ * one of them and is not compared; it is charged like any crash. Since a pulse's checksum is
+ * the Merkle root of its records, the committed pulse's checksum is thereby validated
+ * against the earlier attempt for every EU the earlier attempt finished (and delivered): its
+ * leaf for that EU (at that attempt number) is the same. Before any crash nothing is kept and
+ * nothing is compared, so a pulse without crashes pays nothing.
  *
  * Commit (one store transaction): the input slice artifact, the records artifact (JSONL of
  * the EU records in pulse order), an attempts artifact when any EU needed more than one
@@ -45,7 +69,19 @@ export interface PulseRunner {
 
 export type RunnerOutcome =
   | { kind: "ok"; results: EUResult[] }
-  | { kind: "crashed"; error: EUError; euIndex: number | undefined };
+  | {
+      kind: "crashed";
+      error: EUError;
+      euIndex: number | undefined;
+      /** Results of the EUs 0..k-1 of the request the worker finished and delivered before the crash (k ≤ euIndex). */
+      completed: EUResult[];
+    };
+
+/** Names a pulse in messages: `partition/index`. */
+export interface PulseRef {
+  partition: number;
+  index: number;
+}
 
 function asFailure(id: EUId, error: EUError): EUResult {
   return { id, ok: false, error: { code: error.code, message: error.message, name: "Error" } };
@@ -92,16 +128,35 @@ export function sliceBytes(slice: unknown[]): Buffer {
   return Buffer.from(canonicalize({ eus: slice, kind: "cairn.batch.slice" }));
 }
 
-/** Runs the pulse to completion: every EU ends completed or failed. */
+/**
+ * Runs the pulse to completion: every EU ends completed or failed. `pulse` names the pulse in
+ * an E_NONDETERMINISTIC error (see "Crash handling" above); without it the pulse is named by
+ * its first and last EU ids.
+ */
 export async function executePulse(
   runner: PulseRunner,
   eus: WorkEU[],
   retries: number,
+  pulse?: PulseRef,
 ): Promise<{ outcomes: EUResult[]; log: AttemptLog[]; attempts: number[] }> {
   const n = eus.length;
   const final: Array<EUResult | undefined> = new Array(n);
   const attempts = new Array<number>(n).fill(0);
   const errors: EUError[][] = Array.from({ length: n }, () => []);
+  /** Per EU: the record text from the first crashed attempt that finished it, and its ctx.attempt. */
+  const earlier: Array<{ attempt: number; text: string } | undefined> = new Array(n);
+  let anyEarlier = false;
+  /** Checks a result of EU `i` run with `attempt` against the earlier attempt's; `crashed`: keep it as the reference if there is none. */
+  const validate = (i: number, attempt: number, r: EUResult, crashed: boolean): void => {
+    const prev = earlier[i];
+    if (prev !== undefined && prev.attempt === attempt) {
+      const text = recordText(r);
+      if (text !== prev.text) throw crashReexecutionMismatch(pulse, eus, eus[i] as WorkEU, attempt, prev.text, text);
+    } else if (crashed) {
+      earlier[i] = { attempt, text: recordText(r) };
+      anyEarlier = true;
+    }
+  };
   let pending = eus.map((_, i) => i);
   let afterCrash = false;
   while (pending.length > 0) {
@@ -112,6 +167,15 @@ export async function executePulse(
     afterCrash = out.kind === "crashed";
     if (out.kind === "crashed") {
       const at = out.euIndex ?? 0;
+      const done = out.completed;
+      if (done.length > (out.euIndex ?? 0)) {
+        throw new CairnError(ErrorCode.INTERNAL, `a crashed attempt reported ${done.length} finished EUs before EU index ${String(out.euIndex)}`);
+      }
+      done.forEach((r, k) => {
+        const j = batch[k] as number;
+        if (r.id !== (eus[j] as WorkEU).id) throw new CairnError(ErrorCode.INTERNAL, `a crashed attempt reported EU ${JSON.stringify(r.id)} at position ${k}`);
+        validate(j, (attempts[j] as number) + 1, r, true);
+      });
       const i = batch[at] as number;
       attempts[i] = (attempts[i] as number) + 1;
       (errors[i] as EUError[]).push({ code: out.error.code, message: out.error.message });
@@ -127,6 +191,7 @@ export async function executePulse(
     const next: number[] = [];
     out.results.forEach((r, k) => {
       const i = batch[k] as number;
+      if (anyEarlier) validate(i, (attempts[i] as number) + 1, r, false);
       attempts[i] = (attempts[i] as number) + 1;
       if (r.ok) {
         final[i] = r;
@@ -181,6 +246,19 @@ function nondeterministic(spec: PulseSpec, eu: WorkEU, first: string, second: st
     ErrorCode.NONDETERMINISTIC,
     `audit of pulse ${spec.partition}/${spec.index} found a nondeterministic result at EU ${JSON.stringify(eu.id)}:\n  run:   ${shown(first)}\n  audit: ${shown(second)}`,
     { partition: spec.partition, pulse: spec.index, id: eu.id, first, second },
+  );
+}
+
+/** A re-execution after a crash finished an EU differently from the crashed attempt. */
+function crashReexecutionMismatch(pulse: PulseRef | undefined, eus: WorkEU[], eu: WorkEU, attempt: number, first: string, second: string): CairnError {
+  const name =
+    pulse !== undefined
+      ? `pulse ${pulse.partition}/${pulse.index}`
+      : `the pulse of EUs ${JSON.stringify((eus[0] as WorkEU).id)}…${JSON.stringify((eus[eus.length - 1] as WorkEU).id)}`;
+  return new CairnError(
+    ErrorCode.NONDETERMINISTIC,
+    `re-execution of ${name} after a worker crash found a nondeterministic result at EU ${JSON.stringify(eu.id)}:\n  first attempt: ${shown(first)}\n  re-execution:  ${shown(second)}`,
+    { ...(pulse === undefined ? {} : { partition: pulse.partition, pulse: pulse.index }), id: eu.id, attempt, first, second },
   );
 }
 

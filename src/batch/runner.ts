@@ -63,7 +63,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
   });
   let seq = 0;
   const convert = (o: PulseOutcome): RunnerOutcome =>
-    o.kind === "ok" ? o : { kind: "crashed", error: { code: o.error.code, message: o.error.message }, euIndex: o.euIndex };
+    o.kind === "ok" ? o : { kind: "crashed", error: { code: o.error.code, message: o.error.message }, euIndex: o.euIndex, completed: o.completed };
   const runFresh = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>
     convert(await pool.runOnFreshWorker(seq++, eus, { euTimeoutMs: cfg.euTimeoutMs, attempt: attempts }));
   const run = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>

@@ -200,7 +200,7 @@ async function replayPulse(store: Store, m: Manifest, p: ManifestPulse): Promise
   const eus = sliceEUs(store, p.slice);
   const runner = await loadFunction(store, m.function.artifact, { ...m.config, workers: 1 });
   try {
-    const { outcomes } = await executePulse(runner.fresh, eus, m.config.retries);
+    const { outcomes } = await executePulse(runner.fresh, eus, m.config.retries, { partition: p.partition, index: p.index });
     return { texts: outcomes.map(recordText) };
   } finally {
     await runner.close();

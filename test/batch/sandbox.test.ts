@@ -284,7 +284,7 @@ describe("crashes and timeouts", () => {
   it("reports process.exit as a crash with the running EU, and the pool keeps working", async () => {
     const pool = await poolOf("sandbox-actions.mjs", { size: 1 });
     const crashed = await pool.runPulse(0, [{ id: "a", input: 1 }, { id: "b", input: { action: "exit" } }, { id: "c", input: 3 }], { attempt: 1 });
-    expect(crashed).toEqual({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: 'worker exited with code 7 while running EU "b"' }, euIndex: 1 });
+    expect(crashed).toEqual({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: 'worker exited with code 7 while running EU "b"' }, euIndex: 1, completed: [] });
     const after = okResults(await pool.runPulse(1, [{ id: "c", input: 3 }], { attempt: 1 }));
     expect(after).toEqual([{ id: "c", ok: true, bytes: false, json: '{"echo":3}' }]);
   });
@@ -294,7 +294,7 @@ describe("crashes and timeouts", () => {
     const t0 = performance.now();
     const out = await pool.runPulse(0, [{ id: 10, input: 1 }, { id: 11, input: { action: "loop" } }], { attempt: 1, euTimeoutMs: 300 });
     const elapsed = performance.now() - t0;
-    expect(out).toEqual({ kind: "crashed", error: { code: "E_EU_TIMEOUT", message: "EU 11 did not settle within 300 ms" }, euIndex: 1 });
+    expect(out).toEqual({ kind: "crashed", error: { code: "E_EU_TIMEOUT", message: "EU 11 did not settle within 300 ms" }, euIndex: 1, completed: [] });
     expect(elapsed).toBeGreaterThanOrEqual(300);
     expect(elapsed).toBeLessThan(5_000);
     expect(okResults(await pool.runPulse(1, [{ id: 12, input: 2 }], { attempt: 1, euTimeoutMs: 300 }))).toHaveLength(1);
@@ -313,6 +313,7 @@ describe("crashes and timeouts", () => {
       kind: "crashed",
       error: { code: "E_WORKER_CRASHED", message: "worker crashed with an uncaught Error: thrown from a timer while running EU 0" },
       euIndex: 0,
+      completed: [],
     });
     expect(okResults(await pool.runPulse(1, [{ id: 1, input: 1 }], { attempt: 1 }))).toHaveLength(1);
   });
@@ -324,6 +325,7 @@ describe("crashes and timeouts", () => {
       kind: "crashed",
       error: { code: "E_WORKER_CRASHED", message: "worker ran out of memory (ERR_WORKER_OUT_OF_MEMORY) while running EU 1" },
       euIndex: 1,
+      completed: [],
     });
     expect(okResults(await pool.runPulse(1, [{ id: 2, input: 2 }], { attempt: 1 }))).toHaveLength(1);
   });
@@ -451,7 +453,7 @@ describe("pool behaviour", () => {
     const closed = await running;
     expect(closed).toMatchObject({ kind: "crashed", error: { code: "E_WORKER_CRASHED" } });
     if (closed.kind === "crashed" && closed.euIndex === undefined) expect(closed.error.message).toBe("worker terminated: pool closed");
-    else expect(closed).toEqual({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker terminated: pool closed while running EU 0" }, euIndex: 0 });
+    else expect(closed).toEqual({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker terminated: pool closed while running EU 0" }, euIndex: 0, completed: [] });
     const rejected = (await settledWaiting).filter((s) => s.status === "rejected");
     expect(rejected).toHaveLength(MAX_QUEUED_REQUESTS);
     await expectRejects(pool.runPulse(0, never, { attempt: 1 }), "E_USAGE", "worker pool is closed");

@@ -6,7 +6,10 @@
  *    (exceeding it is a programming error: the request rejects with E_INTERNAL).
  *  - A worker that exits (process.exit), throws an uncaught error, runs out of memory
  *    (resourceLimits) or exceeds `euTimeoutMs` is terminated and replaced by a fresh one; the
- *    in-flight pulse resolves `{ kind: "crashed" }` with the index of the EU that was running.
+ *    in-flight pulse resolves `{ kind: "crashed" }` with the index of the EU that was running
+ *    and `completed`: the results of the EUs before it that the worker had already sent
+ *    (it sends them in chunks of PARTIAL_RESULTS_CHUNK; messages a dying worker posted are
+ *    delivered before its 'exit' event, which is where a crash is settled).
  *    A pulse never hangs unless an EU never settles and no `euTimeoutMs` is given.
  *  - Results never depend on which worker ran a pulse: every EU is re-seeded from
  *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
@@ -25,6 +28,7 @@ import {
   type EUTask,
   type EuId,
   type FromWorker,
+  type PulsePartialMessage,
   type ReduceItem,
   type SandboxWorkerData,
   type ToWorker,
@@ -48,7 +52,7 @@ const REQUEST_START_GRACE_MS = 10_000;
 const MAX_POLL_MS = 50;
 
 export type { EUResult, EUTask, EuId, ReduceItem } from "./protocol.js";
-export { SandboxCode } from "./protocol.js";
+export { PARTIAL_RESULTS_CHUNK, SandboxCode } from "./protocol.js";
 
 export type PulseOutcome =
   | { kind: "ok"; results: EUResult[] }
@@ -57,6 +61,11 @@ export type PulseOutcome =
       error: { code: CrashCode; message: string };
       /** Index (in the pulse's `eus`) of the EU that was running; absent when none had started. */
       euIndex?: number;
+      /**
+       * Results of EUs 0..k-1 of the pulse, in order, that the worker delivered before it died
+       * (whole chunks of PARTIAL_RESULTS_CHUNK, so k ≤ euIndex; empty when euIndex is absent).
+       */
+      completed: EUResult[];
     };
 
 export interface RunPulseOptions {
@@ -113,13 +122,20 @@ interface Job {
   ids: readonly EuId[];
   what: "pulse" | "reduce";
   settle: (r: JobResult) => void;
+  /** Whether a message is the request's final reply. */
   matches: (m: FromWorker) => boolean;
+  /** Whether a message is a `partial` chunk of the request (pulses only). */
+  isPartial: (m: FromWorker) => m is PulsePartialMessage;
+  /** Results of the `partial` chunks received so far (EUs 0..partial.length-1). */
+  partial: EUResult[];
   timer: ReturnType<typeof setInterval> | undefined;
 }
 
 type JobResult =
-  | { kind: "message"; msg: FromWorker }
-  | { kind: "crashed"; error: { code: CrashCode; message: string }; euIndex: number | undefined };
+  | { kind: "message"; msg: FromWorker; partial: EUResult[] }
+  | { kind: "crashed"; error: { code: CrashCode; message: string }; euIndex: number | undefined; completed: EUResult[] };
+
+const notPartial = (_m: FromWorker): _m is PulsePartialMessage => false;
 
 type WorkerState = "starting" | "idle" | "busy" | "dead";
 
@@ -182,13 +198,29 @@ class PoolWorker {
           return;
         }
         const job = this.job;
-        if (job !== undefined && job.matches(msg)) this.finish({ kind: "message", msg });
+        if (job === undefined) return;
+        if (job.isPartial(msg)) {
+          // Chunks arrive in order; one that does not continue the results is not ours (the
+          // user's own parentPort.postMessage) and is ignored.
+          if (msg.from === job.partial.length && Array.isArray(msg.results)) for (const r of msg.results) job.partial.push(r);
+        } else if (job.matches(msg)) {
+          this.finish({ kind: "message", msg, partial: job.partial });
+        }
         // Anything else (e.g. the user's own parentPort.postMessage) is ignored.
       });
       this.worker.on("error", (err: unknown) => {
         this.uncaught ??= { value: err };
         if (this.state === "starting") {
           fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${describeUncaught(err)}`));
+        } else if (this.job !== undefined && this.state !== "dead") {
+          // An uncaught error arrives on the worker's internal port, possibly before results it
+          // posted earlier on the public one. The job is settled on 'exit' (crash()), which
+          // Node emits only after delivering every message the worker posted; terminate()
+          // makes sure it comes.
+          this.state = "dead";
+          if (this.job.timer !== undefined) clearInterval(this.job.timer);
+          this.job.timer = undefined;
+          void this.worker.terminate();
         } else {
           this.crash(crashMessage(this.uncaught, undefined));
         }
@@ -219,15 +251,21 @@ class PoolWorker {
   }
 
   /** Sends one request and resolves with its reply, or with "crashed" (never rejects, never hangs unless untimed). */
-  request(msg: ToWorker, ids: readonly EuId[], timeoutMs: number | undefined, matches: (m: FromWorker) => boolean): Promise<JobResult> {
+  request(
+    msg: ToWorker,
+    ids: readonly EuId[],
+    timeoutMs: number | undefined,
+    matches: (m: FromWorker) => boolean,
+    isPartial: (m: FromWorker) => m is PulsePartialMessage = notPartial,
+  ): Promise<JobResult> {
     if (this.state !== "idle") {
-      return Promise.resolve({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: "worker is not available" }, euIndex: undefined });
+      return Promise.resolve({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: "worker is not available" }, euIndex: undefined, completed: [] });
     }
     return new Promise<JobResult>((resolve) => {
       this.state = "busy";
       this.jobsRun++;
       Atomics.store(this.progress, 0, 0);
-      const job: Job = { ids, what: msg.type === "run" ? "pulse" : "reduce", settle: resolve, matches, timer: undefined };
+      const job: Job = { ids, what: msg.type === "run" ? "pulse" : "reduce", settle: resolve, matches, isPartial, partial: [], timer: undefined };
       this.job = job;
       this.worker.ref();
       if (timeoutMs !== undefined) job.timer = this.watch(timeoutMs);
@@ -256,7 +294,7 @@ class PoolWorker {
         p === 0
           ? `worker did not start the ${job.what} within ${limit} ms`
           : `EU ${canonicalId(job.ids[p - 1] as EuId)} did not settle within ${timeoutMs} ms`;
-      this.finish({ kind: "crashed", error: { code: SandboxCode.EU_TIMEOUT, message }, euIndex: p === 0 ? undefined : p - 1 });
+      this.finish({ kind: "crashed", error: { code: SandboxCode.EU_TIMEOUT, message }, euIndex: p === 0 ? undefined : p - 1, completed: job.partial });
       this.kill();
     }, pollMs);
   }
@@ -280,7 +318,7 @@ class PoolWorker {
       const p = Atomics.load(this.progress, 0);
       const euIndex = p === 0 ? undefined : p - 1;
       const where = euIndex === undefined ? "" : ` while running EU ${canonicalId(job.ids[euIndex] as EuId)}`;
-      this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `${message}${where}` }, euIndex });
+      this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `${message}${where}` }, euIndex, completed: job.partial });
     }
     this.state = "dead";
   }
@@ -406,7 +444,8 @@ export class WorkerPool {
 
   /**
    * Runs `eus` in order on one worker. Resolves "ok" with one result per EU (in order), or
-   * "crashed" when the worker died or an EU exceeded `euTimeoutMs` (the worker is replaced).
+   * "crashed" when the worker died or an EU exceeded `euTimeoutMs` (the worker is replaced),
+   * with the results of the EUs the worker had already delivered (`completed`).
    * Rejects only on misuse: bad arguments, a closed pool, or a full queue (E_INTERNAL).
    */
   runPulse(pulseId: number, eus: readonly EUTask[], opts: RunPulseOptions): Promise<PulseOutcome> {
@@ -434,15 +473,26 @@ export class WorkerPool {
     const ids = eus.map((e) => e.id);
     const msg: ToWorker = { type: "run", pulseId, eus: eus.map((e) => ({ id: e.id, input: e.input })), attempts };
     const r = await this.onSlot(where, (w) =>
-      w.request(msg, ids, opts.euTimeoutMs, (m) => m.type === "pulse" && m.pulseId === pulseId),
+      w.request(
+        msg,
+        ids,
+        opts.euTimeoutMs,
+        (m) => m.type === "pulse" && m.pulseId === pulseId,
+        (m): m is PulsePartialMessage => m.type === "partial" && m.pulseId === pulseId,
+      ),
     );
     if (r.kind === "crashed") {
-      return r.euIndex === undefined ? { kind: "crashed", error: r.error } : { kind: "crashed", error: r.error, euIndex: r.euIndex };
+      // Only EUs before the one that was running can have completed.
+      const completed = r.completed.slice(0, r.euIndex ?? 0);
+      return r.euIndex === undefined ? { kind: "crashed", error: r.error, completed } : { kind: "crashed", error: r.error, euIndex: r.euIndex, completed };
     }
-    if (r.msg.type !== "pulse" || r.msg.results.length !== eus.length) {
+    const { msg: done, partial } = r;
+    if (done.type !== "pulse" || done.from !== partial.length || partial.length + done.results.length !== eus.length) {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with a malformed reply`);
     }
-    return { kind: "ok", results: r.msg.results };
+    if (partial.length === 0) return { kind: "ok", results: done.results };
+    for (const res of done.results) partial.push(res);
+    return { kind: "ok", results: partial };
   }
 
   /**
@@ -539,7 +589,7 @@ export class WorkerPool {
       try {
         w = where === "fresh" ? await this.freshWorker(slot) : await this.workerOf(slot);
       } catch (err) {
-        return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `worker failed to start: ${(err as Error).message}` }, euIndex: undefined };
+        return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `worker failed to start: ${(err as Error).message}` }, euIndex: undefined, completed: [] };
       }
       return await fn(w);
     } finally {

@@ -7,6 +7,15 @@
  * hash or embed it without parsing and re-encoding it on the main thread.
  */
 
+/**
+ * During a pulse the worker sends the results of completed EUs in chunks of this many (a
+ * `partial` message after every PARTIAL_RESULTS_CHUNK EUs, the rest with the final `pulse`
+ * message). If the worker dies mid-pulse the pool still knows the results of every EU in the
+ * chunks it received, so a re-execution can be checked against them (see pulse.ts). One
+ * message per chunk, not per EU, keeps the per-EU cost a comparison and an array push.
+ */
+export const PARTIAL_RESULTS_CHUNK = 64;
+
 /** An EU id: a 0-based record index or an `--id-field` value (string or safe integer). */
 export type EuId = string | number;
 
@@ -117,9 +126,23 @@ export interface FatalMessage {
   error: { code: string; message: string };
 }
 
+/**
+ * The results of EUs `from` .. `from + results.length - 1` of a running pulse (exactly
+ * PARTIAL_RESULTS_CHUNK of them, in order; `from` is a multiple of it). Sent only while more
+ * EUs follow; chunks arrive in order and without gaps.
+ */
+export interface PulsePartialMessage {
+  type: "partial";
+  pulseId: number;
+  from: number;
+  results: EUResult[];
+}
+
+/** The end of a pulse: the results of EUs `from` .. the last (those not sent in `partial` chunks). */
 export interface PulseDoneMessage {
   type: "pulse";
   pulseId: number;
+  from: number;
   results: EUResult[];
 }
 
@@ -137,4 +160,4 @@ export interface ReduceFailedMessage {
   error: EUError;
 }
 
-export type FromWorker = ReadyMessage | FatalMessage | PulseDoneMessage | ReducedMessage | ReduceFailedMessage;
+export type FromWorker = ReadyMessage | FatalMessage | PulsePartialMessage | PulseDoneMessage | ReducedMessage | ReduceFailedMessage;

@@ -42,7 +42,8 @@
  *    specifiers throw.
  *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
  *    errors and out-of-memory: the worker is terminated and replaced, the pulse is reported
- *    "crashed" with the index of the EU that was running.
+ *    "crashed" with the index of the EU that was running and the results of the EUs before
+ *    it that the worker had already sent (in chunks of PARTIAL_RESULTS_CHUNK).
  *
  * ## What it does NOT guarantee (not neutralised; the run's audit — re-executing sampled
  * ## pulses on a fresh worker and comparing checksums — is the backstop)
@@ -79,6 +80,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import { deriveSeed } from "../../core/prng.js";
 import { installDeterminismShims, type DeterminismShims } from "./shims.js";
 import {
+  PARTIAL_RESULTS_CHUNK,
   SandboxCode,
   type EUError,
   type EUResult,
@@ -181,28 +183,44 @@ class SandboxWorker {
     else await this.reduce(msg);
   }
 
+  /**
+   * Runs the pulse's EUs in order. Results go to the parent in chunks of
+   * PARTIAL_RESULTS_CHUNK (`partial` messages, each with the buffers of its bytes outputs
+   * transferred) and the rest with the final `pulse` message, so a crash loses at most the
+   * results of the chunk in progress. postMessage enqueues on the parent's side at once, so a
+   * synchronous pulse still runs without yielding.
+   */
   private async run(req: RunRequest): Promise<void> {
     const { seed, logicalTime } = this.data;
-    const results: EUResult[] = new Array<EUResult>(req.eus.length);
-    const transfer: ArrayBuffer[] = [];
-    for (let i = 0; i < req.eus.length; i++) {
+    const n = req.eus.length;
+    let from = 0;
+    let results: EUResult[] = [];
+    let transfer: ArrayBuffer[] = [];
+    for (let i = 0; i < n; i++) {
       const eu = req.eus[i] as EUTask;
       Atomics.store(this.progress, 0, i + 1);
       this.shims.reseed(() => deriveSeed(seed, canonicalize(eu.id)));
       const input = eu.input instanceof Uint8Array ? Buffer.from(eu.input.buffer, eu.input.byteOffset, eu.input.byteLength) : eu.input;
       const ctx: Readonly<EUContext> = Object.freeze({ id: eu.id, attempt: req.attempts[i] as number, seed, logicalTime });
       let out: unknown;
+      let threw = false;
       try {
         out = this.fn(input, ctx);
         // Only async results pay for an await: a synchronous pulse runs without yielding.
         if (isThenable(out)) out = await out;
       } catch (err) {
-        results[i] = { id: eu.id, ok: false, error: describeThrown(err) };
-        continue;
+        threw = true;
+        out = err;
       }
-      results[i] = encodeOutput(eu.id, out, transfer);
+      results.push(threw ? { id: eu.id, ok: false, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer));
+      if (results.length === PARTIAL_RESULTS_CHUNK && i + 1 < n) {
+        this.post({ type: "partial", pulseId: req.pulseId, from, results }, transfer);
+        from = i + 1;
+        results = [];
+        transfer = [];
+      }
     }
-    this.post({ type: "pulse", pulseId: req.pulseId, results }, transfer);
+    this.post({ type: "pulse", pulseId: req.pulseId, from, results }, transfer);
   }
 
   private async reduce(req: ReduceRequest): Promise<void> {

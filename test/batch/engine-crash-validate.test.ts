@@ -1,0 +1,259 @@
+/**
+ * A worker crash fails only the attempt in progress; the pulse is re-executed on a fresh
+ * worker and the results the crashed attempt had already delivered (in chunks of
+ * PARTIAL_RESULTS_CHUNK) are validated against the re-execution (issue 3 §4.1).
+ */
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/index.js";
+import { run } from "../../src/batch/engine.js";
+import { executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { recordText, type EUResult } from "../../src/batch/records.js";
+import { bundleModule } from "../../src/batch/sandbox/bundle.js";
+import { PARTIAL_RESULTS_CHUNK, WorkerPool, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
+import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
+
+const scratch = new Scratch();
+afterAll(() => scratch.cleanup());
+
+const pools: WorkerPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+});
+
+async function actionsPool(): Promise<WorkerPool> {
+  const pool = await WorkerPool.create({ size: 1, bundle: await bundleModule(fixture("sandbox-actions.mjs")), seed: "seed-1", moduleName: "sandbox-actions.mjs" });
+  pools.push(pool);
+  return pool;
+}
+
+const echo = (id: number, input: unknown = id): EUResult => ({ id, ok: true, bytes: false, json: JSON.stringify({ echo: input }) });
+
+/** `n` echo EUs with `special` inputs at some indices. */
+function tasks(n: number, special: Record<number, unknown> = {}): EUTask[] {
+  return Array.from({ length: n }, (_, i) => ({ id: i, input: i in special ? special[i] : i }));
+}
+
+describe("pool: results delivered before a crash", () => {
+  it("the chunk size is a small named constant", () => {
+    expect(PARTIAL_RESULTS_CHUNK).toBe(64);
+  });
+
+  it("process.exit after two chunks: `completed` holds exactly the delivered EUs, in order", async () => {
+    const pool = await actionsPool();
+    const out = await pool.runPulse(0, tasks(150, { 140: { action: "exit" } }), { attempt: 1 });
+    expect(out.kind).toBe("crashed");
+    if (out.kind !== "crashed") return;
+    expect(out.error).toEqual({ code: "E_WORKER_CRASHED", message: "worker exited with code 7 while running EU 140" });
+    expect(out.euIndex).toBe(140);
+    expect(out.completed).toEqual(Array.from({ length: 2 * PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)));
+  });
+
+  it("a crash at the first EU after a chunk boundary still reports that chunk (k = euIndex)", async () => {
+    const pool = await actionsPool();
+    const out = await pool.runPulse(1, tasks(100, { [PARTIAL_RESULTS_CHUNK]: { action: "exit" } }), { attempt: 1 });
+    expect(out).toEqual({
+      kind: "crashed",
+      error: { code: "E_WORKER_CRASHED", message: `worker exited with code 7 while running EU ${PARTIAL_RESULTS_CHUNK}` },
+      euIndex: PARTIAL_RESULTS_CHUNK,
+      completed: Array.from({ length: PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)),
+    });
+    // Before the first chunk is complete nothing has been delivered.
+    const early = await pool.runPulse(2, tasks(100, { [PARTIAL_RESULTS_CHUNK - 1]: { action: "exit" } }), { attempt: 1 });
+    expect(early).toMatchObject({ kind: "crashed", euIndex: PARTIAL_RESULTS_CHUNK - 1, completed: [] });
+  });
+
+  it("chunks carry bytes outputs (transferred) and failures", async () => {
+    const pool = await actionsPool();
+    const special: Record<number, unknown> = { 3: { action: "bytes", text: "b3" }, 63: { action: "throw", n: 63 }, 64: { action: "bytes", text: "b64" }, 70: { action: "exit" } };
+    const out = await pool.runPulse(3, tasks(80, special), { attempt: 1 });
+    if (out.kind !== "crashed") throw new Error("expected a crash");
+    expect(out.euIndex).toBe(70);
+    expect(out.completed).toHaveLength(PARTIAL_RESULTS_CHUNK);
+    const b3 = out.completed[3];
+    expect(b3?.ok === true && b3.bytes && Buffer.from(b3.output).toString()).toBe("b3");
+    expect(out.completed[63]).toEqual({ id: 63, ok: false, error: { code: "E_EU_THREW", message: "boom 63", name: "Error" } });
+    expect(out.completed[62]).toEqual(echo(62));
+  });
+
+  it("an uncaught error and a timeout report the delivered chunks too", async () => {
+    const pool = await actionsPool();
+    const uncaught = await pool.runPulse(4, tasks(150, { 100: { action: "uncaught-later" } }), { attempt: 1 });
+    expect(uncaught).toEqual({
+      kind: "crashed",
+      error: { code: "E_WORKER_CRASHED", message: "worker crashed with an uncaught Error: thrown from a timer while running EU 100" },
+      euIndex: 100,
+      completed: Array.from({ length: PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)),
+    });
+    const timeout = await pool.runPulse(5, tasks(150, { 130: { action: "loop" } }), { attempt: 1, euTimeoutMs: 300 });
+    expect(timeout).toEqual({
+      kind: "crashed",
+      error: { code: "E_EU_TIMEOUT", message: "EU 130 did not settle within 300 ms" },
+      euIndex: 130,
+      completed: Array.from({ length: 2 * PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)),
+    });
+  });
+
+  it("an ok pulse is reassembled from its chunks: every result in order, at every size around the boundaries", async () => {
+    const pool = await actionsPool();
+    const C = PARTIAL_RESULTS_CHUNK;
+    for (const n of [1, C - 1, C, C + 1, 2 * C, 2 * C + 1, 5 * C + 7]) {
+      const out: PulseOutcome = await pool.runPulse(100 + n, tasks(n), { attempt: 1 });
+      expect(out).toEqual({ kind: "ok", results: Array.from({ length: n }, (_, i) => echo(i)) });
+    }
+  });
+});
+
+describe("executePulse: validation against the crashed attempt", () => {
+  const EUS: WorkEU[] = ["a", "b", "c", "d", "e"].map((id) => ({ id, input: id }));
+  const ok = (id: string, v: unknown): EUResult => ({ id, ok: true, bytes: false, json: JSON.stringify(v) });
+  const threw = (id: string, message: string): EUResult => ({ id, ok: false, error: { code: "E_EU_THREW", message, name: "Error" } });
+
+  /**
+   * A scripted runner: `outputOf(id, attempt, call)` gives each result; `crashes[call]` makes
+   * that call crash at an index, delivering the first `delivered` results.
+   */
+  function scripted(outputOf: (id: string, attempt: number, call: number) => EUResult, crashes: Record<number, { at: number; delivered: number }>): PulseRunner & { calls: Array<{ fresh: boolean; ids: unknown[]; attempts: number[] }> } {
+    const calls: Array<{ fresh: boolean; ids: unknown[]; attempts: number[] }> = [];
+    const exec = (fresh: boolean) => (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> => {
+      const call = calls.length;
+      calls.push({ fresh, ids: eus.map((e) => e.id), attempts });
+      const results = eus.map((e, k) => outputOf(e.id as string, attempts[k] as number, call));
+      const crash = crashes[call];
+      if (crash === undefined) return Promise.resolve({ kind: "ok", results });
+      return Promise.resolve({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker exited with code 1" }, euIndex: crash.at, completed: results.slice(0, crash.delivered) });
+    };
+    return { run: exec(false), runFresh: exec(true), calls };
+  }
+
+  it("a deterministic pulse passes; the crashing EU is charged and the rest re-run on a fresh worker with the same attempt", async () => {
+    const runner = scripted((id, attempt) => ok(id, { id, attempt }), { 0: { at: 3, delivered: 2 } });
+    const { outcomes, attempts } = await executePulse(runner, EUS, 1, { partition: 2, index: 5 });
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true, true, true, true]);
+    expect(attempts).toEqual([1, 1, 1, 2, 1]);
+    expect(runner.calls).toEqual([
+      { fresh: false, ids: ["a", "b", "c", "d", "e"], attempts: [1, 1, 1, 1, 1] },
+      { fresh: true, ids: ["a", "b", "c", "d", "e"], attempts: [1, 1, 1, 2, 1] },
+    ]);
+  });
+
+  it("a delivered result that differs on re-execution fails with E_NONDETERMINISTIC naming the pulse, the EU and both records", async () => {
+    const runner = scripted((id, attempt, call) => ok(id, { call: id === "b" ? call : 0, attempt }), { 0: { at: 3, delivered: 2 } });
+    const first = recordText(ok("b", { call: 0, attempt: 1 }));
+    const second = recordText(ok("b", { call: 1, attempt: 1 }));
+    const e = await expectCairnError(
+      executePulse(runner, EUS, 1, { partition: 2, index: 5 }),
+      ErrorCode.NONDETERMINISTIC,
+      `re-execution of pulse 2/5 after a worker crash found a nondeterministic result at EU "b":\n  first attempt: ${first}\n  re-execution:  ${second}`,
+    );
+    expect(e.details).toEqual({ partition: 2, pulse: 5, id: "b", attempt: 1, first, second });
+  });
+
+  it("a later crashed attempt is compared too (partial against partial), and the pulse is named by its ids without a PulseRef", async () => {
+    // Call 0 delivers a..c, call 1 (fresh) delivers a..b: b differs between them.
+    const runner = scripted((id, attempt, call) => ok(id, { call: id === "b" ? call : 0, attempt }), { 0: { at: 3, delivered: 3 }, 1: { at: 2, delivered: 2 } });
+    await expectCairnError(executePulse(runner, EUS, 3), ErrorCode.NONDETERMINISTIC, 're-execution of the pulse of EUs "a"…"e" after a worker crash found a nondeterministic result at EU "b"');
+    expect(runner.calls).toHaveLength(2);
+  });
+
+  it("EUs the crashed attempt did not deliver are not compared", async () => {
+    // Only a..b delivered; c and e differ per call but were never seen before the re-execution.
+    const runner = scripted((id, attempt, call) => ok(id, { call: id === "c" || id === "e" ? call : 0, attempt }), { 0: { at: 3, delivered: 2 } });
+    const { outcomes } = await executePulse(runner, EUS, 1);
+    expect(outcomes.map(recordText)).toEqual([ok("a", { call: 0, attempt: 1 }), ok("b", { call: 0, attempt: 1 }), ok("c", { call: 1, attempt: 1 }), ok("d", { call: 0, attempt: 2 }), ok("e", { call: 1, attempt: 1 })].map(recordText));
+  });
+
+  it("failed records are compared at the same attempt; the retry (another attempt number) is not", async () => {
+    // b throws on attempt 1 (the same way every time), then succeeds with a call-dependent output.
+    const outputOf = (id: string, attempt: number, call: number): EUResult => (id === "b" && attempt === 1 ? threw(id, "no (attempt 1)") : ok(id, { attempt, call: id === "b" ? call : 0 }));
+    const runner = scripted(outputOf, { 0: { at: 3, delivered: 3 } });
+    const { outcomes, log } = await executePulse(runner, EUS, 2, { partition: 0, index: 0 });
+    expect(outcomes[1]).toEqual(ok("b", { attempt: 2, call: 2 }));
+    expect(log.map((l) => [l.id, l.attempts])).toEqual([
+      ["b", 2],
+      ["d", 2],
+    ]);
+    expect(runner.calls.map((c) => [c.fresh, c.ids, c.attempts])).toEqual([
+      [false, ["a", "b", "c", "d", "e"], [1, 1, 1, 1, 1]],
+      [true, ["a", "b", "c", "d", "e"], [1, 1, 1, 2, 1]],
+      [false, ["b"], [2]],
+    ]);
+    // A failure message that changes between the crashed attempt and the re-execution is caught.
+    const flaky = scripted((id, attempt, call) => (id === "b" ? threw(id, `no (call ${call})`) : ok(id, { attempt })), { 0: { at: 3, delivered: 3 } });
+    await expectCairnError(executePulse(flaky, EUS, 2, { partition: 0, index: 0 }), ErrorCode.NONDETERMINISTIC, 'at EU "b"', "no (call 0)", "no (call 1)");
+  });
+
+  it("a crashed attempt cut short at a retry becomes the reference for that attempt number", async () => {
+    // Call 0: b and c throw at attempt 1. Call 1 retries [b, c] at attempt 2, delivers b and
+    // crashes at c; call 2 (fresh) re-runs b at attempt 2 (c at 3): b differs from call 1's.
+    const outputOf = (id: string, attempt: number, call: number): EUResult =>
+      (id === "b" || id === "c") && attempt === 1 ? threw(id, "no") : ok(id, { attempt, call: id === "b" ? call : 0 });
+    const runner = scripted(outputOf, { 1: { at: 1, delivered: 1 } });
+    await expectCairnError(executePulse(runner, EUS, 2, { partition: 1, index: 3 }), ErrorCode.NONDETERMINISTIC, 're-execution of pulse 1/3', 'at EU "b"', '"call":1', '"call":2');
+    expect(runner.calls.map((c) => [c.ids, c.attempts])).toEqual([
+      [["a", "b", "c", "d", "e"], [1, 1, 1, 1, 1]],
+      [["b", "c"], [2, 2]],
+      [["b", "c"], [2, 3]],
+    ]);
+  });
+
+  it("rejects a crashed outcome whose delivered results do not precede the crash", async () => {
+    const bad: PulseRunner = {
+      run: () => Promise.resolve({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "x" }, euIndex: 1, completed: [ok("a", 1), ok("b", 2)] }),
+      runFresh: () => Promise.resolve({ kind: "ok", results: [] }),
+    };
+    await expectCairnError(executePulse(bad, EUS, 1), ErrorCode.INTERNAL, "2 finished EUs before EU index 1");
+  });
+});
+
+describe("engine: a crash mid-pulse is validated against the re-execution", () => {
+  const C = PARTIAL_RESULTS_CHUNK;
+
+  it("a deterministic module that exits at one EU after many completed: only that EU fails, nothing is nondeterministic", async () => {
+    const exitAt = 2 * C + 22; // two chunks delivered before the crash
+    const data = Array.from({ length: 200 }, (_, i) => ({ v: i, exit: i === exitAt, flaky: i === 20 }));
+    const { store } = scratch.store();
+    const r = await run(store, data, fixture("engine-crash-seeded.mjs"), { partitions: 1, pulseSize: 200, workers: 1, retries: 1 });
+    expect(r.status).toBe("failed");
+    expect(r.counts).toEqual({ total: 200, completed: 199, failed: 1, retried: 2 });
+    expect(r.failures).toEqual([{ id: exitAt, code: ErrorCode.WORKER_CRASHED, message: `worker exited with code 4 while running EU ${exitAt}` }]);
+    const m = manifestOf(store, r.runId);
+    expect(m.pulses).toHaveLength(1);
+    expect(m.pulses[0]?.attempts).toEqual([
+      { id: 20, attempts: 2, errors: [{ code: ErrorCode.EU_THREW, message: "flaky at 20 (attempt 1)" }] },
+      { id: exitAt, attempts: 2, errors: [1, 2].map(() => ({ code: ErrorCode.WORKER_CRASHED, message: `worker exited with code 4 while running EU ${exitAt}` })) },
+    ]);
+    // The other EUs' outputs are exactly those of a run without the crash.
+    const { store: clean } = scratch.store();
+    const rc = await run(clean, data.map((d) => ({ ...d, exit: false })), fixture("engine-crash-seeded.mjs"), { partitions: 3, pulseSize: 50, workers: 2, retries: 1 });
+    const [outs, cleanOuts] = [await outputsOf(store, r.runId), await outputsOf(clean, rc.runId)];
+    expect(outs).toHaveLength(200);
+    expect(outs.filter((o) => o.id !== exitAt)).toEqual(cleanOuts.filter((o) => o.id !== exitAt));
+    expect(outs[20]?.output).toMatchObject({ a: 2, v: 20 });
+    expect(outs[21]?.output).toMatchObject({ a: 1, v: 21 });
+  });
+
+  it("module-level state that makes the crashed attempt differ from the re-execution fails the run with E_NONDETERMINISTIC", async () => {
+    // One worker, pulses of 100 in one partition: pulse 0/0 (EUs 0..99) leaves n = 100 in the
+    // worker, so pulse 0/1's first attempt gives EU 100 n = 101. It crashes at EU 180, after the
+    // first chunk (EUs 100..163) was delivered; the re-execution on a fresh worker gives n = 1.
+    const data = Array.from({ length: 200 }, (_, i) => ({ v: i, exit: i === 180 }));
+    const { store } = scratch.store();
+    const e = await expectCairnError(
+      run(store, data, fixture("engine-crash-counter.mjs"), { partitions: 1, pulseSize: 100, workers: 1, retries: 0, auditRate: 0 }),
+      ErrorCode.NONDETERMINISTIC,
+      // Named by partition/index when the engine passes the pulse to executePulse, else by its EU ids.
+      /^re-execution of (pulse 0\/1|the pulse of EUs 100…199) after a worker crash found a nondeterministic result at EU 100:\n/,
+      `\n  first attempt: {"id":100,"output":{"n":101,"v":100}}\n  re-execution:  {"id":100,"output":{"n":1,"v":100}}`,
+    );
+    expect(e.details).toMatchObject({ id: 100, attempt: 1, first: '{"id":100,"output":{"n":101,"v":100}}', second: '{"id":100,"output":{"n":1,"v":100}}' });
+  });
+
+  it("the same module passes when the crashed attempt ran on a fresh worker too (nothing to tell apart)", async () => {
+    // A single pulse: the first attempt and the re-execution both start from a pristine module.
+    const data = Array.from({ length: 100 }, (_, i) => ({ v: i, exit: i === 80 }));
+    const { store } = scratch.store();
+    const r = await run(store, data, fixture("engine-crash-counter.mjs"), { partitions: 1, pulseSize: 100, workers: 1, retries: 0, auditRate: 0, allowFailures: true });
+    expect(r.status).toBe("completed");
+    expect(r.counts).toEqual({ total: 100, completed: 99, failed: 1, retried: 0 });
+  });
+});
