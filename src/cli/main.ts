@@ -12,6 +12,8 @@ import { initCommand, storeCommand } from "./store-commands.js";
 import { fsckCommand, gcCommand, lineageCommand, snapshotCommand } from "./maintenance-commands.js";
 import { replayCommand, resumeCommand, runCommand, runsCommand, verifyCommand } from "./batch-commands.js";
 import { wfCommand } from "./workflow-commands.js";
+import { examineCommand } from "./examine-commands.js";
+import { serveCommand } from "./serve-command.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -51,7 +53,8 @@ export function buildProgram(): Command {
     .addCommand(fsckCommand())
     .addCommand(lineageCommand())
     .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand())
-    .addCommand(wfCommand());
+    .addCommand(wfCommand()).addCommand(serveCommand())
+    .addCommand(examineCommand());
   inheritSettings(program);
   return program;
 }

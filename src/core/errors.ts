@@ -43,6 +43,16 @@ export const ErrorCode = {
   WORKER_CRASHED: "E_WORKER_CRASHED",
   /** A size or count limit was exceeded. */
   LIMIT_EXCEEDED: "E_LIMIT_EXCEEDED",
+  /**
+   * A workflow snapshot whose content does not match its recorded hash (e.g. a PGS
+   * `projection_hash` that differs from the attestation or from the recomputed topology hash).
+   * Messages contain "integrity".
+   */
+  SNAPSHOT_INTEGRITY: "E_SNAPSHOT_INTEGRITY",
+  /** A path that escapes the data root (`..`, outside the root, a symlink leading out, NUL…). */
+  PATH_CONFINEMENT: "E_PATH_CONFINEMENT",
+  /** A snapshot names a handler (`module:callable`) that the sealed handler tables lack. */
+  HANDLER_UNMAPPED: "E_HANDLER_UNMAPPED",
   /** Something Cairn did not expect; a bug. */
   INTERNAL: "E_INTERNAL",
 } as const;

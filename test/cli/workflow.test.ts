@@ -95,7 +95,7 @@ describe("cairn wf run", () => {
     expect(tampered.status).toBe(1);
     expect(tampered.out).toBe("");
     const err = JSON.parse(tampered.err) as { error: { code: string; message: string; details: Record<string, unknown> } };
-    expect(err.error.code).toBe("E_STORE_CORRUPT");
+    expect(err.error.code).toBe("E_SNAPSHOT_INTEGRITY");
     expect(err.error.message).toContain("integrity");
     expect(err.error.details.reason).toBe("snapshot_integrity");
   });

@@ -5,21 +5,23 @@ import { describe, expect, it } from "vitest";
 import {
   adaptCtOutputs,
   AtomViolation,
-  compactJson,
   CT_ATOMS,
   CT_EXECUTION_FAILED,
   CT_IR_MAX_ATOM_STREAM,
   CtExecutionError,
   executeCtIr,
-  getOrNull,
   lookupAtom,
-  parsePyJson,
   runCtStep,
   type CtAtom,
   type CtAtomTable,
+} from "../../src/workflow/atoms/index.js";
+import {
+  compactJson,
+  getOrNull,
+  parsePyJson,
   type PyDict,
   type PyValue,
-} from "../../src/workflow/atoms/index.js";
+} from "../../src/workflow/py/index.js";
 
 const PACK = new URL("../../../shared/fixtures/pgs/", import.meta.url);
 const DOMAINS = ["ai_governance", "blockchain", "platform"] as const;

@@ -5,21 +5,23 @@ import { canonicalDigest } from "../../src/core/canonical.js";
 import {
   ARITH_MAX_INT_BITS,
   AtomViolation,
-  compactJson,
   CONCAT_MAX_ITEMS,
   createGeneralAtomTable,
   CT_ATOMS,
   GENERAL_ATOMS,
   JSON_SCHEMA_CACHE_MAX_ENTRIES,
   jsonEquals,
-  parsePyJson,
   REGEX_MAX_INPUT_LENGTH,
   REGEX_MAX_PATTERN_LENGTH,
   runCtStep,
   type CtAtomTable,
   type JsonSchemaCompiler,
-  type PyDict,
 } from "../../src/workflow/atoms/index.js";
+import {
+  compactJson,
+  parsePyJson,
+  type PyDict,
+} from "../../src/workflow/py/index.js";
 
 const M = "cairn.workflow.atoms.general";
 

@@ -5,19 +5,21 @@ import { fixedClock } from "../../src/core/clock.js";
 import {
   AtomViolation,
   COLLATZ_MAX_SEQUENCE_LENGTH,
-  compactJson,
-  compareNumbers,
   CT_ATOMS,
   createCtAtomTable,
+  type CtAtom,
+  type PyExceptionName,
+} from "../../src/workflow/atoms/index.js";
+import {
+  compactJson,
+  compareNumbers,
   parsePyJson,
   pyCompare,
   pyEquals,
   pyTruthy,
-  type CtAtom,
   type PyDict,
-  type PyExceptionName,
   type PyValue,
-} from "../../src/workflow/atoms/index.js";
+} from "../../src/workflow/py/index.js";
 import { parseIsoInstant, wholeDaysBetween } from "../../src/workflow/atoms/isodate.js";
 
 function atom(code: string, table = CT_ATOMS): CtAtom {

@@ -12,18 +12,20 @@ import { describe, expect, it } from "vitest";
 import {
   AtomViolation,
   CT_ATOMS,
+  generateIdContent,
+  lookupAtom,
+  runCtStep,
+} from "../../src/workflow/atoms/index.js";
+import {
   compactJson,
   canonicalJson,
-  generateIdContent,
   getOrNull,
   isDict,
   isList,
-  lookupAtom,
   parsePyJson,
-  runCtStep,
   type PyDict,
   type PyValue,
-} from "../../src/workflow/atoms/index.js";
+} from "../../src/workflow/py/index.js";
 
 const PACK = new URL("../../../shared/fixtures/pgs/", import.meta.url);
 const VECTORS_FILE = fileURLToPath(new URL("atom_vectors.json", PACK));

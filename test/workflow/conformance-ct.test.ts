@@ -10,14 +10,16 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/core/errors.js";
 import {
-  compactJson,
   conformanceSnapshotHash,
   CtExecutionError,
-  parsePyJson,
   runConformanceCase,
+} from "../../src/workflow/atoms/index.js";
+import {
+  compactJson,
+  parsePyJson,
   type PyDict,
   type PyValue,
-} from "../../src/workflow/atoms/index.js";
+} from "../../src/workflow/py/index.js";
 
 const PACK = new URL("../../../shared/fixtures/pgs/", import.meta.url);
 const SNAPSHOT_DIR = fileURLToPath(new URL("workspace/protocol_snapshot/conformance/", PACK));

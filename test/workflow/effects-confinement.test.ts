@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
 import {
   APPENDONLY_RUNTIME,
-  INTENDED_PATH_CONFINEMENT_CODE,
   MUTABLE_RUNTIME,
   REGISTRY_RUNTIME,
   confineAbsolute,
@@ -20,8 +19,8 @@ import {
   normalizeDataRoot,
   type CsResult,
   type EffectContext,
-  type PgsValue,
 } from "../../src/workflow/effects/index.js";
+import { dict } from "./py-literal.js";
 
 const MD = new Map([["capability", new Map()], ["operations", new Map()]]);
 
@@ -45,19 +44,18 @@ function refused(fn: () => unknown, offending?: string): CairnError {
   } catch (err) {
     expect(err).toBeInstanceOf(CairnError);
     const e = err as CairnError;
-    expect(e.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(e.code).toBe(ErrorCode.PATH_CONFINEMENT);
     expect(e.details["reason"]).toBe("path_confinement");
-    expect(e.details["intendedCode"]).toBe(INTENDED_PATH_CONFINEMENT_CODE);
     if (offending !== undefined) expect(e.message).toContain(offending);
     return e;
   }
   throw new Error("expected a path confinement error");
 }
-const reg = (path: string, op = "REGISTER"): CsResult => REGISTRY_RUNTIME.execute({ op, payload: { key: "k" }, config: { path }, metadata: MD }, ctx);
-const log = (path: string, op = "APPEND"): CsResult => APPENDONLY_RUNTIME.execute({ op, payload: { record: 1 }, config: { path }, metadata: MD }, ctx);
+const reg = (path: string, op = "REGISTER"): CsResult => REGISTRY_RUNTIME.execute({ op, payload: dict({ key: "k" }), config: dict({ path }), metadata: MD }, ctx);
+const log = (path: string, op = "APPEND"): CsResult => APPENDONLY_RUNTIME.execute({ op, payload: dict({ record: 1n }), config: dict({ path }), metadata: MD }, ctx);
 function mj(entityPath: string, op = "WRITE", moduleRoot: string = root): CsResult {
-  const config: Record<string, PgsValue> = { module_data_root: moduleRoot, storage_structure_artifact: { frontmatter: { core: { entity_stores: { E: { path: entityPath } } } } } };
-  return MUTABLE_RUNTIME.execute({ op, payload: { __pgs_store_entity__: "E", key: "k", value: 1 }, config, metadata: MD }, ctx);
+  const config = dict({ module_data_root: moduleRoot, storage_structure_artifact: { frontmatter: { core: { entity_stores: { E: { path: entityPath } } } } } });
+  return MUTABLE_RUNTIME.execute({ op, payload: dict({ __pgs_store_entity__: "E", key: "k", value: 1n }), config, metadata: MD }, ctx);
 }
 
 describe("lexical rules", () => {
@@ -139,7 +137,7 @@ describe("symlinks", () => {
     const alias = join(base, "alias-root");
     symlinkSync(root, alias);
     const c = createEffectContext({ dataRoot: alias, traceId: "T" });
-    const r = REGISTRY_RUNTIME.execute({ op: "REGISTER", payload: { key: "k" }, config: { path: `${alias}/r.json` }, metadata: MD }, c);
+    const r = REGISTRY_RUNTIME.execute({ op: "REGISTER", payload: dict({ key: "k" }), config: dict({ path: `${alias}/r.json` }), metadata: MD }, c);
     expect(r.outcome).toBe("SUCCESS");
     expect(existsSync(join(root, "r.json"))).toBe(true);
   });

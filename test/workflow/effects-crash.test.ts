@@ -22,9 +22,10 @@ import {
   repairTornTail,
   type CsResult,
   type EffectContext,
-  type PgsValue,
 } from "../../src/workflow/effects/index.js";
 import { appendDurable } from "../../src/workflow/effects/fsio.js";
+import type { PyDict } from "../../src/workflow/py/index.js";
+import { dict, type PyLiteral } from "./py-literal.js";
 
 const MD = new Map([["capability", new Map()], ["operations", new Map()]]);
 const REG = "reg/registry.json";
@@ -39,11 +40,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const reg = (op: string, payload: Record<string, PgsValue>): CsResult => REGISTRY_RUNTIME.execute({ op, payload, config: { path: `${root}/${REG}` }, metadata: MD }, ctx);
-const log = (op: string, payload: Record<string, PgsValue>): CsResult => APPENDONLY_RUNTIME.execute({ op, payload, config: { path: `${root}/${LOG}` }, metadata: MD }, ctx);
-const docConfig = (r: string): Record<string, PgsValue> => ({ module_data_root: r, storage_structure_artifact: { frontmatter: { core: { entity_stores: { S: { path: DOC } } } } } });
-const mj = (op: string, payload: Record<string, PgsValue>): CsResult =>
-  MUTABLE_RUNTIME.execute({ op, payload: { __pgs_store_entity__: "S", ...payload }, config: docConfig(root), metadata: MD }, ctx);
+const reg = (op: string, payload: Record<string, PyLiteral>): CsResult => REGISTRY_RUNTIME.execute({ op, payload: dict(payload), config: dict({ path: `${root}/${REG}` }), metadata: MD }, ctx);
+const log = (op: string, payload: Record<string, PyLiteral>): CsResult => APPENDONLY_RUNTIME.execute({ op, payload: dict(payload), config: dict({ path: `${root}/${LOG}` }), metadata: MD }, ctx);
+const docConfig = (r: string): PyDict => dict({ module_data_root: r, storage_structure_artifact: { frontmatter: { core: { entity_stores: { S: { path: DOC } } } } } });
+const mj = (op: string, payload: Record<string, PyLiteral>): CsResult =>
+  MUTABLE_RUNTIME.execute({ op, payload: dict({ __pgs_store_entity__: "S", ...payload }), config: docConfig(root), metadata: MD }, ctx);
 const read = (rel: string): string => readFileSync(join(root, rel), "utf8");
 function put(rel: string, text: string | Buffer): void {
   mkdirSync(join(root, rel, ".."), { recursive: true });
@@ -58,13 +59,13 @@ describe("torn JSON-lines tails", () => {
     for (const [op, p] of [["REGISTER", { key: "c" }], ["RESOLVE", { key_or_address: "a" }], ["EXISTS", { key_or_address: "a" }], ["DEREGISTER", { key_or_address: "a" }]] as const) {
       const r = reg(op, p);
       expect(r.outcome).toBe("BACKEND_ERROR");
-      expect(r.result["message"]).toMatch(/torn line .*repairTornTail \(truncates to 65 bytes\)/);
+      expect(r.result.get("message")).toMatch(/torn line .*repairTornTail \(truncates to 65 bytes\)/);
     }
     expect(read(REG)).toBe(`${good}{"key": "b", "addr`);
     const repair = repairTornTail(root, REG);
     expect(repair).toEqual({ path: REG, removedBytes: 18, removedDigest: sha256('{"key": "b", "addr'), size: good.length });
     expect(read(REG)).toBe(good);
-    expect(reg("REGISTER", { key: "c" }).result).toEqual({ result_status: "SUCCESS", address: registryAddress("c", 1) });
+    expect(reg("REGISTER", { key: "c" }).result).toEqual(dict({ result_status: "SUCCESS", address: registryAddress("c", 1) }));
     expect(repairTornTail(root, REG).removedBytes).toBe(0);
   });
 
@@ -74,12 +75,12 @@ describe("torn JSON-lines tails", () => {
   });
 
   it("append-only log: a hard error (STORE_CORRUPT) for APPEND and READ_ALL; nothing is glued on", () => {
-    log("APPEND", { record: 1 });
+    log("APPEND", { record: 1n });
     const clean = read(LOG);
     writeFileSync(join(root, LOG), `${clean}{"record_id": "2025-01-01T00:00:00.000002_0000`);
     for (const op of ["APPEND", "READ_ALL"]) {
       try {
-        log(op, { record: 2 });
+        log(op, { record: 2n });
         expect.unreachable();
       } catch (err) {
         expect(err).toBeInstanceOf(CairnError);
@@ -90,7 +91,7 @@ describe("torn JSON-lines tails", () => {
     expect(read(LOG).startsWith(clean)).toBe(true);
     repairTornTail(root, LOG);
     expect(read(LOG)).toBe(clean);
-    expect(log("APPEND", { record: 2 }).result).toEqual({ result_status: "SUCCESS", record_id: "2025-01-01T00:00:00.000002_000001", sequence_number: 2 });
+    expect(log("APPEND", { record: 2n }).result).toEqual(dict({ result_status: "SUCCESS", record_id: "2025-01-01T00:00:00.000002_000001", sequence_number: 2n }));
   });
 
   it("repairTornTail is confined like every CS path", () => {
@@ -101,24 +102,24 @@ describe("torn JSON-lines tails", () => {
 
 describe("atomic replace of the mutable document", () => {
   it("leftover temp files (a crash before rename) never affect reads or later writes", () => {
-    mj("WRITE", { key: "k", value: 1 });
+    mj("WRITE", { key: "k", value: 1n });
     const dir = join(root, "doc");
     writeFileSync(join(dir, ".state.json.999999.0.tmp"), '{\n  "k": "torn');
     writeFileSync(join(dir, `.state.json.${process.pid}.0.tmp`), "garbage");
-    expect(mj("READ", { key: "k" }).result).toEqual({ result_status: "SUCCESS", value: 1 });
-    expect(mj("WRITE", { key: "k", value: 2 }).outcome).toBe("SUCCESS");
+    expect(mj("READ", { key: "k" }).result).toEqual(dict({ result_status: "SUCCESS", value: 1n }));
+    expect(mj("WRITE", { key: "k", value: 2n }).outcome).toBe("SUCCESS");
     expect(read(DOC)).toBe('{\n  "k": 2\n}');
-    expect(mj("LIST_KEYS", {}).result["keys"]).toEqual(["k"]);
+    expect(mj("LIST_KEYS", {}).result.get("keys")).toEqual(["k"]);
     // The writer's own temp files are gone: only the two planted leftovers remain next to the document.
     expect(readdirSync(dir).sort()).toEqual([`.state.json.${process.pid}.0.tmp`, ".state.json.999999.0.tmp", "state.json"].sort());
   });
 
   it("a temp name planted as a symlink is never followed", () => {
-    mj("WRITE", { key: "k", value: 1 });
+    mj("WRITE", { key: "k", value: 1n });
     const victim = join(root, "victim.txt");
     writeFileSync(victim, "keep");
     for (let n = 0; n < 8; n++) symlinkSync(victim, join(root, "doc", `.state.json.${process.pid}.${n}.tmp`));
-    expect(mj("WRITE", { key: "k", value: 2 }).outcome).toBe("SUCCESS");
+    expect(mj("WRITE", { key: "k", value: 2n }).outcome).toBe("SUCCESS");
     expect(readFileSync(victim, "utf8")).toBe("keep");
     expect(read(DOC)).toBe('{\n  "k": 2\n}');
   });
@@ -137,17 +138,19 @@ describe("SIGKILL during a write loop", () => {
   it("leaves a parseable document holding one of the written values, and only complete log lines before any torn tail", async () => {
     const script = join(root, "writer.ts");
     const effects = resolve("src/workflow/effects/index.ts");
+    const literal = resolve("test/workflow/py-literal.ts");
     writeFileSync(
       script,
       `import { APPENDONLY_RUNTIME, MUTABLE_RUNTIME, createEffectContext } from ${JSON.stringify(effects)};
+import { dict } from ${JSON.stringify(literal)};
 const root = ${JSON.stringify(join(root, "data"))};
 const ctx = createEffectContext({ dataRoot: root, traceId: "CHILD" });
 const md = new Map([["capability", new Map()], ["operations", new Map()]]);
-const config = { module_data_root: root, storage_structure_artifact: { frontmatter: { core: { entity_stores: { S: { path: ${JSON.stringify(DOC)} } } } } } };
+const config = dict({ module_data_root: root, storage_structure_artifact: { frontmatter: { core: { entity_stores: { S: { path: ${JSON.stringify(DOC)} } } } } } });
 const pad = "x".repeat(20000);
 for (let i = 0; ; i++) {
-  MUTABLE_RUNTIME.execute({ op: "WRITE", payload: { __pgs_store_entity__: "S", key: "n", value: { i, pad } }, config, metadata: md }, ctx);
-  APPENDONLY_RUNTIME.execute({ op: "APPEND", payload: { record: { i, pad } }, config: { path: root + "/${LOG}" }, metadata: md }, ctx);
+  MUTABLE_RUNTIME.execute({ op: "WRITE", payload: dict({ __pgs_store_entity__: "S", key: "n", value: { i: BigInt(i), pad } }), config, metadata: md }, ctx);
+  APPENDONLY_RUNTIME.execute({ op: "APPEND", payload: dict({ record: { i: BigInt(i), pad } }), config: dict({ path: root + "/${LOG}" }), metadata: md }, ctx);
   process.stdout.write(i + "\\n");
 }
 `,
@@ -173,15 +176,15 @@ for (let i = 0; ; i++) {
 
     const data = join(root, "data");
     const c = createEffectContext({ dataRoot: data, traceId: "AFTER" });
-    const doc = MUTABLE_RUNTIME.execute({ op: "READ", payload: { __pgs_store_entity__: "S", key: "n" }, config: docConfig(data), metadata: MD }, c);
+    const doc = MUTABLE_RUNTIME.execute({ op: "READ", payload: dict({ __pgs_store_entity__: "S", key: "n" }), config: docConfig(data), metadata: MD }, c);
     expect(doc.outcome).toBe("SUCCESS");
-    const i = (doc.result["value"] as Map<string, PgsValue>).get("i") as number;
+    const i = Number((doc.result.get("value") as PyDict).get("i") as bigint);
     expect(i).toBeGreaterThanOrEqual(printed - 1);
 
     repairTornTail(data, LOG);
-    const all = APPENDONLY_RUNTIME.execute({ op: "READ_ALL", payload: {}, config: { path: `${data}/${LOG}` }, metadata: MD }, c);
-    const seen = (all.result["entries"] as Array<Map<string, PgsValue>>).map((e) => (e.get("record") as Map<string, PgsValue>).get("i"));
+    const all = APPENDONLY_RUNTIME.execute({ op: "READ_ALL", payload: dict({}), config: dict({ path: `${data}/${LOG}` }), metadata: MD }, c);
+    const seen = (all.result.get("entries") as PyDict[]).map((e) => (e.get("record") as PyDict).get("i"));
     expect(seen.length).toBeGreaterThanOrEqual(printed);
-    expect(seen).toEqual(seen.map((_, k) => k));
+    expect(seen).toEqual(seen.map((_, k) => BigInt(k)));
   }, 60_000);
 });

@@ -16,20 +16,20 @@ import {
   csRuntimeForHandlerRef,
   expandPolicy,
   invokeCsStep,
-  pgsParse,
   selectPolicy,
   type EffectContext,
-  type PgsValue,
 } from "../../src/workflow/effects/index.js";
+import { parsePyJson, type PyDict, type PyValue } from "../../src/workflow/py/index.js";
+import { dict, py, type PyLiteral } from "./py-literal.js";
 
 const PACK = "/work/shared/fixtures/pgs";
 const DOMAINS = ["ai_governance", "blockchain", "platform"] as const;
-type Obj = Map<string, PgsValue>;
+type Obj = PyDict;
 
 function handlers(domain: string): Obj {
-  return pgsParse(readFileSync(join(PACK, "workspace/tokenized_snapshot", domain, "handlers.json"), "utf8")) as Obj;
+  return parsePyJson(readFileSync(join(PACK, "workspace/tokenized_snapshot", domain, "handlers.json"), "utf8")) as Obj;
 }
-const at = (o: PgsValue | undefined, ...keys: string[]): PgsValue | undefined => keys.reduce<PgsValue | undefined>((v, k) => (v instanceof Map ? v.get(k) : undefined), o);
+const at = (o: PyValue | undefined, ...keys: string[]): PyValue | undefined => keys.reduce<PyValue | undefined>((v, k) => (v instanceof Map ? v.get(k) : undefined), o);
 
 describe("CS_RUNTIMES", () => {
   it("is a frozen, null-prototype table of exactly the three capability ids", () => {
@@ -75,28 +75,28 @@ describe("CS_RUNTIMES", () => {
 describe("A.10 call protocol", () => {
   it("selectPolicy: policy, else config, else {}", () => {
     expect(selectPolicy(undefined)).toEqual(new Map());
-    expect(selectPolicy({ policy: { a: 1 }, config: { b: 2 } })).toEqual({ a: 1 });
-    expect(selectPolicy({ policy: {}, config: { b: 2 } })).toEqual({ b: 2 });
-    expect(selectPolicy({ policy: null, config: {} })).toEqual(new Map());
-    expect(() => selectPolicy(5)).toThrow(CairnError);
+    expect(selectPolicy(py({ policy: { a: 1n }, config: { b: 2n } }))).toEqual(dict({ a: 1n }));
+    expect(selectPolicy(py({ policy: {}, config: { b: 2n } }))).toEqual(dict({ b: 2n }));
+    expect(selectPolicy(py({ policy: null, config: {} }))).toEqual(new Map());
+    expect(() => selectPolicy(5n)).toThrow(CairnError);
   });
 
   it("expandPolicy: every string and member name, trailing '/' removed, other values untouched", () => {
     for (const root of ["/abs/data/root", "/abs/data/root/", "/abs/data/root///"]) {
-      expect(expandPolicy({ path: "{{module_data_root}}/storage.json" }, root)).toEqual(new Map([["path", "/abs/data/root/storage.json"]]));
+      expect(expandPolicy(dict({ path: "{{module_data_root}}/storage.json" }), root)).toEqual(new Map([["path", "/abs/data/root/storage.json"]]));
     }
-    expect(expandPolicy({ count: 3 }, "/r")).toEqual(new Map([["count", 3]]));
-    expect(expandPolicy({}, "/r")).toEqual(new Map());
-    const out = expandPolicy({ "{{module_data_root}}": ["x{{module_data_root}}y{{module_data_root}}", true, null, "{{timestamp}}"] }, "/r");
+    expect(expandPolicy(dict({ count: 3n }), "/r")).toEqual(new Map([["count", 3n]]));
+    expect(expandPolicy(dict({}), "/r")).toEqual(new Map());
+    const out = expandPolicy(dict({ "{{module_data_root}}": ["x{{module_data_root}}y{{module_data_root}}", true, null, "{{timestamp}}"] }), "/r");
     expect(out).toEqual(new Map([["/r", ["x/ry/r", true, null, "{{timestamp}}"]]]));
-    expect(() => expandPolicy({ a: "b" }, '/da"ta')).toThrow(/cannot carry/);
+    expect(() => expandPolicy(dict({ a: "b" }), '/da"ta')).toThrow(/cannot carry/);
   });
 
   it("buildCsPayload: __store__ removed, re-added last as __pgs_store_entity__ when truthy", () => {
-    const p = buildCsPayload(new Map<string, PgsValue>([["__store__", "ACTOR"], ["key", "k"], ["value", null]]));
+    const p = buildCsPayload(new Map<string, PyValue>([["__store__", "ACTOR"], ["key", "k"], ["value", null]]));
     expect([...p.entries()]).toEqual([["key", "k"], ["value", null], ["__pgs_store_entity__", "ACTOR"]]);
-    expect([...buildCsPayload({ __store__: "", key: "k" }).keys()]).toEqual(["key"]);
-    expect([...buildCsPayload({ __store__: null }).keys()]).toEqual([]);
+    expect([...buildCsPayload(dict({ __store__: "", key: "k" })).keys()]).toEqual(["key"]);
+    expect([...buildCsPayload(dict({ __store__: null })).keys()]).toEqual([]);
   });
 });
 
@@ -109,10 +109,10 @@ describe("data-root layout of the six workflows (README)", () => {
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  function step(domain: string, rb: string, cs: string, op: string, stepInputs: Record<string, PgsValue>) {
+  function step(domain: string, rb: string, cs: string, op: string, stepInputs: Record<string, PyLiteral>) {
     const h = handlers(domain);
     return invokeCsStep(
-      { handlerRef: at(h, "cs", cs, "handler_ref") as PgsValue, csMetadata: at(h, "cs", cs, "cs_metadata"), rbPolicyEntry: at(h, "rb_policy", rb, cs), op, stepInputs, capabilityCode: `cs ${cs}` },
+      { handlerRef: at(h, "cs", cs, "handler_ref") as PyValue, csMetadata: at(h, "cs", cs, "cs_metadata"), rbPolicyEntry: at(h, "rb_policy", rb, cs), op, stepInputs: dict(stepInputs), capabilityCode: `cs ${cs}` },
       ctx,
     );
   }
@@ -134,7 +134,7 @@ describe("data-root layout of the six workflows (README)", () => {
     const results = [
       step("blockchain", "40", "58", "REGISTER", { __store__: "ACTOR", key: "KYC_x", target_cs: "CS_APPENDONLY_JSONL_V0", target_ref: "AC_x", stream_id: "AC_x" }),
       step("blockchain", "40", "56", "APPEND", { __store__: "ACTOR_EVENTS", actor_id: "AC_x", stream_id: "AC_x", record: { actor_id: "AC_x", event_code: "EV_ACTOR_REGISTERED_UNVERIFIED_V0", payload: actor, timestamp: "2025-01-01T00:00:00Z" } }),
-      step("ai_governance", "36", "48", "REGISTER", { key: "AGOV_x", metadata: { a: 1 }, target_ref: "READ_RECORD" }),
+      step("ai_governance", "36", "48", "REGISTER", { key: "AGOV_x", metadata: { a: 1n }, target_ref: "READ_RECORD" }),
       step("ai_governance", "36", "46", "APPEND", { record: { action_id: "AGOV_x", decision: "AUTHORIZED" } }),
       step("ai_governance", "37", "47", "WRITE", { __store__: "COLLATZ_RESULTS", key: "collatz_results", value: { all_terminate: true } }),
       step("ai_governance", "38", "48", "REGISTER", { key: "e-7526", target_cs: "CS_REGISTRY_V0", target_ref: "lic-7526" }),
@@ -174,7 +174,7 @@ describe("data-root layout of the six workflows (README)", () => {
     expect(existsSync(join(root, "ai_governance/ai_licensing/license_facts.json"))).toBe(false);
     mkdirSync(join(root, "ai_governance/ai_licensing"), { recursive: true });
     copyFileSync(join(PACK, "workspace/seeds/license_facts.json"), join(root, "ai_governance/ai_licensing/license_facts.json"));
-    expect(read().result).toEqual({ result_status: "SUCCESS", value: new Map([["license_status", "active"], ["license_tier", "enterprise"], ["org_unit", "platform"]]) });
+    expect(read().result).toEqual(dict({ result_status: "SUCCESS", value: new Map([["license_status", "active"], ["license_tier", "enterprise"], ["org_unit", "platform"]]) }));
   });
 
   it("a store entity the policy does not know, an unknown handler and missing metadata are hard errors", () => {
@@ -182,7 +182,7 @@ describe("data-root layout of the six workflows (README)", () => {
     expect(() => step("ai_governance", "36", "49", "SEND", {})).toThrow(/sealed CS registry/);
     const h = handlers("ai_governance");
     expect(() =>
-      invokeCsStep({ handlerRef: at(h, "cs", "48", "handler_ref") as PgsValue, csMetadata: undefined, rbPolicyEntry: at(h, "rb_policy", "38", "48"), op: "EXISTS", stepInputs: { key_or_address: "x" } }, ctx),
+      invokeCsStep({ handlerRef: at(h, "cs", "48", "handler_ref") as PyValue, csMetadata: undefined, rbPolicyEntry: at(h, "rb_policy", "38", "48"), op: "EXISTS", stepInputs: dict({ key_or_address: "x" }) }, ctx),
     ).toThrow(/capability/);
   });
 });

@@ -107,6 +107,7 @@ describe("hard errors end the run with an ERROR event", () => {
     });
     const r = b.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"));
     expect(r.status).toBe("ERROR");
+    expect(r.error?.code).toBe("E_HANDLER_UNMAPPED");
     expect(r.error?.message).toContain("unmapped CT handler_ref pgs_transforms.not_in_the_table:execute");
     expect(r.error?.cc).toBe("ai_governance::CC_CHECK_TOOL_DECLARED_V0");
     expect(pathOf(r)).toEqual(["IN_AGENT_ACTION_REQUESTED_V0=ACK", "CC_NORMALIZE_AGENT_REQUEST_V0=SUCCESS"]);
@@ -119,6 +120,7 @@ describe("hard errors end the run with an ERROR event", () => {
     });
     const r = b.run(WF.deny, payload("ai_licensing/deny_provision_payload.json"));
     expect(r.status).toBe("ERROR");
+    expect(r.error?.code).toBe("E_HANDLER_UNMAPPED");
     expect(r.error?.message).toContain("unmapped CS handler_ref pgs_side_effects.implementation.side_effects.persistent.CS_APPENDONLY_JSONL_V0.runtime:SomethingElse");
   });
 
@@ -139,6 +141,7 @@ describe("hard errors end the run with an ERROR event", () => {
     });
     const r = b.run(WF.deny, payload("ai_licensing/deny_provision_payload.json"));
     expect(r.status).toBe("ERROR");
+    expect(r.error?.code).toBe("E_PATH_CONFINEMENT");
     expect(r.error?.message).toContain("{{module_data_root}}/../escape.jsonl");
     const text = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`), "utf8");
     expect(text).not.toContain(b.root);

@@ -114,7 +114,7 @@ describe("trust rule and tamper refusal", () => {
     const b = box();
     edit(b, "tokenized_snapshot/blockchain/topology.json", (t) => t.replace('"to": 126', '"to": 127'));
     const err = caught(() => b.run(WF.actor, ACTOR_PAYLOAD));
-    expect(isCairnError(err, "E_STORE_CORRUPT")).toBe(true);
+    expect(isCairnError(err, "E_SNAPSHOT_INTEGRITY")).toBe(true);
     expect(err.message).toContain("integrity");
     expect(err.message).toContain("tokenized_snapshot/blockchain/topology.json");
     expect(err.details).toMatchObject({ reason: SNAPSHOT_INTEGRITY_REASON, check: "recomputed", domain: "blockchain" });
@@ -128,6 +128,7 @@ describe("trust rule and tamper refusal", () => {
     expect(err.message).toBe(
       "[blockchain] Snapshot integrity failure: metadata.projection_hash='000000008c33fcddc79fe9436dd0e2a5a3cb6ec701a8bea2da0c26465b7e0a69' != attestation.tokenized_projection_hash='247353e78c33fcddc79fe9436dd0e2a5a3cb6ec701a8bea2da0c26465b7e0a69'",
     );
+    expect(isCairnError(err, "E_SNAPSHOT_INTEGRITY")).toBe(true);
     expect(err.details).toMatchObject({ reason: SNAPSHOT_INTEGRITY_REASON, check: "attestation" });
   });
 
@@ -136,6 +137,7 @@ describe("trust rule and tamper refusal", () => {
     edit(b, "trust_snapshot/ai_governance/structure_attestation.json", (t) => t.replace(/"tokenized_projection_hash": "[0-9a-f]+"/, '"tokenized_projection_hash": ""'));
     const err = caught(() => loadSnapshot(b.workspace, "ai_governance"));
     expect(err.message).toContain("[ai_governance] Trust verification failed: projection_hash or tokenized_projection_hash is empty");
+    expect(isCairnError(err, "E_SNAPSHOT_INTEGRITY")).toBe(true);
     expect(err.details).toMatchObject({ reason: SNAPSHOT_INTEGRITY_REASON, check: "empty" });
   });
 

@@ -21,8 +21,8 @@
 import { createHash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { executeCtIr, type CtIrOptions } from "./ct-ir.js";
-import { compactJson, parsePyJson } from "./pyjson.js";
-import { compareCodePoints, getOrNull, isDict, isPyNumber, pyEquals, pyTruthy, type PyDict, type PyValue } from "./pyvalue.js";
+import { compactJson, parsePyJson } from "../py/json.js";
+import { compareCodePoints, getOrNull, isDict, isPyNumber, pyEquals, pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 import { CtExecutionError } from "./violation.js";
 
 /** The `artifact_type` of a CT conformance case. */

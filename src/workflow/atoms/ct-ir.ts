@@ -14,7 +14,7 @@
  * rejected (→ VIOLATION) rather than guessed.
  */
 import type { CtAtomTable } from "./index.js";
-import { dottedGet, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "./pyvalue.js";
+import { dottedGet, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { CT_ATOMS, handlerRefKey, lookupAtom } from "./table.js";
 import { AtomViolation, CtExecutionError } from "./violation.js";
 

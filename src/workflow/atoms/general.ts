@@ -34,8 +34,8 @@
  */
 import { canonicalDigest } from "../../core/canonical.js";
 import type { AtomInputs, CtAtom, CtAtomTable } from "./index.js";
-import { canonicalJson } from "./pyjson.js";
-import { compareCodePoints, compareNumbers, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "./pyvalue.js";
+import { canonicalJson } from "../py/json.js";
+import { compareCodePoints, compareNumbers, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { AtomViolation, show } from "./violation.js";
 
 export const GENERAL_ATOMS_MODULE = "cairn.workflow.atoms.general";

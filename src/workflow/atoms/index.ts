@@ -7,9 +7,9 @@
  *
  * - **Input**: one `AtomInputs` object — a `Map<string, PyValue>` holding every CT-IR arg of the
  *   step, each already resolved by the executor; an arg whose CT input is absent is present with
- *   value `null` ("missing means null"). Values use the Python value model of pyvalue.ts
- *   (`bigint` = int, `number` = float, `boolean`, `string`, `null`, arrays, `Map` = dict with
- *   insertion order). Atoms never mutate their inputs.
+ *   value `null` ("missing means null"). Values use the shared Python value model of
+ *   src/workflow/py/value.ts (`bigint` = int, `number` = float, `boolean`, `string`, `null`,
+ *   arrays, `Map` = dict with insertion order). Atoms never mutate their inputs.
  * - **Output**: the atom's raw return value, a `PyValue`, usually a `Map` such as
  *   `{"id": "KYC_…"}`. Returning `null` is *not* a success: the executor reports
  *   `Atom returned None: <atom>` (the passthrough atom relies on this).
@@ -36,7 +36,7 @@
  * `pgs_transforms.implementation.transforms.atoms.ct_pure_lookup_v0:execute`). The executor looks
  * atoms up there only; an unknown ref is a CT execution error (→ VIOLATION), never a discovery.
  */
-import type { PyDict, PyValue } from "./pyvalue.js";
+import type { PyDict, PyValue } from "../py/value.js";
 
 /** The inputs an atom receives: every CT-IR arg, resolved (absent → `null`). */
 export type AtomInputs = PyDict;
@@ -65,7 +65,4 @@ export { COLLATZ_MAX_SEQUENCE_LENGTH, COLLATZ_MAX_TOTAL_VALUES } from "./pgs-col
 export { AtomViolation, CtExecutionError, CT_EXECUTION_FAILED, CT_NODE_CATEGORY, type PyExceptionName } from "./violation.js";
 export { executeCtIr, runCtStep, adaptCtOutputs, CT_IR_MAX_ATOM_STREAM, type CtStepResult, type CtIrOptions } from "./ct-ir.js";
 export { runConformanceCase, conformanceSnapshotHash, type ConformanceResult, type ConformanceMismatch } from "./conformance.js";
-export { canonicalJson, compactJson, spacedJson, prettyJson, parsePyJson, PYJSON_MAX_DEPTH, type PyJsonParseOptions } from "./pyjson.js";
-export { pyFloatRepr, pyFloatFromString, PY_INT_MAX_STR_DIGITS } from "./pynum.js";
-export * from "./pyvalue.js";
 export * from "./general.js";

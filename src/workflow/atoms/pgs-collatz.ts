@@ -1,8 +1,8 @@
 /** B.5 CT_PURE_COLLATZ_STEP_V0 and B.6 CT_PURE_TERMINATION_CHECK_V0 (ai_governance demo atoms). */
 import type { AtomInputs, CtAtom } from "./index.js";
 import { PGS_AI_GOVERNANCE_MODULE, PGS_CALLABLE } from "./pgs-refs.js";
-import { pyIntStr } from "./pynum.js";
-import { getOrNull, isDict, isInt, isList, pyEquals, pyTypeName, type PyValue } from "./pyvalue.js";
+import { pyIntStr } from "../py/numbers.js";
+import { getOrNull, isDict, isInt, isList, pyEquals, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation, show } from "./violation.js";
 
 const STEP_CODE = "CT_PURE_COLLATZ_STEP_V0";

@@ -1,8 +1,8 @@
 /** B.1 CT_PURE_GENERATE_ID_V0: a content-derived identifier `<prefix>_<16 hex>`. */
 import { createHash } from "node:crypto";
 import type { AtomInputs, CtAtom } from "./index.js";
-import { canonicalJson } from "./pyjson.js";
-import { isDict, pyTypeName, type PyValue } from "./pyvalue.js";
+import { canonicalJson } from "../py/json.js";
+import { isDict, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation } from "./violation.js";
 import { PGS_TRANSFORMS_MODULE, PGS_CALLABLE } from "./pgs-refs.js";
 

@@ -11,7 +11,7 @@ import { fixedClock, type Clock } from "../../core/clock.js";
 import type { AtomInputs, CtAtom } from "./index.js";
 import { parseIsoInstant, wholeDaysBetween } from "./isodate.js";
 import { PGS_CALLABLE, PGS_TRANSFORMS_MODULE } from "./pgs-refs.js";
-import { compareNumbers, getOrNull, isPyNumber, pyTruthy, pyTypeName, type PyValue } from "./pyvalue.js";
+import { compareNumbers, getOrNull, isPyNumber, pyTruthy, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation } from "./violation.js";
 
 const INACTIVITY_CODE = "CT_PURE_EVALUATE_INACTIVITY_V0";

@@ -1,7 +1,7 @@
 /** B.2 CT_PURE_VALIDATE_SET_MEMBERSHIP_V0 (raising variant) and B.3 CT_PURE_LOOKUP_V0. */
 import type { AtomInputs, CtAtom } from "./index.js";
 import { PGS_CALLABLE, PGS_TRANSFORMS_MODULE } from "./pgs-refs.js";
-import { getOrNull, isDict, isList, pyHashable, pyListContains, pyTypeName, type PyValue } from "./pyvalue.js";
+import { getOrNull, isDict, isList, pyHashable, pyListContains, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation, show } from "./violation.js";
 
 const SET_CODE = "CT_PURE_VALIDATE_SET_MEMBERSHIP_V0";

@@ -4,7 +4,7 @@
  */
 import type { AtomInputs, CtAtom } from "./index.js";
 import { PGS_CALLABLE, PGS_TRANSFORMS_MODULE } from "./pgs-refs.js";
-import { pyFloatFromString } from "./pynum.js";
+import { pyFloatFromString } from "../py/numbers.js";
 import {
   getOrNull,
   isDict,
@@ -18,7 +18,7 @@ import {
   type PyDict,
   type PyOrderOp,
   type PyValue,
-} from "./pyvalue.js";
+} from "../py/value.js";
 import { AtomViolation, show } from "./violation.js";
 
 const CODE = "CT_PURE_VALIDATE_PARAMETER_RULES_V0";

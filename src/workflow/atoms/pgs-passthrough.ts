@@ -1,7 +1,7 @@
 /** B.10 conformance-only atoms: CT_PURE_PASSTHROUGH_V0 and CT_PURE_EXTRACT_V0. */
 import type { AtomInputs, CtAtom } from "./index.js";
 import { PGS_CALLABLE, PGS_TRANSFORMS_MODULE } from "./pgs-refs.js";
-import { dottedGet, getOrNull, isDict, isList, isPyNumber, pyTypeName, type PyValue } from "./pyvalue.js";
+import { dottedGet, getOrNull, isDict, isList, isPyNumber, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation } from "./violation.js";
 
 const PASSTHROUGH_CODE = "CT_PURE_PASSTHROUGH_V0";

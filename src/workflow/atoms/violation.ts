@@ -12,8 +12,8 @@
  * the atom test vectors can be checked against it.
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { compactJson } from "./pyjson.js";
-import type { PyValue } from "./pyvalue.js";
+import { compactJson } from "../py/json.js";
+import type { PyValue } from "../py/value.js";
 
 /** Longest rendering of a value inside an error message. */
 export const MESSAGE_VALUE_MAX_CHARS = 120;

@@ -19,11 +19,10 @@ import { confineAbsolute, preparePath, type ConfinedPath } from "./confine.js";
 import { appendTimestamp } from "./context.js";
 import { ioError } from "./errors.js";
 import { appendDurable, readData } from "./fsio.js";
-import { compareCodePoints, pgsStringify } from "./pyjson.js";
-import { pgsParse } from "./pyparse.js";
+import { parsePyJson, spacedJson } from "../py/json.js";
+import { compareCodePoints, getOrNull, isInt, isPyBlank, pyEquals, type PyDict, type PyValue } from "../py/value.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8, splitLines, tornTail, tornTailError } from "./jsonl.js";
-import { getMember, isPyBlank, pyEquals, type PgsObject, type PgsValue } from "./pyvalue.js";
 import type { EffectContext } from "./types.js";
 
 /** Minimum digits of the counter in `record_id`. */
@@ -56,29 +55,30 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
     const c = lines.length;
     const timestamp = appendTimestamp(ctx.clock.now(), c + 1);
     const id = recordId(timestamp, c);
-    const line = new Map<string, PgsValue>([
+    const sequenceNumber = BigInt(c + 1);
+    const line = new Map<string, PyValue>([
       ["record_id", id],
-      ["sequence_number", c + 1],
+      ["sequence_number", sequenceNumber],
       ["timestamp", timestamp],
-      ["actor_id", getMember(payload, "actor_id")],
-      ["stream_id", getMember(payload, "stream_id")],
-      ["record", getMember(payload, "record")],
+      ["actor_id", getOrNull(payload, "actor_id")],
+      ["stream_id", getOrNull(payload, "stream_id")],
+      ["record", getOrNull(payload, "record")],
     ]);
-    const out = Buffer.from(`${pgsStringify(line, "spaced")}\n`, "utf8");
+    const out = Buffer.from(`${spacedJson(line)}\n`, "utf8");
     const prepared = preparePath(confined, true);
     const created = appendDurable(prepared, out);
-    return { result: status("SUCCESS", { record_id: id, sequence_number: c + 1 }), effect: { action: "append", path: rel, bytes: out, created } };
+    return { result: status("SUCCESS", { record_id: id, sequence_number: sequenceNumber }), effect: { action: "append", path: rel, bytes: out, created } };
   };
 
   /** Parsed entries filtered by `stream_id` (when not null) and `keep`; BACKEND_ERROR when a line does not parse. */
-  const select = (payload: PgsObject, keep: (e: ReadonlyMap<string, PgsValue>) => boolean): MethodResult => {
-    const stream = getMember(payload, "stream_id");
-    const entries: PgsValue[] = [];
+  const select = (payload: PyDict, keep: (e: PyDict) => boolean): MethodResult => {
+    const stream = getOrNull(payload, "stream_id");
+    const entries: PyValue[] = [];
     for (const [i, line] of lines.entries()) {
       if (isPyBlank(line)) continue;
-      let e: PgsValue;
+      let e: PyValue;
       try {
-        e = pgsParse(line);
+        e = parsePyJson(line, { allowNonFiniteConstants: true });
       } catch (err) {
         return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}` }), effect: observed };
       }
@@ -92,19 +92,19 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
   const read_all: Method = (payload) => select(payload, () => true);
 
   const read_range: Method = (payload) => {
-    const start = getMember(payload, "start_sequence");
-    const end = getMember(payload, "end_sequence");
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) > (end as number)) {
+    const start = getOrNull(payload, "start_sequence");
+    const end = getOrNull(payload, "end_sequence");
+    if (!isInt(start) || !isInt(end) || start > end) {
       return { result: status("VIOLATION", { message: "GET_RANGE needs integers start_sequence <= end_sequence" }) };
     }
     return select(payload, (e) => {
       const n = e.get("sequence_number");
-      return typeof n === "number" && n >= (start as number) && n <= (end as number);
+      return isInt(n) && n >= start && n <= end;
     });
   };
 
   const read_since: Method = (payload) => {
-    const since = getMember(payload, "timestamp");
+    const since = getOrNull(payload, "timestamp");
     if (typeof since !== "string") return { result: status("VIOLATION", { message: "GET_SINCE needs a string timestamp" }) };
     return select(payload, (e) => {
       const t = e.get("timestamp");

@@ -1,7 +1,7 @@
 /**
  * Path confinement: every file a CS runtime touches stays inside the data root.
  *
- * Rules (each refusal is E_INVALID_INPUT, `details.reason = "path_confinement"`, naming the path):
+ * Rules (each refusal is E_PATH_CONFINEMENT, `details.reason = "path_confinement"`, naming the path):
  *
  *  1. Lexical: no NUL byte; a configured path must be absolute, an entity path relative; no
  *     `..` segment anywhere (even one that would normalise back inside); after collapsing `.`

@@ -6,6 +6,7 @@
  * outcomes (`VIOLATION`, `BACKEND_ERROR`, …) are returned, never thrown.
  */
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+import { UNSERIALISABLE_REASON } from "../py/json.js";
 
 /** `details.reason` values used by this module. */
 export const EffectErrorReason = {
@@ -15,8 +16,11 @@ export const EffectErrorReason = {
   CS_CONFIG: "cs_config",
   /** A step input the reference rejects with an exception (unhashable key, non-object value…). */
   CS_INPUT: "cs_input",
-  /** A value cannot be written as JSON (undefined, function, cycle, lone surrogate in UTF-8…). */
-  UNSERIALISABLE: "unserialisable_value",
+  /**
+   * A value cannot be written as JSON (not a Python value, lone surrogate in UTF-8, too deep…).
+   * Set by the shared serialisers (src/workflow/py/json.ts, `UNSERIALISABLE_REASON`).
+   */
+  UNSERIALISABLE: UNSERIALISABLE_REASON,
   /** A JSON-lines file ends in a torn (unterminated) last line. */
   TORN_TAIL: "torn_jsonl_tail",
   /** The data root could not be read or written. */
@@ -26,13 +30,6 @@ export const EffectErrorReason = {
 } as const;
 
 export type EffectErrorReasonValue = (typeof EffectErrorReason)[keyof typeof EffectErrorReason];
-
-/**
- * The code path confinement errors should carry once src/core/errors.ts gains it. Until then
- * they use `E_INVALID_INPUT` with `details.reason = "path_confinement"` and
- * `details.intendedCode = "E_PATH_CONFINEMENT"`.
- */
-export const INTENDED_PATH_CONFINEMENT_CODE = "E_PATH_CONFINEMENT";
 
 /** A hard error of the CS layer. */
 export function effectError(
@@ -45,14 +42,12 @@ export function effectError(
   return new CairnError(code, message, { reason, ...details }, cause === undefined ? undefined : { cause });
 }
 
-/** A path confinement refusal naming the offending path. */
+/** A path confinement refusal naming the offending path (`E_PATH_CONFINEMENT`). */
 export function confinementError(offending: string, why: string, details: Record<string, unknown> = {}): CairnError {
-  return effectError(
-    ErrorCode.INVALID_INPUT,
-    EffectErrorReason.PATH_CONFINEMENT,
-    `path confinement: ${JSON.stringify(offending)} ${why}`,
-    { path: offending, intendedCode: INTENDED_PATH_CONFINEMENT_CODE, ...details },
-  );
+  return effectError(ErrorCode.PATH_CONFINEMENT, EffectErrorReason.PATH_CONFINEMENT, `path confinement: ${JSON.stringify(offending)} ${why}`, {
+    path: offending,
+    ...details,
+  });
 }
 
 /** A configuration error (missing `path`, malformed policy or metadata). */

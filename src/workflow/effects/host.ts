@@ -5,8 +5,8 @@
  */
 import { sha256 } from "../../core/digest.js";
 import { configError, inputError } from "./errors.js";
-import { getMember, hasMember, isPgsObject, type PgsObject, type PgsValue } from "./pyvalue.js";
-import type { CsCall, CsCapabilityId, CsOutcome, CsResult, CsRuntime, EffectContext, EffectRecord, HandlerRef, OperationDialect } from "./types.js";
+import { getOrNull, isDict, type PyDict, type PyValue } from "../py/value.js";
+import type { CsCall, CsCapabilityId, CsOutcome, CsRawResult, CsResult, CsRuntime, EffectContext, EffectRecord, HandlerRef, OperationDialect } from "./types.js";
 
 /** What a method touched: the bytes written or observed under `path`. */
 export interface EffectDraft {
@@ -16,13 +16,13 @@ export interface EffectDraft {
   readonly created: boolean;
 }
 
-/** A method's outcome: the raw result (with `result_status`) and what it touched. */
+/** A method's outcome: the raw result (built by `status`, so `result_status` comes first) and what it touched. */
 export interface MethodResult {
-  readonly result: Record<string, PgsValue> & { readonly result_status: CsOutcome };
+  readonly result: CsRawResult;
   readonly effect?: EffectDraft;
 }
 
-export type Method = (payload: PgsObject) => MethodResult;
+export type Method = (payload: PyDict) => MethodResult;
 
 /** A backend built for one call. */
 export interface Backend {
@@ -40,12 +40,12 @@ export interface HostSpec {
   readonly extensionMethods?: readonly string[];
   /** CS_MUTABLE_JSON_V0 also requires an `operations` member in the metadata. */
   readonly requiresOperationsMetadata: boolean;
-  construct(config: PgsObject, ctx: EffectContext, call: CsCall): Backend;
+  construct(config: PyDict, ctx: EffectContext, call: CsCall): Backend;
 }
 
-/** Result members of a status-only outcome. */
-export function status(s: CsOutcome, extra: Record<string, PgsValue> = {}): MethodResult["result"] {
-  return { result_status: s, ...extra };
+/** The raw result dict of an outcome: `result_status`, then the `extra` members in their order. */
+export function status(s: CsOutcome, extra: Readonly<Record<string, PyValue>> = {}): CsRawResult {
+  return new Map<string, PyValue>([["result_status", s], ...Object.entries(extra)]);
 }
 
 /** The message of the reference for an operation without a method. */
@@ -53,15 +53,15 @@ export function noHandlerMessage(op: string): string {
   return `No backend handler for op: ${op}`;
 }
 
-function declaredHandler(metadata: PgsObject, op: string): string | undefined {
-  const ops = getMember(metadata, "operations");
-  const table = isPgsObject(ops) ? getMember(ops, "operations") : null;
-  const entry = isPgsObject(table) ? getMember(table, op) : null;
-  const handler = isPgsObject(entry) ? getMember(entry, "handler") : null;
+function declaredHandler(metadata: PyDict, op: string): string | undefined {
+  const ops = getOrNull(metadata, "operations");
+  const table = isDict(ops) ? getOrNull(ops, "operations") : null;
+  const entry = isDict(table) ? getOrNull(table, op) : null;
+  const handler = isDict(entry) ? getOrNull(entry, "handler") : null;
   return typeof handler === "string" ? handler : undefined;
 }
 
-function pickMethod(spec: HostSpec, op: string, metadata: PgsObject, dialect: OperationDialect): string | undefined {
+function pickMethod(spec: HostSpec, op: string, metadata: PyDict, dialect: OperationDialect): string | undefined {
   if (dialect === "declared") {
     const h = declaredHandler(metadata, op);
     if (h !== undefined && (spec.referenceMethods.includes(h) || (spec.extensionMethods ?? []).includes(h))) return h;
@@ -89,21 +89,20 @@ export function defineCsRuntime(spec: HostSpec): CsRuntime {
   const execute = (call: CsCall, ctx: EffectContext): CsResult => {
     const where = call.capabilityCode ?? spec.capability;
     const md = call.metadata;
-    if (!isPgsObject(md) || !hasMember(md, "capability")) throw configError(`${where}: cs_metadata must be an object with a "capability" member`);
-    if (spec.requiresOperationsMetadata && !hasMember(md, "operations")) throw configError(`${where}: cs_metadata must have an "operations" member`);
-    if (!isPgsObject(call.config)) throw configError(`${where}: the CS config (expanded policy) must be an object`);
+    if (!isDict(md) || !md.has("capability")) throw configError(`${where}: cs_metadata must be an object with a "capability" member`);
+    if (spec.requiresOperationsMetadata && !md.has("operations")) throw configError(`${where}: cs_metadata must have an "operations" member`);
+    if (!isDict(call.config)) throw configError(`${where}: the CS config (expanded policy) must be an object`);
     if (typeof call.op !== "string") throw inputError(`${where}: operation name must be a string`);
-    if (!isPgsObject(call.payload)) throw inputError(`${where}: CS payload must be an object`);
+    if (!isDict(call.payload)) throw inputError(`${where}: CS payload must be an object`);
     const backend = spec.construct(call.config, ctx, call);
     const name = pickMethod(spec, call.op, md, ctx.operationDialect ?? "reference");
     const method = name === undefined ? undefined : backend.methods[name];
     const out: MethodResult = method === undefined ? { result: status("BACKEND_ERROR", { message: noHandlerMessage(call.op) }) } : method(call.payload);
     let draft = out.effect ?? backend.constructed;
     if (draft !== undefined && backend.constructed?.created === true && !draft.created) draft = { ...draft, created: true };
-    const result = Object.freeze({ ...out.result });
     return Object.freeze({
-      outcome: out.result.result_status,
-      result,
+      outcome: out.result.get("result_status") as CsOutcome,
+      result: out.result,
       ...(draft === undefined ? {} : { effect: toRecord(spec, call.op, draft, ctx) }),
     });
   };
@@ -116,9 +115,9 @@ export function defineCsRuntime(spec: HostSpec): CsRuntime {
 }
 
 /** The `path` member of a registry / append-only config; absence (or a non-string) is a hard error. */
-export function requirePathConfig(config: PgsObject, where: string): string {
-  const p = getMember(config, "path");
-  if (!hasMember(config, "path") || p === null) throw configError(`${where}: config has no "path"`);
+export function requirePathConfig(config: PyDict, where: string): string {
+  const p = getOrNull(config, "path");
+  if (p === null) throw configError(`${where}: config has no "path"`);
   if (typeof p !== "string") throw configError(`${where}: config "path" must be a string`);
   return p;
 }

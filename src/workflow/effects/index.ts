@@ -21,20 +21,22 @@
  *   or a random generator, so the same context, inputs and prior data-root state give
  *   byte-identical files and results.
  * - Result: `{ outcome, result, effect? }`. `outcome` ∈ SUCCESS | ALREADY_EXISTS | NOT_FOUND |
- *   VIOLATION | BACKEND_ERROR and equals `result.result_status`; `result` is the raw result
- *   object (`address`, `exists`, `target_cs`, `record_id`, `entries`, `value`, `keys`…) that
- *   `$.capability_result.*` mappings read; `effect` says which file (relative to the data root)
+ *   VIOLATION | BACKEND_ERROR and equals `result.get("result_status")`; `result` is the raw
+ *   result dict (`result_status` first, then `address`, `exists`, `target_cs`, `record_id`,
+ *   `entries`, `value`, `keys`…) that `$.capability_result.*` mappings read; `effect` says which file (relative to the data root)
  *   the call appended to / replaced / created / only read, with the SHA-256 and size of those
  *   bytes, and a run-scoped id from `ctx.nextId()` — for the trace.
  * - Hard errors are thrown as `CairnError`s (the engine aborts the run, writes an `ERROR`
  *   trace event): bad config or metadata, an unhashable registry key, a missing store entity,
- *   an unserialisable value, a path outside the data root (`E_INVALID_INPUT`,
+ *   an unserialisable value, a path outside the data root (`E_PATH_CONFINEMENT`,
  *   `details.reason = "path_confinement"`), a torn append-only log, I/O failures the reference
  *   does not map to a status.
  *
- * Values follow the PGS value model (pyvalue.ts): objects the runtimes return are `Map`s in
- * insertion order; input objects may be `Map`s or plain objects; integers vs floats per
- * pyvalue.ts.
+ * Values are the shared Python value model (src/workflow/py/value.ts), in and out: dicts are
+ * `Map`s (insertion order), ints `bigint`, floats `number`. Payload, config, metadata and the
+ * raw result are dicts; nothing is converted at the boundary. The data files are read and
+ * written with the shared JSON module (src/workflow/py/json.ts): the spaced form for JSON
+ * lines, the pretty form for the mutable document, the canonical form for registry addresses.
  *
  * Files (all under the data root, created on first use):
  * - registry: JSON lines, spaced serialisation (registry.ts);
@@ -45,7 +47,7 @@ import { APPENDONLY_RUNTIME } from "./appendonly.js";
 import { configError } from "./errors.js";
 import { MUTABLE_RUNTIME } from "./mutable.js";
 import { buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
-import { getMember, isPgsObject, isTruthy, type PgsObject, type PgsValue } from "./pyvalue.js";
+import { pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 import { REGISTRY_RUNTIME } from "./registry.js";
 import type { CsResult, CsRuntime, EffectContext, HandlerRef } from "./types.js";
 
@@ -64,15 +66,20 @@ export function csRuntimeFor(capability: string): CsRuntime | undefined {
   return Object.prototype.hasOwnProperty.call(CS_RUNTIMES, capability) ? CS_RUNTIMES[capability] : undefined;
 }
 
+/** `module` and `callable` of a `handler_ref` dict or a `HandlerRef`; `undefined` for anything else. */
+function refParts(ref: PyValue | HandlerRef | undefined): { module: unknown; callable: unknown } | undefined {
+  if (ref instanceof Map) return { module: ref.get("module"), callable: ref.get("callable") };
+  if (ref === undefined || ref === null || typeof ref !== "object" || Array.isArray(ref)) return undefined;
+  const r = ref as HandlerRef;
+  return { module: r.module, callable: r.callable };
+}
+
 /** The runtime whose `handler_ref` is exactly `{module, callable}` (the sealed-registry lookup of A.10 step 4). */
-export function csRuntimeForHandlerRef(ref: PgsValue | HandlerRef | undefined): CsRuntime | undefined {
-  if (ref === undefined || ref === null || typeof ref !== "object") return undefined;
-  const r = ref as PgsObject;
-  if (!isPgsObject(r)) return undefined;
-  const module = getMember(r, "module");
-  const callable = getMember(r, "callable");
+export function csRuntimeForHandlerRef(ref: PyValue | HandlerRef | undefined): CsRuntime | undefined {
+  const parts = refParts(ref);
+  if (parts === undefined) return undefined;
   for (const rt of Object.values(CS_RUNTIMES)) {
-    if (rt.handlerRef.module === module && rt.handlerRef.callable === callable) return rt;
+    if (rt.handlerRef.module === parts.module && rt.handlerRef.callable === parts.callable) return rt;
   }
   return undefined;
 }
@@ -80,14 +87,14 @@ export function csRuntimeForHandlerRef(ref: PgsValue | HandlerRef | undefined): 
 /** One CS step as the dispatcher sees it (A.10). */
 export interface CsStepInvocation {
   /** `handlers.cs[addr].handler_ref`. */
-  readonly handlerRef: PgsValue | HandlerRef;
+  readonly handlerRef: PyValue | HandlerRef;
   /** `handlers.cs[addr].cs_metadata` (`undefined`/falsy → `{}`). */
-  readonly csMetadata: PgsValue | undefined;
+  readonly csMetadata: PyValue | undefined;
   /** `rb_policy[rb][addr]` (`undefined` when missing). */
-  readonly rbPolicyEntry: PgsValue | undefined;
+  readonly rbPolicyEntry: PyValue | undefined;
   readonly op: string;
   /** The resolved step inputs, `__store__` included. */
-  readonly stepInputs: PgsObject;
+  readonly stepInputs: PyDict;
   /** `fqdn(addr)`, for messages. */
   readonly capabilityCode?: string;
 }
@@ -99,7 +106,7 @@ export interface CsStepInvocation {
 export function invokeCsStep(step: CsStepInvocation, ctx: EffectContext): CsResult {
   const rt = csRuntimeForHandlerRef(step.handlerRef);
   if (rt === undefined) {
-    throw configError(`CS handler ${JSON.stringify(String(getMember((step.handlerRef ?? {}) as PgsObject, "module")))} is not in the sealed CS registry`, {
+    throw configError(`CS handler ${JSON.stringify(String(refParts(step.handlerRef)?.module ?? null))} is not in the sealed CS registry`, {
       capabilityCode: step.capabilityCode ?? null,
     });
   }
@@ -109,7 +116,7 @@ export function invokeCsStep(step: CsStepInvocation, ctx: EffectContext): CsResu
       op: step.op,
       payload: buildCsPayload(step.stepInputs),
       config: expandPolicy(selectPolicy(step.rbPolicyEntry), ctx.dataRoot),
-      metadata: md === undefined || !isTruthy(md) ? new Map() : md,
+      metadata: md === undefined || !pyTruthy(md) ? new Map() : md,
       ...(step.capabilityCode === undefined ? {} : { capabilityCode: step.capabilityCode }),
     },
     ctx,
@@ -122,12 +129,9 @@ export { RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
 export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
 export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
 export { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
-export { EffectErrorReason, INTENDED_PATH_CONFINEMENT_CODE, type EffectErrorReasonValue } from "./errors.js";
+export { EffectErrorReason, type EffectErrorReasonValue } from "./errors.js";
 export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
 export { repairTornTail, type TornTailRepair } from "./jsonl.js";
-export { PGS_JSON_MAX_DEPTH, compareCodePoints, pgsStringify, pyFloatRepr, pyNumberText, type PgsJsonStyle } from "./pyjson.js";
-export { PgsJsonSyntaxError, pgsParse } from "./pyparse.js";
-export { PyFloat, getMember, hasMember, isPgsObject, isPyBlank, isTruthy, objectEntries, pyDictKey, pyEquals, type PgsObject, type PgsScalar, type PgsValue } from "./pyvalue.js";
 export type {
   CsCall,
   CsCapabilityId,

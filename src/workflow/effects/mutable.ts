@@ -13,55 +13,54 @@ import { configError, inputError } from "./errors.js";
 import { readData, replaceAtomic } from "./fsio.js";
 import { defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8 } from "./jsonl.js";
-import { pgsStringify } from "./pyjson.js";
-import { pgsParse } from "./pyparse.js";
+import { parsePyJson, prettyJson } from "../py/json.js";
+import { getOrNull, isDict, isPyBlank, pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 import { PAYLOAD_STORE_ENTITY } from "./policy.js";
-import { getMember, hasMember, isPgsObject, isPyBlank, isTruthy, objectEntries, type PgsObject, type PgsValue } from "./pyvalue.js";
 import type { EffectContext } from "./types.js";
 
 const WHERE = "CS_MUTABLE_JSON_V0";
 
 interface Config {
   readonly moduleDataRoot: string;
-  readonly entityStores: PgsObject;
+  readonly entityStores: PyDict;
 }
 
-function parseConfig(config: PgsObject): Config {
-  const ssa = getMember(config, "storage_structure_artifact");
-  if (!isTruthy(ssa) || !isPgsObject(ssa)) throw configError(`${WHERE}: config needs a storage_structure_artifact object`);
-  const fm = getMember(ssa, "frontmatter");
-  const core = isPgsObject(fm) ? getMember(fm, "core") : null;
-  const stores = isPgsObject(core) ? getMember(core, "entity_stores") : null;
-  if (!isPgsObject(stores) || objectEntries(stores).length === 0) {
+function parseConfig(config: PyDict): Config {
+  const ssa = getOrNull(config, "storage_structure_artifact");
+  if (!pyTruthy(ssa) || !isDict(ssa)) throw configError(`${WHERE}: config needs a storage_structure_artifact object`);
+  const fm = getOrNull(ssa, "frontmatter");
+  const core = isDict(fm) ? getOrNull(fm, "core") : null;
+  const stores = isDict(core) ? getOrNull(core, "entity_stores") : null;
+  if (!isDict(stores) || stores.size === 0) {
     throw configError(`${WHERE}: storage_structure_artifact.frontmatter.core.entity_stores must be a non-empty object`);
   }
-  const root = getMember(config, "module_data_root");
-  if (!isTruthy(root)) throw configError(`${WHERE}: config needs a module_data_root`);
+  const root = getOrNull(config, "module_data_root");
+  if (!pyTruthy(root)) throw configError(`${WHERE}: config needs a module_data_root`);
   if (typeof root !== "string") throw configError(`${WHERE}: module_data_root must be a string`);
   return { moduleDataRoot: root, entityStores: stores };
 }
 
 /** Step 1: the entity's file (hard errors), parent directories created. */
-function entityFile(cfg: Config, payload: PgsObject, ctx: EffectContext): PreparedPath {
-  const entity = getMember(payload, PAYLOAD_STORE_ENTITY);
-  if (!isTruthy(entity)) throw inputError(`${WHERE}: the step has no store entity (${PAYLOAD_STORE_ENTITY})`);
-  if (typeof entity !== "string" || !hasMember(cfg.entityStores, entity)) {
+function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedPath {
+  const entity = getOrNull(payload, PAYLOAD_STORE_ENTITY);
+  if (!pyTruthy(entity)) throw inputError(`${WHERE}: the step has no store entity (${PAYLOAD_STORE_ENTITY})`);
+  if (typeof entity !== "string" || !cfg.entityStores.has(entity)) {
     throw inputError(`${WHERE}: store entity ${JSON.stringify(entity)} is not in entity_stores`, { entity: String(entity) });
   }
-  const entry = getMember(cfg.entityStores, entity);
-  const rel = isPgsObject(entry) ? getMember(entry, "path") : null;
-  if (!isTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
+  const entry = getOrNull(cfg.entityStores, entity);
+  const rel = isDict(entry) ? getOrNull(entry, "path") : null;
+  if (!pyTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
   return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true);
 }
 
 /** Step 2: a key with at least one non-whitespace character. */
-function validKey(payload: PgsObject): string | undefined {
-  const key = getMember(payload, "key");
+function validKey(payload: PyDict): string | undefined {
+  const key = getOrNull(payload, "key");
   return typeof key === "string" && !isPyBlank(key) ? key : undefined;
 }
 
 /** Step 3: the document, or a BACKEND_ERROR message. */
-function load(p: PreparedPath): { doc: Map<string, PgsValue>; bytes: Buffer } | { error: string; bytes: Buffer } {
+function load(p: PreparedPath): { doc: PyDict; bytes: Buffer } | { error: string; bytes: Buffer } {
   let bytes: Buffer | undefined;
   try {
     bytes = readData(p);
@@ -69,9 +68,9 @@ function load(p: PreparedPath): { doc: Map<string, PgsValue>; bytes: Buffer } | 
     return { error: `cannot read ${JSON.stringify(p.rel)}: ${(err as Error).message}`, bytes: Buffer.alloc(0) };
   }
   if (bytes === undefined) return { doc: new Map(), bytes: Buffer.alloc(0) };
-  let doc: PgsValue;
+  let doc: PyValue;
   try {
-    doc = pgsParse(decodeUtf8(bytes));
+    doc = parsePyJson(decodeUtf8(bytes), { allowNonFiniteConstants: true });
   } catch (err) {
     return { error: `${JSON.stringify(p.rel)} is not valid JSON: ${(err as Error).message}`, bytes };
   }
@@ -79,14 +78,14 @@ function load(p: PreparedPath): { doc: Map<string, PgsValue>; bytes: Buffer } | 
   return { doc, bytes };
 }
 
-function save(p: PreparedPath, doc: Map<string, PgsValue>): EffectDraft {
-  const bytes = Buffer.from(pgsStringify(doc, "pretty"), "utf8");
+function save(p: PreparedPath, doc: PyDict): EffectDraft {
+  const bytes = Buffer.from(prettyJson(doc), "utf8");
   replaceAtomic(p, bytes);
   return { action: "replace", path: p.rel, bytes, created: p.stat === undefined };
 }
 
 function backend(cfg: Config, ctx: EffectContext) {
-  type Body = (doc: Map<string, PgsValue>, key: string, p: PreparedPath, seen: EffectDraft, payload: PgsObject) => MethodResult;
+  type Body = (doc: PyDict, key: string, p: PreparedPath, seen: EffectDraft, payload: PyDict) => MethodResult;
   const op =
     (needsKey: boolean, body: Body): Method =>
     (payload) => {
@@ -103,7 +102,7 @@ function backend(cfg: Config, ctx: EffectContext) {
     doc.has(key) ? { result: status("SUCCESS", { value: doc.get(key) ?? null }), effect: seen } : { result: status("NOT_FOUND"), effect: seen },
   );
   const write = op(true, (doc, key, p, _seen, payload) => {
-    doc.set(key, getMember(payload, "value"));
+    doc.set(key, getOrNull(payload, "value"));
     return { result: status("SUCCESS"), effect: save(p, doc) };
   });
   const del = op(true, (doc, key, p, seen) => {

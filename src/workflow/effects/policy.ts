@@ -3,7 +3,7 @@
  * policy, expanding `{{module_data_root}}`, and building the payload from the step inputs.
  */
 import { configError } from "./errors.js";
-import { isPgsObject, isTruthy, getMember, objectEntries, type PgsObject, type PgsValue } from "./pyvalue.js";
+import { getOrNull, isDict, pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 
 /** The only template the reference expands in RB policies. (`{{timestamp}}` stays literal.) */
 export const MODULE_DATA_ROOT_TEMPLATE = "{{module_data_root}}";
@@ -19,25 +19,25 @@ const UNSUPPORTED_ROOT_CHARS = /["\\\u0000-\u001f]/;
  * A.10 step 2: `entry.policy` if truthy, else `entry.config` if truthy, else `{}`.
  * `entry` is `rb_policy[rb][cs]`, `undefined`/`null` when missing.
  */
-export function selectPolicy(entry: PgsValue | undefined): PgsObject {
+export function selectPolicy(entry: PyValue | undefined): PyDict {
   if (entry === undefined || entry === null) return new Map();
-  if (!isPgsObject(entry)) throw configError("rb_policy entry is not an object", { entry: String(entry) });
+  if (!isDict(entry)) throw configError("rb_policy entry is not an object", { entry: String(entry) });
   for (const name of ["policy", "config"]) {
-    const v = getMember(entry, name);
-    if (isTruthy(v)) {
-      if (!isPgsObject(v)) throw configError(`rb_policy entry member ${JSON.stringify(name)} is not an object`);
+    const v = getOrNull(entry, name);
+    if (pyTruthy(v)) {
+      if (!isDict(v)) throw configError(`rb_policy entry member ${JSON.stringify(name)} is not an object`);
       return v;
     }
   }
   return new Map();
 }
 
-function expandValue(v: PgsValue, root: string): PgsValue {
+function expandValue(v: PyValue, root: string): PyValue {
   if (typeof v === "string") return v.split(MODULE_DATA_ROOT_TEMPLATE).join(root);
-  if (Array.isArray(v)) return (v as readonly PgsValue[]).map((x) => expandValue(x, root));
-  if (isPgsObject(v)) {
-    const out = new Map<string, PgsValue>();
-    for (const [k, x] of objectEntries(v)) out.set(k.split(MODULE_DATA_ROOT_TEMPLATE).join(root), expandValue(x, root));
+  if (Array.isArray(v)) return v.map((x) => expandValue(x, root));
+  if (isDict(v)) {
+    const out: PyDict = new Map();
+    for (const [k, x] of v) out.set(k.split(MODULE_DATA_ROOT_TEMPLATE).join(root), expandValue(x, root));
     return out;
   }
   return v;
@@ -47,20 +47,20 @@ function expandValue(v: PgsValue, root: string): PgsValue {
  * A.10 step 3: replaces every `{{module_data_root}}` in every string and member name of the
  * policy with `dataRoot` minus its trailing `/`s. An empty policy stays empty. Data roots
  * containing `"`, `\` or control characters are refused (unsupported by the reference).
- * Returns a deep copy with `Map` objects; the input is not modified.
+ * Returns a deep copy; the input is not modified.
  */
-export function expandPolicy(policy: PgsObject, dataRoot: string): Map<string, PgsValue> {
+export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
   if (UNSUPPORTED_ROOT_CHARS.test(dataRoot)) throw configError(`data root ${JSON.stringify(dataRoot)} contains a character the policy expansion cannot carry`);
-  if (objectEntries(policy).length === 0) return new Map();
+  if (policy.size === 0) return new Map();
   const root = dataRoot.replace(/\/+$/, "");
-  return expandValue(policy, root) as Map<string, PgsValue>;
+  return expandValue(policy, root) as PyDict;
 }
 
 /** A.10 step 5: the step inputs without `__store__`, plus `__pgs_store_entity__` when the store was truthy. */
-export function buildCsPayload(stepInputs: PgsObject): Map<string, PgsValue> {
-  const out = new Map<string, PgsValue>();
-  for (const [k, v] of objectEntries(stepInputs)) if (k !== STEP_STORE_INPUT) out.set(k, v);
-  const store = getMember(stepInputs, STEP_STORE_INPUT);
-  if (isTruthy(store)) out.set(PAYLOAD_STORE_ENTITY, store);
+export function buildCsPayload(stepInputs: PyDict): PyDict {
+  const out: PyDict = new Map();
+  for (const [k, v] of stepInputs) if (k !== STEP_STORE_INPUT) out.set(k, v);
+  const store = getOrNull(stepInputs, STEP_STORE_INPUT);
+  if (pyTruthy(store)) out.set(PAYLOAD_STORE_ENTITY, store);
   return out;
 }

@@ -18,16 +18,15 @@ import { appendDurable, createEmptyIfAbsent, readData } from "./fsio.js";
 import { inputError } from "./errors.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
-import { pgsParse } from "./pyparse.js";
-import { pgsStringify } from "./pyjson.js";
-import { getMember, hasMember, isPgsObject, isPyBlank, objectEntries, pyDictKey, pyEquals, type PgsObject, type PgsValue } from "./pyvalue.js";
+import { canonicalJson, parsePyJson, spacedJson } from "../py/json.js";
+import { getOrNull, isDict, isPyBlank, pyEquals, pyHashKey, type PyDict, type PyValue } from "../py/value.js";
 
 /** Address shape: `ADDR_` + ADDRESS_HEX_DIGITS lowercase hex digits. */
 export const ADDRESS_PREFIX = "ADDR_";
 export const ADDRESS_HEX_DIGITS = 32;
 const WHERE = "CS_REGISTRY_V0";
 
-type Rec = ReadonlyMap<string, PgsValue>;
+type Rec = PyDict;
 interface Loaded {
   readonly state: Map<string, Rec>;
   /** Non-blank lines in the file (the `seq` of the next address). */
@@ -35,8 +34,8 @@ interface Loaded {
 }
 
 /** The deterministic address of the `seq`-th registration of `key` (SEMANTICS C.2 recommended scheme). */
-export function registryAddress(key: PgsValue, seq: number): string {
-  const canonical = pgsStringify(new Map<string, PgsValue>([["key", key], ["seq", seq]]), "canonical");
+export function registryAddress(key: PyValue, seq: number): string {
+  const canonical = canonicalJson(new Map<string, PyValue>([["key", key], ["seq", BigInt(seq)]]));
   return ADDRESS_PREFIX + sha256(canonical).slice("sha256:".length, "sha256:".length + ADDRESS_HEX_DIGITS);
 }
 
@@ -55,16 +54,16 @@ function rebuild(bytes: Buffer, rel: string): Loaded | string {
   for (const [i, line] of lines.entries()) {
     if (isPyBlank(line)) continue;
     nonBlank++;
-    let rec: PgsValue;
+    let rec: PyValue;
     try {
-      rec = pgsParse(line);
+      rec = parsePyJson(line, { allowNonFiniteConstants: true });
     } catch (err) {
       return `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}`;
     }
     if (!(rec instanceof Map)) return `${JSON.stringify(rel)} line ${i + 1}: not a JSON object`;
     const key = rec.get("key") ?? null;
     if (key === null) continue;
-    const dk = pyDictKey(key);
+    const dk = pyHashKey(key);
     if (dk === undefined) return `${JSON.stringify(rel)} line ${i + 1}: unhashable key`;
     const slot = dk ?? `nan#${i}`;
     if (rec.get("tombstone") === true) state.delete(slot);
@@ -73,7 +72,7 @@ function rebuild(bytes: Buffer, rel: string): Loaded | string {
   return { state, nonBlank };
 }
 
-function find(state: Map<string, Rec>, kov: PgsValue): Rec | undefined {
+function find(state: Map<string, Rec>, kov: PyValue): Rec | undefined {
   for (const rec of state.values()) {
     if (pyEquals(rec.get("key") ?? null, kov) || pyEquals(rec.get("address") ?? null, kov)) return rec;
   }
@@ -81,7 +80,7 @@ function find(state: Map<string, Rec>, kov: PgsValue): Rec | undefined {
 }
 
 function lineOf(rec: Rec): Buffer {
-  return Buffer.from(`${pgsStringify(rec, "spaced")}\n`, "utf8");
+  return Buffer.from(`${spacedJson(rec)}\n`, "utf8");
 }
 
 function backend(prepared: PreparedPath, created: boolean) {
@@ -102,7 +101,7 @@ function backend(prepared: PreparedPath, created: boolean) {
   };
   /** Runs `body` on a successfully rebuilt state, or reports BACKEND_ERROR. */
   const withState =
-    (body: (l: Loaded, payload: PgsObject, seen: Buffer) => MethodResult): Method =>
+    (body: (l: Loaded, payload: PyDict, seen: Buffer) => MethodResult): Method =>
     (payload) => {
       const { bytes, loaded } = read();
       if (typeof loaded === "string") return { result: status("BACKEND_ERROR", { message: loaded }), effect: observed(bytes) };
@@ -110,33 +109,33 @@ function backend(prepared: PreparedPath, created: boolean) {
     };
 
   const register = withState((l, payload, seen) => {
-    if (!hasMember(payload, "key")) return { result: status("VIOLATION"), effect: observed(seen) };
-    const key = getMember(payload, "key");
-    const dk = pyDictKey(key);
+    if (!payload.has("key")) return { result: status("VIOLATION"), effect: observed(seen) };
+    const key = getOrNull(payload, "key");
+    const dk = pyHashKey(key);
     if (dk === undefined) throw inputError(`${WHERE} REGISTER: key must be a scalar, got an ${Array.isArray(key) ? "array" : "object"} (unhashable)`);
     if (dk !== null && l.state.has(dk)) return { result: status("ALREADY_EXISTS"), effect: observed(seen) };
-    const value = getMember(payload, "value");
-    if (value !== null && !isPgsObject(value)) throw inputError(`${WHERE} REGISTER: value must be an object or null`);
+    const value = getOrNull(payload, "value");
+    if (value !== null && !isDict(value)) throw inputError(`${WHERE} REGISTER: value must be an object or null`);
     const address = registryAddress(key, l.nonBlank);
-    const rec = new Map<string, PgsValue>([["key", key], ["address", address]]);
+    const rec = new Map<string, PyValue>([["key", key], ["address", address]]);
     for (const name of ["target_cs", "target_ref"]) {
-      const v = getMember(payload, name);
+      const v = getOrNull(payload, name);
       if (v !== null) rec.set(name, v);
     }
-    if (value !== null) for (const [k, v] of objectEntries(value)) rec.set(k, v);
+    if (value !== null) for (const [k, v] of value) rec.set(k, v);
     return { result: status("SUCCESS", { address }), effect: appended(lineOf(rec)) };
   });
 
-  const lookup = (body: (l: Loaded, kov: PgsValue, seen: Buffer) => MethodResult): Method =>
+  const lookup = (body: (l: Loaded, kov: PyValue, seen: Buffer) => MethodResult): Method =>
     withState((l, payload, seen) => {
-      if (!hasMember(payload, "key_or_address")) return { result: status("VIOLATION"), effect: observed(seen) };
-      return body(l, getMember(payload, "key_or_address"), seen);
+      if (!payload.has("key_or_address")) return { result: status("VIOLATION"), effect: observed(seen) };
+      return body(l, getOrNull(payload, "key_or_address"), seen);
     });
 
   const resolve = lookup((l, kov, seen) => {
     const rec = find(l.state, kov);
     if (rec === undefined) return { result: status("NOT_FOUND"), effect: observed(seen) };
-    const member = (n: string): PgsValue => (rec.has(n) ? (rec.get(n) ?? null) : "");
+    const member = (n: string): PyValue => (rec.has(n) ? (rec.get(n) ?? null) : "");
     return { result: status("SUCCESS", { target_cs: member("target_cs"), target_ref: member("target_ref") }), effect: observed(seen) };
   });
 
@@ -145,7 +144,7 @@ function backend(prepared: PreparedPath, created: boolean) {
   const deregister = lookup((l, kov, seen) => {
     const rec = find(l.state, kov);
     if (rec === undefined) return { result: status("NOT_FOUND"), effect: observed(seen) };
-    const tomb = new Map<string, PgsValue>([
+    const tomb = new Map<string, PyValue>([
       ["key", rec.get("key") ?? null],
       ["address", rec.get("address") ?? null],
       ["tombstone", true],

@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../../core/clock.js";
 import type { Digest } from "../../core/digest.js";
-import type { PgsObject, PgsValue } from "./pyvalue.js";
+import type { PyDict, PyValue } from "../py/value.js";
 
 /** The capability ids of the three CS runtimes, as in the snapshots' handler modules and vocabularies. */
 export type CsCapabilityId = "CS_REGISTRY_V0" | "CS_APPENDONLY_JSONL_V0" | "CS_MUTABLE_JSON_V0";
@@ -48,11 +48,11 @@ export interface CsCall {
   /** The step's `op` as compiled (e.g. `"REGISTER"`); matched case-insensitively, like the reference. */
   readonly op: string;
   /** Resolved step inputs without `__store__`; a truthy store entity re-added as `__pgs_store_entity__` (see `buildCsPayload`). */
-  readonly payload: PgsObject;
+  readonly payload: PyDict;
   /** The RB policy after `{{module_data_root}}` expansion (see `expandPolicy`). */
-  readonly config: PgsObject;
-  /** `handlers.cs[addr].cs_metadata` (`{}` when missing). Must be an object with a `capability` member. */
-  readonly metadata: PgsValue;
+  readonly config: PyDict;
+  /** `handlers.cs[addr].cs_metadata` (`{}` when missing). Must be a dict with a `capability` member. */
+  readonly metadata: PyValue;
   /** `fqdn(addr)` of the CS node; informational (named in errors). */
   readonly capabilityCode?: string;
 }
@@ -79,8 +79,11 @@ export interface EffectRecord {
   readonly size: number;
 }
 
-/** The raw result object of a CS call: `result_status` first, then operation-specific members. */
-export type CsRawResult = Readonly<Record<string, PgsValue>>;
+/**
+ * The raw result dict of a CS call: `result_status` first, then operation-specific members, in
+ * the shared Python value model (ints `bigint`, dicts `Map`). Treat as read-only.
+ */
+export type CsRawResult = PyDict;
 
 /** The result of `CsRuntime.execute`. */
 export interface CsResult {

@@ -1,14 +1,13 @@
 /**
  * CT and CS steps as the dispatcher runs them (SEMANTICS A.8, A.10): thin adapters over the
- * atoms' `runCtStep` and the effects' `invokeCsStep`, converting between the runtime's value
- * model and the CS layer's. Unknown CT/CS addresses and unmapped handler_refs are hard errors;
- * CS exceptions propagate (they abort the run).
+ * atoms' `runCtStep` and the effects' `invokeCsStep`, which share the runtime's value model
+ * (src/workflow/py), so values pass through unconverted. Unknown CT/CS addresses and unmapped
+ * handler_refs are hard errors; CS exceptions propagate (they abort the run).
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { runCtStep, type CtAtomTable } from "../atoms/index.js";
-import { csRuntimeForHandlerRef, invokeCsStep, type EffectContext, type PgsValue } from "../effects/index.js";
+import { csRuntimeForHandlerRef, invokeCsStep, type EffectContext } from "../effects/index.js";
 import { STATUS_SUCCESS } from "./constants.js";
-import { fromEffectsValue, toEffectsObject, toEffectsValue } from "./effects-values.js";
 import { checkCtRefs, readHandlerRef, unmappedHandler, type EffectFile } from "./handlers.js";
 import type { PgsPackage } from "./snapshot.js";
 import type { PyObject, PyValue } from "./value.js";
@@ -53,16 +52,15 @@ export function csStep(pkg: PgsPackage, rb: number, addr: number, op: string, in
   const r = invokeCsStep(
     {
       handlerRef: ref,
-      csMetadata: md === undefined ? undefined : toEffectsValue(md),
-      rbPolicyEntry: entry === undefined ? undefined : toEffectsValue(entry),
+      csMetadata: md,
+      rbPolicyEntry: entry,
       op,
-      stepInputs: toEffectsObject(inputs),
+      stepInputs: inputs,
       capabilityCode: pkg.vocab.fqdn(addr),
     },
     ctx,
   );
-  const raw = fromEffectsValue(r.result as PgsValue);
-  const outcome: StepOutcome = { status: r.outcome, raw: raw instanceof Map ? raw : new Map() };
+  const outcome: StepOutcome = { status: r.outcome, raw: r.result };
   if (r.effect !== undefined) {
     const e = r.effect;
     outcome.file = { id: e.id, path: e.path, action: e.action, created: e.created, digest: e.digest, size: e.size };

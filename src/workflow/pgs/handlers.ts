@@ -2,7 +2,8 @@
  * Handler lookup: handler_refs (`module` + `callable`) resolve only through the sealed tables
  * of the atoms (`CT_ATOMS`, src/workflow/atoms) and the CS runtimes (`CS_RUNTIMES`,
  * src/workflow/effects). Nothing is discovered or imported at run time. A ref missing from its
- * table is a hard error naming it (the reference would report a CT VIOLATION; Cairn refuses).
+ * table is a hard error naming it, `E_HANDLER_UNMAPPED` with `details.reason =
+ * "unmapped_handler_ref"` (the reference would report a CT VIOLATION; Cairn refuses).
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { CT_ATOMS, handlerRefKey, lookupAtom, type CtAtomTable } from "../atoms/index.js";
@@ -25,10 +26,10 @@ export interface EffectFile {
 
 export const UNMAPPED_HANDLER_REASON = "unmapped_handler_ref";
 
-/** The hard error for a handler_ref that is not in its sealed table. */
+/** The hard error (`E_HANDLER_UNMAPPED`) for a handler_ref that is not in its sealed table. */
 export function unmappedHandler(kind: "CT" | "CS", ref: HandlerRef, where: string): CairnError {
   return new CairnError(
-    ErrorCode.NOT_FOUND,
+    ErrorCode.HANDLER_UNMAPPED,
     `unmapped ${kind} handler_ref ${handlerRefKey(ref.module, ref.callable)} (${where}): it is not in Cairn's sealed ${kind} table`,
     { reason: UNMAPPED_HANDLER_REASON, kind, module: ref.module, callable: ref.callable, where },
   );

@@ -1,6 +1,6 @@
 /**
- * JSON text ⇄ the Python value model, for the runtime: thin names over the atoms' serialisers
- * (src/workflow/atoms/pyjson.ts, SEMANTICS 0.1), which share the value model of value.ts.
+ * JSON text ⇄ the Python value model, for the runtime: the runtime's names for the shared
+ * serialisers (src/workflow/py/json.ts, SEMANTICS 0.1), which the atoms and the CS runtimes use too.
  *
  *   canonicalPy — sorted keys, `,`/`:`, ASCII-escaped (trace-id suffix, payload artifact, hashes)
  *   compactPy   — insertion order, `,`/`:`, ASCII-escaped (trace lines)
@@ -11,7 +11,8 @@
  * and names `what` (a file) in its errors. `NaN`/`Infinity` are refused (fail closed).
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { canonicalJson, compactJson, parsePyJson as parseAtoms, prettyJson, pyFloatRepr, spacedJson } from "../atoms/index.js";
+import { canonicalJson, compactJson, parsePyJson as parseShared, prettyJson, spacedJson } from "../py/json.js";
+import { pyFloatRepr } from "../py/numbers.js";
 import type { PyValue } from "./value.js";
 
 export { pyFloatRepr };
@@ -23,7 +24,7 @@ export const prettyPy: (v: PyValue) => string = prettyJson;
 /** Parses JSON text; a syntax error is `E_INVALID_INPUT` "<what> is not valid JSON: <reason>". */
 export function parsePyJson(text: string, what = "input"): PyValue {
   try {
-    return parseAtoms(text);
+    return parseShared(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     const details = err instanceof CairnError ? err.details : {};

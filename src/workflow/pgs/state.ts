@@ -14,7 +14,6 @@ import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import { expandPolicy, normalizeDataRoot, selectPolicy } from "../effects/index.js";
-import { fromEffectsValue, toEffectsValue } from "./effects-values.js";
 import type { PgsPackage } from "./snapshot.js";
 import { dottedGet, type PyValue } from "./value.js";
 
@@ -42,7 +41,7 @@ export function relevantFiles(pkg: PgsPackage, rb: number, dataRoot: string): st
   const out = new Set<string>();
   for (const cs of [...(pkg.rbPolicy.get(rb)?.keys() ?? [])].sort((a, b) => a - b)) {
     const entry = pkg.rbPolicy.get(rb)?.get(cs);
-    const policy = fromEffectsValue(expandPolicy(selectPolicy(entry === undefined ? undefined : toEffectsValue(entry)), root));
+    const policy = expandPolicy(selectPolicy(entry), root);
     const p = underRoot(root, dottedGet(policy, "path"));
     if (p !== undefined) out.add(p);
     const base = dottedGet(policy, "module_data_root");

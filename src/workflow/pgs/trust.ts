@@ -4,9 +4,8 @@
  * `projection_hash` from topology.json (SHA-256 of the canonical JSON of
  * `{nodes, edges, adjacency}`) and refuses any mismatch.
  *
- * Every failure is `E_STORE_CORRUPT` with `details.reason = "snapshot_integrity"` and
- * `details.check` = `empty` | `attestation` | `recomputed`.
- * TODO(errors.ts owner): a dedicated `E_SNAPSHOT_INTEGRITY` code should replace STORE_CORRUPT.
+ * Every failure is `E_SNAPSHOT_INTEGRITY` with a message containing "integrity",
+ * `details.reason = "snapshot_integrity"` and `details.check` = `empty` | `attestation` | `recomputed`.
  */
 import { createHash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -18,7 +17,7 @@ export const SNAPSHOT_INTEGRITY_REASON = "snapshot_integrity";
 export type IntegrityCheck = "empty" | "attestation" | "recomputed";
 
 function integrityError(domain: string, check: IntegrityCheck, message: string, extra: Record<string, unknown> = {}): CairnError {
-  return new CairnError(ErrorCode.STORE_CORRUPT, message, { reason: SNAPSHOT_INTEGRITY_REASON, check, domain, ...extra });
+  return new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, message, { reason: SNAPSHOT_INTEGRITY_REASON, check, domain, ...extra });
 }
 
 /** A hash field read as a string; missing or non-string counts as empty (the reference uses `str(x or "")`). */

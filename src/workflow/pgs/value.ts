@@ -1,10 +1,10 @@
 /**
- * The Python value model of PGS v0.3 (SEMANTICS Part 0), shared with the atoms
- * (src/workflow/atoms/pyvalue.ts): `bigint` = int, `number` = float, `Map` = dict in insertion
- * order (numeric-looking keys included), plus null, booleans, strings and arrays.
- * "Missing means null": lookups never throw.
+ * The runtime's view of the shared Python value model of PGS v0.3 (src/workflow/py/value.ts,
+ * SEMANTICS Part 0): `bigint` = int, `number` = float, `Map` = dict in insertion order
+ * (numeric-looking keys included), plus null, booleans, strings and arrays. Adds the runtime's
+ * helpers and the conversions from/to plain JS values. "Missing means null": lookups never throw.
  */
-import { dottedGet, type PyDict, type PyValue } from "../atoms/index.js";
+import { dottedGet, type PyDict, type PyValue } from "../py/value.js";
 
 export type { PyValue };
 export type PyObject = PyDict;

@@ -1,19 +1,19 @@
 /**
- * The Python value model the CT atoms compute on (SEMANTICS Part 0):
+ * The Python value model of PGS v0.3 (SEMANTICS Part 0), the one value model of src/workflow:
+ * the CT atoms compute on it, the CS runtimes read and write it, the PGS runtime moves it
+ * between steps and serialises it (json.ts) — no conversion anywhere.
  *
- *  - `bigint` is a Python `int` (unbounded); `number` is a Python `float` (NaN/±Infinity allowed);
- *    `boolean` is a Python `bool` (equal to 0/1 in comparisons, but a distinct type for checks);
+ *  - `bigint` is a Python `int` (unbounded); `number` is a Python `float` (NaN/±Infinity allowed,
+ *    `2.0` is the number 2 and still prints as `2.0`); `boolean` is a Python `bool` (equal to
+ *    0/1 in comparisons, but a distinct type for checks);
  *  - objects are `Map<string, PyValue>`, so member order is insertion order for every key
  *    (a plain JS object would move `"27"` before `"3"`);
  *  - arrays, strings and `null` as usual.
  *
- * The type is structurally identical to `PyValue` in src/workflow/pgs/value.ts, so values flow
- * between the runtime and the atoms without conversion.
- *
  * Equality (`pyEquals`) and ordering (`pyCompare`) follow Python: `1 == 1.0`, `true == 1`,
  * `"1" != 1`, `null` equals only `null`, NaN equals nothing (the reference's identity shortcut
  * for one and the same NaN object is not modelled), dicts compare order-insensitively, lists
- * lexicographically.
+ * lexicographically. `pyHashKey` gives the dict-key identity (`hash` + `==`) of a scalar.
  */
 
 export type PyDict = Map<string, PyValue>;
@@ -194,4 +194,31 @@ function applyOrder(c: -1 | 0 | 1, op: PyOrderOp): boolean {
 /** True for values Python can hash (usable as a dict key or in a set): not lists or dicts. */
 export function pyHashable(v: PyValue): boolean {
   return !(Array.isArray(v) || v instanceof Map);
+}
+
+/**
+ * A string that is equal for two values exactly when Python would treat them as the same dict
+ * key (`hash` + `==`): `1`, `1.0` and `true` share a key, `"1"` does not. `null` for NaN (a valid
+ * key that equals nothing, not even another NaN read from JSON) and `undefined` for lists and
+ * dicts, which are unhashable.
+ */
+export function pyHashKey(v: PyValue): string | null | undefined {
+  if (v === null) return "none";
+  if (typeof v === "string") return `s:${v}`;
+  if (typeof v === "boolean") return v ? "i:1" : "i:0";
+  if (typeof v === "bigint") return `i:${v}`;
+  if (typeof v === "number") {
+    if (Number.isNaN(v)) return null;
+    return Number.isInteger(v) ? `i:${BigInt(v)}` : `f:${v}`;
+  }
+  return undefined;
+}
+
+/** Python `str.isspace()` characters (used wherever the reference calls `strip()`). */
+const PY_WHITESPACE = "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
+const PY_BLANK_RE = new RegExp(`^[${PY_WHITESPACE}]*$`, "u");
+
+/** True when `s.strip()` would be empty in Python. */
+export function isPyBlank(s: string): boolean {
+  return PY_BLANK_RE.test(s);
 }

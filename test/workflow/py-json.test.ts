@@ -1,24 +1,28 @@
-/** Python-compatible JSON (SEMANTICS Part 0): the lossless parser and the four serialisations. */
+/** Python-compatible JSON (SEMANTICS Part 0, src/workflow/py): the lossless parser and the four serialisations. */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/core/errors.js";
+import { ErrorCode } from "../../src/core/errors.js";
 import {
+  asciiJsonString,
   canonicalJson,
   compactJson,
+  compareCodePoints,
   parsePyJson,
   prettyJson,
   PY_INT_MAX_STR_DIGITS,
   pyFloatFromString,
   pyFloatRepr,
   PYJSON_MAX_DEPTH,
+  PYJSON_PARSE_MAX_DEPTH,
   spacedJson,
+  UNSERIALISABLE_REASON,
   type PyDict,
   type PyValue,
-} from "../../src/workflow/atoms/index.js";
-import { asciiJsonString } from "../../src/workflow/atoms/pyjson.js";
+} from "../../src/workflow/py/index.js";
 
 const PACK = new URL("../../../shared/fixtures/pgs/", import.meta.url);
 const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
@@ -53,6 +57,12 @@ describe("float repr (Python repr)", () => {
     [5e-324, "5e-324"],
     [1e22, "1e+22"],
     [123.456, "123.456"],
+    [12345678901234568, "1.2345678901234568e+16"],
+    [2.5, "2.5"],
+    [1.7976931348623157e308, "1.7976931348623157e+308"],
+    [100.0, "100.0"],
+    [123456789.123, "123456789.123"],
+    [0.00011, "0.00011"],
     [Number.NaN, "NaN"],
     [Number.POSITIVE_INFINITY, "Infinity"],
     [Number.NEGATIVE_INFINITY, "-Infinity"],
@@ -264,6 +274,121 @@ describe("parsePyJson", () => {
         const b = new Map([...a].reverse());
         expect(canonicalJson(a)).toBe(canonicalJson(b));
       }),
+    );
+  });
+});
+
+/** The exact bytes of the CS data files (registry / append-only lines, the mutable document, registry addresses). */
+describe("CS file serialisations", () => {
+  const s = "a\"b\\c\n\r\t\b\f\u0001\u007f\u00e9\u20ac\u{1F600}/";
+  /** Well-formed (UTF-8 encodable) values, for the pretty form. */
+  const wellFormed: fc.Arbitrary<PyValue> = fc.letrec<{ v: PyValue }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constant(null),
+      fc.boolean(),
+      fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+      fc.double(),
+      fc.string({ unit: "grapheme", maxLength: 6 }),
+      fc.array(tie("v"), { maxLength: 4 }),
+      fc.array(fc.tuple(fc.string({ unit: "grapheme", maxLength: 4 }), tie("v")), { maxLength: 4 }).map((es) => new Map(es)),
+    ),
+  })).v;
+
+  it("spaced: ', ' and ': ', insertion order, non-ASCII and DEL escaped with lowercase hex", () => {
+    expect(spacedJson(m([["s", s]]))).toBe('{"s": "a\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u007f\\u00e9\\u20ac\\ud83d\\ude00/"}');
+    const v = m([
+      ["b", 1n],
+      ["a", [1n, m([["z", null], ["y", []]])]],
+      ["c", m([])],
+    ]);
+    expect(spacedJson(v)).toBe('{"b": 1, "a": [1, {"z": null, "y": []}], "c": {}}');
+  });
+
+  it("pretty: indent 2, raw UTF-8 (DEL raw too), control characters escaped, no trailing newline", () => {
+    expect(prettyJson(m([["s", s]]))).toBe('{\n  "s": "a\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\u007f\u00e9\u20ac\u{1F600}/"\n}');
+    expect(prettyJson(m([]))).toBe("{}");
+    expect(prettyJson(m([["a", []], ["b", [1n, m([])]]]))).toBe('{\n  "a": [],\n  "b": [\n    1,\n    {}\n  ]\n}');
+  });
+
+  it("canonical: sorted by code point (not UTF-16 units), compact, ASCII", () => {
+    const v = m([["b", 1n], ["a", [1n, m([["z", null], ["\u00e9", true]])]], ["A", m([])]]);
+    expect(canonicalJson(v)).toBe('{"A":{},"a":[1,{"z":null,"\\u00e9":true}],"b":1}');
+    expect(canonicalJson(m([["\u{1F600}", 1n], ["\uffff", 2n]]))).toBe('{"\\uffff":2,"\\ud83d\\ude00":1}');
+    expect(compareCodePoints("\uffff", "\u{1F600}")).toBe(-1);
+  });
+
+  it("numbers: ints of any size, integral floats keep .0, non-finite literals", () => {
+    const v: PyValue = [10n ** 30n, 2n ** 60n, 3n, 0.5, 2, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0n];
+    expect(compactJson(v)).toBe("[1000000000000000000000000000000,1152921504606846976,3,0.5,2.0,NaN,Infinity,-Infinity,0]");
+  });
+
+  it("refuses values outside the model (E_INVALID_INPUT), cycles (nesting limit) and lone surrogates in the pretty form", () => {
+    const bad: unknown[] = [undefined, () => 1, new Date(0), Symbol("x"), { a: 1 }];
+    for (const b of bad) {
+      try {
+        spacedJson(m([["a", b as PyValue]]));
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toBeInstanceOf(CairnError);
+        expect((err as CairnError).code).toBe(ErrorCode.INVALID_INPUT);
+        expect((err as CairnError).details["reason"]).toBe(UNSERIALISABLE_REASON);
+        expect((err as CairnError).message).toMatch(/cannot serialise .* as JSON/);
+      }
+    }
+    const cyc: PyValue[] = [];
+    cyc.push(cyc);
+    expect(() => compactJson(cyc)).toThrow(/cyclic/);
+    expect(() => prettyJson("\ud800")).toThrow(/lone surrogate/);
+    expect(spacedJson("\ud800")).toBe('"\\ud800"');
+  });
+
+  it("names the first lone surrogate of the pretty form by its path (a member's name before its value)", () => {
+    const refusal = (v: PyValue): CairnError => {
+      try {
+        prettyJson(v);
+      } catch (err) {
+        return err as CairnError;
+      }
+      throw new Error("expected a refusal");
+    };
+    const e = refusal(m([["ok", "é😀"], ["a", [1n, m([["b", "x\ud800"]])]]]));
+    expect(e.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(e.message).toBe('cannot serialise a string with a lone surrogate (not encodable as UTF-8) at $["a"][1]["b"] as JSON');
+    expect(e.details).toEqual({ reason: UNSERIALISABLE_REASON, path: '$["a"][1]["b"]' });
+    expect(refusal(m([["k\udc00", "\ud800"]])).details["path"]).toBe('$["k\\udc00"]');
+    expect(refusal("\ud800").details["path"]).toBe("$");
+  });
+
+  it("parsing keeps source order for numeric-looking keys and distinguishes int / float", () => {
+    const v = parsePyJson('{"27": 1, "1": 2.0, "3": 1e2, "x": 0.5, "big": 123456789012345678901234567890}') as PyDict;
+    expect([...v.keys()]).toEqual(["27", "1", "3", "x", "big"]);
+    expect(v.get("27")).toBe(1n);
+    expect(v.get("1")).toBe(2);
+    expect(v.get("3")).toBe(100);
+    expect(v.get("x")).toBe(0.5);
+    expect(v.get("big")).toBe(123456789012345678901234567890n);
+    expect(spacedJson(v)).toBe('{"27": 1, "1": 2.0, "3": 100.0, "x": 0.5, "big": 123456789012345678901234567890}');
+  });
+
+  it("parsing the CS files' way: NaN / Infinity accepted, BOM, trailing commas, control characters, extra data refused", () => {
+    const opts = { allowNonFiniteConstants: true };
+    expect(parsePyJson("[NaN, Infinity, -Infinity]", opts)).toEqual([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+    for (const bad of ["\ufeff{}", "[1,]", '{"a":1,}', '"a\u0001"', "{} x", "01", "1.", "", "{", '{"a" 1}', "tru", '"\\x"']) {
+      expect(() => parsePyJson(bad, opts), bad).toThrow(CairnError);
+    }
+    expect(() => parsePyJson("[".repeat(PYJSON_PARSE_MAX_DEPTH + 2), opts)).toThrow(/Nesting deeper/);
+  });
+
+  it("parse ∘ stringify is the identity on text it produced (spaced, pretty, compact)", () => {
+    fc.assert(
+      fc.property(wellFormed, (v) => {
+        for (const stringify of [spacedJson, prettyJson, compactJson]) {
+          const text = stringify(v);
+          expect(stringify(parsePyJson(text, { allowNonFiniteConstants: true }))).toBe(text);
+        }
+      }),
+      { numRuns: 500 },
     );
   });
 });

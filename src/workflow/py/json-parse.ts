@@ -1,6 +1,6 @@
 /**
- * Lossless JSON parsing into the Python value model (pyvalue.ts), with Python `json.loads`
- * semantics:
+ * Lossless JSON parsing into the Python value model (value.ts), with Python `json.loads`
+ * semantics — the only JSON parser of src/workflow (snapshots, payloads, CS data files):
  *
  *  - a number with a fraction or exponent is a float (`number`), otherwise an int (`bigint`,
  *    any size up to `PY_INT_MAX_STR_DIGITS` digits, as Python refuses longer ones);
@@ -11,13 +11,14 @@
  *  - whitespace is space, tab, LF, CR; a leading BOM is rejected; any top-level value is allowed.
  *
  * Python also accepts the non-standard constants `NaN`, `Infinity` and `-Infinity`; here they
- * are refused unless `allowNonFiniteConstants` is set (fail closed by default).
+ * are refused unless `allowNonFiniteConstants` is set (fail closed by default; the CS runtimes
+ * set it when reading their data files, as the reference's `json.loads` accepts them there).
  * Errors are `CairnError(E_INVALID_INPUT)` with Python-style messages
  * (`Expecting value: line 1 column 1 (char 0)`; positions count code points, as Python does).
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { PY_INT_MAX_STR_DIGITS } from "./pynum.js";
-import type { PyValue } from "./pyvalue.js";
+import { PY_INT_MAX_STR_DIGITS } from "./numbers.js";
+import type { PyValue } from "./value.js";
 
 /** Deepest nesting the parser accepts (Python's recursion limit stops it near 1000). */
 export const PYJSON_PARSE_MAX_DEPTH = 512;
@@ -141,35 +142,37 @@ class Parser {
     }
   }
 
-  private array(depth: number): PyValue[] {
+  /**
+   * The members of an array or object, the opening bracket at `this.i`: `close` right away, or
+   * `item` (which reads one element or `name: value` pair) repeated with `,` until `close`.
+   */
+  private items(close: "]" | "}", item: () => void): void {
     this.i++;
-    const out: PyValue[] = [];
     this.ws();
-    if (this.s[this.i] === "]") {
+    if (this.s[this.i] === close) {
       this.i++;
-      return out;
+      return;
     }
     for (;;) {
       this.ws();
-      out.push(this.value(depth + 1));
+      item();
       this.ws();
       const c = this.s[this.i];
       this.i++;
-      if (c === "]") return out;
+      if (c === close) return;
       if (c !== ",") this.fail("Expecting ',' delimiter", this.i - 1);
     }
   }
 
+  private array(depth: number): PyValue[] {
+    const out: PyValue[] = [];
+    this.items("]", () => out.push(this.value(depth + 1)));
+    return out;
+  }
+
   private object(depth: number): Map<string, PyValue> {
-    this.i++;
     const out = new Map<string, PyValue>();
-    this.ws();
-    if (this.s[this.i] === "}") {
-      this.i++;
-      return out;
-    }
-    for (;;) {
-      this.ws();
+    this.items("}", () => {
       if (this.s[this.i] !== '"') this.fail("Expecting property name enclosed in double quotes");
       const key = this.string();
       this.ws();
@@ -177,12 +180,8 @@ class Parser {
       this.i++;
       this.ws();
       out.set(key, this.value(depth + 1));
-      this.ws();
-      const c = this.s[this.i];
-      this.i++;
-      if (c === "}") return out;
-      if (c !== ",") this.fail("Expecting ',' delimiter", this.i - 1);
-    }
+    });
+    return out;
   }
 }
 

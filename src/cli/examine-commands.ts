@@ -1,0 +1,48 @@
+/**
+ * `cairn examine <trace.jsonl>`: verify a trace's hash chain, classify the run's outcome and
+ * point at the failing node and its declaration (src/workflow/examine).
+ *
+ * Exit codes: 0 when the chain verifies and the outcome is `success` or `business_violation`;
+ * 1 for a structural failure, a broken chain, or a trace that cannot be read (a missing file
+ * is named); 2 for usage errors (no argument, unknown option).
+ */
+import { Command } from "commander";
+import { examineTrace, renderReport } from "../workflow/examine/index.js";
+import { outputFor } from "./context.js";
+
+const EXAMINE_HELP = `
+Notes:
+  Reads a trace written by \`cairn wf run\` (<workspace>/traces/<domain>/<WF_CODE>/<trace_id>/
+  <trace_id>.jsonl; a trace directory is accepted too) and:
+  - verifies the hash chain (seq 0, 1, 2…; each prev = sha256 of the previous line; the last
+    line against the head recorded in <trace_id>.md) and names the first bad line and what
+    happened to it (changed_line, missing_line, reordered_line, bad_seq, extra_line,
+    malformed_line, torn_line);
+  - classifies the outcome: success, business_violation (a governed "no": VIOLATION,
+    NOT_FOUND… routed by the workflow), or a structural failure: expression_binding_error,
+    ct_error, cs_runtime_error, graph_structure_error, admission_error (incomplete when the
+    trace has no end);
+  - locates the failing node (FQDN, address, trace line) and, when the trace lies inside its
+    workspace (or --workspace is given), its declaration: the CC contract under
+    protocol_snapshot/artifacts/capability_contracts/, else its topology.json entry, plus
+    the workflow declaration's node and the compiled dispatch.json entry;
+  - prints a hint.
+  --json prints {chain: {ok, events, brokenAt?}, outcome: {class, status}, failure?: {node,
+  address, event, message, declaration?, …}, hint, …}.
+  Exit status: 0 for success or business_violation with an intact chain; 1 for a structural
+  failure, a broken chain or an unreadable trace; 2 on a usage error.`;
+
+export function examineCommand(): Command {
+  return new Command("examine")
+    .description("verify a workflow trace's hash chain, classify its outcome and locate the failing node")
+    .argument("<trace>", "trace file (<trace_id>.jsonl) or trace directory")
+    .option("--workspace <dir>", "workspace holding the declarations (default: found by walking up from the trace)")
+    .addHelpText("after", EXAMINE_HELP)
+    .action(async (trace: string, opts: { workspace?: string }, cmd: Command) => {
+      const out = outputFor(cmd);
+      const report = examineTrace(trace, opts.workspace === undefined ? {} : { workspace: opts.workspace });
+      if (out.json) out.printJson(report);
+      else for (const line of renderReport(report)) out.line(line);
+      process.exitCode = report.exitCode;
+    });
+}

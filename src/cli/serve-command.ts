@@ -1,0 +1,104 @@
+/**
+ * `cairn serve`: the HTTP gateway of the PGS runtime (src/server). Listens until SIGINT or
+ * SIGTERM, then closes gracefully (in-flight runs finish) and exits 0. A second signal while
+ * closing exits 1 at once.
+ */
+import { join } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { openStore, resolveStoreDir } from "../store/store.js";
+import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS } from "../server/index.js";
+import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
+import { globalsOf, outputFor } from "./context.js";
+import { printError } from "./output.js";
+
+interface ServeOpts {
+  port: number;
+  host: string;
+  workspace?: string;
+  dataRoot?: string;
+}
+
+const SERVE_HELP = `
+Notes:
+  POST /api/run with {"workflow_code": "<domain>::<WF_CODE>", "payload": {...}} runs one workflow
+  (as \`cairn wf run\` does, writing the same traces) and answers
+    200 {status, trace_id, duration_ms, workflow_code, result_payload} for every completed run
+        (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…; result_payload = the run's surface);
+    400 {status:"ERROR", error} for invalid JSON, a workflow_code without "::", a payload that is
+        not an object, or a domain/workflow the workspace does not have;
+    413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting;
+    500 {status:"ERROR", error, trace_id, workflow_code} when the snapshot fails to load or a
+        runtime error aborts the run (trace_id null when no trace was started).
+  GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).
+  Prints "cairn: listening on http://HOST:PORT" to stderr (with --json also {"url"} to stdout);
+  --port 0 picks a free port. With --store or $CAIRN_STORE each run is recorded in the store.
+  SIGINT/SIGTERM stop the server gracefully (exit 0).`;
+
+function parsePort(v: string): number {
+  const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n > 65535) throw new InvalidArgumentError(`--port must be an integer 0..65535, got '${v}'`);
+  return n;
+}
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("serve the PGS runtime over HTTP: POST /api/run, GET /api/health")
+    .option("--port <n>", `TCP port (0 picks a free one)`, parsePort, DEFAULT_PORT)
+    .option("--host <addr>", "address to listen on", DEFAULT_HOST)
+    .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
+    .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
+    .addHelpText("after", SERVE_HELP)
+    .action(async (opts: ServeOpts, cmd: Command) => {
+      const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
+      if (workspaceArg === undefined || workspaceArg === "") {
+        throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
+      }
+      const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
+      if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
+      const g = globalsOf(cmd);
+      const out = outputFor(cmd);
+      const storeDir = g.store ?? process.env.CAIRN_STORE;
+      const store = storeDir !== undefined && storeDir !== ""
+        ? () => openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 })
+        : undefined;
+      const server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store });
+      let url: string;
+      try {
+        url = await server.listen(opts.port, opts.host);
+      } catch (err) {
+        await server.close();
+        const e = err as NodeJS.ErrnoException;
+        throw new CairnError(ErrorCode.INVALID_INPUT, `cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}`, {
+          host: opts.host, port: opts.port, errno: e.code,
+        });
+      }
+      process.stderr.write(`cairn: listening on ${url}\n`);
+      if (out.json) out.line(JSON.stringify({ url }));
+      await new Promise<void>((done) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          const force = (): void => {
+            process.stderr.write("cairn: second signal, exiting without waiting\n");
+            process.exit(1);
+          };
+          process.once("SIGINT", force);
+          process.once("SIGTERM", force);
+          if (!out.quiet) process.stderr.write(`cairn: ${signal}, closing the server\n`);
+          const finish = (): void => {
+            process.off("SIGINT", force);
+            process.off("SIGTERM", force);
+            done();
+          };
+          server.close().then(finish, (err: unknown) => {
+            printError(err, out.json);
+            process.exitCode = 1;
+            finish();
+          });
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
+}

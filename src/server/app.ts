@@ -1,0 +1,285 @@
+/**
+ * The HTTP gateway of the PGS runtime (issue 4 §6, SEMANTICS A.12 "HTTP gateway"): a fastify
+ * app over `runPgsWorkflow`, for one workspace and one data root.
+ *
+ *   POST /api/run      {workflow_code, payload}
+ *     200 {status, trace_id, duration_ms, workflow_code, result_payload} for every completed run,
+ *         whatever its terminal status (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…);
+ *         result_payload is the run's surface (what `cairn wf run --json` prints as `surface`);
+ *         duration_ms is the wall-clock time of the run, reported here only (never in traces).
+ *     400 {status:"ERROR", error} invalid JSON, a body that is not an object, a workflow_code
+ *         that is not a string `<domain>::<WF_CODE>`, a payload that is not an object, an unknown
+ *         domain (no tokenized_snapshot/<domain>/) or a workflow the domain does not have.
+ *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
+ *     500 {status:"ERROR", error, trace_id, workflow_code} the snapshot failed to load or
+ *         verify (trace_id null), the run failed before it had a trace (null), or a runtime error
+ *         aborted it (trace_id of the trace that ends with the ERROR event).
+ *     503 {status:"ERROR", error} too many runs already waiting (Retry-After).
+ *   GET /api/health → {ok:true}. Anything else → 404 {status:"ERROR", error}.
+ *
+ * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`) with
+ * `Access-Control-Allow-Origin: *`. Runs are serialised with a bounded async mutex so that runs
+ * against the data root never interleave (in this process: another process writing the same
+ * data root, e.g. a concurrent `cairn wf run`, is not excluded). Snapshots are loaded on first
+ * use per domain and cached (like the reference gateway); a load failure is not cached. Error
+ * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
+ * by absolute path.
+ */
+import { statSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import type { Store } from "../store/store.js";
+import {
+  compactPy, DEFAULT_DATA_ROOT_NAME, loadSnapshot, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, TOKENIZED_DIR, WORKSPACE_TOKEN,
+  type PgsPackage, type PgsRunResult, type PyObject, type PyValue, type RunPgsOptions, type WorkflowName,
+} from "../workflow/pgs/index.js";
+import { BUSY_RETRY_AFTER_SECONDS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_QUEUED_RUNS, RUN_ROUTE, STATUS_ERROR } from "./constants.js";
+import { QueueFullError, RunQueue } from "./queue.js";
+
+/** Runs one workflow; `runPgsWorkflow` unless a test or an embedder substitutes it. */
+export type WorkflowRunner = (opts: RunPgsOptions) => PgsRunResult | Promise<PgsRunResult>;
+
+export interface ServerOptions {
+  /** PGS workspace root (absolute, or relative to the working directory). Must exist. */
+  workspace: string;
+  /** Data root of the CS state; default `<workspace>/data`. */
+  dataRoot?: string;
+  /**
+   * Record every run in a store: a Store (owned by the caller, kept open), or a factory opened
+   * for each run and closed after it (so the writer lock is held only while a run records).
+   */
+  store?: Store | (() => Store);
+  /** Largest request body in bytes (default MAX_BODY_BYTES = 1 MiB); larger → 413. */
+  maxBodyBytes?: number;
+  /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
+  maxQueuedRuns?: number;
+  /** Cache each domain's loaded snapshot across runs (default true). */
+  cacheSnapshots?: boolean;
+  /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
+  runner?: WorkflowRunner;
+}
+
+export interface CairnServer {
+  /** The fastify instance (routes registered, not listening until `listen`). */
+  readonly app: FastifyInstance;
+  /** Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting connections and waits for in-flight requests. Idempotent. */
+  close(): Promise<void>;
+  /** The base URL while listening, else null. */
+  readonly url: string | null;
+  /** Resolved workspace and data root. */
+  readonly workspace: string;
+  readonly dataRoot: string;
+}
+
+/** A request the gateway refuses with 400 (or another 4xx). */
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+/** A run that failed on the server side (500), with its trace id when one was assigned. */
+class RunFailure extends Error {
+  constructor(
+    message: string,
+    readonly traceId: string | null,
+  ) {
+    super(message);
+    this.name = "RunFailure";
+  }
+}
+
+interface RunRequest {
+  name: WorkflowName;
+  payload: PyObject;
+}
+
+/** What a parsed JSON value is, for error messages (numbers of any representation are "a number"). */
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Map) return "an object";
+  if (typeof v === "string" || typeof v === "boolean") return `a ${typeof v}`;
+  return "a number";
+}
+
+const BODY_WHAT = "request body";
+/** How `parsePyJson(text, BODY_WHAT)` starts its syntax-error messages. */
+const JSON_ERROR_PREFIX = `${BODY_WHAT} is not valid JSON: `;
+
+/** Validates the body text (A.12 gateway order: JSON, workflow code, payload). */
+function parseRunRequest(body: unknown): RunRequest {
+  if (typeof body !== "string" || body.trim() === "") throw new HttpError(400, "Invalid JSON body: the request body is empty");
+  let doc: PyValue;
+  try {
+    doc = parsePyJson(body, BODY_WHAT);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new HttpError(400, `Invalid JSON body: ${why.startsWith(JSON_ERROR_PREFIX) ? why.slice(JSON_ERROR_PREFIX.length) : why}`);
+  }
+  if (!(doc instanceof Map)) throw new HttpError(400, `The request body must be a JSON object {"workflow_code", "payload"}, got ${describe(doc)}`);
+  const code = doc.get("workflow_code");
+  if (typeof code !== "string") {
+    throw new HttpError(400, code === undefined ? "workflow_code is required: \"<domain>::<WF_CODE>\"" : `workflow_code must be a string "<domain>::<WF_CODE>", got ${describe(code)}`);
+  }
+  let name: WorkflowName;
+  try {
+    name = parseWorkflowFqdn(code);
+  } catch (err) {
+    throw new HttpError(400, err instanceof Error ? err.message : String(err));
+  }
+  const payload = doc.has("payload") ? (doc.get("payload") as PyValue) : new Map<string, PyValue>();
+  if (!(payload instanceof Map)) throw new HttpError(400, `payload must be a JSON object, got ${describe(payload)}`);
+  return { name, payload };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Sends JSON text as is (already serialised). */
+function sendText(reply: FastifyReply, statusCode: number, text: string): FastifyReply {
+  return reply.code(statusCode).type("application/json; charset=utf-8").send(text);
+}
+
+/** Sends a plain JSON document (the gateway's own envelopes: strings, numbers, null, booleans). */
+function sendJson(reply: FastifyReply, statusCode: number, doc: Record<string, unknown>): FastifyReply {
+  return sendText(reply, statusCode, JSON.stringify(doc));
+}
+
+function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { status: STATUS_ERROR, error: message, ...extra };
+}
+
+export function createServer(opts: ServerOptions): CairnServer {
+  const workspace = resolve(opts.workspace);
+  if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
+  const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
+  const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
+  const cache = opts.cacheSnapshots ?? true;
+  const runner: WorkflowRunner = opts.runner ?? runPgsWorkflow;
+  const snapshots = new Map<string, PgsPackage>();
+
+  // Absolute paths never leave the server: longest first, so a data root inside the workspace wins.
+  const replacements = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [workspace, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
+  const scrub = (s: string): string => replacements.reduce((acc, [from, to]) => (from === "/" ? acc : acc.split(from).join(to)), s);
+  const messageOf = (err: unknown): string => scrub(err instanceof Error ? err.message : String(err));
+
+  /** The domain's snapshot: 400 for an unknown domain, 500 when it fails to load or verify. */
+  function snapshotFor(name: WorkflowName): PgsPackage {
+    const cached = snapshots.get(name.domain);
+    if (cached !== undefined) return cached;
+    if (!isDirectory(join(workspace, TOKENIZED_DIR, name.domain))) {
+      throw new HttpError(400, `Unknown domain '${name.domain}' in '${name.fqdn}': the workspace has no ${TOKENIZED_DIR}/${name.domain}/`);
+    }
+    let pkg: PgsPackage;
+    try {
+      pkg = loadSnapshot(workspace, name.domain);
+    } catch (err) {
+      throw new RunFailure(`Snapshot of domain '${name.domain}' failed to load: ${messageOf(err)}`, null);
+    }
+    if (cache) snapshots.set(name.domain, pkg);
+    return pkg;
+  }
+
+  async function execute(req: RunRequest): Promise<{ result: PgsRunResult; durationMs: number }> {
+    const pkg = snapshotFor(req.name);
+    const addr = pkg.vocab.tryAddr(req.name.fqdn);
+    if (addr === undefined) throw new HttpError(400, `WF FQDN not in vocab: '${req.name.fqdn}'`);
+    if (!pkg.entry.has(addr)) throw new HttpError(400, `'${req.name.fqdn}' is not a workflow of domain '${req.name.domain}' (no entry point)`);
+    return queue.run(async () => {
+      const store = typeof opts.store === "function" ? opts.store() : opts.store;
+      try {
+        const t0 = performance.now();
+        const result = await runner({ workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store });
+        return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+      } finally {
+        if (typeof opts.store === "function") store?.close();
+      }
+    });
+  }
+
+  const app = fastify({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: true, forceCloseConnections: "idle" });
+
+  // One parser for every content type: the body is always read as text and parsed by the route
+  // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  app.addHook("onSend", async (_req, reply) => {
+    reply.header("Access-Control-Allow-Origin", "*");
+  });
+
+  app.get(HEALTH_ROUTE, async (_req, reply) => sendJson(reply, 200, { ok: true }));
+
+  app.options(RUN_ROUTE, async (_req, reply) =>
+    reply.code(204).header("Access-Control-Allow-Methods", "POST, OPTIONS").header("Access-Control-Allow-Headers", "Content-Type").send(),
+  );
+
+  app.post(RUN_ROUTE, async (request, reply) => {
+    let req: RunRequest | undefined;
+    try {
+      req = parseRunRequest(request.body);
+      const { result: r, durationMs } = await execute(req);
+      if (r.error !== null) throw new RunFailure(`Runtime error: ${scrub(r.error.message)}`, r.traceId);
+      // The envelope is plain JSON; the surface keeps the Python value model (ints stay ints,
+      // `1.0` stays `1.0`, key order kept), exactly as `cairn wf run --json` and the traces print it.
+      const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: req.name.fqdn });
+      return sendText(reply, 200, `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`);
+    } catch (err) {
+      if (err instanceof HttpError) return sendJson(reply, err.statusCode, errorDoc(err.message));
+      if (err instanceof QueueFullError) return sendJson(reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)), 503, errorDoc(err.message));
+      const traceId = err instanceof RunFailure ? err.traceId : null;
+      const message = err instanceof RunFailure ? err.message : isCairnError(err) ? `${messageOf(err)} [${err.code}]` : `Internal error: ${messageOf(err)}`;
+      return sendJson(reply, 500, errorDoc(message, { trace_id: traceId, workflow_code: req?.name.fqdn ?? null }));
+    }
+  });
+
+  app.setNotFoundHandler(async (request, reply) => sendJson(reply, 404, errorDoc(`Not found: ${request.method} ${request.url.split("?")[0] ?? ""}`)));
+
+  // Errors raised by fastify itself (body too large → 413, malformed request → 400…).
+  app.setErrorHandler(async (err: FastifyError, _request, reply) => {
+    const code = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (code === 413) return sendJson(reply, 413, errorDoc(`Request body is larger than the ${maxBodyBytes}-byte limit`));
+    if (code < 500) return sendJson(reply, code, errorDoc(scrub(err.message)));
+    return sendJson(reply, code, errorDoc(`Internal error: ${messageOf(err)}`, { trace_id: null }));
+  });
+
+  let url: string | null = null;
+  let closed: Promise<void> | null = null;
+  return {
+    app,
+    workspace,
+    dataRoot,
+    get url() {
+      return url;
+    },
+    async listen(port = DEFAULT_PORT, host = DEFAULT_HOST) {
+      await app.listen({ port, host });
+      const addr = app.server.address() as AddressInfo;
+      const h = addr.family === "IPv6" || addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+      url = `http://${h}:${addr.port}`;
+      return url;
+    },
+    close() {
+      closed ??= app.close().then(() => {
+        url = null;
+      });
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/** Every limit and default of the HTTP gateway (`cairn serve`), in one place. */
+
+/** Default listening address: loopback only (expose on purpose with --host). */
+export const DEFAULT_HOST = "127.0.0.1";
+/** Default TCP port; 0 picks a free one. */
+export const DEFAULT_PORT = 8080;
+
+/** Largest request body accepted (bytes); a larger one is answered 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Runs waiting for the data root while another runs. Runs are serialised (one at a time per
+ * server); when this many are already waiting, a new one is answered 503 at once.
+ */
+export const MAX_QUEUED_RUNS = 64;
+
+/** Seconds a client is told to wait (`Retry-After`) after a 503. */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/** The routes. */
+export const RUN_ROUTE = "/api/run";
+export const HEALTH_ROUTE = "/api/health";
+
+/** Status reported in every error body. */
+export const STATUS_ERROR = "ERROR";

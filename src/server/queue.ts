@@ -1,0 +1,47 @@
+/**
+ * A bounded async mutex: runs one task at a time, in arrival order, with at most `maxWaiting`
+ * tasks waiting behind the running one. A task that would exceed the bound is refused at once
+ * with `QueueFullError` (the gateway answers 503) instead of piling up.
+ */
+export class QueueFullError extends Error {
+  constructor(readonly maxWaiting: number) {
+    super(`server busy: ${maxWaiting} run(s) already waiting; retry later`);
+    this.name = "QueueFullError";
+  }
+}
+
+export class RunQueue {
+  private busy = false;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(readonly maxWaiting: number) {
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError(`maxWaiting must be a non-negative integer, got ${maxWaiting}`);
+  }
+
+  /** Tasks waiting (not counting the running one). */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Whether a task is running. */
+  get running(): boolean {
+    return this.busy;
+  }
+
+  /** Runs `fn` once every earlier task has settled; throws QueueFullError when the queue is full. */
+  async run<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.busy) {
+      if (this.waiters.length >= this.maxWaiting) throw new QueueFullError(this.maxWaiting);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } else {
+      this.busy = true;
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiters.shift();
+      if (next === undefined) this.busy = false;
+      else next(); // hand the lock over: `busy` stays true
+    }
+  }
+}

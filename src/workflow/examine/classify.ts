@@ -1,0 +1,743 @@
+/**
+ * Outcome classification of a traced run, and the failing node.
+ *
+ * The classes:
+ *
+ * | class                      | meaning                                                                 | exit |
+ * |----------------------------|-------------------------------------------------------------------------|------|
+ * | `success`                  | the run ended with SUCCESS / ALREADY_EXISTS at its terminal, no "no"    | 0    |
+ * | `business_violation`       | a governed "no": a CC outcome such as VIOLATION / NOT_FOUND was routed   | 0    |
+ * |                            | by the workflow (onward, or to a declared EXIT terminal)                |      |
+ * | `expression_binding_error` | a binding path resolved to nothing or is not in the grammar             | 1    |
+ * | `ct_error`                 | a CT failed unexpectedly, or its VIOLATION was not routed               | 1    |
+ * | `cs_runtime_error`         | a CS raised (I/O, confinement, config, input) or returned BACKEND_ERROR | 1    |
+ * | `graph_structure_error`    | missing route, hop limit, unknown node/address, routing ≠ declaration   | 1    |
+ * | `admission_error`          | integrity/trust failure, unmapped or malformed handler_ref              | 1    |
+ * | `incomplete`               | the trace ends without WF_COMPLETE or ERROR (always a broken chain)     | 1    |
+ *
+ * ## Runs aborted by a runtime error (the trace ends with `ERROR`)
+ *
+ * The runtime writes `ERROR {message}` (run.ts; the text of the exception, paths scrubbed) and
+ * no WF_COMPLETE. The message is all the v0.3 writer records, so the mapping is on the texts
+ * its throw sites produce (first match wins). A Cairn-native ERROR may also carry
+ * `detail.reason` (the CairnError `details.reason`); that is mapped first by the same table.
+ *
+ * | ERROR message (writer)                                                   | reason                      | class                      |
+ * |--------------------------------------------------------------------------|-----------------------------|----------------------------|
+ * | contains `integrity` (trust.ts)                                          | `snapshot_integrity`        | `admission_error`          |
+ * | `unmapped CT|CS handler_ref <ref> (<where>): …` (handlers.ts)            | `unmapped_handler_ref`      | `admission_error`          |
+ * | `handlers.json: cs["N"].handler_ref lacks module or callable` (cs.ts)    | `bad_handler_ref`           | `admission_error`          |
+ * | `CS handler "…" is not in the sealed CS registry` (effects)              | —                           | `admission_error`          |
+ * | `WF '…' exceeded N topology hops — possible cycle…` (engine.ts)          | `hop_limit`                 | `graph_structure_error`    |
+ * | `CT addr N not found in handlers…` / `CS addr N …` (cs.ts)               | `unknown_ct_addr` / `_cs_`  | `graph_structure_error`    |
+ * | `FQDN not in vocab: …` / `No entry point for WF …`                       | —                           | `graph_structure_error`    |
+ * | `dispatch.json: bindings[…][…] must be an object` (engine.ts)            | `bad_binding`               | `expression_binding_error` |
+ * | `dispatch.json: pipeline[…][i].inputs|outputs must be an object`         | `bad_step`                  | `expression_binding_error` |
+ * | other `dispatch.json: …` (step not an object, addr, op, on_result)       | `bad_step`                  | `graph_structure_error`    |
+ * | `CT-IR …`, `Atom raised exception: …`, `Atom returned None: …`, `CT output …`, `CT execution failed: …` (CT_EXECUTION_FAILED) | — | `ct_error` |
+ * | `path confinement: …`, `… under the data root …`, `… torn line …`, `CS_<NAME>_V<n>…: …`, `rb_policy entry …`, `data root …`, `effect clock …`, `cannot serialise …`, `JSON nesting …` (effects errors.ts) | `path_confinement`, `data_root_io`, `cs_config`, `cs_input`, `torn_jsonl_tail`, `unserialisable_value`, `not_regular_file`, `cs_clock` | `cs_runtime_error` |
+ * | anything else                                                            | —                           | by location: in a CS step → `cs_runtime_error`, in a CT step → `ct_error`, in a CC whose step is unknown (no workspace) → `cs_runtime_error` (CT failures never abort a run: they are VIOLATIONs), outside a CC → `graph_structure_error` |
+ *
+ * In every case a structural binding problem found at the failing CC (below) takes precedence
+ * over `ct_error` / `cs_runtime_error`: it is the cause.
+ *
+ * ## Completed runs (the trace ends with `WF_COMPLETE {result_status}`)
+ *
+ * A CC status outside {SUCCESS, ALREADY_EXISTS, ACK} is a *negative outcome*. v0.3 compiles
+ * the routes into EXIT nodes away (a missing compiled route ends the run), so whether the end
+ * was declared is read from the workflow declaration
+ * (`protocol_snapshot/artifacts/workflows/<ns>__<WF>.json`): the declared graph is walked along
+ * the trace's CCs and statuses. In order:
+ *
+ * 1. a negative CC with a structural binding problem → `expression_binding_error`;
+ * 2. declared walk: the trace diverges from the declared routes, or stops where the declaration
+ *    routes on to a node, or no CC ran → `graph_structure_error`; the last outcome has no
+ *    declared route → `ct_error` when it is a CT VIOLATION, `cs_runtime_error` for
+ *    BACKEND_ERROR, else `graph_structure_error`;
+ * 3. a negative CC with BACKEND_ERROR → `cs_runtime_error`; with a CT VIOLATION whose error is
+ *    not an atom's deliberate raise (malformed CT-IR, `Atom returned None`, missing output) →
+ *    `ct_error`;
+ * 4. any other negative CC → `business_violation` (the first one is the failing node); a run
+ *    routed to a declared EXIT whose reason is `FAILED` → `business_violation`;
+ * 5. otherwise → `success`.
+ *
+ * Without a declaration the end of the run is assumed declared (that is how every v0.3
+ * terminal looks) and the hint says so.
+ *
+ * ## Binding problems (checked at the failing CC only)
+ *
+ * Structural (→ `expression_binding_error`): a compiled binding `$.results.<addr>.<field>` whose
+ * CC has not run earlier on the path or whose result has no member `<field>` (the CC_COMPLETE
+ * `output_keys`), a `$.results.` path without a field or with a non-integer address, a `$.`
+ * string outside the grammar (passed on literally); a step input `$.inputs.<k>` the CC has no
+ * input for, `$.results.<step_id>.…` naming no earlier step, or a `$.` string outside the step
+ * grammar. Data (reported in the hint, not a class of its own): `$.payload.<k>` when the payload
+ * has no member `<k>` — in v0.3 a CT raising on missing input *is* the validation mechanism.
+ */
+import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.js";
+import type { Declarations, DeclaredNode, TopologyEntry, WorkflowDeclaration } from "./workspace.js";
+
+export const OUTCOME_CLASSES = [
+  "success",
+  "business_violation",
+  "expression_binding_error",
+  "ct_error",
+  "cs_runtime_error",
+  "graph_structure_error",
+  "admission_error",
+  "incomplete",
+] as const;
+export type OutcomeClass = (typeof OUTCOME_CLASSES)[number];
+
+/** Classes that exit 0. */
+export const PASSING_CLASSES: ReadonlySet<OutcomeClass> = new Set<OutcomeClass>(["success", "business_violation"]);
+
+/** CC statuses that are not a "no". */
+const POSITIVE = new Set(["SUCCESS", "ALREADY_EXISTS", "ACK"]);
+const BACKEND_ERROR = "BACKEND_ERROR";
+const VIOLATION = "VIOLATION";
+/** The executor's message for a CT whose atom raised (the deliberate violation channel, A.9). */
+const ATOM_RAISED = "Atom raised exception: ";
+
+export interface StepRef {
+  /** Index in the CC's pipeline. */
+  index: number;
+  id: string | null;
+  address: number | null;
+  fqdn: string | null;
+  /** CS operation; null for a CT step. */
+  op: string | null;
+  kind: "CT" | "CS" | null;
+}
+
+export interface BindingProblem {
+  level: "workflow" | "step";
+  /** The CC input (workflow level) or step input (step level) concerned. */
+  input: string;
+  /** The path expression as compiled. */
+  path: string;
+  problem: string;
+  structural: boolean;
+  step?: string;
+}
+
+export interface DeclarationView {
+  source: "capability_contract" | "topology";
+  file: string;
+  node: string;
+  /** Contract: the declared CC inputs (`frontmatter.core.inputs`). */
+  inputs?: unknown;
+  /** Contract: the declared pipeline step with the failing step's id. */
+  step?: unknown;
+  /** Topology: the node's entry. */
+  topology?: TopologyEntry;
+  /** The workflow declaration's node for this visit. */
+  workflow?: { file: string; node: string; next: Record<string, string>; inputs?: unknown };
+  /** What the runtime executed (dispatch.json). */
+  compiled?: { file: string; binding?: unknown; step?: unknown; routes: Record<string, string> };
+}
+
+export interface Failure {
+  node: string;
+  address: number | null;
+  event: { line: number; seq: number | null; type: string };
+  message: string;
+  step?: StepRef;
+  binding?: BindingProblem;
+  declaration?: DeclarationView;
+}
+
+export interface PathEntry {
+  node: string;
+  address: number;
+  status: string | null;
+  /** The declared node key, when a workflow declaration was walked. */
+  declared?: string;
+}
+
+export interface Terminal {
+  /** Declared EXIT node reached, if known. */
+  exit?: string;
+  reason?: string | null;
+  /** True when a workflow declaration confirmed how the run ended. */
+  declared: boolean;
+}
+
+export interface Classification {
+  class: OutcomeClass;
+  status: string | null;
+  path: PathEntry[];
+  terminal?: Terminal;
+  failure?: Failure;
+  hint: string;
+  notes: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// ERROR message mapping
+
+type ErrorRule = { test: RegExp; cls: OutcomeClass | "by_location" };
+
+const REASON_CLASS: Record<string, OutcomeClass> = {
+  snapshot_integrity: "admission_error",
+  unmapped_handler_ref: "admission_error",
+  bad_handler_ref: "admission_error",
+  hop_limit: "graph_structure_error",
+  unknown_ct_addr: "graph_structure_error",
+  unknown_cs_addr: "graph_structure_error",
+  bad_binding: "expression_binding_error",
+  path_confinement: "cs_runtime_error",
+  data_root_io: "cs_runtime_error",
+  cs_config: "cs_runtime_error",
+  cs_input: "cs_runtime_error",
+  torn_jsonl_tail: "cs_runtime_error",
+  unserialisable_value: "cs_runtime_error",
+  not_regular_file: "cs_runtime_error",
+  cs_clock: "cs_runtime_error",
+};
+
+const ERROR_RULES: ErrorRule[] = [
+  { test: /integrity/i, cls: "admission_error" },
+  { test: /^unmapped (CT|CS) handler_ref /, cls: "admission_error" },
+  { test: /handler_ref lacks module or callable/, cls: "admission_error" },
+  { test: /is not in the sealed CS registry/, cls: "admission_error" },
+  { test: /exceeded \d+ topology hops/, cls: "graph_structure_error" },
+  { test: /^C[TS] addr -?\d+ not found in handlers/, cls: "graph_structure_error" },
+  { test: /^FQDN not in vocab: |^No entry point for WF /, cls: "graph_structure_error" },
+  { test: /^dispatch\.json: bindings\[/, cls: "expression_binding_error" },
+  { test: /^dispatch\.json: pipeline\[[^\]]*\]\[\d+\]\.(inputs|outputs) must be an object/, cls: "expression_binding_error" },
+  { test: /^dispatch\.json: /, cls: "graph_structure_error" },
+  { test: /^(CT-IR |Atom raised exception: |Atom returned None: |CT output |CT execution failed: )|CT_EXECUTION_FAILED/, cls: "ct_error" },
+  {
+    test: /^path confinement: |under the data root|ends in a torn line|\bCS_[A-Z0-9_]+_V\d+\b|^rb_policy entry|^data root |^effect clock|^cannot serialise |^JSON nesting deeper|^parent directory of /,
+    cls: "cs_runtime_error",
+  },
+];
+
+/** The class of an ERROR event's message (and reason, when present), or "by_location". */
+export function classifyErrorMessage(message: string, reason?: string): OutcomeClass | "by_location" {
+  if (reason !== undefined && REASON_CLASS[reason] !== undefined) return REASON_CLASS[reason];
+  for (const r of ERROR_RULES) if (r.test.test(message)) return r.cls;
+  return "by_location";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function obj(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function show(v: unknown, max = 160): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** Calls `f` for every leaf of a binding value, with its key path. */
+function leaves(v: unknown, path: string[], f: (path: string[], leaf: unknown) => void): void {
+  if (Array.isArray(v)) v.forEach((x, i) => leaves(x, [...path, String(i)], f));
+  else if (obj(v) !== undefined) for (const [k, x] of Object.entries(v as Record<string, unknown>)) leaves(x, [...path, k], f);
+  else f(path, v);
+}
+
+function getPath(v: unknown, path: string[]): unknown {
+  let cur: unknown = v;
+  for (const seg of path) {
+    if (Array.isArray(cur)) cur = cur[Number(seg)];
+    else if (obj(cur) !== undefined) cur = (cur as Record<string, unknown>)[seg];
+    else return undefined;
+  }
+  return cur;
+}
+
+const firstSegment = (s: string): string => s.split(".")[0] as string;
+
+function eventRef(e: TraceEvent): Failure["event"] {
+  return { line: e.line, seq: e.seq, type: e.type };
+}
+
+function stepOf(v: CcVisit, index: number, decl: Declarations | undefined): StepRef {
+  const ev = v.steps[index];
+  const compiled = decl?.pipeline(v.addr)?.[index];
+  const addr = ev?.stepAddr ?? (typeof compiled?.addr === "number" ? compiled.addr : null);
+  const op = ev !== undefined ? ev.stepOp : compiled === undefined ? null : typeof compiled.op === "string" ? compiled.op : null;
+  const fq = typeof ev?.detail.step_fqdn === "string" ? ev.detail.step_fqdn : addr !== null && decl !== undefined ? decl.fqdn(addr) : null;
+  const id = typeof compiled?.step_id === "string" && compiled.step_id !== "" ? compiled.step_id : null;
+  const known = ev !== undefined || compiled !== undefined;
+  return { index, id, address: addr, fqdn: fq, op, kind: known ? (op === null ? "CT" : "CS") : null };
+}
+
+function stepName(s: StepRef | undefined): string {
+  if (s === undefined) return "";
+  return `step ${s.id ?? s.index}${s.fqdn === null ? "" : ` (${s.kind === "CS" ? `${s.fqdn} ${s.op ?? ""}`.trim() : s.fqdn})`}`;
+}
+
+/** The CC_STEP whose status became the CC's: the last executed one. */
+function causeStep(v: CcVisit): TraceEvent | undefined {
+  return v.steps[v.steps.length - 1];
+}
+
+function isUnexpectedCtFailure(v: CcVisit): boolean {
+  const s = causeStep(v);
+  if (s === undefined || s.stepOp !== null || v.status !== VIOLATION) return false;
+  const err = s.detail.error;
+  return typeof err === "string" && !err.startsWith(ATOM_RAISED);
+}
+
+function isCtViolation(v: CcVisit): boolean {
+  const s = causeStep(v);
+  return v.status === VIOLATION && s !== undefined && s.stepOp === null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding problems
+
+/** Binding problems of CC visit `v`, checking its steps up to index `uptoStep` (inclusive). */
+export function bindingProblems(v: CcVisit, model: TraceModel, decl: Declarations | undefined, uptoStep: number): BindingProblem[] {
+  const out: BindingProblem[] = [];
+  if (decl === undefined) return out;
+  const isNull = (x: unknown) => x === null || x === undefined;
+  if (model.wfAddr !== null) {
+    leaves(decl.binding(model.wfAddr, v.addr), [], (kp, leaf) => {
+      if (typeof leaf !== "string" || !leaf.startsWith("$.")) return;
+      const input = kp.join(".");
+      const resolved = getPath(v.inputs, kp);
+      const add = (problem: string, structural = true) => out.push({ level: "workflow", input, path: leaf, problem, structural });
+      const payloadRest = leaf.startsWith("$.payload.") ? leaf.slice(10) : leaf.startsWith("$.inputs.") ? leaf.slice(9) : undefined;
+      if (payloadRest !== undefined) {
+        const seg = firstSegment(payloadRest);
+        if (isNull(resolved) && model.payloadKeys !== null && !model.payloadKeys.includes(seg)) add(`the payload has no member "${seg}" (payload keys: ${model.payloadKeys.join(", ") || "none"})`, false);
+        return;
+      }
+      if (leaf.startsWith("$.results.")) {
+        if (!isNull(resolved)) return;
+        const rest = leaf.slice("$.results.".length);
+        const dot = rest.indexOf(".");
+        if (dot < 0) return add(`"${leaf}" names no field ($.results.<addr>.<field>), so it always resolves to null`);
+        const head = rest.slice(0, dot).trim();
+        const field = firstSegment(rest.slice(dot + 1));
+        if (!/^[-+]?\d+$/.test(head)) return add(`"${head}" is not a CC address: v0.3 bindings read results as $.results.<cc addr>.<field>, so this path resolves to null`);
+        const addr = Number(head);
+        const src = model.visits.filter((x) => x.index < v.index && x.addr === addr && x.complete !== null).pop();
+        if (src === undefined) return add(`${decl.fqdn(addr)} (addr ${addr}) has not run before ${v.fqdn} on this path, so its result "${field}" does not exist`);
+        if (!src.outputKeys.includes(field)) return add(`the result of ${src.fqdn} (addr ${addr}) has no member "${field}" (its members: ${src.outputKeys.join(", ") || "none"})`);
+        return;
+      }
+      if (resolved === leaf) add(`"${leaf}" is not a path of the binding grammar ($.payload.…, $.inputs.…, $.results.<addr>.…): it was passed on as the literal string`);
+    });
+  }
+  const steps = decl.pipeline(v.addr) ?? [];
+  const ids: string[] = [];
+  const ccInputs = Object.keys(v.inputs);
+  for (let i = 0; i <= uptoStep && i < steps.length; i++) {
+    const s = steps[i] as Record<string, unknown>;
+    const sid = typeof s.step_id === "string" && s.step_id !== "" ? s.step_id : String(i);
+    leaves(s.inputs, [], (kp, leaf) => {
+      if (typeof leaf !== "string" || !leaf.startsWith("$.")) return;
+      const add = (problem: string) => out.push({ level: "step", step: sid, input: kp.join("."), path: leaf, problem, structural: true });
+      if (leaf.startsWith("$.inputs.")) {
+        const k = firstSegment(leaf.slice("$.inputs.".length));
+        if (!ccInputs.includes(k)) add(`${v.fqdn} has no input "${k}": the workflow binding does not provide it (CC inputs: ${ccInputs.join(", ") || "none"})`);
+        return;
+      }
+      if (leaf.startsWith("$.results.")) {
+        const rest = leaf.slice("$.results.".length);
+        const dot = rest.indexOf(".");
+        if (dot < 0) return add(`"${leaf}" names no field ($.results.<step_id>.<field>), so it always resolves to null`);
+        const ref = rest.slice(0, dot);
+        if (!ids.includes(ref)) add(`no earlier step of ${v.fqdn} has step_id "${ref}" (earlier steps: ${ids.join(", ") || "none"}), so the path resolves to null`);
+        return;
+      }
+      add(`"${leaf}" is not a path of the step grammar ($.inputs.…, $.results.<step_id>.…): it is passed as the literal string`);
+    });
+    if (typeof s.step_id === "string" && s.step_id !== "") ids.push(s.step_id);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The declared walk
+
+type WalkEnd =
+  | { kind: "exit"; key: string; reason: string | null }
+  | { kind: "unrouted"; key: string; status: string }
+  | { kind: "continues"; key: string; status: string; next: string }
+  | { kind: "diverged"; visit: number; key: string | null; status: string | null; expected: string | null; actual: string }
+  | { kind: "aborted" }
+  | { kind: "undeclared"; key: string };
+
+interface Walk {
+  keys: Array<string | undefined>;
+  end: WalkEnd;
+  decl: WorkflowDeclaration;
+}
+
+/** Follows the declared graph along the trace's CCs and statuses. */
+function walkDeclared(decl: WorkflowDeclaration, visits: CcVisit[]): Walk {
+  const keys: Array<string | undefined> = [];
+  let key: string | undefined = decl.start;
+  let from: string | null = null;
+  let fromStatus: string | null = null;
+  let i = 0;
+  for (let guard = 0; guard < 10_000; guard++) {
+    if (key === undefined) break;
+    const n: DeclaredNode | undefined = decl.nodes.get(key);
+    if (n === undefined) return { keys, end: { kind: "undeclared", key }, decl };
+    if (n.type === "EXIT") {
+      const v = visits[i];
+      if (v !== undefined) return { keys, end: { kind: "diverged", visit: i, key: from, status: fromStatus, expected: key, actual: v.fqdn }, decl };
+      return { keys, end: { kind: "exit", key, reason: n.reason }, decl };
+    }
+    let status: string;
+    if (n.type === "CC") {
+      const v = visits[i];
+      if (v === undefined) return { keys, end: { kind: "continues", key: from ?? key, status: fromStatus ?? "", next: key }, decl };
+      if (n.fqdn !== null && n.fqdn !== v.fqdn) return { keys, end: { kind: "diverged", visit: i, key: from, status: fromStatus, expected: key, actual: v.fqdn }, decl };
+      keys[i] = key;
+      if (v.status === null) return { keys, end: { kind: "aborted" }, decl };
+      status = v.status;
+      i++;
+    } else {
+      status = "ACK"; // boundary nodes (IN_…) report ACK and emit no event
+    }
+    const next: string | undefined = n.next[status] ?? n.next.default;
+    if (next === undefined) {
+      const v = visits[i];
+      if (v !== undefined) return { keys, end: { kind: "diverged", visit: i, key, status, expected: null, actual: v.fqdn }, decl };
+      return { keys, end: { kind: "unrouted", key, status }, decl };
+    }
+    from = key;
+    fromStatus = status;
+    key = next;
+  }
+  return { keys, end: { kind: "undeclared", key: key ?? "" }, decl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declarations of the failing node
+
+function declarationOf(v: CcVisit | undefined, addr: number | null, fqdn: string, step: StepRef | undefined, model: TraceModel, decl: Declarations | undefined, walk: Walk | undefined): DeclarationView | undefined {
+  if (decl === undefined) return undefined;
+  const compiled: DeclarationView["compiled"] =
+    addr === null
+      ? undefined
+      : {
+          file: decl.compiledFile("dispatch.json"),
+          routes: Object.fromEntries((model.wfAddr === null ? [] : decl.routes(model.wfAddr, addr)).map((r) => [r.status, r.target])),
+        };
+  if (compiled !== undefined && model.wfAddr !== null && addr !== null) {
+    const b = decl.binding(model.wfAddr, addr);
+    if (b !== undefined) compiled.binding = b;
+    if (step !== undefined) {
+      const s = decl.pipeline(addr)?.[step.index];
+      if (s !== undefined) compiled.step = s;
+    }
+  }
+  let workflow: DeclarationView["workflow"];
+  const key = v === undefined ? undefined : walk?.keys[v.index];
+  if (walk !== undefined && key !== undefined) {
+    const n = walk.decl.nodes.get(key);
+    if (n !== undefined) workflow = { file: walk.decl.file, node: key, next: n.next, ...(n.inputs === undefined ? {} : { inputs: n.inputs }) };
+  }
+  const contract = decl.contract(fqdn);
+  let view: DeclarationView | undefined;
+  if (contract !== undefined) {
+    const core = obj(obj(contract.doc.frontmatter)?.core);
+    view = { source: "capability_contract", file: contract.file, node: fqdn };
+    if (core?.inputs !== undefined) view.inputs = core.inputs;
+    if (step?.id !== undefined && step.id !== null && Array.isArray(core?.pipeline)) {
+      const ds = (core.pipeline as unknown[]).find((p) => obj(p)?.step === step.id);
+      if (ds !== undefined) view.step = ds;
+    }
+  } else if (addr !== null) {
+    const t = decl.topology(addr);
+    if (t !== undefined) view = { source: "topology", file: t.file, node: fqdn, topology: t };
+  }
+  if (view === undefined) {
+    if (compiled === undefined) return undefined;
+    const t = addr === null ? undefined : decl.topology(addr);
+    view = { source: "topology", file: t?.file ?? decl.compiledFile("topology.json"), node: fqdn };
+  }
+  if (workflow !== undefined) view.workflow = workflow;
+  if (compiled !== undefined) view.compiled = compiled;
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification
+
+function pathOf(model: TraceModel, walk: Walk | undefined): PathEntry[] {
+  return model.visits.map((v) => {
+    const e: PathEntry = { node: v.fqdn, address: v.addr, status: v.status };
+    const k = walk?.keys[v.index];
+    if (k !== undefined) e.declared = k;
+    return e;
+  });
+}
+
+/** `CODE=STATUS → …`, with the declared terminal when known. */
+function routeText(visits: CcVisit[], from: number, terminal: Terminal | undefined): string {
+  const parts = visits.slice(from).map((v) => `${codeOf(v.fqdn)}=${v.status ?? "(aborted)"}`);
+  if (terminal?.exit !== undefined) parts.push(`${terminal.exit}${terminal.reason === null || terminal.reason === undefined ? "" : ` (${terminal.reason})`}`);
+  return parts.join(" → ");
+}
+
+function bindingHint(v: CcVisit, p: BindingProblem, model: TraceModel, decl: Declarations | undefined, walk: Walk | undefined): string {
+  if (p.level === "step") {
+    return `step ${p.step ?? "?"} of ${v.fqdn} reads input "${p.input}" from ${p.path}, but ${p.problem}. Fix pipeline["${v.addr}"] in ${decl?.compiledFile("dispatch.json") ?? "dispatch.json"}.`;
+  }
+  let declared = "";
+  const key = walk?.keys[v.index];
+  const n = key === undefined ? undefined : walk?.decl.nodes.get(key);
+  const d = n === undefined ? undefined : getPath(n.inputs, p.input.split("."));
+  if (d !== undefined && walk !== undefined) declared = ` The declaration (${walk.decl.file}, node ${key}) binds it to ${show(d)}.`;
+  return `input "${p.input}" of ${v.fqdn} is bound to ${p.path}, but ${p.problem}; the CC received null and ended with ${v.status ?? "an error"}. Fix bindings["${model.wfAddr ?? "?"}"]["${v.addr}"] in ${decl?.compiledFile("dispatch.json") ?? "dispatch.json"}.${declared}`;
+}
+
+function firstStructural(v: CcVisit, model: TraceModel, decl: Declarations | undefined, upto: number): BindingProblem | undefined {
+  return bindingProblems(v, model, decl, upto).find((p) => p.structural);
+}
+
+function cycleText(visits: CcVisit[]): string {
+  const counts = new Map<string, number>();
+  for (const v of visits) counts.set(v.fqdn, (counts.get(v.fqdn) ?? 0) + 1);
+  const looped = [...counts.entries()].filter(([, n]) => n > 1).map(([f, n]) => `${codeOf(f)} ×${n}`);
+  return looped.length === 0 ? "" : ` (repeated: ${looped.join(", ")})`;
+}
+
+function compiledRoutesText(decl: Declarations | undefined, model: TraceModel, addr: number): string {
+  if (decl === undefined || model.wfAddr === null) return "";
+  const r = decl.routes(model.wfAddr, addr);
+  return r.length === 0 ? "it has no compiled route at all" : `its compiled routes: ${r.map((x) => `${x.status} → ${codeOf(x.target)}`).join(", ")}`;
+}
+
+/** Classifies an aborted run (trace ending with ERROR). */
+function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | undefined, walk: Walk | undefined): Classification {
+  const message = typeof err.detail.message === "string" ? err.detail.message : show(err.detail);
+  const reason = typeof err.detail.reason === "string" ? err.detail.reason : undefined;
+  const open = [...model.visits].reverse().find((v) => v.complete === null);
+  const step = open === undefined ? undefined : stepOf(open, open.steps.length, decl);
+  let cls = classifyErrorMessage(message, reason);
+  if (cls === "by_location") cls = step?.kind === "CS" ? "cs_runtime_error" : step?.kind === "CT" ? "ct_error" : open !== undefined ? "cs_runtime_error" : "graph_structure_error";
+  const notes: string[] = [];
+  let binding: BindingProblem | undefined;
+  if (open !== undefined && (cls === "ct_error" || cls === "cs_runtime_error")) {
+    binding = firstStructural(open, model, decl, open.steps.length);
+    if (binding !== undefined) cls = "expression_binding_error";
+  }
+  // Where: the CC in progress, else an address the message names, else the last CC.
+  let node: string;
+  let address: number | null;
+  const named = /(?:bindings|pipeline|cs|ct)\["?\d+"?\]\["(\d+)"\]|pipeline\["(\d+)"\]/.exec(message);
+  const last = model.visits[model.visits.length - 1];
+  if (open !== undefined) {
+    node = open.fqdn;
+    address = open.addr;
+  } else if (named !== null && decl !== undefined) {
+    address = Number(named[1] ?? named[2]);
+    node = decl.fqdn(address);
+  } else if (last !== undefined) {
+    node = last.fqdn;
+    address = last.addr;
+  } else {
+    node = model.workflow ?? "(workflow)";
+    address = model.wfAddr;
+  }
+  const failure: Failure = { node, address, event: eventRef(err), message };
+  if (step !== undefined) failure.step = step;
+  if (binding !== undefined) failure.binding = binding;
+  const d = declarationOf(open ?? (address === last?.addr ? last : undefined), address, node, step, model, decl, walk);
+  if (d !== undefined) failure.declaration = d;
+  const at = `${node}${address === null ? "" : ` (addr ${address})`}${step === undefined ? "" : `, ${stepName(step)}`}`;
+  const handlers = decl?.compiledFile("handlers.json") ?? "handlers.json";
+  const dispatch = decl?.compiledFile("dispatch.json") ?? "dispatch.json";
+  let hint: string;
+  switch (cls) {
+    case "expression_binding_error":
+      hint = binding !== undefined && open !== undefined ? `${bindingHint(open, binding, model, decl, walk)} The run was then aborted: ${message}` : `the run was aborted at ${at} by a malformed binding: ${message}. Fix it in ${dispatch}.`;
+      break;
+    case "admission_error":
+      hint = /integrity/i.test(message)
+        ? `the snapshot failed its integrity check, so nothing may run on it: ${message}. Restore or recompile the snapshot.`
+        : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${step?.kind === "CS" || /\bCS\b|cs\[/.test(message) ? `cs["${step?.address ?? "?"}"]` : `ct["${step?.address ?? "?"}"]`}.handler_ref in ${handlers} (or map the handler).`;
+      break;
+    case "graph_structure_error":
+      if (/topology hops/.test(message)) hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
+      else if (/^C[TS] addr/.test(message)) hint = `${at} names an address that ${handlers} does not define: ${message}. dispatch.json and handlers.json are from different compilations (neither is covered by the trust hash).`;
+      else hint = `the run was aborted at ${at}: ${message}. Check the node's entry in ${dispatch}.`;
+      break;
+    case "ct_error":
+      hint = `${at} failed: ${message}. The CT-IR is ct["${step?.address ?? "?"}"] in ${handlers}.`;
+      break;
+    default:
+      hint = `${at} raised: ${message}. A CS exception aborts the run (it is not an outcome a route can handle): check the RB policy (${handlers} rb_policy), the step's inputs and the data root.`;
+  }
+  return { class: cls, status: "ERROR", path: pathOf(model, walk), failure, hint, notes };
+}
+
+/** Classifies a traced run. */
+export function classify(model: TraceModel, decl: Declarations | undefined): Classification {
+  const wfDecl = decl !== undefined && model.workflow !== null ? decl.workflow(model.workflow) : undefined;
+  const walk = wfDecl === undefined ? undefined : walkDeclared(wfDecl, model.visits);
+  const path = pathOf(model, walk);
+  if (model.error !== null) return classifyError(model, model.error, decl, walk);
+  if (model.complete === null) {
+    const last = model.visits[model.visits.length - 1];
+    return {
+      class: "incomplete",
+      status: null,
+      path,
+      hint: `the trace ends without WF_COMPLETE or ERROR${last === undefined ? "" : ` (last CC: ${last.fqdn}${last.status === null ? ", in progress" : ` = ${last.status}`})`}: the run was interrupted or the end of the file is missing.`,
+      notes: [],
+    };
+  }
+  const status = model.complete.resultStatus;
+  const visits = model.visits;
+  const notes: string[] = [];
+  const dispatch = decl?.compiledFile("dispatch.json") ?? "dispatch.json";
+  const terminal: Terminal = { declared: walk !== undefined && walk.end.kind === "exit" };
+  if (walk?.end.kind === "exit") {
+    terminal.exit = walk.end.key;
+    terminal.reason = walk.end.reason;
+  }
+  if (walk === undefined) notes.push(decl === undefined ? "no workspace found: routes were not checked against a declaration" : `no workflow declaration for ${model.workflow ?? "?"}: the end of the run is assumed declared`);
+
+  const failureAt = (v: CcVisit, message: string, extra: { step?: StepRef; binding?: BindingProblem } = {}): Failure => {
+    const f: Failure = { node: v.fqdn, address: v.addr, event: eventRef(v.complete ?? v.start), message, ...extra };
+    const d = declarationOf(v, v.addr, v.fqdn, extra.step, model, decl, walk);
+    if (d !== undefined) f.declaration = d;
+    return f;
+  };
+  const outcomeMessage = (v: CcVisit): { message: string; step?: StepRef } => {
+    const idx = v.steps.length - 1;
+    if (idx < 0) return { message: `${v.fqdn} ended with ${v.status ?? "?"} (no step ran)` };
+    const s = stepOf(v, idx, decl);
+    const ev = v.steps[idx] as TraceEvent;
+    const err = typeof ev.detail.error === "string" ? `: ${ev.detail.error}` : "";
+    return { message: `${v.status ?? "?"} from ${stepName(s)}${err}`, step: s };
+  };
+  const negatives = visits.filter((v) => v.status !== null && !POSITIVE.has(v.status));
+
+  // 1. A binding that resolved to nothing at a CC that said "no".
+  for (const v of negatives) {
+    const b = firstStructural(v, model, decl, v.steps.length - 1);
+    if (b !== undefined) {
+      const m = outcomeMessage(v);
+      return { class: "expression_binding_error", status, path, terminal, failure: failureAt(v, m.message, { ...(m.step === undefined ? {} : { step: m.step }), binding: b }), hint: bindingHint(v, b, model, decl, walk), notes };
+    }
+  }
+
+  // 2. How the run ended, against the declaration.
+  if (visits.length === 0) {
+    return { class: "graph_structure_error", status, path, terminal, hint: `no CC ran: the run ended with ${status ?? "?"} at the entry of ${model.workflow ?? "the workflow"}, so the entry node has no route for it. Check entry and routing["${model.wfAddr ?? "?"}"] in ${dispatch}.`, notes };
+  }
+  if (walk !== undefined) {
+    const end = walk.end;
+    if (end.kind === "diverged") {
+      const v = visits[end.visit] as CcVisit;
+      const prev = visits[end.visit - 1];
+      const fromNode = prev ?? v;
+      const declaredTo = end.expected === null ? "nothing (no declared route)" : `${end.expected}${walk.decl.nodes.get(end.expected)?.fqdn ? ` (${walk.decl.nodes.get(end.expected)?.fqdn})` : ""}`;
+      return {
+        class: "graph_structure_error",
+        status,
+        path,
+        terminal,
+        failure: failureAt(fromNode, `compiled routing took ${end.status ?? "?"} → ${v.fqdn}; the declaration routes it to ${declaredTo}`),
+        hint: `the compiled routing differs from the declaration: after ${end.key ?? "the entry"} = ${end.status ?? "?"} the run went to ${v.fqdn}, but ${walk.decl.file} routes ${end.status ?? "?"} to ${declaredTo}. Check routing["${model.wfAddr ?? "?"}"]["${fromNode.addr}"] in ${dispatch}.`,
+        notes,
+      };
+    }
+    if (end.kind === "continues") {
+      const v = visits[visits.length - 1] as CcVisit;
+      const target = walk.decl.nodes.get(end.next);
+      return {
+        class: "graph_structure_error",
+        status,
+        path,
+        terminal,
+        failure: failureAt(v, `missing route: ${v.fqdn} ended with ${v.status ?? "?"}; the declaration routes ${v.status ?? "?"} → ${end.next}, the compiled routing has no route for it`),
+        hint: `missing route: ${v.fqdn} ended with ${v.status ?? "?"} and the run stopped there, but ${walk.decl.file} (node ${end.key}) routes ${v.status ?? "?"} → ${end.next}${target?.fqdn ? ` (${target.fqdn})` : ""}. routing["${model.wfAddr ?? "?"}"]["${v.addr}"] in ${dispatch} lacks transition::${v.status ?? "?"}; ${compiledRoutesText(decl, model, v.addr)}.`,
+        notes,
+      };
+    }
+    if (end.kind === "unrouted") {
+      const v = visits[visits.length - 1] as CcVisit;
+      const m = outcomeMessage(v);
+      const step = m.step === undefined ? {} : { step: m.step };
+      const fix = `declare a route for ${end.status} in node ${end.key} of ${walk.decl.file}`;
+      if (end.status === BACKEND_ERROR) {
+        return { class: "cs_runtime_error", status, path, terminal, failure: failureAt(v, m.message, step), hint: `${v.fqdn}: ${m.message}; nothing handles BACKEND_ERROR there (no declared route). Check the CS call and the data root, or ${fix}.`, notes };
+      }
+      if (isCtViolation(v)) {
+        return { class: "ct_error", status, path, terminal, failure: failureAt(v, m.message, step), hint: `${v.fqdn}: ${m.message}. The CT's VIOLATION is not routed: ${fix}, or fix the CT input.`, notes };
+      }
+      return { class: "graph_structure_error", status, path, terminal, failure: failureAt(v, `missing route: ${m.message}`, step), hint: `missing route: ${v.fqdn} ended with ${end.status} and no route handles it (neither declared nor compiled): ${fix}.`, notes };
+    }
+    if (end.kind === "undeclared") notes.push(`the workflow declaration names node ${end.key}, which it does not declare: routes were not checked past it`);
+  }
+
+  // 3. Negative outcomes that are failures, not decisions.
+  for (const v of negatives) {
+    const m = outcomeMessage(v);
+    const step = m.step === undefined ? {} : { step: m.step };
+    if (v.status === BACKEND_ERROR) {
+      return { class: "cs_runtime_error", status, path, terminal, failure: failureAt(v, m.message, step), hint: `${v.fqdn}: ${m.message}: the CS backend failed (BACKEND_ERROR, e.g. an operation without a handler or a storage failure). Route taken: ${routeText(visits, v.index, terminal)}.`, notes };
+    }
+    if (isUnexpectedCtFailure(v)) {
+      return { class: "ct_error", status, path, terminal, failure: failureAt(v, m.message, step), hint: `${v.fqdn}: ${m.message}. This is not an atom's rule violation but a CT execution failure (CT_EXECUTION_FAILED): check the CT-IR ct["${m.step?.address ?? "?"}"] in ${decl?.compiledFile("handlers.json") ?? "handlers.json"}.`, notes };
+    }
+  }
+
+  // 4. A governed "no".
+  const first = negatives[0];
+  if (first !== undefined) {
+    const m = outcomeMessage(first);
+    const step = m.step === undefined ? {} : { step: m.step };
+    const nextV = visits[first.index + 1];
+    const declaredKey = nextV === undefined ? undefined : walk?.keys[nextV.index];
+    const routed =
+      nextV !== undefined
+        ? `the workflow routed ${first.status ?? "?"} → ${nextV.fqdn}${declaredKey !== undefined && declaredKey !== codeOf(nextV.fqdn) ? ` (declared node ${declaredKey})` : ""}`
+        : terminal.exit !== undefined
+          ? `the workflow routed it to its declared terminal ${terminal.exit}${terminal.reason ? ` (${terminal.reason})` : ""}`
+          : `the run ended there${walk === undefined ? " (taken as a declared terminal: no workflow declaration to check it against)" : ""}`;
+    const data = bindingProblems(first, model, decl, first.steps.length - 1).filter((p) => !p.structural);
+    const dataNote = data.length === 0 ? "" : ` Note: input "${data[0]?.input}" ← ${data[0]?.path}: ${data[0]?.problem}.`;
+    return {
+      class: "business_violation",
+      status,
+      path,
+      terminal,
+      failure: failureAt(first, m.message, step),
+      hint: `governed outcome: ${first.fqdn} returned ${first.status ?? "?"} (${m.message}) and ${routed}. Route taken: ${routeText(visits, first.index, terminal)}.${dataNote}`,
+      notes,
+    };
+  }
+  if (terminal.reason === "FAILED") {
+    const v = visits[visits.length - 1] as CcVisit;
+    const m = outcomeMessage(v);
+    return {
+      class: "business_violation",
+      status,
+      path,
+      terminal,
+      failure: failureAt(v, `${m.message}; the declaration routes ${v.status ?? "?"} to ${terminal.exit ?? "?"} (reason FAILED)`, m.step === undefined ? {} : { step: m.step }),
+      hint: `governed outcome: ${v.fqdn} ended with ${v.status ?? "?"} and ${walk?.decl.file ?? "the declaration"} routes that to ${terminal.exit ?? "?"} (reason FAILED). Route taken: ${routeText(visits, 0, terminal)}.`,
+      notes,
+    };
+  }
+  return {
+    class: "success",
+    status,
+    path,
+    terminal,
+    hint: `the run completed with ${status ?? "?"}: ${routeText(visits, 0, terminal)}${terminal.declared ? "" : " (terminal not checked against a workflow declaration)"}.`,
+    notes,
+  };
+}

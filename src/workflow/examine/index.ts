@@ -1,0 +1,191 @@
+/**
+ * `examine`: reads a Cairn trace (`<trace_id>.jsonl` as `cairn wf run` writes it — trace v0
+ * events + `seq` + hash chain), verifies its chain, classifies the run's outcome, locates the
+ * failing node and its declaration, and says what to look at.
+ *
+ * - chain.ts: the chain verdict (the runtime's `verifyTraceChainText` + the summary's head
+ *   anchor) and the diagnosis of a break (changed / missing / reordered line, bad seq…);
+ * - model.ts: the run as the events record it (CC visits, steps, ERROR, WF_COMPLETE);
+ * - workspace.ts: declarations from the workspace the trace sits in (compiled snapshot,
+ *   workflow and CC declarations), behind the `Declarations` interface;
+ * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
+ *
+ * Exit rule: 0 when the chain verifies and the outcome is `success` or `business_violation`;
+ * 1 otherwise.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { Digest } from "../../core/digest.js";
+import { checkChain, readSummaryFacts, type ChainBreak, type SummaryFacts } from "./chain.js";
+import { classify, PASSING_CLASSES, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
+import { parseTrace } from "./model.js";
+import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
+
+export { checkChain, readSummaryFacts, type ChainBreak, type ChainBreakKind, type ChainVerdict, type SummaryFacts } from "./chain.js";
+export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
+export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
+export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode } from "./workspace.js";
+
+/** Largest trace file examine reads. */
+export const MAX_TRACE_BYTES = 256 * 1024 * 1024;
+
+export interface ExamineOptions {
+  /** Workspace root; default: found by walking up from the trace. */
+  workspace?: string;
+}
+
+export interface ExamineReport {
+  chain: { ok: boolean; events: number; brokenAt?: ChainBreak; head: Digest | null; anchor: "summary" | "none" };
+  outcome: { class: OutcomeClass; status: string | null };
+  failure?: Failure;
+  hint: string;
+  /** The trace file, as given (or found in the given directory). */
+  trace: string;
+  traceId: string | null;
+  workflow: string | null;
+  domain: string | null;
+  path: PathEntry[];
+  terminal?: Terminal;
+  workspace?: { root: string; snapshot: { recorded: Digest | null; current: Digest | null; matches: boolean | null } };
+  notes: string[];
+  exitCode: 0 | 1;
+}
+
+/** The trace file named by `arg`: the file itself, or `<dir>/<basename(dir)>.jsonl` / the only `.jsonl` of a directory. */
+export function resolveTraceFile(arg: string): string {
+  let st;
+  try {
+    st = statSync(arg);
+  } catch {
+    throw new CairnError(ErrorCode.NOT_FOUND, `trace not found: ${arg}`, { path: arg });
+  }
+  if (!st.isDirectory()) {
+    if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `trace ${arg} is not a regular file`, { path: arg });
+    if (st.size > MAX_TRACE_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `trace ${arg} is ${st.size} bytes, more than the ${MAX_TRACE_BYTES}-byte limit`, { path: arg });
+    return arg;
+  }
+  const named = join(arg, `${basename(arg)}.jsonl`);
+  if (existsSync(named)) return resolveTraceFile(named);
+  const jsonl = readdirSync(arg).filter((f) => f.endsWith(".jsonl"));
+  if (jsonl.length === 1) return resolveTraceFile(join(arg, jsonl[0] as string));
+  throw new CairnError(ErrorCode.NOT_FOUND, `no trace in directory ${arg}: expected ${basename(arg)}.jsonl${jsonl.length > 1 ? ` (found ${jsonl.length} .jsonl files; name one)` : ""}`, { path: arg });
+}
+
+function summaryOf(traceFile: string): SummaryFacts | undefined {
+  if (!traceFile.endsWith(".jsonl")) return undefined;
+  const md = `${traceFile.slice(0, -".jsonl".length)}.md`;
+  try {
+    return readSummaryFacts(readFileSync(md, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Examines one trace file (or trace directory). */
+export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
+  const file = resolveTraceFile(arg);
+  const text = readFileSync(file, "utf8");
+  const summary = summaryOf(file);
+  const chain = checkChain(text, summary);
+  const model = parseTrace(text, file);
+
+  let decl: Declarations | undefined;
+  let workspace: ExamineReport["workspace"];
+  const notes: string[] = [];
+  if (model.domain !== null) {
+    let root: string | undefined;
+    if (opts.workspace !== undefined) {
+      if (!isWorkspace(opts.workspace, model.domain)) throw new CairnError(ErrorCode.NOT_FOUND, `--workspace ${opts.workspace} has no tokenized_snapshot/${model.domain}/`, { path: opts.workspace });
+      root = opts.workspace;
+    } else root = findWorkspace(file, model.domain);
+    if (root !== undefined) {
+      const w = new PgsWorkspaceDeclarations(root, model.domain);
+      decl = w;
+      const current = w.snapshotDigest() ?? null;
+      const recorded = summary?.snapshot ?? null;
+      const matches = current === null || recorded === null ? null : current === recorded;
+      workspace = { root: w.display, snapshot: { recorded, current, matches } };
+      if (matches === false) notes.push(`the workspace snapshot (${current}) is not the one this run used (${recorded}, recorded in the summary): the declarations shown are the workspace's current ones`);
+    }
+  }
+
+  if (model.schema !== null && model.schema !== "v0") notes.push(`trace_schema_version is ${JSON.stringify(model.schema)}: read with the v0 event rules`);
+  const c: Classification = classify(model, decl);
+  notes.push(...c.notes);
+  let hint = c.hint;
+  if (!chain.ok && chain.brokenAt !== undefined) {
+    hint = `the hash chain is broken at line ${chain.brokenAt.line} (${chain.brokenAt.kind}): ${chain.brokenAt.reason}. The trace is not trustworthy evidence; as far as it can be read: ${c.hint}`;
+  }
+  const report: ExamineReport = {
+    chain: { ok: chain.ok, events: chain.events, ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }), head: chain.head, anchor: chain.anchor },
+    outcome: { class: c.class, status: c.status },
+    ...(c.failure === undefined ? {} : { failure: c.failure }),
+    hint,
+    trace: file,
+    traceId: model.traceId,
+    workflow: model.workflow,
+    domain: model.domain,
+    path: c.path,
+    ...(c.terminal === undefined ? {} : { terminal: c.terminal }),
+    ...(workspace === undefined ? {} : { workspace }),
+    notes,
+    exitCode: chain.ok && PASSING_CLASSES.has(c.class) ? 0 : 1,
+  };
+  return report;
+}
+
+/** Longest path the human output prints in full. */
+const PATH_SHOWN = 12;
+
+function compact(v: unknown, max = 240): string {
+  const s = JSON.stringify(v) ?? "null";
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+function code(fqdn: string): string {
+  const i = fqdn.lastIndexOf("::");
+  return i < 0 ? fqdn : fqdn.slice(i + 2);
+}
+
+/** Human rendering of a report (one `key: value` block; continuation lines indented). */
+export function renderReport(r: ExamineReport): string[] {
+  const out: string[] = [];
+  const kv = (k: string, v: string) => out.push(`${`${k}:`.padEnd(13)}${v}`);
+  const more = (v: string) => out.push(`${" ".repeat(13)}${v}`);
+  kv("trace", r.trace);
+  if (r.workflow !== null) kv("workflow", `${r.workflow}${r.traceId === null ? "" : ` (trace ${r.traceId})`}`);
+  if (r.chain.ok) kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${r.chain.anchor === "summary" ? ", matches the summary" : " (no summary to anchor the last line)"}`);
+  else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
+  kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
+  kv("outcome", r.outcome.class);
+  const steps = r.path.map((p) => `${code(p.node)}=${p.status ?? "(aborted)"}`);
+  if (r.terminal?.exit !== undefined) steps.push(`${r.terminal.exit}${r.terminal.reason ? ` (${r.terminal.reason})` : ""}`);
+  // A looping run can visit dozens of CCs: keep the head and the tail.
+  const shown = steps.length > PATH_SHOWN ? [...steps.slice(0, PATH_SHOWN / 2), `… ${steps.length - PATH_SHOWN} more …`, ...steps.slice(-PATH_SHOWN / 2)] : steps;
+  kv("path", shown.length === 0 ? "(no CC ran)" : shown.join(" → "));
+  const f = r.failure;
+  if (f !== undefined) {
+    kv("node", `${f.node}${f.address === null ? "" : ` (addr ${f.address})`}, line ${f.event.line} (${f.event.type})`);
+    if (f.step !== undefined) more(`step ${f.step.id ?? f.step.index}: ${f.step.kind ?? "?"} ${f.step.fqdn ?? "?"}${f.step.op === null ? "" : ` ${f.step.op}`}${f.step.address === null ? "" : ` (addr ${f.step.address})`}`);
+    kv("message", f.message);
+    if (f.binding !== undefined) kv("binding", `${f.binding.level === "step" ? `step ${f.binding.step ?? "?"} input` : "input"} ${f.binding.input} ← ${f.binding.path}: ${f.binding.problem}`);
+    const d = f.declaration;
+    if (d !== undefined) {
+      kv("declaration", `${d.file} (${d.source === "capability_contract" ? "capability contract" : "topology entry"})`);
+      if (d.inputs !== undefined) more(`inputs: ${compact(d.inputs)}`);
+      if (d.step !== undefined) more(`step: ${compact(d.step)}`);
+      if (d.topology !== undefined) more(`node ${d.topology.address} (${d.topology.kind}): ${d.topology.edges.map((e) => `${e.kind.replace(/^edge_kind::/, "")} → ${e.to}`).join(", ") || "no edges"}`);
+      if (d.workflow !== undefined) more(`workflow node ${d.workflow.node} (${d.workflow.file}): next ${compact(d.workflow.next)}`);
+      if (d.compiled !== undefined) {
+        more(`compiled (${d.compiled.file}): routes ${compact(d.compiled.routes)}`);
+        if (d.compiled.binding !== undefined) more(`  binding ${compact(d.compiled.binding)}`);
+        if (d.compiled.step !== undefined) more(`  step ${compact(d.compiled.step)}`);
+      }
+    }
+  }
+  if (r.workspace !== undefined) kv("workspace", `${r.workspace.root}${r.workspace.snapshot.matches === false ? " (snapshot changed since the run)" : ""}`);
+  kv("hint", r.hint);
+  for (const n of r.notes) kv("note", n);
+  return out;
+}

@@ -1,0 +1,197 @@
+/**
+ * The four JSON serialisations of PGS v0.3 (SEMANTICS 0.1), i.e. Python `json.dumps` variants —
+ * the only JSON encoder of src/workflow (atoms, CS runtimes, PGS runtime):
+ *
+ * | function        | Python equivalent                                 | used for                                      |
+ * |-----------------|---------------------------------------------------|-----------------------------------------------|
+ * | `canonicalJson` | `dumps(v, sort_keys=True, separators=(",", ":"))` | generate_id, trace-id suffix, registry address |
+ * | `compactJson`   | `dumps(v, separators=(",", ":"))`                 | trace lines, CLI output                       |
+ * | `spacedJson`    | `dumps(v)`                                        | registry / append-only lines (CS files)       |
+ * | `prettyJson`    | `dumps(v, indent=2, ensure_ascii=False)`          | mutable-JSON storage file (CS file), summaries |
+ *
+ * The first three escape like `ensure_ascii=True`: U+0020..U+007E as-is except `"` and `\`;
+ * `\b \f \n \r \t` short; every other UTF-16 code unit (other controls, DEL, all non-ASCII,
+ * each half of a surrogate pair) as lowercase `\uXXXX`; `/` is not escaped. The pretty form
+ * escapes only `"`, `\` and C0 controls (like `JSON.stringify`) and keeps the rest raw; it
+ * refuses lone surrogates, which cannot be written as UTF-8 (Python raises when writing).
+ *
+ * Numbers: ints (`bigint`) as decimal digits (at most `PY_INT_MAX_STR_DIGITS`, as Python
+ * refuses longer ones), floats as Python `repr` (`1.0`, `1e+16`, `NaN`). Canonical key order is
+ * by Unicode code point.
+ *
+ * Values outside the model (undefined, functions, plain objects, …), lone surrogates in the
+ * pretty form, too-long ints and nesting deeper than `PYJSON_MAX_DEPTH` (which also stops a
+ * cyclic value) are refused with a `CairnError` whose `details.reason` is
+ * `"unserialisable_value"` (`E_INVALID_INPUT`, or `E_LIMIT_EXCEEDED` for the limits). A lone
+ * surrogate is reported with its path (`$["k"][0]`, in `details.path` too): the first one in
+ * document order, a member's name before its value.
+ * Parsing (lossless, Python `json.loads` semantics) lives in json-parse.ts and is re-exported.
+ */
+import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+import { pyFloatRepr, pyIntStr } from "./numbers.js";
+import { compareCodePoints, type PyValue } from "./value.js";
+
+export { parsePyJson, PYJSON_PARSE_MAX_DEPTH, type PyJsonParseOptions } from "./json-parse.js";
+
+/** Deepest nesting the serialisers accept (also stops a cyclic `Map`/array from looping). */
+export const PYJSON_MAX_DEPTH = 512;
+/** Indentation of the pretty form. */
+const PRETTY_INDENT = "  ";
+/** `details.reason` of every serialisation refusal. */
+export const UNSERIALISABLE_REASON = "unserialisable_value";
+
+function unserialisable(code: ErrorCodeValue, message: string, details: Record<string, unknown> = {}): CairnError {
+  return new CairnError(code, message, { reason: UNSERIALISABLE_REASON, ...details });
+}
+
+const SHORT_ESCAPES: Readonly<Record<number, string>> = {
+  0x22: '\\"',
+  0x5c: "\\\\",
+  0x08: "\\b",
+  0x0c: "\\f",
+  0x0a: "\\n",
+  0x0d: "\\r",
+  0x09: "\\t",
+};
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+
+function hex4(c: number): string {
+  return `\\u${c.toString(16).padStart(4, "0")}`;
+}
+
+/** A JSON string literal with `ensure_ascii=True` escaping. */
+export function asciiJsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const short = SHORT_ESCAPES[c];
+    if (short !== undefined) out += short;
+    else if (c >= 0x20 && c <= 0x7e) out += s[i];
+    else out += hex4(c);
+  }
+  return `${out}"`;
+}
+
+/** A path (array indices, member names) as the refusals write it: `$[0]["k"]`. */
+function pathText(path: readonly (number | string)[]): string {
+  return `$${path.map((seg) => `[${typeof seg === "number" ? seg : JSON.stringify(seg)}]`).join("")}`;
+}
+
+/**
+ * A JSON string literal with `ensure_ascii=False` escaping (only `"`, `\`, C0 controls).
+ * `path` (array indices, member names) only names the string in the refusal of a lone surrogate.
+ */
+export function rawJsonString(s: string, path: readonly (number | string)[] = []): string {
+  if (LONE_SURROGATE_RE.test(s)) {
+    const at = pathText(path);
+    throw unserialisable(ErrorCode.INVALID_INPUT, `cannot serialise a string with a lone surrogate (not encodable as UTF-8) at ${at} as JSON`, { path: at });
+  }
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const short = SHORT_ESCAPES[c];
+    if (short !== undefined) out += short;
+    else if (c < 0x20) out += hex4(c);
+    else out += s[i];
+  }
+  return `${out}"`;
+}
+
+function scalar(v: PyValue): string | undefined {
+  if (v === null) return "null";
+  if (v === true) return "true";
+  if (v === false) return "false";
+  if (typeof v === "bigint") return intText(v);
+  if (typeof v === "number") return pyFloatRepr(v);
+  return undefined;
+}
+
+function intText(i: bigint): string {
+  try {
+    return pyIntStr(i);
+  } catch (err) {
+    throw unserialisable(ErrorCode.LIMIT_EXCEEDED, (err as Error).message);
+  }
+}
+
+function tooDeep(): never {
+  throw unserialisable(ErrorCode.LIMIT_EXCEEDED, `JSON nesting deeper than ${PYJSON_MAX_DEPTH} (or a cyclic value)`);
+}
+
+/** The `Map` of a container that is not an array; anything else is not a Python value. */
+function dictOf(v: unknown): Map<string, PyValue> {
+  if (v instanceof Map) return v;
+  const what = v === undefined ? "undefined" : typeof v === "object" ? `an object (${Object.prototype.toString.call(v).slice(8, -1)})` : `a ${typeof v}`;
+  throw unserialisable(ErrorCode.INVALID_INPUT, `cannot serialise ${what} as JSON: not a Python value`);
+}
+
+interface LineStyle {
+  readonly item: string;
+  readonly key: string;
+  readonly sortKeys: boolean;
+}
+
+function encodeLine(v: PyValue, style: LineStyle, depth: number): string {
+  const s = scalar(v);
+  if (s !== undefined) return s;
+  if (typeof v === "string") return asciiJsonString(v);
+  if (depth >= PYJSON_MAX_DEPTH) tooDeep();
+  if (Array.isArray(v)) return `[${v.map((x) => encodeLine(x, style, depth + 1)).join(style.item)}]`;
+  const m = dictOf(v);
+  const keys = [...m.keys()];
+  if (style.sortKeys) keys.sort(compareCodePoints);
+  const parts = keys.map((k) => `${asciiJsonString(k)}${style.key}${encodeLine(m.get(k) as PyValue, style, depth + 1)}`);
+  return `{${parts.join(style.item)}}`;
+}
+
+const CANONICAL: LineStyle = { item: ",", key: ":", sortKeys: true };
+const COMPACT: LineStyle = { item: ",", key: ":", sortKeys: false };
+const SPACED: LineStyle = { item: ", ", key: ": ", sortKeys: false };
+
+/** Python `json.dumps(v, sort_keys=True, separators=(",", ":"))`. */
+export function canonicalJson(v: PyValue): string {
+  return encodeLine(v, CANONICAL, 0);
+}
+
+/** Python `json.dumps(v, separators=(",", ":"))`: insertion order, ASCII-escaped. */
+export function compactJson(v: PyValue): string {
+  return encodeLine(v, COMPACT, 0);
+}
+
+/** Python `json.dumps(v)`: `", "` and `": "` separators, insertion order, ASCII-escaped. */
+export function spacedJson(v: PyValue): string {
+  return encodeLine(v, SPACED, 0);
+}
+
+/** Python `json.dumps(v, indent=2, ensure_ascii=False)` (no trailing newline). */
+export function prettyJson(v: PyValue): string {
+  return encodePretty(v, "", 0, []);
+}
+
+/** `path` is the stack of segments leading to `v`, for the lone-surrogate refusal only. */
+function encodePretty(v: PyValue, indent: string, depth: number, path: (number | string)[]): string {
+  const s = scalar(v);
+  if (s !== undefined) return s;
+  if (typeof v === "string") return rawJsonString(v, path);
+  if (depth >= PYJSON_MAX_DEPTH) tooDeep();
+  const inner = indent + PRETTY_INDENT;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return "[]";
+    const items = v.map((x, i) => {
+      path.push(i);
+      const item = inner + encodePretty(x, inner, depth + 1, path);
+      path.pop();
+      return item;
+    });
+    return `[\n${items.join(",\n")}\n${indent}]`;
+  }
+  const m = dictOf(v);
+  if (m.size === 0) return "{}";
+  const items = [...m].map(([k, x]) => {
+    path.push(k);
+    const item = `${inner}${rawJsonString(k, path)}: ${encodePretty(x, inner, depth + 1, path)}`;
+    path.pop();
+    return item;
+  });
+  return `{\n${items.join(",\n")}\n${indent}}`;
+}
