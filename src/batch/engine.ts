@@ -39,6 +39,13 @@ export const MAX_RESULT_FAILURES = 100;
 /** The ordered merge hands output to the store (and --out) in chunks of about this size. */
 export const MERGE_CHUNK_BYTES = 256 * 1024;
 export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
+/**
+ * How --max-memory is shared out: buffered records and in-flight pulses get this share each,
+ * the store's page cache CATALOG_CACHE_SHARE, worker heaps WORKER_MEMORY_SHARE (runner.ts);
+ * the rest is left for the process itself (Node, V8 isolates, SQLite, the ordering index).
+ */
+const ENGINE_BUFFER_SHARE = 0.1;
+const CATALOG_CACHE_SHARE = 0.06;
 
 export interface Progress {
   phase: "ingest" | "execute" | "merge" | "done";
@@ -149,6 +156,7 @@ async function execute(
     throw err;
   }
   const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
+  const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
   const byIndex = cfg.idField === null;
   const index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   const pulses: PulseResult[] = [];
@@ -190,7 +198,7 @@ async function execute(
     report();
   };
 
-  const memoryShare = Math.floor(cfg.maxMemoryBytes / 4);
+  const memoryShare = Math.floor(cfg.maxMemoryBytes * ENGINE_BUFFER_SHARE);
   const scheduler = new PulseScheduler(
     {
       partitions: cfg.partitions,
@@ -225,6 +233,7 @@ async function execute(
   } finally {
     index.close();
     await runner.close();
+    store.setCacheBytes(previousCache);
   }
   const manifestDigest = recordManifest(store, manifest);
   const cpu = process.cpuUsage(cpu0);

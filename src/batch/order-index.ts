@@ -16,7 +16,7 @@ import type { EUId, EURecord } from "./input/types.js";
 /** Rows written per index transaction while reading. */
 export const INDEX_BATCH_ROWS = 4096;
 /** Page cache of the ordering index (KiB, negative = KiB in SQLite terms). */
-const INDEX_CACHE_KIB = 16 * 1024;
+const INDEX_CACHE_KIB = 4 * 1024;
 
 export function sortKey(id: EUId, byIndex: boolean): Buffer {
   if (byIndex) {

@@ -15,9 +15,11 @@ import type { RunConfig } from "./config.js";
 
 export const FUNCTION_MEDIA_TYPE = "text/javascript";
 /** Smallest V8 old-generation heap a worker gets. */
-export const MIN_WORKER_HEAP_MB = 64;
+export const MIN_WORKER_HEAP_MB = 32;
+/** V8 young generation per worker (semi-spaces are part of RSS; small keeps it bounded). */
+export const WORKER_YOUNG_GEN_MB = 8;
 /** Share of --max-memory given to the workers' heaps together (the rest: engine buffers). */
-const WORKER_MEMORY_SHARE = 0.5;
+const WORKER_MEMORY_SHARE = 0.25;
 
 /** A module path (.ts/.mts/.js/.mjs), or an already bundled self-contained ESM text. */
 export type FunctionSource = string | { code: string; name?: string };
@@ -59,7 +61,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
     seed: cfg.seed,
     logicalTime: cfg.logicalTimeMs,
     moduleName: name ?? artifact,
-    resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg) },
+    resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg), maxYoungGenerationSizeMb: WORKER_YOUNG_GEN_MB },
   });
   let seq = 0;
   const convert = (o: PulseOutcome): RunnerOutcome =>

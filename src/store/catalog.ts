@@ -11,6 +11,9 @@ import { STORE_FORMAT_VERSION } from "./layout.js";
 
 export type Durability = "full" | "normal";
 
+/** SQLite page cache of the catalog connection (grows lazily up to this). */
+export const DEFAULT_CATALOG_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** Statement cache size bound (distinct SQL texts are few and fixed). */
 const MAX_CACHED_STATEMENTS = 256;
 
@@ -45,7 +48,7 @@ export class Catalog {
           this.db.prepare("INSERT INTO meta(key, value) VALUES ('format_version', ?)").run(String(STORE_FORMAT_VERSION));
         }
       }
-      this.db.pragma("cache_size = -65536");
+      this.db.pragma(`cache_size = -${Math.floor(DEFAULT_CATALOG_CACHE_BYTES / 1024)}`);
       this.checkVersion(path);
       if (!opts.readOnly) this.next = this.maxLogseq() + 1;
     } catch (err) {
@@ -73,6 +76,13 @@ export class Catalog {
         { path, found: n, supported: STORE_FORMAT_VERSION },
       );
     }
+  }
+
+  /** Bounds the page cache (bytes); returns the previous bound so a caller can restore it. */
+  setCacheBytes(bytes: number): number {
+    const prev = this.db.pragma("cache_size", { simple: true }) as number;
+    this.db.pragma(`cache_size = -${Math.max(1024, Math.floor(bytes / 1024))}`);
+    return prev < 0 ? -prev * 1024 : prev * (this.db.pragma("page_size", { simple: true }) as number);
   }
 
   /** Highest logseq recorded in any table (0 for an empty store). */

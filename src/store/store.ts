@@ -190,6 +190,14 @@ export class Store {
     return this.catalog.maxLogseq();
   }
 
+  /**
+   * Bounds the catalog's page cache (bytes) — engines lower it while they run under a memory
+   * ceiling — and returns the previous bound.
+   */
+  setCacheBytes(bytes: number): number {
+    return this.catalog.setCacheBytes(bytes);
+  }
+
   /** Runs `fn` in one catalog transaction: all its writes commit together or not at all. */
   transaction<T>(fn: () => T): T {
     return this.catalog.tx(fn);
