@@ -158,7 +158,14 @@ async function execute(
   const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
   const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
   const byIndex = cfg.idField === null;
-  const index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  let index: OrderIndex;
+  try {
+    index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  } catch (err) {
+    store.setCacheBytes(previousCache);
+    await runner.close();
+    throw err;
+  }
   const pulses: PulseResult[] = [];
   const stats = newReaderStats();
   const progress: Progress = {
