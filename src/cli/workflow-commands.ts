@@ -14,9 +14,11 @@ import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import { readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
+import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
+import { wfReplayCommand } from "./wf-replay.js";
 
 interface WfRunOpts {
   workspace?: string;
@@ -38,7 +40,10 @@ Notes:
   snapshot, the workflow, the payload and the prior state of the data-root files the
   workflow's policies name: the same inputs give the same trace, byte for byte.
   With --store or $CAIRN_STORE the trace, the effects and a receipt are recorded in the store.
-  Pictures (.svg/.png) are not implemented yet: --no-render is accepted and changes nothing.
+  It also writes <trace_id>.svg and <trace_id>.png: the workflow graph (Graphviz) with the
+  visited path highlighted (visited nodes filled, taken edges bold, the failing node red).
+  The pictures are for humans: not part of the hash chain, the summary or the store receipt
+  (the PNG uses system fonts, so its bytes may differ between machines). --no-render skips them.
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
 
@@ -80,7 +85,7 @@ export function wfCommand(): Command {
     .requiredOption("--wf <fqdn>", "workflow FQDN, <domain>::<WF_CODE>")
     .option("--payload <file>", "payload JSON object (default {})")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
-    .option("--no-render", "skip the trace pictures (pictures are not implemented yet: accepted, no effect)")
+    .option("--no-render", "skip the trace pictures (<trace_id>.svg/.png)")
     .addHelpText("after", WF_RUN_HELP)
     .action(async (opts: WfRunOpts, cmd: Command) => {
       const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
@@ -92,11 +97,12 @@ export function wfCommand(): Command {
       const payload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
+      if (opts.render) await loadTraceRenderer();
       let store: Store | undefined;
       if (storeDir !== undefined && storeDir !== "") store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
       let r: PgsRunResult;
       try {
-        r = runPgsWorkflow({ workspace: resolve(workspaceArg), workflow: opts.wf, payload, dataRoot: resolve(dataRootArg), store });
+        r = runPgsWorkflow({ workspace: resolve(workspaceArg), workflow: opts.wf, payload, dataRoot: resolve(dataRootArg), store, render: opts.render });
       } finally {
         store?.close();
       }
@@ -107,5 +113,5 @@ export function wfCommand(): Command {
       if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
       process.exitCode = r.exitCode;
     });
-  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces").addCommand(run);
+  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces").addCommand(run).addCommand(wfReplayCommand());
 }

@@ -205,7 +205,7 @@ export function createServer(opts: ServerOptions): CairnServer {
       const store = typeof opts.store === "function" ? opts.store() : opts.store;
       try {
         const t0 = performance.now();
-        const result = await runner({ workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store });
+        const result = await runner({ workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store, render: false }); // the server never draws pictures
         return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
       } finally {
         if (typeof opts.store === "function") store?.close();

@@ -8,6 +8,11 @@ import { openStore, type Store } from "../../src/store/store.js";
 import { snapshotManifest } from "../../src/workflow/pgs/index.js";
 import { payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
 
+const PAYLOAD_01_AS_GIVEN =
+  '{"tool_name":"PROVISION_STANDARD_LICENSE","parameters":{"tier":"standard","quantity":50},"requesting_user_id":"EMP_STD_001","domain_context":"ai_licensing","request_id":"REQ_TEST_001"}';
+const PAYLOAD_01_CANONICAL =
+  '{"domain_context":"ai_licensing","parameters":{"quantity":50,"tier":"standard"},"request_id":"REQ_TEST_001","requesting_user_id":"EMP_STD_001","tool_name":"PROVISION_STANDARD_LICENSE"}';
+
 const boxes: Sandbox[] = [];
 const stores: Store[] = [];
 function box(seed = false): Sandbox {
@@ -30,7 +35,10 @@ describe("store recording", () => {
     expect(rec).not.toBeNull();
     if (rec === null) return;
     expect(rec.snapshot).toBe(r.digests.snapshot);
-    expect(rec.payload).toBe(r.digests.payload);
+    // The recorded payload is the payload as given (its key order kept); the run's `payload`
+    // digest (trace id input) is of its canonical form.
+    expect(rec.payload).toBe(sha256(store.get(rec.payload)));
+    expect(rec.payload).not.toBe(r.digests.payload);
     expect(rec.priorState).toBe(r.digests.priorState);
     expect(rec.trace).toBe(r.digests.trace);
     expect(store.get(rec.trace)).toEqual(readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`)));
@@ -74,10 +82,9 @@ describe("store recording", () => {
       ],
     });
     expect(store.get(sha256(seed))).toEqual(seed);
-    // The payload artifact is its canonical JSON (sorted keys, Python number forms).
-    expect(store.get(rec.payload).toString("utf8")).toBe(
-      '{"domain_context":"ai_licensing","parameters":{"quantity":50,"tier":"standard"},"request_id":"REQ_TEST_001","requesting_user_id":"EMP_STD_001","tool_name":"PROVISION_STANDARD_LICENSE"}',
-    );
+    // The payload artifact is the payload as given: compact, its own key order, Python number forms.
+    expect(store.get(rec.payload).toString("utf8")).toBe(PAYLOAD_01_AS_GIVEN);
+    expect(sha256(PAYLOAD_01_CANONICAL)).toBe(r.digests.payload);
   });
 
   it("the same run in a fresh copy finds the same receipt; a VIOLATION run is a failed receipt", () => {

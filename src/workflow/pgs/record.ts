@@ -3,7 +3,8 @@
  *
  *  - program: the snapshot manifest (canonical JSON; its digest is the snapshot digest),
  *    `contains` → the snapshot's file artifacts;
- *  - inputs: the payload (canonical JSON of the Python value, `canonicalPy`) and the prior
+ *  - inputs: the payload as given (`compactPy`: key order kept, since the trace depends on it;
+ *    the trace id hashes its canonical form instead) and the prior
  *    state manifest, `contains` → the prior data-root file artifacts;
  *  - outputs: the trace (`<trace_id>.jsonl` bytes) and the effects artifact (the CS calls and
  *    the posterior state manifest), `contains` → the posterior file artifacts;

@@ -20,7 +20,7 @@ import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
 import { createEffectContext, normalizeDataRoot } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
-import { canonicalPy, parsePyJson } from "./pyjson.js";
+import { canonicalPy, compactPy, parsePyJson } from "./pyjson.js";
 import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest } from "./state.js";
@@ -28,6 +28,8 @@ import { renderSummary } from "./summary.js";
 import { TraceWriter } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
+import { traceDot } from "../render/dot.js";
+import { loadedTraceRenderer, writeTracePictures } from "../render/render.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -98,6 +100,13 @@ export interface RunPgsOptions {
   store?: Store;
   /** An already loaded snapshot of the workflow's domain (e.g. cached across runs). */
   snapshot?: PgsPackage;
+  /**
+   * Also write `<trace_id>.svg` and `<trace_id>.png` (the workflow graph with the visited path
+   * highlighted) next to the trace. Default false. Needs `await loadTraceRenderer()` first
+   * (else `E_USAGE` before anything runs). The pictures are not part of the hash chain or the
+   * store receipt.
+   */
+  render?: boolean;
 }
 
 export interface PgsRunResult {
@@ -119,6 +128,8 @@ export interface PgsRunResult {
   events: number;
   digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
   recorded: RecordedRun | null;
+  /** File names (in the trace directory) of the pictures written with `render: true`, else null. */
+  pictures: { svg: string; png: string } | null;
 }
 
 function scrubber(workspace: string, dataRoot: string): (s: string) => string {
@@ -133,6 +144,10 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
+  const renderer = opts.render === true ? loadedTraceRenderer() : undefined;
+  if (opts.render === true && renderer === undefined) {
+    throw new CairnError(ErrorCode.USAGE, "runPgsWorkflow({ render: true }) needs `await loadTraceRenderer()` first");
+  }
   const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
   if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
   const wf = pkg.vocab.addr(name.fqdn);
@@ -177,11 +192,15 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   });
   writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
   const recorded = opts.store === undefined ? null : recordRun(opts.store, {
-    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
+    // The payload as given (key order kept: the trace depends on it), not the canonical form.
+    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"), before, after, traceBytes,
     calls: run.calls, events: trace.lines.length, hops: run.path.length,
   });
+  const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
+    pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
+  }));
   return {
     status, exitCode, workflow: name.fqdn, domain: name.domain, traceId, traceDir, traceDirAbs, path: run.path, surface,
-    effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded,
+    effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded, pictures,
   };
 }

@@ -1,0 +1,198 @@
+/**
+ * `replayPgsRun`: re-executes a recorded PGS run (issue 4 §3.4) and confirms byte-identical
+ * outputs.
+ *
+ * The run is found in the store through its root `pgs:<trace_id>` (the trace artifact) and the
+ * receipt that produced it (program = snapshot manifest, inputs = [payload, prior-state
+ * manifest], outputs = [trace, effects]). A fresh temp workspace receives the snapshot files
+ * and a fresh temp data root the prior-state files (exact bytes; absent files stay absent);
+ * the workflow is re-run with the recorded payload through `runPgsWorkflow`, recording into a
+ * throwaway temp store (never the user's), and the new trace and effects are compared byte for
+ * byte with the recorded artifacts. When the run was named by a trace file whose sibling
+ * `<trace_id>.md` exists, the summary is compared too.
+ *
+ * The recorded payload is Python-canonical JSON (sorted keys); the key order of the original
+ * payload is not recorded, so it is reconstructed from the recorded trace (`orderPayload`);
+ * the byte comparison makes any wrong reconstruction show up as a difference.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { Digest } from "../../core/digest.js";
+import { openStore, type Store } from "../../store/store.js";
+import type { Receipt } from "../../store/receipts.js";
+import { parsePyJson } from "./pyjson.js";
+import { RECEIPT_PARAMS_KIND, ROOT_PREFIX } from "./record.js";
+import { runPgsWorkflow } from "./run.js";
+import { TRACE_ID_RE } from "./trace-id.js";
+import type { PyObject } from "./value.js";
+
+export interface ReplayDifference {
+  /** Which output differs: the trace (`.jsonl`), the effects artifact or the summary (`.md`). */
+  artifact: "trace" | "effects" | "summary";
+  /** 1-based line number of the first differing line. */
+  line: number;
+  /** The recorded line (null when the recorded output has fewer lines). */
+  recorded: string | null;
+  /** The replayed line (null when the replayed output has fewer lines). */
+  replayed: string | null;
+}
+
+export interface ReplayResult {
+  identical: boolean;
+  traceId: string;
+  workflow: string;
+  /** The status of the replayed run. */
+  status: string;
+  recordedTrace: Digest;
+  replayedTrace: Digest | null;
+  firstDifference?: ReplayDifference;
+}
+
+interface ManifestFile {
+  path: string;
+  digest: Digest | null;
+}
+
+function notFound(traceId: string, why: string): CairnError {
+  return new CairnError(ErrorCode.NOT_FOUND, `Recorded run ${traceId} not found in the store: ${why}`, { traceId });
+}
+
+/** The trace id named by `arg`: a trace id, or a `.jsonl` trace file (its first event's `trace_id`). */
+export function traceIdOf(arg: string): { traceId: string; tracePath: string | null } {
+  if (TRACE_ID_RE.test(arg) && !existsSync(arg)) return { traceId: arg, tracePath: null };
+  let text: string;
+  try {
+    if (!statSync(arg).isFile()) throw new Error("not a regular file");
+    text = readFileSync(arg, "utf8");
+  } catch {
+    if (TRACE_ID_RE.test(arg)) return { traceId: arg, tracePath: null };
+    throw new CairnError(ErrorCode.NOT_FOUND, `Trace ${arg} not found (neither a trace id nor a trace .jsonl file)`, { trace: arg });
+  }
+  const first = text.split("\n", 1)[0] ?? "";
+  let id: unknown;
+  try {
+    id = (JSON.parse(first) as { trace_id?: unknown }).trace_id;
+  } catch {
+    id = undefined;
+  }
+  if (typeof id !== "string" || !TRACE_ID_RE.test(id)) {
+    const base = basename(arg).replace(/\.jsonl$/, "");
+    if (!TRACE_ID_RE.test(base)) throw new CairnError(ErrorCode.INVALID_INPUT, `Trace file ${arg} names no trace id`, { trace: arg });
+    id = base;
+  }
+  return { traceId: id as string, tracePath: resolve(arg) };
+}
+
+function safeRel(traceId: string, p: unknown): string {
+  if (typeof p !== "string" || p === "" || isAbsolute(p) || p.includes("\0") || p.split("/").some((s) => s === ".." || s === "" || s === ".")) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded run ${traceId} names an unsafe path ${JSON.stringify(p)}`, { traceId, path: p });
+  }
+  return p;
+}
+
+function manifestFiles(store: Store, digest: Digest, traceId: string, what: string): { body: Record<string, unknown>; files: ManifestFile[] } {
+  const body = JSON.parse(store.get(digest).toString("utf8")) as Record<string, unknown>;
+  if (!Array.isArray(body.files)) throw notFound(traceId, `the ${what} manifest ${digest} has no files`);
+  return { body, files: body.files as ManifestFile[] };
+}
+
+function findReceipt(store: Store, trace: Digest, effects: Digest | undefined, traceId: string): Receipt {
+  const lineage = store.lineage(trace, { direction: "up", depth: 1 });
+  for (const e of lineage.edges) {
+    if (e.type !== "execution" || e.role !== "output" || !e.to.includes(trace)) continue;
+    for (const from of e.from) {
+      let r: Receipt;
+      try {
+        r = store.getReceipt(from);
+      } catch {
+        continue;
+      }
+      const params = r.params as { kind?: unknown } | null;
+      if (params?.kind !== RECEIPT_PARAMS_KIND || r.outputs[0] !== trace || r.inputs.length !== 2) continue;
+      if (effects !== undefined && r.outputs[1] !== effects) continue;
+      return r;
+    }
+  }
+  throw notFound(traceId, "no PGS receipt produced its trace");
+}
+
+function firstDifference(artifact: ReplayDifference["artifact"], recorded: Buffer, replayed: Buffer): ReplayDifference | undefined {
+  if (recorded.equals(replayed)) return undefined;
+  const a = recorded.toString("utf8").split("\n");
+  const b = replayed.toString("utf8").split("\n");
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return { artifact, line: i + 1, recorded: a[i] ?? null, replayed: b[i] ?? null };
+  }
+  // Same lines but different bytes (cannot happen for valid UTF-8; kept for safety).
+  return { artifact, line: 1, recorded: a[0] ?? null, replayed: b[0] ?? null };
+}
+
+/**
+ * Replays the recorded run named by `traceIdOrPath` (a trace id, or a trace `.jsonl` file) from
+ * `store`. Throws `E_NOT_FOUND` when the store holds no such run. Never writes to `store`.
+ */
+export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult {
+  const { traceId, tracePath } = traceIdOf(traceIdOrPath);
+  const traceRoot = store.findRoot(`${ROOT_PREFIX}${traceId}`);
+  if (traceRoot === undefined) throw notFound(traceId, `no root ${ROOT_PREFIX}${traceId}`);
+  const effectsRoot = store.findRoot(`${ROOT_PREFIX}${traceId}:effects`);
+  const receipt = findReceipt(store, traceRoot.digest, effectsRoot?.digest, traceId);
+  const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
+  if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
+  const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];
+  const recordedTrace = store.get(traceRoot.digest);
+  const recordedEffects = store.get(receipt.outputs[1] as Digest);
+
+  const snapshot = manifestFiles(store, receipt.program, traceId, "snapshot");
+  const prior = manifestFiles(store, priorDigest, traceId, "prior-state");
+  const parsed = parsePyJson(store.get(payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
+  if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
+  const payload = parsed as PyObject; // recorded as given: key order is part of the run
+
+  const tmp = mkdtempSync(join(tmpdir(), "cairn-pgs-replay-"));
+  try {
+    const workspace = join(tmp, "workspace");
+    const dataRoot = join(tmp, "data");
+    mkdirSync(workspace);
+    mkdirSync(dataRoot);
+    for (const f of snapshot.files) {
+      const abs = join(workspace, safeRel(traceId, f.path));
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, store.get(f.digest as Digest));
+    }
+    for (const f of prior.files) {
+      const rel = safeRel(traceId, f.path);
+      if (f.digest === null) continue;
+      const abs = join(dataRoot, rel);
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, store.get(f.digest));
+    }
+    const scratch = openStore({ dir: join(tmp, "store"), create: true });
+    let r;
+    try {
+      r = runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch });
+    } finally {
+      scratch.close();
+    }
+    const replayedTrace = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`));
+    const base = { traceId, workflow, status: r.status, recordedTrace: traceRoot.digest, replayedTrace: r.digests.trace };
+    let diff = firstDifference("trace", recordedTrace, replayedTrace);
+    if (diff === undefined && r.recorded !== null) {
+      const reopened = openStore({ dir: join(tmp, "store"), readOnly: true });
+      try {
+        diff = firstDifference("effects", recordedEffects, reopened.get(r.recorded.effects));
+      } finally {
+        reopened.close();
+      }
+    }
+    if (diff === undefined && tracePath !== null) {
+      const md = join(dirname(tracePath), `${traceId}.md`);
+      if (existsSync(md)) diff = firstDifference("summary", readFileSync(md), readFileSync(join(r.traceDirAbs, `${r.traceId}.md`)));
+    }
+    return diff === undefined ? { identical: true, ...base } : { identical: false, ...base, firstDifference: diff };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,88 @@
+/** `cairn wf replay` (issue 4 §3.4): re-executing a recorded PGS run gives a byte-identical trace. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openStore, type Store } from "../../src/store/store.js";
+import { replayPgsRun } from "../../src/workflow/pgs/replay.js";
+import { cairn } from "../cli/helpers.js";
+import { ACTOR_PAYLOAD, payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+
+const boxes: Sandbox[] = [];
+const stores: Store[] = [];
+function box(seed = false): Sandbox {
+  const b = sandbox({ seedLicenseFacts: seed });
+  boxes.push(b);
+  return b;
+}
+function storeOf(b: Sandbox): Store {
+  const s = openStore({ dir: join(b.root, "store") });
+  stores.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const b of boxes.splice(0)) b.cleanup();
+});
+
+describe("replayPgsRun", () => {
+  it("replays a recorded run by trace id and by trace file: identical", () => {
+    const b = box(true);
+    const store = storeOf(b);
+    const r = b.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"), { store });
+    expect(r.recorded).not.toBeNull();
+    const byId = replayPgsRun(store, r.traceId);
+    expect(byId).toMatchObject({ identical: true, traceId: r.traceId, workflow: WF.govern, status: r.status, recordedTrace: r.digests.trace, replayedTrace: r.digests.trace });
+    expect(byId.firstDifference).toBeUndefined();
+    const byPath = replayPgsRun(store, join(r.traceDirAbs, `${r.traceId}.jsonl`));
+    expect(byPath.identical).toBe(true);
+    expect(byPath.traceId).toBe(r.traceId);
+  });
+
+  it("restores the recorded prior state: the second (ALREADY_EXISTS) run replays identically", () => {
+    const b = box();
+    const store = storeOf(b);
+    const first = b.run(WF.actor, ACTOR_PAYLOAD, { store });
+    const second = b.run(WF.actor, ACTOR_PAYLOAD, { store });
+    expect(second.path.map((p) => p.status)).toContain("ALREADY_EXISTS");
+    expect(second.traceId).not.toBe(first.traceId);
+    for (const r of [first, second]) {
+      const rep = replayPgsRun(store, join(r.traceDirAbs, `${r.traceId}.jsonl`));
+      expect(rep.firstDifference).toBeUndefined();
+      expect(rep.identical).toBe(true);
+      expect(rep.replayedTrace).toBe(r.digests.trace);
+    }
+    // The replay is not recorded into the user's store and leaves the sandbox untouched.
+    expect(store.listRoots().filter((x) => x.name.startsWith("pgs:")).length).toBe(4);
+  });
+
+  it("an unknown trace id is E_NOT_FOUND naming the trace", () => {
+    const b = box();
+    const store = storeOf(b);
+    const id = "0123456789abcdef__WF_X__ABCD";
+    expect(() => replayPgsRun(store, id)).toThrow(id);
+  });
+});
+
+describe("cairn wf replay", () => {
+  it("exit 0 when identical (--json), 1 for an unknown trace id, 2 without an argument", () => {
+    const b = box(true);
+    const env = { CAIRN_STORE: join(b.root, "store") };
+    const run = cairn(["wf", "run", "--workspace", "workspace", "--wf", WF.govern, "--payload", payload("agent_governance/01_valid_standard_action.json"), "--data-root", "data", "--json"], { cwd: b.root, env });
+    expect(run.status).toBe(0);
+    const traceId = (JSON.parse(run.out) as { traceId: string }).traceId;
+    const ok = cairn(["wf", "replay", traceId, "--json"], { cwd: b.root, env });
+    expect(ok.err).toBe("");
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ identical: true, traceId });
+    const human = cairn(["wf", "replay", join("workspace", "traces", "ai_governance", "WF_GOVERN_AGENT_ACTION_V0", traceId, `${traceId}.jsonl`)], { cwd: b.root, env });
+    expect(human.status).toBe(0);
+    expect(human.out).toContain("replay: identical");
+
+    const unknown = "0123456789abcdef__WF_GOVERN_AGENT_ACTION_V0__ABCD";
+    const missing = cairn(["wf", "replay", unknown], { cwd: b.root, env });
+    expect(missing.status).toBe(1);
+    expect(missing.err).toContain(unknown);
+    expect(cairn(["wf", "replay"], { cwd: b.root, env }).status).toBe(2);
+    expect(existsSync(join(b.root, ".cairn"))).toBe(false);
+  });
+});
