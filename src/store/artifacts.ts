@@ -384,6 +384,13 @@ export class Artifacts {
     const r = this.presentRow(digest, opts.asOf);
     if (r.storage === 0) return Readable.from([this.get(digest, opts)]);
     const fd = this.openFile(digest);
+    let closed = false;
+    const closeOnce = (): void => {
+      if (!closed) {
+        closed = true;
+        closeSync(fd);
+      }
+    };
     async function* gen(): AsyncGenerator<Buffer> {
       try {
         await verifyFd(digest, r, fd);
@@ -396,10 +403,13 @@ export class Artifacts {
         }
         if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "bytes changed while streaming");
       } finally {
-        closeSync(fd);
+        closeOnce();
       }
     }
-    return Readable.from(gen(), { objectMode: false });
+    const stream = Readable.from(gen(), { objectMode: false });
+    // A stream destroyed before its first read never starts the generator: close the file here.
+    stream.once("close", closeOnce);
+    return stream;
   }
 
   /** Writes the verified bytes to `dest` atomically (temp + fsync + rename); nothing lands if verification fails. */

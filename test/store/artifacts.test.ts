@@ -136,3 +136,24 @@ describe("artifacts", () => {
     }
   });
 });
+
+describe("read streams", () => {
+  it("a large artifact's stream destroyed before its first read releases its file", async () => {
+    const ctx = freshStore();
+    try {
+      const big = ctx.store.putBytes(Buffer.alloc(200_000, 9));
+      const { readdirSync } = await import("node:fs");
+      const before = readdirSync("/proc/self/fd").length;
+      for (let i = 0; i < 20; i++) {
+        const s = ctx.store.openReadStream(big.digest);
+        s.destroy();
+        await new Promise((res) => s.once("close", res));
+      }
+      expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before + 1);
+      // And a full read still verifies and returns every byte.
+      expect((await collect(ctx.store.openReadStream(big.digest))).length).toBe(200_000);
+    } finally {
+      ctx.cleanup();
+    }
+  });
+});
