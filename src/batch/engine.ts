@@ -26,7 +26,7 @@ import { newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
@@ -194,6 +194,8 @@ async function execute(
       result = commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log);
     } else {
       const r = result;
+      // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditCommittedPulse(runner.pulses, spec, r);
       store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));
       progress.pulsesReused++;
     }

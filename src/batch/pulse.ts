@@ -223,15 +223,31 @@ export function inAuditSample(cfg: RunConfig, partition: number, index: number):
  * completed it, and compares their records.
  */
 export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[], attempts: number[]): Promise<void> {
-  const idx = outcomes.map((o, i) => (o.ok ? i : -1)).filter((i) => i >= 0);
+  await auditRecords(runner, spec, outcomes.map(recordText), attempts);
+}
+
+/**
+ * Audits a pulse that an earlier invocation committed (a resumed or repeated run reuses it):
+ * its stored records are compared with a fresh execution, each EU at the attempt number that
+ * completed it (from the stored attempt log; 1 when it needed only one).
+ */
+export async function auditCommittedPulse(runner: PulseRunner, spec: PulseSpec, result: PulseResult): Promise<void> {
+  const byId = new Map(result.attemptLog.map((l) => [JSON.stringify(l.id), l.attempts]));
+  await auditRecords(runner, spec, result.texts, spec.eus.map((e) => byId.get(JSON.stringify(e.id)) ?? 1));
+}
+
+/** Re-runs the completed EUs of `texts` on a fresh worker and compares record by record. */
+async function auditRecords(runner: PulseRunner, spec: PulseSpec, texts: string[], attempts: number[]): Promise<void> {
+  const idx = texts.map((t, i) => (isFailedRecord(t) ? -1 : i)).filter((i) => i >= 0);
   if (idx.length === 0) return;
   const again = await runner.runFresh(idx.map((i) => spec.eus[i] as WorkEU), idx.map((i) => attempts[i] as number));
   if (again.kind === "crashed") {
-    throw nondeterministic(spec, spec.eus[idx[again.euIndex ?? 0] as number] as WorkEU, recordText(outcomes[idx[again.euIndex ?? 0] as number] as EUResult), `worker crashed: ${again.error.message}`);
+    const i = idx[again.euIndex ?? 0] as number;
+    throw nondeterministic(spec, spec.eus[i] as WorkEU, texts[i] as string, `worker crashed: ${again.error.message}`);
   }
   for (let k = 0; k < idx.length; k++) {
     const i = idx[k] as number;
-    const a = recordText(outcomes[i] as EUResult);
+    const a = texts[i] as string;
     const b = recordText(again.results[k] as EUResult);
     if (a !== b) throw nondeterministic(spec, spec.eus[i] as WorkEU, a, b);
   }

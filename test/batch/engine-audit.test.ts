@@ -49,6 +49,18 @@ describe("audit", () => {
     expect(r.counts.completed).toBe(DATA.length);
   });
 
+  it("pulses reused from an earlier run are audited too", async () => {
+    const { store } = scratch.store();
+    // The first run (no audit) commits every pulse; the audited run cuts the same pulses, so it
+    // reuses them all — and the audit must still re-execute and compare them.
+    expect((await run(store, DATA, fixture("engine-counter.mjs"), { ...LAYOUT, auditRate: 0 })).status).toBe("completed");
+    await expectCairnError(
+      run(store, DATA, fixture("engine-counter.mjs"), { ...LAYOUT, auditRate: 1 }),
+      ErrorCode.NONDETERMINISTIC,
+      /audit of pulse 0\/\d+ found a nondeterministic result at EU \d+/,
+    );
+  });
+
   it("a pure module passes an audit of every pulse", async () => {
     const { store } = scratch.store();
     const r = await run(store, DATA, fixture("engine-pure.mjs"), { ...LAYOUT, workers: 2, auditRate: 1 });
