@@ -1,0 +1,103 @@
+/**
+ * Shared machinery for the execution-plane contracts: the contract version, JSON-value and
+ * primitive schemas, zod-issue → CairnError mapping (messages name the JSONPath), deep freezing,
+ * and the canonical (RFC 8785) JSON round trip.
+ */
+import { z } from "zod";
+import { canonicalize } from "../../core/canonical.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+
+/** The only contract version this build reads and writes. */
+export const CONTRACT_VERSION = 1 as const;
+export const CONTRACT_VERSION_RANGE = Object.freeze({ min: 1, max: 1 });
+
+/** `contract_version`: exactly 1; anything else is rejected naming the field. */
+export const contractVersion = z.literal(CONTRACT_VERSION, {
+  errorMap: (_issue, ctx) => ({
+    message: `unsupported contract_version ${JSON.stringify(ctx.data) ?? "undefined"} (supported: ${CONTRACT_VERSION})`,
+  }),
+});
+
+/** A non-empty string. */
+export const nonEmpty = z.string().min(1, { message: "must be a non-empty string" });
+/** Milliseconds since the Unix epoch (from an injected Clock). */
+export const epochMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** A non-negative integer count or duration. */
+export const count = epochMs;
+
+/** Any JSON value: null, boolean, finite number, string, array or plain object. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number().finite(), z.string(), z.array(jsonValue), z.record(jsonValue)]),
+);
+/** A JSON object (string keys → JSON values); defaults to `{}`. */
+export const jsonObject = z.record(jsonValue);
+export const metadata = jsonObject.default({});
+
+/** A list of unique non-empty strings, deduplicated keeping first occurrence. */
+export const stringSet = z.array(nonEmpty).transform((xs) => [...new Set(xs)]);
+
+function formatPath(path: readonly (string | number)[]): string {
+  let out = "$";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg)) out += `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function issueToError(contract: string, issue: z.ZodIssue): CairnError {
+  let path = [...issue.path];
+  let message = issue.message;
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    const key = [...issue.keys].sort()[0] as string;
+    path = [...path, key];
+    message = "unknown key";
+  } else if (issue.code === z.ZodIssueCode.invalid_union) {
+    message = "not a valid JSON value";
+  }
+  const p = formatPath(path);
+  return new CairnError(ErrorCode.INVALID_INPUT, `${contract}: ${p}: ${message}`, { contract, path: p });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** A contract's validating constructor and JSON parser. */
+export interface Contract<T> {
+  readonly name: string;
+  readonly schema: z.ZodType<T, z.ZodTypeDef, unknown>;
+  /** Validates a plain value; returns a deeply frozen copy. Throws E_INVALID_INPUT naming the path. */
+  make(input: unknown): T;
+  /** Parses JSON text and validates it like `make`. */
+  parse(json: string): T;
+}
+
+export function contract<S extends z.ZodTypeAny>(name: string, schema: S): Contract<z.output<S>> {
+  const make = (input: unknown): z.output<S> => {
+    const r = schema.safeParse(input);
+    if (!r.success) throw issueToError(name, r.error.issues[0] as z.ZodIssue);
+    return deepFreeze(r.data as z.output<S>);
+  };
+  const parse = (json: string): z.output<S> => {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (err) {
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${name}: $: invalid JSON`, { contract: name, path: "$" }, { cause: err });
+    }
+    return make(value);
+  };
+  return Object.freeze({ name, schema: schema as z.ZodType<z.output<S>, z.ZodTypeDef, unknown>, make, parse });
+}
+
+/** The RFC 8785 canonical JSON text of a contract value. */
+export function toCanonical(value: unknown): string {
+  return canonicalize(value);
+}
