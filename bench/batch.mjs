@@ -32,44 +32,12 @@ import { cpus, freemem, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HUGE, REPS, SCALE, ensureInput, fmtNum, loadPiscina, PISCINA_MISSING } from "./batch/common.mjs";
+import { parseBenchArgs } from "./util.mjs";
 
 const BENCHES = ["cpu", "trivial", "scaling", "rss"];
 const ALIASES = { a: "cpu", b: "trivial", c: "scaling", d: "rss" };
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-function usage(msg) {
-  if (msg) console.error(`batch.mjs: ${msg}`);
-  console.error(`usage: node bench/batch.mjs [--only ${BENCHES.join(",")}] [--json FILE] [--md]`);
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const opts = { only: BENCHES, json: undefined, md: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
-    const [flag, inline] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = () => {
-      if (inline !== undefined) return inline;
-      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === "--only") {
-      const names = value().split(",").map((s) => s.trim()).filter(Boolean).map((s) => ALIASES[s] ?? s);
-      for (const n of names) if (!BENCHES.includes(n)) usage(`unknown bench ${JSON.stringify(n)}`);
-      opts.only = BENCHES.filter((b) => names.includes(b));
-    } else if (flag === "--json") {
-      opts.json = value();
-    } else if (flag === "--md") {
-      opts.md = true;
-    } else if (flag === "--help" || flag === "-h") {
-      usage();
-    } else {
-      usage(`unknown argument ${JSON.stringify(a)}`);
-    }
-  }
-  return opts;
-}
 
 function machine() {
   let model = cpus()[0]?.model ?? "unknown";
@@ -134,7 +102,7 @@ function inputSizes(only) {
   return [...s].sort((a, b) => a - b);
 }
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseBenchArgs(process.argv.slice(2), { script: "batch.mjs", benches: BENCHES, aliases: ALIASES });
 const distDir = process.env.CAIRN_BENCH_DIST || fileURLToPath(new URL("../dist", import.meta.url));
 if (!existsSync(join(distDir, "index.js"))) {
   console.error(`batch.mjs: ${join(distDir, "index.js")} is missing; run \`npm run build\` first`);

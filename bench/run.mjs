@@ -15,43 +15,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SCALE, fmtNum, fmtValue } from "./util.mjs";
+import { SCALE, fmtNum, fmtValue, parseBenchArgs } from "./util.mjs";
 
 const BENCHES = ["ingest", "puts", "gets", "lineage"];
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-function usage(msg) {
-  if (msg) console.error(`run.mjs: ${msg}`);
-  console.error(`usage: node bench/run.mjs [--only ${BENCHES.join(",")}] [--json FILE] [--md]`);
-  process.exit(2);
-}
-
-function parseArgs(argv) {
-  const opts = { only: BENCHES, json: undefined, md: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
-    const value = () => {
-      if (inline !== undefined) return inline;
-      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === "--only") {
-      const names = value().split(",").map((s) => s.trim()).filter(Boolean);
-      for (const n of names) if (!BENCHES.includes(n)) usage(`unknown bench ${JSON.stringify(n)}`);
-      opts.only = BENCHES.filter((b) => names.includes(b));
-    } else if (flag === "--json") {
-      opts.json = value();
-    } else if (flag === "--md") {
-      opts.md = true;
-    } else if (flag === "--help" || flag === "-h") {
-      usage();
-    } else {
-      usage(`unknown argument ${JSON.stringify(a)}`);
-    }
-  }
-  return opts;
-}
 
 function runChild(file, env) {
   return new Promise((resolve) => {
@@ -98,7 +66,7 @@ function table(rows, md) {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseBenchArgs(process.argv.slice(2), { script: "run.mjs", benches: BENCHES });
 if (!existsSync(new URL("../dist/index.js", import.meta.url))) {
   console.error("run.mjs: dist/index.js is missing; run `npm run build` first (`npm run bench` does)");
   process.exit(1);

@@ -287,3 +287,42 @@ export async function loadCairn() {
 export function catalogPath(storeDir) {
   return join(storeDir, "catalog.sqlite");
 }
+
+// ------------------------------------------------------------------ runner arguments
+
+/**
+ * Parses `[--only a,b] [--json FILE] [--md]` (also `--flag=value`) for a bench runner; exits 2
+ * with a usage line on anything else. `aliases` maps short names to bench names.
+ */
+export function parseBenchArgs(argv, { script, benches, aliases = {} }) {
+  const usage = (msg) => {
+    if (msg) console.error(`${script}: ${msg}`);
+    console.error(`usage: node bench/${script} [--only ${benches.join(",")}] [--json FILE] [--md]`);
+    process.exit(2);
+  };
+  const opts = { only: benches, json: undefined, md: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1;
+    const [flag, inline] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const value = () => {
+      if (inline !== undefined) return inline;
+      if (i + 1 >= argv.length) usage(`${flag} needs a value`);
+      return argv[++i];
+    };
+    if (flag === "--only") {
+      const names = value().split(",").map((s) => s.trim()).filter(Boolean).map((s) => aliases[s] ?? s);
+      for (const n of names) if (!benches.includes(n)) usage(`unknown bench ${JSON.stringify(n)}`);
+      opts.only = benches.filter((b) => names.includes(b));
+    } else if (flag === "--json") {
+      opts.json = value();
+    } else if (flag === "--md") {
+      opts.md = true;
+    } else if (flag === "--help" || flag === "-h") {
+      usage();
+    } else {
+      usage(`unknown argument ${JSON.stringify(a)}`);
+    }
+  }
+  return opts;
+}

@@ -10,9 +10,9 @@
  * (SHA-256 of the whole file vs SHA-256 of Cairn's output artifact), outside the timing.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync } from "node:fs";
+import { createReadStream, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { cpus, tmpdir } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -48,51 +48,9 @@ export const PARTITIONS = 8;
 export const WORKERS = 2;
 export const PULSE_SIZES = [1024, 256];
 
-// ------------------------------------------------------------------ temp dirs
-
-const liveDirs = new Set();
-
-export function makeTmpDir(tag) {
-  const dir = mkdtempSync(join(tmpdir(), `cairn-bbench-${tag}-`));
-  liveDirs.add(dir);
-  return dir;
-}
-
-export function removeDir(dir) {
-  rmSync(dir, { recursive: true, force: true });
-  liveDirs.delete(dir);
-}
-
-function cleanupAll() {
-  for (const d of [...liveDirs]) {
-    try {
-      removeDir(d);
-    } catch {
-      // best effort at exit
-    }
-  }
-}
-process.on("exit", cleanupAll);
-for (const sig of ["SIGINT", "SIGTERM"]) {
-  process.on(sig, () => {
-    cleanupAll();
-    process.exit(130);
-  });
-}
-
-// ------------------------------------------------------------------ timing / stats
-
-export const now = () => performance.now();
-
-export function gc() {
-  if (typeof globalThis.gc === "function") globalThis.gc();
-}
-
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+// Temp dirs (removed at exit), timing and medians are the store benches' own helpers.
+export { makeTmpDir, removeDir, now, gc, median } from "../util.mjs";
+import { makeTmpDir, removeDir, now, gc } from "../util.mjs";
 
 /**
  * Runs each of `sides` (name → async () => { ms, load, … }) `reps` times, rotating the order
