@@ -1,0 +1,262 @@
+/**
+ * Shared lane machinery: payload validation (fail closed, errors name the JSONPath), the outcome
+ * builder with metrics from the injected clock, a timeout/cancellation deadline, bounded byte
+ * buffers and ExecutionEvent emission.
+ *
+ * Invalid lane requests (wrong lane_id, unknown operation, a payload that does not match the
+ * lane's shape, a disallowed HTTP method) are classified `protocol_framing_failed` with
+ * `details.reason = "invalid_lane_request"` and `details.path`: the request cannot be framed for
+ * this lane, and retrying it cannot help (the class is non-retryable).
+ */
+import { z } from "zod";
+import { CONTRACT_VERSION, type JsonValue, jsonValue } from "../contracts/base.js";
+import { newExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
+import type { FailureClass } from "../contracts/failure.js";
+import { makeLaneCapabilities, type LaneCapabilities } from "../contracts/target.js";
+import type { LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "./limits.js";
+
+/** `$.a.b[0]` from a zod path. */
+export function jsonPath(path: readonly (string | number)[]): string {
+  let out = "$";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg)) out += `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** The first zod issue as `{ path, message }`, naming unknown keys. */
+export function describeIssue(error: z.ZodError, root: readonly (string | number)[] = []): { path: string; message: string } {
+  const issue = error.issues[0] as z.ZodIssue;
+  let path = [...root, ...issue.path];
+  let message = issue.message;
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    path = [...path, [...issue.keys].sort()[0] as string];
+    message = "unknown key";
+  }
+  return { path: jsonPath(path), message };
+}
+
+/** A lane failure for a request this lane cannot accept. */
+export function invalidRequest(path: string, message: string, extra: Record<string, JsonValue> = {}): LaneFailure {
+  return {
+    class: "protocol_framing_failed",
+    message: `invalid lane request: ${path}: ${message}`,
+    details: { reason: "invalid_lane_request", path, ...extra },
+  };
+}
+
+/** Validates `request.payload` against `schema`; a failure names `$.payload.<field>`. */
+export function parsePayload<S extends z.ZodTypeAny>(
+  schema: S,
+  request: ExecutionRequest,
+): { ok: true; value: z.output<S> } | { ok: false; failure: LaneFailure } {
+  const r = schema.safeParse(request.payload);
+  if (r.success) return { ok: true, value: r.data as z.output<S> };
+  const { path, message } = describeIssue(r.error, ["payload"]);
+  return { ok: false, failure: invalidRequest(path, message) };
+}
+
+/** A timeout field for payloads: a positive integer number of milliseconds. */
+export const timeoutField = z.number().int().positive().max(MAX_TIMEOUT_MS);
+
+/** Lane-option timeouts shared by every lane. */
+export const timeoutOptions = {
+  default_timeout_ms: timeoutField.default(DEFAULT_TIMEOUT_MS),
+  max_timeout_ms: timeoutField.default(MAX_TIMEOUT_MS),
+};
+
+/** The effective timeout: the payload's (else the lane default), never above the lane maximum. */
+export function effectiveTimeout(requested: number | undefined, opts: { default_timeout_ms: number; max_timeout_ms: number }): number {
+  return Math.min(requested ?? opts.default_timeout_ms, opts.max_timeout_ms);
+}
+
+/** One execution on one lane: timing, outcome construction and event emission. */
+export class Run {
+  readonly startedAt: number;
+  timeoutMs = 0;
+
+  constructor(
+    readonly ctx: LaneContext,
+    readonly request: ExecutionRequest,
+  ) {
+    this.startedAt = ctx.clock.now();
+  }
+
+  /** A raw-fact outcome: `succeeded`, or `failed` without a failure class. */
+  fact(status: "succeeded" | "failed", output: JsonValue, io: { bytes?: number; truncated?: boolean } = {}): LaneOutcome {
+    return this.build(status, output, undefined, io);
+  }
+
+  /** An infrastructure failure the lane classifies. */
+  fail(cls: FailureClass, message: string, output: JsonValue = null, details?: Record<string, JsonValue>, io: { bytes?: number; truncated?: boolean } = {}): LaneOutcome {
+    return this.build("failed", output, details === undefined ? { class: cls, message } : { class: cls, message, details }, io);
+  }
+
+  /** A failure already shaped as a LaneFailure (e.g. from parsePayload). */
+  failWith(failure: LaneFailure, output: JsonValue = null, io: { bytes?: number; truncated?: boolean } = {}): LaneOutcome {
+    return this.build("failed", output, failure, io);
+  }
+
+  private build(status: "succeeded" | "failed", output: JsonValue, failure: LaneFailure | undefined, io: { bytes?: number; truncated?: boolean }): LaneOutcome {
+    const metrics: LaneOutcome["metrics"] = {
+      started_at: this.startedAt,
+      finished_at: Math.max(this.startedAt, this.ctx.clock.now()),
+      timeout_ms: this.timeoutMs,
+      ...(io.bytes === undefined ? {} : { output_bytes: io.bytes }),
+      ...(io.truncated === undefined ? {} : { output_truncated: io.truncated }),
+    };
+    return failure === undefined ? { status, output, metrics } : { status, output, failure, metrics };
+  }
+
+  /** Emits one ExecutionEvent for this execution (ids and time from the context). */
+  emit(eventType: string, payload: JsonValue): void {
+    this.ctx.emit(newExecutionEvent(this.ctx.ids, this.ctx.clock, { execution_ref: this.request.execution_ref, event_type: eventType, payload }));
+  }
+}
+
+/** Checks the request names this lane; otherwise an invalid-request failure. */
+export function checkLaneId(laneId: string, request: ExecutionRequest): LaneFailure | null {
+  return request.lane_id === laneId ? null : invalidRequest("$.lane_id", `names lane ${JSON.stringify(request.lane_id)}, not ${JSON.stringify(laneId)}`);
+}
+
+/** Why a deadline fired. */
+export type StopReason = "timeout" | "cancellation";
+
+/**
+ * A deadline combining the execution timeout (a real timer; time is not read from the injected
+ * clock, which only stamps metrics) with the context's cancellation signal.
+ */
+export class Deadline {
+  private readonly controller = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort = (): void => this.stop("cancellation");
+  reason: StopReason | null = null;
+
+  constructor(
+    timeoutMs: number,
+    private readonly cancel: AbortSignal,
+  ) {
+    if (cancel.aborted) this.stop("cancellation");
+    else {
+      cancel.addEventListener("abort", this.onAbort, { once: true });
+      this.timer = setTimeout(() => this.stop("timeout"), timeoutMs);
+    }
+  }
+
+  /** Aborted when the deadline fires (timeout or cancellation). */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Resolves with the reason when the deadline fires (never rejects). */
+  readonly fired: Promise<StopReason> = new Promise((resolve) => {
+    this.controller.signal.addEventListener("abort", () => resolve(this.reason as StopReason), { once: true });
+  });
+
+  private stop(reason: StopReason): void {
+    if (this.reason !== null) return;
+    this.reason = reason;
+    this.controller.abort(reason);
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.cancel.removeEventListener("abort", this.onAbort);
+  }
+}
+
+/** The failure for a fired deadline. */
+export function deadlineFailure(run: Run, reason: StopReason, output: JsonValue, io: { bytes?: number; truncated?: boolean } = {}): LaneOutcome {
+  return reason === "timeout"
+    ? run.fail("timeout", `no result within ${run.timeoutMs} ms`, output, { timeout_ms: run.timeoutMs }, io)
+    : run.fail("cancellation", "cancelled", output, undefined, io);
+}
+
+/** Collects up to `cap` bytes, counting (and dropping) the rest. */
+export class BoundedBuffer {
+  private readonly chunks: Buffer[] = [];
+  kept = 0;
+  seen = 0;
+
+  constructor(readonly cap: number) {}
+
+  /** Appends `chunk`; returns false once the cap has been reached (some bytes dropped). */
+  push(chunk: Buffer): boolean {
+    this.seen += chunk.length;
+    const room = this.cap - this.kept;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.chunks.push(part);
+      this.kept += part.length;
+    }
+    return this.seen <= this.cap;
+  }
+
+  get truncated(): boolean {
+    return this.seen > this.kept;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks, this.kept);
+  }
+
+  /** The kept bytes as UTF-8 (invalid sequences, e.g. a character cut by the cap, become U+FFFD). */
+  text(): string {
+    return this.bytes().toString("utf8");
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A body as a raw fact: UTF-8 text when the bytes are valid UTF-8, else base64. */
+export function encodeBody(bytes: Buffer): { body: string; body_encoding: "utf8" | "base64" } {
+  try {
+    return { body: strictUtf8.decode(bytes), body_encoding: "utf8" };
+  } catch {
+    return { body: bytes.toString("base64"), body_encoding: "base64" };
+  }
+}
+
+/** True when `v` is a JSON value (no undefined, functions, NaN, Dates, Maps…). */
+export function isJsonValue(v: unknown): v is JsonValue {
+  return jsonValue.safeParse(v).success && plainDeep(v);
+}
+
+function plainDeep(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return true;
+  if (Array.isArray(v)) return v.every(plainDeep);
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(v as Record<string, unknown>).every(plainDeep);
+}
+
+/** Lane capabilities with the contract version filled in. */
+export function capabilities(laneId: string, protocols: string[], surfaces: string[], stream: boolean): LaneCapabilities {
+  return makeLaneCapabilities({ contract_version: CONTRACT_VERSION, lane_id: laneId, protocols, surfaces, supports_execute: true, supports_stream: stream });
+}
+
+/** A node:errno code from an error or its cause chain (fetch wraps it in `cause`). */
+export function errnoCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e !== null && typeof e === "object"; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A one-line message from anything thrown. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+/** A lane id option: defaults to the lane kind; lets two lanes of one kind coexist. */
+export const laneIdOption = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, { message: "must match ^[a-z][a-z0-9_.-]{0,63}$" });

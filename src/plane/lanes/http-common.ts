@@ -1,0 +1,101 @@
+/**
+ * Shared HTTP machinery for the http, jsonrpc (over HTTP) and sse lanes: URL checks (http/https
+ * only, optional origin allow-list), a capped body reader, header projection and fetch error
+ * classification.
+ */
+import { z } from "zod";
+import type { JsonValue } from "../contracts/base.js";
+import type { LaneFailure } from "./lane.js";
+import { errnoCode, errorMessage } from "./common.js";
+
+/** An http(s) URL. */
+export const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "http:" || u.protocol === "https:";
+    } catch {
+      return false;
+    }
+  },
+  { message: "must be an absolute http: or https: URL" },
+);
+
+/** An origin allow-list option (`scheme://host[:port]`), normalised through URL. */
+export const allowedOriginsOption = z
+  .array(httpUrl.transform((s) => new URL(s).origin))
+  .optional();
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Connection-level headers the client manages itself; a request may not set them. */
+export const RESERVED_REQUEST_HEADERS = ["connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
+/** Request headers: RFC 9110 token names (not reserved), values without CR/LF/NUL. */
+export const headersField = z
+  .record(
+    z
+      .string()
+      .regex(TOKEN, { message: "must be an HTTP header name" })
+      .refine((k) => !(RESERVED_REQUEST_HEADERS as readonly string[]).includes(k.toLowerCase()), { message: "is managed by the client and may not be set" }),
+    z.string().regex(/^[^\r\n\0]*$/, { message: "must not contain CR, LF or NUL" }),
+  )
+  .default({});
+
+/** `policy_denied` when `url`'s origin is not allowed (only when an allow-list is configured). */
+export function checkOrigin(url: string, allowed: readonly string[] | undefined): LaneFailure | null {
+  if (allowed === undefined) return null;
+  const origin = new URL(url).origin;
+  if (allowed.includes(origin)) return null;
+  return { class: "policy_denied", message: `origin ${origin} is not allowed by this lane`, details: { reason: "origin_not_allowed", origin, allowed: [...allowed] } };
+}
+
+/** Response headers as a sorted plain object (lower-case names; repeated headers joined by fetch). */
+export function headerObject(headers: Headers): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of [...headers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = v;
+  return out;
+}
+
+export interface CappedBody {
+  readonly bytes: Buffer;
+  readonly truncated: boolean;
+}
+
+/**
+ * Reads a response body up to `cap` bytes; on reaching the cap the stream is cancelled (the rest
+ * is never read). Errors (abort, a socket reset mid-body) propagate with the bytes read so far
+ * attached as `partial`.
+ */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number): Promise<CappedBody> {
+  if (body === null) return { bytes: Buffer.alloc(0), truncated: false };
+  const reader = body.getReader();
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { bytes: Buffer.concat(chunks, kept), truncated: false };
+      const room = cap - kept;
+      if (value.length > room) {
+        chunks.push(Buffer.from(value.buffer, value.byteOffset, room));
+        kept += room;
+        await reader.cancel().catch(() => undefined);
+        return { bytes: Buffer.concat(chunks, kept), truncated: true };
+      }
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
+      kept += value.length;
+    }
+  } catch (err) {
+    throw Object.assign(new Error(errorMessage(err), { cause: err }), { partial: Buffer.concat(chunks, kept) });
+  }
+}
+
+/** `transport_failed` for a fetch that produced no response (refused, DNS, TLS, reset). */
+export function transportFailure(err: unknown, url: string): LaneFailure {
+  const code = errnoCode(err) ?? "unknown";
+  return { class: "transport_failed", message: `no response from ${new URL(url).origin}: ${errorMessage(err)}`, details: { reason: "no_response", code } };
+}
+
+/** `remote_disconnect` for a response whose body broke off. */
+export function disconnectFailure(err: unknown): LaneFailure {
+  return { class: "remote_disconnect", message: `the response body broke off: ${errorMessage(err)}`, details: { reason: "body_interrupted", code: errnoCode(err) ?? "unknown" } };
+}

@@ -1,0 +1,120 @@
+/**
+ * The http lane: one unary HTTP request per execution (operation `request`), with the global
+ * fetch (undici). Redirects are NOT followed (`redirect: "manual"`): a 3xx is reported as is.
+ *
+ * Payload: `{ url, method?, headers?, body? | json?, timeout_ms? }`. `json` is sent as
+ * `application/json` (JSON.stringify); `body` as given.
+ *
+ * Status decision (documented in docs/plane-lanes.md): every response that arrived is a raw fact,
+ * `{ status_code, headers, body, body_encoding, body_truncated }`. A 2xx is `succeeded`; any
+ * other status is `failed` WITHOUT a failure class (the caller interprets it). Classified
+ * failures happen only when no (complete) response exists: `transport_failed` (refused, DNS,
+ * TLS, reset before the response), `remote_disconnect` (the body broke off; partial body kept),
+ * `timeout`, `cancellation`. A method outside the lane's allow-list is an invalid lane request
+ * (`protocol_framing_failed`, before any I/O); a URL outside `allowed_origins` (when configured)
+ * is `policy_denied`, before any I/O.
+ *
+ * The body is read up to `max_response_bytes`; beyond it the stream is cancelled and
+ * `body_truncated` / `metrics.output_truncated` are true (the status stays the status's).
+ */
+import { z } from "zod";
+import type { JsonValue } from "../contracts/base.js";
+import { jsonValue } from "../contracts/base.js";
+import type { ExecutionRequest } from "../contracts/execution.js";
+import type { LaneCapabilities } from "../contracts/target.js";
+import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
+import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
+import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
+import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
+
+export const HTTP_OPERATIONS = ["request"] as const;
+
+export const httpLaneOptionsSchema = z
+  .object({
+    id: laneIdOption.default("http"),
+    allowed_methods: z.array(z.enum(HTTP_METHODS)).min(1).default([...DEFAULT_HTTP_METHODS]),
+    allowed_origins: allowedOriginsOption,
+    max_response_bytes: z.number().int().positive().max(MAX_RESPONSE_BYTES_LIMIT).default(DEFAULT_MAX_RESPONSE_BYTES),
+    ...timeoutOptions,
+  })
+  .strict();
+export type HttpLaneOptions = z.input<typeof httpLaneOptionsSchema>;
+
+const bodyLimit = { message: `must be at most ${MAX_REQUEST_BODY_BYTES} bytes` };
+export const httpPayloadSchema = z
+  .object({
+    url: httpUrl,
+    method: z.string().default("GET"),
+    headers: headersField,
+    body: z.string().refine((s) => Buffer.byteLength(s) <= MAX_REQUEST_BODY_BYTES, bodyLimit).optional(),
+    json: jsonValue.optional(),
+    timeout_ms: timeoutField.optional(),
+  })
+  .strict()
+  .refine((p) => p.body === undefined || p.json === undefined, { message: "body and json are mutually exclusive", path: ["json"] });
+
+export class HttpLane implements Lane {
+  readonly id: string;
+  private readonly opts: z.output<typeof httpLaneOptionsSchema>;
+
+  constructor(options: HttpLaneOptions = {}) {
+    this.opts = httpLaneOptionsSchema.parse(options);
+    this.id = this.opts.id;
+  }
+
+  capabilities(): LaneCapabilities {
+    return capabilities(this.id, ["http"], [PLACEMENT_SURFACES.local], false);
+  }
+
+  async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
+    const run = new Run(ctx, request);
+    const bad =
+      checkLaneId(this.id, request) ??
+      (HTTP_OPERATIONS.includes(request.operation as "request") ? null : invalidRequest("$.operation", `must be one of ${HTTP_OPERATIONS.join(", ")}`)) ??
+      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
+    if (bad !== null) return run.failWith(bad);
+    const parsed = parsePayload(httpPayloadSchema, request);
+    if (!parsed.ok) return run.failWith(parsed.failure);
+    const p = parsed.value;
+    const method = p.method.toUpperCase();
+    if (!(this.opts.allowed_methods as string[]).includes(method)) {
+      return run.failWith(invalidRequest("$.payload.method", `${JSON.stringify(p.method)} is not allowed`, { allowed: this.opts.allowed_methods }));
+    }
+    const denied = checkOrigin(p.url, this.opts.allowed_origins);
+    if (denied !== null) return run.failWith(denied);
+    run.timeoutMs = effectiveTimeout(p.timeout_ms, this.opts);
+    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the request");
+
+    const headers: Record<string, string> = { ...p.headers };
+    let body: string | undefined = p.body;
+    if (p.json !== undefined) {
+      body = JSON.stringify(p.json);
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
+    }
+    const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    try {
+      let res: Response;
+      try {
+        res = await fetch(p.url, { method, headers, ...(body === undefined ? {} : { body }), redirect: "manual", signal: deadline.signal });
+      } catch (err) {
+        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
+        return run.failWith(transportFailure(err, p.url));
+      }
+      const head: Record<string, JsonValue> = { status_code: res.status, headers: headerObject(res.headers) };
+      try {
+        const { bytes, truncated } = await readCapped(res.body, this.opts.max_response_bytes);
+        const output = { ...head, ...encodeBody(bytes), body_truncated: truncated };
+        return run.fact(res.ok ? "succeeded" : "failed", output, { bytes: bytes.length, truncated });
+      } catch (err) {
+        const partial = (err as { partial?: Buffer }).partial ?? Buffer.alloc(0);
+        const output = { ...head, ...encodeBody(partial), body_truncated: false };
+        const io = { bytes: partial.length, truncated: false };
+        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output, io);
+        return run.failWith(disconnectFailure(err), output, io);
+      }
+    } finally {
+      deadline.dispose();
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * JSON-RPC 2.0 framing and message classification, shared by the stdio and HTTP transports.
+ *
+ * stdio framing: newline-delimited JSON. Each message is one line of UTF-8 JSON terminated by
+ * `\n` (a trailing `\r` is tolerated, blank lines are ignored); a message never contains a raw
+ * newline (JSON.stringify escapes them). One line is at most `max_frame_bytes`.
+ *
+ * Inbound messages are classified as `response` (id + result xor error), `notification` (method,
+ * no id), `peer_request` (method + id) or `malformed` (anything else, with a reason code).
+ */
+import type { JsonValue } from "../contracts/base.js";
+import { isJsonValue } from "./common.js";
+
+export const JSONRPC_VERSION = "2.0";
+/** The error code the lane answers peer requests with (it serves no methods). */
+export const JSONRPC_METHOD_NOT_FOUND = -32601;
+/** Bytes of an offending frame quoted in a framing failure. */
+export const FRAME_EXCERPT_CHARS = 256;
+
+export type JsonRpcId = string | number;
+
+export interface JsonRpcErrorObject {
+  readonly code: number;
+  readonly message: string;
+  readonly data?: JsonValue;
+}
+
+export type Inbound =
+  | { kind: "response"; id: JsonRpcId | null; result?: JsonValue; error?: JsonRpcErrorObject }
+  | { kind: "notification"; method: string; params?: JsonValue }
+  | { kind: "peer_request"; id: JsonRpcId; method: string; params?: JsonValue }
+  | { kind: "malformed"; reason: string; message: string };
+
+const bad = (reason: string, message: string): Inbound => ({ kind: "malformed", reason, message });
+
+function isId(v: unknown): v is JsonRpcId {
+  return typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+}
+
+/** Classifies one decoded JSON value. */
+export function classify(msg: unknown): Inbound {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg)) {
+    return bad(Array.isArray(msg) ? "batch_not_supported" : "not_an_object", Array.isArray(msg) ? "batch messages are not supported" : "a message must be a JSON object");
+  }
+  const m = msg as Record<string, unknown>;
+  if (m.jsonrpc !== JSONRPC_VERSION) return bad("wrong_version", `jsonrpc must be "2.0", got ${JSON.stringify(m.jsonrpc) ?? "nothing"}`);
+  const params = m.params;
+  if (params !== undefined && (params === null || typeof params !== "object" || !isJsonValue(params))) return bad("invalid_params", "params must be an array or object");
+  if ("method" in m) {
+    if (typeof m.method !== "string") return bad("invalid_method", "method must be a string");
+    const withParams = params === undefined ? {} : { params: params as JsonValue };
+    if (!("id" in m)) return { kind: "notification", method: m.method, ...withParams };
+    if (!isId(m.id)) return bad("invalid_id", "a request id must be a string or number");
+    return { kind: "peer_request", id: m.id, method: m.method, ...withParams };
+  }
+  if (!("id" in m) || (m.id !== null && !isId(m.id))) return bad("invalid_id", "a response id must be a string, number or null");
+  const hasResult = "result" in m;
+  const hasError = "error" in m;
+  if (hasResult === hasError) return bad("invalid_response", "a response must have exactly one of result and error");
+  if (hasResult) {
+    if (!isJsonValue(m.result)) return bad("invalid_response", "result must be a JSON value");
+    return { kind: "response", id: m.id as JsonRpcId | null, result: m.result };
+  }
+  const e = m.error as Record<string, unknown> | null;
+  if (e === null || typeof e !== "object" || Array.isArray(e) || !Number.isInteger(e.code) || typeof e.message !== "string" || ("data" in e && !isJsonValue(e.data))) {
+    return bad("invalid_error_object", "error must be { code: integer, message: string, data? }");
+  }
+  const error: JsonRpcErrorObject = { code: e.code as number, message: e.message, ...("data" in e ? { data: e.data as JsonValue } : {}) };
+  return { kind: "response", id: m.id as JsonRpcId | null, error };
+}
+
+/** Parses one frame's text and classifies it. */
+export function decodeFrame(text: string): Inbound {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return bad("invalid_json", "the frame is not valid JSON");
+  }
+  return classify(value);
+}
+
+/** The request frame (no trailing newline). */
+export function encodeRequest(id: JsonRpcId, method: string, params: JsonValue | undefined): string {
+  return JSON.stringify({ jsonrpc: JSONRPC_VERSION, id, method, ...(params === undefined ? {} : { params }) });
+}
+
+/** The lane's reply to a peer request: method not found. */
+export function encodeMethodNotFound(id: JsonRpcId, method: string): string {
+  return JSON.stringify({ jsonrpc: JSONRPC_VERSION, id, error: { code: JSONRPC_METHOD_NOT_FOUND, message: `method not found: ${method}` } });
+}
+
+/** A short quote of an offending frame for failure details. */
+export function excerpt(text: string): string {
+  return text.length <= FRAME_EXCERPT_CHARS ? text : `${text.slice(0, FRAME_EXCERPT_CHARS)}…`;
+}
+
+/**
+ * Splits a byte stream into newline-delimited frames, enforcing the per-frame cap.
+ * `push` returns the complete frames (as UTF-8 text) or `too_large` once a frame exceeds the cap.
+ */
+export class LineFramer {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  push(chunk: Buffer): { frames: string[]; tooLarge: boolean } {
+    const frames: string[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl === -1) break;
+      const piece = chunk.subarray(start, nl);
+      if (this.pendingBytes + piece.length > this.maxFrameBytes) return { frames, tooLarge: true };
+      const line = Buffer.concat([...this.pending, piece]).toString("utf8");
+      this.pending = [];
+      this.pendingBytes = 0;
+      const text = line.endsWith("\r") ? line.slice(0, -1) : line;
+      if (text.trim() !== "") frames.push(text);
+      start = nl + 1;
+    }
+    const rest = chunk.subarray(start);
+    this.pending.push(rest);
+    this.pendingBytes += rest.length;
+    return { frames, tooLarge: this.pendingBytes > this.maxFrameBytes };
+  }
+}

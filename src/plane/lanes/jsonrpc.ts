@@ -1,0 +1,243 @@
+/**
+ * The jsonrpc lane: one JSON-RPC 2.0 call per execution (operation `call`), over a child
+ * process's stdio (newline-delimited JSON, see jsonrpc-frame.ts) or over HTTP (one POST per
+ * call). The peer is fixed by the lane's `transport` option (operator configuration); a request
+ * supplies only `{ method, params?, timeout_ms? }`.
+ *
+ * stdio: every execution starts a FRESH peer process (own process group, argv, no shell), writes
+ * the request frame, reads frames until the response whose id equals the request id (the
+ * execution_ref), then closes stdin and TERM/KILLs the group. While waiting:
+ * - a notification from the peer is emitted as an ExecutionEvent `jsonrpc.notification`
+ *   (`{ method, params? }`), in order;
+ * - a request from the peer is emitted as `jsonrpc.peer_request` and answered with error -32601
+ *   (the lane serves no methods);
+ * - an invalid frame (not JSON, not an object, a batch, `jsonrpc` not "2.0", a response with an
+ *   unknown id, a malformed error object, a frame over `max_frame_bytes`) is
+ *   `protocol_framing_failed` with `details.reason`.
+ * The peer exiting (or closing stdout) before responding is `remote_disconnect`; a peer that
+ * cannot be started is `launch_failed`.
+ *
+ * http: POST `application/json`, the body is the request object; the response body must be
+ * the response object. The HTTP status is recorded as `http_status`. A body that is not a valid
+ * response is `protocol_framing_failed` for a 2xx and a raw fact (failed, no class, output
+ * `{ http_status, body }`) otherwise. There are no notifications over HTTP (unary).
+ *
+ * Results: a `result` is `succeeded` with output `{ result }`; an error object is a raw fact:
+ * `failed` WITHOUT a class, output `{ error: { code, message, data? } }`.
+ */
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import type { JsonValue } from "../contracts/base.js";
+import { jsonValue } from "../contracts/base.js";
+import type { ExecutionRequest } from "../contracts/execution.js";
+import type { LaneCapabilities } from "../contracts/target.js";
+import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import {
+  BoundedBuffer,
+  capabilities,
+  checkLaneId,
+  Deadline,
+  deadlineFailure,
+  effectiveTimeout,
+  encodeBody,
+  invalidRequest,
+  laneIdOption,
+  parsePayload,
+  Run,
+  timeoutField,
+  timeoutOptions,
+} from "./common.js";
+import { GroupProcess } from "./group-process.js";
+import { headersField, httpUrl, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
+import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
+import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
+import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_NOTIFICATIONS, KILL_GRACE_MS, MAX_FRAME_BYTES_LIMIT, MAX_PEER_STDERR_BYTES } from "./limits.js";
+
+export const JSONRPC_OPERATIONS = ["call"] as const;
+
+const stdioTransport = z
+  .object({
+    kind: z.literal("stdio"),
+    command: z.string().min(1),
+    argv: z.array(z.string()).default([]),
+    env: z.record(z.string().regex(/^[^=\0]+$/), z.string()).default({}),
+    clear_env: z.boolean().default(false),
+    cwd: z.string().refine(isAbsolute, { message: "must be an absolute path" }).optional(),
+  })
+  .strict();
+const httpTransport = z.object({ kind: z.literal("http"), url: httpUrl, headers: headersField }).strict();
+
+export const jsonrpcLaneOptionsSchema = z
+  .object({
+    id: laneIdOption.default("jsonrpc"),
+    transport: z.discriminatedUnion("kind", [stdioTransport, httpTransport]),
+    max_frame_bytes: z.number().int().positive().max(MAX_FRAME_BYTES_LIMIT).default(DEFAULT_MAX_FRAME_BYTES),
+    max_notifications: z.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_NOTIFICATIONS),
+    ...timeoutOptions,
+  })
+  .strict();
+export type JsonRpcLaneOptions = z.input<typeof jsonrpcLaneOptionsSchema>;
+
+export const jsonrpcPayloadSchema = z
+  .object({
+    method: z.string().min(1),
+    params: z.union([z.array(jsonValue), z.record(jsonValue)]).optional(),
+    timeout_ms: timeoutField.optional(),
+  })
+  .strict();
+type Payload = z.output<typeof jsonrpcPayloadSchema>;
+
+function framing(reason: string, message: string, frame?: string): LaneFailure {
+  return { class: "protocol_framing_failed", message, details: { reason, ...(frame === undefined ? {} : { frame: excerpt(frame) }) } };
+}
+
+function errorOutput(error: JsonRpcErrorObject): JsonValue {
+  return { error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) } };
+}
+
+export class JsonRpcLane implements Lane {
+  readonly id: string;
+  private readonly opts: z.output<typeof jsonrpcLaneOptionsSchema>;
+
+  constructor(options: JsonRpcLaneOptions) {
+    this.opts = jsonrpcLaneOptionsSchema.parse(options);
+    this.id = this.opts.id;
+  }
+
+  capabilities(): LaneCapabilities {
+    return capabilities(this.id, ["jsonrpc", this.opts.transport.kind], [PLACEMENT_SURFACES.local], this.opts.transport.kind === "stdio");
+  }
+
+  async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
+    const run = new Run(ctx, request);
+    const bad =
+      checkLaneId(this.id, request) ??
+      (JSONRPC_OPERATIONS.includes(request.operation as "call") ? null : invalidRequest("$.operation", `must be one of ${JSONRPC_OPERATIONS.join(", ")}`)) ??
+      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
+    if (bad !== null) return run.failWith(bad);
+    const parsed = parsePayload(jsonrpcPayloadSchema, request);
+    if (!parsed.ok) return run.failWith(parsed.failure);
+    run.timeoutMs = effectiveTimeout(parsed.value.timeout_ms, this.opts);
+    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the call");
+    const t = this.opts.transport;
+    return t.kind === "stdio" ? this.overStdio(run, t, parsed.value, ctx) : this.overHttp(run, t, parsed.value, ctx);
+  }
+
+  private async overStdio(run: Run, t: z.output<typeof stdioTransport>, p: Payload, ctx: LaneContext): Promise<LaneOutcome> {
+    const env = t.clear_env ? { ...t.env } : { ...process.env, ...t.env };
+    const started = await GroupProcess.start(t.command, t.argv, { env, ...(t.cwd === undefined ? {} : { cwd: t.cwd }) });
+    if (!(started instanceof GroupProcess)) {
+      return run.fail("launch_failed", `cannot start the JSON-RPC peer ${t.command}: ${started.error.message}`, null, { reason: "peer_launch_failed", code: started.error.code ?? "unknown", command: t.command });
+    }
+    const proc = started;
+    const id = run.request.execution_ref;
+    const stderr = new BoundedBuffer(MAX_PEER_STDERR_BYTES);
+    proc.child.stderr.on("data", (c: Buffer) => stderr.push(c));
+    proc.child.stdin.on("error", () => undefined);
+    const framer = new LineFramer(this.opts.max_frame_bytes);
+    const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    let messages = 0;
+
+    const settled = await new Promise<LaneOutcome>((resolve) => {
+      let done = false;
+      const finish = (o: LaneOutcome): void => {
+        if (done) return;
+        done = true;
+        resolve(o);
+      };
+      const handle = (frame: string): void => {
+        const m: Inbound = decodeFrame(frame);
+        switch (m.kind) {
+          case "malformed":
+            return finish(run.failWith(framing(m.reason, m.message, frame)));
+          case "notification":
+          case "peer_request":
+            if (++messages > this.opts.max_notifications) {
+              return finish(run.failWith(framing("too_many_messages", `more than ${this.opts.max_notifications} notifications/peer requests`)));
+            }
+            if (m.kind === "notification") {
+              run.emit("jsonrpc.notification", { method: m.method, ...(m.params === undefined ? {} : { params: m.params }) });
+            } else {
+              run.emit("jsonrpc.peer_request", { id: m.id, method: m.method, ...(m.params === undefined ? {} : { params: m.params }) });
+              proc.child.stdin.write(`${encodeMethodNotFound(m.id, m.method)}\n`);
+            }
+            return;
+          case "response":
+            if (m.id !== id) return finish(run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, frame)));
+            return finish(m.error === undefined ? run.fact("succeeded", { result: m.result ?? null }) : run.fact("failed", errorOutput(m.error)));
+        }
+      };
+      proc.child.stdout.on("data", (chunk: Buffer) => {
+        if (done) return;
+        const { frames, tooLarge } = framer.push(chunk);
+        for (const f of frames) {
+          handle(f);
+          if (done) return;
+        }
+        if (tooLarge) finish(run.failWith(framing("frame_too_large", `a frame exceeds ${this.opts.max_frame_bytes} bytes`)));
+      });
+      proc.child.stdout.on("end", () => {
+        // Let an exit status arrive first (bounded: a peer may close stdout and keep running).
+        const settle = new Promise<void>((r) => setTimeout(r, CLOSE_AFTER_KILL_MS).unref());
+        void Promise.race([proc.closed, settle]).then(() =>
+          finish(
+            run.fail("remote_disconnect", "the peer closed its output before responding", { exit_code: proc.exitCode, signal: proc.signal, stderr: stderr.text() }, { reason: "peer_exited" }),
+          ),
+        );
+      });
+      void deadline.fired.then((reason) => finish(deadlineFailure(run, reason, null)));
+      proc.child.stdin.write(`${encodeRequest(id, p.method, p.params)}\n`);
+    });
+    deadline.dispose();
+    proc.child.stdin.end();
+    proc.terminate(KILL_GRACE_MS);
+    await proc.closed;
+    return settled;
+  }
+
+  private async overHttp(run: Run, t: z.output<typeof httpTransport>, p: Payload, ctx: LaneContext): Promise<LaneOutcome> {
+    const id = run.request.execution_ref;
+    const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    try {
+      let res: Response;
+      try {
+        res = await fetch(t.url, {
+          method: "POST",
+          headers: { ...t.headers, "content-type": "application/json", accept: "application/json" },
+          body: encodeRequest(id, p.method, p.params),
+          redirect: "manual",
+          signal: deadline.signal,
+        });
+      } catch (err) {
+        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
+        return run.failWith(transportFailure(err, t.url));
+      }
+      let bytes: Buffer;
+      let truncated: boolean;
+      try {
+        ({ bytes, truncated } = await readCapped(res.body, this.opts.max_frame_bytes));
+      } catch (err) {
+        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
+        return run.failWith(disconnectFailure(err));
+      }
+      if (truncated) return run.failWith(framing("frame_too_large", `the response exceeds ${this.opts.max_frame_bytes} bytes`));
+      const m = decodeFrame(bytes.toString("utf8"));
+      const isResponse = m.kind === "response" && m.id === id;
+      if (!isResponse && !res.ok) return run.fact("failed", { http_status: res.status, ...encodeBody(bytes) });
+      switch (m.kind) {
+        case "malformed":
+          return run.failWith(framing(m.reason, m.message, bytes.toString("utf8")));
+        case "notification":
+        case "peer_request":
+          return run.failWith(framing("not_a_response", `expected a response, got a ${m.kind === "notification" ? "notification" : "request"}`, bytes.toString("utf8")));
+        case "response":
+          if (m.id !== id) return run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, bytes.toString("utf8")));
+          return m.error === undefined
+            ? run.fact("succeeded", { result: m.result ?? null, http_status: res.status })
+            : run.fact("failed", { ...(errorOutput(m.error) as Record<string, JsonValue>), http_status: res.status });
+      }
+    } finally {
+      deadline.dispose();
+    }
+  }
+}

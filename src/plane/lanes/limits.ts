@@ -1,0 +1,62 @@
+/**
+ * Every limit the lanes enforce, as named constants. A lane option may lower or raise a default
+ * within the hard maxima below; nothing is unbounded.
+ */
+
+/** Timeout used when neither the request payload nor the lane options give one. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Hard upper bound on any lane's timeout (lane options cannot exceed it). */
+export const MAX_TIMEOUT_MS = 3_600_000;
+
+/** process: grace between SIGTERM and SIGKILL to the process group (the reference's 200 ms). */
+export const KILL_GRACE_MS = 200;
+/** process: how long to wait for stdio to close after the group was SIGKILLed before giving up. */
+export const CLOSE_AFTER_KILL_MS = 500;
+/** process: default cap on captured bytes per stream (stdout, stderr). */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+/** process: hard maximum for `max_output_bytes`. */
+export const MAX_OUTPUT_BYTES_LIMIT = 64 * 1024 * 1024;
+/** process: cap on the stdin a request may carry. */
+export const MAX_STDIN_BYTES = 16 * 1024 * 1024;
+
+/** http/sse/jsonrpc-over-http: default cap on response body bytes. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Hard maximum for `max_response_bytes`. */
+export const MAX_RESPONSE_BYTES_LIMIT = 64 * 1024 * 1024;
+/** http: methods a lane may be configured to allow (and the default allow-list). */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export const DEFAULT_HTTP_METHODS: readonly HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** http: cap on the request body a request may carry. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
+
+/** jsonrpc: cap on one newline-delimited frame from a stdio peer. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+export const MAX_FRAME_BYTES_LIMIT = 64 * 1024 * 1024;
+/** jsonrpc: cap on notifications (and peer requests) accepted during one execution. */
+export const DEFAULT_MAX_NOTIFICATIONS = 1000;
+/** jsonrpc: cap on captured peer stderr bytes. */
+export const MAX_PEER_STDERR_BYTES = 64 * 1024;
+
+/** sse/websocket: default cap on events (messages) per execution. */
+export const DEFAULT_MAX_EVENTS = 1000;
+export const MAX_EVENTS_LIMIT = 1_000_000;
+/** sse/websocket: default cap on stream bytes per execution. */
+export const DEFAULT_MAX_STREAM_BYTES = 4 * 1024 * 1024;
+export const MAX_STREAM_BYTES_LIMIT = 256 * 1024 * 1024;
+
+/** worker: V8 old-generation heap cap for a lane worker thread. */
+export const WORKER_MAX_OLD_GENERATION_MB = 256;
+/** worker: cap on captured worker stdout/stderr (discarded beyond; never reaches the node's stdout). */
+export const WORKER_MAX_CONSOLE_BYTES = 64 * 1024;
+
+/** ssh: default connect timeout handed to `ssh -o ConnectTimeout` (seconds, ssh's unit). */
+export const SSH_CONNECT_TIMEOUT_S = 5;
+/** ssh: the exit status ssh itself uses for connection/authentication errors. */
+export const SSH_TRANSPORT_EXIT_CODE = 255;
+/**
+ * ssh: the remote `timeout` fires this long after the local deadline plus the kill grace, so the
+ * local deadline always decides the outcome (`timeout`) and the remote bound only cleans up a
+ * command the dropped connection left running.
+ */
+export const SSH_REMOTE_TIMEOUT_MARGIN_MS = 500;

@@ -1,0 +1,160 @@
+/**
+ * The sse lane: subscribes to a Server-Sent Events stream (operation `subscribe`, GET with
+ * `accept: text/event-stream`, parsed by eventsource-parser) and emits one ExecutionEvent
+ * `sse.event` per event, in order: `{ event, data, id? }` (`event` defaults to "message").
+ *
+ * Payload: `{ url, headers?, last_event_id?, timeout_ms?, max_events?, stop_on_event? }`.
+ * The execution ends, `succeeded`, when the server ends the stream (`end: "eof"`), when an event
+ * of type `stop_on_event` arrived (`"stop_event"`), or at a bound: `max_events` events
+ * (`"max_events"`) or `max_stream_bytes` bytes (`"max_bytes"`), which set `output_truncated`.
+ * Output: `{ status_code, events, last_event_id, end }`.
+ *
+ * Raw facts and failures: a non-2xx status is `failed` without a class (`{ status_code,
+ * headers, body }`, body capped); a 2xx that is not `text/event-stream` is
+ * `protocol_framing_failed`; no response is `transport_failed`; the stream breaking off is
+ * `remote_disconnect`; `timeout` and `cancellation` keep the events already emitted and report
+ * the counts in the output. Unknown SSE fields and bad `retry` values are ignored (as the SSE
+ * specification says); `retry` is not acted on (no reconnection: no fallback).
+ */
+import { createParser } from "eventsource-parser";
+import { z } from "zod";
+import type { JsonValue } from "../contracts/base.js";
+import type { ExecutionRequest } from "../contracts/execution.js";
+import type { LaneCapabilities } from "../contracts/target.js";
+import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
+import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
+import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
+
+export const SSE_OPERATIONS = ["subscribe"] as const;
+/** Cap on the body quoted from a non-2xx SSE response. */
+export const SSE_ERROR_BODY_BYTES = 64 * 1024;
+
+export const sseLaneOptionsSchema = z
+  .object({
+    id: laneIdOption.default("sse"),
+    allowed_origins: allowedOriginsOption,
+    max_events: z.number().int().positive().max(MAX_EVENTS_LIMIT).default(DEFAULT_MAX_EVENTS),
+    max_stream_bytes: z.number().int().positive().max(MAX_STREAM_BYTES_LIMIT).default(DEFAULT_MAX_STREAM_BYTES),
+    ...timeoutOptions,
+  })
+  .strict();
+export type SseLaneOptions = z.input<typeof sseLaneOptionsSchema>;
+
+export const ssePayloadSchema = z
+  .object({
+    url: httpUrl,
+    headers: headersField,
+    last_event_id: z.string().regex(/^[^\r\n\0]*$/).optional(),
+    timeout_ms: timeoutField.optional(),
+    max_events: z.number().int().positive().max(MAX_EVENTS_LIMIT).optional(),
+    stop_on_event: z.string().min(1).optional(),
+  })
+  .strict();
+
+type End = "eof" | "stop_event" | "max_events" | "max_bytes";
+
+export class SseLane implements Lane {
+  readonly id: string;
+  private readonly opts: z.output<typeof sseLaneOptionsSchema>;
+
+  constructor(options: SseLaneOptions = {}) {
+    this.opts = sseLaneOptionsSchema.parse(options);
+    this.id = this.opts.id;
+  }
+
+  capabilities(): LaneCapabilities {
+    return capabilities(this.id, ["sse", "http"], [PLACEMENT_SURFACES.local], true);
+  }
+
+  async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
+    const run = new Run(ctx, request);
+    const bad =
+      checkLaneId(this.id, request) ??
+      (SSE_OPERATIONS.includes(request.operation as "subscribe") ? null : invalidRequest("$.operation", `must be one of ${SSE_OPERATIONS.join(", ")}`)) ??
+      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
+    if (bad !== null) return run.failWith(bad);
+    const parsed = parsePayload(ssePayloadSchema, request);
+    if (!parsed.ok) return run.failWith(parsed.failure);
+    const p = parsed.value;
+    const denied = checkOrigin(p.url, this.opts.allowed_origins);
+    if (denied !== null) return run.failWith(denied);
+    run.timeoutMs = effectiveTimeout(p.timeout_ms, this.opts);
+    const maxEvents = Math.min(p.max_events ?? this.opts.max_events, this.opts.max_events);
+    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before subscribing");
+
+    const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    try {
+      let res: Response;
+      try {
+        const headers: Record<string, string> = { ...p.headers, accept: "text/event-stream", "cache-control": "no-cache" };
+        if (p.last_event_id !== undefined) headers["last-event-id"] = p.last_event_id;
+        res = await fetch(p.url, { method: "GET", headers, redirect: "manual", signal: deadline.signal });
+      } catch (err) {
+        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
+        return run.failWith(transportFailure(err, p.url));
+      }
+      if (!res.ok) {
+        const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES)).catch(() => ({ bytes: Buffer.alloc(0), truncated: false }));
+        return run.fact("failed", { status_code: res.status, headers: headerObject(res.headers), ...encodeBody(body.bytes), body_truncated: body.truncated });
+      }
+      const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+      if (type !== "text/event-stream") {
+        await res.body?.cancel().catch(() => undefined);
+        return run.fail("protocol_framing_failed", `expected text/event-stream, got ${JSON.stringify(type)}`, null, { reason: "not_event_stream", status_code: res.status });
+      }
+      return await this.consume(run, res, p.stop_on_event, maxEvents, deadline);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async consume(run: Run, res: Response, stopOn: string | undefined, maxEvents: number, deadline: Deadline): Promise<LaneOutcome> {
+    let events = 0;
+    let bytes = 0;
+    let lastEventId: string | null = null;
+    let end = null as End | null;
+    let overflow = false;
+    const parser = createParser({
+      onEvent: (ev) => {
+        if (end !== null || deadline.reason !== null) return;
+        events++;
+        if (ev.id !== undefined) lastEventId = ev.id;
+        const payload: Record<string, JsonValue> = { event: ev.event ?? "message", data: ev.data };
+        if (ev.id !== undefined) payload.id = ev.id;
+        run.emit("sse.event", payload);
+        if (stopOn !== undefined && (ev.event ?? "message") === stopOn) end = "stop_event";
+        else if (events >= maxEvents) end = "max_events";
+      },
+      onError: (err) => {
+        if (err.type === "max-buffer-size-exceeded") overflow = true;
+      },
+      maxBufferSize: this.opts.max_stream_bytes,
+    });
+    const output = (): Record<string, JsonValue> => ({ status_code: res.status, events, last_event_id: lastEventId, ...(end === null ? {} : { end }) });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder("utf-8");
+    try {
+      while (end === null) {
+        const { done, value } = await reader.read();
+        if (done) {
+          parser.feed(decoder.decode());
+          if (end === null) end = "eof";
+          break;
+        }
+        const room = this.opts.max_stream_bytes - bytes;
+        const part = value.length > room ? value.subarray(0, room) : value;
+        bytes += part.length;
+        parser.feed(decoder.decode(part, { stream: true }));
+        if (overflow) return run.fail("protocol_framing_failed", "an event exceeds the stream byte cap", output(), { reason: "event_too_large" }, { bytes, truncated: true });
+        if (end === null && value.length > room) end = "max_bytes";
+      }
+    } catch (err) {
+      if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output(), { bytes, truncated: false });
+      return run.failWith(disconnectFailure(err), output(), { bytes, truncated: false });
+    }
+    await reader.cancel().catch(() => undefined);
+    return run.fact("succeeded", output(), { bytes, truncated: end === "max_events" || end === "max_bytes" });
+  }
+}

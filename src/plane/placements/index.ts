@@ -1,0 +1,3 @@
+/** Placements (local, ssh; guest is recognised and unsupported). */
+export * from "./placement.js";
+export * from "./ssh.js";
