@@ -1,5 +1,6 @@
 /**
- * Governed workflows: `cairn wf run` (PGS v0.3 workspaces).
+ * Governed workflows: `cairn wf run` (PGS v0.3 workspaces; sealed Cairn snapshots with
+ * `--snapshot`, see wf-compile.ts) and `cairn wf compile` (wf-compile.ts).
  *
  * Exit codes (the PGS reference rule): 0 when the run ends with SUCCESS or ALREADY_EXISTS;
  * 1 for any other terminal status (VIOLATION, NOT_FOUND, BACKEND_ERROR, ACK…), for a runtime
@@ -19,10 +20,14 @@ import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js
 import { globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
 import { wfReplayCommand } from "./wf-replay.js";
+import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 
 interface WfRunOpts {
   workspace?: string;
-  wf: string;
+  /** Optional with --snapshot (a snapshot holding one workflow); else required. */
+  wf?: string;
+  /** A sealed Cairn snapshot (file or digest): runs it instead of a PGS workspace (wf-compile.ts). */
+  snapshot?: string;
   payload?: string;
   dataRoot?: string;
   render: boolean;
@@ -44,6 +49,10 @@ Notes:
   visited path highlighted (visited nodes filled, taken edges bold, the failing node red).
   The pictures are for humans: not part of the hash chain, the summary or the store receipt
   (the PNG uses system fonts, so its bytes may differ between machines). --no-render skips them.
+  With --snapshot <file|digest> it runs a sealed Cairn snapshot (cairn wf compile) instead:
+  traces under <--workspace, default .>/traces/<namespace>/<WF_CODE>/<trace_id>/, data root
+  default <that directory>/data, --wf optional when the snapshot holds one workflow, no
+  pictures (docs/workflow-cairn.md).
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
 
@@ -82,12 +91,21 @@ export function wfCommand(): Command {
   const run = new Command("run")
     .description("run a workflow of a PGS v0.3 workspace over a payload, writing a chained trace")
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
-    .requiredOption("--wf <fqdn>", "workflow FQDN, <domain>::<WF_CODE>")
+    .option("--wf <fqdn>", "workflow FQDN, <domain>::<WF_CODE> (required, except with --snapshot holding one workflow)")
+    .option("--snapshot <file|digest>", "run a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace; traces under --workspace (default .)")
     .option("--payload <file>", "payload JSON object (default {})")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option("--no-render", "skip the trace pictures (<trace_id>.svg/.png)")
     .addHelpText("after", WF_RUN_HELP)
     .action(async (opts: WfRunOpts, cmd: Command) => {
+      if (opts.snapshot !== undefined) {
+        if (opts.snapshot === "") throw new CairnError(ErrorCode.USAGE, "--snapshot must not be empty", { field: "--snapshot" });
+        const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
+        const { result, shown } = runSnapshot(cmd, { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace });
+        printSnapshotRun(outputFor(cmd), result, shown, runJson);
+        return;
+      }
+      if (opts.wf === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--wf <fqdn>' not specified", { field: "--wf" });
       const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
       if (workspaceArg === undefined || workspaceArg === "") {
         throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
@@ -113,5 +131,5 @@ export function wfCommand(): Command {
       if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
       process.exitCode = r.exitCode;
     });
-  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces").addCommand(run).addCommand(wfReplayCommand());
+  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces and sealed Cairn snapshots, compile Cairn declarations").addCommand(run).addCommand(wfReplayCommand()).addCommand(wfCompileCommand());
 }

@@ -53,6 +53,33 @@ export const ErrorCode = {
   PATH_CONFINEMENT: "E_PATH_CONFINEMENT",
   /** A snapshot names a handler (`module:callable`) that the sealed handler tables lack. */
   HANDLER_UNMAPPED: "E_HANDLER_UNMAPPED",
+  /**
+   * `cairn wf compile` found errors in Cairn workflow declarations (thrown once per compile;
+   * `details.errors` lists the diagnostics, each with one of the `E_COMPILE_*` codes below).
+   */
+  COMPILE_FAILED: "E_COMPILE_FAILED",
+  /** Compile diagnostic: a file that is not YAML/JSON or does not match the published JSON Schema. */
+  COMPILE_SCHEMA: "E_COMPILE_SCHEMA",
+  /** Compile diagnostic: a step names an atom, user CT, module or store that does not exist. */
+  COMPILE_UNKNOWN_CAPABILITY: "E_COMPILE_UNKNOWN_CAPABILITY",
+  /** Compile diagnostic: a CS step names an operation its store kind does not have. */
+  COMPILE_UNKNOWN_OPERATION: "E_COMPILE_UNKNOWN_OPERATION",
+  /** Compile diagnostic: an input binding that resolves to nothing (unknown node, step or field). */
+  COMPILE_UNBOUND_INPUT: "E_COMPILE_UNBOUND_INPUT",
+  /** Compile diagnostic: a route (or the entry) names a node that is not declared. */
+  COMPILE_MISSING_NODE: "E_COMPILE_MISSING_NODE",
+  /** Compile diagnostic: an outcome a node can end with that no route handles (and no default route). */
+  COMPILE_UNHANDLED_OUTCOME: "E_COMPILE_UNHANDLED_OUTCOME",
+  /** Compile diagnostic: a node no route from the entry reaches. */
+  COMPILE_UNREACHABLE_NODE: "E_COMPILE_UNREACHABLE_NODE",
+  /** Compile diagnostic: a routing cycle none of whose nodes declares `max_visits`. */
+  COMPILE_UNBOUNDED_CYCLE: "E_COMPILE_UNBOUNDED_CYCLE",
+  /** Compile diagnostic: a declared feature this build does not support yet (e.g. `lane`). */
+  COMPILE_UNSUPPORTED: "E_COMPILE_UNSUPPORTED",
+  /** Compile diagnostic: the same name declared twice (workflow, step id). */
+  COMPILE_DUPLICATE: "E_COMPILE_DUPLICATE",
+  /** Compile diagnostic: a capability module that cannot be bundled or loaded. */
+  COMPILE_MODULE: "E_COMPILE_MODULE",
   /** Something Cairn did not expect; a bug. */
   INTERNAL: "E_INTERNAL",
 } as const;

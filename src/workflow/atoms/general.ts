@@ -28,10 +28,15 @@
  *   flags limited to `REGEX_ALLOWED_FLAGS`. **JS regular expressions have no time bound**: a
  *   backtracking pattern can still take exponential time within these limits; only trusted
  *   workflow authors should supply patterns;
- * - `json_schema_validate` takes an injected compiler (`makeJsonSchemaValidateAtom`), so the
- *   JSON Schema engine (e.g. ajv 8) is wired by the caller; compiled validators are memoised by
- *   the canonical text of the schema (bounded, results are unaffected).
+ * - `json_schema_validate` is JSON Schema draft-07 validation by **ajv 8** (`ajvSchemaCompiler`:
+ *   all errors, strict mode — an unknown keyword makes the schema invalid —, `format` is an
+ *   annotation only, since no format plugin is loaded). `CAIRN_GENERAL_ATOMS` is
+ *   `GENERAL_ATOMS` plus that atom; it is the table Cairn workflow declarations reach
+ *   (src/workflow/cairn/catalog.ts). `makeJsonSchemaValidateAtom(compile)` still accepts
+ *   another compiler. Compiled validators are memoised by the canonical text of the schema
+ *   (bounded, results are unaffected).
  */
+import { Ajv, type ErrorObject } from "ajv";
 import { canonicalDigest } from "../../core/canonical.js";
 import type { AtomInputs, CtAtom, CtAtomTable } from "./index.js";
 import { canonicalJson } from "../py/json.js";
@@ -260,3 +265,27 @@ export function createGeneralAtomTable(opts: { readonly jsonSchema?: JsonSchemaC
   if (opts.jsonSchema === undefined) return GENERAL_ATOMS;
   return Object.freeze({ ...GENERAL_ATOMS, "cairn.workflow.atoms.general:json_schema_validate": makeJsonSchemaValidateAtom(opts.jsonSchema) });
 }
+
+/**
+ * The JSON Schema compiler of `json_schema_validate`: ajv 8 (draft-07), one instance per
+ * compiled schema. Options: `allErrors` (every issue is reported, at most JSON_SCHEMA_MAX_ERRORS kept),
+ * `strict` (unknown keywords and ambiguous schemas are refused as an invalid schema; strict-type
+ * warnings are off), `validateFormats: false` (`format` is an annotation), no logger (nothing is
+ * printed). Validation is pure: ajv compiles a schema into a function of the value only.
+ */
+export function ajvSchemaCompiler(): JsonSchemaCompiler {
+  return (schema) => {
+    // A fresh instance per schema: ajv caches every schema it compiled (and refuses a second
+    // schema with the same $id), so one shared instance would grow without bound.
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, validateFormats: false, logger: false });
+    const validate = ajv.compile(schema as boolean | Record<string, unknown>);
+    return (data) => {
+      if (validate(data) === true) return { valid: true };
+      const errors = (validate.errors ?? []).map((e: ErrorObject) => ({ instancePath: e.instancePath, message: e.message ?? e.keyword }));
+      return { valid: false, errors };
+    };
+  };
+}
+
+/** `GENERAL_ATOMS` plus `json_schema_validate` backed by ajv (`ajvSchemaCompiler`). */
+export const CAIRN_GENERAL_ATOMS: CtAtomTable = createGeneralAtomTable({ jsonSchema: ajvSchemaCompiler() });

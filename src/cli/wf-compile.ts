@@ -1,0 +1,162 @@
+/**
+ * Cairn's own workflows on the command line:
+ *
+ * - `cairn wf compile <files|dirs…> [--out FILE] [--json]`: compiles YAML/JSON declarations
+ *   (src/workflow/cairn) into one sealed snapshot, before any execution. Every problem is one
+ *   line on stderr, `<file>: node <n>: <field>: <message> [E_COMPILE_…]` (with `--json`, the
+ *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
+ *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
+ *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
+ *   root `cairn-wf-snapshot:<digest>`).
+ *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
+ *   like E_INVALID_INPUT) or an unreadable/missing path; 2 usage errors (no file, bad flag).
+ * - `cairn wf run --snapshot FILE|digest`: `runSnapshot` below, called by workflow-commands.ts.
+ *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
+ *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
+ */
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Command } from "commander";
+import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../core/errors.js";
+import { isDigest, type Digest } from "../core/digest.js";
+import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { compileWorkflows, formatDiagnostic } from "../workflow/cairn/compile.js";
+import { loadSealedFile, loadSnapshotFromStore, sealedFileBytes, storeSnapshot, type SealedSnapshot } from "../workflow/cairn/seal.js";
+import { prepareSnapshot, runCairnWorkflow, type CairnRunResult } from "../workflow/cairn/run.js";
+import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
+import { prettyPy } from "../workflow/pgs/pyjson.js";
+import type { PgsRunResult } from "../workflow/pgs/run.js";
+import type { PyObject, PyValue } from "../workflow/pgs/value.js";
+import { globalsOf, outputFor } from "./context.js";
+import { printError, type Output } from "./output.js";
+
+const COMPILE_HELP = `
+Notes:
+  Compiles Cairn workflow declarations (YAML or JSON, format cairn.workflow/v1, schema
+  schema/cairn-workflow.schema.json; a directory means its .yaml/.yml/.json files) into one
+  sealed snapshot. Checked before anything runs: the schema; unknown capabilities (atoms, user
+  CTs, modules, stores) and operations; inputs bound to nothing; routes to missing nodes;
+  outcomes a node can end with that no route handles (unless routes.default exists);
+  unreachable nodes; routing cycles without max_visits; lane bindings (not supported yet).
+  Each error names the file, the node and the field, with a stable E_COMPILE_* code.
+  The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
+  bundles included); its digest is printed, --out writes the sealed file, and with --store
+  (or $CAIRN_STORE) it is stored as an artifact. Docs: docs/workflow-cairn.md.
+  Exit status: 0 compiled, 1 compile errors or unreadable input, 2 usage error.`;
+
+interface CompileOpts {
+  out?: string;
+}
+
+export function wfCompileCommand(): Command {
+  return new Command("compile")
+    .description("compile Cairn workflow declarations (YAML/JSON) into a sealed snapshot")
+    .argument("<paths...>", "declaration files or directories")
+    .option("--out <file>", "write the sealed snapshot to this file")
+    .addHelpText("after", COMPILE_HELP)
+    .action(async (paths: string[], opts: CompileOpts, cmd: Command) => {
+      const out = outputFor(cmd);
+      if (opts.out === "") throw new UsageError("--out must not be empty", { field: "--out" });
+      const r = await compileWorkflows(paths);
+      if (r.diagnostics.length > 0 || r.content === undefined) {
+        if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
+        else for (const d of r.diagnostics) process.stderr.write(`cairn: ${formatDiagnostic(d)}\n`);
+        printError(new CairnError(ErrorCode.COMPILE_FAILED, `${r.diagnostics.length} compile error${r.diagnostics.length === 1 ? "" : "s"}`, { errors: r.diagnostics.length }), out.json);
+        process.exitCode = 1;
+        return;
+      }
+      const { digest, bytes } = sealedFileBytes(r.content);
+      if (opts.out !== undefined) {
+        try {
+          writeFileSync(opts.out, bytes);
+        } catch (err) {
+          throw new CairnError(ErrorCode.INVALID_INPUT, `cannot write --out ${opts.out}: ${(err as Error).message}`, { field: "--out", path: opts.out });
+        }
+      }
+      const g = globalsOf(cmd);
+      const storeDir = g.store ?? process.env.CAIRN_STORE;
+      let stored = false;
+      if (storeDir !== undefined && storeDir !== "") {
+        const store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+        try {
+          if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
+          stored = true;
+        } finally {
+          store.close();
+        }
+      }
+      if (out.json) {
+        out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
+      } else {
+        for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
+        if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);
+        if (stored) out.note("stored in the store (root cairn-wf-snapshot:<digest>)");
+        out.line(digest);
+      }
+    });
+}
+
+export interface SnapshotRunOpts {
+  snapshot: string;
+  wf?: string;
+  payload: PyObject;
+  dataRoot?: string;
+  workspace?: string;
+}
+
+function loadSnapshotArg(arg: string, openRead: () => Store | undefined): SealedSnapshot {
+  if (isDigest(arg)) {
+    const store = openRead();
+    if (store === undefined) throw new UsageError(`--snapshot ${arg} is a digest: give --store (or $CAIRN_STORE) to load it`, { field: "--snapshot" });
+    try {
+      return loadSnapshotFromStore(store, arg as Digest);
+    } finally {
+      store.close();
+    }
+  }
+  return loadSealedFile(arg);
+}
+
+/** `cairn wf run --snapshot …` (see the module comment). Returns the result as the PGS path's shape. */
+export function runSnapshot(cmd: Command, o: SnapshotRunOpts): { result: CairnRunResult; shown: string } {
+  const g = globalsOf(cmd);
+  const storeDir = g.store ?? process.env.CAIRN_STORE;
+  const hasStore = storeDir !== undefined && storeDir !== "";
+  const sealed = loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
+  const base = o.workspace ?? ".";
+  const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
+  if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
+  const prepared = prepareSnapshot(sealed);
+  let store: Store | undefined;
+  if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+  let r: CairnRunResult;
+  try {
+    r = runCairnWorkflow({ snapshot: prepared, ...(o.wf === undefined ? {} : { workflow: o.wf }), payload: o.payload, dataRoot: resolve(dataRootArg), baseDir: resolve(base), ...(store === undefined ? {} : { store }) });
+  } finally {
+    store?.close();
+  }
+  return { result: r, shown: join(base, r.traceDir) };
+}
+
+/** Prints a snapshot run like the PGS path and sets the exit code. */
+export function printSnapshotRun(out: Output, r: CairnRunResult, shown: string, runJson: (r: PgsRunResult, shown: string) => PyObject): void {
+  if (out.json) {
+    const doc = runJson(r as unknown as PgsRunResult, shown);
+    doc.set("snapshot", r.digests.snapshot);
+    doc.set("exit", r.exit === null ? null : new Map<string, PyValue>([["name", r.exit.name], ["reason", r.exit.reason]]));
+    out.line(prettyPy(doc));
+  } else {
+    const status = r.exitCode === 0 ? out.paint("green", r.status) : out.paint("red", r.status);
+    out.line(`workflow: ${r.workflow}`);
+    out.line(`snapshot: ${r.digests.snapshot}`);
+    out.line(`status: ${status}`);
+    if (r.exit !== null) out.line(`exit: ${r.exit.name} (${r.exit.reason})`);
+    out.line(`trace id: ${r.traceId}`);
+    out.line(`trace dir: ${shown}`);
+    out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
+    if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
+    if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
+  }
+  if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
+  process.exitCode = r.exitCode;
+}

@@ -1,0 +1,146 @@
+/**
+ * The capability catalog of Cairn workflow declarations: every built-in CT atom and every CS
+ * store kind a declaration can name, each with its **declared outcome set** and its result
+ * fields. The compiler checks declarations against it (unknown capability / operation,
+ * unhandled outcome, unbound `$.results.<node>.<field>`); the runtime resolves handlers through
+ * it and nothing else (sealed tables: frozen literals, no discovery, no dynamic import).
+ *
+ * CT atoms (pure; outcome SUCCESS or VIOLATION — an atom that throws yields VIOLATION):
+ * the general atoms of src/workflow/atoms/general.ts (`CAIRN_GENERAL_ATOMS`, JSON Schema by
+ * ajv) plus the PGS atom `generate_id` (SEMANTICS B.1). User CTs come from capability modules
+ * (usercts.ts) and have the same outcome set.
+ *
+ * CS store kinds (governed side effects, the runtimes of src/workflow/effects):
+ *
+ * | kind       | runtime                 | operation → method (outcomes)                                                  |
+ * |------------|-------------------------|--------------------------------------------------------------------------------|
+ * | registry   | CS_REGISTRY_V0          | REGISTER → register (SUCCESS, ALREADY_EXISTS, VIOLATION, BACKEND_ERROR); RESOLVE → resolve, DEREGISTER → deregister (SUCCESS, NOT_FOUND, VIOLATION, BACKEND_ERROR); EXISTS → exists (SUCCESS, VIOLATION, BACKEND_ERROR) |
+ * | appendonly | CS_APPENDONLY_JSONL_V0  | APPEND → append (SUCCESS); GET_ALL → read_all (SUCCESS, BACKEND_ERROR); GET_RANGE → read_range, GET_SINCE → read_since (SUCCESS, VIOLATION, BACKEND_ERROR) |
+ * | mutable    | CS_MUTABLE_JSON_V0      | READ → read, DELETE → delete (SUCCESS, NOT_FOUND, VIOLATION, BACKEND_ERROR); WRITE → write, EXISTS → exists (SUCCESS, VIOLATION, BACKEND_ERROR); LIST → list_keys (SUCCESS, BACKEND_ERROR) |
+ *
+ * The outcome sets are read off the runtimes' code (every `status(...)` each method can
+ * return); hard errors (confinement, bad config, I/O) are not outcomes: they abort the run.
+ */
+import { CAIRN_GENERAL_ATOMS, GENERAL_ATOMS_MODULE } from "../atoms/general.js";
+import { CT_PURE_GENERATE_ID_V0 } from "../atoms/pgs-generate-id.js";
+import type { CtAtom } from "../atoms/index.js";
+import type { CsCapabilityId } from "../effects/types.js";
+import type { Outcome } from "./schema.js";
+
+/** Outcomes of every CT (built-in atom or user CT). */
+export const CT_OUTCOMES: readonly Outcome[] = Object.freeze(["SUCCESS", "VIOLATION"]);
+
+export interface AtomEntry {
+  /** The name a declaration uses (`ct: hash`). */
+  readonly name: string;
+  /** The handler ref of the atom in its sealed table (`<module>:<callable>`), recorded in the snapshot. */
+  readonly ref: string;
+  readonly atom: CtAtom;
+  /** The fields of the atom's result object (`$.results.<node>.<field>`). */
+  readonly outputs: readonly string[];
+  readonly outcomes: readonly Outcome[];
+}
+
+function general(name: string, outputs: readonly string[]): AtomEntry {
+  const ref = `${GENERAL_ATOMS_MODULE}:${name}`;
+  const atom = CAIRN_GENERAL_ATOMS[ref];
+  if (atom === undefined) throw new Error(`internal: general atom ${ref} missing`);
+  return Object.freeze({ name, ref, atom, outputs: Object.freeze([...outputs]), outcomes: CT_OUTCOMES });
+}
+
+/** The sealed table of built-in atoms, keyed by declaration name. */
+export const CAIRN_ATOMS: Readonly<Record<string, AtomEntry>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, AtomEntry>, {
+    compare: general("compare", ["result"]),
+    equals: general("equals", ["equal"]),
+    hash: general("hash", ["digest"]),
+    concat: general("concat", ["result"]),
+    add: general("add", ["result"]),
+    sub: general("sub", ["result"]),
+    mul: general("mul", ["result"]),
+    div: general("div", ["result"]),
+    regex_match: general("regex_match", ["matched", "match", "groups", "named"]),
+    json_schema_validate: general("json_schema_validate", ["valid"]),
+    generate_id: Object.freeze({ name: "generate_id", ref: CT_PURE_GENERATE_ID_V0.handlerRef, atom: CT_PURE_GENERATE_ID_V0, outputs: Object.freeze(["id"]), outcomes: CT_OUTCOMES }),
+  }),
+);
+
+/** The built-in atom named `name`, never an inherited property. */
+export function atomNamed(name: string): AtomEntry | undefined {
+  return Object.prototype.hasOwnProperty.call(CAIRN_ATOMS, name) ? CAIRN_ATOMS[name] : undefined;
+}
+
+/** The built-in atom whose handler ref is `ref` (how the runtime resolves a snapshot's atoms). */
+export function atomByRef(ref: string): AtomEntry | undefined {
+  for (const e of Object.values(CAIRN_ATOMS)) if (e.ref === ref) return e;
+  return undefined;
+}
+
+export type StoreKind = "registry" | "appendonly" | "mutable";
+
+export interface OperationEntry {
+  readonly op: string;
+  /** The runtime method the operation dispatches to (recorded in the snapshot). */
+  readonly method: string;
+  readonly outcomes: readonly Outcome[];
+  readonly outputs: readonly string[];
+  /** Inputs the operation reads. */
+  readonly inputs: readonly string[];
+  /** Inputs that must be bound (else `E_COMPILE_UNBOUND_INPUT`). */
+  readonly required: readonly string[];
+}
+
+export interface StoreKindEntry {
+  readonly kind: StoreKind;
+  readonly capability: CsCapabilityId;
+  readonly operations: Readonly<Record<string, OperationEntry>>;
+}
+
+function op(opName: string, method: string, outcomes: readonly Outcome[], outputs: readonly string[], inputs: readonly string[], required: readonly string[] = inputs.slice(0, 1)): OperationEntry {
+  return Object.freeze({ op: opName, method, outcomes: Object.freeze([...outcomes]), outputs: Object.freeze([...outputs]), inputs: Object.freeze([...inputs]), required: Object.freeze([...required]) });
+}
+
+function ops(...entries: OperationEntry[]): Readonly<Record<string, OperationEntry>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, OperationEntry>, Object.fromEntries(entries.map((e) => [e.op, e]))));
+}
+
+/** The sealed table of store kinds. */
+export const STORE_KINDS: Readonly<Record<StoreKind, StoreKindEntry>> = Object.freeze({
+  registry: Object.freeze({
+    kind: "registry",
+    capability: "CS_REGISTRY_V0",
+    operations: ops(
+      op("REGISTER", "register", ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "BACKEND_ERROR"], ["address"], ["key", "value", "target_cs", "target_ref"]),
+      op("RESOLVE", "resolve", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["target_cs", "target_ref"], ["key_or_address"]),
+      op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key_or_address"]),
+      op("DEREGISTER", "deregister", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key_or_address"]),
+    ),
+  }),
+  appendonly: Object.freeze({
+    kind: "appendonly",
+    capability: "CS_APPENDONLY_JSONL_V0",
+    operations: ops(
+      op("APPEND", "append", ["SUCCESS"], ["record_id", "sequence_number"], ["actor_id", "stream_id", "record"], ["record"]),
+      op("GET_ALL", "read_all", ["SUCCESS", "BACKEND_ERROR"], ["entries"], ["stream_id"], []),
+      op("GET_RANGE", "read_range", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "start_sequence", "end_sequence"], ["start_sequence", "end_sequence"]),
+      op("GET_SINCE", "read_since", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "timestamp"], ["timestamp"]),
+    ),
+  }),
+  mutable: Object.freeze({
+    kind: "mutable",
+    capability: "CS_MUTABLE_JSON_V0",
+    operations: ops(
+      op("READ", "read", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["value"], ["key"]),
+      op("WRITE", "write", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], [], ["key", "value"], ["key", "value"]),
+      op("DELETE", "delete", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key"]),
+      op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key"]),
+      op("LIST", "list_keys", ["SUCCESS", "BACKEND_ERROR"], ["keys"], []),
+    ),
+  }),
+});
+
+/** The operation `opName` of a store kind, never an inherited property. */
+export function operationOf(kind: StoreKind, opName: string): OperationEntry | undefined {
+  const t = STORE_KINDS[kind].operations;
+  return Object.prototype.hasOwnProperty.call(t, opName) ? t[opName] : undefined;
+}

@@ -1,0 +1,362 @@
+/**
+ * The runtime of sealed Cairn snapshots: one run of one workflow over a payload.
+ *
+ * - **Load** (`prepareSnapshot`): the snapshot was verified over its whole content (seal.ts);
+ *   every handler is then resolved through sealed tables only — built-in atoms by handler ref
+ *   (`atomByRef`, catalog.ts), CS runtimes by capability id (`csRuntimeFor`), user CTs by the
+ *   bundle digest the snapshot names (the bundle text is in the content, re-hashed here, and
+ *   evaluated with `vm.Script` — no `import()`, no `require`, no reflection over modules). An
+ *   unknown ref is `E_HANDLER_UNMAPPED`.
+ * - **Traversal is blind**: start at the entry; run the node's pipeline (each step's inputs
+ *   resolved from the payload, earlier nodes' results and earlier steps' results; `on_result`
+ *   per outcome: continue or exit the node); the node's outcome is its last executed step's;
+ *   route by outcome to the next node or to a named exit. A missing route ends the run with that
+ *   status (the compiler rejects snapshots where that can happen). Hop limit: the workflow's
+ *   `maxHops` (at most CAIRN_MAX_HOPS = 64); the next hop past it aborts the run with
+ *   `E_LIMIT_EXCEEDED` (reason `hop_limit`); a node visited more than its `max_visits` aborts
+ *   it with `E_LIMIT_EXCEEDED` (reason `visit_bound`).
+ * - **Execution ≠ effect**: the terminal status is the outcome that reached the exit; a
+ *   declaration may route ALREADY_EXISTS onward or to an exit, and `wf run` exits 0 for a
+ *   terminal SUCCESS or ALREADY_EXISTS.
+ * - **CTs** never throw into the runtime: an atom or user CT that throws yields VIOLATION (the
+ *   message in `CC_STEP.detail.error`). **CS steps** go through the existing runtimes
+ *   (src/workflow/effects) under the data root, with the "declared" operation dialect; their
+ *   hard errors (path confinement, bad config, I/O) abort the run with an `ERROR` event.
+ * - **Determinism**: the trace id derives from (snapshot digest, workflow, canonical payload,
+ *   prior state of the workflow's store files); effect ids, append timestamps (logical clock,
+ *   default 2025-01-01T00:00:00Z), registry addresses, user-CT time and randomness all derive
+ *   from the run. No wall clock, no randomness, no absolute path in the trace or summary.
+ *
+ * Traces reuse the PGS writer (src/workflow/pgs/trace.ts: trace v0 + `seq` + hash chain),
+ * trace ids (`makeTraceId`) and summary (`renderSummary`); see docs/workflow-cairn.md for the
+ * event details.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Clock } from "../../core/clock.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { Store } from "../../store/store.js";
+import { createEffectContext, csRuntimeFor, expandPolicy, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
+import { EXIT_ZERO_STATUSES, MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
+import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
+import { canonicalPy, compactPy } from "../pgs/pyjson.js";
+import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
+import { renderSummary } from "../pgs/summary.js";
+import { makeTraceId } from "../pgs/trace-id.js";
+import { TraceWriter } from "../pgs/trace.js";
+import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
+import { AtomViolation } from "../atoms/violation.js";
+import { atomByRef, type AtomEntry } from "./catalog.js";
+import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
+import { follow } from "./paths.js";
+import { recordCairnRun, type CairnRecordedRun } from "./record.js";
+import type { SealedSnapshot } from "./seal.js";
+import { UserModuleRunner } from "./usercts.js";
+
+export const STATUS_ERROR = "ERROR";
+/** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
+export const ATOM_RAISED = "Atom raised exception: ";
+/** Sentinel for an unmapped handler ref. */
+const UNMAPPED_HANDLER_REASON = "unmapped_handler_ref";
+
+/** A snapshot with its handlers resolved (reusable across runs). */
+export interface PreparedSnapshot {
+  readonly digest: Digest;
+  readonly sealed: SealedSnapshot;
+  readonly atoms: ReadonlyMap<string, AtomEntry>;
+  readonly cs: ReadonlyMap<string, CsRuntime>;
+  readonly modules: ReadonlyMap<string, UserModuleRunner>;
+}
+
+/** Resolves every handler a snapshot names through the sealed tables (see the module comment). */
+export function prepareSnapshot(sealed: SealedSnapshot): PreparedSnapshot {
+  const atoms = new Map<string, AtomEntry>();
+  const cs = new Map<string, CsRuntime>();
+  const modules = new Map<string, UserModuleRunner>();
+  for (const [digest, m] of Object.entries(sealed.content.modules)) {
+    if (sha256(m.code) !== digest) {
+      throw new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (module): the bundle recorded as ${digest} hashes to ${sha256(m.code)}`, { reason: "snapshot_integrity", check: "module" });
+    }
+    modules.set(digest, new UserModuleRunner(digest.slice(7, 19), m.code));
+  }
+  for (const [fqdn, wf] of Object.entries(sealed.content.workflows)) {
+    for (const [key, node] of Object.entries(wf.nodes)) {
+      for (const s of node.steps) {
+        const where = `${fqdn} node ${key} step ${s.id}`;
+        if (s.kind === "cs") {
+          const rt = csRuntimeFor(s.capability);
+          if (rt === undefined) throw new CairnError(ErrorCode.HANDLER_UNMAPPED, `${where}: CS runtime ${s.capability} is not in the sealed CS table`, { reason: UNMAPPED_HANDLER_REASON, kind: "CS", ref: s.capability });
+          cs.set(s.capability, rt);
+        } else if (s.handler.type === "atom") {
+          const a = atomByRef(s.handler.ref);
+          if (a === undefined) throw new CairnError(ErrorCode.HANDLER_UNMAPPED, `${where}: atom ${s.handler.ref} is not in the sealed atom table`, { reason: UNMAPPED_HANDLER_REASON, kind: "CT", ref: s.handler.ref });
+          atoms.set(s.handler.ref, a);
+        } else if (!modules.has(s.handler.digest)) {
+          throw new CairnError(ErrorCode.HANDLER_UNMAPPED, `${where}: user CT module ${s.handler.digest} is not in the snapshot`, { reason: UNMAPPED_HANDLER_REASON, kind: "CT", ref: s.handler.digest });
+        }
+      }
+    }
+  }
+  return { digest: sealed.digest, sealed, atoms, cs, modules };
+}
+
+export interface RunCairnOptions {
+  snapshot: PreparedSnapshot;
+  /** `<namespace>::<CODE>`; may be omitted when the snapshot holds one workflow. */
+  workflow?: string;
+  payload: PyObject;
+  /** Data root of the CS stores. */
+  dataRoot: string;
+  /** Where `traces/` is written (the working directory or `--workspace`). */
+  baseDir: string;
+  /** Logical clock of the CS runtimes (append timestamps); default fixed at 2025-01-01T00:00:00Z. */
+  clock?: Clock;
+  store?: Store;
+}
+
+export interface CairnRunResult {
+  status: string;
+  exitCode: 0 | 1;
+  workflow: string;
+  domain: string;
+  traceId: string;
+  traceDir: string;
+  traceDirAbs: string;
+  path: PathEntry[];
+  surface: PyObject;
+  effects: EffectCall[];
+  violations: ViolationRecord[];
+  error: { code: string; message: string; cc: string | null; step: string | null } | null;
+  events: number;
+  digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
+  recorded: CairnRecordedRun | null;
+  pictures: null;
+  /** The declared exit the run ended at, if any. */
+  exit: { name: string; reason: string } | null;
+}
+
+/** The workflow `name` of a snapshot (or its only workflow). */
+export function selectWorkflow(snap: PreparedSnapshot, name: string | undefined): [string, SnapshotWorkflow] {
+  const wfs = snap.sealed.content.workflows;
+  if (name === undefined) {
+    const keys = Object.keys(wfs);
+    if (keys.length !== 1) throw new CairnError(ErrorCode.USAGE, `the snapshot holds ${keys.length} workflows (${keys.join(", ")}): name one with --wf`, { field: "--wf" });
+    return [keys[0] as string, wfs[keys[0] as string] as SnapshotWorkflow];
+  }
+  if (!Object.prototype.hasOwnProperty.call(wfs, name)) throw new CairnError(ErrorCode.NOT_FOUND, `workflow ${name} is not in snapshot ${snap.digest} (it holds: ${Object.keys(wfs).join(", ")})`, { workflow: name });
+  return [name, wfs[name] as SnapshotWorkflow];
+}
+
+/** The data-root files a workflow's stores name, sorted. */
+export function storeFiles(wf: SnapshotWorkflow): string[] {
+  return [...new Set(Object.values(wf.stores).map((s) => s.path))].sort();
+}
+
+function csConfig(store: string, wf: SnapshotWorkflow): PyObject {
+  const s = wf.stores[store];
+  if (s === undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `store ${store} is not declared in the snapshot`, { store });
+  if (s.kind === "mutable") {
+    return fromPlain({
+      module_data_root: MODULE_DATA_ROOT_TOKEN,
+      storage_structure_artifact: { frontmatter: { core: { entity_stores: { [store]: { path: s.path } } } } },
+    }) as PyObject;
+  }
+  return fromPlain({ path: `${MODULE_DATA_ROOT_TOKEN}/${s.path}` }) as PyObject;
+}
+
+interface Frame {
+  payload: PyObject;
+  results: Map<string, PyObject>;
+  steps: Map<string, PyObject>;
+}
+
+function resolveBinding(b: Binding, f: Frame): PyValue {
+  if ("bind" in b) {
+    const p = b.bind;
+    if (p.root === "payload") return follow(f.payload, p.segments);
+    const from = p.root === "results" ? f.results.get(p.name as string) : f.steps.get(p.name as string);
+    return follow(from, p.segments);
+  }
+  if ("const" in b) return fromPlain(b.const);
+  if ("object" in b) return new Map(Object.entries(b.object).map(([k, x]) => [k, resolveBinding(x, f)]));
+  return b.array.map((x) => resolveBinding(x, f));
+}
+
+function scrubber(baseDir: string, dataRoot: string): (s: string) => string {
+  const pairs = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [baseDir, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
+  return (s) => pairs.reduce((acc, [from, to]) => (from === "" || from === "/" ? acc : acc.split(from).join(to)), s);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function stepName(s: SnapshotStep): string {
+  if (s.kind === "cs") return `${s.store}:${s.op}`;
+  return s.handler.type === "atom" ? `atom:${s.handler.name}` : `${s.handler.module}.${s.handler.capability}`;
+}
+
+interface StepOutcome {
+  status: string;
+  fields: PyObject;
+  error?: string;
+}
+
+function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, inputs: PyObject, effects: EffectContext, seedKey: string): StepOutcome & { file?: EffectCall["file"] } {
+  if (s.kind === "ct") {
+    if (s.handler.type === "atom") {
+      const a = snap.atoms.get(s.handler.ref) as AtomEntry;
+      let v: PyValue;
+      try {
+        v = a.atom.execute(inputs);
+      } catch (err) {
+        // Same text as the PGS CT-IR executor, so examine reads it as a rule violation.
+        return { status: "VIOLATION", fields: new Map(), error: `${ATOM_RAISED}${a.atom.fqdn}: ${err instanceof AtomViolation ? err.reason : messageOf(err)}` };
+      }
+      if (v === null) return { status: "VIOLATION", fields: new Map(), error: `Atom returned None: ${a.atom.fqdn}` };
+      return { status: "SUCCESS", fields: v instanceof Map ? v : new Map([["result", v]]) };
+    }
+    const runner = snap.modules.get(s.handler.digest) as UserModuleRunner;
+    const r = runner.call(s.handler.capability, inputs, seedKey);
+    const name = `${s.handler.module}.${s.handler.capability}`;
+    if (!r.ok) return { status: "VIOLATION", fields: new Map(), error: r.raised ? `${ATOM_RAISED}${name}: ${r.error}` : `user CT ${name} broke its contract: ${r.error}` };
+    return { status: "SUCCESS", fields: r.value as PyObject };
+  }
+  const cs = s as CsStep;
+  const rt = snap.cs.get(cs.capability) as CsRuntime;
+  const payload: PyObject = new Map(inputs);
+  if (wf.stores[cs.store]?.kind === "mutable") payload.set(PAYLOAD_STORE_ENTITY, cs.store);
+  const metadata = fromPlain({ capability: cs.capability, operations: { operations: { [cs.op]: { handler: cs.method } } } });
+  const r = rt.execute({ op: cs.op, payload, config: expandPolicy(csConfig(cs.store, wf), effects.dataRoot), metadata, capabilityCode: `${cs.store} (${cs.capability})` }, effects);
+  const fields: PyObject = new Map([...r.result].filter(([k]) => k !== "result_status"));
+  const out: StepOutcome & { file?: EffectCall["file"] } = { status: r.outcome, fields };
+  if (r.outcome === "VIOLATION" || r.outcome === "BACKEND_ERROR") {
+    const m = r.result.get("message");
+    out.error = typeof m === "string" ? m : `${cs.op} returned ${r.outcome}`;
+  }
+  const e = r.effect;
+  if (e !== undefined) out.file = { id: e.id, path: e.path, action: e.action, created: e.created, digest: e.digest, size: e.size };
+  return out;
+}
+
+/** One run of a workflow of a prepared snapshot, end to end. */
+export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
+  const snap = opts.snapshot;
+  const [fqdn, wf] = selectWorkflow(snap, opts.workflow);
+  const baseDir = resolve(opts.baseDir);
+  const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
+  const files = storeFiles(wf);
+  const before: StateFile[] = captureState(dataRoot, files);
+  const payloadBytes = Buffer.from(canonicalPy(opts.payload), "utf8");
+  const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
+  const traceId = makeTraceId(ids, wf.namespace, wf.code, opts.payload);
+  const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
+  const traceDirAbs = join(baseDir, traceDir);
+  mkdirSync(traceDirAbs, { recursive: true });
+  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`));
+  const effects = createEffectContext({ dataRoot, traceId, operationDialect: "declared", ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
+  const scrub = scrubber(baseDir, dataRoot);
+  const path: PathEntry[] = [];
+  const calls: EffectCall[] = [];
+  const violations: ViolationRecord[] = [];
+  const nodeName = (key: string) => `${fqdn}::${key}`;
+  let current: { cc: string; step: string | null } | null = null;
+  let status = "SUCCESS";
+  let surface: PyObject = new Map();
+  let error: CairnRunResult["error"] = null;
+  let exit: CairnRunResult["exit"] = null;
+  const maxHops = Math.min(wf.maxHops, CAIRN_MAX_HOPS);
+
+  try {
+    trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest]]) });
+    const frame: Frame = { payload: opts.payload, results: new Map(), steps: new Map() };
+    const visits = new Map<string, number>();
+    let key: string | undefined = wf.entry;
+    let hops = 0;
+    while (key !== undefined) {
+      const node: SnapshotNode | undefined = wf.nodes[key];
+      if (node === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `node ${key} is not in workflow ${fqdn}`, { node: key });
+      if (hops >= maxHops) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `WF '${fqdn}' exceeded ${maxHops} topology hops (hop limit) at node ${key}: a routing cycle ran longer than the workflow allows`, { reason: "hop_limit", limit: maxHops, node: key });
+      }
+      hops++;
+      const visit = (visits.get(key) ?? 0) + 1;
+      visits.set(key, visit);
+      if (node.maxVisits !== null && visit > node.maxVisits) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `node ${key} of WF '${fqdn}' would run a ${visit}th time; its declared bound is max_visits ${node.maxVisits}`, { reason: "visit_bound", limit: node.maxVisits, node: key });
+      }
+      const cc = nodeName(key);
+      current = { cc, step: null };
+      frame.steps = new Map();
+      trace.emit("CC_START", { ccAddr: node.addr, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["visit", BigInt(visit)]]) });
+      const result: PyObject = new Map();
+      let nodeStatus = "SUCCESS";
+      for (let i = 0; i < node.steps.length; i++) {
+        const s = node.steps[i] as SnapshotStep;
+        current = { cc, step: s.id };
+        const inputs: PyObject = new Map(Object.entries(s.inputs).map(([n, b]) => [n, resolveBinding(b, frame)]));
+        const o = runStep(snap, wf, s, inputs, effects, `${traceId}|${key}|${visit}|${s.id}`);
+        if (s.kind === "cs") {
+          const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability})`, op: s.op, status: o.status };
+          if (o.file !== undefined) call.file = o.file;
+          calls.push(call);
+        }
+        frame.steps.set(s.id, o.fields);
+        for (const [k, v] of o.fields) result.set(k, v);
+        const detail = new Map<string, PyValue>([["step_id", s.id], ["step_fqdn", stepName(s)], ["inputs", inputs], ["result_keys", [...o.fields.keys()]]]);
+        if (o.error !== undefined) detail.set("error", scrub(o.error));
+        trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
+        nodeStatus = o.status;
+        if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error === undefined ? null : scrub(o.error) });
+        const action = s.onResult[o.status] ?? (o.status === "SUCCESS" ? "continue" : "exit");
+        if (action === "exit") break;
+      }
+      trace.emit("CC_COMPLETE", { ccAddr: node.addr, resultStatus: nodeStatus, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["output_keys", [...result.keys()]]]) });
+      current = null;
+      frame.results.set(key, result);
+      path.push({ node: cc, addr: node.addr, kind: "cc", status: nodeStatus });
+      status = nodeStatus;
+      surface = result;
+      const route: Route | undefined = node.routes[nodeStatus];
+      if (route === undefined) key = undefined;
+      else if ("node" in route) key = route.node;
+      else {
+        exit = { name: route.exit, reason: route.reason };
+        key = undefined;
+      }
+    }
+    const done = new Map<string, PyValue>([["wf_fqdn", fqdn]]);
+    if (exit !== null) {
+      done.set("exit", exit.name);
+      done.set("reason", exit.reason);
+    }
+    trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
+  } catch (err) {
+    const message = scrub(messageOf(err));
+    trace.emit("ERROR", { detail: new Map([["message", message]]) });
+    status = STATUS_ERROR;
+    exit = null;
+    error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: current?.cc ?? null, step: current?.step ?? null };
+  } finally {
+    trace.close();
+  }
+  const after = captureState(dataRoot, files);
+  const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;
+  const traceBytes = trace.bytes();
+  const digests = { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head };
+  let summary = renderSummary({
+    traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+    path, violations, effects: calls, before, after, surface,
+  });
+  summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
+  writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
+  const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
+    sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"),
+    before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
+  });
+  return {
+    status, exitCode, workflow: fqdn, domain: wf.namespace, traceId, traceDir, traceDirAbs, path, surface, effects: calls, violations, error,
+    events: trace.lines.length, digests, recorded, pictures: null, exit,
+  };
+}

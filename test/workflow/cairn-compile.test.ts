@@ -1,0 +1,237 @@
+/** The Cairn workflow compiler: every diagnostic class, with its code, file, node and field. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compileWorkflows, declarationFiles, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
+import { CAIRN_MAX_HOPS } from "../../src/workflow/cairn/model.js";
+import { CAIRN_WORKFLOW_SCHEMA } from "../../src/workflow/cairn/schema.js";
+import { baseDecl, compileDecl, EXAMPLES, writeTree } from "./cairn-fixture.js";
+
+type Decl = Record<string, unknown>;
+const nodes = (d: Decl) => d.nodes as Record<string, Record<string, unknown>>;
+
+/** A valid workflow with a registry store and three nodes: check → reg → log. */
+function flow(): Decl {
+  return baseDecl({
+    stores: { agents: { kind: "registry", path: "r/agents.jsonl" }, audit: { kind: "appendonly", path: "r/audit.jsonl" } },
+    entry: "check",
+    nodes: {
+      check: {
+        steps: [{ id: "id", ct: "generate_id", inputs: { prefix: { const: "A" }, data: "$.payload" } }],
+        routes: { SUCCESS: "reg", VIOLATION: { exit: "BAD", reason: "bad payload" } },
+      },
+      reg: {
+        steps: [{ id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.results.check.id" } }],
+        routes: { SUCCESS: "log", ALREADY_EXISTS: { exit: "KNOWN", reason: "already registered" }, default: { exit: "FAILED", reason: "registry failed" } },
+      },
+      log: {
+        steps: [{ id: "ev", cs: "audit", op: "APPEND", inputs: { record: { object: { address: "$.results.reg.address" } } } }],
+        routes: { SUCCESS: { exit: "DONE", reason: "registered" } },
+      },
+    },
+  });
+}
+
+async function errorsOf(decl: Decl, name = "wf.yaml", extra: Record<string, string> = {}) {
+  const c = await compileDecl(decl, name, extra);
+  expect(c.r.content).toBeUndefined();
+  return c;
+}
+
+describe("compile: valid declarations", () => {
+  it("compiles the example and the flow fixture, deterministically and independently of the location", async () => {
+    const a = await compileWorkflows([EXAMPLES]);
+    expect(a.diagnostics).toEqual([]);
+    expect(a.workflows.map((w) => w.fqdn)).toEqual(["registry::WF_REGISTER_AGENT_V0"]);
+    const copy = writeTree({
+      "elsewhere/register-agent.yaml": readFileSync(join(EXAMPLES, "register-agent.yaml"), "utf8"),
+      "elsewhere/modules/agent-capabilities.ts": readFileSync(join(EXAMPLES, "modules/agent-capabilities.ts"), "utf8"),
+    });
+    const b = await compileWorkflows([join(copy, "elsewhere")]);
+    expect(b.digest).toBe(a.digest);
+    const f = await compileDecl(flow());
+    expect(f.lines).toEqual([]);
+    // every binding resolved: handler refs, runtimes, methods, expanded routes
+    const wf = f.r.content?.workflows["test::WF_TEST_V0"];
+    expect(wf?.nodes.check?.steps[0]).toMatchObject({ kind: "ct", handler: { type: "atom", name: "generate_id", ref: "pgs_transforms.implementation.transforms.atoms.ct_pure_generate_id_v0:execute" } });
+    expect(wf?.nodes.reg?.steps[0]).toMatchObject({ kind: "cs", capability: "CS_REGISTRY_V0", op: "REGISTER", method: "register" });
+    expect(wf?.nodes.reg?.routes).toEqual({
+      SUCCESS: { node: "log" },
+      ALREADY_EXISTS: { exit: "KNOWN", reason: "already registered" },
+      VIOLATION: { exit: "FAILED", reason: "registry failed" },
+      BACKEND_ERROR: { exit: "FAILED", reason: "registry failed" },
+    });
+    expect(wf?.maxHops).toBe(CAIRN_MAX_HOPS);
+  });
+
+  it("the committed schema file is the compiler's schema", () => {
+    const committed = JSON.parse(readFileSync(new URL("../../schema/cairn-workflow.schema.json", import.meta.url), "utf8")) as unknown;
+    expect(committed).toEqual(JSON.parse(JSON.stringify(CAIRN_WORKFLOW_SCHEMA)));
+  });
+
+  it("a directory yields its .yaml/.yml/.json files, sorted; missing paths and no paths are errors", () => {
+    const d = writeTree({ "b.yml": "x", "a.json": "{}", "c.txt": "", "sub/d.yaml": "" });
+    expect(declarationFiles([d]).map((p) => p.slice(d.length + 1))).toEqual(["a.json", "b.yml"]);
+    expect(() => declarationFiles([join(d, "nope.yaml")])).toThrow(expect.objectContaining({ code: "E_NOT_FOUND" }));
+    expect(() => declarationFiles([])).toThrow(expect.objectContaining({ code: "E_USAGE" }));
+  });
+});
+
+describe("compile: each diagnostic names code, file, node and field", () => {
+  it("E_COMPILE_SCHEMA: invalid YAML, a schema mismatch, a path escaping the data root", async () => {
+    const bad = writeTree({ "wf.yaml": "cairn: [unclosed\n" });
+    const r1 = await compileWorkflows([join(bad, "wf.yaml")]);
+    expect(r1.diagnostics).toHaveLength(1);
+    expect(formatDiagnostic(r1.diagnostics[0]!)).toMatch(new RegExp(`^${join(bad, "wf.yaml")}: not valid YAML.*: .* \\[E_COMPILE_SCHEMA\\]$`));
+
+    const d = flow();
+    (nodes(d).reg!.steps as Decl[])[0]!.bogus = 1;
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node reg: steps[0]: does not match the Cairn workflow schema: unknown member "bogus" [E_COMPILE_SCHEMA]`]);
+
+    const e = flow();
+    (e.stores as Record<string, Decl>).agents!.path = "../outside.jsonl";
+    const r3 = await errorsOf(e, "wf.json");
+    expect(r3.r.diagnostics[0]).toMatchObject({ code: "E_COMPILE_SCHEMA", file: r3.file, node: null, field: "stores.agents.path" });
+  });
+
+  it("E_COMPILE_UNKNOWN_CAPABILITY: atom, store, module, user CT", async () => {
+    const d = flow();
+    (nodes(d).check!.steps as Decl[])[0]!.ct = "generate_uuid";
+    (nodes(d).reg!.steps as Decl[])[0]!.cs = "agentz";
+    const { file, lines, r } = await errorsOf(d);
+    expect(r.diagnostics.map((x) => x.code)).toEqual(["E_COMPILE_UNKNOWN_CAPABILITY", "E_COMPILE_UNKNOWN_CAPABILITY"]);
+    expect(lines[0]).toMatch(new RegExp(`^${file}: node check: steps\\[0\\]\\.ct: unknown atom "generate_uuid"`));
+    expect(lines[1]).toBe(`${file}: node reg: steps[0].cs: unknown store "agentz" (declared stores: agents, audit) [E_COMPILE_UNKNOWN_CAPABILITY]`);
+
+    const m = flow();
+    (nodes(m).check!.steps as Decl[])[0] = { id: "id", ct: "nomod.f", inputs: {} };
+    const r2 = await errorsOf(m);
+    expect(r2.lines[0]).toContain(`node check: steps[0].ct: unknown capability module "nomod"`);
+
+    const u = flow();
+    u.modules = { caps: "./caps.ts" };
+    (nodes(u).check!.steps as Decl[])[0] = { id: "id", ct: "caps.missing", inputs: {} };
+    const r3 = await errorsOf(u, "wf.yaml", { "caps.ts": "export const capabilities = { id: { outputs: ['id'], run: () => ({ id: 'x' }) } };\n" });
+    expect(r3.lines).toEqual([`${r3.file}: node check: steps[0].ct: capability module caps (./caps.ts) registers no CT "missing" (it registers: id) [E_COMPILE_UNKNOWN_CAPABILITY]`]);
+  });
+
+  it("E_COMPILE_UNKNOWN_OPERATION", async () => {
+    const d = flow();
+    (nodes(d).log!.steps as Decl[])[0]!.op = "DELETE";
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node log: steps[0].op: a appendonly store has no operation "DELETE" (operations: APPEND, GET_ALL, GET_RANGE, GET_SINCE) [E_COMPILE_UNKNOWN_OPERATION]`]);
+  });
+
+  it("E_COMPILE_UNBOUND_INPUT: unknown node, a node that never runs before, unknown field, later step, missing required input", async () => {
+    const d = flow();
+    (nodes(d).reg!.steps as Decl[])[0]!.inputs = { key: "$.results.nowhere.id" };
+    ((nodes(d).log!.steps as Decl[])[0]!.inputs as Decl).record = { object: { a: "$.results.reg.adress", b: "$.results.log.record_id" } };
+    (nodes(d).check!.steps as Decl[]).unshift({ id: "early", ct: "hash", inputs: { value: "$.steps.id.id" } });
+    const { file, r } = await errorsOf(d);
+    const got = r.diagnostics.map((x) => [x.code, x.node, x.field, x.file]);
+    expect(got).toEqual([
+      ["E_COMPILE_UNBOUND_INPUT", "check", "steps[0].inputs.value", file],
+      ["E_COMPILE_UNBOUND_INPUT", "reg", "steps[0].inputs.key", file],
+      ["E_COMPILE_UNBOUND_INPUT", "log", "steps[0].inputs.record.object.a", file],
+      ["E_COMPILE_UNBOUND_INPUT", "log", "steps[0].inputs.record.object.b", file],
+    ]);
+    expect(r.diagnostics[0]!.message).toBe("$.steps.id.id is bound to nothing: step id does not run before step early");
+    expect(r.diagnostics[1]!.message).toBe('$.results.nowhere.id is bound to nothing: there is no node "nowhere"');
+    expect(r.diagnostics[2]!.message).toBe('$.results.reg.adress is bound to nothing: node reg has no result field "adress" (its fields: address)');
+    expect(r.diagnostics[3]!.message).toBe("$.results.log.record_id is bound to nothing: node log never runs before node log (no route leads from it to log)");
+
+    const m = flow();
+    (nodes(m).reg!.steps as Decl[])[0]!.inputs = {};
+    const r2 = await errorsOf(m);
+    expect(r2.lines).toEqual([`${r2.file}: node reg: steps[0].inputs: input "key" of agents REGISTER is not bound [E_COMPILE_UNBOUND_INPUT]`]);
+  });
+
+  it("E_COMPILE_MISSING_NODE: a route and the entry", async () => {
+    const d = flow();
+    nodes(d).check!.routes = { SUCCESS: "regg", VIOLATION: { exit: "BAD", reason: "x" } };
+    d.entry = "begin";
+    const { file, r } = await errorsOf(d);
+    const missing = r.diagnostics.filter((x) => x.code === "E_COMPILE_MISSING_NODE").map(formatDiagnostic);
+    expect(missing).toEqual([
+      `${file}: entry: the entry node "begin" is not declared (nodes: check, reg, log) [E_COMPILE_MISSING_NODE]`,
+      `${file}: node check: routes.SUCCESS: routes SUCCESS to node "regg", which is not declared [E_COMPILE_MISSING_NODE]`,
+    ]);
+  });
+
+  it("E_COMPILE_UNHANDLED_OUTCOME, and a default route handles the rest", async () => {
+    const d = flow();
+    nodes(d).reg!.routes = { SUCCESS: "log", ALREADY_EXISTS: { exit: "KNOWN", reason: "x" } };
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([
+      `${file}: node reg: routes: step bind (agents REGISTER) can end this node with VIOLATION, and no route handles it (add routes.VIOLATION or routes.default) [E_COMPILE_UNHANDLED_OUTCOME]`,
+      `${file}: node reg: routes: step bind (agents REGISTER) can end this node with BACKEND_ERROR, and no route handles it (add routes.VIOLATION or routes.default) [E_COMPILE_UNHANDLED_OUTCOME]`.replace("routes.VIOLATION or", "routes.BACKEND_ERROR or"),
+    ]);
+    // on_result: a non-final step that continues on VIOLATION does not end the node with it
+    const e = flow();
+    (nodes(e).check!.steps as Decl[]).push({ id: "h", ct: "hash", inputs: { value: "$.steps.id.id" } });
+    nodes(e).check!.routes = { SUCCESS: "reg" };
+    const r2 = await errorsOf(e);
+    expect(r2.r.diagnostics.map((x) => [x.code, x.node, x.message.slice(0, 60)])).toEqual([
+      ["E_COMPILE_UNHANDLED_OUTCOME", "check", "step id (generate_id) can end this node with VIOLATION, and "],
+    ]);
+    (nodes(e).check!.steps as Decl[])[0]!.on_result = { VIOLATION: "continue" };
+    const r3 = await errorsOf(e);
+    expect(r3.r.diagnostics[0]!.message).toMatch(/^step h \(hash\) can end this node with VIOLATION/);
+  });
+
+  it("E_COMPILE_UNREACHABLE_NODE", async () => {
+    const d = flow();
+    nodes(d).orphan = { steps: [{ id: "x", ct: "hash", inputs: { value: "$.payload" } }], routes: { default: { exit: "X", reason: "x" } } };
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node orphan: node orphan is unreachable: no route from the entry check leads to it [E_COMPILE_UNREACHABLE_NODE]`]);
+  });
+
+  it("E_COMPILE_UNBOUNDED_CYCLE, accepted once a node of the cycle declares max_visits", async () => {
+    const d = flow();
+    nodes(d).log!.routes = { SUCCESS: "check" };
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node check: routes: routing cycle check → log → reg has no declared bound: give one of its nodes max_visits [E_COMPILE_UNBOUNDED_CYCLE]`]);
+    nodes(d).reg!.max_visits = 3;
+    expect((await compileDecl(d)).lines).toEqual([]);
+    // a self-loop is a cycle too
+    const s = baseDecl();
+    nodes(s).start!.routes = { SUCCESS: "start", VIOLATION: { exit: "BAD", reason: "x" } };
+    expect((await errorsOf(s)).r.diagnostics.map((x) => x.code)).toEqual(["E_COMPILE_UNBOUNDED_CYCLE"]);
+  });
+
+  it("E_COMPILE_UNSUPPORTED: a lane binding is reserved", async () => {
+    const d = baseDecl();
+    (nodes(d).start!.steps as Decl[])[0]!.lane = "gpu-a";
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node start: steps[0].lane: lane bindings (issue 5 §6.1: a CT or CS bound to an execution-plane lane) are not supported yet [E_COMPILE_UNSUPPORTED]`]);
+  });
+
+  it("E_COMPILE_DUPLICATE: a step id twice in a node, a workflow declared twice", async () => {
+    const d = baseDecl();
+    (nodes(d).start!.steps as Decl[]).push({ id: "h", ct: "hash", inputs: { value: "$.payload" } });
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([`${file}: node start: steps[1].id: step id "h" is used twice in this node [E_COMPILE_DUPLICATE]`]);
+    const dir = writeTree({ "a.json": JSON.stringify(baseDecl()), "b.json": JSON.stringify(baseDecl()) });
+    const r = await compileWorkflows([dir]);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`${join(dir, "b.json")}: code: workflow test::WF_TEST_V0 is already declared in ${join(dir, "a.json")} [E_COMPILE_DUPLICATE]`]);
+  });
+
+  it("E_COMPILE_MODULE: a module importing a Node builtin, a module without capabilities", async () => {
+    const d = baseDecl({ modules: { caps: "./caps.ts" } });
+    const r1 = await errorsOf(d, "wf.yaml", { "caps.ts": 'import { readFileSync } from "node:fs";\nexport const capabilities = { r: { outputs: [], run: () => ({ x: readFileSync("/etc/hostname", "utf8") }) } };\n' });
+    expect(r1.r.diagnostics).toHaveLength(1);
+    expect(r1.r.diagnostics[0]).toMatchObject({ code: "E_COMPILE_MODULE", file: r1.file, node: null, field: "modules.caps" });
+    expect(r1.r.diagnostics[0]!.message).toContain("node:fs");
+    const r2 = await errorsOf(d, "wf.yaml", { "caps.ts": "export const nothing = 1;\n" });
+    expect(r2.lines).toEqual([`${r2.file}: modules.caps: capability module caps: the module does not export a 'capabilities' object [E_COMPILE_MODULE]`]);
+  });
+
+  it("every diagnostic of a file is reported at once, files in order", async () => {
+    const d = flow();
+    (nodes(d).log!.steps as Decl[])[0]!.op = "DELETE";
+    nodes(d).orphan = { steps: [{ id: "x", ct: "nope", inputs: {} }], routes: { default: "ghost" } };
+    const { r } = await errorsOf(d);
+    expect(r.diagnostics.map((x) => x.code).sort()).toEqual(["E_COMPILE_MISSING_NODE", "E_COMPILE_UNKNOWN_CAPABILITY", "E_COMPILE_UNKNOWN_OPERATION", "E_COMPILE_UNREACHABLE_NODE"]);
+  });
+});
