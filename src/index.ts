@@ -31,3 +31,6 @@ export type { Dataset } from "./batch/ingest.js";
 export type { EUId, InputFormat } from "./batch/input/types.js";
 export { partitionOf, stableHash64 } from "./batch/partition.js";
 export { listRuns, type RunSummary } from "./batch/runs.js";
+
+// The execution plane, as one namespace (its ExecutionResult is not the batch engine's).
+export * as plane from "./plane/index.js";

@@ -14,6 +14,7 @@ import { replayCommand, resumeCommand, runCommand, runsCommand, verifyCommand } 
 import { wfCommand } from "./workflow-commands.js";
 import { examineCommand } from "./examine-commands.js";
 import { serveCommand } from "./serve-command.js";
+import { planeCommand } from "./plane-commands.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -54,7 +55,8 @@ export function buildProgram(): Command {
     .addCommand(lineageCommand())
     .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand())
     .addCommand(wfCommand()).addCommand(serveCommand())
-    .addCommand(examineCommand());
+    .addCommand(examineCommand())
+    .addCommand(planeCommand());
   inheritSettings(program);
   return program;
 }

@@ -73,6 +73,8 @@ export const REJECTION_REASONS = Object.freeze([
   "authority_ref_missing",
   "authority_rejected",
   "authority_expired",
+  "policy_denied",
+  "direct_provenance_not_allowed",
   "target_descriptor_expired",
   "no_satisfying_attested_target",
   "target_attestation_unverifiable",

@@ -16,6 +16,9 @@ export const authorityRefSchema = z
     issued_at: epochMs,
     expires_at: epochMs,
     key_id: nonEmpty.optional(),
+    /** Optional bindings: when present, the request's lane_id / operation must equal them. */
+    lane_id: nonEmpty.optional(),
+    operation: nonEmpty.optional(),
     signature: nonEmpty.optional(),
     metadata,
   })

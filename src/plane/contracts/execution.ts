@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Clock } from "../../core/clock.js";
 import { admissionRejectionSchema, admissionRequestSchema, provenanceSchema } from "./admission.js";
-import { CONTRACT_VERSION, contract, contractVersion, epochMs, jsonValue, metadata, nonEmpty } from "./base.js";
+import { CONTRACT_VERSION, contract, contractVersion, epochMs, jsonValue, metadata, nonEmpty, toCanonical } from "./base.js";
 import { failureSchema } from "./failure.js";
 import type { IdSource } from "./ids.js";
 import { lineageSchema } from "./lineage.js";
@@ -110,10 +110,18 @@ export const executionResultSchema = z
     evidence: z.array(nonEmpty).default([]),
     failure: failureSchema.optional(),
     rejection: admissionRejectionSchema.optional(),
+    /**
+     * The reference model's name for the rejection (`ExecutionResult.error`), which the CLI
+     * contract reads as `error.reason`. When present it must equal `rejection`.
+     */
+    error: admissionRejectionSchema.optional(),
     provenance: provenanceSchema.default({}),
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.error !== undefined && (r.rejection === undefined || toCanonical(r.error) !== toCanonical(r.rejection))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["error"], message: "must equal rejection" });
+    }
     if (r.status === "rejected" && r.rejection === undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["rejection"], message: "is required when status is rejected" });
     }

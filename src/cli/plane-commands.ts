@@ -1,0 +1,213 @@
+/**
+ * `cairn plane …`: the execution plane from the command line.
+ *
+ *   cairn plane keygen --out DIR [--id ID] [--force]
+ *   cairn plane sign --key K [--key-id ID] --subject S --audience A --ttl SECONDS --request req.json
+ *   cairn plane describe --config node.yaml [--json]
+ *   cairn plane exec --config node.yaml --request req.json [--json]
+ *
+ * Exit codes: 0 success (`exec`: the execution succeeded), 1 failure (`exec`: failed or rejected;
+ * bad config, unreadable files), 2 usage. `sign` and `exec` use the REAL clock (system time):
+ * authority refs and target descriptors expire, so their validity is judged against now.
+ * Everything below the CLI takes an injected clock.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { Command, Option } from "commander";
+import { systemClock } from "../core/clock.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { sequentialIds } from "../plane/contracts/ids.js";
+import { toCanonical } from "../plane/contracts/base.js";
+import type { ExecutionResult } from "../plane/contracts/execution.js";
+import type { NodeDescriptor } from "../plane/contracts/target.js";
+import { defaultKeyId, generateAuthorityKeyPair, rawPublicKey, signAuthorityRef } from "../plane/authority/ed25519.js";
+import { loadNodeConfig } from "../plane/config/node-config.js";
+import { buildNodeFromConfig, type BuiltNode } from "../plane/config/build.js";
+import { fileError, globalsOf, outputFor } from "./context.js";
+import { parseCount } from "./duration.js";
+import type { Output } from "./output.js";
+
+const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Longest --ttl accepted: one year. */
+export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
+function checkKeyId(id: string, flag: string): string {
+  if (!KEY_ID_RE.test(id)) throw new UsageError(`${flag} ${JSON.stringify(id)} must match ${KEY_ID_RE.source}`, { [flag]: id });
+  return id;
+}
+
+/** Reads a JSON object from a file (or stdin for "-"). */
+function readJsonObject(path: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path === "-" ? 0 : path, "utf8");
+  } catch (err) {
+    throw fileError(`read ${what}`, path, err);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: not valid JSON: ${(err as Error).message}`, { path }, { cause: err });
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: must be a JSON object`, { path });
+  return v as Record<string, unknown>;
+}
+
+function keygenCommand(): Command {
+  return new Command("keygen")
+    .description("generate an Ed25519 authority key pair: DIR/<id>.key (private, mode 600) and DIR/<id>.pub (public)")
+    .requiredOption("--out <dir>", "folder to write the key files to (created if missing)")
+    .option("--id <id>", "key id (default: key-<16 hex of sha256(public key)>)")
+    .option("--force", "overwrite existing key files")
+    .action((opts: { out: string; id?: string; force?: boolean }, cmd: Command) => {
+      const out = outputFor(cmd);
+      const kp = generateAuthorityKeyPair();
+      const id = opts.id === undefined ? defaultKeyId(kp.publicKeyPem) : checkKeyId(opts.id, "--id");
+      const keyFile = join(opts.out, `${id}.key`);
+      const pubFile = join(opts.out, `${id}.pub`);
+      if (opts.force !== true) {
+        for (const f of [keyFile, pubFile]) {
+          if (existsSync(f)) throw new CairnError(ErrorCode.CONFLICT, `${f} already exists (use --force to overwrite)`, { path: f });
+        }
+      }
+      try {
+        mkdirSync(opts.out, { recursive: true });
+        writeFileSync(keyFile, kp.privateKeyPem, { mode: 0o600 });
+        chmodSync(keyFile, 0o600);
+        writeFileSync(pubFile, kp.publicKeyPem, { mode: 0o644 });
+      } catch (err) {
+        throw fileError("write key files in", opts.out, err);
+      }
+      const result = { id, private_key_file: keyFile, public_key_file: pubFile, ed25519: rawPublicKey(kp.publicKeyPem) };
+      out.result(result, () => {
+        out.line(id);
+        out.note(`wrote ${keyFile} (private) and ${pubFile} (public)`);
+      });
+    });
+}
+
+function signCommand(): Command {
+  return new Command("sign")
+    .description("print a request with a signed authority_ref bound to its canonical payload hash, lane and operation")
+    .requiredOption("--key <file>", "Ed25519 private key (PEM, from `cairn plane keygen`)")
+    .option("--key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
+    .requiredOption("--subject <subject>", "who the authority is granted to (matched against the node's policy)")
+    .requiredOption("--audience <audience>", "the node audience the ref is for")
+    .addOption(new Option("--ttl <seconds>", "lifetime in seconds").makeOptionMandatory().argParser((v) => parseCount(v, "--ttl", MAX_TTL_SECONDS)))
+    .requiredOption("--request <file>", "the request JSON (\"-\" for stdin)")
+    .action((opts: { key: string; keyId?: string; subject: string; audience: string; ttl: number; request: string }, cmd: Command) => {
+      const out = outputFor(cmd);
+      if (opts.ttl <= 0) throw new UsageError("--ttl must be at least 1 second");
+      const keyId = checkKeyId(opts.keyId ?? basename(opts.key).replace(/\.[^.]*$/, ""), "--key-id");
+      let pem: string;
+      try {
+        pem = readFileSync(opts.key, "utf8");
+      } catch (err) {
+        throw fileError("read key", opts.key, err);
+      }
+      const req = readJsonObject(opts.request, "request");
+      const now = systemClock.now();
+      const authority_ref = signAuthorityRef({
+        privateKey: pem,
+        keyId,
+        subject: opts.subject,
+        audience: opts.audience,
+        payload: req.payload ?? {},
+        issuedAt: now,
+        expiresAt: now + opts.ttl * 1000,
+        ...(typeof req.lane_id === "string" ? { laneId: req.lane_id } : {}),
+        ...(typeof req.operation === "string" ? { operation: req.operation } : {}),
+      });
+      out.printJson({ ...req, authority_ref });
+    });
+}
+
+type NodeRun<T> = (built: BuiltNode) => Promise<T>;
+
+/** Loads the config, builds the node (opening the store lazily if evidence goes there), runs `fn`, closes all. */
+async function withNode<T>(cmd: Command, configPath: string, fn: NodeRun<T>): Promise<T> {
+  const cfg = loadNodeConfig(configPath);
+  const g = globalsOf(cmd);
+  let store: Store | null = null;
+  const open = (): Store => {
+    const dir = cfg.evidence.store === true ? resolveStoreDir(g.store) : resolve(cfg.evidence.store as string);
+    store = openStore({ dir, create: true, lockTimeoutMs: g.wait ?? 0 });
+    return store;
+  };
+  const clock = systemClock;
+  const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : open });
+  try {
+    return await fn(built);
+  } finally {
+    await built.node.close();
+    (store as Store | null)?.close();
+  }
+}
+
+function printDescriptor(out: Output, d: NodeDescriptor): void {
+  out.line(`node ${d.node_id}  registration ${d.registration_complete ? "complete" : "incomplete"}  contract_version ${d.contract_version_range.min}..${d.contract_version_range.max}`);
+  out.line(`authority: ${d.authority_verifier ?? "-"}  policy bundle ${String(d.metadata.policy_bundle_hash ?? "-")}`);
+  out.line("lanes:");
+  for (const l of d.registered_lanes) out.line(`  ${l.lane_id}  protocols ${l.protocols.join(",") || "-"}  surfaces ${l.surfaces.join(",") || "-"}`);
+  out.line("target verifiers:");
+  for (const v of d.registered_target_verifiers) out.line(`  ${v.verifier_id}  classes ${v.capability_classes.join(",")}`);
+  out.line("targets:");
+  for (const t of d.verified_targets) {
+    out.line(`  ${t.target_id}  lane ${t.lane_id}  ${t.attested_capability_classes.join(",")}  expires ${t.expires_at === undefined ? "never" : new Date(t.expires_at).toISOString()}`);
+  }
+  const sinks = d.metadata.evidence_sinks;
+  out.line(`evidence sinks: ${Array.isArray(sinks) && sinks.length > 0 ? sinks.join(", ") : "none"}`);
+}
+
+function describeCommand(): Command {
+  return new Command("describe")
+    .description("build the node from its config and print its NodeDescriptor (lanes, verifiers, verified targets)")
+    .requiredOption("--config <file>", "node config (YAML)")
+    .action(async (opts: { config: string }, cmd: Command) => {
+      const out = outputFor(cmd);
+      await withNode(cmd, opts.config, async ({ node }) => {
+        const d = node.describe();
+        out.result(d, () => printDescriptor(out, d));
+      });
+    });
+}
+
+function printResult(out: Output, r: ExecutionResult, stored: BuiltNode["storeSink"]): void {
+  const status = r.status === "succeeded" ? out.paint("green", r.status) : out.paint("red", r.status);
+  const why = r.rejection !== undefined ? `  ${r.rejection.reason}: ${r.rejection.message}` : r.failure !== undefined ? `  ${r.failure.class}: ${r.failure.message}` : "";
+  out.line(`${status}  ${r.execution_ref ?? "-"}${why}`);
+  if (r.output !== undefined) out.line(JSON.stringify(r.output, null, 2));
+  out.note(`evidence: ${r.evidence.join(", ") || "-"}`);
+  if (stored !== null && stored.recorded.length > 0) {
+    const input = stored.recorded.find((x) => x.input !== null)?.input;
+    const output = stored.recorded.find((x) => x.output !== null)?.output;
+    out.note(`stored: input ${input ?? "-"}, output ${output ?? "-"} (cairn lineage <digest>)`);
+  }
+}
+
+function execCommand(): Command {
+  return new Command("exec")
+    .description("admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected)")
+    .requiredOption("--config <file>", "node config (YAML)")
+    .requiredOption("--request <file>", "the request JSON, usually signed with `cairn plane sign` (\"-\" for stdin)")
+    .action(async (opts: { config: string; request: string }, cmd: Command) => {
+      const out = outputFor(cmd);
+      const req = readJsonObject(opts.request, "request");
+      await withNode(cmd, opts.config, async ({ node, storeSink }) => {
+        const result = await node.execute(req);
+        out.result(JSON.parse(toCanonical(result)), () => printResult(out, result, storeSink));
+        process.exitCode = result.status === "succeeded" ? 0 : 1;
+      });
+    });
+}
+
+export function planeCommand(): Command {
+  return new Command("plane")
+    .description("execution plane: keys, signed authority refs, node description and governed execution")
+    .addCommand(keygenCommand())
+    .addCommand(signCommand())
+    .addCommand(describeCommand())
+    .addCommand(execCommand());
+}

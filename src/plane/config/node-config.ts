@@ -1,0 +1,193 @@
+/**
+ * The node configuration file (YAML or JSON; YAML is a superset), validated with zod. Errors name
+ * the file and the key (`node.yaml: authority.trusted_keys[0].public_key_file: Required`).
+ * Relative paths (key files, the JSONL evidence file, an evidence store directory) resolve
+ * against the folder of the config file.
+ *
+ *   node_id: local-1
+ *   authority:
+ *     audience: cairn-local
+ *     trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }]      # or public_key: <PEM>
+ *     policy: [{ subject: alice, lanes: [process, http], operations: ["*"] }]
+ *   lanes: [inline, process, http]            # or { kind: process, id: p2, <lane options…> }
+ *   targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak, ttl_seconds: 3600 }]
+ *   evidence: { jsonl: evidence.jsonl, store: true }   # store: true (the CLI's store) | <dir> | false
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { LOCAL_WEAK_CLASS } from "../attestation/local-weak.js";
+
+const name = z.string().min(1, { message: "must be a non-empty string" });
+const LANE_ID_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
+const laneId = name.regex(LANE_ID_RE, { message: `must match ${LANE_ID_RE.source}` });
+
+export const SUPPORTED_ATTESTATION_CLASSES = [LOCAL_WEAK_CLASS] as const;
+
+const trustedKeySchema = z
+  .object({
+    id: name,
+    public_key_file: name.optional(),
+    public_key: name.optional(),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    if ((k.public_key_file === undefined) === (k.public_key === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["public_key_file"], message: "exactly one of public_key_file or public_key is required" });
+    }
+  });
+
+const policyRuleSchema = z
+  .object({
+    subject: name,
+    lanes: z.array(name).min(1, { message: "must list at least one lane (or \"*\")" }),
+    operations: z.array(name).min(1, { message: "must list at least one operation (or \"*\")" }),
+  })
+  .strict();
+
+/** A lane entry: a kind (`process`), or `{ kind, id?, ...lane options }` (options validated by the lane builder). */
+const laneEntrySchema = z.union([
+  laneId.transform((kind) => ({ kind, id: kind, options: {} as Record<string, unknown> })),
+  z
+    .object({ kind: laneId, id: laneId.optional() })
+    .passthrough()
+    .transform(({ kind, ...options }) => ({ kind, id: options.id ?? kind, options: options as Record<string, unknown> })),
+]);
+
+const targetSchema = z
+  .object({
+    target_id: name,
+    lane_id: laneId,
+    attestation_class: z.enum(SUPPORTED_ATTESTATION_CLASSES, {
+      errorMap: () => ({ message: `unsupported attestation class (supported: ${SUPPORTED_ATTESTATION_CLASSES.join(", ")})` }),
+    }),
+    ttl_seconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
+  })
+  .strict();
+
+export const nodeConfigSchema = z
+  .object({
+    node_id: name,
+    authority: z
+      .object({
+        audience: name,
+        trusted_keys: z.array(trustedKeySchema).min(1, { message: "must list at least one key" }),
+        policy: z.array(policyRuleSchema).default([]),
+      })
+      .strict(),
+    lanes: z.array(laneEntrySchema).min(1, { message: "must list at least one lane" }),
+    targets: z.array(targetSchema).default([]),
+    evidence: z
+      .object({
+        jsonl: name.optional(),
+        store: z.union([z.boolean(), name]).default(false),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const ids = new Map<string, number>();
+    c.lanes.forEach((l, i) => {
+      if (ids.has(l.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["lanes", i], message: `duplicate lane id ${JSON.stringify(l.id)}` });
+      ids.set(l.id, i);
+    });
+    const keyIds = new Set<string>();
+    c.authority.trusted_keys.forEach((k, i) => {
+      if (keyIds.has(k.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["authority", "trusted_keys", i, "id"], message: `duplicate key id ${JSON.stringify(k.id)}` });
+      keyIds.add(k.id);
+    });
+    const targetIds = new Set<string>();
+    c.targets.forEach((t, i) => {
+      if (!ids.has(t.lane_id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "lane_id"], message: `lane ${JSON.stringify(t.lane_id)} is not declared in lanes` });
+      if (targetIds.has(t.target_id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "target_id"], message: `duplicate target id ${JSON.stringify(t.target_id)}` });
+      targetIds.add(t.target_id);
+    });
+  });
+
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+
+/** A validated config whose key files are read and whose paths are absolute. */
+export interface NodeConfig {
+  readonly file: string | null;
+  readonly node_id: string;
+  readonly authority: {
+    readonly audience: string;
+    readonly trusted_keys: ReadonlyArray<{ readonly id: string; readonly public_key: string; readonly source: string }>;
+    readonly policy: ReadonlyArray<{ readonly subject: string; readonly lanes: string[]; readonly operations: string[] }>;
+  };
+  readonly lanes: ReadonlyArray<{ readonly kind: string; readonly id: string; readonly options: Record<string, unknown> }>;
+  readonly targets: ReadonlyArray<{ readonly target_id: string; readonly lane_id: string; readonly attestation_class: string; readonly ttl_seconds: number }>;
+  readonly evidence: { readonly jsonl: string | null; readonly store: true | string | null };
+}
+
+function keyPath(path: readonly (string | number)[]): string {
+  let out = "";
+  for (const seg of path) out += typeof seg === "number" ? `[${seg}]` : out === "" ? seg : `.${seg}`;
+  return out === "" ? "(top level)" : out;
+}
+
+function configError(file: string, key: string, message: string, cause?: unknown): CairnError {
+  return new CairnError(ErrorCode.INVALID_INPUT, `${file}: ${key}: ${message}`, { file, key }, cause === undefined ? undefined : { cause });
+}
+
+/** Validates a parsed config object. `baseDir` resolves relative paths; `file` names errors. */
+export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node config"): NodeConfig {
+  const r = nodeConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0] as z.ZodIssue;
+    let path = [...issue.path];
+    let message = issue.message;
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+      path = [...path, [...issue.keys].sort()[0] as string];
+      message = "unknown key";
+    } else if (issue.code === z.ZodIssueCode.invalid_union) {
+      message = "must be a lane kind (string) or {kind, id?, …options}";
+    }
+    throw configError(file, keyPath(path), message);
+  }
+  const c = r.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const trusted = c.authority.trusted_keys.map((k, i) => {
+    if (k.public_key !== undefined) return { id: k.id, public_key: k.public_key, source: "inline" };
+    const p = abs(k.public_key_file as string);
+    try {
+      return { id: k.id, public_key: readFileSync(p, "utf8"), source: p };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw configError(file, `authority.trusted_keys[${i}].public_key_file`, `cannot read ${p}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, err);
+    }
+  });
+  return {
+    file: null,
+    node_id: c.node_id,
+    authority: { audience: c.authority.audience, trusted_keys: trusted, policy: c.authority.policy },
+    lanes: c.lanes,
+    targets: c.targets,
+    evidence: {
+      jsonl: c.evidence.jsonl === undefined ? null : abs(c.evidence.jsonl),
+      store: c.evidence.store === false ? null : c.evidence.store === true ? true : abs(c.evidence.store),
+    },
+  };
+}
+
+/** Reads, parses (YAML) and validates a node config file. */
+export function loadNodeConfig(path: string): NodeConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read node config ${path}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, { path }, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: not valid YAML: ${(err as Error).message}`, { path }, { cause: err });
+  }
+  return { ...resolveNodeConfig(raw, dirname(file), path), file };
+}

@@ -1,0 +1,43 @@
+/**
+ * Evidence sinks. The node fans every Evidence record out to every registered sink, in
+ * registration order, and awaits each. A sink that throws makes the node's call throw: nothing is
+ * dispatched to a target unless `execution.started` reached every sink (fail closed).
+ *
+ *  - MemoryEvidenceSink: keeps the records (for embedding and tests).
+ *  - JsonlEvidenceSink: appends one RFC 8785 canonical JSON record per line to a file.
+ *  - StoreEvidenceSink (store-sink.ts): records evidence as artifacts with lineage edges.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { canonicalize } from "../../core/canonical.js";
+import type { Evidence } from "../contracts/execution.js";
+
+export interface EvidenceSink {
+  readonly sink_id: string;
+  emit(evidence: Evidence): void | Promise<void>;
+  /** Flushes buffered records (optional). */
+  flush?(): void | Promise<void>;
+}
+
+export class MemoryEvidenceSink implements EvidenceSink {
+  readonly records: Evidence[] = [];
+  constructor(readonly sink_id = "memory") {}
+  emit(evidence: Evidence): void {
+    this.records.push(evidence);
+  }
+}
+
+/** Appends canonical JSON lines; the file and its folder are created on first use. */
+export class JsonlEvidenceSink implements EvidenceSink {
+  readonly sink_id: string;
+  constructor(
+    readonly path: string,
+    sinkId?: string,
+  ) {
+    this.sink_id = sinkId ?? `jsonl:${path}`;
+  }
+  emit(evidence: Evidence): void {
+    mkdirSync(dirname(this.path), { recursive: true });
+    appendFileSync(this.path, `${canonicalize(evidence)}\n`);
+  }
+}

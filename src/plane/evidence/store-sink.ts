@@ -1,0 +1,102 @@
+/**
+ * The store evidence sink: evidence becomes artifacts in Cairn's store, linked by edges so that
+ * `cairn lineage` walks from an execution's output back through its evidence to its input.
+ *
+ * Per evidence record, in one store transaction:
+ *   - the record itself (canonical JSON, media type EVIDENCE_MEDIA_TYPE);
+ *   - on `admission.accepted` / `admission.rejected`: the redacted request projection carried in
+ *     `payload.request` becomes the INPUT artifact (REQUEST_MEDIA_TYPE), with an edge
+ *     input → evidence (type `plane.evidence`, role `input`);
+ *   - every later record of the same request gets an edge previous-record → record
+ *     (role `previous`), so the records form a chain;
+ *   - on `execution.completed`: the redacted output projection in `payload.output` becomes the
+ *     OUTPUT artifact (OUTPUT_MEDIA_TYPE), with an edge evidence → output (role `output`);
+ *   - terminal records (`admission.rejected`, `execution.completed`) and outputs are pinned as
+ *     `plane:<digest>` (kind `run`) so gc keeps them and, upstream, the whole chain.
+ * Only redacted projections reach the store: raw payloads and outputs never do.
+ */
+import { canonicalBytes } from "../../core/canonical.js";
+import type { Digest } from "../../core/digest.js";
+import type { Store } from "../../store/store.js";
+import type { Evidence } from "../contracts/execution.js";
+import type { EvidenceSink } from "./sinks.js";
+
+export const EVIDENCE_MEDIA_TYPE = "application/vnd.cairn.plane.evidence+json";
+export const REQUEST_MEDIA_TYPE = "application/vnd.cairn.plane.request+json";
+export const OUTPUT_MEDIA_TYPE = "application/vnd.cairn.plane.output+json";
+export const EVIDENCE_EDGE_TYPE = "plane.evidence";
+export const PLANE_ROOT_PREFIX = "plane:";
+
+/** What the sink recorded for one evidence record. */
+export interface StoredEvidence {
+  readonly evidence_id: string;
+  readonly evidence: Digest;
+  readonly input: Digest | null;
+  readonly output: Digest | null;
+}
+
+function payloadField(e: Evidence, key: string): unknown {
+  const p = e.payload;
+  return p !== null && typeof p === "object" && !Array.isArray(p) ? (p as Record<string, unknown>)[key] : undefined;
+}
+
+export class StoreEvidenceSink implements EvidenceSink {
+  readonly sink_id: string;
+  /** execution ref (else request id) → the last evidence digest recorded for it (dropped at a terminal record). */
+  private readonly last = new Map<string, Digest>();
+  /** Everything recorded through this sink, in order. */
+  readonly recorded: StoredEvidence[] = [];
+
+  private opened: Store | null = null;
+
+  /** `store` may be a function: the store is then opened on the first record (never, if none). */
+  constructor(
+    private readonly store: Store | (() => Store),
+    sinkId = "store",
+  ) {
+    this.sink_id = sinkId;
+  }
+
+  private get s(): Store {
+    if (this.opened === null) this.opened = typeof this.store === "function" ? this.store() : this.store;
+    return this.opened;
+  }
+
+  emit(e: Evidence): void {
+    const store = this.s;
+    const rec = store.transaction(() => {
+      const ev = store.putBytes(canonicalBytes(e), { mediaType: EVIDENCE_MEDIA_TYPE }).digest;
+      let input: Digest | null = null;
+      let output: Digest | null = null;
+      // Chains are per execution (two executions of one request id never interleave); a
+      // rejection has no execution ref and is a chain of one.
+      const key = e.execution_ref ?? e.request_id;
+      const prev = key === null ? undefined : this.last.get(key);
+      if (e.evidence_type === "admission.accepted" || e.evidence_type === "admission.rejected") {
+        const req = payloadField(e, "request");
+        if (req !== undefined) {
+          input = store.putBytes(canonicalBytes(req), { mediaType: REQUEST_MEDIA_TYPE }).digest;
+          store.addEdge({ from: [input], to: [ev], type: EVIDENCE_EDGE_TYPE, role: "input" });
+        }
+      } else if (prev !== undefined) {
+        store.addEdge({ from: [prev], to: [ev], type: EVIDENCE_EDGE_TYPE, role: "previous" });
+      }
+      if (e.evidence_type === "execution.completed") {
+        const out = payloadField(e, "output");
+        if (out !== undefined) {
+          output = store.putBytes(canonicalBytes(out), { mediaType: OUTPUT_MEDIA_TYPE }).digest;
+          store.addEdge({ from: [ev], to: [output], type: EVIDENCE_EDGE_TYPE, role: "output" });
+          store.pin(`${PLANE_ROOT_PREFIX}${output}`, output, "run");
+        }
+      }
+      const terminal = e.evidence_type === "execution.completed" || e.evidence_type === "admission.rejected";
+      if (terminal) store.pin(`${PLANE_ROOT_PREFIX}${ev}`, ev, "run");
+      if (key !== null) {
+        if (terminal) this.last.delete(key);
+        else this.last.set(key, ev);
+      }
+      return { evidence_id: e.evidence_id, evidence: ev, input, output };
+    });
+    this.recorded.push(rec);
+  }
+}

@@ -1,0 +1,667 @@
+/**
+ * The execution-plane node: registration, target routing, ordered admission, single-target
+ * dispatch, cancellation and evidence.
+ *
+ * REGISTRATION. Lanes (by lane id), target verifiers (by verifier id), exactly one authority
+ * verifier, and evidence sinks are registered, then `completeRegistration()` freezes the set
+ * (later registration throws E_USAGE). Governed traffic is rejected with
+ * `registration_incomplete` until then. Targets may connect at any time.
+ *
+ * TARGETS. `connectTarget(attestation, client)` hands the (untrusted) attestation to the first
+ * registered verifier (in registration order) whose `handles()` is true. Only a descriptor that
+ * verifier mints enters routing, and only if it is a valid TargetDescriptor, its `verifier_id` is
+ * the verifier's own, every class
+ * it attests is among the verifier's `capability_classes`, and it is not expired. The
+ * attestation's claimed classes are never read. Failures: `target_attestation_unverifiable`
+ * (no verifier, verifier refusal, or a descriptor breaking those rules) and
+ * `target_descriptor_expired`. Reconnecting a target id replaces its descriptor.
+ *
+ * ADMISSION ORDER (the first failing check wins; every rejection emits `admission.rejected`):
+ *   1. `invalid_request`            the input is not a JSON object
+ *   2. `contract_version_mismatch`  `contract_version` is not 1 (missing counts as a mismatch)
+ *   3. `invalid_request`            the AdmissionRequest schema fails (details name the path);
+ *                                   nested acceptable_attestation / sandbox_profile / authority_ref
+ *                                   without their own contract_version inherit the request's
+ *   4. direct lower-lane-owner provenance: `lane_not_registered` if the lane is unknown,
+ *      `direct_provenance_not_allowed` unless the lane was registered with `allowDirect`;
+ *      otherwise accepted WITHOUT target or authority (decision reason
+ *      "direct lower-lane-owner execution", provenance_kind marked in every evidence record)
+ *   5. `registration_incomplete`
+ *   6. `authority_verifier_missing`
+ *   7. `lane_not_registered`
+ *   8. `authority_ref_missing`
+ *   9. authority verification (the verifier's own order; see authority/ed25519.ts):
+ *      `authority_rejected` (details.reason: signature_missing, unknown_key, bad_signature,
+ *      audience_mismatch, not_yet_valid, payload_hash_mismatch, lane_mismatch,
+ *      operation_mismatch), `authority_expired`, `policy_denied`
+ *  10. target selection: `no_satisfying_attested_target`, or `target_descriptor_expired` when
+ *      the only targets that would satisfy the request have expired descriptors.
+ * A request without `request_id` gets one minted (prefix `adm`).
+ *
+ * TARGET SELECTION (deterministic, no fallback). The ranked classes are the request's
+ * `priority_order`, then its remaining `classes`. For the first ranked class that any eligible
+ * target attests, the eligible target with the smallest `target_id` (code-unit order) is chosen.
+ * Eligible = same lane, attests the class, descriptor not expired, and (for a descriptor whose
+ * `metadata.placement` is "local") the request does not ask for a non-local placement. This
+ * fixes the reference's map-order choice and its priority-only-within-one-target quirk.
+ *
+ * EXECUTION. One execute call dispatches to exactly one target, once. There is no retry and
+ * no fallback: a failure is returned as the result; trying elsewhere is the caller's decision.
+ * Evidence sequence: admission.accepted, target.selected, execution.started, [execution.cancelled],
+ * execution.completed — or a single admission.rejected. A rejection returns an ExecutionResult
+ * with status `rejected` and the rejection. A lane that throws instead of returning an outcome
+ * yields status `failed` with failure class `semantic_runtime_failed` (`cancellation` if the
+ * execution was being cancelled).
+ *
+ * SINK FAILURE. Evidence is awaited on every sink before the next step; a sink that throws makes
+ * the call throw, so nothing is dispatched unless `execution.started` was recorded everywhere.
+ */
+import type { Clock } from "../../core/clock.js";
+import { CairnError, UsageError } from "../../core/errors.js";
+import { CONTRACT_VERSION, CONTRACT_VERSION_RANGE, type JsonValue } from "../contracts/base.js";
+import {
+  makeAdmissionDecision,
+  makeAdmissionRejection,
+  makeAdmissionRequest,
+  type AdmissionDecision,
+  type AdmissionRejection,
+  type AdmissionRequest,
+} from "../contracts/admission.js";
+import { makeEvidence, makeExecutionRequest, makeExecutionResult, type Evidence, type EvidenceType, type ExecutionEvent, type ExecutionRequest, type ExecutionResult } from "../contracts/execution.js";
+import type { IdSource } from "../contracts/ids.js";
+import { makeNodeDescriptor, makeTargetAttestation, makeTargetDescriptor, type NodeDescriptor, type TargetDescriptor } from "../contracts/target.js";
+import type { TargetVerifier } from "../attestation/verifier.js";
+import type { AuthorityVerifier } from "../authority/verifier.js";
+import { fingerprint, redactInvalid, redactOutput, redactPath, redactRequest } from "../evidence/redact.js";
+import type { EvidenceSink } from "../evidence/sinks.js";
+import type { Lane, LaneContext, LaneOutcome } from "../lanes/lane.js";
+
+export const DIRECT_REASON = "direct lower-lane-owner execution";
+export const GOVERNED_REASON = "admitted";
+
+/** How a node reaches a target. The default runs the registered lane in this process. */
+export interface TargetClient {
+  execute(request: ExecutionRequest, lane: Lane, ctx: LaneContext): Promise<LaneOutcome>;
+}
+export const localTargetClient: TargetClient = Object.freeze({ execute: (request: ExecutionRequest, lane: Lane, ctx: LaneContext) => lane.execute(request, ctx) });
+
+export interface PlaneNodeOptions {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+export interface RegisterLaneOptions {
+  /** Admit direct lower-lane-owner requests on this lane (default false: fail closed). */
+  readonly allowDirect?: boolean;
+}
+
+interface RoutedTarget {
+  readonly descriptor: TargetDescriptor;
+  readonly client: TargetClient;
+}
+
+export type ConnectResult = { readonly ok: true; readonly descriptor: TargetDescriptor } | { readonly ok: false; readonly rejection: AdmissionRejection };
+
+export type AdmitResult =
+  | { readonly ok: true; readonly decision: AdmissionDecision; readonly request: AdmissionRequest; readonly target: RoutedTarget | null; readonly evidence: readonly Evidence[] }
+  | { readonly ok: false; readonly rejection: AdmissionRejection; readonly request: AdmissionRequest | null; readonly evidence: readonly Evidence[] };
+
+export type CancelResult =
+  | { readonly ok: true; readonly execution_ref: string; readonly evidence: Evidence }
+  | { readonly ok: false; readonly rejection: AdmissionRejection };
+
+interface Stamps {
+  execution_ref: string | null;
+  request_id: string | null;
+  lane_id: string | null;
+  target_id: string | null;
+  target_verifier_id: string | null;
+  attestation_class: string | null;
+  provenance_kind: "node_admitted" | "direct_lower_lane_owner";
+}
+
+type CheckResult =
+  | { ok: true; request: AdmissionRequest; target: RoutedTarget | null; attestationClass: string | null }
+  | { ok: false; rejection: AdmissionRejection; request: AdmissionRequest | null };
+
+interface Running {
+  readonly controller: AbortController;
+  readonly stamps: Stamps;
+  /** Ids of evidence emitted for this execution by cancel(), listed in its result. */
+  readonly cancelEvidence: string[];
+  /** Pending `execution.cancelled` emissions: `execution.completed` waits for them (ordering). */
+  readonly cancelling: Promise<unknown>[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function byId(a: RoutedTarget, b: RoutedTarget): number {
+  const x = a.descriptor.target_id;
+  const y = b.descriptor.target_id;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Nested contract values that may omit `contract_version` and then inherit the request's. */
+const NESTED_CONTRACTS = ["acceptable_attestation", "sandbox_profile", "authority_ref"] as const;
+
+/**
+ * `{"acceptable_attestation": {"classes": [...]}}` is accepted as written in a request (the
+ * issue's shape): a nested contract value without its own `contract_version` inherits the
+ * envelope's (already checked to be 1). A nested value WITH a version is validated as given.
+ */
+function inheritVersion(input: Record<string, unknown>): Record<string, unknown> {
+  let out = input;
+  for (const k of NESTED_CONTRACTS) {
+    const v = input[k];
+    if (isPlainObject(v) && !("contract_version" in v)) out = { ...out, [k]: { contract_version: CONTRACT_VERSION, ...v } };
+  }
+  return out;
+}
+
+/** Whether a request asks for a placement other than local (`placement.kind`). */
+function wantsRemotePlacement(req: AdmissionRequest): boolean {
+  const kind = req.placement?.kind;
+  return kind !== undefined && kind !== null && kind !== "local";
+}
+
+export class PlaneNode {
+  readonly nodeId: string;
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+  private readonly metadata: Record<string, JsonValue>;
+  private readonly lanes = new Map<string, { lane: Lane; allowDirect: boolean }>();
+  private readonly verifiers = new Map<string, TargetVerifier>();
+  private readonly sinks = new Map<string, EvidenceSink>();
+  private authority: AuthorityVerifier | null = null;
+  private complete = false;
+  private readonly targets = new Map<string, RoutedTarget>();
+  private readonly running = new Map<string, Running>();
+
+  constructor(opts: PlaneNodeOptions) {
+    if (typeof opts.nodeId !== "string" || opts.nodeId.length === 0) throw new UsageError("node id must be a non-empty string");
+    this.nodeId = opts.nodeId;
+    this.clock = opts.clock;
+    this.ids = opts.ids;
+    this.metadata = { ...(opts.metadata ?? {}) };
+  }
+
+  // ---------------------------------------------------------------- registration
+
+  private requireOpen(what: string): void {
+    if (this.complete) throw new UsageError(`cannot register ${what}: registration is complete`);
+  }
+
+  registerLane(lane: Lane, opts: RegisterLaneOptions = {}): this {
+    this.requireOpen(`lane ${lane.id}`);
+    if (this.lanes.has(lane.id)) throw new UsageError(`lane ${JSON.stringify(lane.id)} is already registered`, { lane_id: lane.id });
+    this.lanes.set(lane.id, { lane, allowDirect: opts.allowDirect === true });
+    return this;
+  }
+
+  registerTargetVerifier(v: TargetVerifier): this {
+    this.requireOpen(`target verifier ${v.verifier_id}`);
+    if (this.verifiers.has(v.verifier_id)) throw new UsageError(`target verifier ${JSON.stringify(v.verifier_id)} is already registered`);
+    this.verifiers.set(v.verifier_id, v);
+    return this;
+  }
+
+  /** Exactly one authority verifier: a second registration throws. */
+  registerAuthorityVerifier(v: AuthorityVerifier): this {
+    this.requireOpen(`authority verifier ${v.verifier_id}`);
+    if (this.authority !== null) throw new UsageError(`an authority verifier (${this.authority.verifier_id}) is already registered`);
+    this.authority = v;
+    return this;
+  }
+
+  registerEvidenceSink(s: EvidenceSink): this {
+    this.requireOpen(`evidence sink ${s.sink_id}`);
+    if (this.sinks.has(s.sink_id)) throw new UsageError(`evidence sink ${JSON.stringify(s.sink_id)} is already registered`);
+    this.sinks.set(s.sink_id, s);
+    return this;
+  }
+
+  /** Passes the gate: governed traffic is admitted from now on, and registration is frozen. */
+  completeRegistration(): this {
+    this.complete = true;
+    return this;
+  }
+
+  get registrationComplete(): boolean {
+    return this.complete;
+  }
+
+  // ---------------------------------------------------------------- targets
+
+  private reject(reason: string, message: string, details: Record<string, JsonValue> = {}, requestId: string | null = null): AdmissionRejection {
+    return makeAdmissionRejection({ contract_version: CONTRACT_VERSION, request_id: requestId, reason, message, details });
+  }
+
+  /** Verifies an attestation; on success the minted descriptor enters routing with `client`. */
+  connectTarget(attestation: unknown, client: TargetClient = localTargetClient): ConnectResult {
+    let att;
+    try {
+      att = makeTargetAttestation(attestation);
+    } catch (err) {
+      const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
+      return { ok: false, rejection: this.reject("target_attestation_unverifiable", `invalid TargetAttestation at ${path}`, { reason: "invalid_attestation", path }) };
+    }
+    const verifier = [...this.verifiers.values()].find((v) => v.handles(att));
+    if (verifier === undefined) {
+      return {
+        ok: false,
+        rejection: this.reject("target_attestation_unverifiable", `no registered verifier handles attestation type ${att.attestation_type}`, {
+          reason: "no_verifier",
+          attestation_type: att.attestation_type,
+        }),
+      };
+    }
+    const now = this.clock.now();
+    let verdict;
+    try {
+      verdict = verifier.verify(att, { now });
+    } catch (err) {
+      return {
+        ok: false,
+        rejection: this.reject("target_attestation_unverifiable", `verifier ${verifier.verifier_id} failed`, {
+          reason: "verifier_error",
+          verifier_id: verifier.verifier_id,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      };
+    }
+    if (!verdict.ok) {
+      return { ok: false, rejection: this.reject("target_attestation_unverifiable", verdict.message, { ...verdict.details, verifier_id: verifier.verifier_id }) };
+    }
+    let d: TargetDescriptor;
+    try {
+      d = makeTargetDescriptor(verdict.descriptor); // a verifier's output is validated like any input
+    } catch (err) {
+      const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
+      return { ok: false, rejection: this.reject("target_attestation_unverifiable", `verifier minted an invalid descriptor at ${path}`, { reason: "invalid_descriptor", path, verifier_id: verifier.verifier_id }) };
+    }
+    if (d.verifier_id !== verifier.verifier_id) {
+      return { ok: false, rejection: this.reject("target_attestation_unverifiable", "descriptor names another verifier", { reason: "verifier_id_mismatch", verifier_id: verifier.verifier_id }) };
+    }
+    const foreign = d.attested_capability_classes.filter((c) => !verifier.capability_classes.includes(c));
+    if (foreign.length > 0) {
+      return {
+        ok: false,
+        rejection: this.reject("target_attestation_unverifiable", "descriptor attests classes its verifier does not declare", {
+          reason: "undeclared_class",
+          classes: foreign,
+          verifier_id: verifier.verifier_id,
+        }),
+      };
+    }
+    if (d.expires_at !== undefined && now >= d.expires_at) {
+      return { ok: false, rejection: this.reject("target_descriptor_expired", `descriptor of target ${d.target_id} has expired`, { target_id: d.target_id, expires_at: d.expires_at, now }) };
+    }
+    this.targets.set(d.target_id, { descriptor: d, client });
+    return { ok: true, descriptor: d };
+  }
+
+  // ---------------------------------------------------------------- evidence
+
+  private async emit(type: EvidenceType, s: Stamps, payload: JsonValue, governed: boolean, id?: string): Promise<Evidence> {
+    const auth = governed ? this.authority : null;
+    const e = makeEvidence({
+      contract_version: CONTRACT_VERSION,
+      evidence_id: id ?? this.ids.next("ev"),
+      evidence_type: type,
+      execution_ref: s.execution_ref,
+      request_id: s.request_id,
+      lane_id: s.lane_id,
+      policy_bundle_hash: auth?.policy_bundle_hash ?? null,
+      target_id: s.target_id,
+      target_verifier_id: s.target_verifier_id,
+      attestation_class: s.attestation_class,
+      authority_verifier_id: auth?.verifier_id ?? null,
+      provenance_kind: s.provenance_kind,
+      payload,
+      emitted_at: this.clock.now(),
+    });
+    for (const sink of this.sinks.values()) await sink.emit(e);
+    return e;
+  }
+
+  // ---------------------------------------------------------------- admission
+
+  /** Runs the ordered admission checks and emits the admission evidence. Never throws on bad input. */
+  async admit(input: unknown): Promise<AdmitResult> {
+    const checked = this.check(input);
+    if (!checked.ok) {
+      const { rejection, request } = checked;
+      const stamps: Stamps = {
+        execution_ref: null,
+        request_id: rejection.request_id,
+        lane_id: request?.lane_id ?? null,
+        target_id: null,
+        target_verifier_id: null,
+        attestation_class: null,
+        provenance_kind: request?.provenance.kind ?? "node_admitted",
+      };
+      const payload: JsonValue = {
+        rejection: this.redactRejection(rejection),
+        request: request === null ? redactInvalid(input) : redactRequest(request),
+      };
+      const ev = await this.emit("admission.rejected", stamps, payload, request?.provenance.kind !== "direct_lower_lane_owner");
+      return { ok: false, rejection, request, evidence: [ev] };
+    }
+    const { request, target, attestationClass } = checked;
+    const direct = target === null;
+    const executionRef = this.ids.next("exec");
+    const acceptedId = this.ids.next("ev");
+    const selectedId = direct ? null : this.ids.next("ev");
+    const decision = makeAdmissionDecision({
+      contract_version: CONTRACT_VERSION,
+      request_id: request.request_id,
+      status: "accepted",
+      execution_ref: executionRef,
+      target_id: target?.descriptor.target_id ?? null,
+      lane_id: request.lane_id,
+      attestation_class: attestationClass,
+      reason: direct ? DIRECT_REASON : GOVERNED_REASON,
+      provenance_kind: request.provenance.kind,
+      evidence: selectedId === null ? [acceptedId] : [acceptedId, selectedId],
+    });
+    const stamps = this.stampsOf(decision, target);
+    const evidence = [await this.emit("admission.accepted", stamps, { decision: decision as unknown as JsonValue, request: redactRequest(request) }, !direct, acceptedId)];
+    if (target !== null && selectedId !== null) {
+      evidence.push(await this.emit("target.selected", stamps, { descriptor: target.descriptor as unknown as JsonValue }, true, selectedId));
+    }
+    return { ok: true, decision, request, target, evidence };
+  }
+
+  /** The evidence copy of a rejection: schema paths lose segments that are not contract fields. */
+  private redactRejection(r: AdmissionRejection): JsonValue {
+    if (r.reason !== "invalid_request") return { reason: r.reason, message: r.message, details: r.details };
+    const path = redactPath(String(r.details.path ?? "$"));
+    return { reason: r.reason, message: `invalid AdmissionRequest at ${path}`, details: { path } };
+  }
+
+  private stampsOf(decision: AdmissionDecision, target: RoutedTarget | null): Stamps {
+    return {
+      execution_ref: decision.execution_ref,
+      request_id: decision.request_id,
+      lane_id: decision.lane_id,
+      target_id: decision.target_id,
+      target_verifier_id: target?.descriptor.verifier_id ?? null,
+      attestation_class: decision.attestation_class,
+      provenance_kind: decision.provenance_kind,
+    };
+  }
+
+  private check(input: unknown): CheckResult {
+    const no = (reason: string, message: string, details: Record<string, JsonValue> = {}, request: AdmissionRequest | null = null, rid: string | null = null) => ({
+      ok: false as const,
+      rejection: this.reject(reason, message, details, request?.request_id ?? rid),
+      request,
+    });
+    // 1. shape
+    if (!isPlainObject(input)) return no("invalid_request", "admission request must be a JSON object", { path: "$" });
+    const rawId = typeof input.request_id === "string" && input.request_id.length > 0 ? input.request_id : null;
+    // 2. version
+    const v = input.contract_version;
+    if (v !== CONTRACT_VERSION) {
+      return no(
+        "contract_version_mismatch",
+        `unsupported contract_version (supported: ${CONTRACT_VERSION_RANGE.min}..${CONTRACT_VERSION_RANGE.max})`,
+        { got: typeof v === "number" && Number.isFinite(v) ? v : typeof v, supported: { min: CONTRACT_VERSION_RANGE.min, max: CONTRACT_VERSION_RANGE.max } },
+        null,
+        rawId,
+      );
+    }
+    // 3. schema (a missing request_id is minted)
+    let req: AdmissionRequest;
+    try {
+      req = makeAdmissionRequest(inheritVersion(input.request_id === undefined ? { ...input, request_id: this.ids.next("adm") } : input));
+    } catch (err) {
+      const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
+      return no("invalid_request", `invalid AdmissionRequest at ${path}`, { path }, null, rawId);
+    }
+    // 4. direct lower-lane-owner provenance
+    if (req.provenance.kind === "direct_lower_lane_owner") {
+      const reg = this.lanes.get(req.lane_id);
+      if (reg === undefined) return no("lane_not_registered", `lane ${req.lane_id} is not registered`, { lane_id: req.lane_id }, req);
+      if (!reg.allowDirect) {
+        return no("direct_provenance_not_allowed", `lane ${req.lane_id} does not admit direct lower-lane-owner execution`, { lane_id: req.lane_id }, req);
+      }
+      return { ok: true, request: req, target: null, attestationClass: null };
+    }
+    // 5–7. gate, authority verifier, lane
+    if (!this.complete) return no("registration_incomplete", "node registration is not complete", {}, req);
+    const auth = this.authority;
+    if (auth === null) return no("authority_verifier_missing", "no authority verifier is registered", {}, req);
+    if (!this.lanes.has(req.lane_id)) return no("lane_not_registered", `lane ${req.lane_id} is not registered`, { lane_id: req.lane_id }, req);
+    // 8–9. authority
+    if (req.authority_ref === undefined) return no("authority_ref_missing", "governed requests must carry an authority_ref", {}, req);
+    const now = this.clock.now();
+    let verdict;
+    try {
+      verdict = auth.verify(req.authority_ref, { request: req, now });
+    } catch {
+      return no("authority_rejected", "authority verifier failed", { reason: "verifier_error", verifier_id: auth.verifier_id }, req);
+    }
+    if (!verdict.ok) return no(verdict.reason, verdict.message, { ...verdict.details, verifier_id: auth.verifier_id }, req);
+    // 10. target
+    return this.select(req, now);
+  }
+
+  private select(req: AdmissionRequest, now: number): CheckResult {
+    const acc = req.acceptable_attestation;
+    const fail = (reason: string, message: string, details: Record<string, JsonValue>) => ({
+      ok: false as const,
+      rejection: this.reject(reason, message, details, req.request_id),
+      request: req,
+    });
+    if (acc === undefined || acc.classes.length === 0) {
+      return fail("no_satisfying_attested_target", "the request accepts no attestation class", { reason: "no_acceptable_classes", lane_id: req.lane_id });
+    }
+    const ranked = [...acc.priority_order, ...acc.classes.filter((c) => !acc.priority_order.includes(c))];
+    const onLane = [...this.targets.values()].filter((t) => t.descriptor.lane_id === req.lane_id).sort(byId);
+    const remote = wantsRemotePlacement(req);
+    let expired = false;
+    for (const cls of ranked) {
+      for (const t of onLane) {
+        const d = t.descriptor;
+        if (!d.attested_capability_classes.includes(cls)) continue;
+        if (remote && d.metadata.placement === "local") continue;
+        if (d.expires_at !== undefined && now >= d.expires_at) {
+          expired = true;
+          continue;
+        }
+        return { ok: true, request: req, target: t, attestationClass: cls };
+      }
+    }
+    if (expired) {
+      return fail("target_descriptor_expired", "every target that satisfies the request has an expired descriptor", { lane_id: req.lane_id, classes: ranked });
+    }
+    return fail("no_satisfying_attested_target", `no verified target on lane ${req.lane_id} attests an acceptable class`, { lane_id: req.lane_id, classes: ranked });
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  /** Admits and, if admitted, dispatches to exactly one target. Never throws on bad input. */
+  async execute(input: unknown): Promise<ExecutionResult> {
+    const adm = await this.admit(input);
+    if (!adm.ok) {
+      return makeExecutionResult({
+        contract_version: CONTRACT_VERSION,
+        execution_ref: null,
+        status: "rejected",
+        evidence: adm.evidence.map((e) => e.evidence_id),
+        rejection: adm.rejection,
+        error: adm.rejection,
+        provenance: { kind: adm.request?.provenance.kind ?? "node_admitted", ...(adm.request === null ? {} : { admission_ref: adm.request.request_id }) },
+      });
+    }
+    const { decision, request, target } = adm;
+    const lane = (this.lanes.get(request.lane_id) as { lane: Lane }).lane;
+    const client = target?.client ?? localTargetClient;
+    const provenance = { kind: request.provenance.kind, admission_ref: request.request_id, ...(request.provenance.owner === undefined ? {} : { owner: request.provenance.owner }) };
+    const execRequest = makeExecutionRequest({
+      contract_version: CONTRACT_VERSION,
+      execution_ref: decision.execution_ref,
+      admission_request: request,
+      target_descriptor: target?.descriptor ?? null,
+      lane_id: request.lane_id,
+      operation: request.operation,
+      payload: request.payload,
+      provenance,
+    });
+    const stamps = this.stampsOf(decision, target);
+    const governed = target !== null;
+    const evidenceIds = adm.evidence.map((e) => e.evidence_id);
+    const controller = new AbortController();
+    const running: Running = { controller, stamps, cancelEvidence: [], cancelling: [] };
+    const events: ExecutionEvent[] = [];
+    let outcome: LaneOutcome;
+    // `execution.started` is on every sink before the execution becomes cancellable or runs.
+    evidenceIds.push((await this.emit("execution.started", stamps, { operation: request.operation }, governed)).evidence_id);
+    this.running.set(decision.execution_ref, running);
+    try {
+      const ctx: LaneContext = { clock: this.clock, ids: this.ids, signal: controller.signal, emit: (e) => void events.push(e) };
+      const started = this.clock.now();
+      try {
+        outcome = await client.execute(execRequest, lane, ctx);
+      } catch (err) {
+        const finished = this.clock.now();
+        const cancelled = controller.signal.aborted;
+        outcome = {
+          status: "failed",
+          output: null,
+          failure: {
+            class: cancelled ? "cancellation" : "semantic_runtime_failed",
+            message: cancelled ? "execution cancelled" : `lane ${lane.id} threw: ${err instanceof Error ? err.message : String(err)}`,
+            details: { thrown: true },
+          },
+          metrics: { started_at: started, finished_at: Math.max(finished, started), timeout_ms: 0 },
+        };
+      }
+    } finally {
+      this.running.delete(decision.execution_ref);
+    }
+    outcome = this.checkOutcome(outcome, lane.id, events);
+    const failure = outcome.status === "failed" && outcome.failure !== undefined ? { class: outcome.failure.class, message: outcome.failure.message, details: outcome.failure.details ?? {} } : undefined;
+    const metrics: Record<string, JsonValue> = { started_at: outcome.metrics.started_at, finished_at: outcome.metrics.finished_at, timeout_ms: outcome.metrics.timeout_ms };
+    if (outcome.metrics.output_bytes !== undefined) metrics.output_bytes = outcome.metrics.output_bytes;
+    if (outcome.metrics.output_truncated !== undefined) metrics.output_truncated = outcome.metrics.output_truncated;
+    await Promise.all(running.cancelling);
+    const completed = await this.emit(
+      "execution.completed",
+      stamps,
+      {
+        status: outcome.status,
+        failure_class: failure?.class ?? null,
+        failure_message: failure === undefined ? null : fingerprint(failure.message),
+        metrics,
+        events: events.length,
+        output: redactOutput(outcome.output),
+      },
+      governed,
+    );
+    evidenceIds.push(...running.cancelEvidence, completed.evidence_id);
+    return makeExecutionResult({
+      contract_version: CONTRACT_VERSION,
+      execution_ref: decision.execution_ref,
+      status: outcome.status,
+      output: outcome.output,
+      events,
+      evidence: evidenceIds,
+      ...(failure === undefined ? {} : { failure }),
+      provenance,
+    });
+  }
+
+  /**
+   * A lane outcome that would not make a valid ExecutionResult (bad status, non-JSON output,
+   * unknown failure class, invalid events or metrics) becomes `failed` /
+   * `semantic_runtime_failed`: a buggy lane never crashes the node or corrupts evidence.
+   */
+  private checkOutcome(o: LaneOutcome, laneId: string, events: ExecutionEvent[]): LaneOutcome {
+    let problem: string | null = null;
+    const m = (o as Partial<LaneOutcome>).metrics;
+    if (m === undefined || m === null || ![m.started_at, m.finished_at, m.timeout_ms].every((x) => Number.isSafeInteger(x) && x >= 0)) problem = "invalid metrics";
+    else if (m.output_bytes !== undefined && !(Number.isSafeInteger(m.output_bytes) && m.output_bytes >= 0)) problem = "invalid metrics.output_bytes";
+    else if (m.output_truncated !== undefined && typeof m.output_truncated !== "boolean") problem = "invalid metrics.output_truncated";
+    if (problem === null) {
+      try {
+        makeExecutionResult({
+          contract_version: CONTRACT_VERSION,
+          execution_ref: "check",
+          status: o.status,
+          output: o.output,
+          events,
+          ...(o.status === "failed" && o.failure !== undefined ? { failure: { class: o.failure.class, message: o.failure.message, details: o.failure.details ?? {} } } : {}),
+        });
+      } catch (err) {
+        problem = err instanceof CairnError ? err.message : "invalid outcome";
+      }
+    }
+    if (problem === null) return o;
+    events.length = 0;
+    const now = this.clock.now();
+    return {
+      status: "failed",
+      output: null,
+      failure: { class: "semantic_runtime_failed", message: `lane ${laneId} returned an invalid outcome: ${problem}`, details: { invalid_outcome: true } },
+      metrics: { started_at: now, finished_at: now, timeout_ms: 0 },
+    };
+  }
+
+  /** Aborts a running execution's signal and emits `execution.cancelled`; unknown refs are rejected. */
+  async cancel(ref: string | { ref: string }): Promise<CancelResult> {
+    const key = typeof ref === "string" ? ref : ref?.ref;
+    const run = typeof key === "string" ? this.running.get(key) : undefined;
+    if (run === undefined || typeof key !== "string") {
+      return { ok: false, rejection: this.reject("unknown_execution_ref", "no running execution has this ref", { execution_ref: typeof key === "string" ? key : null }) };
+    }
+    const id = this.ids.next("ev");
+    run.cancelEvidence.push(id);
+    const emitting = this.emit("execution.cancelled", run.stamps, { reason: "cancel requested" }, run.stamps.provenance_kind === "node_admitted", id);
+    run.cancelling.push(emitting.catch(() => undefined));
+    run.controller.abort();
+    const evidence = await emitting;
+    return { ok: true, execution_ref: key, evidence };
+  }
+
+  /** Refs of executions in flight (dispatched, not yet completed), sorted. */
+  runningRefs(): string[] {
+    return [...this.running.keys()].sort();
+  }
+
+  // ---------------------------------------------------------------- describe / close
+
+  describe(): NodeDescriptor {
+    const sortedKeys = <T>(m: Map<string, T>) => [...m.keys()].sort();
+    return makeNodeDescriptor({
+      contract_version: CONTRACT_VERSION,
+      node_id: this.nodeId,
+      contract_version_range: { min: CONTRACT_VERSION_RANGE.min, max: CONTRACT_VERSION_RANGE.max },
+      registered_lanes: sortedKeys(this.lanes).map((id) => (this.lanes.get(id) as { lane: Lane }).lane.capabilities()),
+      registered_target_verifiers: sortedKeys(this.verifiers).map((id) => {
+        const v = this.verifiers.get(id) as TargetVerifier;
+        return { verifier_id: v.verifier_id, attestation_types: [...v.attestation_types], capability_classes: [...v.capability_classes] };
+      }),
+      verified_targets: [...this.targets.values()].sort(byId).map((t) => t.descriptor),
+      authority_verifier: this.authority?.verifier_id ?? null,
+      registration_complete: this.complete,
+      metadata: {
+        ...this.metadata,
+        policy_bundle_hash: this.authority?.policy_bundle_hash ?? null,
+        evidence_sinks: sortedKeys(this.sinks),
+      },
+    });
+  }
+
+  /** Closes every lane (pooled workers, sockets) and flushes sinks. */
+  async close(): Promise<void> {
+    for (const { lane } of this.lanes.values()) await lane.close?.();
+    for (const s of this.sinks.values()) await s.flush?.();
+  }
+}
+
