@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpLane } from "../../src/plane/lanes/http.js";
+import { HTTP_MAX_TIMEOUT_MS, MAX_REQUEST_BODY_BYTES, MAX_TIMEOUT_MS, UNDICI_DEFAULT_TIMEOUT_MS } from "../../src/plane/lanes/limits.js";
 import { exec, harness, metrics, request } from "./fixtures/lanes/harness.js";
 import { freePort, startServer, type TestServer } from "./fixtures/lanes/servers.js";
 
@@ -93,7 +94,8 @@ describe("http lane: bounds and classified failures", () => {
   });
 
   it("an unresolvable host is transport_failed", async () => {
-    const { outcome } = await exec(lane, "request", { url: "http://cairn-no-such-host.invalid/", timeout_ms: 2000 });
+    // The timeout is not what is under test: it leaves a slow resolver ample time to answer.
+    const { outcome } = await exec(lane, "request", { url: "http://cairn-no-such-host.invalid/", timeout_ms: 30_000 });
     expect(outcome.failure?.class).toBe("transport_failed");
   });
 
@@ -133,6 +135,38 @@ describe("http lane: bounds and classified failures", () => {
       message: "invalid lane request: $.payload.headers.Host: is managed by the client and may not be set",
       details: { reason: "invalid_lane_request", path: "$.payload.headers.Host" },
     });
+  });
+
+  it("rejects a body on GET/HEAD and header values fetch would throw on, before any I/O", async () => {
+    for (const [method, extra, path] of [
+      ["GET", { body: "x" }, "$.payload.body"],
+      ["head", { json: { a: 1 } }, "$.payload.json"],
+    ] as const) {
+      const { outcome } = await exec(lane, "request", { url: "http://127.0.0.1:1/never", method, ...extra });
+      expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "invalid_lane_request", path } });
+    }
+    for (const value of ["caf\u00e9\u0100", "bell\u0007", "del\u007f"]) {
+      const { outcome } = await exec(lane, "request", { url: "http://127.0.0.1:1/never", headers: { "x-v": value } });
+      expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "invalid_lane_request", path: '$.payload.headers["x-v"]' } });
+    }
+    const tab = await exec(lane, "request", { url: `${srv.url}/ok`, headers: { "x-v": "a\tb ~" } });
+    expect(tab.outcome.status).toBe("succeeded");
+  });
+
+  it("a json body is held to MAX_REQUEST_BODY_BYTES once stringified", async () => {
+    const { outcome } = await exec(lane, "request", { url: "http://127.0.0.1:1/never", method: "POST", json: { big: "x".repeat(MAX_REQUEST_BODY_BYTES) } });
+    expect(outcome.failure).toEqual({
+      class: "protocol_framing_failed",
+      message: `invalid lane request: $.payload.json: must be at most ${MAX_REQUEST_BODY_BYTES} bytes`,
+      details: { reason: "invalid_lane_request", path: "$.payload.json" },
+    });
+  });
+
+  it("timeouts stay under undici's 300 s limits (HTTP_MAX_TIMEOUT_MS), so the lane's deadline decides", async () => {
+    expect(HTTP_MAX_TIMEOUT_MS).toBeLessThan(UNDICI_DEFAULT_TIMEOUT_MS);
+    expect(() => new HttpLane({ max_timeout_ms: MAX_TIMEOUT_MS })).toThrow();
+    const widest = new HttpLane();
+    expect((await exec(widest, "request", { url: `${srv.url}/ok`, timeout_ms: MAX_TIMEOUT_MS })).outcome.metrics.timeout_ms).toBe(HTTP_MAX_TIMEOUT_MS);
   });
 
   it("rejects non-http URLs and body+json", async () => {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { InlineLane } from "../../src/plane/lanes/inline.js";
+import { MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION } from "../../src/plane/lanes/limits.js";
 import { WorkerLane } from "../../src/plane/lanes/worker.js";
 import { exec, harness, metrics, request, T0 } from "./fixtures/lanes/harness.js";
 
@@ -67,6 +68,24 @@ describe("inline lane", () => {
     });
   });
 
+  it("events beyond the shared count cap are dropped, abort ctx.signal and fail protocol_framing_failed", async () => {
+    let abortedAtReturn = false;
+    const flood = new InlineLane({
+      functions: {
+        flood: (_p, ctx) => {
+          for (let i = 0; i <= MAX_EVENTS_PER_EXECUTION; i++) ctx.emit("tick", i);
+          abortedAtReturn = ctx.signal.aborted;
+          return "done";
+        },
+      },
+    });
+    const { outcome, events } = await exec(flood, "flood", {});
+    expect(outcome.status).toBe("failed");
+    expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "event_cap_exceeded", events: MAX_EVENTS_PER_EXECUTION, max_events: MAX_EVENTS_PER_EXECUTION } });
+    expect(events).toHaveLength(MAX_EVENTS_PER_EXECUTION);
+    expect(abortedAtReturn).toBe(true);
+  });
+
   it("register() adds operations", async () => {
     const l = new InlineLane().register("two", () => 2);
     expect((await exec(l, "two", {})).outcome.output).toBe(2);
@@ -81,6 +100,7 @@ describe("worker lane", () => {
     date: { module: FNS, export: "date" },
     exit: { module: FNS, export: "exit" },
     noisy: { module: FNS, export: "noisy" },
+    flood: { module: FNS, export: "flood" },
     main: { module: FNS },
     missing: { module: FNS, export: "notAFunction" },
     broken: { module: BROKEN },
@@ -120,7 +140,15 @@ describe("worker lane", () => {
     const started = Date.now();
     const { outcome } = await exec(quick, "spin", {});
     expect(outcome.failure).toEqual({ class: "timeout", message: "no result within 200 ms", details: { timeout_ms: 200 } });
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("events beyond the shared byte cap terminate the worker: protocol_framing_failed (event_cap_exceeded)", async () => {
+    const size = 1024 * 1024;
+    const { outcome, events } = await exec(new WorkerLane({ modules: mods, default_timeout_ms: 30_000 }), "flood", { size, count: Math.ceil(MAX_EVENT_BYTES_PER_EXECUTION / size) + 2 });
+    expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "event_cap_exceeded", max_event_bytes: MAX_EVENT_BYTES_PER_EXECUTION } });
+    expect(events.length).toBeLessThan(MAX_EVENT_BYTES_PER_EXECUTION / size);
+    expect(events.length).toBeGreaterThan(0);
   });
 
   it("cancellation terminates the worker", async () => {

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonRpcLane } from "../../src/plane/lanes/jsonrpc.js";
 import { decodeFrame, LineFramer } from "../../src/plane/lanes/jsonrpc-frame.js";
+import { HTTP_MAX_TIMEOUT_MS, MAX_TIMEOUT_MS, UNDICI_DEFAULT_TIMEOUT_MS } from "../../src/plane/lanes/limits.js";
 import { exec, harness, metrics, request, T0 } from "./fixtures/lanes/harness.js";
 import { startServer, type TestServer } from "./fixtures/lanes/servers.js";
 
@@ -61,6 +62,26 @@ describe("jsonrpc lane over stdio (newline-delimited JSON)", () => {
     });
   });
 
+  it("the peer exiting while a process in another session holds its stdout is remote_disconnect, not a timeout", async () => {
+    const started = Date.now();
+    const { outcome } = await exec(stdio, "call", { method: "orphan", timeout_ms: 20_000 });
+    const elapsed = Date.now() - started;
+    const stderr = (outcome.output as { stderr: string }).stderr;
+    const pid = Number(/orphan (\d+)/.exec(stderr)?.[1]);
+    try {
+      expect(outcome.failure).toEqual({ class: "remote_disconnect", message: "the peer closed its output before responding", details: { reason: "peer_exited" } });
+      expect(outcome.output).toMatchObject({ exit_code: 4, signal: null });
+      expect(elapsed).toBeLessThan(15_000);
+    } finally {
+      if (pid > 0) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  it("an error response with id null (JSON-RPC §5: the peer could not read the id) is the raw error fact", async () => {
+    const { outcome } = await exec(stdio, "call", { method: "nullid" });
+    expect(outcome).toEqual({ status: "failed", output: { error: { code: -32600, message: "Invalid Request" } }, metrics: metrics(3000) });
+  });
+
   it("a silent peer times out; cancellation stops it", async () => {
     const { outcome } = await exec(stdio, "call", { method: "hang", timeout_ms: 300 });
     expect(outcome.failure).toEqual({ class: "timeout", message: "no result within 300 ms", details: { timeout_ms: 300 } });
@@ -114,6 +135,23 @@ describe("jsonrpc lane over HTTP", () => {
     const five = await exec(lane, "call", { method: "failWith500" });
     expect(five.outcome.output).toEqual({ error: { code: -32603, message: "internal" }, http_status: 500 });
     expect(five.outcome.failure).toBeUndefined();
+  });
+
+  it("an error response with id null is the raw error fact, with its HTTP status", async () => {
+    expect((await exec(lane, "call", { method: "nullid" })).outcome).toEqual({
+      status: "failed",
+      output: { error: { code: -32700, message: "Parse error" }, http_status: 400 },
+      metrics: metrics(2000),
+    });
+  });
+
+  it("the timeout over HTTP never exceeds HTTP_MAX_TIMEOUT_MS (undici's own 300 s limits never fire first)", async () => {
+    const long = new JsonRpcLane({ transport: { kind: "http", url: `${srv.url}/rpc` }, max_timeout_ms: MAX_TIMEOUT_MS });
+    const { outcome } = await exec(long, "call", { method: "add", params: { a: 1, b: 1 }, timeout_ms: MAX_TIMEOUT_MS });
+    expect(outcome.metrics.timeout_ms).toBe(HTTP_MAX_TIMEOUT_MS);
+    expect(HTTP_MAX_TIMEOUT_MS).toBeLessThan(UNDICI_DEFAULT_TIMEOUT_MS);
+    // stdio is not fetch: it keeps the full range.
+    expect((await exec(new JsonRpcLane({ transport: { kind: "stdio", command: process.execPath, argv: [PEER] } }), "call", { method: "add", params: { a: 1, b: 1 }, timeout_ms: MAX_TIMEOUT_MS })).outcome.metrics.timeout_ms).toBe(MAX_TIMEOUT_MS);
   });
 
   it("a non-2xx without a JSON-RPC body is a raw fact", async () => {

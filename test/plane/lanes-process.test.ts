@@ -1,13 +1,23 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { GroupProcess } from "../../src/plane/lanes/group-process.js";
 import { ProcessLane } from "../../src/plane/lanes/process.js";
 import { exec, harness, isDead, metrics, request } from "./fixtures/lanes/harness.js";
 
 const FIX = fileURLToPath(new URL("./fixtures/lanes/", import.meta.url));
 const lane = new ProcessLane();
+
+/** Polls for `path` (a child's readiness sentinel), for at most `ms`. */
+async function waitForFile(path: string, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${path} did not appear within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe("process lane: raw facts", () => {
   it("exit 0 is succeeded with stdout/stderr", async () => {
@@ -98,28 +108,36 @@ describe("process lane: classified failures", () => {
   });
 
   it("timeout TERMs the whole process group (grandchild included) and keeps partial output", async () => {
+    // The script prints at once and then waits forever: only the timeout ends it, and the
+    // timeout leaves seconds for the shell to start on a busy machine.
     const started = Date.now();
-    const { outcome } = await exec(lane, "run", { command: join(FIX, "grandchild.sh"), timeout_ms: 300 });
+    const { outcome } = await exec(lane, "run", { command: join(FIX, "grandchild.sh"), timeout_ms: 2000 });
     const elapsed = Date.now() - started;
     expect(outcome.status).toBe("failed");
-    expect(outcome.failure).toEqual({ class: "timeout", message: "no result within 300 ms", details: { timeout_ms: 300 } });
+    expect(outcome.failure).toEqual({ class: "timeout", message: "no result within 2000 ms", details: { timeout_ms: 2000 } });
     const out = outcome.output as { stdout: string; stderr: string; signal: string; exit_code: null };
     const m = /^grandchild (\d+)\n$/.exec(out.stdout);
     expect(m).not.toBeNull();
     expect(out.stderr).toBe("partial err\n");
     expect(out.signal).toBe("SIGTERM");
     expect(out.exit_code).toBeNull();
-    expect(outcome.metrics.timeout_ms).toBe(300);
-    expect(elapsed).toBeLessThan(2000);
+    expect(outcome.metrics.timeout_ms).toBe(2000);
+    expect(elapsed).toBeLessThan(10_000);
     // The grandchild shared the group: it must be gone, not orphaned.
     await new Promise((r) => setTimeout(r, 50));
     expect(isDead(Number(m?.[1]))).toBe(true);
   });
 
   it("a command ignoring SIGTERM is SIGKILLed after the grace", async () => {
+    // The stop comes only once the command has installed its trap (it touches a file then).
     const graceful = new ProcessLane({ kill_grace_ms: 100 });
-    const { outcome } = await exec(graceful, "run", { command: "sh", argv: ["-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"], timeout_ms: 200 });
-    expect(outcome.failure?.class).toBe("timeout");
+    const ready = join(mkdtempSync(join(tmpdir(), "cairn-lane-ready-")), "ready");
+    const h = harness();
+    const pending = graceful.execute(request("process", "run", { command: "sh", argv: ["-c", `trap '' TERM; echo ready; : > '${ready}'; while :; do sleep 0.05; done`], timeout_ms: 60_000 }), h.ctx);
+    await waitForFile(ready);
+    h.controller.abort();
+    const outcome = await pending;
+    expect(outcome.failure?.class).toBe("cancellation");
     expect(outcome.output).toMatchObject({ exit_code: null, signal: "SIGKILL", stdout: "ready\n" });
   });
 
@@ -132,9 +150,11 @@ describe("process lane: classified failures", () => {
   });
 
   it("ctx.signal abort is cancellation, killing the group", async () => {
+    const ready = join(mkdtempSync(join(tmpdir(), "cairn-lane-ready-")), "ready");
     const h = harness();
-    const pending = lane.execute(request("process", "run", { command: "sh", argv: ["-c", "echo started; sleep 30"] }), h.ctx);
-    setTimeout(() => h.controller.abort(), 150);
+    const pending = lane.execute(request("process", "run", { command: "sh", argv: ["-c", `echo started; : > '${ready}'; sleep 30`] }), h.ctx);
+    await waitForFile(ready);
+    h.controller.abort();
     const outcome = await pending;
     expect(outcome.failure).toEqual({ class: "cancellation", message: "cancelled" });
     expect(outcome.output).toMatchObject({ signal: "SIGTERM", stdout: "started\n" });
@@ -185,6 +205,28 @@ describe("process lane: classified failures", () => {
     });
     const local = await exec(lane, "run", { command: "true" }, { kind: "local" });
     expect(local.outcome.status).toBe("succeeded");
+  });
+
+  it("terminate() after the leader was reaped signals nothing and arms no timer", async () => {
+    const started = await GroupProcess.start("true", [], { env: {} });
+    if (!(started instanceof GroupProcess)) throw started.error;
+    await started.closed;
+    expect(started.exited).toBe(true);
+    started.terminate(50);
+    expect(started.killPending).toBe(false);
+    expect(started.sent).toEqual([]);
+  });
+
+  it("the leader exiting during the kill grace clears the pending SIGKILL", async () => {
+    const ready = join(mkdtempSync(join(tmpdir(), "cairn-lane-ready-")), "ready");
+    const started = await GroupProcess.start("sh", ["-c", `trap 'exit 0' TERM; : > '${ready}'; while :; do sleep 0.05; done`], { env: process.env });
+    if (!(started instanceof GroupProcess)) throw started.error;
+    await waitForFile(ready);
+    started.terminate(60_000);
+    expect(started.killPending).toBe(true);
+    await started.closed;
+    expect(started.killPending).toBe(false);
+    expect(started.sent).toEqual(["SIGTERM"]);
   });
 
   it("reports its capabilities", () => {

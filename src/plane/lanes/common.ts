@@ -14,7 +14,7 @@ import { newExecutionEvent, type ExecutionRequest } from "../contracts/execution
 import type { FailureClass } from "../contracts/failure.js";
 import { makeLaneCapabilities, type LaneCapabilities } from "../contracts/target.js";
 import type { LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from "./limits.js";
+import { DEFAULT_TIMEOUT_MS, MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION, MAX_TIMEOUT_MS } from "./limits.js";
 
 /** `$.a.b[0]` from a zod path. */
 export function jsonPath(path: readonly (string | number)[]): string {
@@ -62,21 +62,40 @@ export function parsePayload<S extends z.ZodTypeAny>(
 /** A timeout field for payloads: a positive integer number of milliseconds. */
 export const timeoutField = z.number().int().positive().max(MAX_TIMEOUT_MS);
 
+/** Lane-option timeouts bounded by `max` (which is also the default maximum). */
+export function timeoutOptionsUpTo(max: number): { default_timeout_ms: z.ZodDefault<z.ZodNumber>; max_timeout_ms: z.ZodDefault<z.ZodNumber> } {
+  const field = z.number().int().positive().max(max);
+  return { default_timeout_ms: field.default(Math.min(DEFAULT_TIMEOUT_MS, max)), max_timeout_ms: field.default(max) };
+}
+
 /** Lane-option timeouts shared by every lane. */
-export const timeoutOptions = {
-  default_timeout_ms: timeoutField.default(DEFAULT_TIMEOUT_MS),
-  max_timeout_ms: timeoutField.default(MAX_TIMEOUT_MS),
-};
+export const timeoutOptions = timeoutOptionsUpTo(MAX_TIMEOUT_MS);
 
 /** The effective timeout: the payload's (else the lane default), never above the lane maximum. */
 export function effectiveTimeout(requested: number | undefined, opts: { default_timeout_ms: number; max_timeout_ms: number }): number {
   return Math.min(requested ?? opts.default_timeout_ms, opts.max_timeout_ms);
 }
 
+/** The failure for an execution that exceeded the shared event cap. */
+export function eventCapFailure(events: number, bytes: number): LaneFailure {
+  return {
+    class: "protocol_framing_failed",
+    message: `the execution exceeded the event cap (${MAX_EVENTS_PER_EXECUTION} events, ${MAX_EVENT_BYTES_PER_EXECUTION} bytes)`,
+    details: { reason: "event_cap_exceeded", events, event_bytes: bytes, max_events: MAX_EVENTS_PER_EXECUTION, max_event_bytes: MAX_EVENT_BYTES_PER_EXECUTION },
+  };
+}
+
 /** One execution on one lane: timing, outcome construction and event emission. */
 export class Run {
   readonly startedAt: number;
   timeoutMs = 0;
+  private eventCount = 0;
+  private eventBytes = 0;
+  /** Set once an emit would have exceeded the shared event cap (that event was dropped). */
+  eventOverflow: LaneFailure | null = null;
+  private resolveOverflow!: (f: LaneFailure) => void;
+  /** Resolves with the event-cap failure once the cap is exceeded (never rejects). */
+  readonly overflowed: Promise<LaneFailure> = new Promise((resolve) => (this.resolveOverflow = resolve));
 
   constructor(
     readonly ctx: LaneContext,
@@ -111,9 +130,24 @@ export class Run {
     return failure === undefined ? { status, output, metrics } : { status, output, failure, metrics };
   }
 
-  /** Emits one ExecutionEvent for this execution (ids and time from the context). */
-  emit(eventType: string, payload: JsonValue): void {
+  /**
+   * Emits one ExecutionEvent for this execution (ids and time from the context). Returns false,
+   * emitting nothing, once the shared cap (MAX_EVENTS_PER_EXECUTION events or
+   * MAX_EVENT_BYTES_PER_EXECUTION payload bytes) would be exceeded; `eventOverflow` is then set
+   * and `overflowed` resolves, and the lane ends the execution with that failure.
+   */
+  emit(eventType: string, payload: JsonValue): boolean {
+    if (this.eventOverflow !== null) return false;
+    const size = Buffer.byteLength(JSON.stringify(payload) ?? "null") + Buffer.byteLength(eventType);
+    if (this.eventCount + 1 > MAX_EVENTS_PER_EXECUTION || this.eventBytes + size > MAX_EVENT_BYTES_PER_EXECUTION) {
+      this.eventOverflow = eventCapFailure(this.eventCount, this.eventBytes);
+      this.resolveOverflow(this.eventOverflow);
+      return false;
+    }
+    this.eventCount++;
+    this.eventBytes += size;
     this.ctx.emit(newExecutionEvent(this.ctx.ids, this.ctx.clock, { execution_ref: this.request.execution_ref, event_type: eventType, payload }));
+    return true;
   }
 }
 

@@ -7,6 +7,8 @@
  * - A process that escaped the group (its own `setsid`) and still holds a pipe cannot hold the
  *   execution: once the leader has exited (or the group was killed), stdio is destroyed after
  *   CLOSE_AFTER_KILL_MS.
+ * - Once the leader has been reaped, `terminate()` is a no-op: its pid (the group id) may be
+ *   reused, so the supervisor never signals it again, and a pending SIGKILL timer is cleared.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { CLOSE_AFTER_KILL_MS } from "./limits.js";
@@ -23,6 +25,8 @@ export class GroupProcess {
   readonly sent: NodeJS.Signals[] = [];
   private killTimer: ReturnType<typeof setTimeout> | undefined;
   private forceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True once the leader exited (was reaped). */
+  exited = false;
   private resolveClosed!: () => void;
   /** Resolves once the leader exited and stdio closed (or was destroyed). */
   readonly closed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -31,7 +35,11 @@ export class GroupProcess {
     child.on("exit", (code, signal) => {
       this.exitCode = code;
       this.signal = signal;
+      // Reap the rest of the group now (the group id cannot be reused while members remain);
+      // after this the supervisor never signals the group again.
       this.signalGroup("SIGKILL", false);
+      this.exited = true;
+      this.clearKillTimer();
       this.scheduleForcedClose();
     });
     child.on("close", () => this.finish());
@@ -58,19 +66,31 @@ export class GroupProcess {
     });
   }
 
-  /** SIGTERM to the group now, SIGKILL after `graceMs`. Idempotent. */
+  /** True while a SIGKILL is scheduled (between `terminate()` and the leader's exit). */
+  get killPending(): boolean {
+    return this.killTimer !== undefined;
+  }
+
+  /** SIGTERM to the group now, SIGKILL after `graceMs`. Idempotent; a no-op once the leader exited. */
   terminate(graceMs: number): void {
-    if (this.killTimer !== undefined) return;
+    if (this.exited || this.killTimer !== undefined) return;
     this.signalGroup("SIGTERM", true);
     this.killTimer = setTimeout(() => {
+      this.killTimer = undefined;
+      if (this.exited) return;
       this.signalGroup("SIGKILL", true);
       this.scheduleForcedClose();
     }, graceMs);
   }
 
+  private clearKillTimer(): void {
+    if (this.killTimer !== undefined) clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+  }
+
   private signalGroup(sig: NodeJS.Signals, record: boolean): void {
     const pid = this.child.pid;
-    if (pid === undefined) return;
+    if (pid === undefined || this.exited) return;
     try {
       process.kill(-pid, sig);
       if (record) this.sent.push(sig);
@@ -90,7 +110,7 @@ export class GroupProcess {
   }
 
   private finish(): void {
-    if (this.killTimer !== undefined) clearTimeout(this.killTimer);
+    this.clearKillTimer();
     if (this.forceTimer !== undefined) clearTimeout(this.forceTimer);
     this.resolveClosed();
   }

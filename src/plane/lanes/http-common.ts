@@ -29,14 +29,21 @@ export const allowedOriginsOption = z
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Connection-level headers the client manages itself; a request may not set them. */
 export const RESERVED_REQUEST_HEADERS = ["connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
-/** Request headers: RFC 9110 token names (not reserved), values without CR/LF/NUL. */
+/**
+ * Header values a request may carry: HTAB and visible ASCII plus space (`\t`, `\x20`-`\x7e`).
+ * Stricter than RFC 9110 (which also allows obs-text `\x80`-`\xff`): fetch rejects anything
+ * beyond a ByteString and ws/node:http reject control characters, both by THROWING, so the lane
+ * checks first and reports an invalid lane request instead of a (retryable) transport failure.
+ */
+export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** Request headers: RFC 9110 token names (not reserved), values of HEADER_VALUE characters. */
 export const headersField = z
   .record(
     z
       .string()
       .regex(TOKEN, { message: "must be an HTTP header name" })
       .refine((k) => !(RESERVED_REQUEST_HEADERS as readonly string[]).includes(k.toLowerCase()), { message: "is managed by the client and may not be set" }),
-    z.string().regex(/^[^\r\n\0]*$/, { message: "must not contain CR, LF or NUL" }),
+    z.string().regex(HEADER_VALUE, { message: "must contain only tab and printable ASCII (\\t, \\x20-\\x7e)" }),
   )
   .default({});
 

@@ -3,7 +3,10 @@
  * fetch (undici). Redirects are NOT followed (`redirect: "manual"`): a 3xx is reported as is.
  *
  * Payload: `{ url, method?, headers?, body? | json?, timeout_ms? }`. `json` is sent as
- * `application/json` (JSON.stringify); `body` as given.
+ * `application/json` (JSON.stringify); `body` as given. Either is at most MAX_REQUEST_BODY_BYTES
+ * (`json` measured after stringifying). GET and HEAD carry no body (fetch would throw): a body on
+ * them is an invalid lane request. The timeout is at most HTTP_MAX_TIMEOUT_MS (kept under
+ * undici's own 300 s header/body timeouts, so the lane's deadline is the one that fires).
  *
  * Status decision (documented in docs/plane-lanes.md): every response that arrived is a raw fact,
  * `{ status_code, headers, body, body_encoding, body_truncated }`. A 2xx is `succeeded`; any
@@ -23,10 +26,10 @@ import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
 import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
-import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
+import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_MAX_TIMEOUT_MS, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
 
 export const HTTP_OPERATIONS = ["request"] as const;
 
@@ -36,7 +39,7 @@ export const httpLaneOptionsSchema = z
     allowed_methods: z.array(z.enum(HTTP_METHODS)).min(1).default([...DEFAULT_HTTP_METHODS]),
     allowed_origins: allowedOriginsOption,
     max_response_bytes: z.number().int().positive().max(MAX_RESPONSE_BYTES_LIMIT).default(DEFAULT_MAX_RESPONSE_BYTES),
-    ...timeoutOptions,
+    ...timeoutOptionsUpTo(HTTP_MAX_TIMEOUT_MS),
   })
   .strict();
 export type HttpLaneOptions = z.input<typeof httpLaneOptionsSchema>;
@@ -52,7 +55,13 @@ export const httpPayloadSchema = z
     timeout_ms: timeoutField.optional(),
   })
   .strict()
-  .refine((p) => p.body === undefined || p.json === undefined, { message: "body and json are mutually exclusive", path: ["json"] });
+  .refine((p) => p.body === undefined || p.json === undefined, { message: "body and json are mutually exclusive", path: ["json"] })
+  .superRefine((p, ctx) => {
+    const method = p.method.toUpperCase();
+    if ((method === "GET" || method === "HEAD") && (p.body !== undefined || p.json !== undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [p.body !== undefined ? "body" : "json"], message: `a ${method} request cannot carry a body` });
+    }
+  });
 
 export class HttpLane implements Lane {
   readonly id: string;
@@ -83,15 +92,16 @@ export class HttpLane implements Lane {
     }
     const denied = checkOrigin(p.url, this.opts.allowed_origins);
     if (denied !== null) return run.failWith(denied);
-    run.timeoutMs = effectiveTimeout(p.timeout_ms, this.opts);
-    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the request");
-
     const headers: Record<string, string> = { ...p.headers };
     let body: string | undefined = p.body;
     if (p.json !== undefined) {
       body = JSON.stringify(p.json);
+      if (Buffer.byteLength(body) > MAX_REQUEST_BODY_BYTES) return run.failWith(invalidRequest("$.payload.json", bodyLimit.message));
       if (!Object.keys(headers).some((k) => k.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
     }
+    run.timeoutMs = effectiveTimeout(p.timeout_ms, this.opts);
+    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the request");
+
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
     try {
       let res: Response;

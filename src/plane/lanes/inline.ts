@@ -7,7 +7,9 @@
  * (`default_timeout_ms`, capped by `max_timeout_ms`) and cancellation abort `ctx.signal` and
  * the lane stops waiting; an in-process function cannot be pre-empted, so work that ignores the
  * signal keeps running in the node's process (use the worker or process lane for untrusted or
- * unbounded work).
+ * unbounded work). Events beyond the shared per-execution cap (MAX_EVENTS_PER_EXECUTION /
+ * MAX_EVENT_BYTES_PER_EXECUTION) are dropped, `ctx.signal` aborts and the execution fails
+ * `protocol_framing_failed` (`event_cap_exceeded`).
  */
 import { z } from "zod";
 import type { Clock } from "../../core/clock.js";
@@ -79,14 +81,15 @@ export class InlineLane implements Lane {
     if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before start");
 
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    const overflow = new AbortController();
     const fctx: InlineContext = Object.freeze({
       operation: request.operation,
       execution_ref: request.execution_ref,
       idempotency_key: request.admission_request.idempotency_key,
-      signal: deadline.signal,
+      signal: AbortSignal.any([deadline.signal, overflow.signal]),
       clock: ctx.clock,
       emit: (eventType: string, payload: JsonValue) => {
-        if (deadline.reason === null) run.emit(eventType, payload);
+        if (deadline.reason === null && !run.emit(eventType, payload) && !overflow.signal.aborted) overflow.abort("event_cap_exceeded");
       },
     });
     type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -94,9 +97,11 @@ export class InlineLane implements Lane {
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const settled = await Promise.race([call, deadline.fired]);
+    const settled = await Promise.race([call, deadline.fired, run.overflowed]);
     deadline.dispose();
     if (typeof settled === "string") return deadlineFailure(run, settled, null);
+    if ("class" in settled) return run.failWith(settled);
+    if (run.eventOverflow !== null) return run.failWith(run.eventOverflow);
     if (!settled.ok) {
       const name = settled.error instanceof Error ? settled.error.name : typeof settled.error;
       return run.fail("semantic_runtime_failed", errorMessage(settled.error), null, { reason: "threw", error_name: name });

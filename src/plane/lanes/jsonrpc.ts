@@ -14,8 +14,11 @@
  * - an invalid frame (not JSON, not an object, a batch, `jsonrpc` not "2.0", a response with an
  *   unknown id, a malformed error object, a frame over `max_frame_bytes`) is
  *   `protocol_framing_failed` with `details.reason`.
- * The peer exiting (or closing stdout) before responding is `remote_disconnect`; a peer that
- * cannot be started is `launch_failed`.
+ * The peer exiting (or closing stdout) before responding is `remote_disconnect`, also when a
+ * process it left behind in another session still holds its stdout open (the lane stops
+ * waiting once the peer has exited and its pipes were abandoned, CLOSE_AFTER_KILL_MS later); a
+ * peer that cannot be started is `launch_failed`. The peer inherits the node's environment
+ * (layered under `transport.env`) unless `transport.clear_env` is true.
  *
  * http: POST `application/json`, the body is the request object; the response body must be
  * the response object. The HTTP status is recorded as `http_status`. A body that is not a valid
@@ -23,7 +26,13 @@
  * `{ http_status, body }`) otherwise. There are no notifications over HTTP (unary).
  *
  * Results: a `result` is `succeeded` with output `{ result }`; an error object is a raw fact:
- * `failed` WITHOUT a class, output `{ error: { code, message, data? } }`.
+ * `failed` WITHOUT a class, output `{ error: { code, message, data? } }`. That includes an error
+ * response with `id: null` (JSON-RPC 2.0 §5: the peer could not read the request's id, e.g. -32700
+ * parse error or -32600 invalid request): it answers this call, the only one in flight. A
+ * `result` with `id: null` is still `unknown_id`.
+ *
+ * Timeouts: over HTTP the effective timeout is at most HTTP_MAX_TIMEOUT_MS (undici's own
+ * 300 s limits must never fire first), whatever `max_timeout_ms` says; stdio keeps MAX_TIMEOUT_MS.
  */
 import { isAbsolute } from "node:path";
 import { z } from "zod";
@@ -51,7 +60,16 @@ import { GroupProcess } from "./group-process.js";
 import { headersField, httpUrl, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
 import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_NOTIFICATIONS, KILL_GRACE_MS, MAX_FRAME_BYTES_LIMIT, MAX_PEER_STDERR_BYTES } from "./limits.js";
+import {
+  CLOSE_AFTER_KILL_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_NOTIFICATIONS,
+  HTTP_MAX_TIMEOUT_MS,
+  KILL_GRACE_MS,
+  MAX_EVENTS_PER_EXECUTION,
+  MAX_FRAME_BYTES_LIMIT,
+  MAX_PEER_STDERR_BYTES,
+} from "./limits.js";
 
 export const JSONRPC_OPERATIONS = ["call"] as const;
 
@@ -72,7 +90,7 @@ export const jsonrpcLaneOptionsSchema = z
     id: laneIdOption.default("jsonrpc"),
     transport: z.discriminatedUnion("kind", [stdioTransport, httpTransport]),
     max_frame_bytes: z.number().int().positive().max(MAX_FRAME_BYTES_LIMIT).default(DEFAULT_MAX_FRAME_BYTES),
-    max_notifications: z.number().int().min(0).max(1_000_000).default(DEFAULT_MAX_NOTIFICATIONS),
+    max_notifications: z.number().int().min(0).max(MAX_EVENTS_PER_EXECUTION).default(DEFAULT_MAX_NOTIFICATIONS),
     ...timeoutOptions,
   })
   .strict();
@@ -117,9 +135,10 @@ export class JsonRpcLane implements Lane {
     if (bad !== null) return run.failWith(bad);
     const parsed = parsePayload(jsonrpcPayloadSchema, request);
     if (!parsed.ok) return run.failWith(parsed.failure);
-    run.timeoutMs = effectiveTimeout(parsed.value.timeout_ms, this.opts);
-    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the call");
     const t = this.opts.transport;
+    run.timeoutMs = effectiveTimeout(parsed.value.timeout_ms, this.opts);
+    if (t.kind === "http") run.timeoutMs = Math.min(run.timeoutMs, HTTP_MAX_TIMEOUT_MS);
+    if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before the call");
     return t.kind === "stdio" ? this.overStdio(run, t, parsed.value, ctx) : this.overHttp(run, t, parsed.value, ctx);
   }
 
@@ -156,13 +175,14 @@ export class JsonRpcLane implements Lane {
               return finish(run.failWith(framing("too_many_messages", `more than ${this.opts.max_notifications} notifications/peer requests`)));
             }
             if (m.kind === "notification") {
-              run.emit("jsonrpc.notification", { method: m.method, ...(m.params === undefined ? {} : { params: m.params }) });
+              if (!run.emit("jsonrpc.notification", { method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventOverflow as LaneFailure));
             } else {
-              run.emit("jsonrpc.peer_request", { id: m.id, method: m.method, ...(m.params === undefined ? {} : { params: m.params }) });
+              if (!run.emit("jsonrpc.peer_request", { id: m.id, method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventOverflow as LaneFailure));
               proc.child.stdin.write(`${encodeMethodNotFound(m.id, m.method)}\n`);
             }
             return;
           case "response":
+            if (m.id === null && m.error !== undefined) return finish(run.fact("failed", errorOutput(m.error)));
             if (m.id !== id) return finish(run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, frame)));
             return finish(m.error === undefined ? run.fact("succeeded", { result: m.result ?? null }) : run.fact("failed", errorOutput(m.error)));
         }
@@ -176,15 +196,18 @@ export class JsonRpcLane implements Lane {
         }
         if (tooLarge) finish(run.failWith(framing("frame_too_large", `a frame exceeds ${this.opts.max_frame_bytes} bytes`)));
       });
-      proc.child.stdout.on("end", () => {
+      const disconnected = (): void =>
+        finish(run.fail("remote_disconnect", "the peer closed its output before responding", { exit_code: proc.exitCode, signal: proc.signal, stderr: stderr.text() }, { reason: "peer_exited" }));
+      const onOutputClosed = (): void => {
         // Let an exit status arrive first (bounded: a peer may close stdout and keep running).
         const settle = new Promise<void>((r) => setTimeout(r, CLOSE_AFTER_KILL_MS).unref());
-        void Promise.race([proc.closed, settle]).then(() =>
-          finish(
-            run.fail("remote_disconnect", "the peer closed its output before responding", { exit_code: proc.exitCode, signal: proc.signal, stderr: stderr.text() }, { reason: "peer_exited" }),
-          ),
-        );
-      });
+        void Promise.race([proc.closed, settle]).then(disconnected);
+      };
+      proc.child.stdout.once("end", onOutputClosed);
+      proc.child.stdout.once("close", onOutputClosed);
+      // The peer exited but something it left in another session (setsid) holds stdout open: the
+      // supervisor abandons the pipes CLOSE_AFTER_KILL_MS after the exit and `closed` resolves.
+      void proc.closed.then(disconnected);
       void deadline.fired.then((reason) => finish(deadlineFailure(run, reason, null)));
       proc.child.stdin.write(`${encodeRequest(id, p.method, p.params)}\n`);
     });
@@ -222,7 +245,7 @@ export class JsonRpcLane implements Lane {
       }
       if (truncated) return run.failWith(framing("frame_too_large", `the response exceeds ${this.opts.max_frame_bytes} bytes`));
       const m = decodeFrame(bytes.toString("utf8"));
-      const isResponse = m.kind === "response" && m.id === id;
+      const isResponse = m.kind === "response" && (m.id === id || (m.id === null && m.error !== undefined));
       if (!isResponse && !res.ok) return run.fact("failed", { http_status: res.status, ...encodeBody(bytes) });
       switch (m.kind) {
         case "malformed":
@@ -231,7 +254,7 @@ export class JsonRpcLane implements Lane {
         case "peer_request":
           return run.failWith(framing("not_a_response", `expected a response, got a ${m.kind === "notification" ? "notification" : "request"}`, bytes.toString("utf8")));
         case "response":
-          if (m.id !== id) return run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, bytes.toString("utf8")));
+          if (m.id !== id && !(m.id === null && m.error !== undefined)) return run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, bytes.toString("utf8")));
           return m.error === undefined
             ? run.fact("succeeded", { result: m.result ?? null, http_status: res.status })
             : run.fact("failed", { ...(errorOutput(m.error) as Record<string, JsonValue>), http_status: res.status });

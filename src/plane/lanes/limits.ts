@@ -7,6 +7,18 @@
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Hard upper bound on any lane's timeout (lane options cannot exceed it). */
 export const MAX_TIMEOUT_MS = 3_600_000;
+/**
+ * The global fetch (undici) applies its own defaults: `headersTimeout` and `bodyTimeout` of
+ * 300 s (the latter an idle timeout between body chunks). Cairn does not depend on the `undici`
+ * package, so it cannot pass a dispatcher with other values.
+ */
+export const UNDICI_DEFAULT_TIMEOUT_MS = 300_000;
+/**
+ * Hard upper bound on the timeout of every fetch-based execution (http, sse, jsonrpc over HTTP):
+ * kept 10 s under undici's defaults, so the lane's own deadline always fires first and a slow
+ * peer is reported as `timeout`, never as an undici error.
+ */
+export const HTTP_MAX_TIMEOUT_MS = UNDICI_DEFAULT_TIMEOUT_MS - 10_000;
 
 /** process: grace between SIGTERM and SIGKILL to the process group (the reference's 200 ms). */
 export const KILL_GRACE_MS = 200;
@@ -38,9 +50,19 @@ export const DEFAULT_MAX_NOTIFICATIONS = 1000;
 /** jsonrpc: cap on captured peer stderr bytes. */
 export const MAX_PEER_STDERR_BYTES = 64 * 1024;
 
+/**
+ * Every lane: cap on the ExecutionEvents one execution may emit, and on their total size (the
+ * UTF-8 bytes of each event payload's JSON). Beyond either, the event is not emitted and the
+ * execution fails `protocol_framing_failed` with `details.reason: "event_cap_exceeded"`.
+ * Lane-specific bounds (sse/websocket `max_events`, jsonrpc `max_notifications`) are never
+ * above it.
+ */
+export const MAX_EVENTS_PER_EXECUTION = 100_000;
+export const MAX_EVENT_BYTES_PER_EXECUTION = 64 * 1024 * 1024;
+
 /** sse/websocket: default cap on events (messages) per execution. */
 export const DEFAULT_MAX_EVENTS = 1000;
-export const MAX_EVENTS_LIMIT = 1_000_000;
+export const MAX_EVENTS_LIMIT = MAX_EVENTS_PER_EXECUTION;
 /** sse/websocket: default cap on stream bytes per execution. */
 export const DEFAULT_MAX_STREAM_BYTES = 4 * 1024 * 1024;
 export const MAX_STREAM_BYTES_LIMIT = 256 * 1024 * 1024;
@@ -60,3 +82,8 @@ export const SSH_TRANSPORT_EXIT_CODE = 255;
  * command the dropped connection left running.
  */
 export const SSH_REMOTE_TIMEOUT_MARGIN_MS = 500;
+/**
+ * ssh: cap on the env projection (names + values, UTF-8 bytes) sent through ssh's stdin ahead of
+ * the command's stdin (the remote shell reads it with `read`, one byte at a time).
+ */
+export const MAX_SSH_ENV_BYTES = 64 * 1024;

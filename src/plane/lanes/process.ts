@@ -16,7 +16,12 @@
  * WITHOUT a failure class. Classified failures: `launch_failed` (missing command or cwd, not
  * executable), `timeout` (SIGTERM then, after `kill_grace_ms`, SIGKILL to the group; partial
  * output kept), `cancellation` (ctx.signal; same kill), `placement_unavailable`,
- * `transport_failed` (ssh placement: ssh exited 255).
+ * `transport_failed` (ssh placement: ssh exited 255 and the remote side reported no exit status;
+ * see placements/ssh.ts for the side channel that tells a remote status from ssh's own errors).
+ *
+ * On the ssh placement the env projection travels through ssh's stdin (never an argv), so env
+ * names must be shell identifiers, the projection is at most MAX_SSH_ENV_BYTES, and `command`
+ * may not contain `=`; anything else is an invalid lane request.
  *
  * Each of stdout and stderr keeps at most `max_output_bytes` (the rest is read and dropped, so
  * the command never blocks on a full pipe); `metrics.output_bytes` is the bytes kept and
@@ -29,7 +34,7 @@ import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, placementSchema, PLACEMENT_SURFACES, type Placement, type PlacementKind } from "../placements/placement.js";
-import { remoteScript, sshArgv, SSH_LAUNCH_FAILED_MARKER } from "../placements/ssh.js";
+import { envPreamble, newExitMarker, parseRemoteStatus, remoteScript, sshArgv, sshClientEnv, SSH_ENV_NAME, SSH_MARKER_MAX_BYTES, startedLine } from "../placements/ssh.js";
 import {
   BoundedBuffer,
   capabilities,
@@ -38,6 +43,7 @@ import {
   deadlineFailure,
   effectiveTimeout,
   invalidRequest,
+  jsonPath,
   laneIdOption,
   parsePayload,
   Run,
@@ -45,8 +51,8 @@ import {
   timeoutOptions,
 } from "./common.js";
 import { GroupProcess } from "./group-process.js";
-import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
-import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
+import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
+import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_SSH_ENV_BYTES, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
 
 export const PROCESS_OPERATIONS = ["run"] as const;
 export const PROCESS_PLACEMENTS: readonly PlacementKind[] = ["local", "ssh"];
@@ -92,6 +98,33 @@ interface Launch {
   readonly argv: readonly string[];
   readonly cwd?: string;
   readonly env: NodeJS.ProcessEnv;
+  /** ssh: the side-channel marker and the preamble written to stdin ahead of the request's stdin. */
+  readonly ssh?: { readonly marker: string; readonly preamble: string };
+}
+
+/** What the ssh placement cannot carry (it sends the projection through stdin). */
+function sshPayloadProblem(p: ProcessPayload): LaneFailure | null {
+  if (p.command.includes("=")) return invalidRequest("$.payload.command", "must not contain '=' on the ssh placement");
+  let bytes = 0;
+  for (const [k, v] of Object.entries(p.env)) {
+    if (!SSH_ENV_NAME.test(k)) return invalidRequest(jsonPath(["payload", "env", k]), "must be a shell identifier ([A-Za-z_][A-Za-z0-9_]*, not starting with __cairn_) on the ssh placement");
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  if (bytes > MAX_SSH_ENV_BYTES) return invalidRequest("$.payload.env", `must be at most ${MAX_SSH_ENV_BYTES} bytes on the ssh placement`);
+  return null;
+}
+
+/** Keeps the last `cap` bytes of a stream. */
+class TailBuffer {
+  private buf: Buffer = Buffer.alloc(0);
+  constructor(private readonly cap: number) {}
+  push(chunk: Buffer): void {
+    const joined = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.buf = joined.length > this.cap ? Buffer.from(joined.subarray(joined.length - this.cap)) : joined;
+  }
+  bytes(): Buffer {
+    return this.buf;
+  }
 }
 
 export class ProcessLane implements Lane {
@@ -127,8 +160,11 @@ export class ProcessLane implements Lane {
     const placement = this.opts.placement;
     let launch: Launch;
     if (placement.kind === "ssh") {
+      const problem = sshPayloadProblem(p);
+      if (problem !== null) return run.failWith(problem);
       const script = remoteScript({ command: p.command, argv: p.argv, env: p.env, clearEnv: p.clear_env || !this.opts.inherit_env, ...(p.cwd === undefined ? {} : { cwd: p.cwd }), timeoutMs: run.timeoutMs, killGraceMs: this.opts.kill_grace_ms });
-      launch = { command: placement.ssh_command, argv: sshArgv(placement, script), env: { ...process.env } };
+      const marker = newExitMarker();
+      launch = { command: placement.ssh_command, argv: sshArgv(placement, script), env: sshClientEnv(placement), ssh: { marker, preamble: envPreamble(marker, p.env) } };
     } else {
       if (p.cwd !== undefined) {
         const isDir = await stat(p.cwd).then((s) => s.isDirectory(), () => false);
@@ -148,41 +184,63 @@ export class ProcessLane implements Lane {
       return run.fail("launch_failed", `cannot launch ${launch.command}: ${started.error.message}`, null, { reason, code, command: launch.command });
     }
     const proc = started;
-    const out = new BoundedBuffer(this.opts.max_output_bytes);
-    const err = new BoundedBuffer(this.opts.max_output_bytes);
+    const cap = this.opts.max_output_bytes;
+    // Over ssh, stdout starts and stderr ends with the side channel: keep room for it beyond the cap.
+    const out = new BoundedBuffer(launch.ssh === undefined ? cap : cap + SSH_MARKER_MAX_BYTES);
+    const err = new BoundedBuffer(launch.ssh === undefined ? cap : cap + SSH_MARKER_MAX_BYTES);
+    const tail = new TailBuffer(SSH_MARKER_MAX_BYTES);
     proc.child.stdout.on("data", (c: Buffer) => out.push(c));
-    proc.child.stderr.on("data", (c: Buffer) => err.push(c));
+    proc.child.stderr.on("data", (c: Buffer) => {
+      err.push(c);
+      if (launch.ssh !== undefined) tail.push(c);
+    });
     proc.child.stdin.on("error", () => undefined); // EPIPE when the command exits without reading
-    proc.child.stdin.end(p.stdin ?? "");
+    proc.child.stdin.end(launch.ssh === undefined ? (p.stdin ?? "") : launch.ssh.preamble + (p.stdin ?? ""));
 
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
     void deadline.fired.then(() => proc.terminate(this.opts.kill_grace_ms));
     await proc.closed;
     deadline.dispose();
 
-    const stderrText = err.text();
+    // The side channel (ssh only): the remote status, stripped from stderr.
+    const remote = launch.ssh === undefined ? { status: { kind: "none" as const }, bytes: 0 } : parseRemoteStatus(tail.bytes(), launch.ssh.marker);
+    const stderrSeen = err.seen - remote.bytes;
+    const stderrBytes = err.bytes().subarray(0, Math.min(stderrSeen, cap));
+    const stderrTruncated = stderrSeen > cap;
+    const stderrText = stderrBytes.toString("utf8");
+    const startLine = launch.ssh === undefined ? "" : startedLine(launch.ssh.marker);
+    const remoteStarted = startLine !== "" && out.bytes().subarray(0, startLine.length).toString("latin1") === startLine;
+    const skip = remoteStarted ? startLine.length : 0;
+    const stdoutSeen = out.seen - skip;
+    const stdoutBytes = out.bytes().subarray(skip, skip + Math.min(stdoutSeen, cap));
+    const stdoutTruncated = stdoutSeen > cap;
+    const remoteExit = remote.status.kind === "exit" ? remote.status.status : null;
     const output: Record<string, JsonValue> = {
-      exit_code: proc.exitCode,
-      signal: proc.signal,
-      stdout: out.text(),
+      exit_code: remoteExit ?? proc.exitCode,
+      signal: remoteExit === null ? proc.signal : null,
+      stdout: stdoutBytes.toString("utf8"),
       stderr: stderrText,
-      stdout_truncated: out.truncated,
-      stderr_truncated: err.truncated,
+      stdout_truncated: stdoutTruncated,
+      stderr_truncated: stderrTruncated,
     };
-    const io = { bytes: out.kept + err.kept, truncated: out.truncated || err.truncated };
+    const io = { bytes: stdoutBytes.length + stderrBytes.length, truncated: stdoutTruncated || stderrTruncated };
     if (deadline.reason !== null) {
       return deadlineFailure(run, deadline.reason, output, io);
     }
-    if (this.opts.placement.kind === "ssh") {
-      if (proc.exitCode === SSH_TRANSPORT_EXIT_CODE) {
+    if (launch.ssh !== undefined) {
+      if (remote.status.kind === "launch_failed") {
+        const what = remote.status.what;
+        const reason = what === "cwd" ? "cwd_missing" : what === "command" ? "command_not_found" : what === "env" ? "env_rejected" : "preamble_failed";
+        const message = what === "cwd" || what === "command" ? `${what} missing` : what === "env" ? "the remote shell refused the env projection" : "the remote shell could not read the preamble";
+        return run.fail("launch_failed", `cannot launch ${p.command} on the ssh placement: ${message}`, output, { reason, command: p.command }, io);
+      }
+      if (remoteExit === null && proc.exitCode === SSH_TRANSPORT_EXIT_CODE && remoteStarted) {
+        return run.fail("remote_disconnect", "the ssh session ended while the remote command ran, without its exit status", output, { reason: "session_lost", exit_code: SSH_TRANSPORT_EXIT_CODE }, io);
+      }
+      if (remoteExit === null && proc.exitCode === SSH_TRANSPORT_EXIT_CODE) {
         return run.fail("transport_failed", `ssh exited ${SSH_TRANSPORT_EXIT_CODE}: ${stderrText.trim().split("\n").pop() ?? ""}`, output, { reason: "ssh_failed", exit_code: SSH_TRANSPORT_EXIT_CODE }, io);
       }
-      if (proc.exitCode === 127 && stderrText.startsWith(SSH_LAUNCH_FAILED_MARKER)) {
-        const what = stderrText.slice(SSH_LAUNCH_FAILED_MARKER.length).trim();
-        const reason = what === "cwd" ? "cwd_missing" : "command_not_found";
-        return run.fail("launch_failed", `cannot launch ${p.command} on the ssh placement: ${what} missing`, output, { reason, command: p.command }, io);
-      }
     }
-    return run.fact(proc.exitCode === 0 ? "succeeded" : "failed", output, io);
+    return run.fact(output.exit_code === 0 ? "succeeded" : "failed", output, io);
   }
 }

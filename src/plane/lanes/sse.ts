@@ -14,7 +14,10 @@
  * `protocol_framing_failed`; no response is `transport_failed`; the stream breaking off is
  * `remote_disconnect`; `timeout` and `cancellation` keep the events already emitted and report
  * the counts in the output. Unknown SSE fields and bad `retry` values are ignored (as the SSE
- * specification says); `retry` is not acted on (no reconnection: no fallback).
+ * specification says); `retry` is not acted on (no reconnection: no fallback). The timeout is
+ * at most HTTP_MAX_TIMEOUT_MS (under undici's 300 s idle body timeout, so the lane decides).
+ * The shared per-execution event cap (MAX_EVENTS_PER_EXECUTION / MAX_EVENT_BYTES_PER_EXECUTION)
+ * ends the stream with `protocol_framing_failed` (`event_cap_exceeded`).
  */
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
@@ -22,10 +25,10 @@ import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
-import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
-import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
-import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
+import { allowedOriginsOption, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
+import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
 export const SSE_OPERATIONS = ["subscribe"] as const;
 /** Cap on the body quoted from a non-2xx SSE response. */
@@ -37,7 +40,7 @@ export const sseLaneOptionsSchema = z
     allowed_origins: allowedOriginsOption,
     max_events: z.number().int().positive().max(MAX_EVENTS_LIMIT).default(DEFAULT_MAX_EVENTS),
     max_stream_bytes: z.number().int().positive().max(MAX_STREAM_BYTES_LIMIT).default(DEFAULT_MAX_STREAM_BYTES),
-    ...timeoutOptions,
+    ...timeoutOptionsUpTo(HTTP_MAX_TIMEOUT_MS),
   })
   .strict();
 export type SseLaneOptions = z.input<typeof sseLaneOptionsSchema>;
@@ -46,7 +49,7 @@ export const ssePayloadSchema = z
   .object({
     url: httpUrl,
     headers: headersField,
-    last_event_id: z.string().regex(/^[^\r\n\0]*$/).optional(),
+    last_event_id: z.string().regex(HEADER_VALUE, { message: "must contain only tab and printable ASCII" }).optional(),
     timeout_ms: timeoutField.optional(),
     max_events: z.number().int().positive().max(MAX_EVENTS_LIMIT).optional(),
     stop_on_event: z.string().min(1).optional(),
@@ -116,14 +119,18 @@ export class SseLane implements Lane {
     let lastEventId: string | null = null;
     let end = null as End | null;
     let overflow = false;
+    let capped = null as LaneFailure | null;
     const parser = createParser({
       onEvent: (ev) => {
-        if (end !== null || deadline.reason !== null) return;
-        events++;
-        if (ev.id !== undefined) lastEventId = ev.id;
+        if (end !== null || capped !== null || deadline.reason !== null) return;
         const payload: Record<string, JsonValue> = { event: ev.event ?? "message", data: ev.data };
         if (ev.id !== undefined) payload.id = ev.id;
-        run.emit("sse.event", payload);
+        if (!run.emit("sse.event", payload)) {
+          capped = run.eventOverflow;
+          return;
+        }
+        events++;
+        if (ev.id !== undefined) lastEventId = ev.id;
         if (stopOn !== undefined && (ev.event ?? "message") === stopOn) end = "stop_event";
         else if (events >= maxEvents) end = "max_events";
       },
@@ -148,6 +155,10 @@ export class SseLane implements Lane {
         bytes += part.length;
         parser.feed(decoder.decode(part, { stream: true }));
         if (overflow) return run.fail("protocol_framing_failed", "an event exceeds the stream byte cap", output(), { reason: "event_too_large" }, { bytes, truncated: true });
+        if (capped !== null) {
+          await reader.cancel().catch(() => undefined);
+          return run.failWith(capped, output(), { bytes, truncated: true });
+        }
         if (end === null && value.length > room) end = "max_bytes";
       }
     } catch (err) {
@@ -155,6 +166,7 @@ export class SseLane implements Lane {
       return run.failWith(disconnectFailure(err), output(), { bytes, truncated: false });
     }
     await reader.cancel().catch(() => undefined);
+    if (capped !== null) return run.failWith(capped, output(), { bytes, truncated: true });
     return run.fact("succeeded", output(), { bytes, truncated: end === "max_events" || end === "max_bytes" });
   }
 }

@@ -18,7 +18,10 @@
  *   `{ status_code }`); no connection at all is `transport_failed`; an invalid frame or a
  *   message over `max_message_bytes` is `protocol_framing_failed`; `timeout` and `cancellation`
  *   terminate the socket and keep the events already emitted.
- * Redirects are not followed.
+ * Redirects are not followed. Subprotocols must be unique and header values tab/printable ASCII:
+ * the ws constructor throws otherwise, and anything it still throws synchronously is reported
+ * as an invalid lane request (the deadline is released first). The shared per-execution event
+ * cap closes the socket and fails with `protocol_framing_failed` (`event_cap_exceeded`).
  */
 import WebSocket from "ws";
 import { z } from "zod";
@@ -29,7 +32,7 @@ import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
 import { checkOrigin, headersField } from "./http-common.js";
-import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
+import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
 export const WEBSOCKET_OPERATIONS = ["session"] as const;
@@ -68,7 +71,10 @@ export const websocketPayloadSchema = z
   .object({
     url: wsUrl,
     headers: headersField,
-    protocols: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)).default([]),
+    protocols: z
+      .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "must be an HTTP token" }))
+      .refine((a) => new Set(a).size === a.length, { message: "must not repeat a protocol" })
+      .default([]),
     send: z.array(z.union([z.string(), z.object({ json: jsonValue }).strict()])).default([]),
     timeout_ms: timeoutField.optional(),
     max_messages: z.number().int().positive().max(MAX_EVENTS_LIMIT).optional(),
@@ -113,7 +119,14 @@ export class WebSocketLane implements Lane {
     if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before connecting");
 
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
-    const ws = new WebSocket(p.url, p.protocols, { headers: p.headers, maxPayload: this.opts.max_message_bytes, followRedirects: false, perMessageDeflate: false });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(p.url, p.protocols, { headers: p.headers, maxPayload: this.opts.max_message_bytes, followRedirects: false, perMessageDeflate: false });
+    } catch (err) {
+      deadline.dispose();
+      return run.failWith(invalidRequest("$.payload", `the WebSocket client rejected the request: ${errorMessage(err)}`));
+    }
+    let capped = null as LaneFailure | null;
     let messages = 0;
     let bytes = 0;
     let opened = false;
@@ -134,16 +147,20 @@ export class WebSocketLane implements Lane {
         for (const m of p.send) ws.send(typeof m === "string" ? m : JSON.stringify(m.json));
       });
       ws.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
-        if (end !== null || deadline.reason !== null) return;
+        if (end !== null || capped !== null || deadline.reason !== null) return;
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
         if (bytes + buf.length > this.opts.max_stream_bytes) {
           end = "max_bytes";
           closeByLane();
           return;
         }
+        if (!run.emit("websocket.message", { data: isBinary ? buf.toString("base64") : buf.toString("utf8"), binary: isBinary })) {
+          capped = run.eventOverflow;
+          closeByLane();
+          return;
+        }
         bytes += buf.length;
         messages++;
-        run.emit("websocket.message", { data: isBinary ? buf.toString("base64") : buf.toString("utf8"), binary: isBinary });
         if (p.close_after_messages !== undefined && messages >= p.close_after_messages) end = "close_after";
         else if (messages >= maxMessages) end = "max_messages";
         if (end !== null) closeByLane();
@@ -161,6 +178,7 @@ export class WebSocketLane implements Lane {
     const io = { bytes, truncated: end === "max_messages" || end === "max_bytes" };
     const counts = (): Record<string, JsonValue> => ({ messages, ...(end === null ? {} : { end }) });
     if (typeof fin === "string") return deadlineFailure(run, fin, counts(), io);
+    if (capped !== null) return run.failWith(capped, counts(), { bytes, truncated: true });
     switch (fin.t) {
       case "http_status":
         return run.fact("failed", { status_code: fin.status });

@@ -11,7 +11,9 @@
  * - A throw/rejection, a non-JSON result, an uncaught error or the worker exiting without a
  *   result is `semantic_runtime_failed`. Timeout → the worker is terminated → `timeout`;
  *   cancellation → terminated → `cancellation`.
- * - Events emitted by the function arrive in order, before the result.
+ * - Events emitted by the function arrive in order, before the result. Beyond the shared
+ *   per-execution cap (MAX_EVENTS_PER_EXECUTION / MAX_EVENT_BYTES_PER_EXECUTION) the worker is
+ *   terminated and the execution fails `protocol_framing_failed` (`event_cap_exceeded`).
  *
  * The worker is NOT a security boundary (it shares the process: fs, net and child_process are
  * reachable); it bounds time and heap, and contains crashes of the function.
@@ -145,11 +147,13 @@ export class WorkerLane implements Lane {
       worker.on("error", (err) => resolve({ t: "error", message: err.message }));
       worker.on("exit", (code) => resolve({ t: "exit", code }));
     });
-    const end = await Promise.race([ending, deadline.fired]);
+    const end = await Promise.race([ending, deadline.fired, run.overflowed]);
     deadline.dispose();
     await worker.terminate();
 
     if (typeof end === "string") return deadlineFailure(run, end, null);
+    if ("class" in end) return run.failWith(end);
+    if (run.eventOverflow !== null) return run.failWith(run.eventOverflow);
     switch (end.t) {
       case "result":
         return isJsonValue(end.value)

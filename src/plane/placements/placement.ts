@@ -43,6 +43,11 @@ export const sshPlacementSchema = z
     ssh_command: z.string().min(1).default("ssh"),
     /** The ssh config file (`-F`); default `/dev/null`, so user config cannot alter the launch. */
     config_file: z.string().min(1).default("/dev/null"),
+    /**
+     * Hand the node's SSH_AUTH_SOCK to the ssh client (agent authentication). Default false: the
+     * client gets only HOME, PATH and USER from the node's environment.
+     */
+    use_agent: z.boolean().default(false),
   })
   .strict();
 export type SshPlacement = z.output<typeof sshPlacementSchema>;

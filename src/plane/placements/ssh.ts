@@ -1,25 +1,67 @@
 /**
  * The ssh placement for the process lane: the launch becomes one invocation of the system
- * OpenSSH client (`ssh`, BatchMode, no shell on OUR side), whose remote command is a small
- * POSIX-sh script built from the argv with every word single-quoted:
+ * OpenSSH client (`ssh`, BatchMode, no shell on OUR side). Its remote command (run by the remote
+ * account's login shell, which must be a POSIX shell) is one line,
  *
- *   cd 'CWD' || launch-failure cwd          (only when cwd is given)
- *   command -v 'CMD' || launch-failure command
- *   exec [timeout -k GRACE Ts] env [-i] -- 'K=V'... 'CMD' 'ARG'...
+ *   exec [env -i] /bin/sh -c 'STAGE2' cairn-lane
  *
- * A launch failure prints `cairn-launch-failed: <what>` on stderr and exits 127, which the lane
- * maps to `launch_failed` (a command that itself prints that marker and exits 127 is
- * indistinguishable: documented). ssh's own connection/authentication failures exit 255
- * (SSH_TRANSPORT_EXIT_CODE) and map to `transport_failed`; a remote command that exits 255 is
- * indistinguishable from that. When the remote host has GNU `timeout`, the remote command is
- * also bounded there (TERM, then KILL after the grace) at the local timeout + grace +
- * SSH_REMOTE_TIMEOUT_MARGIN_MS, because killing the local ssh client does not signal a remote
- * command that has no pty; the local deadline always fires first and decides the outcome.
+ * and STAGE2, a POSIX-sh script with every word of the request single-quoted, does:
+ *
+ *   read the preamble from stdin        (see below; the rest of stdin is the command's)
+ *   cd 'CWD' || launch-failure cwd      (only when cwd is given)
+ *   export the env projection           (read from the preamble)
+ *   resolve 'CMD' with `command -v` || launch-failure command
+ *   print `<marker>:started\n` on stdout (the lane strips it)
+ *   [timeout -k GRACE T] "$resolved" 'ARG'...  (or `env -- "$resolved" 'ARG'...` without timeout)
+ *   report the exit status on the side channel, then exit with it
+ *
+ * Secrets never reach an argv: the env projection (names and values) travels through ssh's
+ * stdin as a preamble ahead of the command's stdin, so it appears neither in the local ssh
+ * argv nor in any remote argv (`ps`, /proc/PID/cmdline). The remote shell reads it with the
+ * `read` builtin, which on a pipe reads one byte at a time and so never consumes the command's
+ * stdin. Preamble format (every line `\n`-terminated):
+ *
+ *   cairn-preamble-1 <marker> <count>
+ *   <name> <lines>        then <lines> raw lines: the value split at `\n` (count times)
+ *
+ * The side channel: STAGE2 ends stderr with `\n<marker>:<status>\n` (or
+ * `\n<marker>:launch-failed:<what>\n` for a missing cwd/command, or an env name the remote
+ * shell refused). `<marker>` is `cairn-exit-<random hex>`, fresh per execution and never on an
+ * argv, so a command cannot forge it by accident. The lane strips the marker from stderr. Thus:
+ * - a marker with a status: a raw fact (`exit_code` = the status as the remote sh reports it;
+ *   a command killed by signal N is 128+N, POSIX shell convention);
+ * - no status, ssh exited 255 and no `started` line on stdout: ssh's own connection or
+ *   authentication failure (the command never started): `transport_failed`;
+ * - no status, ssh exited 255 after `started`: the session was lost while the command ran (the
+ *   connection dropped, or the remote shell itself was killed): `remote_disconnect`;
+ * - no status and another exit: a raw fact with ssh's exit status.
+ *
+ * With `clearEnv` STAGE2 starts from an empty environment (`env -i`); /bin/sh's own PWD/OLDPWD/
+ * SHLVL are unset before the projection is exported, and when the projection has no PATH the
+ * command is resolved (unexported) on `/usr/bin:/bin`, the same default the local placement's
+ * spawn uses. When the remote host has GNU `timeout`, the remote command is also bounded there
+ * (TERM, then KILL after the grace) at the local timeout + grace + SSH_REMOTE_TIMEOUT_MARGIN_MS,
+ * because killing the local ssh client does not signal a remote command that has no pty; the
+ * local deadline always fires first and decides the outcome.
  */
+import { randomBytes } from "node:crypto";
 import { SSH_REMOTE_TIMEOUT_MARGIN_MS } from "../lanes/limits.js";
 import type { SshPlacement } from "./placement.js";
 
-export const SSH_LAUNCH_FAILED_MARKER = "cairn-launch-failed: ";
+/** The first word of the preamble (its format version). */
+export const SSH_PREAMBLE_VERSION = "cairn-preamble-1";
+/** The marker's prefix; a random suffix makes it unique per execution. */
+export const SSH_EXIT_MARKER_PREFIX = "cairn-exit-";
+/** The longest side-channel suffix STAGE2 writes to stderr (`\n<marker>:launch-failed:command\n`). */
+export const SSH_MARKER_MAX_BYTES = 96;
+/** The PATH a cleared environment resolves the command on (Node's spawn default). */
+export const SSH_CLEAR_ENV_PATH = "/usr/bin:/bin";
+/** Variables /bin/sh exports on its own (dash: PWD, OLDPWD; bash: SHLVL), unset under clear_env. */
+export const SSH_SHELL_OWN_VARS = ["PWD", "OLDPWD", "SHLVL"] as const;
+/** Env names the ssh placement accepts: shell identifiers, not the script's own `__cairn_` names. */
+export const SSH_ENV_NAME = /^(?!__cairn_)[A-Za-z_][A-Za-z0-9_]*$/;
+/** The env the local ssh client gets (plus SSH_AUTH_SOCK when the placement sets `use_agent`). */
+export const SSH_CLIENT_ENV = ["HOME", "PATH", "USER"] as const;
 
 /** Single-quotes a word for POSIX sh. */
 export function shQuote(word: string): string {
@@ -29,7 +71,7 @@ export function shQuote(word: string): string {
 export interface RemoteLaunch {
   readonly command: string;
   readonly argv: readonly string[];
-  /** Variables to set (the projection). */
+  /** The projection. Only its NAMES shape the script (whether PATH is set); values go in the preamble. */
   readonly env: Readonly<Record<string, string>>;
   readonly clearEnv: boolean;
   readonly cwd?: string;
@@ -37,25 +79,62 @@ export interface RemoteLaunch {
   readonly killGraceMs: number;
 }
 
-function launchFailure(what: string): string {
-  return `{ printf '%s\\n' ${shQuote(SSH_LAUNCH_FAILED_MARKER + what)} >&2; exit 127; }`;
+/** A fresh side-channel marker. */
+export function newExitMarker(): string {
+  return `${SSH_EXIT_MARKER_PREFIX}${randomBytes(12).toString("hex")}`;
 }
 
-/** The remote sh script. */
-export function remoteScript(l: RemoteLaunch): string {
-  const lines: string[] = [];
-  if (l.cwd !== undefined) lines.push(`cd ${shQuote(l.cwd)} 2>/dev/null || ${launchFailure("cwd")}`);
-  lines.push(`command -v ${shQuote(l.command)} >/dev/null 2>&1 || ${launchFailure("command")}`);
-  const vars = Object.keys(l.env)
-    .sort()
-    .map((k) => shQuote(`${k}=${l.env[k] as string}`));
-  const envWords = ["env", ...(l.clearEnv ? ["-i"] : []), "--", ...vars];
-  const cmd = [...envWords, shQuote(l.command), ...l.argv.map(shQuote)].join(" ");
+/** The preamble that carries `marker` and the env projection (sorted by name) on stdin. */
+export function envPreamble(marker: string, env: Readonly<Record<string, string>>): string {
+  const names = Object.keys(env).sort();
+  let out = `${SSH_PREAMBLE_VERSION} ${marker} ${names.length}\n`;
+  for (const k of names) {
+    const lines = (env[k] as string).split("\n");
+    out += `${k} ${lines.length}\n${lines.map((l) => `${l}\n`).join("")}`;
+  }
+  return out;
+}
+
+/** The script /bin/sh runs remotely (STAGE2). Contains no env value. */
+export function stage2Script(l: RemoteLaunch): string {
   const secs = (ms: number): string => `${(ms / 1000).toFixed(3)}s`;
   const remoteTimeoutMs = l.timeoutMs + l.killGraceMs + SSH_REMOTE_TIMEOUT_MARGIN_MS;
-  const bounded = `timeout -k ${secs(l.killGraceMs)} ${secs(remoteTimeoutMs)} ${cmd}`;
-  lines.push(`if command -v timeout >/dev/null 2>&1; then exec ${bounded}; else exec ${cmd}; fi`);
+  const args = l.argv.map(shQuote).join(" ");
+  const tail = args === "" ? "" : ` ${args}`;
+  const lines = [
+    `IFS=' ' read -r __cairn_v __cairn_m __cairn_n || exit 125`,
+    `[ "$__cairn_v" = ${SSH_PREAMBLE_VERSION} ] || exit 125`,
+    `__cairn_f() { printf '\\n%s:launch-failed:%s\\n' "$__cairn_m" "$1" >&2; exit 127; }`,
+  ];
+  if (l.cwd !== undefined) lines.push(`cd ${shQuote(l.cwd)} 2>/dev/null || __cairn_f cwd`);
+  if (l.clearEnv) lines.push(`unset ${SSH_SHELL_OWN_VARS.join(" ")}`);
+  lines.push(
+    `while [ "$__cairn_n" -gt 0 ]; do`,
+    `  IFS=' ' read -r __cairn_k __cairn_l || __cairn_f preamble`,
+    `  __cairn_x= ; __cairn_s=`,
+    `  while [ "$__cairn_l" -gt 0 ]; do`,
+    `    IFS= read -r __cairn_y || __cairn_f preamble`,
+    `    __cairn_x=$__cairn_x$__cairn_s$__cairn_y; __cairn_s='\n'; __cairn_l=$((__cairn_l - 1))`,
+    `  done`,
+    `  export "$__cairn_k=$__cairn_x" || __cairn_f env`,
+    `  __cairn_n=$((__cairn_n - 1))`,
+    `done`,
+  );
+  if (l.clearEnv && !Object.hasOwn(l.env, "PATH")) lines.push(`PATH=${SSH_CLEAR_ENV_PATH}`);
+  lines.push(
+    `__cairn_c=$(command -v ${shQuote(l.command)}) || __cairn_f command`,
+    `printf '%s:started\\n' "$__cairn_m"`,
+    `if command -v timeout >/dev/null 2>&1; then timeout -k ${secs(l.killGraceMs)} ${secs(remoteTimeoutMs)} "$__cairn_c"${tail}; else env -- "$__cairn_c"${tail}; fi`,
+    `__cairn_st=$?`,
+    `printf '\\n%s:%s\\n' "$__cairn_m" "$__cairn_st" >&2`,
+    `exit "$__cairn_st"`,
+  );
   return lines.join("\n");
+}
+
+/** The remote command handed to ssh (run by the remote login shell). Contains no env value. */
+export function remoteScript(l: RemoteLaunch): string {
+  return `exec ${l.clearEnv ? "env -i " : ""}/bin/sh -c ${shQuote(stage2Script(l))} cairn-lane`;
 }
 
 /** The local `ssh` argv (without the binary) running `script` on the placement's host. */
@@ -73,4 +152,37 @@ export function sshArgv(p: SshPlacement, script: string): string[] {
   if (p.port !== undefined) argv.push("-p", String(p.port));
   argv.push("--", p.destination, script);
   return argv;
+}
+
+/** The environment of the local ssh client: HOME, PATH, USER, and SSH_AUTH_SOCK only with `use_agent`. */
+export function sshClientEnv(p: SshPlacement, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of SSH_CLIENT_ENV) if (from[k] !== undefined) env[k] = from[k];
+  if (p.use_agent && from.SSH_AUTH_SOCK !== undefined) env.SSH_AUTH_SOCK = from.SSH_AUTH_SOCK;
+  return env;
+}
+
+/** The line STAGE2 prints on stdout right before it runs the command. */
+export function startedLine(marker: string): string {
+  return `${marker}:started\n`;
+}
+
+/** What the side channel said, and the stderr without it. */
+export type RemoteStatus = { kind: "exit"; status: number } | { kind: "launch_failed"; what: string } | { kind: "none" };
+
+/**
+ * Finds the side-channel suffix `\n<marker>:<report>\n` at the end of `tail` (the last bytes of
+ * ssh's stderr). Returns the report and how many bytes of the stream it occupies.
+ */
+export function parseRemoteStatus(tail: Buffer, marker: string): { status: RemoteStatus; bytes: number } {
+  const text = tail.toString("latin1");
+  const start = text.lastIndexOf(`\n${marker}:`);
+  if (start === -1 || !text.endsWith("\n")) return { status: { kind: "none" }, bytes: 0 };
+  const report = text.slice(start + marker.length + 2, -1);
+  const bytes = text.length - start;
+  const exit = /^(\d{1,3})$/.exec(report);
+  if (exit !== null) return { status: { kind: "exit", status: Number(exit[1]) }, bytes };
+  const launch = /^launch-failed:([a-z]+)$/.exec(report);
+  if (launch !== null) return { status: { kind: "launch_failed", what: launch[1] as string }, bytes };
+  return { status: { kind: "none" }, bytes: 0 };
 }
