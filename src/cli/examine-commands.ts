@@ -7,8 +7,9 @@
  * is named); 2 for usage errors (no argument, unknown option).
  */
 import { Command } from "commander";
+import { openStore, resolveStoreDir } from "../store/store.js";
 import { examineTrace, renderReport } from "../workflow/examine/index.js";
-import { outputFor } from "./context.js";
+import { globalsOf, outputFor } from "./context.js";
 
 const EXAMINE_HELP = `
 Notes:
@@ -26,6 +27,13 @@ Notes:
     workspace (or --workspace is given), its declaration: the CC contract under
     protocol_snapshot/artifacts/capability_contracts/, else its topology.json entry, plus
     the workflow declaration's node and the compiled dispatch.json entry;
+  - for a trace of a sealed Cairn snapshot (cairn wf run --snapshot), reads the declarations
+    from that snapshot instead: --snapshot FILE (the sealed file) or --snapshot sha256:… (from
+    the store), else the store (--store or $CAIRN_STORE, read-only): the run's record (root
+    cairn-wf:<trace_id> → its receipt's program), else the snapshot artifact the trace's
+    WF_START names. It shows the failing node, its step, the capability and the declaration
+    file, verifies the snapshot over its whole content, and notes a snapshot that is not the
+    one the run used;
   - prints a hint.
   --json prints {chain: {ok, events, brokenAt?}, outcome: {class, status}, failure?: {node,
   address, event, message, declaration?, …}, hint, …}.
@@ -37,10 +45,18 @@ export function examineCommand(): Command {
     .description("verify a workflow trace's hash chain, classify its outcome and locate the failing node")
     .argument("<trace>", "trace file (<trace_id>.jsonl) or trace directory")
     .option("--workspace <dir>", "workspace holding the declarations (default: found by walking up from the trace)")
+    .option("--snapshot <file|digest>", "sealed Cairn snapshot the run used (default: looked up in the store, if one is configured)")
     .addHelpText("after", EXAMINE_HELP)
-    .action(async (trace: string, opts: { workspace?: string }, cmd: Command) => {
+    .action(async (trace: string, opts: { workspace?: string; snapshot?: string }, cmd: Command) => {
       const out = outputFor(cmd);
-      const report = examineTrace(trace, opts.workspace === undefined ? {} : { workspace: opts.workspace });
+      const g = globalsOf(cmd);
+      const storeDir = g.store ?? process.env.CAIRN_STORE;
+      const report = examineTrace(trace, {
+        ...(opts.workspace === undefined ? {} : { workspace: opts.workspace }),
+        ...(opts.snapshot === undefined ? {} : { snapshot: opts.snapshot }),
+        // Opened lazily (only for a Cairn trace), read-only.
+        ...(storeDir === undefined || storeDir === "" ? {} : { openStore: () => openStore({ dir: resolveStoreDir(g.store), readOnly: true }) }),
+      });
       if (out.json) out.printJson(report);
       else for (const line of renderReport(report)) out.line(line);
       process.exitCode = report.exitCode;

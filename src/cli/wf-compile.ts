@@ -102,9 +102,11 @@ export interface SnapshotRunOpts {
   payload: PyObject;
   dataRoot?: string;
   workspace?: string;
+  /** Write the trace pictures (the caller has awaited `loadTraceRenderer()`). */
+  render?: boolean;
 }
 
-function loadSnapshotArg(arg: string, openRead: () => Store | undefined): SealedSnapshot {
+export function loadSnapshotArg(arg: string, openRead: () => Store | undefined): SealedSnapshot {
   if (isDigest(arg)) {
     const store = openRead();
     if (store === undefined) throw new UsageError(`--snapshot ${arg} is a digest: give --store (or $CAIRN_STORE) to load it`, { field: "--snapshot" });
@@ -131,7 +133,7 @@ export function runSnapshot(cmd: Command, o: SnapshotRunOpts): { result: CairnRu
   if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
   let r: CairnRunResult;
   try {
-    r = runCairnWorkflow({ snapshot: prepared, ...(o.wf === undefined ? {} : { workflow: o.wf }), payload: o.payload, dataRoot: resolve(dataRootArg), baseDir: resolve(base), ...(store === undefined ? {} : { store }) });
+    r = runCairnWorkflow({ snapshot: prepared, ...(o.wf === undefined ? {} : { workflow: o.wf }), payload: o.payload, dataRoot: resolve(dataRootArg), baseDir: resolve(base), ...(store === undefined ? {} : { store }), render: o.render === true });
   } finally {
     store?.close();
   }

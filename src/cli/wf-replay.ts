@@ -2,31 +2,40 @@
  * `cairn wf replay <trace-id|trace.jsonl>` (issue 4 §3.4): re-executes a run recorded in the
  * store (--store / $CAIRN_STORE, opened read-only) from its recorded snapshot, payload and prior
  * state in a temp workspace and data root, and confirms the trace (and effects) are byte-identical.
+ * PGS workspace runs (root pgs:<id>) replay through src/workflow/pgs/replay.ts, sealed Cairn
+ * snapshot runs (root cairn-wf:<id>, receipt kind cairn.workflow.run) through
+ * src/workflow/cairn/replay.ts.
  * The replay is never recorded into the user's store.
  *
  * Exit status: 0 when identical; 1 when different or when the run is not found; 2 on usage errors.
  */
 import { Command } from "commander";
+import { recordedRunKind, replayCairnRun } from "../workflow/cairn/replay.js";
 import { replayPgsRun } from "../workflow/pgs/replay.js";
 import { withStore } from "./context.js";
 
 const WF_REPLAY_HELP = `
 Notes:
-  Finds the run through the store root pgs:<trace_id> and its receipt, materialises the
-  recorded snapshot files in a temp workspace and the recorded prior-state files (exact bytes;
-  absent files stay absent) in a temp data root, re-runs the workflow with the recorded payload
-  and compares the new trace and effects (and <trace_id>.md next to a given trace file) byte
-  for byte with the recorded ones. The user's store is only read.
+  Finds the run through the store root pgs:<trace_id> (a PGS workspace run) or
+  cairn-wf:<trace_id> (a sealed Cairn snapshot run, receipt kind cairn.workflow.run) and its
+  receipt, materialises the recorded snapshot (PGS: its files in a temp workspace; Cairn: the
+  snapshot artifact, re-verified over its whole content — a changed one is refused with
+  E_SNAPSHOT_INTEGRITY) and the recorded prior-state files (exact bytes; absent files stay
+  absent) in a temp data root, re-runs the workflow with the recorded payload and compares the
+  new trace and effects (and <trace_id>.md next to a given trace file) byte for byte with the
+  recorded ones. The user's store is only read.
   Exit status: 0 when identical, 1 when different or not found, 2 on a usage error.`;
 
 export function wfReplayCommand(): Command {
   return new Command("replay")
-    .description("re-execute a recorded PGS run from the store and confirm a byte-identical trace")
+    .description("re-execute a recorded workflow run (PGS or Cairn snapshot) from the store and confirm a byte-identical trace")
     .argument("<trace>", "trace id, or a <trace_id>.jsonl trace file")
     .addHelpText("after", WF_REPLAY_HELP)
     .action(async (trace: string, _opts: unknown, cmd: Command) => {
       await withStore(cmd, "read", (store, out) => {
-        const r = replayPgsRun(store, trace);
+        // Dispatch by the recorded run kind: a receipt of kind cairn.workflow.run (root
+        // cairn-wf:<id>) is a sealed Cairn snapshot run; everything else goes the PGS way.
+        const r = recordedRunKind(store, trace) === "cairn" ? replayCairnRun(store, trace) : replayPgsRun(store, trace);
         if (out.json) {
           out.line(JSON.stringify(r, null, 2));
         } else {

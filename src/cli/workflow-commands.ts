@@ -21,8 +21,9 @@ import { globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
 import { wfReplayCommand } from "./wf-replay.js";
 import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
+import { planeFlags, runSnapshotWithPlane, type PlaneFlags } from "./wf-plane.js";
 
-interface WfRunOpts {
+interface WfRunOpts extends PlaneFlags {
   workspace?: string;
   /** Optional with --snapshot (a snapshot holding one workflow); else required. */
   wf?: string;
@@ -51,8 +52,12 @@ Notes:
   (the PNG uses system fonts, so its bytes may differ between machines). --no-render skips them.
   With --snapshot <file|digest> it runs a sealed Cairn snapshot (cairn wf compile) instead:
   traces under <--workspace, default .>/traces/<namespace>/<WF_CODE>/<trace_id>/, data root
-  default <that directory>/data, --wf optional when the snapshot holds one workflow, no
-  pictures (docs/workflow-cairn.md).
+  default <that directory>/data, --wf optional when the snapshot holds one workflow, and the
+  same pictures (nodes and named exits; --no-render skips them) (docs/workflow-cairn.md).
+  A snapshot with lane-bound steps needs an execution-plane node: --plane-config node.yaml
+  --plane-key KEY --plane-subject SUBJECT [--plane-key-id ID]; the runtime signs each lane
+  request with KEY for SUBJECT (the node's policy decides), evidence goes to the config's sinks
+  and the trace's CC_STEP events name the evidence ids ("Lane-bound steps" in workflow-cairn.md).
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
 
@@ -96,12 +101,19 @@ export function wfCommand(): Command {
     .option("--payload <file>", "payload JSON object (default {})")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option("--no-render", "skip the trace pictures (<trace_id>.svg/.png)")
+    .option("--plane-config <file>", "execution-plane node config (YAML) for the snapshot's lane-bound steps (see wf-plane.ts, docs/workflow-cairn.md)")
+    .option("--plane-key <file>", "Ed25519 private key the runtime signs each lane request with (cairn plane keygen)")
+    .option("--plane-subject <subject>", "authority subject of the signed lane requests (matched against the node's policy)")
+    .option("--plane-key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
     .addHelpText("after", WF_RUN_HELP)
     .action(async (opts: WfRunOpts, cmd: Command) => {
+      const plane = planeFlags(opts, opts.snapshot !== undefined);
       if (opts.snapshot !== undefined) {
         if (opts.snapshot === "") throw new CairnError(ErrorCode.USAGE, "--snapshot must not be empty", { field: "--snapshot" });
         const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
-        const { result, shown } = runSnapshot(cmd, { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace });
+        if (opts.render) await loadTraceRenderer();
+        const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render };
+        const { result, shown } = plane === null ? runSnapshot(cmd, snapOpts) : await runSnapshotWithPlane(cmd, snapOpts, plane);
         printSnapshotRun(outputFor(cmd), result, shown, runJson);
         return;
       }

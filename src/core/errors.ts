@@ -53,6 +53,8 @@ export const ErrorCode = {
   PATH_CONFINEMENT: "E_PATH_CONFINEMENT",
   /** A snapshot names a handler (`module:callable`) that the sealed handler tables lack. */
   HANDLER_UNMAPPED: "E_HANDLER_UNMAPPED",
+  /** The execution plane refused to admit a workflow's lane-bound step (details.reason `plane_admission_rejected`). */
+  PLANE_REJECTED: "E_PLANE_REJECTED",
   /**
    * `cairn wf compile` found errors in Cairn workflow declarations (thrown once per compile;
    * `details.errors` lists the diagnostics, each with one of the `E_COMPILE_*` codes below).

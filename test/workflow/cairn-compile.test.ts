@@ -200,11 +200,11 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     expect((await errorsOf(s)).r.diagnostics.map((x) => x.code)).toEqual(["E_COMPILE_UNBOUNDED_CYCLE"]);
   });
 
-  it("E_COMPILE_UNSUPPORTED: a lane binding is reserved", async () => {
+  it("a lane binding that is not a binding object is a schema error naming the field (lane bindings: cairn-lane.test.ts)", async () => {
     const d = baseDecl();
     (nodes(d).start!.steps as Decl[])[0]!.lane = "gpu-a";
     const { file, lines } = await errorsOf(d);
-    expect(lines).toEqual([`${file}: node start: steps[0].lane: lane bindings (issue 5 §6.1: a CT or CS bound to an execution-plane lane) are not supported yet [E_COMPILE_UNSUPPORTED]`]);
+    expect(lines).toEqual([`${file}: node start: steps[0].lane: does not match the Cairn workflow schema: must be object [E_COMPILE_SCHEMA]`]);
   });
 
   it("E_COMPILE_DUPLICATE: a step id twice in a node, a workflow declared twice", async () => {

@@ -10,7 +10,7 @@
  * |--------------------------------|---------------------------------------------------------------------------|
  * | `E_COMPILE_SCHEMA`             | not YAML/JSON, or not matching the schema                                  |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
- * | `E_COMPILE_UNSUPPORTED`        | a `lane` binding (reserved, issue 5 §6.1)                                  |
+ * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
  * | `E_COMPILE_MODULE`             | a capability module that does not bundle or does not export `capabilities` |
  * | `E_COMPILE_UNKNOWN_CAPABILITY` | an unknown atom, module, user CT or store                                  |
  * | `E_COMPILE_UNKNOWN_OPERATION`  | an operation the store kind does not have                                  |
@@ -33,6 +33,7 @@ import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type StoreKind } from "./catalog.js";
+import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
   CAIRN_MAX_HOPS, SNAPSHOT_KIND, SNAPSHOT_VERSION,
   type Binding, type OnResult, type Route, type SnapshotContent, type SnapshotModule, type SnapshotNode, type SnapshotStep, type SnapshotStore, type SnapshotWorkflow,
@@ -293,7 +294,6 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       const at = `steps[${i}]`;
       if (ids.has(s.id)) add(ErrorCode.COMPILE_DUPLICATE, key, `${at}.id`, `step id ${JSON.stringify(s.id)} is used twice in this node`);
       ids.add(s.id);
-      if (s.lane !== undefined) add(ErrorCode.COMPILE_UNSUPPORTED, key, `${at}.lane`, "lane bindings (issue 5 §6.1: a CT or CS bound to an execution-plane lane) are not supported yet");
       let info: StepInfo = { known: false, outputs: [], outcomes: [], required: [] };
       if (s.ct !== undefined) {
         const dot = s.ct.indexOf(".");
@@ -324,6 +324,11 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
           if (o === undefined) add(ErrorCode.COMPILE_UNKNOWN_OPERATION, key, `${at}.op`, `a ${st.kind} store has no operation ${JSON.stringify(s.op)} (operations: ${Object.keys(STORE_KINDS[st.kind].operations).join(", ")})`);
           else info = { known: true, outputs: o.outputs, outcomes: o.outcomes, required: o.required, resolved: { kind: "cs", store: s.cs, capability: STORE_KINDS[st.kind].capability, op: o.op, method: o.method } };
         }
+      }
+      if (s.lane !== undefined) {
+        // A lane-bound step: the contract above, implemented by an execution-plane lane (lane-compile.ts).
+        const lane = compileLaneBinding(s.lane, Object.keys(s.inputs), (code, field, message) => add(code, key, `${at}.lane${field}`, message));
+        if (lane !== null && info.resolved !== undefined) info = { ...info, outcomes: laneOutcomes(info.outcomes), resolved: Object.assign({}, info.resolved, { lane }) };
       }
       list.push(info);
     });

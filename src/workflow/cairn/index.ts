@@ -16,3 +16,9 @@ export { recordCairnRun, CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND, type CairnRec
 export { UserModuleRunner, bundleCapabilityModule, USER_CT_LOGICAL_TIME_MS, USER_CT_TIMEOUT_MS } from "./usercts.js";
 export { parseBindingPath, follow } from "./paths.js";
 export * from "./model.js";
+export { replayCairnRun, recordedRunKind, type RecordedRunKind } from "./replay.js";
+export { compileLaneBinding, laneBoundSteps, laneOutcomes, LANE_OPERATIONS, type LaneTemplate, type SnapshotLaneBinding } from "./lane-compile.js";
+export {
+  runCairnWorkflowWithPlane, executeLaneStep, lanePayload, LANE_EVIDENCE_EDGE_TYPE, PLANE_REJECTED_REASON, LANE_AUTHORITY_TTL_MS,
+  type PlaneRunBinding, type PlaneAuthority, type RunCairnPlaneOptions, type LaneStepCall, type LaneStepOutcome,
+} from "./lane-step.js";

@@ -5,6 +5,7 @@
  * the content), CS steps by runtime, operation → method, and the expanded-at-run-time config;
  * routes expanded so that every outcome a node can end with maps to a node or an exit.
  */
+import type { SnapshotLaneBinding } from "./lane-compile.js";
 import type { Outcome } from "./schema.js";
 
 /** Hop limit of the Cairn runtime: the 65th visited node fails the run (E_LIMIT_EXCEEDED, reason hop_limit). */
@@ -37,6 +38,8 @@ interface StepBase {
   outcomes: Outcome[];
   /** Action per outcome of `outcomes`. */
   onResult: Record<string, OnResult>;
+  /** Present when the step is bound to an execution-plane lane (lane-compile.ts, lane-step.ts). */
+  lane?: SnapshotLaneBinding;
 }
 
 export interface AtomStep extends StepBase {

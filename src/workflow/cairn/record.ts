@@ -22,6 +22,7 @@ import { storeSnapshot, type SealedSnapshot } from "./seal.js";
 
 export const CAIRN_RUN_PARAMS_KIND = "cairn.workflow.run";
 export const CAIRN_ROOT_PREFIX = "cairn-wf:";
+export const LANE_OBSERVATIONS_MEDIA_TYPE = "application/vnd.cairn.workflow.lane-observations+json";
 
 export interface CairnRecordInput {
   sealed: SealedSnapshot;
@@ -36,6 +37,14 @@ export interface CairnRecordInput {
   calls: readonly EffectCall[];
   events: number;
   hops: number;
+  /**
+   * A run with lane-bound steps: the canonical JSON of its lane observations (each step's
+   * `CC_STEP.detail.lane`: execution ref, evidence ids, ExecutionResult digest). The service's
+   * answers are inputs of such a run, so they are one more receipt input (media type
+   * LANE_OBSERVATIONS_MEDIA_TYPE): a repeat that the service answered differently is a
+   * different action, not a "nondeterministic program" conflict.
+   */
+  laneObservations?: Buffer;
 }
 
 export interface CairnRecordedRun {
@@ -45,6 +54,8 @@ export interface CairnRecordedRun {
   priorState: Digest;
   trace: Digest;
   effects: Digest;
+  /** The lane observations artifact (runs with lane-bound steps only). */
+  laneObservations?: Digest;
 }
 
 function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ bytes: Buffer | null }>, role: string): void {
@@ -60,12 +71,13 @@ export function recordCairnRun(store: Store, r: CairnRecordInput): CairnRecorded
     const payload = store.putBytes(r.payloadBytes, { mediaType: PAYLOAD_MEDIA_TYPE }).digest;
     const priorState = store.putBytes(canonicalBytes(stateManifest(r.before)), { mediaType: STATE_MEDIA_TYPE }).digest;
     putFiles(store, priorState, r.before, "cairn.workflow.state");
+    const observed = r.laneObservations === undefined ? undefined : store.putBytes(r.laneObservations, { mediaType: LANE_OBSERVATIONS_MEDIA_TYPE }).digest;
     const trace = store.putBytes(r.traceBytes, { mediaType: TRACE_MEDIA_TYPE }).digest;
     const effects = store.putBytes(canonicalBytes(effectsBody(r.workflow, r.traceId, r.status, r.calls, r.before, r.after)), { mediaType: EFFECTS_MEDIA_TYPE }).digest;
     putFiles(store, effects, r.after, "cairn.workflow.state");
     const receipt = store.recordReceipt({
       program: snapshot,
-      inputs: [payload, priorState],
+      inputs: observed === undefined ? [payload, priorState] : [payload, priorState, observed],
       params: { kind: CAIRN_RUN_PARAMS_KIND, workflow: r.workflow },
       outputs: [trace, effects],
       status: r.succeeded ? "succeeded" : "failed",
@@ -73,6 +85,6 @@ export function recordCairnRun(store: Store, r: CairnRecordInput): CairnRecorded
     }).digest;
     store.pin(`${CAIRN_ROOT_PREFIX}${r.traceId}`, trace, "run");
     store.pin(`${CAIRN_ROOT_PREFIX}${r.traceId}:effects`, effects, "run");
-    return { receipt, snapshot, payload, priorState, trace, effects };
+    return { receipt, snapshot, payload, priorState, trace, effects, ...(observed === undefined ? {} : { laneObservations: observed }) };
   });
 }

@@ -26,6 +26,10 @@
  *   prior state of the workflow's store files); effect ids, append timestamps (logical clock,
  *   default 2025-01-01T00:00:00Z), registry addresses, user-CT time and randomness all derive
  *   from the run. No wall clock, no randomness, no absolute path in the trace or summary.
+ * - **Lane-bound steps** (a step's `lane` binding) are yielded by `runCairnCore` to the plane
+ *   driver (lane-step.ts, `runCairnWorkflowWithPlane`); their outputs are external facts, so such
+ *   a run is only as deterministic as the services it calls (the plane session joins the trace
+ *   id). `runCairnWorkflow` refuses them.
  *
  * Traces reuse the PGS writer (src/workflow/pgs/trace.ts: trace v0 + `seq` + hash chain),
  * trace ids (`makeTraceId`) and summary (`renderSummary`); see docs/workflow-cairn.md for the
@@ -47,12 +51,16 @@ import { makeTraceId } from "../pgs/trace-id.js";
 import { TraceWriter } from "../pgs/trace.js";
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
+import { cairnTraceDot } from "../render/cairn-dot.js";
+import { loadedTraceRenderer, writeTracePictures } from "../render/render.js";
 import { atomByRef, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
 import { recordCairnRun, type CairnRecordedRun } from "./record.js";
 import type { SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
+import { laneBoundSteps } from "./lane-compile.js";
+import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
 
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
@@ -113,6 +121,20 @@ export interface RunCairnOptions {
   /** Logical clock of the CS runtimes (append timestamps); default fixed at 2025-01-01T00:00:00Z. */
   clock?: Clock;
   store?: Store;
+  /**
+   * Also write `<trace_id>.svg` and `<trace_id>.png` (the workflow graph with the visited path
+   * highlighted, render/cairn-dot.ts) next to the trace. Default false. Needs `await
+   * loadTraceRenderer()` first (else `E_USAGE` before anything runs). The pictures are not part
+   * of the hash chain, the summary or the store receipt.
+   */
+  render?: boolean;
+  /**
+   * Set by the plane driver for workflows with lane-bound steps (lane-step.ts): the plane
+   * session (`<node id>@<plane clock ms>:<signing subject>`). Such a run also depends on the
+   * services it calls, which the prior local state does not capture, so the session is folded
+   * into the trace id and recorded in WF_START (`plane_session`). Absent for every other run.
+   */
+  planeSession?: string;
 }
 
 export interface CairnRunResult {
@@ -131,7 +153,8 @@ export interface CairnRunResult {
   events: number;
   digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
   recorded: CairnRecordedRun | null;
-  pictures: null;
+  /** File names (in the trace directory) of the pictures written with `render: true`, else null. */
+  pictures: { svg: string; png: string } | null;
   /** The declared exit the run ended at, if any. */
   exit: { name: string; reason: string } | null;
 }
@@ -242,7 +265,32 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
 
 /** One run of a workflow of a prepared snapshot, end to end. */
 export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
+  // Lane-bound steps need an execution-plane node: runCairnWorkflowWithPlane (lane-step.ts).
+  const lanes = laneBoundSteps(selectWorkflow(opts.snapshot, opts.workflow)[1]);
+  if (lanes.length > 0) {
+    throw new CairnError(ErrorCode.USAGE, `workflow has lane-bound steps (${lanes.join(", ")}): run it with an execution-plane node (cairn wf run --plane-config, or runCairnWorkflowWithPlane)`, { reason: "plane_required", steps: lanes });
+  }
+  const run = runCairnCore(opts);
+  const r = run.next();
+  if (r.done !== true) {
+    run.return(undefined as never); // closes the trace
+    throw new CairnError(ErrorCode.INTERNAL, "internal: a lane-bound step reached the synchronous runtime");
+  }
+  return r.value;
+}
+
+/**
+ * The run itself, as a generator: every lane-bound step is yielded to the driver
+ * (lane-step.ts, which executes it on the plane node) and the run resumes with its outcome, or
+ * with a thrown error (an admission rejection) that aborts the run like any runtime error.
+ * Without lane-bound steps it never yields (runCairnWorkflow drives it synchronously).
+ */
+export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
   const snap = opts.snapshot;
+  const renderer = opts.render === true ? loadedTraceRenderer() : undefined;
+  if (opts.render === true && renderer === undefined) {
+    throw new CairnError(ErrorCode.USAGE, "runCairnWorkflow({ render: true }) needs `await loadTraceRenderer()` first");
+  }
   const [fqdn, wf] = selectWorkflow(snap, opts.workflow);
   const baseDir = resolve(opts.baseDir);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
@@ -250,7 +298,7 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
   const before: StateFile[] = captureState(dataRoot, files);
   const payloadBytes = Buffer.from(canonicalPy(opts.payload), "utf8");
   const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
-  const traceId = makeTraceId(ids, wf.namespace, wf.code, opts.payload);
+  const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
   const traceDirAbs = join(baseDir, traceDir);
   mkdirSync(traceDirAbs, { recursive: true });
@@ -260,6 +308,7 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
   const path: PathEntry[] = [];
   const calls: EffectCall[] = [];
   const violations: ViolationRecord[] = [];
+  const laneObservations: PyObject[] = [];
   const nodeName = (key: string) => `${fqdn}::${key}`;
   let current: { cc: string; step: string | null } | null = null;
   let status = "SUCCESS";
@@ -269,7 +318,7 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
   const maxHops = Math.min(wf.maxHops, CAIRN_MAX_HOPS);
 
   try {
-    trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest]]) });
+    trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest], ...(opts.planeSession === undefined ? [] : [["plane_session", opts.planeSession] as [string, PyValue]])]) });
     const frame: Frame = { payload: opts.payload, results: new Map(), steps: new Map() };
     const visits = new Map<string, number>();
     let key: string | undefined = wf.entry;
@@ -296,9 +345,10 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
         const s = node.steps[i] as SnapshotStep;
         current = { cc, step: s.id };
         const inputs: PyObject = new Map(Object.entries(s.inputs).map(([n, b]) => [n, resolveBinding(b, frame)]));
-        const o = runStep(snap, wf, s, inputs, effects, `${traceId}|${key}|${visit}|${s.id}`);
+        const seedKey = `${traceId}|${key}|${visit}|${s.id}`;
+        const o: StepOutcome & { file?: EffectCall["file"]; lane?: PyObject } = s.lane === undefined ? runStep(snap, wf, s, inputs, effects, seedKey) : yield { step: s, lane: s.lane, inputs, idempotencyKey: seedKey, cc };
         if (s.kind === "cs") {
-          const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability})`, op: s.op, status: o.status };
+          const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability}${s.lane === undefined ? "" : ` via lane ${s.lane.laneId}`})`, op: s.op, status: o.status };
           if (o.file !== undefined) call.file = o.file;
           calls.push(call);
         }
@@ -306,6 +356,10 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
         for (const [k, v] of o.fields) result.set(k, v);
         const detail = new Map<string, PyValue>([["step_id", s.id], ["step_fqdn", stepName(s)], ["inputs", inputs], ["result_keys", [...o.fields.keys()]]]);
         if (o.error !== undefined) detail.set("error", scrub(o.error));
+        if (o.lane !== undefined) {
+          detail.set("lane", o.lane);
+          laneObservations.push(o.lane);
+        }
         trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
         nodeStatus = o.status;
         if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error === undefined ? null : scrub(o.error) });
@@ -333,6 +387,8 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
     }
     trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
   } catch (err) {
+    // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
+    if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
     const message = scrub(messageOf(err));
     trace.emit("ERROR", { detail: new Map([["message", message]]) });
     status = STATUS_ERROR;
@@ -354,9 +410,13 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
   const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
     sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"),
     before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
+    ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
   });
+  const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, cairnTraceDot({
+    workflow: wf, wfFqdn: fqdn, traceId, status, exitCode, path, exit, errorNode: error?.cc ?? null,
+  }));
   return {
     status, exitCode, workflow: fqdn, domain: wf.namespace, traceId, traceDir, traceDirAbs, path, surface, effects: calls, violations, error,
-    events: trace.lines.length, digests, recorded, pictures: null, exit,
+    events: trace.lines.length, digests, recorded, pictures, exit,
   };
 }

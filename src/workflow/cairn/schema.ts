@@ -9,6 +9,8 @@
  * (compile.ts). Documentation: docs/workflow-cairn.md.
  */
 
+import { LANE_BINDING_SCHEMA, LANE_PAYLOAD_SCHEMA } from "./lane-schema.js";
+
 /** The value of the `cairn` member of every declaration. */
 export const CAIRN_WORKFLOW_FORMAT = "cairn.workflow/v1";
 export const CAIRN_WORKFLOW_SCHEMA_ID = "https://cairn.dev/schema/cairn-workflow.schema.json";
@@ -80,7 +82,7 @@ const step = {
       properties: onResultKeys,
       description: "Per outcome: continue the pipeline or exit the node. Default: SUCCESS continues, every other outcome exits.",
     },
-    lane: { description: "Reserved for binding a step to an execution-plane lane (issue 5 §6.1); not supported yet (E_COMPILE_UNSUPPORTED)." },
+    lane: { $ref: "#/definitions/lane" },
   },
   oneOf: [
     { required: ["ct"], not: { anyOf: [{ required: ["cs"] }, { required: ["op"] }] } },
@@ -145,5 +147,5 @@ export const CAIRN_WORKFLOW_SCHEMA = {
     stores: { type: "object", propertyNames: { pattern: NAME_PATTERN }, additionalProperties: { $ref: "#/definitions/store" } },
     nodes: { type: "object", minProperties: 1, maxProperties: 1024, propertyNames: { pattern: NAME_PATTERN }, additionalProperties: { $ref: "#/definitions/node" } },
   },
-  definitions: { binding, route, step, node, store },
+  definitions: { binding, route, step, node, store, lane: LANE_BINDING_SCHEMA, lane_payload: LANE_PAYLOAD_SCHEMA },
 } as const;

@@ -28,6 +28,8 @@
  * | `unmapped CT|CS handler_ref <ref> (<where>): …` (handlers.ts)            | `unmapped_handler_ref`      | `admission_error`          |
  * | `handlers.json: cs["N"].handler_ref lacks module or callable` (cs.ts)    | `bad_handler_ref`           | `admission_error`          |
  * | `CS handler "…" is not in the sealed CS registry` (effects)              | —                           | `admission_error`          |
+ * | `… is not in the sealed atom|CS table`, `… user CT module … is not in the snapshot` (cairn/run.ts) | —  | `admission_error`          |
+ * | `plane admission rejected lane-bound step …` (cairn/lane-step.ts)       | `plane_admission_rejected`  | `admission_error`          |
  * | `WF '…' exceeded N topology hops — possible cycle…` (engine.ts)          | `hop_limit`                 | `graph_structure_error`    |
  * | `CT addr N not found in handlers…` / `CS addr N …` (cs.ts)               | `unknown_ct_addr` / `_cs_`  | `graph_structure_error`    |
  * | `FQDN not in vocab: …` / `No entry point for WF …`                       | —                           | `graph_structure_error`    |
@@ -75,6 +77,7 @@
  * has no member `<k>` — in v0.3 a CT raising on missing input *is* the validation mechanism.
  */
 import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.js";
+import type { CairnNodeView } from "./cairn.js";
 import type { Declarations, DeclaredNode, TopologyEntry, WorkflowDeclaration } from "./workspace.js";
 
 export const OUTCOME_CLASSES = [
@@ -122,7 +125,7 @@ export interface BindingProblem {
 }
 
 export interface DeclarationView {
-  source: "capability_contract" | "topology";
+  source: "capability_contract" | "topology" | "cairn_snapshot";
   file: string;
   node: string;
   /** Contract: the declared CC inputs (`frontmatter.core.inputs`). */
@@ -135,6 +138,8 @@ export interface DeclarationView {
   workflow?: { file: string; node: string; next: Record<string, string>; inputs?: unknown };
   /** What the runtime executed (dispatch.json). */
   compiled?: { file: string; binding?: unknown; step?: unknown; routes: Record<string, string> };
+  /** A sealed Cairn snapshot's node (and failing step) declaration (source `cairn_snapshot`). */
+  cairn?: CairnNodeView;
 }
 
 export interface Failure {
@@ -182,6 +187,7 @@ const REASON_CLASS: Record<string, OutcomeClass> = {
   snapshot_integrity: "admission_error",
   unmapped_handler_ref: "admission_error",
   bad_handler_ref: "admission_error",
+  plane_admission_rejected: "admission_error",
   hop_limit: "graph_structure_error",
   unknown_ct_addr: "graph_structure_error",
   unknown_cs_addr: "graph_structure_error",
@@ -201,6 +207,8 @@ const ERROR_RULES: ErrorRule[] = [
   { test: /^unmapped (CT|CS) handler_ref /, cls: "admission_error" },
   { test: /handler_ref lacks module or callable/, cls: "admission_error" },
   { test: /is not in the sealed CS registry/, cls: "admission_error" },
+  { test: /is not in the sealed (atom|CS) table|: user CT module sha256:[0-9a-f]+ is not in the snapshot/, cls: "admission_error" },
+  { test: /^plane admission rejected /, cls: "admission_error" },
   { test: /exceeded \d+ topology hops/, cls: "graph_structure_error" },
   { test: /^C[TS] addr -?\d+ not found in handlers/, cls: "graph_structure_error" },
   { test: /^FQDN not in vocab: |^No entry point for WF /, cls: "graph_structure_error" },
@@ -266,15 +274,21 @@ function stepOf(v: CcVisit, index: number, decl: Declarations | undefined): Step
   const compiled = decl?.pipeline(v.addr)?.[index];
   const addr = ev?.stepAddr ?? (typeof compiled?.addr === "number" ? compiled.addr : null);
   const op = ev !== undefined ? ev.stepOp : compiled === undefined ? null : typeof compiled.op === "string" ? compiled.op : null;
-  const fq = typeof ev?.detail.step_fqdn === "string" ? ev.detail.step_fqdn : addr !== null && decl !== undefined ? decl.fqdn(addr) : null;
-  const id = typeof compiled?.step_id === "string" && compiled.step_id !== "" ? compiled.step_id : null;
+  const fq = typeof ev?.detail.step_fqdn === "string" ? ev.detail.step_fqdn : typeof compiled?.step_fqdn === "string" ? compiled.step_fqdn : addr !== null && decl !== undefined ? decl.fqdn(addr) : null;
+  // The compiled step id; Cairn traces also record it in CC_STEP.detail.step_id.
+  const id = typeof compiled?.step_id === "string" && compiled.step_id !== "" ? compiled.step_id : typeof ev?.detail.step_id === "string" && ev.detail.step_id !== "" ? ev.detail.step_id : null;
   const known = ev !== undefined || compiled !== undefined;
   return { index, id, address: addr, fqdn: fq, op, kind: known ? (op === null ? "CT" : "CS") : null };
 }
 
 function stepName(s: StepRef | undefined): string {
   if (s === undefined) return "";
-  return `step ${s.id ?? s.index}${s.fqdn === null ? "" : ` (${s.kind === "CS" ? `${s.fqdn} ${s.op ?? ""}`.trim() : s.fqdn})`}`;
+  return `step ${s.id ?? s.index}${s.fqdn === null ? "" : ` (${s.kind === "CS" ? withOp(s.fqdn, s.op) : s.fqdn})`}`;
+}
+
+/** `<fqdn> <op>`, unless the step name already ends with `:<op>` (Cairn's `<store>:<OP>`). */
+export function withOp(fqdn: string, op: string | null): string {
+  return op === null || op === "" || fqdn.endsWith(`:${op}`) ? fqdn : `${fqdn} ${op}`;
 }
 
 /** The CC_STEP whose status became the CC's: the last executed one. */
@@ -301,6 +315,16 @@ function isCtViolation(v: CcVisit): boolean {
 export function bindingProblems(v: CcVisit, model: TraceModel, decl: Declarations | undefined, uptoStep: number): BindingProblem[] {
   const out: BindingProblem[] = [];
   if (decl === undefined) return out;
+  if (decl.payloadReads !== undefined) {
+    // A sealed Cairn snapshot: every binding was checked by the compiler, so no structural
+    // problem can remain; an absent payload member is data (reported in the hint).
+    for (const r of decl.payloadReads(v.fqdn, uptoStep)) {
+      if (model.payloadKeys !== null && !model.payloadKeys.includes(r.member)) {
+        out.push({ level: "step", step: r.step, input: r.input, path: r.path, problem: `the payload has no member "${r.member}" (payload keys: ${model.payloadKeys.join(", ") || "none"})`, structural: false });
+      }
+    }
+    return out;
+  }
   const isNull = (x: unknown) => x === null || x === undefined;
   if (model.wfAddr !== null) {
     leaves(decl.binding(model.wfAddr, v.addr), [], (kp, leaf) => {
@@ -423,6 +447,10 @@ function walkDeclared(decl: WorkflowDeclaration, visits: CcVisit[]): Walk {
 
 function declarationOf(v: CcVisit | undefined, addr: number | null, fqdn: string, step: StepRef | undefined, model: TraceModel, decl: Declarations | undefined, walk: Walk | undefined): DeclarationView | undefined {
   if (decl === undefined) return undefined;
+  if (decl.cairnNode !== undefined) {
+    const c = decl.cairnNode(fqdn, step?.index);
+    return c === undefined ? undefined : { source: "cairn_snapshot", file: c.file, node: fqdn, cairn: c };
+  }
   const compiled: DeclarationView["compiled"] =
     addr === null
       ? undefined
@@ -582,6 +610,11 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
 
 /** Classifies a traced run. */
 export function classify(model: TraceModel, decl: Declarations | undefined): Classification {
+  const c = classifyRun(model, decl);
+  return isCairnRun(model, decl) ? withCairnHint(c, model, decl) : c;
+}
+
+function classifyRun(model: TraceModel, decl: Declarations | undefined): Classification {
   const wfDecl = decl !== undefined && model.workflow !== null ? decl.workflow(model.workflow) : undefined;
   const walk = wfDecl === undefined ? undefined : walkDeclared(wfDecl, model.visits);
   const path = pathOf(model, walk);
@@ -740,4 +773,80 @@ export function classify(model: TraceModel, decl: Declarations | undefined): Cla
     hint: `the run completed with ${status ?? "?"}: ${routeText(visits, 0, terminal)}${terminal.declared ? "" : " (terminal not checked against a workflow declaration)"}.`,
     notes,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs of sealed Cairn snapshots: hints in terms of the declaration, not of dispatch.json /
+// handlers.json
+
+/** A trace of the Cairn snapshot runtime (`wf_addr` null, `WF_START.detail.snapshot`), or a run examined with Cairn declarations. */
+function isCairnRun(model: TraceModel, decl: Declarations | undefined): boolean {
+  return decl?.cairnNode !== undefined || (model.wfAddr === null && typeof model.start?.detail.snapshot === "string");
+}
+
+const NO_DECLARATION_NOTE = "no workspace found: routes were not checked against a declaration";
+
+function routesText(c: CairnNodeView): string {
+  return Object.entries(c.routes).map(([o, r]) => `${o} → ${r}`).join(", ");
+}
+
+/** Replaces the PGS-worded hint of a structural class with one about the Cairn declaration. */
+function withCairnHint(c: Classification, model: TraceModel, decl: Declarations | undefined): Classification {
+  // examine's snapshot lookup (cairn.ts) says why no declaration was read; the PGS note would name a workspace.
+  const notes = c.notes.filter((n) => n !== NO_DECLARATION_NOTE);
+  if (c.class === "success" || c.class === "business_violation" || c.class === "incomplete") return { ...c, notes };
+  const f = c.failure;
+  const d = f?.declaration?.cairn;
+  const file = d?.file ?? "the workflow declaration";
+  const stepView = d?.step;
+  const stepText = stepView !== undefined ? `step ${stepView.id} (${stepView.declared})` : f?.step !== undefined ? `step ${f.step.id ?? f.step.index}${f.step.fqdn === null ? "" : ` (${f.step.fqdn})`}` : "";
+  const where = `${f === undefined ? (model.workflow ?? "the workflow") : d !== undefined ? `node ${d.node} of ${d.workflow}` : f.node}${stepText === "" ? "" : `, ${stepText}`}`;
+  // A completed run's failure message is "<STATUS> from step <id> (<name>): <error>": keep the error.
+  const message = (f?.message ?? "").replace(/^[A-Z_]+ from step [^()]*(\([^()]*\))?: /, "");
+  const snapshot = decl === undefined ? "" : ` (sealed snapshot ${decl.display})`;
+  const recompile = `fix ${file} and recompile it with \`cairn wf compile\``;
+  let hint: string;
+  switch (c.class) {
+    case "admission_error":
+      hint = /integrity/i.test(message)
+        ? `the snapshot failed its integrity check, so nothing may run on it: ${message}. Run the sealed file exactly as \`cairn wf compile\` wrote it (or load it by digest from the store).`
+        : /^plane admission rejected /.test(message)
+        ? `the execution plane refused to admit the lane-bound step at ${where}: ${message}. Check the node config (authority policy for the signing subject, trusted key, a verified target on that lane attesting a class the step's lane.acceptable_attestation accepts) or the step's lane binding in ${file}; the evidence ids name the admission.rejected record.`
+        : `the run was refused at ${where}: ${message}. A Cairn snapshot runs only handlers from the sealed tables (CAIRN_ATOMS, CS_RUNTIMES) and the module bundles inside it: ${recompile} (the compiler checks every capability).`;
+      break;
+    case "graph_structure_error": {
+      const last = model.visits[model.visits.length - 1];
+      const lastView = last === undefined ? undefined : decl?.cairnNode?.(last.fqdn);
+      const lastText = last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}${lastView === undefined ? "" : ` (routes: ${routesText(lastView)})`}`;
+      if (/topology hops/.test(message)) {
+        const counts = new Map<string, number>();
+        for (const v of model.visits) counts.set(codeOf(v.fqdn), (counts.get(codeOf(v.fqdn)) ?? 0) + 1);
+        const looped = [...counts.entries()].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
+        hint = `the run visited ${model.visits.length} nodes and hit the hop limit${looped.length === 0 ? "" : ` (repeated: ${looped.join(", ")})`}: the routes of ${file} loop. Route an outcome out of the cycle, or declare max_visits on a node of it, and recompile; last node: ${lastText}.`;
+      } else if (/max_visits/.test(message)) {
+        hint = `${message}: the cycle through ${last === undefined ? "it" : codeOf(last.fqdn)} in ${file} ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${lastText}.`;
+      } else {
+        hint = `${where}: ${message}. The trace does not follow the routes of the snapshot${snapshot}${d === undefined ? "" : ` (node ${d.node}: ${routesText(d)})`}: check that it is the snapshot the run used (${typeof model.start?.detail.snapshot === "string" ? model.start.detail.snapshot : "see WF_START.detail.snapshot"}).`;
+      }
+      break;
+    }
+    case "ct_error":
+      if (stepView?.module !== undefined) {
+        hint = `${where} failed: ${message}. A user CT must return, synchronously, a JSON object with its declared outputs (${stepView.module.outputs.join(", ") || "none"}): fix capability ${stepView.module.name}.${stepView.declared.slice(stepView.declared.lastIndexOf(".") + 1)} in module ${stepView.module.path} and recompile ${file}.`;
+      } else {
+        hint = `${where} failed: ${message}. Check the step's inputs in ${file} (node ${d?.node ?? (f === undefined ? "?" : codeOf(f.node))}${stepView === undefined ? "" : `, step ${stepView.id}: ${JSON.stringify(stepView.inputs)}`}), or route its VIOLATION (routes.VIOLATION or routes.default) and recompile.`;
+      }
+      break;
+    case "cs_runtime_error": {
+      const st = stepView?.store;
+      const storeText = st === undefined ? "the store's declaration" : `store ${st.name} (${st.kind}, <data root>/${st.path}; stores.${st.name} in ${file})`;
+      hint = c.status === "ERROR"
+        ? `${where} raised: ${message}. A CS hard error aborts the run (it is not an outcome a route can handle): check ${storeText}, the step's inputs and the data root.`
+        : `${where} returned BACKEND_ERROR: ${message}. The store could not be read or written in its format: check ${storeText} under the data root (a torn or non-JSON line, a file of another kind), then rerun.`;
+      break;
+    }
+    default:
+      hint = `${where}: ${message}. Bindings of a sealed snapshot are checked by \`cairn wf compile\`: ${recompile}.`;
+  }
+  return { ...c, hint, notes };
 }

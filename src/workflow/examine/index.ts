@@ -8,6 +8,8 @@
  * - model.ts: the run as the events record it (CC visits, steps, ERROR, WF_COMPLETE);
  * - workspace.ts: declarations from the workspace the trace sits in (compiled snapshot,
  *   workflow and CC declarations), behind the `Declarations` interface;
+ * - cairn.ts: declarations from the sealed Cairn snapshot a `wf run --snapshot` trace names
+ *   (`--snapshot FILE|digest`, else the store), behind the same interface;
  * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
  *
  * Exit rule: 0 when the chain verifies and the outcome is `success` or `business_violation`;
@@ -18,7 +20,8 @@ import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import { checkChain, readSummaryFacts, type ChainBreak, type SummaryFacts } from "./chain.js";
-import { classify, PASSING_CLASSES, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
+import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
+import { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, traceSnapshotDigest, type CairnSnapshotSource } from "./cairn.js";
 import { parseTrace } from "./model.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
@@ -26,11 +29,12 @@ export { checkChain, readSummaryFacts, type ChainBreak, type ChainBreakKind, typ
 export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode } from "./workspace.js";
+export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource } from "./cairn.js";
 
 /** Largest trace file examine reads. */
 export const MAX_TRACE_BYTES = 256 * 1024 * 1024;
 
-export interface ExamineOptions {
+export interface ExamineOptions extends CairnSnapshotSource {
   /** Workspace root; default: found by walking up from the trace. */
   workspace?: string;
 }
@@ -48,6 +52,8 @@ export interface ExamineReport {
   path: PathEntry[];
   terminal?: Terminal;
   workspace?: { root: string; snapshot: { recorded: Digest | null; current: Digest | null; matches: boolean | null } };
+  /** A Cairn run: the sealed snapshot the declarations were read from (`source`: the file, or `store artifact <digest>`). */
+  snapshot?: { source: string; recorded: Digest | null; current: Digest; matches: boolean | null };
   notes: string[];
   exitCode: 0 | 1;
 }
@@ -92,8 +98,27 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
 
   let decl: Declarations | undefined;
   let workspace: ExamineReport["workspace"];
+  let snapshot: ExamineReport["snapshot"];
   const notes: string[] = [];
-  if (model.domain !== null) {
+  if (isCairnTrace(model)) {
+    if (opts.workspace !== undefined) notes.push("--workspace is ignored: this is a trace of a sealed Cairn snapshot (its declarations come from --snapshot or the store)");
+    const found = findCairnSnapshot(model, opts, notes);
+    if (found !== undefined) {
+      const wf = model.workflow ?? "";
+      const d = new CairnSnapshotDeclarations(found.sealed, found.display, wf);
+      const recorded = traceSnapshotDigest(model);
+      const matches = recorded === null ? null : recorded === found.sealed.digest;
+      snapshot = { source: found.display, recorded, current: found.sealed.digest, matches };
+      if (!d.hasWorkflow()) notes.push(`the snapshot ${found.display} (${found.sealed.digest}) holds no workflow ${wf}: no declaration shown`);
+      else {
+        decl = d;
+        if (matches === false) notes.push(`the snapshot ${found.display} (${found.sealed.digest}) is not the one this run used (${recorded ?? "?"}, recorded in WF_START): the declarations shown are that snapshot's`);
+      }
+    }
+  } else if (opts.snapshot !== undefined) {
+    notes.push("--snapshot is ignored: this is not a trace of a sealed Cairn snapshot");
+  }
+  if (decl === undefined && !isCairnTrace(model) && model.domain !== null) {
     let root: string | undefined;
     if (opts.workspace !== undefined) {
       if (!isWorkspace(opts.workspace, model.domain)) throw new CairnError(ErrorCode.NOT_FOUND, `--workspace ${opts.workspace} has no tokenized_snapshot/${model.domain}/`, { path: opts.workspace });
@@ -129,6 +154,7 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     path: c.path,
     ...(c.terminal === undefined ? {} : { terminal: c.terminal }),
     ...(workspace === undefined ? {} : { workspace }),
+    ...(snapshot === undefined ? {} : { snapshot }),
     notes,
     exitCode: chain.ok && PASSING_CLASSES.has(c.class) ? 0 : 1,
   };
@@ -167,11 +193,20 @@ export function renderReport(r: ExamineReport): string[] {
   const f = r.failure;
   if (f !== undefined) {
     kv("node", `${f.node}${f.address === null ? "" : ` (addr ${f.address})`}, line ${f.event.line} (${f.event.type})`);
-    if (f.step !== undefined) more(`step ${f.step.id ?? f.step.index}: ${f.step.kind ?? "?"} ${f.step.fqdn ?? "?"}${f.step.op === null ? "" : ` ${f.step.op}`}${f.step.address === null ? "" : ` (addr ${f.step.address})`}`);
+    if (f.step !== undefined) more(`step ${f.step.id ?? f.step.index}: ${f.step.kind ?? "?"} ${withOp(f.step.fqdn ?? "?", f.step.op)}${f.step.address === null ? "" : ` (addr ${f.step.address})`}`);
     kv("message", f.message);
     if (f.binding !== undefined) kv("binding", `${f.binding.level === "step" ? `step ${f.binding.step ?? "?"} input` : "input"} ${f.binding.input} ← ${f.binding.path}: ${f.binding.problem}`);
     const d = f.declaration;
-    if (d !== undefined) {
+    if (d?.cairn !== undefined) {
+      const c = d.cairn;
+      kv("declaration", `${c.file} (${c.fileDigest.slice(0, 19)}…), node ${c.node} of ${c.workflow} in sealed snapshot ${c.snapshot.source}`);
+      more(`node ${c.node} (addr ${c.address}${c.entry ? ", entry" : ""}${c.maxVisits === null ? "" : `, max_visits ${c.maxVisits}`}): steps ${c.steps.join(" → ")}`);
+      if (c.step !== undefined) {
+        more(`step ${c.step.id} (${c.step.index + 1} of ${c.steps.length}): ${c.step.declared} = ${c.step.capability}`);
+        more(`  inputs ${compact(c.step.inputs)}`);
+      }
+      more(`routes: ${Object.entries(c.routes).map(([o, x]) => `${o} → ${x}`).join(", ")}`);
+    } else if (d !== undefined) {
       kv("declaration", `${d.file} (${d.source === "capability_contract" ? "capability contract" : "topology entry"})`);
       if (d.inputs !== undefined) more(`inputs: ${compact(d.inputs)}`);
       if (d.step !== undefined) more(`step: ${compact(d.step)}`);
@@ -184,6 +219,7 @@ export function renderReport(r: ExamineReport): string[] {
       }
     }
   }
+  if (r.snapshot !== undefined) kv("snapshot", `${r.snapshot.source}${r.snapshot.source.includes(r.snapshot.current) ? "" : ` (${r.snapshot.current})`}, verified${r.snapshot.matches === false ? ` — NOT the run's ${r.snapshot.recorded ?? "?"}` : ""}`);
   if (r.workspace !== undefined) kv("workspace", `${r.workspace.root}${r.workspace.snapshot.matches === false ? " (snapshot changed since the run)" : ""}`);
   kv("hint", r.hint);
   for (const n of r.notes) kv("note", n);

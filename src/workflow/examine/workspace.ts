@@ -16,13 +16,14 @@
  * its eight files in reading order) and compared with the one the run's summary records, so a
  * workspace edited after the run is reported rather than trusted.
  *
- * `Declarations` is the interface the classifier uses; a Cairn-native snapshot (same event
- * types, node keys instead of addresses) plugs in by implementing it.
+ * `Declarations` is the interface the classifier uses; sealed Cairn snapshots implement it in
+ * cairn.ts (`CairnSnapshotDeclarations`).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
+import type { CairnNodeView } from "./cairn.js";
 
 /** One node of a declared workflow. */
 export interface DeclaredNode {
@@ -80,6 +81,13 @@ export interface Declarations {
   compiledFile(name: "dispatch.json" | "handlers.json" | "topology.json"): string;
   /** The current snapshot digest, or undefined when it cannot be computed. */
   snapshotDigest(): Digest | undefined;
+  /**
+   * Sealed Cairn snapshots only (cairn.ts): the declaration of a node (and of its step
+   * `stepIndex`, 0-based), shown instead of a capability contract / topology entry.
+   */
+  cairnNode?(fqdn: string, stepIndex?: number): CairnNodeView | undefined;
+  /** Sealed Cairn snapshots only: the payload members read by a node's steps up to `upto`. */
+  payloadReads?(fqdn: string, upto: number): Array<{ step: string; input: string; path: string; member: string }>;
 }
 
 /** The snapshot files in the runtime's reading order (snapshot.ts `SNAPSHOT_FILES`). */

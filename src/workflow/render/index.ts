@@ -4,3 +4,4 @@
  */
 export { traceDot, type TraceGraphInput } from "./dot.js";
 export { loadTraceRenderer, loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "./render.js";
+export { cairnTraceDot, type CairnTraceGraphInput } from "./cairn-dot.js";

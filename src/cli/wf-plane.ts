@@ -1,0 +1,118 @@
+/**
+ * `cairn wf run --snapshot S --plane-config node.yaml --plane-key K --plane-subject S
+ * [--plane-key-id ID]`: runs a sealed Cairn snapshot whose lane-bound steps (issue 5 §6.1)
+ * execute through an execution-plane node built from `node.yaml` (src/workflow/cairn/lane-step.ts).
+ *
+ * Authority: the runtime signs each lane request itself with `--plane-key` (an Ed25519 private
+ * key, as `cairn plane keygen` writes it) for `--plane-subject`, audience = the node config's
+ * `authority.audience`, key id = `--plane-key-id` or the key file's name without extension,
+ * valid 60 s from the plane clock. The node's trusted keys and policy decide whether that
+ * subject may use each lane and operation; there is no implicit grant.
+ *
+ * Clock and ids: the real clock (refs and target descriptors expire) and `sequentialIds`, as
+ * `cairn plane exec`. Evidence goes to the config's sinks; with `evidence.store: true` the store
+ * is the run's (`--store` / `$CAIRN_STORE`, else ./.cairn for the evidence only), so a recorded run
+ * gets its edge to the evidence.
+ */
+import type { KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import type { Command } from "commander";
+import { systemClock } from "../core/clock.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { ed25519PrivateKey } from "../plane/authority/ed25519.js";
+import { buildNodeFromConfig } from "../plane/config/build.js";
+import { loadNodeConfig } from "../plane/config/node-config.js";
+import { sequentialIds } from "../plane/contracts/ids.js";
+import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
+import { prepareSnapshot, type CairnRunResult } from "../workflow/cairn/run.js";
+import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
+import { globalsOf } from "./context.js";
+import { loadSnapshotArg, type SnapshotRunOpts } from "./wf-compile.js";
+
+export interface PlaneFlags {
+  planeConfig?: string;
+  planeKey?: string;
+  planeSubject?: string;
+  planeKeyId?: string;
+}
+
+export interface PlaneRunFlags {
+  config: string;
+  key: string;
+  subject: string;
+  keyId: string;
+}
+
+const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** The plane flags of `wf run`, checked: null when none is given. */
+export function planeFlags(o: PlaneFlags, snapshot: boolean): PlaneRunFlags | null {
+  const given = [o.planeConfig, o.planeKey, o.planeSubject, o.planeKeyId].some((v) => v !== undefined);
+  if (!given) return null;
+  if (!snapshot) throw new UsageError("--plane-config, --plane-key, --plane-subject and --plane-key-id are for --snapshot runs (sealed Cairn snapshots)", { field: "--plane-config" });
+  for (const [flag, v] of [["--plane-config", o.planeConfig], ["--plane-key", o.planeKey], ["--plane-subject", o.planeSubject]] as const) {
+    if (v === undefined || v === "") throw new UsageError(`${flag} is required to run lane-bound steps (with --plane-config, --plane-key and --plane-subject)`, { field: flag });
+  }
+  const keyId = o.planeKeyId ?? basename(o.planeKey as string).replace(/\.[^.]*$/, "");
+  if (!KEY_ID_RE.test(keyId)) throw new UsageError(`--plane-key-id ${JSON.stringify(keyId)} must match ${KEY_ID_RE.source}`, { field: "--plane-key-id" });
+  return { config: o.planeConfig as string, key: o.planeKey as string, subject: o.planeSubject as string, keyId };
+}
+
+/** `runSnapshot` (wf-compile.ts) with a plane node for the lane-bound steps. */
+export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string }> {
+  const g = globalsOf(cmd);
+  const storeDir = g.store ?? process.env.CAIRN_STORE;
+  const hasStore = storeDir !== undefined && storeDir !== "";
+  const sealed = loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
+  const base = o.workspace ?? ".";
+  const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
+  if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
+  const prepared = prepareSnapshot(sealed);
+  const cfg = loadNodeConfig(p.config);
+  let pem: string;
+  try {
+    pem = readFileSync(p.key, "utf8");
+  } catch (err) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read --plane-key ${p.key}: ${(err as Error).message}`, { path: p.key });
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = ed25519PrivateKey(pem, `--plane-key ${p.key}`);
+  } catch (err) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, err instanceof Error ? err.message : String(err), { path: p.key });
+  }
+  let store: Store | undefined;
+  let evidenceStore: Store | undefined;
+  if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+  const runStoreDir = resolveStoreDir(g.store);
+  const openEvidenceStore = (): Store => {
+    const dir = cfg.evidence.store === true ? runStoreDir : resolve(cfg.evidence.store as string);
+    if (store !== undefined && dir === runStoreDir) return store;
+    evidenceStore = openStore({ dir, create: true, lockTimeoutMs: g.wait ?? 0 });
+    return evidenceStore;
+  };
+  try {
+    const clock = systemClock;
+    const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : openEvidenceStore });
+    try {
+      const result = await runCairnWorkflowWithPlane({
+        snapshot: prepared,
+        ...(o.wf === undefined ? {} : { workflow: o.wf }),
+        payload: o.payload,
+        dataRoot: resolve(dataRootArg),
+        baseDir: resolve(base),
+        ...(store === undefined ? {} : { store }),
+        render: o.render === true,
+        plane: { node: built.node, clock, authority: { privateKey, keyId: p.keyId, subject: p.subject, audience: cfg.authority.audience }, storeSink: built.storeSink },
+      });
+      return { result, shown: join(base, result.traceDir) };
+    } finally {
+      await built.node.close();
+    }
+  } finally {
+    store?.close();
+    (evidenceStore as Store | undefined)?.close();
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * `replayCairnRun`: re-executes a recorded run of a sealed Cairn snapshot (issue 4 §3.4) and
+ * confirms byte-identical outputs — the Cairn counterpart of src/workflow/pgs/replay.ts, with
+ * the same result shape.
+ *
+ * The run is found through its root `cairn-wf:<trace_id>` (the trace artifact) and the receipt
+ * that produced it (params `{kind: "cairn.workflow.run", workflow}`, program = the snapshot
+ * content artifact, inputs = [payload as given, prior-state manifest], outputs = [trace,
+ * effects]; record.ts). Then:
+ *
+ *  1. the snapshot is loaded from the store and verified over its **whole content**
+ *     (`loadSnapshotFromStore`: canonical form, digest = the receipt's program); a changed
+ *     artifact — bytes that no longer hash to their digest, or a non-canonical content — is
+ *     refused with `E_SNAPSHOT_INTEGRITY` before anything runs. The recorded trace's
+ *     `WF_START.detail.snapshot` must name the same digest (else `E_SNAPSHOT_INTEGRITY`, check
+ *     `expected`);
+ *  2. a fresh temp directory receives the recorded prior-state files in a data root (exact
+ *     bytes; absent files stay absent) and serves as the base directory of `traces/`;
+ *  3. the workflow runs again with the recorded payload (recorded as given, so its key order —
+ *     which the trace's `payload_keys` and inputs depend on — is kept), recording into a
+ *     throwaway temp store (never the user's), without pictures;
+ *  4. the new trace and effects artifact are compared byte for byte with the recorded ones,
+ *     and — when the run was named by a trace file whose sibling `<trace_id>.md` exists — the
+ *     summary too. The first differing line is reported.
+ *
+ * The user's store is only read.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, isAbsolute, join } from "node:path";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { Digest } from "../../core/digest.js";
+import { openStore, type Store } from "../../store/store.js";
+import type { Receipt } from "../../store/receipts.js";
+import { parsePyJson } from "../pgs/pyjson.js";
+import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX } from "../pgs/record.js";
+import { traceIdOf, type ReplayDifference, type ReplayResult } from "../pgs/replay.js";
+import type { PyObject } from "../pgs/value.js";
+import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
+import { prepareSnapshot, runCairnWorkflow } from "./run.js";
+import { loadSnapshotFromStore, SNAPSHOT_INTEGRITY_REASON, type SealedSnapshot } from "./seal.js";
+
+export type { ReplayDifference, ReplayResult } from "../pgs/replay.js";
+
+/** The kind of a recorded run: a sealed Cairn snapshot run, a PGS workspace run, or none recorded. */
+export type RecordedRunKind = "cairn" | "pgs" | "none";
+
+function notFound(traceId: string, why: string): CairnError {
+  return new CairnError(ErrorCode.NOT_FOUND, `Recorded run ${traceId} not found in the store: ${why}`, { traceId });
+}
+
+/** The receipt of kind `kind` that produced `trace` (and `effects`, when known). */
+function receiptOf(store: Store, trace: Digest, effects: Digest | undefined, kind: string): Receipt | undefined {
+  const lineage = store.lineage(trace, { direction: "up", depth: 1 });
+  for (const e of lineage.edges) {
+    if (e.type !== "execution" || e.role !== "output" || !e.to.includes(trace)) continue;
+    for (const from of e.from) {
+      let r: Receipt;
+      try {
+        r = store.getReceipt(from);
+      } catch {
+        continue;
+      }
+      const params = r.params as { kind?: unknown } | null;
+      if (params?.kind !== kind || r.outputs[0] !== trace || r.inputs.length !== 2) continue;
+      if (effects !== undefined && r.outputs[1] !== effects) continue;
+      return r;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Which runtime recorded the run named by `traceIdOrPath` (a trace id or a trace `.jsonl`):
+ * `cairn` when the root `cairn-wf:<trace_id>` leads to a receipt of kind `cairn.workflow.run`,
+ * `pgs` when `pgs:<trace_id>` leads to one of kind `cairn.pgs.run`, else `none`.
+ */
+export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRunKind {
+  const { traceId } = traceIdOf(traceIdOrPath);
+  const cairn = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
+  if (cairn !== undefined && receiptOf(store, cairn.digest, store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND) !== undefined) return "cairn";
+  const pgs = store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`);
+  if (pgs !== undefined && receiptOf(store, pgs.digest, store.findRoot(`${PGS_ROOT_PREFIX}${traceId}:effects`)?.digest, PGS_RECEIPT_KIND) !== undefined) return "pgs";
+  return "none";
+}
+
+function safeRel(traceId: string, p: unknown): string {
+  if (typeof p !== "string" || p === "" || isAbsolute(p) || p.includes("\0") || p.split("/").some((s) => s === ".." || s === "" || s === ".")) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded run ${traceId} names an unsafe path ${JSON.stringify(p)}`, { traceId, path: p });
+  }
+  return p;
+}
+
+function firstDifference(artifact: ReplayDifference["artifact"], recorded: Buffer, replayed: Buffer): ReplayDifference | undefined {
+  if (recorded.equals(replayed)) return undefined;
+  const a = recorded.toString("utf8").split("\n");
+  const b = replayed.toString("utf8").split("\n");
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return { artifact, line: i + 1, recorded: a[i] ?? null, replayed: b[i] ?? null };
+  }
+  return { artifact, line: 1, recorded: a[0] ?? null, replayed: b[0] ?? null };
+}
+
+/** Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`. */
+function recordedSnapshot(store: Store, digest: Digest, traceId: string): SealedSnapshot {
+  try {
+    return loadSnapshotFromStore(store, digest);
+  } catch (err) {
+    if (err instanceof CairnError && err.code === ErrorCode.SNAPSHOT_INTEGRITY) throw err;
+    if (err instanceof CairnError && err.code === ErrorCode.STORE_CORRUPT) {
+      throw new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (digest): the recorded snapshot ${digest} of run ${traceId} was changed in the store: ${err.message}`, {
+        reason: SNAPSHOT_INTEGRITY_REASON, check: "digest", snapshot: digest, traceId,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The snapshot digest the recorded trace's WF_START names (null when absent). */
+function traceSnapshot(trace: Buffer): string | null {
+  const first = trace.toString("utf8").split("\n", 1)[0] ?? "";
+  try {
+    const ev = JSON.parse(first) as { event_type?: unknown; detail?: { snapshot?: unknown } };
+    return ev.event_type === "WF_START" && typeof ev.detail?.snapshot === "string" ? ev.detail.snapshot : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Replays the recorded Cairn run named by `traceIdOrPath` (a trace id, or a trace `.jsonl`
+ * file) from `store`. Throws `E_NOT_FOUND` when the store holds no such run and
+ * `E_SNAPSHOT_INTEGRITY` when its recorded snapshot was changed. Never writes to `store`.
+ */
+export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResult {
+  const { traceId, tracePath } = traceIdOf(traceIdOrPath);
+  const traceRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
+  if (traceRoot === undefined) throw notFound(traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId}`);
+  const effectsRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`);
+  const receipt = receiptOf(store, traceRoot.digest, effectsRoot?.digest, CAIRN_RUN_PARAMS_KIND);
+  if (receipt === undefined) throw notFound(traceId, "no Cairn workflow receipt produced its trace");
+  const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
+  if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
+  const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];
+  const recordedTrace = store.get(traceRoot.digest);
+  const recordedEffects = store.get(receipt.outputs[1] as Digest);
+
+  const sealed = recordedSnapshot(store, receipt.program, traceId);
+  const named = traceSnapshot(recordedTrace);
+  if (named !== sealed.digest) {
+    throw new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (expected): the recorded trace of ${traceId} names snapshot ${named ?? "(none)"}, its receipt ${sealed.digest}`, {
+      reason: SNAPSHOT_INTEGRITY_REASON, check: "expected", traceId, expected: named, actual: sealed.digest,
+    });
+  }
+  const prepared = prepareSnapshot(sealed);
+  const prior = JSON.parse(store.get(priorDigest).toString("utf8")) as { files?: unknown };
+  if (!Array.isArray(prior.files)) throw notFound(traceId, `the prior-state manifest ${priorDigest} has no files`);
+  const parsed = parsePyJson(store.get(payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
+  if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
+  const payload = parsed as PyObject;
+
+  const tmp = mkdtempSync(join(tmpdir(), "cairn-wf-replay-"));
+  try {
+    const base = join(tmp, "workspace");
+    const dataRoot = join(tmp, "data");
+    mkdirSync(base);
+    mkdirSync(dataRoot);
+    for (const f of prior.files as Array<{ path?: unknown; digest?: unknown }>) {
+      const rel = safeRel(traceId, f.path);
+      if (f.digest === null) continue;
+      const abs = join(dataRoot, rel);
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileSync(abs, store.get(f.digest as Digest));
+    }
+    const scratchDir = join(tmp, "store");
+    const scratch = openStore({ dir: scratchDir, create: true });
+    let r;
+    try {
+      r = runCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch });
+    } finally {
+      scratch.close();
+    }
+    const replayedTrace = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`));
+    const result = { traceId, workflow, status: r.status, recordedTrace: traceRoot.digest, replayedTrace: r.digests.trace };
+    let diff = firstDifference("trace", recordedTrace, replayedTrace);
+    if (diff === undefined && r.recorded !== null) {
+      const reopened = openStore({ dir: scratchDir, readOnly: true });
+      try {
+        diff = firstDifference("effects", recordedEffects, reopened.get(r.recorded.effects));
+      } finally {
+        reopened.close();
+      }
+    }
+    if (diff === undefined && tracePath !== null) {
+      const md = join(dirname(tracePath), `${traceId}.md`);
+      if (existsSync(md)) diff = firstDifference("summary", readFileSync(md), readFileSync(join(r.traceDirAbs, `${r.traceId}.md`)));
+    }
+    return diff === undefined ? { identical: true, ...result } : { identical: false, ...result, firstDifference: diff };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

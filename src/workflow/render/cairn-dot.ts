@@ -1,0 +1,140 @@
+/**
+ * The DOT text of one run of a sealed Cairn snapshot (docs/workflow-cairn.md §4): the
+ * workflow's nodes and routes with the visited path highlighted, in the same visual language
+ * as the PGS picture (dot.ts).
+ *
+ *  - nodes: every node of the workflow (boxes, `n<addr>`, sorted by address; the entry has a
+ *    double border) and every named exit (ellipses, `x<i>`, sorted by name);
+ *  - edges: one per (from, to), labelled with the outcomes that take it (in the snapshot's
+ *    outcome order, so a `default` route expanded over four outcomes is one edge with four
+ *    labels); an edge into an exit carries the exit's reason as its tooltip;
+ *  - visited nodes are filled and numbered by hop (a node a runtime error aborted counts as
+ *    visited); the exit the run reached is filled; on exit status 1 the node that raised a
+ *    runtime error (else the last node run) is filled red, and so is a reached exit;
+ *  - edges taken by the run are bold and coloured, the others grey.
+ *
+ * Deterministic: no timestamps, no absolute paths, fixed orders; the same run gives the same
+ * bytes. Not part of the trace hash chain, the summary or the store receipt.
+ */
+import type { PathEntry } from "../pgs/engine.js";
+import type { Route, SnapshotWorkflow } from "../cairn/model.js";
+import { OUTCOMES } from "../cairn/schema.js";
+
+export interface CairnTraceGraphInput {
+  workflow: SnapshotWorkflow;
+  /** `<namespace>::<CODE>`. */
+  wfFqdn: string;
+  traceId: string;
+  status: string;
+  exitCode: 0 | 1;
+  path: readonly PathEntry[];
+  /** The declared exit the run reached, if any. */
+  exit: { name: string; reason: string } | null;
+  /** FQDN (`<ns>::<CODE>::<node>`) of the node that raised a runtime error, if any. */
+  errorNode: string | null;
+}
+
+const VISITED_FILL = "#c8f0c8";
+const FAILED_FILL = "#f4a0a0";
+const FAILED_LINE = "#c00000";
+const TAKEN_EDGE = "#1f6fd0";
+const IDLE = "#909090";
+
+function q(s: string): string {
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
+}
+
+function attrs(a: Array<[string, string]>): string {
+  return `[${a.map(([k, v]) => `${k}=${q(v)}`).join(", ")}]`;
+}
+
+function keyOf(fqdn: string): string {
+  const i = fqdn.lastIndexOf("::");
+  return i < 0 ? fqdn : fqdn.slice(i + 2);
+}
+
+const outcomeRank = (o: string): number => {
+  const i = (OUTCOMES as readonly string[]).indexOf(o);
+  return i < 0 ? OUTCOMES.length : i;
+};
+
+/** Builds the DOT text of a Cairn run (LF line endings, trailing newline). */
+export function cairnTraceDot(g: CairnTraceGraphInput): string {
+  const wf = g.workflow;
+  const nodes = Object.entries(wf.nodes).sort((a, b) => a[1].addr - b[1].addr);
+  const addrOf = new Map(nodes.map(([k, n]) => [k, n.addr]));
+  const exitNames = [...new Set(nodes.flatMap(([, n]) => Object.values(n.routes).flatMap((r: Route) => ("exit" in r ? [r.exit] : []))))].sort();
+  if (g.exit !== null && !exitNames.includes(g.exit.name)) exitNames.push(g.exit.name);
+  const exitId = new Map(exitNames.map((x, i) => [x, `x${i + 1}`]));
+  const idOf = (r: Route): string => ("node" in r ? `n${addrOf.get(r.node) ?? 0}` : (exitId.get(r.exit) as string));
+
+  const hops = new Map<string, number[]>();
+  g.path.forEach((p, i) => {
+    const k = keyOf(p.node);
+    hops.set(k, [...(hops.get(k) ?? []), i + 1]);
+  });
+  const taken = new Set<string>();
+  for (let i = 0; i < g.path.length; i++) {
+    const a = g.path[i] as PathEntry;
+    const b = g.path[i + 1];
+    const from = `n${a.addr}`;
+    if (b !== undefined) taken.add(`${from}|${a.status}|n${b.addr}`);
+    else if (g.exit !== null) taken.add(`${from}|${a.status}|${exitId.get(g.exit.name) as string}`);
+  }
+  // A runtime error inside a node: the node was entered (CC_START) but never completed, so it is
+  // not on the path; it still gets its hop number and the edge that led to it.
+  const entered = g.errorNode === null ? undefined : keyOf(g.errorNode);
+  if (entered !== undefined && addrOf.has(entered)) {
+    hops.set(entered, [...(hops.get(entered) ?? []), g.path.length + 1]);
+    const last = g.path[g.path.length - 1];
+    if (last !== undefined) taken.add(`n${last.addr}|${last.status}|n${addrOf.get(entered) as number}`);
+  }
+  let failed: string | undefined;
+  if (g.exitCode !== 0) failed = g.errorNode !== null ? keyOf(g.errorNode) : g.path.length > 0 ? keyOf((g.path[g.path.length - 1] as PathEntry).node) : undefined;
+
+  const out: string[] = [];
+  out.push(`digraph ${q(g.wfFqdn)} {`);
+  out.push(`  graph ${attrs([["rankdir", "TB"], ["pad", "0.3"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]])};`);
+  out.push(`  node ${attrs([["fontname", "Helvetica"], ["fontsize", "11"], ["margin", "0.2,0.06"], ["color", IDLE], ["fontcolor", "#303030"]])};`);
+  out.push(`  edge ${attrs([["fontname", "Helvetica"], ["fontsize", "9"], ["color", IDLE], ["fontcolor", IDLE]])};`);
+  for (const [key, n] of nodes) {
+    const h = hops.get(key);
+    const steps = n.steps.map((s) => (s.kind === "cs" ? `${s.store}:${s.op}` : s.handler.type === "atom" ? s.handler.name : `${s.handler.module}.${s.handler.capability}`));
+    const a: Array<[string, string]> = [
+      ["label", h === undefined ? key : `${key}\n#${h.join(", #")}`],
+      ["tooltip", `${g.wfFqdn}::${key}\n${steps.join(" → ")}`],
+      ["shape", "box"],
+    ];
+    if (key === wf.entry) a.push(["peripheries", "2"]);
+    if (key === failed) a.push(["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]);
+    else if (h !== undefined) a.push(["style", "filled,bold"], ["fillcolor", VISITED_FILL], ["color", "#208020"], ["fontcolor", "#000000"]);
+    out.push(`  n${n.addr} ${attrs(a)};`);
+  }
+  for (const x of exitNames) {
+    const a: Array<[string, string]> = [["label", x], ["tooltip", `exit ${x}`], ["shape", "ellipse"]];
+    if (g.exit?.name === x) a.push(["style", "filled,bold"], ["fillcolor", g.exitCode === 0 ? VISITED_FILL : FAILED_FILL], ["color", g.exitCode === 0 ? "#208020" : FAILED_LINE], ["fontcolor", "#000000"]);
+    else a.push(["style", "dashed"]);
+    out.push(`  ${exitId.get(x) as string} ${attrs(a)};`);
+  }
+  for (const [, n] of nodes) {
+    const byTarget = new Map<string, { outcomes: string[]; reasons: string[] }>();
+    for (const [outcome, r] of Object.entries(n.routes)) {
+      const to = idOf(r);
+      const e = byTarget.get(to) ?? { outcomes: [], reasons: [] };
+      e.outcomes.push(outcome);
+      if ("exit" in r && !e.reasons.includes(r.reason)) e.reasons.push(r.reason);
+      byTarget.set(to, e);
+    }
+    const targets = [...byTarget.keys()].sort((a, b) => (a[0] === b[0] ? Number(a.slice(1)) - Number(b.slice(1)) : a < b ? -1 : 1));
+    for (const to of targets) {
+      const e = byTarget.get(to) as { outcomes: string[]; reasons: string[] };
+      e.outcomes.sort((a, b) => outcomeRank(a) - outcomeRank(b) || (a < b ? -1 : a > b ? 1 : 0));
+      const a: Array<[string, string]> = [["label", e.outcomes.join("\n")]];
+      if (e.reasons.length > 0) a.push(["tooltip", e.reasons.join("\n")]);
+      if (e.outcomes.some((o) => taken.has(`n${n.addr}|${o}|${to}`))) a.push(["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]);
+      out.push(`  n${n.addr} -> ${to} ${attrs(a)};`);
+    }
+  }
+  out.push("}");
+  return `${out.join("\n")}\n`;
+}
