@@ -11,7 +11,8 @@
  * authority refs and target descriptors expire, so their validity is judged against now.
  * Everything below the CLI takes an injected clock.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
@@ -55,6 +56,30 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/**
+ * Writes `text` to `path` without following a symlink and without a window in which the file
+ * has a wider mode: a fresh temp file in the same folder is created with O_CREAT|O_EXCL ("wx")
+ * and `mode`, written and fsynced, then moved into place — `rename` (with --force: replaces
+ * whatever is at `path`, a symlink itself rather than its target) or `link` (without: fails with
+ * EEXIST if `path` appeared meanwhile). The temp file is removed on every path.
+ */
+function writeFileAtomic(path: string, text: string, mode: number, overwrite: boolean): void {
+  const tmp = join(resolve(path, ".."), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = openSync(tmp, "wx", mode);
+  try {
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (overwrite) renameSync(tmp, path);
+    else linkSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
 function keygenCommand(): Command {
   return new Command("keygen")
     .description("generate an Ed25519 authority key pair: DIR/<id>.key (private, mode 600) and DIR/<id>.pub (public)")
@@ -74,9 +99,8 @@ function keygenCommand(): Command {
       }
       try {
         mkdirSync(opts.out, { recursive: true });
-        writeFileSync(keyFile, kp.privateKeyPem, { mode: 0o600 });
-        chmodSync(keyFile, 0o600);
-        writeFileSync(pubFile, kp.publicKeyPem, { mode: 0o644 });
+        writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, opts.force === true);
+        writeFileAtomic(pubFile, kp.publicKeyPem, 0o644, opts.force === true);
       } catch (err) {
         throw fileError("write key files in", opts.out, err);
       }
@@ -90,7 +114,7 @@ function keygenCommand(): Command {
 
 function signCommand(): Command {
   return new Command("sign")
-    .description("print a request with a signed authority_ref bound to its canonical payload hash, lane and operation")
+    .description("print a request with a signed authority_ref bound to the whole request (request_hash), its payload hash, lane and operation")
     .requiredOption("--key <file>", "Ed25519 private key (PEM, from `cairn plane keygen`)")
     .option("--key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
     .requiredOption("--subject <subject>", "who the authority is granted to (matched against the node's policy)")
@@ -109,18 +133,17 @@ function signCommand(): Command {
       }
       const req = readJsonObject(opts.request, "request");
       const now = systemClock.now();
+      const { authority_ref: _old, ...unsigned } = req;
       const authority_ref = signAuthorityRef({
         privateKey: pem,
         keyId,
         subject: opts.subject,
         audience: opts.audience,
-        payload: req.payload ?? {},
+        request: unsigned, // binds every field but request_id (request_hash), plus payload/lane/operation
         issuedAt: now,
         expiresAt: now + opts.ttl * 1000,
-        ...(typeof req.lane_id === "string" ? { laneId: req.lane_id } : {}),
-        ...(typeof req.operation === "string" ? { operation: req.operation } : {}),
       });
-      out.printJson({ ...req, authority_ref });
+      out.printJson({ ...unsigned, authority_ref });
     });
 }
 

@@ -1,9 +1,10 @@
 /** `cairn plane …` end to end against the BUILT cli: keygen → sign → exec on a real process lane. */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalDigest, canonicalize } from "../../src/core/canonical.js";
 import { signAuthorityRef } from "../../src/plane/authority/ed25519.js";
+import { requestHash } from "../../src/plane/authority/request-hash.js";
 import { TempDirs, cairn, json, type RunResult } from "./helpers.js";
 
 const temps = new TempDirs();
@@ -70,10 +71,25 @@ describe("cairn plane keygen", () => {
     expect(json<{ id: string }>(anon).id).toMatch(/^key-[0-9a-f]{16}$/);
     expect(run(["plane", "keygen", "--out", "k3", "--id", "../evil"]).status).toBe(2);
   });
+  it("never follows a symlink at the key path and leaves no temp files; --force replaces the link itself", () => {
+    const victim = join(dir, "victim.txt");
+    writeFileSync(victim, "do not touch\n");
+    mkdirSync(join(dir, "k4"), { recursive: true });
+    symlinkSync(victim, join(dir, "k4", "s.key"));
+    const refused = run(["plane", "keygen", "--out", "k4", "--id", "s"]);
+    expect(refused.status).toBe(1);
+    expect(refused.err).toContain("already exists");
+    const forced = run(["plane", "keygen", "--out", "k4", "--id", "s", "--force"]);
+    expect(forced.status).toBe(0);
+    expect(readFileSync(victim, "utf8")).toBe("do not touch\n");
+    expect(lstatSync(join(dir, "k4", "s.key")).isSymbolicLink()).toBe(false);
+    expect(statSync(join(dir, "k4", "s.key")).mode & 0o777).toBe(0o600);
+    expect(readdirSync(join(dir, "k4")).sort()).toEqual(["s.key", "s.pub"]);
+  });
 });
 
 describe("cairn plane sign", () => {
-  it("prints the request with a signed authority_ref bound to the canonical payload hash, lane and operation", () => {
+  it("prints the request with a signed authority_ref bound to the whole request (request_hash), the payload hash, lane and operation", () => {
     const s = sign("req.json");
     const { authority_ref: ref, ...rest } = s as { authority_ref: Record<string, unknown> };
     expect(rest).toEqual(REQUEST);
@@ -89,7 +105,7 @@ describe("cairn plane sign", () => {
       lane_id: "process",
       operation: "run",
       signature: expect.stringMatching(/^[A-Za-z0-9_-]{86}$/),
-      metadata: {},
+      metadata: { request_hash: requestHash(REQUEST) },
     });
     expect(Math.abs((ref.issued_at as number) - Date.now())).toBeLessThan(60_000);
   });
@@ -180,14 +196,29 @@ describe("cairn plane exec", () => {
       keyId: "ops",
       subject: "alice",
       audience: "cairn-local",
-      payload: REQUEST.payload,
+      request: REQUEST,
       issuedAt: past,
       expiresAt: past + 60_000,
-      laneId: "process",
-      operation: "run",
     });
     write("expired.json", { ...REQUEST, authority_ref: expiredRef });
     expect(rejected("expired.json")).toMatchObject({ reason: "authority_expired", details: { reason: "expired" } });
+    // every other bound field: rewriting it after signing is request_hash_mismatch
+    const rewrites: Record<string, unknown> = {
+      acceptable_attestation: { classes: ["local-process-weak", "other"] },
+      placement: { kind: "ssh" },
+      idempotency_key: "k-other",
+      metadata: { who: "mallory" },
+      constraints: [1],
+      provenance: { kind: "node_admitted", details: { x: 1 } },
+      sandbox_profile: { profile_ref: "p", bundle_hash: "h" },
+    };
+    for (const [field, value] of Object.entries(rewrites)) {
+      write("rewritten.json", { ...signed, [field]: value });
+      expect(rejected("rewritten.json"), field).toMatchObject({ reason: "authority_rejected", details: { reason: "request_hash_mismatch" } });
+    }
+    // a request_id added after signing is fine (it is not bound: the node mints one when missing)
+    write("with-id.json", { ...signed, request_id: "my-id-1" });
+    expect(run(["plane", "exec", "--config", "node.yaml", "--request", "with-id.json", "--json"]).status).toBe(0);
     write("v2.json", { ...signed, contract_version: 2 });
     expect(rejected("v2.json").reason).toBe("contract_version_mismatch");
     write("inline.json", { ...REQUEST, lane_id: "inline" });
@@ -286,7 +317,13 @@ describe("cairn plane describe and config errors", () => {
       [CONFIG.replace("lane_id: process, attestation_class", "lane_id: ghost, attestation_class"), "targets[0].lane_id: lane \"ghost\" is not declared in lanes"],
       [CONFIG.replace("attestation_class: local-process-weak", "attestation_class: microvm"), "targets[0].attestation_class: unsupported attestation class"],
       [CONFIG.replace("lanes: [inline, process, http]", "lanes: [inline, {kind: process, max_output_bytes: -1}, http]"), "lanes[1].max_output_bytes"],
-      [CONFIG.replace("lanes: [inline, process, http]", "lanes: [inline, process, teleport]"), "lanes[2].kind: unknown lane kind"],
+      [CONFIG.replace("lanes: [inline, process, http]", "lanes: [inline, process, http, teleport]"), "lanes[3].kind: unknown lane kind"],
+      [CONFIG.replace("lanes: [inline, process, http]", "lanes: [inline, process]"), 'authority.policy[0].lanes[1]: lane "http" is not declared in lanes'],
+      // a private key configured as the public key file is refused, naming exactly that key
+      [
+        CONFIG.replace("trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }]", "trusted_keys: [{ id: a, public_key_file: keys/ops.pub }, { id: ab, public_key_file: keys/ops.key }]"),
+        "authority.trusted_keys[1].public_key_file: trusted key ab: is a PRIVATE key",
+      ],
     ];
     for (const [text, msg] of cases) {
       write("bad.yaml", text);

@@ -78,7 +78,7 @@ describe("admission reason codes", () => {
 
   it("no_satisfying_attested_target: no acceptable class, a class no target attests, no target on the lane", async () => {
     const h = harness();
-    const { acceptable_attestation: _x, ...noAcc } = request(h);
+    const noAcc = request(h, { acceptable_attestation: undefined }); // signed without it (request_hash)
     expect((await h.node.execute(noAcc)).rejection).toMatchObject({ reason: "no_satisfying_attested_target", details: { reason: "no_acceptable_classes" } });
     expect(await reasonOf(h.node, request(h, { acceptable_attestation: { contract_version: 1, classes: ["microvm-strong"] } }))).toBe("no_satisfying_attested_target");
     const h2 = harness({ targets: [] });
@@ -241,6 +241,26 @@ describe("connectTarget", () => {
     expect(n4.node.connectTarget(att)).toMatchObject({ ok: false, rejection: { details: { reason: "invalid_descriptor", path: "$.lane_id" } } });
     expect(n4.node.describe().verified_targets).toEqual([]);
     expect(h.node.describe().verified_targets).toEqual([]);
+  });
+
+  it("local-process-weak: expiry is fixed at minting (presented_at + ttl); a stale or future attestation is refused", () => {
+    let now = T0;
+    const clock = { now: () => now };
+    const h = harness({ clock, targets: [], ttlMs: 5000 });
+    const att = h.weak.mintAttestation({ targetId: "t1", laneId: "echo", now: T0 });
+    // connected later, the descriptor still expires at presented_at + ttl (not now + ttl)
+    now = T0 + 3000;
+    const r = h.node.connectTarget(att);
+    expect(r.ok && r.descriptor.expires_at).toBe(T0 + 5000);
+    // reconnecting the same (stale) attestation cannot renew it
+    now = T0 + 5000;
+    expect(h.node.connectTarget(att)).toMatchObject({ ok: false, rejection: { reason: "target_attestation_unverifiable", details: { reason: "attestation_expired" } } });
+    now = T0 + 60_000;
+    expect(h.node.connectTarget(att)).toMatchObject({ ok: false, rejection: { reason: "target_attestation_unverifiable", details: { reason: "attestation_expired" } } });
+    // an attestation presented in the future is refused
+    const future = h.weak.mintAttestation({ targetId: "t2", laneId: "echo", now: now + 1 });
+    expect(h.node.connectTarget(future)).toMatchObject({ ok: false, rejection: { reason: "target_attestation_unverifiable", details: { reason: "presented_in_future" } } });
+    expect(h.node.describe().verified_targets.map((d) => d.target_id)).toEqual(["t1"]);
   });
 });
 

@@ -103,8 +103,9 @@ describe("node config", () => {
       sinks: [sink],
     });
     const payload = { n: 21 };
-    const authority_ref = signAuthorityRef({ privateKey: k.privateKey, keyId: "ops", subject: "alice", audience: "aud", payload, issuedAt: T0, expiresAt: T0 + 1000, laneId: "inline", operation: "double" });
-    const r = await b2.node.execute({ contract_version: 1, lane_id: "inline", operation: "double", idempotency_key: "i", payload, authority_ref, acceptable_attestation: { classes: ["local-process-weak"] } });
+    const unsigned = { contract_version: 1, lane_id: "inline", operation: "double", idempotency_key: "i", payload, acceptable_attestation: { classes: ["local-process-weak"] } };
+    const authority_ref = signAuthorityRef({ privateKey: k.privateKey, keyId: "ops", subject: "alice", audience: "aud", request: unsigned, issuedAt: T0, expiresAt: T0 + 1000 });
+    const r = await b2.node.execute({ ...unsigned, authority_ref });
     expect(r.status).toBe("succeeded");
     expect(r.output).toEqual({ n: 42 });
     const lines = readFileSync(cfg.evidence.jsonl as string, "utf8").trim().split("\n");

@@ -7,6 +7,12 @@ import { makeExecutionResult, parseEvidence } from "../../src/plane/contracts/ex
 import { parseNodeDescriptor } from "../../src/plane/contracts/target.js";
 import { LOCAL_WEAK_VERIFIER_ID } from "../../src/plane/attestation/local-weak.js";
 import { ED25519_VERIFIER_ID, policyBundleHash } from "../../src/plane/authority/ed25519.js";
+import { fingerprint } from "../../src/plane/evidence/redact.js";
+import { PlaneNode } from "../../src/plane/node/node.js";
+import { sequentialIds } from "../../src/plane/contracts/ids.js";
+import { fixedClock } from "../../src/core/clock.js";
+import type { AuthorityVerifier } from "../../src/plane/authority/verifier.js";
+import type { TargetVerifier } from "../../src/plane/attestation/verifier.js";
 import { AUDIENCE, CountingClient, EchoLane, PAYLOAD, POLICY, T0, harness, request } from "./node-helpers.js";
 
 const PBH = "sha256:eeded21e89e751955171e4f265748c9a2b5a9dd419d2303d3b49ed0bb2a04bc5";
@@ -105,7 +111,7 @@ describe("dispatch", () => {
       operation: "run",
       idempotency_key: "k1",
       payload: fp(PAYLOAD),
-      payload_shape: ["argv", "command"],
+      payload_shape: { ...fp(["argv", "command"]), key_count: 2 },
       metadata: fp({}),
       constraints: fp([]),
       placement: null,
@@ -117,9 +123,11 @@ describe("dispatch", () => {
         subject: "alice",
         audience: AUDIENCE,
         payload_hash: canonicalDigest(PAYLOAD),
+        request_hash: (ref.metadata as Record<string, unknown>).request_hash,
         issued_at: T0 - 1000,
         expires_at: T0 + 60_000,
         key_id: "ops",
+        metadata: fp(ref.metadata as unknown),
         lane_id: "echo",
         operation: "run",
       },
@@ -140,7 +148,8 @@ describe("dispatch", () => {
           failure_message: null,
           metrics: { started_at: T0, finished_at: T0, timeout_ms: 1000 },
           events: 0,
-          output: { fingerprint: fp(output), shape: ["echo", "exit_code"], facts: { exit_code: 0 } },
+          // the echo lane's protocol ("test") declares no facts: exit_code is only in the fingerprint
+          output: { fingerprint: fp(output), shape: { ...fp(["echo", "exit_code"]), key_count: 2 }, facts: {} },
         },
       },
     ]);
@@ -168,12 +177,13 @@ describe("dispatch", () => {
       status: "rejected",
       events: [],
       evidence: [`ev-${T0}-1`],
-      rejection: { contract_version: 1, request_id: "req-1", reason: "lane_not_registered", message: "lane ghost is not registered", details: { lane_id: "ghost" } },
-      error: { contract_version: 1, request_id: "req-1", reason: "lane_not_registered", message: "lane ghost is not registered", details: { lane_id: "ghost" } },
+      // an unregistered lane id is caller-supplied: it is fingerprinted, never repeated
+      rejection: { contract_version: 1, request_id: "req-1", reason: "lane_not_registered", message: "the requested lane is not registered", details: { lane_id: fingerprint("ghost") } },
+      error: { contract_version: 1, request_id: "req-1", reason: "lane_not_registered", message: "the requested lane is not registered", details: { lane_id: fingerprint("ghost") } },
       provenance: { kind: "node_admitted", admission_ref: "req-1", details: {} },
     });
     expect(h.sink.records.map((e) => [e.evidence_type, e.request_id, e.lane_id, e.target_id, e.policy_bundle_hash, e.authority_verifier_id])).toEqual([
-      ["admission.rejected", "req-1", "ghost", null, PBH, ED25519_VERIFIER_ID],
+      ["admission.rejected", "req-1", null, null, PBH, ED25519_VERIFIER_ID],
     ]);
     // `error` (the reference's name, read by the CLI contract as error.reason) must mirror `rejection`
     expect(() => makeExecutionResult({ ...r, error: { ...r.rejection, reason: "other" } })).toThrow(/\$\.error: must equal rejection/);
@@ -285,6 +295,91 @@ describe("a buggy lane", () => {
       expect(r.failure?.class).toBe("semantic_runtime_failed");
       expect(r.failure?.details).toEqual({ invalid_outcome: true });
       expect(h.sink.records.map((e) => e.evidence_type)).toEqual(["admission.accepted", "target.selected", "execution.started", "execution.completed"]);
+    }
+  });
+
+  it("a lane or client resolving a non-outcome (undefined, a succeeded outcome with a failure) is failed/semantic_runtime_failed, with execution.completed", async () => {
+    const bad: unknown[] = [
+      undefined,
+      null,
+      "done",
+      { status: "succeeded", output: { ok: true }, failure: { class: "timeout", message: "hidden" }, metrics: { started_at: T0, finished_at: T0, timeout_ms: 1 } },
+      { status: "succeeded", output: 1n, metrics: { started_at: T0, finished_at: T0, timeout_ms: 1 } },
+      { status: "succeeded", output: {}, metrics: null },
+    ];
+    for (const outcome of bad) {
+      const h = harness({ lane: new EchoLane("echo", () => outcome as never) });
+      const r = await h.node.execute(request(h));
+      expect(r.status).toBe("failed");
+      expect(r.failure).toMatchObject({ class: "semantic_runtime_failed", details: { invalid_outcome: true } });
+      expect(h.sink.records.map((e) => e.evidence_type)).toEqual(["admission.accepted", "target.selected", "execution.started", "execution.completed"]);
+      expect(h.node.runningRefs()).toEqual([]);
+    }
+    // a target client resolving undefined, likewise
+    const h = harness({ targets: [] });
+    const client = { execute: async () => undefined as never };
+    expect(h.node.connectTarget(h.weak.mintAttestation({ targetId: "t-c", laneId: "echo", now: T0 }), client).ok).toBe(true);
+    const r = await h.node.execute(request(h));
+    expect(r.failure?.class).toBe("semantic_runtime_failed");
+    expect(h.sink.records.at(-1)?.evidence_type).toBe("execution.completed");
+  });
+
+  it("an authority verifier verdict is validated: malformed → authority_rejected/verifier_error; details.reason always names the cause", async () => {
+    const verdicts: unknown[] = [
+      undefined,
+      { ok: false, reason: "bogus_reason", message: "x", details: {} },
+      { ok: false, reason: "authority_rejected", message: "x", details: { n: 1n } },
+      { ok: false, reason: "authority_rejected", message: 5, details: {} },
+      { ok: true },
+      "yes",
+    ];
+    for (const verdict of verdicts) {
+      const v: AuthorityVerifier = { verifier_id: "custom", policy_bundle_hash: null, verify: () => verdict as never };
+      const fresh = harness({ authority: false, complete: false });
+      fresh.node.registerAuthorityVerifier(v).completeRegistration();
+      const r = await fresh.node.execute(request(fresh));
+      expect(r.rejection).toMatchObject({ reason: "authority_rejected", details: { reason: "verifier_error", verifier_id: "custom" } });
+      expect(fresh.sink.records.map((e) => e.evidence_type)).toEqual(["admission.rejected"]);
+    }
+    // a refusal without details.reason gets the specific cause from the top-level reason
+    for (const [reason, cause] of [["authority_expired", "expired"], ["policy_denied", "policy_denied"], ["authority_rejected", "authority_rejected"]] as const) {
+      const fresh = harness({ authority: false, complete: false });
+      fresh.node.registerAuthorityVerifier({ verifier_id: "custom", policy_bundle_hash: null, verify: () => ({ ok: false, reason, message: "no", details: {} }) }).completeRegistration();
+      expect((await fresh.node.execute(request(fresh))).rejection).toMatchObject({ reason, details: { reason: cause } });
+    }
+  });
+
+  it("the Ed25519 verifier's authority_expired and policy_denied carry details.reason", async () => {
+    const h = harness();
+    expect((await h.node.execute(request(h, {}, { subject: "carol" }))).rejection).toMatchObject({ reason: "policy_denied", details: { reason: "policy_denied" } });
+    expect((await h.node.execute(request(h, {}, { expiresAt: T0 }))).rejection).toMatchObject({ reason: "authority_expired", details: { reason: "expired" } });
+  });
+
+  it("a target verifier's verdict is validated; a throwing handles() or verify() never crashes connectTarget", () => {
+    const base = { attestation_types: ["x"], capability_classes: ["x"] };
+    const att = { contract_version: 1, attestation_id: "a1", attestation_type: "x", target_id: "t", lane_id: "echo", presented_at: T0, evidence: {}, claimed_capability_classes: [] };
+    const cases: Array<[Partial<TargetVerifier>, string]> = [
+      [{ handles: () => true, verify: () => undefined as never }, "verifier_error"],
+      [{ handles: () => true, verify: () => ({ ok: false, message: 1, details: {} }) as never }, "verifier_error"],
+      [{ handles: () => true, verify: () => ({ ok: false, message: "m", details: { x: 1n } }) as never }, "verifier_error"],
+      [{ handles: () => true, verify: () => ({ ok: false, message: "m", details: {} }) }, "verifier_refused"],
+      [
+        {
+          handles: () => {
+            throw new Error("nope");
+          },
+          verify: () => undefined as never,
+        },
+        "verifier_error",
+      ],
+    ];
+    for (const [impl, cause] of cases) {
+      const clock = fixedClock(T0);
+      const node = new PlaneNode({ nodeId: "n", clock, ids: sequentialIds(clock) });
+      node.registerTargetVerifier({ verifier_id: "v", ...base, ...impl } as TargetVerifier);
+      const r = node.connectTarget(att);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.rejection).toMatchObject({ reason: "target_attestation_unverifiable", details: { reason: cause } });
     }
   });
 });

@@ -10,6 +10,7 @@ import type { ExecutionRequest } from "../../src/plane/contracts/execution.js";
 import type { JsonValue } from "../../src/plane/contracts/base.js";
 import type { Lane, LaneContext, LaneOutcome } from "../../src/plane/lanes/lane.js";
 import { Ed25519AuthorityVerifier, signAuthorityRef, type PolicyRule } from "../../src/plane/authority/ed25519.js";
+import { requestHash } from "../../src/plane/authority/request-hash.js";
 import { LocalWeakVerifier } from "../../src/plane/attestation/local-weak.js";
 import { MemoryEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { PlaneNode, type TargetClient } from "../../src/plane/node/node.js";
@@ -103,11 +104,31 @@ export function harness(o: HarnessOptions = {}): Harness {
 
 export const PAYLOAD = { command: "echo", argv: ["ok"] };
 
-/** A signed governed request for `alice` on the echo lane. */
+/**
+ * A signed governed request for `alice` on the echo lane. The ref binds the whole request
+ * (`over` included, request_hash) unless `over` makes it invalid (then it has no request_hash).
+ */
 export function request(h: Harness, over: Record<string, unknown> = {}, sign: Partial<Parameters<typeof signAuthorityRef>[0]> = {}): Record<string, unknown> {
   const payload = (over.payload as unknown) ?? PAYLOAD;
   const lane_id = (over.lane_id as string | undefined) ?? "echo";
   const operation = (over.operation as string | undefined) ?? "run";
+  const { authority_ref: _ignored, ...overUnsigned } = over;
+  const unsigned: Record<string, unknown> = {
+    contract_version: 1,
+    request_id: "req-1",
+    lane_id,
+    operation,
+    idempotency_key: "k1",
+    payload,
+    acceptable_attestation: { contract_version: 1, classes: ["local-process-weak"] },
+    ...overUnsigned,
+  };
+  let bindable = true;
+  try {
+    requestHash(unsigned);
+  } catch {
+    bindable = false;
+  }
   const ref = signAuthorityRef({
     privateKey: h.key.privateKey,
     keyId: "ops",
@@ -118,6 +139,7 @@ export function request(h: Harness, over: Record<string, unknown> = {}, sign: Pa
     expiresAt: h.clock.now() + 60_000,
     laneId: lane_id,
     operation,
+    ...(bindable ? { request: unsigned } : {}),
     ...sign,
   });
   return {

@@ -16,6 +16,11 @@
  * It is valid only for same-host lanes (default: inline, worker, process). A request whose
  * placement is not local must not be routed to it (the node checks `metadata.placement`).
  * Stronger classes must come from other TargetVerifier implementations backed by real evidence.
+ *
+ * EXPIRY is fixed at minting: a descriptor expires at `presented_at + min(ttl_ms, verifier ttl)`,
+ * whenever the attestation is (re)connected, so reconnecting a stale attestation cannot renew it.
+ * An attestation whose `presented_at` is in the future (`presented_in_future`) or whose lifetime
+ * has already ended (`attestation_expired`) is refused (`target_attestation_unverifiable`).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { hostname } from "node:os";
@@ -97,6 +102,9 @@ export class LocalWeakVerifier implements TargetVerifier {
     if (host !== this.host || got.length !== expected.length || !timingSafeEqual(got, expected)) {
       return fail("mac_mismatch", "attestation was not minted by this verifier on this host");
     }
+    if (att.presented_at > ctx.now) return fail("presented_in_future", "attestation presented_at is in the future");
+    const expiresAt = att.presented_at + Math.min(ttl_ms, this.ttlMs);
+    if (ctx.now >= expiresAt) return fail("attestation_expired", "attestation lifetime has ended (presented_at + ttl_ms); mint a new one");
     const unsigned = {
       contract_version: CONTRACT_VERSION,
       target_id: att.target_id,
@@ -105,7 +113,7 @@ export class LocalWeakVerifier implements TargetVerifier {
       verifier_id: this.verifier_id,
       attestation_id: att.attestation_id,
       attested_at: ctx.now,
-      expires_at: ctx.now + Math.min(ttl_ms, this.ttlMs),
+      expires_at: expiresAt,
       metadata: { isolation: "none", placement: "local", sandbox: false, host: this.host },
     };
     return { ok: true, descriptor: makeTargetDescriptor({ ...unsigned, signature: this.mac(unsigned) }) };

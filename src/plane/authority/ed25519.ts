@@ -6,26 +6,36 @@
  * `cairn.plane.authority-ref.v1\n` followed by the RFC 8785 canonical JSON of every field of the
  * ref except `signature` (contract_version, ref, subject, audience, payload_hash, issued_at,
  * expires_at, key_id, the optional lane_id / operation bindings, metadata). The signature is
- * base64url (no padding). `payload_hash` is `sha256:<hex>` of the canonical JSON of the
- * request's `payload`.
+ * base64url without padding: exactly 86 characters of [A-Za-z0-9_-] that decode to 64 bytes and
+ * re-encode to the same text (anything else is `bad_signature`). `payload_hash` is
+ * `sha256:<hex>` of the canonical JSON of the request's `payload`. `metadata.request_hash` is the
+ * hash of the WHOLE normalized request minus `authority_ref` and `request_id` (see
+ * request-hash.ts): rewriting acceptable_attestation, placement, sandbox_profile,
+ * idempotency_key, provenance, constraints or metadata breaks it. It lives in the signed
+ * `metadata` because the AuthorityRef contract has no dedicated field; it is REQUIRED.
  *
- * Verification order (the first failure wins; `details.reason` names the cause):
+ * Verification order (the first failure wins; `details.reason` always names the cause, also for
+ * the top-level reasons `authority_expired` and `policy_denied`):
  *   1. `signature_missing`      no key_id or no signature              → authority_rejected
  *   2. `unknown_key`            key_id not among the trusted keys      → authority_rejected
- *   3. `bad_signature`          Ed25519 verification fails             → authority_rejected
+ *   3. `bad_signature`          malformed signature, or Ed25519 verification fails → authority_rejected
  *   4. `audience_mismatch`      audience ≠ the node's audience         → authority_rejected
  *   5. `not_yet_valid`          issued_at > now                        → authority_rejected
  *   6. `expired`                now ≥ expires_at                       → authority_expired
  *   7. `payload_hash_mismatch`  payload_hash ≠ sha256(canonical payload) → authority_rejected
  *   8. `lane_mismatch` / `operation_mismatch`  a bound lane/operation differs → authority_rejected
- *   9. `policy_denied`          no policy rule lets subject use lane × operation → policy_denied
- * Nothing in a ref is believed before its signature verifies (steps 4–9 read signed fields only).
+ *   9. `request_hash_missing`   the signed metadata has no request_hash  → authority_rejected
+ *  10. `request_hash_mismatch`  request_hash ≠ the hash of this request  → authority_rejected
+ *  11. `policy_denied`          no policy rule lets subject use lane × operation → policy_denied
+ * Nothing in a ref is believed before its signature verifies (steps 4–11 read signed fields only).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
 import { canonicalBytes, canonicalDigest } from "../../core/canonical.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { CONTRACT_VERSION, type JsonValue } from "../contracts/base.js";
 import { makeAuthorityRef, type AuthorityRef } from "../contracts/authority.js";
+import { fingerprint, safeIdOrFingerprint } from "../evidence/redact.js";
+import { requestHash, requestHashOf } from "./request-hash.js";
 import type { AuthorityContext, AuthorityVerdict, AuthorityVerifier } from "./verifier.js";
 
 export const ED25519_VERIFIER_ID = "cairn.plane:ed25519-authority:v1";
@@ -55,11 +65,23 @@ export interface Ed25519VerifierOptions {
   readonly verifierId?: string;
 }
 
-/** Parses an Ed25519 public key from a KeyObject or PEM text; E_INVALID_INPUT otherwise. */
+/** A base64url Ed25519 signature: 64 bytes, no padding. */
+const SIGNATURE_RE = /^[A-Za-z0-9_-]{86}$/;
+const PRIVATE_PEM_RE = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * Parses an Ed25519 public key from a KeyObject or PEM (SPKI) text; E_INVALID_INPUT otherwise.
+ * Private key material (a private KeyObject, or PEM text holding a private key, from which
+ * node:crypto would silently derive the public key) is REJECTED: a trusted key file must never
+ * be a private key.
+ */
 export function ed25519PublicKey(key: KeyObject | string, what = "public key"): KeyObject {
   let k: KeyObject;
+  if ((typeof key === "string" && PRIVATE_PEM_RE.test(key)) || (typeof key !== "string" && key.type === "private")) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${what}: is a PRIVATE key; configure the public key (.pub) instead`, { what });
+  }
   try {
-    k = typeof key === "string" ? createPublicKey(key) : key.type === "private" ? createPublicKey(key) : key;
+    k = typeof key === "string" ? createPublicKey(key) : key;
   } catch (err) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `${what}: not a PEM public key`, { what }, { cause: err });
   }
@@ -123,11 +145,18 @@ export interface SignAuthorityInput {
   readonly keyId: string;
   readonly subject: string;
   readonly audience: string;
-  /** The request payload the ref authorises (its canonical hash is signed). */
-  readonly payload: unknown;
+  /**
+   * The admission request the ref authorises (`authority_ref` and `request_id` are ignored).
+   * Its `request_hash` (request-hash.ts) is signed into `metadata.request_hash`; `payload`,
+   * `laneId` and `operation` default to the request's. REQUIRED for a ref the Ed25519 verifier
+   * accepts (without it the ref has no request_hash and is rejected `request_hash_missing`).
+   */
+  readonly request?: Record<string, unknown>;
+  /** The request payload (its canonical hash is signed); default: `request.payload`. */
+  readonly payload?: unknown;
   readonly issuedAt: number;
   readonly expiresAt: number;
-  /** Bind the ref to this lane / operation too (recommended; `cairn plane sign` always does). */
+  /** Bind the ref to this lane / operation too (default: the request's; `cairn plane sign` always does). */
   readonly laneId?: string;
   readonly operation?: string;
   readonly metadata?: Record<string, JsonValue>;
@@ -138,18 +167,23 @@ export interface SignAuthorityInput {
 /** Builds and signs an AuthorityRef. */
 export function signAuthorityRef(input: SignAuthorityInput): AuthorityRef {
   const key = ed25519PrivateKey(input.privateKey);
+  const req = input.request;
+  const metadata: Record<string, unknown> = { ...(input.metadata ?? {}) };
+  if (req !== undefined) metadata.request_hash = requestHash(req);
   const statement: Record<string, unknown> = {
     contract_version: CONTRACT_VERSION,
     subject: input.subject,
     audience: input.audience,
-    payload_hash: payloadHash(input.payload),
+    payload_hash: payloadHash(input.payload !== undefined ? input.payload : req?.payload),
     issued_at: input.issuedAt,
     expires_at: input.expiresAt,
     key_id: input.keyId,
-    metadata: input.metadata ?? {},
+    metadata,
   };
-  if (input.laneId !== undefined) statement.lane_id = input.laneId;
-  if (input.operation !== undefined) statement.operation = input.operation;
+  const laneId = input.laneId ?? (typeof req?.lane_id === "string" ? req.lane_id : undefined);
+  const operation = input.operation ?? (typeof req?.operation === "string" ? req.operation : undefined);
+  if (laneId !== undefined) statement.lane_id = laneId;
+  if (operation !== undefined) statement.operation = operation;
   statement.ref = input.ref ?? `auth-${canonicalDigest(statement).slice("sha256:".length, "sha256:".length + 16)}`;
   const unsigned = makeAuthorityRef(statement); // validates (expires_at > issued_at, non-empty fields)
   const signature = edSign(null, signingBytes(unsigned as unknown as Record<string, unknown>), key).toString("base64url");
@@ -210,11 +244,17 @@ export class Ed25519AuthorityVerifier implements AuthorityVerifier {
       return refuse("authority_rejected", "signature_missing", "authority ref is not signed (key_id and signature are required)");
     }
     const key = this.keys.get(ref.key_id);
-    if (key === undefined) return refuse("authority_rejected", "unknown_key", `authority ref key ${JSON.stringify(ref.key_id)} is not trusted by this node`, { key_id: ref.key_id });
+    if (key === undefined) {
+      // key_id is unsigned and unknown: it is never repeated, only fingerprinted
+      return refuse("authority_rejected", "unknown_key", "authority ref key_id is not trusted by this node", { key_id: fingerprint(ref.key_id) });
+    }
     let sigOk = false;
     try {
-      const sig = Buffer.from(ref.signature, "base64url");
-      sigOk = sig.length === 64 && edVerify(null, signingBytes(ref as unknown as Record<string, unknown>), key, sig);
+      // strict base64url: Buffer.from skips invalid characters, so check the text and its round trip
+      if (SIGNATURE_RE.test(ref.signature)) {
+        const sig = Buffer.from(ref.signature, "base64url");
+        sigOk = sig.length === 64 && sig.toString("base64url") === ref.signature && edVerify(null, signingBytes(ref as unknown as Record<string, unknown>), key, sig);
+      }
     } catch {
       sigOk = false;
     }
@@ -238,6 +278,17 @@ export class Ed25519AuthorityVerifier implements AuthorityVerifier {
       return refuse("authority_rejected", "operation_mismatch", `authority ref is bound to operation ${JSON.stringify(ref.operation)}`, {
         bound_operation: ref.operation,
         operation: req.operation,
+      });
+    }
+    const bound = ref.metadata.request_hash;
+    if (bound === undefined) {
+      return refuse("authority_rejected", "request_hash_missing", "authority ref does not bind the request (no metadata.request_hash; sign the whole request)");
+    }
+    const actualRequest = requestHashOf(req);
+    if (bound !== actualRequest) {
+      return refuse("authority_rejected", "request_hash_mismatch", "authority ref does not cover this request (a bound field differs)", {
+        request_hash: safeIdOrFingerprint(bound),
+        actual_request_hash: actualRequest,
       });
     }
     if (!policyAllows(this.policy, ref.subject, req.lane_id, req.operation)) {

@@ -21,7 +21,12 @@ export interface AuthorityClaims {
   readonly key_id: string | null;
 }
 
-/** A refused ref: `reason` is a top-level rejection code, `details.reason` the specific cause. */
+/**
+ * A refused ref: `reason` is a top-level rejection code, `details.reason` the specific cause
+ * (a snake_case code; the node fills it from `reason` if missing). The node validates the
+ * verdict: anything else (a throw, a malformed verdict, a reason outside these three, non-JSON
+ * details) is `authority_rejected` with details.reason `verifier_error`.
+ */
 export interface AuthorityRefusal {
   readonly reason: "authority_rejected" | "authority_expired" | "policy_denied";
   readonly message: string;

@@ -14,7 +14,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import type { IdSource } from "../contracts/ids.js";
 import { LOCAL_WEAK_CLASS, LocalWeakVerifier } from "../attestation/local-weak.js";
-import { Ed25519AuthorityVerifier } from "../authority/ed25519.js";
+import { Ed25519AuthorityVerifier, ed25519PublicKey } from "../authority/ed25519.js";
 import { JsonlEvidenceSink, type EvidenceSink } from "../evidence/sinks.js";
 import { StoreEvidenceSink } from "../evidence/store-sink.js";
 import { buildLane, type InlineFunction } from "../lanes/index.js";
@@ -86,6 +86,14 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
   const maxTtl = Math.max(3_600_000, ...cfg.targets.map((t) => t.ttl_seconds * 1000));
   const weak = new LocalWeakVerifier({ lanes: localLanes, ttlMs: maxTtl, ...(o.localWeak ?? {}) });
   node.registerTargetVerifier(weak);
+  // each trusted key is parsed on its own, so an error names exactly its index
+  cfg.authority.trusted_keys.forEach((k, i) => {
+    try {
+      ed25519PublicKey(k.public_key, `trusted key ${k.id}`);
+    } catch (err) {
+      throw configError(cfg, `authority.trusted_keys[${i}]${k.source === "inline" ? ".public_key" : ".public_key_file"}`, err instanceof Error ? err.message : String(err), err);
+    }
+  });
   let authority: Ed25519AuthorityVerifier;
   try {
     authority = new Ed25519AuthorityVerifier({
@@ -94,8 +102,7 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
       policy: cfg.authority.policy,
     });
   } catch (err) {
-    const i = cfg.authority.trusted_keys.findIndex((k) => err instanceof Error && err.message.includes(`trusted key ${k.id}`));
-    throw configError(cfg, i < 0 ? "authority.trusted_keys" : `authority.trusted_keys[${i}]`, err instanceof Error ? err.message : String(err), err);
+    throw configError(cfg, "authority", err instanceof Error ? err.message : String(err), err);
   }
   node.registerAuthorityVerifier(authority);
   if (cfg.evidence.jsonl !== null) node.registerEvidenceSink(new JsonlEvidenceSink(cfg.evidence.jsonl, "jsonl"));

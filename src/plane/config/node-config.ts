@@ -99,6 +99,13 @@ export const nodeConfigSchema = z
       if (keyIds.has(k.id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["authority", "trusted_keys", i, "id"], message: `duplicate key id ${JSON.stringify(k.id)}` });
       keyIds.add(k.id);
     });
+    c.authority.policy.forEach((r, i) => {
+      r.lanes.forEach((l, j) => {
+        if (l !== "*" && !ids.has(l)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["authority", "policy", i, "lanes", j], message: `lane ${JSON.stringify(l)} is not declared in lanes (use "*" for any lane)` });
+        }
+      });
+    });
     const targetIds = new Set<string>();
     c.targets.forEach((t, i) => {
       if (!ids.has(t.lane_id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "lane_id"], message: `lane ${JSON.stringify(t.lane_id)} is not declared in lanes` });

@@ -14,6 +14,11 @@
  *   - terminal records (`admission.rejected`, `execution.completed`) and outputs are pinned as
  *     `plane:<digest>` (kind `run`) so gc keeps them and, upstream, the whole chain.
  * Only redacted projections reach the store: raw payloads and outputs never do.
+ *
+ * The in-memory chain head (`last`) is updated only AFTER the transaction commits; a record
+ * whose transaction throws (abort) drops its chain head, a terminal record drops it too, and at
+ * most MAX_OPEN_CHAINS heads are kept (the oldest is dropped first), so executions that never
+ * reach a terminal record (a sink failed mid-way) cannot grow it without bound.
  */
 import { canonicalBytes } from "../../core/canonical.js";
 import type { Digest } from "../../core/digest.js";
@@ -26,6 +31,8 @@ export const REQUEST_MEDIA_TYPE = "application/vnd.cairn.plane.request+json";
 export const OUTPUT_MEDIA_TYPE = "application/vnd.cairn.plane.output+json";
 export const EVIDENCE_EDGE_TYPE = "plane.evidence";
 export const PLANE_ROOT_PREFIX = "plane:";
+/** Most chain heads kept for executions without a terminal record yet. */
+export const MAX_OPEN_CHAINS = 4096;
 
 /** What the sink recorded for one evidence record. */
 export interface StoredEvidence {
@@ -62,15 +69,40 @@ export class StoreEvidenceSink implements EvidenceSink {
     return this.opened;
   }
 
+  /** Chain heads currently kept (executions whose terminal record has not been seen). */
+  get openChains(): number {
+    return this.last.size;
+  }
+
   emit(e: Evidence): void {
     const store = this.s;
-    const rec = store.transaction(() => {
+    // Chains are per execution (two executions of one request id never interleave); a
+    // rejection has no execution ref and is a chain of one.
+    const key = e.execution_ref ?? e.request_id;
+    const terminal = e.evidence_type === "execution.completed" || e.evidence_type === "admission.rejected";
+    let rec: StoredEvidence;
+    try {
+      rec = this.record(store, e, key, terminal);
+    } catch (err) {
+      if (key !== null) this.last.delete(key); // abort: the chain cannot continue from an uncommitted record
+      throw err;
+    }
+    // committed: only now move the chain head
+    if (key !== null) {
+      this.last.delete(key);
+      if (!terminal) {
+        this.last.set(key, rec.evidence);
+        if (this.last.size > MAX_OPEN_CHAINS) this.last.delete(this.last.keys().next().value as string);
+      }
+    }
+    this.recorded.push(rec);
+  }
+
+  private record(store: Store, e: Evidence, key: string | null, terminal: boolean): StoredEvidence {
+    return store.transaction(() => {
       const ev = store.putBytes(canonicalBytes(e), { mediaType: EVIDENCE_MEDIA_TYPE }).digest;
       let input: Digest | null = null;
       let output: Digest | null = null;
-      // Chains are per execution (two executions of one request id never interleave); a
-      // rejection has no execution ref and is a chain of one.
-      const key = e.execution_ref ?? e.request_id;
       const prev = key === null ? undefined : this.last.get(key);
       if (e.evidence_type === "admission.accepted" || e.evidence_type === "admission.rejected") {
         const req = payloadField(e, "request");
@@ -89,14 +121,8 @@ export class StoreEvidenceSink implements EvidenceSink {
           store.pin(`${PLANE_ROOT_PREFIX}${output}`, output, "run");
         }
       }
-      const terminal = e.evidence_type === "execution.completed" || e.evidence_type === "admission.rejected";
       if (terminal) store.pin(`${PLANE_ROOT_PREFIX}${ev}`, ev, "run");
-      if (key !== null) {
-        if (terminal) this.last.delete(key);
-        else this.last.set(key, ev);
-      }
       return { evidence_id: e.evidence_id, evidence: ev, input, output };
     });
-    this.recorded.push(rec);
   }
 }

@@ -13,15 +13,19 @@
  * the verifier's own, every class
  * it attests is among the verifier's `capability_classes`, and it is not expired. The
  * attestation's claimed classes are never read. Failures: `target_attestation_unverifiable`
- * (no verifier, verifier refusal, or a descriptor breaking those rules) and
- * `target_descriptor_expired`. Reconnecting a target id replaces its descriptor.
+ * (no verifier, verifier refusal, a throwing or malformed verdict — details.reason
+ * `verifier_error` —, or a descriptor breaking those rules) and `target_descriptor_expired`.
+ * Reconnecting a target id replaces its descriptor.
  *
  * ADMISSION ORDER (the first failing check wins; every rejection emits `admission.rejected`):
  *   1. `invalid_request`            the input is not a JSON object
  *   2. `contract_version_mismatch`  `contract_version` is not 1 (missing counts as a mismatch)
- *   3. `invalid_request`            the AdmissionRequest schema fails (details name the path);
+ *   3. `invalid_request`            the AdmissionRequest schema fails (details name the path),
+ *                                   or request_id does not match SAFE_ID_RE (`$.request_id`);
  *                                   nested acceptable_attestation / sandbox_profile / authority_ref
- *                                   without their own contract_version inherit the request's
+ *                                   without their own contract_version inherit the request's.
+ *      An unvalidated request_id is echoed (rejection, evidence) only if it matches SAFE_ID_RE;
+ *      an unregistered lane id is never echoed (fingerprint in details, null stamp).
  *   4. direct lower-lane-owner provenance: `lane_not_registered` if the lane is unknown,
  *      `direct_provenance_not_allowed` unless the lane was registered with `allowDirect`;
  *      otherwise accepted WITHOUT target or authority (decision reason
@@ -33,7 +37,10 @@
  *   9. authority verification (the verifier's own order; see authority/ed25519.ts):
  *      `authority_rejected` (details.reason: signature_missing, unknown_key, bad_signature,
  *      audience_mismatch, not_yet_valid, payload_hash_mismatch, lane_mismatch,
- *      operation_mismatch), `authority_expired`, `policy_denied`
+ *      operation_mismatch, request_hash_missing, request_hash_mismatch, verifier_error),
+ *      `authority_expired` (details.reason expired), `policy_denied` (details.reason
+ *      policy_denied). details.reason is ALWAYS set; a throwing verifier or a malformed verdict
+ *      is `authority_rejected` / verifier_error.
  *  10. target selection: `no_satisfying_attested_target`, or `target_descriptor_expired` when
  *      the only targets that would satisfy the request have expired descriptors.
  * A request without `request_id` gets one minted (prefix `adm`).
@@ -51,7 +58,9 @@
  * execution.completed — or a single admission.rejected. A rejection returns an ExecutionResult
  * with status `rejected` and the rejection. A lane that throws instead of returning an outcome
  * yields status `failed` with failure class `semantic_runtime_failed` (`cancellation` if the
- * execution was being cancelled).
+ * execution was being cancelled); one that resolves an invalid outcome (undefined, a succeeded
+ * outcome carrying a failure, …) yields `semantic_runtime_failed` with invalid_outcome — and
+ * `execution.completed` is emitted in every case.
  *
  * SINK FAILURE. Evidence is awaited on every sink before the next step; a sink that throws makes
  * the call throw, so nothing is dispatched unless `execution.started` was recorded everywhere.
@@ -72,7 +81,8 @@ import type { IdSource } from "../contracts/ids.js";
 import { makeNodeDescriptor, makeTargetAttestation, makeTargetDescriptor, type NodeDescriptor, type TargetDescriptor } from "../contracts/target.js";
 import type { TargetVerifier } from "../attestation/verifier.js";
 import type { AuthorityVerifier } from "../authority/verifier.js";
-import { fingerprint, redactInvalid, redactOutput, redactPath, redactRequest } from "../evidence/redact.js";
+import { fingerprint, isSafeId, redactDetails, redactInvalid, redactOutput, redactPath, redactRequest, SAFE_ID_RE } from "../evidence/redact.js";
+import { inheritNestedVersions } from "../authority/request-hash.js";
 import type { EvidenceSink } from "../evidence/sinks.js";
 import type { Lane, LaneContext, LaneOutcome } from "../lanes/lane.js";
 
@@ -124,7 +134,7 @@ interface Stamps {
 
 type CheckResult =
   | { ok: true; request: AdmissionRequest; target: RoutedTarget | null; attestationClass: string | null }
-  | { ok: false; rejection: AdmissionRejection; request: AdmissionRequest | null };
+  | { ok: false; rejection: AdmissionRejection; request: AdmissionRequest | null; authorityVerified?: boolean };
 
 interface Running {
   readonly controller: AbortController;
@@ -145,21 +155,15 @@ function byId(a: RoutedTarget, b: RoutedTarget): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Nested contract values that may omit `contract_version` and then inherit the request's. */
-const NESTED_CONTRACTS = ["acceptable_attestation", "sandbox_profile", "authority_ref"] as const;
+/** See authority/request-hash.ts: the signer normalizes a request exactly this way. */
+const inheritVersion = inheritNestedVersions;
 
-/**
- * `{"acceptable_attestation": {"classes": [...]}}` is accepted as written in a request (the
- * issue's shape): a nested contract value without its own `contract_version` inherits the
- * envelope's (already checked to be 1). A nested value WITH a version is validated as given.
- */
-function inheritVersion(input: Record<string, unknown>): Record<string, unknown> {
-  let out = input;
-  for (const k of NESTED_CONTRACTS) {
-    const v = input[k];
-    if (isPlainObject(v) && !("contract_version" in v)) out = { ...out, [k]: { contract_version: CONTRACT_VERSION, ...v } };
-  }
-  return out;
+const AUTHORITY_REASONS: ReadonlySet<string> = new Set(["authority_rejected", "authority_expired", "policy_denied"]);
+const CAUSE_RE = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Whether `v` is a JSON object whose values are all JSON (what rejection details must be). */
+function isJsonObject(v: unknown): v is Record<string, JsonValue> {
+  return isPlainObject(v) && fingerprint(v) !== null; // canonical encoding succeeds only for JSON
 }
 
 /** Whether a request asks for a placement other than local (`placement.kind`). */
@@ -197,6 +201,7 @@ export class PlaneNode {
 
   registerLane(lane: Lane, opts: RegisterLaneOptions = {}): this {
     this.requireOpen(`lane ${lane.id}`);
+    if (!isSafeId(lane.id)) throw new UsageError(`lane id must match ${SAFE_ID_RE.source}`);
     if (this.lanes.has(lane.id)) throw new UsageError(`lane ${JSON.stringify(lane.id)} is already registered`, { lane_id: lane.id });
     this.lanes.set(lane.id, { lane, allowDirect: opts.allowDirect === true });
     return this;
@@ -249,7 +254,18 @@ export class PlaneNode {
       const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
       return { ok: false, rejection: this.reject("target_attestation_unverifiable", `invalid TargetAttestation at ${path}`, { reason: "invalid_attestation", path }) };
     }
-    const verifier = [...this.verifiers.values()].find((v) => v.handles(att));
+    let verifier: TargetVerifier | undefined;
+    try {
+      verifier = [...this.verifiers.values()].find((v) => v.handles(att) === true);
+    } catch (err) {
+      return {
+        ok: false,
+        rejection: this.reject("target_attestation_unverifiable", "a target verifier failed to inspect the attestation", {
+          reason: "verifier_error",
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      };
+    }
     if (verifier === undefined) {
       return {
         ok: false,
@@ -260,7 +276,7 @@ export class PlaneNode {
       };
     }
     const now = this.clock.now();
-    let verdict;
+    let verdict: unknown;
     try {
       verdict = verifier.verify(att, { now });
     } catch (err) {
@@ -273,12 +289,27 @@ export class PlaneNode {
         }),
       };
     }
-    if (!verdict.ok) {
-      return { ok: false, rejection: this.reject("target_attestation_unverifiable", verdict.message, { ...verdict.details, verifier_id: verifier.verifier_id }) };
+    // A verifier's verdict is validated like any input: a malformed one is a verifier error.
+    const vd = verdict as { ok?: unknown; message?: unknown; details?: unknown; descriptor?: unknown } | null;
+    const refused = isPlainObject(vd) && vd.ok === false && typeof vd.message === "string" && isJsonObject(vd.details);
+    if (!refused && !(isPlainObject(vd) && vd.ok === true)) {
+      return {
+        ok: false,
+        rejection: this.reject("target_attestation_unverifiable", `verifier ${verifier.verifier_id} returned an invalid verdict`, {
+          reason: "verifier_error",
+          problem: "invalid_verdict",
+          verifier_id: verifier.verifier_id,
+        }),
+      };
+    }
+    if (refused) {
+      const details = vd.details as Record<string, JsonValue>;
+      const cause = typeof details.reason === "string" && CAUSE_RE.test(details.reason) ? details.reason : "verifier_refused";
+      return { ok: false, rejection: this.reject("target_attestation_unverifiable", vd.message as string, { ...details, reason: cause, verifier_id: verifier.verifier_id }) };
     }
     let d: TargetDescriptor;
     try {
-      d = makeTargetDescriptor(verdict.descriptor); // a verifier's output is validated like any input
+      d = makeTargetDescriptor((vd as { descriptor?: unknown }).descriptor); // a verifier's output is validated like any input
     } catch (err) {
       const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
       return { ok: false, rejection: this.reject("target_attestation_unverifiable", `verifier minted an invalid descriptor at ${path}`, { reason: "invalid_descriptor", path, verifier_id: verifier.verifier_id }) };
@@ -337,8 +368,9 @@ export class PlaneNode {
       const { rejection, request } = checked;
       const stamps: Stamps = {
         execution_ref: null,
-        request_id: rejection.request_id,
-        lane_id: request?.lane_id ?? null,
+        request_id: isSafeId(rejection.request_id) ? rejection.request_id : null,
+        // only a REGISTERED lane id is stamped: anything else is caller-supplied (maybe a secret)
+        lane_id: request !== null && this.lanes.has(request.lane_id) ? request.lane_id : null,
         target_id: null,
         target_verifier_id: null,
         attestation_class: null,
@@ -346,7 +378,10 @@ export class PlaneNode {
       };
       const payload: JsonValue = {
         rejection: this.redactRejection(rejection),
-        request: request === null ? redactInvalid(input) : redactRequest(request),
+        request:
+          request === null
+            ? redactInvalid(input)
+            : redactRequest(request, { laneRegistered: this.lanes.has(request.lane_id), authorityVerified: checked.authorityVerified === true }),
       };
       const ev = await this.emit("admission.rejected", stamps, payload, request?.provenance.kind !== "direct_lower_lane_owner");
       return { ok: false, rejection, request, evidence: [ev] };
@@ -369,16 +404,19 @@ export class PlaneNode {
       evidence: selectedId === null ? [acceptedId] : [acceptedId, selectedId],
     });
     const stamps = this.stampsOf(decision, target);
-    const evidence = [await this.emit("admission.accepted", stamps, { decision: decision as unknown as JsonValue, request: redactRequest(request) }, !direct, acceptedId)];
+    const evidence = [await this.emit("admission.accepted", stamps, { decision: decision as unknown as JsonValue, request: redactRequest(request, { authorityVerified: !direct }) }, !direct, acceptedId)];
     if (target !== null && selectedId !== null) {
       evidence.push(await this.emit("target.selected", stamps, { descriptor: target.descriptor as unknown as JsonValue }, true, selectedId));
     }
     return { ok: true, decision, request, target, evidence };
   }
 
-  /** The evidence copy of a rejection: schema paths lose segments that are not contract fields. */
+  /**
+   * The evidence copy of a rejection: schema paths lose segments that are not contract fields;
+   * every string in the details that is not a safe identifier becomes a fingerprint.
+   */
   private redactRejection(r: AdmissionRejection): JsonValue {
-    if (r.reason !== "invalid_request") return { reason: r.reason, message: r.message, details: r.details };
+    if (r.reason !== "invalid_request") return { reason: r.reason, message: r.message, details: redactDetails(r.details) };
     const path = redactPath(String(r.details.path ?? "$"));
     return { reason: r.reason, message: `invalid AdmissionRequest at ${path}`, details: { path } };
   }
@@ -403,14 +441,16 @@ export class PlaneNode {
     });
     // 1. shape
     if (!isPlainObject(input)) return no("invalid_request", "admission request must be a JSON object", { path: "$" });
-    const rawId = typeof input.request_id === "string" && input.request_id.length > 0 ? input.request_id : null;
+    // An unvalidated request_id is echoed (rejection, evidence) only if it is a safe identifier.
+    const rawId = isSafeId(input.request_id) ? input.request_id : null;
+    const idNote: Record<string, JsonValue> = input.request_id === undefined || rawId !== null ? {} : { request_id_fingerprint: fingerprint(input.request_id) };
     // 2. version
     const v = input.contract_version;
     if (v !== CONTRACT_VERSION) {
       return no(
         "contract_version_mismatch",
         `unsupported contract_version (supported: ${CONTRACT_VERSION_RANGE.min}..${CONTRACT_VERSION_RANGE.max})`,
-        { got: typeof v === "number" && Number.isFinite(v) ? v : typeof v, supported: { min: CONTRACT_VERSION_RANGE.min, max: CONTRACT_VERSION_RANGE.max } },
+        { got: typeof v === "number" && Number.isFinite(v) ? v : typeof v, supported: { min: CONTRACT_VERSION_RANGE.min, max: CONTRACT_VERSION_RANGE.max }, ...idNote },
         null,
         rawId,
       );
@@ -421,12 +461,18 @@ export class PlaneNode {
       req = makeAdmissionRequest(inheritVersion(input.request_id === undefined ? { ...input, request_id: this.ids.next("adm") } : input));
     } catch (err) {
       const path = err instanceof CairnError ? String(err.details.path ?? "$") : "$";
-      return no("invalid_request", `invalid AdmissionRequest at ${path}`, { path }, null, rawId);
+      return no("invalid_request", `invalid AdmissionRequest at ${path}`, { path, ...idNote }, null, rawId);
     }
+    if (!isSafeId(req.request_id)) {
+      return no("invalid_request", `invalid AdmissionRequest at $.request_id: must match ${SAFE_ID_RE.source}`, { path: "$.request_id", ...idNote }, null, null);
+    }
+    // an unregistered lane id is never repeated (it may be anything, a secret included)
+    const laneShown = fingerprint(req.lane_id);
+    const laneText = "the requested lane";
     // 4. direct lower-lane-owner provenance
     if (req.provenance.kind === "direct_lower_lane_owner") {
       const reg = this.lanes.get(req.lane_id);
-      if (reg === undefined) return no("lane_not_registered", `lane ${req.lane_id} is not registered`, { lane_id: req.lane_id }, req);
+      if (reg === undefined) return no("lane_not_registered", `${laneText} is not registered`, { lane_id: laneShown }, req);
       if (!reg.allowDirect) {
         return no("direct_provenance_not_allowed", `lane ${req.lane_id} does not admit direct lower-lane-owner execution`, { lane_id: req.lane_id }, req);
       }
@@ -436,19 +482,30 @@ export class PlaneNode {
     if (!this.complete) return no("registration_incomplete", "node registration is not complete", {}, req);
     const auth = this.authority;
     if (auth === null) return no("authority_verifier_missing", "no authority verifier is registered", {}, req);
-    if (!this.lanes.has(req.lane_id)) return no("lane_not_registered", `lane ${req.lane_id} is not registered`, { lane_id: req.lane_id }, req);
+    if (!this.lanes.has(req.lane_id)) return no("lane_not_registered", `${laneText} is not registered`, { lane_id: laneShown }, req);
     // 8–9. authority
     if (req.authority_ref === undefined) return no("authority_ref_missing", "governed requests must carry an authority_ref", {}, req);
     const now = this.clock.now();
-    let verdict;
+    let verdict: unknown;
     try {
       verdict = auth.verify(req.authority_ref, { request: req, now });
     } catch {
       return no("authority_rejected", "authority verifier failed", { reason: "verifier_error", verifier_id: auth.verifier_id }, req);
     }
-    if (!verdict.ok) return no(verdict.reason, verdict.message, { ...verdict.details, verifier_id: auth.verifier_id }, req);
+    // The verdict is validated like any input: anything malformed is a verifier error.
+    const av = verdict as { ok?: unknown; reason?: unknown; message?: unknown; details?: unknown; claims?: unknown } | null;
+    if (isPlainObject(av) && av.ok === true && isPlainObject(av.claims)) {
+      // accepted: fall through to target selection
+    } else if (isPlainObject(av) && av.ok === false && typeof av.reason === "string" && AUTHORITY_REASONS.has(av.reason) && typeof av.message === "string" && isJsonObject(av.details)) {
+      // details.reason always carries the specific cause (the top-level reason if the verifier named none)
+      const cause = typeof av.details.reason === "string" && CAUSE_RE.test(av.details.reason) ? av.details.reason : av.reason === "authority_expired" ? "expired" : av.reason;
+      return no(av.reason, av.message, { ...av.details, reason: cause, verifier_id: auth.verifier_id }, req);
+    } else {
+      return no("authority_rejected", `authority verifier ${auth.verifier_id} returned an invalid verdict`, { reason: "verifier_error", problem: "invalid_verdict", verifier_id: auth.verifier_id }, req);
+    }
     // 10. target
-    return this.select(req, now);
+    const selected = this.select(req, now);
+    return selected.ok ? selected : { ...selected, authorityVerified: true };
   }
 
   private select(req: AdmissionRequest, now: number): CheckResult {
@@ -545,7 +602,7 @@ export class PlaneNode {
     } finally {
       this.running.delete(decision.execution_ref);
     }
-    outcome = this.checkOutcome(outcome, lane.id, events);
+    outcome = this.checkOutcome(outcome as unknown, lane.id, events);
     const failure = outcome.status === "failed" && outcome.failure !== undefined ? { class: outcome.failure.class, message: outcome.failure.message, details: outcome.failure.details ?? {} } : undefined;
     const metrics: Record<string, JsonValue> = { started_at: outcome.metrics.started_at, finished_at: outcome.metrics.finished_at, timeout_ms: outcome.metrics.timeout_ms };
     if (outcome.metrics.output_bytes !== undefined) metrics.output_bytes = outcome.metrics.output_bytes;
@@ -560,7 +617,7 @@ export class PlaneNode {
         failure_message: failure === undefined ? null : fingerprint(failure.message),
         metrics,
         events: events.length,
-        output: redactOutput(outcome.output),
+        output: redactOutput(outcome.output, this.protocolOf(lane)),
       },
       governed,
     );
@@ -577,32 +634,31 @@ export class PlaneNode {
     });
   }
 
-  /**
-   * A lane outcome that would not make a valid ExecutionResult (bad status, non-JSON output,
-   * unknown failure class, invalid events or metrics) becomes `failed` /
-   * `semantic_runtime_failed`: a buggy lane never crashes the node or corrupts evidence.
-   */
-  private checkOutcome(o: LaneOutcome, laneId: string, events: ExecutionEvent[]): LaneOutcome {
-    let problem: string | null = null;
-    const m = (o as Partial<LaneOutcome>).metrics;
-    if (m === undefined || m === null || ![m.started_at, m.finished_at, m.timeout_ms].every((x) => Number.isSafeInteger(x) && x >= 0)) problem = "invalid metrics";
-    else if (m.output_bytes !== undefined && !(Number.isSafeInteger(m.output_bytes) && m.output_bytes >= 0)) problem = "invalid metrics.output_bytes";
-    else if (m.output_truncated !== undefined && typeof m.output_truncated !== "boolean") problem = "invalid metrics.output_truncated";
-    if (problem === null) {
-      try {
-        makeExecutionResult({
-          contract_version: CONTRACT_VERSION,
-          execution_ref: "check",
-          status: o.status,
-          output: o.output,
-          events,
-          ...(o.status === "failed" && o.failure !== undefined ? { failure: { class: o.failure.class, message: o.failure.message, details: o.failure.details ?? {} } } : {}),
-        });
-      } catch (err) {
-        problem = err instanceof CairnError ? err.message : "invalid outcome";
-      }
+  /** The lane's first capability protocol (selects the raw facts evidence keeps); none if it cannot say. */
+  private protocolOf(lane: Lane): string {
+    try {
+      const p = lane.capabilities().protocols[0];
+      return typeof p === "string" ? p : "";
+    } catch {
+      return "";
     }
-    if (problem === null) return o;
+  }
+
+  /**
+   * A lane outcome that would not make a valid ExecutionResult (not an object — e.g. a lane or
+   * client resolving `undefined` —, bad status, non-JSON output, unknown failure class, invalid
+   * events or metrics, or a `succeeded` outcome carrying a `failure`) becomes `failed` /
+   * `semantic_runtime_failed` with details `{invalid_outcome: true}`: a buggy lane never crashes
+   * the node or corrupts evidence, and `execution.completed` is always emitted.
+   */
+  private checkOutcome(o: unknown, laneId: string, events: ExecutionEvent[]): LaneOutcome {
+    let problem: string | null = null;
+    try {
+      problem = this.outcomeProblem(o, events);
+    } catch {
+      problem = "invalid outcome";
+    }
+    if (problem === null) return o as LaneOutcome;
     events.length = 0;
     const now = this.clock.now();
     return {
@@ -611,6 +667,31 @@ export class PlaneNode {
       failure: { class: "semantic_runtime_failed", message: `lane ${laneId} returned an invalid outcome: ${problem}`, details: { invalid_outcome: true } },
       metrics: { started_at: now, finished_at: now, timeout_ms: 0 },
     };
+  }
+
+  private outcomeProblem(raw: unknown, events: ExecutionEvent[]): string | null {
+    if (!isPlainObject(raw)) return "not an object";
+    const o = raw as Partial<LaneOutcome>;
+    if (o.status !== "succeeded" && o.status !== "failed") return "invalid status";
+    if (o.status === "succeeded" && o.failure !== undefined) return "a succeeded outcome carries a failure";
+    if (o.failure !== undefined && !isPlainObject(o.failure)) return "invalid failure";
+    const m = o.metrics;
+    if (!isPlainObject(m) || ![m.started_at, m.finished_at, m.timeout_ms].every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) return "invalid metrics";
+    if (m.output_bytes !== undefined && !(Number.isSafeInteger(m.output_bytes) && m.output_bytes >= 0)) return "invalid metrics.output_bytes";
+    if (m.output_truncated !== undefined && typeof m.output_truncated !== "boolean") return "invalid metrics.output_truncated";
+    try {
+      makeExecutionResult({
+        contract_version: CONTRACT_VERSION,
+        execution_ref: "check",
+        status: o.status,
+        output: o.output,
+        events,
+        ...(o.status === "failed" && o.failure !== undefined ? { failure: { class: o.failure.class, message: o.failure.message, details: o.failure.details ?? {} } } : {}),
+      });
+    } catch (err) {
+      return err instanceof CairnError ? err.message : "invalid outcome";
+    }
+    return null;
   }
 
   /** Aborts a running execution's signal and emits `execution.cancelled`; unknown refs are rejected. */
