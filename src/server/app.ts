@@ -29,9 +29,11 @@ import { statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import { createRequire } from "node:module";
+import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
+import type { EffectDurability } from "../workflow/effects/index.js";
 import {
   compactPy, DEFAULT_DATA_ROOT_NAME, loadSnapshot, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, TOKENIZED_DIR, WORKSPACE_TOKEN,
   type PgsPackage, type PgsRunResult, type PyObject, type PyValue, type RunPgsOptions, type WorkflowName,
@@ -60,6 +62,12 @@ export interface ServerOptions {
   cacheSnapshots?: boolean;
   /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
   runner?: WorkflowRunner;
+  /**
+   * Whether the CS runtimes fsync what runs write (`runPgsWorkflow`'s `effectDurability`):
+   * default `"fsync"`. `"no-fsync"` trades durability against an OS crash or power loss for
+   * speed (see `EffectDurability`); `cairn serve` always uses the default.
+   */
+  effectDurability?: EffectDurability;
 }
 
 export interface CairnServer {
@@ -164,6 +172,19 @@ function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<
   return { status: STATUS_ERROR, error: message, ...extra };
 }
 
+/**
+ * fastify, loaded on the first `createServer` call rather than when this module is imported:
+ * the CLI imports every command (`cairn serve` included) at start-up, and loading fastify and
+ * its dependencies is the largest part of the start-up of a one-shot `cairn wf run` (~40 % of
+ * it measured with --cpu-prof). fastify is a CommonJS package, so a plain `require` loads the
+ * same module the static import did; this is not handler resolution (no dynamic import, §11.4).
+ */
+let fastifyFactory: typeof import("fastify").fastify | undefined;
+function loadFastify(): typeof import("fastify").fastify {
+  fastifyFactory ??= (createRequire(import.meta.url)("fastify") as typeof import("fastify")).fastify;
+  return fastifyFactory;
+}
+
 export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
@@ -205,7 +226,11 @@ export function createServer(opts: ServerOptions): CairnServer {
       const store = typeof opts.store === "function" ? opts.store() : opts.store;
       try {
         const t0 = performance.now();
-        const result = await runner({ workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store, render: false }); // the server never draws pictures
+        const result = await runner({
+          workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store,
+          render: false, // the server never draws pictures
+          ...(opts.effectDurability === undefined ? {} : { effectDurability: opts.effectDurability }),
+        });
         return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
       } finally {
         if (typeof opts.store === "function") store?.close();
@@ -213,7 +238,7 @@ export function createServer(opts: ServerOptions): CairnServer {
     });
   }
 
-  const app = fastify({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: true, forceCloseConnections: "idle" });
+  const app = loadFastify()({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: true, forceCloseConnections: "idle" });
 
   // One parser for every content type: the body is always read as text and parsed by the route
   // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.

@@ -15,7 +15,8 @@
  * (GET_SINCE: records whose `timestamp` is strictly after the given one) — Cairn extensions
  * the reference declares in its metadata but does not implement.
  */
-import { confineAbsolute, preparePath, type ConfinedPath } from "./confine.js";
+import { isUtf8 } from "node:buffer";
+import { confineAbsolute, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
 import { appendTimestamp } from "./context.js";
 import { ioError } from "./errors.js";
 import { appendDurable, readData } from "./fsio.js";
@@ -34,25 +35,53 @@ export function recordId(timestamp: string, linesBefore: number): string {
   return `${timestamp}_${String(linesBefore).padStart(RECORD_ID_COUNTER_WIDTH, "0")}`;
 }
 
-/** Reads the log at construction: its bytes and line count. Failures are hard errors (as in the reference). */
-function openLog(confined: ConfinedPath): { bytes: Buffer; lines: string[] } {
-  const bytes = readData(preparePath(confined, false)) ?? Buffer.alloc(0);
+/** Lines of a log whose bytes end with a terminator (or are empty): its `\n`, `\r` and `\r\n` terminators. */
+function countLines(bytes: Buffer): number {
+  let n = 0;
+  if (bytes.indexOf(0x0d) < 0) {
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) n++;
+    return n;
+  }
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x0a) n++;
+    else if (b === 0x0d) {
+      n++;
+      if (bytes[i + 1] === 0x0a) i++;
+    }
+  }
+  return n;
+}
+
+/**
+ * Reads the log at construction: its bytes and line count. Failures are hard errors (as in the
+ * reference). The line count is taken from the bytes (the file is checked to be valid UTF-8
+ * and to end with a terminator, so it equals `splitLines(decodeUtf8(bytes)).length`); the
+ * lines themselves are decoded only when a read operation needs them.
+ */
+function openLog(confined: ConfinedPath): { prepared: PreparedPath; bytes: Buffer; count: number; lines: () => string[] } {
+  const prepared = preparePath(confined, false);
+  const bytes = readData(prepared) ?? Buffer.alloc(0);
   const torn = tornTail(bytes);
   if (torn !== undefined) throw tornTailError(confined.rel, torn);
-  try {
-    return { bytes, lines: splitLines(decodeUtf8(bytes)) };
-  } catch (err) {
-    throw ioError("decode (UTF-8)", confined.rel, err);
+  if (!isUtf8(bytes)) {
+    try {
+      decodeUtf8(bytes); // throws the decoder's own message
+    } catch (err) {
+      throw ioError("decode (UTF-8)", confined.rel, err);
+    }
   }
+  let lines: string[] | undefined;
+  return { prepared, bytes, count: countLines(bytes), lines: () => (lines ??= splitLines(decodeUtf8(bytes))) };
 }
 
 function backend(confined: ConfinedPath, ctx: EffectContext) {
-  const { bytes, lines } = openLog(confined);
+  const { prepared: opened, bytes, count, lines: logLines } = openLog(confined);
   const rel = confined.rel;
   const observed: EffectDraft = { action: "read", path: rel, bytes, created: false };
 
   const append: Method = (payload) => {
-    const c = lines.length;
+    const c = count;
     const timestamp = appendTimestamp(ctx.clock.now(), c + 1);
     const id = recordId(timestamp, c);
     const sequenceNumber = BigInt(c + 1);
@@ -65,8 +94,11 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
       ["record", getOrNull(payload, "record")],
     ]);
     const out = Buffer.from(`${spacedJson(line)}\n`, "utf8");
-    const prepared = preparePath(confined, true);
-    const created = appendDurable(prepared, out);
+    const sync = ctx.durability !== "no-fsync";
+    // The parent directories checked when the log was opened (same call, single writer) are
+    // reused; they are created (and checked) only when they did not exist then.
+    const prepared = opened.realParent !== undefined ? opened : preparePath(confined, true, sync);
+    const created = appendDurable(prepared, out, sync);
     return { result: status("SUCCESS", { record_id: id, sequence_number: sequenceNumber }), effect: { action: "append", path: rel, bytes: out, created } };
   };
 
@@ -74,7 +106,7 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
   const select = (payload: PyDict, keep: (e: PyDict) => boolean): MethodResult => {
     const stream = getOrNull(payload, "stream_id");
     const entries: PyValue[] = [];
-    for (const [i, line] of lines.entries()) {
+    for (const [i, line] of logLines().entries()) {
       if (isPyBlank(line)) continue;
       let e: PyValue;
       try {

@@ -92,13 +92,14 @@ function isInside(realRoot: string, p: string): boolean {
 
 /**
  * Walks the parent directories of `p` from the real data root, creating missing ones when
- * `create` is set, and checks the final component. Throws on any confinement violation.
+ * `create` is set (each one fsynced into its parent unless `sync` is false, EffectDurability
+ * "no-fsync"), and checks the final component. Throws on any confinement violation.
  */
-export function preparePath(p: ConfinedPath, create: boolean): PreparedPath {
+export function preparePath(p: ConfinedPath, create: boolean, sync = true): PreparedPath {
   let cur: string;
   try {
     if (create) mkdirSync(p.root, { recursive: true });
-    cur = realpathSync(p.root);
+    cur = realpathSync.native(p.root);
   } catch (err) {
     if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
     throw ioError("resolve the data root for", p.rel, err);
@@ -117,7 +118,7 @@ export function preparePath(p: ConfinedPath, create: boolean): PreparedPath {
       if (!create) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
       try {
         mkdirSync(next);
-        fsyncDir(cur);
+        if (sync) fsyncDir(cur);
       } catch (mkErr) {
         throw ioError("create directory", shown, mkErr);
       }
@@ -127,7 +128,7 @@ export function preparePath(p: ConfinedPath, create: boolean): PreparedPath {
     if (st.isSymbolicLink()) {
       let target: string;
       try {
-        target = realpathSync(next);
+        target = realpathSync.native(next);
       } catch (err) {
         throw confinementError(shown, "is a symlink that cannot be resolved", { cause: (err as Error).message });
       }

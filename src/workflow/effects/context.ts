@@ -20,7 +20,7 @@
 import { fixedClock, type Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { normalizeDataRoot } from "./confine.js";
-import type { EffectContext, OperationDialect } from "./types.js";
+import type { EffectContext, EffectDurability, OperationDialect } from "./types.js";
 
 /** 2025-01-01T00:00:00Z: the default logical epoch (SEMANTICS C.3's recommended test clock). */
 export const DEFAULT_LOGICAL_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -39,6 +39,8 @@ export interface EffectContextOptions {
   /** The run's logical clock; default: fixed at DEFAULT_LOGICAL_EPOCH_MS. */
   readonly clock?: Clock;
   readonly operationDialect?: OperationDialect;
+  /** Whether the CS runtimes fsync their writes; default `"fsync"` (see EffectDurability). */
+  readonly durability?: EffectDurability;
 }
 
 /** Builds the context of one run. */
@@ -53,6 +55,7 @@ export function createEffectContext(opts: EffectContextOptions): EffectContext {
     dataRoot,
     clock: opts.clock ?? fixedClock(DEFAULT_LOGICAL_EPOCH_MS),
     operationDialect: opts.operationDialect ?? "reference",
+    durability: opts.durability ?? "fsync",
     nextId: () => `${traceId}:E${String(++counter).padStart(EFFECT_ID_COUNTER_WIDTH, "0")}`,
   });
 }

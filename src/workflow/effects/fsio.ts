@@ -12,6 +12,9 @@
  *    the directory. A crash leaves either the old or the new document; a leftover temp file is
  *    never read (readers open only the target name).
  *  - Reads refuse non-regular files and files above MAX_DATA_FILE_BYTES.
+ *  - Every fsync above (file, directory, created parent) is skipped when the caller passes
+ *    `sync = false` — EffectDurability "no-fsync", an explicit opt-in of the run (types.ts):
+ *    the same writes in the same order, durable against a crash of the process, not of the OS.
  */
 import {
   closeSync,
@@ -85,13 +88,13 @@ export function readData(p: PreparedPath): Buffer | undefined {
   }
 }
 
-/** Creates the file empty if it does not exist (durably). Returns true when it was created. */
-export function createEmptyIfAbsent(p: PreparedPath): boolean {
+/** Creates the file empty if it does not exist (durably unless `sync` is false). Returns true when it was created. */
+export function createEmptyIfAbsent(p: PreparedPath, sync = true): boolean {
   const { dir, file } = requireParent(p);
   if (p.stat !== undefined) return false;
   try {
     closeSync(openSync(file, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, DATA_FILE_MODE));
-    fsyncDir(dir);
+    if (sync) fsyncDir(dir);
     return true;
   } catch (err) {
     if ((err as { code?: string }).code === "EEXIST") return false;
@@ -99,8 +102,11 @@ export function createEmptyIfAbsent(p: PreparedPath): boolean {
   }
 }
 
-/** Appends `bytes` durably (write + fsync; truncate back on failure). Returns true if the file was created. */
-export function appendDurable(p: PreparedPath, bytes: Uint8Array): boolean {
+/**
+ * Appends `bytes` durably (write + fsync; truncate back on failure). Returns true if the file was
+ * created. `sync = false` skips the fsyncs (EffectDurability "no-fsync"): still one O_APPEND write.
+ */
+export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): boolean {
   const { dir, file } = requireParent(p);
   let fd: number;
   try {
@@ -112,11 +118,11 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array): boolean {
   try {
     before = fstatSync(fd).size;
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
   } catch (err) {
     try {
       ftruncateSync(fd, before);
-      fsyncSync(fd);
+      if (sync) fsyncSync(fd);
     } catch {
       // best effort: readers detect a torn tail (jsonl.ts)
     }
@@ -125,7 +131,7 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array): boolean {
   }
   closeSync(fd);
   const created = p.stat === undefined;
-  if (created) {
+  if (created && sync) {
     try {
       fsyncDir(dir);
     } catch (err) {
@@ -135,8 +141,11 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array): boolean {
   return created;
 }
 
-/** Replaces the file atomically with `bytes` (temp + fsync + rename + directory fsync). */
-export function replaceAtomic(p: PreparedPath, bytes: Uint8Array): void {
+/**
+ * Replaces the file atomically with `bytes` (temp + fsync + rename + directory fsync).
+ * `sync = false` skips both fsyncs (EffectDurability "no-fsync"): still temp + rename.
+ */
+export function replaceAtomic(p: PreparedPath, bytes: Uint8Array, sync = true): void {
   const { dir, file } = requireParent(p);
   const base = posix.basename(file);
   let tmp = "";
@@ -151,11 +160,11 @@ export function replaceAtomic(p: PreparedPath, bytes: Uint8Array): void {
   }
   try {
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
     closeSync(fd);
     fd = -1;
     renameSync(tmp, file);
-    fsyncDir(dir);
+    if (sync) fsyncDir(dir);
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     try {

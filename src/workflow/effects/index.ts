@@ -46,7 +46,7 @@
 import { APPENDONLY_RUNTIME } from "./appendonly.js";
 import { configError } from "./errors.js";
 import { MUTABLE_RUNTIME } from "./mutable.js";
-import { buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
+import { buildCsPayload, expandPolicyShared, selectPolicy } from "./policy.js";
 import { pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 import { REGISTRY_RUNTIME } from "./registry.js";
 import type { CsResult, CsRuntime, EffectContext, HandlerRef } from "./types.js";
@@ -60,6 +60,9 @@ export const CS_RUNTIMES: Readonly<Record<string, CsRuntime>> = Object.freeze(
     CS_MUTABLE_JSON_V0: MUTABLE_RUNTIME,
   }),
 );
+
+/** `Object.values(CS_RUNTIMES)` once (the table is frozen). */
+const RUNTIME_LIST: readonly CsRuntime[] = Object.freeze(Object.values(CS_RUNTIMES));
 
 /** The runtime for a capability id, or `undefined` (never an inherited property). */
 export function csRuntimeFor(capability: string): CsRuntime | undefined {
@@ -78,7 +81,7 @@ function refParts(ref: PyValue | HandlerRef | undefined): { module: unknown; cal
 export function csRuntimeForHandlerRef(ref: PyValue | HandlerRef | undefined): CsRuntime | undefined {
   const parts = refParts(ref);
   if (parts === undefined) return undefined;
-  for (const rt of Object.values(CS_RUNTIMES)) {
+  for (const rt of RUNTIME_LIST) {
     if (rt.handlerRef.module === parts.module && rt.handlerRef.callable === parts.callable) return rt;
   }
   return undefined;
@@ -115,7 +118,9 @@ export function invokeCsStep(step: CsStepInvocation, ctx: EffectContext): CsResu
     {
       op: step.op,
       payload: buildCsPayload(step.stepInputs),
-      config: expandPolicy(selectPolicy(step.rbPolicyEntry), ctx.dataRoot),
+      // Memoised per (policy, data root): the policy belongs to the loaded snapshot and the
+      // runtimes only read their config.
+      config: expandPolicyShared(selectPolicy(step.rbPolicyEntry), ctx.dataRoot),
       metadata: md === undefined || !pyTruthy(md) ? new Map() : md,
       ...(step.capabilityCode === undefined ? {} : { capabilityCode: step.capabilityCode }),
     },
@@ -127,7 +132,7 @@ export { APPENDONLY_RUNTIME, MUTABLE_RUNTIME, REGISTRY_RUNTIME };
 export { ADDRESS_HEX_DIGITS, ADDRESS_PREFIX, registryAddress } from "./registry.js";
 export { RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
 export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
-export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, selectPolicy } from "./policy.js";
+export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
 export { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
 export { EffectErrorReason, type EffectErrorReasonValue } from "./errors.js";
 export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
@@ -140,6 +145,7 @@ export type {
   CsResult,
   CsRuntime,
   EffectContext,
+  EffectDurability,
   EffectRecord,
   HandlerRef,
   OperationDialect,

@@ -50,7 +50,7 @@ function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedP
   const entry = getOrNull(cfg.entityStores, entity);
   const rel = isDict(entry) ? getOrNull(entry, "path") : null;
   if (!pyTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
-  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true);
+  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync");
 }
 
 /** Step 2: a key with at least one non-whitespace character. */
@@ -78,9 +78,9 @@ function load(p: PreparedPath): { doc: PyDict; bytes: Buffer } | { error: string
   return { doc, bytes };
 }
 
-function save(p: PreparedPath, doc: PyDict): EffectDraft {
+function save(p: PreparedPath, doc: PyDict, sync: boolean): EffectDraft {
   const bytes = Buffer.from(prettyJson(doc), "utf8");
-  replaceAtomic(p, bytes);
+  replaceAtomic(p, bytes, sync);
   return { action: "replace", path: p.rel, bytes, created: p.stat === undefined };
 }
 
@@ -103,12 +103,12 @@ function backend(cfg: Config, ctx: EffectContext) {
   );
   const write = op(true, (doc, key, p, _seen, payload) => {
     doc.set(key, getOrNull(payload, "value"));
-    return { result: status("SUCCESS"), effect: save(p, doc) };
+    return { result: status("SUCCESS"), effect: save(p, doc, ctx.durability !== "no-fsync") };
   });
   const del = op(true, (doc, key, p, seen) => {
     if (!doc.has(key)) return { result: status("NOT_FOUND"), effect: seen };
     doc.delete(key);
-    return { result: status("SUCCESS"), effect: save(p, doc) };
+    return { result: status("SUCCESS"), effect: save(p, doc, ctx.durability !== "no-fsync") };
   });
   const exists = op(true, (doc, key, _p, seen) => ({ result: status("SUCCESS", { exists: doc.has(key) }), effect: seen }));
   const list_keys = op(false, (doc, _key, _p, seen) => ({ result: status("SUCCESS", { keys: [...doc.keys()] }), effect: seen }));

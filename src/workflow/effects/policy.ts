@@ -56,6 +56,32 @@ export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
   return expandValue(policy, root) as PyDict;
 }
 
+/** Data roots remembered per policy by `expandPolicyShared` (oldest dropped first). */
+const EXPANDED_ROOTS_PER_POLICY = 16;
+const expanded = new WeakMap<PyDict, Map<string, PyDict>>();
+
+/**
+ * `expandPolicy(policy, dataRoot)`, memoised per policy object and data root: the same
+ * expansion is returned again (not a copy) for as long as `policy` is alive. For the runtime's
+ * hot path, where the policy comes from a loaded (read-only) snapshot and the result is only
+ * read (the CS runtimes never modify their config). Callers that modify the result, or pass a
+ * policy they later modify, use `expandPolicy`.
+ */
+export function expandPolicyShared(policy: PyDict, dataRoot: string): PyDict {
+  let byRoot = expanded.get(policy);
+  const hit = byRoot?.get(dataRoot);
+  if (hit !== undefined) return hit;
+  const out = expandPolicy(policy, dataRoot);
+  if (byRoot === undefined) {
+    byRoot = new Map();
+    expanded.set(policy, byRoot);
+  } else if (byRoot.size >= EXPANDED_ROOTS_PER_POLICY) {
+    byRoot.delete(byRoot.keys().next().value as string);
+  }
+  byRoot.set(dataRoot, out);
+  return out;
+}
+
 /** A.10 step 5: the step inputs without `__store__`, plus `__pgs_store_entity__` when the store was truthy. */
 export function buildCsPayload(stepInputs: PyDict): PyDict {
   const out: PyDict = new Map();

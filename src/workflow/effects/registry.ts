@@ -83,7 +83,7 @@ function lineOf(rec: Rec): Buffer {
   return Buffer.from(`${spacedJson(rec)}\n`, "utf8");
 }
 
-function backend(prepared: PreparedPath, created: boolean) {
+function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
   const rel = prepared.rel;
   const read = (): { bytes: Buffer; loaded: Loaded | string } => {
     let bytes: Buffer;
@@ -96,7 +96,7 @@ function backend(prepared: PreparedPath, created: boolean) {
   };
   const observed = (bytes: Buffer): EffectDraft => ({ action: "read", path: rel, bytes, created });
   const appended = (bytes: Buffer): EffectDraft => {
-    appendDurable(prepared, bytes);
+    appendDurable(prepared, bytes, sync);
     return { action: "append", path: rel, bytes, created };
   };
   /** Runs `body` on a successfully rebuilt state, or reports BACKEND_ERROR. */
@@ -162,8 +162,9 @@ export const REGISTRY_RUNTIME = defineCsRuntime({
   requiresOperationsMetadata: false,
   construct(config, ctx) {
     const confined = confineAbsolute(ctx.dataRoot, requirePathConfig(config, WHERE));
-    const prepared = preparePath(confined, true);
-    const created = createEmptyIfAbsent(prepared);
-    return backend(created ? preparePath(confined, false) : prepared, created);
+    const sync = ctx.durability !== "no-fsync";
+    const prepared = preparePath(confined, true, sync);
+    const created = createEmptyIfAbsent(prepared, sync);
+    return backend(created ? preparePath(confined, false) : prepared, created, sync);
   },
 });

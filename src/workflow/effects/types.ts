@@ -26,6 +26,21 @@ export type CsOutcome = "SUCCESS" | "ALREADY_EXISTS" | "NOT_FOUND" | "VIOLATION"
 export type OperationDialect = "reference" | "declared";
 
 /**
+ * Whether the CS runtimes fsync what they write.
+ *  - `"fsync"` (default): an append reports success only after `fsync` of the file (and of its
+ *    directory when the file was created); a replacement fsyncs the temp file before the rename
+ *    and the directory after it; a created parent directory is fsynced into its parent. A
+ *    completed effect survives an OS crash or power loss.
+ *  - `"no-fsync"`: the same writes in the same order (one `O_APPEND` write per append, temp +
+ *    rename per replacement, so atomicity towards readers and a crash of the *process* are
+ *    unchanged) without any fsync. A completed effect survives the process dying, not an OS
+ *    crash or power loss: after one, an append may be lost or torn (readers refuse a torn tail,
+ *    jsonl.ts) and a replaced document may be the old one. This is what the reference runtime
+ *    does (it never fsyncs). Opt-in only (`runPgsWorkflow({ effectDurability })`).
+ */
+export type EffectDurability = "fsync" | "no-fsync";
+
+/**
  * Everything a CS runtime takes from the run instead of the environment. Same context
  * values + same inputs + same prior data-root state ⇒ byte-identical files and results.
  */
@@ -41,6 +56,8 @@ export interface EffectContext {
   nextId(): string;
   /** Operation dispatch rule; default `"reference"`. */
   readonly operationDialect?: OperationDialect;
+  /** Whether effects are fsynced; default `"fsync"` (see EffectDurability). */
+  readonly durability?: EffectDurability;
 }
 
 /** One CS invocation (SEMANTICS A.10 steps 3–6). */

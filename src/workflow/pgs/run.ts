@@ -17,7 +17,7 @@ import {
   EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, MODULE_DATA_ROOT_TOKEN, SAFE_SEGMENT_RE, TRACES_DIR, WORKSPACE_TOKEN,
 } from "./constants.js";
 import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
-import { createEffectContext, normalizeDataRoot } from "../effects/index.js";
+import { createEffectContext, normalizeDataRoot, type EffectDurability } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { canonicalPy, compactPy, parsePyJson } from "./pyjson.js";
@@ -107,6 +107,13 @@ export interface RunPgsOptions {
    * store receipt.
    */
   render?: boolean;
+  /**
+   * Whether the CS runtimes fsync the data-root files they write: `"fsync"` (default: a
+   * completed effect survives an OS crash or power loss) or `"no-fsync"` (same writes, same
+   * atomicity towards readers and against a crash of the process, no fsync: what the reference
+   * runtime does). See `EffectDurability`. The trace files are never fsynced (§11.7).
+   */
+  effectDurability?: EffectDurability;
 }
 
 export interface PgsRunResult {
@@ -148,6 +155,9 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   if (opts.render === true && renderer === undefined) {
     throw new CairnError(ErrorCode.USAGE, "runPgsWorkflow({ render: true }) needs `await loadTraceRenderer()` first");
   }
+  if (opts.effectDurability !== undefined && opts.effectDurability !== "fsync" && opts.effectDurability !== "no-fsync") {
+    throw new CairnError(ErrorCode.USAGE, `effectDurability must be "fsync" or "no-fsync", got ${JSON.stringify(opts.effectDurability)}`);
+  }
   const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
   if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
   const wf = pkg.vocab.addr(name.fqdn);
@@ -166,7 +176,9 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`));
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
-    effects: createEffectContext(opts.clock === undefined ? { dataRoot, traceId } : { dataRoot, traceId, clock: opts.clock }),
+    effects: createEffectContext({
+      dataRoot, traceId, durability: opts.effectDurability ?? "fsync", ...(opts.clock === undefined ? {} : { clock: opts.clock }),
+    }),
     scrub: scrubber(workspace, dataRoot), path: [], calls: [], violations: [], current: null,
   };
   let status: string;

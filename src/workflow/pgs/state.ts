@@ -7,7 +7,7 @@
  * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
  * path; `null` marks an absent file.
  */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants as FS, fstatSync, openSync, readSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
@@ -35,9 +35,32 @@ function underRoot(root: string, p: PyValue): string | undefined {
   return rel.split(sep).join("/");
 }
 
-/** The data-root files the RB's CS policies name, sorted. */
+/** Data roots remembered per (snapshot, RB) by `relevantFiles` (oldest dropped first). */
+const RELEVANT_ROOTS_PER_RB = 16;
+const relevantCache = new WeakMap<PgsPackage, Map<string, readonly string[]>>();
+
+/**
+ * The data-root files the RB's CS policies name, sorted. Memoised per (snapshot, RB, data
+ * root): a loaded snapshot is read-only, and the list depends on nothing else.
+ */
 export function relevantFiles(pkg: PgsPackage, rb: number, dataRoot: string): string[] {
   const root = normalizeDataRoot(dataRoot);
+  let byKey = relevantCache.get(pkg);
+  const key = `${rb}\0${root}`;
+  const hit = byKey?.get(key);
+  if (hit !== undefined) return [...hit];
+  const files = computeRelevantFiles(pkg, rb, root);
+  if (byKey === undefined) {
+    byKey = new Map();
+    relevantCache.set(pkg, byKey);
+  } else if (byKey.size >= RELEVANT_ROOTS_PER_RB) {
+    byKey.delete(byKey.keys().next().value as string);
+  }
+  byKey.set(key, Object.freeze([...files]));
+  return files;
+}
+
+function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string[] {
   const out = new Set<string>();
   for (const cs of [...(pkg.rbPolicy.get(rb)?.keys() ?? [])].sort((a, b) => a - b)) {
     const entry = pkg.rbPolicy.get(rb)?.get(cs);
@@ -64,21 +87,59 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
   const root = normalizeDataRoot(dataRoot);
   return paths.map((path) => {
     const abs = resolve(root, path);
-    let size: number;
+    // open + fstat + read + close: one syscall fewer than stat + readFile, and the size checked
+    // is the size of the file read. O_NONBLOCK: a FIFO planted at the path must not block the
+    // open (it is then refused as not a regular file); no effect on regular files.
+    let fd: number;
     try {
-      const st = statSync(abs);
-      if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
-      size = st.size;
+      fd = openSync(abs, FS.O_RDONLY | FS.O_NONBLOCK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
-      throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
     }
-    if (size > MAX_STATE_FILE_BYTES) {
-      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
+    try {
+      let size: number;
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+        size = st.size;
+      } catch (err) {
+        throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+      }
+      if (size > MAX_STATE_FILE_BYTES) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
+      }
+      const bytes = readAll(fd, size, path);
+      return { path, digest: sha256(bytes), bytes };
+    } finally {
+      closeSync(fd);
     }
-    const bytes = readFileSync(abs);
-    return { path, digest: sha256(bytes), bytes };
   });
+}
+
+/** Reads `size` bytes (from fstat) of an open file, or fewer if it ends sooner — as readFileSync does. */
+function readAll(fd: number, size: number, path: string): Buffer {
+  let buf = Buffer.allocUnsafe(Math.max(size, 1));
+  let total = 0;
+  try {
+    for (;;) {
+      if (total === buf.length) {
+        if (buf.length >= MAX_STATE_FILE_BYTES) {
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} grew above the ${MAX_STATE_FILE_BYTES}-byte limit while being read`, { path });
+        }
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_STATE_FILE_BYTES));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, total, buf.length - total, null);
+      if (n === 0) break;
+      total += n;
+      if (total === size) break; // fstat's size reached: like readFileSync, do not read past it
+    }
+  } catch (err) {
+    throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+  }
+  return buf.subarray(0, total);
 }
 
 export function stateManifest(files: readonly StateFile[]): { kind: string; version: number; files: Array<{ path: string; digest: Digest | null }> } {

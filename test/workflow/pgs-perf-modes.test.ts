@@ -1,0 +1,152 @@
+/**
+ * The run-loop optimisations of issue 4 §7.1 keep the runtime's outputs: the explicit
+ * `effectDurability: "no-fsync"` mode writes the same bytes as the default, the memoised
+ * policy expansion and relevant-file list follow the data root, and the append-only log's
+ * line counter (taken from the bytes, not the decoded lines) agrees with the universal-newline
+ * rule. No speed is asserted here.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import { APPENDONLY_RUNTIME, createEffectContext } from "../../src/workflow/effects/index.js";
+import { loadSnapshot, readPayloadFile, runPgsWorkflow } from "../../src/workflow/pgs/index.js";
+import type { PyDict, PyValue } from "../../src/workflow/py/index.js";
+import { payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+
+const boxes: Sandbox[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const b of boxes.splice(0)) b.cleanup();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function box(): Sandbox {
+  const b = sandbox({ seedLicenseFacts: true });
+  boxes.push(b);
+  return b;
+}
+
+/** Every file under `dir` (relative path → bytes as text). */
+function files(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d).sort()) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, "utf8");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("effectDurability", () => {
+  it('"no-fsync" writes the same traces, summaries and data-root files as the default', () => {
+    const a = box();
+    const b = box();
+    const runs: Array<[string, string]> = [
+      [WF.govern, payload("agent_governance/01_valid_standard_action.json")],
+      [WF.govern, payload("agent_governance/01_valid_standard_action.json")],
+      [WF.govern, payload("agent_governance/06_parameter_violation.json")],
+      [WF.collatz, payload("collatz_conjecture/01_happy_path.json")],
+      [WF.provision, payload("ai_licensing/provision_ai_licensing_payload.json")],
+    ];
+    for (const [wf, p] of runs) {
+      const ra = a.run(wf, p);
+      const rb = b.run(wf, p, { effectDurability: "no-fsync" });
+      expect(rb.traceId).toBe(ra.traceId);
+      expect(rb.digests).toEqual(ra.digests);
+    }
+    expect(files(join(b.workspace, "traces"))).toEqual(files(join(a.workspace, "traces")));
+    expect(files(b.dataRoot)).toEqual(files(a.dataRoot));
+  });
+
+  it("refuses an unknown mode before anything runs", () => {
+    const a = box();
+    let err: unknown;
+    try {
+      a.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"), { effectDurability: "none" as never });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CairnError);
+    expect((err as CairnError).code).toBe(ErrorCode.USAGE);
+    expect(() => readdirSync(join(a.workspace, "traces"))).toThrow();
+  });
+});
+
+describe("memoised per-run preparation", () => {
+  it("one loaded snapshot serves several data roots, each run writing under its own", () => {
+    const a = box();
+    const pkg = loadSnapshot(a.workspace, "ai_governance");
+    const p = readPayloadFile(payload("agent_governance/01_valid_standard_action.json"));
+    const roots = [0, 1, 2].map((i) => {
+      const r = join(a.root, `data-${i}`);
+      mkdirSync(join(r, "ai_governance/ai_licensing"), { recursive: true });
+      writeFileSync(join(r, "ai_governance/ai_licensing/license_facts.json"), readFileSync(join(a.dataRoot, "ai_governance/ai_licensing/license_facts.json")));
+      return r;
+    });
+    const results = roots.map((dataRoot) => runPgsWorkflow({ workspace: a.workspace, workflow: WF.govern, payload: p, dataRoot, snapshot: pkg }));
+    const reference = a.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"));
+    for (const [i, r] of results.entries()) {
+      expect(r.status).toBe("SUCCESS");
+      expect(r.traceId).toBe(reference.traceId); // same prior state in every root
+      expect(files(roots[i] as string)).toEqual(files(a.dataRoot));
+    }
+  });
+});
+
+describe("append-only line counter", () => {
+  const LOG = "ai_governance/ai_licensing/audit_log.jsonl";
+  const MD = new Map([["capability", new Map()]]);
+  function append(root: string): PyDict {
+    const ctx = createEffectContext({ dataRoot: root, traceId: "T" });
+    return APPENDONLY_RUNTIME.execute(
+      { op: "APPEND", payload: new Map<string, PyValue>([["record", 1n]]), config: new Map([["path", `${root}/${LOG}`]]), metadata: MD },
+      ctx,
+    ).result;
+  }
+  function withLog(text: string | Buffer): string {
+    const root = mkdtempSync(join(tmpdir(), "cairn-count-"));
+    dirs.push(root);
+    mkdirSync(join(root, "ai_governance/ai_licensing"), { recursive: true });
+    writeFileSync(join(root, LOG), text);
+    return root;
+  }
+
+  it.each([
+    ["", 0],
+    ["\n", 1],
+    ["\r", 1],
+    ["\r\n", 1],
+    ["a\nb\n", 2],
+    ["a\r\nb\rc\n\n\r\n", 5],
+    ["\r\r\n\n\r", 4],
+    ['{"x": "é"}\r\n', 1],
+  ])("%j holds %i lines (Python universal newlines)", (text, lines) => {
+    const r = append(withLog(text));
+    expect(r.get("sequence_number")).toBe(BigInt(lines + 1));
+    expect(r.get("record_id")).toBe(`2025-01-01T00:00:00.${String(lines + 1).padStart(6, "0")}_${String(lines).padStart(6, "0")}`);
+  });
+
+  it("still refuses a log that is not UTF-8, with the decoder's message", () => {
+    const root = withLog(Buffer.from([0x7b, 0xff, 0x7d, 0x0a]));
+    let err: unknown;
+    try {
+      append(root);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CairnError);
+    expect((err as CairnError).message).toMatch(/decode \(UTF-8\)/);
+  });
+
+  it("READ_ALL still sees every line after the counter", () => {
+    const root = withLog('{"record": 1}\r\n{"record": 2}\r');
+    const ctx = createEffectContext({ dataRoot: root, traceId: "T", operationDialect: "reference" });
+    const r = APPENDONLY_RUNTIME.execute({ op: "READ_ALL", payload: new Map(), config: new Map([["path", `${root}/${LOG}`]]), metadata: MD }, ctx).result;
+    expect((r.get("entries") as PyDict[]).map((e) => e.get("record"))).toEqual([1n, 2n]);
+  });
+});
