@@ -8,13 +8,6 @@ import { Command, CommanderError, Option } from "commander";
 import { CairnError, ErrorCode, exitCodeFor } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
 import { printError } from "./output.js";
-import { initCommand, storeCommand } from "./store-commands.js";
-import { fsckCommand, gcCommand, lineageCommand, snapshotCommand } from "./maintenance-commands.js";
-import { replayCommand, resumeCommand, runCommand, runsCommand, verifyCommand } from "./batch-commands.js";
-import { wfCommand } from "./workflow-commands.js";
-import { examineCommand } from "./examine-commands.js";
-import { serveCommand } from "./serve-command.js";
-import { planeCommand } from "./plane-commands.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -27,6 +20,50 @@ function packageVersion(): string {
   return pkg.version ?? "0.0.0";
 }
 
+/**
+ * The subcommands, grouped by the module that defines them, in help order. Modules are imported
+ * on demand: a one-shot command (`cairn wf run …`) loads only its own module and its
+ * dependencies, not the batch engine, the plane or esbuild. Help and unknown commands load all.
+ */
+const COMMAND_GROUPS: readonly { names: readonly string[]; load: () => Promise<Command[]> }[] = [
+  { names: ["init", "store"], load: async () => { const m = await import("./store-commands.js"); return [m.initCommand(), m.storeCommand()]; } },
+  {
+    names: ["snapshot", "gc", "fsck", "lineage"],
+    load: async () => { const m = await import("./maintenance-commands.js"); return [m.snapshotCommand(), m.gcCommand(), m.fsckCommand(), m.lineageCommand()]; },
+  },
+  {
+    names: ["run", "resume", "verify", "replay", "runs"],
+    load: async () => { const m = await import("./batch-commands.js"); return [m.runCommand(), m.resumeCommand(), m.verifyCommand(), m.replayCommand(), m.runsCommand()]; },
+  },
+  { names: ["wf"], load: async () => [(await import("./workflow-commands.js")).wfCommand()] },
+  { names: ["serve"], load: async () => [(await import("./serve-command.js")).serveCommand()] },
+  { names: ["examine"], load: async () => [(await import("./examine-commands.js")).examineCommand()] },
+  { names: ["plane"], load: async () => [(await import("./plane-commands.js")).planeCommand()] },
+];
+
+/** Global options that take a value (their value is not the subcommand's name). */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set(["--store", "--wait"]);
+
+/** The subcommand named in `args` (argv without node and script), if any. */
+function requestedCommand(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--") return undefined;
+    if (VALUE_OPTIONS.has(a)) { i++; continue; }
+    if (a.startsWith("-")) continue;
+    return a;
+  }
+  return undefined;
+}
+
+/** The command modules `args` needs: the one group naming its subcommand, else all of them. */
+async function loadCommands(args: readonly string[]): Promise<Command[]> {
+  const name = requestedCommand(args);
+  const group = name === undefined ? undefined : COMMAND_GROUPS.find((g) => g.names.includes(name));
+  const groups = group === undefined ? COMMAND_GROUPS : [group];
+  return (await Promise.all(groups.map((g) => g.load()))).flat();
+}
+
 /** Subcommands added with addCommand() do not inherit settings; copy them down the tree. */
 function inheritSettings(cmd: Command): void {
   for (const sub of cmd.commands) {
@@ -35,7 +72,7 @@ function inheritSettings(cmd: Command): void {
   }
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(args: readonly string[] = process.argv.slice(2)): Promise<Command> {
   const program = new Command("cairn")
     .description("Cairn: a deterministic, verifiable execution runtime with a content-addressed store")
     .version(packageVersion(), "-V, --version", "print the version")
@@ -46,17 +83,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined }) // main() prints parse errors itself
     .configureHelp({ showGlobalOptions: true });
-  program
-    .addCommand(initCommand())
-    .addCommand(storeCommand())
-    .addCommand(snapshotCommand())
-    .addCommand(gcCommand())
-    .addCommand(fsckCommand())
-    .addCommand(lineageCommand())
-    .addCommand(runCommand()).addCommand(resumeCommand()).addCommand(verifyCommand()).addCommand(replayCommand()).addCommand(runsCommand())
-    .addCommand(wfCommand()).addCommand(serveCommand())
-    .addCommand(examineCommand())
-    .addCommand(planeCommand());
+  for (const cmd of await loadCommands(args)) program.addCommand(cmd);
   inheritSettings(program);
   return program;
 }
@@ -70,7 +97,7 @@ function wantsJson(program: Command, args: string[]): boolean {
 
 /** Runs the CLI and returns the process exit code. Never throws. */
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv.slice(2));
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);

@@ -20,9 +20,8 @@ import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
-import { compileWorkflows, formatDiagnostic } from "../workflow/cairn/compile.js";
-import { loadSealedFile, loadSnapshotFromStore, sealedFileBytes, storeSnapshot, type SealedSnapshot } from "../workflow/cairn/seal.js";
-import { prepareSnapshot, runCairnWorkflow, type CairnRunResult } from "../workflow/cairn/run.js";
+import type { SealedSnapshot } from "../workflow/cairn/seal.js";
+import type { CairnRunResult } from "../workflow/cairn/run.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
@@ -37,7 +36,7 @@ Notes:
   sealed snapshot. Checked before anything runs: the schema; unknown capabilities (atoms, user
   CTs, modules, stores) and operations; inputs bound to nothing; routes to missing nodes;
   outcomes a node can end with that no route handles (unless routes.default exists);
-  unreachable nodes; routing cycles without max_visits; lane bindings (not supported yet).
+  unreachable nodes; routing cycles without max_visits; lane bindings (kind, operation, inputs).
   Each error names the file, the node and the field, with a stable E_COMPILE_* code.
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
   bundles included); its digest is printed, --out writes the sealed file, and with --store
@@ -57,6 +56,9 @@ export function wfCompileCommand(): Command {
     .action(async (paths: string[], opts: CompileOpts, cmd: Command) => {
       const out = outputFor(cmd);
       if (opts.out === "") throw new UsageError("--out must not be empty", { field: "--out" });
+      // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
+      const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
+      const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
       const r = await compileWorkflows(paths);
       if (r.diagnostics.length > 0 || r.content === undefined) {
         if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
@@ -106,7 +108,8 @@ export interface SnapshotRunOpts {
   render?: boolean;
 }
 
-export function loadSnapshotArg(arg: string, openRead: () => Store | undefined): SealedSnapshot {
+export async function loadSnapshotArg(arg: string, openRead: () => Store | undefined): Promise<SealedSnapshot> {
+  const { loadSealedFile, loadSnapshotFromStore } = await import("../workflow/cairn/seal.js");
   if (isDigest(arg)) {
     const store = openRead();
     if (store === undefined) throw new UsageError(`--snapshot ${arg} is a digest: give --store (or $CAIRN_STORE) to load it`, { field: "--snapshot" });
@@ -120,11 +123,12 @@ export function loadSnapshotArg(arg: string, openRead: () => Store | undefined):
 }
 
 /** `cairn wf run --snapshot …` (see the module comment). Returns the result as the PGS path's shape. */
-export function runSnapshot(cmd: Command, o: SnapshotRunOpts): { result: CairnRunResult; shown: string } {
+export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string }> {
+  const { prepareSnapshot, runCairnWorkflow } = await import("../workflow/cairn/run.js");
   const g = globalsOf(cmd);
   const storeDir = g.store ?? process.env.CAIRN_STORE;
   const hasStore = storeDir !== undefined && storeDir !== "";
-  const sealed = loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
+  const sealed = await loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
   const base = o.workspace ?? ".";
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });

@@ -16,10 +16,11 @@
  */
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { systemClock } from "../core/clock.js";
 import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import type { PlaneRunFlags } from "./wf-plane-flags.js";
 import { ed25519PrivateKey } from "../plane/authority/ed25519.js";
 import { buildNodeFromConfig } from "../plane/config/build.js";
 import { loadNodeConfig } from "../plane/config/node-config.js";
@@ -31,41 +32,12 @@ import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants
 import { globalsOf } from "./context.js";
 import { loadSnapshotArg, type SnapshotRunOpts } from "./wf-compile.js";
 
-export interface PlaneFlags {
-  planeConfig?: string;
-  planeKey?: string;
-  planeSubject?: string;
-  planeKeyId?: string;
-}
-
-export interface PlaneRunFlags {
-  config: string;
-  key: string;
-  subject: string;
-  keyId: string;
-}
-
-const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** The plane flags of `wf run`, checked: null when none is given. */
-export function planeFlags(o: PlaneFlags, snapshot: boolean): PlaneRunFlags | null {
-  const given = [o.planeConfig, o.planeKey, o.planeSubject, o.planeKeyId].some((v) => v !== undefined);
-  if (!given) return null;
-  if (!snapshot) throw new UsageError("--plane-config, --plane-key, --plane-subject and --plane-key-id are for --snapshot runs (sealed Cairn snapshots)", { field: "--plane-config" });
-  for (const [flag, v] of [["--plane-config", o.planeConfig], ["--plane-key", o.planeKey], ["--plane-subject", o.planeSubject]] as const) {
-    if (v === undefined || v === "") throw new UsageError(`${flag} is required to run lane-bound steps (with --plane-config, --plane-key and --plane-subject)`, { field: flag });
-  }
-  const keyId = o.planeKeyId ?? basename(o.planeKey as string).replace(/\.[^.]*$/, "");
-  if (!KEY_ID_RE.test(keyId)) throw new UsageError(`--plane-key-id ${JSON.stringify(keyId)} must match ${KEY_ID_RE.source}`, { field: "--plane-key-id" });
-  return { config: o.planeConfig as string, key: o.planeKey as string, subject: o.planeSubject as string, keyId };
-}
-
 /** `runSnapshot` (wf-compile.ts) with a plane node for the lane-bound steps. */
 export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string }> {
   const g = globalsOf(cmd);
   const storeDir = g.store ?? process.env.CAIRN_STORE;
   const hasStore = storeDir !== undefined && storeDir !== "";
-  const sealed = loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
+  const sealed = await loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
   const base = o.workspace ?? ".";
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });

@@ -10,8 +10,6 @@
  * Exit status: 0 when identical; 1 when different or when the run is not found; 2 on usage errors.
  */
 import { Command } from "commander";
-import { recordedRunKind, replayCairnRun } from "../workflow/cairn/replay.js";
-import { replayPgsRun } from "../workflow/pgs/replay.js";
 import { withStore } from "./context.js";
 
 const WF_REPLAY_HELP = `
@@ -32,6 +30,8 @@ export function wfReplayCommand(): Command {
     .argument("<trace>", "trace id, or a <trace_id>.jsonl trace file")
     .addHelpText("after", WF_REPLAY_HELP)
     .action(async (trace: string, _opts: unknown, cmd: Command) => {
+      const { recordedRunKind, replayCairnRun } = await import("../workflow/cairn/replay.js");
+      const { replayPgsRun } = await import("../workflow/pgs/replay.js");
       await withStore(cmd, "read", (store, out) => {
         // Dispatch by the recorded run kind: a receipt of kind cairn.workflow.run (root
         // cairn-wf:<id>) is a sealed Cairn snapshot run; everything else goes the PGS way.

@@ -21,7 +21,7 @@ import { globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
 import { wfReplayCommand } from "./wf-replay.js";
 import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
-import { planeFlags, runSnapshotWithPlane, type PlaneFlags } from "./wf-plane.js";
+import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
 
 interface WfRunOpts extends PlaneFlags {
   workspace?: string;
@@ -113,7 +113,7 @@ export function wfCommand(): Command {
         const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render };
-        const { result, shown } = plane === null ? runSnapshot(cmd, snapOpts) : await runSnapshotWithPlane(cmd, snapOpts, plane);
+        const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
         printSnapshotRun(outputFor(cmd), result, shown, runJson);
         return;
       }

@@ -36,7 +36,8 @@
  *   another compiler. Compiled validators are memoised by the canonical text of the schema
  *   (bounded, results are unaffected).
  */
-import { Ajv, type ErrorObject } from "ajv";
+import { createRequire } from "node:module";
+import type { Ajv as AjvClass, ErrorObject } from "ajv";
 import { canonicalDigest } from "../../core/canonical.js";
 import type { AtomInputs, CtAtom, CtAtomTable } from "./index.js";
 import { canonicalJson } from "../py/json.js";
@@ -266,6 +267,17 @@ export function createGeneralAtomTable(opts: { readonly jsonSchema?: JsonSchemaC
   return Object.freeze({ ...GENERAL_ATOMS, "cairn.workflow.atoms.general:json_schema_validate": makeJsonSchemaValidateAtom(opts.jsonSchema) });
 }
 
+let ajvClass: typeof AjvClass | undefined;
+/**
+ * ajv is loaded on the first schema compile, not when this module is imported: every import of
+ * the workflow runtimes (and so every one-shot `cairn wf run`) would otherwise pay its load time.
+ * `require` keeps the compiler synchronous (ajv is a CommonJS package).
+ */
+export function loadAjv(): typeof AjvClass {
+  ajvClass ??= (createRequire(import.meta.url)("ajv") as { Ajv: typeof AjvClass }).Ajv;
+  return ajvClass;
+}
+
 /**
  * The JSON Schema compiler of `json_schema_validate`: ajv 8 (draft-07), one instance per
  * compiled schema. Options: `allErrors` (every issue is reported, at most JSON_SCHEMA_MAX_ERRORS kept),
@@ -275,6 +287,7 @@ export function createGeneralAtomTable(opts: { readonly jsonSchema?: JsonSchemaC
  */
 export function ajvSchemaCompiler(): JsonSchemaCompiler {
   return (schema) => {
+    const Ajv = loadAjv();
     // A fresh instance per schema: ajv caches every schema it compiled (and refuses a second
     // schema with the same $id), so one shared instance would grow without bound.
     const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, validateFormats: false, logger: false });

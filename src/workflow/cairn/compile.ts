@@ -27,7 +27,8 @@
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
+import type { Ajv, ErrorObject } from "ajv";
+import { loadAjv } from "../atoms/general.js";
 import { parseDocument } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -135,7 +136,7 @@ export function declarationFiles(inputs: readonly string[]): string[] {
 
 let schemaValidator: ReturnType<Ajv["compile"]> | undefined;
 function validateSchema(doc: unknown): ErrorObject[] {
-  schemaValidator ??= new Ajv({ allErrors: true, strict: true, strictRequired: false, logger: false }).compile(CAIRN_WORKFLOW_SCHEMA as unknown as Record<string, unknown>);
+  schemaValidator ??= new (loadAjv())({ allErrors: true, strict: true, strictRequired: false, logger: false }).compile(CAIRN_WORKFLOW_SCHEMA as unknown as Record<string, unknown>);
   return schemaValidator(doc) === true ? [] : [...(schemaValidator.errors ?? [])];
 }
 
