@@ -15,6 +15,8 @@
  *     same verifier instance minted the attestation, not what the code does.
  * It is valid only for same-host lanes (default: inline, worker, process). A request whose
  * placement is not local must not be routed to it (the node checks `metadata.placement`).
+ * Network lanes (http, jsonrpc, sse, websocket) get `declared-endpoint-weak` instead
+ * (declared-endpoint.ts): an operator-declared endpoint origin, bound into the descriptor.
  * Stronger classes must come from other TargetVerifier implementations backed by real evidence.
  *
  * EXPIRY is fixed at minting: a descriptor expires at `presented_at + min(ttl_ms, verifier ttl)`,

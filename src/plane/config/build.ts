@@ -2,7 +2,13 @@
  * Builds a registered, gated node from a NodeConfig:
  *   1. lanes (via the lane builder; option errors name `lanes[i].<field>`);
  *   2. the `local-process-weak` target verifier, limited to the configured lanes of kind
- *      inline / worker / process whose placement is local;
+ *      inline / worker / process whose placement is local, and the `declared-endpoint-weak`
+ *      verifier (registered only when a target uses that class), limited to the configured
+ *      lanes of kind http / jsonrpc / sse / websocket. An
+ *      http / sse / websocket lane with declared-endpoint targets gets `allowed_origins` = the
+ *      declared origins of its targets (an operator-set `allowed_origins` must include each of
+ *      them): besides admission's endpoint match, the lane itself refuses any other origin
+ *      (`policy_denied`, origin_not_allowed) — defence in depth, fail closed;
  *   3. the Ed25519 authority verifier (audience, trusted keys, policy);
  *   4. evidence sinks: JSONL file and/or the store;
  *   5. completeRegistration();
@@ -13,6 +19,7 @@ import type { Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import type { IdSource } from "../contracts/ids.js";
+import { DECLARED_ENDPOINT_CLASS, DeclaredEndpointVerifier, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
 import { LOCAL_WEAK_CLASS, LocalWeakVerifier } from "../attestation/local-weak.js";
 import { Ed25519AuthorityVerifier, ed25519PublicKey } from "../authority/ed25519.js";
 import { JsonlEvidenceSink, type EvidenceSink } from "../evidence/sinks.js";
@@ -25,6 +32,18 @@ import type { NodeConfig } from "./node-config.js";
 
 /** Lane kinds that run on the node's own host (eligible for `local-process-weak`). */
 export const SAME_HOST_LANE_KINDS: readonly string[] = Object.freeze(["inline", "worker", "process"]);
+/** Network lane kinds whose URL comes from the request (their `allowed_origins` is set from declared endpoints). */
+const URL_LANE_KINDS: readonly string[] = Object.freeze(["http", "sse", "websocket"]);
+
+/** Normalises an origin list entry; null when it is not a URL (the lane builder reports it). */
+function originOf(s: unknown): string | null {
+  if (typeof s !== "string") return null;
+  try {
+    return new URL(s).origin;
+  } catch {
+    return null;
+  }
+}
 
 export interface BuildNodeOptions {
   readonly clock: Clock;
@@ -38,6 +57,8 @@ export interface BuildNodeOptions {
   readonly inlineFunctions?: Readonly<Record<string, InlineFunction>>;
   /** Pins the local-weak verifier (tests): HMAC key and host name. */
   readonly localWeak?: { readonly key?: Buffer; readonly host?: string };
+  /** Pins the declared-endpoint verifier (tests): HMAC key. */
+  readonly declaredEndpoint?: { readonly key?: Buffer };
   /** Extra sinks registered after the configured ones. */
   readonly sinks?: readonly EvidenceSink[];
 }
@@ -69,10 +90,30 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
   const node = new PlaneNode({ nodeId: cfg.node_id, clock: o.clock, ids: o.ids });
   const baseDir = cfg.file === null ? undefined : dirname(cfg.file);
   const localLanes: string[] = [];
+  const networkLanes: Record<string, string> = {};
+  // the declared endpoint origins per lane id (normalised by the config loader)
+  const declared = new Map<string, string[]>();
+  for (const t of cfg.targets) {
+    if (t.attestation_class !== DECLARED_ENDPOINT_CLASS || t.endpoint === undefined) continue;
+    const list = declared.get(t.lane_id) ?? [];
+    if (!list.includes(t.endpoint)) list.push(t.endpoint);
+    declared.set(t.lane_id, list);
+  }
   cfg.lanes.forEach((l, i) => {
     let lane: Lane;
+    let options = l.options;
+    const origins = declared.get(l.id);
+    if (origins !== undefined && URL_LANE_KINDS.includes(l.kind)) {
+      const set = options.allowed_origins;
+      if (Array.isArray(set)) {
+        const allowed = set.map(originOf);
+        const missing = origins.find((d) => !allowed.includes(d));
+        if (missing !== undefined) throw configError(cfg, `lanes[${i}].allowed_origins`, `does not include the declared endpoint ${missing} of a ${DECLARED_ENDPOINT_CLASS} target on this lane`);
+      }
+      options = { ...options, allowed_origins: [...origins].sort() };
+    }
     try {
-      lane = buildLane(l.kind, l.options, { baseDir, inlineFunctions: o.inlineFunctions });
+      lane = buildLane(l.kind, options, { baseDir, inlineFunctions: o.inlineFunctions });
     } catch (err) {
       const path = err instanceof CairnError && typeof err.details.path === "string" ? err.details.path : "$";
       const key = path === "$.kind" ? `lanes[${i}].kind` : `lanes[${i}]${path.slice(1)}`;
@@ -82,10 +123,14 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
     node.registerLane(lane);
     const surfaces = lane.capabilities().surfaces;
     if (SAME_HOST_LANE_KINDS.includes(l.kind) && surfaces.every((s) => s === PLACEMENT_SURFACES.local)) localLanes.push(lane.id);
+    if (NETWORK_LANE_KINDS.includes(l.kind)) networkLanes[lane.id] = l.kind;
   });
   const maxTtl = Math.max(3_600_000, ...cfg.targets.map((t) => t.ttl_seconds * 1000));
   const weak = new LocalWeakVerifier({ lanes: localLanes, ttlMs: maxTtl, ...(o.localWeak ?? {}) });
   node.registerTargetVerifier(weak);
+  // registered only when a target uses the class (a config without one describes as before)
+  const endpoints = new DeclaredEndpointVerifier({ lanes: networkLanes, ttlMs: maxTtl, ...(o.declaredEndpoint ?? {}) });
+  if (cfg.targets.some((t) => t.attestation_class === DECLARED_ENDPOINT_CLASS)) node.registerTargetVerifier(endpoints);
   // each trusted key is parsed on its own, so an error names exactly its index
   cfg.authority.trusted_keys.forEach((k, i) => {
     try {
@@ -115,9 +160,21 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
   for (const s of o.sinks ?? []) node.registerEvidenceSink(s);
   node.completeRegistration();
   cfg.targets.forEach((t, i) => {
-    if (t.attestation_class !== LOCAL_WEAK_CLASS) throw configError(cfg, `targets[${i}].attestation_class`, "unsupported attestation class");
     const now = o.clock.now();
-    const r = node.connectTarget(weak.mintAttestation({ targetId: t.target_id, laneId: t.lane_id, now, ttlMs: t.ttl_seconds * 1000 }));
+    let att;
+    if (t.attestation_class === LOCAL_WEAK_CLASS) {
+      att = weak.mintAttestation({ targetId: t.target_id, laneId: t.lane_id, now, ttlMs: t.ttl_seconds * 1000 });
+    } else if (t.attestation_class === DECLARED_ENDPOINT_CLASS) {
+      if (t.endpoint === undefined) throw configError(cfg, `targets[${i}].endpoint`, `required for a ${DECLARED_ENDPOINT_CLASS} target`);
+      try {
+        att = endpoints.mintAttestation({ targetId: t.target_id, laneId: t.lane_id, endpoint: t.endpoint, now, ttlMs: t.ttl_seconds * 1000 });
+      } catch (err) {
+        throw configError(cfg, `targets[${i}]`, err instanceof Error ? err.message : String(err), err);
+      }
+    } else {
+      throw configError(cfg, `targets[${i}].attestation_class`, "unsupported attestation class");
+    }
+    const r = node.connectTarget(att);
     if (!r.ok) throw configError(cfg, `targets[${i}]`, `${r.rejection.reason}: ${r.rejection.message}`);
   });
   return { node, lanes, storeSink };

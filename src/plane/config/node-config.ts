@@ -10,7 +10,8 @@
  *     trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }]      # or public_key: <PEM>
  *     policy: [{ subject: alice, lanes: [process, http], operations: ["*"] }]
  *   lanes: [inline, process, http]            # or { kind: process, id: p2, <lane options…> }
- *   targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak, ttl_seconds: 3600 }]
+ *   targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak, ttl_seconds: 3600 },
+ *             { target_id: billing, lane_id: http, attestation_class: declared-endpoint-weak, endpoint: "http://127.0.0.1:8080" }]
  *   evidence: { jsonl: evidence.jsonl, store: true }   # store: true (the CLI's store) | <dir> | false
  */
 import { readFileSync } from "node:fs";
@@ -18,13 +19,14 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { LOCAL_WEAK_CLASS } from "../attestation/local-weak.js";
+import { DECLARED_ENDPOINT_CLASS, endpointOrigin, ENDPOINT_SCHEMES, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
+import { LOCAL_WEAK_CLASS, LOCAL_WEAK_DEFAULT_LANES } from "../attestation/local-weak.js";
 
 const name = z.string().min(1, { message: "must be a non-empty string" });
 const LANE_ID_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
 const laneId = name.regex(LANE_ID_RE, { message: `must match ${LANE_ID_RE.source}` });
 
-export const SUPPORTED_ATTESTATION_CLASSES = [LOCAL_WEAK_CLASS] as const;
+export const SUPPORTED_ATTESTATION_CLASSES = [LOCAL_WEAK_CLASS, DECLARED_ENDPOINT_CLASS] as const;
 
 const trustedKeySchema = z
   .object({
@@ -63,9 +65,50 @@ const targetSchema = z
     attestation_class: z.enum(SUPPORTED_ATTESTATION_CLASSES, {
       errorMap: () => ({ message: `unsupported attestation class (supported: ${SUPPORTED_ATTESTATION_CLASSES.join(", ")})` }),
     }),
+    /** declared-endpoint-weak only: the endpoint origin (`scheme://host[:port]`) the operator declares. */
+    endpoint: name.optional(),
     ttl_seconds: z.number().int().positive().max(366 * 24 * 3600).default(3600),
   })
   .strict();
+
+/**
+ * The attestation rules of one target (lane kind ↔ class ↔ endpoint), as [key, message] or null:
+ * `local-process-weak` only on same-host lane kinds and without endpoint; every target on a
+ * network lane kind is `declared-endpoint-weak` with an `endpoint` origin of the lane's schemes;
+ * a jsonrpc lane must use the http transport, and its `transport.url` must be on that origin.
+ */
+function targetProblem(
+  t: { lane_id: string; attestation_class: string; endpoint?: string | undefined },
+  lane: { kind: string; options: Record<string, unknown> },
+): [string, string] | null {
+  const network = NETWORK_LANE_KINDS.includes(lane.kind);
+  if (t.attestation_class === LOCAL_WEAK_CLASS) {
+    if (network) {
+      return ["attestation_class", `${LOCAL_WEAK_CLASS} covers same-host lanes only (${LOCAL_WEAK_DEFAULT_LANES.join(", ")}); a target on the ${lane.kind} lane ${JSON.stringify(t.lane_id)} needs ${DECLARED_ENDPOINT_CLASS} and an endpoint`];
+    }
+    if (t.endpoint !== undefined) return ["endpoint", `only a ${DECLARED_ENDPOINT_CLASS} target declares an endpoint`];
+    return null;
+  }
+  if (!network) return ["attestation_class", `${DECLARED_ENDPOINT_CLASS} is for network lanes (${NETWORK_LANE_KINDS.join(", ")}); lane ${JSON.stringify(t.lane_id)} is a ${lane.kind} lane`];
+  if (t.endpoint === undefined) return ["endpoint", `required: a target on the ${lane.kind} lane ${JSON.stringify(t.lane_id)} must declare its endpoint origin (scheme://host[:port])`];
+  const schemes = ENDPOINT_SCHEMES[lane.kind] as readonly string[];
+  const norm = endpointOrigin(t.endpoint, schemes);
+  if (!norm.ok) return ["endpoint", norm.message];
+  if (lane.kind === "jsonrpc") {
+    const tr = lane.options.transport as { kind?: unknown; url?: unknown } | undefined;
+    if (tr !== null && typeof tr === "object" && tr.kind === "stdio") return ["lane_id", `lane ${JSON.stringify(t.lane_id)} uses the stdio transport: it has no network endpoint`];
+    if (tr !== null && typeof tr === "object" && tr.kind === "http" && typeof tr.url === "string") {
+      let laneOrigin: string | null = null;
+      try {
+        laneOrigin = new URL(tr.url).origin;
+      } catch {
+        laneOrigin = null; // the lane builder reports the bad url
+      }
+      if (laneOrigin !== null && laneOrigin !== norm.origin) return ["endpoint", `${norm.origin} is not the origin of lane ${JSON.stringify(t.lane_id)}'s transport.url (${laneOrigin})`];
+    }
+  }
+  return null;
+}
 
 export const nodeConfigSchema = z
   .object({
@@ -108,7 +151,10 @@ export const nodeConfigSchema = z
     });
     const targetIds = new Set<string>();
     c.targets.forEach((t, i) => {
-      if (!ids.has(t.lane_id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "lane_id"], message: `lane ${JSON.stringify(t.lane_id)} is not declared in lanes` });
+      const laneAt = ids.get(t.lane_id);
+      if (laneAt === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "lane_id"], message: `lane ${JSON.stringify(t.lane_id)} is not declared in lanes` });
+      const problem = laneAt === undefined ? null : targetProblem(t, c.lanes[laneAt] as { kind: string; options: Record<string, unknown> });
+      if (problem !== null) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, problem[0]], message: problem[1] });
       if (targetIds.has(t.target_id)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["targets", i, "target_id"], message: `duplicate target id ${JSON.stringify(t.target_id)}` });
       targetIds.add(t.target_id);
     });
@@ -126,7 +172,8 @@ export interface NodeConfig {
     readonly policy: ReadonlyArray<{ readonly subject: string; readonly lanes: string[]; readonly operations: string[] }>;
   };
   readonly lanes: ReadonlyArray<{ readonly kind: string; readonly id: string; readonly options: Record<string, unknown> }>;
-  readonly targets: ReadonlyArray<{ readonly target_id: string; readonly lane_id: string; readonly attestation_class: string; readonly ttl_seconds: number }>;
+  /** `endpoint`: the normalised origin of a `declared-endpoint-weak` target (absent otherwise). */
+  readonly targets: ReadonlyArray<{ readonly target_id: string; readonly lane_id: string; readonly attestation_class: string; readonly ttl_seconds: number; readonly endpoint?: string }>;
   readonly evidence: { readonly jsonl: string | null; readonly store: true | string | null };
 }
 
@@ -172,7 +219,12 @@ export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node co
     node_id: c.node_id,
     authority: { audience: c.authority.audience, trusted_keys: trusted, policy: c.authority.policy },
     lanes: c.lanes,
-    targets: c.targets,
+    targets: c.targets.map(({ endpoint, ...t }) => {
+      if (endpoint === undefined) return t;
+      const kind = c.lanes.find((l) => l.id === t.lane_id)?.kind ?? "";
+      const norm = endpointOrigin(endpoint, ENDPOINT_SCHEMES[kind] ?? []);
+      return norm.ok ? { ...t, endpoint: norm.origin } : t; // validated above: always ok
+    }),
     evidence: {
       jsonl: c.evidence.jsonl === undefined ? null : abs(c.evidence.jsonl),
       store: c.evidence.store === false ? null : c.evidence.store === true ? true : abs(c.evidence.store),

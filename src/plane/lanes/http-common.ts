@@ -47,6 +47,22 @@ export const headersField = z
   )
   .default({});
 
+/**
+ * The origin of a payload's `url` member (`Lane.requestOrigin` of the http, sse and websocket
+ * lanes), or null when the payload has no absolute `url` of one of `schemes` (`"http:"`…).
+ */
+export function payloadUrlOrigin(payload: unknown, schemes: readonly string[]): string | null {
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return null;
+  const url = (payload as { url?: unknown }).url;
+  if (typeof url !== "string") return null;
+  try {
+    const u = new URL(url);
+    return schemes.includes(u.protocol) ? u.origin : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `policy_denied` when `url`'s origin is not allowed (only when an allow-list is configured). */
 export function checkOrigin(url: string, allowed: readonly string[] | undefined): LaneFailure | null {
   if (allowed === undefined) return null;

@@ -27,7 +27,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
+import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
 import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_MAX_TIMEOUT_MS, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
 
@@ -74,6 +74,11 @@ export class HttpLane implements Lane {
 
   capabilities(): LaneCapabilities {
     return capabilities(this.id, ["http"], [PLACEMENT_SURFACES.local], false);
+  }
+
+  /** The origin of `payload.url` (null if it is not an absolute http(s) URL). */
+  requestOrigin(payload: JsonValue): string | null {
+    return payloadUrlOrigin(payload, ["http:", "https:"]);
   }
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {

@@ -126,6 +126,11 @@ export class JsonRpcLane implements Lane {
     return capabilities(this.id, ["jsonrpc", this.opts.transport.kind], [PLACEMENT_SURFACES.local], this.opts.transport.kind === "stdio");
   }
 
+  /** Over HTTP: the origin of the configured `transport.url` (a request cannot choose it); stdio: null. */
+  requestOrigin(): string | null {
+    return this.opts.transport.kind === "http" ? new URL(this.opts.transport.url).origin : null;
+  }
+
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
     const bad =

@@ -55,6 +55,13 @@ export interface Lane {
   readonly id: string;
   capabilities(): LaneCapabilities;
   execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome>;
+  /**
+   * Network lanes: the origin (`scheme://host[:port]`) a request with this payload would contact,
+   * or null when the lane cannot say (an invalid payload). The node matches it against an
+   * endpoint-bound target descriptor (`metadata.endpoint_origin`, e.g. `declared-endpoint-weak`):
+   * a lane without this method can never be routed to such a target (fail closed).
+   */
+  requestOrigin?(payload: JsonValue): string | null;
   /** Releases pooled resources (workers, sockets). Idempotent. */
   close?(): Promise<void>;
 }

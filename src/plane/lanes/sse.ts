@@ -26,7 +26,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, readCapped, transportFailure } from "./http-common.js";
+import { allowedOriginsOption, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
@@ -69,6 +69,11 @@ export class SseLane implements Lane {
 
   capabilities(): LaneCapabilities {
     return capabilities(this.id, ["sse", "http"], [PLACEMENT_SURFACES.local], true);
+  }
+
+  /** The origin of `payload.url` (null if it is not an absolute http(s) URL). */
+  requestOrigin(payload: JsonValue): string | null {
+    return payloadUrlOrigin(payload, ["http:", "https:"]);
   }
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {

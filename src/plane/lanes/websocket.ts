@@ -31,7 +31,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
-import { checkOrigin, headersField } from "./http-common.js";
+import { checkOrigin, headersField, payloadUrlOrigin } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
@@ -100,6 +100,11 @@ export class WebSocketLane implements Lane {
 
   capabilities(): LaneCapabilities {
     return capabilities(this.id, ["websocket"], [PLACEMENT_SURFACES.local], true);
+  }
+
+  /** The origin of `payload.url` (null if it is not an absolute ws(s) URL). */
+  requestOrigin(payload: JsonValue): string | null {
+    return payloadUrlOrigin(payload, ["ws:", "wss:"]);
   }
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {

@@ -49,8 +49,13 @@
  * `priority_order`, then its remaining `classes`. For the first ranked class that any eligible
  * target attests, the eligible target with the smallest `target_id` (code-unit order) is chosen.
  * Eligible = same lane, attests the class, descriptor not expired, and (for a descriptor whose
- * `metadata.placement` is "local") the request does not ask for a non-local placement. This
- * fixes the reference's map-order choice and its priority-only-within-one-target quirk.
+ * `metadata.placement` is "local") the request does not ask for a non-local placement, and (for
+ * an endpoint-bound descriptor, one whose `metadata.endpoint_origin` is set, e.g.
+ * `declared-endpoint-weak`) the lane's `requestOrigin(payload)` is exactly that origin — a lane
+ * that cannot say is never eligible (fail closed). When only the origin stood in the way, the
+ * rejection is `no_satisfying_attested_target` with details.reason `endpoint_not_attested` and
+ * the request's `origin` (null if none). This fixes the reference's map-order choice and its
+ * priority-only-within-one-target quirk.
  *
  * EXECUTION. One execute call dispatches to exactly one target, once. There is no retry and
  * no fallback: a failure is returned as the result; trying elsewhere is the caller's decision.
@@ -521,12 +526,18 @@ export class PlaneNode {
     const ranked = [...acc.priority_order, ...acc.classes.filter((c) => !acc.priority_order.includes(c))];
     const onLane = [...this.targets.values()].filter((t) => t.descriptor.lane_id === req.lane_id).sort(byId);
     const remote = wantsRemotePlacement(req);
+    const origin = onLane.some((t) => t.descriptor.metadata.endpoint_origin !== undefined) ? this.requestOrigin(req) : null;
     let expired = false;
+    let offEndpoint = false;
     for (const cls of ranked) {
       for (const t of onLane) {
         const d = t.descriptor;
         if (!d.attested_capability_classes.includes(cls)) continue;
         if (remote && d.metadata.placement === "local") continue;
+        if (d.metadata.endpoint_origin !== undefined && (typeof d.metadata.endpoint_origin !== "string" || d.metadata.endpoint_origin !== origin)) {
+          offEndpoint = true;
+          continue;
+        }
         if (d.expires_at !== undefined && now >= d.expires_at) {
           expired = true;
           continue;
@@ -537,7 +548,26 @@ export class PlaneNode {
     if (expired) {
       return fail("target_descriptor_expired", "every target that satisfies the request has an expired descriptor", { lane_id: req.lane_id, classes: ranked });
     }
+    if (offEndpoint) {
+      return fail("no_satisfying_attested_target", `no verified target on lane ${req.lane_id} is attested for the origin the request would contact`, {
+        reason: "endpoint_not_attested",
+        lane_id: req.lane_id,
+        classes: ranked,
+        origin,
+      });
+    }
     return fail("no_satisfying_attested_target", `no verified target on lane ${req.lane_id} attests an acceptable class`, { lane_id: req.lane_id, classes: ranked });
+  }
+
+  /** The origin the request's lane would contact (`Lane.requestOrigin`); null if it cannot say or throws. */
+  private requestOrigin(req: AdmissionRequest): string | null {
+    const lane = this.lanes.get(req.lane_id)?.lane;
+    try {
+      const o = lane?.requestOrigin?.(req.payload);
+      return typeof o === "string" ? o : null;
+    } catch {
+      return null;
+    }
   }
 
   // ---------------------------------------------------------------- execution
