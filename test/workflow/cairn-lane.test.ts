@@ -37,8 +37,8 @@ const KEY = keys(9);
 const LOOPBACK_CLASS = "test-loopback-service";
 
 /**
- * A test TargetVerifier for the http lane (the plane's only built-in class, local-process-weak,
- * is for same-host lanes): it attests exactly that the target is a loopback service on this
+ * A test TargetVerifier for the http lane (built nodes use declared-endpoint-weak, see
+ * test/cli/plane-http.test.ts; this test builds its node in code): it attests exactly that the target is a loopback service on this
  * host, and mints descriptors only for attestations it recognises. It goes through the node's
  * normal verifier checks (own verifier id, declared classes, expiry).
  */
