@@ -27,9 +27,68 @@ export const count = epochMs;
 
 /** Any JSON value: null, boolean, finite number, string, array or plain object. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number().finite(), z.string(), z.array(jsonValue), z.record(jsonValue)]),
-);
+/** Nesting deeper than this is refused (a bound on the recursive check and copy). */
+export const JSON_VALUE_MAX_DEPTH = 256;
+
+interface JsonProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+function describeType(v: unknown): string {
+  if (v === undefined) return "undefined";
+  if (typeof v === "number") return String(v);
+  if (typeof v === "object" && v !== null) return (v as object).constructor?.name ?? "object";
+  return typeof v;
+}
+
+/** The first place `v` is not JSON (depth-first, keys in insertion order), or null. */
+function jsonProblem(v: unknown, path: (string | number)[], depth: number): JsonProblem | null {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return null;
+  if (typeof v === "number") return Number.isFinite(v) ? null : { path, message: `must be a finite number, got ${describeType(v)}` };
+  if (typeof v !== "object") return { path, message: `must be a JSON value, got ${describeType(v)}` };
+  if (depth >= JSON_VALUE_MAX_DEPTH) return { path, message: `nests deeper than ${JSON_VALUE_MAX_DEPTH} levels` };
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = jsonProblem(v[i], [...path, i], depth + 1);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return { path, message: `must be a plain JSON object, got ${describeType(v)}` };
+  for (const k of Object.keys(v)) {
+    const p = jsonProblem((v as Record<string, unknown>)[k], [...path, k], depth + 1);
+    if (p !== null) return p;
+  }
+  return null;
+}
+
+/** A deep copy of a checked JSON value (contract values never alias the caller's objects). */
+function copyJson(v: unknown): JsonValue {
+  if (v === null || typeof v !== "object") return v as JsonValue;
+  if (Array.isArray(v)) return v.map(copyJson);
+  const out: { [key: string]: JsonValue } = {};
+  for (const k of Object.keys(v)) {
+    Object.defineProperty(out, k, { value: copyJson((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * Any JSON value: null, boolean, finite number, string, array or plain object, at most
+ * JSON_VALUE_MAX_DEPTH deep; the parsed value is a deep copy. Checked by one recursive walk
+ * rather than a recursive zod union: the union rebuilt its member schemas for every value it
+ * checked and dominated the cost of admission (docs/benchmarks.md, execution plane).
+ */
+export const jsonValue: z.ZodType<JsonValue, z.ZodTypeDef, unknown> = z.unknown().transform((v, ctx) => {
+  const problem = jsonProblem(v, [], 0);
+  if (problem !== null) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: problem.path, message: problem.message });
+    return z.NEVER;
+  }
+  return copyJson(v);
+});
 /** A JSON object (string keys → JSON values); defaults to `{}`. */
 export const jsonObject = z.record(jsonValue);
 export const metadata = jsonObject.default({});
