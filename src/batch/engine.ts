@@ -14,24 +14,27 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { canonicalBytes, canonicalize } from "../core/canonical.js";
+import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
-import { MerkleBuilder } from "../core/merkle.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
 import { normalizeConfig, type RunConfigInput } from "./config.js";
-import { ingest, storedRecords, type Dataset, type IngestedInput } from "./ingest.js";
+import { canonicalText } from "./canonical-text.js";
+import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
 import { newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, sliceBytes, type PulseResult, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
 import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle } from "./runner.js";
-import { isFailedRecord, leafOf, parseRecord } from "./records.js";
+import { isFailedRecord, parseRecord } from "./records.js";
+import { outputTree } from "./output-tree.js";
+import { GroupCommitter } from "./group-commit.js";
+import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 
 /** Failures listed in the ExecutionResult (the manifest lists all). */
@@ -39,6 +42,8 @@ export const MAX_RESULT_FAILURES = 100;
 /** The ordered merge hands output to the store (and --out) in chunks of about this size. */
 export const MERGE_CHUNK_BYTES = 256 * 1024;
 export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
+/** Progress reports sample the process RSS (for the run report's peak) at most this often. */
+const RSS_SAMPLE_MS = 50;
 /**
  * How --max-memory is shared out: buffered records and in-flight pulses get this share each,
  * the store's page cache CATALOG_CACHE_SHARE, worker heaps WORKER_MEMORY_SHARE (runner.ts);
@@ -106,9 +111,30 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
-  const func = await storeFunction(store, fn);
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
-  const input = await ingest(store, dataset, cfg.format, hooks.stdin);
+  // A file input is ingested while the module is bundled, and the workers start (and import
+  // the bundle) while the rest of the input is ingested: they need only the stored bundle and
+  // the config. execute() takes them over, or they are closed. Stdin and in-memory datasets
+  // are read only once the module has bundled, so a broken module consumes nothing.
+  const concurrent = typeof dataset === "string" && dataset !== "-";
+  const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin) : undefined;
+  ingesting?.catch(() => {}); // observed below
+  let func: { artifact: Digest; name: string };
+  try {
+    func = await storeFunction(store, fn);
+  } catch (err) {
+    await ingesting?.catch(() => {}); // the module's error comes first, as if read in order
+    throw err;
+  }
+  const starting = loadFunction(store, func.artifact, cfg, func.name);
+  starting.catch(() => {}); // observed in execute(), or closed below
+  let input: IngestedInput;
+  try {
+    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin));
+  } catch (err) {
+    await closeStarting(starting);
+    throw err;
+  }
   const plan: RunPlan = {
     kind: "cairn.batch.plan",
     engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
@@ -116,11 +142,27 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
     input: { artifact: input.artifact, format: input.format },
     function: { artifact: func.artifact, name: func.name },
   };
-  const { runId } = recordPlan(store, plan);
-  // Continue with the pinned plan: a run first planned from another spelling of the input
-  // path has the same id, and its manifest must name the same plan.
-  const pinned = loadPlan(store, runId);
-  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, input.source);
+  let runId: string;
+  let pinned: { plan: RunPlan; planDigest: Digest };
+  try {
+    runId = recordPlan(store, plan).runId;
+    // Continue with the pinned plan: a run first planned from another spelling of the input
+    // path has the same id, and its manifest must name the same plan.
+    pinned = loadPlan(store, runId);
+  } catch (err) {
+    await closeStarting(starting);
+    throw err;
+  }
+  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, input.source, starting);
+}
+
+/** Closes a pool that was started early but is not used (a failure to start is moot then). */
+async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
+  try {
+    await (await starting).close();
+  } catch {
+    // the pool never started: nothing to close
+  }
 }
 
 /** Continues (or reports) a run from its stored plan. */
@@ -137,9 +179,11 @@ async function execute(
   planDigest: Digest,
   hooks: RunHooks,
   source = `input ${plan.input.artifact}`,
+  starting?: Promise<RunnerHandle>,
 ): Promise<ExecutionResult> {
   const done = loadManifest(store, runId);
   if (done !== undefined) {
+    if (starting !== undefined) await closeStarting(starting);
     if (hooks.outFile !== undefined) await store.getToFile(done.manifest.output.artifact, hooks.outFile);
     return resultOf(done.manifest, done.digest, true);
   }
@@ -150,7 +194,7 @@ async function execute(
   const fnDigest = plan.function.artifact;
   let runner: RunnerHandle;
   try {
-    runner = await loadFunction(store, plan.function.artifact, cfg, plan.function.name);
+    runner = await (starting ?? loadFunction(store, plan.function.artifact, cfg, plan.function.name));
   } catch (err) {
     forgetIfHopeless(store, runId, err); // e.g. a module without a default export
     throw err;
@@ -158,14 +202,20 @@ async function execute(
   const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
   const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
   const byIndex = cfg.idField === null;
+  const tmpBase = join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}`);
   let index: OrderIndex;
+  let spill: LeafSpill | undefined;
   try {
-    index = new OrderIndex(join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+    index = new OrderIndex(`${tmpBase}.order.sqlite`, byIndex);
+    // Index ids merge straight from the committed pulses; only their leaf hashes wait on disk.
+    if (byIndex) spill = new LeafSpill(`${tmpBase}.leaves`);
   } catch (err) {
     store.setCacheBytes(previousCache);
     await runner.close();
     throw err;
   }
+  const mergePulses: MergePulse[] = [];
+  const committer = new GroupCommitter(store);
   const pulses: PulseResult[] = [];
   const stats = newReaderStats();
   const progress: Progress = {
@@ -179,8 +229,13 @@ async function execute(
     pulsesDone: 0,
     pulsesReused: 0,
   };
+  let rssAt = 0;
   const report = (): void => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const now = Date.now();
+    if (now - rssAt >= RSS_SAMPLE_MS) {
+      rssAt = now;
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    }
     progress.inputBytesRead = input.format === "files" ? (progress.inputBytesTotal as number) : stats.bytes;
     hooks.onProgress?.({ ...progress });
   };
@@ -189,9 +244,9 @@ async function execute(
     const spec = toSpec(sp);
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
-      const { outcomes, log, attempts } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
+      const { outcomes, log, attempts, leaves, checksum } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts);
-      result = commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log);
+      result = await committer.commit(() => commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum));
     } else {
       const r = result;
       // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.
@@ -199,8 +254,10 @@ async function execute(
       store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));
       progress.pulsesReused++;
     }
-    index.addOutputs(result.ids, result.texts);
-    pulses.push({ ...result, texts: [], ids: [] });
+    if (spill !== undefined) {
+      mergePulses.push({ partition: result.partition, index: result.index, records: result.records, eus: result.eus, leafOffset: spill.append(result.leaves) });
+    } else index.addOutputs(result.ids, result.texts, result.leaves);
+    pulses.push({ ...result, texts: [], ids: [], leaves: EMPTY });
     progress.pulsesDone++;
     progress.eusDone += result.eus;
     progress.eusFailed += result.failed;
@@ -222,10 +279,12 @@ async function execute(
   let manifest: Manifest;
   try {
     try {
-      for await (const r of storedRecords(store, input, cfg.idField, stats)) {
-        index.addRecord(r);
-        recordsRead++;
-        await scheduler.add(r);
+      for await (const batch of storedRecordBatches(store, input, cfg.idField, stats)) {
+        for (const r of batch) {
+          index.addRecord(r);
+          recordsRead++;
+          if (!scheduler.push(r)) await scheduler.room();
+        }
       }
       index.flushIds();
       progress.eusTotal = recordsRead;
@@ -237,10 +296,12 @@ async function execute(
     }
     progress.phase = "merge";
     report();
-    const merged = await mergeOutputs(store, index, runner, hooks.outFile);
+    const cursor: MergeCursor = spill !== undefined ? new IndexIdMerge(store, spill, cfg.partitions, mergePulses, recordsRead) : new OrderIndexMerge(index);
+    const merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile);
     manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
   } finally {
     index.close();
+    spill?.close();
     await runner.close();
     store.setCacheBytes(previousCache);
   }
@@ -282,40 +343,44 @@ function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
 }
 
 function toSpec(sp: ScheduledPulse): PulseSpec {
-  const eus: WorkEU[] = [];
-  const entries: unknown[] = [];
-  for (const r of sp.records as EURecord[]) {
-    eus.push({ id: r.id, input: r.input });
+  const records = sp.records as EURecord[];
+  const writer = new SliceWriter();
+  for (const r of records) {
     if (Buffer.isBuffer(r.input)) {
-      entries.push({ id: r.id, input_artifact: sha256(r.input) });
+      writer.addArtifact(r.id, sha256(r.input));
       continue;
     }
+    let text: string;
     try {
-      canonicalize(r.input); // every input must have a canonical form: name the record if not
+      text = canonicalText(r.input); // every input must have a canonical form: name the record if not
     } catch (err) {
       const at = r.source.line === undefined ? `${r.source.file} record ${r.index}` : `${r.source.file}:${r.source.line} (record ${r.index})`;
       throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { index: r.index, line: r.source.line });
     }
-    entries.push({ id: r.id, input: r.input });
+    writer.addInput(r.id, text);
   }
-  const slice = sliceBytes(entries);
+  const slice = writer.bytes();
+  // A record is a WorkEU ({id, input}); the pool sends only those two fields to the worker.
+  const eus: WorkEU[] = records;
   return { partition: sp.partition, index: sp.index, eus, slice, sliceDigest: sha256(slice) };
 }
 
-/** Scans the ordering index once: output artifact, Merkle root, failures, reduce. */
+const EMPTY = Buffer.alloc(0);
+
+/** Scans the records once, in EU-id order: output artifact, Merkle root, failures, reduce. */
 async function mergeOutputs(
   store: Store,
-  index: OrderIndex,
+  cursor: MergeCursor,
+  expected: number,
+  maxMemoryBytes: number,
   runner: RunnerHandle,
   outFile: string | undefined,
 ): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
-  const builder = new MerkleBuilder();
   const failures: Manifest["failures"] = [];
   const reducer = runner.reducer;
   let acc = reducer?.initial;
   let batch: ReduceItem[] = [];
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  let pending = "";
   let out: FileHandle | undefined;
   if (outFile !== undefined) {
     try {
@@ -325,9 +390,9 @@ async function mergeOutputs(
     }
   }
   async function* lines(): AsyncGenerator<Buffer> {
-    for (const text of index.ordered()) {
-      builder.addRaw(leafOf(text));
-      const line = Buffer.from(`${text}\n`);
+    while (cursor.next()) {
+      const text = cursor.text;
+      if (!builder.add(cursor.leaves, cursor.leafOffset)) await builder.drain();
       if (isFailedRecord(text) || reducer !== undefined) {
         const rec = parseRecord(text);
         if (rec.error !== undefined) failures.push({ id: rec.id, code: rec.error.code, message: rec.error.message });
@@ -339,30 +404,34 @@ async function mergeOutputs(
           }
         }
       }
-      pending.push(line);
-      pendingBytes += line.length;
-      if (pendingBytes >= MERGE_CHUNK_BYTES) yield* flush();
+      // One string per chunk (UTF-16 units ≤ UTF-8 bytes, so chunks stay near the size).
+      pending += `${text}\n`;
+      if (pending.length >= MERGE_CHUNK_BYTES) yield* flush();
     }
     yield* flush();
   }
   async function* flush(): AsyncGenerator<Buffer> {
     if (pending.length === 0) return;
-    const chunk = Buffer.concat(pending);
-    pending = [];
-    pendingBytes = 0;
+    const chunk = Buffer.from(pending);
+    pending = "";
     if (out !== undefined) await out.write(chunk);
     yield chunk;
   }
+  const builder = outputTree(expected, maxMemoryBytes);
   try {
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
     if (reducer !== undefined && batch.length > 0) acc = await reducer.reduce(acc as string, batch);
     return {
-      output: { digest: builder.root(), artifact: art.digest, records: builder.size },
+      output: { digest: await builder.root(), artifact: art.digest, records: builder.size },
       failures,
       reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
     };
   } finally {
-    await out?.close();
+    try {
+      await out?.close();
+    } finally {
+      await builder.close();
+    }
   }
 }
 

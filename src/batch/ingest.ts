@@ -17,7 +17,7 @@ import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
-import { readRecords } from "./input/readers.js";
+import { readRecordBatches, readRecords } from "./input/readers.js";
 
 export const INPUT_MEDIA_TYPES: Record<InputFormat, string> = {
   jsonl: "application/x-ndjson",
@@ -82,12 +82,17 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
 
 /** The run's records, read back from the ingested artifact. */
 export async function* storedRecords(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord> {
+  for await (const batch of storedRecordBatches(store, input, idField, stats)) yield* batch;
+}
+
+/** The same, in arrays (one per input chunk for jsonl and lines), for the engine's read loop. */
+export async function* storedRecordBatches(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord[]> {
   if (input.format === "files") {
     const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
     let index = 0;
     for (const [name, digest] of listing.files) {
       const id = idField === "name" ? name : index;
-      yield { index, id, input: store.get(digest), source: { file: input.source, name } };
+      yield [{ index, id, input: store.get(digest), source: { file: input.source, name } }];
       index++;
     }
     return;
@@ -95,5 +100,5 @@ export async function* storedRecords(store: Store, input: IngestedInput, idField
   const opts: ReaderOptions = { format: input.format, displayName: input.source };
   if (idField !== null) opts.idField = idField;
   if (stats !== undefined) opts.stats = stats;
-  yield* readRecords("-", opts, store.openReadStream(input.artifact));
+  yield* readRecordBatches("-", opts, store.openReadStream(input.artifact));
 }

@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { EUId, EURecord } from "./input/types.js";
+import { LEAF_HASH_BYTES } from "./leaves.js";
 
 /** Rows written per index transaction while reading. */
 export const INDEX_BATCH_ROWS = 4096;
@@ -49,11 +50,11 @@ export class OrderIndex {
     this.db.pragma(`cache_size = -${INDEX_CACHE_KIB}`);
     this.db.exec(`
       CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;
-      CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL);
+      CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL, leaf BLOB);
     `);
     this.insertId = this.db.prepare("INSERT INTO ids(key, idx, file, line) VALUES (?, ?, ?, ?)");
     this.findId = this.db.prepare("SELECT idx, file, line FROM ids WHERE key = ?");
-    this.insertOut = this.db.prepare("INSERT INTO out(key, text) VALUES (?, ?)");
+    this.insertOut = this.db.prepare("INSERT INTO out(key, text, leaf) VALUES (?, ?, ?)");
   }
 
   /** Registers a record read from input; duplicates are detected (at the latest) on flush. */
@@ -86,11 +87,17 @@ export class OrderIndex {
     })();
   }
 
-  /** Stores the finished records of one pulse (ids and record texts, same order). */
-  addOutputs(ids: readonly EUId[], texts: readonly string[]): void {
+  /**
+   * Stores the finished records of one pulse (ids and record texts, same order), with their
+   * packed Merkle leaf hashes (32 bytes each, leaves.ts) when given.
+   */
+  addOutputs(ids: readonly EUId[], texts: readonly string[], leaves?: Buffer): void {
     try {
       this.db.transaction(() => {
-        for (let i = 0; i < ids.length; i++) this.insertOut.run(sortKey(ids[i] as EUId, this.byIndex), texts[i]);
+        for (let i = 0; i < ids.length; i++) {
+          const leaf = leaves === undefined ? null : leaves.subarray(i * LEAF_HASH_BYTES, (i + 1) * LEAF_HASH_BYTES);
+          this.insertOut.run(sortKey(ids[i] as EUId, this.byIndex), texts[i], leaf);
+        }
       })();
     } catch (err) {
       if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
@@ -104,6 +111,11 @@ export class OrderIndex {
   /** Every record text in EU-id order. */
   *ordered(): Generator<string> {
     for (const r of this.db.prepare("SELECT text FROM out ORDER BY key").iterate() as Iterable<{ text: string }>) yield r.text;
+  }
+
+  /** Every record text in EU-id order, with its leaf hash (null when none was stored). */
+  orderedWithLeaves(): Iterator<{ text: string; leaf: Buffer | null }> {
+    return (this.db.prepare("SELECT text, leaf FROM out ORDER BY key").iterate() as Iterable<{ text: string; leaf: Buffer | null }>)[Symbol.iterator]();
   }
 
   count(): number {

@@ -38,13 +38,15 @@
  * receipt doubles as the memo: a resumed run finds it and skips the pulse.
  */
 import { canonicalize } from "../core/canonical.js";
+import { canonicalText } from "./canonical-text.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import type { Params } from "../store/receipts.js";
 import type { EUId } from "./input/types.js";
-import { checksumOf, isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
+import { isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
+import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
 import type { RunConfig } from "./config.js";
 
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
@@ -68,7 +70,14 @@ export interface PulseRunner {
 }
 
 export type RunnerOutcome =
-  | { kind: "ok"; results: EUResult[] }
+  | {
+      kind: "ok";
+      results: EUResult[];
+      /** The results' Merkle leaf hashes (32 bytes each, in order) when the runner computed them. */
+      leaves?: Uint8Array;
+      /** Their Merkle root, when the runner computed it. */
+      root?: Digest;
+    }
   | {
       kind: "crashed";
       error: EUError;
@@ -117,6 +126,8 @@ export interface PulseResult {
   receipt: Digest;
   ids: EUId[];
   texts: string[];
+  /** The records' Merkle leaf hashes, 32 bytes each, in pulse order (see leaves.ts). */
+  leaves: Buffer;
   attemptLog: AttemptLog[];
 }
 
@@ -129,6 +140,36 @@ export function sliceBytes(slice: unknown[]): Buffer {
 }
 
 /**
+ * The same bytes as `sliceBytes`, assembled from each entry's canonical parts, so every input
+ * is canonicalised once: `{"eus":[…],"kind":"cairn.batch.slice"}` with entries
+ * `{"id":…,"input":…}` or `{"id":…,"input_artifact":"sha256:…"}` ("id" < "input" <
+ * "input_artifact" and "eus" < "kind" in RFC 8785 key order).
+ */
+export class SliceWriter {
+  private text = '{"eus":[';
+  private first = true;
+
+  /** Adds an entry; `canonicalInput` is the input's canonical JSON text. */
+  addInput(id: EUId, canonicalInput: string): void {
+    this.entry(`{"id":${canonicalText(id)},"input":${canonicalInput}}`);
+  }
+
+  /** Adds an entry for a bytes input stored as an artifact. */
+  addArtifact(id: EUId, digest: Digest): void {
+    this.entry(`{"id":${canonicalText(id)},"input_artifact":${canonicalText(digest)}}`);
+  }
+
+  bytes(): Buffer {
+    return Buffer.from(`${this.text}],"kind":"cairn.batch.slice"}`);
+  }
+
+  private entry(s: string): void {
+    this.text += this.first ? s : `,${s}`;
+    this.first = false;
+  }
+}
+
+/**
  * Runs the pulse to completion: every EU ends completed or failed. `pulse` names the pulse in
  * an E_NONDETERMINISTIC error (see "Crash handling" above); without it the pulse is named by
  * its first and last EU ids.
@@ -138,11 +179,18 @@ export async function executePulse(
   eus: WorkEU[],
   retries: number,
   pulse?: PulseRef,
-): Promise<{ outcomes: EUResult[]; log: AttemptLog[]; attempts: number[] }> {
+): Promise<{ outcomes: EUResult[]; log: AttemptLog[]; attempts: number[]; leaves: Buffer; checksum?: Digest }> {
   const n = eus.length;
   const final: Array<EUResult | undefined> = new Array(n);
+  /** The final records' leaf hashes; `hasLeaf[i]` once the worker's leaf for final[i] is in. */
+  let leaves: Buffer | undefined;
+  const hasLeaf = new Uint8Array(n);
   const attempts = new Array<number>(n).fill(0);
-  const errors: EUError[][] = Array.from({ length: n }, () => []);
+  /** Per EU, its attempts' errors (made on its first error). */
+  const errors: Array<EUError[] | undefined> = new Array(n);
+  const logError = (i: number, e: EUError): void => {
+    (errors[i] ??= []).push({ code: e.code, message: e.message });
+  };
   /** Per EU: the record text from the first crashed attempt that finished it, and its ctx.attempt. */
   const earlier: Array<{ attempt: number; text: string } | undefined> = new Array(n);
   let anyEarlier = false;
@@ -159,6 +207,9 @@ export async function executePulse(
   };
   let pending = eus.map((_, i) => i);
   let afterCrash = false;
+  /** The runner's root of the first request, which is the pulse's checksum if that request settles every EU. */
+  let firstRoot: Digest | undefined;
+  let requests = 0;
   while (pending.length > 0) {
     const batch = pending;
     // After a crash the pulse is re-executed on a brand-new worker.
@@ -178,7 +229,7 @@ export async function executePulse(
       });
       const i = batch[at] as number;
       attempts[i] = (attempts[i] as number) + 1;
-      (errors[i] as EUError[]).push({ code: out.error.code, message: out.error.message });
+      logError(i, out.error);
       if ((attempts[i] as number) > retries) {
         final[i] = asFailure((eus[i] as WorkEU).id, out.error);
         pending = batch.filter((j) => j !== i);
@@ -189,25 +240,44 @@ export async function executePulse(
       throw new CairnError(ErrorCode.INTERNAL, `worker returned ${out.results.length} results for ${batch.length} EUs`);
     }
     const next: number[] = [];
+    const got = out.leaves !== undefined && out.leaves.length === batch.length * LEAF_HASH_BYTES ? Buffer.from(out.leaves.buffer, out.leaves.byteOffset, out.leaves.byteLength) : undefined;
+    if (requests++ === 0 && got !== undefined && batch.length === n) {
+      // The common case: the first request covers the pulse in order, so its buffer can be
+      // kept as is (entries of EUs retried later are overwritten by keep()).
+      firstRoot = out.root;
+      leaves = got;
+    }
+    leaves ??= Buffer.alloc(n * LEAF_HASH_BYTES);
+    const into = leaves;
+    const keep = (i: number, k: number, r: EUResult): void => {
+      final[i] = r;
+      if (got === undefined) return;
+      if (got !== into) got.copy(into, i * LEAF_HASH_BYTES, k * LEAF_HASH_BYTES, (k + 1) * LEAF_HASH_BYTES);
+      hasLeaf[i] = 1;
+    };
     out.results.forEach((r, k) => {
       const i = batch[k] as number;
       if (anyEarlier) validate(i, (attempts[i] as number) + 1, r, false);
       attempts[i] = (attempts[i] as number) + 1;
       if (r.ok) {
-        final[i] = r;
+        keep(i, k, r);
         return;
       }
-      (errors[i] as EUError[]).push({ code: r.error.code, message: r.error.message });
-      if ((attempts[i] as number) > retries) final[i] = r;
+      logError(i, r.error);
+      if ((attempts[i] as number) > retries) keep(i, k, r);
       else next.push(i);
     });
     pending = next;
   }
+  leaves ??= Buffer.alloc(n * LEAF_HASH_BYTES);
   const log: AttemptLog[] = [];
   for (let i = 0; i < n; i++) {
-    if ((attempts[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] as EUError[] });
+    if ((attempts[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] ?? [] });
+    // Failures made here (crashes) and results of runners without leaves: hash on this thread.
+    if (hasLeaf[i] === 0) writeLeafHash(recordText(final[i] as EUResult), leaves, i * LEAF_HASH_BYTES);
   }
-  return { outcomes: final as EUResult[], log, attempts };
+  const result = { outcomes: final as EUResult[], log, attempts, leaves };
+  return requests === 1 && firstRoot !== undefined ? { ...result, checksum: firstRoot } : result;
 }
 
 /** Whether this pulse is in the deterministic audit sample. */
@@ -287,13 +357,16 @@ export function commitPulse(
   spec: PulseSpec,
   outcomes: EUResult[],
   log: AttemptLog[],
+  leaves?: Buffer,
+  root?: Digest,
 ): PulseResult {
   const texts = outcomes.map(recordText);
-  const checksum = checksumOf(texts);
+  const hashes = leaves ?? leafHashesOf(texts);
+  const checksum = leaves !== undefined && root !== undefined ? root : rootOfLeafHashes(hashes, texts.length);
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
-    const records = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+    const records = store.putBytes(Buffer.from(texts.length === 0 ? "" : `${texts.join("\n")}\n`), { mediaType: RECORDS_MEDIA_TYPE }).digest;
     const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
     const receipt = store.recordReceipt({
       program: fn,
@@ -304,7 +377,7 @@ export function commitPulse(
       resources: { eus: outcomes.length, completed: outcomes.length - failed, failed, retried: log.length },
     });
     linkToPlan(store, plan, [slice, records, ...(attempts === null ? [] : [attempts])]);
-    return summary(spec, texts, checksum, slice, records, attempts, receipt.digest, log, failed);
+    return summary(spec, texts, hashes, checksum, slice, records, attempts, receipt.digest, log, failed);
   });
 }
 
@@ -334,12 +407,14 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   }
   const log = attempts === undefined ? [] : (JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[]);
   const failed = texts.filter(isFailedRecord).length;
-  return summary(spec, texts, checksumOf(texts), sliceDigest, records, attempts ?? null, r.digest, log, failed);
+  const leaves = leafHashesOf(texts);
+  return summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), sliceDigest, records, attempts ?? null, r.digest, log, failed);
 }
 
 function summary(
   spec: PulseSpec,
   texts: string[],
+  leaves: Buffer,
   checksum: Digest,
   slice: Digest,
   records: Digest,
@@ -362,6 +437,7 @@ function summary(
     receipt,
     ids: spec.eus.map((e) => e.id),
     texts,
+    leaves,
     attemptLog: log,
   };
 }

@@ -10,6 +10,7 @@
  * worker count or resume point.
  */
 import { canonicalize } from "../core/canonical.js";
+import { canonicalText } from "./canonical-text.js";
 import { sha256Raw, type Digest } from "../core/digest.js";
 import { merkleRootRaw } from "../core/merkle.js";
 import type { EUResult } from "./sandbox/protocol.js";
@@ -32,7 +33,7 @@ export function recordText(o: EUResult): string {
   if (!o.ok) return canonicalize({ error: { code: o.error.code, message: truncate(o.error.message) }, id: o.id });
   if (o.bytes) return canonicalize({ bytes: Buffer.from(o.output).toString("base64"), id: o.id });
   // o.json is already canonical and "id" < "output", so concatenation is canonical.
-  return `{"id":${canonicalize(o.id)}${OUTPUT_KEY}${o.json}}`;
+  return `{"id":${canonicalText(o.id)}${OUTPUT_KEY}${o.json}}`;
 }
 
 export function isFailedRecord(text: string): boolean {

@@ -17,7 +17,7 @@ export const FUNCTION_MEDIA_TYPE = "text/javascript";
 /** Smallest V8 old-generation heap a worker gets. */
 export const MIN_WORKER_HEAP_MB = 32;
 /** V8 young generation per worker (semi-spaces are part of RSS; small keeps it bounded). */
-export const WORKER_YOUNG_GEN_MB = 8;
+export const WORKER_YOUNG_GEN_MB = 4;
 /** Share of --max-memory given to the workers' heaps together (the rest: engine buffers). */
 const WORKER_MEMORY_SHARE = 0.25;
 

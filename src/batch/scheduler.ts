@@ -86,6 +86,14 @@ export class PulseScheduler {
 
   /** Adds one record; resolves when the scheduler can take another (backpressure). */
   async add(r: EURecord): Promise<void> {
+    if (!this.push(r)) await this.room();
+  }
+
+  /**
+   * Adds one record without waiting. Returns false when the caller must `await room()`
+   * before adding another (backpressure); the read loop then pays a promise only when full.
+   */
+  push(r: EURecord): boolean {
     this.check();
     const p = partitionOf(r.id, this.limits.partitions);
     const size = estimateSize(r.input);
@@ -94,10 +102,19 @@ export class PulseScheduler {
     this.buffered += size;
     if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize) this.cut(p);
     while (this.buffered > this.limits.bufferBudgetBytes) this.cut(this.largestBuffer());
-    while (this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.running > 0)) {
+    return !this.full();
+  }
+
+  /** Resolves once the scheduler can take another record. */
+  async room(): Promise<void> {
+    while (this.full()) {
       await new Promise<void>((res) => (this.waiter = res));
       this.check();
     }
+  }
+
+  private full(): boolean {
+    return this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.running > 0);
   }
 
   /** Cuts every partial buffer (in partition order) and waits for all pulses to finish. */

@@ -8,6 +8,7 @@ import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
 import { executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
+import { leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
 import { bundleModule } from "../../src/batch/sandbox/bundle.js";
 import { PARTIAL_RESULTS_CHUNK, WorkerPool, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
@@ -98,7 +99,10 @@ describe("pool: results delivered before a crash", () => {
     const C = PARTIAL_RESULTS_CHUNK;
     for (const n of [1, C - 1, C, C + 1, 2 * C, 2 * C + 1, 5 * C + 7]) {
       const out: PulseOutcome = await pool.runPulse(100 + n, tasks(n), { attempt: 1 });
-      expect(out).toEqual({ kind: "ok", results: Array.from({ length: n }, (_, i) => echo(i)) });
+      const results = Array.from({ length: n }, (_, i) => echo(i));
+      // The worker's leaf hashes come back in the same order, whatever the chunking.
+      const leaves = leafHashesOf(results.map(recordText));
+      expect(out).toEqual({ kind: "ok", results, leaves, root: rootOfLeafHashes(leaves, n) });
     }
   });
 });

@@ -12,6 +12,8 @@ import type { EURecord, EUId } from "./types.js";
 import { firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
 
 const LF = 0x0a;
+/** Batch readers yield at most this many records at a time (parsed records stay few and young). */
+export const READ_BATCH_RECORDS = 1024;
 const CR = 0x0d;
 
 /** One line (terminator removed) and its 1-based line number. */
@@ -142,12 +144,21 @@ function isBlank(s: string): boolean {
 }
 
 /** `lines` format: every line is one string record. */
-export async function* readLines(
+export function readLines(chunks: AsyncIterable<Buffer>, display: string, maxRecordBytes: number, acct: ReadAccounting): AsyncGenerator<EURecord, void, undefined> {
+  return flatten(readLinesBatches(chunks, display, maxRecordBytes, acct, false), acct);
+}
+
+/**
+ * `lines`, one array of records per input chunk (no promise per record). `counted`: records
+ * count in the stats when their batch is made (else the caller counts them).
+ */
+export async function* readLinesBatches(
   chunks: AsyncIterable<Buffer>,
   display: string,
   maxRecordBytes: number,
   acct: ReadAccounting,
-): AsyncGenerator<EURecord, void, undefined> {
+  counted = true,
+): AsyncGenerator<EURecord[], void, undefined> {
   const splitter = new LineSplitter(maxRecordBytes, display);
   const batch: SplitLine[] = [];
   let index = 0;
@@ -155,24 +166,45 @@ export async function* readLines(
     batch.length = 0;
     if (chunk === undefined) splitter.end(batch);
     else splitter.push(chunk, batch);
+    let out: EURecord[] = [];
     for (const l of batch) {
       const i = index++;
-      acct.addRecord();
-      yield { index: i, id: i, input: l.text, source: { file: display, line: l.line } };
+      if (counted) acct.addRecord();
+      out.push({ index: i, id: i, input: l.text, source: { file: display, line: l.line } });
+      if (out.length === READ_BATCH_RECORDS) {
+        yield out;
+        out = [];
+      }
     }
+    if (out.length > 0) yield out;
     splitter.check();
   }
   acct.finish();
 }
 
 /** `jsonl` format: every non-blank line is one JSON value. */
-export async function* readJsonl(
+export function readJsonl(
   chunks: AsyncIterable<Buffer>,
   display: string,
   maxRecordBytes: number,
   idField: string | undefined,
   acct: ReadAccounting,
 ): AsyncGenerator<EURecord, void, undefined> {
+  return flatten(readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, false), acct);
+}
+
+/**
+ * `jsonl`, one array of records per input chunk (no promise per record). On an error, the
+ * records before it are yielded first, then the error is thrown. `counted` as in readLinesBatches.
+ */
+export async function* readJsonlBatches(
+  chunks: AsyncIterable<Buffer>,
+  display: string,
+  maxRecordBytes: number,
+  idField: string | undefined,
+  acct: ReadAccounting,
+  counted = true,
+): AsyncGenerator<EURecord[], void, undefined> {
   const splitter = new LineSplitter(maxRecordBytes, display);
   const batch: SplitLine[] = [];
   let index = 0;
@@ -180,27 +212,51 @@ export async function* readJsonl(
     batch.length = 0;
     if (chunk === undefined) splitter.end(batch);
     else splitter.push(chunk, batch);
+    let out: EURecord[] = [];
+    let failure: unknown;
     for (const l of batch) {
       if (isBlank(l.text)) continue;
       let input: unknown;
+      let id: EUId;
+      const i = index;
       try {
-        input = JSON.parse(l.text);
+        try {
+          input = JSON.parse(l.text);
+        } catch (err) {
+          throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
+            file: display,
+            line: l.line,
+            index,
+          });
+        }
+        id = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
       } catch (err) {
-        throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
-          file: display,
-          line: l.line,
-          index,
-        });
+        failure = err;
+        break;
       }
-      const i = index++;
-      const id: EUId =
-        idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
-      acct.addRecord();
-      yield { index: i, id, input, source: { file: display, line: l.line } };
+      index++;
+      if (counted) acct.addRecord();
+      out.push({ index: i, id, input, source: { file: display, line: l.line } });
+      if (out.length === READ_BATCH_RECORDS) {
+        yield out;
+        out = [];
+      }
     }
+    if (out.length > 0) yield out;
+    if (failure !== undefined) throw failure;
     splitter.check();
   }
   acct.finish();
+}
+
+/** One record at a time, from batches, each counted as it is handed out. */
+async function* flatten(batches: AsyncIterable<EURecord[]>, acct: ReadAccounting): AsyncGenerator<EURecord, void, undefined> {
+  for await (const b of batches) {
+    for (const r of b) {
+      acct.addRecord();
+      yield r;
+    }
+  }
 }
 
 /** The chunks, then `undefined` to mark the end (one loop handles both). */

@@ -19,7 +19,7 @@ import { UsageError } from "../../core/errors.js";
 import { readCsv } from "./csv.js";
 import { readFiles } from "./files.js";
 import { readJsonArray } from "./json-array.js";
-import { readJsonl, readLines } from "./lines.js";
+import { readJsonl, readJsonlBatches, readLines, readLinesBatches } from "./lines.js";
 import { inputChunks, ReadAccounting } from "./source.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES, STDIN_NAME, type EURecord, type InputFormat, type ReaderOptions } from "./types.js";
 
@@ -33,6 +33,18 @@ export const FILES_ID_FIELD = "name";
  * input digest at the end.
  */
 export function readRecords(path: string | "-", opts: ReaderOptions, stdin?: Readable): AsyncGenerator<EURecord, void, undefined> {
+  return open(path, opts, stdin, false) as AsyncGenerator<EURecord, void, undefined>;
+}
+
+/**
+ * The same records as `readRecords`, in arrays (jsonl and lines: one per input chunk; the
+ * other formats: one record each), so a consumer pays one promise per chunk, not per record.
+ */
+export function readRecordBatches(path: string | "-", opts: ReaderOptions, stdin?: Readable): AsyncGenerator<EURecord[], void, undefined> {
+  return open(path, opts, stdin, true) as AsyncGenerator<EURecord[], void, undefined>;
+}
+
+function open(path: string | "-", opts: ReaderOptions, stdin: Readable | undefined, batched: boolean): AsyncGenerator<EURecord | EURecord[], void, undefined> {
   const format: InputFormat = opts.format;
   if (!INPUT_FORMATS.includes(format)) {
     throw new UsageError(`unknown input format ${JSON.stringify(format)} (expected one of: ${INPUT_FORMATS.join(", ")})`, { format });
@@ -58,18 +70,27 @@ export function readRecords(path: string | "-", opts: ReaderOptions, stdin?: Rea
   const acct = new ReadAccounting(opts.stats);
   if (format === "files") {
     if (path === "-") throw new UsageError("the files format reads a directory and cannot read stdin");
-    return readFiles(path, opts.displayName ?? path, idField === FILES_ID_FIELD, maxRecordBytes, acct);
+    return single(readFiles(path, opts.displayName ?? path, idField === FILES_ID_FIELD, maxRecordBytes, acct), batched);
   }
   const display = opts.displayName ?? (path === "-" ? STDIN_NAME : path);
   const chunks = inputChunks(path, display, stdin, acct);
   switch (format) {
     case "jsonl":
-      return readJsonl(chunks, display, maxRecordBytes, idField, acct);
+      return batched ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct) : readJsonl(chunks, display, maxRecordBytes, idField, acct);
     case "csv":
-      return readCsv(chunks, display, maxRecordBytes, idField, acct);
+      return single(readCsv(chunks, display, maxRecordBytes, idField, acct), batched);
     case "json":
-      return readJsonArray(chunks, display, maxRecordBytes, idField, acct);
+      return single(readJsonArray(chunks, display, maxRecordBytes, idField, acct), batched);
     case "lines":
-      return readLines(chunks, display, maxRecordBytes, acct);
+      return batched ? readLinesBatches(chunks, display, maxRecordBytes, acct) : readLines(chunks, display, maxRecordBytes, acct);
   }
+}
+
+/** A per-record reader as is, or as one-record batches. */
+function single(records: AsyncGenerator<EURecord, void, undefined>, batched: boolean): AsyncGenerator<EURecord | EURecord[], void, undefined> {
+  return batched ? asBatches(records) : records;
+}
+
+async function* asBatches(records: AsyncIterable<EURecord>): AsyncGenerator<EURecord[], void, undefined> {
+  for await (const r of records) yield [r];
 }

@@ -19,7 +19,8 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker, type ResourceLimits } from "node:worker_threads";
 import { canonicalize } from "../../core/canonical.js";
-import { sha256, type Digest } from "../../core/digest.js";
+import { LEAF_HASH_BYTES } from "../leaves.js";
+import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../../core/errors.js";
 import {
   SandboxCode,
@@ -55,7 +56,14 @@ export type { EUResult, EUTask, EuId, ReduceItem } from "./protocol.js";
 export { PARTIAL_RESULTS_CHUNK, SandboxCode } from "./protocol.js";
 
 export type PulseOutcome =
-  | { kind: "ok"; results: EUResult[] }
+  | {
+      kind: "ok";
+      results: EUResult[];
+      /** The results' Merkle leaf hashes, 32 bytes each, in order, computed by the worker (../leaves.ts). */
+      leaves: Buffer;
+      /** Their Merkle root, computed by the worker (absent for an empty request). */
+      root?: Digest;
+    }
   | {
       kind: "crashed";
       error: { code: CrashCode; message: string };
@@ -107,6 +115,12 @@ function workerEntry(): { filename: string | URL; eval: boolean } {
     return { filename: `require(${JSON.stringify(tsx)});\nrequire(${JSON.stringify(worker)});\n`, eval: true };
   }
   return { filename: new URL("./worker.js", import.meta.url), eval: false };
+}
+
+/** Ids as a Float64Array when all are numbers (copied as one block), else as they are. */
+function packIds(ids: EuId[]): EuId[] | Float64Array {
+  for (const id of ids) if (typeof id !== "number") return ids;
+  return Float64Array.from(ids as number[]);
 }
 
 function canonicalId(id: EuId): string {
@@ -469,9 +483,11 @@ export class WorkerPool {
     if (attempts.length !== eus.length || !attempts.every((a) => Number.isSafeInteger(a) && a >= 0)) {
       throw new UsageError("attempt must be a non-negative integer or one per EU");
     }
-    if (eus.length === 0) return { kind: "ok", results: [] };
+    if (eus.length === 0) return { kind: "ok", results: [], leaves: Buffer.alloc(0) };
     const ids = eus.map((e) => e.id);
-    const msg: ToWorker = { type: "run", pulseId, eus: eus.map((e) => ({ id: e.id, input: e.input })), attempts };
+    const inputs = new Array<unknown>(eus.length);
+    for (let i = 0; i < eus.length; i++) inputs[i] = (eus[i] as EUTask).input;
+    const msg: ToWorker = { type: "run", pulseId, ids: packIds(ids), inputs, attempts: Float64Array.from(attempts) };
     const r = await this.onSlot(where, (w) =>
       w.request(
         msg,
@@ -487,12 +503,17 @@ export class WorkerPool {
       return r.euIndex === undefined ? { kind: "crashed", error: r.error, completed } : { kind: "crashed", error: r.error, euIndex: r.euIndex, completed };
     }
     const { msg: done, partial } = r;
-    if (done.type !== "pulse" || done.from !== partial.length || partial.length + done.results.length !== eus.length) {
+    if (done.type !== "pulse" || done.from !== partial.length || partial.length + done.results.length !== eus.length || !(done.leaves instanceof Uint8Array)) {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with a malformed reply`);
     }
-    if (partial.length === 0) return { kind: "ok", results: done.results };
+    const leaves = Buffer.from(done.leaves.buffer, done.leaves.byteOffset, done.leaves.byteLength);
+    if (leaves.length !== eus.length * LEAF_HASH_BYTES) {
+      throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with ${leaves.length} bytes of leaf hashes for ${eus.length} EUs`);
+    }
+    if (!isDigest(done.root)) throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} without a Merkle root`);
+    if (partial.length === 0) return { kind: "ok", results: done.results, leaves, root: done.root };
     for (const res of done.results) partial.push(res);
-    return { kind: "ok", results: partial };
+    return { kind: "ok", results: partial, leaves, root: done.root };
   }
 
   /**

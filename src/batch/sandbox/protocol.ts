@@ -100,9 +100,14 @@ export interface SandboxWorkerData {
 export interface RunRequest {
   type: "run";
   pulseId: number;
-  eus: EUTask[];
-  /** ctx.attempt for each EU, in the order of `eus`. */
-  attempts: number[];
+  /**
+   * The EUs as two parallel lists (no object per EU to clone): their ids (a Float64Array
+   * when every id is a number) and their inputs.
+   */
+  ids: EuId[] | Float64Array;
+  inputs: unknown[];
+  /** ctx.attempt for each EU, in order. */
+  attempts: Float64Array;
 }
 
 export interface ReduceRequest {
@@ -144,6 +149,10 @@ export interface PulseDoneMessage {
   pulseId: number;
   from: number;
   results: EUResult[];
+  /** The Merkle leaf hashes of the WHOLE request's results (every chunk), 32 bytes each, in order (see ../leaves.ts). */
+  leaves: Uint8Array;
+  /** Their Merkle root, as a digest. */
+  root: string;
 }
 
 export interface ReducedMessage {

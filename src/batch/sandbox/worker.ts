@@ -79,12 +79,16 @@ import { canonicalize } from "../../core/canonical.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { deriveSeed } from "../../core/prng.js";
 import { installDeterminismShims, type DeterminismShims } from "./shims.js";
+import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
+import { canonicalText } from "../canonical-text.js";
+import { recordText } from "../records.js";
 import {
   PARTIAL_RESULTS_CHUNK,
   SandboxCode,
   type EUError,
   type EUResult,
   type EUTask,
+  type EuId,
   type FromWorker,
   type ReduceRequest,
   type RunRequest,
@@ -192,14 +196,17 @@ class SandboxWorker {
    */
   private async run(req: RunRequest): Promise<void> {
     const { seed, logicalTime } = this.data;
-    const n = req.eus.length;
+    const n = req.inputs.length;
     let from = 0;
     let results: EUResult[] = [];
     let transfer: ArrayBuffer[] = [];
+    // One buffer for the whole request, sent with the final message (one allocation per pulse).
+    const leaves = new Uint8Array(n * LEAF_HASH_BYTES);
+    const tree = new LeafHashTree();
     for (let i = 0; i < n; i++) {
-      const eu = req.eus[i] as EUTask;
+      const eu: EUTask = { id: req.ids[i] as EuId, input: req.inputs[i] };
       Atomics.store(this.progress, 0, i + 1);
-      this.shims.reseed(() => deriveSeed(seed, canonicalize(eu.id)));
+      this.shims.reseed(() => deriveSeed(seed, canonicalText(eu.id)));
       const input = eu.input instanceof Uint8Array ? Buffer.from(eu.input.buffer, eu.input.byteOffset, eu.input.byteLength) : eu.input;
       const ctx: Readonly<EUContext> = Object.freeze({ id: eu.id, attempt: req.attempts[i] as number, seed, logicalTime });
       let out: unknown;
@@ -212,7 +219,10 @@ class SandboxWorker {
         threw = true;
         out = err;
       }
-      results.push(threw ? { id: eu.id, ok: false, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer));
+      const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer);
+      writeLeafHash(recordText(result), leaves, i * LEAF_HASH_BYTES);
+      tree.add(leaves, i * LEAF_HASH_BYTES);
+      results.push(result);
       if (results.length === PARTIAL_RESULTS_CHUNK && i + 1 < n) {
         this.post({ type: "partial", pulseId: req.pulseId, from, results }, transfer);
         from = i + 1;
@@ -220,7 +230,8 @@ class SandboxWorker {
         transfer = [];
       }
     }
-    this.post({ type: "pulse", pulseId: req.pulseId, from, results }, transfer);
+    transfer.push(leaves.buffer);
+    this.post({ type: "pulse", pulseId: req.pulseId, from, results, leaves, root: tree.root() }, transfer);
   }
 
   private async reduce(req: ReduceRequest): Promise<void> {
@@ -262,7 +273,7 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
     return { id, ok: true, bytes: true, output: copy };
   }
   try {
-    return { id, ok: true, bytes: false, json: canonicalize(out) };
+    return { id, ok: true, bytes: false, json: canonicalText(out) };
   } catch (err) {
     const error = describeThrown(err);
     if (error.code === ErrorCode.CANONICAL) {

@@ -1,0 +1,67 @@
+/**
+ * A fast path to RFC 8785 canonical JSON for the plain values the engine meets on every EU
+ * (inputs parsed from JSON or CSV, EU ids): small recursive string building instead of the
+ * general encoder's explicit stack and cycle set. Anything unusual — a non-plain object, a
+ * symbol key, a lone surrogate, a non-finite number, a value JSON cannot hold, nesting deeper
+ * than FAST_CANONICAL_MAX_DEPTH — falls back to core `canonicalize`, which gives the same text
+ * or throws its E_CANONICAL error naming the JSONPath. The output is byte-identical to
+ * `canonicalize` (tested on edge cases and random values).
+ */
+import { canonicalize } from "../core/canonical.js";
+
+/** Deeper values (and cycles) take the general encoder. */
+export const FAST_CANONICAL_MAX_DEPTH = 32;
+
+/** The canonical JSON text of `v` (throws E_CANONICAL like `canonicalize` when it has none). */
+export function canonicalText(v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  const s = fast(v, 0);
+  return s !== undefined ? s : canonicalize(v);
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** For well-formed strings, JSON.stringify emits exactly the RFC 8785 escapes. */
+function str(s: string): string | undefined {
+  return isWellFormed(s) ? JSON.stringify(s) : undefined;
+}
+
+function fast(v: unknown, depth: number): string | undefined {
+  switch (typeof v) {
+    case "string":
+      return str(v);
+    case "number":
+      return Number.isFinite(v) ? String(v) : undefined; // String(-0) is "0", as RFC 8785 wants
+    case "boolean":
+      return v ? "true" : "false";
+    case "object": {
+      if (v === null) return "null";
+      if (depth >= FAST_CANONICAL_MAX_DEPTH) return undefined;
+      if (Array.isArray(v)) {
+        let out = "[";
+        for (let i = 0; i < v.length; i++) {
+          const e = fast(v[i], depth + 1);
+          if (e === undefined) return undefined;
+          out += i === 0 ? e : `,${e}`;
+        }
+        return `${out}]`;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      if (Object.getOwnPropertySymbols(v).length > 0) return undefined;
+      // Default sort compares by UTF-16 code units, as RFC 8785 §3.2.3 requires.
+      const keys = Object.keys(v).sort();
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        const ks = str(k);
+        const e = fast((v as Record<string, unknown>)[k], depth + 1);
+        if (ks === undefined || e === undefined) return undefined;
+        out += i === 0 ? `${ks}:${e}` : `,${ks}:${e}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The ordered merge's sources: every finished EU record in EU-id order, each with its Merkle
+ * leaf hash, through one synchronous cursor (no object or promise per EU).
+ *
+ * - Index ids (the default): partition = stable_hash(i) mod N, and each partition's pulses
+ *   hold its EUs in increasing index order (records are assigned in read order and a
+ *   partition's pulses are numbered in cut order). So for i = 0 … total−1 the next record is
+ *   the next one of partition `partitionOf(i)`: a streaming k-way merge over the committed
+ *   records artifacts, one pulse per partition in memory at a time, with no ordering index.
+ *   Leaf hashes wait in a spill file (32 bytes per EU), so memory does not grow with the run.
+ * - `--id-field` ids: the ordering index (order-index.ts), which sorts by canonical id bytes.
+ *
+ * Both check what they hand out: every EU 0 … total−1 exactly once (index ids: each record's
+ * id is checked against its position), else E_INTERNAL.
+ */
+import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import type { Digest } from "../core/digest.js";
+import type { Store } from "../store/store.js";
+import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
+import type { OrderIndex } from "./order-index.js";
+import { partitionOf } from "./partition.js";
+
+/** Where a committed pulse's records and leaf hashes are, for the merge. */
+export interface MergePulse {
+  partition: number;
+  index: number;
+  records: Digest;
+  eus: number;
+  /** Byte offset of its leaf hashes in the LeafSpill. */
+  leafOffset: number;
+}
+
+/** An append-only temporary file of packed leaf hashes. */
+export class LeafSpill {
+  private readonly fd: number;
+  private size = 0;
+
+  constructor(private readonly path: string) {
+    rmSync(path, { force: true });
+    this.fd = openSync(path, "w+");
+  }
+
+  /** Appends `leaves` and returns their offset. */
+  append(leaves: Uint8Array): number {
+    const at = this.size;
+    let done = 0;
+    while (done < leaves.length) done += writeSync(this.fd, leaves, done, leaves.length - done, at + done);
+    this.size += leaves.length;
+    return at;
+  }
+
+  /** Reads `length` bytes at `offset` into `into` (reused when big enough) and returns them. */
+  read(offset: number, length: number, into?: Buffer): Buffer {
+    const b = into !== undefined && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, b, done, length - done, offset + done);
+      if (n === 0) throw new CairnError(ErrorCode.INTERNAL, `leaf spill ${this.path} ends at ${offset + done}, expected ${offset + length}`);
+      done += n;
+    }
+    return b;
+  }
+
+  close(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    rmSync(this.path, { force: true });
+  }
+}
+
+/** A synchronous cursor: after next() returns true, `text` is the record and its leaf hash is at leaves[leafOffset…]. */
+export interface MergeCursor {
+  next(): boolean;
+  text: string;
+  leaves: Uint8Array;
+  leafOffset: number;
+}
+
+interface PartitionCursor {
+  pulses: MergePulse[];
+  /** Next pulse of `pulses` to load. */
+  nextPulse: number;
+  texts: string[];
+  leaves: Buffer;
+  /** The partition's reusable leaf buffer (the largest pulse's size so far). */
+  leafBuffer: Buffer | undefined;
+  pos: number;
+}
+
+/** The k-way merge for index ids (see the file comment). */
+export class IndexIdMerge implements MergeCursor {
+  text = "";
+  leaves: Uint8Array = new Uint8Array(0);
+  leafOffset = 0;
+  private i = 0;
+  private readonly cursors: PartitionCursor[];
+
+  constructor(
+    private readonly store: Store,
+    private readonly spill: LeafSpill,
+    private readonly partitions: number,
+    pulses: readonly MergePulse[],
+    private readonly total: number,
+  ) {
+    this.cursors = Array.from({ length: partitions }, () => ({ pulses: [], nextPulse: 0, texts: [], leaves: Buffer.alloc(0), leafBuffer: undefined, pos: 0 }));
+    for (const p of pulses) (this.cursors[p.partition] as PartitionCursor).pulses.push(p);
+    for (const c of this.cursors) c.pulses.sort((a, b) => a.index - b.index);
+  }
+
+  next(): boolean {
+    const i = this.i;
+    if (i >= this.total) {
+      this.checkExhausted();
+      return false;
+    }
+    const c = this.cursors[partitionOf(i, this.partitions)] as PartitionCursor;
+    while (c.pos >= c.texts.length) this.load(c, i);
+    const text = c.texts[c.pos] as string;
+    // A completed record starts with its id, a failed or bytes record ends with it.
+    if (!text.startsWith(`{"id":${i},`) && !text.endsWith(`,"id":${i}}`)) {
+      throw new CairnError(ErrorCode.INTERNAL, `ordered merge: expected the record of EU ${i}, found ${text.slice(0, 200)}`, { id: i });
+    }
+    this.text = text;
+    this.leaves = c.leaves;
+    this.leafOffset = c.pos * LEAF_HASH_BYTES;
+    c.pos++;
+    this.i = i + 1;
+    return true;
+  }
+
+  private load(c: PartitionCursor, i: number): void {
+    const p = c.pulses[c.nextPulse];
+    if (p === undefined) throw new CairnError(ErrorCode.INTERNAL, `ordered merge: no committed record for EU ${i}`, { id: i });
+    c.nextPulse++;
+    const body = this.store.get(p.records).toString("utf8");
+    const texts = body.length === 0 ? [] : body.slice(0, -1).split("\n");
+    if (texts.length !== p.eus) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} holds ${texts.length} records, expected ${p.eus}`);
+    }
+    c.texts = texts;
+    // One leaf buffer per partition, reused from pulse to pulse (no garbage per pulse).
+    c.leaves = this.spill.read(p.leafOffset, p.eus * LEAF_HASH_BYTES, c.leafBuffer);
+    if (c.leaves.buffer !== c.leafBuffer?.buffer) c.leafBuffer = c.leaves;
+    c.pos = 0;
+  }
+
+  private checkExhausted(): void {
+    for (const c of this.cursors) {
+      if (c.pos < c.texts.length || c.nextPulse < c.pulses.length) {
+        throw new CairnError(ErrorCode.INTERNAL, `ordered merge: records beyond the ${this.total} read`, { total: this.total });
+      }
+    }
+  }
+}
+
+/** The ordering index's scan as a cursor (records stored without a leaf are hashed here). */
+export class OrderIndexMerge implements MergeCursor {
+  text = "";
+  leaves: Uint8Array = Buffer.alloc(LEAF_HASH_BYTES);
+  leafOffset = 0;
+  private readonly rows: Iterator<{ text: string; leaf: Buffer | null }>;
+  private readonly scratch = Buffer.alloc(LEAF_HASH_BYTES);
+
+  constructor(index: OrderIndex) {
+    this.rows = index.orderedWithLeaves();
+  }
+
+  next(): boolean {
+    const r = this.rows.next();
+    if (r.done === true) return false;
+    this.text = r.value.text;
+    if (r.value.leaf !== null && r.value.leaf.length === LEAF_HASH_BYTES) this.leaves = r.value.leaf;
+    else {
+      writeLeafHash(this.text, this.scratch, 0);
+      this.leaves = this.scratch;
+    }
+    return true;
+  }
+}
