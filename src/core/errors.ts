@@ -72,6 +72,8 @@ export const ErrorCode = {
   COMPILE_MISSING_NODE: "E_COMPILE_MISSING_NODE",
   /** Compile diagnostic: an outcome a node can end with that no route handles (and no default route). */
   COMPILE_UNHANDLED_OUTCOME: "E_COMPILE_UNHANDLED_OUTCOME",
+  /** Compile diagnostic: a route for an outcome the node can never end with (Cairn workflows). */
+  COMPILE_IMPOSSIBLE_ROUTE: "E_COMPILE_IMPOSSIBLE_ROUTE",
   /** Compile diagnostic: a node no route from the entry reaches. */
   COMPILE_UNREACHABLE_NODE: "E_COMPILE_UNREACHABLE_NODE",
   /** Compile diagnostic: a routing cycle none of whose nodes declares `max_visits`. */

@@ -1,7 +1,8 @@
 /** The Cairn workflow compiler: every diagnostic class, with its code, file, node and field. */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { compileWorkflows, declarationFiles, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
 import { CAIRN_MAX_HOPS } from "../../src/workflow/cairn/model.js";
 import { CAIRN_WORKFLOW_SCHEMA } from "../../src/workflow/cairn/schema.js";
@@ -184,7 +185,7 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     const d = flow();
     nodes(d).orphan = { steps: [{ id: "x", ct: "hash", inputs: { value: "$.payload" } }], routes: { default: { exit: "X", reason: "x" } } };
     const { file, lines } = await errorsOf(d);
-    expect(lines).toEqual([`${file}: node orphan: node orphan is unreachable: no route from the entry check leads to it [E_COMPILE_UNREACHABLE_NODE]`]);
+    expect(lines).toEqual([`${file}: node orphan: nodes.orphan: node orphan is unreachable: no route from the entry check leads to it (routes for outcomes a node cannot end with do not count) [E_COMPILE_UNREACHABLE_NODE]`]);
   });
 
   it("E_COMPILE_UNBOUNDED_CYCLE, accepted once a node of the cycle declares max_visits", async () => {
@@ -219,7 +220,7 @@ describe("compile: each diagnostic names code, file, node and field", () => {
 
   it("E_COMPILE_MODULE: a module importing a Node builtin, a module without capabilities", async () => {
     const d = baseDecl({ modules: { caps: "./caps.ts" } });
-    const r1 = await errorsOf(d, "wf.yaml", { "caps.ts": 'import { readFileSync } from "node:fs";\nexport const capabilities = { r: { outputs: [], run: () => ({ x: readFileSync("/etc/hostname", "utf8") }) } };\n' });
+    const r1 = await errorsOf(d, "wf.yaml", { "caps.ts": 'import { readFileSync, writeFileSync } from "node:fs";\nexport const capabilities = { r: { outputs: [], run: () => ({ x: readFileSync("/etc/hostname", "utf8") }) } };\n' });
     expect(r1.r.diagnostics).toHaveLength(1);
     expect(r1.r.diagnostics[0]).toMatchObject({ code: "E_COMPILE_MODULE", file: r1.file, node: null, field: "modules.caps" });
     expect(r1.r.diagnostics[0]!.message).toContain("node:fs");
@@ -233,5 +234,73 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     nodes(d).orphan = { steps: [{ id: "x", ct: "nope", inputs: {} }], routes: { default: "ghost" } };
     const { r } = await errorsOf(d);
     expect(r.diagnostics.map((x) => x.code).sort()).toEqual(["E_COMPILE_MISSING_NODE", "E_COMPILE_UNKNOWN_CAPABILITY", "E_COMPILE_UNKNOWN_OPERATION", "E_COMPILE_UNREACHABLE_NODE"]);
+  });
+});
+
+describe("compile: routes the node can take, precedence by dominance, schema branches, module paths", () => {
+  it("E_COMPILE_IMPOSSIBLE_ROUTE: a route for an outcome the node can never end with; the node it leads to is unreachable", async () => {
+    const d = flow();
+    // check (generate_id) can end with SUCCESS or VIOLATION only: NOT_FOUND never happens
+    nodes(d).check!.routes = { SUCCESS: "reg", VIOLATION: { exit: "BAD", reason: "x" }, NOT_FOUND: "ghost" };
+    nodes(d).ghost = { steps: [{ id: "g", ct: "hash", inputs: { value: "$.payload" } }], routes: { default: { exit: "G", reason: "g" } } };
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([
+      `${file}: node check: routes.NOT_FOUND: routes NOT_FOUND, but no step can end this node with NOT_FOUND (it can end with: SUCCESS, VIOLATION) [E_COMPILE_IMPOSSIBLE_ROUTE]`,
+      `${file}: node ghost: nodes.ghost: node ghost is unreachable: no route from the entry check leads to it (routes for outcomes a node cannot end with do not count) [E_COMPILE_UNREACHABLE_NODE]`,
+    ]);
+  });
+
+  it("a default that every possible outcome already covers is not an edge", async () => {
+    const d = flow();
+    nodes(d).check!.routes = { SUCCESS: "reg", VIOLATION: { exit: "BAD", reason: "x" }, default: "ghost" };
+    nodes(d).ghost = { steps: [{ id: "g", ct: "hash", inputs: { value: "$.payload" } }], routes: { default: { exit: "G", reason: "g" } } };
+    const { r } = await errorsOf(d);
+    expect(r.diagnostics.map((x) => [x.code, x.node])).toEqual([["E_COMPILE_UNREACHABLE_NODE", "ghost"]]);
+  });
+
+  it("E_COMPILE_UNBOUND_INPUT: a $.results binding to a node that only MAY run before (a → b and a → c → b)", async () => {
+    const hash = (id: string, value: unknown = "$.payload") => [{ id, ct: "hash", inputs: { value } }];
+    const d = baseDecl({
+      entry: "a",
+      nodes: {
+        a: { steps: [{ id: "v", ct: "json_schema_validate", inputs: { schema: { const: { type: "object" } }, value: "$.payload" } }], routes: { SUCCESS: "b", VIOLATION: "c" } },
+        c: { steps: hash("h"), routes: { SUCCESS: "b", VIOLATION: { exit: "BAD", reason: "x" } } },
+        b: { steps: hash("h", "$.results.c.digest"), routes: { SUCCESS: { exit: "OK", reason: "ok" }, VIOLATION: { exit: "BAD", reason: "x" } } },
+      },
+    });
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([
+      `${file}: node b: steps[0].inputs.value: $.results.c.digest is not always bound: node c does not always run before node b (a route from the entry a reaches b without running c first) [E_COMPILE_UNBOUND_INPUT]`,
+    ]);
+    // binding a node that dominates (a) is fine
+    (nodes(d).b!.steps as Decl[])[0]!.inputs = { value: "$.results.a.valid" };
+    expect((await compileDecl(d)).lines).toEqual([]);
+  });
+
+  it("schema errors are reported per branch: a missing top-level member next to a deeper node error", async () => {
+    const d = flow();
+    delete d.entry;
+    (nodes(d).reg!.steps as Decl[])[0]!.bogus = 1;
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toContain(`${file}: does not match the Cairn workflow schema: must have required property 'entry' [E_COMPILE_SCHEMA]`);
+    expect(lines).toContain(`${file}: node reg: steps[0]: does not match the Cairn workflow schema: unknown member "bogus" [E_COMPILE_SCHEMA]`);
+  });
+
+  it("an absolute module path is sealed relative to the declaration file, not verbatim", async () => {
+    const caps = `export const capabilities = { id: { outputs: ["id"], run: () => ({ id: "x" }) } };`;
+    const decl = (modPath: string) => baseDecl({
+      modules: { caps: modPath },
+      nodes: { start: { steps: [{ id: "s", ct: "caps.id", inputs: {} }], routes: { SUCCESS: { exit: "OK", reason: "ok" }, VIOLATION: { exit: "NO", reason: "no" } } } },
+    });
+    const dir = writeTree({ "mods/caps.ts": caps });
+    writeFileSync(join(dir, "wf.yaml"), stringify(decl(join(dir, "mods/caps.ts"))));
+    const abs = await compileWorkflows([join(dir, "wf.yaml")]);
+    expect(abs.diagnostics).toEqual([]);
+    expect(Object.values(abs.content!.workflows)[0]!.modules.caps!.path).toBe("./mods/caps.ts");
+    expect(JSON.stringify(abs.content)).not.toContain(dir);
+    // a module outside the declaration's directory
+    const other = writeTree({ "caps.ts": caps });
+    const out = await compileDecl(decl(join(other, "caps.ts")));
+    expect(Object.values(out.r.content!.workflows)[0]!.modules.caps!.path).toMatch(/^\.\.\/[^/]+\/caps\.ts$/);
   });
 });

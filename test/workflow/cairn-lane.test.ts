@@ -139,7 +139,8 @@ function shoutDecl(lane: Record<string, unknown> | null = processLane()): Record
     nodes: {
       shout: {
         steps: [step],
-        routes: { SUCCESS: "check", VIOLATION: { exit: "BAD", reason: "not hashable" }, BACKEND_ERROR: { exit: "BROKEN", reason: "the transform process failed" } },
+        // BACKEND_ERROR only when lane-bound (a route for an outcome the node cannot end with is E_COMPILE_IMPOSSIBLE_ROUTE)
+        routes: { SUCCESS: "check", VIOLATION: { exit: "BAD", reason: "not hashable" }, ...(lane === null ? {} : { BACKEND_ERROR: { exit: "BROKEN", reason: "the transform process failed" } }) },
       },
       check: {
         steps: [{ id: "same", ct: "equals", inputs: { a: "$.results.shout.digest", b: "$.payload.expect" } }],

@@ -13,24 +13,26 @@ import { examineTrace } from "../../src/workflow/examine/index.js";
 import { verifyTraceChain } from "../../src/workflow/pgs/trace.js";
 import { parsePyJson } from "../../src/workflow/py/json-parse.js";
 import { toPlain } from "../../src/workflow/pgs/value.js";
-import { baseDecl, EXAMPLES, payload, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, EXAMPLES, payload, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
 
 type Decl = Record<string, unknown>;
 const OUTCOMES = ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "NOT_FOUND", "BACKEND_ERROR"] as const;
 
-/** A workflow whose `probe` node runs `steps`, routing every outcome to its own node `got_<OUTCOME>`. */
-function probe(steps: Decl[]): Decl {
+/**
+ * A workflow whose `probe` node runs `steps`, routing every outcome it can end with to its own
+ * node `got_<OUTCOME>` (a route for an outcome it cannot end with is a compile error).
+ */
+async function probe(steps: Decl[]): Promise<Decl> {
+  const stores = { reg: { kind: "registry", path: "s/reg.jsonl" }, log: { kind: "appendonly", path: "s/log.jsonl" } };
+  const first = await compileDecl(baseDecl({ entry: "probe", stores, nodes: { probe: { steps, routes: { default: { exit: "ANY", reason: "any" } } } } }));
+  const can = Object.values(first.r.content!.workflows)[0]!.nodes.probe!.outcomes;
   const nodes: Record<string, Decl> = {
-    probe: { steps, routes: Object.fromEntries(OUTCOMES.map((o) => [o, `got_${o}`])) },
+    probe: { steps, routes: Object.fromEntries(can.map((o) => [o, `got_${o}`])) },
   };
-  for (const o of OUTCOMES) {
+  for (const o of can) {
     nodes[`got_${o}`] = { steps: [{ id: "h", ct: "hash", inputs: { value: { const: o } } }], routes: { default: { exit: `GOT_${o}`, reason: `probe ended with ${o}` } } };
   }
-  return baseDecl({
-    entry: "probe",
-    stores: { reg: { kind: "registry", path: "s/reg.jsonl" }, log: { kind: "appendonly", path: "s/log.jsonl" } },
-    nodes,
-  });
+  return baseDecl({ entry: "probe", stores, nodes });
 }
 
 describe("routing by every outcome", () => {
@@ -49,7 +51,7 @@ describe("routing by every outcome", () => {
   for (const o of OUTCOMES) {
     it(`${o} takes its route`, async () => {
       const c = cases[o];
-      const { snap, dir } = await prepared(probe(c.steps));
+      const { snap, dir } = await prepared(await probe(c.steps));
       for (const [p, text] of Object.entries(c.seed ?? {})) {
         mkdirSync(join(dir, "data", p, ".."), { recursive: true });
         writeFileSync(join(dir, "data", p), text);
@@ -71,13 +73,13 @@ describe("routing by every outcome", () => {
       { id: "v", ct: "json_schema_validate", inputs: { schema: { const: { type: "string" } }, value: "$.payload" } },
       { id: "h", ct: "hash", inputs: { value: "$.payload" } },
     ];
-    const { snap, dir } = await prepared(probe(steps));
+    const { snap, dir } = await prepared(await probe(steps));
     const r = run(snap, { x: 1 }, dir);
     expect(r.path[0]).toMatchObject({ status: "VIOLATION" });
     expect(r.violations).toHaveLength(1);
     const cont = structuredClone(steps);
     cont[0]!.on_result = { VIOLATION: "continue" };
-    const p2 = await prepared(probe(cont));
+    const p2 = await prepared(await probe(cont));
     const r2 = run(p2.snap, { x: 1 }, p2.dir);
     expect(r2.path[0]).toMatchObject({ status: "SUCCESS" });
     expect(r2.surface.get("digest")).toBeDefined();
@@ -181,7 +183,7 @@ export const capabilities = {
     run(input: { x?: unknown; big?: number }) {
       calls++;
       const g = [typeof process, typeof require, typeof setTimeout, typeof fetch, typeof crypto, typeof Buffer, typeof console].join(",");
-      return { now: Date.now(), iso: new Date().toISOString(), called: calls, rand: Math.random(), rand2: Math.random(), globals: g, echo: input.x ?? null, big: input.big };
+      return { now: Date.now(), iso: new Date().toISOString(), called: calls, rand: Math.random(), rand2: Math.random(), globals: g, echo: input.x ?? null, big: input.big ?? null };
     },
   },
   boom: { outputs: [], run(): never { throw new Error("no way"); } },
@@ -203,28 +205,33 @@ describe("user CTs", () => {
     const steps = [
       { id: "p1", ct: "caps.probe", inputs: { x: "$.payload.x", big: { const: 12345678901 } } },
       { id: "p2", ct: "caps.probe", inputs: { x: "$.steps.p1.echo" } },
+      { id: "p3", ct: "caps.probe", inputs: { x: "$.steps.p1.rand" } },
     ];
     const a = await prepared(userDecl(steps), { "caps.ts": CAPS });
     const r = run(a.snap, { x: "hello" }, a.dir);
     expect(r.status).toBe("SUCCESS");
     const line = traceText(r).split("\n").find((l) => l.includes('"step_id":"p1"'))!;
     expect(line).toBeDefined();
-    const p1 = toPlain(r.surface) as Record<string, unknown>;
+    const p1 = toPlain(r.surface) as Record<string, unknown>; // the last step's result
     expect(p1.now).toBe(USER_CT_LOGICAL_TIME_MS);
     expect(p1.iso).toBe("2025-01-01T00:00:00.000Z");
     expect(p1.called).toBe(1); // a fresh context per call: module state does not survive
     // V8 gives every context a `console` whose methods print nothing (no inspector attached)
     expect(p1.globals).toBe("undefined,undefined,undefined,undefined,undefined,undefined,object");
-    expect(p1.echo).toBe("hello");
     // two steps draw different streams; the same run draws the same ones
     const b = await prepared(userDecl(steps), { "caps.ts": CAPS });
     const r2 = run(b.snap, { x: "hello" }, b.dir);
     expect(traceText(r2)).toBe(traceText(r));
     const events = traceText(r).trim().split("\n").map((l) => JSON.parse(l) as { event_type: string; detail: Record<string, unknown> });
-    expect(events.filter((e) => e.event_type === "CC_STEP").map((e) => e.detail.step_fqdn)).toEqual(["caps.probe", "caps.probe"]);
-    const seq = r.surface.get("rand");
-    expect(typeof seq).toBe("number");
-    expect(seq).not.toBe(r.surface.get("rand2"));
+    expect(events.filter((e) => e.event_type === "CC_STEP").map((e) => e.detail.step_fqdn)).toEqual(["caps.probe", "caps.probe", "caps.probe"]);
+    expect((events.find((e) => e.detail.step_id === "p2")?.detail.inputs as { x?: unknown }).x).toBe("hello");
+    // the surface is p3's result: its own first draw, and p1's first draw as `echo`
+    const p3 = r.surface.get("rand");
+    const p1Draw = r.surface.get("echo");
+    expect(typeof p3).toBe("number");
+    expect(typeof p1Draw).toBe("number");
+    expect(p3).not.toBe(p1Draw); // two steps draw different streams
+    expect(p3).not.toBe(r.surface.get("rand2")); // one stream gives different draws
   });
 
   it("a CT that throws yields VIOLATION; a promise or a time-out is not a result", async () => {
@@ -272,7 +279,7 @@ describe("json_schema_validate is ajv", () => {
 
 describe("path confinement", () => {
   it("a store file reached through a symlink out of the data root aborts the run with E_PATH_CONFINEMENT", async () => {
-    const { snap, dir } = await prepared(probe([{ id: "s", cs: "reg", op: "RESOLVE", inputs: { key_or_address: { const: "k" } } }]));
+    const { snap, dir } = await prepared(await probe([{ id: "s", cs: "reg", op: "RESOLVE", inputs: { key_or_address: { const: "k" } } }]));
     const outside = tempDir();
     mkdirSync(join(dir, "data"), { recursive: true });
     symlinkSync(outside, join(dir, "data", "s"));
@@ -286,7 +293,7 @@ describe("path confinement", () => {
 
 describe("store recording", () => {
   it("records the run with the snapshot as program, and the snapshot loads back by digest", async () => {
-    const { snap, dir } = await prepared(probe([{ id: "s", ct: "hash", inputs: { value: "$.payload" } }]));
+    const { snap, dir } = await prepared(await probe([{ id: "s", ct: "hash", inputs: { value: "$.payload" } }]));
     const store = openStore({ dir: join(dir, "store") });
     try {
       const r = run(snap, { x: 1 }, dir, { store });

@@ -14,19 +14,21 @@
  * | `E_COMPILE_MODULE`             | a capability module that does not bundle or does not export `capabilities` |
  * | `E_COMPILE_UNKNOWN_CAPABILITY` | an unknown atom, module, user CT or store                                  |
  * | `E_COMPILE_UNKNOWN_OPERATION`  | an operation the store kind does not have                                  |
- * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that never runs before, a later step), or a required input left unbound |
+ * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step), or a required input left unbound |
  * | `E_COMPILE_MISSING_NODE`       | the entry or a route names an undeclared node                               |
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
- * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches                                      |
+ * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with                          |
+ * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches (only routes of outcomes the node can end with count) |
  * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits`                   |
  *
  * A node's possible outcomes: for each step but the last, the outcomes its `on_result` (default:
  * SUCCESS continues, any other outcome exits) turns into an exit, plus every outcome of the last
  * step. Nothing in the snapshot depends on where the files live: sources are named by base
- * name and digest, modules by their declared relative path and bundle digest.
+ * name and digest, modules by their path relative to the declaration file (an absolute declared
+ * path is made relative) and bundle digest.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
 import { loadAjv } from "../atoms/general.js";
 import { parseDocument } from "yaml";
@@ -149,10 +151,17 @@ function locate(pointer: string): { node: string | null; field: string } {
 }
 
 function schemaDiagnostics(file: string, errors: ErrorObject[]): CompileDiagnostic[] {
-  // Report the deepest failures (oneOf/anyOf wrappers say less than the branch errors under them).
-  const depth = (e: ErrorObject) => (e.instancePath === "" ? 0 : e.instancePath.split("/").length);
-  const max = Math.max(...errors.map(depth));
-  const deepest = errors.filter((e) => depth(e) === max);
+  // Report, per branch of the document, the deepest failures: an error is dropped when another
+  // one lies strictly under it (oneOf/anyOf wrappers say less than the branch errors under
+  // them), never because an unrelated branch is deeper. A missing (or unknown) member counts
+  // as lying at that member, so a missing top-level `entry` is reported next to node errors.
+  const at = (e: ErrorObject): string => {
+    const p = e.params as { missingProperty?: unknown; additionalProperty?: unknown };
+    const member = e.keyword === "required" ? p.missingProperty : e.keyword === "additionalProperties" ? p.additionalProperty : undefined;
+    return typeof member === "string" ? `${e.instancePath}/${member.replace(/~/g, "~0").replace(/\//g, "~1")}` : e.instancePath;
+  };
+  const paths = errors.map(at);
+  const deepest = errors.filter((_, i) => !paths.some((q) => q.startsWith(`${paths[i] as string}/`)));
   const byPath = new Map<string, string[]>();
   for (const e of deepest) {
     let msg = e.message ?? e.keyword;
@@ -242,6 +251,31 @@ function reachableFrom(from: string, edges: Map<string, Set<string>>): Set<strin
   return seen;
 }
 
+/**
+ * Dominators of every node reachable from `entry` (iterative data-flow over `edges`): node d
+ * dominates n when every route from the entry to n passes d. Each set includes the node itself.
+ */
+function dominators(entry: string, reach: ReadonlySet<string>, edges: Map<string, Set<string>>): Map<string, Set<string>> {
+  const nodes = [...reach];
+  const into = new Map<string, string[]>(nodes.map((n) => [n, []]));
+  for (const n of nodes) for (const m of edges.get(n) ?? []) if (reach.has(m)) into.get(m)?.push(n);
+  const dom = new Map<string, Set<string>>(nodes.map((n) => [n, n === entry ? new Set([entry]) : new Set(nodes)]));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const n of nodes) {
+      if (n === entry) continue;
+      const ps = into.get(n) ?? [];
+      const next = new Set<string>(ps.length === 0 ? [] : [...(dom.get(ps[0] as string) as Set<string>)].filter((d) => ps.every((p) => dom.get(p)?.has(d) === true)));
+      next.add(n);
+      if (next.size !== (dom.get(n) as Set<string>).size) {
+        dom.set(n, next);
+        changed = true;
+      }
+    }
+  }
+  return dom;
+}
+
 /** Strongly connected components that contain a cycle (Tarjan), each sorted, in order of their first node. */
 function cycles(nodes: readonly string[], edges: Map<string, Set<string>>): string[][] {
   let index = 0;
@@ -286,6 +320,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
 
   // Capabilities of every step, and the node → node edges.
   const infos = new Map<string, StepInfo[]>();
+  const nodeOutcomes = new Map<string, { outcomes: Set<Outcome>; sourceOf: Map<Outcome, string> }>();
   const edges = new Map<string, Set<string>>();
   for (const key of nodeKeys) {
     const node = decl.nodes[key] as NodeDecl;
@@ -330,17 +365,38 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         // A lane-bound step: the contract above, implemented by an execution-plane lane (lane-compile.ts).
         const lane = compileLaneBinding(s.lane, Object.keys(s.inputs), (code, field, message) => add(code, key, `${at}.lane${field}`, message));
         if (lane !== null && info.resolved !== undefined) info = { ...info, outcomes: laneOutcomes(info.outcomes), resolved: Object.assign({}, info.resolved, { lane }) };
+        // A bad binding is reported above; the step still can end BACKEND_ERROR (no cascade of impossible routes).
+        else info = { ...info, outcomes: laneOutcomes(info.outcomes) };
       }
       list.push(info);
     });
     infos.set(key, list);
-    const targets = new Set<string>();
+    // The outcomes the node can end with (module comment) and which step each comes from.
+    const outcomes = new Set<Outcome>();
+    const sourceOf = new Map<Outcome, string>();
+    node.steps.forEach((s, i) => {
+      for (const o of (list[i] as StepInfo).outcomes) {
+        if ((s.on_result?.[o] ?? defaultAction(o)) === "exit" || i === node.steps.length - 1) {
+          outcomes.add(o);
+          if (!sourceOf.has(o)) sourceOf.set(o, `step ${s.id} (${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`})`);
+        }
+      }
+    });
+    nodeOutcomes.set(key, { outcomes, sourceOf });
+    const known = list.every((i) => i.known);
     for (const [outcome, r] of Object.entries(node.routes)) {
-      if (typeof r === "string") {
-        if (!Object.prototype.hasOwnProperty.call(decl.nodes, r)) add(ErrorCode.COMPILE_MISSING_NODE, key, `routes.${outcome}`, `routes ${outcome} to node ${JSON.stringify(r)}, which is not declared`);
-        else targets.add(r);
+      if (typeof r === "string" && !Object.prototype.hasOwnProperty.call(decl.nodes, r)) add(ErrorCode.COMPILE_MISSING_NODE, key, `routes.${outcome}`, `routes ${outcome} to node ${JSON.stringify(r)}, which is not declared`);
+      if (known && outcome !== "default" && !outcomes.has(outcome as Outcome)) {
+        add(ErrorCode.COMPILE_IMPOSSIBLE_ROUTE, key, `routes.${outcome}`, `routes ${outcome}, but no step can end this node with ${outcome} (it can end with: ${OUTCOMES.filter((o) => outcomes.has(o)).join(", ") || "nothing"})`);
       }
     }
+    // Edges: the routes the node's possible outcomes actually take (a route for an outcome it
+    // cannot produce, or a default every outcome already covers, leads nowhere). With an
+    // unresolved step the outcomes are unknown: every route counts, so that one error does not
+    // cascade into unreachable nodes.
+    const targets = new Set<string>();
+    const used: Array<RouteDecl | undefined> = known ? OUTCOMES.filter((o) => outcomes.has(o)).map((o) => node.routes[o] ?? node.routes.default) : Object.values(node.routes);
+    for (const r of used) if (typeof r === "string" && Object.prototype.hasOwnProperty.call(decl.nodes, r)) targets.add(r);
     edges.set(key, targets);
   }
 
@@ -348,6 +404,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   const entryReach = Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry) ? reachableFrom(decl.entry, edges).add(decl.entry) : new Set(nodeKeys);
   const preds = new Map(nodeKeys.map((k) => [k, new Set<string>()]));
   for (const k of nodeKeys) for (const r of reachableFrom(k, edges)) preds.get(r)?.add(k);
+  const doms = Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry) ? dominators(decl.entry, entryReach, edges) : new Map<string, Set<string>>();
   const nodeOutputs = (k: string): Set<string> => new Set((infos.get(k) ?? []).flatMap((i) => [...i.outputs]));
   const nodeKnown = (k: string): boolean => (infos.get(k) ?? []).every((i) => i.known);
   const compileBinding = (key: string, stepIndex: number, field: string, v: unknown): Binding => {
@@ -361,7 +418,9 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         const target = p.name as string;
         if (!Object.prototype.hasOwnProperty.call(decl.nodes, target)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: there is no node ${JSON.stringify(target)}`);
         else if (entryReach.has(key) && !preds.get(key)?.has(target)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} never runs before node ${key} (no route leads from it to ${key})`);
-        else {
+        else if (entryReach.has(key) && (target === key || doms.get(key)?.has(target) !== true)) {
+          add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target} does not always run before node ${key} (a route from the entry ${decl.entry} reaches ${key} without running ${target} first)`);
+        } else {
           const first = p.segments[0];
           const outs = nodeOutputs(target);
           if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
@@ -393,8 +452,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     const node = decl.nodes[key] as NodeDecl;
     const list = infos.get(key) ?? [];
     const steps: SnapshotStep[] = [];
-    const outcomes = new Set<Outcome>();
-    const sourceOf = new Map<Outcome, string>();
+    const { outcomes, sourceOf } = nodeOutcomes.get(key) as { outcomes: Set<Outcome>; sourceOf: Map<Outcome, string> };
     node.steps.forEach((s, i) => {
       const info = list[i] as StepInfo;
       const inputs: Record<string, Binding> = {};
@@ -403,14 +461,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         if (!Object.prototype.hasOwnProperty.call(s.inputs, r)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, `steps[${i}].inputs`, `input ${JSON.stringify(r)} of ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} is not bound`);
       }
       const onResult: Record<string, OnResult> = {};
-      for (const o of info.outcomes) {
-        const a = s.on_result?.[o] ?? defaultAction(o);
-        onResult[o] = a;
-        if (a === "exit" || i === node.steps.length - 1) {
-          outcomes.add(o);
-          if (!sourceOf.has(o)) sourceOf.set(o, `step ${s.id} (${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`})`);
-        }
-      }
+      for (const o of info.outcomes) onResult[o] = s.on_result?.[o] ?? defaultAction(o);
       if (info.resolved !== undefined) steps.push({ id: s.id, inputs, outputs: [...info.outputs], outcomes: [...info.outcomes], onResult, ...info.resolved } as SnapshotStep);
     });
     const routes: Record<string, Route> = {};
@@ -427,7 +478,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   if (Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry)) {
     const reach = reachableFrom(decl.entry, edges);
     reach.add(decl.entry);
-    for (const k of nodeKeys) if (!reach.has(k)) add(ErrorCode.COMPILE_UNREACHABLE_NODE, k, "", `node ${k} is unreachable: no route from the entry ${decl.entry} leads to it`);
+    for (const k of nodeKeys) if (!reach.has(k)) add(ErrorCode.COMPILE_UNREACHABLE_NODE, k, `nodes.${k}`, `node ${k} is unreachable: no route from the entry ${decl.entry} leads to it (routes for outcomes a node cannot end with do not count)`);
   }
   const unbounded = new Map<string, Set<string>>();
   for (const k of nodeKeys) {
@@ -453,6 +504,13 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     modules: wfModules,
     nodes: out,
   };
+}
+
+/** A module path as sealed: the declared one when relative, else relative to the declaration's directory (`/` separators). */
+export function sealedModulePath(file: string, declared: string): string {
+  if (!isAbsolute(declared)) return declared;
+  const rel = relative(dirname(resolve(file)), declared).split(sep).join("/");
+  return rel.startsWith("../") || rel === ".." ? rel : `./${rel}`;
 }
 
 /**
@@ -492,7 +550,8 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
       try {
         const b = await bundleCapabilityModule(resolve(dirname(file), rel), rel);
         const caps = new UserModuleRunner(name, b.code).describe();
-        modules.set(name, { path: rel, digest: b.digest, code: b.code, capabilities: caps });
+        // Sealed relative to the declaration file: an absolute path would make the digest depend on where the files live.
+        modules.set(name, { path: sealedModulePath(file, rel), digest: b.digest, code: b.code, capabilities: caps });
         bundles.set(b.digest, { code: b.code, capabilities: Object.fromEntries(Object.entries(caps).map(([k, v]) => [k, { outputs: [...v.outputs] }])) });
       } catch (err) {
         modules.set(name, null);

@@ -20,7 +20,9 @@
  *     the JSON parsed from that output member (process: stdout, http: body). It must be a JSON
  *     object. Its optional `outcome` member names the step outcome (e.g. ALREADY_EXISTS for a
  *     registry service answering a repeat); it must be one the step declares, else the step
- *     ends BACKEND_ERROR. Without `outcome` the step is SUCCESS. The other members are the
+ *     ends BACKEND_ERROR. Without `outcome` the step is SUCCESS; a SUCCESS result must hold
+ *     every declared output field, else the step ends VIOLATION (BACKEND_ERROR when the step
+ *     has no VIOLATION outcome). The other members are the
  *     step's result fields; a string `message` member is the error text of a non-SUCCESS outcome.
  *   - `failed`: BACKEND_ERROR. The raw facts (the output's top-level numbers / booleans / nulls:
  *     `exit_code`, `status_code`…) are the step's result fields, and the error text names the
@@ -61,7 +63,7 @@ import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
 import type { SnapshotStep } from "./model.js";
 import { follow } from "./paths.js";
-import { runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
+import { missingOutputs, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
 
 /** Edge type from a recorded run's trace to the evidence records of its lane-bound steps. */
 export const LANE_EVIDENCE_EDGE_TYPE = "cairn.workflow.lane-evidence";
@@ -159,7 +161,12 @@ function fromOutput(step: SnapshotStep, lane: SnapshotLaneBinding, output: unkno
     return broken(`lane ${lane.laneId} answered outcome ${show(outcome)}, which step ${step.id} does not declare (its outcomes: ${step.outcomes.join(", ")})`);
   }
   const fields = fromPlain(rest) as PyObject;
-  if (status === "SUCCESS") return { status, fields };
+  if (status === "SUCCESS") {
+    // The declared output fields are a contract later bindings rely on (run.ts missingOutputs).
+    const missing = missingOutputs(step, fields);
+    if (missing !== null) return { status: step.outcomes.includes("VIOLATION") ? "VIOLATION" : "BACKEND_ERROR", fields: new Map(), error: `lane ${lane.laneId} broke the step's contract: ${missing}` };
+    return { status, fields };
+  }
   const m = rest.message;
   return { status, fields, error: typeof m === "string" ? m : `lane ${lane.laneId} answered ${status}` };
 }

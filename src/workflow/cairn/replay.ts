@@ -5,8 +5,9 @@
  *
  * The run is found through its root `cairn-wf:<trace_id>` (the trace artifact) and the receipt
  * that produced it (params `{kind: "cairn.workflow.run", workflow}`, program = the snapshot
- * content artifact, inputs = [payload as given, prior-state manifest], outputs = [trace,
- * effects]; record.ts). Then:
+ * content artifact, inputs = [payload as given, prior-state manifest] (+ the lane observations
+ * for a lane-bound run), outputs = [trace, effects]; record.ts). A lane-bound run is refused
+ * with `E_USAGE` (details.reason `plane_required`): its step outputs were external facts. Then:
  *
  *  1. the snapshot is loaded from the store and verified over its **whole content**
  *     (`loadSnapshotFromStore`: canonical form, digest = the receipt's program); a changed
@@ -37,6 +38,7 @@ import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX
 import { traceIdOf, type ReplayDifference, type ReplayResult } from "../pgs/replay.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
+import { laneBoundSteps } from "./lane-compile.js";
 import { prepareSnapshot, runCairnWorkflow } from "./run.js";
 import { loadSnapshotFromStore, SNAPSHOT_INTEGRITY_REASON, type SealedSnapshot } from "./seal.js";
 
@@ -62,7 +64,8 @@ function receiptOf(store: Store, trace: Digest, effects: Digest | undefined, kin
         continue;
       }
       const params = r.params as { kind?: unknown } | null;
-      if (params?.kind !== kind || r.outputs[0] !== trace || r.inputs.length !== 2) continue;
+      // 2 inputs (payload, prior state), or 3 for a lane-bound run (+ lane observations, record.ts).
+      if (params?.kind !== kind || r.outputs[0] !== trace || (r.inputs.length !== 2 && r.inputs.length !== 3)) continue;
       if (effects !== undefined && r.outputs[1] !== effects) continue;
       return r;
     }
@@ -150,6 +153,14 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   if (named !== sealed.digest) {
     throw new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (expected): the recorded trace of ${traceId} names snapshot ${named ?? "(none)"}, its receipt ${sealed.digest}`, {
       reason: SNAPSHOT_INTEGRITY_REASON, check: "expected", traceId, expected: named, actual: sealed.digest,
+    });
+  }
+  // A lane-bound run's step outputs were the services' answers: not reproducible from the store.
+  const wf = Object.prototype.hasOwnProperty.call(sealed.content.workflows, workflow) ? sealed.content.workflows[workflow] : undefined;
+  const lanes = wf === undefined ? [] : laneBoundSteps(wf);
+  if (receipt.inputs.length === 3 || lanes.length > 0) {
+    throw new CairnError(ErrorCode.USAGE, `Recorded run ${traceId} has lane-bound steps (${lanes.join(", ") || "lane observations recorded"}): its step outputs came from execution-plane services, so it cannot be replayed from the store`, {
+      reason: "plane_required", traceId, steps: [...lanes],
     });
   }
   const prepared = prepareSnapshot(sealed);

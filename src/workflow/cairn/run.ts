@@ -12,7 +12,7 @@
  *   per outcome: continue or exit the node); the node's outcome is its last executed step's;
  *   route by outcome to the next node or to a named exit. A missing route ends the run with that
  *   status (the compiler rejects snapshots where that can happen). Hop limit: the workflow's
- *   `maxHops` (at most CAIRN_MAX_HOPS = 64); the next hop past it aborts the run with
+ *   `maxHops` when it is an integer in 1..64, else CAIRN_MAX_HOPS = 64; the next hop past it aborts the run with
  *   `E_LIMIT_EXCEEDED` (reason `hop_limit`); a node visited more than its `max_visits` aborts
  *   it with `E_LIMIT_EXCEEDED` (reason `visit_bound`).
  * - **Execution ≠ effect**: the terminal status is the outcome that reached the exit; a
@@ -22,8 +22,8 @@
  *   message in `CC_STEP.detail.error`). **CS steps** go through the existing runtimes
  *   (src/workflow/effects) under the data root, with the "declared" operation dialect; their
  *   hard errors (path confinement, bad config, I/O) abort the run with an `ERROR` event.
- * - **Determinism**: the trace id derives from (snapshot digest, workflow, canonical payload,
- *   prior state of the workflow's store files); effect ids, append timestamps (logical clock,
+ * - **Determinism**: the trace id derives from (snapshot digest, workflow, the payload as
+ *   recorded — compact JSON in the given key order —, prior state of the workflow's store files); effect ids, append timestamps (logical clock,
  *   default 2025-01-01T00:00:00Z), registry addresses, user-CT time and randomness all derive
  *   from the run. No wall clock, no randomness, no absolute path in the trace or summary.
  * - **Lane-bound steps** (a step's `lane` binding) are yielded by `runCairnCore` to the plane
@@ -220,6 +220,17 @@ function stepName(s: SnapshotStep): string {
   return s.handler.type === "atom" ? `atom:${s.handler.name}` : `${s.handler.module}.${s.handler.capability}`;
 }
 
+/**
+ * The declared output fields a SUCCESS result lacks (a user CT's or a lane's result: code the
+ * compiler could not check), as a message, or null when every declared field is there. Later
+ * bindings (`$.results.<node>.<field>`) were checked against the declaration, so a missing
+ * field is a contract violation, not a silent null.
+ */
+export function missingOutputs(s: SnapshotStep, fields: PyObject): string | null {
+  const missing = s.outputs.filter((o) => !fields.has(o));
+  return missing.length === 0 ? null : `its result lacks the declared output field${missing.length === 1 ? "" : "s"} ${missing.map((m) => JSON.stringify(m)).join(", ")} (declared: ${s.outputs.join(", ")})`;
+}
+
 interface StepOutcome {
   status: string;
   fields: PyObject;
@@ -244,6 +255,8 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
     const r = runner.call(s.handler.capability, inputs, seedKey);
     const name = `${s.handler.module}.${s.handler.capability}`;
     if (!r.ok) return { status: "VIOLATION", fields: new Map(), error: r.raised ? `${ATOM_RAISED}${name}: ${r.error}` : `user CT ${name} broke its contract: ${r.error}` };
+    const missing = missingOutputs(s, r.value as PyObject);
+    if (missing !== null) return { status: "VIOLATION", fields: new Map(), error: `user CT ${name} broke its contract: ${missing}` };
     return { status: "SUCCESS", fields: r.value as PyObject };
   }
   const cs = s as CsStep;
@@ -296,7 +309,10 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
   const files = storeFiles(wf);
   const before: StateFile[] = captureState(dataRoot, files);
-  const payloadBytes = Buffer.from(canonicalPy(opts.payload), "utf8");
+  // The payload as recorded (compact JSON, key order as given). The trace depends on that order
+  // (WF_START payload_keys, step inputs, a user CT's input object), so the id hashes these
+  // bytes: two orders of one object are two runs with two ids, never one id with two traces.
+  const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
   const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
   const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
@@ -315,7 +331,8 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   let surface: PyObject = new Map();
   let error: CairnRunResult["error"] = null;
   let exit: CairnRunResult["exit"] = null;
-  const maxHops = Math.min(wf.maxHops, CAIRN_MAX_HOPS);
+  // The content's limit only when it is one the compiler can write (an integer in 1..64).
+  const maxHops = Number.isInteger(wf.maxHops) && wf.maxHops >= 1 && wf.maxHops <= CAIRN_MAX_HOPS ? wf.maxHops : CAIRN_MAX_HOPS;
 
   try {
     trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest], ...(opts.planeSession === undefined ? [] : [["plane_session", opts.planeSession] as [string, PyValue]])]) });
@@ -408,7 +425,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
   writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
   const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
-    sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"),
+    sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
     before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
     ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
   });

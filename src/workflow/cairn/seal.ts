@@ -11,7 +11,8 @@
  *   `parse` (not JSON) / `canonical` (the file is not the canonical form of what it holds — a
  *   changed byte that still parses) / `digest` (the recorded digest differs from the content's)
  *   / `expected` (the content is not the snapshot the caller asked for) / `structure` (the
- *   content is not a Cairn snapshot of this version)). So flipping any byte of the file is
+ *   content is not a well-formed Cairn snapshot of this version: every member the runtime
+ *   reads is checked, with its type and cross-references — `structureProblem`)). So flipping any byte of the file is
  *   refused, whatever part of the content it lies in.
  * - By digest: the content artifact is read from the store (which verifies its bytes) and the
  *   digest recomputed as well.
@@ -46,12 +47,120 @@ export function sealedFileBytes(content: SnapshotContent): { digest: Digest; byt
   return { digest, bytes: Buffer.from(canonicalBytes({ format: SNAPSHOT_FILE_FORMAT, digest, content })) };
 }
 
-function checkStructure(content: unknown): SnapshotContent {
-  const c = content as Partial<SnapshotContent> | null;
-  if (c === null || typeof c !== "object" || Array.isArray(c) || c.kind !== SNAPSHOT_KIND || c.version !== SNAPSHOT_VERSION || typeof c.workflows !== "object" || c.workflows === null || typeof c.modules !== "object" || c.modules === null) {
-    throw integrity("structure", `not a ${SNAPSHOT_KIND} version ${SNAPSHOT_VERSION}`);
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === "string";
+const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isStr);
+const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
+const own = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+/** The first structural problem of a binding, or null. */
+function bindingProblem(b: unknown, at: string): string | null {
+  if (!isObj(b)) return `${at} is not a binding object`;
+  if (own(b, "bind")) {
+    const p = b.bind;
+    if (!isObj(p) || !isStr(p.path) || !["payload", "results", "steps"].includes(p.root as string) || !(p.name === null || isStr(p.name)) || !Array.isArray(p.segments) || !p.segments.every((x) => isStr(x) || Number.isInteger(x))) return `${at}.bind is not a binding path`;
+    if (p.root !== "payload" && !isStr(p.name)) return `${at}.bind names no node or step`;
+    return null;
   }
-  return c as SnapshotContent;
+  if (own(b, "const")) return null;
+  if (own(b, "object")) {
+    if (!isObj(b.object)) return `${at}.object is not an object`;
+    for (const [k, x] of Object.entries(b.object)) {
+      const e = bindingProblem(x, `${at}.object.${k}`);
+      if (e !== null) return e;
+    }
+    return null;
+  }
+  if (own(b, "array")) {
+    if (!Array.isArray(b.array)) return `${at}.array is not an array`;
+    for (let i = 0; i < b.array.length; i++) {
+      const e = bindingProblem(b.array[i], `${at}.array[${i}]`);
+      if (e !== null) return e;
+    }
+    return null;
+  }
+  return `${at} is none of bind / const / object / array`;
+}
+
+/**
+ * The first structural problem of a snapshot content (every member the runtime reads, with its
+ * type and cross-references: entry and route targets, step stores, module digests), or null.
+ * `maxHops` is not required: the runtime falls back to CAIRN_MAX_HOPS (run.ts).
+ */
+export function structureProblem(content: unknown): string | null {
+  const c = content;
+  if (!isObj(c) || c.kind !== SNAPSHOT_KIND || c.version !== SNAPSHOT_VERSION) return `not a ${SNAPSHOT_KIND} version ${SNAPSHOT_VERSION}`;
+  if (!isObj(c.workflows)) return "workflows is not an object";
+  if (!isObj(c.modules)) return "modules is not an object";
+  for (const [d, m] of Object.entries(c.modules)) {
+    if (!isDigest(d)) return `modules: ${JSON.stringify(d)} is not a digest`;
+    if (!isObj(m) || !isStr(m.code) || !isObj(m.capabilities)) return `modules.${d} is not {code, capabilities}`;
+    for (const [k, x] of Object.entries(m.capabilities)) if (!isObj(x) || !isStrList(x.outputs)) return `modules.${d}.capabilities.${k}.outputs is not a list of strings`;
+  }
+  for (const [fqdn, w] of Object.entries(c.workflows)) {
+    const at = `workflows.${fqdn}`;
+    if (!isObj(w)) return `${at} is not an object`;
+    for (const k of ["namespace", "code", "entry"]) if (!isStr(w[k])) return `${at}.${k} is not a string`;
+    if (!(w.description === null || isStr(w.description))) return `${at}.description is not a string or null`;
+    if (!isObj(w.source) || !isStr(w.source.file) || !isStr(w.source.digest)) return `${at}.source is not {file, digest}`;
+    if (w.maxHops !== undefined && typeof w.maxHops !== "number") return `${at}.maxHops is not a number`;
+    if (!isObj(w.stores)) return `${at}.stores is not an object`;
+    for (const [k, st] of Object.entries(w.stores)) {
+      if (!isObj(st) || !["registry", "appendonly", "mutable"].includes(st.kind as string) || !isStr(st.capability) || !isStr(st.path)) return `${at}.stores.${k} is not {kind, capability, path}`;
+    }
+    if (!isObj(w.modules)) return `${at}.modules is not an object`;
+    for (const [k, m] of Object.entries(w.modules)) if (!isObj(m) || !isStr(m.path) || !isStr(m.digest)) return `${at}.modules.${k} is not {path, digest}`;
+    if (!isObj(w.nodes)) return `${at}.nodes is not an object`;
+    const nodes = w.nodes;
+    if (!own(nodes, w.entry as string)) return `${at}.entry names no node`;
+    for (const [key, n] of Object.entries(nodes)) {
+      const nat = `${at}.nodes.${key}`;
+      if (!isObj(n)) return `${nat} is not an object`;
+      if (!isPosInt(n.addr)) return `${nat}.addr is not a positive integer`;
+      if (!(n.maxVisits === null || isPosInt(n.maxVisits))) return `${nat}.maxVisits is not a positive integer or null`;
+      if (!isStrList(n.outcomes)) return `${nat}.outcomes is not a list of strings`;
+      if (!isObj(n.routes)) return `${nat}.routes is not an object`;
+      for (const [o, r] of Object.entries(n.routes)) {
+        if (isObj(r) && isStr(r.node)) {
+          if (!own(nodes, r.node)) return `${nat}.routes.${o} names no node`;
+        } else if (!(isObj(r) && isStr(r.exit) && isStr(r.reason))) return `${nat}.routes.${o} is neither {node} nor {exit, reason}`;
+      }
+      if (!Array.isArray(n.steps)) return `${nat}.steps is not a list`;
+      for (let i = 0; i < n.steps.length; i++) {
+        const s: unknown = n.steps[i];
+        const sat = `${nat}.steps[${i}]`;
+        if (!isObj(s) || !isStr(s.id)) return `${sat} is not a step with an id`;
+        if (!isObj(s.inputs)) return `${sat}.inputs is not an object`;
+        for (const [k, b] of Object.entries(s.inputs)) {
+          const e = bindingProblem(b, `${sat}.inputs.${k}`);
+          if (e !== null) return e;
+        }
+        if (!isStrList(s.outputs) || !isStrList(s.outcomes)) return `${sat}.outputs / outcomes are not lists of strings`;
+        if (!isObj(s.onResult) || !Object.values(s.onResult).every((a) => a === "continue" || a === "exit")) return `${sat}.onResult is not a map to continue / exit`;
+        if (s.lane !== undefined && (!isObj(s.lane) || !isStr(s.lane.laneId) || !isStr(s.lane.kind) || !isStr(s.lane.operation) || !isObj(s.lane.payload))) return `${sat}.lane is not a lane binding`;
+        if (s.kind === "cs") {
+          for (const k of ["store", "capability", "op", "method"]) if (!isStr(s[k])) return `${sat}.${k} is not a string`;
+          if (!own(w.stores, s.store as string)) return `${sat}.store names no store of the workflow`;
+        } else if (s.kind === "ct") {
+          const h = s.handler;
+          if (isObj(h) && h.type === "atom") {
+            if (!isStr(h.name) || !isStr(h.ref)) return `${sat}.handler is not {type: atom, name, ref}`;
+          } else if (isObj(h) && h.type === "user") {
+            if (!isStr(h.module) || !isStr(h.digest) || !isStr(h.capability)) return `${sat}.handler is not {type: user, module, digest, capability}`;
+            if (!own(c.modules, h.digest)) return `${sat}.handler names module ${h.digest}, which the snapshot does not hold`;
+          } else return `${sat}.handler is neither an atom nor a user CT`;
+        } else return `${sat}.kind is neither ct nor cs`;
+      }
+    }
+  }
+  return null;
+}
+
+function checkStructure(content: unknown): SnapshotContent {
+  const problem = structureProblem(content);
+  if (problem !== null) throw integrity("structure", problem === `not a ${SNAPSHOT_KIND} version ${SNAPSHOT_VERSION}` ? problem : `not a well-formed ${SNAPSHOT_KIND} version ${SNAPSHOT_VERSION}: ${problem}`);
+  return content as SnapshotContent;
 }
 
 /** Verifies sealed-file bytes (see the module comment). */

@@ -33,23 +33,31 @@
  * ## The guarantee, honestly
  *
  * Every call runs in a **new** vm context (so no state survives between calls, runs or steps)
- * whose global object holds only the ECMAScript built-ins, with:
+ * whose global object is a null-prototype object (so `globalThis.constructor` is the context's
+ * own `Object`, never the host's) holding only the ECMAScript built-ins, with:
  *  - `Date`: `new Date()` / `Date.now()` / `Date()` give the logical time
  *    (USER_CT_LOGICAL_TIME_MS = 2025-01-01T00:00:00Z); `Intl.DateTimeFormat#format()` without a
  *    date too;
+ *  - locale `en-US` and time zone `UTC` whenever none is given: every `Intl.*` constructor,
+ *    `Number`/`BigInt`/`Date` `toLocale*String`, `String#localeCompare` and
+ *    `toLocaleUpper/LowerCase` (so the host's LANG / TZ do not leak into results);
  *  - `Math.random`: xoshiro128** seeded from SHA-256 of (trace id, node, step id) — the same
  *    run gives the same stream, another step another stream;
  *  - no `require`, `process`, `Buffer`, timers, `fetch`, `crypto`, `performance`: they are
  *    not defined in the context (V8's own `console` exists but prints nothing);
  *  - promise jobs run inside the call (`microtaskMode: "afterEvaluate"`), never afterwards;
- *  - local-time methods (`getHours`, `toString`…) follow the process time zone, which the CLI
- *    sets to UTC;
- *  - a synchronous time bound (USER_CT_TIMEOUT_MS); exceeding it aborts the run with
- *    `E_LIMIT_EXCEEDED` (reason `ct_timeout`) — a time-out is not a business outcome.
+ *  - the non-locale local-time methods (`getHours`, `toString`…) follow the process time
+ *    zone, which the CLI sets to UTC;
+ *  - one synchronous deadline per call (USER_CT_TIMEOUT_MS) covering module evaluation and the
+ *    call together; exceeding it aborts the run with `E_LIMIT_EXCEEDED` (reason `ct_timeout`)
+ *    — a time-out is not a business outcome;
+ *  - whatever the module throws is caught and turned into text inside the context, under the
+ *    same deadline (a `message` getter or `toString` that never returns times out); the host
+ *    only ever reads strings, and inspects only host-realm errors (the vm time-out).
  * So a CT written against these rules is a pure function of its inputs and the run.
- * **Not guaranteed**: `node:vm` is not a security boundary. Code can reach the host realm
- * through objects the host passes in (this implementation passes only strings, but a module
- * exploiting engine bugs or prototype tricks is not contained), memory is not bounded
+ * **Not guaranteed**: `node:vm` is not a security boundary. The host passes only strings in and
+ * reads only strings out, and the realm escape through the global object's prototype is
+ * closed, but a module exploiting engine bugs is not contained, memory is not bounded
  * separately, and `WeakRef`/`FinalizationRegistry` timing is not neutralised. Capability
  * modules are trusted code, exactly like batch execution functions; the batch engine's worker
  * threads give a stronger isolation (separate isolate, heap limit) at a cost of milliseconds per
@@ -59,6 +67,7 @@
 import { createHash } from "node:crypto";
 import { realpath, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { types } from "node:util";
 import vm from "node:vm";
 import { build, type BuildFailure, type Message } from "esbuild";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -147,13 +156,18 @@ function seedWords(seedKey: string): number[] {
 
 /**
  * The prelude run in each fresh context before the module: logical Date, seeded Math.random,
- * and the two entry points the host calls (`__cairn_describe`, `__cairn_call`). Only strings
- * cross the boundary.
+ * pinned locale (en-US) and time zone (UTC) for Intl and the `toLocale*` / `localeCompare`
+ * methods, and the entry point the host calls (`__cairn_entry`). Only strings cross the
+ * boundary, in both directions: the entry point catches everything the module throws and
+ * stringifies it **inside** the context (under the call's time bound), so the host never reads
+ * a property of a value made by user code.
  */
 function prelude(seed: readonly number[]): string {
   return `"use strict";
 (function () {
   const FIXED = ${USER_CT_LOGICAL_TIME_MS};
+  const LOCALE = "en-US";
+  const TZ = "UTC";
   const RealDate = Date;
   const FixedDate = new Proxy(RealDate, {
     construct(target, args, newTarget) { return Reflect.construct(target, args.length === 0 ? [FIXED] : args, newTarget); },
@@ -162,6 +176,31 @@ function prelude(seed: readonly number[]): string {
   RealDate.now = function now() { return FIXED; };
   Object.defineProperty(RealDate.prototype, "constructor", { value: FixedDate, writable: true, enumerable: false, configurable: true });
   globalThis.Date = FixedDate;
+  // Locale and time zone: never the host's.
+  const loc = (l) => (l === undefined ? LOCALE : l);
+  const withTz = (o) => (o === undefined ? { timeZone: TZ } : (o !== null && typeof o === "object" && o.timeZone === undefined) ? Object.create(o, { timeZone: { value: TZ, enumerable: true } }) : o);
+  const pin = (C, tz) => new Proxy(C, {
+    construct(target, args, newTarget) { const a = args.slice(); a[0] = loc(a[0]); if (tz) a[1] = withTz(a[1]); return Reflect.construct(target, a, newTarget); },
+    apply(target, self, args) { const a = args.slice(); a[0] = loc(a[0]); if (tz) a[1] = withTz(a[1]); return Reflect.apply(target, self, a); },
+  });
+  for (const name of Object.getOwnPropertyNames(Intl)) {
+    const C = Intl[name];
+    if (typeof C !== "function" || !/^[A-Z]/.test(name) || name === "Locale") continue;
+    const P = pin(C, name === "DateTimeFormat");
+    Object.defineProperty(Intl, name, { value: P, writable: true, enumerable: false, configurable: true });
+    if (C.prototype && Object.prototype.hasOwnProperty.call(C.prototype, "constructor")) Object.defineProperty(C.prototype, "constructor", { value: P, writable: true, enumerable: false, configurable: true });
+  }
+  const wrap = (proto, name, tz, localeArg) => {
+    const f = proto[name];
+    if (typeof f !== "function") return;
+    Object.defineProperty(proto, name, { value: { [name](...args) { const a = args.slice(); a[localeArg] = loc(a[localeArg]); if (tz) a[localeArg + 1] = withTz(a[localeArg + 1]); return Reflect.apply(f, this, a); } }[name], writable: true, enumerable: false, configurable: true });
+  };
+  wrap(Number.prototype, "toLocaleString", false, 0);
+  wrap(BigInt.prototype, "toLocaleString", false, 0);
+  for (const m of ["toLocaleString", "toLocaleDateString", "toLocaleTimeString"]) wrap(RealDate.prototype, m, true, 0);
+  wrap(String.prototype, "localeCompare", false, 1);
+  wrap(String.prototype, "toLocaleUpperCase", false, 0);
+  wrap(String.prototype, "toLocaleLowerCase", false, 0);
   const dtf = Intl.DateTimeFormat.prototype;
   const fmtGet = Object.getOwnPropertyDescriptor(dtf, "format").get;
   Object.defineProperty(dtf, "format", { configurable: true, get() { const f = fmtGet.call(this); return (d) => f(d === undefined ? FIXED : d); } });
@@ -176,38 +215,96 @@ function prelude(seed: readonly number[]): string {
     return (r >>> 0) / 4294967296;
   };
 })();
-class __CairnContractError extends Error {
-  constructor(message) { super(message); this.name = "CairnContractError"; }
-}
 var module = { exports: {} };
 var exports = module.exports;
-function __cairn_caps() {
-  const caps = module.exports && module.exports.capabilities;
-  if (caps === null || typeof caps !== "object") throw new Error("the module does not export a 'capabilities' object");
-  return caps;
-}
-function __cairn_describe() {
-  const caps = __cairn_caps();
-  const out = {};
-  for (const name of Object.keys(caps).sort()) {
-    const c = caps[name];
-    if (c === null || typeof c !== "object" || typeof c.run !== "function") throw new Error("capabilities." + name + " must be an object with a run function");
-    if (!Array.isArray(c.outputs) || !c.outputs.every((o) => typeof o === "string")) throw new Error("capabilities." + name + ".outputs must be an array of strings");
-    out[name] = { outputs: c.outputs.slice() };
+globalThis.__cairn_entry = (function () {
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const keys = Object.keys;
+  const isArray = Array.isArray;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const Str = String;
+  const ErrorProto = Error.prototype;
+  const protoOf = Object.getPrototypeOf;
+  const ownDesc = Object.getOwnPropertyDescriptor;
+  class Contract { constructor(message) { this.message = message; } }
+  // The text of a thrown value, computed here (under the call's time bound): a getter or a
+  // toString that never returns times out instead of hanging the host.
+  function textOf(e) {
+    if (typeof e === "string") return e;
+    if (e !== null && (typeof e === "object" || typeof e === "function")) {
+      const m = e.message;
+      if (typeof m === "string") return m;
+      return Str(e);
+    }
+    return Str(e);
   }
-  return JSON.stringify(out);
-}
-function __cairn_call(name, inputJson) {
-  const caps = __cairn_caps();
-  if (!Object.prototype.hasOwnProperty.call(caps, name)) throw new __CairnContractError("no capability " + name);
-  const r = caps[name].run(JSON.parse(inputJson));
-  if (r !== null && (typeof r === "object" || typeof r === "function") && typeof r.then === "function") throw new __CairnContractError("user CTs must be synchronous: " + name + " returned a promise");
-  if (r === null || typeof r !== "object" || Array.isArray(r)) throw new __CairnContractError(name + " must return a JSON object, got " + (r === null ? "null" : Array.isArray(r) ? "an array" : typeof r));
-  const text = JSON.stringify(r);
-  if (typeof text !== "string") throw new __CairnContractError(name + " returned a value that is not JSON");
-  return text;
-}
+  function caps() {
+    const c = module.exports && module.exports.capabilities;
+    if (c === null || typeof c !== "object") throw new Contract("the module does not export a 'capabilities' object");
+    return c;
+  }
+  function describe() {
+    const c = caps();
+    const out = {};
+    for (const name of keys(c).sort()) {
+      const x = c[name];
+      if (x === null || typeof x !== "object" || typeof x.run !== "function") throw new Contract("capabilities." + name + " must be an object with a run function");
+      const o = x.outputs;
+      if (!isArray(o) || !o.every((v) => typeof v === "string")) throw new Contract("capabilities." + name + ".outputs must be an array of strings");
+      out[name] = { outputs: o.slice() };
+    }
+    return out;
+  }
+  function call(name, inputJson) {
+    const c = caps();
+    if (!hasOwn.call(c, name)) throw new Contract("no capability " + name);
+    const r = c[name].run(parse(inputJson));
+    if (r !== null && (typeof r === "object" || typeof r === "function") && typeof r.then === "function") throw new Contract("user CTs must be synchronous: " + name + " returned a promise");
+    if (r === null || typeof r !== "object" || isArray(r)) throw new Contract(name + " must return a JSON object, got " + (r === null ? "null" : isArray(r) ? "an array" : typeof r));
+    const text = stringify(r);
+    if (typeof text !== "string") throw new Contract(name + " returned a value that is not JSON");
+    return text;
+  }
+  return function entry(wrapper, what, name, inputJson) {
+    try {
+      wrapper(module, exports);
+      if (what === "describe") return stringify({ ok: true, value: stringify(describe()) });
+      return stringify({ ok: true, value: call(name, inputJson) });
+    } catch (e) {
+      const contract = e instanceof Contract;
+      let message;
+      try { message = textOf(e); } catch (e2) { message = "a thrown value that cannot be turned into text"; }
+      if (typeof message !== "string") message = "a thrown value that cannot be turned into text";
+      return stringify({ ok: false, contract: contract, message: message });
+    }
+  };
+})();
 `;
+}
+
+/** The result of the in-context entry point (JSON text made inside the context). */
+type EntryResult = { ok: true; value: string } | { ok: false; contract: boolean; message: string };
+
+/**
+ * An engine- or host-made error (e.g. the vm time-out, which Node creates in the context's
+ * realm), found without running any trap or getter of user code: a native error that is not a
+ * proxy. User code's own throws never reach the host (the entry point catches them).
+ */
+function hostError(err: unknown): Error | undefined {
+  if (err === null || typeof err !== "object" || types.isProxy(err) || !types.isNativeError(err)) return undefined;
+  return err as Error;
+}
+
+/** The own data property `name` of a host-realm error (never a getter). */
+function ownData(err: Error, name: string): unknown {
+  const d = Object.getOwnPropertyDescriptor(err, name);
+  return d !== undefined && "value" in d ? d.value : undefined;
+}
+
+function isTimeout(err: unknown): boolean {
+  const e = hostError(err);
+  return e !== undefined && ownData(e, "code") === "ERR_SCRIPT_EXECUTION_TIMEOUT";
 }
 
 /** A compiled module: the vm scripts, reused for every call (each call gets a new context). */
@@ -218,26 +315,42 @@ export class UserModuleRunner {
     this.script = new vm.Script(`(function (module, exports) {\n${code}\n})`, { filename: `cairn-module:${name}` });
   }
 
-  private context(seedKey: string): vm.Context {
-    // afterEvaluate: promise jobs the module queues run inside each runInContext call (and its
-    // time bound), never later on the host's queue.
-    const ctx = vm.createContext({}, { name: `cairn-ct:${this.name}`, microtaskMode: "afterEvaluate" });
-    vm.runInContext(prelude(seedWords(seedKey)), ctx, { timeout: USER_CT_TIMEOUT_MS });
-    const wrapper = this.script.runInContext(ctx, { timeout: USER_CT_TIMEOUT_MS }) as unknown;
-    ctx.__cairn_wrapper = wrapper;
-    vm.runInContext("__cairn_wrapper(module, exports); delete globalThis.__cairn_wrapper;", ctx, { timeout: USER_CT_TIMEOUT_MS });
-    return ctx;
+  /**
+   * One call in a fresh context, under ONE deadline (USER_CT_TIMEOUT_MS) for prelude, module
+   * evaluation and the call together. Throws the host-realm vm time-out error on time-out.
+   */
+  private enter(seedKey: string, what: "describe" | "call", capability: string, inputJson: string): EntryResult {
+    const deadline = performance.now() + USER_CT_TIMEOUT_MS;
+    const left = (): number => Math.max(1, Math.floor(deadline - performance.now()));
+    // The global is a null-prototype object: a host-realm `{}` would make
+    // `globalThis.constructor.constructor` the host's Function (and so the host `process`).
+    // afterEvaluate: promise jobs the module queues run inside each runInContext call (and the
+    // call's deadline), never later on the host's queue.
+    const ctx = vm.createContext(Object.create(null) as object, { name: `cairn-ct:${this.name}`, microtaskMode: "afterEvaluate" });
+    vm.runInContext(prelude(seedWords(seedKey)), ctx, { timeout: left() });
+    // The module's wrapper function is made in the context (a context-realm function); the
+    // arguments travel as string literals in the script text.
+    (ctx as Record<string, unknown>).__cairn_w = this.script.runInContext(ctx, { timeout: left() }) as unknown;
+    const call = `(function (f, w) { delete globalThis.__cairn_entry; delete globalThis.__cairn_w; return f(w, ${JSON.stringify(what)}, ${JSON.stringify(capability)}, ${JSON.stringify(inputJson)}); })(__cairn_entry, __cairn_w)`;
+    const text = vm.runInContext(call, ctx, { timeout: left() }) as unknown;
+    if (typeof text !== "string") throw new Error("internal: the user CT entry point returned no text");
+    return JSON.parse(text) as EntryResult;
   }
 
   /** The registered CTs (compile time). Throws `E_COMPILE_MODULE`. */
   describe(): Record<string, UserCtDescriptor> {
+    let r: EntryResult;
     try {
-      const ctx = this.context("describe");
-      const text = vm.runInContext("__cairn_describe()", ctx, { timeout: USER_CT_TIMEOUT_MS }) as string;
-      return JSON.parse(text) as Record<string, UserCtDescriptor>;
+      r = this.enter("describe", "describe", "", "null");
     } catch (err) {
-      throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${this.name}: ${messageOf(err)}`, { module: this.name });
+      const why = isTimeout(err) ? `evaluating the module ran longer than ${USER_CT_TIMEOUT_MS} ms` : hostMessage(err);
+      throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${this.name}: ${why}`, { module: this.name });
     }
+    if (!r.ok) throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${this.name}: ${r.message}`, { module: this.name });
+    const caps = JSON.parse(r.value) as unknown;
+    const ok = caps !== null && typeof caps === "object" && !Array.isArray(caps) && Object.values(caps).every((c) => c !== null && typeof c === "object" && Array.isArray((c as { outputs?: unknown }).outputs) && ((c as { outputs: unknown[] }).outputs).every((o) => typeof o === "string"));
+    if (!ok) throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${this.name}: its capabilities do not describe as {outputs: string[]}`, { module: this.name });
+    return caps as Record<string, UserCtDescriptor>;
   }
 
   /**
@@ -245,34 +358,33 @@ export class UserModuleRunner {
    * Returns the result or the violation message; a time-out throws `E_LIMIT_EXCEEDED`.
    */
   call(capability: string, input: PyValue, seedKey: string): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
-    let text: string;
+    let r: EntryResult;
     try {
-      const inputJson = compactJson(input);
-      const ctx = this.context(seedKey);
-      text = vm.runInContext(`__cairn_call(${JSON.stringify(capability)}, ${JSON.stringify(inputJson)})`, ctx, { timeout: USER_CT_TIMEOUT_MS }) as string;
+      r = this.enter(seedKey, "call", capability, compactJson(input));
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
+      if (isTimeout(err)) {
         throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `user CT ${this.name}.${capability} ran longer than ${USER_CT_TIMEOUT_MS} ms`, { reason: "ct_timeout", limit: USER_CT_TIMEOUT_MS });
       }
-      // `raised`: the CT itself threw (a rule violation, like an atom's raise); otherwise the
-      // module broke the contract (non-object result, promise…).
-      const contract = err !== null && typeof err === "object" && (err as { name?: unknown }).name === "CairnContractError";
-      return { ok: false, error: messageOf(err), raised: !contract };
+      return { ok: false, error: hostMessage(err), raised: false };
     }
+    // `raised`: the CT itself threw (a rule violation, like an atom's raise); otherwise the
+    // module broke the contract (non-object result, promise…).
+    if (!r.ok) return { ok: false, error: r.message, raised: !r.contract };
     try {
-      return { ok: true, value: parsePyJson(text) };
+      return { ok: true, value: parsePyJson(r.value) };
     } catch (err) {
-      return { ok: false, error: `returned invalid JSON: ${messageOf(err)}`, raised: false };
+      return { ok: false, error: `returned invalid JSON: ${hostMessage(err)}`, raised: false };
     }
   }
 }
 
-/** The message of a (possibly foreign-realm) thrown value, without calling user code beyond `message`. */
-function messageOf(err: unknown): string {
-  if (err !== null && typeof err === "object") {
-    const m = (err as { message?: unknown }).message;
+/** The message of a value thrown to the host: only a host-realm Error's own data `message` is read. */
+function hostMessage(err: unknown): string {
+  const e = hostError(err);
+  if (e !== undefined) {
+    const m = ownData(e, "message");
     if (typeof m === "string") return m;
   }
   if (typeof err === "string") return err;
-  return Object.prototype.toString.call(err);
+  return "the module failed with a value that is not a host error";
 }
