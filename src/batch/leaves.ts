@@ -6,8 +6,9 @@
  * MTH of that single leaf, SHA-256(0x00 || leaf). The sandbox worker computes the leaf hashes
  * of the records it produces (two SHA-256 per EU, off the main thread) and sends them packed
  * with its results; the main thread then only combines them: a pulse's checksum needs n − 1
- * node hashes and the run's output digest about one per EU. This adds no trust in the
- * worker: the record texts come from the worker anyway, and `verify` recomputes every leaf
+ * node hashes and the run's output digest about one per EU. The worker's leaf hashes
+ * are trusted outside the audit (user code shares the worker's realm): an audited pulse
+ * re-hashes its records on the main thread (`auditPulse`), and `verify` recomputes every leaf
  * from the stored records.
  *
  * The hash function is captured when this module loads, before a worker imports the user's

@@ -207,8 +207,6 @@ export async function executePulse(
   };
   let pending = eus.map((_, i) => i);
   let afterCrash = false;
-  /** The runner's root of the first request, which is the pulse's checksum if that request settles every EU. */
-  let firstRoot: Digest | undefined;
   let requests = 0;
   while (pending.length > 0) {
     const batch = pending;
@@ -244,7 +242,6 @@ export async function executePulse(
     if (requests++ === 0 && got !== undefined && batch.length === n) {
       // The common case: the first request covers the pulse in order, so its buffer can be
       // kept as is (entries of EUs retried later are overwritten by keep()).
-      firstRoot = out.root;
       leaves = got;
     }
     leaves ??= Buffer.alloc(n * LEAF_HASH_BYTES);
@@ -276,8 +273,9 @@ export async function executePulse(
     // Failures made here (crashes) and results of runners without leaves: hash on this thread.
     if (hasLeaf[i] === 0) writeLeafHash(recordText(final[i] as EUResult), leaves, i * LEAF_HASH_BYTES);
   }
-  const result = { outcomes: final as EUResult[], log, attempts, leaves };
-  return requests === 1 && firstRoot !== undefined ? { ...result, checksum: firstRoot } : result;
+  // No checksum here: the pulse's checksum is computed from `leaves` on this thread at commit
+  // (a runner's root describes the attempt it ran, not the final records after retries/crashes).
+  return { outcomes: final as EUResult[], log, attempts, leaves };
 }
 
 /** Whether this pulse is in the deterministic audit sample. */
@@ -292,8 +290,21 @@ export function inAuditSample(cfg: RunConfig, partition: number, index: number):
  * Re-runs the pulse's completed EUs on a fresh worker, each with the attempt number that
  * completed it, and compares their records.
  */
-export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[], attempts: number[]): Promise<void> {
-  await auditRecords(runner, spec, outcomes.map(recordText), attempts);
+export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[], attempts: number[], leaves?: Buffer): Promise<void> {
+  const texts = outcomes.map(recordText);
+  if (leaves !== undefined) {
+    // The worker hashed the records; an audited pulse also re-checks those hashes here, so a
+    // function that tampers with the worker's hashing (it shares the worker's realm) is caught
+    // during the run, not only by `verify`.
+    const own = leafHashesOf(texts);
+    for (let i = 0; i < texts.length; i++) {
+      const a = i * LEAF_HASH_BYTES;
+      if (own.compare(leaves, a, a + LEAF_HASH_BYTES, a, a + LEAF_HASH_BYTES) !== 0) {
+        throw nondeterministic(spec, spec.eus[i] as WorkEU, texts[i] as string, "(the worker's record hash does not match this record)");
+      }
+    }
+  }
+  await auditRecords(runner, spec, texts, attempts);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
-import { executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { auditPulse, executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
 import { leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
 import { bundleModule } from "../../src/batch/sandbox/bundle.js";
@@ -128,6 +128,40 @@ describe("executePulse: validation against the crashed attempt", () => {
     };
     return { run: exec(false), runFresh: exec(true), calls };
   }
+
+  it("a retry that crashes after a hashed first request: the leaves describe the final records and no runner root is passed on as the checksum", async () => {
+    // Call 0 settles the whole pulse with worker-computed leaves and root, but b threw (retries
+    // left); call 1 retries b and crashes, so b's final record is the crash failure. The root of
+    // call 0 no longer describes the pulse: commit must hash the final leaves itself.
+    let call = 0;
+    const runner: PulseRunner = {
+      run: (eus, attempts) => {
+        const c = call++;
+        if (c === 0) {
+          const results = eus.map((e) => (e.id === "b" ? threw("b", "no") : ok(e.id as string, { attempt: attempts[0] })));
+          const leaves = leafHashesOf(results.map(recordText));
+          return Promise.resolve({ kind: "ok", results, leaves, root: rootOfLeafHashes(leaves, results.length) });
+        }
+        return Promise.resolve({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker exited with code 1" }, euIndex: 0, completed: [] });
+      },
+      runFresh: () => Promise.reject(new Error("not used")),
+    };
+    const out = await executePulse(runner, EUS, 1, { partition: 0, index: 0 });
+    expect(out.outcomes[1]).toMatchObject({ id: "b", ok: false, error: { code: "E_WORKER_CRASHED" } });
+    expect(out).not.toHaveProperty("checksum");
+    expect(Buffer.from(out.leaves).equals(Buffer.from(leafHashesOf(out.outcomes.map(recordText))))).toBe(true);
+  });
+
+  it("an audited pulse re-checks the worker's record hashes: a leaf that does not hash its record fails with E_NONDETERMINISTIC", async () => {
+    const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
+    const runner: PulseRunner = { run: () => Promise.reject(new Error("not used")), runFresh: () => Promise.resolve({ kind: "ok", results }) };
+    const spec = { partition: 0, index: 0, eus: EUS } as unknown as Parameters<typeof auditPulse>[1];
+    const good = Buffer.from(leafHashesOf(results.map(recordText)));
+    await auditPulse(runner, spec, results, [1, 1, 1, 1, 1], good);
+    const bad = Buffer.from(good);
+    bad[2 * 32] = (bad[2 * 32] as number) ^ 1; // EU "c"'s leaf
+    await expectCairnError(auditPulse(runner, spec, results, [1, 1, 1, 1, 1], bad), ErrorCode.NONDETERMINISTIC, 'at EU "c"');
+  });
 
   it("a deterministic pulse passes; the crashing EU is charged and the rest re-run on a fresh worker with the same attempt", async () => {
     const runner = scripted((id, attempt) => ok(id, { id, attempt }), { 0: { at: 3, delivered: 2 } });
