@@ -48,7 +48,8 @@ const VALUE_OPTIONS: ReadonlySet<string> = new Set(["--store", "--wait"]);
 function requestedCommand(args: readonly string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === "--") return undefined;
+    // `cairn --help wf` prints the top-level help, which lists every command: load them all.
+    if (a === "--" || a === "-h" || a === "--help") return undefined;
     if (VALUE_OPTIONS.has(a)) { i++; continue; }
     if (a.startsWith("-")) continue;
     return a;
@@ -97,7 +98,14 @@ function wantsJson(program: Command, args: string[]): boolean {
 
 /** Runs the CLI and returns the process exit code. Never throws. */
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = await buildProgram(argv.slice(2));
+  let program: Command;
+  try {
+    program = await buildProgram(argv.slice(2));
+  } catch (err) {
+    // A command module that fails to load is a bug (or a broken install): report it like any error.
+    printError(err, argv.slice(2).includes("--json"));
+    return exitCodeFor(err);
+  }
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);

@@ -24,7 +24,14 @@ describe("help, version and usage errors", () => {
     const help = cairn(["--help"], { cwd: dir });
     expect(help.status).toBe(0);
     expect(help.out).toContain("Usage: cairn");
-    for (const cmd of ["init", "store", "snapshot", "gc", "fsck", "lineage"]) expect(help.out).toContain(`  ${cmd}`);
+    const ALL = ["init", "store", "snapshot", "gc", "fsck", "lineage", "run", "resume", "verify", "replay", "runs", "wf", "serve", "examine", "plane"];
+    for (const cmd of ALL) expect(help.out).toContain(`  ${cmd}`);
+    // Command modules load on demand; the top-level help lists every command however it is asked for.
+    for (const args of [["--help", "wf"], ["-h", "run"], ["--json", "--help"]]) {
+      const h = cairn(args, { cwd: dir });
+      expect(h.status).toBe(0);
+      for (const cmd of ALL) expect(h.out).toContain(`  ${cmd}`);
+    }
     const sub = cairn(["store", "put", "--help"], { cwd: dir });
     expect(sub.status).toBe(0);
     expect(sub.out).toContain("--media-type");
