@@ -181,7 +181,14 @@ async function execute(
   source = `input ${plan.input.artifact}`,
   starting?: Promise<RunnerHandle>,
 ): Promise<ExecutionResult> {
-  const done = loadManifest(store, runId);
+  let done: ReturnType<typeof loadManifest>;
+  try {
+    done = loadManifest(store, runId);
+  } catch (err) {
+    // The worker pool may already be starting (it starts during ingest): never leave it running.
+    if (starting !== undefined) await closeStarting(starting);
+    throw err;
+  }
   if (done !== undefined) {
     if (starting !== undefined) await closeStarting(starting);
     if (hooks.outFile !== undefined) await store.getToFile(done.manifest.output.artifact, hooks.outFile);
@@ -203,13 +210,14 @@ async function execute(
   const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
   const byIndex = cfg.idField === null;
   const tmpBase = join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}`);
-  let index: OrderIndex;
+  let index: OrderIndex | undefined;
   let spill: LeafSpill | undefined;
   try {
     index = new OrderIndex(`${tmpBase}.order.sqlite`, byIndex);
     // Index ids merge straight from the committed pulses; only their leaf hashes wait on disk.
     if (byIndex) spill = new LeafSpill(`${tmpBase}.leaves`);
   } catch (err) {
+    index?.close();
     store.setCacheBytes(previousCache);
     await runner.close();
     throw err;
@@ -300,10 +308,19 @@ async function execute(
     const merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile);
     manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
   } finally {
-    index.close();
-    spill?.close();
-    await runner.close();
-    store.setCacheBytes(previousCache);
+    try {
+      index.close();
+    } finally {
+      try {
+        spill?.close();
+      } finally {
+        try {
+          await runner.close();
+        } finally {
+          store.setCacheBytes(previousCache);
+        }
+      }
+    }
   }
   const manifestDigest = recordManifest(store, manifest);
   const cpu = process.cpuUsage(cpu0);
