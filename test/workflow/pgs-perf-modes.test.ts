@@ -150,3 +150,30 @@ describe("append-only line counter", () => {
     expect((r.get("entries") as PyDict[]).map((e) => e.get("record"))).toEqual([1n, 2n]);
   });
 });
+
+describe("captureState: prior/posterior state files", () => {
+  it("reads regular files, reports absent ones, and refuses anything else (a FIFO, a symlink to a device)", async () => {
+    const { captureState } = await import("../../src/workflow/pgs/state.js");
+    const { execFileSync } = await import("node:child_process");
+    const { symlinkSync } = await import("node:fs");
+    const root = mkdtempSync(join(tmpdir(), "cairn-state-"));
+    dirs.push(root);
+    writeFileSync(join(root, "a.json"), "{}\n");
+    const [a, missing] = captureState(root, ["a.json", "missing.json"]);
+    expect(a).toMatchObject({ path: "a.json", digest: "sha256:" + (await import("node:crypto")).createHash("sha256").update("{}\n").digest("hex") });
+    expect(missing).toEqual({ path: "missing.json", digest: null, bytes: null });
+    // A FIFO and a symlink to a character device (both refused by the stat, before any open).
+    execFileSync("mkfifo", [join(root, "fifo.json")]);
+    symlinkSync("/dev/zero", join(root, "dev.json"));
+    for (const p of ["fifo.json", "dev.json"]) {
+      let err: unknown;
+      try {
+        captureState(root, [p]);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CairnError);
+      expect(err).toMatchObject({ code: ErrorCode.INVALID_INPUT, message: `data-root file ${p} is not a regular file` });
+    }
+  });
+});

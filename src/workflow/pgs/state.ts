@@ -7,7 +7,7 @@
  * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
  * path; `null` marks an absent file.
  */
-import { closeSync, constants as FS, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
@@ -87,9 +87,17 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
   const root = normalizeDataRoot(dataRoot);
   return paths.map((path) => {
     const abs = resolve(root, path);
-    // open + fstat + read + close: one syscall fewer than stat + readFile, and the size checked
-    // is the size of the file read. O_NONBLOCK: a FIFO planted at the path must not block the
-    // open (it is then refused as not a regular file); no effect on regular files.
+    // stat first: anything but a regular file (a device, a FIFO, a directory — also behind a
+    // symlink) is refused before it is opened, since opening some devices has side effects.
+    // Then open + fstat + read + close: the size checked is the size of the file read, and
+    // O_NONBLOCK keeps a FIFO swapped in after the stat from blocking the open.
+    try {
+      if (!statSync(abs).isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+    } catch (err) {
+      if (err instanceof CairnError) throw err;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
+      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+    }
     let fd: number;
     try {
       fd = openSync(abs, FS.O_RDONLY | FS.O_NONBLOCK);
