@@ -26,16 +26,15 @@
  *
  * The user's store is only read.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
-import { openStore, type Store } from "../../store/store.js";
+import type { Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
 import { parsePyJson } from "../pgs/pyjson.js";
 import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX } from "../pgs/record.js";
-import { traceIdOf, type ReplayDifference, type ReplayResult } from "../pgs/replay.js";
+import { replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
 import { laneBoundSteps } from "./lane-compile.js";
@@ -85,23 +84,6 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
   const pgs = store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`);
   if (pgs !== undefined && receiptOf(store, pgs.digest, store.findRoot(`${PGS_ROOT_PREFIX}${traceId}:effects`)?.digest, PGS_RECEIPT_KIND) !== undefined) return "pgs";
   return "none";
-}
-
-function safeRel(traceId: string, p: unknown): string {
-  if (typeof p !== "string" || p === "" || isAbsolute(p) || p.includes("\0") || p.split("/").some((s) => s === ".." || s === "" || s === ".")) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded run ${traceId} names an unsafe path ${JSON.stringify(p)}`, { traceId, path: p });
-  }
-  return p;
-}
-
-function firstDifference(artifact: ReplayDifference["artifact"], recorded: Buffer, replayed: Buffer): ReplayDifference | undefined {
-  if (recorded.equals(replayed)) return undefined;
-  const a = recorded.toString("utf8").split("\n");
-  const b = replayed.toString("utf8").split("\n");
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return { artifact, line: i + 1, recorded: a[i] ?? null, replayed: b[i] ?? null };
-  }
-  return { artifact, line: 1, recorded: a[0] ?? null, replayed: b[0] ?? null };
 }
 
 /** Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`. */
@@ -170,44 +152,9 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject;
 
-  const tmp = mkdtempSync(join(tmpdir(), "cairn-wf-replay-"));
-  try {
+  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files as RecordedRun["priorFiles"] }, "cairn-wf-replay-", ({ tmp, dataRoot, scratch }) => {
     const base = join(tmp, "workspace");
-    const dataRoot = join(tmp, "data");
     mkdirSync(base);
-    mkdirSync(dataRoot);
-    for (const f of prior.files as Array<{ path?: unknown; digest?: unknown }>) {
-      const rel = safeRel(traceId, f.path);
-      if (f.digest === null) continue;
-      const abs = join(dataRoot, rel);
-      mkdirSync(dirname(abs), { recursive: true });
-      writeFileSync(abs, store.get(f.digest as Digest));
-    }
-    const scratchDir = join(tmp, "store");
-    const scratch = openStore({ dir: scratchDir, create: true });
-    let r;
-    try {
-      r = runCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch });
-    } finally {
-      scratch.close();
-    }
-    const replayedTrace = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`));
-    const result = { traceId, workflow, status: r.status, recordedTrace: traceRoot.digest, replayedTrace: r.digests.trace };
-    let diff = firstDifference("trace", recordedTrace, replayedTrace);
-    if (diff === undefined && r.recorded !== null) {
-      const reopened = openStore({ dir: scratchDir, readOnly: true });
-      try {
-        diff = firstDifference("effects", recordedEffects, reopened.get(r.recorded.effects));
-      } finally {
-        reopened.close();
-      }
-    }
-    if (diff === undefined && tracePath !== null) {
-      const md = join(dirname(tracePath), `${traceId}.md`);
-      if (existsSync(md)) diff = firstDifference("summary", readFileSync(md), readFileSync(join(r.traceDirAbs, `${r.traceId}.md`)));
-    }
-    return diff === undefined ? { identical: true, ...result } : { identical: false, ...result, firstDifference: diff };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    return runCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch });
+  });
 }

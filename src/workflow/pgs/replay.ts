@@ -11,9 +11,7 @@
  * byte with the recorded artifacts. When the run was named by a trace file whose sibling
  * `<trace_id>.md` exists, the summary is compared too.
  *
- * The recorded payload is Python-canonical JSON (sorted keys); the key order of the original
- * payload is not recorded, so it is reconstructed from the recorded trace (`orderPayload`);
- * the byte comparison makes any wrong reconstruction show up as a difference.
+ * The payload is recorded as given (its key order is part of the run) and replayed as such.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -151,44 +149,81 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject; // recorded as given: key order is part of the run
 
-  const tmp = mkdtempSync(join(tmpdir(), "cairn-pgs-replay-"));
-  try {
+  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch }) => {
     const workspace = join(tmp, "workspace");
-    const dataRoot = join(tmp, "data");
     mkdirSync(workspace);
-    mkdirSync(dataRoot);
     for (const f of snapshot.files) {
       const abs = join(workspace, safeRel(traceId, f.path));
       mkdirSync(dirname(abs), { recursive: true });
       writeFileSync(abs, store.get(f.digest as Digest));
     }
-    for (const f of prior.files) {
-      const rel = safeRel(traceId, f.path);
+    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch });
+  });
+}
+
+/** A recorded run as the replay compares against it. */
+export interface RecordedRun {
+  traceId: string;
+  /** The trace file the run was named by (its sibling `<trace_id>.md` is compared), or null. */
+  tracePath: string | null;
+  workflow: string;
+  traceDigest: Digest;
+  trace: Buffer;
+  effects: Buffer;
+  /** The prior-state manifest's files (path relative to the data root, digest or null). */
+  priorFiles: readonly { path?: unknown; digest?: unknown }[];
+}
+
+/** What a re-execution reports back (the shape both runtimes' results share). */
+export interface ReplayedRun {
+  traceId: string;
+  traceDirAbs: string;
+  status: string;
+  digests: { trace: Digest | null };
+  recorded: { effects: Digest } | null;
+}
+
+/**
+ * The part of a replay both runtimes share (PGS here, Cairn snapshots in cairn/replay.ts): a
+ * fresh temp directory gets a data root with the recorded prior-state files (exact bytes;
+ * absent files stay absent) and a throwaway store; `run` re-executes there (recording into
+ * that store, never the user's); the new trace, effects and (for a run named by its trace
+ * file) summary are compared byte for byte with the recorded ones. The temp directory is
+ * always removed.
+ */
+export function replayInTemp(store: Store, rec: RecordedRun, tmpPrefix: string, run: (dirs: { tmp: string; dataRoot: string; scratch: Store }) => ReplayedRun): ReplayResult {
+  const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
+  try {
+    const dataRoot = join(tmp, "data");
+    mkdirSync(dataRoot);
+    for (const f of rec.priorFiles) {
+      const rel = safeRel(rec.traceId, f.path);
       if (f.digest === null) continue;
       const abs = join(dataRoot, rel);
       mkdirSync(dirname(abs), { recursive: true });
-      writeFileSync(abs, store.get(f.digest));
+      writeFileSync(abs, store.get(f.digest as Digest));
     }
-    const scratch = openStore({ dir: join(tmp, "store"), create: true });
-    let r;
+    const scratchDir = join(tmp, "store");
+    const scratch = openStore({ dir: scratchDir, create: true });
+    let r: ReplayedRun;
     try {
-      r = runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch });
+      r = run({ tmp, dataRoot, scratch });
     } finally {
       scratch.close();
     }
     const replayedTrace = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`));
-    const base = { traceId, workflow, status: r.status, recordedTrace: traceRoot.digest, replayedTrace: r.digests.trace };
-    let diff = firstDifference("trace", recordedTrace, replayedTrace);
+    const base = { traceId: rec.traceId, workflow: rec.workflow, status: r.status, recordedTrace: rec.traceDigest, replayedTrace: r.digests.trace };
+    let diff = firstDifference("trace", rec.trace, replayedTrace);
     if (diff === undefined && r.recorded !== null) {
-      const reopened = openStore({ dir: join(tmp, "store"), readOnly: true });
+      const reopened = openStore({ dir: scratchDir, readOnly: true });
       try {
-        diff = firstDifference("effects", recordedEffects, reopened.get(r.recorded.effects));
+        diff = firstDifference("effects", rec.effects, reopened.get(r.recorded.effects));
       } finally {
         reopened.close();
       }
     }
-    if (diff === undefined && tracePath !== null) {
-      const md = join(dirname(tracePath), `${traceId}.md`);
+    if (diff === undefined && rec.tracePath !== null) {
+      const md = join(dirname(rec.tracePath), `${rec.traceId}.md`);
       if (existsSync(md)) diff = firstDifference("summary", readFileSync(md), readFileSync(join(r.traceDirAbs, `${r.traceId}.md`)));
     }
     return diff === undefined ? { identical: true, ...base } : { identical: false, ...base, firstDifference: diff };
