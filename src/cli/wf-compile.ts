@@ -147,7 +147,7 @@ export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ r
 /** Prints a snapshot run like the PGS path and sets the exit code. */
 export function printSnapshotRun(out: Output, r: CairnRunResult, shown: string, runJson: (r: PgsRunResult, shown: string) => PyObject): void {
   if (out.json) {
-    const doc = runJson(r as unknown as PgsRunResult, shown);
+    const doc = runJson(r, shown);
     doc.set("snapshot", r.digests.snapshot);
     doc.set("exit", r.exit === null ? null : new Map<string, PyValue>([["name", r.exit.name], ["reason", r.exit.reason]]));
     out.line(prettyPy(doc));

@@ -44,6 +44,7 @@ import type { Store } from "../../store/store.js";
 import { createEffectContext, csRuntimeFor, expandPolicy, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
 import { EXIT_ZERO_STATUSES, MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
+import type { PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -137,24 +138,9 @@ export interface RunCairnOptions {
   planeSession?: string;
 }
 
-export interface CairnRunResult {
-  status: string;
-  exitCode: 0 | 1;
-  workflow: string;
-  domain: string;
-  traceId: string;
-  traceDir: string;
-  traceDirAbs: string;
-  path: PathEntry[];
-  surface: PyObject;
-  effects: EffectCall[];
-  violations: ViolationRecord[];
-  error: { code: string; message: string; cc: string | null; step: string | null } | null;
-  events: number;
-  digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
+/** A Cairn snapshot run's result: the PGS run's shape (one `--json` document serves both), plus its exit. */
+export interface CairnRunResult extends PgsRunResult {
   recorded: CairnRecordedRun | null;
-  /** File names (in the trace directory) of the pictures written with `render: true`, else null. */
-  pictures: { svg: string; png: string } | null;
   /** The declared exit the run ended at, if any. */
   exit: { name: string; reason: string } | null;
 }

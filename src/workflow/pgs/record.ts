@@ -42,8 +42,8 @@ export function effectsBody(workflow: string, traceId: string, status: string, c
   };
 }
 
-export interface RecordInput {
-  pkg: PgsPackage;
+/** What a workflow run records, whatever produced it (a PGS workspace or a Cairn snapshot). */
+export interface RunRecordBody {
   workflow: string;
   traceId: string;
   status: string;
@@ -57,6 +57,46 @@ export interface RecordInput {
   hops: number;
 }
 
+export interface RecordInput extends RunRecordBody {
+  pkg: PgsPackage;
+}
+
+/** How one runtime names its runs in the store. */
+export interface RunRecordKind {
+  /** Receipt `params.kind`. */
+  paramsKind: string;
+  /** Roots `<rootPrefix><trace_id>` (trace) and `<rootPrefix><trace_id>:effects`. */
+  rootPrefix: string;
+  /** Role of the `contains` edges from state manifests to file bytes. */
+  stateRole: string;
+}
+
+/**
+ * The part of recording both runtimes share; call inside a store transaction. Stores the
+ * payload, the prior-state manifest (+ file bytes), the trace and the effects artifact (+ the
+ * posterior file bytes), records the receipt (program = `program`, inputs = [payload, prior
+ * state, ...extraInputs], outputs = [trace, effects]) and pins both roots.
+ */
+export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Digest, kind: RunRecordKind, extraInputs: readonly Digest[] = []): RecordedRun {
+  const payload = store.putBytes(r.payloadBytes, { mediaType: PAYLOAD_MEDIA_TYPE }).digest;
+  const priorState = store.putBytes(canonicalBytes(stateManifest(r.before)), { mediaType: STATE_MEDIA_TYPE }).digest;
+  putFiles(store, priorState, r.before, kind.stateRole);
+  const trace = store.putBytes(r.traceBytes, { mediaType: TRACE_MEDIA_TYPE }).digest;
+  const effects = store.putBytes(canonicalBytes(effectsBody(r.workflow, r.traceId, r.status, r.calls, r.before, r.after)), { mediaType: EFFECTS_MEDIA_TYPE }).digest;
+  putFiles(store, effects, r.after, kind.stateRole);
+  const receipt = store.recordReceipt({
+    program,
+    inputs: [payload, priorState, ...extraInputs],
+    params: { kind: kind.paramsKind, workflow: r.workflow },
+    outputs: [trace, effects],
+    status: r.succeeded ? "succeeded" : "failed",
+    resources: { events: r.events, hops: r.hops, csCalls: r.calls.length },
+  }).digest;
+  store.pin(`${kind.rootPrefix}${r.traceId}`, trace, "run");
+  store.pin(`${kind.rootPrefix}${r.traceId}:effects`, effects, "run");
+  return { receipt, snapshot: program, payload, priorState, trace, effects };
+}
+
 export interface RecordedRun {
   receipt: Digest;
   snapshot: Digest;
@@ -66,7 +106,8 @@ export interface RecordedRun {
   effects: Digest;
 }
 
-function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ bytes: Buffer | null }>, role: string): void {
+/** Stores each present file's bytes and links them to `from` with one `contains` edge. */
+export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ bytes: Buffer | null }>, role: string): void {
   const members: Digest[] = [];
   for (const f of files) if (f.bytes !== null) members.push(store.putBytes(f.bytes).digest);
   const unique = [...new Set(members)];
@@ -77,22 +118,6 @@ export function recordRun(store: Store, r: RecordInput): RecordedRun {
   return store.transaction(() => {
     const snapshot = store.putBytes(canonicalBytes(snapshotManifest(r.pkg.domain, r.pkg.files)), { mediaType: SNAPSHOT_MEDIA_TYPE }).digest;
     putFiles(store, snapshot, r.pkg.files, "pgs.snapshot");
-    const payload = store.putBytes(r.payloadBytes, { mediaType: PAYLOAD_MEDIA_TYPE }).digest;
-    const priorState = store.putBytes(canonicalBytes(stateManifest(r.before)), { mediaType: STATE_MEDIA_TYPE }).digest;
-    putFiles(store, priorState, r.before, "pgs.state");
-    const trace = store.putBytes(r.traceBytes, { mediaType: TRACE_MEDIA_TYPE }).digest;
-    const effects = store.putBytes(canonicalBytes(effectsBody(r.workflow, r.traceId, r.status, r.calls, r.before, r.after)), { mediaType: EFFECTS_MEDIA_TYPE }).digest;
-    putFiles(store, effects, r.after, "pgs.state");
-    const receipt = store.recordReceipt({
-      program: snapshot,
-      inputs: [payload, priorState],
-      params: { kind: RECEIPT_PARAMS_KIND, workflow: r.workflow },
-      outputs: [trace, effects],
-      status: r.succeeded ? "succeeded" : "failed",
-      resources: { events: r.events, hops: r.hops, csCalls: r.calls.length },
-    }).digest;
-    store.pin(`${ROOT_PREFIX}${r.traceId}`, trace, "run");
-    store.pin(`${ROOT_PREFIX}${r.traceId}:effects`, effects, "run");
-    return { receipt, snapshot, payload, priorState, trace, effects };
+    return recordRunArtifacts(store, r, snapshot, { paramsKind: RECEIPT_PARAMS_KIND, rootPrefix: ROOT_PREFIX, stateRole: "pgs.state" });
   });
 }
