@@ -13,6 +13,7 @@ import { CONTRACT_VERSION, type JsonValue, jsonValue } from "../contracts/base.j
 import { newExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
 import type { FailureClass } from "../contracts/failure.js";
 import { makeLaneCapabilities, type LaneCapabilities } from "../contracts/target.js";
+import { checkPlacement, type Placement, type PlacementKind } from "../placements/placement.js";
 import type { LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_TIMEOUT_MS, MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION, MAX_TIMEOUT_MS } from "./limits.js";
 
@@ -154,6 +155,27 @@ export class Run {
 /** Checks the request names this lane; otherwise an invalid-request failure. */
 export function checkLaneId(laneId: string, request: ExecutionRequest): LaneFailure | null {
   return request.lane_id === laneId ? null : invalidRequest("$.lane_id", `names lane ${JSON.stringify(request.lane_id)}, not ${JSON.stringify(laneId)}`);
+}
+
+/**
+ * The checks a lane with a fixed operation set and a payload schema runs before any I/O, in
+ * order: the request names this lane, one of its operations, a placement it runs on, then a
+ * payload matching `schema`. The first failure is returned (`invalid_lane_request` or
+ * `placement_unavailable`).
+ */
+export function checkLaneRequest<S extends z.ZodTypeAny>(
+  laneId: string,
+  operations: readonly string[],
+  placements: readonly PlacementKind[],
+  configured: Placement,
+  request: ExecutionRequest,
+  schema: S,
+): { ok: true; value: z.output<S> } | { ok: false; failure: LaneFailure } {
+  const bad =
+    checkLaneId(laneId, request) ??
+    (operations.includes(request.operation) ? null : invalidRequest("$.operation", `must be one of ${operations.join(", ")}`)) ??
+    checkPlacement(laneId, placements, configured, request.admission_request.placement);
+  return bad !== null ? { ok: false, failure: bad } : parsePayload(schema, request);
 }
 
 /** Why a deadline fired. */

@@ -25,8 +25,8 @@ import type { JsonValue } from "../contracts/base.js";
 import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
-import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
+import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
 import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
 import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_MAX_TIMEOUT_MS, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
@@ -83,12 +83,7 @@ export class HttpLane implements Lane {
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
-    const bad =
-      checkLaneId(this.id, request) ??
-      (HTTP_OPERATIONS.includes(request.operation as "request") ? null : invalidRequest("$.operation", `must be one of ${HTTP_OPERATIONS.join(", ")}`)) ??
-      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
-    if (bad !== null) return run.failWith(bad);
-    const parsed = parsePayload(httpPayloadSchema, request);
+    const parsed = checkLaneRequest(this.id, HTTP_OPERATIONS, ["local"], LOCAL_PLACEMENT, request, httpPayloadSchema);
     if (!parsed.ok) return run.failWith(parsed.failure);
     const p = parsed.value;
     const method = p.method.toUpperCase();

@@ -40,22 +40,8 @@ import type { JsonValue } from "../contracts/base.js";
 import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
-import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import {
-  BoundedBuffer,
-  capabilities,
-  checkLaneId,
-  Deadline,
-  deadlineFailure,
-  effectiveTimeout,
-  encodeBody,
-  invalidRequest,
-  laneIdOption,
-  parsePayload,
-  Run,
-  timeoutField,
-  timeoutOptions,
-} from "./common.js";
+import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
 import { headersField, httpUrl, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
 import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
@@ -133,12 +119,7 @@ export class JsonRpcLane implements Lane {
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
-    const bad =
-      checkLaneId(this.id, request) ??
-      (JSONRPC_OPERATIONS.includes(request.operation as "call") ? null : invalidRequest("$.operation", `must be one of ${JSONRPC_OPERATIONS.join(", ")}`)) ??
-      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
-    if (bad !== null) return run.failWith(bad);
-    const parsed = parsePayload(jsonrpcPayloadSchema, request);
+    const parsed = checkLaneRequest(this.id, JSONRPC_OPERATIONS, ["local"], LOCAL_PLACEMENT, request, jsonrpcPayloadSchema);
     if (!parsed.ok) return run.failWith(parsed.failure);
     const t = this.opts.transport;
     run.timeoutMs = effectiveTimeout(parsed.value.timeout_ms, this.opts);

@@ -33,23 +33,9 @@ import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
-import { checkPlacement, placementSchema, PLACEMENT_SURFACES, type Placement, type PlacementKind } from "../placements/placement.js";
+import { placementSchema, PLACEMENT_SURFACES, type Placement, type PlacementKind } from "../placements/placement.js";
 import { envPreamble, newExitMarker, parseRemoteStatus, remoteScript, sshArgv, sshClientEnv, SSH_ENV_NAME, SSH_MARKER_MAX_BYTES, startedLine } from "../placements/ssh.js";
-import {
-  BoundedBuffer,
-  capabilities,
-  checkLaneId,
-  Deadline,
-  deadlineFailure,
-  effectiveTimeout,
-  invalidRequest,
-  jsonPath,
-  laneIdOption,
-  parsePayload,
-  Run,
-  timeoutField,
-  timeoutOptions,
-} from "./common.js";
+import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, jsonPath, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_SSH_ENV_BYTES, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
@@ -146,12 +132,7 @@ export class ProcessLane implements Lane {
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
-    const bad =
-      checkLaneId(this.id, request) ??
-      (PROCESS_OPERATIONS.includes(request.operation as "run") ? null : invalidRequest("$.operation", `must be one of ${PROCESS_OPERATIONS.join(", ")}`)) ??
-      checkPlacement(this.id, PROCESS_PLACEMENTS, this.opts.placement, request.admission_request.placement);
-    if (bad !== null) return run.failWith(bad);
-    const parsed = parsePayload(processPayloadSchema, request);
+    const parsed = checkLaneRequest(this.id, PROCESS_OPERATIONS, PROCESS_PLACEMENTS, this.opts.placement, request, processPayloadSchema);
     if (!parsed.ok) return run.failWith(parsed.failure);
     const p = parsed.value;
     run.timeoutMs = effectiveTimeout(p.timeout_ms, this.opts);

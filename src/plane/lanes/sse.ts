@@ -24,8 +24,8 @@ import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
-import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
+import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
 import { allowedOriginsOption, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
@@ -78,12 +78,7 @@ export class SseLane implements Lane {
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
-    const bad =
-      checkLaneId(this.id, request) ??
-      (SSE_OPERATIONS.includes(request.operation as "subscribe") ? null : invalidRequest("$.operation", `must be one of ${SSE_OPERATIONS.join(", ")}`)) ??
-      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
-    if (bad !== null) return run.failWith(bad);
-    const parsed = parsePayload(ssePayloadSchema, request);
+    const parsed = checkLaneRequest(this.id, SSE_OPERATIONS, ["local"], LOCAL_PLACEMENT, request, ssePayloadSchema);
     if (!parsed.ok) return run.failWith(parsed.failure);
     const p = parsed.value;
     const denied = checkOrigin(p.url, this.opts.allowed_origins);

@@ -29,8 +29,8 @@ import type { JsonValue } from "../contracts/base.js";
 import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
-import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, parsePayload, Run, timeoutField, timeoutOptions } from "./common.js";
+import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { checkOrigin, headersField, payloadUrlOrigin } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
@@ -109,12 +109,7 @@ export class WebSocketLane implements Lane {
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
     const run = new Run(ctx, request);
-    const bad =
-      checkLaneId(this.id, request) ??
-      (WEBSOCKET_OPERATIONS.includes(request.operation as "session") ? null : invalidRequest("$.operation", `must be one of ${WEBSOCKET_OPERATIONS.join(", ")}`)) ??
-      checkPlacement(this.id, ["local"], LOCAL_PLACEMENT, request.admission_request.placement);
-    if (bad !== null) return run.failWith(bad);
-    const parsed = parsePayload(websocketPayloadSchema, request);
+    const parsed = checkLaneRequest(this.id, WEBSOCKET_OPERATIONS, ["local"], LOCAL_PLACEMENT, request, websocketPayloadSchema);
     if (!parsed.ok) return run.failWith(parsed.failure);
     const p = parsed.value;
     const denied = checkOrigin(p.url, this.opts.allowed_origins);
