@@ -96,7 +96,8 @@ export const metadata = jsonObject.default({});
 /** A list of unique non-empty strings, deduplicated keeping first occurrence. */
 export const stringSet = z.array(nonEmpty).transform((xs) => [...new Set(xs)]);
 
-function formatPath(path: readonly (string | number)[]): string {
+/** `$.a.b[0]` from a zod path: the path notation of every contract and lane error. */
+export function jsonPath(path: readonly (string | number)[]): string {
   let out = "$";
   for (const seg of path) {
     if (typeof seg === "number") out += `[${seg}]`;
@@ -116,7 +117,7 @@ function issueToError(contract: string, issue: z.ZodIssue): CairnError {
   } else if (issue.code === z.ZodIssueCode.invalid_union) {
     message = "not a valid JSON value";
   }
-  const p = formatPath(path);
+  const p = jsonPath(path);
   return new CairnError(ErrorCode.INVALID_INPUT, `${contract}: ${p}: ${message}`, { contract, path: p });
 }
 

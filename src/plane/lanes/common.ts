@@ -9,7 +9,7 @@
  * this lane, and retrying it cannot help (the class is non-retryable).
  */
 import { z } from "zod";
-import { CONTRACT_VERSION, type JsonValue, jsonValue } from "../contracts/base.js";
+import { CONTRACT_VERSION, type JsonValue, jsonPath, jsonValue } from "../contracts/base.js";
 import { newExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
 import type { FailureClass } from "../contracts/failure.js";
 import { makeLaneCapabilities, type LaneCapabilities } from "../contracts/target.js";
@@ -17,16 +17,7 @@ import { checkPlacement, type Placement, type PlacementKind } from "../placement
 import type { LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_TIMEOUT_MS, MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION, MAX_TIMEOUT_MS } from "./limits.js";
 
-/** `$.a.b[0]` from a zod path. */
-export function jsonPath(path: readonly (string | number)[]): string {
-  let out = "$";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg)) out += `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
-}
+export { jsonPath };
 
 /** The first zod issue as `{ path, message }`, naming unknown keys. */
 export function describeIssue(error: z.ZodError, root: readonly (string | number)[] = []): { path: string; message: string } {
