@@ -21,7 +21,7 @@ import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../core/
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
-import type { CairnRunResult } from "../workflow/cairn/run.js";
+import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
@@ -122,9 +122,13 @@ export async function loadSnapshotArg(arg: string, openRead: () => Store | undef
   return loadSealedFile(arg);
 }
 
-/** `cairn wf run --snapshot …` (see the module comment). Returns the result as the PGS path's shape. */
-export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string }> {
-  const { prepareSnapshot, runCairnWorkflow } = await import("../workflow/cairn/run.js");
+/**
+ * What every `wf run --snapshot` needs before it runs: the global options, whether a store is
+ * configured, the verified and prepared snapshot, the base directory of `traces/` and the data
+ * root (default `<base>/data`, else `$PGS_DATA_ROOT`).
+ */
+export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; prepared: PreparedSnapshot; base: string; dataRootArg: string }> {
+  const { prepareSnapshot } = await import("../workflow/cairn/run.js");
   const g = globalsOf(cmd);
   const storeDir = g.store ?? process.env.CAIRN_STORE;
   const hasStore = storeDir !== undefined && storeDir !== "";
@@ -132,7 +136,13 @@ export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ r
   const base = o.workspace ?? ".";
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
-  const prepared = prepareSnapshot(sealed);
+  return { g, hasStore, prepared: prepareSnapshot(sealed), base, dataRootArg };
+}
+
+/** `cairn wf run --snapshot …` (see the module comment). Returns the result as the PGS path's shape. */
+export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string }> {
+  const { runCairnWorkflow } = await import("../workflow/cairn/run.js");
+  const { g, hasStore, prepared, base, dataRootArg } = await snapshotRunSetup(cmd, o);
   let store: Store | undefined;
   if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
   let r: CairnRunResult;

@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { systemClock } from "../core/clock.js";
-import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
 import type { PlaneRunFlags } from "./wf-plane-flags.js";
 import { ed25519PrivateKey } from "../plane/authority/ed25519.js";
 import { buildNodeFromConfig } from "../plane/config/build.js";
@@ -27,21 +27,12 @@ import { loadNodeConfig } from "../plane/config/node-config.js";
 import { sequentialIds } from "../plane/contracts/ids.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
-import { prepareSnapshot, type CairnRunResult } from "../workflow/cairn/run.js";
-import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
-import { globalsOf } from "./context.js";
-import { loadSnapshotArg, type SnapshotRunOpts } from "./wf-compile.js";
+import type { CairnRunResult } from "../workflow/cairn/run.js";
+import { snapshotRunSetup, type SnapshotRunOpts } from "./wf-compile.js";
 
 /** `runSnapshot` (wf-compile.ts) with a plane node for the lane-bound steps. */
 export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string }> {
-  const g = globalsOf(cmd);
-  const storeDir = g.store ?? process.env.CAIRN_STORE;
-  const hasStore = storeDir !== undefined && storeDir !== "";
-  const sealed = await loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
-  const base = o.workspace ?? ".";
-  const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
-  if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
-  const prepared = prepareSnapshot(sealed);
+  const { g, hasStore, prepared, base, dataRootArg } = await snapshotRunSetup(cmd, o);
   const cfg = loadNodeConfig(p.config);
   let pem: string;
   try {
