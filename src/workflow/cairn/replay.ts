@@ -31,10 +31,9 @@ import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
-import type { Receipt } from "../../store/receipts.js";
 import { parsePyJson } from "../pgs/pyjson.js";
 import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX } from "../pgs/record.js";
-import { replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
+import { receiptOf, replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
 import { laneBoundSteps } from "./lane-compile.js";
@@ -50,27 +49,8 @@ function notFound(traceId: string, why: string): CairnError {
   return new CairnError(ErrorCode.NOT_FOUND, `Recorded run ${traceId} not found in the store: ${why}`, { traceId });
 }
 
-/** The receipt of kind `kind` that produced `trace` (and `effects`, when known). */
-function receiptOf(store: Store, trace: Digest, effects: Digest | undefined, kind: string): Receipt | undefined {
-  const lineage = store.lineage(trace, { direction: "up", depth: 1 });
-  for (const e of lineage.edges) {
-    if (e.type !== "execution" || e.role !== "output" || !e.to.includes(trace)) continue;
-    for (const from of e.from) {
-      let r: Receipt;
-      try {
-        r = store.getReceipt(from);
-      } catch {
-        continue;
-      }
-      const params = r.params as { kind?: unknown } | null;
-      // 2 inputs (payload, prior state), or 3 for a lane-bound run (+ lane observations, record.ts).
-      if (params?.kind !== kind || r.outputs[0] !== trace || (r.inputs.length !== 2 && r.inputs.length !== 3)) continue;
-      if (effects !== undefined && r.outputs[1] !== effects) continue;
-      return r;
-    }
-  }
-  return undefined;
-}
+/** A Cairn run receipt has 2 inputs (payload, prior state), or 3 for a lane-bound run (+ lane observations, record.ts). */
+const CAIRN_RUN_INPUT_COUNTS: readonly number[] = [2, 3];
 
 /**
  * Which runtime recorded the run named by `traceIdOrPath` (a trace id or a trace `.jsonl`):
@@ -80,7 +60,7 @@ function receiptOf(store: Store, trace: Digest, effects: Digest | undefined, kin
 export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRunKind {
   const { traceId } = traceIdOf(traceIdOrPath);
   const cairn = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
-  if (cairn !== undefined && receiptOf(store, cairn.digest, store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND) !== undefined) return "cairn";
+  if (cairn !== undefined && receiptOf(store, cairn.digest, store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS) !== undefined) return "cairn";
   const pgs = store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`);
   if (pgs !== undefined && receiptOf(store, pgs.digest, store.findRoot(`${PGS_ROOT_PREFIX}${traceId}:effects`)?.digest, PGS_RECEIPT_KIND) !== undefined) return "pgs";
   return "none";
@@ -122,7 +102,7 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   const traceRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
   if (traceRoot === undefined) throw notFound(traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId}`);
   const effectsRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`);
-  const receipt = receiptOf(store, traceRoot.digest, effectsRoot?.digest, CAIRN_RUN_PARAMS_KIND);
+  const receipt = receiptOf(store, traceRoot.digest, effectsRoot?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS);
   if (receipt === undefined) throw notFound(traceId, "no Cairn workflow receipt produced its trace");
   const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");

@@ -96,7 +96,11 @@ function manifestFiles(store: Store, digest: Digest, traceId: string, what: stri
   return { body, files: body.files as ManifestFile[] };
 }
 
-function findReceipt(store: Store, trace: Digest, effects: Digest | undefined, traceId: string): Receipt {
+/**
+ * The receipt with `params.kind` = `kind` and one of `inputCounts` inputs that produced `trace`
+ * (and `effects`, when known) — how both runtimes find a recorded run.
+ */
+export function receiptOf(store: Store, trace: Digest, effects: Digest | undefined, kind: string, inputCounts: readonly number[] = [2]): Receipt | undefined {
   const lineage = store.lineage(trace, { direction: "up", depth: 1 });
   for (const e of lineage.edges) {
     if (e.type !== "execution" || e.role !== "output" || !e.to.includes(trace)) continue;
@@ -108,12 +112,18 @@ function findReceipt(store: Store, trace: Digest, effects: Digest | undefined, t
         continue;
       }
       const params = r.params as { kind?: unknown } | null;
-      if (params?.kind !== RECEIPT_PARAMS_KIND || r.outputs[0] !== trace || r.inputs.length !== 2) continue;
+      if (params?.kind !== kind || r.outputs[0] !== trace || !inputCounts.includes(r.inputs.length)) continue;
       if (effects !== undefined && r.outputs[1] !== effects) continue;
       return r;
     }
   }
-  throw notFound(traceId, "no PGS receipt produced its trace");
+  return undefined;
+}
+
+function findReceipt(store: Store, trace: Digest, effects: Digest | undefined, traceId: string): Receipt {
+  const r = receiptOf(store, trace, effects, RECEIPT_PARAMS_KIND);
+  if (r === undefined) throw notFound(traceId, "no PGS receipt produced its trace");
+  return r;
 }
 
 function firstDifference(artifact: ReplayDifference["artifact"], recorded: Buffer, replayed: Buffer): ReplayDifference | undefined {
