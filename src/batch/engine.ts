@@ -252,9 +252,9 @@ async function execute(
     const spec = toSpec(sp);
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
-      const { outcomes, log, attempts, leaves } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
-      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts, leaves);
-      result = await committer.commit(() => commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves));
+      const { outcomes, log, attempts, leaves, checksum } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts, leaves, checksum);
+      result = await committer.commit(() => commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum));
     } else {
       const r = result;
       // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.

@@ -76,7 +76,7 @@ export class LeafSpill {
 export interface MergeCursor {
   next(): boolean;
   text: string;
-  leaves: Uint8Array;
+  leaves: Buffer;
   leafOffset: number;
 }
 
@@ -94,7 +94,7 @@ interface PartitionCursor {
 /** The k-way merge for index ids (see the file comment). */
 export class IndexIdMerge implements MergeCursor {
   text = "";
-  leaves: Uint8Array = new Uint8Array(0);
+  leaves: Buffer = Buffer.alloc(0);
   leafOffset = 0;
   private i = 0;
   private readonly cursors: PartitionCursor[];
@@ -160,7 +160,7 @@ export class IndexIdMerge implements MergeCursor {
 /** The ordering index's scan as a cursor (records stored without a leaf are hashed here). */
 export class OrderIndexMerge implements MergeCursor {
   text = "";
-  leaves: Uint8Array = Buffer.alloc(LEAF_HASH_BYTES);
+  leaves: Buffer = Buffer.alloc(LEAF_HASH_BYTES);
   leafOffset = 0;
   private readonly rows: Iterator<{ text: string; leaf: Buffer | null }>;
   private readonly scratch = Buffer.alloc(LEAF_HASH_BYTES);

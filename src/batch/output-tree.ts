@@ -33,17 +33,17 @@ const EMPTY_ROOT = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4959
 const HELPER = `
 const { parentPort } = require("node:worker_threads");
 const crypto = require("node:crypto");
-const sha = typeof crypto.hash === "function" ? (d) => crypto.hash("sha256", d, "buffer") : (d) => crypto.createHash("sha256").update(d).digest();
+const sha = typeof crypto.hash === "function" ? (d) => crypto.hash("sha256", d, "binary") : (d) => crypto.createHash("sha256").update(d).digest("binary");
 const node = Buffer.alloc(1 + 2 * ${LEAF_HASH_BYTES});
 node[0] = 1;
-const combine = (l, r) => { l.copy(node, 1); r.copy(node, 1 + ${LEAF_HASH_BYTES}); return sha(node); };
+const combine = (l, r) => { node.write(l, 1, ${LEAF_HASH_BYTES}, "latin1"); node.write(r, 1 + ${LEAF_HASH_BYTES}, ${LEAF_HASH_BYTES}, "latin1"); return sha(node); };
 const hashes = [];
 const heights = [];
 parentPort.on("message", (m) => {
   if (m.type === "leaves") {
     const b = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
     for (let o = 0; o < b.length; o += ${LEAF_HASH_BYTES}) {
-      let h = Buffer.from(b.subarray(o, o + ${LEAF_HASH_BYTES}));
+      let h = b.toString("latin1", o, o + ${LEAF_HASH_BYTES});
       let height = 0;
       while (heights.length > 0 && heights[heights.length - 1] === height) {
         heights.pop();
@@ -57,14 +57,14 @@ parentPort.on("message", (m) => {
   } else if (m.type === "root") {
     let r = hashes.length === 0 ? null : hashes[hashes.length - 1];
     for (let i = hashes.length - 2; i >= 0; i--) r = combine(hashes[i], r);
-    parentPort.postMessage({ type: "root", root: r === null ? null : r.toString("hex") });
+    parentPort.postMessage({ type: "root", root: r === null ? null : Buffer.from(r, "latin1").toString("hex") });
   }
 });
 `;
 
 export interface OutputTree {
   /** Appends the leaf hash at packed[offset…]; false when the caller must `await drain()` first. */
-  add(packed: Uint8Array, offset: number): boolean;
+  add(packed: Buffer, offset: number): boolean;
   drain(): Promise<void>;
   readonly size: number;
   /** The root over everything added (call once, at the end). */
@@ -82,7 +82,7 @@ export function outputTree(expectedLeaves: number, maxMemoryBytes: number, minFo
 
 class LocalTree implements OutputTree {
   private readonly tree = new LeafHashTree();
-  add(packed: Uint8Array, offset: number): boolean {
+  add(packed: Buffer, offset: number): boolean {
     this.tree.add(packed, offset);
     return true;
   }
@@ -138,7 +138,7 @@ class HelperTree implements OutputTree {
     w?.();
   }
 
-  add(packed: Uint8Array, offset: number): boolean {
+  add(packed: Buffer, offset: number): boolean {
     this.chunk.set(packed.subarray(offset, offset + LEAF_HASH_BYTES), this.fill);
     this.fill += LEAF_HASH_BYTES;
     this.count++;

@@ -208,12 +208,15 @@ export async function executePulse(
   let pending = eus.map((_, i) => i);
   let afterCrash = false;
   let requests = 0;
+  /** The runner's root of the first request, while that request alone settles the whole pulse. */
+  let firstRoot: Digest | undefined;
   while (pending.length > 0) {
     const batch = pending;
     // After a crash the pulse is re-executed on a brand-new worker.
     const exec: PulseRunner["run"] = afterCrash ? runner.runFresh : runner.run;
     const out: RunnerOutcome = await exec(batch.map((i) => eus[i] as WorkEU), batch.map((i) => (attempts[i] as number) + 1));
     afterCrash = out.kind === "crashed";
+    firstRoot = undefined; // any further request (retry or crash) changes the final records
     if (out.kind === "crashed") {
       const at = out.euIndex ?? 0;
       const done = out.completed;
@@ -243,6 +246,7 @@ export async function executePulse(
       // The common case: the first request covers the pulse in order, so its buffer can be
       // kept as is (entries of EUs retried later are overwritten by keep()).
       leaves = got;
+      firstRoot = out.root;
     }
     leaves ??= Buffer.alloc(n * LEAF_HASH_BYTES);
     const into = leaves;
@@ -273,8 +277,10 @@ export async function executePulse(
     // Failures made here (crashes) and results of runners without leaves: hash on this thread.
     if (hasLeaf[i] === 0) writeLeafHash(recordText(final[i] as EUResult), leaves, i * LEAF_HASH_BYTES);
   }
-  // No checksum here: the pulse's checksum is computed from `leaves` on this thread at commit
-  // (a runner's root describes the attempt it ran, not the final records after retries/crashes).
+  // The runner's root describes the request it ran. It is the pulse's checksum only when that
+  // first request settled every EU (nothing retried, no crash): then `leaves` is exactly the
+  // buffer it was computed over. Otherwise the commit combines the final leaves itself.
+  if (firstRoot !== undefined && pending.length === 0 && requests === 1) return { outcomes: final as EUResult[], log, attempts, leaves, checksum: firstRoot };
   return { outcomes: final as EUResult[], log, attempts, leaves };
 }
 
@@ -290,18 +296,32 @@ export function inAuditSample(cfg: RunConfig, partition: number, index: number):
  * Re-runs the pulse's completed EUs on a fresh worker, each with the attempt number that
  * completed it, and compares their records.
  */
-export async function auditPulse(runner: PulseRunner, spec: PulseSpec, outcomes: EUResult[], attempts: number[], leaves?: Buffer): Promise<void> {
+export async function auditPulse(
+  runner: PulseRunner,
+  spec: PulseSpec,
+  outcomes: EUResult[],
+  attempts: number[],
+  leaves?: Buffer,
+  checksum?: Digest,
+): Promise<void> {
   const texts = outcomes.map(recordText);
   if (leaves !== undefined) {
-    // The worker hashed the records; an audited pulse also re-checks those hashes here, so a
-    // function that tampers with the worker's hashing (it shares the worker's realm) is caught
-    // during the run, not only by `verify`.
+    // The worker hashed the records (and may have supplied the checksum); an audited pulse
+    // re-checks both here, so a function that tampers with the worker's hashing (it shares the
+    // worker's realm) is caught during the run, not only by `verify`.
     const own = leafHashesOf(texts);
     for (let i = 0; i < texts.length; i++) {
       const a = i * LEAF_HASH_BYTES;
       if (own.compare(leaves, a, a + LEAF_HASH_BYTES, a, a + LEAF_HASH_BYTES) !== 0) {
         throw nondeterministic(spec, spec.eus[i] as WorkEU, texts[i] as string, "(the worker's record hash does not match this record)");
       }
+    }
+    if (checksum !== undefined && checksum !== rootOfLeafHashes(own, texts.length)) {
+      throw new CairnError(ErrorCode.NONDETERMINISTIC, `pulse ${spec.partition}/${spec.index}: the worker's checksum ${checksum} is not the Merkle root of its records`, {
+        partition: spec.partition,
+        pulse: spec.index,
+        checksum,
+      });
     }
   }
   await auditRecords(runner, spec, texts, attempts);

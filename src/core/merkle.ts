@@ -10,7 +10,7 @@
  * passed off as a leaf (second-preimage resistance). Everything is computed on raw Buffers;
  * hex Digest strings appear only at the API boundary.
  */
-import { digestFromBytes, digestToBytes, isDigest, sha256Buf, type Digest } from "./digest.js";
+import { digestFromBytes, digestToBytes, isDigest, sha256Bin, sha256Buf, type Digest } from "./digest.js";
 import { CairnError, ErrorCode } from "./errors.js";
 
 /** MTH of the empty list: SHA-256 of the empty string. */
@@ -146,33 +146,35 @@ export function verifyInclusion(leaf: Digest, proof: InclusionProof, root: Diges
   }
 }
 
+/** SHA-256(0x01 || left || right) over binary-string hashes (see `sha256Bin`). */
+function nodeHashBin(left: string, right: string): string {
+  nodeInput.write(left, 1, 32, "latin1");
+  nodeInput.write(right, 33, 32, "latin1");
+  return sha256Bin(nodeInput);
+}
+
 /**
- * Streaming Merkle root in O(log n) memory. It keeps the roots of the perfect subtrees
- * covering the leaves so far, one per set bit of `size` (like a binary counter), largest
- * first. The RFC 6962 root is their right fold: H(s0, H(s1, … H(s_{k-1}, s_k))), which is
- * exactly what the "largest power of two" split produces.
+ * Streaming Merkle root in O(log n) memory over leaf HASHES (each the MTH of one leaf, as a
+ * 32-character binary string). It keeps the roots of the perfect subtrees covering the leaves
+ * so far, one per set bit of `size` (like a binary counter), largest first. The RFC 6962 root
+ * is their right fold: H(s0, H(s1, … H(s_{k-1}, s_k))), which is exactly what the "largest
+ * power of two" split produces.
  */
-export class MerkleBuilder {
+export class LeafHashStack {
   /** Roots of complete subtrees, largest (leftmost) first. */
-  private readonly hashes: Buffer[] = [];
+  private readonly hashes: string[] = [];
   /** Height (log2 of leaf count) of each subtree in `hashes`. */
   private readonly heights: number[] = [];
   private count = 0;
 
-  /** Appends a leaf digest. Throws E_DIGEST_INVALID for a malformed digest. */
-  add(leaf: Digest): void {
-    this.addRaw(digestToBytes(leaf));
-  }
-
-  /** Appends a leaf given as its 32 raw digest bytes (the hot path: no string parsing). */
-  addRaw(leaf: Buffer): void {
-    if (leaf.length !== 32) throw new CairnError(ErrorCode.DIGEST_INVALID, `raw leaf digest must be 32 bytes, got ${leaf.length}`);
-    let h = leafHash(leaf);
+  /** Appends a leaf hash given as a 32-character binary string. */
+  push(leafHashBin: string): void {
+    let h = leafHashBin;
     let height = 0;
     // Merge equal-height subtrees, like carrying in binary addition.
     while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
       this.heights.pop();
-      h = nodeHash(this.hashes.pop() as Buffer, h);
+      h = nodeHashBin(this.hashes.pop() as string, h);
       height++;
     }
     this.hashes.push(h);
@@ -185,11 +187,38 @@ export class MerkleBuilder {
     return this.count;
   }
 
-  /** The Merkle root of the leaves added so far (equals `merkleRoot` of the same list). */
+  /** The Merkle root of the leaves added so far. */
   root(): Digest {
     if (this.hashes.length === 0) return EMPTY_ROOT;
-    let r = this.hashes[this.hashes.length - 1] as Buffer;
-    for (let i = this.hashes.length - 2; i >= 0; i--) r = nodeHash(this.hashes[i] as Buffer, r);
-    return digestFromBytes(r);
+    let r = this.hashes[this.hashes.length - 1] as string;
+    for (let i = this.hashes.length - 2; i >= 0; i--) r = nodeHashBin(this.hashes[i] as string, r);
+    return digestFromBytes(Buffer.from(r, "latin1"));
+  }
+}
+
+/** Streaming Merkle root over leaf digests (equals `merkleRoot` of the same list). */
+export class MerkleBuilder {
+  private readonly stack = new LeafHashStack();
+
+  /** Appends a leaf digest. Throws E_DIGEST_INVALID for a malformed digest. */
+  add(leaf: Digest): void {
+    this.addRaw(digestToBytes(leaf));
+  }
+
+  /** Appends a leaf given as its 32 raw digest bytes (the hot path: no string parsing). */
+  addRaw(leaf: Buffer): void {
+    if (leaf.length !== 32) throw new CairnError(ErrorCode.DIGEST_INVALID, `raw leaf digest must be 32 bytes, got ${leaf.length}`);
+    leaf.copy(leafInput, 1);
+    this.stack.push(sha256Bin(leafInput));
+  }
+
+  /** Number of leaves added so far. */
+  get size(): number {
+    return this.stack.size;
+  }
+
+  /** The Merkle root of the leaves added so far (equals `merkleRoot` of the same list). */
+  root(): Digest {
+    return this.stack.root();
   }
 }

@@ -152,6 +152,40 @@ describe("executePulse: validation against the crashed attempt", () => {
     expect(Buffer.from(out.leaves).equals(Buffer.from(leafHashesOf(out.outcomes.map(recordText))))).toBe(true);
   });
 
+  it("a first request that settles the whole pulse: its runner root is passed on as the checksum; one retry and it is not", async () => {
+    const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
+    const leaves = leafHashesOf(results.map(recordText));
+    const root = rootOfLeafHashes(leaves, results.length);
+    const once: PulseRunner = { run: () => Promise.resolve({ kind: "ok", results, leaves, root }), runFresh: () => Promise.reject(new Error("not used")) };
+    const out = await executePulse(once, EUS, 1, { partition: 0, index: 0 });
+    expect(out.checksum).toBe(root);
+    expect(out.leaves.equals(leaves)).toBe(true);
+    // b throws once and succeeds on its retry: two requests, so the commit derives the checksum.
+    let call = 0;
+    const retried: PulseRunner = {
+      run: (eus) => {
+        const c = call++;
+        const rs = eus.map((e) => (c === 0 && e.id === "b" ? threw("b", "once") : ok(e.id as string, { v: e.input })));
+        const ls = leafHashesOf(rs.map(recordText));
+        return Promise.resolve({ kind: "ok", results: rs, leaves: ls, root: rootOfLeafHashes(ls, rs.length) });
+      },
+      runFresh: () => Promise.reject(new Error("not used")),
+    };
+    const out2 = await executePulse(retried, EUS, 1, { partition: 0, index: 0 });
+    expect(out2).not.toHaveProperty("checksum");
+    expect(out2.leaves.equals(leaves)).toBe(true);
+  });
+
+  it("an audited pulse re-checks the worker's checksum: a root that is not its records' fails with E_NONDETERMINISTIC", async () => {
+    const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
+    const runner: PulseRunner = { run: () => Promise.reject(new Error("not used")), runFresh: () => Promise.resolve({ kind: "ok", results }) };
+    const spec = { partition: 3, index: 1, eus: EUS } as unknown as Parameters<typeof auditPulse>[1];
+    const leaves = Buffer.from(leafHashesOf(results.map(recordText)));
+    await auditPulse(runner, spec, results, [1, 1, 1, 1, 1], leaves, rootOfLeafHashes(leaves, 5));
+    const wrong = rootOfLeafHashes(leaves.subarray(0, 4 * 32), 4);
+    await expectCairnError(auditPulse(runner, spec, results, [1, 1, 1, 1, 1], leaves, wrong), ErrorCode.NONDETERMINISTIC, "pulse 3/1: the worker's checksum");
+  });
+
   it("an audited pulse re-checks the worker's record hashes: a leaf that does not hash its record fails with E_NONDETERMINISTIC", async () => {
     const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
     const runner: PulseRunner = { run: () => Promise.reject(new Error("not used")), runFresh: () => Promise.resolve({ kind: "ok", results }) };

@@ -201,7 +201,7 @@ class SandboxWorker {
     let results: EUResult[] = [];
     let transfer: ArrayBuffer[] = [];
     // One buffer for the whole request, sent with the final message (one allocation per pulse).
-    const leaves = new Uint8Array(n * LEAF_HASH_BYTES);
+    const leaves = Buffer.from(new ArrayBuffer(n * LEAF_HASH_BYTES)); // its own ArrayBuffer: it is transferred
     const tree = new LeafHashTree();
     for (let i = 0; i < n; i++) {
       const eu: EUTask = { id: req.ids[i] as EuId, input: req.inputs[i] };
