@@ -362,9 +362,12 @@ function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
 function toSpec(sp: ScheduledPulse): PulseSpec {
   const records = sp.records as EURecord[];
   const writer = new SliceWriter();
-  for (const r of records) {
+  const eus = new Array<WorkEU>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as EURecord;
     if (Buffer.isBuffer(r.input)) {
       writer.addArtifact(r.id, sha256(r.input));
+      eus[i] = { id: r.id, input: r.input };
       continue;
     }
     let text: string;
@@ -375,10 +378,11 @@ function toSpec(sp: ScheduledPulse): PulseSpec {
       throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { index: r.index, line: r.source.line });
     }
     writer.addInput(r.id, text);
+    // The worker gets the canonical text, so the function sees exactly what a replay from the
+    // slice sees, and the parsed value need not be kept or cloned.
+    eus[i] = { id: r.id, input: undefined, inputJson: text };
   }
   const slice = writer.bytes();
-  // A record is a WorkEU ({id, input}); the pool sends only those two fields to the worker.
-  const eus: WorkEU[] = records;
   return { partition: sp.partition, index: sp.index, eus, slice, sliceDigest: sha256(slice) };
 }
 

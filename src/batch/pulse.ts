@@ -59,6 +59,8 @@ const MAX_SHOWN_OUTPUT_CHARS = 2000;
 export interface WorkEU {
   id: EUId;
   input: unknown;
+  /** The input's canonical JSON text (the pool then sends that instead of `input`; see EUTask). */
+  inputJson?: string;
 }
 
 /** What a worker pool must provide to run pulses. */

@@ -11,7 +11,7 @@ import { ErrorCode, openStore, type Store } from "../../src/index.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { digestHex, digestToBytes, type Digest } from "../../src/core/digest.js";
-import { Scratch, expectCairnError, fixture, manifestOf } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -159,5 +159,22 @@ describe("re-execution of special runs", () => {
     const v = await verifyRun(store, r.runId, { reexecute: true });
     expect(v.problems).toEqual([]);
     expect(v.ok).toBe(true);
+  });
+});
+
+describe("inputs reach the function in canonical form, as a replay sees them", () => {
+  it("keys in canonical order and -0 as 0, in the run and in verify --reexecute alike", async () => {
+    const { store } = scratch.store();
+    const input = scratch.text('{"z":-0,"b":[1,{"y":2,"x":1}],"a":"é"}\n{"a":1}\n', "keys.jsonl");
+    const r = await run(store, input, fixture("engine-keys.mjs"), { partitions: 1, workers: 1, format: "jsonl" });
+    expect(r.status).toBe("completed");
+    const out = await outputsOf(store, r.runId);
+    expect(out.map((o) => o.output)).toEqual([
+      { keys: ["a", "b", "z"], negZero: false, text: '{"a":"é","b":[1,{"x":1,"y":2}],"z":0}' },
+      { keys: ["a"], negZero: false, text: '{"a":1}' },
+    ]);
+    const rep = await verifyRun(store, r.runId, { reexecute: true });
+    expect(rep.problems).toEqual([]);
+    expect(rep.pulsesReexecuted).toBe(1);
   });
 });

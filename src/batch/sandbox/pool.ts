@@ -32,6 +32,7 @@ import {
   type PulsePartialMessage,
   type ReduceItem,
   type SandboxWorkerData,
+  type RunRequest,
   type ToWorker,
 } from "./protocol.js";
 
@@ -118,6 +119,17 @@ function workerEntry(): { filename: string | URL; eval: boolean } {
 }
 
 /** Ids as a Float64Array when all are numbers (copied as one block), else as they are. */
+/** The request's inputs: one JSON array text when every EU has its canonical text, else the values. */
+function requestInputs(eus: readonly EUTask[]): RunRequest["inputs"] {
+  const texts = new Array<string>(eus.length);
+  for (let i = 0; i < eus.length; i++) {
+    const t = (eus[i] as EUTask).inputJson;
+    if (t === undefined) return eus.map((e) => e.input);
+    texts[i] = t;
+  }
+  return { json: `[${texts.join(",")}]` };
+}
+
 function packIds(ids: EuId[]): EuId[] | Float64Array {
   for (const id of ids) if (typeof id !== "number") return ids;
   return Float64Array.from(ids as number[]);
@@ -485,8 +497,7 @@ export class WorkerPool {
     }
     if (eus.length === 0) return { kind: "ok", results: [], leaves: Buffer.alloc(0) };
     const ids = eus.map((e) => e.id);
-    const inputs = new Array<unknown>(eus.length);
-    for (let i = 0; i < eus.length; i++) inputs[i] = (eus[i] as EUTask).input;
+    const inputs = requestInputs(eus);
     const msg: ToWorker = { type: "run", pulseId, ids: packIds(ids), inputs, attempts: Float64Array.from(attempts) };
     const r = await this.onSlot(where, (w) =>
       w.request(

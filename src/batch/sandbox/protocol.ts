@@ -23,6 +23,13 @@ export type EuId = string | number;
 export interface EUTask {
   id: EuId;
   input: unknown;
+  /**
+   * The input's canonical JSON text, when the caller has it. If every EU of a request has
+   * one, the request carries them as one JSON array text instead of cloning each value, and
+   * the function receives `JSON.parse` of it: the same value a replay from the stored slice
+   * gets (keys in canonical order, -0 as 0).
+   */
+  inputJson?: string;
 }
 
 /** Why an EU failed (or a pulse crashed). `name` is the thrown error's name ("Error", "TypeError"…). */
@@ -105,7 +112,8 @@ export interface RunRequest {
    * when every id is a number) and their inputs.
    */
   ids: EuId[] | Float64Array;
-  inputs: unknown[];
+  /** The inputs as values, or (`inputsJson`) as one canonical JSON array text. */
+  inputs: unknown[] | { json: string };
   /** ctx.attempt for each EU, in order. */
   attempts: Float64Array;
 }

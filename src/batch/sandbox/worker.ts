@@ -196,7 +196,9 @@ class SandboxWorker {
    */
   private async run(req: RunRequest): Promise<void> {
     const { seed, logicalTime } = this.data;
-    const n = req.inputs.length;
+    const inputs = Array.isArray(req.inputs) ? req.inputs : (JSON.parse(req.inputs.json) as unknown[]);
+    const n = inputs.length;
+    if (n !== req.ids.length) throw new CairnError(ErrorCode.INTERNAL, `run request ${req.pulseId} has ${req.ids.length} ids and ${n} inputs`);
     let from = 0;
     let results: EUResult[] = [];
     let transfer: ArrayBuffer[] = [];
@@ -204,7 +206,7 @@ class SandboxWorker {
     const leaves = Buffer.from(new ArrayBuffer(n * LEAF_HASH_BYTES)); // its own ArrayBuffer: it is transferred
     const tree = new LeafHashTree();
     for (let i = 0; i < n; i++) {
-      const eu: EUTask = { id: req.ids[i] as EuId, input: req.inputs[i] };
+      const eu: EUTask = { id: req.ids[i] as EuId, input: inputs[i] };
       Atomics.store(this.progress, 0, i + 1);
       this.shims.reseed(() => deriveSeed(seed, canonicalText(eu.id)));
       const input = eu.input instanceof Uint8Array ? Buffer.from(eu.input.buffer, eu.input.byteOffset, eu.input.byteLength) : eu.input;
