@@ -30,6 +30,7 @@ const OUTPUT_KEY = ',"output":';
 
 /** Canonical text of an EU record (no trailing newline). */
 export function recordText(o: EUResult): string {
+  if ("text" in o && o.text !== undefined) return o.text; // the worker's, checked by the pool (sandbox/wire.ts)
   if (!o.ok) return canonicalize({ error: { code: o.error.code, message: truncate(o.error.message) }, id: o.id });
   if (o.bytes) return canonicalize({ bytes: Buffer.from(o.output).toString("base64"), id: o.id });
   // o.json is already canonical and "id" < "output", so concatenation is canonical.

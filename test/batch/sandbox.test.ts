@@ -1,4 +1,5 @@
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { withoutTexts } from "./fixtures/engine-helpers.js";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,7 +43,7 @@ afterEach(async () => {
 
 function okResults(o: PulseOutcome): EUResult[] {
   if (o.kind !== "ok") throw new Error(`pulse crashed: ${o.error.code} ${o.error.message}`);
-  return o.results;
+  return withoutTexts(o.results);
 }
 
 /** id → parsed JSON output of every completed EU. */

@@ -35,6 +35,7 @@ import {
   type RunRequest,
   type ToWorker,
 } from "./protocol.js";
+import { unpackResults } from "./wire.js";
 
 /** Largest pool. */
 export const MAX_POOL_SIZE = 256;
@@ -228,7 +229,10 @@ class PoolWorker {
         if (job.isPartial(msg)) {
           // Chunks arrive in order; one that does not continue the results is not ours (the
           // user's own parentPort.postMessage) and is ignored.
-          if (msg.from === job.partial.length && Array.isArray(msg.results)) for (const r of msg.results) job.partial.push(r);
+          if (msg.from === job.partial.length) {
+            const rs = unpackResults(msg.results, job.ids, msg.from);
+            if (rs !== undefined) for (const r of rs) job.partial.push(r);
+          }
         } else if (job.matches(msg)) {
           this.finish({ kind: "message", msg, partial: job.partial });
         }
@@ -514,7 +518,8 @@ export class WorkerPool {
       return r.euIndex === undefined ? { kind: "crashed", error: r.error, completed } : { kind: "crashed", error: r.error, euIndex: r.euIndex, completed };
     }
     const { msg: done, partial } = r;
-    if (done.type !== "pulse" || done.from !== partial.length || partial.length + done.results.length !== eus.length || !(done.leaves instanceof Uint8Array)) {
+    const results = done.type === "pulse" ? unpackResults(done.results, ids, done.from) : undefined;
+    if (done.type !== "pulse" || results === undefined || done.from !== partial.length || partial.length + results.length !== eus.length || !(done.leaves instanceof Uint8Array)) {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with a malformed reply`);
     }
     const leaves = Buffer.from(done.leaves.buffer, done.leaves.byteOffset, done.leaves.byteLength);
@@ -522,8 +527,8 @@ export class WorkerPool {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with ${leaves.length} bytes of leaf hashes for ${eus.length} EUs`);
     }
     if (!isDigest(done.root)) throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} without a Merkle root`);
-    if (partial.length === 0) return { kind: "ok", results: done.results, leaves, root: done.root };
-    for (const res of done.results) partial.push(res);
+    if (partial.length === 0) return { kind: "ok", results, leaves, root: done.root };
+    for (const res of results) partial.push(res);
     return { kind: "ok", results: partial, leaves, root: done.root };
   }
 

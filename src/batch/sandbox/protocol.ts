@@ -45,6 +45,8 @@ export interface EUJsonOutput {
   ok: true;
   bytes: false;
   json: string;
+  /** Its record text, when the pool decoded it from a packed reply (see PackedResults). */
+  text?: string;
 }
 
 /** A completed EU whose function returned a Buffer / Uint8Array (a private copy). */
@@ -59,9 +61,25 @@ export interface EUFailure {
   id: EuId;
   ok: false;
   error: EUError;
+  /** Its record text, when the pool decoded it from a packed reply (see PackedResults). */
+  text?: string;
 }
 
 export type EUResult = EUJsonOutput | EUBytesOutput | EUFailure;
+
+/**
+ * A chunk of results as the worker sends it when none is a bytes output: the EU record texts
+ * it made anyway (to hash them), joined by "\n" (canonical JSON has no raw newline), and the
+ * failures' errors by position. One string clones far cheaper than an object per EU, and the
+ * pool gets the record texts without rebuilding them (`wire.ts`).
+ */
+export interface PackedResults {
+  texts: string;
+  errors: Array<{ at: number; error: EUError }>;
+}
+
+/** A chunk of results on the wire: objects (any bytes output) or packed. */
+export type WireResults = EUResult[] | PackedResults;
 
 /** A completed EU output, as fed to `reduce`. */
 export type ReduceItem = EUJsonOutput | EUBytesOutput | Omit<EUJsonOutput, "ok"> | Omit<EUBytesOutput, "ok">;
@@ -148,7 +166,7 @@ export interface PulsePartialMessage {
   type: "partial";
   pulseId: number;
   from: number;
-  results: EUResult[];
+  results: WireResults;
 }
 
 /** The end of a pulse: the results of EUs `from` .. the last (those not sent in `partial` chunks). */
@@ -156,7 +174,7 @@ export interface PulseDoneMessage {
   type: "pulse";
   pulseId: number;
   from: number;
-  results: EUResult[];
+  results: WireResults;
   /** The Merkle leaf hashes of the WHOLE request's results (every chunk), 32 bytes each, in order (see ../leaves.ts). */
   leaves: Uint8Array;
   /** Their Merkle root, as a digest. */

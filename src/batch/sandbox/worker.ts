@@ -82,6 +82,7 @@ import { installDeterminismShims, type DeterminismShims } from "./shims.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
 import { recordText } from "../records.js";
+import { ResultPacker } from "./wire.js";
 import {
   PARTIAL_RESULTS_CHUNK,
   SandboxCode,
@@ -200,7 +201,7 @@ class SandboxWorker {
     const n = inputs.length;
     if (n !== req.ids.length) throw new CairnError(ErrorCode.INTERNAL, `run request ${req.pulseId} has ${req.ids.length} ids and ${n} inputs`);
     let from = 0;
-    let results: EUResult[] = [];
+    const chunk = new ResultPacker();
     let transfer: ArrayBuffer[] = [];
     // One buffer for the whole request, sent with the final message (one allocation per pulse).
     const leaves = Buffer.from(new ArrayBuffer(n * LEAF_HASH_BYTES)); // its own ArrayBuffer: it is transferred
@@ -222,18 +223,18 @@ class SandboxWorker {
         out = err;
       }
       const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer);
-      writeLeafHash(recordText(result), leaves, i * LEAF_HASH_BYTES);
+      const text = recordText(result);
+      writeLeafHash(text, leaves, i * LEAF_HASH_BYTES);
       tree.add(leaves, i * LEAF_HASH_BYTES);
-      results.push(result);
-      if (results.length === PARTIAL_RESULTS_CHUNK && i + 1 < n) {
-        this.post({ type: "partial", pulseId: req.pulseId, from, results }, transfer);
+      chunk.add(result, text);
+      if (chunk.length === PARTIAL_RESULTS_CHUNK && i + 1 < n) {
+        this.post({ type: "partial", pulseId: req.pulseId, from, results: chunk.take() }, transfer);
         from = i + 1;
-        results = [];
         transfer = [];
       }
     }
     transfer.push(leaves.buffer);
-    this.post({ type: "pulse", pulseId: req.pulseId, from, results, leaves, root: tree.root() }, transfer);
+    this.post({ type: "pulse", pulseId: req.pulseId, from, results: chunk.take(), leaves, root: tree.root() }, transfer);
   }
 
   private async reduce(req: ReduceRequest): Promise<void> {

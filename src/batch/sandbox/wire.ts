@@ -1,0 +1,72 @@
+/**
+ * The results of a pulse request between worker and pool (`PackedResults` in protocol.ts):
+ * the worker packs each chunk's record texts into one string unless a bytes output needs the
+ * object form; the pool unpacks them into EUResult objects that carry their record text.
+ */
+import { canonicalText } from "../canonical-text.js";
+import type { EUError, EUResult, EuId, WireResults } from "./protocol.js";
+
+/** Worker side: collects one chunk of results with their record texts. */
+export class ResultPacker {
+  private results: EUResult[] = [];
+  private texts: string[] = [];
+  private errors: Array<{ at: number; error: EUError }> = [];
+  private objects = false;
+
+  add(result: EUResult, text: string): void {
+    if (!result.ok) this.errors.push({ at: this.texts.length, error: result.error });
+    else if (result.bytes) this.objects = true;
+    this.results.push(result);
+    this.texts.push(text);
+  }
+
+  get length(): number {
+    return this.results.length;
+  }
+
+  /** The chunk for the wire; the packer starts a new one. */
+  take(): WireResults {
+    const out: WireResults = this.objects ? this.results : { texts: this.texts.join("\n"), errors: this.errors };
+    this.results = [];
+    this.texts = [];
+    this.errors = [];
+    this.objects = false;
+    return out;
+  }
+}
+
+const OUTPUT_KEY = ',"output":';
+const ERROR_PREFIX = '{"error":';
+
+/**
+ * Pool side: the results of EUs `from…` of a request whose ids are `ids`, or undefined when
+ * the chunk is malformed (the caller treats that as a broken reply). Each record text is
+ * checked to be the record of its EU (`{"id":<id>,"output":…}`, or a failure record where
+ * an error was listed), so a chunk cannot shift results between EUs.
+ */
+export function unpackResults(wire: unknown, ids: readonly EuId[], from: number): EUResult[] | undefined {
+  if (Array.isArray(wire)) return wire as EUResult[];
+  if (wire === null || typeof wire !== "object") return undefined;
+  const { texts, errors } = wire as { texts?: unknown; errors?: unknown };
+  if (typeof texts !== "string" || !Array.isArray(errors)) return undefined;
+  const lines = texts.length === 0 ? [] : texts.split("\n");
+  if (from + lines.length > ids.length) return undefined;
+  const out = new Array<EUResult>(lines.length);
+  let e = 0;
+  for (let k = 0; k < lines.length; k++) {
+    const id = ids[from + k] as EuId;
+    const text = lines[k] as string;
+    const idText = canonicalText(id);
+    const err = errors[e] as { at?: unknown; error?: EUError } | undefined;
+    if (err !== undefined && err.at === k) {
+      if (!text.startsWith(ERROR_PREFIX) || !text.endsWith(`,"id":${idText}}`) || err.error === undefined) return undefined;
+      out[k] = { id, ok: false, error: err.error, text };
+      e++;
+      continue;
+    }
+    const prefix = `{"id":${idText}${OUTPUT_KEY}`;
+    if (!text.startsWith(prefix) || !text.endsWith("}")) return undefined;
+    out[k] = { id, ok: true, bytes: false, json: text.slice(prefix.length, -1), text };
+  }
+  return e === errors.length ? out : undefined;
+}
