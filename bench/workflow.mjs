@@ -17,9 +17,10 @@
  *
  * Data-root regime: the same payload is run again and again; each run appends to the workflow's
  * registry / audit log, so every run has another prior state and hence another trace id (a new
- * trace directory per run). The CS files are read whole on every run (by the CS runtimes as in
- * the reference, and by Cairn's prior/posterior state capture), so a run's cost grows with the
- * number of runs the data root has seen. To measure a steady figure, each data root serves
+ * trace directory per run). The CS runtimes scan their files whole on every call (the registry
+ * parses every line, the log counts its lines), so a run's cost grows with the number of runs
+ * the data root has seen; the bytes and digests come from the per-process file cache when the
+ * file is unchanged (ARCHITECTURE §11.6). To measure a steady figure, each data root serves
  * CAIRN_BENCH_WF_ROOT_RUNS runs (default 100) and the next run uses the next fresh, seeded data
  * root; the data roots are prepared before the timed loop. The "one data root" line shows the
  * growth over a whole measurement instead.
@@ -33,7 +34,7 @@
  *    (recursive) of a fresh `traces/<domain>/<WF_CODE>/<id>/` directory and writeFileSync of the
  *    `.jsonl` and the `.md` (the bytes of a real run of the same workflow). Also, for
  *    information, the same files with the `.jsonl` written one write() per event, as the trace
- *    writer does.
+ *    writer did before it batched its writes (one per CS call and one at the end).
  *  - HTTP: `GET /api/health` on the same server with the same clients (the HTTP round trip
  *    without a run), and the in-process rate.
  *  - CLI: a bare `node -e 0` spawn.
@@ -265,7 +266,7 @@ async function benchInProcess(tmpfs = false) {
       rmSync(root, { recursive: true, force: true });
       continue;
     }
-    // Information: the baseline with one write() per event, as the trace writer does.
+    // Information: the baseline with one write() per event, as the trace writer did before batching.
     const perEvent = [];
     for (let i = 0; i < REPS; i++) perEvent.push(timeFsBaseline(join(root, "fsbase"), wf, RUNS, jsonl, md, true));
     note(`fs baseline with the .jsonl written one write() per event (${jsonl.toString("utf8").split("\n").length - 1} writes): ${fmtInt(median(perEvent))} runs/s [${perEvent.map(fmtInt).join(", ")}]`);

@@ -349,6 +349,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
         current = { cc, step: s.id };
         const inputs: PyObject = new Map(Object.entries(s.inputs).map(([n, b]) => [n, resolveBinding(b, frame)]));
         const seedKey = `${traceId}|${key}|${visit}|${s.id}`;
+        if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the trace is on disk up to this side effect (§11.7)
         const o: StepOutcome & { file?: EffectCall["file"]; lane?: PyObject } = s.lane === undefined ? runStep(snap, wf, s, inputs, effects, seedKey) : yield { step: s, lane: s.lane, inputs, idempotencyKey: seedKey, cc };
         if (s.kind === "cs") {
           const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability}${s.lane === undefined ? "" : ` via lane ${s.lane.laneId}`})`, op: s.op, status: o.status };
@@ -389,6 +390,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
       done.set("reason", exit.reason);
     }
     trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
+    trace.flush();
   } catch (err) {
     // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
     if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);

@@ -59,8 +59,8 @@ function countLines(bytes: Buffer): number {
  * and to end with a terminator, so it equals `splitLines(decodeUtf8(bytes)).length`); the
  * lines themselves are decoded only when a read operation needs them.
  */
-function openLog(confined: ConfinedPath): { prepared: PreparedPath; bytes: Buffer; count: number; lines: () => string[] } {
-  const prepared = preparePath(confined, false);
+function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: PreparedPath; bytes: Buffer; count: number; lines: () => string[] } {
+  const prepared = preparePath(confined, false, true, ctx.checkedDirs);
   const bytes = readData(prepared) ?? Buffer.alloc(0);
   const torn = tornTail(bytes);
   if (torn !== undefined) throw tornTailError(confined.rel, torn);
@@ -76,7 +76,7 @@ function openLog(confined: ConfinedPath): { prepared: PreparedPath; bytes: Buffe
 }
 
 function backend(confined: ConfinedPath, ctx: EffectContext) {
-  const { prepared: opened, bytes, count, lines: logLines } = openLog(confined);
+  const { prepared: opened, bytes, count, lines: logLines } = openLog(confined, ctx);
   const rel = confined.rel;
   const observed: EffectDraft = { action: "read", path: rel, bytes, created: false };
 
@@ -97,7 +97,7 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
     const sync = ctx.durability !== "no-fsync";
     // The parent directories checked when the log was opened (same call, single writer) are
     // reused; they are created (and checked) only when they did not exist then.
-    const prepared = opened.realParent !== undefined ? opened : preparePath(confined, true, sync);
+    const prepared = opened.realParent !== undefined ? opened : preparePath(confined, true, sync, ctx.checkedDirs);
     const created = appendDurable(prepared, out, sync);
     return { result: status("SUCCESS", { record_id: id, sequence_number: sequenceNumber }), effect: { action: "append", path: rel, bytes: out, created } };
   };

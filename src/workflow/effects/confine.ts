@@ -47,17 +47,24 @@ function checkNoNul(p: string): void {
 }
 
 function checkNoDotDot(p: string): void {
-  if (p.split("/").includes("..")) throw confinementError(p, "contains a '..' segment");
+  // A `..` segment of `p.split("/")`, found without splitting.
+  if (p === ".." || p.startsWith("../") || p.endsWith("/..") || p.includes("/../")) throw confinementError(p, "contains a '..' segment");
 }
+
+/** The last data root normalised, and its normal form (a run normalises the same root many times). */
+let lastRoot: [string, string] | undefined;
 
 /** Normalises a data root: absolute, no NUL, no `..`, trailing `/` removed (except for `/`). */
 export function normalizeDataRoot(root: string): string {
+  if (lastRoot !== undefined && lastRoot[0] === root) return lastRoot[1];
   if (typeof root !== "string" || root.length === 0) throw confinementError(String(root), "is not a data root path");
   checkNoNul(root);
   if (!posix.isAbsolute(root)) throw confinementError(root, "is not an absolute data root");
   checkNoDotDot(root);
   const n = posix.normalize(root);
-  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+  const out = n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+  lastRoot = [root, out];
+  return out;
 }
 
 /** Confines an absolute path (a configured `path` after `{{module_data_root}}` expansion). */
@@ -86,6 +93,27 @@ export function confineRelative(dataRoot: string, base: string, relative: string
   return confineAbsolute(dataRoot, `${base}/${relative}`);
 }
 
+/**
+ * What `preparePath` checked during one run (`EffectContext.checkedDirs`): the real data root and
+ * the real path of each parent directory found or created inside it, by its path relative to
+ * the root. A later call of the same run reuses them instead of walking again (single writer,
+ * as for the check-then-open above); the final component is checked on every call.
+ */
+export interface CheckedDirs {
+  root: string | undefined;
+  realRoot: string | undefined;
+  readonly dirs: Map<string, string>;
+}
+
+export function newCheckedDirs(): CheckedDirs {
+  return { root: undefined, realRoot: undefined, dirs: new Map() };
+}
+
+/** `posix.join(dir, name)` for a real (normalised, absolute) directory and one plain segment. */
+function childOf(dir: string, name: string): string {
+  return dir === "/" ? `/${name}` : `${dir}/${name}`;
+}
+
 function isInside(realRoot: string, p: string): boolean {
   return p === realRoot || p.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
 }
@@ -93,23 +121,38 @@ function isInside(realRoot: string, p: string): boolean {
 /**
  * Walks the parent directories of `p` from the real data root, creating missing ones when
  * `create` is set (each one fsynced into its parent unless `sync` is false, EffectDurability
- * "no-fsync"), and checks the final component. Throws on any confinement violation.
+ * "no-fsync"), and checks the final component. Throws on any confinement violation. With
+ * `checked` (the run's memo), directories already checked in this run are not walked again.
  */
-export function preparePath(p: ConfinedPath, create: boolean, sync = true): PreparedPath {
+export function preparePath(p: ConfinedPath, create: boolean, sync = true, checked?: CheckedDirs): PreparedPath {
+  const memo = checked !== undefined && (checked.root === undefined || checked.root === p.root) ? checked : undefined;
   let cur: string;
-  try {
-    if (create) mkdirSync(p.root, { recursive: true });
-    cur = realpathSync.native(p.root);
-  } catch (err) {
-    if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
-    throw ioError("resolve the data root for", p.rel, err);
+  if (memo?.realRoot !== undefined) cur = memo.realRoot;
+  else {
+    try {
+      if (create) mkdirSync(p.root, { recursive: true });
+      cur = realpathSync.native(p.root);
+    } catch (err) {
+      if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
+      throw ioError("resolve the data root for", p.rel, err);
+    }
+    if (memo !== undefined) {
+      memo.root = p.root;
+      memo.realRoot = cur;
+    }
   }
   const realRoot = cur;
   const segments = p.rel.split("/");
   const base = segments.pop() as string;
+  let shown = "";
   for (let i = 0; i < segments.length; i++) {
-    const shown = segments.slice(0, i + 1).join("/");
-    const next = posix.join(cur, segments[i] as string);
+    shown = i === 0 ? (segments[0] as string) : `${shown}/${segments[i] as string}`;
+    const known = memo?.dirs.get(shown);
+    if (known !== undefined) {
+      cur = known;
+      continue;
+    }
+    const next = childOf(cur, segments[i] as string);
     let st: Stats;
     try {
       st = lstatSync(next);
@@ -123,6 +166,7 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true): Prep
         throw ioError("create directory", shown, mkErr);
       }
       cur = next;
+      memo?.dirs.set(shown, cur);
       continue;
     }
     if (st.isSymbolicLink()) {
@@ -137,8 +181,9 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true): Prep
     } else {
       cur = next;
     }
+    memo?.dirs.set(shown, cur);
   }
-  const realFile = posix.join(cur, base);
+  const realFile = childOf(cur, base);
   let stat: Stats | undefined;
   try {
     stat = lstatSync(realFile);

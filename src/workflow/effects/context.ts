@@ -19,7 +19,7 @@
  */
 import { fixedClock, type Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { normalizeDataRoot } from "./confine.js";
+import { newCheckedDirs, normalizeDataRoot } from "./confine.js";
 import type { EffectContext, EffectDurability, OperationDialect } from "./types.js";
 
 /** 2025-01-01T00:00:00Z: the default logical epoch (SEMANTICS C.3's recommended test clock). */
@@ -56,6 +56,7 @@ export function createEffectContext(opts: EffectContextOptions): EffectContext {
     clock: opts.clock ?? fixedClock(DEFAULT_LOGICAL_EPOCH_MS),
     operationDialect: opts.operationDialect ?? "reference",
     durability: opts.durability ?? "fsync",
+    checkedDirs: newCheckedDirs(),
     nextId: () => `${traceId}:E${String(++counter).padStart(EFFECT_ID_COUNTER_WIDTH, "0")}`,
   });
 }

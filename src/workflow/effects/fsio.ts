@@ -17,6 +17,7 @@
  *    the same writes in the same order, durable against a crash of the process, not of the OS.
  */
 import {
+  type Stats,
   closeSync,
   constants as FS,
   fstatSync,
@@ -33,6 +34,7 @@ import { ErrorCode } from "../../core/errors.js";
 import { fsyncDir } from "../../store/fsutil.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import type { PreparedPath } from "./confine.js";
+import { cachedBytes, forget, remember, rememberAppend } from "./filecache.js";
 
 /** Largest data file (registry, log or mutable document) the runtimes read into memory. */
 export const MAX_DATA_FILE_BYTES = 256 * 1024 * 1024;
@@ -58,6 +60,9 @@ function writeAll(fd: number, buf: Uint8Array): void {
 /** Reads the whole file, or `undefined` when it does not exist. Throws CairnError (I/O) otherwise. */
 export function readData(p: PreparedPath): Buffer | undefined {
   if (p.realFile === undefined || p.stat === undefined) return undefined;
+  // The final component was just lstat'ed (never a symlink): same identity, same bytes (filecache.ts).
+  const hit = cachedBytes(p.realFile, p.stat);
+  if (hit !== undefined) return hit;
   let fd: number;
   try {
     fd = openSync(p.realFile, FS.O_RDONLY | FS.O_NOFOLLOW);
@@ -80,7 +85,9 @@ export function readData(p: PreparedPath): Buffer | undefined {
       if (total > MAX_DATA_FILE_BYTES) throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} grew above ${MAX_DATA_FILE_BYTES} bytes while being read`, { path: p.rel });
       chunks.push(chunk.subarray(0, n));
     }
-    return Buffer.concat(chunks, total);
+    const bytes = Buffer.concat(chunks, total);
+    remember(p.realFile, st, bytes);
+    return bytes;
   } catch (err) {
     throw ioError("read", p.rel, err);
   } finally {
@@ -114,14 +121,15 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): 
   } catch (err) {
     throw ioError("open for append", p.rel, err);
   }
-  let before = 0;
+  let before: Stats | undefined;
   try {
-    before = fstatSync(fd).size;
+    before = fstatSync(fd);
     writeAll(fd, bytes);
     if (sync) fsyncSync(fd);
   } catch (err) {
+    forget(file);
     try {
-      ftruncateSync(fd, before);
+      ftruncateSync(fd, before?.size ?? 0);
       if (sync) fsyncSync(fd);
     } catch {
       // best effort: readers detect a torn tail (jsonl.ts)
@@ -129,7 +137,13 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): 
     closeSync(fd);
     throw ioError("append to", p.rel, err);
   }
-  closeSync(fd);
+  try {
+    rememberAppend(file, before, bytes, fstatSync(fd)); // the cached content follows this process's own append
+  } catch {
+    forget(file);
+  } finally {
+    closeSync(fd);
+  }
   const created = p.stat === undefined;
   if (created && sync) {
     try {
@@ -164,6 +178,7 @@ export function replaceAtomic(p: PreparedPath, bytes: Uint8Array, sync = true): 
     closeSync(fd);
     fd = -1;
     renameSync(tmp, file);
+    forget(file);
     if (sync) fsyncDir(dir);
   } catch (err) {
     if (fd >= 0) closeSync(fd);

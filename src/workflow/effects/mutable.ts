@@ -50,7 +50,7 @@ function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedP
   const entry = getOrNull(cfg.entityStores, entity);
   const rel = isDict(entry) ? getOrNull(entry, "path") : null;
   if (!pyTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
-  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync");
+  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync", ctx.checkedDirs);
 }
 
 /** Step 2: a key with at least one non-whitespace character. */

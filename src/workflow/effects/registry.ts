@@ -163,8 +163,8 @@ export const REGISTRY_RUNTIME = defineCsRuntime({
   construct(config, ctx) {
     const confined = confineAbsolute(ctx.dataRoot, requirePathConfig(config, WHERE));
     const sync = ctx.durability !== "no-fsync";
-    const prepared = preparePath(confined, true, sync);
+    const prepared = preparePath(confined, true, sync, ctx.checkedDirs);
     const created = createEmptyIfAbsent(prepared, sync);
-    return backend(created ? preparePath(confined, false) : prepared, created, sync);
+    return backend(created ? preparePath(confined, false, sync, ctx.checkedDirs) : prepared, created, sync);
   },
 });

@@ -5,6 +5,7 @@
 import type { Clock } from "../../core/clock.js";
 import type { Digest } from "../../core/digest.js";
 import type { PyDict, PyValue } from "../py/value.js";
+import type { CheckedDirs } from "./confine.js";
 
 /** The capability ids of the three CS runtimes, as in the snapshots' handler modules and vocabularies. */
 export type CsCapabilityId = "CS_REGISTRY_V0" | "CS_APPENDONLY_JSONL_V0" | "CS_MUTABLE_JSON_V0";
@@ -58,6 +59,8 @@ export interface EffectContext {
   readonly operationDialect?: OperationDialect;
   /** Whether effects are fsynced; default `"fsync"` (see EffectDurability). */
   readonly durability?: EffectDurability;
+  /** The run's memo of checked parent directories (`preparePath`); absent: every call walks them. */
+  readonly checkedDirs?: CheckedDirs;
 }
 
 /** One CS invocation (SEMANTICS A.10 steps 3–6). */

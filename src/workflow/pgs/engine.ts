@@ -70,14 +70,31 @@ function objOrEmpty(v: PyValue | undefined, what: string): PyObject {
   return v;
 }
 
-function readStep(step: PyValue, where: string) {
+interface StepSpec {
+  addr: number;
+  op: string | null;
+  inputs: PyObject;
+  outputs: PyObject;
+  onResult: PyObject;
+  stepId: string;
+}
+
+/** Steps already read, by their (read-only) snapshot object: a step is validated once per loaded snapshot. */
+const readSteps = new WeakMap<PyObject, StepSpec>();
+
+function readStep(step: PyValue, cc: number, index: number): StepSpec {
+  if (step instanceof Map) {
+    const known = readSteps.get(step);
+    if (known !== undefined) return known;
+  }
+  const where = `pipeline["${cc}"][${index}]`;
   if (!(step instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `dispatch.json: ${where} is not an object`, { reason: "bad_step", field: where });
   const addr = step.get("addr");
   if (typeof addr !== "bigint") throw new CairnError(ErrorCode.INVALID_INPUT, `dispatch.json: ${where}.addr must be an integer`, { reason: "bad_step", field: `${where}.addr` });
   const op = step.get("op") ?? null;
   if (op !== null && typeof op !== "string") throw new CairnError(ErrorCode.INVALID_INPUT, `dispatch.json: ${where}.op must be a string or null`, { reason: "bad_step", field: `${where}.op` });
   const stepId = step.get("step_id") ?? null;
-  return {
+  const spec: StepSpec = {
     addr: Number(addr),
     op,
     inputs: objOrEmpty(step.get("inputs"), `${where}.inputs`),
@@ -85,6 +102,8 @@ function readStep(step: PyValue, where: string) {
     onResult: objOrEmpty(step.get("on_result"), `${where}.on_result`),
     stepId: stepId === null ? "" : typeof stepId === "string" ? stepId : String(stepId),
   };
+  readSteps.set(step, spec);
+  return spec;
 }
 
 /** Runs one CC (A.7); returns its status and surface. */
@@ -98,15 +117,17 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
   const surface: PyObject = new Map();
   let status = STATUS_SUCCESS;
   for (let i = 0; i < steps.length; i++) {
-    const s = readStep(steps[i] as PyValue, `pipeline["${cc}"][${i}]`);
+    const s = readStep(steps[i] as PyValue, cc, i);
     const where = `${ccFqdn} step ${s.stepId === "" ? i : s.stepId}`;
+    const stepFqdn = pkg.vocab.fqdn(s.addr);
     run.current = { cc: ccFqdn, step: s.stepId === "" ? String(i) : s.stepId };
     const inputs = resolveStepInputs(s.inputs, ccInputs, records) as PyObject;
     let outcome: StepOutcome;
     if (s.op === null) outcome = ctStep(pkg, s.addr, inputs, run.atoms, where);
     else {
+      run.trace.flush(); // the trace is on disk up to this side effect (§11.7)
       outcome = csStep(pkg, run.rb, s.addr, s.op, inputs, run.effects, where);
-      const call: EffectCall = { cc: ccFqdn, step: s.stepId, cs: pkg.vocab.fqdn(s.addr), op: s.op, status: outcome.status };
+      const call: EffectCall = { cc: ccFqdn, step: s.stepId, cs: stepFqdn, op: s.op, status: outcome.status };
       if (outcome.file !== undefined) call.file = outcome.file;
       run.calls.push(call);
     }
@@ -118,7 +139,7 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
       records.set(s.stepId, rec);
     }
     for (const [k, v] of fragment) surface.set(k, v);
-    const detail = new Map<string, PyValue>([["step_fqdn", pkg.vocab.fqdn(s.addr)], ["result_keys", [...fragment.keys()]]]);
+    const detail = new Map<string, PyValue>([["step_fqdn", stepFqdn], ["result_keys", [...fragment.keys()]]]);
     if (outcome.error !== undefined) detail.set("error", run.scrub(outcome.error));
     trace.emit("CC_STEP", { ccAddr: cc, stepAddr: s.addr, stepOp: s.op, detail });
     status = outcome.status;

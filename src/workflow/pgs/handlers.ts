@@ -7,7 +7,7 @@
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { CT_ATOMS, handlerRefKey, lookupAtom, type CtAtomTable } from "../atoms/index.js";
-import type { PyValue } from "./value.js";
+import type { PyObject, PyValue } from "./value.js";
 
 export interface HandlerRef {
   module: string;
@@ -49,7 +49,10 @@ export function readHandlerRef(v: PyValue | undefined): HandlerRef | undefined {
  * the CT runs; malformed CT-IRs are left to the executor (they are VIOLATIONs, A.8).
  */
 export function checkCtRefs(ctIr: PyValue | undefined, atoms: CtAtomTable, where: string): void {
-  const stream = ctIr instanceof Map ? ctIr.get("atom_stream") : undefined;
+  if (!(ctIr instanceof Map)) return;
+  const passed = checkedCtIrs.get(atoms);
+  if (passed?.has(ctIr) === true) return;
+  const stream = ctIr.get("atom_stream");
   if (!Array.isArray(stream)) return;
   for (const step of stream) {
     const ref = step instanceof Map ? readHandlerRef(step.get("handler_ref")) : undefined;
@@ -58,6 +61,11 @@ export function checkCtRefs(ctIr: PyValue | undefined, atoms: CtAtomTable, where
       throw unmappedHandler("CT", ref, `${where}${typeof atom === "string" ? `, atom ${atom}` : ""}`);
     }
   }
+  if (passed !== undefined) passed.add(ctIr);
+  else if (Object.isFrozen(atoms)) checkedCtIrs.set(atoms, new WeakSet([ctIr]));
 }
+
+/** CT-IRs (read-only snapshot objects) whose refs all passed `checkCtRefs`, per frozen atom table. */
+const checkedCtIrs = new WeakMap<CtAtomTable, WeakSet<PyObject>>();
 
 export { CT_ATOMS, type CtAtomTable };

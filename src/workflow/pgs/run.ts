@@ -186,6 +186,7 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   let error: PgsRunResult["error"] = null;
   try {
     ({ status, surface } = schedule(run, entry.start));
+    trace.flush();
   } catch (err) {
     const message = run.scrub(err instanceof Error ? err.message : String(err));
     trace.emit("ERROR", { detail: new Map([["message", message]]) });

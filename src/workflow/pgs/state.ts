@@ -7,13 +7,13 @@
  * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
  * path; `null` marks an absent file.
  */
-import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
-import { expandPolicy, normalizeDataRoot, selectPolicy } from "../effects/index.js";
+import { cachedDigest, expandPolicy, normalizeDataRoot, remember, selectPolicy } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
 import { dottedGet, type PyValue } from "./value.js";
 
@@ -92,7 +92,11 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
     // Then open + fstat + read + close: the size checked is the size of the file read, and
     // O_NONBLOCK keeps a FIFO swapped in after the stat from blocking the open.
     try {
-      if (!statSync(abs).isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+      const st = statSync(abs);
+      if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+      // Unchanged since this process last read or appended to it (same identity): no read.
+      const hit = cachedDigest(abs, st);
+      if (hit !== undefined) return { path, digest: hit.digest, bytes: hit.bytes };
     } catch (err) {
       if (err instanceof CairnError) throw err;
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
@@ -106,19 +110,20 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
       throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
     }
     try {
-      let size: number;
+      let st: Stats;
       try {
-        const st = fstatSync(fd);
+        st = fstatSync(fd);
         if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
-        size = st.size;
       } catch (err) {
         throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
       }
-      if (size > MAX_STATE_FILE_BYTES) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
+      if (st.size > MAX_STATE_FILE_BYTES) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${st.size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
       }
-      const bytes = readAll(fd, size, path);
-      return { path, digest: sha256(bytes), bytes };
+      const bytes = readAll(fd, st.size, path);
+      const digest = sha256(bytes);
+      remember(abs, st, bytes, digest);
+      return { path, digest, bytes };
     } finally {
       closeSync(fd);
     }
@@ -154,6 +159,16 @@ export function stateManifest(files: readonly StateFile[]): { kind: string; vers
   return { kind: STATE_KIND, version: STATE_VERSION, files: files.map((f) => ({ path: f.path, digest: f.digest })) };
 }
 
+/** Recent state digests by their files' paths and digests (a run's posterior state is the next run's prior state). */
+const STATE_DIGEST_MEMO = 64;
+const stateDigests = new Map<string, Digest>();
+
 export function stateDigest(files: readonly StateFile[]): Digest {
-  return canonicalDigest(stateManifest(files));
+  const key = files.map((f) => `${JSON.stringify(f.path)}${f.digest ?? "null"}`).join(",");
+  const known = stateDigests.get(key);
+  if (known !== undefined) return known;
+  const d = canonicalDigest(stateManifest(files));
+  if (stateDigests.size >= STATE_DIGEST_MEMO) stateDigests.delete(stateDigests.keys().next().value as string);
+  stateDigests.set(key, d);
+  return d;
 }

@@ -10,9 +10,8 @@
  * reference's leading UTC wall-clock stamp is replaced by the run key, so the same snapshot,
  * payload and prior state give the same id on every machine, and any difference gives another.
  */
-import { createHash } from "node:crypto";
 import { canonicalDigest } from "../../core/canonical.js";
-import { digestHex, type Digest } from "../../core/digest.js";
+import { digestHex, sha256, type Digest } from "../../core/digest.js";
 import { canonicalPy } from "./pyjson.js";
 import type { PyValue } from "./value.js";
 
@@ -27,7 +26,7 @@ export const TRACE_ID_RE = /^[0-9a-f]{16}__[A-Za-z0-9_.-]+__[0-9A-F]{4}$/;
 /** The reference's 4-hex suffix (A.11). */
 export function pgsSuffix(domain: string, wfFqdn: string, payload: PyValue): string {
   const text = canonicalPy(new Map<string, PyValue>([["domain", domain], ["wf", wfFqdn], ["payload", payload]]));
-  return createHash("sha256").update(text, "utf8").digest("hex").slice(0, SUFFIX_HEX).toUpperCase();
+  return digestHex(sha256(text)).slice(0, SUFFIX_HEX).toUpperCase();
 }
 
 export interface TraceIdInputs {

@@ -1,8 +1,10 @@
 /**
  * Trace v0 (SEMANTICS A.11), extended with a logical sequence number and a hash chain.
  *
- * One event per line, compact serialisation (insertion order, ASCII-escaped), `\n`-terminated,
- * written and flushed per event. Members, in order:
+ * One event per line, compact serialisation (insertion order, ASCII-escaped), `\n`-terminated.
+ * Events are buffered and written in batches: the writer's owner calls `flush()` before every
+ * side effect (a CS call, a lane-bound step) and `close()` at the end of the run (also after an
+ * error), so a crash leaves the trace up to the last effect. Members, in order:
  *
  *   trace_schema_version "v0" · trace_id · event_type · domain · wf_addr · cc_addr · step_addr ·
  *   step_op · result_status · detail · ts_ns · seq · prev
@@ -20,6 +22,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
+import { asciiJsonString } from "../py/json.js";
 import { compactPy } from "./pyjson.js";
 import type { PyObject } from "./value.js";
 
@@ -37,13 +40,8 @@ export interface TraceEventFields {
   detail: PyObject;
 }
 
-/** Printable ASCII other than the quote and the backslash: such a string is its own JSON body under every escaping rule. */
-const PLAIN_ASCII_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
 /** A string member as `compactPy` writes it (ASCII-escaped). */
-function jsonStr(s: string): string {
-  return PLAIN_ASCII_RE.test(s) ? `"${s}"` : compactPy(s);
-}
+const jsonStr = asciiJsonString;
 
 function strOrNull(s: string | null | undefined): string {
   return s === undefined || s === null ? "null" : jsonStr(s);
@@ -54,9 +52,11 @@ function intOrNull(n: number | null | undefined): string {
   return n === undefined || n === null ? "null" : BigInt(n).toString();
 }
 
-/** Where events go. `lines` keeps every written line (for digests and the summary). */
+/** Where events go. `lines` keeps every emitted line (for digests and the summary). */
 export class TraceWriter {
   private fd: number | undefined;
+  /** Emitted lines (each with its `\n`) not written yet. */
+  private pending = "";
   private seq = 0;
   private prev: Digest | null = TRACE_CHAIN_GENESIS;
   readonly lines: string[] = [];
@@ -88,7 +88,7 @@ export class TraceWriter {
       `,"cc_addr":${intOrNull(f.ccAddr)},"step_addr":${intOrNull(f.stepAddr)}` +
       `,"step_op":${strOrNull(f.stepOp)},"result_status":${strOrNull(f.resultStatus)}` +
       `,"detail":${compactPy(f.detail)},"ts_ns":${seq},"seq":${seq},"prev":${this.prev === null ? "null" : jsonStr(this.prev)}}`;
-    if (this.fd !== undefined) writeSync(this.fd, `${line}\n`);
+    if (this.fd !== undefined) this.pending += `${line}\n`;
     this.lines.push(line);
     this.prev = sha256(line);
     this.seq++;
@@ -101,14 +101,40 @@ export class TraceWriter {
 
   /** The whole trace file's bytes. */
   bytes(): Buffer {
-    return Buffer.from(this.lines.map((l) => `${l}\n`).join(""), "utf8");
+    return Buffer.from(this.lines.length === 0 ? "" : `${this.lines.join("\n")}\n`, "utf8");
   }
 
-  close(): void {
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
+  /**
+   * Writes the buffered events (one `write` loop). Called before every side effect and by
+   * `close()`. A failed write closes the file (nothing more is written to it) and throws.
+   */
+  flush(): void {
+    if (this.fd === undefined || this.pending === "") return;
+    const buf = Buffer.from(this.pending, "utf8");
+    this.pending = "";
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (err) {
+      this.closeFile();
+      throw err;
     }
+  }
+
+  /** Writes what is buffered and closes the file. */
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      this.closeFile();
+    }
+  }
+
+  private closeFile(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    this.pending = "";
+    closeSync(fd);
   }
 }
 

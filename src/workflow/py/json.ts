@@ -59,8 +59,12 @@ function hex4(c: number): string {
   return `\\u${c.toString(16).padStart(4, "0")}`;
 }
 
+/** Printable ASCII other than the quote and the backslash: such a string is its own JSON body under every escaping rule. */
+const PLAIN_ASCII_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** A JSON string literal with `ensure_ascii=True` escaping. */
 export function asciiJsonString(s: string): string {
+  if (PLAIN_ASCII_RE.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -132,16 +136,32 @@ interface LineStyle {
 }
 
 function encodeLine(v: PyValue, style: LineStyle, depth: number): string {
+  if (typeof v === "string") return asciiJsonString(v);
   const s = scalar(v);
   if (s !== undefined) return s;
-  if (typeof v === "string") return asciiJsonString(v);
   if (depth >= PYJSON_MAX_DEPTH) tooDeep();
-  if (Array.isArray(v)) return `[${v.map((x) => encodeLine(x, style, depth + 1)).join(style.item)}]`;
+  let out: string;
+  if (Array.isArray(v)) {
+    out = "[";
+    for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : style.item) + encodeLine(v[i] as PyValue, style, depth + 1);
+    return `${out}]`;
+  }
   const m = dictOf(v);
-  const keys = [...m.keys()];
-  if (style.sortKeys) keys.sort(compareCodePoints);
-  const parts = keys.map((k) => `${asciiJsonString(k)}${style.key}${encodeLine(m.get(k) as PyValue, style, depth + 1)}`);
-  return `{${parts.join(style.item)}}`;
+  out = "{";
+  if (style.sortKeys) {
+    const keys = [...m.keys()].sort(compareCodePoints);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      out += `${i === 0 ? "" : style.item}${asciiJsonString(k)}${style.key}${encodeLine(m.get(k) as PyValue, style, depth + 1)}`;
+    }
+  } else {
+    let first = true;
+    for (const [k, x] of m) {
+      out += `${first ? "" : style.item}${asciiJsonString(k)}${style.key}${encodeLine(x, style, depth + 1)}`;
+      first = false;
+    }
+  }
+  return `${out}}`;
 }
 
 const CANONICAL: LineStyle = { item: ",", key: ":", sortKeys: true };

@@ -72,11 +72,14 @@ export function getOrNull(d: PyDict, key: string): PyValue {
 /** Dotted-path lookup: walks objects only; a miss or a non-object on the way yields `null`. */
 export function dottedGet(root: PyValue, path: string): PyValue {
   let cur: PyValue = root;
-  for (const seg of path.split(".")) {
+  // The segments of `path.split(".")`, walked without building the array.
+  for (let start = 0; ; ) {
     if (!(cur instanceof Map)) return null;
-    cur = getOrNull(cur, seg);
+    const dot = path.indexOf(".", start);
+    cur = getOrNull(cur, dot < 0 ? path.slice(start) : path.slice(start, dot));
+    if (dot < 0) return cur;
+    start = dot + 1;
   }
-  return cur;
 }
 
 /**
