@@ -71,7 +71,9 @@ describe("hostile thrown values", () => {
 describe("one deadline per call", () => {
   it("module evaluation and the call share one time bound", () => {
     // Calibrate a module-level busy loop (blocks of 10^6 small-integer steps, so the counter
-    // stays a small integer whatever the count) to about 70% of the bound on this machine.
+    // stays a small integer whatever the count) to about 90% of the bound on this machine,
+    // from the faster of two timings: the two phases together stay over the bound even if the
+    // machine runs 1.8× faster than it did while calibrating (a loaded machine going quiet).
     const loop = (n: number) => `for (let k = 0; k < ${n}; k++) { let i = 0; while (i < 1000000) i++; }`;
     const timed = (n: number) => {
       const t0 = performance.now();
@@ -80,8 +82,8 @@ describe("one deadline per call", () => {
     };
     let n = 1;
     while (timed(n) < 100) n *= 4;
-    n = Math.round((n * USER_CT_TIMEOUT_MS * 0.7) / Math.min(timed(n), timed(n)));
-    // module evaluation ~70% of the bound, then the call ~70%: each under the bound, together over it
+    n = Math.round((n * USER_CT_TIMEOUT_MS * 0.9) / Math.min(timed(n), timed(n)));
+    // module evaluation ~90% of the bound, then the call ~90%: each under the bound, together over it
     const both = mod(`${loop(n)} return { v: 1 };`, loop(n));
     const err = limitError(() => both.call("t", fromPlain({}), "k"));
     expect(err.code).toBe("E_LIMIT_EXCEEDED");
