@@ -178,3 +178,15 @@ describe("inputs reach the function in canonical form, as a replay sees them", (
     expect(rep.pulsesReexecuted).toBe(1);
   });
 });
+
+describe("a module that replaces JSON.parse", () => {
+  it("cannot change the inputs its function receives: the run and verify --reexecute agree", async () => {
+    const { store } = scratch.store();
+    const input = scratch.text('[1,2]\n{"a":[3,4]}\n[5]\n', "arrays.jsonl");
+    const r = await run(store, input, fixture("engine-patches-json.mjs"), { partitions: 1, workers: 1, format: "jsonl" });
+    expect(r.status).toBe("completed");
+    expect((await outputsOf(store, r.runId)).map((o) => o.output)).toEqual([{ seen: [1, 2] }, { seen: { a: [3, 4] } }, { seen: [5] }]);
+    const rep = await verifyRun(store, r.runId, { reexecute: true });
+    expect(rep.problems).toEqual([]);
+  });
+});

@@ -102,6 +102,13 @@ export const MAX_EU_ERROR_MESSAGE_CHARS = 4096;
 
 const CAIRN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
+/**
+ * `JSON.parse` as it is before the user's module is imported: inputs, accumulators and reduce
+ * items are parsed with it, so a module that replaces the global (a date-reviving library,
+ * say) cannot change what its function receives in the run but not in a replay.
+ */
+const parseJson: (text: string) => unknown = JSON.parse;
+
 type UserFunction = (input: unknown, ctx: Readonly<EUContext>) => unknown;
 type Reducer = (acc: unknown, output: unknown) => unknown;
 
@@ -197,7 +204,7 @@ class SandboxWorker {
    */
   private async run(req: RunRequest): Promise<void> {
     const { seed, logicalTime } = this.data;
-    const inputs = Array.isArray(req.inputs) ? req.inputs : (JSON.parse(req.inputs.json) as unknown[]);
+    const inputs = Array.isArray(req.inputs) ? req.inputs : (parseJson(req.inputs.json) as unknown[]);
     const n = inputs.length;
     if (n !== req.ids.length) throw new CairnError(ErrorCode.INTERNAL, `run request ${req.pulseId} has ${req.ids.length} ids and ${n} inputs`);
     let from = 0;
@@ -241,12 +248,12 @@ class SandboxWorker {
     const reducer = this.reducer;
     if (reducer === undefined) throw new CairnError(ErrorCode.INTERNAL, "reduce requested but the module has no reduce export");
     const { seed } = this.data;
-    let acc: unknown = JSON.parse(req.acc);
+    let acc: unknown = parseJson(req.acc);
     for (let i = 0; i < req.items.length; i++) {
       const item = req.items[i] as ReduceRequest["items"][number];
       Atomics.store(this.progress, 0, i + 1);
       this.shims.reseed(() => deriveSeed(seed, "reduce", canonicalize(item.id)));
-      const output = item.bytes ? Buffer.from(item.output.buffer, item.output.byteOffset, item.output.byteLength) : JSON.parse(item.json);
+      const output = item.bytes ? Buffer.from(item.output.buffer, item.output.byteOffset, item.output.byteLength) : parseJson(item.json);
       try {
         let next = reducer(acc, output);
         if (isThenable(next)) next = await next;
