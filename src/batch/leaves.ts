@@ -27,7 +27,9 @@ const leafInput = Buffer.alloc(1 + LEAF_HASH_BYTES); // 0x00 || leaf
 /** Writes the leaf hash of record `text`, SHA-256(0x00 || SHA-256(text)), at `out[offset…]`. */
 export function writeLeafHash(text: string, out: Buffer, offset: number): void {
   leafInput.write(sha256Bin(text), 1, LEAF_HASH_BYTES, "latin1");
-  out.write(sha256Bin(leafInput), offset, LEAF_HASH_BYTES, "latin1");
+  if (out.write(sha256Bin(leafInput), offset, LEAF_HASH_BYTES, "latin1") !== LEAF_HASH_BYTES) {
+    throw new RangeError(`no room for a leaf hash at offset ${offset} of a ${out.length}-byte buffer`);
+  }
 }
 
 /** The packed leaf hashes of `texts`. */

@@ -279,9 +279,10 @@ export async function executePulse(
     // Failures made here (crashes) and results of runners without leaves: hash on this thread.
     if (hasLeaf[i] === 0) writeLeafHash(recordText(final[i] as EUResult), leaves, i * LEAF_HASH_BYTES);
   }
-  // The runner's root describes the request it ran. It is the pulse's checksum only when that
-  // first request settled every EU (nothing retried, no crash): then `leaves` is exactly the
-  // buffer it was computed over. Otherwise the commit combines the final leaves itself.
+  // The runner's root describes the request it ran. It is the pulse's checksum only when the
+  // first request that returned (crashed attempts do not return: a crash followed by a whole
+  // re-run on a fresh worker qualifies) covered every EU and left none to retry: then `leaves`
+  // is exactly the buffer the root was computed over. Otherwise the commit combines them.
   if (firstRoot !== undefined && pending.length === 0 && requests === 1) return { outcomes: final as EUResult[], log, attempts, leaves, checksum: firstRoot };
   return { outcomes: final as EUResult[], log, attempts, leaves };
 }

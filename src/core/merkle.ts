@@ -169,6 +169,7 @@ export class LeafHashStack {
 
   /** Appends a leaf hash given as a 32-character binary string. */
   push(leafHashBin: string): void {
+    if (leafHashBin.length !== 32) throw new CairnError(ErrorCode.DIGEST_INVALID, `a leaf hash must be 32 bytes, got ${leafHashBin.length}`);
     let h = leafHashBin;
     let height = 0;
     // Merge equal-height subtrees, like carrying in binary addition.

@@ -6,7 +6,9 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
-import { auditPulse, executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { auditPulse, commitPulse, executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { normalizeConfig } from "../../src/batch/config.js";
+import { sha256, type Digest } from "../../src/core/digest.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
 import { leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
 import { bundleModule } from "../../src/batch/sandbox/bundle.js";
@@ -179,6 +181,33 @@ describe("executePulse: validation against the crashed attempt", () => {
     const out2 = await executePulse(retried, EUS, 1, { partition: 0, index: 0 });
     expect(out2).not.toHaveProperty("checksum");
     expect(out2.leaves.equals(leaves)).toBe(true);
+  });
+
+  it("a crash followed by a whole re-run on a fresh worker: that re-run's root is the checksum (it covers the final records)", async () => {
+    const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
+    const leaves = leafHashesOf(results.map(recordText));
+    const root = rootOfLeafHashes(leaves, results.length);
+    const runner: PulseRunner = {
+      run: () => Promise.resolve({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker exited with code 1" }, euIndex: 0, completed: [] }),
+      runFresh: () => Promise.resolve({ kind: "ok", results, leaves, root }),
+    };
+    const out = await executePulse(runner, EUS, 2, { partition: 0, index: 0 });
+    expect(out.attempts).toEqual([2, 1, 1, 1, 1]);
+    expect(out.checksum).toBe(root);
+    expect(rootOfLeafHashes(leafHashesOf(out.outcomes.map(recordText)), EUS.length)).toBe(root);
+  });
+
+  it("commitPulse stores the checksum it is given (the worker's root) and derives it when none is given", () => {
+    const { store } = scratch.store();
+    const fn = store.putBytes(Buffer.from("export default (x) => x;")).digest;
+    const plan = store.putBytes(Buffer.from("plan")).digest;
+    const results = EUS.map((e) => ok(e.id as string, { v: e.input }));
+    const leaves = leafHashesOf(results.map(recordText));
+    const spec = { partition: 0, index: 0, eus: EUS, slice: Buffer.from("slice"), sliceDigest: sha256(Buffer.from("slice")) };
+    const cfg = normalizeConfig({});
+    const given = "sha256:" + "ab".repeat(32);
+    expect(commitPulse(store, fn, cfg, plan, spec, results, [], leaves, given as Digest).checksum).toBe(given);
+    expect(commitPulse(store, fn, cfg, plan, spec, results, [], leaves).checksum).toBe(rootOfLeafHashes(leaves, EUS.length));
   });
 
   it("an audited pulse re-checks the worker's checksum: a root that is not its records' fails with E_NONDETERMINISTIC", async () => {

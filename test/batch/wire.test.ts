@@ -25,7 +25,7 @@ describe("packed results", () => {
     const bytes: EUResult = { id: 2, ok: true, bytes: true, output: new Uint8Array([1, 2]) };
     const wire = packed([ok(1, "1"), bytes]);
     expect(wire).toEqual([ok(1, "1"), bytes]);
-    expect(unpackResults(wire, [1, 2], 0)).toBe(wire);
+    expect(unpackResults(wire, [1, 2], 0)).toEqual(wire);
   });
 
   it("the packer starts a new chunk after take(); an empty chunk is empty", () => {
@@ -46,7 +46,19 @@ describe("packed results", () => {
     expect(unpackResults(f, [7, 4], 0)).toBeUndefined(); // a failure record of another EU
     expect(unpackResults({ texts: (f as { texts: string }).texts, errors: [] }, [3, 4], 0)).toBeUndefined(); // failure without its error
     expect(unpackResults({ ...(f as object), errors: [{ at: 0, error: { code: "E", message: "m", name: "Error" } }, { at: 1, error: { code: "E", message: "m", name: "Error" } }] }, [3, 4], 0)).toBeUndefined();
+    const mismatched = { texts: recordText(failed(3, "boom")), errors: [{ at: 0, error: { code: "E_EU_THREW", message: "other", name: "Error" } }] };
+    expect(unpackResults(mismatched, [3], 0)).toBeUndefined(); // the failure record is not its error's
     expect(unpackResults("nope", [3], 0)).toBeUndefined();
     expect(unpackResults({ texts: 1, errors: [] }, [3], 0)).toBeUndefined();
+  });
+
+  it("object-form chunks are checked by id and never carry a record text", () => {
+    const bytes: EUResult = { id: 2, ok: true, bytes: true, output: new Uint8Array([1]) };
+    expect(unpackResults([ok(1, "1"), bytes], [2, 1], 0)).toBeUndefined(); // swapped
+    expect(unpackResults([ok(1, "1"), bytes], [1], 0)).toBeUndefined(); // too many
+    const forged = { ...ok(1, "1"), text: '{"id":1,"output":"forged"}' } as EUResult;
+    const back = unpackResults([forged, bytes], [1, 2], 0) as EUResult[];
+    expect(back[0]).toEqual(ok(1, "1"));
+    expect(recordText(back[0] as EUResult)).toBe('{"id":1,"output":1}');
   });
 });

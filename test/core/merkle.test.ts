@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, it, expect, vi } from "vitest";
 import fc from "fast-check";
-import { MerkleBuilder, inclusionProof, merkleRoot, verifyInclusion, type InclusionProof } from "../../src/core/merkle.js";
+import { LeafHashStack, MerkleBuilder, inclusionProof, merkleRoot, verifyInclusion, type InclusionProof } from "../../src/core/merkle.js";
 import type { Digest } from "../../src/core/digest.js";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
 
@@ -273,5 +273,14 @@ describe("hash backend", () => {
       vi.doUnmock("node:crypto");
       vi.resetModules();
     }
+  });
+});
+
+describe("LeafHashStack", () => {
+  it("refuses a leaf hash that is not 32 bytes", () => {
+    const st = new LeafHashStack();
+    expect(() => st.push("x".repeat(31))).toThrow(/32 bytes/);
+    st.push("y".repeat(32));
+    expect(st.size).toBe(1);
   });
 });

@@ -119,17 +119,21 @@ function workerEntry(): { filename: string | URL; eval: boolean } {
   return { filename: new URL("./worker.js", import.meta.url), eval: false };
 }
 
-/** Ids as a Float64Array when all are numbers (copied as one block), else as they are. */
-/** The request's inputs: one JSON array text when every EU has its canonical text, else the values. */
+/**
+ * The request's inputs: one JSON array text when every EU has its canonical text, else the
+ * values (an EU that has only its text is parsed here: never sent as `undefined`).
+ */
 function requestInputs(eus: readonly EUTask[]): RunRequest["inputs"] {
   const texts = new Array<string>(eus.length);
   for (let i = 0; i < eus.length; i++) {
     const t = (eus[i] as EUTask).inputJson;
-    if (t === undefined) return eus.map((e) => e.input);
+    if (t === undefined) return eus.map((e) => (e.inputJson !== undefined ? JSON.parse(e.inputJson) : e.input));
     texts[i] = t;
   }
   return { json: `[${texts.join(",")}]` };
 }
+
+/** Ids as a Float64Array when all are numbers (copied as one block), else as they are. */
 
 function packIds(ids: EuId[]): EuId[] | Float64Array {
   for (const id of ids) if (typeof id !== "number") return ids;

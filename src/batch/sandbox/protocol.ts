@@ -27,7 +27,8 @@ export interface EUTask {
    * The input's canonical JSON text, when the caller has it. If every EU of a request has
    * one, the request carries them as one JSON array text instead of cloning each value, and
    * the function receives `JSON.parse` of it: the same value a replay from the stored slice
-   * gets (keys in canonical order, -0 as 0).
+   * gets (the value `JSON.parse` makes of the canonical text: -0 as 0, keys in canonical order
+   * except that JavaScript puts integer-like keys first).
    */
   inputJson?: string;
 }
@@ -130,7 +131,7 @@ export interface RunRequest {
    * when every id is a number) and their inputs.
    */
   ids: EuId[] | Float64Array;
-  /** The inputs as values, or (`inputsJson`) as one canonical JSON array text. */
+  /** The inputs as values, or (`{ json }`) as one canonical JSON array text. */
   inputs: unknown[] | { json: string };
   /** ctx.attempt for each EU, in order. */
   attempts: Float64Array;

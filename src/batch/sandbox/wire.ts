@@ -4,6 +4,7 @@
  * object form; the pool unpacks them into EUResult objects that carry their record text.
  */
 import { canonicalText } from "../canonical-text.js";
+import { recordText } from "../records.js";
 import type { EUError, EUResult, EuId, WireResults } from "./protocol.js";
 
 /** Worker side: collects one chunk of results with their record texts. */
@@ -40,12 +41,14 @@ const ERROR_PREFIX = '{"error":';
 
 /**
  * Pool side: the results of EUs `from…` of a request whose ids are `ids`, or undefined when
- * the chunk is malformed (the caller treats that as a broken reply). Each record text is
- * checked to be the record of its EU (`{"id":<id>,"output":…}`, or a failure record where
- * an error was listed), so a chunk cannot shift results between EUs.
+ * the chunk is malformed (the caller treats that as a broken reply). Each result must be the
+ * EU's at its position: a packed record text must start `{"id":<id>,"output":` and end `}`
+ * (what lies between is not parsed: it is stored and hashed as sent, like any output the
+ * worker computes), a failure's text must be exactly the record its error makes, and an
+ * object-form result must carry its EU's id. So a chunk cannot shift results between EUs.
  */
 export function unpackResults(wire: unknown, ids: readonly EuId[], from: number): EUResult[] | undefined {
-  if (Array.isArray(wire)) return wire as EUResult[];
+  if (Array.isArray(wire)) return unpackObjects(wire as EUResult[], ids, from);
   if (wire === null || typeof wire !== "object") return undefined;
   const { texts, errors } = wire as { texts?: unknown; errors?: unknown };
   if (typeof texts !== "string" || !Array.isArray(errors)) return undefined;
@@ -56,17 +59,34 @@ export function unpackResults(wire: unknown, ids: readonly EuId[], from: number)
   for (let k = 0; k < lines.length; k++) {
     const id = ids[from + k] as EuId;
     const text = lines[k] as string;
-    const idText = canonicalText(id);
     const err = errors[e] as { at?: unknown; error?: EUError } | undefined;
     if (err !== undefined && err.at === k) {
-      if (!text.startsWith(ERROR_PREFIX) || !text.endsWith(`,"id":${idText}}`) || err.error === undefined) return undefined;
-      out[k] = { id, ok: false, error: err.error, text };
+      // Failures are rare: their record must be exactly the one their error makes.
+      const failure: EUResult = { id, ok: false, error: err.error as EUError };
+      if (!text.startsWith(ERROR_PREFIX) || typeof err.error !== "object" || err.error === null || recordText(failure) !== text) return undefined;
+      out[k] = { ...failure, text };
       e++;
       continue;
     }
+    const idText = canonicalText(id);
     const prefix = `{"id":${idText}${OUTPUT_KEY}`;
     if (!text.startsWith(prefix) || !text.endsWith("}")) return undefined;
     out[k] = { id, ok: true, bytes: false, json: text.slice(prefix.length, -1), text };
   }
   return e === errors.length ? out : undefined;
+}
+
+/** A chunk in object form (it holds a bytes output): each result must be its EU's; no text is carried. */
+function unpackObjects(results: EUResult[], ids: readonly EuId[], from: number): EUResult[] | undefined {
+  if (from + results.length > ids.length) return undefined;
+  const out = new Array<EUResult>(results.length);
+  for (let k = 0; k < results.length; k++) {
+    const r = results[k] as EUResult;
+    if (r === null || typeof r !== "object" || r.id !== ids[from + k]) return undefined;
+    if ("text" in r) {
+      const { text: _dropped, ...rest } = r; // a record text is only ever taken from a packed chunk
+      out[k] = rest as EUResult;
+    } else out[k] = r;
+  }
+  return out;
 }
