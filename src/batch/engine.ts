@@ -34,6 +34,7 @@ import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, ty
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
+import { HeapGuard } from "./heap-guard.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 
@@ -238,12 +239,18 @@ async function execute(
     pulsesReused: 0,
   };
   let rssAt = 0;
-  const report = (): void => {
+  const heapGuard = new HeapGuard(cfg.maxMemoryBytes);
+  /** Samples the RSS (at most every RSS_SAMPLE_MS) for the peak figure and the heap guard. */
+  const sampleMemory = (): void => {
     const now = Date.now();
-    if (now - rssAt >= RSS_SAMPLE_MS) {
-      rssAt = now;
-      peakRss = Math.max(peakRss, process.memoryUsage.rss());
-    }
+    if (now - rssAt < RSS_SAMPLE_MS) return;
+    rssAt = now;
+    const rss = process.memoryUsage.rss();
+    peakRss = Math.max(peakRss, rss);
+    heapGuard.check(rss, now);
+  };
+  const report = (): void => {
+    sampleMemory();
     progress.inputBytesRead = input.format === "files" ? (progress.inputBytesTotal as number) : stats.bytes;
     hooks.onProgress?.({ ...progress });
   };
@@ -305,7 +312,7 @@ async function execute(
     progress.phase = "merge";
     report();
     const cursor: MergeCursor = spill !== undefined ? new IndexIdMerge(store, spill, cfg.partitions, mergePulses, recordsRead) : new OrderIndexMerge(index);
-    const merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile);
+    const merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile, sampleMemory);
     manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
   } finally {
     try {
@@ -335,6 +342,7 @@ async function execute(
     peakRssBytes: Math.max(peakRss, process.memoryUsage().rss),
     pulsesExecuted: progress.pulsesDone - progress.pulsesReused,
     pulsesReused: progress.pulsesReused,
+    heapCollections: heapGuard.collections,
   };
   store.transaction(() => {
     const rep = store.putBytes(canonicalBytes(reportBody), { mediaType: REPORT_MEDIA_TYPE });
@@ -396,6 +404,7 @@ async function mergeOutputs(
   maxMemoryBytes: number,
   runner: RunnerHandle,
   outFile: string | undefined,
+  onChunk: () => void,
 ): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
   const failures: Manifest["failures"] = [];
   const reducer = runner.reducer;
@@ -432,6 +441,7 @@ async function mergeOutputs(
     yield* flush();
   }
   async function* flush(): AsyncGenerator<Buffer> {
+    onChunk();
     if (pending.length === 0) return;
     const chunk = Buffer.from(pending);
     pending = "";
