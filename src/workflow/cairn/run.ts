@@ -21,7 +21,9 @@
  * - **CTs** never throw into the runtime: an atom or user CT that throws yields VIOLATION (the
  *   message in `CC_STEP.detail.error`). **CS steps** go through the existing runtimes
  *   (src/workflow/effects) under the data root, with the "declared" operation dialect; their
- *   hard errors (path confinement, bad config, I/O) abort the run with an `ERROR` event.
+ *   hard errors (path confinement, bad config, I/O) abort the run with an `ERROR` event. A
+ *   failed trace write is not a run error: the run stops and throws the writer's `E_STORE_IO`
+ *   error, as `runPgsWorkflow` does (no summary, no store record; pgs/trace.ts).
  * - **Determinism**: the trace id derives from (snapshot digest, workflow, the payload as
  *   recorded — compact JSON in the given key order —, prior state of the workflow's store files); effect ids, append timestamps (logical clock,
  *   default 2025-01-01T00:00:00Z), registry addresses, user-CT time and randomness all derive
@@ -44,12 +46,12 @@ import type { Store } from "../../store/store.js";
 import { createEffectContext, csRuntimeFor, expandPolicy, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
 import { EXIT_ZERO_STATUSES, MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import type { PgsRunResult } from "../pgs/run.js";
+import { discardSummary, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
 import { makeTraceId } from "../pgs/trace-id.js";
-import { TraceWriter } from "../pgs/trace.js";
+import { TraceWriter, traceWriteError } from "../pgs/trace.js";
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
 import { cairnTraceDot } from "../render/cairn-dot.js";
@@ -303,8 +305,12 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
   const traceDirAbs = join(baseDir, traceDir);
-  mkdirSync(traceDirAbs, { recursive: true });
-  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`));
+  try {
+    mkdirSync(traceDirAbs, { recursive: true });
+  } catch (err) {
+    throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
+  }
+  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`);
   const effects = createEffectContext({ dataRoot, traceId, operationDialect: "declared", ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
   const scrub = scrubber(baseDir, dataRoot);
   const path: PathEntry[] = [];
@@ -321,86 +327,95 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   const maxHops = Number.isInteger(wf.maxHops) && wf.maxHops >= 1 && wf.maxHops <= CAIRN_MAX_HOPS ? wf.maxHops : CAIRN_MAX_HOPS;
 
   try {
-    trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest], ...(opts.planeSession === undefined ? [] : [["plane_session", opts.planeSession] as [string, PyValue]])]) });
-    const frame: Frame = { payload: opts.payload, results: new Map(), steps: new Map() };
-    const visits = new Map<string, number>();
-    let key: string | undefined = wf.entry;
-    let hops = 0;
-    while (key !== undefined) {
-      const node: SnapshotNode | undefined = wf.nodes[key];
-      if (node === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `node ${key} is not in workflow ${fqdn}`, { node: key });
-      if (hops >= maxHops) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `WF '${fqdn}' exceeded ${maxHops} topology hops (hop limit) at node ${key}: a routing cycle ran longer than the workflow allows`, { reason: "hop_limit", limit: maxHops, node: key });
-      }
-      hops++;
-      const visit = (visits.get(key) ?? 0) + 1;
-      visits.set(key, visit);
-      if (node.maxVisits !== null && visit > node.maxVisits) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `node ${key} of WF '${fqdn}' would run a ${visit}th time; its declared bound is max_visits ${node.maxVisits}`, { reason: "visit_bound", limit: node.maxVisits, node: key });
-      }
-      const cc = nodeName(key);
-      current = { cc, step: null };
-      frame.steps = new Map();
-      trace.emit("CC_START", { ccAddr: node.addr, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["visit", BigInt(visit)]]) });
-      const result: PyObject = new Map();
-      let nodeStatus = "SUCCESS";
-      for (let i = 0; i < node.steps.length; i++) {
-        const s = node.steps[i] as SnapshotStep;
-        current = { cc, step: s.id };
-        const inputs: PyObject = new Map(Object.entries(s.inputs).map(([n, b]) => [n, resolveBinding(b, frame)]));
-        const seedKey = `${traceId}|${key}|${visit}|${s.id}`;
-        if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the trace is on disk up to this side effect (§11.7)
-        const o: StepOutcome & { file?: EffectCall["file"]; lane?: PyObject } = s.lane === undefined ? runStep(snap, wf, s, inputs, effects, seedKey) : yield { step: s, lane: s.lane, inputs, idempotencyKey: seedKey, cc };
-        if (s.kind === "cs") {
-          const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability}${s.lane === undefined ? "" : ` via lane ${s.lane.laneId}`})`, op: s.op, status: o.status };
-          if (o.file !== undefined) call.file = o.file;
-          calls.push(call);
+    try {
+      trace.emit("WF_START", { detail: new Map<string, PyValue>([["wf_fqdn", fqdn], ["payload_keys", [...opts.payload.keys()]], ["snapshot", snap.digest], ...(opts.planeSession === undefined ? [] : [["plane_session", opts.planeSession] as [string, PyValue]])]) });
+      const frame: Frame = { payload: opts.payload, results: new Map(), steps: new Map() };
+      const visits = new Map<string, number>();
+      let key: string | undefined = wf.entry;
+      let hops = 0;
+      while (key !== undefined) {
+        const node: SnapshotNode | undefined = wf.nodes[key];
+        if (node === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `node ${key} is not in workflow ${fqdn}`, { node: key });
+        if (hops >= maxHops) {
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `WF '${fqdn}' exceeded ${maxHops} topology hops (hop limit) at node ${key}: a routing cycle ran longer than the workflow allows`, { reason: "hop_limit", limit: maxHops, node: key });
         }
-        frame.steps.set(s.id, o.fields);
-        for (const [k, v] of o.fields) result.set(k, v);
-        const detail = new Map<string, PyValue>([["step_id", s.id], ["step_fqdn", stepName(s)], ["inputs", inputs], ["result_keys", [...o.fields.keys()]]]);
-        if (o.error !== undefined) detail.set("error", scrub(o.error));
-        if (o.lane !== undefined) {
-          detail.set("lane", o.lane);
-          laneObservations.push(o.lane);
+        hops++;
+        const visit = (visits.get(key) ?? 0) + 1;
+        visits.set(key, visit);
+        if (node.maxVisits !== null && visit > node.maxVisits) {
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `node ${key} of WF '${fqdn}' would run a ${visit}th time; its declared bound is max_visits ${node.maxVisits}`, { reason: "visit_bound", limit: node.maxVisits, node: key });
         }
-        trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
-        nodeStatus = o.status;
-        if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error === undefined ? null : scrub(o.error) });
-        const action = s.onResult[o.status] ?? (o.status === "SUCCESS" ? "continue" : "exit");
-        if (action === "exit") break;
+        const cc = nodeName(key);
+        current = { cc, step: null };
+        frame.steps = new Map();
+        trace.emit("CC_START", { ccAddr: node.addr, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["visit", BigInt(visit)]]) });
+        const result: PyObject = new Map();
+        let nodeStatus = "SUCCESS";
+        for (let i = 0; i < node.steps.length; i++) {
+          const s = node.steps[i] as SnapshotStep;
+          current = { cc, step: s.id };
+          const inputs: PyObject = new Map(Object.entries(s.inputs).map(([n, b]) => [n, resolveBinding(b, frame)]));
+          const seedKey = `${traceId}|${key}|${visit}|${s.id}`;
+          if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the trace is on disk up to this side effect (§11.7)
+          const o: StepOutcome & { file?: EffectCall["file"]; lane?: PyObject } = s.lane === undefined ? runStep(snap, wf, s, inputs, effects, seedKey) : yield { step: s, lane: s.lane, inputs, idempotencyKey: seedKey, cc };
+          if (s.kind === "cs") {
+            const call: EffectCall = { cc, step: s.id, cs: `${s.store} (${s.capability}${s.lane === undefined ? "" : ` via lane ${s.lane.laneId}`})`, op: s.op, status: o.status };
+            if (o.file !== undefined) call.file = o.file;
+            calls.push(call);
+          }
+          frame.steps.set(s.id, o.fields);
+          for (const [k, v] of o.fields) result.set(k, v);
+          const detail = new Map<string, PyValue>([["step_id", s.id], ["step_fqdn", stepName(s)], ["inputs", inputs], ["result_keys", [...o.fields.keys()]]]);
+          if (o.error !== undefined) detail.set("error", scrub(o.error));
+          if (o.lane !== undefined) {
+            detail.set("lane", o.lane);
+            laneObservations.push(o.lane);
+          }
+          trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
+          if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
+          nodeStatus = o.status;
+          if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error === undefined ? null : scrub(o.error) });
+          const action = s.onResult[o.status] ?? (o.status === "SUCCESS" ? "continue" : "exit");
+          if (action === "exit") break;
+        }
+        trace.emit("CC_COMPLETE", { ccAddr: node.addr, resultStatus: nodeStatus, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["output_keys", [...result.keys()]]]) });
+        current = null;
+        frame.results.set(key, result);
+        path.push({ node: cc, addr: node.addr, kind: "cc", status: nodeStatus });
+        status = nodeStatus;
+        surface = result;
+        const route: Route | undefined = node.routes[nodeStatus];
+        if (route === undefined) key = undefined;
+        else if ("node" in route) key = route.node;
+        else {
+          exit = { name: route.exit, reason: route.reason };
+          key = undefined;
+        }
       }
-      trace.emit("CC_COMPLETE", { ccAddr: node.addr, resultStatus: nodeStatus, detail: new Map<string, PyValue>([["cc_fqdn", cc], ["output_keys", [...result.keys()]]]) });
-      current = null;
-      frame.results.set(key, result);
-      path.push({ node: cc, addr: node.addr, kind: "cc", status: nodeStatus });
-      status = nodeStatus;
-      surface = result;
-      const route: Route | undefined = node.routes[nodeStatus];
-      if (route === undefined) key = undefined;
-      else if ("node" in route) key = route.node;
-      else {
-        exit = { name: route.exit, reason: route.reason };
-        key = undefined;
+      const done = new Map<string, PyValue>([["wf_fqdn", fqdn]]);
+      if (exit !== null) {
+        done.set("exit", exit.name);
+        done.set("reason", exit.reason);
       }
+      trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
+      trace.flush();
+    } catch (err) {
+      if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
+      // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
+      if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
+      const message = scrub(messageOf(err));
+      trace.emit("ERROR", { detail: new Map([["message", message]]) });
+      status = STATUS_ERROR;
+      exit = null;
+      error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: current?.cc ?? null, step: current?.step ?? null };
+    } finally {
+      trace.close();
     }
-    const done = new Map<string, PyValue>([["wf_fqdn", fqdn]]);
-    if (exit !== null) {
-      done.set("exit", exit.name);
-      done.set("reason", exit.reason);
-    }
-    trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
-    trace.flush();
   } catch (err) {
-    // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
-    if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
-    const message = scrub(messageOf(err));
-    trace.emit("ERROR", { detail: new Map([["message", message]]) });
-    status = STATUS_ERROR;
-    exit = null;
-    error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: current?.cc ?? null, step: current?.step ?? null };
-  } finally {
-    trace.close();
+    // The run ends by throwing (a failed trace write, E_STORE_IO, pgs/trace.ts): no summary, no
+    // store record, and an earlier summary of this trace id is removed, as in runPgsWorkflow.
+    discardSummary(join(traceDirAbs, `${traceId}.md`));
+    throw err;
   }
   const after = captureState(dataRoot, files);
   const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;

@@ -96,7 +96,7 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
     const out = Buffer.from(`${spacedJson(line)}\n`, "utf8");
     const sync = ctx.durability !== "no-fsync";
     // The parent directories checked when the log was opened (same call, single writer) are
-    // reused; they are created (and checked) only when they did not exist then.
+    // reused; they are created (and checked, on a full walk) only when they did not exist then.
     const prepared = opened.realParent !== undefined ? opened : preparePath(confined, true, sync, ctx.checkedDirs);
     const created = appendDurable(prepared, out, sync);
     return { result: status("SUCCESS", { record_id: id, sequence_number: sequenceNumber }), effect: { action: "append", path: rel, bytes: out, created } };

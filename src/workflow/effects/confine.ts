@@ -17,8 +17,12 @@
  * Single-writer assumption (capability metadata: `concurrency: single_writer`): a concurrent
  * process that swaps a checked directory for a symlink between the check and the open is not
  * defended against beyond rule 3.
+ *
+ * Per run (`CheckedDirs`), only the real data root is remembered, re-checked by one `lstat` on
+ * every call; the parent directories and the final component are checked on every call, so a
+ * swap between two calls of a run is refused as it would be without the memo.
  */
-import { lstatSync, mkdirSync, realpathSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, realpathSync, type BigIntStats, type Stats } from "node:fs";
 import { posix } from "node:path";
 import { confinementError, ioError, effectError, EffectErrorReason } from "./errors.js";
 import { ErrorCode } from "../../core/errors.js";
@@ -38,8 +42,8 @@ export interface PreparedPath extends ConfinedPath {
   readonly realParent: string | undefined;
   /** Real path of the file itself (`realParent` + base name), when the parent exists. */
   readonly realFile: string | undefined;
-  /** lstat of the final component, `undefined` when absent. Never a symlink (refused). */
-  readonly stat: Stats | undefined;
+  /** lstat of the final component (nanosecond timestamps, for filecache.ts), `undefined` when absent. Never a symlink (refused). */
+  readonly stat: BigIntStats | undefined;
 }
 
 function checkNoNul(p: string): void {
@@ -94,19 +98,44 @@ export function confineRelative(dataRoot: string, base: string, relative: string
 }
 
 /**
- * What `preparePath` checked during one run (`EffectContext.checkedDirs`): the real data root and
- * the real path of each parent directory found or created inside it, by its path relative to
- * the root. A later call of the same run reuses them instead of walking again (single writer,
- * as for the check-then-open above); the final component is checked on every call.
+ * What `preparePath` resolved during one run (`EffectContext.checkedDirs`): the real data root
+ * (`realpath` of the configured root, created first in create mode) and its identity
+ * (`dev`, `ino`). A later call of the same run skips the `mkdir` and `realpath` of the root after
+ * one `lstat` of the real root: it must still be a directory (not a symlink) with the same
+ * identity, else the root is resolved again as on the first call. Nothing else is remembered:
+ * every call walks the parent directories with one `lstat` each (a real directory needs no more;
+ * a missing one is created again in create mode; a symlinked one is resolved with `realpath`
+ * and checked again) and checks the final component, so a directory swapped for a symlink
+ * mid-run is refused exactly as without the memo.
  */
 export interface CheckedDirs {
   root: string | undefined;
   realRoot: string | undefined;
-  readonly dirs: Map<string, string>;
+  /** `dev:ino` of `realRoot` when resolved. */
+  rootId: string | undefined;
 }
 
 export function newCheckedDirs(): CheckedDirs {
-  return { root: undefined, realRoot: undefined, dirs: new Map() };
+  return { root: undefined, realRoot: undefined, rootId: undefined };
+}
+
+/** `dev:ino` of the directory at `p` when it is one (not a symlink), else undefined (also when absent). */
+function dirIdentity(p: string): string | undefined {
+  const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  return st?.isDirectory() === true ? `${st.dev}:${st.ino}` : undefined;
+}
+
+/** The memoised real data root, when `lstat` still finds that directory there. */
+function memoisedRoot(memo: CheckedDirs | undefined): string | undefined {
+  if (memo?.realRoot === undefined) return undefined;
+  try {
+    if (dirIdentity(memo.realRoot) === memo.rootId) return memo.realRoot;
+  } catch {
+    // resolved again below, with its own error handling
+  }
+  memo.realRoot = undefined;
+  memo.rootId = undefined;
+  return undefined;
 }
 
 /** `posix.join(dir, name)` for a real (normalised, absolute) directory and one plain segment. */
@@ -122,23 +151,28 @@ function isInside(realRoot: string, p: string): boolean {
  * Walks the parent directories of `p` from the real data root, creating missing ones when
  * `create` is set (each one fsynced into its parent unless `sync` is false, EffectDurability
  * "no-fsync"), and checks the final component. Throws on any confinement violation. With
- * `checked` (the run's memo), directories already checked in this run are not walked again.
+ * `checked` (the run's memo, `CheckedDirs`), the real data root is not resolved again while
+ * `lstat` finds the same directory there.
  */
 export function preparePath(p: ConfinedPath, create: boolean, sync = true, checked?: CheckedDirs): PreparedPath {
   const memo = checked !== undefined && (checked.root === undefined || checked.root === p.root) ? checked : undefined;
   let cur: string;
-  if (memo?.realRoot !== undefined) cur = memo.realRoot;
+  const known = memoisedRoot(memo);
+  if (known !== undefined) cur = known;
   else {
+    let id: string | undefined;
     try {
       if (create) mkdirSync(p.root, { recursive: true });
       cur = realpathSync.native(p.root);
+      if (memo !== undefined) id = dirIdentity(cur);
     } catch (err) {
       if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
       throw ioError("resolve the data root for", p.rel, err);
     }
-    if (memo !== undefined) {
+    if (memo !== undefined && id !== undefined) {
       memo.root = p.root;
       memo.realRoot = cur;
+      memo.rootId = id;
     }
   }
   const realRoot = cur;
@@ -147,11 +181,6 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
   let shown = "";
   for (let i = 0; i < segments.length; i++) {
     shown = i === 0 ? (segments[0] as string) : `${shown}/${segments[i] as string}`;
-    const known = memo?.dirs.get(shown);
-    if (known !== undefined) {
-      cur = known;
-      continue;
-    }
     const next = childOf(cur, segments[i] as string);
     let st: Stats;
     try {
@@ -166,7 +195,6 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
         throw ioError("create directory", shown, mkErr);
       }
       cur = next;
-      memo?.dirs.set(shown, cur);
       continue;
     }
     if (st.isSymbolicLink()) {
@@ -181,12 +209,11 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
     } else {
       cur = next;
     }
-    memo?.dirs.set(shown, cur);
   }
   const realFile = childOf(cur, base);
-  let stat: Stats | undefined;
+  let stat: BigIntStats | undefined;
   try {
-    stat = lstatSync(realFile);
+    stat = lstatSync(realFile, { bigint: true });
   } catch (err) {
     if (!isNotFound(err)) throw ioError("inspect", p.rel, err);
   }

@@ -17,7 +17,7 @@
  *    the same writes in the same order, durable against a crash of the process, not of the OS.
  */
 import {
-  type Stats,
+  type BigIntStats,
   closeSync,
   constants as FS,
   fstatSync,
@@ -70,10 +70,11 @@ export function readData(p: PreparedPath): Buffer | undefined {
     throw ioError("open", p.rel, err);
   }
   try {
-    const st = fstatSync(fd);
+    const st = fstatSync(fd, { bigint: true });
     if (!st.isFile()) throw effectError(ErrorCode.STORE_IO, EffectErrorReason.IO, `cannot read ${JSON.stringify(p.rel)}: not a regular file`, { path: p.rel });
-    if (st.size > MAX_DATA_FILE_BYTES) {
-      throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} is ${st.size} bytes, above the ${MAX_DATA_FILE_BYTES}-byte limit`, { path: p.rel, size: st.size });
+    const size = Number(st.size);
+    if (size > MAX_DATA_FILE_BYTES) {
+      throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} is ${size} bytes, above the ${MAX_DATA_FILE_BYTES}-byte limit`, { path: p.rel, size });
     }
     const chunks: Buffer[] = [];
     let total = 0;
@@ -121,15 +122,15 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): 
   } catch (err) {
     throw ioError("open for append", p.rel, err);
   }
-  let before: Stats | undefined;
+  let before: BigIntStats | undefined;
   try {
-    before = fstatSync(fd);
+    before = fstatSync(fd, { bigint: true });
     writeAll(fd, bytes);
     if (sync) fsyncSync(fd);
   } catch (err) {
     forget(file);
     try {
-      ftruncateSync(fd, before?.size ?? 0);
+      ftruncateSync(fd, Number(before?.size ?? 0n));
       if (sync) fsyncSync(fd);
     } catch {
       // best effort: readers detect a torn tail (jsonl.ts)
@@ -138,7 +139,7 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): 
     throw ioError("append to", p.rel, err);
   }
   try {
-    rememberAppend(file, before, bytes, fstatSync(fd)); // the cached content follows this process's own append
+    rememberAppend(file, before, bytes, fstatSync(fd, { bigint: true })); // the cached content follows this process's own append
   } catch {
     forget(file);
   } finally {

@@ -59,7 +59,7 @@ export interface EffectContext {
   readonly operationDialect?: OperationDialect;
   /** Whether effects are fsynced; default `"fsync"` (see EffectDurability). */
   readonly durability?: EffectDurability;
-  /** The run's memo of checked parent directories (`preparePath`); absent: every call walks them. */
+  /** The run's memo of the resolved real data root (`preparePath`, `CheckedDirs`); absent: every call resolves it. */
   readonly checkedDirs?: CheckedDirs;
 }
 

@@ -142,6 +142,7 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
     const detail = new Map<string, PyValue>([["step_fqdn", stepFqdn], ["result_keys", [...fragment.keys()]]]);
     if (outcome.error !== undefined) detail.set("error", run.scrub(outcome.error));
     trace.emit("CC_STEP", { ccAddr: cc, stepAddr: s.addr, stepOp: s.op, detail });
+    if (s.op !== null) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
     status = outcome.status;
     if (status === "VIOLATION") run.violations.push({ cc: ccFqdn, step: s.stepId, kind: s.op === null ? "CT" : "CS", reason: outcome.error === undefined ? null : run.scrub(outcome.error) });
     const action = s.onResult.get(status);

@@ -7,8 +7,13 @@
  * function of (snapshot files, workflow, payload, prior state of the RB's files) only. No wall
  * clock, no randomness: CS timestamps/addresses and the inactivity clock come from the logical
  * sources of the sealed tables (tables.ts); absolute paths never reach the trace.
+ *
+ * A trace write that fails (trace directory, open, any flush, `close()`) is not a run error:
+ * the run stops there and `runPgsWorkflow` throws the writer's `E_STORE_IO` error (trace.ts,
+ * ARCHITECTURE §11.7), with no summary, no store record, and an earlier summary of the same
+ * trace id removed.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -25,7 +30,7 @@ import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest } from "./state.js";
 import { renderSummary } from "./summary.js";
-import { TraceWriter } from "./trace.js";
+import { TraceWriter, traceWriteError } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
@@ -147,6 +152,19 @@ function scrubber(workspace: string, dataRoot: string): (s: string) => string {
   return (s) => pairs.reduce((acc, [from, to]) => (from === "" || from === "/" ? acc : acc.split(from).join(to)), s);
 }
 
+/**
+ * Removes `<trace_id>.md` (best effort) when the run's trace could not be written: an earlier run
+ * of the same trace id left it, and it would name a chain head the truncated trace file no longer
+ * holds.
+ */
+export function discardSummary(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // best effort (the directory may be read-only); verifyTraceChain reports the mismatch
+  }
+}
+
 export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
@@ -172,8 +190,12 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
   const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
   const traceDirAbs = join(workspace, traceDir);
-  mkdirSync(traceDirAbs, { recursive: true });
-  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`));
+  try {
+    mkdirSync(traceDirAbs, { recursive: true });
+  } catch (err) {
+    throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
+  }
+  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`);
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
     effects: createEffectContext({
@@ -185,15 +207,23 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   let surface: PyObject = new Map();
   let error: PgsRunResult["error"] = null;
   try {
-    ({ status, surface } = schedule(run, entry.start));
-    trace.flush();
+    try {
+      ({ status, surface } = schedule(run, entry.start));
+      trace.flush();
+    } catch (err) {
+      if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
+      const message = run.scrub(err instanceof Error ? err.message : String(err));
+      trace.emit("ERROR", { detail: new Map([["message", message]]) });
+      status = STATUS_ERROR;
+      error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: run.current?.cc ?? null, step: run.current?.step ?? null };
+    } finally {
+      trace.close();
+    }
   } catch (err) {
-    const message = run.scrub(err instanceof Error ? err.message : String(err));
-    trace.emit("ERROR", { detail: new Map([["message", message]]) });
-    status = STATUS_ERROR;
-    error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: run.current?.cc ?? null, step: run.current?.step ?? null };
-  } finally {
-    trace.close();
+    // The run ends by throwing (a failed trace write, E_STORE_IO, trace.ts): no summary, no
+    // store record, and an earlier summary of this trace id is removed.
+    discardSummary(join(traceDirAbs, `${traceId}.md`));
+    throw err;
   }
   const after = captureState(dataRoot, files);
   const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;

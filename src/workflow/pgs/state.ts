@@ -7,7 +7,7 @@
  * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
  * path; `null` marks an absent file.
  */
-import { closeSync, constants as FS, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants as FS, fstatSync, openSync, readSync, realpathSync, statSync, type BigIntStats } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
@@ -91,11 +91,15 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
     // symlink) is refused before it is opened, since opening some devices has side effects.
     // Then open + fstat + read + close: the size checked is the size of the file read, and
     // O_NONBLOCK keeps a FIFO swapped in after the stat from blocking the open.
+    // The file cache's key is the file's real path, as for the CS runtimes (fsio.ts): one file,
+    // one entry, whichever symlinked directories lead to it.
+    let real: string;
     try {
-      const st = statSync(abs);
+      const st = statSync(abs, { bigint: true });
       if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+      real = realpathSync.native(abs);
       // Unchanged since this process last read or appended to it (same identity): no read.
-      const hit = cachedDigest(abs, st);
+      const hit = cachedDigest(real, st);
       if (hit !== undefined) return { path, digest: hit.digest, bytes: hit.bytes };
     } catch (err) {
       if (err instanceof CairnError) throw err;
@@ -110,19 +114,20 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
       throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
     }
     try {
-      let st: Stats;
+      let st: BigIntStats;
       try {
-        st = fstatSync(fd);
+        st = fstatSync(fd, { bigint: true });
         if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
       } catch (err) {
         throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
       }
-      if (st.size > MAX_STATE_FILE_BYTES) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${st.size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
+      const size = Number(st.size);
+      if (size > MAX_STATE_FILE_BYTES) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
       }
-      const bytes = readAll(fd, st.size, path);
+      const bytes = readAll(fd, size, path);
       const digest = sha256(bytes);
-      remember(abs, st, bytes, digest);
+      remember(real, st, bytes, digest);
       return { path, digest, bytes };
     } finally {
       closeSync(fd);

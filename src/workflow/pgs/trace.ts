@@ -3,8 +3,19 @@
  *
  * One event per line, compact serialisation (insertion order, ASCII-escaped), `\n`-terminated.
  * Events are buffered and written in batches: the writer's owner calls `flush()` before every
- * side effect (a CS call, a lane-bound step) and `close()` at the end of the run (also after an
- * error), so a crash leaves the trace up to the last effect. Members, in order:
+ * side effect (a CS call, a lane-bound step), again right after emitting that step's `CC_STEP`
+ * event, and `close()` at the end of the run (also after an error). So no side effect starts
+ * before every earlier event is on disk, and a crash of the process leaves on disk every event
+ * up to the `CC_STEP` of the last side effect that completed. It loses at most the events emitted
+ * after that line (pure CT steps, `CC_START`/`CC_COMPLETE`, the final event) and, when the crash
+ * interrupts a side effect, that step's `CC_STEP` (ARCHITECTURE §11.7).
+ *
+ * A failed write (open, write) is a `CairnError` `E_STORE_IO` naming the trace file by the name
+ * given to the writer (the runtimes give the workspace-relative path), details
+ * `{reason: "trace_write", path, cause}`. The file is then truncated back to the end of the last
+ * complete write (best effort) and closed, and every later `flush()`/`close()` is a no-op; the
+ * runtimes let that error end the run by throwing it (no summary, no store record). Members, in
+ * order:
  *
  *   trace_schema_version "v0" · trace_id · event_type · domain · wf_addr · cc_addr · step_addr ·
  *   step_op · result_status · detail · ts_ns · seq · prev
@@ -19,7 +30,7 @@
  *  - `CC_STEP.detail` gains `error` (the reason) when a CT step is a VIOLATION;
  *  - absolute paths in messages are replaced by `{{module_data_root}}` / `{{workspace}}`.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString } from "../py/json.js";
@@ -52,11 +63,26 @@ function intOrNull(n: number | null | undefined): string {
   return n === undefined || n === null ? "null" : BigInt(n).toString();
 }
 
+/** The `E_STORE_IO` error of a failed trace write (see the module comment); `name` names the trace file. */
+export function traceWriteError(name: string, err: unknown): CairnError {
+  const e = err as NodeJS.ErrnoException;
+  // The errno code and system call only: Node's message would carry the absolute path.
+  const cause = typeof e.code === "string" ? e.code : e instanceof Error ? e.message : String(err);
+  const how = typeof e.syscall === "string" ? ` (${e.syscall})` : "";
+  return new CairnError(ErrorCode.STORE_IO, `cannot write trace file ${name}: ${cause}${how}`, { reason: "trace_write", path: name, cause });
+}
+
 /** Where events go. `lines` keeps every emitted line (for digests and the summary). */
 export class TraceWriter {
   private fd: number | undefined;
   /** Emitted lines (each with its `\n`) not written yet. */
   private pending = "";
+  /** Bytes written to the file by complete flushes. */
+  private written = 0;
+  /** The error of the write that failed, once one did (nothing more is written then). */
+  private failed: CairnError | undefined;
+  /** How errors name the file. */
+  private readonly name: string;
   private seq = 0;
   private prev: Digest | null = TRACE_CHAIN_GENESIS;
   readonly lines: string[] = [];
@@ -70,12 +96,27 @@ export class TraceWriter {
     readonly domain: string,
     readonly wfAddr: number | null,
     file: string | undefined,
+    /** The file's name in error messages (default: `file`); the runtimes pass the workspace-relative path. */
+    name?: string,
   ) {
     this.head0 = `{"trace_schema_version":${jsonStr(TRACE_SCHEMA_VERSION)},"trace_id":${jsonStr(traceId)},"event_type":`;
     this.domainJson = jsonStr(domain);
     this.wfAddrJson = intOrNull(wfAddr);
+    this.name = name ?? file ?? "";
     // Truncate: the same trace id means the same run, and a trace is one chain.
-    if (file !== undefined) this.fd = openSync(file, "w");
+    if (file !== undefined) {
+      try {
+        this.fd = openSync(file, "w");
+      } catch (err) {
+        this.failed = traceWriteError(this.name, err);
+        throw this.failed;
+      }
+    }
+  }
+
+  /** The error of the trace write that failed, or undefined while every write succeeded. */
+  get failure(): CairnError | undefined {
+    return this.failed;
   }
 
   emit(type: TraceEventType, f: TraceEventFields): void {
@@ -105,8 +146,10 @@ export class TraceWriter {
   }
 
   /**
-   * Writes the buffered events (one `write` loop). Called before every side effect and by
-   * `close()`. A failed write closes the file (nothing more is written to it) and throws.
+   * Writes the buffered events (one `write` loop). Called before and right after every side
+   * effect and by `close()`. A failed write truncates the file back to the end of the last
+   * complete flush (best effort), closes it (nothing more is written to it) and throws the
+   * `E_STORE_IO` error of the module comment.
    */
   flush(): void {
     if (this.fd === undefined || this.pending === "") return;
@@ -115,17 +158,30 @@ export class TraceWriter {
     try {
       for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
     } catch (err) {
-      this.closeFile();
-      throw err;
+      this.failed = traceWriteError(this.name, err);
+      try {
+        ftruncateSync(this.fd, this.written);
+      } catch {
+        // best effort: a torn last line fails the chain check (verifyTraceChain)
+      }
+      try {
+        this.closeFile();
+      } catch {
+        // the write error is the one reported
+      }
+      throw this.failed;
     }
+    this.written += buf.length;
   }
 
-  /** Writes what is buffered and closes the file. */
+  /** Writes what is buffered and closes the file; throws the `E_STORE_IO` error when either fails. */
   close(): void {
+    this.flush();
     try {
-      this.flush();
-    } finally {
       this.closeFile();
+    } catch (err) {
+      this.failed = traceWriteError(this.name, err);
+      throw this.failed;
     }
   }
 
