@@ -3,7 +3,6 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { CairnError } from "../../src/core/errors.js";
 import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { openStore, type Store } from "../../src/store/store.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
@@ -11,6 +10,7 @@ import { recordedRunKind, replayCairnRun } from "../../src/workflow/cairn/replay
 import { prepareSnapshot, runCairnWorkflow, type CairnRunResult } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { baseDecl, EXAMPLES, payload, prepared, tempDir } from "./cairn-fixture.js";
+import { cairnErrorOf } from "./pgs-fixture.js";
 
 const OK = JSON.parse(readFileSync(join(EXAMPLES, "payloads/register-ok.json"), "utf8")) as Record<string, unknown>;
 const BAD_EMAIL = JSON.parse(readFileSync(join(EXAMPLES, "payloads/register-bad-email.json"), "utf8")) as Record<string, unknown>;
@@ -46,15 +46,7 @@ function withStore<T>(open: () => Store, f: (s: Store) => T): T {
 
 const traceFile = (r: CairnRunResult) => join(r.traceDirAbs, `${r.traceId}.jsonl`);
 
-function errorOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
+const errorOf = cairnErrorOf;
 
 describe("replayCairnRun", () => {
   it("replays SUCCESS, ALREADY_EXISTS (prior state restored) and VIOLATION runs byte for byte, by id and by trace file", async () => {

@@ -2,7 +2,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CairnError } from "../../src/core/errors.js";
 import { openStore } from "../../src/store/store.js";
 import { replayCairnRun } from "../../src/workflow/cairn/replay.js";
 import { prepareSnapshot, runCairnCore } from "../../src/workflow/cairn/run.js";
@@ -11,16 +10,9 @@ import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { parsePyJson } from "../../src/workflow/py/json-parse.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
 import { baseDecl, compileDecl, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
+import { cairnErrorOf } from "./pgs-fixture.js";
 
-function errorOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
+const errorOf = cairnErrorOf;
 
 describe("trace ids follow the recorded payload bytes", () => {
   it("two key orders of one object are two runs (two ids, two traces), each replayable", async () => {

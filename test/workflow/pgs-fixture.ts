@@ -1,5 +1,7 @@
 /** Shared helpers of the PGS runtime tests: writable copies of the read-only fixture pack. */
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { afterEach } from "vitest";
+import { CairnError } from "../../src/core/errors.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,4 +75,40 @@ export function surfaceOf(r: PgsRunResult): string {
 
 export function callsOf(r: PgsRunResult): string[] {
   return r.effects.map((c) => `${c.step}:${c.op}:${c.status}`);
+}
+
+/**
+ * Seeded sandboxes (`box`) and temp dirs (`dir`) that are removed after each test of the
+ * calling file (call it at the top level of a test file).
+ */
+export function scratchPerTest(): { box: () => Sandbox; dir: (prefix?: string) => string } {
+  const boxes: Sandbox[] = [];
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const b of boxes.splice(0)) b.cleanup();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    box: () => {
+      const b = sandbox({ seedLicenseFacts: true });
+      boxes.push(b);
+      return b;
+    },
+    dir: (prefix = "cairn-wf-test-") => {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+  };
+}
+
+/** The CairnError `f` throws; any other throw propagates, and not throwing fails. */
+export function cairnErrorOf(f: () => unknown): CairnError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof CairnError) return e;
+    throw e;
+  }
+  throw new Error("expected a CairnError");
 }

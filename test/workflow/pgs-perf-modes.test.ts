@@ -5,28 +5,16 @@
  * line counter (taken from the bytes, not the decoded lines) agrees with the universal-newline
  * rule. No speed is asserted here.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
 import { APPENDONLY_RUNTIME, createEffectContext } from "../../src/workflow/effects/index.js";
 import { loadSnapshot, readPayloadFile, runPgsWorkflow } from "../../src/workflow/pgs/index.js";
 import type { PyDict, PyValue } from "../../src/workflow/py/index.js";
-import { payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+import { payload, scratchPerTest, WF } from "./pgs-fixture.js";
 
-const boxes: Sandbox[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const b of boxes.splice(0)) b.cleanup();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function box(): Sandbox {
-  const b = sandbox({ seedLicenseFacts: true });
-  boxes.push(b);
-  return b;
-}
+const { box, dir } = scratchPerTest();
 
 /** Every file under `dir` (relative path → bytes as text). */
 function files(dir: string): Record<string, string> {
@@ -109,8 +97,7 @@ describe("append-only line counter", () => {
     ).result;
   }
   function withLog(text: string | Buffer): string {
-    const root = mkdtempSync(join(tmpdir(), "cairn-count-"));
-    dirs.push(root);
+    const root = dir("cairn-count-");
     mkdirSync(join(root, "ai_governance/ai_licensing"), { recursive: true });
     writeFileSync(join(root, LOG), text);
     return root;
@@ -156,8 +143,7 @@ describe("captureState: prior/posterior state files", () => {
     const { captureState } = await import("../../src/workflow/pgs/state.js");
     const { execFileSync } = await import("node:child_process");
     const { symlinkSync } = await import("node:fs");
-    const root = mkdtempSync(join(tmpdir(), "cairn-state-"));
-    dirs.push(root);
+    const root = dir("cairn-state-");
     writeFileSync(join(root, "a.json"), "{}\n");
     const [a, missing] = captureState(root, ["a.json", "missing.json"]);
     expect(a).toMatchObject({ path: "a.json", digest: "sha256:" + (await import("node:crypto")).createHash("sha256").update("{}\n").digest("hex") });

@@ -3,33 +3,19 @@
  * trace is on disk up to every CS call, and a change made to a data-root file between two runs
  * of one process is seen by the next run. No speed is asserted here.
  */
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha256 } from "../../src/core/digest.js";
 import { DEFAULT_LOGICAL_EPOCH_MS } from "../../src/workflow/effects/index.js";
 import { stateDigest, TraceWriter, verifyTraceChainText } from "../../src/workflow/pgs/index.js";
-import { payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+import { payload, scratchPerTest, WF, type Sandbox } from "./pgs-fixture.js";
 
-const boxes: Sandbox[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const b of boxes.splice(0)) b.cleanup();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function box(): Sandbox {
-  const b = sandbox({ seedLicenseFacts: true });
-  boxes.push(b);
-  return b;
-}
+const { box, dir } = scratchPerTest();
 
 describe("TraceWriter batching", () => {
   it("writes buffered events on flush() and close(), the same bytes as bytes()", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cairn-tw-"));
-    dirs.push(dir);
-    const file = join(dir, "t.jsonl");
+    const file = join(dir("cairn-tw-"), "t.jsonl");
     const w = new TraceWriter("0123456789abcdef__WF_T_V0__ABCD", "d", 1, file);
     w.emit("WF_START", { detail: new Map() });
     expect(readFileSync(file, "utf8")).toBe("");

@@ -8,10 +8,9 @@
  *     summary (a stale one removed), on every path;
  *  4. the file cache compares nanosecond timestamps and keys every file by its real path.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type BigIntStats } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/core/errors.js";
 import { CT_ATOMS, type CtAtomTable } from "../../src/workflow/atoms/index.js";
 import { runCairnCore } from "../../src/workflow/cairn/run.js";
@@ -21,36 +20,12 @@ import { readData } from "../../src/workflow/effects/fsio.js";
 import { captureState, verifyTraceChainText } from "../../src/workflow/pgs/index.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
 import { baseDecl, prepared, run as runCairn, tempDir } from "./cairn-fixture.js";
-import { ACTOR_PAYLOAD, payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+import { ACTOR_PAYLOAD, cairnErrorOf, payload, scratchPerTest, WF, type Sandbox } from "./pgs-fixture.js";
 
-const boxes: Sandbox[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const b of boxes.splice(0)) b.cleanup();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { box, dir } = scratchPerTest();
 
-function box(): Sandbox {
-  const b = sandbox({ seedLicenseFacts: true });
-  boxes.push(b);
-  return b;
-}
 
-function dir(): string {
-  const d = mkdtempSync(join(tmpdir(), "cairn-wfrev-"));
-  dirs.push(d);
-  return d;
-}
-
-function thrown(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
+const thrown = cairnErrorOf;
 
 /** Each event's `event_type` and `step_op`. */
 function events(text: string): Array<{ event_type: string; step_op: string | null }> {
