@@ -207,6 +207,20 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
     expect(existsSync(join(c.dataRoot, "ai_governance/agent_governance"))).toBe(false);
   });
 
+  it("the .md summary cannot be written: the same E_STORE_IO, naming the .md", () => {
+    const p = payload("collatz_conjecture/01_happy_path.json");
+    const first = box().run(WF.collatz, p);
+    const b = box();
+    const traceDirAbs = join(b.workspace, first.traceDir);
+    mkdirSync(traceDirAbs, { recursive: true });
+    symlinkSync("/dev/full", join(traceDirAbs, `${first.traceId}.md`));
+    const e = thrown(() => b.run(WF.collatz, p));
+    const rel = `${first.traceDir}/${first.traceId}.md`;
+    expect(e.code).toBe("E_STORE_IO");
+    expect(e.message).toBe(`cannot write trace file ${rel}: ENOSPC (write)`);
+    expect(e.details).toMatchObject({ reason: "trace_write", path: rel, cause: "ENOSPC" });
+  });
+
   it("Cairn: thrown the same way", async () => {
     const { snap } = await prepared(baseDecl());
     const d = tempDir();

@@ -37,7 +37,7 @@
  * trace ids (`makeTraceId`) and summary (`renderSummary`); see docs/workflow-cairn.md for the
  * event details.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -51,7 +51,7 @@ import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
 import { makeTraceId } from "../pgs/trace-id.js";
-import { TraceWriter, traceWriteError } from "../pgs/trace.js";
+import { TraceWriter, traceWriteError, writeTraceSummary } from "../pgs/trace.js";
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
 import { cairnTraceDot } from "../render/cairn-dot.js";
@@ -426,7 +426,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
     path, violations, effects: calls, before, after, surface,
   });
   summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
-  writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
+  writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
   const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
     sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
     before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,

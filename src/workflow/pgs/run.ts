@@ -13,7 +13,7 @@
  * ARCHITECTURE §11.7), with no summary, no store record, and an earlier summary of the same
  * trace id removed.
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -30,7 +30,7 @@ import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest } from "./state.js";
 import { renderSummary } from "./summary.js";
-import { TraceWriter, traceWriteError } from "./trace.js";
+import { TraceWriter, traceWriteError, writeTraceSummary } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
@@ -233,7 +233,7 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
     traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
     path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
   });
-  writeFileSync(join(traceDirAbs, `${traceId}.md`), summary);
+  writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
   const recorded = opts.store === undefined ? null : recordRun(opts.store, {
     // The payload as given (key order kept: the trace depends on it), not the canonical form.
     pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"), before, after, traceBytes,

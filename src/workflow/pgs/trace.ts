@@ -30,7 +30,8 @@
  *  - `CC_STEP.detail` gains `error` (the reason) when a CT step is a VIOLATION;
  *  - absolute paths in messages are replaced by `{{module_data_root}}` / `{{workspace}}`.
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString } from "../py/json.js";
@@ -70,6 +71,18 @@ export function traceWriteError(name: string, err: unknown): CairnError {
   const cause = typeof e.code === "string" ? e.code : e instanceof Error ? e.message : String(err);
   const how = typeof e.syscall === "string" ? ` (${e.syscall})` : "";
   return new CairnError(ErrorCode.STORE_IO, `cannot write trace file ${name}: ${cause}${how}`, { reason: "trace_write", path: name, cause });
+}
+
+/**
+ * Writes the run's `<trace_id>.md` summary into `dirAbs` (shown as `dirRel`); a failure is the
+ * same `E_STORE_IO` trace-write error as for the `.jsonl`, naming the `.md`.
+ */
+export function writeTraceSummary(dirAbs: string, dirRel: string, traceId: string, summary: string): void {
+  try {
+    writeFileSync(join(dirAbs, `${traceId}.md`), summary);
+  } catch (err) {
+    throw traceWriteError(`${dirRel}/${traceId}.md`, err);
+  }
 }
 
 /** Where events go. `lines` keeps every emitted line (for digests and the summary). */
