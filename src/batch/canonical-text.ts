@@ -21,9 +21,15 @@ export function canonicalText(v: unknown): string {
 
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
+/**
+ * `JSON.stringify` as it was when this module loaded — in a sandbox worker, before the user's
+ * module is imported, so a module that replaces the global cannot change its record texts.
+ */
+const stringify = JSON.stringify;
+
 /** For well-formed strings, JSON.stringify emits exactly the RFC 8785 escapes. */
 function str(s: string): string | undefined {
-  return isWellFormed(s) ? JSON.stringify(s) : undefined;
+  return isWellFormed(s) ? stringify(s) : undefined;
 }
 
 function fast(v: unknown, depth: number): string | undefined {

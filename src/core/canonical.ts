@@ -26,6 +26,9 @@
 import { sha256, type Digest } from "./digest.js";
 import { CairnError, ErrorCode } from "./errors.js";
 
+/** `JSON.stringify` as it was when this module loaded (a sandboxed module that replaces the global cannot change canonical text). */
+const stringify = JSON.stringify;
+
 /** One step of a JSONPath: an array index or an object member name. */
 type PathSegment = string | number;
 
@@ -64,7 +67,7 @@ function encodeString(s: string, currentPath: () => PathSegment[], isKey: boolea
   if (ANY_SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s)) {
     fail(isKey ? "a member name containing a lone surrogate" : "a string containing a lone surrogate", currentPath());
   }
-  return NEEDS_ESCAPE_RE.test(s) ? JSON.stringify(s) : `"${s}"`;
+  return NEEDS_ESCAPE_RE.test(s) ? stringify(s) : `"${s}"`;
 }
 
 /** A short description of a non-plain object for error messages ("Date", "Map", "Buffer"…). */

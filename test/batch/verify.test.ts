@@ -190,3 +190,13 @@ describe("a module that replaces JSON.parse", () => {
     expect(rep.problems).toEqual([]);
   });
 });
+
+describe("a module that replaces JSON.stringify", () => {
+  it("cannot change its record texts: outputs are canonicalised with the original", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, [{ n: 1 }, { n: 2 }], fixture("engine-patches-stringify.mjs"), { partitions: 1, workers: 1 });
+    expect(r.status).toBe("completed");
+    expect((await outputsOf(store, r.runId)).map((o) => o.output)).toEqual([{ k: "é\n", s: "x1" }, { k: "é\n", s: "x2" }]);
+    expect((await verifyRun(store, r.runId, { reexecute: true })).problems).toEqual([]);
+  });
+});
