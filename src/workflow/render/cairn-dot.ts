@@ -19,6 +19,7 @@
 import type { PathEntry } from "../pgs/engine.js";
 import type { Route, SnapshotWorkflow } from "../cairn/model.js";
 import { OUTCOMES } from "../cairn/schema.js";
+import { DOT_FAILED, DOT_TAKEN_EDGE, DOT_VISITED, dotAttrs, dotPreamble, shortName } from "./dot.js";
 
 export interface CairnTraceGraphInput {
   workflow: SnapshotWorkflow;
@@ -32,25 +33,6 @@ export interface CairnTraceGraphInput {
   exit: { name: string; reason: string } | null;
   /** FQDN (`<ns>::<CODE>::<node>`) of the node that raised a runtime error, if any. */
   errorNode: string | null;
-}
-
-const VISITED_FILL = "#c8f0c8";
-const FAILED_FILL = "#f4a0a0";
-const FAILED_LINE = "#c00000";
-const TAKEN_EDGE = "#1f6fd0";
-const IDLE = "#909090";
-
-function q(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
-}
-
-function attrs(a: Array<[string, string]>): string {
-  return `[${a.map(([k, v]) => `${k}=${q(v)}`).join(", ")}]`;
-}
-
-function keyOf(fqdn: string): string {
-  const i = fqdn.lastIndexOf("::");
-  return i < 0 ? fqdn : fqdn.slice(i + 2);
 }
 
 const outcomeRank = (o: string): number => {
@@ -70,7 +52,7 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
 
   const hops = new Map<string, number[]>();
   g.path.forEach((p, i) => {
-    const k = keyOf(p.node);
+    const k = shortName(p.node);
     hops.set(k, [...(hops.get(k) ?? []), i + 1]);
   });
   const taken = new Set<string>();
@@ -83,20 +65,16 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
   }
   // A runtime error inside a node: the node was entered (CC_START) but never completed, so it is
   // not on the path; it still gets its hop number and the edge that led to it.
-  const entered = g.errorNode === null ? undefined : keyOf(g.errorNode);
+  const entered = g.errorNode === null ? undefined : shortName(g.errorNode);
   if (entered !== undefined && addrOf.has(entered)) {
     hops.set(entered, [...(hops.get(entered) ?? []), g.path.length + 1]);
     const last = g.path[g.path.length - 1];
     if (last !== undefined) taken.add(`n${last.addr}|${last.status}|n${addrOf.get(entered) as number}`);
   }
   let failed: string | undefined;
-  if (g.exitCode !== 0) failed = g.errorNode !== null ? keyOf(g.errorNode) : g.path.length > 0 ? keyOf((g.path[g.path.length - 1] as PathEntry).node) : undefined;
+  if (g.exitCode !== 0) failed = g.errorNode !== null ? shortName(g.errorNode) : g.path.length > 0 ? shortName((g.path[g.path.length - 1] as PathEntry).node) : undefined;
 
-  const out: string[] = [];
-  out.push(`digraph ${q(g.wfFqdn)} {`);
-  out.push(`  graph ${attrs([["rankdir", "TB"], ["pad", "0.3"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]])};`);
-  out.push(`  node ${attrs([["fontname", "Helvetica"], ["fontsize", "11"], ["margin", "0.2,0.06"], ["color", IDLE], ["fontcolor", "#303030"]])};`);
-  out.push(`  edge ${attrs([["fontname", "Helvetica"], ["fontsize", "9"], ["color", IDLE], ["fontcolor", IDLE]])};`);
+  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["pad", "0.3"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]]);
   for (const [key, n] of nodes) {
     const h = hops.get(key);
     const steps = n.steps.map((s) => (s.kind === "cs" ? `${s.store}:${s.op}` : s.handler.type === "atom" ? s.handler.name : `${s.handler.module}.${s.handler.capability}`));
@@ -106,15 +84,15 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
       ["shape", "box"],
     ];
     if (key === wf.entry) a.push(["peripheries", "2"]);
-    if (key === failed) a.push(["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]);
-    else if (h !== undefined) a.push(["style", "filled,bold"], ["fillcolor", VISITED_FILL], ["color", "#208020"], ["fontcolor", "#000000"]);
-    out.push(`  n${n.addr} ${attrs(a)};`);
+    if (key === failed) a.push(...DOT_FAILED);
+    else if (h !== undefined) a.push(...DOT_VISITED);
+    out.push(`  n${n.addr} ${dotAttrs(a)};`);
   }
   for (const x of exitNames) {
     const a: Array<[string, string]> = [["label", x], ["tooltip", `exit ${x}`], ["shape", "ellipse"]];
-    if (g.exit?.name === x) a.push(["style", "filled,bold"], ["fillcolor", g.exitCode === 0 ? VISITED_FILL : FAILED_FILL], ["color", g.exitCode === 0 ? "#208020" : FAILED_LINE], ["fontcolor", "#000000"]);
+    if (g.exit?.name === x) a.push(...(g.exitCode === 0 ? DOT_VISITED : DOT_FAILED));
     else a.push(["style", "dashed"]);
-    out.push(`  ${exitId.get(x) as string} ${attrs(a)};`);
+    out.push(`  ${exitId.get(x) as string} ${dotAttrs(a)};`);
   }
   for (const [, n] of nodes) {
     const byTarget = new Map<string, { outcomes: string[]; reasons: string[] }>();
@@ -131,8 +109,8 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
       e.outcomes.sort((a, b) => outcomeRank(a) - outcomeRank(b) || (a < b ? -1 : a > b ? 1 : 0));
       const a: Array<[string, string]> = [["label", e.outcomes.join("\n")]];
       if (e.reasons.length > 0) a.push(["tooltip", e.reasons.join("\n")]);
-      if (e.outcomes.some((o) => taken.has(`n${n.addr}|${o}|${to}`))) a.push(["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]);
-      out.push(`  n${n.addr} -> ${to} ${attrs(a)};`);
+      if (e.outcomes.some((o) => taken.has(`n${n.addr}|${o}|${to}`))) a.push(...DOT_TAKEN_EDGE);
+      out.push(`  n${n.addr} -> ${to} ${dotAttrs(a)};`);
     }
   }
   out.push("}");

@@ -36,17 +36,34 @@ const FAILED_LINE = "#c00000";
 const TAKEN_EDGE = "#1f6fd0";
 const IDLE = "#909090";
 
+/** DOT attributes of a visited node, the node where the run failed, and a route the run took (shared with cairn-dot.ts). */
+export const DOT_VISITED: ReadonlyArray<[string, string]> = [["style", "filled,bold"], ["fillcolor", VISITED_FILL], ["color", "#208020"], ["fontcolor", "#000000"]];
+export const DOT_FAILED: ReadonlyArray<[string, string]> = [["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]];
+export const DOT_TAKEN_EDGE: ReadonlyArray<[string, string]> = [["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]];
+
 function q(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
 }
 
-function short(fqdn: string): string {
+/** The last `::` segment of an FQDN. */
+export function shortName(fqdn: string): string {
   const i = fqdn.lastIndexOf("::");
   return i < 0 ? fqdn : fqdn.slice(i + 2);
 }
 
-function attrs(a: Array<[string, string]>): string {
+/** A DOT attribute list, every value quoted. */
+export function dotAttrs(a: ReadonlyArray<readonly [string, string]>): string {
   return `[${a.map(([k, v]) => `${k}=${q(v)}`).join(", ")}]`;
+}
+
+/** The opening lines of a trace graph: `digraph`, its `graph` attributes, and the default node and edge styles. */
+export function dotPreamble(name: string, graph: ReadonlyArray<readonly [string, string]>): string[] {
+  return [
+    `digraph ${q(name)} {`,
+    `  graph ${dotAttrs(graph)};`,
+    `  node ${dotAttrs([["fontname", "Helvetica"], ["fontsize", "11"], ["margin", "0.2,0.06"], ["color", IDLE], ["fontcolor", "#303030"]])};`,
+    `  edge ${dotAttrs([["fontname", "Helvetica"], ["fontsize", "9"], ["color", IDLE], ["fontcolor", IDLE]])};`,
+  ];
 }
 
 /** Builds the DOT text (LF line endings, trailing newline). */
@@ -78,29 +95,25 @@ export function traceDot(g: TraceGraphInput): string {
     if (failed !== undefined) nodes.add(failed);
   }
 
-  const out: string[] = [];
-  out.push(`digraph ${q(g.wfFqdn)} {`);
-  out.push(`  graph ${attrs([["rankdir", "TB"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status} · ${g.traceId}`]])};`);
-  out.push(`  node ${attrs([["fontname", "Helvetica"], ["fontsize", "11"], ["margin", "0.2,0.06"], ["color", IDLE], ["fontcolor", "#303030"]])};`);
-  out.push(`  edge ${attrs([["fontname", "Helvetica"], ["fontsize", "9"], ["color", IDLE], ["fontcolor", IDLE]])};`);
+  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status} · ${g.traceId}`]]);
   for (const n of [...nodes].sort((a, b) => a - b)) {
     const fqdn = pkg.vocab.fqdn(n);
     const h = hops.get(n);
     const a: Array<[string, string]> = [
-      ["label", h === undefined ? short(fqdn) : `${short(fqdn)}\n#${h.join(", #")}`],
+      ["label", h === undefined ? shortName(fqdn) : `${shortName(fqdn)}\n#${h.join(", #")}`],
       ["tooltip", fqdn],
       ["shape", pkg.pipeline.has(n) ? "box" : "ellipse"],
     ];
     if (n === g.start) a.push(["peripheries", "2"]);
-    if (n === failed) a.push(["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]);
-    else if (h !== undefined) a.push(["style", "filled,bold"], ["fillcolor", VISITED_FILL], ["color", "#208020"], ["fontcolor", "#000000"]);
-    out.push(`  n${n} ${attrs(a)};`);
+    if (n === failed) a.push(...DOT_FAILED);
+    else if (h !== undefined) a.push(...DOT_VISITED);
+    out.push(`  n${n} ${dotAttrs(a)};`);
   }
   edges.sort((x, y) => x.from - y.from || x.cond - y.cond || x.to - y.to);
   for (const e of edges) {
-    const a: Array<[string, string]> = [["label", short(pkg.vocab.fqdn(e.cond))]];
-    if (taken.has(`${e.from}|${e.cond}|${e.to}`)) a.push(["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]);
-    out.push(`  n${e.from} -> n${e.to} ${attrs(a)};`);
+    const a: Array<[string, string]> = [["label", shortName(pkg.vocab.fqdn(e.cond))]];
+    if (taken.has(`${e.from}|${e.cond}|${e.to}`)) a.push(...DOT_TAKEN_EDGE);
+    out.push(`  n${e.from} -> n${e.to} ${dotAttrs(a)};`);
   }
   out.push("}");
   return `${out.join("\n")}\n`;
