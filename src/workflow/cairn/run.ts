@@ -44,9 +44,9 @@ import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import { createEffectContext, csRuntimeFor, expandPolicy, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
-import { EXIT_ZERO_STATUSES, MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
+import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import { discardSummary, type PgsRunResult } from "../pgs/run.js";
+import { closedRunFacts, discardSummary, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -417,10 +417,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const after = captureState(dataRoot, files);
-  const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;
-  const traceBytes = trace.bytes();
-  const digests = { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head };
+  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status);
   let summary = renderSummary({
     traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
     path, violations, effects: calls, before, after, surface,

@@ -28,7 +28,7 @@ import { schedule, type EffectCall, type EngineRun, type PathEntry, type Violati
 import { canonicalPy, compactPy, parsePyJson } from "./pyjson.js";
 import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
-import { captureState, relevantFiles, stateDigest } from "./state.js";
+import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
 import { renderSummary } from "./summary.js";
 import { TraceWriter, traceWriteError, writeTraceSummary } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
@@ -165,6 +165,27 @@ export function discardSummary(file: string): void {
   }
 }
 
+/**
+ * What a run computes once its trace is closed (PGS and Cairn runs alike): the posterior
+ * state, the exit code, the trace's bytes and every digest of the result.
+ */
+export function closedRunFacts(
+  dataRoot: string,
+  files: readonly string[],
+  ids: { snapshot: Digest; payload: Digest; priorState: Digest },
+  trace: TraceWriter,
+  status: string,
+): { after: StateFile[]; exitCode: 0 | 1; traceBytes: Buffer; digests: PgsRunResult["digests"] } {
+  const after = captureState(dataRoot, files);
+  const traceBytes = trace.bytes();
+  return {
+    after,
+    exitCode: EXIT_ZERO_STATUSES.has(status) ? 0 : 1,
+    traceBytes,
+    digests: { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head },
+  };
+}
+
 export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
@@ -225,10 +246,7 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const after = captureState(dataRoot, files);
-  const exitCode = EXIT_ZERO_STATUSES.has(status) ? 0 : 1;
-  const traceBytes = trace.bytes();
-  const digests = { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head };
+  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status);
   const summary = renderSummary({
     traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
     path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
