@@ -39,7 +39,7 @@ afterAll(async () => {
 
 function needSshd(ctx: TestContext): void {
   if (skipReason !== undefined) {
-    // CI installs openssh-server and sets this: there a missing sshd is a failure, not a skip.
+    // .ci/run requires sshd and sets this: in CI a missing or failing sshd is a failure, never a skip.
     if (process.env.CAIRN_REQUIRE_SSHD === "1") throw new Error(`CAIRN_REQUIRE_SSHD=1 but the test sshd could not start: ${skipReason}`);
     console.warn(`*** SKIPPED (${ctx.task.name}): ${skipReason} ***`);
     ctx.skip();
