@@ -9,7 +9,13 @@ import { INPUT_FORMATS } from "./input/types.js";
 
 export const DEFAULT_PARTITIONS = 8;
 export const MAX_PARTITIONS = 65_536;
-export const DEFAULT_PULSE_SIZE = 256;
+/**
+ * 1024 EUs: per-pulse costs (the store transaction with its receipt and edges, one message
+ * each way, scheduling) are then a small share of a pulse; 256 was 25–40% slower on small
+ * records (docs/benchmarks.md). A crash or audit re-executes one pulse, so larger pulses
+ * cost more on those rare paths.
+ */
+export const DEFAULT_PULSE_SIZE = 1024;
 export const MAX_PULSE_SIZE = 1_000_000;
 export const MAX_WORKERS = 256;
 export const DEFAULT_RETRIES = 2;
