@@ -15,6 +15,7 @@ import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 
 export const HERE = fileURLToPath(new URL(".", import.meta.url));
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -246,6 +247,45 @@ export async function plainLoop(inputPath, fn, dir) {
   const t0 = now();
   const w = new RecordWriter(outPath);
   for await (const rec of jsonlRecords(inputPath)) w.add(JSON.stringify(fn(rec)));
+  w.close();
+  const ms = now() - t0;
+  const load = meter.stop();
+  const sha = await fileSha256(outPath);
+  rmSync(outPath, { force: true });
+  return { ms, n: w.n, sha, load };
+}
+
+/**
+ * The ideal-parallel baseline: the plain loop's work split statically over `threads` worker
+ * threads (contiguous shares, no scheduling, no hashing beyond the loop's own, no store), the
+ * output written in order by the main thread as plainLoop writes it. No engine on 2 cores can
+ * beat this; bench (a) prints it as the ceiling the 1.8× target is measured against.
+ * Returns { ms, n, sha, load } like plainLoop.
+ */
+export async function idealSplitLoop(inputPath, kind, iters, dir, threads = WORKERS) {
+  const outPath = join(dir, `split-${process.pid}-${Math.random().toString(16).slice(2)}.jsonl`);
+  gc();
+  const meter = loadMeter();
+  const t0 = now();
+  const records = [];
+  for await (const rec of jsonlRecords(inputPath)) records.push(rec);
+  const share = Math.ceil(records.length / threads);
+  const parts = await Promise.all(
+    Array.from({ length: threads }, (_, k) =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(new URL("./split-worker.mjs", import.meta.url), {
+          workerData: { kind, iters, records: records.slice(k * share, (k + 1) * share) },
+        });
+        w.once("message", (texts) => {
+          resolve(texts);
+          void w.terminate();
+        });
+        w.once("error", reject);
+      }),
+    ),
+  );
+  const w = new RecordWriter(outPath);
+  for (const texts of parts) for (const t of texts) w.add(t);
   w.close();
   const ms = now() - t0;
   const load = meter.stop();
