@@ -22,8 +22,9 @@
  * the data root has seen; the bytes and digests come from the per-process file cache when the
  * file is unchanged (ARCHITECTURE §11.6). To measure a steady figure, each data root serves
  * CAIRN_BENCH_WF_ROOT_RUNS runs (default 100) and the next run uses the next fresh, seeded data
- * root; the data roots are prepared before the timed loop. The "one data root" line shows the
- * growth over a whole measurement instead.
+ * root; the data roots are prepared, and their data-root locks taken (one `acquireDataRootLock`
+ * per data root, passed to its runs as `dataRootLock`, as `cairn serve` does), before the timed
+ * loop. The "one data root" line shows the growth over a whole measurement instead.
  *
  * `tmpfs` repeats the two in-process figures with the workspace, the data roots and the
  * baseline's files on /dev/shm: without the disk, what is left is Cairn's CPU and system-call
@@ -139,30 +140,46 @@ function quoted(rate, ref) {
 
 // ------------------------------------------------------------------ (i) in-process
 
-/** The run options every in-process variant shares; `extra` adds a variant's options. */
+/**
+ * The run options every in-process variant shares; `extra` adds a variant's options. Each run is
+ * given its data root's lock, taken once per data root by `timeRuns` before the clock starts
+ * (`dataRootLock`), so the timed loop does no per-run locking, as in `cairn serve`.
+ */
 function runner(wf, workspace, snapshot, payload, extra) {
-  return (dataRoot) => pgs.runPgsWorkflow({ workspace, workflow: wf.fqdn, payload, dataRoot, snapshot, ...extra });
+  return (dataRoot, dataRootLock) => pgs.runPgsWorkflow({ workspace, workflow: wf.fqdn, payload, dataRoot, snapshot, dataRootLock, ...extra });
 }
+
+/** Takes a data root's lock (`acquireDataRootLock` of this build; undefined for a build without it). */
+const lockDataRoot = (dataRoot) => pgs.acquireDataRootLock?.(dataRoot);
 
 /** CPU time (user + system, µs) per run of every `timeRuns` call, for the report lines. */
 let cpuPerRun = [];
 
 /**
- * Times `n` runs of `run(dataRoot)`, switching to the next prepared data root every
- * `perRoot` runs (the roots are prepared before the clock starts). Returns runs/s.
+ * Times `n` runs of `run(dataRoot, dataRootLock)`, switching to the next prepared data root every
+ * `perRoot` runs (the roots are prepared, and their locks taken with `lock`, before the clock
+ * starts; the locks are released after it stops). Returns runs/s.
  */
-function timeRuns(wf, root, tag, n, perRoot, run) {
+function timeRuns(wf, root, tag, n, perRoot, run, lock = lockDataRoot) {
   const roots = [];
   for (let i = 0; i * perRoot < n; i++) roots.push(freshDataRoot(join(root, `${tag}-${i}`), wf));
+  const locks = roots.map((r) => lock(r));
   gc();
   const cpu0 = process.cpuUsage();
   const t0 = now();
   let last;
-  for (let i = 0; i < n; i++) {
-    last = run(roots[Math.floor(i / perRoot)]);
+  let ms;
+  let cpu;
+  try {
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(i / perRoot);
+      last = run(roots[k], locks[k]);
+    }
+    ms = now() - t0;
+    cpu = process.cpuUsage(cpu0);
+  } finally {
+    for (const l of locks) l?.release();
   }
-  const ms = now() - t0;
-  const cpu = process.cpuUsage(cpu0);
   if (last.status !== "SUCCESS") throw new Error(`${wf.fqdn}: last run ended ${last.status}: ${JSON.stringify(last.error)}`);
   for (const r of roots) rmSync(r, { recursive: true, force: true });
   cpuPerRun.push((cpu.user + cpu.system) / n);
@@ -340,16 +357,19 @@ async function benchAb() {
     const sides = [pgs, pgsB].map((lib) => {
       const snapshot = lib.loadSnapshot(workspace, domain);
       const payload = lib.readPayloadFile(wf.payloadFile);
-      return (dataRoot) => lib.runPgsWorkflow({ workspace, workflow: wf.fqdn, payload, dataRoot, snapshot });
+      // A build without data-root locks ignores `dataRootLock`.
+      return (dataRoot, dataRootLock) => lib.runPgsWorkflow({ workspace, workflow: wf.fqdn, payload, dataRoot, snapshot, dataRootLock });
     });
-    for (const run of sides) timeRuns(wf, root, "warm", BLOCK, ROOT_RUNS, run);
+    // Both sides get the data root's lock taken before the clock (by whichever build has the API).
+    const lockAb = (dataRoot) => (pgs.acquireDataRootLock ?? pgsB.acquireDataRootLock)?.(dataRoot);
+    for (const run of sides) timeRuns(wf, root, "warm", BLOCK, ROOT_RUNS, run, lockAb);
     const cpu = [[], []];
     const wall = [[], []];
     for (let b = 0; b < BLOCKS; b++) {
       const order = b % 2 === 0 ? [0, 1] : [1, 0];
       for (const side of order) {
         cpuPerRun = [];
-        const { rate } = timeRuns(wf, root, `ab${side}`, BLOCK, ROOT_RUNS, sides[side]);
+        const { rate } = timeRuns(wf, root, `ab${side}`, BLOCK, ROOT_RUNS, sides[side], lockAb);
         cpu[side].push(cpuPerRun[0]);
         wall[side].push(1e6 / rate);
         rmSync(join(workspace, "traces"), { recursive: true, force: true });

@@ -1,7 +1,8 @@
 /**
- * `cairn serve`: the HTTP gateway of the PGS runtime (src/server). Listens until SIGINT or
- * SIGTERM, then closes gracefully (in-flight runs finish) and exits 0. A second signal while
- * closing exits 1 at once.
+ * `cairn serve`: the HTTP gateway of the PGS runtime (src/server). Takes its data root's lock
+ * (held until it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds
+ * it), listens until SIGINT or SIGTERM, then closes gracefully (in-flight runs finish), releases
+ * the lock and exits 0. A second signal while closing exits 1 at once.
  */
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -10,6 +11,7 @@ import { openStore, resolveStoreDir } from "../store/store.js";
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
+import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { printError } from "./output.js";
 
 interface ServeOpts {
@@ -17,6 +19,7 @@ interface ServeOpts {
   host: string;
   workspace?: string;
   dataRoot?: string;
+  dataRootWait: number;
 }
 
 const SERVE_HELP = `
@@ -31,6 +34,10 @@ Notes:
     500 {status:"ERROR", error, trace_id, workflow_code} when the snapshot fails to load or a
         runtime error aborts the run (trace_id null when no trace was started).
   GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).
+  The server holds the data root's lock from start to stop, so no other \`cairn wf run\` or
+  \`cairn serve\` (on this host, as this user) runs workflows on that data root meanwhile; if
+  another process holds it, serve waits up to --data-root-wait (default ${DEFAULT_DATA_ROOT_LOCK_WAIT_MS / 1000}s) and then
+  fails to start with E_DATA_ROOT_LOCKED (exit 1).
   Prints "cairn: listening on http://HOST:PORT" to stderr (with --json also {"url"} to stdout);
   --port 0 picks a free port. With --store or $CAIRN_STORE each run is recorded in the store.
   SIGINT/SIGTERM stop the server gracefully (exit 0).`;
@@ -48,6 +55,7 @@ export function serveCommand(): Command {
     .option("--host <addr>", "address to listen on", DEFAULT_HOST)
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
+    .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
     .addHelpText("after", SERVE_HELP)
     .action(async (opts: ServeOpts, cmd: Command) => {
       const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
@@ -62,7 +70,8 @@ export function serveCommand(): Command {
       const store = storeDir !== undefined && storeDir !== ""
         ? () => openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 })
         : undefined;
-      const server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store });
+      // Takes the data root's lock for the server's life (E_DATA_ROOT_LOCKED if another process keeps it).
+      const server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
       let url: string;
       try {
         url = await server.listen(opts.port, opts.host);

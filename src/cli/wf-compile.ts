@@ -22,6 +22,7 @@ import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
+import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
@@ -106,6 +107,8 @@ export interface SnapshotRunOpts {
   workspace?: string;
   /** Write the trace pictures (the caller has awaited `loadTraceRenderer()`). */
   render?: boolean;
+  /** How long the run waits for the data root's lock (`--data-root-wait`; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS). */
+  dataRootWaitMs?: number;
 }
 
 export async function loadSnapshotArg(arg: string, openRead: () => Store | undefined): Promise<SealedSnapshot> {
@@ -143,13 +146,22 @@ export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promis
 export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string }> {
   const { runCairnWorkflow } = await import("../workflow/cairn/run.js");
   const { g, hasStore, prepared, base, dataRootArg } = await snapshotRunSetup(cmd, o);
-  let store: Store | undefined;
-  if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+  // The data root's lock first, then the store's (the order `cairn serve` takes them in).
+  const dataRootLock = acquireDataRootLock(resolve(dataRootArg), o.dataRootWaitMs === undefined ? {} : { waitMs: o.dataRootWaitMs });
   let r: CairnRunResult;
   try {
-    r = runCairnWorkflow({ snapshot: prepared, ...(o.wf === undefined ? {} : { workflow: o.wf }), payload: o.payload, dataRoot: resolve(dataRootArg), baseDir: resolve(base), ...(store === undefined ? {} : { store }), render: o.render === true });
+    let store: Store | undefined;
+    if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+    try {
+      r = runCairnWorkflow({
+        snapshot: prepared, ...(o.wf === undefined ? {} : { workflow: o.wf }), payload: o.payload, dataRoot: resolve(dataRootArg), baseDir: resolve(base),
+        ...(store === undefined ? {} : { store }), render: o.render === true, dataRootLock,
+      });
+    } finally {
+      store?.close();
+    }
   } finally {
-    store?.close();
+    dataRootLock.release();
   }
   return { result: r, shown: join(base, r.traceDir) };
 }

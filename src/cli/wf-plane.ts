@@ -27,6 +27,7 @@ import { loadNodeConfig } from "../plane/config/node-config.js";
 import { sequentialIds } from "../plane/contracts/ids.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
+import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import type { CairnRunResult } from "../workflow/cairn/run.js";
 import { snapshotRunSetup, type SnapshotRunOpts } from "./wf-compile.js";
 
@@ -46,36 +47,44 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
   } catch (err) {
     throw new CairnError(ErrorCode.INVALID_INPUT, err instanceof Error ? err.message : String(err), { path: p.key });
   }
-  let store: Store | undefined;
-  let evidenceStore: Store | undefined;
-  if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
-  const runStoreDir = resolveStoreDir(g.store);
-  const openEvidenceStore = (): Store => {
-    const dir = cfg.evidence.store === true ? runStoreDir : resolve(cfg.evidence.store as string);
-    if (store !== undefined && dir === runStoreDir) return store;
-    evidenceStore = openStore({ dir, create: true, lockTimeoutMs: g.wait ?? 0 });
-    return evidenceStore;
-  };
+  // The data root's lock first, then the stores' (the order `cairn serve` takes them in); held
+  // across the lane-bound steps' awaits.
+  const dataRootLock = acquireDataRootLock(resolve(dataRootArg), o.dataRootWaitMs === undefined ? {} : { waitMs: o.dataRootWaitMs });
   try {
-    const clock = systemClock;
-    const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : openEvidenceStore });
+    let store: Store | undefined;
+    let evidenceStore: Store | undefined;
+    if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+    const runStoreDir = resolveStoreDir(g.store);
+    const openEvidenceStore = (): Store => {
+      const dir = cfg.evidence.store === true ? runStoreDir : resolve(cfg.evidence.store as string);
+      if (store !== undefined && dir === runStoreDir) return store;
+      evidenceStore = openStore({ dir, create: true, lockTimeoutMs: g.wait ?? 0 });
+      return evidenceStore;
+    };
     try {
-      const result = await runCairnWorkflowWithPlane({
-        snapshot: prepared,
-        ...(o.wf === undefined ? {} : { workflow: o.wf }),
-        payload: o.payload,
-        dataRoot: resolve(dataRootArg),
-        baseDir: resolve(base),
-        ...(store === undefined ? {} : { store }),
-        render: o.render === true,
-        plane: { node: built.node, clock, authority: { privateKey, keyId: p.keyId, subject: p.subject, audience: cfg.authority.audience }, storeSink: built.storeSink },
-      });
-      return { result, shown: join(base, result.traceDir) };
+      const clock = systemClock;
+      const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : openEvidenceStore });
+      try {
+        const result = await runCairnWorkflowWithPlane({
+          snapshot: prepared,
+          ...(o.wf === undefined ? {} : { workflow: o.wf }),
+          payload: o.payload,
+          dataRoot: resolve(dataRootArg),
+          baseDir: resolve(base),
+          ...(store === undefined ? {} : { store }),
+          render: o.render === true,
+          dataRootLock,
+          plane: { node: built.node, clock, authority: { privateKey, keyId: p.keyId, subject: p.subject, audience: cfg.authority.audience }, storeSink: built.storeSink },
+        });
+        return { result, shown: join(base, result.traceDir) };
+      } finally {
+        await built.node.close();
+      }
     } finally {
-      await built.node.close();
+      store?.close();
+      (evidenceStore as Store | undefined)?.close();
     }
   } finally {
-    store?.close();
-    (evidenceStore as Store | undefined)?.close();
+    dataRootLock.release();
   }
 }

@@ -12,12 +12,14 @@ import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../core/errors.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
-import { readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
+import { parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
 import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
+import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { printError, type Output } from "./output.js";
 import { wfReplayCommand } from "./wf-replay.js";
 import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
@@ -31,6 +33,8 @@ interface WfRunOpts extends PlaneFlags {
   snapshot?: string;
   payload?: string;
   dataRoot?: string;
+  /** How long to wait for the data root's lock held by another process (ms). */
+  dataRootWait: number;
   render: boolean;
 }
 
@@ -45,6 +49,11 @@ Notes:
   trace v0 + seq + hash chain) and <trace_id>.md (summary). The trace id derives from the
   snapshot, the workflow, the payload and the prior state of the data-root files the
   workflow's policies name: the same inputs give the same trace, byte for byte.
+  One holder per data root: the run holds the data root's lock, so another \`cairn wf run\` or
+  a \`cairn serve\` on the same data root (on this host, as this user) cannot interleave with
+  it; while another process holds it, the run waits up to --data-root-wait (default
+  ${DEFAULT_DATA_ROOT_LOCK_WAIT_MS / 1000}s) and then fails with E_DATA_ROOT_LOCKED (exit 1). A running \`cairn serve\`
+  holds its data root's lock until it stops.
   With --store or $CAIRN_STORE the trace, the effects and a receipt are recorded in the store.
   It also writes <trace_id>.svg and <trace_id>.png: the workflow graph (Graphviz) with the
   visited path highlighted (visited nodes filled, taken edges bold, the failing node red).
@@ -101,6 +110,7 @@ export function wfCommand(): Command {
     .option("--payload <file>", "payload JSON object (default {})")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option("--no-render", "skip the trace pictures (<trace_id>.svg/.png)")
+    .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
     .option("--plane-config <file>", "execution-plane node config (YAML) for the snapshot's lane-bound steps (see wf-plane.ts, docs/workflow-cairn.md)")
     .option("--plane-key <file>", "Ed25519 private key the runtime signs each lane request with (cairn plane keygen)")
     .option("--plane-subject <subject>", "authority subject of the signed lane requests (matched against the node's policy)")
@@ -112,7 +122,7 @@ export function wfCommand(): Command {
         if (opts.snapshot === "") throw new CairnError(ErrorCode.USAGE, "--snapshot must not be empty", { field: "--snapshot" });
         const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
         if (opts.render) await loadTraceRenderer();
-        const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render };
+        const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
         printSnapshotRun(outputFor(cmd), result, shown, runJson);
         return;
@@ -128,13 +138,20 @@ export function wfCommand(): Command {
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();
-      let store: Store | undefined;
-      if (storeDir !== undefined && storeDir !== "") store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+      parseWorkflowFqdn(opts.wf); // a malformed --wf fails before any lock wait
+      // The data root's lock first, then the store's (the order `cairn serve` takes them in).
+      const dataRootLock = acquireDataRootLock(resolve(dataRootArg), { waitMs: opts.dataRootWait });
       let r: PgsRunResult;
       try {
-        r = runPgsWorkflow({ workspace: resolve(workspaceArg), workflow: opts.wf, payload, dataRoot: resolve(dataRootArg), store, render: opts.render });
+        let store: Store | undefined;
+        if (storeDir !== undefined && storeDir !== "") store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
+        try {
+          r = runPgsWorkflow({ workspace: resolve(workspaceArg), workflow: opts.wf, payload, dataRoot: resolve(dataRootArg), store, render: opts.render, dataRootLock });
+        } finally {
+          store?.close();
+        }
       } finally {
-        store?.close();
+        dataRootLock.release();
       }
       const out = outputFor(cmd);
       const shown = join(workspaceArg, r.traceDir);

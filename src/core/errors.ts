@@ -15,6 +15,11 @@ export const ErrorCode = {
   STORE_CORRUPT: "E_STORE_CORRUPT",
   /** Another process holds the store's writer lock. */
   STORE_LOCKED: "E_STORE_LOCKED",
+  /**
+   * Another process (or another holder in this one) is running workflows on the same data root:
+   * its data-root lock was not free within the wait. The message names the data root and the wait.
+   */
+  DATA_ROOT_LOCKED: "E_DATA_ROOT_LOCKED",
   /** The store was written by an unknown (newer) on-disk format version. */
   STORE_VERSION: "E_STORE_VERSION",
   /** The store directory cannot be created, read or written. */

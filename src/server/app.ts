@@ -19,8 +19,11 @@
  *
  * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`) with
  * `Access-Control-Allow-Origin: *`. Runs are serialised with a bounded async mutex so that runs
- * against the data root never interleave (in this process: another process writing the same
- * data root, e.g. a concurrent `cairn wf run`, is not excluded). Snapshots are loaded on first
+ * against the data root never interleave in this process, and the server holds its data root's
+ * cross-process lock (src/workflow/effects/data-root-lock.ts) from `createServer` until `close()`
+ * resolves, so no other process (a `cairn wf run`, a second server) runs workflows on it
+ * meanwhile: `createServer` fails with E_DATA_ROOT_LOCKED when another process holds it, and
+ * each run is given the held lock (no per-run locking). Snapshots are loaded on first
  * use per domain and cached (like the reference gateway); a load failure is not cached. Error
  * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
  * by absolute path.
@@ -33,7 +36,7 @@ import { createRequire } from "node:module";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
-import type { EffectDurability } from "../workflow/effects/index.js";
+import { lockForRun, type DataRootLock, type EffectDurability } from "../workflow/effects/index.js";
 import {
   compactPy, DEFAULT_DATA_ROOT_NAME, loadSnapshot, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, TOKENIZED_DIR, WORKSPACE_TOKEN,
   type PgsPackage, type PgsRunResult, type PyObject, type PyValue, type RunPgsOptions, type WorkflowName,
@@ -68,6 +71,15 @@ export interface ServerOptions {
    * speed (see `EffectDurability`); `cairn serve` always uses the default.
    */
   effectDurability?: EffectDurability;
+  /**
+   * The data root's lock, already held by the caller (`acquireDataRootLock`): checked to cover
+   * the data root (`E_USAGE` otherwise), given to every run, and not released by `close()`.
+   * Without it `createServer` takes the lock itself (waiting up to `dataRootLockWaitMs`; throws
+   * E_DATA_ROOT_LOCKED if it stays held) and releases it when `close()` has finished.
+   */
+  dataRootLock?: DataRootLock;
+  /** How long `createServer` waits for the data root's lock held elsewhere (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
+  dataRootLockWaitMs?: number;
 }
 
 export interface CairnServer {
@@ -75,7 +87,7 @@ export interface CairnServer {
   readonly app: FastifyInstance;
   /** Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`. */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting connections and waits for in-flight requests. Idempotent. */
+  /** Stops accepting connections, waits for in-flight requests, then releases the data root's lock (unless the caller gave it). Idempotent. */
   close(): Promise<void>;
   /** The base URL while listening, else null. */
   readonly url: string | null;
@@ -189,6 +201,19 @@ export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
+  // Held for the server's life (released by close()), or the caller's (checked, never released).
+  const ownLock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
+  const dataRootLock = (ownLock ?? opts.dataRootLock) as DataRootLock;
+  try {
+    return serverOver(opts, workspace, dataRoot, dataRootLock, ownLock);
+  } catch (err) {
+    ownLock?.release();
+    throw err;
+  }
+}
+
+/** `createServer` with the data root's lock held (`ownLock`: the one `close()` releases). */
+function serverOver(opts: ServerOptions, workspace: string, dataRoot: string, dataRootLock: DataRootLock, ownLock: DataRootLock | undefined): CairnServer {
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
   const cache = opts.cacheSnapshots ?? true;
@@ -227,7 +252,7 @@ export function createServer(opts: ServerOptions): CairnServer {
       try {
         const t0 = performance.now();
         const result = await runner({
-          workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store,
+          workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store, dataRootLock,
           render: false, // the server never draws pictures
           ...(opts.effectDurability === undefined ? {} : { effectDurability: opts.effectDurability }),
         });
@@ -301,9 +326,12 @@ export function createServer(opts: ServerOptions): CairnServer {
       return url;
     },
     close() {
-      closed ??= app.close().then(() => {
-        url = null;
-      });
+      closed ??= app
+        .close()
+        .then(() => {
+          url = null;
+        })
+        .finally(() => ownLock?.release());
       return closed;
     },
   };

@@ -1,4 +1,8 @@
-/** Runs the BUILT cli (dist/cli/main.js) in a child process. `npm test` builds first. */
+/**
+ * Runs the BUILT cli (dist/cli/main.js) in a child process. `npm test` builds first.
+ * `CAIRN_TEST_CLI` points the CLI suites at another build's `cli/main.js` (e.g. a private
+ * `tsc --outDir`), for runs that must not rebuild dist/.
+ */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -6,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const CLI = process.env.CAIRN_TEST_CLI ?? fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
 export interface RunResult {
   status: number | null;

@@ -28,6 +28,9 @@
  *   recorded — compact JSON in the given key order —, prior state of the workflow's store files); effect ids, append timestamps (logical clock,
  *   default 2025-01-01T00:00:00Z), registry addresses, user-CT time and randomness all derive
  *   from the run. No wall clock, no randomness, no absolute path in the trace or summary.
+ * - **One holder per data root**: a run holds its data root's cross-process lock
+ *   (effects/data-root-lock.ts) from before the prior state is read until it ends — its own, or
+ *   the one the caller passes as `dataRootLock` — as `runPgsWorkflow` does.
  * - **Lane-bound steps** (a step's `lane` binding) are yielded by `runCairnCore` to the plane
  *   driver (lane-step.ts, `runCairnWorkflowWithPlane`); their outputs are external facts, so such
  *   a run is only as deterministic as the services it calls (the plane session joins the trace
@@ -43,7 +46,9 @@ import type { Clock } from "../../core/clock.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
-import { createEffectContext, csRuntimeFor, expandPolicy, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
+import {
+  createEffectContext, csRuntimeFor, expandPolicy, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type DataRootLock, type EffectContext,
+} from "../effects/index.js";
 import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
 import { closedRunFacts, discardSummary, type PgsRunResult } from "../pgs/run.js";
@@ -55,7 +60,7 @@ import { TraceWriter, traceWriteError, writeTraceSummary } from "../pgs/trace.js
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
 import { cairnTraceDot } from "../render/cairn-dot.js";
-import { loadedTraceRenderer, writeTracePictures } from "../render/render.js";
+import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
 import { atomByRef, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
@@ -138,6 +143,16 @@ export interface RunCairnOptions {
    * into the trace id and recorded in WF_START (`plane_session`). Absent for every other run.
    */
   planeSession?: string;
+  /**
+   * The data root's lock, already held by the caller (`acquireDataRootLock`): checked to be held
+   * and to cover `dataRoot` (`E_USAGE` otherwise), not released. Without it the run takes the
+   * lock itself, waiting up to `dataRootLockWaitMs`, and releases it when it ends (as
+   * `runPgsWorkflow` does; effects/data-root-lock.ts). A driver of `runCairnCore` must run the
+   * generator to completion or call its `return()`, which releases the lock.
+   */
+  dataRootLock?: DataRootLock;
+  /** How long the run waits for the data root's lock when it takes it itself (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
+  dataRootLockWaitMs?: number;
 }
 
 /** A Cairn snapshot run's result: the PGS run's shape (one `--json` document serves both), plus its exit. */
@@ -295,6 +310,21 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
   const [fqdn, wf] = selectWorkflow(snap, opts.workflow);
   const baseDir = resolve(opts.baseDir);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
+  // One holder at a time on a data root (effects/data-root-lock.ts), as in runPgsWorkflow; held
+  // across the lane-bound steps' awaits, released when the generator finishes, throws or returns.
+  const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
+  try {
+    return yield* runLocked(opts, renderer, fqdn, wf, baseDir, dataRoot);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** `runCairnCore` after its option checks, with the data root's lock held. */
+function* runLocked(
+  opts: RunCairnOptions, renderer: TraceRenderer | undefined, fqdn: string, wf: SnapshotWorkflow, baseDir: string, dataRoot: string,
+): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
+  const snap = opts.snapshot;
   const files = storeFiles(wf);
   const before: StateFile[] = captureState(dataRoot, files);
   // The payload as recorded (compact JSON, key order as given). The trace depends on that order

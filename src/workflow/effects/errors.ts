@@ -27,6 +27,10 @@ export const EffectErrorReason = {
   IO: "data_root_io",
   /** A data file is not a regular file (FIFO, socket, device). */
   NOT_REGULAR: "not_regular_file",
+  /** The data root's lock is held elsewhere (`E_DATA_ROOT_LOCKED`, data-root-lock.ts). */
+  LOCKED: "data_root_locked",
+  /** The data root's lock directory or lock file cannot be created, checked or opened (`E_STORE_IO`). */
+  LOCK_IO: "data_root_lock_io",
 } as const;
 
 export type EffectErrorReasonValue = (typeof EffectErrorReason)[keyof typeof EffectErrorReason];

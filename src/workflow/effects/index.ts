@@ -135,6 +135,11 @@ export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, cre
 export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
 export { confineAbsolute, confineRelative, newCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
 export { cachedDigest, remember } from "./filecache.js";
+export {
+  DataRootLock, acquireDataRootLock, checkDataRootLockWait, dataRootLockDir, dataRootLockFile, dataRootRealPath, lockForRun,
+  DATA_ROOT_LOCK_DIR_MODE, DATA_ROOT_LOCK_DIR_PREFIX, DATA_ROOT_LOCK_HASH_HEX, DATA_ROOT_LOCK_REFRESH_MS, DATA_ROOT_LOCK_SUFFIX,
+  DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
+} from "./data-root-lock.js";
 export { EffectErrorReason, type EffectErrorReasonValue } from "./errors.js";
 export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
 export { repairTornTail, type TornTailRepair } from "./jsonl.js";

@@ -6,6 +6,8 @@
  *   scheduler/dispatcher, chained trace + summary, optional store receipt).
  * - `loadSnapshot(workspace, domain)`: the trusted, read-only package of one domain.
  * - `verifyTraceChain(path)`: checks the seq numbering and hash chain of a trace file.
+ * - `acquireDataRootLock(dataRoot)`: the data root's cross-process lock, to hold across many
+ *   runs (`dataRootLock`); re-exported from src/workflow/effects/data-root-lock.ts.
  */
 export { runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, type RunPgsOptions, type PgsRunResult, type WorkflowName } from "./run.js";
 export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type EntryPoint } from "./snapshot.js";
@@ -21,3 +23,6 @@ export type { PathEntry, EffectCall, ViolationRecord } from "./engine.js";
 export { parsePyJson, canonicalPy, compactPy, spacedPy, prettyPy, pyFloatRepr } from "./pyjson.js";
 export { fromPlain, toPlain, type PyValue, type PyObject } from "./value.js";
 export * from "./constants.js";
+export {
+  DataRootLock, acquireDataRootLock, dataRootLockFile, dataRootRealPath, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
+} from "../effects/data-root-lock.js";

@@ -8,6 +8,9 @@
  * clock, no randomness: CS timestamps/addresses and the inactivity clock come from the logical
  * sources of the sealed tables (tables.ts); absolute paths never reach the trace.
  *
+ * A run holds its data root's lock (effects/data-root-lock.ts) from before the snapshot is
+ * loaded until it returns or throws: its own, or the one the caller passes as `dataRootLock`.
+ *
  * A trace write that fails (trace directory, open, any flush, `close()`) is not a run error:
  * the run stops there and `runPgsWorkflow` throws the writer's `E_STORE_IO` error (trace.ts,
  * ARCHITECTURE §11.7), with no summary, no store record, and an earlier summary of the same
@@ -22,7 +25,7 @@ import {
   EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, MODULE_DATA_ROOT_TOKEN, SAFE_SEGMENT_RE, TRACES_DIR, WORKSPACE_TOKEN,
 } from "./constants.js";
 import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
-import { createEffectContext, normalizeDataRoot, type EffectDurability } from "../effects/index.js";
+import { createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { canonicalPy, compactPy, parsePyJson } from "./pyjson.js";
@@ -34,7 +37,7 @@ import { TraceWriter, traceWriteError, writeTraceSummary } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
-import { loadedTraceRenderer, writeTracePictures } from "../render/render.js";
+import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -119,6 +122,16 @@ export interface RunPgsOptions {
    * runtime does). See `EffectDurability`. The trace files are never fsynced (§11.7).
    */
   effectDurability?: EffectDurability;
+  /**
+   * The data root's lock, already held by the caller (`acquireDataRootLock`), e.g. one lock for
+   * many runs (`cairn serve`, benchmarks): the run checks it is held and covers `dataRoot`
+   * (`E_USAGE` otherwise) and does not release it. Without it the run takes the lock itself,
+   * waiting up to `dataRootLockWaitMs`, and releases it when it returns or throws
+   * (`E_DATA_ROOT_LOCKED` when another process keeps it, at once when this process holds it).
+   */
+  dataRootLock?: DataRootLock;
+  /** How long the run waits for the data root's lock when it takes it itself (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
+  dataRootLockWaitMs?: number;
 }
 
 export interface PgsRunResult {
@@ -197,6 +210,18 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   if (opts.effectDurability !== undefined && opts.effectDurability !== "fsync" && opts.effectDurability !== "no-fsync") {
     throw new CairnError(ErrorCode.USAGE, `effectDurability must be "fsync" or "no-fsync", got ${JSON.stringify(opts.effectDurability)}`);
   }
+  // One holder at a time on a data root (effects/data-root-lock.ts): the caller's lock, checked
+  // to cover this data root, or the data root's lock, taken for this run.
+  const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
+  try {
+    return runLocked(opts, name, workspace, dataRoot, renderer);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** `runPgsWorkflow` after its option checks, with the data root's lock held. */
+function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, dataRoot: string, renderer: TraceRenderer | undefined): PgsRunResult {
   const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
   if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
   const wf = pkg.vocab.addr(name.fqdn);

@@ -1,0 +1,134 @@
+/**
+ * The gateway and the data-root lock: a server holds its data root's lock from `createServer`
+ * until `close()` has finished, gives it to every run, and does not start while another holder
+ * has it. Other processes are children (test/workflow/fixtures/data-root-lock-holder.mts).
+ */
+import { readFileSync, realpathSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/core/errors.js";
+import { createServer, type CairnServer } from "../../src/server/index.js";
+import { acquireDataRootLock, runPgsWorkflow, type DataRootLock, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
+import { holdLock, killLockChildren, tryLockElsewhere } from "../workflow/fixtures/lock-child.js";
+import { cairnErrorOf, payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+
+const boxes: Sandbox[] = [];
+const servers: CairnServer[] = [];
+const locks: DataRootLock[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await killLockChildren();
+  for (const l of locks.splice(0)) l.release();
+  for (const b of boxes.splice(0)) b.cleanup();
+});
+
+function box(): Sandbox {
+  const b = sandbox();
+  boxes.push(b);
+  return b;
+}
+
+function track(s: CairnServer): CairnServer {
+  servers.push(s);
+  return s;
+}
+
+const DENY_BODY = JSON.stringify({ workflow_code: WF.deny, payload: JSON.parse(readFileSync(payload("ai_licensing/deny_provision_payload.json"), "utf8")) });
+
+async function postRun(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/api/run`, { method: "POST", headers: { "content-type": "application/json" }, body: DENY_BODY });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe("the server's data-root lock", () => {
+  it("is held from createServer until close() has finished; other processes cannot take it meanwhile", async () => {
+    const b = box();
+    const s = track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot }));
+    expect((await tryLockElsewhere(b.dataRoot, 0)).code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    const url = await s.listen(0, "127.0.0.1");
+    expect((await postRun(url)).status).toBe(200);
+    expect(await tryLockElsewhere(b.dataRoot, 0)).toMatchObject({ ok: false, code: ErrorCode.DATA_ROOT_LOCKED, details: { holder: "another process" } });
+    await s.close();
+    expect(await tryLockElsewhere(b.dataRoot, 0)).toEqual({ ok: true });
+  });
+
+  it("a second server on the same data root fails to start (in this process: at once)", () => {
+    const b = box();
+    track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot }));
+    const t0 = Date.now();
+    const e = cairnErrorOf(() => track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot })));
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(e.code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    expect(e.message).toBe(`data root ${b.dataRoot} is already locked by this process (a run or a server in it holds the lock); pass that lock as \`dataRootLock\` instead of taking it again`);
+  });
+
+  it("createServer fails with E_DATA_ROOT_LOCKED after the wait while another process holds the lock; starts once it is free", async () => {
+    const b = box();
+    const child = await holdLock(b.dataRoot);
+    const t0 = Date.now();
+    const e = cairnErrorOf(() => track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot, dataRootLockWaitMs: 200 })));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    expect(e.code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    expect(e.message).toBe(
+      `data root ${b.dataRoot} is locked: another process is running workflows on it (waited 200 ms); retry when it finishes (a \`cairn serve\` holds its data root's lock until it stops)`,
+    );
+    await child.kill();
+    const s = track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot, dataRootLockWaitMs: 0 }));
+    expect((await postRun(await s.listen(0, "127.0.0.1"))).status).toBe(200);
+  });
+
+  it("gives every run the held lock; a direct run in the same process without it fails at once", async () => {
+    const b = box();
+    const given: Array<DataRootLock | undefined> = [];
+    const s = track(
+      createServer({
+        workspace: b.workspace,
+        dataRoot: b.dataRoot,
+        runner: (o: RunPgsOptions) => {
+          given.push(o.dataRootLock);
+          return runPgsWorkflow(o);
+        },
+      }),
+    );
+    const url = await s.listen(0, "127.0.0.1");
+    expect((await postRun(url)).status).toBe(200);
+    expect((await postRun(url)).status).toBe(200);
+    expect(given).toHaveLength(2);
+    expect(given[0]).toBe(given[1]);
+    expect(given[0]?.held).toBe(true);
+    expect(given[0]?.dataRoot).toBe(b.dataRoot);
+    expect(given[0]?.realPath).toBe(realpathSync(b.dataRoot));
+    const e = cairnErrorOf(() =>
+      runPgsWorkflow({ workspace: b.workspace, workflow: WF.deny, payload: new Map(), dataRoot: b.dataRoot, dataRootLockWaitMs: 5000 }),
+    );
+    expect(e.code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    expect(e.details).toMatchObject({ holder: "this process", waitedMs: 0 });
+    await s.close();
+    expect(given[0]?.held).toBe(false);
+  });
+
+  it("uses a lock the caller holds, and leaves it held after close()", async () => {
+    const b = box();
+    const l = acquireDataRootLock(b.dataRoot);
+    locks.push(l);
+    const s = track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot, dataRootLock: l }));
+    expect((await postRun(await s.listen(0, "127.0.0.1"))).status).toBe(200);
+    await s.close();
+    expect(l.held).toBe(true);
+    expect((await tryLockElsewhere(b.dataRoot, 0)).ok).toBe(false);
+    // A lock for another data root is a usage error, and no lock is taken.
+    const other = box();
+    const e = cairnErrorOf(() => track(createServer({ workspace: other.workspace, dataRoot: other.dataRoot, dataRootLock: l })));
+    expect(e.code).toBe(ErrorCode.USAGE);
+    expect(e.message).toBe(`the data-root lock given as dataRootLock is for ${b.dataRoot}, not for data root ${other.dataRoot}`);
+    expect(await tryLockElsewhere(other.dataRoot, 0)).toEqual({ ok: true });
+  });
+
+  it("different data roots: two servers run side by side", async () => {
+    const a = box();
+    const b = box();
+    const sa = track(createServer({ workspace: a.workspace, dataRoot: a.dataRoot }));
+    const sb = track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot }));
+    const [ua, ub] = await Promise.all([sa.listen(0, "127.0.0.1"), sb.listen(0, "127.0.0.1")]);
+    expect((await Promise.all([postRun(ua), postRun(ub)])).map((r) => r.status)).toEqual([200, 200]);
+  });
+});
