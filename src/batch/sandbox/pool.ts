@@ -15,6 +15,7 @@
  *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
  *  - Idle workers are unref'd: a forgotten `close()` does not keep the process alive.
  */
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker, type ResourceLimits } from "node:worker_threads";
@@ -116,7 +117,24 @@ function workerEntry(): { filename: string | URL; eval: boolean } {
     const worker = fileURLToPath(new URL("./worker.ts", import.meta.url));
     return { filename: `require(${JSON.stringify(tsx)});\nrequire(${JSON.stringify(worker)});\n`, eval: true };
   }
-  return { filename: new URL("./worker.js", import.meta.url), eval: false };
+  return { filename: builtWorker(), eval: false };
+}
+
+/** The one-file worker `npm run build` writes (scripts/bundle-worker.mjs). */
+export const WORKER_BUNDLE_FILE = "worker.bundle.js";
+let builtWorkerUrl: URL | undefined;
+
+/**
+ * The built worker: `worker.bundle.js` (worker.js with its imports in one file, which starts
+ * ~15–20 ms faster), or `worker.js` itself in a build without it (plain `tsc`) — the same code
+ * either way. Looked up once per process.
+ */
+export function builtWorker(): URL {
+  if (builtWorkerUrl === undefined) {
+    const bundled = new URL(`./${WORKER_BUNDLE_FILE}`, import.meta.url);
+    builtWorkerUrl = existsSync(bundled) ? bundled : new URL("./worker.js", import.meta.url);
+  }
+  return builtWorkerUrl;
 }
 
 /**
