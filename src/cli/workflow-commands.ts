@@ -50,7 +50,8 @@ Notes:
   snapshot, the workflow, the payload and the prior state of the data-root files the
   workflow's policies name: the same inputs give the same trace, byte for byte.
   One holder per data root: the run holds the data root's lock, so another \`cairn wf run\` or
-  a \`cairn serve\` on the same data root (on this host, as this user) cannot interleave with
+  a \`cairn serve\` on the same data root (on this host, as this user, with the same
+  $TMPDIR or $CAIRN_DATA_ROOT_LOCK_DIR) cannot interleave with
   it; while another process holds it, the run waits up to --data-root-wait (default
   ${DEFAULT_DATA_ROOT_LOCK_WAIT_MS / 1000}s) and then fails with E_DATA_ROOT_LOCKED (exit 1). A running \`cairn serve\`
   holds its data root's lock until it stops.

@@ -10,12 +10,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, exitCodeFor } from "../../src/core/errors.js";
 import { runCairnCore, runCairnWorkflow } from "../../src/workflow/cairn/run.js";
 import {
-  acquireDataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath, DATA_ROOT_LOCK_DIR_PREFIX, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
-  type DataRootLock,
+  acquireDataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath, withPrivateDataRootLock, DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_DIR_PREFIX,
+  DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type DataRootLock,
 } from "../../src/workflow/effects/data-root-lock.js";
 import { fromPlain, readPayloadFile, runPgsWorkflow, type PyObject, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
 import { baseDecl, payload as cairnPayload, prepared } from "./cairn-fixture.js";
-import { holdLock, killLockChildren, tryLockElsewhere } from "./fixtures/lock-child.js";
+import { dropLock, holdLock, killLockChildren, tryLockElsewhere } from "./fixtures/lock-child.js";
 import { ACTOR_PAYLOAD, cairnErrorOf, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
@@ -97,12 +97,14 @@ describe("across processes", () => {
   it("a run waits for a holder that releases within the wait", async () => {
     const b = box();
     const child = await holdLock(b.dataRoot, 300);
-    const t0 = Date.now();
     const r = runPgsWorkflow(actorRun(b, { dataRootLockWaitMs: 10_000 }));
+    const finished = Date.now();
     expect(r.status).toBe("SUCCESS");
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
     await child.exited;
     expect(child.lines).toContain("RELEASED");
+    // The run got the lock only once the holder let it go (same host, same wall clock).
+    const releasing = Number(child.lines.find((l) => l.startsWith("RELEASING "))?.slice("RELEASING ".length));
+    expect(finished).toBeGreaterThanOrEqual(releasing);
   });
 
   it("a lock held by this process blocks other processes until it is released", async () => {
@@ -298,6 +300,65 @@ describe("where the lock file lives", () => {
     const given = runPgsWorkflow(actorRun(b, { dataRootLock: lock(b.dataRoot) }));
     expect(given.traceId).toBe(own.traceId);
     expect(given.digests).toEqual(own.digests);
+  });
+
+  it("a data root that is a dangling symlink is keyed by its target, before and after the target exists", () => {
+    const base = tempDir();
+    symlinkSync(join(base, "vol"), join(base, "data")); // data -> vol, vol missing
+    const expected = join(realpathSync(base), "vol");
+    expect(dataRootRealPath(join(base, "data"))).toBe(expected);
+    expect(dataRootRealPath(join(base, "data", "x"))).toBe(join(expected, "x"));
+    const l = lock(join(base, "data"));
+    expect(l.realPath).toBe(expected);
+    mkdirSync(join(base, "vol"));
+    expect(dataRootRealPath(join(base, "data"))).toBe(expected);
+    expect(cairnErrorOf(() => acquireDataRootLock(join(base, "vol"), { waitMs: 0 })).code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    // A symlink loop does not hang: the path is kept as reached.
+    symlinkSync(join(base, "loop2"), join(base, "loop1"));
+    symlinkSync(join(base, "loop1"), join(base, "loop2"));
+    expect(typeof dataRootRealPath(join(base, "loop1"))).toBe("string");
+  });
+
+  it("a lock dropped without release stays held (it is never garbage-collected)", async () => {
+    const b = box();
+    await dropLock(b.dataRoot);
+    const seen = await tryLockElsewhere(b.dataRoot, 0);
+    expect(seen).toMatchObject({ ok: false, code: ErrorCode.DATA_ROOT_LOCKED, details: { holder: "another process" } });
+  });
+
+  it("a private data root's lock is held while its function runs, then released and its file removed", () => {
+    const b = box();
+    const file = dataRootLockFile(dataRootRealPath(b.dataRoot));
+    const out = withPrivateDataRootLock(b.dataRoot, (l) => {
+      expect(l.held).toBe(true);
+      expect(lstatSync(file).isFile()).toBe(true);
+      expect(cairnErrorOf(() => acquireDataRootLock(b.dataRoot, { waitMs: 0 })).code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+      return 42;
+    });
+    expect(out).toBe(42);
+    expect(lstatSync(file, { throwIfNoEntry: false })).toBeUndefined();
+    lock(b.dataRoot).release(); // free again
+    expect(() => withPrivateDataRootLock(b.dataRoot, () => { throw new Error("boom"); })).toThrow("boom");
+    lock(b.dataRoot).release(); // released after a throw too
+  });
+
+  it(`$${"CAIRN_DATA_ROOT_LOCK_DIR"} replaces the lock directory (same checks)`, () => {
+    const saved = process.env[DATA_ROOT_LOCK_DIR_ENV];
+    const dir = join(tempDir(), "locks");
+    try {
+      process.env[DATA_ROOT_LOCK_DIR_ENV] = dir;
+      expect(dataRootLockDir()).toBe(dir);
+      const b = box();
+      const l = lock(b.dataRoot);
+      expect(l.lockFile.startsWith(`${dir}/`)).toBe(true);
+      expect(lstatSync(dir).mode & 0o777).toBe(0o700);
+      l.release();
+      chmodSync(dir, 0o777);
+      expect(cairnErrorOf(() => acquireDataRootLock(b.dataRoot, { waitMs: 0 })).code).toBe(ErrorCode.STORE_IO);
+    } finally {
+      if (saved === undefined) delete process.env[DATA_ROOT_LOCK_DIR_ENV];
+      else process.env[DATA_ROOT_LOCK_DIR_ENV] = saved;
+    }
   });
 
   it("a data root that does not exist yet is keyed by the real path it will have", () => {

@@ -23,9 +23,12 @@
  * The directory is created with mode 0700 and, before every use, must be a real directory (not a
  * symlink) owned by this user and writable by nobody else; anything else is `E_STORE_IO`
  * (`details.reason` `data_root_lock_io`) naming it. The real path is the `realpath` of the data
- * root, or, when it does not exist yet, of its longest existing ancestor with the missing
- * components appended (the CS runtimes create the missing directories, and then resolve to the
- * same path). Lock files are never removed (see src/store/lock.ts); each is an empty file
+ * root, or, when it does not exist yet, resolved like `realpath -m` (dangling symbolic links
+ * followed, missing components appended; the CS runtimes create the missing directories, which
+ * then resolve to the same path). `$CAIRN_DATA_ROOT_LOCK_DIR` replaces the directory (same
+ * checks), e.g. for a service whose `/tmp` is private (systemd `PrivateTmp=yes`): without it
+ * such a service and a user's shell do not exclude each other. Lock files are never removed
+ * (see src/store/lock.ts), except a replay's private temp root's; each is an empty file
  * (journal mode `MEMORY`: no `-journal` file is ever created next to it). A held lock sets its
  * file's access and modification times every `DATA_ROOT_LOCK_REFRESH_MS` (one hour, best
  * effort), so temp cleaners that remove files by age (systemd-tmpfiles: 10 days on /tmp) leave a
@@ -48,7 +51,7 @@
  * "another process" message).
  */
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, realpathSync, utimesSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, realpathSync, rmSync, utimesSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix, resolve } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -76,11 +79,16 @@ export const DATA_ROOT_LOCK_SUFFIX = ".lock";
 /** How often a held lock refreshes its lock file's times (against temp cleaners that age files). */
 export const DATA_ROOT_LOCK_REFRESH_MS = 60 * 60 * 1000;
 
-/** The process-wide registry of held data-root locks (real path → data root as its holder gave it). */
-const HELD_REGISTRY = Symbol.for("cairn.workflow.dataRootLocks.v1");
+/**
+ * The process-wide registry of held data-root locks (real path → the lock). It keeps the lock
+ * object itself: a lock dropped without `release()` stays referenced, so its SQLite connection
+ * is never garbage-collected and closed (which would drop the POSIX lock while this process
+ * still refuses to take it again); it stays held until the process exits.
+ */
+const HELD_REGISTRY = Symbol.for("cairn.workflow.dataRootLocks.v2");
 
-function heldLocks(): Map<string, string> {
-  const g = globalThis as unknown as Record<symbol, Map<string, string> | undefined>;
+function heldLocks(): Map<string, DataRootLock> {
+  const g = globalThis as unknown as Record<symbol, Map<string, DataRootLock> | undefined>;
   let held = g[HELD_REGISTRY];
   if (held === undefined) {
     held = new Map();
@@ -89,31 +97,51 @@ function heldLocks(): Map<string, string> {
   return held;
 }
 
-/** The per-user lock directory: `<os.tmpdir()>/cairn-data-root-locks-<uid>`. */
+/**
+ * Environment variable naming the lock directory instead of the default (e.g. a directory shared
+ * by a service with `PrivateTmp=yes` and its users' shells). It gets the same checks.
+ */
+export const DATA_ROOT_LOCK_DIR_ENV = "CAIRN_DATA_ROOT_LOCK_DIR";
+
+/** The lock directory: `$CAIRN_DATA_ROOT_LOCK_DIR`, else `<os.tmpdir()>/cairn-data-root-locks-<uid>`. */
 export function dataRootLockDir(): string {
+  const set = process.env[DATA_ROOT_LOCK_DIR_ENV];
+  if (set !== undefined && set !== "") return resolve(set);
   return join(tmpdir(), `${DATA_ROOT_LOCK_DIR_PREFIX}${process.getuid?.() ?? "user"}`);
 }
 
 /**
- * The real path that keys a data root's lock: `realpath(dataRoot)`, or, when it does not exist
- * (or cannot be resolved), the real path of its longest resolvable ancestor joined with the rest.
+ * The real path that keys a data root's lock: `realpath(dataRoot)` when it exists; otherwise
+ * resolved like `realpath -m`: the longest existing ancestor's real path, then each further
+ * component — a **dangling symbolic link** is followed to its target (so `data -> vol` keys as
+ * `…/vol` before and after `vol` is created), a missing component is appended as written.
+ * More than MAX_LOCK_SYMLINK_HOPS links (a loop) leave the path as reached.
  */
 export function dataRootRealPath(dataRoot: string): string {
-  const root = normalizeDataRoot(resolve(dataRoot));
-  const rest: string[] = [];
-  let head = root;
-  for (;;) {
+  return loosePath(normalizeDataRoot(resolve(dataRoot)), 0);
+}
+
+/** Most symbolic links `dataRootRealPath` follows through missing targets (Linux's own limit is 40). */
+export const MAX_LOCK_SYMLINK_HOPS = 40;
+
+function loosePath(path: string, hops: number): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    // Missing (or not resolvable by this process: a run then cannot write there either).
+  }
+  const parent = posix.dirname(path);
+  if (parent === path) return path;
+  const head = loosePath(parent, hops);
+  const here = posix.join(head, posix.basename(path));
+  if (hops < MAX_LOCK_SYMLINK_HOPS) {
     try {
-      const real = realpathSync.native(head);
-      return rest.length === 0 ? real : posix.join(real, ...rest.reverse());
+      if (lstatSync(here).isSymbolicLink()) return loosePath(posix.resolve(head, readlinkSync(here)), hops + 1);
     } catch {
-      // Missing, or not resolvable by this process (a run then cannot write there either).
-      const parent = posix.dirname(head);
-      if (parent === head) return root;
-      rest.push(posix.basename(head));
-      head = parent;
+      // Absent: appended as written.
     }
   }
+  return here;
 }
 
 /** The lock file of a data root whose real path is `realPath`. */
@@ -205,7 +233,7 @@ export class DataRootLock {
     const realPath = dataRootRealPath(root);
     const lockFile = dataRootLockFile(realPath);
     const held = heldLocks();
-    const holder = held.get(realPath);
+    const holder = held.get(realPath)?.dataRoot;
     if (holder !== undefined) {
       throw new CairnError(
         ErrorCode.DATA_ROOT_LOCKED,
@@ -224,8 +252,9 @@ export class DataRootLock {
       openFailed: (err) => lockIoError(`cannot open the lock file ${lockFile} of data root ${root}: ${(err as Error).message}`, { path: lockFile, dataRoot: root }, err),
       lockFailed: (err) => lockIoError(`cannot lock data root ${root} (lock file ${lockFile}): ${(err as Error).message}`, { path: lockFile, dataRoot: root }, err),
     }, "MEMORY");
-    held.set(realPath, root);
-    return new DataRootLock(root, realPath, lockFile, lock);
+    const taken = new DataRootLock(root, realPath, lockFile, lock);
+    held.set(realPath, taken);
+    return taken;
   }
 
   /** Whether the lock is still held (false after `release`). */
@@ -253,10 +282,25 @@ export class DataRootLock {
     if (this.lock === undefined) return;
     clearInterval(this.refresh);
     const held = heldLocks();
-    if (held.get(this.realPath) === this.dataRoot) held.delete(this.realPath);
+    if (held.get(this.realPath) === this) held.delete(this.realPath);
     const lock = this.lock;
     this.lock = undefined;
     lock.release();
+  }
+}
+
+/**
+ * Runs `fn` holding the lock of a **private** data root — one no other process can know, such as
+ * a fresh temp directory of a replay — then releases it and deletes its lock file (safe only
+ * because nobody else can be waiting on it), so throwaway data roots leave no lock files behind.
+ */
+export function withPrivateDataRootLock<T>(dataRoot: string, fn: (lock: DataRootLock) => T): T {
+  const lock = DataRootLock.acquire(dataRoot, { waitMs: 0 });
+  try {
+    return fn(lock);
+  } finally {
+    lock.release();
+    rmSync(lock.lockFile, { force: true });
   }
 }
 

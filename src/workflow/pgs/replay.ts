@@ -20,6 +20,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
+import { withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
@@ -159,7 +160,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject; // recorded as given: key order is part of the run
 
-  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch }) => {
+  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
     const workspace = join(tmp, "workspace");
     mkdirSync(workspace);
     for (const f of snapshot.files) {
@@ -167,7 +168,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
       mkdirSync(dirname(abs), { recursive: true });
       writeFileSync(abs, store.get(f.digest as Digest));
     }
-    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch });
+    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock });
   });
 }
 
@@ -201,7 +202,12 @@ export interface ReplayedRun {
  * file) summary are compared byte for byte with the recorded ones. The temp directory is
  * always removed.
  */
-export function replayInTemp(store: Store, rec: RecordedRun, tmpPrefix: string, run: (dirs: { tmp: string; dataRoot: string; scratch: Store }) => ReplayedRun): ReplayResult {
+export function replayInTemp(
+  store: Store,
+  rec: RecordedRun,
+  tmpPrefix: string,
+  run: (dirs: { tmp: string; dataRoot: string; scratch: Store; dataRootLock: DataRootLock }) => ReplayedRun,
+): ReplayResult {
   const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
   try {
     const dataRoot = join(tmp, "data");
@@ -217,7 +223,8 @@ export function replayInTemp(store: Store, rec: RecordedRun, tmpPrefix: string, 
     const scratch = openStore({ dir: scratchDir, create: true });
     let r: ReplayedRun;
     try {
-      r = run({ tmp, dataRoot, scratch });
+      // The temp data root is private: its lock file is removed with it (no lock files left behind).
+      r = withPrivateDataRootLock(dataRoot, (dataRootLock) => run({ tmp, dataRoot, scratch, dataRootLock }));
     } finally {
       scratch.close();
     }
