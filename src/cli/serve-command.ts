@@ -1,23 +1,28 @@
 /**
- * `cairn serve`: the HTTP gateway of the PGS runtime (src/server). Takes its data root's lock
- * (held until it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds
- * it), listens until SIGINT or SIGTERM, then closes gracefully (in-flight runs finish), releases
- * the lock and exits 0. A second signal while closing exits 1 at once.
+ * `cairn serve`: the HTTP gateway (src/server) over a PGS workspace or, with `--snapshot`, a
+ * sealed Cairn snapshot (its source, traces directory and data root resolved as for `cairn wf
+ * run --snapshot`: `snapshotSourceSetup`, wf-compile.ts). Takes its data root's lock (held until
+ * it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds it), listens
+ * until SIGINT or SIGTERM, then closes gracefully (in-flight runs finish), releases the lock and
+ * exits 0. A second signal while closing exits 1 at once.
  */
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { openStore, resolveStoreDir } from "../store/store.js";
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS } from "../server/index.js";
+import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS, type CairnServer } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { printError } from "./output.js";
+import { snapshotSourceSetup } from "./wf-compile.js";
 
 interface ServeOpts {
   port: number;
   host: string;
   workspace?: string;
+  /** A sealed Cairn snapshot (file or digest): served instead of a PGS workspace. */
+  snapshot?: string;
   dataRoot?: string;
   dataRootWait: number;
 }
@@ -29,18 +34,30 @@ Notes:
     200 {status, trace_id, duration_ms, workflow_code, result_payload} for every completed run
         (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…; result_payload = the run's surface);
     400 {status:"ERROR", error} for invalid JSON, a workflow_code without "::", a payload that is
-        not an object, or a domain/workflow the workspace does not have;
+        not an object, or a domain/workflow the workspace (or the snapshot) does not have;
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting;
-    500 {status:"ERROR", error, trace_id, workflow_code} when the snapshot fails to load or a
-        runtime error aborts the run (trace_id null when no trace was started).
+    500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to
+        load or a runtime error aborts the run (trace_id null when no trace was started).
   GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).
+  With --snapshot <file|digest> it serves a sealed Cairn snapshot (cairn wf compile) instead of
+  a PGS workspace, resolved as \`cairn wf run --snapshot\` resolves it: a sha256: digest is read
+  from --store or $CAIRN_STORE, traces go under --workspace (default ., $${WORKSPACE_ENV} is not
+  read; the directory must exist), the data root is --data-root, else $${DATA_ROOT_ENV}, else
+  <workspace>/${DEFAULT_DATA_ROOT_NAME}. workflow_code names one of the snapshot's workflows
+  (<namespace>::<WF_CODE>; a 400 lists them). The snapshot is verified and prepared once at
+  start: a tampered one fails to start with E_SNAPSHOT_INTEGRITY (exit 1), and one with
+  lane-bound steps with E_USAGE (exit 2; serve has no execution-plane node, use \`cairn wf run
+  --snapshot … --plane-config\`).
   The server holds the data root's lock from start to stop, so no other \`cairn wf run\` or
-  \`cairn serve\` (on this host, as this user) runs workflows on that data root meanwhile; if
+  \`cairn serve\` (on this host, as this user, with the same
+  $TMPDIR or $CAIRN_DATA_ROOT_LOCK_DIR) runs workflows on that data root meanwhile; if
   another process holds it, serve waits up to --data-root-wait (default ${DEFAULT_DATA_ROOT_LOCK_WAIT_MS / 1000}s) and then
   fails to start with E_DATA_ROOT_LOCKED (exit 1).
-  Prints "cairn: listening on http://HOST:PORT" to stderr (with --json also {"url"} to stdout);
-  --port 0 picks a free port. With --store or $CAIRN_STORE each run is recorded in the store.
-  SIGINT/SIGTERM stop the server gracefully (exit 0).`;
+  Prints "cairn: listening on http://HOST:PORT" to stderr, after "cairn: serving snapshot
+  <digest>" with --snapshot (with --json also {"url"} to stdout, {"url", "snapshot"} with
+  --snapshot); --port 0 picks a free port. With --store or
+  $CAIRN_STORE each run is recorded in the store. SIGINT/SIGTERM stop the server gracefully
+  (exit 0).`;
 
 function parsePort(v: string): number {
   const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
@@ -50,28 +67,36 @@ function parsePort(v: string): number {
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve the PGS runtime over HTTP: POST /api/run, GET /api/health")
+    .description("serve a PGS workspace or a sealed Cairn snapshot over HTTP: POST /api/run, GET /api/health")
     .option("--port <n>", `TCP port (0 picks a free one)`, parsePort, DEFAULT_PORT)
     .option("--host <addr>", "address to listen on", DEFAULT_HOST)
-    .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
+    .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV}); with --snapshot, where traces/ goes (default .)`)
+    .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
     .addHelpText("after", SERVE_HELP)
     .action(async (opts: ServeOpts, cmd: Command) => {
-      const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
-      if (workspaceArg === undefined || workspaceArg === "") {
-        throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
-      }
-      const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
-      if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
       const g = globalsOf(cmd);
       const out = outputFor(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       const store = storeDir !== undefined && storeDir !== ""
         ? () => openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 })
         : undefined;
-      // Takes the data root's lock for the server's life (E_DATA_ROOT_LOCKED if another process keeps it).
-      const server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
+      // createServer takes the data root's lock for the server's life (E_DATA_ROOT_LOCKED if another process keeps it).
+      let server: CairnServer;
+      if (opts.snapshot !== undefined) {
+        // As `wf run --snapshot`: the snapshot verified (a digest read from the store), traces under --workspace (default .).
+        const { sealed, base, dataRootArg } = await snapshotSourceSetup(cmd, { snapshot: opts.snapshot, workspace: opts.workspace, dataRoot: opts.dataRoot });
+        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
+      } else {
+        const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
+        if (workspaceArg === undefined || workspaceArg === "") {
+          throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
+        }
+        const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
+        if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
+        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
+      }
       let url: string;
       try {
         url = await server.listen(opts.port, opts.host);
@@ -82,8 +107,9 @@ export function serveCommand(): Command {
           host: opts.host, port: opts.port, errno: e.code,
         });
       }
+      if (server.snapshot !== null) process.stderr.write(`cairn: serving snapshot ${server.snapshot}\n`);
       process.stderr.write(`cairn: listening on ${url}\n`);
-      if (out.json) out.line(JSON.stringify({ url }));
+      if (out.json) out.line(JSON.stringify(server.snapshot === null ? { url } : { url, snapshot: server.snapshot }));
       await new Promise<void>((done) => {
         const stop = (signal: NodeJS.Signals): void => {
           process.off("SIGINT", stop);

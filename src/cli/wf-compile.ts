@@ -10,7 +10,9 @@
  *   root `cairn-wf-snapshot:<digest>`).
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
  *   like E_INVALID_INPUT) or an unreadable/missing path; 2 usage errors (no file, bad flag).
- * - `cairn wf run --snapshot FILE|digest`: `runSnapshot` below, called by workflow-commands.ts.
+ * - `cairn wf run --snapshot FILE|digest`: `runSnapshot` below, called by workflow-commands.ts;
+ *   `snapshotSourceSetup` (which snapshot, where traces and state go) is shared with
+ *   `cairn serve --snapshot` (serve-command.ts).
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
@@ -99,12 +101,19 @@ export function wfCompileCommand(): Command {
     });
 }
 
-export interface SnapshotRunOpts {
+/** Where a snapshot is read from and where its runs write: `wf run --snapshot` and `serve --snapshot`. */
+export interface SnapshotSourceOpts {
+  /** `--snapshot`: a sealed file, or a `sha256:` digest loaded from the store. */
   snapshot: string;
+  /** `--data-root`. */
+  dataRoot?: string;
+  /** `--workspace`: the base directory of `traces/` (default `.`; `$PGS_WORKSPACE` is not read). */
+  workspace?: string;
+}
+
+export interface SnapshotRunOpts extends SnapshotSourceOpts {
   wf?: string;
   payload: PyObject;
-  dataRoot?: string;
-  workspace?: string;
   /** Write the trace pictures (the caller has awaited `loadTraceRenderer()`). */
   render?: boolean;
   /** How long the run waits for the data root's lock (`--data-root-wait`; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS). */
@@ -126,12 +135,14 @@ export async function loadSnapshotArg(arg: string, openRead: () => Store | undef
 }
 
 /**
- * What every `wf run --snapshot` needs before it runs: the global options, whether a store is
- * configured, the verified and prepared snapshot, the base directory of `traces/` and the data
- * root (default `<base>/data`, else `$PGS_DATA_ROOT`).
+ * What `wf run --snapshot` and `serve --snapshot` share before anything runs: the global
+ * options, whether a store is configured (`--store`, else `$CAIRN_STORE`), the snapshot loaded
+ * and verified (a digest is read from that store, opened read-only), the base directory of
+ * `traces/` (`--workspace`, default `.`) and the data root (`--data-root`, else
+ * `$PGS_DATA_ROOT`, else `<base>/data`).
  */
-export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; prepared: PreparedSnapshot; base: string; dataRootArg: string }> {
-  const { prepareSnapshot } = await import("../workflow/cairn/run.js");
+export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; sealed: SealedSnapshot; base: string; dataRootArg: string }> {
+  if (o.snapshot === "") throw new UsageError("--snapshot must not be empty", { field: "--snapshot" });
   const g = globalsOf(cmd);
   const storeDir = g.store ?? process.env.CAIRN_STORE;
   const hasStore = storeDir !== undefined && storeDir !== "";
@@ -139,6 +150,13 @@ export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promis
   const base = o.workspace ?? ".";
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
+  return { g, hasStore, sealed, base, dataRootArg };
+}
+
+/** `snapshotSourceSetup` plus the snapshot prepared for a run (`wf run --snapshot`, with or without a plane). */
+export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; prepared: PreparedSnapshot; base: string; dataRootArg: string }> {
+  const { prepareSnapshot } = await import("../workflow/cairn/run.js");
+  const { g, hasStore, sealed, base, dataRootArg } = await snapshotSourceSetup(cmd, o);
   return { g, hasStore, prepared: prepareSnapshot(sealed), base, dataRootArg };
 }
 

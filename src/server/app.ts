@@ -1,6 +1,8 @@
 /**
- * The HTTP gateway of the PGS runtime (issue 4 §6, SEMANTICS A.12 "HTTP gateway"): a fastify
- * app over `runPgsWorkflow`, for one workspace and one data root.
+ * The HTTP gateway (issue 4 §6, SEMANTICS A.12 "HTTP gateway"): a fastify app over ONE target
+ * and one data root — a PGS workspace (`runPgsWorkflow`, pgs-target.ts) or, with
+ * `ServerOptions.snapshot`, a sealed Cairn snapshot (`runCairnWorkflow`, cairn-target.ts).
+ * Both share the routes, the request rules, the run queue and the error mapping below.
  *
  *   POST /api/run      {workflow_code, payload}
  *     200 {status, trace_id, duration_ms, workflow_code, result_payload} for every completed run,
@@ -8,10 +10,11 @@
  *         result_payload is the run's surface (what `cairn wf run --json` prints as `surface`);
  *         duration_ms is the wall-clock time of the run, reported here only (never in traces).
  *     400 {status:"ERROR", error} invalid JSON, a body that is not an object, a workflow_code
- *         that is not a string `<domain>::<WF_CODE>`, a payload that is not an object, an unknown
- *         domain (no tokenized_snapshot/<domain>/) or a workflow the domain does not have.
+ *         that is not a string `<domain>::<WF_CODE>`, a payload that is not an object; PGS: an
+ *         unknown domain (no tokenized_snapshot/<domain>/) or a workflow the domain does not
+ *         have; Cairn: a workflow the snapshot does not hold (the message lists those it holds).
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
- *     500 {status:"ERROR", error, trace_id, workflow_code} the snapshot failed to load or
+ *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
  *         verify (trace_id null), the run failed before it had a trace (null), or a runtime error
  *         aborted it (trace_id of the trace that ends with the ERROR event).
  *     503 {status:"ERROR", error} too many runs already waiting (Retry-After).
@@ -23,12 +26,12 @@
  * cross-process lock (src/workflow/effects/data-root-lock.ts) from `createServer` until `close()`
  * resolves, so no other process (a `cairn wf run`, a second server) runs workflows on it
  * meanwhile: `createServer` fails with E_DATA_ROOT_LOCKED when another process holds it, and
- * each run is given the held lock (no per-run locking). Snapshots are loaded on first
- * use per domain and cached (like the reference gateway); a load failure is not cached. Error
+ * each run is given the held lock (no per-run locking). PGS snapshots are loaded on first
+ * use per domain and cached (like the reference gateway); a load failure is not cached. A Cairn
+ * snapshot is verified and prepared once, in `createServer`, before the lock is taken. Error
  * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
  * by absolute path.
  */
-import { statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -36,20 +39,41 @@ import { createRequire } from "node:module";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
+import type { Digest } from "../core/digest.js";
+import type { PreparedSnapshot } from "../workflow/cairn/run.js";
+import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import { lockForRun, type DataRootLock, type EffectDurability } from "../workflow/effects/index.js";
 import {
-  compactPy, DEFAULT_DATA_ROOT_NAME, loadSnapshot, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, TOKENIZED_DIR, WORKSPACE_TOKEN,
-  type PgsPackage, type PgsRunResult, type PyObject, type PyValue, type RunPgsOptions, type WorkflowName,
+  compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, WORKSPACE_TOKEN,
+  type PgsRunResult, type PyObject, type PyValue, type WorkflowName,
 } from "../workflow/pgs/index.js";
+import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import { BUSY_RETRY_AFTER_SECONDS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_QUEUED_RUNS, RUN_ROUTE, STATUS_ERROR } from "./constants.js";
+import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
 import { QueueFullError, RunQueue } from "./queue.js";
+import { HttpError, RunFailure, type RunTarget } from "./target.js";
 
-/** Runs one workflow; `runPgsWorkflow` unless a test or an embedder substitutes it. */
-export type WorkflowRunner = (opts: RunPgsOptions) => PgsRunResult | Promise<PgsRunResult>;
+export type { WorkflowRunner } from "./pgs-target.js";
+
+/** The options that apply to a PGS workspace only (refused with `snapshot`). */
+const PGS_ONLY_OPTIONS = ["cacheSnapshots", "runner", "effectDurability"] as const;
 
 export interface ServerOptions {
-  /** PGS workspace root (absolute, or relative to the working directory). Must exist. */
+  /**
+   * PGS workspace root (absolute, or relative to the working directory); with `snapshot`, the
+   * directory `traces/` is written under (what `cairn wf run --snapshot --workspace` names).
+   * Must exist.
+   */
   workspace: string;
+  /**
+   * Serve this sealed Cairn snapshot (`loadSealedFile`, `loadSnapshotFromStore`) instead of the
+   * workspace's PGS domains: verified again and prepared once by `createServer`
+   * (`E_SNAPSHOT_INTEGRITY` if its content no longer matches its digest or a module bundle its
+   * recorded digest; `E_USAGE` with `details.reason = "plane_required"` if a workflow has
+   * lane-bound steps). `workflow_code` then names one of its workflows, `<namespace>::<CODE>`.
+   * The PGS-only options (`cacheSnapshots`, `runner`, `effectDurability`) are refused with it.
+   */
+  snapshot?: SealedSnapshot;
   /** Data root of the CS state; default `<workspace>/data`. */
   dataRoot?: string;
   /**
@@ -61,7 +85,7 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
   maxQueuedRuns?: number;
-  /** Cache each domain's loaded snapshot across runs (default true). */
+  /** Cache each PGS domain's loaded snapshot across runs (default true). */
   cacheSnapshots?: boolean;
   /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
   runner?: WorkflowRunner;
@@ -94,28 +118,10 @@ export interface CairnServer {
   /** Resolved workspace and data root. */
   readonly workspace: string;
   readonly dataRoot: string;
-}
-
-/** A request the gateway refuses with 400 (or another 4xx). */
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "HttpError";
-  }
-}
-
-/** A run that failed on the server side (500), with its trace id when one was assigned. */
-class RunFailure extends Error {
-  constructor(
-    message: string,
-    readonly traceId: string | null,
-  ) {
-    super(message);
-    this.name = "RunFailure";
-  }
+  /** The digest of the Cairn snapshot served, or null for a PGS workspace. */
+  readonly snapshot: Digest | null;
+  /** Runs accepted and not finished: the running one and those waiting behind it. */
+  readonly runsInFlight: number;
 }
 
 interface RunRequest {
@@ -162,14 +168,6 @@ function parseRunRequest(body: unknown): RunRequest {
   return { name, payload };
 }
 
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** Sends JSON text as is (already serialised). */
 function sendText(reply: FastifyReply, statusCode: number, text: string): FastifyReply {
   return reply.code(statusCode).type("application/json; charset=utf-8").send(text);
@@ -186,9 +184,10 @@ function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<
 
 /**
  * fastify, loaded on the first `createServer` call rather than when this module is imported:
- * the CLI imports every command (`cairn serve` included) at start-up, and loading fastify and
- * its dependencies is the largest part of the start-up of a one-shot `cairn wf run` (~40 % of
- * it measured with --cpu-prof). fastify is a CommonJS package, so a plain `require` loads the
+ * the CLI loads only the command module a one-shot command needs (src/cli/main.ts), but its
+ * full `--help` loads every one, `cairn serve` included, and library code may import this
+ * module without serving; loading fastify and its dependencies once made up ~40 % of a
+ * one-shot `cairn wf run` start-up (--cpu-prof, when the CLI still imported every command). fastify is a CommonJS package, so a plain `require` loads the
  * same module the static import did; this is not handler resolution (no dynamic import, §11.4).
  */
 let fastifyFactory: typeof import("fastify").fastify | undefined;
@@ -201,61 +200,57 @@ export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
+  let snapshot: PreparedSnapshot | undefined;
+  if (opts.snapshot !== undefined) {
+    const pgsOnly = PGS_ONLY_OPTIONS.filter((k) => opts[k] !== undefined);
+    if (pgsOnly.length > 0) throw new CairnError(ErrorCode.USAGE, `ServerOptions.${pgsOnly.join(", ")} appl${pgsOnly.length === 1 ? "ies" : "y"} to a PGS workspace only, not with a Cairn snapshot`, { field: pgsOnly[0] });
+    snapshot = serveableSnapshot(opts.snapshot); // before the lock: a refused snapshot never waits for it
+  }
   // Held for the server's life (released by close()), or the caller's (checked, never released).
   const ownLock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
   const dataRootLock = (ownLock ?? opts.dataRootLock) as DataRootLock;
   try {
-    return serverOver(opts, workspace, dataRoot, dataRootLock, ownLock);
+    return serverOver(opts, { workspace, dataRoot, dataRootLock, snapshot }, ownLock);
   } catch (err) {
     ownLock?.release();
     throw err;
   }
 }
 
+interface Served {
+  workspace: string;
+  dataRoot: string;
+  dataRootLock: DataRootLock;
+  /** The prepared Cairn snapshot, or undefined for the workspace's PGS domains. */
+  snapshot: PreparedSnapshot | undefined;
+}
+
 /** `createServer` with the data root's lock held (`ownLock`: the one `close()` releases). */
-function serverOver(opts: ServerOptions, workspace: string, dataRoot: string, dataRootLock: DataRootLock, ownLock: DataRootLock | undefined): CairnServer {
+function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock | undefined): CairnServer {
+  const { workspace, dataRoot, dataRootLock } = served;
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
-  const cache = opts.cacheSnapshots ?? true;
-  const runner: WorkflowRunner = opts.runner ?? runPgsWorkflow;
-  const snapshots = new Map<string, PgsPackage>();
 
   // Absolute paths never leave the server: longest first, so a data root inside the workspace wins.
   const replacements = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [workspace, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
   const scrub = (s: string): string => replacements.reduce((acc, [from, to]) => (from === "/" ? acc : acc.split(from).join(to)), s);
   const messageOf = (err: unknown): string => scrub(err instanceof Error ? err.message : String(err));
 
-  /** The domain's snapshot: 400 for an unknown domain, 500 when it fails to load or verify. */
-  function snapshotFor(name: WorkflowName): PgsPackage {
-    const cached = snapshots.get(name.domain);
-    if (cached !== undefined) return cached;
-    if (!isDirectory(join(workspace, TOKENIZED_DIR, name.domain))) {
-      throw new HttpError(400, `Unknown domain '${name.domain}' in '${name.fqdn}': the workspace has no ${TOKENIZED_DIR}/${name.domain}/`);
-    }
-    let pkg: PgsPackage;
-    try {
-      pkg = loadSnapshot(workspace, name.domain);
-    } catch (err) {
-      throw new RunFailure(`Snapshot of domain '${name.domain}' failed to load: ${messageOf(err)}`, null);
-    }
-    if (cache) snapshots.set(name.domain, pkg);
-    return pkg;
-  }
+  const target: RunTarget = served.snapshot === undefined
+    ? pgsTarget({ workspace, dataRoot, dataRootLock, cache: opts.cacheSnapshots ?? true, runner: opts.runner ?? runPgsWorkflow, effectDurability: opts.effectDurability, messageOf })
+    : cairnTarget({ snapshot: served.snapshot, workspace, dataRoot, dataRootLock });
+
+  /** Set by close(): new runs are refused (503) and responses ask clients to close the connection. */
+  let closing = false;
 
   async function execute(req: RunRequest): Promise<{ result: PgsRunResult; durationMs: number }> {
-    const pkg = snapshotFor(req.name);
-    const addr = pkg.vocab.tryAddr(req.name.fqdn);
-    if (addr === undefined) throw new HttpError(400, `WF FQDN not in vocab: '${req.name.fqdn}'`);
-    if (!pkg.entry.has(addr)) throw new HttpError(400, `'${req.name.fqdn}' is not a workflow of domain '${req.name.domain}' (no entry point)`);
+    if (closing) throw new HttpError(503, "server is closing");
+    const run = target.bind(req.name, req.payload); // 400 / 500 before the queue
     return queue.run(async () => {
       const store = typeof opts.store === "function" ? opts.store() : opts.store;
       try {
         const t0 = performance.now();
-        const result = await runner({
-          workspace, workflow: req.name.fqdn, payload: req.payload, dataRoot, snapshot: pkg, store, dataRootLock,
-          render: false, // the server never draws pictures
-          ...(opts.effectDurability === undefined ? {} : { effectDurability: opts.effectDurability }),
-        });
+        const result = await run(store);
         return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
       } finally {
         if (typeof opts.store === "function") store?.close();
@@ -272,6 +267,9 @@ function serverOver(opts: ServerOptions, workspace: string, dataRoot: string, da
 
   app.addHook("onSend", async (_req, reply) => {
     reply.header("Access-Control-Allow-Origin", "*");
+    // While closing, a kept-alive connection would hold close() open until its keep-alive
+    // timeout (~72 s): ask the client to close it after this response.
+    if (closing) reply.header("Connection", "close");
   });
 
   app.get(HEALTH_ROUTE, async (_req, reply) => sendJson(reply, 200, { ok: true }));
@@ -315,6 +313,10 @@ function serverOver(opts: ServerOptions, workspace: string, dataRoot: string, da
     app,
     workspace,
     dataRoot,
+    snapshot: served.snapshot?.digest ?? null,
+    get runsInFlight() {
+      return (queue.running ? 1 : 0) + queue.waiting;
+    },
     get url() {
       return url;
     },
@@ -326,11 +328,15 @@ function serverOver(opts: ServerOptions, workspace: string, dataRoot: string, da
       return url;
     },
     close() {
+      closing = true;
+      // The data root's lock is released only once every accepted run has finished: fastify's
+      // close() waits for open connections, not for runs (with `inject` it resolves at once).
       closed ??= app
         .close()
         .then(() => {
           url = null;
         })
+        .finally(() => queue.idle())
         .finally(() => ownLock?.release());
       return closed;
     },

@@ -21,5 +21,11 @@ export const BUSY_RETRY_AFTER_SECONDS = 1;
 export const RUN_ROUTE = "/api/run";
 export const HEALTH_ROUTE = "/api/health";
 
+/**
+ * Names listed in one error message (the workflows a served Cairn snapshot holds, its lane-bound
+ * steps); more are counted ("… and N more"), not named, so a message stays bounded.
+ */
+export const MAX_LISTED_NAMES = 20;
+
 /** Status reported in every error body. */
 export const STATUS_ERROR = "ERROR";

@@ -13,6 +13,7 @@ export class QueueFullError extends Error {
 export class RunQueue {
   private busy = false;
   private readonly waiters: Array<() => void> = [];
+  private idlers: Array<() => void> = [];
 
   constructor(readonly maxWaiting: number) {
     if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError(`maxWaiting must be a non-negative integer, got ${maxWaiting}`);
@@ -28,6 +29,12 @@ export class RunQueue {
     return this.busy;
   }
 
+  /** Resolves once no task is running or waiting (at once if none is). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idlers.push(resolve));
+  }
+
   /** Runs `fn` once every earlier task has settled; throws QueueFullError when the queue is full. */
   async run<T>(fn: () => T | Promise<T>): Promise<T> {
     if (this.busy) {
@@ -40,8 +47,10 @@ export class RunQueue {
       return await fn();
     } finally {
       const next = this.waiters.shift();
-      if (next === undefined) this.busy = false;
-      else next(); // hand the lock over: `busy` stays true
+      if (next === undefined) {
+        this.busy = false;
+        for (const resolve of this.idlers.splice(0)) resolve();
+      } else next(); // hand the lock over: `busy` stays true
     }
   }
 }

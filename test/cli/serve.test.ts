@@ -1,11 +1,17 @@
-/** `cairn serve` through the built CLI (run `npm run build` first): listen, one request, SIGTERM. */
+/**
+ * `cairn serve` through the built CLI (run `npm run build` first): listen, one request, SIGTERM;
+ * `cairn serve --snapshot` over a sealed Cairn snapshot (file or store digest) and its start-up
+ * refusals.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI } from "./helpers.js";
+import { cairn, CLI, TempDirs } from "./helpers.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
+const dirs = new TempDirs();
 const children: ChildProcess[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) {
@@ -15,6 +21,7 @@ afterEach(async () => {
     }
   }
   for (const b of boxes.splice(0)) b.cleanup();
+  dirs.cleanup();
 });
 
 interface Served {
@@ -25,15 +32,20 @@ interface Served {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `cairn serve` and resolves once it has printed its URL on stderr. */
+/** Spawns `cairn serve` over the sandbox's workspace and resolves once it has printed its URL on stderr. */
 async function startServe(b: Sandbox, extra: string[] = []): Promise<Served> {
+  return spawnServe(b.root, ["--workspace", "workspace", "--data-root", "data", ...extra]);
+}
+
+/** Spawns `cairn [args before serve] serve --port 0 --host 127.0.0.1 <args>` in `cwd`; resolves once it listens. */
+async function spawnServe(cwd: string, args: string[], globals: string[] = []): Promise<Served> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
   delete env.CAIRN_STORE;
   delete env.PGS_WORKSPACE;
   delete env.PGS_DATA_ROOT;
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--host", "127.0.0.1", "--workspace", "workspace", "--data-root", "data", ...extra], {
-    cwd: b.root,
+  const child = spawn(process.execPath, [CLI, ...globals, "serve", "--port", "0", "--host", "127.0.0.1", ...args], {
+    cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -115,5 +127,110 @@ describe("cairn serve", () => {
     const missing = cairn(["serve", "--port", "0", "--workspace", "nope"], { cwd: b.root });
     expect(missing.status).toBe(1);
     expect(missing.err).toContain("workspace nope is not a directory [E_NOT_FOUND]");
+  });
+});
+
+const EXAMPLES = new URL("../../examples/workflows/", import.meta.url).pathname;
+const CAIRN_WF = "registry::WF_REGISTER_AGENT_V0";
+const examplePayload = (file: string): unknown => JSON.parse(readFileSync(join(EXAMPLES, "payloads", file), "utf8"));
+
+/** `cairn [globals] wf compile EXAMPLES --out snap.json` in `cwd`; returns the digest. */
+function compileExample(cwd: string, globals: string[] = []): string {
+  const c = cairn([...globals, "wf", "compile", EXAMPLES, "--out", "snap.json"], { cwd });
+  expect(c.status).toBe(0);
+  return c.out.trim().split("\n").pop()!;
+}
+
+async function postRun(url: string, workflowCode: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/api/run`, { method: "POST", body: JSON.stringify({ workflow_code: workflowCode, payload: body }) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const traceBytes = (base: string, traceId: string): Buffer => readFileSync(join(base, "traces/registry/WF_REGISTER_AGENT_V0", traceId, `${traceId}.jsonl`));
+
+describe("cairn serve --snapshot", () => {
+  it("serves a sealed snapshot file: the trace of `wf run --snapshot`, byte for byte; {url, snapshot} with --json; exit 0 on SIGTERM", async () => {
+    const cwd = dirs.make();
+    const digest = compileExample(cwd);
+    const s = await spawnServe(cwd, ["--snapshot", "snap.json", "--json"]);
+    expect(s.stderr()).toContain(`cairn: serving snapshot ${digest}\ncairn: listening on ${s.url}\n`);
+    for (let i = 0; i < 100 && s.stdout() === ""; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(JSON.parse(s.stdout())).toEqual({ url: s.url, snapshot: digest });
+
+    const r = await postRun(s.url, CAIRN_WF, examplePayload("register-ok.json"));
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body)).toEqual(["status", "trace_id", "duration_ms", "workflow_code", "result_payload"]);
+    expect(r.body).toMatchObject({ status: "SUCCESS", workflow_code: CAIRN_WF, result_payload: { record_id: "2025-01-01T00:00:00.000001_000000", sequence_number: 1 } });
+
+    const other = dirs.make();
+    compileExample(other);
+    const ref = cairn(["wf", "run", "--snapshot", "snap.json", "--payload", join(EXAMPLES, "payloads/register-ok.json"), "--no-render", "--json"], { cwd: other });
+    expect(ref.status).toBe(0);
+    const doc = JSON.parse(ref.out) as { traceId: string; surface: unknown };
+    expect(r.body.trace_id).toBe(doc.traceId);
+    expect(r.body.result_payload).toEqual(doc.surface);
+    expect(traceBytes(cwd, doc.traceId).equals(traceBytes(other, doc.traceId))).toBe(true);
+    expect(existsSync(join(cwd, "data/registry/agents.jsonl"))).toBe(true); // data root default: <workspace = .>/data
+
+    s.child.kill("SIGTERM");
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it("--snapshot <digest> reads it from --store; traces and data under --workspace; runs are recorded (wf replay: identical)", async () => {
+    const cwd = dirs.make();
+    const digest = compileExample(cwd, ["--store", "st"]);
+    mkdirSync(join(cwd, "ws"));
+    const s = await spawnServe(cwd, ["--snapshot", digest, "--workspace", "ws"], ["--store", "st"]);
+    const r = await postRun(s.url, CAIRN_WF, examplePayload("register-ok.json"));
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: "SUCCESS", workflow_code: CAIRN_WF });
+    const traceId = r.body.trace_id as string;
+    expect(traceBytes(join(cwd, "ws"), traceId).length).toBeGreaterThan(0);
+    expect(existsSync(join(cwd, "ws/data/registry/agents.jsonl"))).toBe(true);
+    expect(existsSync(join(cwd, "traces"))).toBe(false);
+    s.child.kill("SIGTERM");
+    expect((await s.exited).code).toBe(0);
+    const replay = cairn(["--store", "st", "wf", "replay", traceId], { cwd });
+    expect(replay.status).toBe(0);
+    expect(replay.out).toBe(`trace id: ${traceId}\nworkflow: ${CAIRN_WF}\nstatus: SUCCESS\nreplay: identical\n`);
+  });
+
+  it("refuses to start: a tampered file (exit 1), lane-bound steps (exit 2), a digest without a store (exit 2), an empty --snapshot (exit 2)", () => {
+    const cwd = dirs.make();
+    const digest = compileExample(cwd);
+    const bytes = readFileSync(join(cwd, "snap.json"));
+    bytes[bytes.indexOf("malformed")] = "M".charCodeAt(0);
+    writeFileSync(join(cwd, "bad.json"), bytes);
+    const tampered = cairn(["serve", "--port", "0", "--snapshot", "bad.json"], { cwd });
+    expect(tampered.status).toBe(1);
+    expect(tampered.err).toContain("snapshot integrity check failed (digest): bad.json: the content's digest is sha256:");
+    expect(tampered.err).toContain("[E_SNAPSHOT_INTEGRITY]");
+    expect(tampered.err).not.toContain("listening");
+
+    const lane = {
+      cairn: "cairn.workflow/v1", namespace: "test", code: "WF_LANE_V0", entry: "start",
+      nodes: {
+        start: {
+          steps: [{
+            id: "up", ct: "hash", inputs: { value: "$.payload" },
+            lane: { kind: "process", operation: "run", payload: { object: { command: { const: process.execPath }, stdin: { json: "$.inputs" } } }, acceptable_attestation: { classes: ["local-process-weak"] }, result_json: "stdout" },
+          }],
+          routes: { SUCCESS: { exit: "DONE", reason: "hashed" }, VIOLATION: { exit: "BAD", reason: "no" }, BACKEND_ERROR: { exit: "BROKEN", reason: "lane failed" } },
+        },
+      },
+    };
+    writeFileSync(join(cwd, "lane.json"), JSON.stringify(lane));
+    expect(cairn(["wf", "compile", "lane.json", "--out", "lane-snap.json"], { cwd }).status).toBe(0);
+    const bound = cairn(["serve", "--port", "0", "--snapshot", "lane-snap.json"], { cwd });
+    expect(bound.status).toBe(2);
+    expect(bound.err).toMatch(/has lane-bound steps \(test::WF_LANE_V0 start\/up\): cairn serve has no execution-plane node to run them; .* \[E_USAGE\]/);
+
+    const noStore = cairn(["serve", "--port", "0", "--snapshot", digest], { cwd });
+    expect(noStore.status).toBe(2);
+    expect(noStore.err).toContain(`--snapshot ${digest} is a digest: give --store (or $CAIRN_STORE) to load it [E_USAGE]`);
+    const empty = cairn(["serve", "--port", "0", "--snapshot", ""], { cwd });
+    expect(empty.status).toBe(2);
+    expect(empty.err).toContain("--snapshot must not be empty [E_USAGE]");
+    expect(existsSync(join(cwd, "traces"))).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
  * has it. Other processes are children (test/workflow/fixtures/data-root-lock-holder.mts).
  */
 import { readFileSync, realpathSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode } from "../../src/core/errors.js";
 import { createServer, type CairnServer } from "../../src/server/index.js";
 import { acquireDataRootLock, runPgsWorkflow, type DataRootLock, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
@@ -121,6 +121,75 @@ describe("the server's data-root lock", () => {
     expect(e.code).toBe(ErrorCode.USAGE);
     expect(e.message).toBe(`the data-root lock given as dataRootLock is for ${b.dataRoot}, not for data root ${other.dataRoot}`);
     expect(await tryLockElsewhere(other.dataRoot, 0)).toEqual({ ok: true });
+  });
+
+  it("close() releases the lock only once every accepted run has finished (inject: fastify's close resolves at once)", async () => {
+    const b = box();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const given: Array<boolean> = [];
+    const s = track(
+      createServer({
+        workspace: b.workspace,
+        dataRoot: b.dataRoot,
+        runner: async (o: RunPgsOptions) => {
+          await gate;
+          given.push(o.dataRootLock?.held === true);
+          return runPgsWorkflow(o); // refuses with E_USAGE if the lock was released meanwhile
+        },
+      }),
+    );
+    let fastifyClosed!: () => void;
+    const appClosed = new Promise<void>((resolve) => (fastifyClosed = resolve));
+    s.app.addHook("onClose", async () => fastifyClosed());
+    const inject = () => s.app.inject({ method: "POST", url: "/api/run", payload: DENY_BODY, headers: { "content-type": "application/json" } });
+    const replies = [inject(), inject(), inject()];
+    await vi.waitFor(() => expect(s.runsInFlight).toBe(3), { timeout: 20_000, interval: 5 });
+    const closed = s.close();
+    // fastify has closed (no connections to wait for); the three runs have not run yet.
+    await appClosed;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await tryLockElsewhere(b.dataRoot, 0)).toMatchObject({ ok: false, code: ErrorCode.DATA_ROOT_LOCKED });
+    open();
+    const statuses = (await Promise.all(replies)).map((r) => r.statusCode);
+    await closed;
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(given).toEqual([true, true, true]);
+    expect(await tryLockElsewhere(b.dataRoot, 0)).toEqual({ ok: true });
+  });
+
+  it("close() during a run on a kept-alive connection: the reply asks the client to close it, and close() does not wait for the keep-alive timeout", async () => {
+    const b = box();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let entered!: () => void;
+    const inRun = new Promise<void>((resolve) => (entered = resolve));
+    let runs = 0;
+    const s = track(
+      createServer({
+        workspace: b.workspace,
+        dataRoot: b.dataRoot,
+        runner: async (o: RunPgsOptions) => {
+          if (runs++ === 1) {
+            entered();
+            await gate; // the second run waits while close() begins
+          }
+          return runPgsWorkflow(o);
+        },
+      }),
+    );
+    const url = await s.listen(0, "127.0.0.1");
+    expect((await postRun(url)).status).toBe(200); // the connection is now kept alive
+    const pending = fetch(`${url}/api/run`, { method: "POST", headers: { "content-type": "application/json" }, body: DENY_BODY });
+    await inRun;
+    const closed = s.close();
+    open();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("connection")).toBe("close");
+    await res.arrayBuffer();
+    await closed; // fastify's keep-alive timeout is 72 s, beyond this test's timeout: it would fail here
+    expect(await tryLockElsewhere(b.dataRoot, 0)).toEqual({ ok: true });
   });
 
   it("different data roots: two servers run side by side", async () => {

@@ -298,7 +298,7 @@ describe("structural failures: Cairn hints", () => {
     const { x } = await examined(decl, { x: 1 });
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
     expect(x.path.map((p) => `${p.node.split("::").pop()}=${p.status}`)).toEqual(["a=SUCCESS", "b=SUCCESS", "a=SUCCESS", "b=SUCCESS"]);
-    expect(x.hint).toBe(`node a of WF '${WF}' would run a 3th time; its declared bound is max_visits 2: the cycle through b in wf.yaml ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
+    expect(x.hint).toBe(`node a of WF '${WF}' would run a 3rd time; its declared bound is max_visits 2: the cycle through b in wf.yaml ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
   });
 

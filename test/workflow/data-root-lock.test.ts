@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, exitCodeFor } from "../../src/core/errors.js";
 import { runCairnCore, runCairnWorkflow } from "../../src/workflow/cairn/run.js";
 import {
-  acquireDataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath, withPrivateDataRootLock, DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_DIR_PREFIX,
+  acquireDataRootLock, acquireDataRootLockAsync, dataRootLockDir, dataRootLockFile, dataRootRealPath, withPrivateDataRootLock, DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_DIR_PREFIX,
   DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type DataRootLock,
 } from "../../src/workflow/effects/data-root-lock.js";
 import { fromPlain, readPayloadFile, runPgsWorkflow, type PyObject, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
@@ -105,6 +105,44 @@ describe("across processes", () => {
     // The run got the lock only once the holder let it go (same host, same wall clock).
     const releasing = Number(child.lines.find((l) => l.startsWith("RELEASING "))?.slice("RELEASING ".length));
     expect(finished).toBeGreaterThanOrEqual(releasing);
+  });
+
+  it("acquireDataRootLockAsync waits for another process without blocking the event loop", async () => {
+    const b = box();
+    const child = await holdLock(b.dataRoot, 300);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    try {
+      const l = await acquireDataRootLockAsync(b.dataRoot, { waitMs: 20_000 });
+      locks.push(l);
+      const acquired = Date.now();
+      expect(l.held).toBe(true);
+      expect(ticks).toBeGreaterThan(0); // the synchronous acquire would have blocked every tick
+      await child.exited;
+      const releasing = Number(child.lines.find((x) => x.startsWith("RELEASING "))?.slice("RELEASING ".length));
+      expect(acquired).toBeGreaterThanOrEqual(releasing);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it("acquireDataRootLockAsync fails after its wait with the same error, naming the wait; at once when this process holds it", async () => {
+    const b = box();
+    await holdLock(b.dataRoot);
+    const e = await acquireDataRootLockAsync(b.dataRoot, { waitMs: 150 }).then(
+      () => undefined,
+      (err: unknown) => err as CairnError,
+    );
+    expect(e?.code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    expect(e?.message).toBe(lockedByOther(b.dataRoot, 150));
+    expect(e?.details).toMatchObject({ holder: "another process", waitedMs: 150, path: b.dataRoot });
+    const c = box();
+    lock(c.dataRoot);
+    const mine = await acquireDataRootLockAsync(c.dataRoot, { waitMs: 60_000 }).then(
+      () => undefined,
+      (err: unknown) => err as CairnError,
+    );
+    expect(mine?.details).toMatchObject({ holder: "this process", waitedMs: 0 });
   });
 
   it("a lock held by this process blocks other processes until it is released", async () => {

@@ -8,7 +8,7 @@ export { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, CAIRN_WORKFLOW_SCHEMA_ID,
 export { CAIRN_ATOMS, STORE_KINDS, CT_OUTCOMES, atomNamed, atomByRef, operationOf, type AtomEntry, type StoreKind, type OperationEntry } from "./catalog.js";
 export { compileWorkflows, declarationFiles, formatDiagnostic, DECLARATION_EXTENSIONS, type CompileDiagnostic, type CompileResult, type CompiledWorkflowInfo } from "./compile.js";
 export {
-  sealedFileBytes, verifySealedBytes, loadSealedFile, loadSnapshotFromStore, storeSnapshot,
+  sealedFileBytes, verifySealedBytes, reverifySealedSnapshot, loadSealedFile, loadSnapshotFromStore, storeSnapshot,
   SNAPSHOT_MEDIA_TYPE, MODULE_MEDIA_TYPE, SNAPSHOT_ROOT_PREFIX, SNAPSHOT_INTEGRITY_REASON, type SealedSnapshot, type SealCheck,
 } from "./seal.js";
 export { prepareSnapshot, runCairnWorkflow, selectWorkflow, storeFiles, STATUS_ERROR, type PreparedSnapshot, type RunCairnOptions, type CairnRunResult } from "./run.js";

@@ -59,6 +59,7 @@ import type { ExecutionResult } from "../../plane/contracts/execution.js";
 import { fingerprint, redactOutput } from "../../plane/evidence/redact.js";
 import type { StoreEvidenceSink } from "../../plane/evidence/store-sink.js";
 import type { PlaneNode } from "../../plane/node/node.js";
+import { acquireDataRootLockAsync, checkDataRootLockWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS } from "../effects/index.js";
 import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
 import type { SnapshotStep } from "./model.js";
@@ -253,6 +254,18 @@ export async function executeLaneStep(call: LaneStepCall, plane: PlaneRunBinding
  * comment). Steps without a lane run exactly as in `runCairnWorkflow`.
  */
 export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Promise<CairnRunResult> {
+  // The data root's lock, taken without blocking the event loop (the plane's lanes, timers and
+  // any server in this process keep running while another process holds it).
+  const waitMs = opts.dataRootLockWaitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.dataRootLockWaitMs, "dataRootLockWaitMs");
+  const own = opts.dataRootLock === undefined ? await acquireDataRootLockAsync(opts.dataRoot, { waitMs }) : undefined;
+  try {
+    return await drivePlaneRun({ ...opts, ...(own === undefined ? {} : { dataRootLock: own }) });
+  } finally {
+    own?.release();
+  }
+}
+
+async function drivePlaneRun(opts: RunCairnPlaneOptions): Promise<CairnRunResult> {
   const { plane, ...rest } = opts;
   const run = runCairnCore({ ...rest, planeSession: `${plane.node.nodeId}@${plane.clock.now()}:${plane.authority.subject}` });
   const evidence: Digest[] = [];

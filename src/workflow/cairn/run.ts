@@ -155,6 +155,13 @@ export interface RunCairnOptions {
   dataRootLockWaitMs?: number;
 }
 
+/** 1st, 2nd, 3rd, 4th… 11th, 12th, 13th… 21st. */
+function ordinal(n: number): string {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  const suffix = teen ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${suffix}`;
+}
+
 /** A Cairn snapshot run's result: the PGS run's shape (one `--json` document serves both), plus its exit. */
 export interface CairnRunResult extends PgsRunResult {
   recorded: CairnRecordedRun | null;
@@ -373,7 +380,7 @@ function* runLocked(
         const visit = (visits.get(key) ?? 0) + 1;
         visits.set(key, visit);
         if (node.maxVisits !== null && visit > node.maxVisits) {
-          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `node ${key} of WF '${fqdn}' would run a ${visit}th time; its declared bound is max_visits ${node.maxVisits}`, { reason: "visit_bound", limit: node.maxVisits, node: key });
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `node ${key} of WF '${fqdn}' would run a ${ordinal(visit)} time; its declared bound is max_visits ${node.maxVisits}`, { reason: "visit_bound", limit: node.maxVisits, node: key });
         }
         const cc = nodeName(key);
         current = { cc, step: null };

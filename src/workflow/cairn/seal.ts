@@ -188,6 +188,26 @@ export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Diges
   return { digest: actual, content: checkStructure(env.content) };
 }
 
+/**
+ * Re-verifies a snapshot held in memory (what `verifySealedBytes` / `loadSealedFile` /
+ * `loadSnapshotFromStore` returned, which the caller may have changed since): its content's
+ * canonical bytes hash to its digest and it is well-formed (`E_SNAPSHOT_INTEGRITY` otherwise,
+ * checks `canonical` / `digest` / `structure`). Returns an independent copy of the content
+ * (parsed back from those canonical bytes), so later changes to the caller's object cannot
+ * reach what was verified.
+ */
+export function reverifySealedSnapshot(s: SealedSnapshot, shown: string): SealedSnapshot {
+  let bytes: Buffer;
+  try {
+    bytes = canonicalBytes(s.content);
+  } catch (err) {
+    throw integrity("canonical", `${shown} holds a value with no canonical form (${(err as Error).message})`);
+  }
+  const actual = sha256(bytes);
+  if (actual !== s.digest) throw integrity("digest", `${shown}: the content's digest is ${actual}, the seal says ${String(s.digest)}`, { recorded: s.digest, actual });
+  return { digest: actual, content: checkStructure(JSON.parse(bytes.toString("utf8")) as unknown) };
+}
+
 /** Loads and verifies a sealed snapshot file. */
 export function loadSealedFile(path: string, expected?: Digest): SealedSnapshot {
   let bytes: Buffer;

@@ -54,6 +54,8 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readlinkSync, realpathSync, rmSync, utimesSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { FileLock } from "../../store/lock.js";
 import { normalizeDataRoot } from "./confine.js";
@@ -187,6 +189,15 @@ function ensureLockDir(dir: string, dataRoot: string): void {
   }
 }
 
+/** E_DATA_ROOT_LOCKED: another process kept the lock for the whole wait. */
+function lockedElsewhere(root: string, realPath: string, lockFile: string, waitMs: number): CairnError {
+  return new CairnError(
+    ErrorCode.DATA_ROOT_LOCKED,
+    `data root ${root} is locked: another process is running workflows on it (waited ${waitMs} ms); retry when it finishes (a \`cairn serve\` holds its data root's lock until it stops)`,
+    { reason: EffectErrorReason.LOCKED, path: root, realPath, lockFile, waitedMs: waitMs, holder: "another process" },
+  );
+}
+
 /** Checks a lock wait (ms): an integer in 0..MAX_DATA_ROOT_LOCK_WAIT_MS; `E_USAGE` otherwise. */
 export function checkDataRootLockWait(waitMs: unknown, what: string): number {
   if (typeof waitMs !== "number" || !Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_DATA_ROOT_LOCK_WAIT_MS) {
@@ -243,12 +254,7 @@ export class DataRootLock {
     }
     ensureLockDir(posix.dirname(lockFile), root);
     const lock = FileLock.acquire(lockFile, waitMs, {
-      locked: () =>
-        new CairnError(
-          ErrorCode.DATA_ROOT_LOCKED,
-          `data root ${root} is locked: another process is running workflows on it (waited ${waitMs} ms); retry when it finishes (a \`cairn serve\` holds its data root's lock until it stops)`,
-          { reason: EffectErrorReason.LOCKED, path: root, realPath, lockFile, waitedMs: waitMs, holder: "another process" },
-        ),
+      locked: () => lockedElsewhere(root, realPath, lockFile, waitMs),
       openFailed: (err) => lockIoError(`cannot open the lock file ${lockFile} of data root ${root}: ${(err as Error).message}`, { path: lockFile, dataRoot: root }, err),
       lockFailed: (err) => lockIoError(`cannot lock data root ${root} (lock file ${lockFile}): ${(err as Error).message}`, { path: lockFile, dataRoot: root }, err),
     }, "MEMORY");
@@ -301,6 +307,35 @@ export function withPrivateDataRootLock<T>(dataRoot: string, fn: (lock: DataRoot
   } finally {
     lock.release();
     rmSync(lock.lockFile, { force: true });
+  }
+}
+
+/** First and largest pause between two tries of `acquireDataRootLockAsync` (it doubles from the first). */
+export const DATA_ROOT_LOCK_POLL_FIRST_MS = 5;
+export const DATA_ROOT_LOCK_POLL_MAX_MS = 100;
+
+/**
+ * `acquireDataRootLock` without blocking the thread: tries without waiting, and while another
+ * process holds the lock, tries again after a pause (5 ms, doubling up to 100 ms) until `waitMs`
+ * (default DEFAULT_DATA_ROOT_LOCK_WAIT_MS) has passed; then E_DATA_ROOT_LOCKED naming that wait.
+ * For async callers (a server embedded in a process that does other work, the plane driver):
+ * the synchronous acquire waits in SQLite's busy handler, which blocks the event loop.
+ */
+export async function acquireDataRootLockAsync(dataRoot: string, opts: { waitMs?: number } = {}): Promise<DataRootLock> {
+  const waitMs = opts.waitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.waitMs, "waitMs");
+  const deadline = performance.now() + waitMs;
+  let pause = DATA_ROOT_LOCK_POLL_FIRST_MS;
+  for (;;) {
+    try {
+      return DataRootLock.acquire(dataRoot, { waitMs: 0 });
+    } catch (err) {
+      const d = (err as CairnError).details as { holder?: unknown; path?: string; realPath?: string; lockFile?: string } | undefined;
+      if (!(err instanceof CairnError) || err.code !== ErrorCode.DATA_ROOT_LOCKED || d?.holder !== "another process") throw err;
+      const left = deadline - performance.now();
+      if (left <= 0) throw lockedElsewhere(d.path as string, d.realPath as string, d.lockFile as string, waitMs);
+      await sleep(Math.min(pause, left));
+      pause = Math.min(pause * 2, DATA_ROOT_LOCK_POLL_MAX_MS);
+    }
   }
 }
 

@@ -136,8 +136,8 @@ export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buil
 export { confineAbsolute, confineRelative, newCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
 export { cachedDigest, remember } from "./filecache.js";
 export {
-  DataRootLock, acquireDataRootLock, checkDataRootLockWait, dataRootLockDir, dataRootLockFile, dataRootRealPath, lockForRun, withPrivateDataRootLock,
-  DATA_ROOT_LOCK_DIR_ENV, MAX_LOCK_SYMLINK_HOPS, DATA_ROOT_LOCK_DIR_MODE, DATA_ROOT_LOCK_DIR_PREFIX, DATA_ROOT_LOCK_HASH_HEX, DATA_ROOT_LOCK_REFRESH_MS, DATA_ROOT_LOCK_SUFFIX,
+  DataRootLock, acquireDataRootLock, acquireDataRootLockAsync, checkDataRootLockWait, dataRootLockDir, dataRootLockFile, dataRootRealPath, lockForRun, withPrivateDataRootLock,
+  DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_POLL_FIRST_MS, DATA_ROOT_LOCK_POLL_MAX_MS, MAX_LOCK_SYMLINK_HOPS, DATA_ROOT_LOCK_DIR_MODE, DATA_ROOT_LOCK_DIR_PREFIX, DATA_ROOT_LOCK_HASH_HEX, DATA_ROOT_LOCK_REFRESH_MS, DATA_ROOT_LOCK_SUFFIX,
   DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
 } from "./data-root-lock.js";
 export { EffectErrorReason, type EffectErrorReasonValue } from "./errors.js";

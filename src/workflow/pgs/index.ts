@@ -24,5 +24,5 @@ export { parsePyJson, canonicalPy, compactPy, spacedPy, prettyPy, pyFloatRepr } 
 export { fromPlain, toPlain, type PyValue, type PyObject } from "./value.js";
 export * from "./constants.js";
 export {
-  DataRootLock, acquireDataRootLock, dataRootLockFile, dataRootRealPath, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
+  DataRootLock, acquireDataRootLock, acquireDataRootLockAsync, dataRootLockFile, dataRootRealPath, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
 } from "../effects/data-root-lock.js";
