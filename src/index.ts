@@ -34,3 +34,7 @@ export { listRuns, type RunSummary } from "./batch/runs.js";
 
 // The execution plane, as one namespace (its ExecutionResult is not the batch engine's).
 export * as plane from "./plane/index.js";
+
+// Governed workflows (PGS v0.3 workspaces and Cairn's own declarations) and their HTTP gateway.
+export * as workflow from "./workflow/index.js";
+export * as server from "./server/index.js";

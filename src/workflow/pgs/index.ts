@@ -17,6 +17,7 @@ export { TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, 
 export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE } from "./trace-id.js";
 export { relevantFiles, captureState, stateDigest, type StateFile } from "./state.js";
 export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun } from "./record.js";
+export { replayPgsRun, type ReplayResult } from "./replay.js";
 export { resolveBinding, resolveStepInputs, resolveOutput } from "./grammar.js";
 export { UNMAPPED_HANDLER_REASON, type EffectFile, type HandlerRef } from "./handlers.js";
 export type { PathEntry, EffectCall, ViolationRecord } from "./engine.js";
