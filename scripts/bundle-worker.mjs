@@ -5,17 +5,32 @@
 // crash replacements, `verify --reexecute` and `replay` start a fresh worker per pulse).
 // Same code, same evaluation order (esbuild keeps ESM evaluation order); node: builtins stay
 // imports. Runs after tsc in `npm run build`.
+//
+// The first line records the bundle's inputs (paths relative to the bundle) and one SHA-256
+// over them; the pool uses the bundle only while those files still hash to it (a later bare
+// `tsc` rebuild makes it fall back to worker.js instead of running stale code).
+import { writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
-const entry = new URL("../dist/batch/sandbox/worker.js", import.meta.url);
-const out = new URL("../dist/batch/sandbox/worker.bundle.js", import.meta.url);
-await build({
-  entryPoints: [entry.pathname],
-  outfile: out.pathname,
+const entry = fileURLToPath(new URL("../dist/batch/sandbox/worker.js", import.meta.url));
+const out = fileURLToPath(new URL("../dist/batch/sandbox/worker.bundle.js", import.meta.url));
+const result = await build({
+  entryPoints: [entry],
+  outfile: out,
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
   legalComments: "none",
   logLevel: "warning",
+  metafile: true,
+  write: false,
 });
+const inputs = Object.keys(result.metafile.inputs)
+  .map((p) => relative(dirname(out), resolve(p)))
+  .sort();
+const { bundleInputsDigest, WORKER_BUNDLE_HEADER } = await import(new URL("../dist/batch/sandbox/pool.js", import.meta.url).href);
+const header = `${WORKER_BUNDLE_HEADER}${JSON.stringify({ inputs, sha256: bundleInputsDigest(dirname(out), inputs) })}\n`;
+writeFileSync(out, header + (result.outputFiles[0]?.text ?? ""));

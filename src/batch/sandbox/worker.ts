@@ -69,8 +69,12 @@
  *  - WebAssembly runs unmodified (NaN bit patterns and relaxed SIMD may vary by CPU);
  *    floating-point `Math` functions (`Math.sin`, `Math.exp`…) may differ across V8 versions.
  *  - `SharedArrayBuffer`/`Atomics` and `worker_threads` inside the function.
- *  - Inputs are structured-cloned copies per request: mutating one affects only that EU,
- *    but they are not frozen.
+ *  - Inputs are fresh copies per request (a JSON input parsed from its canonical text, a
+ *    `files` input's bytes cloned): mutating one affects only that EU, but they are not frozen.
+ *  - Error stacks: frames of Cairn's own worker code name the file it was started from
+ *    (`worker.bundle.js` in a built package, `worker.js` without the bundle, `worker.ts` from
+ *    sources) with its install path and line numbers, so a function that puts `err.stack` into
+ *    its output is not machine- or build-independent.
  *  - The timeout and crash containment live in the parent: without `euTimeoutMs` an EU whose
  *    promise never settles hangs its pulse.
  */
