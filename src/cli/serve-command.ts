@@ -3,7 +3,7 @@
  * sealed Cairn snapshot (its source, traces directory and data root resolved as for `cairn wf
  * run --snapshot`: `snapshotSourceSetup`, wf-compile.ts). Takes its data root's lock (held until
  * it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds it), listens
- * until SIGINT or SIGTERM, then closes gracefully (in-flight runs finish), releases the lock and
+ * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests still arriving get 503), releases the lock and
  * exits 0. A second signal while closing exits 1 at once.
  */
 import { join } from "node:path";

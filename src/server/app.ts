@@ -111,7 +111,12 @@ export interface CairnServer {
   readonly app: FastifyInstance;
   /** Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`. */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting connections, waits for in-flight requests, then releases the data root's lock (unless the caller gave it). Idempotent. */
+  /**
+   * Stops accepting connections and refuses new runs (503 with Retry-After, also for a request
+   * whose body was still arriving when close() began; nothing has run for it), answers with
+   * `Connection: close`, waits for open connections and for every run already accepted, then
+   * releases the data root's lock (unless the caller gave it). Idempotent.
+   */
   close(): Promise<void>;
   /** The base URL while listening, else null. */
   readonly url: string | null;
@@ -289,7 +294,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: req.name.fqdn });
       return sendText(reply, 200, `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`);
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(reply, err.statusCode, errorDoc(err.message));
+      if (err instanceof HttpError) return sendJson(err.statusCode === 503 ? reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)) : reply, err.statusCode, errorDoc(err.message));
       if (err instanceof QueueFullError) return sendJson(reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)), 503, errorDoc(err.message));
       const traceId = err instanceof RunFailure ? err.traceId : null;
       const message = err instanceof RunFailure ? err.message : isCairnError(err) ? `${messageOf(err)} [${err.code}]` : `Internal error: ${messageOf(err)}`;

@@ -17,6 +17,6 @@ export * as cairn from "./cairn/index.js";
 export * as examine from "./examine/index.js";
 export * as render from "./render/index.js";
 export {
-  acquireDataRootLock, acquireDataRootLockAsync, DataRootLock, withPrivateDataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath,
+  acquireDataRootLock, acquireDataRootLockAsync, DataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath,
   DATA_ROOT_LOCK_DIR_ENV, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type EffectDurability,
 } from "./effects/index.js";

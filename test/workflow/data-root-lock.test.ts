@@ -351,6 +351,17 @@ describe("where the lock file lives", () => {
     mkdirSync(join(base, "vol"));
     expect(dataRootRealPath(join(base, "data"))).toBe(expected);
     expect(cairnErrorOf(() => acquireDataRootLock(join(base, "vol"), { waitMs: 0 })).code).toBe(ErrorCode.DATA_ROOT_LOCKED);
+    // A relative target whose `..` follows a symlinked component: resolved as the kernel walks
+    // it (t/s -> other/x, so t/s/../vol is other/vol), not textually (t/vol).
+    mkdirSync(join(base, "t"));
+    mkdirSync(join(base, "other", "x"), { recursive: true });
+    symlinkSync(join(base, "other", "x"), join(base, "t", "s"));
+    symlinkSync("t/s/../vol", join(base, "data2"));
+    const kernel = join(realpathSync(base), "other", "vol");
+    expect(dataRootRealPath(join(base, "data2"))).toBe(kernel);
+    mkdirSync(join(base, "other", "vol"));
+    expect(realpathSync.native(join(base, "data2"))).toBe(kernel); // the kernel (node's JS realpathSync would apply `..` textually)
+    expect(dataRootRealPath(join(base, "data2"))).toBe(kernel);
     // A symlink loop does not hang: the path is kept as reached.
     symlinkSync(join(base, "loop2"), join(base, "loop1"));
     symlinkSync(join(base, "loop1"), join(base, "loop2"));

@@ -138,7 +138,12 @@ function loosePath(path: string, hops: number): string {
   const here = posix.join(head, posix.basename(path));
   if (hops < MAX_LOCK_SYMLINK_HOPS) {
     try {
-      if (lstatSync(here).isSymbolicLink()) return loosePath(posix.resolve(head, readlinkSync(here)), hops + 1);
+      if (lstatSync(here).isSymbolicLink()) {
+        // The target as the kernel would walk it: a relative one from the link's directory, its
+        // `..` applied after the components before it are resolved (not textually).
+        const target = readlinkSync(here);
+        return loosePath(posix.isAbsolute(target) ? target : `${head}/${target}`, hops + 1);
+      }
     } catch {
       // Absent: appended as written.
     }
@@ -297,8 +302,10 @@ export class DataRootLock {
 
 /**
  * Runs `fn` holding the lock of a **private** data root — one no other process can know, such as
- * a fresh temp directory of a replay — then releases it and deletes its lock file (safe only
- * because nobody else can be waiting on it), so throwaway data roots leave no lock files behind.
+ * a fresh temp directory of a replay — then releases it and deletes its lock file, so throwaway
+ * data roots leave no lock files behind. Internal (not in the package's API): on a data root
+ * others can reach, deleting the file would let a process already waiting on the old file and
+ * one opening a new file both hold the lock.
  */
 export function withPrivateDataRootLock<T>(dataRoot: string, fn: (lock: DataRootLock) => T): T {
   const lock = DataRootLock.acquire(dataRoot, { waitMs: 0 });
@@ -318,8 +325,9 @@ export const DATA_ROOT_LOCK_POLL_MAX_MS = 100;
  * `acquireDataRootLock` without blocking the thread: tries without waiting, and while another
  * process holds the lock, tries again after a pause (5 ms, doubling up to 100 ms) until `waitMs`
  * (default DEFAULT_DATA_ROOT_LOCK_WAIT_MS) has passed; then E_DATA_ROOT_LOCKED naming that wait.
- * For async callers (a server embedded in a process that does other work, the plane driver):
- * the synchronous acquire waits in SQLite's busy handler, which blocks the event loop.
+ * For async callers (the plane driver; an embedder of `createServer`, which itself takes the
+ * lock synchronously, can take it this way first and pass it as `dataRootLock`): the
+ * synchronous acquire waits in SQLite's busy handler, which blocks the event loop.
  */
 export async function acquireDataRootLockAsync(dataRoot: string, opts: { waitMs?: number } = {}): Promise<DataRootLock> {
   const waitMs = opts.waitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.waitMs, "waitMs");
