@@ -380,7 +380,9 @@ function toSpec(sp: ScheduledPulse): PulseSpec {
     }
     let text: string;
     try {
-      text = canonicalText(r.input); // every input must have a canonical form: name the record if not
+      // A canonical JSONL line is its own text (canonical-line.ts); any other input must have a
+      // canonical form: name the record if not.
+      text = r.inputJson ?? canonicalText(r.input);
     } catch (err) {
       const at = r.source.line === undefined ? `${r.source.file} record ${r.index}` : `${r.source.file}:${r.source.line} (record ${r.index})`;
       throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { index: r.index, line: r.source.line });

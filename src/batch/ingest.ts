@@ -80,12 +80,11 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
   return { artifact: a.digest, source: dataset === "-" ? STDIN_NAME : dataset, format };
 }
 
-/** The run's records, read back from the ingested artifact. */
-export async function* storedRecords(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord> {
-  for await (const batch of storedRecordBatches(store, input, idField, stats)) yield* batch;
-}
-
-/** The same, in arrays (one per input chunk for jsonl and lines), for the engine's read loop. */
+/**
+ * The run's records, read back from the ingested artifact, in arrays (one per input chunk for
+ * jsonl and lines), for the engine's read loop. A canonical JSONL line comes as `inputJson`
+ * with `input` undefined (ReaderOptions.canonicalJsonLines).
+ */
 export async function* storedRecordBatches(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord[]> {
   if (input.format === "files") {
     const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
@@ -97,7 +96,8 @@ export async function* storedRecordBatches(store: Store, input: IngestedInput, i
     }
     return;
   }
-  const opts: ReaderOptions = { format: input.format, displayName: input.source };
+  // The engine's read loop: canonical JSONL lines are taken as their own canonical text.
+  const opts: ReaderOptions = { format: input.format, displayName: input.source, canonicalJsonLines: true };
   if (idField !== null) opts.idField = idField;
   if (stats !== undefined) opts.stats = stats;
   yield* readRecordBatches("-", opts, store.openReadStream(input.artifact));

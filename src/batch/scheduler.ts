@@ -12,11 +12,11 @@
  * cuts exactly the same pulses.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { estimateSize } from "./input/size.js";
 import type { EURecord } from "./input/types.js";
 import { partitionOf } from "./partition.js";
 
-/** Shallow-ish size estimate walks at most this many values per record. */
-const SIZE_ESTIMATE_MAX_NODES = 1024;
+export { estimateSize };
 
 export interface SchedulerLimits {
   partitions: number;
@@ -35,28 +35,6 @@ export interface ScheduledPulse {
   bytes: number;
 }
 
-/** Rough in-memory size of a record's input (never exact; used for budgets only). */
-export function estimateSize(v: unknown): number {
-  let nodes = 0;
-  let size = 0;
-  const stack: unknown[] = [v];
-  while (stack.length > 0 && nodes < SIZE_ESTIMATE_MAX_NODES) {
-    const x = stack.pop();
-    nodes++;
-    if (typeof x === "string") size += 16 + 2 * x.length;
-    else if (x instanceof Uint8Array) size += 64 + x.byteLength;
-    else if (Array.isArray(x)) {
-      size += 16 + 8 * x.length;
-      for (const e of x) stack.push(e);
-    } else if (x !== null && typeof x === "object") {
-      for (const [k, e] of Object.entries(x)) {
-        size += 24 + 2 * k.length;
-        stack.push(e);
-      }
-    } else size += 16;
-  }
-  return size + 64;
-}
 
 export class PulseScheduler {
   private readonly buffers: EURecord[][];
@@ -96,7 +74,7 @@ export class PulseScheduler {
   push(r: EURecord): boolean {
     this.check();
     const p = partitionOf(r.id, this.limits.partitions);
-    const size = estimateSize(r.input);
+    const size = r.inputSize ?? estimateSize(r.input);
     (this.buffers[p] as EURecord[]).push(r);
     this.bufferBytes[p] = (this.bufferBytes[p] as number) + size;
     this.buffered += size;

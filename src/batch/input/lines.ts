@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { canonicalLineSize } from "./canonical-line.js";
 import { idFromJsonRecord } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
@@ -204,7 +205,9 @@ export async function* readJsonlBatches(
   idField: string | undefined,
   acct: ReadAccounting,
   counted = true,
+  canonicalJsonLines = false,
 ): AsyncGenerator<EURecord[], void, undefined> {
+  const asIs = canonicalJsonLines && idField === undefined;
   const splitter = new LineSplitter(maxRecordBytes, display);
   const batch: SplitLine[] = [];
   let index = 0;
@@ -216,27 +219,34 @@ export async function* readJsonlBatches(
     let failure: unknown;
     for (const l of batch) {
       if (isBlank(l.text)) continue;
-      let input: unknown;
-      let id: EUId;
       const i = index;
-      try {
+      const source = { file: display, line: l.line };
+      // A line that already is its value's canonical text is taken as is (canonical-line.ts).
+      const inputSize = asIs ? canonicalLineSize(l.text) : -1;
+      let record: EURecord;
+      if (inputSize >= 0) record = { index: i, id: i, input: undefined, inputJson: l.text, inputSize, source };
+      else {
+        let input: unknown;
         try {
-          input = JSON.parse(l.text);
+          try {
+            input = JSON.parse(l.text);
+          } catch (err) {
+            throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
+              file: display,
+              line: l.line,
+              index,
+            });
+          }
+          const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
+          record = { index: i, id, input, source };
         } catch (err) {
-          throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
-            file: display,
-            line: l.line,
-            index,
-          });
+          failure = err;
+          break;
         }
-        id = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
-      } catch (err) {
-        failure = err;
-        break;
       }
       index++;
       if (counted) acct.addRecord();
-      out.push({ index: i, id, input, source: { file: display, line: l.line } });
+      out.push(record);
       if (out.length === READ_BATCH_RECORDS) {
         yield out;
         out = [];

@@ -76,7 +76,9 @@ function open(path: string | "-", opts: ReaderOptions, stdin: Readable | undefin
   const chunks = inputChunks(path, display, stdin, acct);
   switch (format) {
     case "jsonl":
-      return batched ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct) : readJsonl(chunks, display, maxRecordBytes, idField, acct);
+      return batched
+        ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, true, opts.canonicalJsonLines === true)
+        : readJsonl(chunks, display, maxRecordBytes, idField, acct);
     case "csv":
       return single(readCsv(chunks, display, maxRecordBytes, idField, acct), batched);
     case "json":

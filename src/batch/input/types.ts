@@ -36,6 +36,13 @@ export interface EURecord {
    * (files format only).
    */
   source: { file: string; line?: number; name?: string };
+  /**
+   * Engine reads only (`canonicalJsonLines`): a JSONL line that already was the RFC 8785
+   * canonical text of its value, taken as is — `input` is then not parsed (undefined) and
+   * `inputSize` is what `estimateSize` of the parsed value would be (canonical-line.ts).
+   */
+  inputJson?: string;
+  inputSize?: number;
 }
 
 /**
@@ -74,6 +81,12 @@ export interface ReaderOptions {
    * name shown for the directory.
    */
   displayName?: string;
+  /**
+   * jsonl without `idField` (the engine's read loop only): a line that is already canonical
+   * JSON (within canonical-line.ts's subset) is not parsed; its record carries the line as
+   * `inputJson` and `input` is undefined. Other lines, and every other reader, parse as usual.
+   */
+  canonicalJsonLines?: boolean;
 }
 
 /** Default bound on one record's size: 64 MiB. */
