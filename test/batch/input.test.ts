@@ -3,12 +3,14 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { canonicalize } from "../../src/core/canonical.js";
 import { sha256 } from "../../src/core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../src/core/errors.js";
-import { readRecords } from "../../src/batch/input/readers.js";
+import { readRecordBatches, readRecords } from "../../src/batch/input/readers.js";
 import { JsonArraySplitter, type JsonElement } from "../../src/batch/input/json-array.js";
 import { MAX_RECORD_BYTES, newReaderStats, type EURecord, type ReaderOptions } from "../../src/batch/input/types.js";
 
@@ -688,5 +690,43 @@ describe("files", () => {
     mkdirSync(d);
     writeFileSync(join(d, "big"), "x".repeat(101));
     await expectFailure(d, { format: "files", maxRecordBytes: 100 }, ErrorCode.LIMIT_EXCEEDED, `${join(d, "big")}: file is larger than the record size limit of 100 bytes`);
+  });
+});
+
+describe("records do not keep their input chunks alive", () => {
+  // A collector in this process (as heap-guard.ts obtains one), to measure what stays reachable.
+  const collect = ((): (() => void) => {
+    setFlagsFromString("--expose-gc");
+    try {
+      return runInNewContext("gc") as () => void;
+    } finally {
+      setFlagsFromString("--no-expose-gc");
+    }
+  })();
+
+  /** 40 chunks of ~1 MiB of short lines; keeps one record per chunk, drops the rest. */
+  async function retainedBytes(opts: ReaderOptions, line: (i: number) => string): Promise<{ kept: EURecord[]; bytes: number }> {
+    const perChunk = 40_000;
+    const chunks = Array.from({ length: 40 }, (_, c) => Buffer.from(Array.from({ length: perChunk }, (_, j) => `${line(c * perChunk + j)}\n`).join("")));
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    const kept: EURecord[] = [];
+    for await (const batch of readRecordBatches("-", opts, Readable.from(chunks))) {
+      for (const r of batch) if (r.index % perChunk === 0) kept.push(r);
+    }
+    chunks.length = 0;
+    collect();
+    return { kept, bytes: process.memoryUsage().heapUsed - before };
+  }
+
+  it("canonical JSONL lines taken as is, and `lines` inputs (each pinned its 1 MiB decoded chunk before)", async () => {
+    const jsonl = await retainedBytes({ format: "jsonl", canonicalJsonLines: true }, (i) => `{"i":${i},"name":"abcdefgh"}`);
+    expect(jsonl.kept).toHaveLength(40);
+    expect(jsonl.kept[1]).toMatchObject({ index: 40_000, input: undefined, inputJson: '{"i":40000,"name":"abcdefgh"}' });
+    const lines = await retainedBytes({ format: "lines" }, (i) => `line number ${i} of the input`);
+    expect(lines.kept[1]?.input).toBe("line number 40000 of the input");
+    // 40 records of ~30 characters; pinned chunks would be ~40 × 1 MiB (2 bytes per char: more).
+    expect(jsonl.bytes).toBeLessThan(8 * 1024 * 1024);
+    expect(lines.bytes).toBeLessThan(8 * 1024 * 1024);
   });
 });

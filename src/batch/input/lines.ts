@@ -135,6 +135,17 @@ export class LineSplitter {
   }
 }
 
+/**
+ * A line kept in a record (a `lines` input, a canonical JSONL line's text) must not keep the
+ * decoded chunk it was sliced from alive: V8 represents `text.slice(…)` as a view of the whole
+ * chunk (up to STREAM_CHUNK_BYTES), which the scheduler's size estimates do not count. Slicing a
+ * concatenation makes V8 flatten it into a fresh string first, so the result holds only its
+ * own characters (tested: input.test.ts "records do not keep their input chunks alive").
+ */
+function detached(s: string): string {
+  return (s + " ").slice(0, -1);
+}
+
 /** True when the line holds only JSON whitespace (space, tab, CR). */
 function isBlank(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -171,7 +182,7 @@ export async function* readLinesBatches(
     for (const l of batch) {
       const i = index++;
       if (counted) acct.addRecord();
-      out.push({ index: i, id: i, input: l.text, source: { file: display, line: l.line } });
+      out.push({ index: i, id: i, input: detached(l.text), source: { file: display, line: l.line } });
       if (out.length === READ_BATCH_RECORDS) {
         yield out;
         out = [];
@@ -224,7 +235,7 @@ export async function* readJsonlBatches(
       // A line that already is its value's canonical text is taken as is (canonical-line.ts).
       const inputSize = asIs ? canonicalLineSize(l.text) : -1;
       let record: EURecord;
-      if (inputSize >= 0) record = { index: i, id: i, input: undefined, inputJson: l.text, inputSize, source };
+      if (inputSize >= 0) record = { index: i, id: i, input: undefined, inputJson: detached(l.text), inputSize, source };
       else {
         let input: unknown;
         try {
