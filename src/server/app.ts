@@ -263,7 +263,9 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     });
   }
 
-  const app = loadFastify()({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: true, forceCloseConnections: "idle" });
+  // return503OnClosing off: while closing, the route answers 503 itself (`closing` below), in the
+  // gateway's error format with Retry-After and CORS, instead of fastify's bare 503.
+  const app = loadFastify()({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: false, forceCloseConnections: "idle" });
 
   // One parser for every content type: the body is always read as text and parsed by the route
   // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.

@@ -4,6 +4,8 @@
  * has it. Other processes are children (test/workflow/fixtures/data-root-lock-holder.mts).
  */
 import { readFileSync, realpathSync } from "node:fs";
+import { connect } from "node:net";
+import { once } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode } from "../../src/core/errors.js";
 import { createServer, type CairnServer } from "../../src/server/index.js";
@@ -190,6 +192,31 @@ describe("the server's data-root lock", () => {
     await res.arrayBuffer();
     await closed; // fastify's keep-alive timeout is 72 s, beyond this test's timeout: it would fail here
     expect(await tryLockElsewhere(b.dataRoot, 0)).toEqual({ ok: true });
+  });
+
+  it("a request still arriving when close() begins gets the gateway's 503 (error body, Retry-After, CORS), and nothing runs", async () => {
+    const b = box();
+    let runs = 0;
+    const s = track(createServer({ workspace: b.workspace, dataRoot: b.dataRoot, runner: (o: RunPgsOptions) => (runs++, runPgsWorkflow(o)) }));
+    const url = new URL(await s.listen(0, "127.0.0.1"));
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, "connect");
+    let reply = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => (reply += d));
+    socket.write("POST /api/run HTTP/1.1\r\nHost: x\r\n"); // headers not finished yet
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let them reach the server (an idle connection would be dropped)
+    const closed = s.close();
+    socket.write(`Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(DENY_BODY)}\r\n\r\n${DENY_BODY}`);
+    await once(socket, "end");
+    await closed;
+    const [head = "", body = ""] = reply.split("\r\n\r\n");
+    expect(head.split("\r\n")[0]).toBe("HTTP/1.1 503 Service Unavailable");
+    expect(head.toLowerCase()).toContain("retry-after: 1");
+    expect(head.toLowerCase()).toContain("access-control-allow-origin: *");
+    expect(head.toLowerCase()).toContain("connection: close");
+    expect(JSON.parse(body)).toEqual({ status: "ERROR", error: "server is closing" });
+    expect(runs).toBe(0);
   });
 
   it("different data roots: two servers run side by side", async () => {
