@@ -16,7 +16,7 @@ import { build } from "esbuild";
 
 const entry = fileURLToPath(new URL("../dist/batch/sandbox/worker.js", import.meta.url));
 const out = fileURLToPath(new URL("../dist/batch/sandbox/worker.bundle.js", import.meta.url));
-const result = await build({
+const options = {
   entryPoints: [entry],
   outfile: out,
   bundle: true,
@@ -27,10 +27,18 @@ const result = await build({
   logLevel: "warning",
   metafile: true,
   write: false,
-});
-const inputs = Object.keys(result.metafile.inputs)
-  .map((p) => relative(dirname(out), resolve(p)))
-  .sort();
+};
 const { bundleInputsDigest, WORKER_BUNDLE_HEADER } = await import(new URL("../dist/batch/sandbox/pool.js", import.meta.url).href);
-const header = `${WORKER_BUNDLE_HEADER}${JSON.stringify({ inputs, sha256: bundleInputsDigest(dirname(out), inputs) })}\n`;
-writeFileSync(out, header + (result.outputFiles[0]?.text ?? ""));
+const inputsOf = (r) => Object.keys(r.metafile.inputs).map((p) => relative(dirname(out), resolve(p))).sort();
+// Built twice around the digest: if an input changes meanwhile (a tsc --watch), the two builds
+// or their input lists differ and nothing is written, rather than a stale bundle stamped current.
+const first = await build(options);
+const inputs = inputsOf(first);
+const sha256 = bundleInputsDigest(dirname(out), inputs);
+const second = await build(options);
+const text = first.outputFiles[0]?.text ?? "";
+if (text === "" || second.outputFiles[0]?.text !== text || JSON.stringify(inputsOf(second)) !== JSON.stringify(inputs)) {
+  console.error("bundle-worker: the worker's modules changed during the build; run it again");
+  process.exit(1);
+}
+writeFileSync(out, `${WORKER_BUNDLE_HEADER}${JSON.stringify({ inputs, sha256 })}\n${text}`);

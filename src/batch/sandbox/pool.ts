@@ -139,14 +139,15 @@ export const WORKER_BUNDLE_HEADER = "// cairn-worker-bundle ";
 export function builtWorker(): URL {
   if (builtWorkerUrl === undefined) {
     const bundled = new URL(`./${WORKER_BUNDLE_FILE}`, import.meta.url);
-    builtWorkerUrl = bundleIsCurrent(fileURLToPath(bundled)) ? bundled : new URL("./worker.js", import.meta.url);
+    builtWorkerUrl = bundleIsCurrent(bundled) ? bundled : new URL("./worker.js", import.meta.url);
   }
   return builtWorkerUrl;
 }
 
-/** Whether the bundle at `path` exists and its recorded inputs still hash to its recorded digest. */
-export function bundleIsCurrent(path: string): boolean {
+/** Whether the bundle at `where` exists and its recorded inputs still hash to its recorded digest. */
+export function bundleIsCurrent(where: string | URL): boolean {
   try {
+    const path = typeof where === "string" ? where : fileURLToPath(where);
     const text = readFileSync(path, "utf8");
     const end = text.indexOf("\n");
     if (!text.startsWith(WORKER_BUNDLE_HEADER) || end < 0) return false;
