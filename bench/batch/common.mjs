@@ -247,6 +247,11 @@ export async function plainLoop(inputPath, fn, dir) {
   const t0 = now();
   const w = new RecordWriter(outPath);
   for await (const rec of jsonlRecords(inputPath)) w.add(JSON.stringify(fn(rec)));
+  return finishLoop(w, outPath, t0, meter);
+}
+
+/** Closes a baseline's output, stops its clock and meter, hashes and removes the file. */
+async function finishLoop(w, outPath, t0, meter) {
   w.close();
   const ms = now() - t0;
   const load = meter.stop();
@@ -286,12 +291,7 @@ export async function idealSplitLoop(inputPath, kind, iters, dir, threads = WORK
   );
   const w = new RecordWriter(outPath);
   for (const texts of parts) for (const t of texts) w.add(t);
-  w.close();
-  const ms = now() - t0;
-  const load = meter.stop();
-  const sha = await fileSha256(outPath);
-  rmSync(outPath, { force: true });
-  return { ms, n: w.n, sha, load };
+  return finishLoop(w, outPath, t0, meter);
 }
 
 let cairn;
@@ -404,13 +404,8 @@ export async function piscinaRun(Piscina, inputPath, name, dir) {
     if (window.length >= PISCINA_WINDOW) await drain();
   }
   if (window.length > 0) await drain();
-  w.close();
   await pool.destroy();
-  const ms = now() - t0;
-  const load = meter.stop();
-  const sha = await fileSha256(outPath);
-  rmSync(outPath, { force: true });
-  return { ms, n: w.n, sha, load };
+  return finishLoop(w, outPath, t0, meter);
 }
 
 // ------------------------------------------------------------------ memory
