@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import { ErrorCode } from "../../src/core/errors.js";
 import { createServer, MAX_LISTED_NAMES, PLANE_REQUIRED_REASON, type CairnServer, type ServerOptions } from "../../src/server/index.js";
 import { openStore } from "../../src/store/store.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
@@ -17,6 +17,7 @@ import { sealedFileBytes, verifySealedBytes, type SealedSnapshot } from "../../s
 import { parsePyJson, type PyObject } from "../../src/workflow/pgs/index.js";
 import { tryLockElsewhere, killLockChildren } from "../workflow/fixtures/lock-child.js";
 import { baseDecl, EXAMPLES, tempDir, writeTree } from "../workflow/cairn-fixture.js";
+import { cairnErrorOf } from "../workflow/pgs-fixture.js";
 import { stringify } from "yaml";
 
 const WF = "registry::WF_REGISTER_AGENT_V0";
@@ -77,16 +78,6 @@ function traceFiles(dir: string, traceId: string): { jsonl: Buffer; md: Buffer }
 
 /** The body with its wall-clock duration replaced, for exact comparison. */
 const withoutDuration = (text: string): string => text.replace(/"duration_ms":\d+(\.\d+)?,/, '"duration_ms":0,');
-
-function cairnErrorOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
 
 describe("POST /api/run over a Cairn snapshot → 200", () => {
   it("SUCCESS, then ALREADY_EXISTS: exact bodies; traces byte-identical to runCairnWorkflow over the same prior state", async () => {

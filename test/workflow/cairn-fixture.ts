@@ -49,6 +49,35 @@ export function baseDecl(overrides: Record<string, unknown> = {}): Record<string
   };
 }
 
+/**
+ * A declaration whose one node REGISTERs `$.payload.name` in a registry store through a
+ * lane-bound step (an HTTP POST of the step's inputs to `url`, attested by `attestation`).
+ */
+export function laneRegistryDecl(
+  url: string,
+  attestation: string,
+  routes: Record<string, unknown> = { default: { exit: "DONE", reason: "done" } },
+): Record<string, unknown> {
+  return baseDecl({
+    entry: "reg",
+    stores: { agents: { kind: "registry", path: "r/agents.jsonl" } },
+    nodes: {
+      reg: {
+        steps: [{
+          id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.payload.name", value: "$.payload" },
+          lane: {
+            kind: "http", operation: "request",
+            payload: { object: { url: { const: url }, method: { const: "POST" }, json: "$.inputs" } },
+            acceptable_attestation: { classes: [attestation] },
+            result_json: "body",
+          },
+        }],
+        routes,
+      },
+    },
+  });
+}
+
 export async function compileDecl(decl: unknown, name = "wf.yaml", extra: Record<string, string> = {}): Promise<{ r: CompileResult; dir: string; file: string; lines: string[] }> {
   const text = name.endsWith(".json") ? JSON.stringify(decl, null, 2) : stringify(decl);
   const dir = writeTree({ [name]: text, ...extra });

@@ -29,7 +29,7 @@ import { prepareSnapshot, runCairnWorkflow, type CairnRunResult, type PreparedSn
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { examineTrace } from "../../src/workflow/examine/index.js";
 import { keys } from "../plane/node-helpers.js";
-import { baseDecl, compileDecl, payload, prepared, tempDir, traceText } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, laneRegistryDecl, payload, prepared, tempDir, traceText } from "./cairn-fixture.js";
 
 const T0 = 1_800_000_000_000;
 const AUDIENCE = "cairn-wf-test";
@@ -250,23 +250,8 @@ describe("lane-bound CS on the http lane (a registry service)", () => {
   afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 
   function registryDecl(): Record<string, unknown> {
-    return baseDecl({
-      entry: "reg",
-      stores: { agents: { kind: "registry", path: "r/agents.jsonl" } },
-      nodes: {
-        reg: {
-          steps: [{
-            id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.payload.name", value: "$.payload" },
-            lane: {
-              kind: "http", operation: "request",
-              payload: { object: { url: { const: `${base}/register` }, method: { const: "POST" }, json: "$.inputs" } },
-              acceptable_attestation: { classes: [LOOPBACK_CLASS] },
-              result_json: "body",
-            },
-          }],
-          routes: { SUCCESS: { exit: "REGISTERED", reason: "new agent" }, ALREADY_EXISTS: { exit: "KNOWN", reason: "already registered" }, default: { exit: "FAILED", reason: "registry failed" } },
-        },
-      },
+    return laneRegistryDecl(`${base}/register`, LOOPBACK_CLASS, {
+      SUCCESS: { exit: "REGISTERED", reason: "new agent" }, ALREADY_EXISTS: { exit: "KNOWN", reason: "already registered" }, default: { exit: "FAILED", reason: "registry failed" },
     });
   }
 

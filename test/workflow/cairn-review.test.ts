@@ -9,7 +9,7 @@ import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/sea
 import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { parsePyJson } from "../../src/workflow/py/json-parse.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
-import { baseDecl, compileDecl, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, laneRegistryDecl, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
 import { cairnErrorOf } from "./pgs-fixture.js";
 
 const errorOf = cairnErrorOf;
@@ -104,19 +104,7 @@ describe("sealed content the compiler did not write", () => {
 
 describe("replaying a lane-bound run", () => {
   it("finds the 3-input receipt and refuses with E_USAGE (plane_required)", async () => {
-    const decl = baseDecl({
-      entry: "reg",
-      stores: { agents: { kind: "registry", path: "r/agents.jsonl" } },
-      nodes: {
-        reg: {
-          steps: [{
-            id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.payload.name", value: "$.payload" },
-            lane: { kind: "http", operation: "request", payload: { object: { url: { const: "http://127.0.0.1:9/x" }, method: { const: "POST" }, json: "$.inputs" } }, acceptable_attestation: { classes: ["loopback"] }, result_json: "body" },
-          }],
-          routes: { default: { exit: "DONE", reason: "done" } },
-        },
-      },
-    });
+    const decl = laneRegistryDecl("http://127.0.0.1:9/x", "loopback");
     const { snap } = await prepared(decl);
     const dir = tempDir();
     const store = openStore({ dir: join(dir, "store"), create: true });

@@ -14,7 +14,7 @@ import {
   DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type DataRootLock,
 } from "../../src/workflow/effects/data-root-lock.js";
 import { fromPlain, readPayloadFile, runPgsWorkflow, type PyObject, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
-import { baseDecl, payload as cairnPayload, prepared } from "./cairn-fixture.js";
+import { baseDecl, laneRegistryDecl, payload as cairnPayload, prepared } from "./cairn-fixture.js";
 import { dropLock, holdLock, killLockChildren, tryLockElsewhere } from "./fixtures/lock-child.js";
 import { ACTOR_PAYLOAD, cairnErrorOf, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
 
@@ -213,20 +213,7 @@ describe("across processes", () => {
 });
 
 describe("a lane-bound Cairn run (the runCairnCore generator)", () => {
-  const laneDecl = () =>
-    baseDecl({
-      entry: "reg",
-      stores: { agents: { kind: "registry", path: "r/agents.jsonl" } },
-      nodes: {
-        reg: {
-          steps: [{
-            id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.payload.name", value: "$.payload" },
-            lane: { kind: "http", operation: "request", payload: { object: { url: { const: "http://127.0.0.1:9/x" }, method: { const: "POST" }, json: "$.inputs" } }, acceptable_attestation: { classes: ["loopback"] }, result_json: "body" },
-          }],
-          routes: { default: { exit: "DONE", reason: "done" } },
-        },
-      },
-    });
+  const laneDecl = () => laneRegistryDecl("http://127.0.0.1:9/x", "loopback");
 
   it("holds the lock while a lane step is out (across the yield) and releases it when the run finishes", async () => {
     const { snap, dir } = await prepared(laneDecl());
