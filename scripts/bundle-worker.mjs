@@ -1,4 +1,4 @@
-// Bundles the batch sandbox worker (dist/batch/sandbox/worker.js and the ~13 modules it
+// Bundles the batch sandbox worker (dist/batch/sandbox/worker.js and the 11 modules it
 // imports) into one file, dist/batch/sandbox/worker.bundle.js, which the worker pool starts
 // instead: a fresh worker then loads one module instead of resolving and compiling the graph,
 // about 15–20 ms less per worker start on a 2-core machine (every run starts its pool; audits,

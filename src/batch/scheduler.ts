@@ -16,8 +16,6 @@ import { estimateSize } from "./input/size.js";
 import type { EURecord } from "./input/types.js";
 import { partitionOf } from "./partition.js";
 
-export { estimateSize };
-
 export interface SchedulerLimits {
   partitions: number;
   pulseSize: number;

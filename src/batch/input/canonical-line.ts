@@ -88,7 +88,7 @@ class Scan {
         if (c < ZERO || c > NINE) break;
         this.pos++;
       }
-      if (this.pos === start || first === ZERO || this.pos - start > CANONICAL_LINE_MAX_INT_DIGITS) return false;
+      if (this.pos === start || this.pos - start > CANONICAL_LINE_MAX_INT_DIGITS) return false; // no digit, or too many
     }
     const next = s.charCodeAt(this.pos);
     return !(next === 0x2e /* . */ || next === 0x65 /* e */ || next === 0x45 /* E */ || (next >= ZERO && next <= NINE));
