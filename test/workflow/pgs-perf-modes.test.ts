@@ -162,4 +162,29 @@ describe("captureState: prior/posterior state files", () => {
       expect(err).toMatchObject({ code: ErrorCode.INVALID_INPUT, message: `data-root file ${p} is not a regular file` });
     }
   });
+
+  it("follows a symlinked directory that is re-pointed between captures (the remembered real path is only a hint)", async () => {
+    const { captureState } = await import("../../src/workflow/pgs/state.js");
+    const { createHash } = await import("node:crypto");
+    const { mkdirSync, symlinkSync, unlinkSync } = await import("node:fs");
+    const sha = (s: string): string => "sha256:" + createHash("sha256").update(s).digest("hex");
+    const root = dir("cairn-state-link-");
+    mkdirSync(join(root, "v1"));
+    mkdirSync(join(root, "v2"));
+    writeFileSync(join(root, "v1", "s.json"), '{"v":1}\n');
+    writeFileSync(join(root, "v2", "s.json"), '{"v":22}\n');
+    symlinkSync("v1", join(root, "cur"));
+    expect(captureState(root, ["cur/s.json"])[0]?.digest).toBe(sha('{"v":1}\n'));
+    expect(captureState(root, ["cur/s.json"])[0]?.digest).toBe(sha('{"v":1}\n')); // served from the cache
+    unlinkSync(join(root, "cur"));
+    symlinkSync("v2", join(root, "cur"));
+    const [now] = captureState(root, ["cur/s.json"]);
+    expect(now?.digest).toBe(sha('{"v":22}\n'));
+    expect(now?.bytes?.toString()).toBe('{"v":22}\n');
+    // Back to the first target, whose cache entry the probe above may have dropped: still right.
+    unlinkSync(join(root, "cur"));
+    symlinkSync("v1", join(root, "cur"));
+    expect(captureState(root, ["cur/s.json"])[0]?.bytes?.toString()).toBe('{"v":1}\n');
+    expect(captureState(root, ["v2/s.json"])[0]?.digest).toBe(sha('{"v":22}\n'));
+  });
 });

@@ -82,6 +82,16 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
   return [...out].sort();
 }
 
+/** Real paths remembered by `captureState` (path → its last `realpath`; oldest dropped first). */
+const REAL_PATH_MEMO = 256;
+const realPaths = new Map<string, string>();
+
+function rememberRealPath(abs: string, real: string): void {
+  realPaths.delete(abs);
+  if (realPaths.size >= REAL_PATH_MEMO) realPaths.delete(realPaths.keys().next().value as string);
+  realPaths.set(abs, real);
+}
+
 /** Reads the current bytes and digests of `paths` under the data root. */
 export function captureState(dataRoot: string, paths: readonly string[]): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
@@ -97,8 +107,14 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
     try {
       const st = statSync(abs, { bigint: true });
       if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
+      // Unchanged since this process last read or appended to it (same identity): no read. The
+      // real path this path had last time is tried first: if the file there still has the
+      // identity this stat gives, it is the very file `abs` names now, so no realpath is needed.
+      const known = realPaths.get(abs);
+      const quick = known === undefined ? undefined : cachedDigest(known, st);
+      if (quick !== undefined) return { path, digest: quick.digest, bytes: quick.bytes };
       real = realpathSync.native(abs);
-      // Unchanged since this process last read or appended to it (same identity): no read.
+      rememberRealPath(abs, real);
       const hit = cachedDigest(real, st);
       if (hit !== undefined) return { path, digest: hit.digest, bytes: hit.bytes };
     } catch (err) {
