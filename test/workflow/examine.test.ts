@@ -45,6 +45,7 @@ const GOVERN_05 = "agent_governance/05_undeclared_tool.json";
 const COLLATZ_01 = "collatz_conjecture/01_happy_path.json";
 const COLLATZ_03 = "collatz_conjecture/03_invalid_nack.json";
 const PROVISION = "ai_licensing/provision_ai_licensing_payload.json";
+const DENY = "ai_licensing/deny_provision_payload.json";
 
 describe("success", () => {
   it("a granted governance action: success, exit 0, chain anchored, snapshot unchanged, terminal EXIT_SUCCESS", () => {
@@ -294,6 +295,22 @@ describe("cs_runtime_error", () => {
     expect(x.outcome).toEqual({ class: "cs_runtime_error", status: "ERROR" });
     expect(x.failure).toMatchObject({ node: "ai_governance::CC_RECORD_DENIED_ACTION_V0", step: { id: "append_denial_record", kind: "CS" } });
     expect(x.failure?.message).toMatch(/^path confinement: /);
+  });
+
+  it("a definite CS cause (a torn log) is not blamed on the node's binding collapse", () => {
+    // WF_DENY_PROVISION_V0's record node reads `$.inputs.license_id`, which the v0.3 binding
+    // collapse leaves unbound in every run (README quirk 1): not the cause of a torn log.
+    const b = box(false);
+    mkdirSync(join(b.dataRoot, "ai_governance/ai_licensing"), { recursive: true });
+    writeFileSync(join(b.dataRoot, "ai_governance/ai_licensing/audit_log.jsonl"), '{"a":1}');
+    const r = b.run(WF.deny, payload(DENY));
+    expect(r.status).toBe("ERROR");
+    const x = examine(r);
+    expect(x.outcome).toEqual({ class: "cs_runtime_error", status: "ERROR" });
+    expect(x.failure?.message).toMatch(/ends in a torn line/);
+    expect(x.failure?.binding).toBeUndefined();
+    expect(x.hint).not.toContain("license_id");
+    expect(x.notes.join("\n")).toMatch(/also has a binding problem \(input "record\.license_id" ← \$\.inputs\.license_id: .*did not cause this error/);
   });
 
   it("an unknown store entity (CS input error)", () => {

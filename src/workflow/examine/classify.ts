@@ -222,6 +222,20 @@ const ERROR_RULES: ErrorRule[] = [
   },
 ];
 
+/**
+ * CS failures whose cause the error itself names, whatever the CC's inputs were: the data root's
+ * state or the host (a torn log, a path that escapes, an I/O error, a clock). A binding problem
+ * found at the same CC (e.g. the v0.3 binding collapse, present in successful runs too) does not
+ * explain them, so it does not reclassify them.
+ */
+const DEFINITE_CS_REASONS: ReadonlySet<string> = new Set(["path_confinement", "data_root_io", "torn_jsonl_tail", "not_regular_file", "cs_clock"]);
+const DEFINITE_CS_MESSAGE = /^path confinement: |under the data root|ends in a torn line|^data root |^effect clock|^parent directory of |is not a regular file/;
+
+/** Whether an ERROR's cause is definite (see DEFINITE_CS_REASONS). */
+export function hasDefiniteCause(message: string, reason?: string): boolean {
+  return reason !== undefined ? DEFINITE_CS_REASONS.has(reason) : DEFINITE_CS_MESSAGE.test(message);
+}
+
 /** The class of an ERROR event's message (and reason, when present), or "by_location". */
 export function classifyErrorMessage(message: string, reason?: string): OutcomeClass | "by_location" {
   if (reason !== undefined && REASON_CLASS[reason] !== undefined) return REASON_CLASS[reason];
@@ -555,8 +569,13 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
   const notes: string[] = [];
   let binding: BindingProblem | undefined;
   if (open !== undefined && (cls === "ct_error" || cls === "cs_runtime_error")) {
-    binding = firstStructural(open, model, decl, open.steps.length);
-    if (binding !== undefined) cls = "expression_binding_error";
+    const found = firstStructural(open, model, decl, open.steps.length);
+    if (found !== undefined && hasDefiniteCause(message, reason)) {
+      notes.push(`${open.fqdn} also has a binding problem (input "${found.input}" ← ${found.path}: ${found.problem}), but it did not cause this error.`);
+    } else if (found !== undefined) {
+      binding = found;
+      cls = "expression_binding_error";
+    }
   }
   // Where: the CC in progress, else an address the message names, else the last CC.
   let node: string;
