@@ -110,6 +110,19 @@ describe("replayCairnRun", () => {
     expect(withStore(ex.store, (s) => replayCairnRun(s, r.traceId)).identical).toBe(true);
   });
 
+  it("an edited trace file is different, although the store's copy replays identically", async () => {
+    const ex = await example();
+    const r = ex.runOnce(OK);
+    const file = traceFile(r);
+    const lines = readFileSync(file, "utf8").split("\n");
+    const edited = (lines[1] as string).replace('"seq":1', '"seq":7');
+    expect(edited).not.toBe(lines[1]);
+    writeFileSync(file, [lines[0], edited, ...lines.slice(2)].join("\n"));
+    const rep = withStore(ex.store, (s) => replayCairnRun(s, file));
+    expect(rep).toMatchObject({ identical: false, recordedTrace: r.digests.trace, replayedTrace: r.digests.trace, firstDifference: { artifact: "trace-file", line: 2, recorded: edited, replayed: lines[1] } });
+    expect(withStore(ex.store, (s) => replayCairnRun(s, r.traceId)).identical).toBe(true);
+  });
+
   it("a changed recorded snapshot is refused with E_SNAPSHOT_INTEGRITY before anything runs", async () => {
     const ex = await example();
     const r = ex.runOnce(OK);

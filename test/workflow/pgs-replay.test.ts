@@ -1,5 +1,5 @@
 /** `cairn wf replay` (issue 4 §3.4): re-executing a recorded PGS run gives a byte-identical trace. */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/store/store.js";
@@ -53,6 +53,20 @@ describe("replayPgsRun", () => {
     }
     // The replay is not recorded into the user's store and leaves the sandbox untouched.
     expect(store.listRoots().filter((x) => x.name.startsWith("pgs:")).length).toBe(4);
+  });
+
+  it("an edited trace file is different (the store's copy alone would replay identically)", () => {
+    const b = box(true);
+    const store = storeOf(b);
+    const r = b.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"), { store });
+    const file = join(r.traceDirAbs, `${r.traceId}.jsonl`);
+    const lines = readFileSync(file, "utf8").split("\n");
+    const edited = (lines[2] as string).replace(/"ts_ns":(\d+)/, (_m, n: string) => `"ts_ns":${Number(n) + 7}`);
+    expect(edited).not.toBe(lines[2]);
+    writeFileSync(file, [...lines.slice(0, 2), edited, ...lines.slice(3)].join("\n"));
+    const rep = replayPgsRun(store, file);
+    expect(rep).toMatchObject({ identical: false, replayedTrace: r.digests.trace, firstDifference: { artifact: "trace-file", line: 3, recorded: edited, replayed: lines[2] } });
+    expect(replayPgsRun(store, r.traceId).identical).toBe(true);
   });
 
   it("an unknown trace id is E_NOT_FOUND naming the trace", () => {

@@ -28,8 +28,12 @@ import { TRACE_ID_RE } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 
 export interface ReplayDifference {
-  /** Which output differs: the trace (`.jsonl`), the effects artifact or the summary (`.md`). */
-  artifact: "trace" | "effects" | "summary";
+  /**
+   * Which output differs: the recorded trace (`.jsonl`, as stored), the effects artifact, the
+   * trace file the replay was named by (`trace-file`: edited or replaced after the run) or the
+   * summary (`.md`) beside it.
+   */
+  artifact: "trace" | "effects" | "trace-file" | "summary";
   /** 1-based line number of the first differing line. */
   line: number;
   /** The recorded line (null when the recorded output has fewer lines). */
@@ -175,7 +179,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
 /** A recorded run as the replay compares against it. */
 export interface RecordedRun {
   traceId: string;
-  /** The trace file the run was named by (its sibling `<trace_id>.md` is compared), or null. */
+  /** The trace file the run was named by (compared, with its sibling `<trace_id>.md`), or null. */
   tracePath: string | null;
   workflow: string;
   traceDigest: Digest;
@@ -199,8 +203,8 @@ export interface ReplayedRun {
  * fresh temp directory gets a data root with the recorded prior-state files (exact bytes;
  * absent files stay absent) and a throwaway store; `run` re-executes there (recording into
  * that store, never the user's); the new trace, effects and (for a run named by its trace
- * file) summary are compared byte for byte with the recorded ones. The temp directory is
- * always removed.
+ * file) that file and its summary are compared byte for byte with the recorded ones. The
+ * temp directory is always removed.
  */
 export function replayInTemp(
   store: Store,
@@ -238,6 +242,10 @@ export function replayInTemp(
       } finally {
         reopened.close();
       }
+    }
+    if (diff === undefined && rec.tracePath !== null) {
+      // The file the user named must be the run's trace too, not only the stored copy.
+      diff = firstDifference("trace-file", readFileSync(rec.tracePath), replayedTrace);
     }
     if (diff === undefined && rec.tracePath !== null) {
       const md = join(dirname(rec.tracePath), `${rec.traceId}.md`);
