@@ -100,6 +100,11 @@ describe("cairn wf replay (Cairn runs)", () => {
     expect(r.out).toBe("");
     expect(r.err).toContain(`snapshot integrity check failed (digest): the recorded snapshot ${digest} of run ${run.traceId} was changed in the store`);
     expect(r.err).toContain("[E_SNAPSHOT_INTEGRITY]");
+    // Loading it by digest for a run is refused the same way (not as a bare E_STORE_CORRUPT).
+    const byDigest = cairn(["--store", "st", "wf", "run", "--snapshot", digest, "--payload", join(PAYLOADS, "register-ok.json"), "--no-render"], { cwd });
+    expect(byDigest.status).toBe(1);
+    expect(byDigest.err).toContain(`snapshot integrity check failed (digest): snapshot ${digest} was changed in the store`);
+    expect(byDigest.err).toContain("[E_SNAPSHOT_INTEGRITY]");
   });
 });
 

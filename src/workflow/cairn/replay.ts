@@ -68,17 +68,7 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
 
 /** Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`. */
 function recordedSnapshot(store: Store, digest: Digest, traceId: string): SealedSnapshot {
-  try {
-    return loadSnapshotFromStore(store, digest);
-  } catch (err) {
-    if (err instanceof CairnError && err.code === ErrorCode.SNAPSHOT_INTEGRITY) throw err;
-    if (err instanceof CairnError && err.code === ErrorCode.STORE_CORRUPT) {
-      throw new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (digest): the recorded snapshot ${digest} of run ${traceId} was changed in the store: ${err.message}`, {
-        reason: SNAPSHOT_INTEGRITY_REASON, check: "digest", snapshot: digest, traceId,
-      });
-    }
-    throw err;
-  }
+  return loadSnapshotFromStore(store, digest, `the recorded snapshot ${digest} of run ${traceId}`, { traceId });
 }
 
 /** The snapshot digest the recorded trace's WF_START names (null when absent). */

@@ -223,10 +223,22 @@ export function loadSealedFile(path: string, expected?: Digest): SealedSnapshot 
   return verifySealedBytes(bytes, path, expected);
 }
 
-/** Loads a snapshot's content artifact from the store by digest and verifies it. */
-export function loadSnapshotFromStore(store: Pick<Store, "get">, digest: Digest): SealedSnapshot {
+/**
+ * Loads a snapshot's content artifact from the store by digest and verifies it. Any damage is
+ * `E_SNAPSHOT_INTEGRITY`, also when the store itself finds the artifact's bytes changed
+ * (`E_STORE_CORRUPT`); `what` names the snapshot in that message, `details` go with it.
+ */
+export function loadSnapshotFromStore(store: Pick<Store, "get">, digest: Digest, what = `snapshot ${digest}`, details: Record<string, unknown> = {}): SealedSnapshot {
   if (!isDigest(digest)) throw new CairnError(ErrorCode.DIGEST_INVALID, `not a digest: ${digest}`);
-  const bytes = Buffer.from(store.get(digest));
+  let bytes: Buffer;
+  try {
+    bytes = Buffer.from(store.get(digest));
+  } catch (err) {
+    if (err instanceof CairnError && err.code === ErrorCode.STORE_CORRUPT) {
+      throw integrity("digest", `${what} was changed in the store: ${err.message}`, { snapshot: digest, ...details });
+    }
+    throw err;
+  }
   let content: unknown;
   try {
     content = JSON.parse(bytes.toString("utf8"));
