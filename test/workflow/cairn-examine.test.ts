@@ -229,7 +229,10 @@ describe("structural failures: Cairn hints", () => {
     expect(r.status).toBe("ERROR");
     expect(x.outcome).toEqual({ class: "cs_runtime_error", status: "ERROR" });
     expect(x.exitCode).toBe(1);
-    const message = `path confinement: "s" is a symlink leading outside the data root (to "${outside}")`;
+    const message = 'path confinement: "s" is a symlink leading outside the data root';
+    // No host path in the trace (issue 4 §3.1): the symlink's target is not in the message.
+    expect(readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`), "utf8")).not.toContain(outside);
+    expect(readFileSync(join(r.traceDirAbs, `${r.traceId}.md`), "utf8")).not.toContain(outside);
     expect(x.failure).toMatchObject({ node: `${WF}::save`, address: 2, event: { type: "ERROR" }, message, step: { index: 0, id: "r", fqdn: "reg:REGISTER", op: "REGISTER", kind: "CS" } });
     expect(x.failure?.declaration?.cairn?.step).toMatchObject({ id: "r", declared: "cs: reg, op: REGISTER", capability: "store reg REGISTER (registry CS_REGISTRY_V0.register, data root s/reg.jsonl)", store: { name: "reg", kind: "registry", path: "s/reg.jsonl" } });
     expect(x.hint).toBe(`node save of ${WF}, step r (cs: reg, op: REGISTER) raised: ${message}. A CS hard error aborts the run (it is not an outcome a route can handle): check store reg (registry, <data root>/s/reg.jsonl; stores.reg in wf.yaml), the step's inputs and the data root.`);

@@ -17,6 +17,7 @@ import {
   confineRelative,
   createEffectContext,
   normalizeDataRoot,
+  osErrorText,
   type CsResult,
   type EffectContext,
 } from "../../src/workflow/effects/index.js";
@@ -165,5 +166,34 @@ describe("special files", () => {
   it("a directory where the document should be is a BACKEND_ERROR (an OS error on load), not a confinement error", () => {
     mkdirSync(join(root, "d"));
     expect(mj("d", "READ").outcome).toBe("BACKEND_ERROR");
+  });
+});
+
+describe("no host paths in effect error messages (they go to traces)", () => {
+  it("osErrorText cuts Node's `, <syscall> '<path>'` tail; other errors keep their message", () => {
+    let err: unknown;
+    try {
+      readFileSync(join(root, "missing", "x.json"));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toContain(root);
+    expect(osErrorText(err)).toBe("ENOENT: no such file or directory");
+    expect(osErrorText(new CairnError(ErrorCode.STORE_IO, `a, open '${root}'`))).toBe(`a, open '${root}'`);
+    expect(osErrorText("plain")).toBe("plain");
+  });
+
+  it("a symlink leading outside names only the data-root-relative path; the target is in the details", () => {
+    symlinkSync(outside, join(root, "escape"));
+    let err: unknown;
+    try {
+      mj("escape/x.json");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CairnError);
+    expect((err as CairnError).message).toBe('path confinement: "escape" is a symlink leading outside the data root');
+    expect((err as CairnError).details).toMatchObject({ path: "escape" });
+    expect((err as CairnError).message).not.toContain(outside);
   });
 });

@@ -202,9 +202,10 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
       try {
         target = realpathSync.native(next);
       } catch (err) {
-        throw confinementError(shown, "is a symlink that cannot be resolved", { cause: (err as Error).message });
+        throw confinementError(shown, `is a symlink that cannot be resolved (${(err as NodeJS.ErrnoException).code ?? "error"})`, { cause: (err as Error).message });
       }
-      if (!isInside(realRoot, target)) throw confinementError(shown, `is a symlink leading outside the data root (to ${JSON.stringify(target)})`);
+      // The target stays out of the message (it goes to traces): an absolute host path.
+      if (!isInside(realRoot, target)) throw confinementError(shown, "is a symlink leading outside the data root", { target });
       cur = target;
     } else {
       cur = next;

@@ -140,7 +140,7 @@ export {
   DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_POLL_FIRST_MS, DATA_ROOT_LOCK_POLL_MAX_MS, MAX_LOCK_SYMLINK_HOPS, DATA_ROOT_LOCK_DIR_MODE, DATA_ROOT_LOCK_DIR_PREFIX, DATA_ROOT_LOCK_HASH_HEX, DATA_ROOT_LOCK_REFRESH_MS, DATA_ROOT_LOCK_SUFFIX,
   DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
 } from "./data-root-lock.js";
-export { EffectErrorReason, type EffectErrorReasonValue } from "./errors.js";
+export { EffectErrorReason, osErrorText, type EffectErrorReasonValue } from "./errors.js";
 export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
 export { repairTornTail, type TornTailRepair } from "./jsonl.js";
 export type {

@@ -9,7 +9,7 @@
  * is never read.
  */
 import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
-import { configError, inputError } from "./errors.js";
+import { configError, inputError, osErrorText } from "./errors.js";
 import { readData, replaceAtomic } from "./fsio.js";
 import { defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8 } from "./jsonl.js";
@@ -65,7 +65,7 @@ function load(p: PreparedPath): { doc: PyDict; bytes: Buffer } | { error: string
   try {
     bytes = readData(p);
   } catch (err) {
-    return { error: `cannot read ${JSON.stringify(p.rel)}: ${(err as Error).message}`, bytes: Buffer.alloc(0) };
+    return { error: `cannot read ${JSON.stringify(p.rel)}: ${osErrorText(err)}`, bytes: Buffer.alloc(0) };
   }
   if (bytes === undefined) return { doc: new Map(), bytes: Buffer.alloc(0) };
   let doc: PyValue;

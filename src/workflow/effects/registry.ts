@@ -15,7 +15,7 @@
 import { sha256 } from "../../core/digest.js";
 import { confineAbsolute, preparePath, type PreparedPath } from "./confine.js";
 import { appendDurable, createEmptyIfAbsent, readData } from "./fsio.js";
-import { inputError } from "./errors.js";
+import { inputError, osErrorText } from "./errors.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
 import { canonicalJson, parsePyJson, spacedJson } from "../py/json.js";
@@ -90,7 +90,7 @@ function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
     try {
       bytes = readData(prepared) ?? Buffer.alloc(0);
     } catch (err) {
-      return { bytes: Buffer.alloc(0), loaded: `cannot read ${JSON.stringify(rel)}: ${(err as Error).message}` };
+      return { bytes: Buffer.alloc(0), loaded: `cannot read ${JSON.stringify(rel)}: ${osErrorText(err)}` };
     }
     return { bytes, loaded: rebuild(bytes, rel) };
   };

@@ -13,7 +13,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
-import { cachedDigest, expandPolicy, normalizeDataRoot, remember, selectPolicy } from "../effects/index.js";
+import { cachedDigest, expandPolicy, normalizeDataRoot, osErrorText, remember, selectPolicy } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
 import { dottedGet, type PyValue } from "./value.js";
 
@@ -120,14 +120,14 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
     } catch (err) {
       if (err instanceof CairnError) throw err;
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
-      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
     }
     let fd: number;
     try {
       fd = openSync(abs, FS.O_RDONLY | FS.O_NONBLOCK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
-      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
     }
     try {
       let st: BigIntStats;
@@ -135,7 +135,7 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
         st = fstatSync(fd, { bigint: true });
         if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
       } catch (err) {
-        throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+        throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
       }
       const size = Number(st.size);
       if (size > MAX_STATE_FILE_BYTES) {
@@ -171,7 +171,7 @@ function readAll(fd: number, size: number, path: string): Buffer {
       if (total === size) break; // fstat's size reached: like readFileSync, do not read past it
     }
   } catch (err) {
-    throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${(err as Error).message}`, { path });
+    throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
   }
   return buf.subarray(0, total);
 }
