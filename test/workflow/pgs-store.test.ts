@@ -1,5 +1,5 @@
 /** Recording PGS runs in Cairn's store (issue 4 §3.3): trace + effects artifacts, receipt, edges, roots. */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { canonicalDigest } from "../../src/core/canonical.js";
@@ -10,8 +10,6 @@ import { payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
 
 const PAYLOAD_01_AS_GIVEN =
   '{"tool_name":"PROVISION_STANDARD_LICENSE","parameters":{"tier":"standard","quantity":50},"requesting_user_id":"EMP_STD_001","domain_context":"ai_licensing","request_id":"REQ_TEST_001"}';
-const PAYLOAD_01_CANONICAL =
-  '{"domain_context":"ai_licensing","parameters":{"quantity":50,"tier":"standard"},"request_id":"REQ_TEST_001","requesting_user_id":"EMP_STD_001","tool_name":"PROVISION_STANDARD_LICENSE"}';
 
 const boxes: Sandbox[] = [];
 const stores: Store[] = [];
@@ -26,6 +24,23 @@ afterEach(() => {
 });
 
 describe("store recording", () => {
+  it("two payloads that differ only in key order are two runs: two trace ids, both recorded in one store", () => {
+    const b = box();
+    const store = openStore({ dir: join(b.root, "store") });
+    stores.push(store);
+    const ab = join(b.root, "ab.json");
+    const ba = join(b.root, "ba.json");
+    writeFileSync(ab, '{"numbers": [3], "a": 1}');
+    writeFileSync(ba, '{"a": 1, "numbers": [3]}');
+    const r1 = b.run(WF.collatz, ab, { store, dataRoot: join(b.root, "data-ab") });
+    const r2 = b.run(WF.collatz, ba, { store, dataRoot: join(b.root, "data-ba") });
+    expect(r1.digests.priorState).toBe(r2.digests.priorState);
+    expect(r1.traceId).not.toBe(r2.traceId);
+    expect(r1.digests.trace).not.toBe(r2.digests.trace); // the trace follows the key order
+    expect([r1.recorded, r2.recorded].every((x) => x !== null)).toBe(true);
+    expect(readFileSync(join(r1.traceDirAbs, `${r1.traceId}.jsonl`))).toEqual(store.get(r1.digests.trace as never));
+  });
+
   it("records snapshot → receipt ← payload + prior state, → trace + effects, pinned", () => {
     const b = box(true);
     const store = openStore({ dir: join(b.root, "store") });
@@ -35,10 +50,10 @@ describe("store recording", () => {
     expect(rec).not.toBeNull();
     if (rec === null) return;
     expect(rec.snapshot).toBe(r.digests.snapshot);
-    // The recorded payload is the payload as given (its key order kept); the run's `payload`
-    // digest (trace id input) is of its canonical form.
+    // The recorded payload is the payload as given (its key order kept), and the run's `payload`
+    // digest (a trace id input) is of those bytes.
     expect(rec.payload).toBe(sha256(store.get(rec.payload)));
-    expect(rec.payload).not.toBe(r.digests.payload);
+    expect(rec.payload).toBe(r.digests.payload);
     expect(rec.priorState).toBe(r.digests.priorState);
     expect(rec.trace).toBe(r.digests.trace);
     expect(store.get(rec.trace)).toEqual(readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`)));
@@ -84,7 +99,7 @@ describe("store recording", () => {
     expect(store.get(sha256(seed))).toEqual(seed);
     // The payload artifact is the payload as given: compact, its own key order, Python number forms.
     expect(store.get(rec.payload).toString("utf8")).toBe(PAYLOAD_01_AS_GIVEN);
-    expect(sha256(PAYLOAD_01_CANONICAL)).toBe(r.digests.payload);
+    expect(sha256(PAYLOAD_01_AS_GIVEN)).toBe(r.digests.payload);
   });
 
   it("the same run in a fresh copy finds the same receipt; a VIOLATION run is a failed receipt", () => {

@@ -28,7 +28,7 @@ import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
 import { createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
-import { canonicalPy, compactPy, parsePyJson } from "./pyjson.js";
+import { compactPy, parsePyJson } from "./pyjson.js";
 import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
@@ -231,7 +231,10 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   }
   const files = relevantFiles(pkg, entry.rb, dataRoot);
   const before = captureState(dataRoot, files);
-  const payloadBytes = Buffer.from(canonicalPy(opts.payload), "utf8");
+  // The payload as recorded (compact JSON, key order as given): the reference's outputs follow
+  // that order, so the id hashes these bytes and two orders of one object are two runs with two
+  // ids, never one id with two traces (as for Cairn snapshot runs).
+  const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
   const ids = { snapshot: pkg.digest, workflow: name.fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
   const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
   const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
@@ -279,7 +282,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
   const recorded = opts.store === undefined ? null : recordRun(opts.store, {
     // The payload as given (key order kept: the trace depends on it), not the canonical form.
-    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes: Buffer.from(compactPy(opts.payload), "utf8"), before, after, traceBytes,
+    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
     calls: run.calls, events: trace.lines.length, hops: run.path.length,
   });
   const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({

@@ -5,7 +5,8 @@
  *
  * run key = first 16 hex digits of the canonical digest of
  * `{kind: "cairn.pgs.run", version: 1, snapshot, workflow, payload, priorState}` (snapshot
- * digest, WF FQDN, digest of the payload's canonical JSON, prior-state digest). The PGS suffix
+ * digest, WF FQDN, digest of the payload as given — compact JSON in its own key order, which
+ * the run's outputs follow —, prior-state digest). The PGS suffix
  * is the reference's (A.11): SHA-256 of the canonical JSON of `{domain, wf, payload}`. The
  * reference's leading UTC wall-clock stamp is replaced by the run key, so the same snapshot,
  * payload and prior state give the same id on every machine, and any difference gives another.
