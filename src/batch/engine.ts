@@ -62,6 +62,8 @@ export interface Progress {
   inputBytesTotal: number | undefined;
   eusDone: number;
   eusFailed: number;
+  /** Records read from the input so far (all of them once `eusTotal` is known). */
+  eusRead: number;
   /** Known once the whole input has been read. */
   eusTotal: number | undefined;
   pulsesDone: number;
@@ -112,7 +114,7 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
-  hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
+  hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
   // the bundle) while the rest of the input is ingested: they need only the stored bundle and
   // the config. execute() takes them over, or they are closed. Stdin and in-memory datasets
@@ -234,6 +236,7 @@ async function execute(
     inputBytesTotal: store.stat(input.artifact).size,
     eusDone: 0,
     eusFailed: 0,
+    eusRead: 0,
     eusTotal: undefined,
     pulsesDone: 0,
     pulsesReused: 0,
@@ -292,12 +295,15 @@ async function execute(
   );
   let recordsRead = 0;
   let manifest: Manifest;
+  // The run id is known from here: say so before the first pulse (an interrupted run names it).
+  report();
   try {
     try {
       for await (const batch of storedRecordBatches(store, input, cfg.idField, stats)) {
         for (const r of batch) {
           index.addRecord(r);
           recordsRead++;
+          progress.eusRead = recordsRead;
           if (!scheduler.push(r)) await scheduler.room();
         }
       }

@@ -26,7 +26,7 @@ function clock(start = 1_000_000): { now: () => number; advance: (ms: number) =>
 }
 
 function p(over: Partial<Progress>): Progress {
-  return { phase: "execute", runId: "0123456789abcdef", inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0, ...over };
+  return { phase: "execute", runId: "0123456789abcdef", inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0, ...over };
 }
 
 const NO_COLOR = { NO_COLOR: "1" };
