@@ -25,6 +25,14 @@ export const DEFAULT_MAX_MEMORY_BYTES = 512 * 1024 * 1024;
 /** The smallest --max-memory accepted: below this the engine cannot hold one pulse per worker. */
 export const MIN_MAX_MEMORY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_EU_TIMEOUT_MS = 60_000;
+/** Smallest V8 old-generation heap a worker gets. */
+export const MIN_WORKER_HEAP_MB = 32;
+/**
+ * Share of --max-memory each worker's V8 old generation may use. Per worker, not divided by
+ * --workers: which EUs run out of memory must not depend on the worker count (the output is
+ * the same whatever the workers), only on --max-memory, which is part of the pulse's identity.
+ */
+export const WORKER_HEAP_SHARE = 0.125;
 /** The logical time (ms since epoch) every EU sees from Date/Date.now/performance.now. */
 export const DEFAULT_LOGICAL_TIME_MS = 0;
 
@@ -110,4 +118,9 @@ export function parseSize(s: string): number {
   if (m === null) throw new CairnError(ErrorCode.USAGE, `invalid size ${JSON.stringify(s)}: use e.g. 256MB, 1GiB or a byte count`);
   const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] ?? "").toLowerCase()] as number;
   return Math.floor(Number(m[1]) * unit);
+}
+
+/** Each worker's V8 old-generation limit in MiB: max(MIN_WORKER_HEAP_MB, M × WORKER_HEAP_SHARE). */
+export function workerHeapMb(cfg: Pick<RunConfig, "maxMemoryBytes">): number {
+  return Math.max(MIN_WORKER_HEAP_MB, Math.floor((cfg.maxMemoryBytes * WORKER_HEAP_SHARE) / (1024 * 1024)));
 }

@@ -47,7 +47,7 @@ import type { Params } from "../store/receipts.js";
 import type { EUId } from "./input/types.js";
 import { isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
-import type { RunConfig } from "./config.js";
+import { workerHeapMb, type RunConfig } from "./config.js";
 
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
 export const RECORDS_MEDIA_TYPE = "application/vnd.cairn.batch.records+jsonl";
@@ -133,8 +133,14 @@ export interface PulseResult {
   attemptLog: AttemptLog[];
 }
 
+/**
+ * The receipt parameters of a pulse: everything besides the function and the slice that can
+ * change its records. The worker heap limit is one (an EU may run out of memory under one
+ * --max-memory and not another), so a pulse committed under one limit is not reused under
+ * another; the EU timeout likewise.
+ */
 export function pulseParams(cfg: RunConfig): Params {
-  return { engine: "cairn.batch/1", euTimeoutMs: cfg.euTimeoutMs, logicalTimeMs: cfg.logicalTimeMs, retries: cfg.retries, seed: cfg.seed };
+  return { engine: "cairn.batch/1", euTimeoutMs: cfg.euTimeoutMs, logicalTimeMs: cfg.logicalTimeMs, retries: cfg.retries, seed: cfg.seed, workerHeapMb: workerHeapMb(cfg) };
 }
 
 export function sliceBytes(slice: unknown[]): Buffer {

@@ -11,15 +11,11 @@ import type { Store } from "../store/store.js";
 import { bundleModule } from "./sandbox/bundle.js";
 import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem } from "./sandbox/pool.js";
 import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
-import type { RunConfig } from "./config.js";
+import { workerHeapMb, type RunConfig } from "./config.js";
 
 export const FUNCTION_MEDIA_TYPE = "text/javascript";
-/** Smallest V8 old-generation heap a worker gets. */
-export const MIN_WORKER_HEAP_MB = 32;
 /** V8 young generation per worker (semi-spaces are part of RSS; small keeps it bounded). */
 export const WORKER_YOUNG_GEN_MB = 4;
-/** Share of --max-memory given to the workers' heaps together (the rest: engine buffers). */
-const WORKER_MEMORY_SHARE = 0.25;
 
 /** A module path (.ts/.mts/.js/.mjs), or an already bundled self-contained ESM text. */
 export type FunctionSource = string | { code: string; name?: string };
@@ -47,10 +43,6 @@ export async function storeFunction(store: Store, fn: FunctionSource): Promise<{
   const art = store.putBytes(Buffer.from(code, "utf8"), { mediaType: FUNCTION_MEDIA_TYPE });
   if (art.digest !== sha256(code)) throw new CairnError(ErrorCode.INTERNAL, "function artifact digest differs from the bundle digest");
   return { artifact: art.digest, name };
-}
-
-export function workerHeapMb(cfg: RunConfig): number {
-  return Math.max(MIN_WORKER_HEAP_MB, Math.floor((cfg.maxMemoryBytes * WORKER_MEMORY_SHARE) / cfg.workers / (1024 * 1024)));
 }
 
 export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string): Promise<RunnerHandle> {

@@ -131,7 +131,7 @@ const PINNED = {
   firstRecord: '{"id":0,"output":{"id":0,"r":0.7266257140865152,"t":0,"u":"730b80f5-eda1-4f91-a88d-1244cf07b9a6","x":{"a":1}}}',
   outputDigest: "sha256:94042010db3e3d3ae8359834233044e2f8a31e1d1ef8b87f2fa4433c86446d35",
   runId: "ddaffa3842e11442",
-  manifestDigest: "sha256:fb4fbde820d606ac7af60d72d7a8b31bab14622aa2296fe597799e994109562f",
+  manifestDigest: "sha256:3d946e9b6dfff72105d338e15c998398802a6461b003b3d4ef383c4d55879497",
 };
 
 describe("async functions", () => {

@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
+import { verifyRun } from "../../src/batch/verify.js";
 import type { Manifest } from "../../src/batch/manifest.js";
 import { Scratch, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
@@ -152,6 +153,27 @@ describe("worker crashes and timeouts", () => {
     const r = await run(store, data, { code, name: "oom.mjs" }, { partitions: 1, pulseSize: 10, workers: 1, retries: 1, maxMemoryBytes: 32 * 1024 * 1024 });
     expect(r.counts).toEqual({ total: 10, completed: 9, failed: 1, retried: 1 });
     expect(r.failures).toEqual([{ id: 3, code: ErrorCode.WORKER_CRASHED, message: expect.stringContaining("out of memory") as unknown as string }]);
+  });
+
+  it("out of memory depends on --max-memory alone: not on --workers, not reused under another limit, re-executed alike", async () => {
+    // Each worker's heap limit is max(32 MiB, M / 8) whatever the worker count; EU 3 needs ~100 MiB.
+    const code = "export default (x) => { if (x.big) { const a = []; for (let i = 0; i < 100; i++) a.push(new Array(131072).fill(i)); return a.length; } return x.v; };\n";
+    const data = Array.from({ length: 8 }, (_, i) => ({ v: i, big: i === 3 }));
+    const fn = { code, name: "big.mjs" };
+    const small = { partitions: 1, pulseSize: 8, retries: 0, allowFailures: true, maxMemoryBytes: 256 * 1024 * 1024 };
+    const { store } = scratch.store();
+    const one = await run(store, data, fn, { ...small, workers: 1 });
+    const four = await run(scratch.store().store, data, fn, { ...small, workers: 4 });
+    expect(one.failures.map((f) => [f.id, f.code])).toEqual([[3, ErrorCode.WORKER_CRASHED]]);
+    expect(four.outputDigest).toBe(one.outputDigest);
+    // The same store under a larger limit re-executes the pulse (not the failure committed above).
+    const big = await run(store, data, fn, { ...small, workers: 1, maxMemoryBytes: 2048 * 1024 * 1024 });
+    expect(big.counts).toEqual({ total: 8, completed: 8, failed: 0, retried: 0 });
+    expect(big.outputDigest).not.toBe(one.outputDigest);
+    // Re-execution by verify uses the run's own limit: the failure is reproduced, not a mismatch.
+    const v = await verifyRun(store, one.runId, { reexecute: true });
+    expect(v.problems).toEqual([]);
+    expect(v).toMatchObject({ ok: true, pulsesReexecuted: 1 });
   });
 
   it("a promise that never settles is failed with E_EU_TIMEOUT, never left hanging", async () => {
