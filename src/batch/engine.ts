@@ -318,7 +318,13 @@ async function execute(
     progress.phase = "merge";
     report();
     const cursor: MergeCursor = spill !== undefined ? new IndexIdMerge(store, spill, cfg.partitions, mergePulses, recordsRead) : new OrderIndexMerge(index);
-    const merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile, sampleMemory);
+    let merged: Awaited<ReturnType<typeof mergeOutputs>>;
+    try {
+      merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile, sampleMemory);
+    } catch (err) {
+      forgetIfHopeless(store, runId, err); // e.g. a reduce that throws: it throws again on resume
+      throw err;
+    }
     manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
   } finally {
     try {

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
 import { verifyRun } from "../../src/batch/verify.js";
+import { listRuns } from "../../src/batch/runs.js";
 import type { Manifest } from "../../src/batch/manifest.js";
 import { Scratch, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
@@ -174,6 +175,28 @@ describe("worker crashes and timeouts", () => {
     const v = await verifyRun(store, one.runId, { reexecute: true });
     expect(v.problems).toEqual([]);
     expect(v).toMatchObject({ ok: true, pulsesReexecuted: 1 });
+  });
+
+  it("a reduce that throws fails the run with E_INVALID_INPUT and leaves no run to resume (it would throw again)", async () => {
+    const { store } = scratch.store();
+    const code = 'export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 3) throw new Error("reduce boom"); return acc + v; }\n';
+    const data = Array.from({ length: 6 }, (_, i) => ({ v: i }));
+    await expect(run(store, data, { code, name: "r.mjs" }, { partitions: 2, pulseSize: 2, workers: 1 })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_INPUT,
+      message: expect.stringContaining("reduce of module r.mjs threw at EU 3: reduce boom") as unknown as string,
+    });
+    expect(listRuns(store)).toEqual([]);
+  });
+
+  it("a reduce that times out fails the run with E_EU_TIMEOUT and keeps it resumable", async () => {
+    const { store } = scratch.store();
+    const code = "export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 3) for (;;); return acc + v; }\n";
+    const data = Array.from({ length: 6 }, (_, i) => ({ v: i }));
+    await expect(run(store, data, { code, name: "r.mjs" }, { partitions: 2, pulseSize: 2, workers: 1, euTimeoutMs: 300 })).rejects.toMatchObject({
+      code: ErrorCode.EU_TIMEOUT,
+      message: expect.stringContaining("reduce of module r.mjs failed: ") as unknown as string,
+    });
+    expect(listRuns(store).map((r) => r.state)).toEqual(["incomplete"]);
   });
 
   it("a promise that never settles is failed with E_EU_TIMEOUT, never left hanging", async () => {

@@ -622,7 +622,10 @@ export class WorkerPool {
     );
     const name = this.data.moduleName;
     if (r.kind === "crashed") {
-      throw new CairnError(ErrorCode.INVALID_INPUT, `reduce of module ${name} failed: ${r.error.message}`, { code: r.error.code });
+      // A timeout or a crash (out of memory, exit) depends on the machine and the limits, not
+      // only on the module: its own code, so the run stays resumable (a throw is INVALID_INPUT).
+      const code = r.error.code === ErrorCode.EU_TIMEOUT ? ErrorCode.EU_TIMEOUT : ErrorCode.WORKER_CRASHED;
+      throw new CairnError(code, `reduce of module ${name} failed: ${r.error.message}`, { code: r.error.code });
     }
     if (r.msg.type === "reduced") return r.msg.acc;
     if (r.msg.type === "reduce-failed") {
