@@ -9,7 +9,6 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -35,6 +34,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
+import { checkOutFile, OutFile } from "./out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 
@@ -114,6 +114,7 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
+  if (hooks.outFile !== undefined) await checkOutFile(hooks.outFile); // before any work
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
   // the bundle) while the rest of the input is ingested: they need only the stored bundle and
@@ -171,6 +172,7 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   const { plan, planDigest } = loadPlan(store, runId);
+  if (hooks.outFile !== undefined) await checkOutFile(hooks.outFile); // before any work
   return execute(store, runId, plan, planDigest, hooks);
 }
 
@@ -425,14 +427,6 @@ async function mergeOutputs(
   let acc = reducer?.initial;
   let batch: ReduceItem[] = [];
   let pending = "";
-  let out: FileHandle | undefined;
-  if (outFile !== undefined) {
-    try {
-      out = await open(outFile, "w");
-    } catch (err) {
-      throw new CairnError(ErrorCode.STORE_IO, `cannot write ${outFile}: ${(err as Error).message}`, { path: outFile });
-    }
-  }
   async function* lines(): AsyncGenerator<Buffer> {
     while (cursor.next()) {
       const text = cursor.text;
@@ -463,17 +457,23 @@ async function mergeOutputs(
     yield chunk;
   }
   const builder = outputTree(expected, maxMemoryBytes);
+  let out: OutFile | undefined;
+  let complete = false;
   try {
+    if (outFile !== undefined) out = await OutFile.open(outFile);
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
     if (reducer !== undefined && batch.length > 0) acc = await reducer.reduce(acc as string, batch);
-    return {
+    const result = {
       output: { digest: await builder.root(), artifact: art.digest, records: builder.size },
       failures,
       reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
     };
+    await out?.commit();
+    complete = true;
+    return result;
   } finally {
     try {
-      await out?.close();
+      if (!complete) await out?.abort();
     } finally {
       await builder.close();
     }

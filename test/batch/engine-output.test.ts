@@ -2,11 +2,12 @@
  * The ordered output: streamOutputs (bounded-memory reading of a finished run), --out, and
  * the run being reused when it is started again.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run, streamOutputs } from "../../src/batch/engine.js";
+import { listRuns } from "../../src/batch/runs.js";
 import { Scratch, expectCairnError, fixture, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
@@ -77,5 +78,27 @@ describe("--out and reuse", () => {
     expect({ ...again, reused: false }).toEqual(first);
     expect(readFileSync(join(dir, "b.jsonl")).equals(bytes)).toBe(true);
     expect(progress).not.toContain("execute");
+  });
+
+  it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {
+    const { store } = scratch.store();
+    const out = join(scratch.dir(), "no-such-dir", "o.jsonl");
+    const phases: string[] = [];
+    const err = await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: out, onProgress: (p) => phases.push(p.phase) }), ErrorCode.STORE_IO);
+    expect(err.message).toContain(`cannot write ${out}: ENOENT`);
+    expect(phases).toEqual([]);
+    expect(listRuns(store)).toEqual([]);
+  });
+
+  it("a run that fails in its merge leaves no partial outFile and keeps an existing one as it was", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const out = join(dir, "o.jsonl");
+    writeFileSync(out, "old\n");
+    const code = 'export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 150) throw new Error("no"); return acc + v; }\n';
+    const data = Array.from({ length: 200 }, (_, i) => ({ v: i }));
+    await expectCairnError(run(store, data, { code, name: "r.mjs" }, { pulseSize: 16 }, { outFile: out }), ErrorCode.INVALID_INPUT);
+    expect(readFileSync(out, "utf8")).toBe("old\n");
+    expect(readdirSync(dir)).toEqual(["o.jsonl"]);
   });
 });
