@@ -147,6 +147,11 @@ export function sliceBytes(slice: unknown[]): Buffer {
   return Buffer.from(canonicalize({ eus: slice, kind: "cairn.batch.slice" }));
 }
 
+/** One slice entry's canonical text: a JSON input (its canonical text) or a bytes input's artifact. */
+export function sliceEntryText(id: EUId, input: { json: string } | { artifact: Digest }): string {
+  return "json" in input ? `{"id":${canonicalText(id)},"input":${input.json}}` : `{"id":${canonicalText(id)},"input_artifact":${canonicalText(input.artifact)}}`;
+}
+
 /**
  * The same bytes as `sliceBytes`, assembled from each entry's canonical parts, so every input
  * is canonicalised once: `{"eus":[…],"kind":"cairn.batch.slice"}` with entries
@@ -159,12 +164,12 @@ export class SliceWriter {
 
   /** Adds an entry; `canonicalInput` is the input's canonical JSON text. */
   addInput(id: EUId, canonicalInput: string): void {
-    this.entry(`{"id":${canonicalText(id)},"input":${canonicalInput}}`);
+    this.entry(sliceEntryText(id, { json: canonicalInput }));
   }
 
   /** Adds an entry for a bytes input stored as an artifact. */
   addArtifact(id: EUId, digest: Digest): void {
-    this.entry(`{"id":${canonicalText(id)},"input_artifact":${canonicalText(digest)}}`);
+    this.entry(sliceEntryText(id, { artifact: digest }));
   }
 
   bytes(): Buffer {

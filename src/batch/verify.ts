@@ -1,7 +1,7 @@
 /**
- * `verify` re-checks a finished run from the store alone: the manifest, every pulse's
- * records against its checksum and receipt, and the ordered output against the output
- * digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
+ * `verify` re-checks a finished run from the store alone: the manifest against the run's plan
+ * and input (verify-input.ts), every pulse's records against its checksum and receipt, and the
+ * ordered output against the output digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
  * of pulses on fresh workers and compares every record. `replay` re-executes one pulse.
  * Both only read the store; their scratch ordering index lives in the OS temp directory.
  */
@@ -21,13 +21,23 @@ import { OrderIndex } from "./order-index.js";
 import { checksumOf, leafOf, recordText } from "./records.js";
 import { executePulse, pulseParams, type WorkEU } from "./pulse.js";
 import { loadFunction } from "./runner.js";
+import { checkInputCoverage, checkPlan } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
 
 /** Problems listed one by one before verify only counts the rest. */
 export const MAX_VERIFY_PROBLEMS = 1000;
 
 export interface VerifyProblem {
-  code: "manifest_invalid" | "artifact_tampered" | "checksum_mismatch" | "receipt_mismatch" | "output_mismatch" | "count_mismatch" | "reexecution_mismatch";
+  code:
+    | "manifest_invalid"
+    | "plan_mismatch"
+    | "input_mismatch"
+    | "artifact_tampered"
+    | "checksum_mismatch"
+    | "receipt_mismatch"
+    | "output_mismatch"
+    | "count_mismatch"
+    | "reexecution_mismatch";
   message: string;
   pulse?: string;
 }
@@ -88,6 +98,10 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   };
   const report: VerifyReport = { ok: false, runId, manifestDigest: digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, problems };
   if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
+  // The manifest against the run's plan and input: a self-consistent manifest that left out
+  // records would pass every check below.
+  checkPlan(store, m, add);
+  await checkInputCoverage(store, m, add);
 
   const byIndex = m.config.idField === null;
   const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);

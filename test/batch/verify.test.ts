@@ -11,6 +11,11 @@ import { ErrorCode, openStore, type Store } from "../../src/index.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { digestHex, digestToBytes, type Digest } from "../../src/core/digest.js";
+import { canonicalBytes } from "../../src/core/canonical.js";
+import { MerkleBuilder } from "../../src/core/merkle.js";
+import { MANIFEST_MEDIA_TYPE, OUTPUT_MEDIA_TYPE, type Manifest } from "../../src/batch/manifest.js";
+import { manifestRoot } from "../../src/batch/plan.js";
+import { leafOf } from "../../src/batch/records.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
@@ -128,6 +133,52 @@ describe("tampering", () => {
     } finally {
       reopened.close();
     }
+  });
+});
+
+describe("the manifest against the plan and the input", () => {
+  /** Re-pins run:<id>:manifest to `m` (canonical), as someone with write access to the store could. */
+  function repin(store: Store, m: Manifest): void {
+    const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
+    store.unpin(manifestRoot(m.runId));
+    store.pin(manifestRoot(m.runId), art.digest, "run");
+  }
+
+  it("a rebuilt manifest that leaves a pulse out, its counts and output recomputed to match, is input_mismatch", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const dropped = m.pulses[m.pulses.length - 1] as Manifest["pulses"][number];
+    const kept = m.pulses.slice(0, -1);
+    const texts = kept
+      .flatMap((p) => store.get(p.records).toString("utf8").trimEnd().split("\n"))
+      .map((t) => ({ t, id: (JSON.parse(t) as { id: number }).id }))
+      .sort((a, b) => a.id - b.id)
+      .map((x) => x.t);
+    const tree = new MerkleBuilder();
+    for (const t of texts) tree.addRaw(leafOf(t));
+    const output = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: OUTPUT_MEDIA_TYPE });
+    const total = N - dropped.eus;
+    repin(store, {
+      ...m,
+      pulses: kept,
+      counts: { total, completed: total, failed: 0, retried: 0 },
+      input: { ...m.input, records: total },
+      output: { digest: tree.root(), artifact: output.digest, records: total },
+    });
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.ok).toBe(false);
+    expect(rep.problems).toEqual([
+      { code: "input_mismatch", message: `the input artifact holds ${N} records, the manifest says ${total}` },
+      { code: "input_mismatch", message: expect.stringMatching(new RegExp(`^${dropped.eus} input record\\(s\\) are in no pulse \\(e\\.g\\. EU id \\d+\\)$`)) as unknown as string },
+    ]);
+  });
+
+  it("a manifest whose config differs from the run's pinned plan is plan_mismatch", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    repin(store, { ...m, config: { ...m.config, allowFailures: !m.config.allowFailures } });
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toEqual([{ code: "plan_mismatch", message: `the manifest differs from the run's pinned plan ${m.plan} in: config` }]);
   });
 });
 

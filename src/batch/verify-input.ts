@@ -1,0 +1,120 @@
+/**
+ * verify, against the run's plan and input: the manifest must describe the pinned plan (run id,
+ * plan digest, engine, config, input, function), and the pulses' slices must hold exactly the
+ * records of the input artifact — every record once, with the input the reader gives for it,
+ * in the partition its id hashes to. Without this a manifest rebuilt without some pulses (and
+ * its counts and output recomputed to match) would verify: it is self-consistent.
+ *
+ * The input's records are keyed in a temporary SQLite database in the OS temp directory (id →
+ * SHA-256 of its slice entry), so memory does not grow with the input.
+ */
+import Database from "better-sqlite3";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { canonicalize } from "../core/canonical.js";
+import { sha256 } from "../core/digest.js";
+import { isCairnError } from "../core/errors.js";
+import type { Store } from "../store/store.js";
+import { canonicalText } from "./canonical-text.js";
+import { storedRecordBatches } from "./ingest.js";
+import type { EUId, InputFormat } from "./input/types.js";
+import type { Manifest } from "./manifest.js";
+import { partitionOf } from "./partition.js";
+import { loadPlan } from "./plan.js";
+import { sliceEntryText } from "./pulse.js";
+
+export type CoverageProblem = { code: "plan_mismatch" | "input_mismatch"; message: string; pulse?: string };
+
+/** Page cache of the scratch database (KiB). */
+const COVERAGE_CACHE_KIB = 4 * 1024;
+/** Input records inserted per transaction. */
+const COVERAGE_BATCH_ROWS = 4096;
+
+/** The manifest against the pinned plan its run id names. */
+export function checkPlan(store: Store, m: Manifest, add: (p: CoverageProblem) => void): void {
+  let pinned: ReturnType<typeof loadPlan>;
+  try {
+    pinned = loadPlan(store, m.runId);
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+    add({ code: "plan_mismatch", message: `the plan of run ${m.runId} cannot be read: ${err.message}` });
+    return;
+  }
+  const { plan, planDigest } = pinned;
+  const differs: string[] = [];
+  if (m.plan !== planDigest) differs.push(`plan ${m.plan} (pinned: ${planDigest})`);
+  const same = (a: unknown, b: unknown): boolean => canonicalize(a) === canonicalize(b);
+  if (!same(m.engine, plan.engine)) differs.push("engine");
+  if (!same(m.config, plan.config)) differs.push("config");
+  if (m.input.artifact !== plan.input.artifact || m.input.format !== plan.input.format) differs.push("input");
+  if (m.function.artifact !== plan.function.artifact) differs.push("function");
+  if (differs.length > 0) add({ code: "plan_mismatch", message: `the manifest differs from the run's pinned plan ${planDigest} in: ${differs.join(", ")}` });
+}
+
+/** Every input record in exactly one pulse slice, with its input and partition. */
+export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void): Promise<void> {
+  const path = join(tmpdir(), `cairn-verify-input-${m.runId}-${randomBytes(4).toString("hex")}.sqlite`);
+  const db = new Database(path);
+  try {
+    db.pragma("journal_mode = OFF");
+    db.pragma("synchronous = OFF");
+    db.pragma(`cache_size = -${COVERAGE_CACHE_KIB}`);
+    db.exec("CREATE TABLE eus (id TEXT PRIMARY KEY, entry BLOB NOT NULL, seen INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID");
+    const insert = db.prepare("INSERT OR IGNORE INTO eus(id, entry) VALUES (?, ?)");
+    const find = db.prepare("SELECT entry, seen FROM eus WHERE id = ?");
+    const mark = db.prepare("UPDATE eus SET seen = 1 WHERE id = ?");
+
+    let read = 0;
+    let rows: Array<[string, Buffer]> = [];
+    const flush = db.transaction((batch: Array<[string, Buffer]>) => {
+      for (const [id, entry] of batch) if (insert.run(id, entry).changes === 0) add({ code: "input_mismatch", message: `the input holds EU id ${id} twice` });
+    });
+    try {
+      for await (const batch of storedRecordBatches(store, { artifact: m.input.artifact, format: m.input.format as InputFormat, source: `input ${m.input.artifact}` }, m.config.idField)) {
+        for (const r of batch) {
+          const entry = Buffer.isBuffer(r.input) ? sliceEntryText(r.id, { artifact: sha256(r.input) }) : sliceEntryText(r.id, { json: r.inputJson ?? canonicalText(r.input) });
+          rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex")]);
+          read++;
+          if (rows.length >= COVERAGE_BATCH_ROWS) {
+            flush(rows);
+            rows = [];
+          }
+        }
+      }
+    } catch (err) {
+      if (!isCairnError(err)) throw err;
+      add({ code: "input_mismatch", message: `the input artifact ${m.input.artifact} cannot be read back: ${err.message}` });
+      return;
+    }
+    flush(rows);
+    if (read !== m.input.records) add({ code: "input_mismatch", message: `the input artifact holds ${read} records, the manifest says ${m.input.records}` });
+
+    for (const p of m.pulses) {
+      const name = `${p.partition}/${p.index}`;
+      let entries: Array<{ id: EUId }>;
+      try {
+        entries = (JSON.parse(store.get(p.slice).toString("utf8")) as { eus: Array<{ id: EUId }> }).eus;
+      } catch (err) {
+        if (!isCairnError(err)) throw err;
+        add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice}: ${err.message}` });
+        continue;
+      }
+      for (const e of entries) {
+        const id = canonicalText(e.id);
+        const row = find.get(id) as { entry: Buffer; seen: number } | undefined;
+        if (row === undefined) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which is not in the input` });
+        else if (row.seen !== 0) add({ code: "input_mismatch", pulse: name, message: `EU id ${id} is in more than one pulse (again in ${name})` });
+        else if (!row.entry.equals(Buffer.from(sha256(canonicalize(e)).slice(7), "hex"))) add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: the input of EU id ${id} differs from the input artifact's` });
+        if (row !== undefined) mark.run(id);
+        if (partitionOf(e.id, m.config.partitions) !== p.partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, m.config.partitions)}` });
+      }
+    }
+    const missing = db.prepare("SELECT count(*) AS n, min(id) AS first FROM eus WHERE seen = 0").get() as { n: number; first: string | null };
+    if (missing.n > 0) add({ code: "input_mismatch", message: `${missing.n} input record(s) are in no pulse (e.g. EU id ${missing.first})` });
+  } finally {
+    db.close();
+    rmSync(path, { force: true });
+  }
+}
