@@ -28,11 +28,13 @@ export function gcCommand(): Command {
         const r = store.gc({ dryRun: opts.dryRun === true, graceMs: opts.grace });
         out.result(r, () => {
           const verb = r.dryRun ? "would sweep" : "swept";
-          out.line(`gc${r.dryRun ? " (dry run)" : ""}: ${verb} ${plural(r.swept.length, "artifact")}, ${r.sweptBytes} bytes (${humanBytes(r.sweptBytes)})`);
+          out.line(`gc${r.dryRun ? " (dry run)" : ""}: ${verb} ${plural(r.sweptCount, "artifact")}, ${r.sweptBytes} bytes (${humanBytes(r.sweptBytes)})`);
           if (out.quiet) return;
           out.line(`roots: ${plural(r.roots.snapshots, "snapshot")}, ${plural(r.roots.pins, "pinned root")}`);
           out.line(`present: ${r.present}, reachable: ${r.reachable}, kept by grace: ${r.keptByGrace}, kept as receipts: ${r.keptAsReceipts}`);
           for (const s of r.swept) out.line(`${s.digest}  ${s.size}  ${s.storage}`);
+          // The report lists at most MAX_REPORTED_SWEPT artifacts; say how many it left out.
+          if (r.sweptCount > r.swept.length) out.line(`${plural(r.sweptCount - r.swept.length, "more artifact")} not listed`);
         });
       });
     });
