@@ -89,6 +89,10 @@ export const ErrorCode = {
   COMPILE_DUPLICATE: "E_COMPILE_DUPLICATE",
   /** Compile diagnostic: a capability module that cannot be bundled or loaded. */
   COMPILE_MODULE: "E_COMPILE_MODULE",
+  /** Compile diagnostic: a step input its capability does not declare (a misspelt or unknown input name). */
+  COMPILE_UNKNOWN_INPUT: "E_COMPILE_UNKNOWN_INPUT",
+  /** Compile diagnostic: a store path naming no file, or the file (or a directory of the file) of another store. */
+  COMPILE_STORE_PATH: "E_COMPILE_STORE_PATH",
   /** Something Cairn did not expect; a bug. */
   INTERNAL: "E_INTERNAL",
 } as const;

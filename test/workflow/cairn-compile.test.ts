@@ -79,7 +79,7 @@ describe("compile: valid declarations", () => {
 });
 
 describe("compile: each diagnostic names code, file, node and field", () => {
-  it("E_COMPILE_SCHEMA: invalid YAML, a schema mismatch, a path escaping the data root", async () => {
+  it("E_COMPILE_SCHEMA: invalid YAML, a schema mismatch, a path escaping the data root, a duplicate JSON key", async () => {
     const bad = writeTree({ "wf.yaml": "cairn: [unclosed\n" });
     const r1 = await compileWorkflows([join(bad, "wf.yaml")]);
     expect(r1.diagnostics).toHaveLength(1);
@@ -94,6 +94,11 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     (e.stores as Record<string, Decl>).agents!.path = "../outside.jsonl";
     const r3 = await errorsOf(e, "wf.json");
     expect(r3.r.diagnostics[0]).toMatchObject({ code: "E_COMPILE_SCHEMA", file: r3.file, node: null, field: "stores.agents.path" });
+
+    // a key twice in one JSON object, as in YAML (more: cairn-compile-parse.test.ts)
+    const dup = writeTree({ "wf.json": JSON.stringify(flow(), null, 2).replace('  "entry"', '  "entry": "zz",\n  "entry"') });
+    const r4 = await compileWorkflows([join(dup, "wf.json")]);
+    expect(r4.diagnostics).toEqual([{ code: "E_COMPILE_SCHEMA", file: join(dup, "wf.json"), node: null, field: "", message: 'not valid JSON (line 6, column 3): duplicate key "entry" (first at line 5, column 3)' }]);
   });
 
   it("E_COMPILE_UNKNOWN_CAPABILITY: atom, store, module, user CT", async () => {
@@ -146,6 +151,22 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     (nodes(m).reg!.steps as Decl[])[0]!.inputs = {};
     const r2 = await errorsOf(m);
     expect(r2.lines).toEqual([`${r2.file}: node reg: steps[0].inputs: input "key" of agents REGISTER is not bound [E_COMPILE_UNBOUND_INPUT]`]);
+  });
+
+  it("E_COMPILE_UNKNOWN_INPUT: an input the capability does not declare (more: cairn-compile-inputs.test.ts)", async () => {
+    const d = flow();
+    ((nodes(d).reg!.steps as Decl[])[0]!.inputs as Decl).valeu = "$.payload";
+    const { file, lines, r } = await errorsOf(d);
+    expect(r.diagnostics.map((x) => [x.code, x.file, x.node, x.field])).toEqual([["E_COMPILE_UNKNOWN_INPUT", file, "reg", "steps[0].inputs.valeu"]]);
+    expect(lines[0]).toBe(`${file}: node reg: steps[0].inputs.valeu: step bind: agents REGISTER has no input "valeu" (its inputs: key, value, target_cs, target_ref); did you mean "value"? [E_COMPILE_UNKNOWN_INPUT]`);
+  });
+
+  it("E_COMPILE_STORE_PATH: two stores on one data-root file (more: cairn-compile-stores.test.ts)", async () => {
+    const d = flow();
+    (d.stores as Record<string, Decl>).audit!.path = "r/./agents.jsonl";
+    const { file, lines, r } = await errorsOf(d);
+    expect(r.diagnostics.map((x) => [x.code, x.file, x.node, x.field])).toEqual([["E_COMPILE_STORE_PATH", file, null, "stores.audit.path"]]);
+    expect(lines[0]).toBe(`${file}: stores.audit.path: store audit (appendonly, "r/./agents.jsonl") and store agents (registry, "r/agents.jsonl") name the same data-root file r/agents.jsonl: each store of a workflow needs its own file [E_COMPILE_STORE_PATH]`);
   });
 
   it("E_COMPILE_MISSING_NODE: a route and the entry", async () => {

@@ -36,7 +36,7 @@ export interface AtomEntry {
   /** The handler ref of the atom in its sealed table (`<module>:<callable>`), recorded in the snapshot. */
   readonly ref: string;
   readonly atom: CtAtom;
-  /** The fields of the atom's result object (`$.results.<node>.<field>`). */
+  /** The fields of the atom's result object (`$.results.<node>.<field>`). Its inputs are `atom.args` (a step binding another is `E_COMPILE_UNKNOWN_INPUT`). */
   readonly outputs: readonly string[];
   readonly outcomes: readonly Outcome[];
 }
@@ -84,7 +84,7 @@ export interface OperationEntry {
   readonly method: string;
   readonly outcomes: readonly Outcome[];
   readonly outputs: readonly string[];
-  /** Inputs the operation reads. */
+  /** Inputs the operation reads: the only inputs a step may bind (else `E_COMPILE_UNKNOWN_INPUT`). */
   readonly inputs: readonly string[];
   /** Inputs that must be bound (else `E_COMPILE_UNBOUND_INPUT`). */
   readonly required: readonly string[];

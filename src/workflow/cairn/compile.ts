@@ -2,18 +2,21 @@
  * The Cairn workflow compiler: YAML/JSON declarations → one sealed snapshot, with every check
  * done before any execution.
  *
- * Pipeline, per file: parse (YAML 1.2 core schema with unique keys, or JSON) → validate against
+ * Pipeline, per file: parse (YAML 1.2 core schema with unique keys, or JSON, also with unique
+ * keys: json-keys.ts) → validate against
  * the published JSON Schema (schema.ts, ajv) → semantic checks → resolution. Semantic
  * diagnostics (each names file, node and field; codes in src/core/errors.ts):
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON, or not matching the schema                                  |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike), or not matching the schema |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
+ * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
  * | `E_COMPILE_MODULE`             | a capability module that does not bundle or does not export `capabilities` |
  * | `E_COMPILE_UNKNOWN_CAPABILITY` | an unknown atom, module, user CT or store                                  |
  * | `E_COMPILE_UNKNOWN_OPERATION`  | an operation the store kind does not have                                  |
+ * | `E_COMPILE_UNKNOWN_INPUT`      | a step input the atom or store operation does not declare (user CTs take any inputs) |
  * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step), or a required input left unbound |
  * | `E_COMPILE_MISSING_NODE`       | the entry or a route names an undeclared node                               |
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
@@ -31,11 +34,12 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
 import { loadAjv } from "../atoms/general.js";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type StoreKind } from "./catalog.js";
+import { duplicateJsonKey } from "./json-keys.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
   CAIRN_MAX_HOPS, SNAPSHOT_KIND, SNAPSHOT_VERSION,
@@ -43,6 +47,8 @@ import {
 } from "./model.js";
 import { parseBindingPath } from "./paths.js";
 import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } from "./schema.js";
+import { StorePathTable } from "./store-paths.js";
+import { closestName } from "./suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
 
 /** Declaration file extensions. */
@@ -190,16 +196,22 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; error?: Compil
   }
   const text = bytes.toString("utf8");
   if (extname(file).toLowerCase() === ".json") {
+    let doc: unknown;
     try {
-      return { doc: JSON.parse(text) as unknown, text: bytes };
+      doc = JSON.parse(text) as unknown;
     } catch (err) {
       return fail(`not valid JSON: ${(err as Error).message}`);
     }
+    // JSON.parse keeps the last of two equal keys: refuse them, as YAML declarations do.
+    const dup = duplicateJsonKey(text);
+    if (dup !== null) return fail(`not valid JSON (line ${dup.at.line}, column ${dup.at.column}): duplicate key ${JSON.stringify(dup.key)} (first at line ${dup.first.line}, column ${dup.first.column})`);
+    return { doc, text: bytes };
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2" });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2", lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const at = e?.linePos?.[0];
+    const at = e === undefined ? undefined : lines.linePos(e.pos[0]);
     return fail(`not valid YAML${at === undefined ? "" : ` (line ${at.line}, column ${at.col})`}: ${e?.message.split("\n")[0] ?? "parse error"}`);
   }
   try {
@@ -219,6 +231,8 @@ interface StepInfo {
   outcomes: readonly Outcome[];
   /** Inputs that must be bound. */
   required: readonly string[];
+  /** Every input the capability declares (required and optional); null: any input (user CTs, unresolved capabilities). */
+  accepts: readonly string[] | null;
   resolved?: ResolvedCapability;
 }
 
@@ -330,13 +344,13 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       const at = `steps[${i}]`;
       if (ids.has(s.id)) add(ErrorCode.COMPILE_DUPLICATE, key, `${at}.id`, `step id ${JSON.stringify(s.id)} is used twice in this node`);
       ids.add(s.id);
-      let info: StepInfo = { known: false, outputs: [], outcomes: [], required: [] };
+      let info: StepInfo = { known: false, outputs: [], outcomes: [], required: [], accepts: null };
       if (s.ct !== undefined) {
         const dot = s.ct.indexOf(".");
         if (dot < 0) {
           const a = atomNamed(s.ct);
           if (a === undefined) add(ErrorCode.COMPILE_UNKNOWN_CAPABILITY, key, `${at}.ct`, `unknown atom ${JSON.stringify(s.ct)} (built-in atoms: ${Object.keys(CAIRN_ATOMS).join(", ")}; a user CT is written <module>.<capability>)`);
-          else info = { known: true, outputs: a.outputs, outcomes: a.outcomes, required: a.atom.args.filter((x) => x !== "flags"), resolved: { kind: "ct", handler: { type: "atom", name: a.name, ref: a.ref } } };
+          else info = { known: true, outputs: a.outputs, outcomes: a.outcomes, required: a.atom.args.filter((x) => x !== "flags"), accepts: a.atom.args, resolved: { kind: "ct", handler: { type: "atom", name: a.name, ref: a.ref } } };
         } else {
           const modName = s.ct.slice(0, dot);
           const cap = s.ct.slice(dot + 1);
@@ -344,11 +358,11 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
             add(ErrorCode.COMPILE_UNKNOWN_CAPABILITY, key, `${at}.ct`, `unknown capability module ${JSON.stringify(modName)} (declare it under modules:)`);
           } else {
             const m = modules.get(modName);
-            if (m === null || m === undefined) info = { known: false, outputs: [], outcomes: CT_OUTCOMES, required: [] }; // the module error is reported once, under modules
+            if (m === null || m === undefined) info = { known: false, outputs: [], outcomes: CT_OUTCOMES, required: [], accepts: null }; // the module error is reported once, under modules
             else if (!Object.prototype.hasOwnProperty.call(m.capabilities, cap)) {
               add(ErrorCode.COMPILE_UNKNOWN_CAPABILITY, key, `${at}.ct`, `capability module ${modName} (${m.path}) registers no CT ${JSON.stringify(cap)} (it registers: ${Object.keys(m.capabilities).join(", ") || "nothing"})`);
             } else {
-              info = { known: true, outputs: (m.capabilities[cap] as { outputs: readonly string[] }).outputs, outcomes: CT_OUTCOMES, required: [], resolved: { kind: "ct", handler: { type: "user", module: modName, digest: m.digest, capability: cap } } };
+              info = { known: true, outputs: (m.capabilities[cap] as { outputs: readonly string[] }).outputs, outcomes: CT_OUTCOMES, required: [], accepts: null, resolved: { kind: "ct", handler: { type: "user", module: modName, digest: m.digest, capability: cap } } };
             }
           }
         }
@@ -358,7 +372,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         else {
           const o = operationOf(st.kind, s.op as string);
           if (o === undefined) add(ErrorCode.COMPILE_UNKNOWN_OPERATION, key, `${at}.op`, `a ${st.kind} store has no operation ${JSON.stringify(s.op)} (operations: ${Object.keys(STORE_KINDS[st.kind].operations).join(", ")})`);
-          else info = { known: true, outputs: o.outputs, outcomes: o.outcomes, required: o.required, resolved: { kind: "cs", store: s.cs, capability: STORE_KINDS[st.kind].capability, op: o.op, method: o.method } };
+          else info = { known: true, outputs: o.outputs, outcomes: o.outcomes, required: o.required, accepts: o.inputs, resolved: { kind: "cs", store: s.cs, capability: STORE_KINDS[st.kind].capability, op: o.op, method: o.method } };
         }
       }
       if (s.lane !== undefined) {
@@ -456,7 +470,12 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     node.steps.forEach((s, i) => {
       const info = list[i] as StepInfo;
       const inputs: Record<string, Binding> = {};
-      for (const [name, b] of Object.entries(s.inputs)) inputs[name] = compileBinding(key, i, `steps[${i}].inputs.${name}`, b);
+      for (const [name, b] of Object.entries(s.inputs)) {
+        if (info.accepts !== null && !info.accepts.includes(name)) {
+          const near = closestName(name, info.accepts);
+          add(ErrorCode.COMPILE_UNKNOWN_INPUT, key, `steps[${i}].inputs.${name}`, `step ${s.id}: ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} has no input ${JSON.stringify(name)} (its inputs: ${info.accepts.join(", ") || "none"})${near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`}`);
+        } else inputs[name] = compileBinding(key, i, `steps[${i}].inputs.${name}`, b);
+      }
       for (const r of info.required) {
         if (!Object.prototype.hasOwnProperty.call(s.inputs, r)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, `steps[${i}].inputs`, `input ${JSON.stringify(r)} of ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} is not bound`);
       }
@@ -524,6 +543,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
   const infos: CompiledWorkflowInfo[] = [];
   const bundles = new Map<string, SnapshotModule>();
   const seen = new Map<string, string>();
+  const storePaths = new StorePathTable();
   for (const file of files) {
     const parsed = parseFile(file);
     if (parsed.error !== undefined) {
@@ -544,6 +564,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
       continue;
     }
     seen.set(fqdn, file);
+    for (const p of storePaths.add(fqdn, file, decl.stores ?? {})) diags.push({ code: ErrorCode.COMPILE_STORE_PATH, file, node: null, field: `stores.${p.store}.path`, message: p.message });
     // Capability modules: bundled and described before the steps that use them are checked.
     const modules = new Map<string, ModuleInfo | null>();
     for (const [name, rel] of Object.entries(decl.modules ?? {})) {
