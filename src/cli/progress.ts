@@ -3,9 +3,15 @@
  *
  * - bar: stderr is a TTY and neither --quiet nor --json: one line redrawn in place (`\r` +
  *   clear-line), at most ~10 times a second and at least once a second (so the rate and ETA
- *   move during long pulses):
- *     `[#####.....] 12,345/52,889 EUs  3,210 EU/s  ETA 14s  failed 2`
- *   While the input is still being read the total is unknown: `12,345 EUs  3,210 EU/s  reading…`.
+ *   move during long pulses). The bar and the percentage are of EUs done:
+ *     `[#####.....] 12,345/52,889 EUs (23%)  3,210 EU/s  ETA 14s  failed 2`
+ *   The EU total is known only once the whole input has been read. Until then it is estimated
+ *   from the records read and the share of the input's bytes they came from, and every figure
+ *   that depends on it is marked `≈` (see `estimateTotal`):
+ *     `[#####.....] 12,345/≈52,900 EUs (≈23%)  3,210 EU/s  ETA ≈14s`
+ *   Before any record is read there is no estimate: `0 EUs  0 EU/s  reading…`. The ETA is `?`
+ *   when no rate is measured yet, or when every record read so far is done but the total is
+ *   still unknown (never `0s` while EUs may remain).
  *   The failure count is red when color is enabled (a TTY and NO_COLOR unset).
  * - lines: stderr is not a TTY (a log, a pipe, CI) and not --quiet/--json: a plain line on
  *   every phase change and at most one `cairn: 12345 EUs done, 2 failed` every 2 s.
@@ -33,6 +39,9 @@ export const BAR_CELLS = 20;
 /** The rate is measured over this much recent time (a sliding window). */
 export const RATE_WINDOW_MS = 5000;
 
+/** While the EU total is estimated, the share done is shown as at most this percentage. */
+export const MAX_ESTIMATED_PERCENT = 99;
+
 const CLEAR_LINE = "\r\u001b[2K";
 
 /** Chooses the progress display for the run's flags and stderr. */
@@ -54,6 +63,25 @@ export function formatEta(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/**
+ * An estimate of a run's EU total while it is still unknown: the records read so far scaled
+ * by the share of the input's bytes read (the readers count a chunk's bytes as its records are
+ * handed out), never below the records read (or done). Undefined before any record or byte is
+ * read, and when the input's size is unknown or 0.
+ */
+export function estimateTotal(p: Pick<Progress, "eusRead" | "eusDone" | "inputBytesRead" | "inputBytesTotal">): number | undefined {
+  const bytesTotal = p.inputBytesTotal;
+  if (bytesTotal === undefined || bytesTotal <= 0 || p.inputBytesRead <= 0 || p.eusRead <= 0) return undefined;
+  const share = Math.min(1, p.inputBytesRead / bytesTotal);
+  return Math.max(p.eusRead, p.eusDone, Math.round(p.eusRead / share));
+}
+
+/** `done` of `total` as a whole percentage, rounded down (so 100% means all done). */
+export function percentDone(done: number, total: number): number {
+  if (total <= 0) return 100;
+  return Math.min(100, Math.max(0, Math.floor((done * 100) / total)));
 }
 
 /** `[#####.....]`, `fraction` clamped to [0, 1]. */
@@ -97,6 +125,12 @@ export class ProgressDisplay {
   private timer: NodeJS.Timeout | undefined;
   /** (time, eusDone) samples for the rate, oldest first. */
   private samples: Array<{ t: number; done: number }> = [];
+  /**
+   * The estimated EU total while the real one is unknown: the largest estimate so far, so it
+   * does not sink back while a batch of records is handed to the scheduler (each estimate is
+   * low by up to one reader batch).
+   */
+  private estimate: number | undefined;
 
   constructor(opts: ProgressOptions) {
     this.mode = opts.mode;
@@ -117,6 +151,10 @@ export class ProgressDisplay {
     const t = this.now();
     this.last = { ...p };
     this.sample(t, p.eusDone);
+    if (p.phase === "execute" && p.eusTotal === undefined) {
+      const est = estimateTotal(p);
+      if (est !== undefined) this.estimate = Math.max(this.estimate ?? 0, est);
+    }
     const phaseChanged = p.phase !== this.lastPhase;
     this.lastPhase = p.phase;
     if ((p.phase === "merge" || p.phase === "done") && this.executeEnd === undefined) this.executeEnd = t;
@@ -161,13 +199,14 @@ export class ProgressDisplay {
     const failed = p.eusFailed > 0 ? `  ${this.paintRed(`failed ${groupDigits(p.eusFailed)}`)}` : "";
     if (p.phase === "ingest") return "reading input…";
     if (p.eusTotal === undefined) {
-      // The EU count is known only at the end of the input; until then progress is by bytes read.
-      const bt = p.inputBytesTotal;
-      if (bt === undefined || bt === 0 || p.phase !== "execute") return `${groupDigits(p.eusDone)} EUs  ${rateText}  reading…${failed}`;
-      const f = Math.min(1, p.inputBytesRead / bt);
-      const elapsed = (t - this.started) / 1000;
-      const eta = f > 0 ? `ETA ${formatEta((elapsed * (1 - f)) / f)}` : "ETA ?";
-      return `${bar(f)} ${groupDigits(p.eusDone)} EUs (${Math.floor(f * 100)}% of input read)  ${rateText}  ${eta}${failed}`;
+      const est = p.phase === "execute" ? this.estimate : undefined;
+      if (est === undefined) return `${groupDigits(p.eusDone)} EUs  ${rateText}  reading…${failed}`;
+      // Records read but not yet done remain for sure; with none, the rest is unknown.
+      const left = est - p.eusDone;
+      const eta = rate > 0 && left > 0 ? `ETA ≈${formatEta(left / rate)}` : "ETA ?";
+      // Not known to be complete, so never shown as 100%.
+      const pct = Math.min(MAX_ESTIMATED_PERCENT, percentDone(p.eusDone, est));
+      return `${bar(pct / 100)} ${groupDigits(p.eusDone)}/≈${groupDigits(est)} EUs (≈${pct}%)  ${rateText}  ${eta}${failed}`;
     }
     const total = p.eusTotal;
     const fraction = total === 0 ? 1 : p.eusDone / total;
@@ -175,7 +214,7 @@ export class ProgressDisplay {
     if (p.phase === "merge") tail = "merging…";
     else if (p.phase === "done") tail = `done in ${formatEta((t - this.started) / 1000)}`;
     else tail = rate > 0 ? `ETA ${formatEta((total - p.eusDone) / rate)}` : "ETA ?";
-    return `${bar(fraction)} ${groupDigits(p.eusDone)}/${groupDigits(total)} EUs  ${rateText}  ${tail}${failed}`;
+    return `${bar(fraction)} ${groupDigits(p.eusDone)}/${groupDigits(total)} EUs (${percentDone(p.eusDone, total)}%)  ${rateText}  ${tail}${failed}`;
   }
 
   private redraw(): void {

@@ -1,6 +1,7 @@
 /**
  * Bad input and bad modules through the engine: every error names the file, line and record
- * (or the module), and an empty input is a run of zero EUs with the empty Merkle root.
+ * (or the module), and an empty input is a run of zero EUs with the empty Merkle root (a json
+ * input must still be an array: `[]`).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -46,10 +47,10 @@ describe("bad input", () => {
     );
   });
 
-  it("invalid JSON names the line", async () => {
+  it("invalid JSON names the line and the record", async () => {
     const path = scratch.text('{"a":1}\n{"a":2}\n\n{"a":\n{"a":5}\n', "bad.jsonl");
     const { store } = scratch.store();
-    await expectCairnError(run(store, path, fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT, `${path}:4: invalid JSON`);
+    await expectCairnError(run(store, path, fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT, `${path}:4: record 2: invalid JSON: `);
   });
 
   it("invalid JSON deep in a long input is still reported (pulses already ran)", async () => {
@@ -59,14 +60,38 @@ describe("bad input", () => {
     await expectCairnError(
       run(store, path, fixture("engine-pure.mjs"), { workers: 2, partitions: 2, pulseSize: 4, maxPulsesInFlight: 2 }),
       ErrorCode.INVALID_INPUT,
-      `${path}:501: invalid JSON`,
+      `${path}:501: record 500: invalid JSON: `,
     );
   });
 
-  it("an unterminated CSV quote names the line", async () => {
+  it("an unterminated CSV quote names the line and the record", async () => {
     const path = scratch.text('a,b\n1,2\n3,"x\n4,5\n', "bad.csv");
     const { store } = scratch.store();
-    await expectCairnError(run(store, path, fixture("engine-pure.mjs"), { format: "csv", workers: 1 }), ErrorCode.INVALID_INPUT, `${path}:3`, "unterminated quote");
+    await expectCairnError(
+      run(store, path, fixture("engine-pure.mjs"), { format: "csv", workers: 1 }),
+      ErrorCode.INVALID_INPUT,
+      `${path}:3: record 1: unterminated quote: a quoted field in the record starting at line 3 is never closed`,
+    );
+  });
+
+  it("an empty json input is not a JSON array (like any other non-array)", async () => {
+    const { store } = scratch.store();
+    for (const body of ["", " \n"]) {
+      const path = scratch.text(body, "empty.json");
+      await expectCairnError(run(store, path, fixture("engine-pure.mjs"), { format: "json", workers: 1 }), ErrorCode.INVALID_INPUT, `${path}:1: input is empty: expected a JSON array (\`[]\` for no records)`);
+    }
+    const obj = scratch.text('{"a":1}', "object.json");
+    await expectCairnError(run(store, obj, fixture("engine-pure.mjs"), { format: "json", workers: 1 }), ErrorCode.INVALID_INPUT, `${obj}:1: not a JSON array`);
+  });
+
+  it("a csv with lone-CR line endings is refused at its header", async () => {
+    const path = scratch.text("a,b\r1,2\r3,4\r", "cr.csv");
+    const { store } = scratch.store();
+    await expectCairnError(
+      run(store, path, fixture("engine-pure.mjs"), { format: "csv", workers: 1 }),
+      ErrorCode.INVALID_INPUT,
+      `${path}:1: carriage return in a column name of the header (column 2): lines must end with LF or CRLF (lone-CR line endings are not supported)`,
+    );
   });
 
   it("a missing --id-field names the line, the record and the field", async () => {

@@ -108,7 +108,7 @@ describe("options", () => {
     await expectFailure(dir, { format: "jsonl" }, ErrorCode.INVALID_INPUT, /is a directory/);
   });
 
-  it.each(["jsonl", "csv", "json", "lines"] as const)("%s: empty input is zero records, no error", async (format) => {
+  it.each(["jsonl", "csv", "lines"] as const)("%s: empty input is zero records, no error", async (format) => {
     const stats = newReaderStats();
     expect(await collect(file(""), { format, stats })).toEqual([]);
     expect(stats).toMatchObject({ bytes: 0, records: 0, done: true, inputDigest: sha256("") });
@@ -125,7 +125,7 @@ describe("options", () => {
     const p = file('{"a":1}\nnope\n');
     const { records, err } = await failing(p, { format: "jsonl", displayName: "orig.jsonl" });
     expect(records[0]?.source.file).toBe("orig.jsonl");
-    expect(err.message).toMatch(/^orig\.jsonl:2: invalid JSON: /);
+    expect(err.message).toMatch(/^orig\.jsonl:2: record 1: invalid JSON: /);
   });
 });
 
@@ -145,8 +145,8 @@ describe("jsonl", () => {
     const { records, err } = await failing(p, { format: "jsonl" });
     expect(records).toHaveLength(1);
     expect(err.code).toBe(ErrorCode.INVALID_INPUT);
-    expect(err.message.startsWith(`${p}:3: invalid JSON: `)).toBe(true);
-    expect(err.details).toMatchObject({ file: p, line: 3 });
+    expect(err.message).toBe(`${p}:3: record 1: invalid JSON: ${jsonParseMessage('{"a":}')}`);
+    expect(err.details).toMatchObject({ file: p, line: 3, index: 1 });
   });
 
   it("takes ids from --id-field (strings and integers)", async () => {
@@ -207,7 +207,7 @@ describe("jsonl", () => {
       expect(inputs(rs2)).toEqual([{ k: "€😀" }, [1]]);
       expect(lineNos(rs2)).toEqual([1, 3]);
     }
-    const err = await expectFailure("-", { format: "jsonl" }, ErrorCode.INVALID_INPUT, /^<stdin>:2: invalid JSON: /, Readable.from(["1\nx\n"]));
+    const err = await expectFailure("-", { format: "jsonl" }, ErrorCode.INVALID_INPUT, `<stdin>:2: record 1: invalid JSON: ${jsonParseMessage("x")}`, Readable.from(["1\nx\n"]));
     expect(err.details["file"]).toBe("<stdin>");
   });
 
@@ -216,7 +216,7 @@ describe("jsonl", () => {
     for (const size of [1, 7, 1000]) {
       const { records, err } = await failing("-", { format: "jsonl", maxRecordBytes: 20 }, chunked(text, size));
       expect(records).toHaveLength(2);
-      expect(err.message).toMatch(/^<stdin>:3: invalid JSON: /);
+      expect(err.message).toBe(`<stdin>:3: record 2: invalid JSON: ${jsonParseMessage("{bad")}`);
     }
   });
 
@@ -334,8 +334,11 @@ describe("csv", () => {
     expect(err.code).toBe(ErrorCode.INVALID_INPUT);
     expect(err.message).toContain(`${p}:4`);
     expect(err.message).toContain("unterminated quote");
-    expect(err.message).toBe(`${p}:4: unterminated quote: a quoted field in the record starting at line 4 is never closed`);
-    expect(err.details).toMatchObject({ file: p, line: 4, csvCode: "CSV_QUOTE_NOT_CLOSED" });
+    expect(err.message).toBe(`${p}:4: record 1: unterminated quote: a quoted field in the record starting at line 4 is never closed`);
+    expect(err.details).toMatchObject({ file: p, line: 4, index: 1, csvCode: "CSV_QUOTE_NOT_CLOSED" });
+    // In the header, which is not a record.
+    const q = file('a,"b\n1,2\n');
+    await expectFailure(q, { format: "csv" }, ErrorCode.INVALID_INPUT, `${q}:1: header: unterminated quote: a quoted field in the header is never closed`);
   });
 
   it("reports a wrong field count", async () => {
@@ -347,9 +350,37 @@ describe("csv", () => {
 
   it("reports quote misuse", async () => {
     const p = file('a,b\n1,"2"x\n');
-    await expectFailure(p, { format: "csv" }, ErrorCode.INVALID_INPUT, new RegExp(`^${escapeRe(p)}:2: invalid closing quote`));
+    await expectFailure(
+      p,
+      { format: "csv" },
+      ErrorCode.INVALID_INPUT,
+      `${p}:2: record 0: invalid closing quote in the record starting at line 2: a quoted field must be followed by a comma or the end of the record (write "" for a quote inside a quoted field)`,
+    );
     const q = file('a,b\n1,2\n3,4"5\n');
-    await expectFailure(q, { format: "csv" }, ErrorCode.INVALID_INPUT, new RegExp(`^${escapeRe(q)}:3: quote inside an unquoted field`));
+    await expectFailure(
+      q,
+      { format: "csv" },
+      ErrorCode.INVALID_INPUT,
+      `${q}:3: record 1: quote inside an unquoted field in the record starting at line 3 (quote the whole field and double the quotes inside it)`,
+    );
+    const h = file('"a"x,b\n1,2\n');
+    const err = await expectFailure(h, { format: "csv" }, ErrorCode.INVALID_INPUT, new RegExp(`^${escapeRe(h)}:1: header: invalid closing quote in the header: `));
+    expect(err.details["index"]).toBeUndefined();
+  });
+
+  it("rejects a header holding a CR (lone-CR line endings) or a line break, at line 1", async () => {
+    // A lone CR is data, so this file is one line: a header of odd names and no records.
+    const p = file("a,b\r1,2\r3,4\r");
+    const loneCr = "carriage return in a column name of the header (column 2): lines must end with LF or CRLF (lone-CR line endings are not supported)";
+    const err = await expectFailure(p, { format: "csv" }, ErrorCode.INVALID_INPUT, `${p}:1: ${loneCr}`);
+    expect(err.details).toEqual({ file: p, line: 1, column: 2 });
+    for (const size of [1, 4, 1000]) await expectFailure("-", { format: "csv" }, ErrorCode.INVALID_INPUT, `<stdin>:1: ${loneCr}`, chunked("a,b\r1,2\r3,4\r", size));
+    const q = file("a,b\r");
+    await expectFailure(q, { format: "csv" }, ErrorCode.INVALID_INPUT, `${q}:1: ${loneCr}`);
+    const r = file('a,"b\r\nc"\r\n1,2\r\n');
+    await expectFailure(r, { format: "csv" }, ErrorCode.INVALID_INPUT, `${r}:1: line break in a column name of the header (column 2): column names must be on one line`);
+    // CRLF line ends, and CR LF inside quoted data fields, are fine.
+    expect(inputs(await collect(file('a,b\r\n1,"x\r\ny"\r\n'), { format: "csv" }))).toEqual([{ a: "1", b: "x\r\ny" }]);
   });
 
   it("rejects duplicate and empty column names", async () => {
@@ -382,7 +413,7 @@ describe("csv", () => {
 
   it("rejects a record over the limit", async () => {
     const p = file(`a\n"${"x".repeat(200)}"\n`);
-    await expectFailure(p, { format: "csv", maxRecordBytes: 100 }, ErrorCode.LIMIT_EXCEEDED, `${p}:2: the record starting at line 2 is larger than the record size limit of 100 bytes`);
+    await expectFailure(p, { format: "csv", maxRecordBytes: 100 }, ErrorCode.LIMIT_EXCEEDED, `${p}:2: record 0: the record is larger than the record size limit of 100 bytes`);
     // A physical line longer than the limit, seen before the parser gets it.
     const q = file(`a\n1\n${"z".repeat(300)}`);
     for (const size of [7, 1000]) {
@@ -431,6 +462,16 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** JSON.parse's own message for `text` (its wording depends on the Node version). */
+function jsonParseMessage(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(`${text} is valid JSON`);
+}
+
 /** The last non-empty line of a file, read from its tail. */
 function readLastLine(path: string): string {
   const size = statSync(path).size;
@@ -446,6 +487,48 @@ function readLastLine(path: string): string {
   return lines[lines.length - 1] as string;
 }
 
+describe("stats.bytes follows the records handed out (for progress estimates)", () => {
+  /** `n` JSONL lines of the same length, `width` bytes each with the LF. */
+  const sameWidthLines = (n: number): string => Array.from({ length: n }, (_, i) => `{"n":"${String(i).padStart(6, "0")}"}\n`).join("");
+  const WIDTH = 15;
+
+  it("jsonl and lines: a chunk's bytes are counted batch by batch, in proportion to its lines", async () => {
+    const n = 3000; // one read chunk, three batches
+    const text = sameWidthLines(n);
+    expect(text.length).toBe(n * WIDTH);
+    for (const format of ["jsonl", "lines"] as const) {
+      const stats = newReaderStats();
+      const seen: Array<[number, number]> = [];
+      let records = 0;
+      for await (const b of readRecordBatches(file(text), { format, stats })) {
+        records += b.length;
+        seen.push([records, stats.bytes]);
+      }
+      expect(seen).toEqual([
+        [1024, 1024 * WIDTH],
+        [2048, 2048 * WIDTH],
+        [3000, 3000 * WIDTH],
+      ]);
+      expect(stats).toMatchObject({ bytes: n * WIDTH, records: n, done: true });
+    }
+  });
+
+  it("csv and json: bytes up to the end of the last record handed out", async () => {
+    const csv = "h\n10\n200\n";
+    const cs = newReaderStats();
+    const csvSeen: number[] = [];
+    for await (const _ of readRecords(file(csv), { format: "csv", stats: cs })) csvSeen.push(cs.bytes);
+    expect(csvSeen).toEqual([5, 9]);
+    expect(cs.bytes).toBe(csv.length);
+    const json = '[1, "abc",\n {"x": 2}]\n';
+    const js = newReaderStats();
+    const jsonSeen: number[] = [];
+    for await (const _ of readRecords(file(json), { format: "json", stats: js })) jsonSeen.push(js.bytes);
+    expect(jsonSeen).toEqual([2, 9, 20]);
+    expect(js.bytes).toBe(json.length);
+  });
+});
+
 describe("json", () => {
   it("streams the elements of a top-level array", async () => {
     const text = ' [\n  {"a": [1, {"b": "],}"}]},\r\n  "str \\" , ] }",\n\n  3.5e2 , true,null,\n  []\n]\n ';
@@ -455,10 +538,18 @@ describe("json", () => {
     expect(rs.map((r) => r.id)).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
-  it("reads [] and whitespace-only input as zero records", async () => {
-    expect(await collect(file("[]"), { format: "json" })).toEqual([]);
+  it("reads [] as zero records", async () => {
+    const stats = newReaderStats();
+    expect(await collect(file("[]"), { format: "json", stats })).toEqual([]);
+    expect(stats).toMatchObject({ bytes: 2, records: 0, done: true, inputDigest: sha256("[]") });
     expect(await collect(file(" [ \n ] \n"), { format: "json" })).toEqual([]);
-    expect(await collect(file(" \n\t"), { format: "json" })).toEqual([]);
+    expect(await collect("-", { format: "json" }, Readable.from(["[", "]"]))).toEqual([]);
+  });
+
+  it.each(["", " \n\t", "\r\n\r\n", "\uFEFF"])("rejects an empty input %j: it is not a JSON array", async (text) => {
+    const p = file(text);
+    await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:1: input is empty: expected a JSON array (\`[]\` for no records)`);
+    await expectFailure("-", { format: "json" }, ErrorCode.INVALID_INPUT, "<stdin>:1: input is empty: expected a JSON array (`[]` for no records)", Readable.from([]));
   });
 
   it("takes ids from a member of each element", async () => {
@@ -479,7 +570,8 @@ describe("json", () => {
     ["[1,,2]", 1, "element 1: invalid JSON: missing value before ','"],
     ["[,1]", 1, "element 0: invalid JSON: missing value before ','"],
     ["[1,\n2", 2, "element 1: unexpected end of input inside the element (the JSON array is not closed)"],
-    ["[1,\n", 2, "unexpected end of input: the JSON array is not closed"],
+    ["[1,\n", 2, "unexpected end of input after element 0: the JSON array is not closed"],
+    ["[\n", 2, "unexpected end of input: the JSON array is not closed"],
     ["[", 1, "unexpected end of input: the JSON array is not closed"],
     ['[1,\n {"a": [1}]', 2, "element 1: invalid JSON: expected ']' but found '}'"],
     ["[{]}", 1, "element 0: invalid JSON: expected '}' but found ']'"],

@@ -1,7 +1,7 @@
 /** The batch progress display (src/cli/progress.ts) and the run flags' parsers, in-process. */
 import { describe, expect, it } from "vitest";
 import type { Progress } from "../../src/batch/engine.js";
-import { bar, formatEta, groupDigits, ProgressDisplay, progressMode, type ProgressStream } from "../../src/cli/progress.js";
+import { bar, estimateTotal, formatEta, groupDigits, LINE_INTERVAL_MS, percentDone, ProgressDisplay, progressMode, type ProgressStream } from "../../src/cli/progress.js";
 import { parseIntIn, parseMemory, parseRate } from "../../src/cli/batch-commands.js";
 import { isCairnError } from "../../src/core/errors.js";
 
@@ -31,15 +31,88 @@ function p(over: Partial<Progress>): Progress {
 
 const NO_COLOR = { NO_COLOR: "1" };
 
-describe("byte-based progress before the EU total is known", () => {
-  it("draws a bar from the share of input read and estimates the rest", () => {
-    const c = clock();
+describe("ProgressDisplay: an estimated total until the input is read", () => {
+  const bar = (o: { now: () => number }): { out: FakeStream; d: ProgressDisplay } => {
     const out = new FakeStream(true);
-    const d = new ProgressDisplay({ mode: "bar", stream: out, env: NO_COLOR, now: c.now, tick: false });
-    d.update(p({ eusDone: 100, inputBytesRead: 250, inputBytesTotal: 1000 }));
+    return { out, d: new ProgressDisplay({ mode: "bar", stream: out, env: NO_COLOR, now: o.now, tick: false }) };
+  };
+
+  it("estimates the total from the records read and the share of bytes read, marked ≈", () => {
+    const c = clock();
+    const { d } = bar(c);
+    d.update(p({ eusDone: 100, eusRead: 300, inputBytesRead: 250, inputBytesTotal: 1000 }));
     c.advance(10_000);
-    expect(d.barText(c.now())).toMatch(/100 EUs \(25% of input read\).*ETA 30s/);
+    // 300 records from a quarter of the bytes: ≈1,200 EUs; 1,100 left at 10 EU/s.
+    expect(d.barText()).toBe("[#...................] 100/≈1,200 EUs (≈8%)  10 EU/s  ETA ≈1m50s");
     d.finish();
+  });
+
+  it("shows EUs done, not bytes read, when the whole input was read in one go (the ETA is never 0s while EUs remain)", () => {
+    const c = clock();
+    const { d } = bar(c);
+    d.update(p({ eusDone: 50, eusRead: 250, inputBytesRead: 1000, inputBytesTotal: 1000 }));
+    c.advance(10_000);
+    expect(d.barText()).toBe("[####................] 50/≈250 EUs (≈20%)  5 EU/s  ETA ≈40s");
+    // Every record read so far is done, but the total is not known: no ETA, and not 100%.
+    d.update(p({ eusDone: 250, eusRead: 250, inputBytesRead: 1000, inputBytesTotal: 1000 }));
+    expect(d.barText()).toBe("[###################.] 250/≈250 EUs (≈99%)  20 EU/s  ETA ?");
+  });
+
+  it("keeps the largest estimate (it does not sink back), then shows the real total", () => {
+    const c = clock();
+    const { d } = bar(c);
+    d.update(p({ eusDone: 100, eusRead: 300, inputBytesRead: 250, inputBytesTotal: 1000 }));
+    c.advance(10_000);
+    d.update(p({ eusDone: 400, eusRead: 400, inputBytesRead: 500, inputBytesTotal: 1000 }));
+    // This update alone would estimate 800; the estimate stays 1,200.
+    expect(d.barText()).toBe("[######..............] 400/≈1,200 EUs (≈33%)  30 EU/s  ETA ≈27s");
+    c.advance(10_000);
+    d.update(p({ eusDone: 600, eusRead: 1000, inputBytesRead: 1000, inputBytesTotal: 1000, eusTotal: 1000 }));
+    expect(d.barText()).toBe("[############........] 600/1,000 EUs (60%)  20 EU/s  ETA 20s");
+  });
+
+  it("without records or bytes read there is no estimate; failures still show", () => {
+    const c = clock();
+    const { d } = bar(c);
+    d.update(p({}));
+    expect(d.barText()).toBe("0 EUs  0 EU/s  reading…");
+    c.advance(1000);
+    d.update(p({ eusDone: 10, eusRead: 20, eusFailed: 1, inputBytesRead: 0, inputBytesTotal: 1000 }));
+    expect(d.barText()).toBe("10 EUs  10 EU/s  reading…  failed 1");
+    d.update(p({ eusDone: 10, eusRead: 20, eusFailed: 1, inputBytesRead: 100, inputBytesTotal: 1000 }));
+    expect(d.barText()).toBe("[#...................] 10/≈200 EUs (≈5%)  10 EU/s  ETA ≈19s  failed 1");
+  });
+
+  it("plain lines are unchanged while the total is estimated", () => {
+    const c = clock();
+    const out = new FakeStream(false);
+    const d = new ProgressDisplay({ mode: "lines", stream: out, env: NO_COLOR, now: c.now });
+    d.update(p({ eusDone: 0 }));
+    c.advance(LINE_INTERVAL_MS);
+    d.update(p({ eusDone: 50, eusRead: 250, inputBytesRead: 1000, inputBytesTotal: 1000 }));
+    expect(out.text).toBe("cairn: executing (0 EUs done)\ncairn: 50 EUs done, 0 failed\n");
+  });
+});
+
+describe("estimateTotal and percentDone", () => {
+  it("scales the records read by the share of bytes read, never below the records read or done", () => {
+    const base = { eusDone: 0, eusRead: 0, inputBytesRead: 0, inputBytesTotal: 1000 as number | undefined };
+    expect(estimateTotal(base)).toBeUndefined();
+    expect(estimateTotal({ ...base, eusRead: 10 })).toBeUndefined(); // no bytes counted yet
+    expect(estimateTotal({ ...base, inputBytesRead: 10 })).toBeUndefined(); // no records yet
+    expect(estimateTotal({ ...base, eusRead: 10, inputBytesRead: 10, inputBytesTotal: undefined })).toBeUndefined();
+    expect(estimateTotal({ ...base, eusRead: 10, inputBytesRead: 10, inputBytesTotal: 0 })).toBeUndefined();
+    expect(estimateTotal({ ...base, eusRead: 10, inputBytesRead: 300 })).toBe(33);
+    expect(estimateTotal({ ...base, eusRead: 10, inputBytesRead: 1000 })).toBe(10);
+    expect(estimateTotal({ ...base, eusRead: 10, inputBytesRead: 2000 })).toBe(10);
+    expect(estimateTotal({ ...base, eusRead: 10, eusDone: 12, inputBytesRead: 1000 })).toBe(12);
+  });
+
+  it("rounds percentages down", () => {
+    expect(percentDone(0, 10)).toBe(0);
+    expect(percentDone(999, 1000)).toBe(99);
+    expect(percentDone(1000, 1000)).toBe(100);
+    expect(percentDone(0, 0)).toBe(100);
   });
 });
 
@@ -81,8 +154,8 @@ describe("ProgressDisplay: bar", () => {
     expect(d.barText()).toBe("1,000 EUs  1,000 EU/s  reading…");
     c.advance(1000);
     d.update(p({ eusDone: 3000, eusFailed: 2, eusTotal: 12000 }));
-    // 2,000 EUs in the last second … 3,000 over the window since the first sample.
-    expect(d.barText()).toMatch(/^\[#####\.{15}\] 3,000\/12,000 EUs {2}[\d,]+ EU\/s {2}ETA \d+s {2}failed 2$/);
+    // 3,000 EUs over the 2 s window since the first sample; 9,000 left.
+    expect(d.barText()).toBe("[#####...............] 3,000/12,000 EUs (25%)  1,500 EU/s  ETA 6s  failed 2");
     expect(s.chunks.every((ch) => ch.startsWith("\r\u001b[2K"))).toBe(true);
     expect(s.text).not.toContain("\n");
     d.finish();

@@ -216,12 +216,39 @@ describe("cairn run: bad input", () => {
     expect(e.error.message).toContain("has no default export function");
   });
 
-  it("invalid JSON on line 2: exit 1 naming the file and line", () => {
+  it("invalid JSON on line 2: exit 1 naming the file, line and record", () => {
     write("bad.jsonl", '{"n":1}\n{"n":\n{"n":3}\n');
     const r = cli(["run", fixture("square.ts"), "--input", "bad.jsonl"]);
     expect(r.status).toBe(1);
-    expect(r.err).toContain("bad.jsonl:2:");
-    expect(r.err).toContain("E_INVALID_INPUT");
+    let parseMessage = "";
+    try {
+      JSON.parse('{"n":');
+    } catch (err) {
+      parseMessage = (err as Error).message; // its wording depends on the Node version
+    }
+    expect(r.err).toContain(`cairn: bad.jsonl:2: record 1: invalid JSON: ${parseMessage} [E_INVALID_INPUT]\n`);
+  });
+
+  it("--format json: an empty input is refused like any non-array; [] is 0 EUs", () => {
+    for (const body of ["", " \n"]) {
+      write("empty.json", body);
+      const r = cli(["run", fixture("square.ts"), "--input", "empty.json", "--format", "json"]);
+      expect(r.status).toBe(1);
+      expect(r.err).toContain("cairn: empty.json:1: input is empty: expected a JSON array (`[]` for no records) [E_INVALID_INPUT]\n");
+    }
+    write("object.json", '{"a":1}');
+    expect(cli(["run", fixture("square.ts"), "--input", "object.json", "--format", "json"]).err).toContain("cairn: object.json:1: not a JSON array: the input starts with '{' [E_INVALID_INPUT]\n");
+    write("none.json", "[]");
+    expect(json<Result>(ok(["run", fixture("square.ts"), "--input", "none.json", "--format", "json", "--json"])).counts.total).toBe(0);
+  });
+
+  it("--format csv with lone-CR line endings: exit 1 at the header (not 0 records)", () => {
+    write("cr.csv", "a,b\r1,2\r3,4\r");
+    const r = cli(["run", fixture("square.ts"), "--input", "cr.csv", "--format", "csv"]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain(
+      "cairn: cr.csv:1: carriage return in a column name of the header (column 2): lines must end with LF or CRLF (lone-CR line endings are not supported) [E_INVALID_INPUT]\n",
+    );
   });
 
   it("a missing input file: exit 1", () => {

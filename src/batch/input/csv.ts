@@ -7,13 +7,16 @@
  * with `"` and a quote inside a quoted field is doubled; quoted fields may span lines; every
  * record must have exactly as many fields as the header; empty lines are skipped (so a
  * single-column file cannot hold an empty unquoted value: write `""`); values are never
- * trimmed or converted (leading zeros stay). Column names must be non-empty and distinct.
+ * trimmed or converted (leading zeros stay). Column names must be non-empty, distinct and free
+ * of CR and LF: a file with lone-CR line endings would otherwise be one long header line and
+ * zero records, so it is refused.
  *
  * Line numbers: csv-parse counts every CR and LF inside quoted fields as a line, so it is
  * wrong for CRLF files with multi-line fields. Instead the reader keeps an index of the LF
  * bytes it fed the parser and maps each record's end offset (`info.bytes`) to a line: a
  * record starts on the line after the previous record's end, plus the empty lines skipped.
- * Every error names the line where the failing record starts.
+ * Every error names the line where the failing record starts and, for a parse error, the
+ * record's 0-based index (`data.csv:4: record 2: …`; `header:` for the header, not a record).
  *
  * The parser is driven by hand (write, then read what it produced) and only ever gets whole
  * lines, each checked to be UTF-8 first, so the records delivered before an error, and the
@@ -25,7 +28,7 @@ import type { Transform } from "node:stream";
 import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { recordError } from "./ids.js";
+import type { RecordLocation } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
 import { countLf, firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
@@ -110,6 +113,7 @@ export async function* readCsv(
   acct: ReadAccounting,
 ): AsyncGenerator<EURecord, void, undefined> {
   const lines = new LineIndex();
+  acct.holdBytes(); // counted as records are handed out (csv-parse's offsets), for progress
   const parser = parse({
     columns: false,
     bom: false, // the source layer already removed a leading BOM
@@ -164,12 +168,15 @@ export async function* readCsv(
         }
         const i = index++;
         acct.addRecord();
+        acct.consumedTo(info.bytes);
         yield { index: i, id: idCol === -1 ? i : (record[idCol] as string), input, source: { file: display, line } };
       }
     } catch (err) {
       if (!(err instanceof CsvError)) throw err;
       const emptyLines = typeof err["empty_lines"] === "number" ? err["empty_lines"] : prevEmpty;
-      throw csvError(err, { file: display, line: startLine(emptyLines), index, noun: "record" }, header, maxRecordBytes);
+      // Before the header is read the error is in the header, which is not a record.
+      const loc = { file: display, line: startLine(emptyLines), index, noun: "record" as const };
+      throw csvError(err, header === undefined ? { ...loc, inHeader: true } : loc, header, maxRecordBytes);
     }
   }
 
@@ -247,6 +254,21 @@ function checkHeader(record: string[], display: string, line: number): string[] 
   const seen = new Map<string, number>();
   for (let i = 0; i < record.length; i++) {
     const name = record[i] as string;
+    if (name.includes("\n")) {
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${display}:${line}: line break in a column name of the header (column ${i + 1}): column names must be on one line`,
+        { file: display, line, column: i + 1 },
+      );
+    }
+    if (name.includes("\r")) {
+      // With lone-CR line endings the whole file is one line, read as a header of odd names.
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${display}:${line}: carriage return in a column name of the header (column ${i + 1}): lines must end with LF or CRLF (lone-CR line endings are not supported)`,
+        { file: display, line, column: i + 1 },
+      );
+    }
     if (name === "") {
       throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: empty column name in the header (column ${i + 1})`, {
         file: display,
@@ -273,51 +295,47 @@ function describeColumns(header: readonly string[]): string {
   return shown.join(", ");
 }
 
-/** Maps a csv-parse error to a Cairn error naming the line where the failing record starts. */
+/**
+ * Maps a csv-parse error to a Cairn error naming the line where the failing record starts and
+ * the record's 0-based index (`record N:`), or `header:` when the header itself is bad.
+ */
 function csvError(
   err: CsvError,
-  loc: { file: string; line: number; index: number; noun: "record" },
+  loc: RecordLocation & { inHeader?: boolean },
   header: string[] | undefined,
   maxRecordBytes: number,
 ): CairnError {
-  const at = `${loc.file}:${loc.line}`;
-  const details = { file: loc.file, line: loc.line, csvCode: err.code };
+  const inHeader = loc.inHeader === true;
+  const at = `${loc.file}:${loc.line}: ${inHeader ? "header" : `${loc.noun} ${loc.index}`}`;
+  const unit = inHeader ? "the header" : `the record starting at line ${loc.line}`;
+  const details: Record<string, unknown> = { file: loc.file, line: loc.line, csvCode: err.code };
+  if (!inHeader) details["index"] = loc.index;
   switch (err.code) {
     case "CSV_QUOTE_NOT_CLOSED":
-      return new CairnError(
-        ErrorCode.INVALID_INPUT,
-        `${at}: unterminated quote: a quoted field in the record starting at line ${loc.line} is never closed`,
-        details,
-        { cause: err },
-      );
+      return new CairnError(ErrorCode.INVALID_INPUT, `${at}: unterminated quote: a quoted field in ${unit} is never closed`, details, { cause: err });
     case "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH":
     case "CSV_RECORD_INCONSISTENT_COLUMNS": {
       const got = Array.isArray(err["record"]) ? (err["record"] as unknown[]).length : undefined;
       const expected = header?.length;
-      return recordError(loc, `expected ${expected ?? "?"} fields, got ${got ?? "?"}`, { csvCode: err.code, expected, got });
+      return new CairnError(ErrorCode.INVALID_INPUT, `${at}: expected ${expected ?? "?"} fields, got ${got ?? "?"}`, { ...details, expected, got }, { cause: err });
     }
     case "CSV_INVALID_CLOSING_QUOTE":
     case "CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE":
       return new CairnError(
         ErrorCode.INVALID_INPUT,
-        `${at}: invalid closing quote in the record starting at line ${loc.line}: a quoted field must be followed by a comma or the end of the record (write "" for a quote inside a quoted field)`,
+        `${at}: invalid closing quote in ${unit}: a quoted field must be followed by a comma or the end of the record (write "" for a quote inside a quoted field)`,
         details,
         { cause: err },
       );
     case "INVALID_OPENING_QUOTE":
       return new CairnError(
         ErrorCode.INVALID_INPUT,
-        `${at}: quote inside an unquoted field in the record starting at line ${loc.line} (quote the whole field and double the quotes inside it)`,
+        `${at}: quote inside an unquoted field in ${unit} (quote the whole field and double the quotes inside it)`,
         details,
         { cause: err },
       );
     case "CSV_MAX_RECORD_SIZE":
-      return new CairnError(
-        ErrorCode.LIMIT_EXCEEDED,
-        `${at}: the record starting at line ${loc.line} is larger than the record size limit of ${maxRecordBytes} bytes`,
-        { ...details, limit: maxRecordBytes },
-        { cause: err },
-      );
+      return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: the ${inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`, { ...details, limit: maxRecordBytes }, { cause: err });
     default:
       return new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid CSV: ${err.message}`, details, { cause: err });
   }

@@ -8,8 +8,9 @@
  * structure checks pass and every element parses). Structural bytes are all ASCII, and UTF-8
  * multi-byte sequences never contain ASCII bytes, so scanning bytes is safe.
  *
- * Empty input (nothing but whitespace) is zero records; anything else must be one array,
- * optionally surrounded by whitespace.
+ * The input must be one array, optionally surrounded by whitespace: `[]` is zero records, and
+ * an empty input (nothing but whitespace) is an error like any other non-array (it is more
+ * likely a truncated or wrong file than a deliberate empty dataset).
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -17,11 +18,13 @@ import { idFromJsonRecord } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
 
-/** One element's raw text, its 0-based index and the line where it starts. */
+/** One element's raw text, its 0-based index, the line where it starts and where it ends. */
 export interface JsonElement {
   bytes: Buffer;
   index: number;
   line: number;
+  /** Offset in the stream just past the element's last byte. */
+  end: number;
 }
 
 // Scanner phases.
@@ -68,6 +71,8 @@ export class JsonArraySplitter {
   private parts: Buffer[] = [];
   private partLen = 0;
   private elemLine = 0;
+  /** Bytes scanned in earlier chunks (the offset of the current chunk's first byte). */
+  private offset = 0;
 
   constructor(
     private readonly maxElementBytes: number,
@@ -102,6 +107,7 @@ export class JsonArraySplitter {
     let i = 0;
     /** Start of the current element's bytes in this chunk (when phase is ELEMENT). */
     let elemStart = 0;
+    const base = this.offset;
     const endElement = (end: number): void => {
       const tail = chunk.subarray(elemStart, end);
       let bytes: Buffer;
@@ -113,7 +119,7 @@ export class JsonArraySplitter {
         this.partLen = 0;
       }
       if (bytes.length > this.maxElementBytes) this.tooBig();
-      out.push({ bytes, index: this.index++, line: this.elemLine });
+      out.push({ bytes, index: this.index++, line: this.elemLine, end: base + end });
     };
     while (i < n) {
       if (phase === ELEMENT) {
@@ -212,6 +218,7 @@ export class JsonArraySplitter {
         if (this.partLen > this.maxElementBytes) this.tooBig();
       }
     }
+    this.offset = base + n;
     this.phase = phase;
     this.line = line;
     this.depth = depth;
@@ -223,11 +230,14 @@ export class JsonArraySplitter {
   end(): void {
     this.check();
     switch (this.phase) {
-      case START: // empty input (whitespace only): zero records
       case AFTER:
         return;
+      case START: // nothing but whitespace (a BOM removed)
+        throw this.fail(1, "input is empty: expected a JSON array (`[]` for no records)");
       case ELEMENT:
         throw this.elementError(`unexpected end of input inside the element (the JSON array is not closed)`);
+      case NEXT:
+        throw this.fail(this.line, `unexpected end of input after element ${this.index - 1}: the JSON array is not closed`);
       default:
         throw this.fail(this.line, `unexpected end of input: the JSON array is not closed`);
     }
@@ -282,6 +292,7 @@ export async function* readJsonArray(
   acct: ReadAccounting,
 ): AsyncGenerator<EURecord, void, undefined> {
   const splitter = new JsonArraySplitter(maxRecordBytes, display);
+  acct.holdBytes(); // counted as elements are handed out, for progress
   const batch: JsonElement[] = [];
   for await (const chunk of chunks) {
     batch.length = 0;
@@ -291,6 +302,7 @@ export async function* readJsonArray(
       const id: EUId =
         idField === undefined ? el.index : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" });
       acct.addRecord();
+      acct.consumedTo(el.end);
       yield { index: el.index, id, input, source: { file: display, line: el.line } };
     }
     splitter.check();

@@ -7,7 +7,7 @@
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalLineSize } from "./canonical-line.js";
-import { idFromJsonRecord } from "./ids.js";
+import { idFromJsonRecord, recordError } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
 import { firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
@@ -155,6 +155,34 @@ function isBlank(s: string): boolean {
   return true;
 }
 
+/**
+ * Counts each read chunk's bytes in the stats as its lines are handed out, in proportion to
+ * the lines (ReadAccounting.holdBytes): a chunk may hold many batches of records, and the
+ * engine's progress estimates the record count from records read and bytes counted.
+ */
+class ChunkShare {
+  private from = 0;
+  private to = 0;
+  private lines = 0;
+
+  constructor(private readonly acct: ReadAccounting) {
+    acct.holdBytes();
+  }
+
+  /** The bytes read up to now were split into `lines` lines (not yet handed out). */
+  start(lines: number): void {
+    this.from = this.acct.bytesCounted;
+    this.to = this.acct.bytesRead;
+    this.lines = lines;
+  }
+
+  /** The first `done` of those lines have been handed out. */
+  handedOut(done: number): void {
+    const n = this.lines === 0 ? this.to : this.from + Math.floor(((this.to - this.from) * Math.min(done, this.lines)) / this.lines);
+    this.acct.consumedTo(n);
+  }
+}
+
 /** `lines` format: every line is one string record. */
 export function readLines(chunks: AsyncIterable<Buffer>, display: string, maxRecordBytes: number, acct: ReadAccounting): AsyncGenerator<EURecord, void, undefined> {
   return flatten(readLinesBatches(chunks, display, maxRecordBytes, acct, false), acct);
@@ -172,22 +200,27 @@ export async function* readLinesBatches(
   counted = true,
 ): AsyncGenerator<EURecord[], void, undefined> {
   const splitter = new LineSplitter(maxRecordBytes, display);
+  const share = new ChunkShare(acct);
   const batch: SplitLine[] = [];
   let index = 0;
   for await (const chunk of withEnd(chunks)) {
     batch.length = 0;
     if (chunk === undefined) splitter.end(batch);
     else splitter.push(chunk, batch);
+    share.start(batch.length);
     let out: EURecord[] = [];
-    for (const l of batch) {
+    for (let k = 0; k < batch.length; k++) {
+      const l = batch[k] as SplitLine;
       const i = index++;
       if (counted) acct.addRecord();
       out.push({ index: i, id: i, input: detached(l.text), source: { file: display, line: l.line } });
       if (out.length === READ_BATCH_RECORDS) {
+        share.handedOut(k + 1);
         yield out;
         out = [];
       }
     }
+    share.handedOut(batch.length);
     if (out.length > 0) yield out;
     splitter.check();
   }
@@ -220,15 +253,18 @@ export async function* readJsonlBatches(
 ): AsyncGenerator<EURecord[], void, undefined> {
   const asIs = canonicalJsonLines && idField === undefined;
   const splitter = new LineSplitter(maxRecordBytes, display);
+  const share = new ChunkShare(acct);
   const batch: SplitLine[] = [];
   let index = 0;
   for await (const chunk of withEnd(chunks)) {
     batch.length = 0;
     if (chunk === undefined) splitter.end(batch);
     else splitter.push(chunk, batch);
+    share.start(batch.length);
     let out: EURecord[] = [];
     let failure: unknown;
-    for (const l of batch) {
+    for (let k = 0; k < batch.length; k++) {
+      const l = batch[k] as SplitLine;
       if (isBlank(l.text)) continue;
       const i = index;
       const source = { file: display, line: l.line };
@@ -242,11 +278,7 @@ export async function* readJsonlBatches(
           try {
             input = JSON.parse(l.text);
           } catch (err) {
-            throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${l.line}: invalid JSON: ${(err as Error).message}`, {
-              file: display,
-              line: l.line,
-              index,
-            });
+            throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${(err as Error).message}`);
           }
           const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
           record = { index: i, id, input, source };
@@ -259,10 +291,12 @@ export async function* readJsonlBatches(
       if (counted) acct.addRecord();
       out.push(record);
       if (out.length === READ_BATCH_RECORDS) {
+        share.handedOut(k + 1);
         yield out;
         out = [];
       }
     }
+    share.handedOut(batch.length);
     if (out.length > 0) yield out;
     if (failure !== undefined) throw failure;
     splitter.check();

@@ -43,14 +43,43 @@ export function toBuffer(chunk: unknown): Buffer {
   throw new CairnError(ErrorCode.INVALID_INPUT, `input stream yielded a ${typeof chunk}, expected bytes or strings`);
 }
 
-/** Stats plus the running hash of the raw bytes. */
+/**
+ * Stats plus the running hash of the raw bytes. `stats.bytes` follows the bytes read, or, after
+ * `holdBytes()`, only the bytes whose records have been handed out (`consumedTo`), so that
+ * records-read / bytes-counted estimates the input's record count even when one read chunk
+ * holds many batches of records (progress; every byte is counted once the read is done).
+ */
 export class ReadAccounting {
   readonly hasher = new Hasher();
+  /** Raw bytes read so far. */
+  private raw = 0;
+  /** Raw bytes counted in `stats.bytes` so far. */
+  private counted = 0;
+  private holding = false;
   constructor(readonly stats: ReaderStats | undefined) {}
 
   addBytes(chunk: Buffer): void {
     this.hasher.update(chunk);
-    if (this.stats) this.stats.bytes += chunk.length;
+    this.raw += chunk.length;
+    if (!this.holding) this.count(this.raw);
+  }
+
+  /** From now on the reader tells (`consumedTo`) which of the bytes read to count in the stats. */
+  holdBytes(): void {
+    this.holding = true;
+  }
+
+  /** Raw bytes read so far, and the part of them counted in the stats. */
+  get bytesRead(): number {
+    return this.raw;
+  }
+  get bytesCounted(): number {
+    return this.counted;
+  }
+
+  /** The records handed out so far came from the first `offset` raw bytes (clamped; never backwards). */
+  consumedTo(offset: number): void {
+    this.count(Math.min(this.raw, offset));
   }
 
   addRecord(): void {
@@ -59,10 +88,17 @@ export class ReadAccounting {
 
   /** Marks the read complete and publishes the input digest. */
   finish(): void {
+    this.count(this.raw);
     if (this.stats) {
       this.stats.inputDigest = this.hasher.digest();
       this.stats.done = true;
     }
+  }
+
+  private count(to: number): void {
+    if (to <= this.counted) return;
+    if (this.stats) this.stats.bytes += to - this.counted;
+    this.counted = to;
   }
 }
 

@@ -50,7 +50,12 @@ export interface EURecord {
  * in and reads it for progress and for the manifest).
  */
 export interface ReaderStats {
-  /** Raw input bytes read so far (files format: file contents read so far). */
+  /**
+   * Raw input bytes read so far (files format: file contents read so far). The text readers
+   * count a read chunk's bytes as its records are handed out (jsonl and lines: in proportion
+   * to the chunk's lines; csv and json: up to the end of the last record), so with `records`
+   * it estimates the input's record count. Every byte (a BOM included) once `done`.
+   */
   bytes: number;
   /** Records yielded so far. */
   records: number;

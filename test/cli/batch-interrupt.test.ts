@@ -1,0 +1,94 @@
+/**
+ * `cairn run` interrupted by SIGINT (the BUILT cli, `npm run build` first): exit 130, and the
+ * hint names the real run id. The engine reports progress (with the run id) before the first
+ * pulse, so the test waits for the "executing" progress line, then sends SIGINT while a slow
+ * function is still far from done.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { cairn, CLI, json, TempDirs } from "./helpers.js";
+
+/** Exit status after SIGINT (128 + 2). */
+const SIGINT_EXIT = 130;
+/** Records in the input, and how long the function takes over each (ms): far longer than the test needs. */
+const RECORDS = 200;
+const EU_DELAY_MS = 200;
+/** Safety net for a child that never prints (not a speed assertion). */
+const WAIT_LIMIT_MS = 60_000;
+
+const SLOW_MODULE = `export default async (x) => { await new Promise((r) => setTimeout(r, ${EU_DELAY_MS})); return x; };\n`;
+
+const temps = new TempDirs();
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  temps.cleanup();
+});
+
+/** Resolves once `text()` matches `re` (checked on every chunk of `stream`), rejects if the child exits first. */
+function waitFor(child: ChildProcess, text: () => string, re: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`no ${String(re)} within ${WAIT_LIMIT_MS} ms; stderr: ${text()}`)), WAIT_LIMIT_MS);
+    const check = (): void => {
+      if (!re.test(text())) return;
+      cleanup();
+      resolve();
+    };
+    const onExit = (code: number | null): void => fail(new Error(`cairn exited (${String(code)}) before printing ${String(re)}; stderr: ${text()}`));
+    function fail(err: Error): void {
+      cleanup();
+      reject(err);
+    }
+    function cleanup(): void {
+      clearTimeout(timer);
+      child.stderr?.off("data", check);
+      child.off("exit", onExit);
+    }
+    child.stderr?.on("data", check);
+    child.once("exit", onExit);
+    check();
+  });
+}
+
+describe("cairn run: SIGINT", () => {
+  it("exits 130 and names the real run id in the `cairn resume` hint", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    const store = join(dir, "store");
+    writeFileSync(join(dir, "slow.mjs"), SLOW_MODULE);
+    writeFileSync(join(dir, "in.jsonl"), Array.from({ length: RECORDS }, (_, i) => `{"n":${i}}\n`).join(""));
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+    delete env.CAIRN_STORE;
+    // stderr is a pipe: plain progress lines.
+    const child = spawn(process.execPath, [CLI, "--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5"], {
+      cwd: dir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.stderr?.on("data", (d: Buffer) => (err += d.toString("utf8")));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+
+    await waitFor(child, () => err, /^cairn: executing \(/m);
+    child.kill("SIGINT");
+    expect(await exited).toEqual({ code: SIGINT_EXIT, signal: null });
+
+    const runs = json<Array<{ runId: string; state: string }>>(cairn(["--store", store, "runs", "ls", "--json"], { cwd: dir }));
+    expect(runs).toHaveLength(1);
+    const [only] = runs as [{ runId: string; state: string }];
+    expect(only.state).toBe("incomplete");
+    expect(only.runId).toMatch(/^[0-9a-f]{16}$/);
+    const lines = err.split("\n");
+    expect(lines[lines.length - 1]).toBe("");
+    expect(lines[lines.length - 2]).toBe(
+      `cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${only.runId}\`, to continue`,
+    );
+    expect(err).not.toContain("<runId>");
+    expect(out).toBe("");
+  });
+});
