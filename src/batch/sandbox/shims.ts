@@ -1,7 +1,7 @@
 /**
  * Determinism shims for sandbox workers: replace the clock and entropy sources a user
  * function can reach with fixed values and a seeded PRNG. See worker.ts's header for exactly
- * what is and is not neutralised.
+ * what is and is not neutralised. Timers are fenced separately (timers.ts).
  *
  * MUST only be installed inside a sandbox worker thread (it rewrites globals and the
  * `node:crypto` module object of the whole isolate), and before the user module is imported.

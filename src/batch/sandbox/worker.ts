@@ -2,9 +2,10 @@
  * Sandbox worker: the worker_threads entry that runs a user execution function over EUs.
  * Started only by `WorkerPool` (pool.ts); importing this file anywhere else does nothing.
  *
- * Life cycle: install the determinism shims → import the bundle (a `data:` URL, so the
- * bundle must be self-contained; `node:` builtins are the only imports) → validate the
- * exports → post `ready` (or `fatal`) → serve `run` and `reduce` requests one at a time.
+ * Life cycle: install the determinism shims and the timer fence → import the bundle (a `data:`
+ * URL, so the bundle must be self-contained; `node:` builtins are the only imports) → start
+ * tracking timers → validate the exports → post `ready` (or `fatal`) → serve `run` and
+ * `reduce` requests one at a time.
  *
  * ## What the sandbox GUARANTEES (inside the worker thread, from before the module's first line)
  *
@@ -29,6 +30,25 @@
  *    default import, namespace and named imports (`syncBuiltinESMExports`), and through
  *    `require("node:crypto")` in bundled CommonJS code. Async variants draw at call time and
  *    call back on the next tick. `randomUUID()` is a valid RFC 9562 version-4 UUID.
+ * Timers do not outlive their EU (timers.ts, the "timer fence"). Once the module's import has
+ * settled, every timer armed through
+ *  - `setTimeout`, `setInterval`, `setImmediate`: the globals, `node:timers` (default,
+ *    namespace and named imports, and `require("node:timers")` in bundled CommonJS), and
+ *    `util.promisify` of them;
+ *  - `node:timers/promises` (`setTimeout`, `setImmediate`, `setInterval`, `scheduler.wait`,
+ *    `scheduler.yield`; also as `require("node:timers").promises`);
+ *  - `AbortSignal.timeout`; and `Timeout#refresh()` of a timer armed that way (even one that
+ *    already fired)
+ * is cancelled when the EU (or reduce step) during which it was armed settles — returns,
+ * throws, or its promise settles — before the next EU starts. Timers armed while the worker
+ * is between requests (by work an earlier request left behind) are cancelled before the next
+ * request's first EU. A cancelled callback never runs; a cancelled `timers/promises` promise
+ * never settles (it does not reject: nobody would handle the rejection) and a cancelled
+ * `timers/promises` interval never yields again. Timers an EU awaits work exactly as before
+ * (arguments, `clear*`, `refresh`, `ref` and `signal` options, errors). Timers armed by the
+ * module's top level (during the import) are NOT tracked, nor are the timers their callbacks
+ * arm synchronously: a top-level `setInterval` or `setTimeout` chain keeps running across EUs,
+ * as before. Cost per EU that armed no timer: one boolean test.
  * So an EU's output depends only on (run seed, logical time, EU id, input, attempt) and the
  * bundle — not on the worker, pool size, pulse layout, or which EUs the worker ran before —
  * PROVIDED the function meets the limits below.
@@ -52,11 +72,23 @@
  *    reachable. A native crash or `process.kill(process.pid)` takes the whole process down.
  *  - Module-level mutable state persists across the EUs a worker runs (and differs between
  *    workers): a counter at module scope makes outputs depend on scheduling.
- *  - Timers (`setTimeout`, `setInterval`, `setImmediate`) run on the real clock; races between
- *    timers and I/O (e.g. `Promise.race` with a timeout) are not deterministic. Work left
- *    running after an EU settles (a pending timer, an unawaited promise) runs during LATER
- *    EUs and draws from THEIR entropy stream; an unhandled rejection or uncaught error from it
- *    crashes the worker.
+ *  - Timers run on the real clock; races between timers and I/O (e.g. `Promise.race` with a
+ *    timeout) are not deterministic.
+ *  - Microtasks and unawaited promises CANNOT be cancelled. A continuation an EU leaves
+ *    behind (an unawaited async function or `.then`, `queueMicrotask`, `process.nextTick`, an
+ *    I/O callback) runs whenever the event loop reaches it — during a later EU's `await`, or
+ *    after the pulse — draws from THAT EU's entropy stream, and a timer it arms counts as
+ *    armed by whatever runs then (the later EU, or the idle worker). An unhandled rejection or
+ *    uncaught error from it crashes the worker.
+ *  - Import-time timers keep running across EUs (above) and fire during whichever EU is
+ *    running. Continuations of an import-time `await` loop (`for (;;) { await sleep(1000); … }`)
+ *    run after the import, so the next timer they arm is tracked: the loop stops at the next
+ *    EU boundary.
+ *  - Not tracked: timers Node arms for I/O (sockets, HTTP, child processes, `fs.watch`…) —
+ *    except that Node modules first loaded after the fence (`node:http`, for one) reach the
+ *    patched functions, so what they arm during an EU is cancelled with it; `Atomics.waitAsync`
+ *    timeouts; the legacy `timers.enroll/active`. A long-lived timer a library creates lazily
+ *    during an EU (a cache's cleanup interval) is cancelled with that EU and gone afterwards.
  *  - Other time and machine readings: `performance.mark/measure` entries,
  *    `performance.eventLoopUtilization`, `process.cpuUsage/resourceUsage/memoryUsage`,
  *    `os.uptime/loadavg/freemem/cpus/hostname/networkInterfaces`, `process.pid/ppid`,
@@ -83,6 +115,7 @@ import { canonicalize } from "../../core/canonical.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { deriveSeed } from "../../core/prng.js";
 import { installDeterminismShims, type DeterminismShims } from "./shims.js";
+import { installTimerFence, type TimerFence } from "./timers.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
 import { recordText } from "../records.js";
@@ -183,6 +216,7 @@ class SandboxWorker {
     private readonly port: MessagePort,
     private readonly data: SandboxWorkerData,
     private readonly shims: DeterminismShims,
+    private readonly fence: TimerFence,
     mod: { fn: UserFunction; reducer: Reducer | undefined },
   ) {
     this.progress = new Int32Array(data.progress);
@@ -217,6 +251,7 @@ class SandboxWorker {
     // One buffer for the whole request, sent with the final message (one allocation per pulse).
     const leaves = Buffer.from(new ArrayBuffer(n * LEAF_HASH_BYTES)); // its own ArrayBuffer: it is transferred
     const tree = new LeafHashTree();
+    this.fence.cancelPending(); // timers armed while the worker was idle
     for (let i = 0; i < n; i++) {
       const eu: EUTask = { id: req.ids[i] as EuId, input: inputs[i] };
       Atomics.store(this.progress, 0, i + 1);
@@ -234,6 +269,9 @@ class SandboxWorker {
         out = err;
       }
       const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer);
+      // The EU has settled (and describing its result, which may run its getters, is done):
+      // the timers it left pending must not fire during the next EU.
+      this.fence.cancelPending();
       const text = recordText(result);
       writeLeafHash(text, leaves, i * LEAF_HASH_BYTES);
       tree.add(leaves, i * LEAF_HASH_BYTES);
@@ -253,6 +291,7 @@ class SandboxWorker {
     if (reducer === undefined) throw new CairnError(ErrorCode.INTERNAL, "reduce requested but the module has no reduce export");
     const { seed } = this.data;
     let acc: unknown = parseJson(req.acc);
+    this.fence.cancelPending();
     for (let i = 0; i < req.items.length; i++) {
       const item = req.items[i] as ReduceRequest["items"][number];
       Atomics.store(this.progress, 0, i + 1);
@@ -263,9 +302,12 @@ class SandboxWorker {
         if (isThenable(next)) next = await next;
         acc = next;
       } catch (err) {
-        this.post({ type: "reduce-failed", reqId: req.reqId, index: i, error: describeThrown(err) });
+        const error = describeThrown(err);
+        this.fence.cancelPending();
+        this.post({ type: "reduce-failed", reqId: req.reqId, index: i, error });
         return;
       }
+      this.fence.cancelPending();
     }
     let text: string;
     try {
@@ -305,6 +347,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   };
 
   const shims = installDeterminismShims({ logicalTime: data.logicalTime, seed: () => deriveSeed(data.seed, "import") });
+  const fence = installTimerFence();
 
   let mod: Record<string, unknown>;
   try {
@@ -313,6 +356,9 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
     fatal(`module ${name} threw at import: ${truncate(messageOf(err))}`);
     return;
   }
+  // Timers armed by the module's top level (and by their own callbacks) are left alone;
+  // from here on, timers are tracked and cancelled when the EU that armed them settles.
+  fence.startTracking();
 
   const fn = mod.default;
   if (typeof fn !== "function") {
@@ -337,7 +383,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
     }
   }
 
-  const worker = new SandboxWorker(port, data, shims, { fn: fn as UserFunction, reducer });
+  const worker = new SandboxWorker(port, data, shims, fence, { fn: fn as UserFunction, reducer });
   // Requests are served strictly one after another, even if the parent sent two.
   let queue: Promise<void> = Promise.resolve();
   port.on("message", (msg: ToWorker) => {
