@@ -13,7 +13,7 @@ import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engin
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { listRuns, type RunSummary } from "../batch/runs.js";
 import { loadManifest, type Manifest } from "../batch/manifest.js";
-import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
+import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
   MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, parseSize, type RunConfig, type RunConfigInput,
@@ -382,7 +382,19 @@ function configLine(c: RunConfig): string {
   ].join(", ");
 }
 
-function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
+/**
+ * The run report's resource figures (kept out of the manifest, which must come out
+ * byte-identical after a resume), as one line; undefined when the run has no report.
+ */
+function resourcesLine(store: Store, runId: string): string | undefined {
+  const root = store.findRoot(reportRoot(runId));
+  if (root === undefined) return undefined;
+  const r = JSON.parse(store.get(root.digest).toString("utf8")) as { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; pulsesExecuted: number; pulsesReused: number };
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  return `resources (run report ${root.digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused`;
+}
+
+function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
   const m = done?.manifest;
   const status = m === undefined ? undefined : m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed";
   out.line(`run ${runId}: ${m === undefined ? "incomplete (cairn resume " + runId + " continues it)" : `completed, status ${status as string}`}`);
@@ -399,6 +411,8 @@ function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: str
   out.line(`output digest: ${m.output.digest}`);
   out.line(`output artifact: ${m.output.artifact}`);
   if (m.reduce !== null) out.line(`reduce: ${oneLine(JSON.stringify(m.reduce.value) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
+  const res = resourcesLine(store, runId);
+  if (res !== undefined) out.line(res);
   if (m.failures.length > 0) {
     const shown = Math.min(SHOWN_FAILURES, m.failures.length);
     out.line(`failures (${shown < m.failures.length ? `first ${shown} of ${groupDigits(m.failures.length)}` : plural(m.failures.length, "EU")}):`);
@@ -431,7 +445,7 @@ export function runsCommand(): Command {
       await withStore(cmd, "read", (store, out) => {
         const { plan, planDigest } = loadPlan(store, runId);
         const done = loadManifest(store, runId);
-        out.result(done?.manifest ?? plan, () => printRunShow(out, runId, plan, planDigest, done));
+        out.result(done?.manifest ?? plan, () => printRunShow(store, out, runId, plan, planDigest, done));
       });
     });
   return new Command("runs").description("batch runs recorded in the store: ls, show").addCommand(ls).addCommand(show);
