@@ -526,14 +526,24 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     rmSync(path, { recursive: true, force: true });
     removed++;
   }
-  const sweeping = cat.stmt("SELECT digest FROM artifacts WHERE state = 1").all() as Array<{ digest: Buffer }>;
-  for (const s of sweeping) {
-    const d = digestFromBytes(s.digest);
-    unlinkQuiet(objectPath(root, d));
-    cat.tx(() => cat.stmt("UPDATE artifacts SET state = 2 WHERE digest = ?").run(s.digest));
+  // An interrupted sweep, finished a page at a time (each page leaves state 1, so the next
+  // query returns the rest): memory does not grow with the size of the sweep.
+  let finishedSweeps = 0;
+  for (;;) {
+    const page = cat.stmt("SELECT digest FROM artifacts WHERE state = 1 LIMIT ?").all(RECOVERY_SWEEP_PAGE) as Array<{ digest: Buffer }>;
+    if (page.length === 0) break;
+    for (const s of page) unlinkQuiet(objectPath(root, digestFromBytes(s.digest)));
+    cat.tx(() => {
+      const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE digest = ? AND state = 1");
+      for (const s of page) done.run(s.digest);
+    });
+    finishedSweeps += page.length;
   }
-  return { removed, placed, finishedSweeps: sweeping.length };
+  return { removed, placed, finishedSweeps };
 }
+
+/** Rows of an interrupted sweep finished per catalog transaction when a writer opens the store. */
+const RECOVERY_SWEEP_PAGE = 1000;
 
 export function verifyBytes(digest: Digest, r: ArtifactRow, bytes: Uint8Array): void {
   if (bytes.length !== r.size) throw corrupt(digest, `stored size ${bytes.length} differs from recorded size ${r.size}`);

@@ -3,6 +3,7 @@
  * points of the write protocol; a writer that opens the store afterwards must recover it to a
  * consistent state in which everything the child saw committed is intact.
  */
+import Database from "better-sqlite3";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -187,6 +188,35 @@ describe("crash recovery after SIGKILL", () => {
     expect(listed).toHaveLength(committed ? nth : nth - 1);
     if (leftover === ".ready" && committed) expect(recovery.placed).toBe(1);
     else if (leftover !== "") expect(recovery.removed).toBe(1);
+    await checkRecoveryIdempotent(dir);
+  });
+});
+
+describe("an interrupted gc sweep", () => {
+  it("is finished by the next writer, page by page, however many rows it left (more than one page)", async () => {
+    const dir = storeDir();
+    const n = 2500; // more than the recovery's page of 1000 rows
+    const store = openStore({ dir, lockTimeoutMs: 0 });
+    const digests: Digest[] = [];
+    try {
+      for (let i = 0; i < n; i++) digests.push(store.putBytes(Buffer.from(`swept ${i}`)).digest);
+    } finally {
+      store.close();
+    }
+    // As if gc had committed "sweeping" for all of them and died before finishing.
+    const db = new Database(join(dir, "catalog.sqlite"));
+    try {
+      db.prepare("UPDATE artifacts SET state = 1, bytes = NULL").run();
+    } finally {
+      db.close();
+    }
+    const reopened = openStore({ dir, lockTimeoutMs: 0 });
+    try {
+      expect(reopened.recovery).toEqual({ removed: 0, placed: 0, finishedSweeps: n });
+      for (const d of [digests[0], digests[n - 1]] as Digest[]) expect(reopened.has(d)).toBe(false);
+    } finally {
+      reopened.close();
+    }
     await checkRecoveryIdempotent(dir);
   });
 });
