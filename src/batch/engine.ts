@@ -47,7 +47,7 @@ export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
 const RSS_SAMPLE_MS = 50;
 /**
  * How --max-memory is shared out: buffered records and in-flight pulses get this share each,
- * the store's page cache CATALOG_CACHE_SHARE, worker heaps WORKER_MEMORY_SHARE (runner.ts);
+ * the store's page cache CATALOG_CACHE_SHARE, each worker's heap WORKER_HEAP_SHARE (config.ts);
  * the rest is left for the process itself (Node, V8 isolates, SQLite, the ordering index).
  */
 const ENGINE_BUFFER_SHARE = 0.1;
@@ -297,9 +297,9 @@ async function execute(
   );
   let recordsRead = 0;
   let manifest: Manifest;
-  // The run id is known from here: say so before the first pulse (an interrupted run names it).
-  report();
   try {
+    // The run id is known from here: say so before the first pulse (an interrupted run names it).
+    report();
     try {
       for await (const batch of storedRecordBatches(store, input, cfg.idField, stats)) {
         for (const r of batch) {

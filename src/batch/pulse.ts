@@ -140,7 +140,16 @@ export interface PulseResult {
  * another; the EU timeout likewise.
  */
 export function pulseParams(cfg: RunConfig): Params {
-  return { engine: "cairn.batch/1", euTimeoutMs: cfg.euTimeoutMs, logicalTimeMs: cfg.logicalTimeMs, retries: cfg.retries, seed: cfg.seed, workerHeapMb: workerHeapMb(cfg) };
+  return { ...legacyPulseParams(cfg), workerHeapMb: workerHeapMb(cfg) };
+}
+
+/**
+ * The receipt parameters of pulses committed before the worker heap limit joined them
+ * (2026-11-26): verify still accepts them (such runs verify as before); a run never reuses
+ * them (its lookups use `pulseParams`).
+ */
+export function legacyPulseParams(cfg: RunConfig): { [k: string]: Params } {
+  return { engine: "cairn.batch/1", euTimeoutMs: cfg.euTimeoutMs, logicalTimeMs: cfg.logicalTimeMs, retries: cfg.retries, seed: cfg.seed };
 }
 
 export function sliceBytes(slice: unknown[]): Buffer {

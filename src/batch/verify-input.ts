@@ -32,14 +32,26 @@ const COVERAGE_CACHE_KIB = 4 * 1024;
 /** Input records inserted per transaction. */
 const COVERAGE_BATCH_ROWS = 4096;
 
-/** The manifest against the pinned plan its run id names. */
-export function checkPlan(store: Store, m: Manifest, add: (p: CoverageProblem) => void): void {
+/** A slice artifact's entries; throws (any error) unless it is a slice whose entries have ids. */
+function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
+  const body = JSON.parse(bytes.toString("utf8")) as unknown;
+  const eus = (body as { kind?: unknown; eus?: unknown } | null)?.eus;
+  if ((body as { kind?: unknown } | null)?.kind !== "cairn.batch.slice" || !Array.isArray(eus)) throw new Error("not a slice");
+  for (const e of eus as unknown[]) {
+    const id = (e as { id?: unknown } | null)?.id;
+    if (typeof id !== "string" && !Number.isSafeInteger(id)) throw new Error("a slice entry without a valid id");
+  }
+  return eus as Array<{ id: EUId }>;
+}
+
+/** The manifest against the pinned plan of `runId`, the run being verified. */
+export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void): void {
   let pinned: ReturnType<typeof loadPlan>;
   try {
-    pinned = loadPlan(store, m.runId);
+    pinned = loadPlan(store, runId);
   } catch (err) {
     if (!isCairnError(err)) throw err;
-    add({ code: "plan_mismatch", message: `the plan of run ${m.runId} cannot be read: ${err.message}` });
+    add({ code: "plan_mismatch", message: `the plan of run ${runId} cannot be read: ${err.message}` });
     return;
   }
   const { plan, planDigest } = pinned;
@@ -54,8 +66,8 @@ export function checkPlan(store: Store, m: Manifest, add: (p: CoverageProblem) =
 }
 
 /** Every input record in exactly one pulse slice, with its input and partition. */
-export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void): Promise<void> {
-  const path = join(tmpdir(), `cairn-verify-input-${m.runId}-${randomBytes(4).toString("hex")}.sqlite`);
+export async function checkInputCoverage(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void): Promise<void> {
+  const path = join(tmpdir(), `cairn-verify-input-${runId}-${randomBytes(4).toString("hex")}.sqlite`);
   const db = new Database(path);
   try {
     db.pragma("journal_mode = OFF");
@@ -91,16 +103,7 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
     flush(rows);
     if (read !== m.input.records) add({ code: "input_mismatch", message: `the input artifact holds ${read} records, the manifest says ${m.input.records}` });
 
-    for (const p of m.pulses) {
-      const name = `${p.partition}/${p.index}`;
-      let entries: Array<{ id: EUId }>;
-      try {
-        entries = (JSON.parse(store.get(p.slice).toString("utf8")) as { eus: Array<{ id: EUId }> }).eus;
-      } catch (err) {
-        if (!isCairnError(err)) throw err;
-        add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice}: ${err.message}` });
-        continue;
-      }
+    const checkSlice = db.transaction((name: string, partition: number, entries: ReadonlyArray<{ id: EUId }>) => {
       for (const e of entries) {
         const id = canonicalText(e.id);
         const row = find.get(id) as { entry: Buffer; seen: number } | undefined;
@@ -108,8 +111,19 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
         else if (row.seen !== 0) add({ code: "input_mismatch", pulse: name, message: `EU id ${id} is in more than one pulse (again in ${name})` });
         else if (!row.entry.equals(Buffer.from(sha256(canonicalize(e)).slice(7), "hex"))) add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: the input of EU id ${id} differs from the input artifact's` });
         if (row !== undefined) mark.run(id);
-        if (partitionOf(e.id, m.config.partitions) !== p.partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, m.config.partitions)}` });
+        if (partitionOf(e.id, m.config.partitions) !== partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, m.config.partitions)}` });
       }
+    });
+    for (const p of m.pulses) {
+      const name = `${p.partition}/${p.index}`;
+      let entries: ReadonlyArray<{ id: EUId }>;
+      try {
+        entries = sliceEntries(store.get(p.slice));
+      } catch (err) {
+        add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice}: ${(err as Error).message}` });
+        continue;
+      }
+      checkSlice(name, p.partition, entries);
     }
     const missing = db.prepare("SELECT count(*) AS n, min(id) AS first FROM eus WHERE seen = 0").get() as { n: number; first: string | null };
     if (missing.n > 0) add({ code: "input_mismatch", message: `${missing.n} input record(s) are in no pulse (e.g. EU id ${missing.first})` });

@@ -19,7 +19,7 @@ import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
 import { checksumOf, leafOf, recordText } from "./records.js";
-import { executePulse, pulseParams, type WorkEU } from "./pulse.js";
+import { executePulse, legacyPulseParams, pulseParams, type WorkEU } from "./pulse.js";
 import { loadFunction } from "./runner.js";
 import { checkInputCoverage, checkPlan } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
@@ -100,9 +100,13 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
   // The manifest against the run's plan and input: a self-consistent manifest that left out
   // records would pass every check below.
-  checkPlan(store, m, add);
-  await checkInputCoverage(store, m, add);
+  if (m.runId !== runId) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} describes run ${m.runId}` });
+  checkPlan(store, runId, m, add);
+  await checkInputCoverage(store, runId, m, add);
 
+  // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
+  // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
+  const expectParams = new Set([canonicalize(pulseParams(m.config)), canonicalize(legacyPulseParams(m.config))]);
   const byIndex = m.config.idField === null;
   const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   try {
@@ -130,8 +134,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
           return undefined;
         }
       })();
-      const expectParams = canonicalize(pulseParams(m.config));
-      if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || canonicalize(r.params) !== expectParams) {
+      if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
         add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
       }
       const ids = texts.map((t) => (JSON.parse(t) as { id: EUId }).id);

@@ -16,6 +16,7 @@ import { MerkleBuilder } from "../../src/core/merkle.js";
 import { MANIFEST_MEDIA_TYPE, OUTPUT_MEDIA_TYPE, type Manifest } from "../../src/batch/manifest.js";
 import { manifestRoot } from "../../src/batch/plan.js";
 import { leafOf } from "../../src/batch/records.js";
+import { legacyPulseParams } from "../../src/batch/pulse.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
@@ -138,10 +139,10 @@ describe("tampering", () => {
 
 describe("the manifest against the plan and the input", () => {
   /** Re-pins run:<id>:manifest to `m` (canonical), as someone with write access to the store could. */
-  function repin(store: Store, m: Manifest): void {
+  function repin(store: Store, m: Manifest, runId: string = m.runId): void {
     const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
-    store.unpin(manifestRoot(m.runId));
-    store.pin(manifestRoot(m.runId), art.digest, "run");
+    store.unpin(manifestRoot(runId));
+    store.pin(manifestRoot(runId), art.digest, "run");
   }
 
   it("a rebuilt manifest that leaves a pulse out, its counts and output recomputed to match, is input_mismatch", async () => {
@@ -171,6 +172,42 @@ describe("the manifest against the plan and the input", () => {
       { code: "input_mismatch", message: `the input artifact holds ${N} records, the manifest says ${total}` },
       { code: "input_mismatch", message: expect.stringMatching(new RegExp(`^${dropped.eus} input record\\(s\\) are in no pulse \\(e\\.g\\. EU id \\d+\\)$`)) as unknown as string },
     ]);
+  });
+
+  it("another run's genuine manifest pinned for this run is plan_mismatch", async () => {
+    const { store, r } = await goodRun();
+    const other = await run(store, DATA.slice(0, 50), fixture("engine-wide.mjs"), CONFIG);
+    repin(store, { ...manifestOf(store, other.runId), runId: other.runId } as Manifest & { runId: string }, r.runId);
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.ok).toBe(false);
+    expect(rep.problems).toEqual([
+      { code: "plan_mismatch", message: `the manifest pinned for run ${r.runId} describes run ${other.runId}` },
+      { code: "plan_mismatch", message: expect.stringMatching(/^the manifest differs from the run's pinned plan sha256:[0-9a-f]{64} in: plan sha256:[0-9a-f]{64} \(pinned: sha256:[0-9a-f]{64}\), input$/) as unknown as string },
+    ]);
+  });
+
+  it("a pulse whose slice is not a slice (another artifact) is input_mismatch, not a crash", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const p0 = m.pulses[0] as Manifest["pulses"][number];
+    repin(store, { ...m, pulses: [{ ...p0, slice: m.output.artifact }, ...m.pulses.slice(1)] });
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toContainEqual({ code: "input_mismatch", pulse: `${p0.partition}/${p0.index}`, message: expect.stringContaining(`slice ${m.output.artifact}: `) as unknown as string });
+    expect(rep.problems.map((p) => p.code)).toContain("receipt_mismatch");
+  });
+
+  it("a pulse committed with the receipt params of before the heap limit joined them still verifies", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const p0 = m.pulses[0] as Manifest["pulses"][number];
+    const old = store.recordReceipt({ program: m.function.artifact, inputs: [p0.slice], params: legacyPulseParams(m.config), outputs: [p0.records], status: "succeeded", resources: { eus: p0.eus, completed: p0.eus, failed: 0, retried: 0 } });
+    repin(store, { ...m, pulses: [{ ...p0, receipt: old.digest }, ...m.pulses.slice(1)] });
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toEqual([]);
+    // Any other params are still a receipt_mismatch.
+    const wrong = store.recordReceipt({ program: m.function.artifact, inputs: [p0.slice], params: { ...legacyPulseParams(m.config), seed: "x" }, outputs: [p0.records], status: "succeeded" });
+    repin(store, { ...m, pulses: [{ ...p0, receipt: wrong.digest }, ...m.pulses.slice(1)] });
+    expect((await verifyRun(store, r.runId)).problems.map((p) => p.code)).toEqual(["receipt_mismatch"]);
   });
 
   it("a manifest whose config differs from the run's pinned plan is plan_mismatch", async () => {

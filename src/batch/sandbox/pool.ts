@@ -594,9 +594,9 @@ export class WorkerPool {
    * canonical JSON text. Work is sent in chunks of REDUCE_CHUNK_SIZE, so call it ONCE over the
    * whole ordered output for a config-independent result. Each step is seeded from
    * (run seed, "reduce", EU id). Rejects with E_INVALID_INPUT when `reduce` throws ("reduce
-   * threw at EU <id>: <message>"), returns something that is not canonical JSON, or crashes
-   * or times out its worker (`timeoutMs` applies per step); with E_USAGE when the module has
-   * no `reduce`.
+   * threw at EU <id>: <message>") or returns something that is not canonical JSON; with
+   * E_EU_TIMEOUT or E_WORKER_CRASHED when it times out (`timeoutMs` applies per step) or
+   * crashes its worker; with E_USAGE when the module has no `reduce`.
    */
   async reduce(acc: string, outputs: Iterable<ReduceItem> | AsyncIterable<ReduceItem>, opts: { timeoutMs?: number } = {}): Promise<string> {
     if (this.reducer === undefined) throw new UsageError(`module ${this.data.moduleName} does not export reduce`);
