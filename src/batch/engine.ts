@@ -18,7 +18,7 @@ import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
-import { normalizeConfig, type RunConfigInput } from "./config.js";
+import { normalizeConfig, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
 import { newReaderStats, type EURecord } from "./input/types.js";
@@ -34,7 +34,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { checkOutFile, OutFile } from "./out-file.js";
+import { withOutFile, type OutFile } from "./out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 
@@ -114,7 +114,11 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
-  if (hooks.outFile !== undefined) await checkOutFile(hooks.outFile); // before any work
+  // --out is opened before any work (out-file.ts) and completed when the run has finished.
+  return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out));
+}
+
+async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
   // the bundle) while the rest of the input is ingested: they need only the stored bundle and
@@ -157,7 +161,7 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
     await closeStarting(starting);
     throw err;
   }
-  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, input.source, starting);
+  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, input.source, starting);
 }
 
 /** Closes a pool that was started early but is not used (a failure to start is moot then). */
@@ -172,8 +176,7 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   const { plan, planDigest } = loadPlan(store, runId);
-  if (hooks.outFile !== undefined) await checkOutFile(hooks.outFile); // before any work
-  return execute(store, runId, plan, planDigest, hooks);
+  return withOutFile(hooks.outFile, (out) => execute(store, runId, plan, planDigest, hooks, out));
 }
 
 /** `source` names the input in messages (a resumed run names it by its artifact). */
@@ -183,6 +186,7 @@ async function execute(
   plan: RunPlan,
   planDigest: Digest,
   hooks: RunHooks,
+  out: OutFile | undefined,
   source = `input ${plan.input.artifact}`,
   starting?: Promise<RunnerHandle>,
 ): Promise<ExecutionResult> {
@@ -196,7 +200,7 @@ async function execute(
   }
   if (done !== undefined) {
     if (starting !== undefined) await closeStarting(starting);
-    if (hooks.outFile !== undefined) await store.getToFile(done.manifest.output.artifact, hooks.outFile);
+    if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
     return resultOf(done.manifest, done.digest, true);
   }
   const started = Date.now();
@@ -322,7 +326,7 @@ async function execute(
     const cursor: MergeCursor = spill !== undefined ? new IndexIdMerge(store, spill, cfg.partitions, mergePulses, recordsRead) : new OrderIndexMerge(index);
     let merged: Awaited<ReturnType<typeof mergeOutputs>>;
     try {
-      merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, hooks.outFile, sampleMemory);
+      merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, out, sampleMemory);
     } catch (err) {
       forgetIfHopeless(store, runId, err); // e.g. a reduce that throws: it throws again on resume
       throw err;
@@ -419,7 +423,7 @@ async function mergeOutputs(
   expected: number,
   maxMemoryBytes: number,
   runner: RunnerHandle,
-  outFile: string | undefined,
+  out: OutFile | undefined,
   onChunk: () => void,
 ): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
   const failures: Manifest["failures"] = [];
@@ -457,26 +461,16 @@ async function mergeOutputs(
     yield chunk;
   }
   const builder = outputTree(expected, maxMemoryBytes);
-  let out: OutFile | undefined;
-  let complete = false;
   try {
-    if (outFile !== undefined) out = await OutFile.open(outFile);
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
     if (reducer !== undefined && batch.length > 0) acc = await reducer.reduce(acc as string, batch);
-    const result = {
+    return {
       output: { digest: await builder.root(), artifact: art.digest, records: builder.size },
       failures,
       reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
     };
-    await out?.commit();
-    complete = true;
-    return result;
   } finally {
-    try {
-      if (!complete) await out?.abort();
-    } finally {
-      await builder.close();
-    }
+    await builder.close();
   }
 }
 

@@ -2,7 +2,7 @@
  * The ordered output: streamOutputs (bounded-memory reading of a finished run), --out, and
  * the run being reused when it is started again.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
@@ -78,6 +78,27 @@ describe("--out and reuse", () => {
     expect({ ...again, reused: false }).toEqual(first);
     expect(readFileSync(join(dir, "b.jsonl")).equals(bytes)).toBe(true);
     expect(progress).not.toContain("execute");
+  });
+
+  it("an outFile that is a symlink: the output goes to its target and the symlink stays; an existing file keeps its mode", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const real = join(dir, "real.jsonl");
+    writeFileSync(real, "old\n");
+    chmodSync(real, 0o600);
+    symlinkSync("real.jsonl", join(dir, "link.jsonl"));
+    const r = await run(store, [{ n: 1 }, { n: 2 }], fixture("engine-entropy.mjs"), {}, { outFile: join(dir, "link.jsonl") });
+    expect(lstatSync(join(dir, "link.jsonl")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real).equals(store.get(r.outputArtifact))).toBe(true);
+    expect(statSync(real).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).sort()).toEqual(["link.jsonl", "real.jsonl"]);
+  });
+
+  it("an outFile that is a character device (/dev/null) is written through, not replaced", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: "/dev/null" });
+    expect(r.status).toBe("completed");
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
   });
 
   it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {

@@ -5,7 +5,7 @@
  * function is still far from done.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cairn, CLI, json, TempDirs } from "./helpers.js";
@@ -62,7 +62,8 @@ describe("cairn run: SIGINT", () => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
     delete env.CAIRN_STORE;
     // stderr is a pipe: plain progress lines.
-    const child = spawn(process.execPath, [CLI, "--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5"], {
+    // With --out: the temp file it is written to (out.jsonl.<pid>.<hex>.tmp) must not survive the interruption.
+    const child = spawn(process.execPath, [CLI, "--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5", "--out", "out.jsonl"], {
       cwd: dir,
       env,
       stdio: ["ignore", "pipe", "pipe"],
@@ -90,5 +91,6 @@ describe("cairn run: SIGINT", () => {
     );
     expect(err).not.toContain("<runId>");
     expect(out).toBe("");
+    expect(readdirSync(dir).sort()).toEqual(["in.jsonl", "slow.mjs", "store"]);
   });
 });
