@@ -95,6 +95,7 @@ describe("timers left pending by an EU", () => {
     "promises-timeout",
     "promises-immediate",
     "promises-interval",
+    "promises-interval-signal",
     "promises-from-timers",
     "scheduler-wait",
     "scheduler-yield",
@@ -144,6 +145,18 @@ describe("timers left pending by an EU", () => {
     // pulse has returned. Whenever the next pulse starts, that timer cannot fire during it.
     expect(outputs(await pulse(pool, [{ id: 0, input: { action: "leave", how: "stray-microtask" } }]))).toEqual({ 0: "left" });
     expect(outputs(await pulse(pool, [{ id: 1, input: { action: "watch", ms: 100 } }]))).toEqual({ 1: 0 });
+  });
+});
+
+describe("a cancelled timers/promises interval with the caller's signal", () => {
+  it("lets go of the signal: no abort listener is left on it", async () => {
+    const pool = await actionsPool();
+    const r = await pulse(pool, [
+      { id: 0, input: { action: "signal-listeners" } },
+      { id: 1, input: { action: "leave-async", how: "promises-interval-signal" } },
+      { id: 2, input: { action: "signal-listeners" } },
+    ]);
+    expect(outputs(r)).toEqual({ 0: 0, 1: "left", 2: 0 });
   });
 });
 

@@ -266,6 +266,9 @@ export function installTimerFence(): TimerFence {
     const signal = o.signal;
     const forward = (): void => ctl.abort(signal?.reason);
     signal?.addEventListener("abort", forward, { once: true });
+    // Cancelled by the fence, the generator waits forever and its `finally` never runs: let go
+    // of the caller's signal now.
+    ctl.signal.addEventListener("abort", () => signal?.removeEventListener("abort", forward), { once: true });
     aborts.add(ctl);
     dirty = true;
     const it = realP.setInterval(delay, value, { signal: ctl.signal, ref: o.ref });
