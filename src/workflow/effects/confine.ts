@@ -147,6 +147,17 @@ function isInside(realRoot: string, p: string): boolean {
   return p === realRoot || p.startsWith(realRoot === "/" ? "/" : `${realRoot}/`);
 }
 
+/** The data root's real path; created first when missing and `create` is set (one syscall when it exists). */
+function realRootOf(root: string, create: boolean): string {
+  try {
+    return realpathSync.native(root);
+  } catch (err) {
+    if (!create || !isNotFound(err)) throw err;
+  }
+  mkdirSync(root, { recursive: true });
+  return realpathSync.native(root);
+}
+
 /**
  * Walks the parent directories of `p` from the real data root, creating missing ones when
  * `create` is set (each one fsynced into its parent unless `sync` is false, EffectDurability
@@ -162,8 +173,7 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
   else {
     let id: string | undefined;
     try {
-      if (create) mkdirSync(p.root, { recursive: true });
-      cur = realpathSync.native(p.root);
+      cur = realRootOf(p.root, create);
       if (memo !== undefined) id = dirIdentity(cur);
     } catch (err) {
       if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
