@@ -9,8 +9,9 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { realpath, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
@@ -114,8 +115,21 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
+  if (hooks.outFile !== undefined && typeof dataset === "string" && dataset !== "-") await checkOutIsNotInput(hooks.outFile, dataset, cfg.format);
   // --out is opened before any work (out-file.ts) and completed when the run has finished.
   return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out));
+}
+
+/** --out must not be the input file (it would be replaced), nor inside an input directory (it would be read). */
+async function checkOutIsNotInput(outFile: string, input: string, format: RunConfig["format"]): Promise<void> {
+  const [o, i] = await Promise.all([stat(outFile).catch(() => undefined), stat(input).catch(() => undefined)]);
+  if (o !== undefined && i !== undefined && o.dev === i.dev && o.ino === i.ino) {
+    throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is the input file`, { path: outFile });
+  }
+  if (format === "files" && i?.isDirectory() === true) {
+    const rel = relative(await realpath(input), resolve(await realpath(dirname(outFile)).catch(() => dirname(outFile)), basename(outFile)));
+    if (!rel.startsWith("..") && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
+  }
 }
 
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {

@@ -1,34 +1,43 @@
 /**
- * `--out FILE`: the ordered output, also written to a file. Opened before any work, so a path
- * that cannot be written fails the run at once, not after every pulse has executed.
+ * `--out FILE`: the ordered output, also written to a file. Opened (checked) before any work,
+ * so a path that cannot be written fails the run at once, not after every pulse has executed.
+ * Three ways, chosen at open:
  *
- * A regular file (or no file yet) is written **atomically**: under a fresh temp name next to
- * it (next to a symlink's target: the symlink stays, its target gets the output), synced and
- * renamed into place once the run has finished, so a failed or interrupted run never leaves a
- * partial FILE and an existing one keeps its contents; an existing file's permission bits
- * (and, when allowed, owner) carry over. Anything else — a FIFO, a character device
- * (`/dev/stdout`), a socket, a dangling symlink — is **written through** (opened with `w`, as
- * a shell redirection would), as is a regular file in a directory where no temp file can be
- * created: those get the output as it is produced, and a failed run leaves what was written.
- * Temp files are removed when the run fails, and on process exit (e.g. after Ctrl-C).
+ * - **Atomic**, for a new file, or an existing regular file this process's user owns and may
+ *   write: the output goes to a hidden temp file in FILE's directory (the directory of a
+ *   symlink's target: the symlink stays) — for a new file created 0666 less the umask, for an
+ *   existing one created 0600 and then given FILE's group and mode —, synced and renamed over
+ *   FILE once the run has finished. A failed
+ *   or interrupted run never leaves a partial FILE, and an existing one keeps its contents. The
+ *   temp file is removed on failure and at process exit (Ctrl-C; not after SIGKILL, which
+ *   leaves `.cairn-out-<hex>.tmp` beside FILE). An existing FILE's hard links are not kept.
+ * - **This process's own stdout or stderr** (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2`,
+ *   `/proc/self/fd/1|2`): written to the stream, so a redirection of it (`>`, `>>`, a pipe)
+ *   behaves as usual.
+ * - **Written through**, as a shell redirection would (`w`: created or truncated), for
+ *   anything else: a FIFO, a device, a socket, another inherited descriptor (`/dev/fd/N`), a
+ *   dangling symlink, a file of another user, or a file in a directory that takes no new file.
+ *   It is opened at the first write (the merge), not at open, so a run that fails before its
+ *   merge leaves it untouched; a run that fails during the merge leaves what was written.
  */
 import { randomBytes } from "node:crypto";
-import { unlinkSync, type Stats } from "node:fs";
-import { lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { constants, unlinkSync, type Stats } from "node:fs";
+import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Writable } from "node:stream";
+import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { fsyncDir } from "../store/fsutil.js";
 
-/** Default permission bits of a new FILE (before the umask), as for a shell redirection. */
+/** Permission bits of a new FILE before the umask, as for a shell redirection. */
 const NEW_FILE_MODE = 0o666;
+/** The temp file's mode until it is given FILE's group and mode. */
+const TEMP_FILE_MODE = 0o600;
 
 function cannotWrite(path: string, err: unknown): CairnError {
-  return new CairnError(ErrorCode.STORE_IO, `cannot write ${path}: ${(err as Error).message}`, { path }, { cause: err });
+  return new CairnError(ErrorCode.STORE_IO, `cannot write ${path}: ${osErrorText(err)}`, { path }, { cause: err });
 }
 
-const tempName = (path: string): string => `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-
-/** Temp files not yet renamed or removed; removed at process exit (an interrupted run). */
+/** Temp files not yet renamed or removed: removed at process exit (an interrupted run). */
 const openTemps = new Set<string>();
 let exitHook = false;
 function trackTemp(path: string): void {
@@ -56,91 +65,108 @@ async function statOrUndefined(f: (p: string) => Promise<Stats>, path: string): 
   }
 }
 
+/** This process's stdout or stderr named as a path, if `path` is one of those names. */
+function ownStream(path: string): Writable | undefined {
+  const m = /^(?:\/dev\/(?:std(out|err)|fd\/([12]))|\/proc\/self\/fd\/([12]))$/.exec(path);
+  if (m === null) return undefined;
+  return m[1] === "out" || m[2] === "1" || m[3] === "1" ? process.stdout : process.stderr;
+}
+
+type Mode =
+  | { kind: "atomic"; fh: FileHandle; tmp: string; target: string }
+  | { kind: "stream"; stream: Writable }
+  | { kind: "through"; fh: FileHandle | undefined };
+
 export class OutFile {
   private done = false;
 
   private constructor(
     /** The path as given (messages). */
     readonly path: string,
-    private readonly fh: FileHandle,
-    /** Atomic mode: the temp file and the path it is renamed to. */
-    private readonly atomic: { tmp: string; target: string } | undefined,
+    private readonly mode: Mode,
   ) {}
 
   static async open(path: string): Promise<OutFile> {
+    const stream = ownStream(path);
+    if (stream !== undefined) return new OutFile(path, { kind: "stream", stream });
     let existing: Stats | undefined;
     let link: Stats | undefined;
     try {
       existing = await statOrUndefined(stat, path);
       link = existing === undefined ? await statOrUndefined(lstat, path) : undefined;
+      if (existing?.isDirectory() === true) throw Object.assign(new Error("EISDIR: is a directory"), { code: "EISDIR" });
+      if (existing !== undefined) await access(path, constants.W_OK);
+      else if (link === undefined) await access(dirname(path), constants.W_OK); // a new file: its directory must take it
     } catch (err) {
       throw cannotWrite(path, err);
     }
-    if (existing?.isDirectory() === true) throw cannotWrite(path, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
-    // A FIFO, a device, a socket, a dangling symlink: written through.
-    if ((existing !== undefined && !existing.isFile()) || link !== undefined) return OutFile.through(path);
+    const ours = existing !== undefined && existing.isFile() && existing.uid === process.geteuid?.();
+    if (link !== undefined || (existing !== undefined && !ours) || /^\/(?:dev|proc)\//.test(path)) return new OutFile(path, { kind: "through", fh: undefined });
     const target = existing === undefined ? path : await realpath(path).catch((err: unknown) => Promise.reject(cannotWrite(path, err)));
-    const tmp = tempName(target);
+    const tmp = join(dirname(target), `.cairn-out-${randomBytes(8).toString("hex")}.tmp`);
+    trackTemp(tmp); // before it exists: an interruption during the open still removes it
     let fh: FileHandle;
     try {
-      fh = await open(tmp, "wx", existing === undefined ? NEW_FILE_MODE : existing.mode & 0o7777);
+      // A new file gets its final mode at once (the umask applies); a replacement is private
+      // until it has FILE's group and mode.
+      fh = await open(tmp, "wx", existing === undefined ? NEW_FILE_MODE : TEMP_FILE_MODE);
     } catch (err) {
-      // No temp file possible beside an existing file (a read-only directory): write through it.
-      if (existing !== undefined) return OutFile.through(path);
+      openTemps.delete(tmp);
+      if (existing !== undefined) return new OutFile(path, { kind: "through", fh: undefined }); // a directory that takes no new file
       throw cannotWrite(path, err);
     }
-    trackTemp(tmp);
     if (existing !== undefined) {
       try {
-        await fh.chmod(existing.mode & 0o7777); // the umask applied at creation
-        await fh.chown(existing.uid, existing.gid).catch(() => {}); // only where allowed
-      } catch (err) {
+        if (existing.gid !== process.getegid?.()) await fh.chown(existing.uid, existing.gid);
+        await fh.chmod(existing.mode & 0o7777);
+      } catch {
         await fh.close().catch(() => {});
         await unlink(tmp).catch(() => {});
         openTemps.delete(tmp);
-        throw cannotWrite(path, err);
+        return new OutFile(path, { kind: "through", fh: undefined }); // FILE's group or mode cannot be had: write through FILE
       }
     }
-    return new OutFile(path, fh, { tmp, target });
-  }
-
-  private static async through(path: string): Promise<OutFile> {
-    try {
-      return new OutFile(path, await open(path, "w", NEW_FILE_MODE), undefined);
-    } catch (err) {
-      throw cannotWrite(path, err);
-    }
+    return new OutFile(path, { kind: "atomic", fh, tmp, target });
   }
 
   async write(chunk: Uint8Array): Promise<void> {
+    const m = this.mode;
     try {
-      await this.fh.write(chunk);
+      if (m.kind === "stream") {
+        if (!m.stream.write(chunk)) await new Promise<void>((resolve) => m.stream.once("drain", resolve));
+        return;
+      }
+      if (m.kind === "through") m.fh ??= await open(this.path, "w", NEW_FILE_MODE);
+      await (m.fh as FileHandle).write(chunk);
     } catch (err) {
       throw cannotWrite(this.path, err);
     }
   }
 
-  /** Finishes the file: syncs and renames the temp file into place, or closes a written-through one. */
+  /** Finishes the file: the temp file synced and renamed into place, or a written-through file closed. */
   async commit(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    const m = this.mode;
+    if (m.kind === "stream") return;
     try {
-      if (this.atomic === undefined) {
-        await this.fh.close();
+      if (m.kind === "through") {
+        m.fh ??= await open(this.path, "w", NEW_FILE_MODE); // an empty output still makes the file
+        await m.fh.close();
         return;
       }
-      await this.fh.sync();
-      await this.fh.close();
-      await rename(this.atomic.tmp, this.atomic.target);
-      openTemps.delete(this.atomic.tmp);
-      fsyncDir(dirname(this.atomic.target));
+      await m.fh.sync();
+      await m.fh.close();
+      await rename(m.tmp, m.target);
+      openTemps.delete(m.tmp);
     } catch (err) {
       await this.drop();
       throw cannotWrite(this.path, err);
     }
+    fsyncDir(dirname(m.target));
   }
 
-  /** Drops the temp file (the path stays as it was); a written-through file keeps what it got. Idempotent. */
+  /** Drops the temp file (FILE stays as it was); a written-through file keeps what it got. Idempotent. */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
@@ -148,10 +174,12 @@ export class OutFile {
   }
 
   private async drop(): Promise<void> {
-    await this.fh.close().catch(() => {});
-    if (this.atomic === undefined) return;
-    await unlink(this.atomic.tmp).catch(() => {});
-    openTemps.delete(this.atomic.tmp);
+    const m = this.mode;
+    if (m.kind === "stream") return;
+    await m.fh?.close().catch(() => {});
+    if (m.kind !== "atomic") return;
+    await unlink(m.tmp).catch(() => {});
+    openTemps.delete(m.tmp);
   }
 }
 

@@ -6,6 +6,7 @@
  * --allow-failures), a verify mismatch, a replay that differs, or any other failure (not
  * found, bad input, bad module…); 2 usage errors (bad flags, malformed run id).
  */
+import { constants as osConstants } from "node:os";
 import { Command, Option } from "commander";
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -31,8 +32,10 @@ export const SHOWN_FAILURES = 10;
 const SHOWN_MESSAGE_CHARS = 300;
 /** Longest reduce value shown in the human summary. */
 const SHOWN_REDUCE_CHARS = 2000;
-/** Exit code after SIGINT (128 + 2), as shells report it. */
-const SIGINT_EXIT_CODE = 130;
+/** A run interrupted by a signal exits 128 + the signal's number, as shells report it (SIGINT: 130). */
+const SIGNAL_EXIT_BASE = 128;
+/** The signals that interrupt a run cleanly (SIGKILL cannot be caught). */
+const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 // ---------------------------------------------------------------------------------------------
 // Option parsing: strict, E_USAGE (exit 2) naming the flag.
@@ -190,12 +193,14 @@ async function executeAndReport(
   const g = globalsOf(cmd);
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
   let runId: string | undefined;
-  const onSigint = (): void => {
+  // SIGINT, SIGTERM and SIGHUP end the run the same way: committed pulses stay, the hint says
+  // how to continue, and process.exit runs the exit hooks (an --out temp file is removed).
+  const onSignal = (signal: NodeJS.Signals): void => {
     progress.interrupt();
     process.stderr.write(`cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue\n`);
-    process.exit(SIGINT_EXIT_CODE);
+    process.exit(SIGNAL_EXIT_BASE + (osConstants.signals[signal] ?? 0));
   };
-  process.once("SIGINT", onSigint);
+  for (const s of INTERRUPT_SIGNALS) process.once(s, onSignal);
   let result: ExecutionResult;
   try {
     result = await withStore(cmd, "write", (store) => {
@@ -213,7 +218,7 @@ async function executeAndReport(
     progress.interrupt();
     throw err;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, onSignal);
   }
   progress.finish();
   const out = outputFor(cmd);

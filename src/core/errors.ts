@@ -128,6 +128,22 @@ export class UsageError extends CairnError {
 const USAGE_CODES: ReadonlySet<string> = new Set([ErrorCode.USAGE, ErrorCode.DIGEST_INVALID]);
 
 /** Process exit code for an error: 2 for usage errors, 1 for every other failure. */
+/**
+ * An fs error's text without the host path Node appends (`, <syscall> '<path>'`, and
+ * ` -> '<dest>'`): for messages that name the file themselves, by a path the user gave or a
+ * path relative to a root (a trace must not depend on the machine). Other errors keep their
+ * message.
+ */
+export function osErrorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.syscall === "string" && typeof e.code === "string") {
+    const at = e.message.indexOf(`, ${e.syscall}`);
+    if (at > 0) return e.message.slice(0, at);
+  }
+  return e.message;
+}
+
 export function exitCodeFor(err: unknown): 1 | 2 {
   if (err instanceof CairnError && USAGE_CODES.has(err.code)) return 2;
   return 1;

@@ -2,7 +2,7 @@
  * The ordered output: streamOutputs (bounded-memory reading of a finished run), --out, and
  * the run being reused when it is started again.
  */
-import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
@@ -101,12 +101,39 @@ describe("--out and reuse", () => {
     expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
   });
 
+  it("an outFile of another user is written through (its owner kept), not replaced", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const out = join(dir, "theirs.jsonl");
+    writeFileSync(out, "old\n");
+    chownSync(out, 12345, 12345); // the tests run as root: any owner other than ours
+    const ino = statSync(out).ino;
+    const r = await run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: out });
+    expect(readFileSync(out).equals(store.get(r.outputArtifact))).toBe(true);
+    expect(statSync(out)).toMatchObject({ ino, uid: 12345, gid: 12345 });
+  });
+
+  it("an outFile that is the input file, or inside a files-format input directory, is E_USAGE before any work", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const input = join(dir, "in.jsonl");
+    writeFileSync(input, '{"n":1}\n');
+    await expectCairnError(run(store, input, fixture("engine-entropy.mjs"), {}, { outFile: input }), ErrorCode.USAGE, `--out ${input} is the input file`);
+    expect(readFileSync(input, "utf8")).toBe('{"n":1}\n');
+    const files = join(dir, "files");
+    mkdirSync(files);
+    writeFileSync(join(files, "a.txt"), "a");
+    await expectCairnError(run(store, files, fixture("engine-entropy.mjs"), { format: "files" }, { outFile: join(files, "out.jsonl") }), ErrorCode.USAGE, "is inside the input directory");
+    expect(readdirSync(files)).toEqual(["a.txt"]);
+    expect(listRuns(store)).toEqual([]);
+  });
+
   it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {
     const { store } = scratch.store();
     const out = join(scratch.dir(), "no-such-dir", "o.jsonl");
     const phases: string[] = [];
     const err = await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: out, onProgress: (p) => phases.push(p.phase) }), ErrorCode.STORE_IO);
-    expect(err.message).toContain(`cannot write ${out}: ENOENT`);
+    expect(err.message).toBe(`cannot write ${out}: ENOENT: no such file or directory`);
     expect(phases).toEqual([]);
     expect(listRuns(store)).toEqual([]);
   });

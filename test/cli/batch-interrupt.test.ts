@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cairn, CLI, json, TempDirs } from "./helpers.js";
 
-/** Exit status after SIGINT (128 + 2). */
+/** Exit status after SIGINT (128 + 2) and SIGTERM (128 + 15). */
 const SIGINT_EXIT = 130;
+const SIGTERM_EXIT = 143;
 /** Records in the input, and how long the function takes over each (ms): far longer than the test needs. */
 const RECORDS = 200;
 const EU_DELAY_MS = 200;
@@ -52,8 +53,11 @@ function waitFor(child: ChildProcess, text: () => string, re: RegExp): Promise<v
   });
 }
 
-describe("cairn run: SIGINT", () => {
-  it("exits 130 and names the real run id in the `cairn resume` hint", async () => {
+describe("cairn run: SIGINT, SIGTERM", () => {
+  it.each([
+    ["SIGINT", SIGINT_EXIT],
+    ["SIGTERM", SIGTERM_EXIT],
+  ] as const)("%s: exits %i, names the real run id in the `cairn resume` hint, leaves no --out temp file", async (signal, exitCode) => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const dir = temps.make();
     const store = join(dir, "store");
@@ -76,8 +80,8 @@ describe("cairn run: SIGINT", () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 
     await waitFor(child, () => err, /^cairn: executing \(/m);
-    child.kill("SIGINT");
-    expect(await exited).toEqual({ code: SIGINT_EXIT, signal: null });
+    child.kill(signal);
+    expect(await exited).toEqual({ code: exitCode, signal: null });
 
     const runs = json<Array<{ runId: string; state: string }>>(cairn(["--store", store, "runs", "ls", "--json"], { cwd: dir }));
     expect(runs).toHaveLength(1);

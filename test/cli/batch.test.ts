@@ -1,9 +1,10 @@
 /** `cairn run` / `cairn resume` through the BUILT cli (`npm run build` first). */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cairn, json, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
+import { cairn, CLI, json, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -95,6 +96,23 @@ describe("cairn run", () => {
     expect(b.outputArtifact).toBe(a.outputArtifact);
     expect(b.reduce).toBe(a.reduce);
     expect(a.reduce).toBe((60 * 61 * 121) / 6);
+  });
+
+  it("--out /dev/stdout writes to this process's stdout: a `>>` redirection of it is appended to, not replaced", () => {
+    write("in.jsonl", THREE);
+    const log = join(dir, "log.txt");
+    writeFileSync(log, "IMPORTANT\n");
+    const fd = openSync(log, "a");
+    try {
+      const r = spawnSync(process.execPath, [CLI, "--store", store, "run", fixture("square.ts"), "--input", "in.jsonl", "--out", "/dev/stdout", "--quiet"], { cwd: dir, stdio: ["ignore", fd, "pipe"] });
+      expect(r.status).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    // The output, then the run's summary (stdout too), in that order after what was there.
+    const text = readFileSync(log, "utf8");
+    expect(text.startsWith('IMPORTANT\n{"id":0,"output":{"sq":1}}\n{"id":1,"output":{"sq":4}}\n{"id":2,"output":{"sq":9}}\nrun ')).toBe(true);
+    expect(text).toMatch(/\nreduce: 14\n/);
   });
 
   it("--out writes the canonical JSONL records in id order", () => {

@@ -5,7 +5,9 @@
  * "Hard errors" (SEMANTICS A.10 step 7, C.1) are thrown; they abort the workflow run. Status
  * outcomes (`VIOLATION`, `BACKEND_ERROR`, …) are returned, never thrown.
  */
-import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+import { CairnError, ErrorCode, osErrorText, type ErrorCodeValue } from "../../core/errors.js";
+
+export { osErrorText };
 import { UNSERIALISABLE_REASON } from "../py/json.js";
 
 /** `details.reason` values used by this module. */
@@ -65,22 +67,6 @@ export function inputError(message: string, details: Record<string, unknown> = {
 }
 
 /** Wraps an fs error as a hard I/O error naming the path relative to the data root. */
-/**
- * An error's text for a message that may end up in a trace. Node's fs errors end with
- * `, <syscall> '<absolute path>'` (and ` -> '<dest>'`): host paths, which would make the trace
- * depend on the machine, so that tail is cut (the caller names the file by its
- * data-root-relative path). Other errors keep their message.
- */
-export function osErrorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e.syscall === "string" && typeof e.code === "string") {
-    const at = e.message.indexOf(`, ${e.syscall}`);
-    if (at > 0) return e.message.slice(0, at);
-  }
-  return e.message;
-}
-
 export function ioError(op: string, relPath: string, err: unknown): CairnError {
   if (err instanceof CairnError) return err;
   const code = (err as { code?: string } | null)?.code;
