@@ -32,9 +32,11 @@ const COVERAGE_CACHE_KIB = 4 * 1024;
 /** Input records inserted per transaction. */
 const COVERAGE_BATCH_ROWS = 4096;
 
-/** A slice artifact's entries; throws (any error) unless it is a slice whose entries have ids. */
-function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
-  const body = JSON.parse(bytes.toString("utf8")) as unknown;
+/** A slice artifact's entries; throws (any error) unless it is a canonical slice whose entries have ids. */
+export function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
+  const text = bytes.toString("utf8");
+  const body = JSON.parse(text) as unknown;
+  if (canonicalize(body) !== text) throw new Error("not a canonical slice");
   const eus = (body as { kind?: unknown; eus?: unknown } | null)?.eus;
   if ((body as { kind?: unknown } | null)?.kind !== "cairn.batch.slice" || !Array.isArray(eus)) throw new Error("not a slice");
   for (const e of eus as unknown[]) {

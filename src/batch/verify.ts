@@ -18,10 +18,10 @@ import type { Store } from "../store/store.js";
 import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
-import { checksumOf, leafOf, recordText } from "./records.js";
+import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText } from "./records.js";
 import { executePulse, legacyPulseParams, pulseParams, type WorkEU } from "./pulse.js";
 import { loadFunction } from "./runner.js";
-import { checkInputCoverage, checkPlan } from "./verify-input.js";
+import { checkInputCoverage, checkPlan, sliceEntries } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
 
 /** Problems listed one by one before verify only counts the rest. */
@@ -111,6 +111,8 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   try {
     let total = 0;
+    let failed = 0;
+    let retried = 0;
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
@@ -137,14 +139,48 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
         add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
       }
-      const ids = texts.map((t) => (JSON.parse(t) as { id: EUId }).id);
-      index.addOutputs(ids, texts);
+      // The records must be the slice's EUs, in its order, and their failures the manifest's.
+      let recs: Array<{ id: EUId; error?: { code: string; message: string } }>;
+      try {
+        recs = texts.map((t) => parseRecord(t));
+      } catch (err) {
+        add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records} hold a line that is not a record: ${(err as Error).message}` });
+        continue;
+      }
+      const sliceIds = (() => {
+        try {
+          return sliceEntries(store.get(p.slice)).map((e) => canonicalize(e.id));
+        } catch {
+          return undefined; // reported by the coverage check
+        }
+      })();
+      const recIds = recs.map((x) => canonicalize(x.id));
+      if (sliceIds !== undefined && (sliceIds.length !== recIds.length || sliceIds.some((id, k) => id !== recIds[k]))) {
+        const k = sliceIds.findIndex((id, j) => id !== recIds[j]);
+        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: its records are not its slice's EUs in order (position ${k < 0 ? Math.min(sliceIds.length, recIds.length) : k}: slice ${sliceIds[k] ?? "<none>"}, records ${recIds[k] ?? "<none>"})` });
+      }
+      const failedHere = recs.filter((x) => x.error !== undefined).length;
+      if (failedHere !== p.failed || p.completed !== texts.length - failedHere) {
+        add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${failedHere} failed and ${texts.length - failedHere} completed records, manifest says ${p.failed} and ${p.completed}` });
+      }
+      failed += failedHere;
+      retried += p.attempts.length;
+      try {
+        index.addOutputs(recs.map((x) => x.id), texts);
+      } catch (err) {
+        if (!isCairnError(err)) throw err;
+        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: ${err.message}` });
+        continue;
+      }
       total += texts.length;
       report.recordsChecked += texts.length;
     }
     const c = m.counts;
-    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total) {
-      add({ code: "count_mismatch", message: `counts do not add up: ${c.completed} completed + ${c.failed} failed, total ${c.total}, records in pulses ${total}, read ${m.input.records}` });
+    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || c.retried !== retried) {
+      add({
+        code: "count_mismatch",
+        message: `counts do not add up: ${c.completed} completed + ${c.failed} failed (records: ${failed} failed), total ${c.total}, records in pulses ${total}, read ${m.input.records}, retried ${c.retried} (attempt logs: ${retried})`,
+      });
     }
     // The ordered output, recomputed from the pulses, must match the stored output (streamed:
     // it may be larger than memory) and the output digest.
@@ -165,8 +201,19 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     };
     let i = 0;
     let mismatched = false;
+    let f = 0; // failed records so far: the manifest lists every one of them, in output order
+    let failureMismatch = false;
     for (const text of index.ordered()) {
       builder.addRaw(leafOf(text));
+      if (isFailedRecord(text)) {
+        const rec = parseRecord(text);
+        const listed = m.failures[f];
+        if (listed !== undefined && !failureMismatch && canonicalize(listed) !== canonicalize({ id: rec.id, code: rec.error?.code, message: rec.error?.message })) {
+          failureMismatch = true; // the first one only
+          add({ code: "count_mismatch", message: `failure ${f} of the manifest, ${canonicalize(listed)}, is not the output's failed record ${text}` });
+        }
+        f++;
+      }
       const line = await nextStored();
       if (storedOk && line !== text && !mismatched) {
         mismatched = true; // report the first difference only; the digest check covers the rest
@@ -175,6 +222,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       i++;
     }
     if (storedOk && (await nextStored()) !== undefined) add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
+    if (m.failures.length !== f) add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records` });
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
   } finally {
     index.close();

@@ -15,7 +15,7 @@ import { canonicalBytes } from "../../src/core/canonical.js";
 import { MerkleBuilder } from "../../src/core/merkle.js";
 import { MANIFEST_MEDIA_TYPE, OUTPUT_MEDIA_TYPE, type Manifest } from "../../src/batch/manifest.js";
 import { manifestRoot } from "../../src/batch/plan.js";
-import { leafOf } from "../../src/batch/records.js";
+import { checksumOf, leafOf } from "../../src/batch/records.js";
 import { legacyPulseParams } from "../../src/batch/pulse.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
@@ -208,6 +208,36 @@ describe("the manifest against the plan and the input", () => {
     const wrong = store.recordReceipt({ program: m.function.artifact, inputs: [p0.slice], params: { ...legacyPulseParams(m.config), seed: "x" }, outputs: [p0.records], status: "succeeded" });
     repin(store, { ...m, pulses: [{ ...p0, receipt: wrong.digest }, ...m.pulses.slice(1)] });
     expect((await verifyRun(store, r.runId)).problems.map((p) => p.code)).toEqual(["receipt_mismatch"]);
+  });
+
+  it("a pulse whose records are not its slice's EUs (an EU swapped for another id, receipt and checksum forged to match) is output_mismatch", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const p0 = m.pulses[0] as Manifest["pulses"][number];
+    const texts = store.get(p0.records).toString("utf8").trimEnd().split("\n");
+    const firstId = (JSON.parse(texts[1] as string) as { id: number }).id;
+    texts[1] = (texts[1] as string).replace(`{"id":${firstId},`, '{"id":999999,');
+    const records = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: "application/vnd.cairn.batch.records+jsonl" });
+    const receipt = store.recordReceipt({ program: m.function.artifact, inputs: [p0.slice], params: legacyPulseParams(m.config), outputs: [records.digest], status: "succeeded" });
+    repin(store, { ...m, pulses: [{ ...p0, records: records.digest, receipt: receipt.digest, checksum: checksumOf(texts) }, ...m.pulses.slice(1)] });
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toContainEqual({
+      code: "output_mismatch",
+      pulse: `${p0.partition}/${p0.index}`,
+      message: `pulse ${p0.partition}/${p0.index}: its records are not its slice's EUs in order (position 1: slice ${firstId}, records 999999)`,
+    });
+  });
+
+  it("a manifest that hides a failure (counts, pulse counts and failures list rewritten) is count_mismatch", async () => {
+    const { store } = scratch.store();
+    const code = "export default (x) => { if (x.n === 3) throw new Error('three'); return x.n; };\n";
+    const r = await run(store, Array.from({ length: 10 }, (_, n) => ({ n })), { code, name: "f.mjs" }, { partitions: 2, pulseSize: 4, retries: 0, allowFailures: true });
+    expect(r.counts.failed).toBe(1);
+    const m = manifestOf(store, r.runId);
+    repin(store, { ...m, counts: { ...m.counts, completed: 10, failed: 0 }, failures: [], pulses: m.pulses.map((p) => ({ ...p, completed: p.eus, failed: 0 })) });
+    const codes = (await verifyRun(store, r.runId)).problems.map((p) => p.code);
+    expect(codes.filter((c) => c === "count_mismatch").length).toBeGreaterThanOrEqual(3); // the pulse, the counts, the failures list
+    expect(codes.every((c) => c === "count_mismatch")).toBe(true);
   });
 
   it("a manifest whose config differs from the run's pinned plan is plan_mismatch", async () => {
