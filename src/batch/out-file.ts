@@ -163,7 +163,11 @@ export class OutFile {
       await this.drop();
       throw cannotWrite(this.path, err);
     }
-    fsyncDir(dirname(m.target));
+    try {
+      fsyncDir(dirname(m.target)); // the rename made durable
+    } catch (err) {
+      throw cannotWrite(this.path, err);
+    }
   }
 
   /** Drops the temp file (FILE stays as it was); a written-through file keeps what it got. Idempotent. */
