@@ -35,7 +35,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { withOutFile, type OutFile } from "./out-file.js";
+import { withOutFile, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 

@@ -1,10 +1,11 @@
 /** `cairn init`, `cairn store …` (put, get, ls, stat, rm, pin, unpin, roots). */
-import { closeSync, createReadStream, openSync, statSync, unlinkSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { createReadStream, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Command, Option } from "commander";
 import { parseDigest, type Digest } from "../core/digest.js";
 import { openStore } from "../store/store.js";
+import { withOutFile, type OutFile } from "../store/out-file.js";
 import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/artifacts.js";
 import { formatTypeTag } from "../store/identity.js";
 import { STORE_FORMAT_VERSION } from "../store/layout.js";
@@ -20,22 +21,6 @@ export function artifactLine(a: ArtifactInfo): string {
 /** The store itself, or a read view as of a snapshot. */
 function readerFor(store: Store, snapshot: string | undefined): Store | StoreView {
   return snapshot === undefined ? store : store.at(snapshot);
-}
-
-/**
- * Checks that a temp file can be created beside `dest`. store.getToFile does not handle a
- * failure to create its temp file (an unhandled 'error' event would kill the process), so
- * the CLI finds out first and reports it properly.
- */
-function probeWritable(dest: string, shown: string): void {
-  const probe = `${dest}.${process.pid}.probe.tmp`;
-  try {
-    if (!statSync(dirname(dest)).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-    closeSync(openSync(probe, "wx"));
-    unlinkSync(probe);
-  } catch (err) {
-    throw fileError("write", shown, err);
-  }
 }
 
 const snapshotOption = (): Option => new Option("--snapshot <name>", "read as of this snapshot");
@@ -97,16 +82,14 @@ function getCommand(): Command {
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);
         if (opts.output !== undefined) {
-          const dest = resolve(opts.output);
-          probeWritable(dest, opts.output);
-          const asOf = opts.snapshot === undefined ? undefined : store.snapshot(opts.snapshot).asOf;
-          let info: ArtifactInfo;
-          try {
-            info = await store.getToFile(digest, dest, { asOf });
-          } catch (err) {
-            throw (err as NodeJS.ErrnoException).syscall !== undefined ? fileError("write", opts.output, err) : err;
-          }
-          out.result({ ...info, path: dest }, () => out.note(`wrote ${info.size} bytes to ${opts.output as string}`));
+          // The bytes are verified as they stream (a mismatch fails the read, and out-file.ts
+          // then drops the temp file: the file appears only with verified bytes).
+          const shown = opts.output;
+          const info: ArtifactInfo = reader.stat(digest);
+          await withOutFile(shown, async (file) => {
+            for await (const chunk of reader.openReadStream(digest)) await (file as OutFile).write(chunk as Buffer);
+          });
+          out.result({ ...info, path: resolve(shown) }, () => out.note(`wrote ${info.size} bytes to ${shown}`));
           return;
         }
         await pipeline(reader.openReadStream(digest), process.stdout);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cairn, json, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
 
@@ -97,6 +97,15 @@ describe("cairn store put/get", () => {
     const j = json<Record<string, unknown>>(ok(["store", "get", d, "-o", "out2.txt", "--json"]));
     expect(j).toMatchObject({ digest: d, size: 5, path: join(dir, "out2.txt") });
     expect(readFileSync(join(dir, "out2.txt"), "utf8")).toBe("alpha");
+  });
+
+  it("get -o through a symlink writes its target and keeps the link (as --out does)", () => {
+    const d = putFile("a", "alpha");
+    writeFileSync(join(dir, "target.txt"), "old");
+    symlinkSync("target.txt", join(dir, "link.txt"));
+    ok(["store", "get", d, "-o", "link.txt", "--quiet"]);
+    expect(lstatSync(join(dir, "link.txt")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, "target.txt"), "utf8")).toBe("alpha");
   });
 
   it("get -o into a missing directory fails with exit 1 naming the path", () => {

@@ -1,24 +1,25 @@
 /**
- * `--out FILE`: the ordered output, also written to a file. Opened (checked) before any work,
- * so a path that cannot be written fails the run at once, not after every pulse has executed.
- * Three ways, chosen at open:
+ * An output file a command writes at the user's request — `cairn run --out FILE` (the ordered
+ * output), `cairn store get -o FILE` (an artifact's verified bytes). Opened (checked) before any
+ * work, so a path that cannot be written fails at once, not after the work is done. Three ways,
+ * chosen at open:
  *
  * - **Atomic**, for a new file, or an existing regular file this process's user owns and may
  *   write: the output goes to a hidden temp file in FILE's directory (the directory of a
  *   symlink's target: the symlink stays) — for a new file created 0666 less the umask, for an
  *   existing one created 0600 and then given FILE's group and mode —, synced and renamed over
- *   FILE once the run has finished. A failed
- *   or interrupted run never leaves a partial FILE, and an existing one keeps its contents. The
- *   temp file is removed on failure and at process exit (Ctrl-C; not after SIGKILL, which
- *   leaves `.cairn-out-<hex>.tmp` beside FILE). An existing FILE's hard links are not kept.
+ *   FILE once the work has succeeded. A failure or an interruption never leaves a partial FILE,
+ *   and an existing one keeps its contents. The temp file is removed on failure and at process
+ *   exit (Ctrl-C; not after SIGKILL, which leaves `.cairn-out-<hex>.tmp` beside FILE). An
+ *   existing FILE's hard links are not kept.
  * - **This process's own stdout or stderr** (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2`,
  *   `/proc/self/fd/1|2`): written to the stream, so a redirection of it (`>`, `>>`, a pipe)
  *   behaves as usual.
  * - **Written through**, as a shell redirection would (`w`: created or truncated), for
  *   anything else: a FIFO, a device, a socket, another inherited descriptor (`/dev/fd/N`), a
  *   dangling symlink, a file of another user, or a file in a directory that takes no new file.
- *   It is opened at the first write (the merge), not at open, so a run that fails before its
- *   merge leaves it untouched; a run that fails during the merge leaves what was written.
+ *   It is opened at the first write (for a batch run: the merge), not at open, so a failure
+ *   before that leaves it untouched; a failure after it leaves what was written.
  */
 import { randomBytes } from "node:crypto";
 import { constants, unlinkSync, type Stats } from "node:fs";
@@ -26,7 +27,7 @@ import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } 
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
-import { fsyncDir } from "../store/fsutil.js";
+import { fsyncDir } from "./fsutil.js";
 
 /** Permission bits of a new FILE before the umask, as for a shell redirection. */
 const NEW_FILE_MODE = 0o666;
