@@ -4,11 +4,11 @@
  * pulse, so the test waits for the "executing" progress line, then sends SIGINT while a slow
  * function is still far from done.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, json, TempDirs } from "./helpers.js";
+import { cairn, CLI, json, spawnCairn, TempDirs } from "./helpers.js";
 
 /** Exit status after SIGINT (128 + 2) and SIGTERM (128 + 15). */
 const SIGINT_EXIT = 130;
@@ -63,23 +63,12 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     const store = join(dir, "store");
     writeFileSync(join(dir, "slow.mjs"), SLOW_MODULE);
     writeFileSync(join(dir, "in.jsonl"), Array.from({ length: RECORDS }, (_, i) => `{"n":${i}}\n`).join(""));
-    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-    delete env.CAIRN_STORE;
-    // stderr is a pipe: plain progress lines.
-    // With --out: the temp file it is written to (out.jsonl.<pid>.<hex>.tmp) must not survive the interruption.
-    const child = spawn(process.execPath, [CLI, "--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5", "--out", "out.jsonl"], {
-      cwd: dir,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // stderr is a pipe: plain progress lines. With --out: its temp file (.cairn-out-<hex>.tmp)
+    // must not survive the interruption.
+    const { child, stdout, stderr, exited } = spawnCairn(["--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5", "--out", "out.jsonl"], { cwd: dir });
     children.push(child);
-    let out = "";
-    let err = "";
-    child.stdout?.on("data", (d: Buffer) => (out += d.toString("utf8")));
-    child.stderr?.on("data", (d: Buffer) => (err += d.toString("utf8")));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 
-    await waitFor(child, () => err, /^cairn: executing \(/m);
+    await waitFor(child, stderr, /^cairn: executing \(/m);
     child.kill(signal);
     expect(await exited).toEqual({ code: exitCode, signal: null });
 
@@ -88,13 +77,14 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     const [only] = runs as [{ runId: string; state: string }];
     expect(only.state).toBe("incomplete");
     expect(only.runId).toMatch(/^[0-9a-f]{16}$/);
+    const err = stderr();
     const lines = err.split("\n");
     expect(lines[lines.length - 1]).toBe("");
     expect(lines[lines.length - 2]).toBe(
       `cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${only.runId}\`, to continue`,
     );
     expect(err).not.toContain("<runId>");
-    expect(out).toBe("");
+    expect(stdout()).toBe("");
     expect(readdirSync(dir).sort()).toEqual(["in.jsonl", "slow.mjs", "store"]);
   });
 });

@@ -3,7 +3,7 @@
  * `CAIRN_TEST_CLI` points the CLI suites at another build's `cli/main.js` (e.g. a private
  * `tsc --outDir`), for runs that must not rebuild dist/.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,4 +62,29 @@ export class TempDirs {
   cleanup(): void {
     for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** A `cairn` child process started by `spawnCairn`, with what it printed so far. */
+export interface CairnChild {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts the built CLI asynchronously (for tests that talk to it or signal it while it runs),
+ * with NO_COLOR and without `unset` variables (CAIRN_STORE unless given); stdout and stderr
+ * are pipes, collected as text.
+ */
+export function spawnCairn(args: string[], opts: { cwd: string; unset?: string[] }): CairnChild {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  for (const k of opts.unset ?? ["CAIRN_STORE"]) delete env[k];
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString("utf8")));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString("utf8")));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  return { child, stdout: () => out, stderr: () => err, exited };
 }

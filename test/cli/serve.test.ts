@@ -3,11 +3,11 @@
  * `cairn serve --snapshot` over a sealed Cairn snapshot (file or store digest) and its start-up
  * refusals.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, TempDirs } from "./helpers.js";
+import { cairn, CLI, spawnCairn, TempDirs } from "./helpers.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
@@ -40,25 +40,12 @@ async function startServe(b: Sandbox, extra: string[] = []): Promise<Served> {
 /** Spawns `cairn [args before serve] serve --port 0 --host 127.0.0.1 <args>` in `cwd`; resolves once it listens. */
 async function spawnServe(cwd: string, args: string[], globals: string[] = []): Promise<Served> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  delete env.CAIRN_STORE;
-  delete env.PGS_WORKSPACE;
-  delete env.PGS_DATA_ROOT;
-  const child = spawn(process.execPath, [CLI, ...globals, "serve", "--port", "0", "--host", "127.0.0.1", ...args], {
-    cwd,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, stdout, stderr, exited } = spawnCairn([...globals, "serve", "--port", "0", "--host", "127.0.0.1", ...args], { cwd, unset: ["CAIRN_STORE", "PGS_WORKSPACE", "PGS_DATA_ROOT"] });
   children.push(child);
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString("utf8")));
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString("utf8")));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s; stderr: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no URL within 20 s; stderr: ${stderr()}`)), 20_000);
     const check = (): void => {
-      const m = /cairn: listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(err);
+      const m = /cairn: listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stderr());
       if (m !== null) {
         clearTimeout(timer);
         resolve(m[1] as string);
@@ -67,10 +54,10 @@ async function spawnServe(cwd: string, args: string[], globals: string[] = []): 
     child.stderr?.on("data", check);
     void exited.then(({ code }) => {
       clearTimeout(timer);
-      reject(new Error(`cairn serve exited (${code}) before listening; stderr: ${err}`));
+      reject(new Error(`cairn serve exited (${code}) before listening; stderr: ${stderr()}`));
     });
   });
-  return { child, url, stdout: () => out, stderr: () => err, exited };
+  return { child, url, stdout, stderr, exited };
 }
 
 describe("cairn serve", () => {
