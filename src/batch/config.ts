@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { InputFormat } from "./input/types.js";
-import { INPUT_FORMATS } from "./input/types.js";
+import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
 
 export const DEFAULT_PARTITIONS = 8;
 export const MAX_PARTITIONS = 65_536;
@@ -33,6 +33,14 @@ export const MIN_WORKER_HEAP_MB = 32;
  * the same whatever the workers), only on --max-memory, which is part of the pulse's identity.
  */
 export const WORKER_HEAP_SHARE = 0.125;
+/**
+ * Share of a worker's heap one record, and one pulse's inputs together, may take: a worker holds
+ * a pulse's input text, its parsed values and the outputs at once (~3× the inputs), so at a
+ * quarter of the heap a pulse fits, and a worker never runs out of memory on input alone (a
+ * record near the heap size crashed the whole process: Node aborts when a worker's heap is
+ * exhausted while it is torn down).
+ */
+export const WORKER_INPUT_SHARE = 0.25;
 /** The logical time (ms since epoch) every EU sees from Date/Date.now/performance.now. */
 export const DEFAULT_LOGICAL_TIME_MS = 0;
 
@@ -123,4 +131,12 @@ export function parseSize(s: string): number {
 /** Each worker's V8 old-generation limit in MiB: max(MIN_WORKER_HEAP_MB, M × WORKER_HEAP_SHARE). */
 export function workerHeapMb(cfg: Pick<RunConfig, "maxMemoryBytes">): number {
   return Math.max(MIN_WORKER_HEAP_MB, Math.floor((cfg.maxMemoryBytes * WORKER_HEAP_SHARE) / (1024 * 1024)));
+}
+
+/**
+ * The largest record the run accepts, and the most input one pulse holds (by `estimateSize`):
+ * WORKER_INPUT_SHARE of a worker's heap, at most the readers' MAX_RECORD_BYTES.
+ */
+export function workerInputBytes(cfg: Pick<RunConfig, "maxMemoryBytes">): number {
+  return Math.min(MAX_RECORD_BYTES, Math.floor(workerHeapMb(cfg) * 1024 * 1024 * WORKER_INPUT_SHARE));
 }

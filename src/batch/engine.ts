@@ -19,10 +19,10 @@ import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
-import { normalizeConfig, type RunConfig, type RunConfigInput } from "./config.js";
+import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
-import { newReaderStats, type EURecord } from "./input/types.js";
+import { MAX_RECORD_BYTES, newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
@@ -309,6 +309,7 @@ async function execute(
       pulseSize: cfg.pulseSize,
       maxPulsesInFlight: cfg.maxPulsesInFlight,
       bufferBudgetBytes: memoryShare,
+      pulseBudgetBytes: workerInputBytes(cfg),
       inFlightBudgetBytes: memoryShare,
     },
     runPulse,
@@ -319,7 +320,7 @@ async function execute(
     // The run id is known from here: say so before the first pulse (an interrupted run names it).
     report();
     try {
-      for await (const batch of storedRecordBatches(store, input, cfg.idField, stats)) {
+      for await (const batch of storedRecordBatches(store, input, cfg.idField, stats, workerInputBytes(cfg))) {
         for (const r of batch) {
           index.addRecord(r);
           recordsRead++;
@@ -333,7 +334,7 @@ async function execute(
     } catch (err) {
       await scheduler.drain();
       forgetIfHopeless(store, runId, err);
-      throw err;
+      throw withRecordLimitHint(err, cfg);
     }
     progress.phase = "merge";
     report();
@@ -384,6 +385,13 @@ async function execute(
   progress.phase = "done";
   report();
   return resultOf(manifest, manifestDigest, false);
+}
+
+/** A record over the run's limit (a share of a worker's heap, below the readers' own): say how to raise it. */
+function withRecordLimitHint(err: unknown, cfg: RunConfig): unknown {
+  const limit = workerInputBytes(cfg);
+  if (!isCairnError(err, ErrorCode.LIMIT_EXCEEDED) || err.details.limit !== limit || limit >= MAX_RECORD_BYTES) return err;
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${err.message} (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`, err.details, { cause: err });
 }
 
 const HOPELESS_CODES: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.CANONICAL]);

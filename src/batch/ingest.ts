@@ -85,12 +85,16 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
  * jsonl and lines), for the engine's read loop. A canonical JSONL line comes as `inputJson`
  * with `input` undefined (ReaderOptions.canonicalJsonLines).
  */
-export async function* storedRecordBatches(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats): AsyncGenerator<EURecord[]> {
+export async function* storedRecordBatches(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats, maxRecordBytes?: number): AsyncGenerator<EURecord[]> {
   if (input.format === "files") {
     const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
     let index = 0;
     for (const [name, digest] of listing.files) {
       const id = idField === "name" ? name : index;
+      const size = maxRecordBytes === undefined ? 0 : store.stat(digest).size;
+      if (maxRecordBytes !== undefined && size > maxRecordBytes) {
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${input.source}/${name}: file is larger than the record size limit of ${maxRecordBytes} bytes`, { file: name, limit: maxRecordBytes });
+      }
       yield [{ index, id, input: store.get(digest), source: { file: input.source, name } }];
       index++;
     }
@@ -100,5 +104,6 @@ export async function* storedRecordBatches(store: Store, input: IngestedInput, i
   const opts: ReaderOptions = { format: input.format, displayName: input.source, canonicalJsonLines: true };
   if (idField !== null) opts.idField = idField;
   if (stats !== undefined) opts.stats = stats;
+  if (maxRecordBytes !== undefined) opts.maxRecordBytes = maxRecordBytes;
   yield* readRecordBatches("-", opts, store.openReadStream(input.artifact));
 }

@@ -7,7 +7,8 @@
  * changes what the pulse is or what it produces.
  *
  * Memory: the partial per-partition buffers are bounded by `bufferBudgetBytes`; when they
- * would exceed it, the largest buffer (lowest partition on ties) is cut into a pulse early.
+ * would exceed it, the largest buffer (lowest partition on ties) is cut into a pulse early. A
+ * buffer whose inputs reach `pulseBudgetBytes` is cut too, so one pulse fits a worker's heap.
  * That decision depends only on the input and the config, never on timing, so a resumed run
  * cuts exactly the same pulses.
  */
@@ -22,6 +23,8 @@ export interface SchedulerLimits {
   maxPulsesInFlight: number;
   /** Budget for records buffered in partial pulses. */
   bufferBudgetBytes: number;
+  /** Most input one pulse holds: a partition's buffer that reaches it is cut (a worker's share, config.ts). */
+  pulseBudgetBytes: number;
   /** Budget for records of pulses queued or running; reading waits while above it. */
   inFlightBudgetBytes: number;
 }
@@ -76,7 +79,7 @@ export class PulseScheduler {
     (this.buffers[p] as EURecord[]).push(r);
     this.bufferBytes[p] = (this.bufferBytes[p] as number) + size;
     this.buffered += size;
-    if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize) this.cut(p);
+    if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize || (this.bufferBytes[p] as number) >= this.limits.pulseBudgetBytes) this.cut(p);
     while (this.buffered > this.limits.bufferBudgetBytes) this.cut(this.largestBuffer());
     return !this.full();
   }

@@ -3,6 +3,8 @@
  * completed or failed, attempts are logged in the manifest, and a crash or a hang costs only
  * the EU that caused it.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
@@ -175,6 +177,29 @@ describe("worker crashes and timeouts", () => {
     const v = await verifyRun(store, one.runId, { reexecute: true });
     expect(v.problems).toEqual([]);
     expect(v).toMatchObject({ ok: true, pulsesReexecuted: 1 });
+  });
+
+  it("records above a quarter of a worker's heap are refused (E_LIMIT_EXCEEDED, with how to raise it), never crash the process", async () => {
+    const { store, dir } = scratch.store();
+    const input = join(dir, "big.lines");
+    writeFileSync(input, `a\n${"y".repeat(9 * 1024 * 1024)}\n`); // 9 MiB; the limit at 256 MiB is 32 MiB / 4 = 8 MiB
+    const code = "export default (x) => x.length;\n";
+    await expect(run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 256 * 1024 * 1024 })).rejects.toMatchObject({
+      code: ErrorCode.LIMIT_EXCEEDED,
+      message: `${input}:2: line is longer than the record size limit of 8388608 bytes (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`,
+    });
+    // Under a larger --max-memory the same record runs.
+    const ok = await run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 1024 * 1024 * 1024 });
+    expect(ok.counts).toEqual({ total: 2, completed: 2, failed: 0, retried: 0 });
+  });
+
+  it("many large records are cut into pulses that fit a worker's heap: no out-of-memory, the same output as with room to spare", async () => {
+    const data = Array.from({ length: 12 }, (_, i) => ({ i, s: "z".repeat(3 * 1024 * 1024) })); // 12 × 3 MiB (6 MiB estimated each)
+    const code = "export default (x) => ({ i: x.i, n: x.s.length });\n";
+    const tight = await run(scratch.store().store, data, { code, name: "big.mjs" }, { partitions: 1, pulseSize: 1024, workers: 1, retries: 0, allowFailures: true, maxMemoryBytes: 256 * 1024 * 1024 });
+    const roomy = await run(scratch.store().store, data, { code, name: "big.mjs" }, { partitions: 1, pulseSize: 1024, workers: 1, retries: 0, allowFailures: true, maxMemoryBytes: 4096 * 1024 * 1024 });
+    expect(tight.counts).toEqual({ total: 12, completed: 12, failed: 0, retried: 0 });
+    expect(tight.outputDigest).toBe(roomy.outputDigest);
   });
 
   it("a reduce that throws fails the run with E_INVALID_INPUT and leaves no run to resume (it would throw again)", async () => {
