@@ -41,12 +41,16 @@ export class Catalog {
         this.db.pragma(`synchronous = ${opts.durability === "full" ? "FULL" : "NORMAL"}`);
         this.db.pragma("foreign_keys = OFF");
         const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-        if (hasMeta) this.checkVersion(path); // never touch the schema of a catalog from another version
-        this.db.exec(SCHEMA_V1);
-        const row = this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined;
-        if (row === undefined) {
-          this.db.prepare("INSERT INTO meta(key, value) VALUES ('format_version', ?)").run(String(STORE_FORMAT_VERSION));
-        }
+        // never touch the schema of a catalog from another version; a catalog whose creation a
+        // crash interrupted (before this was one transaction) holds a meta table but no version
+        // and nothing else: it is created again
+        if (hasMeta && !this.interruptedCreation()) this.checkVersion(path);
+        // The schema and the version in one transaction: a crash leaves all of it or none.
+        this.db.transaction(() => {
+          this.db.exec(SCHEMA_V1);
+          const row = this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined;
+          if (row === undefined) this.db.prepare("INSERT INTO meta(key, value) VALUES ('format_version', ?)").run(String(STORE_FORMAT_VERSION));
+        })();
       }
       this.db.pragma(`cache_size = -${Math.floor(DEFAULT_CATALOG_CACHE_BYTES / 1024)}`);
       this.checkVersion(path);
@@ -56,6 +60,16 @@ export class Catalog {
       if (err instanceof CairnError) throw err;
       throw new CairnError(ErrorCode.STORE_IO, `cannot use catalog ${path}: ${(err as Error).message}`, { path }, { cause: err });
     }
+  }
+
+  /** A meta table without any row, and no row in any logseq table: a creation cut short. */
+  private interruptedCreation(): boolean {
+    if ((this.db.prepare("SELECT COUNT(*) AS n FROM meta").get() as { n: number }).n !== 0) return false;
+    for (const t of LOGSEQ_TABLES) {
+      const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+      if (exists && this.db.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() !== undefined) return false;
+    }
+    return true;
   }
 
   private checkVersion(path: string): void {

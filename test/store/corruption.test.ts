@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, openStore, sha256, type Digest, type ErrorCodeValue, type Store } from "../../src/index.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { SCHEMA_V1 } from "../../src/store/schema.js";
 import { largeContent, smallContent } from "./fixtures/content.js";
 
 const open: Store[] = [];
@@ -295,5 +296,34 @@ describe("corrupted or damaged stores", () => {
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.checked.artifacts).toBe(3);
+  });
+});
+
+describe("a catalog whose creation was cut short", () => {
+  /** A catalog with the whole schema but no format version, as a crash mid-creation left it before creation became one transaction. */
+  function halfCreated(rows: (db: Database.Database) => void = () => {}): string {
+    const dir = join(makeTempDir(), "store");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "FORMAT"), '{"format":"cairn-store","version":1}\n'); // written before the catalog
+    const db = new Database(join(dir, "catalog.sqlite"));
+    db.exec(SCHEMA_V1);
+    rows(db);
+    db.close();
+    return dir;
+  }
+
+  it("is created again when it holds nothing (a writer opens it and records the version)", () => {
+    const dir = halfCreated();
+    const store = openStore({ dir });
+    try {
+      expect(store.get(store.putBytes(Buffer.from("x")).digest).toString()).toBe("x");
+    } finally {
+      store.close();
+    }
+  });
+
+  it("is refused (E_STORE_CORRUPT) when it holds data but no version", () => {
+    const dir = halfCreated((db) => db.prepare("INSERT INTO snapshots(logseq, name, as_of, created_at) VALUES (1, 's', 1, 0)").run());
+    expect(() => openStore({ dir })).toThrow(/has no valid format_version/);
   });
 });
