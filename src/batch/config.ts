@@ -34,11 +34,13 @@ export const MIN_WORKER_HEAP_MB = 32;
  */
 export const WORKER_HEAP_SHARE = 0.125;
 /**
- * Share of a worker's heap one record, and one pulse's inputs together, may take: a worker holds
- * a pulse's input text, its parsed values and the outputs at once (~3× the inputs), so at a
- * quarter of the heap a pulse fits, and a worker never runs out of memory on input alone (a
+ * Share of a worker's heap one record, and one pulse's inputs together, may take (by length
+ * and by `estimateSize`): a worker holds a pulse's input text, its parsed values and the outputs
+ * at once (~3× the inputs for text-like data). This keeps large inputs from running a worker
+ * out of memory in the common case; a compact input that parses into much larger values (a long
+ * array of small numbers) can still, which fails that EU as any out-of-memory does. Before, a
  * record near the heap size crashed the whole process: Node aborts when a worker's heap is
- * exhausted while it is torn down).
+ * exhausted while the worker is torn down.
  */
 export const WORKER_INPUT_SHARE = 0.25;
 /** The logical time (ms since epoch) every EU sees from Date/Date.now/performance.now. */

@@ -127,7 +127,9 @@ async function checkOutIsNotInput(outFile: string, input: string, format: RunCon
     throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is the input file`, { path: outFile });
   }
   if (format === "files" && i?.isDirectory() === true) {
-    const rel = relative(await realpath(input), resolve(await realpath(dirname(outFile)).catch(() => dirname(outFile)), basename(outFile)));
+    // Where the file (and its temp file) will really be: through a symlink, its target.
+    const written = o !== undefined ? await realpath(outFile) : resolve(await realpath(dirname(outFile)).catch(() => dirname(outFile)), basename(outFile));
+    const rel = relative(await realpath(input), written);
     if (!rel.startsWith("..") && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
   }
 }

@@ -40,6 +40,8 @@ export interface ScheduledPulse {
 export class PulseScheduler {
   private readonly buffers: EURecord[][];
   private readonly bufferBytes: number[];
+  /** Per partition: the buffer's size for the pulse budget (at least its records' input lengths). */
+  private readonly pulseBytes: number[];
   private readonly nextIndex: number[];
   private readonly queues: ScheduledPulse[][];
   private readonly busy: boolean[];
@@ -58,6 +60,7 @@ export class PulseScheduler {
     const n = limits.partitions;
     this.buffers = Array.from({ length: n }, () => []);
     this.bufferBytes = new Array<number>(n).fill(0);
+    this.pulseBytes = new Array<number>(n).fill(0);
     this.nextIndex = new Array<number>(n).fill(0);
     this.queues = Array.from({ length: n }, () => []);
     this.busy = new Array<boolean>(n).fill(false);
@@ -78,8 +81,11 @@ export class PulseScheduler {
     const size = r.inputSize ?? estimateSize(r.input);
     (this.buffers[p] as EURecord[]).push(r);
     this.bufferBytes[p] = (this.bufferBytes[p] as number) + size;
+    // The pulse budget also counts a record's length in the input, which `estimateSize` (a
+    // walk of at most 1024 values) can undercount by far for a big record.
+    this.pulseBytes[p] = (this.pulseBytes[p] as number) + Math.max(size, r.rawBytes ?? 0, r.inputJson?.length ?? 0);
     this.buffered += size;
-    if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize || (this.bufferBytes[p] as number) >= this.limits.pulseBudgetBytes) this.cut(p);
+    if ((this.buffers[p] as EURecord[]).length >= this.limits.pulseSize || (this.pulseBytes[p] as number) >= this.limits.pulseBudgetBytes) this.cut(p);
     while (this.buffered > this.limits.bufferBudgetBytes) this.cut(this.largestBuffer());
     return !this.full();
   }
@@ -127,6 +133,7 @@ export class PulseScheduler {
     const bytes = this.bufferBytes[p] as number;
     this.buffers[p] = [];
     this.bufferBytes[p] = 0;
+    this.pulseBytes[p] = 0;
     this.buffered -= bytes;
     const index = this.nextIndex[p] as number;
     this.nextIndex[p] = index + 1;

@@ -84,6 +84,18 @@ async function* artifactLines(store: Store, digest: Digest): AsyncGenerator<stri
   if (rest.length > 0) yield rest;
 }
 
+/** A parsed record whose id and error have the shapes the engine writes; throws otherwise. */
+function checkedRecord(rec: ReturnType<typeof parseRecord>, byIndex: boolean): { id: EUId; error?: { code: string; message: string } } {
+  const id = rec.id as unknown;
+  const idOk = byIndex ? Number.isSafeInteger(id) && (id as number) >= 0 : typeof id === "string" || Number.isSafeInteger(id);
+  if (!idOk) throw new Error(`a record with the id ${JSON.stringify(id) ?? "undefined"}`);
+  const e = rec.error as unknown;
+  if (e !== undefined && (typeof (e as { code?: unknown }).code !== "string" || typeof (e as { message?: unknown }).message !== "string")) {
+    throw new Error(`a failure record of id ${JSON.stringify(id)} without a code and a message`);
+  }
+  return rec as { id: EUId; error?: { code: string; message: string } };
+}
+
 /** Reads a pulse's EUs back from its stored slice. */
 export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
   const body = JSON.parse(store.get(slice).toString("utf8")) as { eus: Array<{ id: EUId; input?: unknown; input_artifact?: Digest }> };
@@ -142,7 +154,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       // The records must be the slice's EUs, in its order, and their failures the manifest's.
       let recs: Array<{ id: EUId; error?: { code: string; message: string } }>;
       try {
-        recs = texts.map((t) => parseRecord(t));
+        recs = texts.map((t) => checkedRecord(parseRecord(t), byIndex));
       } catch (err) {
         add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records} hold a line that is not a record: ${(err as Error).message}` });
         continue;
@@ -164,7 +176,17 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
         add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${failedHere} failed and ${texts.length - failedHere} completed records, manifest says ${p.failed} and ${p.completed}` });
       }
       failed += failedHere;
-      retried += p.attempts.length;
+      // The attempt log: the receipt's attempts artifact, byte for byte (none: no attempts).
+      const attemptsOk = (() => {
+        if (!Array.isArray(p.attempts) || r === undefined) return r === undefined; // no receipt: reported above
+        try {
+          return r.outputs.length === 2 ? store.get(r.outputs[1] as Digest).toString("utf8") === canonicalize(p.attempts) : r.outputs.length === 1 && p.attempts.length === 0;
+        } catch {
+          return false;
+        }
+      })();
+      if (r !== undefined && !attemptsOk) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log is not the one its receipt records` });
+      retried += Array.isArray(p.attempts) ? p.attempts.length : 0;
       try {
         index.addOutputs(recs.map((x) => x.id), texts);
       } catch (err) {

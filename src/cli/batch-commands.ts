@@ -6,7 +6,6 @@
  * --allow-failures), a verify mismatch, a replay that differs, or any other failure (not
  * found, bad input, bad module…); 2 usage errors (bad flags, malformed run id).
  */
-import { constants as osConstants } from "node:os";
 import { Command, Option } from "commander";
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -24,6 +23,7 @@ import type { Store } from "../store/store.js";
 import { globalsOf, outputFor, withStore } from "./context.js";
 import { parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
+import { exitOnSignal } from "./signals.js";
 import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
 
 /** Failures listed in the human summary (the JSON result and the manifest hold more). */
@@ -32,10 +32,6 @@ export const SHOWN_FAILURES = 10;
 const SHOWN_MESSAGE_CHARS = 300;
 /** Longest reduce value shown in the human summary. */
 const SHOWN_REDUCE_CHARS = 2000;
-/** A run interrupted by a signal exits 128 + the signal's number, as shells report it (SIGINT: 130). */
-const SIGNAL_EXIT_BASE = 128;
-/** The signals that interrupt a run cleanly (SIGKILL cannot be caught). */
-const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 // ---------------------------------------------------------------------------------------------
 // Option parsing: strict, E_USAGE (exit 2) naming the flag.
@@ -194,16 +190,14 @@ async function executeAndReport(
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
   let runId: string | undefined;
   // SIGINT, SIGTERM and SIGHUP end the run the same way: committed pulses stay, the hint says
-  // how to continue, and process.exit runs the exit hooks (an --out temp file is removed).
-  const onSignal = (signal: NodeJS.Signals): void => {
+  // how to continue, and the exit hooks run (an --out temp file is removed).
+  const onSignal = (): void => {
     progress.interrupt();
     process.stderr.write(`cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue\n`);
-    process.exit(SIGNAL_EXIT_BASE + (osConstants.signals[signal] ?? 0));
   };
-  for (const s of INTERRUPT_SIGNALS) process.once(s, onSignal);
   let result: ExecutionResult;
   try {
-    result = await withStore(cmd, "write", (store) => {
+    result = await exitOnSignal(onSignal, () => withStore(cmd, "write", (store) => {
       const hooks: RunHooks = {
         onProgress: (p) => {
           runId ??= p.runId;
@@ -213,12 +207,10 @@ async function executeAndReport(
       if (readsStdin) hooks.stdin = process.stdin;
       if (outFile !== undefined) hooks.outFile = outFile;
       return exec(store, hooks);
-    });
+    }));
   } catch (err) {
     progress.interrupt();
     throw err;
-  } finally {
-    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, onSignal);
   }
   progress.finish();
   const out = outputFor(cmd);

@@ -12,6 +12,7 @@ import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";
 import { fileError, outputFor, storeDirOf, withStore } from "./context.js";
 import { parseCount, parseTypeTag } from "./duration.js";
+import { exitOnSignal } from "./signals.js";
 
 /** One listing line: `digest  size  mediaType  typeTag`. */
 export function artifactLine(a: ArtifactInfo): string {
@@ -86,9 +87,12 @@ function getCommand(): Command {
           // then drops the temp file: the file appears only with verified bytes).
           const shown = opts.output;
           const info: ArtifactInfo = reader.stat(digest);
-          await withOutFile(shown, async (file) => {
-            for await (const chunk of reader.openReadStream(digest)) await (file as OutFile).write(chunk as Buffer);
-          });
+          // A signal meanwhile exits through the exit hooks, which remove the temp file.
+          await exitOnSignal(() => {}, () =>
+            withOutFile(shown, async (file) => {
+              for await (const chunk of reader.openReadStream(digest)) await (file as OutFile).write(chunk as Buffer);
+            }),
+          );
           out.result({ ...info, path: resolve(shown) }, () => out.note(`wrote ${info.size} bytes to ${shown}`));
           return;
         }

@@ -118,7 +118,8 @@ export class OutFile {
     }
     if (existing !== undefined) {
       try {
-        if (existing.gid !== process.getegid?.()) await fh.chown(existing.uid, existing.gid);
+        // The temp file's group is the process's, or a setgid directory's: give it FILE's.
+        if ((await fh.stat()).gid !== existing.gid) await fh.chown(existing.uid, existing.gid);
         await fh.chmod(existing.mode & 0o7777);
       } catch {
         await fh.close().catch(() => {});

@@ -202,6 +202,20 @@ describe("worker crashes and timeouts", () => {
     expect(tight.outputDigest).toBe(roomy.outputDigest);
   });
 
+  it("records with many values (which estimateSize undercounts) are still cut into pulses that fit a worker's heap", async () => {
+    // 12 lines, each an array of 20,000 strings of 100 characters (~2 MB; estimateSize walks
+    // only 1024 values), written non-canonically (", ") so each is parsed: at 256 MiB (a 32 MiB
+    // heap, 8 MiB per pulse) they went into one ~24 MB pulse and ran its worker out of memory.
+    const { store, dir } = scratch.store();
+    const input = join(dir, "wide.jsonl");
+    const line = `[${Array.from({ length: 20_000 }, () => `"${"w".repeat(100)}"`).join(", ")}]\n`;
+    writeFileSync(input, line.repeat(12));
+    const code = "export default (x) => x.length;\n";
+    const r = await run(store, input, { code, name: "len.mjs" }, { partitions: 1, pulseSize: 1024, workers: 1, retries: 0, allowFailures: true, maxMemoryBytes: 256 * 1024 * 1024 });
+    expect(r.counts).toEqual({ total: 12, completed: 12, failed: 0, retried: 0 });
+    expect(manifestOf(store, r.runId).pulses.length).toBeGreaterThan(1);
+  });
+
   it("a reduce that throws fails the run with E_INVALID_INPUT and leaves no run to resume (it would throw again)", async () => {
     const { store } = scratch.store();
     const code = 'export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 3) throw new Error("reduce boom"); return acc + v; }\n';

@@ -128,6 +128,33 @@ describe("--out and reuse", () => {
     expect(listRuns(store)).toEqual([]);
   });
 
+  it("an outFile symlinked into a files-format input directory is E_USAGE (its temp file would be read as input)", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const files = join(dir, "in");
+    mkdirSync(files);
+    writeFileSync(join(files, "a.txt"), "a");
+    writeFileSync(join(files, "out.jsonl"), "old\n");
+    symlinkSync(join(files, "out.jsonl"), join(dir, "link.jsonl"));
+    await expectCairnError(run(store, files, fixture("engine-entropy.mjs"), { format: "files" }, { outFile: join(dir, "link.jsonl") }), ErrorCode.USAGE, "is inside the input directory");
+    expect(readdirSync(files).sort()).toEqual(["a.txt", "out.jsonl"]);
+  });
+
+  it("an outFile in a setgid directory keeps its own group", async () => {
+    const { store } = scratch.store();
+    const dir = join(scratch.dir(), "sg");
+    mkdirSync(dir);
+    chownSync(dir, 0, 4321);
+    chmodSync(dir, 0o2775);
+    const out = join(dir, "f.jsonl");
+    writeFileSync(out, "old\n");
+    chownSync(out, 0, 0);
+    chmodSync(out, 0o640);
+    await run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: out });
+    expect(statSync(out)).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(out).mode & 0o777).toBe(0o640);
+  });
+
   it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {
     const { store } = scratch.store();
     const out = join(scratch.dir(), "no-such-dir", "o.jsonl");

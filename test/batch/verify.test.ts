@@ -240,6 +240,32 @@ describe("the manifest against the plan and the input", () => {
     expect(codes.every((c) => c === "count_mismatch")).toBe(true);
   });
 
+  it("an attempt log that is not its receipt's (attempts dropped, retried adjusted) is receipt_mismatch", async () => {
+    const { store } = scratch.store();
+    const code = "export default (x, ctx) => { if (x.n === 2 && ctx.attempt === 1) throw new Error('once'); return x.n; };\n";
+    const r = await run(store, Array.from({ length: 6 }, (_, n) => ({ n })), { code, name: "f.mjs" }, { partitions: 1, pulseSize: 6, retries: 1 });
+    expect(r.counts.retried).toBe(1);
+    const m = manifestOf(store, r.runId);
+    const p0 = m.pulses[0] as Manifest["pulses"][number];
+    expect((await verifyRun(store, r.runId)).problems).toEqual([]);
+    repin(store, { ...m, counts: { ...m.counts, retried: 0 }, pulses: [{ ...p0, attempts: [] }] });
+    expect((await verifyRun(store, r.runId)).problems).toEqual([{ code: "receipt_mismatch", pulse: "0/0", message: "pulse 0/0: its attempt log is not the one its receipt records" }]);
+  });
+
+  it("records with ids of the wrong kind or failures without a code are artifact_tampered, not a crash", async () => {
+    const { store, r } = await goodRun();
+    const m = manifestOf(store, r.runId);
+    const p0 = m.pulses[0] as Manifest["pulses"][number];
+    for (const bad of ['{"id":"a","output":1}', '{"error":{"code":"E","message":"m"}}', '{"error":{"message":"m"},"id":1}']) {
+      const texts = store.get(p0.records).toString("utf8").trimEnd().split("\n");
+      texts[0] = bad;
+      const records = store.putBytes(Buffer.from(texts.map((t) => `${t}\n`).join("")), { mediaType: "application/vnd.cairn.batch.records+jsonl" });
+      repin(store, { ...m, pulses: [{ ...p0, records: records.digest }, ...m.pulses.slice(1)] });
+      const rep = await verifyRun(store, r.runId);
+      expect(rep.problems).toContainEqual({ code: "artifact_tampered", pulse: `${p0.partition}/${p0.index}`, message: expect.stringContaining("hold a line that is not a record") as unknown as string });
+    }
+  });
+
   it("a manifest whose config differs from the run's pinned plan is plan_mismatch", async () => {
     const { store, r } = await goodRun();
     const m = manifestOf(store, r.runId);

@@ -303,7 +303,7 @@ export async function* readJsonArray(
         idField === undefined ? el.index : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" });
       acct.addRecord();
       acct.consumedTo(el.end);
-      yield { index: el.index, id, input, source: { file: display, line: el.line } };
+      yield { index: el.index, id, input, source: { file: display, line: el.line }, rawBytes: el.bytes.length };
     }
     splitter.check();
   }

@@ -281,7 +281,7 @@ export async function* readJsonlBatches(
             throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${(err as Error).message}`);
           }
           const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
-          record = { index: i, id, input, source };
+          record = { index: i, id, input, source, rawBytes: l.text.length };
         } catch (err) {
           failure = err;
           break;

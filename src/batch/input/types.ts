@@ -43,6 +43,12 @@ export interface EURecord {
    */
   inputJson?: string;
   inputSize?: number;
+  /**
+   * The record's length in the input (characters of a JSONL line, bytes of a JSON array
+   * element), where the reader knows it: it bounds a pulse's input (scheduler.ts) where
+   * `estimateSize`, which walks at most 1024 values, would undercount a big record.
+   */
+  rawBytes?: number;
 }
 
 /**
