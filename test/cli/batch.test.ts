@@ -115,6 +115,16 @@ describe("cairn run", () => {
     expect(text).toMatch(/\nreduce: 14\n/);
   });
 
+  it("a --max-memory below the process's own footprint is accepted with a note on stderr (not with --quiet)", () => {
+    write("in.jsonl", THREE);
+    const low = ok(["run", fixture("square.ts"), "--input", "in.jsonl", "--max-memory", "64MB", "--workers", "1"]);
+    expect(low.err).toContain(
+      "cairn: note: --max-memory 64.0 MiB is below what this process needs by itself with 1 worker (about 144.0 MiB): it sizes the engine's buffers and the workers' heaps, but the process's memory will exceed it\n",
+    );
+    expect(ok(["run", fixture("square.ts"), "--input", "in.jsonl", "--max-memory", "64MB", "--workers", "1", "--quiet"]).err).not.toContain("cairn: note:");
+    expect(ok(["run", fixture("square.ts"), "--input", "in.jsonl", "--max-memory", "256MB", "--workers", "1"]).err).not.toContain("cairn: note:");
+  });
+
   it("--out writes the canonical JSONL records in id order", () => {
     write("in.jsonl", THREE);
     ok(["run", fixture("square.ts"), "--input", "in.jsonl", "--out", "out.jsonl", "--partitions", "3", "--pulse-size", "1", "--quiet"]);
