@@ -11,7 +11,7 @@
  */
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { realpath, stat } from "node:fs/promises";
+import { lstat, readlink, realpath, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
@@ -127,11 +127,26 @@ async function checkOutIsNotInput(outFile: string, input: string, format: RunCon
     throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is the input file`, { path: outFile });
   }
   if (format === "files" && i?.isDirectory() === true) {
-    // Where the file (and its temp file) will really be: through a symlink, its target.
-    const written = o !== undefined ? await realpath(outFile) : resolve(await realpath(dirname(outFile)).catch(() => dirname(outFile)), basename(outFile));
+    // Where the file (and its temp file) will really be: through a symlink, even a dangling one, its target.
+    const target = o !== undefined ? await realpath(outFile) : await linkTarget(outFile);
+    const written = o !== undefined ? target : resolve(await realpath(dirname(target)).catch(() => dirname(target)), basename(target));
     const rel = relative(await realpath(input), written);
     if (!rel.startsWith("..") && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
   }
+}
+
+/** Most symlinks followed to find where a path that does not exist yet would be created. */
+const MAX_LINK_HOPS = 40;
+
+/** The path a missing file would be created at: through any chain of (dangling) symlinks, the last target. */
+async function linkTarget(path: string): Promise<string> {
+  let p = resolve(path);
+  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
+    const st = await lstat(p).catch(() => undefined);
+    if (st === undefined || !st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), await readlink(p));
+  }
+  return p;
 }
 
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {

@@ -1,20 +1,22 @@
-/** Ending a command on a signal the way shells expect, with Node's exit hooks run. */
-import { constants as osConstants } from "node:os";
+/** Ending a command on a signal the way shells expect, leaving no output temp file behind. */
+import { removeOpenTemps } from "../store/out-file.js";
 
 /** The signals that end a command cleanly (SIGKILL cannot be caught). */
 export const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-/** A command ended by a signal exits 128 + the signal's number (SIGINT: 130). */
-export const SIGNAL_EXIT_BASE = 128;
 
 /**
- * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message) and exits 128 + the
- * signal's number through `process.exit`, so exit hooks run (an output file's temp file is
- * removed, store/out-file.ts).
+ * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message), removes the output temp
+ * files (store/out-file.ts) and then ends the process by the same signal with its default
+ * action (a shell reports 128 + its number: 130 for ^C). Re-raising rather than
+ * `process.exit`: exiting waits for a thread blocked in I/O (a write to a full pipe, opening a
+ * FIFO nobody reads), a signal's default action does not.
  */
 export async function exitOnSignal<T>(onSignal: () => void, body: () => Promise<T>): Promise<T> {
   const handler = (signal: NodeJS.Signals): void => {
+    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
     onSignal();
-    process.exit(SIGNAL_EXIT_BASE + (osConstants.signals[signal] ?? 0));
+    removeOpenTemps();
+    process.kill(process.pid, signal);
   };
   for (const s of INTERRUPT_SIGNALS) process.once(s, handler);
   try {

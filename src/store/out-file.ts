@@ -9,9 +9,9 @@
  *   symlink's target: the symlink stays) — for a new file created 0666 less the umask, for an
  *   existing one created 0600 and then given FILE's group and mode —, synced and renamed over
  *   FILE once the work has succeeded. A failure or an interruption never leaves a partial FILE,
- *   and an existing one keeps its contents. The temp file is removed on failure and at process
- *   exit (Ctrl-C; not after SIGKILL, which leaves `.cairn-out-<hex>.tmp` beside FILE). An
- *   existing FILE's hard links are not kept.
+ *   and an existing one keeps its contents. The temp file is removed on failure, at process
+ *   exit and by `removeOpenTemps` (the CLI's signal handler; not after SIGKILL, which leaves
+ *   `.cairn-out-<hex>.tmp` beside FILE). An existing FILE's hard links are not kept.
  * - **This process's own stdout or stderr** (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2`,
  *   `/proc/self/fd/1|2`): written to the stream, so a redirection of it (`>`, `>>`, a pipe)
  *   behaves as usual.
@@ -44,17 +44,21 @@ let exitHook = false;
 function trackTemp(path: string): void {
   if (!exitHook) {
     exitHook = true;
-    process.on("exit", () => {
-      for (const p of openTemps) {
-        try {
-          unlinkSync(p);
-        } catch {
-          // already gone
-        }
-      }
-    });
+    process.on("exit", removeOpenTemps);
   }
   openTemps.add(path);
+}
+
+/** Removes every temp file not yet renamed into place (synchronously: also from a signal handler). */
+export function removeOpenTemps(): void {
+  for (const p of openTemps) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already gone
+    }
+  }
+  openTemps.clear();
 }
 
 async function statOrUndefined(f: (p: string) => Promise<Stats>, path: string): Promise<Stats | undefined> {

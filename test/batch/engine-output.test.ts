@@ -138,6 +138,10 @@ describe("--out and reuse", () => {
     symlinkSync(join(files, "out.jsonl"), join(dir, "link.jsonl"));
     await expectCairnError(run(store, files, fixture("engine-entropy.mjs"), { format: "files" }, { outFile: join(dir, "link.jsonl") }), ErrorCode.USAGE, "is inside the input directory");
     expect(readdirSync(files).sort()).toEqual(["a.txt", "out.jsonl"]);
+    // A dangling one too: opening it would create its target in the input directory.
+    symlinkSync(join(files, "new.jsonl"), join(dir, "dangling.jsonl"));
+    await expectCairnError(run(store, files, fixture("engine-entropy.mjs"), { format: "files" }, { outFile: join(dir, "dangling.jsonl") }), ErrorCode.USAGE, "is inside the input directory");
+    expect(readdirSync(files).sort()).toEqual(["a.txt", "out.jsonl"]);
   });
 
   it("an outFile in a setgid directory keeps its own group", async () => {
