@@ -3,14 +3,14 @@
  * stops, so `cairn wf run` (PGS and `--snapshot`) on that data root and a second `cairn serve`
  * fail with E_DATA_ROOT_LOCKED after `--data-root-wait`; the lock is free again once it stops.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { acquireDataRootLock, type DataRootLock } from "../../src/workflow/effects/data-root-lock.js";
 import { baseDecl, prepared } from "../workflow/cairn-fixture.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
-import { cairn, CLI } from "./helpers.js";
+import { cairn, serveCairn, type ServingCairn } from "./helpers.js";
 
 const boxes: Sandbox[] = [];
 const children: ChildProcess[] = [];
@@ -34,32 +34,9 @@ function box(): Sandbox {
 
 const ENV = { CAIRN_STORE: undefined, PGS_WORKSPACE: undefined, PGS_DATA_ROOT: undefined };
 
-/** `cairn serve` on `b` (workspace, data root "data"); resolves once it listens. */
-async function startServe(b: Sandbox): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
-  for (const k of Object.keys(ENV)) delete env[k];
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--host", "127.0.0.1", "--workspace", "workspace", "--data-root", "data"], {
-    cwd: b.root, env, stdio: ["ignore", "ignore", "pipe"],
-  });
-  children.push(child);
-  let err = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s; stderr: ${err}`)), 20_000);
-    child.stderr?.on("data", (d: Buffer) => {
-      err += d.toString("utf8");
-      if (/cairn: listening on http:\/\/127\.0\.0\.1:\d+\n/.test(err)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`cairn serve exited (${code}) before listening; stderr: ${err}`));
-    });
-  });
-  return { child, exited };
+/** `cairn serve` on `b` (workspace, data root "data"), once it listens. */
+function startServe(b: Sandbox): Promise<ServingCairn> {
+  return serveCairn(b.root, ["--workspace", "workspace", "--data-root", "data"], (c) => children.push(c));
 }
 
 const lockedMessage = (root: string, ms: number): string =>
@@ -98,7 +75,7 @@ describe("cairn wf run / cairn serve and the data-root lock", () => {
     });
 
     s.child.kill("SIGTERM");
-    expect(await s.exited).toBe(0);
+    expect((await s.exited).code).toBe(0);
     const ok = wfRun(["--data-root-wait", "0"]);
     expect(ok.status, ok.err).toBe(0);
     expect(ok.out).toContain("status: SUCCESS");

@@ -88,3 +88,38 @@ export function spawnCairn(args: string[], opts: { cwd: string; unset?: string[]
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
+
+/** A `cairn serve` child that is listening, and its URL. */
+export interface ServingCairn extends CairnChild {
+  url: string;
+}
+
+/** Longest wait for `cairn serve` to print its URL (a safety net, not a speed assertion). */
+const SERVE_LISTEN_LIMIT_MS = 20_000;
+
+/**
+ * Starts `cairn [globals] serve --port 0 --host 127.0.0.1 <args>` in `cwd` (without CAIRN_STORE,
+ * PGS_WORKSPACE, PGS_DATA_ROOT) and resolves once it prints the URL it listens on; rejects if it
+ * exits first. `track` receives the child at once, for the caller's cleanup.
+ */
+export async function serveCairn(cwd: string, args: string[], track: (c: ChildProcess) => void, globals: string[] = []): Promise<ServingCairn> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const c = spawnCairn([...globals, "serve", "--port", "0", "--host", "127.0.0.1", ...args], { cwd, unset: ["CAIRN_STORE", "PGS_WORKSPACE", "PGS_DATA_ROOT"] });
+  track(c.child);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within ${SERVE_LISTEN_LIMIT_MS} ms; stderr: ${c.stderr()}`)), SERVE_LISTEN_LIMIT_MS);
+    const check = (): void => {
+      const m = /cairn: listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(c.stderr());
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    };
+    c.child.stderr?.on("data", check);
+    void c.exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`cairn serve exited (${code}) before listening; stderr: ${c.stderr()}`));
+    });
+  });
+  return { ...c, url };
+}

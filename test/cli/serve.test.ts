@@ -7,7 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, spawnCairn, TempDirs } from "./helpers.js";
+import { cairn, serveCairn, TempDirs } from "./helpers.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
@@ -37,27 +37,9 @@ async function startServe(b: Sandbox, extra: string[] = []): Promise<Served> {
   return spawnServe(b.root, ["--workspace", "workspace", "--data-root", "data", ...extra]);
 }
 
-/** Spawns `cairn [args before serve] serve --port 0 --host 127.0.0.1 <args>` in `cwd`; resolves once it listens. */
-async function spawnServe(cwd: string, args: string[], globals: string[] = []): Promise<Served> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const { child, stdout, stderr, exited } = spawnCairn([...globals, "serve", "--port", "0", "--host", "127.0.0.1", ...args], { cwd, unset: ["CAIRN_STORE", "PGS_WORKSPACE", "PGS_DATA_ROOT"] });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s; stderr: ${stderr()}`)), 20_000);
-    const check = (): void => {
-      const m = /cairn: listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stderr());
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    };
-    child.stderr?.on("data", check);
-    void exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`cairn serve exited (${code}) before listening; stderr: ${stderr()}`));
-    });
-  });
-  return { child, url, stdout, stderr, exited };
+/** `cairn [args before serve] serve --port 0 --host 127.0.0.1 <args>` in `cwd`, once it listens. */
+function spawnServe(cwd: string, args: string[], globals: string[] = []): Promise<Served> {
+  return serveCairn(cwd, args, (c) => children.push(c), globals);
 }
 
 describe("cairn serve", () => {
