@@ -159,13 +159,14 @@ interface RunOpts {
   euTimeout?: number;
 }
 
-/** Below this --max-memory (for `workers` workers) the process's own footprint exceeds it. */
-export function footprintBytes(workers: number): number {
-  return PROCESS_FOOTPRINT_BYTES + workers * WORKER_FOOTPRINT_BYTES;
-}
 /** What the process takes by itself, and each worker (measured: ~70 MiB + ~8 MiB idle; ~150–165 MiB at 2 workers over 10^5 records). */
 const PROCESS_FOOTPRINT_BYTES = 128 * 1024 * 1024;
 const WORKER_FOOTPRINT_BYTES = 16 * 1024 * 1024;
+
+/** Below this --max-memory (for `workers` workers) the process's own footprint exceeds it. */
+function footprintBytes(workers: number): number {
+  return PROCESS_FOOTPRINT_BYTES + workers * WORKER_FOOTPRINT_BYTES;
+}
 
 /** Says on stderr (not with --quiet/--json) when --max-memory cannot hold the process's RSS. */
 function noteLowMemory(cmd: Command, c: RunConfigInput): void {
