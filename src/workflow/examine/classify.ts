@@ -232,7 +232,7 @@ const DEFINITE_CS_REASONS: ReadonlySet<string> = new Set(["path_confinement", "d
 const DEFINITE_CS_MESSAGE = /^path confinement: |under the data root|ends in a torn line|^data root |^effect clock|^parent directory of |is not a regular file/;
 
 /** Whether an ERROR's cause is definite (see DEFINITE_CS_REASONS). */
-export function hasDefiniteCause(message: string, reason?: string): boolean {
+function hasDefiniteCause(message: string, reason?: string): boolean {
   return reason !== undefined ? DEFINITE_CS_REASONS.has(reason) : DEFINITE_CS_MESSAGE.test(message);
 }
 
