@@ -333,7 +333,7 @@ function* runLocked(
 ): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
   const snap = opts.snapshot;
   const files = storeFiles(wf);
-  const before: StateFile[] = captureState(dataRoot, files);
+  const before: StateFile[] = captureState(dataRoot, files, opts.store !== undefined); // the bytes only to record them
   // The payload as recorded (compact JSON, key order as given). The trace depends on that order
   // (WF_START payload_keys, step inputs, a user CT's input object), so the id hashes these
   // bytes: two orders of one object are two runs with two ids, never one id with two traces.
@@ -454,7 +454,7 @@ function* runLocked(
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status);
+  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
   let summary = renderSummary({
     traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
     path, violations, effects: calls, before, after, surface,

@@ -19,7 +19,8 @@ import { isUtf8 } from "node:buffer";
 import { confineAbsolute, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
 import { appendTimestamp } from "./context.js";
 import { ioError } from "./errors.js";
-import { appendDurable, readData } from "./fsio.js";
+import { appendDurable, dataDigest, readData, readDerived } from "./fsio.js";
+import type { Derivation } from "./filecache.js";
 import { parsePyJson, spacedJson } from "../py/json.js";
 import { compareCodePoints, getOrNull, isInt, isPyBlank, pyEquals, type PyDict, type PyValue } from "../py/value.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
@@ -35,8 +36,8 @@ export function recordId(timestamp: string, linesBefore: number): string {
   return `${timestamp}_${String(linesBefore).padStart(RECORD_ID_COUNTER_WIDTH, "0")}`;
 }
 
-/** Lines of a log whose bytes end with a terminator (or are empty): its `\n`, `\r` and `\r\n` terminators. */
-function countLines(bytes: Buffer): number {
+/** Line terminators in `bytes`: `\n`, `\r` and `\r\n` (one each). */
+function countLines(bytes: Uint8Array): number {
   let n = 0;
   if (bytes.indexOf(0x0d) < 0) {
     for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) n++;
@@ -53,32 +54,66 @@ function countLines(bytes: Buffer): number {
   return n;
 }
 
+/** What an APPEND needs to know about the log, without its lines. */
+interface LogSummary {
+  /** Valid UTF-8, and empty or ending with a line terminator (no torn tail). */
+  readonly usable: boolean;
+  /** Lines in the file (`splitLines(decodeUtf8(bytes)).length` when usable). */
+  readonly lines: number;
+  /** The last byte is `\r` (an appended `\n` would join it). */
+  readonly endsWithCR: boolean;
+}
+
+const endsClean = (b: Uint8Array): boolean => b.length === 0 || b[b.length - 1] === 0x0a || b[b.length - 1] === 0x0d;
+
 /**
- * Reads the log at construction: its bytes and line count. Failures are hard errors (as in the
- * reference). The line count is taken from the bytes (the file is checked to be valid UTF-8
- * and to end with a terminator, so it equals `splitLines(decodeUtf8(bytes)).length`); the
- * lines themselves are decoded only when a read operation needs them.
+ * The log summary, kept in the file cache and carried through this process's appends: the
+ * appended bytes start at a character boundary (the log ended with a terminator), so the whole
+ * is valid UTF-8 iff both parts are, and a `\n` right after a final `\r` ends no extra line.
  */
-function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: PreparedPath; bytes: Buffer; count: number; lines: () => string[] } {
+export const LOG_SUMMARY: Derivation<LogSummary> = {
+  of(bytes) {
+    const usable = endsClean(bytes) && isUtf8(bytes);
+    return { usable, lines: usable ? countLines(bytes) : 0, endsWithCR: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d };
+  },
+  extend(prev, appended) {
+    if (!prev.usable || appended.length === 0 || !endsClean(appended) || !isUtf8(appended)) return undefined;
+    const joined = prev.endsWithCR && appended[0] === 0x0a ? 1 : 0;
+    return { usable: true, lines: prev.lines + countLines(appended) - joined, endsWithCR: appended[appended.length - 1] === 0x0d };
+  },
+};
+
+/**
+ * Opens the log at construction: its line count, from the cached summary when the file is
+ * unchanged (or changed only by this process's appends), else from a full read. Failures are
+ * hard errors (as in the reference): a torn tail, invalid UTF-8. The lines themselves (and the
+ * bytes, for a read's effect) are read only when a read operation needs them.
+ */
+function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: PreparedPath; count: number; bytes: () => Buffer; lines: () => string[] } {
   const prepared = preparePath(confined, false, true, ctx.checkedDirs);
-  const bytes = readData(prepared) ?? Buffer.alloc(0);
-  const torn = tornTail(bytes);
-  if (torn !== undefined) throw tornTailError(confined.rel, torn);
-  if (!isUtf8(bytes)) {
+  const summary = readDerived(prepared, LOG_SUMMARY);
+  let bytes: Buffer | undefined;
+  const all = (): Buffer => (bytes ??= readData(prepared) ?? Buffer.alloc(0));
+  if (summary !== undefined && !summary.usable) {
+    const torn = tornTail(all());
+    if (torn !== undefined) throw tornTailError(confined.rel, torn);
     try {
-      decodeUtf8(bytes); // throws the decoder's own message
+      decodeUtf8(all()); // throws the decoder's own message
     } catch (err) {
       throw ioError("decode (UTF-8)", confined.rel, err);
     }
   }
   let lines: string[] | undefined;
-  return { prepared, bytes, count: countLines(bytes), lines: () => (lines ??= splitLines(decodeUtf8(bytes))) };
+  return { prepared, count: summary === undefined ? 0 : summary.usable ? summary.lines : countLines(all()), bytes: all, lines: () => (lines ??= splitLines(decodeUtf8(all()))) };
 }
 
 function backend(confined: ConfinedPath, ctx: EffectContext) {
-  const { prepared: opened, bytes, count, lines: logLines } = openLog(confined, ctx);
+  const { prepared: opened, count, bytes: logBytes, lines: logLines } = openLog(confined, ctx);
   const rel = confined.rel;
-  const observed: EffectDraft = { action: "read", path: rel, bytes, created: false };
+  const observed = (): EffectDraft => {
+    const bytes = logBytes();
+    return { action: "read", path: rel, bytes, digest: dataDigest(opened, bytes), created: false };
+  };
 
   const append: Method = (payload) => {
     const c = count;
@@ -112,13 +147,13 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
       try {
         e = parsePyJson(line, { allowNonFiniteConstants: true });
       } catch (err) {
-        return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}` }), effect: observed };
+        return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}` }), effect: observed() };
       }
-      if (!(e instanceof Map)) return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` }), effect: observed };
+      if (!(e instanceof Map)) return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` }), effect: observed() };
       if (stream !== null && !pyEquals(e.get("stream_id") ?? null, stream)) continue;
       if (keep(e)) entries.push(e);
     }
-    return { result: status("SUCCESS", { entries }), effect: observed };
+    return { result: status("SUCCESS", { entries }), effect: observed() };
   };
 
   const read_all: Method = (payload) => select(payload, () => true);

@@ -28,9 +28,21 @@
  * own appends, which update the entry, build on them (the file gets the appended line; the entry
  * holds the stale bytes plus that line, under the file's new identity).
  *
- * Bounded: files above FILE_CACHE_MAX_FILE_BYTES are not cached, and the oldest entries go
- * first beyond FILE_CACHE_MAX_ENTRIES entries or FILE_CACHE_MAX_BYTES bytes. Returned buffers
- * are shared and must not be written to (appends go past their end, never into them).
+ * Files above FILE_CACHE_MAX_FILE_BYTES keep an entry without their bytes: the SHA-256 state
+ * and the derived values below, so a large append-only log costs O(appended bytes) per run,
+ * not O(file), while nothing else changes it.
+ *
+ * Derived values (`Derivation`): what a runtime computes from a file's whole bytes (the
+ * append-only log's line summary, the registry's rebuilt state) is kept on the entry and
+ * carried through this process's own appends by the derivation's `extend`, which sees only the
+ * appended bytes; when `extend` cannot (it returns undefined) the value is dropped and
+ * recomputed from the bytes on the next read. A derivation with `maxFileBytes` is not kept for
+ * larger files (a parsed state can take several times the file's size in memory).
+ *
+ * Bounded: the oldest entries go first beyond FILE_CACHE_MAX_ENTRIES entries or
+ * FILE_CACHE_MAX_BYTES bytes held. Returned buffers are shared and must not be written to
+ * (appends go past their end, never into them); derived values are the runtimes' own and are
+ * not to be changed by callers either (`extend` may update them in place).
  */
 import { createHash, type Hash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
@@ -40,15 +52,26 @@ export const FILE_CACHE_MAX_FILE_BYTES = 16 * 1024 * 1024;
 export const FILE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 export const FILE_CACHE_MAX_ENTRIES = 256;
 
+/** A value computed from a file's whole bytes and carried through appends. */
+export interface Derivation<T> {
+  /** The value for a file whose whole content is `bytes`. */
+  of(bytes: Buffer): T;
+  /** The value once `appended` was appended to a file whose value was `prev`, or undefined to recompute it. May update `prev` in place. */
+  extend(prev: T, appended: Uint8Array): T | undefined;
+  /** Not kept for files larger than this (default: no limit). */
+  readonly maxFileBytes?: number;
+}
+
 interface Entry {
   /** The identity of the file when read (`stampOf`). */
   stamp: string;
-  /** Holds the file's bytes in `[0, size)`; room after it for appends. */
-  buf: Buffer;
+  /** Holds the file's bytes in `[0, size)`, room after it for appends; undefined for files above FILE_CACHE_MAX_FILE_BYTES. */
+  buf: Buffer | undefined;
   size: number;
-  /** SHA-256 state over `[0, size)`, created on the first `cachedDigest`. */
+  /** SHA-256 state over `[0, size)`: created on the first `cachedDigest` when the bytes are held, at once otherwise. */
   hash: Hash | undefined;
   digest: Digest | undefined;
+  derived: Map<Derivation<unknown>, unknown>;
 }
 
 const entries = new Map<string, Entry>();
@@ -59,11 +82,15 @@ function stampOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.birthtimeNs}`;
 }
 
+function held(e: Entry): number {
+  return e.buf?.length ?? 0;
+}
+
 function drop(key: string): void {
   const e = entries.get(key);
   if (e === undefined) return;
   entries.delete(key);
-  totalBytes -= e.buf.length;
+  totalBytes -= held(e);
 }
 
 function lookup(key: string, st: BigIntStats): Entry | undefined {
@@ -77,34 +104,61 @@ function lookup(key: string, st: BigIntStats): Entry | undefined {
   return e;
 }
 
-
 /** The cached bytes of the file at `path` (its real path), whose fresh stat is `st`, or undefined. */
 export function cachedBytes(path: string, st: BigIntStats): Buffer | undefined {
   const e = lookup(path, st);
-  return e === undefined ? undefined : e.buf.subarray(0, e.size);
+  return e?.buf?.subarray(0, e.size);
 }
 
-/** The cached bytes and SHA-256 of the file at `path` (its real path), whose fresh stat is `st`, or undefined. */
-export function cachedDigest(path: string, st: BigIntStats): { bytes: Buffer; digest: Digest } | undefined {
+/**
+ * The cached SHA-256 of the file at `path` (its real path), whose fresh stat is `st`, with its
+ * bytes when they are held (undefined for a file above FILE_CACHE_MAX_FILE_BYTES), or undefined.
+ */
+export function cachedDigest(path: string, st: BigIntStats): { bytes: Buffer | undefined; digest: Digest } | undefined {
   const e = lookup(path, st);
   if (e === undefined) return undefined;
-  const bytes = e.buf.subarray(0, e.size);
+  const bytes = e.buf?.subarray(0, e.size);
   if (e.digest === undefined) {
-    e.hash ??= createHash("sha256").update(bytes);
+    e.hash ??= createHash("sha256").update(bytes as Buffer); // an entry without bytes always has its hash
     e.digest = `sha256:${e.hash.copy().digest("hex")}`;
   }
   return { bytes, digest: e.digest };
 }
 
-/** Remembers `bytes` as the content of the file at `path` (its real path), `st` being its fstat when read. */
-export function remember(path: string, st: BigIntStats, bytes: Buffer, digest?: Digest): void {
+/** The value of `d` for the file at `path` (its real path), whose fresh stat is `st`, computed from the held bytes if needed; undefined when not cached. */
+export function cachedDerived<T>(path: string, st: BigIntStats, d: Derivation<T>): T | undefined {
+  const e = lookup(path, st);
+  if (e === undefined) return undefined;
+  if (e.derived.has(d as Derivation<unknown>)) return e.derived.get(d as Derivation<unknown>) as T;
+  if (e.buf === undefined) return undefined;
+  const v = d.of(e.buf.subarray(0, e.size));
+  if (d.maxFileBytes === undefined || e.size <= d.maxFileBytes) e.derived.set(d as Derivation<unknown>, v);
+  return v;
+}
+
+/**
+ * Remembers `bytes` as the content of the file at `path` (its real path), `st` being its fstat
+ * when read, with the values of `derive` (computed here when the bytes are not kept).
+ */
+export function remember(path: string, st: BigIntStats, bytes: Buffer, digest?: Digest, derive: readonly Derivation<unknown>[] = []): void {
   drop(path);
-  if (!st.isFile() || BigInt(bytes.length) !== st.size || bytes.length > FILE_CACHE_MAX_FILE_BYTES) return;
-  while (entries.size > 0 && (entries.size >= FILE_CACHE_MAX_ENTRIES || totalBytes + bytes.length > FILE_CACHE_MAX_BYTES)) {
+  if (!st.isFile() || BigInt(bytes.length) !== st.size) return;
+  const keep = bytes.length <= FILE_CACHE_MAX_FILE_BYTES;
+  const size = keep ? bytes.length : 0;
+  while (entries.size > 0 && (entries.size >= FILE_CACHE_MAX_ENTRIES || totalBytes + size > FILE_CACHE_MAX_BYTES)) {
     drop(entries.keys().next().value as string);
   }
-  entries.set(path, { stamp: stampOf(st), buf: bytes, size: bytes.length, hash: undefined, digest });
-  totalBytes += bytes.length;
+  const derived = new Map<Derivation<unknown>, unknown>();
+  if (!keep) for (const d of derive) if (d.maxFileBytes === undefined || bytes.length <= d.maxFileBytes) derived.set(d, d.of(bytes));
+  entries.set(path, {
+    stamp: stampOf(st),
+    buf: keep ? bytes : undefined,
+    size: bytes.length,
+    hash: keep ? undefined : createHash("sha256").update(bytes),
+    digest,
+    derived,
+  });
+  totalBytes += size;
 }
 
 /**
@@ -118,18 +172,31 @@ export function rememberAppend(path: string, before: BigIntStats, appended: Uint
     return;
   }
   const size = e.size + appended.length;
-  if (size > e.buf.length) {
-    const grown = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * e.buf.length, FILE_CACHE_MAX_FILE_BYTES)));
-    e.buf.copy(grown, 0, 0, e.size);
-    totalBytes += grown.length - e.buf.length;
-    e.buf = grown;
+  if (e.buf !== undefined && size > FILE_CACHE_MAX_FILE_BYTES) {
+    // Grown past the limit: keep the SHA-256 state and the derived values, not the bytes.
+    e.hash ??= createHash("sha256").update(e.buf.subarray(0, e.size));
+    totalBytes -= e.buf.length;
+    e.buf = undefined;
   }
-  e.buf.set(appended, e.size);
+  if (e.buf !== undefined) {
+    if (size > e.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * e.buf.length, FILE_CACHE_MAX_FILE_BYTES)));
+      e.buf.copy(grown, 0, 0, e.size);
+      totalBytes += grown.length - e.buf.length;
+      e.buf = grown;
+    }
+    e.buf.set(appended, e.size);
+  }
   e.hash?.update(appended);
+  for (const [d, v] of e.derived) {
+    const next = d.maxFileBytes !== undefined && size > d.maxFileBytes ? undefined : d.extend(v, appended);
+    if (next === undefined) e.derived.delete(d);
+    else e.derived.set(d, next);
+  }
   e.size = size;
   e.digest = undefined;
   e.stamp = stampOf(after);
-  if (size > FILE_CACHE_MAX_FILE_BYTES || totalBytes > FILE_CACHE_MAX_BYTES) drop(path);
+  if (totalBytes > FILE_CACHE_MAX_BYTES) drop(path);
 }
 
 /** Forgets the file at `path` (it was replaced or a write failed). */

@@ -34,7 +34,8 @@ import { ErrorCode } from "../../core/errors.js";
 import { fsyncDir } from "../../store/fsutil.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import type { PreparedPath } from "./confine.js";
-import { cachedBytes, forget, remember, rememberAppend } from "./filecache.js";
+import { cachedBytes, cachedDerived, cachedDigest, forget, remember, rememberAppend, type Derivation } from "./filecache.js";
+import { sha256, type Digest } from "../../core/digest.js";
 
 /** Largest data file (registry, log or mutable document) the runtimes read into memory. */
 export const MAX_DATA_FILE_BYTES = 256 * 1024 * 1024;
@@ -57,8 +58,11 @@ function writeAll(fd: number, buf: Uint8Array): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
-/** Reads the whole file, or `undefined` when it does not exist. Throws CairnError (I/O) otherwise. */
-export function readData(p: PreparedPath): Buffer | undefined {
+/**
+ * Reads the whole file, or `undefined` when it does not exist. Throws CairnError (I/O) otherwise.
+ * The values of `derive` are kept with the file's cache entry (filecache.ts).
+ */
+export function readData(p: PreparedPath, derive: readonly Derivation<unknown>[] = []): Buffer | undefined {
   if (p.realFile === undefined || p.stat === undefined) return undefined;
   // The final component was just lstat'ed (never a symlink): same identity, same bytes (filecache.ts).
   const hit = cachedBytes(p.realFile, p.stat);
@@ -87,13 +91,43 @@ export function readData(p: PreparedPath): Buffer | undefined {
       chunks.push(chunk.subarray(0, n));
     }
     const bytes = Buffer.concat(chunks, total);
-    remember(p.realFile, st, bytes);
+    remember(p.realFile, st, bytes, undefined, derive);
     return bytes;
   } catch (err) {
     throw ioError("read", p.rel, err);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The value of `d` for the file: from the cache while the file is unchanged (or changed only by
+ * this process's appends), else from a full read. `undefined` when the file does not exist.
+ */
+export function readDerived<T>(p: PreparedPath, d: Derivation<T>): T | undefined {
+  if (p.realFile === undefined || p.stat === undefined) return undefined;
+  const hit = cachedDerived(p.realFile, p.stat, d);
+  if (hit !== undefined) return hit;
+  const bytes = readData(p, [d as Derivation<unknown>]);
+  if (bytes === undefined) return undefined;
+  return cachedDerived(p.realFile, p.stat, d) ?? d.of(bytes);
+}
+
+/** `readDerived` with the SHA-256 and size of the content the value was derived from. */
+export function readDerivedContent<T>(p: PreparedPath, d: Derivation<T>): { value: T; digest: Digest; size: number } | undefined {
+  if (p.realFile === undefined || p.stat === undefined) return undefined;
+  const value = cachedDerived(p.realFile, p.stat, d);
+  const hit = value === undefined ? undefined : cachedDigest(p.realFile, p.stat);
+  if (value !== undefined && hit !== undefined) return { value, digest: hit.digest, size: Number(p.stat.size) };
+  const bytes = readData(p, [d as Derivation<unknown>]);
+  if (bytes === undefined) return undefined;
+  return { value: cachedDerived(p.realFile, p.stat, d) ?? d.of(bytes), digest: dataDigest(p, bytes), size: bytes.length };
+}
+
+/** The SHA-256 of the file's content `bytes` (as read through `p`): the cache's incremental digest when it has one. */
+export function dataDigest(p: PreparedPath, bytes: Buffer): Digest {
+  const hit = p.realFile === undefined || p.stat === undefined ? undefined : cachedDigest(p.realFile, p.stat);
+  return hit !== undefined && (hit.bytes === undefined ? BigInt(bytes.length) === p.stat?.size : hit.bytes.length === bytes.length) ? hit.digest : sha256(bytes);
 }
 
 /** Creates the file empty if it does not exist (durably unless `sync` is false). Returns true when it was created. */

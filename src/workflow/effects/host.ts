@@ -3,18 +3,17 @@
  * build a fresh backend from the config, pick the method from the operation name, run it,
  * and turn what it touched into an `EffectRecord`.
  */
-import { sha256 } from "../../core/digest.js";
+import { sha256, type Digest } from "../../core/digest.js";
 import { configError, inputError } from "./errors.js";
 import { getOrNull, isDict, type PyDict, type PyValue } from "../py/value.js";
 import type { CsCall, CsCapabilityId, CsOutcome, CsRawResult, CsResult, CsRuntime, EffectContext, EffectRecord, HandlerRef, OperationDialect } from "./types.js";
 
-/** What a method touched: the bytes written or observed under `path`. */
-export interface EffectDraft {
+/** What a method touched: the bytes (and maybe their digest, from the file cache), or only their digest and size. */
+export type EffectDraft = {
   readonly action: EffectRecord["action"];
   readonly path: string;
-  readonly bytes: Uint8Array;
   readonly created: boolean;
-}
+} & ({ readonly bytes: Uint8Array; readonly digest?: Digest } | { readonly bytes?: undefined; readonly digest: Digest; readonly size: number });
 
 /** A method's outcome: the raw result (built by `status`, so `result_status` comes first) and what it touched. */
 export interface MethodResult {
@@ -78,8 +77,8 @@ function toRecord(spec: HostSpec, op: string, d: EffectDraft, ctx: EffectContext
     path: d.path,
     action: d.action,
     created: d.created,
-    digest: sha256(d.bytes),
-    size: d.bytes.length,
+    digest: d.digest ?? sha256(d.bytes),
+    size: d.bytes === undefined ? d.size : d.bytes.length,
   });
 }
 

@@ -12,9 +12,10 @@
  * null-key records are skipped). Deviation: addresses are content-derived, not uuid4 (see
  * context.ts); a torn last line is refused with BACKEND_ERROR (see jsonl.ts).
  */
-import { sha256 } from "../../core/digest.js";
+import { sha256, type Digest } from "../../core/digest.js";
 import { confineAbsolute, preparePath, type PreparedPath } from "./confine.js";
-import { appendDurable, createEmptyIfAbsent, readData } from "./fsio.js";
+import { appendDurable, createEmptyIfAbsent, readDerivedContent } from "./fsio.js";
+import type { Derivation } from "./filecache.js";
 import { inputError, osErrorText } from "./errors.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
@@ -30,47 +31,90 @@ type Rec = PyDict;
 interface Loaded {
   readonly state: Map<string, Rec>;
   /** Non-blank lines in the file (the `seq` of the next address). */
-  readonly nonBlank: number;
+  nonBlank: number;
+  /** All lines in the file (blank ones included: error messages number them). */
+  lines: number;
+  /** The last byte is `\r` (an appended `\n` would join it). */
+  endsWithCR: boolean;
+}
+/** Why the file cannot be used, as a message naming the file (`rel`). */
+interface Unusable {
+  readonly problem: (rel: string) => string;
 }
 
+/** Registry states of files up to this size are kept in the file cache (a parsed state takes several times the file's size). */
+export const REGISTRY_MEMO_MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** The deterministic address of the `seq`-th registration of `key` (SEMANTICS C.2 recommended scheme). */
 export function registryAddress(key: PyValue, seq: number): string {
   const canonical = canonicalJson(new Map<string, PyValue>([["key", key], ["seq", BigInt(seq)]]));
   return ADDRESS_PREFIX + sha256(canonical).slice("sha256:".length, "sha256:".length + ADDRESS_HEX_DIGITS);
 }
 
-/** Rebuilds the state; returns an error message instead when the file cannot be used. */
-function rebuild(bytes: Buffer, rel: string): Loaded | string {
-  const torn = tornTail(bytes);
-  if (torn !== undefined) return tornTailMessage(rel, torn);
-  let lines: string[];
-  try {
-    lines = splitLines(decodeUtf8(bytes));
-  } catch (err) {
-    return `${JSON.stringify(rel)} is not valid UTF-8: ${(err as Error).message}`;
-  }
-  const state = new Map<string, Rec>();
-  let nonBlank = 0;
-  for (const [i, line] of lines.entries()) {
+/** Adds `lines` (numbered from `first`, 0-based) to `l`, in place; the reason when one cannot be used. */
+function addLines(l: Loaded, lines: readonly string[], first: number): Loaded | Unusable {
+  for (let j = 0; j < lines.length; j++) {
+    const i = first + j;
+    const line = lines[j] as string;
+    l.lines++;
     if (isPyBlank(line)) continue;
-    nonBlank++;
+    l.nonBlank++;
     let rec: PyValue;
     try {
       rec = parsePyJson(line, { allowNonFiniteConstants: true });
     } catch (err) {
-      return `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}`;
+      const message = (err as Error).message;
+      return { problem: (rel) => `${JSON.stringify(rel)} line ${i + 1}: ${message}` };
     }
-    if (!(rec instanceof Map)) return `${JSON.stringify(rel)} line ${i + 1}: not a JSON object`;
+    if (!(rec instanceof Map)) return { problem: (rel) => `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` };
     const key = rec.get("key") ?? null;
     if (key === null) continue;
     const dk = pyHashKey(key);
-    if (dk === undefined) return `${JSON.stringify(rel)} line ${i + 1}: unhashable key`;
+    if (dk === undefined) return { problem: (rel) => `${JSON.stringify(rel)} line ${i + 1}: unhashable key` };
     const slot = dk ?? `nan#${i}`;
-    if (rec.get("tombstone") === true) state.delete(slot);
-    else state.set(slot, rec);
+    if (rec.get("tombstone") === true) l.state.delete(slot);
+    else l.state.set(slot, rec);
   }
-  return { state, nonBlank };
+  return l;
 }
+
+const endsClean = (b: Uint8Array): boolean => b.length === 0 || b[b.length - 1] === 0x0a || b[b.length - 1] === 0x0d;
+
+/**
+ * The registry state rebuilt from the file (tombstone removes, otherwise last record per key
+ * wins), kept in the file cache and carried through this process's appends: appended complete
+ * lines are parsed and applied in place; anything else (an unusable file, appended bytes that
+ * are not whole valid lines) makes the next read rebuild from the bytes.
+ */
+export const REGISTRY_STATE: Derivation<Loaded | Unusable> = {
+  maxFileBytes: REGISTRY_MEMO_MAX_FILE_BYTES,
+  of(bytes) {
+    const torn = tornTail(bytes);
+    if (torn !== undefined) return { problem: (rel) => tornTailMessage(rel, torn) };
+    let lines: string[];
+    try {
+      lines = splitLines(decodeUtf8(bytes));
+    } catch (err) {
+      const message = (err as Error).message;
+      return { problem: (rel) => `${JSON.stringify(rel)} is not valid UTF-8: ${message}` };
+    }
+    return addLines({ state: new Map(), nonBlank: 0, lines: 0, endsWithCR: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d }, lines, 0);
+  },
+  extend(prev, appended) {
+    if ("problem" in prev || appended.length === 0 || !endsClean(appended)) return undefined;
+    let text: string;
+    try {
+      text = decodeUtf8(appended);
+    } catch {
+      return undefined;
+    }
+    // A `\n` right after a final `\r` ends the same line (`\r\n`), not another one.
+    if (prev.endsWithCR && text.startsWith("\n")) text = text.slice(1);
+    const out = addLines(prev, splitLines(text), prev.lines);
+    if ("problem" in out) return undefined;
+    out.endsWithCR = appended[appended.length - 1] === 0x0d;
+    return out;
+  },
+};
 
 function find(state: Map<string, Rec>, kov: PyValue): Rec | undefined {
   for (const rec of state.values()) {
@@ -85,27 +129,31 @@ function lineOf(rec: Rec): Buffer {
 
 function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
   const rel = prepared.rel;
-  const read = (): { bytes: Buffer; loaded: Loaded | string } => {
-    let bytes: Buffer;
+  type Seen = { digest: Digest; size: number };
+  const NOTHING: Seen = { digest: sha256(""), size: 0 };
+  const read = (): { seen: Seen; loaded: Loaded | string } => {
+    let content;
     try {
-      bytes = readData(prepared) ?? Buffer.alloc(0);
+      content = readDerivedContent(prepared, REGISTRY_STATE);
     } catch (err) {
-      return { bytes: Buffer.alloc(0), loaded: `cannot read ${JSON.stringify(rel)}: ${osErrorText(err)}` };
+      return { seen: NOTHING, loaded: `cannot read ${JSON.stringify(rel)}: ${osErrorText(err)}` };
     }
-    return { bytes, loaded: rebuild(bytes, rel) };
+    if (content === undefined) return { seen: NOTHING, loaded: { state: new Map(), nonBlank: 0, lines: 0, endsWithCR: false } };
+    const { value, digest, size } = content;
+    return { seen: { digest, size }, loaded: "problem" in value ? value.problem(rel) : value };
   };
-  const observed = (bytes: Buffer): EffectDraft => ({ action: "read", path: rel, bytes, created });
+  const observed = (seen: Seen): EffectDraft => ({ action: "read", path: rel, digest: seen.digest, size: seen.size, created });
   const appended = (bytes: Buffer): EffectDraft => {
     appendDurable(prepared, bytes, sync);
     return { action: "append", path: rel, bytes, created };
   };
   /** Runs `body` on a successfully rebuilt state, or reports BACKEND_ERROR. */
   const withState =
-    (body: (l: Loaded, payload: PyDict, seen: Buffer) => MethodResult): Method =>
+    (body: (l: Loaded, payload: PyDict, seen: Seen) => MethodResult): Method =>
     (payload) => {
-      const { bytes, loaded } = read();
-      if (typeof loaded === "string") return { result: status("BACKEND_ERROR", { message: loaded }), effect: observed(bytes) };
-      return body(loaded, payload, bytes);
+      const { seen, loaded } = read();
+      if (typeof loaded === "string") return { result: status("BACKEND_ERROR", { message: loaded }), effect: observed(seen) };
+      return body(loaded, payload, seen);
     };
 
   const register = withState((l, payload, seen) => {
@@ -126,7 +174,7 @@ function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
     return { result: status("SUCCESS", { address }), effect: appended(lineOf(rec)) };
   });
 
-  const lookup = (body: (l: Loaded, kov: PyValue, seen: Buffer) => MethodResult): Method =>
+  const lookup = (body: (l: Loaded, kov: PyValue, seen: Seen) => MethodResult): Method =>
     withState((l, payload, seen) => {
       if (!payload.has("key_or_address")) return { result: status("VIOLATION"), effect: observed(seen) };
       return body(l, getOrNull(payload, "key_or_address"), seen);

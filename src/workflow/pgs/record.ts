@@ -14,6 +14,7 @@
  */
 import { canonicalBytes } from "../../core/canonical.js";
 import type { Digest } from "../../core/digest.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import type { EffectCall } from "./engine.js";
 import { snapshotManifest, type PgsPackage } from "./snapshot.js";
@@ -107,9 +108,12 @@ export interface RecordedRun {
 }
 
 /** Stores each present file's bytes and links them to `from` with one `contains` edge. */
-export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ bytes: Buffer | null }>, role: string): void {
+export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ path?: string; bytes: Buffer | null | undefined }>, role: string): void {
   const members: Digest[] = [];
-  for (const f of files) if (f.bytes !== null) members.push(store.putBytes(f.bytes).digest);
+  for (const f of files) {
+    if (f.bytes === undefined) throw new CairnError(ErrorCode.INTERNAL, `state file ${f.path ?? "?"} was captured without its bytes and cannot be recorded`);
+    if (f.bytes !== null) members.push(store.putBytes(f.bytes).digest);
+  }
   const unique = [...new Set(members)];
   if (unique.length > 0) store.addEdge({ from: [from], to: unique, type: "contains", role });
 }

@@ -188,8 +188,9 @@ export function closedRunFacts(
   ids: { snapshot: Digest; payload: Digest; priorState: Digest },
   trace: TraceWriter,
   status: string,
+  withBytes: boolean,
 ): { after: StateFile[]; exitCode: 0 | 1; traceBytes: Buffer; digests: PgsRunResult["digests"] } {
-  const after = captureState(dataRoot, files);
+  const after = captureState(dataRoot, files, withBytes);
   const traceBytes = trace.bytes();
   return {
     after,
@@ -230,7 +231,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     throw new CairnError(ErrorCode.NOT_FOUND, `No entry point for WF '${name.fqdn}' (addr ${wf}) — snapshot may be stale or domain mismatch`, { workflow: name.fqdn, addr: wf });
   }
   const files = relevantFiles(pkg, entry.rb, dataRoot);
-  const before = captureState(dataRoot, files);
+  const before = captureState(dataRoot, files, opts.store !== undefined); // the bytes only to record them
   // The payload as recorded (compact JSON, key order as given): the reference's outputs follow
   // that order, so the id hashes these bytes and two orders of one object are two runs with two
   // ids, never one id with two traces (as for Cairn snapshot runs).
@@ -274,7 +275,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status);
+  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
   const summary = renderSummary({
     traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
     path: run.path, violations: run.violations, effects: run.calls, before, after, surface,

@@ -24,7 +24,8 @@ export interface StateFile {
   /** Relative to the data root, `/`-separated. */
   path: string;
   digest: Digest | null;
-  bytes: Buffer | null;
+  /** null when the file is absent; undefined when not captured (`captureState(…, false)` asks for digests only). */
+  bytes: Buffer | null | undefined;
 }
 
 function underRoot(root: string, p: PyValue): string | undefined {
@@ -92,8 +93,12 @@ function rememberRealPath(abs: string, real: string): void {
   realPaths.set(abs, real);
 }
 
-/** Reads the current bytes and digests of `paths` under the data root. */
-export function captureState(dataRoot: string, paths: readonly string[]): StateFile[] {
+/**
+ * Reads the current digests of `paths` under the data root, and their bytes unless `withBytes`
+ * is false (a run recorded in no store needs only the digests; a large file's bytes are then not
+ * read while the file cache follows it).
+ */
+export function captureState(dataRoot: string, paths: readonly string[], withBytes = true): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
   return paths.map((path) => {
     const abs = resolve(root, path);
@@ -112,11 +117,11 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
       // identity this stat gives, it is the very file `abs` names now, so no realpath is needed.
       const known = realPaths.get(abs);
       const quick = known === undefined ? undefined : cachedDigest(known, st);
-      if (quick !== undefined) return { path, digest: quick.digest, bytes: quick.bytes };
+      if (quick !== undefined && (quick.bytes !== undefined || !withBytes)) return { path, digest: quick.digest, bytes: quick.bytes };
       real = realpathSync.native(abs);
       rememberRealPath(abs, real);
       const hit = cachedDigest(real, st);
-      if (hit !== undefined) return { path, digest: hit.digest, bytes: hit.bytes };
+      if (hit !== undefined && (hit.bytes !== undefined || !withBytes)) return { path, digest: hit.digest, bytes: hit.bytes };
     } catch (err) {
       if (err instanceof CairnError) throw err;
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
@@ -142,8 +147,8 @@ export function captureState(dataRoot: string, paths: readonly string[]): StateF
         throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
       }
       const bytes = readAll(fd, size, path);
-      const digest = sha256(bytes);
-      remember(real, st, bytes, digest);
+      remember(real, st, bytes);
+      const digest = cachedDigest(real, st)?.digest ?? sha256(bytes);
       return { path, digest, bytes };
     } finally {
       closeSync(fd);

@@ -1,0 +1,154 @@
+/**
+ * A data root that grows does not make each run cost more (ARCHITECTURE §11.6, file cache):
+ *  1. the append-only log's line summary and the registry's rebuilt state are carried through
+ *     the runtime's own appends, and equal what a full read of the bytes gives (property tests,
+ *     line terminators split across appends included);
+ *  2. a log above FILE_CACHE_MAX_FILE_BYTES keeps a cache entry without its bytes: appends
+ *     number their records right, prior/posterior digests are the files' SHA-256, and a change
+ *     by someone else is still seen;
+ *  3. a run recorded in no store does not read the bytes of such a log; a recorded one does.
+ */
+import { appendFileSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { sha256 } from "../../src/core/digest.js";
+import { LOG_SUMMARY } from "../../src/workflow/effects/appendonly.js";
+import { REGISTRY_STATE } from "../../src/workflow/effects/registry.js";
+import { FILE_CACHE_MAX_FILE_BYTES } from "../../src/workflow/effects/filecache.js";
+import { decodeUtf8, splitLines } from "../../src/workflow/effects/jsonl.js";
+import { captureState } from "../../src/workflow/pgs/index.js";
+import { openStore } from "../../src/store/store.js";
+import { payload, scratchPerTest, WF } from "./pgs-fixture.js";
+
+const { box, dir } = scratchPerTest();
+
+const TERMS = ["\n", "\r", "\r\n"];
+/** A chunk of whole lines (each ends with a terminator), as the runtimes append them. */
+const lineChunk = fc
+  .array(fc.tuple(fc.constantFrom("", " ", '{"key": "a", "address": "x"}', '{"key": "b", "n": 1}', '{"key": "a", "tombstone": true}', '{"key": null}', '{"key": "é€😀"}'), fc.constantFrom(...TERMS)), { minLength: 1, maxLength: 6 })
+  .map((ls) => ls.map(([l, t]) => l + t).join(""));
+
+function summaryOf(bytes: Buffer) {
+  return LOG_SUMMARY.of(bytes);
+}
+
+describe("1. derived values follow appends exactly", () => {
+  it("the log summary after appends equals the summary of the whole bytes", () => {
+    fc.assert(
+      fc.property(fc.array(lineChunk, { minLength: 1, maxLength: 8 }), (chunks) => {
+        let acc = summaryOf(Buffer.alloc(0));
+        let all = Buffer.alloc(0);
+        for (const c of chunks) {
+          const b = Buffer.from(c, "utf8");
+          all = Buffer.concat([all, b]);
+          const next = LOG_SUMMARY.extend(acc, b);
+          expect(next).toBeDefined();
+          acc = next!;
+          expect(acc).toEqual(summaryOf(all));
+          expect(acc.lines).toBe(splitLines(decodeUtf8(all)).length);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a torn or invalid append is not carried: the summary is recomputed", () => {
+    const s = summaryOf(Buffer.from("a\n"));
+    expect(LOG_SUMMARY.extend(s, Buffer.from("b"))).toBeUndefined();
+    expect(LOG_SUMMARY.extend(s, Buffer.from([0xff, 0x0a]))).toBeUndefined();
+    expect(summaryOf(Buffer.from("a\nb")).usable).toBe(false);
+    expect(LOG_SUMMARY.extend(summaryOf(Buffer.from("a\nb")), Buffer.from("\n"))).toBeUndefined();
+  });
+
+  it("the registry state after appends equals the state rebuilt from the whole bytes (order, counts, NaN keys)", () => {
+    const body = (v: ReturnType<typeof REGISTRY_STATE.of>) =>
+      "problem" in v ? { problem: v.problem("f") } : { entries: [...v.state.entries()].map(([k, r]) => [k, [...r.entries()]]), nonBlank: v.nonBlank, lines: v.lines, endsWithCR: v.endsWithCR };
+    const withNan = lineChunk.map((c) => c.replace('{"key": null}', '{"key": NaN}'));
+    fc.assert(
+      fc.property(fc.array(withNan, { minLength: 1, maxLength: 8 }), (chunks) => {
+        let all = Buffer.alloc(0);
+        let acc = REGISTRY_STATE.of(all);
+        for (const c of chunks) {
+          const b = Buffer.from(c, "utf8");
+          all = Buffer.concat([all, b]);
+          const next = REGISTRY_STATE.extend(acc, b);
+          acc = next ?? REGISTRY_STATE.of(all);
+          expect(body(acc)).toEqual(body(REGISTRY_STATE.of(all)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a registry line that does not parse is reported with its line number, as from a full read", () => {
+    const good = REGISTRY_STATE.of(Buffer.from('{"key": "a"}\r'));
+    expect(REGISTRY_STATE.extend(good, Buffer.from("\nnot json\n"))).toBeUndefined();
+    const full = REGISTRY_STATE.of(Buffer.from('{"key": "a"}\r\nnot json\n'));
+    expect("problem" in full && full.problem("r.json")).toMatch(/^"r\.json" line 2: /);
+  });
+});
+
+/** A GOVERN data root whose audit log already holds `bytes` bytes of valid records. */
+function bigLog(dataRoot: string, bytes: number): { path: string; lines: number } {
+  const d = join(dataRoot, "ai_governance/agent_governance");
+  mkdirSync(d, { recursive: true });
+  const line = `{"record_id": "x", "sequence_number": 1, "timestamp": "t", "actor_id": "a", "stream_id": "s", "record": {"pad": "${"p".repeat(1000)}"}}\n`;
+  const n = Math.ceil(bytes / line.length);
+  const path = join(d, "governance_audit.jsonl");
+  writeFileSync(path, line.repeat(n));
+  return { path, lines: n };
+}
+
+const seqOf = (path: string, fromEnd: number): number => {
+  const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+  return (JSON.parse(lines[lines.length - fromEnd] as string) as { sequence_number: number }).sequence_number;
+};
+
+describe("2. a log above the cache's byte limit", () => {
+  it("appends number their records right, digests are the file's SHA-256, and external changes are seen", () => {
+    const b = box();
+    const log = bigLog(b.dataRoot, FILE_CACHE_MAX_FILE_BYTES + 1024 * 1024);
+    expect(statSync(log.path).size).toBeGreaterThan(FILE_CACHE_MAX_FILE_BYTES);
+    const p = payload("agent_governance/01_valid_standard_action.json");
+    const rel = "ai_governance/agent_governance/governance_audit.jsonl";
+    const r1 = b.run(WF.govern, p);
+    expect(r1.status).toBe("SUCCESS");
+    expect(seqOf(log.path, 1)).toBe(log.lines + 1);
+    const r2 = b.run(WF.govern, p);
+    expect(seqOf(log.path, 1)).toBe(log.lines + 2);
+    // The prior state of run 2 is the posterior state of run 1; both are the files' real digests.
+    expect(r2.digests.priorState).toBe(r1.digests.posteriorState);
+    const st = captureState(b.dataRoot, [rel], false);
+    expect(st[0]?.digest).toBe(sha256(readFileSync(log.path)));
+    // Someone else appends a line: the next run counts it.
+    appendFileSync(log.path, '{"x": 1}\n');
+    b.run(WF.govern, p);
+    expect(seqOf(log.path, 1)).toBe(log.lines + 4);
+    expect(captureState(b.dataRoot, [rel], false)[0]?.digest).toBe(sha256(readFileSync(log.path)));
+    // A torn tail written by someone else is refused, not appended to.
+    appendFileSync(log.path, '{"torn": ');
+    const r4 = b.run(WF.govern, p);
+    expect(r4.status).toBe("ERROR");
+    expect(r4.error?.message).toMatch(/torn line/);
+  });
+
+  it("a recorded run stores the log's bytes (captured in full), an unrecorded one only its digest", () => {
+    const b = box();
+    const log = bigLog(b.dataRoot, FILE_CACHE_MAX_FILE_BYTES + 1024);
+    const p = payload("agent_governance/01_valid_standard_action.json");
+    b.run(WF.govern, p); // the cache now follows the log without its bytes
+    const rel = "ai_governance/agent_governance/governance_audit.jsonl";
+    expect(captureState(b.dataRoot, [rel], false)[0]?.bytes).toBeUndefined();
+    const withBytes = captureState(b.dataRoot, [rel], true)[0];
+    expect(withBytes?.bytes?.equals(readFileSync(log.path))).toBe(true);
+    const store = openStore({ dir: join(dir(), "store"), create: true });
+    try {
+      const r = b.run(WF.govern, p, { store });
+      expect(r.recorded).not.toBeNull();
+      expect(store.get(sha256(readFileSync(log.path))).equals(readFileSync(log.path))).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+});
