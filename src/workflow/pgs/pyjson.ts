@@ -5,7 +5,7 @@
  *   canonicalPy — sorted keys, `,`/`:`, ASCII-escaped (trace-id suffix, payload artifact, hashes)
  *   compactPy   — insertion order, `,`/`:`, ASCII-escaped (trace lines)
  *   spacedPy    — insertion order, `, `/`: `, ASCII-escaped (JSON-lines stores)
- *   prettyPy    — indent 2, raw UTF-8 (CLI output, summaries)
+ *   prettyPy    — indent 2, raw UTF-8, lone surrogates as \uXXXX (CLI output, summaries)
  *
  * `parsePyJson(text, what)` is lossless (ints stay `bigint`, floats `number`, source key order)
  * and names `what` (a file) in its errors. `NaN`/`Infinity` are refused (fail closed).
@@ -19,7 +19,7 @@ export { pyFloatRepr };
 export const canonicalPy: (v: PyValue) => string = canonicalJson;
 export const compactPy: (v: PyValue) => string = compactJson;
 export const spacedPy: (v: PyValue) => string = spacedJson;
-export const prettyPy: (v: PyValue) => string = prettyJson;
+export const prettyPy = (v: PyValue): string => prettyJson(v, { escapeLoneSurrogates: true });
 
 /** Parses JSON text; a syntax error is `E_INVALID_INPUT` "<what> is not valid JSON: <reason>". */
 export function parsePyJson(text: string, what = "input"): PyValue {

@@ -10,7 +10,7 @@
  * The package is read-only and carries the snapshot digest: the canonical digest of the list
  * of its eight files and their SHA-256 digests (see `snapshotManifest`).
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
@@ -36,6 +36,13 @@ export const SNAPSHOT_FILES = [
   ["topology", TOKENIZED_DIR, "topology.json"],
   ["vocabularyMetadata", VOCABULARY_DIR, "metadata.json"],
 ] as const;
+
+/**
+ * Files the runtime never reads (SEMANTICS A.1: `vocabulary_snapshot/<d>/metadata.json` is "not
+ * read by the runtime"): recorded in the snapshot (and its digest) when present, neither
+ * required nor parsed.
+ */
+const UNREAD_ROLES: ReadonlySet<string> = new Set(["vocabularyMetadata"]);
 
 export type SnapshotRole = (typeof SNAPSHOT_FILES)[number][0];
 
@@ -192,8 +199,11 @@ export function loadSnapshot(workspace: string, domain: string): PgsPackage {
   const parsed = new Map<SnapshotRole, PyObject>();
   for (const [role, dir, name] of SNAPSHOT_FILES) {
     const rel = `${dir}/${domain}/${name}`;
+    const unread = UNREAD_ROLES.has(role);
+    if (unread && !existsSync(join(workspace, rel))) continue;
     const bytes = readSnapshotFile(workspace, rel);
     files.push({ role, path: rel, digest: sha256(bytes), bytes });
+    if (unread) continue;
     const v = parsePyJson(bytes.toString("utf8"), rel);
     parsed.set(role, asObject(v, new Where(rel, "(root)")));
   }

@@ -10,8 +10,9 @@
  *    surrogates (Python keeps them too);
  *  - whitespace is space, tab, LF, CR; a leading BOM is rejected; any top-level value is allowed.
  *
- * Python also accepts the non-standard constants `NaN`, `Infinity` and `-Infinity`; here they
- * are refused unless `allowNonFiniteConstants` is set (fail closed by default; the CS runtimes
+ * Python also accepts the non-standard constants `NaN`, `Infinity` and `-Infinity`, and reads a
+ * float literal too large for a double (`1e400`) as infinity; here both are refused unless
+ * `allowNonFiniteConstants` is set (fail closed by default; the CS runtimes
  * set it when reading their data files, as the reference's `json.loads` accepts them there).
  * Errors are `CairnError(E_INVALID_INPUT)` with Python-style messages
  * (`Expecting value: line 1 column 1 (char 0)`; positions count code points, as Python does).
@@ -97,7 +98,12 @@ class Parser {
     const text = m[0];
     const start = this.i;
     this.i += text.length;
-    if (m[1] !== undefined || m[2] !== undefined) return Number(text);
+    if (m[1] !== undefined || m[2] !== undefined) {
+      const f = Number(text);
+      // Python's float() overflows to inf here; without the non-finite constants that is refused too.
+      if (!Number.isFinite(f) && this.opts.allowNonFiniteConstants !== true) this.fail(`Number out of range (overflows to ${f < 0 ? "-" : ""}Infinity)`, start);
+      return f;
+    }
     const nDigits = text.length - (text.startsWith("-") ? 1 : 0);
     if (nDigits > PY_INT_MAX_STR_DIGITS) {
       this.fail(`Integer with ${nDigits} digits exceeds the limit of ${PY_INT_MAX_STR_DIGITS}`, start);

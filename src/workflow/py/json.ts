@@ -13,7 +13,9 @@
  * `\b \f \n \r \t` short; every other UTF-16 code unit (other controls, DEL, all non-ASCII,
  * each half of a surrogate pair) as lowercase `\uXXXX`; `/` is not escaped. The pretty form
  * escapes only `"`, `\` and C0 controls (like `JSON.stringify`) and keeps the rest raw; it
- * refuses lone surrogates, which cannot be written as UTF-8 (Python raises when writing).
+ * refuses lone surrogates, which cannot be written as UTF-8 (Python raises when writing), unless
+ * asked to write them as `\uXXXX` (`escapeLoneSurrogates`: CLI output and summaries, which must
+ * show any value a run produced).
  *
  * Numbers: ints (`bigint`) as decimal digits (at most `PY_INT_MAX_STR_DIGITS`, as Python
  * refuses longer ones), floats as Python `repr` (`1.0`, `1e+16`, `NaN`). Canonical key order is
@@ -85,8 +87,9 @@ function pathText(path: readonly (number | string)[]): string {
  * A JSON string literal with `ensure_ascii=False` escaping (only `"`, `\`, C0 controls).
  * `path` (array indices, member names) only names the string in the refusal of a lone surrogate.
  */
-export function rawJsonString(s: string, path: readonly (number | string)[] = []): string {
+export function rawJsonString(s: string, path: readonly (number | string)[] = [], escapeLone = false): string {
   if (LONE_SURROGATE_RE.test(s)) {
+    if (escapeLone) return withLoneSurrogatesEscaped(s, path);
     const at = pathText(path);
     throw unserialisable(ErrorCode.INVALID_INPUT, `cannot serialise a string with a lone surrogate (not encodable as UTF-8) at ${at} as JSON`, { path: at });
   }
@@ -184,22 +187,40 @@ export function spacedJson(v: PyValue): string {
 }
 
 /** Python `json.dumps(v, indent=2, ensure_ascii=False)` (no trailing newline). */
-export function prettyJson(v: PyValue): string {
-  return encodePretty(v, "", 0, []);
+export function prettyJson(v: PyValue, opts: { escapeLoneSurrogates?: boolean } = {}): string {
+  return encodePretty(v, "", 0, [], opts.escapeLoneSurrogates === true);
+}
+
+/** `rawJsonString` of a string holding a lone surrogate, written as `\uXXXX` (valid JSON, not UTF-8 encodable raw). */
+function withLoneSurrogatesEscaped(s: string, path: readonly (number | string)[]): string {
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    const pair = c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+    if (pair) {
+      i++;
+      continue;
+    }
+    out += rawJsonString(s.slice(from, i), path).slice(1, -1) + hex4(c);
+    from = i + 1;
+  }
+  return `"${out}${rawJsonString(s.slice(from), path).slice(1, -1)}"`;
 }
 
 /** `path` is the stack of segments leading to `v`, for the lone-surrogate refusal only. */
-function encodePretty(v: PyValue, indent: string, depth: number, path: (number | string)[]): string {
+function encodePretty(v: PyValue, indent: string, depth: number, path: (number | string)[], escapeLone: boolean): string {
   const s = scalar(v);
   if (s !== undefined) return s;
-  if (typeof v === "string") return rawJsonString(v, path);
+  if (typeof v === "string") return rawJsonString(v, path, escapeLone);
   if (depth >= PYJSON_MAX_DEPTH) tooDeep();
   const inner = indent + PRETTY_INDENT;
   if (Array.isArray(v)) {
     if (v.length === 0) return "[]";
     const items = v.map((x, i) => {
       path.push(i);
-      const item = inner + encodePretty(x, inner, depth + 1, path);
+      const item = inner + encodePretty(x, inner, depth + 1, path, escapeLone);
       path.pop();
       return item;
     });
@@ -209,7 +230,7 @@ function encodePretty(v: PyValue, indent: string, depth: number, path: (number |
   if (m.size === 0) return "{}";
   const items = [...m].map(([k, x]) => {
     path.push(k);
-    const item = `${inner}${rawJsonString(k, path)}: ${encodePretty(x, inner, depth + 1, path)}`;
+    const item = `${inner}${rawJsonString(k, path, escapeLone)}: ${encodePretty(x, inner, depth + 1, path, escapeLone)}`;
     path.pop();
     return item;
   });
