@@ -141,6 +141,10 @@ export function cachedDerived<T>(path: string, st: BigIntStats, d: Derivation<T>
  * when read, with the values of `derive` (computed here when the bytes are not kept).
  */
 export function remember(path: string, st: BigIntStats, bytes: Buffer, digest?: Digest, derive: readonly Derivation<unknown>[] = []): void {
+  // The same identity as the entry being replaced (a full read of a file whose bytes were not
+  // kept): the same content, so its hash state and derived values still hold.
+  const old = entries.get(path);
+  const same = old !== undefined && old.stamp === stampOf(st) && old.size === bytes.length ? old : undefined;
   drop(path);
   if (!st.isFile() || BigInt(bytes.length) !== st.size) return;
   const keep = bytes.length <= FILE_CACHE_MAX_FILE_BYTES;
@@ -148,14 +152,14 @@ export function remember(path: string, st: BigIntStats, bytes: Buffer, digest?: 
   while (entries.size > 0 && (entries.size >= FILE_CACHE_MAX_ENTRIES || totalBytes + size > FILE_CACHE_MAX_BYTES)) {
     drop(entries.keys().next().value as string);
   }
-  const derived = new Map<Derivation<unknown>, unknown>();
-  if (!keep) for (const d of derive) if (d.maxFileBytes === undefined || bytes.length <= d.maxFileBytes) derived.set(d, d.of(bytes));
+  const derived = new Map<Derivation<unknown>, unknown>(same?.derived ?? []);
+  if (!keep) for (const d of derive) if (!derived.has(d) && (d.maxFileBytes === undefined || bytes.length <= d.maxFileBytes)) derived.set(d, d.of(bytes));
   entries.set(path, {
     stamp: stampOf(st),
     buf: keep ? bytes : undefined,
     size: bytes.length,
-    hash: keep ? undefined : createHash("sha256").update(bytes),
-    digest,
+    hash: same?.hash ?? (keep ? undefined : createHash("sha256").update(bytes)),
+    digest: digest ?? same?.digest,
     derived,
   });
   totalBytes += size;
