@@ -9,7 +9,7 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { lstat, readlink, realpath, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -131,7 +131,8 @@ async function checkOutIsNotInput(outFile: string, input: string, format: RunCon
     const target = o !== undefined ? await realpath(outFile) : await linkTarget(outFile);
     const written = o !== undefined ? target : resolve(await realpath(dirname(target)).catch(() => dirname(target)), basename(target));
     const rel = relative(await realpath(input), written);
-    if (!rel.startsWith("..") && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
+    // Outside only when the path climbs out: a subdirectory may be named "..sub".
+    if (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
   }
 }
 

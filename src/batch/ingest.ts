@@ -9,6 +9,8 @@
  * - an in-memory dataset (library use): each element as a canonical JSON line (format jsonl).
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -55,7 +57,8 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
   if (format === "files") {
     if (dataset === "-") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
     const files: Array<[string, Digest]> = [];
-    for await (const r of readRecords(dataset, { format: "files" })) {
+    const excludeDir = await storeInsideInput(store, dataset);
+    for await (const r of readRecords(dataset, excludeDir === undefined ? { format: "files" } : { format: "files", excludeDir })) {
       const a = store.putBytes(r.input as Buffer);
       files.push([r.source.name as string, a.digest]);
     }
@@ -78,6 +81,30 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
   }
   const a = await store.put(src, { mediaType: INPUT_MEDIA_TYPES[format] });
   return { artifact: a.digest, source: dataset === "-" ? STDIN_NAME : dataset, format };
+}
+
+/**
+ * Where the store lies inside a `files` input directory: its '/'-separated path relative to the
+ * directory, which the walk skips (the store's catalog, WAL and lock are not input, and they
+ * change with every run, which would give every run a new input and run id). The input
+ * directory being the store or inside it is E_USAGE. Undefined when the store is elsewhere (or
+ * the input is missing or not a directory: the reader reports that).
+ */
+async function storeInsideInput(store: Store, dataset: string): Promise<string | undefined> {
+  let dir: string;
+  let root: string;
+  try {
+    if (!(await stat(dataset)).isDirectory()) return undefined;
+    [dir, root] = await Promise.all([realpath(dataset), realpath(store.root)]);
+  } catch {
+    return undefined;
+  }
+  const outside = (rel: string): boolean => rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (!outside(relative(root, dir))) {
+    throw new CairnError(ErrorCode.USAGE, `the input directory ${dataset} is the store ${store.root} or inside it`, { path: dataset });
+  }
+  const rel = relative(dir, root);
+  return outside(rel) ? undefined : rel.split(sep).join("/");
 }
 
 /**

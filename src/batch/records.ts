@@ -50,8 +50,29 @@ export function parseRecord(text: string): { id: EUId; error?: EUError; json?: s
   return { id: rec.id, json: text.slice(prefix.length, -1) };
 }
 
+/**
+ * `String.prototype.toWellFormed` as it was when this module loaded (in a sandbox worker:
+ * before the user's module is imported, so a module that patches the prototype cannot change it).
+ */
+const toWellFormedRaw = (String.prototype as unknown as { toWellFormed: (this: string) => string }).toWellFormed;
+
+/** `s` with every lone surrogate replaced by U+FFFD (an error message must have a canonical form). */
+export function wellFormed(s: string): string {
+  return toWellFormedRaw.call(s);
+}
+
+/**
+ * An error message as records keep it: well-formed (lone surrogates → U+FFFD) and cut to
+ * MAX_ERROR_MESSAGE_CHARS UTF-16 code units plus `…`, never between the two halves of a
+ * surrogate pair (the cut then keeps one unit less). Idempotent.
+ */
 export function truncate(msg: string): string {
-  return msg.length > MAX_ERROR_MESSAGE_CHARS ? `${msg.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : msg;
+  const s = wellFormed(msg);
+  if (s.length <= MAX_ERROR_MESSAGE_CHARS) return s;
+  let end = MAX_ERROR_MESSAGE_CHARS;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // a high surrogate whose low half would be cut off
+  return `${s.slice(0, end)}…`;
 }
 
 /** The record's leaf: SHA-256 of its canonical text, as 32 raw bytes. */

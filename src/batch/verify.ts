@@ -11,6 +11,7 @@ import { StringDecoder } from "node:string_decoder";
 import { randomBytes } from "node:crypto";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
+import { canonicalText } from "./canonical-text.js";
 import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
@@ -96,10 +97,24 @@ function checkedRecord(rec: ReturnType<typeof parseRecord>, byIndex: boolean): {
   return rec as { id: EUId; error?: { code: string; message: string } };
 }
 
-/** Reads a pulse's EUs back from its stored slice. */
+/**
+ * Reads a pulse's EUs back from its stored slice. A JSON input goes to the worker as its
+ * canonical text (`inputJson`), as in the run: the run sends that text (engine.ts toSpec), and
+ * a structured clone of the parsed value would overflow the stack on inputs nested a few
+ * thousand levels deep, which the run handled.
+ */
 export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
   const body = JSON.parse(store.get(slice).toString("utf8")) as { eus: Array<{ id: EUId; input?: unknown; input_artifact?: Digest }> };
-  return body.eus.map((e) => ({ id: e.id, input: e.input_artifact !== undefined ? store.get(e.input_artifact) : e.input }));
+  return body.eus.map((e): WorkEU => {
+    if (e.input_artifact !== undefined) return { id: e.id, input: store.get(e.input_artifact) };
+    let inputJson: string;
+    try {
+      inputJson = canonicalText(e.input);
+    } catch {
+      return { id: e.id, input: e.input }; // no canonical form (a tampered slice): sent as the value
+    }
+    return { id: e.id, input: undefined, inputJson };
+  });
 }
 
 export async function verifyRun(store: Store, runId: string, opts: { reexecute?: boolean; sample?: number } = {}): Promise<VerifyReport> {

@@ -61,6 +61,9 @@ export function parseMemory(text: string, what: string): number {
   } catch {
     throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: use e.g. 256MB, 1GiB or a byte count`, { value: text });
   }
+  if (n > Number.MAX_SAFE_INTEGER) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, { value: text });
+  }
   if (!Number.isSafeInteger(n) || n < MIN_MAX_MEMORY_BYTES) {
     throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least ${humanBytes(MIN_MAX_MEMORY_BYTES)}`, { value: text });
   }

@@ -10,7 +10,17 @@
  * Symbolic links inside the directory are refused (an error naming the link), never followed;
  * so are FIFOs, sockets and devices. The directory named on the command line may itself be
  * reached through a link.
+ *
+ * Names are read as bytes: a file or directory whose name is not valid UTF-8 is refused
+ * (E_INVALID_INPUT naming it, its bytes escaped), since the listing and the ids hold names as
+ * JSON strings. Before, such names were decoded with U+FFFD replacements, so the file could not
+ * be opened by its decoded name (reported as "not found") and two such names could collapse
+ * into one.
+ *
+ * `exclude` (a '/'-separated relative path) names a directory that is skipped with everything
+ * under it: the engine passes the Cairn store when it lies inside the input directory.
  */
+import { isUtf8 } from "node:buffer";
 import { type Dirent } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,21 +36,43 @@ interface Level {
   shown: string;
   /** Relative path of `dir` with a trailing '/', or "" for the root. */
   prefix: string;
-  entries: Dirent[];
+  entries: Entry[];
   next: number;
 }
 
-/** Entries of `dir`, sorted by UTF-8 bytes of `name` (+ '/' for directories). */
-async function listSorted(dir: string, shown: string): Promise<Dirent[]> {
-  let entries: Dirent[];
+/** A directory entry: its name decoded (undefined when its bytes are not valid UTF-8) and its raw bytes. */
+interface Entry {
+  name: string | undefined;
+  raw: Buffer;
+  dirent: Dirent<Buffer>;
+}
+
+/** Entries of `dir`, sorted by the bytes of their name (+ '/' for directories): for UTF-8 names, UTF-8 byte order. */
+async function listSorted(dir: string, shown: string): Promise<Entry[]> {
+  let entries: Array<Dirent<Buffer>>;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await readdir(dir, { withFileTypes: true, encoding: "buffer" });
   } catch (err) {
     throw inputIoError(err, shown);
   }
-  const keyed = entries.map((e) => ({ e, key: Buffer.from(e.isDirectory() ? `${e.name}/` : e.name, "utf8") }));
+  const slash = Buffer.from("/");
+  const keyed = entries.map((e) => {
+    const raw = Buffer.from(e.name);
+    return { e: { name: isUtf8(raw) ? raw.toString("utf8") : undefined, raw, dirent: e }, key: e.isDirectory() ? Buffer.concat([raw, slash]) : raw };
+  });
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.e);
+}
+
+/** A name's bytes for messages: printable ASCII as is (a backslash doubled), every other byte as \xHH. */
+export function escapedName(raw: Buffer): string {
+  let out = "";
+  for (const b of raw) {
+    if (b === 0x5c) out += "\\\\";
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, "0")}`;
+  }
+  return out;
 }
 
 /** Reads one file, refusing files over the limit before reading them. */
@@ -82,6 +114,7 @@ export async function* readFiles(
   idByName: boolean,
   maxRecordBytes: number,
   acct: ReadAccounting,
+  exclude?: string,
 ): AsyncGenerator<EURecord, void, undefined> {
   let st;
   try {
@@ -98,14 +131,23 @@ export async function* readFiles(
   let index = 0;
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as Level;
-    const e = top.entries[top.next++];
-    if (e === undefined) {
+    const entry = top.entries[top.next++];
+    if (entry === undefined) {
       stack.pop();
       continue;
     }
-    const real = join(top.dir, e.name);
-    const path = join(top.shown, e.name);
-    const rel = top.prefix + e.name;
+    const e = entry.dirent;
+    if (entry.name === undefined) {
+      const shownName = escapedName(entry.raw);
+      const path = join(top.shown, shownName);
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: the ${e.isDirectory() ? "directory" : "file"} name is not valid UTF-8 (bytes shown escaped): the files format needs UTF-8 names; rename it`, {
+        file: path,
+        name: top.prefix + shownName,
+      });
+    }
+    const real = join(top.dir, entry.name);
+    const path = join(top.shown, entry.name);
+    const rel = top.prefix + entry.name;
     if (e.isSymbolicLink()) {
       throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: symbolic link (the files format does not follow links)`, {
         file: path,
@@ -113,6 +155,7 @@ export async function* readFiles(
       });
     }
     if (e.isDirectory()) {
+      if (rel === exclude) continue; // the store, when it lies inside the input directory
       stack.push({ dir: real, shown: path, prefix: `${rel}/`, entries: await listSorted(real, path), next: 0 });
       continue;
     }

@@ -43,10 +43,17 @@ export function describeJsonValue(v: unknown): string {
 
 /**
  * The id held by `value` (a member of a record), or throws naming the record and field.
- * Accepted: strings and safe integers (-0 becomes 0).
+ * Accepted: well-formed strings (no lone surrogates) and safe integers (-0 becomes 0).
  */
 export function idFromFieldValue(value: unknown, field: string, loc: RecordLocation): EUId {
-  if (typeof value === "string") return value;
+  if (typeof value === "string") {
+    // An id is hashed and stored as canonical JSON, which a lone surrogate has no form in
+    // (a JSON escape such as "\ud800" can produce one).
+    if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      throw recordError(loc, `id field ${JSON.stringify(field)} is a string with a lone surrogate (an id must have a canonical JSON form)`, { field });
+    }
+    return value;
+  }
   if (typeof value === "number" && Number.isSafeInteger(value)) return value === 0 ? 0 : value;
   throw recordError(loc, `id field ${JSON.stringify(field)} must be a string or an integer, got ${describeJsonValue(value)}`, {
     field,

@@ -98,6 +98,11 @@ export interface ReaderOptions {
    * `inputJson` and `input` is undefined. Other lines, and every other reader, parse as usual.
    */
   canonicalJsonLines?: boolean;
+  /**
+   * files: a subdirectory ('/'-separated path relative to the input directory) skipped with
+   * everything under it — the Cairn store, when it lies inside the input directory (ingest.ts).
+   */
+  excludeDir?: string;
 }
 
 /** Default bound on one record's size: 64 MiB. */

@@ -39,6 +39,7 @@ import {
   type ToWorker,
 } from "./protocol.js";
 import { unpackResults } from "./wire.js";
+import { wellFormed } from "../records.js";
 
 /** Largest pool. */
 export const MAX_POOL_SIZE = 256;
@@ -404,7 +405,7 @@ class PoolWorker {
       const p = Atomics.load(this.progress, 0);
       const euIndex = p === 0 ? undefined : p - 1;
       const where = euIndex === undefined ? "" : ` while running EU ${canonicalId(job.ids[euIndex] as EuId)}`;
-      this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `${message}${where}` }, euIndex, completed: job.partial });
+      this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: wellFormed(`${message}${where}`) }, euIndex, completed: job.partial });
     }
     this.state = "dead";
   }
@@ -424,11 +425,14 @@ class PoolWorker {
   }
 }
 
-/** "Name: message" of an uncaught error (or the String of a thrown non-error). */
+/**
+ * "Name: message" of an uncaught error (or the String of a thrown non-error), well-formed (lone
+ * surrogates become U+FFFD): it ends up in a failure record, which must be canonical JSON.
+ */
 function describeUncaught(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
   try {
-    return `value: ${String(err)}`;
+    if (err instanceof Error) return wellFormed(`${String(err.name)}: ${String(err.message)}`);
+    return wellFormed(`value: ${String(err)}`);
   } catch {
     return "value that cannot be described";
   }
@@ -685,7 +689,7 @@ export class WorkerPool {
       try {
         w = where === "fresh" ? await this.freshWorker(slot) : await this.workerOf(slot);
       } catch (err) {
-        return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: `worker failed to start: ${(err as Error).message}` }, euIndex: undefined, completed: [] };
+        return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) }, euIndex: undefined, completed: [] };
       }
       return await fn(w);
     } finally {

@@ -191,7 +191,7 @@ export interface ReducedMessage {
 export interface ReduceFailedMessage {
   type: "reduce-failed";
   reqId: number;
-  /** Index in the request's items of the step that threw; -1 when the final accumulator was not canonical JSON. */
+  /** Index in the request's items of the step that threw, or of the last step when the chunk's final accumulator was not canonical JSON (-1: no step to name). */
   index: number;
   error: EUError;
 }

@@ -118,7 +118,7 @@ import { installDeterminismShims, type DeterminismShims } from "./shims.js";
 import { installTimerFence, type TimerFence } from "./timers.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
-import { recordText } from "../records.js";
+import { MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
 import { ResultPacker } from "./wire.js";
 import {
   PARTIAL_RESULTS_CHUNK,
@@ -135,7 +135,7 @@ import {
 } from "./protocol.js";
 
 /** Error messages are cut to this many UTF-16 code units. */
-export const MAX_EU_ERROR_MESSAGE_CHARS = 4096;
+export const MAX_EU_ERROR_MESSAGE_CHARS = MAX_ERROR_MESSAGE_CHARS;
 
 const CAIRN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
@@ -164,17 +164,22 @@ function isSandboxWorkerData(d: unknown): d is SandboxWorkerData {
   return typeof d === "object" && d !== null && (d as { cairnSandbox?: unknown }).cairnSandbox === 1;
 }
 
+/**
+ * Cuts a message to MAX_EU_ERROR_MESSAGE_CHARS code units plus `…` without splitting a
+ * surrogate pair, lone surrogates replaced by U+FFFD (records.ts): the record that carries it
+ * must be canonical JSON.
+ */
 function truncate(s: string): string {
-  return s.length > MAX_EU_ERROR_MESSAGE_CHARS ? `${s.slice(0, MAX_EU_ERROR_MESSAGE_CHARS)}…` : s;
+  return truncateMessage(s);
 }
 
-/** The message of anything thrown, without ever throwing itself. */
+/** The message of anything thrown (well-formed: lone surrogates become U+FFFD), without ever throwing itself. */
 function messageOf(err: unknown): string {
   try {
     if (err !== null && typeof err === "object" && typeof (err as { message?: unknown }).message === "string") {
-      return (err as { message: string }).message;
+      return wellFormed((err as { message: string }).message);
     }
-    return String(err);
+    return wellFormed(String(err));
   } catch {
     return "(a thrown value that cannot be described)";
   }
@@ -187,7 +192,7 @@ export function describeThrown(err: unknown): EUError {
   try {
     if (err !== null && typeof err === "object") {
       const e = err as { name?: unknown; code?: unknown };
-      if (typeof e.name === "string") name = e.name;
+      if (typeof e.name === "string") name = wellFormed(e.name);
       if (typeof e.code === "string" && CAIRN_CODES.has(e.code)) code = e.code;
     }
   } catch {
@@ -314,7 +319,10 @@ class SandboxWorker {
       text = canonicalize(acc);
     } catch (err) {
       const error = describeThrown(err);
-      this.post({ type: "reduce-failed", reqId: req.reqId, index: -1, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON: ${error.message}`) } });
+      // The accumulator the chunk's last step returned (chunks are cut by output position
+      // only, so which EU that is does not depend on the config).
+      const index = req.items.length - 1;
+      this.post({ type: "reduce-failed", reqId: req.reqId, index, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON: ${error.message}`) } });
       return;
     }
     this.post({ type: "reduced", reqId: req.reqId, acc: text });

@@ -1,0 +1,60 @@
+/**
+ * Batch CLI findings of the 2026-11 audit, through the BUILT cli (`npm run build` first, or
+ * CAIRN_TEST_CLI): --max-memory above 2^53 - 1, and `--store ./.cairn --input .` with
+ * `--format files` (the store inside the input directory is not input).
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isCairnError, ErrorCode } from "../../src/index.js";
+import { parseMemory } from "../../src/cli/batch-commands.js";
+import { cairn, json, TempDirs } from "./helpers.js";
+
+const temps = new TempDirs();
+let dir: string;
+
+beforeEach(() => {
+  dir = temps.make();
+});
+afterEach(() => temps.cleanup());
+
+function usageMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    if (isCairnError(err, ErrorCode.USAGE)) return err.message;
+    throw err;
+  }
+  throw new Error("no error");
+}
+
+describe("--max-memory", () => {
+  it("a value above 2^53 - 1 bytes says it is too large, not too small", () => {
+    expect(usageMessage(() => parseMemory("9007199254740993", "--max-memory"))).toBe('invalid --max-memory "9007199254740993": must be at most 9007199254740991 bytes (2^53 - 1)');
+    expect(usageMessage(() => parseMemory("99999999TB", "--max-memory"))).toContain("must be at most");
+    expect(usageMessage(() => parseMemory("1MB", "--max-memory"))).toContain("must be at least 32.0 MiB");
+    expect(parseMemory("9007199254740991", "--max-memory")).toBe(Number.MAX_SAFE_INTEGER);
+    writeFileSync(join(dir, "m.mjs"), "export default (x) => x;\n");
+    writeFileSync(join(dir, "in.jsonl"), "1\n");
+    const r = cairn(["--store", join(dir, "s"), "run", "m.mjs", "--input", "in.jsonl", "--max-memory", "9007199254740993"], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.err).toContain("must be at most 9007199254740991 bytes");
+  });
+});
+
+describe("--format files with the store inside the input directory", () => {
+  it("`--store ./.cairn --input .` reads only the input files, and running again reports the same run", () => {
+    writeFileSync(join(dir, "len.mjs"), "export default (b) => b.length;\n");
+    writeFileSync(join(dir, "a.txt"), "a");
+    const args = ["--store", "./.cairn", "--json", "run", "len.mjs", "--input", ".", "--format", "files", "--id-field", "name", "--workers", "1"];
+    const first = cairn(args, { cwd: dir });
+    expect(first.status, first.err).toBe(0);
+    const a = json<{ runId: string; counts: { total: number }; reused: boolean }>(first);
+    expect(a.counts.total).toBe(2); // a.txt and len.mjs, not the store's catalog, WAL or lock
+    const second = json<{ runId: string; reused: boolean }>(cairn(args, { cwd: dir }));
+    expect(second).toMatchObject({ runId: a.runId, reused: true });
+    const same = cairn(["--store", ".", "run", "len.mjs", "--input", ".", "--format", "files"], { cwd: dir });
+    expect(same.status).toBe(2);
+    expect(same.err).toContain("is the store");
+  });
+});
