@@ -244,14 +244,26 @@ describe("POST /api/run → 500", () => {
     expect(r.body.trace_id).toBeNull();
   });
 
-  it("a hard failure before the trace exists (a data-root file is a directory) → 500, trace_id null", async () => {
+  it("a hard failure before the trace exists (the trace directory cannot be created) → 500, trace_id null", async () => {
+    const b = box();
+    writeFileSync(join(b.workspace, "traces"), ""); // a file where the traces directory goes
+    const url = await serve(b);
+    const r = await post(url, { workflow_code: WF.actor, payload: payloadJson(ACTOR_PAYLOAD) });
+    expect(r.status).toBe(500);
+    expect(r.body).toMatchObject({ status: "ERROR", trace_id: null, workflow_code: WF.actor });
+    expect(r.body.error).toContain("traces/blockchain/WF_REGISTER_ACTOR_UNVERIFIED_V0/");
+    expect(r.body.error).not.toContain(b.root);
+  });
+
+  it("a data-root file that is a directory no longer stops the run before it starts: the CS step fails inside it → 500 with the trace id", async () => {
     const b = box();
     mkdirSync(join(b.dataRoot, "blockchain/identity/events/identity_events.jsonl"), { recursive: true });
     const url = await serve(b);
     const r = await post(url, { workflow_code: WF.actor, payload: payloadJson(ACTOR_PAYLOAD) });
     expect(r.status).toBe(500);
-    expect(r.body).toMatchObject({ status: "ERROR", trace_id: null, workflow_code: WF.actor });
-    expect(r.body.error).toContain("identity_events.jsonl is not a regular file");
+    expect(r.body).toMatchObject({ status: "ERROR", workflow_code: WF.actor });
+    expect(r.body.trace_id).toEqual(expect.any(String));
+    expect(r.body.error).toContain("identity_events.jsonl");
     expect(r.body.error).not.toContain(b.root);
   });
 

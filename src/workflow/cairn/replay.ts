@@ -16,7 +16,10 @@
  *     `WF_START.detail.snapshot` must name the same digest (else `E_SNAPSHOT_INTEGRITY`, check
  *     `expected`);
  *  2. a fresh temp directory receives the recorded prior-state files in a data root (exact
- *     bytes; absent files stay absent) and serves as the base directory of `traces/`;
+ *     bytes; absent files stay absent; a file recorded as an unusable directory is recreated as
+ *     an empty directory, any other unusable file — symlink, device/FIFO, too large, unreadable —
+ *     refuses the replay with `E_USAGE`, `details.reason = "unreplayable_state"`, naming the
+ *     file: pgs/replay.ts `replayInTemp`) and serves as the base directory of `traces/`;
  *  3. the workflow runs again with the recorded payload (recorded as given, so its key order —
  *     which the trace's `payload_keys` and inputs depend on — is kept), recording into a
  *     throwaway temp store (never the user's), without pictures;

@@ -5,7 +5,11 @@
  * The run is found in the store through its root `pgs:<trace_id>` (the trace artifact) and the
  * receipt that produced it (program = snapshot manifest, inputs = [payload, prior-state
  * manifest], outputs = [trace, effects]). A fresh temp workspace receives the snapshot files
- * and a fresh temp data root the prior-state files (exact bytes; absent files stay absent);
+ * and a fresh temp data root the prior-state files (exact bytes; absent files stay absent; an
+ * unusable file (state.ts) is recreated when it was a directory — empty: the CS runtimes never
+ * look inside — and otherwise refuses the replay, `E_USAGE` with `details.reason =
+ * "unreplayable_state"` naming the file, since a replay over another state would compare
+ * nothing meaningful);
  * the workflow is re-run with the recorded payload through `runPgsWorkflow`, recording into a
  * throwaway temp store (never the user's), and the new trace and effects are compared byte for
  * byte with the recorded artifacts. When the run was named by a trace file whose sibling
@@ -185,8 +189,27 @@ export interface RecordedRun {
   traceDigest: Digest;
   trace: Buffer;
   effects: Buffer;
-  /** The prior-state manifest's files (path relative to the data root, digest or null). */
-  priorFiles: readonly { path?: unknown; digest?: unknown }[];
+  /** The prior-state manifest's files (path relative to the data root, digest or null, `unusable` for an unusable file: state.ts). */
+  priorFiles: readonly { path?: unknown; digest?: unknown; unusable?: unknown }[];
+}
+
+/** `details.reason` of a replay refused because the recorded prior state holds an unusable file it cannot recreate. */
+export const UNREPLAYABLE_STATE_REASON = "unreplayable_state";
+
+/** A recorded unusable file the replay recreates: a directory (`{kind: "directory"}`, no digest). */
+function isRecreatableDirectory(f: { digest?: unknown; unusable?: unknown }): boolean {
+  const u = f.unusable;
+  return f.digest === null && typeof u === "object" && u !== null && !Array.isArray(u) && Object.keys(u).length === 1 && (u as { kind?: unknown }).kind === "directory";
+}
+
+function unreplayableState(traceId: string, path: string, unusable: unknown): CairnError {
+  const kind = typeof unusable === "object" && unusable !== null ? (unusable as { kind?: unknown }).kind : undefined;
+  const what = typeof kind === "string" ? kind : "unknown";
+  return new CairnError(
+    ErrorCode.USAGE,
+    `Recorded run ${traceId} cannot be replayed: its prior state holds the data-root file ${JSON.stringify(path)} as unusable (${what}), which a replay cannot recreate`,
+    { reason: UNREPLAYABLE_STATE_REASON, traceId, path, unusable },
+  );
 }
 
 /** What a re-execution reports back (the shape both runtimes' results share). */
@@ -201,7 +224,8 @@ export interface ReplayedRun {
 /**
  * The part of a replay both runtimes share (PGS here, Cairn snapshots in cairn/replay.ts): a
  * fresh temp directory gets a data root with the recorded prior-state files (exact bytes;
- * absent files stay absent) and a throwaway store; `run` re-executes there (recording into
+ * absent files stay absent; an unusable directory recreated empty, any other unusable file
+ * refused before anything runs) and a throwaway store; `run` re-executes there (recording into
  * that store, never the user's); the new trace, effects and (for a run named by its trace
  * file) that file and its summary are compared byte for byte with the recorded ones. The
  * temp directory is always removed.
@@ -218,8 +242,15 @@ export function replayInTemp(
     mkdirSync(dataRoot);
     for (const f of rec.priorFiles) {
       const rel = safeRel(rec.traceId, f.path);
-      if (f.digest === null) continue;
       const abs = join(dataRoot, rel);
+      if (f.unusable !== undefined) {
+        // Only a directory is recreated (empty: the CS runtimes never look inside it); any other
+        // unusable file cannot be set up faithfully, so the run is not replayed at all.
+        if (!isRecreatableDirectory(f)) throw unreplayableState(rec.traceId, rel, f.unusable);
+        mkdirSync(abs, { recursive: true });
+        continue;
+      }
+      if (f.digest === null) continue;
       mkdirSync(dirname(abs), { recursive: true });
       writeFileSync(abs, store.get(f.digest as Digest));
     }

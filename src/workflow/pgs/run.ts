@@ -225,7 +225,8 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
 function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, dataRoot: string, renderer: TraceRenderer | undefined): PgsRunResult {
   const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
   if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
-  const wf = pkg.vocab.addr(name.fqdn);
+  const wf = pkg.vocab.tryAddr(name.fqdn);
+  if (wf === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `WF FQDN not in vocab: '${name.fqdn}'`, { fqdn: name.fqdn }); // A.12 step 7
   const entry = pkg.entry.get(wf);
   if (entry === undefined) {
     throw new CairnError(ErrorCode.NOT_FOUND, `No entry point for WF '${name.fqdn}' (addr ${wf}) — snapshot may be stale or domain mismatch`, { workflow: name.fqdn, addr: wf });

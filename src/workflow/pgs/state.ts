@@ -4,28 +4,68 @@
  * a storage structure. Paths are relative to the data root (`/`-separated); files outside it
  * are ignored here (the CS runtimes refuse them).
  *
+ * Each file is reached under the CS runtimes' confinement rules (effects/confine.ts,
+ * `preparePath`): parent directories walked from the real data root (a symlinked one only while
+ * its real path stays inside it), the final component never a symlink, opened with
+ * O_NOFOLLOW. Nothing outside the data root is ever read. A path that names something a CS
+ * runtime could not use — a directory, a device/FIFO/socket, a symlink (final component, or a
+ * parent leading out of the data root or unresolvable), a file above MAX_STATE_FILE_BYTES, an
+ * open/read that fails — is an **unusable** file: not read, recorded as such (`unusable`), and
+ * the run goes on (the reference runtime touches a file only when a step calls its CS; such a
+ * step then fails in the CS runtime as it would without the capture).
+ *
  * State digest = canonical digest of `{kind, version, files: [{path, digest|null}]}` sorted by
- * path; `null` marks an absent file.
+ * path; `null` marks an absent file. An unusable file's entry is `{path, digest: null,
+ * unusable: {kind, …}}`: the member appears only there, so the digest of a state of regular and
+ * absent files is what it always was, and an unusable file is never taken for an absent one.
  */
-import { closeSync, constants as FS, fstatSync, openSync, readSync, realpathSync, statSync, type BigIntStats } from "node:fs";
+import { closeSync, constants as FS, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
-import { cachedDigest, expandPolicy, normalizeDataRoot, osErrorText, remember, selectPolicy } from "../effects/index.js";
+import {
+  EffectErrorReason, cachedDigest, confineAbsolute, expandPolicy, newCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
+} from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
 import { dottedGet, type PyValue } from "./value.js";
 
 export const STATE_KIND = "cairn.pgs.state";
 export const STATE_VERSION = 1;
 
+/**
+ * What makes a data-root path unusable (never read):
+ * - `directory`: the final component is a directory;
+ * - `special`: a device, FIFO or socket;
+ * - `symlink`: the final component is a symlink (whatever its target), or, with `at`, a parent
+ *   directory is a symlink leading out of the data root or (with `errno`) one that cannot be
+ *   resolved;
+ * - `too_large`: a regular file above MAX_STATE_FILE_BYTES (`size`);
+ * - `unreadable`: inspecting, opening or reading it failed with the OS error `errno`
+ *   (`EACCES`, `ENOTDIR`, `EIO`…), at the component `at` when that is a parent directory.
+ */
+export type UnusableKind = "directory" | "special" | "symlink" | "too_large" | "unreadable";
+
+export interface UnusableFile {
+  kind: UnusableKind;
+  /** The parent directory at fault (relative to the data root), when it is not the file itself. */
+  at?: string;
+  /** The OS error code, for `unreadable` and an unresolvable symlinked parent. */
+  errno?: string;
+  /** The file's size in bytes, for `too_large`. */
+  size?: number;
+}
+
 export interface StateFile {
   /** Relative to the data root, `/`-separated. */
   path: string;
+  /** SHA-256 of a regular file; null when it is absent or unusable. */
   digest: Digest | null;
-  /** null when the file is absent; undefined when not captured (`captureState(…, false)` asks for digests only). */
+  /** null when the file is absent or unusable; undefined when not captured (`captureState(…, false)` asks for digests only). */
   bytes: Buffer | null | undefined;
+  /** Set only for an unusable file (see UnusableKind); absent for regular and absent files. */
+  unusable?: UnusableFile;
 }
 
 function underRoot(root: string, p: PyValue): string | undefined {
@@ -83,89 +123,122 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
   return [...out].sort();
 }
 
-/** Real paths remembered by `captureState` (path → its last `realpath`; oldest dropped first). */
-const REAL_PATH_MEMO = 256;
-const realPaths = new Map<string, string>();
+function unusable(path: string, u: UnusableFile): StateFile {
+  return { path, digest: null, bytes: null, unusable: u };
+}
 
-function rememberRealPath(abs: string, real: string): void {
-  realPaths.delete(abs);
-  if (realPaths.size >= REAL_PATH_MEMO) realPaths.delete(realPaths.keys().next().value as string);
-  realPaths.set(abs, real);
+/** `errno` of an fs error (`"EIO"` when it has none). */
+function errnoOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code !== "" ? code : "EIO";
+}
+
+/** The code in "… cannot be resolved (ELOOP)" of an unresolvable symlinked directory (confine.ts). */
+const UNRESOLVED_RE = /cannot be resolved \(([A-Za-z0-9_]+)\)$/;
+
+/**
+ * The unusable record for a refusal of `preparePath` (confine.ts) on `rel`; any other error is
+ * rethrown. `at` names a parent directory at fault (`details.path` when it is not `rel`).
+ */
+function refusal(path: string, rel: string, err: unknown): StateFile {
+  if (!(err instanceof CairnError)) throw err;
+  const d = err.details as { reason?: unknown; path?: unknown; errno?: unknown; target?: unknown } | undefined;
+  const at = typeof d?.path === "string" && d.path !== rel ? { at: d.path } : {};
+  switch (d?.reason) {
+    case EffectErrorReason.PATH_CONFINEMENT: {
+      // Lexical refusals cannot reach here (`path` is inside the data root): a symlink, final or parent.
+      const code = d.target === undefined ? UNRESOLVED_RE.exec(err.message)?.[1] : undefined;
+      return unusable(path, { kind: "symlink", ...at, ...(code === undefined ? {} : { errno: code }) });
+    }
+    case EffectErrorReason.NOT_REGULAR:
+      return unusable(path, { kind: "special" });
+    case EffectErrorReason.IO:
+      return unusable(path, { kind: "unreadable", ...at, errno: typeof d.errno === "string" ? d.errno : "EIO" });
+    default:
+      throw err;
+  }
 }
 
 /**
  * Reads the current digests of `paths` under the data root, and their bytes unless `withBytes`
  * is false (a run recorded in no store needs only the digests; a large file's bytes are then not
- * read while the file cache follows it).
+ * read while the file cache follows it). An unusable path (see UnusableKind) is reported as such,
+ * never read, never thrown for.
  */
 export function captureState(dataRoot: string, paths: readonly string[], withBytes = true): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
-  return paths.map((path) => {
-    const abs = resolve(root, path);
-    // stat first: anything but a regular file (a device, a FIFO, a directory — also behind a
-    // symlink) is refused before it is opened, since opening some devices has side effects.
-    // Then open + fstat + read + close: the size checked is the size of the file read, and
-    // O_NONBLOCK keeps a FIFO swapped in after the stat from blocking the open.
-    // The file cache's key is the file's real path, as for the CS runtimes (fsio.ts): one file,
-    // one entry, whichever symlinked directories lead to it.
-    let real: string;
-    try {
-      const st = statSync(abs, { bigint: true });
-      if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
-      // Unchanged since this process last read or appended to it (same identity): no read. The
-      // real path this path had last time is tried first: if the file there still has the
-      // identity this stat gives, it is the very file `abs` names now, so no realpath is needed.
-      const known = realPaths.get(abs);
-      const quick = known === undefined ? undefined : cachedDigest(known, st);
-      if (quick !== undefined && (quick.bytes !== undefined || !withBytes)) return { path, digest: quick.digest, bytes: quick.bytes };
-      real = realpathSync.native(abs);
-      rememberRealPath(abs, real);
-      const hit = cachedDigest(real, st);
-      if (hit !== undefined && (hit.bytes !== undefined || !withBytes)) return { path, digest: hit.digest, bytes: hit.bytes };
-    } catch (err) {
-      if (err instanceof CairnError) throw err;
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
-      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
-    }
-    let fd: number;
-    try {
-      fd = openSync(abs, FS.O_RDONLY | FS.O_NONBLOCK);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { path, digest: null, bytes: null };
-      throw new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
-    }
-    try {
-      let st: BigIntStats;
-      try {
-        st = fstatSync(fd, { bigint: true });
-        if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `data-root file ${path} is not a regular file`, { path });
-      } catch (err) {
-        throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
-      }
-      const size = Number(st.size);
-      if (size > MAX_STATE_FILE_BYTES) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} is ${size} bytes, more than the ${MAX_STATE_FILE_BYTES}-byte limit`, { path });
-      }
-      const bytes = readAll(fd, size, path);
-      remember(real, st, bytes);
-      const digest = cachedDigest(real, st)?.digest ?? sha256(bytes);
-      return { path, digest, bytes };
-    } finally {
-      closeSync(fd);
-    }
-  });
+  // The real data root, resolved once for this capture (confine.ts `CheckedDirs`).
+  const checked = newCheckedDirs();
+  return paths.map((path) => captureOne(root, path, withBytes, checked));
 }
 
-/** Reads `size` bytes (from fstat) of an open file, or fewer if it ends sooner — as readFileSync does. */
-function readAll(fd: number, size: number, path: string): Buffer {
+function captureOne(root: string, path: string, withBytes: boolean, checked: CheckedDirs): StateFile {
+  // The CS runtimes' rules (confine.ts): a lexical check (the path comes from `relevantFiles`,
+  // so it lies below the root; anything else is a caller's error and thrown), the parent
+  // directories walked from the real data root, an `lstat` of the final component.
+  const confined = confineAbsolute(root, root === "/" ? `/${path}` : `${root}/${path}`);
+  let real: string;
+  let st: BigIntStats;
+  try {
+    const p = preparePath(confined, false, false, checked);
+    if (p.stat === undefined || p.realFile === undefined) return { path, digest: null, bytes: null };
+    if (p.stat.isDirectory()) return unusable(path, { kind: "directory" });
+    real = p.realFile;
+    st = p.stat;
+  } catch (err) {
+    return refusal(path, confined.rel, err);
+  }
+  if (st.size > BigInt(MAX_STATE_FILE_BYTES)) return unusable(path, { kind: "too_large", size: Number(st.size) });
+  // Unchanged since this process last read or appended to it (same identity, from the lstat of
+  // a final component that is no symlink): no read. The file cache's key is the real path, as
+  // for the CS runtimes (fsio.ts): one file, one entry.
+  const hit = cachedDigest(real, st);
+  if (hit !== undefined && (hit.bytes !== undefined || !withBytes)) return { path, digest: hit.digest, bytes: hit.bytes };
+  // open + fstat + read + close: O_NOFOLLOW refuses a symlink swapped in since the lstat, the
+  // size checked is the size of the file read, and O_NONBLOCK keeps a FIFO swapped in from
+  // blocking the open.
+  let fd: number;
+  try {
+    fd = openSync(real, FS.O_RDONLY | FS.O_NONBLOCK | FS.O_NOFOLLOW);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === "ENOENT") return { path, digest: null, bytes: null };
+    return unusable(path, code === "ELOOP" ? { kind: "symlink" } : { kind: "unreadable", errno: code });
+  }
+  try {
+    let fst: BigIntStats;
+    try {
+      fst = fstatSync(fd, { bigint: true });
+    } catch (err) {
+      return unusable(path, { kind: "unreadable", errno: errnoOf(err) });
+    }
+    if (fst.isDirectory()) return unusable(path, { kind: "directory" });
+    if (!fst.isFile()) return unusable(path, { kind: "special" });
+    const size = Number(fst.size);
+    if (size > MAX_STATE_FILE_BYTES) return unusable(path, { kind: "too_large", size });
+    const bytes = readAll(fd, size);
+    if (typeof bytes === "string") return unusable(path, { kind: "unreadable", errno: bytes });
+    if (bytes === undefined) return unusable(path, { kind: "too_large", size: Number(fstatSync(fd, { bigint: true }).size) });
+    remember(real, fst, bytes);
+    const digest = cachedDigest(real, fst)?.digest ?? sha256(bytes);
+    return { path, digest, bytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads `size` bytes (from fstat) of an open file, or fewer if it ends sooner — as readFileSync
+ * does. Returns the OS error code when a read fails, undefined when the file grew above
+ * MAX_STATE_FILE_BYTES while being read.
+ */
+function readAll(fd: number, size: number): Buffer | string | undefined {
   let buf = Buffer.allocUnsafe(Math.max(size, 1));
   let total = 0;
   try {
     for (;;) {
       if (total === buf.length) {
-        if (buf.length >= MAX_STATE_FILE_BYTES) {
-          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `data-root file ${path} grew above the ${MAX_STATE_FILE_BYTES}-byte limit while being read`, { path });
-        }
+        if (buf.length >= MAX_STATE_FILE_BYTES) return undefined;
         const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, MAX_STATE_FILE_BYTES));
         buf.copy(bigger, 0, 0, total);
         buf = bigger;
@@ -176,13 +249,24 @@ function readAll(fd: number, size: number, path: string): Buffer {
       if (total === size) break; // fstat's size reached: like readFileSync, do not read past it
     }
   } catch (err) {
-    throw err instanceof CairnError ? err : new CairnError(ErrorCode.STORE_IO, `cannot read data-root file ${path}: ${osErrorText(err)}`, { path });
+    return errnoOf(err);
   }
   return buf.subarray(0, total);
 }
 
-export function stateManifest(files: readonly StateFile[]): { kind: string; version: number; files: Array<{ path: string; digest: Digest | null }> } {
-  return { kind: STATE_KIND, version: STATE_VERSION, files: files.map((f) => ({ path: f.path, digest: f.digest })) };
+/** One file's manifest entry: `{path, digest}`, plus `unusable` only for an unusable file. */
+export interface StateManifestFile {
+  path: string;
+  digest: Digest | null;
+  unusable?: UnusableFile;
+}
+
+export function stateManifest(files: readonly StateFile[]): { kind: string; version: number; files: StateManifestFile[] } {
+  return {
+    kind: STATE_KIND,
+    version: STATE_VERSION,
+    files: files.map((f) => (f.unusable === undefined ? { path: f.path, digest: f.digest } : { path: f.path, digest: f.digest, unusable: { ...f.unusable } })),
+  };
 }
 
 /** Recent state digests by their files' paths and digests (a run's posterior state is the next run's prior state). */
@@ -190,7 +274,7 @@ const STATE_DIGEST_MEMO = 64;
 const stateDigests = new Map<string, Digest>();
 
 export function stateDigest(files: readonly StateFile[]): Digest {
-  const key = files.map((f) => `${JSON.stringify(f.path)}${f.digest ?? "null"}`).join(",");
+  const key = files.map((f) => `${JSON.stringify(f.path)}${f.digest ?? "null"}${f.unusable === undefined ? "" : JSON.stringify(f.unusable)}`).join(",");
   const known = stateDigests.get(key);
   if (known !== undefined) return known;
   const d = canonicalDigest(stateManifest(files));
