@@ -2,14 +2,16 @@
  * The Cairn workflow compiler: YAML/JSON declarations → one sealed snapshot, with every check
  * done before any execution.
  *
- * Pipeline, per file: parse (YAML 1.2 core schema with unique keys, or JSON, also with unique
- * keys: json-keys.ts) → validate against
- * the published JSON Schema (schema.ts, ajv) → semantic checks → resolution. Semantic
+ * Pipeline, per file: parse (YAML 1.2 core schema with unique keys and integers as BigInt, or
+ * JSON, also with unique keys: json-keys.ts) → JSON data only (`jsonDataProblems`,
+ * `unsafeJsonIntegers`: nothing canonical JSON would refuse or round) → validate against
+ * the published JSON Schema (schema.ts, ajv) → the grammar its patterns miss
+ * (`grammarDiagnostics`, snapshot-grammar.ts) → semantic checks → resolution. Semantic
  * diagnostics (each names file, node and field; codes in src/core/errors.ts):
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike), or not matching the schema |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema, or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -20,7 +22,7 @@
  * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step), or a required input left unbound |
  * | `E_COMPILE_MISSING_NODE`       | the entry or a route names an undeclared node                               |
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
- * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with                          |
+ * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with; an `on_result` entry for an outcome its step can never produce |
  * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches (only routes of outcomes the node can end with count) |
  * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits`                   |
  *
@@ -47,6 +49,7 @@ import {
 } from "./model.js";
 import { parseBindingPath } from "./paths.js";
 import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } from "./schema.js";
+import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
 import { closestName } from "./suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
@@ -121,7 +124,13 @@ interface WorkflowDecl {
 /* ----------------------------------------------------------------------------------------- */
 /* Files.                                                                                     */
 
-/** The declaration files named by `inputs` (files, or directories: their .yaml/.yml/.json files, sorted, not recursive). */
+/**
+ * The declaration files named by `inputs` (files, or directories: their .yaml/.yml/.json
+ * files, sorted, not recursive). In a directory, an entry with such a name that is not a
+ * regular file (a subdirectory, a FIFO) is skipped; a directory with no declaration file left
+ * is `E_NOT_FOUND`, as an empty one; an entry that cannot be examined (a dangling symlink,
+ * no permission) is `E_NOT_FOUND` / `E_INVALID_INPUT` naming it.
+ */
 export function declarationFiles(inputs: readonly string[]): string[] {
   if (inputs.length === 0) throw new CairnError(ErrorCode.USAGE, "wf compile needs at least one declaration file or directory");
   const out: string[] = [];
@@ -133,9 +142,27 @@ export function declarationFiles(inputs: readonly string[]): string[] {
       throw new CairnError(ErrorCode.NOT_FOUND, `declaration not found: ${p}`, { path: p });
     }
     if (st.isDirectory()) {
-      const found = readdirSync(p).filter((f) => DECLARATION_EXTENSIONS.includes(extname(f).toLowerCase())).sort();
-      for (const f of found) if (statSync(join(p, f)).isFile()) out.push(join(p, f));
+      let names: string[];
+      try {
+        names = readdirSync(p);
+      } catch (err) {
+        throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read directory ${p}: ${(err as Error).message}`, { path: p });
+      }
+      const found: string[] = [];
+      for (const f of names.filter((n) => DECLARATION_EXTENSIONS.includes(extname(n).toLowerCase())).sort()) {
+        const fp = join(p, f);
+        let fst;
+        try {
+          fst = statSync(fp);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" || code === "ELOOP") throw new CairnError(ErrorCode.NOT_FOUND, `declaration ${fp} cannot be read: it is a dangling or looping symbolic link`, { path: fp });
+          throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read declaration ${fp}: ${(err as Error).message}`, { path: fp });
+        }
+        if (fst.isFile()) found.push(fp);
+      }
       if (found.length === 0) throw new CairnError(ErrorCode.NOT_FOUND, `no declaration (.yaml, .yml, .json) in directory ${p}`, { path: p });
+      out.push(...found);
     } else if (st.isFile()) out.push(p);
     else throw new CairnError(ErrorCode.INVALID_INPUT, `${p} is not a regular file or directory`, { path: p });
   }
@@ -184,8 +211,159 @@ function schemaDiagnostics(file: string, errors: ErrorObject[]): CompileDiagnost
   });
 }
 
-function parseFile(file: string): { doc?: unknown; text?: Buffer; error?: CompileDiagnostic } {
-  const fail = (message: string): { error: CompileDiagnostic } => ({ error: { code: ErrorCode.COMPILE_SCHEMA, file, node: null, field: "", message } });
+/* ----------------------------------------------------------------------------------------- */
+/* JSON data.                                                                                 */
+
+type PathSeg = string | number;
+
+/** The JSON pointer of a path (`/nodes/a/steps/0`), as ajv reports instance paths. */
+function pointerOf(path: readonly PathSeg[]): string {
+  return path.map((p) => `/${String(p).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
+}
+
+interface ValueProblem {
+  pointer: string;
+  message: string;
+}
+
+/** At most this many values that are not JSON data are reported per file. */
+const MAX_VALUE_PROBLEMS = 20;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** With the `u` flag a well-formed surrogate pair is one code point: this matches only lone surrogates. */
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+const bigIntProblem = (n: bigint): string => `the integer ${n} is beyond ±(2^53−1), the largest integer a snapshot keeps exactly (canonical JSON numbers are IEEE doubles): write it as a string`;
+
+/**
+ * Integer literals (no fraction, no exponent) of `text` — valid JSON — beyond ±(2^53−1): `JSON.parse`
+ * rounds them silently (12345678901234567890123 → 1.2345678901234568e22). Found by a scan that
+ * tracks the JSON pointer of each value, as json-keys.ts tells keys from values.
+ */
+function unsafeJsonIntegers(text: string): ValueProblem[] {
+  const out: ValueProblem[] = [];
+  const stack: Array<{ index: number } | { key: string; expectKey: boolean }> = [];
+  const here = (): string => pointerOf(stack.map((f) => ("index" in f ? f.index : f.key)));
+  const num = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+  for (let i = 0; i < text.length && out.length < MAX_VALUE_PROBLEMS; i++) {
+    const c = text[i] as string;
+    if (c === "{") stack.push({ key: "", expectKey: true });
+    else if (c === "[") stack.push({ index: 0 });
+    else if (c === "}" || c === "]") stack.pop();
+    else if (c === ",") {
+      const top = stack[stack.length - 1];
+      if (top !== undefined) {
+        if ("index" in top) top.index++;
+        else top.expectKey = true;
+      }
+    } else if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top !== undefined && "key" in top && top.expectKey) {
+        top.key = JSON.parse(text.slice(i, j + 1)) as string;
+        top.expectKey = false;
+      }
+      i = j;
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      num.lastIndex = i;
+      const m = num.exec(text);
+      if (m === null) continue;
+      if (m[1] === undefined && m[2] === undefined) {
+        const n = BigInt(m[0]);
+        if (n > MAX_SAFE || -n > MAX_SAFE) out.push({ pointer: here(), message: bigIntProblem(n) });
+      }
+      i += m[0].length - 1;
+    }
+  }
+  return out;
+}
+
+/** What a value that is not JSON data is, for a diagnostic. */
+function describeNonJson(v: unknown): string {
+  if (typeof v === "number") return `the number ${String(v)} is not finite (YAML .inf / .nan, or beyond the double range like 1e400)`;
+  if (typeof v === "string") return "a string holding a lone surrogate (\\ud800…\\udfff without its pair) is not Unicode text";
+  if (v instanceof Uint8Array) return "binary data (YAML !!binary)";
+  if (v instanceof Date) return "a timestamp (YAML !!timestamp)";
+  if (v instanceof Set) return "a set (YAML !!set)";
+  if (v instanceof Map) return "an ordered map (YAML !!omap)";
+  const proto: unknown = typeof v === "object" && v !== null ? Object.getPrototypeOf(v) : undefined;
+  const ctor = proto !== undefined && proto !== null && typeof proto === "object" && Object.prototype.hasOwnProperty.call(proto, "constructor") ? (proto as { constructor: { name?: unknown } }).constructor.name : undefined;
+  return `a value of type ${typeof ctor === "string" && ctor !== "" ? ctor : typeof v}`;
+}
+
+/**
+ * Checks that a parsed declaration is JSON data — what a sealed snapshot (canonical JSON) can
+ * hold unchanged — and turns the YAML parser's integers (BigInt, so that none is rounded) into
+ * numbers. Refused, each by its JSON pointer: non-finite numbers, integers beyond ±(2^53−1),
+ * strings or member names with a lone surrogate, and anything but null, booleans, strings,
+ * numbers, arrays and plain objects (YAML `!!binary`, `!!timestamp`, `!!set`, `!!omap`…).
+ * Iterative, so nesting depth is not limited by the call stack.
+ */
+function jsonDataProblems(doc: unknown): { doc: unknown; problems: ValueProblem[] } {
+  const problems: ValueProblem[] = [];
+  const holder: Record<string, unknown> = { doc };
+  // Paths as linked lists (a member's path shares its container's), made into pointers only for a problem.
+  type Path = { up: Path; seg: PathSeg } | null;
+  type Frame = { exit: object } | { parent: Record<string, unknown> | unknown[]; key: PathSeg; path: Path };
+  const todo: Frame[] = [{ parent: holder, key: "doc", path: null }];
+  // Containers on the path from the root (a YAML alias can make a cycle) and those checked already (a shared alias).
+  const onPath = new Set<object>();
+  const done = new Set<object>();
+  const isPlain = (o: object): boolean => {
+    const p: unknown = Object.getPrototypeOf(o);
+    return p === Object.prototype || p === null;
+  };
+  const problem = (path: Path, message: string): void => {
+    const segs: PathSeg[] = [];
+    for (let p = path; p !== null; p = p.up) segs.push(p.seg);
+    problems.push({ pointer: pointerOf(segs.reverse()), message });
+  };
+  while (todo.length > 0 && problems.length < MAX_VALUE_PROBLEMS) {
+    const f = todo.pop() as Frame;
+    if ("exit" in f) {
+      onPath.delete(f.exit);
+      done.add(f.exit);
+      continue;
+    }
+    const { parent, key, path } = f;
+    const v: unknown = Array.isArray(parent) ? parent[key as number] : parent[key as string];
+    if (v === null || typeof v === "boolean") continue;
+    if (typeof v === "string") {
+      if (LONE_SURROGATE_RE.test(v)) problem(path, describeNonJson(v));
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) problem(path, describeNonJson(v));
+    } else if (typeof v === "bigint") {
+      if (v > MAX_SAFE || -v > MAX_SAFE) problem(path, bigIntProblem(v));
+      else if (Array.isArray(parent)) parent[key as number] = Number(v);
+      // defineProperty, not `=`: a member named __proto__ stays a member.
+      else Object.defineProperty(parent, key, { value: Number(v), writable: true, enumerable: true, configurable: true });
+    } else if (typeof v === "object" && (Array.isArray(v) ? Object.getPrototypeOf(v) === Array.prototype : isPlain(v))) {
+      if (onPath.has(v)) {
+        problem(path, "a cyclic reference (a YAML alias inside its own anchor): JSON data is a tree");
+        continue;
+      }
+      if (done.has(v)) continue;
+      onPath.add(v);
+      todo.push({ exit: v });
+      const c = v as Record<string, unknown> | unknown[];
+      const keys: PathSeg[] = Array.isArray(c) ? c.map((_, i) => i) : Object.keys(c);
+      for (let n = keys.length - 1; n >= 0; n--) {
+        const k = keys[n] as PathSeg;
+        if (typeof k === "string" && LONE_SURROGATE_RE.test(k)) {
+          problem({ up: path, seg: k }, `the member name ${JSON.stringify(k)} holds a lone surrogate (\\ud800…\\udfff without its pair): it is not Unicode text`);
+          continue;
+        }
+        todo.push({ parent: c, key: k, path: { up: path, seg: k } });
+      }
+    } else problem(path, describeNonJson(v));
+  }
+  return { doc: holder.doc, problems: problems.sort((a, b) => (a.pointer < b.pointer ? -1 : a.pointer > b.pointer ? 1 : 0)) };
+}
+
+function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: CompileDiagnostic[] } {
+  const fail = (message: string): { errors: CompileDiagnostic[] } => ({ errors: [{ code: ErrorCode.COMPILE_SCHEMA, file, node: null, field: "", message }] });
+  const notJson = (problems: ValueProblem[]): { errors: CompileDiagnostic[] } => ({
+    errors: problems.map((p) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(p.pointer), message: `not JSON data, which a sealed snapshot cannot hold unchanged: ${p.message}` })),
+  });
   let bytes: Buffer;
   try {
     const st = statSync(file);
@@ -205,20 +383,65 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; error?: Compil
     // JSON.parse keeps the last of two equal keys: refuse them, as YAML declarations do.
     const dup = duplicateJsonKey(text);
     if (dup !== null) return fail(`not valid JSON (line ${dup.at.line}, column ${dup.at.column}): duplicate key ${JSON.stringify(dup.key)} (first at line ${dup.first.line}, column ${dup.first.column})`);
-    return { doc, text: bytes };
+    const checked = jsonDataProblems(doc);
+    const problems = [...unsafeJsonIntegers(text), ...checked.problems];
+    if (problems.length > 0) return notJson(problems);
+    return { doc: checked.doc, text: bytes };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2", lineCounter: lines });
+  // Integers as BigInt, so that one beyond 2^53 is refused instead of rounded (jsonDataProblems).
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2", lineCounter: lines, intAsBigInt: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const at = e === undefined ? undefined : lines.linePos(e.pos[0]);
     return fail(`not valid YAML${at === undefined ? "" : ` (line ${at.line}, column ${at.col})`}: ${e?.message.split("\n")[0] ?? "parse error"}`);
   }
+  let js: unknown;
   try {
-    return { doc: doc.toJS({ maxAliasCount: 100 }) as unknown, text: bytes };
+    js = doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
     return fail(`not valid YAML: ${(err as Error).message}`);
   }
+  const checked = jsonDataProblems(js);
+  if (checked.problems.length > 0) return notJson(checked.problems);
+  return { doc: checked.doc, text: bytes };
+}
+
+/**
+ * What the schema's patterns allow but a snapshot cannot hold (snapshot-grammar.ts), after the
+ * schema check: the reserved name `__proto__` as a node, store, module or input name (a record
+ * keyed by it would set a prototype; a step id or an `object:` binding member may be named so:
+ * neither keys a plain-object record), and store paths with a control
+ * character or a `..` segment the schema's pattern does not see (past a line break).
+ */
+function grammarDiagnostics(file: string, decl: WorkflowDecl): CompileDiagnostic[] {
+  const out: CompileDiagnostic[] = [];
+  const add = (node: string | null, field: string, message: string) => out.push({ code: ErrorCode.COMPILE_SCHEMA, file, node, field, message });
+  const reserved = (name: string): boolean => RESERVED_NAMES.includes(name);
+  const why = (what: string, name: string) => `${what} ${JSON.stringify(name)} is reserved (a snapshot record cannot be keyed by it): choose another name`;
+  for (const name of Object.keys(decl.stores ?? {})) {
+    if (reserved(name)) add(null, `stores.${name}`, why("the store name", name));
+    const bad = storePathSyntaxProblem((decl.stores ?? {})[name]?.path);
+    if (bad !== null) add(null, `stores.${name}.path`, `store ${name}: path ${bad}`);
+  }
+  for (const name of Object.keys(decl.modules ?? {})) if (reserved(name)) add(null, `modules.${name}`, why("the module name", name));
+  for (const key of Object.keys(decl.nodes)) {
+    if (reserved(key)) {
+      add(key, `nodes.${key}`, why("the node key", key));
+      continue;
+    }
+    (decl.nodes[key] as NodeDecl).steps.forEach((s, i) => {
+      for (const name of Object.keys(s.inputs)) {
+        if (reserved(name)) add(key, `steps[${i}].inputs.${name}`, why("the input name", name));
+      }
+    });
+  }
+  return out;
+}
+
+/** A record member set without `=` (which, for `__proto__`, would set the prototype instead). */
+function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -382,6 +605,14 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         // A bad binding is reported above; the step still can end BACKEND_ERROR (no cascade of impossible routes).
         else info = { ...info, outcomes: laneOutcomes(info.outcomes) };
       }
+      if (info.known) {
+        // An on_result entry for an outcome the step can never produce is as dead as a route for one.
+        for (const o of Object.keys(s.on_result ?? {})) {
+          if (!info.outcomes.includes(o as Outcome)) {
+            add(ErrorCode.COMPILE_IMPOSSIBLE_ROUTE, key, `${at}.on_result.${o}`, `step ${s.id}: on_result ${o}, but ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`}${s.lane === undefined ? "" : " (lane-bound)"} can never end with ${o} (it can end with: ${OUTCOMES.filter((x) => info.outcomes.includes(x)).join(", ") || "nothing"})`);
+          }
+        }
+      }
       list.push(info);
     });
     infos.set(key, list);
@@ -474,7 +705,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         if (info.accepts !== null && !info.accepts.includes(name)) {
           const near = closestName(name, info.accepts);
           add(ErrorCode.COMPILE_UNKNOWN_INPUT, key, `steps[${i}].inputs.${name}`, `step ${s.id}: ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} has no input ${JSON.stringify(name)} (its inputs: ${info.accepts.join(", ") || "none"})${near === undefined ? "" : `; did you mean ${JSON.stringify(near)}?`}`);
-        } else inputs[name] = compileBinding(key, i, `steps[${i}].inputs.${name}`, b);
+        } else setOwn(inputs, name, compileBinding(key, i, `steps[${i}].inputs.${name}`, b));
       }
       for (const r of info.required) {
         if (!Object.prototype.hasOwnProperty.call(s.inputs, r)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, `steps[${i}].inputs`, `input ${JSON.stringify(r)} of ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} is not bound`);
@@ -490,7 +721,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       if (r !== undefined) routes[o] = toRoute(r);
       else if (outcomes.has(o)) add(ErrorCode.COMPILE_UNHANDLED_OUTCOME, key, "routes", `${sourceOf.get(o) ?? "a step"} can end this node with ${o}, and no route handles it (add routes.${o} or routes.default)`);
     }
-    out[key] = { addr: sorted.indexOf(key) + 1, maxVisits: node.max_visits ?? null, steps, outcomes: OUTCOMES.filter((o) => outcomes.has(o)), routes };
+    setOwn(out, key, { addr: sorted.indexOf(key) + 1, maxVisits: node.max_visits ?? null, steps, outcomes: OUTCOMES.filter((o) => outcomes.has(o)), routes });
   }
 
   // Reachability and cycles.
@@ -509,9 +740,9 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   }
 
   const wfStores: Record<string, SnapshotStore> = {};
-  for (const [name, s] of Object.entries(stores)) wfStores[name] = { kind: s.kind, capability: STORE_KINDS[s.kind].capability, path: s.path };
+  for (const [name, s] of Object.entries(stores)) setOwn(wfStores, name, { kind: s.kind, capability: STORE_KINDS[s.kind].capability, path: s.path });
   const wfModules: Record<string, { path: string; digest: string }> = {};
-  for (const [name, m] of modules) if (m !== null) wfModules[name] = { path: m.path, digest: m.digest };
+  for (const [name, m] of modules) if (m !== null) setOwn(wfModules, name, { path: m.path, digest: m.digest });
   return {
     namespace: decl.namespace,
     code: decl.code,
@@ -523,6 +754,24 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     modules: wfModules,
     nodes: out,
   };
+}
+
+/**
+ * A last guard (every value was checked as JSON data after parsing): a compiled workflow that
+ * has no canonical form would fail at sealing with a bare `E_CANONICAL`; it is a diagnostic
+ * naming the file, node and field instead.
+ */
+function sealingProblem(file: string, wf: SnapshotWorkflow): CompileDiagnostic | null {
+  try {
+    canonicalBytes(wf);
+    return null;
+  } catch (err) {
+    if (!(err instanceof CairnError)) throw err;
+    const at = typeof err.details.path === "string" ? err.details.path : "$";
+    const m = /^\$\.nodes(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[("(?:[^"\\]|\\.)*")\])\.?(.*)$/.exec(at);
+    const node = m === null ? null : (m[1] ?? (JSON.parse(m[2] as string) as string));
+    return { code: ErrorCode.COMPILE_SCHEMA, file, node, field: m === null ? at.replace(/^\$\.?/, "") : (m[3] as string), message: `cannot be sealed as canonical JSON: ${err.message}` };
+  }
 }
 
 /** A module path as sealed: the declared one when relative, else relative to the declaration's directory (`/` separators). */
@@ -546,8 +795,8 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
   const storePaths = new StorePathTable();
   for (const file of files) {
     const parsed = parseFile(file);
-    if (parsed.error !== undefined) {
-      diags.push(parsed.error);
+    if (parsed.errors !== undefined) {
+      diags.push(...parsed.errors);
       continue;
     }
     const errors = validateSchema(parsed.doc);
@@ -557,6 +806,11 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     }
     const decl = parsed.doc as WorkflowDecl;
     if (decl.cairn !== CAIRN_WORKFLOW_FORMAT) continue; // unreachable: the schema pins it
+    const grammar = grammarDiagnostics(file, decl);
+    if (grammar.length > 0) {
+      diags.push(...grammar);
+      continue;
+    }
     const fqdn = `${decl.namespace}::${decl.code}`;
     const before = seen.get(fqdn);
     if (before !== undefined) {
@@ -581,7 +835,9 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     }
     const wf = checkWorkflow(file, file, decl, modules, diags);
     wf.source.digest = sha256(parsed.text as Buffer);
-    workflows[fqdn] = wf;
+    const unsealable = sealingProblem(file, wf);
+    if (unsealable !== null) diags.push(unsealable);
+    setOwn(workflows, fqdn, wf);
     infos.push({ fqdn, file, nodes: Object.keys(wf.nodes).length });
   }
   if (diags.length > 0) return { diagnostics: diags, workflows: infos, modules: [] };
@@ -595,6 +851,12 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     workflows,
     modules: sortedModules,
   };
-  const digest = sha256(canonicalBytes(content));
+  let digest: Digest;
+  try {
+    digest = sha256(canonicalBytes(content));
+  } catch (err) {
+    if (!(err instanceof CairnError)) throw err;
+    return { diagnostics: [{ code: ErrorCode.COMPILE_SCHEMA, file: files.join(", "), node: null, field: "", message: `cannot be sealed as canonical JSON: ${err.message}` }], workflows: infos, modules: [] };
+  }
   return { diagnostics: [], content, digest, workflows: infos, modules: [...bundles].map(([d, m]) => ({ digest: d as Digest, code: m.code })) };
 }

@@ -12,7 +12,9 @@
  *   changed byte that still parses) / `digest` (the recorded digest differs from the content's)
  *   / `expected` (the content is not the snapshot the caller asked for) / `structure` (the
  *   content is not a well-formed Cairn snapshot of this version: every member the runtime
- *   reads is checked, with its type and cross-references — `structureProblem`)). So flipping any byte of the file is
+ *   reads is checked, with its type and cross-references, and names and store paths against
+ *   the compiler's grammar (snapshot-grammar.ts), so a re-sealed content cannot aim the trace
+ *   directory or a store file outside the workspace or data root — `structureProblem`)). So flipping any byte of the file is
  *   refused, whatever part of the content it lies in.
  * - By digest: the content artifact is read from the store (which verifies its bytes) and the
  *   digest recomputed as well.
@@ -23,6 +25,7 @@ import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
+import { codeProblem, exitProblem, nameProblem, namespaceProblem, storePathProblem } from "./snapshot-grammar.js";
 
 export const SNAPSHOT_MEDIA_TYPE = "application/vnd.cairn.workflow.snapshot+json";
 export const MODULE_MEDIA_TYPE = "application/vnd.cairn.workflow.module+javascript";
@@ -86,6 +89,11 @@ function bindingProblem(b: unknown, at: string): string | null {
 /**
  * The first structural problem of a snapshot content (every member the runtime reads, with its
  * type and cross-references: entry and route targets, step stores, module digests), or null.
+ * Names and paths are held to the grammar the compiler enforces (snapshot-grammar.ts): each
+ * workflow is keyed `<namespace>::<code>`, the namespace is one safe path segment and the code a
+ * workflow code (they name the trace directory), node, step, store, module and input names
+ * are names, exits exit names, the source a base name, and every store path a
+ * relative path with no `..`, `\`, NUL or control character (it is opened under the data root).
  * `maxHops` is not required: the runtime falls back to CAIRN_MAX_HOPS (run.ts).
  */
 export function structureProblem(content: unknown): string | null {
@@ -102,20 +110,35 @@ export function structureProblem(content: unknown): string | null {
     const at = `workflows.${fqdn}`;
     if (!isObj(w)) return `${at} is not an object`;
     for (const k of ["namespace", "code", "entry"]) if (!isStr(w[k])) return `${at}.${k} is not a string`;
+    const nsBad = namespaceProblem(w.namespace) ?? (fqdn.startsWith(`${w.namespace as string}::`) ? null : "is not the namespace of the workflow's key");
+    if (nsBad !== null) return `${at}.namespace ${nsBad}`;
+    const codeBad = codeProblem(w.code) ?? (fqdn === `${w.namespace as string}::${w.code as string}` ? null : "is not the code of the workflow's key");
+    if (codeBad !== null) return `${at}.code ${codeBad}`;
     if (!(w.description === null || isStr(w.description))) return `${at}.description is not a string or null`;
     if (!isObj(w.source) || !isStr(w.source.file) || !isStr(w.source.digest)) return `${at}.source is not {file, digest}`;
+    if (w.source.file === "" || w.source.file === "." || w.source.file === ".." || w.source.file.includes("/") || w.source.file.includes("\0")) return `${at}.source.file ${JSON.stringify(w.source.file)} is not a base name`;
     if (w.maxHops !== undefined && typeof w.maxHops !== "number") return `${at}.maxHops is not a number`;
     if (!isObj(w.stores)) return `${at}.stores is not an object`;
     for (const [k, st] of Object.entries(w.stores)) {
       if (!isObj(st) || !["registry", "appendonly", "mutable"].includes(st.kind as string) || !isStr(st.capability) || !isStr(st.path)) return `${at}.stores.${k} is not {kind, capability, path}`;
+      const nameBad = nameProblem(k, { key: true });
+      if (nameBad !== null) return `${at}.stores: store name ${nameBad}`;
+      const pathBad = storePathProblem(st.path);
+      if (pathBad !== null) return `${at}.stores.${k}.path ${pathBad}`;
     }
     if (!isObj(w.modules)) return `${at}.modules is not an object`;
-    for (const [k, m] of Object.entries(w.modules)) if (!isObj(m) || !isStr(m.path) || !isStr(m.digest)) return `${at}.modules.${k} is not {path, digest}`;
+    for (const [k, m] of Object.entries(w.modules)) {
+      if (!isObj(m) || !isStr(m.path) || !isStr(m.digest)) return `${at}.modules.${k} is not {path, digest}`;
+      const bad = nameProblem(k, { key: true });
+      if (bad !== null) return `${at}.modules: module name ${bad}`;
+    }
     if (!isObj(w.nodes)) return `${at}.nodes is not an object`;
     const nodes = w.nodes;
     if (!own(nodes, w.entry as string)) return `${at}.entry names no node`;
     for (const [key, n] of Object.entries(nodes)) {
       const nat = `${at}.nodes.${key}`;
+      const keyBad = nameProblem(key, { key: true });
+      if (keyBad !== null) return `${at}.nodes: node key ${keyBad}`;
       if (!isObj(n)) return `${nat} is not an object`;
       if (!isPosInt(n.addr)) return `${nat}.addr is not a positive integer`;
       if (!(n.maxVisits === null || isPosInt(n.maxVisits))) return `${nat}.maxVisits is not a positive integer or null`;
@@ -125,14 +148,19 @@ export function structureProblem(content: unknown): string | null {
         if (isObj(r) && isStr(r.node)) {
           if (!own(nodes, r.node)) return `${nat}.routes.${o} names no node`;
         } else if (!(isObj(r) && isStr(r.exit) && isStr(r.reason))) return `${nat}.routes.${o} is neither {node} nor {exit, reason}`;
+        else if (exitProblem(r.exit) !== null) return `${nat}.routes.${o}.exit ${exitProblem(r.exit) as string}`;
       }
       if (!Array.isArray(n.steps)) return `${nat}.steps is not a list`;
       for (let i = 0; i < n.steps.length; i++) {
         const s: unknown = n.steps[i];
         const sat = `${nat}.steps[${i}]`;
         if (!isObj(s) || !isStr(s.id)) return `${sat} is not a step with an id`;
+        const idBad = nameProblem(s.id);
+        if (idBad !== null) return `${sat}.id ${idBad}`;
         if (!isObj(s.inputs)) return `${sat}.inputs is not an object`;
         for (const [k, b] of Object.entries(s.inputs)) {
+          const inBad = nameProblem(k, { key: true });
+          if (inBad !== null) return `${sat}.inputs: input name ${inBad}`;
           const e = bindingProblem(b, `${sat}.inputs.${k}`);
           if (e !== null) return e;
         }
