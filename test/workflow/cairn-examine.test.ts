@@ -285,7 +285,8 @@ describe("structural failures: Cairn hints", () => {
     });
     const { x } = await examined(decl, { x: 1 });
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
-    expect(x.failure).toMatchObject({ node: `${WF}::a`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: a routing cycle ran longer than the workflow allows` });
+    // The failing node is the one the run was about to enter (named by the error), not the last one that completed.
+    expect(x.failure).toMatchObject({ node: `${WF}::b`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: a routing cycle ran longer than the workflow allows` });
     expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×2): the routes of wf.yaml loop. Route an outcome out of the cycle, or declare max_visits on a node of it, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
   });

@@ -441,10 +441,14 @@ function* runLocked(
       // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
       if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
       const message = scrub(messageOf(err));
-      trace.emit("ERROR", { detail: new Map([["message", message]]) });
+      const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
+      // The stable code (and `details.reason`, when a string) beside the text: examine classifies by them.
+      const errorDetail = new Map<string, PyValue>([["message", message], ["code", code]]);
+      if (err instanceof CairnError && typeof err.details.reason === "string") errorDetail.set("reason", err.details.reason);
+      trace.emit("ERROR", { detail: errorDetail });
       status = STATUS_ERROR;
       exit = null;
-      error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: current?.cc ?? null, step: current?.step ?? null };
+      error = { code, message, cc: current?.cc ?? null, step: current?.step ?? null };
     } finally {
       trace.close();
     }

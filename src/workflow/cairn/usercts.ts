@@ -53,12 +53,24 @@
  *    — a time-out is not a business outcome;
  *  - whatever the module throws is caught and turned into text inside the context, under the
  *    same deadline (a `message` getter or `toString` that never returns times out); the host
- *    only ever reads strings, and inspects only host-realm errors (the vm time-out).
+ *    only ever reads strings, and inspects only host-realm errors (the vm time-out);
+ *  - error stacks (`err.stack`, `Error.captureStackTrace`) show the module's own frames only:
+ *    `<Error.prototype.toString of the error>` then one `\n    at <V8 call site>` per frame in
+ *    the bundle, named `cairn-module:<name>` (at run time `<name>` = the first 12 hex digits of
+ *    the bundle digest; at compile time the module's alias) with the line and column of the
+ *    bundle text as sealed. Frames of Cairn's prelude, of builtins (`Array.map`…), of code the
+ *    module makes with `eval`/`Function`, and of the host (Node, Cairn's install path) are
+ *    left out, so a stack never depends on where or how Cairn runs. `Error.stackTraceLimit` starts
+ *    at 10 (not the process's `--stack-trace-limit`; the module may change it: the limit counts
+ *    the left-out frames too); `Error.prepareStackTrace` and the global `Error` are non-writable,
+ *    non-configurable (assigning is ignored in sloppy code, a TypeError in strict code), so no
+ *    host CallSite ever reaches user code.
  * So a CT written against these rules is a pure function of its inputs and the run.
  * **Not guaranteed**: `node:vm` is not a security boundary. The host passes only strings in and
  * reads only strings out, and the realm escape through the global object's prototype is
  * closed, but a module exploiting engine bugs is not contained, memory is not bounded
- * separately, and `WeakRef`/`FinalizationRegistry` timing is not neutralised. Capability
+ * separately, `WeakRef`/`FinalizationRegistry` timing is not neutralised, and the depth at which
+ * deep recursion overflows the stack (a RangeError) depends on the host's stack use. Capability
  * modules are trusted code, exactly like batch execution functions; the batch engine's worker
  * threads give a stronger isolation (separate isolate, heap limit) at a cost of milliseconds per
  * call, which is why workflows use vm contexts (a CT call costs well under a millisecond plus
@@ -157,12 +169,13 @@ function seedWords(seedKey: string): number[] {
 /**
  * The prelude run in each fresh context before the module: logical Date, seeded Math.random,
  * pinned locale (en-US) and time zone (UTC) for Intl and the `toLocale*` / `localeCompare`
- * methods, and the entry point the host calls (`__cairn_entry`). Only strings cross the
+ * methods, error stacks limited to the frames of `file` (the module's script), and the entry
+ * point the host calls (`__cairn_entry`). Only strings cross the
  * boundary, in both directions: the entry point catches everything the module throws and
  * stringifies it **inside** the context (under the call's time bound), so the host never reads
  * a property of a value made by user code.
  */
-function prelude(seed: readonly number[]): string {
+function prelude(seed: readonly number[], file: string): string {
   return `"use strict";
 (function () {
   const FIXED = ${USER_CT_LOGICAL_TIME_MS};
@@ -214,6 +227,25 @@ function prelude(seed: readonly number[]): string {
     c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = (d << 11) | (d >>> 21);
     return (r >>> 0) / 4294967296;
   };
+  // Error stacks: the frames of the module's own code only (file STACK_FILE, lines and columns
+  // of the bundle text), never a frame of Cairn or of the host, so no install path reaches a
+  // result. The formatter is V8's hook (Node calls the context's Error.prepareStackTrace); it
+  // and the global Error are locked, so user code never sees a host CallSite. The frame limit
+  // is pinned (V8's default, 10): the context's starts as the process's --stack-trace-limit.
+  const STACK_FILE = ${JSON.stringify(file)};
+  const errorToString = Error.prototype.toString;
+  const apply = Reflect.apply;
+  const prepareStackTrace = function prepareStackTrace(error, frames) {
+    let text = apply(errorToString, error, []);
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      if (f.getFileName() === STACK_FILE) text += "\\n    at " + f.toString();
+    }
+    return text;
+  };
+  Object.defineProperty(Error, "prepareStackTrace", { value: prepareStackTrace, writable: false, enumerable: false, configurable: false });
+  Error.stackTraceLimit = 10;
+  Object.defineProperty(globalThis, "Error", { value: Error, writable: false, enumerable: false, configurable: false });
 })();
 var module = { exports: {} };
 var exports = module.exports;
@@ -310,9 +342,13 @@ function isTimeout(err: unknown): boolean {
 /** A compiled module: the vm scripts, reused for every call (each call gets a new context). */
 export class UserModuleRunner {
   private readonly script: vm.Script;
+  /** The file name of the module's frames in error stacks (the only frames a stack shows). */
+  readonly stackFile: string;
 
   constructor(readonly name: string, code: string) {
-    this.script = new vm.Script(`(function (module, exports) {\n${code}\n})`, { filename: `cairn-module:${name}` });
+    this.stackFile = `cairn-module:${name}`;
+    // lineOffset -1: the wrapper's first line is line 0, so a frame's line is the bundle text's.
+    this.script = new vm.Script(`(function (module, exports) {\n${code}\n})`, { filename: this.stackFile, lineOffset: -1 });
   }
 
   /**
@@ -327,7 +363,7 @@ export class UserModuleRunner {
     // afterEvaluate: promise jobs the module queues run inside each runInContext call (and the
     // call's deadline), never later on the host's queue.
     const ctx = vm.createContext(Object.create(null) as object, { name: `cairn-ct:${this.name}`, microtaskMode: "afterEvaluate" });
-    vm.runInContext(prelude(seedWords(seedKey)), ctx, { timeout: left() });
+    vm.runInContext(prelude(seedWords(seedKey), this.stackFile), ctx, { timeout: left() });
     // The module's wrapper function is made in the context (a context-realm function); the
     // arguments travel as string literals in the script text.
     (ctx as Record<string, unknown>).__cairn_w = this.script.runInContext(ctx, { timeout: left() }) as unknown;

@@ -19,12 +19,21 @@
  *
  * The runtime writes `ERROR {message}` (run.ts; the text of the exception, paths scrubbed) and
  * no WF_COMPLETE. The message is all the v0.3 writer records, so the mapping is on the texts
- * its throw sites produce (first match wins). A Cairn-native ERROR may also carry
- * `detail.reason` (the CairnError `details.reason`); that is mapped first by the same table.
+ * its throw sites produce (first match wins). A Cairn ERROR (cairn/run.ts) also carries
+ * `detail.code` (the CairnError code, `E_INTERNAL` for any other exception) and, when the error
+ * has one, `detail.reason` (its `details.reason`): a known reason decides (the table's reason
+ * column, plus `visit_bound` → `graph_structure_error`, `ct_timeout` → `ct_error`), else the code
+ * (`CODE_CLASS`: `E_SNAPSHOT_INTEGRITY`, `E_HANDLER_UNMAPPED`, `E_PLANE_REJECTED` →
+ * `admission_error`; `E_PATH_CONFINEMENT`, `E_STORE_CORRUPT`, `E_STORE_IO` →
+ * `cs_runtime_error`), else the location (last row) — an ERROR with a code is never classified
+ * by its text. The text rules serve traces without a code (PGS traces, Cairn traces of earlier
+ * versions) and are matched against the message with its quoted parts emptied (`"…"`, and
+ * `'…'` not inside a word: `unquotedText`), so a quoted path or value — a data root directory
+ * named `audit-integrity` — never decides the class.
  *
  * | ERROR message (writer)                                                   | reason                      | class                      |
  * |--------------------------------------------------------------------------|-----------------------------|----------------------------|
- * | contains `integrity` (trust.ts)                                          | `snapshot_integrity`        | `admission_error`          |
+ * | contains `snapshot integrity` (trust.ts, cairn/seal.ts)                  | `snapshot_integrity`        | `admission_error`          |
  * | `unmapped CT|CS handler_ref <ref> (<where>): …` (handlers.ts)            | `unmapped_handler_ref`      | `admission_error`          |
  * | `handlers.json: cs["N"].handler_ref lacks module or callable` (cs.ts)    | `bad_handler_ref`           | `admission_error`          |
  * | `CS handler "…" is not in the sealed CS registry` (effects)              | —                           | `admission_error`          |
@@ -42,6 +51,11 @@
  *
  * In every case a structural binding problem found at the failing CC (below) takes precedence
  * over `ct_error` / `cs_runtime_error`: it is the cause.
+ *
+ * The failing node of an aborted run is the CC in progress; else, for a Cairn hop-limit or
+ * max_visits error (checked before the node starts), the node the error names (`… (hop limit) at
+ * node <key>: …`, `node <key> of WF '…' would run …`) — the node the run was about to enter, not
+ * the last one that completed; else an address the message names; else the last CC.
  *
  * ## Completed runs (the trace ends with `WF_COMPLETE {result_status}`)
  *
@@ -189,6 +203,8 @@ const REASON_CLASS: Record<string, OutcomeClass> = {
   bad_handler_ref: "admission_error",
   plane_admission_rejected: "admission_error",
   hop_limit: "graph_structure_error",
+  visit_bound: "graph_structure_error",
+  ct_timeout: "ct_error",
   unknown_ct_addr: "graph_structure_error",
   unknown_cs_addr: "graph_structure_error",
   bad_binding: "expression_binding_error",
@@ -202,8 +218,35 @@ const REASON_CLASS: Record<string, OutcomeClass> = {
   cs_clock: "cs_runtime_error",
 };
 
+/**
+ * `detail.code` of a Cairn ERROR event (the `CairnError` code) → class, when the reason does not
+ * decide. Codes that several kinds of failure share (`E_LIMIT_EXCEEDED`, `E_INVALID_INPUT`,
+ * `E_INTERNAL`…) are not here: without a known reason they go by location.
+ */
+const CODE_CLASS: Record<string, OutcomeClass> = {
+  E_SNAPSHOT_INTEGRITY: "admission_error",
+  E_HANDLER_UNMAPPED: "admission_error",
+  E_PLANE_REJECTED: "admission_error",
+  E_PATH_CONFINEMENT: "cs_runtime_error",
+  E_STORE_CORRUPT: "cs_runtime_error",
+  E_STORE_IO: "cs_runtime_error",
+};
+
+/**
+ * The message with its quoted parts emptied — `"…"` (JSON strings: paths, keys, values) and
+ * `'…'` (Python reprs, the quote not inside a word) —, so that a word inside a quoted path or value
+ * (a data-root directory named `audit-integrity`) never decides a class or a hint. The text
+ * rules below are matched against this.
+ */
+export function unquotedText(message: string): string {
+  return message.replace(/"(?:[^"\\]|\\.)*"|(?<![\p{L}\p{N}_])'(?:[^'\\]|\\.)*'(?![\p{L}\p{N}_])/gu, (q) => q[0] === '"' ? '""' : "''");
+}
+
+/** The snapshot-integrity failures of the writers (trust.ts, cairn/seal.ts, cairn/run.ts). */
+const INTEGRITY_TEXT = /\bsnapshot integrity\b/i;
+
 const ERROR_RULES: ErrorRule[] = [
-  { test: /integrity/i, cls: "admission_error" },
+  { test: INTEGRITY_TEXT, cls: "admission_error" },
   { test: /^unmapped (CT|CS) handler_ref /, cls: "admission_error" },
   { test: /handler_ref lacks module or callable/, cls: "admission_error" },
   { test: /is not in the sealed CS registry/, cls: "admission_error" },
@@ -232,15 +275,62 @@ const DEFINITE_CS_REASONS: ReadonlySet<string> = new Set(["path_confinement", "d
 const DEFINITE_CS_MESSAGE = /^path confinement: |under the data root|ends in a torn line|^data root |^effect clock|^parent directory of |is not a regular file/;
 
 /** Whether an ERROR's cause is definite (see DEFINITE_CS_REASONS). */
-function hasDefiniteCause(message: string, reason?: string): boolean {
-  return reason !== undefined ? DEFINITE_CS_REASONS.has(reason) : DEFINITE_CS_MESSAGE.test(message);
+function hasDefiniteCause(message: string, reason?: string, code?: string): boolean {
+  if (reason !== undefined) return DEFINITE_CS_REASONS.has(reason);
+  return code === undefined && DEFINITE_CS_MESSAGE.test(unquotedText(message));
 }
 
-/** The class of an ERROR event's message (and reason, when present), or "by_location". */
-export function classifyErrorMessage(message: string, reason?: string): OutcomeClass | "by_location" {
+/**
+ * The class of an ERROR event, or "by_location". A Cairn ERROR carries the error's `code` (and
+ * its `reason`, when it has one): the reason decides when it is known, else the code; a trace
+ * with a code is never classified by its text. Without a code (PGS traces, Cairn traces written
+ * before the code was recorded) the first text rule matching the message outside its quoted
+ * parts (`unquotedText`) decides.
+ */
+export function classifyErrorMessage(message: string, reason?: string, code?: string): OutcomeClass | "by_location" {
   if (reason !== undefined && REASON_CLASS[reason] !== undefined) return REASON_CLASS[reason];
-  for (const r of ERROR_RULES) if (r.test.test(message)) return r.cls;
+  if (code !== undefined) return CODE_CLASS[code] ?? "by_location";
+  const text = unquotedText(message);
+  for (const r of ERROR_RULES) if (r.test.test(text)) return r.cls;
   return "by_location";
+}
+
+/** An ERROR event's message and structured cause (`detail.reason`, `detail.code`: Cairn traces). */
+interface ErrorCause {
+  message: string;
+  reason?: string;
+  code?: string;
+}
+
+function errorCause(err: TraceEvent): ErrorCause {
+  const c: ErrorCause = { message: typeof err.detail.message === "string" ? err.detail.message : show(err.detail) };
+  if (typeof err.detail.reason === "string") c.reason = err.detail.reason;
+  if (typeof err.detail.code === "string") c.code = err.detail.code;
+  return c;
+}
+
+/** Whether the ERROR is a snapshot-integrity failure (by reason, code, else the text outside quotes). */
+function isIntegrityError(c: ErrorCause): boolean {
+  if (c.reason !== undefined || c.code !== undefined) return c.reason === "snapshot_integrity" || c.code === "E_SNAPSHOT_INTEGRITY";
+  return INTEGRITY_TEXT.test(unquotedText(c.message));
+}
+
+/** Which run limit the ERROR reports: Cairn's hop limit or a node's max_visits (by reason, else the text). */
+function limitOf(c: ErrorCause): "hop_limit" | "visit_bound" | undefined {
+  if (c.reason === "hop_limit" || c.reason === "visit_bound") return c.reason;
+  if (c.reason !== undefined || c.code !== undefined) return undefined;
+  const text = unquotedText(c.message);
+  return /exceeded \d+ topology hops/.test(text) ? "hop_limit" : /\bmax_visits \d+$/.test(text) ? "visit_bound" : undefined;
+}
+
+/**
+ * The Cairn node key a limit error names: the node the run was about to enter when it hit the
+ * hop limit (`… (hop limit) at node <key>: …`) or the node past its max_visits (`node <key> of
+ * WF '…' would run …`) — not the last node that completed (cairn/run.ts throw sites).
+ */
+function limitNodeKey(c: ErrorCause): string | undefined {
+  const m = / \(hop limit\) at node ([A-Za-z_][A-Za-z0-9_]*): |^node ([A-Za-z_][A-Za-z0-9_]*) of WF '/.exec(c.message);
+  return m === null ? undefined : (m[1] ?? m[2]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,31 +650,36 @@ function compiledRoutesText(decl: Declarations | undefined, model: TraceModel, a
 
 /** Classifies an aborted run (trace ending with ERROR). */
 function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | undefined, walk: Walk | undefined): Classification {
-  const message = typeof err.detail.message === "string" ? err.detail.message : show(err.detail);
-  const reason = typeof err.detail.reason === "string" ? err.detail.reason : undefined;
+  const cause = errorCause(err);
+  const { message, reason, code } = cause;
   const open = [...model.visits].reverse().find((v) => v.complete === null);
   const step = open === undefined ? undefined : stepOf(open, open.steps.length, decl);
-  let cls = classifyErrorMessage(message, reason);
+  let cls = classifyErrorMessage(message, reason, code);
   if (cls === "by_location") cls = step?.kind === "CS" ? "cs_runtime_error" : step?.kind === "CT" ? "ct_error" : open !== undefined ? "cs_runtime_error" : "graph_structure_error";
   const notes: string[] = [];
   let binding: BindingProblem | undefined;
   if (open !== undefined && (cls === "ct_error" || cls === "cs_runtime_error")) {
     const found = firstStructural(open, model, decl, open.steps.length);
-    if (found !== undefined && hasDefiniteCause(message, reason)) {
+    if (found !== undefined && hasDefiniteCause(message, reason, code)) {
       notes.push(`${open.fqdn} also has a binding problem (input "${found.input}" ← ${found.path}: ${found.problem}), but it did not cause this error.`);
     } else if (found !== undefined) {
       binding = found;
       cls = "expression_binding_error";
     }
   }
-  // Where: the CC in progress, else an address the message names, else the last CC.
+  // Where: the CC in progress, else the node a Cairn limit error names (the node the run was
+  // about to enter), else an address the message names, else the last CC.
   let node: string;
   let address: number | null;
   const named = /(?:bindings|pipeline|cs|ct)\["?\d+"?\]\["(\d+)"\]|pipeline\["(\d+)"\]/.exec(message);
   const last = model.visits[model.visits.length - 1];
+  const limitKey = open === undefined && model.wfAddr === null && model.workflow !== null && limitOf(cause) !== undefined ? limitNodeKey(cause) : undefined;
   if (open !== undefined) {
     node = open.fqdn;
     address = open.addr;
+  } else if (limitKey !== undefined) {
+    node = `${model.workflow as string}::${limitKey}`;
+    address = decl?.cairnNode?.(node)?.address ?? model.visits.find((v) => v.fqdn === node)?.addr ?? null;
   } else if (named !== null && decl !== undefined) {
     address = Number(named[1] ?? named[2]);
     node = decl.fqdn(address);
@@ -609,13 +704,13 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
       hint = binding !== undefined && open !== undefined ? `${bindingHint(open, binding, model, decl, walk)} The run was then aborted: ${message}` : `the run was aborted at ${at} by a malformed binding: ${message}. Fix it in ${dispatch}.`;
       break;
     case "admission_error":
-      hint = /integrity/i.test(message)
+      hint = isIntegrityError(cause)
         ? `the snapshot failed its integrity check, so nothing may run on it: ${message}. Restore or recompile the snapshot.`
-        : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${step?.kind === "CS" || /\bCS\b|cs\[/.test(message) ? `cs["${step?.address ?? "?"}"]` : `ct["${step?.address ?? "?"}"]`}.handler_ref in ${handlers} (or map the handler).`;
+        : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${step?.kind === "CS" || /\bCS\b|cs\[/.test(unquotedText(message)) ? `cs["${step?.address ?? "?"}"]` : `ct["${step?.address ?? "?"}"]`}.handler_ref in ${handlers} (or map the handler).`;
       break;
     case "graph_structure_error":
-      if (/topology hops/.test(message)) hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
-      else if (/^C[TS] addr/.test(message)) hint = `${at} names an address that ${handlers} does not define: ${message}. dispatch.json and handlers.json are from different compilations (neither is covered by the trust hash).`;
+      if (limitOf(cause) === "hop_limit") hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
+      else if (/^C[TS] addr/.test(unquotedText(message))) hint = `${at} names an address that ${handlers} does not define: ${message}. dispatch.json and handlers.json are from different compilations (neither is covered by the trust hash).`;
       else hint = `the run was aborted at ${at}: ${message}. Check the node's entry in ${dispatch}.`;
       break;
     case "ct_error":
@@ -825,11 +920,12 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
   const snapshot = decl === undefined ? "" : ` (sealed snapshot ${decl.display})`;
   const recompile = `fix ${file} and recompile it with \`cairn wf compile\``;
   let hint: string;
+  const cause = model.error === null ? undefined : errorCause(model.error);
   switch (c.class) {
     case "admission_error":
-      hint = /integrity/i.test(message)
+      hint = cause !== undefined && isIntegrityError(cause)
         ? `the snapshot failed its integrity check, so nothing may run on it: ${message}. Run the sealed file exactly as \`cairn wf compile\` wrote it (or load it by digest from the store).`
-        : /^plane admission rejected /.test(message)
+        : /^plane admission rejected /.test(unquotedText(message))
         ? `the execution plane refused to admit the lane-bound step at ${where}: ${message}. Check the node config (authority policy for the signing subject, trusted key, a verified target on that lane attesting a class the step's lane.acceptable_attestation accepts) or the step's lane binding in ${file}; the evidence ids name the admission.rejected record.`
         : `the run was refused at ${where}: ${message}. A Cairn snapshot runs only handlers from the sealed tables (CAIRN_ATOMS, CS_RUNTIMES) and the module bundles inside it: ${recompile} (the compiler checks every capability).`;
       break;
@@ -837,12 +933,13 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
       const last = model.visits[model.visits.length - 1];
       const lastView = last === undefined ? undefined : decl?.cairnNode?.(last.fqdn);
       const lastText = last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}${lastView === undefined ? "" : ` (routes: ${routesText(lastView)})`}`;
-      if (/topology hops/.test(message)) {
+      const limit = cause === undefined ? undefined : limitOf(cause);
+      if (limit === "hop_limit") {
         const counts = new Map<string, number>();
         for (const v of model.visits) counts.set(codeOf(v.fqdn), (counts.get(codeOf(v.fqdn)) ?? 0) + 1);
         const looped = [...counts.entries()].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
         hint = `the run visited ${model.visits.length} nodes and hit the hop limit${looped.length === 0 ? "" : ` (repeated: ${looped.join(", ")})`}: the routes of ${file} loop. Route an outcome out of the cycle, or declare max_visits on a node of it, and recompile; last node: ${lastText}.`;
-      } else if (/max_visits/.test(message)) {
+      } else if (limit === "visit_bound") {
         hint = `${message}: the cycle through ${last === undefined ? "it" : codeOf(last.fqdn)} in ${file} ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${lastText}.`;
       } else {
         hint = `${where}: ${message}. The trace does not follow the routes of the snapshot${snapshot}${d === undefined ? "" : ` (node ${d.node}: ${routesText(d)})`}: check that it is the snapshot the run used (${typeof model.start?.detail.snapshot === "string" ? model.start.detail.snapshot : "see WF_START.detail.snapshot"}).`;
