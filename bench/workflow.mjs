@@ -3,7 +3,7 @@
  * `POST /api/run` of `cairn serve`, and the one-shot CLI `cairn wf run --no-render`.
  *
  *   npm run build && node --expose-gc bench/workflow.mjs
- *   node --expose-gc bench/workflow.mjs --only inproc        (inproc | tmpfs | ab | http | cli; also i, ii, iii)
+ *   node --expose-gc bench/workflow.mjs --only inproc        (inproc | tmpfs | growth | ab | http | cli; also i, ii, iii)
  *   CAIRN_BENCH_AB_DIST=<other dist/> node --expose-gc bench/workflow.mjs --only ab   before/after of two builds
  *   CAIRN_BENCH_SCALE=0.2 node --expose-gc bench/workflow.mjs   quick run
  *
@@ -17,10 +17,10 @@
  *
  * Data-root regime: the same payload is run again and again; each run appends to the workflow's
  * registry / audit log, so every run has another prior state and hence another trace id (a new
- * trace directory per run). The CS runtimes scan their files whole on every call (the registry
- * parses every line, the log counts its lines), so a run's cost grows with the number of runs
- * the data root has seen; the bytes and digests come from the per-process file cache when the
- * file is unchanged (ARCHITECTURE §11.6). To measure a steady figure, each data root serves
+ * trace directory per run). The file cache follows the runtime's own appends (ARCHITECTURE
+ * §11.6: bytes, SHA-256 state, the log's line summary and the registry's parsed state), so a
+ * run's cost should not grow with the data root; `growth` measures that (below). To measure a
+ * steady figure anyway, each data root serves
  * CAIRN_BENCH_WF_ROOT_RUNS runs (default 100) and the next run uses the next fresh, seeded data
  * root; the data roots are prepared, and their data-root locks taken (one `acquireDataRootLock`
  * per data root, passed to its runs as `dataRootLock`, as `cairn serve` does), before the timed
@@ -39,6 +39,10 @@
  *  - HTTP: `GET /api/health` on the same server with the same clients (the HTTP round trip
  *    without a run), and the in-process rate.
  *  - CLI: a bare `node -e 0` spawn.
+ *  - growth: GOVERN runs against an audit log already holding ~20 MB and ~100 MB of records
+ *    (× CAIRN_BENCH_SCALE), beside the same runs on a fresh data root in the same process: the
+ *    CPU per run should not depend on the log's size (the first run after the log was written
+ *    reads it once and is left out: 50 warm-up runs, then CAIRN_BENCH_WF_GROWTH_RUNS runs).
  * The reference runtime (pgs_runtime 0.3.1, Python) is not runnable here: its figures are the
  * ones stated in issue 4 §7.1, printed as "quoted, not measured here".
  *
@@ -58,7 +62,7 @@ import {
   diskOf, envInt, fmtInt, fmtNum, gc, header, interleaved, makeTmpDir, median, note, now, parseBenchArgs, removeDir, report, reps, scaled,
 } from "./util.mjs";
 
-const BENCHES = ["inproc", "tmpfs", "ab", "http", "cli"];
+const BENCHES = ["inproc", "tmpfs", "growth", "ab", "http", "cli"];
 const opts = parseBenchArgs(process.argv.slice(2), { script: "workflow.mjs", benches: BENCHES, aliases: { i: "inproc", ii: "http", iii: "cli" } });
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -518,6 +522,64 @@ async function benchCli() {
   }
 }
 
+const GROWTH_RUNS = scaled(envInt("CAIRN_BENCH_WF_GROWTH_RUNS", 500), 50);
+const GROWTH_LOG_MB = [20, 100].map((mb) => Math.max(1, Math.round(mb * Math.min(1, Number(process.env.CAIRN_BENCH_SCALE ?? 1)))));
+
+/** CPU and wall per GOVERN run with the audit log pre-filled to `mb` MB (0: fresh data root), after a warm-up. */
+function timeGrowth(root, wf, run, mb) {
+  const dr = freshDataRoot(join(root, `growth-${mb}`), wf);
+  if (mb > 0) {
+    const d = join(dr, "ai_governance/agent_governance");
+    mkdirSync(d, { recursive: true });
+    const line = `{"record_id": "x", "sequence_number": 1, "timestamp": "2020-01-01T00:00:00.000000", "actor_id": "a", "stream_id": "s", "record": {"pad": "${"p".repeat(400)}"}}\n`;
+    writeFileSync(join(d, "governance_audit.jsonl"), line.repeat(Math.round((mb * 1e6) / line.length)));
+  }
+  const lock = lockDataRoot(dr);
+  try {
+    for (let i = 0; i < 50; i++) run(dr, lock);
+    gc();
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    let last;
+    for (let i = 0; i < GROWTH_RUNS; i++) last = run(dr, lock);
+    const ms = now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (last.status !== "SUCCESS") throw new Error(`${wf.fqdn}: last run ended ${last.status}: ${JSON.stringify(last.error)}`);
+    return { cpuUs: (cpu.user + cpu.system) / GROWTH_RUNS, wallUs: (ms * 1000) / GROWTH_RUNS };
+  } finally {
+    lock?.release();
+    rmSync(dr, { recursive: true, force: true });
+  }
+}
+
+async function benchGrowth() {
+  const wf = WORKFLOWS.find((w) => w.key === "govern");
+  header(`workflow growth: GOVERN_AGENT_ACTION against a large audit log (${GROWTH_LOG_MB.join(" / ")} MB) vs a fresh data root, in-process`);
+  const root = makeTmpDir("wf-growth");
+  const workspace = copyWorkspace(join(root, "workspace"));
+  const snapshot = pgs.loadSnapshot(workspace, "ai_governance");
+  const run = runner(wf, workspace, snapshot, pgs.readPayloadFile(wf.payloadFile), {});
+  const clear = () => rmSync(join(workspace, "traces"), { recursive: true, force: true });
+  for (const mb of GROWTH_LOG_MB) {
+    const fresh = [];
+    const big = [];
+    for (let r = 0; r < REPS; r++) {
+      fresh.push(timeGrowth(root, wf, run, 0));
+      clear();
+      big.push(timeGrowth(root, wf, run, mb));
+      clear();
+    }
+    const f = median(fresh.map((x) => x.cpuUs));
+    const b = median(big.map((x) => x.cpuUs));
+    report({
+      id: `workflow.growth.${mb}mb`, label: `GOVERN CPU per run, audit log of ${mb} MB`, value: b, unit: "µs", lowerIsBetter: true,
+      baseline: { label: "fresh data root", value: f },
+      info: `target: flat (ratio ~1); wall ${fmtInt(median(big.map((x) => x.wallUs)))} vs ${fmtInt(median(fresh.map((x) => x.wallUs)))} µs; ${GROWTH_RUNS} runs × ${REPS}`,
+    });
+  }
+  removeDir(root);
+}
+
 // ------------------------------------------------------------------ main
 
 console.log(`workflow benchmarks: node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), disk ${diskOf(makeTmpDir("probe"))}`);
@@ -528,6 +590,7 @@ const t0 = now();
 let inproc;
 if (opts.only.includes("inproc")) inproc = await benchInProcess();
 if (opts.only.includes("tmpfs")) await benchInProcess(true);
+if (opts.only.includes("growth")) await benchGrowth();
 if (opts.only.includes("ab")) await benchAb();
 if (opts.only.includes("http")) await benchHttp(inproc);
 if (opts.only.includes("cli")) await benchCli();
