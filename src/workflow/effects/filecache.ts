@@ -5,7 +5,7 @@
  * The CS runtimes read their files whole on every call, and a PGS run reads and hashes every
  * RB file twice more (prior and posterior state). Most of the time nothing changed since the
  * last read, or only this process's own append did. An entry, by the file's real path (the CS
- * runtimes pass `PreparedPath.realFile`, `captureState` the `realpath` of its path: one file,
+ * runtimes and `captureState` pass `PreparedPath.realFile` (confine.ts): one file,
  * one entry), holds the bytes (and, once asked, the SHA-256 state) together with the file's
  * identity when read: `dev`, `ino`, `size` and the `mtime`, `ctime` and birth time in
  * nanoseconds (`BigIntStats`, `stat` with `{bigint: true}`). A lookup is trusted only when the
