@@ -6,9 +6,10 @@
  *  2. a log above FILE_CACHE_MAX_FILE_BYTES keeps a cache entry without its bytes: appends
  *     number their records right, prior/posterior digests are the files' SHA-256, and a change
  *     by someone else is still seen;
- *  3. a run recorded in no store does not read the bytes of such a log; a recorded one does.
+ *  3. a run recorded in no store does not read the bytes of such a log; a recorded one does;
+ *  4. the 256 MiB limit on a data file holds even while the cache follows the file.
  */
-import { appendFileSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -16,6 +17,7 @@ import { sha256 } from "../../src/core/digest.js";
 import { LOG_SUMMARY } from "../../src/workflow/effects/appendonly.js";
 import { REGISTRY_STATE } from "../../src/workflow/effects/registry.js";
 import { FILE_CACHE_MAX_FILE_BYTES } from "../../src/workflow/effects/filecache.js";
+import { MAX_DATA_FILE_BYTES } from "../../src/workflow/effects/fsio.js";
 import { decodeUtf8, splitLines } from "../../src/workflow/effects/jsonl.js";
 import { captureState } from "../../src/workflow/pgs/index.js";
 import { openStore } from "../../src/store/store.js";
@@ -151,4 +153,24 @@ describe("2. a log above the cache's byte limit", () => {
       store.close();
     }
   });
+});
+
+describe("4. the 256 MiB data-file limit holds for a log the cache follows", () => {
+  it("a log that grows past MAX_DATA_FILE_BYTES through the runtime's own appends is refused by the next run, as a fresh process would", () => {
+    const b = box();
+    const d = join(b.dataRoot, "ai_governance/agent_governance");
+    mkdirSync(d, { recursive: true });
+    const path = join(d, "governance_audit.jsonl");
+    // A sparse file: NUL bytes (valid UTF-8) ending with a newline, 300 bytes under the limit.
+    const fd = openSync(path, "w");
+    writeSync(fd, "\n", MAX_DATA_FILE_BYTES - 301);
+    closeSync(fd);
+    const p = payload("agent_governance/01_valid_standard_action.json");
+    expect(b.run(WF.govern, p).status).toBe("SUCCESS"); // the append takes it past the limit
+    expect(statSync(path).size).toBeGreaterThan(MAX_DATA_FILE_BYTES);
+    const r = b.run(WF.govern, p);
+    expect(r.status).toBe("ERROR");
+    expect(r.error?.code).toBe("E_LIMIT_EXCEEDED");
+    expect(r.error?.message).toContain(`above the ${MAX_DATA_FILE_BYTES}-byte limit`);
+  }, 60_000);
 });

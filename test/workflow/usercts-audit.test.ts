@@ -138,3 +138,33 @@ process.stdout.write(JSON.stringify(r));
     expect(traceText(ra)).not.toMatch(/file:|\/work\/|\/tmp\//);
   });
 });
+
+describe("a promise the module rejects and never handles", () => {
+  /** Runs `body` (a script importing usercts.ts through tsx) in a child process: its exit status, stdout and stderr. */
+  function child(body: string): { status: number | null; stdout: string; stderr: string } {
+    const dir = tempDir();
+    const script = join(dir, "rej.mts");
+    writeFileSync(script, `import { UserModuleRunner } from ${JSON.stringify(join(REPO, "src/workflow/cairn/usercts.ts"))};\nimport { fromPlain } from ${JSON.stringify(join(REPO, "src/workflow/pgs/value.ts"))};\n${body}\n`);
+    const p = spawnSync(process.execPath, ["--import", "tsx", script], { cwd: REPO, encoding: "utf8" });
+    return { status: p.status, stdout: p.stdout, stderr: p.stderr };
+  }
+
+  it("is ignored: the run's result stands and the process lives on", () => {
+    const r = child(`
+const m = new UserModuleRunner("m", 'module.exports.capabilities = { t: { outputs: ["v"], run() { Promise.reject(new Error("late")); Promise.any([]); (async () => { throw new Error("async"); })(); return { v: "ok" }; } } };');
+const o = m.call("t", fromPlain({}), "k");
+setTimeout(() => console.log(JSON.stringify({ ok: o.ok, alive: true })), 50);`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe('{"ok":true,"alive":true}');
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  it("the host's own unhandled rejections still end the process, as without the guard", () => {
+    const r = child(`
+const m = new UserModuleRunner("m", 'module.exports.capabilities = { t: { outputs: ["v"], run() { return { v: "ok" }; } } };');
+m.call("t", fromPlain({}), "k");
+Promise.reject(new Error("host rejection"));`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("host rejection");
+  }, 60_000);
+});

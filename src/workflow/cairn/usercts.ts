@@ -46,6 +46,9 @@
  *  - no `require`, `process`, `Buffer`, timers, `fetch`, `crypto`, `performance`: they are
  *    not defined in the context (V8's own `console` exists but prints nothing);
  *  - promise jobs run inside the call (`microtaskMode: "afterEvaluate"`), never afterwards;
+ *    a promise of the module's realm that is rejected and never handled is ignored (it would
+ *    otherwise reach Node's unhandled-rejection handling and end the whole process, a
+ *    `cairn serve` included, after the run reported its result): `guardContextRejections`;
  *  - the non-locale local-time methods (`getHours`, `toString`…) follow the process time
  *    zone, which the CLI sets to UTC;
  *  - one synchronous deadline per call (USER_CT_TIMEOUT_MS) covering module evaluation and the
@@ -339,6 +342,28 @@ function isTimeout(err: unknown): boolean {
   return e !== undefined && ownData(e, "code") === "ERR_SCRIPT_EXECUTION_TIMEOUT";
 }
 
+/** `Promise.prototype` of every user-CT context made (weakly held). */
+const contextPromiseProtos = new WeakSet<object>();
+let rejectionGuardInstalled = false;
+
+/**
+ * Installs, once per process, an `unhandledRejection` listener that ignores the rejections of
+ * promises made in a user-CT context (their prototype is a context's `Promise.prototype`). Any
+ * other unhandled rejection is left to the host: when no other listener exists it is thrown
+ * as an uncaught exception, which is what Node does by default (`--unhandled-rejections=throw`),
+ * so installing the guard does not hide the host's own rejections. A module that reshapes its
+ * promises' prototypes escapes the guard (`node:vm` is not a security boundary, below).
+ */
+function guardContextRejections(): void {
+  if (rejectionGuardInstalled) return;
+  rejectionGuardInstalled = true;
+  process.on("unhandledRejection", (reason, promise) => {
+    if (contextPromiseProtos.has(Object.getPrototypeOf(promise) as object)) return;
+    if (process.listenerCount("unhandledRejection") > 1) return; // the host handles its own
+    throw reason instanceof Error ? reason : new Error(`unhandled promise rejection: ${String(reason)}`);
+  });
+}
+
 /** A compiled module: the vm scripts, reused for every call (each call gets a new context). */
 export class UserModuleRunner {
   private readonly script: vm.Script;
@@ -363,6 +388,8 @@ export class UserModuleRunner {
     // afterEvaluate: promise jobs the module queues run inside each runInContext call (and the
     // call's deadline), never later on the host's queue.
     const ctx = vm.createContext(Object.create(null) as object, { name: `cairn-ct:${this.name}`, microtaskMode: "afterEvaluate" });
+    guardContextRejections();
+    contextPromiseProtos.add(vm.runInContext("Promise.prototype", ctx) as object);
     vm.runInContext(prelude(seedWords(seedKey), this.stackFile), ctx, { timeout: left() });
     // The module's wrapper function is made in the context (a context-realm function); the
     // arguments travel as string literals in the script text.

@@ -59,6 +59,16 @@ function writeAll(fd: number, buf: Uint8Array): void {
 }
 
 /**
+ * A data file above MAX_DATA_FILE_BYTES is refused whether or not the file cache follows it
+ * (a cached summary must not let a file grow past the limit a fresh process would refuse).
+ */
+function refuseOversized(p: PreparedPath, bytes: bigint): void {
+  if (bytes <= BigInt(MAX_DATA_FILE_BYTES)) return;
+  const size = Number(bytes);
+  throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} is ${size} bytes, above the ${MAX_DATA_FILE_BYTES}-byte limit`, { path: p.rel, size });
+}
+
+/**
  * Reads the whole file, or `undefined` when it does not exist. Throws CairnError (I/O) otherwise.
  * The values of `derive` are kept with the file's cache entry (filecache.ts).
  */
@@ -76,10 +86,7 @@ export function readData(p: PreparedPath, derive: readonly Derivation<unknown>[]
   try {
     const st = fstatSync(fd, { bigint: true });
     if (!st.isFile()) throw effectError(ErrorCode.STORE_IO, EffectErrorReason.IO, `cannot read ${JSON.stringify(p.rel)}: not a regular file`, { path: p.rel });
-    const size = Number(st.size);
-    if (size > MAX_DATA_FILE_BYTES) {
-      throw effectError(ErrorCode.LIMIT_EXCEEDED, EffectErrorReason.IO, `${JSON.stringify(p.rel)} is ${size} bytes, above the ${MAX_DATA_FILE_BYTES}-byte limit`, { path: p.rel, size });
-    }
+    refuseOversized(p, st.size);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -106,6 +113,7 @@ export function readData(p: PreparedPath, derive: readonly Derivation<unknown>[]
  */
 export function readDerived<T>(p: PreparedPath, d: Derivation<T>): T | undefined {
   if (p.realFile === undefined || p.stat === undefined) return undefined;
+  refuseOversized(p, p.stat.size);
   const hit = cachedDerived(p.realFile, p.stat, d);
   if (hit !== undefined) return hit;
   const bytes = readData(p, [d as Derivation<unknown>]);
@@ -116,6 +124,7 @@ export function readDerived<T>(p: PreparedPath, d: Derivation<T>): T | undefined
 /** `readDerived` with the SHA-256 and size of the content the value was derived from. */
 export function readDerivedContent<T>(p: PreparedPath, d: Derivation<T>): { value: T; digest: Digest; size: number } | undefined {
   if (p.realFile === undefined || p.stat === undefined) return undefined;
+  refuseOversized(p, p.stat.size);
   const value = cachedDerived(p.realFile, p.stat, d);
   const hit = value === undefined ? undefined : cachedDigest(p.realFile, p.stat);
   if (value !== undefined && hit !== undefined) return { value, digest: hit.digest, size: Number(p.stat.size) };
