@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { CairnError, ErrorCode, exitCodeFor } from "../core/errors.js";
+import { CairnError, ErrorCode, exitCodeFor, isCairnError, osErrorText } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
 import { printError } from "./output.js";
 
@@ -126,7 +126,16 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   // A closed pipe (`cairn store get … | head`) is not worth a stack trace.
   if (err.code === "EPIPE") process.exit(1);
-  throw err;
+  // Any other failure to write stdout (ENOSPC, EIO…) is reported like every error — one line on
+  // stderr (or JSON with --json), exit 1 — never as an uncaught exception. Nothing else may
+  // destroy stdout (`store get` copies to it without `pipeline`), but an error that is not a
+  // write error is still reported as itself.
+  const args = process.argv.slice(2);
+  const end = args.indexOf("--");
+  const json = (end === -1 ? args : args.slice(0, end)).includes("--json");
+  const e = isCairnError(err) ? err : new CairnError(ErrorCode.STORE_IO, `cannot write stdout: ${osErrorText(err)}`, { path: "stdout" }, { cause: err });
+  printError(e, json);
+  process.exit(exitCodeFor(e));
 });
 
 process.exitCode = await main();

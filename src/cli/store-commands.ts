@@ -1,7 +1,7 @@
 /** `cairn init`, `cairn store …` (put, get, ls, stat, rm, pin, unpin, roots). */
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { Command, Option } from "commander";
 import { parseDigest, type Digest } from "../core/digest.js";
 import { openStore } from "../store/store.js";
@@ -72,6 +72,34 @@ function putCommand(): Command {
     });
 }
 
+/**
+ * Copies a read stream to stdout, honouring backpressure. Not `pipeline(source, stdout)`: a
+ * failing source would destroy stdout with the source's error. Here a read error (e.g.
+ * E_STORE_CORRUPT) just stops the copy and is thrown to the caller, which reports it like any
+ * error; stdout stays usable for `--json`. A verified stream that fails has emitted fewer bytes
+ * than the artifact's size (see `openReadStream`); a closed stdout (EPIPE) exits 1 (main.ts).
+ */
+async function copyToStdout(source: Readable): Promise<void> {
+  const out = process.stdout;
+  try {
+    for await (const chunk of source) {
+      if (!out.write(chunk as Buffer)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            out.off("drain", done);
+            out.off("close", done);
+            resolve();
+          };
+          out.once("drain", done);
+          out.once("close", done);
+        });
+      }
+    }
+  } finally {
+    source.destroy();
+  }
+}
+
 function getCommand(): Command {
   return new Command("get")
     .description("write an artifact's verified bytes to stdout (or to a file with -o, atomically)")
@@ -96,7 +124,7 @@ function getCommand(): Command {
           out.result({ ...info, path: resolve(shown) }, () => out.note(`wrote ${info.size} bytes to ${shown}`));
           return;
         }
-        await pipeline(reader.openReadStream(digest), process.stdout);
+        await copyToStdout(reader.openReadStream(digest));
       });
     });
 }

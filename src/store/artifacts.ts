@@ -378,7 +378,10 @@ export class Artifacts {
 
   /**
    * A stream of the verified bytes. Large files are hashed once in full before the first byte
-   * is emitted, then hashed again while streaming (a change in between fails the stream).
+   * is emitted, then hashed again while streaming (a change in between fails the stream). The
+   * last chunk is held back until that second hash matches, and a file that grew fails as soon
+   * as it passes the recorded size, so a stream that fails has emitted fewer bytes than the
+   * artifact's size: a consumer never receives a complete-looking copy of changed bytes.
    */
   openReadStream(digest: Digest, opts: ReadOptions = {}): Readable {
     const r = this.presentRow(digest, opts.asOf);
@@ -396,12 +399,16 @@ export class Artifacts {
         await verifyFd(digest, r, fd);
         const h = identityHasher(r.type_tag ?? undefined);
         let n = 0;
+        let held: Buffer | undefined; // emitted only once the whole file has checked out
         for await (const chunk of fdChunks(fd)) {
           h.update(chunk);
           n += chunk.length;
-          yield chunk;
+          if (n > r.size) throw corrupt(digest, "bytes changed while streaming");
+          if (held !== undefined) yield held;
+          held = chunk;
         }
         if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "bytes changed while streaming");
+        if (held !== undefined) yield held;
       } finally {
         closeOnce();
       }

@@ -33,7 +33,7 @@ export class Catalog {
     try {
       this.db = new Database(path, { readonly: opts.readOnly, fileMustExist: !opts.create, timeout: 5000 });
     } catch (err) {
-      throw new CairnError(ErrorCode.STORE_IO, `cannot open catalog ${path}: ${(err as Error).message}`, { path }, { cause: err });
+      throw catalogError(path, err, "cannot open catalog");
     }
     try {
       if (!opts.readOnly) {
@@ -45,6 +45,11 @@ export class Catalog {
         // crash interrupted (before this was one transaction) holds a meta table but no version
         // and nothing else: it is created again
         if (hasMeta && !this.interruptedCreation()) this.checkVersion(path);
+        // No meta table: only a brand-new, empty database may be created. Every build creates
+        // `meta` first (its own statement, before any other table; now all in one transaction),
+        // so tables without it are not a creation cut short but a damaged or foreign catalog: it
+        // is refused, never "repaired" by creating a version row for data nobody checked.
+        if (!hasMeta) this.refuseTablesWithoutMeta(path);
         // The schema and the version in one transaction: a crash leaves all of it or none.
         this.db.transaction(() => {
           this.db.exec(SCHEMA_V1);
@@ -58,8 +63,19 @@ export class Catalog {
     } catch (err) {
       this.db.close();
       if (err instanceof CairnError) throw err;
-      throw new CairnError(ErrorCode.STORE_IO, `cannot use catalog ${path}: ${(err as Error).message}`, { path }, { cause: err });
+      throw catalogError(path, err, "cannot use catalog");
     }
+  }
+
+  /** E_STORE_CORRUPT if the catalog (which has no meta table) holds any table at all. */
+  private refuseTablesWithoutMeta(path: string): void {
+    const tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    if (tables.length === 0) return;
+    throw new CairnError(
+      ErrorCode.STORE_CORRUPT,
+      `catalog ${path} has no meta table (no format_version) but holds tables (${tables.join(", ")}); refusing to give them a format_version`,
+      { path, tables },
+    );
   }
 
   /** A meta table without any row, and no row in any logseq table: a creation cut short. */
@@ -185,6 +201,25 @@ export class Catalog {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * A SQLite failure on the catalog as a CairnError: a damaged database file (SQLITE_CORRUPT,
+ * SQLITE_NOTADB — truncated, overwritten, not SQLite) is E_STORE_CORRUPT naming the file;
+ * anything else (cannot open, read or write it) is E_STORE_IO.
+ */
+export function catalogError(path: string, err: unknown, what: string): CairnError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (isCorruptionError(err)) {
+    return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${msg}`, { path, sqliteCode: (err as { code: string }).code }, { cause: err });
+  }
+  return new CairnError(ErrorCode.STORE_IO, `${what} ${path}: ${msg}`, { path }, { cause: err });
+}
+
+/** Whether `err` is SQLite reporting a damaged database file (SQLITE_CORRUPT*, SQLITE_NOTADB). */
+export function isCorruptionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || code.startsWith("SQLITE_CORRUPT_"));
 }
 
 /** Runs every callback even if some throw; rethrows the first error. */

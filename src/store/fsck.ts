@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { canonicalize } from "../core/canonical.js";
 import { digestFromBytes, digestToBytes, sha256, type Digest } from "../core/digest.js";
 import { isCairnError } from "../core/errors.js";
-import type { Catalog } from "./catalog.js";
+import { isCorruptionError, type Catalog } from "./catalog.js";
 import { OBJECTS_DIR, TMP_DIR, objectPath, readyPath } from "./layout.js";
 import { verifyBytes, verifyFd, type ArtifactRow } from "./artifacts.js";
 import { edgeId } from "./edges.js";
@@ -127,23 +127,30 @@ export async function fsck(root: string, cat: Catalog): Promise<FsckReport> {
   const p = new Problems();
   const checked: Checked = { artifacts: 0, bytes: 0, receipts: 0, edges: 0, maxLogseq: 0 };
 
-  const integrity = cat.db.pragma("quick_check") as Array<{ quick_check: string }>;
-  for (const r of integrity) if (r.quick_check !== "ok") p.add("sqlite_integrity", "catalog", r.quick_check);
+  try {
+    const integrity = cat.db.pragma("quick_check") as Array<{ quick_check: string }>;
+    for (const r of integrity) if (r.quick_check !== "ok") p.add("sqlite_integrity", "catalog", r.quick_check);
 
-  // 1. Artifacts: re-hash every present one; swept ones must hold no bytes.
-  checkArtifactRows(root, cat, p, checked);
-  await verifyFiles(root, cat, p, checked);
-  // 2. Files nobody references.
-  checkObjectFiles(root, cat, p);
-  checkTmpFiles(root, p);
-  // 3. References must point at known artifacts.
-  checkReferences(cat, p);
-  // 4. Edges: every edge has nodes on both sides and its id matches its content.
-  checkEdges(cat, p, checked);
-  // 5. Receipts: canonical bodies whose digest and action key match, referencing known artifacts.
-  checkReceipts(cat, p, checked);
-  // 6. Logseq: every value 1..max accounted for exactly once.
-  checked.maxLogseq = checkLogseqs(cat, p);
+    // 1. Artifacts: re-hash every present one; swept ones must hold no bytes.
+    checkArtifactRows(root, cat, p, checked);
+    await verifyFiles(root, cat, p, checked);
+    // 2. Files nobody references.
+    checkObjectFiles(root, cat, p);
+    checkTmpFiles(root, p);
+    // 3. References must point at known artifacts.
+    checkReferences(cat, p);
+    // 4. Edges: every edge has nodes on both sides and its id matches its content.
+    checkEdges(cat, p, checked);
+    // 5. Receipts: canonical bodies whose digest and action key match, referencing known artifacts.
+    checkReceipts(cat, p, checked);
+    // 6. Logseq: every value 1..max accounted for exactly once.
+    checked.maxLogseq = checkLogseqs(cat, p);
+  } catch (err) {
+    // A damaged catalog page that a check had to read: a finding, not a crash. The checks
+    // after it cannot run on a catalog SQLite refuses to read.
+    if (!isCorruptionError(err)) throw err;
+    p.add("sqlite_integrity", "catalog", `the catalog cannot be read (${(err as Error).message}); the remaining checks were skipped`);
+  }
   const problems = p.done();
   return { ok: problems.length === 0, problems, checked };
 }

@@ -27,6 +27,11 @@ export type Params = null | boolean | number | string | Params[] | { [k: string]
 export interface ReceiptInput {
   program: Digest;
   inputs: Digest[];
+  /**
+   * Omitted (`undefined`) means `{}`. Any JSON value is kept as given, `null` included: `null`
+   * is recorded as `null` and is its own action key, distinct from `{}` (receipts already
+   * recorded with `null` must keep their digest and action key).
+   */
   params?: Params;
   outputs: Digest[];
   status: ReceiptStatus;
@@ -60,6 +65,7 @@ interface ReceiptBody {
   resources: Record<string, number>;
 }
 
+/** The action key of (program, inputs, params); omitted params are `{}`, `null` is not normalised. */
 export function actionKey(program: Digest, inputs: Digest[], params: Params = {}): Digest {
   return canonicalDigest({ kind: "cairn.action", version: 1, program, inputs, params });
 }

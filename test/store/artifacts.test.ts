@@ -1,10 +1,11 @@
 import { describe, expect, it, afterEach } from "vitest";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { freshStore } from "./helpers.js";
 import { sha256, openStore, SMALL_ARTIFACT_MAX_BYTES } from "../../src/index.js";
+import { CairnError, ErrorCode } from "../../src/core/errors.js";
 
 async function collect(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -155,5 +156,50 @@ describe("read streams", () => {
     } finally {
       ctx.cleanup();
     }
+  });
+
+  /** Opens a stream of a 5 MiB artifact, reads its first chunk, runs `change` on the object file, reads on. */
+  async function readWhileChanging(change: (file: string) => void): Promise<{ size: number; emitted: number; err: unknown }> {
+    const ctx = freshStore();
+    try {
+      const bytes = Buffer.alloc(5 * 1024 * 1024);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131) & 0xff;
+      const big = ctx.store.putBytes(bytes);
+      const hex = big.digest.slice("sha256:".length);
+      const file = join(ctx.dir, "objects", hex.slice(0, 2), hex.slice(2));
+      const it = ctx.store.openReadStream(big.digest)[Symbol.asyncIterator]();
+      let emitted = 0;
+      let err: unknown;
+      try {
+        const first = await it.next();
+        emitted += (first.value as Buffer).length;
+        chmodSync(file, 0o644);
+        change(file);
+        for (let r = await it.next(); r.done !== true; r = await it.next()) emitted += (r.value as Buffer).length;
+      } catch (e) {
+        err = e;
+      }
+      return { size: bytes.length, emitted, err };
+    } finally {
+      ctx.cleanup();
+    }
+  }
+
+  it("a file changed while streaming fails the stream before its last bytes: never a complete-looking copy", async () => {
+    const r = await readWhileChanging((file) => {
+      const fd = openSync(file, "r+");
+      writeSync(fd, Buffer.from([1]), 0, 1, 5 * 1024 * 1024 - 10); // in the last chunk
+      closeSync(fd);
+    });
+    expect((r.err as CairnError).code).toBe(ErrorCode.STORE_CORRUPT);
+    expect((r.err as CairnError).message).toContain("bytes changed while streaming");
+    expect(r.emitted).toBeGreaterThan(0);
+    expect(r.emitted).toBeLessThan(r.size);
+  });
+
+  it("a file that grows while streaming fails as soon as it passes the recorded size", async () => {
+    const r = await readWhileChanging((file) => appendFileSync(file, Buffer.alloc(3 * 1024 * 1024, 7)));
+    expect((r.err as CairnError).code).toBe(ErrorCode.STORE_CORRUPT);
+    expect(r.emitted).toBeLessThan(r.size);
   });
 });

@@ -4,7 +4,7 @@
  * refuse the damaged bytes with E_STORE_CORRUPT before returning anything, and that fsck names
  * every problem.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
@@ -325,5 +325,109 @@ describe("a catalog whose creation was cut short", () => {
   it("is refused (E_STORE_CORRUPT) when it holds data but no version", () => {
     const dir = halfCreated((db) => db.prepare("INSERT INTO snapshots(logseq, name, as_of, created_at) VALUES (1, 's', 1, 0)").run());
     expect(() => openStore({ dir })).toThrow(/has no valid format_version/);
+  });
+});
+
+describe("a catalog without a meta table", () => {
+  /** A store with some data, then its catalog's meta table dropped behind Cairn's back. */
+  function metaDropped(withData: boolean): { dir: string; catalog: string } {
+    const dir = join(makeTempDir(), "store");
+    const s = openStore({ dir });
+    if (withData) s.putBytes(Buffer.from("hi\n"));
+    s.close();
+    const catalog = join(dir, "catalog.sqlite");
+    const db = new Database(catalog);
+    db.exec("DROP TABLE meta");
+    db.close();
+    return { dir, catalog };
+  }
+
+  function hasMetaTable(catalog: string): boolean {
+    const db = new Database(catalog, { readonly: true });
+    try {
+      return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    } finally {
+      db.close();
+    }
+  }
+
+  it("with data: every opener — writer (so fsck), reader — refuses it with E_STORE_CORRUPT and it is not repaired", () => {
+    const { dir, catalog } = metaDropped(true);
+    const w = expectCairn(() => openStore({ dir }), ErrorCode.STORE_CORRUPT);
+    expect(w.message).toContain(catalog);
+    expect(w.message).toContain("no meta table");
+    expect(hasMetaTable(catalog)).toBe(false); // the writer created nothing
+    expectCairn(() => openStore({ dir, readOnly: true }), ErrorCode.STORE_CORRUPT);
+    // Still refused on every later open: nothing was "repaired" along the way.
+    expectCairn(() => openStore({ dir }), ErrorCode.STORE_CORRUPT);
+    expectCairn(() => openStore({ dir, readOnly: true }), ErrorCode.STORE_CORRUPT);
+  });
+
+  it("with Cairn's tables but no rows: also refused (no build ever creates a table before meta)", () => {
+    const { dir, catalog } = metaDropped(false);
+    expectCairn(() => openStore({ dir }), ErrorCode.STORE_CORRUPT);
+    expect(hasMetaTable(catalog)).toBe(false);
+  });
+
+  it("an empty database file (no table at all) is created by a writer", () => {
+    const dir = join(makeTempDir(), "store");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "FORMAT"), '{"format":"cairn-store","version":1}\n');
+    writeFileSync(join(dir, "catalog.sqlite"), "");
+    const store = newStore(dir);
+    expect(store.get(store.putBytes(Buffer.from("x")).digest).toString()).toBe("x");
+  });
+});
+
+describe("a damaged catalog file", () => {
+  function storeWithData(): { dir: string; catalog: string } {
+    const dir = join(makeTempDir(), "store");
+    const s = openStore({ dir });
+    for (let i = 0; i < 40; i++) s.putBytes(smallContent("damaged", i));
+    s.close(); // checkpoints the WAL into catalog.sqlite
+    return { dir, catalog: join(dir, "catalog.sqlite") };
+  }
+
+  it("a truncated catalog is E_STORE_CORRUPT naming the catalog, for writers and readers", () => {
+    const { dir, catalog } = storeWithData();
+    expect(statSync(catalog).size).toBeGreaterThan(8192);
+    truncateSync(catalog, 4096);
+    for (const readOnly of [false, true]) {
+      const e = expectCairn(() => openStore({ dir, readOnly }), ErrorCode.STORE_CORRUPT);
+      expect(e.message).toContain(`catalog ${catalog} is corrupt`);
+      expect(e.details).toMatchObject({ path: catalog });
+    }
+  });
+
+  it("a catalog that is not a SQLite database is E_STORE_CORRUPT", () => {
+    const { dir, catalog } = storeWithData();
+    writeFileSync(catalog, randomBytes(16384));
+    for (const readOnly of [false, true]) {
+      const e = expectCairn(() => openStore({ dir, readOnly }), ErrorCode.STORE_CORRUPT);
+      expect(e.message).toContain(`catalog ${catalog} is corrupt`);
+    }
+  });
+});
+
+describe("a catalog with a damaged page that opening does not read", () => {
+  it("fsck reports sqlite_integrity (ok: false) instead of failing with a raw SQLite error", async () => {
+    const dir = join(makeTempDir(), "store");
+    const s = openStore({ dir });
+    for (let i = 0; i < 60; i++) s.putBytes(Buffer.alloc(4000, i)); // ~60 pages of packed bytes
+    s.close();
+    const catalog = join(dir, "catalog.sqlite");
+    const pageSize = 4096;
+    const pages = statSync(catalog).size / pageSize;
+    expect(pages).toBeGreaterThan(40);
+    // Overwrite a page in the middle of the artifacts table (not on the path to its last row,
+    // which opening reads for the highest logseq).
+    const fd = openSync(catalog, "r+");
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, 20 * pageSize);
+    closeSync(fd);
+
+    const store = reopen(dir);
+    const report = await store.fsck();
+    expect(report.ok).toBe(false);
+    expect(report.problems.some((p) => p.code === "sqlite_integrity" && p.subject === "catalog")).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it, afterEach } from "vitest";
 import { freshStore } from "./helpers.js";
-import { canonicalize, sha256, RECEIPT_MEDIA_TYPE, type Digest } from "../../src/index.js";
+import { actionKey, canonicalize, sha256, RECEIPT_MEDIA_TYPE, type Digest } from "../../src/index.js";
 
 describe("receipts", () => {
   let ctx: ReturnType<typeof freshStore>;
@@ -222,6 +222,32 @@ describe("receipt params", () => {
       const withNull = s.recordReceipt({ program, inputs: [], params: null, outputs: [], status: "succeeded" });
       expect(s.findReceipt(program, [], null)?.digest).toBe(withNull.digest);
       expect(s.findReceipt(program, [], {})).toBeUndefined();
+    } finally {
+      ctx.cleanup();
+    }
+  });
+
+  it("null is kept as given (ARCHITECTURE §4, §5.11): in the body, the action key and idempotence; omitted is {}", async () => {
+    const ctx = freshStore();
+    try {
+      const s = ctx.store;
+      const program = s.putBytes(Buffer.from("p")).digest;
+      const out = s.putBytes(Buffer.from("o")).digest;
+      const withNull = s.recordReceipt({ program, inputs: [], params: null, outputs: [out], status: "succeeded" });
+      expect(withNull.params).toBeNull();
+      expect(JSON.parse(s.get(withNull.digest).toString("utf8")).params).toBeNull();
+      expect(withNull.actionKey).toBe(actionKey(program, [], null));
+      expect(actionKey(program, [], null)).not.toBe(actionKey(program, [], {}));
+      // Recording it again is the same receipt; another outcome for null params is a conflict.
+      expect(s.recordReceipt({ program, inputs: [], params: null, outputs: [out], status: "succeeded" })).toMatchObject({ digest: withNull.digest, created: false });
+      expect(() => s.recordReceipt({ program, inputs: [], params: null, outputs: [], status: "succeeded" })).toThrow(/E_CONFLICT|another|nondeterministic/i);
+      // Omitted params are {}: a receipt of its own, not a conflict with the null one.
+      const omitted = s.recordReceipt({ program, inputs: [], outputs: [], status: "succeeded" });
+      expect(omitted.created).toBe(true);
+      expect(omitted.params).toEqual({});
+      expect(omitted.actionKey).toBe(actionKey(program, [], {}));
+      expect(s.findReceipt(program, [])?.digest).toBe(omitted.digest);
+      expect((await s.fsck()).problems).toEqual([]);
     } finally {
       ctx.cleanup();
     }
