@@ -19,7 +19,14 @@ export function canonicalText(v: unknown): string {
   return s !== undefined ? s : canonicalize(v);
 }
 
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+/**
+ * `String.prototype.isWellFormed` and `Reflect.apply` as they were when this module loaded (in a
+ * sandbox worker: before the user's module is imported), so a module that patches the prototype
+ * (or `Function.prototype.call`) cannot slip a lone surrogate past the check into a record.
+ */
+const isWellFormedRaw = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+const apply = Reflect.apply;
+const isWellFormed = (s: string): boolean => apply(isWellFormedRaw, s, []) as boolean;
 
 /**
  * `JSON.stringify` as it was when this module loaded — in a sandbox worker, before the user's

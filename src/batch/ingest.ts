@@ -10,7 +10,7 @@
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import { isAbsolute, relative, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -57,8 +57,8 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
   if (format === "files") {
     if (dataset === "-") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
     const files: Array<[string, Digest]> = [];
-    const excludeDir = await storeInsideInput(store, dataset);
-    for await (const r of readRecords(dataset, excludeDir === undefined ? { format: "files" } : { format: "files", excludeDir })) {
+    const excludeDirs = await storeInsideInput(store, dataset);
+    for await (const r of readRecords(dataset, { format: "files", excludeDirs })) {
       const a = store.putBytes(r.input as Buffer);
       files.push([r.source.name as string, a.digest]);
     }
@@ -84,27 +84,32 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
 }
 
 /**
- * Where the store lies inside a `files` input directory: its '/'-separated path relative to the
+ * Where the store lies inside a `files` input directory: its '/'-separated paths relative to the
  * directory, which the walk skips (the store's catalog, WAL and lock are not input, and they
- * change with every run, which would give every run a new input and run id). The input
- * directory being the store or inside it is E_USAGE. Undefined when the store is elsewhere (or
- * the input is missing or not a directory: the reader reports that).
+ * change with every run, which would give every run a new input and run id). Two paths: the
+ * store's real path under the directory's real path, and the store path as given under the
+ * input path as given — the entry the walk meets when that entry is a symlink to the store
+ * (`.cairn` linked to another disk), which the files format would otherwise refuse as a link.
+ * The input directory being the store or inside it is E_USAGE. Empty when the store is
+ * elsewhere (or the input is missing or not a directory: the reader reports that).
  */
-async function storeInsideInput(store: Store, dataset: string): Promise<string | undefined> {
+async function storeInsideInput(store: Store, dataset: string): Promise<string[]> {
   let dir: string;
   let root: string;
   try {
-    if (!(await stat(dataset)).isDirectory()) return undefined;
+    if (!(await stat(dataset)).isDirectory()) return [];
     [dir, root] = await Promise.all([realpath(dataset), realpath(store.root)]);
   } catch {
-    return undefined;
+    return [];
   }
-  const outside = (rel: string): boolean => rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
-  if (!outside(relative(root, dir))) {
+  const outside = (rel: string): boolean => rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  const back = relative(root, dir);
+  if (back === "" || !outside(back)) {
     throw new CairnError(ErrorCode.USAGE, `the input directory ${dataset} is the store ${store.root} or inside it`, { path: dataset });
   }
-  const rel = relative(dir, root);
-  return outside(rel) ? undefined : rel.split(sep).join("/");
+  const found = new Set<string>();
+  for (const rel of [relative(dir, root), relative(resolve(dataset), resolve(store.root))]) if (!outside(rel)) found.add(rel.split(sep).join("/"));
+  return [...found];
 }
 
 /**

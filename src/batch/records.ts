@@ -55,10 +55,12 @@ export function parseRecord(text: string): { id: EUId; error?: EUError; json?: s
  * before the user's module is imported, so a module that patches the prototype cannot change it).
  */
 const toWellFormedRaw = (String.prototype as unknown as { toWellFormed: (this: string) => string }).toWellFormed;
+/** `Reflect.apply` as it was then (a patched `Function.prototype.call` cannot reach it). */
+const apply = Reflect.apply;
 
 /** `s` with every lone surrogate replaced by U+FFFD (an error message must have a canonical form). */
 export function wellFormed(s: string): string {
-  return toWellFormedRaw.call(s);
+  return apply(toWellFormedRaw, s, []) as string;
 }
 
 /**

@@ -4,7 +4,7 @@
  * input directory, `--out` in a subdirectory named "..x", non-UTF-8 file names, ids with lone
  * surrogates and the reduce error that did not name its EU.
  */
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, openStore } from "../../src/index.js";
@@ -119,6 +119,45 @@ describe("the files format and the store", () => {
     } finally {
       store.close();
     }
+  });
+
+  it("a store reached through a symlink inside the input directory (.cairn linked to another disk) is skipped too", async () => {
+    const dir = scratch.dir();
+    const files = join(dir, "in");
+    mkdirSync(files);
+    writeFileSync(join(files, "a.txt"), "a");
+    const reference = await run(scratch.store().store, files, fixture("engine-bytelen.mjs"), { format: "files", workers: 1, idField: "name" });
+    mkdirSync(join(dir, "elsewhere"));
+    symlinkSync(join(dir, "elsewhere"), join(files, ".cairn"));
+    const store = openStore({ dir: join(files, ".cairn") });
+    try {
+      const first = await run(store, files, fixture("engine-bytelen.mjs"), { format: "files", workers: 1, idField: "name" });
+      expect(first.counts.total).toBe(1);
+      expect(first.runId).toBe(reference.runId);
+    } finally {
+      store.close();
+    }
+    // Any other symlink is still refused.
+    symlinkSync(join(dir, "elsewhere"), join(files, "other"));
+    const again = openStore({ dir: join(files, ".cairn") });
+    try {
+      await expectCairnError(run(again, files, fixture("engine-bytelen.mjs"), { format: "files", workers: 1 }), ErrorCode.INVALID_INPUT, "other: symbolic link");
+    } finally {
+      again.close();
+    }
+  });
+
+  it("a module that patches String.prototype.isWellFormed or Function.prototype.call cannot put a lone surrogate into a record", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const input = join(dir, "in.jsonl");
+    writeFileSync(input, '{"n":1}\n');
+    const mod = join(dir, "m.mjs");
+    writeFileSync(mod, 'String.prototype.isWellFormed = () => true;\nFunction.prototype.call = function () { return true; };\nexport default () => ({ s: "a\\ud800b" });\n');
+    const r = await run(store, input, mod, { workers: 1, retries: 0, allowFailures: true });
+    expect(r.counts).toMatchObject({ total: 1, completed: 0, failed: 1 });
+    expect(r.failures[0]?.code).toBe(ErrorCode.CANONICAL);
+    expect((await verifyRun(store, r.runId)).ok).toBe(true);
   });
 
   it("an input directory that is the store, or inside it, is E_USAGE", async () => {

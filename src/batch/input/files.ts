@@ -17,8 +17,9 @@
  * be opened by its decoded name (reported as "not found") and two such names could collapse
  * into one.
  *
- * `exclude` (a '/'-separated relative path) names a directory that is skipped with everything
- * under it: the engine passes the Cairn store when it lies inside the input directory.
+ * `exclude` ('/'-separated relative paths) names directories skipped with everything under them,
+ * also when the entry is a symlink: the engine passes the Cairn store when it lies inside the
+ * input directory.
  */
 import { isUtf8 } from "node:buffer";
 import { type Dirent } from "node:fs";
@@ -114,7 +115,7 @@ export async function* readFiles(
   idByName: boolean,
   maxRecordBytes: number,
   acct: ReadAccounting,
-  exclude?: string,
+  exclude: readonly string[] = [],
 ): AsyncGenerator<EURecord, void, undefined> {
   let st;
   try {
@@ -148,6 +149,7 @@ export async function* readFiles(
     const real = join(top.dir, entry.name);
     const path = join(top.shown, entry.name);
     const rel = top.prefix + entry.name;
+    if ((e.isDirectory() || e.isSymbolicLink()) && exclude.includes(rel)) continue; // the store, when it lies inside the input directory
     if (e.isSymbolicLink()) {
       throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: symbolic link (the files format does not follow links)`, {
         file: path,
@@ -155,7 +157,6 @@ export async function* readFiles(
       });
     }
     if (e.isDirectory()) {
-      if (rel === exclude) continue; // the store, when it lies inside the input directory
       stack.push({ dir: real, shown: path, prefix: `${rel}/`, entries: await listSorted(real, path), next: 0 });
       continue;
     }

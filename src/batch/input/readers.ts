@@ -70,7 +70,7 @@ function open(path: string | "-", opts: ReaderOptions, stdin: Readable | undefin
   const acct = new ReadAccounting(opts.stats);
   if (format === "files") {
     if (path === "-") throw new UsageError("the files format reads a directory and cannot read stdin");
-    return single(readFiles(path, opts.displayName ?? path, idField === FILES_ID_FIELD, maxRecordBytes, acct, opts.excludeDir), batched);
+    return single(readFiles(path, opts.displayName ?? path, idField === FILES_ID_FIELD, maxRecordBytes, acct, opts.excludeDirs ?? []), batched);
   }
   const display = opts.displayName ?? (path === "-" ? STDIN_NAME : path);
   const chunks = inputChunks(path, display, stdin, acct);

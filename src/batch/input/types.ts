@@ -99,10 +99,11 @@ export interface ReaderOptions {
    */
   canonicalJsonLines?: boolean;
   /**
-   * files: a subdirectory ('/'-separated path relative to the input directory) skipped with
-   * everything under it — the Cairn store, when it lies inside the input directory (ingest.ts).
+   * files: subdirectories ('/'-separated paths relative to the input directory) skipped with
+   * everything under them, also when the entry is a symlink — the Cairn store, when it lies
+   * inside the input directory (ingest.ts).
    */
-  excludeDir?: string;
+  excludeDirs?: readonly string[];
 }
 
 /** Default bound on one record's size: 64 MiB. */
