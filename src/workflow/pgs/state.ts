@@ -7,7 +7,9 @@
  * Each file is reached under the CS runtimes' confinement rules (effects/confine.ts,
  * `preparePath`): parent directories walked from the real data root (a symlinked one only while
  * its real path stays inside it), the final component never a symlink, opened with
- * O_NOFOLLOW. Nothing outside the data root is ever read. A path that names something a CS
+ * O_NOFOLLOW. Nothing outside the data root is read (as for the CS runtimes, a parent directory
+ * swapped for a symlink between the walk and the open is not caught: confine.ts assumes one
+ * writer per data root, ARCHITECTURE §11.6). A path that names something a CS
  * runtime could not use — a directory, a device/FIFO/socket, a symlink (final component, or a
  * parent leading out of the data root or unresolvable), a file above MAX_STATE_FILE_BYTES, an
  * open/read that fails — is an **unusable** file: not read, recorded as such (`unusable`), and
