@@ -125,7 +125,7 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject;
 
-  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files as RecordedRun["priorFiles"] }, "cairn-wf-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
+  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files as RecordedRun["priorFiles"], priorState: priorDigest }, "cairn-wf-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
     const base = join(tmp, "workspace");
     mkdirSync(base);
     return runCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch, dataRootLock });

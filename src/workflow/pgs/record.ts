@@ -13,7 +13,7 @@
  *  - roots `pgs:<trace_id>` (the trace) and `pgs:<trace_id>:effects` so gc keeps the run.
  */
 import { canonicalBytes } from "../../core/canonical.js";
-import type { Digest } from "../../core/digest.js";
+import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import type { EffectCall } from "./engine.js";
@@ -107,12 +107,72 @@ export interface RecordedRun {
   effects: Digest;
 }
 
-/** Stores each present file's bytes and links them to `from` with one `contains` edge. */
-export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ path?: string; bytes: Buffer | null | undefined }>, role: string): void {
+/** Data-root files above this size are recorded in chunks (a state-file manifest), smaller ones whole. */
+export const STATE_CHUNKED_ABOVE_BYTES = 1024 * 1024;
+/** Chunk size of a chunked state file: chunks start at multiples of it, so a file that only grows shares every full chunk with its earlier versions. */
+export const STATE_CHUNK_BYTES = 256 * 1024;
+export const STATE_FILE_MEDIA_TYPE = "application/vnd.cairn.pgs.state-file+json";
+export const STATE_FILE_KIND = "cairn.pgs.state-file";
+export const STATE_FILE_VERSION = 1;
+
+/** The manifest of a chunked state file: its SHA-256 (the digest state manifests name) and its chunks in order. */
+export interface StateFileManifest {
+  kind: typeof STATE_FILE_KIND;
+  version: typeof STATE_FILE_VERSION;
+  digest: Digest;
+  size: number;
+  chunkSize: number;
+  chunks: Digest[];
+}
+
+/**
+ * Stores a file's bytes: whole (the artifact's digest is the file's), or above
+ * STATE_CHUNKED_ABOVE_BYTES as chunks of STATE_CHUNK_BYTES plus a state-file manifest with a
+ * `contains` edge to them. Content addressing then shares the unchanged chunks between the
+ * versions of a file that grows (an audit log): a recorded run stores its last chunk and a
+ * manifest instead of the whole file again. Returns the artifact to link from the state manifest.
+ */
+function putStateFile(store: Store, bytes: Buffer, digest: Digest, role: string): Digest {
+  if (bytes.length <= STATE_CHUNKED_ABOVE_BYTES) return store.putBytes(bytes).digest;
+  const chunks: Digest[] = [];
+  for (let off = 0; off < bytes.length; off += STATE_CHUNK_BYTES) chunks.push(store.putBytes(bytes.subarray(off, off + STATE_CHUNK_BYTES)).digest);
+  const body: StateFileManifest = { kind: STATE_FILE_KIND, version: STATE_FILE_VERSION, digest, size: bytes.length, chunkSize: STATE_CHUNK_BYTES, chunks };
+  const m = store.putBytes(canonicalBytes(body), { mediaType: STATE_FILE_MEDIA_TYPE }).digest;
+  store.addEdge({ from: [m], to: [...new Set(chunks)], type: "contains", role });
+  return m;
+}
+
+/**
+ * The bytes of the state file `digest` that the state manifest `manifest` names: the artifact
+ * of that digest, or the chunked state-file manifest the state manifest contains for it (the
+ * chunks joined and re-hashed). Throws NOT_FOUND when the store has neither, E_STORE_CORRUPT when
+ * the chunks do not hash to the digest.
+ */
+export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): Buffer {
+  if (store.has(digest)) return store.get(digest);
+  for (const node of store.lineage(manifest, { direction: "down", depth: 1 }).nodes) {
+    if (node.depth !== 1 || store.stat(node.digest).mediaType !== STATE_FILE_MEDIA_TYPE) continue;
+    const body = JSON.parse(store.get(node.digest).toString("utf8")) as Partial<StateFileManifest>;
+    if (body.kind !== STATE_FILE_KIND || body.digest !== digest || !Array.isArray(body.chunks)) continue;
+    const bytes = Buffer.concat(body.chunks.map((c) => store.get(c)));
+    if (bytes.length !== body.size || sha256(bytes) !== digest) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `the chunks of state file ${digest} (manifest ${node.digest}) do not hash to it`, { digest, manifest: node.digest });
+    }
+    return bytes;
+  }
+  throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest} is not in the store (neither whole nor chunked under ${manifest})`, { digest, manifest });
+}
+
+/**
+ * Stores each present file's bytes (state files whole or chunked: `putStateFile`; with `whole`,
+ * always whole: snapshot files) and links them to `from` with one `contains` edge.
+ */
+export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ path?: string; digest?: Digest | null; bytes: Buffer | null | undefined }>, role: string, whole = false): void {
   const members: Digest[] = [];
   for (const f of files) {
     if (f.bytes === undefined) throw new CairnError(ErrorCode.INTERNAL, `state file ${f.path ?? "?"} was captured without its bytes and cannot be recorded`);
-    if (f.bytes !== null) members.push(store.putBytes(f.bytes).digest);
+    if (f.bytes === null) continue;
+    members.push(whole || f.digest === undefined || f.digest === null ? store.putBytes(f.bytes).digest : putStateFile(store, f.bytes, f.digest, role));
   }
   const unique = [...new Set(members)];
   if (unique.length > 0) store.addEdge({ from: [from], to: unique, type: "contains", role });
@@ -121,7 +181,7 @@ export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ path
 export function recordRun(store: Store, r: RecordInput): RecordedRun {
   return store.transaction(() => {
     const snapshot = store.putBytes(canonicalBytes(snapshotManifest(r.pkg.domain, r.pkg.files)), { mediaType: SNAPSHOT_MEDIA_TYPE }).digest;
-    putFiles(store, snapshot, r.pkg.files, "pgs.snapshot");
+    putFiles(store, snapshot, r.pkg.files, "pgs.snapshot", true);
     return recordRunArtifacts(store, r, snapshot, { paramsKind: RECEIPT_PARAMS_KIND, rootPrefix: ROOT_PREFIX, stateRole: "pgs.state" });
   });
 }

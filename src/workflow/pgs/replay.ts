@@ -26,7 +26,7 @@ import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
 import { withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
-import { RECEIPT_PARAMS_KIND, ROOT_PREFIX } from "./record.js";
+import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, stateFileBytes } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
 import type { PyObject } from "./value.js";
@@ -168,7 +168,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject; // recorded as given: key order is part of the run
 
-  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
+  return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files, priorState: priorDigest }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
     const workspace = join(tmp, "workspace");
     mkdirSync(workspace);
     for (const f of snapshot.files) {
@@ -191,6 +191,8 @@ export interface RecordedRun {
   effects: Buffer;
   /** The prior-state manifest's files (path relative to the data root, digest or null, `unusable` for an unusable file: state.ts). */
   priorFiles: readonly { path?: unknown; digest?: unknown; unusable?: unknown }[];
+  /** The prior-state manifest (a large file's chunks are found through it: record.ts `stateFileBytes`). */
+  priorState: Digest;
 }
 
 /** `details.reason` of a replay refused because the recorded prior state holds an unusable file it cannot recreate. */
@@ -252,7 +254,7 @@ export function replayInTemp(
       }
       if (f.digest === null) continue;
       mkdirSync(dirname(abs), { recursive: true });
-      writeFileSync(abs, store.get(f.digest as Digest));
+      writeFileSync(abs, stateFileBytes(store, rec.priorState, f.digest as Digest));
     }
     const scratchDir = join(tmp, "store");
     const scratch = openStore({ dir: scratchDir, create: true });
