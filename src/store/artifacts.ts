@@ -174,7 +174,9 @@ export class Artifacts {
     const mediaType = checkMediaType(opts.mediaType);
     checkUntypedPrefix(bytes, tag);
     const digest = identityHasher(tag).update(bytes).digest();
-    if (bytes.length <= SMALL_ARTIFACT_MAX_BYTES) {
+    // Small bytes, or bytes already stored (present): no temp file. The writer lock keeps the
+    // row as it is until the commit, which returns the existing artifact without using `bytes`.
+    if (bytes.length <= SMALL_ARTIFACT_MAX_BYTES || this.row(digest)?.state === 0) {
       return this.commit(digest, bytes.length, mediaType, tag, { bytes });
     }
     const part = this.newPartPath();
