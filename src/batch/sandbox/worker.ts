@@ -322,7 +322,7 @@ class SandboxWorker {
       // The accumulator the chunk's last step returned (chunks are cut by output position
       // only, so which EU that is does not depend on the config).
       const index = req.items.length - 1;
-      this.post({ type: "reduce-failed", reqId: req.reqId, index, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON: ${error.message}`) } });
+      this.post({ type: "reduce-failed", reqId: req.reqId, index, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON after this step (checked at the end of each chunk of ${req.items.length > 1 ? "outputs, so an earlier step of the chunk may have made it so" : "outputs"}): ${error.message}`) } });
       return;
     }
     this.post({ type: "reduced", reqId: req.reqId, acc: text });
