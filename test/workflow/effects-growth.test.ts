@@ -11,7 +11,7 @@
  *  5. a recorded run stores a large state file in chunks, so a growing log is not stored whole
  *     again on every run; replay and gc follow the chunks.
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, cpSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -201,6 +201,57 @@ describe("5. recording a growing state file in a store", () => {
       for (const r of [r1, r2]) expect(replayPgsRun(store, r.traceId).identical).toBe(true);
       store.gc({ graceMs: 0 });
       expect(replayPgsRun(store, r2.traceId).identical).toBe(true);
+    } finally {
+      store.close();
+    }
+  }, 60_000);
+
+  it("replay uses the chunks when the whole file's own artifact was swept, and ignores other runs' deleted receipts", () => {
+    const b = box();
+    const log = bigLog(b.dataRoot, 2 * 1024 * 1024);
+    const p = payload("agent_governance/01_valid_standard_action.json");
+    const storeDir = join(dir(), "store");
+    // The log's current bytes stored whole, then swept by gc (in a later writer session: gc
+    // keeps what its own session created): its row stays, its bytes are gone.
+    const first = openStore({ dir: storeDir, create: true });
+    const whole = first.putBytes(readFileSync(log.path)).digest;
+    first.close();
+    const later = Date.now() + 5;
+    while (Date.now() < later); // and what was created in the same millisecond
+    const store = openStore({ dir: storeDir });
+    try {
+      expect(store.gc({ graceMs: 0 }).sweptCount).toBe(1);
+      expect(() => store.get(whole)).toThrow(/collected by gc/);
+      // Another run over the same prior state (a copy of the data root), with another payload.
+      const c = box();
+      cpSync(b.dataRoot, c.dataRoot, { recursive: true });
+      const r1 = b.run(WF.govern, p, { store }); // prior state = those bytes, recorded chunked
+      const denied = c.run(WF.govern, payload("agent_governance/05_undeclared_tool.json"), { store });
+      expect(denied.digests.priorState).toBe(r1.digests.priorState);
+      expect(denied.recorded?.receipt).not.toBe(r1.recorded?.receipt);
+      store.delete(denied.recorded?.receipt as Digest); // the other run's receipt, tombstoned
+      expect(replayPgsRun(store, r1.traceId).identical).toBe(true);
+    } finally {
+      store.close();
+    }
+  }, 60_000);
+
+  it("a file whose chunk would begin with the store's reserved typed-frame magic is stored whole, as before", () => {
+    const b = box();
+    const log = bigLog(b.dataRoot, 2 * 1024 * 1024);
+    const bytes = readFileSync(log.path);
+    // The reserved bytes inside a record, exactly at the second chunk's start (a JSON string may hold them).
+    const at = STATE_CHUNK_BYTES;
+    const lineStart = bytes.lastIndexOf(0x0a, at - 1) + 1;
+    const padAt = bytes.indexOf(Buffer.from('"pad": "'), lineStart) + 8;
+    expect(padAt).toBeLessThan(at);
+    Buffer.from("cairn-asl-typed\\u0000".replace("\\u0000", "\u0000"), "latin1").copy(bytes, at);
+    writeFileSync(log.path, bytes);
+    const store = openStore({ dir: join(dir(), "store"), create: true });
+    try {
+      const r = b.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"), { store });
+      expect(r.recorded).not.toBeNull();
+      expect(replayPgsRun(store, r.traceId).identical).toBe(true);
     } finally {
       store.close();
     }

@@ -14,7 +14,9 @@
  */
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
+import { CONTAINS_EDGE_TYPE } from "../../store/gc.js";
+import { TYPED_FRAME_MAGIC } from "../../store/identity.js";
 import type { Store } from "../../store/store.js";
 import type { EffectCall } from "./engine.js";
 import { snapshotManifest, type PgsPackage } from "./snapshot.js";
@@ -133,7 +135,7 @@ export interface StateFileManifest {
  * manifest instead of the whole file again. Returns the artifact to link from the state manifest.
  */
 function putStateFile(store: Store, bytes: Buffer, digest: Digest, role: string): Digest {
-  if (bytes.length <= STATE_CHUNKED_ABOVE_BYTES) return store.putBytes(bytes).digest;
+  if (bytes.length <= STATE_CHUNKED_ABOVE_BYTES || reservedChunkStart(bytes)) return store.putBytes(bytes).digest;
   const chunks: Digest[] = [];
   for (let off = 0; off < bytes.length; off += STATE_CHUNK_BYTES) chunks.push(store.putBytes(bytes.subarray(off, off + STATE_CHUNK_BYTES)).digest);
   const body: StateFileManifest = { kind: STATE_FILE_KIND, version: STATE_FILE_VERSION, digest, size: bytes.length, chunkSize: STATE_CHUNK_BYTES, chunks };
@@ -143,20 +145,65 @@ function putStateFile(store: Store, bytes: Buffer, digest: Digest, role: string)
 }
 
 /**
+ * A chunk after the first may not begin with the store's reserved typed-frame magic (an untyped
+ * artifact cannot): such a file is stored whole, as it always was (only offset 0 is checked then).
+ */
+function reservedChunkStart(bytes: Buffer): boolean {
+  for (let off = STATE_CHUNK_BYTES; off < bytes.length; off += STATE_CHUNK_BYTES) {
+    if (bytes.subarray(off, off + TYPED_FRAME_MAGIC.length).equals(TYPED_FRAME_MAGIC)) return true;
+  }
+  return false;
+}
+
+/** How a state-file manifest's canonical JSON begins (its members in RFC 8785 order). */
+const STATE_FILE_MANIFEST_PREFIX = Buffer.from('{"chunkSize":');
+/** A state-file manifest is small: a 256 MiB file has 1,024 chunks (~75 KiB). */
+const STATE_FILE_MANIFEST_MAX_BYTES = 1024 * 1024;
+
+/** The bytes of `digest` when its artifact is present, else undefined (absent, tombstoned or swept by gc). */
+function presentBytes(store: Store, digest: Digest): Buffer | undefined {
+  try {
+    return store.get(digest);
+  } catch (err) {
+    if (isCairnError(err, ErrorCode.NOT_FOUND)) return undefined;
+    throw err;
+  }
+}
+
+/**
  * The bytes of the state file `digest` that the state manifest `manifest` names: the artifact
- * of that digest, or the chunked state-file manifest the state manifest contains for it (the
- * chunks joined and re-hashed). Throws NOT_FOUND when the store has neither, E_STORE_CORRUPT when
- * the chunks do not hash to the digest.
+ * of that digest while it is present, else the chunked state-file manifest the state manifest
+ * `contains` for it (the chunks joined and re-hashed). Only `contains` targets are looked at,
+ * and those that are not present are skipped. Throws NOT_FOUND when the store has neither,
+ * E_STORE_CORRUPT when the chunks do not hash to the digest.
  */
 export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): Buffer {
-  if (store.has(digest)) return store.get(digest);
-  for (const node of store.lineage(manifest, { direction: "down", depth: 1 }).nodes) {
-    if (node.depth !== 1 || store.stat(node.digest).mediaType !== STATE_FILE_MEDIA_TYPE) continue;
-    const body = JSON.parse(store.get(node.digest).toString("utf8")) as Partial<StateFileManifest>;
+  const whole = presentBytes(store, digest);
+  if (whole !== undefined) return whole;
+  const targets = new Set<Digest>();
+  for (const e of store.lineage(manifest, { direction: "down", depth: 1 }).edges) {
+    if (e.type === CONTAINS_EDGE_TYPE && e.from.includes(manifest)) for (const t of e.to) targets.add(t);
+  }
+  for (const t of targets) {
+    let info;
+    try {
+      info = store.stat(t);
+    } catch {
+      continue;
+    }
+    if (info.size > STATE_FILE_MANIFEST_MAX_BYTES) continue;
+    const raw = presentBytes(store, t);
+    if (raw === undefined || !raw.subarray(0, STATE_FILE_MANIFEST_PREFIX.length).equals(STATE_FILE_MANIFEST_PREFIX)) continue;
+    let body: Partial<StateFileManifest>;
+    try {
+      body = JSON.parse(raw.toString("utf8")) as Partial<StateFileManifest>;
+    } catch {
+      continue;
+    }
     if (body.kind !== STATE_FILE_KIND || body.digest !== digest || !Array.isArray(body.chunks)) continue;
     const bytes = Buffer.concat(body.chunks.map((c) => store.get(c)));
     if (bytes.length !== body.size || sha256(bytes) !== digest) {
-      throw new CairnError(ErrorCode.STORE_CORRUPT, `the chunks of state file ${digest} (manifest ${node.digest}) do not hash to it`, { digest, manifest: node.digest });
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `the chunks of state file ${digest} (manifest ${t}) do not hash to it`, { digest, manifest: t });
     }
     return bytes;
   }
