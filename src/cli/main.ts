@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { CairnError, ErrorCode, exitCodeFor, isCairnError, osErrorText } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
+import { checkLockWait } from "../store/lock.js";
 import { printError } from "./output.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
@@ -80,7 +81,7 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
     .addOption(new Option("--store <dir>", "store directory (default: $CAIRN_STORE, else ./.cairn)"))
     .option("--json", "print exactly one JSON value to stdout (errors as JSON on stderr)")
     .option("-q, --quiet", "print only essential output")
-    .addOption(new Option("--wait <ms>", "how long a writer waits for the store's writer lock (ms, or 5s, 1m…)").argParser((v) => parseDuration(v, "--wait")))
+    .addOption(new Option("--wait <ms>", "how long a writer waits for the store's writer lock (ms, or 5s, 1m…)").argParser((v) => checkLockWait(parseDuration(v, "--wait"), "--wait")))
     .exitOverride()
     .configureOutput({ outputError: () => undefined }) // main() prints parse errors itself
     .configureHelp({ showGlobalOptions: true });
@@ -112,8 +113,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
-      // Help shown because a subcommand is missing is already on stderr: just exit 2.
-      if (err.code === "commander.help") return err.exitCode === 0 ? 0 : 2;
+      // Help shown because a subcommand is missing is already on stderr; say so as a usage error too.
+      if (err.code === "commander.help") {
+        if (err.exitCode === 0) return 0;
+        printError(new CairnError(ErrorCode.USAGE, "missing command (the help above lists them)"), wantsJson(program, argv.slice(2)));
+        return 2;
+      }
       printError(new CairnError(ErrorCode.USAGE, err.message.replace(/^error: /, "")), wantsJson(program, argv.slice(2)));
       return 2;
     }

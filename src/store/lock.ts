@@ -89,6 +89,17 @@ export class FileLock {
   }
 }
 
+/** Longest lock wait (ms): SQLite's busy timeout is a 32-bit signed integer. */
+export const MAX_LOCK_WAIT_MS = 2_147_483_647;
+
+/** A lock wait must be a number of ms in 0..MAX_LOCK_WAIT_MS (negative waits count as 0); E_USAGE naming `what` otherwise. */
+export function checkLockWait(ms: number, what: string): number {
+  if (!Number.isFinite(ms) || ms > MAX_LOCK_WAIT_MS) {
+    throw new CairnError(ErrorCode.USAGE, `${what} must be at most ${MAX_LOCK_WAIT_MS} ms (about 24.8 days), got ${String(ms)}`, { field: what, value: ms });
+  }
+  return ms;
+}
+
 /** The store's single-writer lock: a `FileLock` on `<root>/writer.lock`. */
 export class WriterLock {
   private readonly lock: FileLock;
@@ -98,6 +109,7 @@ export class WriterLock {
   }
 
   static acquire(root: string, timeoutMs: number): WriterLock {
+    checkLockWait(timeoutMs, "the writer-lock wait");
     const path = join(root, LOCK_FILE);
     return new WriterLock(
       FileLock.acquire(path, Math.max(0, timeoutMs), {

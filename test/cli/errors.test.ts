@@ -62,13 +62,26 @@ describe("help, version and usage errors", () => {
     expect(existsSync(store)).toBe(false);
   });
 
-  it("a missing subcommand prints help to stderr and exits 2", () => {
+  it("a missing subcommand prints help to stderr and a coded usage error, and exits 2", () => {
     for (const args of [[], ["store"], ["snapshot"]]) {
       const r = cairn(args, { cwd: dir });
       expect(r.status).toBe(2);
       expect(r.err).toContain("Usage: cairn");
+      expect(r.err.trimEnd().split("\n").at(-1)).toBe("cairn: missing command (the help above lists them) [E_USAGE]");
       expect(r.out).toBe("");
     }
+    const j = cairn(["--json", "wf"], { cwd: dir });
+    expect(j.status).toBe(2);
+    expect(JSON.parse(j.err.trimEnd().split("\n").at(-1) as string)).toEqual({ error: { code: "E_USAGE", message: "missing command (the help above lists them)" } });
+  });
+
+  it("a --wait beyond the lock's 32-bit limit is a usage error naming --wait, before the store is touched", () => {
+    const store = join(dir, "w-store");
+    const r = cairn(["--store", store, "--wait", "30d", "init"], { cwd: dir });
+    expect(r.status).toBe(2);
+    expect(r.err).toBe("cairn: --wait must be at most 2147483647 ms (about 24.8 days), got 2592000000 [E_USAGE]\n");
+    expect(existsSync(store)).toBe(false);
+    expect(cairn(["--store", store, "--wait", "2147483647", "init"], { cwd: dir }).status).toBe(0);
   });
 
   it("usage errors are one JSON object on stderr with --json", () => {

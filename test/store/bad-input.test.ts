@@ -60,6 +60,13 @@ const MALFORMED = [
 ] as Digest[];
 
 describe("bad input", () => {
+  it("a writer-lock wait beyond 2147483647 ms is E_USAGE (SQLite's busy timeout is 32-bit), not an I/O failure", () => {
+    const e = expectCairn(() => openStore({ dir: join(makeTempDir(), "store"), lockTimeoutMs: 2_147_483_648 }), ErrorCode.USAGE);
+    expect(e.message).toBe("the writer-lock wait must be at most 2147483647 ms (about 24.8 days), got 2147483648");
+    const ok = openStore({ dir: join(makeTempDir(), "store"), lockTimeoutMs: 2_147_483_647 });
+    ok.close();
+  });
+
   it("an unknown digest is E_NOT_FOUND with 'not found' in the message, on every read", async () => {
     const store = newStore();
     for (const fn of [() => store.get(UNKNOWN), () => store.stat(UNKNOWN), () => store.openReadStream(UNKNOWN), () => store.delete(UNKNOWN)]) {
