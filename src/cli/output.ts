@@ -107,7 +107,7 @@ export function printError(err: unknown, json: boolean, stream: Sink = process.s
     return;
   }
   const prefix = colorEnabled(stream) ? "\u001b[31mcairn:\u001b[0m" : "cairn:";
-  stream.write(isCairnError(err) ? `${prefix} ${message} [${code}]\n` : `${prefix} ${message}\n`);
+  stream.write(`${prefix} ${message} [${code}]\n`);
 }
 
 /** Shortens a digest for dense human output: `sha256:0123456789ab…`. */
