@@ -216,7 +216,10 @@ async function executeAndReport(
   // how to continue, and the exit hooks run (an --out temp file is removed).
   const onSignal = (): void => {
     progress.interrupt();
-    process.stderr.write(`cairn: interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue\n`);
+    const message = `interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue`;
+    // With --json the error is JSON on stderr, like every error (stdout stays empty).
+    if (g.json === true) printError(new CairnError(ErrorCode.INTERRUPTED, message, runId === undefined ? {} : { runId }), true);
+    else process.stderr.write(`cairn: ${message}\n`);
   };
   let result: ExecutionResult;
   try {

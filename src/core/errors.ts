@@ -49,6 +49,11 @@ export const ErrorCode = {
   /** A size or count limit was exceeded. */
   LIMIT_EXCEEDED: "E_LIMIT_EXCEEDED",
   /**
+   * A batch run ended by SIGINT, SIGTERM or SIGHUP (committed pulses are kept; `details.runId`
+   * names the run to resume). The CLI reports it, then ends by that signal (exit 130/143/129).
+   */
+  INTERRUPTED: "E_INTERRUPTED",
+  /**
    * A workflow snapshot whose content does not match its recorded hash (e.g. a PGS
    * `projection_hash` that differs from the attestation or from the recomputed topology hash).
    * Messages contain "integrity".

@@ -90,6 +90,38 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     expect(readdirSync(dir).sort()).toEqual(["in.jsonl", "slow.mjs", "store"]);
   });
 
+  it("with --json the interruption is one JSON error on stderr (E_INTERRUPTED, details.runId) and stdout stays empty", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    const store = join(dir, "store");
+    writeFileSync(join(dir, "slow.mjs"), SLOW_MODULE);
+    writeFileSync(join(dir, "in.jsonl"), Array.from({ length: RECORDS }, (_, i) => `{"n":${i}}\n`).join(""));
+    const { child, stdout, stderr, exited } = spawnCairn(["--store", store, "--json", "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5"], { cwd: dir });
+    children.push(child);
+    // --json shows no progress: wait until the run is listed (its plan is recorded).
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    let runs: Array<{ runId: string }> = [];
+    while (runs.length === 0) {
+      if (Date.now() > deadline) throw new Error(`the run was never listed; stderr: ${stderr()}`);
+      await new Promise((r) => setTimeout(r, 100));
+      const r = cairn(["--store", store, "runs", "ls", "--json"], { cwd: dir });
+      if (r.status === 0) runs = JSON.parse(r.out) as Array<{ runId: string }>;
+    }
+    await new Promise((r) => setTimeout(r, 300)); // the run id has reached the CLI's progress hook
+    child.kill("SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(stdout()).toBe("");
+    const last = stderr().trimEnd().split("\n").at(-1) as string;
+    const runId = (runs[0] as { runId: string }).runId;
+    expect(JSON.parse(last)).toEqual({
+      error: {
+        code: "E_INTERRUPTED",
+        message: `interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId}\`, to continue`,
+        details: { runId },
+      },
+    });
+  });
+
   it("a command blocked on I/O (store get -o a FIFO nobody reads) still ends on SIGINT", async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const dir = temps.make();
