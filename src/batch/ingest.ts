@@ -19,6 +19,7 @@ import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
+import { stdinSource } from "./input/source.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
 
 export const INPUT_MEDIA_TYPES: Record<InputFormat, string> = {
@@ -73,7 +74,7 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
     return { artifact: listing.digest, source: dataset, format };
   }
   let src: AsyncIterable<Uint8Array>;
-  if (dataset === "-") src = (stdin ?? process.stdin) as AsyncIterable<Uint8Array>;
+  if (dataset === "-") src = stdinSource(stdin, STDIN_NAME) as AsyncIterable<Uint8Array>;
   else {
     if (!existsSync(dataset)) throw new CairnError(ErrorCode.NOT_FOUND, `input ${dataset} not found`, { path: dataset });
     if (statSync(dataset).isDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `input ${dataset} is a directory; use --format files`, { path: dataset });

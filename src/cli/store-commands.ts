@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Command, Option } from "commander";
 import { parseDigest, type Digest } from "../core/digest.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore } from "../store/store.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
 import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/artifacts.js";
@@ -45,6 +47,7 @@ function putCommand(): Command {
       let source: NodeJS.ReadableStream;
       let sourceError: unknown;
       if (file === "-") {
+        if (stdinIsDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, "cannot read stdin: it is a directory", { file: "stdin" });
         source = process.stdin;
       } else {
         try {

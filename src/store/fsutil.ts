@@ -1,5 +1,5 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -37,4 +37,16 @@ export function ensureDir(dir: string): void {
 /** True when an fs error means "no such file or directory". */
 export function isNotFound(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === "ENOENT";
+}
+
+/**
+ * Whether the process's stdin (fd 0) is a directory (`cmd < dir`): reading it just ends, so a
+ * reader would take it for empty input. False when fd 0 cannot be inspected.
+ */
+export function stdinIsDirectory(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
 }

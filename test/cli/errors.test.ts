@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStore } from "../../src/index.js";
-import { cairn, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
+import { cairn, CLI, sha256Hex, TempDirs, type RunResult } from "./helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
@@ -89,6 +90,25 @@ describe("help, version and usage errors", () => {
     expect(r.status).toBe(2);
     expect(r.out).toBe("");
     expect(JSON.parse(r.err)).toEqual({ error: { code: "E_USAGE", message: "unknown option '--bogus'" } });
+  });
+});
+
+describe("stdin redirected from a directory", () => {
+  it("store put - and run --input - refuse it (E_INVALID_INPUT) instead of reading an empty input", () => {
+    const fd = openSync(dir, "r"); // a directory as fd 0, as `cmd < dir` gives
+    try {
+      const env = { ...process.env, NO_COLOR: "1" };
+      delete env.CAIRN_STORE;
+      writeFileSync(join(dir, "id.mjs"), "export default (x) => x;\n");
+      for (const args of [["store", "put", "-"], ["run", "id.mjs", "--input", "-"]]) {
+        const r = spawnSync(process.execPath, [CLI, "--store", join(dir, "s"), "-q", ...args], { cwd: dir, env, stdio: [fd, "pipe", "pipe"], encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toMatch(/directory.*\[E_INVALID_INPUT\]\n$/);
+      }
+    } finally {
+      closeSync(fd);
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Hasher } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { stdinIsDirectory } from "../../store/fsutil.js";
 import type { ReaderStats } from "./types.js";
 
 /** Read size for input files. */
@@ -103,11 +104,22 @@ export class ReadAccounting {
 }
 
 /**
+ * The stream to read for input `-`: `stdin` as given, else the process's stdin — refused when
+ * that is a directory (`cairn run … --input - < dir`), which would read as an empty input.
+ */
+export function stdinSource(stdin: Readable | undefined, display: string): Readable {
+  if ((stdin === undefined || stdin === process.stdin) && stdinIsDirectory()) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `input ${display} is a directory (stdin redirected from a directory)`, { file: display });
+  }
+  return stdin ?? process.stdin;
+}
+
+/**
  * Opens the input: a path (which must exist and not be a directory) or, for "-", `stdin`.
  * Resolves before any byte is read so "not found" errors come first.
  */
 export async function openInput(path: string, display: string, stdin: Readable | undefined): Promise<AsyncIterable<unknown>> {
-  if (path === "-") return stdin ?? process.stdin;
+  if (path === "-") return stdinSource(stdin, display);
   let st;
   try {
     st = await stat(path);
