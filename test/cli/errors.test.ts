@@ -97,7 +97,7 @@ describe("stdin redirected from a directory", () => {
   it("store put - and run --input - refuse it (E_INVALID_INPUT) instead of reading an empty input", () => {
     const fd = openSync(dir, "r"); // a directory as fd 0, as `cmd < dir` gives
     try {
-      const env = { ...process.env, NO_COLOR: "1" };
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
       delete env.CAIRN_STORE;
       writeFileSync(join(dir, "id.mjs"), "export default (x) => x;\n");
       for (const args of [["store", "put", "-"], ["run", "id.mjs", "--input", "-"]]) {

@@ -113,10 +113,23 @@ export interface CheckedDirs {
   realRoot: string | undefined;
   /** `dev:ino` of `realRoot` when resolved. */
   rootId: string | undefined;
+  /**
+   * Parent directories already walked (relative path → real path), only for a memo that lives
+   * for ONE synchronous batch of `preparePath` calls in read mode (`captureState`: every state
+   * file in one go, nothing running in between); undefined for a run's memo, whose calls are
+   * spread over the run and must each walk their parents.
+   */
+  parents?: Map<string, string>;
 }
 
+/** A run's memo: the real data root only (see CheckedDirs). */
 export function newCheckedDirs(): CheckedDirs {
   return { root: undefined, realRoot: undefined, rootId: undefined };
+}
+
+/** A memo for one synchronous batch of read-mode `preparePath` calls: the root and the parents walked. */
+export function newBatchCheckedDirs(): CheckedDirs {
+  return { root: undefined, realRoot: undefined, rootId: undefined, parents: new Map() };
 }
 
 /** `dev:ino` of the directory at `p` when it is one (not a symlink), else undefined (also when absent). */
@@ -189,8 +202,14 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
   const segments = p.rel.split("/");
   const base = segments.pop() as string;
   let shown = "";
+  const parents = memo?.parents !== undefined && !create ? memo.parents : undefined;
   for (let i = 0; i < segments.length; i++) {
     shown = i === 0 ? (segments[0] as string) : `${shown}/${segments[i] as string}`;
+    const walked = parents?.get(shown);
+    if (walked !== undefined) {
+      cur = walked;
+      continue;
+    }
     const next = childOf(cur, segments[i] as string);
     let st: Stats;
     try {
@@ -220,6 +239,7 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
     } else {
       cur = next;
     }
+    parents?.set(shown, cur);
   }
   const realFile = childOf(cur, base);
   let stat: BigIntStats | undefined;

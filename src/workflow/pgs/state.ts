@@ -28,7 +28,7 @@ import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import {
-  EffectErrorReason, cachedDigest, confineAbsolute, expandPolicy, newCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
+  EffectErrorReason, cachedDigest, confineAbsolute, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
 } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
 import { dottedGet, type PyValue } from "./value.js";
@@ -170,9 +170,18 @@ function refusal(path: string, rel: string, err: unknown): StateFile {
 export function captureState(dataRoot: string, paths: readonly string[], withBytes = true): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
   // The real data root, resolved once for this capture (confine.ts `CheckedDirs`).
-  const checked = newCheckedDirs();
-  return paths.map((path) => captureOne(root, path, withBytes, checked));
+  // One synchronous batch (confine.ts `newBatchCheckedDirs`): each parent directory is walked
+  // once for all the files under it, and the real data root found by the last capture is reused
+  // while an lstat still finds that very directory there (as a run's memo does).
+  const checked = newBatchCheckedDirs();
+  if (lastRoot.root === root) Object.assign(checked, { root: lastRoot.root, realRoot: lastRoot.realRoot, rootId: lastRoot.rootId });
+  const out = paths.map((path) => captureOne(root, path, withBytes, checked));
+  lastRoot = { root: checked.root, realRoot: checked.realRoot, rootId: checked.rootId };
+  return out;
 }
+
+/** The real data root of the last capture (confine.ts CheckedDirs, without parents). */
+let lastRoot: Pick<CheckedDirs, "root" | "realRoot" | "rootId"> = { root: undefined, realRoot: undefined, rootId: undefined };
 
 function captureOne(root: string, path: string, withBytes: boolean, checked: CheckedDirs): StateFile {
   // The CS runtimes' rules (confine.ts): a lexical check (the path comes from `relevantFiles`,
