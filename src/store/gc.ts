@@ -3,8 +3,10 @@
  *
  * Roots: every artifact visible as of any snapshot, every pinned root (user pins, engine
  * runs). Marking follows trace-graph edges upstream (a kept artifact keeps what it was
- * derived from: receipts, inputs, programs) and `contains` edges downstream (a kept
- * container, e.g. a run manifest, keeps its members). Receipt artifacts of live receipts
+ * derived from: receipts, inputs, programs) and `contains` edges downstream only (a kept
+ * container, e.g. a run manifest, keeps its members; a kept member does not keep every
+ * container that holds it — a file or chunk shared by many runs' states would otherwise keep
+ * all of those runs). Receipt artifacts of live receipts
  * are provenance and are never swept (prune the receipt first). Artifacts younger than the
  * grace period, or written (or revived/restored) by this store handle since it was opened,
  * are never swept.
@@ -101,8 +103,8 @@ WHERE a.state = 0
       AND COALESCE((SELECT e.kind FROM artifact_events e WHERE e.digest = a.digest AND e.logseq <= s.as_of ORDER BY e.logseq DESC LIMIT 1), 2) <> 1))`;
 
 /**
- * One breadth-first step: from generation @gen, every edge upstream (to-node → its from-nodes)
- * and `contains` edges downstream (from-node → its to-nodes). Edge nodes of a missing edge
+ * One breadth-first step: from generation @gen, every edge but `contains` upstream (to-node →
+ * its from-nodes) and `contains` edges downstream (from-node → its to-nodes). Edge nodes of a missing edge
  * row are not followed. CROSS JOIN pins the join order so SQLite drives the walk from the
  * (small) frontier, whatever it guesses about the temp table.
  */
@@ -111,7 +113,7 @@ INSERT OR IGNORE INTO gc_marked(digest, gen)
 SELECT x.node, @next FROM (
   SELECT up.node AS node FROM gc_marked f
     CROSS JOIN edge_nodes t ON t.node = f.digest AND t.side = 1
-    CROSS JOIN edges e ON e.logseq = t.edge_logseq
+    CROSS JOIN edges e ON e.logseq = t.edge_logseq AND e.edge_type <> @contains
     CROSS JOIN edge_nodes up ON up.edge_logseq = t.edge_logseq AND up.side = 0
   WHERE f.gen = @gen
   UNION ALL

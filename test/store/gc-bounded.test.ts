@@ -20,7 +20,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore, type Clock, type Digest, type GcReport, type Store } from "../../src/index.js";
 import { digestFromBytes, digestToBytes } from "../../src/core/digest.js";
-import { MAX_REPORTED_SWEPT } from "../../src/store/gc.js";
+import { CONTAINS_EDGE_TYPE, MAX_REPORTED_SWEPT } from "../../src/store/gc.js";
 import { MAX_REPORTED_PROBLEMS } from "../../src/store/fsck.js";
 import { SMALL_ARTIFACT_MAX_BYTES, objectPath } from "../../src/store/layout.js";
 import { tempDir } from "./helpers.js";
@@ -90,7 +90,7 @@ function referenceGc(raw: Database.Database, store: Store, session: Session, now
   for (let i = 0; i < queue.length; i++) {
     const node = queue[i] as string;
     for (const e of edges) {
-      const next = [...(e.to.includes(node) ? e.from : []), ...(e.type === "contains" && e.from.includes(node) ? e.to : [])];
+      const next = [...(e.type !== "contains" && e.to.includes(node) ? e.from : []), ...(e.type === "contains" && e.from.includes(node) ? e.to : [])];
       for (const n of next) {
         if (!marked.has(n)) {
           marked.add(n);
@@ -532,5 +532,36 @@ describe("fsck walks objects/ and tmp/ as streams", () => {
       ["artifact_missing", b],
     ]);
     expect(report.checked.artifacts).toBe(3);
+  });
+});
+
+describe("a kept member does not keep its containers", () => {
+  it("two containers share a member; only the pinned container and the member stay", () => {
+    const t = tempDir("cairn-gc-");
+    try {
+      const dir = join(t.dir, "store");
+      const s1 = openStore({ dir, create: true });
+      const member = s1.putBytes(Buffer.from("shared member")).digest;
+      const kept = s1.putBytes(Buffer.from("container B")).digest;
+      const dropped = s1.putBytes(Buffer.from("container A")).digest;
+      s1.addEdge({ from: [dropped], to: [member], type: CONTAINS_EDGE_TYPE, role: "test" });
+      s1.addEdge({ from: [kept], to: [member], type: CONTAINS_EDGE_TYPE, role: "test" });
+      s1.pin("b", kept, "pin");
+      s1.close();
+      const later = Date.now() + 5;
+      while (Date.now() < later); // past the creation millisecond (gc keeps younger artifacts)
+      const s2 = openStore({ dir });
+      try {
+        const r = s2.gc({ graceMs: 0 });
+        expect(r.swept.map((x) => x.digest)).toEqual([dropped]);
+        expect(s2.get(member).toString()).toBe("shared member");
+        expect(s2.get(kept).toString()).toBe("container B");
+        expect(() => s2.get(dropped)).toThrow(/collected by gc/);
+      } finally {
+        s2.close();
+      }
+    } finally {
+      t.cleanup();
+    }
   });
 });

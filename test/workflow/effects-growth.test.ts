@@ -256,4 +256,32 @@ describe("5. recording a growing state file in a store", () => {
       store.close();
     }
   }, 60_000);
+
+  it("gc after unpinning the oldest run frees its trace and the chunk only it held; later runs still replay", async () => {
+    const b = box();
+    const log = bigLog(b.dataRoot, 2 * 1024 * 1024);
+    const first = readFileSync(log.path);
+    const lastChunk = first.subarray(Math.floor((first.length - 1) / STATE_CHUNK_BYTES) * STATE_CHUNK_BYTES);
+    const p = payload("agent_governance/01_valid_standard_action.json");
+    const storeDir = join(dir(), "store");
+    const s1 = openStore({ dir: storeDir, create: true });
+    const runs = [b.run(WF.govern, p, { store: s1 }), b.run(WF.govern, p, { store: s1 }), b.run(WF.govern, p, { store: s1 })];
+    s1.unpin(`pgs:${runs[0]?.traceId as string}`);
+    s1.unpin(`pgs:${runs[0]?.traceId as string}:effects`);
+    s1.close();
+    const later = Date.now() + 5;
+    while (Date.now() < later); // past the creation millisecond (gc keeps younger artifacts)
+    const s2 = openStore({ dir: storeDir });
+    try {
+      const swept = new Set(s2.gc({ graceMs: 0 }).swept.map((x) => x.digest));
+      expect(swept.has(runs[0]?.digests.trace as Digest)).toBe(true);
+      // The first version's last (partial) chunk: only run 1's prior state held it. (Before gc
+      // stopped following contains edges upstream, the shared chunks kept every state manifest.)
+      expect(swept.has(sha256(lastChunk))).toBe(true);
+      for (const r of runs.slice(1)) expect(replayPgsRun(s2, r.traceId).identical).toBe(true);
+      expect((await s2.fsck()).problems).toEqual([]);
+    } finally {
+      s2.close();
+    }
+  }, 60_000);
 });
