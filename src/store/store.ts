@@ -9,7 +9,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import type { Digest } from "../core/digest.js";
 import { Catalog, type Durability } from "./catalog.js";
-import { WriterLock } from "./lock.js";
+import { checkLockWait, WriterLock } from "./lock.js";
 import {
   CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
   STORE_FORMAT_VERSION, TMP_DIR,
@@ -94,6 +94,7 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
   const root = resolveStoreDir(opts.dir);
   const readOnly = opts.readOnly === true;
   const clock = opts.clock ?? systemClock;
+  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "the writer-lock wait"); // before anything is created
   let format = existsSync(root) ? readFormat(root) : undefined;
   if (format === undefined) {
     if (existsSync(root) && !statSync(root).isDirectory()) {

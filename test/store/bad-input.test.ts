@@ -1,5 +1,5 @@
 /** API-level bad input: every misuse fails with the documented error code and a useful message. */
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -61,8 +61,10 @@ const MALFORMED = [
 
 describe("bad input", () => {
   it("a writer-lock wait beyond 2147483647 ms is E_USAGE (SQLite's busy timeout is 32-bit), not an I/O failure", () => {
-    const e = expectCairn(() => openStore({ dir: join(makeTempDir(), "store"), lockTimeoutMs: 2_147_483_648 }), ErrorCode.USAGE);
+    const dir = join(makeTempDir(), "store");
+    const e = expectCairn(() => openStore({ dir, lockTimeoutMs: 2_147_483_648 }), ErrorCode.USAGE);
     expect(e.message).toBe("the writer-lock wait must be at most 2147483647 ms (about 24.8 days), got 2147483648");
+    expect(existsSync(dir)).toBe(false); // refused before anything is created
     const ok = openStore({ dir: join(makeTempDir(), "store"), lockTimeoutMs: 2_147_483_647 });
     ok.close();
   });

@@ -4,7 +4,7 @@
  * read, so none of its bytes can reach the state digests or the store (audit finding b1: a
  * store file symlinked to an outside secret had the secret recorded as prior-state artifact).
  */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../src/core/digest.js";
@@ -136,5 +136,23 @@ describe("a run over a data root with a file symlinked outside records none of t
     expect(prior.files.find((f) => f.path.endsWith("governance_audit.jsonl"))).toEqual({
       path: "ai_governance/agent_governance/governance_audit.jsonl", digest: null, unusable: { kind: "symlink" },
     });
+  });
+});
+
+describe("nothing is kept across captures", () => {
+  it("a data root reached through a symlink that is re-pointed between two captures is read where it now leads", () => {
+    const t = tempDir();
+    for (const [d, text] of [["A", "AAAA\n"], ["B", "BBBBBBBB\n"]] as const) {
+      mkdirSync(join(t, d, "st"), { recursive: true });
+      writeFileSync(join(t, d, "st", "f.json"), text);
+    }
+    const root = join(t, "root");
+    symlinkSync(join(t, "A"), root);
+    expect(captureState(root, ["st/f.json"], true)[0]?.bytes?.toString()).toBe("AAAA\n");
+    rmSync(root);
+    symlinkSync(join(t, "B"), root);
+    const second = captureState(root, ["st/f.json"], true)[0];
+    expect(second?.bytes?.toString()).toBe("BBBBBBBB\n");
+    expect(second?.digest).toBe(sha256("BBBBBBBB\n"));
   });
 });

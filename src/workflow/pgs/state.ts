@@ -170,18 +170,12 @@ function refusal(path: string, rel: string, err: unknown): StateFile {
 export function captureState(dataRoot: string, paths: readonly string[], withBytes = true): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
   // The real data root, resolved once for this capture (confine.ts `CheckedDirs`).
-  // One synchronous batch (confine.ts `newBatchCheckedDirs`): each parent directory is walked
-  // once for all the files under it, and the real data root found by the last capture is reused
-  // while an lstat still finds that very directory there (as a run's memo does).
+  // One synchronous batch (confine.ts `newBatchCheckedDirs`): the data root is resolved once and
+  // each parent directory walked once for all the files under it. Nothing is kept across
+  // captures: a symlink on the way to the data root may be re-pointed between two of them.
   const checked = newBatchCheckedDirs();
-  if (lastRoot.root === root) Object.assign(checked, { root: lastRoot.root, realRoot: lastRoot.realRoot, rootId: lastRoot.rootId });
-  const out = paths.map((path) => captureOne(root, path, withBytes, checked));
-  lastRoot = { root: checked.root, realRoot: checked.realRoot, rootId: checked.rootId };
-  return out;
+  return paths.map((path) => captureOne(root, path, withBytes, checked));
 }
-
-/** The real data root of the last capture (confine.ts CheckedDirs, without parents). */
-let lastRoot: Pick<CheckedDirs, "root" | "realRoot" | "rootId"> = { root: undefined, realRoot: undefined, rootId: undefined };
 
 function captureOne(root: string, path: string, withBytes: boolean, checked: CheckedDirs): StateFile {
   // The CS runtimes' rules (confine.ts): a lexical check (the path comes from `relevantFiles`,
