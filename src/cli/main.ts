@@ -83,18 +83,24 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
     .option("-q, --quiet", "print only essential output")
     .addOption(new Option("--wait <ms>", "how long a writer waits for the store's writer lock (ms, or 5s, 1m…)").argParser((v) => checkLockWait(parseDuration(v, "--wait"), "--wait")))
     .exitOverride()
-    .configureOutput({ outputError: () => undefined }) // main() prints parse errors itself
+    // main() prints parse errors itself; with --json also the help commander shows for a
+    // missing subcommand stays off stderr, which then holds the one JSON error.
+    .configureOutput(argsWantJson(args) ? { outputError: () => undefined, writeErr: () => undefined } : { outputError: () => undefined })
     .configureHelp({ showGlobalOptions: true });
   for (const cmd of await loadCommands(args)) program.addCommand(cmd);
   inheritSettings(program);
   return program;
 }
 
-/** Whether --json was asked for, even when parsing failed part-way. */
-function wantsJson(program: Command, args: string[]): boolean {
-  if (program.opts<{ json?: boolean }>().json === true) return true;
+/** Whether `--json` is among the arguments before any `--`. */
+function argsWantJson(args: readonly string[]): boolean {
   const end = args.indexOf("--");
   return (end === -1 ? args : args.slice(0, end)).includes("--json");
+}
+
+/** Whether --json was asked for, even when parsing failed part-way. */
+function wantsJson(program: Command, args: string[]): boolean {
+  return program.opts<{ json?: boolean }>().json === true || argsWantJson(args);
 }
 
 /** Runs the CLI and returns the process exit code. Never throws. */
@@ -116,7 +122,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // Help shown because a subcommand is missing is already on stderr; say so as a usage error too.
       if (err.code === "commander.help") {
         if (err.exitCode === 0) return 0;
-        printError(new CairnError(ErrorCode.USAGE, "missing command (the help above lists them)"), wantsJson(program, argv.slice(2)));
+        printError(new CairnError(ErrorCode.USAGE, "missing command (--help lists them)"), wantsJson(program, argv.slice(2)));
         return 2;
       }
       printError(new CairnError(ErrorCode.USAGE, err.message.replace(/^error: /, "")), wantsJson(program, argv.slice(2)));
@@ -135,9 +141,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   // stderr (or JSON with --json), exit 1 — never as an uncaught exception. Nothing else may
   // destroy stdout (`store get` copies to it without `pipeline`), but an error that is not a
   // write error is still reported as itself.
-  const args = process.argv.slice(2);
-  const end = args.indexOf("--");
-  const json = (end === -1 ? args : args.slice(0, end)).includes("--json");
+  const json = argsWantJson(process.argv.slice(2));
   const e = isCairnError(err) ? err : new CairnError(ErrorCode.STORE_IO, `cannot write stdout: ${osErrorText(err)}`, { path: "stdout" }, { cause: err });
   printError(e, json);
   process.exit(exitCodeFor(e));

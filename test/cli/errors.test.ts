@@ -68,12 +68,14 @@ describe("help, version and usage errors", () => {
       const r = cairn(args, { cwd: dir });
       expect(r.status).toBe(2);
       expect(r.err).toContain("Usage: cairn");
-      expect(r.err.trimEnd().split("\n").at(-1)).toBe("cairn: missing command (the help above lists them) [E_USAGE]");
+      expect(r.err.trimEnd().split("\n").at(-1)).toBe("cairn: missing command (--help lists them) [E_USAGE]");
       expect(r.out).toBe("");
     }
+    // With --json, stderr is the one JSON error (no help text).
     const j = cairn(["--json", "wf"], { cwd: dir });
     expect(j.status).toBe(2);
-    expect(JSON.parse(j.err.trimEnd().split("\n").at(-1) as string)).toEqual({ error: { code: "E_USAGE", message: "missing command (the help above lists them)" } });
+    expect(j.out).toBe("");
+    expect(JSON.parse(j.err)).toEqual({ error: { code: "E_USAGE", message: "missing command (--help lists them)" } });
   });
 
   it("a --wait beyond the lock's 32-bit limit is a usage error naming --wait, before the store is touched", () => {
