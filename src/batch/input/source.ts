@@ -4,6 +4,7 @@
  * errors turned into CairnErrors that name the input.
  */
 import { createReadStream } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Hasher } from "../../core/digest.js";
@@ -108,7 +109,8 @@ export class ReadAccounting {
  * that is a directory (`cairn run … --input - < dir`), which would read as an empty input.
  */
 export function stdinSource(stdin: Readable | undefined, display: string): Readable {
-  if ((stdin === undefined || stdin === process.stdin) && stdinIsDirectory()) {
+  // fd 0 is the process's stdin only on the main thread (a worker's process.stdin is its own stream).
+  if ((stdin === undefined || stdin === process.stdin) && isMainThread && stdinIsDirectory()) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `input ${display} is a directory (stdin redirected from a directory)`, { file: display });
   }
   return stdin ?? process.stdin;
