@@ -35,7 +35,8 @@ Notes:
         (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…; result_payload = the run's surface);
     400 {status:"ERROR", error} for invalid JSON, a workflow_code without "::", a payload that is
         not an object, or a domain/workflow the workspace (or the snapshot) does not have;
-    413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting;
+    413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
+        while closing, or when the store is locked by another writer;
     500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to
         load or a runtime error aborts the run (trace_id null when no trace was started).
   GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).

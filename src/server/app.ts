@@ -15,9 +15,12 @@
  *         have; Cairn: a workflow the snapshot does not hold (the message lists those it holds).
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
  *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
- *         verify (trace_id null), the run failed before it had a trace (null), or a runtime error
- *         aborted it (trace_id of the trace that ends with the ERROR event).
- *     503 {status:"ERROR", error} too many runs already waiting (Retry-After).
+ *         verify (trace_id null), the run failed before it had a trace (null), a runtime error
+ *         aborted it (trace_id of the trace that ends with the ERROR event), or writing its
+ *         summary or recording it failed after its effects were applied (its trace_id).
+ *     503 {status:"ERROR", error} too many runs already waiting, the server is closing, or the
+ *         store is locked by another writer (nothing ran) (Retry-After).
+ *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS).
  *   GET /api/health → {ok:true}. Anything else → 404 {status:"ERROR", error}.
  *
  * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`) with
@@ -48,7 +51,7 @@ import {
   type PgsRunResult, type PyObject, type PyValue, type WorkflowName,
 } from "../workflow/pgs/index.js";
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
-import { BUSY_RETRY_AFTER_SECONDS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_QUEUED_RUNS, RUN_ROUTE, STATUS_ERROR } from "./constants.js";
+import { BUSY_RETRY_AFTER_SECONDS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_QUEUED_RUNS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR, CLOSE_GRACE_MS } from "./constants.js";
 import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
 import { QueueFullError, RunQueue } from "./queue.js";
 import { HttpError, RunFailure, type RunTarget } from "./target.js";
@@ -85,6 +88,8 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
   maxQueuedRuns?: number;
+  /** Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408, connection closed. */
+  requestTimeoutMs?: number;
   /** Cache each PGS domain's loaded snapshot across runs (default true). */
   cacheSnapshots?: boolean;
   /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
@@ -252,7 +257,18 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     if (closing) throw new HttpError(503, "server is closing");
     const run = target.bind(req.name, req.payload); // 400 / 500 before the queue
     return queue.run(async () => {
-      const store = typeof opts.store === "function" ? opts.store() : opts.store;
+      // A run is synchronous: it holds the event loop until it ends. Yield once first, so the
+      // requests that arrived meanwhile are read (and queued, or refused with 503 past the
+      // bound) and /api/health is answered between runs, not after the whole backlog.
+      await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+      let store: Store | undefined;
+      try {
+        store = typeof opts.store === "function" ? opts.store() : opts.store;
+      } catch (err) {
+        // Another process holds the store: nothing has run yet, so a retry is safe.
+        if (isCairnError(err, ErrorCode.STORE_LOCKED)) throw new HttpError(503, "the store is locked by another writer; retry later");
+        throw err;
+      }
       try {
         const t0 = performance.now();
         const result = await run(store);
@@ -265,7 +281,17 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   // return503OnClosing off: while closing, the route answers 503 itself (`closing` below), in the
   // gateway's error format with Retry-After and CORS, instead of fastify's bare 503.
-  const app = loadFastify()({ logger: false, bodyLimit: maxBodyBytes, return503OnClosing: false, forceCloseConnections: "idle" });
+  const app = loadFastify()({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    return503OnClosing: false,
+    forceCloseConnections: "idle",
+    requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // Errors fastify raises before routing (a malformed URL…): the gateway's format and CORS too.
+    frameworkErrors: (err, _request, reply) => {
+      void sendJson(reply.header("Access-Control-Allow-Origin", "*"), 400, errorDoc(scrub(err.message)));
+    },
+  });
 
   // One parser for every content type: the body is always read as text and parsed by the route
   // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.
@@ -298,7 +324,8 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     } catch (err) {
       if (err instanceof HttpError) return sendJson(err.statusCode === 503 ? reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)) : reply, err.statusCode, errorDoc(err.message));
       if (err instanceof QueueFullError) return sendJson(reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)), 503, errorDoc(err.message));
-      const traceId = err instanceof RunFailure ? err.traceId : null;
+      // A failure after the run had its trace (writing its summary, recording it) names the trace.
+      const traceId = err instanceof RunFailure ? err.traceId : isCairnError(err) && typeof err.details.traceId === "string" ? err.details.traceId : null;
       const message = err instanceof RunFailure ? err.message : isCairnError(err) ? `${messageOf(err)} [${err.code}]` : `Internal error: ${messageOf(err)}`;
       return sendJson(reply, 500, errorDoc(message, { trace_id: traceId, workflow_code: req?.name.fqdn ?? null }));
     }
@@ -338,13 +365,23 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       closing = true;
       // The data root's lock is released only once every accepted run has finished: fastify's
       // close() waits for open connections, not for runs (with `inject` it resolves at once).
+      // A connection still open once every accepted run has answered (a client stalled
+      // mid-request) is cut after CLOSE_GRACE_MS; otherwise fastify's close() would wait for it.
+      let cut: NodeJS.Timeout | undefined;
+      void queue.idle().then(() => {
+        cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        cut.unref();
+      });
       closed ??= app
         .close()
         .then(() => {
           url = null;
         })
         .finally(() => queue.idle())
-        .finally(() => ownLock?.release());
+        .finally(() => {
+          if (cut !== undefined) clearTimeout(cut);
+          ownLock?.release();
+        });
       return closed;
     },
   };

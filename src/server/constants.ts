@@ -14,6 +14,20 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  */
 export const MAX_QUEUED_RUNS = 64;
 
+/**
+ * Longest time a request may take to arrive, headers and body (ms). A client that stalls
+ * mid-request is cut off (408) after it; without a bound one stalled client kept a closing
+ * server (and its data-root lock) alive for as long as it liked.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * After close() has let every accepted run finish and answer, connections still open (a client
+ * stalled mid-request, which Node checks against REQUEST_TIMEOUT_MS only every 30 s) are cut
+ * after this grace (ms), so the server exits and releases its data-root lock.
+ */
+export const CLOSE_GRACE_MS = 1000;
+
 /** Seconds a client is told to wait (`Retry-After`) after a 503. */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
 

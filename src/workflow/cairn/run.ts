@@ -51,7 +51,7 @@ import {
 } from "../effects/index.js";
 import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import { closedRunFacts, discardSummary, type PgsRunResult } from "../pgs/run.js";
+import { closedRunFacts, discardSummary, withTraceId, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -458,23 +458,28 @@ function* runLocked(
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
-  let summary = renderSummary({
-    traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
-    path, violations, effects: calls, before, after, surface,
-  });
-  summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
-  writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
-  const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
-    sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
-    before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
-    ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
-  });
-  const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, cairnTraceDot({
-    workflow: wf, wfFqdn: fqdn, traceId, status, exitCode, path, exit, errorNode: error?.cc ?? null,
-  }));
-  return {
-    status, exitCode, workflow: fqdn, domain: wf.namespace, traceId, traceDir, traceDirAbs, path, surface, effects: calls, violations, error,
-    events: trace.lines.length, digests, recorded, pictures, exit,
-  };
+  // From here the run has its trace (and its effects are applied): a failure names the trace.
+  try {
+    const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
+    let summary = renderSummary({
+      traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+      path, violations, effects: calls, before, after, surface,
+    });
+    summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
+    writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
+    const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
+      sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
+      before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
+      ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
+    });
+    const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, cairnTraceDot({
+      workflow: wf, wfFqdn: fqdn, traceId, status, exitCode, path, exit, errorNode: error?.cc ?? null,
+    }));
+    return {
+      status, exitCode, workflow: fqdn, domain: wf.namespace, traceId, traceDir, traceDirAbs, path, surface, effects: calls, violations, error,
+      events: trace.lines.length, digests, recorded, pictures, exit,
+    };
+  } catch (err) {
+    throw withTraceId(traceId, err);
+  }
 }

@@ -200,6 +200,16 @@ export function closedRunFacts(
   };
 }
 
+/**
+ * A failure after a run has its trace (writing the summary or pictures, recording it in the
+ * store): the same error with `details.traceId`, so a caller (the HTTP gateway) can name the
+ * trace of a run whose effects were applied.
+ */
+export function withTraceId(traceId: string, err: unknown): unknown {
+  if (!(err instanceof CairnError) || typeof err.details.traceId === "string") return err;
+  return new CairnError(err.code, err.message, { ...err.details, traceId }, { cause: err });
+}
+
 export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
@@ -276,22 +286,27 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
-  const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
-  const summary = renderSummary({
-    traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
-    path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
-  });
-  writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
-  const recorded = opts.store === undefined ? null : recordRun(opts.store, {
-    // The payload as given (key order kept: the trace depends on it), not the canonical form.
-    pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
-    calls: run.calls, events: trace.lines.length, hops: run.path.length,
-  });
-  const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
-    pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
-  }));
-  return {
-    status, exitCode, workflow: name.fqdn, domain: name.domain, traceId, traceDir, traceDirAbs, path: run.path, surface,
-    effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded, pictures,
-  };
+  // From here the run has its trace (and its effects are applied): a failure names the trace.
+  try {
+    const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
+    const summary = renderSummary({
+      traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+      path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
+    });
+    writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
+    const recorded = opts.store === undefined ? null : recordRun(opts.store, {
+      // The payload as given (key order kept: the trace depends on it), not the canonical form.
+      pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
+      calls: run.calls, events: trace.lines.length, hops: run.path.length,
+    });
+    const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
+      pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
+    }));
+    return {
+      status, exitCode, workflow: name.fqdn, domain: name.domain, traceId, traceDir, traceDirAbs, path: run.path, surface,
+      effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded, pictures,
+    };
+  } catch (err) {
+    throw withTraceId(traceId, err);
+  }
 }

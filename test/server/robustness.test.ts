@@ -1,0 +1,147 @@
+/**
+ * The gateway under an audit of 2026-11-26 (src/server/app.ts):
+ *  1. a client stalled mid-request is cut after requestTimeoutMs, so close() ends and releases
+ *     the data-root lock (it waited for that client forever);
+ *  2. synchronous runs still yield between each other: the queue bound answers 503 and
+ *     /api/health is answered between runs, not after the whole backlog;
+ *  3. a failure after the run had its trace (recording it) is a 500 that names that trace;
+ *  4. a store locked by another writer is 503 (nothing has run), a malformed URL a 400 in the
+ *     gateway's format with CORS.
+ */
+import { readdirSync } from "node:fs";
+import { connect } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import type { Store } from "../../src/store/store.js";
+import { createServer, type CairnServer, type ServerOptions } from "../../src/server/index.js";
+import { acquireDataRootLock, readPayloadFile, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
+import { ACTOR_PAYLOAD, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+
+const boxes: Sandbox[] = [];
+const servers: CairnServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  for (const b of boxes.splice(0)) b.cleanup();
+});
+
+function box(): Sandbox {
+  const b = sandbox();
+  boxes.push(b);
+  return b;
+}
+
+async function serve(b: Sandbox, opts: Partial<ServerOptions> = {}): Promise<{ url: string; server: CairnServer }> {
+  const server = createServer({ workspace: b.workspace, dataRoot: b.dataRoot, ...opts });
+  servers.push(server);
+  return { url: await server.listen(0, "127.0.0.1"), server };
+}
+
+const actorBody = (): string => JSON.stringify({ workflow_code: WF.actor, payload: JSON.parse(JSON.stringify(Object.fromEntries(readPayloadFile(ACTOR_PAYLOAD) as Map<string, unknown>))) });
+
+async function post(url: string, body: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(`${url}/api/run`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  return { status: res.status, body: JSON.parse(await res.text()) as Record<string, unknown>, headers: res.headers };
+}
+
+describe("1. a stalled client", () => {
+  it("is cut once close() has let the accepted runs answer: close() ends and the data-root lock is free again", async () => {
+    const b = box();
+    const { url, server } = await serve(b, { requestTimeoutMs: 300 });
+    const { port } = new URL(url);
+    const sock = connect(Number(port), "127.0.0.1");
+    await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+    sock.on("error", () => {});
+    sock.write("POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"workflow_code\":");
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await server.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    acquireDataRootLock(b.dataRoot).release(); // free: a run elsewhere could take it
+    sock.destroy();
+  });
+});
+
+describe("2. synchronous runs and the queue", () => {
+  it("past the bound a run is 503 at once, and /api/health is answered between runs", async () => {
+    const b = box();
+    const busy = (ms: number): void => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+    };
+    // A synchronous runner (like runPgsWorkflow) that takes 100 ms of CPU.
+    const runner = (o: RunPgsOptions) => {
+      busy(100);
+      return runPgsWorkflow(o);
+    };
+    const { url } = await serve(b, { runner, maxQueuedRuns: 2 });
+    const body = actorBody();
+    const runs = Array.from({ length: 8 }, () => post(url, body));
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const health = await fetch(`${url}/api/health`);
+    const healthMs = Date.now() - t0;
+    expect(health.status).toBe(200);
+    const replies = await Promise.all(runs);
+    const codes = replies.map((r) => r.status).sort();
+    expect(codes.filter((c) => c === 503).length).toBeGreaterThan(0);
+    expect(codes.filter((c) => c === 200).length).toBeGreaterThan(0);
+    for (const r of replies.filter((x) => x.status === 503)) {
+      expect(r.body.status).toBe("ERROR");
+      expect(r.headers.get("retry-after")).toBe("1");
+    }
+    // Answered between runs (each ~100 ms), not after all the accepted ones.
+    expect(healthMs).toBeLessThan(100 * codes.filter((c) => c === 200).length);
+  });
+});
+
+describe("3. a failure after the trace", () => {
+  it("recording in the store fails after the run: 500 naming the run's trace, whose effects are applied", async () => {
+    const b = box();
+    const failing = (): Store =>
+      ({
+        transaction: () => {
+          throw new CairnError(ErrorCode.STORE_IO, "cannot write the catalog: ENOSPC");
+        },
+        close: () => {},
+      }) as unknown as Store;
+    const { url } = await serve(b, { store: failing });
+    const r = await post(url, actorBody());
+    expect(r.status).toBe(500);
+    expect(typeof r.body.trace_id).toBe("string");
+    expect(r.body.error).toContain("[E_STORE_IO]");
+    // The run's effects were applied: the data root holds its files.
+    expect(readdirSync(b.dataRoot, { recursive: true }).length).toBeGreaterThan(0);
+  });
+});
+
+describe("4. other refusals in the gateway's format", () => {
+  it("a store locked by another writer is 503 with Retry-After (nothing ran)", async () => {
+    const b = box();
+    const locked = (): Store => {
+      throw new CairnError(ErrorCode.STORE_LOCKED, "store /somewhere is locked by another writer");
+    };
+    const { url } = await serve(b, { store: locked });
+    const r = await post(url, actorBody());
+    expect(r.status).toBe(503);
+    expect(r.headers.get("retry-after")).toBe("1");
+    expect(r.body).toEqual({ status: "ERROR", error: "the store is locked by another writer; retry later" });
+  });
+
+  it("a malformed URL is 400 in the gateway's format, with CORS", async () => {
+    const b = box();
+    const { url } = await serve(b);
+    const { port } = new URL(url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), "127.0.0.1", () => sock.write("GET /api/%ZZ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      let data = "";
+      sock.on("data", (d) => (data += d.toString("utf8")));
+      sock.on("end", () => resolve(data));
+      sock.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw.toLowerCase()).toContain("access-control-allow-origin: *");
+    const json = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as Record<string, unknown>;
+    expect(json.status).toBe("ERROR");
+    expect(typeof json.error).toBe("string");
+  });
+});
