@@ -10,8 +10,9 @@
  *   existing one created 0600 and then given FILE's group and mode —, synced and renamed over
  *   FILE once the work has succeeded. A failure or an interruption never leaves a partial FILE,
  *   and an existing one keeps its contents. The temp file is removed on failure, at process
- *   exit and by `removeOpenTemps` (the CLI's signal handler; not after SIGKILL, which leaves
- *   `.cairn-out-<hex>.tmp` beside FILE). An existing FILE's hard links are not kept.
+ *   exit and by `removeOpenTemps` (the CLI's signal handler). SIGKILL leaves
+ *   `.cairn-out-<pid>-<hex>.tmp` beside FILE; the next atomic write into that directory removes
+ *   the temp files whose writer (pid) no longer runs. An existing FILE's hard links are not kept.
  * - **This process's own stdout or stderr** (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2`,
  *   `/proc/self/fd/1|2`): written to the stream, so a redirection of it (`>`, `>>`, a pipe)
  *   behaves as usual.
@@ -23,7 +24,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants, unlinkSync, type Stats } from "node:fs";
-import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { access, lstat, open, opendir, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
@@ -50,6 +51,46 @@ function trackTemp(path: string): void {
 }
 
 /** Removes every temp file not yet renamed into place (synchronously: also from a signal handler). */
+/** A temp file of an atomic write: `.cairn-out-<pid of its writer>-<16 hex>.tmp`. */
+const TEMP_NAME_RE = /^\.cairn-out-(\d+)-[0-9a-f]{16}\.tmp$/;
+
+/** Whether a process with this pid exists (EPERM: it exists, another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes, from `dir`, the temp files of atomic writes whose writer no longer runs (a SIGKILLed
+ * `cairn run --out`, which cannot clean up). A temp file of a live process — this one, or a
+ * process that reused a dead writer's pid — is left alone. Best effort: a directory that cannot be
+ * listed, or a file that cannot be removed, is skipped. Older temp names (without a pid) are
+ * left alone, since their writer cannot be told.
+ */
+async function removeStaleTemps(dir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch {
+    return;
+  }
+  try {
+    for await (const e of entries) {
+      const m = TEMP_NAME_RE.exec(e.name);
+      if (m === null || !e.isFile()) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || alive(pid)) continue;
+      await unlink(join(dir, e.name)).catch(() => {});
+    }
+  } catch {
+    // a directory that cannot be read further: what was removed stays removed
+  }
+}
+
 export function removeOpenTemps(): void {
   for (const p of openTemps) {
     try {
@@ -108,7 +149,8 @@ export class OutFile {
     const ours = existing !== undefined && existing.isFile() && existing.uid === process.geteuid?.();
     if (link !== undefined || (existing !== undefined && !ours) || /^\/(?:dev|proc)\//.test(path)) return new OutFile(path, { kind: "through", fh: undefined });
     const target = existing === undefined ? path : await realpath(path).catch((err: unknown) => Promise.reject(cannotWrite(path, err)));
-    const tmp = join(dirname(target), `.cairn-out-${randomBytes(8).toString("hex")}.tmp`);
+    await removeStaleTemps(dirname(target));
+    const tmp = join(dirname(target), `.cairn-out-${process.pid}-${randomBytes(8).toString("hex")}.tmp`);
     trackTemp(tmp); // before it exists: an interruption during the open still removes it
     let fh: FileHandle;
     try {
