@@ -20,13 +20,21 @@ export function canonicalText(v: unknown): string {
 }
 
 /**
- * `String.prototype.isWellFormed` and `Reflect.apply` as they were when this module loaded (in a
- * sandbox worker: before the user's module is imported), so a module that patches the prototype
- * (or `Function.prototype.call`) cannot slip a lone surrogate past the check into a record.
+ * `String.prototype.isWellFormed` / `toWellFormed` and `Reflect.apply` as they were when this
+ * module loaded (in a sandbox worker: before the user's module is imported), so a module that
+ * patches the prototype (or `Function.prototype.call`) cannot slip a lone surrogate past the
+ * check into a record, nor into an error message (records.ts `wellFormed`).
  */
-const isWellFormedRaw = (String.prototype as unknown as { isWellFormed: (this: string) => boolean }).isWellFormed;
+const stringProto = String.prototype as unknown as { isWellFormed: (this: string) => boolean; toWellFormed: (this: string) => string };
+const isWellFormedRaw = stringProto.isWellFormed;
+const toWellFormedRaw = stringProto.toWellFormed;
 const apply = Reflect.apply;
 const isWellFormed = (s: string): boolean => apply(isWellFormedRaw, s, []) as boolean;
+
+/** `s` with every lone surrogate replaced by U+FFFD (an error message must have a canonical form). */
+export function wellFormed(s: string): string {
+  return apply(toWellFormedRaw, s, []) as string;
+}
 
 /**
  * `JSON.stringify` as it was when this module loaded — in a sandbox worker, before the user's

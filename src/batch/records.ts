@@ -10,7 +10,7 @@
  * worker count or resume point.
  */
 import { canonicalize } from "../core/canonical.js";
-import { canonicalText } from "./canonical-text.js";
+import { canonicalText, wellFormed } from "./canonical-text.js";
 import { sha256Raw, type Digest } from "../core/digest.js";
 import { merkleRootRaw } from "../core/merkle.js";
 import type { EUResult } from "./sandbox/protocol.js";
@@ -50,18 +50,7 @@ export function parseRecord(text: string): { id: EUId; error?: EUError; json?: s
   return { id: rec.id, json: text.slice(prefix.length, -1) };
 }
 
-/**
- * `String.prototype.toWellFormed` as it was when this module loaded (in a sandbox worker:
- * before the user's module is imported, so a module that patches the prototype cannot change it).
- */
-const toWellFormedRaw = (String.prototype as unknown as { toWellFormed: (this: string) => string }).toWellFormed;
-/** `Reflect.apply` as it was then (a patched `Function.prototype.call` cannot reach it). */
-const apply = Reflect.apply;
-
-/** `s` with every lone surrogate replaced by U+FFFD (an error message must have a canonical form). */
-export function wellFormed(s: string): string {
-  return apply(toWellFormedRaw, s, []) as string;
-}
+export { wellFormed };
 
 /**
  * An error message as records keep it: well-formed (lone surrogates → U+FFFD) and cut to

@@ -64,8 +64,6 @@ interface LogSummary {
   readonly endsWithCR: boolean;
 }
 
-const endsClean = (b: Uint8Array): boolean => b.length === 0 || b[b.length - 1] === 0x0a || b[b.length - 1] === 0x0d;
-
 /**
  * The log summary, kept in the file cache and carried through this process's appends: the
  * appended bytes start at a character boundary (the log ended with a terminator), so the whole
@@ -73,11 +71,11 @@ const endsClean = (b: Uint8Array): boolean => b.length === 0 || b[b.length - 1] 
  */
 export const LOG_SUMMARY: Derivation<LogSummary> = {
   of(bytes) {
-    const usable = endsClean(bytes) && isUtf8(bytes);
+    const usable = tornTail(bytes) === undefined && isUtf8(bytes);
     return { usable, lines: usable ? countLines(bytes) : 0, endsWithCR: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d };
   },
   extend(prev, appended) {
-    if (!prev.usable || appended.length === 0 || !endsClean(appended) || !isUtf8(appended)) return undefined;
+    if (!prev.usable || appended.length === 0 || tornTail(appended) !== undefined || !isUtf8(appended)) return undefined;
     const joined = prev.endsWithCR && appended[0] === 0x0a ? 1 : 0;
     return { usable: true, lines: prev.lines + countLines(appended) - joined, endsWithCR: appended[appended.length - 1] === 0x0d };
   },

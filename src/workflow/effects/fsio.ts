@@ -108,29 +108,38 @@ export function readData(p: PreparedPath, derive: readonly Derivation<unknown>[]
 }
 
 /**
+ * The value of `d` for the file, and the bytes when they had to be read (undefined: the value
+ * came from the file cache, whose entry for this identity also has the digest). Undefined when
+ * the file does not exist.
+ */
+function derive<T>(p: PreparedPath, d: Derivation<T>): { value: T; bytes: Buffer | undefined; realFile: string; stat: BigIntStats } | undefined {
+  const { realFile, stat } = p;
+  if (realFile === undefined || stat === undefined) return undefined;
+  refuseOversized(p, stat.size);
+  const hit = cachedDerived(realFile, stat, d);
+  if (hit !== undefined) return { value: hit, bytes: undefined, realFile, stat };
+  const bytes = readData(p, [d as Derivation<unknown>]);
+  if (bytes === undefined) return undefined;
+  return { value: cachedDerived(realFile, stat, d) ?? d.of(bytes), bytes, realFile, stat };
+}
+
+/**
  * The value of `d` for the file: from the cache while the file is unchanged (or changed only by
  * this process's appends), else from a full read. `undefined` when the file does not exist.
  */
 export function readDerived<T>(p: PreparedPath, d: Derivation<T>): T | undefined {
-  if (p.realFile === undefined || p.stat === undefined) return undefined;
-  refuseOversized(p, p.stat.size);
-  const hit = cachedDerived(p.realFile, p.stat, d);
-  if (hit !== undefined) return hit;
-  const bytes = readData(p, [d as Derivation<unknown>]);
-  if (bytes === undefined) return undefined;
-  return cachedDerived(p.realFile, p.stat, d) ?? d.of(bytes);
+  return derive(p, d)?.value;
 }
 
 /** `readDerived` with the SHA-256 and size of the content the value was derived from. */
 export function readDerivedContent<T>(p: PreparedPath, d: Derivation<T>): { value: T; digest: Digest; size: number } | undefined {
-  if (p.realFile === undefined || p.stat === undefined) return undefined;
-  refuseOversized(p, p.stat.size);
-  const value = cachedDerived(p.realFile, p.stat, d);
-  const hit = value === undefined ? undefined : cachedDigest(p.realFile, p.stat);
-  if (value !== undefined && hit !== undefined) return { value, digest: hit.digest, size: Number(p.stat.size) };
-  const bytes = readData(p, [d as Derivation<unknown>]);
-  if (bytes === undefined) return undefined;
-  return { value: cachedDerived(p.realFile, p.stat, d) ?? d.of(bytes), digest: dataDigest(p, bytes), size: bytes.length };
+  const r = derive(p, d);
+  if (r === undefined) return undefined;
+  if (r.bytes !== undefined) return { value: r.value, digest: dataDigest(p, r.bytes), size: r.bytes.length };
+  // The value came from the entry of this identity, which holds the bytes or the hash state.
+  const hit = cachedDigest(r.realFile, r.stat);
+  if (hit === undefined) throw effectError(ErrorCode.INTERNAL, EffectErrorReason.IO, `file cache entry of ${JSON.stringify(p.rel)} lost its digest`, { path: p.rel });
+  return { value: r.value, digest: hit.digest, size: Number(r.stat.size) };
 }
 
 /** The SHA-256 of the file's content `bytes` (as read through `p`): the cache's incremental digest when it has one. */

@@ -42,6 +42,11 @@ interface Unusable {
   readonly problem: (rel: string) => string;
 }
 
+/** What a read of the registry saw: its content's digest and size. */
+type Seen = { digest: Digest; size: number };
+/** An absent registry file, seen as empty. */
+const NOTHING: Seen = { digest: sha256(""), size: 0 };
+
 /** Registry states of files up to this size are kept in the file cache (a parsed state takes several times the file's size). */
 export const REGISTRY_MEMO_MAX_FILE_BYTES = 4 * 1024 * 1024;
 /** The deterministic address of the `seq`-th registration of `key` (SEMANTICS C.2 recommended scheme). */
@@ -77,8 +82,6 @@ function addLines(l: Loaded, lines: readonly string[], first: number): Loaded | 
   return l;
 }
 
-const endsClean = (b: Uint8Array): boolean => b.length === 0 || b[b.length - 1] === 0x0a || b[b.length - 1] === 0x0d;
-
 /**
  * The registry state rebuilt from the file (tombstone removes, otherwise last record per key
  * wins), kept in the file cache and carried through this process's appends: appended complete
@@ -100,7 +103,7 @@ export const REGISTRY_STATE: Derivation<Loaded | Unusable> = {
     return addLines({ state: new Map(), nonBlank: 0, lines: 0, endsWithCR: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d }, lines, 0);
   },
   extend(prev, appended) {
-    if ("problem" in prev || appended.length === 0 || !endsClean(appended)) return undefined;
+    if ("problem" in prev || appended.length === 0 || tornTail(appended) !== undefined) return undefined;
     let text: string;
     try {
       text = decodeUtf8(appended);
@@ -129,8 +132,6 @@ function lineOf(rec: Rec): Buffer {
 
 function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
   const rel = prepared.rel;
-  type Seen = { digest: Digest; size: number };
-  const NOTHING: Seen = { digest: sha256(""), size: 0 };
   const read = (): { seen: Seen; loaded: Loaded | string } => {
     let content;
     try {
