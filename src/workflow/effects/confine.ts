@@ -231,7 +231,8 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
       try {
         target = realpathSync.native(next);
       } catch (err) {
-        throw confinementError(shown, `is a symlink that cannot be resolved (${(err as NodeJS.ErrnoException).code ?? "error"})`, { cause: (err as Error).message });
+        const errno = (err as NodeJS.ErrnoException).code ?? "error";
+        throw confinementError(shown, `is a symlink that cannot be resolved (${errno})`, { cause: (err as Error).message, errno });
       }
       // The target stays out of the message (it goes to traces): an absolute host path.
       if (!isInside(realRoot, target)) throw confinementError(shown, "is a symlink leading outside the data root", { target });

@@ -135,21 +135,18 @@ function errnoOf(err: unknown): string {
   return typeof code === "string" && code !== "" ? code : "EIO";
 }
 
-/** The code in "… cannot be resolved (ELOOP)" of an unresolvable symlinked directory (confine.ts). */
-const UNRESOLVED_RE = /cannot be resolved \(([A-Za-z0-9_]+)\)$/;
-
 /**
  * The unusable record for a refusal of `preparePath` (confine.ts) on `rel`; any other error is
  * rethrown. `at` names a parent directory at fault (`details.path` when it is not `rel`).
  */
 function refusal(path: string, rel: string, err: unknown): StateFile {
   if (!(err instanceof CairnError)) throw err;
-  const d = err.details as { reason?: unknown; path?: unknown; errno?: unknown; target?: unknown } | undefined;
+  const d = err.details as { reason?: unknown; path?: unknown; errno?: unknown } | undefined;
   const at = typeof d?.path === "string" && d.path !== rel ? { at: d.path } : {};
   switch (d?.reason) {
     case EffectErrorReason.PATH_CONFINEMENT: {
       // Lexical refusals cannot reach here (`path` is inside the data root): a symlink, final or parent.
-      const code = d.target === undefined ? UNRESOLVED_RE.exec(err.message)?.[1] : undefined;
+      const code = typeof d.errno === "string" ? d.errno : undefined; // a symlinked parent that cannot be resolved
       return unusable(path, { kind: "symlink", ...at, ...(code === undefined ? {} : { errno: code }) });
     }
     case EffectErrorReason.NOT_REGULAR:
