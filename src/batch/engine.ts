@@ -30,7 +30,7 @@ import {
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
-import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle } from "./runner.js";
+import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -159,14 +159,14 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   const concurrent = typeof dataset === "string" && dataset !== "-";
   const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin) : undefined;
   ingesting?.catch(() => {}); // observed below
-  let func: { artifact: Digest; name: string };
+  let func: StoredFunction;
   try {
     func = await storeFunction(store, fn);
   } catch (err) {
     await ingesting?.catch(() => {}); // the module's error comes first, as if read in order
     throw err;
   }
-  const starting = loadFunction(store, func.artifact, cfg, func.name);
+  const starting = loadFunction(store, func.artifact, cfg, func.name, func.locate);
   starting.catch(() => {}); // observed in execute(), or closed below
   let input: IngestedInput;
   try {

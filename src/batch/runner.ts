@@ -8,7 +8,7 @@ import { basename } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
-import { bundleModule } from "./sandbox/bundle.js";
+import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
 import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem } from "./sandbox/pool.js";
 import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
@@ -38,14 +38,24 @@ export interface RunnerHandle {
 
 export { REDUCE_CHUNK_SIZE };
 
-export async function storeFunction(store: Store, fn: FunctionSource): Promise<{ artifact: Digest; name: string }> {
-  const { code, name } = typeof fn === "string" ? { code: (await bundleModule(fn)).code, name: basename(fn) } : { code: fn.code, name: fn.name ?? "<inline>" };
-  const art = store.putBytes(Buffer.from(code, "utf8"), { mediaType: FUNCTION_MEDIA_TYPE });
-  if (art.digest !== sha256(code)) throw new CairnError(ErrorCode.INTERNAL, "function artifact digest differs from the bundle digest");
-  return { artifact: art.digest, name };
+/** A stored function: its artifact, how messages name it, and (when just bundled from a file) its source locator. */
+export interface StoredFunction {
+  artifact: Digest;
+  name: string;
+  locate?: BundleLocator;
 }
 
-export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string): Promise<RunnerHandle> {
+export async function storeFunction(store: Store, fn: FunctionSource): Promise<StoredFunction> {
+  const bundled = typeof fn === "string" ? await bundleModule(fn) : undefined;
+  const code = bundled?.code ?? (fn as { code: string }).code;
+  const name = typeof fn === "string" ? basename(fn) : (fn.name ?? "<inline>");
+  const art = store.putBytes(Buffer.from(code, "utf8"), { mediaType: FUNCTION_MEDIA_TYPE });
+  if (art.digest !== sha256(code)) throw new CairnError(ErrorCode.INTERNAL, "function artifact digest differs from the bundle digest");
+  return { artifact: art.digest, name, ...(bundled === undefined ? {} : { locate: bundled.locate }) };
+}
+
+/** `locate` names source positions in import errors (StoredFunction.locate); without it they are bundle positions. */
+export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string, locate?: BundleLocator): Promise<RunnerHandle> {
   const code = store.get(artifact).toString("utf8");
   const pool = await WorkerPool.create({
     size: cfg.workers,
@@ -53,6 +63,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
     seed: cfg.seed,
     logicalTime: cfg.logicalTimeMs,
     moduleName: name ?? artifact,
+    ...(locate === undefined ? {} : { locate }),
     resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg), maxYoungGenerationSizeMb: WORKER_YOUNG_GEN_MB },
   });
   let seq = 0;

@@ -114,6 +114,13 @@ describe("bad input", () => {
     );
   });
 
+  it("a module that throws at import is located at its source file, line and column", async () => {
+    const { store } = scratch.store();
+    const err = await expectCairnError(run(store, [1, 2], fixture("engine-throws-at-import.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT);
+    expect(err.message).toBe(`${fixture("engine-throws-at-import.mjs")}:2:7: module engine-throws-at-import.mjs threw at import: engine fixture refuses to load`);
+    expect(err.details.at).toBe(`${fixture("engine-throws-at-import.mjs")}:2:7`);
+  });
+
   const EMPTY: Array<[InputFormat, string]> = [
     ["jsonl", ""],
     ["jsonl", "\n\n"],

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { withoutTexts } from "./fixtures/engine-helpers.js";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -11,6 +11,7 @@ import type { EUBytesOutput, EUJsonOutput } from "../../src/batch/sandbox/protoc
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const bundles = new Map<string, ModuleBundle>();
@@ -121,6 +122,36 @@ describe("bundleModule", () => {
     const bad = join(tmp, "missing-import.mjs");
     await writeFile(bad, 'import x from "./not-there.mjs";\nexport default () => x;\n');
     await expectRejects(bundleModule(bad), "E_INVALID_INPUT", new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:1:15: Could not resolve "./not-there.mjs"`));
+  });
+
+  it("refuses import.meta at its file:line:column, in the entry or in a bundled file", async () => {
+    const dir = join(tmp, "meta");
+    await mkdir(join(dir, "lib"), { recursive: true });
+    await writeFile(join(dir, "entry.mjs"), 'import { createRequire } from "node:module";\nconst require = createRequire(import.meta.url);\nexport default () => require("node:path").sep;\n');
+    await expectRejects(bundleModule(join(dir, "entry.mjs")), "E_INVALID_INPUT", new RegExp(`^${escapeRe(join(dir, "entry.mjs"))}:2:31: import\\.meta is not available in a Cairn module: `));
+    await writeFile(join(dir, "lib", "where.ts"), "export const here: string = String(\n  import.meta.dirname);\n");
+    await writeFile(join(dir, "main.ts"), 'import { here } from "./lib/where";\nexport default (): string => here;\n');
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir); // files other than the entry are named relative to the cwd
+      await expectRejects(bundleModule("main.ts"), "E_INVALID_INPUT", /^lib\/where\.ts:2:3: import\.meta is not available/);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it("maps bundle positions back to TypeScript sources (types stripped) and refuses positions it cannot map", async () => {
+    const dir = join(tmp, "map");
+    await mkdir(join(dir, "lib"), { recursive: true });
+    await writeFile(join(dir, "lib", "h.ts"), "interface T {\n  a: number;\n}\nexport function g(t: T): number {\n  if (t.a > 0) throw new Error(\"lib boom\");\n  return t.a;\n}\n");
+    await writeFile(join(dir, "m.ts"), 'import { g } from "./lib/h";\nconst y: number = 2;\ng({ a: y });\nexport default (i: unknown): unknown => i;\n');
+    const b = await bundleModule(join(dir, "m.ts"));
+    const lines = b.code.split("\n");
+    const at = lines.findIndex((l) => l.includes("throw new Error"));
+    const col = lines[at]!.indexOf("new Error") + 1;
+    expect(b.locate(at + 1, col)).toBe(`${join(dir, "lib", "h.ts")}:5:22`);
+    expect(b.locate(lines.length + 5, 1)).toBeUndefined();
+    expect(b.code).not.toContain("sourceMappingURL");
   });
 
   it("rejects other extensions with E_USAGE", async () => {
@@ -353,8 +384,36 @@ describe("module validation", () => {
     await expectRejects(poolOf("sandbox-no-default.mjs"), "E_INVALID_INPUT", "module sandbox-no-default.mjs has no default export function");
   });
 
-  it("rejects a module that throws at import", async () => {
-    await expectRejects(poolOf("sandbox-throws-at-import.mjs", { size: 2 }), "E_INVALID_INPUT", "module sandbox-throws-at-import.mjs threw at import: kaboom at import");
+  it("rejects a module that throws at import, at its position in the bundle without a source map", async () => {
+    const hex = (await bundleOf("sandbox-throws-at-import.mjs")).digest.slice("sha256:".length, "sha256:".length + 16);
+    // Line 2 of the bundle: esbuild's "// sandbox-throws-at-import.mjs" comment is line 1.
+    await expectRejects(
+      poolOf("sandbox-throws-at-import.mjs", { size: 2 }),
+      "E_INVALID_INPUT",
+      `cairn-bundle/${hex}.mjs:2:7: module sandbox-throws-at-import.mjs threw at import: kaboom at import`,
+    );
+  });
+
+  it("names the source file, line and column of an import error through the bundle's source map", async () => {
+    const b = await bundleOf("sandbox-throws-at-import.mjs");
+    const err = await WorkerPool.create({ size: 1, bundle: b, seed: "s", moduleName: "m.mjs", locate: b.locate }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: string; details: Record<string, unknown> },
+    );
+    expect(err?.code).toBe("E_INVALID_INPUT");
+    expect(err?.message).toBe(`${fixture("sandbox-throws-at-import.mjs")}:2:7: module m.mjs threw at import: kaboom at import`);
+    expect(err?.details).toEqual({ module: "m.mjs", at: `${fixture("sandbox-throws-at-import.mjs")}:2:7` });
+  });
+
+  it("gives no position for a thrown value without a stack", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-sandbox-throw42-"));
+    try {
+      await writeFile(join(dir, "t.mjs"), "throw 42;\nexport default () => 1;\n");
+      const b = await bundleModule(join(dir, "t.mjs"));
+      await expectRejects(WorkerPool.create({ size: 1, bundle: b, seed: "s", moduleName: "t.mjs", locate: b.locate }), "E_INVALID_INPUT", "module t.mjs threw at import: 42");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects a bundle whose digest does not match", async () => {

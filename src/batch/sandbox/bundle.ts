@@ -7,8 +7,16 @@
  * `absWorkingDir` is set to the entry's (real) directory so those paths are relative, never
  * absolute. So the digest is independent of the current directory and of where the project
  * lives on disk, but renaming the entry file or moving an imported file changes it. No
- * timestamps, no source maps, no legal comments. The esbuild version is part of the identity
- * in practice (another version may print the same code differently).
+ * timestamps, no legal comments. The esbuild version is part of the identity in practice
+ * (another version may print the same code differently). A source map is built beside the
+ * bundle (esbuild's "external" mode: the bundle's bytes are the same as without it, and carry
+ * no `sourceMappingURL` comment); it is not stored and not part of the identity, and serves
+ * only to name `file:line:column` when the module throws at import (`locateInBundle`).
+ *
+ * `import.meta` is refused (E_INVALID_INPUT at its `file:line:column`): the bundle runs from a
+ * `data:` URL, and is re-run from the store by resume, verify and replay, so there is no module
+ * location for `import.meta.url` to name (`createRequire(import.meta.url)`, `new URL("./x",
+ * import.meta.url)`), and files found through it would not be part of the function's identity.
  *
  * What is bundled: the entry and everything it imports, including packages from
  * node_modules (`packages: "bundle"`). Node builtins (`fs`, `node:crypto`…) stay external.
@@ -16,7 +24,8 @@
  * input as well.
  */
 import { realpath, stat } from "node:fs/promises";
-import { dirname, extname, isAbsolute, relative, resolve } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { SourceMap } from "node:module";
 import { build, type BuildFailure, type Message } from "esbuild";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
@@ -30,25 +39,52 @@ export interface ModuleBundle {
   /** sha256 of the UTF-8 bytes of `code`: the function's identity. */
   digest: Digest;
   format: "esm";
+  /**
+   * Maps a 1-based `line`/`column` of `code` to `file:line:column` of the source it came from
+   * (files named as in esbuild's errors), or undefined when the position maps to nothing.
+   * Built from the source map, which is not part of the identity.
+   */
+  locate: BundleLocator;
 }
+
+export type BundleLocator = (line: number, column: number) => string | undefined;
+
+/** Name of the (never written) bundle file: the source map's paths are relative to its directory. */
+const BUNDLE_FILE = "cairn-bundle.mjs";
 
 function isBuildFailure(err: unknown): err is BuildFailure {
   return err instanceof Error && Array.isArray((err as Partial<BuildFailure>).errors);
+}
+
+/** A bundled file (relative to the entry's directory) named as the user would: the entry as given, others relative to the cwd when below it. */
+function showFile(file: string, workDir: string, entryReal: string, entryShown: string): string {
+  const abs = resolve(workDir, file);
+  if (abs === entryReal) return entryShown;
+  const rel = relative(process.cwd(), abs);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : abs;
 }
 
 /** `file:line:column` (1-based line and column) of an esbuild message, naming the file as the user would. */
 function describeLocation(m: Message, workDir: string, entryReal: string, entryShown: string): string {
   const loc = m.location;
   if (loc === null) return entryShown;
-  const abs = resolve(workDir, loc.file);
-  let file: string;
-  if (abs === entryReal) file = entryShown;
-  else {
-    const rel = relative(process.cwd(), abs);
-    file = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : abs;
-  }
-  return `${file}:${loc.line}:${loc.column + 1}`;
+  return `${showFile(loc.file, workDir, entryReal, entryShown)}:${loc.line}:${loc.column + 1}`;
 }
+
+function locatorOf(mapText: string, workDir: string, entryReal: string, entryShown: string): BundleLocator {
+  let map: SourceMap | undefined;
+  return (line, column) => {
+    map ??= new SourceMap(JSON.parse(mapText) as ConstructorParameters<typeof SourceMap>[0]);
+    // findEntry takes and returns 0-based positions, and answers the nearest mapping before
+    // the position, possibly on an earlier line: only a mapping on the same line is trusted.
+    const e = map.findEntry(line - 1, column - 1) as Partial<{ generatedLine: number; originalSource: string; originalLine: number; originalColumn: number }>;
+    if (e.generatedLine !== line - 1 || e.originalSource === undefined || e.originalLine === undefined || e.originalColumn === undefined) return undefined;
+    return `${showFile(e.originalSource, workDir, entryReal, entryShown)}:${e.originalLine + 1}:${e.originalColumn + 1}`;
+  };
+}
+
+/** esbuild's warning for `import.meta` under `supported: { "import-meta": false }`. */
+const EMPTY_IMPORT_META = "empty-import-meta";
 
 /**
  * Bundles the module at `path` (`.ts`, `.mts`, `.js` or `.mjs`).
@@ -79,6 +115,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
 
   const workDir = dirname(entryReal);
   let code: string;
+  let mapText: string;
   try {
     const result = await build({
       entryPoints: [entryReal],
@@ -89,17 +126,32 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       target: "node20",
       packages: "bundle",
       write: false,
-      sourcemap: false,
+      outfile: join(workDir, BUNDLE_FILE),
+      sourcemap: "external",
+      sourcesContent: false,
+      // Makes every `import.meta` a warning with its location (refused below).
+      supported: { "import-meta": false },
       legalComments: "none",
       charset: "ascii",
       metafile: false,
       logLevel: "silent",
     });
-    const [out] = result.outputFiles;
-    if (out === undefined || result.outputFiles.length !== 1) {
-      throw new CairnError(ErrorCode.INTERNAL, `esbuild produced ${result.outputFiles.length} output files for ${path}, expected 1`);
+    const meta = result.warnings.find((w) => w.id === EMPTY_IMPORT_META);
+    if (meta !== undefined) {
+      const where = describeLocation(meta, workDir, entryReal, path);
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `${where}: import.meta is not available in a Cairn module: the function is its bundle, re-run from the store, so it has no module URL, and files found through one would not be part of its identity; import the file instead (esbuild bundles JSON and text imports) or pass its contents in the input`,
+        { path, file: meta.location?.file ?? null, line: meta.location?.line ?? null, column: meta.location === null ? null : meta.location.column + 1 },
+      );
+    }
+    const out = result.outputFiles.find((f) => f.path === join(workDir, BUNDLE_FILE));
+    const map = result.outputFiles.find((f) => f.path === join(workDir, `${BUNDLE_FILE}.map`));
+    if (out === undefined || map === undefined || result.outputFiles.length !== 2) {
+      throw new CairnError(ErrorCode.INTERNAL, `esbuild produced ${result.outputFiles.length} output files for ${path}, expected the bundle and its source map`);
     }
     code = out.text;
+    mapText = map.text;
   } catch (err) {
     if (err instanceof CairnError) throw err;
     if (isBuildFailure(err) && err.errors.length > 0) {
@@ -115,5 +167,5 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot bundle module ${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
-  return { code, digest: sha256(code), format: "esm" };
+  return { code, digest: sha256(code), format: "esm", locate: locatorOf(mapText, workDir, entryReal, path) };
 }

@@ -26,6 +26,7 @@ import { LEAF_HASH_BYTES } from "../leaves.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../../core/errors.js";
 import {
+  bundleName,
   SandboxCode,
   type CrashCode,
   type EUResult,
@@ -39,6 +40,7 @@ import {
   type ToWorker,
 } from "./protocol.js";
 import { unpackResults } from "./wire.js";
+import type { BundleLocator } from "./bundle.js";
 import { wellFormed } from "../records.js";
 
 /** Largest pool. */
@@ -103,6 +105,12 @@ export interface WorkerPoolOptions {
   resourceLimits?: Pick<ResourceLimits, "maxOldGenerationSizeMb" | "maxYoungGenerationSizeMb" | "stackSizeMb">;
   /** Default DEFAULT_STARTUP_TIMEOUT_MS. */
   startupTimeoutMs?: number;
+  /**
+   * Names the source `file:line:column` of a bundle position (the bundle's source map,
+   * `ModuleBundle.locate`). Without it, an import error is located in the bundle itself
+   * (`cairn-bundle/<hex16>.mjs:line:column`, the stored function artifact's text).
+   */
+  locate?: BundleLocator;
 }
 
 /** How the parent starts a worker: the compiled worker.js, or worker.ts through tsx when running from sources. */
@@ -240,7 +248,13 @@ class PoolWorker {
   /** Rejects `ready` (used when the worker is retired before it is ready). */
   private failStart: (err: Error) => void = () => {};
 
-  constructor(data: Omit<SandboxWorkerData, "progress">, limits: ResourceLimits | undefined, startupTimeoutMs: number, private readonly onDeath: (w: PoolWorker) => void) {
+  constructor(
+    data: Omit<SandboxWorkerData, "progress">,
+    limits: ResourceLimits | undefined,
+    startupTimeoutMs: number,
+    locate: BundleLocator | undefined,
+    private readonly onDeath: (w: PoolWorker) => void,
+  ) {
     const sab = new SharedArrayBuffer(4);
     this.progress = new Int32Array(sab);
     const entry = workerEntry();
@@ -277,7 +291,10 @@ class PoolWorker {
             this.worker.unref();
             resolve();
           } else if (msg.type === "fatal") {
-            fail(new CairnError(msg.error.code as ErrorCodeValue, msg.error.message, { module: data.moduleName }));
+            const at = msg.error.at;
+            const where = at === undefined ? undefined : (locate?.(at.line, at.column) ?? `${bundleName(data.digest)}:${at.line}:${at.column}`);
+            const message = where === undefined ? msg.error.message : `${where}: ${msg.error.message}`;
+            fail(new CairnError(msg.error.code as ErrorCodeValue, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
           }
           return;
         }
@@ -476,6 +493,7 @@ export class WorkerPool {
     private readonly data: Omit<SandboxWorkerData, "progress">,
     private readonly limits: ResourceLimits | undefined,
     private readonly startupTimeoutMs: number,
+    private readonly locate: BundleLocator | undefined,
     size: number,
   ) {
     this.slots = Array.from({ length: size }, () => ({ busy: false, worker: undefined, starting: undefined }));
@@ -511,7 +529,7 @@ export class WorkerPool {
       moduleName: opts.moduleName ?? bundle.digest,
     };
     const limits = opts.resourceLimits === undefined ? undefined : { ...opts.resourceLimits };
-    const pool = new WorkerPool(data, limits, startupTimeoutMs, size);
+    const pool = new WorkerPool(data, limits, startupTimeoutMs, opts.locate, size);
     const settled = await Promise.allSettled(pool.slots.map((s) => pool.start(s)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed !== undefined) {
@@ -713,7 +731,7 @@ export class WorkerPool {
   /** Starts the slot's next worker; at most one start per slot is ever in progress. */
   private start(slot: Slot): Promise<PoolWorker> {
     if (slot.starting !== undefined) return slot.starting;
-    const w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, (dead) => this.replace(slot, dead));
+    const w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, this.locate, (dead) => this.replace(slot, dead));
     this.spawning.add(w);
     const p: Promise<PoolWorker> = w.ready.then(
       async () => {

@@ -100,6 +100,11 @@ export const SandboxCode = {
 
 export type CrashCode = typeof SandboxCode.EU_TIMEOUT | typeof SandboxCode.WORKER_CRASHED;
 
+/** How stack traces name the bundle (its `sourceURL`): short, and the same on every machine. */
+export function bundleName(digest: string): string {
+  return `cairn-bundle/${digest.replace(/^sha256:/, "").slice(0, 16)}.mjs`;
+}
+
 /** What the worker receives in `workerData`. */
 export interface SandboxWorkerData {
   /** Marks the data as ours, so importing worker.js anywhere else does nothing. */
@@ -155,7 +160,12 @@ export interface ReadyMessage {
 
 export interface FatalMessage {
   type: "fatal";
-  error: { code: string; message: string };
+  /**
+   * `at`: the 1-based line and column in the bundle of the innermost stack frame that is
+   * bundle code, when the module threw at import with a stack (the parent maps it to the
+   * source file through the bundle's source map, when it has one).
+   */
+  error: { code: string; message: string; at?: { line: number; column: number } };
 }
 
 /**

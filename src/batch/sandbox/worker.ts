@@ -121,6 +121,7 @@ import { canonicalText } from "../canonical-text.js";
 import { MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
 import { ResultPacker } from "./wire.js";
 import {
+  bundleName,
   PARTIAL_RESULTS_CHUNK,
   SandboxCode,
   type EUError,
@@ -207,9 +208,29 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 
 /** A `data:` URL for the bundle; the sourceURL comment keeps stack traces short and stable. */
 function bundleUrl(code: string, digest: string): string {
-  const hex = digest.replace(/^sha256:/, "").slice(0, 16);
-  const text = `${code}\n//# sourceURL=cairn-bundle/${hex}.mjs\n`;
+  const text = `${code}\n//# sourceURL=${bundleName(digest)}\n`;
   return `data:text/javascript;base64,${Buffer.from(text, "utf8").toString("base64")}`;
+}
+
+/** Line and column (1-based) of the innermost frame of `err`'s stack that is bundle code, if any. */
+export function bundlePosition(err: unknown, digest: string): { line: number; column: number } | undefined {
+  let stack: unknown;
+  try {
+    stack = err !== null && typeof err === "object" ? (err as { stack?: unknown }).stack : undefined;
+  } catch {
+    return undefined; // a throwing getter
+  }
+  if (typeof stack !== "string") return undefined;
+  const name = bundleName(digest);
+  // Frames are the lines "    at …" after the message (which may itself span lines).
+  for (const line of stack.split("\n")) {
+    if (!line.trimStart().startsWith("at ")) continue;
+    const at = line.indexOf(name);
+    if (at === -1) continue;
+    const m = /^:(\d+):(\d+)/.exec(line.slice(at + name.length));
+    if (m !== null) return { line: Number(m[1]), column: Number(m[2]) };
+  }
+  return undefined;
 }
 
 class SandboxWorker {
@@ -349,8 +370,8 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
 
 async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   const name = data.moduleName;
-  const fatal = (message: string): void => {
-    const msg: FromWorker = { type: "fatal", error: { code: ErrorCode.INVALID_INPUT, message } };
+  const fatal = (message: string, at?: { line: number; column: number }): void => {
+    const msg: FromWorker = { type: "fatal", error: { code: ErrorCode.INVALID_INPUT, message, ...(at === undefined ? {} : { at }) } };
     port.postMessage(msg);
   };
 
@@ -361,7 +382,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   try {
     mod = (await import(bundleUrl(data.code, data.digest))) as Record<string, unknown>;
   } catch (err) {
-    fatal(`module ${name} threw at import: ${truncate(messageOf(err))}`);
+    fatal(`module ${name} threw at import: ${truncate(messageOf(err))}`, bundlePosition(err, data.digest));
     return;
   }
   // Timers armed by the module's top level (and by their own callbacks) are left alone;
