@@ -247,6 +247,11 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     expect(r1.r.diagnostics[0]!.message).toContain("node:fs");
     const r2 = await errorsOf(d, "wf.yaml", { "caps.ts": "export const nothing = 1;\n" });
     expect(r2.lines).toEqual([`${r2.file}: modules.caps: capability module caps: the module does not export a 'capabilities' object [E_COMPILE_MODULE]`]);
+    // import.meta would be an empty object in the CommonJS bundle: refused where it appears.
+    const r3 = await errorsOf(d, "wf.yaml", { "caps.ts": "export const capabilities = {\n  r: { outputs: [], run: () => ({ u: String(import.meta.url) }) },\n};\n" });
+    expect(r3.r.diagnostics).toHaveLength(1);
+    expect(r3.r.diagnostics[0]).toMatchObject({ code: "E_COMPILE_MODULE", field: "modules.caps" });
+    expect(r3.r.diagnostics[0]!.message).toMatch(/^capability module \.\/caps\.ts:2:45: import\.meta is not available in a capability module/);
   });
 
   it("every diagnostic of a file is reported at once, files in order", async () => {

@@ -124,6 +124,8 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
   } catch (err) {
     throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${shown} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { path: shown });
   }
+  const whereOf = (m: Message): string =>
+    m.location === null ? shown : `${shown}${m.location.file.endsWith(entry.slice(dirname(entry).length + 1)) ? "" : ` (${m.location.file})`}:${m.location.line}:${m.location.column + 1}`;
   let code: string;
   try {
     const r = await build({
@@ -144,14 +146,21 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
       metafile: false,
       logLevel: "silent",
     });
+    // In a CommonJS bundle esbuild replaces `import.meta` with an empty object (a warning):
+    // `import.meta.url` would silently be undefined. The module has no URL (it is evaluated
+    // from the snapshot's text), so it is refused where it appears.
+    const meta = r.warnings.find((w) => w.id === "empty-import-meta");
+    if (meta !== undefined) {
+      throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${whereOf(meta)}: import.meta is not available in a capability module (it is evaluated from the sealed snapshot's text and has no module URL)`, { path: shown });
+    }
     const [out] = r.outputFiles;
     if (out === undefined || r.outputFiles.length !== 1) throw new Error(`esbuild produced ${r.outputFiles.length} files`);
     code = out.text;
   } catch (err) {
+    if (err instanceof CairnError) throw err;
     if (isBuildFailure(err) && err.errors.length > 0) {
       const m = err.errors[0] as Message;
-      const where = m.location === null ? shown : `${shown}${m.location.file.endsWith(entry.slice(dirname(entry).length + 1)) ? "" : ` (${m.location.file})`}:${m.location.line}:${m.location.column + 1}`;
-      throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${where}: ${m.text}`, { path: shown });
+      throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${whereOf(m)}: ${m.text}`, { path: shown });
     }
     throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${shown} cannot be bundled: ${(err as Error).message}`, { path: shown });
   }
