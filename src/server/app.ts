@@ -35,6 +35,7 @@
  * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
  * by absolute path.
  */
+import { isUtf8 } from "node:buffer";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -153,7 +154,11 @@ const BODY_WHAT = "request body";
 const JSON_ERROR_PREFIX = `${BODY_WHAT} is not valid JSON: `;
 
 /** Validates the body text (A.12 gateway order: JSON, workflow code, payload). */
-function parseRunRequest(body: unknown): RunRequest {
+function parseRunRequest(raw: unknown): RunRequest {
+  // Read as bytes: decoding as a string would turn invalid UTF-8 into U+FFFD and run the
+  // workflow on a payload the client never sent.
+  if (Buffer.isBuffer(raw) && !isUtf8(raw)) throw new HttpError(400, "Invalid JSON body: the request body is not valid UTF-8");
+  const body = Buffer.isBuffer(raw) ? raw.toString("utf8") : raw;
   if (typeof body !== "string" || body.trim() === "") throw new HttpError(400, "Invalid JSON body: the request body is empty");
   let doc: PyValue;
   try {
@@ -296,7 +301,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   // One parser for every content type: the body is always read as text and parsed by the route
   // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
 
   app.addHook("onSend", async (_req, reply) => {
     reply.header("Access-Control-Allow-Origin", "*");
