@@ -28,6 +28,7 @@ import { buildNodeFromConfig, type BuiltNode } from "../plane/config/build.js";
 import { fileError, globalsOf, outputFor } from "./context.js";
 import { parseCount } from "./duration.js";
 import type { Output } from "./output.js";
+import { strictUtf8 } from "../core/utf8.js";
 
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
@@ -40,12 +41,15 @@ function checkKeyId(id: string, flag: string): string {
 
 /** Reads a JSON object from a file (or stdin for "-"). */
 function readJsonObject(path: string, what: string): Record<string, unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path === "-" ? 0 : path, "utf8");
+    bytes = readFileSync(path === "-" ? 0 : path);
   } catch (err) {
     throw fileError(`read ${what}`, path, err);
   }
+  const decoded = strictUtf8(bytes);
+  if ("invalidLine" in decoded) throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: line ${decoded.invalidLine}: not valid UTF-8`, { path, line: decoded.invalidLine });
+  const text = decoded.text;
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -249,6 +249,10 @@ describe("cairn plane exec", () => {
     const bad = run(["plane", "exec", "--config", "node.yaml", "--request", "bad.json"]);
     expect(bad.status).toBe(1);
     expect(bad.err).toContain("not valid JSON");
+    writeFileSync(join(dir, "latin1.json"), Buffer.from('{"contract_version": 1,\n "x": "caf\xe9"}', "latin1"));
+    const latin1 = run(["plane", "exec", "--config", "node.yaml", "--request", "latin1.json"]);
+    expect(latin1.status).toBe(1);
+    expect(latin1.err).toContain("latin1.json: line 2: not valid UTF-8");
     expect(run(["plane", "exec", "--config", "node.yaml"]).status).toBe(2);
     // a request that is JSON but not an AdmissionRequest is a rejection, not a crash
     write("weird.json", { contract_version: 1, lane_id: 7 });

@@ -39,6 +39,12 @@ evidence: { jsonl: out/evidence.jsonl, store: ev-store }
 `;
 
 describe("node config", () => {
+  it("refuses a file that is not UTF-8, naming the line", () => {
+    const file = setup(YAML);
+    writeFileSync(file, Buffer.concat([Buffer.from(YAML.slice(0, YAML.indexOf("\n") + 1)), Buffer.from([0x23, 0x20, 0xe2, 0x82]), Buffer.from(`\n${YAML.slice(YAML.indexOf("\n") + 1)}`)]));
+    expect(() => loadNodeConfig(file)).toThrow(`${file}: line 2: not valid UTF-8`);
+  });
+
   it("resolves relative paths against the config file's folder and reads key files", () => {
     const file = setup(YAML);
     const cfg = loadNodeConfig(file);

@@ -1,4 +1,5 @@
 /** Parsing declarations: a key twice in one mapping is refused in JSON as in YAML (E_COMPILE_SCHEMA, with the line). */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileWorkflows, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
@@ -29,6 +30,12 @@ describe("duplicate keys", () => {
     const text = JSON.stringify(baseDecl(), null, 2).replace('"value": "$.payload"', '"value": {"const": {"n": 1, "n": 2}}');
     const { file, lines } = await linesOf("wf.json", text);
     expect(lines).toEqual([expect.stringMatching(new RegExp(`^${file}: not valid JSON \\(line \\d+, column \\d+\\): duplicate key "n" \\(first at line \\d+, column \\d+\\) \\[E_COMPILE_SCHEMA\\]$`))]);
+  });
+
+  it("a declaration that is not UTF-8 names the line (it was decoded with U+FFFD replacements)", async () => {
+    const file = join(writeTree({ "wf.yaml": "" }), "wf.yaml");
+    writeFileSync(file, Buffer.concat([Buffer.from("cairn: cairn.workflow/v1\nnamespace: t\xe9st\ncode: WF_"), Buffer.from([0xff]), Buffer.from("\n")]));
+    expect((await compileWorkflows([file])).diagnostics.map(formatDiagnostic)).toEqual([`${file}: line 3: not valid UTF-8 [E_COMPILE_SCHEMA]`]);
   });
 
   it("YAML: the same code, now with the line and column", async () => {

@@ -31,6 +31,20 @@ describe("1. lone surrogates in a payload", () => {
   });
 });
 
+describe("1b. bytes that are not UTF-8 are refused, never decoded as U+FFFD", () => {
+  it("in a payload file and in a snapshot file the runtime parses", () => {
+    const file = join(dir(), "bad-utf8.json");
+    writeFileSync(file, Buffer.concat([Buffer.from('{\n  "actor_record": {"first_name": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n}\n')]));
+    const err = cairnErrorOf(() => readPayloadFile(file));
+    expect([err.code, err.message]).toEqual(["E_INVALID_INPUT", `Payload file is not valid UTF-8 (line 2) (${file})`]);
+    const b = box();
+    const rel = "tokenized_snapshot/blockchain/handlers.json";
+    writeFileSync(join(b.workspace, rel), Buffer.concat([readFileSync(join(b.workspace, rel)), Buffer.from([0x0a, 0xff])]));
+    const snap = cairnErrorOf(() => loadSnapshot(b.workspace, "blockchain"));
+    expect([snap.code, snap.message]).toEqual(["E_INVALID_INPUT", expect.stringMatching(new RegExp(`^Snapshot file ${rel} is not valid UTF-8 \\(line \\d+\\)$`))]);
+  });
+});
+
 describe("2. the vocabulary's metadata.json is not read", () => {
   const rel = "vocabulary_snapshot/blockchain/metadata.json";
   it("a malformed one loads (and changes the digest); a missing one loads too", () => {

@@ -1,5 +1,5 @@
 /** Streaming UTF-8 validation helpers (the readers reject invalid UTF-8 rather than replace it). */
-import { isUtf8 } from "node:buffer";
+export { firstInvalidUtf8Line } from "../../core/utf8.js";
 
 const LF = 0x0a;
 
@@ -14,23 +14,6 @@ export function countLf(buf: Buffer, from = 0, to = buf.length): number {
     i = j + 1;
   }
   return n;
-}
-
-/**
- * The number of LFs before the first line of `buf` that is not valid UTF-8 (a multi-byte
- * sequence never contains an LF byte, so lines can be checked one by one). -1 if all valid.
- */
-export function firstInvalidUtf8Line(buf: Buffer): number {
-  let lines = 0;
-  let start = 0;
-  while (start <= buf.length) {
-    let end = buf.indexOf(LF, start);
-    if (end === -1) end = buf.length;
-    if (!isUtf8(buf.subarray(start, end))) return lines;
-    lines++;
-    start = end + 1;
-  }
-  return -1;
 }
 
 /** Offset just past the `n`th LF of `buf` (0 for n = 0; n must not exceed the LF count). */

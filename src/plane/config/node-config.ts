@@ -21,6 +21,7 @@ import { z } from "zod";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { DECLARED_ENDPOINT_CLASS, endpointOrigin, ENDPOINT_SCHEMES, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
 import { LOCAL_WEAK_CLASS, LOCAL_WEAK_DEFAULT_LANES } from "../attestation/local-weak.js";
+import { strictUtf8 } from "../../core/utf8.js";
 
 const name = z.string().min(1, { message: "must be a non-empty string" });
 const LANE_ID_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -235,13 +236,16 @@ export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node co
 /** Reads, parses (YAML) and validates a node config file. */
 export function loadNodeConfig(path: string): NodeConfig {
   const file = resolve(path);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read node config ${path}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, { path }, { cause: err });
   }
+  const decoded = strictUtf8(bytes);
+  if ("invalidLine" in decoded) throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: line ${decoded.invalidLine}: not valid UTF-8`, { path, line: decoded.invalidLine });
+  const text = decoded.text;
   let raw: unknown;
   try {
     raw = parseYaml(text);

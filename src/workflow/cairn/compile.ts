@@ -53,6 +53,7 @@ import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
 import { closestName } from "./suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
+import { strictUtf8 } from "../../core/utf8.js";
 
 /** Declaration file extensions. */
 export const DECLARATION_EXTENSIONS: readonly string[] = [".yaml", ".yml", ".json"];
@@ -372,7 +373,9 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
   } catch (err) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read declaration ${file}: ${(err as Error).message}`, { path: file });
   }
-  const text = bytes.toString("utf8");
+  const decoded = strictUtf8(bytes);
+  if ("invalidLine" in decoded) return fail(`line ${decoded.invalidLine}: not valid UTF-8`);
+  const text = decoded.text;
   if (extname(file).toLowerCase() === ".json") {
     let doc: unknown;
     try {

@@ -38,6 +38,7 @@ import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
+import { strictUtf8 } from "../../core/utf8.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -78,9 +79,13 @@ export function readPayloadFile(path: string): PyObject {
     throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field: "--payload", path });
   }
   if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { path });
+  const decoded = strictUtf8(readFileSync(path));
+  if ("invalidLine" in decoded) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${path})`, { field: "--payload", path, line: decoded.invalidLine });
+  }
   let v;
   try {
-    v = parsePyJson(readFileSync(path, "utf8"), path);
+    v = parsePyJson(decoded.text, path);
   } catch (err) {
     if (err instanceof CairnError) {
       const why = err.message.startsWith(`${path} is not valid JSON: `) ? err.message.slice(`${path} is not valid JSON: `.length) : err.message;

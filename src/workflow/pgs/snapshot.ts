@@ -20,6 +20,7 @@ import { parsePyJson } from "./pyjson.js";
 import { verifyTrust } from "./trust.js";
 import type { PyObject, PyValue } from "./value.js";
 import { Vocabulary } from "./vocab.js";
+import { strictUtf8 } from "../../core/utf8.js";
 
 export const SNAPSHOT_MANIFEST_KIND = "cairn.pgs.snapshot";
 export const SNAPSHOT_MANIFEST_VERSION = 1;
@@ -204,7 +205,9 @@ export function loadSnapshot(workspace: string, domain: string): PgsPackage {
     const bytes = readSnapshotFile(workspace, rel);
     files.push({ role, path: rel, digest: sha256(bytes), bytes });
     if (unread) continue;
-    const v = parsePyJson(bytes.toString("utf8"), rel);
+    const decoded = strictUtf8(bytes);
+    if ("invalidLine" in decoded) throw new CairnError(ErrorCode.INVALID_INPUT, `Snapshot file ${rel} is not valid UTF-8 (line ${decoded.invalidLine})`, { file: rel, line: decoded.invalidLine });
+    const v = parsePyJson(decoded.text, rel);
     parsed.set(role, asObject(v, new Where(rel, "(root)")));
   }
   const get = (r: SnapshotRole): PyObject => parsed.get(r) as PyObject;
