@@ -52,6 +52,15 @@ import { workerHeapMb, type RunConfig } from "./config.js";
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
 export const RECORDS_MEDIA_TYPE = "application/vnd.cairn.batch.records+jsonl";
 export const ATTEMPTS_MEDIA_TYPE = "application/vnd.cairn.batch.attempts+json";
+/**
+ * A worker that dies before any EU of a request started (a stray error or `process.exit` left
+ * behind by an EU of its previous request, a worker that fails to start, a request not started
+ * in time) cannot be blamed on an EU: whether it happens, and to which request, depends on
+ * timing and on the pulse layout. Such a request is re-run on a fresh worker without charging
+ * any EU an attempt, up to this many times in a row; after that its first EU is charged, so a
+ * worker that can never run an EU does not stall the pulse.
+ */
+export const MAX_UNATTRIBUTED_CRASHES = 3;
 /** Widest output shown in an E_NONDETERMINISTIC message. */
 const MAX_SHOWN_OUTPUT_CHARS = 2000;
 
@@ -230,6 +239,7 @@ export async function executePulse(
   let pending = eus.map((_, i) => i);
   let afterCrash = false;
   let requests = 0;
+  let unattributed = 0;
   /** The runner's root of the first request, while that request alone settles the whole pulse. */
   let firstRoot: Digest | undefined;
   while (pending.length > 0) {
@@ -245,6 +255,11 @@ export async function executePulse(
       if (done.length > (out.euIndex ?? 0)) {
         throw new CairnError(ErrorCode.INTERNAL, `a crashed attempt reported ${done.length} finished EUs before EU index ${String(out.euIndex)}`);
       }
+      if (out.euIndex === undefined && unattributed < MAX_UNATTRIBUTED_CRASHES) {
+        unattributed++;
+        continue; // the same request again, on a fresh worker; nobody is charged
+      }
+      unattributed = 0;
       done.forEach((r, k) => {
         const j = batch[k] as number;
         if (r.id !== (eus[j] as WorkEU).id) throw new CairnError(ErrorCode.INTERNAL, `a crashed attempt reported EU ${JSON.stringify(r.id)} at position ${k}`);
@@ -259,6 +274,7 @@ export async function executePulse(
       }
       continue;
     }
+    unattributed = 0;
     if (out.results.length !== batch.length) {
       throw new CairnError(ErrorCode.INTERNAL, `worker returned ${out.results.length} results for ${batch.length} EUs`);
     }

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
-import { auditPulse, commitPulse, executePulse, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { auditPulse, commitPulse, executePulse, MAX_UNATTRIBUTED_CRASHES, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
 import { normalizeConfig } from "../../src/batch/config.js";
 import { sha256, type Digest } from "../../src/core/digest.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
@@ -195,6 +195,23 @@ describe("executePulse: validation against the crashed attempt", () => {
     expect(out.attempts).toEqual([2, 1, 1, 1, 1]);
     expect(out.checksum).toBe(root);
     expect(rootOfLeafHashes(leafHashesOf(out.outcomes.map(recordText)), EUS.length)).toBe(root);
+  });
+
+  it(`crashes before any EU started are re-run on fresh workers uncharged, ${MAX_UNATTRIBUTED_CRASHES} in a row; then the first EU is charged`, async () => {
+    const calls: Array<{ fresh: boolean; attempts: number[] }> = [];
+    const exec = (fresh: boolean) => (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> => {
+      calls.push({ fresh, attempts });
+      if (calls.length <= MAX_UNATTRIBUTED_CRASHES + 1) {
+        return Promise.resolve({ kind: "crashed", error: { code: "E_WORKER_CRASHED", message: "worker exited with code 0" }, euIndex: undefined, completed: [] });
+      }
+      return Promise.resolve({ kind: "ok", results: eus.map((e) => ok(e.id as string, e.input)) });
+    };
+    const out = await executePulse({ run: exec(false), runFresh: exec(true) }, EUS, 2, { partition: 0, index: 0 });
+    const first = Array.from({ length: MAX_UNATTRIBUTED_CRASHES + 1 }, (_, k) => ({ fresh: k > 0, attempts: [1, 1, 1, 1, 1] }));
+    expect(calls).toEqual([...first, { fresh: true, attempts: [2, 1, 1, 1, 1] }]);
+    expect(out.attempts).toEqual([2, 1, 1, 1, 1]);
+    expect(out.log).toEqual([{ id: "a", attempts: 2, errors: [{ code: "E_WORKER_CRASHED", message: "worker exited with code 0" }] }]);
+    expect(out.outcomes.every((r) => r.ok)).toBe(true);
   });
 
   it("commitPulse stores the checksum it is given (the worker's root) and derives it when none is given", () => {

@@ -137,6 +137,19 @@ describe("worker crashes and timeouts", () => {
     }
   });
 
+  it.each(["reject", "exit"])("a worker that dies after its request's results (stray %s) charges no EU: same outcome on every pulse size", async (stray) => {
+    const data = Array.from({ length: 12 }, (_, i) => ({ v: i, stray: i === 3 ? stray : null }));
+    const digests = new Set<string>();
+    for (const pulseSize of [4, 6, 12]) {
+      const { store } = scratch.store();
+      const r = await run(store, data, fixture("engine-stray.mjs"), { partitions: 1, pulseSize, workers: 1, retries: 0, allowFailures: true });
+      // Before: the next request's first EU (4, 6) was charged with the crash and failed.
+      expect([pulseSize, r.status, r.counts, r.failures]).toEqual([pulseSize, "completed", { total: 12, completed: 12, failed: 0, retried: 0 }, []]);
+      digests.add(r.outputDigest);
+    }
+    expect(digests.size).toBe(1);
+  });
+
   it("a crash with allowFailures completes the run; later pulses run on the replacement worker", async () => {
     const { store } = scratch.store();
     const data = Array.from({ length: 60 }, (_, i) => ({ v: i, exit: i === 5 || i === 33 }));
