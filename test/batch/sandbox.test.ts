@@ -154,6 +154,18 @@ describe("bundleModule", () => {
     expect(b.code).not.toContain("sourceMappingURL");
   });
 
+  it("bundles a module with an upper-case extension like its lower-case twin", async () => {
+    const dir = join(tmp, "upper");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "M.TS"), "export default (i: number): number => i + 1;\n");
+    await writeFile(join(dir, "m.ts"), "export default (i: number): number => i + 1;\n");
+    await writeFile(join(dir, "J.MJS"), "export default (i) => i + 1;\n");
+    const upper = await bundleModule(join(dir, "M.TS"));
+    const lower = await bundleModule(join(dir, "m.ts"));
+    expect(upper.code.replace("// M.TS", "// m.ts").replace(/M_default/g, "m_default")).toBe(lower.code);
+    expect((await bundleModule(join(dir, "J.MJS"))).code).toContain("i + 1");
+  });
+
   it("rejects other extensions with E_USAGE", async () => {
     await expectRejects(bundleModule(join(tmp, "x.py")), "E_USAGE", /must be a \.ts, \.mts, \.js, \.mjs file/);
   });

@@ -125,6 +125,8 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       format: "esm",
       target: "node20",
       packages: "bundle",
+      // esbuild picks a loader by the exact extension: an upper-case one (M.TS) is named here.
+      ...(extname(entryReal) === ext ? {} : { loader: { [extname(entryReal)]: ext === ".ts" || ext === ".mts" ? ("ts" as const) : ("js" as const) } }),
       write: false,
       outfile: join(workDir, BUNDLE_FILE),
       sourcemap: "external",
