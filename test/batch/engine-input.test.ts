@@ -114,6 +114,22 @@ describe("bad input", () => {
     );
   });
 
+  it("a CommonJS entry keeps its reduce and initial; compiled TypeScript (__esModule) gives exports.default", async () => {
+    const dir = scratch.dir();
+    writeFileSync(join(dir, "red.js"), "function fn(i) { return i + 1; }\nmodule.exports = fn;\nmodule.exports.initial = 0;\nmodule.exports.reduce = (a, o) => a + o;\n");
+    writeFileSync(join(dir, "tsc.js"), '"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = (i) => i * 2;\nexports.initial = 100;\nexports.reduce = (a, o) => a + o;\n');
+    writeFileSync(join(dir, "plain.js"), "module.exports = (i) => i * 3;\n");
+    const outs = async (file: string): Promise<{ reduce: unknown; outputs: unknown[] }> => {
+      const { store } = scratch.store();
+      const r = await run(store, [1, 2, 3], join(dir, file), { workers: 1 });
+      return { reduce: r.reduce, outputs: (await outputsOf(store, r.runId)).map((o) => o.output) };
+    };
+    // Before: red.js ran without its reduce (silently), tsc.js had "no default export function".
+    expect(await outs("red.js")).toEqual({ reduce: 9, outputs: [2, 3, 4] });
+    expect(await outs("tsc.js")).toEqual({ reduce: 112, outputs: [2, 4, 6] });
+    expect(await outs("plain.js")).toEqual({ reduce: undefined, outputs: [3, 6, 9] });
+  });
+
   it("a module that throws at import is located at its source file, line and column", async () => {
     const { store } = scratch.store();
     const err = await expectCairnError(run(store, [1, 2], fixture("engine-throws-at-import.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT);

@@ -24,9 +24,9 @@
  * input as well.
  */
 import { realpath, stat } from "node:fs/promises";
-import { dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { SourceMap } from "node:module";
-import { build, type BuildFailure, type Message } from "esbuild";
+import { build, type BuildFailure, type BuildOptions, type Message } from "esbuild";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
 
@@ -48,6 +48,12 @@ export interface ModuleBundle {
 }
 
 export type BundleLocator = (line: number, column: number) => string | undefined;
+
+/**
+ * The source name of the wrapper a CommonJS entry is bundled through (it appears in the
+ * bundle's `// …` comments; a `.js` name selects esbuild's `__esModule` interop).
+ */
+const COMMONJS_WRAPPER = "cairn-commonjs-entry.js";
 
 /** Name of the (never written) bundle file: the source map's paths are relative to its directory. */
 const BUNDLE_FILE = "cairn-bundle.mjs";
@@ -117,8 +123,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
   let code: string;
   let mapText: string;
   try {
-    const result = await build({
-      entryPoints: [entryReal],
+    const options = {
       absWorkingDir: workDir,
       bundle: true,
       platform: "node",
@@ -135,9 +140,20 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       supported: { "import-meta": false },
       legalComments: "none",
       charset: "ascii",
-      metafile: false,
+      // The metafile tells a CommonJS entry; it does not change the output.
+      metafile: true,
       logLevel: "silent",
-    });
+    } satisfies BuildOptions;
+    let result = await build({ ...options, entryPoints: [entryReal] });
+    if (result.metafile.inputs[relative(workDir, entryReal)]?.format === "cjs") {
+      // A CommonJS entry: esbuild's ESM output would export only `module.exports` as the
+      // default, losing `reduce` and `initial` (and, for compiled TypeScript, putting the
+      // `exports` object where the function should be). A fixed wrapper re-exports them with
+      // esbuild's (and TypeScript's) interop: `exports.default` when `__esModule` is set,
+      // else `module.exports`; `initial` and `reduce` from its properties.
+      const contents = `import * as entry from ${JSON.stringify(`./${basename(entryReal)}`)};\nexport default entry.default;\nexport const initial = entry.initial;\nexport const reduce = entry.reduce;\n`;
+      result = await build({ ...options, stdin: { contents, resolveDir: workDir, sourcefile: COMMONJS_WRAPPER, loader: "js" } });
+    }
     const meta = result.warnings.find((w) => w.id === EMPTY_IMPORT_META);
     if (meta !== undefined) {
       const where = describeLocation(meta, workDir, entryReal, path);
