@@ -4,7 +4,7 @@
  * `--format files` (the store inside the input directory is not input).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isCairnError, ErrorCode } from "../../src/index.js";
 import { parseMemory } from "../../src/cli/batch-commands.js";
@@ -56,5 +56,33 @@ describe("--format files with the store inside the input directory", () => {
     const same = cairn(["--store", ".", "run", "len.mjs", "--input", ".", "--format", "files"], { cwd: dir });
     expect(same.status).toBe(2);
     expect(same.err).toContain("is the store");
+  });
+});
+
+describe("a function writing to file descriptor 1", () => {
+  it("goes to stderr like console.log: `run --json` prints only its report on stdout", () => {
+    // What pino and sonic-boom do: write to the descriptor, not to process.stdout (whose fd is
+    // undefined in a worker thread).
+    writeFileSync(
+      join(dir, "fd1.mjs"),
+      [
+        'import fs, { writeSync } from "node:fs";',
+        'import { promisify } from "node:util";',
+        "export default async (x) => {",
+        '  writeSync(1, `sync ${x}\\n`);',
+        '  fs.writeSync(1, Buffer.from(`buffer ${x}\\n`));',
+        '  const { bytesWritten } = await promisify(fs.write)(1, `async ${x}\\n`);',
+        '  fs.appendFileSync(1, `append ${x}\\n`);',
+        "  return bytesWritten;",
+        "};",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "in.jsonl"), "1\n2\n");
+    const r = cairn(["--store", join(dir, "s"), "--json", "run", "fd1.mjs", "--input", "in.jsonl", "--workers", "1", "--out", join(dir, "o.jsonl")], { cwd: dir });
+    expect(r.status, r.err).toBe(0);
+    expect(json<{ status: string }>(r).status).toBe("completed"); // stdout is exactly the JSON report
+    for (const line of ["sync 1", "buffer 2", "async 1", "append 2"]) expect(r.err).toContain(line);
+    expect(readFileSync(join(dir, "o.jsonl"), "utf8")).toBe('{"id":0,"output":8}\n{"id":1,"output":8}\n');
   });
 });

@@ -116,6 +116,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import { deriveSeed } from "../../core/prng.js";
 import { installDeterminismShims, type DeterminismShims } from "./shims.js";
 import { installTimerFence, type TimerFence } from "./timers.js";
+import { redirectStdoutFd } from "./stdout-fd.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
 import { MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
@@ -377,6 +378,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
 
   const shims = installDeterminismShims({ logicalTime: data.logicalTime, seed: () => deriveSeed(data.seed, "import") });
   const fence = installTimerFence();
+  redirectStdoutFd();
 
   let mod: Record<string, unknown>;
   try {
