@@ -467,8 +467,8 @@ async function mergeOutputs(
   onChunk: () => void,
 ): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
   const failures: Manifest["failures"] = [];
-  const reducer = runner.reducer;
-  let acc = reducer?.initial;
+  const reducer = runner.reducer?.open();
+  let acc = runner.reducer?.initial;
   let batch: ReduceItem[] = [];
   let pending = "";
   async function* lines(): AsyncGenerator<Buffer> {
@@ -481,7 +481,7 @@ async function mergeOutputs(
         else if (reducer !== undefined) {
           batch.push(rec.bytes !== undefined ? { id: rec.id, bytes: true, output: rec.bytes } : { id: rec.id, bytes: false, json: rec.json as string });
           if (batch.length >= REDUCE_CHUNK_SIZE) {
-            acc = await reducer.reduce(acc as string, batch);
+            acc = await reducer.chunk(acc as string, batch);
             batch = [];
           }
         }
@@ -503,14 +503,18 @@ async function mergeOutputs(
   const builder = outputTree(expected, maxMemoryBytes);
   try {
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
-    if (reducer !== undefined && batch.length > 0) acc = await reducer.reduce(acc as string, batch);
+    if (reducer !== undefined && batch.length > 0) acc = await reducer.chunk(acc as string, batch);
     return {
       output: { digest: await builder.root(), artifact: art.digest, records: builder.size },
       failures,
       reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
     };
   } finally {
-    await builder.close();
+    try {
+      await builder.close();
+    } finally {
+      await reducer?.close();
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
-import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem } from "./sandbox/pool.js";
+import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceSession } from "./sandbox/pool.js";
 import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
 
@@ -23,8 +23,11 @@ export type FunctionSource = string | { code: string; name?: string };
 export interface Reducer {
   /** Canonical JSON of the module's `initial` export. */
   initial: string;
-  /** Folds completed outputs (in EU-id order, chunks of REDUCE_CHUNK_SIZE) into `acc`. */
-  reduce(acc: string, items: ReduceItem[]): Promise<string>;
+  /**
+   * Opens one reduce over the ordered output, on one fresh worker: `chunk` folds completed
+   * outputs (in EU-id order, chunks of REDUCE_CHUNK_SIZE) into `acc`; `close` when done.
+   */
+  open(): ReduceSession;
 }
 
 export interface RunnerHandle {
@@ -77,7 +80,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
   return {
     pulses: { run, runFresh },
     fresh: { run: runFresh, runFresh },
-    reducer: info === undefined ? undefined : { initial: info.initial, reduce: (acc, items) => pool.reduce(acc, items, { timeoutMs: cfg.euTimeoutMs }) },
+    reducer: info === undefined ? undefined : { initial: info.initial, open: () => pool.openReduce({ timeoutMs: cfg.euTimeoutMs }) },
     close: () => pool.close(),
   };
 }

@@ -229,6 +229,34 @@ describe("worker crashes and timeouts", () => {
     expect(manifestOf(store, r.runId).pulses.length).toBeGreaterThan(1);
   });
 
+  it("reduce runs on one fresh worker: module state left by the pulses never reaches it, and every chunk sees the previous ones' state", async () => {
+    const code = [
+      "let seen = 0;",
+      "let steps = 0;",
+      "export default (x) => { seen++; return x; };",
+      "export const initial = null;",
+      "export function reduce(acc) { steps++; return { seen, steps }; }",
+      "",
+    ].join("\n");
+    const data = Array.from({ length: 2 * 1024 + 5 }, (_, i) => i);
+    const store = scratch.store().store;
+    for (const workers of [1, 2]) {
+      const r = await run(store, data, { code, name: "state.mjs" }, { workers, pulseSize: 128 });
+      // Before: the pulses' counter (e.g. 2053 with one worker), and steps counted per worker.
+      expect([workers, r.reduce]).toEqual([workers, { seen: 0, steps: data.length }]);
+    }
+  });
+
+  it("a reduce over large outputs sends each chunk in parts: no worker runs out of memory", async () => {
+    const code = 'export default (x) => "q".repeat(40 * 1024) + x;\nexport const initial = 0;\nexport function reduce(a, o) { return a + o.length; }\n';
+    const data = Array.from({ length: 1100 }, (_, i) => i % 10);
+    const { store } = scratch.store();
+    // A 32 MiB worker heap: a chunk of 1024 outputs of 40 KiB in one message ran it out of memory.
+    const r = await run(store, data, { code, name: "big.mjs" }, { workers: 1, maxMemoryBytes: 32 * 1024 * 1024 });
+    expect(r.status).toBe("completed");
+    expect(r.reduce).toBe(1100 * (40 * 1024 + 1));
+  });
+
   it("a reduce that throws fails the run with E_INVALID_INPUT and leaves no run to resume (it would throw again)", async () => {
     const { store } = scratch.store();
     const code = 'export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 3) throw new Error("reduce boom"); return acc + v; }\n';

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isCairnError } from "../../src/core/errors.js";
 import { bundleModule, type ModuleBundle } from "../../src/batch/sandbox/bundle.js";
-import { MAX_QUEUED_REQUESTS, REDUCE_CHUNK_SIZE, WorkerPool, type EUResult, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
+import { MAX_QUEUED_REQUESTS, REDUCE_CHUNK_SIZE, REDUCE_PART_BYTES, WorkerPool, type EUResult, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
 import type { EUBytesOutput, EUJsonOutput } from "../../src/batch/sandbox/protocol.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
@@ -475,6 +475,26 @@ describe("reduce", () => {
       const outs = okResults(await pool.runPulse(0, [1, 2, 3, 4].map((n) => ({ id: `r${n}`, input: n })), { attempt: 1 }));
       expect(await pool.reduce("0", outs.slice(0, 2) as EUJsonOutput[])).toBe("3");
       await expectRejects(pool.reduce("0", outs as EUJsonOutput[]), "E_INVALID_INPUT", 'reduce of module threes.mjs threw at EU "r3": no threes');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("reduce in parts", () => {
+  it("a chunk larger than REDUCE_PART_BYTES is folded across parts exactly as in one message; a throw in a later part names its EU", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-sandbox-parts-"));
+    try {
+      const file = join(dir, "parts.mjs");
+      // The accumulator is not canonical JSON between steps (a Map): only the chunk's end is checked.
+      await writeFile(file, 'export const initial = [];\nexport default (x) => x;\nexport function reduce(acc, o) {\n  if (o.startsWith("bad")) throw new Error("bad output");\n  const m = acc instanceof Map ? acc : new Map([["prev", acc]]);\n  m.set(m.size, o.length);\n  return o.startsWith("last") ? [...m.values()] : m;\n}\n');
+      const pool = await WorkerPool.create({ size: 1, bundle: await bundleModule(file), seed: "s", moduleName: "parts.mjs" });
+      pools.push(pool);
+      const big = Math.ceil(REDUCE_PART_BYTES / 2);
+      const item = (id: number, text: string): EUJsonOutput => ({ id, ok: true, bytes: false, json: JSON.stringify(text) });
+      const items = [item(0, "a".repeat(big)), item(1, "b".repeat(big)), item(2, "c"), item(3, "last")];
+      expect(await pool.reduce("[]", items)).toBe(`[[],${big},${big},1,4]`);
+      await expectRejects(pool.reduce("[]", [...items.slice(0, 3), item(3, "bad")]), "E_INVALID_INPUT", "reduce of module parts.mjs threw at EU 3: bad output");
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -43,6 +43,14 @@ import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
 import { wellFormed } from "../records.js";
 
+/** One reduce over an ordered output, on one worker (`WorkerPool.openReduce`). */
+export interface ReduceSession {
+  /** Folds one chunk (at most REDUCE_CHUNK_SIZE outputs, cut by output position) into `acc`; returns the canonical JSON text. */
+  chunk(acc: string, items: ReduceItem[]): Promise<string>;
+  /** Releases the worker's slot and retires the worker. Idempotent. */
+  close(): Promise<void>;
+}
+
 /** Largest pool. */
 export const MAX_POOL_SIZE = 256;
 /** Most requests that may wait for a worker at once; more is a bug in the caller. */
@@ -53,6 +61,13 @@ export const MAX_QUEUED_REQUESTS = 1024;
  * nothing but the output order, so the result is the same on every config.
  */
 export const REDUCE_CHUNK_SIZE = 1024;
+/**
+ * A chunk is sent in parts of about this many bytes of outputs (at least one output each),
+ * the accumulator staying live in the worker between the parts of a chunk: so outputs of any
+ * size never make one message larger than a worker's heap, and the result is the same as one
+ * message per chunk.
+ */
+export const REDUCE_PART_BYTES = 4 * 1024 * 1024;
 /** How long a worker may take to start and import the module. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 60_000;
 /** With a timeout, how long a worker may take to START a request (deserialise it, finish stray work). */
@@ -613,53 +628,123 @@ export class WorkerPool {
   /**
    * Folds `outputs` (completed EU outputs, in EU-id order) into `acc` (canonical JSON text,
    * normally `pool.reducer.initial`) with the module's `reduce`, and returns the result's
-   * canonical JSON text. Work is sent in chunks of REDUCE_CHUNK_SIZE, so call it ONCE over the
-   * whole ordered output for a config-independent result. Each step is seeded from
-   * (run seed, "reduce", EU id). Rejects with E_INVALID_INPUT when `reduce` throws ("reduce
-   * threw at EU <id>: <message>") or returns something that is not canonical JSON; with
-   * E_EU_TIMEOUT or E_WORKER_CRASHED when it times out (`timeoutMs` applies per step) or
-   * crashes its worker; with E_USAGE when the module has no `reduce`.
+   * canonical JSON text: a reduce session (`openReduce`) over the whole ordered output, in
+   * chunks of REDUCE_CHUNK_SIZE, so call it ONCE over the whole output for a config-independent
+   * result. Rejects as `ReduceSession.chunk` does.
    */
   async reduce(acc: string, outputs: Iterable<ReduceItem> | AsyncIterable<ReduceItem>, opts: { timeoutMs?: number } = {}): Promise<string> {
-    if (this.reducer === undefined) throw new UsageError(`module ${this.data.moduleName} does not export reduce`);
-    checkTimeout(opts.timeoutMs, "timeoutMs");
-    let chunk: ReduceItem[] = [];
-    for await (const item of outputs) {
-      chunk.push(item);
-      if (chunk.length === REDUCE_CHUNK_SIZE) {
-        acc = await this.reduceChunk(acc, chunk, opts.timeoutMs);
-        chunk = [];
+    const session = this.openReduce(opts);
+    try {
+      let chunk: ReduceItem[] = [];
+      for await (const item of outputs) {
+        chunk.push(item);
+        if (chunk.length === REDUCE_CHUNK_SIZE) {
+          acc = await session.chunk(acc, chunk);
+          chunk = [];
+        }
       }
+      if (chunk.length > 0) acc = await session.chunk(acc, chunk);
+      return acc;
+    } finally {
+      await session.close();
     }
-    if (chunk.length > 0) acc = await this.reduceChunk(acc, chunk, opts.timeoutMs);
-    return acc;
   }
 
-  private async reduceChunk(acc: string, chunk: ReduceItem[], timeoutMs: number | undefined): Promise<string> {
-    const reqId = this.nextReqId++;
-    const items = chunk.map((c): ReduceItem => (c.bytes ? { id: c.id, bytes: true, output: c.output } : { id: c.id, bytes: false, json: c.json }));
-    const ids = items.map((c) => c.id);
-    const r = await this.onSlot("pool", (w) =>
-      w.request({ type: "reduce", reqId, acc, items }, ids, timeoutMs, (m) => (m.type === "reduced" || m.type === "reduce-failed") && m.reqId === reqId),
-    );
+  /**
+   * A reduce over one ordered output. It runs on ONE worker that is fresh when the session's
+   * first chunk starts (module state left by pulses cannot reach the reduce, and every chunk
+   * sees the state the previous ones left), holding its pool slot until `close()`, which also
+   * retires the worker (no pulse runs on the state the reduce left). `chunk(acc, items)` folds
+   * one chunk (the caller cuts chunks of REDUCE_CHUNK_SIZE by output position, so the points
+   * where the accumulator is canonicalised do not depend on the config), sent in parts of
+   * about REDUCE_PART_BYTES. Each step is seeded from (run seed, "reduce", EU id). Rejects with
+   * E_INVALID_INPUT when `reduce` throws ("reduce threw at EU <id>: <message>") or leaves an
+   * accumulator that is not canonical JSON; with E_EU_TIMEOUT or E_WORKER_CRASHED when it times
+   * out (`timeoutMs` applies per step) or crashes its worker; with E_USAGE when the module has
+   * no `reduce`.
+   */
+  openReduce(opts: { timeoutMs?: number } = {}): ReduceSession {
+    if (this.reducer === undefined) throw new UsageError(`module ${this.data.moduleName} does not export reduce`);
+    checkTimeout(opts.timeoutMs, "timeoutMs");
+    const timeoutMs = opts.timeoutMs;
     const name = this.data.moduleName;
-    if (r.kind === "crashed") {
+    let held: { slot: Slot; worker: PoolWorker | undefined } | undefined;
+    let closed = false;
+    const failed = (error: { code: string; message: string }): CairnError => {
       // A timeout or a crash (out of memory, exit) depends on the machine and the limits, not
       // only on the module: its own code, so the run stays resumable (a throw is INVALID_INPUT).
-      const code = r.error.code === ErrorCode.EU_TIMEOUT ? ErrorCode.EU_TIMEOUT : ErrorCode.WORKER_CRASHED;
-      throw new CairnError(code, `reduce of module ${name} failed: ${r.error.message}`, { code: r.error.code });
-    }
-    if (r.msg.type === "reduced") return r.msg.acc;
-    if (r.msg.type === "reduce-failed") {
-      const { index, error } = r.msg;
-      const at = index >= 0 ? ` at EU ${canonicalId(ids[index] as EuId)}` : "";
-      throw new CairnError(ErrorCode.INVALID_INPUT, `reduce of module ${name} threw${at}: ${error.message}`, {
-        code: error.code,
-        name: error.name,
-        ...(index >= 0 ? { euId: ids[index] } : {}),
-      });
-    }
-    throw new CairnError(ErrorCode.INTERNAL, "sandbox worker answered a reduce request with a malformed reply");
+      const code = error.code === ErrorCode.EU_TIMEOUT ? ErrorCode.EU_TIMEOUT : ErrorCode.WORKER_CRASHED;
+      return new CairnError(code, `reduce of module ${name} failed: ${error.message}`, { code: error.code });
+    };
+    const workerFor = async (): Promise<PoolWorker> => {
+      if (closed) throw new UsageError("reduce session is closed");
+      if (held === undefined) held = { slot: await this.acquire(), worker: undefined };
+      if (held.worker === undefined) {
+        try {
+          held.worker = await this.freshWorker(held.slot);
+        } catch (err) {
+          throw failed({ code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) });
+        }
+      } else if (!held.worker.alive) {
+        throw failed({ code: SandboxCode.WORKER_CRASHED, message: "the reduce worker is gone" });
+      }
+      return held.worker;
+    };
+    const part = async (w: PoolWorker, acc: string | null, items: ReduceItem[], more: boolean): Promise<string | null> => {
+      const reqId = this.nextReqId++;
+      const ids = items.map((c) => c.id);
+      const sent = items.map((c): ReduceItem => (c.bytes ? { id: c.id, bytes: true, output: c.output } : { id: c.id, bytes: false, json: c.json }));
+      const r = await w.request({ type: "reduce", reqId, acc, items: sent, more }, ids, timeoutMs, (m) => (m.type === "reduced" || m.type === "reduce-failed") && m.reqId === reqId);
+      if (r.kind === "crashed") throw failed(r.error);
+      if (r.msg.type === "reduced" && (r.msg.acc === null) === more) return r.msg.acc;
+      if (r.msg.type === "reduce-failed") {
+        const { index, error } = r.msg;
+        const at = index >= 0 ? ` at EU ${canonicalId(ids[index] as EuId)}` : "";
+        throw new CairnError(ErrorCode.INVALID_INPUT, `reduce of module ${name} threw${at}: ${error.message}`, {
+          code: error.code,
+          name: error.name,
+          ...(index >= 0 ? { euId: ids[index] } : {}),
+        });
+      }
+      throw new CairnError(ErrorCode.INTERNAL, "sandbox worker answered a reduce request with a malformed reply");
+    };
+    return {
+      chunk: async (acc, items) => {
+        const w = await workerFor();
+        let start = 0;
+        let first = true;
+        while (start < items.length) {
+          let end = start;
+          let bytes = 0;
+          do {
+            const c = items[end] as ReduceItem;
+            bytes += c.bytes ? c.output.byteLength : c.json.length;
+            end++;
+          } while (end < items.length && bytes < REDUCE_PART_BYTES);
+          const more = end < items.length;
+          const out = await part(w, first ? acc : null, items.slice(start, end), more);
+          first = false;
+          if (!more) return out as string;
+          start = end;
+        }
+        return acc; // an empty chunk
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        const h = held;
+        held = undefined;
+        if (h === undefined) return;
+        try {
+          if (h.worker !== undefined && h.slot.worker === h.worker) {
+            h.slot.worker = undefined;
+            await h.worker.retire("the reduce is done");
+          }
+        } finally {
+          this.release(h.slot);
+        }
+      },
+    };
   }
 
   /** Terminates every worker. In-flight requests settle as crashed; waiting ones reject. Idempotent. */

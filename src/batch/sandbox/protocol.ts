@@ -145,9 +145,18 @@ export interface RunRequest {
 export interface ReduceRequest {
   type: "reduce";
   reqId: number;
-  /** The accumulator's canonical JSON text. */
-  acc: string;
+  /**
+   * The accumulator's canonical JSON text, or null to go on with the accumulator the worker
+   * kept from the previous request (which had `more`).
+   */
+  acc: string | null;
   items: ReduceItem[];
+  /**
+   * The chunk continues in the next request (one chunk of REDUCE_CHUNK_SIZE outputs is sent
+   * in parts of about REDUCE_PART_BYTES): keep the accumulator as it is, do not canonicalise
+   * it, and answer `reduced` with `acc: null`.
+   */
+  more: boolean;
 }
 
 export type ToWorker = RunRequest | ReduceRequest;
@@ -195,7 +204,8 @@ export interface PulseDoneMessage {
 export interface ReducedMessage {
   type: "reduced";
   reqId: number;
-  acc: string;
+  /** The accumulator's canonical JSON text at the end of a chunk; null after a part with `more`. */
+  acc: string | null;
 }
 
 export interface ReduceFailedMessage {

@@ -238,6 +238,8 @@ class SandboxWorker {
   private readonly progress: Int32Array;
   private readonly fn: UserFunction;
   private readonly reducer: Reducer | undefined;
+  /** The accumulator of a chunk whose next part is still to come (a reduce request with `more`). */
+  private reduceAcc: { value: unknown } | undefined;
 
   constructor(
     private readonly port: MessagePort,
@@ -317,7 +319,10 @@ class SandboxWorker {
     const reducer = this.reducer;
     if (reducer === undefined) throw new CairnError(ErrorCode.INTERNAL, "reduce requested but the module has no reduce export");
     const { seed } = this.data;
-    let acc: unknown = parseJson(req.acc);
+    const kept = this.reduceAcc;
+    this.reduceAcc = undefined;
+    if (req.acc === null && kept === undefined) throw new CairnError(ErrorCode.INTERNAL, "reduce continued without a kept accumulator");
+    let acc: unknown = req.acc === null ? (kept as { value: unknown }).value : parseJson(req.acc);
     this.fence.cancelPending();
     for (let i = 0; i < req.items.length; i++) {
       const item = req.items[i] as ReduceRequest["items"][number];
@@ -336,6 +341,12 @@ class SandboxWorker {
       }
       this.fence.cancelPending();
     }
+    if (req.more) {
+      // The chunk goes on in the next request: the accumulator stays as the last step left it.
+      this.reduceAcc = { value: acc };
+      this.post({ type: "reduced", reqId: req.reqId, acc: null });
+      return;
+    }
     let text: string;
     try {
       text = canonicalize(acc);
@@ -344,7 +355,7 @@ class SandboxWorker {
       // The accumulator the chunk's last step returned (chunks are cut by output position
       // only, so which EU that is does not depend on the config).
       const index = req.items.length - 1;
-      this.post({ type: "reduce-failed", reqId: req.reqId, index, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON after this step (checked at the end of each chunk of ${req.items.length > 1 ? "outputs, so an earlier step of the chunk may have made it so" : "outputs"}): ${error.message}`) } });
+      this.post({ type: "reduce-failed", reqId: req.reqId, index, error: { ...error, message: truncate(`reduce accumulator is not canonical JSON after this step (checked at the end of each chunk of ${req.items.length > 1 || req.acc === null ? "outputs, so an earlier step of the chunk may have made it so" : "outputs"}): ${error.message}`) } });
       return;
     }
     this.post({ type: "reduced", reqId: req.reqId, acc: text });
