@@ -44,6 +44,7 @@ import { deriveSeed } from "../core/prng.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import type { Params } from "../store/receipts.js";
+import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import { isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
@@ -96,6 +97,33 @@ export type RunnerOutcome =
       /** Results of the EUs 0..k-1 of the request the worker finished and delivered before the crash (k ≤ euIndex). */
       completed: EUResult[];
     };
+
+/**
+ * A pulse's records are stored as one artifact, held in memory while it commits and read back
+ * whole by the merge and by reuse, so they must fit the store's in-memory read limit.
+ */
+export const MAX_PULSE_RECORDS_BYTES = MAX_BUFFERED_GET_BYTES;
+
+/**
+ * Refuses a pulse whose records would exceed MAX_PULSE_RECORDS_BYTES (E_LIMIT_EXCEEDED, naming
+ * the pulse and a pulse size that fits), before anything is stored: such a pulse could be
+ * committed but never read back, and the run failed only in its final merge.
+ */
+export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PULSE_RECORDS_BYTES): void {
+  let chars = texts.length; // the newlines
+  for (const t of texts) chars += t.length;
+  // UTF-8 bytes are at least the UTF-16 length and at most 3 times it: measure only between.
+  if (chars * 3 <= limit) return;
+  let bytes = texts.length;
+  for (const t of texts) bytes += Buffer.byteLength(t, "utf8");
+  if (bytes <= limit) return;
+  const fits = Math.max(1, Math.floor((limit / bytes) * texts.length));
+  throw new CairnError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `pulse ${spec.partition}/${spec.index}: its ${texts.length} records are ${bytes} bytes, more than the ${limit}-byte limit of a pulse's records; run with a smaller --pulse-size (about ${fits} EUs of outputs this size fit)`,
+    { partition: spec.partition, pulse: spec.index, bytes, limit },
+  );
+}
 
 /** Names a pulse in messages: `partition/index`. */
 export interface PulseRef {
@@ -431,6 +459,7 @@ export function commitPulse(
   root?: Digest,
 ): PulseResult {
   const texts = outcomes.map(recordText);
+  checkRecordsSize(spec, texts);
   const hashes = leaves ?? leafHashesOf(texts);
   const checksum = leaves !== undefined && root !== undefined ? root : rootOfLeafHashes(hashes, texts.length);
   const failed = outcomes.filter((o) => !o.ok).length;

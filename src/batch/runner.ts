@@ -11,7 +11,7 @@ import type { Store } from "../store/store.js";
 import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
 import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceSession } from "./sandbox/pool.js";
 import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
-import { workerHeapMb, type RunConfig } from "./config.js";
+import { workerHeapMb, workerInputBytes, type RunConfig } from "./config.js";
 
 export const FUNCTION_MEDIA_TYPE = "text/javascript";
 /** V8 young generation per worker (semi-spaces are part of RSS; small keeps it bounded). */
@@ -66,6 +66,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
     seed: cfg.seed,
     logicalTime: cfg.logicalTimeMs,
     moduleName: name ?? artifact,
+    maxOutputBytes: workerInputBytes(cfg),
     ...(locate === undefined ? {} : { locate }),
     resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg), maxYoungGenerationSizeMb: WORKER_YOUNG_GEN_MB },
   });

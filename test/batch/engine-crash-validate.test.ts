@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
-import { auditPulse, commitPulse, executePulse, MAX_UNATTRIBUTED_CRASHES, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { auditPulse, checkRecordsSize, commitPulse, executePulse, MAX_PULSE_RECORDS_BYTES, MAX_UNATTRIBUTED_CRASHES, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
 import { normalizeConfig } from "../../src/batch/config.js";
 import { sha256, type Digest } from "../../src/core/digest.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
@@ -378,5 +378,25 @@ describe("engine: a crash mid-pulse is validated against the re-execution", () =
     const r = await run(store, data, fixture("engine-crash-counter.mjs"), { partitions: 1, pulseSize: 100, workers: 1, retries: 0, auditRate: 0, allowFailures: true });
     expect(r.status).toBe("completed");
     expect(r.counts).toEqual({ total: 100, completed: 99, failed: 1, retried: 0 });
+  });
+});
+
+describe("checkRecordsSize: a pulse's records must fit the store's in-memory read limit", () => {
+  it("passes at the limit, refuses one byte over (UTF-8 bytes, not characters), naming the pulse and a size that fits", () => {
+    const p = { partition: 2, index: 7 };
+    expect(MAX_PULSE_RECORDS_BYTES).toBe(256 * 1024 * 1024);
+    expect(() => checkRecordsSize(p, ["a".repeat(40), "b".repeat(58)], 100)).not.toThrow(); // 98 + 2 newlines
+    // "é" is 2 bytes: 60 characters but 101 bytes with the newlines.
+    let err: unknown;
+    try {
+      checkRecordsSize(p, ["é".repeat(30), "b".repeat(39)], 100);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({
+      code: "E_LIMIT_EXCEEDED",
+      message: "pulse 2/7: its 2 records are 101 bytes, more than the 100-byte limit of a pulse's records; run with a smaller --pulse-size (about 1 EUs of outputs this size fit)",
+      details: { partition: 2, pulse: 7, bytes: 101, limit: 100 },
+    });
   });
 });

@@ -229,6 +229,32 @@ describe("worker crashes and timeouts", () => {
     expect(manifestOf(store, r.runId).pulses.length).toBeGreaterThan(1);
   });
 
+  it("an output larger than a quarter of a worker's heap fails its EU with E_LIMIT_EXCEEDED (JSON text in UTF-8 bytes, bytes as base64)", async () => {
+    const MiB = 1024 * 1024;
+    const code = [
+      "export default (x) => {",
+      `  if (x === 0) return "x".repeat(9 * ${MiB});`,
+      `  if (x === 1) return Buffer.alloc(7 * ${MiB});`,
+      `  if (x === 2) return "\u00e9".repeat(4.5 * ${MiB});`,
+      `  if (x === 3) return "\u00e9".repeat(3 * ${MiB});`,
+      "  return x;",
+      "};",
+      "",
+    ].join("\n");
+    const { store } = scratch.store();
+    // --max-memory 32 MiB: 32 MiB worker heaps, so the limit is 8 MiB.
+    const r = await run(store, [0, 1, 2, 3, 4], { code, name: "big-out.mjs" }, { workers: 1, retries: 0, allowFailures: true, maxMemoryBytes: 32 * MiB });
+    const limit = 8 * MiB;
+    const why = (size: number, what: string): string =>
+      `output is ${size} bytes (${what}), more than the ${limit}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
+    expect(r.failures).toEqual([
+      { id: 0, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text") },
+      { id: 1, code: ErrorCode.LIMIT_EXCEEDED, message: why(Math.ceil((7 * MiB) / 3) * 4, "its base64 record") },
+      { id: 2, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text") },
+    ]);
+    expect(r.counts).toMatchObject({ completed: 2, failed: 3 });
+  });
+
   it("reduce runs on one fresh worker: module state left by the pulses never reaches it, and every chunk sees the previous ones' state", async () => {
     const code = [
       "let seen = 0;",

@@ -120,6 +120,8 @@ export interface WorkerPoolOptions {
   resourceLimits?: Pick<ResourceLimits, "maxOldGenerationSizeMb" | "maxYoungGenerationSizeMb" | "stackSizeMb">;
   /** Default DEFAULT_STARTUP_TIMEOUT_MS. */
   startupTimeoutMs?: number;
+  /** The largest output record in bytes (SandboxWorkerData.maxOutputBytes); default: no limit. */
+  maxOutputBytes?: number;
   /**
    * Names the source `file:line:column` of a bundle position (the bundle's source map,
    * `ModuleBundle.locate`). Without it, an import error is located in the bundle itself
@@ -542,6 +544,7 @@ export class WorkerPool {
       seed,
       logicalTime,
       moduleName: opts.moduleName ?? bundle.digest,
+      ...(opts.maxOutputBytes === undefined ? {} : { maxOutputBytes: opts.maxOutputBytes }),
     };
     const limits = opts.resourceLimits === undefined ? undefined : { ...opts.resourceLimits };
     const pool = new WorkerPool(data, limits, startupTimeoutMs, opts.locate, size);

@@ -120,6 +120,11 @@ export interface SandboxWorkerData {
   /** How error messages name the module ("module <name> has no default export function"). */
   moduleName: string;
   /**
+   * The largest output record, in bytes (its JSON text, or the base64 record of a bytes
+   * output); a larger output fails its EU with E_LIMIT_EXCEEDED. Absent: no limit.
+   */
+  maxOutputBytes?: number;
+  /**
    * Int32Array(1) over this buffer: the worker stores `index + 1` when it starts the EU (or
    * reduce step) at `index` of the current request; the parent resets it to 0 before each
    * request. Lets the parent enforce per-EU timeouts and name the EU a crash interrupted

@@ -297,7 +297,7 @@ class SandboxWorker {
         threw = true;
         out = err;
       }
-      const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer);
+      const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer, this.data.maxOutputBytes);
       // The EU has settled (and describing its result, which may run its getters, is done):
       // the timers it left pending must not fire during the next EU.
       this.fence.cancelPending();
@@ -363,14 +363,23 @@ class SandboxWorker {
 }
 
 /** Validates an EU's return value into a result (canonical JSON text, or a private copy of the bytes). */
-function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]): EUResult {
+function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[], maxBytes: number | undefined): EUResult {
   if (out instanceof Uint8Array) {
+    // The record carries the bytes in base64: 4 characters per 3 bytes.
+    const size = Math.ceil(out.byteLength / 3) * 4;
+    if (maxBytes !== undefined && size > maxBytes) return outputTooLarge(id, size, maxBytes, "its base64 record");
     const copy = new Uint8Array(out);
     transfer.push(copy.buffer);
     return { id, ok: true, bytes: true, output: copy };
   }
   try {
-    return { id, ok: true, bytes: false, json: canonicalText(out) };
+    const json = canonicalText(out);
+    // UTF-8 bytes are at least the UTF-16 length and at most 3 times it: measure only between.
+    if (maxBytes !== undefined && json.length * 3 > maxBytes) {
+      const size = Buffer.byteLength(json, "utf8");
+      if (size > maxBytes) return outputTooLarge(id, size, maxBytes, "its JSON text");
+    }
+    return { id, ok: true, bytes: false, json };
   } catch (err) {
     const error = describeThrown(err);
     if (error.code === ErrorCode.CANONICAL) {
@@ -378,6 +387,11 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
     }
     return { id, ok: false, error };
   }
+}
+
+function outputTooLarge(id: string | number, size: number, maxBytes: number, what: string): EUResult {
+  const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
+  return { id, ok: false, error: { code: ErrorCode.LIMIT_EXCEEDED, name: "Error", message } };
 }
 
 async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
