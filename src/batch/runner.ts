@@ -5,7 +5,7 @@
  * runs exactly the stored bundle, never the (possibly edited) source file.
  */
 import { basename } from "node:path";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
@@ -49,6 +49,11 @@ export interface StoredFunction {
 }
 
 export async function storeFunction(store: Store, fn: FunctionSource): Promise<StoredFunction> {
+  if (typeof fn !== "string" && (fn === null || typeof fn !== "object" || typeof (fn as { code?: unknown }).code !== "string")) {
+    throw new UsageError(
+      `the execution function must be a module path or { code, name? } (a self-contained ES module text), got ${typeof fn === "function" ? "a function value, which can be neither sent to a worker thread nor stored as the function's identity: put it in a module" : fn === null ? "null" : typeof fn}`,
+    );
+  }
   const bundled = typeof fn === "string" ? await bundleModule(fn) : undefined;
   const code = bundled?.code ?? (fn as { code: string }).code;
   const name = typeof fn === "string" ? basename(fn) : (fn.name ?? "<inline>");

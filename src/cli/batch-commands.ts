@@ -273,7 +273,7 @@ export function runCommand(): Command {
     .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseIntIn(v, "--pulse-size", 1, MAX_PULSE_SIZE)))
     .addOption(new Option("--workers <w>", "worker threads (default: CPUs, at most 8)").argParser((v) => parseIntIn(v, "--workers", 1, MAX_WORKERS)))
     .addOption(
-      new Option("--max-pulses-in-flight <m>", "most pulses queued or running at once (default 2 × workers)").argParser((v) =>
+      new Option("--max-pulses-in-flight <m>", "most pulses running at once; reading waits while this many are queued or running (default 2 × workers)").argParser((v) =>
         parseIntIn(v, "--max-pulses-in-flight", 1, 4 * MAX_WORKERS),
       ),
     )

@@ -185,6 +185,10 @@ describe("usage errors", () => {
     await expectCairnError(run(store, [1], fixture("engine-pure.mjs"), { auditRate: 2 }), ErrorCode.USAGE, "audit rate");
     await expectCairnError(resume(store, "0123456789abcdef"), ErrorCode.NOT_FOUND, "run 0123456789abcdef not found");
     await expectCairnError(resume(store, "not-a-run"), ErrorCode.USAGE, "malformed run id");
+    // A function value (the PLEX paper's signature) is a usage error, not a raw TypeError.
+    const fnValue = ((x: number) => x * 2) as unknown as Parameters<typeof run>[2];
+    await expectCairnError(run(store, [1], fnValue, { workers: 1 }), ErrorCode.USAGE, "got a function value, which can be neither sent to a worker thread nor stored");
+    await expectCairnError(run(store, [1], { name: "x" } as unknown as Parameters<typeof run>[2], { workers: 1 }), ErrorCode.USAGE, "must be a module path or { code, name? }");
   });
 });
 
