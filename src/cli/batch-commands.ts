@@ -255,7 +255,9 @@ Notes:
   are then folded in EU-id order and the result is printed as "reduce".
   Inside the function, Date/Date.now/performance.now are a fixed logical time and Math.random
   and crypto randomness are seeded per EU from (--seed, EU id). The CLI runs with TZ=UTC, so
-  local-time Date methods (getHours, toString…) give the same answer on every machine.
+  local-time Date methods (getHours, toString…) give the same answer on every machine, and
+  Intl / toLocale* / localeCompare default to the en-US locale (dates: UTC) whatever the
+  host's LANG.
   The run id is derived from the input bytes, the bundled module, the config and the engine
   version: running the same command again continues (or reports) the same run.
   Progress goes to stderr (a bar on a terminal, plain lines otherwise; --quiet silences it).

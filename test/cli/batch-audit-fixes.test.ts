@@ -86,3 +86,34 @@ describe("a function writing to file descriptor 1", () => {
     expect(readFileSync(join(dir, "o.jsonl"), "utf8")).toBe('{"id":0,"output":8}\n{"id":1,"output":8}\n');
   });
 });
+
+describe("the host's locale", () => {
+  it("does not reach an output: Intl and toLocale* default to en-US and (for dates) UTC in the sandbox", () => {
+    writeFileSync(
+      join(dir, "loc.mjs"),
+      [
+        "export default () => [",
+        "  (1234567.5).toLocaleString(),",
+        "  new Intl.NumberFormat().format(0.5),",
+        "  new Date(86400000).toLocaleString(),",
+        "  new Date(0).toLocaleDateString(undefined, { month: 'long' }),",
+        "  Intl.DateTimeFormat().resolvedOptions().locale,",
+        "  ['b', 'a', 'B'].sort((x, y) => x.localeCompare(y)).join(''),",
+        "  'i'.toLocaleUpperCase(),",
+        "  (1.5).toLocaleString('de-DE'),",
+        "  new Date(0).toLocaleTimeString('en-US', { timeZone: 'Asia/Tokyo' }),",
+        "];",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "in.jsonl"), "1\n");
+    const outputs = ["de_DE.UTF-8", "tr_TR.UTF-8", "C.UTF-8"].map((lang) => {
+      const r = cairn(["--store", join(dir, `s-${lang}`), "--json", "run", "loc.mjs", "--input", "in.jsonl", "--workers", "1", "--out", join(dir, `${lang}.jsonl`)], { cwd: dir, env: { LANG: lang, LC_ALL: lang } });
+      expect(r.status, r.err).toBe(0);
+      return readFileSync(join(dir, `${lang}.jsonl`), "utf8");
+    });
+    // Before: "1.234.567,5", "0,5", "2.1.1970, 00:00:00", "Januar", "de-DE" under de_DE; "İ" under tr_TR.
+    expect(outputs[0]).toBe('{"id":0,"output":["1,234,567.5","0.5","1/2/1970, 12:00:00 AM","January","en-US","abB","I","1,5","9:00:00 AM"]}\n');
+    expect(new Set(outputs).size).toBe(1);
+  });
+});

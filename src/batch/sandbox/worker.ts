@@ -57,7 +57,10 @@
  *    (copied); anything else fails the EU with E_CANONICAL naming the JSONPath.
  *  - `ctx` is frozen: `{ id, attempt, seed (the run seed), logicalTime }`.
  *  - `process.env` is empty (the pool starts workers with `env: {}`), and the worker's stdout
- *    is forwarded to the parent's stderr (so a CLI's stdout stays machine-readable).
+ *    is forwarded to the parent's stderr (so a CLI's stdout stays machine-readable); so are
+ *    writes to file descriptor 1 through `node:fs` (stdout-fd.ts).
+ *  - `Intl` constructors and the `toLocale*` / `localeCompare` methods default to the `en-US`
+ *    locale, and the date ones to the `UTC` time zone (locale.ts).
  *  - A global `require` serves Node builtins only (for esbuild's CommonJS interop); other
  *    specifiers throw.
  *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
@@ -94,10 +97,9 @@
  *    `os.uptime/loadavg/freemem/cpus/hostname/networkInterfaces`, `process.pid/ppid`,
  *    `worker_threads.threadId`, file timestamps, `crypto.subtle` key generation,
  *    `generateKeyPair*`, `generatePrime`, `createDiffieHellman` and other OpenSSL-seeded APIs.
- *  - Host locale and time zone: local-time `Date` methods (`getHours`, `toString`,
- *    `toLocaleString`…) and `Intl` defaults follow the PROCESS's TZ and locale, which a worker
- *    cannot change (setting `process.env.TZ` in a worker has no effect). Run Cairn with
- *    `TZ=UTC` (the CLI should pin it) for machine-independent results.
+ *  - Host time zone: local-time `Date` methods (`getHours`, `toString`…) follow the PROCESS's
+ *    TZ, which a worker cannot change (setting `process.env.TZ` in a worker has no effect). The
+ *    CLI sets `TZ=UTC`; library callers must, for machine-independent results.
  *  - WebAssembly runs unmodified (NaN bit patterns and relaxed SIMD may vary by CPU);
  *    floating-point `Math` functions (`Math.sin`, `Math.exp`…) may differ across V8 versions.
  *  - `SharedArrayBuffer`/`Atomics` and `worker_threads` inside the function.
@@ -117,6 +119,7 @@ import { deriveSeed } from "../../core/prng.js";
 import { installDeterminismShims, type DeterminismShims } from "./shims.js";
 import { installTimerFence, type TimerFence } from "./timers.js";
 import { redirectStdoutFd } from "./stdout-fd.js";
+import { pinLocale } from "./locale.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
 import { MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
@@ -404,6 +407,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   const shims = installDeterminismShims({ logicalTime: data.logicalTime, seed: () => deriveSeed(data.seed, "import") });
   const fence = installTimerFence();
   redirectStdoutFd();
+  pinLocale();
 
   let mod: Record<string, unknown>;
   try {
