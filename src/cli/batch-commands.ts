@@ -162,9 +162,12 @@ interface RunOpts {
   euTimeout?: number;
 }
 
-/** What the process takes by itself, and each worker (measured: ~70 MiB + ~8 MiB idle; ~150–165 MiB at 2 workers over 10^5 records). */
-const PROCESS_FOOTPRINT_BYTES = 128 * 1024 * 1024;
-const WORKER_FOOTPRINT_BYTES = 16 * 1024 * 1024;
+/**
+ * What the process takes by itself, and each worker (measured: ~70 MiB + ~8 MiB idle; peaks of
+ * 150–182 MiB at 2 workers over 10^5 small records, 216 MiB on records of ~500 bytes).
+ */
+const PROCESS_FOOTPRINT_BYTES = 160 * 1024 * 1024;
+const WORKER_FOOTPRINT_BYTES = 24 * 1024 * 1024;
 
 /** Below this --max-memory (for `workers` workers) the process's own footprint exceeds it. */
 function footprintBytes(workers: number): number {
@@ -178,7 +181,7 @@ function noteLowMemory(cmd: Command, c: RunConfigInput): void {
   const workers = c.workers ?? defaultWorkers();
   if (c.maxMemoryBytes >= footprintBytes(workers)) return;
   process.stderr.write(
-    `cairn: note: --max-memory ${humanBytes(c.maxMemoryBytes)} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory will exceed it\n`,
+    `cairn: note: --max-memory ${humanBytes(c.maxMemoryBytes)} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory may exceed it\n`,
   );
 }
 
