@@ -107,7 +107,13 @@ export function buildManifest(args: {
   };
 }
 
-/** Stores the manifest, links it to everything it accounts for, and pins it. */
+/**
+ * Stores the manifest, links it to everything it accounts for, and pins it. Also records the
+ * run's provenance around the pulses' receipts (slice → receipt → records): `derived_from`
+ * edges from the input artifact to the pulses' slices (role `slice`) and from the pulses'
+ * records to the output artifact (role `merge`), so lineage goes input → slices → receipts →
+ * records → output in both directions.
+ */
 export function recordManifest(store: Store, m: Manifest): Digest {
   return store.transaction(() => {
     const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
@@ -116,6 +122,14 @@ export function recordManifest(store: Store, m: Manifest): Digest {
     const unique = [...new Set(members)];
     for (let i = 0; i < unique.length; i += MAX_EDGE_NODES) {
       store.addEdge({ from: [art.digest], to: unique.slice(i, i + MAX_EDGE_NODES), type: "contains", role: "manifest" });
+    }
+    const slices = [...new Set(m.pulses.map((p) => p.slice))];
+    for (let i = 0; i < slices.length; i += MAX_EDGE_NODES) {
+      store.addEdge({ from: [m.input.artifact], to: slices.slice(i, i + MAX_EDGE_NODES), type: "derived_from", role: "slice" });
+    }
+    const records = [...new Set(m.pulses.map((p) => p.records))];
+    for (let i = 0; i < records.length; i += MAX_EDGE_NODES) {
+      store.addEdge({ from: records.slice(i, i + MAX_EDGE_NODES), to: [m.output.artifact], type: "derived_from", role: "merge" });
     }
     if (store.findRoot(manifestRoot(m.runId)) === undefined) store.pin(manifestRoot(m.runId), art.digest, "run");
     return art.digest;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run, streamOutputs } from "../../src/batch/engine.js";
 import { listRuns } from "../../src/batch/runs.js";
-import { Scratch, expectCairnError, fixture, outputsOf } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -157,6 +157,20 @@ describe("--out and reuse", () => {
     await run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: out });
     expect(statSync(out)).toMatchObject({ uid: 0, gid: 0 });
     expect(statSync(out).mode & 0o777).toBe(0o640);
+  });
+
+  it("lineage goes input → slices → receipts → records → output, both ways", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, Array.from({ length: 10 }, (_, i) => ({ n: i })), fixture("engine-entropy.mjs"), { partitions: 2, pulseSize: 3, workers: 1 });
+    const m = manifestOf(store, r.runId);
+    const down = store.lineage(m.input.artifact, { direction: "down", depth: 4 });
+    const reached = new Set(down.nodes.map((n) => n.digest));
+    for (const p of m.pulses) for (const d of [p.slice, p.receipt, p.records]) expect(reached.has(d)).toBe(true);
+    expect(down.nodes.find((n) => n.digest === m.output.artifact)?.depth).toBe(4);
+    const up = store.lineage(m.output.artifact, { direction: "up", depth: 4 });
+    const back = new Set(up.nodes.map((n) => n.digest));
+    for (const d of [m.input.artifact, m.function.artifact, ...m.pulses.map((p) => p.records)]) expect(back.has(d)).toBe(true);
+    expect(up.edges.filter((e) => e.type === "derived_from").map((e) => e.role).sort()).toEqual(["merge", "slice"]);
   });
 
   it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {
