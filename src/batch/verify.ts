@@ -4,6 +4,12 @@
  * ordered output against the output digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
  * of pulses on fresh workers and compares every record. `replay` re-executes one pulse.
  * Both only read the store; their scratch ordering index lives in the OS temp directory.
+ *
+ * Every artifact the run depends on is read back through the store, which re-hashes it: the
+ * function bundle (whose digest alone the plan check compares), the input, slices, records,
+ * attempt logs and output. One that does not verify is a finding (`artifact_tampered`, or
+ * `receipt_mismatch` for a receipt whose stored body does not hash to its digest), never a
+ * crash, with `--reexecute` too: nothing is re-executed from a tampered function bundle.
  */
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -85,6 +91,23 @@ async function* artifactLines(store: Store, digest: Digest): AsyncGenerator<stri
   if (rest.length > 0) yield rest;
 }
 
+/**
+ * Reads the function bundle back through the store (streamed, so re-hashed in bounded memory).
+ * The plan check compares its digest only; this checks its bytes. False (with a finding) when it
+ * does not verify.
+ */
+async function checkFunction(store: Store, m: Manifest, add: (p: VerifyProblem) => void): Promise<boolean> {
+  const fn = m.function.artifact;
+  try {
+    for await (const chunk of store.openReadStream(fn)) void chunk;
+    return true;
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+    add({ code: "artifact_tampered", message: `function artifact ${fn}: ${err.message}` });
+    return false;
+  }
+}
+
 /** A parsed record whose id and error have the shapes the engine writes; throws otherwise. */
 function checkedRecord(rec: ReturnType<typeof parseRecord>, byIndex: boolean): { id: EUId; error?: { code: string; message: string } } {
   const id = rec.id as unknown;
@@ -129,6 +152,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   // records would pass every check below.
   if (m.runId !== runId) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} describes run ${m.runId}` });
   checkPlan(store, runId, m, add);
+  const functionOk = await checkFunction(store, m, add);
   await checkInputCoverage(store, runId, m, add);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
@@ -156,14 +180,19 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       if (texts.length !== p.eus) add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${texts.length} records, manifest says ${p.eus}` });
       const sum = checksumOf(texts);
       if (sum !== p.checksum) add({ code: "checksum_mismatch", pulse: name, message: `pulse ${name}: records hash to ${sum}, manifest says ${p.checksum}` });
+      // The store re-checks the receipt's body against its digest (E_STORE_CORRUPT otherwise).
+      let receiptError: string | undefined;
       const r = (() => {
         try {
           return store.getReceipt(p.receipt);
-        } catch {
+        } catch (err) {
+          receiptError = (err as Error).message;
           return undefined;
         }
       })();
-      if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
+      if (receiptError !== undefined) {
+        add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} cannot be read: ${receiptError}` });
+      } else if (r === undefined || r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
         add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
       }
       // The records must be the slice's EUs, in its order, and their failures the manifest's.
@@ -267,8 +296,17 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
 
   if (opts.reexecute === true) {
     const chosen = samplePulses(m, opts.sample);
-    for (const p of chosen) {
-      const diff = await reexecutePulse(store, m, p);
+    // A function bundle that does not verify is reported above: there is nothing to re-execute.
+    for (const p of functionOk ? chosen : []) {
+      let diff: string | undefined;
+      try {
+        diff = await reexecutePulse(store, m, p);
+      } catch (err) {
+        // A slice or records artifact that does not verify (reported above too): a finding.
+        if (!isCairnError(err) || err.code !== ErrorCode.STORE_CORRUPT) throw err;
+        add({ code: "artifact_tampered", pulse: pulseName(p), message: `pulse ${pulseName(p)}: cannot re-execute: ${err.message}` });
+        continue;
+      }
       report.pulsesReexecuted++;
       if (diff !== undefined) add({ code: "reexecution_mismatch", pulse: pulseName(p), message: diff });
     }

@@ -13,14 +13,13 @@
  */
 import { closeSync, existsSync, openSync, opendirSync, type Dirent } from "node:fs";
 import { join } from "node:path";
-import { canonicalize } from "../core/canonical.js";
-import { digestFromBytes, digestToBytes, sha256, type Digest } from "../core/digest.js";
+import { digestFromBytes, digestToBytes } from "../core/digest.js";
 import { isCairnError } from "../core/errors.js";
 import { isCorruptionError, type Catalog } from "./catalog.js";
 import { OBJECTS_DIR, TMP_DIR, objectPath, readyPath } from "./layout.js";
 import { verifyBytes, verifyFd, type ArtifactRow } from "./artifacts.js";
 import { edgeId } from "./edges.js";
-import { actionKey } from "./receipts.js";
+import { checkedReceiptBody, type ReceiptBody } from "./receipts.js";
 
 /** Problems listed one by one before fsck only counts the rest. */
 export const MAX_REPORTED_PROBLEMS = 10_000;
@@ -306,12 +305,9 @@ function checkReceipts(cat: Catalog, p: Problems, checked: Checked): void {
   }>) {
     checked.receipts++;
     const d = digestFromBytes(r.digest);
-    let body: { program: Digest; inputs: Digest[]; outputs: Digest[]; params: unknown };
+    let body: ReceiptBody;
     try {
-      body = JSON.parse(r.body) as typeof body;
-      if (canonicalize(body) !== r.body) throw new Error("body is not canonical JSON");
-      if (sha256(r.body) !== d) throw new Error("body does not hash to the receipt digest");
-      if (actionKey(body.program, body.inputs, body.params as never) !== digestFromBytes(r.action_key)) throw new Error("action key does not match the body");
+      body = checkedReceiptBody(d, digestFromBytes(r.action_key), r.body); // the check every receipt load makes
     } catch (err) {
       p.add("receipt_invalid", d, `receipt ${d}: ${(err as Error).message}`);
       continue;

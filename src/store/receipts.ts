@@ -5,10 +5,14 @@
  * receipt digest is that artifact's digest. Wall-clock timing is kept beside the body,
  * outside identity. The action key (program, inputs, params) makes receipts a memoisation
  * cache: recording a second, different outcome for the same action is E_CONFLICT.
+ *
+ * Every load re-checks the stored body against the row's identity (checkedReceiptBody, the
+ * check fsck reports as receipt_invalid): a receipt whose body was edited in the catalog is
+ * E_STORE_CORRUPT naming it, never returned.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical.js";
-import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import { digestFromBytes, digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
 import type { Artifacts } from "./artifacts.js";
 import { edgeId, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
@@ -54,7 +58,7 @@ export interface Receipt {
   timing?: Record<string, number>;
 }
 
-interface ReceiptBody {
+export interface ReceiptBody {
   kind: string;
   version: number;
   program: Digest;
@@ -68,6 +72,21 @@ interface ReceiptBody {
 /** The action key of (program, inputs, params); omitted params are `{}`, `null` is not normalised. */
 export function actionKey(program: Digest, inputs: Digest[], params: Params = {}): Digest {
   return canonicalDigest({ kind: "cairn.action", version: 1, program, inputs, params });
+}
+
+/**
+ * A stored receipt body, checked against its row's identity: canonical JSON that hashes to the
+ * receipt digest, whose program, inputs and params give the row's action key. Throws an Error
+ * saying what does not hold otherwise (fsck reports it as receipt_invalid, a load as
+ * E_STORE_CORRUPT). A body that hashes to its digest is the one `record` wrote and checked.
+ */
+export function checkedReceiptBody(digest: Digest, key: Digest, text: string): ReceiptBody {
+  const body = JSON.parse(text) as ReceiptBody;
+  // A body that hashes to its digest is the canonical text `record` wrote: the canonical form
+  // is only recomputed, to say which of the two is wrong, when the hash does not match.
+  if (sha256(text) !== digest) throw new Error(canonicalize(body) !== text ? "body is not canonical JSON" : "body does not hash to the receipt digest");
+  if (actionKey(body.program, body.inputs, body.params) !== key) throw new Error("action key does not match the body");
+  return body;
 }
 
 function checkFigures(field: string, v: Record<string, number> | undefined): Record<string, number> {
@@ -156,10 +175,17 @@ export class Receipts {
       | { logseq: number; digest: Buffer; action_key: Buffer; body: string; timing: string | null }
       | undefined;
     if (row === undefined || (asOf !== undefined && row.logseq > asOf)) return undefined;
-    const body = JSON.parse(row.body) as ReceiptBody;
+    const digest = digestFromBytes(row.digest);
+    const action = digestFromBytes(row.action_key);
+    let body: ReceiptBody;
+    try {
+      body = checkedReceiptBody(digest, action, row.body);
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `receipt ${digest} is corrupt: ${(err as Error).message}`, { digest }, { cause: err });
+    }
     const r: Receipt = {
-      digest: digestFromBytes(row.digest),
-      actionKey: digestFromBytes(row.action_key),
+      digest,
+      actionKey: action,
       logseq: row.logseq,
       program: body.program,
       inputs: body.inputs,
