@@ -286,8 +286,8 @@ describe("structural failures: Cairn hints", () => {
     const { x } = await examined(decl, { x: 1 });
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
     // The failing node is the one the run was about to enter (named by the error), not the last one that completed.
-    expect(x.failure).toMatchObject({ node: `${WF}::b`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: a routing cycle ran longer than the workflow allows` });
-    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×2): the routes of wf.yaml loop. Route an outcome out of the cycle, or declare max_visits on a node of it, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
+    expect(x.failure).toMatchObject({ node: `${WF}::b`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: the run followed a routing cycle, or a route longer than the hop limit` });
+    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×2): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
   });
 

@@ -20,11 +20,30 @@
  *
  * The outcome sets are read off the runtimes' code (every `status(...)` each method can
  * return); hard errors (confinement, bad config, I/O) are not outcomes: they abort the run.
+ *
+ * Also read off the runtimes' code, per operation:
+ * - `messageOn`: the outcomes whose result carries a `message` member (a step's result
+ *   fields are the runtime's result without `result_status`, run.ts): every BACKEND_ERROR, and
+ *   the VIOLATION of GET_RANGE / GET_SINCE. A registry or mutable store's VIOLATION carries
+ *   none (`status("VIOLATION")`). The compiler lets `$.results.<node>.message` /
+ *   `$.steps.<step>.message` bind only where the message is always there (compile.ts).
+ * - `inputRules` / `constantRule`: the runtime's rules on an input's value that do not depend on
+ *   the store's state, checked at compile time on inputs whose value is known there (a
+ *   `{const: …}`, or the object / list an `{object: …}` / `{array: …}` builds):
+ *
+ *   | operation                  | input                        | rule (runtime)                                   | otherwise |
+ *   |----------------------------|------------------------------|--------------------------------------------------|-----------|
+ *   | registry REGISTER          | `key`                        | a scalar: not a list or object (unhashable)      | the run aborts (E_INVALID_INPUT, registry.ts `register`) |
+ *   | registry REGISTER          | `value`                      | an object or null                                | the run aborts (E_INVALID_INPUT) when the key is new (an existing key is ALREADY_EXISTS first) |
+ *   | appendonly GET_RANGE       | `start_sequence`, `end_sequence` | integers, start ≤ end                        | VIOLATION (appendonly.ts `read_range`) |
+ *   | appendonly GET_SINCE       | `timestamp`                  | a string                                         | VIOLATION (`read_since`) |
+ *   | mutable READ/WRITE/DELETE/EXISTS | `key`                  | a string with a non-whitespace character        | VIOLATION (mutable.ts `validKey`) |
  */
 import { CAIRN_GENERAL_ATOMS, GENERAL_ATOMS_MODULE } from "../atoms/general.js";
 import { CT_PURE_GENERATE_ID_V0 } from "../atoms/pgs-generate-id.js";
 import type { CtAtom } from "../atoms/index.js";
 import type { CsCapabilityId } from "../effects/types.js";
+import { isPyBlank, pyHashKey, type PyValue } from "../py/value.js";
 import type { Outcome } from "./schema.js";
 
 /** Outcomes of every CT (built-in atom or user CT). */
@@ -78,6 +97,16 @@ export function atomByRef(ref: string): AtomEntry | undefined {
 
 export type StoreKind = "registry" | "appendonly" | "mutable";
 
+/** A CS runtime's rule on the value of one input that does not depend on the store's state (module comment). */
+export interface InputRule {
+  /** What the runtime requires, completing "must be …" ("a scalar (…)"). */
+  readonly requires: string;
+  /** Whether the runtime accepts the value (in the runtime's value model). */
+  readonly accepts: (v: PyValue) => boolean;
+  /** What the runtime does with any other value, completing "…: " in a diagnostic. */
+  readonly otherwise: string;
+}
+
 export interface OperationEntry {
   readonly op: string;
   /** The runtime method the operation dispatches to (recorded in the snapshot). */
@@ -88,6 +117,12 @@ export interface OperationEntry {
   readonly inputs: readonly string[];
   /** Inputs that must be bound (else `E_COMPILE_UNBOUND_INPUT`). */
   readonly required: readonly string[];
+  /** Outcomes whose result carries a `message` member (module comment). */
+  readonly messageOn: readonly Outcome[];
+  /** Per input, the runtime's rule on its value (module comment). */
+  readonly inputRules: Readonly<Record<string, InputRule>>;
+  /** A rule across inputs whose values are all known (`known`): the problem, with the input it names, or null. */
+  readonly constantRule?: (known: ReadonlyMap<string, PyValue>) => { input: string; message: string } | null;
 }
 
 export interface StoreKindEntry {
@@ -96,8 +131,45 @@ export interface StoreKindEntry {
   readonly operations: Readonly<Record<string, OperationEntry>>;
 }
 
-function op(opName: string, method: string, outcomes: readonly Outcome[], outputs: readonly string[], inputs: readonly string[], required: readonly string[] = inputs.slice(0, 1)): OperationEntry {
-  return Object.freeze({ op: opName, method, outcomes: Object.freeze([...outcomes]), outputs: Object.freeze([...outputs]), inputs: Object.freeze([...inputs]), required: Object.freeze([...required]) });
+function op(
+  opName: string, method: string, outcomes: readonly Outcome[], outputs: readonly string[], inputs: readonly string[], required: readonly string[] = inputs.slice(0, 1),
+  extra: { messageOn?: readonly Outcome[]; inputRules?: Record<string, InputRule>; constantRule?: OperationEntry["constantRule"] } = {},
+): OperationEntry {
+  // Every BACKEND_ERROR of the runtimes carries a message (module comment).
+  const messageOn = extra.messageOn ?? outcomes.filter((o) => o === "BACKEND_ERROR");
+  return Object.freeze({
+    op: opName, method, outcomes: Object.freeze([...outcomes]), outputs: Object.freeze([...outputs]), inputs: Object.freeze([...inputs]), required: Object.freeze([...required]),
+    messageOn: Object.freeze([...messageOn]), inputRules: Object.freeze({ ...(extra.inputRules ?? {}) }), ...(extra.constantRule === undefined ? {} : { constantRule: extra.constantRule }),
+  });
+}
+
+const VIOLATION_ALWAYS = "the store answers VIOLATION every time the step runs";
+
+/** REGISTER `key` (registry.ts `register`: `pyHashKey` undefined → a hard error). */
+const SCALAR_KEY: InputRule = {
+  requires: "a scalar (a string, number, boolean or null)",
+  accepts: (v) => pyHashKey(v) !== undefined,
+  otherwise: "a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs",
+};
+/** REGISTER `value` (registry.ts `register`: not a dict and not None → a hard error, after the ALREADY_EXISTS check). */
+const OBJECT_OR_NULL: InputRule = {
+  requires: "an object or null",
+  accepts: (v) => v === null || v instanceof Map,
+  otherwise: "the registry aborts the run with an error (E_INVALID_INPUT) every time the step registers a new key",
+};
+/** GET_RANGE bounds (appendonly.ts `read_range`: `isInt`). */
+const INTEGER: InputRule = { requires: "an integer", accepts: (v) => typeof v === "bigint", otherwise: VIOLATION_ALWAYS };
+/** GET_SINCE `timestamp` (appendonly.ts `read_since`). */
+const STRING: InputRule = { requires: "a string", accepts: (v) => typeof v === "string", otherwise: VIOLATION_ALWAYS };
+/** A mutable store's `key` (mutable.ts `validKey`). */
+const NON_BLANK_STRING: InputRule = { requires: "a string with a non-whitespace character", accepts: (v) => typeof v === "string" && !isPyBlank(v), otherwise: VIOLATION_ALWAYS };
+
+/** GET_RANGE with both bounds known: start ≤ end (appendonly.ts `read_range`). */
+function rangeOrder(known: ReadonlyMap<string, PyValue>): { input: string; message: string } | null {
+  const start = known.get("start_sequence");
+  const end = known.get("end_sequence");
+  if (typeof start !== "bigint" || typeof end !== "bigint" || start <= end) return null;
+  return { input: "end_sequence", message: `start_sequence ${start} is greater than end_sequence ${end}: GET_RANGE needs start_sequence <= end_sequence, so ${VIOLATION_ALWAYS}` };
 }
 
 function ops(...entries: OperationEntry[]): Readonly<Record<string, OperationEntry>> {
@@ -110,7 +182,7 @@ export const STORE_KINDS: Readonly<Record<StoreKind, StoreKindEntry>> = Object.f
     kind: "registry",
     capability: "CS_REGISTRY_V0",
     operations: ops(
-      op("REGISTER", "register", ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "BACKEND_ERROR"], ["address"], ["key", "value", "target_cs", "target_ref"]),
+      op("REGISTER", "register", ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "BACKEND_ERROR"], ["address"], ["key", "value", "target_cs", "target_ref"], undefined, { inputRules: { key: SCALAR_KEY, value: OBJECT_OR_NULL } }),
       op("RESOLVE", "resolve", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["target_cs", "target_ref"], ["key_or_address"]),
       op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key_or_address"]),
       op("DEREGISTER", "deregister", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key_or_address"]),
@@ -122,18 +194,20 @@ export const STORE_KINDS: Readonly<Record<StoreKind, StoreKindEntry>> = Object.f
     operations: ops(
       op("APPEND", "append", ["SUCCESS"], ["record_id", "sequence_number"], ["actor_id", "stream_id", "record"], ["record"]),
       op("GET_ALL", "read_all", ["SUCCESS", "BACKEND_ERROR"], ["entries"], ["stream_id"], []),
-      op("GET_RANGE", "read_range", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "start_sequence", "end_sequence"], ["start_sequence", "end_sequence"]),
-      op("GET_SINCE", "read_since", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "timestamp"], ["timestamp"]),
+      op("GET_RANGE", "read_range", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "start_sequence", "end_sequence"], ["start_sequence", "end_sequence"], {
+        messageOn: ["VIOLATION", "BACKEND_ERROR"], inputRules: { start_sequence: INTEGER, end_sequence: INTEGER }, constantRule: rangeOrder,
+      }),
+      op("GET_SINCE", "read_since", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "timestamp"], ["timestamp"], { messageOn: ["VIOLATION", "BACKEND_ERROR"], inputRules: { timestamp: STRING } }),
     ),
   }),
   mutable: Object.freeze({
     kind: "mutable",
     capability: "CS_MUTABLE_JSON_V0",
     operations: ops(
-      op("READ", "read", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["value"], ["key"]),
-      op("WRITE", "write", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], [], ["key", "value"], ["key", "value"]),
-      op("DELETE", "delete", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key"]),
-      op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key"]),
+      op("READ", "read", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["value"], ["key"], undefined, { inputRules: { key: NON_BLANK_STRING } }),
+      op("WRITE", "write", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], [], ["key", "value"], ["key", "value"], { inputRules: { key: NON_BLANK_STRING } }),
+      op("DELETE", "delete", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key"], undefined, { inputRules: { key: NON_BLANK_STRING } }),
+      op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key"], undefined, { inputRules: { key: NON_BLANK_STRING } }),
       op("LIST", "list_keys", ["SUCCESS", "BACKEND_ERROR"], ["keys"], []),
     ),
   }),

@@ -11,7 +11,7 @@
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema, or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths) |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -19,20 +19,21 @@
  * | `E_COMPILE_UNKNOWN_CAPABILITY` | an unknown atom, module, user CT or store                                  |
  * | `E_COMPILE_UNKNOWN_OPERATION`  | an operation the store kind does not have                                  |
  * | `E_COMPILE_UNKNOWN_INPUT`      | a step input the atom or store operation does not declare (user CTs take any inputs) |
- * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step), or a required input left unbound |
+ * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step, a CS step's `message` where it is not always there), or a required input left unbound |
  * | `E_COMPILE_MISSING_NODE`       | the entry or a route names an undeclared node                               |
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
  * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with; an `on_result` entry for an outcome its step can never produce |
  * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches (only routes of outcomes the node can end with count) |
+ * | `E_COMPILE_HOP_LIMIT`          | no exit within the hop limit: the shortest route from the entry to an exit is longer, or there is none (`hopLimitProblem`) |
  * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits`                   |
  *
  * A node's possible outcomes: for each step but the last, the outcomes its `on_result` (default:
  * SUCCESS continues, any other outcome exits) turns into an exit, plus every outcome of the last
  * step. Nothing in the snapshot depends on where the files live: sources are named by base
- * name and digest, modules by their path relative to the declaration file (an absolute declared
- * path is made relative) and bundle digest.
+ * name and digest, modules by their path relative to the declaration file's real directory (an
+ * absolute declared path is made relative; symlinks resolved: `declarationDir`) and bundle digest.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
 import { loadAjv } from "../atoms/general.js";
@@ -40,7 +41,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
-import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type StoreKind } from "./catalog.js";
+import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry, type StoreKind } from "./catalog.js";
 import { duplicateJsonKey } from "./json-keys.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
@@ -48,12 +49,14 @@ import {
   type Binding, type OnResult, type Route, type SnapshotContent, type SnapshotModule, type SnapshotNode, type SnapshotStep, type SnapshotStore, type SnapshotWorkflow,
 } from "./model.js";
 import { parseBindingPath } from "./paths.js";
+import { sealedConstValue } from "./sealed-value.js";
 import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } from "./schema.js";
 import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
 import { closestName } from "./suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
 import { strictUtf8 } from "../../core/utf8.js";
+import type { PyValue } from "../py/value.js";
 
 /** Declaration file extensions. */
 export const DECLARATION_EXTENSIONS: readonly string[] = [".yaml", ".yml", ".json"];
@@ -130,7 +133,10 @@ interface WorkflowDecl {
  * files, sorted, not recursive). In a directory, an entry with such a name that is not a
  * regular file (a subdirectory, a FIFO) is skipped; a directory with no declaration file left
  * is `E_NOT_FOUND`, as an empty one; an entry that cannot be examined (a dangling symlink,
- * no permission) is `E_NOT_FOUND` / `E_INVALID_INPUT` naming it.
+ * no permission) is `E_NOT_FOUND` / `E_INVALID_INPUT` naming it. A file named twice — two
+ * spellings (`d/a.yaml`, `./d/a.yaml`), a directory and a file in it, a symlink to it — is
+ * compiled once: files are told apart by their real path (`realpath`), and the first
+ * spelling is kept (it names the file in diagnostics).
  */
 export function declarationFiles(inputs: readonly string[]): string[] {
   if (inputs.length === 0) throw new CairnError(ErrorCode.USAGE, "wf compile needs at least one declaration file or directory");
@@ -167,7 +173,31 @@ export function declarationFiles(inputs: readonly string[]): string[] {
     } else if (st.isFile()) out.push(p);
     else throw new CairnError(ErrorCode.INVALID_INPUT, `${p} is not a regular file or directory`, { path: p });
   }
-  return [...new Set(out)];
+  const seen = new Set<string>();
+  return out.filter((f) => {
+    const real = realPathOf(f);
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
+}
+
+/** The real path of a file (symlinks resolved), or its absolute path when it cannot be resolved. */
+function realPathOf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return resolve(file);
+  }
+}
+
+/**
+ * The directory module paths of a declaration are relative to: the directory of the file's
+ * **real** path, so that a declaration reached through a symlinked directory (or a symlink to
+ * the file) bundles the same modules and seals the same paths as through its real path.
+ */
+function declarationDir(file: string): string {
+  return dirname(realPathOf(file));
 }
 
 let schemaValidator: ReturnType<Ajv["compile"]> | undefined;
@@ -189,22 +219,39 @@ function schemaDiagnostics(file: string, errors: ErrorObject[]): CompileDiagnost
   // one lies strictly under it (oneOf/anyOf wrappers say less than the branch errors under
   // them), never because an unrelated branch is deeper. A missing (or unknown) member counts
   // as lying at that member, so a missing top-level `entry` is reported next to node errors.
+  //
+  // An invalid member NAME (`propertyNames`: a node key "b-c", a store "my-store", an input
+  // "va-lue") is reported at that member (`<instancePath>/<name>`), with the name in the
+  // message, and is never dropped for an error inside the member's value (the name is wrong
+  // whatever the value); ajv's wrapper error ("property name must be valid", on the parent, no
+  // name) is dropped for it.
+  const escape = (name: string): string => name.replace(/~/g, "~0").replace(/\//g, "~1");
+  const named = (e: ErrorObject): string | undefined => (typeof e.propertyName === "string" && e.keyword !== "propertyNames" ? e.propertyName : undefined);
   const at = (e: ErrorObject): string => {
     const p = e.params as { missingProperty?: unknown; additionalProperty?: unknown };
+    const name = named(e);
+    if (name !== undefined) return `${e.instancePath}/${escape(name)}`;
     const member = e.keyword === "required" ? p.missingProperty : e.keyword === "additionalProperties" ? p.additionalProperty : undefined;
-    return typeof member === "string" ? `${e.instancePath}/${member.replace(/~/g, "~0").replace(/\//g, "~1")}` : e.instancePath;
+    return typeof member === "string" ? `${e.instancePath}/${escape(member)}` : e.instancePath;
   };
   const paths = errors.map(at);
-  const deepest = errors.filter((_, i) => !paths.some((q) => q.startsWith(`${paths[i] as string}/`)));
+  const wrapped = (e: ErrorObject): boolean => {
+    const name = (e.params as { propertyName?: unknown }).propertyName;
+    return e.keyword === "propertyNames" && errors.some((x) => named(x) === name && x.instancePath === e.instancePath);
+  };
+  const deepest = errors.filter((e, i) => named(e) !== undefined || (!wrapped(e) && !paths.some((q) => q.startsWith(`${paths[i] as string}/`))));
   const byPath = new Map<string, string[]>();
   for (const e of deepest) {
     let msg = e.message ?? e.keyword;
-    if (e.keyword === "additionalProperties") msg = `unknown member ${JSON.stringify((e.params as { additionalProperty?: string }).additionalProperty)}`;
+    const name = named(e);
+    if (name !== undefined) msg = `the name ${JSON.stringify(name)} ${msg}`;
+    else if (e.keyword === "additionalProperties") msg = `unknown member ${JSON.stringify((e.params as { additionalProperty?: string }).additionalProperty)}`;
     else if (e.keyword === "enum") msg = `must be one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues)}`;
     else if (e.keyword === "const") msg = `must be ${JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue)}`;
-    const list = byPath.get(e.instancePath) ?? [];
+    const where = name === undefined ? e.instancePath : `${e.instancePath}/${escape(name)}`;
+    const list = byPath.get(where) ?? [];
     if (!list.includes(msg)) list.push(msg);
-    byPath.set(e.instancePath, list);
+    byPath.set(where, list);
   }
   return [...byPath].map(([ptr, msgs]) => {
     const { node, field } = locate(ptr);
@@ -460,6 +507,8 @@ interface StepInfo {
   /** Every input the capability declares (required and optional); null: any input (user CTs, unresolved capabilities). */
   accepts: readonly string[] | null;
   resolved?: ResolvedCapability;
+  /** A CS step's operation (its `message` outcomes and input rules: catalog.ts). */
+  op?: OperationEntry;
 }
 
 type ResolvedCapability =
@@ -551,6 +600,101 @@ function cycles(nodes: readonly string[], edges: Map<string, Set<string>>): stri
   return out.sort((a, b) => nodes.indexOf(a[0] as string) - nodes.indexOf(b[0] as string));
 }
 
+/** The result member of a CS step's error (catalog.ts `messageOn`). */
+const MESSAGE_FIELD = "message";
+/** A constant longer than this (as JSON) is shown abbreviated in a diagnostic. */
+const MAX_CONSTANT_SHOWN = 60;
+
+/** A value of the runtime's model, named for a diagnostic. */
+function pyTypeName(v: PyValue): string {
+  if (v === null) return "null";
+  if (typeof v === "boolean") return "a boolean";
+  if (typeof v === "bigint") return "an integer";
+  if (typeof v === "number") return "a float";
+  if (typeof v === "string") return v.trim() === "" ? "a blank string" : "a string";
+  return Array.isArray(v) ? "a list" : "an object";
+}
+
+/**
+ * The value an input has at run time when the compiler knows it: a constant (converted as the
+ * runtime converts it: sealed-value.ts), or a stand-in of the type an `{object: …}` (an object)
+ * or `{array: …}` (a list) always builds; undefined for a path binding.
+ */
+function knownValue(b: Binding): { value: PyValue; what: string; constant: boolean } | undefined {
+  if ("const" in b) {
+    const text = JSON.stringify(b.const);
+    return { value: sealedConstValue(b.const), what: `the constant ${text.length <= MAX_CONSTANT_SHOWN ? text : `${text.slice(0, MAX_CONSTANT_SHOWN)}…`}`, constant: true };
+  }
+  if ("object" in b) return { value: new Map(), what: "the {object: …} binding", constant: false };
+  if ("array" in b) return { value: [], what: "the {array: …} binding", constant: false };
+  return undefined;
+}
+
+/** Inputs of a CS step whose known value breaks a static rule of its runtime (catalog.ts `inputRules`, `constantRule`). */
+function constantInputProblems(op: OperationEntry, inputs: Record<string, Binding>): Array<{ input: string; message: string }> {
+  const out: Array<{ input: string; message: string }> = [];
+  const known = new Map<string, PyValue>();
+  for (const [name, b] of Object.entries(inputs)) {
+    const k = knownValue(b);
+    if (k === undefined) continue;
+    const rule = Object.prototype.hasOwnProperty.call(op.inputRules, name) ? op.inputRules[name] : undefined;
+    if (rule !== undefined && !rule.accepts(k.value)) out.push({ input: name, message: `input ${name} must be ${rule.requires}, and ${k.what} is ${pyTypeName(k.value)}: ${rule.otherwise}` });
+    else if (k.constant) known.set(name, k.value);
+  }
+  const cross = op.constantRule?.(known) ?? null;
+  if (cross !== null) out.push(cross);
+  return out;
+}
+
+/** A hop-limit diagnostic shows a route of more nodes than these plus one abbreviated, as its first and last nodes. */
+const ROUTE_HEAD_SHOWN = 4;
+const ROUTE_TAIL_SHOWN = 3;
+
+/**
+ * The hop limit against the routing graph: the runtime (run.ts) counts one hop per node visited
+ * and fails the run on the hop past `maxHops` (the declared `max_hops`, else CAIRN_MAX_HOPS), so
+ * a workflow whose **shortest** route from the entry to a node where a run ends (an outcome
+ * routed to an exit) visits more nodes than that can never finish: every run fails with
+ * `E_LIMIT_EXCEEDED`. Breadth-first over the routes the nodes' possible outcomes take (the
+ * `edges` of checkWorkflow), nodes and routes in declaration and OUTCOMES order, so the route
+ * shown is deterministic. A longer route beyond the limit is not a problem (a run may take the
+ * shorter one); neither is a cycle (bounded by `max_visits`, checked above).
+ */
+function hopLimitProblem(decl: WorkflowDecl, edges: Map<string, Set<string>>, ends: Map<string, string>): { field: string; message: string } | null {
+  const limit = decl.max_hops ?? CAIRN_MAX_HOPS;
+  const field = decl.max_hops === undefined ? "entry" : "max_hops";
+  const parent = new Map<string, string | null>([[decl.entry, null]]);
+  const depth = new Map<string, number>([[decl.entry, 1]]);
+  let found: string | undefined;
+  for (let queue = [decl.entry], i = 0; i < queue.length && found === undefined; i++) {
+    const n = queue[i] as string;
+    if (ends.has(n)) found = n;
+    else {
+      for (const m of edges.get(n) ?? []) {
+        if (parent.has(m)) continue;
+        parent.set(m, n);
+        depth.set(m, (depth.get(n) as number) + 1);
+        queue.push(m);
+      }
+    }
+  }
+  if (found === undefined) {
+    return { field: "entry", message: `no route from the entry ${decl.entry} reaches an exit: every outcome of every node it reaches leads on to another node, so no run can finish (each ends with E_LIMIT_EXCEEDED, at the hop limit or a node's max_visits); route an outcome to an {exit, reason}` };
+  }
+  const hops = depth.get(found) as number;
+  if (hops <= limit) return null;
+  const route: string[] = [];
+  for (let n: string | null = found; n !== null; n = parent.get(n) ?? null) route.unshift(n);
+  const hidden = route.length - ROUTE_HEAD_SHOWN - ROUTE_TAIL_SHOWN;
+  const shown = hidden <= 1 ? route : [...route.slice(0, ROUTE_HEAD_SHOWN), `… ${hidden} more …`, ...route.slice(-ROUTE_TAIL_SHOWN)];
+  const limitText = decl.max_hops === undefined ? `the hop limit ${CAIRN_MAX_HOPS} (CAIRN_MAX_HOPS, the limit without max_hops)` : `max_hops ${limit}`;
+  const fix = hops <= CAIRN_MAX_HOPS ? `raise max_hops to at least ${hops}` : `shorten the route to at most ${CAIRN_MAX_HOPS} nodes (CAIRN_MAX_HOPS, the most max_hops allows)`;
+  return {
+    field,
+    message: `the shortest route from the entry to an exit takes ${hops} hops (${[...shown, ends.get(found) as string].join(" → ")}; one hop per node visited), more than ${limitText}: no run can finish within the hop limit; ${fix}`,
+  };
+}
+
 function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules: Map<string, ModuleInfo | null>, diags: CompileDiagnostic[]): SnapshotWorkflow {
   const add = (code: ErrorCodeValue, node: string | null, field: string, message: string) => diags.push({ code, file: shown, node, field, message });
   const nodeKeys = Object.keys(decl.nodes);
@@ -562,6 +706,8 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   const infos = new Map<string, StepInfo[]>();
   const nodeOutcomes = new Map<string, { outcomes: Set<Outcome>; sourceOf: Map<Outcome, string> }>();
   const edges = new Map<string, Set<string>>();
+  /** Node → how a run can end there (the first such outcome's exit, in OUTCOMES order); absent: every outcome leads on to a node. */
+  const ends = new Map<string, string>();
   for (const key of nodeKeys) {
     const node = decl.nodes[key] as NodeDecl;
     const list: StepInfo[] = [];
@@ -598,7 +744,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         else {
           const o = operationOf(st.kind, s.op as string);
           if (o === undefined) add(ErrorCode.COMPILE_UNKNOWN_OPERATION, key, `${at}.op`, `a ${st.kind} store has no operation ${JSON.stringify(s.op)} (operations: ${Object.keys(STORE_KINDS[st.kind].operations).join(", ")})`);
-          else info = { known: true, outputs: o.outputs, outcomes: o.outcomes, required: o.required, accepts: o.inputs, resolved: { kind: "cs", store: s.cs, capability: STORE_KINDS[st.kind].capability, op: o.op, method: o.method } };
+          else info = { known: true, outputs: o.outputs, outcomes: o.outcomes, required: o.required, accepts: o.inputs, op: o, resolved: { kind: "cs", store: s.cs, capability: STORE_KINDS[st.kind].capability, op: o.op, method: o.method } };
         }
       }
       if (s.lane !== undefined) {
@@ -646,6 +792,21 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     const used: Array<RouteDecl | undefined> = known ? OUTCOMES.filter((o) => outcomes.has(o)).map((o) => node.routes[o] ?? node.routes.default) : Object.values(node.routes);
     for (const r of used) if (typeof r === "string" && Object.prototype.hasOwnProperty.call(decl.nodes, r)) targets.add(r);
     edges.set(key, targets);
+    // Where a run can end at this node (run.ts: an outcome routed to an exit, or with no route).
+    // With unknown outcomes, or a route to an undeclared node (both reported above), the node
+    // counts as an end, so that those errors do not cascade into a hop-limit error.
+    if (!known) ends.set(key, "(outcomes unknown)");
+    else {
+      for (const o of OUTCOMES) {
+        if (!outcomes.has(o)) continue;
+        const r = node.routes[o] ?? node.routes.default;
+        const end = r === undefined ? `(no route for ${o})` : typeof r !== "string" ? `exit ${r.exit}` : Object.prototype.hasOwnProperty.call(decl.nodes, r) ? undefined : `(${o} to undeclared node ${r})`;
+        if (end !== undefined) {
+          ends.set(key, end);
+          break;
+        }
+      }
+    }
   }
 
   // Bindings (precedence is not checked inside unreachable nodes: they are reported once, below).
@@ -655,6 +816,40 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   const doms = Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry) ? dominators(decl.entry, entryReach, edges) : new Map<string, Set<string>>();
   const nodeOutputs = (k: string): Set<string> => new Set((infos.get(k) ?? []).flatMap((i) => [...i.outputs]));
   const nodeKnown = (k: string): boolean => (infos.get(k) ?? []).every((i) => i.known);
+  // The outcomes of node k after which its result always carries a CS step's `message`: every
+  // step that can end the node with that outcome is a CS step (not lane-bound: a lane's answer
+  // need not have one) whose operation's result carries a message on it (catalog.ts `messageOn`).
+  const messageOutcomes = (k: string): Outcome[] => {
+    const node = decl.nodes[k] as NodeDecl;
+    const list = infos.get(k) ?? [];
+    const possible = nodeOutcomes.get(k)?.outcomes ?? new Set<Outcome>();
+    return OUTCOMES.filter((o) => possible.has(o) && node.steps.every((s, i) => {
+      const info = list[i] as StepInfo;
+      const ends = info.outcomes.includes(o) && (i === node.steps.length - 1 || (s.on_result?.[o] ?? defaultAction(o)) === "exit");
+      return !ends || (info.op !== undefined && s.lane === undefined && info.op.messageOn.includes(o));
+    }));
+  };
+  // An outcome of `target` not in `carried` whose route leads to `to` without passing `target` again, if any.
+  const messageFreeRoute = (target: string, to: string, carried: readonly Outcome[]): Outcome | undefined => {
+    const node = decl.nodes[target] as NodeDecl;
+    const possible = nodeOutcomes.get(target)?.outcomes ?? new Set<Outcome>();
+    return OUTCOMES.find((o) => {
+      if (!possible.has(o) || carried.includes(o)) return false;
+      const r = node.routes[o] ?? node.routes.default;
+      if (typeof r !== "string" || r === target || !Object.prototype.hasOwnProperty.call(decl.nodes, r)) return false;
+      const seen = new Set([r]);
+      for (const todo = [r]; todo.length > 0;) {
+        const n = todo.pop() as string;
+        if (n === to) return true;
+        for (const m of edges.get(n) ?? []) {
+          if (m === target || seen.has(m)) continue;
+          seen.add(m);
+          todo.push(m);
+        }
+      }
+      return false;
+    });
+  };
   const compileBinding = (key: string, stepIndex: number, field: string, v: unknown): Binding => {
     if (typeof v === "string") {
       const p = parseBindingPath(v);
@@ -671,7 +866,15 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         } else {
           const first = p.segments[0];
           const outs = nodeOutputs(target);
-          if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
+          if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) {
+            const carried = first === MESSAGE_FIELD ? messageOutcomes(target) : [];
+            if (carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
+            else if (entryReach.has(key)) {
+              // Bound only where the message is always there: no route of another outcome of the target leads here without running the target again.
+              const other = messageFreeRoute(target, key, carried);
+              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target}'s result carries "message" only when it ends with ${carried.join(" or ")} (the error of a CS step), and node ${key} is also reached after node ${target} ends with ${other} (routes.${other})`);
+            }
+          }
         }
       } else if (p.root === "steps") {
         const steps = (decl.nodes[key] as NodeDecl).steps;
@@ -682,7 +885,19 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
           const first = p.segments[0];
           const info = (infos.get(key) ?? [])[j];
           const outs = info?.outputs ?? [];
-          if (typeof first === "string" && info?.known === true && !outs.includes(first)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name} has no result field ${JSON.stringify(first)} (its fields: ${outs.join(", ") || "none"})`);
+          if (typeof first === "string" && info?.known === true && !outs.includes(first)) {
+            const sd = steps[j] as StepDecl;
+            const carried = first === MESSAGE_FIELD && info.op !== undefined && sd.lane === undefined ? info.outcomes.filter((o) => info.op?.messageOn.includes(o) === true) : [];
+            const cont = info.outcomes.filter((o) => (sd.on_result?.[o] ?? defaultAction(o)) === "continue");
+            const here = (steps[stepIndex] as StepDecl).id;
+            if (carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name} has no result field ${JSON.stringify(first)} (its fields: ${outs.join(", ") || "none"})`);
+            else if (!cont.some((o) => carried.includes(o))) {
+              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name}'s result carries "message" only when it ends with ${carried.join(" or ")}, which exits the node (on_result), so step ${here} never runs after it`);
+            } else {
+              const other = cont.find((o) => !carried.includes(o));
+              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: step ${p.name}'s result carries "message" only when it ends with ${carried.join(" or ")}, and step ${here} also runs after it ends with ${other} (on_result ${other}: continue${sd.on_result?.[other] === undefined ? ", the default" : ""})`);
+            }
+          }
         }
       }
       return { bind: p };
@@ -713,6 +928,11 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       for (const r of info.required) {
         if (!Object.prototype.hasOwnProperty.call(s.inputs, r)) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, `steps[${i}].inputs`, `input ${JSON.stringify(r)} of ${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`} is not bound`);
       }
+      // The CS runtime's static rules on input values (catalog.ts), for inputs whose value is
+      // known now; a lane-bound step is implemented by its lane, not by the runtime.
+      if (info.op !== undefined && s.lane === undefined) {
+        for (const p of constantInputProblems(info.op, inputs)) add(ErrorCode.COMPILE_SCHEMA, key, `steps[${i}].inputs.${p.input}`, `step ${s.id}: ${s.cs ?? "?"} ${info.op.op} ${p.message}`);
+      }
       const onResult: Record<string, OnResult> = {};
       for (const o of info.outcomes) onResult[o] = s.on_result?.[o] ?? defaultAction(o);
       if (info.resolved !== undefined) steps.push({ id: s.id, inputs, outputs: [...info.outputs], outcomes: [...info.outcomes], onResult, ...info.resolved } as SnapshotStep);
@@ -740,6 +960,10 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   }
   for (const c of cycles(nodeKeys.filter((k) => unbounded.has(k)), unbounded)) {
     add(ErrorCode.COMPILE_UNBOUNDED_CYCLE, c[0] as string, "routes", `routing cycle ${c.join(" → ")} has no declared bound: give one of its nodes max_visits`);
+  }
+  if (Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry)) {
+    const p = hopLimitProblem(decl, edges, ends);
+    if (p !== null) add(ErrorCode.COMPILE_HOP_LIMIT, null, p.field, p.message);
   }
 
   const wfStores: Record<string, SnapshotStore> = {};
@@ -777,10 +1001,13 @@ function sealingProblem(file: string, wf: SnapshotWorkflow): CompileDiagnostic |
   }
 }
 
-/** A module path as sealed: the declared one when relative, else relative to the declaration's directory (`/` separators). */
+/**
+ * A module path as sealed: the declared one when relative, else relative to the declaration's
+ * real directory (`declarationDir`), both sides with symlinks resolved (`/` separators).
+ */
 export function sealedModulePath(file: string, declared: string): string {
   if (!isAbsolute(declared)) return declared;
-  const rel = relative(dirname(resolve(file)), declared).split(sep).join("/");
+  const rel = relative(declarationDir(file), realPathOf(declared)).split(sep).join("/");
   return rel.startsWith("../") || rel === ".." ? rel : `./${rel}`;
 }
 
@@ -826,7 +1053,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     const modules = new Map<string, ModuleInfo | null>();
     for (const [name, rel] of Object.entries(decl.modules ?? {})) {
       try {
-        const b = await bundleCapabilityModule(resolve(dirname(file), rel), rel);
+        const b = await bundleCapabilityModule(resolve(declarationDir(file), rel), rel);
         const caps = new UserModuleRunner(name, b.code).describe();
         // Sealed relative to the declaration file: an absolute path would make the digest depend on where the files live.
         modules.set(name, { path: sealedModulePath(file, rel), digest: b.digest, code: b.code, capabilities: caps });

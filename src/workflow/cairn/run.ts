@@ -10,10 +10,12 @@
  * - **Traversal is blind**: start at the entry; run the node's pipeline (each step's inputs
  *   resolved from the payload, earlier nodes' results and earlier steps' results; `on_result`
  *   per outcome: continue or exit the node); the node's outcome is its last executed step's;
- *   route by outcome to the next node or to a named exit. A missing route ends the run with that
+ *   route by outcome to the next node or to a named exit. Constants are converted by
+ *   `sealedConstValue` (safe integers are ints, other numbers floats, as in a payload). A missing route ends the run with that
  *   status (the compiler rejects snapshots where that can happen). Hop limit: the workflow's
- *   `maxHops` when it is an integer in 1..64, else CAIRN_MAX_HOPS = 64; the next hop past it aborts the run with
- *   `E_LIMIT_EXCEEDED` (reason `hop_limit`); a node visited more than its `max_visits` aborts
+ *   `maxHops` when it is an integer in 1..64, else CAIRN_MAX_HOPS = 64, one hop per node visited; the next hop past it aborts the run with
+ *   `E_LIMIT_EXCEEDED` (reason `hop_limit`: a cycle, or a route longer than the limit — the compiler
+ *   refuses a workflow whose shortest route to an exit is); a node visited more than its `max_visits` aborts
  *   it with `E_LIMIT_EXCEEDED` (reason `visit_bound`).
  * - **Execution ≠ effect**: the terminal status is the outcome that reached the exit; a
  *   declaration may route ALREADY_EXISTS onward or to an exit, and `wf run` exits 0 for a
@@ -64,6 +66,7 @@ import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../
 import { atomByRef, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
+import { sealedConstValue } from "./sealed-value.js";
 import { recordCairnRun, type CairnRecordedRun } from "./record.js";
 import type { SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
@@ -211,7 +214,7 @@ function resolveBinding(b: Binding, f: Frame): PyValue {
     const from = p.root === "results" ? f.results.get(p.name as string) : f.steps.get(p.name as string);
     return follow(from, p.segments);
   }
-  if ("const" in b) return fromPlain(b.const);
+  if ("const" in b) return sealedConstValue(b.const);
   if ("object" in b) return new Map(Object.entries(b.object).map(([k, x]) => [k, resolveBinding(x, f)]));
   return b.array.map((x) => resolveBinding(x, f));
 }
@@ -374,7 +377,7 @@ function* runLocked(
         const node: SnapshotNode | undefined = wf.nodes[key];
         if (node === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `node ${key} is not in workflow ${fqdn}`, { node: key });
         if (hops >= maxHops) {
-          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `WF '${fqdn}' exceeded ${maxHops} topology hops (hop limit) at node ${key}: a routing cycle ran longer than the workflow allows`, { reason: "hop_limit", limit: maxHops, node: key });
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `WF '${fqdn}' exceeded ${maxHops} topology hops (hop limit) at node ${key}: the run followed a routing cycle, or a route longer than the hop limit`, { reason: "hop_limit", limit: maxHops, node: key });
         }
         hops++;
         const visit = (visits.get(key) ?? 0) + 1;

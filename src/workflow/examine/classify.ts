@@ -92,6 +92,7 @@
  */
 import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.js";
 import type { CairnNodeView } from "./cairn.js";
+import { CAIRN_MAX_HOPS } from "../cairn/model.js";
 import type { Declarations, DeclaredNode, TopologyEntry, WorkflowDeclaration } from "./workspace.js";
 
 export const OUTCOME_CLASSES = [
@@ -938,7 +939,10 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
         const counts = new Map<string, number>();
         for (const v of model.visits) counts.set(codeOf(v.fqdn), (counts.get(codeOf(v.fqdn)) ?? 0) + 1);
         const looped = [...counts.entries()].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
-        hint = `the run visited ${model.visits.length} nodes and hit the hop limit${looped.length === 0 ? "" : ` (repeated: ${looped.join(", ")})`}: the routes of ${file} loop. Route an outcome out of the cycle, or declare max_visits on a node of it, and recompile; last node: ${lastText}.`;
+        // Neutral about the cause: a cycle (nodes repeated) or a route longer than the hop limit (none repeated).
+        hint = looped.length > 0
+          ? `the run visited ${model.visits.length} nodes and hit the hop limit (repeated: ${looped.join(", ")}): a routing cycle in ${file} ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most ${CAIRN_MAX_HOPS}) if the cycle needs more hops, and recompile; last node: ${lastText}.`
+          : `the run visited ${model.visits.length} nodes, none twice, and hit the hop limit: the route it took through ${file} is longer than the hop limit. Raise max_hops (at most ${CAIRN_MAX_HOPS}) or shorten the route, and recompile; last node: ${lastText}.`;
       } else if (limit === "visit_bound") {
         hint = `${message}: the cycle through ${last === undefined ? "it" : codeOf(last.fqdn)} in ${file} ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${lastText}.`;
       } else {

@@ -92,11 +92,20 @@ export function traceIdOf(arg: string): { traceId: string; tracePath: string | n
   return { traceId: id as string, tracePath: resolve(arg) };
 }
 
+/**
+ * A recorded path (relative to the data root or the snapshot workspace) in its normal form, as
+ * the runtime resolves it (effects/confine.ts): empty and `.` segments collapse (`r/./x.json`,
+ * `r//x.json` and `r/x.json/` name the file `r/x.json` — state capture records a store path as
+ * declared, pgs/state.ts), and whatever the runtime's confinement refuses is refused here too:
+ * a non-string, an absolute path, a NUL, a `..` segment (even one that would normalise back
+ * inside), and a path naming the root itself (nothing left: `.`, `./`).
+ */
 function safeRel(traceId: string, p: unknown): string {
-  if (typeof p !== "string" || p === "" || isAbsolute(p) || p.includes("\0") || p.split("/").some((s) => s === ".." || s === "" || s === ".")) {
+  const norm = typeof p === "string" ? p.split("/").filter((s) => s !== "" && s !== ".").join("/") : "";
+  if (typeof p !== "string" || norm === "" || isAbsolute(p) || p.includes("\0") || p.split("/").includes("..")) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded run ${traceId} names an unsafe path ${JSON.stringify(p)}`, { traceId, path: p });
   }
-  return p;
+  return norm;
 }
 
 function manifestFiles(store: Store, digest: Digest, traceId: string, what: string): { body: Record<string, unknown>; files: ManifestFile[] } {
