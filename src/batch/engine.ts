@@ -30,7 +30,7 @@ import {
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
-import { loadFunction, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
+import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -479,7 +479,7 @@ async function mergeOutputs(
         const rec = parseRecord(text);
         if (rec.error !== undefined) failures.push({ id: rec.id, code: rec.error.code, message: rec.error.message });
         else if (reducer !== undefined) {
-          batch.push(rec.bytes !== undefined ? { id: rec.id, bytes: true, output: rec.bytes } : { id: rec.id, bytes: false, json: rec.json as string });
+          batch.push(reduceItemOf(rec));
           if (batch.length >= REDUCE_CHUNK_SIZE) {
             acc = await reducer.chunk(acc as string, batch);
             batch = [];

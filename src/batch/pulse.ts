@@ -421,7 +421,8 @@ async function auditRecords(runner: PulseRunner, spec: PulseSpec, texts: string[
   }
 }
 
-function shown(s: string): string {
+/** A record or value for a message, cut at MAX_SHOWN_OUTPUT_CHARS. */
+export function shown(s: string): string {
   return s.length > MAX_SHOWN_OUTPUT_CHARS ? `${s.slice(0, MAX_SHOWN_OUTPUT_CHARS)}…` : s;
 }
 

@@ -26,8 +26,9 @@ import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText } from "./records.js";
-import { executePulse, legacyPulseParams, pulseParams, type WorkEU } from "./pulse.js";
-import { loadFunction } from "./runner.js";
+import { executePulse, legacyPulseParams, pulseParams, shown, type WorkEU } from "./pulse.js";
+import { loadFunction, reduceItemOf, REDUCE_CHUNK_SIZE } from "./runner.js";
+import type { ReduceItem } from "./sandbox/pool.js";
 import { checkInputCoverage, checkPlan, sliceEntries } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
 
@@ -44,7 +45,8 @@ export interface VerifyProblem {
     | "receipt_mismatch"
     | "output_mismatch"
     | "count_mismatch"
-    | "reexecution_mismatch";
+    | "reexecution_mismatch"
+    | "reduce_mismatch";
   message: string;
   pulse?: string;
 }
@@ -56,6 +58,8 @@ export interface VerifyReport {
   pulsesChecked: number;
   recordsChecked: number;
   pulsesReexecuted: number;
+  /** With --reexecute: whether the reduce was folded again over the stored output and compared. */
+  reduceRefolded: boolean;
   problems: VerifyProblem[];
 }
 
@@ -146,7 +150,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   const add = (p: VerifyProblem): void => {
     if (problems.length < MAX_VERIFY_PROBLEMS) problems.push(p);
   };
-  const report: VerifyReport = { ok: false, runId, manifestDigest: digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, problems };
+  const report: VerifyReport = { ok: false, runId, manifestDigest: digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, reduceRefolded: false, problems };
   if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
   // The manifest against the run's plan and input: a self-consistent manifest that left out
   // records would pass every check below.
@@ -310,9 +314,60 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       report.pulsesReexecuted++;
       if (diff !== undefined) add({ code: "reexecution_mismatch", pulse: pulseName(p), message: diff });
     }
+    if (functionOk) {
+      const { folded, diff } = await refoldReduce(store, m);
+      report.reduceRefolded = folded;
+      if (diff !== undefined) add({ code: "reduce_mismatch", message: diff });
+    }
   }
   report.ok = problems.length === 0;
   return report;
+}
+
+/**
+ * Folds the module's reduce again over the stored output (completed records in output order,
+ * on a fresh worker, in the engine's chunks) and compares it with the manifest's `reduce`:
+ * `folded` when it did, `diff` describing a difference. Nothing is folded when neither the
+ * function nor the manifest has a reduce, or when the output artifact does not verify
+ * (reported above). The whole output is folded whatever `--sample` says: a reduce has no
+ * smaller unit to sample.
+ */
+async function refoldReduce(store: Store, m: Manifest): Promise<{ folded: boolean; diff?: string }> {
+  const runner = await loadFunction(store, m.function.artifact, { ...m.config, workers: 1 });
+  try {
+    const r = runner.reducer;
+    if (r === undefined) return m.reduce === null ? { folded: false } : { folded: false, diff: `the manifest has a reduce value, ${shown(canonicalize(m.reduce.value))}, but the function exports no reduce` };
+    if (m.reduce === null) return { folded: false, diff: "the function exports reduce, but the manifest has no reduce value" };
+    const session = r.open();
+    try {
+      let acc = r.initial;
+      let batch: ReduceItem[] = [];
+      try {
+        for await (const line of artifactLines(store, m.output.artifact)) {
+          const rec = parseRecord(line);
+          if (rec.error !== undefined) continue; // failed EUs are not folded
+          batch.push(reduceItemOf(rec));
+          if (batch.length >= REDUCE_CHUNK_SIZE) {
+            acc = await session.chunk(acc, batch);
+            batch = [];
+          }
+        }
+      } catch (err) {
+        if (isCairnError(err, ErrorCode.STORE_CORRUPT)) return { folded: false };
+        throw err;
+      }
+      if (batch.length > 0) acc = await session.chunk(acc, batch);
+      const stored = canonicalize(m.reduce.value);
+      return acc === stored ? { folded: true } : { folded: true, diff: `reduce folded again over the output gives ${shown(acc)}, the manifest says ${shown(stored)}` };
+    } catch (err) {
+      if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
+      return { folded: true, diff: `reduce folded again over the output failed: ${err.message}` };
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await runner.close();
+  }
 }
 
 /** A deterministic sample of K pulses (all when K is undefined or ≥ the pulse count). */

@@ -315,7 +315,7 @@ export function resumeCommand(): Command {
 
 function printVerify(out: Output, r: VerifyReport): void {
   for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
-  const reexec = r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : "";
+  const reexec = `${r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : ""}${r.reduceRefolded ? ", folded the reduce again" : ""}`;
   if (r.ok) {
     out.line(`verified: ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec} (run ${r.runId}, manifest ${r.manifestDigest})`);
   } else {

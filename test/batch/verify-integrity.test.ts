@@ -12,7 +12,9 @@ import { ErrorCode, openStore, type Store } from "../../src/index.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { digestToBytes, sha256, type Digest } from "../../src/core/digest.js";
-import type { Manifest } from "../../src/batch/manifest.js";
+import { MANIFEST_MEDIA_TYPE, type Manifest } from "../../src/batch/manifest.js";
+import { manifestRoot } from "../../src/batch/plan.js";
+import { canonicalBytes } from "../../src/core/canonical.js";
 import { Scratch, expectCairnError, manifestOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
@@ -149,5 +151,29 @@ describe("receipt bodies", () => {
     });
     // Another worker count is another run whose pulses are the same actions: it reuses them.
     await expectCairnError(run(s, DATA, FN, { ...CONFIG, workers: 2 }), ErrorCode.STORE_CORRUPT, `receipt ${p0.receipt} is corrupt: body does not hash to the receipt digest`);
+  });
+});
+
+describe("verify --reexecute folds the reduce again", () => {
+  const REDUCER = { code: "export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, o) { return acc + o; }\n", name: "sum.mjs" };
+
+  it("a manifest re-pinned with a forged reduce value passes plain verify but not --reexecute (reduce_mismatch)", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, DATA, REDUCER, CONFIG);
+    expect(r.reduce).toBe((119 * 120) / 2);
+    const clean = await verifyRun(store, r.runId, { reexecute: true });
+    expect([clean.ok, clean.reduceRefolded, clean.problems]).toEqual([true, true, []]);
+    // Forge: the same manifest with another reduce value, stored and pinned in its place.
+    const m = manifestOf(store, r.runId);
+    const forged = store.putBytes(canonicalBytes({ ...m, reduce: { value: 123456 } }), { mediaType: MANIFEST_MEDIA_TYPE });
+    store.unpin(manifestRoot(r.runId));
+    store.pin(manifestRoot(r.runId), forged.digest, "run");
+    expect((await verifyRun(store, r.runId)).problems).toEqual([]); // plain verify trusts the manifest's reduce
+    const re = await verifyRun(store, r.runId, { reexecute: true, sample: 1 });
+    expect(re.ok).toBe(false);
+    expect(re.problems).toEqual([{ code: "reduce_mismatch", message: "reduce folded again over the output gives 7140, the manifest says 123456" }]);
+    // A run without reduce has nothing to fold.
+    const plain = await goodRun();
+    expect((await verifyRun(plain.store, plain.r.runId, { reexecute: true, sample: 1 })).reduceRefolded).toBe(false);
   });
 });
