@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
 import { openStore, type Store } from "../../src/store/store.js";
+import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { replayPgsRun } from "../../src/workflow/pgs/replay.js";
 import { cairn } from "../cli/helpers.js";
 import { ACTOR_PAYLOAD, payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
@@ -53,6 +55,30 @@ describe("replayPgsRun", () => {
     }
     // The replay is not recorded into the user's store and leaves the sandbox untouched.
     expect(store.listRoots().filter((x) => x.name.startsWith("pgs:")).length).toBe(4);
+  });
+
+  it("a receipt edited in the catalog is refused (E_STORE_CORRUPT naming it), never skipped as 'not a receipt'", () => {
+    const b = box();
+    let store = storeOf(b);
+    const r = b.run(WF.actor, ACTOR_PAYLOAD, { store });
+    const receipt = r.recorded?.receipt as string;
+    store.close();
+    const db = new Database(join(b.root, "store", "catalog.sqlite"));
+    try {
+      const row = db.prepare("SELECT body FROM receipts WHERE digest = ?").get(digestToBytes(receipt as Digest)) as { body: string };
+      expect(db.prepare("UPDATE receipts SET body = ? WHERE digest = ?").run(row.body.replace('"status":"succeeded"', '"status":"failed"'), digestToBytes(receipt as Digest)).changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    store = storeOf(b);
+    let err: unknown;
+    try {
+      replayPgsRun(store, r.traceId);
+    } catch (e) {
+      err = e;
+    }
+    // Before: the receipt was skipped and the run reported as not recorded.
+    expect(err).toMatchObject({ code: "E_STORE_CORRUPT", message: expect.stringContaining(`receipt ${receipt} is corrupt`) as unknown as string });
   });
 
   it("an edited trace file is different (the store's copy alone would replay identically)", () => {

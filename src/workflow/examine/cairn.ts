@@ -18,7 +18,7 @@
  * PGS workspace edited after the run.
  */
 import { isDigest, type Digest } from "../../core/digest.js";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import type { Binding, Route, SnapshotStep, SnapshotWorkflow } from "../cairn/model.js";
 import { loadSealedFile, loadSnapshotFromStore, type SealedSnapshot } from "../cairn/seal.js";
@@ -285,8 +285,9 @@ function receiptProgram(store: Store, traceId: string): Digest | undefined {
       try {
         const r = store.getReceipt(from);
         if ((r.params as { kind?: unknown } | null)?.kind === RUN_PARAMS_KIND && r.outputs[0] === root.digest) return r.program;
-      } catch {
-        /* not a receipt */
+      } catch (err) {
+        // Not a receipt: the next. A receipt that does not match its digest is refused (E_STORE_CORRUPT).
+        if (!isCairnError(err, ErrorCode.NOT_FOUND)) throw err;
       }
     }
   }

@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
@@ -126,8 +126,10 @@ export function receiptOf(store: Store, trace: Digest, effects: Digest | undefin
       let r: Receipt;
       try {
         r = store.getReceipt(from);
-      } catch {
-        continue;
+      } catch (err) {
+        // Not a receipt: the next. A receipt that does not match its digest is refused (E_STORE_CORRUPT).
+        if (isCairnError(err, ErrorCode.NOT_FOUND)) continue;
+        throw err;
       }
       const params = r.params as { kind?: unknown } | null;
       if (params?.kind !== kind || r.outputs[0] !== trace || !inputCounts.includes(r.inputs.length)) continue;
