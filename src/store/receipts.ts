@@ -15,7 +15,7 @@ import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical
 import { digestFromBytes, digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
 import type { Artifacts } from "./artifacts.js";
-import { edgeId, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
+import { edgeId, MAX_EDGE_NODES, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
 
 export const RECEIPT_MEDIA_TYPE = "application/vnd.cairn.receipt+json";
 export const RECEIPT_KIND = "cairn.receipt";
@@ -212,10 +212,15 @@ export class Receipts {
   }
 }
 
-/** The trace-graph edges a receipt implies: program → receipt, inputs → receipt, receipt → outputs. */
+/**
+ * The trace-graph edges a receipt implies: program → receipt, inputs → receipt, receipt →
+ * outputs. Inputs and outputs are split into edges of at most MAX_EDGE_NODES nodes each (a
+ * receipt may list up to MAX_RECEIPT_DIGESTS; an edge side at most MAX_EDGE_NODES); a receipt
+ * within that bound has exactly one edge per role, as before the split.
+ */
 export function receiptEdges(receipt: Digest, body: { program: Digest; inputs: Digest[]; outputs: Digest[] }): EdgeInput[] {
   const edges: EdgeInput[] = [{ from: [body.program], to: [receipt], type: "execution", role: "program" }];
-  if (body.inputs.length > 0) edges.push({ from: [...body.inputs], to: [receipt], type: "execution", role: "input" });
-  if (body.outputs.length > 0) edges.push({ from: [receipt], to: [...body.outputs], type: "execution", role: "output" });
+  for (let i = 0; i < body.inputs.length; i += MAX_EDGE_NODES) edges.push({ from: body.inputs.slice(i, i + MAX_EDGE_NODES), to: [receipt], type: "execution", role: "input" });
+  for (let i = 0; i < body.outputs.length; i += MAX_EDGE_NODES) edges.push({ from: [receipt], to: body.outputs.slice(i, i + MAX_EDGE_NODES), type: "execution", role: "output" });
   return edges;
 }

@@ -73,6 +73,23 @@ describe("receipts", () => {
     );
   });
 
+  it("a receipt listing more inputs and outputs than one edge holds (4096) is recorded, walked and pruned whole", async () => {
+    const { s, program } = setup();
+    const inputs = Array.from({ length: 5000 }, (_, i) => s.putBytes(Buffer.from(`in ${i}`)).digest);
+    const outputs = Array.from({ length: 4097 }, (_, i) => s.putBytes(Buffer.from(`out ${i}`)).digest);
+    // Before: E_USAGE "edge from must list 1..4096 digests", although receipts take 100,000.
+    const r = s.recordReceipt({ program, inputs, outputs, status: "succeeded" });
+    const up = s.lineage(r.digest, { direction: "up", depth: 1 });
+    expect(up.nodes.length).toBe(1 + 1 + 5000);
+    expect(up.edges.map((e) => [e.role, e.from.length])).toEqual([["program", 1], ["input", 4096], ["input", 904]]);
+    const down = s.lineage(r.digest, { direction: "down", depth: 1 });
+    expect(down.edges.map((e) => e.to.length)).toEqual([4096, 1]);
+    expect((await s.fsck()).problems).toEqual([]);
+    s.pruneReceipt(r.digest);
+    expect(s.lineage(inputs[0] as Digest).edges).toEqual([]);
+    expect(s.lineage(outputs[4096] as Digest).edges).toEqual([]);
+  });
+
   it("writes execution edges so lineage walks from an output back to program and inputs", () => {
     const { s, program, input, output } = setup();
     const r = s.recordReceipt({ program, inputs: [input], outputs: [output], status: "succeeded" });
