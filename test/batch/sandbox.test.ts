@@ -138,6 +138,14 @@ describe("bundleModule", () => {
     } finally {
       process.chdir(cwd);
     }
+    // A package's import.meta is left as it was (it sees the bundle's data: URL): packages probe it.
+    await mkdir(join(dir, "node_modules", "metapkg"), { recursive: true });
+    await writeFile(join(dir, "node_modules", "metapkg", "package.json"), '{"name":"metapkg","type":"module","main":"index.js"}');
+    await writeFile(join(dir, "node_modules", "metapkg", "index.js"), "export const dev = typeof import.meta.url === 'string' && import.meta.env?.DEV === true;\n");
+    await writeFile(join(dir, "usespkg.mjs"), 'import { dev } from "metapkg";\nexport default () => dev;\n');
+    const pkg = await bundleModule(join(dir, "usespkg.mjs"));
+    expect(pkg.code).toContain("typeof import.meta.url");
+    expect(pkg.code).not.toContain("import_meta");
   });
 
   it("maps bundle positions back to TypeScript sources (types stripped) and refuses positions it cannot map", async () => {

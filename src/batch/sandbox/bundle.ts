@@ -11,12 +11,18 @@
  * (another version may print the same code differently). A source map is built beside the
  * bundle (esbuild's "external" mode: the bundle's bytes are the same as without it, and carry
  * no `sourceMappingURL` comment); it is not stored and not part of the identity, and serves
- * only to name `file:line:column` when the module throws at import (`locateInBundle`).
+ * only to name `file:line:column` when the module throws at import (`locate`) and to tell
+ * where an `import.meta` comes from.
  *
- * `import.meta` is refused (E_INVALID_INPUT at its `file:line:column`): the bundle runs from a
- * `data:` URL, and is re-run from the store by resume, verify and replay, so there is no module
- * location for `import.meta.url` to name (`createRequire(import.meta.url)`, `new URL("./x",
- * import.meta.url)`), and files found through it would not be part of the function's identity.
+ * `import.meta` in the user's own files is refused (E_INVALID_INPUT at its `file:line:column`):
+ * the bundle runs from a `data:` URL, and is re-run from the store by resume, verify and
+ * replay, so there is no module location for `import.meta.url` to name
+ * (`createRequire(import.meta.url)`, `new URL("./x", import.meta.url)`), and files found
+ * through it would not be part of the function's identity. Packages from node_modules keep
+ * theirs as they are (many probe it, e.g. `import.meta.env?.DEV`): they see the bundle's
+ * `data:` URL, as before. The check scans the bundle's text for `import.meta` and maps each
+ * occurrence to its source, so the text `"import.meta"` in a string of the user's code is
+ * refused too.
  *
  * What is bundled: the entry and everything it imports, including packages from
  * node_modules (`packages: "bundle"`). Node builtins (`fs`, `node:crypto`…) stay external.
@@ -77,7 +83,10 @@ function describeLocation(m: Message, workDir: string, entryReal: string, entryS
   return `${showFile(loc.file, workDir, entryReal, entryShown)}:${loc.line}:${loc.column + 1}`;
 }
 
-function locatorOf(mapText: string, workDir: string, entryReal: string, entryShown: string): BundleLocator {
+/** A 1-based position of the bundle → its source (relative to the entry's directory) and 1-based position there. */
+type SourceOf = (line: number, column: number) => { source: string; line: number; column: number } | undefined;
+
+function sourceMapOf(mapText: string): SourceOf {
   let map: SourceMap | undefined;
   return (line, column) => {
     map ??= new SourceMap(JSON.parse(mapText) as ConstructorParameters<typeof SourceMap>[0]);
@@ -85,12 +94,28 @@ function locatorOf(mapText: string, workDir: string, entryReal: string, entrySho
     // the position, possibly on an earlier line: only a mapping on the same line is trusted.
     const e = map.findEntry(line - 1, column - 1) as Partial<{ generatedLine: number; originalSource: string; originalLine: number; originalColumn: number }>;
     if (e.generatedLine !== line - 1 || e.originalSource === undefined || e.originalLine === undefined || e.originalColumn === undefined) return undefined;
-    return `${showFile(e.originalSource, workDir, entryReal, entryShown)}:${e.originalLine + 1}:${e.originalColumn + 1}`;
+    return { source: e.originalSource, line: e.originalLine + 1, column: e.originalColumn + 1 };
   };
 }
 
-/** esbuild's warning for `import.meta` under `supported: { "import-meta": false }`. */
-const EMPTY_IMPORT_META = "empty-import-meta";
+/**
+ * The first `import.meta` of the bundle that comes from the user's own files (not from a
+ * package under node_modules), as its source and position; undefined when there is none.
+ */
+function userImportMeta(code: string, sourceOf: SourceOf): { source: string; line: number; column: number } | undefined {
+  const re = /\bimport\.meta\b/g;
+  let line = 1;
+  let lineStart = 0;
+  for (let m = re.exec(code); m !== null; m = re.exec(code)) {
+    for (let nl = code.indexOf("\n", lineStart); nl !== -1 && nl < m.index; nl = code.indexOf("\n", lineStart)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    const at = sourceOf(line, m.index - lineStart + 1);
+    if (at !== undefined && !at.source.split("/").includes("node_modules")) return at;
+  }
+  return undefined;
+}
 
 /**
  * Bundles the module at `path` (`.ts`, `.mts`, `.js` or `.mjs`).
@@ -136,8 +161,6 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       outfile: join(workDir, BUNDLE_FILE),
       sourcemap: "external",
       sourcesContent: false,
-      // Makes every `import.meta` a warning with its location (refused below).
-      supported: { "import-meta": false },
       legalComments: "none",
       charset: "ascii",
       // The metafile tells a CommonJS entry; it does not change the output.
@@ -153,15 +176,6 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       // else `module.exports`; `initial` and `reduce` from its properties.
       const contents = `import * as entry from ${JSON.stringify(`./${basename(entryReal)}`)};\nexport default entry.default;\nexport const initial = entry.initial;\nexport const reduce = entry.reduce;\n`;
       result = await build({ ...options, stdin: { contents, resolveDir: workDir, sourcefile: COMMONJS_WRAPPER, loader: "js" } });
-    }
-    const meta = result.warnings.find((w) => w.id === EMPTY_IMPORT_META);
-    if (meta !== undefined) {
-      const where = describeLocation(meta, workDir, entryReal, path);
-      throw new CairnError(
-        ErrorCode.INVALID_INPUT,
-        `${where}: import.meta is not available in a Cairn module: the function is its bundle, re-run from the store, so it has no module URL, and files found through one would not be part of its identity; import the file instead (esbuild bundles JSON and text imports) or pass its contents in the input`,
-        { path, file: meta.location?.file ?? null, line: meta.location?.line ?? null, column: meta.location === null ? null : meta.location.column + 1 },
-      );
     }
     const out = result.outputFiles.find((f) => f.path === join(workDir, BUNDLE_FILE));
     const map = result.outputFiles.find((f) => f.path === join(workDir, `${BUNDLE_FILE}.map`));
@@ -185,5 +199,18 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot bundle module ${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
-  return { code, digest: sha256(code), format: "esm", locate: locatorOf(mapText, workDir, entryReal, path) };
+  const sourceOf = sourceMapOf(mapText);
+  const meta = userImportMeta(code, sourceOf);
+  if (meta !== undefined) {
+    throw new CairnError(
+      ErrorCode.INVALID_INPUT,
+      `${showFile(meta.source, workDir, entryReal, path)}:${meta.line}:${meta.column}: import.meta is not available in a Cairn module: the function is its bundle, re-run from the store, so it has no module URL, and files found through one would not be part of its identity; import the file instead (esbuild bundles JSON and text imports) or pass its contents in the input`,
+      { path, file: meta.source, line: meta.line, column: meta.column },
+    );
+  }
+  const locate: BundleLocator = (line, column) => {
+    const at = sourceOf(line, column);
+    return at === undefined ? undefined : `${showFile(at.source, workDir, entryReal, path)}:${at.line}:${at.column}`;
+  };
+  return { code, digest: sha256(code), format: "esm", locate };
 }
