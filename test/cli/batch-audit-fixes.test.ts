@@ -8,7 +8,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isCairnError, ErrorCode } from "../../src/index.js";
 import { parseMemory } from "../../src/cli/batch-commands.js";
-import { cairn, json, TempDirs } from "./helpers.js";
+import { spawnSync } from "node:child_process";
+import { pathToFileURL } from "node:url";
+import { CLI, cairn, json, TempDirs } from "./helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
@@ -102,6 +104,12 @@ describe("the host's locale", () => {
         "  'i'.toLocaleUpperCase(),",
         "  (1.5).toLocaleString('de-DE'),",
         "  new Date(0).toLocaleTimeString('en-US', { timeZone: 'Asia/Tokyo' }),",
+        // No requested locale available, or none given: ICU's fallback is the host's default.
+        "  (1234.5).toLocaleString([]),",
+        "  new Intl.NumberFormat('tlh').format(1234.5),",
+        "  new Intl.DateTimeFormat([], { month: 'long' }).format(0),",
+        "  'i'.toLocaleUpperCase([]),",
+        "  new (class extends Intl.NumberFormat {})().resolvedOptions().locale,",
         "];",
         "",
       ].join("\n"),
@@ -113,7 +121,25 @@ describe("the host's locale", () => {
       return readFileSync(join(dir, `${lang}.jsonl`), "utf8");
     });
     // Before: "1.234.567,5", "0,5", "2.1.1970, 00:00:00", "Januar", "de-DE" under de_DE; "İ" under tr_TR.
-    expect(outputs[0]).toBe('{"id":0,"output":["1,234,567.5","0.5","1/2/1970, 12:00:00 AM","January","en-US","abB","I","1,5","9:00:00 AM"]}\n');
+    expect(outputs[0]).toBe('{"id":0,"output":["1,234,567.5","0.5","1/2/1970, 12:00:00 AM","January","en-US","abB","I","1,5","9:00:00 AM","1,234.5","1,234.5","January","I","en-US"]}\n');
     expect(new Set(outputs).size).toBe(1);
+  });
+});
+
+describe("the host's time zone, through the library (no CLI to set TZ=UTC)", () => {
+  it("does not reach Intl or toLocale* date output: they default to UTC in the sandbox", () => {
+    const lib = join(CLI, "..", "..", "index.js");
+    const script = [
+      `import { openStore, run } from ${JSON.stringify(pathToFileURL(lib).href)};`,
+      `const store = openStore({ dir: ${JSON.stringify(join(dir, "tz-store"))} });`,
+      "const code = 'export default () => [new Date(0).toLocaleString(), new Intl.DateTimeFormat(undefined, { hour: \"numeric\" }).format(0), new Date(0).toLocaleTimeString(\"en-US\", { timeZone: \"Asia/Tokyo\" })];';",
+      "const r = await run(store, [1], { code, name: 'tz.mjs' }, { workers: 1 });",
+      "let out; for await (const rec of (await import(" + JSON.stringify(pathToFileURL(lib).href) + ")).streamOutputs(store, r.runId)) out = rec;",
+      "console.log(JSON.stringify(out));",
+      "store.close();",
+    ].join("\n");
+    const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, TZ: "Asia/Tokyo" }, encoding: "utf8" });
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toContain('["1/1/1970, 12:00:00 AM","12 AM","9:00:00 AM"]');
   });
 });
