@@ -35,10 +35,12 @@ Notes:
     file, verifies the snapshot over its whole content, and notes a snapshot that is not the
     one the run used;
   - prints a hint.
-  --json prints {chain: {ok, events, brokenAt?}, outcome: {class, status}, failure?: {node,
-  address, event, message, declaration?, …}, hint, …}.
-  Exit status: 0 for success or business_violation with an intact chain; 1 for a structural
-  failure, a broken chain or an unreadable trace; 2 on a usage error.`;
+  --json prints {chain: {ok, status, events, brokenAt?}, outcome: {class, status}, failure?:
+  {node, address, event, message, declaration?, …}, hint, …}; chain.status is "verified",
+  "broken", or "unchained" (a reference pgs_runtime v0 trace without seq/prev: its integrity is
+  not verified, and chain.ok is false).
+  Exit status: 0 for success or business_violation with an intact (or unchained) chain; 1 for
+  a structural failure, a broken chain or an unreadable trace; 2 on a usage error.`;
 
 export function examineCommand(): Command {
   return new Command("examine")

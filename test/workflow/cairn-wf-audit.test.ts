@@ -315,7 +315,9 @@ describe("7. constant CS inputs the runtime always refuses", () => {
       [{ id: "s", cs: "log", op: "GET_RANGE", inputs: { start_sequence: { const: 5 }, end_sequence: { const: 3 } } },
         "steps[0].inputs.end_sequence: step s: log GET_RANGE start_sequence 5 is greater than end_sequence 3: GET_RANGE needs start_sequence <= end_sequence, so the store answers VIOLATION every time the step runs"],
       [{ id: "s", cs: "log", op: "GET_SINCE", inputs: { timestamp: { const: 5 } } },
-        "steps[0].inputs.timestamp: step s: log GET_SINCE input timestamp must be a string, and the constant 5 is an integer: the store answers VIOLATION every time the step runs"],
+        "steps[0].inputs.timestamp: step s: log GET_SINCE input timestamp must be an ISO 8601 date-time string (as Python 3.11 datetime.fromisoformat reads it), and the constant 5 is an integer: the store answers VIOLATION every time the step runs"],
+      [{ id: "s", cs: "log", op: "GET_SINCE", inputs: { timestamp: { const: "yesterday" } } },
+        'steps[0].inputs.timestamp: step s: log GET_SINCE input timestamp must be an ISO 8601 date-time string (as Python 3.11 datetime.fromisoformat reads it), and the constant "yesterday" is a string that is not one: the store answers VIOLATION every time the step runs'],
     ];
     for (const [step, message] of cases) {
       const { lines, file } = await compileDecl(one(step));

@@ -56,8 +56,11 @@ describe("torn JSON-lines tails", () => {
 
   it("registry: every operation reports BACKEND_ERROR and writes nothing; repairTornTail truncates explicitly", () => {
     put(REG, `${good}{"key": "b", "addr`);
+    const declared = createEffectContext({ dataRoot: root, traceId: "T", operationDialect: "declared" });
     for (const [op, p] of [["REGISTER", { key: "c" }], ["RESOLVE", { key_or_address: "a" }], ["EXISTS", { key_or_address: "a" }], ["DEREGISTER", { key_or_address: "a" }]] as const) {
-      const r = reg(op, p);
+      // Bare under the reference dialect (C.2); the reason as `message` for Cairn stores.
+      expect(reg(op, p).result).toEqual(dict({ result_status: "BACKEND_ERROR" }));
+      const r = REGISTRY_RUNTIME.execute({ op, payload: dict(p), config: dict({ path: `${root}/${REG}` }), metadata: MD }, declared);
       expect(r.outcome).toBe("BACKEND_ERROR");
       expect(r.result.get("message")).toMatch(/torn line .*repairTornTail \(truncates to 65 bytes\)/);
     }

@@ -130,7 +130,10 @@ describe("CS_MUTABLE_JSON_V0 operations", () => {
       expect(file(COLLATZ)).toBe(bad);
     }
     writeFileSync(join(root, COLLATZ), Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]));
-    expect(mj("READ", { key: "k" }).result.get("message")).toMatch(/not valid JSON/);
+    // Bare under the reference dialect (C.4); the reason as `message` for Cairn stores (declared).
+    expect(mj("READ", { key: "k" }).result).toEqual(dict({ result_status: "BACKEND_ERROR" }));
+    const declared = createEffectContext({ dataRoot: root, traceId: "T", operationDialect: "declared" });
+    expect(mj("READ", { key: "k" }, "COLLATZ_RESULTS", declared).result.get("message")).toMatch(/not valid JSON/);
     rmSync(join(root, COLLATZ));
     mkdirSync(join(root, COLLATZ));
     expect(mj("READ", { key: "k" }).outcome).toBe("BACKEND_ERROR");

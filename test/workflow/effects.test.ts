@@ -140,15 +140,18 @@ describe("CS_REGISTRY_V0", () => {
     mkdirSync(join(root, "ai_governance/ai_licensing"), { recursive: true });
     const bad = '{"key": "a", "address": "ADDR_x"}\nnot json\n';
     writeFileSync(join(root, REG), bad);
+    // Bare under the reference dialect (C.2); the reason as `message` for Cairn stores (declared).
+    const declared = createEffectContext({ dataRoot: root, traceId: "T", operationDialect: "declared" });
     for (const [op, p] of [["REGISTER", { key: "b" }], ["RESOLVE", { key_or_address: "a" }], ["EXISTS", { key_or_address: "a" }], ["DEREGISTER", { key_or_address: "a" }]] as const) {
-      const r = reg(op, p);
+      expect(reg(op, p).result).toEqual(dict({ result_status: "BACKEND_ERROR" }));
+      const r = reg(op, p, declared);
       expect(r.outcome).toBe("BACKEND_ERROR");
       expect(r.result.get("message")).toContain("line 2");
     }
     writeFileSync(join(root, REG), "[1]\n");
     expect(reg("EXISTS", { key_or_address: "a" }).outcome).toBe("BACKEND_ERROR");
     writeFileSync(join(root, REG), Buffer.from([0x7b, 0xff, 0x7d, 0x0a]));
-    expect(reg("EXISTS", { key_or_address: "a" }).result.get("message")).toContain("UTF-8");
+    expect(reg("EXISTS", { key_or_address: "a" }, declared).result.get("message")).toContain("UTF-8");
   });
 
   it("blank lines are skipped but null-key records count toward the address sequence", () => {
@@ -273,9 +276,10 @@ describe("CS_APPENDONLY_JSONL_V0", () => {
       const c = declared();
       expect(records(log("GET_SINCE", { timestamp: "2025-01-01T00:00:00.000002" }, c))).toEqual([3n, 4n, 5n]);
       expect(records(log("GET_SINCE", { timestamp: "2025-01-01T00:00:00.000005" }, c))).toEqual([]);
-      expect(records(log("GET_SINCE", { timestamp: "" }, c))).toEqual([1n, 2n, 3n, 4n, 5n]);
+      expect(records(log("GET_SINCE", { timestamp: "2025-01-01" }, c))).toEqual([1n, 2n, 3n, 4n, 5n]);
       expect(records(log("GET_SINCE", { timestamp: "2025-01-01T00:00:00.000001", stream_id: "a" }, c))).toEqual([3n, 5n]);
       expect(log("GET_SINCE", { timestamp: 5n }, c).outcome).toBe("VIOLATION");
+      expect(log("GET_SINCE", { timestamp: "" }, c).outcome).toBe("VIOLATION"); // not a date-time (audit-pgsspec-fixes.test.ts)
     });
   });
 

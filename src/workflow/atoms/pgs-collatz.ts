@@ -16,15 +16,24 @@ export const COLLATZ_MAX_SEQUENCE_LENGTH = 1_000_000;
 /** Most values all sequences of one call may hold together (a Cairn bound on memory). */
 export const COLLATZ_MAX_TOTAL_VALUES = 2_000_000;
 
+/** Why the sequence of `n` is refused: longer than one sequence may be, or than what is left of the call's budget. */
+function limitMessage(n: bigint, budget: number): string {
+  if (COLLATZ_MAX_SEQUENCE_LENGTH <= budget) {
+    return `sequence of ${n} exceeds Cairn's limit of ${COLLATZ_MAX_SEQUENCE_LENGTH} values per sequence (COLLATZ_MAX_SEQUENCE_LENGTH)`;
+  }
+  return (
+    `sequence of ${n} exceeds the ${budget} values left of Cairn's limit of ${COLLATZ_MAX_TOTAL_VALUES} values for all sequences of one call ` +
+    `(COLLATZ_MAX_TOTAL_VALUES; the sequences of the numbers before it hold ${COLLATZ_MAX_TOTAL_VALUES - budget})`
+  );
+}
+
 function collatzSequence(n: bigint, budget: number): bigint[] {
   const seq = [n];
   let x = n;
   while (x !== 1n) {
     x = x % 2n === 0n ? x / 2n : 3n * x + 1n;
     seq.push(x);
-    if (seq.length > COLLATZ_MAX_SEQUENCE_LENGTH || seq.length > budget) {
-      throw new AtomViolation(STEP_CODE, `sequence of ${n} exceeds the limit of ${Math.min(COLLATZ_MAX_SEQUENCE_LENGTH, budget)} values`, "CairnLimit");
-    }
+    if (seq.length > COLLATZ_MAX_SEQUENCE_LENGTH || seq.length > budget) throw new AtomViolation(STEP_CODE, limitMessage(n, budget), "CairnLimit");
   }
   return seq;
 }

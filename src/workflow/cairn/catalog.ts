@@ -36,12 +36,13 @@
  *   | registry REGISTER          | `key`                        | a scalar: not a list or object (unhashable)      | the run aborts (E_INVALID_INPUT, registry.ts `register`) |
  *   | registry REGISTER          | `value`                      | an object or null                                | the run aborts (E_INVALID_INPUT) when the key is new (an existing key is ALREADY_EXISTS first) |
  *   | appendonly GET_RANGE       | `start_sequence`, `end_sequence` | integers, start ≤ end                        | VIOLATION (appendonly.ts `read_range`) |
- *   | appendonly GET_SINCE       | `timestamp`                  | a string                                         | VIOLATION (`read_since`) |
+ *   | appendonly GET_SINCE       | `timestamp`                  | a string `datetime.fromisoformat` accepts (atoms/isodate.ts) | VIOLATION (`read_since`) |
  *   | mutable READ/WRITE/DELETE/EXISTS | `key`                  | a string with a non-whitespace character        | VIOLATION (mutable.ts `validKey`) |
  */
 import { CAIRN_GENERAL_ATOMS, GENERAL_ATOMS_MODULE } from "../atoms/general.js";
 import { CT_PURE_GENERATE_ID_V0 } from "../atoms/pgs-generate-id.js";
 import type { CtAtom } from "../atoms/index.js";
+import { parseIsoInstant } from "../atoms/isodate.js";
 import type { CsCapabilityId } from "../effects/types.js";
 import { isPyBlank, pyHashKey, type PyValue } from "../py/value.js";
 import type { Outcome } from "./schema.js";
@@ -105,6 +106,8 @@ export interface InputRule {
   readonly accepts: (v: PyValue) => boolean;
   /** What the runtime does with any other value, completing "…: " in a diagnostic. */
   readonly otherwise: string;
+  /** What a refused value is, completing "the constant … is …" (default: its type, "an integer"). */
+  readonly describe?: (v: PyValue) => string | undefined;
 }
 
 export interface OperationEntry {
@@ -159,8 +162,13 @@ const OBJECT_OR_NULL: InputRule = {
 };
 /** GET_RANGE bounds (appendonly.ts `read_range`: `isInt`). */
 const INTEGER: InputRule = { requires: "an integer", accepts: (v) => typeof v === "bigint", otherwise: VIOLATION_ALWAYS };
-/** GET_SINCE `timestamp` (appendonly.ts `read_since`). */
-const STRING: InputRule = { requires: "a string", accepts: (v) => typeof v === "string", otherwise: VIOLATION_ALWAYS };
+/** GET_SINCE `timestamp` (appendonly.ts `read_since`: compared as an instant). */
+const ISO_TIMESTAMP: InputRule = {
+  requires: "an ISO 8601 date-time string (as Python 3.11 datetime.fromisoformat reads it)",
+  accepts: (v) => typeof v === "string" && parseIsoInstant(v) !== undefined,
+  otherwise: VIOLATION_ALWAYS,
+  describe: (v) => (typeof v === "string" ? "a string that is not one" : undefined),
+};
 /** A mutable store's `key` (mutable.ts `validKey`). */
 const NON_BLANK_STRING: InputRule = { requires: "a string with a non-whitespace character", accepts: (v) => typeof v === "string" && !isPyBlank(v), otherwise: VIOLATION_ALWAYS };
 
@@ -197,7 +205,7 @@ export const STORE_KINDS: Readonly<Record<StoreKind, StoreKindEntry>> = Object.f
       op("GET_RANGE", "read_range", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "start_sequence", "end_sequence"], ["start_sequence", "end_sequence"], {
         messageOn: ["VIOLATION", "BACKEND_ERROR"], inputRules: { start_sequence: INTEGER, end_sequence: INTEGER }, constantRule: rangeOrder,
       }),
-      op("GET_SINCE", "read_since", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "timestamp"], ["timestamp"], { messageOn: ["VIOLATION", "BACKEND_ERROR"], inputRules: { timestamp: STRING } }),
+      op("GET_SINCE", "read_since", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["entries"], ["stream_id", "timestamp"], ["timestamp"], { messageOn: ["VIOLATION", "BACKEND_ERROR"], inputRules: { timestamp: ISO_TIMESTAMP } }),
     ),
   }),
   mutable: Object.freeze({

@@ -51,9 +51,9 @@ import type { Store } from "../../store/store.js";
 import {
   createEffectContext, csRuntimeFor, expandPolicy, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type DataRootLock, type EffectContext,
 } from "../effects/index.js";
-import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR, WORKSPACE_TOKEN } from "../pgs/constants.js";
+import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import { closedRunFacts, discardSummary, withTraceId, type PgsRunResult } from "../pgs/run.js";
+import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -219,11 +219,6 @@ function resolveBinding(b: Binding, f: Frame): PyValue {
   return b.array.map((x) => resolveBinding(x, f));
 }
 
-function scrubber(baseDir: string, dataRoot: string): (s: string) => string {
-  const pairs = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [baseDir, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
-  return (s) => pairs.reduce((acc, [from, to]) => (from === "" || from === "/" ? acc : acc.split(from).join(to)), s);
-}
-
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -352,7 +347,6 @@ function* runLocked(
   }
   const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`);
   const effects = createEffectContext({ dataRoot, traceId, operationDialect: "declared", ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
-  const scrub = scrubber(baseDir, dataRoot);
   const path: PathEntry[] = [];
   const calls: EffectCall[] = [];
   const violations: ViolationRecord[] = [];
@@ -406,7 +400,8 @@ function* runLocked(
           frame.steps.set(s.id, o.fields);
           for (const [k, v] of o.fields) result.set(k, v);
           const detail = new Map<string, PyValue>([["step_id", s.id], ["step_fqdn", stepName(s)], ["inputs", inputs], ["result_keys", [...o.fields.keys()]]]);
-          if (o.error !== undefined) detail.set("error", scrub(o.error));
+          // Verbatim (pgs/run.ts `runErrorMessage`): atom, user CT, store and lane texts carry payload and data, never rewritten.
+          if (o.error !== undefined) detail.set("error", o.error);
           if (o.lane !== undefined) {
             detail.set("lane", o.lane);
             laneObservations.push(o.lane);
@@ -414,7 +409,7 @@ function* runLocked(
           trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
           if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
           nodeStatus = o.status;
-          if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error === undefined ? null : scrub(o.error) });
+          if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error ?? null });
           const action = s.onResult[o.status] ?? (o.status === "SUCCESS" ? "continue" : "exit");
           if (action === "exit") break;
         }
@@ -443,7 +438,7 @@ function* runLocked(
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
       // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
       if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
-      const message = scrub(messageOf(err));
+      const message = runErrorMessage(err);
       const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
       // The stable code (and `details.reason`, when a string) beside the text: examine classifies by them.
       const errorDetail = new Map<string, PyValue>([["message", message], ["code", code]]);

@@ -13,16 +13,25 @@
  * Methods: `append` and `read_all` (reference). Under the "declared" operation dialect also
  * `read_range` (GET_RANGE: inclusive `[start_sequence, end_sequence]`) and `read_since`
  * (GET_SINCE: records whose `timestamp` is strictly after the given one) — Cairn extensions
- * the reference declares in its metadata but does not implement.
+ * the reference declares in its metadata but does not implement (under the reference dialect
+ * they are BACKEND_ERROR "No backend handler for op", as in the reference).
+ *
+ * GET_SINCE compares instants, not text: the `timestamp` input and each record's `timestamp`
+ * are read as Python 3.11 `datetime.fromisoformat` reads them (atoms/isodate.ts), a value
+ * without an offset being UTC (the log's own timestamps are naive UTC), to the microsecond
+ * (further fraction digits are dropped, as Python does). An input that is not a string, or a
+ * string that does not parse, is VIOLATION; a record (of the selected stream) whose
+ * `timestamp` is missing or does not parse is BACKEND_ERROR naming its line.
  */
 import { isUtf8 } from "node:buffer";
 import { confineAbsolute, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
+import { parseIsoInstant } from "../atoms/isodate.js";
 import { appendTimestamp } from "./context.js";
 import { ioError } from "./errors.js";
 import { appendDurable, dataDigest, readData, readDerived } from "./fsio.js";
 import type { Derivation } from "./filecache.js";
 import { parsePyJson, spacedJson } from "../py/json.js";
-import { compareCodePoints, getOrNull, isInt, isPyBlank, pyEquals, type PyDict, type PyValue } from "../py/value.js";
+import { getOrNull, isInt, isPyBlank, pyEquals, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8, splitLines, tornTail, tornTailError } from "./jsonl.js";
 import type { EffectContext } from "./types.js";
@@ -30,6 +39,8 @@ import type { EffectContext } from "./types.js";
 /** Minimum digits of the counter in `record_id`. */
 export const RECORD_ID_COUNTER_WIDTH = 6;
 const WHERE = "CS_APPENDONLY_JSONL_V0";
+/** Why a GET_SINCE timestamp cannot be compared. */
+const NOT_ISO = "is not an ISO 8601 date-time (as Python 3.11 datetime.fromisoformat reads it)";
 
 /** The record id of the line appended after `linesBefore` lines. */
 export function recordId(timestamp: string, linesBefore: number): string {
@@ -135,8 +146,11 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
     return { result: status("SUCCESS", { record_id: id, sequence_number: sequenceNumber }), effect: { action: "append", path: rel, bytes: out, created } };
   };
 
-  /** Parsed entries filtered by `stream_id` (when not null) and `keep`; BACKEND_ERROR when a line does not parse. */
-  const select = (payload: PyDict, keep: (e: PyDict) => boolean): MethodResult => {
+  /**
+   * Parsed entries filtered by `stream_id` (when not null) and `keep`; BACKEND_ERROR when a line
+   * does not parse, or when `keep` cannot judge an entry (it returns the reason).
+   */
+  const select = (payload: PyDict, keep: (e: PyDict) => boolean | { readonly problem: string }): MethodResult => {
     const stream = getOrNull(payload, "stream_id");
     const entries: PyValue[] = [];
     for (const [i, line] of logLines().entries()) {
@@ -149,7 +163,9 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
       }
       if (!(e instanceof Map)) return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` }), effect: observed() };
       if (stream !== null && !pyEquals(e.get("stream_id") ?? null, stream)) continue;
-      if (keep(e)) entries.push(e);
+      const k = keep(e);
+      if (typeof k !== "boolean") return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${k.problem}` }), effect: observed() };
+      if (k) entries.push(e);
     }
     return { result: status("SUCCESS", { entries }), effect: observed() };
   };
@@ -170,10 +186,14 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
 
   const read_since: Method = (payload) => {
     const since = getOrNull(payload, "timestamp");
-    if (typeof since !== "string") return { result: status("VIOLATION", { message: "GET_SINCE needs a string timestamp" }) };
+    if (typeof since !== "string") return { result: status("VIOLATION", { message: `GET_SINCE needs a string timestamp, got ${pyTypeName(since)}` }) };
+    const after = parseIsoInstant(since);
+    if (after === undefined) return { result: status("VIOLATION", { message: `GET_SINCE timestamp ${JSON.stringify(since)} ${NOT_ISO}` }) };
     return select(payload, (e) => {
       const t = e.get("timestamp");
-      return typeof t === "string" && compareCodePoints(t, since) > 0;
+      const at = typeof t === "string" ? parseIsoInstant(t) : undefined;
+      if (at === undefined) return { problem: typeof t === "string" ? `timestamp ${JSON.stringify(t)} ${NOT_ISO}` : `no string timestamp (${pyTypeName(t ?? null)})` };
+      return at > after;
     });
   };
 

@@ -25,6 +25,7 @@
 import { lstatSync, mkdirSync, realpathSync, type BigIntStats, type Stats } from "node:fs";
 import { posix } from "node:path";
 import { confinementError, ioError, effectError, EffectErrorReason } from "./errors.js";
+import { MODULE_DATA_ROOT_TEMPLATE } from "./policy.js";
 import { ErrorCode } from "../../core/errors.js";
 import { fsyncDir, isNotFound } from "../../store/fsutil.js";
 
@@ -46,13 +47,25 @@ export interface PreparedPath extends ConfinedPath {
   readonly stat: BigIntStats | undefined;
 }
 
-function checkNoNul(p: string): void {
-  if (p.includes("\0")) throw confinementError(p, "contains a NUL byte");
+/**
+ * A configured path (expanded from `{{module_data_root}}/…`) as refusals show it: the data root
+ * written back as `{{module_data_root}}`. Refusals end up in traces (`ERROR.message`), which must
+ * not depend on where the data root is (`wf replay` runs in a temp data root) nor carry an
+ * absolute host path; a path outside the data root is shown as configured (snapshot text).
+ */
+export function shownConfigured(root: string, p: string): string {
+  if (p === root) return MODULE_DATA_ROOT_TEMPLATE;
+  const prefix = root === "/" ? "/" : `${root}/`;
+  return p.startsWith(prefix) ? `${MODULE_DATA_ROOT_TEMPLATE}/${p.slice(prefix.length)}` : p;
 }
 
-function checkNoDotDot(p: string): void {
+function checkNoNul(p: string, shown: string = p): void {
+  if (p.includes("\0")) throw confinementError(shown, "contains a NUL byte");
+}
+
+function checkNoDotDot(p: string, shown: string = p): void {
   // A `..` segment of `p.split("/")`, found without splitting.
-  if (p === ".." || p.startsWith("../") || p.endsWith("/..") || p.includes("/../")) throw confinementError(p, "contains a '..' segment");
+  if (p === ".." || p.startsWith("../") || p.endsWith("/..") || p.includes("/../")) throw confinementError(shown, "contains a '..' segment");
 }
 
 /** The last data root normalised, and its normal form (a run normalises the same root many times). */
@@ -71,20 +84,25 @@ export function normalizeDataRoot(root: string): string {
   return out;
 }
 
-/** Confines an absolute path (a configured `path` after `{{module_data_root}}` expansion). */
+/**
+ * Confines an absolute path (a configured `path` after `{{module_data_root}}` expansion). A
+ * refusal names the path with the data root written `{{module_data_root}}` (`shownConfigured`),
+ * never the data root itself (it is in `details.dataRoot`).
+ */
 export function confineAbsolute(dataRoot: string, candidate: string): ConfinedPath {
   const root = normalizeDataRoot(dataRoot);
-  checkNoNul(candidate);
-  if (!posix.isAbsolute(candidate)) throw confinementError(candidate, "is not an absolute path");
-  checkNoDotDot(candidate);
+  const shown = shownConfigured(root, candidate);
+  checkNoNul(candidate, shown);
+  if (!posix.isAbsolute(candidate)) throw confinementError(shown, "is not an absolute path");
+  checkNoDotDot(candidate, shown);
   const n = posix.normalize(candidate);
   const prefix = root === "/" ? "/" : `${root}/`;
-  if (n === root || n === prefix) throw confinementError(candidate, "names the data root itself, not a file");
+  if (n === root || n === prefix) throw confinementError(shown, "names the data root itself, not a file");
   if (!n.startsWith(prefix)) {
-    throw confinementError(candidate, `is outside the data root ${JSON.stringify(root)}`, { dataRoot: root });
+    throw confinementError(shown, "is outside the data root", { dataRoot: root });
   }
   const rel = n.slice(prefix.length).replace(/\/+$/, "");
-  if (rel.length === 0) throw confinementError(candidate, "names the data root itself, not a file");
+  if (rel.length === 0) throw confinementError(shown, "names the data root itself, not a file");
   return { root, rel };
 }
 
@@ -93,7 +111,7 @@ export function confineRelative(dataRoot: string, base: string, relative: string
   checkNoNul(relative);
   if (relative.startsWith("/")) throw confinementError(relative, "is an absolute path where a path relative to the data root is required");
   checkNoDotDot(relative);
-  checkNoNul(base);
+  checkNoNul(base, shownConfigured(normalizeDataRoot(dataRoot), base));
   return confineAbsolute(dataRoot, `${base}/${relative}`);
 }
 

@@ -47,6 +47,19 @@ export function status(s: CsOutcome, extra: Readonly<Record<string, PyValue>> = 
   return new Map<string, PyValue>([["result_status", s], ...Object.entries(extra)]);
 }
 
+/**
+ * The BACKEND_ERROR of a backend that cannot use its file (a registry or mutable store that does
+ * not read or parse, C.2 / C.4). Under the reference dialect it is bare, as the reference
+ * returns it (`{"result_status": "BACKEND_ERROR"}`: a snapshot mapping
+ * `$.capability_result.message` gets null, as there); under the declared dialect (Cairn
+ * stores) it carries the reason as `message` (the step's `message` result field and
+ * `CC_STEP.detail.error`). The "No backend handler" BACKEND_ERROR carries its message in both,
+ * as in the reference (C.1).
+ */
+export function backendError(dialect: OperationDialect | undefined, message: string): CsRawResult {
+  return status("BACKEND_ERROR", dialect === "declared" ? { message } : {});
+}
+
 /** The message of the reference for an operation without a method. */
 export function noHandlerMessage(op: string): string {
   return `No backend handler for op: ${op}`;

@@ -6,12 +6,14 @@
  * JSON object in the *pretty* serialisation (2-space indent, `": "`, raw UTF-8, no newline at
  * EOF), member order = insertion order (an overwritten key keeps its place, a new key goes
  * last). Every save replaces the file atomically (fsio.ts); a leftover temp file from a crash
- * is never read.
+ * is never read. A document that cannot be read or parsed is BACKEND_ERROR — bare under the
+ * reference dialect (as C.4), with the reason as `message` under the declared one (host.ts
+ * `backendError`).
  */
 import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
 import { configError, inputError, osErrorText } from "./errors.js";
 import { readData, replaceAtomic } from "./fsio.js";
-import { defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
+import { backendError, defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8 } from "./jsonl.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
 import { getOrNull, isDict, isPyBlank, pyTruthy, type PyDict, type PyValue } from "../py/value.js";
@@ -94,7 +96,7 @@ function backend(cfg: Config, ctx: EffectContext) {
       if (needsKey && key === undefined) return { result: status("VIOLATION") };
       const loaded = load(p);
       const seen: EffectDraft = { action: "read", path: p.rel, bytes: loaded.bytes, created: false };
-      if ("error" in loaded) return { result: status("BACKEND_ERROR", { message: loaded.error }), effect: seen };
+      if ("error" in loaded) return { result: backendError(ctx.operationDialect, loaded.error), effect: seen };
       return body(loaded.doc, key ?? "", p, seen, payload);
     };
 

@@ -50,7 +50,9 @@ function expandValue(v: PyValue, root: string): PyValue {
  * Returns a deep copy; the input is not modified.
  */
 export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
-  if (UNSUPPORTED_ROOT_CHARS.test(dataRoot)) throw configError(`data root ${JSON.stringify(dataRoot)} contains a character the policy expansion cannot carry`);
+  const bad = UNSUPPORTED_ROOT_CHARS.exec(dataRoot);
+  // The message names the character, not the data root: it reaches traces (ERROR.message).
+  if (bad !== null) throw configError(`the data root contains ${JSON.stringify(bad[0])}, a character the policy expansion cannot carry`);
   if (policy.size === 0) return new Map();
   const root = dataRoot.replace(/\/+$/, "");
   return expandValue(policy, root) as PyDict;

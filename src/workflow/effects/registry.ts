@@ -10,14 +10,17 @@
  * every member of `value` (if not null; may overwrite key/address). The state is rebuilt from
  * the file before every operation (tombstone removes, otherwise last record per key wins;
  * null-key records are skipped). Deviation: addresses are content-derived, not uuid4 (see
- * context.ts); a torn last line is refused with BACKEND_ERROR (see jsonl.ts).
+ * context.ts); a torn last line is refused with BACKEND_ERROR (see jsonl.ts). A file that cannot
+ * be read or parsed is BACKEND_ERROR — bare under the reference dialect (as C.2), with the reason
+ * as `message` under the declared one (host.ts `backendError`).
  */
 import { sha256, type Digest } from "../../core/digest.js";
 import { confineAbsolute, preparePath, type PreparedPath } from "./confine.js";
 import { appendDurable, createEmptyIfAbsent, readDerivedContent } from "./fsio.js";
 import type { Derivation } from "./filecache.js";
 import { inputError, osErrorText } from "./errors.js";
-import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
+import { backendError, defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
+import type { OperationDialect } from "./types.js";
 import { decodeUtf8, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
 import { canonicalJson, parsePyJson, spacedJson } from "../py/json.js";
 import { getOrNull, isDict, isPyBlank, pyEquals, pyHashKey, type PyDict, type PyValue } from "../py/value.js";
@@ -130,7 +133,7 @@ function lineOf(rec: Rec): Buffer {
   return Buffer.from(`${spacedJson(rec)}\n`, "utf8");
 }
 
-function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
+function backend(prepared: PreparedPath, created: boolean, sync: boolean, dialect: OperationDialect | undefined) {
   const rel = prepared.rel;
   const read = (): { seen: Seen; loaded: Loaded | string } => {
     let content;
@@ -153,7 +156,7 @@ function backend(prepared: PreparedPath, created: boolean, sync: boolean) {
     (body: (l: Loaded, payload: PyDict, seen: Seen) => MethodResult): Method =>
     (payload) => {
       const { seen, loaded } = read();
-      if (typeof loaded === "string") return { result: status("BACKEND_ERROR", { message: loaded }), effect: observed(seen) };
+      if (typeof loaded === "string") return { result: backendError(dialect, loaded), effect: observed(seen) };
       return body(loaded, payload, seen);
     };
 
@@ -214,6 +217,6 @@ export const REGISTRY_RUNTIME = defineCsRuntime({
     const sync = ctx.durability !== "no-fsync";
     const prepared = preparePath(confined, true, sync, ctx.checkedDirs);
     const created = createEmptyIfAbsent(prepared, sync);
-    return backend(created ? preparePath(confined, false, sync, ctx.checkedDirs) : prepared, created, sync);
+    return backend(created ? preparePath(confined, false, sync, ctx.checkedDirs) : prepared, created, sync, ctx.operationDialect);
   },
 });

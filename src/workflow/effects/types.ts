@@ -14,15 +14,18 @@ export type CsCapabilityId = "CS_REGISTRY_V0" | "CS_APPENDONLY_JSONL_V0" | "CS_M
 export type CsOutcome = "SUCCESS" | "ALREADY_EXISTS" | "NOT_FOUND" | "VIOLATION" | "BACKEND_ERROR";
 
 /**
- * How an operation name selects a backend method.
+ * How an operation name selects a backend method, and what a BACKEND_ERROR result carries.
  *  - `"reference"` (default): the reference's rule — the lower-cased operation name; names
  *    declared in the metadata without such a method (`GET_ALL`, `GET_RANGE`, `GET_SINCE`,
- *    `GET`, `PUT`, `LIST`) return BACKEND_ERROR "No backend handler for op: <op>".
+ *    `GET`, `PUT`, `LIST`) return BACKEND_ERROR "No backend handler for op: <op>". A registry
+ *    or mutable store whose file cannot be read or parsed answers a bare
+ *    `{"result_status": "BACKEND_ERROR"}`, as the reference does (C.2, C.4).
  *  - `"declared"`: Cairn extension — an operation declared in `cs_metadata.operations`
  *    dispatches to its declared `handler` (`GET_ALL` → read_all, `GET_RANGE` → read_range,
  *    `GET_SINCE` → read_since, `GET` → read, `PUT` → write, `LIST` → list_keys); anything
  *    else falls back to the reference rule. Changes outcomes only for calls the reference
- *    answers with BACKEND_ERROR; none of the six runnable workflows makes such a call.
+ *    answers with BACKEND_ERROR; none of the six runnable workflows makes such a call. Every
+ *    BACKEND_ERROR carries the reason as `message` (host.ts `backendError`).
  */
 export type OperationDialect = "reference" | "declared";
 

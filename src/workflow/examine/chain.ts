@@ -19,6 +19,19 @@
  * | `extra_line`     | a line was duplicated or inserted (seq repeats), or appended after the end     |
  * | `malformed_line` | the line is not a JSON object                                                 |
  * | `torn_line`      | the last line is not newline-terminated (interrupted write)                   |
+ *
+ * Chain status (`ChainVerdict.status`):
+ *  - `verified`: the chain verifies (`ok`);
+ *  - `broken`: it does not (`brokenAt` says where and why);
+ *  - `unchained`: a reference v0 trace (SEMANTICS A.11, as pgs_runtime 0.3.1 writes it), which
+ *    has no hash chain at all, so its integrity cannot be verified — NOT a verdict that it is
+ *    intact (`ok` is false). A trace is unchained only when no line carries a `seq` or a `prev`
+ *    member, no `<trace_id>.md` next to it records a chain head, and its first line's
+ *    `trace_id` has the reference's shape (`YYYYMMDDTHHMMSSmmmZ__<WF_CODE>__<SUFFIX>`, A.11; a
+ *    Cairn trace id starts with a 16-hex-digit run key, and Cairn always writes the chain). It
+ *    must still be a file of JSON objects, newline-terminated, with one `trace_id`: otherwise
+ *    it is `broken` (`malformed_line`, `torn_line`, `changed_line`). A trace where some lines
+ *    carry `seq`/`prev` and others do not is `broken`.
  */
 import type { Digest } from "../../core/digest.js";
 import { sha256 } from "../../core/digest.js";
@@ -36,8 +49,19 @@ export interface ChainBreak {
   detected: { line: number; reason: string };
 }
 
+/** What the chain check concluded (module comment). */
+export type ChainStatus = "verified" | "unchained" | "broken";
+
+/** How reports name an unchained trace. */
+export const UNCHAINED_TEXT = "unchained (a v0 trace without a hash chain: not verifiable)";
+
+/** The trace id shape of the reference runtime (A.11): a UTC wall-clock timestamp, the WF code, the suffix. */
+const REFERENCE_TRACE_ID_RE = /^\d{8}T\d{9}Z__[A-Z0-9_]+__[0-9A-F]{4}$/;
+
 export interface ChainVerdict {
+  /** The chain verifies (`status` "verified"); false for a broken and for an unchained trace. */
   ok: boolean;
+  status: ChainStatus;
   /** Number of lines (events) in the file. */
   events: number;
   /** Digest of the last line when the chain verifies. */
@@ -140,16 +164,41 @@ function diagnose(lines: string[], problem: { line: number; reason: string }, he
 }
 
 /**
+ * The verdict on a trace none of whose lines carries `seq` or `prev` (module comment), or
+ * undefined when the trace is not such a reference v0 trace.
+ */
+function unchainedVerdict(text: string, lines: string[], summary: SummaryFacts | undefined): ChainVerdict | undefined {
+  if (lines.length === 0 || summary?.head !== undefined) return undefined;
+  const events = lines.map(parseObject);
+  if (events.some((ev) => ev !== undefined && ("seq" in ev || "prev" in ev))) return undefined;
+  const first = events[0]?.trace_id;
+  if (typeof first !== "string" || !REFERENCE_TRACE_ID_RE.test(first)) return undefined;
+  const broken = (line: number, kind: ChainBreakKind, reason: string): ChainVerdict => ({
+    ok: false, status: "broken", events: lines.length, head: null, anchor: "none", brokenAt: { line, kind, reason, detected: { line, reason } },
+  });
+  if (!text.endsWith("\n")) return broken(lines.length, "torn_line", `line ${lines.length} is not newline-terminated: the last write was interrupted or the file was cut`);
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
+    if (ev === undefined) return broken(i + 1, "malformed_line", `line ${i + 1} is not a JSON object`);
+    if (ev.trace_id !== first) return broken(i + 1, "changed_line", `line ${i + 1} has trace_id ${JSON.stringify(ev.trace_id)}, line 1 ${JSON.stringify(first)}: lines of another trace were mixed in, or one was changed`);
+  }
+  return { ok: false, status: "unchained", events: lines.length, head: null, anchor: "none" };
+}
+
+/**
  * Verifies `text` (a trace's bytes as UTF-8) with the runtime's verifier and, when `summary`
- * records a chain head, anchors the last line to it.
+ * records a chain head, anchors the last line to it. A reference v0 trace (no `seq`/`prev`
+ * anywhere) is `unchained`: not verifiable, reported as such rather than as broken.
  */
 export function checkChain(text: string, summary: SummaryFacts | undefined): ChainVerdict {
   const anchor = summary?.head === undefined ? "none" : "summary";
   const report = verifyTraceChainText(text);
   const lines = splitLines(text);
   if (!report.ok) {
+    const unchained = unchainedVerdict(text, lines, summary);
+    if (unchained !== undefined) return unchained;
     const problem = report.problem ?? { line: 1, reason: "unknown problem" };
-    return { ok: false, events: lines.length, head: null, anchor, brokenAt: diagnose(lines, problem, summary?.head) };
+    return { ok: false, status: "broken", events: lines.length, head: null, anchor, brokenAt: diagnose(lines, problem, summary?.head) };
   }
   const recorded = summary?.head;
   if (recorded !== undefined && recorded !== report.head) {
@@ -165,7 +214,7 @@ export function checkChain(text: string, summary: SummaryFacts | undefined): Cha
     } else {
       brokenAt = { line: Math.max(have, 1), kind: "changed_line", reason: `line ${have} (the last) was changed: its digest ${String(report.head)} differs from the chain head ${recorded} recorded in the summary`, detected };
     }
-    return { ok: false, events: have, head: null, anchor, brokenAt };
+    return { ok: false, status: "broken", events: have, head: null, anchor, brokenAt };
   }
-  return { ok: true, events: report.events, head: report.head, anchor };
+  return { ok: true, status: "verified", events: report.events, head: report.head, anchor };
 }

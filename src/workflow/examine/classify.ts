@@ -13,11 +13,11 @@
  * | `cs_runtime_error`         | a CS raised (I/O, confinement, config, input) or returned BACKEND_ERROR | 1    |
  * | `graph_structure_error`    | missing route, hop limit, unknown node/address, routing ≠ declaration   | 1    |
  * | `admission_error`          | integrity/trust failure, unmapped or malformed handler_ref              | 1    |
- * | `incomplete`               | the trace ends without WF_COMPLETE or ERROR (always a broken chain)     | 1    |
+ * | `incomplete`               | the trace ends without WF_COMPLETE or ERROR (broken chain if chained)   | 1    |
  *
  * ## Runs aborted by a runtime error (the trace ends with `ERROR`)
  *
- * The runtime writes `ERROR {message}` (run.ts; the text of the exception, paths scrubbed) and
+ * The runtime writes `ERROR {message}` (run.ts `runErrorMessage`: the exception's text) and
  * no WF_COMPLETE. The message is all the v0.3 writer records, so the mapping is on the texts
  * its throw sites produce (first match wins). A Cairn ERROR (cairn/run.ts) also carries
  * `detail.code` (the CairnError code, `E_INTERNAL` for any other exception) and, when the error

@@ -12,20 +12,21 @@
  *   (`--snapshot FILE|digest`, else the store), behind the same interface;
  * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
  *
- * Exit rule: 0 when the chain verifies and the outcome is `success` or `business_violation`;
- * 1 otherwise.
+ * Exit rule: 0 when the chain verifies — or the trace is an unchained reference v0 trace
+ * (chain.ts: no `seq`/`prev` on any line; reported as such, its integrity NOT verified) — and
+ * the outcome is `success` or `business_violation`; 1 otherwise.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
-import { checkChain, readSummaryFacts, type ChainBreak, type SummaryFacts } from "./chain.js";
+import { checkChain, readSummaryFacts, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryFacts } from "./chain.js";
 import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
 import { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, traceSnapshotDigest, type CairnSnapshotSource } from "./cairn.js";
 import { parseTrace } from "./model.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
-export { checkChain, readSummaryFacts, type ChainBreak, type ChainBreakKind, type ChainVerdict, type SummaryFacts } from "./chain.js";
+export { checkChain, readSummaryFacts, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
 export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode } from "./workspace.js";
@@ -40,7 +41,12 @@ export interface ExamineOptions extends CairnSnapshotSource {
 }
 
 export interface ExamineReport {
-  chain: { ok: boolean; events: number; brokenAt?: ChainBreak; head: Digest | null; anchor: "summary" | "none" };
+  /**
+   * `ok`: the chain verifies. `status`: `verified`, `broken` (`brokenAt` says where), or
+   * `unchained` — a reference v0 trace without `seq`/`prev`, whose integrity was NOT verified
+   * (`ok` false; the exit code then follows the outcome alone).
+   */
+  chain: { ok: boolean; status: ChainStatus; events: number; brokenAt?: ChainBreak; head: Digest | null; anchor: "summary" | "none" };
   outcome: { class: OutcomeClass; status: string | null };
   failure?: Failure;
   hint: string;
@@ -141,9 +147,11 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   let hint = c.hint;
   if (!chain.ok && chain.brokenAt !== undefined) {
     hint = `the hash chain is broken at line ${chain.brokenAt.line} (${chain.brokenAt.kind}): ${chain.brokenAt.reason}. The trace is not trustworthy evidence; as far as it can be read: ${c.hint}`;
+  } else if (chain.status === "unchained") {
+    notes.push("the trace has no hash chain (no line carries seq/prev: a reference v0 trace): its integrity was NOT verified, and the outcome is read from its events as they are");
   }
   const report: ExamineReport = {
-    chain: { ok: chain.ok, events: chain.events, ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }), head: chain.head, anchor: chain.anchor },
+    chain: { ok: chain.ok, status: chain.status, events: chain.events, ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }), head: chain.head, anchor: chain.anchor },
     outcome: { class: c.class, status: c.status },
     ...(c.failure === undefined ? {} : { failure: c.failure }),
     hint,
@@ -156,7 +164,7 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     ...(workspace === undefined ? {} : { workspace }),
     ...(snapshot === undefined ? {} : { snapshot }),
     notes,
-    exitCode: chain.ok && PASSING_CLASSES.has(c.class) ? 0 : 1,
+    exitCode: chain.status !== "broken" && PASSING_CLASSES.has(c.class) ? 0 : 1,
   };
   return report;
 }
@@ -182,6 +190,7 @@ export function renderReport(r: ExamineReport): string[] {
   kv("trace", r.trace);
   if (r.workflow !== null) kv("workflow", `${r.workflow}${r.traceId === null ? "" : ` (trace ${r.traceId})`}`);
   if (r.chain.ok) kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${r.chain.anchor === "summary" ? ", matches the summary" : " (no summary to anchor the last line)"}`);
+  else if (r.chain.status === "unchained") kv("chain", `${UNCHAINED_TEXT}: ${r.chain.events} events, integrity NOT verified`);
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
   kv("outcome", r.outcome.class);

@@ -54,8 +54,6 @@ export interface EngineRun {
   /** The per-run effect context (data root, logical clock, effect ids) of every CS call. */
   effects: EffectContext;
   trace: TraceWriter;
-  /** Removes absolute paths from text written to the trace. */
-  scrub: (s: string) => string;
   path: PathEntry[];
   calls: EffectCall[];
   violations: ViolationRecord[];
@@ -140,11 +138,12 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
     }
     for (const [k, v] of fragment) surface.set(k, v);
     const detail = new Map<string, PyValue>([["step_fqdn", stepFqdn], ["result_keys", [...fragment.keys()]]]);
-    if (outcome.error !== undefined) detail.set("error", run.scrub(outcome.error));
+    // Verbatim: the atom's reason, often payload text (a path in it is data, not a host path).
+    if (outcome.error !== undefined) detail.set("error", outcome.error);
     trace.emit("CC_STEP", { ccAddr: cc, stepAddr: s.addr, stepOp: s.op, detail });
     if (s.op !== null) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
     status = outcome.status;
-    if (status === "VIOLATION") run.violations.push({ cc: ccFqdn, step: s.stepId, kind: s.op === null ? "CT" : "CS", reason: outcome.error === undefined ? null : run.scrub(outcome.error) });
+    if (status === "VIOLATION") run.violations.push({ cc: ccFqdn, step: s.stepId, kind: s.op === null ? "CT" : "CS", reason: outcome.error ?? null });
     const action = s.onResult.get(status);
     if (action === "exit") break;
   }

@@ -18,11 +18,11 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
 import {
-  EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, MODULE_DATA_ROOT_TOKEN, SAFE_SEGMENT_RE, TRACES_DIR, WORKSPACE_TOKEN,
+  EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, SAFE_SEGMENT_RE, TRACES_DIR,
 } from "./constants.js";
 import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
 import { createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
@@ -162,12 +162,22 @@ export interface PgsRunResult {
   pictures: { svg: string; png: string } | null;
 }
 
-function scrubber(workspace: string, dataRoot: string): (s: string) => string {
-  const pairs = [
-    [dataRoot, MODULE_DATA_ROOT_TOKEN],
-    [workspace, WORKSPACE_TOKEN],
-  ].sort((a, b) => (b[0] as string).length - (a[0] as string).length) as Array<[string, string]>;
-  return (s) => pairs.reduce((acc, [from, to]) => (from === "" || from === "/" ? acc : acc.split(from).join(to)), s);
+/**
+ * The text of a run's ERROR event. Nothing is rewritten: every message a run can raise is
+ * path-free where it is made (the CS runtimes name files relative to the data root and write a
+ * configured path's data root as `{{module_data_root}}`, effects/confine.ts; the snapshot,
+ * engine and grammar name addresses, FQDNs and snapshot-relative files), and text that came
+ * from the payload, an atom or a data file is recorded verbatim — rewriting it would make the
+ * trace depend on where the run happened (`wf replay` uses a temp data root). An OS error that
+ * is not a Cairn error (none is expected: the CS layer wraps every fs call) loses the path Node
+ * puts in its message.
+ */
+export function runErrorMessage(err: unknown): string {
+  if (err instanceof CairnError || !(err instanceof Error)) return err instanceof Error ? err.message : String(err);
+  const e = err as NodeJS.ErrnoException & { dest?: unknown };
+  if (typeof e.syscall !== "string" || typeof e.code !== "string") return e.message;
+  const text = osErrorText(e);
+  return [e.path, e.dest].some((p) => typeof p === "string" && p !== "" && text.includes(p)) ? `${e.code} (${e.syscall})` : text;
 }
 
 /**
@@ -267,7 +277,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     effects: createEffectContext({
       dataRoot, traceId, durability: opts.effectDurability ?? "fsync", ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     }),
-    scrub: scrubber(workspace, dataRoot), path: [], calls: [], violations: [], current: null,
+    path: [], calls: [], violations: [], current: null,
   };
   let status: string;
   let surface: PyObject = new Map();
@@ -278,7 +288,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
       trace.flush();
     } catch (err) {
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
-      const message = run.scrub(err instanceof Error ? err.message : String(err));
+      const message = runErrorMessage(err);
       trace.emit("ERROR", { detail: new Map([["message", message]]) });
       status = STATUS_ERROR;
       error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: run.current?.cc ?? null, step: run.current?.step ?? null };

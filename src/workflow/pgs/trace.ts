@@ -27,8 +27,11 @@
  *  - `prev`: `null` on the first event, then the digest (`sha256:<hex>`) of the previous
  *    line's UTF-8 bytes without its `\n`. Changing, dropping, inserting or reordering a line
  *    breaks the chain at the next line (`verifyTraceChain`);
- *  - `CC_STEP.detail` gains `error` (the reason) when a CT step is a VIOLATION;
- *  - absolute paths in messages are replaced by `{{module_data_root}}` / `{{workspace}}`.
+ *  - `CC_STEP.detail` gains `error` (the reason) when a CT step is a VIOLATION.
+ * Texts (`CC_STEP.detail.error`, `ERROR.message`) are written as the runtime made them, never
+ * rewritten: Cairn's own messages carry no absolute host path (files are named relative to the
+ * data root, a configured path's data root as `{{module_data_root}}`: effects/confine.ts), and
+ * payload, atom and data-file text is recorded verbatim (pgs/run.ts `runErrorMessage`).
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
