@@ -54,19 +54,29 @@ function stepError(i: number, what: string): CtExecutionError {
   return new CtExecutionError(`${what} at index ${i}`, { step_index: i });
 }
 
+/**
+ * Per CT-IR step object, what does not depend on the inputs: its handler-ref key, and its
+ * invocation members (step members, then `args` over them, reserved ones left out) in order.
+ * CT-IR objects are read-only once run (a loaded snapshot's), as for the dispatcher's step memo.
+ */
+const stepKeys = new WeakMap<PyDict, string>();
+const stepMembers = new WeakMap<PyDict, ReadonlyArray<readonly [string, PyValue]>>();
+
 /** The atom inputs of one step: invocation = step members overlaid with `args`, minus reserved names. */
 function atomInputs(step: PyDict, i: number, inputs: PyDict, vars: PyDict): PyDict {
-  const invocation = new Map(step);
-  const args = getOrNull(step, "args");
-  if (args !== null) {
-    if (!isDict(args)) throw stepError(i, `CT-IR args must be an object, got ${pyTypeName(args)}`);
-    for (const [k, v] of args) invocation.set(k, v);
+  let members = stepMembers.get(step);
+  if (members === undefined) {
+    const invocation = new Map(step);
+    const args = getOrNull(step, "args");
+    if (args !== null) {
+      if (!isDict(args)) throw stepError(i, `CT-IR args must be an object, got ${pyTypeName(args)}`);
+      for (const [k, v] of args) invocation.set(k, v);
+    }
+    members = [...invocation].filter(([k]) => !RESERVED_MEMBERS.has(k));
+    stepMembers.set(step, members);
   }
   const out = new Map<string, PyValue>();
-  for (const [k, v] of invocation) {
-    if (RESERVED_MEMBERS.has(k)) continue;
-    out.set(k, typeof v === "string" && v.startsWith(REF_PREFIX) ? resolveRef(v, inputs, vars) : v);
-  }
+  for (const [k, v] of members) out.set(k, typeof v === "string" && v.startsWith(REF_PREFIX) ? resolveRef(v, inputs, vars) : v);
   return out;
 }
 
@@ -93,7 +103,11 @@ export function executeCtIr(ctIr: PyValue, inputs: PyDict, opts: CtIrOptions = {
     const atomName = getOrNull(step, "atom");
     if (typeof atomName !== "string" || atomName === "") throw stepError(i, "Missing atom");
     if (step.has("loop")) throw stepError(i, "CT-IR loop construct is not supported");
-    const key = handlerKey(step, i);
+    let key = stepKeys.get(step);
+    if (key === undefined) {
+      key = handlerKey(step, i);
+      stepKeys.set(step, key);
+    }
     const atom = lookupAtom(atoms, key);
     if (atom === undefined) throw new CtExecutionError(`Unknown handler_ref '${key}' for atom ${atomName}`, { step_index: i, handler_ref: key });
     const out = getOrNull(step, "out");

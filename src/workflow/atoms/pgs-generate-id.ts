@@ -1,7 +1,7 @@
 /** B.1 CT_PURE_GENERATE_ID_V0: a content-derived identifier `<prefix>_<16 hex>`. */
-import { createHash } from "node:crypto";
 import type { AtomInputs, CtAtom } from "./index.js";
 import { canonicalJson } from "../py/json.js";
+import { sha256 } from "../../core/digest.js";
 import { isDict, pyTypeName, type PyValue } from "../py/value.js";
 import { AtomViolation } from "./violation.js";
 import { PGS_TRANSFORMS_MODULE, PGS_CALLABLE } from "./pgs-refs.js";
@@ -26,7 +26,8 @@ function execute(inputs: AtomInputs): PyValue {
   const prefix = required(inputs, "prefix");
   const data = required(inputs, "data");
   if (typeof prefix !== "string") throw new AtomViolation(CODE, `prefix must be a str, got ${pyTypeName(prefix)}`, "TypeError");
-  const h = createHash("sha256").update(generateIdContent(data), "utf8").digest("hex").slice(0, GENERATE_ID_HASH_CHARS);
+  // The one-shot hash (core/digest.ts): the same hex digits as createHash, without the Hash object.
+  const h = sha256(generateIdContent(data)).slice("sha256:".length, "sha256:".length + GENERATE_ID_HASH_CHARS);
   return new Map([["id", `${prefix}_${h}`]]);
 }
 

@@ -85,11 +85,30 @@ export function normalizeDataRoot(root: string): string {
 }
 
 /**
+ * Recent `confineAbsolute` results, by `dataRoot + NUL + candidate` (the function is pure, and
+ * neither string of an accepted pair holds a NUL): a run confines the same few paths many times.
+ * Refusals are not kept. The results are frozen and shared.
+ */
+const CONFINED_MEMO = 64;
+const confinedMemo = new Map<string, ConfinedPath>();
+
+/**
  * Confines an absolute path (a configured `path` after `{{module_data_root}}` expansion). A
  * refusal names the path with the data root written `{{module_data_root}}` (`shownConfigured`),
  * never the data root itself (it is in `details.dataRoot`).
  */
 export function confineAbsolute(dataRoot: string, candidate: string): ConfinedPath {
+  if (typeof dataRoot !== "string" || typeof candidate !== "string") return confineUncached(dataRoot, candidate);
+  const key = `${dataRoot}\0${candidate}`;
+  const known = confinedMemo.get(key);
+  if (known !== undefined) return known;
+  const confined = Object.freeze(confineUncached(dataRoot, candidate));
+  if (confinedMemo.size >= CONFINED_MEMO) confinedMemo.delete(confinedMemo.keys().next().value as string);
+  confinedMemo.set(key, confined);
+  return confined;
+}
+
+function confineUncached(dataRoot: string, candidate: string): ConfinedPath {
   const root = normalizeDataRoot(dataRoot);
   const shown = shownConfigured(root, candidate);
   checkNoNul(candidate, shown);
@@ -135,7 +154,8 @@ export interface CheckedDirs {
    * Parent directories already walked (relative path → real path), only for a memo that lives
    * for ONE synchronous batch of `preparePath` calls in read mode (`captureState`: every state
    * file in one go, nothing running in between); undefined for a run's memo, whose calls are
-   * spread over the run and must each walk their parents.
+   * spread over the run and must each walk their parents. Such a batch memo also trusts its real
+   * root without the `lstat` re-check (`rootId` stays unset).
    */
   parents?: Map<string, string>;
 }
@@ -198,19 +218,22 @@ function realRootOf(root: string, create: boolean): string {
  */
 export function preparePath(p: ConfinedPath, create: boolean, sync = true, checked?: CheckedDirs): PreparedPath {
   const memo = checked !== undefined && (checked.root === undefined || checked.root === p.root) ? checked : undefined;
+  // A batch memo (read mode, one synchronous batch) trusts the real root it resolved, as it trusts
+  // the parents it walked below it: nothing runs between its calls.
+  const batch = memo?.parents !== undefined && !create;
   let cur: string;
-  const known = memoisedRoot(memo);
+  const known = batch ? memo?.realRoot : memoisedRoot(memo);
   if (known !== undefined) cur = known;
   else {
     let id: string | undefined;
     try {
       cur = realRootOf(p.root, create);
-      if (memo !== undefined) id = dirIdentity(cur);
+      if (memo !== undefined && !batch) id = dirIdentity(cur);
     } catch (err) {
       if (!create && isNotFound(err)) return { ...p, realParent: undefined, realFile: undefined, stat: undefined };
       throw ioError("resolve the data root for", p.rel, err);
     }
-    if (memo !== undefined && id !== undefined) {
+    if (memo !== undefined && (batch || id !== undefined)) {
       memo.root = p.root;
       memo.realRoot = cur;
       memo.rootId = id;
@@ -271,5 +294,6 @@ export function preparePath(p: ConfinedPath, create: boolean, sync = true, check
   if (stat !== undefined && !stat.isFile() && !stat.isDirectory()) {
     throw effectError(ErrorCode.INVALID_INPUT, EffectErrorReason.NOT_REGULAR, `${JSON.stringify(p.rel)} under the data root is not a regular file`, { path: p.rel });
   }
-  return { ...p, realParent: cur, realFile, stat };
+  // The members listed rather than spread (`{...p}`): the same object, built faster on this hot path.
+  return { root: p.root, rel: p.rel, realParent: cur, realFile, stat };
 }

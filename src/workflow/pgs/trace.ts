@@ -62,9 +62,12 @@ function strOrNull(s: string | null | undefined): string {
   return s === undefined || s === null ? "null" : jsonStr(s);
 }
 
-/** An address as `compactPy` writes the Python int (`BigInt` refuses a non-integer, as before). */
+/**
+ * An address as `compactPy` writes the Python int (`BigInt` refuses a non-integer, as before; a
+ * safe integer's `String` is the same digits without the BigInt).
+ */
 function intOrNull(n: number | null | undefined): string {
-  return n === undefined || n === null ? "null" : BigInt(n).toString();
+  return n === undefined || n === null ? "null" : Number.isSafeInteger(n) ? String(n) : BigInt(n).toString();
 }
 
 /** The `E_STORE_IO` error of a failed trace write (see the module comment); `name` names the trace file. */
@@ -95,6 +98,10 @@ export class TraceWriter {
   private pending = "";
   /** Bytes written to the file by complete flushes. */
   private written = 0;
+  /** The buffers of the complete flushes, in order, and how many lines they hold (for `bytes()`). */
+  private readonly chunks: Buffer[] = [];
+  private pendingLines = 0;
+  private writtenLines = 0;
   /** The error of the write that failed, once one did (nothing more is written then). */
   private failed: CairnError | undefined;
   /** How errors name the file. */
@@ -144,10 +151,13 @@ export class TraceWriter {
       `${this.head0}${jsonStr(type)},"domain":${this.domainJson},"wf_addr":${this.wfAddrJson}` +
       `,"cc_addr":${intOrNull(f.ccAddr)},"step_addr":${intOrNull(f.stepAddr)}` +
       `,"step_op":${strOrNull(f.stepOp)},"result_status":${strOrNull(f.resultStatus)}` +
-      `,"detail":${compactPy(f.detail)},"ts_ns":${seq},"seq":${seq},"prev":${this.prev === null ? "null" : jsonStr(this.prev)}}`;
-    if (this.fd !== undefined) this.pending += `${line}\n`;
+      `,"detail":${compactPy(f.detail)},"ts_ns":${seq},"seq":${seq},"prev":${this.prev === null ? "null" : `"${this.prev}"`}}`;
+    if (this.fd !== undefined) {
+      this.pending += `${line}\n`;
+      this.pendingLines++;
+    }
     this.lines.push(line);
-    this.prev = sha256(line);
+    this.prev = sha256(line); // `sha256:` + hex: its own JSON body (written as-is on the next line)
     this.seq++;
   }
 
@@ -156,8 +166,12 @@ export class TraceWriter {
     return this.prev;
   }
 
-  /** The whole trace file's bytes. */
+  /**
+   * The whole trace file's bytes: the buffers already written when they hold every line (the
+   * same bytes: each line and its `\n` encoded on its own), else encoded from the lines.
+   */
   bytes(): Buffer {
+    if (this.writtenLines === this.lines.length && this.writtenLines > 0) return Buffer.concat(this.chunks, this.written);
     return Buffer.from(this.lines.length === 0 ? "" : `${this.lines.join("\n")}\n`, "utf8");
   }
 
@@ -170,7 +184,9 @@ export class TraceWriter {
   flush(): void {
     if (this.fd === undefined || this.pending === "") return;
     const buf = Buffer.from(this.pending, "utf8");
+    const lines = this.pendingLines;
     this.pending = "";
+    this.pendingLines = 0;
     try {
       for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
     } catch (err) {
@@ -188,6 +204,8 @@ export class TraceWriter {
       throw this.failed;
     }
     this.written += buf.length;
+    this.chunks.push(buf);
+    this.writtenLines += lines;
   }
 
   /** Writes what is buffered and closes the file; throws the `E_STORE_IO` error when either fails. */
@@ -206,6 +224,7 @@ export class TraceWriter {
     const fd = this.fd;
     this.fd = undefined;
     this.pending = "";
+    this.pendingLines = 0;
     closeSync(fd);
   }
 }

@@ -64,8 +64,27 @@ function hex4(c: number): string {
 /** Printable ASCII other than the quote and the backslash: such a string is its own JSON body under every escaping rule. */
 const PLAIN_ASCII_RE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/**
+ * Recent `asciiJsonString` results (a pure function of the string): a run encodes the same member
+ * names, FQDNs and statuses hundreds of times, and so does the next run. Bounded: strings up to
+ * ASCII_MEMO_MAX_CHARS only, emptied when full.
+ */
+const ASCII_MEMO_MAX = 4096;
+const ASCII_MEMO_MAX_CHARS = 256;
+const asciiMemo = new Map<string, string>();
+
 /** A JSON string literal with `ensure_ascii=True` escaping. */
 export function asciiJsonString(s: string): string {
+  if (s.length > ASCII_MEMO_MAX_CHARS) return encodeAscii(s);
+  const known = asciiMemo.get(s);
+  if (known !== undefined) return known;
+  const out = encodeAscii(s);
+  if (asciiMemo.size >= ASCII_MEMO_MAX) asciiMemo.clear();
+  asciiMemo.set(s, out);
+  return out;
+}
+
+function encodeAscii(s: string): string {
   if (PLAIN_ASCII_RE.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
