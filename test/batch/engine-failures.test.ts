@@ -137,8 +137,12 @@ describe("worker crashes and timeouts", () => {
     }
   });
 
-  it.each(["reject", "exit"])("a worker that dies after its request's results (stray %s) charges no EU: same outcome on every pulse size", async (stray) => {
-    const data = Array.from({ length: 12 }, (_, i) => ({ v: i, stray: i === 3 ? stray : null }));
+  it.each([
+    ["reject", false],
+    ["exit", false],
+    ["reject", true],
+  ])("a stray %s left by an EU (async: %s) charges no EU: same outcome on every pulse size", async (stray, async) => {
+    const data = Array.from({ length: 12 }, (_, i) => ({ v: i, stray: i === 3 ? stray : null, async }));
     const digests = new Set<string>();
     for (const pulseSize of [4, 6, 12]) {
       const { store } = scratch.store();

@@ -63,6 +63,8 @@
  *    locale, and the date ones to the `UTC` time zone (locale.ts).
  *  - A global `require` serves Node builtins only (for esbuild's CommonJS interop); other
  *    specifiers throw.
+ *  - An unhandled promise rejection is reported on stderr and ignored, never a worker crash
+ *    (when Node notices one depends on timing, so which EU it would fail did too).
  *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
  *    errors and out-of-memory: the worker is terminated and replaced, the pulse is reported
  *    "crashed" with the index of the EU that was running and the results of the EUs before
@@ -392,6 +394,26 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
   }
 }
 
+/** Unhandled rejections a worker reports on stderr before it only counts them. */
+const MAX_REPORTED_REJECTIONS = 10;
+
+/**
+ * An unhandled promise rejection left behind by the function (a promise nobody awaits that
+ * rejects) is reported on stderr and ignored, never a worker crash: Node would crash the worker
+ * when the rejection is noticed, at the end of the current macrotask, which is after the EU
+ * that made it (charging a later EU, or none) depending on timing and on the pulse layout. The
+ * EU's own result (returned or awaited) is unaffected. Which EU made it is not known.
+ */
+function ignoreUnhandledRejections(): void {
+  let seen = 0;
+  process.on("unhandledRejection", (reason) => {
+    seen++;
+    if (seen > MAX_REPORTED_REJECTIONS) return;
+    const more = seen === MAX_REPORTED_REJECTIONS ? ` (further ones in this worker are ignored silently)` : "";
+    process.stderr.write(`cairn: an unhandled promise rejection in the function was ignored: ${truncate(messageOf(reason))}${more}\n`);
+  });
+}
+
 function outputTooLarge(id: string | number, size: number, maxBytes: number, what: string): EUResult {
   const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
   return { id, ok: false, error: { code: ErrorCode.LIMIT_EXCEEDED, name: "Error", message } };
@@ -408,6 +430,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   const fence = installTimerFence();
   redirectStdoutFd();
   pinLocale();
+  ignoreUnhandledRejections();
 
   let mod: Record<string, unknown>;
   try {
