@@ -107,12 +107,18 @@ export function buildManifest(args: {
   };
 }
 
+/** Receipt params kind of a whole run's receipt (function + input ⇒ output + manifest). */
+export const RUN_RECEIPT_KIND = "cairn.batch.run";
+
 /**
  * Stores the manifest, links it to everything it accounts for, and pins it. Also records the
- * run's provenance around the pulses' receipts (slice → receipt → records): `derived_from`
- * edges from the input artifact to the pulses' slices (role `slice`) and from the pulses'
- * records to the output artifact (role `merge`), so lineage goes input → slices → receipts →
- * records → output in both directions.
+ * run's provenance beside the pulses' receipts (slice → receipt → records): a **run receipt**
+ * (program: the function; inputs: the input artifact; params `{kind: "cairn.batch.run", plan}`;
+ * outputs: the output artifact and the manifest), so lineage goes input → run receipt → output,
+ * and `derived_from` edges from the pulses' records to the output artifact (role `merge`). The
+ * run receipt is scoped to the run (its plan): slices and records, content-addressed and shared
+ * by runs over overlapping inputs, get no edge to an input, so neither gc nor lineage ties one
+ * run's input to another run's output through a shared pulse.
  */
 export function recordManifest(store: Store, m: Manifest): Digest {
   return store.transaction(() => {
@@ -123,10 +129,13 @@ export function recordManifest(store: Store, m: Manifest): Digest {
     for (let i = 0; i < unique.length; i += MAX_EDGE_NODES) {
       store.addEdge({ from: [art.digest], to: unique.slice(i, i + MAX_EDGE_NODES), type: "contains", role: "manifest" });
     }
-    const slices = [...new Set(m.pulses.map((p) => p.slice))];
-    for (let i = 0; i < slices.length; i += MAX_EDGE_NODES) {
-      store.addEdge({ from: [m.input.artifact], to: slices.slice(i, i + MAX_EDGE_NODES), type: "derived_from", role: "slice" });
-    }
+    store.recordReceipt({
+      program: m.function.artifact,
+      inputs: [m.input.artifact],
+      params: { kind: RUN_RECEIPT_KIND, plan: m.plan },
+      outputs: [m.output.artifact, art.digest],
+      status: m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "succeeded",
+    });
     const records = [...new Set(m.pulses.map((p) => p.records))];
     for (let i = 0; i < records.length; i += MAX_EDGE_NODES) {
       store.addEdge({ from: records.slice(i, i + MAX_EDGE_NODES), to: [m.output.artifact], type: "derived_from", role: "merge" });

@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run, streamOutputs } from "../../src/batch/engine.js";
+import { RUN_RECEIPT_KIND } from "../../src/batch/manifest.js";
+import { verifyRun } from "../../src/batch/verify.js";
+import { openStore } from "../../src/store/store.js";
 import { listRuns } from "../../src/batch/runs.js";
 import { Scratch, expectCairnError, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
@@ -159,18 +162,44 @@ describe("--out and reuse", () => {
     expect(statSync(out).mode & 0o777).toBe(0o640);
   });
 
-  it("lineage goes input → slices → receipts → records → output, both ways", async () => {
+  it("lineage: input → run receipt → output and manifest; output ← records ← pulse receipts ← slices", async () => {
     const { store } = scratch.store();
     const r = await run(store, Array.from({ length: 10 }, (_, i) => ({ n: i })), fixture("engine-entropy.mjs"), { partitions: 2, pulseSize: 3, workers: 1 });
     const m = manifestOf(store, r.runId);
-    const down = store.lineage(m.input.artifact, { direction: "down", depth: 4 });
-    const reached = new Set(down.nodes.map((n) => n.digest));
-    for (const p of m.pulses) for (const d of [p.slice, p.receipt, p.records]) expect(reached.has(d)).toBe(true);
-    expect(down.nodes.find((n) => n.digest === m.output.artifact)?.depth).toBe(4);
-    const up = store.lineage(m.output.artifact, { direction: "up", depth: 4 });
+    const down = store.lineage(m.input.artifact, { direction: "down", depth: 2 });
+    expect(down.nodes.find((n) => n.digest === m.output.artifact)?.depth).toBe(2);
+    expect(down.nodes.find((n) => n.digest === r.manifestDigest)?.depth).toBe(2);
+    const runReceipt = store.findReceipt(m.function.artifact, [m.input.artifact], { kind: RUN_RECEIPT_KIND, plan: m.plan });
+    expect(runReceipt).toMatchObject({ outputs: [m.output.artifact, r.manifestDigest], status: "succeeded" });
+    const up = store.lineage(m.output.artifact, { direction: "up", depth: 3 });
     const back = new Set(up.nodes.map((n) => n.digest));
-    for (const d of [m.input.artifact, m.function.artifact, ...m.pulses.map((p) => p.records)]) expect(back.has(d)).toBe(true);
-    expect(up.edges.filter((e) => e.type === "derived_from").map((e) => e.role).sort()).toEqual(["merge", "slice"]);
+    for (const d of [m.input.artifact, m.function.artifact, runReceipt?.digest, ...m.pulses.flatMap((p) => [p.records, p.receipt, p.slice])]) expect(back.has(d as string)).toBe(true);
+    expect(up.edges.filter((e) => e.type === "derived_from").map((e) => e.role)).toEqual(["merge"]);
+  });
+
+  it("a pulse shared by two runs does not tie one run's input to the other run (gc, direct edges)", async () => {
+    const { store, dir } = scratch.store();
+    const cfg = { partitions: 1, pulseSize: 2, workers: 1 };
+    const a = await run(store, [0, 1, 2, 3, 4], fixture("engine-pure.mjs"), cfg);
+    const b = await run(store, [0, 1, 2, 3, 4, 5, 6], fixture("engine-pure.mjs"), cfg); // reuses A's first two pulses
+    const ma = manifestOf(store, a.runId);
+    const mb = manifestOf(store, b.runId);
+    expect(mb.pulses.filter((p) => ma.pulses.some((q) => q.slice === p.slice)).length).toBe(2);
+    // The input's only derivation is its run's receipt (no edge to the shared slices).
+    const runA = store.findReceipt(ma.function.artifact, [ma.input.artifact], { kind: RUN_RECEIPT_KIND, plan: ma.plan });
+    expect(store.lineage(ma.input.artifact, { direction: "down", depth: 1 }).nodes.map((n) => n.digest)).toEqual([ma.input.artifact, runA?.digest]);
+    // Run A unpinned and collected: its input goes (B's shared pulses do not keep it).
+    for (const root of store.listRoots()) if (root.name.startsWith(`run:${a.runId}`)) store.unpin(root.name);
+    store.close();
+    await new Promise((res) => setTimeout(res, 5));
+    const again = openStore({ dir, durability: "normal" });
+    try {
+      const report = again.gc({ graceMs: 0 });
+      expect(report.swept.map((s) => s.digest)).toContain(ma.input.artifact);
+      expect((await verifyRun(again, b.runId)).ok).toBe(true);
+    } finally {
+      again.close();
+    }
   });
 
   it("an outFile that cannot be written fails the run before any work (E_STORE_IO), nothing planned", async () => {
