@@ -132,6 +132,11 @@ export class Edges {
     return r === undefined ? undefined : this.byLogseq(r.logseq);
   }
 
+  /** The edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node), in logseq order. */
+  edgesTouching(node: Digest, side: 0 | 1): EdgeRecord[] {
+    return this.touching(digestToBytes(parseDigest(node, "digest")), side, undefined).map((ls) => this.byLogseq(ls) as EdgeRecord);
+  }
+
   /** Logseqs of edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node). */
   private touching(node: Buffer, side: 0 | 1, asOf: number | undefined): number[] {
     const rows = this.cat

@@ -15,7 +15,7 @@ import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical
 import { digestFromBytes, digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
 import type { Artifacts } from "./artifacts.js";
-import { edgeId, MAX_EDGE_NODES, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
+import { MAX_EDGE_NODES, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
 
 export const RECEIPT_MEDIA_TYPE = "application/vnd.cairn.receipt+json";
 export const RECEIPT_KIND = "cairn.receipt";
@@ -198,16 +198,24 @@ export class Receipts {
     return r;
   }
 
-  /** Explicitly prunes a receipt and the execution edges it created. */
+  /**
+   * Explicitly prunes a receipt and the execution edges it created. The row is read without the
+   * body check and the edges are found by the receipt's node (program/input edges into it, output
+   * edges out of it), not recomputed from the body: a receipt `load` refuses as corrupt
+   * (`receipt_invalid` in fsck) can be pruned too.
+   */
   prune(digest: Digest): { digest: Digest; logseq: number } {
     return this.cat.tx(() => {
-      const r = this.get(digest);
-      for (const e of receiptEdges(r.digest, r)) {
-        const rec = this.edges.byId(edgeId(e));
-        if (rec !== undefined) this.edges.removeEdgeLogseq(rec.logseq);
-      }
-      this.cat.stmt("DELETE FROM receipts WHERE logseq = ?").run(r.logseq);
-      return { digest: r.digest, logseq: recordRemoval(this.cat, r.logseq, "receipt") };
+      const d = parseDigest(digest, "receipt digest");
+      const row = this.cat.stmt("SELECT logseq FROM receipts WHERE digest = ?").get(digestToBytes(d)) as { logseq: number } | undefined;
+      if (row === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `receipt ${digest} not found`, { digest });
+      const own = [
+        ...this.edges.edgesTouching(d, 1).filter((e) => e.type === "execution" && (e.role === "program" || e.role === "input")),
+        ...this.edges.edgesTouching(d, 0).filter((e) => e.type === "execution" && e.role === "output"),
+      ];
+      for (const e of own) this.edges.removeEdgeLogseq(e.logseq);
+      this.cat.stmt("DELETE FROM receipts WHERE logseq = ?").run(row.logseq);
+      return { digest: d, logseq: recordRemoval(this.cat, row.logseq, "receipt") };
     });
   }
 }

@@ -173,7 +173,7 @@ describe("--out and reuse", () => {
     expect(runReceipt).toMatchObject({ outputs: [m.output.artifact, r.manifestDigest], status: "succeeded" });
     const up = store.lineage(m.output.artifact, { direction: "up", depth: 3 });
     const back = new Set(up.nodes.map((n) => n.digest));
-    for (const d of [m.input.artifact, m.function.artifact, runReceipt?.digest, ...m.pulses.flatMap((p) => [p.records, p.receipt, p.slice])]) expect(back.has(d as string)).toBe(true);
+    for (const d of [m.input.artifact, m.function.artifact, runReceipt?.digest, ...m.pulses.flatMap((p) => [p.records, p.receipt, p.slice])]) expect(back.has(d as (typeof m)["plan"])).toBe(true);
     expect(up.edges.filter((e) => e.type === "derived_from").map((e) => e.role)).toEqual(["merge"]);
   });
 

@@ -68,6 +68,18 @@ describe("loading a receipt re-checks its body", () => {
     expect(rep.problems).toEqual([{ code: "receipt_invalid", subject: r.digest, message: `receipt ${r.digest}: ${why}` }]);
   });
 
+  it("a receipt refused as corrupt can still be pruned, with its execution edges (and only those)", async () => {
+    const { input, output, r } = setup();
+    const s = edit("UPDATE receipts SET body = replace(body, '\"completed\":622', '\"completed\":621') WHERE digest = ?", digestToBytes(r.digest));
+    // An edge of another receipt that uses this receipt's artifact as its input stays.
+    const other = s.recordReceipt({ program: input, inputs: [r.digest], outputs: [output], status: "succeeded" });
+    s.pruneReceipt(r.digest); // before: E_STORE_CORRUPT from the body check
+    expect(() => s.getReceipt(r.digest)).toThrow(expect.objectContaining({ code: ErrorCode.NOT_FOUND }));
+    expect(s.lineage(r.digest, { direction: "up", depth: 1 }).edges).toEqual([]);
+    expect(s.lineage(r.digest, { direction: "down", depth: 1 }).edges.map((e) => [e.role, e.to])).toEqual([["input", [other.digest]]]);
+    expect((await s.fsck()).problems).toEqual([]);
+  });
+
   it("a body that is no longer canonical JSON is E_STORE_CORRUPT", () => {
     const { r } = setup();
     const s = edit("UPDATE receipts SET body = replace(body, '\"status\":', '\"status\": ') WHERE digest = ?", digestToBytes(r.digest));
