@@ -350,6 +350,16 @@ describe("5. limits and BACKEND_ERROR surface", () => {
       "sequence of 21465 exceeds the 74 values left of Cairn's limit of 2000000 values for all sequences of one call (COLLATZ_MAX_TOTAL_VALUES; the sequences of the numbers before it hold 1999926)",
     );
     expect((err as AtomViolation).pyException).toBe("CairnLimit");
+    // Sequences of one value (n = 1) count against the budget too: never "-1 values left".
+    let ones: unknown;
+    try {
+      CT_PURE_COLLATZ_STEP_V0.execute(new Map([["numbers", [...Array.from({ length: 2_000_000 }, () => 1n), 1n]]]));
+    } catch (e) {
+      ones = e;
+    }
+    expect((ones as AtomViolation).reason).toBe(
+      "sequence of 1 exceeds the 0 values left of Cairn's limit of 2000000 values for all sequences of one call (COLLATZ_MAX_TOTAL_VALUES; the sequences of the numbers before it hold 2000000)",
+    );
   });
 
   it("an unusable registry or mutable document is a bare BACKEND_ERROR under the reference dialect (C.2, C.4), with a message for Cairn stores", () => {

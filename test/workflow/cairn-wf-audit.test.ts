@@ -404,7 +404,7 @@ describe("8. binding a CS step's message", () => {
       },
     }));
     expect(audit.lines).toEqual([
-      `${audit.file}: node b: steps[0].inputs.value: $.results.a.message is not always bound: node a's result carries "message" only when it ends with BACKEND_ERROR (the error of a CS step), and node b is also reached after node a ends with VIOLATION (routes.VIOLATION) [E_COMPILE_UNBOUND_INPUT]`,
+      `${audit.file}: node b: steps[0].inputs.value: $.results.a.message is not always bound: node a's result carries "message" only when it ends with BACKEND_ERROR (the error of a CS step), and node b is also reached after node a ends with VIOLATION (routes.default) [E_COMPILE_UNBOUND_INPUT]`,
     ]);
     // Reached after SUCCESS through another node, without running a again.
     const via = await compileDecl(baseDecl({

@@ -87,8 +87,14 @@ describe("A.10 call protocol", () => {
     }
     expect(expandPolicy(dict({ count: 3n }), "/r")).toEqual(new Map([["count", 3n]]));
     expect(expandPolicy(dict({}), "/r")).toEqual(new Map());
-    const out = expandPolicy(dict({ "{{module_data_root}}": ["x{{module_data_root}}y{{module_data_root}}", true, null, "{{timestamp}}"] }), "/r");
-    expect(out).toEqual(new Map([["/r", ["x/ry/r", true, null, "{{timestamp}}"]]]));
+    const out = expandPolicy(dict({ "{{module_data_root}}": ["{{module_data_root}}/y", true, null, "{{timestamp}}"] }), "/r");
+    expect(out).toEqual(new Map([["/r", ["/r/y", true, null, "{{timestamp}}"]]]));
+    // Anywhere but the start, or twice, the host's root would reach traces (a deviation: the
+    // reference replaces everywhere).
+    for (const text of ["x{{module_data_root}}y", "/srv{{module_data_root}}/x", "{{module_data_root}}/a{{module_data_root}}/x"]) {
+      expect(() => expandPolicy(dict({ path: text }), "/r")).toThrow(`policy text ${JSON.stringify(text)}: {{module_data_root}} may only start a path, once`);
+      expect(() => expandPolicy(dict({ [text]: 1n }), "/r")).toThrow("may only start a path, once");
+    }
     expect(() => expandPolicy(dict({ a: "b" }), '/da"ta')).toThrow(/cannot carry/);
   });
 

@@ -29,6 +29,8 @@ function limitMessage(n: bigint, budget: number): string {
 
 function collatzSequence(n: bigint, budget: number): bigint[] {
   const seq = [n];
+  // A sequence of one value (n = 1) counts too: the budget holds for every sequence.
+  if (seq.length > budget) throw new AtomViolation(STEP_CODE, limitMessage(n, budget), "CairnLimit");
   let x = n;
   while (x !== 1n) {
     x = x % 2n === 0n ? x / 2n : 3n * x + 1n;

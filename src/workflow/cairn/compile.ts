@@ -872,7 +872,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
             else if (entryReach.has(key)) {
               // Bound only where the message is always there: no route of another outcome of the target leads here without running the target again.
               const other = messageFreeRoute(target, key, carried);
-              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target}'s result carries "message" only when it ends with ${carried.join(" or ")} (the error of a CS step), and node ${key} is also reached after node ${target} ends with ${other} (routes.${other})`);
+              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target}'s result carries "message" only when it ends with ${carried.join(" or ")} (the error of a CS step), and node ${key} is also reached after node ${target} ends with ${other} (routes.${(decl.nodes[target] as NodeDecl).routes[other] === undefined ? "default" : other})`);
             }
           }
         }

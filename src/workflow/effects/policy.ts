@@ -32,21 +32,39 @@ export function selectPolicy(entry: PyValue | undefined): PyDict {
   return new Map();
 }
 
+/**
+ * `s` with `{{module_data_root}}` expanded. The template may only START a text, once: anywhere
+ * else (`/srv{{module_data_root}}/x`, `{{module_data_root}}/a{{module_data_root}}/x`) the
+ * expanded text would hold the host's data root where no refusal or relative path can write it
+ * back as the template, so it would reach traces and trace ids (which must not depend on where
+ * the data root is). Refused, naming the text as configured.
+ */
+function expandText(s: string, root: string): string {
+  const at = s.indexOf(MODULE_DATA_ROOT_TEMPLATE);
+  if (at === -1) return s;
+  if (at !== 0 || s.indexOf(MODULE_DATA_ROOT_TEMPLATE, MODULE_DATA_ROOT_TEMPLATE.length) !== -1) {
+    throw configError(`policy text ${JSON.stringify(s)}: ${MODULE_DATA_ROOT_TEMPLATE} may only start a path, once`, { text: s });
+  }
+  return root + s.slice(MODULE_DATA_ROOT_TEMPLATE.length);
+}
+
 function expandValue(v: PyValue, root: string): PyValue {
-  if (typeof v === "string") return v.split(MODULE_DATA_ROOT_TEMPLATE).join(root);
+  if (typeof v === "string") return expandText(v, root);
   if (Array.isArray(v)) return v.map((x) => expandValue(x, root));
   if (isDict(v)) {
     const out: PyDict = new Map();
-    for (const [k, x] of v) out.set(k.split(MODULE_DATA_ROOT_TEMPLATE).join(root), expandValue(x, root));
+    for (const [k, x] of v) out.set(expandText(k, root), expandValue(x, root));
     return out;
   }
   return v;
 }
 
 /**
- * A.10 step 3: replaces every `{{module_data_root}}` in every string and member name of the
- * policy with `dataRoot` minus its trailing `/`s. An empty policy stays empty. Data roots
- * containing `"`, `\` or control characters are refused (unsupported by the reference).
+ * A.10 step 3: replaces `{{module_data_root}}` in every string and member name of the policy
+ * with `dataRoot` minus its trailing `/`s; the template may only start a text, once (a
+ * deviation from the reference's replace-anywhere: `expandText`). An empty policy stays empty.
+ * Data roots containing `"`, `\` or control characters are refused (unsupported by the
+ * reference).
  * Returns a deep copy; the input is not modified.
  */
 export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
