@@ -39,7 +39,9 @@ Notes:
   sealed snapshot. Checked before anything runs: the schema; unknown capabilities (atoms, user
   CTs, modules, stores) and operations; inputs bound to nothing; routes to missing nodes;
   outcomes a node can end with that no route handles (unless routes.default exists);
-  unreachable nodes; routing cycles without max_visits; lane bindings (kind, operation, inputs).
+  unreachable nodes; routing cycles without max_visits; no exit within the hop limit
+  (max_hops, else 64); constant store inputs the runtime always refuses; lane bindings (kind,
+  operation, inputs).
   Each error names the file, the node and the field, with a stable E_COMPILE_* code.
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
   bundles included); its digest is printed, --out writes the sealed file, and with --store
