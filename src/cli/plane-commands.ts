@@ -7,7 +7,9 @@
  *   cairn plane exec --config node.yaml --request req.json [--json]
  *
  * Exit codes: 0 success (`exec`: the execution succeeded), 1 failure (`exec`: failed or rejected;
- * bad config, unreadable files), 2 usage. `sign` and `exec` use the REAL clock (system time):
+ * bad config, unreadable files), 2 usage. `exec` interrupted by SIGINT/SIGTERM/SIGHUP cancels
+ * the execution, waits for its `execution.completed` evidence, closes the node and then ends by
+ * the same signal (a shell reports 128 + its number), printing no result. `sign` and `exec` use the REAL clock (system time):
  * authority refs and target descriptors expire, so their validity is judged against now.
  * Everything below the CLI takes an injected clock.
  */
@@ -27,8 +29,10 @@ import { loadNodeConfig } from "../plane/config/node-config.js";
 import { buildNodeFromConfig, type BuiltNode } from "../plane/config/build.js";
 import { fileError, globalsOf, outputFor } from "./context.js";
 import { parseCount } from "./duration.js";
-import type { Output } from "./output.js";
+import { printError, type Output } from "./output.js";
 import { strictUtf8 } from "../core/utf8.js";
+import { removeOpenTemps } from "../store/out-file.js";
+import { INTERRUPT_SIGNALS } from "./signals.js";
 
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
@@ -214,19 +218,68 @@ function printResult(out: Output, r: ExecutionResult, stored: BuiltNode["storeSi
   }
 }
 
+/** How often an interrupted `exec` re-cancels executions that became cancellable since the signal. */
+const CANCEL_POLL_MS = 10;
+
+/**
+ * Runs `body` (one `node.execute`) with SIGINT/SIGTERM/SIGHUP handled: the first signal cancels
+ * every running execution of `node` (and any that becomes cancellable until `body` settles, as
+ * admission may still be under way), so the lane stops its work — a process lane TERM/KILLs the
+ * command's process group — and the node emits `execution.completed`. `body`'s result is then
+ * returned with the signal; the caller closes the node and re-raises it. A second signal ends
+ * the process at once (its default action), without waiting.
+ */
+async function cancelOnSignal<T>(node: BuiltNode["node"], body: () => Promise<T>): Promise<{ value: T; signal: NodeJS.Signals | null }> {
+  let caught: NodeJS.Signals | null = null;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const cancelAll = (): void => {
+    for (const ref of node.runningRefs()) void node.cancel(ref).catch(() => undefined);
+  };
+  const handler = (signal: NodeJS.Signals): void => {
+    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
+    caught = signal;
+    cancelAll();
+    timer = setInterval(cancelAll, CANCEL_POLL_MS);
+  };
+  for (const s of INTERRUPT_SIGNALS) process.on(s, handler);
+  try {
+    const value = await body();
+    return { value, signal: caught };
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
+  }
+}
+
 function execCommand(): Command {
   return new Command("exec")
-    .description("admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected)")
+    .description("admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected; on SIGINT/SIGTERM/SIGHUP the execution is cancelled, then the process ends by that signal)")
     .requiredOption("--config <file>", "node config (YAML)")
     .requiredOption("--request <file>", "the request JSON, usually signed with `cairn plane sign` (\"-\" for stdin)")
     .action(async (opts: { config: string; request: string }, cmd: Command) => {
       const out = outputFor(cmd);
       const req = readJsonObject(opts.request, "request");
+      let interrupted: NodeJS.Signals | null = null;
       await withNode(cmd, opts.config, async ({ node, storeSink }) => {
-        const result = await node.execute(req);
-        out.result(JSON.parse(toCanonical(result)), () => printResult(out, result, storeSink));
+        const { value: result, signal } = await cancelOnSignal(node, () => node.execute(req));
+        if (signal !== null) {
+          interrupted = signal;
+          // Like every error: stderr (JSON with --json), stdout stays empty.
+          const message = `interrupted by ${signal}: execution ${result.execution_ref ?? "-"} ended ${result.status}${result.failure === undefined ? "" : ` (${result.failure.class})`}; evidence: ${result.evidence.join(", ") || "-"}`;
+          const details = { signal, execution_ref: result.execution_ref, status: result.status, failure_class: result.failure?.class ?? null, evidence: result.evidence };
+          if (out.json) printError(new CairnError(ErrorCode.INTERRUPTED, message, details), true);
+          else process.stderr.write(`cairn: ${message}\n`);
+          return;
+        }
+        // Only --json needs the canonical form; the node never returns a result it cannot encode.
+        out.result(out.json ? (JSON.parse(toCanonical(result)) as unknown) : result, () => printResult(out, result, storeSink));
         process.exitCode = result.status === "succeeded" ? 0 : 1;
       });
+      if (interrupted !== null) {
+        // The node and its store are closed: end the way shells expect (128 + the signal number).
+        removeOpenTemps();
+        process.kill(process.pid, interrupted);
+      }
     });
 }
 

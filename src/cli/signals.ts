@@ -2,7 +2,7 @@
 import { removeOpenTemps } from "../store/out-file.js";
 
 /** The signals that end a command cleanly (SIGKILL cannot be caught). */
-const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+export const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
  * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message), removes the output temp

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpLane } from "../../src/plane/lanes/http.js";
+import { redactUrls, transportFailure } from "../../src/plane/lanes/http-common.js";
+import { JsonRpcLane } from "../../src/plane/lanes/jsonrpc.js";
 import { HTTP_MAX_TIMEOUT_MS, MAX_REQUEST_BODY_BYTES, MAX_TIMEOUT_MS, UNDICI_DEFAULT_TIMEOUT_MS } from "../../src/plane/lanes/limits.js";
 import { exec, harness, metrics, request } from "./fixtures/lanes/harness.js";
 import { freePort, startServer, type TestServer } from "./fixtures/lanes/servers.js";
@@ -172,6 +174,35 @@ describe("http lane: bounds and classified failures", () => {
   it("rejects non-http URLs and body+json", async () => {
     expect((await exec(lane, "request", { url: "file:///etc/passwd" })).outcome.failure?.details).toMatchObject({ path: "$.payload.url" });
     expect((await exec(lane, "request", { url: `${srv.url}/ok`, body: "a", json: 1 })).outcome.failure?.details).toMatchObject({ path: "$.payload.json" });
+  });
+
+  it("a URL with credentials (user:password@) is an invalid lane request before any I/O, never repeating the password", async () => {
+    for (const url of [srv.url.replace("http://", "http://svc:TOPSECRETPW@") + "/ok", srv.url.replace("http://", "http://svc@") + "/ok"]) {
+      const { outcome } = await exec(lane, "request", { url });
+      expect(outcome.status).toBe("failed");
+      expect(outcome.output).toBeNull();
+      expect(outcome.failure).toEqual({
+        class: "protocol_framing_failed",
+        message: "invalid lane request: $.payload.url: must not contain credentials (user:password@)",
+        details: { reason: "invalid_lane_request", path: "$.payload.url" },
+      });
+    }
+  });
+
+  it("URLs in a transport error's text are reduced to their origin", () => {
+    const err = new TypeError("Request cannot be constructed from a URL that includes credentials: http://u:PW@h.example:81/p?token=T#f", { cause: new Error("see https://a:b@x.example/q?k=v") });
+    const f = transportFailure(err, "http://h.example:81/p");
+    expect(f).toEqual({
+      class: "transport_failed",
+      message: "no response from http://h.example:81: Request cannot be constructed from a URL that includes credentials: http://h.example:81: see https://x.example",
+      details: { reason: "no_response", code: "unknown" },
+    });
+    expect(redactUrls("a file:///etc/passwd b")).toBe("a <url> b");
+  });
+
+  it("lane options and config reject credentials in URLs", () => {
+    expect(() => new HttpLane({ allowed_origins: ["http://u:p@h.example"] })).toThrow(/must not contain credentials/);
+    expect(() => new JsonRpcLane({ transport: { kind: "http", url: "http://svc:PW@127.0.0.1:1/rpc" } })).toThrow(/must not contain credentials/);
   });
 
   it("cancellation aborts the request", async () => {

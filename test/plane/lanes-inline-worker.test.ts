@@ -101,6 +101,9 @@ describe("worker lane", () => {
     exit: { module: FNS, export: "exit" },
     noisy: { module: FNS, export: "noisy" },
     flood: { module: FNS, export: "flood" },
+    emitEmpty: { module: FNS, export: "emitEmpty" },
+    postRaw: { module: FNS, export: "postRaw" },
+    emitDate: { module: FNS, export: "emitDate" },
     main: { module: FNS },
     missing: { module: FNS, export: "notAFunction" },
     broken: { module: BROKEN },
@@ -165,6 +168,42 @@ describe("worker lane", () => {
       details: { reason: "module_load_failed", module: BROKEN },
     });
     expect((await exec(lane, "missing", {})).outcome.failure?.details).toEqual({ reason: "export_missing", module: FNS, export: "notAFunction" });
+  });
+
+  it("an event with an empty event_type fails semantic_runtime_failed (invalid_event) instead of crashing the process", async () => {
+    const { outcome, events } = await exec(lane, "emitEmpty", {});
+    expect(outcome).toEqual({
+      status: "failed",
+      output: null,
+      failure: { class: "semantic_runtime_failed", message: "the function emitted an event whose event_type is not a non-empty string", details: { reason: "invalid_event" } },
+      metrics: metrics(2000),
+    });
+    expect(events).toEqual([]);
+  });
+
+  it("an event with a non-JSON payload fails semantic_runtime_failed (invalid_event)", async () => {
+    const { outcome, events } = await exec(lane, "emitDate", {});
+    expect(outcome.failure).toEqual({ class: "semantic_runtime_failed", message: "the function emitted an event whose payload is not JSON", details: { reason: "invalid_event" } });
+    expect(events).toEqual([]);
+  });
+
+  it("a message posted on parentPort that is not a known worker message fails semantic_runtime_failed (invalid_worker_message)", async () => {
+    const failure = { class: "semantic_runtime_failed", message: "the worker posted a message that is not a plain object", details: { reason: "invalid_worker_message" } };
+    expect((await exec(lane, "postRaw", { message: null })).outcome.failure).toEqual(failure);
+    expect((await exec(lane, "postRaw", { message: [1] })).outcome.failure).toEqual(failure);
+    expect((await exec(lane, "postRaw", { message: { t: "nope" } })).outcome.failure).toEqual({
+      class: "semantic_runtime_failed",
+      message: "the worker posted a message of unknown type",
+      details: { reason: "invalid_worker_message" },
+    });
+    expect((await exec(lane, "postRaw", { message: { t: "threw", name: 1 } })).outcome.failure?.details).toEqual({ reason: "invalid_worker_message" });
+  });
+
+  it("a posted string such as \"timeout\" is an invalid worker message, never a deadline", async () => {
+    for (const message of ["timeout", "cancellation"]) {
+      const { outcome } = await exec(lane, "postRaw", { message, wait_ms: 50 });
+      expect(outcome.failure).toEqual({ class: "semantic_runtime_failed", message: "the worker posted a message that is not a plain object", details: { reason: "invalid_worker_message" } });
+    }
   });
 
   it("rejects relative module paths at construction, naming the field", () => {

@@ -46,6 +46,30 @@ describe("jsonrpc lane over stdio (newline-delimited JSON)", () => {
     expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason, frame } });
   });
 
+  it("a result holding a lone surrogate is protocol_framing_failed (invalid_json), never accepted", async () => {
+    const { outcome } = await exec(stdio, "call", { method: "lonesurrogate" });
+    expect(outcome).toEqual({
+      status: "failed",
+      output: null,
+      failure: {
+        class: "protocol_framing_failed",
+        message: "the frame holds a value JSON cannot carry canonically (a lone surrogate or a number out of range)",
+        details: { reason: "invalid_json", frame: '{"jsonrpc":"2.0","id":"exec-1","result":"\\ud800"}' },
+      },
+      metrics: metrics(3000),
+    });
+  });
+
+  it("a frame that is not well-formed UTF-8 is protocol_framing_failed (invalid_json), never decoded with U+FFFD", async () => {
+    const { outcome } = await exec(stdio, "call", { method: "badutf8" });
+    expect(outcome.status).toBe("failed");
+    expect(outcome.failure).toEqual({
+      class: "protocol_framing_failed",
+      message: "the frame is not valid UTF-8",
+      details: { reason: "invalid_json", frame: '{"jsonrpc":"2.0","id":"exec-1","result":"a\ufffd\ufffd"}' },
+    });
+  });
+
   it("a frame over max_frame_bytes is protocol_framing_failed", async () => {
     const tight = new JsonRpcLane({ transport: { kind: "stdio", command: process.execPath, argv: [PEER] }, max_frame_bytes: 1000 });
     const { outcome } = await exec(tight, "call", { method: "big" });
@@ -154,6 +178,14 @@ describe("jsonrpc lane over HTTP", () => {
     expect((await exec(new JsonRpcLane({ transport: { kind: "stdio", command: process.execPath, argv: [PEER] } }), "call", { method: "add", params: { a: 1, b: 1 }, timeout_ms: MAX_TIMEOUT_MS })).outcome.metrics.timeout_ms).toBe(MAX_TIMEOUT_MS);
   });
 
+  it("a 2xx body holding a lone surrogate or invalid UTF-8 is protocol_framing_failed (invalid_json)", async () => {
+    const lone = (await exec(lane, "call", { method: "lonesurrogate" })).outcome;
+    expect(lone.status).toBe("failed");
+    expect(lone.failure).toMatchObject({ class: "protocol_framing_failed", message: "the frame holds a value JSON cannot carry canonically (a lone surrogate or a number out of range)", details: { reason: "invalid_json" } });
+    const bad = (await exec(lane, "call", { method: "badutf8" })).outcome;
+    expect(bad.failure).toMatchObject({ class: "protocol_framing_failed", message: "the frame is not valid UTF-8", details: { reason: "invalid_json" } });
+  });
+
   it("a non-2xx without a JSON-RPC body is a raw fact", async () => {
     const { outcome } = await exec(lane, "call", { method: "upstream" });
     expect(outcome).toEqual({ status: "failed", output: { http_status: 502, body: "upstream broke", body_encoding: "utf8" }, metrics: metrics(2000) });
@@ -180,6 +212,10 @@ describe("jsonrpc framing", () => {
     expect(decodeFrame('{"jsonrpc":"2.0","id":1,"method":"r","params":[1]}')).toEqual({ kind: "peer_request", id: 1, method: "r", params: [1] });
     expect(decodeFrame('{"jsonrpc":"2.0","id":1,"result":null}')).toEqual({ kind: "response", id: 1, result: null });
     expect(decodeFrame("[]")).toMatchObject({ kind: "malformed", reason: "batch_not_supported" });
+    expect(decodeFrame('{"jsonrpc":"2.0","id":1,"result":{"\\udc00":1}}')).toMatchObject({ kind: "malformed", reason: "invalid_json" });
+    expect(decodeFrame('{"jsonrpc":"2.0","id":1,"result":1e400}')).toMatchObject({ kind: "malformed", reason: "invalid_json" });
+    expect(decodeFrame('{"jsonrpc":"2.0","id":1,"result":"\\ud83d\\ude00"}')).toEqual({ kind: "response", id: 1, result: "\u{1F600}" });
+    expect(decodeFrame(Buffer.from([0x22, 0xc3, 0x28, 0x22]))).toEqual({ kind: "malformed", reason: "invalid_json", message: "the frame is not valid UTF-8" });
     expect(decodeFrame('{"jsonrpc":"2.0","id":1,"result":1,"error":{"code":1,"message":"m"}}')).toMatchObject({ kind: "malformed", reason: "invalid_response" });
     expect(decodeFrame('{"jsonrpc":"2.0","method":"n","params":5}')).toMatchObject({ kind: "malformed", reason: "invalid_params" });
   });
@@ -187,7 +223,7 @@ describe("jsonrpc framing", () => {
   it("splits lines and enforces the frame cap across chunks", () => {
     const f = new LineFramer(8);
     expect(f.push(Buffer.from('{"a"'))).toEqual({ frames: [], tooLarge: false });
-    expect(f.push(Buffer.from(':1}\n\n{"b":2}\r\n'))).toEqual({ frames: ['{"a":1}', '{"b":2}'], tooLarge: false });
+    expect(f.push(Buffer.from(':1}\n\n{"b":2}\r\n'))).toEqual({ frames: [Buffer.from('{"a":1}'), Buffer.from('{"b":2}')], tooLarge: false });
     expect(f.push(Buffer.from("123456789"))).toEqual({ frames: [], tooLarge: true });
   });
 });

@@ -74,6 +74,22 @@ describe("sse lane", () => {
     expect(json.outcome.failure).toEqual({ class: "protocol_framing_failed", message: 'expected text/event-stream, got "application/json"', details: { reason: "not_event_stream", status_code: 200 } });
   });
 
+  it("a deadline or a break-off while reading a non-2xx body is classified, keeping the partial body (like the http lane)", async () => {
+    const hang = await exec(lane, "subscribe", { url: `${srv.url}/status-hang`, timeout_ms: 300 });
+    expect(hang.outcome.failure).toEqual({ class: "timeout", message: "no result within 300 ms", details: { timeout_ms: 300 } });
+    expect(hang.outcome.output).toMatchObject({ status_code: 500, body: "partial error body", body_encoding: "utf8", body_truncated: false });
+    expect(hang.outcome.metrics).toMatchObject({ output_bytes: 18, output_truncated: false });
+    const h = harness();
+    const pending = lane.execute(request("sse", "subscribe", { url: `${srv.url}/status-hang` }), h.ctx);
+    setTimeout(() => h.controller.abort(), 200);
+    const cancelled = await pending;
+    expect(cancelled.failure).toEqual({ class: "cancellation", message: "cancelled" });
+    expect(cancelled.output).toMatchObject({ status_code: 500, body: "partial error body" });
+    const broke = await exec(lane, "subscribe", { url: `${srv.url}/status-break` });
+    expect(broke.outcome.failure).toMatchObject({ class: "remote_disconnect", details: { reason: "body_interrupted" } });
+    expect(broke.outcome.output).toMatchObject({ status_code: 500, body: "partial error body" });
+  });
+
   it("no server is transport_failed; a broken stream is remote_disconnect", async () => {
     expect((await exec(lane, "subscribe", { url: `http://127.0.0.1:${await freePort()}/sse` })).outcome.failure?.class).toBe("transport_failed");
     const broken = await exec(lane, "subscribe", { url: `${srv.url}/sse-break` });
@@ -86,6 +102,15 @@ describe("sse lane", () => {
     expect(outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "invalid_lane_request", path: "$.payload.headers.authorization" } });
     const id = await exec(lane, "subscribe", { url: "http://127.0.0.1:1/never", last_event_id: "\u00e9" });
     expect(id.outcome.failure?.details).toMatchObject({ path: "$.payload.last_event_id" });
+  });
+
+  it("a URL with credentials is an invalid lane request before any I/O", async () => {
+    const { outcome } = await exec(lane, "subscribe", { url: srv.url.replace("http://", "http://u:PW@") + "/sse" });
+    expect(outcome.failure).toEqual({
+      class: "protocol_framing_failed",
+      message: "invalid lane request: $.payload.url: must not contain credentials (user:password@)",
+      details: { reason: "invalid_lane_request", path: "$.payload.url" },
+    });
   });
 
   it("cancellation", async () => {
@@ -180,6 +205,15 @@ describe("websocket lane", () => {
     expect(ctl.outcome.failure).toMatchObject({ class: "protocol_framing_failed", details: { reason: "invalid_lane_request", path: '$.payload.headers["x-v"]' } });
     const wide = await exec(lane, "session", { url: `${srv.wsUrl}/ws/echo`, headers: { "x-v": "\u20ac" } });
     expect(wide.outcome.failure?.details).toMatchObject({ path: '$.payload.headers["x-v"]' });
+  });
+
+  it("rejects a ws URL with credentials before any I/O", async () => {
+    const { outcome } = await exec(lane, "session", { url: srv.wsUrl.replace("ws://", "ws://u:PW@") + "/ws/echo" });
+    expect(outcome.failure).toEqual({
+      class: "protocol_framing_failed",
+      message: "invalid lane request: $.payload.url: must not contain credentials (user:password@)",
+      details: { reason: "invalid_lane_request", path: "$.payload.url" },
+    });
   });
 
   it("rejects a non-ws URL naming the field", async () => {

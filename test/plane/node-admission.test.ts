@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/core/clock.js";
 import { sequentialIds } from "../../src/plane/contracts/ids.js";
 import { REJECTION_REASONS } from "../../src/plane/contracts/admission.js";
-import { PlaneNode } from "../../src/plane/node/node.js";
+import { PlaneNode, REJECTION_EVIDENCE_MESSAGES } from "../../src/plane/node/node.js";
+import { fingerprint } from "../../src/plane/evidence/redact.js";
 import { LocalWeakVerifier } from "../../src/plane/attestation/local-weak.js";
 import { MemoryEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { EchoLane, T0, harness, request } from "./node-helpers.js";
@@ -74,6 +75,45 @@ describe("admission reason codes", () => {
     expect(expired.rejection).toMatchObject({ reason: "authority_expired", details: { reason: "expired", expires_at: T0, now: T0 } });
     const denied = await h.node.execute(request(h, {}, { subject: "bob" }));
     expect(denied.rejection).toMatchObject({ reason: "policy_denied", details: { reason: "policy_denied", subject: "bob", lane_id: "echo", operation: "run" } });
+  });
+
+  it("admission.rejected evidence never repeats a rejection message: a fixed message per reason and the message's fingerprint", async () => {
+    const SECRET = "S3CRET-VALUE";
+    const h = harness();
+    const cases = [
+      request(h, {}, { subject: `alice token=${SECRET}` }), // policy_denied quotes the subject
+      request(h, {}, { subject: "bob", audience: `aud ${SECRET}` }), // the audience mismatch quotes the audience
+    ];
+    for (const input of cases) {
+      const before = h.sink.records.length;
+      const r = await h.node.execute(input);
+      expect(r.status).toBe("rejected");
+      // the caller's own rejection keeps the full message
+      expect(r.rejection?.message).toContain(SECRET);
+      const [ev] = h.sink.records.slice(before);
+      expect(JSON.stringify(ev)).not.toContain(SECRET);
+      const rej = (ev?.payload as { rejection: Record<string, unknown> }).rejection;
+      expect(rej.reason).toBe(r.rejection?.reason);
+      expect(rej.message).toBe(REJECTION_EVIDENCE_MESSAGES[r.rejection?.reason as string]);
+      expect(rej.message_fingerprint).toEqual(fingerprint(r.rejection?.message));
+    }
+    expect(h.sink.records.map((e) => (e.payload as { rejection: { reason: string } }).rejection.reason)).toEqual(["policy_denied", "authority_rejected"]);
+    // a custom verifier's message never reaches evidence either
+    const fresh = harness({ authority: false, complete: false });
+    fresh.node.registerAuthorityVerifier({ verifier_id: "custom", policy_bundle_hash: null, verify: () => ({ ok: false, reason: "policy_denied", message: `denied: ${SECRET}`, details: {} }) }).completeRegistration();
+    const r = await fresh.node.execute(request(fresh));
+    expect(r.rejection?.message).toBe(`denied: ${SECRET}`);
+    expect(JSON.stringify(fresh.sink.records)).not.toContain(SECRET);
+    expect((fresh.sink.records[0]?.payload as { rejection: unknown }).rejection).toEqual({
+      reason: "policy_denied",
+      message: "the policy denies this request",
+      message_fingerprint: fingerprint(`denied: ${SECRET}`),
+      details: { reason: "policy_denied", verifier_id: "custom" },
+    });
+  });
+
+  it("every stable rejection reason has a fixed evidence message", () => {
+    expect(Object.keys(REJECTION_EVIDENCE_MESSAGES).sort()).toEqual([...REJECTION_REASONS].sort());
   });
 
   it("no_satisfying_attested_target: no acceptable class, a class no target attests, no target on the lane", async () => {

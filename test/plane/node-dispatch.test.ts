@@ -168,6 +168,20 @@ describe("dispatch", () => {
     expect(h.lane.calls[0]).toMatchObject({ execution_ref: `exec-${T0}-1`, target_descriptor: descriptor, lane_id: "echo", operation: "run", payload: PAYLOAD });
   });
 
+  it("a top-level \"__proto__\" member of payload and metadata is kept (never silently dropped): what is signed is what is verified and dispatched", async () => {
+    const h = harness();
+    const payload = JSON.parse('{"__proto__":{"x":1},"b":2}') as Record<string, unknown>;
+    const metadata = JSON.parse('{"__proto__":"m"}') as Record<string, unknown>;
+    const r = await h.node.execute(request(h, { payload, metadata }));
+    expect(r.status).toBe("succeeded");
+    const got = h.lane.calls[0]?.payload as Record<string, unknown>;
+    expect(Object.keys(got)).toEqual(["__proto__", "b"]);
+    expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(got, "__proto__")?.value).toEqual({ x: 1 });
+    expect(Object.keys(h.lane.calls[0]?.admission_request.metadata ?? {})).toEqual(["__proto__"]);
+    expect(toCanonical((r.output as { echo: unknown }).echo)).toBe('{"__proto__":{"x":1},"b":2}');
+  });
+
   it("a rejection returns status rejected and emits exactly one admission.rejected", async () => {
     const h = harness();
     const r = await h.node.execute(request(h, { lane_id: "ghost" }));
@@ -295,6 +309,28 @@ describe("a buggy lane", () => {
       expect(r.failure?.class).toBe("semantic_runtime_failed");
       expect(r.failure?.details).toEqual({ invalid_outcome: true });
       expect(h.sink.records.map((e) => e.evidence_type)).toEqual(["admission.accepted", "target.selected", "execution.started", "execution.completed"]);
+    }
+  });
+
+  it("an output, failure or event holding a lone surrogate is an invalid outcome: evidence never carries a null output fingerprint", async () => {
+    const m = { started_at: T0, finished_at: T0, timeout_ms: 1 };
+    const cases: Array<[unknown, string]> = [
+      [{ status: "succeeded", output: { text: "\ud800" }, metrics: m }, "lane echo returned an invalid outcome: output cannot be canonically encoded (RFC 8785)"],
+      [{ status: "succeeded", output: "\udc00", metrics: m }, "lane echo returned an invalid outcome: output cannot be canonically encoded (RFC 8785)"],
+      [{ status: "failed", output: null, failure: { class: "timeout", message: "x\ud800" }, metrics: m }, "lane echo returned an invalid outcome: failure or events cannot be canonically encoded (RFC 8785)"],
+    ];
+    for (const [outcome, message] of cases) {
+      const h = harness({ lane: new EchoLane("echo", () => outcome as never) });
+      const r = await h.node.execute(request(h));
+      expect(r.status).toBe("failed");
+      expect(r.output).toBeNull();
+      expect(r.failure).toEqual({ class: "semantic_runtime_failed", message, details: { invalid_outcome: true } });
+      expect(() => toCanonical(r)).not.toThrow();
+      const completed = h.sink.records.at(-1);
+      expect(completed?.evidence_type).toBe("execution.completed");
+      const out = (completed?.payload as { output: { fingerprint: unknown } }).output;
+      expect(out.fingerprint).toEqual(fingerprint(null));
+      expect(out.fingerprint).not.toBeNull();
     }
   });
 

@@ -89,8 +89,33 @@ export const jsonValue: z.ZodType<JsonValue, z.ZodTypeDef, unknown> = z.unknown(
   }
   return copyJson(v);
 });
-/** A JSON object (string keys → JSON values); defaults to `{}`. */
-export const jsonObject = z.record(jsonValue);
+/**
+ * A JSON object (string keys → JSON values), checked and copied like `jsonValue`. Not
+ * `z.record`: that rebuilds the object by assignment, so an own `"__proto__"` member (as
+ * JSON.parse produces) was silently dropped — the request the node verified and dispatched was
+ * then not the one that was signed. Every member, `"__proto__"` included, is kept as an own
+ * property, at the top level as at any depth.
+ */
+export const jsonObject: z.ZodType<Record<string, JsonValue>, z.ZodTypeDef, unknown> = z.unknown().transform((v, ctx) => {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    ctx.addIssue({ code: z.ZodIssueCode.invalid_type, expected: z.ZodParsedType.object, received: v === null ? z.ZodParsedType.null : Array.isArray(v) ? z.ZodParsedType.array : (typeof v as z.ZodParsedType) });
+    return z.NEVER;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a plain JSON object, got ${describeType(v)}` });
+    return z.NEVER;
+  }
+  // each member is a `jsonValue` of its own (the depth bound counts from the members, as before)
+  for (const k of Object.keys(v)) {
+    const problem = jsonProblem((v as Record<string, unknown>)[k], [k], 0);
+    if (problem !== null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: problem.path, message: problem.message });
+      return z.NEVER;
+    }
+  }
+  return copyJson(v) as Record<string, JsonValue>;
+});
 export const metadata = jsonObject.default({});
 
 /** A list of unique non-empty strings, deduplicated keeping first occurrence. */

@@ -8,18 +8,45 @@ import type { JsonValue } from "../contracts/base.js";
 import type { LaneFailure } from "./lane.js";
 import { errnoCode, errorMessage } from "./common.js";
 
-/** An http(s) URL. */
-export const httpUrl = z.string().refine(
-  (s) => {
+/**
+ * An absolute URL of one of `schemes` WITHOUT credentials (`user:password@`): fetch and ws refuse
+ * such URLs by throwing an error that repeats the URL, and a credential has no place in a
+ * request, a config or a failure message. Rejected before any I/O (an invalid lane request for
+ * a payload, a config error for lane options).
+ */
+export function urlOf(schemes: readonly string[], what: string): z.ZodType<string, z.ZodTypeDef, unknown> {
+  return z.string().superRefine((s, ctx) => {
+    let u: URL;
     try {
-      const u = new URL(s);
-      return u.protocol === "http:" || u.protocol === "https:";
+      u = new URL(s);
     } catch {
-      return false;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be an absolute ${what} URL` });
+      return;
     }
-  },
-  { message: "must be an absolute http: or https: URL" },
-);
+    if (!schemes.includes(u.protocol)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be an absolute ${what} URL` });
+    else if (u.username !== "" || u.password !== "") ctx.addIssue({ code: z.ZodIssueCode.custom, message: "must not contain credentials (user:password@)" });
+  });
+}
+
+/** An http(s) URL without credentials. */
+export const httpUrl = urlOf(["http:", "https:"], "http: or https:");
+
+/**
+ * `text` (an error message from fetch, ws, undici…) with every URL in it reduced to its origin
+ * (trailing punctuation is not part of a URL; a URL without an origin becomes `<url>`):
+ * a URL's userinfo, path, query or fragment may hold a secret, so failure messages never repeat
+ * them.
+ */
+export function redactUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/(?:[^\s"'<>]*[^\s"'<>.,;:!?)\]}])?/gi, (m) => {
+    try {
+      const origin = new URL(m).origin;
+      return origin === "null" ? "<url>" : origin;
+    } catch {
+      return "<url>";
+    }
+  });
+}
 
 /** An origin allow-list option (`scheme://host[:port]`), normalised through URL. */
 export const allowedOriginsOption = z
@@ -108,17 +135,17 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, cap: n
       kept += value.length;
     }
   } catch (err) {
-    throw Object.assign(new Error(errorMessage(err), { cause: err }), { partial: Buffer.concat(chunks, kept) });
+    throw Object.assign(new Error(redactUrls(errorMessage(err)), { cause: err }), { partial: Buffer.concat(chunks, kept) });
   }
 }
 
 /** `transport_failed` for a fetch that produced no response (refused, DNS, TLS, reset). */
 export function transportFailure(err: unknown, url: string): LaneFailure {
   const code = errnoCode(err) ?? "unknown";
-  return { class: "transport_failed", message: `no response from ${new URL(url).origin}: ${errorMessage(err)}`, details: { reason: "no_response", code } };
+  return { class: "transport_failed", message: `no response from ${new URL(url).origin}: ${redactUrls(errorMessage(err))}`, details: { reason: "no_response", code } };
 }
 
 /** `remote_disconnect` for a response whose body broke off. */
 export function disconnectFailure(err: unknown): LaneFailure {
-  return { class: "remote_disconnect", message: `the response body broke off: ${errorMessage(err)}`, details: { reason: "body_interrupted", code: errnoCode(err) ?? "unknown" } };
+  return { class: "remote_disconnect", message: `the response body broke off: ${redactUrls(errorMessage(err))}`, details: { reason: "body_interrupted", code: errnoCode(err) ?? "unknown" } };
 }

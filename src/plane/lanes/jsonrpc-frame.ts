@@ -8,6 +8,8 @@
  * Inbound messages are classified as `response` (id + result xor error), `notification` (method,
  * no id), `peer_request` (method + id) or `malformed` (anything else, with a reason code).
  */
+import { isUtf8 } from "node:buffer";
+import { canonicalBytes } from "../../core/canonical.js";
 import type { JsonValue } from "../contracts/base.js";
 import { isJsonValue } from "./common.js";
 
@@ -69,15 +71,35 @@ export function classify(msg: unknown): Inbound {
   return { kind: "response", id: m.id as JsonRpcId | null, error };
 }
 
-/** Parses one frame's text and classifies it. */
-export function decodeFrame(text: string): Inbound {
+/**
+ * Decodes one frame (its bytes, or text already decoded) and classifies it. Fails closed with
+ * `invalid_json` when the bytes are not well-formed UTF-8 (never replaced by U+FFFD), when the
+ * text is not JSON, or when the parsed value cannot be canonically encoded (RFC 8785): a string
+ * or member name holding a lone surrogate (`"\ud800"`) or a number out of range (`1e400`).
+ * Whatever the lane accepts can therefore be fingerprinted in evidence and printed as JSON.
+ */
+export function decodeFrame(frame: string | Buffer): Inbound {
+  let text: string;
+  if (typeof frame === "string") text = frame;
+  else if (isUtf8(frame)) text = frame.toString("utf8");
+  else return bad("invalid_json", "the frame is not valid UTF-8");
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return bad("invalid_json", "the frame is not valid JSON");
   }
+  try {
+    canonicalBytes(value);
+  } catch {
+    return bad("invalid_json", "the frame holds a value JSON cannot carry canonically (a lone surrogate or a number out of range)");
+  }
   return classify(value);
+}
+
+/** A frame's bytes as text for failure excerpts (lossy: invalid UTF-8 becomes U+FFFD). */
+export function frameText(frame: Buffer): string {
+  return frame.toString("utf8");
 }
 
 /** The request frame (no trailing newline). */
@@ -92,12 +114,17 @@ export function encodeMethodNotFound(id: JsonRpcId, method: string): string {
 
 /** A short quote of an offending frame for failure details. */
 export function excerpt(text: string): string {
-  return text.length <= FRAME_EXCERPT_CHARS ? text : `${text.slice(0, FRAME_EXCERPT_CHARS)}…`;
+  if (text.length <= FRAME_EXCERPT_CHARS) return text;
+  // Never cut a surrogate pair in two (a lone surrogate cannot be canonically encoded).
+  const code = text.charCodeAt(FRAME_EXCERPT_CHARS - 1);
+  const end = code >= 0xd800 && code <= 0xdbff ? FRAME_EXCERPT_CHARS - 1 : FRAME_EXCERPT_CHARS;
+  return `${text.slice(0, end)}…`;
 }
 
 /**
  * Splits a byte stream into newline-delimited frames, enforcing the per-frame cap.
- * `push` returns the complete frames (as UTF-8 text) or `too_large` once a frame exceeds the cap.
+ * `push` returns the complete frames (their bytes, undecoded: decodeFrame checks UTF-8) or
+ * `too_large` once a frame exceeds the cap.
  */
 export class LineFramer {
   private pending: Buffer[] = [];
@@ -105,19 +132,19 @@ export class LineFramer {
 
   constructor(private readonly maxFrameBytes: number) {}
 
-  push(chunk: Buffer): { frames: string[]; tooLarge: boolean } {
-    const frames: string[] = [];
+  push(chunk: Buffer): { frames: Buffer[]; tooLarge: boolean } {
+    const frames: Buffer[] = [];
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl === -1) break;
       const piece = chunk.subarray(start, nl);
       if (this.pendingBytes + piece.length > this.maxFrameBytes) return { frames, tooLarge: true };
-      const line = Buffer.concat([...this.pending, piece]).toString("utf8");
+      const line = Buffer.concat([...this.pending, piece]);
       this.pending = [];
       this.pendingBytes = 0;
-      const text = line.endsWith("\r") ? line.slice(0, -1) : line;
-      if (text.trim() !== "") frames.push(text);
+      const frame = line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+      if (!isBlank(frame)) frames.push(frame);
       start = nl + 1;
     }
     const rest = chunk.subarray(start);
@@ -125,4 +152,10 @@ export class LineFramer {
     this.pendingBytes += rest.length;
     return { frames, tooLarge: this.pendingBytes > this.maxFrameBytes };
   }
+}
+
+/** True when the bytes are only JSON whitespace (a blank line is ignored). */
+function isBlank(b: Buffer): boolean {
+  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  return true;
 }

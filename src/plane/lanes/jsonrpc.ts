@@ -13,7 +13,10 @@
  *   (the lane serves no methods);
  * - an invalid frame (not JSON, not an object, a batch, `jsonrpc` not "2.0", a response with an
  *   unknown id, a malformed error object, a frame over `max_frame_bytes`) is
- *   `protocol_framing_failed` with `details.reason`.
+ *   `protocol_framing_failed` with `details.reason`; so is a frame whose bytes are not
+ *   well-formed UTF-8 or whose JSON holds a lone surrogate (`"\ud800"`) or a number out of
+ *   range (`invalid_json`, over both transports: nothing is decoded lossily, and an accepted
+ *   result can always be canonically encoded).
  * The peer exiting (or closing stdout) before responding is `remote_disconnect`, also when a
  * process it left behind in another session still holds its stdout open (the lane stops
  * waiting once the peer has exited and its pipes were abandoned, CLOSE_AFTER_KILL_MS later); a
@@ -44,7 +47,7 @@ import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js"
 import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
 import { headersField, httpUrl, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
-import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
+import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, frameText, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import {
   CLOSE_AFTER_KILL_MS,
@@ -150,11 +153,11 @@ export class JsonRpcLane implements Lane {
         done = true;
         resolve(o);
       };
-      const handle = (frame: string): void => {
+      const handle = (frame: Buffer): void => {
         const m: Inbound = decodeFrame(frame);
         switch (m.kind) {
           case "malformed":
-            return finish(run.failWith(framing(m.reason, m.message, frame)));
+            return finish(run.failWith(framing(m.reason, m.message, frameText(frame))));
           case "notification":
           case "peer_request":
             if (++messages > this.opts.max_notifications) {
@@ -169,7 +172,7 @@ export class JsonRpcLane implements Lane {
             return;
           case "response":
             if (m.id === null && m.error !== undefined) return finish(run.fact("failed", errorOutput(m.error)));
-            if (m.id !== id) return finish(run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, frame)));
+            if (m.id !== id) return finish(run.failWith(framing("unknown_id", `a response for unknown id ${JSON.stringify(m.id)}`, frameText(frame))));
             return finish(m.error === undefined ? run.fact("succeeded", { result: m.result ?? null }) : run.fact("failed", errorOutput(m.error)));
         }
       };
@@ -230,7 +233,7 @@ export class JsonRpcLane implements Lane {
         return run.failWith(disconnectFailure(err));
       }
       if (truncated) return run.failWith(framing("frame_too_large", `the response exceeds ${this.opts.max_frame_bytes} bytes`));
-      const m = decodeFrame(bytes.toString("utf8"));
+      const m = decodeFrame(bytes);
       const isResponse = m.kind === "response" && (m.id === id || (m.id === null && m.error !== undefined));
       if (!isResponse && !res.ok) return run.fact("failed", { http_status: res.status, ...encodeBody(bytes) });
       switch (m.kind) {

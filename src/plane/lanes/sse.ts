@@ -10,7 +10,9 @@
  * Output: `{ status_code, events, last_event_id, end }`.
  *
  * Raw facts and failures: a non-2xx status is `failed` without a class (`{ status_code,
- * headers, body }`, body capped); a 2xx that is not `text/event-stream` is
+ * headers, body }`, body capped) — unless the deadline fires (`timeout`/`cancellation`) or the
+ * connection breaks (`remote_disconnect`) while its body is read, which keep the partial body in
+ * the output, like the http lane; a 2xx that is not `text/event-stream` is
  * `protocol_framing_failed`; no response is `transport_failed`; the stream breaking off is
  * `remote_disconnect`; `timeout` and `cancellation` keep the events already emitted and report
  * the counts in the output. Unknown SSE fields and bad `retry` values are ignored (as the SSE
@@ -99,8 +101,19 @@ export class SseLane implements Lane {
         return run.failWith(transportFailure(err, p.url));
       }
       if (!res.ok) {
-        const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES)).catch(() => ({ bytes: Buffer.alloc(0), truncated: false }));
-        return run.fact("failed", { status_code: res.status, headers: headerObject(res.headers), ...encodeBody(body.bytes), body_truncated: body.truncated });
+        // Like the http lane: the status is a raw fact; a deadline or a break-off while reading
+        // the (capped) error body is classified, keeping the bytes read so far.
+        const head = { status_code: res.status, headers: headerObject(res.headers) };
+        try {
+          const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES));
+          return run.fact("failed", { ...head, ...encodeBody(body.bytes), body_truncated: body.truncated });
+        } catch (err) {
+          const partial = (err as { partial?: Buffer }).partial ?? Buffer.alloc(0);
+          const output = { ...head, ...encodeBody(partial), body_truncated: false };
+          const io = { bytes: partial.length, truncated: false };
+          if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output, io);
+          return run.failWith(disconnectFailure(err), output, io);
+        }
       }
       const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
       if (type !== "text/event-stream") {

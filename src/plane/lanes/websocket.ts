@@ -31,7 +31,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
-import { checkOrigin, headersField, payloadUrlOrigin } from "./http-common.js";
+import { checkOrigin, headersField, payloadUrlOrigin, redactUrls, urlOf } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
@@ -43,17 +43,7 @@ export const WS_ABNORMAL_CLOSE = 1006;
 /** The close code the lane sends when it ends a session. */
 export const WS_LANE_CLOSE_CODE = 1000;
 
-const wsUrl = z.string().refine(
-  (s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === "ws:" || u.protocol === "wss:";
-    } catch {
-      return false;
-    }
-  },
-  { message: "must be an absolute ws: or wss: URL" },
-);
+const wsUrl = urlOf(["ws:", "wss:"], "ws: or wss:");
 
 export const websocketLaneOptionsSchema = z
   .object({
@@ -124,7 +114,7 @@ export class WebSocketLane implements Lane {
       ws = new WebSocket(p.url, p.protocols, { headers: p.headers, maxPayload: this.opts.max_message_bytes, followRedirects: false, perMessageDeflate: false });
     } catch (err) {
       deadline.dispose();
-      return run.failWith(invalidRequest("$.payload", `the WebSocket client rejected the request: ${errorMessage(err)}`));
+      return run.failWith(invalidRequest("$.payload", `the WebSocket client rejected the request: ${redactUrls(errorMessage(err))}`));
     }
     let capped = null as LaneFailure | null;
     let messages = 0;
@@ -183,11 +173,11 @@ export class WebSocketLane implements Lane {
       case "http_status":
         return run.fact("failed", { status_code: fin.status });
       case "transport":
-        return run.fail("transport_failed", `cannot connect to ${new URL(p.url).origin}: ${errorMessage(fin.err)}`, null, { reason: "no_connection", code: errnoCode(fin.err) ?? "unknown" });
+        return run.fail("transport_failed", `cannot connect to ${new URL(p.url).origin}: ${redactUrls(errorMessage(fin.err))}`, null, { reason: "no_connection", code: errnoCode(fin.err) ?? "unknown" });
       case "framing":
-        return run.fail("protocol_framing_failed", `invalid WebSocket traffic: ${errorMessage(fin.err)}`, counts(), { reason: "invalid_frame", code: errnoCode(fin.err) ?? "unknown" }, io);
+        return run.fail("protocol_framing_failed", `invalid WebSocket traffic: ${redactUrls(errorMessage(fin.err))}`, counts(), { reason: "invalid_frame", code: errnoCode(fin.err) ?? "unknown" }, io);
       case "disconnect":
-        return run.fail("remote_disconnect", `the connection broke: ${errorMessage(fin.err)}`, counts(), { reason: "connection_error", code: errnoCode(fin.err) ?? "unknown" }, io);
+        return run.fail("remote_disconnect", `the connection broke: ${redactUrls(errorMessage(fin.err))}`, counts(), { reason: "connection_error", code: errnoCode(fin.err) ?? "unknown" }, io);
       case "closed": {
         const output = { ...counts(), close_code: fin.code, close_reason: fin.reason, closed_by: end === null ? "server" : "lane" };
         if (end !== null || WS_NORMAL_CLOSE_CODES.includes(fin.code)) return run.fact("succeeded", output, io);

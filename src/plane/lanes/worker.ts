@@ -11,6 +11,12 @@
  * - A throw/rejection, a non-JSON result, an uncaught error or the worker exiting without a
  *   result is `semantic_runtime_failed`. Timeout → the worker is terminated → `timeout`;
  *   cancellation → terminated → `cancellation`.
+ * - Every message from the worker is validated (the module can post anything on `parentPort`):
+ *   anything but a plain object with a known `t` and its fields is `semantic_runtime_failed`
+ *   (`invalid_worker_message`); an event whose `event_type` is not a non-empty string or whose
+ *   payload is not JSON (or that cannot be built into an ExecutionEvent) is
+ *   `semantic_runtime_failed` (`invalid_event`). The deadline is raced as a tagged value, so no
+ *   posted value can pose as a timeout or cancellation.
  * - Events emitted by the function arrive in order, before the result. Beyond the shared
  *   per-execution cap (MAX_EVENTS_PER_EXECUTION / MAX_EVENT_BYTES_PER_EXECUTION) the worker is
  *   terminated and the execution fails `protocol_framing_failed` (`event_cap_exceeded`).
@@ -22,11 +28,12 @@ import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { z } from "zod";
+import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, Run, timeoutOptions } from "./common.js";
-import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, Run, type StopReason, timeoutOptions } from "./common.js";
+import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB } from "./limits.js";
 
 /** Hard maximum for `max_old_generation_mb`. */
@@ -80,14 +87,48 @@ const describe = (e) => ({ name: e && e.name ? String(e.name) : typeof e, messag
 `;
 
 type WorkerMessage =
-  | { t: "event"; event_type: string; payload: unknown }
+  | { t: "event"; event_type: string; payload: JsonValue }
   | { t: "load_error"; name: string; message: string }
   | { t: "export_missing" }
   | { t: "threw"; name: string; message: string }
   | { t: "result"; value: unknown }
   | { t: "bad_result" };
 
-type Ending = WorkerMessage | { t: "error"; message: string } | { t: "exit"; code: number };
+type Ending = WorkerMessage | { t: "error"; message: string } | { t: "exit"; code: number } | { t: "invalid"; reason: "invalid_event" | "invalid_worker_message"; message: string };
+
+/** What ended the wait: the worker (tagged), the deadline or the event cap. */
+type Race = { by: "worker"; end: Ending } | { by: "deadline"; reason: StopReason } | { by: "overflow"; failure: LaneFailure };
+
+const isRecord = (m: unknown): m is Record<string, unknown> => {
+  if (m === null || typeof m !== "object" || Array.isArray(m)) return false;
+  const proto = Object.getPrototypeOf(m) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * Validates one message from the worker (the module can post anything on `parentPort`): a plain
+ * object with a known `t` and the fields that `t` needs; anything else is an `invalid` ending.
+ */
+export function parseWorkerMessage(m: unknown): WorkerMessage | Extract<Ending, { t: "invalid" }> {
+  const invalid = (reason: "invalid_event" | "invalid_worker_message", message: string): Extract<Ending, { t: "invalid" }> => ({ t: "invalid", reason, message });
+  if (!isRecord(m)) return invalid("invalid_worker_message", "the worker posted a message that is not a plain object");
+  switch (m.t) {
+    case "event":
+      if (typeof m.event_type !== "string" || m.event_type.length === 0) return invalid("invalid_event", "the function emitted an event whose event_type is not a non-empty string");
+      if (!isJsonValue(m.payload)) return invalid("invalid_event", "the function emitted an event whose payload is not JSON");
+      return { t: "event", event_type: m.event_type, payload: m.payload };
+    case "load_error":
+    case "threw":
+      return typeof m.name === "string" && typeof m.message === "string" ? { t: m.t, name: m.name, message: m.message } : invalid("invalid_worker_message", `the worker posted a malformed ${m.t} message`);
+    case "export_missing":
+    case "bad_result":
+      return { t: m.t };
+    case "result":
+      return { t: "result", value: m.value };
+    default:
+      return invalid("invalid_worker_message", "the worker posted a message of unknown type");
+  }
+}
 
 export class WorkerLane implements Lane {
   readonly id: string;
@@ -136,24 +177,38 @@ export class WorkerLane implements Lane {
     worker.stderr.on("data", drain);
 
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
+    let settled = false;
     const ending = new Promise<Ending>((resolve) => {
-      worker.on("message", (m: WorkerMessage) => {
-        if (m.t === "event") {
-          if (deadline.reason === null && isJsonValue(m.payload)) run.emit(m.event_type, m.payload);
-          return;
+      const finish = (e: Ending): void => {
+        settled = true;
+        resolve(e);
+      };
+      worker.on("message", (raw: unknown) => {
+        if (settled) return;
+        const m = parseWorkerMessage(raw);
+        if (m.t !== "event") return finish(m);
+        if (deadline.reason !== null) return;
+        try {
+          run.emit(m.event_type, m.payload);
+        } catch {
+          finish({ t: "invalid", reason: "invalid_event", message: "the function emitted an event that is not a valid ExecutionEvent" });
         }
-        resolve(m);
       });
-      worker.on("error", (err) => resolve({ t: "error", message: err.message }));
-      worker.on("exit", (code) => resolve({ t: "exit", code }));
+      worker.on("error", (err) => finish({ t: "error", message: err.message }));
+      worker.on("exit", (code) => finish({ t: "exit", code }));
     });
-    const end = await Promise.race([ending, deadline.fired, run.overflowed]);
+    const race: Race = await Promise.race([
+      ending.then((end): Race => ({ by: "worker", end })),
+      deadline.fired.then((reason): Race => ({ by: "deadline", reason })),
+      run.overflowed.then((failure): Race => ({ by: "overflow", failure })),
+    ]);
     deadline.dispose();
     await worker.terminate();
 
-    if (typeof end === "string") return deadlineFailure(run, end, null);
-    if ("class" in end) return run.failWith(end);
+    if (race.by === "deadline") return deadlineFailure(run, race.reason, null);
+    if (race.by === "overflow") return run.failWith(race.failure);
     if (run.eventOverflow !== null) return run.failWith(run.eventOverflow);
+    const end = race.end;
     switch (end.t) {
       case "result":
         return isJsonValue(end.value)
@@ -167,6 +222,8 @@ export class WorkerLane implements Lane {
         return run.fail("launch_failed", `cannot load ${entry.module}: ${end.message}`, null, { reason: "module_load_failed", module: entry.module });
       case "export_missing":
         return run.fail("launch_failed", `${entry.module} has no function export ${JSON.stringify(entry.export)}`, null, { reason: "export_missing", module: entry.module, export: entry.export });
+      case "invalid":
+        return run.fail("semantic_runtime_failed", end.message, null, { reason: end.reason });
       case "error":
         return run.fail("semantic_runtime_failed", `worker error: ${end.message}`, null, { reason: "worker_error" });
       case "exit":

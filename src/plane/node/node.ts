@@ -160,6 +160,29 @@ function byId(a: RoutedTarget, b: RoutedTarget): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** The fixed message `admission.rejected` evidence carries for each reason (never the rejection's own). */
+export const REJECTION_EVIDENCE_MESSAGES: Readonly<Record<string, string>> = Object.freeze({
+  invalid_request: "invalid AdmissionRequest",
+  contract_version_mismatch: "unsupported contract version",
+  registration_incomplete: "node registration is not complete",
+  authority_verifier_missing: "no authority verifier is registered",
+  lane_not_registered: "the requested lane is not registered",
+  authority_ref_missing: "the request carries no authority ref",
+  authority_rejected: "the authority ref was rejected",
+  authority_expired: "the authority ref is expired or not yet valid",
+  policy_denied: "the policy denies this request",
+  direct_provenance_not_allowed: "direct provenance is not allowed",
+  target_descriptor_expired: "the target descriptor has expired",
+  no_satisfying_attested_target: "no attested target satisfies the request",
+  target_attestation_unverifiable: "the target attestation cannot be verified",
+  unknown_execution_ref: "no running execution has this ref",
+});
+
+/** The evidence message for a rejection reason (a reason outside the table gets a generic one). */
+export function rejectionEvidenceMessage(reason: string): string {
+  return Object.prototype.hasOwnProperty.call(REJECTION_EVIDENCE_MESSAGES, reason) ? (REJECTION_EVIDENCE_MESSAGES[reason] as string) : "admission rejected";
+}
+
 /** See authority/request-hash.ts: the signer normalizes a request exactly this way. */
 const inheritVersion = inheritNestedVersions;
 
@@ -417,13 +440,18 @@ export class PlaneNode {
   }
 
   /**
-   * The evidence copy of a rejection: schema paths lose segments that are not contract fields;
-   * every string in the details that is not a safe identifier becomes a fingerprint.
+   * The evidence copy of a rejection. The message is never repeated: it may quote the request
+   * (a subject, audience, lane or operation) or whatever a custom verifier wrote, so evidence
+   * carries the fixed message of its reason (REJECTION_EVIDENCE_MESSAGES) and the fingerprint
+   * of the original; schema paths lose segments that are not contract fields; every string in
+   * the details that is not a safe identifier becomes a fingerprint. The rejection returned to
+   * the caller keeps the full message.
    */
   private redactRejection(r: AdmissionRejection): JsonValue {
-    if (r.reason !== "invalid_request") return { reason: r.reason, message: r.message, details: redactDetails(r.details) };
+    const message_fingerprint = fingerprint(r.message);
+    if (r.reason !== "invalid_request") return { reason: r.reason, message: rejectionEvidenceMessage(r.reason), message_fingerprint, details: redactDetails(r.details) };
     const path = redactPath(String(r.details.path ?? "$"));
-    return { reason: r.reason, message: `invalid AdmissionRequest at ${path}`, details: { path } };
+    return { reason: r.reason, message: `invalid AdmissionRequest at ${path}`, message_fingerprint, details: { path } };
   }
 
   private stampsOf(decision: AdmissionDecision, target: RoutedTarget | null): Stamps {
@@ -677,7 +705,8 @@ export class PlaneNode {
   /**
    * A lane outcome that would not make a valid ExecutionResult (not an object — e.g. a lane or
    * client resolving `undefined` —, bad status, non-JSON output, unknown failure class, invalid
-   * events or metrics, or a `succeeded` outcome carrying a `failure`) becomes `failed` /
+   * events or metrics, a `succeeded` outcome carrying a `failure`, or an output, failure or
+   * event that RFC 8785 cannot canonically encode — a lone surrogate) becomes `failed` /
    * `semantic_runtime_failed` with details `{invalid_outcome: true}`: a buggy lane never crashes
    * the node or corrupts evidence, and `execution.completed` is always emitted.
    */
@@ -709,8 +738,9 @@ export class PlaneNode {
     if (!isPlainObject(m) || ![m.started_at, m.finished_at, m.timeout_ms].every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) return "invalid metrics";
     if (m.output_bytes !== undefined && !(Number.isSafeInteger(m.output_bytes) && m.output_bytes >= 0)) return "invalid metrics.output_bytes";
     if (m.output_truncated !== undefined && typeof m.output_truncated !== "boolean") return "invalid metrics.output_truncated";
+    let checked: ExecutionResult;
     try {
-      makeExecutionResult({
+      checked = makeExecutionResult({
         contract_version: CONTRACT_VERSION,
         execution_ref: "check",
         status: o.status,
@@ -721,6 +751,10 @@ export class PlaneNode {
     } catch (err) {
       return err instanceof CairnError ? err.message : "invalid outcome";
     }
+    // Evidence binds the output by its canonical fingerprint, and the result must print as
+    // canonical JSON: a value RFC 8785 cannot encode (a lone surrogate) is never accepted.
+    if (fingerprint(checked.output ?? null) === null) return "output cannot be canonically encoded (RFC 8785)";
+    if (fingerprint(checked) === null) return "failure or events cannot be canonically encoded (RFC 8785)";
     return null;
   }
 

@@ -1,0 +1,93 @@
+/**
+ * `cairn plane exec` interrupted by SIGTERM/SIGINT/SIGHUP (the BUILT cli): the running
+ * execution is cancelled (a process-lane command's process group is stopped, never left
+ * running past the CLI), `execution.cancelled` and `execution.completed` reach the evidence,
+ * and the CLI then ends by the same signal (a shell reports 128 + its number).
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { cairn, CLI, spawnCairn, TempDirs } from "./helpers.js";
+import type { ChildProcess } from "node:child_process";
+
+/** Safety net for a child that never starts its command (not a speed assertion). */
+const WAIT_LIMIT_MS = 30_000;
+
+const CONFIG = `node_id: local-1
+authority: { audience: cairn-local, trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }],
+             policy: [{ subject: alice, lanes: [process], operations: ["*"] }] }
+lanes: [process]
+targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
+evidence: { jsonl: evidence.jsonl }
+`;
+
+const temps = new TempDirs();
+const children: ChildProcess[] = [];
+const pids: number[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const p of pids.splice(0)) if (alive(p)) process.kill(p, "SIGKILL");
+  temps.cleanup();
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, what: string, limit = WAIT_LIMIT_MS): Promise<void> {
+  const deadline = Date.now() + limit;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("cairn plane exec: SIGTERM, SIGINT, SIGHUP", () => {
+  it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s cancels the running process-lane command, records execution.completed, then ends by that signal", async (signal) => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
+    writeFileSync(join(dir, "node.yaml"), CONFIG);
+    const pidFile = join(dir, "command.pid");
+    const request = {
+      contract_version: 1,
+      lane_id: "process",
+      operation: "run",
+      idempotency_key: "k1",
+      payload: { command: "/bin/sh", argv: ["-c", `echo $$ > ${pidFile}; exec sleep 60`], timeout_ms: 60_000 },
+      acceptable_attestation: { classes: ["local-process-weak"] },
+    };
+    writeFileSync(join(dir, "req.json"), JSON.stringify(request));
+    const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "cairn-local", "--ttl", "120", "--request", "req.json"], { cwd: dir });
+    expect(signed.status).toBe(0);
+    writeFileSync(join(dir, "signed.json"), signed.out);
+
+    const { child, stdout, stderr, exited } = spawnCairn(["plane", "exec", "--config", "node.yaml", "--request", "signed.json", "--json"], { cwd: dir });
+    children.push(child);
+    await until(() => existsSync(pidFile) && /^\d+\n$/.test(readFileSync(pidFile, "utf8")), `the command to start; stderr: ${stderr()}`);
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    pids.push(pid);
+    expect(alive(pid)).toBe(true);
+
+    child.kill(signal);
+    expect(await exited).toEqual({ code: null, signal });
+    expect(alive(pid)).toBe(false); // the command did not outlive the CLI
+    expect(stdout()).toBe("");
+    const error = (JSON.parse(stderr().trimEnd().split("\n").at(-1) as string) as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
+    expect(error).toEqual({
+      code: "E_INTERRUPTED",
+      message: expect.stringMatching(new RegExp(`^interrupted by ${signal}: execution exec-\\d+-\\d+ ended failed \\(cancellation\\); evidence: ev-`)),
+      details: { signal, execution_ref: expect.stringMatching(/^exec-/), status: "failed", failure_class: "cancellation", evidence: expect.any(Array) },
+    });
+
+    const evidence = readFileSync(join(dir, "evidence.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { evidence_type: string; payload: Record<string, unknown> });
+    expect(evidence.map((e) => e.evidence_type)).toEqual(["admission.accepted", "target.selected", "execution.started", "execution.cancelled", "execution.completed"]);
+    expect(evidence.at(-1)?.payload).toMatchObject({ status: "failed", failure_class: "cancellation" });
+    expect(error.details.evidence).toHaveLength(5);
+  });
+});
