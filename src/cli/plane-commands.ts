@@ -221,22 +221,36 @@ function printResult(out: Output, r: ExecutionResult, stored: BuiltNode["storeSi
 /** How often an interrupted `exec` re-cancels executions that became cancellable since the signal. */
 const CANCEL_POLL_MS = 10;
 
+/** Signals after which an interrupted `exec` stops waiting for its execution to end. */
+const SIGNALS_BEFORE_ABANDON = 3;
+
 /**
  * Runs `body` (one `node.execute`) with SIGINT/SIGTERM/SIGHUP handled: the first signal cancels
- * every running execution of `node` (and any that becomes cancellable until `body` settles, as
- * admission may still be under way), so the lane stops its work — a process lane TERM/KILLs the
- * command's process group — and the node emits `execution.completed`. `body`'s result is then
- * returned with the signal; the caller closes the node and re-raises it. A second signal ends
- * the process at once (its default action), without waiting.
+ * every running execution of `node` — each once: a ref already cancelled is not cancelled again
+ * (every `cancel` writes an `execution.cancelled` record) — and any that becomes cancellable
+ * until `body` settles, as admission may still be under way, so the lane stops its work (a
+ * process lane TERM, then KILLs, the command's process group) and the node emits
+ * `execution.completed`. `body`'s result is then returned with the signal; the caller closes the
+ * node and re-raises it. A second signal is absorbed (the wait is bounded by the lane's kill
+ * grace): leaving then would orphan a command that ignores TERM. The third ends the process at
+ * once (its default action), without waiting.
  */
 async function cancelOnSignal<T>(node: BuiltNode["node"], body: () => Promise<T>): Promise<{ value: T; signal: NodeJS.Signals | null }> {
   let caught: NodeJS.Signals | null = null;
+  let count = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
+  const cancelled = new Set<string>();
   const cancelAll = (): void => {
-    for (const ref of node.runningRefs()) void node.cancel(ref).catch(() => undefined);
+    for (const ref of node.runningRefs()) {
+      if (cancelled.has(ref)) continue;
+      cancelled.add(ref);
+      void node.cancel(ref).catch(() => undefined);
+    }
   };
   const handler = (signal: NodeJS.Signals): void => {
-    for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
+    count++;
+    if (count >= SIGNALS_BEFORE_ABANDON - 1) for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
+    if (count > 1) return;
     caught = signal;
     cancelAll();
     timer = setInterval(cancelAll, CANCEL_POLL_MS);

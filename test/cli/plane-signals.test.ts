@@ -90,4 +90,37 @@ describe("cairn plane exec: SIGTERM, SIGINT, SIGHUP", () => {
     expect(evidence.at(-1)?.payload).toMatchObject({ status: "failed", failure_class: "cancellation" });
     expect(error.details.evidence).toHaveLength(5);
   });
+
+  it("a command that ignores TERM: one execution.cancelled (not one per poll), and a second ^C does not orphan it", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
+    writeFileSync(join(dir, "node.yaml"), CONFIG);
+    const pidFile = join(dir, "command.pid");
+    const request = {
+      contract_version: 1,
+      lane_id: "process",
+      operation: "run",
+      idempotency_key: "k2",
+      payload: { command: "/bin/sh", argv: ["-c", `trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done`], timeout_ms: 60_000 },
+      acceptable_attestation: { classes: ["local-process-weak"] },
+    };
+    writeFileSync(join(dir, "req.json"), JSON.stringify(request));
+    const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "cairn-local", "--ttl", "120", "--request", "req.json"], { cwd: dir });
+    expect(signed.status).toBe(0);
+    writeFileSync(join(dir, "signed.json"), signed.out);
+    const { child, stderr, exited } = spawnCairn(["plane", "exec", "--config", "node.yaml", "--request", "signed.json", "--json"], { cwd: dir });
+    children.push(child);
+    await until(() => existsSync(pidFile) && /^\d+\n$/.test(readFileSync(pidFile, "utf8")), `the command to start; stderr: ${stderr()}`);
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    pids.push(pid);
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 30));
+    child.kill("SIGINT"); // before: the CLI died at once, leaving the shell (TERM ignored) running
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(alive(pid)).toBe(false);
+    const evidence = readFileSync(join(dir, "evidence.jsonl"), "utf8").trimEnd().split("\n").map((l) => (JSON.parse(l) as { evidence_type: string }).evidence_type);
+    // before: one execution.cancelled per 10 ms poll until the KILL (about 20)
+    expect(evidence).toEqual(["admission.accepted", "target.selected", "execution.started", "execution.cancelled", "execution.completed"]);
+  });
 });

@@ -64,12 +64,20 @@ export const RESERVED_REQUEST_HEADERS = ["connection", "content-length", "expect
  */
 export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /** Request headers: RFC 9110 token names (not reserved), values of HEADER_VALUE characters. */
+/**
+ * A `z.record` rebuilds its object by assignment, so an own `"__proto__"` member would be
+ * dropped silently (what was signed would not be what is sent): record keys refuse it.
+ */
+export const notProto = (k: string): boolean => k !== "__proto__";
+export const NOT_PROTO_MESSAGE = "must not be \"__proto__\"";
+
 export const headersField = z
   .record(
     z
       .string()
       .regex(TOKEN, { message: "must be an HTTP header name" })
-      .refine((k) => !(RESERVED_REQUEST_HEADERS as readonly string[]).includes(k.toLowerCase()), { message: "is managed by the client and may not be set" }),
+      .refine((k) => !(RESERVED_REQUEST_HEADERS as readonly string[]).includes(k.toLowerCase()), { message: "is managed by the client and may not be set" })
+      .refine(notProto, { message: NOT_PROTO_MESSAGE }),
     z.string().regex(HEADER_VALUE, { message: "must contain only tab and printable ASCII (\\t, \\x20-\\x7e)" }),
   )
   .default({});

@@ -40,13 +40,13 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
-import { jsonValue } from "../contracts/base.js";
+import { jsonObject, jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
-import { headersField, httpUrl, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
+import { headersField, httpUrl, NOT_PROTO_MESSAGE, notProto, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
 import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, frameText, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import {
@@ -67,7 +67,7 @@ const stdioTransport = z
     kind: z.literal("stdio"),
     command: z.string().min(1),
     argv: z.array(z.string()).default([]),
-    env: z.record(z.string().regex(/^[^=\0]+$/), z.string()).default({}),
+    env: z.record(z.string().regex(/^[^=\0]+$/).refine(notProto, { message: NOT_PROTO_MESSAGE }), z.string()).default({}),
     clear_env: z.boolean().default(false),
     cwd: z.string().refine(isAbsolute, { message: "must be an absolute path" }).optional(),
   })
@@ -88,7 +88,8 @@ export type JsonRpcLaneOptions = z.input<typeof jsonrpcLaneOptionsSchema>;
 export const jsonrpcPayloadSchema = z
   .object({
     method: z.string().min(1),
-    params: z.union([z.array(jsonValue), z.record(jsonValue)]).optional(),
+    // jsonObject, not z.record: an own "__proto__" member is kept (it is signed and sent).
+    params: z.union([z.array(jsonValue), jsonObject]).optional(),
     timeout_ms: timeoutField.optional(),
   })
   .strict();

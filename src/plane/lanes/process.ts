@@ -37,6 +37,7 @@ import { placementSchema, PLACEMENT_SURFACES, type Placement, type PlacementKind
 import { envPreamble, newExitMarker, parseRemoteStatus, remoteScript, sshArgv, sshClientEnv, SSH_ENV_NAME, SSH_MARKER_MAX_BYTES, startedLine } from "../placements/ssh.js";
 import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, jsonPath, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
+import { NOT_PROTO_MESSAGE, notProto } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_SSH_ENV_BYTES, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
 
@@ -59,7 +60,7 @@ export const processLaneOptionsSchema = z
 export type ProcessLaneOptions = z.input<typeof processLaneOptionsSchema>;
 
 const noNul = (s: string): boolean => !s.includes("\0");
-const envName = z.string().regex(/^[^=\0]+$/, { message: "must be a non-empty name without '=' or NUL" });
+const envName = z.string().regex(/^[^=\0]+$/, { message: "must be a non-empty name without '=' or NUL" }).refine(notProto, { message: NOT_PROTO_MESSAGE });
 
 export const processPayloadSchema = z
   .object({
