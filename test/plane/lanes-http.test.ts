@@ -198,6 +198,7 @@ describe("http lane: bounds and classified failures", () => {
       details: { reason: "no_response", code: "unknown" },
     });
     expect(redactUrls("a file:///etc/passwd b")).toBe("a <url> b");
+    expect(redactUrls("x_http://u:p@h.example/p?t=S")).toBe("x_http://h.example"); // no word boundary before the scheme
   });
 
   it("lane options and config reject credentials in URLs", () => {

@@ -38,7 +38,8 @@ export const httpUrl = urlOf(["http:", "https:"], "http: or https:");
  * them.
  */
 export function redactUrls(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/(?:[^\s"'<>]*[^\s"'<>.,;:!?)\]}])?/gi, (m) => {
+  // No `\b` before the scheme: `x_http://…` has none (an underscore is a word character).
+  return text.replace(/(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/(?:[^\s"'<>]*[^\s"'<>.,;:!?)\]}])?/gi, (m) => {
     try {
       const origin = new URL(m).origin;
       return origin === "null" ? "<url>" : origin;
