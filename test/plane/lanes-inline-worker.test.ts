@@ -102,6 +102,7 @@ describe("worker lane", () => {
     noisy: { module: FNS, export: "noisy" },
     flood: { module: FNS, export: "flood" },
     emitEmpty: { module: FNS, export: "emitEmpty" },
+    emitUndefinedType: { module: FNS, export: "emitUndefinedType" },
     postRaw: { module: FNS, export: "postRaw" },
     emitDate: { module: FNS, export: "emitDate" },
     main: { module: FNS },
@@ -178,6 +179,12 @@ describe("worker lane", () => {
       failure: { class: "semantic_runtime_failed", message: "the function emitted an event whose event_type is not a non-empty string", details: { reason: "invalid_event" } },
       metrics: metrics(2000),
     });
+    expect(events).toEqual([]);
+  });
+
+  it("an event whose type is not a string (undefined) is invalid_event too, not the type \"undefined\"", async () => {
+    const { outcome, events } = await exec(lane, "emitUndefinedType", {});
+    expect(outcome.failure).toEqual({ class: "semantic_runtime_failed", message: "the function emitted an event whose event_type is not a non-empty string", details: { reason: "invalid_event" } });
     expect(events).toEqual([]);
   });
 

@@ -56,7 +56,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { url, name, payload, info } = workerData;
 const post = (m) => parentPort.postMessage(m);
-const ctx = Object.freeze({ ...info, emit: (event_type, p) => post({ t: "event", event_type: String(event_type), payload: p }) });
+const ctx = Object.freeze({ ...info, emit: (event_type, p) => post({ t: "event", event_type, payload: p }) });
 const describe = (e) => ({ name: e && e.name ? String(e.name) : typeof e, message: e && e.message !== undefined ? String(e.message) : String(e) });
 (async () => {
   let fn;
