@@ -21,7 +21,7 @@ import { JsonlEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { StoreEvidenceSink } from "../../src/plane/evidence/store-sink.js";
 import { buildLane } from "../../src/plane/lanes/index.js";
 import type { Lane } from "../../src/plane/lanes/lane.js";
-import { PlaneNode } from "../../src/plane/node/node.js";
+import { PlaneNode, rejectionEvidenceMessage } from "../../src/plane/node/node.js";
 import { openStore, type Store } from "../../src/store/store.js";
 import { LANE_EVIDENCE_EDGE_TYPE, runCairnWorkflowWithPlane, type PlaneRunBinding } from "../../src/workflow/cairn/lane-step.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
@@ -329,6 +329,9 @@ describe("lane-bound CS on the http lane (a registry service)", () => {
     const lines = evidenceLines(p.jsonl);
     expect(lines.map((l) => l.evidence_type)).toEqual(["admission.rejected"]);
     expect(r.error?.message).toMatch(/^plane admission rejected lane-bound step bind \(lane http, operation request\): policy_denied \(policy_denied\): .+; evidence ev-/);
+    // The reason's fixed message, as in the evidence: never the subject the rejection quoted.
+    expect(r.error?.message).toContain(`policy_denied (policy_denied): ${rejectionEvidenceMessage("policy_denied")}; evidence`);
+    expect(r.error?.message).not.toContain("mallory");
     expect(r.error?.message).toContain(`evidence ${lines[0]!.evidence_id}`);
     expect(seen.size).toBe(before); // nothing was dispatched
     const last = events(r).at(-1)!;

@@ -58,7 +58,7 @@ import { CONTRACT_VERSION, type JsonValue } from "../../plane/contracts/base.js"
 import type { ExecutionResult } from "../../plane/contracts/execution.js";
 import { fingerprint, redactOutput } from "../../plane/evidence/redact.js";
 import type { StoreEvidenceSink } from "../../plane/evidence/store-sink.js";
-import type { PlaneNode } from "../../plane/node/node.js";
+import { rejectionEvidenceMessage, type PlaneNode } from "../../plane/node/node.js";
 import { acquireDataRootLockAsync, checkDataRootLockWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS } from "../effects/index.js";
 import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
@@ -233,7 +233,9 @@ export async function executeLaneStep(call: LaneStepCall, plane: PlaneRunBinding
     const sub = rej !== undefined && typeof rej.details.reason === "string" ? ` (${rej.details.reason})` : "";
     throw new CairnError(
       ErrorCode.PLANE_REJECTED,
-      `plane admission rejected lane-bound step ${step.id} (lane ${lane.laneId}, operation ${lane.operation}): ${rej?.reason ?? "rejected"}${sub}: ${rej?.message ?? ""}; evidence ${result.evidence.join(", ") || "none"}`,
+      // The reason's fixed message, as the evidence writes it: the rejection's own message may
+      // quote what was sent (a subject, an audience) or a time, and this text enters the trace.
+      `plane admission rejected lane-bound step ${step.id} (lane ${lane.laneId}, operation ${lane.operation}): ${rej?.reason ?? "rejected"}${sub}: ${rejectionEvidenceMessage(rej?.reason ?? "")}; evidence ${result.evidence.join(", ") || "none"}`,
       {
         reason: PLANE_REJECTED_REASON, rejection: rej?.reason ?? null, evidence: [...result.evidence], evidence_digests: digests,
         laneObservation: laneDetail(lane, result, digests, plane.storeSink !== null && plane.storeSink !== undefined),
