@@ -509,6 +509,31 @@ describe("reduce in parts", () => {
   });
 });
 
+describe("reduce session", () => {
+  it("close() while a chunk waits for a slot: the chunk gives the slot back and fails, the pool keeps working", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cairn-sandbox-session-"));
+    try {
+      const file = join(dir, "hold.mjs");
+      await writeFile(file, 'export const initial = 0;\nexport default (x) => (x === "never" ? new Promise(() => {}) : x);\nexport function reduce(acc, o) { return acc + o; }\n');
+      const pool = await WorkerPool.create({ size: 1, bundle: await bundleModule(file), seed: "s", moduleName: "hold.mjs" });
+      pools.push(pool);
+      const holding = pool.runPulse(0, [{ id: 0, input: "never" }], { attempt: 1, euTimeoutMs: 300 }); // holds the only slot
+      const session = pool.openReduce();
+      const waiting = session.chunk("0", [{ id: 1, bytes: false, json: "2" }]).then(
+        () => "folded",
+        (e: unknown) => (e as Error).message,
+      );
+      await session.close();
+      expect((await holding).kind).toBe("crashed"); // the timeout frees the slot
+      expect(await waiting).toBe("reduce session is closed");
+      const next = await Promise.race([pool.runPulse(1, [{ id: 2, input: 5 }], { attempt: 1 }), new Promise((r) => setTimeout(() => r("stuck"), 10_000))]);
+      expect(next).not.toBe("stuck"); // before: the closed session kept the slot forever
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("pool behaviour", () => {
   it("keeps module-level state per worker; runOnFreshWorker starts from a pristine module", async () => {
     const pool = await poolOf("sandbox-counter.mjs", { size: 1 });

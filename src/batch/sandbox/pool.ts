@@ -681,7 +681,15 @@ export class WorkerPool {
     };
     const workerFor = async (): Promise<PoolWorker> => {
       if (closed) throw new UsageError("reduce session is closed");
-      if (held === undefined) held = { slot: await this.acquire(), worker: undefined };
+      if (held === undefined) {
+        const slot = await this.acquire();
+        if (closed) {
+          // close() ran while this chunk waited for the slot: give it back.
+          this.release(slot);
+          throw new UsageError("reduce session is closed");
+        }
+        held = { slot, worker: undefined };
+      }
       if (held.worker === undefined) {
         try {
           held.worker = await this.freshWorker(held.slot);
