@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
-import type { LaneFailure } from "./lane.js";
-import { errnoCode, errorMessage } from "./common.js";
+import type { LaneFailure, LaneOutcome } from "./lane.js";
+import { deadlineFailure, encodeBody, errnoCode, errorMessage, type Deadline, type Run } from "./common.js";
 
 /**
  * An absolute URL of one of `schemes` WITHOUT credentials (`user:password@`): fetch and ws refuse
@@ -157,4 +157,17 @@ export function transportFailure(err: unknown, url: string): LaneFailure {
 /** `remote_disconnect` for a response whose body broke off. */
 export function disconnectFailure(err: unknown): LaneFailure {
   return { class: "remote_disconnect", message: `the response body broke off: ${redactUrls(errorMessage(err))}`, details: { reason: "body_interrupted", code: errnoCode(err) ?? "unknown" } };
+}
+
+/**
+ * The outcome of a response body that `readCapped` could not finish (`err` carries the bytes
+ * read so far in `partial`): the deadline's failure if it fired, else `remote_disconnect`, with
+ * the response head and the partial body as output (http and sse lanes).
+ */
+export function bodyReadFailure(run: Run, deadline: Deadline, head: Record<string, JsonValue>, err: unknown): LaneOutcome {
+  const partial = (err as { partial?: Buffer }).partial ?? Buffer.alloc(0);
+  const output = { ...head, ...encodeBody(partial), body_truncated: false };
+  const io = { bytes: partial.length, truncated: false };
+  if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output, io);
+  return run.failWith(disconnectFailure(err), output, io);
 }

@@ -27,7 +27,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, checkOrigin, disconnectFailure, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
+import { allowedOriginsOption, bodyReadFailure, checkOrigin, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
 import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_MAX_TIMEOUT_MS, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
 
@@ -117,11 +117,7 @@ export class HttpLane implements Lane {
         const output = { ...head, ...encodeBody(bytes), body_truncated: truncated };
         return run.fact(res.ok ? "succeeded" : "failed", output, { bytes: bytes.length, truncated });
       } catch (err) {
-        const partial = (err as { partial?: Buffer }).partial ?? Buffer.alloc(0);
-        const output = { ...head, ...encodeBody(partial), body_truncated: false };
-        const io = { bytes: partial.length, truncated: false };
-        if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output, io);
-        return run.failWith(disconnectFailure(err), output, io);
+        return bodyReadFailure(run, deadline, head, err);
       }
     } finally {
       deadline.dispose();

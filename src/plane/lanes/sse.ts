@@ -28,7 +28,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
+import { allowedOriginsOption, bodyReadFailure, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
@@ -108,11 +108,7 @@ export class SseLane implements Lane {
           const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES));
           return run.fact("failed", { ...head, ...encodeBody(body.bytes), body_truncated: body.truncated });
         } catch (err) {
-          const partial = (err as { partial?: Buffer }).partial ?? Buffer.alloc(0);
-          const output = { ...head, ...encodeBody(partial), body_truncated: false };
-          const io = { bytes: partial.length, truncated: false };
-          if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output, io);
-          return run.failWith(disconnectFailure(err), output, io);
+          return bodyReadFailure(run, deadline, head, err);
         }
       }
       const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
