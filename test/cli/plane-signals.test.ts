@@ -47,31 +47,39 @@ async function until(cond: () => boolean, what: string, limit = WAIT_LIMIT_MS): 
   }
 }
 
+/**
+ * Starts `cairn plane exec --json` on a signed process-lane request running `/bin/sh -c <script>`
+ * (`script(pidFile)` must write the shell's pid to pidFile first) and waits until it runs.
+ */
+async function startExec(key: string, script: (pidFile: string) => string): Promise<{ dir: string; pid: number } & ReturnType<typeof spawnCairn>> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const dir = temps.make();
+  expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
+  writeFileSync(join(dir, "node.yaml"), CONFIG);
+  const pidFile = join(dir, "command.pid");
+  const request = {
+    contract_version: 1,
+    lane_id: "process",
+    operation: "run",
+    idempotency_key: key,
+    payload: { command: "/bin/sh", argv: ["-c", script(pidFile)], timeout_ms: 60_000 },
+    acceptable_attestation: { classes: ["local-process-weak"] },
+  };
+  writeFileSync(join(dir, "req.json"), JSON.stringify(request));
+  const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "cairn-local", "--ttl", "120", "--request", "req.json"], { cwd: dir });
+  expect(signed.status).toBe(0);
+  writeFileSync(join(dir, "signed.json"), signed.out);
+  const spawned = spawnCairn(["plane", "exec", "--config", "node.yaml", "--request", "signed.json", "--json"], { cwd: dir });
+  children.push(spawned.child);
+  await until(() => existsSync(pidFile) && /^\d+\n$/.test(readFileSync(pidFile, "utf8")), `the command to start; stderr: ${spawned.stderr()}`);
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  pids.push(pid);
+  return { dir, pid, ...spawned };
+}
+
 describe("cairn plane exec: SIGTERM, SIGINT, SIGHUP", () => {
   it.each(["SIGTERM", "SIGINT", "SIGHUP"] as const)("%s cancels the running process-lane command, records execution.completed, then ends by that signal", async (signal) => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-    const dir = temps.make();
-    expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
-    writeFileSync(join(dir, "node.yaml"), CONFIG);
-    const pidFile = join(dir, "command.pid");
-    const request = {
-      contract_version: 1,
-      lane_id: "process",
-      operation: "run",
-      idempotency_key: "k1",
-      payload: { command: "/bin/sh", argv: ["-c", `echo $$ > ${pidFile}; exec sleep 60`], timeout_ms: 60_000 },
-      acceptable_attestation: { classes: ["local-process-weak"] },
-    };
-    writeFileSync(join(dir, "req.json"), JSON.stringify(request));
-    const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "cairn-local", "--ttl", "120", "--request", "req.json"], { cwd: dir });
-    expect(signed.status).toBe(0);
-    writeFileSync(join(dir, "signed.json"), signed.out);
-
-    const { child, stdout, stderr, exited } = spawnCairn(["plane", "exec", "--config", "node.yaml", "--request", "signed.json", "--json"], { cwd: dir });
-    children.push(child);
-    await until(() => existsSync(pidFile) && /^\d+\n$/.test(readFileSync(pidFile, "utf8")), `the command to start; stderr: ${stderr()}`);
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    pids.push(pid);
+    const { dir, pid, child, stdout, stderr, exited } = await startExec("k1", (pidFile) => `echo $$ > ${pidFile}; exec sleep 60`);
     expect(alive(pid)).toBe(true);
 
     child.kill(signal);
@@ -92,28 +100,7 @@ describe("cairn plane exec: SIGTERM, SIGINT, SIGHUP", () => {
   });
 
   it("a command that ignores TERM: one execution.cancelled (not one per poll), and a second ^C does not orphan it", async () => {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-    const dir = temps.make();
-    expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
-    writeFileSync(join(dir, "node.yaml"), CONFIG);
-    const pidFile = join(dir, "command.pid");
-    const request = {
-      contract_version: 1,
-      lane_id: "process",
-      operation: "run",
-      idempotency_key: "k2",
-      payload: { command: "/bin/sh", argv: ["-c", `trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done`], timeout_ms: 60_000 },
-      acceptable_attestation: { classes: ["local-process-weak"] },
-    };
-    writeFileSync(join(dir, "req.json"), JSON.stringify(request));
-    const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "cairn-local", "--ttl", "120", "--request", "req.json"], { cwd: dir });
-    expect(signed.status).toBe(0);
-    writeFileSync(join(dir, "signed.json"), signed.out);
-    const { child, stderr, exited } = spawnCairn(["plane", "exec", "--config", "node.yaml", "--request", "signed.json", "--json"], { cwd: dir });
-    children.push(child);
-    await until(() => existsSync(pidFile) && /^\d+\n$/.test(readFileSync(pidFile, "utf8")), `the command to start; stderr: ${stderr()}`);
-    const pid = Number(readFileSync(pidFile, "utf8").trim());
-    pids.push(pid);
+    const { dir, pid, child, exited } = await startExec("k2", (pidFile) => `trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 0.05; done`);
     child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 30));
     child.kill("SIGINT"); // before: the CLI died at once, leaving the shell (TERM ignored) running
