@@ -28,7 +28,7 @@ import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
   auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
-import { buildManifest, loadManifest, recordManifest, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
+import { buildManifest, loadManifest, recordManifest, runStatus, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import { isFailedRecord, parseRecord } from "./records.js";
@@ -94,7 +94,7 @@ export interface ExecutionResult {
 function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult {
   const r: ExecutionResult = {
     runId: m.runId,
-    status: m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed",
+    status: runStatus(m),
     counts: { total: m.counts.total, completed: m.counts.completed, failed: m.counts.failed, retried: m.counts.retried },
     outputDigest: m.output.digest,
     outputArtifact: m.output.artifact,

@@ -107,6 +107,11 @@ export function buildManifest(args: {
   };
 }
 
+/** A finished run's status: `failed` when EUs failed and the run did not allow failures. */
+export function runStatus(m: Pick<Manifest, "counts" | "config">): "completed" | "failed" {
+  return m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed";
+}
+
 /** Receipt params kind of a whole run's receipt (function + input ⇒ output + manifest). */
 export const RUN_RECEIPT_KIND = "cairn.batch.run";
 
@@ -134,7 +139,7 @@ export function recordManifest(store: Store, m: Manifest): Digest {
       inputs: [m.input.artifact],
       params: { kind: RUN_RECEIPT_KIND, plan: m.plan },
       outputs: [m.output.artifact, art.digest],
-      status: m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "succeeded",
+      status: runStatus(m) === "failed" ? "failed" : "succeeded",
     });
     const records = [...new Set(m.pulses.map((p) => p.records))];
     for (let i = 0; i < records.length; i += MAX_EDGE_NODES) {

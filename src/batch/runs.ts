@@ -1,6 +1,6 @@
 /** Listing runs recorded in a store (`cairn runs ls`). */
 import type { Store } from "../store/store.js";
-import { loadManifest } from "./manifest.js";
+import { loadManifest, runStatus } from "./manifest.js";
 import { reportRoot, type RunPlan } from "./plan.js";
 
 export interface RunSummary {
@@ -37,7 +37,7 @@ export function listRuns(store: Store): RunSummary[] {
     const done = loadManifest(store, runId);
     if (done !== undefined) {
       s.state = "completed";
-      s.status = done.manifest.counts.failed > 0 && !done.manifest.config.allowFailures ? "failed" : "completed";
+      s.status = runStatus(done.manifest);
       s.manifest = done.digest;
       s.counts = done.manifest.counts;
       s.outputDigest = done.manifest.output.digest;

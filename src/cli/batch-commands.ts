@@ -12,7 +12,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { listRuns, type RunSummary } from "../batch/runs.js";
-import { loadManifest, type Manifest } from "../batch/manifest.js";
+import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
@@ -425,7 +425,7 @@ function resourcesLine(store: Store, runId: string): string | undefined {
 
 function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
   const m = done?.manifest;
-  const status = m === undefined ? undefined : m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed";
+  const status = m === undefined ? undefined : runStatus(m);
   out.line(`run ${runId}: ${m === undefined ? "incomplete (cairn resume " + runId + " continues it)" : `completed, status ${status as string}`}`);
   out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
   out.line(`plan: ${planDigest}`);
