@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isCairnError } from "../../src/core/errors.js";
+import { build } from "esbuild";
 import { bundleModule, type ModuleBundle } from "../../src/batch/sandbox/bundle.js";
 import { MAX_QUEUED_REQUESTS, REDUCE_CHUNK_SIZE, REDUCE_PART_BYTES, WorkerPool, type EUResult, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
 import type { EUBytesOutput, EUJsonOutput } from "../../src/batch/sandbox/protocol.js";
@@ -105,6 +106,17 @@ describe("bundleModule", () => {
     // Node builtins stay external; the relative TS import is inlined.
     expect(a.code).toContain('from "node:crypto"');
     expect(a.code).not.toContain("./sandbox-hex");
+  });
+
+  it("an ES module's bundle is what esbuild gives without the source map, metafile and outfile (so function identities stay as they were)", async () => {
+    // The options of before the source map was added, with esbuild pinned by the lockfile.
+    const plain = await build({
+      entryPoints: [fixture("sandbox-entropy.ts")], absWorkingDir: FIXTURES.replace(/\/$/, ""), bundle: true, platform: "node", format: "esm", target: "node20",
+      packages: "bundle", write: false, sourcemap: false, legalComments: "none", charset: "ascii", metafile: false, logLevel: "silent",
+    });
+    const b = await bundleModule(fixture("sandbox-entropy.ts"));
+    expect(b.code).toBe(plain.outputFiles[0]?.text);
+    expect(b.digest).toBe("sha256:6b2f0c6b84bbf57d02a5377e00dd78417a44c6292758b1d959b8a82b077ade1d");
   });
 
   it("names a missing file with E_NOT_FOUND", async () => {
