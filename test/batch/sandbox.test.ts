@@ -160,6 +160,18 @@ describe("bundleModule", () => {
     expect(pkg.code).not.toContain("import_meta");
   });
 
+  it("accepts the text import.meta in strings, template text and regular expressions", async () => {
+    const dir = join(tmp, "meta-text");
+    await mkdir(dir, { recursive: true });
+    const entry = join(dir, "text.mjs");
+    await writeFile(entry, 'const s = "import.meta";\nconst t = `uses import.meta ${s.length}`;\nconst r = /import\\.meta/;\nexport default () => [s, t, r.test(s)];\n');
+    const b = await bundleModule(entry);
+    expect(b.code).toContain('"import.meta"');
+    // and a real one beside them is still found, at its own position
+    await writeFile(entry, 'const s = "import.meta";\nexport default () => [s, import.meta.url];\n');
+    await expectRejects(bundleModule(entry), "E_INVALID_INPUT", new RegExp(`^${escapeRe(entry)}:2:26: import\\.meta is not available`));
+  });
+
   it("maps bundle positions back to TypeScript sources (types stripped) and refuses positions it cannot map", async () => {
     const dir = join(tmp, "map");
     await mkdir(join(dir, "lib"), { recursive: true });

@@ -20,9 +20,9 @@
  * (`createRequire(import.meta.url)`, `new URL("./x", import.meta.url)`), and files found
  * through it would not be part of the function's identity. Packages from node_modules keep
  * theirs as they are (many probe it, e.g. `import.meta.env?.DEV`): they see the bundle's
- * `data:` URL, as before. The check scans the bundle's text for `import.meta` and maps each
- * occurrence to its source, so the text `"import.meta"` in a string of the user's code is
- * refused too.
+ * `data:` URL, as before. The check lexes the bundle (es-module-lexer) for `import.meta`
+ * expressions and maps each to its source; the same text in a string, template text, regular
+ * expression or comment is not one.
  *
  * What is bundled: the entry and everything it imports, including packages from
  * node_modules (`packages: "bundle"`). Node builtins (`fs`, `node:crypto`…) stay external.
@@ -33,6 +33,7 @@ import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { SourceMap } from "node:module";
 import { build, type BuildFailure, type BuildOptions, type Message } from "esbuild";
+import { init as lexerReady, parse as parseModule } from "es-module-lexer";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
 
@@ -101,21 +102,34 @@ function sourceMapOf(mapText: string): SourceOf {
 /**
  * The first `import.meta` of the bundle that comes from the user's own files (not from a
  * package under node_modules), as its source and position; undefined when there is none.
+ *
+ * The occurrences come from es-module-lexer, which tells a real `import.meta` from the same
+ * text in a string, template text, regular expression or comment. Should the lexer reject the
+ * bundle, every textual occurrence counts (the check stays closed).
  */
-function userImportMeta(code: string, sourceOf: SourceOf): { source: string; line: number; column: number } | undefined {
-  const re = /\bimport\.meta\b/g;
+async function userImportMeta(code: string, sourceOf: SourceOf): Promise<{ source: string; line: number; column: number } | undefined> {
+  let offsets: number[];
+  try {
+    await lexerReady;
+    offsets = parseModule(code)[0].filter((i) => i.d === IMPORT_META).map((i) => i.s);
+  } catch {
+    offsets = [...code.matchAll(/\bimport\.meta\b/g)].map((m) => m.index);
+  }
   let line = 1;
   let lineStart = 0;
-  for (let m = re.exec(code); m !== null; m = re.exec(code)) {
-    for (let nl = code.indexOf("\n", lineStart); nl !== -1 && nl < m.index; nl = code.indexOf("\n", lineStart)) {
+  for (const at of offsets) {
+    for (let nl = code.indexOf("\n", lineStart); nl !== -1 && nl < at; nl = code.indexOf("\n", lineStart)) {
       line++;
       lineStart = nl + 1;
     }
-    const at = sourceOf(line, m.index - lineStart + 1);
-    if (at !== undefined && !at.source.split("/").includes("node_modules")) return at;
+    const src = sourceOf(line, at - lineStart + 1);
+    if (src !== undefined && !src.source.split("/").includes("node_modules")) return src;
   }
   return undefined;
 }
+
+/** es-module-lexer's `d` for an `import.meta` (a dynamic import has its offset, a static one -1). */
+const IMPORT_META = -2;
 
 /**
  * Bundles the module at `path` (`.ts`, `.mts`, `.js` or `.mjs`).
@@ -200,7 +214,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot bundle module ${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
   const sourceOf = sourceMapOf(mapText);
-  const meta = userImportMeta(code, sourceOf);
+  const meta = await userImportMeta(code, sourceOf);
   if (meta !== undefined) {
     throw new CairnError(
       ErrorCode.INVALID_INPUT,
