@@ -14,7 +14,7 @@
  * Everything below the CLI takes an injected clock.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
@@ -33,6 +33,7 @@ import { printError, type Output } from "./output.js";
 import { strictUtf8 } from "../core/utf8.js";
 import { removeOpenTemps } from "../store/out-file.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
+import { makeDirs } from "../core/dirs.js";
 
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
@@ -106,7 +107,7 @@ function keygenCommand(): Command {
         }
       }
       try {
-        mkdirSync(opts.out, { recursive: true });
+        makeDirs(opts.out);
         writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, opts.force === true);
         writeFileAtomic(pubFile, kp.publicKeyPem, 0o644, opts.force === true);
       } catch (err) {

@@ -11,7 +11,7 @@
  * finishes step 3 for .ready files that have one. Readers fall back to the .ready path.
  */
 import {
-  closeSync, fsyncSync, mkdirSync, openSync, read, readFileSync, renameSync, rmSync,
+  closeSync, fsyncSync, openSync, read, readFileSync, renameSync, rmSync,
   unlinkSync, writeSync, chmodSync, readdirSync, existsSync,
 } from "node:fs";
 import { open as openAsync } from "node:fs/promises";
@@ -28,6 +28,7 @@ import {
 } from "./layout.js";
 import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
+import { makeDirs } from "../core/dirs.js";
 
 export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;\s*[^\r\n]{1,200})?$/;
@@ -497,7 +498,7 @@ export class Artifacts {
 export function placeReady(root: string, digest: Digest): void {
   const ready = readyPath(root, digest);
   const final = objectPath(root, digest);
-  mkdirSync(dirname(final), { recursive: true });
+  makeDirs(dirname(final));
   try {
     renameSync(ready, final);
   } catch (err) {

@@ -1,7 +1,8 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
+import { makeDirs } from "../core/dirs.js";
 
 /** fsync a directory so a rename or unlink inside it is durable. */
 export function fsyncDir(dir: string): void {
@@ -31,7 +32,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
 }
 
 export function ensureDir(dir: string): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
 }
 
 /** True when an fs error means "no such file or directory". */

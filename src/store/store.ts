@@ -3,7 +3,7 @@
  * snapshots, roots, gc, fsck). Open it with `openStore`. A writer holds the store's single
  * writer lock for as long as it is open; any number of readers may read alongside.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, accessSync, constants } from "node:fs";
+import { existsSync, readFileSync, statSync, accessSync, constants } from "node:fs";
 import { resolve, join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -24,6 +24,7 @@ import { Refs, type Root, type RootKind, type Snapshot } from "./refs.js";
 import { collectGarbage, type GcReport, type WriterSession } from "./gc.js";
 import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
+import { makeDirs } from "../core/dirs.js";
 
 export interface OpenStoreOptions {
   /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
@@ -79,13 +80,13 @@ function readFormat(root: string): FormatFile | undefined {
 
 function initLayout(root: string): void {
   try {
-    mkdirSync(root, { recursive: true });
+    makeDirs(root);
     accessSync(root, constants.W_OK);
   } catch (err) {
     throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${root}: ${(err as Error).message}`, { path: root }, { cause: err });
   }
-  mkdirSync(join(root, OBJECTS_DIR), { recursive: true });
-  mkdirSync(join(root, TMP_DIR), { recursive: true });
+  makeDirs(join(root, OBJECTS_DIR));
+  makeDirs(join(root, TMP_DIR));
   writeFileAtomicSync(join(root, FORMAT_FILE), `${JSON.stringify({ format: STORE_FORMAT_NAME, version: STORE_FORMAT_VERSION })}\n`);
 }
 

@@ -172,6 +172,14 @@ describe("store location problems", () => {
     expect(read.err).toContain(bad);
   });
 
+  it.skipIf(!existsSync("/proc/self"))("a store under /proc fails with exit 1 instead of hanging (Node's recursive mkdir loops there)", () => {
+    const r = spawnSync(process.execPath, [CLI, "--store", "/proc/self/cairn-store", "init"], { cwd: dir, encoding: "utf8", timeout: 20_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("cannot create store directory /proc/self/cairn-store: ENOENT");
+    expect(r.stderr).toContain("E_STORE_IO");
+  });
+
   it.skipIf(process.getuid?.() === 0)("an unwritable directory fails with exit 1 naming the path", () => {
     const locked = join(dir, "locked");
     mkdirSync(locked);

@@ -7,10 +7,11 @@
  *  - JsonlEvidenceSink: appends one RFC 8785 canonical JSON record per line to a file.
  *  - StoreEvidenceSink (store-sink.ts): records evidence as artifacts with lineage edges.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { canonicalize } from "../../core/canonical.js";
 import type { Evidence } from "../contracts/execution.js";
+import { makeDirs } from "../../core/dirs.js";
 
 export interface EvidenceSink {
   readonly sink_id: string;
@@ -37,7 +38,7 @@ export class JsonlEvidenceSink implements EvidenceSink {
     this.sink_id = sinkId ?? `jsonl:${path}`;
   }
   emit(evidence: Evidence): void {
-    mkdirSync(dirname(this.path), { recursive: true });
+    makeDirs(dirname(this.path));
     appendFileSync(this.path, `${canonicalize(evidence)}\n`);
   }
 }

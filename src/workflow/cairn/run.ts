@@ -42,7 +42,6 @@
  * trace ids (`makeTraceId`) and summary (`renderSummary`); see docs/workflow-cairn.md for the
  * event details.
  */
-import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Clock } from "../../core/clock.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -72,6 +71,7 @@ import type { SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
+import { makeDirs } from "../../core/dirs.js";
 
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
@@ -341,7 +341,7 @@ function* runLocked(
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
   const traceDirAbs = join(baseDir, traceDir);
   try {
-    mkdirSync(traceDirAbs, { recursive: true });
+    makeDirs(traceDirAbs);
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }

@@ -28,6 +28,7 @@ import { confinementError, ioError, effectError, EffectErrorReason } from "./err
 import { MODULE_DATA_ROOT_TEMPLATE } from "./policy.js";
 import { ErrorCode } from "../../core/errors.js";
 import { fsyncDir, isNotFound } from "../../store/fsutil.js";
+import { makeDirs } from "../../core/dirs.js";
 
 /** A path known to be lexically inside the data root. */
 export interface ConfinedPath {
@@ -205,7 +206,7 @@ function realRootOf(root: string, create: boolean): string {
   } catch (err) {
     if (!create || !isNotFound(err)) throw err;
   }
-  mkdirSync(root, { recursive: true });
+  makeDirs(root);
   return realpathSync.native(root);
 }
 

@@ -30,6 +30,7 @@ import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, stateFileBytes } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
 import type { PyObject } from "./value.js";
+import { makeDirs } from "../../core/dirs.js";
 
 export interface ReplayDifference {
   /**
@@ -184,7 +185,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
     mkdirSync(workspace);
     for (const f of snapshot.files) {
       const abs = join(workspace, safeRel(traceId, f.path));
-      mkdirSync(dirname(abs), { recursive: true });
+      makeDirs(dirname(abs));
       writeFileSync(abs, store.get(f.digest as Digest));
     }
     return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock });
@@ -260,11 +261,11 @@ export function replayInTemp(
         // Only a directory is recreated (empty: the CS runtimes never look inside it); any other
         // unusable file cannot be set up faithfully, so the run is not replayed at all.
         if (!isRecreatableDirectory(f)) throw unreplayableState(rec.traceId, rel, f.unusable);
-        mkdirSync(abs, { recursive: true });
+        makeDirs(abs);
         continue;
       }
       if (f.digest === null) continue;
-      mkdirSync(dirname(abs), { recursive: true });
+      makeDirs(dirname(abs));
       writeFileSync(abs, stateFileBytes(store, rec.priorState, f.digest as Digest));
     }
     const scratchDir = join(tmp, "store");

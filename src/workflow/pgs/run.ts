@@ -16,7 +16,7 @@
  * ARCHITECTURE §11.7), with no summary, no store record, and an earlier summary of the same
  * trace id removed.
  */
-import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -39,6 +39,7 @@ import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
 import { strictUtf8 } from "../../core/utf8.js";
+import { makeDirs } from "../../core/dirs.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -267,7 +268,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
   const traceDirAbs = join(workspace, traceDir);
   try {
-    mkdirSync(traceDirAbs, { recursive: true });
+    makeDirs(traceDirAbs);
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }
