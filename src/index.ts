@@ -29,7 +29,7 @@ export { loadManifest } from "./batch/manifest.js";
 export type { FunctionSource } from "./batch/runner.js";
 export type { Dataset } from "./batch/ingest.js";
 export type { EUId, InputFormat } from "./batch/input/types.js";
-export { partitionOf, stableHash64 } from "./batch/partition.js";
+export { idHash64, partitionOf, stableHash64 } from "./batch/partition.js";
 export { listRuns, type RunSummary } from "./batch/runs.js";
 
 // The execution plane, as one namespace (its ExecutionResult is not the batch engine's).

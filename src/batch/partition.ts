@@ -101,8 +101,13 @@ function hashId(id: EUId): void {
   hashLo = lo;
 }
 
-/** FNV-1a 64 of `bytes`, as an unsigned 64-bit BigInt (for tests and documentation). */
+/**
+ * FNV-1a 64 of raw `bytes`, as an unsigned 64-bit BigInt. stable_hash(id) is
+ * `stableHash64(canonicalBytes(id))`, i.e. `idHash64(id)`. Anything but bytes is E_USAGE (a
+ * string would otherwise hash as something that is neither).
+ */
 export function stableHash64(bytes: Uint8Array): bigint {
+  if (!(bytes instanceof Uint8Array)) throw new UsageError(`stableHash64 hashes bytes (a Uint8Array), got ${typeof bytes}; idHash64 hashes an EU id`);
   hashBytes(bytes);
   return (BigInt(hashHi) << 32n) | BigInt(hashLo);
 }

@@ -21,11 +21,11 @@ export function parseDuration(text: string, what = "duration"): number {
   return Math.round(ms);
 }
 
-/** Parses a non-negative decimal integer (no sign, no exponent). */
-export function parseCount(text: string, what: string, max = Number.MAX_SAFE_INTEGER): number {
+/** Parses a decimal integer in min..max (no sign, no exponent). */
+export function parseCount(text: string, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n > max) {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in 0..${max}`, { value: text });
+  if (!Number.isSafeInteger(n) || n > max || n < min) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { value: text });
   }
   return n;
 }

@@ -128,11 +128,10 @@ function signCommand(): Command {
     .option("--key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
     .requiredOption("--subject <subject>", "who the authority is granted to (matched against the node's policy)")
     .requiredOption("--audience <audience>", "the node audience the ref is for")
-    .addOption(new Option("--ttl <seconds>", "lifetime in seconds").makeOptionMandatory().argParser((v) => parseCount(v, "--ttl", MAX_TTL_SECONDS)))
+    .addOption(new Option("--ttl <seconds>", "lifetime in seconds").makeOptionMandatory().argParser((v) => parseCount(v, "--ttl", MAX_TTL_SECONDS, 1)))
     .requiredOption("--request <file>", "the request JSON (\"-\" for stdin)")
     .action((opts: { key: string; keyId?: string; subject: string; audience: string; ttl: number; request: string }, cmd: Command) => {
       const out = outputFor(cmd);
-      if (opts.ttl <= 0) throw new UsageError("--ttl must be at least 1 second");
       const keyId = checkKeyId(opts.keyId ?? basename(opts.key).replace(/\.[^.]*$/, ""), "--key-id");
       let pem: string;
       try {

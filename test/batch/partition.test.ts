@@ -41,6 +41,11 @@ describe("stableHash64 (FNV-1a 64)", () => {
     );
   });
 
+  it("refuses anything but bytes (a string would hash as neither its bytes nor its id)", () => {
+    expect(() => stableHash64("a" as unknown as Uint8Array)).toThrow(/stableHash64 hashes bytes \(a Uint8Array\), got string; idHash64 hashes an EU id/);
+    expect(idHash64("a")).toBe(stableHash64(Buffer.from('"a"')));
+  });
+
   it("idHash64 hashes the canonical bytes of the id (fast paths included)", () => {
     expect(idHash64(1)).toBe(fnv1a64Reference(Buffer.from("1")));
     expect(idHash64("1")).toBe(fnv1a64Reference(Buffer.from('"1"')));

@@ -116,7 +116,11 @@ describe("cairn plane sign", () => {
   });
   it("usage errors exit 2", () => {
     expect(run(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "a", "--request", "req.json"]).status).toBe(2); // no --ttl
-    expect(run(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "a", "--ttl", "0", "--request", "req.json"]).status).toBe(2);
+    for (const ttl of ["0", "31622401"]) {
+      const r = run(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "a", "--ttl", ttl, "--request", "req.json"]);
+      expect(r.status).toBe(2);
+      expect(r.err).toContain(`invalid --ttl "${ttl}": expected an integer in 1..31622400 [E_USAGE]`);
+    }
     expect(run(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "a", "--ttl", "abc", "--request", "req.json"]).status).toBe(2);
     const missing = run(["plane", "sign", "--key", "nope.key", "--subject", "alice", "--audience", "a", "--ttl", "5", "--request", "req.json"]);
     expect(missing.status).toBe(1);
