@@ -140,6 +140,17 @@ describe("jsonl", () => {
     expect(rs[0]?.source.file).toBe(p);
   });
 
+  it("refuses a duplicate key (JSON.parse would keep only the last value), also nested and escaped", async () => {
+    const p = file('{"a":1,"b":{"c":1}}\n{"a":1,"b":{"c":2,"\\u0063":3}}\n');
+    const { records, err } = await failing(p, { format: "jsonl" });
+    expect(records).toHaveLength(1);
+    expect(err.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(err.message).toBe(`${p}:2: record 1: duplicate key "c" at column 19 (first at column 13): a record's keys must be unique (only the last value would be kept)`);
+    expect(err.details).toMatchObject({ file: p, line: 2, index: 1, column: 19 });
+    // equal texts in arrays, values and other objects are not duplicates
+    expect(inputs(await collect(file('{"a":"a","b":["a","a"],"c":{"a":{"a":1}}}\n'), { format: "jsonl" }))).toEqual([{ a: "a", b: ["a", "a"], c: { a: { a: 1 } } }]);
+  });
+
   it("reports invalid JSON with file and line", async () => {
     const p = file('{"a":1}\n\n{"a":}\n{"b":2}\n');
     const { records, err } = await failing(p, { format: "jsonl" });
@@ -550,6 +561,11 @@ describe("json", () => {
     const p = file(text);
     await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:1: input is empty: expected a JSON array (\`[]\` for no records)`);
     await expectFailure("-", { format: "json" }, ErrorCode.INVALID_INPUT, "<stdin>:1: input is empty: expected a JSON array (`[]` for no records)", Readable.from([]));
+  });
+
+  it("refuses a duplicate key in an element, at its line in the file", async () => {
+    const p = file('[{"a":1},\n {"a":1,\n  "a":2}]');
+    await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:3: element 1: duplicate key "a" at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);
   });
 
   it("takes ids from a member of each element", async () => {

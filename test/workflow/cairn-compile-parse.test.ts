@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileWorkflows, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
-import { duplicateJsonKey } from "../../src/workflow/cairn/json-keys.js";
+import { duplicateJsonKey } from "../../src/core/json-keys.js";
 import { baseDecl, writeTree } from "./cairn-fixture.js";
 
 async function linesOf(name: string, text: string): Promise<{ file: string; lines: string[] }> {

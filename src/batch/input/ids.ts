@@ -1,6 +1,7 @@
 /** EU id extraction for `idField` and the shared shape of "this record is bad" errors. */
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { EUId } from "./types.js";
+import type { DuplicateJsonKey, TextPosition } from "../../core/json-keys.js";
 
 /** Where a record sits, for error messages: `${file}:${line}: ${noun} ${index}: …`. */
 export interface RecordLocation {
@@ -19,6 +20,16 @@ export function recordError(loc: RecordLocation, what: string, extra: Record<str
     index: loc.index,
     ...extra,
   });
+}
+
+/**
+ * The message for a duplicate key in a JSON record: `JSON.parse` would keep the last value
+ * silently. A JSONL record is one line, so its keys are named by column; an element of a JSON
+ * array by its line in the file (`firstLine`: the line its text starts on).
+ */
+export function duplicateKeyMessage(dup: DuplicateJsonKey, firstLine?: number): string {
+  const pos = (p: TextPosition): string => (firstLine === undefined ? `column ${p.column}` : `line ${firstLine + p.line - 1}`);
+  return `duplicate key ${JSON.stringify(dup.key)} at ${pos(dup.at)} (first at ${pos(dup.first)}): a record's keys must be unique (only the last value would be kept)`;
 }
 
 /** A short description of a JSON value's kind, for error messages. */

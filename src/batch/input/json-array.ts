@@ -14,9 +14,10 @@
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { idFromJsonRecord } from "./ids.js";
+import { duplicateKeyMessage, idFromJsonRecord } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
+import { duplicateJsonKey } from "../../core/json-keys.js";
 
 /** One element's raw text, its 0-based index, the line where it starts and where it ends. */
 export interface JsonElement {
@@ -276,11 +277,24 @@ export function parseElement(el: JsonElement, display: string): unknown {
       index: el.index,
     });
   if (!isUtf8(el.bytes)) throw fail("invalid UTF-8");
+  const text = el.bytes.toString("utf8");
+  let value: unknown;
   try {
-    return JSON.parse(el.bytes.toString("utf8"));
+    value = JSON.parse(text);
   } catch (err) {
     throw fail(`invalid JSON: ${(err as Error).message}`);
   }
+  const dup = duplicateJsonKey(text);
+  if (dup !== null) {
+    // the element's line is where it starts; the key's line is counted from there
+    const line = el.line + dup.at.line - 1;
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: element ${el.index}: ${duplicateKeyMessage(dup, el.line)}`, {
+      file: display,
+      line,
+      index: el.index,
+    });
+  }
+  return value;
 }
 
 /** `json` format. */

@@ -7,7 +7,8 @@
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalLineSize } from "./canonical-line.js";
-import { idFromJsonRecord, recordError } from "./ids.js";
+import { duplicateKeyMessage, idFromJsonRecord, recordError } from "./ids.js";
+import { duplicateJsonKey } from "../../core/json-keys.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
 import { firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
@@ -280,6 +281,8 @@ export async function* readJsonlBatches(
           } catch (err) {
             throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${(err as Error).message}`);
           }
+          const dup = duplicateJsonKey(l.text);
+          if (dup !== null) throw recordError({ file: display, line: l.line, index: i, noun: "record" }, duplicateKeyMessage(dup), { column: dup.at.column });
           const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
           record = { index: i, id, input, source, rawBytes: l.text.length };
         } catch (err) {

@@ -3,7 +3,7 @@
  * done before any execution.
  *
  * Pipeline, per file: parse (YAML 1.2 core schema with unique keys and integers as BigInt, or
- * JSON, also with unique keys: json-keys.ts) → JSON data only (`jsonDataProblems`,
+ * JSON, also with unique keys: core/json-keys.ts) → JSON data only (`jsonDataProblems`,
  * `unsafeJsonIntegers`: nothing canonical JSON would refuse or round) → validate against
  * the published JSON Schema (schema.ts, ajv) → the grammar its patterns miss
  * (`grammarDiagnostics`, snapshot-grammar.ts) → semantic checks → resolution. Semantic
@@ -42,7 +42,7 @@ import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry, type StoreKind } from "./catalog.js";
-import { duplicateJsonKey } from "./json-keys.js";
+import { duplicateJsonKey } from "../../core/json-keys.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
   CAIRN_MAX_HOPS, SNAPSHOT_KIND, SNAPSHOT_VERSION,
@@ -284,7 +284,7 @@ const bigIntProblem = (n: bigint): string => `the integer ${n} is beyond ±(2^53
 /**
  * Integer literals (no fraction, no exponent) of `text` — valid JSON — beyond ±(2^53−1): `JSON.parse`
  * rounds them silently (12345678901234567890123 → 1.2345678901234568e22). Found by a scan that
- * tracks the JSON pointer of each value, as json-keys.ts tells keys from values.
+ * tracks the JSON pointer of each value, as core/json-keys.ts tells keys from values.
  */
 function unsafeJsonIntegers(text: string): ValueProblem[] {
   const out: ValueProblem[] = [];
