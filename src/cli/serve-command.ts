@@ -66,11 +66,17 @@ function parsePort(v: string): number {
   return n;
 }
 
+/** An empty --host would make Node listen on every interface (its "unspecified address"), not the default. */
+function parseHost(v: string): string {
+  if (v.trim() === "") throw new InvalidArgumentError(`--host must not be empty (the default is ${DEFAULT_HOST}; listen on every interface with 0.0.0.0 or ::)`);
+  return v;
+}
+
 export function serveCommand(): Command {
   return new Command("serve")
     .description("serve a PGS workspace or a sealed Cairn snapshot over HTTP: POST /api/run, GET /api/health")
     .option("--port <n>", `TCP port (0 picks a free one)`, parsePort, DEFAULT_PORT)
-    .option("--host <addr>", "address to listen on", DEFAULT_HOST)
+    .option("--host <addr>", "address to listen on", parseHost, DEFAULT_HOST)
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV}); with --snapshot, where traces/ goes (default .)`)
     .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)

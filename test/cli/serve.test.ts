@@ -93,6 +93,12 @@ describe("cairn serve", () => {
     const badPort = cairn(["serve", "--port", "70000", "--workspace", "workspace"], { cwd: b.root });
     expect(badPort.status).toBe(2);
     expect(badPort.err).toContain("--port must be an integer 0..65535");
+    // an empty --host (a script's unset "$HOST") would listen on every interface: refused
+    for (const host of ["", " "]) {
+      const emptyHost = cairn(["serve", "--port", "0", "--host", host, "--workspace", "workspace"], { cwd: b.root });
+      expect(emptyHost.status).toBe(2);
+      expect(emptyHost.err).toContain("--host must not be empty (the default is 127.0.0.1; listen on every interface with 0.0.0.0 or ::)");
+    }
     const missing = cairn(["serve", "--port", "0", "--workspace", "nope"], { cwd: b.root });
     expect(missing.status).toBe(1);
     expect(missing.err).toContain("workspace nope is not a directory [E_NOT_FOUND]");
