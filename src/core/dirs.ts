@@ -16,7 +16,12 @@ export function makeDirs(dir: string): void {
       if (!statSync(p).isDirectory()) mkdirSync(p); // throws EEXIST (or ENOTDIR), as Node's does
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== "ENOENT") {
+        if (e.syscall === "mkdir") throw err;
+        mkdirSync(p); // mkdir's own error (ENOTDIR, EACCES…), as Node's recursive mkdir reports it
+        break;
+      }
       missing.push(p);
       const parent = dirname(p);
       if (parent === p) break;

@@ -1,5 +1,5 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { makeDirs } from "../core/dirs.js";
@@ -14,21 +14,31 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. */
-export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644): void {
+/**
+ * Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. With
+ * `durable` false there is no fsync: readers and a killed process still see the old file or the
+ * new one, never a torn one, but an OS crash may lose the new one (trace summaries and pictures,
+ * which are derived from the trace and rewritten by a re-run).
+ */
+export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644, durable = true): void {
   // A fresh, exclusively created name: never follows a symlink planted at the temp path.
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   const fd = openSync(tmp, "wx", mode);
   try {
-    const buf = typeof data === "string" ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      const buf = typeof data === "string" ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      if (durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true }); // the temp file is not left behind
+    throw err;
   }
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  if (durable) fsyncDir(dirname(path));
 }
 
 export function ensureDir(dir: string): void {

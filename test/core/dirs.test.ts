@@ -41,6 +41,8 @@ describe("makeDirs", () => {
     writeFileSync(join(d, "f"), "x");
     expect(codeOf(() => makeDirs(join(d, "f")))).toBe("EEXIST");
     expect(codeOf(() => makeDirs(join(d, "f", "g", "h")))).toBe("ENOTDIR");
+    // the system call named is mkdir's, as with Node's recursive mkdir
+    expect(() => makeDirs(join(d, "f", "g", "h"))).toThrow(`ENOTDIR: not a directory, mkdir '${join(d, "f", "g", "h")}'`);
   });
 
   it.skipIf(!existsSync("/proc/self"))("ends with ENOENT where a parent exists but refuses children (/proc)", () => {

@@ -8,7 +8,7 @@
  *     summary (a stale one removed), on every path;
  *  4. the file cache compares nanosecond timestamps and keys every file by its real path.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type BigIntStats } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/core/errors.js";
@@ -207,18 +207,42 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
     expect(existsSync(join(c.dataRoot, "ai_governance/agent_governance"))).toBe(false);
   });
 
-  it("the .md summary cannot be written: the same E_STORE_IO, naming the .md", () => {
+  it("the .md summary cannot be written: the same E_STORE_IO, naming the .md, and no temp file left", () => {
     const p = payload("collatz_conjecture/01_happy_path.json");
     const first = box().run(WF.collatz, p);
     const b = box();
     const traceDirAbs = join(b.workspace, first.traceDir);
-    mkdirSync(traceDirAbs, { recursive: true });
-    symlinkSync("/dev/full", join(traceDirAbs, `${first.traceId}.md`));
+    mkdirSync(join(traceDirAbs, `${first.traceId}.md`), { recursive: true }); // the summary's path is a directory
     const e = thrown(() => b.run(WF.collatz, p));
     const rel = `${first.traceDir}/${first.traceId}.md`;
     expect(e.code).toBe("E_STORE_IO");
-    expect(e.message).toBe(`cannot write trace file ${rel}: ENOSPC (write)`);
-    expect(e.details).toMatchObject({ reason: "trace_write", path: rel, cause: "ENOSPC" });
+    expect(e.message).toBe(`cannot write trace file ${rel}: EISDIR (rename)`);
+    expect(e.details).toMatchObject({ reason: "trace_write", path: rel, cause: "EISDIR" });
+    expect(readdirSync(traceDirAbs).sort()).toEqual([`${first.traceId}.jsonl`, `${first.traceId}.md`]);
+  });
+
+  it("a re-run of one trace id whose trace write fails leaves the earlier trace and summary as they were", () => {
+    // A run that changes no data gets the same trace id when run again (collatz: no CS call).
+    const p = payload("collatz_conjecture/01_happy_path.json");
+    const b = box();
+    b.run(WF.collatz, p); // writes the results file; from then on a run leaves the data as it was
+    const first = b.run(WF.collatz, p);
+    const jsonl = join(first.traceDirAbs, `${first.traceId}.jsonl`);
+    const md = join(first.traceDirAbs, `${first.traceId}.md`);
+    const before = { jsonl: readFileSync(jsonl), md: readFileSync(md) };
+    // The re-run writes beside the trace and renames at close: its temp file made to fail.
+    const tmp = join(first.traceDirAbs, `.${first.traceId}.jsonl.${process.pid}.tmp`);
+    symlinkSync("/dev/full", tmp);
+    expectTraceError(thrown(() => b.run(WF.collatz, p)), `${first.traceDir}/${first.traceId}.jsonl`);
+    expect(readFileSync(jsonl)).toEqual(before.jsonl);
+    expect(readFileSync(md)).toEqual(before.md);
+    expect(existsSync(tmp)).toBe(false);
+    // A re-run that succeeds replaces both with the same bytes, leaving no temp file.
+    const again = b.run(WF.collatz, p);
+    expect(again.traceId).toBe(first.traceId);
+    expect(readFileSync(jsonl)).toEqual(before.jsonl);
+    expect(readFileSync(md)).toEqual(before.md);
+    expect(readdirSync(first.traceDirAbs).sort()).toEqual([`${first.traceId}.jsonl`, `${first.traceId}.md`]);
   });
 
   it("Cairn: thrown the same way", async () => {

@@ -452,8 +452,9 @@ function* runLocked(
     }
   } catch (err) {
     // The run ends by throwing (a failed trace write, E_STORE_IO, pgs/trace.ts): no summary, no
-    // store record, and an earlier summary of this trace id is removed, as in runPgsWorkflow.
-    discardSummary(join(traceDirAbs, `${traceId}.md`));
+    // store record, and an earlier summary of this trace id is removed (unless the
+    // writer was replacing an earlier trace: that trace and its summary stay as they were), as in runPgsWorkflow.
+    if (trace.replacing === undefined) discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
   // From here the run has its trace (and its effects are applied): a failure names the trace.

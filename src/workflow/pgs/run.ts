@@ -298,8 +298,9 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     }
   } catch (err) {
     // The run ends by throwing (a failed trace write, E_STORE_IO, trace.ts): no summary, no
-    // store record, and an earlier summary of this trace id is removed.
-    discardSummary(join(traceDirAbs, `${traceId}.md`));
+    // store record, and an earlier summary of this trace id is removed (unless the
+    // writer was replacing an earlier trace: that trace and its summary stay as they were).
+    if (trace.replacing === undefined) discardSummary(join(traceDirAbs, `${traceId}.md`));
     throw err;
   }
   // From here the run has its trace (and its effects are applied): a failure names the trace.

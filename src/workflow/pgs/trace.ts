@@ -33,9 +33,10 @@
  * data root, a configured path's data root as `{{module_data_root}}`: effects/confine.ts), and
  * payload, atom and data-file text is recorded verbatim (pgs/run.ts `runErrorMessage`).
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { writeFileAtomicSync } from "../../store/fsutil.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString } from "../py/json.js";
 import { compactPy } from "./pyjson.js";
@@ -85,7 +86,8 @@ export function traceWriteError(name: string, err: unknown): CairnError {
  */
 export function writeTraceSummary(dirAbs: string, dirRel: string, traceId: string, summary: string): void {
   try {
-    writeFileSync(join(dirAbs, `${traceId}.md`), summary);
+    // Replaced whole (temp + rename, no fsync): a run killed here leaves the earlier summary or none, never a torn one.
+    writeFileAtomicSync(join(dirAbs, `${traceId}.md`), summary, 0o644, false);
   } catch (err) {
     throw traceWriteError(`${dirRel}/${traceId}.md`, err);
   }
@@ -126,16 +128,31 @@ export class TraceWriter {
     this.domainJson = jsonStr(domain);
     this.wfAddrJson = intOrNull(wfAddr);
     this.name = name ?? file ?? "";
-    // Truncate: the same trace id means the same run, and a trace is one chain.
     if (file !== undefined) {
+      // The same trace id means the same run (snapshot, payload, prior state), so a trace already
+      // there is this run's, complete or cut short by a killed process. A first run writes in
+      // place (a run killed part-way leaves its events up to the last flush); a re-run over a
+      // regular file writes beside it and renames over it at close, so a re-run killed part-way
+      // leaves the earlier trace as it was. (Anything else at the path is opened as before.)
+      const earlier = statSync(file, { throwIfNoEntry: false })?.isFile() === true;
+      const target = earlier ? join(dirname(file), `.${basename(file)}.${process.pid}.tmp`) : file;
+      if (target !== file) this.replacing = { tmp: target, final: file };
       try {
-        this.fd = openSync(file, "w");
+        this.fd = openSync(target, "w");
       } catch (err) {
+        this.replacing = undefined;
         this.failed = traceWriteError(this.name, err);
         throw this.failed;
       }
     }
   }
+
+  /**
+   * Set while the writer replaces a trace file already there (a re-run of one trace id): it
+   * writes to `tmp` and renames it over `final` at close. A failed re-run leaves the earlier
+   * trace, and so its summary, in place.
+   */
+  replacing: { tmp: string; final: string } | undefined;
 
   /** The error of the trace write that failed, or undefined while every write succeeded. */
   get failure(): CairnError | undefined {
@@ -201,6 +218,7 @@ export class TraceWriter {
       } catch {
         // the write error is the one reported
       }
+      this.dropReplacement();
       throw this.failed;
     }
     this.written += buf.length;
@@ -208,13 +226,19 @@ export class TraceWriter {
     this.writtenLines += lines;
   }
 
-  /** Writes what is buffered and closes the file; throws the `E_STORE_IO` error when either fails. */
+  /**
+   * Writes what is buffered and closes the file (a replacement is renamed over the earlier
+   * trace); throws the `E_STORE_IO` error when any of it fails.
+   */
   close(): void {
     this.flush();
     try {
       this.closeFile();
+      // (after a failed write the replacement was dropped: the earlier trace stays)
+      if (this.replacing !== undefined && this.failed === undefined) renameSync(this.replacing.tmp, this.replacing.final);
     } catch (err) {
       this.failed = traceWriteError(this.name, err);
+      this.dropReplacement();
       throw this.failed;
     }
   }
@@ -226,6 +250,16 @@ export class TraceWriter {
     this.pending = "";
     this.pendingLines = 0;
     closeSync(fd);
+  }
+
+  /** After a failure: the replacement's temp file is removed (best effort); the earlier trace stays. */
+  private dropReplacement(): void {
+    if (this.replacing === undefined) return;
+    try {
+      unlinkSync(this.replacing.tmp);
+    } catch {
+      // best effort: a dot-named temp file, which no reader takes for a trace
+    }
   }
 }
 

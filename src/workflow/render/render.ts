@@ -10,9 +10,9 @@
  * Both packages are loaded lazily (`loadTraceRenderer`), so library users, tests and `cairn
  * serve` that do not render never load the WebAssembly module or the native addon.
  */
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { writeFileAtomicSync } from "../../store/fsutil.js";
 
 export interface TraceRenderer {
   /** DOT text → SVG text. */
@@ -59,7 +59,8 @@ export function writeTracePictures(renderer: TraceRenderer, dir: string, traceId
     throw new CairnError(ErrorCode.INTERNAL, `rendering the trace pictures of ${traceId} failed: ${(err as Error).message}`, { traceId });
   }
   const names = { svg: `${traceId}.svg`, png: `${traceId}.png` };
-  writeFileSync(join(dir, names.svg), svg);
-  writeFileSync(join(dir, names.png), png);
+  // Each replaced whole (temp + rename): a run killed here leaves no torn picture.
+  writeFileAtomicSync(join(dir, names.svg), svg, 0o644, false);
+  writeFileAtomicSync(join(dir, names.png), png, 0o644, false);
   return names;
 }
