@@ -8,7 +8,7 @@
  */
 import { Command, Option } from "commander";
 import { canonicalize } from "../core/canonical.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { listRuns, type RunSummary } from "../batch/runs.js";
@@ -219,7 +219,12 @@ async function executeAndReport(
   // how to continue, and the exit hooks run (an --out temp file is removed).
   const onSignal = (): void => {
     progress.interrupt();
-    const message = `interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId ?? "<runId>"}\`, to continue`;
+    // The engine reports the run id before it runs the first pulse: without one, nothing was
+    // committed (the input and module may be stored, the run may not be listed yet).
+    const message =
+      runId === undefined
+        ? "interrupted before the run started: no pulse was committed; run the same command again to start it"
+        : `interrupted; committed pulses are kept: run the same command again, or \`cairn resume ${runId}\`, to continue`;
     // With --json the error is JSON on stderr, like every error (stdout stays empty).
     if (g.json === true) printError(new CairnError(ErrorCode.INTERRUPTED, message, runId === undefined ? {} : { runId }), true);
     else process.stderr.write(`cairn: ${message}\n`);
@@ -249,6 +254,11 @@ async function executeAndReport(
     reportFailedRun(result, g.json === true);
     process.exitCode = 1;
   }
+}
+
+/** `--out ""` is a usage error before any work (it would otherwise fail only once the run is done). */
+function checkOut(out: string | undefined): void {
+  if (out === "") throw new UsageError("--out must not be empty", { field: "--out" });
 }
 
 const RUN_HELP = `
@@ -291,6 +301,7 @@ export function runCommand(): Command {
     .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout")))
     .addHelpText("after", RUN_HELP)
     .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
+      checkOut(opts.out);
       const config = configOf(opts);
       if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
       noteLowMemory(cmd, config);
@@ -306,6 +317,7 @@ export function resumeCommand(): Command {
     .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
+      checkOut(opts.out);
       await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks));
     });
 }

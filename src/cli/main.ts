@@ -74,6 +74,33 @@ function inheritSettings(cmd: Command): void {
   }
 }
 
+/**
+ * `help [command]` for every command with subcommands, in place of commander's implicit one,
+ * which shows the parent's help and then exits like a missing command for an unknown name
+ * (`cairn help bogus`). This one prints the named command's help (`cairn help wf compile`: the
+ * command path), and for an unknown name fails as `cairn bogus` does. Added after
+ * inheritSettings: it must keep its own help option (none) and take the extra names.
+ */
+function addHelpCommands(cmd: Command): void {
+  for (const sub of cmd.commands) addHelpCommands(sub);
+  if (cmd.commands.length === 0 || cmd.commands.some((c) => c.name() === "help")) return;
+  const help = new Command("help").description("display help for command").argument("[command]", "the command to describe");
+  help.copyInheritedSettings(cmd);
+  help
+    .helpOption(false)
+    .allowExcessArguments(true)
+    .action((_name: string | undefined, _opts: unknown, self: Command) => {
+      let target = cmd;
+      for (const name of self.args) {
+        const next = target.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (next === undefined) throw new CairnError(ErrorCode.USAGE, `unknown command '${name}'`);
+        target = next;
+      }
+      target.help();
+    });
+  cmd.addCommand(help);
+}
+
 export async function buildProgram(args: readonly string[] = process.argv.slice(2)): Promise<Command> {
   const program = new Command("cairn")
     .description("Cairn: a deterministic, verifiable execution runtime with a content-addressed store")
@@ -89,6 +116,7 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
     .configureHelp({ showGlobalOptions: true });
   for (const cmd of await loadCommands(args)) program.addCommand(cmd);
   inheritSettings(program);
+  addHelpCommands(program);
   return program;
 }
 
@@ -125,7 +153,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
         printError(new CairnError(ErrorCode.USAGE, "missing command (--help lists them)"), wantsJson(program, argv.slice(2)));
         return 2;
       }
-      printError(new CairnError(ErrorCode.USAGE, err.message.replace(/^error: /, "")), wantsJson(program, argv.slice(2)));
+      // One line: commander puts its suggestion ("(Did you mean run?)") on a line of its own.
+      printError(new CairnError(ErrorCode.USAGE, err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ")), wantsJson(program, argv.slice(2)));
       return 2;
     }
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 1; // the reader went away

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { parseDigest } from "../core/digest.js";
 import { DEFAULT_GC_GRACE_MS } from "../store/layout.js";
-import type { EdgeRecord, Lineage } from "../store/edges.js";
+import { MAX_LINEAGE_DEPTH, type EdgeRecord, type Lineage } from "../store/edges.js";
 import { withStore } from "./context.js";
 import { parseCount, parseDuration } from "./duration.js";
 import { humanBytes, shortDigest, type Output } from "./output.js";
@@ -83,7 +83,9 @@ export function lineageCommand(): Command {
     .argument("<digest>", "start artifact digest (sha256:…)")
     .addOption(new Option("--up", "walk upstream (default)").conflicts("down"))
     .addOption(new Option("--down", "walk downstream (what was derived from it)"))
-    .addOption(new Option("--depth <n>", "stop after n steps (default: the maximum)").argParser((v) => parseCount(v, "--depth")))
+    .addOption(
+      new Option("--depth <n>", `stop after n steps, 0..${MAX_LINEAGE_DEPTH} (default: ${MAX_LINEAGE_DEPTH}, the maximum)`).argParser((v) => parseCount(v, "--depth", MAX_LINEAGE_DEPTH)),
+    )
     .addOption(new Option("--snapshot <name>", "walk as of this snapshot"))
     .action(async (digestArg: string, opts: { up?: boolean; down?: boolean; depth?: number; snapshot?: string }, cmd: Command) => {
       const digest = parseDigest(digestArg);

@@ -13,7 +13,7 @@
  * authority refs and target descriptors expire, so their validity is judged against now.
  * Everything below the CLI takes an injected clock.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
@@ -24,7 +24,7 @@ import { sequentialIds } from "../plane/contracts/ids.js";
 import { toCanonical } from "../plane/contracts/base.js";
 import type { ExecutionResult } from "../plane/contracts/execution.js";
 import type { NodeDescriptor } from "../plane/contracts/target.js";
-import { defaultKeyId, generateAuthorityKeyPair, rawPublicKey, signAuthorityRef } from "../plane/authority/ed25519.js";
+import { defaultKeyId, ed25519PrivateKey, generateAuthorityKeyPair, rawPublicKey, signAuthorityRef } from "../plane/authority/ed25519.js";
 import { loadNodeConfig } from "../plane/config/node-config.js";
 import { buildNodeFromConfig, type BuiltNode } from "../plane/config/build.js";
 import { fileError, globalsOf, outputFor } from "./context.js";
@@ -38,6 +38,14 @@ import { makeDirs } from "../core/dirs.js";
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
+
+/** An option value that must not be empty (`--subject ""`): E_USAGE naming the flag, before any work. */
+function nonEmpty(flag: string): (v: string) => string {
+  return (v) => {
+    if (v === "") throw new UsageError(`${flag} must not be empty`, { field: flag });
+    return v;
+  };
+}
 
 function checkKeyId(id: string, flag: string): string {
   if (!KEY_ID_RE.test(id)) throw new UsageError(`${flag} ${JSON.stringify(id)} must match ${KEY_ID_RE.source}`, { [flag]: id });
@@ -96,6 +104,7 @@ function keygenCommand(): Command {
     .option("--id <id>", "key id (default: key-<16 hex of sha256(public key)>)")
     .option("--force", "overwrite existing key files")
     .action((opts: { out: string; id?: string; force?: boolean }, cmd: Command) => {
+      if (opts.out === "") throw new UsageError("--out must not be empty", { field: "--out" });
       const out = outputFor(cmd);
       const kp = generateAuthorityKeyPair();
       const id = opts.id === undefined ? defaultKeyId(kp.publicKeyPem) : checkKeyId(opts.id, "--id");
@@ -126,8 +135,8 @@ function signCommand(): Command {
     .description("print a request with a signed authority_ref bound to the whole request (request_hash), its payload hash, lane and operation")
     .requiredOption("--key <file>", "Ed25519 private key (PEM, from `cairn plane keygen`)")
     .option("--key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
-    .requiredOption("--subject <subject>", "who the authority is granted to (matched against the node's policy)")
-    .requiredOption("--audience <audience>", "the node audience the ref is for")
+    .addOption(new Option("--subject <subject>", "who the authority is granted to (matched against the node's policy)").makeOptionMandatory().argParser(nonEmpty("--subject")))
+    .addOption(new Option("--audience <audience>", "the node audience the ref is for").makeOptionMandatory().argParser(nonEmpty("--audience")))
     .addOption(new Option("--ttl <seconds>", "lifetime in seconds").makeOptionMandatory().argParser((v) => parseCount(v, "--ttl", MAX_TTL_SECONDS, 1)))
     .requiredOption("--request <file>", "the request JSON (\"-\" for stdin)")
     .action((opts: { key: string; keyId?: string; subject: string; audience: string; ttl: number; request: string }, cmd: Command) => {
@@ -139,11 +148,17 @@ function signCommand(): Command {
       } catch (err) {
         throw fileError("read key", opts.key, err);
       }
+      let privateKey: KeyObject;
+      try {
+        privateKey = ed25519PrivateKey(pem, `--key ${opts.key}`);
+      } catch (err) {
+        throw new CairnError(ErrorCode.INVALID_INPUT, err instanceof Error ? err.message : String(err), { path: opts.key }, { cause: err });
+      }
       const req = readJsonObject(opts.request, "request");
       const now = systemClock.now();
       const { authority_ref: _old, ...unsigned } = req;
       const authority_ref = signAuthorityRef({
-        privateKey: pem,
+        privateKey,
         keyId,
         subject: opts.subject,
         audience: opts.audience,
@@ -209,7 +224,8 @@ function printResult(out: Output, r: ExecutionResult, stored: BuiltNode["storeSi
   const status = r.status === "succeeded" ? out.paint("green", r.status) : out.paint("red", r.status);
   const why = r.rejection !== undefined ? `  ${r.rejection.reason}: ${r.rejection.message}` : r.failure !== undefined ? `  ${r.failure.class}: ${r.failure.message}` : "";
   out.line(`${status}  ${r.execution_ref ?? "-"}${why}`);
-  if (r.output !== undefined) out.line(JSON.stringify(r.output, null, 2));
+  // null is a lane's "no output" (a failure): nothing to show; --json still has `output: null`.
+  if (r.output !== undefined && r.output !== null) out.line(JSON.stringify(r.output, null, 2));
   out.note(`evidence: ${r.evidence.join(", ") || "-"}`);
   if (stored !== null && stored.recorded.length > 0) {
     const input = stored.recorded.find((x) => x.input !== null)?.input;

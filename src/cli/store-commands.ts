@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Command, Option } from "commander";
 import { parseDigest, type Digest } from "../core/digest.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore } from "../store/store.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
@@ -110,6 +110,7 @@ function getCommand(): Command {
     .option("-o, --output <file>", "write to this file instead of stdout")
     .addOption(snapshotOption())
     .action(async (digestArg: string, opts: { output?: string; snapshot?: string }, cmd: Command) => {
+      if (opts.output === "") throw new UsageError("--output must not be empty", { field: "--output" });
       const digest = parseDigest(digestArg);
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);

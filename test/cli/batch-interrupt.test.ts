@@ -4,7 +4,7 @@
  * pulse, so the test waits for the "executing" progress line, then sends SIGINT while a slow
  * function is still far from done.
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -120,6 +120,47 @@ describe("cairn run: SIGINT, SIGTERM", () => {
         details: { runId },
       },
     });
+  });
+
+  it("interrupted while still reading --input - (no run id yet): says no pulse was committed, never a `<runId>` placeholder", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    writeFileSync(join(dir, "slow.mjs"), SLOW_MODULE);
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+    delete env.CAIRN_STORE;
+    for (const asJson of [false, true]) {
+      const store = join(dir, asJson ? "store-json" : "store");
+      // stdin is a pipe that stays open: the run reads (ingests) until the signal.
+      const child = spawn(process.execPath, [CLI, "--store", store, ...(asJson ? ["--json"] : []), "run", "slow.mjs", "--input", "-"], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
+      children.push(child);
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+      child.stdin.write('{"n":1}\n');
+      if (asJson) {
+        // --json shows no progress: the store's lock file appears once the run holds the store,
+        // after its signal handler is in place; stdin never ends, so no run id can be known.
+        const deadline = Date.now() + WAIT_LIMIT_MS;
+        while (!existsSync(join(store, "writer.lock"))) {
+          if (Date.now() > deadline) throw new Error(`the store never appeared; stderr: ${err}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } else {
+        await waitFor(child, () => err, /^cairn: reading input$/m);
+      }
+      child.kill("SIGINT");
+      expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+      child.stdin.destroy();
+      expect(out).toBe("");
+      const message = "interrupted before the run started: no pulse was committed; run the same command again to start it";
+      const last = err.trimEnd().split("\n").at(-1) as string;
+      if (asJson) expect(JSON.parse(last)).toEqual({ error: { code: "E_INTERRUPTED", message } });
+      else expect(last).toBe(`cairn: ${message}`);
+      expect(err).not.toContain("<runId>");
+      expect(json<Array<unknown>>(cairn(["--store", store, "runs", "ls", "--json"], { cwd: dir }))).toEqual([]);
+    }
   });
 
   it("a command blocked on I/O (store get -o a FIFO nobody reads) still ends on SIGINT", async () => {

@@ -16,7 +16,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { LineCounter, parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { DECLARED_ENDPOINT_CLASS, endpointOrigin, ENDPOINT_SCHEMES, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
@@ -247,10 +247,16 @@ export function loadNodeConfig(path: string): NodeConfig {
   if ("invalidLine" in decoded) throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: line ${decoded.invalidLine}: not valid UTF-8`, { path, line: decoded.invalidLine });
   const text = decoded.text;
   let raw: unknown;
+  // One line, as the workflow compiler reports YAML errors (compile.ts): the position from the
+  // line counter, the parser's message without its code excerpt (prettyErrors off).
+  const lines = new LineCounter();
   try {
-    raw = parseYaml(text);
+    raw = parseYaml(text, { prettyErrors: false, lineCounter: lines });
   } catch (err) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: not valid YAML: ${(err as Error).message}`, { path }, { cause: err });
+    const at = err instanceof YAMLParseError ? lines.linePos(err.pos[0]) : undefined;
+    const where = at === undefined ? "" : ` (line ${at.line}, column ${at.col})`;
+    const first = (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: not valid YAML${where}: ${first}`, { path, ...(at === undefined ? {} : { line: at.line, column: at.col }) }, { cause: err });
   }
   return { ...resolveNodeConfig(raw, dirname(file), path), file };
 }
