@@ -72,6 +72,7 @@ import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
 import { makeDirs } from "../../core/dirs.js";
+import { checkPayloadDepth } from "../py/json.js";
 
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
@@ -313,6 +314,7 @@ export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, Ca
     throw new CairnError(ErrorCode.USAGE, "runCairnWorkflow({ render: true }) needs `await loadTraceRenderer()` first");
   }
   const [fqdn, wf] = selectWorkflow(snap, opts.workflow);
+  checkPayloadDepth(opts.payload);
   const baseDir = resolve(opts.baseDir);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
   // One holder at a time on a data root (effects/data-root-lock.ts), as in runPgsWorkflow; held

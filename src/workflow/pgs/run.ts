@@ -29,6 +29,7 @@ import { createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, 
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { compactPy, parsePyJson } from "./pyjson.js";
+import { checkPayloadDepth } from "../py/json.js";
 import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
@@ -249,6 +250,7 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
 
 /** `runPgsWorkflow` after its option checks, with the data root's lock held. */
 function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, dataRoot: string, renderer: TraceRenderer | undefined): PgsRunResult {
+  checkPayloadDepth(opts.payload);
   const pkg = opts.snapshot ?? loadSnapshot(workspace, name.domain);
   if (pkg.domain !== name.domain) throw new CairnError(ErrorCode.USAGE, `snapshot of domain ${pkg.domain} given for workflow ${name.fqdn}`);
   const wf = pkg.vocab.tryAddr(name.fqdn);

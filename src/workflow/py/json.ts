@@ -37,6 +37,35 @@ export { parsePyJson, PYJSON_PARSE_MAX_DEPTH, type PyJsonParseOptions } from "./
 
 /** Deepest nesting the serialisers accept (also stops a cyclic `Map`/array from looping). */
 export const PYJSON_MAX_DEPTH = 512;
+
+/**
+ * Deepest payload a workflow run accepts (the payload object is depth 1): half the serialisers'
+ * limit, so payload values wrapped in CS records, audit entries and trace details stay
+ * serialisable. Without it a payload the parser accepted (up to 512) could fail to serialise
+ * mid-run, after an effect was applied and before the next one (a registry DEREGISTER without
+ * its audit record).
+ */
+export const MAX_PAYLOAD_DEPTH = 256;
+
+/** The nesting depth of `v` (a scalar is 0, `{}` and `[]` are 1), counted up to `limit + 1`. */
+export function nestingDepth(v: PyValue, limit: number): number {
+  if (!(v instanceof Map) && !Array.isArray(v)) return 0;
+  if (limit <= 0) return 1;
+  let deepest = 0;
+  for (const x of v instanceof Map ? v.values() : v) {
+    const d = nestingDepth(x, limit - 1);
+    if (d > deepest) deepest = d;
+    if (deepest >= limit) break;
+  }
+  return deepest + 1;
+}
+
+/** E_INVALID_INPUT when a run's payload is nested deeper than `MAX_PAYLOAD_DEPTH`. */
+export function checkPayloadDepth(payload: PyValue): void {
+  if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`, { reason: "payload_too_deep", limit: MAX_PAYLOAD_DEPTH });
+  }
+}
 /** Indentation of the pretty form. */
 const PRETTY_INDENT = "  ";
 /** `details.reason` of every serialisation refusal. */
