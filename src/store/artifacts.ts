@@ -24,7 +24,7 @@ import type { Catalog } from "./catalog.js";
 import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPED_FRAME_MAGIC } from "./identity.js";
 import {
   MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
-  TMP_DIR, objectPath, readyPath,
+  FORMAT_FILE, TMP_DIR, objectPath, readyPath,
 } from "./layout.js";
 import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
@@ -535,6 +535,14 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     }
     rmSync(path, { recursive: true, force: true });
     removed++;
+  }
+  // A killed `init` (or format upgrade) leaves the FORMAT file's temp beside it in the root
+  // (writeFileAtomicSync): removed like the temp files under tmp/.
+  for (const name of readdirSync(root)) {
+    if (name.startsWith(`${FORMAT_FILE}.`) && name.endsWith(".tmp")) {
+      rmSync(join(root, name), { force: true });
+      removed++;
+    }
   }
   // An interrupted sweep, finished a page at a time (each page leaves state 1, so the next
   // query returns the rest): memory does not grow with the size of the sweep.

@@ -4,7 +4,7 @@
  * consistent state in which everything the child saw committed is intact.
  */
 import Database from "better-sqlite3";
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore, sha256, SMALL_ARTIFACT_MAX_BYTES, Xoshiro128, type Digest } from "../../src/index.js";
@@ -218,5 +218,25 @@ describe("an interrupted gc sweep", () => {
       reopened.close();
     }
     await checkRecoveryIdempotent(dir);
+  });
+});
+
+describe("recovery of a killed init", () => {
+  it("removes the FORMAT file's temp left in the store's root (only a writer does)", () => {
+    const dir = storeDir();
+    openStore({ dir, lockTimeoutMs: 0 }).close();
+    const stray = join(dir, "FORMAT.4242.0a1b2c3d4e5f.tmp");
+    writeFileSync(stray, '{"format":');
+    const reader = openStore({ dir, readOnly: true });
+    reader.close();
+    expect(existsSync(stray)).toBe(true);
+    const store = openStore({ dir, lockTimeoutMs: 0 });
+    try {
+      expect(store.recovery).toEqual({ removed: 1, placed: 0, finishedSweeps: 0 });
+      expect(existsSync(stray)).toBe(false);
+      expect(existsSync(join(dir, "FORMAT"))).toBe(true);
+    } finally {
+      store.close();
+    }
   });
 });
