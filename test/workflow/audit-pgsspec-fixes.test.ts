@@ -362,6 +362,24 @@ describe("5. limits and BACKEND_ERROR surface", () => {
     );
   });
 
+  it("the values of one call are bounded in digits too (COLLATZ_MAX_TOTAL_DIGITS): a 3,500-digit seed is refused", () => {
+    const seed = 10n ** 3500n - 1n;
+    let err: unknown;
+    try {
+      CT_PURE_COLLATZ_STEP_V0.execute(new Map([["numbers", [seed]]]));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AtomViolation);
+    expect((err as AtomViolation).reason).toBe(
+      `sequence of ${"9".repeat(20)}… (3500 digits) exceeds Cairn's limit of 16000000 decimal digits for all values of one call (COLLATZ_MAX_TOTAL_DIGITS)`,
+    );
+    expect((err as AtomViolation).pyException).toBe("CairnLimit");
+    // a 300-digit seed stays well inside it
+    const ok = CT_PURE_COLLATZ_STEP_V0.execute(new Map([["numbers", [10n ** 300n - 1n]]])) as Map<string, Map<string, bigint[]>>;
+    expect(ok.get("sequences")?.get("9".repeat(300))?.at(-1)).toBe(1n);
+  });
+
   it("an unusable registry or mutable document is a bare BACKEND_ERROR under the reference dialect (C.2, C.4), with a message for Cairn stores", () => {
     const root = temp();
     mkdirSync(join(root, "s"));

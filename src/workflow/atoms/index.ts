@@ -61,7 +61,7 @@ export type CtAtomTable = Readonly<Record<string, CtAtom>>;
 export { CT_ATOMS, createCtAtomTable, handlerRefKey, lookupAtom, type CtAtomTableOptions } from "./table.js";
 export { PGS_DEFAULT_CLOCK, INACTIVITY_UNKNOWN_DAYS, makeEvaluateInactivityAtom } from "./pgs-licensing.js";
 export { GENERATE_ID_HASH_CHARS, generateIdContent } from "./pgs-generate-id.js";
-export { COLLATZ_MAX_SEQUENCE_LENGTH, COLLATZ_MAX_TOTAL_VALUES } from "./pgs-collatz.js";
+export { COLLATZ_MAX_SEQUENCE_LENGTH, COLLATZ_MAX_TOTAL_DIGITS, COLLATZ_MAX_TOTAL_VALUES } from "./pgs-collatz.js";
 export { AtomViolation, CtExecutionError, CT_EXECUTION_FAILED, CT_NODE_CATEGORY, type PyExceptionName } from "./violation.js";
 export { executeCtIr, runCtStep, adaptCtOutputs, CT_IR_MAX_ATOM_STREAM, type CtStepResult, type CtIrOptions } from "./ct-ir.js";
 export { runConformanceCase, conformanceSnapshotHash, type ConformanceResult, type ConformanceMismatch } from "./conformance.js";

@@ -15,6 +15,26 @@ const CHECK_CODE = "CT_PURE_TERMINATION_CHECK_V0";
 export const COLLATZ_MAX_SEQUENCE_LENGTH = 1_000_000;
 /** Most values all sequences of one call may hold together (a Cairn bound on memory). */
 export const COLLATZ_MAX_TOTAL_VALUES = 2_000_000;
+/**
+ * Most decimal digits all values of one call may have together (a Cairn bound): the values are
+ * written into the result, the trace and the workflow's state file, so large seeds (a 3,500-digit
+ * seed's sequence has ~10^5 values of ~3,500 digits) made one 3.5 KB request produce 0.7 GB of
+ * text and hold `cairn serve` for over a minute. 16 MB of digits is far above any sequence the
+ * value bounds let small numbers produce in practice.
+ */
+export const COLLATZ_MAX_TOTAL_DIGITS = 16_000_000;
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The decimal length of `x` (≥ 1). */
+function digitsOf(x: bigint): number {
+  return x <= MAX_SAFE_BIG ? String(Number(x)).length : x.toString().length;
+}
+
+/** `n` for a message: whole up to 40 digits, else its first 20 and its length. */
+function shortSeed(n: bigint): string {
+  const t = n.toString();
+  return t.length <= 40 ? t : `${t.slice(0, 20)}… (${t.length} digits)`;
+}
 
 /** Why the sequence of `n` is refused: longer than one sequence may be, or than what is left of the call's budget. */
 function limitMessage(n: bigint, budget: number): string {
@@ -27,15 +47,33 @@ function limitMessage(n: bigint, budget: number): string {
   );
 }
 
-function collatzSequence(n: bigint, budget: number): bigint[] {
+/** The digits left of the call's COLLATZ_MAX_TOTAL_DIGITS, spent as values are made. */
+interface DigitBudget {
+  left: number;
+}
+
+function spendDigits(n: bigint, x: bigint, digits: DigitBudget): void {
+  digits.left -= digitsOf(x);
+  if (digits.left < 0) {
+    throw new AtomViolation(
+      STEP_CODE,
+      `sequence of ${shortSeed(n)} exceeds Cairn's limit of ${COLLATZ_MAX_TOTAL_DIGITS} decimal digits for all values of one call (COLLATZ_MAX_TOTAL_DIGITS)`,
+      "CairnLimit",
+    );
+  }
+}
+
+function collatzSequence(n: bigint, budget: number, digits: DigitBudget): bigint[] {
   const seq = [n];
   // A sequence of one value (n = 1) counts too: the budget holds for every sequence.
   if (seq.length > budget) throw new AtomViolation(STEP_CODE, limitMessage(n, budget), "CairnLimit");
+  spendDigits(n, n, digits);
   let x = n;
   while (x !== 1n) {
     x = x % 2n === 0n ? x / 2n : 3n * x + 1n;
     seq.push(x);
     if (seq.length > COLLATZ_MAX_SEQUENCE_LENGTH || seq.length > budget) throw new AtomViolation(STEP_CODE, limitMessage(n, budget), "CairnLimit");
+    spendDigits(n, x, digits);
   }
   return seq;
 }
@@ -55,10 +93,11 @@ function collatzStep(inputs: AtomInputs): PyValue {
   if (!isList(numbers)) throw new AtomViolation(STEP_CODE, `numbers must be a list, got ${pyTypeName(numbers)}`);
   const sequences = new Map<string, PyValue>();
   let budget = COLLATZ_MAX_TOTAL_VALUES;
+  const digits: DigitBudget = { left: COLLATZ_MAX_TOTAL_DIGITS };
   for (const n of numbers) {
     if (!isInt(n)) throw new AtomViolation(STEP_CODE, `each number must be an int, got ${pyTypeName(n)} ${show(n)}`);
     if (n < 1n) throw new AtomViolation(STEP_CODE, `each number must be >= 1, got ${n}`);
-    const seq = collatzSequence(n, budget);
+    const seq = collatzSequence(n, budget, digits);
     budget -= seq.length;
     sequences.set(seedName(n), seq);
   }
