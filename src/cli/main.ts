@@ -106,7 +106,7 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
     .description("Cairn: a deterministic, verifiable execution runtime with a content-addressed store")
     .version(packageVersion(), "-V, --version", "print the version")
     .addOption(new Option("--store <dir>", "store directory (default: $CAIRN_STORE, else ./.cairn)"))
-    .option("--json", "print exactly one JSON value to stdout (errors as JSON on stderr)")
+    .option("--json", "print exactly one JSON value to stdout (errors as JSON on stderr; `store get` without -o still writes the bytes)")
     .option("-q, --quiet", "print only essential output")
     .addOption(new Option("--wait <ms>", "how long a writer waits for the store's writer lock (ms, or 5s, 1m…)").argParser((v) => checkLockWait(parseDuration(v, "--wait"), "--wait")))
     .exitOverride()
