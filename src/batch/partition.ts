@@ -23,6 +23,7 @@
  * the canonical bytes; everything else goes through canonicalBytes (so invalid ids — NaN, lone
  * surrogates — throw E_CANONICAL like anywhere else).
  */
+import { isUint8Array } from "node:util/types";
 import { canonicalBytes } from "../core/canonical.js";
 import { UsageError } from "../core/errors.js";
 import type { EUId } from "./input/types.js";
@@ -107,7 +108,7 @@ function hashId(id: EUId): void {
  * string would otherwise hash as something that is neither).
  */
 export function stableHash64(bytes: Uint8Array): bigint {
-  if (!(bytes instanceof Uint8Array)) throw new UsageError(`stableHash64 hashes bytes (a Uint8Array), got ${typeof bytes}; idHash64 hashes an EU id`);
+  if (!isUint8Array(bytes)) throw new UsageError(`stableHash64 hashes bytes (a Uint8Array), got ${typeof bytes}; idHash64 hashes an EU id`);
   hashBytes(bytes);
   return (BigInt(hashHi) << 32n) | BigInt(hashLo);
 }

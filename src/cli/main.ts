@@ -87,7 +87,6 @@ function addHelpCommands(cmd: Command): void {
   const help = new Command("help").description("display help for command").argument("[command]", "the command to describe");
   help.copyInheritedSettings(cmd);
   help
-    .helpOption(false)
     .allowExcessArguments(true)
     .action((_name: string | undefined, _opts: unknown, self: Command) => {
       let target = cmd;

@@ -7,11 +7,13 @@
  * as the system reports it.
  */
 import { mkdirSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 
 export function makeDirs(dir: string): void {
   const missing: string[] = [];
-  for (let p = resolve(dir); ; ) {
+  // The path as given, parent by parent (`dirname`, not `resolve`): `link/../x` must be the
+  // kernel's `..` of where the link points, as mkdir sees it, not `x` beside the link.
+  for (let p = dir; ; ) {
     try {
       if (!statSync(p).isDirectory()) mkdirSync(p); // throws EEXIST (or ENOTDIR), as Node's does
       break;

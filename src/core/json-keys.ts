@@ -46,18 +46,19 @@ export function duplicateJsonKey(text: string): DuplicateJsonKey | null {
     } else if (c === COMMA) {
       expectKey = open[open.length - 1] instanceof Map;
     } else if (c === QUOTE) {
-      // Valid JSON: the string ends at the next unescaped quote, on this line.
-      let j = i + 1;
-      let escaped = false;
-      for (let d = text.charCodeAt(j); j < text.length && d !== QUOTE; d = text.charCodeAt(j)) {
-        if (d === BACKSLASH) {
-          escaped = true;
-          j += 2;
-        } else j++;
+      // Valid JSON: the string ends at the next quote not escaped (preceded by an even number of
+      // backslashes), on this line; found with indexOf, not a character at a time.
+      let j = text.indexOf('"', i + 1);
+      for (;;) {
+        let k = j - 1;
+        while (text.charCodeAt(k) === BACKSLASH) k--;
+        if ((j - 1 - k) % 2 === 0) break;
+        j = text.indexOf('"', j + 1);
       }
       const keys = open[open.length - 1];
       if (expectKey && keys instanceof Map) {
-        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
+        const raw = text.slice(i + 1, j);
+        const key = raw.includes("\\") ? (JSON.parse(text.slice(i, j + 1)) as string) : raw;
         const at = { line, column: i - lineStart + 1 };
         const first = keys.get(key);
         if (first !== undefined) return { key, at, first };

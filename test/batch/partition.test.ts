@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { canonicalBytes } from "../../src/core/canonical.js";
@@ -44,6 +45,8 @@ describe("stableHash64 (FNV-1a 64)", () => {
   it("refuses anything but bytes (a string would hash as neither its bytes nor its id)", () => {
     expect(() => stableHash64("a" as unknown as Uint8Array)).toThrow(/stableHash64 hashes bytes \(a Uint8Array\), got string; idHash64 hashes an EU id/);
     expect(idHash64("a")).toBe(stableHash64(Buffer.from('"a"')));
+    // bytes from another realm (a vm context) are bytes too
+    expect(stableHash64(runInNewContext("new Uint8Array([97])") as Uint8Array)).toBe(0xaf63dc4c8601ec8cn);
   });
 
   it("idHash64 hashes the canonical bytes of the id (fast paths included)", () => {

@@ -96,6 +96,15 @@ describe("help with an unknown command name", () => {
     usage(run(["--json", "help", "bogus"]), JSON.stringify({ error: { code: "E_USAGE", message: "unknown command 'bogus'" } }));
   });
 
+  it("`help --help` / `help -h` describe the help command itself, exit 0", () => {
+    for (const args of [["help", "--help"], ["help", "-h"], ["wf", "help", "--help"]]) {
+      const r = run(args);
+      expect(r.status).toBe(0);
+      expect(r.out).toMatch(/^Usage: cairn (wf )?help \[options\] \[command\]\n/);
+      expect(r.err).toBe("");
+    }
+  });
+
   it("`help <command path>` still prints that command's help on stdout, exit 0", () => {
     const top = run(["help"]);
     expect(top.status).toBe(0);

@@ -36,6 +36,23 @@ describe("makeDirs", () => {
     expect(existsSync(join(d, "a", "x"))).toBe(true);
   });
 
+  it("follows `..` after a symlink as the kernel does (where the link points), and takes relative paths", () => {
+    const d = temp();
+    makeDirs(join(d, "real", "sub"));
+    symlinkSync(join(d, "real", "sub"), join(d, "link"));
+    makeDirs(`${join(d, "link")}/../made`);
+    expect(existsSync(join(d, "real", "made"))).toBe(true);
+    expect(existsSync(join(d, "made"))).toBe(false);
+    const cwd = process.cwd();
+    try {
+      process.chdir(d);
+      makeDirs("rel/a/");
+      expect(statSync(join(d, "rel", "a")).isDirectory()).toBe(true);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("throws as mkdir does: EEXIST for a file at the path, ENOTDIR under a file", () => {
     const d = temp();
     writeFileSync(join(d, "f"), "x");

@@ -372,7 +372,7 @@ describe("5. limits and BACKEND_ERROR surface", () => {
     }
     expect(err).toBeInstanceOf(AtomViolation);
     expect((err as AtomViolation).reason).toBe(
-      `sequence of ${"9".repeat(20)}… (3500 digits) exceeds Cairn's limit of 16000000 decimal digits for all values of one call (COLLATZ_MAX_TOTAL_DIGITS)`,
+      `sequence of ${"9".repeat(20)}… (3500 digits) exceeds Cairn's limit of 40000000 decimal digits for all values of one call (COLLATZ_MAX_TOTAL_DIGITS)`,
     );
     expect((err as AtomViolation).pyException).toBe("CairnLimit");
     // a 300-digit seed stays well inside it

@@ -18,6 +18,7 @@ import { confineAbsolute, newCheckedDirs, preparePath } from "../../src/workflow
 import { cachedBytes, cachedDigest, remember } from "../../src/workflow/effects/filecache.js";
 import { readData } from "../../src/workflow/effects/fsio.js";
 import { captureState, verifyTraceChainText } from "../../src/workflow/pgs/index.js";
+import { TraceWriter } from "../../src/workflow/pgs/trace.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
 import { baseDecl, prepared, run as runCairn, tempDir } from "./cairn-fixture.js";
 import { ACTOR_PAYLOAD, cairnErrorOf, payload, scratchPerTest, WF, type Sandbox } from "./pgs-fixture.js";
@@ -221,28 +222,82 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
     expect(readdirSync(traceDirAbs).sort()).toEqual([`${first.traceId}.jsonl`, `${first.traceId}.md`]);
   });
 
-  it("a re-run of one trace id whose trace write fails leaves the earlier trace and summary as they were", () => {
-    // A run that changes no data gets the same trace id when run again (collatz: no CS call).
+  it("a re-run of one trace id never touches the earlier trace before it completes, and replaces it whole", () => {
+    // A run that changes no data gets the same trace id when run again (collatz, once its results file exists).
     const p = payload("collatz_conjecture/01_happy_path.json");
     const b = box();
-    b.run(WF.collatz, p); // writes the results file; from then on a run leaves the data as it was
+    b.run(WF.collatz, p);
     const first = b.run(WF.collatz, p);
     const jsonl = join(first.traceDirAbs, `${first.traceId}.jsonl`);
     const md = join(first.traceDirAbs, `${first.traceId}.md`);
     const before = { jsonl: readFileSync(jsonl), md: readFileSync(md) };
-    // The re-run writes beside the trace and renames at close: its temp file made to fail.
-    const tmp = join(first.traceDirAbs, `.${first.traceId}.jsonl.${process.pid}.tmp`);
-    symlinkSync("/dev/full", tmp);
-    expectTraceError(thrown(() => b.run(WF.collatz, p)), `${first.traceDir}/${first.traceId}.jsonl`);
-    expect(readFileSync(jsonl)).toEqual(before.jsonl);
-    expect(readFileSync(md)).toEqual(before.md);
-    expect(existsSync(tmp)).toBe(false);
-    // A re-run that succeeds replaces both with the same bytes, leaving no temp file.
-    const again = b.run(WF.collatz, p);
+    // An atom that looks at the trace directory mid-run, where a kill would leave it: the earlier
+    // trace whole (it was truncated in place before), the re-run's events in a dot-named temp file.
+    const seen: Array<{ jsonl: Buffer; temps: string[] }> = [];
+    const key = "pgs_ai_governance.implementation.capability_transforms.atoms.ct_pure_termination_check_v0:execute";
+    const orig = CT_ATOMS[key] as CtAtomTable[string];
+    const atoms: CtAtomTable = Object.freeze({
+      ...CT_ATOMS,
+      [key]: { ...orig, execute: (inputs: Parameters<typeof orig.execute>[0]) => {
+        seen.push({ jsonl: readFileSync(jsonl), temps: readdirSync(first.traceDirAbs).filter((f) => f.endsWith(".tmp")) });
+        return orig.execute(inputs);
+      } },
+    });
+    const again = b.run(WF.collatz, p, { atoms });
     expect(again.traceId).toBe(first.traceId);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.jsonl).toEqual(before.jsonl);
+    expect(seen[0]?.temps).toEqual([expect.stringMatching(new RegExp(`^\\.${first.traceId}\\.jsonl\\.${process.pid}\\.[0-9a-f]{12}\\.tmp$`))]);
+    // At close the same bytes replace it, and no temp file is left.
     expect(readFileSync(jsonl)).toEqual(before.jsonl);
     expect(readFileSync(md)).toEqual(before.md);
     expect(readdirSync(first.traceDirAbs).sort()).toEqual([`${first.traceId}.jsonl`, `${first.traceId}.md`]);
+  });
+
+  it("TraceWriter: an abandoned re-run (a lane-bound run's generator returned part-way) leaves the earlier trace; a closed one replaces it", () => {
+    const d = tempDir();
+    const file = join(d, "T.jsonl");
+    writeFileSync(file, "earlier\n");
+    const abandoned = new TraceWriter("T", "test", null, file);
+    abandoned.emit("WF_START", { detail: new Map() });
+    abandoned.flush();
+    abandoned.abandon();
+    expect(readFileSync(file, "utf8")).toBe("earlier\n");
+    expect(readdirSync(d)).toEqual(["T.jsonl"]);
+    const closed = new TraceWriter("T", "test", null, file);
+    closed.emit("WF_START", { detail: new Map() });
+    closed.close();
+    expect(readFileSync(file, "utf8")).toBe(`${closed.lines[0]}\n`);
+    expect(readdirSync(d)).toEqual(["T.jsonl"]);
+    // a first run (no earlier file) keeps its events in place when abandoned, as a killed run does
+    const fresh = new TraceWriter("U", "test", null, join(d, "U.jsonl"));
+    fresh.emit("WF_START", { detail: new Map() });
+    fresh.abandon();
+    expect(readFileSync(join(d, "U.jsonl"), "utf8")).toBe(`${fresh.lines[0]}\n`);
+  });
+
+  it("a re-run whose replacement cannot be renamed keeps the earlier trace and summary (E_STORE_IO naming the trace)", () => {
+    const p = payload("collatz_conjecture/01_happy_path.json");
+    const b = box();
+    b.run(WF.collatz, p);
+    const first = b.run(WF.collatz, p);
+    const jsonl = join(first.traceDirAbs, `${first.traceId}.jsonl`);
+    const md = join(first.traceDirAbs, `${first.traceId}.md`);
+    const before = { jsonl: readFileSync(jsonl), md: readFileSync(md) };
+    const key = "pgs_ai_governance.implementation.capability_transforms.atoms.ct_pure_termination_check_v0:execute";
+    const orig = CT_ATOMS[key] as CtAtomTable[string];
+    const atoms: CtAtomTable = Object.freeze({
+      ...CT_ATOMS,
+      [key]: { ...orig, execute: (inputs: Parameters<typeof orig.execute>[0]) => {
+        for (const f of readdirSync(first.traceDirAbs).filter((x) => x.endsWith(".tmp"))) rmSync(join(first.traceDirAbs, f)); // the rename will find nothing
+        return orig.execute(inputs);
+      } },
+    });
+    const e = thrown(() => b.run(WF.collatz, p, { atoms }));
+    expect(e.code).toBe("E_STORE_IO");
+    expect(e.message).toBe(`cannot write trace file ${first.traceDir}/${first.traceId}.jsonl: ENOENT (rename)`);
+    expect(readFileSync(jsonl)).toEqual(before.jsonl);
+    expect(readFileSync(md)).toEqual(before.md);
   });
 
   it("Cairn: thrown the same way", async () => {

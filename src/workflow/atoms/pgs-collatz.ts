@@ -19,10 +19,10 @@ export const COLLATZ_MAX_TOTAL_VALUES = 2_000_000;
  * Most decimal digits all values of one call may have together (a Cairn bound): the values are
  * written into the result, the trace and the workflow's state file, so large seeds (a 3,500-digit
  * seed's sequence has ~10^5 values of ~3,500 digits) made one 3.5 KB request produce 0.7 GB of
- * text and hold `cairn serve` for over a minute. 16 MB of digits is far above any sequence the
- * value bounds let small numbers produce in practice.
+ * text and hold `cairn serve` for over a minute. 40 M digits leaves the value bounds to decide
+ * whenever the values stay below 10^20 (2,000,000 values of at most 20 digits).
  */
-export const COLLATZ_MAX_TOTAL_DIGITS = 16_000_000;
+export const COLLATZ_MAX_TOTAL_DIGITS = 40_000_000;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The decimal length of `x` (≥ 1). */

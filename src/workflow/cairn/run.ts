@@ -353,6 +353,8 @@ function* runLocked(
   const calls: EffectCall[] = [];
   const violations: ViolationRecord[] = [];
   const laneObservations: PyObject[] = [];
+  /** Set once the run reached WF_COMPLETE or its ERROR event: only then does the trace replace an earlier one. */
+  let finished = false;
   const nodeName = (key: string) => `${fqdn}::${key}`;
   let current: { cc: string; step: string | null } | null = null;
   let status = "SUCCESS";
@@ -436,6 +438,7 @@ function* runLocked(
       }
       trace.emit("WF_COMPLETE", { resultStatus: status, detail: done });
       trace.flush();
+      finished = true;
     } catch (err) {
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
       // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
@@ -449,8 +452,12 @@ function* runLocked(
       status = STATUS_ERROR;
       exit = null;
       error = { code, message, cc: current?.cc ?? null, step: current?.step ?? null };
+      finished = true;
     } finally {
-      trace.close();
+      // Ended by the generator's return() at a lane-bound step: the trace is not complete, so it
+      // must not replace an earlier complete one of this trace id.
+      if (finished) trace.close();
+      else trace.abandon();
     }
   } catch (err) {
     // The run ends by throwing (a failed trace write, E_STORE_IO, pgs/trace.ts): no summary, no

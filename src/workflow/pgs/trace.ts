@@ -35,6 +35,7 @@
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { writeFileAtomicSync } from "../../store/fsutil.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -135,10 +136,11 @@ export class TraceWriter {
       // regular file writes beside it and renames over it at close, so a re-run killed part-way
       // leaves the earlier trace as it was. (Anything else at the path is opened as before.)
       const earlier = statSync(file, { throwIfNoEntry: false })?.isFile() === true;
-      const target = earlier ? join(dirname(file), `.${basename(file)}.${process.pid}.tmp`) : file;
+      // A fresh, exclusively created name: never follows a symlink planted at the temp path.
+      const target = earlier ? join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`) : file;
       if (target !== file) this.replacing = { tmp: target, final: file };
       try {
-        this.fd = openSync(target, "w");
+        this.fd = openSync(target, target === file ? "w" : "wx");
       } catch (err) {
         this.replacing = undefined;
         this.failed = traceWriteError(this.name, err);
@@ -250,6 +252,25 @@ export class TraceWriter {
     this.pending = "";
     this.pendingLines = 0;
     closeSync(fd);
+  }
+
+  /**
+   * Ends a run that did not finish (its generator was abandoned part-way): what is buffered is
+   * written and the file closed, as by `close()`, but a replacement is dropped, never renamed
+   * over the earlier complete trace. Never throws (the caller is already unwinding).
+   */
+  abandon(): void {
+    try {
+      this.flush();
+    } catch {
+      // the failure is recorded; the replacement is dropped below either way
+    }
+    try {
+      this.closeFile();
+    } catch {
+      // best effort
+    }
+    this.dropReplacement();
   }
 
   /** After a failure: the replacement's temp file is removed (best effort); the earlier trace stays. */
