@@ -170,6 +170,9 @@ describe("bundleModule", () => {
     // and a real one beside them is still found, at its own position
     await writeFile(entry, 'const s = "import.meta";\nexport default () => [s, import.meta.url];\n');
     await expectRejects(bundleModule(entry), "E_INVALID_INPUT", new RegExp(`^${escapeRe(entry)}:2:26: import\\.meta is not available`));
+    // also where a mere lexer takes the `/` after a class expression for a regular expression
+    await writeFile(entry, "const a = class {} / import.meta.url.length / 2;\nexport default () => a;\n");
+    await expectRejects(bundleModule(entry), "E_INVALID_INPUT", new RegExp(`^${escapeRe(entry)}:1:22: import\\.meta is not available`));
   });
 
   it("maps bundle positions back to TypeScript sources (types stripped) and refuses positions it cannot map", async () => {

@@ -20,9 +20,9 @@
  * (`createRequire(import.meta.url)`, `new URL("./x", import.meta.url)`), and files found
  * through it would not be part of the function's identity. Packages from node_modules keep
  * theirs as they are (many probe it, e.g. `import.meta.env?.DEV`): they see the bundle's
- * `data:` URL, as before. The check lexes the bundle (es-module-lexer) for `import.meta`
- * expressions and maps each to its source; the same text in a string, template text, regular
- * expression or comment is not one.
+ * `data:` URL, as before. esbuild's parser finds the `import.meta` expressions (a second
+ * build marking them unsupported warns at each, in its source file); the same text in a string,
+ * template text, regular expression or comment is not one.
  *
  * What is bundled: the entry and everything it imports, including packages from
  * node_modules (`packages: "bundle"`). Node builtins (`fs`, `node:crypto`…) stay external.
@@ -33,7 +33,6 @@ import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { SourceMap } from "node:module";
 import { build, type BuildFailure, type BuildOptions, type Message } from "esbuild";
-import { init as lexerReady, parse as parseModule } from "es-module-lexer";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
 
@@ -99,37 +98,23 @@ function sourceMapOf(mapText: string): SourceOf {
   };
 }
 
-/**
- * The first `import.meta` of the bundle that comes from the user's own files (not from a
- * package under node_modules), as its source and position; undefined when there is none.
- *
- * The occurrences come from es-module-lexer, which tells a real `import.meta` from the same
- * text in a string, template text, regular expression or comment. Should the lexer reject the
- * bundle, every textual occurrence counts (the check stays closed).
- */
-async function userImportMeta(code: string, sourceOf: SourceOf): Promise<{ source: string; line: number; column: number } | undefined> {
-  let offsets: number[];
-  try {
-    await lexerReady;
-    offsets = parseModule(code)[0].filter((i) => i.d === IMPORT_META).map((i) => i.s);
-  } catch {
-    offsets = [...code.matchAll(/\bimport\.meta\b/g)].map((m) => m.index);
-  }
-  let line = 1;
-  let lineStart = 0;
-  for (const at of offsets) {
-    for (let nl = code.indexOf("\n", lineStart); nl !== -1 && nl < at; nl = code.indexOf("\n", lineStart)) {
-      line++;
-      lineStart = nl + 1;
-    }
-    const src = sourceOf(line, at - lineStart + 1);
-    if (src !== undefined && !src.source.split("/").includes("node_modules")) return src;
-  }
-  return undefined;
-}
+/** What a build bundles: the entry file, or the CommonJS wrapper as stdin. */
+type EntryOptions = Pick<BuildOptions, "entryPoints" | "stdin">;
 
-/** es-module-lexer's `d` for an `import.meta` (a dynamic import has its offset, a static one -1). */
-const IMPORT_META = -2;
+/**
+ * The first `import.meta` expression in the user's own files (not in a package under
+ * node_modules), as an esbuild message located at it; undefined when there is none.
+ *
+ * esbuild's own parser finds them: the same build again (output discarded) with `import.meta`
+ * marked unsupported, which makes esbuild warn (`empty-import-meta`) at each real use, and never
+ * at the text in a string, template, regular expression or comment. Only run when the bundle's
+ * text contains `import.meta` at all, so a module without it costs nothing more.
+ */
+async function userImportMeta(code: string, options: BuildOptions, entry: EntryOptions): Promise<Message | undefined> {
+  if (!code.includes("import.meta")) return undefined;
+  const r = await build({ ...options, ...entry, sourcemap: false, metafile: false, supported: { "import-meta": false } });
+  return r.warnings.find((w) => w.id === "empty-import-meta" && w.location !== null && !w.location.file.split("/").includes("node_modules"));
+}
 
 /**
  * Bundles the module at `path` (`.ts`, `.mts`, `.js` or `.mjs`).
@@ -161,6 +146,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
   const workDir = dirname(entryReal);
   let code: string;
   let mapText: string;
+  let meta: Message | undefined;
   try {
     const options = {
       absWorkingDir: workDir,
@@ -181,7 +167,8 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       metafile: true,
       logLevel: "silent",
     } satisfies BuildOptions;
-    let result = await build({ ...options, entryPoints: [entryReal] });
+    let entry: EntryOptions = { entryPoints: [entryReal] };
+    let result = await build({ ...options, ...entry });
     if (result.metafile.inputs[relative(workDir, entryReal)]?.format === "cjs") {
       // A CommonJS entry: esbuild's ESM output would export only `module.exports` as the
       // default, losing `reduce` and `initial` (and, for compiled TypeScript, putting the
@@ -189,7 +176,8 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       // esbuild's (and TypeScript's) interop: `exports.default` when `__esModule` is set,
       // else `module.exports`; `initial` and `reduce` from its properties.
       const contents = `import * as entry from ${JSON.stringify(`./${basename(entryReal)}`)};\nexport default entry.default;\nexport const initial = entry.initial;\nexport const reduce = entry.reduce;\n`;
-      result = await build({ ...options, stdin: { contents, resolveDir: workDir, sourcefile: COMMONJS_WRAPPER, loader: "js" } });
+      entry = { stdin: { contents, resolveDir: workDir, sourcefile: COMMONJS_WRAPPER, loader: "js" } };
+      result = await build({ ...options, ...entry });
     }
     const out = result.outputFiles.find((f) => f.path === join(workDir, BUNDLE_FILE));
     const map = result.outputFiles.find((f) => f.path === join(workDir, `${BUNDLE_FILE}.map`));
@@ -198,6 +186,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     code = out.text;
     mapText = map.text;
+    meta = await userImportMeta(code, options, entry);
   } catch (err) {
     if (err instanceof CairnError) throw err;
     if (isBuildFailure(err) && err.errors.length > 0) {
@@ -214,12 +203,12 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     throw new CairnError(ErrorCode.INVALID_INPUT, `cannot bundle module ${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
   const sourceOf = sourceMapOf(mapText);
-  const meta = await userImportMeta(code, sourceOf);
-  if (meta !== undefined) {
+  if (meta?.location != null) {
+    const loc = meta.location;
     throw new CairnError(
       ErrorCode.INVALID_INPUT,
-      `${showFile(meta.source, workDir, entryReal, path)}:${meta.line}:${meta.column}: import.meta is not available in a Cairn module: the function is its bundle, re-run from the store, so it has no module URL, and files found through one would not be part of its identity; import the file instead (esbuild bundles JSON and text imports) or pass its contents in the input`,
-      { path, file: meta.source, line: meta.line, column: meta.column },
+      `${describeLocation(meta, workDir, entryReal, path)}: import.meta is not available in a Cairn module: the function is its bundle, re-run from the store, so it has no module URL, and files found through one would not be part of its identity; import the file instead (esbuild bundles JSON and text imports) or pass its contents in the input`,
+      { path, file: loc.file, line: loc.line, column: loc.column + 1 },
     );
   }
   const locate: BundleLocator = (line, column) => {
