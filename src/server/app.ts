@@ -9,10 +9,14 @@
  *         whatever its terminal status (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…);
  *         result_payload is the run's surface (what `cairn wf run --json` prints as `surface`);
  *         duration_ms is the wall-clock time of the run, reported here only (never in traces).
- *     400 {status:"ERROR", error} invalid JSON, a body that is not an object, a workflow_code
- *         that is not a string `<domain>::<WF_CODE>`, a payload that is not an object; PGS: an
- *         unknown domain (no tokenized_snapshot/<domain>/) or a workflow the domain does not
- *         have; Cairn: a workflow the snapshot does not hold (the message lists those it holds).
+ *     400 {status:"ERROR", error} an empty body or one that is not UTF-8 (at once); invalid
+ *         JSON, a body that is not an object, a workflow_code that is not a string
+ *         `<domain>::<WF_CODE>`, a payload that is not an object; PGS: an unknown domain (no
+ *         tokenized_snapshot/<domain>/) or a workflow the domain does not have; Cairn: a workflow
+ *         the snapshot does not hold (the message lists those it holds). All but the first two
+ *         are found when the request's turn in the run queue comes (the body waits there as its
+ *         raw bytes, ≤ maxBodyBytes, and is parsed then), so they are answered after the runs
+ *         ahead of it, and a request refused 503 (queue full, closing) was never parsed.
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
  *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
  *         verify (trace_id null), the run failed before it had a trace (null), a runtime error
@@ -20,12 +24,18 @@
  *         summary or recording it failed after its effects were applied (its trace_id).
  *     503 {status:"ERROR", error} too many runs already waiting, the server is closing, or the
  *         store is locked by another writer (nothing ran) (Retry-After).
- *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS).
+ *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS); 431 headers too
+ *         large; 400 a request Node's HTTP parser refuses — these three are written by the
+ *         'clientError' handler in the same {status:"ERROR", error} format, with CORS.
  *   GET /api/health → {ok:true}. Anything else → 404 {status:"ERROR", error}.
+ *
+ * Error messages quote a user value (the workflow_code, its segments) in full only up to
+ * MAX_ECHOED_CHARS characters, and no error message is longer than MAX_ERROR_CHARS.
  *
  * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`) with
  * `Access-Control-Allow-Origin: *`. Runs are serialised with a bounded async mutex so that runs
- * against the data root never interleave in this process, and the server holds its data root's
+ * against the data root never interleave in this process; before each run the gateway reads what
+ * arrived during the previous one (`drainArrivals`), and the server holds its data root's
  * cross-process lock (src/workflow/effects/data-root-lock.ts) from `createServer` until `close()`
  * resolves, so no other process (a `cairn wf run`, a second server) runs workflows on it
  * meanwhile: `createServer` fails with E_DATA_ROOT_LOCKED when another process holds it, and
@@ -36,11 +46,13 @@
  * by absolute path.
  */
 import { isUtf8 } from "node:buffer";
-import type { AddressInfo } from "node:net";
+import { statSync } from "node:fs";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
-import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 import type { Digest } from "../core/digest.js";
@@ -52,7 +64,10 @@ import {
   type PgsRunResult, type PyObject, type PyValue, type WorkflowName,
 } from "../workflow/pgs/index.js";
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
-import { BUSY_RETRY_AFTER_SECONDS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_QUEUED_RUNS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR, CLOSE_GRACE_MS } from "./constants.js";
+import {
+  BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_DRAIN_TURNS, MAX_ECHOED_CHARS,
+  MAX_ERROR_CHARS, MAX_QUEUED_RUNS, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
+} from "./constants.js";
 import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
 import { QueueFullError, RunQueue } from "./queue.js";
 import { HttpError, RunFailure, type RunTarget } from "./target.js";
@@ -78,7 +93,10 @@ export interface ServerOptions {
    * The PGS-only options (`cacheSnapshots`, `runner`, `effectDurability`) are refused with it.
    */
   snapshot?: SealedSnapshot;
-  /** Data root of the CS state; default `<workspace>/data`. */
+  /**
+   * Data root of the CS state; default `<workspace>/data`. Must be a directory or not exist yet
+   * (the runs create it): anything else fails with E_INVALID_INPUT.
+   */
   dataRoot?: string;
   /**
    * Record every run in a store: a Store (owned by the caller, kept open), or a factory opened
@@ -89,8 +107,16 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
   maxQueuedRuns?: number;
-  /** Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408, connection closed. */
+  /**
+   * Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408,
+   * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS).
+   */
   requestTimeoutMs?: number;
+  /**
+   * How long close() lets responses still being written at its cut finish (ms; default
+   * CLOSE_RESPONSE_DEADLINE_MS) before it cuts their connections too.
+   */
+  closeResponseDeadlineMs?: number;
   /** Cache each PGS domain's loaded snapshot across runs (default true). */
   cacheSnapshots?: boolean;
   /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
@@ -120,8 +146,11 @@ export interface CairnServer {
   /**
    * Stops accepting connections and refuses new runs (503 with Retry-After, also for a request
    * whose body was still arriving when close() began; nothing has run for it), answers with
-   * `Connection: close`, waits for open connections and for every run already accepted, then
-   * releases the data root's lock (unless the caller gave it). Idempotent.
+   * `Connection: close`, waits for every run already accepted and for open connections, then
+   * releases the data root's lock (unless the caller gave it). CLOSE_GRACE_MS after every
+   * accepted run has answered, connections idle or still receiving a request are cut; those
+   * still being written a response are left to finish it (then closed), for at most
+   * `closeResponseDeadlineMs` more. Idempotent.
    */
   close(): Promise<void>;
   /** The base URL while listening, else null. */
@@ -149,17 +178,75 @@ function describe(v: unknown): string {
   return "a number";
 }
 
+/**
+ * `s` itself, or its first `max` characters (never half of a surrogate pair) followed by
+ * `… (N characters)`, N being the length of `s`.
+ */
+function truncated(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const last = s.charCodeAt(max - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
+  return `${s.slice(0, end)}… (${s.length} characters)`;
+}
+
+/** The user values an error message about `workflowCode` may quote: the code, its domain and its WF code. */
+function echoedValues(workflowCode: string | undefined): string[] {
+  if (workflowCode === undefined) return [];
+  const first = workflowCode.indexOf("::");
+  return first < 0 ? [workflowCode] : [workflowCode, workflowCode.slice(0, first), workflowCode.slice(workflowCode.lastIndexOf("::") + 2)];
+}
+
+/**
+ * `message` with every quotation of a user value longer than MAX_ECHOED_CHARS — as is, or
+ * JSON-escaped (`JSON.stringify(v)` inside quotes) — cut by `truncated`: a 1 MB workflow_code
+ * was echoed twice (2 MB) in its 400 (src/workflow/pgs/run.ts quotes the code and the segment).
+ */
+function boundEchoes(message: string, values: readonly string[]): string {
+  const long = values.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]).filter((v) => v.length > MAX_ECHOED_CHARS);
+  long.sort((a, b) => b.length - a.length); // the whole code before a segment of it
+  return long.reduce((acc, v) => (acc.includes(v) ? acc.split(v).join(truncated(v, MAX_ECHOED_CHARS)) : acc), message);
+}
+
 const BODY_WHAT = "request body";
 /** How `parsePyJson(text, BODY_WHAT)` starts its syntax-error messages. */
 const JSON_ERROR_PREFIX = `${BODY_WHAT} is not valid JSON: `;
 
-/** Validates the body text (A.12 gateway order: JSON, workflow code, payload). */
-function parseRunRequest(raw: unknown): RunRequest {
+/**
+ * The checks made as soon as a body has arrived (cheap, no value is built): it is valid UTF-8
+ * and not blank. Returns the bytes the run queue holds until the request's turn (parseRunRequest).
+ */
+function arrivedBody(raw: unknown): Buffer {
   // Read as bytes: decoding as a string would turn invalid UTF-8 into U+FFFD and run the
   // workflow on a payload the client never sent.
   if (Buffer.isBuffer(raw) && !isUtf8(raw)) throw new HttpError(400, "Invalid JSON body: the request body is not valid UTF-8");
-  const body = Buffer.isBuffer(raw) ? raw.toString("utf8") : raw;
-  if (typeof body !== "string" || body.trim() === "") throw new HttpError(400, "Invalid JSON body: the request body is empty");
+  const bytes = Buffer.isBuffer(raw) ? raw : typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.alloc(0);
+  if (isBlank(bytes)) throw new HttpError(400, "Invalid JSON body: the request body is empty");
+  return bytes;
+}
+
+/** Whether UTF-8 `bytes` decode to a string that `trim()` empties; decodes only when the first non-blank byte is not plain ASCII. */
+function isBlank(bytes: Buffer): boolean {
+  for (const b of bytes) {
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    if (b < 0x80 && b !== 0x0b && b !== 0x0c) return false; // `{`, or anything else trim() keeps
+    return bytes.toString("utf8").trim() === ""; // other white space (U+00A0, U+FEFF, \v, \f…)
+  }
+  return true;
+}
+
+/** What is known of a request's workflow as its turn is taken, for the error mapping. */
+interface Parsed {
+  /** The workflow_code string as sent (before it is checked). */
+  code?: string;
+  name?: WorkflowName;
+}
+
+/**
+ * Parses and validates a body that passed `arrivedBody` (A.12 gateway order: JSON, workflow
+ * code, payload), when the request's turn in the run queue comes; records what it learns in `seen`.
+ */
+function parseRunRequest(bytes: Buffer, seen: Parsed): RunRequest {
+  const body = bytes.toString("utf8");
   let doc: PyValue;
   try {
     doc = parsePyJson(body, BODY_WHAT);
@@ -172,12 +259,14 @@ function parseRunRequest(raw: unknown): RunRequest {
   if (typeof code !== "string") {
     throw new HttpError(400, code === undefined ? "workflow_code is required: \"<domain>::<WF_CODE>\"" : `workflow_code must be a string "<domain>::<WF_CODE>", got ${describe(code)}`);
   }
+  seen.code = code;
   let name: WorkflowName;
   try {
     name = parseWorkflowFqdn(code);
   } catch (err) {
     throw new HttpError(400, err instanceof Error ? err.message : String(err));
   }
+  seen.name = name;
   const payload = doc.has("payload") ? (doc.get("payload") as PyValue) : new Map<string, PyValue>();
   if (!(payload instanceof Map)) throw new HttpError(400, `payload must be a JSON object, got ${describe(payload)}`);
   return { name, payload };
@@ -193,8 +282,18 @@ function sendJson(reply: FastifyReply, statusCode: number, doc: Record<string, u
   return sendText(reply, statusCode, JSON.stringify(doc));
 }
 
+/** The gateway's error body; the message cut to MAX_ERROR_CHARS. */
 function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { status: STATUS_ERROR, error: message, ...extra };
+  return { status: STATUS_ERROR, error: truncated(message, MAX_ERROR_CHARS), ...extra };
+}
+
+/** Status and message of an error Node's HTTP server raises before any route (the 'clientError' event). */
+function clientErrorOf(err: ConnectionError, requestTimeoutMs: number): [number, string] {
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, `Request timeout: the request did not arrive within ${requestTimeoutMs} ms`];
+  if (err.code === "HPE_HEADER_OVERFLOW") return [431, "Request header fields too large"];
+  if (err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return [413, "Request chunk extensions too large"];
+  const reason = (err as { reason?: unknown }).reason;
+  return [400, `Malformed HTTP request: ${typeof reason === "string" ? reason : err.code}`];
 }
 
 /**
@@ -211,10 +310,26 @@ function loadFastify(): typeof import("fastify").fastify {
   return fastifyFactory;
 }
 
+/**
+ * Refuses a data root that exists but is not a directory, or whose path runs through a file
+ * (`E_INVALID_INPUT`, naming it as given): the server started and every run then failed with 500
+ * (`ENOTDIR`). A missing data root is fine (the runs create it).
+ */
+function checkDataRoot(dataRoot: string, shown: string): void {
+  let why: string | undefined;
+  try {
+    if (!statSync(dataRoot).isDirectory()) why = "it is not a directory";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") why = "a component of its path is not a directory";
+  }
+  if (why !== undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `data root ${shown} cannot hold the workflows' state: ${why}`, { field: "--data-root", path: shown });
+}
+
 export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
+  checkDataRoot(dataRoot, opts.dataRoot ?? join(opts.workspace, DEFAULT_DATA_ROOT_NAME));
   let snapshot: PreparedSnapshot | undefined;
   if (opts.snapshot !== undefined) {
     const pgsOnly = PGS_ONLY_OPTIONS.filter((k) => opts[k] !== undefined);
@@ -257,15 +372,47 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   /** Set by close(): new runs are refused (503) and responses ask clients to close the connection. */
   let closing = false;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const closeResponseDeadlineMs = opts.closeResponseDeadlineMs ?? CLOSE_RESPONSE_DEADLINE_MS;
 
-  async function execute(req: RunRequest): Promise<{ result: PgsRunResult; durationMs: number }> {
-    if (closing) throw new HttpError(503, "server is closing");
-    const run = target.bind(req.name, req.payload); // 400 / 500 before the queue
-    return queue.run(async () => {
-      // A run is synchronous: it holds the event loop until it ends. Yield once first, so the
-      // requests that arrived meanwhile are read (and queued, or refused with 503 past the
-      // bound) and /api/health is answered between runs, not after the whole backlog.
+  /**
+   * Bumped whenever something arrives: a connection accepted, a request's head read, a request's
+   * body complete. `drainArrivals` yields while it moves.
+   */
+  let arrivals = 0;
+
+  /**
+   * Reads what arrived during the previous run before the next one starts. A run is synchronous
+   * (it holds the event loop until it ends), and libuv accepts at most one pending connection
+   * per loop turn, so one yield per run let clients that open a connection per request (curl,
+   * Python) wait in the kernel's accept queue, unseen by the run queue: 120 concurrent curl
+   * requests all got 200 (no 503) and a health check waited 21 s for the whole backlog. So
+   * yield turn after turn — each accepts one more connection and reads the requests of those
+   * accepted before, which are queued, refused 503 past the bound, or answered (/api/health) —
+   * while the previous turn saw an arrival, at least 2 turns (the first may not reach the
+   * poll phase) and at most MAX_DRAIN_TURNS. A request still arriving when the drain ends (a
+   * client that waits for `100 Continue` before its body, a slow one) is read at a later one.
+   */
+  async function drainArrivals(): Promise<void> {
+    for (let turn = 1; turn <= MAX_DRAIN_TURNS; turn++) {
+      const seen = arrivals;
       await new Promise<void>((resolveTurn) => setImmediate(resolveTurn));
+      if (turn >= 2 && arrivals === seen) return;
+    }
+  }
+
+  /**
+   * Queues a request's raw body (≤ maxBodyBytes) and, when its turn comes, drains the arrivals,
+   * parses and validates it (400), binds it to the target (400 / 500) and runs it. The body is
+   * parsed only then, so a waiting request holds its bytes, not its parsed payload (100 queued
+   * 1 MB bodies of many keys held 1.9 GB as parsed Maps).
+   */
+  async function execute(body: Buffer, seen: Parsed): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
+    if (closing) throw new HttpError(503, "server is closing");
+    return queue.run(async () => {
+      await drainArrivals();
+      const req = parseRunRequest(body, seen);
+      const run = target.bind(req.name, req.payload);
       let store: Store | undefined;
       try {
         store = typeof opts.store === "function" ? opts.store() : opts.store;
@@ -277,7 +424,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       try {
         const t0 = performance.now();
         const result = await run(store);
-        return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+        return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, name: req.name };
       } finally {
         if (typeof opts.store === "function") store?.close();
       }
@@ -291,15 +438,95 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     bodyLimit: maxBodyBytes,
     return503OnClosing: false,
     forceCloseConnections: "idle",
-    requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    requestTimeout: requestTimeoutMs,
+    // Node checks its timeouts every connectionsCheckingInterval (30 s by default): a smaller
+    // timeout is checked as often as it lasts, so a stalled request is cut within twice it. And
+    // Node applies max(headersTimeout, requestTimeout) to a request whose headers have arrived:
+    // with its default headersTimeout (60 s) a stalled body was cut only after 60–90 s.
+    // (requestTimeout is given here too: Node refuses a headersTimeout over the requestTimeout it is created with.)
+    ...(requestTimeoutMs > 0
+      ? { http: { connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs } }
+      : {}),
     // Errors fastify raises before routing (a malformed URL…): the gateway's format and CORS too.
     frameworkErrors: (err, _request, reply) => {
       void sendJson(reply.header("Access-Control-Allow-Origin", "*"), 400, errorDoc(scrub(err.message)));
     },
+    // Errors Node's HTTP server raises before any request exists (408 request timeout, 431
+    // headers too large, 400 a request its parser refuses): the gateway's format and CORS,
+    // written raw (there is no reply), unless a response is already being written on that
+    // connection (as Node's own handler: never corrupt it), then the connection is closed.
+    clientErrorHandler: (err, socket) => {
+      if (err.code === "ECONNRESET" || socket.destroyed) return;
+      if (socket.writable && !writingTo(socket)) {
+        const [code, message] = clientErrorOf(err, requestTimeoutMs);
+        const text = JSON.stringify(errorDoc(message));
+        socket.write(
+          `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? "Error"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+            `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+      socket.destroy(err);
+    },
   });
 
-  // One parser for every content type: the body is always read as text and parsed by the route
-  // (losslessly, in the Python value model), so a missing or odd Content-Type is no excuse to refuse.
+  // Every open connection: the responses on it not yet closed, and how many bytes it had read
+  // when its last response closed (more since: a next request is arriving). close() cuts only
+  // the connections idle or still receiving a request, never one being written a response.
+  interface Connection {
+    responses: Set<ServerResponse>;
+    readMark: number;
+  }
+  const connections = new Map<Socket, Connection>();
+  /** No request open on it and no byte of a next one (what Node calls an idle connection). */
+  const isIdle = (socket: Socket, c: Connection): boolean => c.responses.size === 0 && socket.bytesRead === c.readMark;
+  app.server.on("connection", (socket: Socket) => {
+    arrivals++;
+    connections.set(socket, { responses: new Set(), readMark: 0 });
+    socket.once("close", () => connections.delete(socket));
+  });
+  app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    arrivals++;
+    const socket = req.socket;
+    const c = connections.get(socket);
+    if (c === undefined) return;
+    c.responses.add(res);
+    res.once("close", () => {
+      c.responses.delete(res);
+      c.readMark = socket.bytesRead;
+      // While closing, a connection is closed once its last response is all handed to the
+      // kernel (gracefully: the client still receives it), even one kept alive.
+      if (closing && isIdle(socket, c)) socket.destroySoon();
+    });
+  });
+  // Node's own closeIdleConnections (server.close(), i.e. fastify's close, calls it) destroys a
+  // connection whose response has been end()ed but is not all written yet (it tests the
+  // response's `finished`, which end() sets): a large 200 to a slow client was cut at close()
+  // (5.9 MB of 26 MB). Replaced by one that spares every connection not idle.
+  app.server.closeIdleConnections = () => {
+    for (const [socket, c] of connections) if (isIdle(socket, c)) socket.destroy();
+  };
+  /** The responses on `socket` whose head has been sent and whose body is not all handed to the kernel yet. */
+  function writingTo(socket: Socket): boolean {
+    return [...(connections.get(socket)?.responses ?? [])].some((res) => res.headersSent && !res.writableFinished && !res.destroyed);
+  }
+
+  /**
+   * close()'s cut: connections idle or still receiving a request are destroyed; one being
+   * written a response is left to finish it (then closed, above). Returns the timer that
+   * destroys whatever is still open after closeResponseDeadlineMs.
+   */
+  function cutConnections(): NodeJS.Timeout {
+    for (const socket of connections.keys()) if (!writingTo(socket)) socket.destroy();
+    const deadline = setTimeout(() => {
+      for (const socket of connections.keys()) socket.destroy();
+    }, closeResponseDeadlineMs);
+    deadline.unref();
+    return deadline;
+  }
+
+  // One parser for every content type: the body is always read as bytes and parsed when its run
+  // starts (losslessly, in the Python value model), so a missing or odd Content-Type is no
+  // excuse to refuse.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
 
@@ -317,26 +544,28 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   );
 
   app.post(RUN_ROUTE, async (request, reply) => {
-    let req: RunRequest | undefined;
+    arrivals++;
+    const seen: Parsed = {};
     try {
-      req = parseRunRequest(request.body);
-      const { result: r, durationMs } = await execute(req);
+      const { result: r, durationMs, name } = await execute(arrivedBody(request.body), seen);
       if (r.error !== null) throw new RunFailure(`Runtime error: ${scrub(r.error.message)}`, r.traceId);
       // The envelope is plain JSON; the surface keeps the Python value model (ints stay ints,
       // `1.0` stays `1.0`, key order kept), exactly as `cairn wf run --json` and the traces print it.
-      const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: req.name.fqdn });
+      const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: name.fqdn });
       return sendText(reply, 200, `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`);
     } catch (err) {
-      if (err instanceof HttpError) return sendJson(err.statusCode === 503 ? reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)) : reply, err.statusCode, errorDoc(err.message));
+      const echo = (message: string): string => boundEchoes(message, echoedValues(seen.code));
+      if (err instanceof HttpError) return sendJson(err.statusCode === 503 ? reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)) : reply, err.statusCode, errorDoc(echo(err.message)));
       if (err instanceof QueueFullError) return sendJson(reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)), 503, errorDoc(err.message));
       // A failure after the run had its trace (writing its summary, recording it) names the trace.
       const traceId = err instanceof RunFailure ? err.traceId : isCairnError(err) && typeof err.details.traceId === "string" ? err.details.traceId : null;
       const message = err instanceof RunFailure ? err.message : isCairnError(err) ? `${messageOf(err)} [${err.code}]` : `Internal error: ${messageOf(err)}`;
-      return sendJson(reply, 500, errorDoc(message, { trace_id: traceId, workflow_code: req?.name.fqdn ?? null }));
+      const workflowCode = seen.name === undefined ? null : truncated(seen.name.fqdn, MAX_ECHOED_CHARS);
+      return sendJson(reply, 500, errorDoc(echo(message), { trace_id: traceId, workflow_code: workflowCode }));
     }
   });
 
-  app.setNotFoundHandler(async (request, reply) => sendJson(reply, 404, errorDoc(`Not found: ${request.method} ${request.url.split("?")[0] ?? ""}`)));
+  app.setNotFoundHandler(async (request, reply) => sendJson(reply, 404, errorDoc(`Not found: ${request.method} ${truncated(request.url.split("?")[0] ?? "", MAX_ECHOED_CHARS)}`)));
 
   // Errors raised by fastify itself (body too large → 413, malformed request → 400…).
   app.setErrorHandler(async (err: FastifyError, _request, reply) => {
@@ -367,17 +596,21 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       return url;
     },
     close() {
+      if (closed !== null) return closed;
       closing = true;
       // The data root's lock is released only once every accepted run has finished: fastify's
       // close() waits for open connections, not for runs (with `inject` it resolves at once).
-      // A connection still open once every accepted run has answered (a client stalled
-      // mid-request) is cut after CLOSE_GRACE_MS; otherwise fastify's close() would wait for it.
+      // Once every accepted run has answered, connections still open get CLOSE_GRACE_MS, then
+      // those idle or still receiving a request (a client stalled mid-request) are cut, and those
+      // being written a response get closeResponseDeadlineMs more to finish it (cutConnections);
+      // otherwise fastify's close() would wait for them as long as their clients liked.
       let cut: NodeJS.Timeout | undefined;
+      let deadline: NodeJS.Timeout | undefined;
       void queue.idle().then(() => {
-        cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        cut = setTimeout(() => (deadline = cutConnections()), CLOSE_GRACE_MS);
         cut.unref();
       });
-      closed ??= app
+      closed = app
         .close()
         .then(() => {
           url = null;
@@ -385,6 +618,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
         .finally(() => queue.idle())
         .finally(() => {
           if (cut !== undefined) clearTimeout(cut);
+          if (deadline !== undefined) clearTimeout(deadline);
           ownLock?.release();
         });
       return closed;

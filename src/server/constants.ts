@@ -22,11 +22,51 @@ export const MAX_QUEUED_RUNS = 64;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
- * After close() has let every accepted run finish and answer, connections still open (a client
- * stalled mid-request, which Node checks against REQUEST_TIMEOUT_MS only every 30 s) are cut
- * after this grace (ms), so the server exits and releases its data-root lock.
+ * Longest interval (ms) between two of Node's checks of REQUEST_TIMEOUT_MS
+ * (`connectionsCheckingInterval`, Node's default): a server checks every
+ * min(requestTimeoutMs, this), so a stalled request is cut (408) within 2 × requestTimeoutMs.
+ */
+export const REQUEST_TIMEOUT_CHECK_MS = 30_000;
+
+/**
+ * After close() has let every accepted run finish and start its answer, connections that are
+ * idle or still receiving a request (a client stalled mid-request: Node no longer checks
+ * REQUEST_TIMEOUT_MS once the server is closing) are cut after this grace (ms), so the server
+ * exits and releases its data-root lock. A connection still being written a response is not
+ * cut then: see CLOSE_RESPONSE_DEADLINE_MS.
  */
 export const CLOSE_GRACE_MS = 1000;
+
+/**
+ * How long (ms) close() lets responses still being written at the cut (CLOSE_GRACE_MS after
+ * every accepted run has answered) finish before it cuts their connections too: sized for a
+ * large body to a slow but alive client (60 MB at 1 MB/s). A client that stops reading keeps a
+ * closing server, and its data-root lock, at most this long.
+ */
+export const CLOSE_RESPONSE_DEADLINE_MS = 60_000;
+
+/**
+ * Most event-loop turns the gateway spends, between two runs, reading what arrived during the
+ * last one. A run is synchronous and blocks the event loop, and Node (libuv ≥ 1.45) accepts at
+ * most ONE pending connection per loop turn, so clients that open a connection per request
+ * wait in the kernel's accept queue where the run queue cannot see them. Before each run the
+ * gateway yields turn after turn while the previous turn accepted a connection or read a
+ * request, up to this many: enough to empty a full accept queue (Node's default listen backlog
+ * is 511), so excess requests get 503 and /api/health is answered between runs.
+ */
+export const MAX_DRAIN_TURNS = 1024;
+
+/**
+ * Longest user-supplied value (a workflow_code, one of its segments) an error message quotes in
+ * full (characters); a longer one is cut to this many and marked `… (N characters)`.
+ */
+export const MAX_ECHOED_CHARS = 256;
+
+/**
+ * Longest error message the gateway sends (characters): a longer one (a runtime error quoting a
+ * huge payload value) is cut to this many and marked `… (N characters)`.
+ */
+export const MAX_ERROR_CHARS = 8192;
 
 /** Seconds a client is told to wait (`Retry-After`) after a 503. */
 export const BUSY_RETRY_AFTER_SECONDS = 1;

@@ -3,7 +3,9 @@
  *  1. a client stalled mid-request is cut after requestTimeoutMs, so close() ends and releases
  *     the data-root lock (it waited for that client forever);
  *  2. synchronous runs still yield between each other: the queue bound answers 503 and
- *     /api/health is answered between runs, not after the whole backlog;
+ *     /api/health is answered between runs, not after the whole backlog (with `fetch`, whose
+ *     connections are all open before the first run; clients opening a connection per request
+ *     during runs: backlog-close.test.ts F2);
  *  3. a failure after the run had its trace (recording it) is a 500 that names that trace;
  *  4. a store locked by another writer is 503 (nothing has run), a malformed URL a 400 in the
  *     gateway's format with CORS.
@@ -53,9 +55,7 @@ describe("1. a stalled client", () => {
     sock.on("error", () => {});
     sock.write("POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"workflow_code\":");
     await new Promise((r) => setTimeout(r, 50));
-    const t0 = Date.now();
-    await server.close();
-    expect(Date.now() - t0).toBeLessThan(5000);
+    await server.close(); // resolves (it waited for this client forever)
     acquireDataRootLock(b.dataRoot).release(); // free: a run elsewhere could take it
     sock.destroy();
   });
