@@ -33,8 +33,10 @@ Notes:
   (as \`cairn wf run\` does, writing the same traces) and answers
     200 {status, trace_id, duration_ms, workflow_code, result_payload} for every completed run
         (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…; result_payload = the run's surface);
-    400 {status:"ERROR", error} for invalid JSON, a workflow_code without "::", a payload that is
-        not an object, or a domain/workflow the workspace (or the snapshot) does not have;
+    400 {status:"ERROR", error} for an empty or non-UTF-8 body (at once), and, when the
+        request's turn in the run queue comes, invalid JSON, a workflow_code without "::", a
+        payload that is not an object or is nested deeper than 256 levels, or a domain/workflow
+        the workspace (or the snapshot) does not have;
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
         while closing, or when the store is locked by another writer;
     500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to

@@ -59,6 +59,7 @@ import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import { lockForRun, type DataRootLock, type EffectDurability } from "../workflow/effects/index.js";
+import { MAX_PAYLOAD_DEPTH, nestingDepth } from "../workflow/py/json.js";
 import {
   compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, WORKSPACE_TOKEN,
   type PgsRunResult, type PyObject, type PyValue, type WorkflowName,
@@ -269,6 +270,8 @@ function parseRunRequest(bytes: Buffer, seen: Parsed): RunRequest {
   seen.name = name;
   const payload = doc.has("payload") ? (doc.get("payload") as PyValue) : new Map<string, PyValue>();
   if (!(payload instanceof Map)) throw new HttpError(400, `payload must be a JSON object, got ${describe(payload)}`);
+  // The runtimes refuse it too (E_INVALID_INPUT, no trace): a bad request, not a server error.
+  if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) throw new HttpError(400, `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   return { name, payload };
 }
 

@@ -164,6 +164,7 @@ describe("POST /api/run → 400", () => {
     ["a payload that is an array", JSON.stringify({ workflow_code: WF.deny, payload: [1] }), /^payload must be a JSON object, got an array$/],
     ["a payload that is a string", JSON.stringify({ workflow_code: WF.deny, payload: "{}" }), /^payload must be a JSON object, got a string$/],
     ["a payload that is null", JSON.stringify({ workflow_code: WF.deny, payload: null }), /^payload must be a JSON object, got null$/],
+    ["a payload nested deeper than MAX_PAYLOAD_DEPTH (256)", `{"workflow_code": "${WF.deny}", "payload": {"x": ${"[".repeat(256)}${"]".repeat(256)}}}`, /^payload is nested deeper than 256 levels$/],
     ["an unknown domain", JSON.stringify({ workflow_code: "no_such_domain::WF_X_V0", payload: {} }), /^Unknown domain 'no_such_domain'/],
     ["an unknown WF code", JSON.stringify({ workflow_code: "ai_governance::WF_NO_SUCH_V0", payload: {} }), /^WF FQDN not in vocab: 'ai_governance::WF_NO_SUCH_V0'$/],
     ["a CC, not a workflow", JSON.stringify({ workflow_code: "blockchain::CC_GENERATE_ACTOR_ID_V0", payload: {} }), /is not a workflow of domain 'blockchain'/],
