@@ -8,12 +8,14 @@ export { merkleRoot, inclusionProof, verifyInclusion, MerkleBuilder, type Inclus
 export { type Clock, systemClock, fixedClock, steppingClock } from "./core/clock.js";
 export { Xoshiro128, splitmix64, deriveSeed } from "./core/prng.js";
 
+// A Store is made with openStore (its constructor takes internal parts and is @internal).
 export { openStore, resolveStoreDir, Store, StoreView, type OpenStoreOptions } from "./store/store.js";
-export type { ArtifactInfo, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifacts.js";
+export type { Durability } from "./store/catalog.js";
+export type { ArtifactInfo, ArtifactState, ArtifactStorage, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifacts.js";
 export type { EdgeInput, EdgeRecord, Lineage, LineageNode, LineageOptions, Direction } from "./store/edges.js";
 export { RECEIPT_MEDIA_TYPE, actionKey, type Receipt, type ReceiptInput, type ReceiptStatus, type Params } from "./store/receipts.js";
 export type { Snapshot, Root, RootKind } from "./store/refs.js";
-export { CONTAINS_EDGE_TYPE, type GcReport } from "./store/gc.js";
+export { CONTAINS_EDGE_TYPE, type GcReport, type SweptArtifact } from "./store/gc.js";
 export type { FsckReport, FsckProblem, FsckProblemCode } from "./store/fsck.js";
 export { TYPED_FRAME_MAGIC } from "./store/identity.js";
 export {
@@ -21,14 +23,16 @@ export {
 } from "./store/layout.js";
 
 // Batch runs (PLEX).
-export { run, resume, streamOutputs, type ExecutionResult, type Progress, type RunHooks } from "./batch/engine.js";
+export { run, resume, streamOutputs, type ExecutionResult, type OutputRecord, type Progress, type RunHooks } from "./batch/engine.js";
 export { verifyRun, replay, type VerifyReport, type VerifyProblem, type ReplayResult } from "./batch/verify.js";
 export { normalizeConfig, parseSize, type RunConfig, type RunConfigInput } from "./batch/config.js";
 export type { Manifest, ManifestPulse, Counts } from "./batch/manifest.js";
+export type { AttemptLog } from "./batch/pulse.js";
 export { loadManifest } from "./batch/manifest.js";
 export type { FunctionSource } from "./batch/runner.js";
 export type { Dataset } from "./batch/ingest.js";
-export type { EUId, InputFormat } from "./batch/input/types.js";
+export type { EUId, EURecord, InputFormat } from "./batch/input/types.js";
+export type { EUError } from "./batch/records.js";
 export { idHash64, partitionOf, stableHash64 } from "./batch/partition.js";
 export { listRuns, type RunSummary } from "./batch/runs.js";
 

@@ -78,6 +78,17 @@ export interface RunConfig {
   logicalTimeMs: number;
 }
 
+/** A value for a message: JSON for strings, objects and null (`"yes"`, `{}`), else its type or `String` (`NaN`, `1.5`, `5n`). */
+function describeValue(v: unknown): string {
+  if (typeof v === "function") return "a function";
+  if (typeof v !== "object" && typeof v !== "string") return typeof v === "bigint" ? `${v}n` : String(v);
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 function int(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
   const n = v ?? dflt;
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -90,7 +101,71 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
 }
 
-export function normalizeConfig(c: RunConfigInput): RunConfig {
+/** The keys a `RunConfigInput` may have; normalizeConfig refuses any other. */
+export const RUN_CONFIG_KEYS: readonly (keyof RunConfigInput)[] = Object.freeze(
+  Object.keys({
+    format: true, idField: true, partitions: true, pulseSize: true, workers: true, maxPulsesInFlight: true, retries: true, seed: true,
+    maxMemoryBytes: true, allowFailures: true, auditRate: true, euTimeoutMs: true,
+  } satisfies Record<keyof RunConfigInput, true>) as (keyof RunConfigInput)[],
+);
+
+/** Optimal string alignment distance (insertions, deletions, substitutions, adjacent transpositions). */
+function editDistance(a: string, b: string): number {
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      let v = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, (prev2[j - 2] as number) + 1);
+      cur.push(v);
+    }
+    prev2 = prev;
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/**
+ * The known key an unknown one most likely meant, if one stands out: compared without case,
+ * `_` and `-`, the only key equal to it, else the only key that contains it or that it contains
+ * (4+ characters: `maxMemory` → `maxMemoryBytes`), else the only key within 2 edits, else the
+ * only key that starts with its first 4 characters (`retry` → `retries`).
+ */
+function suggestKey(key: string): string | undefined {
+  const norm = (k: string): string => k.toLowerCase().replace(/[-_\s]/g, "");
+  const k = norm(key);
+  const only = (keys: readonly string[]): string | undefined => (keys.length === 1 ? keys[0] : undefined);
+  if (k.length === 0) return undefined;
+  const equal = RUN_CONFIG_KEYS.filter((c) => norm(c) === k);
+  if (equal.length > 0) return only(equal);
+  if (k.length >= 4) {
+    const within = RUN_CONFIG_KEYS.filter((c) => norm(c).includes(k) || k.includes(norm(c)));
+    if (within.length > 0) return only(within);
+  }
+  const near = RUN_CONFIG_KEYS.filter((c) => editDistance(norm(c), k) <= Math.min(2, k.length - 1));
+  if (near.length > 0) return only(near);
+  return k.length >= 4 ? only(RUN_CONFIG_KEYS.filter((c) => norm(c).startsWith(k.slice(0, 4)))) : undefined;
+}
+
+/**
+ * Validates a run configuration and fills in the defaults. Every problem is E_USAGE with
+ * `details.field`: an unknown key (with the known key it probably meant), a value of the wrong
+ * type or out of range. `normalizeConfig()` is `normalizeConfig({})` (all defaults).
+ */
+export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
+  if (c === null || typeof c !== "object" || Array.isArray(c)) {
+    throw new CairnError(ErrorCode.USAGE, `the run config must be an object, got ${c === null ? "null" : Array.isArray(c) ? "an array" : typeof c}`, { field: "config" });
+  }
+  for (const key of Object.keys(c)) {
+    if ((RUN_CONFIG_KEYS as readonly string[]).includes(key)) continue;
+    const suggestion = suggestKey(key);
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `unknown run config key ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the keys are ${RUN_CONFIG_KEYS.join(", ")}`,
+      suggestion === undefined ? { field: key } : { field: key, suggestion },
+    );
+  }
   const format = c.format ?? "jsonl";
   if (!INPUT_FORMATS.includes(format)) {
     throw new CairnError(ErrorCode.USAGE, `format must be one of ${INPUT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { field: "format" });
@@ -103,8 +178,16 @@ export function normalizeConfig(c: RunConfigInput): RunConfig {
   if (c.idField !== undefined && (typeof c.idField !== "string" || c.idField === "")) {
     throw new CairnError(ErrorCode.USAGE, "id field must be a non-empty string", { field: "idField" });
   }
-  const seed = c.seed === undefined ? DEFAULT_SEED : String(c.seed);
+  const rawSeed: unknown = c.seed;
+  if (rawSeed !== undefined && typeof rawSeed !== "string" && !Number.isSafeInteger(rawSeed)) {
+    throw new CairnError(ErrorCode.USAGE, `seed must be a string or a safe integer, got ${describeValue(rawSeed)}`, { field: "seed" });
+  }
+  const seed = rawSeed === undefined ? DEFAULT_SEED : String(rawSeed);
   if (seed.length === 0 || seed.length > 256) throw new CairnError(ErrorCode.USAGE, "seed must be 1..256 characters", { field: "seed" });
+  const allowFailures: unknown = c.allowFailures;
+  if (allowFailures !== undefined && typeof allowFailures !== "boolean") {
+    throw new CairnError(ErrorCode.USAGE, `allowFailures must be a boolean, got ${describeValue(allowFailures)}`, { field: "allowFailures" });
+  }
   return {
     format,
     idField: c.idField ?? null,
@@ -115,19 +198,31 @@ export function normalizeConfig(c: RunConfigInput): RunConfig {
     retries: int("retries", c.retries, DEFAULT_RETRIES, 0, MAX_RETRIES),
     seed,
     maxMemoryBytes: int("max memory", c.maxMemoryBytes, DEFAULT_MAX_MEMORY_BYTES, MIN_MAX_MEMORY_BYTES, Number.MAX_SAFE_INTEGER),
-    allowFailures: c.allowFailures === true,
+    allowFailures: allowFailures === true,
     auditRate,
     euTimeoutMs: int("EU timeout", c.euTimeoutMs, DEFAULT_EU_TIMEOUT_MS, 1, 24 * 3600 * 1000),
     logicalTimeMs: DEFAULT_LOGICAL_TIME_MS,
   };
 }
 
-/** Parses sizes like `256MB`, `1GiB`, `512m`, or plain bytes. */
+/**
+ * Parses a size: a byte count (`1048576`, `512B`) or a number with a binary unit letter k, m, g
+ * or t, optionally followed by `B`, `iB` or `i` (`256MB`, `1GiB`, `512m`, `1.5G`, `64Ki`; any
+ * case, spaces allowed around the unit: `MB` means MiB). Fractions round down to whole bytes.
+ * E_USAGE for anything else — a suffix without a unit letter (`1ib`, `5i`) — and for a result
+ * that is not a positive safe integer (`0`, `0.0001k`, more than 2^53 - 1 bytes); `details.reason`
+ * is `malformed`, `too_small` or `too_large`.
+ */
 export function parseSize(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(s);
-  if (m === null) throw new CairnError(ErrorCode.USAGE, `invalid size ${JSON.stringify(s)}: use e.g. 256MB, 1GiB or a byte count`);
+  const m = typeof s === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b|i)?|b)?\s*$/i.exec(s) : null;
+  if (m === null) throw new CairnError(ErrorCode.USAGE, `invalid size ${JSON.stringify(s)}: use e.g. 256MB, 1GiB or a byte count`, { value: s, reason: "malformed" });
   const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[(m[2] ?? "").toLowerCase()] as number;
-  return Math.floor(Number(m[1]) * unit);
+  const n = Math.floor(Number(m[1]) * unit);
+  if (n > Number.MAX_SAFE_INTEGER) {
+    throw new CairnError(ErrorCode.USAGE, `invalid size ${JSON.stringify(s)}: must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, { value: s, reason: "too_large" });
+  }
+  if (n < 1) throw new CairnError(ErrorCode.USAGE, `invalid size ${JSON.stringify(s)}: must be at least 1 byte`, { value: s, reason: "too_small" });
+  return n;
 }
 
 /** Each worker's V8 old-generation limit in MiB: max(MIN_WORKER_HEAP_MB, M × WORKER_HEAP_SHARE). */

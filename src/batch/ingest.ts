@@ -6,7 +6,8 @@
  * - jsonl, csv, json, lines: the raw bytes, streamed into one artifact (digest = SHA-256).
  * - files: every file becomes an artifact; the input artifact is the canonical JSON listing
  *   `{"files":[[relativePath, digest], …],"kind":"cairn.batch.files"}` in path byte order.
- * - an in-memory dataset (library use): each element as a canonical JSON line (format jsonl).
+ * - an in-memory dataset (library use): each element as a canonical JSON line (format jsonl); a
+ *   Buffer/Uint8Array is E_USAGE (it would iterate as one number per byte).
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -40,6 +41,14 @@ export type Dataset = string | Iterable<unknown> | AsyncIterable<unknown>;
 
 export async function ingest(store: Store, dataset: Dataset, format: InputFormat, stdin?: Readable): Promise<IngestedInput> {
   if (typeof dataset !== "string") {
+    // Bytes are iterable too, but as numbers (one EU per byte): never what was meant.
+    if (dataset instanceof Uint8Array) {
+      throw new CairnError(
+        ErrorCode.USAGE,
+        `a ${Buffer.isBuffer(dataset) ? "Buffer" : "Uint8Array"} dataset would be read byte by byte (one EU per byte); write the bytes to a file and pass its path, or pass the records (an array or iterable of values)`,
+        { field: "dataset" },
+      );
+    }
     if (format !== "jsonl") throw new CairnError(ErrorCode.USAGE, "an in-memory dataset is ingested as jsonl; do not set another format");
     async function* lines(): AsyncGenerator<Buffer> {
       let i = 0;

@@ -402,10 +402,25 @@ async function replayPulse(store: Store, m: Manifest, p: ManifestPulse): Promise
   }
 }
 
-/** Finds a pulse by `partition/index` or by its position in the manifest. */
+/** A pulse argument, parsed: `partition/index` (e.g. `0/0`) or an ordinal in the manifest (`0`, `1`, …). */
+export type PulseSpec = { partition: number; index: number } | { ordinal: number };
+
+/** Parses a pulse argument; a malformed one (not `P/I` or `N` in decimal digits) is E_USAGE. */
+export function parsePulseSpec(which: string): PulseSpec {
+  const pi = typeof which === "string" ? /^(\d+)\/(\d+)$/.exec(which) : null;
+  if (pi !== null) return { partition: Number(pi[1]), index: Number(pi[2]) };
+  if (typeof which === "string" && /^\d+$/.test(which)) return { ordinal: Number(which) };
+  throw new CairnError(
+    ErrorCode.USAGE,
+    `invalid pulse ${typeof which === "string" ? JSON.stringify(which) : String(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …)`,
+    { field: "pulse", value: typeof which === "string" ? which : String(which) },
+  );
+}
+
+/** Finds a pulse by `partition/index` or by its position in the manifest: E_USAGE if malformed, E_NOT_FOUND if absent. */
 export function findPulse(m: Manifest, which: string): ManifestPulse {
-  const pi = /^(\d+)\/(\d+)$/.exec(which);
-  const p = pi !== null ? m.pulses.find((x) => x.partition === Number(pi[1]) && x.index === Number(pi[2])) : /^\d+$/.test(which) ? m.pulses[Number(which)] : undefined;
+  const spec = parsePulseSpec(which);
+  const p = "ordinal" in spec ? m.pulses[spec.ordinal] : m.pulses.find((x) => x.partition === spec.partition && x.index === spec.index);
   if (p === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (use partition/index, e.g. 0/0, or 0..${m.pulses.length - 1})`);
   return p;
 }
@@ -421,6 +436,8 @@ export interface ReplayResult {
 
 /** Re-executes one pulse of a finished run and compares it with what was stored. */
 export async function replay(store: Store, runId: string, which: string): Promise<ReplayResult> {
+  checkRunId(runId);
+  parsePulseSpec(which); // a malformed argument is E_USAGE before the store is read
   const { manifest: m } = requireManifest(store, runId);
   const p = findPulse(m, which);
   const { texts } = await replayPulse(store, m, p);

@@ -8,7 +8,7 @@
  */
 import { Command, Option } from "commander";
 import { canonicalize } from "../core/canonical.js";
-import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError, UsageError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { listRuns, type RunSummary } from "../batch/runs.js";
@@ -58,11 +58,14 @@ export function parseMemory(text: string, what: string): number {
   let n: number;
   try {
     n = parseSize(text);
-  } catch {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: use e.g. 256MB, 1GiB or a byte count`, { value: text });
-  }
-  if (n > Number.MAX_SAFE_INTEGER) {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, { value: text });
+  } catch (err) {
+    // parseSize says why (details.reason): out of range, or not a size at all
+    const reason = isCairnError(err, ErrorCode.USAGE) ? err.details.reason : undefined;
+    if (reason === "too_large") {
+      throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, { value: text });
+    }
+    if (reason !== "too_small") throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: use e.g. 256MB, 1GiB or a byte count`, { value: text });
+    n = 0; // below any size: refused as too small below
   }
   if (!Number.isSafeInteger(n) || n < MIN_MAX_MEMORY_BYTES) {
     throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least ${humanBytes(MIN_MAX_MEMORY_BYTES)}`, { value: text });

@@ -11,3 +11,4 @@ export * from "./authority/index.js";
 export * from "./attestation/index.js";
 export * from "./evidence/index.js";
 export * from "./config/index.js";
+export type { Placement, PlacementKind } from "./placements/index.js";

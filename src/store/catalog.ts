@@ -11,6 +11,19 @@ import { STORE_FORMAT_VERSION } from "./layout.js";
 
 export type Durability = "full" | "normal";
 
+/** The accepted durabilities, with the SQLite `synchronous` level each sets. */
+const SYNCHRONOUS: Readonly<Record<Durability, string>> = Object.freeze({ full: "FULL", normal: "NORMAL" });
+
+/** `value` if it is a `Durability`; E_USAGE naming the accepted values otherwise (never a silent default). */
+export function checkDurability(value: unknown): Durability {
+  if (typeof value === "string" && Object.hasOwn(SYNCHRONOUS, value)) return value as Durability;
+  throw new CairnError(
+    ErrorCode.USAGE,
+    `durability must be ${Object.keys(SYNCHRONOUS).map((d) => JSON.stringify(d)).join(" or ")}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`,
+    { field: "durability", allowed: Object.keys(SYNCHRONOUS) },
+  );
+}
+
 /** SQLite page cache of the catalog connection (grows lazily up to this). */
 export const DEFAULT_CATALOG_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -38,7 +51,7 @@ export class Catalog {
     try {
       if (!opts.readOnly) {
         this.db.pragma("journal_mode = WAL");
-        this.db.pragma(`synchronous = ${opts.durability === "full" ? "FULL" : "NORMAL"}`);
+        this.db.pragma(`synchronous = ${SYNCHRONOUS[checkDurability(opts.durability)]}`);
         this.db.pragma("foreign_keys = OFF");
         const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
         // never touch the schema of a catalog from another version; a catalog whose creation a

@@ -13,11 +13,13 @@
  *
  * Two locks are built on it:
  * - `WriterLock`, the store's single-writer lock on `<store>/writer.lock`: a second writer waits
- *   up to `timeoutMs` and then fails with E_STORE_LOCKED.
+ *   up to `timeoutMs` and then fails with E_STORE_LOCKED (at once, without waiting, when this
+ *   thread already holds the lock of that store).
  * - the data-root lock of governed workflows (src/workflow/effects/data-root-lock.ts,
  *   E_DATA_ROOT_LOCKED).
  */
 import Database from "better-sqlite3";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { LOCK_FILE } from "./layout.js";
@@ -92,26 +94,79 @@ export class FileLock {
 /** Longest lock wait (ms): SQLite's busy timeout is a 32-bit signed integer. */
 export const MAX_LOCK_WAIT_MS = 2_147_483_647;
 
-/** A lock wait must be a number of ms in 0..MAX_LOCK_WAIT_MS (negative waits count as 0); E_USAGE naming `what` otherwise. */
+/**
+ * A lock wait must be an integer number of ms in 0..MAX_LOCK_WAIT_MS (negative waits count as 0;
+ * SQLite's busy timeout takes only integers); E_USAGE naming `what` otherwise.
+ */
 export function checkLockWait(ms: number, what: string): number {
-  if (!Number.isFinite(ms) || ms > MAX_LOCK_WAIT_MS) {
+  if (typeof ms === "number" && ms > MAX_LOCK_WAIT_MS) {
     throw new CairnError(ErrorCode.USAGE, `${what} must be at most ${MAX_LOCK_WAIT_MS} ms (about 24.8 days), got ${String(ms)}`, { field: what, value: ms });
+  }
+  if (!Number.isInteger(ms)) {
+    throw new CairnError(ErrorCode.USAGE, `${what} must be an integer number of milliseconds, got ${typeof ms === "number" ? String(ms) : typeof ms}`, {
+      field: what,
+      value: typeof ms === "number" ? ms : String(ms),
+    });
   }
   return ms;
 }
 
-/** The store's single-writer lock: a `FileLock` on `<root>/writer.lock`. */
+/**
+ * The writer locks this thread holds, by the store's real path. Keyed globally (shared by every
+ * copy of this module in the thread); the entries are weak, so a store dropped without `close`
+ * is no more held here than its (garbage-collected) lock connection is.
+ */
+const HELD_WRITER_LOCKS = Symbol.for("cairn.store.writerLocks.v1");
+
+function heldWriterLocks(): Map<string, WeakRef<WriterLock>> {
+  const g = globalThis as unknown as Record<symbol, Map<string, WeakRef<WriterLock>> | undefined>;
+  let held = g[HELD_WRITER_LOCKS];
+  if (held === undefined) {
+    held = new Map();
+    g[HELD_WRITER_LOCKS] = held;
+  }
+  return held;
+}
+
+/** The real path of a store directory (the path itself when it cannot be resolved). */
+function storeRealPath(root: string): string {
+  try {
+    return realpathSync.native(root);
+  } catch {
+    return root;
+  }
+}
+
+/**
+ * The store's single-writer lock: a `FileLock` on `<root>/writer.lock`. A second acquire of a
+ * store whose lock this thread already holds (the same real path) fails at once with
+ * E_STORE_LOCKED saying so, whatever the wait: waiting blocks this thread, so the holder could
+ * never release the lock meanwhile. (Another worker thread of this process does not see that
+ * registry: it waits the whole wait, then fails with the same code.)
+ */
 export class WriterLock {
   private readonly lock: FileLock;
+  private readonly realPath: string;
 
-  private constructor(lock: FileLock) {
+  private constructor(lock: FileLock, realPath: string) {
     this.lock = lock;
+    this.realPath = realPath;
   }
 
   static acquire(root: string, timeoutMs: number): WriterLock {
     checkLockWait(timeoutMs, "the writer-lock wait");
+    const realPath = storeRealPath(root);
+    const held = heldWriterLocks();
+    const holder = held.get(realPath)?.deref();
+    if (holder?.lock.held === true) {
+      throw new CairnError(
+        ErrorCode.STORE_LOCKED,
+        `store ${root} is locked by this process: another open Store handle holds its writer lock, and waiting cannot release it; close that handle first`,
+        { path: root, realPath, waitedMs: 0, holder: "this process" },
+      );
+    }
     const path = join(root, LOCK_FILE);
-    return new WriterLock(
+    const taken = new WriterLock(
       FileLock.acquire(path, Math.max(0, timeoutMs), {
         locked: () =>
           new CairnError(
@@ -122,10 +177,15 @@ export class WriterLock {
         openFailed: (err) => new CairnError(ErrorCode.STORE_IO, `cannot open writer lock ${path}: ${(err as Error).message}`, { path }, { cause: err }),
         lockFailed: (err) => new CairnError(ErrorCode.STORE_IO, `cannot lock store ${root}: ${(err as Error).message}`, { path: root }, { cause: err }),
       }),
+      realPath,
     );
+    held.set(realPath, new WeakRef(taken));
+    return taken;
   }
 
   release(): void {
+    const held = heldWriterLocks();
+    if (held.get(this.realPath)?.deref() === this) held.delete(this.realPath);
     this.lock.release();
   }
 }

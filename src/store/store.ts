@@ -8,7 +8,7 @@ import { resolve, join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import type { Digest } from "../core/digest.js";
-import { Catalog, type Durability } from "./catalog.js";
+import { Catalog, checkDurability, type Durability } from "./catalog.js";
 import { checkLockWait, WriterLock } from "./lock.js";
 import {
   CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
@@ -33,9 +33,19 @@ export interface OpenStoreOptions {
   readOnly?: boolean;
   /** Create the store if it does not exist (writers only). Default true for writers. */
   create?: boolean;
-  /** How long a writer waits for another writer to finish before E_STORE_LOCKED. Default 0. */
+  /**
+   * How long (integer ms, at most 2147483647) a writer waits for another writer to finish before
+   * E_STORE_LOCKED. Default 0. The wait blocks the calling thread (SQLite's busy handler: no
+   * timers, I/O callbacks or promises run meanwhile), so wait for writers in other processes
+   * only: when this process already holds the store's writer lock (another open handle on the
+   * same real path), openStore fails at once with E_STORE_LOCKED instead of waiting. A
+   * non-integer is E_USAGE, before anything is created.
+   */
   lockTimeoutMs?: number;
-  /** SQLite synchronous level: "full" (default, survives power loss) or "normal". */
+  /**
+   * SQLite synchronous level: "full" (default, survives power loss) or "normal"; anything else is
+   * E_USAGE, before anything is created.
+   */
   durability?: Durability;
   /** Wall clock used for created_at and gc grace (never for identity). */
   clock?: Clock;
@@ -95,7 +105,9 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
   const root = resolveStoreDir(opts.dir);
   const readOnly = opts.readOnly === true;
   const clock = opts.clock ?? systemClock;
-  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "the writer-lock wait"); // before anything is created
+  // Options are checked before anything is created.
+  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "the writer-lock wait");
+  const durability = checkDurability(opts.durability ?? "full");
   let format = existsSync(root) ? readFormat(root) : undefined;
   if (format === undefined) {
     if (existsSync(root) && !statSync(root).isDirectory()) {
@@ -115,7 +127,7 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
     format = readFormat(root);
   }
   try {
-    const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability: opts.durability ?? "full", create: !readOnly });
+    const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability, create: !readOnly });
     try {
       return new Store(root, catalog, clock, lock);
     } catch (err) {
@@ -158,38 +170,72 @@ export class StoreView {
   }
 }
 
+/** Unfinished listings tracked before the collected ones are dropped from the set. */
+const MAX_LISTINGS_BEFORE_PRUNE = 64;
+
+/** The parts of an open store; reached only through `Store.open` (the closed-store guard). */
+interface StoreParts {
+  readonly catalog: Catalog;
+  readonly artifacts: Artifacts;
+  readonly edges: Edges;
+  readonly receipts: Receipts;
+  readonly refs: Refs;
+}
+
+/**
+ * An open store (made by `openStore`). Every method but `close` throws E_USAGE "store is closed"
+ * once the handle is closed (`close` again is a no-op); so do the methods of its `StoreView`s.
+ */
 export class Store {
-  private readonly artifacts: Artifacts;
-  private readonly edges: Edges;
-  private readonly receipts: Receipts;
-  private readonly refs: Refs;
+  /** The catalog and the components built on it: every method reaches them through `open`. */
+  private readonly parts: StoreParts;
   /** When this handle opened; gc never sweeps what this handle wrote since. */
   private readonly session: WriterSession;
   readonly recovery: { removed: number; placed: number; finishedSweeps: number } | undefined;
   private closed = false;
+  /**
+   * Listings (`list`) not yet finished, held weakly (an abandoned one is collected as before):
+   * `close` ends them first, as a catalog query still open keeps the connection busy.
+   */
+  private readonly listings = new Set<WeakRef<Generator<ArtifactInfo>>>();
 
+  /**
+   * @internal Stores are made with `openStore`: this constructor takes Cairn's internal catalog
+   * and writer lock, and is not part of the public API.
+   */
   constructor(
     readonly root: string,
-    private readonly catalog: Catalog,
+    catalog: Catalog,
     private readonly clock: Clock,
     private readonly lock: WriterLock | undefined,
   ) {
     const ctx = { root, catalog, clock };
-    this.artifacts = new Artifacts(ctx);
-    this.edges = new Edges(catalog, this.artifacts);
-    this.receipts = new Receipts(catalog, this.artifacts, this.edges);
-    this.refs = new Refs(catalog, this.artifacts, clock);
+    const artifacts = new Artifacts(ctx);
+    const edges = new Edges(catalog, artifacts);
+    this.parts = { catalog, artifacts, edges, receipts: new Receipts(catalog, artifacts, edges), refs: new Refs(catalog, artifacts, clock) };
     this.recovery = catalog.readOnly ? undefined : recoverArtifacts(root, catalog);
     this.session = { startLogseq: catalog.peekLogseq(), startTime: clock.now() };
   }
 
+  /**
+   * The closed-store guard: the store's parts, or E_USAGE once `close` has run (instead of the
+   * database driver's TypeError). Every method but `close` goes through it, so none reaches the
+   * closed catalog.
+   */
+  private get open(): StoreParts {
+    if (this.closed) {
+      throw new CairnError(ErrorCode.USAGE, `store is closed: ${this.root} (this handle was closed; open the store again with openStore)`, { path: this.root });
+    }
+    return this.parts;
+  }
+
   get readOnly(): boolean {
-    return this.catalog.readOnly;
+    return this.parts.catalog.readOnly;
   }
 
   /** The highest logseq recorded so far. */
   headLogseq(): number {
-    return this.catalog.maxLogseq();
+    return this.open.catalog.maxLogseq();
   }
 
   /**
@@ -197,125 +243,152 @@ export class Store {
    * ceiling — and returns the previous bound.
    */
   setCacheBytes(bytes: number): number {
-    return this.catalog.setCacheBytes(bytes);
+    return this.open.catalog.setCacheBytes(bytes);
   }
 
   /** Runs `fn` in one catalog transaction: all its writes commit together or not at all. */
   transaction<T>(fn: () => T): T {
-    return this.catalog.tx(fn);
+    return this.open.catalog.tx(fn);
   }
 
   // artifacts
-  put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts?: PutOptions): Promise<PutResult> {
-    return this.artifacts.put(source, opts);
+  // The promise-returning methods are async so that a closed store rejects them, as any other failure.
+  async put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts?: PutOptions): Promise<PutResult> {
+    return this.open.artifacts.put(source, opts);
   }
   putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
-    return this.artifacts.putBytes(bytes, opts);
+    return this.open.artifacts.putBytes(bytes, opts);
   }
   get(digest: Digest, opts?: ReadOptions): Buffer {
-    return this.artifacts.get(digest, opts);
+    return this.open.artifacts.get(digest, opts);
   }
   openReadStream(digest: Digest, opts?: ReadOptions): Readable {
-    return this.artifacts.openReadStream(digest, opts);
+    return this.open.artifacts.openReadStream(digest, opts);
   }
-  getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
-    return this.artifacts.getToFile(digest, dest, opts);
+  async getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
+    return this.open.artifacts.getToFile(digest, dest, opts);
   }
   stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
-    return this.artifacts.stat(digest, opts);
+    return this.open.artifacts.stat(digest, opts);
   }
   has(digest: Digest, opts: ReadOptions = {}): boolean {
-    return this.artifacts.isVisible(digest, opts.asOf);
+    return this.open.artifacts.isVisible(digest, opts.asOf);
   }
+  /**
+   * Visible artifacts in logseq order, read lazily. A listing still being read when the store is
+   * closed is ended by `close` (its catalog query cannot outlive the connection); reading on
+   * from it is E_USAGE "store is closed".
+   */
   list(opts?: ListOptions): Generator<ArtifactInfo> {
-    return this.artifacts.list(opts);
+    const rows = this.open.artifacts.list(opts);
+    const ref = new WeakRef(rows);
+    if (this.listings.size >= MAX_LISTINGS_BEFORE_PRUNE) for (const l of this.listings) if (l.deref() === undefined) this.listings.delete(l);
+    this.listings.add(ref);
+    // Not a generator method: the closed-store guard above runs at the call, not at the first next().
+    const listing = function* (store: Store): Generator<ArtifactInfo> {
+      try {
+        for (;;) {
+          void store.open; // E_USAGE once the store is closed
+          const r = rows.next();
+          if (r.done === true) return;
+          yield r.value;
+        }
+      } finally {
+        store.listings.delete(ref);
+        rows.return(undefined);
+      }
+    };
+    return listing(this);
   }
   delete(digest: Digest): { digest: Digest; logseq: number } {
-    return this.artifacts.delete(digest);
+    return this.open.artifacts.delete(digest);
   }
 
   // edges
   addEdge(e: EdgeInput): EdgeRecord {
-    return this.edges.add(e);
+    return this.open.edges.add(e);
   }
   getEdge(id: Digest): EdgeRecord | undefined {
-    return this.edges.byId(id);
+    return this.open.edges.byId(id);
   }
   lineage(digest: Digest, opts?: LineageOptions): Lineage {
-    return this.edges.lineage(digest, opts);
+    return this.open.edges.lineage(digest, opts);
   }
   pruneEdge(id: Digest): { edgeId: Digest; logseq: number } {
-    return this.edges.prune(id);
+    return this.open.edges.prune(id);
   }
 
   // receipts
   recordReceipt(r: ReceiptInput): Receipt & { created: boolean } {
-    return this.receipts.record(r);
+    return this.open.receipts.record(r);
   }
   findReceipt(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
-    return this.receipts.find(program, inputs, params, asOf);
+    return this.open.receipts.find(program, inputs, params, asOf);
   }
   getReceipt(digest: Digest): Receipt {
-    return this.receipts.get(digest);
+    return this.open.receipts.get(digest);
   }
   pruneReceipt(digest: Digest): { digest: Digest; logseq: number } {
-    return this.receipts.prune(digest);
+    return this.open.receipts.prune(digest);
   }
 
   // snapshots and roots
   createSnapshot(name: string): Snapshot {
-    return this.refs.createSnapshot(name);
+    return this.open.refs.createSnapshot(name);
   }
   snapshot(name: string): Snapshot {
-    return this.refs.snapshot(name);
+    return this.open.refs.snapshot(name);
   }
   listSnapshots(): Snapshot[] {
-    return this.refs.listSnapshots();
+    return this.open.refs.listSnapshots();
   }
   deleteSnapshot(name: string): { name: string; logseq: number } {
-    return this.refs.deleteSnapshot(name);
+    return this.open.refs.deleteSnapshot(name);
   }
   /** A read view as of a snapshot (by name) or a logseq. */
   at(snapshotOrLogseq: string | number): StoreView {
-    const asOf = typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : this.refs.snapshot(snapshotOrLogseq).asOf;
+    const { refs } = this.open;
+    const asOf = typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : refs.snapshot(snapshotOrLogseq).asOf;
     if (!Number.isInteger(asOf) || asOf < 0) throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer`, { asOf });
     return new StoreView(this, asOf);
   }
   pin(name: string, digest: Digest, kind?: RootKind): Root {
-    return this.refs.pin(name, digest, kind);
+    return this.open.refs.pin(name, digest, kind);
   }
   unpin(name: string): { name: string; logseq: number } {
-    return this.refs.unpin(name);
+    return this.open.refs.unpin(name);
   }
   listRoots(): Root[] {
-    return this.refs.listRoots();
+    return this.open.refs.listRoots();
   }
   findRoot(name: string): Root | undefined {
-    return this.refs.findRoot(name);
+    return this.open.refs.findRoot(name);
   }
 
   // maintenance
   gc(opts: { dryRun?: boolean; graceMs?: number } = {}): GcReport {
     this.requireWriter("gc");
-    return collectGarbage(this.root, this.catalog, this.clock, this.session, {
+    return collectGarbage(this.root, this.open.catalog, this.clock, this.session, {
       dryRun: opts.dryRun,
       graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
     });
   }
-  fsck(): Promise<FsckReport> {
+  async fsck(): Promise<FsckReport> {
     this.requireWriter("fsck");
-    return fsck(this.root, this.catalog);
+    return fsck(this.root, this.open.catalog);
   }
 
   private requireWriter(what: string): void {
-    if (this.catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `${what} needs the store opened for writing`);
+    if (this.open.catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `${what} needs the store opened for writing`);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.catalog.close();
+      for (const l of this.listings) l.deref()?.return(undefined);
+      this.listings.clear();
+      this.parts.catalog.close();
     } finally {
       this.lock?.release();
     }

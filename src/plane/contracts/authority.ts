@@ -58,7 +58,8 @@ export const acceptableAttestationSchema = z
       }
     });
   });
-type AcceptableAttestationValue = z.output<typeof acceptableAttestationSchema>;
+/** A validated `AcceptableAttestation` (the same type as `AcceptableAttestation`). */
+export type AcceptableAttestationValue = z.output<typeof acceptableAttestationSchema>;
 const acceptableAttestationContract = contract("AcceptableAttestation", acceptableAttestationSchema);
 
 /**

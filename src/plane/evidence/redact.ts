@@ -150,7 +150,8 @@ export function redactInvalid(input: unknown): Record<string, JsonValue> {
   return { invalid: true, fingerprint: fingerprint(input) };
 }
 
-type FactCheck = (v: unknown) => boolean;
+/** Whether a raw lane fact has the type/range `LANE_FACTS` declares for it. */
+export type FactCheck = (v: unknown) => boolean;
 const intIn = (lo: number, hi: number): FactCheck => (v) => Number.isSafeInteger(v) && (v as number) >= lo && (v as number) <= hi;
 const orNull = (c: FactCheck): FactCheck => (v) => v === null || c(v);
 const isBool: FactCheck = (v) => typeof v === "boolean";

@@ -25,13 +25,13 @@ import { WorkerLane, workerLaneOptionsSchema } from "./worker.js";
 
 export * from "./lane.js";
 export * from "./limits.js";
-export { HttpLane, httpLaneOptionsSchema } from "./http.js";
-export { InlineLane, inlineLaneOptionsSchema, type InlineContext, type InlineFunction } from "./inline.js";
-export { JsonRpcLane, jsonrpcLaneOptionsSchema } from "./jsonrpc.js";
-export { ProcessLane, processLaneOptionsSchema } from "./process.js";
-export { SseLane, sseLaneOptionsSchema } from "./sse.js";
-export { WebSocketLane, websocketLaneOptionsSchema } from "./websocket.js";
-export { WorkerLane, workerLaneOptionsSchema } from "./worker.js";
+export { HttpLane, httpLaneOptionsSchema, type HttpLaneOptions } from "./http.js";
+export { InlineLane, inlineLaneOptionsSchema, type InlineContext, type InlineFunction, type InlineLaneOptions } from "./inline.js";
+export { JsonRpcLane, jsonrpcLaneOptionsSchema, type JsonRpcLaneOptions } from "./jsonrpc.js";
+export { ProcessLane, processLaneOptionsSchema, type ProcessLaneOptions } from "./process.js";
+export { SseLane, sseLaneOptionsSchema, type SseLaneOptions } from "./sse.js";
+export { WebSocketLane, websocketLaneOptionsSchema, type WebSocketLaneOptions } from "./websocket.js";
+export { WorkerLane, workerLaneOptionsSchema, type WorkerLaneOptions } from "./worker.js";
 
 /** Every lane kind, in a stable order. */
 export const LANE_KINDS = ["inline", "worker", "process", "http", "jsonrpc", "sse", "websocket"] as const;

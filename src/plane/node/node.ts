@@ -112,7 +112,8 @@ export interface RegisterLaneOptions {
   readonly allowDirect?: boolean;
 }
 
-interface RoutedTarget {
+/** The target an admitted request was routed to (`AdmitResult.target`). */
+export interface RoutedTarget {
   readonly descriptor: TargetDescriptor;
   readonly client: TargetClient;
 }

@@ -29,8 +29,8 @@ import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations
 export { checkChain, readSummaryFacts, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
 export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
-export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode } from "./workspace.js";
-export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource } from "./cairn.js";
+export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
+export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource, type FoundSnapshot } from "./cairn.js";
 
 /** Largest trace file examine reads. */
 export const MAX_TRACE_BYTES = 256 * 1024 * 1024;

@@ -10,19 +10,20 @@
  *   runs (`dataRootLock`); re-exported from src/workflow/effects/data-root-lock.ts.
  */
 export { runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, type RunPgsOptions, type PgsRunResult, type WorkflowName } from "./run.js";
-export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type EntryPoint } from "./snapshot.js";
+export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type SnapshotRole, type EntryPoint } from "./snapshot.js";
 export { verifyTrust, projectionHash, SNAPSHOT_INTEGRITY_REASON, type IntegrityCheck } from "./trust.js";
 export { Vocabulary, hexAddr } from "./vocab.js";
-export { TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, type TraceEventType, type TraceChainReport } from "./trace.js";
-export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE } from "./trace-id.js";
-export { relevantFiles, captureState, stateDigest, type StateFile } from "./state.js";
-export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun } from "./record.js";
-export { replayPgsRun, type ReplayResult } from "./replay.js";
+export { TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, type TraceEventType, type TraceEventFields, type TraceChainReport } from "./trace.js";
+export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE, type TraceIdInputs } from "./trace-id.js";
+export { relevantFiles, captureState, stateDigest, type StateFile, type UnusableFile, type UnusableKind } from "./state.js";
+export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun, type RecordInput, type RunRecordBody } from "./record.js";
+export { replayPgsRun, type ReplayResult, type ReplayDifference } from "./replay.js";
 export { resolveBinding, resolveStepInputs, resolveOutput } from "./grammar.js";
-export { UNMAPPED_HANDLER_REASON, type EffectFile, type HandlerRef } from "./handlers.js";
+export { UNMAPPED_HANDLER_REASON, type CtAtomTable, type EffectFile, type HandlerRef } from "./handlers.js";
 export type { PathEntry, EffectCall, ViolationRecord } from "./engine.js";
 export { parsePyJson, canonicalPy, compactPy, spacedPy, prettyPy, pyFloatRepr } from "./pyjson.js";
 export { fromPlain, toPlain, type PyValue, type PyObject } from "./value.js";
+export type { PyDict } from "../py/value.js";
 export * from "./constants.js";
 export {
   DataRootLock, acquireDataRootLock, acquireDataRootLockAsync, dataRootLockFile, dataRootRealPath, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
