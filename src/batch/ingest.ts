@@ -127,7 +127,14 @@ async function storeInsideInput(store: Store, dataset: string): Promise<string[]
  * jsonl and lines), for the engine's read loop. A canonical JSONL line comes as `inputJson`
  * with `input` undefined (ReaderOptions.canonicalJsonLines).
  */
-export async function* storedRecordBatches(store: Store, input: IngestedInput, idField: string | null, stats?: ReaderStats, maxRecordBytes?: number): AsyncGenerator<EURecord[]> {
+export async function* storedRecordBatches(
+  store: Store,
+  input: IngestedInput,
+  idField: string | null,
+  stats?: ReaderStats,
+  maxRecordBytes?: number,
+  allowDuplicateKeys = false,
+): AsyncGenerator<EURecord[]> {
   if (input.format === "files") {
     const listing = JSON.parse(store.get(input.artifact).toString("utf8")) as { files: Array<[string, Digest]> };
     let index = 0;
@@ -147,5 +154,6 @@ export async function* storedRecordBatches(store: Store, input: IngestedInput, i
   if (idField !== null) opts.idField = idField;
   if (stats !== undefined) opts.stats = stats;
   if (maxRecordBytes !== undefined) opts.maxRecordBytes = maxRecordBytes;
+  if (allowDuplicateKeys) opts.allowDuplicateKeys = true;
   yield* readRecordBatches("-", opts, store.openReadStream(input.artifact));
 }

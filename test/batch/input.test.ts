@@ -563,6 +563,14 @@ describe("json", () => {
     await expectFailure("-", { format: "json" }, ErrorCode.INVALID_INPUT, "<stdin>:1: input is empty: expected a JSON array (`[]` for no records)", Readable.from([]));
   });
 
+  it("allowDuplicateKeys (verify's re-read of a run's stored input) keeps the last value, as JSON.parse does", async () => {
+    for (const [format, text] of [["jsonl", '{"a":1,"a":2}\n'], ["json", '[{"a":1,"a":2}]']] as const) {
+      const got: unknown[] = [];
+      for await (const b of readRecordBatches(file(text), { format, allowDuplicateKeys: true })) for (const r of b) got.push(r.input);
+      expect(got).toEqual([{ a: 2 }]);
+    }
+  });
+
   it("refuses a duplicate key in an element, at its line in the file", async () => {
     const p = file('[{"a":1},\n {"a":1,\n  "a":2}]');
     await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:3: element 1: duplicate key "a" at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);

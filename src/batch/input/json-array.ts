@@ -269,7 +269,7 @@ export class JsonArraySplitter {
 }
 
 /** Parses one element's text (UTF-8 checked), naming the element and its line on failure. */
-export function parseElement(el: JsonElement, display: string): unknown {
+export function parseElement(el: JsonElement, display: string, allowDuplicateKeys = false): unknown {
   const fail = (what: string): CairnError =>
     new CairnError(ErrorCode.INVALID_INPUT, `${display}:${el.line}: element ${el.index}: ${what}`, {
       file: display,
@@ -284,7 +284,7 @@ export function parseElement(el: JsonElement, display: string): unknown {
   } catch (err) {
     throw fail(`invalid JSON: ${(err as Error).message}`);
   }
-  const dup = duplicateJsonKey(text);
+  const dup = allowDuplicateKeys ? null : duplicateJsonKey(text);
   if (dup !== null) {
     // the element's line is where it starts; the key's line is counted from there
     const line = el.line + dup.at.line - 1;
@@ -304,6 +304,7 @@ export async function* readJsonArray(
   maxRecordBytes: number,
   idField: string | undefined,
   acct: ReadAccounting,
+  allowDuplicateKeys = false,
 ): AsyncGenerator<EURecord, void, undefined> {
   const splitter = new JsonArraySplitter(maxRecordBytes, display);
   acct.holdBytes(); // counted as elements are handed out, for progress
@@ -312,7 +313,7 @@ export async function* readJsonArray(
     batch.length = 0;
     splitter.push(chunk, batch);
     for (const el of batch) {
-      const input = parseElement(el, display);
+      const input = parseElement(el, display, allowDuplicateKeys);
       const id: EUId =
         idField === undefined ? el.index : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" });
       acct.addRecord();

@@ -251,6 +251,7 @@ export async function* readJsonlBatches(
   acct: ReadAccounting,
   counted = true,
   canonicalJsonLines = false,
+  allowDuplicateKeys = false,
 ): AsyncGenerator<EURecord[], void, undefined> {
   const asIs = canonicalJsonLines && idField === undefined;
   const splitter = new LineSplitter(maxRecordBytes, display);
@@ -281,7 +282,7 @@ export async function* readJsonlBatches(
           } catch (err) {
             throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${(err as Error).message}`);
           }
-          const dup = duplicateJsonKey(l.text);
+          const dup = allowDuplicateKeys ? null : duplicateJsonKey(l.text);
           if (dup !== null) throw recordError({ file: display, line: l.line, index: i, noun: "record" }, duplicateKeyMessage(dup), { column: dup.at.column });
           const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
           record = { index: i, id, input, source, rawBytes: l.text.length };

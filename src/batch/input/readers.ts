@@ -77,12 +77,12 @@ function open(path: string | "-", opts: ReaderOptions, stdin: Readable | undefin
   switch (format) {
     case "jsonl":
       return batched
-        ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, true, opts.canonicalJsonLines === true)
+        ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, true, opts.canonicalJsonLines === true, opts.allowDuplicateKeys === true)
         : readJsonl(chunks, display, maxRecordBytes, idField, acct);
     case "csv":
       return single(readCsv(chunks, display, maxRecordBytes, idField, acct), batched);
     case "json":
-      return single(readJsonArray(chunks, display, maxRecordBytes, idField, acct), batched);
+      return single(readJsonArray(chunks, display, maxRecordBytes, idField, acct, opts.allowDuplicateKeys === true), batched);
     case "lines":
       return batched ? readLinesBatches(chunks, display, maxRecordBytes, acct) : readLines(chunks, display, maxRecordBytes, acct);
   }

@@ -104,6 +104,12 @@ export interface ReaderOptions {
    * inside the input directory (ingest.ts).
    */
   excludeDirs?: readonly string[];
+  /**
+   * jsonl/json (batched reading only): accept a record with a key written twice (JSON.parse
+   * keeps the last value). Runs refuse them; `verify` re-reads a run's stored input with this
+   * set, so a run made before that rule verifies against the input it actually read.
+   */
+  allowDuplicateKeys?: boolean;
 }
 
 /** Default bound on one record's size: 64 MiB. */
