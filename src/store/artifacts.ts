@@ -537,9 +537,12 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     removed++;
   }
   // A killed `init` (or format upgrade) leaves the FORMAT file's temp beside it in the root
-  // (writeFileAtomicSync): removed like the temp files under tmp/.
+  // (writeFileAtomicSync: `FORMAT.<pid>.<random>.tmp`): removed like the temp files under tmp/,
+  // unless its process still runs (another process may be in its init, which comes before the
+  // writer lock, and would fail its rename).
   for (const name of readdirSync(root)) {
-    if (name.startsWith(`${FORMAT_FILE}.`) && name.endsWith(".tmp")) {
+    const m = FORMAT_TEMP_RE.exec(name);
+    if (m !== null && (Number(m[1]) === process.pid || !processRuns(Number(m[1])))) {
       rmSync(join(root, name), { force: true });
       removed++;
     }
@@ -558,6 +561,19 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     finishedSweeps += page.length;
   }
   return { removed, placed, finishedSweeps };
+}
+
+/** The temp file of a FORMAT write (fsutil.ts `writeFileAtomicSync`), with its writer's pid. */
+const FORMAT_TEMP_RE = new RegExp(`^${FORMAT_FILE}\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Rows of an interrupted sweep finished per catalog transaction when a writer opens the store. */

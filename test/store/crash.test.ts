@@ -4,6 +4,7 @@
  * consistent state in which everything the child saw committed is intact.
  */
 import Database from "better-sqlite3";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -222,11 +223,15 @@ describe("an interrupted gc sweep", () => {
 });
 
 describe("recovery of a killed init", () => {
-  it("removes the FORMAT file's temp left in the store's root (only a writer does)", () => {
+  it("removes the FORMAT file's temp a dead process left in the store's root (only a writer does)", () => {
     const dir = storeDir();
     openStore({ dir, lockTimeoutMs: 0 }).close();
-    const stray = join(dir, "FORMAT.4242.0a1b2c3d4e5f.tmp");
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid as number; // exited: its temp is stale
+    const stray = join(dir, `FORMAT.${dead}.0a1b2c3d4e5f.tmp`);
     writeFileSync(stray, '{"format":');
+    // a running process's temp (another process in its init, before the writer lock) is kept
+    const live = join(dir, `FORMAT.${process.ppid}.0b1b2c3d4e5f.tmp`);
+    writeFileSync(live, '{"format":');
     const reader = openStore({ dir, readOnly: true });
     reader.close();
     expect(existsSync(stray)).toBe(true);
@@ -234,6 +239,7 @@ describe("recovery of a killed init", () => {
     try {
       expect(store.recovery).toEqual({ removed: 1, placed: 0, finishedSweeps: 0 });
       expect(existsSync(stray)).toBe(false);
+      expect(existsSync(live)).toBe(true);
       expect(existsSync(join(dir, "FORMAT"))).toBe(true);
     } finally {
       store.close();
