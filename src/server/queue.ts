@@ -1,11 +1,13 @@
 /**
  * A bounded async mutex: runs one task at a time, in arrival order, with at most `maxWaiting`
  * tasks waiting behind the running one. A task that would exceed the bound is refused at once
- * with `QueueFullError` (the gateway answers 503) instead of piling up.
+ * with `QueueFullError` (an `E_LIMIT_EXCEEDED` CairnError; the gateway answers 503) instead of
+ * piling up.
  */
-export class QueueFullError extends Error {
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+export class QueueFullError extends CairnError {
   constructor(readonly maxWaiting: number) {
-    super(`server busy: ${maxWaiting} run(s) already waiting; retry later`);
+    super(ErrorCode.LIMIT_EXCEEDED, `server busy: ${maxWaiting} run(s) already waiting; retry later`, { maxWaiting });
     this.name = "QueueFullError";
   }
 }
@@ -16,7 +18,7 @@ export class RunQueue {
   private idlers: Array<() => void> = [];
 
   constructor(readonly maxWaiting: number) {
-    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new RangeError(`maxWaiting must be a non-negative integer, got ${maxWaiting}`);
+    if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) throw new UsageError(`maxWaiting must be a non-negative integer, got ${maxWaiting}`, { maxWaiting });
   }
 
   /** Tasks waiting (not counting the running one). */

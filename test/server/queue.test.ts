@@ -43,7 +43,9 @@ describe("RunQueue", () => {
     const held = q.run(() => new Promise<void>((r) => (release = r)));
     const waiting = q.run(() => "second");
     expect(q.waiting).toBe(1);
-    await expect(q.run(() => "third")).rejects.toBeInstanceOf(QueueFullError);
+    const full = q.run(() => "third");
+    await expect(full).rejects.toBeInstanceOf(QueueFullError);
+    await expect(full).rejects.toMatchObject({ code: "E_LIMIT_EXCEEDED", details: { maxWaiting: 1 } });
     release();
     await held;
     await expect(waiting).resolves.toBe("second");
@@ -57,6 +59,8 @@ describe("RunQueue", () => {
     await expect(q.run(() => 1)).rejects.toThrow(/server busy: 0 run/);
     release();
     await held;
-    expect(() => new RunQueue(-1)).toThrow(RangeError);
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => new RunQueue(bad)).toThrow(expect.objectContaining({ code: "E_USAGE", message: `maxWaiting must be a non-negative integer, got ${bad}` }));
+    }
   });
 });
