@@ -50,6 +50,7 @@ export function duplicateJsonKey(text: string): DuplicateJsonKey | null {
       // backslashes), on this line; found with indexOf, not a character at a time.
       let j = text.indexOf('"', i + 1);
       for (;;) {
+        if (j < 0) return null; // not valid JSON (an unterminated string): nothing to report
         let k = j - 1;
         while (text.charCodeAt(k) === BACKSLASH) k--;
         if ((j - 1 - k) % 2 === 0) break;

@@ -235,6 +235,14 @@ function isBlank(bytes: Buffer): boolean {
   return true;
 }
 
+/** A queued request whose connection is gone when its turn comes: not run, not answered. */
+class ClientGone extends Error {
+  constructor() {
+    super("the client's connection is closed");
+    this.name = "ClientGone";
+  }
+}
+
 /** What is known of a request's workflow as its turn is taken, for the error mapping. */
 interface Parsed {
   /** The workflow_code string as sent (before it is checked). */
@@ -410,10 +418,13 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
    * parsed only then, so a waiting request holds its bytes, not its parsed payload (100 queued
    * 1 MB bodies of many keys held 1.9 GB as parsed Maps).
    */
-  async function execute(body: Buffer, seen: Parsed): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
+  async function execute(body: Buffer, seen: Parsed, socket: Socket): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
     if (closing) throw new HttpError(503, "server is closing");
     return queue.run(async () => {
       await drainArrivals();
+      // The client is gone (it disconnected, or its connection was closed for a malformed
+      // request after this one): nobody can learn the outcome, so the run is not started.
+      if (socket.destroyed) throw new ClientGone();
       const req = parseRunRequest(body, seen);
       const run = target.bind(req.name, req.payload);
       let store: Store | undefined;
@@ -456,11 +467,13 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     },
     // Errors Node's HTTP server raises before any request exists (408 request timeout, 431
     // headers too large, 400 a request its parser refuses): the gateway's format and CORS,
-    // written raw (there is no reply), unless a response is already being written on that
-    // connection (as Node's own handler: never corrupt it), then the connection is closed.
+    // written raw (there is no reply), unless a request on that connection still has its
+    // response open — being written, or still waiting in the run queue (the client would take
+    // the error for that request's answer) — then the connection is only closed (a queued run
+    // whose connection is gone is not started: see `execute`).
     clientErrorHandler: (err, socket) => {
       if (err.code === "ECONNRESET" || socket.destroyed) return;
-      if (socket.writable && !writingTo(socket)) {
+      if (socket.writable && !answering(socket)) {
         const [code, message] = clientErrorOf(err, requestTimeoutMs);
         const text = JSON.stringify(errorDoc(message));
         socket.write(
@@ -476,7 +489,8 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   // when its last response closed (more since: a next request is arriving). close() cuts only
   // the connections idle or still receiving a request, never one being written a response.
   interface Connection {
-    responses: Set<ServerResponse>;
+    /** Each open response, with its request (complete once its body has been read). */
+    responses: Map<ServerResponse, IncomingMessage>;
     readMark: number;
   }
   const connections = new Map<Socket, Connection>();
@@ -484,7 +498,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   const isIdle = (socket: Socket, c: Connection): boolean => c.responses.size === 0 && socket.bytesRead === c.readMark;
   app.server.on("connection", (socket: Socket) => {
     arrivals++;
-    connections.set(socket, { responses: new Set(), readMark: 0 });
+    connections.set(socket, { responses: new Map(), readMark: 0 });
     socket.once("close", () => connections.delete(socket));
   });
   app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -492,7 +506,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     const socket = req.socket;
     const c = connections.get(socket);
     if (c === undefined) return;
-    c.responses.add(res);
+    c.responses.set(res, req);
     res.once("close", () => {
       c.responses.delete(res);
       c.readMark = socket.bytesRead;
@@ -510,7 +524,16 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   };
   /** The responses on `socket` whose head has been sent and whose body is not all handed to the kernel yet. */
   function writingTo(socket: Socket): boolean {
-    return [...(connections.get(socket)?.responses ?? [])].some((res) => res.headersSent && !res.writableFinished && !res.destroyed);
+    return [...(connections.get(socket)?.responses.keys() ?? [])].some((res) => res.headersSent && !res.writableFinished && !res.destroyed);
+  }
+  /**
+   * Whether a request on `socket` that has wholly arrived still has its response open (queued,
+   * running or being written): an error on the connection is then about a later request, and
+   * written there it would read as this one's answer. (A request still arriving, whose body
+   * stalled, is the one a 408 answers.)
+   */
+  function answering(socket: Socket): boolean {
+    return [...(connections.get(socket)?.responses ?? [])].some(([res, req]) => req.complete && !res.writableFinished && !res.destroyed);
   }
 
   /**
@@ -550,13 +573,14 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     arrivals++;
     const seen: Parsed = {};
     try {
-      const { result: r, durationMs, name } = await execute(arrivedBody(request.body), seen);
+      const { result: r, durationMs, name } = await execute(arrivedBody(request.body), seen, request.raw.socket);
       if (r.error !== null) throw new RunFailure(`Runtime error: ${scrub(r.error.message)}`, r.traceId);
       // The envelope is plain JSON; the surface keeps the Python value model (ints stay ints,
       // `1.0` stays `1.0`, key order kept), exactly as `cairn wf run --json` and the traces print it.
       const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: name.fqdn });
       return sendText(reply, 200, `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`);
     } catch (err) {
+      if (err instanceof ClientGone) return reply; // no one to answer; nothing ran
       const echo = (message: string): string => boundEchoes(message, echoedValues(seen.code));
       if (err instanceof HttpError) return sendJson(err.statusCode === 503 ? reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)) : reply, err.statusCode, errorDoc(echo(err.message)));
       if (err instanceof QueueFullError) return sendJson(reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)), 503, errorDoc(err.message));
@@ -592,6 +616,8 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       return url;
     },
     async listen(port = DEFAULT_PORT, host = DEFAULT_HOST) {
+      // A closed server has released its data root: it must not take requests again.
+      if (closed !== null) throw new CairnError(ErrorCode.USAGE, "the server is closed: create another one to listen again");
       await app.listen({ port, host });
       const addr = app.server.address() as AddressInfo;
       const h = addr.family === "IPv6" || addr.address.includes(":") ? `[${addr.address}]` : addr.address;

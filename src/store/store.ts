@@ -124,9 +124,10 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
   if (!readOnly) {
     if (format === undefined) initLayout(root);
     lock = WriterLock.acquire(root, opts.lockTimeoutMs ?? 0);
-    format = readFormat(root);
   }
   try {
+    // under the lock, and inside the try that releases it should the FORMAT file not read
+    if (!readOnly) format = readFormat(root);
     const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability, create: !readOnly });
     try {
       return new Store(root, catalog, clock, lock);

@@ -170,6 +170,15 @@ describe("bundleModule", () => {
     // and a real one beside them is still found, at its own position
     await writeFile(entry, 'const s = "import.meta";\nexport default () => [s, import.meta.url];\n');
     await expectRejects(bundleModule(entry), "E_INVALID_INPUT", new RegExp(`^${escapeRe(entry)}:2:26: import\\.meta is not available`));
+    // an import.meta in code the bundle drops (an unused export) is not one the function can reach,
+    // even when a package keeps its own in the bundle
+    const dir2 = join(tmp, "meta-unused");
+    await mkdir(join(dir2, "node_modules", "metapkg2"), { recursive: true });
+    await writeFile(join(dir2, "node_modules", "metapkg2", "package.json"), '{"name":"metapkg2","type":"module","main":"index.js"}');
+    await writeFile(join(dir2, "node_modules", "metapkg2", "index.js"), "export const dev = import.meta.env?.DEV === true;\n");
+    await writeFile(join(dir2, "helper.mjs"), "export const used = 1;\nexport const unused = () => new URL('./x', import.meta.url);\n");
+    await writeFile(join(dir2, "fn.mjs"), 'import { used } from "./helper.mjs";\nimport { dev } from "metapkg2";\nexport default () => [used, dev];\n');
+    expect((await bundleModule(join(dir2, "fn.mjs"))).code).toContain("import.meta.env");
     // also where a mere lexer takes the `/` after a class expression for a regular expression
     await writeFile(entry, "const a = class {} / import.meta.url.length / 2;\nexport default () => a;\n");
     await expectRejects(bundleModule(entry), "E_INVALID_INPUT", new RegExp(`^${escapeRe(entry)}:1:22: import\\.meta is not available`));

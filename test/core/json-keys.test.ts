@@ -31,5 +31,8 @@ describe("duplicateJsonKey", () => {
   it("compares keys after unescaping, and counts lines", () => {
     expect(duplicateJsonKey('{"a\\"b": 1,\n "a\\u0022b": 2}')).toEqual({ key: 'a"b', at: { line: 2, column: 2 }, first: { line: 1, column: 2 } });
     expect(duplicateJsonKey('{"a":{"a":1},"b":[{"a":1},{"a":2}]}')).toBeNull();
+    // text that is not JSON (an unterminated string) ends the scan instead of looping
+    expect(duplicateJsonKey('{"a":1,"b')).toBeNull();
+    expect(duplicateJsonKey('{\\"}')).toBeNull();
   });
 });

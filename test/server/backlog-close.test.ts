@@ -13,7 +13,7 @@
  *  F7. Errors Node's HTTP server raises before routing (408, 431, 400) use the gateway's format and CORS.
  */
 import { spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -89,7 +89,7 @@ function exchange(port: number, text: string): Promise<RawReply> {
  */
 const CLIENT = `
 import { connect } from "node:net";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 const [port, flag, spec] = [Number(process.argv[2]), process.argv[3], JSON.parse(process.argv[4])];
 let done = 0;
 const results = [];
@@ -387,6 +387,14 @@ describe("F11. a data root that cannot be a directory", () => {
   });
 });
 
+describe("a closed server", () => {
+  it("refuses to listen again (its data root's lock is released): E_USAGE", async () => {
+    const { server } = await serve(box());
+    await server.close();
+    await expect(server.listen(0, "127.0.0.1")).rejects.toMatchObject({ code: "E_USAGE", message: "the server is closed: create another one to listen again" });
+  });
+});
+
 describe("F7. errors raised before routing", () => {
   const expectGatewayError = (r: RawReply, status: number, error: RegExp): void => {
     expect(r.status).toBe(status);
@@ -413,6 +421,30 @@ describe("F7. errors raised before routing", () => {
       400,
       /^Malformed HTTP request: /,
     );
+  });
+
+  it("a malformed request pipelined after a valid one: the connection is closed without an answer, and the queued run is not started", async () => {
+    const b = box();
+    const { port } = await serve(b);
+    // One write: a valid run request, then bytes Node's parser refuses. The error must not be
+    // written as if it answered the first request (its response is still open, queued), and the
+    // first request, whose client is gone, must not run.
+    const received = await new Promise<Buffer>((resolve) => {
+      const sock = connect(port, "127.0.0.1", () => sock.write(`${rawRequest("POST", "/api/run", actorBody())}BLAH / HTTP/1.1\r\n\r\n`));
+      sockets.push(sock);
+      const chunks: Buffer[] = [];
+      sock.on("data", (d: Buffer) => chunks.push(d));
+      sock.on("error", () => {});
+      sock.on("close", () => resolve(Buffer.concat(chunks)));
+    });
+    expect(received.toString("utf8")).toBe("");
+    // the next request on a new connection runs (and so the first one's turn has passed)
+    const next = await exchange(port, rawRequest("POST", "/api/run", actorBody(), "Connection: close\r\n"));
+    expect(next.status).toBe(200);
+    expect((JSON.parse(next.body) as { status: string }).status).toBe("SUCCESS");
+    // only that one left a trace: the first request's run never started
+    const traces = readdirSync(join(b.workspace, "traces", "blockchain", "WF_REGISTER_ACTOR_UNVERIFIED_V0"));
+    expect(traces).toHaveLength(1);
   });
 
   it("408: a request still arriving after requestTimeoutMs", async () => {

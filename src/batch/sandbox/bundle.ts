@@ -103,17 +103,34 @@ type EntryOptions = Pick<BuildOptions, "entryPoints" | "stdin">;
 
 /**
  * The first `import.meta` expression in the user's own files (not in a package under
- * node_modules), as an esbuild message located at it; undefined when there is none.
+ * node_modules) that the bundle keeps, as an esbuild message located at it; undefined when
+ * there is none.
  *
  * esbuild's own parser finds them: the same build again (output discarded) with `import.meta`
  * marked unsupported, which makes esbuild warn (`empty-import-meta`) at each real use, and never
- * at the text in a string, template, regular expression or comment. Only run when the bundle's
- * text contains `import.meta` at all, so a module without it costs nothing more.
+ * at the text in a string, template, regular expression or comment. It warns before unused code
+ * is dropped, so a warning counts only where the bundle itself has an `import.meta` from that
+ * source line (the bundle's text mapped back through its source map). Only run when the
+ * bundle's text contains `import.meta` at all, so a module without it costs nothing more.
  */
-async function userImportMeta(code: string, options: BuildOptions, entry: EntryOptions): Promise<Message | undefined> {
-  if (!code.includes("import.meta")) return undefined;
+async function userImportMeta(code: string, sourceOf: SourceOf, options: BuildOptions, entry: EntryOptions): Promise<Message | undefined> {
+  const kept = new Set<string>();
+  let line = 1;
+  let lineStart = 0;
+  for (const m of code.matchAll(/\bimport\.meta\b/g)) {
+    for (let nl = code.indexOf("\n", lineStart); nl !== -1 && nl < m.index; nl = code.indexOf("\n", lineStart)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    const at = sourceOf(line, m.index - lineStart + 1);
+    if (at !== undefined) kept.add(`${at.line}:${at.source}`);
+  }
+  if (kept.size === 0) return undefined;
   const r = await build({ ...options, ...entry, sourcemap: false, metafile: false, supported: { "import-meta": false } });
-  return r.warnings.find((w) => w.id === "empty-import-meta" && w.location !== null && !w.location.file.split("/").includes("node_modules"));
+  return r.warnings.find((w) => {
+    const loc = w.location;
+    return w.id === "empty-import-meta" && loc !== null && !loc.file.split("/").includes("node_modules") && kept.has(`${loc.line}:${loc.file}`);
+  });
 }
 
 /**
@@ -186,7 +203,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     code = out.text;
     mapText = map.text;
-    meta = await userImportMeta(code, options, entry);
+    meta = await userImportMeta(code, sourceMapOf(mapText), options, entry);
   } catch (err) {
     if (err instanceof CairnError) throw err;
     if (isBuildFailure(err) && err.errors.length > 0) {
