@@ -6,29 +6,32 @@
  * once, top down, so every error (ENOENT, EACCES, ENOTDIR, EEXIST for a file at `dir`) is thrown
  * as the system reports it.
  */
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 
 export function makeDirs(dir: string): void {
   const missing: string[] = [];
   // The path as given, parent by parent (`dirname`, not `resolve`): `link/../x` must be the
   // kernel's `..` of where the link points, as mkdir sees it, not `x` beside the link.
+  // (`throwIfNoEntry: false`: a missing directory costs no exception, which costs more than the
+  // system call.)
   for (let p = dir; ; ) {
+    let st: Stats | undefined;
     try {
-      if (!statSync(p).isDirectory()) mkdirSync(p); // throws EEXIST (or ENOTDIR), as Node's does
-      break;
+      st = statSync(p, { throwIfNoEntry: false });
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code !== "ENOENT") {
-        if (e.syscall === "mkdir") throw err;
-        mkdirSync(p); // mkdir's own error (ENOTDIR, EACCES…), as Node's recursive mkdir reports it
-        break;
-      }
-      missing.push(p);
-      const parent = dirname(p);
-      if (parent === p) break;
-      p = parent;
+      // ENOTDIR, EACCES…: mkdir's own error, as Node's recursive mkdir reports it
+      mkdirSync(p);
+      throw err; // (not reached: mkdir fails the same way)
     }
+    if (st !== undefined) {
+      if (!st.isDirectory()) mkdirSync(missing.at(-1) ?? p); // ENOTDIR under a file, EEXIST for a file at `dir`
+      break;
+    }
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
   }
   for (const d of missing.reverse()) {
     try {
@@ -38,6 +41,24 @@ export function makeDirs(dir: string): void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || !isDirectory(d)) throw err;
     }
   }
+}
+
+/**
+ * Makes one directory whose parent usually exists already (a run's new trace directory):
+ * `true` when it was made now (so nothing is in it), `false` when it was there. One system call
+ * in the usual case; a missing parent is made by `makeDirs`.
+ */
+export function makeDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && isDirectory(dir)) return false;
+    if (code !== "ENOENT") throw err;
+  }
+  makeDirs(dir);
+  return true;
 }
 
 function isDirectory(p: string): boolean {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeDirs } from "../../src/core/dirs.js";
+import { makeDir, makeDirs } from "../../src/core/dirs.js";
 
 const made: string[] = [];
 function temp(): string {
@@ -60,6 +60,17 @@ describe("makeDirs", () => {
     expect(codeOf(() => makeDirs(join(d, "f", "g", "h")))).toBe("ENOTDIR");
     // the system call named is mkdir's, as with Node's recursive mkdir
     expect(() => makeDirs(join(d, "f", "g", "h"))).toThrow(`ENOTDIR: not a directory, mkdir '${join(d, "f", "g", "h")}'`);
+  });
+
+  it("makeDir: true when made now (missing parents too), false when there; a file is EEXIST", () => {
+    const d = temp();
+    expect(makeDir(join(d, "a"))).toBe(true);
+    expect(makeDir(join(d, "a"))).toBe(false);
+    expect(makeDir(join(d, "b", "c", "d"))).toBe(true);
+    expect(statSync(join(d, "b", "c", "d")).isDirectory()).toBe(true);
+    writeFileSync(join(d, "f"), "x");
+    expect(codeOf(() => makeDir(join(d, "f")))).toBe("EEXIST");
+    expect(codeOf(() => makeDir(join(d, "f", "g")))).toBe("ENOTDIR");
   });
 
   it.skipIf(!existsSync("/proc/self"))("ends with ENOENT where a parent exists but refuses children (/proc)", () => {

@@ -71,7 +71,7 @@ import type { SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
-import { makeDirs } from "../../core/dirs.js";
+import { makeDir } from "../../core/dirs.js";
 import { checkPayloadDepth } from "../py/json.js";
 
 export const STATUS_ERROR = "ERROR";
@@ -342,12 +342,13 @@ function* runLocked(
   const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
   const traceDirAbs = join(baseDir, traceDir);
+  let freshDir = false;
   try {
-    makeDirs(traceDirAbs);
+    freshDir = makeDir(traceDirAbs); // made now: no earlier trace or summary of this id in it
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }
-  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`);
+  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir);
   const effects = createEffectContext({ dataRoot, traceId, operationDialect: "declared", ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
   const path: PathEntry[] = [];
   const calls: EffectCall[] = [];
@@ -474,7 +475,7 @@ function* runLocked(
       path, violations, effects: calls, before, after, surface,
     });
     summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
-    writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
+    writeTraceSummary(traceDirAbs, traceDir, traceId, summary, freshDir);
     const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
       sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
       before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,

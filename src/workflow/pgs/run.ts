@@ -40,7 +40,7 @@ import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
 import { strictUtf8 } from "../../core/utf8.js";
-import { makeDirs } from "../../core/dirs.js";
+import { makeDir } from "../../core/dirs.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -269,12 +269,13 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
   const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
   const traceDirAbs = join(workspace, traceDir);
+  let freshDir = false;
   try {
-    makeDirs(traceDirAbs);
+    freshDir = makeDir(traceDirAbs); // made now: no earlier trace or summary of this id in it
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }
-  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`);
+  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir);
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
     effects: createEffectContext({
@@ -312,7 +313,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
       traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
       path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
     });
-    writeTraceSummary(traceDirAbs, traceDir, traceId, summary);
+    writeTraceSummary(traceDirAbs, traceDir, traceId, summary, freshDir);
     const recorded = opts.store === undefined ? null : recordRun(opts.store, {
       // The payload as given (key order kept: the trace depends on it), not the canonical form.
       pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
