@@ -26,7 +26,7 @@ import {
   MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
   FORMAT_FILE, TMP_DIR, objectPath, readyPath,
 } from "./layout.js";
-import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
+import { ensureDir, fsyncDir, isNotFound, processRuns } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
 import { makeDirs } from "../core/dirs.js";
 
@@ -565,16 +565,6 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
 
 /** The temp file of a FORMAT write (fsutil.ts `writeFileAtomicSync`), with its writer's pid. */
 const FORMAT_TEMP_RE = new RegExp(`^${FORMAT_FILE}\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
-
-/** Whether a process with this pid exists (EPERM: it does, as another user's). */
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Rows of an interrupted sweep finished per catalog transaction when a writer opens the store. */
 const RECOVERY_SWEEP_PAGE = 1000;

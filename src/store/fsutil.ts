@@ -45,6 +45,16 @@ export function ensureDir(dir: string): void {
   makeDirs(dir);
 }
 
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+export function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** True when an fs error means "no such file or directory". */
 export function isNotFound(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === "ENOENT";

@@ -28,7 +28,7 @@ import { access, lstat, open, opendir, realpath, rename, stat, unlink, type File
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
-import { fsyncDir } from "./fsutil.js";
+import { fsyncDir, processRuns } from "./fsutil.js";
 
 /** Permission bits of a new FILE before the umask, as for a shell redirection. */
 const NEW_FILE_MODE = 0o666;
@@ -54,15 +54,6 @@ function trackTemp(path: string): void {
 /** A temp file of an atomic write: `.cairn-out-<pid of its writer>-<16 hex>.tmp`. */
 const TEMP_NAME_RE = /^\.cairn-out-(\d+)-[0-9a-f]{16}\.tmp$/;
 
-/** Whether a process with this pid exists (EPERM: it exists, another user's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Removes, from `dir`, the temp files of atomic writes whose writer no longer runs (a SIGKILLed
@@ -83,7 +74,7 @@ async function removeStaleTemps(dir: string): Promise<void> {
       const m = TEMP_NAME_RE.exec(e.name);
       if (m === null || !e.isFile()) continue;
       const pid = Number(m[1]);
-      if (pid === process.pid || alive(pid)) continue;
+      if (pid === process.pid || processRuns(pid)) continue;
       await unlink(join(dir, e.name)).catch(() => {});
     }
   } catch {

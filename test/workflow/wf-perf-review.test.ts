@@ -222,26 +222,38 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
     expect(readdirSync(traceDirAbs).sort()).toEqual([`${first.traceId}.jsonl`, `${first.traceId}.md`]);
   });
 
-  it("a re-run of one trace id never touches the earlier trace before it completes, and replaces it whole", () => {
-    // A run that changes no data gets the same trace id when run again (collatz, once its results file exists).
+  /**
+   * A sandbox where collatz has run twice (from the second run on, a run leaves the data as it
+   * found it, so its trace id repeats), the second run's trace and summary bytes, and an atom
+   * table whose termination check first calls `during` (mid-run, before the trace is closed).
+   */
+  function rerunOfCollatz(during: (traceDirAbs: string) => void): {
+    b: Sandbox; p: string; first: ReturnType<Sandbox["run"]>; jsonl: string; md: string; before: { jsonl: Buffer; md: Buffer }; atoms: CtAtomTable;
+  } {
     const p = payload("collatz_conjecture/01_happy_path.json");
     const b = box();
     b.run(WF.collatz, p);
     const first = b.run(WF.collatz, p);
     const jsonl = join(first.traceDirAbs, `${first.traceId}.jsonl`);
     const md = join(first.traceDirAbs, `${first.traceId}.md`);
-    const before = { jsonl: readFileSync(jsonl), md: readFileSync(md) };
-    // An atom that looks at the trace directory mid-run, where a kill would leave it: the earlier
-    // trace whole (it was truncated in place before), the re-run's events in a dot-named temp file.
-    const seen: Array<{ jsonl: Buffer; temps: string[] }> = [];
     const key = "pgs_ai_governance.implementation.capability_transforms.atoms.ct_pure_termination_check_v0:execute";
     const orig = CT_ATOMS[key] as CtAtomTable[string];
     const atoms: CtAtomTable = Object.freeze({
       ...CT_ATOMS,
       [key]: { ...orig, execute: (inputs: Parameters<typeof orig.execute>[0]) => {
-        seen.push({ jsonl: readFileSync(jsonl), temps: readdirSync(first.traceDirAbs).filter((f) => f.endsWith(".tmp")) });
+        during(first.traceDirAbs);
         return orig.execute(inputs);
       } },
+    });
+    return { b, p, first, jsonl, md, before: { jsonl: readFileSync(jsonl), md: readFileSync(md) }, atoms };
+  }
+
+  it("a re-run of one trace id never touches the earlier trace before it completes, and replaces it whole", () => {
+    // An atom that looks at the trace directory mid-run, where a kill would leave it: the earlier
+    // trace whole (it was truncated in place before), the re-run's events in a dot-named temp file.
+    const seen: Array<{ jsonl: Buffer; temps: string[] }> = [];
+    const { b, p, first, jsonl, md, before, atoms } = rerunOfCollatz((dir) => {
+      seen.push({ jsonl: readFileSync(join(dir, `${first.traceId}.jsonl`)), temps: readdirSync(dir).filter((f) => f.endsWith(".tmp")) });
     });
     const again = b.run(WF.collatz, p, { atoms });
     expect(again.traceId).toBe(first.traceId);
@@ -277,21 +289,9 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
   });
 
   it("a re-run whose replacement cannot be renamed keeps the earlier trace and summary (E_STORE_IO naming the trace)", () => {
-    const p = payload("collatz_conjecture/01_happy_path.json");
-    const b = box();
-    b.run(WF.collatz, p);
-    const first = b.run(WF.collatz, p);
-    const jsonl = join(first.traceDirAbs, `${first.traceId}.jsonl`);
-    const md = join(first.traceDirAbs, `${first.traceId}.md`);
-    const before = { jsonl: readFileSync(jsonl), md: readFileSync(md) };
-    const key = "pgs_ai_governance.implementation.capability_transforms.atoms.ct_pure_termination_check_v0:execute";
-    const orig = CT_ATOMS[key] as CtAtomTable[string];
-    const atoms: CtAtomTable = Object.freeze({
-      ...CT_ATOMS,
-      [key]: { ...orig, execute: (inputs: Parameters<typeof orig.execute>[0]) => {
-        for (const f of readdirSync(first.traceDirAbs).filter((x) => x.endsWith(".tmp"))) rmSync(join(first.traceDirAbs, f)); // the rename will find nothing
-        return orig.execute(inputs);
-      } },
+    // mid-run the temp file is removed: the rename at close finds nothing
+    const { b, p, first, jsonl, md, before, atoms } = rerunOfCollatz((dir) => {
+      for (const f of readdirSync(dir).filter((x) => x.endsWith(".tmp"))) rmSync(join(dir, f));
     });
     const e = thrown(() => b.run(WF.collatz, p, { atoms }));
     expect(e.code).toBe("E_STORE_IO");
