@@ -7,19 +7,12 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LINEAGE_DEPTH } from "../../src/store/edges.js";
-import { TempDirs, cairn, type RunResult } from "./helpers.js";
+import { TempDirs, cairn, type RunResult, PLANE_PROCESS_REQUEST } from "./helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
 
-const REQUEST = {
-  contract_version: 1,
-  lane_id: "process",
-  operation: "run",
-  idempotency_key: "k1",
-  payload: { command: "echo", argv: ["ok"], timeout_ms: 5000 },
-  acceptable_attestation: { classes: ["local-process-weak"] },
-};
+const REQUEST = PLANE_PROCESS_REQUEST;
 
 function run(args: string[]): RunResult {
   return cairn(args, { cwd: dir, env: { CAIRN_STORE: join(dir, "store") } });

@@ -123,3 +123,13 @@ export async function serveCairn(cwd: string, args: string[], track: (c: ChildPr
   });
   return { ...c, url };
 }
+
+/** A plane request for the example node's process lane, in exactly the shape (no request_id; acceptable_attestation without a version). */
+export const PLANE_PROCESS_REQUEST = {
+  contract_version: 1,
+  lane_id: "process",
+  operation: "run",
+  idempotency_key: "k1",
+  payload: { command: "echo", argv: ["ok"], timeout_ms: 5000 },
+  acceptable_attestation: { classes: ["local-process-weak"] },
+};

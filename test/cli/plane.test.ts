@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalDigest, canonicalize } from "../../src/core/canonical.js";
 import { signAuthorityRef } from "../../src/plane/authority/ed25519.js";
 import { requestHash } from "../../src/plane/authority/request-hash.js";
-import { TempDirs, cairn, json, type RunResult } from "./helpers.js";
+import { TempDirs, cairn, json, type RunResult, PLANE_PROCESS_REQUEST } from "./helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
@@ -18,15 +18,7 @@ targets: [{ target_id: local, lane_id: process, attestation_class: local-process
 evidence: { jsonl: evidence.jsonl, store: true }
 `;
 
-// exactly the issue's request shape (no request_id; acceptable_attestation without a version)
-const REQUEST = {
-  contract_version: 1,
-  lane_id: "process",
-  operation: "run",
-  idempotency_key: "k1",
-  payload: { command: "echo", argv: ["ok"], timeout_ms: 5000 },
-  acceptable_attestation: { classes: ["local-process-weak"] },
-};
+const REQUEST = PLANE_PROCESS_REQUEST;
 
 function run(args: string[], input?: string): RunResult {
   return cairn(args, { cwd: dir, env: { CAIRN_STORE: join(dir, "store") }, ...(input === undefined ? {} : { input }) });
