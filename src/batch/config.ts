@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
+import { editDistance } from "../core/suggest.js";
 
 export const DEFAULT_PARTITIONS = 8;
 export const MAX_PARTITIONS = 65_536;
@@ -108,23 +109,6 @@ export const RUN_CONFIG_KEYS: readonly (keyof RunConfigInput)[] = Object.freeze(
     maxMemoryBytes: true, allowFailures: true, auditRate: true, euTimeoutMs: true,
   } satisfies Record<keyof RunConfigInput, true>) as (keyof RunConfigInput)[],
 );
-
-/** Optimal string alignment distance (insertions, deletions, substitutions, adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  let prev2: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      let v = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, (prev2[j - 2] as number) + 1);
-      cur.push(v);
-    }
-    prev2 = prev;
-    prev = cur;
-  }
-  return prev[b.length] as number;
-}
 
 /**
  * The known key an unknown one most likely meant, if one stands out: compared without case,

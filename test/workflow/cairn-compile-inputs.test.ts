@@ -1,7 +1,7 @@
 /** Step inputs a capability does not declare (E_COMPILE_UNKNOWN_INPUT); user CTs take any input. */
 import { describe, expect, it } from "vitest";
 import { CAIRN_ATOMS, STORE_KINDS } from "../../src/workflow/cairn/catalog.js";
-import { closestName, editDistance } from "../../src/workflow/cairn/suggest.js";
+import { closestName, editDistance } from "../../src/core/suggest.js";
 import { baseDecl, compileDecl, prepared, run } from "./cairn-fixture.js";
 
 const done = { default: { exit: "DONE", reason: "done" } };

@@ -53,7 +53,7 @@ import { sealedConstValue } from "./sealed-value.js";
 import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } from "./schema.js";
 import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
-import { closestName } from "./suggest.js";
+import { closestName } from "../../core/suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import type { PyValue } from "../py/value.js";

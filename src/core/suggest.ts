@@ -1,4 +1,4 @@
-/** "Did you mean …?" for misspelt names in compile diagnostics. */
+/** "Did you mean …?" for misspelt names: compile diagnostics, unknown run config keys. */
 
 /** Largest edit distance at which a declared name is suggested for a misspelt one. */
 export const SUGGEST_MAX_DISTANCE = 2;
