@@ -9,7 +9,7 @@ import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
-import { REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem, type ReduceSession } from "./sandbox/pool.js";
+import { foldOrdered, REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem, type ReduceSession } from "./sandbox/pool.js";
 import type { EUId } from "./input/types.js";
 import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
 import { workerHeapMb, workerInputBytes, type RunConfig } from "./config.js";
@@ -40,7 +40,7 @@ export interface RunnerHandle {
   close(): Promise<void>;
 }
 
-export { REDUCE_CHUNK_SIZE };
+export { foldOrdered, REDUCE_CHUNK_SIZE };
 
 /** A completed record (parsed, without an error) as what `reduce` folds: its id and output. */
 export function reduceItemOf(rec: { id: EUId; json?: string; bytes?: Buffer }): ReduceItem {

@@ -27,7 +27,7 @@ import { checkRunId } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText } from "./records.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type WorkEU } from "./pulse.js";
-import { loadFunction, reduceItemOf, REDUCE_CHUNK_SIZE } from "./runner.js";
+import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 import { checkInputCoverage, checkPlan, sliceEntries } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
@@ -338,30 +338,25 @@ async function refoldReduce(store: Store, m: Manifest): Promise<{ folded: boolea
     const r = runner.reducer;
     if (r === undefined) return m.reduce === null ? { folded: false } : { folded: false, diff: `the manifest has a reduce value, ${shown(canonicalize(m.reduce.value))}, but the function exports no reduce` };
     if (m.reduce === null) return { folded: false, diff: "the function exports reduce, but the manifest has no reduce value" };
+    const output = async function* (): AsyncGenerator<ReduceItem> {
+      for await (const line of artifactLines(store, m.output.artifact)) {
+        const rec = parseRecord(line);
+        if (rec.error === undefined) yield reduceItemOf(rec); // failed EUs are not folded
+      }
+    };
     const session = r.open();
     try {
-      let acc = r.initial;
-      let batch: ReduceItem[] = [];
+      let acc: string;
       try {
-        for await (const line of artifactLines(store, m.output.artifact)) {
-          const rec = parseRecord(line);
-          if (rec.error !== undefined) continue; // failed EUs are not folded
-          batch.push(reduceItemOf(rec));
-          if (batch.length >= REDUCE_CHUNK_SIZE) {
-            acc = await session.chunk(acc, batch);
-            batch = [];
-          }
-        }
+        acc = await foldOrdered(session, r.initial, output());
       } catch (err) {
+        // An output artifact that does not verify is reported above: nothing to compare.
         if (isCairnError(err, ErrorCode.STORE_CORRUPT)) return { folded: false };
-        throw err;
+        if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
+        return { folded: true, diff: `reduce folded again over the output failed: ${err.message}` };
       }
-      if (batch.length > 0) acc = await session.chunk(acc, batch);
       const stored = canonicalize(m.reduce.value);
       return acc === stored ? { folded: true } : { folded: true, diff: `reduce folded again over the output gives ${shown(acc)}, the manifest says ${shown(stored)}` };
-    } catch (err) {
-      if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
-      return { folded: true, diff: `reduce folded again over the output failed: ${err.message}` };
     } finally {
       await session.close();
     }

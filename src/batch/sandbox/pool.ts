@@ -61,6 +61,23 @@ export const MAX_QUEUED_REQUESTS = 1024;
  * nothing but the output order, so the result is the same on every config.
  */
 export const REDUCE_CHUNK_SIZE = 1024;
+
+/**
+ * Folds `outputs` (completed EU outputs, in EU-id order) into `acc` through an open reduce
+ * session, in chunks of REDUCE_CHUNK_SIZE cut by output position; returns the canonical JSON
+ * text. Rejects as `ReduceSession.chunk` does, or with what reading `outputs` throws.
+ */
+export async function foldOrdered(session: ReduceSession, acc: string, outputs: Iterable<ReduceItem> | AsyncIterable<ReduceItem>): Promise<string> {
+  let chunk: ReduceItem[] = [];
+  for await (const item of outputs) {
+    chunk.push(item);
+    if (chunk.length === REDUCE_CHUNK_SIZE) {
+      acc = await session.chunk(acc, chunk);
+      chunk = [];
+    }
+  }
+  return chunk.length > 0 ? session.chunk(acc, chunk) : acc;
+}
 /**
  * A chunk is sent in parts of about this many bytes of outputs (at least one output each),
  * the accumulator staying live in the worker between the parts of a chunk: so outputs of any
@@ -638,16 +655,7 @@ export class WorkerPool {
   async reduce(acc: string, outputs: Iterable<ReduceItem> | AsyncIterable<ReduceItem>, opts: { timeoutMs?: number } = {}): Promise<string> {
     const session = this.openReduce(opts);
     try {
-      let chunk: ReduceItem[] = [];
-      for await (const item of outputs) {
-        chunk.push(item);
-        if (chunk.length === REDUCE_CHUNK_SIZE) {
-          acc = await session.chunk(acc, chunk);
-          chunk = [];
-        }
-      }
-      if (chunk.length > 0) acc = await session.chunk(acc, chunk);
-      return acc;
+      return await foldOrdered(session, acc, outputs);
     } finally {
       await session.close();
     }
