@@ -14,40 +14,18 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
 import {
-  CLOSE_GRACE_MS, createServer, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, type CairnServer, type ServerOptions,
+  CLOSE_GRACE_MS, createServer, MAX_ECHOED_CHARS, MAX_ERROR_CHARS,
 } from "../../src/server/index.js";
-import { acquireDataRootLock, readPayloadFile, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
-import { ACTOR_PAYLOAD, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+import { acquireDataRootLock, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
+import { WF, type Sandbox } from "../workflow/pgs-fixture.js";
+import { actorBody, gatewayScratch } from "./fixture.js";
 
-const boxes: Sandbox[] = [];
-const servers: CairnServer[] = [];
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  for (const b of boxes.splice(0)) b.cleanup();
-});
-
-function box(): Sandbox {
-  const b = sandbox();
-  boxes.push(b);
-  return b;
-}
-
-async function serve(b: Sandbox, opts: Partial<ServerOptions> = {}): Promise<{ port: number; url: string; server: CairnServer }> {
-  const server = createServer({ workspace: b.workspace, dataRoot: b.dataRoot, ...opts });
-  servers.push(server);
-  const url = await server.listen(0, "127.0.0.1");
-  return { port: Number(new URL(url).port), url, server };
-}
-
-const actorPayload = (): unknown => JSON.parse(JSON.stringify(Object.fromEntries(readPayloadFile(ACTOR_PAYLOAD) as Map<string, unknown>)));
-const actorBody = (): string => JSON.stringify({ workflow_code: WF.actor, payload: actorPayload() });
+const { box, serve, track } = gatewayScratch();
 
 /** A raw HTTP/1.1 request, sent in one write. */
 function rawRequest(method: string, path: string, body = "", extra = ""): string {
@@ -72,7 +50,7 @@ function parseRaw(text: string): RawReply {
 function exchange(port: number, text: string): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, "127.0.0.1", () => sock.write(text));
-    sockets.push(sock);
+    track(sock);
     const chunks: Buffer[] = [];
     sock.on("data", (d: Buffer) => chunks.push(d));
     sock.on("error", () => {}); // a reset after the answer: what was received counts
@@ -162,7 +140,7 @@ describe("F3. close() and responses still being written", () => {
   /** A kept-alive connection that POSTs one run, reads the first chunk of the answer, then stops reading. */
   function slowReader(port: number): { started: Promise<void>; resume: () => void; received: Promise<Buffer> } {
     const sock = connect(port, "127.0.0.1", () => sock.write(rawRequest("POST", "/api/run", actorBody())));
-    sockets.push(sock);
+    track(sock);
     const chunks: Buffer[] = [];
     let started!: () => void;
     const startedP = new Promise<void>((r) => (started = r));
@@ -368,7 +346,7 @@ describe("F11. a data root that cannot be a directory", () => {
     const dataRoot = make(b.root);
     let err: unknown;
     try {
-      servers.push(createServer({ workspace: b.workspace, dataRoot }));
+      void createServer({ workspace: b.workspace, dataRoot }).close(); // (closed should it start)
     } catch (e) {
       err = e;
     }
@@ -431,7 +409,7 @@ describe("F7. errors raised before routing", () => {
     // first request, whose client is gone, must not run.
     const received = await new Promise<Buffer>((resolve) => {
       const sock = connect(port, "127.0.0.1", () => sock.write(`${rawRequest("POST", "/api/run", actorBody())}BLAH / HTTP/1.1\r\n\r\n`));
-      sockets.push(sock);
+      track(sock);
       const chunks: Buffer[] = [];
       sock.on("data", (d: Buffer) => chunks.push(d));
       sock.on("error", () => {});

@@ -12,33 +12,13 @@
  */
 import { readdirSync } from "node:fs";
 import { connect } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
 import type { Store } from "../../src/store/store.js";
-import { createServer, type CairnServer, type ServerOptions } from "../../src/server/index.js";
-import { acquireDataRootLock, readPayloadFile, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
-import { ACTOR_PAYLOAD, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+import { acquireDataRootLock, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
+import { actorBody, gatewayScratch } from "./fixture.js";
 
-const boxes: Sandbox[] = [];
-const servers: CairnServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  for (const b of boxes.splice(0)) b.cleanup();
-});
-
-function box(): Sandbox {
-  const b = sandbox();
-  boxes.push(b);
-  return b;
-}
-
-async function serve(b: Sandbox, opts: Partial<ServerOptions> = {}): Promise<{ url: string; server: CairnServer }> {
-  const server = createServer({ workspace: b.workspace, dataRoot: b.dataRoot, ...opts });
-  servers.push(server);
-  return { url: await server.listen(0, "127.0.0.1"), server };
-}
-
-const actorBody = (): string => JSON.stringify({ workflow_code: WF.actor, payload: JSON.parse(JSON.stringify(Object.fromEntries(readPayloadFile(ACTOR_PAYLOAD) as Map<string, unknown>))) });
+const { box, serve } = gatewayScratch();
 
 async function post(url: string, body: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${url}/api/run`, { method: "POST", headers: { "content-type": "application/json" }, body });
