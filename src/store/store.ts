@@ -255,7 +255,8 @@ export class Store {
   // artifacts
   // The promise-returning methods are async so that a closed store rejects them, as any other failure.
   async put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts?: PutOptions): Promise<PutResult> {
-    return this.open.artifacts.put(source, opts);
+    const { artifacts } = this.open;
+    return this.untilClosed("put", artifacts.put(source, opts));
   }
   putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
     return this.open.artifacts.putBytes(bytes, opts);
@@ -267,7 +268,8 @@ export class Store {
     return this.open.artifacts.openReadStream(digest, opts);
   }
   async getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
-    return this.open.artifacts.getToFile(digest, dest, opts);
+    const { artifacts } = this.open;
+    return this.untilClosed("getToFile", artifacts.getToFile(digest, dest, opts));
   }
   stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
     return this.open.artifacts.stat(digest, opts);
@@ -376,7 +378,26 @@ export class Store {
   }
   async fsck(): Promise<FsckReport> {
     this.requireWriter("fsck");
-    return fsck(this.root, this.open.catalog);
+    return this.untilClosed("fsck", fsck(this.root, this.open.catalog));
+  }
+
+  /**
+   * An async operation that was started on an open store: if the store is closed before it
+   * settles and it fails (its next catalog statement meets the closed connection, the driver's
+   * TypeError), the failure is E_USAGE "store was closed while <what> was in flight". Such an
+   * operation commits nothing: a put's catalog transaction never ran, so it leaves no row and
+   * removes its temp file (§5.6).
+   */
+  private async untilClosed<T>(what: string, op: Promise<T>): Promise<T> {
+    void this.open; // E_USAGE when called on a closed store
+    try {
+      return await op;
+    } catch (err) {
+      if (!this.closed || err instanceof CairnError) throw err;
+      throw new CairnError(ErrorCode.USAGE, `store was closed while ${what} was in flight: ${this.root} (await the store's operations before close)`, {
+        path: this.root,
+      }, { cause: err });
+    }
   }
 
   private requireWriter(what: string): void {

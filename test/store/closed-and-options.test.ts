@@ -8,7 +8,7 @@
  * - a second writer in the process that holds the store's writer lock fails at once with
  *   E_STORE_LOCKED saying so, instead of blocking the thread for the whole wait.
  */
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, isCairnError, listRuns, openStore, run, sha256, Store, type Digest } from "../../src/index.js";
@@ -204,5 +204,43 @@ describe("a second writer in the process that holds the writer lock", () => {
     expect(reader.get(d).toString()).toBe("r");
     reader.close();
     track(openStore({ dir: join(base, "b"), lockTimeoutMs: WAIT_MS })).putBytes(Buffer.from("b"));
+  });
+});
+
+describe("close() while an async operation is in flight", () => {
+  /** 40 chunks of 1 MiB with a timer between them: the put is still writing when close runs. */
+  async function* slowChunks(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < 40; i++) {
+      yield Buffer.alloc(1 << 20, i);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  it("a put still writing fails with E_USAGE 'closed while put was in flight', commits nothing, leaves no temp file", async () => {
+    const dir = join(newDir(), "store");
+    const s = openStore({ dir });
+    const pending = s.put(slowChunks());
+    await new Promise((r) => setTimeout(r, 5));
+    s.close();
+    const e = await cairnError(() => pending, ErrorCode.USAGE); // was: TypeError "The database connection is not open"
+    expect(e.message).toBe(`store was closed while put was in flight: ${dir} (await the store's operations before close)`);
+    expect(e.details).toEqual({ path: dir });
+    expect(readdirSync(join(dir, "tmp"))).toEqual([]);
+    const again = track(openStore({ dir }));
+    expect(again.headLogseq()).toBe(0);
+    expect((await again.fsck()).ok).toBe(true);
+  });
+
+  it("an fsck still reading fails with E_USAGE 'closed while fsck was in flight'", async () => {
+    const dir = join(newDir(), "store");
+    let s = openStore({ dir });
+    for (let i = 0; i < 12; i++) await s.put(Buffer.alloc(2 << 20, i));
+    s.close();
+    s = openStore({ dir });
+    const pending = s.fsck();
+    await new Promise((r) => setImmediate(r));
+    s.close();
+    const e = await cairnError(() => pending, ErrorCode.USAGE);
+    expect(e.message).toBe(`store was closed while fsck was in flight: ${dir} (await the store's operations before close)`);
   });
 });
