@@ -22,6 +22,7 @@ import { TMP_DIR } from "../store/layout.js";
 import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
+import { checkSignal, throwIfAborted } from "./abort.js";
 import { MAX_RECORD_BYTES, newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
@@ -73,6 +74,12 @@ export interface Progress {
 
 export interface RunHooks {
   onProgress?: (p: Progress) => void;
+  /**
+   * Stops the run when aborted: it rejects with E_INTERRUPTED at the next input chunk, pulse
+   * boundary or merge step. Pulses already running finish and commit first (each EU is bounded
+   * by `euTimeoutMs`), so `resume(runId)` continues from them (`details.runId`, once known).
+   */
+  signal?: AbortSignal;
   /** Also write the ordered output (JSONL) to this file. */
   outFile?: string;
   stdin?: Readable;
@@ -109,6 +116,8 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
 /** Runs `fn` over every record of `dataset`. `store` must be open for writing. */
 export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
   const cfg = normalizeConfig(config);
+  checkSignal(hooks.signal);
+  throwIfAborted(hooks.signal, undefined);
   if (cfg.format === "lines" && cfg.idField !== null) {
     throw new CairnError(ErrorCode.USAGE, "the lines format has no fields: --id-field is not allowed with it");
   }
@@ -157,7 +166,7 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   // the config. execute() takes them over, or they are closed. Stdin and in-memory datasets
   // are read only once the module has bundled, so a broken module consumes nothing.
   const concurrent = typeof dataset === "string" && dataset !== "-";
-  const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin) : undefined;
+  const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal) : undefined;
   ingesting?.catch(() => {}); // observed below
   let func: StoredFunction;
   try {
@@ -170,7 +179,8 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   starting.catch(() => {}); // observed in execute(), or closed below
   let input: IngestedInput;
   try {
-    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin));
+    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal));
+    throwIfAborted(hooks.signal, undefined);
   } catch (err) {
     await closeStarting(starting);
     throw err;
@@ -207,6 +217,8 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  checkSignal(hooks.signal);
+  throwIfAborted(hooks.signal, runId);
   const { plan, planDigest } = loadPlan(store, runId);
   return withOutFile(hooks.outFile, (out) => execute(store, runId, plan, planDigest, hooks, out));
 }
@@ -281,8 +293,12 @@ async function execute(
   };
   let rssAt = 0;
   const heapGuard = new HeapGuard(cfg.maxMemoryBytes);
-  /** Samples the RSS (at most every RSS_SAMPLE_MS) for the peak figure and the heap guard. */
+  /**
+   * Samples the RSS (at most every RSS_SAMPLE_MS) for the peak figure and the heap guard; called
+   * after every pulse and merge chunk, it is also where an aborted signal stops the run.
+   */
   const sampleMemory = (): void => {
+    throwIfAborted(hooks.signal, runId);
     const now = Date.now();
     if (now - rssAt < RSS_SAMPLE_MS) return;
     rssAt = now;
@@ -339,6 +355,7 @@ async function execute(
     report();
     try {
       for await (const batch of storedRecordBatches(store, input, cfg.idField, stats, workerInputBytes(cfg))) {
+        throwIfAborted(hooks.signal, runId);
         for (const r of batch) {
           index.addRecord(r);
           recordsRead++;

@@ -22,6 +22,7 @@ import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/
 import { STDIN_NAME } from "./input/types.js";
 import { stdinSource } from "./input/source.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
+import { throwIfAborted } from "./abort.js";
 
 export const INPUT_MEDIA_TYPES: Record<InputFormat, string> = {
   jsonl: "application/x-ndjson",
@@ -39,7 +40,7 @@ export interface IngestedInput {
 
 export type Dataset = string | Iterable<unknown> | AsyncIterable<unknown>;
 
-export async function ingest(store: Store, dataset: Dataset, format: InputFormat, stdin?: Readable): Promise<IngestedInput> {
+export async function ingest(store: Store, dataset: Dataset, format: InputFormat, stdin?: Readable, signal?: AbortSignal): Promise<IngestedInput> {
   if (typeof dataset !== "string") {
     // Bytes are iterable too, but as numbers (one EU per byte): never what was meant.
     if (dataset instanceof Uint8Array) {
@@ -53,6 +54,7 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
     async function* lines(): AsyncGenerator<Buffer> {
       let i = 0;
       for await (const v of dataset as AsyncIterable<unknown>) {
+        throwIfAborted(signal, undefined);
         try {
           yield Buffer.from(`${canonicalize(v)}\n`);
         } catch (err) {
@@ -62,6 +64,7 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
       }
     }
     const a = await store.put(lines(), { mediaType: INPUT_MEDIA_TYPES.jsonl });
+    throwIfAborted(signal, undefined); // a put that ended at the last element
     return { artifact: a.digest, source: "<memory>", format };
   }
   if (format === "files") {
@@ -69,6 +72,7 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
     const files: Array<[string, Digest]> = [];
     const excludeDirs = await storeInsideInput(store, dataset);
     for await (const r of readRecords(dataset, { format: "files", excludeDirs })) {
+      throwIfAborted(signal, undefined);
       const a = store.putBytes(r.input as Buffer);
       files.push([r.source.name as string, a.digest]);
     }
@@ -89,8 +93,16 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
     if (statSync(dataset).isDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `input ${dataset} is a directory; use --format files`, { path: dataset });
     src = createReadStream(dataset);
   }
-  const a = await store.put(src, { mediaType: INPUT_MEDIA_TYPES[format] });
+  const a = await store.put(abortable(src, signal), { mediaType: INPUT_MEDIA_TYPES[format] });
   return { artifact: a.digest, source: dataset === "-" ? STDIN_NAME : dataset, format };
+}
+
+/** `src`, stopping with E_INTERRUPTED between chunks once `signal` is aborted (the put then stores nothing). */
+async function* abortable(src: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  for await (const chunk of src) {
+    throwIfAborted(signal, undefined);
+    yield chunk;
+  }
 }
 
 /**
