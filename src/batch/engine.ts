@@ -30,7 +30,7 @@ import {
   auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, runStatus, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
-import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, type RunPlan } from "./plan.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
@@ -246,6 +246,13 @@ async function execute(
     if (starting !== undefined) await closeStarting(starting);
     if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
     return resultOf(done.manifest, done.digest, true);
+  }
+  // A finished run is reported whatever made it; continuing one needs the engine that planned it.
+  try {
+    requireThisEngine(plan.engine, runId, "resumed");
+  } catch (err) {
+    if (starting !== undefined) await closeStarting(starting);
+    throw err;
   }
   const started = Date.now();
   const cpu0 = process.cpuUsage();

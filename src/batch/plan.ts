@@ -12,6 +12,14 @@ import type { RunConfig } from "./config.js";
 import type { InputFormat } from "./input/types.js";
 
 export const ENGINE_NAME = "cairn.batch";
+/**
+ * The engine version, part of every plan (so of every run id) and manifest. It changes when the
+ * same plan would commit other bytes or be checked by other rules: the record, slice, attempts
+ * or manifest formats, the partition hash, the pulse cut rule, the checksum and Merkle rules, the
+ * receipt params, what the function receives. It does not change for speed, messages, or inputs
+ * newly refused (a refused run never completes, so it has no manifest to disagree with). Policy:
+ * ARCHITECTURE §10.3.
+ */
 export const ENGINE_VERSION = "1";
 export const PLAN_MEDIA_TYPE = "application/vnd.cairn.batch.plan+json";
 export const RUN_ID_HEX_CHARS = 16;
@@ -63,6 +71,20 @@ export function recordPlan(store: Store, plan: RunPlan): { runId: string; planDi
 }
 
 /** Loads a run's plan by id. */
+/**
+ * A run planned (or finished) by another engine version is not resumed, verified or replayed by
+ * this one: its bytes follow that version's rules. E_USAGE naming both versions.
+ */
+export function requireThisEngine(engine: { name?: unknown; version?: unknown } | undefined, runId: string, action: "resumed" | "verified" | "replayed"): void {
+  if (engine?.name === ENGINE_NAME && engine.version === ENGINE_VERSION) return;
+  const theirs = `${String(engine?.name)} version ${String(engine?.version)}`;
+  throw new CairnError(ErrorCode.USAGE, `run ${runId} was made by ${theirs}; this is ${ENGINE_NAME} version ${ENGINE_VERSION}, so it cannot be ${action} here: use the engine version that made it`, {
+    runId,
+    engine: engine ?? null,
+    expected: { name: ENGINE_NAME, version: ENGINE_VERSION },
+  });
+}
+
 export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDigest: Digest } {
   checkRunId(runId);
   const root = store.findRoot(planRoot(runId));

@@ -23,7 +23,7 @@ import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
-import { checkRunId } from "./plan.js";
+import { checkRunId, loadPlan, requireThisEngine, type RunPlan } from "./plan.js";
 import { OrderIndex } from "./order-index.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText } from "./records.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type WorkEU } from "./pulse.js";
@@ -71,6 +71,22 @@ function requireManifest(store: Store, runId: string): { manifest: Manifest; dig
     throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} has not completed (resume it first)` : `run ${runId} not found`, { runId });
   }
   return m;
+}
+
+/**
+ * The run's pinned plan (bound to the run id by its hash) names the engine that made it; another
+ * engine version's run is refused. A plan that cannot be read is left to `checkPlan` to report,
+ * and a manifest that names another engine than its plan is a `plan_mismatch` problem.
+ */
+function requirePlannedHere(store: Store, runId: string, action: "verified" | "replayed"): void {
+  let engine: RunPlan["engine"];
+  try {
+    engine = loadPlan(store, runId).plan.engine;
+  } catch (err) {
+    if (isCairnError(err)) return;
+    throw err;
+  }
+  requireThisEngine(engine, runId, action);
 }
 
 function pulseName(p: { partition: number; index: number }): string {
@@ -146,6 +162,7 @@ export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
 
 export async function verifyRun(store: Store, runId: string, opts: { reexecute?: boolean; sample?: number } = {}): Promise<VerifyReport> {
   const { manifest: m, digest } = requireManifest(store, runId);
+  requirePlannedHere(store, runId, "verified");
   const problems: VerifyProblem[] = [];
   const add = (p: VerifyProblem): void => {
     if (problems.length < MAX_VERIFY_PROBLEMS) problems.push(p);
@@ -434,6 +451,7 @@ export async function replay(store: Store, runId: string, which: string): Promis
   checkRunId(runId);
   parsePulseSpec(which); // a malformed argument is E_USAGE before the store is read
   const { manifest: m } = requireManifest(store, runId);
+  requirePlannedHere(store, runId, "replayed");
   const p = findPulse(m, which);
   const { texts } = await replayPulse(store, m, p);
   const checksum = checksumOf(texts);
