@@ -66,6 +66,9 @@ describe("public types", () => {
     expectTypeOf<NonNullable<ReturnType<workflow.examine.Declarations["topology"]>>>().toEqualTypeOf<workflow.examine.TopologyEntry>();
     expectTypeOf<ReturnType<workflow.examine.Declarations["routes"]>>().toEqualTypeOf<workflow.examine.CompiledRoute[]>();
     expectTypeOf<NonNullable<ReturnType<workflow.examine.Declarations["contract"]>>>().toEqualTypeOf<workflow.examine.CcContract>();
+    expectTypeOf<Parameters<typeof workflow.cairn.compileLaneBinding>[2]>().toEqualTypeOf<workflow.cairn.LaneCompileReport>();
+    expectTypeOf<workflow.cairn.AtomStep>().toMatchTypeOf<workflow.cairn.StepBase>();
+    expectTypeOf<workflow.cairn.StepBase["onResult"]>().toEqualTypeOf<Record<string, workflow.cairn.OnResult>>();
     expect(true).toBe(true);
   });
 });

@@ -23,7 +23,7 @@ export { UserModuleRunner, bundleCapabilityModule, USER_CT_LOGICAL_TIME_MS, USER
 export { parseBindingPath, follow } from "./paths.js";
 export * from "./model.js";
 export { replayCairnRun, recordedRunKind, type RecordedRunKind } from "./replay.js";
-export { compileLaneBinding, laneBoundSteps, laneOutcomes, LANE_OPERATIONS, type LaneTemplate, type SnapshotLaneBinding } from "./lane-compile.js";
+export { compileLaneBinding, laneBoundSteps, laneOutcomes, LANE_OPERATIONS, type LaneCompileReport, type LaneTemplate, type SnapshotLaneBinding } from "./lane-compile.js";
 export {
   runCairnWorkflowWithPlane, executeLaneStep, lanePayload, LANE_EVIDENCE_EDGE_TYPE, PLANE_REJECTED_REASON, LANE_AUTHORITY_TTL_MS,
   type PlaneRunBinding, type PlaneAuthority, type RunCairnPlaneOptions, type LaneStepCall, type LaneStepOutcome,

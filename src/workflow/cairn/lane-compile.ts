@@ -70,7 +70,8 @@ export function laneOutcomes(contract: readonly Outcome[]): Outcome[] {
   return OUTCOMES.filter((o) => contract.includes(o) || o === "BACKEND_ERROR");
 }
 
-type Report = (code: ErrorCodeValue, field: string, message: string) => void;
+/** How `compileLaneBinding` reports a problem: a compile error code, the field (dotted path) and a message. */
+export type LaneCompileReport = (code: ErrorCodeValue, field: string, message: string) => void;
 
 interface LaneDecl {
   kind: string;
@@ -81,7 +82,7 @@ interface LaneDecl {
   result_json?: string;
 }
 
-function compileTemplate(v: unknown, field: string, inputs: readonly string[], report: Report): LaneTemplate {
+function compileTemplate(v: unknown, field: string, inputs: readonly string[], report: LaneCompileReport): LaneTemplate {
   if (typeof v === "string") {
     // `$.inputs…` has the grammar of `$.payload…` (paths.ts): parse it as such.
     const p = parseBindingPath(`$.payload${v.slice("$.inputs".length)}`);
@@ -107,10 +108,10 @@ function compileTemplate(v: unknown, field: string, inputs: readonly string[], r
  * Checks and compiles a schema-valid `lane` member. `report` gets fields relative to the binding
  * (`.kind`, `.payload.object.argv`); returns null when the binding has an error.
  */
-export function compileLaneBinding(raw: unknown, inputs: readonly string[], report: Report): SnapshotLaneBinding | null {
+export function compileLaneBinding(raw: unknown, inputs: readonly string[], report: LaneCompileReport): SnapshotLaneBinding | null {
   const d = raw as LaneDecl;
   let ok = true;
-  const fail: Report = (code, field, message) => {
+  const fail: LaneCompileReport = (code, field, message) => {
     ok = false;
     report(code, field, message);
   };

@@ -28,7 +28,7 @@ export type Binding = { bind: PathBinding } | { const: unknown } | { object: Rec
 
 export type OnResult = "continue" | "exit";
 
-interface StepBase {
+export interface StepBase {
   id: string;
   /** Resolved step inputs, by input name. */
   inputs: Record<string, Binding>;
