@@ -5,6 +5,7 @@ import { canonicalDigest } from "../../src/core/canonical.js";
 import {
   ARITH_MAX_INT_BITS,
   AtomViolation,
+  CAIRN_GENERAL_ATOMS,
   CONCAT_MAX_ITEMS,
   createGeneralAtomTable,
   CT_ATOMS,
@@ -161,6 +162,68 @@ describe("regex_match", () => {
     expect(fails("regex_match", '{"pattern":"a","input":"a","flags":"g"}').pyException).toBe("ValueError");
     expect(fails("regex_match", '{"pattern":"(","input":"a"}').reason).toMatch(/^invalid pattern/);
     expect(fails("regex_match", '{"pattern":1,"input":"a"}').pyException).toBe("TypeError");
+  });
+});
+
+describe("regex_match: RE2 semantics in linear time", () => {
+  it("a backtracking pattern over a payload-sized input answers at once (RegExp took minutes)", () => {
+    const input = `${"a".repeat(REGEX_MAX_INPUT_LENGTH - 1)}!`;
+    expect(g("regex_match", `{"pattern":"^(a+)+$","input":"${input}"}`)).toBe('{"matched":false,"match":null,"groups":[],"named":{}}');
+    expect(g("regex_match", `{"pattern":"(a|aa)*b","input":"${"a".repeat(REGEX_MAX_INPUT_LENGTH)}"}`)).toBe('{"matched":false,"match":null,"groups":[],"named":{}}');
+  });
+
+  it("JavaScript spellings are translated: \\u escapes, (?<name>), \\cX; captures agree with RegExp (leftmost-first)", () => {
+    expect(g("regex_match", '{"pattern":"\\\\u00e9(?<rest>\\\\w+)","input":"caf\u00e9s12"}')).toBe('{"matched":true,"match":"\\u00e9s12","groups":["s12"],"named":{"rest":"s12"}}');
+    expect(g("regex_match", '{"pattern":"a\\\\cJb","input":"a\\nb"}')).toBe('{"matched":true,"match":"a\\nb","groups":[],"named":{}}');
+    expect(g("regex_match", '{"pattern":"(a|ab)(c|bcd)(d*)","input":"abcd"}')).toBe('{"matched":true,"match":"abcd","groups":["a","bcd",""],"named":{}}');
+    expect(g("regex_match", '{"pattern":"^.$","input":"\ud83d\ude00"}')).toBe('{"matched":true,"match":"\\ud83d\\ude00","groups":[],"named":{}}');
+    expect(g("regex_match", '{"pattern":"^a.b$","input":"a\\nb","flags":"s"}')).toBe('{"matched":true,"match":"a\\nb","groups":[],"named":{}}');
+    expect(g("regex_match", '{"pattern":"^b","input":"a\\nb","flags":"m"}')).toBe('{"matched":true,"match":"b","groups":[],"named":{}}');
+  });
+
+  it("backreferences and lookaround are invalid patterns (ValueError), not silently different", () => {
+    for (const p of ["(a)\\\\1", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", "a{1001}"]) {
+      const v = fails("regex_match", `{"pattern":"${p}","input":"aab"}`);
+      expect(v.pyException, p).toBe("ValueError");
+      expect(v.reason, p).toMatch(/^invalid pattern: error parsing regexp: /);
+    }
+  });
+});
+
+describe("json_schema_validate (ajv, as Cairn workflows reach it)", () => {
+  const A = CAIRN_GENERAL_ATOMS;
+  const valid = (schema: string, value: string): string => call(A, "json_schema_validate", `{"schema":${schema},"value":${value}}`);
+  const invalid = (schema: string, value: string): AtomViolation => fails("json_schema_validate", `{"schema":${schema},"value":${value}}`, A);
+
+  it("pattern and patternProperties use the linear engine: a backtracking pattern answers at once", () => {
+    const v = invalid('{"type":"string","pattern":"^(a+)+$"}', `"${"a".repeat(40)}!"`);
+    expect(v.reason).toBe(`value does not match the schema at '': must match pattern "^(a+)+$"`);
+    expect(valid('{"type":"string","pattern":"^(a+)+$"}', `"${"a".repeat(40)}"`)).toBe('{"valid":true}');
+    expect(invalid('{"patternProperties":{"^(x+)+$":{"type":"integer"}}}', `{"${"x".repeat(40)}":"s"}`).reason).toMatch(/must be integer$/);
+    // Two patterns in one schema stay two patterns (ajv keys compiled patterns by their text).
+    expect(invalid('{"properties":{"a":{"pattern":"^a$"},"b":{"pattern":"^b$"}}}', '{"a":"a","b":"a"}').reason).toBe(`value does not match the schema at '/b': must match pattern "^b$"`);
+  });
+
+  it("uniqueItems is linear and reports ajv's pair; equality is JSON equality", () => {
+    const many = `[${Array.from({ length: 40_000 }, (_, i) => `{"k":${i},"v":[${i}]}`).join(",")}]`;
+    expect(valid('{"type":"array","uniqueItems":true}', many)).toBe('{"valid":true}');
+    expect(invalid('{"type":"array","uniqueItems":true}', '[{"a":1,"b":2},3,{"b":2,"a":1.0},3]').reason).toBe("value does not match the schema at '': must NOT have duplicate items (items ## 1 and 3 are identical)");
+    expect(invalid('{"type":"array","uniqueItems":true}', '[1,[2],[2]]').reason).toBe("value does not match the schema at '': must NOT have duplicate items (items ## 1 and 2 are identical)");
+    expect(valid('{"type":"array","uniqueItems":true}', '[1,"1",true,null,[1],{"1":1}]')).toBe('{"valid":true}');
+    expect(valid('{"type":"array","uniqueItems":false}', "[1,1]")).toBe('{"valid":true}');
+  });
+
+  it("only own members are present: required and properties do not see Object.prototype", () => {
+    expect(invalid('{"type":"object","required":["constructor","toString"]}', "{}").reason).toBe("value does not match the schema at '': must have required property 'constructor'");
+    expect(valid('{"type":"object","properties":{"constructor":{"type":"string"}}}', "{}")).toBe('{"valid":true}');
+  });
+
+  it("an $async schema is an invalid schema (its validator answered with a Promise, and a rejected one crashed the process)", () => {
+    for (const value of ['{"name":"x"}', "{}"]) {
+      const v = invalid('{"$async":true,"type":"object","required":["name"]}', value);
+      expect(v.pyException).toBe("ValueError");
+      expect(v.reason).toBe("invalid schema: asynchronous schemas ($async) are not supported");
+    }
   });
 });
 
