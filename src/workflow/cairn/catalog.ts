@@ -22,6 +22,10 @@
  * return); hard errors (confinement, bad config, I/O) are not outcomes: they abort the run.
  *
  * Also read off the runtimes' code, per operation:
+ * - `outputs`: the fields of the operation's SUCCESS result, which always carries them all; no
+ *   other outcome carries any of them (an atom's VIOLATION has no field either). The compiler
+ *   binds `$.results.<node>.<field>` / `$.steps.<step>.<field>` per outcome on that basis
+ *   (compile.ts `carries`).
  * - `messageOn`: the outcomes whose result carries a `message` member (a step's result
  *   fields are the runtime's result without `result_status`, run.ts): every BACKEND_ERROR, and
  *   the VIOLATION of GET_RANGE / GET_SINCE. A registry or mutable store's VIOLATION carries

@@ -19,7 +19,7 @@
  * | `E_COMPILE_UNKNOWN_CAPABILITY` | an unknown atom, module, user CT or store                                  |
  * | `E_COMPILE_UNKNOWN_OPERATION`  | an operation the store kind does not have                                  |
  * | `E_COMPILE_UNKNOWN_INPUT`      | a step input the atom or store operation does not declare (user CTs take any inputs) |
- * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step, a CS step's `message` where it is not always there), or a required input left unbound |
+ * | `E_COMPILE_UNBOUND_INPUT`      | a binding to nothing (unknown node/step/field, a node that does not always run before — it must dominate the binding node —, a later step, a field the result does not hold on every outcome that reaches the binding: see below), or a required input left unbound |
  * | `E_COMPILE_MISSING_NODE`       | the entry or a route names an undeclared node                               |
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
  * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with; an `on_result` entry for an outcome its step can never produce |
@@ -29,7 +29,18 @@
  *
  * A node's possible outcomes: for each step but the last, the outcomes its `on_result` (default:
  * SUCCESS continues, any other outcome exits) turns into an exit, plus every outcome of the last
- * step. Nothing in the snapshot depends on where the files live: sources are named by base
+ * step.
+ *
+ * Fields are bound **per outcome** (`carries`): a step's result holds its declared fields only
+ * when it ends with SUCCESS (a CT's VIOLATION, a store's ALREADY_EXISTS / NOT_FOUND / VIOLATION /
+ * BACKEND_ERROR carry none of them), and a CS step's `message` only on its operation's
+ * `messageOn` outcomes (catalog.ts). `$.steps.<s>.<f>` binds when every outcome of `s` whose
+ * `on_result` continues carries `f`. `$.results.<n>.<f>` binds when every way node `n` can end
+ * with an outcome whose route leads to the binding node without running `n` again — the last
+ * step run and its outcome, each earlier step having continued — leaves `f` in the node's
+ * result: the ending step carries it on that outcome, or an earlier step carries it on every
+ * outcome that continues (a node's result merges the fields of the steps it ran). Anything else
+ * would silently resolve to null at run time ("missing means null" is for the payload only). Nothing in the snapshot depends on where the files live: sources are named by base
  * name and digest, modules by their path relative to the declaration file's real directory (an
  * absolute declared path is made relative; symlinks resolved: `declarationDir`) and bundle digest.
  */
@@ -49,7 +60,7 @@ import {
   type Binding, type OnResult, type Route, type SnapshotContent, type SnapshotModule, type SnapshotNode, type SnapshotStep, type SnapshotStore, type SnapshotWorkflow,
 } from "./model.js";
 import { parseBindingPath } from "./paths.js";
-import { sealedConstValue } from "./sealed-value.js";
+import { constBindingValue, markWholeFloat, sealConst, type SealedConst } from "./sealed-value.js";
 import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } from "./schema.js";
 import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
@@ -57,6 +68,7 @@ import { closestName } from "../../core/suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import type { PyValue } from "../py/value.js";
+import { compactJson } from "../py/json.js";
 
 /** Declaration file extensions. */
 export const DECLARATION_EXTENSIONS: readonly string[] = [".yaml", ".yml", ".json"];
@@ -284,12 +296,17 @@ const bigIntProblem = (n: bigint): string => `the integer ${n} is beyond ±(2^53
 /**
  * Integer literals (no fraction, no exponent) of `text` — valid JSON — beyond ±(2^53−1): `JSON.parse`
  * rounds them silently (12345678901234567890123 → 1.2345678901234568e22). Found by a scan that
- * tracks the JSON pointer of each value, as core/json-keys.ts tells keys from values.
+ * tracks the JSON pointer of each value, as core/json-keys.ts tells keys from values. Also
+ * returns the paths of the whole-valued float literals (`2.0`, `1e3`: a fraction or an exponent,
+ * a safe integer value), which `JSON.parse` makes indistinguishable from integers
+ * (sealed-value.ts `markWholeFloat`).
  */
-function unsafeJsonIntegers(text: string): ValueProblem[] {
+function unsafeJsonIntegers(text: string): { problems: ValueProblem[]; floats: PathSeg[][] } {
   const out: ValueProblem[] = [];
+  const floats: PathSeg[][] = [];
   const stack: Array<{ index: number } | { key: string; expectKey: boolean }> = [];
-  const here = (): string => pointerOf(stack.map((f) => ("index" in f ? f.index : f.key)));
+  const segs = (): PathSeg[] => stack.map((f) => ("index" in f ? f.index : f.key));
+  const here = (): string => pointerOf(segs());
   const num = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
   for (let i = 0; i < text.length && out.length < MAX_VALUE_PROBLEMS; i++) {
     const c = text[i] as string;
@@ -318,11 +335,21 @@ function unsafeJsonIntegers(text: string): ValueProblem[] {
       if (m[1] === undefined && m[2] === undefined) {
         const n = BigInt(m[0]);
         if (n > MAX_SAFE || -n > MAX_SAFE) out.push({ pointer: here(), message: bigIntProblem(n) });
-      }
+      } else if (Number.isSafeInteger(Number(m[0]))) floats.push(segs());
       i += m[0].length - 1;
     }
   }
-  return out;
+  return { problems: out, floats };
+}
+
+/** Marks the whole-valued float literals found in a JSON text (`unsafeJsonIntegers`) in its parsed document. */
+function markJsonFloats(doc: unknown, floats: readonly PathSeg[][]): void {
+  for (const path of floats) {
+    let holder: unknown = doc;
+    for (let i = 0; i < path.length - 1 && holder !== null && typeof holder === "object"; i++) holder = (holder as Record<string | number, unknown>)[path[i] as string | number];
+    const last = path[path.length - 1];
+    if (last !== undefined && holder !== null && typeof holder === "object") markWholeFloat(holder, last);
+  }
 }
 
 /** What a value that is not JSON data is, for a diagnostic. */
@@ -346,7 +373,7 @@ function describeNonJson(v: unknown): string {
  * numbers, arrays and plain objects (YAML `!!binary`, `!!timestamp`, `!!set`, `!!omap`…).
  * Iterative, so nesting depth is not limited by the call stack.
  */
-function jsonDataProblems(doc: unknown): { doc: unknown; problems: ValueProblem[] } {
+function jsonDataProblems(doc: unknown, yamlFloats = false): { doc: unknown; problems: ValueProblem[] } {
   const problems: ValueProblem[] = [];
   const holder: Record<string, unknown> = { doc };
   // Paths as linked lists (a member's path shares its container's), made into pointers only for a problem.
@@ -379,6 +406,8 @@ function jsonDataProblems(doc: unknown): { doc: unknown; problems: ValueProblem[
       if (LONE_SURROGATE_RE.test(v)) problem(path, describeNonJson(v));
     } else if (typeof v === "number") {
       if (!Number.isFinite(v)) problem(path, describeNonJson(v));
+      // YAML integers are BigInts here: a whole number is a float scalar (`2.0`, `1e3`).
+      else if (yamlFloats && Number.isSafeInteger(v)) markWholeFloat(parent, key);
     } else if (typeof v === "bigint") {
       if (v > MAX_SAFE || -v > MAX_SAFE) problem(path, bigIntProblem(v));
       else if (Array.isArray(parent)) parent[key as number] = Number(v);
@@ -434,8 +463,10 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     const dup = duplicateJsonKey(text);
     if (dup !== null) return fail(`not valid JSON (line ${dup.at.line}, column ${dup.at.column}): duplicate key ${JSON.stringify(dup.key)} (first at line ${dup.first.line}, column ${dup.first.column})`);
     const checked = jsonDataProblems(doc);
-    const problems = [...unsafeJsonIntegers(text), ...checked.problems];
+    const scanned = unsafeJsonIntegers(text);
+    const problems = [...scanned.problems, ...checked.problems];
     if (problems.length > 0) return notJson(problems);
+    markJsonFloats(checked.doc, scanned.floats);
     return { doc: checked.doc, text: bytes };
   }
   const lines = new LineCounter();
@@ -452,7 +483,7 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
   } catch (err) {
     return fail(`not valid YAML: ${(err as Error).message}`);
   }
-  const checked = jsonDataProblems(js);
+  const checked = jsonDataProblems(js, true);
   if (checked.problems.length > 0) return notJson(checked.problems);
   return { doc: checked.doc, text: bytes };
 }
@@ -602,6 +633,18 @@ function cycles(nodes: readonly string[], edges: Map<string, Set<string>>): stri
 
 /** The result member of a CS step's error (catalog.ts `messageOn`). */
 const MESSAGE_FIELD = "message";
+
+/**
+ * Whether a step's result always holds `field` when the step ends with `o` (run.ts): its
+ * declared output fields only on SUCCESS (an atom's result, a user CT's or a lane's checked by
+ * `missingOutputs`, a store operation's SUCCESS result; any other outcome of a CT has no field),
+ * and a CS step's `message` on the outcomes its operation's result carries one (catalog.ts
+ * `messageOn`; not when lane-bound: a lane's answer need not have one).
+ */
+function carries(info: StepInfo, s: StepDecl, o: Outcome, field: string): boolean {
+  if (o === "SUCCESS" && info.outputs.includes(field)) return true;
+  return field === MESSAGE_FIELD && info.op !== undefined && s.lane === undefined && info.op.messageOn.includes(o);
+}
 /** A constant longer than this (as JSON) is shown abbreviated in a diagnostic. */
 const MAX_CONSTANT_SHOWN = 60;
 
@@ -622,8 +665,10 @@ function pyTypeName(v: PyValue): string {
  */
 function knownValue(b: Binding): { value: PyValue; what: string; constant: boolean } | undefined {
   if ("const" in b) {
-    const text = JSON.stringify(b.const);
-    return { value: sealedConstValue(b.const), what: `the constant ${text.length <= MAX_CONSTANT_SHOWN ? text : `${text.slice(0, MAX_CONSTANT_SHOWN)}…`}`, constant: true };
+    const value = constBindingValue(b);
+    // A constant holding a whole-valued float is shown as the runtime sees it (`2.0`).
+    const text = (b as SealedConst).floats === undefined ? JSON.stringify(b.const) : compactJson(value);
+    return { value, what: `the constant ${text.length <= MAX_CONSTANT_SHOWN ? text : `${text.slice(0, MAX_CONSTANT_SHOWN)}…`}`, constant: true };
   }
   if ("object" in b) return { value: new Map(), what: "the {object: …} binding", constant: false };
   if ("array" in b) return { value: [], what: "the {array: …} binding", constant: false };
@@ -829,12 +874,13 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       return !ends || (info.op !== undefined && s.lane === undefined && info.op.messageOn.includes(o));
     }));
   };
-  // An outcome of `target` not in `carried` whose route leads to `to` without passing `target` again, if any.
-  const messageFreeRoute = (target: string, to: string, carried: readonly Outcome[]): Outcome | undefined => {
+  // The outcomes of `target` whose route leads to `to` without passing `target` again (so the
+  // result `to` reads is the one of a visit of `target` that ended with that outcome).
+  const reachingOutcomes = (target: string, to: string): Outcome[] => {
     const node = decl.nodes[target] as NodeDecl;
     const possible = nodeOutcomes.get(target)?.outcomes ?? new Set<Outcome>();
-    return OUTCOMES.find((o) => {
-      if (!possible.has(o) || carried.includes(o)) return false;
+    return OUTCOMES.filter((o) => {
+      if (!possible.has(o)) return false;
       const r = node.routes[o] ?? node.routes.default;
       if (typeof r !== "string" || r === target || !Object.prototype.hasOwnProperty.call(decl.nodes, r)) return false;
       const seen = new Set([r]);
@@ -850,6 +896,31 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       return false;
     });
   };
+  // An outcome of `target` not in `carried` whose route leads to `to` without passing `target` again, if any.
+  const messageFreeRoute = (target: string, to: string, carried: readonly Outcome[]): Outcome | undefined => reachingOutcomes(target, to).find((o) => !carried.includes(o));
+  // Per-outcome binding (the rule of the module comment): the first way node `target` can end
+  // with an outcome whose route leads to `to` and leave no `field` in its result, if any.
+  const resultFieldGap = (target: string, to: string, field: string): { outcome: Outcome; step: number } | undefined => {
+    const node = decl.nodes[target] as NodeDecl;
+    const list = infos.get(target) ?? [];
+    const reaching = reachingOutcomes(target, to);
+    // Fields every run that reaches step i has in the node's result (steps before it always provide them).
+    let before = false;
+    for (let i = 0; i < node.steps.length; i++) {
+      const s = node.steps[i] as StepDecl;
+      const info = list[i] as StepInfo;
+      for (const o of info.outcomes) {
+        const ends = i === node.steps.length - 1 || (s.on_result?.[o] ?? defaultAction(o)) === "exit";
+        if (ends && reaching.includes(o) && !before && !carries(info, s, o, field)) return { outcome: o, step: i };
+      }
+      const cont = info.outcomes.filter((o) => (s.on_result?.[o] ?? defaultAction(o)) === "continue");
+      if (cont.length === 0) break; // no later step runs
+      if (cont.every((o) => carries(info, s, o, field))) before = true;
+    }
+    return undefined;
+  };
+  const capOf = (s: StepDecl): string => s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`;
+  const onResultText = (s: StepDecl, o: Outcome): string => `on_result ${o}: ${s.on_result?.[o] ?? defaultAction(o)}${s.on_result?.[o] === undefined ? ", the default" : ""}`;
   const compileBinding = (key: string, stepIndex: number, field: string, v: unknown): Binding => {
     if (typeof v === "string") {
       const p = parseBindingPath(v);
@@ -866,7 +937,16 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         } else {
           const first = p.segments[0];
           const outs = nodeOutputs(target);
-          if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) {
+          if (typeof first === "string" && nodeKnown(target) && outs.has(first) && entryReach.has(key)) {
+            // A declared field: bound only when every way the target can end, with an outcome routed here, leaves it in the result.
+            const gap = resultFieldGap(target, key, first);
+            if (gap !== undefined) {
+              const tnode = decl.nodes[target] as NodeDecl;
+              const s = tnode.steps[gap.step] as StepDecl;
+              const how = `step ${s.id} (${capOf(s)}) ends it with ${gap.outcome}${gap.step === tnode.steps.length - 1 ? "" : ` (${onResultText(s, gap.outcome)})`}`;
+              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target} can end with ${gap.outcome} without a result field ${JSON.stringify(first)} (${how}, and no step run up to there always provides it: a step's result carries its declared fields only when it ends with SUCCESS), and node ${key} is reached after node ${target} ends with ${gap.outcome} (routes.${tnode.routes[gap.outcome] === undefined ? "default" : gap.outcome}); route that outcome elsewhere, or bind the field where it is always there`);
+            }
+          } else if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) {
             const carried = first === MESSAGE_FIELD ? messageOutcomes(target) : [];
             if (carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
             else if (entryReach.has(key)) {
@@ -885,7 +965,19 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
           const first = p.segments[0];
           const info = (infos.get(key) ?? [])[j];
           const outs = info?.outputs ?? [];
-          if (typeof first === "string" && info?.known === true && !outs.includes(first)) {
+          if (typeof first === "string" && info?.known === true && outs.includes(first)) {
+            // A declared field: bound only when every outcome of the step after which this step runs carries it.
+            const sd = steps[j] as StepDecl;
+            const here = (steps[stepIndex] as StepDecl).id;
+            const cont = info.outcomes.filter((o) => (sd.on_result?.[o] ?? defaultAction(o)) === "continue");
+            const carriers = info.outcomes.filter((o) => carries(info, sd, o, first));
+            const other = cont.find((o) => !carriers.includes(o));
+            if (other !== undefined) {
+              const only = `step ${p.name}'s result carries ${JSON.stringify(first)} only when it ends with ${carriers.join(" or ")}`;
+              if (!cont.some((o) => carriers.includes(o))) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: ${only}, which exits the node (${onResultText(sd, carriers[0] as Outcome)}), so step ${here} runs after it only when it ends with ${cont.join(" or ")}, without ${JSON.stringify(first)}`);
+              else add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: ${only}, and step ${here} also runs after it ends with ${other} (${onResultText(sd, other)})`);
+            }
+          } else if (typeof first === "string" && info?.known === true && !outs.includes(first)) {
             const sd = steps[j] as StepDecl;
             const carried = first === MESSAGE_FIELD && info.op !== undefined && sd.lane === undefined ? info.outcomes.filter((o) => info.op?.messageOn.includes(o) === true) : [];
             const cont = info.outcomes.filter((o) => (sd.on_result?.[o] ?? defaultAction(o)) === "continue");
@@ -903,7 +995,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       return { bind: p };
     }
     const o = v as Record<string, unknown>;
-    if ("const" in o) return { const: o.const };
+    if ("const" in o) return sealConst(o) as Binding;
     if ("object" in o) return { object: Object.fromEntries(Object.entries(o.object as Record<string, unknown>).map(([n, b]) => [n, compileBinding(key, stepIndex, `${field}.object.${n}`, b)])) };
     return { array: (o.array as unknown[]).map((b, i) => compileBinding(key, stepIndex, `${field}.array[${i}]`, b)) };
   };

@@ -26,12 +26,13 @@ import { ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { LANE_KINDS, type LaneKind } from "../../plane/lanes/index.js";
 import type { SnapshotStep, SnapshotWorkflow } from "./model.js";
 import { parseBindingPath } from "./paths.js";
+import { sealConst } from "./sealed-value.js";
 import { OUTCOMES, type Outcome } from "./schema.js";
 
 /** A compiled payload template: leaves read the step's resolved inputs. */
 export type LaneTemplate =
   | { input: { name: string | null; segments: Array<string | number> } }
-  | { const: unknown }
+  | { const: unknown; floats?: string[] }
   | { object: Record<string, LaneTemplate> }
   | { array: LaneTemplate[] }
   | { json: LaneTemplate };
@@ -98,7 +99,7 @@ function compileTemplate(v: unknown, field: string, inputs: readonly string[], r
     return { input: { name: String(first), segments: rest } };
   }
   const o = v as Record<string, unknown>;
-  if ("const" in o) return { const: o.const };
+  if ("const" in o) return sealConst(o);
   if ("object" in o) return { object: Object.fromEntries(Object.entries(o.object as Record<string, unknown>).map(([k, x]) => [k, compileTemplate(x, `${field}.object.${k}`, inputs, report)])) };
   if ("array" in o) return { array: (o.array as unknown[]).map((x, i) => compileTemplate(x, `${field}.array[${i}]`, inputs, report)) };
   return { json: compileTemplate(o.json, `${field}.json`, inputs, report) };

@@ -64,7 +64,7 @@ import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
 import type { SnapshotStep } from "./model.js";
 import { follow } from "./paths.js";
-import { sealedConstValue } from "./sealed-value.js";
+import { constBindingValue } from "./sealed-value.js";
 import { missingOutputs, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
 
 /** Edge type from a recorded run's trace to the evidence records of its lane-bound steps. */
@@ -125,7 +125,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function evaluate(t: LaneTemplate, inputs: PyObject): PyValue {
   if ("input" in t) return t.input.name === null ? inputs : follow(inputs.get(t.input.name), t.input.segments);
-  if ("const" in t) return sealedConstValue(t.const);
+  if ("const" in t) return constBindingValue(t);
   if ("object" in t) return new Map(Object.entries(t.object).map(([k, x]) => [k, evaluate(x, inputs)]));
   if ("array" in t) return t.array.map((x) => evaluate(x, inputs));
   return JSON.stringify(toPlain(evaluate(t.json, inputs)));

@@ -24,7 +24,7 @@ export interface PathBinding {
   segments: Array<string | number>;
 }
 
-export type Binding = { bind: PathBinding } | { const: unknown } | { object: Record<string, Binding> } | { array: Binding[] };
+export type Binding = { bind: PathBinding } | { const: unknown; floats?: string[] } | { object: Record<string, Binding> } | { array: Binding[] };
 
 export type OnResult = "continue" | "exit";
 

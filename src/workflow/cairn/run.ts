@@ -20,6 +20,11 @@
  * - **Execution ≠ effect**: the terminal status is the outcome that reached the exit; a
  *   declaration may route ALREADY_EXISTS onward or to an exit, and `wf run` exits 0 for a
  *   terminal SUCCESS or ALREADY_EXISTS.
+ * - **REGISTER needs a key**: every declared input is bound (missing means null), so a Cairn
+ *   REGISTER whose `key` resolves to null is VIOLATION (`NULL_REGISTRY_KEY`) before the store is
+ *   touched — the registry never indexes a null key, so it would register again on every run.
+ *   The shared runtime keeps PGS SEMANTICS C.2 (a null key registers) for PGS runs; a
+ *   lane-bound REGISTER is its lane's business.
  * - **CTs** never throw into the runtime: an atom or user CT that throws yields VIOLATION (the
  *   message in `CC_STEP.detail.error`). **CS steps** go through the existing runtimes
  *   (src/workflow/effects) under the data root, with the "declared" operation dialect; their
@@ -65,7 +70,7 @@ import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../
 import { atomByRef, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
-import { sealedConstValue } from "./sealed-value.js";
+import { constBindingValue } from "./sealed-value.js";
 import { recordCairnRun, type CairnRecordedRun } from "./record.js";
 import type { SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
@@ -77,6 +82,10 @@ import { checkPayloadDepth } from "../py/json.js";
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
 export const ATOM_RAISED = "Atom raised exception: ";
+/** The registry runtime, whose REGISTER refuses a null key in Cairn runs (runStep). */
+const REGISTRY_CAPABILITY = "CS_REGISTRY_V0";
+/** The VIOLATION message of a Cairn REGISTER whose key is null. */
+export const NULL_REGISTRY_KEY = "REGISTER needs a key: input key is null (bound to a missing or null value), and a null key is never indexed, so the registration would not be idempotent";
 /** Sentinel for an unmapped handler ref. */
 const UNMAPPED_HANDLER_REASON = "unmapped_handler_ref";
 
@@ -215,7 +224,7 @@ function resolveBinding(b: Binding, f: Frame): PyValue {
     const from = p.root === "results" ? f.results.get(p.name as string) : f.steps.get(p.name as string);
     return follow(from, p.segments);
   }
-  if ("const" in b) return sealedConstValue(b.const);
+  if ("const" in b) return constBindingValue(b);
   if ("object" in b) return new Map(Object.entries(b.object).map(([k, x]) => [k, resolveBinding(x, f)]));
   return b.array.map((x) => resolveBinding(x, f));
 }
@@ -269,6 +278,13 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
     return { status: "SUCCESS", fields: r.value as PyObject };
   }
   const cs = s as CsStep;
+  // A null registry key (a binding to a missing or null value: every declared input is bound,
+  // "missing means null") is refused before the store is touched: the registry never indexes a
+  // null key, so each run would append another record and the registration would not be
+  // idempotent. PGS runs keep SEMANTICS C.2 (a null key registers): this is Cairn's rule only.
+  if (cs.capability === REGISTRY_CAPABILITY && cs.op === "REGISTER" && (inputs.get("key") ?? null) === null) {
+    return { status: "VIOLATION", fields: new Map(), error: NULL_REGISTRY_KEY };
+  }
   const rt = snap.cs.get(cs.capability) as CsRuntime;
   const payload: PyObject = new Map(inputs);
   if (wf.stores[cs.store]?.kind === "mutable") payload.set(PAYLOAD_STORE_ENTITY, cs.store);

@@ -26,6 +26,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
 import { codeProblem, exitProblem, nameProblem, namespaceProblem, storePathProblem } from "./snapshot-grammar.js";
+import { floatsProblem } from "./sealed-value.js";
 
 export const SNAPSHOT_MEDIA_TYPE = "application/vnd.cairn.workflow.snapshot+json";
 export const MODULE_MEDIA_TYPE = "application/vnd.cairn.workflow.module+javascript";
@@ -66,7 +67,7 @@ function bindingProblem(b: unknown, at: string): string | null {
     if (p.root !== "payload" && !isStr(p.name)) return `${at}.bind names no node or step`;
     return null;
   }
-  if (own(b, "const")) return null;
+  if (own(b, "const")) return floatsProblem(b as { const: unknown }, at);
   if (own(b, "object")) {
     if (!isObj(b.object)) return `${at}.object is not an object`;
     for (const [k, x] of Object.entries(b.object)) {

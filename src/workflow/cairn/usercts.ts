@@ -39,8 +39,14 @@
  *    (USER_CT_LOGICAL_TIME_MS = 2025-01-01T00:00:00Z); `Intl.DateTimeFormat#format()` without a
  *    date too;
  *  - locale `en-US` and time zone `UTC` whenever none is given: every `Intl.*` constructor,
- *    `Number`/`BigInt`/`Date` `toLocale*String`, `String#localeCompare` and
- *    `toLocaleUpper/LowerCase` (so the host's LANG / TZ do not leak into results);
+ *    `Number`/`BigInt`/`Date`/`Array` `toLocale*String`, `String#localeCompare` and
+ *    `toLocaleUpper/LowerCase` (so the host's LANG / LC_ALL / TZ do not leak into results);
+ *    a given tag or list gets `en-US` appended as its last fallback (ICU would fall back to
+ *    the host's locale for `[]`, `"und"`, `"zz"`), and `toLocaleUpper/LowerCase([])` is
+ *    `en-US` — the batch sandbox's rules (src/batch/sandbox/locale.ts), re-stated here because
+ *    they must run inside the vm context's realm;
+ *  - `Date#toString` / `#toTimeString` / `Date()`: V8 names the time zone in the host's locale
+ *    (`(Koordinierte Weltzeit)`); the name is the `en-US` one (`(Coordinated Universal Time)`);
  *  - `Math.random`: xoshiro128** seeded from SHA-256 of (trace id, node, step id) — the same
  *    run gives the same stream, another step another stream;
  *  - no `require`, `process`, `Buffer`, timers, `fetch`, `crypto`, `performance`: they are
@@ -201,8 +207,41 @@ function prelude(seed: readonly number[], file: string): string {
   RealDate.now = function now() { return FIXED; };
   Object.defineProperty(RealDate.prototype, "constructor", { value: FixedDate, writable: true, enumerable: false, configurable: true });
   globalThis.Date = FixedDate;
-  // Locale and time zone: never the host's.
-  const loc = (l) => (l === undefined ? LOCALE : l);
+  // Locale and time zone: never the host's. The rules of the batch sandbox
+  // (src/batch/sandbox/locale.ts): en-US when no locale is given, and en-US appended to a given
+  // tag or list as the last fallback — ICU falls back to the process's default locale (the
+  // host's LANG / LC_ALL) when none of the requested ones is available ([], "und", "zz") —;
+  // toLocaleUpper/LowerCase take one locale (the first of a list): en-US for none or [].
+  const apply = Reflect.apply;
+  const canonical = Intl.getCanonicalLocales;
+  const isArray = Array.isArray;
+  const loc = (l) => {
+    if (l === undefined) return LOCALE;
+    const c = typeof l === "string" ? [l] : canonical(l);
+    const out = [];
+    for (let i = 0; i < c.length; i++) out[i] = c[i];
+    out[c.length] = LOCALE;
+    return out;
+  };
+  const caseLoc = (l) => (l === undefined || (isArray(l) && l.length === 0) ? LOCALE : l);
+  // Date#toString / #toTimeString / Date(): V8 names the time zone in the process's default
+  // locale ("(Koordinierte Weltzeit)" under de_DE); the name is taken in en-US instead, for the
+  // same zone (the process's) and instant.
+  const NativeDTF = Intl.DateTimeFormat;
+  const nativeFormatToParts = NativeDTF.prototype.formatToParts;
+  const strIndexOf = String.prototype.indexOf;
+  const strSlice = String.prototype.slice;
+  let zoneFormat;
+  const zoneName = (d) => {
+    if (zoneFormat === undefined) zoneFormat = new NativeDTF(LOCALE, { timeZoneName: "long" });
+    const parts = apply(nativeFormatToParts, zoneFormat, [d]);
+    for (let i = 0; i < parts.length; i++) if (parts[i].type === "timeZoneName") return parts[i].value;
+    return "";
+  };
+  for (const m of ["toString", "toTimeString"]) {
+    const f = RealDate.prototype[m];
+    Object.defineProperty(RealDate.prototype, m, { value: { [m]() { const s = apply(f, this, []); const i = apply(strIndexOf, s, [" ("]); return i < 0 ? s : apply(strSlice, s, [0, i]) + " (" + zoneName(this) + ")"; } }[m], writable: true, enumerable: false, configurable: true });
+  }
   const withTz = (o) => (o === undefined ? { timeZone: TZ } : (o !== null && typeof o === "object" && o.timeZone === undefined) ? Object.create(o, { timeZone: { value: TZ, enumerable: true } }) : o);
   const pin = (C, tz) => new Proxy(C, {
     construct(target, args, newTarget) { const a = args.slice(); a[0] = loc(a[0]); if (tz) a[1] = withTz(a[1]); return Reflect.construct(target, a, newTarget); },
@@ -215,17 +254,18 @@ function prelude(seed: readonly number[], file: string): string {
     Object.defineProperty(Intl, name, { value: P, writable: true, enumerable: false, configurable: true });
     if (C.prototype && Object.prototype.hasOwnProperty.call(C.prototype, "constructor")) Object.defineProperty(C.prototype, "constructor", { value: P, writable: true, enumerable: false, configurable: true });
   }
-  const wrap = (proto, name, tz, localeArg) => {
+  const wrap = (proto, name, tz, localeArg, pinLoc) => {
     const f = proto[name];
     if (typeof f !== "function") return;
-    Object.defineProperty(proto, name, { value: { [name](...args) { const a = args.slice(); a[localeArg] = loc(a[localeArg]); if (tz) a[localeArg + 1] = withTz(a[localeArg + 1]); return Reflect.apply(f, this, a); } }[name], writable: true, enumerable: false, configurable: true });
+    Object.defineProperty(proto, name, { value: { [name](...args) { const a = args.slice(); a[localeArg] = pinLoc(a[localeArg]); if (tz) a[localeArg + 1] = withTz(a[localeArg + 1]); return apply(f, this, a); } }[name], writable: true, enumerable: false, configurable: true });
   };
-  wrap(Number.prototype, "toLocaleString", false, 0);
-  wrap(BigInt.prototype, "toLocaleString", false, 0);
-  for (const m of ["toLocaleString", "toLocaleDateString", "toLocaleTimeString"]) wrap(RealDate.prototype, m, true, 0);
-  wrap(String.prototype, "localeCompare", false, 1);
-  wrap(String.prototype, "toLocaleUpperCase", false, 0);
-  wrap(String.prototype, "toLocaleLowerCase", false, 0);
+  wrap(Number.prototype, "toLocaleString", false, 0, loc);
+  wrap(BigInt.prototype, "toLocaleString", false, 0, loc);
+  wrap(Array.prototype, "toLocaleString", false, 0, loc);
+  for (const m of ["toLocaleString", "toLocaleDateString", "toLocaleTimeString"]) wrap(RealDate.prototype, m, true, 0, loc);
+  wrap(String.prototype, "localeCompare", false, 1, loc);
+  wrap(String.prototype, "toLocaleUpperCase", false, 0, caseLoc);
+  wrap(String.prototype, "toLocaleLowerCase", false, 0, caseLoc);
   const dtf = Intl.DateTimeFormat.prototype;
   const fmtGet = Object.getOwnPropertyDescriptor(dtf, "format").get;
   Object.defineProperty(dtf, "format", { configurable: true, get() { const f = fmtGet.call(this); return (d) => f(d === undefined ? FIXED : d); } });
@@ -246,7 +286,6 @@ function prelude(seed: readonly number[], file: string): string {
   // is pinned (V8's default, 10): the context's starts as the process's --stack-trace-limit.
   const STACK_FILE = ${JSON.stringify(file)};
   const errorToString = Error.prototype.toString;
-  const apply = Reflect.apply;
   const prepareStackTrace = function prepareStackTrace(error, frames) {
     let text = apply(errorToString, error, []);
     for (let i = 0; i < frames.length; i++) {
