@@ -254,10 +254,11 @@ describe("user CTs", () => {
   });
 
   it("a built-in atom that throws yields VIOLATION too", async () => {
-    const d = userDecl([{ id: "d", ct: "div", inputs: { a: { const: 1 }, b: { const: 0 } } }]);
+    // The divisor comes from the payload: a constant zero is a compile error (cairn-compile-constants).
+    const d = userDecl([{ id: "d", ct: "div", inputs: { a: { const: 1 }, b: "$.payload.b" } }]);
     delete d.modules;
     const { snap, dir } = await prepared(d);
-    const r = run(snap, {}, dir);
+    const r = run(snap, { b: 0 }, dir);
     expect(r.status).toBe("VIOLATION");
     expect(r.violations[0]?.reason).toBe("Atom raised exception: cairn::CAIRN_DIV_V0: division by zero");
   });

@@ -157,12 +157,17 @@ function asDouble(code: string, x: bigint | number): number {
   return Number(x);
 }
 
+/** `div`'s divisor must not be zero (0, 0.0 or -0.0). */
+function nonZeroDivisor(b: bigint | number): void {
+  if (b === 0n || b === 0) throw new AtomViolation("CAIRN_DIV_V0", "division by zero", "ValueError");
+}
+
 function arithmetic(op: ArithOp): (inputs: AtomInputs) => PyValue {
   const code = `CAIRN_${op.toUpperCase()}_V0`;
   return (inputs) => {
     const a = number(code, "a", getOrNull(inputs, "a"));
     const b = number(code, "b", getOrNull(inputs, "b"));
-    if (op === "div" && (b === 0n || b === 0)) throw new AtomViolation(code, "division by zero", "ValueError");
+    if (op === "div") nonZeroDivisor(b);
     if (typeof a === "bigint" && typeof b === "bigint") {
       if (op === "div" && a % b !== 0n) throw new AtomViolation(code, `${a} is not divisible by ${b}; use float operands for inexact division`, "ValueError");
       const r = op === "add" ? a + b : op === "sub" ? a - b : op === "mul" ? a * b : a / b;
@@ -176,23 +181,34 @@ function arithmetic(op: ArithOp): (inputs: AtomInputs) => PyValue {
   };
 }
 
+const REGEX_CODE = "CAIRN_REGEX_MATCH_V0";
+
+/** `regex_match`'s flags input: null or a string of `REGEX_ALLOWED_FLAGS` (else a violation). */
+function regexFlags(flags: PyValue): string {
+  if (flags === null) return "";
+  if (typeof flags !== "string") throw new AtomViolation(REGEX_CODE, "flags must be a string or null", "TypeError");
+  if ([...flags].some((f) => !REGEX_ALLOWED_FLAGS.includes(f))) throw new AtomViolation(REGEX_CODE, `flags may only use "${REGEX_ALLOWED_FLAGS}"`, "ValueError");
+  return flags;
+}
+
+/** A string pattern compiled for `regex_match` (its length bounded; an invalid one a violation). */
+function regexOf(pattern: string, flags: string): ReturnType<typeof compileLinearRegex> {
+  if (pattern.length > REGEX_MAX_PATTERN_LENGTH) throw new AtomViolation(REGEX_CODE, `pattern longer than ${REGEX_MAX_PATTERN_LENGTH}`, "CairnLimit");
+  try {
+    return compileLinearRegex(pattern, flags);
+  } catch (err) {
+    throw new AtomViolation(REGEX_CODE, `invalid pattern: ${(err as Error).message}`, "ValueError");
+  }
+}
+
 function regexMatch(inputs: AtomInputs): PyValue {
-  const code = "CAIRN_REGEX_MATCH_V0";
+  const code = REGEX_CODE;
   const pattern = getOrNull(inputs, "pattern");
   const input = getOrNull(inputs, "input");
-  const flags = getOrNull(inputs, "flags") ?? "";
   if (typeof pattern !== "string" || typeof input !== "string") throw new AtomViolation(code, "pattern and input must be strings", "TypeError");
-  if (typeof flags !== "string") throw new AtomViolation(code, "flags must be a string or null", "TypeError");
-  if (pattern.length > REGEX_MAX_PATTERN_LENGTH) throw new AtomViolation(code, `pattern longer than ${REGEX_MAX_PATTERN_LENGTH}`, "CairnLimit");
+  const flags = regexFlags(getOrNull(inputs, "flags"));
   if (input.length > REGEX_MAX_INPUT_LENGTH) throw new AtomViolation(code, `input longer than ${REGEX_MAX_INPUT_LENGTH}`, "CairnLimit");
-  if ([...flags].some((f) => !REGEX_ALLOWED_FLAGS.includes(f))) throw new AtomViolation(code, `flags may only use "${REGEX_ALLOWED_FLAGS}"`, "ValueError");
-  let re: ReturnType<typeof compileLinearRegex>;
-  try {
-    re = compileLinearRegex(pattern, flags);
-  } catch (err) {
-    throw new AtomViolation(code, `invalid pattern: ${(err as Error).message}`, "ValueError");
-  }
-  const m = execLinear(re, input);
+  const m = execLinear(regexOf(pattern, flags), input);
   const named: PyDict = new Map(Object.entries(m?.groups ?? {}).map(([k, g]) => [k, g ?? null]));
   return new Map<string, PyValue>([
     ["matched", m !== null],
@@ -265,6 +281,67 @@ export const GENERAL_ATOMS: CtAtomTable = Object.freeze({
   "cairn.workflow.atoms.general:div": atom("div", ["a", "b"], arithmetic("div")),
   "cairn.workflow.atoms.general:regex_match": atom("regex_match", ["pattern", "input", "flags"], regexMatch),
 });
+
+/** An input value known at compile time that every run would refuse: the input and the atom's reason. */
+export interface ConstantInputProblem {
+  readonly input: string;
+  readonly message: string;
+}
+
+/**
+ * The checks an atom makes on one input (or two) that do not depend on the others, for the
+ * inputs whose value a declaration fixes (`{const: …}`): the compiler reports them
+ * (`E_COMPILE_SCHEMA`) instead of sealing a step that fails on every run. `known` holds the
+ * constant inputs in the runtime's value model. Keyed by callable.
+ */
+export const GENERAL_CONSTANT_CHECKS: Readonly<Record<string, (known: ReadonlyMap<string, PyValue>) => ConstantInputProblem | null>> = Object.freeze({
+  regex_match: (known) => {
+    let flags = "";
+    if (known.has("flags")) {
+      const f = staticViolation(() => (flags = regexFlags(known.get("flags") ?? null)));
+      if (f !== null) return { input: "flags", message: f };
+    }
+    const pattern = known.get("pattern");
+    if (pattern === undefined) return null;
+    const p = staticViolation(() => {
+      if (typeof pattern !== "string") throw new AtomViolation(REGEX_CODE, "pattern and input must be strings", "TypeError");
+      regexOf(pattern, flags);
+    });
+    return p === null ? null : { input: "pattern", message: p };
+  },
+  div: (known) => {
+    const b = known.get("b");
+    if (b === undefined) return null;
+    const p = staticViolation(() => nonZeroDivisor(number("CAIRN_DIV_V0", "b", b)));
+    return p === null ? null : { input: "b", message: p };
+  },
+  json_schema_validate: (known) => {
+    const schema = known.get("schema");
+    if (schema === undefined) return null;
+    const code = "CAIRN_JSON_SCHEMA_VALIDATE_V0";
+    const p = staticViolation(() => {
+      if (!isDict(schema) && typeof schema !== "boolean") throw new AtomViolation(code, "schema must be an object or a boolean", "TypeError");
+      try {
+        ajvSchemaCompiler()(toPlainJson(code, schema));
+      } catch (err) {
+        if (err instanceof AtomViolation) throw err;
+        throw new AtomViolation(code, `invalid schema: ${(err as Error).message}`, "ValueError");
+      }
+    });
+    return p === null ? null : { input: "schema", message: p };
+  },
+});
+
+/** The reason of the AtomViolation `check` throws, or null. */
+function staticViolation(check: () => unknown): string | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    if (err instanceof AtomViolation) return err.reason;
+    throw err;
+  }
+}
 
 /** `GENERAL_ATOMS` plus `json_schema_validate` when a schema compiler is supplied. */
 export function createGeneralAtomTable(opts: { readonly jsonSchema?: JsonSchemaCompiler } = {}): CtAtomTable {

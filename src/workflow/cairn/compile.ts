@@ -47,7 +47,7 @@
 import { readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
-import { loadAjv } from "../atoms/general.js";
+import { GENERAL_CONSTANT_CHECKS, loadAjv, type ConstantInputProblem } from "../atoms/general.js";
 import { LineCounter, parseDocument } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -645,6 +645,11 @@ function carries(info: StepInfo, s: StepDecl, o: Outcome, field: string): boolea
   if (o === "SUCCESS" && info.outputs.includes(field)) return true;
   return field === MESSAGE_FIELD && info.op !== undefined && s.lane === undefined && info.op.messageOn.includes(o);
 }
+/** The compile-time check of a built-in atom's constant inputs (atoms/general.ts `GENERAL_CONSTANT_CHECKS`), if it has one. */
+function constantCheckOf(atom: string): ((known: ReadonlyMap<string, PyValue>) => ConstantInputProblem | null) | undefined {
+  return Object.prototype.hasOwnProperty.call(GENERAL_CONSTANT_CHECKS, atom) ? GENERAL_CONSTANT_CHECKS[atom] : undefined;
+}
+
 /** A constant longer than this (as JSON) is shown abbreviated in a diagnostic. */
 const MAX_CONSTANT_SHOWN = 60;
 
@@ -1024,6 +1029,18 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       // known now; a lane-bound step is implemented by its lane, not by the runtime.
       if (info.op !== undefined && s.lane === undefined) {
         for (const p of constantInputProblems(info.op, inputs)) add(ErrorCode.COMPILE_SCHEMA, key, `steps[${i}].inputs.${p.input}`, `step ${s.id}: ${s.cs ?? "?"} ${info.op.op} ${p.message}`);
+      }
+      // The same for a built-in atom: a constant every run would refuse (an invalid schema or
+      // pattern, unknown flags, a zero divisor) is a compile error, not a VIOLATION on every run.
+      const atomCheck = info.resolved?.kind === "ct" && info.resolved.handler.type === "atom" && s.lane === undefined ? constantCheckOf(info.resolved.handler.name) : undefined;
+      if (atomCheck !== undefined) {
+        const known = new Map<string, PyValue>();
+        for (const [name, b] of Object.entries(inputs)) {
+          const k = knownValue(b);
+          if (k?.constant === true) known.set(name, k.value);
+        }
+        const p = atomCheck(known);
+        if (p !== null) add(ErrorCode.COMPILE_SCHEMA, key, `steps[${i}].inputs.${p.input}`, `step ${s.id}: ${s.ct ?? "?"}: input ${p.input} is a constant every run would refuse: ${p.message}`);
       }
       const onResult: Record<string, OnResult> = {};
       for (const o of info.outcomes) onResult[o] = s.on_result?.[o] ?? defaultAction(o);
