@@ -1,5 +1,6 @@
 /**
- * Partitioning and id order (PLEX §4.3): `partition = stable_hash(id) % N`.
+ * Partitioning (PLEX §4.3): `partition = stable_hash(id) % N`. (The output order of ids is the
+ * ordering index's: order-index.ts `sortKey`.)
  *
  * The hash (a stable, documented contract — changing it changes every run's pulses):
  *
@@ -135,35 +136,4 @@ export function partitionOf(id: EUId, partitions: number): number {
   let x = hashHi % partitions;
   x = (x * 65536) % partitions;
   return (x * 65536 + hashLo) % partitions;
-}
-
-/** Strings whose canonical form is `"` + s + `"` and whose code units sort like their UTF-8. */
-// eslint-disable-next-line no-control-regex -- C0 controls need escapes, so they leave the fast path
-const NOT_SIMPLE_RE = /[\u0000-\u0022\\\uD800-\uDFFF]/;
-
-/**
- * The final output order of EU ids (negative, zero or positive, like a sort comparator).
- *
- * - `numeric` (default: both ids are numbers): numeric order. This is the order of index ids.
- * - otherwise: byte order of the ids' canonical bytes (canonicalBytes). For strings this is
- *   UTF-8 byte order of the JSON-escaped text; a string always sorts before a number, since
- *   `"` (0x22) is below `-` and the digits.
- *
- * Pass `numeric = false` to order every id by canonical bytes, numbers included (`10` before
- * `9`); that is what an `--id-field` run whose ids may be numbers must do if its order is
- * defined as "canonical byte order for all". With the default, a mix of numbers and strings
- * is still a total order: strings (byte order) first, then numbers (numeric order).
- */
-export function compareIds(a: EUId, b: EUId, numeric: boolean = typeof a === "number" && typeof b === "number"): number {
-  if (numeric) {
-    if (typeof a !== "number" || typeof b !== "number") throw new UsageError("compareIds: numeric order needs two numbers");
-    return a < b ? -1 : a > b ? 1 : 0;
-  }
-  if (typeof a === "string" && typeof b === "string") {
-    if (a === b) return 0;
-    // No escapes, no surrogates, nothing below `#`: canonical byte order is code unit order
-    // (a proper prefix sorts first both ways, because the closing `"` is below every char).
-    if (!NOT_SIMPLE_RE.test(a) && !NOT_SIMPLE_RE.test(b)) return a < b ? -1 : 1;
-  }
-  return Buffer.compare(canonicalBytes(a), canonicalBytes(b));
 }

@@ -174,7 +174,7 @@ describe("jsonl", () => {
     ['{"id":null}\n', "record 0: id field \"id\" must be a string or an integer, got null", 1],
     ['{"id":{"a":1}}\n', "record 0: id field \"id\" must be a string or an integer, got an object", 1],
     ['{"id":[1]}\n', "record 0: id field \"id\" must be a string or an integer, got an array", 1],
-    ['{"id":9007199254740993}\n', "record 0: id field \"id\" must be a string or an integer, got an integer outside the safe range ±(2^53-1) (9007199254740992)", 1],
+    ['{"id":9007199254740993}\n', "record 0: id field \"id\" must be a string or an integer, got an integer outside the safe range ±(2^53-1) (9007199254740993)", 1],
     ['\n\n[1,2]\n', "record 0: is an array, not an object, so it has no id field \"id\"", 3],
     ['"s"\n', "record 0: is a string, not an object, so it has no id field \"id\"", 1],
   ])("id field errors name file, line, record and field: %j", async (text, what, line) => {
@@ -188,14 +188,14 @@ describe("jsonl", () => {
     const { records, err } = await failing(p, { format: "jsonl", maxRecordBytes: 50 });
     expect(records.map((r) => r.input)).toEqual([1]);
     expect(err.code).toBe(ErrorCode.LIMIT_EXCEEDED);
-    expect(err.message).toBe(`${p}:2: line is longer than the record size limit of 50 bytes`);
+    expect(err.message).toBe(`${p}:2: record 1: line is longer than the record size limit of 50 bytes`);
     // A CR LF terminator does not count against the limit.
     expect(inputs(await collect(file('"12345678"\r\n'), { format: "jsonl", maxRecordBytes: 10 }))).toEqual(["12345678"]);
   });
 
-  it("rejects invalid UTF-8 naming the line", async () => {
+  it("rejects invalid UTF-8 naming the line and the record", async () => {
     const p = file(Buffer.concat([Buffer.from('"ok"\n"'), Buffer.from([0xff, 0xfe]), Buffer.from('"\n')]));
-    await expectFailure(p, { format: "jsonl" }, ErrorCode.INVALID_INPUT, `${p}:2: invalid UTF-8`);
+    await expectFailure(p, { format: "jsonl" }, ErrorCode.INVALID_INPUT, `${p}:2: record 1: invalid UTF-8`);
   });
 
   it("strips a UTF-8 BOM, but counts and hashes it", async () => {
@@ -406,10 +406,10 @@ describe("csv", () => {
     for (const size of [1, 3, 1000]) {
       const { records, err } = await failing("-", { format: "csv" }, chunked(bad, size));
       expect(inputs(records)).toEqual([{ a: "1" }, { a: "2" }]);
-      expect(err.message).toBe("<stdin>:4: invalid UTF-8");
+      expect(err.message).toBe("<stdin>:4: record 2: invalid UTF-8");
     }
     // A character cut off by the end of input.
-    await expectFailure("-", { format: "csv" }, ErrorCode.INVALID_INPUT, "<stdin>:2: invalid UTF-8", Readable.from([Buffer.from([0x61, 0x0a, 0xe2, 0x82])]));
+    await expectFailure("-", { format: "csv" }, ErrorCode.INVALID_INPUT, "<stdin>:2: record 0: invalid UTF-8", Readable.from([Buffer.from([0x61, 0x0a, 0xe2, 0x82])]));
     // Multi-byte characters split across chunks are fine.
     expect(inputs(await collect("-", { format: "csv" }, chunked("h\n€😀\n", 1)))).toEqual([{ h: "€😀" }]);
   });

@@ -3,7 +3,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
-import { compareIds, idHash64, MAX_PARTITION_COUNT, partitionOf, stableHash64 } from "../../src/batch/partition.js";
+import { idHash64, MAX_PARTITION_COUNT, partitionOf, stableHash64 } from "../../src/batch/partition.js";
 import type { EUId } from "../../src/batch/input/types.js";
 
 /** Reference FNV-1a 64 with BigInt, straight from the definition. */
@@ -129,45 +129,5 @@ describe("partitionOf", () => {
         expect((err as CairnError).code).toBe(ErrorCode.USAGE);
       }
     }
-  });
-});
-
-describe("compareIds", () => {
-  it("orders numbers numerically by default", () => {
-    expect([10, 9, 100, -1, 0].sort(compareIds)).toEqual([-1, 0, 9, 10, 100]);
-    expect(compareIds(3, 3)).toBe(0);
-  });
-
-  it("orders strings by canonical bytes", () => {
-    expect(["b", "a!", "a", "é", "Z", "a\u0000", "😀", "\uffff"].sort((a, b) => compareIds(a, b))).toEqual(
-      ["Z", "a!", "a", "a\u0000", "b", "é", "\uffff", "😀"],
-    );
-    // "a!" < "a": the closing quote of `"a"` (0x22) is above '!' (0x21); "a" < "a\u0000",
-    // whose canonical form `"a\u0000"` continues with '\' (0x5c).
-    expect(compareIds("a!", "a")).toBeLessThan(0);
-    expect(compareIds("a", "a\u0000")).toBeLessThan(0);
-    // U+FFFF (EF BF BF) sorts before U+1F600 (F0 9F 98 80) in UTF-8, unlike UTF-16 order.
-    expect(compareIds("\uffff", "😀")).toBeLessThan(0);
-  });
-
-  it("with numeric = false, orders numbers by canonical bytes too", () => {
-    expect([10, 9, 100].sort((a, b) => compareIds(a, b, false))).toEqual([10, 100, 9]);
-  });
-
-  it("puts strings before numbers (canonical byte order) in a mix", () => {
-    expect([2, "b", 10, "a"].sort((a, b) => compareIds(a, b))).toEqual(["a", "b", 2, 10]);
-  });
-
-  it("agrees with Buffer.compare of canonical bytes, and numeric order for numbers (property)", () => {
-    fc.assert(
-      fc.property(idArb, idArb, (a, b) => {
-        const c = Math.sign(compareIds(a, b));
-        if (typeof a === "number" && typeof b === "number") expect(c).toBe(Math.sign(a - b));
-        else expect(c).toBe(Math.sign(Buffer.compare(canonicalBytes(a), canonicalBytes(b))));
-        expect(Math.sign(compareIds(b, a))).toBe(-c || 0);
-        expect(Math.sign(compareIds(a, b, false))).toBe(Math.sign(Buffer.compare(canonicalBytes(a), canonicalBytes(b))));
-      }),
-      { numRuns: 2000 },
-    );
   });
 });

@@ -21,13 +21,15 @@
  * The parser is driven by hand (write, then read what it produced) and only ever gets whole
  * lines, each checked to be UTF-8 first, so the records delivered before an error, and the
  * error itself, never depend on how the input was chunked. A physical line longer than
- * `maxRecordBytes` (+2 for CR LF) is refused before parsing (E_LIMIT_EXCEEDED), as is a record
- * whose field text exceeds it (csv-parse's max_record_size).
+ * `maxRecordBytes` (+2 for CR LF) is refused before it is checked for UTF-8 or parsed
+ * (E_LIMIT_EXCEEDED, whether it arrives whole or in pieces), as is a record whose field text
+ * exceeds it (csv-parse's max_record_size). Invalid UTF-8 and over-long lines are named by the
+ * record they are in, at the line where it starts (`record N:`, or `header:`).
  */
 import type { Transform } from "node:stream";
 import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import type { RecordLocation } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
@@ -126,6 +128,8 @@ export async function* readCsv(
   });
   parser.on("error", () => {}); // read through `parser.errored` instead
 
+  /** Longest physical line (LF excluded) passed to the parser: the limit, plus CR LF. */
+  const maxLineBytes = maxRecordBytes + 2;
   let header: string[] | undefined;
   let keys: string[] = [];
   let hasProtoKey = false;
@@ -180,37 +184,62 @@ export async function* readCsv(
     }
   }
 
-  /** Checks `body` (whole lines) is UTF-8 and parses it. */
+  /**
+   * Checks `body` (whole lines) is UTF-8 and has no line over the limit, and parses it. On a
+   * bad line, the lines before it are parsed first (their records come out and their errors
+   * win), then the bad line's error, naming the record it is in. A line that is both over the
+   * limit and not UTF-8 is the size error, as it is when it arrives in pieces (a partial line
+   * is refused for its size before its bytes are looked at).
+   */
   async function* feedLines(body: Buffer): AsyncGenerator<EURecord, void, undefined> {
-    if (isUtf8(body)) {
+    // No line can be over the limit in a body that is not: only then are lines measured.
+    const long = body.length > maxLineBytes ? firstLongLine(body, maxLineBytes) : -1;
+    const utf8 = isUtf8(body);
+    if (long === -1 && utf8) {
       lines.add(body);
       yield* records(feedParser(parser, body));
       return;
     }
-    // Parse the lines before the bad one first, so their records come out and their errors
-    // (if any) win; then end the input there, so the parser also releases what it was still
-    // holding (it looks ahead for CR LF).
-    const prefix = body.subarray(0, nthLfEnd(body, firstInvalidUtf8Line(body)));
+    const bad = utf8 ? -1 : firstInvalidUtf8Line(body);
+    const tooLong = long !== -1 && (bad === -1 || long <= bad);
+    const prefix = body.subarray(0, nthLfEnd(body, tooLong ? long : bad));
     if (prefix.length > 0) {
       lines.add(prefix);
       yield* records(feedParser(parser, prefix));
     }
-    yield* endEarly();
-    const line = lines.lfBefore(lines.size) + 1;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: invalid UTF-8`, { file: display, line });
+    const where = yield* endEarly();
+    throw tooLong ? tooLongError(where) : lineError(where, ErrorCode.INVALID_INPUT, "invalid UTF-8", {});
   }
 
   /**
    * Ends the parser's input where it is (before a bad line), yielding the records it still
-   * held. A quoted field left open there is cut by this early end, not unterminated, so that
-   * error is dropped: the caller reports the real one.
+   * held, and returns where the record holding the bad line starts: a quoted field left open
+   * there (cut by this early end, so that "unterminated quote" error is dropped: the caller
+   * reports the real one) means the record started on an earlier line; else the bad line
+   * starts a record (or is the header).
    */
-  async function* endEarly(): AsyncGenerator<EURecord, void, undefined> {
+  async function* endEarly(): AsyncGenerator<EURecord, RecordLocation & { inHeader: boolean }, undefined> {
     try {
       yield* records(feedParser(parser, undefined));
     } catch (err) {
       if (!(err instanceof CairnError && err.details["csvCode"] === "CSV_QUOTE_NOT_CLOSED")) throw err;
+      const index = err.details["index"];
+      return { file: display, line: err.details["line"] as number, index: typeof index === "number" ? index : 0, noun: "record", inHeader: index === undefined };
     }
+    return { file: display, line: lines.lfBefore(lines.size) + 1, index, noun: "record", inHeader: header === undefined };
+  }
+
+  /** An error about the record at `where` (`file:line: record N: …`, or `header: …`). */
+  function lineError(where: RecordLocation & { inHeader: boolean }, code: ErrorCodeValue, what: string, extra: Record<string, unknown>): CairnError {
+    const details: Record<string, unknown> = { file: display, line: where.line, ...extra };
+    if (!where.inHeader) details["index"] = where.index;
+    return new CairnError(code, `${display}:${where.line}: ${where.inHeader ? "header" : `record ${where.index}`}: ${what}`, details);
+  }
+
+  /** A line over the limit: the record (or header) holding it is over the limit. */
+  function tooLongError(where: RecordLocation & { inHeader: boolean }): CairnError {
+    const what = `the ${where.inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`;
+    return lineError(where, ErrorCode.LIMIT_EXCEEDED, what, { limit: maxRecordBytes });
   }
 
   try {
@@ -225,15 +254,7 @@ export async function* readCsv(
         pending.push(chunk);
         pendingLen += chunk.length;
         // A line longer than the limit holds (part of) a record longer than the limit.
-        if (pendingLen > maxRecordBytes + 2) {
-          yield* endEarly();
-          const line = lines.lfBefore(lines.size) + 1;
-          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: line is longer than the record size limit of ${maxRecordBytes} bytes`, {
-            file: display,
-            line,
-            limit: maxRecordBytes,
-          });
-        }
+        if (pendingLen > maxLineBytes) throw tooLongError(yield* endEarly());
         continue;
       }
       const head = chunk.subarray(0, lastLf + 1);
@@ -248,6 +269,20 @@ export async function* readCsv(
     parser.destroy();
   }
   acct.finish();
+}
+
+/** The number of LFs before the first line of `body` longer than `max` bytes (its LF excluded), or -1. */
+function firstLongLine(body: Buffer, max: number): number {
+  let lines = 0;
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(0x0a, start);
+    if (end === -1) end = body.length;
+    if (end - start > max) return lines;
+    lines++;
+    start = end + 1;
+  }
+  return -1;
 }
 
 function checkHeader(record: string[], display: string, line: number): string[] {

@@ -160,13 +160,13 @@ export class JsonArraySplitter {
             const opener = this.openers[--depth];
             if (opener !== c - 2) {
               // ']' is '[' + 2 and '}' is '{' + 2 in ASCII.
-              throw this.elementError(`invalid JSON: expected '${opener === OPEN_BRACKET ? "]" : "}"}' but found '${String.fromCharCode(c)}'`);
+              throw this.brokenElement(i - elemStart, `invalid JSON: expected '${opener === OPEN_BRACKET ? "]" : "}"}' but found '${String.fromCharCode(c)}'`);
             }
           } else if (c === CLOSE_BRACKET) {
             endElement(i);
             phase = AFTER;
           } else {
-            throw this.elementError(`invalid JSON: unexpected '}'`);
+            throw this.brokenElement(i - elemStart, `invalid JSON: unexpected '}'`);
           }
         } else if (c === COMMA) {
           if (depth === 0) {
@@ -248,6 +248,17 @@ export class JsonArraySplitter {
     return new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: ${what}`, { file: this.display, line });
   }
 
+  /**
+   * A structural error inside the current element, `here` bytes into this chunk's part of it:
+   * the size error instead when the element's bytes before the error already exceed the limit.
+   * Read in pieces, such an element is refused for its size at the end of a piece, before the
+   * scan reaches the error; so the size error wins whatever the chunking.
+   */
+  private brokenElement(here: number, what: string): CairnError {
+    if (this.partLen + here > this.maxElementBytes) return this.tooBigError();
+    return this.elementError(what);
+  }
+
   /** An error about the current element: names its index and the line where it starts. */
   private elementError(what: string): CairnError {
     const line = this.elemLine;
@@ -259,8 +270,12 @@ export class JsonArraySplitter {
   }
 
   private tooBig(): never {
+    throw this.tooBigError();
+  }
+
+  private tooBigError(): CairnError {
     const line = this.elemLine;
-    throw new CairnError(
+    return new CairnError(
       ErrorCode.LIMIT_EXCEEDED,
       `${this.display}:${line}: element ${this.index} is larger than the record size limit of ${this.maxElementBytes} bytes`,
       { file: this.display, line, index: this.index, limit: this.maxElementBytes },
@@ -268,8 +283,8 @@ export class JsonArraySplitter {
   }
 }
 
-/** Parses one element's text (UTF-8 checked), naming the element and its line on failure. */
-export function parseElement(el: JsonElement, display: string, allowDuplicateKeys = false): unknown {
+/** Parses one element's text (UTF-8 checked), naming the element and its line on failure; returns the value and the text. */
+export function parseElement(el: JsonElement, display: string, allowDuplicateKeys = false): { value: unknown; text: string } {
   const fail = (what: string): CairnError =>
     new CairnError(ErrorCode.INVALID_INPUT, `${display}:${el.line}: element ${el.index}: ${what}`, {
       file: display,
@@ -294,7 +309,7 @@ export function parseElement(el: JsonElement, display: string, allowDuplicateKey
       index: el.index,
     });
   }
-  return value;
+  return { value, text };
 }
 
 /** `json` format. */
@@ -305,6 +320,7 @@ export async function* readJsonArray(
   idField: string | undefined,
   acct: ReadAccounting,
   allowDuplicateKeys = false,
+  lenientIds = false,
 ): AsyncGenerator<EURecord, void, undefined> {
   const splitter = new JsonArraySplitter(maxRecordBytes, display);
   acct.holdBytes(); // counted as elements are handed out, for progress
@@ -313,9 +329,11 @@ export async function* readJsonArray(
     batch.length = 0;
     splitter.push(chunk, batch);
     for (const el of batch) {
-      const input = parseElement(el, display, allowDuplicateKeys);
+      const { value: input, text } = parseElement(el, display, allowDuplicateKeys);
       const id: EUId =
-        idField === undefined ? el.index : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" });
+        idField === undefined
+          ? el.index
+          : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" }, lenientIds ? undefined : text);
       acct.addRecord();
       acct.consumedTo(el.end);
       yield { index: el.index, id, input, source: { file: display, line: el.line }, rawBytes: el.bytes.length };

@@ -24,11 +24,21 @@ export interface SplitLine {
   line: number;
 }
 
+/** A held-back error of the splitter: its kind and the line it is on. */
+interface SplitFailure {
+  kind: "utf8" | "size";
+  line: number;
+}
+
 /**
  * Splits a byte stream into UTF-8 lines, holding at most one partial line plus one chunk.
  * Each run of whole lines in a chunk is validated and decoded at once, then cut on '\n'.
  * A line longer than `maxLineBytes` bytes (terminator excluded) is E_LIMIT_EXCEEDED; invalid
- * UTF-8 is E_INVALID_INPUT; both name the line.
+ * UTF-8 is E_INVALID_INPUT; both name the line (and, given to check(), the record index).
+ *
+ * A line that is both too long and not UTF-8 is the size error whatever the chunking: a
+ * partial line is refused as soon as it exceeds the limit, before its bytes are validated, so
+ * a whole line with invalid UTF-8 is measured before it is reported as invalid (emit).
  */
 export class LineSplitter {
   private parts: Buffer[] = [];
@@ -36,7 +46,9 @@ export class LineSplitter {
   /** Lines emitted so far (the next line's number is this + 1). */
   private lines = 0;
   /** The error met so far; raised by check() once the lines before it are consumed. */
-  private failure: unknown;
+  private failure: SplitFailure | undefined;
+  /** Any other error met (not expected: the splitter's own errors are `failure`). */
+  private other: unknown;
 
   constructor(
     private readonly maxLineBytes: number,
@@ -49,30 +61,53 @@ export class LineSplitter {
    * never depends on how the input was chunked.
    */
   push(chunk: Buffer, out: SplitLine[]): void {
-    if (this.failure !== undefined) return;
+    if (this.failed()) return;
     try {
       this.split(chunk, out);
     } catch (err) {
-      this.failure = err;
+      this.hold(err);
     }
   }
 
   /** Appends the final unterminated line, if any, to `out`. */
   end(out: SplitLine[]): void {
-    if (this.failure !== undefined || this.partLen === 0) return;
+    if (this.failed() || this.partLen === 0) return;
     const rest = Buffer.concat(this.parts, this.partLen);
     this.parts = [];
     this.partLen = 0;
     try {
       this.emit(rest, out);
     } catch (err) {
-      this.failure = err;
+      this.hold(err);
     }
   }
 
-  /** Throws the held-back error, if any. */
-  check(): void {
-    if (this.failure !== undefined) throw this.failure;
+  /**
+   * Throws the held-back error, if any. `recordIndex`: the index of the record the failing
+   * line would be (jsonl: the records before it, blank lines not counted), named in the
+   * message as in the reader's other errors (`file:line: record N: …`).
+   */
+  check(recordIndex?: number): void {
+    if (this.other !== undefined) throw this.other;
+    const f = this.failure;
+    if (f === undefined) return;
+    const at = recordIndex === undefined ? `${this.display}:${f.line}` : `${this.display}:${f.line}: record ${recordIndex}`;
+    const details: Record<string, unknown> = { file: this.display, line: f.line };
+    if (recordIndex !== undefined) details["index"] = recordIndex;
+    if (f.kind === "utf8") throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid UTF-8`, details);
+    throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: line is longer than the record size limit of ${this.maxLineBytes} bytes`, {
+      ...details,
+      limit: this.maxLineBytes,
+    });
+  }
+
+  private failed(): boolean {
+    return this.failure !== undefined || this.other !== undefined;
+  }
+
+  private hold(err: unknown): void {
+    if (err instanceof LineFailure) this.failure = err.failure;
+    else this.other = err;
   }
 
   private split(chunk: Buffer, out: SplitLine[]): void {
@@ -93,7 +128,9 @@ export class LineSplitter {
 
   /**
    * Emits the lines of `region`: whole lines, the last one LF-terminated except at the end of
-   * the input. On invalid UTF-8, the lines before the bad one, then the error.
+   * the input. On invalid UTF-8, the lines before the bad one, then the error — the size
+   * error if the bad line is also over the limit (as a partial line it would have been
+   * refused for its size before its bytes were looked at).
    */
   private emit(region: Buffer, out: SplitLine[]): void {
     let valid = region;
@@ -123,16 +160,23 @@ export class LineSplitter {
     }
     if (badLine !== -1) {
       const line = this.lines + 1;
-      throw new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: invalid UTF-8`, { file: this.display, line });
+      // The bad line's content: up to its LF (a CR right before it excluded), or to the end.
+      const from = valid.length;
+      const lf = region.indexOf(LF, from);
+      const to = lf === -1 ? region.length : lf > from && region[lf - 1] === CR ? lf - 1 : lf;
+      throw to - from > max ? this.tooLong(line) : new LineFailure({ kind: "utf8", line });
     }
   }
 
-  private tooLong(line: number): CairnError {
-    return new CairnError(
-      ErrorCode.LIMIT_EXCEEDED,
-      `${this.display}:${line}: line is longer than the record size limit of ${this.maxLineBytes} bytes`,
-      { file: this.display, line, limit: this.maxLineBytes },
-    );
+  private tooLong(line: number): LineFailure {
+    return new LineFailure({ kind: "size", line });
+  }
+}
+
+/** Carries a SplitFailure out of split()/emit() to push()/end(). */
+class LineFailure extends Error {
+  constructor(readonly failure: SplitFailure) {
+    super(failure.kind);
   }
 }
 
@@ -252,6 +296,7 @@ export async function* readJsonlBatches(
   counted = true,
   canonicalJsonLines = false,
   allowDuplicateKeys = false,
+  lenientIds = false,
 ): AsyncGenerator<EURecord[], void, undefined> {
   const asIs = canonicalJsonLines && idField === undefined;
   const splitter = new LineSplitter(maxRecordBytes, display);
@@ -284,7 +329,8 @@ export async function* readJsonlBatches(
           }
           const dup = allowDuplicateKeys ? null : duplicateJsonKey(l.text);
           if (dup !== null) throw recordError({ file: display, line: l.line, index: i, noun: "record" }, duplicateKeyMessage(dup), { column: dup.at.column });
-          const id: EUId = idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" });
+          const id: EUId =
+            idField === undefined ? i : idFromJsonRecord(input, idField, { file: display, line: l.line, index: i, noun: "record" }, lenientIds ? undefined : l.text);
           record = { index: i, id, input, source, rawBytes: l.text.length };
         } catch (err) {
           failure = err;
@@ -303,7 +349,7 @@ export async function* readJsonlBatches(
     share.handedOut(batch.length);
     if (out.length > 0) yield out;
     if (failure !== undefined) throw failure;
-    splitter.check();
+    splitter.check(index); // the failing line is the next record (a blank line over the limit too)
   }
   acct.finish();
 }

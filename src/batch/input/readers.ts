@@ -7,11 +7,15 @@
  * Shared rules:
  *  - Text inputs must be UTF-8; invalid UTF-8 is an error naming the line (never replaced).
  *    A leading UTF-8 BOM is removed (it still counts in `stats.bytes` and the input digest).
- *  - Errors are CairnErrors: E_INVALID_INPUT naming `file:line` (and the record or element
- *    index where one is known); E_LIMIT_EXCEEDED for a record over `maxRecordBytes`;
- *    E_NOT_FOUND for a missing input; E_USAGE for bad options (thrown by the call itself).
+ *  - Errors are CairnErrors: E_INVALID_INPUT naming `file:line` where the record starts (and
+ *    the record or element index where one is known: `file:line: record N: …`); E_LIMIT_EXCEEDED
+ *    for a record over `maxRecordBytes`; E_NOT_FOUND for a missing input (ENOENT), E_INVALID_INPUT
+ *    for one that cannot be read (source.ts inputIoError); E_USAGE for bad options (thrown by
+ *    the call itself).
  *  - Records before an error are yielded before the error is thrown, and which error is
- *    reported does not depend on how the input happened to be chunked.
+ *    reported does not depend on how the input happened to be chunked. A record over the limit
+ *    is the size error even when it is malformed too (read in pieces, it is refused for its
+ *    size before it is complete; ARCHITECTURE §10.15 "the size rule").
  *  - Duplicate ids are not detected here (the engine does that).
  */
 import type { Readable } from "node:stream";
@@ -77,12 +81,12 @@ function open(path: string | "-", opts: ReaderOptions, stdin: Readable | undefin
   switch (format) {
     case "jsonl":
       return batched
-        ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, true, opts.canonicalJsonLines === true, opts.allowDuplicateKeys === true)
+        ? readJsonlBatches(chunks, display, maxRecordBytes, idField, acct, true, opts.canonicalJsonLines === true, opts.allowDuplicateKeys === true, opts.lenientIds === true)
         : readJsonl(chunks, display, maxRecordBytes, idField, acct);
     case "csv":
       return single(readCsv(chunks, display, maxRecordBytes, idField, acct), batched);
     case "json":
-      return single(readJsonArray(chunks, display, maxRecordBytes, idField, acct, opts.allowDuplicateKeys === true), batched);
+      return single(readJsonArray(chunks, display, maxRecordBytes, idField, acct, opts.allowDuplicateKeys === true, opts.lenientIds === true), batched);
     case "lines":
       return batched ? readLinesBatches(chunks, display, maxRecordBytes, acct) : readLines(chunks, display, maxRecordBytes, acct);
   }

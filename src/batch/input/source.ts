@@ -17,8 +17,11 @@ export const READ_CHUNK_BYTES = 256 * 1024;
 
 const BOM = [0xef, 0xbb, 0xbf] as const;
 
-/** Errno codes that mean "this input cannot be read as given" rather than a failing device. */
-const INPUT_ERRNOS: ReadonlySet<string> = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR", "ELOOP", "ENAMETOOLONG"]);
+/**
+ * Errno codes that mean "this input cannot be read as given" rather than a failing device
+ * (ENXIO: a socket, or a device with nothing behind it, which cannot be opened).
+ */
+const INPUT_ERRNOS: ReadonlySet<string> = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "ENXIO"]);
 
 /**
  * Maps an error met while opening or reading input `display` to a CairnError: ENOENT →

@@ -13,8 +13,9 @@ export const INPUT_FORMATS: readonly InputFormat[] = ["jsonl", "csv", "json", "l
 /**
  * An execution unit's id. Index ids (the default) are the 0-based record index, a number.
  * With `idField` the id is the field's value, which must be a string or a safe integer
- * (`Number.isSafeInteger`); anything else (objects, arrays, floats, booleans, null, a missing
- * field) is rejected with E_INVALID_INPUT naming the record and the field.
+ * (`Number.isSafeInteger`) written as an integer literal (jsonl/json: not `5.0`, `1e3`);
+ * anything else (objects, arrays, floats, booleans, null, a missing field) is rejected with
+ * E_INVALID_INPUT naming the record and the field.
  */
 export type EUId = number | string;
 
@@ -110,6 +111,12 @@ export interface ReaderOptions {
    * set, so a run made before that rule verifies against the input it actually read.
    */
   allowDuplicateKeys?: boolean;
+  /**
+   * jsonl/json (batched reading only): take a number id as parsed, even when its text is not an
+   * integer literal (`5.0`, `1e3`, `1.0000000000000001`: runs refuse those, ids.ts). Set with
+   * `allowDuplicateKeys` by `verify`'s re-read, for runs made before that rule.
+   */
+  lenientIds?: boolean;
 }
 
 /** Default bound on one record's size: 64 MiB. */
