@@ -12,6 +12,15 @@
  * the same signal (a shell reports 128 + its number), printing no result. `sign` and `exec` use the REAL clock (system time):
  * authority refs and target descriptors expire, so their validity is judged against now.
  * Everything below the CLI takes an injected clock.
+ *
+ * Store evidence (`evidence.store`): the store is opened at the first evidence record and its
+ * WRITER LOCK IS HELD UNTIL THE NODE IS CLOSED, i.e. for the whole execution. A second writer on
+ * the same store (another `plane exec`, `cairn gc`…) waits up to `--wait`, else fails
+ * `E_STORE_LOCKED` — for an `exec`, at its first evidence record, before anything is dispatched.
+ * Deliberate: the records of one execution (accepted → selected → started → completed) are
+ * unpinned until `execution.completed` pins the chain, so no gc may run in between; and a lock
+ * taken per record could fail at `execution.completed`, after the effect happened, leaving
+ * evidence without its end, instead of failing before dispatch.
  */
 import { randomBytes, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
@@ -34,6 +43,7 @@ import { strictUtf8 } from "../core/utf8.js";
 import { removeOpenTemps } from "../store/out-file.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
 import { makeDirs } from "../core/dirs.js";
+import { abandonedWorkers } from "../plane/lanes/worker.js";
 
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
@@ -172,7 +182,11 @@ function signCommand(): Command {
 
 type NodeRun<T> = (built: BuiltNode) => Promise<T>;
 
-/** Loads the config, builds the node (opening the store lazily if evidence goes there), runs `fn`, closes all. */
+/**
+ * Loads the config, builds the node (opening the store lazily, at the first evidence record, if
+ * evidence goes there), runs `fn`, closes all. The store's writer lock is held from that first
+ * record until the node is closed (module comment).
+ */
 async function withNode<T>(cmd: Command, configPath: string, fn: NodeRun<T>): Promise<T> {
   const cfg = loadNodeConfig(configPath);
   const g = globalsOf(cmd);
@@ -283,7 +297,10 @@ async function cancelOnSignal<T>(node: BuiltNode["node"], body: () => Promise<T>
 
 function execCommand(): Command {
   return new Command("exec")
-    .description("admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected; on SIGINT/SIGTERM/SIGHUP the execution is cancelled, then the process ends by that signal)")
+    .description(
+      "admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected; on SIGINT/SIGTERM/SIGHUP the execution is cancelled, then the process ends by that signal). " +
+        "With evidence.store the store's writer lock is held for the whole execution: a concurrent writer on that store (another exec) waits up to --wait, else fails E_STORE_LOCKED before anything is dispatched",
+    )
     .requiredOption("--config <file>", "node config (YAML)")
     .requiredOption("--request <file>", "the request JSON, usually signed with `cairn plane sign` (\"-\" for stdin)")
     .action(async (opts: { config: string; request: string }, cmd: Command) => {
@@ -307,8 +324,17 @@ function execCommand(): Command {
       });
       if (interrupted !== null) {
         // The node and its store are closed: end the way shells expect (128 + the signal number).
+        // (The signal's default action also ends a process that an abandoned worker would hold.)
         removeOpenTemps();
         process.kill(process.pid, interrupted);
+        return;
+      }
+      if (abandonedWorkers() > 0 && !out.quiet) {
+        // Node joins every worker thread before the process exits; one blocked in a synchronous
+        // native call cannot be terminated, so the process lingers until that call returns.
+        process.stderr.write(
+          "cairn: the result is final, but a worker of this execution is blocked in a synchronous native call that cannot be interrupted: the process exits when that call returns (interrupt to end it now)\n",
+        );
       }
     });
 }

@@ -13,6 +13,11 @@
  * `cairn plane exec`. Evidence goes to the config's sinks; with `evidence.store: true` the store
  * is the run's (`--store` / `$CAIRN_STORE`, else ./.cairn for the evidence only), so a recorded run
  * gets its edge to the evidence.
+ *
+ * Locks: the run's store (and an evidence store elsewhere, from its first record) keeps its
+ * writer lock until the run ends, as `cairn plane exec` does for one execution (plane-commands.ts):
+ * a concurrent writer on it waits up to `--wait`, else fails `E_STORE_LOCKED`. Lane evidence
+ * records stay unpinned until their execution completes, so no gc may run in between.
  */
 import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";

@@ -218,7 +218,9 @@ describe("ssh placement without a server", () => {
     expect(stage2).toContain("unset PWD OLDPWD SHLVL");
     expect(stage2).toContain("PATH=/usr/bin:/bin");
     expect(stage2).toContain("__cairn_c=$(command -v 'ls') || __cairn_f command");
-    expect(stage2).toContain(`if command -v timeout >/dev/null 2>&1; then timeout -k 0.200s 1.700s "$__cairn_c" '-l' 'a b'; else env -- "$__cairn_c" '-l' 'a b'; fi`);
+    expect(stage2).toContain(
+      `if command -v timeout >/dev/null 2>&1 && timeout -k 0.200s 1.700s /bin/sh -c : >/dev/null 2>&1; then timeout -k 0.200s 1.700s "$__cairn_c" '-l' 'a b'; else env -- "$__cairn_c" '-l' 'a b'; fi`,
+    );
     // A projected PATH is used as is; without clear_env nothing is unset.
     const inherit = stage2Script({ ...launch, clearEnv: false, env: { PATH: "/opt/bin" } });
     expect(inherit).not.toMatch(/PATH=|unset/);

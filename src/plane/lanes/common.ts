@@ -10,12 +10,12 @@
  */
 import { z } from "zod";
 import { CONTRACT_VERSION, type JsonValue, jsonPath, jsonValue } from "../contracts/base.js";
-import { newExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
+import { newExecutionEvent, type ExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
 import type { FailureClass } from "../contracts/failure.js";
 import { makeLaneCapabilities, type LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, type Placement, type PlacementKind } from "../placements/placement.js";
 import type { LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { DEFAULT_TIMEOUT_MS, MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION, MAX_TIMEOUT_MS } from "./limits.js";
+import { DEFAULT_TIMEOUT_MS, EVENT_ERROR_QUOTE_CHARS, MAX_EVENT_BYTES_PER_EXECUTION, MAX_EVENTS_PER_EXECUTION, MAX_TIMEOUT_MS } from "./limits.js";
 
 export { jsonPath };
 
@@ -77,21 +77,44 @@ export function eventCapFailure(events: number, bytes: number): LaneFailure {
   };
 }
 
+/** At most `max` UTF-16 units of `text` (plus "…" when cut), never splitting a surrogate pair. */
+export function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return `${text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)}…`;
+}
+
+/** The failure for an event that could not be built as an ExecutionEvent or delivered to `ctx.emit`. */
+export function invalidEventFailure(cls: FailureClass, eventType: string, err: unknown): LaneFailure {
+  const why = err instanceof Error ? err.message : String(err);
+  return { class: cls, message: `the event ${JSON.stringify(clip(eventType, EVENT_ERROR_QUOTE_CHARS))} could not be emitted: ${clip(why, EVENT_ERROR_QUOTE_CHARS)}`, details: { reason: "invalid_event" } };
+}
+
 /** One execution on one lane: timing, outcome construction and event emission. */
 export class Run {
   readonly startedAt: number;
   timeoutMs = 0;
   private eventCount = 0;
   private eventBytes = 0;
-  /** Set once an emit would have exceeded the shared event cap (that event was dropped). */
-  eventOverflow: LaneFailure | null = null;
-  private resolveOverflow!: (f: LaneFailure) => void;
-  /** Resolves with the event-cap failure once the cap is exceeded (never rejects). */
-  readonly overflowed: Promise<LaneFailure> = new Promise((resolve) => (this.resolveOverflow = resolve));
+  /**
+   * Set once an event could not be emitted (that event was dropped, and every later one is):
+   * the shared event cap would have been exceeded (`event_cap_exceeded`), or the event was not a
+   * valid ExecutionEvent or `ctx.emit` threw (`invalid_event`). The lane ends with this failure.
+   */
+  eventFailure: LaneFailure | null = null;
+  private resolveEventFailure!: (f: LaneFailure) => void;
+  /** Resolves with `eventFailure` once it is set (never rejects). */
+  readonly eventsFailed: Promise<LaneFailure> = new Promise((resolve) => (this.resolveEventFailure = resolve));
 
+  /**
+   * `invalidEventClass`: the class of an `invalid_event` failure — `protocol_framing_failed` for
+   * lanes whose events carry a peer's traffic (the default), `semantic_runtime_failed` for the
+   * inline and worker lanes, whose events come from the function.
+   */
   constructor(
     readonly ctx: LaneContext,
     readonly request: ExecutionRequest,
+    private readonly invalidEventClass: FailureClass = "protocol_framing_failed",
   ) {
     this.startedAt = ctx.clock.now();
   }
@@ -123,23 +146,41 @@ export class Run {
   }
 
   /**
-   * Emits one ExecutionEvent for this execution (ids and time from the context). Returns false,
-   * emitting nothing, once the shared cap (MAX_EVENTS_PER_EXECUTION events or
-   * MAX_EVENT_BYTES_PER_EXECUTION payload bytes) would be exceeded; `eventOverflow` is then set
-   * and `overflowed` resolves, and the lane ends the execution with that failure.
+   * Emits one ExecutionEvent for this execution (ids and time from the context). **Never
+   * throws** (lanes emit from stream and socket handlers, where a throw would crash the node's
+   * process): returns false, emitting nothing, once the shared cap (MAX_EVENTS_PER_EXECUTION
+   * events or MAX_EVENT_BYTES_PER_EXECUTION payload bytes) would be exceeded, or when the event
+   * cannot be built (an empty type, a payload that is not JSON or nests too deep) or `ctx.emit`
+   * throws; `eventFailure` is then set and `eventsFailed` resolves, and the lane ends the
+   * execution with that failure.
    */
   emit(eventType: string, payload: JsonValue): boolean {
-    if (this.eventOverflow !== null) return false;
-    const size = Buffer.byteLength(JSON.stringify(payload) ?? "null") + Buffer.byteLength(eventType);
-    if (this.eventCount + 1 > MAX_EVENTS_PER_EXECUTION || this.eventBytes + size > MAX_EVENT_BYTES_PER_EXECUTION) {
-      this.eventOverflow = eventCapFailure(this.eventCount, this.eventBytes);
-      this.resolveOverflow(this.eventOverflow);
-      return false;
+    if (this.eventFailure !== null) return false;
+    let event: ExecutionEvent;
+    let size: number;
+    try {
+      size = Buffer.byteLength(JSON.stringify(payload) ?? "null") + Buffer.byteLength(eventType);
+      if (this.eventCount + 1 > MAX_EVENTS_PER_EXECUTION || this.eventBytes + size > MAX_EVENT_BYTES_PER_EXECUTION) {
+        return this.stopEvents(eventCapFailure(this.eventCount, this.eventBytes));
+      }
+      event = newExecutionEvent(this.ctx.ids, this.ctx.clock, { execution_ref: this.request.execution_ref, event_type: eventType, payload });
+    } catch (err) {
+      return this.stopEvents(invalidEventFailure(this.invalidEventClass, String(eventType), err));
     }
     this.eventCount++;
     this.eventBytes += size;
-    this.ctx.emit(newExecutionEvent(this.ctx.ids, this.ctx.clock, { execution_ref: this.request.execution_ref, event_type: eventType, payload }));
+    try {
+      this.ctx.emit(event);
+    } catch (err) {
+      return this.stopEvents(invalidEventFailure(this.invalidEventClass, eventType, err));
+    }
     return true;
+  }
+
+  private stopEvents(failure: LaneFailure): false {
+    this.eventFailure = failure;
+    this.resolveEventFailure(failure);
+    return false;
   }
 }
 
@@ -256,9 +297,13 @@ export class BoundedBuffer {
   }
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** Strict (invalid UTF-8 throws) and BOM-preserving: a leading U+FEFF is part of the raw fact. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** A body as a raw fact: UTF-8 text when the bytes are valid UTF-8, else base64. */
+/**
+ * A body as a raw fact: UTF-8 text when the bytes are valid UTF-8, else base64. The text is
+ * exactly the bytes: a leading UTF-8 BOM is kept as U+FEFF (TextDecoder would strip it).
+ */
 export function encodeBody(bytes: Buffer): { body: string; body_encoding: "utf8" | "base64" } {
   try {
     return { body: strictUtf8.decode(bytes), body_encoding: "utf8" };

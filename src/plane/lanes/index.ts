@@ -31,7 +31,7 @@ export { JsonRpcLane, jsonrpcLaneOptionsSchema, type JsonRpcLaneOptions } from "
 export { ProcessLane, processLaneOptionsSchema, type ProcessLaneOptions } from "./process.js";
 export { SseLane, sseLaneOptionsSchema, type SseLaneOptions } from "./sse.js";
 export { WebSocketLane, websocketLaneOptionsSchema, type WebSocketLaneOptions } from "./websocket.js";
-export { WorkerLane, workerLaneOptionsSchema, type WorkerLaneOptions } from "./worker.js";
+export { abandonedWorkers, WorkerLane, workerLaneOptionsSchema, type WorkerLaneOptions } from "./worker.js";
 
 /** Every lane kind, in a stable order. */
 export const LANE_KINDS = ["inline", "worker", "process", "http", "jsonrpc", "sse", "websocket"] as const;

@@ -9,7 +9,10 @@
  * signal keeps running in the node's process (use the worker or process lane for untrusted or
  * unbounded work). Events beyond the shared per-execution cap (MAX_EVENTS_PER_EXECUTION /
  * MAX_EVENT_BYTES_PER_EXECUTION) are dropped, `ctx.signal` aborts and the execution fails
- * `protocol_framing_failed` (`event_cap_exceeded`).
+ * `protocol_framing_failed` (`event_cap_exceeded`). An event that is not a valid ExecutionEvent
+ * (an empty type, a payload that is not JSON or nests deeper than JSON_VALUE_MAX_DEPTH) is not
+ * thrown back into the function: it is dropped, `ctx.signal` aborts and the execution fails
+ * `semantic_runtime_failed` (`invalid_event`).
  */
 import { z } from "zod";
 import type { Clock } from "../../core/clock.js";
@@ -70,7 +73,7 @@ export class InlineLane implements Lane {
   }
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
-    const run = new Run(ctx, request);
+    const run = new Run(ctx, request, "semantic_runtime_failed");
     const fn = this.functions.get(request.operation);
     const bad =
       checkLaneId(this.id, request) ??
@@ -81,15 +84,15 @@ export class InlineLane implements Lane {
     if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before start");
 
     const deadline = new Deadline(run.timeoutMs, ctx.signal);
-    const overflow = new AbortController();
+    const eventsStopped = new AbortController();
     const fctx: InlineContext = Object.freeze({
       operation: request.operation,
       execution_ref: request.execution_ref,
       idempotency_key: request.admission_request.idempotency_key,
-      signal: AbortSignal.any([deadline.signal, overflow.signal]),
+      signal: AbortSignal.any([deadline.signal, eventsStopped.signal]),
       clock: ctx.clock,
       emit: (eventType: string, payload: JsonValue) => {
-        if (deadline.reason === null && !run.emit(eventType, payload) && !overflow.signal.aborted) overflow.abort("event_cap_exceeded");
+        if (deadline.reason === null && !run.emit(eventType, payload) && !eventsStopped.signal.aborted) eventsStopped.abort(run.eventFailure?.details?.reason ?? "event_cap_exceeded");
       },
     });
     type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -97,11 +100,11 @@ export class InlineLane implements Lane {
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const settled = await Promise.race([call, deadline.fired, run.overflowed]);
+    const settled = await Promise.race([call, deadline.fired, run.eventsFailed]);
     deadline.dispose();
     if (typeof settled === "string") return deadlineFailure(run, settled, null);
     if ("class" in settled) return run.failWith(settled);
-    if (run.eventOverflow !== null) return run.failWith(run.eventOverflow);
+    if (run.eventFailure !== null) return run.failWith(run.eventFailure);
     if (!settled.ok) {
       const name = settled.error instanceof Error ? settled.error.name : typeof settled.error;
       return run.fail("semantic_runtime_failed", errorMessage(settled.error), null, { reason: "threw", error_name: name });

@@ -7,17 +7,39 @@
  *
  * Inbound messages are classified as `response` (id + result xor error), `notification` (method,
  * no id), `peer_request` (method + id) or `malformed` (anything else, with a reason code).
+ *
+ * Depth: a JSON value may nest at most JSON_VALUE_MAX_DEPTH levels, counted from where the node
+ * checks it — an event's `payload`, the execution's `output`. The lane puts peer values one or
+ * two levels down there (`{method, params}`, `{result}`, `{error: {…, data}}`), so the frame check
+ * counts those levels too (`*_NESTING`): whatever a frame check accepts fits where the lane puts
+ * it, and a value one level too deep is a framing failure here, never an invalid event or outcome
+ * later.
  */
 import { isUtf8 } from "node:buffer";
 import { canonicalBytes } from "../../core/canonical.js";
-import type { JsonValue } from "../contracts/base.js";
-import { isJsonValue } from "./common.js";
+import { JSON_VALUE_MAX_DEPTH, type JsonValue } from "../contracts/base.js";
+import { clip, isJsonValue } from "./common.js";
+import { FRAME_EXCERPT_CHARS } from "./limits.js";
 
 export const JSONRPC_VERSION = "2.0";
 /** The error code the lane answers peer requests with (it serves no methods). */
 export const JSONRPC_METHOD_NOT_FOUND = -32601;
-/** Bytes of an offending frame quoted in a framing failure. */
-export const FRAME_EXCERPT_CHARS = 256;
+
+/** Levels above `params` in the event payload the lane emits (`{method, params}`, `{id, method, params}`). */
+export const PARAMS_NESTING = 1;
+/** Levels above `result` in the lane's output (`{result}`, plus `http_status` over HTTP). */
+export const RESULT_NESTING = 1;
+/** Levels above an error's `data` in the lane's output (`{error: {code, message, data}}`). */
+export const ERROR_DATA_NESTING = 2;
+
+/** True when `v` is a JSON value that still fits JSON_VALUE_MAX_DEPTH once nested `levels` deep. */
+export function fitsNested(v: unknown, levels: number): boolean {
+  let w: unknown = v;
+  for (let i = 0; i < levels; i++) w = [w];
+  return isJsonValue(w);
+}
+
+const tooDeep = (what: string, levels: number): string => `${what} nests deeper than ${JSON_VALUE_MAX_DEPTH - levels} levels (the lane nests it ${levels} deeper; JSON values nest at most ${JSON_VALUE_MAX_DEPTH})`;
 
 export type JsonRpcId = string | number;
 
@@ -48,6 +70,7 @@ export function classify(msg: unknown): Inbound {
   if (m.jsonrpc !== JSONRPC_VERSION) return bad("wrong_version", `jsonrpc must be "2.0", got ${JSON.stringify(m.jsonrpc) ?? "nothing"}`);
   const params = m.params;
   if (params !== undefined && (params === null || typeof params !== "object" || !isJsonValue(params))) return bad("invalid_params", "params must be an array or object");
+  if (params !== undefined && !fitsNested(params, PARAMS_NESTING)) return bad("invalid_params", tooDeep("params", PARAMS_NESTING));
   if ("method" in m) {
     if (typeof m.method !== "string") return bad("invalid_method", "method must be a string");
     const withParams = params === undefined ? {} : { params: params as JsonValue };
@@ -61,12 +84,14 @@ export function classify(msg: unknown): Inbound {
   if (hasResult === hasError) return bad("invalid_response", "a response must have exactly one of result and error");
   if (hasResult) {
     if (!isJsonValue(m.result)) return bad("invalid_response", "result must be a JSON value");
+    if (!fitsNested(m.result, RESULT_NESTING)) return bad("invalid_response", tooDeep("result", RESULT_NESTING));
     return { kind: "response", id: m.id as JsonRpcId | null, result: m.result };
   }
   const e = m.error as Record<string, unknown> | null;
   if (e === null || typeof e !== "object" || Array.isArray(e) || !Number.isInteger(e.code) || typeof e.message !== "string" || ("data" in e && !isJsonValue(e.data))) {
     return bad("invalid_error_object", "error must be { code: integer, message: string, data? }");
   }
+  if ("data" in e && !fitsNested(e.data, ERROR_DATA_NESTING)) return bad("invalid_error_object", tooDeep("error.data", ERROR_DATA_NESTING));
   const error: JsonRpcErrorObject = { code: e.code as number, message: e.message, ...("data" in e ? { data: e.data as JsonValue } : {}) };
   return { kind: "response", id: m.id as JsonRpcId | null, error };
 }
@@ -114,11 +139,8 @@ export function encodeMethodNotFound(id: JsonRpcId, method: string): string {
 
 /** A short quote of an offending frame for failure details. */
 export function excerpt(text: string): string {
-  if (text.length <= FRAME_EXCERPT_CHARS) return text;
-  // Never cut a surrogate pair in two (a lone surrogate cannot be canonically encoded).
-  const code = text.charCodeAt(FRAME_EXCERPT_CHARS - 1);
-  const end = code >= 0xd800 && code <= 0xdbff ? FRAME_EXCERPT_CHARS - 1 : FRAME_EXCERPT_CHARS;
-  return `${text.slice(0, end)}…`;
+  // Never cuts a surrogate pair in two (a lone surrogate cannot be canonically encoded).
+  return clip(text, FRAME_EXCERPT_CHARS);
 }
 
 /**

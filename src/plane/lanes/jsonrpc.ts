@@ -165,9 +165,9 @@ export class JsonRpcLane implements Lane {
               return finish(run.failWith(framing("too_many_messages", `more than ${this.opts.max_notifications} notifications/peer requests`)));
             }
             if (m.kind === "notification") {
-              if (!run.emit("jsonrpc.notification", { method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventOverflow as LaneFailure));
+              if (!run.emit("jsonrpc.notification", { method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventFailure as LaneFailure));
             } else {
-              if (!run.emit("jsonrpc.peer_request", { id: m.id, method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventOverflow as LaneFailure));
+              if (!run.emit("jsonrpc.peer_request", { id: m.id, method: m.method, ...(m.params === undefined ? {} : { params: m.params }) })) return finish(run.failWith(run.eventFailure as LaneFailure));
               proc.child.stdin.write(`${encodeMethodNotFound(m.id, m.method)}\n`);
             }
             return;

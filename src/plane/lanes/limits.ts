@@ -1,6 +1,8 @@
 /**
- * Every limit the lanes enforce, as named constants. A lane option may lower or raise a default
- * within the hard maxima below; nothing is unbounded.
+ * Every limit the lanes and placements enforce (timeouts, waits, sizes, counts), as named
+ * constants. A lane option may lower or raise a default within the hard maxima below; nothing is
+ * unbounded. Protocol constants that are not limits (WebSocket close codes, the JSON-RPC error
+ * code, the ssh side-channel format) stay beside their lane.
  */
 
 /** Timeout used when neither the request payload nor the lane options give one. */
@@ -22,6 +24,8 @@ export const HTTP_MAX_TIMEOUT_MS = UNDICI_DEFAULT_TIMEOUT_MS - 10_000;
 
 /** process: grace between SIGTERM and SIGKILL to the process group (the reference's 200 ms). */
 export const KILL_GRACE_MS = 200;
+/** process: hard maximum for `kill_grace_ms`. */
+export const MAX_KILL_GRACE_MS = 10_000;
 /** process: how long to wait for stdio to close after the group was SIGKILLed before giving up. */
 export const CLOSE_AFTER_KILL_MS = 500;
 /** process: default cap on captured bytes per stream (stdout, stderr). */
@@ -49,6 +53,8 @@ export const MAX_FRAME_BYTES_LIMIT = 64 * 1024 * 1024;
 export const DEFAULT_MAX_NOTIFICATIONS = 1000;
 /** jsonrpc: cap on captured peer stderr bytes. */
 export const MAX_PEER_STDERR_BYTES = 64 * 1024;
+/** jsonrpc: characters of an offending frame quoted in a framing failure (`details.frame`). */
+export const FRAME_EXCERPT_CHARS = 256;
 
 /**
  * Every lane: cap on the ExecutionEvents one execution may emit, and on their total size (the
@@ -59,6 +65,8 @@ export const MAX_PEER_STDERR_BYTES = 64 * 1024;
  */
 export const MAX_EVENTS_PER_EXECUTION = 100_000;
 export const MAX_EVENT_BYTES_PER_EXECUTION = 64 * 1024 * 1024;
+/** Every lane: characters of an event type and of the error quoted when an event cannot be emitted (`invalid_event`). */
+export const EVENT_ERROR_QUOTE_CHARS = 256;
 
 /** sse/websocket: default cap on events (messages) per execution. */
 export const DEFAULT_MAX_EVENTS = 1000;
@@ -66,14 +74,28 @@ export const MAX_EVENTS_LIMIT = MAX_EVENTS_PER_EXECUTION;
 /** sse/websocket: default cap on stream bytes per execution. */
 export const DEFAULT_MAX_STREAM_BYTES = 4 * 1024 * 1024;
 export const MAX_STREAM_BYTES_LIMIT = 256 * 1024 * 1024;
+/** sse: cap on the body kept from a non-2xx response (also never above DEFAULT_MAX_RESPONSE_BYTES). */
+export const SSE_ERROR_BODY_BYTES = 64 * 1024;
 
 /** worker: V8 old-generation heap cap for a lane worker thread. */
 export const WORKER_MAX_OLD_GENERATION_MB = 256;
+/** worker: bounds for `max_old_generation_mb`. */
+export const MIN_WORKER_HEAP_MB = 16;
+export const MAX_WORKER_HEAP_MB = 8192;
+/**
+ * worker: how long the lane waits for `worker.terminate()` before it returns anyway. Terminate
+ * cannot interrupt a worker blocked in a synchronous native call (`execSync`, a synchronous fs
+ * call on a hung mount, a native addon): such a worker is abandoned (unref'd) and exits only when
+ * the call returns; the lane never waits for it beyond this bound.
+ */
+export const WORKER_TERMINATE_WAIT_MS = 250;
 /** worker: cap on captured worker stdout/stderr (discarded beyond; never reaches the node's stdout). */
 export const WORKER_MAX_CONSOLE_BYTES = 64 * 1024;
 
 /** ssh: default connect timeout handed to `ssh -o ConnectTimeout` (seconds, ssh's unit). */
 export const SSH_CONNECT_TIMEOUT_S = 5;
+/** ssh: hard maximum for `connect_timeout_s`. */
+export const MAX_SSH_CONNECT_TIMEOUT_S = 600;
 /** ssh: the exit status ssh itself uses for connection/authentication errors. */
 export const SSH_TRANSPORT_EXIT_CODE = 255;
 /**

@@ -39,12 +39,10 @@ import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailur
 import { GroupProcess } from "./group-process.js";
 import { NOT_PROTO_MESSAGE, notProto } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_SSH_ENV_BYTES, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
+import { DEFAULT_MAX_OUTPUT_BYTES, KILL_GRACE_MS, MAX_KILL_GRACE_MS, MAX_OUTPUT_BYTES_LIMIT, MAX_SSH_ENV_BYTES, MAX_STDIN_BYTES, SSH_TRANSPORT_EXIT_CODE } from "./limits.js";
 
 export const PROCESS_OPERATIONS = ["run"] as const;
 export const PROCESS_PLACEMENTS: readonly PlacementKind[] = ["local", "ssh"];
-/** Hard maximum for `kill_grace_ms`. */
-export const MAX_KILL_GRACE_MS = 10_000;
 
 export const processLaneOptionsSchema = z
   .object({

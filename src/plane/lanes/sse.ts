@@ -30,11 +30,9 @@ import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js"
 import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
 import { allowedOriginsOption, bodyReadFailure, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
+import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT, SSE_ERROR_BODY_BYTES } from "./limits.js";
 
 export const SSE_OPERATIONS = ["subscribe"] as const;
-/** Cap on the body quoted from a non-2xx SSE response. */
-export const SSE_ERROR_BODY_BYTES = 64 * 1024;
 
 export const sseLaneOptionsSchema = z
   .object({
@@ -135,7 +133,7 @@ export class SseLane implements Lane {
         const payload: Record<string, JsonValue> = { event: ev.event ?? "message", data: ev.data };
         if (ev.id !== undefined) payload.id = ev.id;
         if (!run.emit("sse.event", payload)) {
-          capped = run.eventOverflow;
+          capped = run.eventFailure;
           return;
         }
         events++;
@@ -149,7 +147,14 @@ export class SseLane implements Lane {
       maxBufferSize: this.opts.max_stream_bytes,
     });
     const output = (): Record<string, JsonValue> => ({ status_code: res.status, events, last_event_id: lastEventId, ...(end === null ? {} : { end }) });
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    // A 2xx without a body (204, 205) is an empty stream: it ends at once, `eof`, no events.
+    if (res.body === null) {
+      end = "eof";
+      return run.fact("succeeded", output(), { bytes: 0, truncated: false });
+    }
+    const reader = res.body.getReader();
+    // The SSE spec's UTF-8 decode strips one leading BOM from the stream (TextDecoder's default,
+    // kept on purpose here; raw bodies — encodeBody — keep theirs).
     const decoder = new TextDecoder("utf-8");
     try {
       while (end === null) {

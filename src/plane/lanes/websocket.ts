@@ -145,7 +145,7 @@ export class WebSocketLane implements Lane {
           return;
         }
         if (!run.emit("websocket.message", { data: isBinary ? buf.toString("base64") : buf.toString("utf8"), binary: isBinary })) {
-          capped = run.eventOverflow;
+          capped = run.eventFailure;
           closeByLane();
           return;
         }

@@ -11,6 +11,13 @@
  * - A throw/rejection, a non-JSON result, an uncaught error or the worker exiting without a
  *   result is `semantic_runtime_failed`. Timeout → the worker is terminated → `timeout`;
  *   cancellation → terminated → `cancellation`.
+ * - The lane never waits for a terminate longer than WORKER_TERMINATE_WAIT_MS: `terminate()`
+ *   cannot interrupt a worker blocked in a synchronous native call (`execSync`, a synchronous fs
+ *   call on a hung mount, a native addon), so a timeout or cancellation returns at the deadline
+ *   and such a worker is ABANDONED — unref'd, it runs until its call returns and then ends.
+ *   Node joins every worker thread when the process exits, so the process cannot end (by exit
+ *   or `process.exit`) before that call returns; a signal's default action still ends it.
+ *   `abandonedWorkers()` counts such workers.
  * - Every message from the worker is validated (the module can post anything on `parentPort`):
  *   anything but a plain object with a known `t` and its fields is `semantic_runtime_failed`
  *   (`invalid_worker_message`); an event whose `event_type` is not a non-empty string or whose
@@ -34,10 +41,7 @@ import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, Run, type StopReason, timeoutOptions } from "./common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB } from "./limits.js";
-
-/** Hard maximum for `max_old_generation_mb`. */
-export const MAX_WORKER_HEAP_MB = 8192;
+import { MAX_WORKER_HEAP_MB, MIN_WORKER_HEAP_MB, WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB, WORKER_TERMINATE_WAIT_MS } from "./limits.js";
 
 const moduleRef = z.string().refine((s) => s.startsWith("file:") || isAbsolute(s), { message: "must be an absolute path or a file: URL" });
 
@@ -45,7 +49,7 @@ export const workerLaneOptionsSchema = z
   .object({
     id: laneIdOption.default("worker"),
     modules: z.record(z.string().min(1), z.object({ module: moduleRef, export: z.string().min(1).default("default") }).strict()).default({}),
-    max_old_generation_mb: z.number().int().min(16).max(MAX_WORKER_HEAP_MB).default(WORKER_MAX_OLD_GENERATION_MB),
+    max_old_generation_mb: z.number().int().min(MIN_WORKER_HEAP_MB).max(MAX_WORKER_HEAP_MB).default(WORKER_MAX_OLD_GENERATION_MB),
     ...timeoutOptions,
   })
   .strict();
@@ -96,8 +100,45 @@ type WorkerMessage =
 
 type Ending = WorkerMessage | { t: "error"; message: string } | { t: "exit"; code: number } | { t: "invalid"; reason: "invalid_event" | "invalid_worker_message"; message: string };
 
-/** What ended the wait: the worker (tagged), the deadline or the event cap. */
-type Race = { by: "worker"; end: Ending } | { by: "deadline"; reason: StopReason } | { by: "overflow"; failure: LaneFailure };
+/** What ended the wait: the worker (tagged), the deadline, or an event that could not be emitted (cap, invalid). */
+type Race = { by: "worker"; end: Ending } | { by: "deadline"; reason: StopReason } | { by: "events"; failure: LaneFailure };
+
+/** Workers whose terminate did not complete within WORKER_TERMINATE_WAIT_MS and that have not exited yet. */
+const abandoned = new Set<Worker>();
+
+/**
+ * How many lane workers were abandoned — still running after the lane returned, because a
+ * synchronous native call kept `terminate()` from taking effect — and have not exited yet. Node
+ * joins them before the process can exit; the CLI says so when this is not 0.
+ */
+export function abandonedWorkers(): number {
+  return abandoned.size;
+}
+
+/**
+ * Terminates `worker`, waiting at most WORKER_TERMINATE_WAIT_MS. A worker still running then is
+ * blocked in a synchronous native call that terminate cannot interrupt: it is unref'd (it no
+ * longer keeps the event loop alive) and left to end when its call returns.
+ */
+async function stopWorker(worker: Worker): Promise<void> {
+  let exited = false;
+  const exit = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  void exit.then(() => {
+    exited = true;
+    abandoned.delete(worker);
+  });
+  const terminating = worker.terminate().then(
+    () => undefined,
+    () => undefined,
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([terminating, exit, new Promise<void>((resolve) => (timer = setTimeout(resolve, WORKER_TERMINATE_WAIT_MS)))]);
+  clearTimeout(timer);
+  if (!exited && worker.threadId !== -1) {
+    abandoned.add(worker);
+    worker.unref();
+  }
+}
 
 const isRecord = (m: unknown): m is Record<string, unknown> => {
   if (m === null || typeof m !== "object" || Array.isArray(m)) return false;
@@ -144,7 +185,7 @@ export class WorkerLane implements Lane {
   }
 
   async execute(request: ExecutionRequest, ctx: LaneContext): Promise<LaneOutcome> {
-    const run = new Run(ctx, request);
+    const run = new Run(ctx, request, "semantic_runtime_failed");
     const entry = this.opts.modules[request.operation];
     const bad =
       checkLaneId(this.id, request) ??
@@ -188,11 +229,7 @@ export class WorkerLane implements Lane {
         const m = parseWorkerMessage(raw);
         if (m.t !== "event") return finish(m);
         if (deadline.reason !== null) return;
-        try {
-          run.emit(m.event_type, m.payload);
-        } catch {
-          finish({ t: "invalid", reason: "invalid_event", message: "the function emitted an event that is not a valid ExecutionEvent" });
-        }
+        run.emit(m.event_type, m.payload); // never throws; a refused event resolves run.eventsFailed
       });
       worker.on("error", (err) => finish({ t: "error", message: err.message }));
       worker.on("exit", (code) => finish({ t: "exit", code }));
@@ -200,14 +237,14 @@ export class WorkerLane implements Lane {
     const race: Race = await Promise.race([
       ending.then((end): Race => ({ by: "worker", end })),
       deadline.fired.then((reason): Race => ({ by: "deadline", reason })),
-      run.overflowed.then((failure): Race => ({ by: "overflow", failure })),
+      run.eventsFailed.then((failure): Race => ({ by: "events", failure })),
     ]);
     deadline.dispose();
-    await worker.terminate();
+    await stopWorker(worker);
 
     if (race.by === "deadline") return deadlineFailure(run, race.reason, null);
-    if (race.by === "overflow") return run.failWith(race.failure);
-    if (run.eventOverflow !== null) return run.failWith(run.eventOverflow);
+    if (race.by === "events") return run.failWith(race.failure);
+    if (run.eventFailure !== null) return run.failWith(run.eventFailure);
     const end = race.end;
     switch (end.t) {
       case "result":

@@ -12,7 +12,7 @@
 import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
 import type { LaneFailure } from "../lanes/lane.js";
-import { SSH_CONNECT_TIMEOUT_S } from "../lanes/limits.js";
+import { MAX_SSH_CONNECT_TIMEOUT_S, SSH_CONNECT_TIMEOUT_S } from "../lanes/limits.js";
 
 export const PLACEMENT_KINDS = ["local", "ssh", "guest"] as const;
 export type PlacementKind = (typeof PLACEMENT_KINDS)[number];
@@ -38,7 +38,7 @@ export const sshPlacementSchema = z
     known_hosts_file: z.string().min(1).optional(),
     /** `StrictHostKeyChecking`: `yes` (default, fail closed), `accept-new` or `no`. */
     strict_host_key_checking: z.enum(["yes", "accept-new", "no"]).default("yes"),
-    connect_timeout_s: z.number().int().min(1).max(600).default(SSH_CONNECT_TIMEOUT_S),
+    connect_timeout_s: z.number().int().min(1).max(MAX_SSH_CONNECT_TIMEOUT_S).default(SSH_CONNECT_TIMEOUT_S),
     /** The ssh client binary. */
     ssh_command: z.string().min(1).default("ssh"),
     /** The ssh config file (`-F`); default `/dev/null`, so user config cannot alter the launch. */

@@ -12,7 +12,8 @@
  *   export the env projection           (read from the preamble)
  *   resolve 'CMD' with `command -v` || launch-failure command
  *   print `<marker>:started\n` on stdout (the lane strips it)
- *   [timeout -k GRACE T] "$resolved" 'ARG'...  (or `env -- "$resolved" 'ARG'...` without timeout)
+ *   [timeout -k GRACE T] "$resolved" 'ARG'...  (or `env -- "$resolved" 'ARG'...` without a
+ *                                       `timeout` that accepts that syntax, see below)
  *   report the exit status on the side channel, then exit with it
  *
  * Secrets never reach an argv: the env projection (names and values) travels through ssh's
@@ -39,10 +40,15 @@
  * With `clearEnv` STAGE2 starts from an empty environment (`env -i`); /bin/sh's own PWD/OLDPWD/
  * SHLVL are unset before the projection is exported, and when the projection has no PATH the
  * command is resolved (unexported) on `/usr/bin:/bin`, the same default the local placement's
- * spawn uses. When the remote host has GNU `timeout`, the remote command is also bounded there
- * (TERM, then KILL after the grace) at the local timeout + grace + SSH_REMOTE_TIMEOUT_MARGIN_MS,
- * because killing the local ssh client does not signal a remote command that has no pty; the
- * local deadline always fires first and decides the outcome.
+ * spawn uses. When the remote host has a `timeout` that accepts `-k GRACE T` with fractional
+ * seconds (GNU coreutils, toybox, busybox built with -k and float durations), the remote command
+ * is also bounded there (TERM, then KILL after the grace) at the local timeout + grace +
+ * SSH_REMOTE_TIMEOUT_MARGIN_MS, because killing the local ssh client does not signal a remote
+ * command that has no pty; the local deadline always fires first and decides the outcome. Whether
+ * it accepts that syntax is PROBED first, by running `timeout -k GRACE T /bin/sh -c :` with the
+ * very same arguments: a `timeout` that refuses them (an older busybox: no `-k`, `-t SECS`, no
+ * fractions) is not used, and the command runs unbounded remotely (`env --`) instead of not at
+ * all.
  */
 import { randomBytes } from "node:crypto";
 import { SSH_REMOTE_TIMEOUT_MARGIN_MS } from "../lanes/limits.js";
@@ -100,6 +106,7 @@ export function stage2Script(l: RemoteLaunch): string {
   const secs = (ms: number): string => `${(ms / 1000).toFixed(3)}s`;
   const remoteTimeoutMs = l.timeoutMs + l.killGraceMs + SSH_REMOTE_TIMEOUT_MARGIN_MS;
   const args = l.argv.map(shQuote).join(" ");
+  const bound = `timeout -k ${secs(l.killGraceMs)} ${secs(remoteTimeoutMs)}`;
   const tail = args === "" ? "" : ` ${args}`;
   const lines = [
     `IFS=' ' read -r __cairn_v __cairn_m __cairn_n || exit 125`,
@@ -124,7 +131,7 @@ export function stage2Script(l: RemoteLaunch): string {
   lines.push(
     `__cairn_c=$(command -v ${shQuote(l.command)}) || __cairn_f command`,
     `printf '%s:started\\n' "$__cairn_m"`,
-    `if command -v timeout >/dev/null 2>&1; then timeout -k ${secs(l.killGraceMs)} ${secs(remoteTimeoutMs)} "$__cairn_c"${tail}; else env -- "$__cairn_c"${tail}; fi`,
+    `if command -v timeout >/dev/null 2>&1 && ${bound} /bin/sh -c : >/dev/null 2>&1; then ${bound} "$__cairn_c"${tail}; else env -- "$__cairn_c"${tail}; fi`,
     `__cairn_st=$?`,
     `printf '\\n%s:%s\\n' "$__cairn_m" "$__cairn_st" >&2`,
     `exit "$__cairn_st"`,
