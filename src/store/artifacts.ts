@@ -11,17 +11,17 @@
  * finishes step 3 for .ready files that have one. Readers fall back to the .ready path.
  */
 import {
-  closeSync, fsyncSync, openSync, read, readFileSync, renameSync, rmSync,
-  unlinkSync, writeSync, chmodSync, readdirSync, existsSync,
+  closeSync, fsyncSync, openSync, read, readSync, renameSync, rmSync, fstatSync,
+  unlinkSync, writeSync, chmodSync, readdirSync, existsSync, constants as fsConstants, type Stats,
 } from "node:fs";
 import { open as openAsync } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
-import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPED_FRAME_MAGIC } from "./identity.js";
+import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import { isStoredDigest, storedDigest, type Catalog } from "./catalog.js";
+import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX, TYPED_FRAME_MAGIC } from "./identity.js";
 import {
   MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
   FORMAT_FILE, TMP_DIR, objectPath, readyPath,
@@ -102,16 +102,61 @@ export function checkMediaType(mt: string | undefined): string {
 }
 
 export function rowToInfo(r: ArtifactRow): ArtifactInfo {
+  const digest = storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`);
   const info: ArtifactInfo = {
-    digest: digestFromBytes(r.digest),
+    digest,
     size: r.size,
     mediaType: r.media_type,
     storage: r.storage === 0 ? "packed" : "file",
     state: r.state === 0 ? "present" : "swept",
     logseq: r.logseq,
   };
-  if (r.type_tag !== null) info.typeTag = r.type_tag;
+  const tag = storedTypeTag(digest, r);
+  if (tag !== undefined) info.typeTag = tag;
   return info;
+}
+
+/**
+ * A row's type tag (undefined for untyped); E_STORE_CORRUPT when the catalog holds something
+ * that is not a 32-bit unsigned integer (it would otherwise reach the identity frame).
+ */
+export function storedTypeTag(digest: string, r: ArtifactRow): number | undefined {
+  const t = r.type_tag as unknown;
+  if (t === null) return undefined;
+  if (typeof t === "number" && Number.isInteger(t) && t >= 0 && t <= TYPE_TAG_MAX) return t;
+  throw corrupt(digest, `its recorded type tag ${typeof t === "number" ? String(t) : JSON.stringify(t) ?? String(t)} is not a 32-bit unsigned integer`);
+}
+
+/** An `asOf` read option: undefined (the head) or a non-negative integer logseq, else E_USAGE (as `store.at`). */
+export function checkAsOf(asOf: unknown): number | undefined {
+  if (asOf === undefined || (typeof asOf === "number" && Number.isInteger(asOf) && asOf >= 0)) return asOf;
+  throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer, got ${typeof asOf === "number" ? String(asOf) : JSON.stringify(asOf) ?? String(asOf)}`, {
+    asOf: typeof asOf === "number" && !Number.isFinite(asOf) ? String(asOf) : asOf,
+  });
+}
+
+/**
+ * The bytes `putBytes` stores: a Uint8Array (a Buffer is one), or any other view with one-byte
+ * elements (Int8Array, Uint8ClampedArray, also from another realm) as its bytes. A view of wider
+ * elements (Uint16Array, Float64Array, DataView…) is E_USAGE: its bytes depend on the host's
+ * byte order, and its length is not its byte length.
+ */
+export function byteView(v: unknown, what = "putBytes"): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (ArrayBuffer.isView(v) && (v as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT === 1) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  const kind = v === null ? "null" : ArrayBuffer.isView(v) ? v.constructor.name : typeof v;
+  throw new CairnError(
+    ErrorCode.USAGE,
+    `${what} takes bytes as a Uint8Array (or Buffer), got ${kind}${ArrayBuffer.isView(v) ? "; pass new Uint8Array(view.buffer, view.byteOffset, view.byteLength) to store its bytes" : ""}`,
+    { got: kind },
+  );
+}
+
+/** Whether `v` can be read with `for await` (an async iterable, or a sync one such as an array of chunks). */
+function isChunkSource(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  const o = v as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+  return typeof o[Symbol.asyncIterator] === "function" || typeof o[Symbol.iterator] === "function";
 }
 
 /** The artifact half of the store. */
@@ -132,6 +177,11 @@ export class Artifacts {
     return this.cat.stmt("SELECT 1 FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) !== undefined;
   }
 
+  /** The logseq of the artifact's first put, if it is recorded at all (any state). */
+  firstLogseq(digest: Digest): number | undefined {
+    return (this.cat.stmt("SELECT logseq FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) as { logseq: number } | undefined)?.logseq;
+  }
+
   /** Whether the artifact is tombstoned as of `asOf` (undefined = head). */
   private tombstoned(r: ArtifactRow, asOf: number | undefined): boolean {
     if (asOf === undefined) return r.deleted === 1;
@@ -145,6 +195,7 @@ export class Artifacts {
   /** The row if the artifact is visible as of `asOf`, else E_NOT_FOUND explaining why. */
   visibleRow(digest: Digest, asOf?: number, withBytes = false): ArtifactRow & { bytes?: Buffer | null } {
     parseDigest(digest, "artifact digest");
+    checkAsOf(asOf);
     const r = this.row(digest, withBytes);
     if (r === undefined) throw notFound(digest, "not found");
     if (asOf !== undefined && r.logseq > asOf) throw notFound(digest, `not found as of logseq ${asOf}`);
@@ -153,6 +204,7 @@ export class Artifacts {
   }
 
   isVisible(digest: Digest, asOf?: number): boolean {
+    checkAsOf(asOf);
     const r = this.row(digest);
     return r !== undefined && (asOf === undefined || r.logseq <= asOf) && !this.tombstoned(r, asOf);
   }
@@ -170,7 +222,8 @@ export class Artifacts {
   // ---------------------------------------------------------------- writes
 
   /** Stores bytes held in memory. Synchronous; may be called inside `store.transaction`. */
-  putBytes(bytes: Uint8Array, opts: PutOptions = {}): PutResult {
+  putBytes(input: Uint8Array, opts: PutOptions = {}): PutResult {
+    const bytes = byteView(input);
     const tag = checkTypeTag(opts.typeTag);
     const mediaType = checkMediaType(opts.mediaType);
     checkUntypedPrefix(bytes, tag);
@@ -198,7 +251,10 @@ export class Artifacts {
    */
   async put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts: PutOptions = {}): Promise<PutResult> {
     if (typeof source === "string") return this.putBytes(Buffer.from(source), opts);
-    if (source instanceof Uint8Array) return this.putBytes(source, opts);
+    if (ArrayBuffer.isView(source)) return this.putBytes(byteView(source, "put"), opts);
+    if (!isChunkSource(source)) {
+      throw new CairnError(ErrorCode.USAGE, `put takes a string, a Uint8Array or an (async) iterable of chunks, got ${source === null ? "null" : typeof source}`);
+    }
     const tag = checkTypeTag(opts.typeTag);
     const mediaType = checkMediaType(opts.mediaType);
     const hasher = identityHasher(tag);
@@ -209,7 +265,8 @@ export class Artifacts {
     let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
     try {
       for await (const raw of source) {
-        const chunk = typeof raw === "string" ? Buffer.from(raw) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+        const view = typeof raw === "string" ? raw : byteView(raw, "put (a chunk)");
+        const chunk = typeof view === "string" ? Buffer.from(view) : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
         if (chunk.length === 0) continue;
         hasher.update(chunk);
         size += chunk.length;
@@ -309,7 +366,16 @@ export class Artifacts {
     chmodSync(part, 0o444);
     renameSync(part, ready);
     fsyncDir(dirname(ready)); // the .ready name must be durable before the row commits
-    this.cat.onCommit(() => placeReady(this.ctx.root, digest));
+    // After the commit the artifact is stored (its .ready name is durable): a failure to move it
+    // into objects/ (a stray file where its directory goes, a full disk) does not make the put
+    // fail. Readers find it in tmp/; the next writer's recovery places it, or leaves it for fsck.
+    this.cat.onCommit(() => {
+      try {
+        placeReady(this.ctx.root, digest);
+      } catch {
+        // left to recovery (above)
+      }
+    });
     this.cat.onRollback(() => unlinkQuiet(ready));
   }
 
@@ -351,11 +417,11 @@ export class Artifacts {
           { digest, size: r.size, limit: MAX_BUFFERED_GET_BYTES },
         );
       }
-      const fd = this.openFile(digest);
+      const file = this.openFile(digest);
       try {
-        bytes = readFileSync(fd);
+        bytes = readRecordedSize(digest, r, file);
       } finally {
-        closeSync(fd);
+        closeSync(file.fd);
       }
     }
     verifyBytes(digest, r, bytes);
@@ -363,20 +429,13 @@ export class Artifacts {
   }
 
   /**
-   * Opens the file of a large artifact. A committed file only ever moves from tmp/<hex>.ready
-   * to objects/, so trying objects/, then .ready, then objects/ again finds it even while the
-   * writer places it; the returned descriptor stays valid through that rename.
+   * Opens the file of a large artifact (see `openArtifactFile`); E_STORE_CORRUPT when it is
+   * missing, is not a regular file or cannot be opened.
    */
-  openFile(digest: Digest): number {
-    const final = objectPath(this.ctx.root, digest);
-    for (const p of [final, readyPath(this.ctx.root, digest), final]) {
-      try {
-        return openSync(p, "r");
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    throw corrupt(digest, `its file ${relative(this.ctx.root, final)} is missing`);
+  openFile(digest: Digest): ArtifactFile {
+    const file = openArtifactFile(this.ctx.root, digest);
+    if (file === undefined) throw corrupt(digest, `its file ${relative(this.ctx.root, objectPath(this.ctx.root, digest))} is missing`);
+    return file;
   }
 
   /**
@@ -389,7 +448,9 @@ export class Artifacts {
   openReadStream(digest: Digest, opts: ReadOptions = {}): Readable {
     const r = this.presentRow(digest, opts.asOf);
     if (r.storage === 0) return Readable.from([this.get(digest, opts)]);
-    const fd = this.openFile(digest);
+    const tag = storedTypeTag(digest, r);
+    const file = this.openFile(digest);
+    const { fd } = file;
     let closed = false;
     const closeOnce = (): void => {
       if (!closed) {
@@ -399,11 +460,11 @@ export class Artifacts {
     };
     async function* gen(): AsyncGenerator<Buffer> {
       try {
-        await verifyFd(digest, r, fd);
-        const h = identityHasher(r.type_tag ?? undefined);
+        await verifyFd(digest, r, file);
+        const h = identityHasher(tag);
         let n = 0;
         let held: Buffer | undefined; // emitted only once the whole file has checked out
-        for await (const chunk of fdChunks(fd)) {
+        for await (const chunk of fdChunks(digest, fd, r.size + 1)) {
           h.update(chunk);
           n += chunk.length;
           if (n > r.size) throw corrupt(digest, "bytes changed while streaming");
@@ -425,6 +486,7 @@ export class Artifacts {
   /** Writes the verified bytes to `dest` atomically (temp + fsync + rename); nothing lands if verification fails. */
   async getToFile(digest: Digest, dest: string, opts: ReadOptions = {}): Promise<ArtifactInfo> {
     const r = this.presentRow(digest, opts.asOf);
+    const tag = storedTypeTag(digest, r);
     const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
     try {
@@ -433,7 +495,7 @@ export class Artifacts {
       } catch (err) {
         throw new CairnError(ErrorCode.STORE_IO, `cannot write ${dest}: ${(err as Error).message}`, { path: dest }, { cause: err });
       }
-      const h = identityHasher(r.type_tag ?? undefined);
+      const h = identityHasher(tag);
       let n = 0;
       if (r.storage === 0) {
         const bytes = this.get(digest, opts);
@@ -441,15 +503,18 @@ export class Artifacts {
         n = bytes.length;
         await fh.write(bytes);
       } else {
-        const fd = this.openFile(digest);
+        const file = this.openFile(digest);
         try {
-          for await (const chunk of fdChunks(fd)) {
+          checkFileSize(digest, r, file);
+          // at most one byte past the recorded size: enough to tell that the file grew
+          for await (const chunk of fdChunks(digest, file.fd, r.size + 1)) {
             h.update(chunk);
             n += chunk.length;
+            if (n > r.size) throw corrupt(digest, `its file holds more than the recorded ${r.size} bytes`);
             await fh.write(chunk);
           }
         } finally {
-          closeSync(fd);
+          closeSync(file.fd);
         }
       }
       if (n !== r.size || h.digest() !== digest) throw corrupt(digest, "stored bytes do not match the digest");
@@ -465,8 +530,13 @@ export class Artifacts {
     return rowToInfo(r);
   }
 
-  /** Visible artifacts in logseq order. */
-  *list(opts: ListOptions = {}): Generator<ArtifactInfo> {
+  /** Visible artifacts in logseq order, read lazily (the options are checked at the call). */
+  list(opts: ListOptions = {}): Generator<ArtifactInfo> {
+    checkAsOf(opts.asOf);
+    return this.listRows(opts);
+  }
+
+  private *listRows(opts: ListOptions): Generator<ArtifactInfo> {
     const where: string[] = ["state = 0", "logseq > ?"];
     const args: unknown[] = [opts.afterLogseq ?? 0];
     if (opts.asOf !== undefined) {
@@ -512,15 +582,18 @@ export function placeReady(root: string, digest: Digest): void {
 /**
  * Crash recovery, run by every writer that opens the store (it holds the lock, so no other
  * writer has files in tmp/): drop *.part files, drop .ready files with no catalog row, place
- * .ready files that were committed, and finish files that gc was removing.
+ * .ready files that were committed, and finish files that gc was removing. It never refuses to
+ * open the store over a file it cannot move or remove (a stray file where objects/ab/ goes, a
+ * directory where a file was, no permission): it leaves it as it is, for fsck to report and the
+ * next writer to try again. Catalog errors (a damaged page) are thrown.
  */
 export function recoverArtifacts(root: string, cat: Catalog): { removed: number; placed: number; finishedSweeps: number } {
   const tmp = join(root, TMP_DIR);
-  ensureDir(tmp);
-  ensureDir(join(root, OBJECTS_DIR));
+  attempt(() => ensureDir(tmp));
+  attempt(() => ensureDir(join(root, OBJECTS_DIR)));
   let removed = 0;
   let placed = 0;
-  for (const name of readdirSync(tmp)) {
+  for (const name of listQuiet(tmp)) {
     const path = join(tmp, name);
     if (name.endsWith(READY_SUFFIX) && /^[0-9a-f]{64}\.ready$/.test(name)) {
       const digest = `sha256:${name.slice(0, 64)}` as Digest;
@@ -528,39 +601,65 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
         | { state: number; storage: number }
         | undefined;
       if (r !== undefined && r.state === 0 && r.storage === 1) {
-        placeReady(root, digest);
-        placed++;
+        if (attempt(() => placeReady(root, digest))) placed++;
         continue;
       }
     }
-    rmSync(path, { recursive: true, force: true });
-    removed++;
+    if (attempt(() => rmSync(path, { recursive: true, force: true }))) removed++;
   }
-  // A killed `init` (or format upgrade) leaves the FORMAT file's temp beside it in the root
-  // (writeFileAtomicSync: `FORMAT.<pid>.<random>.tmp`): removed like the temp files under tmp/,
-  // unless its process still runs (another process may be in its init, which comes before the
-  // writer lock, and would fail its rename).
-  for (const name of readdirSync(root)) {
+  // A killed `init` (or format upgrade) of an older build leaves the FORMAT file's temp beside it
+  // in the root (writeFileAtomicSync: `FORMAT.<pid>.<random>.tmp`): removed like the temp files
+  // under tmp/, unless its process still runs (an older build's init writes FORMAT before it
+  // takes the writer lock, and would fail its rename).
+  for (const name of listQuiet(root)) {
     const m = FORMAT_TEMP_RE.exec(name);
     if (m !== null && (Number(m[1]) === process.pid || !processRuns(Number(m[1])))) {
-      rmSync(join(root, name), { force: true });
-      removed++;
+      if (attempt(() => rmSync(join(root, name), { force: true }))) removed++;
     }
   }
-  // An interrupted sweep, finished a page at a time (each page leaves state 1, so the next
-  // query returns the rest): memory does not grow with the size of the sweep.
+  // An interrupted sweep, finished a page at a time in logseq order (memory does not grow with
+  // the size of the sweep). A row whose file cannot be removed, or whose digest is malformed,
+  // stays `sweeping` (fsck reports it; the next writer tries again).
   let finishedSweeps = 0;
-  for (;;) {
-    const page = cat.stmt("SELECT digest FROM artifacts WHERE state = 1 LIMIT ?").all(RECOVERY_SWEEP_PAGE) as Array<{ digest: Buffer }>;
+  // `state <> 0` lets SQLite use the partial index artifacts_state (state = 1 alone does not):
+  // a writer's open reads only the sweeping rows, not the whole table.
+  const pageStmt = cat.stmt("SELECT logseq, digest FROM artifacts WHERE state <> 0 AND state = 1 AND logseq > ? ORDER BY logseq LIMIT ?");
+  for (let after = 0; ; ) {
+    const page = pageStmt.all(after, RECOVERY_SWEEP_PAGE) as Array<{ logseq: number; digest: unknown }>;
     if (page.length === 0) break;
-    for (const s of page) unlinkQuiet(objectPath(root, digestFromBytes(s.digest)));
+    after = (page[page.length - 1] as { logseq: number }).logseq;
+    const gone: number[] = [];
+    for (const s of page) {
+      if (!isStoredDigest(s.digest)) continue;
+      const file = objectPath(root, `sha256:${s.digest.toString("hex")}`);
+      if (attempt(() => unlinkQuiet(file))) gone.push(s.logseq);
+    }
     cat.tx(() => {
-      const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE digest = ? AND state = 1");
-      for (const s of page) done.run(s.digest);
+      const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
+      for (const logseq of gone) done.run(logseq);
     });
-    finishedSweeps += page.length;
+    finishedSweeps += gone.length;
   }
   return { removed, placed, finishedSweeps };
+}
+
+/** Runs a file-system step of recovery: false when it fails (the problem is left for fsck). */
+function attempt(f: () => void): boolean {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A directory's entries; none when it cannot be listed (left for fsck). */
+function listQuiet(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** The temp file of a FORMAT write (fsutil.ts `writeFileAtomicSync`), with its writer's pid. */
@@ -571,30 +670,128 @@ const RECOVERY_SWEEP_PAGE = 1000;
 
 export function verifyBytes(digest: Digest, r: ArtifactRow, bytes: Uint8Array): void {
   if (bytes.length !== r.size) throw corrupt(digest, `stored size ${bytes.length} differs from recorded size ${r.size}`);
-  const actual = identityHasher(r.type_tag ?? undefined).update(bytes).digest();
+  const actual = identityHasher(storedTypeTag(digest, r)).update(bytes).digest();
   if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
 }
 
-/** Reads a file descriptor from offset 0 in STREAM_CHUNK_BYTES pieces (positional reads, so it can be read twice). */
-export async function* fdChunks(fd: number): AsyncGenerator<Buffer> {
+/** An open file of a large artifact: its descriptor and its size when opened. */
+export interface ArtifactFile {
+  fd: number;
+  size: number;
+}
+
+/** O_NONBLOCK: opening a FIFO planted where an object file goes must not wait for a writer. */
+const OPEN_OBJECT_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
+/**
+ * Opens the file of a large artifact: undefined when there is none. A committed file only ever
+ * moves from tmp/<hex>.ready to objects/, so trying objects/, then .ready, then objects/ again
+ * finds it even while the writer places it; the descriptor stays valid through that rename.
+ * What is found must be a regular file (a symlink is followed): a directory, device, FIFO or
+ * socket there is E_STORE_CORRUPT, never read; a file that cannot be opened is E_STORE_CORRUPT
+ * (E_STORE_IO when permission is denied).
+ */
+export function openArtifactFile(root: string, digest: Digest): ArtifactFile | undefined {
+  const final = objectPath(root, digest);
+  for (const p of [final, readyPath(root, digest), final]) {
+    let fd: number;
+    try {
+      fd = openSync(p, OPEN_OBJECT_FLAGS);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: objects/ab is not a directory, so it holds no file
+      if (code === "ENOENT" || code === "ENOTDIR") continue;
+      const why = `its file ${relative(root, p)} cannot be opened: ${(err as Error).message}`;
+      if (code === "EACCES" || code === "EPERM") throw new CairnError(ErrorCode.STORE_IO, `artifact ${digest}: ${why}`, { digest, path: p }, { cause: err });
+      throw corrupt(digest, why);
+    }
+    let st: Stats;
+    try {
+      st = fstatSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      throw new CairnError(ErrorCode.STORE_IO, `artifact ${digest}: cannot inspect its file ${relative(root, p)}: ${(err as Error).message}`, { digest, path: p }, { cause: err });
+    }
+    if (!st.isFile()) {
+      closeSync(fd);
+      throw corrupt(digest, `its file ${relative(root, p)} is not a regular file (${fileKind(st)})`);
+    }
+    return { fd, size: st.size };
+  }
+  return undefined;
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isCharacterDevice() || st.isBlockDevice()) return "a device";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
+}
+
+/** E_STORE_CORRUPT when the file's size (when opened) is not the recorded size: nothing is read. */
+export function checkFileSize(digest: Digest, r: ArtifactRow, file: ArtifactFile): void {
+  if (file.size !== r.size) throw corrupt(digest, `stored size ${file.size} differs from recorded size ${r.size}`);
+}
+
+/**
+ * The file's bytes, which must be exactly `r.size` of them: its size when opened is checked first,
+ * then the recorded size is read and one byte past it probed (a file that grew since), never more.
+ */
+function readRecordedSize(digest: Digest, r: ArtifactRow, file: ArtifactFile): Buffer {
+  checkFileSize(digest, r, file);
+  const buf = Buffer.allocUnsafe(r.size);
+  const read = (into: Buffer, off: number, len: number, pos: number): number => {
+    try {
+      return readSync(file.fd, into, off, len, pos);
+    } catch (err) {
+      throw readError(digest, err);
+    }
+  };
+  for (let n = 0; n < r.size; ) {
+    const got = read(buf, n, r.size - n, n);
+    if (got === 0) throw corrupt(digest, `stored size ${n} differs from recorded size ${r.size}`);
+    n += got;
+  }
+  if (read(Buffer.allocUnsafe(1), 0, 1, r.size) !== 0) throw corrupt(digest, `its file holds more than the recorded ${r.size} bytes`);
+  return buf;
+}
+
+function readError(digest: Digest, err: unknown): CairnError {
+  return new CairnError(ErrorCode.STORE_IO, `artifact ${digest}: cannot read its file: ${(err as Error).message}`, { digest }, { cause: err });
+}
+
+/**
+ * Reads a file descriptor from offset 0 in STREAM_CHUNK_BYTES pieces (positional reads, so it can
+ * be read twice), at most `limit` bytes: callers pass one past the recorded size, so a file that
+ * grew (or a device that never ends) is noticed without reading on.
+ */
+export async function* fdChunks(digest: Digest, fd: number, limit: number): AsyncGenerator<Buffer> {
   let pos = 0;
-  for (;;) {
-    const buf = Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
-    const n = await new Promise<number>((res, rej) => read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? rej(err) : res(bytes))));
+  while (pos < limit) {
+    const buf = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, limit - pos));
+    let n: number;
+    try {
+      n = await new Promise<number>((res, rej) => read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? rej(err) : res(bytes))));
+    } catch (err) {
+      throw readError(digest, err);
+    }
     if (n === 0) return;
     pos += n;
     yield n === buf.length ? buf : buf.subarray(0, n);
   }
 }
 
-/** Re-hashes a large artifact's open file without holding it in memory. */
-export async function verifyFd(digest: Digest, r: ArtifactRow, fd: number): Promise<void> {
-  const h = identityHasher(r.type_tag ?? undefined);
+/** Re-hashes a large artifact's open file without holding it in memory, reading at most one byte past its recorded size. */
+export async function verifyFd(digest: Digest, r: ArtifactRow, file: ArtifactFile): Promise<void> {
+  checkFileSize(digest, r, file);
+  const h = identityHasher(storedTypeTag(digest, r));
   let n = 0;
-  for await (const chunk of fdChunks(fd)) {
+  for await (const chunk of fdChunks(digest, file.fd, r.size + 1)) {
     h.update(chunk);
     n += chunk.length;
   }
+  if (n > r.size) throw corrupt(digest, `its file holds more than the recorded ${r.size} bytes`);
   if (n !== r.size) throw corrupt(digest, `stored size ${n} differs from recorded size ${r.size}`);
   const actual = h.digest();
   if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
@@ -608,10 +805,11 @@ export function corrupt(digest: string, why: string): CairnError {
   return new CairnError(ErrorCode.STORE_CORRUPT, `artifact ${digest} is corrupt: ${why}`, { digest });
 }
 
+/** Removes a file if it is there (ENOTDIR: a parent is not a directory, so it is not there either). */
 export function unlinkQuiet(path: string): void {
   try {
     unlinkSync(path);
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isNotFound(err) && (err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
   }
 }

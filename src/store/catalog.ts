@@ -4,8 +4,10 @@
  * in-memory counter seeded from the tables' maxima is exact; it is restored when a
  * transaction rolls back, so logseqs never have gaps.
  */
+import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { DIGEST_BYTES, type Digest } from "../core/digest.js";
 import { LOGSEQ_TABLES, SCHEMA_V1 } from "./schema.js";
 import { STORE_FORMAT_VERSION } from "./layout.js";
 
@@ -40,49 +42,115 @@ export class Catalog {
   private runTx: ((f: () => unknown) => unknown) | undefined;
   private afterCommit: Array<() => void> = [];
   private afterRollback: Array<() => void> = [];
+  /**
+   * Set when opening a writer met a damaged catalog page (SQLITE_CORRUPT) reading the highest
+   * logseq: the E_STORE_CORRUPT every store operation but fsck and close then fails with (Store).
+   */
+  damaged: CairnError | undefined;
 
+  /**
+   * Opens the catalog at `path`. `create` is true only when the store is being created (it has
+   * no FORMAT file yet, the init path): then a missing or empty database gets the schema, and a
+   * catalog that already holds records is refused (a store's data without its FORMAT file). Every
+   * other open requires the file to exist and to hold Cairn's tables: a missing or empty catalog
+   * is E_STORE_CORRUPT naming it, and nothing is created or written before that check (fsck
+   * included: it never repairs).
+   */
   constructor(path: string, opts: { readOnly: boolean; durability: Durability; create: boolean }) {
     this.readOnly = opts.readOnly;
+    if (!opts.create) requireCatalogFile(path);
     try {
       this.db = new Database(path, { readonly: opts.readOnly, fileMustExist: !opts.create, timeout: 5000 });
     } catch (err) {
       throw catalogError(path, err, "cannot open catalog");
     }
     try {
+      // Before any pragma: setting WAL mode writes to an empty file.
+      const tables = this.tables();
+      if (tables.length === 0 && !opts.create) {
+        throw new CairnError(
+          ErrorCode.STORE_CORRUPT,
+          `catalog ${path} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup)`,
+          { path },
+        );
+      }
       if (!opts.readOnly) {
         this.db.pragma("journal_mode = WAL");
-        this.db.pragma(`synchronous = ${SYNCHRONOUS[checkDurability(opts.durability)]}`);
+        // Creating a store: the schema commits durably (FULL) whatever the durability, as FORMAT,
+        // written next and fsynced, must never describe a store whose catalog a power loss undid.
+        const synchronous = SYNCHRONOUS[checkDurability(opts.durability)];
+        this.db.pragma(`synchronous = ${opts.create ? SYNCHRONOUS.full : synchronous}`);
         this.db.pragma("foreign_keys = OFF");
-        const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+        const hasMeta = tables.includes("meta");
         // never touch the schema of a catalog from another version; a catalog whose creation a
         // crash interrupted (before this was one transaction) holds a meta table but no version
         // and nothing else: it is created again
-        if (hasMeta && !this.interruptedCreation()) this.checkVersion(path);
+        if (hasMeta && !this.interruptedCreation()) {
+          this.checkVersion(path);
+          // Creating a store (no FORMAT file) adopts only a catalog that holds no record: the one
+          // an init killed before writing FORMAT left behind.
+          if (opts.create && this.holdsRecords()) {
+            throw new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} holds records but its store has no FORMAT file; refusing to adopt it`, { path });
+          }
+        }
         // No meta table: only a brand-new, empty database may be created. Every build creates
         // `meta` first (its own statement, before any other table; now all in one transaction),
         // so tables without it are not a creation cut short but a damaged or foreign catalog: it
         // is refused, never "repaired" by creating a version row for data nobody checked.
-        if (!hasMeta) this.refuseTablesWithoutMeta(path);
+        if (!hasMeta) this.refuseTablesWithoutMeta(path, tables);
         // The schema and the version in one transaction: a crash leaves all of it or none.
         this.db.transaction(() => {
           this.db.exec(SCHEMA_V1);
           const row = this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined;
           if (row === undefined) this.db.prepare("INSERT INTO meta(key, value) VALUES ('format_version', ?)").run(String(STORE_FORMAT_VERSION));
         })();
+        if (opts.create) this.db.pragma(`synchronous = ${synchronous}`);
       }
       this.db.pragma(`cache_size = -${Math.floor(DEFAULT_CATALOG_CACHE_BYTES / 1024)}`);
       this.checkVersion(path);
-      if (!opts.readOnly) this.next = this.maxLogseq() + 1;
     } catch (err) {
       this.db.close();
       if (err instanceof CairnError) throw err;
       throw catalogError(path, err, "cannot use catalog");
     }
+    if (!opts.readOnly) {
+      // The highest logseq reads the last page of every record table. A damaged one is not
+      // refused here: the writer opens with `damaged` set, so that fsck can still report it
+      // (Store refuses every other operation with this error).
+      try {
+        this.next = this.maxLogseq() + 1;
+      } catch (err) {
+        if (!isCorruptionError(err)) {
+          this.db.close();
+          throw catalogError(path, err, "cannot use catalog");
+        }
+        this.damaged = storeErrorOf(path, err) as CairnError;
+      }
+    }
+  }
+
+  /** The catalog file's path. */
+  get path(): string {
+    return this.db.name;
+  }
+
+  /** Names of the database's own tables (not SQLite's internal ones), sorted. */
+  private tables(): string[] {
+    const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>;
+    return rows.map((r) => r.name);
+  }
+
+  /** Whether any record table exists and holds a row. */
+  private holdsRecords(): boolean {
+    for (const t of LOGSEQ_TABLES) {
+      const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+      if (exists && this.db.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() !== undefined) return true;
+    }
+    return false;
   }
 
   /** E_STORE_CORRUPT if the catalog (which has no meta table) holds any table at all. */
-  private refuseTablesWithoutMeta(path: string): void {
-    const tables = (this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+  private refuseTablesWithoutMeta(path: string, tables: string[]): void {
     if (tables.length === 0) return;
     throw new CairnError(
       ErrorCode.STORE_CORRUPT,
@@ -94,11 +162,7 @@ export class Catalog {
   /** A meta table without any row, and no row in any logseq table: a creation cut short. */
   private interruptedCreation(): boolean {
     if ((this.db.prepare("SELECT COUNT(*) AS n FROM meta").get() as { n: number }).n !== 0) return false;
-    for (const t of LOGSEQ_TABLES) {
-      const exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
-      if (exists && this.db.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() !== undefined) return false;
-    }
-    return true;
+    return !this.holdsRecords();
   }
 
   private checkVersion(path: string): void {
@@ -227,6 +291,59 @@ export function catalogError(path: string, err: unknown, what: string): CairnErr
     return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${msg}`, { path, sqliteCode: (err as { code: string }).code }, { cause: err });
   }
   return new CairnError(ErrorCode.STORE_IO, `${what} ${path}: ${msg}`, { path }, { cause: err });
+}
+
+/**
+ * E_STORE_CORRUPT naming `path` when the catalog file is missing: every open but the creation of
+ * a store requires it (other failures to reach it are left to SQLite's open, E_STORE_IO).
+ */
+function requireCatalogFile(path: string): void {
+  try {
+    statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return;
+    throw new CairnError(
+      ErrorCode.STORE_CORRUPT,
+      `catalog ${path} is missing (deleted?); a store's catalog is created only with the store, never again (restore it from a backup)`,
+      { path },
+    );
+  }
+}
+
+/**
+ * `err` as the store reports it: SQLite finding the catalog damaged (SQLITE_CORRUPT*,
+ * SQLITE_NOTADB) at any query is E_STORE_CORRUPT naming the catalog file (fsck reports it as
+ * sqlite_integrity); any other error is returned unchanged.
+ */
+export function storeErrorOf(path: string, err: unknown): unknown {
+  if (!isCorruptionError(err)) return err;
+  return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${(err as Error).message}; run cairn fsck`, {
+    path,
+    sqliteCode: (err as { code: string }).code,
+  }, { cause: err });
+}
+
+/** Whether a value read from a digest column is one: a 32-byte BLOB. */
+export function isStoredDigest(raw: unknown): raw is Buffer {
+  return Buffer.isBuffer(raw) && raw.length === DIGEST_BYTES;
+}
+
+/** A catalog value as text for a message: a BLOB as an SQL literal (x'…'), anything else as JSON. */
+export function describeStored(raw: unknown): string {
+  if (Buffer.isBuffer(raw)) return raw.length > 64 ? `x'${raw.subarray(0, 64).toString("hex")}…' (${raw.length} bytes)` : `x'${raw.toString("hex")}'`;
+  const text = typeof raw === "bigint" ? String(raw) : JSON.stringify(raw) ?? String(raw);
+  return text.length > 140 ? `${text.slice(0, 140)}…` : text;
+}
+
+/**
+ * The digest held in a catalog digest column; E_STORE_CORRUPT naming `where` when it is not a
+ * 32-byte BLOB (a damaged or edited catalog), never E_DIGEST_INVALID or a TypeError.
+ */
+export function storedDigest(raw: unknown, where: string): Digest {
+  if (!isStoredDigest(raw)) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `the catalog is corrupt: ${where} holds ${describeStored(raw)}, not a 32-byte digest; run cairn fsck`, { where });
+  }
+  return `sha256:${raw.toString("hex")}`;
 }
 
 /** Whether `err` is SQLite reporting a damaged database file (SQLITE_CORRUPT*, SQLITE_NOTADB). */

@@ -7,9 +7,9 @@
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalDigest } from "../core/canonical.js";
-import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
-import type { Artifacts } from "./artifacts.js";
+import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import { storedDigest, type Catalog } from "./catalog.js";
+import { checkAsOf, type Artifacts } from "./artifacts.js";
 
 /** Most nodes on one side of an edge. */
 export const MAX_EDGE_NODES = 4096;
@@ -115,14 +115,27 @@ export class Edges {
       side: number;
       node: Buffer;
     }>;
+    const where = `a node of the edge at logseq ${e.logseq}`;
     return {
-      edgeId: digestFromBytes(e.edge_id),
+      edgeId: storedDigest(e.edge_id, `the edge row at logseq ${e.logseq}`),
       logseq: e.logseq,
       type: e.edge_type,
       role: e.role,
-      from: nodes.filter((n) => n.side === 0).map((n) => digestFromBytes(n.node)),
-      to: nodes.filter((n) => n.side === 1).map((n) => digestFromBytes(n.node)),
+      from: nodes.filter((n) => n.side === 0).map((n) => storedDigest(n.node, where)),
+      to: nodes.filter((n) => n.side === 1).map((n) => storedDigest(n.node, where)),
     };
+  }
+
+  /**
+   * The edge an edge_nodes row points at: E_STORE_CORRUPT when there is no such edge (its row
+   * was deleted behind Cairn's back; fsck reports the nodes as edge_invalid).
+   */
+  private edgeAt(logseq: number): EdgeRecord {
+    const e = this.byLogseq(logseq);
+    if (e === undefined) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `the catalog is corrupt: edge nodes at logseq ${logseq} belong to no edge; run cairn fsck`, { logseq });
+    }
+    return e;
   }
 
   byId(id: Digest): EdgeRecord | undefined {
@@ -134,7 +147,7 @@ export class Edges {
 
   /** The edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node), in logseq order. */
   edgesTouching(node: Digest, side: 0 | 1): EdgeRecord[] {
-    return this.touching(digestToBytes(parseDigest(node, "digest")), side, undefined).map((ls) => this.byLogseq(ls) as EdgeRecord);
+    return this.touching(digestToBytes(parseDigest(node, "digest")), side, undefined).map((ls) => this.edgeAt(ls));
   }
 
   /** Logseqs of edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node). */
@@ -153,7 +166,12 @@ export class Edges {
     if (!Number.isInteger(depth) || depth < 0 || depth > MAX_LINEAGE_DEPTH) {
       throw new CairnError(ErrorCode.USAGE, `lineage depth must be an integer in 0..${MAX_LINEAGE_DEPTH}`, { depth });
     }
-    if (!this.artifacts.known(start)) throw new CairnError(ErrorCode.NOT_FOUND, `artifact ${start} not found`, { digest: start });
+    const asOf = checkAsOf(opts.asOf);
+    // The start must be known (any state: a tombstone does not hide provenance), and as of a
+    // logseq, recorded by then, like every node the walk reaches through the edges of then.
+    const first = this.artifacts.firstLogseq(start);
+    if (first === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `artifact ${start} not found`, { digest: start });
+    if (asOf !== undefined && first > asOf) throw new CairnError(ErrorCode.NOT_FOUND, `artifact ${start} not found as of logseq ${asOf}`, { digest: start, asOf });
     const seen = new Map<Digest, number>([[start, 0]]);
     const edgeSeen = new Map<number, EdgeRecord>();
     let frontier: Digest[] = [start];
@@ -161,10 +179,10 @@ export class Edges {
     for (let d = 1; d <= depth && frontier.length > 0; d++) {
       const next = new Set<Digest>();
       for (const node of frontier) {
-        for (const ls of this.touching(digestToBytes(node), mySide, opts.asOf)) {
+        for (const ls of this.touching(digestToBytes(node), mySide, asOf)) {
           let e = edgeSeen.get(ls);
           if (e === undefined) {
-            e = this.byLogseq(ls) as EdgeRecord;
+            e = this.edgeAt(ls);
             edgeSeen.set(ls, e);
             if (edgeSeen.size > MAX_LINEAGE_EDGES) {
               throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `lineage of ${start} crosses more than ${MAX_LINEAGE_EDGES} edges; lower --depth`);

@@ -11,15 +11,15 @@
  * are ordered by name through a selection that keeps only as many as the report can still
  * list, and counts the rest. Every other catalog check iterates its query row by row.
  */
-import { closeSync, existsSync, openSync, opendirSync, type Dirent } from "node:fs";
+import { closeSync, existsSync, lstatSync, opendirSync, statSync, type Dirent } from "node:fs";
 import { join } from "node:path";
-import { digestFromBytes, digestToBytes } from "../core/digest.js";
-import { isCairnError } from "../core/errors.js";
-import { isCorruptionError, type Catalog } from "./catalog.js";
-import { OBJECTS_DIR, TMP_DIR, objectPath, readyPath } from "./layout.js";
-import { verifyBytes, verifyFd, type ArtifactRow } from "./artifacts.js";
+import { digestToBytes, type Digest } from "../core/digest.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
+import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
+import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile, type ArtifactRow } from "./artifacts.js";
 import { edgeId } from "./edges.js";
-import { checkedReceiptBody, type ReceiptBody } from "./receipts.js";
+import { checkedReceiptBody, checkedTiming, type ReceiptBody } from "./receipts.js";
 
 /** Problems listed one by one before fsck only counts the rest. */
 export const MAX_REPORTED_PROBLEMS = 10_000;
@@ -122,9 +122,26 @@ function* entries(path: string): Generator<Dirent> {
   }
 }
 
-export async function fsck(root: string, cat: Catalog): Promise<FsckReport> {
+/** A digest column's value as a digest, or undefined when it is not a 32-byte BLOB. */
+function digestOf(raw: unknown): Digest | undefined {
+  return isStoredDigest(raw) ? `sha256:${raw.toString("hex")}` : undefined;
+}
+
+/**
+ * Checks the store. `opening` is the E_STORE_CORRUPT a writer's opening met (a damaged catalog
+ * page read for the highest logseq or by crash recovery), reported first. E_USAGE inside a
+ * catalog transaction: its reads would mix uncommitted writes with a commit made while it runs.
+ */
+export async function fsck(root: string, cat: Catalog, opening?: CairnError): Promise<FsckReport> {
+  if (cat.inTransaction) {
+    throw new CairnError(ErrorCode.USAGE, "fsck cannot run inside store.transaction(): call it outside the transaction");
+  }
   const p = new Problems();
   const checked: Checked = { artifacts: 0, bytes: 0, receipts: 0, edges: 0, maxLogseq: 0 };
+  if (opening !== undefined) {
+    const why = opening.cause instanceof Error ? opening.cause.message : opening.message;
+    p.add("sqlite_integrity", "catalog", `opening the store as the writer could not read the catalog (${why}): crash recovery did not run`);
+  }
 
   try {
     const integrity = cat.db.pragma("quick_check") as Array<{ quick_check: string }>;
@@ -135,7 +152,7 @@ export async function fsck(root: string, cat: Catalog): Promise<FsckReport> {
     await verifyFiles(root, cat, p, checked);
     // 2. Files nobody references.
     checkObjectFiles(root, cat, p);
-    checkTmpFiles(root, p);
+    checkTmpFiles(root, cat, p);
     // 3. References must point at known artifacts.
     checkReferences(cat, p);
     // 4. Edges: every edge has nodes on both sides and its id matches its content.
@@ -170,7 +187,11 @@ function checkArtifactRows(root: string, cat: Catalog, p: Problems, checked: Che
 }
 
 function checkArtifactRow(root: string, r: ArtifactRow & { bytes: Buffer | null }, p: Problems, checked: Checked): void {
-  const d = digestFromBytes(r.digest);
+  const d = digestOf(r.digest);
+  if (d === undefined) {
+    p.add("artifact_corrupt", `logseq ${r.logseq}`, `the artifact row at logseq ${r.logseq} holds ${describeStored(r.digest)}, not a 32-byte digest`);
+    return;
+  }
   if (r.storage === 1) {
     if (r.state !== 0 && existsSync(objectPath(root, d))) p.add("swept_bytes_present", d, `artifact ${d} was swept but its file is still present`);
     return;
@@ -187,7 +208,8 @@ function checkArtifactRow(root: string, r: ArtifactRow & { bytes: Buffer | null 
   try {
     verifyBytes(d, r, r.bytes);
   } catch (err) {
-    p.add("artifact_corrupt", d, (err as Error).message);
+    if (!isCairnError(err)) throw err;
+    p.add("artifact_corrupt", d, err.message);
   }
 }
 
@@ -205,24 +227,48 @@ async function verifyFiles(root: string, cat: Catalog, p: Problems, checked: Che
   }
 }
 
+/** One file re-hashed (read at most one byte past its recorded size); what is not a readable regular file is reported. */
 async function verifyFile(root: string, r: ArtifactRow, p: Problems, checked: Checked): Promise<void> {
-  const d = digestFromBytes(r.digest);
-  let fd: number;
+  const d = digestOf(r.digest);
+  if (d === undefined) return; // reported by checkArtifactRows
+  let file: ArtifactFile | undefined;
   try {
-    fd = openSync(existsSync(objectPath(root, d)) ? objectPath(root, d) : readyPath(root, d), "r");
+    file = openArtifactFile(root, d);
   } catch (err) {
-    if ((err as { code?: string }).code !== "ENOENT") throw err;
+    if (!isCairnError(err)) throw err;
+    p.add("artifact_corrupt", d, err.message);
+    return;
+  }
+  if (file === undefined) {
     p.add("artifact_missing", d, `artifact ${d}: its file is missing`);
     return;
   }
   try {
-    await verifyFd(d, r, fd);
+    await verifyFd(d, r, file);
     checked.bytes += r.size;
   } catch (err) {
     if (isCairnError(err)) p.add("artifact_corrupt", d, err.message);
     else throw err;
   } finally {
-    closeSync(fd);
+    closeSync(file.fd);
+  }
+}
+
+/** Whether `path` is there but is not a directory (then reported, and not listed). */
+function notADirectory(path: string): boolean {
+  try {
+    return !statSync(path).isDirectory();
+  } catch {
+    return lstatExists(path);
+  }
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -233,6 +279,10 @@ async function verifyFile(root: string, r: ArtifactRow, p: Problems, checked: Ch
  */
 function checkObjectFiles(root: string, cat: Catalog, p: Problems): void {
   const objects = join(root, OBJECTS_DIR);
+  if (notADirectory(objects)) {
+    p.add("orphan_file", OBJECTS_DIR, `${OBJECTS_DIR} is not a directory`);
+    return;
+  }
   if (!existsSync(objects)) return;
   const isFileArtifact = cat.stmt("SELECT 1 FROM artifacts WHERE digest = ? AND storage = 1");
   const found = new FirstInOrder(p.room());
@@ -252,20 +302,37 @@ function checkObjectFiles(root: string, cat: Catalog, p: Problems): void {
   report(p, found, (subject) => p.add("orphan_file", subject, `file ${subject} belongs to no artifact`));
 }
 
-/** Anything left in tmp/ (recovery empties it when a writer opens the store). */
-function checkTmpFiles(root: string, p: Problems): void {
+/**
+ * Anything left in tmp/ (recovery empties it when a writer opens the store). A committed
+ * artifact's `<hex>.ready` that recovery could not move into objects/ says so.
+ */
+function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
   const tmp = join(root, TMP_DIR);
+  if (notADirectory(tmp)) {
+    p.add("stray_file", TMP_DIR, `${TMP_DIR} is not a directory`);
+    return;
+  }
   if (!existsSync(tmp)) return;
+  const isFileArtifact = cat.stmt("SELECT 1 FROM artifacts WHERE digest = ? AND storage = 1 AND state = 0");
   const found = new FirstInOrder(p.room());
   for (const ent of entries(tmp)) found.offer(ent.name, join(TMP_DIR, ent.name));
-  report(p, found, (subject) => p.add("stray_file", subject, `temporary file ${subject} was left behind`));
+  report(p, found, (subject) => {
+    const name = subject.slice(TMP_DIR.length + 1);
+    const hex = name.endsWith(READY_SUFFIX) ? name.slice(0, -READY_SUFFIX.length) : "";
+    if (DIGEST_HEX_RE.test(hex) && isFileArtifact.get(Buffer.from(hex, "hex")) !== undefined) {
+      p.add("stray_file", subject, `file ${subject} of artifact sha256:${hex} was never moved into ${OBJECTS_DIR}/ (crash recovery could not place it; reads use it where it is)`);
+    } else {
+      p.add("stray_file", subject, `temporary file ${subject} was left behind`);
+    }
+  });
 }
 
 function checkReferences(cat: Catalog, p: Problems): void {
   const dangling = (sql: string, what: string): void => {
-    for (const r of cat.stmt(sql).iterate() as Iterable<{ d: Buffer }>) {
-      const d = digestFromBytes(r.d);
-      p.add("dangling_reference", d, `${what} references ${d}, which is not an artifact in this store`);
+    for (const r of cat.stmt(sql).iterate() as Iterable<{ d: unknown }>) {
+      const d = digestOf(r.d);
+      if (d !== undefined) p.add("dangling_reference", d, `${what} references ${d}, which is not an artifact in this store`);
+      else p.add("dangling_reference", describeStored(r.d), `${what} references ${describeStored(r.d)}, which is not a 32-byte digest`);
     }
   };
   const known = "NOT IN (SELECT digest FROM artifacts)";
@@ -281,15 +348,25 @@ function checkEdges(cat: Catalog, p: Problems, checked: Checked): void {
   const nodesOf = cat.stmt("SELECT side, node FROM edge_nodes WHERE edge_logseq = ? ORDER BY side, pos");
   for (const e of cat.stmt("SELECT logseq, edge_id, edge_type, role FROM edges ORDER BY logseq").iterate() as Iterable<{
     logseq: number;
-    edge_id: Buffer;
+    edge_id: unknown;
     edge_type: string;
     role: string;
   }>) {
     checked.edges++;
-    const nodes = nodesOf.all(e.logseq) as Array<{ side: number; node: Buffer }>; // ≤ 2 × MAX_EDGE_NODES
-    const from = nodes.filter((n) => n.side === 0).map((n) => digestFromBytes(n.node));
-    const to = nodes.filter((n) => n.side === 1).map((n) => digestFromBytes(n.node));
-    const id = digestFromBytes(e.edge_id);
+    const nodes = nodesOf.all(e.logseq) as Array<{ side: number; node: unknown }>; // ≤ 2 × MAX_EDGE_NODES
+    const id = digestOf(e.edge_id);
+    const subject = id ?? `logseq ${e.logseq}`;
+    if (id === undefined) {
+      p.add("edge_invalid", subject, `the edge at logseq ${e.logseq} has id ${describeStored(e.edge_id)}, not a 32-byte digest`);
+      continue;
+    }
+    const bad = nodes.find((n) => !isStoredDigest(n.node));
+    if (bad !== undefined) {
+      p.add("edge_invalid", id, `edge ${id} has a node ${describeStored(bad.node)} that is not a 32-byte digest`);
+      continue;
+    }
+    const from = nodes.filter((n) => n.side === 0).map((n) => digestOf(n.node) as Digest);
+    const to = nodes.filter((n) => n.side === 1).map((n) => digestOf(n.node) as Digest);
     if (from.length === 0 || to.length === 0) p.add("edge_invalid", id, `edge ${id} has no ${from.length === 0 ? "from" : "to"} nodes`);
     else if (edgeId({ from, to, type: e.edge_type, role: e.role }) !== id) p.add("edge_invalid", id, `edge ${id} does not match its content`);
   }
@@ -297,23 +374,40 @@ function checkEdges(cat: Catalog, p: Problems, checked: Checked): void {
 
 function checkReceipts(cat: Catalog, p: Problems, checked: Checked): void {
   const knownStmt = cat.stmt("SELECT 1 FROM artifacts WHERE digest = ?");
-  for (const r of cat.stmt("SELECT logseq, digest, action_key, body FROM receipts ORDER BY logseq").iterate() as Iterable<{
+  for (const r of cat.stmt("SELECT logseq, digest, action_key, body, timing FROM receipts ORDER BY logseq").iterate() as Iterable<{
     logseq: number;
-    digest: Buffer;
-    action_key: Buffer;
-    body: string;
+    digest: unknown;
+    action_key: unknown;
+    body: unknown;
+    timing: unknown;
   }>) {
     checked.receipts++;
-    const d = digestFromBytes(r.digest);
-    let body: ReceiptBody;
+    const d = digestOf(r.digest);
+    const key = digestOf(r.action_key);
+    if (d === undefined || key === undefined) {
+      const [column, value] = d === undefined ? ["digest", r.digest] : ["action key", r.action_key];
+      p.add("receipt_invalid", d ?? `logseq ${r.logseq}`, `the receipt at logseq ${r.logseq} has ${column} ${describeStored(value)}, not a 32-byte digest`);
+      continue;
+    }
+    let refs: unknown[];
     try {
-      body = checkedReceiptBody(d, digestFromBytes(r.action_key), r.body); // the check every receipt load makes
+      if (typeof r.body !== "string") throw new Error(`body is ${describeStored(r.body)}, not text`);
+      const body: ReceiptBody = checkedReceiptBody(d, key, r.body); // the check every receipt load makes
+      checkedTiming(r.timing);
+      refs = [body.program, ...body.inputs, ...body.outputs];
     } catch (err) {
       p.add("receipt_invalid", d, `receipt ${d}: ${(err as Error).message}`);
       continue;
     }
-    for (const ref of [body.program, ...body.inputs, ...body.outputs]) {
-      if (knownStmt.get(digestToBytes(ref)) === undefined) {
+    for (const ref of refs as Digest[]) {
+      let raw: Buffer;
+      try {
+        raw = digestToBytes(ref);
+      } catch {
+        p.add("receipt_invalid", d, `receipt ${d}: its body lists ${describeStored(ref)}, which is not a digest`);
+        continue;
+      }
+      if (knownStmt.get(raw) === undefined) {
         p.add("dangling_reference", ref, `receipt ${d} references ${ref}, which is not an artifact in this store`);
       }
     }

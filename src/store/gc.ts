@@ -27,8 +27,8 @@
  * finishes an interrupted sweep).
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { digestFromBytes, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
+import type { Digest } from "../core/digest.js";
+import { storedDigest, type Catalog } from "./catalog.js";
 import { objectPath } from "./layout.js";
 import { unlinkQuiet } from "./artifacts.js";
 import type { Clock } from "../core/clock.js";
@@ -142,6 +142,11 @@ FROM (SELECT EXISTS (SELECT 1 FROM gc_marked m WHERE m.digest = a.digest) AS mar
       FROM artifacts a WHERE a.state = 0)`;
 
 export function collectGarbage(root: string, cat: Catalog, clock: Clock, session: WriterSession, opts: GcOptions): GcReport {
+  // The sweep deletes files once its first transaction commits: inside an outer transaction that
+  // commit is only a savepoint, and a rollback would bring back rows whose files are gone.
+  if (cat.inTransaction) {
+    throw new CairnError(ErrorCode.USAGE, "gc cannot run inside store.transaction(): it deletes files that a rollback could not bring back; call it outside the transaction");
+  }
   if (!Number.isFinite(opts.graceMs) || opts.graceMs < 0) {
     throw new CairnError(ErrorCode.USAGE, "gc grace must be a non-negative number of milliseconds", { graceMs: opts.graceMs });
   }
@@ -194,7 +199,7 @@ function markReachable(cat: Catalog): void {
 }
 
 function toSwept(r: DoomedRow): SweptArtifact {
-  return { digest: digestFromBytes(r.digest), size: r.size, storage: r.storage === 0 ? "packed" : "file" };
+  return { digest: storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`), size: r.size, storage: r.storage === 0 ? "packed" : "file" };
 }
 
 function listDoomed(cat: Catalog, limit: number): SweptArtifact[] {
@@ -223,7 +228,7 @@ function sweep(root: string, cat: Catalog): void {
     const sweeping = cat.stmt("UPDATE artifacts SET state = 1 WHERE logseq = ? AND state = 0");
     for (const r of doomedRows(cat, false)) (r.storage === 0 ? clear : sweeping).run(r.logseq);
   });
-  for (const r of doomedRows(cat, true)) unlinkQuiet(objectPath(root, digestFromBytes(r.digest)));
+  for (const r of doomedRows(cat, true)) unlinkQuiet(objectPath(root, storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`)));
   cat.tx(() => {
     const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
     for (const r of doomedRows(cat, true)) done.run(r.logseq);

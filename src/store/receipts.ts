@@ -12,9 +12,9 @@
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical.js";
-import { digestFromBytes, digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
-import type { Artifacts } from "./artifacts.js";
+import { digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
+import { storedDigest, type Catalog } from "./catalog.js";
+import { checkAsOf, type Artifacts } from "./artifacts.js";
 import { MAX_EDGE_NODES, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
 
 export const RECEIPT_MEDIA_TYPE = "application/vnd.cairn.receipt+json";
@@ -89,6 +89,26 @@ export function checkedReceiptBody(digest: Digest, key: Digest, text: string): R
   return body;
 }
 
+/**
+ * A receipt row's `timing` column: null, or the canonical JSON text of an object of finite
+ * numbers that `record` wrote. Throws an Error saying what does not hold otherwise (fsck
+ * reports it as receipt_invalid, a load as E_STORE_CORRUPT). Not identity, but a load returns it.
+ */
+export function checkedTiming(text: unknown): Record<string, number> | undefined {
+  if (text === null) return undefined;
+  if (typeof text !== "string") throw new Error("timing is not text");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`timing is not JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((n) => typeof n === "number" && Number.isFinite(n))) {
+    throw new Error("timing is not an object of finite numbers");
+  }
+  return value as Record<string, number>;
+}
+
 function checkFigures(field: string, v: Record<string, number> | undefined): Record<string, number> {
   if (v === undefined) return {};
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an object of numbers`, { field });
@@ -160,6 +180,7 @@ export class Receipts {
 
   /** Memoisation lookup: the receipt for (program, inputs, params), if any. */
   find(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
+    checkAsOf(asOf);
     const key = actionKey(program, inputs, params);
     return this.load("action_key", digestToBytes(key), asOf);
   }
@@ -172,14 +193,16 @@ export class Receipts {
 
   private load(col: "digest" | "action_key", key: Buffer, asOf: number | undefined): Receipt | undefined {
     const row = this.cat.stmt(`SELECT logseq, digest, action_key, body, timing FROM receipts WHERE ${col} = ?`).get(key) as
-      | { logseq: number; digest: Buffer; action_key: Buffer; body: string; timing: string | null }
+      | { logseq: number; digest: unknown; action_key: unknown; body: string; timing: unknown }
       | undefined;
     if (row === undefined || (asOf !== undefined && row.logseq > asOf)) return undefined;
-    const digest = digestFromBytes(row.digest);
-    const action = digestFromBytes(row.action_key);
+    const digest = storedDigest(row.digest, `the receipt row at logseq ${row.logseq}`);
+    const action = storedDigest(row.action_key, `the action key of receipt ${digest}`);
     let body: ReceiptBody;
+    let timing: Record<string, number> | undefined;
     try {
       body = checkedReceiptBody(digest, action, row.body);
+      timing = checkedTiming(row.timing);
     } catch (err) {
       throw new CairnError(ErrorCode.STORE_CORRUPT, `receipt ${digest} is corrupt: ${(err as Error).message}`, { digest }, { cause: err });
     }
@@ -194,7 +217,7 @@ export class Receipts {
       status: body.status,
       resources: body.resources,
     };
-    if (row.timing !== null) r.timing = JSON.parse(row.timing) as Record<string, number>;
+    if (timing !== undefined) r.timing = timing;
     return r;
   }
 

@@ -4,8 +4,8 @@
  * runs). Both are GC roots. Creating or removing either is a logged record.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { digestFromBytes, digestToBytes, parseDigest, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
+import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import { storedDigest, type Catalog } from "./catalog.js";
 import type { Artifacts } from "./artifacts.js";
 import { recordRemoval } from "./edges.js";
 import type { Clock } from "../core/clock.js";
@@ -109,7 +109,7 @@ export class Refs {
     const r = this.cat.stmt("SELECT logseq, name, kind, digest FROM roots WHERE name = ?").get(name) as
       | { logseq: number; name: string; kind: RootKind; digest: Buffer }
       | undefined;
-    return r === undefined ? undefined : { name: r.name, kind: r.kind, digest: digestFromBytes(r.digest), logseq: r.logseq };
+    return r === undefined ? undefined : { name: r.name, kind: r.kind, digest: storedDigest(r.digest, `root ${JSON.stringify(r.name)}`), logseq: r.logseq };
   }
 
   listRoots(): Root[] {
@@ -119,7 +119,7 @@ export class Refs {
       kind: RootKind;
       digest: Buffer;
     }>;
-    return rows.map((r) => ({ name: r.name, kind: r.kind, digest: digestFromBytes(r.digest), logseq: r.logseq }));
+    return rows.map((r) => ({ name: r.name, kind: r.kind, digest: storedDigest(r.digest, `root ${JSON.stringify(r.name)}`), logseq: r.logseq }));
   }
 
   unpin(name: string): { name: string; logseq: number } {

@@ -8,15 +8,15 @@ import { resolve, join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import type { Digest } from "../core/digest.js";
-import { Catalog, checkDurability, type Durability } from "./catalog.js";
+import { Catalog, checkDurability, isCorruptionError, storeErrorOf, type Durability } from "./catalog.js";
 import { checkLockWait, WriterLock } from "./lock.js";
 import {
   CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
   STORE_FORMAT_VERSION, TMP_DIR,
 } from "./layout.js";
-import { writeFileAtomicSync } from "./fsutil.js";
+import { fsyncDir, writeFileAtomicSync } from "./fsutil.js";
 import {
-  Artifacts, recoverArtifacts, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
+  Artifacts, checkAsOf, recoverArtifacts, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
 } from "./artifacts.js";
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
@@ -88,7 +88,11 @@ function readFormat(root: string): FormatFile | undefined {
   return f as FormatFile;
 }
 
-function initLayout(root: string): void {
+/**
+ * The directories of a store being created (before its writer lock, which lives in the root).
+ * Nothing here makes it a store: only the FORMAT file does, written last (`openStore`).
+ */
+function makeLayoutDirs(root: string): void {
   try {
     makeDirs(root);
     accessSync(root, constants.W_OK);
@@ -97,10 +101,18 @@ function initLayout(root: string): void {
   }
   makeDirs(join(root, OBJECTS_DIR));
   makeDirs(join(root, TMP_DIR));
-  writeFileAtomicSync(join(root, FORMAT_FILE), `${JSON.stringify({ format: STORE_FORMAT_NAME, version: STORE_FORMAT_VERSION })}\n`);
 }
 
-/** Opens (and for writers, by default creates) a store. */
+/**
+ * Opens (and for writers, by default creates) a store.
+ *
+ * Creating a store (a writer finding no FORMAT file, checked again under the writer lock):
+ * directories, then the lock, then the catalog (schema and version in one durable transaction),
+ * then the FORMAT file, atomically and last. A store is a store once FORMAT exists; an init
+ * killed before that left no FORMAT, and the next writer finishes it (adopting a catalog that
+ * holds no record). Every open of a store that has FORMAT requires its catalog: missing or
+ * empty, it is E_STORE_CORRUPT, never created again.
+ */
 export function openStore(opts: OpenStoreOptions = {}): Store {
   const root = resolveStoreDir(opts.dir);
   const readOnly = opts.readOnly === true;
@@ -116,20 +128,24 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
     if (readOnly || opts.create === false) {
       throw new CairnError(ErrorCode.STORE_MISSING, `no Cairn store at ${root} (create one with \`cairn init\`)`, { path: root });
     }
-    if (existsSync(join(root, CATALOG_FILE))) {
-      throw new CairnError(ErrorCode.STORE_CORRUPT, `store ${root} has a catalog but no ${FORMAT_FILE} file`, { path: root });
-    }
   }
   let lock: WriterLock | undefined;
   if (!readOnly) {
-    if (format === undefined) initLayout(root);
+    if (format === undefined) makeLayoutDirs(root);
     lock = WriterLock.acquire(root, opts.lockTimeoutMs ?? 0);
   }
   try {
-    // under the lock, and inside the try that releases it should the FORMAT file not read
+    // Under the lock, and inside the try that releases it should the FORMAT file not read:
+    // another writer may have created the store meanwhile.
     if (!readOnly) format = readFormat(root);
-    const catalog = new Catalog(join(root, CATALOG_FILE), { readOnly, durability, create: !readOnly });
+    const creating = format === undefined;
+    const catalogPath = join(root, CATALOG_FILE);
+    const catalog = new Catalog(catalogPath, { readOnly, durability, create: creating });
     try {
+      if (creating) {
+        fsyncDir(root); // the catalog's name is durable before FORMAT says the store exists
+        writeFileAtomicSync(join(root, FORMAT_FILE), `${JSON.stringify({ format: STORE_FORMAT_NAME, version: STORE_FORMAT_VERSION })}\n`);
+      }
       return new Store(root, catalog, clock, lock);
     } catch (err) {
       catalog.close();
@@ -193,6 +209,11 @@ export class Store {
   /** When this handle opened; gc never sweeps what this handle wrote since. */
   private readonly session: WriterSession;
   readonly recovery: { removed: number; placed: number; finishedSweeps: number } | undefined;
+  /**
+   * A writer whose opening met a damaged catalog page (reading the highest logseq, or in crash
+   * recovery): E_STORE_CORRUPT, thrown by every operation but `fsck` (which reports it) and `close`.
+   */
+  private readonly failure: CairnError | undefined;
   private closed = false;
   /**
    * Listings (`list`) not yet finished, held weakly (an abandoned one is collected as before):
@@ -214,8 +235,30 @@ export class Store {
     const artifacts = new Artifacts(ctx);
     const edges = new Edges(catalog, artifacts);
     this.parts = { catalog, artifacts, edges, receipts: new Receipts(catalog, artifacts, edges), refs: new Refs(catalog, artifacts, clock) };
-    this.recovery = catalog.readOnly ? undefined : recoverArtifacts(root, catalog);
+    let failure = catalog.damaged;
+    let recovery: Store["recovery"];
+    if (!catalog.readOnly && failure === undefined) {
+      try {
+        recovery = recoverArtifacts(root, catalog);
+      } catch (err) {
+        // A damaged catalog page stops recovery; the writer still opens so that fsck can report it.
+        if (!isCorruptionError(err)) throw err;
+        failure = storeErrorOf(catalog.path, err) as CairnError;
+      }
+    }
+    this.recovery = recovery;
+    this.failure = failure;
     this.session = { startLogseq: catalog.peekLogseq(), startTime: clock.now() };
+  }
+
+  /** Runs a store operation on the open parts; a damaged catalog page it meets is E_STORE_CORRUPT. */
+  private run<T>(op: (parts: StoreParts) => T): T {
+    const parts = this.open;
+    try {
+      return op(parts);
+    } catch (err) {
+      throw storeErrorOf(parts.catalog.path, err);
+    }
   }
 
   /**
@@ -224,6 +267,13 @@ export class Store {
    * closed catalog.
    */
   private get open(): StoreParts {
+    const parts = this.unlessClosed;
+    if (this.failure !== undefined) throw this.failure;
+    return parts;
+  }
+
+  /** The closed-store guard alone: fsck runs on a writer whose opening met a damaged catalog (and reports it). */
+  private get unlessClosed(): StoreParts {
     if (this.closed) {
       throw new CairnError(ErrorCode.USAGE, `store is closed: ${this.root} (this handle was closed; open the store again with openStore)`, { path: this.root });
     }
@@ -236,7 +286,7 @@ export class Store {
 
   /** The highest logseq recorded so far. */
   headLogseq(): number {
-    return this.open.catalog.maxLogseq();
+    return this.run((p) => p.catalog.maxLogseq());
   }
 
   /**
@@ -244,12 +294,12 @@ export class Store {
    * ceiling — and returns the previous bound.
    */
   setCacheBytes(bytes: number): number {
-    return this.open.catalog.setCacheBytes(bytes);
+    return this.run((p) => p.catalog.setCacheBytes(bytes));
   }
 
   /** Runs `fn` in one catalog transaction: all its writes commit together or not at all. */
   transaction<T>(fn: () => T): T {
-    return this.open.catalog.tx(fn);
+    return this.run((p) => p.catalog.tx(fn));
   }
 
   // artifacts
@@ -259,23 +309,23 @@ export class Store {
     return this.untilClosed("put", artifacts.put(source, opts));
   }
   putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
-    return this.open.artifacts.putBytes(bytes, opts);
+    return this.run((p) => p.artifacts.putBytes(bytes, opts));
   }
   get(digest: Digest, opts?: ReadOptions): Buffer {
-    return this.open.artifacts.get(digest, opts);
+    return this.run((p) => p.artifacts.get(digest, opts));
   }
   openReadStream(digest: Digest, opts?: ReadOptions): Readable {
-    return this.open.artifacts.openReadStream(digest, opts);
+    return this.run((p) => p.artifacts.openReadStream(digest, opts));
   }
   async getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
     const { artifacts } = this.open;
     return this.untilClosed("getToFile", artifacts.getToFile(digest, dest, opts));
   }
   stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
-    return this.open.artifacts.stat(digest, opts);
+    return this.run((p) => p.artifacts.stat(digest, opts));
   }
   has(digest: Digest, opts: ReadOptions = {}): boolean {
-    return this.open.artifacts.isVisible(digest, opts.asOf);
+    return this.run((p) => p.artifacts.isVisible(digest, opts.asOf));
   }
   /**
    * Visible artifacts in logseq order, read lazily. A listing still being read when the store is
@@ -283,7 +333,7 @@ export class Store {
    * from it is E_USAGE "store is closed".
    */
   list(opts?: ListOptions): Generator<ArtifactInfo> {
-    const rows = this.open.artifacts.list(opts);
+    const rows = this.run((p) => p.artifacts.list(opts));
     const ref = new WeakRef(rows);
     if (this.listings.size >= MAX_LISTINGS_BEFORE_PRUNE) for (const l of this.listings) if (l.deref() === undefined) this.listings.delete(l);
     this.listings.add(ref);
@@ -291,8 +341,7 @@ export class Store {
     const listing = function* (store: Store): Generator<ArtifactInfo> {
       try {
         for (;;) {
-          void store.open; // E_USAGE once the store is closed
-          const r = rows.next();
+          const r = store.run(() => rows.next()); // E_USAGE once the store is closed
           if (r.done === true) return;
           yield r.value;
         }
@@ -304,81 +353,86 @@ export class Store {
     return listing(this);
   }
   delete(digest: Digest): { digest: Digest; logseq: number } {
-    return this.open.artifacts.delete(digest);
+    return this.run((p) => p.artifacts.delete(digest));
   }
 
   // edges
   addEdge(e: EdgeInput): EdgeRecord {
-    return this.open.edges.add(e);
+    return this.run((p) => p.edges.add(e));
   }
   getEdge(id: Digest): EdgeRecord | undefined {
-    return this.open.edges.byId(id);
+    return this.run((p) => p.edges.byId(id));
   }
   lineage(digest: Digest, opts?: LineageOptions): Lineage {
-    return this.open.edges.lineage(digest, opts);
+    return this.run((p) => p.edges.lineage(digest, opts));
   }
   pruneEdge(id: Digest): { edgeId: Digest; logseq: number } {
-    return this.open.edges.prune(id);
+    return this.run((p) => p.edges.prune(id));
   }
 
   // receipts
   recordReceipt(r: ReceiptInput): Receipt & { created: boolean } {
-    return this.open.receipts.record(r);
+    return this.run((p) => p.receipts.record(r));
   }
   findReceipt(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
-    return this.open.receipts.find(program, inputs, params, asOf);
+    return this.run((p) => p.receipts.find(program, inputs, params, asOf));
   }
   getReceipt(digest: Digest): Receipt {
-    return this.open.receipts.get(digest);
+    return this.run((p) => p.receipts.get(digest));
   }
   pruneReceipt(digest: Digest): { digest: Digest; logseq: number } {
-    return this.open.receipts.prune(digest);
+    return this.run((p) => p.receipts.prune(digest));
   }
 
   // snapshots and roots
   createSnapshot(name: string): Snapshot {
-    return this.open.refs.createSnapshot(name);
+    return this.run((p) => p.refs.createSnapshot(name));
   }
   snapshot(name: string): Snapshot {
-    return this.open.refs.snapshot(name);
+    return this.run((p) => p.refs.snapshot(name));
   }
   listSnapshots(): Snapshot[] {
-    return this.open.refs.listSnapshots();
+    return this.run((p) => p.refs.listSnapshots());
   }
   deleteSnapshot(name: string): { name: string; logseq: number } {
-    return this.open.refs.deleteSnapshot(name);
+    return this.run((p) => p.refs.deleteSnapshot(name));
   }
   /** A read view as of a snapshot (by name) or a logseq. */
   at(snapshotOrLogseq: string | number): StoreView {
-    const { refs } = this.open;
-    const asOf = typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : refs.snapshot(snapshotOrLogseq).asOf;
-    if (!Number.isInteger(asOf) || asOf < 0) throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer`, { asOf });
-    return new StoreView(this, asOf);
+    const asOf = this.run((p) => (typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : p.refs.snapshot(snapshotOrLogseq).asOf));
+    return new StoreView(this, checkAsOf(asOf) as number);
   }
   pin(name: string, digest: Digest, kind?: RootKind): Root {
-    return this.open.refs.pin(name, digest, kind);
+    return this.run((p) => p.refs.pin(name, digest, kind));
   }
   unpin(name: string): { name: string; logseq: number } {
-    return this.open.refs.unpin(name);
+    return this.run((p) => p.refs.unpin(name));
   }
   listRoots(): Root[] {
-    return this.open.refs.listRoots();
+    return this.run((p) => p.refs.listRoots());
   }
   findRoot(name: string): Root | undefined {
-    return this.open.refs.findRoot(name);
+    return this.run((p) => p.refs.findRoot(name));
   }
 
   // maintenance
   gc(opts: { dryRun?: boolean; graceMs?: number } = {}): GcReport {
     this.requireWriter("gc");
-    return collectGarbage(this.root, this.open.catalog, this.clock, this.session, {
-      dryRun: opts.dryRun,
-      graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
-    });
+    return this.run((p) =>
+      collectGarbage(this.root, p.catalog, this.clock, this.session, {
+        dryRun: opts.dryRun,
+        graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
+      }),
+    );
   }
+  /**
+   * Checks the store and reports problems; never repairs. Runs on a writer whose opening met a
+   * damaged catalog too (every other operation refuses it), reporting that as `sqlite_integrity`.
+   */
   async fsck(): Promise<FsckReport> {
-    this.requireWriter("fsck");
-    return this.untilClosed("fsck", fsck(this.root, this.open.catalog));
+    const { catalog } = this.unlessClosed;
+    if (catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `fsck needs the store opened for writing`);
+    return this.untilClosed("fsck", fsck(this.root, catalog, this.failure));
   }
 
   /**
@@ -389,10 +443,11 @@ export class Store {
    * removes its temp file (§5.6).
    */
   private async untilClosed<T>(what: string, op: Promise<T>): Promise<T> {
-    void this.open; // E_USAGE when called on a closed store
+    void this.unlessClosed; // E_USAGE when called on a closed store
     try {
       return await op;
     } catch (err) {
+      if (isCorruptionError(err)) throw storeErrorOf(this.parts.catalog.path, err);
       if (!this.closed || err instanceof CairnError) throw err;
       throw new CairnError(ErrorCode.USAGE, `store was closed while ${what} was in flight: ${this.root} (await the store's operations before close)`, {
         path: this.root,

@@ -369,13 +369,26 @@ describe("a catalog without a meta table", () => {
     expect(hasMetaTable(catalog)).toBe(false);
   });
 
-  it("an empty database file (no table at all) is created by a writer", () => {
+  it("an empty database file (no table at all) in a store being created (no FORMAT: a killed init) is created by a writer", () => {
     const dir = join(makeTempDir(), "store");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "FORMAT"), '{"format":"cairn-store","version":1}\n');
     writeFileSync(join(dir, "catalog.sqlite"), "");
     const store = newStore(dir);
     expect(store.get(store.putBytes(Buffer.from("x")).digest).toString()).toBe("x");
+    expect(existsSync(join(dir, "FORMAT"))).toBe(true);
+  });
+
+  it("an empty database file in a store that has FORMAT is E_STORE_CORRUPT for every opener, and stays empty", () => {
+    const dir = join(makeTempDir(), "store");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "FORMAT"), '{"format":"cairn-store","version":1}\n');
+    const catalog = join(dir, "catalog.sqlite");
+    writeFileSync(catalog, "");
+    for (const readOnly of [false, true]) {
+      const e = expectCairn(() => openStore({ dir, readOnly }), ErrorCode.STORE_CORRUPT);
+      expect(e.message).toContain(`catalog ${catalog} is empty: it holds no tables`);
+    }
+    expect(statSync(catalog).size).toBe(0);
   });
 });
 
