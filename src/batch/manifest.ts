@@ -7,7 +7,7 @@
  */
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
-import type { Digest } from "../core/digest.js";
+import { isDigest, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EUId } from "./input/types.js";
@@ -148,6 +148,71 @@ export function recordManifest(store: Store, m: Manifest): Digest {
     if (store.findRoot(manifestRoot(m.runId)) === undefined) store.pin(manifestRoot(m.runId), art.digest, "run");
     return art.digest;
   });
+}
+
+const MANIFEST_KEYS = ["config", "counts", "engine", "failures", "function", "input", "kind", "output", "plan", "pulses", "reduce", "runId", "version"];
+const PULSE_KEYS = ["attempts", "checksum", "completed", "eus", "failed", "index", "partition", "receipt", "records", "slice"];
+
+/**
+ * The first way `v` (a parsed manifest) is not shaped like one the engine writes, or undefined:
+ * exactly the manifest's keys, `kind` "cairn.batch.manifest" and `version` 1, digests where
+ * digests go, non-negative integers for counts and positions, strings where strings go, every
+ * pulse `{partition, index, eus, completed, failed, checksum, slice, records, receipt,
+ * attempts}` with an attempt log of `{id, attempts, errors: [{code, message}]}`, failures
+ * `{id, code, message}`, and `reduce` null or `{value}`. `verify` reports it as
+ * `manifest_invalid` and checks nothing else (a forged manifest that lacked `pulses` used to
+ * crash it with E_INTERNAL). Whether the values are RIGHT is for verify's other checks.
+ */
+export function manifestShapeProblem(v: unknown): string | undefined {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+  const isId = (x: unknown): boolean => typeof x === "string" || Number.isSafeInteger(x);
+  const keysAre = (o: Record<string, unknown>, keys: readonly string[]): boolean => {
+    const own = Object.keys(o).sort();
+    return own.length === keys.length && own.every((k, i) => k === keys[i]);
+  };
+  const isError = (e: unknown): boolean => isObject(e) && typeof e.code === "string" && typeof e.message === "string" && keysAre(e, ["code", "message"]);
+  if (!isObject(v)) return "it is not a JSON object";
+  if (!keysAre(v, MANIFEST_KEYS)) {
+    const missing = MANIFEST_KEYS.filter((k) => !Object.prototype.hasOwnProperty.call(v, k));
+    const extra = Object.keys(v).filter((k) => !MANIFEST_KEYS.includes(k)).sort();
+    return [missing.length > 0 ? `it lacks ${missing.join(", ")}` : "", extra.length > 0 ? `it has ${extra.map((k) => JSON.stringify(k)).join(", ")}, which a manifest has not` : ""].filter((x) => x !== "").join("; ");
+  }
+  if (v.kind !== "cairn.batch.manifest") return `its kind is ${JSON.stringify(v.kind)}, not "cairn.batch.manifest"`;
+  if (v.version !== 1) return `its version is ${JSON.stringify(v.version)}, not 1`;
+  const { engine, config, input, counts, pulses, failures, output, reduce } = v;
+  if (!isObject(engine) || typeof engine.name !== "string" || typeof engine.version !== "string") return "engine is not {name, version}";
+  if (typeof v.runId !== "string") return "runId is not a string";
+  if (!isDigest(v.plan)) return "plan is not a digest";
+  if (!isObject(config)) return "config is not an object";
+  if (!Number.isSafeInteger(config.partitions) || (config.partitions as number) < 1) return "config.partitions is not a positive integer";
+  if (!count(config.retries)) return "config.retries is not a non-negative integer";
+  if (config.idField !== null && typeof config.idField !== "string") return "config.idField is neither a string nor null";
+  if (!isObject(input) || !isDigest(input.artifact) || typeof input.format !== "string" || !count(input.records)) return "input is not {artifact, format, records}";
+  if (!isObject(v.function) || !isDigest(v.function.artifact)) return "function is not {artifact}";
+  if (!isObject(counts) || !count(counts.total) || !count(counts.completed) || !count(counts.failed) || !count(counts.retried)) return "counts is not {total, completed, failed, retried}";
+  if (!isObject(output) || !isDigest(output.digest) || !isDigest(output.artifact) || !count(output.records)) return "output is not {digest, artifact, records}";
+  if (reduce !== null && !(isObject(reduce) && keysAre(reduce, ["value"]))) return "reduce is neither null nor {value}";
+  if (!Array.isArray(failures)) return "failures is not an array";
+  for (let i = 0; i < failures.length; i++) {
+    const f = failures[i] as unknown;
+    if (!isObject(f) || !isId(f.id) || typeof f.code !== "string" || typeof f.message !== "string" || !keysAre(f, ["code", "id", "message"])) return `failure ${i} is not {id, code, message}`;
+  }
+  if (!Array.isArray(pulses)) return "pulses is not an array";
+  for (let i = 0; i < pulses.length; i++) {
+    const p = pulses[i] as unknown;
+    const at = `pulse ${i} (in manifest order)`;
+    if (!isObject(p) || !keysAre(p, PULSE_KEYS)) return `${at} is not {${PULSE_KEYS.join(", ")}}`;
+    if (!count(p.partition) || !count(p.index) || !count(p.eus) || !count(p.completed) || !count(p.failed)) return `${at}: partition, index, eus, completed and failed are not all non-negative integers`;
+    for (const k of ["checksum", "slice", "records", "receipt"] as const) if (!isDigest(p[k])) return `${at}: ${k} ${JSON.stringify(p[k])} is not a digest`;
+    if (!Array.isArray(p.attempts)) return `${at}: attempts is not an array`;
+    for (const a of p.attempts as unknown[]) {
+      if (!isObject(a) || !isId(a.id) || !count(a.attempts) || !Array.isArray(a.errors) || !a.errors.every(isError) || !keysAre(a, ["attempts", "errors", "id"])) {
+        return `${at}: an attempt log entry is not {id, attempts, errors: [{code, message}]}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 export function loadManifest(store: Store, runId: string): { manifest: Manifest; digest: Digest } | undefined {

@@ -22,7 +22,8 @@ import { storedRecordBatches } from "./ingest.js";
 import type { EUId, InputFormat } from "./input/types.js";
 import type { Manifest } from "./manifest.js";
 import { partitionOf } from "./partition.js";
-import { loadPlan } from "./plan.js";
+import { loadPlan, type RunPlan } from "./plan.js";
+import type { RunConfig } from "./config.js";
 import { sliceEntryText } from "./pulse.js";
 
 export type CoverageProblem = { code: "plan_mismatch" | "input_mismatch"; message: string; pulse?: string };
@@ -46,15 +47,20 @@ export function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
   return eus as Array<{ id: EUId }>;
 }
 
-/** The manifest against the pinned plan of `runId`, the run being verified. */
-export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void): void {
+/**
+ * The manifest against the pinned plan of `runId`, the run being verified. Returns the plan
+ * (bound to the run id by its hash, so its config is the run's, whatever the manifest says),
+ * or undefined when it cannot be read (reported).
+ */
+export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void): RunPlan | undefined {
   let pinned: ReturnType<typeof loadPlan>;
   try {
     pinned = loadPlan(store, runId);
   } catch (err) {
-    if (!isCairnError(err)) throw err;
+    // A plan that is not JSON is as unreadable as one that does not verify.
+    if (!isCairnError(err) && !(err instanceof SyntaxError)) throw err;
     add({ code: "plan_mismatch", message: `the plan of run ${runId} cannot be read: ${err.message}` });
-    return;
+    return undefined;
   }
   const { plan, planDigest } = pinned;
   const differs: string[] = [];
@@ -65,10 +71,11 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
   if (m.input.artifact !== plan.input.artifact || m.input.format !== plan.input.format) differs.push("input");
   if (m.function.artifact !== plan.function.artifact) differs.push("function");
   if (differs.length > 0) add({ code: "plan_mismatch", message: `the manifest differs from the run's pinned plan ${planDigest} in: ${differs.join(", ")}` });
+  return plan;
 }
 
-/** Every input record in exactly one pulse slice, with its input and partition. */
-export async function checkInputCoverage(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void): Promise<void> {
+/** Every input record in exactly one pulse slice, with its input and partition (`cfg`: the run's config, the plan's when it reads back). */
+export async function checkInputCoverage(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config): Promise<void> {
   const path = join(tmpdir(), `cairn-verify-input-${runId}-${randomBytes(4).toString("hex")}.sqlite`);
   const db = new Database(path);
   try {
@@ -89,7 +96,7 @@ export async function checkInputCoverage(store: Store, runId: string, m: Manifes
       // Duplicate keys allowed: verify checks the run against the input it read, whatever rule of
       // today's engine (a run made before duplicate keys were refused verifies as it was made).
       const input = { artifact: m.input.artifact, format: m.input.format as InputFormat, source: `input ${m.input.artifact}` };
-      for await (const batch of storedRecordBatches(store, input, m.config.idField, undefined, undefined, true)) {
+      for await (const batch of storedRecordBatches(store, input, cfg.idField, undefined, undefined, true)) {
         for (const r of batch) {
           const entry = Buffer.isBuffer(r.input) ? sliceEntryText(r.id, { artifact: sha256(r.input) }) : sliceEntryText(r.id, { json: r.inputJson ?? canonicalText(r.input) });
           rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex")]);
@@ -116,7 +123,7 @@ export async function checkInputCoverage(store: Store, runId: string, m: Manifes
         else if (row.seen !== 0) add({ code: "input_mismatch", pulse: name, message: `EU id ${id} is in more than one pulse (again in ${name})` });
         else if (!row.entry.equals(Buffer.from(sha256(canonicalize(e)).slice(7), "hex"))) add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: the input of EU id ${id} differs from the input artifact's` });
         if (row !== undefined) mark.run(id);
-        if (partitionOf(e.id, m.config.partitions) !== partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, m.config.partitions)}` });
+        if (partitionOf(e.id, cfg.partitions) !== partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, cfg.partitions)}` });
       }
     });
     for (const p of m.pulses) {

@@ -22,11 +22,12 @@ import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
-import { loadManifest, type Manifest, type ManifestPulse } from "./manifest.js";
-import { checkRunId, loadPlan, requireThisEngine, type RunPlan } from "./plan.js";
+import { manifestShapeProblem, type Manifest, type ManifestPulse } from "./manifest.js";
+import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
+import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
-import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText } from "./records.js";
-import { executePulse, legacyPulseParams, pulseParams, shown, type WorkEU } from "./pulse.js";
+import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate } from "./records.js";
+import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 import { checkInputCoverage, checkPlan, sliceEntries } from "./verify-input.js";
@@ -63,14 +64,54 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
-function requireManifest(store: Store, runId: string): { manifest: Manifest; digest: Digest } {
+/**
+ * The manifest pinned for a finished run, read back and parsed: `problem` (a finding, with its
+ * code) when its bytes do not verify or read back, when it is not JSON, or when it is not shaped
+ * like a manifest (manifestShapeProblem) — then nothing else can be checked. E_NOT_FOUND when
+ * the run is unknown or unfinished.
+ */
+function readManifest(store: Store, runId: string): { digest: Digest; manifest: Manifest; text: string } | { digest: Digest; problem: VerifyProblem } {
   checkRunId(runId);
-  const m = loadManifest(store, runId);
-  if (m === undefined) {
+  const root = store.findRoot(manifestRoot(runId));
+  if (root === undefined) {
     const started = store.findRoot(`run:${runId}`) !== undefined;
     throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} has not completed (resume it first)` : `run ${runId} not found`, { runId });
   }
-  return m;
+  const digest = root.digest;
+  let text: string;
+  try {
+    text = store.get(digest).toString("utf8");
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+    return { digest, problem: { code: "artifact_tampered", message: `manifest ${digest}: ${err.message}` } };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { digest, problem: { code: "manifest_invalid", message: `manifest ${digest} is not JSON: ${(err as Error).message}` } };
+  }
+  const shape = manifestShapeProblem(value);
+  if (shape !== undefined) return { digest, problem: { code: "manifest_invalid", message: `manifest ${digest} is not a run manifest: ${shape}` } };
+  return { digest, manifest: value as Manifest, text };
+}
+
+/** The manifest for `replay`: a finding of readManifest is thrown (E_STORE_CORRUPT, or the store's own error). */
+function requireManifest(store: Store, runId: string): { manifest: Manifest; digest: Digest } {
+  const r = readManifest(store, runId);
+  if ("problem" in r) {
+    if (r.problem.code === "artifact_tampered") store.get(r.digest); // throws the store's own error
+    throw new CairnError(ErrorCode.STORE_CORRUPT, r.problem.message, { runId, digest: r.digest });
+  }
+  return r;
+}
+
+/** Codes of the errors reading an artifact the manifest names can end in: findings for verify, not crashes. */
+const ARTIFACT_ERROR_CODES: ReadonlySet<string> = new Set([ErrorCode.STORE_CORRUPT, ErrorCode.NOT_FOUND, ErrorCode.DIGEST_INVALID]);
+
+/** Whether `err` is a failure to read back an artifact (missing, tombstoned, corrupt, malformed digest). */
+function isArtifactError(err: unknown): err is CairnError {
+  return isCairnError(err) && ARTIFACT_ERROR_CODES.has(err.code);
 }
 
 /**
@@ -83,7 +124,7 @@ function requirePlannedHere(store: Store, runId: string, action: "verified" | "r
   try {
     engine = loadPlan(store, runId).plan.engine;
   } catch (err) {
-    if (isCairnError(err)) return;
+    if (isCairnError(err) || err instanceof SyntaxError) return;
     throw err;
   }
   requireThisEngine(engine, runId, action);
@@ -147,8 +188,15 @@ function checkedRecord(rec: ReturnType<typeof parseRecord>, byIndex: boolean): {
  * thousand levels deep, which the run handled.
  */
 export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
-  const body = JSON.parse(store.get(slice).toString("utf8")) as { eus: Array<{ id: EUId; input?: unknown; input_artifact?: Digest }> };
-  return body.eus.map((e): WorkEU => {
+  const bytes = store.get(slice);
+  let eus: Array<{ id: EUId; input?: unknown; input_artifact?: Digest }>;
+  try {
+    eus = sliceEntries(bytes) as typeof eus;
+  } catch (err) {
+    // Bytes that verify but are not a slice: only a manifest that names the wrong artifact.
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `slice ${slice} is not a batch slice: ${(err as Error).message}`, { digest: slice });
+  }
+  return eus.map((e): WorkEU => {
     if (e.input_artifact !== undefined) return { id: e.id, input: store.get(e.input_artifact) };
     let inputJson: string;
     try {
@@ -161,25 +209,35 @@ export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
 }
 
 export async function verifyRun(store: Store, runId: string, opts: { reexecute?: boolean; sample?: number } = {}): Promise<VerifyReport> {
-  const { manifest: m, digest } = requireManifest(store, runId);
+  const read = readManifest(store, runId);
   requirePlannedHere(store, runId, "verified");
   const problems: VerifyProblem[] = [];
   const add = (p: VerifyProblem): void => {
     if (problems.length < MAX_VERIFY_PROBLEMS) problems.push(p);
   };
-  const report: VerifyReport = { ok: false, runId, manifestDigest: digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, reduceRefolded: false, problems };
-  if (canonicalize(m) !== store.get(digest).toString("utf8")) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
+  const report: VerifyReport = { ok: false, runId, manifestDigest: read.digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, reduceRefolded: false, problems };
+  if ("problem" in read) {
+    // Nothing else can be checked against a manifest that is not one.
+    add(read.problem);
+    return report;
+  }
+  const { manifest: m, text } = read;
+  if (canonicalize(m) !== text) add({ code: "manifest_invalid", message: "manifest is not canonical JSON" });
   // The manifest against the run's plan and input: a self-consistent manifest that left out
   // records would pass every check below.
   if (m.runId !== runId) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} describes run ${m.runId}` });
-  checkPlan(store, runId, m, add);
+  // The run's config is the pinned plan's (bound to the run id by its hash): a manifest whose
+  // config differs is reported above and not used.
+  const cfg = checkPlan(store, runId, m, add)?.config ?? m.config;
+  checkPulseLayout(m, cfg, add);
   const functionOk = await checkFunction(store, m, add);
-  await checkInputCoverage(store, runId, m, add);
+  await checkInputCoverage(store, runId, m, add, cfg);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
-  const expectParams = new Set([canonicalize(pulseParams(m.config)), canonicalize(legacyPulseParams(m.config))]);
-  const byIndex = m.config.idField === null;
+  const expectParams = new Set([canonicalize(pulseParams(cfg)), canonicalize(legacyPulseParams(cfg))]);
+  const byIndex = cfg.idField === null;
+  let outputOk = true;
   const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
   try {
     let total = 0;
@@ -251,6 +309,8 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
         }
       })();
       if (r !== undefined && !attemptsOk) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log is not the one its receipt records` });
+      const logProblem = attemptLogProblem(p.attempts, recs, cfg.retries);
+      if (logProblem !== undefined) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: its attempt log does not fit its records: ${logProblem}` });
       retried += Array.isArray(p.attempts) ? p.attempts.length : 0;
       try {
         index.addOutputs(recs.map((x) => x.id), texts);
@@ -263,10 +323,10 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       report.recordsChecked += texts.length;
     }
     const c = m.counts;
-    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || c.retried !== retried) {
+    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || c.retried !== retried || m.output.records !== c.total) {
       add({
         code: "count_mismatch",
-        message: `counts do not add up: ${c.completed} completed + ${c.failed} failed (records: ${failed} failed), total ${c.total}, records in pulses ${total}, read ${m.input.records}, retried ${c.retried} (attempt logs: ${retried})`,
+        message: `counts do not add up: ${c.completed} completed + ${c.failed} failed (records: ${failed} failed), total ${c.total}, records in pulses ${total}, read ${m.input.records}, output ${m.output.records}, retried ${c.retried} (attempt logs: ${retried})`,
       });
     }
     // The ordered output, recomputed from the pulses, must match the stored output (streamed:
@@ -308,9 +368,13 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       }
       i++;
     }
-    if (storedOk && (await nextStored()) !== undefined) add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
+    if (storedOk && (await nextStored()) !== undefined) {
+      mismatched = true;
+      add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
+    }
     if (m.failures.length !== f) add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records` });
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
+    outputOk = storedOk && !mismatched;
   } finally {
     index.close();
   }
@@ -321,18 +385,21 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     for (const p of functionOk ? chosen : []) {
       let diff: string | undefined;
       try {
-        diff = await reexecutePulse(store, m, p);
+        diff = await reexecutePulse(store, m, cfg, p);
       } catch (err) {
-        // A slice or records artifact that does not verify (reported above too): a finding.
-        if (!isCairnError(err) || err.code !== ErrorCode.STORE_CORRUPT) throw err;
+        // A slice or records artifact that does not verify, is missing or is not one (reported
+        // above too): a finding, and the other pulses are still re-executed.
+        if (!isArtifactError(err)) throw err;
         add({ code: "artifact_tampered", pulse: pulseName(p), message: `pulse ${pulseName(p)}: cannot re-execute: ${err.message}` });
         continue;
       }
       report.pulsesReexecuted++;
       if (diff !== undefined) add({ code: "reexecution_mismatch", pulse: pulseName(p), message: diff });
     }
-    if (functionOk) {
-      const { folded, diff } = await refoldReduce(store, m);
+    // The reduce is folded over the stored output only when that output is the pulses' records
+    // merged (else it is reported above, and the fold would compare nothing meaningful).
+    if (functionOk && outputOk) {
+      const { folded, diff } = await refoldReduce(store, m, cfg);
       report.reduceRefolded = folded;
       if (diff !== undefined) add({ code: "reduce_mismatch", message: diff });
     }
@@ -349,8 +416,8 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
  * (reported above). The whole output is folded whatever `--sample` says: a reduce has no
  * smaller unit to sample.
  */
-async function refoldReduce(store: Store, m: Manifest): Promise<{ folded: boolean; diff?: string }> {
-  const runner = await loadFunction(store, m.function.artifact, { ...m.config, workers: 1 });
+async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<{ folded: boolean; diff?: string }> {
+  const runner = await loadFunction(store, m.function.artifact, { ...cfg, workers: 1 });
   try {
     const r = runner.reducer;
     if (r === undefined) return m.reduce === null ? { folded: false } : { folded: false, diff: `the manifest has a reduce value, ${shown(canonicalize(m.reduce.value))}, but the function exports no reduce` };
@@ -367,8 +434,8 @@ async function refoldReduce(store: Store, m: Manifest): Promise<{ folded: boolea
       try {
         acc = await foldOrdered(session, r.initial, output());
       } catch (err) {
-        // An output artifact that does not verify is reported above: nothing to compare.
-        if (isCairnError(err, ErrorCode.STORE_CORRUPT)) return { folded: false };
+        // An output artifact that does not verify (or is gone) is reported above: nothing to compare.
+        if (isArtifactError(err)) return { folded: false };
         if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
         return { folded: true, diff: `reduce folded again over the output failed: ${err.message}` };
       }
@@ -391,27 +458,99 @@ export function samplePulses(m: Manifest, k: number | undefined): ManifestPulse[
   return keyed.slice(0, k).map((x) => x.p).sort((a, b) => a.partition - b.partition || a.index - b.index);
 }
 
-/** Re-executes one pulse on fresh workers; returns a description of the first difference, if any. */
-async function reexecutePulse(store: Store, m: Manifest, p: ManifestPulse): Promise<string | undefined> {
-  const { texts } = await replayPulse(store, m, p);
+/** Codes of failures that are machine facts (a timeout, running out of memory, a crash): attempt logs holding one are not compared. */
+const MACHINE_FAILURE_CODES: ReadonlySet<string> = new Set([ErrorCode.EU_TIMEOUT, ErrorCode.WORKER_CRASHED]);
+
+/**
+ * Re-executes one pulse on fresh workers; returns a description of the first difference, if
+ * any: a record, or else the attempt log (the EUs that needed retries, and their errors) — unless
+ * either log holds a timeout or a crash, which depend on the machine as much as on the function.
+ */
+async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<string | undefined> {
   const stored = recordsOf(store, p.records);
+  const { texts, log } = await replayPulse(store, m, cfg, p);
   for (let i = 0; i < Math.max(texts.length, stored.length); i++) {
     if (texts[i] !== stored[i]) {
       return `pulse ${pulseName(p)}: EU record ${i} differs on re-execution:\n  stored:      ${stored[i] ?? "<missing>"}\n  re-executed: ${texts[i] ?? "<missing>"}`;
     }
   }
+  const a = canonicalize(p.attempts);
+  const b = canonicalize(log);
+  const machine = (l: AttemptLog[]): boolean => l.some((e) => e.errors.some((x) => MACHINE_FAILURE_CODES.has(x.code)));
+  if (a !== b && !machine(p.attempts) && !machine(log)) {
+    return `pulse ${pulseName(p)}: the attempt log differs on re-execution:\n  stored:      ${shown(a)}\n  re-executed: ${shown(b)}`;
+  }
   return undefined;
 }
 
-async function replayPulse(store: Store, m: Manifest, p: ManifestPulse): Promise<{ texts: string[] }> {
+async function replayPulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ texts: string[]; log: AttemptLog[] }> {
   const eus = sliceEUs(store, p.slice);
-  const runner = await loadFunction(store, m.function.artifact, { ...m.config, workers: 1 });
+  const runner = await loadFunction(store, m.function.artifact, { ...cfg, workers: 1 });
   try {
-    const { outcomes } = await executePulse(runner.fresh, eus, m.config.retries, { partition: p.partition, index: p.index });
-    return { texts: outcomes.map(recordText) };
+    const { outcomes, log } = await executePulse(runner.fresh, eus, cfg.retries, { partition: p.partition, index: p.index });
+    return { texts: outcomes.map(recordText), log };
   } finally {
     await runner.close();
   }
+}
+
+/**
+ * The pulses as the engine lists them: in (partition, index) order, each partition's numbered
+ * from 0 without gaps, partitions within the config's, and 1..pulseSize EUs each (what the cut
+ * rule, §10.5, allows). Which records share a pulse is not checked (only that each is in its
+ * partition, checkInputCoverage).
+ */
+function checkPulseLayout(m: Manifest, cfg: RunConfig, add: (p: VerifyProblem) => void): void {
+  let prev: ManifestPulse | undefined;
+  for (const p of m.pulses) {
+    const name = pulseName(p);
+    const expected = prev !== undefined && prev.partition === p.partition ? prev.index + 1 : 0;
+    if (p.partition >= cfg.partitions) {
+      add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: partition ${p.partition} is not one of the run's ${cfg.partitions}` });
+    } else if (prev !== undefined && p.partition < prev.partition) {
+      add({ code: "manifest_invalid", pulse: name, message: `pulse ${name} is listed after pulse ${pulseName(prev)}: pulses are not in (partition, index) order` });
+    } else if (p.index !== expected) {
+      add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: expected pulse ${p.partition}/${expected} here (each partition's pulses are numbered from 0, in order)` });
+    }
+    if (p.eus < 1 || p.eus > cfg.pulseSize) add({ code: "manifest_invalid", pulse: name, message: `pulse ${name} has ${p.eus} EUs, not 1..${cfg.pulseSize} (the pulse size)` });
+    prev = p;
+  }
+}
+
+/**
+ * The first way a pulse's attempt log cannot be the one its execution wrote, or undefined:
+ * entries of EUs of the pulse, in pulse order, each with 2..1 + retries attempts and one error
+ * per failed attempt — `attempts - 1` for an EU that completed, `attempts` (= 1 + retries, the
+ * last being the failure record's) for one that failed — and an entry for every EU that failed
+ * after retries. What the errors say is compared only by `--reexecute`.
+ */
+function attemptLogProblem(log: AttemptLog[], recs: ReadonlyArray<{ id: EUId; error?: { code: string; message: string } }>, retries: number): string | undefined {
+  const pos = new Map<string, number>();
+  recs.forEach((r, k) => pos.set(canonicalize(r.id), k));
+  const logged = new Set<number>();
+  let last = -1;
+  for (const e of log) {
+    const id = canonicalize(e.id);
+    const k = pos.get(id);
+    if (k === undefined) return `EU ${id} is not in the pulse`;
+    if (k <= last) return `EU ${id} is not in pulse order`;
+    last = k;
+    logged.add(k);
+    if (e.attempts < 2 || e.attempts > 1 + retries) return `EU ${id}: ${e.attempts} attempts, not 2..${1 + retries}`;
+    const err = (recs[k] as { error?: { code: string; message: string } }).error;
+    if (err === undefined && e.errors.length !== e.attempts - 1) return `EU ${id}: completed after ${e.attempts} attempts but ${e.errors.length} errors are logged`;
+    if (err !== undefined) {
+      if (e.attempts !== 1 + retries || e.errors.length !== e.attempts) return `EU ${id}: failed after ${e.attempts} attempts with ${e.errors.length} errors logged, not ${1 + retries} of each`;
+      // The record keeps the message cut (records.ts truncate); the log keeps it whole.
+      const lastErr = e.errors[e.errors.length - 1] as { code: string; message: string };
+      if (lastErr.code !== err.code || truncate(lastErr.message) !== err.message) return `EU ${id}: its last logged error is not its failure record's`;
+    }
+  }
+  if (retries > 0) {
+    const k = recs.findIndex((r, j) => r.error !== undefined && !logged.has(j));
+    if (k >= 0) return `EU ${canonicalize((recs[k] as { id: EUId }).id)} failed but is not in the attempt log (with ${retries} retries it had ${1 + retries} attempts)`;
+  }
+  return undefined;
 }
 
 /** A pulse argument, parsed: `partition/index` (e.g. `0/0`) or an ordinal in the manifest (`0`, `1`, …). */
@@ -453,7 +592,14 @@ export async function replay(store: Store, runId: string, which: string): Promis
   const { manifest: m } = requireManifest(store, runId);
   requirePlannedHere(store, runId, "replayed");
   const p = findPulse(m, which);
-  const { texts } = await replayPulse(store, m, p);
+  // The pinned plan's config when it reads back (a manifest's may be forged).
+  let cfg = m.config;
+  try {
+    cfg = loadPlan(store, runId).plan.config;
+  } catch (err) {
+    if (!isCairnError(err) && !(err instanceof SyntaxError)) throw err;
+  }
+  const { texts } = await replayPulse(store, m, cfg, p);
   const checksum = checksumOf(texts);
   return { runId, pulse: { partition: p.partition, index: p.index }, records: texts, checksum, storedChecksum: p.checksum, matches: checksum === p.checksum };
 }

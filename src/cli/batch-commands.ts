@@ -271,9 +271,10 @@ Notes:
   are then folded in EU-id order and the result is printed as "reduce".
   Inside the function, Date/Date.now/performance.now are a fixed logical time and Math.random
   and crypto randomness are seeded per EU from (--seed, EU id). The CLI runs with TZ=UTC, so
-  local-time Date methods (getHours, toString…) give the same answer on every machine, and
-  Intl / toLocale* / localeCompare default to the en-US locale (dates: UTC) whatever the
-  host's LANG.
+  local-time Date methods (getHours, toString…) give the same answer on every machine;
+  Intl / toLocale* / localeCompare default to the en-US locale (dates: UTC), and the time-zone
+  name in Date#toString / toTimeString / Date() is the en-US one ("Coordinated Universal
+  Time"), whatever the host's LANG / LC_ALL.
   The run id is derived from the input bytes, the bundled module, the config and the engine
   version: running the same command again continues (or reports) the same run.
   Progress goes to stderr (a bar on a terminal, plain lines otherwise; --quiet silences it).

@@ -10,7 +10,9 @@
  * are passed through untouched, which keeps V8's formatter cache (a fresh options object per
  * call made `toLocaleDateString()` ~65× slower). Local-time `Date` methods (`getHours`,
  * `toString`) follow the process's time zone, which a worker cannot change (library callers
- * must set `TZ=UTC`).
+ * must set `TZ=UTC`); the time-zone NAME in `Date#toString` / `#toTimeString` / `Date()`, which
+ * V8 takes in the process's default locale, is pinned to en-US by `pinDateStrings` (core/date-strings.ts, installed
+ * by shims.ts, which needs it for `Date()`).
  *
  * MUST only be installed inside a sandbox worker thread (it rewrites `Intl` and builtin
  * prototypes of the isolate), before the user module is imported.

@@ -9,7 +9,11 @@
  *    in-flight pulse resolves `{ kind: "crashed" }` with the index of the EU that was running
  *    and `completed`: the results of the EUs before it that the worker had already sent
  *    (it sends them in chunks of PARTIAL_RESULTS_CHUNK; messages a dying worker posted are
- *    delivered before its 'exit' event, which is where a crash is settled).
+ *    delivered before its 'exit' event, which is where a crash is settled). For an uncaught
+ *    exception that index is the one the worker itself reports (an `uncaught` message, posted
+ *    when the error is thrown), and nothing the worker posts after that report counts: Node
+ *    does not stop a worker's microtasks on an uncaught error, so it used to run on, and the EU
+ *    charged was whichever ran when the termination landed.
  *    A pulse never hangs unless an EU never settles and no `euTimeoutMs` is given.
  *  - Results never depend on which worker ran a pulse: every EU is re-seeded from
  *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
@@ -38,6 +42,7 @@ import {
   type SandboxWorkerData,
   type RunRequest,
   type ToWorker,
+  type UncaughtMessage,
 } from "./protocol.js";
 import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
@@ -271,6 +276,13 @@ class PoolWorker {
   private job: Job | undefined;
   /** The first uncaught error the worker reported (boxed: a thrown value may be anything). */
   private uncaught: { value: unknown } | undefined;
+  /**
+   * The worker's own report of an uncaught exception (an `uncaught` message): its description
+   * and the index of the EU it charges (undefined: none). Everything the worker posts after it
+   * is ignored, and the crash is settled with this index, not the progress counter's value when
+   * the termination lands.
+   */
+  private fault: { error: string; euIndex: number | undefined } | undefined;
   /** Set by the pool when it terminates the worker on purpose (close, fresh-worker swap). */
   private retired = false;
   /** Requests served so far (0 = fresh). */
@@ -324,12 +336,23 @@ class PoolWorker {
             this.state = "idle";
             this.worker.unref();
             resolve();
+          } else if (isUncaught(msg)) {
+            fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${msg.error}`));
           } else if (msg.type === "fatal") {
             const at = msg.error.at;
             const where = at === undefined ? undefined : (locate?.(at.line, at.column) ?? `${bundleName(data.digest)}:${at.line}:${at.column}`);
             const message = where === undefined ? msg.error.message : `${where}: ${msg.error.message}`;
             fail(new CairnError(msg.error.code as ErrorCodeValue, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
           }
+          return;
+        }
+        // Nothing a worker posts after its report of an uncaught exception counts: it ran on
+        // after the error (Node does not stop a worker's microtasks) and is being terminated.
+        if (this.fault !== undefined) return;
+        if (isUncaught(msg)) {
+          const inJob = this.job !== undefined && msg.eu >= 0 && msg.eu < this.job.ids.length;
+          this.fault = { error: msg.error, euIndex: inJob ? msg.eu : undefined };
+          this.die();
           return;
         }
         const job = this.job;
@@ -341,7 +364,9 @@ class PoolWorker {
             const rs = unpackResults(msg.results, job.ids, msg.from);
             if (rs !== undefined) for (const r of rs) job.partial.push(r);
           }
-        } else if (job.matches(msg)) {
+        } else if (job.matches(msg) && this.state !== "dead") {
+          // (A worker that reported an uncaught error through Node — the 'error' event, below
+          // — is dead: a final reply it sends after that ran past the error and is ignored.)
           this.finish({ kind: "message", msg, partial: job.partial });
         }
         // Anything else (e.g. the user's own parentPort.postMessage) is ignored.
@@ -350,15 +375,16 @@ class PoolWorker {
         this.uncaught ??= { value: err };
         if (this.state === "starting") {
           fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${describeUncaught(err)}`));
+        } else if (this.fault !== undefined) {
+          // The worker reported its uncaught exception itself; the job settles on 'exit'.
         } else if (this.job !== undefined && this.state !== "dead") {
           // An uncaught error arrives on the worker's internal port, possibly before results it
           // posted earlier on the public one. The job is settled on 'exit' (crash()), which
           // Node emits only after delivering every message the worker posted; terminate()
-          // makes sure it comes.
-          this.state = "dead";
-          if (this.job.timer !== undefined) clearInterval(this.job.timer);
-          this.job.timer = undefined;
-          void this.worker.terminate();
+          // makes sure it comes. (The worker reports uncaught exceptions itself — an
+          // `uncaught` message — so this is out of memory, or a module that took the worker's
+          // listener away.)
+          this.die();
         } else {
           this.crash(crashMessage(this.uncaught, undefined));
         }
@@ -377,7 +403,7 @@ class PoolWorker {
           fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} ${why}`));
           return;
         }
-        this.crash(crashMessage(this.uncaught, exitCode));
+        this.crash(this.fault !== undefined ? `worker crashed with an uncaught ${this.fault.error}` : crashMessage(this.uncaught, exitCode));
         if (!this.retired) this.onDeath(this);
       });
     });
@@ -449,12 +475,24 @@ class PoolWorker {
     job.settle(r);
   }
 
+  /** The worker is dying: stop its job's timeout and terminate it; the job settles on 'exit' (crash()). */
+  private die(): void {
+    if (this.state === "dead") return;
+    this.state = "dead";
+    const job = this.job;
+    if (job?.timer !== undefined) {
+      clearInterval(job.timer);
+      job.timer = undefined;
+    }
+    void this.worker.terminate();
+  }
+
   /** The worker died or is dying: settle the running job (if any) as crashed. */
   private crash(message: string): void {
     const job = this.job;
     if (job !== undefined) {
       const p = Atomics.load(this.progress, 0);
-      const euIndex = p === 0 ? undefined : p - 1;
+      const euIndex = this.fault !== undefined ? this.fault.euIndex : p === 0 ? undefined : p - 1;
       const where = euIndex === undefined ? "" : ` while running EU ${canonicalId(job.ids[euIndex] as EuId)}`;
       this.finish({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: wellFormed(`${message}${where}`) }, euIndex, completed: job.partial });
     }
@@ -474,6 +512,11 @@ class PoolWorker {
     this.crash(`worker terminated: ${reason}`);
     await this.worker.terminate();
   }
+}
+
+function isUncaught(m: FromWorker): m is UncaughtMessage {
+  const u = m as Partial<UncaughtMessage> | null;
+  return typeof u === "object" && u !== null && u.type === "uncaught" && typeof u.eu === "number" && Number.isSafeInteger(u.eu) && typeof u.error === "string";
 }
 
 /**

@@ -221,4 +221,19 @@ export interface ReduceFailedMessage {
   error: EUError;
 }
 
-export type FromWorker = ReadyMessage | FatalMessage | PulsePartialMessage | PulseDoneMessage | ReducedMessage | ReduceFailedMessage;
+/**
+ * An uncaught exception in the worker (a throwing timer, `process.nextTick` or I/O callback, or
+ * a microtask nobody awaits), posted by the worker's own `uncaughtException` listener at the
+ * moment it is thrown, after every result the worker posted before and before anything it would
+ * post after (which the parent ignores: it terminates the worker). `eu`: the index in the
+ * current request of the EU (or reduce step) that was running, -1 when none was (before the
+ * first EU, after the request's last one settled, between requests, during the import).
+ */
+export interface UncaughtMessage {
+  type: "uncaught";
+  eu: number;
+  /** "Name: message" of a thrown Error, "value: String(v)" of anything else (well-formed). */
+  error: string;
+}
+
+export type FromWorker = ReadyMessage | FatalMessage | PulsePartialMessage | PulseDoneMessage | ReducedMessage | ReduceFailedMessage | UncaughtMessage;

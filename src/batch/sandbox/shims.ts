@@ -9,6 +9,7 @@
 import cryptoModule from "node:crypto";
 import { createRequire, isBuiltin, syncBuiltinESMExports } from "node:module";
 import { Xoshiro128 } from "../../core/prng.js";
+import { pinDateStrings } from "../../core/date-strings.js";
 
 /** Browsers' (and Node's) per-call limit for getRandomValues. */
 const GET_RANDOM_VALUES_MAX_BYTES = 65_536;
@@ -68,6 +69,9 @@ export function installDeterminismShims(opts: { logicalTime: number; seed: () =>
 
   // ---- clocks -------------------------------------------------------------------------
   const RealDate = globalThis.Date;
+  // The time-zone name in Date#toString / #toTimeString / Date() in en-US, not in the host's
+  // locale (locale.ts): before Intl.DateTimeFormat is wrapped, below and by pinLocale.
+  const dateString = pinDateStrings(RealDate, Intl.DateTimeFormat);
   // A callable proxy, not a subclass: `instanceof Date`, `Date.prototype` and dates made by
   // Node itself (fs.Stats#mtime…) keep working, and `Date()` without `new` still works.
   const FixedDate = new Proxy(RealDate, {
@@ -75,7 +79,7 @@ export function installDeterminismShims(opts: { logicalTime: number; seed: () =>
       return Reflect.construct(target, args.length === 0 ? [fixedTime] : args, newTarget) as object;
     },
     apply() {
-      return new RealDate(fixedTime).toString();
+      return dateString(fixedTime);
     },
   });
   RealDate.now = () => fixedTime;
@@ -213,6 +217,15 @@ export function installDeterminismShims(opts: { logicalTime: number; seed: () =>
   const web = globalThis.crypto as unknown as Record<string, unknown>;
   web.getRandomValues = getRandomValues;
   web.randomUUID = randomUUID;
+  // And on Crypto.prototype: `Object.getPrototypeOf(crypto).getRandomValues.call(crypto, a)`
+  // reached the real, unseeded method.
+  const webProto = Object.getPrototypeOf(web) as Record<string, unknown> | null;
+  if (webProto !== null && webProto !== Object.prototype) {
+    for (const [name, f] of [["getRandomValues", getRandomValues], ["randomUUID", randomUUID]] as const) {
+      const d = Object.getOwnPropertyDescriptor(webProto, name);
+      if (d?.configurable === true) Object.defineProperty(webProto, name, { value: f, writable: true, enumerable: d.enumerable ?? true, configurable: true });
+    }
+  }
 
   // node:crypto: patch the CommonJS module object, then push the new values into the ESM
   // named-export bindings (`import { randomUUID } from "node:crypto"`).

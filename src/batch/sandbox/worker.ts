@@ -24,7 +24,9 @@
  * `deriveSeed(runSeed, "import")`). Every source below draws from that stream in call order:
  *  - `Math.random()`;
  *  - `crypto.getRandomValues()` and `crypto.randomUUID()` on `globalThis.crypto`
- *    (= `node:crypto`'s `webcrypto`), and `node:crypto`'s `getRandomValues`;
+ *    (= `node:crypto`'s `webcrypto`) and on `Crypto.prototype` (so also
+ *    `Object.getPrototypeOf(crypto).getRandomValues.call(crypto, a)`), and `node:crypto`'s
+ *    `getRandomValues`;
  *  - `node:crypto`'s `randomBytes` (and its deprecated aliases `pseudoRandomBytes`, `prng`,
  *    `rng`), `randomFill`, `randomFillSync`, `randomInt` and `randomUUID` — through the
  *    default import, namespace and named imports (`syncBuiltinESMExports`), and through
@@ -60,7 +62,9 @@
  *    is forwarded to the parent's stderr (so a CLI's stdout stays machine-readable); so are
  *    writes to file descriptor 1 through `node:fs` (stdout-fd.ts).
  *  - `Intl` constructors and the `toLocale*` / `localeCompare` methods default to the `en-US`
- *    locale, and the date ones to the `UTC` time zone (locale.ts).
+ *    locale, and the date ones to the `UTC` time zone (locale.ts); the time-zone name in
+ *    `Date#toString` / `#toTimeString` / `Date()` (and so `String(d)`, template literals) is the
+ *    en-US one, not the one in the host's LANG / LC_ALL (`pinDateStrings`, core/date-strings.ts).
  *  - A global `require` serves Node builtins only (for esbuild's CommonJS interop); other
  *    specifiers throw.
  *  - An unhandled promise rejection is reported on stderr and ignored, never a worker crash
@@ -69,6 +73,15 @@
  *    errors and out-of-memory: the worker is terminated and replaced, the pulse is reported
  *    "crashed" with the index of the EU that was running and the results of the EUs before
  *    it that the worker had already sent (in chunks of PARTIAL_RESULTS_CHUNK).
+ *  - An uncaught exception (a throwing timer, I/O or `process.nextTick` callback, or microtask)
+ *    is reported by this worker itself the moment it is thrown, with the index of the EU it is
+ *    running (`reportUncaughtExceptions`), and nothing the worker posts afterwards counts: the EU
+ *    charged is the one running at the throw, on every run. A continuation EU k left behind
+ *    throws where the worker next drains it — a microtask at the first `await` of a later EU of
+ *    the same request (which is charged), a nextTick callback when the worker next returns to its
+ *    event loop (a later EU awaiting a timer or I/O), else after the request's results were
+ *    posted (nobody is charged, the worker is replaced) — so its effect depends on which EUs
+ *    share its request (ARCHITECTURE.md §10.7).
  *
  * ## What it does NOT guarantee (not neutralised; the run's audit — re-executing sampled
  * ## pulses on a fresh worker and comparing checksums — is the backstop)
@@ -83,8 +96,9 @@
  *    behind (an unawaited async function or `.then`, `queueMicrotask`, `process.nextTick`, an
  *    I/O callback) runs whenever the event loop reaches it — during a later EU's `await`, or
  *    after the pulse — draws from THAT EU's entropy stream, and a timer it arms counts as
- *    armed by whatever runs then (the later EU, or the idle worker). An unhandled rejection or
- *    uncaught error from it crashes the worker.
+ *    armed by whatever runs then (the later EU, or the idle worker). An uncaught error from it
+ *    crashes the worker, charged to whichever EU is running then (above); an unhandled
+ *    rejection is ignored.
  *  - Import-time timers keep running across EUs (above) and fire during whichever EU is
  *    running. Continuations of an import-time `await` loop (`for (;;) { await sleep(1000); … }`)
  *    run after the import, so the next timer they arm is tracked: the loop stops at the next
@@ -101,7 +115,25 @@
  *    `generateKeyPair*`, `generatePrime`, `createDiffieHellman` and other OpenSSL-seeded APIs.
  *  - Host time zone: local-time `Date` methods (`getHours`, `toString`…) follow the PROCESS's
  *    TZ, which a worker cannot change (setting `process.env.TZ` in a worker has no effect). The
- *    CLI sets `TZ=UTC`; library callers must, for machine-independent results.
+ *    CLI sets `TZ=UTC`; library callers must, for machine-independent results. (The zone's NAME
+ *    in `toString` is pinned to en-US, above; its offset is the zone's.)
+ *  - Stack depth: how deep recursion goes before `RangeError: Maximum call stack size exceeded`
+ *    depends on which V8 tier runs the frames (optimised frames are smaller), which depends on
+ *    how warm the function is in this worker and on background compilation: a recursion near the
+ *    limit succeeds in a warm worker and fails in a cold one, or from run to run. No cheap
+ *    mitigation (a fixed stack size moves the limit, not the variance). The audit catches it when
+ *    it samples such a pulse (its fresh worker is cold).
+ *  - The process and the machine: `process.cwd()` (the directory the CLI was started in),
+ *    `process.argv`, `execPath`, `version`, `versions`, `title`, `performance.nodeTiming` and
+ *    `performance.toJSON()`, `performance.eventLoopUtilization()`. Not caught by the audit (the
+ *    same in both workers) except the timings.
+ *  - Worker history: timer ids (`+setTimeout(…)`), `async_hooks.executionAsyncId()` and other
+ *    async ids count what the worker created before; `WeakRef#deref()` and
+ *    `FinalizationRegistry` callbacks follow the garbage collector. The audit usually catches
+ *    them (a fresh worker), not reliably (GC).
+ *  - `node:vm` contexts are new realms with the real `Date`, an unseeded `Math.random` and the
+ *    host's locale defaults: nothing of the above applies inside them. The audit catches the
+ *    clock and the randomness, not the locale.
  *  - WebAssembly runs unmodified (NaN bit patterns and relaxed SIMD may vary by CPU);
  *    floating-point `Math` functions (`Math.sin`, `Math.exp`…) may differ across V8 versions.
  *  - `SharedArrayBuffer`/`Atomics` and `worker_threads` inside the function.
@@ -259,10 +291,12 @@ class SandboxWorker {
   }
 
   private post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-    this.port.postMessage(msg, transfer);
+    // After an uncaught exception nothing more is sent: the parent is terminating the worker.
+    if (!uncaught.faulted) this.port.postMessage(msg, transfer);
   }
 
   async handle(msg: ToWorker): Promise<void> {
+    if (uncaught.faulted) return;
     if (msg.type === "run") await this.run(msg);
     else await this.reduce(msg);
   }
@@ -287,8 +321,12 @@ class SandboxWorker {
     const tree = new LeafHashTree();
     this.fence.cancelPending(); // timers armed while the worker was idle
     for (let i = 0; i < n; i++) {
+      // An uncaught exception (during the previous EU's await) stops the request: no later EU
+      // runs in a worker that is being terminated.
+      if (uncaught.faulted) return;
       const eu: EUTask = { id: req.ids[i] as EuId, input: inputs[i] };
       Atomics.store(this.progress, 0, i + 1);
+      uncaught.running = i;
       this.shims.reseed(() => deriveSeed(seed, canonicalText(eu.id)));
       const input = eu.input instanceof Uint8Array ? Buffer.from(eu.input.buffer, eu.input.byteOffset, eu.input.byteLength) : eu.input;
       const ctx: Readonly<EUContext> = Object.freeze({ id: eu.id, attempt: req.attempts[i] as number, seed, logicalTime });
@@ -316,6 +354,9 @@ class SandboxWorker {
         transfer = [];
       }
     }
+    // The request's EUs have all settled: an uncaught exception from here on (a continuation
+    // an EU left behind, run once this request's synchronous part returns) charges none of them.
+    uncaught.running = -1;
     transfer.push(leaves.buffer);
     this.post({ type: "pulse", pulseId: req.pulseId, from, results: chunk.take(), leaves, root: tree.root() }, transfer);
   }
@@ -330,8 +371,10 @@ class SandboxWorker {
     let acc: unknown = req.acc === null ? (kept as { value: unknown }).value : parseJson(req.acc);
     this.fence.cancelPending();
     for (let i = 0; i < req.items.length; i++) {
+      if (uncaught.faulted) return;
       const item = req.items[i] as ReduceRequest["items"][number];
       Atomics.store(this.progress, 0, i + 1);
+      uncaught.running = i;
       this.shims.reseed(() => deriveSeed(seed, "reduce", canonicalize(item.id)));
       const output = item.bytes ? Buffer.from(item.output.buffer, item.output.byteOffset, item.output.byteLength) : parseJson(item.json);
       try {
@@ -339,6 +382,7 @@ class SandboxWorker {
         if (isThenable(next)) next = await next;
         acc = next;
       } catch (err) {
+        uncaught.running = -1;
         const error = describeThrown(err);
         this.fence.cancelPending();
         this.post({ type: "reduce-failed", reqId: req.reqId, index: i, error });
@@ -346,6 +390,7 @@ class SandboxWorker {
       }
       this.fence.cancelPending();
     }
+    uncaught.running = -1;
     if (req.more) {
       // The chunk goes on in the next request: the accumulator stays as the last step left it.
       this.reduceAcc = { value: acc };
@@ -414,6 +459,47 @@ function ignoreUnhandledRejections(): void {
   });
 }
 
+/**
+ * The worker's state as its `uncaughtException` listener sees it: `running` is the index in the
+ * current request of the EU (or reduce step) that is running, -1 when none is; `faulted` is set
+ * by the first uncaught exception, after which the worker posts nothing and starts no EU.
+ */
+const uncaught = { running: -1, faulted: false };
+
+/** "Name: message" of an uncaught Error, "value: String(v)" of anything else, well-formed; never throws. */
+function describeUncaught(err: unknown): string {
+  try {
+    if (err instanceof Error) return wellFormed(`${String(err.name)}: ${String(err.message)}`);
+    return wellFormed(`value: ${String(err)}`);
+  } catch {
+    return "value that cannot be described";
+  }
+}
+
+/**
+ * An uncaught exception — a throwing timer, `process.nextTick` or I/O callback, or a microtask
+ * nobody awaits (`queueMicrotask`, an unawaited `.then` or async function) — is reported to the
+ * parent AT ONCE, with the index of the EU that is running (`uncaught.running`), and the worker
+ * then posts nothing more and starts no further EU; the parent terminates it. Node's own handling
+ * does not stop a worker's JavaScript: it reports the error, but the microtask queue keeps
+ * draining (later EUs ran, and their results, even the request's final message, were posted)
+ * until the termination lands, and the parent charged whichever EU was running then — so the same
+ * run failed different EUs from run to run. The report is posted on the same port as the results,
+ * so the parent has every result posted before the error and can drop everything after it.
+ * (Blocking the thread here instead, with `Atomics.wait`, is worse: a termination that interrupts
+ * this listener is lost, and a continuation that never yields then keeps the thread alive.)
+ * A module that installs its own `uncaughtException` listener handles its errors itself, as in
+ * Node: the worker goes on (this listener, the first, defers to any other).
+ */
+function reportUncaughtExceptions(port: MessagePort): void {
+  process.on("uncaughtException", (err) => {
+    if (uncaught.faulted || process.listenerCount("uncaughtException") > 1) return;
+    uncaught.faulted = true;
+    const msg: FromWorker = { type: "uncaught", eu: uncaught.running, error: describeUncaught(err) };
+    port.postMessage(msg);
+  });
+}
+
 function outputTooLarge(id: string | number, size: number, maxBytes: number, what: string): EUResult {
   const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
   return { id, ok: false, error: { code: ErrorCode.LIMIT_EXCEEDED, name: "Error", message } };
@@ -431,6 +517,7 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
   redirectStdoutFd();
   pinLocale();
   ignoreUnhandledRejections();
+  reportUncaughtExceptions(port);
 
   let mod: Record<string, unknown>;
   try {

@@ -93,6 +93,7 @@ import vm from "node:vm";
 import { build, type BuildFailure, type Message } from "esbuild";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
+import { PIN_DATE_STRINGS_SOURCE } from "../../core/date-strings.js";
 import { compactJson } from "../py/json.js";
 import { parsePyJson } from "../py/json-parse.js";
 import type { PyValue } from "../py/value.js";
@@ -202,7 +203,7 @@ function prelude(seed: readonly number[], file: string): string {
   const RealDate = Date;
   const FixedDate = new Proxy(RealDate, {
     construct(target, args, newTarget) { return Reflect.construct(target, args.length === 0 ? [FIXED] : args, newTarget); },
-    apply() { return new RealDate(FIXED).toString(); },
+    apply() { return dateString(FIXED); },
   });
   RealDate.now = function now() { return FIXED; };
   Object.defineProperty(RealDate.prototype, "constructor", { value: FixedDate, writable: true, enumerable: false, configurable: true });
@@ -224,24 +225,10 @@ function prelude(seed: readonly number[], file: string): string {
     return out;
   };
   const caseLoc = (l) => (l === undefined || (isArray(l) && l.length === 0) ? LOCALE : l);
-  // Date#toString / #toTimeString / Date(): V8 names the time zone in the process's default
-  // locale ("(Koordinierte Weltzeit)" under de_DE); the name is taken in en-US instead, for the
-  // same zone (the process's) and instant.
-  const NativeDTF = Intl.DateTimeFormat;
-  const nativeFormatToParts = NativeDTF.prototype.formatToParts;
-  const strIndexOf = String.prototype.indexOf;
-  const strSlice = String.prototype.slice;
-  let zoneFormat;
-  const zoneName = (d) => {
-    if (zoneFormat === undefined) zoneFormat = new NativeDTF(LOCALE, { timeZoneName: "long" });
-    const parts = apply(nativeFormatToParts, zoneFormat, [d]);
-    for (let i = 0; i < parts.length; i++) if (parts[i].type === "timeZoneName") return parts[i].value;
-    return "";
-  };
-  for (const m of ["toString", "toTimeString"]) {
-    const f = RealDate.prototype[m];
-    Object.defineProperty(RealDate.prototype, m, { value: { [m]() { const s = apply(f, this, []); const i = apply(strIndexOf, s, [" ("]); return i < 0 ? s : apply(strSlice, s, [0, i]) + " (" + zoneName(this) + ")"; } }[m], writable: true, enumerable: false, configurable: true });
-  }
+  // Date#toString / #toTimeString / Date(): the time-zone name in en-US, not in the host's locale
+  // ("(Koordinierte Weltzeit)" under de_DE): the batch sandbox's pinDateStrings
+  // (src/core/date-strings.ts), self-contained, evaluated in this realm with its real Intl.
+  const dateString = (${PIN_DATE_STRINGS_SOURCE})(RealDate, Intl.DateTimeFormat);
   const withTz = (o) => (o === undefined ? { timeZone: TZ } : (o !== null && typeof o === "object" && o.timeZone === undefined) ? Object.create(o, { timeZone: { value: TZ, enumerable: true } }) : o);
   const pin = (C, tz) => new Proxy(C, {
     construct(target, args, newTarget) { const a = args.slice(); a[0] = loc(a[0]); if (tz) a[1] = withTz(a[1]); return Reflect.construct(target, a, newTarget); },
