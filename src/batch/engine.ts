@@ -218,8 +218,8 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkSignal(hooks.signal);
+  const { plan, planDigest } = loadPlan(store, runId); // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
-  const { plan, planDigest } = loadPlan(store, runId);
   return withOutFile(hooks.outFile, (out) => execute(store, runId, plan, planDigest, hooks, out));
 }
 
@@ -313,8 +313,9 @@ async function execute(
     peakRss = Math.max(peakRss, rss);
     heapGuard.check(rss, now);
   };
-  const report = (): void => {
-    sampleMemory();
+  /** Reports progress; all but the final report also sample memory and stop on an abort. */
+  const report = (final = false): void => {
+    if (!final) sampleMemory();
     progress.inputBytesRead = input.format === "files" ? (progress.inputBytesTotal as number) : stats.bytes;
     hooks.onProgress?.({ ...progress });
   };
@@ -404,6 +405,8 @@ async function execute(
       }
     }
   }
+  // The last point an abort stops the run: from here it is recorded as finished, and resolves.
+  throwIfAborted(hooks.signal, runId);
   const manifestDigest = recordManifest(store, manifest);
   const cpu = process.cpuUsage(cpu0);
   const reportBody = {
@@ -425,7 +428,7 @@ async function execute(
     if (store.findRoot(reportRoot(runId)) === undefined) store.pin(reportRoot(runId), rep.digest, "run");
   });
   progress.phase = "done";
-  report();
+  report(true); // never stops: an abort now would reject a finished run
   return resultOf(manifest, manifestDigest, false);
 }
 

@@ -42,13 +42,27 @@ describe("run(…, { signal })", () => {
     expect(await outputsOf(store, done.runId)).toEqual(await outputsOf(plain, reference.runId));
   });
 
+  it("an abort that comes once the run is recorded as finished does not reject it", async () => {
+    const { store } = scratch.store();
+    const ac = new AbortController();
+    const r = await run(store, records, fn, config, { signal: ac.signal, onProgress: (p) => (p.phase === "done" ? ac.abort(new Error("too late")) : undefined) });
+    expect(ac.signal.aborted).toBe(true);
+    expect(r.status).toBe("completed");
+    expect(listRuns(store).find((x) => x.runId === r.runId)?.state).toBe("completed");
+  });
+
+  it("resume checks the run id before the signal: malformed is E_USAGE, unknown E_NOT_FOUND", async () => {
+    const { store } = scratch.store();
+    await expectCairnError(resume(store, "zz", { signal: AbortSignal.abort("x") }), ErrorCode.USAGE);
+    await expectCairnError(resume(store, "0123456789abcdef", { signal: AbortSignal.abort("x") }), ErrorCode.NOT_FOUND);
+  });
+
   it("an already aborted signal rejects before anything is read or recorded", async () => {
     const { store } = scratch.store();
     const e = await expectCairnError(run(store, records, fn, config, { signal: AbortSignal.abort("not today") }), ErrorCode.INTERRUPTED);
     expect(e.message).toBe("run aborted (before its plan was recorded): not today");
     expect(e.details).toEqual({});
     expect(store.headLogseq()).toBe(0);
-    await expectCairnError(resume(store, "0123456789abcdef", { signal: AbortSignal.abort("no") }), ErrorCode.INTERRUPTED);
   });
 
   it("an abort while a file input is being ingested stops the ingest: nothing of the input is stored", async () => {
