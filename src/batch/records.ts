@@ -53,6 +53,20 @@ export function parseRecord(text: string): { id: EUId; error?: EUError; json?: s
 export { wellFormed };
 
 /**
+ * "Name: message" of an uncaught error ("value: String(v)" of anything else), well-formed (lone
+ * surrogates become U+FFFD: it ends up in a failure record, which must be canonical JSON); never
+ * throws. Used by the sandbox worker (its report) and the pool (a crash without one).
+ */
+export function describeUncaught(err: unknown): string {
+  try {
+    if (err instanceof Error) return wellFormed(`${String(err.name)}: ${String(err.message)}`);
+    return wellFormed(`value: ${String(err)}`);
+  } catch {
+    return "value that cannot be described";
+  }
+}
+
+/**
  * An error message as records keep it: well-formed (lone surrogates → U+FFFD) and cut to
  * MAX_ERROR_MESSAGE_CHARS UTF-16 code units plus `…`, never between the two halves of a
  * surrogate pair (the cut then keeps one unit less). Idempotent.

@@ -46,7 +46,7 @@ import {
 } from "./protocol.js";
 import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
-import { wellFormed } from "../records.js";
+import { describeUncaught, wellFormed } from "../records.js";
 
 /** One reduce over an ordered output, on one worker (`WorkerPool.openReduce`). */
 export interface ReduceSession {
@@ -519,18 +519,6 @@ function isUncaught(m: FromWorker): m is UncaughtMessage {
   return typeof u === "object" && u !== null && u.type === "uncaught" && typeof u.eu === "number" && Number.isSafeInteger(u.eu) && typeof u.error === "string";
 }
 
-/**
- * "Name: message" of an uncaught error (or the String of a thrown non-error), well-formed (lone
- * surrogates become U+FFFD): it ends up in a failure record, which must be canonical JSON.
- */
-function describeUncaught(err: unknown): string {
-  try {
-    if (err instanceof Error) return wellFormed(`${String(err.name)}: ${String(err.message)}`);
-    return wellFormed(`value: ${String(err)}`);
-  } catch {
-    return "value that cannot be described";
-  }
-}
 
 /** A deterministic description of how a worker died (no timings, no paths). */
 function crashMessage(uncaught: { value: unknown } | undefined, exitCode: number | undefined): string {

@@ -156,7 +156,7 @@ import { redirectStdoutFd } from "./stdout-fd.js";
 import { pinLocale } from "./locale.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalText } from "../canonical-text.js";
-import { MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
+import { describeUncaught, MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
 import { ResultPacker } from "./wire.js";
 import {
   bundleName,
@@ -466,15 +466,6 @@ function ignoreUnhandledRejections(): void {
  */
 const uncaught = { running: -1, faulted: false };
 
-/** "Name: message" of an uncaught Error, "value: String(v)" of anything else, well-formed; never throws. */
-function describeUncaught(err: unknown): string {
-  try {
-    if (err instanceof Error) return wellFormed(`${String(err.name)}: ${String(err.message)}`);
-    return wellFormed(`value: ${String(err)}`);
-  } catch {
-    return "value that cannot be described";
-  }
-}
 
 /**
  * An uncaught exception — a throwing timer, `process.nextTick` or I/O callback, or a microtask
