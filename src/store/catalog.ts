@@ -70,7 +70,7 @@ export class Catalog {
       if (tables.length === 0 && !opts.create) {
         throw new CairnError(
           ErrorCode.STORE_CORRUPT,
-          `catalog ${path} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup)`,
+          `catalog ${path} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup; a store that never held anything, such as one an older Cairn's init left when killed before its catalog, can be removed and made again with cairn init)`,
           { path },
         );
       }
@@ -304,7 +304,7 @@ function requireCatalogFile(path: string): void {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") return;
     throw new CairnError(
       ErrorCode.STORE_CORRUPT,
-      `catalog ${path} is missing (deleted?); a store's catalog is created only with the store, never again (restore it from a backup)`,
+      `catalog ${path} is missing (deleted?); a store's catalog is created only with the store, never again (restore it from a backup; a store that never held anything, such as one an older Cairn's init left when killed before its catalog, can be removed and made again with cairn init)`,
       { path },
     );
   }

@@ -58,7 +58,7 @@ describe("a store whose catalog was emptied or deleted", () => {
   it("emptied (0 bytes): every opener is E_STORE_CORRUPT naming it, and it stays empty (fsck never repairs)", async () => {
     const { dir, catalog } = usedStore();
     truncateSync(catalog, 0);
-    const message = `catalog ${catalog} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup)`;
+    const message = `catalog ${catalog} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup; a store that never held anything, such as one an older Cairn's init left when killed before its catalog, can be removed and made again with cairn init)`;
     for (const opts of [{ dir }, { dir, readOnly: true }, { dir, create: false }, { dir }]) {
       const e = expectCairn(() => openStore(opts), ErrorCode.STORE_CORRUPT);
       expect(e.message).toBe(message);
@@ -70,7 +70,7 @@ describe("a store whose catalog was emptied or deleted", () => {
   it("deleted (with its -wal and -shm): every opener is E_STORE_CORRUPT naming it, and no catalog appears", () => {
     const { dir, catalog } = usedStore();
     for (const f of readdirSync(dir)) if (f.startsWith("catalog.sqlite")) rmSync(join(dir, f));
-    const message = `catalog ${catalog} is missing (deleted?); a store's catalog is created only with the store, never again (restore it from a backup)`;
+    const message = `catalog ${catalog} is missing (deleted?); a store's catalog is created only with the store, never again (restore it from a backup; a store that never held anything, such as one an older Cairn's init left when killed before its catalog, can be removed and made again with cairn init)`;
     for (const opts of [{ dir }, { dir, readOnly: true }, { dir, lockTimeoutMs: 0 }]) {
       const e = expectCairn(() => openStore(opts), ErrorCode.STORE_CORRUPT);
       expect(e.message).toBe(message);
@@ -86,7 +86,7 @@ describe("a store whose catalog was emptied or deleted", () => {
       expect(r.status, args.join(" ")).toBe(1);
       expect(r.out).toBe("");
       expect(r.err).toBe(
-        `cairn: catalog ${catalog} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup) [E_STORE_CORRUPT]\n`,
+        `cairn: catalog ${catalog} is empty: it holds no tables (emptied or replaced?); a store's catalog is created only with the store, never again (restore it from a backup; a store that never held anything, such as one an older Cairn's init left when killed before its catalog, can be removed and made again with cairn init) [E_STORE_CORRUPT]\n`,
       );
     }
     expect(statSync(catalog).size).toBe(0);
