@@ -232,6 +232,12 @@ describe("Run.emit never throws: a refused event ends the execution, it never es
     expect(built.eventFailure).toMatchObject({ class: "semantic_runtime_failed", details: { reason: "invalid_event" } });
     expect(built.emit("later", {})).toBe(false); // every later event is dropped
     expect(h.events).toEqual([]);
+    // An event type that is not a string, even one String() throws on, is refused, never thrown.
+    for (const hostile of [Object.create(null) as unknown, { toString: (): string => { throw new Error("no"); } }, 7]) {
+      const r = new Run(harness().ctx, request("x", "op", {}), "semantic_runtime_failed");
+      expect(r.emit(hostile as string, {})).toBe(false);
+      expect(r.eventFailure?.message).toMatch(/^the event "\(a (object|number)\)" could not be emitted: /);
+    }
   });
 
   it("jsonrpc: an emit that throws (stdout data handler) is protocol_framing_failed, not an uncaught exception", async () => {

@@ -211,6 +211,9 @@ describe("json_schema_validate (ajv, as Cairn workflows reach it)", () => {
     expect(invalid('{"type":"array","uniqueItems":true}', '[1,[2],[2]]').reason).toBe("value does not match the schema at '': must NOT have duplicate items (items ## 1 and 2 are identical)");
     expect(valid('{"type":"array","uniqueItems":true}', '[1,"1",true,null,[1],{"1":1}]')).toBe('{"valid":true}');
     expect(valid('{"type":"array","uniqueItems":false}', "[1,1]")).toBe('{"valid":true}');
+    // Any string, a lone surrogate included (RFC 8785 has no form for it: it failed the validator).
+    expect(valid('{"type":"array","uniqueItems":true}', '["\\ud800","x",{"k":"\\udc00"}]')).toBe('{"valid":true}');
+    expect(invalid('{"type":"array","uniqueItems":true}', '["\\ud800","\\ud800"]').reason).toBe("value does not match the schema at '': must NOT have duplicate items (items ## 0 and 1 are identical)");
   });
 
   it("only own members are present: required and properties do not see Object.prototype", () => {

@@ -20,7 +20,7 @@ import { NULL_REGISTRY_KEY, prepareSnapshot, runCairnWorkflow } from "../../src/
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { parsePyJson } from "../../src/workflow/pgs/pyjson.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
-import { baseDecl, compileDecl, EXAMPLES, prepared, run, tempDir, traceText, writeTree } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, EXAMPLES, laneRegistryDecl, prepared, run, tempDir, traceText, writeTree } from "./cairn-fixture.js";
 
 type Decl = Record<string, unknown>;
 const SRC = new URL("../../src/", import.meta.url).pathname;
@@ -328,6 +328,25 @@ nodes:
     }
     expect(err).toMatchObject({ code: "E_SNAPSHOT_INTEGRITY" });
     expect((err as Error).message).toContain("workflows.audit::WF_CONSTF_V0.nodes.a.steps[0].inputs.b.floats[0] names nothing in the constant");
+  });
+
+  it("a bad floats member in a lane payload template is E_SNAPSHOT_INTEGRITY too (it was accepted and ignored)", async () => {
+    const { r } = await compileDecl(laneRegistryDecl("http://127.0.0.1:9/register", "declared-endpoint-weak"));
+    const sealedOk = sealedFileBytes(r.content!).bytes;
+    expect(() => verifySealedBytes(sealedOk, "s")).not.toThrow();
+    for (const floats of ["garbage", ["/nothing"], [], [1], ["", ""]]) {
+      const content = structuredClone(r.content!) as unknown as { workflows: Record<string, { nodes: Record<string, { steps: Array<{ lane: { payload: { object: Record<string, unknown> } } }> }> }> };
+      const wf = Object.values(content.workflows)[0]!;
+      wf.nodes.reg!.steps[0]!.lane.payload.object.method = { const: "POST", floats };
+      let err: unknown;
+      try {
+        verifySealedBytes(sealedFileBytes(content as never).bytes, "s");
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(floats)).toMatchObject({ code: "E_SNAPSHOT_INTEGRITY" });
+      expect((err as Error).message).toContain(".lane.payload.object.method.floats");
+    }
   });
 });
 

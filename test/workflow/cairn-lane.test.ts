@@ -241,7 +241,9 @@ describe("lane-bound CS on the http lane (a registry service)", () => {
         }
         const outcome = seen.has(key) ? "ALREADY_EXISTS" : "SUCCESS";
         seen.set(key, value);
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ outcome, address: `agt-${key}` }));
+        // "bom…": a service that prefixes its JSON with a UTF-8 BOM (the lane keeps the bytes received)
+        const text = JSON.stringify({ outcome, address: `agt-${key}` });
+        res.writeHead(200, { "content-type": "application/json" }).end(key.startsWith("bom") ? `\ufeff${text}` : text);
       });
     });
     await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
@@ -298,6 +300,14 @@ describe("lane-bound CS on the http lane (a registry service)", () => {
     } finally {
       store.close();
     }
+  });
+
+  it("a JSON body with a leading BOM is the step result (one BOM is not part of the JSON text)", async () => {
+    const { snap } = await prepared(registryDecl());
+    const dir = tempDir();
+    const r = await runCairnWorkflowWithPlane({ snapshot: snap, payload: payload({ name: "bom-ada" }), dataRoot: join(dir, "data"), baseDir: dir, plane: plane(dir).binding });
+    expect(r.status).toBe("SUCCESS");
+    expect(r.surface.get("address")).toBe("agt-bom-ada");
   });
 
   it("an HTTP 503 is a raw fact: BACKEND_ERROR with status_code, routed by default", async () => {

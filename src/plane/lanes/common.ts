@@ -165,7 +165,8 @@ export class Run {
       }
       event = newExecutionEvent(this.ctx.ids, this.ctx.clock, { execution_ref: this.request.execution_ref, event_type: eventType, payload });
     } catch (err) {
-      return this.stopEvents(invalidEventFailure(this.invalidEventClass, String(eventType), err));
+      // String() of a hostile value can throw too (no prototype, a throwing toString): never here.
+      return this.stopEvents(invalidEventFailure(this.invalidEventClass, typeof eventType === "string" ? eventType : `(a ${typeof eventType})`, err));
     }
     this.eventCount++;
     this.eventBytes += size;

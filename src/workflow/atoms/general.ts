@@ -47,7 +47,6 @@ import { canonicalJson } from "../py/json.js";
 import { compareCodePoints, compareNumbers, getOrNull, isDict, isList, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { AtomViolation, show } from "./violation.js";
 import { compileLinearRegex, execLinear, LINEAR_REGEX_FLAGS } from "./linear-regex.js";
-import { canonicalize } from "../../core/canonical.js";
 
 export const GENERAL_ATOMS_MODULE = "cairn.workflow.atoms.general";
 /** Most items `concat` accepts. */
@@ -401,11 +400,27 @@ const linearRegExpEngine = Object.assign(
 
 /**
  * `uniqueItems` in linear time: ajv's own keyword compares every pair of items that are not all
- * of one scalar type (40,000 objects took 13 s). Items are equal when their RFC 8785 canonical
- * forms are (JSON Schema's equality: numbers by value, objects whatever their member order).
+ * of one scalar type (40,000 objects took 13 s). Items are equal when their `equalityKey`s are
+ * (JSON Schema's equality: numbers by value, objects whatever their member order).
  * The reported pair is ajv's: the highest index `i` with an equal item before it, and the
  * nearest such `j`.
  */
+/**
+ * A text equal for two plain-JSON values exactly when JSON Schema calls them equal: object
+ * members in sorted key order, numbers as `JSON.stringify` writes them (one text per double: `1`
+ * and `1.0`, `0` and `-0` alike). Unlike RFC 8785 canonical form it takes any string, a lone
+ * surrogate included (JSON.stringify escapes it), since a payload may hold one.
+ */
+function equalityKey(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(equalityKey).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${equalityKey(o[k])}`)
+    .join(",")}}`;
+}
+
 const UNIQUE_ITEMS_KEYWORD = {
   keyword: "uniqueItems",
   type: "array" as const,
@@ -416,7 +431,7 @@ const UNIQUE_ITEMS_KEYWORD = {
     const last = new Map<string, number>();
     let dup: { i: number; j: number } | undefined;
     for (let k = 0; k < data.length; k++) {
-      const key = canonicalize(data[k]);
+      const key = equalityKey(data[k]);
       const before = last.get(key);
       if (before !== undefined) dup = { i: k, j: before };
       last.set(key, k);

@@ -154,9 +154,10 @@ const VIOLATION_ALWAYS = "the store answers VIOLATION every time the step runs";
 
 /** REGISTER `key` (registry.ts `register`: `pyHashKey` undefined → a hard error). */
 const SCALAR_KEY: InputRule = {
-  requires: "a scalar (a string, number, boolean or null)",
-  accepts: (v) => pyHashKey(v) !== undefined,
-  otherwise: "a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs",
+  requires: "a scalar other than null (a string, number or boolean)",
+  accepts: (v) => v !== null && pyHashKey(v) !== undefined,
+  otherwise:
+    "a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs; a null key is VIOLATION every time (a Cairn REGISTER refuses it: a null key is never indexed, so the registration would not be idempotent)",
 };
 /** REGISTER `value` (registry.ts `register`: not a dict and not None → a hard error, after the ALREADY_EXISTS check). */
 const OBJECT_OR_NULL: InputRule = {

@@ -151,7 +151,9 @@ function fromOutput(step: SnapshotStep, lane: SnapshotLaneBinding, output: unkno
     const text = isObject(output) ? output[lane.resultJson] : undefined;
     if (typeof text !== "string") return broken(`lane ${lane.laneId} succeeded but its output has no text member ${lane.resultJson}`);
     try {
-      doc = JSON.parse(text);
+      // One leading BOM is not part of the JSON text (RFC 8259 §8.1 lets a parser ignore it); the
+      // lane's raw output keeps it (the bytes received).
+      doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (err) {
       return broken(`lane ${lane.laneId} succeeded but its output member ${lane.resultJson} is not JSON (${(err as Error).message}): ${show(text)}`);
     }

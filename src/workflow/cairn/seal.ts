@@ -59,6 +59,26 @@ const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as numbe
 const own = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** The first structural problem of a binding, or null. */
+/** The first `{const, floats}` of a lane payload template whose `floats` is malformed (as for a step input's constant). */
+function laneConstProblem(t: unknown, at: string): string | null {
+  if (!isObj(t)) return null; // the lane's own checks (lane-compile.ts) shape the rest
+  if (own(t, "const")) return floatsProblem(t as { const: unknown }, at);
+  if (own(t, "object") && isObj(t.object)) {
+    for (const [k, x] of Object.entries(t.object)) {
+      const e = laneConstProblem(x, `${at}.object.${k}`);
+      if (e !== null) return e;
+    }
+  }
+  if (own(t, "array") && Array.isArray(t.array)) {
+    for (let i = 0; i < t.array.length; i++) {
+      const e = laneConstProblem(t.array[i], `${at}.array[${i}]`);
+      if (e !== null) return e;
+    }
+  }
+  if (own(t, "json")) return laneConstProblem(t.json, `${at}.json`);
+  return null;
+}
+
 function bindingProblem(b: unknown, at: string): string | null {
   if (!isObj(b)) return `${at} is not a binding object`;
   if (own(b, "bind")) {
@@ -168,6 +188,10 @@ export function structureProblem(content: unknown): string | null {
         if (!isStrList(s.outputs) || !isStrList(s.outcomes)) return `${sat}.outputs / outcomes are not lists of strings`;
         if (!isObj(s.onResult) || !Object.values(s.onResult).every((a) => a === "continue" || a === "exit")) return `${sat}.onResult is not a map to continue / exit`;
         if (s.lane !== undefined && (!isObj(s.lane) || !isStr(s.lane.laneId) || !isStr(s.lane.kind) || !isStr(s.lane.operation) || !isObj(s.lane.payload))) return `${sat}.lane is not a lane binding`;
+        if (s.lane !== undefined) {
+          const t = laneConstProblem((s.lane as Record<string, unknown>).payload, `${sat}.lane.payload`);
+          if (t !== null) return t;
+        }
         if (s.kind === "cs") {
           for (const k of ["store", "capability", "op", "method"]) if (!isStr(s[k])) return `${sat}.${k} is not a string`;
           if (!own(w.stores, s.store as string)) return `${sat}.store names no store of the workflow`;
