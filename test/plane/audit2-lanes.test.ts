@@ -20,6 +20,7 @@ import { InlineLane } from "../../src/plane/lanes/inline.js";
 import { JsonRpcLane } from "../../src/plane/lanes/jsonrpc.js";
 import type { LaneContext } from "../../src/plane/lanes/lane.js";
 import * as limits from "../../src/plane/lanes/limits.js";
+import { MAX_ABANDONED_WORKERS } from "../../src/plane/lanes/limits.js";
 import { ProcessLane } from "../../src/plane/lanes/process.js";
 import { SseLane } from "../../src/plane/lanes/sse.js";
 import { WebSocketLane } from "../../src/plane/lanes/websocket.js";
@@ -94,6 +95,17 @@ describe("worker lane: a worker blocked in a synchronous native call (audit2 #1)
     expect(Date.now() - t0).toBeLessThan(2500);
     expect(await waitFor(() => abandonedWorkers() === 0, 10_000)).toBe(true);
   });
+
+  it(`at most MAX_ABANDONED_WORKERS (${MAX_ABANDONED_WORKERS}) abandoned at once: the next execution is launch_failed, and runs again once they end`, async () => {
+    const outcomes = await Promise.all(Array.from({ length: MAX_ABANDONED_WORKERS }, () => exec(lane, "block", {})));
+    expect(outcomes.map((o) => o.outcome.failure?.class)).toEqual(Array(MAX_ABANDONED_WORKERS).fill("timeout"));
+    expect(abandonedWorkers()).toBe(MAX_ABANDONED_WORKERS);
+    const refused = await exec(lane, "block", {});
+    expect(refused.outcome.failure).toMatchObject({ class: "launch_failed", details: { reason: "too_many_abandoned_workers", abandoned: MAX_ABANDONED_WORKERS } });
+    expect(await waitFor(() => abandonedWorkers() === 0, 15_000)).toBe(true);
+    expect((await exec(lane, "block", {})).outcome.failure?.class).toBe("timeout"); // started again
+    expect(await waitFor(() => abandonedWorkers() === 0, 15_000)).toBe(true);
+  }, 40_000);
 });
 
 /** A stdio JSON-RPC peer: answers the request with what KIND says, with a value of N nested objects. */

@@ -89,6 +89,12 @@ export const MAX_WORKER_HEAP_MB = 8192;
  * the call returns; the lane never waits for it beyond this bound.
  */
 export const WORKER_TERMINATE_WAIT_MS = 250;
+/**
+ * worker: most abandoned workers (still blocked in a native call after their execution ended)
+ * alive at once; beyond it the lane starts no new worker (`launch_failed`,
+ * `too_many_abandoned_workers`) until one ends.
+ */
+export const MAX_ABANDONED_WORKERS = 4;
 /** worker: cap on captured worker stdout/stderr (discarded beyond; never reaches the node's stdout). */
 export const WORKER_MAX_CONSOLE_BYTES = 64 * 1024;
 

@@ -41,7 +41,7 @@ import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, Run, type StopReason, timeoutOptions } from "./common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
-import { MAX_WORKER_HEAP_MB, MIN_WORKER_HEAP_MB, WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB, WORKER_TERMINATE_WAIT_MS } from "./limits.js";
+import { MAX_ABANDONED_WORKERS, MAX_WORKER_HEAP_MB, MIN_WORKER_HEAP_MB, WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB, WORKER_TERMINATE_WAIT_MS } from "./limits.js";
 
 const moduleRef = z.string().refine((s) => s.startsWith("file:") || isAbsolute(s), { message: "must be an absolute path or a file: URL" });
 
@@ -194,6 +194,15 @@ export class WorkerLane implements Lane {
     if (bad !== null || entry === undefined) return run.failWith(bad ?? invalidRequest("$.operation", "unknown"));
     run.timeoutMs = effectiveTimeout(undefined, this.opts);
     if (ctx.signal.aborted) return run.fail("cancellation", "cancelled before start");
+    // Each abandoned worker still holds a thread and its heap until its native call returns:
+    // past MAX_ABANDONED_WORKERS, no new one is started (a module that blocks on every call
+    // would otherwise grow a long-lived process without bound).
+    if (abandoned.size >= MAX_ABANDONED_WORKERS) {
+      return run.fail("launch_failed", `${abandoned.size} workers of earlier executions are still blocked in synchronous native calls (at most ${MAX_ABANDONED_WORKERS}): no new worker is started until one ends`, null, {
+        reason: "too_many_abandoned_workers",
+        abandoned: abandoned.size,
+      });
+    }
 
     const url = entry.module.startsWith("file:") ? entry.module : pathToFileURL(entry.module).href;
     const worker = new Worker(WORKER_SOURCE, {
