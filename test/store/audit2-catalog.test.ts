@@ -11,35 +11,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSy
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode, openStore, type ErrorCodeValue } from "../../src/index.js";
+import { ErrorCode, openStore } from "../../src/index.js";
 import { SCHEMA_V1 } from "../../src/store/schema.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { expectCairn, expectCairnAsync } from "./helpers.js";
 import { cairn } from "../cli/helpers.js";
 
 afterEach(() => removeTempDirs());
 
-function expectCairn(fn: () => unknown, code: ErrorCodeValue): CairnError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
-  expect((thrown as CairnError).code).toBe(code);
-  return thrown as CairnError;
-}
 
-async function rejection(p: Promise<unknown>): Promise<CairnError> {
-  let thrown: unknown;
-  try {
-    await p;
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown).toBeInstanceOf(CairnError);
-  return thrown as CairnError;
-}
 
 /** A store with small and large artifacts and a snapshot, closed. */
 function usedStore(): { dir: string; catalog: string } {
@@ -217,7 +197,7 @@ describe("a damaged catalog page", () => {
       expect(e.details).toEqual({ path: catalog, sqliteCode: "SQLITE_CORRUPT" });
       expect(expectCairn(() => w.headLogseq(), ErrorCode.STORE_CORRUPT).message).toBe(message);
       expect(expectCairn(() => w.gc({ graceMs: 0 }), ErrorCode.STORE_CORRUPT).message).toBe(message);
-      expect((await rejection(w.put(Buffer.alloc(100_000, 1)))).message).toBe(message);
+      expect((await expectCairnAsync(w.put(Buffer.alloc(100_000, 1)))).message).toBe(message);
       const report = await w.fsck();
       expect(report.ok).toBe(false);
       expect(report.problems[0]).toEqual({

@@ -10,8 +10,9 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode, openStore, sha256, type Digest, type ErrorCodeValue, type Store } from "../../src/index.js";
+import { ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { expectCairn } from "./helpers.js";
 
 const open: Store[] = [];
 afterEach(() => {
@@ -24,18 +25,6 @@ function track(s: Store): Store {
   return s;
 }
 
-function expectCairn(fn: () => unknown, code: ErrorCodeValue, message?: string): CairnError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
-  expect((thrown as CairnError).code).toBe(code);
-  if (message !== undefined) expect((thrown as CairnError).message).toBe(message);
-  return thrown as CairnError;
-}
 
 interface Fixture {
   dir: string;

@@ -10,8 +10,9 @@ import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode, openStore, sha256, type Digest, type ErrorCodeValue, type Store } from "../../src/index.js";
+import { CairnError, ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { expectCairn, expectCairnAsync } from "./helpers.js";
 import { SCHEMA_V1 } from "../../src/store/schema.js";
 import { largeContent, smallContent } from "./fixtures/content.js";
 
@@ -37,29 +38,7 @@ function objectFile(root: string, d: Digest): string {
   return join(root, "objects", hex.slice(0, 2), hex.slice(2));
 }
 
-function expectCairn(fn: () => unknown, code: ErrorCodeValue): CairnError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
-  expect((thrown as CairnError).code).toBe(code);
-  return thrown as CairnError;
-}
 
-async function expectCairnAsync(p: Promise<unknown>, code: ErrorCodeValue): Promise<CairnError> {
-  let thrown: unknown;
-  try {
-    await p;
-  } catch (err) {
-    thrown = err;
-  }
-  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
-  expect((thrown as CairnError).code).toBe(code);
-  return thrown as CairnError;
-}
 
 /** Reads a stream to the end, counting bytes; an error (thrown at open or while streaming) is returned. */
 async function drain(openStream: () => Readable): Promise<{ bytes: number; err: unknown }> {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openStore, type OpenStoreOptions, type Store } from "../../src/index.js";
+import { expect } from "vitest";
+import { CairnError, openStore, type ErrorCodeValue, type OpenStoreOptions, type Store } from "../../src/index.js";
 import { steppingClock } from "../../src/core/clock.js";
 
 /** A fresh temp dir; remove it with the returned cleanup. */
@@ -22,4 +23,31 @@ export function freshStore(opts: OpenStoreOptions = {}): { store: Store; dir: st
       t.cleanup();
     },
   };
+}
+
+/** The CairnError `fn` throws, checked to carry `code` (and `message`, when given). */
+export function expectCairn(fn: () => unknown, code: ErrorCodeValue, message?: string): CairnError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, `expected ${code}`).toBeInstanceOf(CairnError);
+  expect((thrown as CairnError).code).toBe(code);
+  if (message !== undefined) expect((thrown as CairnError).message).toBe(message);
+  return thrown as CairnError;
+}
+
+/** The CairnError `p` rejects with, checked to carry `code` when given. */
+export async function expectCairnAsync(p: Promise<unknown>, code?: ErrorCodeValue): Promise<CairnError> {
+  let thrown: unknown;
+  try {
+    await p;
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, `expected ${code ?? "a CairnError"}`).toBeInstanceOf(CairnError);
+  if (code !== undefined) expect((thrown as CairnError).code).toBe(code);
+  return thrown as CairnError;
 }
