@@ -4,24 +4,15 @@
  * on `-k GRACE T` (#8).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError } from "../../src/core/errors.js";
 import { JsonlEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { envPreamble, stage2Script } from "../../src/plane/placements/ssh.js";
-import { harness, request } from "./node-helpers.js";
+import { harness, request, scratchDir } from "./node-helpers.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "cairn-audit2-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = scratchDir;
 
 function thrown(fn: () => unknown): CairnError {
   try {

@@ -4,10 +4,9 @@
  * an event (JSON-RPC depth accounting, Run.emit never throws); an SSE 2xx without a body is an
  * empty stream; raw bodies keep a leading UTF-8 BOM; every lane limit lives in limits.ts.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
@@ -28,16 +27,9 @@ import { abandonedWorkers, WorkerLane } from "../../src/plane/lanes/worker.js";
 import { MemoryEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { PlaneNode } from "../../src/plane/node/node.js";
 import { exec, harness, request, T0 } from "./fixtures/lanes/harness.js";
+import { scratchDir } from "./node-helpers.js";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "cairn-audit2-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = scratchDir;
 
 /** `n` nested objects: deep(1) = {}, deep(2) = {a: {}}. */
 function deep(n: number): JsonValue {

@@ -3,6 +3,10 @@
  * builder for a fully registered node with pinned clock, ids, keys and verifier secret.
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
 import { fixedClock, type Clock } from "../../src/core/clock.js";
 import { sequentialIds } from "../../src/plane/contracts/ids.js";
 import { makeLaneCapabilities, type LaneCapabilities } from "../../src/plane/contracts/target.js";
@@ -153,4 +157,19 @@ export function request(h: Harness, over: Record<string, unknown> = {}, sign: Pa
     acceptable_attestation: { contract_version: 1, classes: ["local-process-weak"] },
     ...over,
   };
+}
+
+const scratchDirs: string[] = [];
+let cleanupRegistered = false;
+/** A fresh temp dir, removed after the test file (afterAll registered on first use). */
+export function scratchDir(): string {
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    afterAll(() => {
+      for (const d of scratchDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  const d = mkdtempSync(join(tmpdir(), "cairn-plane-"));
+  scratchDirs.push(d);
+  return d;
 }
