@@ -190,6 +190,9 @@ export class StoreView {
 /** Unfinished listings tracked before the collected ones are dropped from the set. */
 const MAX_LISTINGS_BEFORE_PRUNE = 64;
 
+/** better-sqlite3's error for a statement on a closed connection ("The database connection is not open"). */
+const CLOSED_CONNECTION_RE = /database connection is not open/i;
+
 /** The parts of an open store; reached only through `Store.open` (the closed-store guard). */
 interface StoreParts {
   readonly catalog: Catalog;
@@ -448,7 +451,9 @@ export class Store {
       return await op;
     } catch (err) {
       if (isCorruptionError(err)) throw storeErrorOf(this.parts.catalog.path, err);
-      if (!this.closed || err instanceof CairnError) throw err;
+      // Only the driver's own refusal of the closed connection (not, say, a TypeError of the
+      // caller's chunk source that happens to come after close).
+      if (!this.closed || !(err instanceof TypeError) || !CLOSED_CONNECTION_RE.test(err.message)) throw err;
       throw new CairnError(ErrorCode.USAGE, `store was closed while ${what} was in flight: ${this.root} (await the store's operations before close)`, {
         path: this.root,
       }, { cause: err });

@@ -244,3 +244,19 @@ describe("close() while an async operation is in flight", () => {
     expect(e.message).toBe(`store was closed while fsck was in flight: ${dir} (await the store's operations before close)`);
   });
 });
+
+describe("close() and an in-flight put whose own source fails", () => {
+  it("the source's error is reported as is, not as 'closed while put was in flight'", async () => {
+    const dir = join(newDir(), "store");
+    const s = openStore({ dir });
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(1 << 20, 1);
+      await new Promise((r) => setTimeout(r, 20));
+      throw new TypeError("the caller's source broke");
+    }
+    const pending = s.put(failing());
+    await new Promise((r) => setTimeout(r, 5));
+    s.close();
+    await expect(pending).rejects.toThrow(new TypeError("the caller's source broke"));
+  });
+});
