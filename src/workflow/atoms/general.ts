@@ -23,9 +23,9 @@
  *   bits); `div` of two ints must divide exactly (no silent truncation); with a float operand
  *   the computation is IEEE double, ints must then be safe integers, and the result must be finite;
  *   division by zero is a violation;
- * - `regex_match` is an unanchored search (anchor with `^…$`) with **RE2 semantics** in linear
- *   time (linear-regex.ts: a JavaScript-spelled pattern, no backreferences or lookaround, ASCII
- *   `\d \w \s \b`, code points), so a payload cannot make a run hang. Pattern and input lengths
+ * - `regex_match` is an unanchored search (anchor with `^…$`) run by RE2 in linear time, so a
+ *   payload cannot make a run hang: a JavaScript `RegExp` pattern (`u` flag) with its meaning,
+ *   but no backreferences or lookaround, and the few known differences linear-regex.ts lists. Pattern and input lengths
  *   (UTF-16 code units) are bounded by named constants and flags limited to
  *   `REGEX_ALLOWED_FLAGS`;
  * - `json_schema_validate` is JSON Schema draft-07 validation by **ajv 8** (`ajvSchemaCompiler`:
