@@ -11,12 +11,12 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
 import { verifyFd, type ArtifactRow } from "../../src/store/artifacts.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { drain, objectFile } from "./helpers.js";
 
 const open: Store[] = [];
 afterEach(() => {
@@ -28,21 +28,6 @@ function newStore(dir = join(makeTempDir(), "store")): Store {
   const s = openStore({ dir });
   open.push(s);
   return s;
-}
-
-function objectFile(root: string, d: Digest): string {
-  const hex = d.slice("sha256:".length);
-  return join(root, "objects", hex.slice(0, 2), hex.slice(2));
-}
-
-async function drain(s: () => Readable): Promise<{ bytes: number; err: unknown }> {
-  let bytes = 0;
-  try {
-    for await (const c of s()) bytes += (c as Buffer).length;
-  } catch (err) {
-    return { bytes, err };
-  }
-  return { bytes, err: undefined };
 }
 
 /** Every read path refuses `d` with exactly this E_STORE_CORRUPT message, nothing delivered or written. */

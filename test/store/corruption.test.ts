@@ -7,12 +7,11 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
-import { expectCairn, expectCairnAsync } from "./helpers.js";
+import { drain, expectCairn, expectCairnAsync, objectFile } from "./helpers.js";
 import { SCHEMA_V1 } from "../../src/store/schema.js";
 import { largeContent, smallContent } from "./fixtures/content.js";
 
@@ -31,24 +30,6 @@ function newStore(dir = join(makeTempDir(), "store")): Store {
 
 function reopen(dir: string): Store {
   return newStore(dir);
-}
-
-function objectFile(root: string, d: Digest): string {
-  const hex = d.slice("sha256:".length);
-  return join(root, "objects", hex.slice(0, 2), hex.slice(2));
-}
-
-
-
-/** Reads a stream to the end, counting bytes; an error (thrown at open or while streaming) is returned. */
-async function drain(openStream: () => Readable): Promise<{ bytes: number; err: unknown }> {
-  let bytes = 0;
-  try {
-    for await (const chunk of openStream()) bytes += (chunk as Buffer).length;
-  } catch (err) {
-    return { bytes, err };
-  }
-  return { bytes, err: undefined };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { expect } from "vitest";
-import { CairnError, openStore, type ErrorCodeValue, type OpenStoreOptions, type Store } from "../../src/index.js";
+import { CairnError, openStore, type Digest, type ErrorCodeValue, type OpenStoreOptions, type Store } from "../../src/index.js";
 import { steppingClock } from "../../src/core/clock.js";
 
 /** A fresh temp dir; remove it with the returned cleanup. */
@@ -50,4 +51,21 @@ export async function expectCairnAsync(p: Promise<unknown>, code?: ErrorCodeValu
   expect(thrown, `expected ${code ?? "a CairnError"}`).toBeInstanceOf(CairnError);
   if (code !== undefined) expect((thrown as CairnError).code).toBe(code);
   return thrown as CairnError;
+}
+
+/** Where the file of the large artifact `d` lives in the store at `root`. */
+export function objectFile(root: string, d: Digest): string {
+  const hex = d.slice("sha256:".length);
+  return join(root, "objects", hex.slice(0, 2), hex.slice(2));
+}
+
+/** Reads a stream to the end, counting bytes; an error (thrown at open or while streaming) is returned. */
+export async function drain(openStream: () => Readable): Promise<{ bytes: number; err: unknown }> {
+  let bytes = 0;
+  try {
+    for await (const chunk of openStream()) bytes += (chunk as Buffer).length;
+  } catch (err) {
+    return { bytes, err };
+  }
+  return { bytes, err: undefined };
 }
