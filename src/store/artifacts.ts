@@ -135,6 +135,12 @@ export function checkAsOf(asOf: unknown): number | undefined {
   });
 }
 
+/** A `list` paging option: undefined or a non-negative integer, else E_USAGE (NaN meant "no limit"). */
+function checkListBound(name: "afterLogseq" | "limit", v: unknown): void {
+  if (v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0)) return;
+  throw new CairnError(ErrorCode.USAGE, `list ${name} must be a non-negative integer, got ${typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v)}`, { field: name });
+}
+
 /**
  * The bytes `putBytes` stores: a Uint8Array (a Buffer is one), or any other view with one-byte
  * elements (Int8Array, Uint8ClampedArray, also from another realm) as its bytes. A view of wider
@@ -533,6 +539,12 @@ export class Artifacts {
   /** Visible artifacts in logseq order, read lazily (the options are checked at the call). */
   list(opts: ListOptions = {}): Generator<ArtifactInfo> {
     checkAsOf(opts.asOf);
+    checkListBound("afterLogseq", opts.afterLogseq);
+    checkListBound("limit", opts.limit);
+    if (opts.mediaType !== undefined && typeof opts.mediaType !== "string") throw new CairnError(ErrorCode.USAGE, `list mediaType must be a string, got ${typeof opts.mediaType}`, { field: "mediaType" });
+    if (opts.typeTag !== undefined && !(Number.isInteger(opts.typeTag) && opts.typeTag >= 0 && opts.typeTag <= TYPE_TAG_MAX)) {
+      throw new CairnError(ErrorCode.USAGE, `list typeTag must be an integer in 0..${TYPE_TAG_MAX}, got ${String(opts.typeTag)}`, { field: "typeTag" });
+    }
     return this.listRows(opts);
   }
 

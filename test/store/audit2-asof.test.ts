@@ -87,6 +87,33 @@ describe("asOf validation", () => {
   });
 });
 
+describe("list options", () => {
+  it("afterLogseq and limit must be non-negative integers (NaN was 'no limit'), mediaType a string, typeTag a 32-bit tag", () => {
+    const s = newStore();
+    for (let i = 0; i < 3; i++) s.putBytes(Buffer.from(`item ${i}`));
+    for (const [opts, message] of [
+      [{ limit: NaN }, "list limit must be a non-negative integer, got NaN"],
+      [{ limit: -1 }, "list limit must be a non-negative integer, got -1"],
+      [{ limit: 1.5 }, "list limit must be a non-negative integer, got 1.5"],
+      [{ afterLogseq: "1" }, 'list afterLogseq must be a non-negative integer, got "1"'],
+      [{ afterLogseq: Infinity }, "list afterLogseq must be a non-negative integer, got Infinity"],
+      [{ mediaType: 7 }, "list mediaType must be a string, got number"],
+      [{ typeTag: 2 ** 32 }, "list typeTag must be an integer in 0..4294967295, got 4294967296"],
+    ] as const) {
+      let err: unknown;
+      try {
+        s.list(opts as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(opts)).toMatchObject({ code: ErrorCode.USAGE, message });
+    }
+    expect([...s.list({ limit: 2 })]).toHaveLength(2);
+    expect([...s.list({ afterLogseq: 2, limit: 0 })]).toHaveLength(0);
+    expect([...s.list({ afterLogseq: 2 })]).toHaveLength(1);
+  });
+});
+
 describe("lineage as of a logseq", () => {
   it("from an artifact recorded after it is E_NOT_FOUND, as stat is; from one recorded before, the walk of then", () => {
     const s = newStore();
