@@ -130,15 +130,26 @@ export function storedTypeTag(digest: string, r: ArtifactRow): number | undefine
 /** An `asOf` read option: undefined (the head) or a non-negative integer logseq, else E_USAGE (as `store.at`). */
 export function checkAsOf(asOf: unknown): number | undefined {
   if (asOf === undefined || (typeof asOf === "number" && Number.isInteger(asOf) && asOf >= 0)) return asOf;
-  throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer, got ${typeof asOf === "number" ? String(asOf) : JSON.stringify(asOf) ?? String(asOf)}`, {
-    asOf: typeof asOf === "number" && !Number.isFinite(asOf) ? String(asOf) : asOf,
+  throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer, got ${shownOption(asOf)}`, {
+    // JSON-safe: a non-finite number or a bigint as text, an object (maybe circular) as shown
+    asOf: (typeof asOf === "number" && !Number.isFinite(asOf)) || typeof asOf === "bigint" ? String(asOf) : asOf !== null && typeof asOf === "object" ? shownOption(asOf) : asOf,
   });
+}
+
+/** An option value in a message: numbers and bigints as written, anything else as JSON or its type; never throws. */
+function shownOption(v: unknown): string {
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  try {
+    return JSON.stringify(v) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
 }
 
 /** A `list` paging option: undefined or a non-negative integer, else E_USAGE (NaN meant "no limit"). */
 function checkListBound(name: "afterLogseq" | "limit", v: unknown): void {
   if (v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0)) return;
-  throw new CairnError(ErrorCode.USAGE, `list ${name} must be a non-negative integer, got ${typeof v === "number" ? String(v) : JSON.stringify(v) ?? String(v)}`, { field: name });
+  throw new CairnError(ErrorCode.USAGE, `list ${name} must be a non-negative integer, got ${shownOption(v)}`, { field: name });
 }
 
 /**
@@ -543,7 +554,7 @@ export class Artifacts {
     checkListBound("limit", opts.limit);
     if (opts.mediaType !== undefined && typeof opts.mediaType !== "string") throw new CairnError(ErrorCode.USAGE, `list mediaType must be a string, got ${typeof opts.mediaType}`, { field: "mediaType" });
     if (opts.typeTag !== undefined && !(Number.isInteger(opts.typeTag) && opts.typeTag >= 0 && opts.typeTag <= TYPE_TAG_MAX)) {
-      throw new CairnError(ErrorCode.USAGE, `list typeTag must be an integer in 0..${TYPE_TAG_MAX}, got ${String(opts.typeTag)}`, { field: "typeTag" });
+      throw new CairnError(ErrorCode.USAGE, `list typeTag must be an integer in 0..${TYPE_TAG_MAX}, got ${shownOption(opts.typeTag)}`, { field: "typeTag" });
     }
     return this.listRows(opts);
   }

@@ -301,9 +301,9 @@ describe("7. constant CS inputs the runtime always refuses", () => {
       [{ id: "s", cs: "reg", op: "REGISTER", inputs: { key: "$.payload.k", value: { array: ["$.payload"] } } },
         "steps[0].inputs.value: step s: reg REGISTER input value must be an object or null, and the {array: …} binding is a list: the registry aborts the run with an error (E_INVALID_INPUT) every time the step registers a new key"],
       [{ id: "s", cs: "reg", op: "REGISTER", inputs: { key: { const: [1, 2] } } },
-        "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the constant [1,2] is a list: a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs; a null key is VIOLATION every time (a Cairn REGISTER refuses it: a null key is never indexed, so the registration would not be idempotent)"],
+        "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the constant [1,2] is a list: a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs"],
       [{ id: "s", cs: "reg", op: "REGISTER", inputs: { key: { object: { a: "$.payload.a" } } } },
-        "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the {object: …} binding is an object: a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs; a null key is VIOLATION every time (a Cairn REGISTER refuses it: a null key is never indexed, so the registration would not be idempotent)"],
+        "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the {object: …} binding is an object: a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs"],
       [{ id: "s", cs: "mu", op: "READ", inputs: { key: { const: "  " } } },
         'steps[0].inputs.key: step s: mu READ input key must be a string with a non-whitespace character, and the constant "  " is a blank string: the store answers VIOLATION every time the step runs'],
       [{ id: "s", cs: "mu", op: "WRITE", inputs: { key: { const: 7 }, value: "$.payload" } },
@@ -322,7 +322,7 @@ describe("7. constant CS inputs the runtime always refuses", () => {
     // A null key: VIOLATION on every Cairn run (run.ts NULL_REGISTRY_KEY), so a compile error.
     cases.push([
       { id: "s", cs: "reg", op: "REGISTER", inputs: { key: { const: null } } },
-      "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the constant null is null: a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs; a null key is VIOLATION every time (a Cairn REGISTER refuses it: a null key is never indexed, so the registration would not be idempotent)",
+      "steps[0].inputs.key: step s: reg REGISTER input key must be a scalar other than null (a string, number or boolean), and the constant null is null: a Cairn REGISTER refuses a null key with VIOLATION every time the step runs (a null key is never indexed, so the registration would not be idempotent)",
     ]);
     for (const [step, message] of cases) {
       const { lines, file } = await compileDecl(one(step));

@@ -91,8 +91,10 @@ export const MAX_WORKER_HEAP_MB = 8192;
 export const WORKER_TERMINATE_WAIT_MS = 250;
 /**
  * worker: most abandoned workers (still blocked in a native call after their execution ended)
- * alive at once; beyond it the lane starts no new worker (`launch_failed`,
- * `too_many_abandoned_workers`) until one ends.
+ * alive when a worker is about to start; at or beyond it the lane starts none (`launch_failed`,
+ * `too_many_abandoned_workers`) until one ends. Checked at the start: executions already running
+ * when the cap is reached can still be abandoned, so the bound is this plus the executions
+ * running at once.
  */
 export const MAX_ABANDONED_WORKERS = 4;
 /** worker: cap on captured worker stdout/stderr (discarded beyond; never reaches the node's stdout). */

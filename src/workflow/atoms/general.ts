@@ -374,6 +374,9 @@ export function ajvSchemaCompiler(): JsonSchemaCompiler {
     const ajv = new Ajv({
       allErrors: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, validateFormats: false, logger: false,
       ownProperties: true, code: { regExp: linearRegExpEngine },
+      // Strict mode would check each `properties` name against each `patternProperties` pattern with
+      // a native (backtracking) RegExp at compile time: the linear engine only, never that.
+      allowMatchingProperties: true,
     });
     ajv.removeKeyword("uniqueItems");
     ajv.addKeyword(UNIQUE_ITEMS_KEYWORD);

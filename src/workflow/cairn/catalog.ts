@@ -109,7 +109,7 @@ export interface InputRule {
   /** Whether the runtime accepts the value (in the runtime's value model). */
   readonly accepts: (v: PyValue) => boolean;
   /** What the runtime does with any other value, completing "…: " in a diagnostic. */
-  readonly otherwise: string;
+  readonly otherwise: string | ((v: PyValue) => string);
   /** What a refused value is, completing "the constant … is …" (default: its type, "an integer"). */
   readonly describe?: (v: PyValue) => string | undefined;
 }
@@ -156,8 +156,10 @@ const VIOLATION_ALWAYS = "the store answers VIOLATION every time the step runs";
 const SCALAR_KEY: InputRule = {
   requires: "a scalar other than null (a string, number or boolean)",
   accepts: (v) => v !== null && pyHashKey(v) !== undefined,
-  otherwise:
-    "a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs; a null key is VIOLATION every time (a Cairn REGISTER refuses it: a null key is never indexed, so the registration would not be idempotent)",
+  otherwise: (v) =>
+    v === null
+      ? "a Cairn REGISTER refuses a null key with VIOLATION every time the step runs (a null key is never indexed, so the registration would not be idempotent)"
+      : "a list or object is unhashable, so the registry aborts the run with an error (E_INVALID_INPUT) every time the step runs",
 };
 /** REGISTER `value` (registry.ts `register`: not a dict and not None → a hard error, after the ALREADY_EXISTS check). */
 const OBJECT_OR_NULL: InputRule = {

@@ -688,7 +688,7 @@ function constantInputProblems(op: OperationEntry, inputs: Record<string, Bindin
     const k = knownValue(b);
     if (k === undefined) continue;
     const rule = Object.prototype.hasOwnProperty.call(op.inputRules, name) ? op.inputRules[name] : undefined;
-    if (rule !== undefined && !rule.accepts(k.value)) out.push({ input: name, message: `input ${name} must be ${rule.requires}, and ${k.what} is ${rule.describe?.(k.value) ?? pyTypeName(k.value)}: ${rule.otherwise}` });
+    if (rule !== undefined && !rule.accepts(k.value)) out.push({ input: name, message: `input ${name} must be ${rule.requires}, and ${k.what} is ${rule.describe?.(k.value) ?? pyTypeName(k.value)}: ${typeof rule.otherwise === "function" ? rule.otherwise(k.value) : rule.otherwise}` });
     else if (k.constant) known.set(name, k.value);
   }
   const cross = op.constantRule?.(known) ?? null;

@@ -58,7 +58,6 @@ const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
 const own = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
-/** The first structural problem of a binding, or null. */
 /** The first `{const, floats}` of a lane payload template whose `floats` is malformed (as for a step input's constant). */
 function laneConstProblem(t: unknown, at: string): string | null {
   if (!isObj(t)) return null; // the lane's own checks (lane-compile.ts) shape the rest
@@ -79,6 +78,7 @@ function laneConstProblem(t: unknown, at: string): string | null {
   return null;
 }
 
+/** The first structural problem of a binding, or null. */
 function bindingProblem(b: unknown, at: string): string | null {
   if (!isObj(b)) return `${at} is not a binding object`;
   if (own(b, "bind")) {
