@@ -70,7 +70,6 @@ export function recordPlan(store: Store, plan: RunPlan): { runId: string; planDi
   });
 }
 
-/** Loads a run's plan by id. */
 /**
  * A run planned (or finished) by another engine version is not resumed, verified or replayed by
  * this one: its bytes follow that version's rules. E_USAGE naming both versions.
@@ -85,6 +84,7 @@ export function requireThisEngine(engine: { name?: unknown; version?: unknown } 
   });
 }
 
+/** Loads a run's plan by id. */
 export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDigest: Digest } {
   checkRunId(runId);
   const root = store.findRoot(planRoot(runId));
