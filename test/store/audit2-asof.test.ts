@@ -6,21 +6,12 @@
  * - lineage as of a logseq starts only from an artifact recorded by then (E_NOT_FOUND like stat).
  */
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode, openStore, type Store } from "../../src/index.js";
-import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { describe, expect, it } from "vitest";
+import { CairnError, ErrorCode } from "../../src/index.js";
+import { makeTempDir } from "./fixtures/child.js";
+import { storesClosedAfterEach } from "./helpers.js";
 
-const open: Store[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-  removeTempDirs();
-});
-
-function newStore(): Store {
-  const s = openStore({ dir: join(makeTempDir(), "store") });
-  open.push(s);
-  return s;
-}
+const newStore = storesClosedAfterEach();
 
 describe("asOf validation", () => {
   const bad: Array<[string, unknown, string]> = [

@@ -1,24 +1,14 @@
 /** API-level bad input: every misuse fails with the documented error code and a useful message. */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   CairnError, ErrorCode, TYPED_FRAME_MAGIC, openStore, type Digest, type ErrorCodeValue, type Store,
 } from "../../src/index.js";
-import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { makeTempDir } from "./fixtures/child.js";
+import { storesClosedAfterEach } from "./helpers.js";
 
-const open: Store[] = [];
-
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-  removeTempDirs();
-});
-
-function newStore(): Store {
-  const s = openStore({ dir: join(makeTempDir(), "store") });
-  open.push(s);
-  return s;
-}
+const newStore = storesClosedAfterEach();
 
 function expectCairn(fn: () => unknown, code: ErrorCodeValue): CairnError {
   let thrown: unknown;

@@ -8,25 +8,14 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
-import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
-import { drain, expectCairn, expectCairnAsync, objectFile } from "./helpers.js";
+import { makeTempDir } from "./fixtures/child.js";
+import { drain, expectCairn, expectCairnAsync, objectFile, storesClosedAfterEach } from "./helpers.js";
 import { SCHEMA_V1 } from "../../src/store/schema.js";
 import { largeContent, smallContent } from "./fixtures/content.js";
 
-const open: Store[] = [];
-
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-  removeTempDirs();
-});
-
-function newStore(dir = join(makeTempDir(), "store")): Store {
-  const s = openStore({ dir });
-  open.push(s);
-  return s;
-}
+const newStore = storesClosedAfterEach();
 
 function reopen(dir: string): Store {
   return newStore(dir);

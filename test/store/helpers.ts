@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
+import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
 import { CairnError, openStore, type Digest, type ErrorCodeValue, type OpenStoreOptions, type Store } from "../../src/index.js";
 import { steppingClock } from "../../src/core/clock.js";
 
@@ -68,4 +69,22 @@ export async function drain(openStream: () => Readable): Promise<{ bytes: number
     return { bytes, err };
   }
   return { bytes, err: undefined };
+}
+
+/**
+ * Registers an afterEach that closes every store `newStore` opened and removes the temp dirs
+ * (fixtures/child.ts), and returns `newStore(dir?)`: a writer on `dir`, by default a fresh
+ * `<temp>/store`.
+ */
+export function storesClosedAfterEach(): (dir?: string) => Store {
+  const open: Store[] = [];
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close();
+    removeTempDirs();
+  });
+  return (dir = join(makeTempDir(), "store")) => {
+    const s = openStore({ dir });
+    open.push(s);
+    return s;
+  };
 }
