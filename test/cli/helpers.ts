@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
+import { processRuns } from "../../src/store/fsutil.js";
 
 export const CLI = process.env.CAIRN_TEST_CLI ?? fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 
@@ -133,3 +135,18 @@ export const PLANE_PROCESS_REQUEST = {
   payload: { command: "echo", argv: ["ok"], timeout_ms: 5000 },
   acceptable_attestation: { classes: ["local-process-weak"] },
 };
+
+/**
+ * Registers an afterEach that SIGKILLs the children and pids a test left running (pushed into
+ * the returned lists) and removes `temps`' directories.
+ */
+export function reapAfterEach(temps: TempDirs): { children: ChildProcess[]; pids: number[] } {
+  const children: ChildProcess[] = [];
+  const pids: number[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    for (const p of pids.splice(0)) if (processRuns(p)) process.kill(p, "SIGKILL");
+    temps.cleanup();
+  });
+  return { children, pids };
+}

@@ -6,9 +6,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, spawnCairn, TempDirs } from "./helpers.js";
-import type { ChildProcess } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { cairn, CLI, reapAfterEach, spawnCairn, TempDirs } from "./helpers.js";
+import { processRuns } from "../../src/store/fsutil.js";
 
 /** Safety net for a child that never starts its command (not a speed assertion). */
 const WAIT_LIMIT_MS = 30_000;
@@ -22,22 +22,8 @@ evidence: { jsonl: evidence.jsonl }
 `;
 
 const temps = new TempDirs();
-const children: ChildProcess[] = [];
-const pids: number[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  for (const p of pids.splice(0)) if (alive(p)) process.kill(p, "SIGKILL");
-  temps.cleanup();
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { children, pids } = reapAfterEach(temps);
+const alive = processRuns;
 
 async function until(cond: () => boolean, what: string, limit = WAIT_LIMIT_MS): Promise<void> {
   const deadline = Date.now() + limit;

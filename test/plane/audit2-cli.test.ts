@@ -4,32 +4,16 @@
  * (#1), a JSONL evidence file that cannot be written is E_STORE_IO (#6), and the store's writer
  * lock held for the whole execution is documented and behaves as documented (#3).
  */
-import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, spawnCairn, TempDirs } from "../cli/helpers.js";
+import { describe, expect, it } from "vitest";
+import { cairn, CLI, reapAfterEach, spawnCairn, TempDirs } from "../cli/helpers.js";
 
 /** Safety net for waits (not a speed assertion). */
 const WAIT_LIMIT_MS = 30_000;
 
 const temps = new TempDirs();
-const children: ChildProcess[] = [];
-const pids: number[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  for (const p of pids.splice(0)) if (alive(p)) process.kill(p, "SIGKILL");
-  temps.cleanup();
-});
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { children, pids } = reapAfterEach(temps);
 
 async function until(cond: () => boolean, what: () => string, limit = WAIT_LIMIT_MS): Promise<void> {
   const deadline = Date.now() + limit;
