@@ -124,16 +124,21 @@ export function storedTypeTag(digest: string, r: ArtifactRow): number | undefine
   const t = r.type_tag as unknown;
   if (t === null) return undefined;
   if (typeof t === "number" && Number.isInteger(t) && t >= 0 && t <= TYPE_TAG_MAX) return t;
-  throw corrupt(digest, `its recorded type tag ${typeof t === "number" ? String(t) : JSON.stringify(t) ?? String(t)} is not a 32-bit unsigned integer`);
+  throw corrupt(digest, `its recorded type tag ${shownOption(t)} is not a 32-bit unsigned integer`);
 }
 
 /** An `asOf` read option: undefined (the head) or a non-negative integer logseq, else E_USAGE (as `store.at`). */
 export function checkAsOf(asOf: unknown): number | undefined {
-  if (asOf === undefined || (typeof asOf === "number" && Number.isInteger(asOf) && asOf >= 0)) return asOf;
-  throw new CairnError(ErrorCode.USAGE, `as-of logseq must be a non-negative integer, got ${shownOption(asOf)}`, {
+  return checkCount(asOf, "as-of logseq", {
     // JSON-safe: a non-finite number or a bigint as text, an object (maybe circular) as shown
     asOf: (typeof asOf === "number" && !Number.isFinite(asOf)) || typeof asOf === "bigint" ? String(asOf) : asOf !== null && typeof asOf === "object" ? shownOption(asOf) : asOf,
   });
+}
+
+/** `v` when undefined or a non-negative integer, else E_USAGE "<what> must be a non-negative integer, got …" with `details`. */
+function checkCount(v: unknown, what: string, details: Record<string, unknown>): number | undefined {
+  if (v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0)) return v;
+  throw new CairnError(ErrorCode.USAGE, `${what} must be a non-negative integer, got ${shownOption(v)}`, details);
 }
 
 /** An option value in a message: numbers and bigints as written, anything else as JSON or its type; never throws. */
@@ -144,12 +149,6 @@ function shownOption(v: unknown): string {
   } catch {
     return typeof v;
   }
-}
-
-/** A `list` paging option: undefined or a non-negative integer, else E_USAGE (NaN meant "no limit"). */
-function checkListBound(name: "afterLogseq" | "limit", v: unknown): void {
-  if (v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0)) return;
-  throw new CairnError(ErrorCode.USAGE, `list ${name} must be a non-negative integer, got ${shownOption(v)}`, { field: name });
 }
 
 /**
@@ -550,8 +549,9 @@ export class Artifacts {
   /** Visible artifacts in logseq order, read lazily (the options are checked at the call). */
   list(opts: ListOptions = {}): Generator<ArtifactInfo> {
     checkAsOf(opts.asOf);
-    checkListBound("afterLogseq", opts.afterLogseq);
-    checkListBound("limit", opts.limit);
+    // paging options (NaN meant "no limit")
+    checkCount(opts.afterLogseq, "list afterLogseq", { field: "afterLogseq" });
+    checkCount(opts.limit, "list limit", { field: "limit" });
     if (opts.mediaType !== undefined && typeof opts.mediaType !== "string") throw new CairnError(ErrorCode.USAGE, `list mediaType must be a string, got ${typeof opts.mediaType}`, { field: "mediaType" });
     if (opts.typeTag !== undefined && !(Number.isInteger(opts.typeTag) && opts.typeTag >= 0 && opts.typeTag <= TYPE_TAG_MAX)) {
       throw new CairnError(ErrorCode.USAGE, `list typeTag must be an integer in 0..${TYPE_TAG_MAX}, got ${shownOption(opts.typeTag)}`, { field: "typeTag" });
