@@ -4,13 +4,14 @@
  * run --snapshot`: `snapshotSourceSetup`, wf-compile.ts). Takes its data root's lock (held until
  * it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds it), listens
  * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests still arriving get 503), releases the lock and
- * exits 0. A second signal while closing exits 1 at once.
+ * exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
+ * origins whose web pages may use it (`ServerOptions.allowOrigins`; src/server/origin.ts).
  */
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { openStore, resolveStoreDir } from "../store/store.js";
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS, type CairnServer } from "../server/index.js";
+import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
@@ -25,6 +26,8 @@ interface ServeOpts {
   snapshot?: string;
   dataRoot?: string;
   dataRootWait: number;
+  /** Origins whose browser pages may use the server (repeatable; `*` = any). */
+  allowOrigin: string[];
 }
 
 const SERVE_HELP = `
@@ -37,10 +40,18 @@ Notes:
         request's turn in the run queue comes, invalid JSON, a workflow_code without "::", a
         payload that is not an object or is nested deeper than 256 levels, or a domain/workflow
         the workspace (or the snapshot) does not have;
+    403 {status:"ERROR", error} for a request from a web page whose origin is not allowed
+        (below), or, on a loopback address, whose Host is not localhost/127.0.0.1/[::1]:PORT;
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
         while closing, or when the store is locked by another writer;
     500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to
-        load or a runtime error aborts the run (trace_id null when no trace was started).
+        load, a runtime error aborts the run (trace_id null when no trace was started), or the
+        answer would exceed ${MAX_RESPONSE_BYTES} bytes (the run happened: its trace_id is given).
+  Browsers: a request carrying an Origin header (every browser sends one with a POST) is refused
+  403 unless --allow-origin names that origin (scheme://host[:port], as the browser sends it;
+  repeatable), and then answered with Access-Control-Allow-Origin: <origin>; --allow-origin '*'
+  lets every web page drive the server (the PGS reference gateway's CORS). Clients that send no
+  Origin (curl, scripts) are served as always, with Access-Control-Allow-Origin: *.
   GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).
   With --snapshot <file|digest> it serves a sealed Cairn snapshot (cairn wf compile) instead of
   a PGS workspace, resolved as \`cairn wf run --snapshot\` resolves it: a sha256: digest is read
@@ -74,6 +85,15 @@ function parseHost(v: string): string {
   return v;
 }
 
+/** One more --allow-origin: checked (`parseAllowedOrigin`) as it is read. */
+function collectOrigin(v: string, previous: string[]): string[] {
+  try {
+    return [...previous, parseAllowedOrigin(v)];
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 export function serveCommand(): Command {
   return new Command("serve")
     .description("serve a PGS workspace or a sealed Cairn snapshot over HTTP: POST /api/run, GET /api/health")
@@ -83,6 +103,7 @@ export function serveCommand(): Command {
     .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
+    .option("--allow-origin <origin>", "let web pages of this origin use the server (repeatable; '*' = every origin)", collectOrigin, [])
     .addHelpText("after", SERVE_HELP)
     .action(async (opts: ServeOpts, cmd: Command) => {
       const g = globalsOf(cmd);
@@ -96,7 +117,7 @@ export function serveCommand(): Command {
       if (opts.snapshot !== undefined) {
         // As `wf run --snapshot`: the snapshot verified (a digest read from the store), traces under --workspace (default .).
         const { sealed, base, dataRootArg } = await snapshotSourceSetup(cmd, { snapshot: opts.snapshot, workspace: opts.workspace, dataRoot: opts.dataRoot });
-        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
+        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, allowOrigins: opts.allowOrigin });
       } else {
         const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
         if (workspaceArg === undefined || workspaceArg === "") {
@@ -104,7 +125,7 @@ export function serveCommand(): Command {
         }
         const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
         if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
-        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait });
+        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, allowOrigins: opts.allowOrigin });
       }
       let url: string;
       try {

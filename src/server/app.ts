@@ -9,7 +9,8 @@
  *         whatever its terminal status (SUCCESS, ALREADY_EXISTS, VIOLATION, NOT_FOUND…);
  *         result_payload is the run's surface (what `cairn wf run --json` prints as `surface`);
  *         duration_ms is the wall-clock time of the run, reported here only (never in traces).
- *     400 {status:"ERROR", error} an empty body or one that is not UTF-8 (at once); invalid
+ *     400 {status:"ERROR", error} an empty body or one that is not UTF-8 (at once; the message
+ *         names the offset of the first bad byte); invalid
  *         JSON, a body that is not an object, a workflow_code that is not a string
  *         `<domain>::<WF_CODE>`, a payload that is not an object; PGS: an unknown domain (no
  *         tokenized_snapshot/<domain>/) or a workflow the domain does not have; Cairn: a workflow
@@ -17,23 +18,30 @@
  *         are found when the request's turn in the run queue comes (the body waits there as its
  *         raw bytes, ≤ maxBodyBytes, and is parsed then), so they are answered after the runs
  *         ahead of it, and a request refused 503 (queue full, closing) was never parsed.
+ *     403 {status:"ERROR", error} (any route, before the body is read) an `Origin` header the
+ *         origin policy does not allow (`allowOrigins`), or, listening on loopback, a `Host`
+ *         that does not name that address (DNS rebinding): origin.ts.
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
  *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
  *         verify (trace_id null), the run failed before it had a trace (null), a runtime error
- *         aborted it (trace_id of the trace that ends with the ERROR event), or writing its
- *         summary or recording it failed after its effects were applied (its trace_id).
+ *         aborted it (trace_id of the trace that ends with the ERROR event), writing its
+ *         summary or recording it failed after its effects were applied (its trace_id), or its
+ *         200 would be larger than `maxResponseBytes` (it ran: its trace_id and status are named).
  *     503 {status:"ERROR", error} too many runs already waiting, the server is closing, or the
  *         store is locked by another writer (nothing ran) (Retry-After).
- *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS); 431 headers too
- *         large; 400 a request Node's HTTP parser refuses — these three are written by the
- *         'clientError' handler in the same {status:"ERROR", error} format, with CORS.
+ *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS), unless bytes of
+ *         it were waiting unread when that passed (a run held the event loop): it then gets
+ *         another requestTimeoutMs (`requestTimedOut`); 431 headers too large; 400 a request
+ *         Node's HTTP parser refuses — these three are written by the 'clientError' handler in
+ *         the same {status:"ERROR", error} format (ACAO only when every origin is allowed).
  *   GET /api/health → {ok:true}. Anything else → 404 {status:"ERROR", error}.
  *
  * Error messages quote a user value (the workflow_code, its segments) in full only up to
  * MAX_ECHOED_CHARS characters, and no error message is longer than MAX_ERROR_CHARS.
  *
- * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`) with
- * `Access-Control-Allow-Origin: *`. Runs are serialised with a bounded async mutex so that runs
+ * Responses are compact JSON in the Python value model (ints stay ints, `1.0` stays `1.0`), with
+ * `Access-Control-Allow-Origin: *` for a request without `Origin` (as the reference) and the
+ * origin itself for an allowed one (origin.ts). Runs are serialised with a bounded async mutex so that runs
  * against the data root never interleave in this process; before each run the gateway reads what
  * arrived during the previous one (`drainArrivals`), and the server holds its data root's
  * cross-process lock (src/workflow/effects/data-root-lock.ts) from `createServer` until `close()`
@@ -52,8 +60,9 @@ import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { firstInvalidUtf8 } from "../core/utf8.js";
 import type { Store } from "../store/store.js";
 import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
@@ -67,8 +76,9 @@ import {
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import {
   BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_DRAIN_TURNS, MAX_ECHOED_CHARS,
-  MAX_ERROR_CHARS, MAX_QUEUED_RUNS, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
+  MAX_ERROR_CHARS, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
 } from "./constants.js";
+import { corsDecision, isLoopbackAddress, loopbackHosts, originPolicy } from "./origin.js";
 import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
 import { QueueFullError, RunQueue } from "./queue.js";
 import { HttpError, RunFailure, type RunTarget } from "./target.js";
@@ -106,11 +116,26 @@ export interface ServerOptions {
   store?: Store | (() => Store);
   /** Largest request body in bytes (default MAX_BODY_BYTES = 1 MiB); larger → 413. */
   maxBodyBytes?: number;
+  /**
+   * Largest response body in bytes (default MAX_RESPONSE_BYTES = 48 MiB): a run whose 200 would
+   * be larger is answered 500 naming the size, the limit, its status and trace id (it has run).
+   */
+  maxResponseBytes?: number;
+  /**
+   * Origins whose browser pages may use the server (`cairn serve --allow-origin`): a request
+   * carrying any other `Origin` header is refused 403, and is answered without
+   * `Access-Control-Allow-Origin`. Each is `*` (every origin: the PGS reference's behaviour) or an
+   * origin as browsers send it, `<scheme>://<host>[:<port>]`; E_USAGE otherwise. Default: none
+   * (requests without `Origin` — curl, scripts — are served as always). See origin.ts.
+   */
+  allowOrigins?: readonly string[];
   /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
   maxQueuedRuns?: number;
   /**
    * Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408,
-   * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS).
+   * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS); a request
+   * with bytes waiting unread when it passes (a run held the event loop) gets another
+   * requestTimeoutMs instead (`requestTimedOut`).
    */
   requestTimeoutMs?: number;
   /**
@@ -219,10 +244,18 @@ const JSON_ERROR_PREFIX = `${BODY_WHAT} is not valid JSON: `;
 function arrivedBody(raw: unknown): Buffer {
   // Read as bytes: decoding as a string would turn invalid UTF-8 into U+FFFD and run the
   // workflow on a payload the client never sent.
-  if (Buffer.isBuffer(raw) && !isUtf8(raw)) throw new HttpError(400, "Invalid JSON body: the request body is not valid UTF-8");
   const bytes = Buffer.isBuffer(raw) ? raw : typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.alloc(0);
+  if (!isUtf8(bytes)) {
+    const at = Math.max(0, firstInvalidUtf8(bytes)); // (both follow Unicode's Table 3-7: never -1 here)
+    throw new HttpError(400, `Invalid JSON body: the request body is not valid UTF-8 (byte offset ${at}: ${byteRun(bytes, at)})`);
+  }
   if (isBlank(bytes)) throw new HttpError(400, "Invalid JSON body: the request body is empty");
   return bytes;
+}
+
+/** Up to 4 bytes of `bytes` from `at`, in hex (`0xff 0x22`), for the not-UTF-8 400. */
+function byteRun(bytes: Buffer, at: number): string {
+  return [...bytes.subarray(at, at + 4)].map((b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
 }
 
 /** Whether UTF-8 `bytes` decode to a string that `trim()` empties; decodes only when the first non-blank byte is not plain ASCII. */
@@ -298,9 +331,8 @@ function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<
   return { status: STATUS_ERROR, error: truncated(message, MAX_ERROR_CHARS), ...extra };
 }
 
-/** Status and message of an error Node's HTTP server raises before any route (the 'clientError' event). */
-function clientErrorOf(err: ConnectionError, requestTimeoutMs: number): [number, string] {
-  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, `Request timeout: the request did not arrive within ${requestTimeoutMs} ms`];
+/** Status and message of an error Node's HTTP server raises before any route (the 'clientError' event), but a request timeout. */
+function clientErrorOf(err: ConnectionError): [number, string] {
   if (err.code === "HPE_HEADER_OVERFLOW") return [431, "Request header fields too large"];
   if (err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return [413, "Request chunk extensions too large"];
   const reason = (err as { reason?: unknown }).reason;
@@ -370,6 +402,8 @@ interface Served {
 function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock | undefined): CairnServer {
   const { workspace, dataRoot, dataRootLock } = served;
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  const policy = originPolicy(opts.allowOrigins);
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
 
   // Absolute paths never leave the server: longest first, so a data root inside the workspace wins.
@@ -384,6 +418,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   /** Set by close(): new runs are refused (503) and responses ask clients to close the connection. */
   let closing = false;
   const requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const timeoutMessage = `Request timeout: the request did not arrive within ${requestTimeoutMs} ms`;
   const closeResponseDeadlineMs = opts.closeResponseDeadlineMs ?? CLOSE_RESPONSE_DEADLINE_MS;
 
   /**
@@ -461,29 +496,108 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     ...(requestTimeoutMs > 0
       ? { http: { connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs } }
       : {}),
-    // Errors fastify raises before routing (a malformed URL…): the gateway's format and CORS too.
-    frameworkErrors: (err, _request, reply) => {
-      void sendJson(reply.header("Access-Control-Allow-Origin", "*"), 400, errorDoc(scrub(err.message)));
+    // Errors fastify raises before routing (a malformed URL…): the gateway's format and CORS too
+    // (the hooks have not run: the origin policy is applied here).
+    frameworkErrors: (err, request, reply) => {
+      void sendJson(withCors(reply, request.headers.origin), 400, errorDoc(scrub(err.message)));
     },
     // Errors Node's HTTP server raises before any request exists (408 request timeout, 431
-    // headers too large, 400 a request its parser refuses): the gateway's format and CORS,
-    // written raw (there is no reply), unless a request on that connection still has its
-    // response open — being written, or still waiting in the run queue (the client would take
-    // the error for that request's answer) — then the connection is only closed (a queued run
-    // whose connection is gone is not started: see `execute`).
+    // headers too large, 400 a request its parser refuses): the gateway's format (refuseConnection).
+    // A request timeout is decided after the next read (requestTimedOut).
     clientErrorHandler: (err, socket) => {
       if (err.code === "ECONNRESET" || socket.destroyed) return;
-      if (socket.writable && !answering(socket)) {
-        const [code, message] = clientErrorOf(err, requestTimeoutMs);
-        const text = JSON.stringify(errorDoc(message));
-        socket.write(
-          `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? "Error"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-            `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${text}`,
-        );
-      }
-      socket.destroy(err);
+      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return requestTimedOut(socket);
+      refuseConnection(socket, clientErrorOf(err), err);
     },
   });
+
+  /**
+   * Writes an error raised before any request exists raw (there is no reply) in the gateway's
+   * format, with `Access-Control-Allow-Origin: *` only when every origin is allowed (the request's
+   * `Origin` is not known here), and closes the connection — unless a request on that connection
+   * still has its response open (being written, or still waiting in the run queue: the client
+   * would take the error for that request's answer), then the connection is only closed (a
+   * queued run whose connection is gone is not started: see `execute`).
+   */
+  function refuseConnection(socket: Socket, [code, message]: [number, string], err?: Error): void {
+    if (socket.writable && !answering(socket)) {
+      const text = JSON.stringify(errorDoc(message));
+      socket.write(
+        `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? "Error"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+          `${policy.any ? "Access-Control-Allow-Origin: *\r\n" : ""}Connection: close\r\n\r\n${text}`,
+      );
+    }
+    socket.destroy(err);
+  }
+
+  /**
+   * A request on `socket` has been arriving for longer than the bound: Node's check
+   * (ERR_HTTP_REQUEST_TIMEOUT), or a reprieve's timer. Both fire in the event loop's timers
+   * phase, which comes BEFORE the poll phase that reads the sockets: after a run that held the
+   * loop for longer than the bound, what arrived during it is still unread, and a request whose
+   * bytes all came in time was answered 408. So the decision waits for the next read
+   * (`setImmediate` runs after it): if bytes were read, the client is sending and the request
+   * gets another bound (`reprieve`); if none were, it stalled and is answered 408.
+   */
+  function requestTimedOut(socket: Socket): void {
+    const mark = socket.bytesRead;
+    setImmediate(() => {
+      if (socket.destroyed) return;
+      const c = connections.get(socket);
+      if (c !== undefined && socket.bytesRead > mark) reprieve(socket, c);
+      else refuseConnection(socket, [408, timeoutMessage]);
+    });
+  }
+
+  /**
+   * Gives the request arriving on `socket` another `requestTimeoutMs` (Node no longer times it:
+   * it dropped the connection from its checks when it reported the timeout, and times the
+   * connection's next request again). The request is the one whose body is arriving, or, while
+   * its head is, the next one the connection delivers ('request' below). Still not complete
+   * when the timer fires: decided again as above.
+   */
+  function reprieve(socket: Socket, c: Connection): void {
+    if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
+    const arriving = [...c.responses.values()].find((req) => !req.complete);
+    const r: Reprieve = {
+      req: arriving,
+      timer: setTimeout(() => {
+        if (c.reprieve === r) c.reprieve = undefined;
+        if (r.req?.complete !== true) requestTimedOut(socket);
+      }, reprieveMs),
+    };
+    r.timer.unref();
+    c.reprieve = r;
+  }
+
+  /** `reply` with the CORS headers the origin policy gives a request whose `Origin` is `origin`. */
+  function withCors(reply: FastifyReply, origin: string | undefined): FastifyReply {
+    const cors = corsDecision(policy, origin);
+    if (cors.allowOrigin !== null) reply.header("Access-Control-Allow-Origin", cors.allowOrigin);
+    if (cors.vary) reply.header("Vary", "Origin");
+    return reply;
+  }
+
+  /**
+   * Why a request is refused before anything else (403), or null: an `Origin` the policy does not
+   * allow, or — when the server listens on a loopback address — a `Host` that is not a name of
+   * that address (DNS rebinding: a page whose name now resolves to 127.0.0.1 sends that name).
+   * A request without `Host` (HTTP/1.0: Node refuses an HTTP/1.1 one) is not a browser's.
+   */
+  function refusal(request: FastifyRequest): string | null {
+    const { origin, host } = request.headers;
+    if (!corsDecision(policy, origin).allowed) {
+      return `Cross-origin request refused: Origin '${truncated(String(origin), MAX_ECHOED_CHARS)}' is not allowed (allow it with cairn serve --allow-origin <origin>, or ServerOptions.allowOrigins)`;
+    }
+    const addr = app.server.address();
+    if (host !== undefined && addr !== null && typeof addr === "object" && isLoopbackAddress(addr.address)) {
+      const names = loopbackHosts(addr.address, addr.port);
+      if (!names.includes(host.toLowerCase())) {
+        return `Request refused: Host '${truncated(host, MAX_ECHOED_CHARS)}' does not name this server's loopback address (expected one of ${names.join(", ")})`;
+      }
+    }
+    return null;
+  }
 
   // Every open connection: the responses on it not yet closed, and how many bytes it had read
   // when its last response closed (more since: a next request is arriving). close() cuts only
@@ -492,14 +606,38 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     /** Each open response, with its request (complete once its body has been read). */
     responses: Map<ServerResponse, IncomingMessage>;
     readMark: number;
+    /** The request timeout's extension, while a request is given more time (`reprieve`). */
+    reprieve?: Reprieve;
+  }
+  interface Reprieve {
+    timer: NodeJS.Timeout;
+    /** The request given more time; undefined while its head is still arriving. */
+    req: IncomingMessage | undefined;
   }
   const connections = new Map<Socket, Connection>();
+  /** How long a reprieve lasts: the bound Node applies (its headersTimeout when requestTimeoutMs is 0). */
+  const reprieveMs = requestTimeoutMs > 0 ? requestTimeoutMs : app.server.headersTimeout;
   /** No request open on it and no byte of a next one (what Node calls an idle connection). */
   const isIdle = (socket: Socket, c: Connection): boolean => c.responses.size === 0 && socket.bytesRead === c.readMark;
   app.server.on("connection", (socket: Socket) => {
     arrivals++;
-    connections.set(socket, { responses: new Map(), readMark: 0 });
-    socket.once("close", () => connections.delete(socket));
+    const c: Connection = { responses: new Map(), readMark: 0 };
+    connections.set(socket, c);
+    socket.once("close", () => {
+      connections.delete(socket);
+      if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
+    });
+  });
+  // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
+  // request timeout's check (requestTimedOut), fires before what arrived during a long run is
+  // read: the request a client sent on it in time was lost with the connection. A listener here
+  // takes over that close (Node then leaves the socket alone) and makes it after the next read,
+  // only if nothing arrived (if something did, Node has stopped the idle timer as it read it).
+  app.server.on("timeout", (socket: Socket) => {
+    const mark = socket.bytesRead;
+    setImmediate(() => {
+      if (!socket.destroyed && socket.bytesRead === mark) socket.destroy();
+    });
   });
   app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     arrivals++;
@@ -507,6 +645,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     const c = connections.get(socket);
     if (c === undefined) return;
     c.responses.set(res, req);
+    if (c.reprieve !== undefined && c.reprieve.req === undefined) c.reprieve.req = req;
     res.once("close", () => {
       c.responses.delete(res);
       c.readMark = socket.bytesRead;
@@ -556,8 +695,15 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
 
-  app.addHook("onSend", async (_req, reply) => {
-    reply.header("Access-Control-Allow-Origin", "*");
+  // Before the body is read: a browser page the origin policy does not allow, or a re-bound DNS
+  // name, gets 403 and nothing else (origin.ts).
+  app.addHook("onRequest", async (request, reply) => {
+    const why = refusal(request);
+    if (why !== null) return sendJson(reply, 403, errorDoc(why));
+  });
+
+  app.addHook("onSend", async (request, reply) => {
+    withCors(reply, request.headers.origin);
     // While closing, a kept-alive connection would hold close() open until its keep-alive
     // timeout (~72 s): ask the client to close it after this response.
     if (closing) reply.header("Connection", "close");
@@ -565,9 +711,15 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   app.get(HEALTH_ROUTE, async (_req, reply) => sendJson(reply, 200, { ok: true }));
 
-  app.options(RUN_ROUTE, async (_req, reply) =>
-    reply.code(204).header("Access-Control-Allow-Methods", "POST, OPTIONS").header("Access-Control-Allow-Headers", "Content-Type").send(),
-  );
+  // The CORS preflight, for a request the policy allows (onRequest refused the others 403): a
+  // page of an origin allowed by name may also be granted access to a private network (Chrome's
+  // Private Network Access asks before a public page reaches a loopback or LAN address).
+  app.options(RUN_ROUTE, async (request, reply) => {
+    if (request.headers["access-control-request-private-network"] === "true" && corsDecision(policy, request.headers.origin).named) {
+      reply.header("Access-Control-Allow-Private-Network", "true");
+    }
+    return reply.code(204).header("Access-Control-Allow-Methods", "POST, OPTIONS").header("Access-Control-Allow-Headers", "Content-Type").send();
+  });
 
   app.post(RUN_ROUTE, async (request, reply) => {
     arrivals++;
@@ -578,7 +730,16 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       // The envelope is plain JSON; the surface keeps the Python value model (ints stay ints,
       // `1.0` stays `1.0`, key order kept), exactly as `cairn wf run --json` and the traces print it.
       const head = JSON.stringify({ status: r.status, trace_id: r.traceId, duration_ms: durationMs, workflow_code: name.fqdn });
-      return sendText(reply, 200, `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`);
+      const text = `${head.slice(0, -1)},"result_payload":${compactPy(r.surface)}}`;
+      const size = Buffer.byteLength(text);
+      if (size > maxResponseBytes) {
+        throw new RunFailure(
+          `Response too large: the answer to this run is ${size} bytes, over the ${maxResponseBytes}-byte response limit (MAX_RESPONSE_BYTES); ` +
+            `the run itself completed with status ${r.status}: its effects are applied and its trace ${r.traceId} is written — only this answer is withheld`,
+          r.traceId,
+        );
+      }
+      return sendText(reply, 200, text);
     } catch (err) {
       if (err instanceof ClientGone) return reply; // no one to answer; nothing ran
       const echo = (message: string): string => boundEchoes(message, echoedValues(seen.code));

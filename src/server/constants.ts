@@ -9,6 +9,19 @@ export const DEFAULT_PORT = 8080;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
+ * Largest response body sent (bytes): a 200 whose body would be larger is answered 500 instead,
+ * naming the size, the limit and the run's status and trace id (the run has completed, its
+ * effects are applied and its trace written; only the answer is withheld). Chosen above the
+ * largest answer the runtimes' own work bounds let a fixture workflow make — one Collatz call
+ * holds at most 40,000,000 digits (COLLATZ_MAX_TOTAL_DIGITS) in at most 2,000,000 values
+ * (COLLATZ_MAX_TOTAL_VALUES), about 43 MB of `result_payload` (a 6 KB payload made a 37 MB
+ * answer) — so every such run is answered as the reference answers it, and within what
+ * CLOSE_RESPONSE_DEADLINE_MS is sized for (60 MB at 1 MB/s). It bounds what one answer holds in
+ * memory while it is written, for any workflow, whatever its results.
+ */
+export const MAX_RESPONSE_BYTES = 48 * 1024 * 1024;
+
+/**
  * Runs waiting for the data root while another runs. Runs are serialised (one at a time per
  * server); when this many are already waiting, a new one is answered 503 at once.
  */
@@ -17,7 +30,9 @@ export const MAX_QUEUED_RUNS = 64;
 /**
  * Longest time a request may take to arrive, headers and body (ms). A client that stalls
  * mid-request is cut off (408) after it; without a bound one stalled client kept a closing
- * server (and its data-root lock) alive for as long as it liked.
+ * server (and its data-root lock) alive for as long as it liked. A request is given another
+ * REQUEST_TIMEOUT_MS, instead of a 408, when bytes of it were waiting unread as the bound passed:
+ * a run holds the event loop, and Node checks the bound before it reads what arrived meanwhile.
  */
 export const REQUEST_TIMEOUT_MS = 30_000;
 

@@ -8,5 +8,6 @@
  */
 export { createServer, type CairnServer, type ServerOptions, type WorkflowRunner } from "./app.js";
 export { PLANE_REQUIRED_REASON } from "./cairn-target.js";
+export { ANY_ORIGIN, parseAllowedOrigin } from "./origin.js";
 export { RunQueue, QueueFullError } from "./queue.js";
 export * from "./constants.js";

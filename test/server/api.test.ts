@@ -155,7 +155,7 @@ describe("POST /api/run → 400", () => {
     ["invalid JSON", '{"workflow_code": "ai_governance::WF_DENY_PROVISION_V0", ', /^Invalid JSON body: /],
     ["an empty body", "", /^Invalid JSON body: the request body is empty$/],
     // Decoded as a string, the 0xFF byte became U+FFFD and the workflow ran on that payload.
-    ["a body that is not UTF-8", Buffer.concat([Buffer.from(`{"workflow_code": "${WF.deny}", "payload": {"actor": "`), Buffer.from([0xff]), Buffer.from('"}}')]), /^Invalid JSON body: the request body is not valid UTF-8$/],
+    ["a body that is not UTF-8", Buffer.concat([Buffer.from(`{"workflow_code": "${WF.deny}", "payload": {"actor": "é`), Buffer.from([0xff]), Buffer.from('"}}')]), new RegExp(`^Invalid JSON body: the request body is not valid UTF-8 \\(byte offset ${Buffer.byteLength(`{"workflow_code": "${WF.deny}", "payload": {"actor": "é`)}: 0xff 0x22 0x7d 0x7d\\)$`)],
     ["a body that is not an object", "[1, 2]", /must be a JSON object/],
     ["a workflow_code without ::", JSON.stringify({ workflow_code: "WF_DENY_PROVISION_V0", payload: {} }), /^Invalid WF FQDN \(expected <domain>::<CODE>\): 'WF_DENY_PROVISION_V0'$/],
     ["a missing workflow_code", JSON.stringify({ payload: {} }), /^workflow_code is required/],

@@ -33,7 +33,7 @@ describe("1. a stalled client", () => {
     const sock = connect(Number(port), "127.0.0.1");
     await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
     sock.on("error", () => {});
-    sock.write("POST /api/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"workflow_code\":");
+    sock.write(`POST /api/run HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"workflow_code":`);
     await new Promise((r) => setTimeout(r, 50));
     await server.close(); // resolves (it waited for this client forever)
     acquireDataRootLock(b.dataRoot).release(); // free: a run elsewhere could take it
