@@ -25,13 +25,16 @@ import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from ".
 import { checkSignal, throwIfAborted } from "./abort.js";
 import { MAX_RECORD_BYTES, newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
+import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
   auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseResult, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import { buildManifest, loadManifest, recordManifest, runStatus, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
-import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
+import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
+import type { BundleLocator } from "./sandbox/bundle.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -192,18 +195,35 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
     input: { artifact: input.artifact, format: input.format },
     function: { artifact: func.artifact, name: func.name },
   };
-  let runId: string;
-  let pinned: { plan: RunPlan; planDigest: Digest };
+  const runId = runIdOf(plan);
+  // One execution of a run id at a time on this store handle (claims.ts): a call of the same
+  // run id already executing is waited for, with the pool closed meanwhile (restarted if needed).
+  let pool: Promise<RunnerHandle> | undefined = starting;
+  let claim: RunClaim;
   try {
-    runId = recordPlan(store, plan).runId;
-    // Continue with the pinned plan: a run first planned from another spelling of the input
-    // path has the same id, and its manifest must name the same plan.
-    pinned = loadPlan(store, runId);
+    claim = await claimRun(store, runId, hooks.signal, async () => {
+      await closeStarting(starting);
+      pool = undefined;
+    });
   } catch (err) {
-    await closeStarting(starting);
+    if (pool !== undefined) await closeStarting(pool);
     throw err;
   }
-  return execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, input.source, starting);
+  try {
+    let pinned: { plan: RunPlan; planDigest: Digest };
+    try {
+      recordPlan(store, plan);
+      // Continue with the pinned plan: a run first planned from another spelling of the input
+      // path has the same id, and its manifest must name the same plan.
+      pinned = loadPlan(store, runId);
+    } catch (err) {
+      if (pool !== undefined) await closeStarting(pool);
+      throw err;
+    }
+    return await execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, input.source, pool, func.locate);
+  } finally {
+    claim.release();
+  }
 }
 
 /** Closes a pool that was started early but is not used (a failure to start is moot then). */
@@ -218,9 +238,18 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkSignal(hooks.signal);
-  const { plan, planDigest } = loadPlan(store, runId); // a malformed or unknown run id first
+  loadPlan(store, runId); // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
-  return withOutFile(hooks.outFile, (out) => execute(store, runId, plan, planDigest, hooks, out));
+  return withOutFile(hooks.outFile, async (out) => {
+    const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
+    try {
+      // Read after the wait: a run that failed on its input meanwhile is forgotten (E_NOT_FOUND).
+      const { plan, planDigest } = loadPlan(store, runId);
+      return await execute(store, runId, plan, planDigest, hooks, out);
+    } finally {
+      claim.release();
+    }
+  });
 }
 
 /** `source` names the input in messages (a resumed run names it by its artifact). */
@@ -233,6 +262,7 @@ async function execute(
   out: OutFile | undefined,
   source = `input ${plan.input.artifact}`,
   starting?: Promise<RunnerHandle>,
+  locate?: BundleLocator,
 ): Promise<ExecutionResult> {
   let done: ReturnType<typeof loadManifest>;
   try {
@@ -261,7 +291,7 @@ async function execute(
   const fnDigest = plan.function.artifact;
   let runner: RunnerHandle;
   try {
-    runner = await (starting ?? loadFunction(store, plan.function.artifact, cfg, plan.function.name));
+    runner = await (starting ?? loadFunction(store, plan.function.artifact, cfg, plan.function.name, locate));
   } catch (err) {
     forgetIfHopeless(store, runId, err); // e.g. a module without a default export
     throw err;
@@ -269,11 +299,12 @@ async function execute(
   const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
   const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
   const byIndex = cfg.idField === null;
+  const noun = recordNoun(plan.input.format);
   const tmpBase = join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}`);
   let index: OrderIndex | undefined;
   let spill: LeafSpill | undefined;
   try {
-    index = new OrderIndex(`${tmpBase}.order.sqlite`, byIndex);
+    index = new OrderIndex(`${tmpBase}.order.sqlite`, byIndex, noun);
     // Index ids merge straight from the committed pulses; only their leaf hashes wait on disk.
     if (byIndex) spill = new LeafSpill(`${tmpBase}.leaves`);
   } catch (err) {
@@ -321,7 +352,7 @@ async function execute(
   };
 
   const runPulse = async (sp: ScheduledPulse): Promise<void> => {
-    const spec = toSpec(sp);
+    const spec = toSpec(sp, noun);
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
       const { outcomes, log, attempts, leaves, checksum } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
@@ -452,7 +483,8 @@ function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
   if (store.findRoot(planRoot(runId)) !== undefined) store.unpin(planRoot(runId));
 }
 
-function toSpec(sp: ScheduledPulse): PulseSpec {
+/** `noun`: how the run's input errors name a record (ids.ts recordNoun). */
+function toSpec(sp: ScheduledPulse, noun: RecordLocation["noun"]): PulseSpec {
   const records = sp.records as EURecord[];
   const writer = new SliceWriter();
   const eus = new Array<WorkEU>(records.length);
@@ -469,8 +501,8 @@ function toSpec(sp: ScheduledPulse): PulseSpec {
       // canonical form: name the record if not.
       text = r.inputJson ?? canonicalText(r.input);
     } catch (err) {
-      const at = r.source.line === undefined ? `${r.source.file} record ${r.index}` : `${r.source.file}:${r.source.line} (record ${r.index})`;
-      throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { index: r.index, line: r.source.line });
+      const at = recordPlace(r.source.file, r.source.line, r.index, noun);
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { file: r.source.file, line: r.source.line, index: r.index });
     }
     writer.addInput(r.id, text);
     // The worker gets the canonical text, so the function sees exactly what a replay from the

@@ -21,6 +21,7 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
 import { inputIoError, stdinSource } from "./input/source.js";
+import { recordPlace } from "./input/ids.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
 import { throwIfAborted } from "./abort.js";
 
@@ -172,7 +173,11 @@ export async function* storedRecordBatches(
       const id = idField === "name" ? name : index;
       const size = maxRecordBytes === undefined ? 0 : store.stat(digest).size;
       if (maxRecordBytes !== undefined && size > maxRecordBytes) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${input.source}/${name}: file is larger than the record size limit of ${maxRecordBytes} bytes`, { file: name, limit: maxRecordBytes });
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${recordPlace(`${input.source}/${name}`, undefined, index, "record")}: file is larger than the record size limit of ${maxRecordBytes} bytes`, {
+          file: name,
+          index,
+          limit: maxRecordBytes,
+        });
       }
       yield [{ index, id, input: store.get(digest), source: { file: input.source, name } }];
       index++;

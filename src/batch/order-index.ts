@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { EUId, EURecord } from "./input/types.js";
+import { recordPlace, type RecordLocation } from "./input/ids.js";
 import { LEAF_HASH_BYTES } from "./leaves.js";
 
 /** Rows written per index transaction while reading. */
@@ -28,10 +29,6 @@ export function sortKey(id: EUId, byIndex: boolean): Buffer {
   return canonicalBytes(id);
 }
 
-function where(r: { file: string; line: number | null; index: number }): string {
-  return r.line === null ? `${r.file} record ${r.index}` : `${r.file}:${r.line} (record ${r.index})`;
-}
-
 export class OrderIndex {
   private readonly db: Database.Database;
   private readonly insertId: Database.Statement;
@@ -39,9 +36,14 @@ export class OrderIndex {
   private readonly insertOut: Database.Statement;
   private pending: EURecord[] = [];
 
+  /**
+   * `noun`: how input errors name a record of the run's format (`element` for json,
+   * ids.ts recordNoun), for the duplicate-id error.
+   */
   constructor(
     private readonly path: string,
     private readonly byIndex: boolean,
+    private readonly noun: RecordLocation["noun"] = "record",
   ) {
     rmSync(path, { force: true });
     this.db = new Database(path);
@@ -64,7 +66,10 @@ export class OrderIndex {
     if (this.pending.length >= INDEX_BATCH_ROWS) this.flushIds();
   }
 
-  /** Writes pending ids; a duplicate raises E_INVALID_INPUT naming both records. */
+  /**
+   * Writes pending ids; a duplicate raises E_INVALID_INPUT naming both records, in the shape of
+   * the readers' errors: `data.jsonl:5: record 3: duplicate EU id "x" (first at data.jsonl:2: record 1)`.
+   */
   flushIds(): void {
     if (this.pending.length === 0) return;
     const batch = this.pending;
@@ -77,11 +82,15 @@ export class OrderIndex {
         } catch (err) {
           if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
           const first = this.findId.get(key) as { idx: number; file: string; line: number | null };
-          throw new CairnError(
-            ErrorCode.INVALID_INPUT,
-            `duplicate EU id ${JSON.stringify(r.id)}: ${where({ file: first.file, line: first.line, index: first.idx })} and ${where({ file: r.source.file, line: r.source.line ?? null, index: r.index })}`,
-            { id: r.id, first: first.idx, second: r.index },
-          );
+          const at = recordPlace(r.source.file, r.source.line, r.index, this.noun);
+          throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: duplicate EU id ${JSON.stringify(r.id)} (first at ${recordPlace(first.file, first.line, first.idx, this.noun)})`, {
+            file: r.source.file,
+            line: r.source.line ?? null,
+            index: r.index,
+            id: r.id,
+            first: first.idx,
+            second: r.index,
+          });
         }
       }
     })();

@@ -52,6 +52,19 @@ export interface VerifyProblem {
   pulse?: string;
 }
 
+/**
+ * A check `--reexecute` asked for that could not be made, for a reason that says nothing about
+ * the run (the machine): not a problem, so it does not make `ok` false, but listed so that a
+ * "verified" never hides it. `reduce_not_checked`: the reduce folded again timed out or crashed
+ * its worker (E_EU_TIMEOUT, E_WORKER_CRASHED), so its value was not compared.
+ */
+export interface VerifyNote {
+  code: "reduce_not_checked";
+  message: string;
+  /** The error code that stopped the check. */
+  reason: string;
+}
+
 export interface VerifyReport {
   ok: boolean;
   runId: string;
@@ -62,6 +75,8 @@ export interface VerifyReport {
   /** With --reexecute: whether the reduce was folded again over the stored output and compared. */
   reduceRefolded: boolean;
   problems: VerifyProblem[];
+  /** Checks that could not be made (VerifyNote); empty without --reexecute. */
+  unchecked: VerifyNote[];
 }
 
 /**
@@ -215,7 +230,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   const add = (p: VerifyProblem): void => {
     if (problems.length < MAX_VERIFY_PROBLEMS) problems.push(p);
   };
-  const report: VerifyReport = { ok: false, runId, manifestDigest: read.digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, reduceRefolded: false, problems };
+  const report: VerifyReport = { ok: false, runId, manifestDigest: read.digest, pulsesChecked: 0, recordsChecked: 0, pulsesReexecuted: 0, reduceRefolded: false, problems, unchecked: [] };
   if ("problem" in read) {
     // Nothing else can be checked against a manifest that is not one.
     add(read.problem);
@@ -399,9 +414,10 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     // The reduce is folded over the stored output only when that output is the pulses' records
     // merged (else it is reported above, and the fold would compare nothing meaningful).
     if (functionOk && outputOk) {
-      const { folded, diff } = await refoldReduce(store, m, cfg);
+      const { folded, diff, notChecked } = await refoldReduce(store, m, cfg);
       report.reduceRefolded = folded;
       if (diff !== undefined) add({ code: "reduce_mismatch", message: diff });
+      if (notChecked !== undefined) report.unchecked.push(notChecked);
     }
   }
   report.ok = problems.length === 0;
@@ -414,9 +430,11 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
  * `folded` when it did, `diff` describing a difference. Nothing is folded when neither the
  * function nor the manifest has a reduce, or when the output artifact does not verify
  * (reported above). The whole output is folded whatever `--sample` says: a reduce has no
- * smaller unit to sample.
+ * smaller unit to sample. A fold that times out or crashes its worker (machine facts, as for
+ * attempt logs) compares nothing: `notChecked`, not a difference. A fold that throws is a
+ * difference (the run's reduce completed over the same output).
  */
-async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<{ folded: boolean; diff?: string }> {
+async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<{ folded: boolean; diff?: string; notChecked?: VerifyNote }> {
   const runner = await loadFunction(store, m.function.artifact, { ...cfg, workers: 1 });
   try {
     const r = runner.reducer;
@@ -437,6 +455,12 @@ async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<
         // An output artifact that does not verify (or is gone) is reported above: nothing to compare.
         if (isArtifactError(err)) return { folded: false };
         if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
+        if (MACHINE_FAILURE_CODES.has(err.code)) {
+          return {
+            folded: false,
+            notChecked: { code: "reduce_not_checked", reason: err.code, message: `reduce folded again over the output did not complete (${err.code}: ${err.message}): the manifest's reduce value was not compared` },
+          };
+        }
         return { folded: true, diff: `reduce folded again over the output failed: ${err.message}` };
       }
       const stored = canonicalize(m.reduce.value);

@@ -26,7 +26,7 @@
  * marked `sweeping`, committed, unlinked, then marked `swept` (a writer opening the store
  * finishes an interrupted sweep).
  */
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
 import { objectPath } from "./layout.js";
@@ -221,16 +221,50 @@ function* doomedRows(cat: Catalog, filesOnly: boolean): Generator<DoomedRow> {
   }
 }
 
-/** The crash-safe sweep (see the header): clear/mark in one transaction, unlink, then mark swept. */
+/**
+ * The crash-safe sweep (see the header): clear/mark in one transaction, unlink, then mark swept.
+ * A file that cannot be removed (EACCES, EPERM, EBUSY, EROFS, EISDIR…: anything but "not
+ * there") does not stop the sweep: its row is left `sweeping` (dropped from gc_doomed, so it is
+ * not marked swept), the other files are removed and marked, and then gc throws E_STORE_IO naming
+ * the first such file and how many there were. The rows left `sweeping` are what a writer's open
+ * finishes (artifacts.ts recovery), and fsck reports them until then: the state stays the one a
+ * crash mid-sweep leaves.
+ */
 function sweep(root: string, cat: Catalog): void {
   cat.tx(() => {
     const clear = cat.stmt("UPDATE artifacts SET state = 2, bytes = NULL WHERE logseq = ? AND state = 0");
     const sweeping = cat.stmt("UPDATE artifacts SET state = 1 WHERE logseq = ? AND state = 0");
     for (const r of doomedRows(cat, false)) (r.storage === 0 ? clear : sweeping).run(r.logseq);
   });
-  for (const r of doomedRows(cat, true)) unlinkQuiet(objectPath(root, storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`)));
+  let failed = 0;
+  let first: { path: string; err: unknown } | undefined;
+  const keep = cat.stmt("DELETE FROM gc_doomed WHERE logseq = ?");
+  for (const r of doomedRows(cat, true)) {
+    const path = objectPath(root, storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`));
+    try {
+      unlinkQuiet(path);
+    } catch (err) {
+      failed++;
+      first ??= { path, err };
+      keep.run(r.logseq); // stays `sweeping`: not marked swept below (keyset paging is past it)
+    }
+  }
   cat.tx(() => {
     const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
     for (const r of doomedRows(cat, true)) done.run(r.logseq);
   });
+  if (first !== undefined) {
+    const more = failed > 1 ? ` (and ${failed - 1} more file${failed > 2 ? "s" : ""})` : "";
+    throw new CairnError(
+      ErrorCode.STORE_IO,
+      `gc cannot remove ${first.path}: ${osErrorText(first.err)}${more}; the artifact stays "sweeping" (fsck reports it) until a writer opening the store removes its file: fix the cause, then reopen the store`,
+      { path: first.path, failed, ...(errnoOf(first.err) === undefined ? {} : { errno: errnoOf(first.err) }) },
+      { cause: first.err },
+    );
+  }
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
 }

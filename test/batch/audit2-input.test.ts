@@ -157,10 +157,10 @@ describe("1. unreadable inputs", () => {
 describe("2. the size error wins whatever the chunking", () => {
   it.each([
     ["jsonl", b([0xff], "aaaaaaaaaa\n"), "E_LIMIT_EXCEEDED", "<stdin>:1: record 0: line is longer than the record size limit of 5 bytes"],
-    ["lines", b([0xff], "aaaaaaaaaa\n"), "E_LIMIT_EXCEEDED", "<stdin>:1: line is longer than the record size limit of 5 bytes"],
+    ["lines", b([0xff], "aaaaaaaaaa\n"), "E_LIMIT_EXCEEDED", "<stdin>:1: record 0: line is longer than the record size limit of 5 bytes"],
     ["csv", b('h\nab"cdefghij\n'), "E_LIMIT_EXCEEDED", "<stdin>:2: record 0: the record is larger than the record size limit of 5 bytes"],
     ["csv", b("h\n", [0xff], "bcdefghij\n"), "E_LIMIT_EXCEEDED", "<stdin>:2: record 0: the record is larger than the record size limit of 5 bytes"],
-    ["json", b("[{1,2,3,4,5]]"), "E_LIMIT_EXCEEDED", "<stdin>:1: element 0 is larger than the record size limit of 5 bytes"],
+    ["json", b("[{1,2,3,4,5]]"), "E_LIMIT_EXCEEDED", "<stdin>:1: element 0: the element is larger than the record size limit of 5 bytes"],
     // Not over the limit before the error: the error itself.
     ["json", b("[{1]]"), "E_INVALID_INPUT", "<stdin>:1: element 0: invalid JSON: expected '}' but found ']'"],
     ["jsonl", b([0xff], "a\n"), "E_INVALID_INPUT", "<stdin>:1: record 0: invalid UTF-8"],
@@ -223,8 +223,8 @@ describe("3. errors name the record, CSV where it starts", () => {
       code: "E_LIMIT_EXCEEDED",
       message: "<stdin>:4: record 2: line is longer than the record size limit of 10 bytes",
     });
-    // lines: every line is a record (index = line - 1), named by its line only.
-    expect(await errorOf("lines", b("1\n\n2\n", [0xff], "\n"))).toEqual({ code: "E_INVALID_INPUT", message: "<stdin>:4: invalid UTF-8" });
+    // lines: every line is a record (index = line - 1, blank lines too), named like the others.
+    expect(await errorOf("lines", b("1\n\n2\n", [0xff], "\n"))).toEqual({ code: "E_INVALID_INPUT", message: "<stdin>:4: record 3: invalid UTF-8" });
   });
 
   it("through the engine, the details carry the record index", async () => {
@@ -242,7 +242,7 @@ describe("4. engine-side input errors; compareIds", () => {
     const { store } = scratch.store();
     const p = scratch.text('1\n{"a":"\\ud800"}\n', "sur.jsonl");
     const err = await expectCairnError(run(store, p, fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT);
-    expect(err.message).toBe(`${p}:2 (record 1): cannot canonicalize a string containing a lone surrogate at $.a`);
+    expect(err.message).toBe(`${p}:2: record 1: cannot canonicalize a string containing a lone surrogate at $.a`);
   });
 
   it("partition.ts no longer exports compareIds (the output order is the ordering index's)", async () => {
@@ -310,6 +310,6 @@ describe("5. number ids are read as written", () => {
     expect((await outputsOf(store, r.runId)).map((o) => o.output)).toEqual([{ f: 1, n: 12345678901234567000, u: 0 }]);
     const q = scratch.text('{"n":1e400}\n', "inf.jsonl");
     const err = await expectCairnError(run(store, q, fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT);
-    expect(err.message).toBe(`${q}:1 (record 0): cannot canonicalize Infinity at $.n`);
+    expect(err.message).toBe(`${q}:1: record 0: cannot canonicalize Infinity at $.n`);
   });
 });

@@ -97,6 +97,7 @@ describe("a manifest that is not one is manifest_invalid, not a crash", () => {
       pulsesReexecuted: 0,
       reduceRefolded: false,
       problems: [{ code: "manifest_invalid", message: `manifest ${d} ${why}` }],
+      unchecked: [],
     };
     expect(await verifyRun(store, r.runId)).toEqual(expected);
     expect(await verifyRun(store, r.runId, { reexecute: true })).toEqual(expected);

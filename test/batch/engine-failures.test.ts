@@ -203,7 +203,7 @@ describe("worker crashes and timeouts", () => {
     const code = "export default (x) => x.length;\n";
     await expect(run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 256 * 1024 * 1024 })).rejects.toMatchObject({
       code: ErrorCode.LIMIT_EXCEEDED,
-      message: `${input}:2: line is longer than the record size limit of 8388608 bytes (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`,
+      message: `${input}:2: record 1: line is longer than the record size limit of 8388608 bytes (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`,
     });
     // Under a larger --max-memory the same record runs.
     const ok = await run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 1024 * 1024 * 1024 });

@@ -16,17 +16,15 @@ const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
 
 describe("bad input", () => {
-  it("a duplicate --id-field value names both records (file:line)", async () => {
+  it("a duplicate --id-field value names both records (file:line: record N, as the readers do)", async () => {
     const path = scratch.text(['{"k":"x0"}', '{"k":"x1"}', '{"k":"x2"}', "", '{"k":"x1"}', '{"k":"x3"}', ""].join("\n"), "dup.jsonl");
     const { store } = scratch.store();
     const err = await expectCairnError(
       run(store, path, fixture("engine-pure.mjs"), { idField: "k", workers: 1 }),
       ErrorCode.INVALID_INPUT,
-      'duplicate EU id "x1"',
-      `${path}:2 (record 1)`,
-      `${path}:5 (record 3)`,
+      `${path}:5: record 3: duplicate EU id "x1" (first at ${path}:2: record 1)`,
     );
-    expect(err.details).toMatchObject({ id: "x1", first: 1, second: 3 });
+    expect(err.details).toMatchObject({ file: path, line: 5, index: 3, id: "x1", first: 1, second: 3 });
     expect((await store.fsck()).problems).toEqual([]);
   });
 
@@ -41,9 +39,7 @@ describe("bad input", () => {
     await expectCairnError(
       run(store, path, fixture("engine-pure.mjs"), { idField: "k", partitions: 1, pulseSize: 1, maxPulsesInFlight: 1, workers: 1 }),
       ErrorCode.INVALID_INPUT,
-      'duplicate EU id "k5"',
-      `${path}:6 (record 5)`,
-      `${path}:31 (record 30)`,
+      `${path}:31: record 30: duplicate EU id "k5" (first at ${path}:6: record 5)`,
     );
   });
 

@@ -272,9 +272,9 @@ describe("lines", () => {
     const { records, err } = await failing(p, { format: "lines", maxRecordBytes: 10 });
     expect(inputs(records)).toEqual(["short"]);
     expect(err.code).toBe(ErrorCode.LIMIT_EXCEEDED);
-    expect(err.message).toBe(`${p}:2: line is longer than the record size limit of 10 bytes`);
+    expect(err.message).toBe(`${p}:2: record 1: line is longer than the record size limit of 10 bytes`);
     // An unterminated final line too.
-    await expectFailure(file("ok\n12345678901"), { format: "lines", maxRecordBytes: 10 }, ErrorCode.LIMIT_EXCEEDED, /:2: line is longer/);
+    await expectFailure(file("ok\n12345678901"), { format: "lines", maxRecordBytes: 10 }, ErrorCode.LIMIT_EXCEEDED, /:2: record 1: line is longer/);
   });
 });
 
@@ -622,7 +622,7 @@ describe("json", () => {
     const { records, err } = await failing(p, { format: "json", maxRecordBytes: 100 });
     expect(inputs(records)).toEqual([1]);
     expect(err.code).toBe(ErrorCode.LIMIT_EXCEEDED);
-    expect(err.message).toBe(`${p}:2: element 1 is larger than the record size limit of 100 bytes`);
+    expect(err.message).toBe(`${p}:2: element 1: the element is larger than the record size limit of 100 bytes`);
   });
 
   it("streams a 50 MB array element by element", async () => {
@@ -805,7 +805,7 @@ describe("files", () => {
     const d = join(dir, "big-files");
     mkdirSync(d);
     writeFileSync(join(d, "big"), "x".repeat(101));
-    await expectFailure(d, { format: "files", maxRecordBytes: 100 }, ErrorCode.LIMIT_EXCEEDED, `${join(d, "big")}: file is larger than the record size limit of 100 bytes`);
+    await expectFailure(d, { format: "files", maxRecordBytes: 100 }, ErrorCode.LIMIT_EXCEEDED, `${join(d, "big")}: record 0: file is larger than the record size limit of 100 bytes`);
   });
 });
 

@@ -65,7 +65,7 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     const store = join(dir, "store");
     writeFileSync(join(dir, "slow.mjs"), SLOW_MODULE);
     writeFileSync(join(dir, "in.jsonl"), Array.from({ length: RECORDS }, (_, i) => `{"n":${i}}\n`).join(""));
-    // stderr is a pipe: plain progress lines. With --out: its temp file (.cairn-out-<pid>-<hex>.tmp)
+    // stderr is a pipe: plain progress lines. With --out: its temp file (.cairn-out-<pid>-<space>-<hex>.tmp)
     // must not survive the interruption.
     const { child, stdout, stderr, exited } = spawnCairn(["--store", store, "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5", "--out", "out.jsonl"], { cwd: dir });
     children.push(child);

@@ -1,14 +1,17 @@
 /**
  * OutFile (src/store/out-file.ts): the temp files of atomic writes are named after their
- * writer's pid, and the next atomic write into a directory removes those of writers that no
- * longer run (a SIGKILLed `cairn run --out` cannot clean up), never those of live ones.
+ * writer's pid and pid space (`.cairn-out-<pid>-<space>-<hex>.tmp`), and the next atomic write
+ * into a directory removes those whose writer provably no longer runs (a SIGKILLed
+ * `cairn run --out` cannot clean up): same pid space, pid not running. Never a live writer's,
+ * never one of another pid space (another container, host or boot), never another name.
+ * The CLI side (a real SIGKILL): test/cli/batch-out-stale.test.ts.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { withOutFile } from "../../src/store/out-file.js";
+import { pidSpace, withOutFile } from "../../src/store/out-file.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -22,19 +25,34 @@ function deadPid(): number {
 }
 
 describe("stale temp files of atomic writes", () => {
-  it("are removed by the next atomic write into the directory; a live writer's and foreign names are kept", async () => {
+  it("this process's pid space is known here (Linux: boot_id and pid namespace), as 8 hex digits", () => {
+    expect(pidSpace()).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it("are removed by the next atomic write into the directory; a live writer's, another pid space's and other names are kept", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-outfile-"));
     dirs.push(dir);
-    const stale = `.cairn-out-${deadPid()}-0123456789abcdef.tmp`;
-    const live = `.cairn-out-${process.ppid}-fedcba9876543210.tmp`; // our parent runs
-    const legacy = ".cairn-out-0123456789abcdef.tmp"; // an older name without a pid
-    for (const n of [stale, live, legacy]) writeFileSync(join(dir, n), "partial");
+    const space = pidSpace() as string;
+    const other = space === "00000000" ? "00000001" : "00000000";
+    const dead = deadPid();
+    const stale = `.cairn-out-${dead}-${space}-0123456789abcdef.tmp`;
+    const kept = [
+      `.cairn-out-${process.ppid}-${space}-fedcba9876543210.tmp`, // our parent runs
+      `.cairn-out-${dead}-${other}-0123456789abcdef.tmp`, // another container, host or boot: its pid says nothing here
+      `.cairn-out-${dead}-0123456789abcdef.tmp`, // pid only (builds of 2026-11-26): which pid space is unknown
+      ".cairn-out-0123456789abcdef.tmp", // an older name without a pid
+      `.cairn-out-${dead}-${space}-0123456789abcdef.tmp.bak`, // not the exact scheme
+    ];
+    for (const n of [stale, ...kept]) writeFileSync(join(dir, n), "partial");
+    // A directory of that name is not a temp file of ours.
+    const staleDir = `.cairn-out-${dead}-${space}-00000000000000aa.tmp`;
+    mkdirSync(join(dir, staleDir));
     await withOutFile(join(dir, "out.txt"), async (out) => {
-      // While writing, this process's own temp file is there, named after its pid.
-      expect(readdirSync(dir).some((n) => n.startsWith(`.cairn-out-${process.pid}-`))).toBe(true);
+      // While writing, this process's own temp file is there, named after its pid and pid space.
+      expect(readdirSync(dir).filter((n) => n.startsWith(`.cairn-out-${process.pid}-${space}-`))).toHaveLength(1);
       await out?.write(Buffer.from("done"));
     });
     expect(readFileSync(join(dir, "out.txt"), "utf8")).toBe("done");
-    expect(readdirSync(dir).sort()).toEqual([live, legacy, "out.txt"].sort());
+    expect(readdirSync(dir).sort()).toEqual([...kept, staleDir, "out.txt"].sort());
   });
 });

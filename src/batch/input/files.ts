@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { canonicalize } from "../../core/canonical.js";
 import { sha256 } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { recordPlace } from "./ids.js";
 import { inputIoError, type ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
 
@@ -76,16 +77,16 @@ export function escapedName(raw: Buffer): string {
   return out;
 }
 
-/** Reads one file, refusing files over the limit before reading them. */
-async function readFileBounded(real: string, path: string, maxRecordBytes: number): Promise<Buffer> {
+/** Reads one file (record `index`), refusing files over the limit before reading them. */
+async function readFileBounded(real: string, path: string, index: number, maxRecordBytes: number): Promise<Buffer> {
   try {
     const fh = await open(real, "r");
     try {
       const st = await fh.stat();
-      if (!st.isFile()) throw notRegular(path);
-      if (st.size > maxRecordBytes) throw tooBig(path, maxRecordBytes);
+      if (!st.isFile()) throw notRegular(path, index);
+      if (st.size > maxRecordBytes) throw tooBig(path, index, maxRecordBytes);
       const buf = await fh.readFile();
-      if (buf.length > maxRecordBytes) throw tooBig(path, maxRecordBytes);
+      if (buf.length > maxRecordBytes) throw tooBig(path, index, maxRecordBytes);
       return buf;
     } finally {
       await fh.close();
@@ -95,16 +96,19 @@ async function readFileBounded(real: string, path: string, maxRecordBytes: numbe
   }
 }
 
-function tooBig(path: string, limit: number): CairnError {
-  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${path}: file is larger than the record size limit of ${limit} bytes`, {
+/** The file that would be record `index` is over the limit (`in/big: record 2: file is larger …`). */
+function tooBig(path: string, index: number, limit: number): CairnError {
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${recordPlace(path, undefined, index, "record")}: file is larger than the record size limit of ${limit} bytes`, {
     file: path,
+    index,
     limit,
   });
 }
 
-function notRegular(path: string): CairnError {
-  return new CairnError(ErrorCode.INVALID_INPUT, `${path}: not a regular file (FIFOs, sockets and devices cannot be inputs)`, {
+function notRegular(path: string, index: number): CairnError {
+  return new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(path, undefined, index, "record")}: not a regular file (FIFOs, sockets and devices cannot be inputs)`, {
     file: path,
+    index,
   });
 }
 
@@ -160,8 +164,8 @@ export async function* readFiles(
       stack.push({ dir: real, shown: path, prefix: `${rel}/`, entries: await listSorted(real, path), next: 0 });
       continue;
     }
-    if (!e.isFile()) throw notRegular(path);
-    const input = await readFileBounded(real, path, maxRecordBytes);
+    if (!e.isFile()) throw notRegular(path, index);
+    const input = await readFileBounded(real, path, index, maxRecordBytes);
     if (acct.stats) acct.stats.bytes += input.length;
     acct.hasher.update(`${canonicalize([rel, sha256(input)])}\n`);
     const i = index++;

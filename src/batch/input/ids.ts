@@ -1,6 +1,6 @@
 /** EU id extraction for `idField` and the shared shape of "this record is bad" errors. */
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import type { EUId } from "./types.js";
+import type { EUId, InputFormat } from "./types.js";
 import type { DuplicateJsonKey, TextPosition } from "../../core/json-keys.js";
 
 /** Where a record sits, for error messages: `${file}:${line}: ${noun} ${index}: …`. */
@@ -12,9 +12,22 @@ export interface RecordLocation {
   noun: "record" | "element";
 }
 
+/** How input errors name a record: `element N` for the json format (an array element), `record N` for the others. */
+export function recordNoun(format: InputFormat): RecordLocation["noun"] {
+  return format === "json" ? "element" : "record";
+}
+
+/**
+ * Where a record sits, as every input error names it: `${file}:${line}: ${noun} ${index}`, or
+ * `${file}: ${noun} ${index}` for a record without lines (the files format: `file` is the file).
+ */
+export function recordPlace(file: string, line: number | null | undefined, index: number, noun: RecordLocation["noun"]): string {
+  return line === null || line === undefined ? `${file}: ${noun} ${index}` : `${file}:${line}: ${noun} ${index}`;
+}
+
 /** E_INVALID_INPUT `${file}:${line}: ${noun} ${index}: ${what}` with the location in details. */
 export function recordError(loc: RecordLocation, what: string, extra: Record<string, unknown> = {}): CairnError {
-  return new CairnError(ErrorCode.INVALID_INPUT, `${loc.file}:${loc.line}: ${loc.noun} ${loc.index}: ${what}`, {
+  return new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(loc.file, loc.line, loc.index, loc.noun)}: ${what}`, {
     file: loc.file,
     line: loc.line,
     index: loc.index,

@@ -14,7 +14,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { duplicateKeyMessage, idFromJsonRecord } from "./ids.js";
+import { duplicateKeyMessage, idFromJsonRecord, recordPlace } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
@@ -262,7 +262,7 @@ export class JsonArraySplitter {
   /** An error about the current element: names its index and the line where it starts. */
   private elementError(what: string): CairnError {
     const line = this.elemLine;
-    return new CairnError(ErrorCode.INVALID_INPUT, `${this.display}:${line}: element ${this.index}: ${what}`, {
+    return new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(this.display, line, this.index, "element")}: ${what}`, {
       file: this.display,
       line,
       index: this.index,
@@ -277,7 +277,7 @@ export class JsonArraySplitter {
     const line = this.elemLine;
     return new CairnError(
       ErrorCode.LIMIT_EXCEEDED,
-      `${this.display}:${line}: element ${this.index} is larger than the record size limit of ${this.maxElementBytes} bytes`,
+      `${recordPlace(this.display, line, this.index, "element")}: the element is larger than the record size limit of ${this.maxElementBytes} bytes`,
       { file: this.display, line, index: this.index, limit: this.maxElementBytes },
     );
   }
@@ -286,7 +286,7 @@ export class JsonArraySplitter {
 /** Parses one element's text (UTF-8 checked), naming the element and its line on failure; returns the value and the text. */
 export function parseElement(el: JsonElement, display: string, allowDuplicateKeys = false): { value: unknown; text: string } {
   const fail = (what: string): CairnError =>
-    new CairnError(ErrorCode.INVALID_INPUT, `${display}:${el.line}: element ${el.index}: ${what}`, {
+    new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(display, el.line, el.index, "element")}: ${what}`, {
       file: display,
       line: el.line,
       index: el.index,
@@ -303,7 +303,7 @@ export function parseElement(el: JsonElement, display: string, allowDuplicateKey
   if (dup !== null) {
     // the element's line is where it starts; the key's line is counted from there
     const line = el.line + dup.at.line - 1;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${display}:${line}: element ${el.index}: ${duplicateKeyMessage(dup, el.line)}`, {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(display, line, el.index, "element")}: ${duplicateKeyMessage(dup, el.line)}`, {
       file: display,
       line,
       index: el.index,

@@ -7,7 +7,7 @@
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalLineSize } from "./canonical-line.js";
-import { duplicateKeyMessage, idFromJsonRecord, recordError } from "./ids.js";
+import { duplicateKeyMessage, idFromJsonRecord, recordError, recordPlace } from "./ids.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
@@ -34,7 +34,7 @@ interface SplitFailure {
  * Splits a byte stream into UTF-8 lines, holding at most one partial line plus one chunk.
  * Each run of whole lines in a chunk is validated and decoded at once, then cut on '\n'.
  * A line longer than `maxLineBytes` bytes (terminator excluded) is E_LIMIT_EXCEEDED; invalid
- * UTF-8 is E_INVALID_INPUT; both name the line (and, given to check(), the record index).
+ * UTF-8 is E_INVALID_INPUT; both name the line and the record index (given to check()).
  *
  * A line that is both too long and not UTF-8 is the size error whatever the chunking: a
  * partial line is refused as soon as it exceeds the limit, before its bytes are validated, so
@@ -84,16 +84,15 @@ export class LineSplitter {
 
   /**
    * Throws the held-back error, if any. `recordIndex`: the index of the record the failing
-   * line would be (jsonl: the records before it, blank lines not counted), named in the
-   * message as in the reader's other errors (`file:line: record N: …`).
+   * line would be (lines: the lines before it; jsonl: the records before it, blank lines not
+   * counted), named in the message as in the reader's other errors (`file:line: record N: …`).
    */
-  check(recordIndex?: number): void {
+  check(recordIndex: number): void {
     if (this.other !== undefined) throw this.other;
     const f = this.failure;
     if (f === undefined) return;
-    const at = recordIndex === undefined ? `${this.display}:${f.line}` : `${this.display}:${f.line}: record ${recordIndex}`;
-    const details: Record<string, unknown> = { file: this.display, line: f.line };
-    if (recordIndex !== undefined) details["index"] = recordIndex;
+    const at = recordPlace(this.display, f.line, recordIndex, "record");
+    const details: Record<string, unknown> = { file: this.display, line: f.line, index: recordIndex };
     if (f.kind === "utf8") throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid UTF-8`, details);
     throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: line is longer than the record size limit of ${this.maxLineBytes} bytes`, {
       ...details,
@@ -267,7 +266,7 @@ export async function* readLinesBatches(
     }
     share.handedOut(batch.length);
     if (out.length > 0) yield out;
-    splitter.check();
+    splitter.check(index); // every line is a record: the failing line is the next one
   }
   acct.finish();
 }

@@ -7,9 +7,10 @@
  * Shared rules:
  *  - Text inputs must be UTF-8; invalid UTF-8 is an error naming the line (never replaced).
  *    A leading UTF-8 BOM is removed (it still counts in `stats.bytes` and the input digest).
- *  - Errors are CairnErrors: E_INVALID_INPUT naming `file:line` where the record starts (and
- *    the record or element index where one is known: `file:line: record N: …`); E_LIMIT_EXCEEDED
- *    for a record over `maxRecordBytes`; E_NOT_FOUND for a missing input (ENOENT), E_INVALID_INPUT
+ *  - Errors are CairnErrors: E_INVALID_INPUT naming `file:line` where the record starts and
+ *    the 0-based record index (`file:line: record N: …`; `element N` for json, `file: record N:`
+ *    for the files format, whose records have no lines; ids.ts recordPlace); E_LIMIT_EXCEEDED
+ *    for a record over `maxRecordBytes`, in the same shape; E_NOT_FOUND for a missing input (ENOENT), E_INVALID_INPUT
  *    for one that cannot be read (source.ts inputIoError); E_USAGE for bad options (thrown by
  *    the call itself).
  *  - Records before an error are yielded before the error is thrown, and which error is
