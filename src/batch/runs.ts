@@ -3,6 +3,9 @@ import type { Store } from "../store/store.js";
 import { loadManifest, runStatus } from "./manifest.js";
 import { reportRoot, type RunPlan } from "./plan.js";
 
+/** The prefix of every root a batch run pins (`run:<id>`, `run:<id>:manifest`, `run:<id>:report`). */
+const RUN_ROOT_PREFIX = "run:";
+
 export interface RunSummary {
   runId: string;
   state: "completed" | "incomplete";
@@ -25,10 +28,18 @@ function inputName(store: Store, runId: string, plan: RunPlan): string {
   return plan.input.artifact;
 }
 
-/** Every batch run in the store, in the order they were planned. */
+/** Every batch run in the store, in the order they were planned, in one array (see `iterateRuns`). */
 export function listRuns(store: Store): RunSummary[] {
-  const out: RunSummary[] = [];
-  for (const root of store.listRoots()) {
+  return [...iterateRuns(store)];
+}
+
+/**
+ * Every batch run in the store, in the order they were planned, read lazily: only the `run:`
+ * roots are read from the catalog (a page at a time, `Store.iterateRoots`), never the other
+ * roots (`plane:`, `pgs:`, user pins…), however many there are.
+ */
+export function* iterateRuns(store: Store): Generator<RunSummary> {
+  for (const root of store.iterateRoots({ prefix: RUN_ROOT_PREFIX })) {
     const m = /^run:([0-9a-f]{16})$/.exec(root.name);
     if (m === null) continue;
     const runId = m[1] as string;
@@ -42,7 +53,6 @@ export function listRuns(store: Store): RunSummary[] {
       s.counts = done.manifest.counts;
       s.outputDigest = done.manifest.output.digest;
     }
-    out.push(s);
+    yield s;
   }
-  return out;
 }

@@ -218,7 +218,8 @@ function unpinCommand(): Command {
 function rootsCommand(): Command {
   return new Command("roots").description("list pinned roots: name  kind  digest").action(async (_opts, cmd: Command) => {
     await withStore(cmd, "read", (store, out) => {
-      out.list(store.listRoots(), (r) => `${r.name}  ${r.kind}  ${r.digest}`);
+      // Streamed (a page of roots at a time), as `store ls` streams artifacts.
+      out.list(store.iterateRoots(), (r) => `${r.name}  ${r.kind}  ${r.digest}`);
     });
   });
 }

@@ -11,6 +11,10 @@ import { recordRemoval } from "./edges.js";
 import type { Clock } from "../core/clock.js";
 
 const REF_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$/;
+/** What a root-name prefix may hold: the characters of a root name (ASCII), or nothing. */
+const REF_PREFIX_RE = /^[A-Za-z0-9_.:@+-]{0,128}$/;
+/** Roots read per catalog query by `iterateRoots` (at most this many are held at once). */
+export const ROOTS_PAGE = 1000;
 
 export interface Snapshot {
   name: string;
@@ -112,14 +116,43 @@ export class Refs {
     return r === undefined ? undefined : { name: r.name, kind: r.kind, digest: storedDigest(r.digest, `root ${JSON.stringify(r.name)}`), logseq: r.logseq };
   }
 
+  /** Every root, in logseq order, in one array (`iterateRoots` reads them page by page). */
   listRoots(): Root[] {
-    const rows = this.cat.stmt("SELECT logseq, name, kind, digest FROM roots ORDER BY logseq").all() as Array<{
-      logseq: number;
-      name: string;
-      kind: RootKind;
-      digest: Buffer;
-    }>;
-    return rows.map((r) => ({ name: r.name, kind: r.kind, digest: storedDigest(r.digest, `root ${JSON.stringify(r.name)}`), logseq: r.logseq }));
+    return [...this.iterateRoots()];
+  }
+
+  /**
+   * The roots (only those whose name starts with `prefix`, when given), in logseq order, read
+   * lazily in pages of `pageSize` (keyset on logseq): no catalog query stays open between two
+   * roots, so the caller may read and write the store while iterating. A root pinned meanwhile
+   * with a higher logseq is listed too; one unpinned before its page is read is not.
+   */
+  iterateRoots(opts: { prefix?: string } = {}, pageSize = ROOTS_PAGE): Generator<Root> {
+    const prefix = (opts as { prefix?: string } | null | undefined)?.prefix ?? "";
+    if (typeof prefix !== "string" || !REF_PREFIX_RE.test(prefix)) {
+      throw new CairnError(ErrorCode.USAGE, `root name prefix ${JSON.stringify(prefix)} must match ${REF_PREFIX_RE.source}`, { prefix });
+    }
+    return this.rootPages(prefix, pageSize);
+  }
+
+  private *rootPages(prefix: string, pageSize: number): Generator<Root> {
+    // A prefix is a range of names: [prefix, prefix with its last character incremented). The
+    // names are ASCII (REF_NAME_RE), so the catalog's binary collation orders them as strings.
+    // `+name` keeps the scan on the logseq key (the order listed) rather than the name index.
+    const sql =
+      prefix === ""
+        ? "SELECT logseq, name, kind, digest FROM roots WHERE logseq > ? ORDER BY logseq LIMIT ?"
+        : "SELECT logseq, name, kind, digest FROM roots WHERE logseq > ? AND +name >= ? AND +name < ? ORDER BY logseq LIMIT ?";
+    const range = prefix === "" ? [] : [prefix, `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`];
+    let after = 0;
+    for (;;) {
+      const rows = this.cat.stmt(sql).all(after, ...range, pageSize) as Array<{ logseq: number; name: string; kind: RootKind; digest: Buffer }>;
+      for (const r of rows) {
+        yield { name: r.name, kind: r.kind, digest: storedDigest(r.digest, `root ${JSON.stringify(r.name)}`), logseq: r.logseq };
+      }
+      if (rows.length < pageSize) return;
+      after = (rows[rows.length - 1] as { logseq: number }).logseq;
+    }
   }
 
   unpin(name: string): { name: string; logseq: number } {

@@ -411,8 +411,32 @@ export class Store {
   unpin(name: string): { name: string; logseq: number } {
     return this.run((p) => p.refs.unpin(name));
   }
+  /** Every root, in logseq order, in one array: for many roots, iterate with `iterateRoots`. */
   listRoots(): Root[] {
     return this.run((p) => p.refs.listRoots());
+  }
+  /**
+   * The roots (only those whose name starts with `prefix`, when given: `run:`, `plane:` …), in
+   * logseq order, read lazily a page of ROOTS_PAGE at a time; no catalog query stays open between
+   * two roots, so the store may be read and written while iterating. Once the store is closed,
+   * reading on is E_USAGE "store is closed". A prefix holding a character no root name can hold
+   * is E_USAGE, at the call.
+   */
+  iterateRoots(opts: { prefix?: string } = {}): Generator<Root> {
+    const roots = this.run((p) => p.refs.iterateRoots(opts));
+    // Not a generator method: the closed-store guard and the prefix check run at the call.
+    const iterate = function* (store: Store): Generator<Root> {
+      try {
+        for (;;) {
+          const r = store.run(() => roots.next()); // E_USAGE once the store is closed
+          if (r.done === true) return;
+          yield r.value;
+        }
+      } finally {
+        roots.return(undefined);
+      }
+    };
+    return iterate(this);
   }
   findRoot(name: string): Root | undefined {
     return this.run((p) => p.refs.findRoot(name));

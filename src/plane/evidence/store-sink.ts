@@ -19,6 +19,11 @@
  * whose transaction throws (abort) drops its chain head, a terminal record drops it too, and at
  * most MAX_OPEN_CHAINS heads are kept (the oldest is dropped first), so executions that never
  * reach a terminal record (a sink failed mid-way) cannot grow it without bound.
+ *
+ * `recorded` keeps what the sink stored for the last MAX_RECORDED_EVIDENCE records only (a
+ * long-lived node records for ever); `droppedRecords` counts the older ones it let go. Callers
+ * read it right after an execution (`cairn plane exec`, a workflow's lane step) to learn the
+ * digests of that execution's records; the store keeps every record regardless.
  */
 import { canonicalBytes } from "../../core/canonical.js";
 import type { Digest } from "../../core/digest.js";
@@ -33,6 +38,8 @@ export const EVIDENCE_EDGE_TYPE = "plane.evidence";
 export const PLANE_ROOT_PREFIX = "plane:";
 /** Most chain heads kept for executions without a terminal record yet. */
 export const MAX_OPEN_CHAINS = 4096;
+/** Most entries `StoreEvidenceSink.recorded` keeps (the latest; an execution writes 1 to 5 records). */
+export const MAX_RECORDED_EVIDENCE = 1024;
 
 /** What the sink recorded for one evidence record. */
 export interface StoredEvidence {
@@ -51,8 +58,12 @@ export class StoreEvidenceSink implements EvidenceSink {
   readonly sink_id: string;
   /** execution ref (else request id) → the last evidence digest recorded for it (dropped at a terminal record). */
   private readonly last = new Map<string, Digest>();
-  /** Everything recorded through this sink, in order. */
+  /**
+   * What was recorded through this sink, in order: the last MAX_RECORDED_EVIDENCE records (the
+   * oldest is dropped first; `droppedRecords` counts those dropped).
+   */
   readonly recorded: StoredEvidence[] = [];
+  private dropped = 0;
 
   private opened: Store | null = null;
 
@@ -72,6 +83,11 @@ export class StoreEvidenceSink implements EvidenceSink {
   /** Chain heads currently kept (executions whose terminal record has not been seen). */
   get openChains(): number {
     return this.last.size;
+  }
+
+  /** Records recorded through this sink but no longer in `recorded` (dropped, oldest first, past MAX_RECORDED_EVIDENCE). */
+  get droppedRecords(): number {
+    return this.dropped;
   }
 
   emit(e: Evidence): void {
@@ -96,6 +112,10 @@ export class StoreEvidenceSink implements EvidenceSink {
       }
     }
     this.recorded.push(rec);
+    if (this.recorded.length > MAX_RECORDED_EVIDENCE) {
+      this.recorded.shift();
+      this.dropped++;
+    }
   }
 
   private record(store: Store, e: Evidence, key: string | null, terminal: boolean): StoredEvidence {
