@@ -26,8 +26,27 @@
  *
  * What is bundled: the entry and everything it imports, including packages from
  * node_modules (`packages: "bundle"`). Node builtins (`fs`, `node:crypto`…) stay external.
- * The nearest tsconfig.json above the entry is honoured (as esbuild always does), so it is an
- * input as well.
+ *
+ * Inputs besides the bundled files, as esbuild always reads them, wherever they are — in the
+ * project or in any folder above it:
+ *  - the nearest tsconfig.json above the entry (and the files it `extends`): its compiler
+ *    options (`useDefineForClassFields`, `experimentalDecorators`, `verbatimModuleSyntax`,
+ *    `jsx*`…) change the code, its `paths`/`baseUrl` the resolution;
+ *  - for each bundled file, the nearest package.json above it: `sideEffects` (a
+ *    `{"sideEffects": false}` drops a side-effect-only `import "./setup"`), `type` (`"module"`
+ *    reads a `.js` file without `import`/`export` as ESM), `imports`, and for packages their
+ *    entry points (`exports`, `module`, `main`);
+ *  - which node_modules folder (walking up) holds an imported package.
+ * These stay as they are (unlike the workflow user-CT bundler, cairn/usercts.ts, which pins
+ * them): the tsconfig.json is how a project configures its TypeScript (`paths` aliases
+ * included), and changing what is read would change the digest — and so the run id — of
+ * existing functions (the same command would start a new run instead of finding its finished
+ * or interrupted one in the store). A difference always shows in the bundle,
+ * so in the function digest and the run id, never as another output under one run id. A
+ * package.json and a tsconfig.json in the module's project (the repository root for
+ * examples/zip-fips) end both searches there, so the project reproduces its bundles in any
+ * directory; a module with neither depends on the folders above it
+ * (test/batch/determinism-env.test.ts).
  */
 import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";

@@ -58,8 +58,17 @@ function checkCallback(cb: unknown): asserts cb is Callback<unknown> {
   if (typeof cb !== "function") throw typeError('The "callback" argument must be of type function');
 }
 
+/**
+ * `Error.stackTraceLimit` in a sandbox worker: Node's default. V8 flags are process-wide, so
+ * `NODE_OPTIONS=--stack-trace-limit=N` (or `node --stack-trace-limit=N`) would otherwise set
+ * it in every worker too, and a function that outputs `err.stack` (or an error with a long
+ * chain) would give another output under the same run id. The module may set it itself.
+ */
+export const SANDBOX_STACK_TRACE_LIMIT = 10;
+
 /** Installs every shim. Call once per worker, before importing the user module. */
 export function installDeterminismShims(opts: { logicalTime: number; seed: () => bigint }): DeterminismShims {
+  Error.stackTraceLimit = SANDBOX_STACK_TRACE_LIMIT;
   const fixedTime = opts.logicalTime;
   let seedOf: () => bigint = opts.seed;
   let gen: Xoshiro128 | undefined;

@@ -67,6 +67,10 @@
  *    en-US one, not the one in the host's LANG / LC_ALL (`pinDateStrings`, core/date-strings.ts).
  *  - A global `require` serves Node builtins only (for esbuild's CommonJS interop); other
  *    specifiers throw.
+ *  - `Error.stackTraceLimit` is 10 (Node's default, `SANDBOX_STACK_TRACE_LIMIT` in shims.ts)
+ *    when the module is imported, whatever `--stack-trace-limit` the process got (a V8 flag,
+ *    process-wide: `NODE_OPTIONS=--stack-trace-limit=2` reached the workers); the module may
+ *    set it itself, and the value then persists in that worker like any module-level state.
  *  - An unhandled promise rejection is reported on stderr and ignored, never a worker crash
  *    (when Node notices one depends on timing, so which EU it would fail did too).
  *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
@@ -125,8 +129,11 @@
  *    it samples such a pulse (its fresh worker is cold).
  *  - The process and the machine: `process.cwd()` (the directory the CLI was started in),
  *    `process.argv`, `execPath`, `version`, `versions`, `title`, `performance.nodeTiming` and
- *    `performance.toJSON()`, `performance.eventLoopUtilization()`. Not caught by the audit (the
- *    same in both workers) except the timings.
+ *    `performance.toJSON()`, `performance.eventLoopUtilization()`; `process.umask()` (the
+ *    process's file-mode mask, also what `fs` applies: a fixed answer would misstate the modes
+ *    files get, so it is left as is), `os.homedir()` (the process's HOME, although
+ *    `process.env` is empty), `os.userInfo()`, `process.getuid()`/`getgid()`/`getgroups()`.
+ *    Not caught by the audit (the same in both workers) except the timings.
  *  - Worker history: timer ids (`+setTimeout(…)`), `async_hooks.executionAsyncId()` and other
  *    async ids count what the worker created before; `WeakRef#deref()` and
  *    `FinalizationRegistry` callbacks follow the garbage collector. The audit usually catches

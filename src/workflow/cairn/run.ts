@@ -53,9 +53,9 @@ import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
 import {
-  createEffectContext, csRuntimeFor, expandPolicy, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type DataRootLock, type EffectContext,
+  createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type DataRootLock, type EffectContext,
 } from "../effects/index.js";
-import { MODULE_DATA_ROOT_TOKEN, TRACES_DIR } from "../pgs/constants.js";
+import { TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
 import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
@@ -199,16 +199,27 @@ export function storeFiles(wf: SnapshotWorkflow): string[] {
   return [...new Set(Object.values(wf.stores).map((s) => s.path))].sort();
 }
 
-function csConfig(store: string, wf: SnapshotWorkflow): PyObject {
+/**
+ * The CS config of a store step, built from the data root directly: `{ path: <root>/<store path> }`
+ * for registry and append-only stores, `{ module_data_root: <root>, storage_structure_artifact… }`
+ * for mutable ones, `<root>` being the data root minus its trailing `/`s. These are the values
+ * the PGS policy expansion (`expandPolicy` of `{{module_data_root}}/…`) gives for an ordinary
+ * data root, so traces are unchanged; but no text is expanded, so a data root may hold any
+ * character (`"`, `\`, control characters, which the PGS textual protocol cannot carry and
+ * `expandPolicy` refuses) and a store path is taken literally (a `{{module_data_root}}` in it
+ * names a file of that name, the one `captureState` records).
+ */
+function csConfig(store: string, wf: SnapshotWorkflow, dataRoot: string): PyObject {
   const s = wf.stores[store];
   if (s === undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `store ${store} is not declared in the snapshot`, { store });
+  const root = dataRoot.replace(/\/+$/, "");
   if (s.kind === "mutable") {
     return fromPlain({
-      module_data_root: MODULE_DATA_ROOT_TOKEN,
+      module_data_root: root,
       storage_structure_artifact: { frontmatter: { core: { entity_stores: { [store]: { path: s.path } } } } },
     }) as PyObject;
   }
-  return fromPlain({ path: `${MODULE_DATA_ROOT_TOKEN}/${s.path}` }) as PyObject;
+  return fromPlain({ path: `${root}/${s.path}` }) as PyObject;
 }
 
 interface Frame {
@@ -289,7 +300,7 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
   const payload: PyObject = new Map(inputs);
   if (wf.stores[cs.store]?.kind === "mutable") payload.set(PAYLOAD_STORE_ENTITY, cs.store);
   const metadata = fromPlain({ capability: cs.capability, operations: { operations: { [cs.op]: { handler: cs.method } } } });
-  const r = rt.execute({ op: cs.op, payload, config: expandPolicy(csConfig(cs.store, wf), effects.dataRoot), metadata, capabilityCode: `${cs.store} (${cs.capability})` }, effects);
+  const r = rt.execute({ op: cs.op, payload, config: csConfig(cs.store, wf, effects.dataRoot), metadata, capabilityCode: `${cs.store} (${cs.capability})` }, effects);
   const fields: PyObject = new Map([...r.result].filter(([k]) => k !== "result_status"));
   const out: StepOutcome & { file?: EffectCall["file"] } = { status: r.outcome, fields };
   if (r.outcome === "VIOLATION" || r.outcome === "BACKEND_ERROR") {

@@ -23,8 +23,16 @@
  *
  * esbuild, with the batch engine's determinism settings (src/batch/sandbox/bundle.ts: paths
  * relative to the entry's directory, no source maps, no legal comments, ASCII output) but
- * `format: "cjs"`, `platform: "neutral"` and fixed TypeScript options (`strict`; no
- * tsconfig.json is consulted, so the bundle does not depend on where the module lives): Node builtins do not resolve, so a module that
+ * `format: "cjs"`, `platform: "neutral"`, fixed TypeScript options (`strict`; no tsconfig.json
+ * is consulted: esbuild reads none when `tsconfigRaw` is given) and no package.json metadata
+ * for the module's own files (`ownFilesPlugin`): esbuild would otherwise apply the nearest
+ * package.json's `sideEffects` (dropping a side-effect import such as `import "./setup"`) and
+ * `type` (reading a `.js`/`.ts` file without `import`/`export` as ESM) to them, wherever that
+ * package.json is — also in a folder above the project. Files outside node_modules are read
+ * as their syntax says and never dropped as side-effect free; packages under node_modules keep
+ * their own package.json's `sideEffects` and `type` (part of the package, like its code). So
+ * the bundle depends on the bundled files' bytes and their paths relative to the module only,
+ * not on where the module lives. Node builtins do not resolve, so a module that
  * imports `fs`, `crypto`… fails to compile (`E_COMPILE_MODULE`) instead of failing at run
  * time. The bundle text is stored in the sealed snapshot (and as a store artifact); its SHA-256
  * is the module's identity. The runtime never imports or resolves anything: it evaluates the
@@ -90,7 +98,7 @@ import { realpath, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { types } from "node:util";
 import vm from "node:vm";
-import { build, type BuildFailure, type Message } from "esbuild";
+import { build, type BuildFailure, type Message, type Plugin } from "esbuild";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { PIN_DATE_STRINGS_SOURCE } from "../../core/date-strings.js";
@@ -122,6 +130,28 @@ function isBuildFailure(err: unknown): err is BuildFailure {
   return err instanceof Error && Array.isArray((err as Partial<BuildFailure>).errors);
 }
 
+/** `pluginData` of the plugin's own `build.resolve` call (its `onResolve` then steps aside). */
+const OWN_FILES_INNER = Symbol("cairn-own-files-inner");
+
+/**
+ * Resolves every import (and the entry) with esbuild's own resolver, unchanged, but hands a
+ * file outside node_modules back as a bare path: esbuild then applies no package.json
+ * `sideEffects` or `type` to it (they come with its resolver's result only). Packages under
+ * node_modules, failures and anything else are left to esbuild (resolved again, as without the
+ * plugin), so their package.json still applies and errors are reported at the import.
+ */
+const ownFilesPlugin: Plugin = {
+  name: "cairn-own-files",
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === OWN_FILES_INNER) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, namespace: args.namespace, with: args.with, pluginData: OWN_FILES_INNER });
+      if (r.errors.length > 0 || r.external || r.namespace !== "file" || r.path === "" || r.path.split(/[\\/]/).includes("node_modules")) return undefined;
+      return { path: r.path, ...(r.suffix === "" ? {} : { suffix: r.suffix }) };
+    });
+  },
+};
+
 /** Bundles a capability module (compile time). Errors: `E_COMPILE_MODULE` with a readable message. */
 export async function bundleCapabilityModule(path: string, shown: string = path): Promise<{ code: string; digest: Digest }> {
   let entry: string;
@@ -146,6 +176,8 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
       // Fixed compiler options instead of the nearest tsconfig.json: the bundle (and so the
       // snapshot digest) must not depend on where the module lives.
       tsconfigRaw: { compilerOptions: { strict: true } },
+      // …and no package.json `sideEffects` / `type` for the module's own files (see above).
+      plugins: [ownFilesPlugin],
       write: false,
       sourcemap: false,
       legalComments: "none",

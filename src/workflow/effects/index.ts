@@ -132,7 +132,7 @@ export { APPENDONLY_RUNTIME, MUTABLE_RUNTIME, REGISTRY_RUNTIME };
 export { ADDRESS_HEX_DIGITS, ADDRESS_PREFIX, registryAddress } from "./registry.js";
 export { RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
 export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
-export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
+export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, PGS_DATA_ROOT_UNSUPPORTED_CHARS, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
 export { confineAbsolute, confineRelative, newBatchCheckedDirs, newCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
 export { cachedDigest, remember } from "./filecache.js";
 export {

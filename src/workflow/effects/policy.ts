@@ -11,9 +11,14 @@ export const MODULE_DATA_ROOT_TEMPLATE = "{{module_data_root}}";
 export const STEP_STORE_INPUT = "__store__";
 export const PAYLOAD_STORE_ENTITY = "__pgs_store_entity__";
 
-/** Characters the reference's textual (JSON-level) replacement cannot carry in a data root. */
+/**
+ * Characters the reference's textual (JSON-level) replacement cannot carry in a data root: a PGS
+ * data root holding one is refused (`expandPolicy`), and so is a PGS replay under a TMPDIR
+ * holding one (pgs/replay.ts). Cairn snapshot runs build their store config from the data root
+ * directly and take any path.
+ */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const UNSUPPORTED_ROOT_CHARS = /["\\\u0000-\u001f]/;
+export const PGS_DATA_ROOT_UNSUPPORTED_CHARS = /["\\\u0000-\u001f]/;
 
 /**
  * A.10 step 2: `entry.policy` if truthy, else `entry.config` if truthy, else `{}`.
@@ -68,7 +73,7 @@ function expandValue(v: PyValue, root: string): PyValue {
  * Returns a deep copy; the input is not modified.
  */
 export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
-  const bad = UNSUPPORTED_ROOT_CHARS.exec(dataRoot);
+  const bad = PGS_DATA_ROOT_UNSUPPORTED_CHARS.exec(dataRoot);
   // The message names the character, not the data root: it reaches traces (ERROR.message).
   if (bad !== null) throw configError(`the data root contains ${JSON.stringify(bad[0])}, a character the policy expansion cannot carry`);
   if (policy.size === 0) return new Map();

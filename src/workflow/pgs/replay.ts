@@ -24,7 +24,7 @@ import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
-import { withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
+import { PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, stateFileBytes } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
@@ -158,6 +158,26 @@ function firstDifference(artifact: ReplayDifference["artifact"], recorded: Buffe
   return { artifact, line: 1, recorded: a[0] ?? null, replayed: b[0] ?? null };
 }
 
+/** `details.reason` of a PGS replay refused because the temp directory cannot hold a PGS data root. */
+export const REPLAY_TMPDIR_REASON = "replay_tmpdir_unsupported";
+
+/**
+ * A PGS replay runs in a data root under `os.tmpdir()`; when that path holds a character the PGS
+ * policy expansion refuses, the replay would fail inside the re-run (an error, not a
+ * comparison). Refused before anything is written: `E_USAGE` naming TMPDIR and the character.
+ * No other directory is chosen silently: the replay writes only where the user's TMPDIR says.
+ */
+function checkPgsReplayTmpdir(traceId: string): void {
+  const base = tmpdir();
+  const bad = PGS_DATA_ROOT_UNSUPPORTED_CHARS.exec(base);
+  if (bad === null) return;
+  throw new CairnError(
+    ErrorCode.USAGE,
+    `Recorded PGS run ${traceId} cannot be replayed under the temp directory ${JSON.stringify(base)} (TMPDIR): it contains ${JSON.stringify(bad[0])}, a character a PGS data root cannot hold (the policy expansion cannot carry a double quote, a backslash or a control character); set TMPDIR to a directory without them`,
+    { reason: REPLAY_TMPDIR_REASON, traceId, tmpdir: base, character: bad[0] },
+  );
+}
+
 /**
  * Replays the recorded run named by `traceIdOrPath` (a trace id, or a trace `.jsonl` file) from
  * `store`. Throws `E_NOT_FOUND` when the store holds no such run. Never writes to `store`.
@@ -180,6 +200,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject; // recorded as given: key order is part of the run
 
+  checkPgsReplayTmpdir(traceId);
   return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files, priorState: priorDigest }, "cairn-pgs-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
     const workspace = join(tmp, "workspace");
     mkdirSync(workspace);
