@@ -457,5 +457,40 @@ describe("8. binding a CS step's message", () => {
     expect(exits.lines).toEqual([`${exits.file}: node start: steps[1].inputs.value: $.steps.g.message is bound to nothing: step g's result carries "message" only when it ends with BACKEND_ERROR, which exits the node (on_result), so step u never runs after it [E_COMPILE_UNBOUND_INPUT]`]);
     const both = await compileDecl(node({ BACKEND_ERROR: "continue" }));
     expect(both.lines).toEqual([`${both.file}: node start: steps[1].inputs.value: $.steps.g.message is not always bound: step g's result carries "message" only when it ends with BACKEND_ERROR, and step u also runs after it ends with SUCCESS (on_result SUCCESS: continue, the default) [E_COMPILE_UNBOUND_INPUT]`]);
+    // Every outcome of g exits the node: u never runs, so its binding is refused too.
+    const never = await compileDecl(node({ SUCCESS: "exit", BACKEND_ERROR: "exit" }));
+    expect(never.lines).toEqual([`${never.file}: node start: steps[1].inputs.value: $.steps.g.message is bound to nothing: step g exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result BACKEND_ERROR: exit), so step u never runs after it [E_COMPILE_UNBOUND_INPUT]`]);
+  });
+
+  it("one per-outcome rule for declared fields and `message`: an earlier step that always leaves the message binds it at the node's end", async () => {
+    // Step g continues only on BACKEND_ERROR (which carries the message), so every way node a
+    // ends after step e has g's message in its result; a VIOLATION of a comes only from e.
+    const nodeA = (bind: string): Decl => baseDecl({
+      entry: "a",
+      stores,
+      nodes: {
+        a: {
+          steps: [
+            { id: "g", cs: "log", op: "GET_ALL", inputs: {}, on_result: { SUCCESS: "exit", BACKEND_ERROR: "continue" } },
+            { id: "e", ct: "div", inputs: { a: { const: 1 }, b: "$.payload.x" } },
+          ],
+          routes: { SUCCESS: { exit: "OK", reason: "ok" }, VIOLATION: "b" },
+        },
+        b: useMessage(bind),
+      },
+    });
+    const { snap, dir } = await prepared(nodeA("$.results.a.message"));
+    mkdirSync(join(dir, "data/s"), { recursive: true });
+    writeFileSync(join(dir, "data/s/log.jsonl"), "not json\n");
+    const r = run(snap, { x: 0 }, dir);
+    expect(r.path.map((p) => [p.node, p.status])).toEqual([[`${WF}::a`, "VIOLATION"], [`${WF}::b`, "SUCCESS"]]);
+    expect(stepInputs(r, "b", "u")).toEqual({ value: expect.stringMatching(/^"s\/log\.jsonl" line 1: /) as unknown });
+    // The same node, reached also on SUCCESS (which step g can end it with, without a message): refused as before.
+    const decl = nodeA("$.results.a.message");
+    ((decl.nodes as Record<string, Decl>).a as Decl).routes = { default: "b" };
+    const refused = await compileDecl(decl);
+    expect(refused.lines).toEqual([
+      `${refused.file}: node b: steps[0].inputs.value: $.results.a.message is not always bound: node a's result carries "message" only when it ends with VIOLATION (the error of a CS step), and node b is also reached after node a ends with SUCCESS (routes.default) [E_COMPILE_UNBOUND_INPUT]`,
+    ]);
   });
 });

@@ -39,7 +39,9 @@
  * with an outcome whose route leads to the binding node without running `n` again — the last
  * step run and its outcome, each earlier step having continued — leaves `f` in the node's
  * result: the ending step carries it on that outcome, or an earlier step carries it on every
- * outcome that continues (a node's result merges the fields of the steps it ran). Anything else
+ * outcome that continues (a node's result merges the fields of the steps it ran). One analysis
+ * (`carries` per step and outcome, `resultField` per node) serves declared fields and `message`
+ * alike; only the diagnostics' wording differs. Anything else
  * would silently resolve to null at run time ("missing means null" is for the payload only). Nothing in the snapshot depends on where the files live: sources are named by base
  * name and digest, modules by their path relative to the declaration file's real directory (an
  * absolute declared path is made relative; symlinks resolved: `declarationDir`) and bundle digest.
@@ -866,19 +868,6 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
   const doms = Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry) ? dominators(decl.entry, entryReach, edges) : new Map<string, Set<string>>();
   const nodeOutputs = (k: string): Set<string> => new Set((infos.get(k) ?? []).flatMap((i) => [...i.outputs]));
   const nodeKnown = (k: string): boolean => (infos.get(k) ?? []).every((i) => i.known);
-  // The outcomes of node k after which its result always carries a CS step's `message`: every
-  // step that can end the node with that outcome is a CS step (not lane-bound: a lane's answer
-  // need not have one) whose operation's result carries a message on it (catalog.ts `messageOn`).
-  const messageOutcomes = (k: string): Outcome[] => {
-    const node = decl.nodes[k] as NodeDecl;
-    const list = infos.get(k) ?? [];
-    const possible = nodeOutcomes.get(k)?.outcomes ?? new Set<Outcome>();
-    return OUTCOMES.filter((o) => possible.has(o) && node.steps.every((s, i) => {
-      const info = list[i] as StepInfo;
-      const ends = info.outcomes.includes(o) && (i === node.steps.length - 1 || (s.on_result?.[o] ?? defaultAction(o)) === "exit");
-      return !ends || (info.op !== undefined && s.lane === undefined && info.op.messageOn.includes(o));
-    }));
-  };
   // The outcomes of `target` whose route leads to `to` without passing `target` again (so the
   // result `to` reads is the one of a visit of `target` that ended with that outcome).
   const reachingOutcomes = (target: string, to: string): Outcome[] => {
@@ -901,28 +890,33 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       return false;
     });
   };
-  // An outcome of `target` not in `carried` whose route leads to `to` without passing `target` again, if any.
-  const messageFreeRoute = (target: string, to: string, carried: readonly Outcome[]): Outcome | undefined => reachingOutcomes(target, to).find((o) => !carried.includes(o));
-  // Per-outcome binding (the rule of the module comment): the first way node `target` can end
-  // with an outcome whose route leads to `to` and leave no `field` in its result, if any.
-  const resultFieldGap = (target: string, to: string, field: string): { outcome: Outcome; step: number } | undefined => {
+  // Per-outcome binding (the rule of the module comment), one analysis for every field, a
+  // declared output or a CS step's `message` (`carries` says which outcomes of a step hold it):
+  // how node `target` can end (the step run last and its outcome, each earlier step having
+  // continued), and which of those ways leave no `field` in its result (`gaps`, in the order the
+  // steps run, each step's outcomes in its order): the ending step does not carry it on that
+  // outcome and no earlier step carries it on every outcome that continues. `carried`: the
+  // outcomes every way of ending with leaves the field (OUTCOMES order).
+  const resultField = (target: string, field: string): { gaps: Array<{ outcome: Outcome; step: number }>; carried: Outcome[] } => {
     const node = decl.nodes[target] as NodeDecl;
     const list = infos.get(target) ?? [];
-    const reaching = reachingOutcomes(target, to);
-    // Fields every run that reaches step i has in the node's result (steps before it always provide them).
+    const gaps: Array<{ outcome: Outcome; step: number }> = [];
+    const ending = new Set<Outcome>();
+    // Whether every run that reaches step i has the field in the node's result (an earlier step always provides it).
     let before = false;
     for (let i = 0; i < node.steps.length; i++) {
       const s = node.steps[i] as StepDecl;
       const info = list[i] as StepInfo;
       for (const o of info.outcomes) {
-        const ends = i === node.steps.length - 1 || (s.on_result?.[o] ?? defaultAction(o)) === "exit";
-        if (ends && reaching.includes(o) && !before && !carries(info, s, o, field)) return { outcome: o, step: i };
+        if (i !== node.steps.length - 1 && (s.on_result?.[o] ?? defaultAction(o)) !== "exit") continue;
+        ending.add(o);
+        if (!before && !carries(info, s, o, field)) gaps.push({ outcome: o, step: i });
       }
       const cont = info.outcomes.filter((o) => (s.on_result?.[o] ?? defaultAction(o)) === "continue");
       if (cont.length === 0) break; // no later step runs
       if (cont.every((o) => carries(info, s, o, field))) before = true;
     }
-    return undefined;
+    return { gaps, carried: OUTCOMES.filter((o) => ending.has(o) && !gaps.some((g) => g.outcome === o)) };
   };
   const capOf = (s: StepDecl): string => s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`;
   const onResultText = (s: StepDecl, o: Outcome): string => `on_result ${o}: ${s.on_result?.[o] ?? defaultAction(o)}${s.on_result?.[o] === undefined ? ", the default" : ""}`;
@@ -942,22 +936,28 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         } else {
           const first = p.segments[0];
           const outs = nodeOutputs(target);
-          if (typeof first === "string" && nodeKnown(target) && outs.has(first) && entryReach.has(key)) {
-            // A declared field: bound only when every way the target can end, with an outcome routed here, leaves it in the result.
-            const gap = resultFieldGap(target, key, first);
-            if (gap !== undefined) {
-              const tnode = decl.nodes[target] as NodeDecl;
-              const s = tnode.steps[gap.step] as StepDecl;
-              const how = `step ${s.id} (${capOf(s)}) ends it with ${gap.outcome}${gap.step === tnode.steps.length - 1 ? "" : ` (${onResultText(s, gap.outcome)})`}`;
-              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target} can end with ${gap.outcome} without a result field ${JSON.stringify(first)} (${how}, and no step run up to there always provides it: a step's result carries its declared fields only when it ends with SUCCESS), and node ${key} is reached after node ${target} ends with ${gap.outcome} (routes.${tnode.routes[gap.outcome] === undefined ? "default" : gap.outcome}); route that outcome elsewhere, or bind the field where it is always there`);
-            }
-          } else if (typeof first === "string" && nodeKnown(target) && !outs.has(first)) {
-            const carried = first === MESSAGE_FIELD ? messageOutcomes(target) : [];
-            if (carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
+          if (typeof first === "string" && nodeKnown(target)) {
+            // Bound only when every way the target can end, with an outcome routed here without
+            // running the target again, leaves the field in the result (`resultField`).
+            const declared = outs.has(first);
+            const tnode = decl.nodes[target] as NodeDecl;
+            const routeOf = (o: Outcome): string => `routes.${tnode.routes[o] === undefined ? "default" : o}`;
+            const { gaps, carried } = resultField(target, first);
+            if (!declared && carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: node ${target} has no result field ${JSON.stringify(first)} (its fields: ${[...outs].join(", ") || "none"})`);
             else if (entryReach.has(key)) {
-              // Bound only where the message is always there: no route of another outcome of the target leads here without running the target again.
-              const other = messageFreeRoute(target, key, carried);
-              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target}'s result carries "message" only when it ends with ${carried.join(" or ")} (the error of a CS step), and node ${key} is also reached after node ${target} ends with ${other} (routes.${(decl.nodes[target] as NodeDecl).routes[other] === undefined ? "default" : other})`);
+              const reaching = reachingOutcomes(target, key);
+              if (declared) {
+                const gap = gaps.find((g) => reaching.includes(g.outcome));
+                if (gap !== undefined) {
+                  const s = tnode.steps[gap.step] as StepDecl;
+                  const how = `step ${s.id} (${capOf(s)}) ends it with ${gap.outcome}${gap.step === tnode.steps.length - 1 ? "" : ` (${onResultText(s, gap.outcome)})`}`;
+                  add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target} can end with ${gap.outcome} without a result field ${JSON.stringify(first)} (${how}, and no step run up to there always provides it: a step's result carries its declared fields only when it ends with SUCCESS), and node ${key} is reached after node ${target} ends with ${gap.outcome} (${routeOf(gap.outcome)}); route that outcome elsewhere, or bind the field where it is always there`);
+                }
+              } else {
+                // A CS step's `message` (the only field outside the declared ones a step can carry).
+                const other = reaching.find((o) => !carried.includes(o));
+                if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: node ${target}'s result carries "message" only when it ends with ${carried.join(" or ")} (the error of a CS step), and node ${key} is also reached after node ${target} ends with ${other} (${routeOf(other)})`);
+              }
             }
           }
         }
@@ -969,31 +969,25 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
         else {
           const first = p.segments[0];
           const info = (infos.get(key) ?? [])[j];
-          const outs = info?.outputs ?? [];
-          if (typeof first === "string" && info?.known === true && outs.includes(first)) {
-            // A declared field: bound only when every outcome of the step after which this step runs carries it.
+          if (typeof first === "string" && info?.known === true) {
+            // Bound only when every outcome of the step after which this step runs carries the field (`carries`).
+            const outs = info.outputs;
             const sd = steps[j] as StepDecl;
             const here = (steps[stepIndex] as StepDecl).id;
-            const cont = info.outcomes.filter((o) => (sd.on_result?.[o] ?? defaultAction(o)) === "continue");
             const carriers = info.outcomes.filter((o) => carries(info, sd, o, first));
-            const other = cont.find((o) => !carriers.includes(o));
-            if (other !== undefined) {
-              const only = `step ${p.name}'s result carries ${JSON.stringify(first)} only when it ends with ${carriers.join(" or ")}`;
-              if (!cont.some((o) => carriers.includes(o))) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: ${only}, which exits the node (${onResultText(sd, carriers[0] as Outcome)}), so step ${here} runs after it only when it ends with ${cont.join(" or ")}, without ${JSON.stringify(first)}`);
-              else add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: ${only}, and step ${here} also runs after it ends with ${other} (${onResultText(sd, other)})`);
-            }
-          } else if (typeof first === "string" && info?.known === true && !outs.includes(first)) {
-            const sd = steps[j] as StepDecl;
-            const carried = first === MESSAGE_FIELD && info.op !== undefined && sd.lane === undefined ? info.outcomes.filter((o) => info.op?.messageOn.includes(o) === true) : [];
             const cont = info.outcomes.filter((o) => (sd.on_result?.[o] ?? defaultAction(o)) === "continue");
-            const here = (steps[stepIndex] as StepDecl).id;
-            if (carried.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name} has no result field ${JSON.stringify(first)} (its fields: ${outs.join(", ") || "none"})`);
-            else if (!cont.some((o) => carried.includes(o))) {
-              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name}'s result carries "message" only when it ends with ${carried.join(" or ")}, which exits the node (on_result), so step ${here} never runs after it`);
-            } else {
-              const other = cont.find((o) => !carried.includes(o));
-              if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: step ${p.name}'s result carries "message" only when it ends with ${carried.join(" or ")}, and step ${here} also runs after it ends with ${other} (on_result ${other}: continue${sd.on_result?.[other] === undefined ? ", the default" : ""})`);
-            }
+            const other = cont.find((o) => !carriers.includes(o));
+            const only = `step ${p.name}'s result carries ${JSON.stringify(first)} only when it ends with ${carriers.join(" or ")}`;
+            if (carriers.length === 0) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name} has no result field ${JSON.stringify(first)} (its fields: ${outs.join(", ") || "none"})`);
+            else if (cont.length === 0) {
+              // Every outcome of step j exits the node: this step never runs after it.
+              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: step ${p.name} exits the node with every outcome it can end with (${info.outcomes.map((o) => onResultText(sd, o)).join("; ")}), so step ${here} never runs after it`);
+            } else if (other !== undefined && !cont.some((o) => carriers.includes(o))) {
+              const after = outs.includes(first)
+                ? `(${onResultText(sd, carriers[0] as Outcome)}), so step ${here} runs after it only when it ends with ${cont.join(" or ")}, without ${JSON.stringify(first)}`
+                : `(on_result), so step ${here} never runs after it`;
+              add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is bound to nothing: ${only}, which exits the node ${after}`);
+            } else if (other !== undefined) add(ErrorCode.COMPILE_UNBOUND_INPUT, key, field, `${v} is not always bound: ${only}, and step ${here} also runs after it ends with ${other} (${onResultText(sd, other)})`);
           }
         }
       }
