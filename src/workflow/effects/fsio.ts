@@ -10,7 +10,8 @@
  *  - Replacements (the mutable-JSON document): temp file in the same directory
  *    (`.<name>.<pid>.<n>.tmp`, created O_EXCL), write, fsync, rename over the target, fsync
  *    the directory. A crash leaves either the old or the new document; a leftover temp file is
- *    never read (readers open only the target name).
+ *    never read (readers open only the target name), and is removed by `sweepDeadTemps` once
+ *    its writer process is gone (below).
  *  - Reads refuse non-regular files and files above MAX_DATA_FILE_BYTES.
  *  - Every fsync above (file, directory, created parent) is skipped when the caller passes
  *    `sync = false` — EffectDurability "no-fsync", an explicit opt-in of the run (types.ts):
@@ -19,11 +20,13 @@
 import {
   type BigIntStats,
   closeSync,
+  lstatSync,
   constants as FS,
   fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   unlinkSync,
@@ -31,7 +34,7 @@ import {
 } from "node:fs";
 import { posix } from "node:path";
 import { ErrorCode } from "../../core/errors.js";
-import { fsyncDir } from "../../store/fsutil.js";
+import { fsyncDir, processRuns } from "../../store/fsutil.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import type { PreparedPath } from "./confine.js";
 import { cachedBytes, cachedDerived, cachedDigest, forget, remember, rememberAppend, type Derivation } from "./filecache.js";
@@ -44,7 +47,71 @@ export const MAX_TEMP_NAME_ATTEMPTS = 16;
 /** Mode of files the runtimes create. */
 export const DATA_FILE_MODE = 0o644;
 
+/** Largest pid a temp file's name can carry (`pid_t` is a signed 32-bit integer); a larger number is not this module's name. */
+export const MAX_TEMP_PID = 2 ** 31 - 1;
+
 let tempCounter = 0;
+
+/** The name of `replaceAtomic`'s temp file for the file named `base`, written by process `pid`. */
+function tempName(base: string, pid: number, n: number): string {
+  return `.${base}.${pid}.${n}.tmp`;
+}
+
+/** `<pid>.<n>` as `tempName` writes them: decimal, no sign, no leading zero (the pid at least 1). */
+const TEMP_SUFFIX_RE = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)\.tmp$/;
+
+/**
+ * The writer's pid when `name` is exactly a temp file name `replaceAtomic` gives for the file
+ * named `base` (`.<base>.<pid>.<n>.tmp`), else undefined.
+ */
+export function tempFileWriter(name: string, base: string): number | undefined {
+  const prefix = `.${base}.`;
+  if (!name.startsWith(prefix)) return undefined;
+  const m = TEMP_SUFFIX_RE.exec(name.slice(prefix.length));
+  if (m === null) return undefined;
+  const pid = Number(m[1]);
+  return pid <= MAX_TEMP_PID ? pid : undefined;
+}
+
+/**
+ * Removes the temp files `replaceAtomic` left for the file `p` (`.<name>.<pid>.<n>.tmp` in its
+ * directory) whose writer process is gone: a replacement killed between creating its temp file
+ * and the rename (SIGKILL, a crash). Readers never open such a file and the state capture never
+ * names one (it reads only the files the CS policies name), so removing it changes no result,
+ * trace or state digest. Left alone: any name that is not exactly that scheme (another file's
+ * temp, a differently spelled pid or counter), anything but a regular file, and the temp of a
+ * process that runs — this one included, and any process that has the writer's pid now (a
+ * reused pid keeps the file until that process ends). The pid is checked on this host, in this
+ * process's pid namespace: a writer on another host or in another container sharing the data
+ * root is taken for gone — as for the data-root lock, such writers are outside the one-writer
+ * rule (ARCHITECTURE §11.6), and such a writer's rename would then fail loudly (its temp file is
+ * missing), never leave a wrong document. Best effort: a directory that cannot be listed or a
+ * file that cannot be removed is left as it is. Returns the names removed.
+ */
+export function sweepDeadTemps(p: PreparedPath): string[] {
+  const { dir, file } = requireParent(p);
+  const base = posix.basename(file);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = tempFileWriter(name, base);
+    if (pid === undefined || pid === process.pid || processRuns(pid)) continue;
+    const path = posix.join(dir, name);
+    try {
+      if (!lstatSync(path).isFile()) continue;
+      unlinkSync(path);
+      removed.push(name);
+    } catch {
+      // gone already, or not removable: left as it is
+    }
+  }
+  return removed;
+}
 
 function requireParent(p: PreparedPath): { dir: string; file: string } {
   if (p.realParent === undefined || p.realFile === undefined) {
@@ -218,7 +285,7 @@ export function replaceAtomic(p: PreparedPath, bytes: Uint8Array, sync = true): 
   let tmp = "";
   let fd = -1;
   for (let attempt = 0; fd < 0; attempt++) {
-    tmp = posix.join(dir, `.${base}.${process.pid}.${tempCounter++}.tmp`);
+    tmp = posix.join(dir, tempName(base, process.pid, tempCounter++));
     try {
       fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, DATA_FILE_MODE);
     } catch (err) {

@@ -141,7 +141,7 @@ export {
   DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS,
 } from "./data-root-lock.js";
 export { EffectErrorReason, osErrorText, type EffectErrorReasonValue } from "./errors.js";
-export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS } from "./fsio.js";
+export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS, MAX_TEMP_PID } from "./fsio.js";
 export { repairTornTail, type TornTailRepair } from "./jsonl.js";
 export type {
   CsCall,

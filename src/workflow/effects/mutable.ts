@@ -6,13 +6,14 @@
  * JSON object in the *pretty* serialisation (2-space indent, `": "`, raw UTF-8, no newline at
  * EOF), member order = insertion order (an overwritten key keeps its place, a new key goes
  * last). Every save replaces the file atomically (fsio.ts); a leftover temp file from a crash
- * is never read. A document that cannot be read or parsed is BACKEND_ERROR — bare under the
+ * is never read, and the first call of a run on a document removes the ones whose writer
+ * process is gone (fsio.ts `sweepDeadTemps`; once per run and document, `sweptFor`). A document that cannot be read or parsed is BACKEND_ERROR — bare under the
  * reference dialect (as C.4), with the reason as `message` under the declared one (host.ts
  * `backendError`).
  */
 import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
 import { configError, inputError, osErrorText } from "./errors.js";
-import { readData, replaceAtomic } from "./fsio.js";
+import { readData, replaceAtomic, sweepDeadTemps } from "./fsio.js";
 import { backendError, defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8 } from "./jsonl.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
@@ -42,7 +43,20 @@ function parseConfig(config: PyDict): Config {
   return { moduleDataRoot: root, entityStores: stores };
 }
 
-/** Step 1: the entity's file (hard errors), parent directories created. */
+/** The documents (real paths) whose dead writers' temp files were swept, per run (effect context). */
+const sweptFor = new WeakMap<EffectContext, Set<string>>();
+
+/** Sweeps the dead writers' temp files of `p` on the run's first call on it (fsio.ts `sweepDeadTemps`). */
+function sweepOnce(p: PreparedPath, ctx: EffectContext): void {
+  if (p.realFile === undefined) return;
+  let swept = sweptFor.get(ctx);
+  if (swept === undefined) sweptFor.set(ctx, (swept = new Set()));
+  if (swept.has(p.realFile)) return;
+  swept.add(p.realFile);
+  sweepDeadTemps(p);
+}
+
+/** Step 1: the entity's file (hard errors), parent directories created; its dead writers' temp files swept. */
 function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedPath {
   const entity = getOrNull(payload, PAYLOAD_STORE_ENTITY);
   if (!pyTruthy(entity)) throw inputError(`${WHERE}: the step has no store entity (${PAYLOAD_STORE_ENTITY})`);
@@ -52,7 +66,9 @@ function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedP
   const entry = getOrNull(cfg.entityStores, entity);
   const rel = isDict(entry) ? getOrNull(entry, "path") : null;
   if (!pyTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
-  return preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync", ctx.checkedDirs);
+  const p = preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync", ctx.checkedDirs);
+  sweepOnce(p, ctx);
+  return p;
 }
 
 /** Step 2: a key with at least one non-whitespace character. */
