@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { openStore, resolveStoreDir } from "../store/store.js";
-import { createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer } from "../server/index.js";
+import {
+  createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer,
+} from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
@@ -43,7 +45,9 @@ Notes:
     403 {status:"ERROR", error} for a request from a web page whose origin is not allowed
         (below), or, on a loopback address, whose Host is not localhost/127.0.0.1/[::1]:PORT;
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
-        while closing, or when the store is locked by another writer;
+        while closing, or when the store is locked by another writer; 503 (before the body is
+        read) when the bodies of the requests arriving, queued and running would exceed
+        ${MAX_INFLIGHT_BODY_BYTES} bytes; a connection beyond ${MAX_CONNECTIONS} open is answered 503 and closed;
     500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to
         load, a runtime error aborts the run (trace_id null when no trace was started), or the
         answer would exceed ${MAX_RESPONSE_BYTES} bytes (the run happened: its trace_id is given).
@@ -98,7 +102,7 @@ export function serveCommand(): Command {
   return new Command("serve")
     .description("serve a PGS workspace or a sealed Cairn snapshot over HTTP: POST /api/run, GET /api/health")
     .option("--port <n>", `TCP port (0 picks a free one)`, parsePort, DEFAULT_PORT)
-    .option("--host <addr>", "address to listen on", parseHost, DEFAULT_HOST)
+    .option("--host <addr>", "address to listen on (localhost: both 127.0.0.1 and ::1)", parseHost, DEFAULT_HOST)
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV}); with --snapshot, where traces/ goes (default .)`)
     .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)

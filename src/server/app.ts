@@ -28,7 +28,11 @@
  *         summary or recording it failed after its effects were applied (its trace_id), or its
  *         200 would be larger than `maxResponseBytes` (it ran: its trace_id and status are named).
  *     503 {status:"ERROR", error} too many runs already waiting, the server is closing, or the
- *         store is locked by another writer (nothing ran) (Retry-After).
+ *         store is locked by another writer (nothing ran) (Retry-After); also, as soon as its
+ *         head has arrived (any route, before the body is read), a request whose declared body
+ *         would take the bodies held — arriving, queued, running — over `maxInflightBodyBytes`
+ *         (MAX_INFLIGHT_BODY_BYTES); and, written raw at once, a connection beyond
+ *         `maxConnections` (MAX_CONNECTIONS) open, which is then closed (`refuseOverLimit`).
  *     408 a request still arriving after requestTimeoutMs (REQUEST_TIMEOUT_MS), unless bytes of
  *         it were waiting unread when that passed (a run held the event loop): it then gets
  *         another requestTimeoutMs (`requestTimedOut`); 431 headers too large; 400 a request
@@ -55,7 +59,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { statSync } from "node:fs";
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerOptions as HttpServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -75,8 +79,9 @@ import {
 } from "../workflow/pgs/index.js";
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import {
-  BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, MAX_BODY_BYTES, MAX_DRAIN_TURNS, MAX_ECHOED_CHARS,
-  MAX_ERROR_CHARS, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
+  BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, LOCALHOST_ADDRESSES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+  MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, REFUSED_CONNECTION_LINGER_MS,
+  REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
 } from "./constants.js";
 import { corsDecision, isLoopbackAddress, loopbackHosts, originPolicy } from "./origin.js";
 import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
@@ -132,6 +137,18 @@ export interface ServerOptions {
   /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
   maxQueuedRuns?: number;
   /**
+   * Most connections open at once, on all the addresses listened on (default MAX_CONNECTIONS): one
+   * more is answered 503 (Retry-After) before it sends anything, and closed. A positive integer.
+   */
+  maxConnections?: number;
+  /**
+   * Most request-body bytes held at once — arriving, queued or running, from a request's head
+   * until its answer (default MAX_INFLIGHT_BODY_BYTES): a request whose declared body
+   * (Content-Length; `maxBodyBytes` if chunked) would take the total over it is answered 503
+   * (Retry-After) before its body is read. An integer, at least `maxBodyBytes`.
+   */
+  maxInflightBodyBytes?: number;
+  /**
    * Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408,
    * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS); a request
    * with bytes waiting unread when it passes (a run held the event loop) gets another
@@ -167,7 +184,12 @@ export interface ServerOptions {
 export interface CairnServer {
   /** The fastify instance (routes registered, not listening until `listen`). */
   readonly app: FastifyInstance;
-  /** Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`. */
+  /**
+   * Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`.
+   * `localhost` (any case) listens on each of LOCALHOST_ADDRESSES that the machine has, on one
+   * port, every one with the same handling; the URL names the first. An address that cannot be
+   * bound for another reason (in use) closes the server and fails.
+   */
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops accepting connections and refuses new runs (503 with Retry-After, also for a request
@@ -188,6 +210,10 @@ export interface CairnServer {
   readonly snapshot: Digest | null;
   /** Runs accepted and not finished: the running one and those waiting behind it. */
   readonly runsInFlight: number;
+  /** Connections open (accepted and not refused for `maxConnections`), on every address. */
+  readonly connectionsOpen: number;
+  /** Request-body bytes counted against `maxInflightBodyBytes` now. */
+  readonly bodyBytesInFlight: number;
 }
 
 interface RunRequest {
@@ -405,6 +431,18 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const policy = originPolicy(opts.allowOrigins);
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
+  const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxConnections must be a positive integer, got ${String(maxConnections)}`, { field: "maxConnections" });
+  }
+  const maxInflightBodyBytes = opts.maxInflightBodyBytes ?? MAX_INFLIGHT_BODY_BYTES;
+  if (!Number.isSafeInteger(maxInflightBodyBytes) || maxInflightBodyBytes < maxBodyBytes) {
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `ServerOptions.maxInflightBodyBytes must be an integer of at least maxBodyBytes (${maxBodyBytes}), got ${String(maxInflightBodyBytes)}: a body the server accepts must fit in it`,
+      { field: "maxInflightBodyBytes" },
+    );
+  }
 
   // Absolute paths never leave the server: longest first, so a data root inside the workspace wins.
   const replacements = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [workspace, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
@@ -480,6 +518,16 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     });
   }
 
+  // Node checks its timeouts every connectionsCheckingInterval (30 s by default): a smaller
+  // timeout is checked as often as it lasts, so a stalled request is cut within twice it. And
+  // Node applies max(headersTimeout, requestTimeout) to a request whose headers have arrived:
+  // with its default headersTimeout (60 s) a stalled body was cut only after 60–90 s.
+  // (requestTimeout is given here too: Node refuses a headersTimeout over the requestTimeout it is created with.)
+  // Every HTTP server of the gateway (one per address listened on) is created with these.
+  const httpOptions: HttpServerOptions = requestTimeoutMs > 0
+    ? { connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs }
+    : {};
+
   // return503OnClosing off: while closing, the route answers 503 itself (`closing` below), in the
   // gateway's error format with Retry-After and CORS, instead of fastify's bare 503.
   const app = loadFastify()({
@@ -488,14 +536,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     return503OnClosing: false,
     forceCloseConnections: "idle",
     requestTimeout: requestTimeoutMs,
-    // Node checks its timeouts every connectionsCheckingInterval (30 s by default): a smaller
-    // timeout is checked as often as it lasts, so a stalled request is cut within twice it. And
-    // Node applies max(headersTimeout, requestTimeout) to a request whose headers have arrived:
-    // with its default headersTimeout (60 s) a stalled body was cut only after 60–90 s.
-    // (requestTimeout is given here too: Node refuses a headersTimeout over the requestTimeout it is created with.)
-    ...(requestTimeoutMs > 0
-      ? { http: { connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs } }
-      : {}),
+    http: httpOptions,
     // Errors fastify raises before routing (a malformed URL…): the gateway's format and CORS too
     // (the hooks have not run: the origin policy is applied here).
     frameworkErrors: (err, request, reply) => {
@@ -504,12 +545,24 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     // Errors Node's HTTP server raises before any request exists (408 request timeout, 431
     // headers too large, 400 a request its parser refuses): the gateway's format (refuseConnection).
     // A request timeout is decided after the next read (requestTimedOut).
-    clientErrorHandler: (err, socket) => {
-      if (err.code === "ECONNRESET" || socket.destroyed) return;
-      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return requestTimedOut(socket);
-      refuseConnection(socket, clientErrorOf(err), err);
-    },
+    // (The servers of further addresses get the same handler: `attach`.)
+    clientErrorHandler: onClientError,
   });
+
+  function onClientError(err: ConnectionError, socket: Socket): void {
+    if (err.code === "ECONNRESET" || socket.destroyed) return;
+    if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return requestTimedOut(socket);
+    refuseConnection(socket, clientErrorOf(err), err);
+  }
+
+  /** An error answer written raw on a connection (no request object): the gateway's format, `Connection: close`. */
+  function rawAnswer(code: number, message: string, extraHeaders = ""): string {
+    const text = JSON.stringify(errorDoc(message));
+    return (
+      `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? "Error"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+      `${extraHeaders}${policy.any ? "Access-Control-Allow-Origin: *\r\n" : ""}Connection: close\r\n\r\n${text}`
+    );
+  }
 
   /**
    * Writes an error raised before any request exists raw (there is no reply) in the gateway's
@@ -520,13 +573,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
    * queued run whose connection is gone is not started: see `execute`).
    */
   function refuseConnection(socket: Socket, [code, message]: [number, string], err?: Error): void {
-    if (socket.writable && !answering(socket)) {
-      const text = JSON.stringify(errorDoc(message));
-      socket.write(
-        `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? "Error"}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-          `${policy.any ? "Access-Control-Allow-Origin: *\r\n" : ""}Connection: close\r\n\r\n${text}`,
-      );
-    }
+    if (socket.writable && !answering(socket)) socket.write(rawAnswer(code, message));
     socket.destroy(err);
   }
 
@@ -619,48 +666,104 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   const reprieveMs = requestTimeoutMs > 0 ? requestTimeoutMs : app.server.headersTimeout;
   /** No request open on it and no byte of a next one (what Node calls an idle connection). */
   const isIdle = (socket: Socket, c: Connection): boolean => c.responses.size === 0 && socket.bytesRead === c.readMark;
-  app.server.on("connection", (socket: Socket) => {
-    arrivals++;
-    const c: Connection = { responses: new Map(), readMark: 0 };
-    connections.set(socket, c);
+  /** Connections refused for maxConnections that are still open (answered, lingering: `refuseOverLimit`). */
+  let lingering = 0;
+
+  /**
+   * Gives `server` — the fastify server, and the server of each further address `listen` binds —
+   * the gateway's handling of connections: the connection limit, the tracking of connections
+   * and their responses (close(), the request timeout's reprieve), the keep-alive close, the
+   * replaced closeIdleConnections and (`clientError`) the raw errors in the gateway's format.
+   * Before, only the first server had it: with `localhost`, fastify listened on
+   * ::1 through a second server with Node's bare 400/408, no connection tracking, and close()
+   * resolved (releasing the lock) with connections on it still open.
+   */
+  function attach(server: HttpServer, withClientError: boolean): void {
+    if (withClientError) server.on("clientError", onClientError);
+    // Node's HTTP server reads a connection through its 'connection' listener: a connection over
+    // the limit must not reach it (it would parse a request, and fastify answer it), so that
+    // listener is called from the gateway's own, for the connections admitted.
+    const http = server.listeners("connection") as Array<(socket: Socket) => void>;
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: Socket) => {
+      arrivals++;
+      if (connections.size >= maxConnections) return refuseOverLimit(socket);
+      for (const listener of http) listener.call(server, socket);
+      const c: Connection = { responses: new Map(), readMark: 0 };
+      connections.set(socket, c);
+      socket.once("close", () => {
+        connections.delete(socket);
+        if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
+      });
+    });
+    // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
+    // request timeout's check (requestTimedOut), fires before what arrived during a long run is
+    // read: the request a client sent on it in time was lost with the connection. A listener here
+    // takes over that close (Node then leaves the socket alone) and makes it after the next read,
+    // only if nothing arrived (if something did, Node has stopped the idle timer as it read it).
+    server.on("timeout", (socket: Socket) => {
+      const mark = socket.bytesRead;
+      setImmediate(() => {
+        if (!socket.destroyed && socket.bytesRead === mark) socket.destroy();
+      });
+    });
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      arrivals++;
+      const socket = req.socket;
+      const c = connections.get(socket);
+      if (c === undefined) return;
+      c.responses.set(res, req);
+      if (c.reprieve !== undefined && c.reprieve.req === undefined) c.reprieve.req = req;
+      res.once("close", () => {
+        c.responses.delete(res);
+        c.readMark = socket.bytesRead;
+        // While closing, a connection is closed once its last response is all handed to the
+        // kernel (gracefully: the client still receives it), even one kept alive.
+        if (closing && isIdle(socket, c)) socket.destroySoon();
+      });
+    });
+    // Node's own closeIdleConnections (server.close(), i.e. fastify's close, calls it) destroys a
+    // connection whose response has been end()ed but is not all written yet (it tests the
+    // response's `finished`, which end() sets): a large 200 to a slow client was cut at close()
+    // (5.9 MB of 26 MB). Replaced by one that spares every connection not idle.
+    server.closeIdleConnections = () => {
+      for (const [socket, c] of connections) if (isIdle(socket, c)) socket.destroy();
+    };
+  }
+
+  /**
+   * Answers a connection over maxConnections at once, before it has sent anything: 503 in the
+   * gateway's format with Retry-After and `Connection: close`, then closes it. Node's HTTP server
+   * never sees it. It lingers REFUSED_CONNECTION_LINGER_MS reading and dropping what the client
+   * sends (closed with unread bytes, the kernel would reset it and the client could lose the
+   * answer) — unless maxConnections refused connections already linger: then it is closed as
+   * soon as the answer is written.
+   */
+  function refuseOverLimit(socket: Socket): void {
+    socket.on("error", () => {}); // a reset by the client: nothing to answer
+    const answer = rawAnswer(
+      503,
+      `server busy: ${connections.size} connections already open (the ${maxConnections}-connection limit, MAX_CONNECTIONS); retry later`,
+      `Retry-After: ${BUSY_RETRY_AFTER_SECONDS}\r\n`,
+    );
+    if (lingering >= maxConnections) {
+      socket.end(answer, () => socket.destroy());
+      return;
+    }
+    lingering++;
+    const timer = setTimeout(() => socket.destroy(), REFUSED_CONNECTION_LINGER_MS);
+    timer.unref();
     socket.once("close", () => {
-      connections.delete(socket);
-      if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
+      lingering--;
+      clearTimeout(timer);
     });
-  });
-  // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
-  // request timeout's check (requestTimedOut), fires before what arrived during a long run is
-  // read: the request a client sent on it in time was lost with the connection. A listener here
-  // takes over that close (Node then leaves the socket alone) and makes it after the next read,
-  // only if nothing arrived (if something did, Node has stopped the idle timer as it read it).
-  app.server.on("timeout", (socket: Socket) => {
-    const mark = socket.bytesRead;
-    setImmediate(() => {
-      if (!socket.destroyed && socket.bytesRead === mark) socket.destroy();
-    });
-  });
-  app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    arrivals++;
-    const socket = req.socket;
-    const c = connections.get(socket);
-    if (c === undefined) return;
-    c.responses.set(res, req);
-    if (c.reprieve !== undefined && c.reprieve.req === undefined) c.reprieve.req = req;
-    res.once("close", () => {
-      c.responses.delete(res);
-      c.readMark = socket.bytesRead;
-      // While closing, a connection is closed once its last response is all handed to the
-      // kernel (gracefully: the client still receives it), even one kept alive.
-      if (closing && isIdle(socket, c)) socket.destroySoon();
-    });
-  });
-  // Node's own closeIdleConnections (server.close(), i.e. fastify's close, calls it) destroys a
-  // connection whose response has been end()ed but is not all written yet (it tests the
-  // response's `finished`, which end() sets): a large 200 to a slow client was cut at close()
-  // (5.9 MB of 26 MB). Replaced by one that spares every connection not idle.
-  app.server.closeIdleConnections = () => {
-    for (const [socket, c] of connections) if (isIdle(socket, c)) socket.destroy();
-  };
+    socket.once("end", () => socket.destroy());
+    socket.end(answer);
+    socket.resume();
+  }
+
+  const servers: HttpServer[] = [app.server];
+  attach(app.server, false); // fastify attaches clientErrorHandler itself
   /** The responses on `socket` whose head has been sent and whose body is not all handed to the kernel yet. */
   function writingTo(socket: Socket): boolean {
     return [...(connections.get(socket)?.responses.keys() ?? [])].some((res) => res.headersSent && !res.writableFinished && !res.destroyed);
@@ -695,11 +798,56 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
 
+  /** Request-body bytes held now (arriving, queued, running), against maxInflightBodyBytes. */
+  let bodyBytesInFlight = 0;
+  /** What each request holds of bodyBytesInFlight, until its response closes. */
+  const bodyShares = new WeakMap<IncomingMessage, { bytes: number }>();
+
+  /**
+   * The bytes a request's body may take: its Content-Length, or maxBodyBytes for a chunked one;
+   * 0 for none, or for one over maxBodyBytes (answered 413 without being read).
+   */
+  function declaredBody(request: FastifyRequest): number {
+    if (request.headers["transfer-encoding"] !== undefined) return maxBodyBytes;
+    const n = Number(request.headers["content-length"] ?? 0); // Node's parser refused a malformed one
+    return Number.isSafeInteger(n) && n > 0 && n <= maxBodyBytes ? n : 0;
+  }
+
   // Before the body is read: a browser page the origin policy does not allow, or a re-bound DNS
-  // name, gets 403 and nothing else (origin.ts).
+  // name, gets 403 and nothing else (origin.ts). Then the body budget: a request whose body
+  // would take the bytes held over maxInflightBodyBytes gets 503 before any of it is read (Node
+  // reads and drops it after the answer); otherwise its share is held until its response closes
+  // (answered, or its connection gone).
   app.addHook("onRequest", async (request, reply) => {
     const why = refusal(request);
     if (why !== null) return sendJson(reply, 403, errorDoc(why));
+    const bytes = declaredBody(request);
+    if (bytes === 0) return;
+    if (bodyBytesInFlight + bytes > maxInflightBodyBytes) {
+      return sendJson(
+        reply.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS)),
+        503,
+        errorDoc(
+          `server busy: request bodies of ${bodyBytesInFlight} bytes are already arriving or waiting to run, and this one's ${bytes} bytes ` +
+            `would exceed the ${maxInflightBodyBytes}-byte limit (MAX_INFLIGHT_BODY_BYTES); retry later`,
+        ),
+      );
+    }
+    const share = { bytes };
+    bodyBytesInFlight += bytes;
+    bodyShares.set(request.raw, share);
+    reply.raw.once("close", () => {
+      bodyBytesInFlight -= share.bytes;
+      share.bytes = 0;
+    });
+  });
+  // A chunked body, read: its share becomes its size.
+  app.addHook("preValidation", async (request) => {
+    const share = bodyShares.get(request.raw);
+    if (share !== undefined && Buffer.isBuffer(request.body) && request.body.length < share.bytes) {
+      bodyBytesInFlight -= share.bytes - request.body.length;
+      share.bytes = request.body.length;
+    }
   });
 
   app.addHook("onSend", async (request, reply) => {
@@ -765,7 +913,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   let url: string | null = null;
   let closed: Promise<void> | null = null;
-  return {
+  const self: CairnServer = {
     app,
     workspace,
     dataRoot,
@@ -773,14 +921,50 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     get runsInFlight() {
       return (queue.running ? 1 : 0) + queue.waiting;
     },
+    get connectionsOpen() {
+      return connections.size;
+    },
+    get bodyBytesInFlight() {
+      return bodyBytesInFlight;
+    },
     get url() {
       return url;
     },
     async listen(port = DEFAULT_PORT, host = DEFAULT_HOST) {
       // A closed server has released its data root: it must not take requests again.
       if (closed !== null) throw new CairnError(ErrorCode.USAGE, "the server is closed: create another one to listen again");
-      await app.listen({ port, host });
+      // `localhost` is not given to fastify: it would bind its other addresses through servers
+      // of its own, without the gateway's handling (`attach`).
+      const [first = host, ...more] = host.toLowerCase() === "localhost" ? LOCALHOST_ADDRESSES : [host];
+      await app.listen({ port, host: first });
       const addr = app.server.address() as AddressInfo;
+      for (const address of more) {
+        const server = createHttpServer(httpOptions, app.routing);
+        // What fastify sets on its own server (keep-alive, timeouts, limits), the same here.
+        server.keepAliveTimeout = app.server.keepAliveTimeout;
+        server.requestTimeout = app.server.requestTimeout;
+        server.headersTimeout = app.server.headersTimeout;
+        server.timeout = app.server.timeout;
+        server.maxRequestsPerSocket = app.server.maxRequestsPerSocket;
+        server.maxHeadersCount = app.server.maxHeadersCount;
+        attach(server, true);
+        try {
+          await new Promise<void>((done, fail) => {
+            server.once("error", fail);
+            server.listen({ port: addr.port, host: address }, () => {
+              server.off("error", fail);
+              done();
+            });
+          });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue; // the machine has no such address
+          await self.close();
+          throw err;
+        }
+        servers.push(server);
+        if (closing) server.close(); // close() began meanwhile
+      }
       const h = addr.family === "IPv6" || addr.address.includes(":") ? `[${addr.address}]` : addr.address;
       url = `http://${h}:${addr.port}`;
       return url;
@@ -800,8 +984,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
         cut = setTimeout(() => (deadline = cutConnections()), CLOSE_GRACE_MS);
         cut.unref();
       });
-      closed = app
-        .close()
+      // The servers of further addresses (`listen("localhost")`) stop listening now; close() waits
+      // for their connections as fastify's close waits for its own server's.
+      const others = servers.slice(1).map((server) => new Promise<void>((done) => server.close(() => done())));
+      closed = Promise.all([app.close(), ...others])
         .then(() => {
           url = null;
         })
@@ -814,4 +1000,5 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       return closed;
     },
   };
+  return self;
 }

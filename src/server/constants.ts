@@ -5,6 +5,14 @@ export const DEFAULT_HOST = "127.0.0.1";
 /** Default TCP port; 0 picks a free one. */
 export const DEFAULT_PORT = 8080;
 
+/**
+ * What `listen(port, "localhost")` (`cairn serve --host localhost`, any case) listens on: both
+ * loopback addresses, each through its own HTTP server with the same handling (the first one's
+ * address is the server's URL). Not looked up: `localhost` is loopback (RFC 6761), whatever
+ * /etc/hosts says; an address the machine does not have (no IPv6) is skipped.
+ */
+export const LOCALHOST_ADDRESSES: readonly string[] = ["127.0.0.1", "::1"];
+
 /** Largest request body accepted (bytes); a larger one is answered 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -22,10 +30,38 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_RESPONSE_BYTES = 48 * 1024 * 1024;
 
 /**
+ * Most connections open at once, on every address the server listens on together. One more is
+ * answered at once, before it sends anything, 503 (the gateway's format, Retry-After,
+ * `Connection: close`) and closed: without a bound only the process's file-descriptor limit
+ * stopped a client opening connections. Four times the requests the run queue holds (running
+ * and waiting, MAX_QUEUED_RUNS + 1), so that every queued request keeps its connection and
+ * clients keep idle kept-alive ones; well under the usual descriptor limit (1024).
+ */
+export const MAX_CONNECTIONS = 256;
+
+/**
+ * How long a connection refused for MAX_CONNECTIONS is kept after its 503 (ms), reading and
+ * dropping what the client sends (its request): closed at once with unread bytes, the kernel
+ * resets it, and the client may lose the answer. At most MAX_CONNECTIONS refused connections
+ * linger; beyond that one is closed right after its 503 is written.
+ */
+export const REFUSED_CONNECTION_LINGER_MS = 1000;
+
+/**
  * Runs waiting for the data root while another runs. Runs are serialised (one at a time per
  * server); when this many are already waiting, a new one is answered 503 at once.
  */
 export const MAX_QUEUED_RUNS = 64;
+
+/**
+ * Most request-body bytes held at once (bytes): the bodies arriving, waiting in the run queue and
+ * running, counted from a request's head (its Content-Length; maxBodyBytes for a chunked body)
+ * until its answer is sent. A request whose body would take the total over it is answered 503
+ * (Retry-After) as soon as its head has arrived, before any of its body is read: 800 uploads of
+ * 1 MB held 852 MB. Twice what a full run queue holds (MAX_QUEUED_RUNS + 1 bodies of
+ * MAX_BODY_BYTES), so bodies arriving while the queue is full still fit.
+ */
+export const MAX_INFLIGHT_BODY_BYTES = 2 * (MAX_QUEUED_RUNS + 1) * MAX_BODY_BYTES;
 
 /**
  * Longest time a request may take to arrive, headers and body (ms). A client that stalls

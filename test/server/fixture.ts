@@ -12,8 +12,8 @@ import { ACTOR_PAYLOAD, sandbox, WF, type Sandbox } from "../workflow/pgs-fixtur
 export interface GatewayScratch {
   /** A fresh PGS sandbox (workspace + empty data root). */
   box(): Sandbox;
-  /** A gateway over `b`, listening on a free loopback port. */
-  serve(b: Sandbox, opts?: Partial<ServerOptions>): Promise<{ port: number; url: string; server: CairnServer }>;
+  /** A gateway over `b`, listening on a free loopback port (of `host`, default 127.0.0.1). */
+  serve(b: Sandbox, opts?: Partial<ServerOptions>, host?: string): Promise<{ port: number; url: string; server: CairnServer }>;
   /** Registers a raw socket to destroy after the test. */
   track(socket: Socket): Socket;
 }
@@ -33,10 +33,10 @@ export function gatewayScratch(): GatewayScratch {
       boxes.push(b);
       return b;
     },
-    serve: async (b, opts = {}) => {
+    serve: async (b, opts = {}, host = "127.0.0.1") => {
       const server = createServer({ workspace: b.workspace, dataRoot: b.dataRoot, ...opts });
       servers.push(server);
-      const url = await server.listen(0, "127.0.0.1");
+      const url = await server.listen(0, host);
       return { port: Number(new URL(url).port), url, server };
     },
     track: (socket) => {
