@@ -167,6 +167,28 @@ export class Edges {
     return r === undefined ? undefined : this.byLogseq(r.logseq);
   }
 
+  /**
+   * The edges of type `type` that list `node` among their from-nodes (`direction` "down") or
+   * to-nodes ("up"), in logseq order: one query that never reads the node's edges of other
+   * types (a state manifest that is an input of many receipts has one `contains` edge and an
+   * `execution` edge per receipt). At most the lineage edge bound: more is E_LIMIT_EXCEEDED.
+   */
+  ofType(node: Digest, type: string, direction: "down" | "up"): EdgeRecord[] {
+    const d = parseDigest(node, "digest");
+    checkName("type", type);
+    if (direction !== "down" && direction !== "up") throw new CairnError(ErrorCode.USAGE, `direction must be "down" or "up", got ${JSON.stringify(direction)}`, { direction });
+    const { maxEdges } = this.limits;
+    const rows = this.cat
+      .stmt(
+        "SELECT DISTINCT n.edge_logseq AS ls FROM edge_nodes n JOIN edges e ON e.logseq = n.edge_logseq WHERE n.node = ? AND n.side = ? AND e.edge_type = ? ORDER BY n.edge_logseq LIMIT ?",
+      )
+      .all(digestToBytes(d), direction === "down" ? 0 : 1, type, maxEdges + 1) as Array<{ ls: number }>;
+    if (rows.length > maxEdges) {
+      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `more than ${maxEdges} ${type} edges ${direction === "down" ? "from" : "to"} ${d}`, { digest: d, type, limit: maxEdges });
+    }
+    return rows.map((r) => this.edgeAt(r.ls));
+  }
+
   /** The edges touching `node` on `side` (0 = node is a from-node, 1 = a to-node), in logseq order. */
   edgesTouching(node: Digest, side: 0 | 1): EdgeRecord[] {
     return this.touching(digestToBytes(parseDigest(node, "digest")), side, undefined).map((ls) => this.edgeAt(ls));

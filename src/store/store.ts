@@ -369,6 +369,15 @@ export class Store {
   lineage(digest: Digest, opts?: LineageOptions): Lineage {
     return this.run((p) => p.edges.lineage(digest, opts));
   }
+  /**
+   * The edges of type `type` listing `digest` among their from-nodes (`direction` "down", the
+   * default) or to-nodes ("up"), in logseq order, read with one query that skips the node's
+   * edges of other types (unlike a depth-1 `lineage`, which crosses them all). At most
+   * MAX_LINEAGE_EDGES; more is E_LIMIT_EXCEEDED.
+   */
+  edgesOfType(digest: Digest, type: string, direction: "down" | "up" = "down"): EdgeRecord[] {
+    return this.run((p) => p.edges.ofType(digest, type, direction));
+  }
   pruneEdge(id: Digest): { edgeId: Digest; logseq: number } {
     return this.run((p) => p.edges.prune(id));
   }

@@ -95,3 +95,23 @@ describe("lineage node bound", () => {
     expect(err.details).toEqual({ digest: root, limit: 4 });
   });
 });
+
+describe("edgesOfType: one node's edges of one type", () => {
+  it("lists only that type, in logseq order, from or to the node, without reading the node's other edges", () => {
+    const s = store();
+    const [manifest] = puts(s, "manifest", 1) as [Digest];
+    const files = puts(s, "file", 3);
+    // A prior-state manifest shared by many runs: one `contains` edge, an `execution` edge per run.
+    const contains = s.addEdge({ from: [manifest], to: files, type: "contains", role: "state" });
+    const receipts = puts(s, "receipt", 5);
+    for (const r of receipts) s.addEdge({ from: [manifest], to: [r], type: "execution", role: "input" });
+    expect(s.edgesOfType(manifest, "contains")).toEqual([contains]);
+    expect(s.edgesOfType(manifest, "execution", "down").map((e) => e.to)).toEqual(receipts.map((r) => [r]));
+    expect(s.edgesOfType(files[1] as Digest, "contains", "up")).toEqual([contains]);
+    expect(s.edgesOfType(files[1] as Digest, "contains", "down")).toEqual([]);
+    // The edge bound applies to what is listed, not to the node's other edges.
+    expect(edgesWith({ maxEdges: 1, maxNodes: 1000 }).ofType(manifest, "contains", "down")).toEqual([contains]);
+    expectCairn(() => edgesWith({ maxEdges: 4, maxNodes: 1000 }).ofType(manifest, "execution", "down"), ErrorCode.LIMIT_EXCEEDED, `more than 4 execution edges from ${manifest}`);
+    expectCairn(() => s.edgesOfType(manifest, "Bad Type"), ErrorCode.USAGE, `type "Bad Type" must match ^[a-z][a-z0-9_.-]{0,63}$`);
+  });
+});

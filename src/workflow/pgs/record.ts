@@ -181,9 +181,9 @@ export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): 
   const whole = presentBytes(store, digest);
   if (whole !== undefined) return whole;
   const targets = new Set<Digest>();
-  for (const e of store.lineage(manifest, { direction: "down", depth: 1 }).edges) {
-    if (e.type === CONTAINS_EDGE_TYPE && e.from.includes(manifest)) for (const t of e.to) targets.add(t);
-  }
+  // Only the manifest's own `contains` edges: a depth-1 lineage would also cross the execution
+  // edge of every receipt that took this prior state as an input (one per run that shares it).
+  for (const e of store.edgesOfType(manifest, CONTAINS_EDGE_TYPE, "down")) for (const t of e.to) targets.add(t);
   for (const t of targets) {
     let info;
     try {
