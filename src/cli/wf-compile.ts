@@ -187,7 +187,13 @@ export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ r
 }
 
 /** Prints a snapshot run like the PGS path and sets the exit code. */
-export function printSnapshotRun(out: Output, r: CairnRunResult, shown: string, runJson: (r: PgsRunResult, shown: string) => PyObject): void {
+export function printSnapshotRun(
+  out: Output,
+  r: CairnRunResult,
+  shown: string,
+  runJson: (r: PgsRunResult, shown: string) => PyObject,
+  picturesNote: (r: PgsRunResult) => string | undefined,
+): void {
   if (out.json) {
     const doc = runJson(r, shown);
     doc.set("snapshot", r.digests.snapshot);
@@ -204,6 +210,8 @@ export function printSnapshotRun(out: Output, r: CairnRunResult, shown: string, 
     out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
     if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
     if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
+    const note = picturesNote(r);
+    if (note !== undefined) out.note(note);
   }
   if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
   process.exitCode = r.exitCode;

@@ -88,7 +88,14 @@ export function runJson(r: PgsRunResult, traceDirShown: string): PyObject {
   ]);
   if (r.error !== null) doc.set("error", fromPlain(r.error));
   if (r.recorded !== null) doc.set("receipt", r.recorded.receipt);
+  const note = picturesNote(r);
+  if (note !== undefined) doc.set("picturesNote", note);
   return doc;
+}
+
+/** Why the run's trace pictures were not drawn (too large, or rendering failed: render.ts), if they were not. */
+export function picturesNote(r: PgsRunResult): string | undefined {
+  return r.pictures !== null && "note" in r.pictures ? r.pictures.note : undefined;
 }
 
 function printHuman(out: Output, r: PgsRunResult, traceDirShown: string): void {
@@ -100,6 +107,8 @@ function printHuman(out: Output, r: PgsRunResult, traceDirShown: string): void {
   out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
   if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
   if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
+  const note = picturesNote(r);
+  if (note !== undefined) out.note(note);
 }
 
 export function wfCommand(): Command {
@@ -125,7 +134,7 @@ export function wfCommand(): Command {
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
-        printSnapshotRun(outputFor(cmd), result, shown, runJson);
+        printSnapshotRun(outputFor(cmd), result, shown, runJson, picturesNote);
         return;
       }
       if (opts.wf === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--wf <fqdn>' not specified", { field: "--wf" });

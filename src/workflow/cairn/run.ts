@@ -62,7 +62,7 @@ import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
 import { makeTraceId } from "../pgs/trace-id.js";
-import { TraceWriter, traceWriteError, writeTraceSummary } from "../pgs/trace.js";
+import { emitRunError, TraceWriter, traceWriteError, writeTraceSummary } from "../pgs/trace.js";
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
 import { cairnTraceDot } from "../render/cairn-dot.js";
@@ -375,7 +375,8 @@ function* runLocked(
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }
-  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir);
+  // The trace's bytes are kept only to record them in the store (TraceWriter `keepBytes`).
+  const trace = new TraceWriter(traceId, wf.namespace, null, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir, opts.store !== undefined);
   const effects = createEffectContext({ dataRoot, traceId, operationDialect: "declared", ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
   const path: PathEntry[] = [];
   const calls: EffectCall[] = [];
@@ -471,15 +472,17 @@ function* runLocked(
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
       // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
       if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
-      const message = runErrorMessage(err);
-      const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
       // The stable code (and `details.reason`, when a string) beside the text: examine classifies by them.
-      const errorDetail = new Map<string, PyValue>([["message", message], ["code", code]]);
-      if (err instanceof CairnError && typeof err.details.reason === "string") errorDetail.set("reason", err.details.reason);
-      trace.emit("ERROR", { detail: errorDetail });
+      const detailOf = (e: unknown): PyObject => {
+        const d = new Map<string, PyValue>([["message", runErrorMessage(e)], ["code", e instanceof CairnError ? e.code : ErrorCode.INTERNAL]]);
+        if (e instanceof CairnError && typeof e.details.reason === "string") d.set("reason", e.details.reason);
+        return d;
+      };
+      // The error the run ends with: `err`, or the trace limit's when its ERROR event does not fit (pgs/trace.ts `emitRunError`).
+      const ended = emitRunError(trace, err, detailOf);
       status = STATUS_ERROR;
       exit = null;
-      error = { code, message, cc: current?.cc ?? null, step: current?.step ?? null };
+      error = { code: ended instanceof CairnError ? ended.code : ErrorCode.INTERNAL, message: runErrorMessage(ended), cc: current?.cc ?? null, step: current?.step ?? null };
       finished = true;
     } finally {
       // Ended by the generator's return() at a lane-bound step: the trace is not complete, so it
@@ -496,16 +499,16 @@ function* runLocked(
   }
   // From here the run has its trace (and its effects are applied): a failure names the trace.
   try {
-    const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
+    const { after, exitCode, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
     let summary = renderSummary({
-      traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+      traceId, workflow: fqdn, status, exitCode, error, digests, events: trace.events, chainHead: trace.head,
       path, violations, effects: calls, before, after, surface,
     });
     summary += `\n## Exit\n\n${exit === null ? "No declared exit was reached." : `\`${exit.name}\`: ${exit.reason.replace(/\r?\n/g, " ")}`}\n`;
     writeTraceSummary(traceDirAbs, traceDir, traceId, summary, freshDir);
     const recorded = opts.store === undefined ? null : recordCairnRun(opts.store, {
       sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
-      before, after, traceBytes, calls, events: trace.lines.length, hops: path.length,
+      before, after, traceBytes: trace.bytes(), calls, events: trace.events, hops: path.length,
       ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
     });
     const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, cairnTraceDot({
@@ -513,7 +516,7 @@ function* runLocked(
     }));
     return {
       status, exitCode, workflow: fqdn, domain: wf.namespace, traceId, traceDir, traceDirAbs, path, surface, effects: calls, violations, error,
-      events: trace.lines.length, digests, recorded, pictures, exit,
+      events: trace.events, digests, recorded, pictures, exit,
     };
   } catch (err) {
     throw withTraceId(traceId, err);

@@ -22,22 +22,48 @@
  * (further fraction digits are dropped, as Python does). An input that is not a string, or a
  * string that does not parse, is VIOLATION; a record (of the selected stream) whose
  * `timestamp` is missing or does not parse is BACKEND_ERROR naming its line.
+ *
+ * Bounded reads (a Cairn limit; the reference returns every entry): one read (`read_all`,
+ * `read_range`, `read_since`) returns at most `APPENDONLY_READ_MAX_ENTRIES` entries whose lines
+ * hold at most `APPENDONLY_READ_MAX_BYTES` bytes (UTF-8, without terminators). A read that
+ * would select more is the hard error `E_LIMIT_EXCEEDED` (`details.reason` `read_limit`,
+ * naming the file, the line where the limit was passed and the limit) — unless the reference
+ * would answer BACKEND_ERROR (a line that does not parse, a record GET_SINCE cannot judge),
+ * which the scan, carried on to the end without keeping entries, still answers. Under the
+ * limits results are the reference's. The log is scanned line by line from its bytes: only the
+ * selected entries are kept (the lines a read skips, and those of other streams, are parsed and
+ * dropped), never the whole text or its lines.
  */
 import { isUtf8 } from "node:buffer";
 import { confineAbsolute, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
 import { parseIsoInstant } from "../atoms/isodate.js";
 import { appendTimestamp } from "./context.js";
-import { ioError } from "./errors.js";
+import { effectError, EffectErrorReason, ioError } from "./errors.js";
 import { appendDurable, dataDigest, readData, readDerived } from "./fsio.js";
 import type { Derivation } from "./filecache.js";
 import { parsePyJson, spacedJson } from "../py/json.js";
 import { getOrNull, isInt, isPyBlank, pyEquals, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
-import { decodeUtf8, splitLines, tornTail, tornTailError } from "./jsonl.js";
-import type { EffectContext } from "./types.js";
+import { decodeUtf8, tornTail, tornTailError } from "./jsonl.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import type { EffectContext, LogReadLimit } from "./types.js";
 
 /** Minimum digits of the counter in `record_id`. */
 export const RECORD_ID_COUNTER_WIDTH = 6;
+/** Most entries one read of the log returns (see the module comment). */
+export const APPENDONLY_READ_MAX_ENTRIES = 65_536;
+/** Most bytes of log lines (UTF-8, without terminators) one read returns (see the module comment). */
+export const APPENDONLY_READ_MAX_BYTES = 8 * 1024 * 1024;
+
+/** The read limit of `ctx` (its members default to the named constants); `E_USAGE` for a value that is not a positive safe integer. */
+function readLimitOf(ctx: EffectContext): LogReadLimit {
+  const maxEntries = ctx.logReadLimit?.maxEntries ?? APPENDONLY_READ_MAX_ENTRIES;
+  const maxBytes = ctx.logReadLimit?.maxBytes ?? APPENDONLY_READ_MAX_BYTES;
+  for (const [field, v] of [["maxEntries", maxEntries], ["maxBytes", maxBytes]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new CairnError(ErrorCode.USAGE, `logReadLimit.${field} must be a positive integer, got ${String(v)}`, { field: `logReadLimit.${field}` });
+  }
+  return { maxEntries, maxBytes };
+}
 const WHERE = "CS_APPENDONLY_JSONL_V0";
 /** Why a GET_SINCE timestamp cannot be compared. */
 const NOT_ISO = "is not an ISO 8601 date-time (as Python 3.11 datetime.fromisoformat reads it)";
@@ -98,7 +124,7 @@ export const LOG_SUMMARY: Derivation<LogSummary> = {
  * hard errors (as in the reference): a torn tail, invalid UTF-8. The lines themselves (and the
  * bytes, for a read's effect) are read only when a read operation needs them.
  */
-function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: PreparedPath; count: number; bytes: () => Buffer; lines: () => string[] } {
+function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: PreparedPath; count: number; bytes: () => Buffer } {
   const prepared = preparePath(confined, false, true, ctx.checkedDirs);
   const summary = readDerived(prepared, LOG_SUMMARY);
   let bytes: Buffer | undefined;
@@ -112,12 +138,34 @@ function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: Prepar
       throw ioError("decode (UTF-8)", confined.rel, err);
     }
   }
-  let lines: string[] | undefined;
-  return { prepared, count: summary === undefined ? 0 : summary.usable ? summary.lines : countLines(all()), bytes: all, lines: () => (lines ??= splitLines(decodeUtf8(all()))) };
+  return { prepared, count: summary === undefined ? 0 : summary.usable ? summary.lines : countLines(all()), bytes: all };
+}
+
+/**
+ * Calls `each(text, lineNumber)` for every line of `bytes` as `splitLines(decodeUtf8(bytes))`
+ * gives them (terminators `\n`, `\r\n`, `\r`; 1-based numbers), decoding one line at a time;
+ * stops early when `each` returns false. `bytes` is valid UTF-8 ending with a terminator (or
+ * empty: `openLog` refused anything else), and a terminator byte is never inside a character.
+ */
+function forEachLine(bytes: Buffer, each: (line: string, n: number) => boolean): void {
+  let cr = bytes.indexOf(0x0d); // the next `\r` at or after `start` (-1: none)
+  let n = 0;
+  for (let start = 0; start < bytes.length; ) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    let next = end + 1;
+    if (cr >= 0 && cr < start) cr = bytes.indexOf(0x0d, start);
+    if (cr >= 0 && cr < end) {
+      end = cr;
+      next = bytes[cr + 1] === 0x0a ? cr + 2 : cr + 1;
+    }
+    if (!each(decodeUtf8(bytes.subarray(start, end)), ++n)) return;
+    start = next;
+  }
 }
 
 function backend(confined: ConfinedPath, ctx: EffectContext) {
-  const { prepared: opened, count, bytes: logBytes, lines: logLines } = openLog(confined, ctx);
+  const { prepared: opened, count, bytes: logBytes } = openLog(confined, ctx);
   const rel = confined.rel;
   const observed = (): EffectDraft => {
     const bytes = logBytes();
@@ -148,24 +196,52 @@ function backend(confined: ConfinedPath, ctx: EffectContext) {
 
   /**
    * Parsed entries filtered by `stream_id` (when not null) and `keep`; BACKEND_ERROR when a line
-   * does not parse, or when `keep` cannot judge an entry (it returns the reason).
+   * does not parse, or when `keep` cannot judge an entry (it returns the reason); the read
+   * limit's `E_LIMIT_EXCEEDED` when more would be selected (see the module comment).
    */
   const select = (payload: PyDict, keep: (e: PyDict) => boolean | { readonly problem: string }): MethodResult => {
     const stream = getOrNull(payload, "stream_id");
-    const entries: PyValue[] = [];
-    for (const [i, line] of logLines().entries()) {
-      if (isPyBlank(line)) continue;
+    const limit = readLimitOf(ctx);
+    let entries: PyValue[] = [];
+    let selectedBytes = 0;
+    /** The line where the limit was passed (entries are no longer kept from there). */
+    let overAt: { line: number; what: string } | undefined;
+    let problem: string | undefined;
+    forEachLine(logBytes(), (line, n) => {
+      if (isPyBlank(line)) return true;
       let e: PyValue;
       try {
         e = parsePyJson(line, { allowNonFiniteConstants: true });
       } catch (err) {
-        return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${(err as Error).message}` }), effect: observed() };
+        problem = `${JSON.stringify(rel)} line ${n}: ${(err as Error).message}`;
+        return false;
       }
-      if (!(e instanceof Map)) return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: not a JSON object` }), effect: observed() };
-      if (stream !== null && !pyEquals(e.get("stream_id") ?? null, stream)) continue;
+      if (!(e instanceof Map)) {
+        problem = `${JSON.stringify(rel)} line ${n}: not a JSON object`;
+        return false;
+      }
+      if (stream !== null && !pyEquals(e.get("stream_id") ?? null, stream)) return true;
       const k = keep(e);
-      if (typeof k !== "boolean") return { result: status("BACKEND_ERROR", { message: `${JSON.stringify(rel)} line ${i + 1}: ${k.problem}` }), effect: observed() };
-      if (k) entries.push(e);
+      if (typeof k !== "boolean") {
+        problem = `${JSON.stringify(rel)} line ${n}: ${k.problem}`;
+        return false;
+      }
+      if (!k || overAt !== undefined) return true;
+      selectedBytes += Buffer.byteLength(line, "utf8");
+      if (entries.length + 1 > limit.maxEntries) overAt = { line: n, what: `more than ${limit.maxEntries} entries (APPENDONLY_READ_MAX_ENTRIES)` };
+      else if (selectedBytes > limit.maxBytes) overAt = { line: n, what: `entries of more than ${limit.maxBytes} bytes (APPENDONLY_READ_MAX_BYTES)` };
+      if (overAt === undefined) entries.push(e);
+      else entries = []; // not returned: let them go while the scan looks for a BACKEND_ERROR line
+      return true;
+    });
+    if (problem !== undefined) return { result: status("BACKEND_ERROR", { message: problem }), effect: observed() };
+    if (overAt !== undefined) {
+      throw effectError(
+        ErrorCode.LIMIT_EXCEEDED,
+        EffectErrorReason.READ_LIMIT,
+        `${JSON.stringify(rel)}: this read of the append-only log would return ${overAt.what}, the limit of one read (passed at line ${overAt.line}); read it in parts with GET_RANGE or GET_SINCE`,
+        { path: rel, line: overAt.line, maxEntries: limit.maxEntries, maxBytes: limit.maxBytes },
+      );
     }
     return { result: status("SUCCESS", { entries }), effect: observed() };
   };

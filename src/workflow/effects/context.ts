@@ -20,7 +20,7 @@
 import { fixedClock, type Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { newCheckedDirs, normalizeDataRoot } from "./confine.js";
-import type { EffectContext, EffectDurability, OperationDialect } from "./types.js";
+import type { EffectContext, EffectDurability, LogReadLimit, OperationDialect } from "./types.js";
 
 /** 2025-01-01T00:00:00Z: the default logical epoch (SEMANTICS C.3's recommended test clock). */
 export const DEFAULT_LOGICAL_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -41,6 +41,8 @@ export interface EffectContextOptions {
   readonly operationDialect?: OperationDialect;
   /** Whether the CS runtimes fsync their writes; default `"fsync"` (see EffectDurability). */
   readonly durability?: EffectDurability;
+  /** The bound on one append-only read (see `EffectContext.logReadLimit`); default the named constants. */
+  readonly logReadLimit?: Partial<LogReadLimit>;
 }
 
 /** Builds the context of one run. */
@@ -57,6 +59,7 @@ export function createEffectContext(opts: EffectContextOptions): EffectContext {
     operationDialect: opts.operationDialect ?? "reference",
     durability: opts.durability ?? "fsync",
     checkedDirs: newCheckedDirs(),
+    ...(opts.logReadLimit === undefined ? {} : { logReadLimit: opts.logReadLimit }),
     nextId: () => `${traceId}:E${String(++counter).padStart(EFFECT_ID_COUNTER_WIDTH, "0")}`,
   });
 }

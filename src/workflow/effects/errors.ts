@@ -23,6 +23,8 @@ export const EffectErrorReason = {
    * Set by the shared serialisers (src/workflow/py/json.ts, `UNSERIALISABLE_REASON`).
    */
   UNSERIALISABLE: UNSERIALISABLE_REASON,
+  /** One append-only read would return more than its limit (`E_LIMIT_EXCEEDED`, appendonly.ts `LogReadLimit`). */
+  READ_LIMIT: "read_limit",
   /** A JSON-lines file ends in a torn (unterminated) last line. */
   TORN_TAIL: "torn_jsonl_tail",
   /** The data root could not be read or written. */

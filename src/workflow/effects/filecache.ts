@@ -40,7 +40,13 @@
  * larger files (a parsed state can take several times the file's size in memory).
  *
  * Bounded: the oldest entries go first beyond FILE_CACHE_MAX_ENTRIES entries or
- * FILE_CACHE_MAX_BYTES bytes held. Returned buffers are shared and must not be written to
+ * FILE_CACHE_MAX_BYTES bytes held. An entry holds its buffer's bytes plus the estimated size of
+ * its derived values: a derivation's `retainedBytes(value, fileBytes)` (none: negligible, like
+ * the log summary's three numbers; the registry state: registry.ts `REGISTRY_STATE`, from the
+ * file's size and the records kept). A derived value that does not fit even after the older
+ * entries went is not kept (it is recomputed from the bytes when asked again), so what the
+ * cache holds stays within FILE_CACHE_MAX_BYTES up to the accuracy of the estimates.
+ * Returned buffers are shared and must not be written to
  * (appends go past their end, never into them); derived values are the runtimes' own and are
  * not to be changed by callers either (`extend` may update them in place).
  */
@@ -60,6 +66,11 @@ export interface Derivation<T> {
   extend(prev: T, appended: Uint8Array): T | undefined;
   /** Not kept for files larger than this (default: no limit). */
   readonly maxFileBytes?: number;
+  /**
+   * An estimate of the memory `value` (of a file of `fileBytes` bytes) holds, counted against
+   * FILE_CACHE_MAX_BYTES while the value is kept (default: 0, a value of a few numbers).
+   */
+  retainedBytes?(value: T, fileBytes: number): number;
 }
 
 interface Entry {
@@ -72,25 +83,48 @@ interface Entry {
   hash: Hash | undefined;
   digest: Digest | undefined;
   derived: Map<Derivation<unknown>, unknown>;
+  /** What `totalBytes` counts for this entry (`weigh`): the buffer's length and the derived values' estimates. */
+  held: number;
 }
 
 const entries = new Map<string, Entry>();
 let totalBytes = 0;
+
+/** What the cache holds now (bytes as counted against FILE_CACHE_MAX_BYTES, entries), for tests and diagnostics. */
+export function fileCacheUsage(): { bytes: number; entries: number } {
+  return { bytes: totalBytes, entries: entries.size };
+}
+
+function derivedBytes(d: Derivation<unknown>, value: unknown, fileBytes: number): number {
+  return d.retainedBytes === undefined ? 0 : Math.max(0, Math.ceil(d.retainedBytes(value, fileBytes)));
+}
+
+/** Recounts `e` (held in `entries`) after its buffer, size or derived values changed. */
+function reweigh(e: Entry): void {
+  let n = e.buf?.length ?? 0;
+  for (const [d, v] of e.derived) n += derivedBytes(d, v, e.size);
+  totalBytes += n - e.held;
+  e.held = n;
+}
+
+/** Drops the oldest entries other than `keep` while more than FILE_CACHE_MAX_BYTES is held. */
+function evictFor(keep: string): void {
+  for (const key of entries.keys()) {
+    if (totalBytes <= FILE_CACHE_MAX_BYTES) return;
+    if (key !== keep) drop(key);
+  }
+}
 
 /** The identity compared: device, inode, size and the three timestamps in nanoseconds. */
 function stampOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.birthtimeNs}`;
 }
 
-function held(e: Entry): number {
-  return e.buf?.length ?? 0;
-}
-
 function drop(key: string): void {
   const e = entries.get(key);
   if (e === undefined) return;
   entries.delete(key);
-  totalBytes -= held(e);
+  totalBytes -= e.held;
 }
 
 function lookup(key: string, st: BigIntStats): Entry | undefined {
@@ -132,8 +166,19 @@ export function cachedDerived<T>(path: string, st: BigIntStats, d: Derivation<T>
   if (e.derived.has(d as Derivation<unknown>)) return e.derived.get(d as Derivation<unknown>) as T;
   if (e.buf === undefined) return undefined;
   const v = d.of(e.buf.subarray(0, e.size));
-  if (d.maxFileBytes === undefined || e.size <= d.maxFileBytes) e.derived.set(d as Derivation<unknown>, v);
+  if (d.maxFileBytes === undefined || e.size <= d.maxFileBytes) keepDerived(path, e, d as Derivation<unknown>, v);
   return v;
+}
+
+/** Keeps `v` on `e` (the entry of `path`) when it fits the bound, older entries going first. */
+function keepDerived(path: string, e: Entry, d: Derivation<unknown>, v: unknown): void {
+  e.derived.set(d, v);
+  reweigh(e);
+  evictFor(path);
+  if (totalBytes > FILE_CACHE_MAX_BYTES) {
+    e.derived.delete(d); // too large for the cache even alone: recomputed when asked again
+    reweigh(e);
+  }
 }
 
 /**
@@ -152,17 +197,20 @@ export function remember(path: string, st: BigIntStats, bytes: Buffer, digest?: 
   while (entries.size > 0 && (entries.size >= FILE_CACHE_MAX_ENTRIES || totalBytes + size > FILE_CACHE_MAX_BYTES)) {
     drop(entries.keys().next().value as string);
   }
-  const derived = new Map<Derivation<unknown>, unknown>(same?.derived ?? []);
-  if (!keep) for (const d of derive) if (!derived.has(d) && (d.maxFileBytes === undefined || bytes.length <= d.maxFileBytes)) derived.set(d, d.of(bytes));
-  entries.set(path, {
+  const derived = new Map<Derivation<unknown>, unknown>();
+  const e: Entry = {
     stamp: stampOf(st),
     buf: keep ? bytes : undefined,
     size: bytes.length,
     hash: same?.hash ?? (keep ? undefined : createHash("sha256").update(bytes)),
     digest: digest ?? same?.digest,
     derived,
-  });
-  totalBytes += size;
+    held: 0,
+  };
+  entries.set(path, e);
+  reweigh(e);
+  for (const [d, v] of same?.derived ?? []) keepDerived(path, e, d, v);
+  if (!keep) for (const d of derive) if (!derived.has(d) && (d.maxFileBytes === undefined || bytes.length <= d.maxFileBytes)) keepDerived(path, e, d, d.of(bytes));
 }
 
 /**
@@ -179,14 +227,12 @@ export function rememberAppend(path: string, before: BigIntStats, appended: Uint
   if (e.buf !== undefined && size > FILE_CACHE_MAX_FILE_BYTES) {
     // Grown past the limit: keep the SHA-256 state and the derived values, not the bytes.
     e.hash ??= createHash("sha256").update(e.buf.subarray(0, e.size));
-    totalBytes -= e.buf.length;
     e.buf = undefined;
   }
   if (e.buf !== undefined) {
     if (size > e.buf.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(size, Math.min(2 * e.buf.length, FILE_CACHE_MAX_FILE_BYTES)));
       e.buf.copy(grown, 0, 0, e.size);
-      totalBytes += grown.length - e.buf.length;
       e.buf = grown;
     }
     e.buf.set(appended, e.size);
@@ -200,6 +246,8 @@ export function rememberAppend(path: string, before: BigIntStats, appended: Uint
   e.size = size;
   e.digest = undefined;
   e.stamp = stampOf(after);
+  reweigh(e);
+  evictFor(path);
   if (totalBytes > FILE_CACHE_MAX_BYTES) drop(path);
 }
 

@@ -130,11 +130,11 @@ export function invokeCsStep(step: CsStepInvocation, ctx: EffectContext): CsResu
 
 export { APPENDONLY_RUNTIME, MUTABLE_RUNTIME, REGISTRY_RUNTIME };
 export { ADDRESS_HEX_DIGITS, ADDRESS_PREFIX, registryAddress } from "./registry.js";
-export { RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
+export { APPENDONLY_READ_MAX_BYTES, APPENDONLY_READ_MAX_ENTRIES, RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
 export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
 export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, PGS_DATA_ROOT_UNSUPPORTED_CHARS, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
 export { confineAbsolute, confineRelative, newBatchCheckedDirs, newCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
-export { cachedDigest, remember } from "./filecache.js";
+export { cachedDigest, fileCacheUsage, remember } from "./filecache.js";
 export {
   DataRootLock, acquireDataRootLock, acquireDataRootLockAsync, checkDataRootLockWait, dataRootLockDir, dataRootLockFile, dataRootRealPath, lockForRun, withPrivateDataRootLock,
   DATA_ROOT_LOCK_DIR_ENV, DATA_ROOT_LOCK_POLL_FIRST_MS, DATA_ROOT_LOCK_POLL_MAX_MS, MAX_LOCK_SYMLINK_HOPS, DATA_ROOT_LOCK_DIR_MODE, DATA_ROOT_LOCK_DIR_PREFIX, DATA_ROOT_LOCK_HASH_HEX, DATA_ROOT_LOCK_REFRESH_MS, DATA_ROOT_LOCK_SUFFIX,
@@ -154,5 +154,6 @@ export type {
   EffectDurability,
   EffectRecord,
   HandlerRef,
+  LogReadLimit,
   OperationDialect,
 } from "./types.js";

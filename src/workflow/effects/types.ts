@@ -64,6 +64,18 @@ export interface EffectContext {
   readonly durability?: EffectDurability;
   /** The run's memo of the resolved real data root (`preparePath`, `CheckedDirs`); absent: every call resolves it. */
   readonly checkedDirs?: CheckedDirs;
+  /**
+   * The bound on what one append-only read (READ_ALL / GET_ALL, GET_RANGE, GET_SINCE) returns
+   * (appendonly.ts `LogReadLimit`); absent members are the named defaults
+   * (`APPENDONLY_READ_MAX_ENTRIES`, `APPENDONLY_READ_MAX_BYTES`). Lower ones are for tests.
+   */
+  readonly logReadLimit?: Partial<LogReadLimit>;
+}
+
+/** The most one append-only read returns: entries, and bytes of their lines (UTF-8, without terminators). */
+export interface LogReadLimit {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
 }
 
 /** One CS invocation (SEMANTICS A.10 steps 3–6). */

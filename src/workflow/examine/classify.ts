@@ -40,13 +40,14 @@
  * | `… is not in the sealed atom|CS table`, `… user CT module … is not in the snapshot` (cairn/run.ts) | —  | `admission_error`          |
  * | `plane admission rejected lane-bound step …` (cairn/lane-step.ts)       | `plane_admission_rejected`  | `admission_error`          |
  * | `WF '…' exceeded N topology hops — possible cycle…` (engine.ts)          | `hop_limit`                 | `graph_structure_error`    |
+ * | `trace … would exceed its size limit of N bytes (MAX_TRACE_BYTES): …` (pgs/trace.ts) | `trace_limit`   | `graph_structure_error`    |
  * | `CT addr N not found in handlers…` / `CS addr N …` (cs.ts)               | `unknown_ct_addr` / `_cs_`  | `graph_structure_error`    |
  * | `FQDN not in vocab: …` / `No entry point for WF …`                       | —                           | `graph_structure_error`    |
  * | `dispatch.json: bindings[…][…] must be an object` (engine.ts)            | `bad_binding`               | `expression_binding_error` |
  * | `dispatch.json: pipeline[…][i].inputs|outputs must be an object`         | `bad_step`                  | `expression_binding_error` |
  * | other `dispatch.json: …` (step not an object, addr, op, on_result)       | `bad_step`                  | `graph_structure_error`    |
  * | `CT-IR …`, `Atom raised exception: …`, `Atom returned None: …`, `CT output …`, `CT execution failed: …` (CT_EXECUTION_FAILED) | — | `ct_error` |
- * | `path confinement: …`, `… under the data root …`, `… torn line …`, `CS_<NAME>_V<n>…: …`, `rb_policy entry …`, `data root …`, `effect clock …`, `cannot serialise …`, `JSON nesting …` (effects errors.ts) | `path_confinement`, `data_root_io`, `cs_config`, `cs_input`, `torn_jsonl_tail`, `unserialisable_value`, `not_regular_file`, `cs_clock` | `cs_runtime_error` |
+ * | `path confinement: …`, `… under the data root …`, `… torn line …`, `CS_<NAME>_V<n>…: …`, `rb_policy entry …`, `data root …`, `effect clock …`, `cannot serialise …`, `JSON nesting …` (effects errors.ts) | `path_confinement`, `data_root_io`, `cs_config`, `cs_input`, `torn_jsonl_tail`, `unserialisable_value`, `not_regular_file`, `cs_clock`, `read_limit` (appendonly.ts) | `cs_runtime_error` |
  * | anything else                                                            | —                           | by location: in a CS step → `cs_runtime_error`, in a CT step → `ct_error`, in a CC whose step is unknown (no workspace) → `cs_runtime_error` (CT failures never abort a run: they are VIOLATIONs), outside a CC → `graph_structure_error` |
  *
  * In every case a structural binding problem found at the failing CC (below) takes precedence
@@ -205,6 +206,7 @@ const REASON_CLASS: Record<string, OutcomeClass> = {
   plane_admission_rejected: "admission_error",
   hop_limit: "graph_structure_error",
   visit_bound: "graph_structure_error",
+  trace_limit: "graph_structure_error",
   ct_timeout: "ct_error",
   unknown_ct_addr: "graph_structure_error",
   unknown_cs_addr: "graph_structure_error",
@@ -217,6 +219,7 @@ const REASON_CLASS: Record<string, OutcomeClass> = {
   unserialisable_value: "cs_runtime_error",
   not_regular_file: "cs_runtime_error",
   cs_clock: "cs_runtime_error",
+  read_limit: "cs_runtime_error",
 };
 
 /**
@@ -243,6 +246,9 @@ export function unquotedText(message: string): string {
   return message.replace(/"(?:[^"\\]|\\.)*"|(?<![\p{L}\p{N}_])'(?:[^'\\]|\\.)*'(?![\p{L}\p{N}_])/gu, (q) => q[0] === '"' ? '""' : "''");
 }
 
+/** The trace writer's size-limit error (pgs/trace.ts, `details.reason` `trace_limit`). */
+const TRACE_LIMIT_TEXT = /would exceed its size limit of \d+ bytes \(MAX_TRACE_BYTES\)/;
+
 /** The snapshot-integrity failures of the writers (trust.ts, cairn/seal.ts, cairn/run.ts). */
 const INTEGRITY_TEXT = /\bsnapshot integrity\b/i;
 
@@ -254,6 +260,7 @@ const ERROR_RULES: ErrorRule[] = [
   { test: /is not in the sealed (atom|CS) table|: user CT module sha256:[0-9a-f]+ is not in the snapshot/, cls: "admission_error" },
   { test: /^plane admission rejected /, cls: "admission_error" },
   { test: /exceeded \d+ topology hops/, cls: "graph_structure_error" },
+  { test: TRACE_LIMIT_TEXT, cls: "graph_structure_error" },
   { test: /^C[TS] addr -?\d+ not found in handlers/, cls: "graph_structure_error" },
   { test: /^FQDN not in vocab: |^No entry point for WF /, cls: "graph_structure_error" },
   { test: /^dispatch\.json: bindings\[/, cls: "expression_binding_error" },
@@ -272,8 +279,8 @@ const ERROR_RULES: ErrorRule[] = [
  * found at the same CC (e.g. the v0.3 binding collapse, present in successful runs too) does not
  * explain them, so it does not reclassify them.
  */
-const DEFINITE_CS_REASONS: ReadonlySet<string> = new Set(["path_confinement", "data_root_io", "torn_jsonl_tail", "not_regular_file", "cs_clock"]);
-const DEFINITE_CS_MESSAGE = /^path confinement: |under the data root|ends in a torn line|^data root |^effect clock|^parent directory of |is not a regular file/;
+const DEFINITE_CS_REASONS: ReadonlySet<string> = new Set(["path_confinement", "data_root_io", "torn_jsonl_tail", "not_regular_file", "cs_clock", "read_limit"]);
+const DEFINITE_CS_MESSAGE = /^path confinement: |under the data root|ends in a torn line|^data root |^effect clock|^parent directory of |is not a regular file|this read of the append-only log would return /;
 
 /** Whether an ERROR's cause is definite (see DEFINITE_CS_REASONS). */
 function hasDefiniteCause(message: string, reason?: string, code?: string): boolean {
@@ -314,6 +321,15 @@ function errorCause(err: TraceEvent): ErrorCause {
 function isIntegrityError(c: ErrorCause): boolean {
   if (c.reason !== undefined || c.code !== undefined) return c.reason === "snapshot_integrity" || c.code === "E_SNAPSHOT_INTEGRITY";
   return INTEGRITY_TEXT.test(unquotedText(c.message));
+}
+
+/** Whether the ERROR is the trace writer's size limit (by reason, else the text of a trace without a code). */
+function isTraceLimit(c: ErrorCause): boolean {
+  return c.reason === "trace_limit" || (c.reason === undefined && c.code === undefined && TRACE_LIMIT_TEXT.test(unquotedText(c.message)));
+}
+
+function traceLimitHint(at: string, message: string, more: string): string {
+  return `the run's trace reached its size limit at ${at}: ${message}. Every CC_START and CC_STEP event records its inputs: bind smaller values there, or make the run visit fewer nodes${more}.`;
 }
 
 /** Which run limit the ERROR reports: Cairn's hop limit or a node's max_visits (by reason, else the text). */
@@ -710,7 +726,8 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
         : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${step?.kind === "CS" || /\bCS\b|cs\[/.test(unquotedText(message)) ? `cs["${step?.address ?? "?"}"]` : `ct["${step?.address ?? "?"}"]`}.handler_ref in ${handlers} (or map the handler).`;
       break;
     case "graph_structure_error":
-      if (limitOf(cause) === "hop_limit") hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
+      if (isTraceLimit(cause)) hint = traceLimitHint(at, message, "");
+      else if (limitOf(cause) === "hop_limit") hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
       else if (/^C[TS] addr/.test(unquotedText(message))) hint = `${at} names an address that ${handlers} does not define: ${message}. dispatch.json and handlers.json are from different compilations (neither is covered by the trust hash).`;
       else hint = `the run was aborted at ${at}: ${message}. Check the node's entry in ${dispatch}.`;
       break;
@@ -943,6 +960,8 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
         hint = looped.length > 0
           ? `the run visited ${model.visits.length} nodes and hit the hop limit (repeated: ${looped.join(", ")}): a routing cycle in ${file} ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most ${CAIRN_MAX_HOPS}) if the cycle needs more hops, and recompile; last node: ${lastText}.`
           : `the run visited ${model.visits.length} nodes, none twice, and hit the hop limit: the route it took through ${file} is longer than the hop limit. Raise max_hops (at most ${CAIRN_MAX_HOPS}) or shorten the route, and recompile; last node: ${lastText}.`;
+      } else if (cause !== undefined && isTraceLimit(cause)) {
+        hint = traceLimitHint(where, message, `, or declare a lower max_visits in ${file} and recompile`);
       } else if (limit === "visit_bound") {
         hint = `${message}: the cycle through ${last === undefined ? "it" : codeOf(last.fqdn)} in ${file} ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${lastText}.`;
       } else {

@@ -32,8 +32,8 @@ export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./mo
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
 export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource, type FoundSnapshot } from "./cairn.js";
 
-/** Largest trace file examine reads. */
-export const MAX_TRACE_BYTES = 256 * 1024 * 1024;
+/** Largest trace file examine reads (a run writes at most `MAX_TRACE_BYTES`, pgs/trace.ts: a quarter of it). */
+export const MAX_EXAMINE_TRACE_BYTES = 256 * 1024 * 1024;
 
 export interface ExamineOptions extends CairnSnapshotSource {
   /** Workspace root; default: found by walking up from the trace. */
@@ -74,7 +74,7 @@ export function resolveTraceFile(arg: string): string {
   }
   if (!st.isDirectory()) {
     if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `trace ${arg} is not a regular file`, { path: arg });
-    if (st.size > MAX_TRACE_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `trace ${arg} is ${st.size} bytes, more than the ${MAX_TRACE_BYTES}-byte limit`, { path: arg });
+    if (st.size > MAX_EXAMINE_TRACE_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `trace ${arg} is ${st.size} bytes, more than the ${MAX_EXAMINE_TRACE_BYTES}-byte limit`, { path: arg });
     return arg;
   }
   const named = join(arg, `${basename(arg)}.jsonl`);

@@ -13,7 +13,10 @@ export { runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, type 
 export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type SnapshotRole, type EntryPoint } from "./snapshot.js";
 export { verifyTrust, projectionHash, SNAPSHOT_INTEGRITY_REASON, type IntegrityCheck } from "./trust.js";
 export { Vocabulary, hexAddr } from "./vocab.js";
-export { TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, type TraceEventType, type TraceEventFields, type TraceChainReport } from "./trace.js";
+export {
+  TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, MAX_TRACE_BYTES, TRACE_ERROR_RESERVE_BYTES,
+  TRACE_LIMIT_REASON, traceLimit, isTraceLimitError, emitRunError, type TraceLimit, type TraceEventType, type TraceEventFields, type TraceChainReport,
+} from "./trace.js";
 export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE, type TraceIdInputs } from "./trace-id.js";
 export { relevantFiles, captureState, stateDigest, type StateFile, type UnusableFile, type UnusableKind } from "./state.js";
 export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun, type RecordInput, type RunRecordBody } from "./record.js";

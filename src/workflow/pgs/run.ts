@@ -34,11 +34,11 @@ import { recordRun, type RecordedRun } from "./record.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
 import { renderSummary } from "./summary.js";
-import { TraceWriter, traceWriteError, writeTraceSummary } from "./trace.js";
+import { emitRunError, TraceWriter, traceLimit, traceWriteError, writeTraceSummary, type TraceLimit } from "./trace.js";
 import { makeTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
-import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
+import { loadedTraceRenderer, writeTracePictures, type TracePictures, type TraceRenderer } from "../render/render.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import { makeDir } from "../../core/dirs.js";
 
@@ -139,6 +139,12 @@ export interface RunPgsOptions {
   dataRootLock?: DataRootLock;
   /** How long the run waits for the data root's lock when it takes it itself (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
   dataRootLockWaitMs?: number;
+  /**
+   * The trace's size limit (trace.ts `TraceLimit`: default `MAX_TRACE_BYTES`, which is also the
+   * most it may be; `E_USAGE` otherwise, before anything runs). A lower one is for tests: `wf
+   * replay` re-runs with the default, so a recorded run that hit a lowered limit does not replay.
+   */
+  traceLimit?: Partial<TraceLimit>;
 }
 
 export interface PgsRunResult {
@@ -160,8 +166,12 @@ export interface PgsRunResult {
   events: number;
   digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
   recorded: RecordedRun | null;
-  /** File names (in the trace directory) of the pictures written with `render: true`, else null. */
-  pictures: { svg: string; png: string } | null;
+  /**
+   * With `render: true`: the file names (in the trace directory) of the pictures written, or
+   * why none were (`skipped`, `note`: a graph over the render bounds, or drawing failed — never a
+   * failed run; render/render.ts `TracePictures`); else null.
+   */
+  pictures: TracePictures | null;
 }
 
 /**
@@ -197,7 +207,9 @@ export function discardSummary(file: string): void {
 
 /**
  * What a run computes once its trace is closed (PGS and Cairn runs alike): the posterior
- * state, the exit code, the trace's bytes and every digest of the result.
+ * state (with the files' bytes when `withBytes`, to record them), the exit code and every digest
+ * of the result (the trace's from the writer's running hash: the trace's bytes are kept only for
+ * a store, `trace.bytes()`).
  */
 export function closedRunFacts(
   dataRoot: string,
@@ -206,14 +218,12 @@ export function closedRunFacts(
   trace: TraceWriter,
   status: string,
   withBytes: boolean,
-): { after: StateFile[]; exitCode: 0 | 1; traceBytes: Buffer; digests: PgsRunResult["digests"] } {
+): { after: StateFile[]; exitCode: 0 | 1; digests: PgsRunResult["digests"] } {
   const after = captureState(dataRoot, files, withBytes);
-  const traceBytes = trace.bytes();
   return {
     after,
     exitCode: EXIT_ZERO_STATUSES.has(status) ? 0 : 1,
-    traceBytes,
-    digests: { ...ids, posteriorState: stateDigest(after), trace: sha256(traceBytes), chainHead: trace.head },
+    digests: { ...ids, posteriorState: stateDigest(after), trace: trace.digest(), chainHead: trace.head },
   };
 }
 
@@ -238,6 +248,7 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   if (opts.effectDurability !== undefined && opts.effectDurability !== "fsync" && opts.effectDurability !== "no-fsync") {
     throw new CairnError(ErrorCode.USAGE, `effectDurability must be "fsync" or "no-fsync", got ${JSON.stringify(opts.effectDurability)}`);
   }
+  if (opts.traceLimit !== undefined) traceLimit(opts.traceLimit); // E_USAGE before anything runs
   // One holder at a time on a data root (effects/data-root-lock.ts): the caller's lock, checked
   // to cover this data root, or the data root's lock, taken for this run.
   const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
@@ -275,7 +286,8 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   } catch (err) {
     throw traceWriteError(`${traceDir}/${traceId}.jsonl`, err);
   }
-  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir);
+  // The trace's bytes are kept only to record them in the store (TraceWriter `keepBytes`).
+  const trace = new TraceWriter(traceId, name.domain, wf, join(traceDirAbs, `${traceId}.jsonl`), `${traceDir}/${traceId}.jsonl`, freshDir, opts.store !== undefined, opts.traceLimit);
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
     effects: createEffectContext({
@@ -292,10 +304,10 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
       trace.flush();
     } catch (err) {
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
-      const message = runErrorMessage(err);
-      trace.emit("ERROR", { detail: new Map([["message", message]]) });
+      // The error the run ends with: `err`, or the trace limit's error when its ERROR event does not fit (trace.ts).
+      const ended = emitRunError(trace, err, (e) => new Map([["message", runErrorMessage(e)]]));
       status = STATUS_ERROR;
-      error = { code: err instanceof CairnError ? err.code : ErrorCode.INTERNAL, message, cc: run.current?.cc ?? null, step: run.current?.step ?? null };
+      error = { code: ended instanceof CairnError ? ended.code : ErrorCode.INTERNAL, message: runErrorMessage(ended), cc: run.current?.cc ?? null, step: run.current?.step ?? null };
     } finally {
       trace.close();
     }
@@ -308,23 +320,23 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   }
   // From here the run has its trace (and its effects are applied): a failure names the trace.
   try {
-    const { after, exitCode, traceBytes, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
+    const { after, exitCode, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
     const summary = renderSummary({
-      traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.lines.length, chainHead: trace.head,
+      traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.events, chainHead: trace.head,
       path: run.path, violations: run.violations, effects: run.calls, before, after, surface,
     });
     writeTraceSummary(traceDirAbs, traceDir, traceId, summary, freshDir);
     const recorded = opts.store === undefined ? null : recordRun(opts.store, {
       // The payload as given (key order kept: the trace depends on it), not the canonical form.
-      pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes,
-      calls: run.calls, events: trace.lines.length, hops: run.path.length,
+      pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes: trace.bytes(),
+      calls: run.calls, events: trace.events, hops: run.path.length,
     });
     const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
       pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
     }));
     return {
       status, exitCode, workflow: name.fqdn, domain: name.domain, traceId, traceDir, traceDirAbs, path: run.path, surface,
-      effects: run.calls, violations: run.violations, error, events: trace.lines.length, digests, recorded, pictures,
+      effects: run.calls, violations: run.violations, error, events: trace.events, digests, recorded, pictures,
     };
   } catch (err) {
     throw withTraceId(traceId, err);

@@ -35,16 +35,57 @@
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { writeFileAtomicSync } from "../../store/fsutil.js";
 import { sha256, type Digest } from "../../core/digest.js";
-import { asciiJsonString } from "../py/json.js";
-import { compactPy } from "./pyjson.js";
+import { asciiJsonString, compactJsonWithin } from "../py/json.js";
 import type { PyObject } from "./value.js";
 
 export const TRACE_SCHEMA_VERSION = "v0";
 export const TRACE_CHAIN_GENESIS = null;
+
+/**
+ * Largest trace a run writes, in bytes (every line and its `\n`): 64 MiB, a quarter of what
+ * `examine` reads (`MAX_EXAMINE_TRACE_BYTES`) and of what a store `get` buffers
+ * (`MAX_BUFFERED_GET_BYTES`, which `wf replay` reads the recorded trace with), so every trace
+ * a run writes can be examined and replayed. See `TraceWriter` (the limit).
+ */
+export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes at the end of the trace limit that only an `ERROR` event may use: a run whose next
+ * event does not fit before them still has room to end its trace with the `ERROR` of the limit
+ * error (a few hundred bytes).
+ */
+export const TRACE_ERROR_RESERVE_BYTES = 16 * 1024;
+/** `details.reason` of the `E_LIMIT_EXCEEDED` error of an event that does not fit the trace limit. */
+export const TRACE_LIMIT_REASON = "trace_limit";
+
+/** A trace's size limit (`TraceWriter`); the defaults are the named constants above. */
+export interface TraceLimit {
+  /** Largest trace in bytes (default and maximum `MAX_TRACE_BYTES`). */
+  maxBytes: number;
+  /** Bytes at the end only an `ERROR` event may use (default `TRACE_ERROR_RESERVE_BYTES`, at most half of `maxBytes`; less than `maxBytes`). */
+  errorReserveBytes: number;
+}
+
+/** The default limit, or `E_USAGE` when `limit` is not one (a safe integer reserve below a maximum of at most `MAX_TRACE_BYTES`). */
+export function traceLimit(limit: Partial<TraceLimit> = {}): TraceLimit {
+  const maxBytes = limit.maxBytes ?? MAX_TRACE_BYTES;
+  const errorReserveBytes = limit.errorReserveBytes ?? Math.min(TRACE_ERROR_RESERVE_BYTES, Math.floor(maxBytes / 2));
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_TRACE_BYTES) {
+    throw new CairnError(ErrorCode.USAGE, `trace limit maxBytes must be an integer in 1..${MAX_TRACE_BYTES} (MAX_TRACE_BYTES), got ${String(maxBytes)}`, { field: "maxBytes" });
+  }
+  if (!Number.isSafeInteger(errorReserveBytes) || errorReserveBytes < 0 || errorReserveBytes >= maxBytes) {
+    throw new CairnError(ErrorCode.USAGE, `trace limit errorReserveBytes must be an integer in 0..${maxBytes - 1} (below maxBytes), got ${String(errorReserveBytes)}`, { field: "errorReserveBytes" });
+  }
+  return { maxBytes, errorReserveBytes };
+}
+
+/** True for the `E_LIMIT_EXCEEDED` error of an event that does not fit the trace limit. */
+export function isTraceLimitError(err: unknown): err is CairnError {
+  return err instanceof CairnError && err.code === ErrorCode.LIMIT_EXCEEDED && err.details.reason === TRACE_LIMIT_REASON;
+}
 
 export const TRACE_EVENT_TYPES = ["WF_START", "CC_START", "CC_STEP", "CC_COMPLETE", "WF_COMPLETE", "ERROR"] as const;
 export type TraceEventType = (typeof TRACE_EVENT_TYPES)[number];
@@ -99,24 +140,46 @@ export function writeTraceSummary(dirAbs: string, dirRel: string, traceId: strin
   }
 }
 
-/** Where events go. `lines` keeps every emitted line (for digests and the summary). */
+/**
+ * Where events go. The writer keeps what the chain and the run need, not the trace: the next
+ * `seq`, the last line's digest (`head`), a running SHA-256 of every byte emitted (`digest()`,
+ * the run's trace digest) and the lines not flushed yet. The flushed bytes themselves are kept
+ * only when `keepBytes` (the default, for library callers and tests; the runtimes ask for them
+ * only when the run records to a store, whose `putBytes` takes the whole trace): then `bytes()`
+ * and `lines` give them back; otherwise both throw `E_INTERNAL`.
+ *
+ * The limit (`TraceLimit`, default `MAX_TRACE_BYTES`): the writer counts the UTF-8 bytes of
+ * every emitted line (flushed or not, with its `\n`). An event that would take the trace past
+ * `maxBytes - errorReserveBytes` (an `ERROR` event: past `maxBytes`) is not written: `emit`
+ * throws `E_LIMIT_EXCEEDED` (`details.reason` `TRACE_LIMIT_REASON`, `limit`, `path`, `seq`,
+ * `event`, `written`) and nothing of the event is kept (no partial line, no `seq` or chain
+ * step), and from then on only an `ERROR` event is accepted: the run ends its trace with the
+ * `ERROR` of that error (`emitRunError`), in the reserved bytes. A line's `detail` is encoded
+ * within the bytes left (`compactJsonWithin`), so neither a line nor the unflushed lines
+ * (`pending`) grow past the limit first. A trace under the limit is byte for byte what it was
+ * without one.
+ */
 export class TraceWriter {
   private fd: number | undefined;
-  /** Emitted lines (each with its `\n`) not written yet. */
+  /** Emitted lines (each with its `\n`) not flushed yet. */
   private pending = "";
   /** Bytes written to the file by complete flushes. */
   private written = 0;
-  /** The buffers of the complete flushes, in order, and how many lines they hold (for `bytes()`). */
-  private readonly chunks: Buffer[] = [];
-  private pendingLines = 0;
-  private writtenLines = 0;
+  /** SHA-256 over every flushed byte, in order (`digest()` adds what is pending). */
+  private readonly hash: Hash = createHash("sha256");
+  /** The buffers of the complete flushes, in order, when `keepBytes`; else undefined. */
+  private readonly chunks: Buffer[] | undefined;
   /** The error of the write that failed, once one did (nothing more is written then). */
   private failed: CairnError | undefined;
   /** How errors name the file. */
   private readonly name: string;
   private seq = 0;
   private prev: Digest | null = TRACE_CHAIN_GENESIS;
-  readonly lines: string[] = [];
+  /** Bytes of every emitted line (flushed or pending, each with its `\n`). */
+  private size = 0;
+  private readonly limit: TraceLimit;
+  /** Set once an event did not fit the limit: from then on only an `ERROR` event is accepted. */
+  private overLimit = false;
   /** `{"trace_schema_version":"v0","trace_id":<id>,"event_type":` — constant per trace. */
   private readonly head0: string;
   private readonly domainJson: string;
@@ -131,7 +194,13 @@ export class TraceWriter {
     name?: string,
     /** The file's directory was made for this run: no earlier trace can be there (no stat). */
     freshDir = false,
+    /** Keep the emitted bytes for `bytes()` / `lines` (see the class comment). */
+    keepBytes = true,
+    /** The trace's size limit (see the class comment; `traceLimit` checks it, `E_USAGE`). */
+    limit: Partial<TraceLimit> = {},
   ) {
+    this.limit = traceLimit(limit);
+    this.chunks = keepBytes ? [] : undefined;
     this.head0 = `{"trace_schema_version":${jsonStr(TRACE_SCHEMA_VERSION)},"trace_id":${jsonStr(traceId)},"event_type":`;
     this.domainJson = jsonStr(domain);
     this.wfAddrJson = intOrNull(wfAddr);
@@ -171,20 +240,46 @@ export class TraceWriter {
   emit(type: TraceEventType, f: TraceEventFields): void {
     // The line is assembled directly instead of through a Map of the 13 members: the same
     // bytes as `compactPy` of that Map (members in the order of the module comment), without
-    // building it. `detail` goes through `compactPy`.
+    // building it. `detail` goes through `compactJsonWithin` (`compactPy` within the bytes left).
     const seq = String(this.seq);
-    const line =
+    const head =
       `${this.head0}${jsonStr(type)},"domain":${this.domainJson},"wf_addr":${this.wfAddrJson}` +
       `,"cc_addr":${intOrNull(f.ccAddr)},"step_addr":${intOrNull(f.stepAddr)}` +
-      `,"step_op":${strOrNull(f.stepOp)},"result_status":${strOrNull(f.resultStatus)}` +
-      `,"detail":${compactPy(f.detail)},"ts_ns":${seq},"seq":${seq},"prev":${this.prev === null ? "null" : `"${this.prev}"`}}`;
-    if (this.fd !== undefined) {
-      this.pending += `${line}\n`;
-      this.pendingLines++;
-    }
-    this.lines.push(line);
+      `,"step_op":${strOrNull(f.stepOp)},"result_status":${strOrNull(f.resultStatus)},"detail":`;
+    const tail = `,"ts_ns":${seq},"seq":${seq},"prev":${this.prev === null ? "null" : `"${this.prev}"`}}`;
+    // The bytes this line may take, its `\n` included (only an ERROR event may use the reserve).
+    if (this.overLimit && type !== "ERROR") throw this.limitError(type);
+    const room = (type === "ERROR" ? this.limit.maxBytes : this.limit.maxBytes - this.limit.errorReserveBytes) - this.size;
+    // `head` and `tail` are ASCII (every string member is ASCII-escaped): their length is their byte count.
+    const budget = room - head.length - tail.length - 1;
+    const detail = budget < 0 ? undefined : compactJsonWithin(f.detail, budget);
+    if (detail === undefined) throw this.limitError(type);
+    const line = `${head}${detail}${tail}`;
+    const bytes = Buffer.byteLength(line, "utf8") + 1;
+    if (bytes > room) throw this.limitError(type);
+    this.size += bytes;
+    // After a failed write nothing more is written or counted into the digest (the run ends with that error).
+    if (this.failed === undefined) this.pending += `${line}\n`;
     this.prev = sha256(line); // `sha256:` + hex: its own JSON body (written as-is on the next line)
     this.seq++;
+  }
+
+  /** The `E_LIMIT_EXCEEDED` error of an event of `type` that does not fit (see the class comment); only an ERROR may follow. */
+  private limitError(type: TraceEventType): CairnError {
+    this.overLimit = true;
+    const { maxBytes, errorReserveBytes } = this.limit;
+    const left = Math.max(0, (type === "ERROR" ? maxBytes : maxBytes - errorReserveBytes) - this.size);
+    const reserve = type === "ERROR" ? "" : ` before the ${errorReserveBytes} bytes kept for the run's ERROR event`;
+    return new CairnError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `trace ${this.name === "" ? `of run ${this.traceId}` : this.name} would exceed its size limit of ${maxBytes} bytes (MAX_TRACE_BYTES): event ${this.seq} (${type}) does not fit in the ${left} bytes left${reserve} (${this.size} bytes written)`,
+      { reason: TRACE_LIMIT_REASON, limit: maxBytes, path: this.name, seq: this.seq, event: type, written: this.size },
+    );
+  }
+
+  /** Bytes of the lines emitted so far (flushed or not): the trace file's size once the run closed it. */
+  get byteLength(): number {
+    return this.size;
   }
 
   /** Digest of the last line (the chain head), or null when empty. */
@@ -192,13 +287,41 @@ export class TraceWriter {
     return this.prev;
   }
 
+  /** How many events were emitted. */
+  get events(): number {
+    return this.seq;
+  }
+
   /**
-   * The whole trace file's bytes: the buffers already written when they hold every line (the
-   * same bytes: each line and its `\n` encoded on its own), else encoded from the lines.
+   * SHA-256 of the whole trace's bytes (every emitted line and its `\n`, flushed or not): the
+   * trace file's digest once the run closed it.
+   */
+  digest(): Digest {
+    const h = this.hash.copy();
+    if (this.pending !== "") h.update(this.pending, "utf8");
+    return `sha256:${h.digest("hex")}`;
+  }
+
+  /**
+   * The whole trace's bytes (every emitted line and its `\n`, flushed or not: the file's bytes
+   * once closed). Only with `keepBytes`; `E_INTERNAL` otherwise.
    */
   bytes(): Buffer {
-    if (this.writtenLines === this.lines.length && this.writtenLines > 0) return Buffer.concat(this.chunks, this.written);
-    return Buffer.from(this.lines.length === 0 ? "" : `${this.lines.join("\n")}\n`, "utf8");
+    const chunks = this.keptChunks("bytes()");
+    return this.pending === "" ? Buffer.concat(chunks) : Buffer.concat([...chunks, Buffer.from(this.pending, "utf8")]);
+  }
+
+  /** The emitted lines (without their `\n`), decoded from `bytes()` on each call. Only with `keepBytes`; `E_INTERNAL` otherwise. */
+  get lines(): string[] {
+    const text = this.bytes().toString("utf8");
+    return text === "" ? [] : text.slice(0, -1).split("\n");
+  }
+
+  private keptChunks(what: string): Buffer[] {
+    if (this.chunks === undefined) {
+      throw new CairnError(ErrorCode.INTERNAL, `TraceWriter.${what}: the trace's bytes were not kept (constructed with keepBytes false)`, { traceId: this.traceId });
+    }
+    return this.chunks;
   }
 
   /**
@@ -208,17 +331,22 @@ export class TraceWriter {
    * `E_STORE_IO` error of the module comment.
    */
   flush(): void {
-    if (this.fd === undefined || this.pending === "") return;
+    if (this.pending === "" || this.failed !== undefined) return;
     const buf = Buffer.from(this.pending, "utf8");
-    const lines = this.pendingLines;
     this.pending = "";
-    this.pendingLines = 0;
+    if (this.fd !== undefined) this.writeOut(this.fd, buf);
+    this.hash.update(buf);
+    this.chunks?.push(buf);
+  }
+
+  /** One `write` loop of `buf` to the file (see `flush`). */
+  private writeOut(fd: number, buf: Buffer): void {
     try {
-      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
     } catch (err) {
       this.failed = traceWriteError(this.name, err);
       try {
-        ftruncateSync(this.fd, this.written);
+        ftruncateSync(fd, this.written);
       } catch {
         // best effort: a torn last line fails the chain check (verifyTraceChain)
       }
@@ -231,8 +359,6 @@ export class TraceWriter {
       throw this.failed;
     }
     this.written += buf.length;
-    this.chunks.push(buf);
-    this.writtenLines += lines;
   }
 
   /**
@@ -256,8 +382,6 @@ export class TraceWriter {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
-    this.pending = "";
-    this.pendingLines = 0;
     closeSync(fd);
   }
 
@@ -288,6 +412,27 @@ export class TraceWriter {
     } catch {
       // best effort: a dot-named temp file, which no reader takes for a trace
     }
+  }
+}
+
+/**
+ * Ends a run's trace with its `ERROR` event: `detailOf(err)` for the error `err` the run ended
+ * with. When that event does not fit the trace limit (a long message near the end of the
+ * limit), the run ends with the limit error instead — `E_LIMIT_EXCEEDED`, its message naming
+ * `err`'s code, `details.runError` that code — whose `ERROR` event fits in the reserved bytes.
+ * Returns the error the run ended with (`err`, or that limit error); any other failure of
+ * `emit` is thrown, and so is the limit error when even its event does not fit.
+ */
+export function emitRunError(trace: TraceWriter, err: unknown, detailOf: (err: unknown) => PyObject): unknown {
+  try {
+    trace.emit("ERROR", { detail: detailOf(err) });
+    return err;
+  } catch (limit) {
+    if (!isTraceLimitError(limit) || limit.details.event !== "ERROR") throw limit;
+    const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
+    const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)`, { ...limit.details, runError: code }, { cause: err });
+    trace.emit("ERROR", { detail: detailOf(ended) });
+    return ended;
   }
 }
 

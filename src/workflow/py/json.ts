@@ -186,15 +186,42 @@ interface LineStyle {
   readonly sortKeys: boolean;
 }
 
-function encodeLine(v: PyValue, style: LineStyle, depth: number): string {
-  if (typeof v === "string") return asciiJsonString(v);
+/**
+ * Thrown inside `encodeLine` when the text would pass its budget (`compactJsonWithin`); never
+ * escapes this module.
+ */
+class OverBudget {}
+const OVER_BUDGET = new OverBudget();
+
+/** `asciiJsonString(s)` when it fits in `budget` characters (checked before encoding a long string). */
+function stringWithin(s: string, budget: number): string {
+  if (s.length + 2 > budget) throw OVER_BUDGET; // the literal is at least the string and its quotes
+  const out = asciiJsonString(s);
+  if (out.length > budget) throw OVER_BUDGET;
+  return out;
+}
+
+/**
+ * One value in a line style. `budget` bounds the text's length (`Infinity`: unbounded): each
+ * member or item is encoded within what is left of it, so the text being built never passes it
+ * and a value too long for it is abandoned (`OVER_BUDGET`) before its text exists.
+ */
+function encodeLine(v: PyValue, style: LineStyle, depth: number, budget: number): string {
+  if (typeof v === "string") return budget === Infinity ? asciiJsonString(v) : stringWithin(v, budget);
   const s = scalar(v);
-  if (s !== undefined) return s;
+  if (s !== undefined) {
+    if (s.length > budget) throw OVER_BUDGET;
+    return s;
+  }
   if (depth >= PYJSON_MAX_DEPTH) tooDeep();
+  if (budget < 2) throw OVER_BUDGET; // `[]` / `{}`
   let out: string;
   if (Array.isArray(v)) {
     out = "[";
-    for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : style.item) + encodeLine(v[i] as PyValue, style, depth + 1);
+    for (let i = 0; i < v.length; i++) {
+      const sep = i === 0 ? "" : style.item;
+      out += sep + encodeLine(v[i] as PyValue, style, depth + 1, budget - out.length - sep.length - 1);
+    }
     return `${out}]`;
   }
   const m = dictOf(v);
@@ -203,16 +230,23 @@ function encodeLine(v: PyValue, style: LineStyle, depth: number): string {
     const keys = [...m.keys()].sort(compareCodePoints);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
-      out += `${i === 0 ? "" : style.item}${asciiJsonString(k)}${style.key}${encodeLine(m.get(k) as PyValue, style, depth + 1)}`;
+      out += member(i === 0 ? "" : style.item, k, m.get(k) as PyValue, style, depth, budget - out.length - 1);
     }
   } else {
     let first = true;
     for (const [k, x] of m) {
-      out += `${first ? "" : style.item}${asciiJsonString(k)}${style.key}${encodeLine(x, style, depth + 1)}`;
+      out += member(first ? "" : style.item, k, x, style, depth, budget - out.length - 1);
       first = false;
     }
   }
   return `${out}}`;
+}
+
+/** `<sep><name><key separator><value>` of one dict member, within `budget` characters. */
+function member(sep: string, k: string, x: PyValue, style: LineStyle, depth: number, budget: number): string {
+  if (budget === Infinity) return `${sep}${asciiJsonString(k)}${style.key}${encodeLine(x, style, depth + 1, Infinity)}`;
+  const name = stringWithin(k, budget - sep.length - style.key.length);
+  return `${sep}${name}${style.key}${encodeLine(x, style, depth + 1, budget - sep.length - name.length - style.key.length)}`;
 }
 
 const CANONICAL: LineStyle = { item: ",", key: ":", sortKeys: true };
@@ -221,17 +255,32 @@ const SPACED: LineStyle = { item: ", ", key: ": ", sortKeys: false };
 
 /** Python `json.dumps(v, sort_keys=True, separators=(",", ":"))`. */
 export function canonicalJson(v: PyValue): string {
-  return encodeLine(v, CANONICAL, 0);
+  return encodeLine(v, CANONICAL, 0, Infinity);
 }
 
 /** Python `json.dumps(v, separators=(",", ":"))`: insertion order, ASCII-escaped. */
 export function compactJson(v: PyValue): string {
-  return encodeLine(v, COMPACT, 0);
+  return encodeLine(v, COMPACT, 0, Infinity);
+}
+
+/**
+ * `compactJson(v)` when it is at most `maxChars` characters long (= bytes: the text is ASCII),
+ * else `undefined` — found out without building more than `maxChars` characters of it (the
+ * trace writer's size limit, pgs/trace.ts). A value the serialiser refuses is refused as by
+ * `compactJson` when the refusal comes first in document order, within the budget.
+ */
+export function compactJsonWithin(v: PyValue, maxChars: number): string | undefined {
+  try {
+    return encodeLine(v, COMPACT, 0, maxChars);
+  } catch (err) {
+    if (err === OVER_BUDGET) return undefined;
+    throw err;
+  }
 }
 
 /** Python `json.dumps(v)`: `", "` and `": "` separators, insertion order, ASCII-escaped. */
 export function spacedJson(v: PyValue): string {
-  return encodeLine(v, SPACED, 0);
+  return encodeLine(v, SPACED, 0, Infinity);
 }
 
 /** Python `json.dumps(v, indent=2, ensure_ascii=False)` (no trailing newline). */

@@ -56,6 +56,29 @@ export function dotAttrs(a: ReadonlyArray<readonly [string, string]>): string {
   return `[${a.map(([k, v]) => `${k}=${q(v)}`).join(", ")}]`;
 }
 
+/** A node statement (`  <id> [`) and an edge statement (`  <id> -> <id> [`) as the builders here write them, one per line. */
+const NODE_STMT_RE = /^ {2}([A-Za-z_]\w*) \[/;
+const EDGE_STMT_RE = /^ {2}[A-Za-z_]\w* -> [A-Za-z_]\w* \[/;
+const DEFAULT_STMTS = new Set(["graph", "node", "edge"]);
+
+/**
+ * The nodes and edges of a trace graph's DOT text as `traceDot` and `cairnTraceDot` write it
+ * (one statement per line; labels never hold a raw line break), for the render bounds
+ * (render.ts `RenderLimits`).
+ */
+export function dotGraphSize(dot: string): { nodes: number; edges: number } {
+  let nodes = 0;
+  let edges = 0;
+  for (const line of dot.split("\n")) {
+    if (EDGE_STMT_RE.test(line)) edges++;
+    else {
+      const m = NODE_STMT_RE.exec(line);
+      if (m !== null && !DEFAULT_STMTS.has(m[1] as string)) nodes++;
+    }
+  }
+  return { nodes, edges };
+}
+
 /** The opening lines of a trace graph: `digraph`, its `graph` attributes, and the default node and edge styles. */
 export function dotPreamble(name: string, graph: ReadonlyArray<readonly [string, string]>): string[] {
   return [
