@@ -28,9 +28,11 @@ import { OrderIndex } from "./order-index.js";
 import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseResult, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseSpec, type WorkEU,
 } from "./pulse.js";
-import { buildManifest, loadManifest, recordManifest, runStatus, OUTPUT_MEDIA_TYPE, type Counts, type Manifest } from "./manifest.js";
+import {
+  buildManifest, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest, type PulseEntry,
+} from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
@@ -43,8 +45,8 @@ import { withOutFile, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 
-/** Failures listed in the ExecutionResult (the manifest lists all). */
-export const MAX_RESULT_FAILURES = 100;
+/** Failures listed in the ExecutionResult: the manifest's (its first MAX_MANIFEST_FAILURES). */
+export const MAX_RESULT_FAILURES = MAX_MANIFEST_FAILURES;
 /** The ordered merge hands output to the store (and --out) in chunks of about this size. */
 export const MERGE_CHUNK_BYTES = 256 * 1024;
 export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
@@ -315,7 +317,9 @@ async function execute(
   }
   const mergePulses: MergePulse[] = [];
   const committer = new GroupCommitter(store);
-  const pulses: PulseResult[] = [];
+  /** Each committed pulse's manifest entry (its attempt log only when small: manifest.ts). */
+  const pulses: PulseEntry[] = [];
+  const manifestSize = new ManifestSizeGuard(runId);
   const stats = newReaderStats();
   const progress: Progress = {
     phase: "execute",
@@ -368,7 +372,9 @@ async function execute(
     if (spill !== undefined) {
       mergePulses.push({ partition: result.partition, index: result.index, records: result.records, eus: result.eus, leafOffset: spill.append(result.leaves) });
     } else index.addOutputs(result.ids, result.texts, result.leaves);
-    pulses.push({ ...result, texts: [], ids: [], leaves: EMPTY });
+    const entry = manifestPulse(result);
+    manifestSize.add(entry); // a manifest too large to read back fails the run now, not at its end
+    pulses.push(entry);
     progress.pulsesDone++;
     progress.eusDone += result.eus;
     progress.eusFailed += result.failed;
@@ -438,7 +444,13 @@ async function execute(
   }
   // The last point an abort stops the run: from here it is recorded as finished, and resolves.
   throwIfAborted(hooks.signal, runId);
-  const manifestDigest = recordManifest(store, manifest);
+  let manifestDigest: Digest;
+  try {
+    manifestDigest = recordManifest(store, manifest);
+  } catch (err) {
+    forgetIfHopeless(store, runId, err); // a manifest too large to store is as large next time
+    throw err;
+  }
   const cpu = process.cpuUsage(cpu0);
   const reportBody = {
     kind: "cairn.batch.report",
@@ -474,8 +486,9 @@ const HOPELESS_CODES: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, Er
 
 /**
  * A run that failed on its input (malformed record, duplicate id, oversized record, a value
- * JSON cannot hold) or on its module (no default export, throws at import) can never
- * complete: resuming reads the same bytes. Its plan is unpinned so it neither lists as a run
+ * JSON cannot hold), on its module (no default export, throws at import) or on its manifest's
+ * size (E_LIMIT_EXCEEDED: more pulses than a readable manifest holds) can never complete:
+ * resuming reads the same bytes. Its plan is unpinned so it neither lists as a run
  * to resume nor keeps its input from gc. Other failures (a crash, a full disk) keep the plan.
  */
 function forgetIfHopeless(store: Store, runId: string, err: unknown): void {
@@ -513,7 +526,6 @@ function toSpec(sp: ScheduledPulse, noun: RecordLocation["noun"]): PulseSpec {
   return { partition: sp.partition, index: sp.index, eus, slice, sliceDigest: sha256(slice) };
 }
 
-const EMPTY = Buffer.alloc(0);
 
 /** Scans the records once, in EU-id order: output artifact, Merkle root, failures, reduce. */
 async function mergeOutputs(
@@ -534,7 +546,9 @@ async function mergeOutputs(
     while (cursor.next()) {
       const text = cursor.text;
       if (!builder.add(cursor.leaves, cursor.leafOffset)) await builder.drain();
-      if (isFailedRecord(text) || reducer !== undefined) {
+      // The manifest lists the first failures only (the pulses count them all).
+      const failed = isFailedRecord(text);
+      if ((failed && failures.length < MAX_MANIFEST_FAILURES) || (!failed && reducer !== undefined)) {
         const rec = parseRecord(text);
         if (rec.error !== undefined) failures.push({ id: rec.id, code: rec.error.code, message: rec.error.message });
         else if (reducer !== undefined) {

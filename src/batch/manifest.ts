@@ -1,15 +1,23 @@
 /**
  * The run manifest: a canonical JSON artifact holding what a third party needs to re-verify
  * the run — engine, full config, input and function artifacts, every pulse (checksum, slice,
- * records, receipt, attempts), every failure, the counts, the output digest and the reduce
+ * records, receipt, attempts), the first failures, the counts, the output digest and the reduce
  * result. It holds no wall-clock figures, so an interrupted-and-resumed run writes the same
  * bytes as an uninterrupted one; measurements go to the separate run report.
+ *
+ * Its size is bounded by the number of pulses, never by the number of failed or retried EUs:
+ * every failure's record is in the output (and its pulse's records), every attempt log in its
+ * pulse's attempts artifact (named by the pulse's receipt); the manifest repeats the first
+ * MAX_MANIFEST_FAILURES failures and inlines an attempt log only up to
+ * MAX_INLINE_ATTEMPTS_BYTES (else it names the artifact). A manifest over MAX_MANIFEST_BYTES,
+ * which `loadManifest` could not read back, is refused before anything is stored.
  */
-import { canonicalBytes } from "../core/canonical.js";
+import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
+import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
 import { ENGINE_NAME, ENGINE_VERSION, manifestRoot, type RunPlan } from "./plan.js";
@@ -17,6 +25,21 @@ import type { RunConfig } from "./config.js";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.cairn.batch.manifest+json";
 export const OUTPUT_MEDIA_TYPE = "application/vnd.cairn.batch.output+jsonl";
+
+/**
+ * Failures the manifest lists (the first ones in EU-id order, as their records hold them);
+ * `counts.failed` is the exact number, and every failed record is in the output. Manifests
+ * written before 2026-11-26 list every failure; verify accepts both.
+ */
+export const MAX_MANIFEST_FAILURES = 100;
+/**
+ * Largest attempt log (UTF-8 bytes of its canonical JSON) a manifest pulse holds inline; a
+ * larger one is named by its attempts artifact's digest (the artifact the pulse's receipt
+ * records as its second output). Manifests written before 2026-11-26 inline every log.
+ */
+export const MAX_INLINE_ATTEMPTS_BYTES = 4096;
+/** Largest manifest a run stores: what `loadManifest` (the store's in-memory read limit) reads back. */
+export const MAX_MANIFEST_BYTES = MAX_BUFFERED_GET_BYTES;
 
 export interface ManifestPulse {
   partition: number;
@@ -28,7 +51,49 @@ export interface ManifestPulse {
   slice: Digest;
   records: Digest;
   receipt: Digest;
+  /**
+   * The pulse's attempt log inline (`[]` when no EU needed a second attempt, or when the log is
+   * named by `attemptsArtifact` instead).
+   */
   attempts: AttemptLog[];
+  /**
+   * Only when the log's canonical JSON is over MAX_INLINE_ATTEMPTS_BYTES: the digest of the
+   * pulse's attempts artifact, which holds it (`attempts` is then `[]`).
+   */
+  attemptsArtifact?: Digest;
+}
+
+/** A pulse's manifest entry, with the number of its EUs that needed more than one attempt (for `counts.retried`). */
+export type PulseEntry = ManifestPulse & { retried: number };
+
+/**
+ * A committed pulse's manifest entry: what the engine keeps of each pulse until the manifest is
+ * written (bounded: its attempt log only when small enough to be inlined).
+ */
+export function manifestPulse(p: PulseResult): PulseEntry {
+  const e: PulseEntry = {
+    partition: p.partition,
+    index: p.index,
+    eus: p.eus,
+    completed: p.completed,
+    failed: p.failed,
+    checksum: p.checksum,
+    slice: p.slice,
+    records: p.records,
+    receipt: p.receipt,
+    attempts: [],
+    retried: p.retried,
+  };
+  if (p.attempts !== null) {
+    if (inlinesAttempts(p.attemptLog)) e.attempts = p.attemptLog;
+    else e.attemptsArtifact = p.attempts;
+  }
+  return e;
+}
+
+/** Whether a manifest holds this attempt log inline (else it names its attempts artifact). */
+export function inlinesAttempts(log: readonly AttemptLog[]): boolean {
+  return Buffer.byteLength(canonicalize(log), "utf8") <= MAX_INLINE_ATTEMPTS_BYTES;
 }
 
 export interface Counts {
@@ -49,17 +114,19 @@ export interface Manifest {
   function: { artifact: Digest };
   counts: Counts;
   pulses: ManifestPulse[];
+  /** The first MAX_MANIFEST_FAILURES failed EUs in EU-id order (`counts.failed` counts them all). */
   failures: Array<{ id: EUId; code: string; message: string }>;
   output: { digest: Digest; artifact: Digest; records: number };
   reduce: { value: unknown } | null;
 }
 
+/** `failures`: the first failed EUs in EU-id order (only the first MAX_MANIFEST_FAILURES are kept). */
 export function buildManifest(args: {
   runId: string;
   plan: RunPlan;
   planDigest: Digest;
   recordsRead: number;
-  pulses: PulseResult[];
+  pulses: PulseEntry[];
   failures: Array<{ id: EUId; code: string; message: string }>;
   output: { digest: Digest; artifact: Digest; records: number };
   reduce: { value: unknown } | null;
@@ -89,19 +156,12 @@ export function buildManifest(args: {
     input: { artifact: args.plan.input.artifact, format: args.plan.input.format, records: args.recordsRead },
     function: { artifact: args.plan.function.artifact },
     counts,
-    pulses: pulses.map((p) => ({
-      partition: p.partition,
-      index: p.index,
-      eus: p.eus,
-      completed: p.completed,
-      failed: p.failed,
-      checksum: p.checksum,
-      slice: p.slice,
-      records: p.records,
-      receipt: p.receipt,
-      attempts: p.attemptLog,
-    })),
-    failures: args.failures,
+    pulses: pulses.map((p) => {
+      const { retried, ...entry } = p;
+      void retried; // counted above
+      return entry;
+    }),
+    failures: args.failures.slice(0, MAX_MANIFEST_FAILURES),
     output: args.output,
     reduce: args.reduce,
   };
@@ -123,13 +183,20 @@ export const RUN_RECEIPT_KIND = "cairn.batch.run";
  * and `derived_from` edges from the pulses' records to the output artifact (role `merge`). The
  * run receipt is scoped to the run (its plan): slices and records, content-addressed and shared
  * by runs over overlapping inputs, get no edge to an input, so neither gc nor lineage ties one
- * run's input to another run's output through a shared pulse.
+ * run's input to another run's output through a shared pulse. A manifest over `limit` bytes
+ * (MAX_MANIFEST_BYTES: what `loadManifest` reads back) is refused with E_LIMIT_EXCEEDED before
+ * anything is stored.
  */
-export function recordManifest(store: Store, m: Manifest): Digest {
+export function recordManifest(store: Store, m: Manifest, limit = MAX_MANIFEST_BYTES): Digest {
+  const bytes = canonicalBytes(m);
+  if (bytes.length > limit) throw manifestTooLarge(m.runId, bytes.length, m.pulses.length, limit);
   return store.transaction(() => {
-    const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
+    const art = store.putBytes(bytes, { mediaType: MANIFEST_MEDIA_TYPE });
     const members: Digest[] = [m.plan, m.output.artifact];
-    for (const p of m.pulses) members.push(p.receipt, p.slice, p.records);
+    for (const p of m.pulses) {
+      members.push(p.receipt, p.slice, p.records);
+      if (p.attemptsArtifact !== undefined) members.push(p.attemptsArtifact); // named, so contained
+    }
     const unique = [...new Set(members)];
     for (let i = 0; i < unique.length; i += MAX_EDGE_NODES) {
       store.addEdge({ from: [art.digest], to: unique.slice(i, i + MAX_EDGE_NODES), type: "contains", role: "manifest" });
@@ -150,28 +217,71 @@ export function recordManifest(store: Store, m: Manifest): Digest {
   });
 }
 
+/**
+ * E_LIMIT_EXCEEDED for a run whose manifest would be over `limit` bytes (`loadManifest` could
+ * not read it back, so the run could never be reported): it names the size and the pulse count,
+ * which is what makes a manifest large, and how to have fewer pulses.
+ */
+function manifestTooLarge(runId: string, bytes: number, pulses: number, limit: number, partial = false): CairnError {
+  return new CairnError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `run ${runId}: its manifest ${partial ? "would be over" : "is"} ${bytes} bytes${partial ? ` after ${pulses} pulses` : ` (${pulses} pulses)`}, more than the ${limit}-byte limit of a manifest (what can be read back); run with a larger --pulse-size, so that there are fewer pulses`,
+    { runId, bytes, pulses, limit },
+  );
+}
+
+/**
+ * Adds up a run's manifest entries as its pulses commit and refuses the run (E_LIMIT_EXCEEDED)
+ * as soon as they alone exceed `limit`, rather than after every pulse has run: the manifest
+ * could not be stored (`recordManifest` checks the whole manifest before storing it).
+ */
+export class ManifestSizeGuard {
+  private bytes = 0;
+  private pulses = 0;
+
+  constructor(
+    private readonly runId: string,
+    private readonly limit = MAX_MANIFEST_BYTES,
+  ) {}
+
+  add(p: ManifestPulse): void {
+    this.bytes += Buffer.byteLength(canonicalize(p), "utf8") + 1; // and its comma
+    this.pulses++;
+    if (this.bytes > this.limit) throw manifestTooLarge(this.runId, this.bytes, this.pulses, this.limit, true);
+  }
+}
+
 const MANIFEST_KEYS = ["config", "counts", "engine", "failures", "function", "input", "kind", "output", "plan", "pulses", "reduce", "runId", "version"];
 const PULSE_KEYS = ["attempts", "checksum", "completed", "eus", "failed", "index", "partition", "receipt", "records", "slice"];
+/** The keys of a pulse whose attempt log is named by its artifact. */
+const PULSE_KEYS_OUT_OF_LINE = ["attempts", "attemptsArtifact", "checksum", "completed", "eus", "failed", "index", "partition", "receipt", "records", "slice"];
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+const isId = (x: unknown): boolean => typeof x === "string" || Number.isSafeInteger(x);
+const keysAre = (o: Record<string, unknown>, keys: readonly string[]): boolean => {
+  const own = Object.keys(o).sort();
+  return own.length === keys.length && own.every((k, i) => k === keys[i]);
+};
+const isError = (e: unknown): boolean => isObject(e) && typeof e.code === "string" && typeof e.message === "string" && keysAre(e, ["code", "message"]);
+
+/** Whether `v` is shaped like an attempt log: an array of `{id, attempts, errors: [{code, message}]}`. */
+export function isAttemptLog(v: unknown): v is AttemptLog[] {
+  return Array.isArray(v) && v.every((a: unknown) => isObject(a) && isId(a.id) && count(a.attempts) && Array.isArray(a.errors) && a.errors.every(isError) && keysAre(a, ["attempts", "errors", "id"]));
+}
 
 /**
  * The first way `v` (a parsed manifest) is not shaped like one the engine writes, or undefined:
  * exactly the manifest's keys, `kind` "cairn.batch.manifest" and `version` 1, digests where
  * digests go, non-negative integers for counts and positions, strings where strings go, every
  * pulse `{partition, index, eus, completed, failed, checksum, slice, records, receipt,
- * attempts}` with an attempt log of `{id, attempts, errors: [{code, message}]}`, failures
+ * attempts}` with an attempt log of `{id, attempts, errors: [{code, message}]}` (or `[]` and an
+ * `attemptsArtifact` digest), failures
  * `{id, code, message}`, and `reduce` null or `{value}`. `verify` reports it as
  * `manifest_invalid` and checks nothing else (a forged manifest that lacked `pulses` used to
  * crash it with E_INTERNAL). Whether the values are RIGHT is for verify's other checks.
  */
 export function manifestShapeProblem(v: unknown): string | undefined {
-  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
-  const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
-  const isId = (x: unknown): boolean => typeof x === "string" || Number.isSafeInteger(x);
-  const keysAre = (o: Record<string, unknown>, keys: readonly string[]): boolean => {
-    const own = Object.keys(o).sort();
-    return own.length === keys.length && own.every((k, i) => k === keys[i]);
-  };
-  const isError = (e: unknown): boolean => isObject(e) && typeof e.code === "string" && typeof e.message === "string" && keysAre(e, ["code", "message"]);
   if (!isObject(v)) return "it is not a JSON object";
   if (!keysAre(v, MANIFEST_KEYS)) {
     const missing = MANIFEST_KEYS.filter((k) => !Object.prototype.hasOwnProperty.call(v, k));
@@ -202,15 +312,12 @@ export function manifestShapeProblem(v: unknown): string | undefined {
   for (let i = 0; i < pulses.length; i++) {
     const p = pulses[i] as unknown;
     const at = `pulse ${i} (in manifest order)`;
-    if (!isObject(p) || !keysAre(p, PULSE_KEYS)) return `${at} is not {${PULSE_KEYS.join(", ")}}`;
+    if (!isObject(p) || !(keysAre(p, PULSE_KEYS) || keysAre(p, PULSE_KEYS_OUT_OF_LINE))) return `${at} is not {${PULSE_KEYS.join(", ")}}`;
     if (!count(p.partition) || !count(p.index) || !count(p.eus) || !count(p.completed) || !count(p.failed)) return `${at}: partition, index, eus, completed and failed are not all non-negative integers`;
     for (const k of ["checksum", "slice", "records", "receipt"] as const) if (!isDigest(p[k])) return `${at}: ${k} ${JSON.stringify(p[k])} is not a digest`;
     if (!Array.isArray(p.attempts)) return `${at}: attempts is not an array`;
-    for (const a of p.attempts as unknown[]) {
-      if (!isObject(a) || !isId(a.id) || !count(a.attempts) || !Array.isArray(a.errors) || !a.errors.every(isError) || !keysAre(a, ["attempts", "errors", "id"])) {
-        return `${at}: an attempt log entry is not {id, attempts, errors: [{code, message}]}`;
-      }
-    }
+    if (p.attemptsArtifact !== undefined && (!isDigest(p.attemptsArtifact) || p.attempts.length > 0)) return `${at}: attemptsArtifact is not a digest beside an empty attempts`;
+    if (!isAttemptLog(p.attempts)) return `${at}: an attempt log entry is not {id, attempts, errors: [{code, message}]}`;
   }
   return undefined;
 }

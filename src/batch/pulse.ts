@@ -40,6 +40,7 @@
 import { canonicalize } from "../core/canonical.js";
 import { canonicalText } from "./canonical-text.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { echoedJson } from "../core/echo.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
@@ -429,7 +430,7 @@ export function shown(s: string): string {
 function nondeterministic(spec: PulseSpec, eu: WorkEU, first: string, second: string): CairnError {
   return new CairnError(
     ErrorCode.NONDETERMINISTIC,
-    `audit of pulse ${spec.partition}/${spec.index} found a nondeterministic result at EU ${JSON.stringify(eu.id)}:\n  run:   ${shown(first)}\n  audit: ${shown(second)}`,
+    `audit of pulse ${spec.partition}/${spec.index} found a nondeterministic result at EU ${echoedJson(eu.id)}:\n  run:   ${shown(first)}\n  audit: ${shown(second)}`,
     { partition: spec.partition, pulse: spec.index, id: eu.id, first, second },
   );
 }
@@ -439,10 +440,10 @@ function crashReexecutionMismatch(pulse: PulseRef | undefined, eus: WorkEU[], eu
   const name =
     pulse !== undefined
       ? `pulse ${pulse.partition}/${pulse.index}`
-      : `the pulse of EUs ${JSON.stringify((eus[0] as WorkEU).id)}…${JSON.stringify((eus[eus.length - 1] as WorkEU).id)}`;
+      : `the pulse of EUs ${echoedJson((eus[0] as WorkEU).id)}…${echoedJson((eus[eus.length - 1] as WorkEU).id)}`;
   return new CairnError(
     ErrorCode.NONDETERMINISTIC,
-    `re-execution of ${name} after a worker crash found a nondeterministic result at EU ${JSON.stringify(eu.id)}:\n  first attempt: ${shown(first)}\n  re-execution:  ${shown(second)}`,
+    `re-execution of ${name} after a worker crash found a nondeterministic result at EU ${echoedJson(eu.id)}:\n  first attempt: ${shown(first)}\n  re-execution:  ${shown(second)}`,
     { ...(pulse === undefined ? {} : { partition: pulse.partition, pulse: pulse.index }), id: eu.id, attempt, first, second },
   );
 }

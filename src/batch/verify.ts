@@ -22,11 +22,12 @@ import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
-import { manifestShapeProblem, type Manifest, type ManifestPulse } from "./manifest.js";
+import { inlinesAttempts, isAttemptLog, manifestShapeProblem, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
-import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate } from "./records.js";
+import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
+import { echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
@@ -57,12 +58,19 @@ export interface VerifyProblem {
  * the run (the machine): not a problem, so it does not make `ok` false, but listed so that a
  * "verified" never hides it. `reduce_not_checked`: the reduce folded again timed out or crashed
  * its worker (E_EU_TIMEOUT, E_WORKER_CRASHED), so its value was not compared.
+ * `eu_not_checked`: a re-executed EU whose record differs from the stored one, where an
+ * attempt of it timed out or crashed its worker (in the run or on re-execution): it was not
+ * compared (a record made after such an attempt may legitimately differ: it is the failure, or
+ * it ran with another `ctx.attempt`). Notes are listed up to MAX_VERIFY_PROBLEMS.
  */
 export interface VerifyNote {
-  code: "reduce_not_checked";
+  code: "reduce_not_checked" | "eu_not_checked";
   message: string;
   /** The error code that stopped the check. */
   reason: string;
+  /** eu_not_checked: the pulse (`partition/index`) and the EU's id. */
+  pulse?: string;
+  id?: EUId;
 }
 
 export interface VerifyReport {
@@ -258,6 +266,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     let total = 0;
     let failed = 0;
     let retried = 0;
+    let retriedUnknown = false; // an attempts artifact that cannot be read (reported) has no count
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
@@ -314,19 +323,41 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
         add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${failedHere} failed and ${texts.length - failedHere} completed records, manifest says ${p.failed} and ${p.completed}` });
       }
       failed += failedHere;
-      // The attempt log: the receipt's attempts artifact, byte for byte (none: no attempts).
-      const attemptsOk = (() => {
-        if (!Array.isArray(p.attempts) || r === undefined) return r === undefined; // no receipt: reported above
-        try {
-          return r.outputs.length === 2 ? store.get(r.outputs[1] as Digest).toString("utf8") === canonicalize(p.attempts) : r.outputs.length === 1 && p.attempts.length === 0;
-        } catch {
-          return false;
+      // The attempt log: the receipt's attempts artifact, byte for byte (none: no attempts),
+      // inline or named by its digest.
+      let log: AttemptLog[] | undefined = p.attempts;
+      if (p.attemptsArtifact !== undefined) {
+        const named = p.attemptsArtifact;
+        if (r !== undefined && (r.outputs.length !== 2 || r.outputs[1] !== named)) {
+          add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log ${named} is not the one its receipt records` });
         }
-      })();
-      if (r !== undefined && !attemptsOk) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log is not the one its receipt records` });
-      const logProblem = attemptLogProblem(p.attempts, recs, cfg.retries);
-      if (logProblem !== undefined) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: its attempt log does not fit its records: ${logProblem}` });
-      retried += Array.isArray(p.attempts) ? p.attempts.length : 0;
+        try {
+          log = storedAttemptLog(store, p);
+        } catch (err) {
+          if (!isArtifactError(err)) throw err;
+          add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: attempt log ${named}: ${err.message}` });
+          log = undefined;
+          retriedUnknown = true;
+        }
+        if (log !== undefined && inlinesAttempts(log)) {
+          add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: its attempt log is named by its digest, but a log of at most ${MAX_INLINE_ATTEMPTS_BYTES} bytes is held inline` });
+        }
+      } else {
+        const attemptsOk = (() => {
+          if (r === undefined) return true; // no receipt: reported above
+          try {
+            return r.outputs.length === 2 ? store.get(r.outputs[1] as Digest).toString("utf8") === canonicalize(p.attempts) : r.outputs.length === 1 && p.attempts.length === 0;
+          } catch {
+            return false;
+          }
+        })();
+        if (!attemptsOk) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log is not the one its receipt records` });
+      }
+      if (log !== undefined) {
+        const logProblem = attemptLogProblem(log, recs, cfg.retries);
+        if (logProblem !== undefined) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: its attempt log does not fit its records: ${logProblem}` });
+        retried += log.length;
+      }
       try {
         index.addOutputs(recs.map((x) => x.id), texts);
       } catch (err) {
@@ -338,7 +369,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       report.recordsChecked += texts.length;
     }
     const c = m.counts;
-    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || c.retried !== retried || m.output.records !== c.total) {
+    if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || (c.retried !== retried && !retriedUnknown) || m.output.records !== c.total) {
       add({
         code: "count_mismatch",
         message: `counts do not add up: ${c.completed} completed + ${c.failed} failed (records: ${failed} failed), total ${c.total}, records in pulses ${total}, read ${m.input.records}, output ${m.output.records}, retried ${c.retried} (attempt logs: ${retried})`,
@@ -363,7 +394,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     };
     let i = 0;
     let mismatched = false;
-    let f = 0; // failed records so far: the manifest lists every one of them, in output order
+    let f = 0; // failed records so far: the manifest lists the first ones (or, before 2026-11-26, all), in output order
     let failureMismatch = false;
     for (const text of index.ordered()) {
       builder.addRaw(leafOf(text));
@@ -387,7 +418,9 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       mismatched = true;
       add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
     }
-    if (m.failures.length !== f) add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records` });
+    if (m.failures.length !== Math.min(f, MAX_MANIFEST_FAILURES) && m.failures.length !== f) {
+      add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records (a manifest lists the first ${MAX_MANIFEST_FAILURES}, or all of them)` });
+    }
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched;
   } finally {
@@ -400,7 +433,9 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     for (const p of functionOk ? chosen : []) {
       let diff: string | undefined;
       try {
-        diff = await reexecutePulse(store, m, cfg, p);
+        let notChecked: VerifyNote[];
+        ({ diff, notChecked } = await reexecutePulse(store, m, cfg, p));
+        for (const n of notChecked) if (report.unchecked.length < MAX_VERIFY_PROBLEMS) report.unchecked.push(n);
       } catch (err) {
         // A slice or records artifact that does not verify, is missing or is not one (reported
         // above too): a finding, and the other pulses are still re-executed.
@@ -486,25 +521,91 @@ export function samplePulses(m: Manifest, k: number | undefined): ManifestPulse[
 const MACHINE_FAILURE_CODES: ReadonlySet<string> = new Set([ErrorCode.EU_TIMEOUT, ErrorCode.WORKER_CRASHED]);
 
 /**
- * Re-executes one pulse on fresh workers; returns a description of the first difference, if
- * any: a record, or else the attempt log (the EUs that needed retries, and their errors) — unless
- * either log holds a timeout or a crash, which depend on the machine as much as on the function.
+ * A pulse's stored attempt log: inline in the manifest, or read from the attempts artifact the
+ * manifest names (E_STORE_CORRUPT when that artifact is not an attempt log).
  */
-async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<string | undefined> {
-  const stored = recordsOf(store, p.records);
-  const { texts, log } = await replayPulse(store, m, cfg, p);
-  for (let i = 0; i < Math.max(texts.length, stored.length); i++) {
-    if (texts[i] !== stored[i]) {
-      return `pulse ${pulseName(p)}: EU record ${i} differs on re-execution:\n  stored:      ${stored[i] ?? "<missing>"}\n  re-executed: ${texts[i] ?? "<missing>"}`;
-    }
+function storedAttemptLog(store: Store, p: ManifestPulse): AttemptLog[] {
+  if (p.attemptsArtifact === undefined) return p.attempts;
+  const text = store.get(p.attemptsArtifact).toString("utf8");
+  let log: unknown;
+  try {
+    log = JSON.parse(text);
+  } catch (err) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `attempts artifact ${p.attemptsArtifact} is not JSON: ${(err as Error).message}`, { digest: p.attemptsArtifact });
   }
-  const a = canonicalize(p.attempts);
+  if (!isAttemptLog(log)) throw new CairnError(ErrorCode.STORE_CORRUPT, `attempts artifact ${p.attemptsArtifact} is not an attempt log`, { digest: p.attemptsArtifact });
+  return log as AttemptLog[];
+}
+
+/**
+ * The machine failure (a timeout or a crash: MACHINE_FAILURE_CODES) one EU met in one
+ * execution of its pulse, if any: its record's error, else an error in its attempt log entry.
+ */
+function machineFailure(text: string, entry: AttemptLog | undefined): EUError | undefined {
+  if (isFailedRecord(text)) {
+    const e = parseRecord(text).error;
+    if (e !== undefined && MACHINE_FAILURE_CODES.has(e.code)) return e;
+  }
+  return entry?.errors.find((x) => MACHINE_FAILURE_CODES.has(x.code));
+}
+
+/** The id of a stored record, or undefined when it does not parse (a tampered one: reported as a difference). */
+function recordId(text: string): EUId | undefined {
+  try {
+    return parseRecord(text).id;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Re-executes one pulse on fresh workers. `diff` describes the first difference, if any: a
+ * record, or else the attempt log (the EUs that needed retries, and their errors) — unless
+ * either log holds a timeout or a crash, which depend on the machine as much as on the
+ * function. A record that differs where either execution of that EU met a timeout or a crash
+ * is not compared: it is listed in `notChecked`
+ * (`eu_not_checked`), and the pulse's other records still are compared.
+ */
+async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
+  const stored = recordsOf(store, p.records);
+  const storedLog = storedAttemptLog(store, p);
+  const { texts, log } = await replayPulse(store, m, cfg, p);
+  const name = pulseName(p);
+  const notChecked: VerifyNote[] = [];
+  const byId = (l: AttemptLog[]): Map<string, AttemptLog> => new Map(l.map((e) => [canonicalize(e.id), e]));
+  const storedEntries = byId(storedLog);
+  const rerunEntries = byId(log);
+  for (let i = 0; i < Math.max(texts.length, stored.length); i++) {
+    const a = stored[i];
+    const b = texts[i];
+    if (a === b) continue;
+    const id = a === undefined || b === undefined ? undefined : recordId(a);
+    if (a !== undefined && b !== undefined && id !== undefined) {
+      const key = canonicalize(id);
+      const inRun = machineFailure(a, storedEntries.get(key));
+      const inRerun = machineFailure(b, rerunEntries.get(key));
+      if (inRun !== undefined || inRerun !== undefined) {
+        const e = (inRerun ?? inRun) as EUError;
+        const where = inRun === undefined ? "on re-execution (not in the run)" : inRerun === undefined ? "in the run (not on re-execution)" : "both in the run and on re-execution";
+        notChecked.push({
+          code: "eu_not_checked",
+          pulse: name,
+          id,
+          reason: e.code,
+          message: `pulse ${name}: EU ${echoedJson(id)}: an attempt ended in ${e.code} (${shown(e.message)}) ${where}: its record was not compared`,
+        });
+        continue;
+      }
+    }
+    return { diff: `pulse ${name}: EU record ${i} differs on re-execution:\n  stored:      ${a ?? "<missing>"}\n  re-executed: ${b ?? "<missing>"}`, notChecked };
+  }
+  const a = canonicalize(storedLog);
   const b = canonicalize(log);
   const machine = (l: AttemptLog[]): boolean => l.some((e) => e.errors.some((x) => MACHINE_FAILURE_CODES.has(x.code)));
-  if (a !== b && !machine(p.attempts) && !machine(log)) {
-    return `pulse ${pulseName(p)}: the attempt log differs on re-execution:\n  stored:      ${shown(a)}\n  re-executed: ${shown(b)}`;
+  if (a !== b && !machine(storedLog) && !machine(log)) {
+    return { diff: `pulse ${name}: the attempt log differs on re-execution:\n  stored:      ${shown(a)}\n  re-executed: ${shown(b)}`, notChecked };
   }
-  return undefined;
+  return { notChecked };
 }
 
 async function replayPulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ texts: string[]; log: AttemptLog[] }> {

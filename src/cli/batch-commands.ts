@@ -11,7 +11,7 @@ import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, UsageError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
-import { listRuns, type RunSummary } from "../batch/runs.js";
+import { iterateRuns, type RunSummary } from "../batch/runs.js";
 import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
@@ -28,6 +28,11 @@ import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
 
 /** Failures listed in the human summary (the JSON result and the manifest hold more). */
 export const SHOWN_FAILURES = 10;
+/**
+ * `runs ls` keeps up to this many rows in memory to align its columns; with more runs it reads
+ * them twice (once for the column widths, once to print), so its memory stays bounded.
+ */
+export const MAX_HELD_RUN_ROWS = 10_000;
 /** Longest failure message shown on one human line. */
 const SHOWN_MESSAGE_CHARS = 300;
 /** Longest reduce value shown in the human summary. */
@@ -332,8 +337,9 @@ export function resumeCommand(): Command {
 function printVerify(out: Output, r: VerifyReport): void {
   for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
   // Checks that could not be made (not problems: the exit status stays 0 when nothing else is wrong).
-  for (const n of r.unchecked) out.line(`${n.code}  ${n.message}`);
-  const notChecked = r.unchecked.some((n) => n.code === "reduce_not_checked") ? ", the reduce NOT checked" : "";
+  for (const n of r.unchecked) out.line(`${n.code}${n.pulse === undefined ? "" : `  pulse ${n.pulse}`}  ${n.message}`);
+  const eusNotChecked = r.unchecked.filter((n) => n.code === "eu_not_checked").length;
+  const notChecked = `${eusNotChecked > 0 ? `, ${plural(eusNotChecked, "EU record")} NOT checked` : ""}${r.unchecked.some((n) => n.code === "reduce_not_checked") ? ", the reduce NOT checked" : ""}`;
   const reexec = `${r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : ""}${r.reduceRefolded ? ", folded the reduce again" : ""}${notChecked}`;
   if (r.ok) {
     out.line(`verified: ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec} (run ${r.runId}, manifest ${r.manifestDigest})`);
@@ -350,7 +356,7 @@ export function verifyCommand(): Command {
     .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses (implies --reexecute)").argParser((v) => parseCount(v, "--sample")).implies({ reexecute: true }))
     .addHelpText(
       "after",
-      "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished), 2 usage error.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, not as a mismatch: it does not change the exit status.",
+      "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished), 2 usage error.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
     )
     .action(async (runId: string, opts: { reexecute?: boolean; sample?: number }, cmd: Command) => {
       checkRunId(runId);
@@ -404,15 +410,57 @@ export function replayCommand(): Command {
 // ---------------------------------------------------------------------------------------------
 // runs ls / show
 
-function pad(cells: string[][]): string[] {
-  const widths: number[] = [];
-  for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join("  "));
+/** Widens `widths` to hold `row`'s cells. */
+function widen(widths: number[], row: readonly string[]): void {
+  row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
 }
 
+/** One table row: every cell but the last padded to its column's width, two spaces apart. */
+function padRow(row: readonly string[], widths: readonly number[]): string {
+  return row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] as number))).join("  ");
+}
+
+const RUNS_HEADER = ["RUN", "STATE", "STATUS", "TOTAL/FAILED", "INPUT", "FUNCTION"];
+
+/** A run's row; STATUS is `unreadable` for a run whose plan, report or manifest cannot be read. */
 function summaryCells(s: RunSummary): string[] {
   const counts = s.counts === undefined ? "-" : `${s.counts.total}/${s.counts.failed}`;
-  return [s.runId, s.state, s.status ?? "-", counts, s.input, s.function];
+  return [s.runId, s.state, s.error !== undefined ? "unreadable" : (s.status ?? "-"), counts, s.input, s.function];
+}
+
+/** Says on stderr which run could not be read, and why (the listing goes on). */
+function warnUnreadable(s: RunSummary): void {
+  if (s.error !== undefined) process.stderr.write(`cairn: run ${s.runId}: ${s.error.message} [${s.error.code}]\n`);
+}
+
+/**
+ * The human `runs ls` table, columns aligned as wide as their widest cell. Rows are held to be
+ * aligned up to MAX_HELD_RUN_ROWS; past that the runs are read a second time to print, so only
+ * the column widths are kept (a run finished or planned between the two readings may then be
+ * wider than its column: it is printed unaligned, never cut).
+ */
+export async function printRunsTable(store: Store, out: Output, heldRows = MAX_HELD_RUN_ROWS): Promise<void> {
+  const widths: number[] = [];
+  widen(widths, RUNS_HEADER);
+  let held: RunSummary[] | undefined = [];
+  let any = false;
+  for (const s of iterateRuns(store)) {
+    any = true;
+    widen(widths, summaryCells(s));
+    if (held !== undefined) {
+      held.push(s);
+      if (held.length > heldRows) held = undefined; // too many to hold: read them again below
+    }
+  }
+  if (!any) {
+    out.note("no runs");
+    return;
+  }
+  if (!out.quiet) await out.written(`${padRow(RUNS_HEADER, widths)}\n`);
+  for (const s of held ?? iterateRuns(store)) {
+    warnUnreadable(s);
+    await out.written(`${padRow(summaryCells(s), widths)}\n`);
+  }
 }
 
 function configLine(c: RunConfig): string {
@@ -465,29 +513,24 @@ function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, p
   const res = resourcesLine(store, runId);
   if (res !== undefined) out.line(res);
   if (m.failures.length > 0) {
+    // The manifest lists the first failures (manifest.ts MAX_MANIFEST_FAILURES); counts.failed all of them.
     const shown = Math.min(SHOWN_FAILURES, m.failures.length);
-    out.line(`failures (${shown < m.failures.length ? `first ${shown} of ${groupDigits(m.failures.length)}` : plural(m.failures.length, "EU")}):`);
+    const all = Math.max(m.counts.failed, m.failures.length);
+    out.line(`failures (${shown < all ? `first ${shown} of ${groupDigits(all)}` : plural(all, "EU")}):`);
     for (const f of m.failures.slice(0, SHOWN_FAILURES)) out.line(failureLine(f));
   }
 }
 
 export function runsCommand(): Command {
-  const ls = new Command("ls").description("list batch runs: runId  state  status  total/failed  input  function").action(async (_opts, cmd: Command) => {
-    await withStore(cmd, "read", (store, out) => {
-      const runs = listRuns(store);
-      if (out.json) {
-        out.list(runs, () => "");
-        return;
-      }
-      if (runs.length === 0) {
-        out.note("no runs");
-        return;
-      }
-      const rows = pad([["RUN", "STATE", "STATUS", "TOTAL/FAILED", "INPUT", "FUNCTION"], ...runs.map(summaryCells)]);
-      if (!out.quiet) out.line(rows[0] as string);
-      for (const row of rows.slice(1)) out.line(row);
+  const ls = new Command("ls")
+    .description("list batch runs: runId  state  status  total/failed  input  function (status `unreadable`: the run's manifest cannot be read, said on stderr)")
+    .action(async (_opts, cmd: Command) => {
+      await withStore(cmd, "read", async (store, out) => {
+        // Streamed: --json item by item; the table in at most two readings (printRunsTable).
+        if (out.json) await out.streamList(iterateRuns(store), () => "");
+        else await printRunsTable(store, out);
+      });
     });
-  });
   const show = new Command("show")
     .description("describe a run: config, input, function, counts, output digest, pulses, failures (--json: the manifest, or the plan if incomplete)")
     .argument("<runId>", "run id (16 hex digits)")

@@ -13,8 +13,11 @@ export interface GlobalOptions {
 }
 
 interface Sink {
+  /** False when the sink's buffer is full: wait for 'drain' before writing more (a stream). */
   write(s: string): unknown;
   isTTY?: boolean;
+  once?(event: "drain" | "close", listener: () => void): unknown;
+  off?(event: "drain" | "close", listener: () => void): unknown;
 }
 
 /** True when ANSI color may be written to `stream` (a TTY, and NO_COLOR unset or empty). */
@@ -30,6 +33,8 @@ export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   private readonly color: boolean;
+  /** The sink closed while `written` waited for it to drain: it never will. */
+  private closed = false;
 
   constructor(
     opts: GlobalOptions,
@@ -71,7 +76,48 @@ export class Output {
     for (const [k, v] of Object.entries(rec)) this.line(`${k}: ${v === undefined ? "-" : String(v)}`);
   }
 
-  /** Streams a list: a JSON array in JSON mode (written item by item), else one human line each. */
+  /**
+   * Streams a list: a JSON array in JSON mode (written item by item), else one human line each,
+   * waiting for the sink to drain whenever a write says its buffer is full, so a listing to a
+   * slow pipe (`cairn store roots --json | …`) is not queued in memory whole. The bytes are those
+   * of `list`. Resolves with the number of items once the last one is handed to the sink.
+   */
+  async streamList<T>(items: Iterable<T>, human: (item: T) => string): Promise<number> {
+    let n = 0;
+    for (const item of items) {
+      await this.written(this.json ? `${n === 0 ? "[\n" : ",\n"}  ${JSON.stringify(item)}` : `${human(item)}\n`);
+      n++;
+    }
+    if (this.json) await this.written(n === 0 ? "[]\n" : "\n]\n");
+    return n;
+  }
+
+  /**
+   * Writes `s` and, when the sink's buffer is full, waits until it drains (or closes: a closed
+   * stdout is main.ts's to report, and nothing is waited for after it).
+   */
+  async written(s: string): Promise<void> {
+    const sink = this.out;
+    if (sink.write(s) !== false || sink.once === undefined || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const drained = (): void => {
+        sink.off?.("close", closed);
+        resolve();
+      };
+      const closed = (): void => {
+        this.closed = true;
+        sink.off?.("drain", drained);
+        resolve();
+      };
+      sink.once?.("drain", drained);
+      sink.once?.("close", closed);
+    });
+  }
+
+  /**
+   * Streams a list as `streamList` does, but without waiting for the sink to drain: everything
+   * not yet taken by a pipe is queued in memory. For short lists only; use `streamList`.
+   */
   list<T>(items: Iterable<T>, human: (item: T) => string): number {
     let n = 0;
     for (const item of items) {

@@ -77,9 +77,12 @@ describe("error messages are well-formed and cut between code points", () => {
     expect(one).toEqual({ id: 1, code: ErrorCode.WORKER_CRASHED, message: `${prefix}x\ufffdy while running EU 1` });
     expect(two).toEqual({ id: 2, code: ErrorCode.WORKER_CRASHED, message: `${prefix}${"a".repeat(MAX_ERROR_MESSAGE_CHARS - 1 - prefix.length)}…` });
     expect(listRuns(store).map((x) => x.runId)).toContain(r.runId);
-    // The attempt log (crash messages, whole) is canonical too.
-    const m = manifestOf(store, r.runId);
-    expect(m.pulses[0]?.attempts.map((a) => a.errors.length)).toEqual([2, 2]);
+    // The attempt log (crash messages, whole) is canonical too. Over MAX_INLINE_ATTEMPTS_BYTES,
+    // the manifest names it by its attempts artifact instead of holding it.
+    const p0 = manifestOf(store, r.runId).pulses[0];
+    expect(p0?.attempts).toEqual([]);
+    const log = JSON.parse(store.get(p0?.attemptsArtifact as `sha256:${string}`).toString("utf8")) as Array<{ errors: unknown[] }>;
+    expect(log.map((a) => a.errors.length)).toEqual([2, 2]);
   });
 });
 

@@ -94,14 +94,17 @@ describe("retries and failures", () => {
     expect(manifestOf(store, r.runId).pulses.every((p) => p.attempts.length === 0)).toBe(true);
   });
 
-  it("the result lists the first 100 failures in id order; the manifest lists them all", async () => {
+  it("the result and the manifest list the first 100 failures in id order; the counts and the output hold them all", async () => {
     const { store } = scratch.store();
     const data = Array.from({ length: 150 }, (_, i) => ({ v: i, fail: true }));
     const r = await run(store, data, fixture("engine-throws.mjs"), { partitions: 4, pulseSize: 10, workers: 2, retries: 0 });
     expect(r.status).toBe("failed");
     expect(r.counts).toEqual({ total: 150, completed: 0, failed: 150, retried: 0 });
     expect(r.failures.map((f) => f.id)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(manifestOf(store, r.runId).failures.map((f) => f.id)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    const m = manifestOf(store, r.runId);
+    expect(m.failures).toEqual(r.failures);
+    expect(m.counts.failed).toBe(150);
+    expect((await outputsOf(store, r.runId)).filter((o) => o.error !== undefined).map((o) => o.id)).toEqual(Array.from({ length: 150 }, (_, i) => i));
   });
 
   it("retried EUs give the same output digest on every layout", async () => {

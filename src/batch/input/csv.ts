@@ -30,6 +30,7 @@ import type { Transform } from "node:stream";
 import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+import { echoed, echoedJson } from "../../core/echo.js";
 import type { RecordLocation } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
@@ -315,8 +316,8 @@ function checkHeader(record: string[], display: string, line: number): string[] 
     if (first !== undefined) {
       throw new CairnError(
         ErrorCode.INVALID_INPUT,
-        `${display}:${line}: duplicate column name ${JSON.stringify(name)} in the header (columns ${first + 1} and ${i + 1})`,
-        { file: display, line, column: i + 1, name },
+        `${display}:${line}: duplicate column name ${echoedJson(name)} in the header (columns ${first + 1} and ${i + 1})`,
+        { file: display, line, column: i + 1, name: echoed(name) },
       );
     }
     seen.set(name, i);
@@ -325,7 +326,7 @@ function checkHeader(record: string[], display: string, line: number): string[] 
 }
 
 function describeColumns(header: readonly string[]): string {
-  const shown = header.slice(0, 20).map((h) => JSON.stringify(h));
+  const shown = header.slice(0, 20).map((h) => echoedJson(h));
   if (header.length > 20) shown.push(`… ${header.length - 20} more`);
   return shown.join(", ");
 }
