@@ -1,8 +1,8 @@
 /**
  * Quoting user-supplied values in error messages without echoing them whole: a 5 MB duplicate
  * key or EU id made a 5 MB message. A value longer than MAX_ECHOED_CHARS is cut and its full
- * length stated. The same rule as the HTTP gateway's (`src/server/app.ts` `truncated`, with
- * the same limit in `src/server/constants.ts`).
+ * length stated. The HTTP gateway's error messages (src/server/app.ts) and the batch input and
+ * engine errors use it alike.
  */
 
 /**

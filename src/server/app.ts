@@ -67,6 +67,7 @@ import { createRequire } from "node:module";
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { firstInvalidUtf8 } from "../core/utf8.js";
+import { echoed } from "../core/echo.js";
 import type { Store } from "../store/store.js";
 import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
@@ -230,17 +231,6 @@ function describe(v: unknown): string {
   return "a number";
 }
 
-/**
- * `s` itself, or its first `max` characters (never half of a surrogate pair) followed by
- * `… (N characters)`, N being the length of `s`.
- */
-function truncated(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const last = s.charCodeAt(max - 1);
-  const end = last >= 0xd800 && last <= 0xdbff ? max - 1 : max;
-  return `${s.slice(0, end)}… (${s.length} characters)`;
-}
-
 /** The user values an error message about `workflowCode` may quote: the code, its domain and its WF code. */
 function echoedValues(workflowCode: string | undefined): string[] {
   if (workflowCode === undefined) return [];
@@ -256,7 +246,7 @@ function echoedValues(workflowCode: string | undefined): string[] {
 function boundEchoes(message: string, values: readonly string[]): string {
   const long = values.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]).filter((v) => v.length > MAX_ECHOED_CHARS);
   long.sort((a, b) => b.length - a.length); // the whole code before a segment of it
-  return long.reduce((acc, v) => (acc.includes(v) ? acc.split(v).join(truncated(v, MAX_ECHOED_CHARS)) : acc), message);
+  return long.reduce((acc, v) => (acc.includes(v) ? acc.split(v).join(echoed(v, MAX_ECHOED_CHARS)) : acc), message);
 }
 
 const BODY_WHAT = "request body";
@@ -354,7 +344,7 @@ function sendJson(reply: FastifyReply, statusCode: number, doc: Record<string, u
 
 /** The gateway's error body; the message cut to MAX_ERROR_CHARS. */
 function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { status: STATUS_ERROR, error: truncated(message, MAX_ERROR_CHARS), ...extra };
+  return { status: STATUS_ERROR, error: echoed(message, MAX_ERROR_CHARS), ...extra };
 }
 
 /** Status and message of an error Node's HTTP server raises before any route (the 'clientError' event), but a request timeout. */
@@ -634,13 +624,13 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   function refusal(request: FastifyRequest): string | null {
     const { origin, host } = request.headers;
     if (!corsDecision(policy, origin).allowed) {
-      return `Cross-origin request refused: Origin '${truncated(String(origin), MAX_ECHOED_CHARS)}' is not allowed (allow it with cairn serve --allow-origin <origin>, or ServerOptions.allowOrigins)`;
+      return `Cross-origin request refused: Origin '${echoed(String(origin), MAX_ECHOED_CHARS)}' is not allowed (allow it with cairn serve --allow-origin <origin>, or ServerOptions.allowOrigins)`;
     }
     const addr = app.server.address();
     if (host !== undefined && addr !== null && typeof addr === "object" && isLoopbackAddress(addr.address)) {
       const names = loopbackHosts(addr.address, addr.port);
       if (!names.includes(host.toLowerCase())) {
-        return `Request refused: Host '${truncated(host, MAX_ECHOED_CHARS)}' does not name this server's loopback address (expected one of ${names.join(", ")})`;
+        return `Request refused: Host '${echoed(host, MAX_ECHOED_CHARS)}' does not name this server's loopback address (expected one of ${names.join(", ")})`;
       }
     }
     return null;
@@ -896,12 +886,12 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       // A failure after the run had its trace (writing its summary, recording it) names the trace.
       const traceId = err instanceof RunFailure ? err.traceId : isCairnError(err) && typeof err.details.traceId === "string" ? err.details.traceId : null;
       const message = err instanceof RunFailure ? err.message : isCairnError(err) ? `${messageOf(err)} [${err.code}]` : `Internal error: ${messageOf(err)}`;
-      const workflowCode = seen.name === undefined ? null : truncated(seen.name.fqdn, MAX_ECHOED_CHARS);
+      const workflowCode = seen.name === undefined ? null : echoed(seen.name.fqdn, MAX_ECHOED_CHARS);
       return sendJson(reply, 500, errorDoc(echo(message), { trace_id: traceId, workflow_code: workflowCode }));
     }
   });
 
-  app.setNotFoundHandler(async (request, reply) => sendJson(reply, 404, errorDoc(`Not found: ${request.method} ${truncated(request.url.split("?")[0] ?? "", MAX_ECHOED_CHARS)}`)));
+  app.setNotFoundHandler(async (request, reply) => sendJson(reply, 404, errorDoc(`Not found: ${request.method} ${echoed(request.url.split("?")[0] ?? "", MAX_ECHOED_CHARS)}`)));
 
   // Errors raised by fastify itself (body too large → 413, malformed request → 400…).
   app.setErrorHandler(async (err: FastifyError, _request, reply) => {

@@ -109,9 +109,10 @@ export const MAX_DRAIN_TURNS = 1024;
 
 /**
  * Longest user-supplied value (a workflow_code, one of its segments) an error message quotes in
- * full (characters); a longer one is cut to this many and marked `… (N characters)`.
+ * full (characters); a longer one is cut to this many and marked `… (N characters)`: the rule
+ * and the limit of core/echo.ts (`echoed`), which batch errors use too.
  */
-export const MAX_ECHOED_CHARS = 256;
+export { MAX_ECHOED_CHARS } from "../core/echo.js";
 
 /**
  * Longest error message the gateway sends (characters): a longer one (a runtime error quoting a
