@@ -108,8 +108,8 @@ export function snapshotCommand(): Command {
       });
     });
   const ls = new Command("ls").description("list snapshots: name  asOf  createdAt").action(async (_opts, cmd: Command) => {
-    await withStore(cmd, "read", (store, out) => {
-      out.list(store.listSnapshots(), (s) => `${s.name}  ${s.asOf}  ${new Date(s.createdAt).toISOString()}`);
+    await withStore(cmd, "read", async (store, out) => {
+      await out.streamList(store.listSnapshots(), (s) => `${s.name}  ${s.asOf}  ${new Date(s.createdAt).toISOString()}`);
     });
   });
   const rm = new Command("rm")

@@ -113,21 +113,6 @@ export class Output {
       sink.once?.("close", closed);
     });
   }
-
-  /**
-   * Streams a list as `streamList` does, but without waiting for the sink to drain: everything
-   * not yet taken by a pipe is queued in memory. For short lists only; use `streamList`.
-   */
-  list<T>(items: Iterable<T>, human: (item: T) => string): number {
-    let n = 0;
-    for (const item of items) {
-      if (this.json) this.out.write(`${n === 0 ? "[\n" : ",\n"}  ${JSON.stringify(item)}`);
-      else this.line(human(item));
-      n++;
-    }
-    if (this.json) this.out.write(n === 0 ? "[]\n" : "\n]\n");
-    return n;
-  }
 }
 
 /** The JSON shape of an error. */

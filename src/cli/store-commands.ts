@@ -146,8 +146,8 @@ function lsCommand(): Command {
         else filter.typeTag = parseTypeTag(opts.type);
       }
       if (opts.limit !== undefined) filter.limit = opts.limit;
-      await withStore(cmd, "read", (store, out) => {
-        out.list(readerFor(store, opts.snapshot).list(filter), artifactLine);
+      await withStore(cmd, "read", async (store, out) => {
+        await out.streamList(readerFor(store, opts.snapshot).list(filter), artifactLine);
       });
     });
 }
@@ -217,9 +217,9 @@ function unpinCommand(): Command {
 
 function rootsCommand(): Command {
   return new Command("roots").description("list pinned roots: name  kind  digest").action(async (_opts, cmd: Command) => {
-    await withStore(cmd, "read", (store, out) => {
-      // Streamed (a page of roots at a time), as `store ls` streams artifacts.
-      out.list(store.iterateRoots(), (r) => `${r.name}  ${r.kind}  ${r.digest}`);
+    await withStore(cmd, "read", async (store, out) => {
+      // Streamed (a page of roots at a time, waiting for stdout to drain), as `store ls` streams artifacts.
+      await out.streamList(store.iterateRoots(), (r) => `${r.name}  ${r.kind}  ${r.digest}`);
     });
   });
 }
