@@ -41,15 +41,6 @@ const SHOWN_REDUCE_CHARS = 2000;
 // ---------------------------------------------------------------------------------------------
 // Option parsing: strict, E_USAGE (exit 2) naming the flag.
 
-/** A decimal integer in min..max (no sign, no exponent, no unit). */
-export function parseIntIn(text: string, what: string, min: number, max: number): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { value: text });
-  }
-  return n;
-}
-
 /** A probability in [0, 1], as a plain decimal (`0`, `0.05`, `.5`, `1`). */
 export function parseRate(text: string, what: string): number {
   const t = text.trim();
@@ -293,15 +284,15 @@ export function runCommand(): Command {
     .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin")
     .addOption(new Option("--format <format>", "input format").choices(INPUT_FORMATS).default("jsonl"))
     .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)")
-    .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseIntIn(v, "--partitions", 1, MAX_PARTITIONS)))
-    .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseIntIn(v, "--pulse-size", 1, MAX_PULSE_SIZE)))
-    .addOption(new Option("--workers <w>", "worker threads (default: CPUs, at most 8)").argParser((v) => parseIntIn(v, "--workers", 1, MAX_WORKERS)))
+    .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseCount(v, "--partitions", MAX_PARTITIONS, 1)))
+    .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseCount(v, "--pulse-size", MAX_PULSE_SIZE, 1)))
+    .addOption(new Option("--workers <w>", "worker threads (default: CPUs, at most 8)").argParser((v) => parseCount(v, "--workers", MAX_WORKERS, 1)))
     .addOption(
       new Option("--max-pulses-in-flight <m>", "most pulses running at once; reading waits while this many are queued or running (default 2 × workers)").argParser((v) =>
-        parseIntIn(v, "--max-pulses-in-flight", 1, 4 * MAX_WORKERS),
+        parseCount(v, "--max-pulses-in-flight", 4 * MAX_WORKERS, 1),
       ),
     )
-    .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseIntIn(v, "--retries", 0, MAX_RETRIES)))
+    .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseCount(v, "--retries", MAX_RETRIES, 0)))
     .option("--seed <s>", `run seed for the per-EU seeded randomness (default ${DEFAULT_SEED})`)
     .addOption(new Option("--max-memory <size>", `memory bound, e.g. 256MB, 1GiB (default ${humanBytes(DEFAULT_MAX_MEMORY_BYTES)})`).argParser((v) => parseMemory(v, "--max-memory")))
     .option("--out <file>", "also write the ordered output (JSONL) to this file")

@@ -21,9 +21,14 @@ export function parseDuration(text: string, what = "duration"): number {
   return Math.round(ms);
 }
 
-/** Parses a decimal integer in min..max (no sign, no exponent). */
+/**
+ * Parses a decimal integer in min..max (no sign, no exponent, no unit; surrounding whitespace
+ * ignored, as for every numeric option): every integer flag of the CLI (`--workers`, `--port`,
+ * `--depth`, `--limit`, `--ttl`…) goes through it, so they accept and refuse the same texts.
+ */
 export function parseCount(text: string, what: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
-  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  const t = text.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : Number.NaN;
   if (!Number.isSafeInteger(n) || n > max || n < min) {
     throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { value: text });
   }

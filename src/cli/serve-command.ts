@@ -17,6 +17,7 @@ import {
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
+import { parseCount } from "./duration.js";
 import { printError } from "./output.js";
 import { snapshotSourceSetup } from "./wf-compile.js";
 
@@ -77,11 +78,8 @@ Notes:
   $CAIRN_STORE each run is recorded in the store. SIGINT/SIGTERM stop the server gracefully
   (exit 0).`;
 
-function parsePort(v: string): number {
-  const n = /^\d{1,5}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n > 65535) throw new InvalidArgumentError(`--port must be an integer 0..65535, got '${v}'`);
-  return n;
-}
+/** Largest TCP port. */
+const MAX_PORT = 65535;
 
 /** An empty --host would make Node listen on every interface (its "unspecified address"), not the default. */
 function parseHost(v: string): string {
@@ -101,7 +99,7 @@ function collectOrigin(v: string, previous: string[]): string[] {
 export function serveCommand(): Command {
   return new Command("serve")
     .description("serve a PGS workspace or a sealed Cairn snapshot over HTTP: POST /api/run, GET /api/health")
-    .option("--port <n>", `TCP port (0 picks a free one)`, parsePort, DEFAULT_PORT)
+    .option("--port <n>", `TCP port (0 picks a free one)`, (v: string) => parseCount(v, "--port", MAX_PORT), DEFAULT_PORT)
     .option("--host <addr>", "address to listen on (localhost: both 127.0.0.1 and ::1)", parseHost, DEFAULT_HOST)
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV}); with --snapshot, where traces/ goes (default .)`)
     .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")

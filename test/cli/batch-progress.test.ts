@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { Progress } from "../../src/batch/engine.js";
 import { bar, estimateTotal, formatEta, groupDigits, LINE_INTERVAL_MS, percentDone, ProgressDisplay, progressMode, type ProgressStream } from "../../src/cli/progress.js";
-import { parseIntIn, parseMemory, parseRate } from "../../src/cli/batch-commands.js";
+import { parseMemory, parseRate } from "../../src/cli/batch-commands.js";
+import { parseCount } from "../../src/cli/duration.js";
 import { isCairnError } from "../../src/core/errors.js";
 
 class FakeStream implements ProgressStream {
@@ -255,10 +256,11 @@ describe("run flag parsers", () => {
     return false;
   };
 
-  it("parseIntIn is strict", () => {
-    expect(parseIntIn("8", "--partitions", 1, 10)).toBe(8);
-    expect(parseIntIn("0", "--retries", 0, 10)).toBe(0);
-    for (const bad of ["0", "11", "3x", "-1", "1.5", "1e1", "", " ", "0x2", "+3"]) expect(usage(() => parseIntIn(bad, "--partitions", 1, 10))).toBe(true);
+  it("parseCount (every integer flag) is strict, around surrounding spaces", () => {
+    expect(parseCount("8", "--partitions", 10, 1)).toBe(8);
+    expect(parseCount(" 8 ", "--partitions", 10, 1)).toBe(8);
+    expect(parseCount("0", "--retries", 10, 0)).toBe(0);
+    for (const bad of ["0", "11", "3x", "-1", "1.5", "1e1", "", " ", "0x2", "+3", "8 8"]) expect(usage(() => parseCount(bad, "--partitions", 10, 1))).toBe(true);
   });
 
   it("parseRate accepts [0, 1]", () => {

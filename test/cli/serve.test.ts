@@ -92,7 +92,9 @@ describe("cairn serve", () => {
     expect(noWs.err).toContain("--workspace <dir> (or $PGS_WORKSPACE) is required [E_USAGE]");
     const badPort = cairn(["serve", "--port", "70000", "--workspace", "workspace"], { cwd: b.root });
     expect(badPort.status).toBe(2);
-    expect(badPort.err).toContain("--port must be an integer 0..65535");
+    expect(badPort.err).toContain(`invalid --port "70000": expected an integer in 0..65535 [E_USAGE]`);
+    // surrounding spaces are allowed, as for every integer flag (parseCount)
+    expect(cairn(["serve", "--port", " 70000 ", "--workspace", "workspace"], { cwd: b.root }).err).toContain(`invalid --port " 70000 ": expected an integer in 0..65535`);
     // an empty --host (a script's unset "$HOST") would listen on every interface: refused
     for (const host of ["", " "]) {
       const emptyHost = cairn(["serve", "--port", "0", "--host", host, "--workspace", "workspace"], { cwd: b.root });
