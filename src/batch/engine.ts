@@ -11,7 +11,8 @@
  */
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { lstat, readlink, realpath, stat } from "node:fs/promises";
+import { lstat, open, readlink, realpath, rm, stat, type FileHandle } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
@@ -31,7 +32,8 @@ import {
   auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import {
-  buildManifest, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest, type PulseEntry,
+  buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
+  type PulseEntry,
 } from "./manifest.js";
 import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
@@ -421,12 +423,12 @@ async function execute(
     const cursor: MergeCursor = spill !== undefined ? new IndexIdMerge(store, spill, cfg.partitions, mergePulses, recordsRead) : new OrderIndexMerge(index);
     let merged: Awaited<ReturnType<typeof mergeOutputs>>;
     try {
-      merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, out, sampleMemory);
+      merged = await mergeOutputs(store, cursor, recordsRead, cfg.maxMemoryBytes, runner, out, sampleMemory, `${tmpBase}.failures.jsonl`);
     } catch (err) {
       forgetIfHopeless(store, runId, err); // e.g. a reduce that throws: it throws again on resume
       throw err;
     }
-    manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, output: merged.output, reduce: merged.reduce });
+    manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, failuresArtifact: merged.failuresArtifact, output: merged.output, reduce: merged.reduce });
   } finally {
     try {
       index.close();
@@ -527,7 +529,69 @@ function toSpec(sp: ScheduledPulse, noun: RecordLocation["noun"]): PulseSpec {
 }
 
 
-/** Scans the records once, in EU-id order: output artifact, Merkle root, failures, reduce. */
+/**
+ * The run's failures artifact as the ordered merge meets the failures: nothing while there are
+ * at most MAX_MANIFEST_FAILURES (the manifest lists them all); from the next one on, every
+ * failure line (failureLine), the first ones included, goes to a temp file at `path` in chunks
+ * of about MERGE_CHUNK_BYTES, so memory holds only the manifest's list and one chunk. `store`
+ * stores the file as an artifact (FAILURES_MEDIA_TYPE) when it was written.
+ */
+class FailuresFile {
+  private fh: FileHandle | undefined;
+  private pending = "";
+  private count = 0;
+
+  /** `first`: the manifest's list, which the caller fills with the first failures. */
+  constructor(
+    private readonly path: string,
+    private readonly first: Manifest["failures"],
+  ) {}
+
+  async add(f: Manifest["failures"][number]): Promise<void> {
+    this.count++;
+    if (this.count <= MAX_MANIFEST_FAILURES) return; // only in the manifest's list so far
+    if (this.fh === undefined) {
+      this.fh = await open(this.path, "wx");
+      for (const g of this.first) this.pending += `${failureLine(g)}\n`;
+    }
+    this.pending += `${failureLine(f)}\n`;
+    if (this.pending.length >= MERGE_CHUNK_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.fh === undefined || this.pending.length === 0) return;
+    const chunk = this.pending;
+    this.pending = "";
+    await this.fh.write(chunk);
+  }
+
+  /** The failures artifact's digest, once stored; undefined when there were at most MAX_MANIFEST_FAILURES. */
+  async store(store: Store): Promise<Digest | undefined> {
+    if (this.fh === undefined) return undefined;
+    await this.flush();
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh.close();
+    return (await store.put(createReadStream(this.path), { mediaType: FAILURES_MEDIA_TYPE })).digest;
+  }
+
+  /** Removes the temp file (stored or not). */
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    try {
+      await fh?.close();
+    } finally {
+      await rm(this.path, { force: true });
+    }
+  }
+}
+
+/**
+ * Scans the records once, in EU-id order: output artifact, Merkle root, failures (the first
+ * ones for the manifest; every one in the failures artifact when there are more, written to
+ * `failuresPath` meanwhile), reduce.
+ */
 async function mergeOutputs(
   store: Store,
   cursor: MergeCursor,
@@ -536,8 +600,15 @@ async function mergeOutputs(
   runner: RunnerHandle,
   out: OutFile | undefined,
   onChunk: () => void,
-): Promise<{ output: { digest: Digest; artifact: Digest; records: number }; failures: Manifest["failures"]; reduce: { value: unknown } | null }> {
+  failuresPath: string,
+): Promise<{
+  output: { digest: Digest; artifact: Digest; records: number };
+  failures: Manifest["failures"];
+  failuresArtifact: Digest | undefined;
+  reduce: { value: unknown } | null;
+}> {
   const failures: Manifest["failures"] = [];
+  const allFailures = new FailuresFile(failuresPath, failures);
   const reducer = runner.reducer?.open();
   let acc = runner.reducer?.initial;
   let batch: ReduceItem[] = [];
@@ -546,12 +617,16 @@ async function mergeOutputs(
     while (cursor.next()) {
       const text = cursor.text;
       if (!builder.add(cursor.leaves, cursor.leafOffset)) await builder.drain();
-      // The manifest lists the first failures only (the pulses count them all).
+      // The manifest lists the first failures (the pulses count them all); when there are
+      // more, the failures artifact holds every one.
       const failed = isFailedRecord(text);
-      if ((failed && failures.length < MAX_MANIFEST_FAILURES) || (!failed && reducer !== undefined)) {
+      if (failed || reducer !== undefined) {
         const rec = parseRecord(text);
-        if (rec.error !== undefined) failures.push({ id: rec.id, code: rec.error.code, message: rec.error.message });
-        else if (reducer !== undefined) {
+        if (rec.error !== undefined) {
+          const f = { id: rec.id, code: rec.error.code, message: rec.error.message };
+          if (failures.length < MAX_MANIFEST_FAILURES) failures.push(f);
+          await allFailures.add(f);
+        } else if (reducer !== undefined) {
           batch.push(reduceItemOf(rec));
           if (batch.length >= REDUCE_CHUNK_SIZE) {
             acc = await reducer.chunk(acc as string, batch);
@@ -576,17 +651,23 @@ async function mergeOutputs(
   const builder = outputTree(expected, maxMemoryBytes);
   try {
     const art = await store.put(lines(), { mediaType: OUTPUT_MEDIA_TYPE });
+    const failuresArtifact = await allFailures.store(store);
     if (reducer !== undefined && batch.length > 0) acc = await reducer.chunk(acc as string, batch);
     return {
       output: { digest: await builder.root(), artifact: art.digest, records: builder.size },
       failures,
+      failuresArtifact,
       reduce: acc === undefined ? null : { value: JSON.parse(acc) as unknown },
     };
   } finally {
     try {
       await builder.close();
     } finally {
-      await reducer?.close();
+      try {
+        await reducer?.close();
+      } finally {
+        await allFailures.close();
+      }
     }
   }
 }

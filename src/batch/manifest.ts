@@ -8,13 +8,15 @@
  * Its size is bounded by the number of pulses, never by the number of failed or retried EUs:
  * every failure's record is in the output (and its pulse's records), every attempt log in its
  * pulse's attempts artifact (named by the pulse's receipt); the manifest repeats the first
- * MAX_MANIFEST_FAILURES failures and inlines an attempt log only up to
- * MAX_INLINE_ATTEMPTS_BYTES (else it names the artifact). A manifest over MAX_MANIFEST_BYTES,
+ * MAX_MANIFEST_FAILURES failures (and, when there are more, names its failures artifact, which
+ * holds every one) and inlines an attempt log only up to MAX_INLINE_ATTEMPTS_BYTES (else it
+ * names the artifact). A manifest over MAX_MANIFEST_BYTES,
  * which `loadManifest` could not read back, is refused before anything is stored.
  */
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
+import { echoedJson } from "../core/echo.js";
 import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
@@ -25,6 +27,12 @@ import type { RunConfig } from "./config.js";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.cairn.batch.manifest+json";
 export const OUTPUT_MEDIA_TYPE = "application/vnd.cairn.batch.output+jsonl";
+/**
+ * A run's failures artifact: every failure, one canonical `{"code","id","message"}` line each
+ * (failureLine), in EU-id order. Stored only for a run with more than MAX_MANIFEST_FAILURES
+ * failures, and named by its manifest's `failuresArtifact`.
+ */
+export const FAILURES_MEDIA_TYPE = "application/vnd.cairn.batch.failures+jsonl";
 
 /**
  * Failures the manifest lists (the first ones in EU-id order, as their records hold them);
@@ -116,11 +124,25 @@ export interface Manifest {
   pulses: ManifestPulse[];
   /** The first MAX_MANIFEST_FAILURES failed EUs in EU-id order (`counts.failed` counts them all). */
   failures: Array<{ id: EUId; code: string; message: string }>;
+  /**
+   * Only when `counts.failed` is over MAX_MANIFEST_FAILURES: the digest of the run's failures
+   * artifact (FAILURES_MEDIA_TYPE), which holds every failure. Absent otherwise, so a run with
+   * fewer failures writes the same bytes as before 2026-11-26.
+   */
+  failuresArtifact?: Digest;
   output: { digest: Digest; artifact: Digest; records: number };
   reduce: { value: unknown } | null;
 }
 
-/** `failures`: the first failed EUs in EU-id order (only the first MAX_MANIFEST_FAILURES are kept). */
+/** One line of a failures artifact (without its newline): the failure's canonical JSON. */
+export function failureLine(f: { id: EUId; code: string; message: string }): string {
+  return canonicalize({ code: f.code, id: f.id, message: f.message });
+}
+
+/**
+ * `failures`: the first failed EUs in EU-id order (only the first MAX_MANIFEST_FAILURES are
+ * kept); `failuresArtifact`: the failures artifact, given exactly when more EUs failed.
+ */
 export function buildManifest(args: {
   runId: string;
   plan: RunPlan;
@@ -128,6 +150,7 @@ export function buildManifest(args: {
   recordsRead: number;
   pulses: PulseEntry[];
   failures: Array<{ id: EUId; code: string; message: string }>;
+  failuresArtifact?: Digest;
   output: { digest: Digest; artifact: Digest; records: number };
   reduce: { value: unknown } | null;
 }): Manifest {
@@ -146,7 +169,13 @@ export function buildManifest(args: {
       `exhaustiveness check failed: read ${args.recordsRead}, pulses hold ${counts.total} (${counts.completed} completed + ${counts.failed} failed), output holds ${args.output.records}`,
     );
   }
-  return {
+  if ((args.failuresArtifact !== undefined) !== counts.failed > MAX_MANIFEST_FAILURES) {
+    throw new CairnError(
+      ErrorCode.INTERNAL,
+      `run ${args.runId}: ${counts.failed} EUs failed, but the merge ${args.failuresArtifact === undefined ? "stored no" : "stored a"} failures artifact (one is stored exactly when more than ${MAX_MANIFEST_FAILURES} failed)`,
+    );
+  }
+  const manifest: Manifest = {
     kind: "cairn.batch.manifest",
     version: 1,
     engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
@@ -165,6 +194,8 @@ export function buildManifest(args: {
     output: args.output,
     reduce: args.reduce,
   };
+  if (args.failuresArtifact !== undefined) manifest.failuresArtifact = args.failuresArtifact;
+  return manifest;
 }
 
 /** A finished run's status: `failed` when EUs failed and the run did not allow failures. */
@@ -197,6 +228,7 @@ export function recordManifest(store: Store, m: Manifest, limit = MAX_MANIFEST_B
       members.push(p.receipt, p.slice, p.records);
       if (p.attemptsArtifact !== undefined) members.push(p.attemptsArtifact); // named, so contained
     }
+    if (m.failuresArtifact !== undefined) members.push(m.failuresArtifact); // kept (gc) as long as the manifest
     const unique = [...new Set(members)];
     for (let i = 0; i < unique.length; i += MAX_EDGE_NODES) {
       store.addEdge({ from: [art.digest], to: unique.slice(i, i + MAX_EDGE_NODES), type: "contains", role: "manifest" });
@@ -252,6 +284,8 @@ export class ManifestSizeGuard {
 }
 
 const MANIFEST_KEYS = ["config", "counts", "engine", "failures", "function", "input", "kind", "output", "plan", "pulses", "reduce", "runId", "version"];
+/** The keys of a manifest that names its failures artifact. */
+const MANIFEST_KEYS_WITH_FAILURES_ARTIFACT = ["config", "counts", "engine", "failures", "failuresArtifact", "function", "input", "kind", "output", "plan", "pulses", "reduce", "runId", "version"];
 const PULSE_KEYS = ["attempts", "checksum", "completed", "eus", "failed", "index", "partition", "receipt", "records", "slice"];
 /** The keys of a pulse whose attempt log is named by its artifact. */
 const PULSE_KEYS_OUT_OF_LINE = ["attempts", "attemptsArtifact", "checksum", "completed", "eus", "failed", "index", "partition", "receipt", "records", "slice"];
@@ -277,15 +311,15 @@ export function isAttemptLog(v: unknown): v is AttemptLog[] {
  * pulse `{partition, index, eus, completed, failed, checksum, slice, records, receipt,
  * attempts}` with an attempt log of `{id, attempts, errors: [{code, message}]}` (or `[]` and an
  * `attemptsArtifact` digest), failures
- * `{id, code, message}`, and `reduce` null or `{value}`. `verify` reports it as
+ * `{id, code, message}`, an optional `failuresArtifact` digest, and `reduce` null or `{value}`. `verify` reports it as
  * `manifest_invalid` and checks nothing else (a forged manifest that lacked `pulses` used to
  * crash it with E_INTERNAL). Whether the values are RIGHT is for verify's other checks.
  */
 export function manifestShapeProblem(v: unknown): string | undefined {
   if (!isObject(v)) return "it is not a JSON object";
-  if (!keysAre(v, MANIFEST_KEYS)) {
+  if (!keysAre(v, MANIFEST_KEYS) && !keysAre(v, MANIFEST_KEYS_WITH_FAILURES_ARTIFACT)) {
     const missing = MANIFEST_KEYS.filter((k) => !Object.prototype.hasOwnProperty.call(v, k));
-    const extra = Object.keys(v).filter((k) => !MANIFEST_KEYS.includes(k)).sort();
+    const extra = Object.keys(v).filter((k) => !MANIFEST_KEYS_WITH_FAILURES_ARTIFACT.includes(k)).sort();
     return [missing.length > 0 ? `it lacks ${missing.join(", ")}` : "", extra.length > 0 ? `it has ${extra.map((k) => JSON.stringify(k)).join(", ")}, which a manifest has not` : ""].filter((x) => x !== "").join("; ");
   }
   if (v.kind !== "cairn.batch.manifest") return `its kind is ${JSON.stringify(v.kind)}, not "cairn.batch.manifest"`;
@@ -304,6 +338,7 @@ export function manifestShapeProblem(v: unknown): string | undefined {
   if (!isObject(output) || !isDigest(output.digest) || !isDigest(output.artifact) || !count(output.records)) return "output is not {digest, artifact, records}";
   if (reduce !== null && !(isObject(reduce) && keysAre(reduce, ["value"]))) return "reduce is neither null nor {value}";
   if (!Array.isArray(failures)) return "failures is not an array";
+  if (v.failuresArtifact !== undefined && !isDigest(v.failuresArtifact)) return `failuresArtifact ${echoedJson(v.failuresArtifact)} is not a digest`;
   for (let i = 0; i < failures.length; i++) {
     const f = failures[i] as unknown;
     if (!isObject(f) || !isId(f.id) || typeof f.code !== "string" || typeof f.message !== "string" || !keysAre(f, ["code", "id", "message"])) return `failure ${i} is not {id, code, message}`;

@@ -22,7 +22,7 @@ import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
-import { inlinesAttempts, isAttemptLog, manifestShapeProblem, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
+import { failureLine, inlinesAttempts, isAttemptLog, manifestShapeProblem, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
@@ -396,6 +396,28 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     let mismatched = false;
     let f = 0; // failed records so far: the manifest lists the first ones (or, before 2026-11-26, all), in output order
     let failureMismatch = false;
+    // The failures artifact, when the manifest names one: a line per failed record, in output
+    // order (streamed, re-hashed by the store before any byte). Its first lines are the inline
+    // list, which is compared with the same records.
+    const named = m.failuresArtifact;
+    const failureLines = named === undefined ? undefined : artifactLines(store, named);
+    let failuresOk = named !== undefined;
+    let failureLinesRead = 0;
+    let failureLineMismatch = false;
+    const nextFailureLine = async (): Promise<string | undefined> => {
+      if (failureLines === undefined || !failuresOk) return undefined;
+      try {
+        const r = await failureLines.next();
+        if (r.done === true) return undefined;
+        failureLinesRead++;
+        return r.value;
+      } catch (err) {
+        if (!isCairnError(err)) throw err;
+        failuresOk = false;
+        add({ code: "artifact_tampered", message: `failures artifact ${named as string}: ${err.message}` });
+        return undefined;
+      }
+    };
     for (const text of index.ordered()) {
       builder.addRaw(leafOf(text));
       if (isFailedRecord(text)) {
@@ -404,6 +426,14 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
         if (listed !== undefined && !failureMismatch && canonicalize(listed) !== canonicalize({ id: rec.id, code: rec.error?.code, message: rec.error?.message })) {
           failureMismatch = true; // the first one only
           add({ code: "count_mismatch", message: `failure ${f} of the manifest, ${canonicalize(listed)}, is not the output's failed record ${text}` });
+        }
+        if (failureLines !== undefined) {
+          const line = await nextFailureLine();
+          const want = failureLine({ id: rec.id, code: rec.error?.code as string, message: rec.error?.message as string });
+          if (failuresOk && line !== undefined && line !== want && !failureLineMismatch) {
+            failureLineMismatch = true; // the first one only
+            add({ code: "count_mismatch", message: `failure ${f} of the failures artifact ${named as string}, ${shown(line)}, is not the output's failed record ${shown(text)}` });
+          }
         }
         f++;
       }
@@ -418,8 +448,25 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
       mismatched = true;
       add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
     }
-    if (m.failures.length !== Math.min(f, MAX_MANIFEST_FAILURES) && m.failures.length !== f) {
+    if (failuresOk) {
+      while ((await nextFailureLine()) !== undefined); // counts the lines past the output's failures
+      if (failuresOk && (failureLinesRead !== f || failureLinesRead !== m.counts.failed)) {
+        add({ code: "count_mismatch", message: `the failures artifact ${named as string} holds ${failureLinesRead} failures, the output ${f} failed records (counts.failed ${m.counts.failed})` });
+      }
+    }
+    const cut = Math.min(f, MAX_MANIFEST_FAILURES);
+    if (m.failures.length !== cut && m.failures.length !== f) {
       add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records (a manifest lists the first ${MAX_MANIFEST_FAILURES}, or all of them)` });
+    } else if (named !== undefined && (f <= MAX_MANIFEST_FAILURES || m.failures.length !== cut)) {
+      add({
+        code: "manifest_invalid",
+        message: `the manifest names a failures artifact ${named} beside ${m.failures.length} of the output's ${f} failures listed inline: one is named only when more than ${MAX_MANIFEST_FAILURES} EUs failed, beside the first ${MAX_MANIFEST_FAILURES}`,
+      });
+    } else if (named === undefined && m.failures.length !== f) {
+      add({
+        code: "manifest_invalid",
+        message: `the manifest lists the first ${m.failures.length} of the output's ${f} failures and names no failures artifact holding them all`,
+      });
     }
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched;

@@ -500,6 +500,8 @@ function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, p
   out.line(`pulses: ${groupDigits(m.pulses.length)}`);
   out.line(`output digest: ${m.output.digest}`);
   out.line(`output artifact: ${m.output.artifact}`);
+  // Every failure, when more failed than the manifest lists inline (manifest.ts MAX_MANIFEST_FAILURES).
+  if (m.failuresArtifact !== undefined) out.line(`failures artifact: ${m.failuresArtifact}`);
   if (m.reduce !== null) out.line(`reduce: ${oneLine(JSON.stringify(m.reduce.value) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
   const res = resourcesLine(store, runId);
   if (res !== undefined) out.line(res);
