@@ -8,13 +8,14 @@
  */
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { normalizeConfig, openStore, run as runBatch, type Store } from "../../src/index.js";
-import { ENGINE_NAME, ENGINE_VERSION, manifestRoot, recordPlan, type RunPlan } from "../../src/batch/plan.js";
+import { openStore, run as runBatch } from "../../src/index.js";
+import { manifestRoot } from "../../src/batch/plan.js";
 import { MANIFEST_MEDIA_TYPE } from "../../src/batch/manifest.js";
 import { listRuns, type RunSummary } from "../../src/batch/runs.js";
 import { printRunsTable } from "../../src/cli/batch-commands.js";
 import { Output } from "../../src/cli/output.js";
 import { cairn, TempDirs, type RunResult } from "./helpers.js";
+import { planRun } from "../batch/fixtures/engine-helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
@@ -24,18 +25,6 @@ function cli(args: string[]): RunResult {
   return cairn(["--store", store, ...args], { cwd: dir });
 }
 
-function planRun(s: Store, name: string, body: string): string {
-  const input = s.putBytes(Buffer.from(body));
-  const fn = s.putBytes(Buffer.from(`export default (x) => x; // ${name}\n`), { mediaType: "text/javascript" });
-  const plan: RunPlan = {
-    kind: "cairn.batch.plan",
-    engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
-    config: normalizeConfig({ format: "jsonl", workers: 1 }),
-    input: { artifact: input.digest, format: "jsonl" },
-    function: { artifact: fn.digest, name },
-  };
-  return recordPlan(s, plan).runId;
-}
 
 /** The table as `runs ls` printed it when it held every run: columns as wide as their widest cell. */
 function table(runs: RunSummary[], unreadable: ReadonlySet<string> = new Set()): string {

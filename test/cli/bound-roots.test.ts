@@ -8,11 +8,11 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { normalizeConfig, openStore, type Store } from "../../src/index.js";
+import { openStore, type Store } from "../../src/index.js";
 import { ROOTS_PAGE } from "../../src/store/refs.js";
 import { CATALOG_FILE } from "../../src/store/layout.js";
-import { ENGINE_NAME, ENGINE_VERSION, recordPlan, type RunPlan } from "../../src/batch/plan.js";
 import { cairn, TempDirs, type RunResult } from "./helpers.js";
+import { planRun } from "../batch/fixtures/engine-helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
@@ -44,18 +44,6 @@ function pinMany(s: Store, prefix: string, n: number, kind: "pin" | "run"): void
   });
 }
 
-function planRun(s: Store, name: string): string {
-  const input = s.putBytes(Buffer.from(`{"n":1}\n`));
-  const fn = s.putBytes(Buffer.from(`export default (x) => x; // ${name}\n`), { mediaType: "text/javascript" });
-  const plan: RunPlan = {
-    kind: "cairn.batch.plan",
-    engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
-    config: normalizeConfig({ format: "jsonl", workers: 1 }),
-    input: { artifact: input.digest, format: "jsonl" },
-    function: { artifact: fn.digest, name },
-  };
-  return recordPlan(s, plan).runId;
-}
 
 beforeEach(() => {
   dir = temps.make();

@@ -7,11 +7,11 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorCode, listRuns, normalizeConfig, openStore, type Root, type Store } from "../../src/index.js";
+import { ErrorCode, listRuns, openStore, type Root, type Store } from "../../src/index.js";
 import { ROOTS_PAGE } from "../../src/store/refs.js";
 import { CATALOG_FILE } from "../../src/store/layout.js";
-import { ENGINE_NAME, ENGINE_VERSION, recordPlan, type RunPlan } from "../../src/batch/plan.js";
 import { expectCairn, freshStore } from "./helpers.js";
+import { planRun } from "../batch/fixtures/engine-helpers.js";
 
 let ctx: ReturnType<typeof freshStore> | undefined;
 afterEach(() => {
@@ -31,19 +31,6 @@ function pinMany(s: Store, prefix: string, n: number, from = 0): void {
   });
 }
 
-/** Records a planned (unfinished) batch run; returns its id. */
-function planRun(s: Store, name: string): string {
-  const input = s.putBytes(Buffer.from(`{"n":1}\n`));
-  const fn = s.putBytes(Buffer.from(`export default (x) => x; // ${name}\n`), { mediaType: "text/javascript" });
-  const plan: RunPlan = {
-    kind: "cairn.batch.plan",
-    engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
-    config: normalizeConfig({ format: "jsonl", workers: 1 }),
-    input: { artifact: input.digest, format: "jsonl" },
-    function: { artifact: fn.digest, name },
-  };
-  return recordPlan(s, plan).runId;
-}
 
 describe("iterateRoots", () => {
   it("reads a page at a time: the store can be written while iterating, and later pages see the writes", () => {
