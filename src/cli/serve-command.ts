@@ -43,8 +43,9 @@ Notes:
         request's turn in the run queue comes, invalid JSON, a workflow_code without "::", a
         payload that is not an object or is nested deeper than 256 levels, or a domain/workflow
         the workspace (or the snapshot) does not have;
-    403 {status:"ERROR", error} for a request from a web page whose origin is not allowed
-        (below), or, on a loopback address, whose Host is not localhost/127.0.0.1/[::1]:PORT;
+    403 {status:"ERROR", error} for a request carrying an Origin header (a web page's) that
+        is not allowed (below), or, on a loopback address, carrying one with a Host that is not
+        localhost/127.0.0.1/[::1]:PORT (requests without Origin, curl and scripts, are served);
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
         while closing, or when the store is locked by another writer; 503 (before the body is
         read) when the bodies of the requests arriving, queued and running would exceed

@@ -19,8 +19,8 @@
  *         raw bytes, ≤ maxBodyBytes, and is parsed then), so they are answered after the runs
  *         ahead of it, and a request refused 503 (queue full, closing) was never parsed.
  *     403 {status:"ERROR", error} (any route, before the body is read) an `Origin` header the
- *         origin policy does not allow (`allowOrigins`), or, listening on loopback, a `Host`
- *         that does not name that address (DNS rebinding): origin.ts.
+ *         origin policy does not allow (`allowOrigins`), or, listening on loopback, a request
+ *         with `Origin` whose `Host` does not name that address (DNS rebinding): origin.ts.
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
  *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
  *         verify (trace_id null), the run failed before it had a trace (null), a runtime error
@@ -569,42 +569,59 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   /**
    * A request on `socket` has been arriving for longer than the bound: Node's check
-   * (ERR_HTTP_REQUEST_TIMEOUT), or a reprieve's timer. Both fire in the event loop's timers
-   * phase, which comes BEFORE the poll phase that reads the sockets: after a run that held the
-   * loop for longer than the bound, what arrived during it is still unread, and a request whose
-   * bytes all came in time was answered 408. So the decision waits for the next read
-   * (`setImmediate` runs after it): if bytes were read, the client is sending and the request
-   * gets another bound (`reprieve`); if none were, it stalled and is answered 408.
+   * (ERR_HTTP_REQUEST_TIMEOUT), or a reprieve's timer (`timed`: the message it reprieved). Both
+   * fire in the event loop's timers phase, which comes BEFORE the poll phase that reads the
+   * sockets: after a run that held the loop for longer than the bound, what arrived during it is
+   * still unread, and a request whose bytes all came in time was answered 408. So the decision
+   * waits for the next read (`setImmediate` runs after it): if none were read, the message
+   * stalled and is answered 408; if bytes were, and the message timed is still arriving, it gets
+   * another bound (`reprieve`); if it has wholly arrived meanwhile, nothing more is done (Node
+   * times the connection's next message itself).
+   *
+   * The message Node timed is the one in progress when it reported: the request whose body is
+   * arriving, or, when every request on the connection is complete, a head still arriving — the
+   * next request the connection delivers ('request' below fills it in).
    */
-  function requestTimedOut(socket: Socket): void {
+  function requestTimedOut(socket: Socket, timed?: Timed): void {
+    const c = connections.get(socket);
+    if (c !== undefined && timed === undefined) {
+      timed = { req: [...c.responses.values()].find((req) => !req.complete) };
+      if (timed.req === undefined) c.awaitingHead = timed;
+    }
     const mark = socket.bytesRead;
     setImmediate(() => {
       if (socket.destroyed) return;
-      const c = connections.get(socket);
-      if (c !== undefined && socket.bytesRead > mark) reprieve(socket, c);
-      else refuseConnection(socket, [408, timeoutMessage]);
+      if (c === undefined || timed === undefined || socket.bytesRead === mark) refuseConnection(socket, [408, timeoutMessage]);
+      else if (stillArriving(socket, c, timed)) reprieve(socket, c, timed);
     });
   }
 
   /**
-   * Gives the request arriving on `socket` another `requestTimeoutMs` (Node no longer times it:
-   * it dropped the connection from its checks when it reported the timeout, and times the
-   * connection's next request again). The request is the one whose body is arriving, or, while
-   * its head is, the next one the connection delivers ('request' below). Still not complete
-   * when the timer fires: decided again as above.
+   * Whether the message `timed` is still arriving on `socket`: its request is not complete, or,
+   * its head still arriving when it was timed, no request has been delivered since and the
+   * connection is not idle. A request that has wholly arrived — queued, running, answered —
+   * never is: a reprieve once armed for one (its bound then cut a queued or running request's
+   * connection, or sent an answered, idle one an unsolicited 408).
    */
-  function reprieve(socket: Socket, c: Connection): void {
-    if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
-    const arriving = [...c.responses.values()].find((req) => !req.complete);
-    const r: Reprieve = {
-      req: arriving,
-      timer: setTimeout(() => {
-        if (c.reprieve === r) c.reprieve = undefined;
-        if (r.req?.complete !== true) requestTimedOut(socket);
-      }, reprieveMs),
-    };
-    r.timer.unref();
-    c.reprieve = r;
+  function stillArriving(socket: Socket, c: Connection, timed: Timed): boolean {
+    return timed.req !== undefined ? !timed.req.complete : !isIdle(socket, c);
+  }
+
+  /**
+   * Gives the message `timed` on `socket` another `requestTimeoutMs` (Node no longer times it:
+   * it dropped the connection from its checks when it reported the timeout, and times the
+   * connection's next message again). When the timer fires, a message that has wholly arrived
+   * meanwhile (its answer may still be queued, running or open on a kept-alive connection) is
+   * left alone; one still arriving is decided again as above.
+   */
+  function reprieve(socket: Socket, c: Connection, timed: Timed): void {
+    if (c.reprieve !== undefined) clearTimeout(c.reprieve);
+    const timer = setTimeout(() => {
+      if (c.reprieve === timer) c.reprieve = undefined;
+      if (stillArriving(socket, c, timed)) requestTimedOut(socket, timed);
+    }, reprieveMs);
+    timer.unref();
+    c.reprieve = timer;
   }
 
   /** `reply` with the CORS headers the origin policy gives a request whose `Origin` is `origin`. */
@@ -617,9 +634,13 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   /**
    * Why a request is refused before anything else (403), or null: an `Origin` the policy does not
-   * allow, or — when the server listens on a loopback address — a `Host` that is not a name of
-   * that address (DNS rebinding: a page whose name now resolves to 127.0.0.1 sends that name).
-   * A request without `Host` (HTTP/1.0: Node refuses an HTTP/1.1 one) is not a browser's.
+   * allow, or — for a request carrying `Origin`, when the server listens on a loopback address —
+   * a `Host` that is not a name of that address (DNS rebinding: a page whose name now resolves
+   * to 127.0.0.1 sends that name). A request without `Origin` is not checked: browsers send it
+   * on every request but same-origin GET/HEAD (so on every POST), and a client reaching the
+   * server through a port forward (`ssh -L 9000:127.0.0.1:8080`: `Host: localhost:9000`) was
+   * refused (origin.ts). A request without `Host` (HTTP/1.0: Node refuses an HTTP/1.1 one) is
+   * not a browser's.
    */
   function refusal(request: FastifyRequest): string | null {
     const { origin, host } = request.headers;
@@ -627,7 +648,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       return `Cross-origin request refused: Origin '${echoed(String(origin), MAX_ECHOED_CHARS)}' is not allowed (allow it with cairn serve --allow-origin <origin>, or ServerOptions.allowOrigins)`;
     }
     const addr = app.server.address();
-    if (host !== undefined && addr !== null && typeof addr === "object" && isLoopbackAddress(addr.address)) {
+    if (origin !== undefined && host !== undefined && addr !== null && typeof addr === "object" && isLoopbackAddress(addr.address)) {
       const names = loopbackHosts(addr.address, addr.port);
       if (!names.includes(host.toLowerCase())) {
         return `Request refused: Host '${echoed(host, MAX_ECHOED_CHARS)}' does not name this server's loopback address (expected one of ${names.join(", ")})`;
@@ -643,12 +664,14 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     /** Each open response, with its request (complete once its body has been read). */
     responses: Map<ServerResponse, IncomingMessage>;
     readMark: number;
-    /** The request timeout's extension, while a request is given more time (`reprieve`). */
-    reprieve?: Reprieve;
+    /** The request timeout's extension, while a message is given more time (`reprieve`). */
+    reprieve?: NodeJS.Timeout;
+    /** A message timed out while its head was arriving: the next request delivered is its request. */
+    awaitingHead?: Timed;
   }
-  interface Reprieve {
-    timer: NodeJS.Timeout;
-    /** The request given more time; undefined while its head is still arriving. */
+  /** A message Node timed out (`requestTimedOut`). */
+  interface Timed {
+    /** Its request; undefined while its head is still arriving. */
     req: IncomingMessage | undefined;
   }
   const connections = new Map<Socket, Connection>();
@@ -683,7 +706,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       connections.set(socket, c);
       socket.once("close", () => {
         connections.delete(socket);
-        if (c.reprieve !== undefined) clearTimeout(c.reprieve.timer);
+        if (c.reprieve !== undefined) clearTimeout(c.reprieve);
       });
     });
     // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
@@ -703,7 +726,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       const c = connections.get(socket);
       if (c === undefined) return;
       c.responses.set(res, req);
-      if (c.reprieve !== undefined && c.reprieve.req === undefined) c.reprieve.req = req;
+      if (c.awaitingHead !== undefined) {
+        c.awaitingHead.req = req;
+        c.awaitingHead = undefined;
+      }
       res.once("close", () => {
         c.responses.delete(res);
         c.readMark = socket.bytesRead;
@@ -790,7 +816,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
 
   /** Request-body bytes held now (arriving, queued, running), against maxInflightBodyBytes. */
   let bodyBytesInFlight = 0;
-  /** What each request holds of bodyBytesInFlight, until its response closes. */
+  /** What each request holds of bodyBytesInFlight, until its response or its connection closes. */
   const bodyShares = new WeakMap<IncomingMessage, { bytes: number }>();
 
   /**
@@ -807,7 +833,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   // name, gets 403 and nothing else (origin.ts). Then the body budget: a request whose body
   // would take the bytes held over maxInflightBodyBytes gets 503 before any of it is read (Node
   // reads and drops it after the answer); otherwise its share is held until its response closes
-  // (answered, or its connection gone).
+  // (answered) or its connection does.
   app.addHook("onRequest", async (request, reply) => {
     const why = refusal(request);
     if (why !== null) return sendJson(reply, 403, errorDoc(why));
@@ -826,10 +852,21 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     const share = { bytes };
     bodyBytesInFlight += bytes;
     bodyShares.set(request.raw, share);
-    reply.raw.once("close", () => {
+    // Released once, on whichever comes first: its response closes, or its connection does. A
+    // request pipelined behind one whose response is still open has its response queued by
+    // Node, not attached to the socket: when the client goes, that response never emits
+    // 'close' — each such connection kept up to maxBodyBytes held for good, and ~130 of them
+    // made every POST a 503 until restart. (The request's own 'close' is no signal: Node emits
+    // it as soon as its body has been read, while the request still waits in the run queue.)
+    const socket = request.raw.socket;
+    const release = (): void => {
+      reply.raw.off("close", release);
+      socket.off("close", release);
       bodyBytesInFlight -= share.bytes;
       share.bytes = 0;
-    });
+    };
+    reply.raw.once("close", release);
+    socket.once("close", release);
   });
   // A chunked body, read: its share becomes its size.
   app.addHook("preValidation", async (request) => {

@@ -13,9 +13,19 @@
  *    reference's behaviour). Every current browser sends `Origin` with every POST and every
  *    cross-origin request; non-browser clients (curl, Python, the reference's clients) send
  *    none and are served exactly as before;
- *  - when the server listens on a loopback address, a request whose `Host` header is not a name
- *    of that address with its port (`localhost`, `127.0.0.1`, `[::1]`, the address itself) is
- *    refused (403): a browser always sends the name it resolved, so a re-bound name is refused.
+ *  - when the server listens on a loopback address, a request carrying `Origin` whose `Host`
+ *    header is not a name of that address with its port (`localhost`, `127.0.0.1`, `[::1]`, the
+ *    address itself) is refused (403): a browser always sends the name it resolved, so a
+ *    re-bound name is refused. Only a request carrying `Origin`: the Fetch standard ("append a
+ *    request `Origin` header") has browsers send it on every CORS-mode request and on every
+ *    request whose method is neither GET nor HEAD, same-origin ones included (as `null` under a
+ *    `no-referrer` policy: still present) — so on every POST to /api/run, the one route with
+ *    effects, and on every preflight. What a re-bound page can still do without `Origin` is a
+ *    same-origin GET/HEAD: /api/health's `{ok:true}`, or a 404. A client without `Origin` (curl,
+ *    a script) is not a browser and is served whatever its `Host`, e.g. through a port forward
+ *    (`ssh -L 9000:127.0.0.1:8080`: `Host: localhost:9000`), which the check refused before.
+ *    (Checking `Host` on every non-GET/HEAD request as well would refuse exactly such a script's
+ *    POST, and protect no browser request more.)
  *
  * `Access-Control-Allow-Origin` is `*` on every answer when `*` is allowed, and on answers to a
  * request without `Origin` (the reference sends it on every answer; such a request is not a

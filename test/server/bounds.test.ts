@@ -255,6 +255,43 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
     expect(server.runsInFlight).toBe(0);
   }
 
+  // Node queues the response of a request pipelined behind one whose response is still open,
+  // without attaching it to the socket: when the client went, that response never closed, and its
+  // share (up to maxBodyBytes) stayed held for good — ~130 such connections and every POST was a 503.
+  it("a request pipelined behind one still being answered releases its share when its connection closes", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const runner = async (o: RunPgsOptions) => {
+      if (++calls === 1) await gate;
+      return runPgsWorkflow(o);
+    };
+    const body = actorBody();
+    const n = Buffer.byteLength(body);
+    const { port, url, server } = await serve(box(), { maxBodyBytes: n, maxInflightBodyBytes: 2 * n, runner });
+    try {
+      const conn = await open(port);
+      const run = head(port, "POST", "/api/run", `Content-Length: ${n}\r\n`) + body;
+      await conn.write(run + run); // the second is pipelined: its response waits behind the first's
+      await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(2 * n));
+      expect(server.runsInFlight).toBe(2);
+      conn.sock.destroy();
+      await conn.closed;
+      // Both shares are released as the connection closes, while the first run still waits.
+      await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(0));
+      expect(server.runsInFlight).toBe(2);
+      release();
+      await vi.waitFor(() => expect(server.runsInFlight).toBe(0));
+      expect(server.bodyBytesInFlight).toBe(0);
+      // The whole budget is free again: two bodies of n bytes at once are accepted.
+      const [a, b] = await Promise.all([1, 2].map(() => fetch(`${url}/api/run`, { method: "POST", body })));
+      expect([a?.status, b?.status]).toEqual([200, 200]);
+      expect(calls).toBe(3); // the pipelined request, whose client had gone, was not run
+    } finally {
+      release();
+    }
+  });
+
   it("maxInflightBodyBytes must be an integer of at least maxBodyBytes (E_USAGE); the default holds a full run queue twice", () => {
     const b = box();
     let err: unknown;

@@ -1,8 +1,9 @@
 /**
  * Who may drive the gateway from a browser (src/server/origin.ts), over real HTTP: the Origin
  * check (403 unless allowed; `*` restores the reference's CORS), the CORS headers of each answer,
- * the preflight, and the Host check against DNS rebinding when listening on loopback. Clients
- * that send no Origin (curl, scripts, Node's fetch) are served as before.
+ * the preflight, and the Host check against DNS rebinding when listening on loopback (on
+ * requests carrying Origin). Clients that send no Origin (curl, scripts, Node's fetch) are
+ * served as before, whatever their Host (a port forward).
  */
 import { existsSync, readdirSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -205,23 +206,50 @@ describe("the Host check (DNS rebinding) on a loopback address", () => {
       expect(r.status).toBe(403);
       const error = (JSON.parse(r.body) as { error: string }).error;
       expect(error).toBe(allowOrigins.length === 0 ? ORIGIN_REFUSED(`http://rebound.example:${port}`) : HOST_REFUSED(`rebound.example:${port}`, port));
-      // A same-origin GET carries no Origin: the Host check alone refuses it.
+      // A POST whose Origin is `null` (a no-referrer page, a sandboxed frame): Origin present, Host checked.
+      if (allowOrigins.length > 0) {
+        const nul = await simplePost(url, "null", { host: `rebound.example:${port}` });
+        expect(nul.status).toBe(403);
+        expect(JSON.parse(nul.body)).toEqual({ status: "ERROR", error: HOST_REFUSED(`rebound.example:${port}`, port) });
+      }
+      // The preflight carries Origin too.
+      const pre = await preflight(url, `http://rebound.example:${port}`, { host: `rebound.example:${port}` });
+      expect(pre.status).toBe(403);
+      expectNothingRan(b);
+      // A same-origin GET carries no Origin: what the re-bound page may read is the health check.
       const g = await send(url, "GET", "/api/health", { host: `rebound.example:${port}` });
-      expect(g.status).toBe(403);
-      expect(JSON.parse(g.body)).toEqual({ status: "ERROR", error: HOST_REFUSED(`rebound.example:${port}`, port) });
-      const noOrigin = await simplePost(url, undefined, { host: `rebound.example:${port}` });
-      expect(noOrigin.status).toBe(403);
+      expect(g.status).toBe(200);
+      expect(JSON.parse(g.body)).toEqual({ ok: true });
       expectNothingRan(b);
     }
   });
 
-  it("the loopback names with the port are served; without the port, or another port, refused", async () => {
-    const { url, port } = await serve(box());
+  it("a request without Origin (curl, a script) is served whatever its Host: through a port forward, a run is answered 200", async () => {
+    const b = box();
+    const { url } = await serve(b);
+    // ssh -L 9000:127.0.0.1:PORT, then curl http://localhost:9000/…: Host names the forwarded port.
+    const forwarded = { host: "localhost:9000" };
+    const g = await send(url, "GET", "/api/health", forwarded);
+    expect(g.status).toBe(200);
+    const r = await send(url, "POST", "/api/run", { "content-type": "application/json", ...forwarded }, actorBody());
+    expect(r.status).toBe(200);
+    expect((JSON.parse(r.body) as { status: string }).status).toBe("SUCCESS");
+    // The same request from a browser page (with Origin, even an allowed one) is refused.
+    const s2 = box();
+    const { url: url2, port: port2 } = await serve(s2, { allowOrigins: [APP] });
+    const fromPage = await simplePost(url2, APP, forwarded);
+    expect(fromPage.status).toBe(403);
+    expect(JSON.parse(fromPage.body)).toEqual({ status: "ERROR", error: HOST_REFUSED("localhost:9000", port2) });
+    expectNothingRan(s2);
+  });
+
+  it("with Origin, the loopback names with the port are served; without the port, or another port, refused", async () => {
+    const { url, port } = await serve(box(), { allowOrigins: ["*"] });
     for (const host of [`localhost:${port}`, `LOCALHOST:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
-      expect((await send(url, "GET", "/api/health", { host })).status).toBe(200);
+      expect((await send(url, "GET", "/api/health", { host, origin: APP })).status).toBe(200);
     }
     for (const host of ["localhost", "127.0.0.1", `localhost:${port + 1}`, `localhost.:${port}`, `127.0.0.2:${port}`]) {
-      const r = await send(url, "GET", "/api/health", { host });
+      const r = await send(url, "GET", "/api/health", { host, origin: APP });
       expect(r.status).toBe(403);
       expect(JSON.parse(r.body)).toEqual({ status: "ERROR", error: HOST_REFUSED(host, port) });
     }
@@ -229,13 +257,13 @@ describe("the Host check (DNS rebinding) on a loopback address", () => {
 
   it("listening on another loopback address (127.0.0.2) also accepts that address as Host", async () => {
     const b = box();
-    const s = createServer({ workspace: b.workspace, dataRoot: b.dataRoot });
+    const s = createServer({ workspace: b.workspace, dataRoot: b.dataRoot, allowOrigins: ["*"] });
     try {
       const url = await s.listen(0, "127.0.0.2");
       const port = Number(new URL(url).port);
-      expect((await send(url, "GET", "/api/health", {})).status).toBe(200); // Host: 127.0.0.2:PORT
-      expect((await send(url, "GET", "/api/health", { host: `localhost:${port}` })).status).toBe(200);
-      const r = await send(url, "GET", "/api/health", { host: `evil.example:${port}` });
+      expect((await send(url, "GET", "/api/health", { origin: APP })).status).toBe(200); // Host: 127.0.0.2:PORT
+      expect((await send(url, "GET", "/api/health", { host: `localhost:${port}`, origin: APP })).status).toBe(200);
+      const r = await send(url, "GET", "/api/health", { host: `evil.example:${port}`, origin: APP });
       expect(JSON.parse(r.body)).toEqual({ status: "ERROR", error: HOST_REFUSED(`evil.example:${port}`, port, "127.0.0.2") });
     } finally {
       await s.close();

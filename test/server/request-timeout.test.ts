@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
+import { runPgsWorkflow, type PgsRunResult, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
 import type { Sandbox } from "../workflow/pgs-fixture.js";
 import { actorBody, gatewayScratch } from "./fixture.js";
 
@@ -29,8 +29,12 @@ const NODE_KEEP_ALIVE_BUFFER_MS = 1000;
  * server's event loop (a runner that waits, synchronously, for the file `sent`). Modes:
  *  - late-body: A sends its head (Expect: 100-continue; the 100 proves the server read it), then
  *    B's run starts, and A sends its whole body while the run blocks the loop, past the bound;
+ *  - late-body-kept-alive: as late-body, but A's request does not ask to close the connection
+ *    (A stays open, idle, after its answer, until the server's keep-alive close);
  *  - stall: as late-body, but A never sends its body;
  *  - part-then-stall: A sends half its body during the run, never the rest;
+ *  - head-then-stall: A sends part of its head (no 100 to wait for: it pauses 300 ms), then more
+ *    of it during the run, never the rest;
  *  - keep-alive: A is a kept-alive connection that was answered once (GET /api/health) before the
  *    run; it sends its next request (the run request) while the run blocks the loop, past the
  *    server's keepAliveTimeout.
@@ -73,8 +77,11 @@ await a.ready;
 if (mode === "keep-alive") {
   await a.write("GET /api/health HTTP/1.1\\r\\nHost: 127.0.0.1:" + port + "\\r\\n\\r\\n");
   await a.until((t) => answers(t).length === 1);
+} else if (mode === "head-then-stall") {
+  await a.write("POST /api/run HTTP/1.1\\r\\nHost: 127.0.0.1:" + port + "\\r\\n");
+  await sleep(300);
 } else {
-  await a.write(head(Buffer.byteLength(body), "Expect: 100-continue\\r\\nConnection: close\\r\\n"));
+  await a.write(head(Buffer.byteLength(body), "Expect: 100-continue\\r\\n" + (mode === "late-body-kept-alive" ? "" : "Connection: close\\r\\n")));
   await a.until((t) => t.startsWith("HTTP/1.1 100 Continue\\r\\n\\r\\n"));
 }
 const b = open();
@@ -82,8 +89,9 @@ await b.ready;
 await b.write(head(Buffer.byteLength(body), "Connection: close\\r\\n") + body);
 while (!existsSync(started)) await sleep(5);
 await sleep(blockMs); // the run blocks the server's event loop all along
-if (mode === "late-body") await a.write(body);
+if (mode === "late-body" || mode === "late-body-kept-alive") await a.write(body);
 if (mode === "part-then-stall") await a.write(body.slice(0, body.length >> 1));
+if (mode === "head-then-stall") await a.write("Content-Type: application/json\\r\\n");
 if (mode === "keep-alive") await a.write(head(Buffer.byteLength(body), "Connection: close\\r\\n") + body);
 writeFileSync(sent, "");
 await Promise.all([a.done, b.done]);
@@ -92,8 +100,11 @@ process.stdout.write(JSON.stringify({ a: [...answers(a.text), "closed"], b: answ
 
 type Answer = { status: number; body: string } | "closed";
 
-/** Runs CLIENT in `mode` against a server over `b` whose first run blocks until the client has sent. */
-async function scenario(b: Sandbox, mode: string, opts: { keepAliveTimeoutMs?: number; blockMs?: number } = {}): Promise<{ a: Answer[]; b: Answer | null }> {
+/**
+ * Runs CLIENT in `mode` against a server over `b` whose first run blocks until the client has sent;
+ * with `secondRunWaitMs`, the second run (A's request) first waits that long without blocking the loop.
+ */
+async function scenario(b: Sandbox, mode: string, opts: { keepAliveTimeoutMs?: number; blockMs?: number; secondRunWaitMs?: number } = {}): Promise<{ a: Answer[]; b: Answer | null }> {
   const [started, sent] = [join(b.root, "started"), join(b.root, "sent")];
   let calls = 0;
   const runner = (o: RunPgsOptions) => {
@@ -103,6 +114,8 @@ async function scenario(b: Sandbox, mode: string, opts: { keepAliveTimeoutMs?: n
       const cell = new Int32Array(new SharedArrayBuffer(4));
       for (let i = 0; i < 6000 && !existsSync(sent); i++) Atomics.wait(cell, 0, 0, 5);
     }
+    const wait = opts.secondRunWaitMs;
+    if (calls === 2 && wait !== undefined) return new Promise<PgsRunResult>((done) => setTimeout(() => done(runPgsWorkflow(o)), wait));
     return runPgsWorkflow(o);
   };
   const { port, server } = await serve(b, { runner, requestTimeoutMs: TIMEOUT_MS });
@@ -145,11 +158,37 @@ describe("a request that arrives while a run holds the event loop past the reque
     expect(JSON.parse((r.a[0] as { body: string }).body)).toEqual(TIMEOUT_408);
   });
 
+  it("a client that sends part of its head during the run and then stalls gets 408 after one more bound", async () => {
+    const r = await scenario(box(), "head-then-stall");
+    expect(status(r.b)).toBe(200);
+    expect(r.a.map(status)).toEqual([408, "closed"]);
+    expect(JSON.parse((r.a[0] as { body: string }).body)).toEqual(TIMEOUT_408);
+  });
+
   it("a kept-alive connection whose next request arrives during the run, past keepAliveTimeout, is answered, not closed", async () => {
     // The run blocks the loop past the moment Node closes the idle connection (its timer fires then).
     const r = await scenario(box(), "keep-alive", { keepAliveTimeoutMs: KEEP_ALIVE_MS, blockMs: KEEP_ALIVE_MS + NODE_KEEP_ALIVE_BUFFER_MS + BLOCK_MS });
     expect(status(r.b)).toBe(200);
     expect(r.a.map(status)).toEqual([200, 200, "closed"]);
     expect((JSON.parse((r.a[1] as { body: string }).body) as { status: string }).status).toBe("SUCCESS");
+  });
+
+  // A request that had wholly arrived when its reprieve was decided was later treated as one whose
+  // head was still arriving: a bound after the reprieve, its connection was cut (its answer lost)
+  // or, answered and idle, sent an unsolicited 408 and closed.
+  it("its body, sent during the run, and its own run lasting longer than the bound: 200, the connection is not cut meanwhile", async () => {
+    const b = box();
+    const r = await scenario(b, "late-body", { secondRunWaitMs: 2.5 * TIMEOUT_MS });
+    expect(status(r.b)).toBe(200);
+    expect(r.a.map(status)).toEqual([200, "closed"]);
+    expect((JSON.parse((r.a[0] as { body: string }).body) as { status: string }).status).toBe("SUCCESS");
+  });
+
+  it("its body, sent during the run, on a kept-alive connection: answered 200, then idle, never sent an unsolicited 408", async () => {
+    // The keep-alive close (silent) comes well after the moment the reprieve's bound passes.
+    const r = await scenario(box(), "late-body-kept-alive", { keepAliveTimeoutMs: 2 * TIMEOUT_MS });
+    expect(status(r.b)).toBe(200);
+    expect(r.a.map(status)).toEqual([200, "closed"]);
+    expect((JSON.parse((r.a[0] as { body: string }).body) as { status: string }).status).toBe("SUCCESS");
   });
 });
