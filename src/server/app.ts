@@ -668,6 +668,12 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     reprieve?: NodeJS.Timeout;
     /** A message timed out while its head was arriving: the next request delivered is its request. */
     awaitingHead?: Timed;
+    /**
+     * The releases of the body shares of its requests still holding one, run when the connection
+     * closes: one 'close' listener for all of them (a listener per pipelined request would pass
+     * Node's MaxListeners warning at 11).
+     */
+    shares: Set<() => void>;
   }
   /** A message Node timed out (`requestTimedOut`). */
   interface Timed {
@@ -702,11 +708,12 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       arrivals++;
       if (connections.size >= maxConnections) return refuseOverLimit(socket);
       for (const listener of http) listener.call(server, socket);
-      const c: Connection = { responses: new Map(), readMark: 0 };
+      const c: Connection = { responses: new Map(), readMark: 0, shares: new Set() };
       connections.set(socket, c);
       socket.once("close", () => {
         connections.delete(socket);
         if (c.reprieve !== undefined) clearTimeout(c.reprieve);
+        for (const release of [...c.shares]) release();
       });
     });
     // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
@@ -858,15 +865,20 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     // 'close' — each such connection kept up to maxBodyBytes held for good, and ~130 of them
     // made every POST a 503 until restart. (The request's own 'close' is no signal: Node emits
     // it as soon as its body has been read, while the request still waits in the run queue.)
+    // The connection's one 'close' listener runs the releases of its requests (Connection.shares).
     const socket = request.raw.socket;
+    const c = connections.get(socket);
     const release = (): void => {
       reply.raw.off("close", release);
-      socket.off("close", release);
+      if (c === undefined) socket.off("close", release);
+      else c.shares.delete(release);
       bodyBytesInFlight -= share.bytes;
       share.bytes = 0;
     };
     reply.raw.once("close", release);
-    socket.once("close", release);
+    if (c === undefined) socket.once("close", release);
+    else c.shares.add(release);
+    if (socket.destroyed) release(); // its connection is gone already: no 'close' is to come
   });
   // A chunked body, read: its share becomes its size.
   app.addHook("preValidation", async (request) => {

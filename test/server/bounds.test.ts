@@ -292,6 +292,39 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
     }
   });
 
+  it("many requests pipelined on one connection: one 'close' listener for all their shares (no MaxListeners warning), all released when it closes", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const runner = async (o: RunPgsOptions) => {
+      if (++calls === 1) await gate;
+      return runPgsWorkflow(o);
+    };
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on("warning", onWarning);
+    const body = actorBody();
+    const n = Buffer.byteLength(body);
+    const pipelined = 15; // past Node's default of 10 listeners per event
+    const { port, server } = await serve(box(), { maxBodyBytes: n, maxInflightBodyBytes: pipelined * n, runner });
+    try {
+      const conn = await open(port);
+      const run = head(port, "POST", "/api/run", `Content-Length: ${n}\r\n`) + body;
+      await conn.write(run.repeat(pipelined));
+      await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(pipelined * n));
+      conn.sock.destroy();
+      await conn.closed;
+      await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(0));
+      release();
+      await vi.waitFor(() => expect(server.runsInFlight).toBe(0));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+      release();
+    }
+  });
+
   it("maxInflightBodyBytes must be an integer of at least maxBodyBytes (E_USAGE); the default holds a full run queue twice", () => {
     const b = box();
     let err: unknown;
