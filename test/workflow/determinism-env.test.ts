@@ -109,7 +109,7 @@ describe("PGS runs and replays: a data root the textual policy expansion cannot 
       const dataRoot = join(b.root, name);
       const e = cairnErrorOf(() => runPgsWorkflow({ workspace: b.workspace, workflow: WF.actor, payload: readPayloadFile(ACTOR_PAYLOAD), dataRoot }));
       expect(e.code).toBe(ErrorCode.INVALID_INPUT);
-      expect(e.details).toMatchObject({ reason: "cs_config" });
+      expect(e.details).toMatchObject({ reason: "cs_config", dataRoot, character: ch });
       expect(e.message).toContain(`the data root contains ${JSON.stringify(ch)}, a character the policy expansion cannot carry`);
       expect(existsSync(join(b.workspace, "traces"))).toBe(false);
       expect(existsSync(dataRoot)).toBe(false);

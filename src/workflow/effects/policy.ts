@@ -74,8 +74,9 @@ function expandValue(v: PyValue, root: string): PyValue {
  */
 export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
   const bad = PGS_DATA_ROOT_UNSUPPORTED_CHARS.exec(dataRoot);
-  // The message names the character, not the data root: it reaches traces (ERROR.message).
-  if (bad !== null) throw configError(`the data root contains ${JSON.stringify(bad[0])}, a character the policy expansion cannot carry`);
+  // The message names the character, not the data root (a message may reach a trace's
+  // ERROR.message, which holds no absolute path); `details` name both (`--json`).
+  if (bad !== null) throw configError(`the data root contains ${JSON.stringify(bad[0])}, a character the policy expansion cannot carry`, { dataRoot, character: bad[0] });
   if (policy.size === 0) return new Map();
   const root = dataRoot.replace(/\/+$/, "");
   return expandValue(policy, root) as PyDict;
