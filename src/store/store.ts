@@ -341,19 +341,7 @@ export class Store {
     if (this.listings.size >= MAX_LISTINGS_BEFORE_PRUNE) for (const l of this.listings) if (l.deref() === undefined) this.listings.delete(l);
     this.listings.add(ref);
     // Not a generator method: the closed-store guard above runs at the call, not at the first next().
-    const listing = function* (store: Store): Generator<ArtifactInfo> {
-      try {
-        for (;;) {
-          const r = store.run(() => rows.next()); // E_USAGE once the store is closed
-          if (r.done === true) return;
-          yield r.value;
-        }
-      } finally {
-        store.listings.delete(ref);
-        rows.return(undefined);
-      }
-    };
-    return listing(this);
+    return Store.guarded(this, rows, () => this.listings.delete(ref));
   }
   delete(digest: Digest): { digest: Digest; logseq: number } {
     return this.run((p) => p.artifacts.delete(digest));
@@ -432,20 +420,29 @@ export class Store {
    * is E_USAGE, at the call.
    */
   iterateRoots(opts: { prefix?: string } = {}): Generator<Root> {
-    const roots = this.run((p) => p.refs.iterateRoots(opts));
     // Not a generator method: the closed-store guard and the prefix check run at the call.
-    const iterate = function* (store: Store): Generator<Root> {
+    return Store.guarded(this, this.run((p) => p.refs.iterateRoots(opts)));
+  }
+
+  /**
+   * `inner` read on through `store`'s closed-store guard (each step E_USAGE "store is closed" once
+   * the store is closed); `onEnd` runs when the reading ends, is abandoned or fails. (Static: not
+   * one of the store's operations.)
+   */
+  private static guarded<T>(store: Store, inner: Generator<T>, onEnd?: () => void): Generator<T> {
+    const read = function* (store: Store): Generator<T> {
       try {
         for (;;) {
-          const r = store.run(() => roots.next()); // E_USAGE once the store is closed
+          const r = store.run(() => inner.next());
           if (r.done === true) return;
           yield r.value;
         }
       } finally {
-        roots.return(undefined);
+        onEnd?.();
+        inner.return(undefined);
       }
     };
-    return iterate(this);
+    return read(store);
   }
   findRoot(name: string): Root | undefined {
     return this.run((p) => p.refs.findRoot(name));
