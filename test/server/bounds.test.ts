@@ -103,6 +103,18 @@ const busyBodies = (held: number, bytes: number, limit: number): string =>
     error: `server busy: request bodies of ${held} bytes are already arriving or waiting to run, and this one's ${bytes} bytes would exceed the ${limit}-byte limit (MAX_INFLIGHT_BODY_BYTES); retry later`,
   });
 
+/** A runner whose first run waits (without blocking the event loop) until `release()`; `calls()` counts the runs started. */
+function gatedRunner(): { runner: (o: RunPgsOptions) => Promise<ReturnType<typeof runPgsWorkflow>>; release: () => void; calls: () => number } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let calls = 0;
+  const runner = async (o: RunPgsOptions) => {
+    if (++calls === 1) await gate;
+    return runPgsWorkflow(o);
+  };
+  return { runner, release, calls: () => calls };
+}
+
 describe("1. the connection limit (maxConnections, MAX_CONNECTIONS)", () => {
   it("a connection over the limit is answered 503 (gateway format, Retry-After) and closed, even before it sends anything; once one closes, connections are served again", async () => {
     const { port, url, server } = await serve(box(), { maxConnections: 2 });
@@ -208,14 +220,7 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
   });
 
   it("bodies waiting in the run queue count; a chunked body holds its size once read; a client gone mid-body releases its share", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let calls = 0;
-    // The first run waits (without blocking the event loop) until released.
-    const runner = async (o: RunPgsOptions) => {
-      if (++calls === 1) await gate;
-      return runPgsWorkflow(o);
-    };
+    const { runner, release } = gatedRunner();
     const { port, url, server } = await serve(box(), { maxBodyBytes: 1000, maxInflightBodyBytes: 1500, runner });
     try {
       await queuedAndChunked(port, url, server, release);
@@ -259,13 +264,8 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
   // without attaching it to the socket: when the client went, that response never closed, and its
   // share (up to maxBodyBytes) stayed held for good — ~130 such connections and every POST was a 503.
   it("a request pipelined behind one still being answered releases its share when its connection closes", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let calls = 0;
-    const runner = async (o: RunPgsOptions) => {
-      if (++calls === 1) await gate;
-      return runPgsWorkflow(o);
-    };
+    const gated = gatedRunner();
+    const { runner, release } = gated;
     const body = actorBody();
     const n = Buffer.byteLength(body);
     const { port, url, server } = await serve(box(), { maxBodyBytes: n, maxInflightBodyBytes: 2 * n, runner });
@@ -286,20 +286,14 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
       // The whole budget is free again: two bodies of n bytes at once are accepted.
       const [a, b] = await Promise.all([1, 2].map(() => fetch(`${url}/api/run`, { method: "POST", body })));
       expect([a?.status, b?.status]).toEqual([200, 200]);
-      expect(calls).toBe(3); // the pipelined request, whose client had gone, was not run
+      expect(gated.calls()).toBe(3); // the pipelined request, whose client had gone, was not run
     } finally {
       release();
     }
   });
 
   it("many requests pipelined on one connection: one 'close' listener for all their shares (no MaxListeners warning), all released when it closes", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let calls = 0;
-    const runner = async (o: RunPgsOptions) => {
-      if (++calls === 1) await gate;
-      return runPgsWorkflow(o);
-    };
+    const { runner, release } = gatedRunner();
     const warnings: Error[] = [];
     const onWarning = (w: Error): void => void warnings.push(w);
     process.on("warning", onWarning);
