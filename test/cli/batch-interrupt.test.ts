@@ -7,8 +7,8 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { cairn, CLI, json, spawnCairn, TempDirs } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { cairn, CLI, json, spawnCairn, TempDirs, reapAfterEach } from "./helpers.js";
 
 /** What a shell reports after SIGINT (128 + 2) and SIGTERM (128 + 15). */
 const SIGINT_EXIT = 130;
@@ -24,11 +24,7 @@ const WAIT_LIMIT_MS = 60_000;
 const SLOW_MODULE = `export default async (x) => { await new Promise((r) => setTimeout(r, ${EU_DELAY_MS})); return x; };\n`;
 
 const temps = new TempDirs();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  temps.cleanup();
-});
+const { children } = reapAfterEach(temps);
 
 /** Resolves once `text()` matches `re` (checked on every chunk of `stream`), rejects if the child exits first. */
 function waitFor(child: ChildProcess, text: () => string, re: RegExp): Promise<void> {

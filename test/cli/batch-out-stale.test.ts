@@ -4,12 +4,11 @@
  * removes it, since its writer no longer runs (store/out-file.ts removeStaleTemps). Before, the
  * temp file stayed forever. Runs the BUILT cli (test/cli/helpers.ts).
  */
-import { type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pidSpace } from "../../src/store/out-file.js";
-import { cairn, CLI, spawnCairn, TempDirs } from "./helpers.js";
+import { cairn, CLI, spawnCairn, TempDirs, reapAfterEach } from "./helpers.js";
 
 /** Records in the slow input and how long the function takes over each (ms): far longer than the test needs. */
 const RECORDS = 200;
@@ -21,11 +20,7 @@ const POLL_MS = 50;
 const SLOW_MODULE = `export default async (x) => { await new Promise((r) => setTimeout(r, ${EU_DELAY_MS})); return x; };\n`;
 
 const temps = new TempDirs();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  temps.cleanup();
-});
+const { children } = reapAfterEach(temps);
 
 describe("cairn run --out after a SIGKILLed run --out", () => {
   it("the killed run's temp file stays until the next --out into the directory removes it", async () => {

@@ -3,23 +3,16 @@
  * MAX_TRACE_BYTES ends with ERROR E_LIMIT_EXCEEDED in a trace examine and `wf replay` read; a
  * workflow graph over MAX_RENDER_NODES is run and not drawn (exit 0, no pictures).
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MAX_TRACE_BYTES } from "../../src/workflow/pgs/trace.js";
 import { MAX_RENDER_NODES } from "../../src/workflow/render/render.js";
-import { cairn } from "./helpers.js";
+import { cairn, TempDirs } from "./helpers.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function box(): string {
-  const d = mkdtempSync(join(tmpdir(), "cairn-bound-wf-"));
-  dirs.push(d);
-  return d;
-}
+const temps = new TempDirs();
+afterAll(() => temps.cleanup());
+const box = (): string => temps.make();
 
 interface RunDoc {
   status: string;
