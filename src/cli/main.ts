@@ -24,7 +24,8 @@ function packageVersion(): string {
 /**
  * The subcommands, grouped by the module that defines them, in help order. Modules are imported
  * on demand: a one-shot command (`cairn wf run …`) loads only its own module and its
- * dependencies, not the batch engine, the plane or esbuild. Help and unknown commands load all.
+ * dependencies, not the batch engine, the plane or esbuild. `--version` loads none; help and
+ * unknown commands load all.
  */
 const COMMAND_GROUPS: readonly { names: readonly string[]; load: () => Promise<Command[]> }[] = [
   { names: ["init", "store"], load: async () => { const m = await import("./store-commands.js"); return [m.initCommand(), m.storeCommand()]; } },
@@ -61,6 +62,8 @@ function requestedCommand(args: readonly string[]): string | undefined {
 /** The command modules `args` needs: the one group naming its subcommand, else all of them. */
 async function loadCommands(args: readonly string[]): Promise<Command[]> {
   const name = requestedCommand(args);
+  // `cairn --version` prints the version and exits: it needs no command module.
+  if (name === undefined && args.length > 0 && args.every((a) => a === "-V" || a === "--version" || a === "--json" || a === "-q" || a === "--quiet")) return [];
   const group = name === undefined ? undefined : COMMAND_GROUPS.find((g) => g.names.includes(name));
   const groups = group === undefined ? COMMAND_GROUPS : [group];
   return (await Promise.all(groups.map((g) => g.load()))).flat();

@@ -39,9 +39,12 @@ describe("help, version and usage errors", () => {
     expect(sub.out).toContain("--json");
     expect(cairn(["help", "gc"], { cwd: dir }).out).toContain("--dry-run");
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    const v = cairn(["--version"], { cwd: dir });
-    expect(v.status).toBe(0);
-    expect(v.out).toBe(`${pkg.version}\n`);
+    // --version alone loads no command module; with a command it is that command's.
+    for (const args of [["--version"], ["-V"], ["--json", "--version"]]) {
+      const v = cairn(args, { cwd: dir });
+      expect(v.status).toBe(0);
+      expect(v.out).toBe(`${pkg.version}\n`);
+    }
   });
 
   it.each([
