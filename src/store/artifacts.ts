@@ -26,7 +26,8 @@ import {
   MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
   FORMAT_FILE, TMP_DIR, objectPath, readyPath,
 } from "./layout.js";
-import { ensureDir, fsyncDir, isNotFound, processRuns } from "./fsutil.js";
+import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
+import { legacyTempWriter, sweepDeadWriterTemps, taggedTempWriter, type TempWriter } from "./temp-files.js";
 import type { Clock } from "../core/clock.js";
 import { makeDirs } from "../core/dirs.js";
 
@@ -630,16 +631,12 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     }
     if (attempt(() => rmSync(path, { recursive: true, force: true }))) removed++;
   }
-  // A killed `init` (or format upgrade) of an older build leaves the FORMAT file's temp beside it
-  // in the root (writeFileAtomicSync: `FORMAT.<pid>.<random>.tmp`): removed like the temp files
-  // under tmp/, unless its process still runs (an older build's init writes FORMAT before it
-  // takes the writer lock, and would fail its rename).
-  for (const name of listQuiet(root)) {
-    const m = FORMAT_TEMP_RE.exec(name);
-    if (m !== null && (Number(m[1]) === process.pid || !processRuns(Number(m[1])))) {
-      if (attempt(() => rmSync(join(root, name), { force: true }))) removed++;
-    }
-  }
+  // A killed `init` (or format upgrade) leaves the FORMAT file's temp beside it in the root
+  // (writeFileAtomicSync): removed like the temp files under tmp/ when its writer is provably
+  // gone (temp-files.ts `writerIsGone`, ARCHITECTURE §5.16) — not while it runs (an older
+  // build's init writes FORMAT before it takes the writer lock, and would fail its rename), nor
+  // when it ran in another pid space (a container sharing the store: its pid says nothing here).
+  removed += sweepDeadWriterTemps(root, formatTempWriter).length;
   // An interrupted sweep, finished a page at a time in logseq order (memory does not grow with
   // the size of the sweep). A row whose file cannot be removed, or whose digest is malformed,
   // stays `sweeping` (fsck reports it; the next writer tries again).
@@ -685,8 +682,20 @@ function listQuiet(dir: string): string[] {
   }
 }
 
-/** The temp file of a FORMAT write (fsutil.ts `writeFileAtomicSync`), with its writer's pid. */
-const FORMAT_TEMP_RE = new RegExp(`^${FORMAT_FILE}\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+/** A legacy (pid-only) temp file of a FORMAT write, as builds before §5.16's rule named it: `FORMAT.<pid>.<hex>.tmp`. */
+const LEGACY_FORMAT_TEMP_RE = new RegExp(`^${FORMAT_FILE}\\.([0-9]+)\\.[0-9a-f]+\\.tmp$`);
+
+/**
+ * The writer of a temp file of a FORMAT write (fsutil.ts `writeFileAtomicSync`): a tagged
+ * `FORMAT.<pid>-<space>-<16 hex>.tmp`, or a legacy `FORMAT.<pid>.<hex>.tmp`, which this sweep
+ * removed by its pid alone before and still does (temp-files.ts).
+ */
+function formatTempWriter(name: string): TempWriter | undefined {
+  const tagged = taggedTempWriter(name, `${FORMAT_FILE}.`);
+  if (tagged !== undefined) return tagged;
+  const m = LEGACY_FORMAT_TEMP_RE.exec(name);
+  return m === null ? undefined : legacyTempWriter(m[1] as string);
+}
 
 /** Rows of an interrupted sweep finished per catalog transaction when a writer opens the store. */
 const RECOVERY_SWEEP_PAGE = 1000;

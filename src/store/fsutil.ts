@@ -1,8 +1,10 @@
 /** Small filesystem helpers for atomic, durable writes. */
 import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { randomBytes } from "node:crypto";
 import { makeDirs } from "../core/dirs.js";
+import { tempFileName } from "./temp-files.js";
+
+export { processRuns } from "./temp-files.js";
 
 /** fsync a directory so a rename or unlink inside it is durable. */
 export function fsyncDir(dir: string): void {
@@ -15,14 +17,17 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
- * Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. With
+ * Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. The temp file
+ * is `<path>.<pid>-<pid space>-<16 hex>.tmp` (temp-files.ts `tempFileName`, ARCHITECTURE §5.16):
+ * a killed writer's is removed by the sweeps of the store's root (`FORMAT`, artifacts.ts
+ * `recoverArtifacts`) and of trace directories (summaries and pictures, pgs/trace.ts). With
  * `durable` false there is no fsync: readers and a killed process still see the old file or the
  * new one, never a torn one, but an OS crash may lose the new one (trace summaries and pictures,
  * which are derived from the trace and rewritten by a re-run).
  */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644, durable = true): void {
   // A fresh, exclusively created name: never follows a symlink planted at the temp path.
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const tmp = tempFileName(`${path}.`);
   const fd = openSync(tmp, "wx", mode);
   try {
     try {
@@ -43,16 +48,6 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
 
 export function ensureDir(dir: string): void {
   makeDirs(dir);
-}
-
-/** Whether a process with this pid exists (EPERM: it does, as another user's). */
-export function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** True when an fs error means "no such file or directory". */

@@ -11,8 +11,9 @@
  *   FILE once the work has succeeded. A failure or an interruption never leaves a partial FILE,
  *   and an existing one keeps its contents. The temp file is removed on failure, at process
  *   exit and by `removeOpenTemps` (the CLI's signal handler). SIGKILL leaves
- *   `.cairn-out-<pid>-<space>-<hex>.tmp` beside FILE; the next atomic write into that directory
- *   removes the temp files whose writer provably no longer runs (`removeStaleTemps`). An
+ *   `.cairn-out-<pid>-<space>-<hex>.tmp` beside FILE (the naming rule of temp-files.ts); the next
+ *   atomic write into that directory removes the temp files whose writer provably no longer runs
+ *   (`removeStaleTemps`, the shared dead-writer rule of temp-files.ts). An
  *   existing FILE's hard links are not kept.
  * - **This process's own stdout or stderr** (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1|2`,
  *   `/proc/self/fd/1|2`): written to the stream, so a redirection of it (`>`, `>>`, a pipe)
@@ -23,14 +24,15 @@
  *   It is opened at the first write (for a batch run: the merge), not at open, so a failure
  *   before that leaves it untouched; a failure after it leaves what was written.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { constants, readFileSync, readlinkSync, unlinkSync, type Stats } from "node:fs";
-import { hostname } from "node:os";
-import { access, lstat, open, opendir, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { constants, unlinkSync, type Stats } from "node:fs";
+import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
-import { fsyncDir, processRuns } from "./fsutil.js";
+import { fsyncDir } from "./fsutil.js";
+import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "./temp-files.js";
+
+export { pidSpace } from "./temp-files.js";
 
 /** Permission bits of a new FILE before the umask, as for a shell redirection. */
 const NEW_FILE_MODE = 0o666;
@@ -52,77 +54,31 @@ function trackTemp(path: string): void {
   openTemps.add(path);
 }
 
-/**
- * A temp file of an atomic write: `.cairn-out-<writer's pid>-<its pid space>-<16 hex>.tmp`.
- * Other names are never removed by `removeStaleTemps`: `.cairn-out-<16 hex>.tmp` (a writer whose
- * pid space is unknown, and builds before 2026-11-26) and `.cairn-out-<pid>-<16 hex>.tmp` (builds
- * of 2026-11-26 that named the pid only: a pid alone does not say which host or container ran it).
- */
-const TEMP_NAME_RE = /^\.cairn-out-(\d+)-([0-9a-f]{8})-[0-9a-f]{16}\.tmp$/;
-/** Hex digits of a pid space's tag. */
-const PID_SPACE_HEX = 8;
-
-let pidSpaceTag: string | null | undefined;
+/** The prefix of an atomic write's temp file (temp-files.ts `tempFileName`): `.cairn-out-<pid>-<space>-<16 hex>.tmp`. */
+const TEMP_PREFIX = ".cairn-out-";
 
 /**
- * A tag of the space this process's pid is meaningful in: on Linux the boot (its boot_id) and the
- * pid namespace (`/proc/self/ns/pid`), elsewhere the host name (one pid space per host). A temp
- * file of a writer in another container, on another host sharing the directory, or from before a
- * reboot carries another tag, and its pid says nothing here. Null when it cannot be told (Linux
- * without a readable /proc): temp files are then named without a pid and nothing is removed.
+ * The writer of a temp file of an atomic write (temp-files.ts, ARCHITECTURE §5.16): tagged names
+ * only. The legacy names are never removed by `removeStaleTemps`: `.cairn-out-<16 hex>.tmp` (a
+ * writer whose pid space is unknown, and builds before 2026-11-26) and
+ * `.cairn-out-<pid>-<16 hex>.tmp` (builds of 2026-11-26 that named the pid only: a pid alone does
+ * not say which host or container ran it).
  */
-export function pidSpace(): string | null {
-  if (pidSpaceTag !== undefined) return pidSpaceTag;
-  let id: string;
-  try {
-    id =
-      process.platform === "linux"
-        ? `linux\n${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()}\n${readlinkSync("/proc/self/ns/pid")}`
-        : `${process.platform}\n${hostname()}`;
-  } catch {
-    pidSpaceTag = null;
-    return null;
-  }
-  pidSpaceTag = createHash("sha256").update(id).digest("hex").slice(0, PID_SPACE_HEX);
-  return pidSpaceTag;
-}
-
-/** The name of a new temp file: with this process's pid and pid space when the space is known. */
-function tempName(): string {
-  const space = pidSpace();
-  const hex = randomBytes(8).toString("hex");
-  return space === null ? `.cairn-out-${hex}.tmp` : `.cairn-out-${process.pid}-${space}-${hex}.tmp`;
+function outTempWriter(name: string): TempWriter | undefined {
+  return taggedTempWriter(name, TEMP_PREFIX);
 }
 
 /**
  * Removes, from `dir`, the temp files of atomic writes whose writer provably no longer runs (a
- * SIGKILLed `cairn run --out`, which cannot clean up): named by TEMP_NAME_RE with this process's
- * pid space and a pid that no process of it has. Left alone: this process's own, a live
- * process's (also one that reused a dead writer's pid), those of another pid space (another
- * container or host, or before a reboot) and every other name (TEMP_NAME_RE), regular files
- * only. Best effort: a directory that cannot be listed, or a file that cannot be removed, is
- * skipped.
+ * SIGKILLed `cairn run --out`, which cannot clean up): the shared rule of temp-files.ts
+ * (`writerIsGone`: this process's pid space and a pid that no process of it has). Left alone:
+ * this process's own, a live process's (also one that reused a dead writer's pid), those of
+ * another pid space (another container or host, or before a reboot) and every other name
+ * (`outTempWriter`), regular files only. Best effort: a directory that cannot be listed, or a
+ * file that cannot be removed, is skipped.
  */
-export async function removeStaleTemps(dir: string): Promise<void> {
-  const space = pidSpace();
-  if (space === null) return;
-  let entries;
-  try {
-    entries = await opendir(dir);
-  } catch {
-    return;
-  }
-  try {
-    for await (const e of entries) {
-      const m = TEMP_NAME_RE.exec(e.name);
-      if (m === null || m[2] !== space || !e.isFile()) continue;
-      const pid = Number(m[1]);
-      if (pid === process.pid || processRuns(pid)) continue;
-      await unlink(join(dir, e.name)).catch(() => {});
-    }
-  } catch {
-    // a directory that cannot be read further: what was removed stays removed
-  }
+export function removeStaleTemps(dir: string): void {
+  sweepDeadWriterTemps(dir, outTempWriter);
 }
 
 /** Removes every temp file not yet renamed into place (synchronously: also from a signal handler). */
@@ -184,8 +140,8 @@ export class OutFile {
     const ours = existing !== undefined && existing.isFile() && existing.uid === process.geteuid?.();
     if (link !== undefined || (existing !== undefined && !ours) || /^\/(?:dev|proc)\//.test(path)) return new OutFile(path, { kind: "through", fh: undefined });
     const target = existing === undefined ? path : await realpath(path).catch((err: unknown) => Promise.reject(cannotWrite(path, err)));
-    await removeStaleTemps(dirname(target));
-    const tmp = join(dirname(target), tempName());
+    removeStaleTemps(dirname(target));
+    const tmp = join(dirname(target), tempFileName(TEMP_PREFIX));
     trackTemp(tmp); // before it exists: an interruption during the open still removes it
     let fh: FileHandle;
     try {

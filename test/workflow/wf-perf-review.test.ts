@@ -259,7 +259,7 @@ describe("3. a failed trace write ends the run with E_STORE_IO naming the trace 
     expect(again.traceId).toBe(first.traceId);
     expect(seen).toHaveLength(1);
     expect(seen[0]?.jsonl).toEqual(before.jsonl);
-    expect(seen[0]?.temps).toEqual([expect.stringMatching(new RegExp(`^\\.${first.traceId}\\.jsonl\\.${process.pid}\\.[0-9a-f]{12}\\.tmp$`))]);
+    expect(seen[0]?.temps).toEqual([expect.stringMatching(new RegExp(`^\\.${first.traceId}\\.jsonl\\.${process.pid}-[0-9a-f]{8}-[0-9a-f]{16}\\.tmp$`))]);
     // At close the same bytes replace it, and no temp file is left.
     expect(readFileSync(jsonl)).toEqual(before.jsonl);
     expect(readFileSync(md)).toEqual(before.md);

@@ -8,10 +8,10 @@
  *    crash can still leave a prefix of the line without its `\n` — a *torn tail*; see jsonl.ts
  *    for how readers detect and refuse it.
  *  - Replacements (the mutable-JSON document): temp file in the same directory
- *    (`.<name>.<pid>.<n>.tmp`, created O_EXCL), write, fsync, rename over the target, fsync
- *    the directory. A crash leaves either the old or the new document; a leftover temp file is
- *    never read (readers open only the target name), and is removed by `sweepDeadTemps` once
- *    its writer process is gone (below).
+ *    (`.<name>.<pid>-<pid space>-<16 hex>.tmp`, the naming rule of store/temp-files.ts, created
+ *    O_EXCL), write, fsync, rename over the target, fsync the directory. A crash leaves either
+ *    the old or the new document; a leftover temp file is never read (readers open only the
+ *    target name), and is removed by `sweepDeadTemps` once its writer is provably gone (below).
  *  - Reads refuse non-regular files and files above MAX_DATA_FILE_BYTES.
  *  - Every fsync above (file, directory, created parent) is skipped when the caller passes
  *    `sync = false` — EffectDurability "no-fsync", an explicit opt-in of the run (types.ts):
@@ -20,13 +20,11 @@
 import {
   type BigIntStats,
   closeSync,
-  lstatSync,
   constants as FS,
   fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
-  readdirSync,
   readSync,
   renameSync,
   unlinkSync,
@@ -34,7 +32,8 @@ import {
 } from "node:fs";
 import { posix } from "node:path";
 import { ErrorCode } from "../../core/errors.js";
-import { fsyncDir, processRuns } from "../../store/fsutil.js";
+import { fsyncDir } from "../../store/fsutil.js";
+import { legacyTempWriter, MAX_WRITER_PID, sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import type { PreparedPath } from "./confine.js";
 import { cachedBytes, cachedDerived, cachedDigest, forget, remember, rememberAppend, type Derivation } from "./filecache.js";
@@ -48,69 +47,54 @@ export const MAX_TEMP_NAME_ATTEMPTS = 16;
 export const DATA_FILE_MODE = 0o644;
 
 /** Largest pid a temp file's name can carry (`pid_t` is a signed 32-bit integer); a larger number is not this module's name. */
-export const MAX_TEMP_PID = 2 ** 31 - 1;
+export const MAX_TEMP_PID = MAX_WRITER_PID;
 
-let tempCounter = 0;
-
-/** The name of `replaceAtomic`'s temp file for the file named `base`, written by process `pid`. */
-function tempName(base: string, pid: number, n: number): string {
-  return `.${base}.${pid}.${n}.tmp`;
+/** The prefix of `replaceAtomic`'s temp files for the file named `base` (temp-files.ts `tempFileName`). */
+function tempPrefix(base: string): string {
+  return `.${base}.`;
 }
 
-/** `<pid>.<n>` as `tempName` writes them: decimal, no sign, no leading zero (the pid at least 1). */
-const TEMP_SUFFIX_RE = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)\.tmp$/;
+/** `<pid>.<n>.tmp` as builds before the shared rule (ARCHITECTURE §5.16) wrote it: decimal, no sign, no leading zero. */
+const LEGACY_SUFFIX_RE = /^([1-9][0-9]*)\.(0|[1-9][0-9]*)\.tmp$/;
 
 /**
- * The writer's pid when `name` is exactly a temp file name `replaceAtomic` gives for the file
- * named `base` (`.<base>.<pid>.<n>.tmp`), else undefined.
+ * The writer of `name` when it is exactly a temp file name `replaceAtomic` gives for the file
+ * named `base`: `.<base>.<pid>-<pid space>-<16 hex>.tmp` (the shared rule, temp-files.ts), or the
+ * legacy `.<base>.<pid>.<n>.tmp` of older builds (space null: judged by the pid alone, as this
+ * sweep always did). Else undefined.
  */
+function docTempWriter(name: string, base: string): TempWriter | undefined {
+  const prefix = tempPrefix(base);
+  const tagged = taggedTempWriter(name, prefix);
+  if (tagged !== undefined || !name.startsWith(prefix)) return tagged;
+  const m = LEGACY_SUFFIX_RE.exec(name.slice(prefix.length));
+  return m === null ? undefined : legacyTempWriter(m[1] as string);
+}
+
+/** The writer's pid when `name` is exactly a temp file name `replaceAtomic` gives (or gave) for the file named `base` (`docTempWriter`), else undefined. */
 export function tempFileWriter(name: string, base: string): number | undefined {
-  const prefix = `.${base}.`;
-  if (!name.startsWith(prefix)) return undefined;
-  const m = TEMP_SUFFIX_RE.exec(name.slice(prefix.length));
-  if (m === null) return undefined;
-  const pid = Number(m[1]);
-  return pid <= MAX_TEMP_PID ? pid : undefined;
+  return docTempWriter(name, base)?.pid;
 }
 
 /**
- * Removes the temp files `replaceAtomic` left for the file `p` (`.<name>.<pid>.<n>.tmp` in its
- * directory) whose writer process is gone: a replacement killed between creating its temp file
- * and the rename (SIGKILL, a crash). Readers never open such a file and the state capture never
- * names one (it reads only the files the CS policies name), so removing it changes no result,
- * trace or state digest. Left alone: any name that is not exactly that scheme (another file's
- * temp, a differently spelled pid or counter), anything but a regular file, and the temp of a
- * process that runs — this one included, and any process that has the writer's pid now (a
- * reused pid keeps the file until that process ends). The pid is checked on this host, in this
- * process's pid namespace: a writer on another host or in another container sharing the data
- * root is taken for gone — as for the data-root lock, such writers are outside the one-writer
- * rule (ARCHITECTURE §11.6), and such a writer's rename would then fail loudly (its temp file is
- * missing), never leave a wrong document. Best effort: a directory that cannot be listed or a
- * file that cannot be removed is left as it is. Returns the names removed.
+ * Removes the temp files `replaceAtomic` left for the file `p` in its directory whose writer is
+ * provably gone: a replacement killed between creating its temp file and the rename (SIGKILL, a
+ * crash). Readers never open such a file and the state capture never names one (it reads only
+ * the files the CS policies name), so removing it changes no result, trace or state digest. The
+ * rule is the shared one (store/temp-files.ts `writerIsGone`, ARCHITECTURE §5.16): a tagged name
+ * of this process's pid space whose pid no process has. Left alone: any name that is not exactly
+ * this document's scheme (another file's temp, a differently spelled pid or counter), anything
+ * but a regular file, the temp of a process that runs — this one included, and any process that
+ * has the writer's pid now (a reused pid keeps the file until that process ends) — and a temp of
+ * another pid space (a writer in another container or on another host sharing the data root:
+ * its pid says nothing here). A legacy pid-only name keeps the old rule (its pid alone). Best
+ * effort: a directory that cannot be listed or a file that cannot be removed is left as it is.
+ * Returns the names removed.
  */
 export function sweepDeadTemps(p: PreparedPath): string[] {
   const { dir, file } = requireParent(p);
   const base = posix.basename(file);
-  const removed: string[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
-    const pid = tempFileWriter(name, base);
-    if (pid === undefined || pid === process.pid || processRuns(pid)) continue;
-    const path = posix.join(dir, name);
-    try {
-      if (!lstatSync(path).isFile()) continue;
-      unlinkSync(path);
-      removed.push(name);
-    } catch {
-      // gone already, or not removable: left as it is
-    }
-  }
-  return removed;
+  return sweepDeadWriterTemps(dir, (name) => docTempWriter(name, base));
 }
 
 function requireParent(p: PreparedPath): { dir: string; file: string } {
@@ -285,7 +269,7 @@ export function replaceAtomic(p: PreparedPath, bytes: Uint8Array, sync = true): 
   let tmp = "";
   let fd = -1;
   for (let attempt = 0; fd < 0; attempt++) {
-    tmp = posix.join(dir, tempName(base, process.pid, tempCounter++));
+    tmp = posix.join(dir, tempFileName(tempPrefix(base)));
     try {
       fd = openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, DATA_FILE_MODE);
     } catch (err) {

@@ -6,10 +6,11 @@
  * JSON object in the *pretty* serialisation (2-space indent, `": "`, raw UTF-8, no newline at
  * EOF), member order = insertion order (an overwritten key keeps its place, a new key goes
  * last). Every save replaces the file atomically (fsio.ts); a leftover temp file from a crash
- * is never read, and the first call of a run on a document removes the ones whose writer
- * process is gone (fsio.ts `sweepDeadTemps`; once per run and document, `sweptFor`). A document that cannot be read or parsed is BACKEND_ERROR — bare under the
- * reference dialect (as C.4), with the reason as `message` under the declared one (host.ts
- * `backendError`).
+ * is never read, and the first call of a run on a document removes the ones whose writer is
+ * provably gone (fsio.ts `sweepDeadTemps`, the shared rule of store/temp-files.ts: never a temp
+ * of another pid space; once per run and document, `sweptFor`). A document that cannot be read
+ * or parsed is BACKEND_ERROR — bare under the reference dialect (as C.4), with the reason as
+ * `message` under the declared one (host.ts `backendError`).
  */
 import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
 import { configError, inputError, osErrorText } from "./errors.js";

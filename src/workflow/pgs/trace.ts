@@ -35,9 +35,10 @@
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { createHash, randomBytes, type Hash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { writeFileAtomicSync } from "../../store/fsutil.js";
+import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString, compactJsonWithin } from "../py/json.js";
 import type { PyObject } from "./value.js";
@@ -140,6 +141,41 @@ export function writeTraceSummary(dirAbs: string, dirRel: string, traceId: strin
   }
 }
 
+/** The prefix of the temp file a re-run writes its trace `file` to (`.<trace file's name>.`; store/temp-files.ts `tempFileName`). */
+function traceTempPrefix(file: string): string {
+  return `.${basename(file)}.`;
+}
+
+/** The trace file's extension; its siblings are `<trace_id>.<ext>` for each of TRACE_SIBLING_EXTS. */
+const TRACE_FILE_EXT = ".jsonl";
+/** The files written beside a trace by temp + rename (fsutil.ts `writeFileAtomicSync`): the summary and the pictures. */
+const TRACE_SIBLING_EXTS = ["md", "svg", "png"] as const;
+
+/**
+ * Removes from the trace file's directory (that directory only) the temp files of killed
+ * re-runs of the same trace id whose writer is provably gone — the shared rule of
+ * store/temp-files.ts (`writerIsGone`, ARCHITECTURE §5.16): `.<id>.jsonl.<pid>-<space>-<hex>.tmp`
+ * (the trace a re-run writes beside the earlier one) and `<id>.md|svg|png.<pid>-<space>-<hex>.tmp`
+ * (the summary and pictures a re-run replaces). Left alone: a live writer's (this process's
+ * included), another pid space's, the legacy pid-only names of older builds (never swept here
+ * before; remove them by hand), anything but a regular file and every other name. Best effort.
+ */
+function sweepTraceTemps(file: string): void {
+  const base = basename(file);
+  const prefixes = [traceTempPrefix(file)];
+  if (base.endsWith(TRACE_FILE_EXT)) {
+    const stem = base.slice(0, -TRACE_FILE_EXT.length);
+    for (const ext of TRACE_SIBLING_EXTS) prefixes.push(`${stem}.${ext}.`);
+  }
+  sweepDeadWriterTemps(dirname(file), (name): TempWriter | undefined => {
+    for (const prefix of prefixes) {
+      const w = taggedTempWriter(name, prefix);
+      if (w !== undefined) return w;
+    }
+    return undefined;
+  });
+}
+
 /**
  * Where events go. The writer keeps what the chain and the run need, not the trace: the next
  * `seq`, the last line's digest (`head`), a running SHA-256 of every byte emitted (`digest()`,
@@ -211,9 +247,11 @@ export class TraceWriter {
       // place (a run killed part-way leaves its events up to the last flush); a re-run over a
       // regular file writes beside it and renames over it at close, so a re-run killed part-way
       // leaves the earlier trace as it was. (Anything else at the path is opened as before.)
+      // A directory already there may hold the temp files of killed re-runs: swept first.
+      if (!freshDir) sweepTraceTemps(file);
       const earlier = !freshDir && statSync(file, { throwIfNoEntry: false })?.isFile() === true;
       // A fresh, exclusively created name: never follows a symlink planted at the temp path.
-      const target = earlier ? join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`) : file;
+      const target = earlier ? join(dirname(file), tempFileName(traceTempPrefix(file))) : file;
       if (target !== file) this.replacing = { tmp: target, final: file };
       try {
         this.fd = openSync(target, target === file ? "w" : "wx");
