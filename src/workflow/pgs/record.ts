@@ -9,7 +9,8 @@
  *  - outputs: the trace (`<trace_id>.jsonl` bytes) and the effects artifact (the CS calls and
  *    the posterior state manifest), `contains` → the posterior file artifacts;
  *  - a receipt (program, inputs, params `{kind, workflow}` → outputs; status `succeeded` iff
- *    the exit code is 0) with its execution edges;
+ *    the exit code is 0) with its execution edges; a run under a trace limit other than the
+ *    default also records it (params `traceLimit` `{maxBytes, errorReserveBytes}`), for replay;
  *  - roots `pgs:<trace_id>` (the trace) and `pgs:<trace_id>:effects` so gc keeps the run.
  */
 import { canonicalBytes } from "../../core/canonical.js";
@@ -21,6 +22,7 @@ import type { Store } from "../../store/store.js";
 import type { EffectCall } from "./engine.js";
 import { snapshotManifest, type PgsPackage } from "./snapshot.js";
 import { stateManifest, type StateFile } from "./state.js";
+import type { TraceLimit } from "./trace.js";
 
 export const SNAPSHOT_MEDIA_TYPE = "application/vnd.cairn.pgs.snapshot+json";
 export const STATE_MEDIA_TYPE = "application/vnd.cairn.pgs.state+json";
@@ -58,6 +60,8 @@ export interface RunRecordBody {
   calls: readonly EffectCall[];
   events: number;
   hops: number;
+  /** A trace limit other than the default (pgs/run.ts `RunPgsOptions.traceLimit`): recorded in the receipt's params, for replay. */
+  traceLimit?: TraceLimit;
 }
 
 export interface RecordInput extends RunRecordBody {
@@ -90,7 +94,7 @@ export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Dige
   const receipt = store.recordReceipt({
     program,
     inputs: [payload, priorState, ...extraInputs],
-    params: { kind: kind.paramsKind, workflow: r.workflow },
+    params: r.traceLimit === undefined ? { kind: kind.paramsKind, workflow: r.workflow } : { kind: kind.paramsKind, workflow: r.workflow, traceLimit: { ...r.traceLimit } },
     outputs: [trace, effects],
     status: r.succeeded ? "succeeded" : "failed",
     resources: { events: r.events, hops: r.hops, csCalls: r.calls.length },

@@ -29,6 +29,7 @@ import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, stateFileBytes } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
+import { traceLimit, type TraceLimit } from "./trace.js";
 import type { PyObject } from "./value.js";
 import { makeDirs } from "../../core/dirs.js";
 
@@ -179,6 +180,22 @@ function checkPgsReplayTmpdir(traceId: string): void {
 }
 
 /**
+ * The trace limit a receipt's params record (record.ts: only one other than the default), or
+ * undefined; a recorded value that is not a limit is `E_STORE_CORRUPT`.
+ */
+function recordedTraceLimit(params: unknown, traceId: string): TraceLimit | undefined {
+  const recorded = (params as { traceLimit?: unknown } | null)?.traceLimit;
+  if (recorded === undefined) return undefined;
+  const { maxBytes, errorReserveBytes } = (recorded ?? {}) as { maxBytes?: unknown; errorReserveBytes?: unknown };
+  try {
+    if (typeof maxBytes !== "number" || typeof errorReserveBytes !== "number") throw new Error("its members must be numbers");
+    return traceLimit({ maxBytes, errorReserveBytes });
+  } catch (err) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `the receipt of ${traceId} records a trace limit that is not one (${JSON.stringify(recorded)}): ${(err as Error).message}`, { traceId });
+  }
+}
+
+/**
  * Replays the recorded run named by `traceIdOrPath` (a trace id, or a trace `.jsonl` file) from
  * `store`. Throws `E_NOT_FOUND` when the store holds no such run. Never writes to `store`.
  */
@@ -190,6 +207,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   const receipt = findReceipt(store, traceRoot.digest, effectsRoot?.digest, traceId);
   const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
+  const limit = recordedTraceLimit(receipt.params, traceId);
   const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];
   const recordedTrace = store.get(traceRoot.digest);
   const recordedEffects = store.get(receipt.outputs[1] as Digest);
@@ -209,7 +227,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
       makeDirs(dirname(abs));
       writeFileSync(abs, store.get(f.digest as Digest));
     }
-    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock });
+    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock, ...(limit === undefined ? {} : { traceLimit: limit }) });
   });
 }
 

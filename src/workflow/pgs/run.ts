@@ -141,8 +141,9 @@ export interface RunPgsOptions {
   dataRootLockWaitMs?: number;
   /**
    * The trace's size limit (trace.ts `TraceLimit`: default `MAX_TRACE_BYTES`, which is also the
-   * most it may be; `E_USAGE` otherwise, before anything runs). A lower one is for tests: `wf
-   * replay` re-runs with the default, so a recorded run that hit a lowered limit does not replay.
+   * most it may be; `E_USAGE` otherwise, before anything runs). A limit other than the default is
+   * recorded in the receipt's params (`traceLimit`) of a run recorded in a `store`, and `wf
+   * replay` re-runs with it; a run under the default records none (its receipt keeps its bytes).
    */
   traceLimit?: Partial<TraceLimit>;
 }
@@ -237,6 +238,14 @@ export function withTraceId(traceId: string, err: unknown): unknown {
   return new CairnError(err.code, err.message, { ...err.details, traceId }, { cause: err });
 }
 
+/** The limit a run records in its receipt: none for the default (trace.ts `traceLimit`, `E_USAGE` for one that is not a limit). */
+function recordedTraceLimit(limit: Partial<TraceLimit> | undefined): TraceLimit | undefined {
+  if (limit === undefined) return undefined;
+  const effective = traceLimit(limit);
+  const def = traceLimit();
+  return effective.maxBytes === def.maxBytes && effective.errorReserveBytes === def.errorReserveBytes ? undefined : effective;
+}
+
 export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
@@ -329,7 +338,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     const recorded = opts.store === undefined ? null : recordRun(opts.store, {
       // The payload as given (key order kept: the trace depends on it), not the canonical form.
       pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes: trace.bytes(),
-      calls: run.calls, events: trace.events, hops: run.path.length,
+      calls: run.calls, events: trace.events, hops: run.path.length, traceLimit: recordedTraceLimit(opts.traceLimit),
     });
     const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
       pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
