@@ -6,13 +6,17 @@
  * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests still arriving get 503), releases the lock and
  * exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
  * origins whose web pages may use it (`ServerOptions.allowOrigins`; src/server/origin.ts).
+ * `--max-connections`, `--max-inflight-body` and `--max-response` set the gateway's bounds
+ * (`ServerOptions.maxConnections`, `maxInflightBodyBytes`, `maxResponseBytes`), checked as they
+ * are read (E_USAGE, exit 2, naming the flag).
  */
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { parseSize } from "../batch/config.js";
 import { openStore, resolveStoreDir } from "../store/store.js";
 import {
-  createServer, DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer,
+  createServer, DEFAULT_HOST, DEFAULT_PORT, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer,
 } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
 import { globalsOf, outputFor } from "./context.js";
@@ -31,6 +35,9 @@ interface ServeOpts {
   dataRootWait: number;
   /** Origins whose browser pages may use the server (repeatable; `*` = any). */
   allowOrigin: string[];
+  maxConnections: number;
+  maxInflightBody: number;
+  maxResponse: number;
 }
 
 const SERVE_HELP = `
@@ -49,16 +56,20 @@ Notes:
     413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
         while closing, or when the store is locked by another writer; 503 (before the body is
         read) when the bodies of the requests arriving, queued and running would exceed
-        ${MAX_INFLIGHT_BODY_BYTES} bytes; a connection beyond ${MAX_CONNECTIONS} open is answered 503 and closed;
+        --max-inflight-body (default ${MAX_INFLIGHT_BODY_BYTES} bytes); a connection beyond
+        --max-connections (default ${MAX_CONNECTIONS}) open is answered 503 and closed;
     500 {status:"ERROR", error, trace_id, workflow_code} when a PGS domain's snapshot fails to
         load, a runtime error aborts the run (trace_id null when no trace was started), or the
-        answer would exceed ${MAX_RESPONSE_BYTES} bytes (the run happened: its trace_id is given).
+        answer would exceed --max-response (default ${MAX_RESPONSE_BYTES} bytes; the run happened:
+        its trace_id is given).
   Browsers: a request carrying an Origin header (every browser sends one with a POST) is refused
   403 unless --allow-origin names that origin (scheme://host[:port], as the browser sends it;
   repeatable), and then answered with Access-Control-Allow-Origin: <origin>; --allow-origin '*'
   lets every web page drive the server (the PGS reference gateway's CORS). Clients that send no
   Origin (curl, scripts) are served as always, with Access-Control-Allow-Origin: *.
-  GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root).
+  GET /api/health answers {"ok": true}. Runs are serialised (one at a time on the data root): a
+  request whose client disconnects while it waits for its turn leaves the queue and is never
+  run (nobody could receive the answer); one whose run has started runs to completion.
   With --snapshot <file|digest> it serves a sealed Cairn snapshot (cairn wf compile) instead of
   a PGS workspace, resolved as \`cairn wf run --snapshot\` resolves it: a sha256: digest is read
   from --store or $CAIRN_STORE, traces go under --workspace (default ., $${WORKSPACE_ENV} is not
@@ -75,7 +86,8 @@ Notes:
   fails to start with E_DATA_ROOT_LOCKED (exit 1).
   Prints "cairn: listening on http://HOST:PORT" to stderr, after "cairn: serving snapshot
   <digest>" with --snapshot (with --json also {"url"} to stdout, {"url", "snapshot"} with
-  --snapshot); --port 0 picks a free port. With --store or
+  --snapshot); --port 0 picks a free port (with --host localhost, one free on both addresses:
+  up to ${LOCALHOST_PORT_ATTEMPTS} tries). With --store or
   $CAIRN_STORE each run is recorded in the store. SIGINT/SIGTERM stop the server gracefully
   (exit 0).`;
 
@@ -86,6 +98,25 @@ const MAX_PORT = 65535;
 function parseHost(v: string): string {
   if (v.trim() === "") throw new InvalidArgumentError(`--host must not be empty (the default is ${DEFAULT_HOST}; listen on every interface with 0.0.0.0 or ::)`);
   return v;
+}
+
+/**
+ * A byte size given to `flag` (`256KiB`, `48MiB`, `1GiB`, a byte count: `parseSize`, as for
+ * `cairn run --max-memory`), at least `min` bytes (`minWhy` says why); E_USAGE naming the flag.
+ */
+function parseBytes(text: string, flag: string, min = 1, minWhy = ""): number {
+  let n: number;
+  try {
+    n = parseSize(text);
+  } catch (err) {
+    // parseSize says why (details.reason): out of range, or not a size at all
+    const reason = err instanceof CairnError ? err.details.reason : undefined;
+    if (reason === "too_large") throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: must be at most ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, { field: flag, value: text });
+    if (reason !== "too_small") throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: use e.g. 48MiB, 512KiB or a byte count`, { field: flag, value: text });
+    n = 0; // below any size: refused as too small below
+  }
+  if (n < min) throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: must be at least ${min} byte${min === 1 ? "" : "s"}${minWhy}`, { field: flag, value: text });
+  return n;
 }
 
 /** One more --allow-origin: checked (`parseAllowedOrigin`) as it is read. */
@@ -107,6 +138,24 @@ export function serveCommand(): Command {
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
     .option("--allow-origin <origin>", "let web pages of this origin use the server (repeatable; '*' = every origin)", collectOrigin, [])
+    .option(
+      "--max-connections <n>",
+      "most connections open at once, on every address (one more is answered 503 and closed)",
+      (v: string) => parseCount(v, "--max-connections", Number.MAX_SAFE_INTEGER, 1),
+      MAX_CONNECTIONS,
+    )
+    .option(
+      "--max-inflight-body <size>",
+      `most request-body bytes held at once, arriving, queued and running (e.g. 64MiB; at least the ${MAX_BODY_BYTES}-byte body limit; a request over it is answered 503 before its body is read)`,
+      (v: string) => parseBytes(v, "--max-inflight-body", MAX_BODY_BYTES, ` (the request body limit: a body the server accepts must fit in it)`),
+      MAX_INFLIGHT_BODY_BYTES,
+    )
+    .option(
+      "--max-response <size>",
+      "largest answer sent (e.g. 16MiB; a run whose answer is larger is answered 500 naming its trace)",
+      (v: string) => parseBytes(v, "--max-response"),
+      MAX_RESPONSE_BYTES,
+    )
     .addHelpText("after", SERVE_HELP)
     .action(async (opts: ServeOpts, cmd: Command) => {
       const g = globalsOf(cmd);
@@ -115,12 +164,15 @@ export function serveCommand(): Command {
       const store = storeDir !== undefined && storeDir !== ""
         ? () => openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 })
         : undefined;
+      const limits = {
+        allowOrigins: opts.allowOrigin, maxConnections: opts.maxConnections, maxInflightBodyBytes: opts.maxInflightBody, maxResponseBytes: opts.maxResponse,
+      };
       // createServer takes the data root's lock for the server's life (E_DATA_ROOT_LOCKED if another process keeps it).
       let server: CairnServer;
       if (opts.snapshot !== undefined) {
         // As `wf run --snapshot`: the snapshot verified (a digest read from the store), traces under --workspace (default .).
         const { sealed, base, dataRootArg } = await snapshotSourceSetup(cmd, { snapshot: opts.snapshot, workspace: opts.workspace, dataRoot: opts.dataRoot });
-        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, allowOrigins: opts.allowOrigin });
+        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, ...limits });
       } else {
         const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
         if (workspaceArg === undefined || workspaceArg === "") {
@@ -128,16 +180,19 @@ export function serveCommand(): Command {
         }
         const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
         if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
-        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, allowOrigins: opts.allowOrigin });
+        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, ...limits });
       }
       let url: string;
       try {
         url = await server.listen(opts.port, opts.host);
       } catch (err) {
         await server.close();
-        const e = err as NodeJS.ErrnoException;
-        throw new CairnError(ErrorCode.INVALID_INPUT, `cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}`, {
-          host: opts.host, port: opts.port, errno: e.code,
+        if (err instanceof CairnError) throw err; // says what it is (no free port on every localhost address…)
+        // Node names the address that failed: with --host localhost, it may be ::1 only.
+        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+        const where = typeof e.address === "string" ? ` (${e.address.includes(":") ? `[${e.address}]` : e.address}:${String(e.port)})` : "";
+        throw new CairnError(ErrorCode.INVALID_INPUT, `cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? `address already in use${where}` : e.message}`, {
+          host: opts.host, port: opts.port, errno: e.code, address: e.address,
         });
       }
       if (server.snapshot !== null) process.stderr.write(`cairn: serving snapshot ${server.snapshot}\n`);

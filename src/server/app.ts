@@ -80,7 +80,7 @@ import {
 } from "../workflow/pgs/index.js";
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import {
-  BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, LOCALHOST_ADDRESSES, MAX_BODY_BYTES, MAX_CONNECTIONS,
+  BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, LOCALHOST_ADDRESSES, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS,
   MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, REFUSED_CONNECTION_LINGER_MS,
   REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
 } from "./constants.js";
@@ -384,6 +384,31 @@ function checkDataRoot(dataRoot: string, shown: string): void {
   if (why !== undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `data root ${shown} cannot hold the workflows' state: ${why}`, { field: "--data-root", path: shown });
 }
 
+/** The error `listen` fails with: Node names the address and port (`listen EADDRINUSE: address already in use ::1:8080`). */
+interface ListenError extends NodeJS.ErrnoException {
+  address?: string;
+  port?: number;
+}
+
+/** `server.listen({port, host})` as a promise: rejects with the listen error (EADDRINUSE…). */
+function listenOn(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((done, fail) => {
+    server.once("error", fail);
+    server.listen({ port, host }, () => {
+      server.off("error", fail);
+      done();
+    });
+  });
+}
+
+/** Stops `server` listening and destroys its connections; resolves once it is closed. */
+function shut(server: HttpServer): Promise<void> {
+  return new Promise<void>((done) => {
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+}
+
 export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
@@ -419,6 +444,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   const { workspace, dataRoot, dataRootLock } = served;
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
+    // 0 or less answered every run 500 after running it (its effects applied).
+    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxResponseBytes must be a positive integer, got ${String(maxResponseBytes)}`, { field: "maxResponseBytes" });
+  }
   const policy = originPolicy(opts.allowOrigins);
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
   const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
@@ -480,32 +509,55 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
    * parses and validates it (400), binds it to the target (400 / 500) and runs it. The body is
    * parsed only then, so a waiting request holds its bytes, not its parsed payload (100 queued
    * 1 MB bodies of many keys held 1.9 GB as parsed Maps).
+   *
+   * A request whose connection closes while it waits is withdrawn from the queue then
+   * (ClientGone: not run, not answered), so its place and its body are freed at once: nobody can
+   * receive its answer. It used to keep its place (a gone client's request counted against
+   * maxQueuedRuns, and its body stayed in memory, no longer counted in bodyBytesInFlight) until
+   * its turn came. At its turn, a request whose connection has closed meanwhile (during the
+   * drain) is not run either; one whose run has started runs to completion, whatever its client
+   * does (its effects are applied and its trace written; only the answer may be lost).
    */
   async function execute(body: Buffer, seen: Parsed, socket: Socket): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
     if (closing) throw new HttpError(503, "server is closing");
-    return queue.run(async () => {
-      await drainArrivals();
-      // The client is gone (it disconnected, or its connection was closed for a malformed
-      // request after this one): nobody can learn the outcome, so the run is not started.
-      if (socket.destroyed) throw new ClientGone();
-      const req = parseRunRequest(body, seen);
-      const run = target.bind(req.name, req.payload);
-      let store: Store | undefined;
-      try {
-        store = typeof opts.store === "function" ? opts.store() : opts.store;
-      } catch (err) {
-        // Another process holds the store: nothing has run yet, so a retry is safe.
-        if (isCairnError(err, ErrorCode.STORE_LOCKED)) throw new HttpError(503, "the store is locked by another writer; retry later");
-        throw err;
-      }
-      try {
-        const t0 = performance.now();
-        const result = await run(store);
-        return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, name: req.name };
-      } finally {
-        if (typeof opts.store === "function") store?.close();
-      }
-    });
+    if (socket.destroyed) throw new ClientGone();
+    const c = connections.get(socket);
+    const gone = new AbortController();
+    const withdraw = (): void => gone.abort(new ClientGone());
+    c?.waiting.add(withdraw);
+    try {
+      return await queue.run(() => {
+        c?.waiting.delete(withdraw); // its turn: it runs to completion
+        return runNow(body, seen, socket);
+      }, { signal: gone.signal });
+    } finally {
+      c?.waiting.delete(withdraw);
+    }
+  }
+
+  /** `execute`'s run, once the request's turn has come. */
+  async function runNow(body: Buffer, seen: Parsed, socket: Socket): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
+    await drainArrivals();
+    // The client is gone (it disconnected, or its connection was closed for a malformed
+    // request after this one): nobody can learn the outcome, so the run is not started.
+    if (socket.destroyed) throw new ClientGone();
+    const req = parseRunRequest(body, seen);
+    const run = target.bind(req.name, req.payload);
+    let store: Store | undefined;
+    try {
+      store = typeof opts.store === "function" ? opts.store() : opts.store;
+    } catch (err) {
+      // Another process holds the store: nothing has run yet, so a retry is safe.
+      if (isCairnError(err, ErrorCode.STORE_LOCKED)) throw new HttpError(503, "the store is locked by another writer; retry later");
+      throw err;
+    }
+    try {
+      const t0 = performance.now();
+      const result = await run(store);
+      return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, name: req.name };
+    } finally {
+      if (typeof opts.store === "function") store?.close();
+    }
   }
 
   // Node checks its timeouts every connectionsCheckingInterval (30 s by default): a smaller
@@ -674,6 +726,11 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
      * Node's MaxListeners warning at 11).
      */
     shares: Set<() => void>;
+    /**
+     * The withdrawals of its requests waiting in the run queue (`execute`), run when the
+     * connection closes: a request whose client has gone leaves the queue before its turn.
+     */
+    waiting: Set<() => void>;
   }
   /** A message Node timed out (`requestTimedOut`). */
   interface Timed {
@@ -708,12 +765,13 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       arrivals++;
       if (connections.size >= maxConnections) return refuseOverLimit(socket);
       for (const listener of http) listener.call(server, socket);
-      const c: Connection = { responses: new Map(), readMark: 0, shares: new Set() };
+      const c: Connection = { responses: new Map(), readMark: 0, shares: new Set(), waiting: new Set() };
       connections.set(socket, c);
       socket.once("close", () => {
         connections.delete(socket);
         if (c.reprieve !== undefined) clearTimeout(c.reprieve);
         for (const release of [...c.shares]) release();
+        for (const withdraw of [...c.waiting]) withdraw();
       });
     });
     // Node closes a kept-alive connection idle for keepAliveTimeout from a timer, which, as the
@@ -950,6 +1008,46 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     return sendJson(reply, code, errorDoc(`Internal error: ${messageOf(err)}`, { trace_id: null }));
   });
 
+  /**
+   * Listens on each of `addresses` (`listen("localhost")`'s further ones) on `port`, one HTTP
+   * server each with the gateway's handling (`attach`), added to `servers`. An address the
+   * machine does not have is skipped. Returns null, or — the port in use on one of them — that
+   * error, with this attempt's servers closed (none is added); throws any other error.
+   */
+  async function listenFurther(addresses: readonly string[], port: number): Promise<ListenError | null> {
+    const bound: HttpServer[] = [];
+    for (const address of addresses) {
+      const server = createHttpServer(httpOptions, app.routing);
+      // What fastify sets on its own server (keep-alive, timeouts, limits), the same here.
+      server.keepAliveTimeout = app.server.keepAliveTimeout;
+      server.requestTimeout = app.server.requestTimeout;
+      server.headersTimeout = app.server.headersTimeout;
+      server.timeout = app.server.timeout;
+      server.maxRequestsPerSocket = app.server.maxRequestsPerSocket;
+      server.maxHeadersCount = app.server.maxHeadersCount;
+      attach(server, true);
+      try {
+        await listenOn(server, port, address);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue; // the machine has no such address
+        await Promise.all(bound.map(shut));
+        if (code === "EADDRINUSE") return err as ListenError;
+        throw err;
+      }
+      bound.push(server);
+    }
+    servers.push(...bound);
+    if (closing) for (const server of bound) server.close(); // close() began meanwhile
+    return null;
+  }
+
+  /** fastify's server: closed (with any connection a client made meanwhile), then listening again on a port the system picks. */
+  async function relisten(address: string): Promise<void> {
+    await shut(app.server);
+    await listenOn(app.server, 0, address);
+  }
+
   let url: string | null = null;
   let closed: Promise<void> | null = null;
   const self: CairnServer = {
@@ -976,34 +1074,34 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       // of its own, without the gateway's handling (`attach`).
       const [first = host, ...more] = host.toLowerCase() === "localhost" ? LOCALHOST_ADDRESSES : [host];
       await app.listen({ port, host: first });
-      const addr = app.server.address() as AddressInfo;
-      for (const address of more) {
-        const server = createHttpServer(httpOptions, app.routing);
-        // What fastify sets on its own server (keep-alive, timeouts, limits), the same here.
-        server.keepAliveTimeout = app.server.keepAliveTimeout;
-        server.requestTimeout = app.server.requestTimeout;
-        server.headersTimeout = app.server.headersTimeout;
-        server.timeout = app.server.timeout;
-        server.maxRequestsPerSocket = app.server.maxRequestsPerSocket;
-        server.maxHeadersCount = app.server.maxHeadersCount;
-        attach(server, true);
+      // With port 0 the system picks a port free on the first address only: one in use on a
+      // further address (::1) made `cairn serve --host localhost --port 0` fail. Then this
+      // attempt's listeners are closed and the system picks again (LOCALHOST_PORT_ATTEMPTS).
+      const tried: number[] = [];
+      for (;;) {
+        tried.push((app.server.address() as AddressInfo).port);
+        let taken: ListenError | null;
         try {
-          await new Promise<void>((done, fail) => {
-            server.once("error", fail);
-            server.listen({ port: addr.port, host: address }, () => {
-              server.off("error", fail);
-              done();
-            });
-          });
+          taken = await listenFurther(more, tried[tried.length - 1] as number);
+          if (taken === null) break;
+          if (port === 0 && tried.length < LOCALHOST_PORT_ATTEMPTS && !closing) {
+            await relisten(first);
+            continue;
+          }
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue; // the machine has no such address
           await self.close();
           throw err;
         }
-        servers.push(server);
-        if (closing) server.close(); // close() began meanwhile
+        await self.close();
+        if (port !== 0 || tried.length < LOCALHOST_PORT_ATTEMPTS) throw taken; // a fixed port (or close() began): Node's EADDRINUSE, naming the address
+        throw new CairnError(
+          ErrorCode.INVALID_INPUT,
+          `cannot listen on ${host} with a free port: each of the ${tried.length} ports the system chose on ${first} (${tried.join(", ")}) ` +
+            `was in use on ${String(taken.address)} (LOCALHOST_PORT_ATTEMPTS); name a port free on every address`,
+          { host, address: taken.address, ports: tried },
+        );
       }
+      const addr = app.server.address() as AddressInfo;
       const h = addr.family === "IPv6" || addr.address.includes(":") ? `[${addr.address}]` : addr.address;
       url = `http://${h}:${addr.port}`;
       return url;

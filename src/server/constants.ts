@@ -13,6 +13,14 @@ export const DEFAULT_PORT = 8080;
  */
 export const LOCALHOST_ADDRESSES: readonly string[] = ["127.0.0.1", "::1"];
 
+/**
+ * How many ports `listen(0, "localhost")` tries: the system picks a free port on the first of
+ * LOCALHOST_ADDRESSES only, and it may be in use on another (::1); then every listener of that
+ * attempt is closed and the system picks again, up to this many times in all (E_INVALID_INPUT
+ * naming the ports tried after the last). A fixed port in use on any address fails at once.
+ */
+export const LOCALHOST_PORT_ATTEMPTS = 8;
+
 /** Largest request body accepted (bytes); a larger one is answered 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -49,7 +57,9 @@ export const REFUSED_CONNECTION_LINGER_MS = 1000;
 
 /**
  * Runs waiting for the data root while another runs. Runs are serialised (one at a time per
- * server); when this many are already waiting, a new one is answered 503 at once.
+ * server); when this many are already waiting, a new one is answered 503 at once. A waiting
+ * request whose connection closes leaves the queue then (its place and its body freed, its
+ * workflow never run); one that has started runs to completion.
  */
 export const MAX_QUEUED_RUNS = 64;
 

@@ -2,7 +2,9 @@
  * A bounded async mutex: runs one task at a time, in arrival order, with at most `maxWaiting`
  * tasks waiting behind the running one. A task that would exceed the bound is refused at once
  * with `QueueFullError` (an `E_LIMIT_EXCEEDED` CairnError; the gateway answers 503) instead of
- * piling up.
+ * piling up. A waiting task is withdrawn when its `signal` aborts: it leaves the queue at once
+ * (its place is free for another), `fn` is never called, and `run` rejects with the signal's
+ * reason; a task that has started is not affected by its signal (it runs to completion).
  */
 import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 export class QueueFullError extends CairnError {
@@ -37,11 +39,28 @@ export class RunQueue {
     return new Promise<void>((resolve) => this.idlers.push(resolve));
   }
 
-  /** Runs `fn` once every earlier task has settled; throws QueueFullError when the queue is full. */
-  async run<T>(fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` once every earlier task has settled; throws QueueFullError when the queue is full,
+   * and `signal.reason` if `signal` aborts before `fn` starts (withdrawn: never run).
+   */
+  async run<T>(fn: () => T | Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     if (this.busy) {
       if (this.waiters.length >= this.maxWaiting) throw new QueueFullError(this.maxWaiting);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const turn = (): void => {
+          signal?.removeEventListener("abort", withdraw);
+          resolve();
+        };
+        const withdraw = (): void => {
+          const at = this.waiters.indexOf(turn);
+          if (at >= 0) this.waiters.splice(at, 1);
+          reject(signal?.reason);
+        };
+        this.waiters.push(turn);
+        signal?.addEventListener("abort", withdraw, { once: true });
+      });
     } else {
       this.busy = true;
     }
