@@ -138,17 +138,20 @@ export function wfCommand(): Command {
         return;
       }
       if (opts.wf === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--wf <fqdn>' not specified", { field: "--wf" });
+      // The reference's order (SEMANTICS A.12 steps 1-4): the FQDN, the data root, the
+      // workspace, the payload — so a malformed --wf is reported first, before any lock wait.
+      parseWorkflowFqdn(opts.wf);
+      const dataRootGiven = opts.dataRoot ?? process.env[DATA_ROOT_ENV];
+      if (dataRootGiven === "") throw new CairnError(ErrorCode.USAGE, `--data-root (or $${DATA_ROOT_ENV}) must not be empty`, { field: "--data-root" });
       const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
       if (workspaceArg === undefined || workspaceArg === "") {
         throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
       }
-      const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
-      if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
+      const dataRootArg = dataRootGiven ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
       const payload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();
-      parseWorkflowFqdn(opts.wf); // a malformed --wf fails before any lock wait
       // The data root's lock first, then the store's (the order `cairn serve` takes them in).
       const dataRootLock = acquireDataRootLock(resolve(dataRootArg), { waitMs: opts.dataRootWait });
       let r: PgsRunResult;

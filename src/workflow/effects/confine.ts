@@ -3,9 +3,11 @@
  *
  * Rules (each refusal is E_PATH_CONFINEMENT, `details.reason = "path_confinement"`, naming the path):
  *
- *  1. Lexical: no NUL byte; a configured path must be absolute, an entity path relative; no
- *     `..` segment anywhere (even one that would normalise back inside); after collapsing `.`
- *     and repeated `/`, the path must lie strictly below the data root.
+ *  1. Lexical: no NUL byte; a configured path must be absolute; an entity path is appended to
+ *     its `module_data_root` as SEMANTICS C.4 builds it (`module_data_root + "/" + path`), so a
+ *     leading `/` keeps it below that root (`/abs/x.json` names `<root>//abs/x.json`, that is
+ *     `<root>/abs/x.json`); no `..` segment anywhere (even one that would normalise back inside);
+ *     after collapsing `.` and repeated `/`, the path must lie strictly below the data root.
  *  2. Physical: the data root is resolved with `realpath`; the parent directories are walked
  *     from there one component at a time. A missing component is created (when the operation
  *     creates directories) as a real directory; an existing symlinked component is resolved
@@ -126,10 +128,15 @@ function confineUncached(dataRoot: string, candidate: string): ConfinedPath {
   return { root, rel };
 }
 
-/** Confines `base + "/" + relative` where `relative` must be a relative path (an entity store path). */
+/**
+ * Confines `base + "/" + relative` (an entity store path under its `module_data_root`, SEMANTICS
+ * C.4 step 1): the concatenation, so a `relative` starting with `/` is no absolute path but one
+ * more `/` under `base` (`pgs/state.ts` captures the same file). `relative` is checked on its own
+ * for NUL and `..` (the refusal names it as configured), then the whole path as
+ * `confineAbsolute` does.
+ */
 export function confineRelative(dataRoot: string, base: string, relative: string): ConfinedPath {
   checkNoNul(relative);
-  if (relative.startsWith("/")) throw confinementError(relative, "is an absolute path where a path relative to the data root is required");
   checkNoDotDot(relative);
   checkNoNul(base, shownConfigured(normalizeDataRoot(dataRoot), base));
   return confineAbsolute(dataRoot, `${base}/${relative}`);

@@ -2,6 +2,7 @@
  * The three path grammars of PGS v0.3 (SEMANTICS A.6, A.7 step 3.2 and 3.4). None of them
  * ever throws: a miss is null, an unrecognised string is a literal.
  */
+import { pyIntFromString } from "../py/numbers.js";
 import { dottedGet, type PyObject, type PyValue } from "./value.js";
 
 const PAYLOAD = "$.payload.";
@@ -9,14 +10,6 @@ const INPUTS = "$.inputs.";
 const RESULTS = "$.results.";
 const CAPABILITY_RESULT = "$.capability_result.";
 const ROOT = "$.";
-
-/** Python `int(s)` on a decimal string, or undefined. */
-function pyInt(s: string): number | undefined {
-  const t = s.trim();
-  if (!/^[-+]?\d+(_\d+)*$/.test(t)) return undefined;
-  const n = Number(t.replace(/_/g, ""));
-  return Number.isSafeInteger(n) ? n : undefined;
-}
 
 /** Splits `<head>.<path>` at the first dot; undefined when there is no dot. */
 function splitFirst(rest: string): [string, string] | undefined {
@@ -43,7 +36,7 @@ export function resolveBinding(v: PyValue, payload: PyValue, results: ReadonlyMa
     if (s.startsWith(RESULTS)) {
       const parts = splitFirst(s.slice(RESULTS.length));
       if (parts === undefined) return null;
-      const addr = pyInt(parts[0]);
+      const addr = pyIntFromString(parts[0]);
       const surface = addr === undefined ? undefined : results.get(addr);
       return surface === undefined ? null : dottedGet(surface, parts[1]);
     }

@@ -1,8 +1,9 @@
 /**
  * The data-root state a run depends on and changes: the files named by the CS policies of the
- * workflow's RB (A.10): each policy's `path`, and `module_data_root/entity_stores[*].path` of
- * a storage structure. Paths are relative to the data root (`/`-separated); files outside it
- * are ignored here (the CS runtimes refuse them).
+ * workflow's RB (A.10): each policy's `path`, and `module_data_root + "/" + entity_stores[*].path`
+ * of a storage structure (C.4). Paths are relative to the data root (`/`-separated), built by the
+ * CS runtimes' own lexical rules (`runtimeFile`); a path they refuse (outside the data root, a
+ * `..` segment…) is ignored here.
  *
  * Each file is reached under the CS runtimes' confinement rules (effects/confine.ts,
  * `preparePath`): parent directories walked from the real data root (a symlinked one only while
@@ -22,16 +23,16 @@
  * absent files is what it always was, and an unusable file is never taken for an absent one.
  */
 import { closeSync, constants as FS, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
-import { isAbsolute, relative, resolve, sep } from "node:path";
-import { CairnError } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import {
-  EffectErrorReason, cachedDigest, confineAbsolute, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
+  EffectErrorReason, cachedDigest, confineAbsolute, confineRelative, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
+  type ConfinedPath,
 } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
-import { dottedGet, type PyValue } from "./value.js";
+import { dottedGet } from "./value.js";
 
 export const STATE_KIND = "cairn.pgs.state";
 export const STATE_VERSION = 1;
@@ -70,12 +71,20 @@ export interface StateFile {
   unusable?: UnusableFile;
 }
 
-function underRoot(root: string, p: PyValue): string | undefined {
-  if (typeof p !== "string" || p === "") return undefined;
-  const abs = resolve(root, p);
-  const rel = relative(root, abs);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
-  return rel.split(sep).join("/");
+/**
+ * The data-root file (relative path) a CS runtime builds from a policy, by the runtime's own
+ * lexical rules (effects/confine.ts): `confineAbsolute` for a configured `path`,
+ * `confineRelative` for `module_data_root + "/" + entity path` (SEMANTICS C.4, a leading `/` of
+ * the entity path included). A path the runtime refuses (relative, outside the data root, a `..`
+ * segment, a NUL) is no file of the state: the step using it fails in the runtime.
+ */
+function runtimeFile(confine: () => ConfinedPath): string | undefined {
+  try {
+    return confine().rel;
+  } catch (err) {
+    if (isCairnError(err, ErrorCode.PATH_CONFINEMENT)) return undefined;
+    throw err;
+  }
 }
 
 /** Data roots remembered per (snapshot, RB) by `relevantFiles` (oldest dropped first). */
@@ -108,7 +117,8 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
   for (const cs of [...(pkg.rbPolicy.get(rb)?.keys() ?? [])].sort((a, b) => a - b)) {
     const entry = pkg.rbPolicy.get(rb)?.get(cs);
     const policy = expandPolicy(selectPolicy(entry), root);
-    const p = underRoot(root, dottedGet(policy, "path"));
+    const path = dottedGet(policy, "path");
+    const p = typeof path === "string" && path !== "" ? runtimeFile(() => confineAbsolute(root, path)) : undefined;
     if (p !== undefined) out.add(p);
     const base = dottedGet(policy, "module_data_root");
     const stores = dottedGet(policy, "storage_structure_artifact.frontmatter.core.entity_stores");
@@ -116,7 +126,7 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
       for (const entity of stores.values()) {
         const ep = dottedGet(entity, "path");
         if (typeof ep === "string" && ep !== "") {
-          const q = underRoot(root, `${base}/${ep}`);
+          const q = runtimeFile(() => confineRelative(root, base, ep));
           if (q !== undefined) out.add(q);
         }
       }

@@ -110,3 +110,26 @@ export function pyFloatFromString(s: string): number | undefined {
   // Number() parses decimal text with correct rounding, as Python does (overflow → ±inf).
   return Number(t.replace(/_/g, ""));
 }
+
+/**
+ * Python's `int(str)` text (CPython 3.11 `PyLong_FromUnicodeObject`): surrounding whitespace
+ * (the Unicode White_Space property, the same 25 characters as CPython's: C `isspace` for ASCII,
+ * so not U+001C..U+001F, and not U+FEFF, which JS `trim()` strips), an optional sign, then
+ * decimal digits of any script (`\p{Nd}`: `８`, `٨`) with single `_` between digits. Node's
+ * Unicode is newer than CPython 3.11's: digits of scripts added since Unicode 14 read here and
+ * not there (as for `pyFloatFromString`).
+ */
+const PY_INT_TEXT_RE = /^\p{White_Space}*[+-]?\p{Nd}(?:_?\p{Nd})*\p{White_Space}*$/u;
+
+/**
+ * Python `int(s)` for a string, or undefined where Python raises ValueError or the value is not
+ * a safe integer (no PGS address is that large). The value comes from `pyFloatFromString`
+ * (above), which strips the same whitespace and reads the same digits: Python's
+ * `float()` and `int()` share that text rule, and a float reads every integer below 2^53
+ * exactly (a larger one reads as 2^53 or more, so it is never taken for a safe integer).
+ */
+export function pyIntFromString(s: string): number | undefined {
+  if (!PY_INT_TEXT_RE.test(s)) return undefined;
+  const n = pyFloatFromString(s);
+  return n !== undefined && Number.isSafeInteger(n) ? n + 0 : undefined; // `+ 0`: int("-0") is 0
+}
