@@ -14,7 +14,7 @@
  * which `loadManifest` could not read back, is refused before anything is stored.
  */
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { echoedJson } from "../core/echo.js";
 import type { Store } from "../store/store.js";
@@ -357,8 +357,39 @@ export function manifestShapeProblem(v: unknown): string | undefined {
   return undefined;
 }
 
-export function loadManifest(store: Store, runId: string): { manifest: Manifest; digest: Digest } | undefined {
+/**
+ * E_LIMIT_EXCEEDED when the manifest `digest` pinned for run `runId` is over `limit` bytes
+ * (MAX_MANIFEST_BYTES: the store's in-memory read limit), checked from its recorded size before
+ * any byte is read. Builds before 2026-11-26 stored manifests of any size (every failure and every
+ * attempt log inline); such a run could then not be shown, verified, replayed or reported again
+ * (the store's own "stream it instead", or for `verify` an `artifact_tampered` finding). The
+ * error names the run, the manifest and its size, and the remedy: unpin the manifest root and
+ * resume the run, which writes its manifest again, bounded, from its committed pulses (nothing
+ * is executed again). A manifest that cannot even be stat'ed is left to the read that follows.
+ */
+export function requireReadableManifest(store: Store, runId: string, digest: Digest, limit = MAX_MANIFEST_BYTES): void {
+  let size: number;
+  try {
+    size = store.stat(digest).size;
+  } catch (err) {
+    if (isCairnError(err)) return; // reported by the read (missing, tombstoned…)
+    throw err;
+  }
+  if (size <= limit) return;
+  throw new CairnError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin ${manifestRoot(runId)}, then cairn resume ${runId}`,
+    { runId, digest, bytes: size, limit, root: manifestRoot(runId) },
+  );
+}
+
+/**
+ * The manifest pinned for a finished run (undefined when it has none). One over `limit` bytes is
+ * E_LIMIT_EXCEEDED naming the remedy (`requireReadableManifest`).
+ */
+export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_BYTES): { manifest: Manifest; digest: Digest } | undefined {
   const root = store.findRoot(manifestRoot(runId));
   if (root === undefined) return undefined;
+  requireReadableManifest(store, runId, root.digest, limit);
   return { manifest: JSON.parse(store.get(root.digest).toString("utf8")) as Manifest, digest: root.digest };
 }

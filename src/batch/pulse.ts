@@ -40,9 +40,9 @@
 import { canonicalize } from "../core/canonical.js";
 import { canonicalText } from "./canonical-text.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { echoedJson } from "../core/echo.js";
+import { echoed, echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
 import { deriveSeed } from "../core/prng.js";
-import type { Digest } from "../core/digest.js";
+import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import type { Params } from "../store/receipts.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
@@ -63,7 +63,10 @@ export const ATTEMPTS_MEDIA_TYPE = "application/vnd.cairn.batch.attempts+json";
  * worker that can never run an EU does not stall the pulse.
  */
 export const MAX_UNATTRIBUTED_CRASHES = 3;
-/** Widest output shown in an E_NONDETERMINISTIC message. */
+/**
+ * Widest output shown in an E_NONDETERMINISTIC message, and kept of each record in its details
+ * (`first`, `second`: cut by the shared echo rule, `echoed`, which states the full length).
+ */
 const MAX_SHOWN_OUTPUT_CHARS = 2000;
 
 /** An EU as handed to a worker. */
@@ -427,11 +430,33 @@ export function shown(s: string): string {
   return s.length > MAX_SHOWN_OUTPUT_CHARS ? `${s.slice(0, MAX_SHOWN_OUTPUT_CHARS)}…` : s;
 }
 
+/**
+ * The details of an E_NONDETERMINISTIC error naming an EU and its two records, bounded: the id
+ * as it is (a string id longer than MAX_ECHOED_CHARS: quoted cut, with its length, as the
+ * duplicate-id errors give it), each record cut to MAX_SHOWN_OUTPUT_CHARS (`echoed`: `…
+ * (N characters)` states its full length), and, when a record is cut, its length and SHA-256
+ * (`firstLength`, `firstDigest`; `second…`), so that two records too long to show whole can
+ * still be told apart. Before, both records were kept whole (a 1 MB record made a 2 MB error).
+ */
+function nondeterministicDetails(eu: WorkEU, first: string, second: string): Record<string, unknown> {
+  const d: Record<string, unknown> = {
+    id: typeof eu.id === "string" && eu.id.length > MAX_ECHOED_CHARS ? echoedJson(eu.id) : eu.id,
+    first: echoed(first, MAX_SHOWN_OUTPUT_CHARS),
+    second: echoed(second, MAX_SHOWN_OUTPUT_CHARS),
+  };
+  for (const [k, text] of [["first", first], ["second", second]] as const) {
+    if (text.length <= MAX_SHOWN_OUTPUT_CHARS) continue;
+    d[`${k}Length`] = text.length;
+    d[`${k}Digest`] = sha256(text);
+  }
+  return d;
+}
+
 function nondeterministic(spec: PulseSpec, eu: WorkEU, first: string, second: string): CairnError {
   return new CairnError(
     ErrorCode.NONDETERMINISTIC,
     `audit of pulse ${spec.partition}/${spec.index} found a nondeterministic result at EU ${echoedJson(eu.id)}:\n  run:   ${shown(first)}\n  audit: ${shown(second)}`,
-    { partition: spec.partition, pulse: spec.index, id: eu.id, first, second },
+    { partition: spec.partition, pulse: spec.index, ...nondeterministicDetails(eu, first, second) },
   );
 }
 
@@ -444,7 +469,7 @@ function crashReexecutionMismatch(pulse: PulseRef | undefined, eus: WorkEU[], eu
   return new CairnError(
     ErrorCode.NONDETERMINISTIC,
     `re-execution of ${name} after a worker crash found a nondeterministic result at EU ${echoedJson(eu.id)}:\n  first attempt: ${shown(first)}\n  re-execution:  ${shown(second)}`,
-    { ...(pulse === undefined ? {} : { partition: pulse.partition, pulse: pulse.index }), id: eu.id, attempt, first, second },
+    { ...(pulse === undefined ? {} : { partition: pulse.partition, pulse: pulse.index }), attempt, ...nondeterministicDetails(eu, first, second) },
   );
 }
 

@@ -1,7 +1,7 @@
 /** Listing runs recorded in a store (`cairn runs ls`). */
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
-import { manifestShapeProblem, runStatus, type Manifest } from "./manifest.js";
+import { manifestShapeProblem, requireReadableManifest, runStatus, type Manifest } from "./manifest.js";
 import { manifestRoot, reportRoot, type RunPlan } from "./plan.js";
 
 /** The prefix of every root a batch run pins (`run:<id>`, `run:<id>:manifest`, `run:<id>:report`). */
@@ -78,6 +78,7 @@ export function* iterateRuns(store: Store): Generator<RunSummary> {
       let manifest: Manifest | undefined;
       let failure: RunSummary["error"];
       try {
+        requireReadableManifest(store, runId, done.digest); // an older build's oversized one: the error names the remedy
         const value = JSON.parse(store.get(done.digest).toString("utf8")) as unknown;
         const shape = manifestShapeProblem(value);
         if (shape !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `manifest ${done.digest} is not a run manifest: ${shape}`);

@@ -9,7 +9,9 @@
  * function bundle (whose digest alone the plan check compares), the input, slices, records,
  * attempt logs and output. One that does not verify is a finding (`artifact_tampered`, or
  * `receipt_mismatch` for a receipt whose stored body does not hash to its digest), never a
- * crash, with `--reexecute` too: nothing is re-executed from a tampered function bundle.
+ * crash, with `--reexecute` too: nothing is re-executed from a tampered function bundle. The
+ * failures and attempts artifacts the manifest names must also be its `contains` members, so
+ * that gc keeps them (`not_contained`, checkNamedMembers).
  */
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -22,7 +24,8 @@ import { MerkleBuilder } from "../core/merkle.js";
 import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
-import { failureLine, inlinesAttempts, isAttemptLog, manifestShapeProblem, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
+import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
+import { failureLine, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
@@ -48,7 +51,8 @@ export interface VerifyProblem {
     | "output_mismatch"
     | "count_mismatch"
     | "reexecution_mismatch"
-    | "reduce_mismatch";
+    | "reduce_mismatch"
+    | "not_contained";
   message: string;
   pulse?: string;
 }
@@ -91,7 +95,8 @@ export interface VerifyReport {
  * The manifest pinned for a finished run, read back and parsed: `problem` (a finding, with its
  * code) when its bytes do not verify or read back, when it is not JSON, or when it is not shaped
  * like a manifest (manifestShapeProblem) — then nothing else can be checked. E_NOT_FOUND when
- * the run is unknown or unfinished.
+ * the run is unknown or unfinished; E_LIMIT_EXCEEDED naming the remedy when the manifest is
+ * over MAX_MANIFEST_BYTES (`requireReadableManifest`: an older build's, which cannot be read).
  */
 function readManifest(store: Store, runId: string): { digest: Digest; manifest: Manifest; text: string } | { digest: Digest; problem: VerifyProblem } {
   checkRunId(runId);
@@ -101,6 +106,8 @@ function readManifest(store: Store, runId: string): { digest: Digest; manifest: 
     throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} has not completed (resume it first)` : `run ${runId} not found`, { runId });
   }
   const digest = root.digest;
+  // A manifest too large to read (an older build's) is an error naming the remedy, not a finding.
+  requireReadableManifest(store, runId, digest);
   let text: string;
   try {
     text = store.get(digest).toString("utf8");
@@ -473,6 +480,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   } finally {
     index.close();
   }
+  checkNamedMembers(store, read.digest, m, add);
 
   if (opts.reexecute === true) {
     const chosen = samplePulses(m, opts.sample);
@@ -552,6 +560,44 @@ async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<
     }
   } finally {
     await runner.close();
+  }
+}
+
+/**
+ * The artifacts a manifest names beyond its pulses' slices, records and receipts — its failures
+ * artifact (`failuresArtifact`) and each pulse's attempts artifact (`attemptsArtifact`) — must be
+ * `contains` members of the manifest, as `recordManifest` links them (beside the plan, the output
+ * and every pulse's receipt, slice and records): gc keeps a pinned manifest's `contains` members.
+ * Nothing else keeps a failures artifact (gc sweeps one the manifest does not contain, and the
+ * run then no longer verifies); an attempts artifact is also contained by the run's plan
+ * (`linkToPlan`: a receipt's outputs are not kept through the receipt). One that is not is
+ * `not_contained`. Only the `contains` edges from the manifest are read (`edgesOfType`, any
+ * role), and only when the manifest names such an artifact.
+ */
+function checkNamedMembers(store: Store, manifest: Digest, m: Manifest, add: (p: VerifyProblem) => void): void {
+  const named: Array<{ digest: Digest; what: string; pulse?: string }> = [];
+  if (m.failuresArtifact !== undefined) named.push({ digest: m.failuresArtifact, what: `the failures artifact ${m.failuresArtifact}` });
+  for (const p of m.pulses) {
+    if (p.attemptsArtifact !== undefined) named.push({ digest: p.attemptsArtifact, what: `pulse ${pulseName(p)}: its attempts artifact ${p.attemptsArtifact}`, pulse: pulseName(p) });
+  }
+  if (named.length === 0) return;
+  const wanted = new Set(named.map((n) => n.digest));
+  const contained = new Set<Digest>();
+  try {
+    for (const e of store.edgesOfType(manifest, CONTAINS_EDGE_TYPE, "down")) for (const t of e.to) if (wanted.has(t)) contained.add(t);
+  } catch (err) {
+    if (!isCairnError(err, ErrorCode.LIMIT_EXCEEDED)) throw err;
+    add({ code: "not_contained", message: `the contains edges of manifest ${manifest} cannot be listed: ${err.message}` });
+    return;
+  }
+  for (const n of named) {
+    if (contained.has(n.digest)) continue;
+    const p: VerifyProblem = {
+      code: "not_contained",
+      message: `${n.what} is not a member of the run: manifest ${manifest} has no contains edge to it (a finished run's manifest contains every artifact it names, so that gc keeps them with the run)`,
+    };
+    if (n.pulse !== undefined) p.pulse = n.pulse;
+    add(p);
   }
 }
 

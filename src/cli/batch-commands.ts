@@ -7,6 +7,11 @@
  * found, bad input, bad module…); 2 usage errors (bad flags, malformed run id).
  */
 import { Command, Option } from "commander";
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, UsageError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
@@ -29,10 +34,13 @@ import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
 /** Failures listed in the human summary (the JSON result and the manifest hold more). */
 export const SHOWN_FAILURES = 10;
 /**
- * `runs ls` keeps up to this many rows in memory to align its columns; with more runs it reads
- * them twice (once for the column widths, once to print), so its memory stays bounded.
+ * `runs ls` keeps up to this many rows in memory to align its columns; the rows of further runs
+ * go to a spill file in the OS temp directory (RowSpill), so its memory stays bounded and every
+ * run is read once.
  */
 export const MAX_HELD_RUN_ROWS = 10_000;
+/** Bytes of spilled `runs ls` rows buffered per write to, and per read from, the spill file. */
+const RUN_ROWS_SPILL_CHUNK_BYTES = 1024 * 1024;
 /** Longest failure message shown on one human line. */
 const SHOWN_MESSAGE_CHARS = 300;
 /** Longest reduce value shown in the human summary. */
@@ -347,7 +355,7 @@ export function verifyCommand(): Command {
     .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses (implies --reexecute)").argParser((v) => parseCount(v, "--sample")).implies({ reexecute: true }))
     .addHelpText(
       "after",
-      "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished), 2 usage error.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
+      "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished, or its manifest cannot be read: one over 256 MiB, stored by an older build, is E_LIMIT_EXCEEDED saying how to write it again), 2 usage error.\nA failures or attempts artifact the manifest names but does not contain (a contains edge from it, which keeps it through gc) is a mismatch: not_contained.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
     )
     .action(async (runId: string, opts: { reexecute?: boolean; sample?: number }, cmd: Command) => {
       checkRunId(runId);
@@ -419,38 +427,110 @@ function summaryCells(s: RunSummary): string[] {
   return [s.runId, s.state, s.error !== undefined ? "unreadable" : (s.status ?? "-"), counts, s.input, s.function];
 }
 
-/** Says on stderr which run could not be read, and why (the listing goes on). */
-function warnUnreadable(s: RunSummary): void {
-  if (s.error !== undefined) process.stderr.write(`cairn: run ${s.runId}: ${s.error.message} [${s.error.code}]\n`);
+/** A `runs ls` row as read: its cells, and the line saying on stderr why the run could not be read (if so). */
+interface RunRow {
+  cells: string[];
+  warning?: string;
+}
+
+function runRow(s: RunSummary): RunRow {
+  const row: RunRow = { cells: summaryCells(s) };
+  if (s.error !== undefined) row.warning = `cairn: run ${s.runId}: ${s.error.message} [${s.error.code}]\n`;
+  return row;
 }
 
 /**
- * The human `runs ls` table, columns aligned as wide as their widest cell. Rows are held to be
- * aligned up to MAX_HELD_RUN_ROWS; past that the runs are read a second time to print, so only
- * the column widths are kept (a run finished or planned between the two readings may then be
- * wider than its column: it is printed unaligned, never cut).
+ * Rows of `runs ls` past the ones held in memory, written once to a file in the OS temp
+ * directory (one JSON line each, buffered up to RUN_ROWS_SPILL_CHUNK_BYTES) and read back in
+ * order in chunks of that size. The file is unlinked as soon as it is open where the OS allows
+ * it (so no kill leaves it behind), else when the spill is closed.
+ */
+class RowSpill {
+  private readonly path = join(tmpdir(), `cairn-runs-ls-${process.pid}-${randomBytes(4).toString("hex")}.jsonl`);
+  private readonly fd: number;
+  private unlinked = false;
+  private pending = "";
+  private size = 0;
+
+  constructor() {
+    this.fd = openSync(this.path, "wx+", 0o600);
+    try {
+      unlinkSync(this.path);
+      this.unlinked = true;
+    } catch {
+      // not while it is open (Windows): removed by close()
+    }
+  }
+
+  push(row: RunRow): void {
+    this.pending += `${JSON.stringify(row)}\n`;
+    if (this.pending.length >= RUN_ROWS_SPILL_CHUNK_BYTES) this.flush();
+  }
+
+  private flush(): void {
+    const bytes = Buffer.from(this.pending, "utf8");
+    this.pending = "";
+    let at = 0;
+    while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at, this.size + at);
+    this.size += bytes.length;
+  }
+
+  /** The rows pushed, in order. */
+  *rows(): Generator<RunRow> {
+    this.flush();
+    const chunk = Buffer.alloc(RUN_ROWS_SPILL_CHUNK_BYTES);
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    for (let pos = 0; pos < this.size; ) {
+      const n = readSync(this.fd, chunk, 0, Math.min(chunk.length, this.size - pos), pos);
+      if (n === 0) throw new CairnError(ErrorCode.INTERNAL, `the runs ls spill file ${this.path} ended at byte ${pos} of ${this.size}`);
+      pos += n;
+      const lines = (rest + decoder.write(chunk.subarray(0, n))).split("\n");
+      rest = lines.pop() as string;
+      for (const line of lines) yield JSON.parse(line) as RunRow;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    if (!this.unlinked) rmSync(this.path, { force: true });
+  }
+}
+
+/**
+ * The human `runs ls` table, columns aligned as wide as their widest cell. Every run is read
+ * once: up to `heldRows` (MAX_HELD_RUN_ROWS) rows are held in memory, the rest spilled to a
+ * temp file (RowSpill), and the table is printed from those rows once the column widths are
+ * known, so every row printed is the one the widths were taken from. (Before, more than
+ * MAX_HELD_RUN_ROWS runs were read a second time to print: a run finished or planned between
+ * the two readings was printed wider than its column, unaligned.) A run whose plan, report or
+ * manifest cannot be read is said on stderr just before its row.
  */
 export async function printRunsTable(store: Store, out: Output, heldRows = MAX_HELD_RUN_ROWS): Promise<void> {
   const widths: number[] = [];
   widen(widths, RUNS_HEADER);
-  let held: RunSummary[] | undefined = [];
-  let any = false;
-  for (const s of iterateRuns(store)) {
-    any = true;
-    widen(widths, summaryCells(s));
-    if (held !== undefined) {
-      held.push(s);
-      if (held.length > heldRows) held = undefined; // too many to hold: read them again below
+  const held: RunRow[] = [];
+  let spill: RowSpill | undefined;
+  try {
+    for (const s of iterateRuns(store)) {
+      const row = runRow(s);
+      widen(widths, row.cells);
+      if (spill === undefined && held.length < heldRows) held.push(row);
+      else (spill ??= new RowSpill()).push(row);
     }
-  }
-  if (!any) {
-    out.note("no runs");
-    return;
-  }
-  if (!out.quiet) await out.written(`${padRow(RUNS_HEADER, widths)}\n`);
-  for (const s of held ?? iterateRuns(store)) {
-    warnUnreadable(s);
-    await out.written(`${padRow(summaryCells(s), widths)}\n`);
+    if (held.length === 0 && spill === undefined) {
+      out.note("no runs");
+      return;
+    }
+    if (!out.quiet) await out.written(`${padRow(RUNS_HEADER, widths)}\n`);
+    for (const rows of [held, spill?.rows() ?? []]) {
+      for (const row of rows) {
+        if (row.warning !== undefined) process.stderr.write(row.warning);
+        await out.written(`${padRow(row.cells, widths)}\n`);
+      }
+    }
+  } finally {
+    spill?.close();
   }
 }
 
@@ -519,7 +599,7 @@ export function runsCommand(): Command {
     .description("list batch runs: runId  state  status  total/failed  input  function (status `unreadable`: the run's manifest cannot be read, said on stderr)")
     .action(async (_opts, cmd: Command) => {
       await withStore(cmd, "read", async (store, out) => {
-        // Streamed: --json item by item; the table in at most two readings (printRunsTable).
+        // Streamed: --json item by item; the table in one reading, rows past MAX_HELD_RUN_ROWS spilled to a temp file (printRunsTable).
         if (out.json) await out.streamList(iterateRuns(store), () => "");
         else await printRunsTable(store, out);
       });

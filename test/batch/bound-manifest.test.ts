@@ -21,7 +21,7 @@ import type { AttemptLog } from "../../src/batch/pulse.js";
 import { manifestRoot } from "../../src/batch/plan.js";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import type { Digest } from "../../src/core/digest.js";
-import { Scratch, expectCairnError, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, manifestOf, repinManifest, outputsOf } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -39,13 +39,6 @@ function attemptLogOf(store: Store, d: Digest): AttemptLog[] {
 }
 
 /** Pins `m` as the run's manifest (as an earlier engine, or a forger, would have stored it). */
-function repin(store: Store, runId: string, m: unknown): Digest {
-  const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
-  store.unpin(manifestRoot(runId));
-  store.pin(manifestRoot(runId), art.digest, "run");
-  return art.digest;
-}
-
 describe("a run's manifest does not grow with its failed or retried EUs", () => {
   it("lists the first 100 failures and names large attempt logs by their artifacts; counts, output and verify cover them all", async () => {
     const { store } = scratch.store();
@@ -98,7 +91,7 @@ describe("a run's manifest does not grow with its failed or retried EUs", () => 
       failures: all,
       pulses: m.pulses.map(({ attemptsArtifact, ...p }) => ({ ...p, attempts: attemptLogOf(store, attemptsArtifact as Digest) })),
     };
-    const digest = repin(store, r.runId, legacy);
+    const digest = repinManifest(store, r.runId, legacy);
     expect(loadManifest(store, r.runId)?.manifest.failures).toHaveLength(FAILED);
     expect(listRuns(store).map((s) => [s.runId, s.manifest, s.counts, s.error])).toEqual([[r.runId, digest, m.counts, undefined]]);
     const rep = await verifyRun(store, r.runId);
@@ -109,18 +102,18 @@ describe("a run's manifest does not grow with its failed or retried EUs", () => 
     const { store } = scratch.store();
     const r = await run(store, DATA, FAILING, CONFIG);
     const m = manifestOf(store, r.runId);
-    repin(store, r.runId, { ...m, failures: m.failures.slice(0, 99) });
+    repinManifest(store, r.runId, { ...m, failures: m.failures.slice(0, 99) });
     expect((await verifyRun(store, r.runId)).problems).toEqual([
       { code: "count_mismatch", message: `the manifest lists 99 failures, the output holds ${FAILED} failed records (a manifest lists the first ${MAX_MANIFEST_FAILURES}, or all of them)` },
     ]);
     // Another pulse's log named for pulse 0/0 (its receipt records its own).
     const [p0, p1] = m.pulses as [ManifestPulse, ManifestPulse];
-    repin(store, r.runId, { ...m, pulses: [{ ...p0, attemptsArtifact: p1.attemptsArtifact }, ...m.pulses.slice(1)] });
+    repinManifest(store, r.runId, { ...m, pulses: [{ ...p0, attemptsArtifact: p1.attemptsArtifact }, ...m.pulses.slice(1)] });
     const forged = (await verifyRun(store, r.runId)).problems;
     expect(forged[0]).toEqual({ code: "receipt_mismatch", pulse: "0/0", message: `pulse 0/0: its attempt log ${p1.attemptsArtifact as string} is not the one its receipt records` });
     // A small log named by digest: the engine inlines it.
     const small = store.putBytes(canonicalBytes([]), { mediaType: "application/vnd.cairn.batch.attempts+json" }).digest;
-    repin(store, r.runId, { ...m, pulses: [{ ...p0, attemptsArtifact: small }, ...m.pulses.slice(1)] });
+    repinManifest(store, r.runId, { ...m, pulses: [{ ...p0, attemptsArtifact: small }, ...m.pulses.slice(1)] });
     expect((await verifyRun(store, r.runId)).problems).toContainEqual({
       code: "manifest_invalid",
       pulse: "0/0",

@@ -14,12 +14,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, openStore, type Store } from "../../src/index.js";
 import { resume, run, type Progress } from "../../src/batch/engine.js";
 import { verifyRun } from "../../src/batch/verify.js";
-import { FAILURES_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_FAILURES, type Manifest } from "../../src/batch/manifest.js";
-import { manifestRoot } from "../../src/batch/plan.js";
+import { FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, type Manifest } from "../../src/batch/manifest.js";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { TMP_DIR } from "../../src/store/layout.js";
-import { Scratch, expectCairnError, manifestOf } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, manifestOf, repinManifest } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -34,12 +33,6 @@ const FAILED_IDS = DATA.map((d) => d.v).filter((v) => v % 10 !== 1);
 const EXPECTED = FAILED_IDS.map((v) => `{"code":"${ErrorCode.EU_THREW}","id":${v},"message":"bad ${v}"}\n`).join("");
 
 /** Pins `m` as the run's manifest (as a forger would). */
-function repin(store: Store, runId: string, m: unknown): void {
-  const art = store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE });
-  store.unpin(manifestRoot(runId));
-  store.pin(manifestRoot(runId), art.digest, "run");
-}
-
 function putLines(store: Store, text: string): Digest {
   return store.putBytes(Buffer.from(text), { mediaType: FAILURES_MEDIA_TYPE }).digest;
 }
@@ -100,7 +93,7 @@ describe("a run with more than MAX_MANIFEST_FAILURES failures names its failures
     // One failure's message changed (the 120th failure: past the inline list).
     const forgedText = EXPECTED.replace('"message":"bad 133"', '"message":"fine 133"');
     const forged = putLines(store, forgedText);
-    repin(store, r.runId, { ...m, failuresArtifact: forged });
+    repinManifest(store, r.runId, { ...m, failuresArtifact: forged });
     expect(await problems()).toEqual([
       {
         code: "count_mismatch",
@@ -110,12 +103,12 @@ describe("a run with more than MAX_MANIFEST_FAILURES failures names its failures
 
     // The last line left out.
     const short = putLines(store, EXPECTED.split("\n").slice(0, -2).map((l) => `${l}\n`).join(""));
-    repin(store, r.runId, { ...m, failuresArtifact: short });
+    repinManifest(store, r.runId, { ...m, failuresArtifact: short });
     expect(await problems()).toEqual([{ code: "count_mismatch", message: `the failures artifact ${short} holds 134 failures, the output 135 failed records (counts.failed 135)` }]);
 
     // An artifact the store does not hold.
     const missing = `sha256:${"ab".repeat(32)}` as Digest;
-    repin(store, r.runId, { ...m, failuresArtifact: missing });
+    repinManifest(store, r.runId, { ...m, failuresArtifact: missing });
     const [gone] = (await problems()) as Array<{ code: string; message: string }>;
     expect(gone?.code).toBe("artifact_tampered");
     expect(gone?.message.startsWith(`failures artifact ${missing}: `)).toBe(true);
@@ -123,13 +116,13 @@ describe("a run with more than MAX_MANIFEST_FAILURES failures names its failures
     // Cut at 100 without naming the artifact (the form of 6d7471c); a malformed field.
     const { failuresArtifact, ...cut } = m;
     void failuresArtifact;
-    repin(store, r.runId, cut);
+    repinManifest(store, r.runId, cut);
     expect(await problems()).toEqual([{ code: "manifest_invalid", message: "the manifest lists the first 100 of the output's 135 failures and names no failures artifact holding them all" }]);
-    repin(store, r.runId, { ...m, failuresArtifact: "nope" });
+    repinManifest(store, r.runId, { ...m, failuresArtifact: "nope" });
     expect((await verifyRun(store, r.runId)).problems).toEqual([{ code: "manifest_invalid", message: expect.stringContaining('is not a run manifest: failuresArtifact "nope" is not a digest') }]);
 
     // The real artifact, its bytes changed in the catalog: the store's re-hash finds it.
-    repin(store, r.runId, m);
+    repinManifest(store, r.runId, m);
     expect(await problems()).toEqual([]);
     store.close();
     const db = new Database(join(dir, "catalog.sqlite"));

@@ -3,8 +3,8 @@
  * `unreadable` (and, with --json, an `error` member) and said on stderr, and the listing goes
  * on with exit 0; before, one such manifest (a 282 MB one, over the store's in-memory read
  * limit) made `runs ls` fail for every run in the store. The table is streamed: up to
- * MAX_HELD_RUN_ROWS rows are held to align the columns, past that the runs are read twice;
- * both ways print the same bytes as the listing did when it held every run.
+ * MAX_HELD_RUN_ROWS rows are held to align the columns, past that they are spilled to a temp
+ * file (one reading of the runs); both ways print the same bytes as the listing did when it held every run.
  */
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -64,18 +64,18 @@ class Sink {
   }
 }
 
-describe("runs ls prints the same table whether it holds the rows or reads the runs twice", () => {
-  it("held (few runs) and two readings (more than the rows held) print the bytes of the whole listing", async () => {
+describe("runs ls prints the same table whether it holds the rows or spills them", () => {
+  it("held (few runs) and spilled (more than the rows held) print the bytes of the whole listing", async () => {
     await fourRuns();
     const s = openStore({ dir: store, readOnly: true });
     try {
       const expected = table(listRuns(s));
       const held = new Sink();
       await printRunsTable(s, new Output({}, held));
-      const twice = new Sink();
-      await printRunsTable(s, new Output({}, twice), 2);
+      const spilled = new Sink();
+      await printRunsTable(s, new Output({}, spilled), 2);
       expect(held.text).toBe(expected);
-      expect(twice.text).toBe(expected);
+      expect(spilled.text).toBe(expected);
       const quiet = new Sink();
       await printRunsTable(s, new Output({ quiet: true }, quiet), 0);
       expect(quiet.text).toBe(expected.slice(expected.indexOf("\n") + 1));
