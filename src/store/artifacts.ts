@@ -6,16 +6,19 @@
  * Large-write protocol (crash-safe at every step; see ARCHITECTURE.md):
  *   1. stream into tmp/<random>.part while hashing; fsync; close
  *   2. in the catalog transaction: rename .part → tmp/<hex>.ready, insert the row, commit
- *   3. after commit: rename .ready → objects/ab/<rest>, fsync both directories
+ *   3. after commit: rename .ready → objects/ab/<rest>, fsync both directories (a fan-out
+ *      directory objects/ab/ made now is fsynced in objects/ first)
  * A writer opening the store deletes *.part files and .ready files without a row, and
  * finishes step 3 for .ready files that have one. Readers fall back to the .ready path.
+ * Removals of swept files (gc, and recovery finishing an interrupted gc) are fsynced per
+ * directory before their rows are marked swept.
  */
 import {
   closeSync, fsyncSync, openSync, read, readSync, renameSync, rmSync, fstatSync,
   unlinkSync, writeSync, chmodSync, readdirSync, existsSync, constants as fsConstants, type Stats,
 } from "node:fs";
 import { open as openAsync } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -26,10 +29,9 @@ import {
   MAX_BUFFERED_GET_BYTES, OBJECTS_DIR, PART_SUFFIX, READY_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, STREAM_CHUNK_BYTES,
   FORMAT_FILE, TMP_DIR, objectPath, readyPath,
 } from "./layout.js";
-import { ensureDir, fsyncDir, isNotFound } from "./fsutil.js";
-import { legacyTempWriter, sweepDeadWriterTemps, taggedTempWriter, type TempWriter } from "./temp-files.js";
+import { ensureDirDurable, fsyncDir, isNotFound } from "./fsutil.js";
+import { legacyTempWriter, sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "./temp-files.js";
 import type { Clock } from "../core/clock.js";
-import { makeDirs } from "../core/dirs.js";
 
 export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
 const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(\s*;\s*[^\r\n]{1,200})?$/;
@@ -500,11 +502,18 @@ export class Artifacts {
     return stream;
   }
 
-  /** Writes the verified bytes to `dest` atomically (temp + fsync + rename); nothing lands if verification fails. */
+  /**
+   * Writes the verified bytes to `dest` atomically (temp + fsync + rename + directory fsync);
+   * nothing lands if verification fails. The temp file beside `dest` is
+   * `<dest>.<pid>-<space>-<16 hex>.tmp` (temp-files.ts, ARCHITECTURE §5.16); a killed writer's
+   * is removed by the next `getToFile` to the same `dest` once its writer is provably gone.
+   */
   async getToFile(digest: Digest, dest: string, opts: ReadOptions = {}): Promise<ArtifactInfo> {
     const r = this.presentRow(digest, opts.asOf);
     const tag = storedTypeTag(digest, r);
-    const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+    const prefix = `${basename(dest)}.`;
+    sweepDeadWriterTemps(dirname(dest), (name) => taggedTempWriter(name, prefix));
+    const tmp = tempFileName(`${dest}.`);
     let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
     try {
       try {
@@ -543,6 +552,11 @@ export class Artifacts {
       if (fh !== undefined) await fh.close().catch(() => undefined);
       unlinkQuiet(tmp);
       throw err;
+    }
+    try {
+      fsyncDir(dirname(dest)); // the rename made durable
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_IO, `cannot write ${dest}: ${(err as Error).message}`, { path: dest }, { cause: err });
     }
     return rowToInfo(r);
   }
@@ -588,11 +602,17 @@ export class Artifacts {
   }
 }
 
-/** Moves a committed .ready file into objects/ and makes the move durable. */
+/**
+ * Moves a committed .ready file into objects/ and makes the move durable: a fan-out directory
+ * `objects/ab/` made now is fsynced in `objects/` first (`ensureDirDurable`; once per directory,
+ * at most 256), then the rename, then `objects/ab/` and `tmp/`. Without the first fsync, a power
+ * loss on a file system that does not order directory metadata could keep the `.ready` file's
+ * removal from tmp/ and lose `objects/ab/` with the committed file in it.
+ */
 export function placeReady(root: string, digest: Digest): void {
   const ready = readyPath(root, digest);
   const final = objectPath(root, digest);
-  makeDirs(dirname(final));
+  ensureDirDurable(dirname(final));
   try {
     renameSync(ready, final);
   } catch (err) {
@@ -606,15 +626,21 @@ export function placeReady(root: string, digest: Digest): void {
 /**
  * Crash recovery, run by every writer that opens the store (it holds the lock, so no other
  * writer has files in tmp/): drop *.part files, drop .ready files with no catalog row, place
- * .ready files that were committed, and finish files that gc was removing. It never refuses to
+ * .ready files that were committed, and finish files that gc was removing (their directories
+ * fsynced before the rows are marked swept). It never refuses to
  * open the store over a file it cannot move or remove (a stray file where objects/ab/ goes, a
  * directory where a file was, no permission): it leaves it as it is, for fsck to report and the
  * next writer to try again. Catalog errors (a damaged page) are thrown.
  */
 export function recoverArtifacts(root: string, cat: Catalog): { removed: number; placed: number; finishedSweeps: number } {
   const tmp = join(root, TMP_DIR);
-  attempt(() => ensureDir(tmp));
-  attempt(() => ensureDir(join(root, OBJECTS_DIR)));
+  const objects = join(root, OBJECTS_DIR);
+  attempt(() => ensureDirDurable(tmp));
+  attempt(() => ensureDirDurable(objects));
+  // A writer killed between making a fan-out directory and fsyncing objects/ (placeReady) left
+  // an entry that may not be durable yet, and this writer will not fsync it again (it exists):
+  // one fsync per open makes every entry of objects/ durable before anything is placed in it.
+  attempt(() => fsyncDir(objects));
   let removed = 0;
   let placed = 0;
   for (const name of listQuiet(tmp)) {
@@ -648,19 +674,46 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
     const page = pageStmt.all(after, RECOVERY_SWEEP_PAGE) as Array<{ logseq: number; digest: unknown }>;
     if (page.length === 0) break;
     after = (page[page.length - 1] as { logseq: number }).logseq;
-    const gone: number[] = [];
+    const gone: Array<{ logseq: number; dir: string }> = [];
     for (const s of page) {
       if (!isStoredDigest(s.digest)) continue;
       const file = objectPath(root, `sha256:${s.digest.toString("hex")}`);
-      if (attempt(() => unlinkQuiet(file))) gone.push(s.logseq);
+      if (attempt(() => unlinkQuiet(file))) gone.push({ logseq: s.logseq, dir: dirname(file) });
     }
+    // The removals made durable before the rows say swept (once per directory of the page): a
+    // file back after a power loss under a swept row would stay forever, as recovery revisits
+    // only sweeping rows. A directory that cannot be fsynced keeps its rows sweeping.
+    const durable = fsyncDirs(new Set(gone.map((g) => g.dir))).failed;
+    const done = gone.filter((g) => !durable.has(g.dir));
     cat.tx(() => {
-      const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
-      for (const logseq of gone) done.run(logseq);
+      const mark = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
+      for (const g of done) mark.run(g.logseq);
     });
-    finishedSweeps += gone.length;
+    finishedSweeps += done.length;
   }
   return { removed, placed, finishedSweeps };
+}
+
+/**
+ * fsyncs each directory of `dirs` (those a sweep removed files from), so that the removals are
+ * durable before the catalog marks their artifacts swept. A directory that is not there (or
+ * whose parent is not a directory) holds nothing to make durable. The others that cannot be
+ * fsynced are returned in `failed`, with the first error: their rows must stay sweeping.
+ */
+export function fsyncDirs(dirs: Iterable<string>): { failed: Set<string>; first?: { dir: string; err: unknown } } {
+  const failed = new Set<string>();
+  let first: { dir: string; err: unknown } | undefined;
+  for (const dir of dirs) {
+    try {
+      fsyncDir(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") continue;
+      failed.add(dir);
+      first ??= { dir, err };
+    }
+  }
+  return first === undefined ? { failed } : { failed, first };
 }
 
 /** Runs a file-system step of recovery: false when it fails (the problem is left for fsck). */

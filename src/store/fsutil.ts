@@ -1,5 +1,5 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { makeDirs } from "../core/dirs.js";
 import { tempFileName } from "./temp-files.js";
@@ -48,6 +48,36 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
 
 export function ensureDir(dir: string): void {
   makeDirs(dir);
+}
+
+/**
+ * `makeDirs`, made durable: each directory it creates has its entry fsynced in its parent (top
+ * down), so a file later renamed into it — and made durable by an fsync of `dir` — cannot be
+ * lost with a directory entry that never reached the disk (file systems that do not order
+ * directory metadata). A directory that exists already costs one `stat` and no fsync: the
+ * store's fan-out directories `objects/ab/` are fsynced in `objects/` once, when made (at most
+ * 256), never per file.
+ */
+export function ensureDirDurable(dir: string): void {
+  const missing: string[] = [];
+  for (let p = dir; ; ) {
+    let st: Stats | undefined;
+    try {
+      st = statSync(p, { throwIfNoEntry: false });
+    } catch {
+      break; // ENOTDIR, EACCES…: makeDirs reports it
+    }
+    if (st !== undefined) {
+      if (p === dir && st.isDirectory()) return;
+      break;
+    }
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  makeDirs(dir);
+  for (const d of missing.reverse()) fsyncDir(dirname(d));
 }
 
 /** True when an fs error means "no such file or directory". */

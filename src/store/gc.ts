@@ -23,14 +23,15 @@
  * and counts all of them. The temp tables are dropped when gc returns or throws.
  *
  * Sweep order, crash-safe: packed bytes are cleared in one transaction; files are first
- * marked `sweeping`, committed, unlinked, then marked `swept` (a writer opening the store
- * finishes an interrupted sweep).
+ * marked `sweeping`, committed, unlinked, their directories fsynced (once each), then marked
+ * `swept` (a writer opening the store finishes an interrupted sweep).
  */
+import { basename, dirname } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
 import { objectPath } from "./layout.js";
-import { unlinkQuiet } from "./artifacts.js";
+import { fsyncDirs, unlinkQuiet } from "./artifacts.js";
 import type { Clock } from "../core/clock.js";
 
 export const CONTAINS_EDGE_TYPE = "contains";
@@ -222,7 +223,10 @@ function* doomedRows(cat: Catalog, filesOnly: boolean): Generator<DoomedRow> {
 }
 
 /**
- * The crash-safe sweep (see the header): clear/mark in one transaction, unlink, then mark swept.
+ * The crash-safe sweep (see the header): clear/mark in one transaction, unlink, fsync each
+ * directory files were removed from (once), then mark swept. A directory that cannot be fsynced
+ * leaves its files' rows `sweeping` and gc throws E_STORE_IO naming it (after an unlink failure,
+ * which is named first).
  * A file that cannot be removed (EACCES, EPERM, EBUSY, EROFS, EISDIR…: anything but "not
  * there") does not stop the sweep: its row is left `sweeping` (dropped from gc_doomed, so it is
  * not marked swept), the other files are removed and marked, and then gc throws E_STORE_IO naming
@@ -239,15 +243,27 @@ function sweep(root: string, cat: Catalog): void {
   let failed = 0;
   let first: { path: string; err: unknown } | undefined;
   const keep = cat.stmt("DELETE FROM gc_doomed WHERE logseq = ?");
+  const dirs = new Set<string>(); // the fan-out directories objects/ab/ files left: at most 256
   for (const r of doomedRows(cat, true)) {
     const path = objectPath(root, storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`));
     try {
       unlinkQuiet(path);
+      dirs.add(dirname(path));
     } catch (err) {
       failed++;
       first ??= { path, err };
       keep.run(r.logseq); // stays `sweeping`: not marked swept below (keyset paging is past it)
     }
+  }
+  // The removals made durable (one fsync per directory, not per file) before any row says swept:
+  // after a power loss a file could otherwise come back under a swept row, which recovery never
+  // revisits (it finishes sweeping rows only). A directory that cannot be fsynced keeps the rows
+  // of its files sweeping, for a writer's open to finish.
+  const synced = fsyncDirs(dirs);
+  let unsynced = 0;
+  if (synced.first !== undefined) {
+    const keepDir = cat.stmt("DELETE FROM gc_doomed WHERE storage = 1 AND substr(digest, 1, 1) = ?");
+    for (const d of synced.failed) unsynced += keepDir.run(Buffer.from(basename(d), "hex")).changes;
   }
   cat.tx(() => {
     const done = cat.stmt("UPDATE artifacts SET state = 2 WHERE logseq = ? AND state = 1");
@@ -260,6 +276,16 @@ function sweep(root: string, cat: Catalog): void {
       `gc cannot remove ${first.path}: ${osErrorText(first.err)}${more}; the artifact stays "sweeping" (fsck reports it) until a writer opening the store removes its file: fix the cause, then reopen the store`,
       { path: first.path, failed, ...(errnoOf(first.err) === undefined ? {} : { errno: errnoOf(first.err) }) },
       { cause: first.err },
+    );
+  }
+  if (synced.first !== undefined) {
+    const { dir, err } = synced.first;
+    const more = synced.failed.size > 1 ? ` (and ${synced.failed.size - 1} more director${synced.failed.size > 2 ? "ies" : "y"})` : "";
+    throw new CairnError(
+      ErrorCode.STORE_IO,
+      `gc cannot fsync ${dir} to make the removal of its swept files durable: ${osErrorText(err)}${more}; their ${unsynced} artifact${unsynced === 1 ? " stays" : "s stay"} "sweeping" until a writer opening the store finishes the sweep: fix the cause, then reopen the store`,
+      { path: dir, failed: unsynced, ...(errnoOf(err) === undefined ? {} : { errno: errnoOf(err) }) },
+      { cause: err },
     );
   }
 }

@@ -402,8 +402,20 @@ export class Store {
     const asOf = this.run((p) => (typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : p.refs.snapshot(snapshotOrLogseq).asOf));
     return new StoreView(this, checkAsOf(asOf) as number);
   }
+  /**
+   * Pins `digest` under `name` (a gc root). The artifact must be visible at the head (not
+   * tombstoned) whatever the name: pinning it again under a name that already pins it is a
+   * no-op only while it is visible, and E_NOT_FOUND "(deleted: tombstoned)" once it is
+   * tombstoned, as under a new name (the existing root stays). See ARCHITECTURE §5.13.
+   */
   pin(name: string, digest: Digest, kind?: RootKind): Root {
-    return this.run((p) => p.refs.pin(name, digest, kind));
+    return this.run((p) =>
+      p.catalog.tx(() => {
+        const root = p.refs.pin(name, digest, kind); // name, digest, kind and conflict checks first
+        p.artifacts.visibleRow(digest); // also for the root that was there (refs.pin returns it unchecked)
+        return root;
+      }),
+    );
   }
   unpin(name: string): { name: string; logseq: number } {
     return this.run((p) => p.refs.unpin(name));
