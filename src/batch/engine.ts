@@ -45,7 +45,7 @@ import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
-import type { ReduceItem } from "./sandbox/pool.js";
+import { resultsHeldBytes, type ReduceItem } from "./sandbox/pool.js";
 
 /** Failures listed in the ExecutionResult: the manifest's (its first MAX_MANIFEST_FAILURES). */
 export const MAX_RESULT_FAILURES = MAX_MANIFEST_FAILURES;
@@ -55,11 +55,19 @@ export const REPORT_MEDIA_TYPE = "application/vnd.cairn.batch.report+json";
 /** Progress reports sample the process RSS (for the run report's peak) at most this often. */
 const RSS_SAMPLE_MS = 50;
 /**
- * How --max-memory is shared out: buffered records and in-flight pulses get this share each,
- * the store's page cache CATALOG_CACHE_SHARE, each worker's heap WORKER_HEAP_SHARE (config.ts);
- * the rest is left for the process itself (Node, V8 isolates, SQLite, the ordering index).
+ * How --max-memory is shared out: buffered records and the records of in-flight pulses get this
+ * share each, the results running pulses hold ENGINE_OUTPUT_SHARE, the store's page cache
+ * CATALOG_CACHE_SHARE, each worker's heap WORKER_HEAP_SHARE (config.ts); the rest is left for
+ * the process itself (Node, V8 isolates, SQLite, the ordering index).
  */
 const ENGINE_BUFFER_SHARE = 0.1;
+/**
+ * The results running pulses hold on the main thread (record texts, error messages, bytes
+ * outputs, from the first chunk that arrives until the pulse has committed) get this share of
+ * --max-memory: pulses start only while those of the running ones fit it (scheduler.ts; one
+ * pulse always runs).
+ */
+export const ENGINE_OUTPUT_SHARE = 0.1;
 const CATALOG_CACHE_SHARE = 0.06;
 
 export interface Progress {
@@ -339,16 +347,20 @@ async function execute(
   const heapGuard = new HeapGuard(cfg.maxMemoryBytes);
   /**
    * Samples the RSS (at most every RSS_SAMPLE_MS) for the peak figure and the heap guard; called
-   * after every pulse and merge chunk, it is also where an aborted signal stops the run.
+   * as each chunk of a pulse's results arrives (a long pulse makes garbage too), never throws.
    */
-  const sampleMemory = (): void => {
-    throwIfAborted(hooks.signal, runId);
+  const sampleRss = (): void => {
     const now = Date.now();
     if (now - rssAt < RSS_SAMPLE_MS) return;
     rssAt = now;
     const rss = process.memoryUsage.rss();
     peakRss = Math.max(peakRss, rss);
     heapGuard.check(rss, now);
+  };
+  /** sampleRss after every pulse and merge chunk, which is also where an aborted signal stops the run. */
+  const sampleMemory = (): void => {
+    throwIfAborted(hooks.signal, runId);
+    sampleRss();
   };
   /** Reports progress; all but the final report also sample memory and stop on an abort. */
   const report = (final = false): void => {
@@ -359,15 +371,26 @@ async function execute(
 
   const runPulse = async (sp: ScheduledPulse): Promise<void> => {
     const spec = toSpec(sp, noun);
+    // Every chunk of results this pulse's requests (attempts, audit) return is held until the
+    // pulse settles: the scheduler counts it against the output budget. A failure is projected
+    // `retries` more times (its retries come back, and its message stays in the attempt log).
+    const pulseRunner = runner.pulsesTelling((rs) => {
+      const held = resultsHeldBytes(rs);
+      scheduler.addOutput(sp, held, rs.length, cfg.retries === 0 ? held : held + cfg.retries * resultsHeldBytes(rs, true));
+      sampleRss();
+    });
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
     if (result === undefined) {
-      const { outcomes, log, attempts, leaves, checksum } = await executePulse(runner.pulses, spec.eus, cfg.retries, spec);
-      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(runner.pulses, spec, outcomes, attempts, leaves, checksum);
+      const { outcomes, log, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, cfg.retries, spec);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
       result = await committer.commit(() => commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum));
     } else {
       const r = result;
+      let held = 0;
+      for (const t of r.texts) held += t.length;
+      scheduler.addOutput(sp, held, r.texts.length); // its records, read back whole
       // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.
-      if (inAuditSample(cfg, spec.partition, spec.index)) await auditCommittedPulse(runner.pulses, spec, r);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditCommittedPulse(pulseRunner, spec, r);
       store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));
       progress.pulsesReused++;
     }
@@ -392,6 +415,7 @@ async function execute(
       bufferBudgetBytes: memoryShare,
       pulseBudgetBytes: workerInputBytes(cfg),
       inFlightBudgetBytes: memoryShare,
+      outputBudgetBytes: Math.floor(cfg.maxMemoryBytes * ENGINE_OUTPUT_SHARE),
     },
     runPulse,
   );
@@ -466,6 +490,9 @@ async function execute(
     pulsesExecuted: progress.pulsesDone - progress.pulsesReused,
     pulsesReused: progress.pulsesReused,
     heapCollections: heapGuard.collections,
+    // The output admission's figures (scheduler.ts): they depend on timing, like the rest.
+    peakPulsesRunning: scheduler.stats.peakRunning,
+    peakOutputBytes: scheduler.stats.peakOutputBytes,
   };
   store.transaction(() => {
     const rep = store.putBytes(canonicalBytes(reportBody), { mediaType: REPORT_MEDIA_TYPE });

@@ -9,9 +9,9 @@ import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { bundleModule, type BundleLocator } from "./sandbox/bundle.js";
-import { foldOrdered, REDUCE_CHUNK_SIZE, WorkerPool, type PulseOutcome, type ReduceItem, type ReduceSession } from "./sandbox/pool.js";
+import { foldOrdered, REDUCE_CHUNK_SIZE, WorkerPool, type EUResult, type PulseOutcome, type ReduceItem, type ReduceSession } from "./sandbox/pool.js";
 import type { EUId } from "./input/types.js";
-import type { PulseRunner, RunnerOutcome, WorkEU } from "./pulse.js";
+import type { PulseRunner, RunnerOutcome } from "./pulse.js";
 import { workerHeapMb, workerInputBytes, type RunConfig } from "./config.js";
 
 export const FUNCTION_MEDIA_TYPE = "text/javascript";
@@ -31,9 +31,14 @@ export interface Reducer {
   open(): ReduceSession;
 }
 
+/** Told of each chunk of results a request returns, as it arrives (WorkerPool RunPulseOptions.onResults). */
+export type ResultsListener = (results: readonly EUResult[]) => void;
+
 export interface RunnerHandle {
   /** Pulses on the pool's long-lived workers. */
   pulses: PulseRunner;
+  /** The same, telling `onResults` of every chunk of results its requests return (the engine's output accounting). */
+  pulsesTelling(onResults: ResultsListener): PulseRunner;
   /** Every call on a brand-new worker (audits, verify --reexecute, replay). */
   fresh: PulseRunner;
   reducer: Reducer | undefined;
@@ -84,13 +89,18 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
   let seq = 0;
   const convert = (o: PulseOutcome): RunnerOutcome =>
     o.kind === "ok" ? o : { kind: "crashed", error: { code: o.error.code, message: o.error.message }, euIndex: o.euIndex, completed: o.completed };
-  const runFresh = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>
-    convert(await pool.runOnFreshWorker(seq++, eus, { euTimeoutMs: cfg.euTimeoutMs, attempt: attempts }));
-  const run = async (eus: WorkEU[], attempts: number[]): Promise<RunnerOutcome> =>
-    convert(await pool.runPulse(seq++, eus, { euTimeoutMs: cfg.euTimeoutMs, attempt: attempts }));
+  const telling = (onResults?: ResultsListener): PulseRunner => {
+    const opts = (attempts: number[]) => ({ euTimeoutMs: cfg.euTimeoutMs, attempt: attempts, ...(onResults === undefined ? {} : { onResults }) });
+    return {
+      run: async (eus, attempts) => convert(await pool.runPulse(seq++, eus, opts(attempts))),
+      runFresh: async (eus, attempts) => convert(await pool.runOnFreshWorker(seq++, eus, opts(attempts))),
+    };
+  };
+  const { runFresh } = telling();
   const info = pool.reducer;
   return {
-    pulses: { run, runFresh },
+    pulses: telling(),
+    pulsesTelling: telling,
     fresh: { run: runFresh, runFresh },
     reducer: info === undefined ? undefined : { initial: info.initial, open: () => pool.openReduce({ timeoutMs: cfg.euTimeoutMs }) },
     close: () => pool.close(),

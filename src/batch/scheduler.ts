@@ -11,6 +11,16 @@
  * buffer whose inputs reach `pulseBudgetBytes` is cut too, so one pulse fits a worker's heap.
  * That decision depends only on the input and the config, never on timing, so a resumed run
  * cuts exactly the same pulses.
+ *
+ * Outputs: the results a started pulse holds on the main thread (record texts, error messages,
+ * bytes outputs, as they arrive chunk by chunk, until the pulse settles after its commit) are
+ * reported by `addOutput` and bounded by `outputBudgetBytes`: a queued pulse starts only when
+ * no pulse is running, or when the outputs of the running pulses (each counted as the larger of
+ * what it holds and its projection) plus its own projection fit the budget. The projection is
+ * the run's observed output bytes per EU times the pulse's EUs; until the first results (or the
+ * first settled pulse) are seen, only one pulse runs. This adapts only WHEN pulses start, never
+ * what they are (the cuts above happen in `push`, in read order, whatever runs), so outputs,
+ * digests and manifests do not depend on it. One pulse always runs: no deadlock.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { estimateSize } from "./input/size.js";
@@ -27,6 +37,8 @@ export interface SchedulerLimits {
   pulseBudgetBytes: number;
   /** Budget for records of pulses queued or running; reading waits while above it. */
   inFlightBudgetBytes: number;
+  /** Budget for the results running pulses hold on the main thread; pulses start only within it (one always may). */
+  outputBudgetBytes: number;
 }
 
 export interface ScheduledPulse {
@@ -34,6 +46,16 @@ export interface ScheduledPulse {
   index: number;
   records: EURecord[];
   bytes: number;
+  /** Bytes of results this pulse holds on the main thread so far (`addOutput`); released when it settles. */
+  outputBytes: number;
+}
+
+/** What the scheduler's accounting saw over a run (for the run report and tests). */
+export interface SchedulerStats {
+  /** Most pulses running (started, not settled) at once. */
+  peakRunning: number;
+  /** Most output bytes held by running pulses at once (`addOutput`). */
+  peakOutputBytes: number;
 }
 
 
@@ -49,6 +71,16 @@ export class PulseScheduler {
   private held = 0;
   private heldBytes = 0;
   private running = 0;
+  /** The running pulses (for the output admission check). */
+  private readonly active = new Set<ScheduledPulse>();
+  /** Output bytes held by the running pulses. */
+  private outputBytes = 0;
+  /** Projected output bytes and results reported over the run, and the output bytes of settled pulses with their EUs: the projection. */
+  private seenBytes = 0;
+  private seenResults = 0;
+  private settledBytes = 0;
+  private settledEus = 0;
+  private readonly peaks: SchedulerStats = { peakRunning: 0, peakOutputBytes: 0 };
   private failure: unknown;
   private waiter: (() => void) | undefined;
   private idle: (() => void) | undefined;
@@ -118,6 +150,43 @@ export class PulseScheduler {
     while (this.running > 0) await new Promise<void>((res) => (this.idle = res));
   }
 
+  /**
+   * Counts `bytes` of results (`results` of them) that `pulse`, running, now holds on the main
+   * thread until it settles. `projected` (at least `bytes`) is what those results' EUs are
+   * expected to hold by then, for the projection (a failure that will be retried comes back).
+   * The first results of the run let waiting pulses be considered.
+   */
+  addOutput(pulse: ScheduledPulse, bytes: number, results: number, projected = bytes): void {
+    const first = this.seenResults === 0 && this.settledEus === 0;
+    pulse.outputBytes += bytes;
+    this.seenBytes += projected;
+    this.seenResults += results;
+    if (this.active.has(pulse)) {
+      this.outputBytes += bytes;
+      if (this.outputBytes > this.peaks.peakOutputBytes) this.peaks.peakOutputBytes = this.outputBytes;
+    }
+    if (first && results > 0) this.pump();
+  }
+
+  /** The accounting's peaks so far. */
+  get stats(): SchedulerStats {
+    return { ...this.peaks };
+  }
+
+  /**
+   * Whether `next` may start now: always when nothing runs; otherwise only once outputs have
+   * been seen, and when the running pulses' outputs (each the larger of what it holds and its
+   * projection) plus `next`'s projection fit `outputBudgetBytes`.
+   */
+  private admits(next: ScheduledPulse): boolean {
+    if (this.running === 0) return true;
+    if (this.seenResults === 0 && this.settledEus === 0) return false;
+    const perEu = Math.max(this.seenResults === 0 ? 0 : this.seenBytes / this.seenResults, this.settledEus === 0 ? 0 : this.settledBytes / this.settledEus);
+    let bytes = perEu * next.records.length;
+    for (const r of this.active) bytes += Math.max(r.outputBytes, perEu * r.records.length);
+    return bytes <= this.limits.outputBudgetBytes;
+  }
+
   private check(): void {
     if (this.failure !== undefined) throw this.failure;
   }
@@ -137,7 +206,7 @@ export class PulseScheduler {
     this.buffered -= bytes;
     const index = this.nextIndex[p] as number;
     this.nextIndex[p] = index + 1;
-    (this.queues[p] as ScheduledPulse[]).push({ partition: p, index, records, bytes });
+    (this.queues[p] as ScheduledPulse[]).push({ partition: p, index, records, bytes, outputBytes: 0 });
     this.held++;
     this.heldBytes += bytes;
     this.pump();
@@ -147,9 +216,14 @@ export class PulseScheduler {
     if (this.failure !== undefined) return;
     for (let p = 0; p < this.limits.partitions && this.running < this.limits.maxPulsesInFlight; p++) {
       if (this.busy[p] || (this.queues[p] as ScheduledPulse[]).length === 0) continue;
+      // Partition order holds for outputs too: a pulse that does not fit waits, and so do the
+      // partitions after it, until a running pulse settles.
+      if (!this.admits((this.queues[p] as ScheduledPulse[])[0] as ScheduledPulse)) break;
       const pulse = (this.queues[p] as ScheduledPulse[]).shift() as ScheduledPulse;
       this.busy[p] = true;
       this.running++;
+      this.active.add(pulse);
+      if (this.running > this.peaks.peakRunning) this.peaks.peakRunning = this.running;
       this.execute(pulse).then(
         () => this.settle(pulse),
         (err: unknown) => {
@@ -165,6 +239,10 @@ export class PulseScheduler {
     this.running--;
     this.held--;
     this.heldBytes -= pulse.bytes;
+    this.active.delete(pulse);
+    this.outputBytes -= pulse.outputBytes;
+    this.settledBytes += pulse.outputBytes;
+    this.settledEus += pulse.records.length;
     this.pump();
     const w = this.waiter;
     this.waiter = undefined;

@@ -126,6 +126,30 @@ export interface RunPulseOptions {
   euTimeoutMs?: number;
   /** ctx.attempt: one number for every EU, or one per EU (same length as `eus`). */
   attempt: number | readonly number[];
+  /**
+   * Called with each chunk of results as it reaches this thread (every `partial` chunk and the
+   * final reply; not for a crashed request's missing rest), for the caller's memory accounting
+   * (`resultsHeldBytes`). It must not throw.
+   */
+  onResults?: (results: readonly EUResult[]) => void;
+}
+
+/**
+ * Bytes a chunk of results holds on the main thread (UTF-16 code units of its strings, which
+ * is their size for the usual one-byte strings): each record text (a JSON output without one,
+ * from an object-form chunk, counts twice its output, for the text its commit makes), each
+ * failure's message besides its text, each bytes output plus its base64 record text.
+ * `failuresOnly`: the failures' part alone.
+ */
+export function resultsHeldBytes(results: readonly EUResult[], failuresOnly = false): number {
+  let n = 0;
+  for (const r of results) {
+    if (!r.ok) n += (r.text?.length ?? r.error.message.length) + r.error.message.length;
+    else if (failuresOnly) continue;
+    else if (r.bytes) n += r.output.byteLength + 4 * Math.ceil(r.output.byteLength / 3);
+    else n += r.text?.length ?? 2 * r.json.length;
+  }
+  return n;
 }
 
 export interface WorkerPoolOptions {
@@ -259,6 +283,8 @@ interface Job {
   isPartial: (m: FromWorker) => m is PulsePartialMessage;
   /** Results of the `partial` chunks received so far (EUs 0..partial.length-1). */
   partial: EUResult[];
+  /** Told of each `partial` chunk as it arrives (RunPulseOptions.onResults). */
+  onPartial: ((results: readonly EUResult[]) => void) | undefined;
   timer: ReturnType<typeof setInterval> | undefined;
 }
 
@@ -362,7 +388,10 @@ class PoolWorker {
           // user's own parentPort.postMessage) and is ignored.
           if (msg.from === job.partial.length) {
             const rs = unpackResults(msg.results, job.ids, msg.from);
-            if (rs !== undefined) for (const r of rs) job.partial.push(r);
+            if (rs !== undefined) {
+              for (const r of rs) job.partial.push(r);
+              job.onPartial?.(rs);
+            }
           }
         } else if (job.matches(msg) && this.state !== "dead") {
           // (A worker that reported an uncaught error through Node — the 'error' event, below
@@ -421,6 +450,7 @@ class PoolWorker {
     timeoutMs: number | undefined,
     matches: (m: FromWorker) => boolean,
     isPartial: (m: FromWorker) => m is PulsePartialMessage = notPartial,
+    onPartial?: (results: readonly EUResult[]) => void,
   ): Promise<JobResult> {
     if (this.state !== "idle") {
       return Promise.resolve({ kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: "worker is not available" }, euIndex: undefined, completed: [] });
@@ -429,7 +459,7 @@ class PoolWorker {
       this.state = "busy";
       this.jobsRun++;
       Atomics.store(this.progress, 0, 0);
-      const job: Job = { ids, what: msg.type === "run" ? "pulse" : "reduce", settle: resolve, matches, isPartial, partial: [], timer: undefined };
+      const job: Job = { ids, what: msg.type === "run" ? "pulse" : "reduce", settle: resolve, matches, isPartial, partial: [], onPartial, timer: undefined };
       this.job = job;
       this.worker.ref();
       if (timeoutMs !== undefined) job.timer = this.watch(timeoutMs);
@@ -654,6 +684,7 @@ export class WorkerPool {
         opts.euTimeoutMs,
         (m) => m.type === "pulse" && m.pulseId === pulseId,
         (m): m is PulsePartialMessage => m.type === "partial" && m.pulseId === pulseId,
+        opts.onResults,
       ),
     );
     if (r.kind === "crashed") {
@@ -671,6 +702,7 @@ export class WorkerPool {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with ${leaves.length} bytes of leaf hashes for ${eus.length} EUs`);
     }
     if (!isDigest(done.root)) throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} without a Merkle root`);
+    opts.onResults?.(results);
     if (partial.length === 0) return { kind: "ok", results, leaves, root: done.root };
     for (const res of results) partial.push(res);
     return { kind: "ok", results: partial, leaves, root: done.root };
