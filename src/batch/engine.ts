@@ -470,19 +470,11 @@ async function execute(
   }
   // The last point an abort stops the run: from here it is recorded as finished, and resolves.
   throwIfAborted(hooks.signal, runId);
-  let manifestDigest: Digest;
-  try {
-    manifestDigest = recordManifest(store, manifest);
-  } catch (err) {
-    forgetIfHopeless(store, runId, err); // a manifest too large to store is as large next time
-    throw err;
-  }
+  // The run's figures, measured before it is recorded: the manifest and its report commit in
+  // ONE store transaction, so a kill between them cannot leave a finished run without a report
+  // (a resume of a finished run reports it as it is and writes nothing).
   const cpu = process.cpuUsage(cpu0);
-  const reportBody = {
-    kind: "cairn.batch.report",
-    runId,
-    source,
-    manifest: manifestDigest,
+  const figures = {
     wallMs: Date.now() - started,
     cpuUserMs: Math.round(cpu.user / 1000),
     cpuSystemMs: Math.round(cpu.system / 1000),
@@ -494,11 +486,19 @@ async function execute(
     peakPulsesRunning: scheduler.stats.peakRunning,
     peakOutputBytes: scheduler.stats.peakOutputBytes,
   };
-  store.transaction(() => {
-    const rep = store.putBytes(canonicalBytes(reportBody), { mediaType: REPORT_MEDIA_TYPE });
-    store.addEdge({ from: [rep.digest], to: [manifestDigest], type: "describes", role: "report" });
-    if (store.findRoot(reportRoot(runId)) === undefined) store.pin(reportRoot(runId), rep.digest, "run");
-  });
+  let manifestDigest: Digest;
+  try {
+    manifestDigest = store.transaction(() => {
+      const digest = recordManifest(store, manifest);
+      const rep = store.putBytes(canonicalBytes({ kind: "cairn.batch.report", runId, source, manifest: digest, ...figures }), { mediaType: REPORT_MEDIA_TYPE });
+      store.addEdge({ from: [rep.digest], to: [digest], type: "describes", role: "report" });
+      if (store.findRoot(reportRoot(runId)) === undefined) store.pin(reportRoot(runId), rep.digest, "run");
+      return digest;
+    });
+  } catch (err) {
+    forgetIfHopeless(store, runId, err); // a manifest too large to store is as large next time
+    throw err;
+  }
   progress.phase = "done";
   report(true); // never stops: an abort now would reject a finished run
   return resultOf(manifest, manifestDigest, false);

@@ -9,10 +9,10 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/index.js";
-import { resume, run, type ExecutionResult } from "../../src/batch/engine.js";
+import { REPORT_MEDIA_TYPE, resume, run, type ExecutionResult } from "../../src/batch/engine.js";
 import { listRuns } from "../../src/batch/runs.js";
 import { verifyRun } from "../../src/batch/verify.js";
-import { reportRoot } from "../../src/batch/plan.js";
+import { manifestRoot, reportRoot } from "../../src/batch/plan.js";
 import type { Digest } from "../../src/core/digest.js";
 import { Scratch, fixture, manifestOf, outputsOf } from "./fixtures/engine-helpers.js";
 
@@ -43,12 +43,13 @@ interface ChildRun {
 
 type KillAt = { afterMs: number } | { afterLine: string };
 
-/** Runs the child on `storeDir` and SIGKILLs it at `at` (unless it finished first). */
-function runChild(storeDir: string, input: string, at: KillAt): Promise<ChildRun> {
+/** Runs the child on `storeDir` and SIGKILLs it at `at` (unless it finished first); `env` adds to its environment. */
+function runChild(storeDir: string, input: string, at: KillAt, env: Record<string, string> = {}): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", RUNNER, storeDir, input, MODULE, JSON.stringify(CONFIG)], {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     const out: ChildRun = { lines: [], killed: false, code: null, signal: null, stderr: "" };
     const kill = (): void => {
@@ -165,6 +166,26 @@ describe("resume after SIGKILL", () => {
     ["when the merge starts", [{ afterLine: "merge" }]],
     ["twice: after pulse 20, then the restarted run after pulse 90", [{ afterLine: "pulse 20" }, { afterLine: "pulse 90" }]],
   ];
+
+  // A kill as the run report was stored (after the manifest had committed) left a finished run
+  // without a report for good: resume found the manifest and wrote nothing. The two now commit
+  // in one transaction.
+  it("a kill as the run report is stored leaves no manifest either; resume writes both, identical", async () => {
+    const storeDir = join(scratch.dir(), "store");
+    const c = await runChild(storeDir, input, { afterMs: 600_000 }, { KILL_AT_PUT: REPORT_MEDIA_TYPE });
+    expect(c.signal).toBe("SIGKILL");
+    expect(c.lines).toContain("merge");
+    const store = openStore({ dir: storeDir, durability: "normal" });
+    try {
+      const [r] = listRuns(store);
+      expect(r?.runId).toBe(ref.result.runId);
+      expect(store.findRoot(manifestRoot(ref.result.runId))).toBeUndefined();
+      expect(store.findRoot(reportRoot(ref.result.runId))).toBeUndefined();
+    } finally {
+      store.close();
+    }
+    await finishAndCheck(storeDir, [c]);
+  });
 
   // BUG: the run id ignores the input's source name ("the same bytes from another path is the
   // same run"), but run() continues an interrupted run with the plan it just built instead of
