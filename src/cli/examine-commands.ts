@@ -4,11 +4,12 @@
  *
  * Exit codes: 0 when the chain verifies and the outcome is `success` or `business_violation`;
  * 1 for a structural failure, a broken chain, or a trace that cannot be read (a missing file
- * is named); 2 for usage errors (no argument, unknown option).
+ * is named); 2 for usage errors (no argument, an empty path, unknown option).
  */
 import { Command } from "commander";
 import { openStore, resolveStoreDir } from "../store/store.js";
 import { examineTrace, renderReport } from "../workflow/examine/index.js";
+import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor } from "./context.js";
 
 const EXAMINE_HELP = `
@@ -40,14 +41,15 @@ Notes:
   "broken", or "unchained" (a reference pgs_runtime v0 trace without seq/prev: its integrity is
   not verified, and chain.ok is false).
   Exit status: 0 for success or business_violation with an intact (or unchained) chain; 1 for
-  a structural failure, a broken chain or an unreadable trace; 2 on a usage error.`;
+  a structural failure, a broken chain or an unreadable trace; 2 on a usage error (an empty
+  <trace>, --workspace or --snapshot is one).`;
 
 export function examineCommand(): Command {
   return new Command("examine")
     .description("verify a workflow trace's hash chain, classify its outcome and locate the failing node")
-    .argument("<trace>", "trace file (<trace_id>.jsonl) or trace directory")
-    .option("--workspace <dir>", "workspace holding the declarations (default: found by walking up from the trace)")
-    .option("--snapshot <file|digest>", "sealed Cairn snapshot the run used (default: looked up in the store, if one is configured)")
+    .argument("<trace>", "trace file (<trace_id>.jsonl) or trace directory", nonEmptyArg("argument <trace>"))
+    .option("--workspace <dir>", "workspace holding the declarations (default: found by walking up from the trace)", nonEmptyArg("--workspace"))
+    .option("--snapshot <file|digest>", "sealed Cairn snapshot the run used (default: looked up in the store, if one is configured)", nonEmptyArg("--snapshot"))
     .addHelpText("after", EXAMINE_HELP)
     .action(async (trace: string, opts: { workspace?: string; snapshot?: string }, cmd: Command) => {
       const out = outputFor(cmd);

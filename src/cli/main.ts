@@ -9,6 +9,7 @@ import { CairnError, ErrorCode, exitCodeFor, isCairnError, osErrorText } from ".
 import { parseDuration } from "./duration.js";
 import { checkLockWait } from "../store/lock.js";
 import { printError } from "./output.js";
+import { nonEmptyArg } from "./args.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -42,6 +43,15 @@ const COMMAND_GROUPS: readonly { names: readonly string[]; load: () => Promise<C
   { names: ["examine"], load: async () => [(await import("./examine-commands.js")).examineCommand()] },
   { names: ["plane"], load: async () => [(await import("./plane-commands.js")).planeCommand()] },
 ];
+
+/**
+ * `--store`'s help. Most commands use `--store`, else `$CAIRN_STORE`, else `./.cairn`; those
+ * for which a store is optional (a run, a compile, the gateway, an examination) record into or
+ * read from one only when one is named (context.ts `storeDirOf`; wf-compile.ts, examine-commands.ts,
+ * workflow-commands.ts, serve-command.ts).
+ */
+const STORE_HELP =
+  "store directory (default: $CAIRN_STORE, else ./.cairn; `wf run`, `wf compile`, `serve` and `examine` use a store only when --store or $CAIRN_STORE is set)";
 
 /** Global options that take a value (their value is not the subcommand's name). */
 const VALUE_OPTIONS: ReadonlySet<string> = new Set(["--store", "--wait"]);
@@ -107,7 +117,7 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
   const program = new Command("cairn")
     .description("Cairn: a deterministic, verifiable execution runtime with a content-addressed store")
     .version(packageVersion(), "-V, --version", "print the version")
-    .addOption(new Option("--store <dir>", "store directory (default: $CAIRN_STORE, else ./.cairn)"))
+    .addOption(new Option("--store <dir>", STORE_HELP).argParser(nonEmptyArg("--store")))
     .option("--json", "print exactly one JSON value to stdout (errors as JSON on stderr; `store get` without -o still writes the bytes)")
     .option("-q, --quiet", "print only essential output")
     .addOption(new Option("--wait <ms>", "how long a writer waits for the store's writer lock (ms, or 5s, 1m…)").argParser((v) => checkLockWait(parseDuration(v, "--wait"), "--wait")))

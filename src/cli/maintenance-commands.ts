@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { parseDigest } from "../core/digest.js";
 import { DEFAULT_GC_GRACE_MS } from "../store/layout.js";
 import { MAX_LINEAGE_DEPTH, type EdgeRecord, type Lineage } from "../store/edges.js";
+import { nonEmptyArg } from "./args.js";
 import { withStore } from "./context.js";
 import { parseCount, parseDuration } from "./duration.js";
 import { humanBytes, shortDigest, type Output } from "./output.js";
@@ -86,7 +87,7 @@ export function lineageCommand(): Command {
     .addOption(
       new Option("--depth <n>", `stop after n steps, 0..${MAX_LINEAGE_DEPTH} (default: ${MAX_LINEAGE_DEPTH}, the maximum)`).argParser((v) => parseCount(v, "--depth", MAX_LINEAGE_DEPTH)),
     )
-    .addOption(new Option("--snapshot <name>", "walk as of this snapshot"))
+    .addOption(new Option("--snapshot <name>", "walk as of this snapshot").argParser(nonEmptyArg("--snapshot")))
     .action(async (digestArg: string, opts: { up?: boolean; down?: boolean; depth?: number; snapshot?: string }, cmd: Command) => {
       const digest = parseDigest(digestArg);
       await withStore(cmd, "read", (store, out) => {

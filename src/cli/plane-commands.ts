@@ -2,7 +2,7 @@
  * `cairn plane …`: the execution plane from the command line.
  *
  *   cairn plane keygen --out DIR [--id ID] [--force]
- *   cairn plane sign --key K [--key-id ID] --subject S --audience A --ttl SECONDS --request req.json
+ *   cairn plane sign --key K [--key-id ID] --subject S --audience A --ttl SECONDS|DURATION --request req.json
  *   cairn plane describe --config node.yaml [--json]
  *   cairn plane exec --config node.yaml --request req.json [--json]
  *
@@ -22,12 +22,15 @@
  * taken per record could fail at `execution.completed`, after the effect happened, leaving
  * evidence without its end, instead of failing before dispatch.
  */
-import { randomBytes, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
-import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError, isCairnError } from "../core/errors.js";
+import { parseLosslessJson } from "../core/json-parse.js";
+import { fsyncDir } from "../store/fsutil.js";
+import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../store/temp-files.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { sequentialIds } from "../plane/contracts/ids.js";
 import { toCanonical } from "../plane/contracts/base.js";
@@ -36,8 +39,9 @@ import type { NodeDescriptor } from "../plane/contracts/target.js";
 import { defaultKeyId, ed25519PrivateKey, generateAuthorityKeyPair, rawPublicKey, signAuthorityRef } from "../plane/authority/ed25519.js";
 import { loadNodeConfig } from "../plane/config/node-config.js";
 import { buildNodeFromConfig, type BuiltNode } from "../plane/config/build.js";
+import { nonEmptyArg } from "./args.js";
 import { fileError, globalsOf, outputFor } from "./context.js";
-import { parseCount } from "./duration.js";
+import { parseSecondsOrDuration } from "./duration.js";
 import { printError, type Output } from "./output.js";
 import { strictUtf8 } from "../core/utf8.js";
 import { removeOpenTemps } from "../store/out-file.js";
@@ -48,18 +52,33 @@ import { abandonedWorkers } from "../plane/lanes/worker.js";
 const KEY_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Longest --ttl accepted: one year. */
 export const MAX_TTL_SECONDS = 366 * 24 * 3600;
-
-/** An option value that must not be empty (`--subject ""`): E_USAGE naming the flag, before any work. */
-function nonEmpty(flag: string): (v: string) => string {
-  return (v) => {
-    if (v === "") throw new UsageError(`${flag} must not be empty`, { field: flag });
-    return v;
-  };
-}
+/** Shortest --ttl accepted. */
+export const MIN_TTL_SECONDS = 1;
 
 function checkKeyId(id: string, flag: string): string {
   if (!KEY_ID_RE.test(id)) throw new UsageError(`${flag} ${JSON.stringify(id)} must match ${KEY_ID_RE.source}`, { [flag]: id });
   return id;
+}
+
+/**
+ * The error for a file `JSON.parse` refused: one line naming the file and where it goes wrong,
+ * `request r.json: not valid JSON: Expecting value: line 3 column 7 (char 19)` (details `{path,
+ * line, column, char}`), as `wf run --payload` says it. The place comes from the lossless parser
+ * of src/core/json-parse.ts (stricter than `JSON.parse`, so it refuses every text `JSON.parse`
+ * refuses); `JSON.parse`'s own message is not used: it quotes the file's text, newlines and all.
+ */
+function notJson(what: string, path: string, text: string, cause: unknown): CairnError {
+  let reason = "refused by JSON.parse";
+  let where: Readonly<Record<string, unknown>> = {};
+  try {
+    parseLosslessJson(text);
+  } catch (err) {
+    if (isCairnError(err)) {
+      reason = err.message;
+      where = err.details;
+    }
+  }
+  return new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: not valid JSON: ${reason}`, { path, ...where }, { cause });
 }
 
 /** Reads a JSON object from a file (or stdin for "-"). */
@@ -77,25 +96,43 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: not valid JSON: ${(err as Error).message}`, { path }, { cause: err });
+    throw notJson(what, path, text, err);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: must be a JSON object`, { path });
   return v as Record<string, unknown>;
 }
 
 /**
+ * The writer of a temp file of `keygen` (`.<id>.key.` or `.<id>.pub.` + the tagged part of
+ * store/temp-files.ts `tempFileName`), of any key id; undefined for every other name. Legacy
+ * names of older builds (`.<id>.key.<pid>.<12 hex>.tmp`, no pid space) are never matched.
+ */
+function keygenTempWriter(name: string): TempWriter | undefined {
+  // The tagged part (`<pid>-<space>-<hex>.tmp`) holds no dot but the one of `.tmp`.
+  const m = /^(\.(.+)\.(?:key|pub)\.)[^.]+\.tmp$/.exec(name);
+  if (m === null || !KEY_ID_RE.test(m[2] as string)) return undefined;
+  return taggedTempWriter(name, m[1] as string);
+}
+
+/**
  * Writes `text` to `path` without following a symlink and without a window in which the file
- * has a wider mode: a fresh temp file in the same folder is created with O_CREAT|O_EXCL ("wx")
- * and `mode`, written and fsynced, then moved into place — `rename` (with --force: replaces
- * whatever is at `path`, a symlink itself rather than its target) or `link` (without: fails with
- * EEXIST if `path` appeared meanwhile). The temp file is removed on every path.
+ * has a wider mode: a fresh temp file in the same folder, named by the shared rule
+ * (store/temp-files.ts: `.<name>.<pid>-<pid space>-<16 hex>.tmp`), is created with
+ * O_CREAT|O_EXCL ("wx") and `mode`, written whole and fsynced, then moved into place — `rename` (with
+ * --force: replaces whatever is at `path`, a symlink itself rather than its target) or `link`
+ * (without: fails with EEXIST if `path` appeared meanwhile) — and the folder fsynced. The temp
+ * file is removed on every path; one left by a killed writer is removed by the next `keygen`
+ * into the folder (`keygenTempWriter`).
  */
 function writeFileAtomic(path: string, text: string, mode: number, overwrite: boolean): void {
-  const tmp = join(resolve(path, ".."), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const dir = resolve(path, "..");
+  const tmp = join(dir, tempFileName(`.${basename(path)}.`));
   const fd = openSync(tmp, "wx", mode);
   try {
     try {
-      writeSync(fd, text);
+      const bytes = Buffer.from(text, "utf8");
+      // A short write (ENOSPC, EFBIG) is continued: the next write fails rather than a truncated key being linked into place.
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -105,37 +142,69 @@ function writeFileAtomic(path: string, text: string, mode: number, overwrite: bo
   } finally {
     rmSync(tmp, { force: true });
   }
+  fsyncDir(dir);
+}
+
+/** The SPKI PEM of the Ed25519 private key in `keyFile` (PKCS#8 PEM, as `keygen` writes it). */
+function publicKeyOf(keyFile: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(keyFile, "utf8");
+  } catch (err) {
+    throw fileError("read key", keyFile, err);
+  }
+  try {
+    return createPublicKey(ed25519PrivateKey(pem, keyFile)).export({ format: "pem", type: "spki" }).toString();
+  } catch (err) {
+    throw new CairnError(
+      ErrorCode.CONFLICT,
+      `${keyFile} already exists and ${basename(keyFile, ".key")}.pub is missing, but it is not an Ed25519 private key to derive it from (use --force to overwrite)`,
+      { path: keyFile },
+      { cause: err },
+    );
+  }
 }
 
 function keygenCommand(): Command {
   return new Command("keygen")
-    .description("generate an Ed25519 authority key pair: DIR/<id>.key (private, mode 600) and DIR/<id>.pub (public)")
-    .requiredOption("--out <dir>", "folder to write the key files to (created if missing)")
+    .description(
+      "generate an Ed25519 authority key pair: DIR/<id>.key (private, mode 600) and DIR/<id>.pub (public); " +
+        "an existing <id>.key without <id>.pub gets its .pub written from it (no new key)",
+    )
+    .requiredOption("--out <dir>", "folder to write the key files to (created if missing)", nonEmptyArg("--out"))
     .option("--id <id>", "key id (default: key-<16 hex of sha256(public key)>)")
     .option("--force", "overwrite existing key files")
     .action((opts: { out: string; id?: string; force?: boolean }, cmd: Command) => {
-      if (opts.out === "") throw new UsageError("--out must not be empty", { field: "--out" });
       const out = outputFor(cmd);
+      const force = opts.force === true;
       const kp = generateAuthorityKeyPair();
       const id = opts.id === undefined ? defaultKeyId(kp.publicKeyPem) : checkKeyId(opts.id, "--id");
       const keyFile = join(opts.out, `${id}.key`);
       const pubFile = join(opts.out, `${id}.pub`);
-      if (opts.force !== true) {
+      // A keygen killed between its two files leaves <id>.key without <id>.pub: the public key is
+      // written from that private key, which stays as it is (no new key: it may be in use).
+      const recover = !force && existsSync(keyFile) && !existsSync(pubFile);
+      if (!force && !recover) {
         for (const f of [keyFile, pubFile]) {
           if (existsSync(f)) throw new CairnError(ErrorCode.CONFLICT, `${f} already exists (use --force to overwrite)`, { path: f });
         }
       }
+      const publicKeyPem = recover ? publicKeyOf(keyFile) : kp.publicKeyPem;
       try {
         makeDirs(opts.out);
-        writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, opts.force === true);
-        writeFileAtomic(pubFile, kp.publicKeyPem, 0o644, opts.force === true);
+        // Temp files of keygens killed before they removed theirs (a hard link to a private key among them).
+        sweepDeadWriterTemps(opts.out, keygenTempWriter);
+        if (!recover) writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, force);
+        writeFileAtomic(pubFile, publicKeyPem, 0o644, force);
       } catch (err) {
         throw fileError("write key files in", opts.out, err);
       }
-      const result = { id, private_key_file: keyFile, public_key_file: pubFile, ed25519: rawPublicKey(kp.publicKeyPem) };
+      // `recovered` only when <id>.pub was written from an existing <id>.key.
+      const result = { id, private_key_file: keyFile, public_key_file: pubFile, ed25519: rawPublicKey(publicKeyPem), ...(recover ? { recovered: true } : {}) };
       out.result(result, () => {
         out.line(id);
-        out.note(`wrote ${keyFile} (private) and ${pubFile} (public)`);
+        if (recover) out.note(`${keyFile} had no ${basename(pubFile)}: wrote ${pubFile} (public) from it; no new key was generated`);
+        else out.note(`wrote ${keyFile} (private) and ${pubFile} (public)`);
       });
     });
 }
@@ -143,12 +212,16 @@ function keygenCommand(): Command {
 function signCommand(): Command {
   return new Command("sign")
     .description("print a request with a signed authority_ref bound to the whole request (request_hash), its payload hash, lane and operation")
-    .requiredOption("--key <file>", "Ed25519 private key (PEM, from `cairn plane keygen`)")
+    .requiredOption("--key <file>", "Ed25519 private key (PEM, from `cairn plane keygen`)", nonEmptyArg("--key"))
     .option("--key-id <id>", "key id the node knows the public key by (default: the key file's name without extension)")
-    .addOption(new Option("--subject <subject>", "who the authority is granted to (matched against the node's policy)").makeOptionMandatory().argParser(nonEmpty("--subject")))
-    .addOption(new Option("--audience <audience>", "the node audience the ref is for").makeOptionMandatory().argParser(nonEmpty("--audience")))
-    .addOption(new Option("--ttl <seconds>", "lifetime in seconds").makeOptionMandatory().argParser((v) => parseCount(v, "--ttl", MAX_TTL_SECONDS, 1)))
-    .requiredOption("--request <file>", "the request JSON (\"-\" for stdin)")
+    .addOption(new Option("--subject <subject>", "who the authority is granted to (matched against the node's policy)").makeOptionMandatory().argParser(nonEmptyArg("--subject")))
+    .addOption(new Option("--audience <audience>", "the node audience the ref is for").makeOptionMandatory().argParser(nonEmptyArg("--audience")))
+    .addOption(
+      new Option("--ttl <seconds|duration>", "lifetime: whole seconds (60), or a duration with a unit (90s, 10m, 1.5h, 2d); 1s..366d")
+        .makeOptionMandatory()
+        .argParser((v) => parseSecondsOrDuration(v, "--ttl", MAX_TTL_SECONDS, MIN_TTL_SECONDS)),
+    )
+    .requiredOption("--request <file>", "the request JSON (\"-\" for stdin)", nonEmptyArg("--request"))
     .action((opts: { key: string; keyId?: string; subject: string; audience: string; ttl: number; request: string }, cmd: Command) => {
       const out = outputFor(cmd);
       const keyId = checkKeyId(opts.keyId ?? basename(opts.key).replace(/\.[^.]*$/, ""), "--key-id");
@@ -174,7 +247,7 @@ function signCommand(): Command {
         audience: opts.audience,
         request: unsigned, // binds every field but request_id (request_hash), plus payload/lane/operation
         issuedAt: now,
-        expiresAt: now + opts.ttl * 1000,
+        expiresAt: now + opts.ttl, // --ttl in ms (parseSecondsOrDuration)
       });
       out.printJson({ ...unsigned, authority_ref });
     });
@@ -224,7 +297,7 @@ function printDescriptor(out: Output, d: NodeDescriptor): void {
 function describeCommand(): Command {
   return new Command("describe")
     .description("build the node from its config and print its NodeDescriptor (lanes, verifiers, verified targets)")
-    .requiredOption("--config <file>", "node config (YAML)")
+    .requiredOption("--config <file>", "node config (YAML)", nonEmptyArg("--config"))
     .action(async (opts: { config: string }, cmd: Command) => {
       const out = outputFor(cmd);
       await withNode(cmd, opts.config, async ({ node }) => {
@@ -301,8 +374,8 @@ function execCommand(): Command {
       "admit and execute one request on the node; prints the ExecutionResult (exit 0 succeeded, 1 failed or rejected; on SIGINT/SIGTERM/SIGHUP the execution is cancelled, then the process ends by that signal). " +
         "With evidence.store the store's writer lock is held for the whole execution: a concurrent writer on that store (another exec) waits up to --wait, else fails E_STORE_LOCKED before anything is dispatched",
     )
-    .requiredOption("--config <file>", "node config (YAML)")
-    .requiredOption("--request <file>", "the request JSON, usually signed with `cairn plane sign` (\"-\" for stdin)")
+    .requiredOption("--config <file>", "node config (YAML)", nonEmptyArg("--config"))
+    .requiredOption("--request <file>", "the request JSON, usually signed with `cairn plane sign` (\"-\" for stdin)", nonEmptyArg("--request"))
     .action(async (opts: { config: string; request: string }, cmd: Command) => {
       const out = outputFor(cmd);
       const req = readJsonObject(opts.request, "request");

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Command, Option } from "commander";
 import { parseDigest, type Digest } from "../core/digest.js";
-import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
 import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore } from "../store/store.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
@@ -12,6 +12,7 @@ import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/ar
 import { formatTypeTag } from "../store/identity.js";
 import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";
+import { nonEmptyArg } from "./args.js";
 import { fileError, outputFor, storeDirOf, withStore } from "./context.js";
 import { parseCount, parseTypeTag } from "./duration.js";
 import { exitOnSignal } from "./signals.js";
@@ -26,7 +27,7 @@ function readerFor(store: Store, snapshot: string | undefined): Store | StoreVie
   return snapshot === undefined ? store : store.at(snapshot);
 }
 
-const snapshotOption = (): Option => new Option("--snapshot <name>", "read as of this snapshot");
+const snapshotOption = (): Option => new Option("--snapshot <name>", "read as of this snapshot").argParser(nonEmptyArg("--snapshot"));
 
 export function initCommand(): Command {
   return new Command("init").description("create the store (if missing) and print its path").action(async (_opts, cmd: Command) => {
@@ -40,7 +41,7 @@ export function initCommand(): Command {
 function putCommand(): Command {
   return new Command("put")
     .description("store a file (or stdin with -) and print its digest")
-    .argument("<file>", "file to store, or - for stdin")
+    .argument("<file>", "file to store, or - for stdin", nonEmptyArg("argument <file>"))
     .addOption(new Option("--media-type <type>", "media type, e.g. text/plain (default application/octet-stream)").argParser((v) => checkMediaType(v)))
     .addOption(new Option("--type-tag <n>", "32-bit type tag, decimal or 0x hex (part of the digest)").argParser((v) => parseTypeTag(v)))
     .action(async (file: string, opts: { mediaType?: string; typeTag?: number }, cmd: Command) => {
@@ -107,10 +108,9 @@ function getCommand(): Command {
   return new Command("get")
     .description("write an artifact's verified bytes to stdout (or to a file with -o, atomically)")
     .argument("<digest>", "artifact digest (sha256:…)")
-    .option("-o, --output <file>", "write to this file instead of stdout")
+    .option("-o, --output <file>", "write to this file instead of stdout", nonEmptyArg("--output"))
     .addOption(snapshotOption())
     .action(async (digestArg: string, opts: { output?: string; snapshot?: string }, cmd: Command) => {
-      if (opts.output === "") throw new UsageError("--output must not be empty", { field: "--output" });
       const digest = parseDigest(digestArg);
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);

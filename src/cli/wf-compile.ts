@@ -7,21 +7,26 @@
  *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
- *   root `cairn-wf-snapshot:<digest>`).
+ *   root `cairn-wf-snapshot:<digest>`). `--out` is written atomically (`writeSealedOut`): a
+ *   failed or killed write leaves the previous FILE as it was.
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
- *   like E_INVALID_INPUT) or an unreadable/missing path; 2 usage errors (no file, bad flag).
+ *   like E_INVALID_INPUT), an unreadable/missing path or an --out that cannot be written;
+ *   2 usage errors (no file, an empty path or --out, bad flag).
  * - `cairn wf run --snapshot FILE|digest`: `runSnapshot` below, called by workflow-commands.ts;
  *   `snapshotSourceSetup` (which snapshot, where traces and state go) is shared with
  *   `cairn serve --snapshot` (serve-command.ts).
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { accessSync, chmodSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
-import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { writeFileAtomicSync } from "../store/fsutil.js";
+import { withOutFile, type OutFile } from "../store/out-file.js";
+import { sweepDeadWriterTemps, taggedTempWriter } from "../store/temp-files.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
@@ -29,6 +34,7 @@ import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
 import type { PyObject, PyValue } from "../workflow/pgs/value.js";
+import { nonEmptyArg, requireNonEmpty } from "./args.js";
 import { globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
 
@@ -44,9 +50,11 @@ Notes:
   operation, inputs).
   Each error names the file, the node and the field, with a stable E_COMPILE_* code.
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
-  bundles included); its digest is printed, --out writes the sealed file, and with --store
-  (or $CAIRN_STORE) it is stored as an artifact. Docs: docs/workflow-cairn.md.
-  Exit status: 0 compiled, 1 compile errors or unreadable input, 2 usage error.`;
+  bundles included); its digest is printed, --out writes the sealed file (atomically: a failed
+  or interrupted write leaves the previous file as it was), and with --store (or $CAIRN_STORE)
+  it is stored as an artifact. Docs: docs/workflow-cairn.md.
+  Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
+  written, 2 usage error (an empty path or --out is one).`;
 
 interface CompileOpts {
   out?: string;
@@ -56,11 +64,11 @@ export function wfCompileCommand(): Command {
   return new Command("compile")
     .description("compile Cairn workflow declarations (YAML/JSON) into a sealed snapshot")
     .argument("<paths...>", "declaration files or directories")
-    .option("--out <file>", "write the sealed snapshot to this file")
+    .option("--out <file>", "write the sealed snapshot to this file (atomically)", nonEmptyArg("--out"))
     .addHelpText("after", COMPILE_HELP)
     .action(async (paths: string[], opts: CompileOpts, cmd: Command) => {
       const out = outputFor(cmd);
-      if (opts.out === "") throw new UsageError("--out must not be empty", { field: "--out" });
+      paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
       // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
       const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
       const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
@@ -73,13 +81,7 @@ export function wfCompileCommand(): Command {
         return;
       }
       const { digest, bytes } = sealedFileBytes(r.content);
-      if (opts.out !== undefined) {
-        try {
-          writeFileSync(opts.out, bytes);
-        } catch (err) {
-          throw new CairnError(ErrorCode.INVALID_INPUT, `cannot write --out ${opts.out}: ${(err as Error).message}`, { field: "--out", path: opts.out });
-        }
-      }
+      if (opts.out !== undefined) await writeSealedOut(opts.out, bytes);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       let stored = false;
@@ -101,6 +103,76 @@ export function wfCompileCommand(): Command {
         out.line(digest);
       }
     });
+}
+
+/** Permission bits of a new `--out` file before the umask, as for a shell redirection. */
+const NEW_OUT_FILE_MODE = 0o666;
+
+function statOrUndefined(stat: (p: string) => Stats, path: string): Stats | undefined {
+  try {
+    return stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function writableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file an `--out` of `path` replaces atomically and the mode it gets: a new file (in a
+ * directory that takes one), or an existing regular file of this user (through a symlink: its
+ * target) in a directory that takes a new file. Undefined for everything else, which is written
+ * the way store/out-file.ts writes it (a path under /dev or /proc, a FIFO, a device, a dangling
+ * symlink, another user's file…). The criteria are out-file.ts's.
+ */
+function atomicOutTarget(path: string): { target: string; mode: number; replaces: boolean } | undefined {
+  if (/^\/(?:dev|proc)\//.test(path)) return undefined;
+  const existing = statOrUndefined(statSync, path);
+  if (existing === undefined) {
+    return statOrUndefined(lstatSync, path) === undefined && writableDir(dirname(resolve(path))) ? { target: path, mode: NEW_OUT_FILE_MODE, replaces: false } : undefined;
+  }
+  if (existing.isDirectory()) throw Object.assign(new Error("EISDIR: is a directory"), { code: "EISDIR" });
+  if (!existing.isFile() || existing.uid !== process.geteuid?.()) return undefined;
+  const target = realpathSync(path);
+  return writableDir(dirname(target)) ? { target, mode: existing.mode & 0o7777, replaces: true } : undefined;
+}
+
+/**
+ * Writes the sealed snapshot to `--out`. A new file, or an existing regular file of this user,
+ * is replaced atomically (`atomicOutTarget`) by store/fsutil.ts `writeFileAtomicSync`: a temp
+ * file `<FILE>.<pid>-<pid space>-<16 hex>.tmp` beside it, written whole (a short write is
+ * continued, so ENOSPC or EFBIG fails the write rather than truncating it), fsynced, renamed over
+ * FILE, the directory fsynced; the replacement keeps FILE's mode. A failed write or a killed
+ * process leaves the previous FILE as it was; a temp file left by a killed writer is removed by
+ * the next `--out` of the same FILE (the dead-writer rule of store/temp-files.ts). Everything
+ * else goes through store/out-file.ts: `/dev/stdout` (and the other names of this process's
+ * stdout/stderr) to the stream, other paths written through, as a shell redirection would. A
+ * failure is E_INVALID_INPUT naming --out.
+ */
+async function writeSealedOut(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    const atomic = atomicOutTarget(path);
+    if (atomic === undefined) {
+      await withOutFile(path, async (file) => (file as OutFile).write(bytes));
+      return;
+    }
+    const { target, mode } = atomic;
+    sweepDeadWriterTemps(dirname(resolve(target)), (name) => taggedTempWriter(name, `${basename(target)}.`));
+    writeFileAtomicSync(target, bytes, mode);
+    // The temp file was created with `mode` less the umask: a replacement gets FILE's own mode.
+    if (atomic.replaces && (statSync(target).mode & 0o7777) !== mode) chmodSync(target, mode);
+  } catch (err) {
+    const cause = err instanceof CairnError && err.cause !== undefined ? err.cause : err;
+    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot write --out ${path}: ${osErrorText(cause)}`, { field: "--out", path }, { cause: err });
+  }
 }
 
 /** Where a snapshot is read from and where its runs write: `wf run --snapshot` and `serve --snapshot`. */
@@ -144,7 +216,8 @@ export async function loadSnapshotArg(arg: string, openRead: () => Store | undef
  * `$PGS_DATA_ROOT`, else `<base>/data`).
  */
 export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; sealed: SealedSnapshot; base: string; dataRootArg: string }> {
-  if (o.snapshot === "") throw new UsageError("--snapshot must not be empty", { field: "--snapshot" });
+  requireNonEmpty(o.snapshot, "--snapshot");
+  if (o.workspace !== undefined) requireNonEmpty(o.workspace, "--workspace");
   const g = globalsOf(cmd);
   const storeDir = g.store ?? process.env.CAIRN_STORE;
   const hasStore = storeDir !== undefined && storeDir !== "";

@@ -1,6 +1,8 @@
 /**
  * Lossless JSON parsing into the Python value model (value.ts), with Python `json.loads`
- * semantics — the only JSON parser of src/workflow (snapshots, payloads, CS data files):
+ * semantics — the only JSON parser of src/workflow (snapshots, payloads, CS data files). The
+ * parser itself lives in src/core/json-parse.ts (`parseLosslessJson`, shared with the plane CLI,
+ * which must not import src/workflow); this module keeps its names for src/workflow:
  *
  *  - a number with a fraction or exponent is a float (`number`), otherwise an int (`bigint`,
  *    any size up to `PY_INT_MAX_STR_DIGITS` digits, as Python refuses longer ones);
@@ -10,188 +12,24 @@
  *    surrogates (Python keeps them too);
  *  - whitespace is space, tab, LF, CR; a leading BOM is rejected; any top-level value is allowed.
  *
- * Python also accepts the non-standard constants `NaN`, `Infinity` and `-Infinity`, and reads a
- * float literal too large for a double (`1e400`) as infinity; here both are refused unless
- * `allowNonFiniteConstants` is set (fail closed by default; the CS runtimes
- * set it when reading their data files, as the reference's `json.loads` accepts them there).
+ * `NaN`, `Infinity`, `-Infinity` and float literals too large for a double (`1e400`) are
+ * refused unless `allowNonFiniteConstants` is set (the CS runtimes set it for their data files).
  * Errors are `CairnError(E_INVALID_INPUT)` with Python-style messages
  * (`Expecting value: line 1 column 1 (char 0)`; positions count code points, as Python does).
  */
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { JSON_PARSE_MAX_DEPTH, parseLosslessJson } from "../../core/json-parse.js";
 import { PY_INT_MAX_STR_DIGITS } from "./numbers.js";
 import type { PyValue } from "./value.js";
 
 /** Deepest nesting the parser accepts (Python's recursion limit stops it near 1000). */
-export const PYJSON_PARSE_MAX_DEPTH = 512;
+export const PYJSON_PARSE_MAX_DEPTH = JSON_PARSE_MAX_DEPTH;
 
 export interface PyJsonParseOptions {
   /** Accept `NaN`, `Infinity`, `-Infinity` like Python's default `json.loads`. Default false. */
   readonly allowNonFiniteConstants?: boolean;
 }
 
-const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
-const HEX4_RE = /^[0-9a-fA-F]{4}$/;
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
-
-class Parser {
-  private i = 0;
-
-  constructor(
-    private readonly s: string,
-    private readonly opts: PyJsonParseOptions,
-  ) {}
-
-  fail(msg: string, at = this.i): never {
-    const before = this.s.slice(0, at);
-    const char = [...before].length;
-    const nl = before.lastIndexOf("\n");
-    const line = before.split("\n").length;
-    const col = [...before.slice(nl + 1)].length + 1;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${msg}: line ${line} column ${col} (char ${char})`, { line, column: col, char });
-  }
-
-  private ws(): void {
-    for (;;) {
-      const c = this.s.charCodeAt(this.i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
-      else return;
-    }
-  }
-
-  document(): PyValue {
-    if (this.s.charCodeAt(0) === 0xfeff) this.fail("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
-    this.ws();
-    const v = this.value(0);
-    this.ws();
-    if (this.i !== this.s.length) this.fail("Extra data");
-    return v;
-  }
-
-  private value(depth: number): PyValue {
-    const s = this.s;
-    const c = s[this.i];
-    if (c === "{" || c === "[") {
-      if (depth >= PYJSON_PARSE_MAX_DEPTH) this.fail(`Nesting deeper than ${PYJSON_PARSE_MAX_DEPTH}`);
-      return c === "{" ? this.object(depth) : this.array(depth);
-    }
-    if (c === '"') return this.string();
-    if (s.startsWith("null", this.i)) return this.take(4, null);
-    if (s.startsWith("true", this.i)) return this.take(4, true);
-    if (s.startsWith("false", this.i)) return this.take(5, false);
-    if (this.opts.allowNonFiniteConstants === true) {
-      if (s.startsWith("NaN", this.i)) return this.take(3, Number.NaN);
-      if (s.startsWith("Infinity", this.i)) return this.take(8, Number.POSITIVE_INFINITY);
-      if (s.startsWith("-Infinity", this.i)) return this.take(9, Number.NEGATIVE_INFINITY);
-    }
-    return this.number();
-  }
-
-  private take<T extends PyValue>(n: number, v: T): T {
-    this.i += n;
-    return v;
-  }
-
-  private number(): PyValue {
-    NUMBER_RE.lastIndex = this.i;
-    const m = NUMBER_RE.exec(this.s);
-    if (m === null) this.fail("Expecting value");
-    const text = m[0];
-    const start = this.i;
-    this.i += text.length;
-    if (m[1] !== undefined || m[2] !== undefined) {
-      const f = Number(text);
-      // Python's float() overflows to inf here; without the non-finite constants that is refused too.
-      if (!Number.isFinite(f) && this.opts.allowNonFiniteConstants !== true) this.fail(`Number out of range (overflows to ${f < 0 ? "-" : ""}Infinity)`, start);
-      return f;
-    }
-    const nDigits = text.length - (text.startsWith("-") ? 1 : 0);
-    if (nDigits > PY_INT_MAX_STR_DIGITS) {
-      this.fail(`Integer with ${nDigits} digits exceeds the limit of ${PY_INT_MAX_STR_DIGITS}`, start);
-    }
-    return BigInt(text);
-  }
-
-  private string(): string {
-    const s = this.s;
-    const start = this.i;
-    this.i++;
-    let out = "";
-    let run = this.i;
-    for (;;) {
-      if (this.i >= s.length) this.fail("Unterminated string starting at", start);
-      const c = s.charCodeAt(this.i);
-      if (c === 0x22) {
-        out += s.slice(run, this.i);
-        this.i++;
-        return out;
-      }
-      if (c < 0x20) this.fail("Invalid control character at");
-      if (c !== 0x5c) {
-        this.i++;
-        continue;
-      }
-      out += s.slice(run, this.i);
-      const e = s[this.i + 1];
-      if (e === undefined) this.fail("Unterminated string starting at", start);
-      if (e === "u") {
-        const hex = s.slice(this.i + 2, this.i + 6);
-        if (!HEX4_RE.test(hex)) this.fail("Invalid \\uXXXX escape");
-        out += String.fromCharCode(parseInt(hex, 16));
-        this.i += 6;
-      } else {
-        const r = SIMPLE_ESCAPES[e];
-        if (r === undefined) this.fail("Invalid \\escape");
-        out += r;
-        this.i += 2;
-      }
-      run = this.i;
-    }
-  }
-
-  /**
-   * The members of an array or object, the opening bracket at `this.i`: `close` right away, or
-   * `item` (which reads one element or `name: value` pair) repeated with `,` until `close`.
-   */
-  private items(close: "]" | "}", item: () => void): void {
-    this.i++;
-    this.ws();
-    if (this.s[this.i] === close) {
-      this.i++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      item();
-      this.ws();
-      const c = this.s[this.i];
-      this.i++;
-      if (c === close) return;
-      if (c !== ",") this.fail("Expecting ',' delimiter", this.i - 1);
-    }
-  }
-
-  private array(depth: number): PyValue[] {
-    const out: PyValue[] = [];
-    this.items("]", () => out.push(this.value(depth + 1)));
-    return out;
-  }
-
-  private object(depth: number): Map<string, PyValue> {
-    const out = new Map<string, PyValue>();
-    this.items("}", () => {
-      if (this.s[this.i] !== '"') this.fail("Expecting property name enclosed in double quotes");
-      const key = this.string();
-      this.ws();
-      if (this.s[this.i] !== ":") this.fail("Expecting ':' delimiter");
-      this.i++;
-      this.ws();
-      out.set(key, this.value(depth + 1));
-    });
-    return out;
-  }
-}
-
 /** Parses JSON text into the Python value model (see the module comment). */
 export function parsePyJson(text: string, opts: PyJsonParseOptions = {}): PyValue {
-  return new Parser(text, opts).document();
+  return parseLosslessJson(text, { allowNonFiniteConstants: opts.allowNonFiniteConstants === true, maxIntDigits: PY_INT_MAX_STR_DIGITS });
 }

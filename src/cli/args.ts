@@ -1,0 +1,22 @@
+/**
+ * Checks of argument and option values shared by the commands. An empty value where a path (or
+ * another name) is expected — `cairn examine ""`, `--config ""` — is a usage error (E_USAGE,
+ * exit 2) naming the argument or flag, raised while the command line is parsed, before any
+ * work: never read as the current directory, never reported as "not found".
+ *
+ * With commander: `.option("--config <file>", "…", nonEmptyArg("--config"))`,
+ * `.argument("<file>", "…", nonEmptyArg("argument <file>"))`; a variadic argument (whose parser
+ * would have to collect the list itself) is checked in the action with `requireNonEmpty`.
+ */
+import { UsageError } from "../core/errors.js";
+
+/** `value`, or E_USAGE `<what> must not be empty` (details `{field: what}`) when it is "". */
+export function requireNonEmpty(value: string, what: string): string {
+  if (value === "") throw new UsageError(`${what} must not be empty`, { field: what });
+  return value;
+}
+
+/** A commander parser (option or argument) refusing an empty value: see `requireNonEmpty`. */
+export function nonEmptyArg(what: string): (value: string) => string {
+  return (value) => requireNonEmpty(value, what);
+}
