@@ -7,9 +7,15 @@
  *
  * The input's records are keyed in a temporary SQLite database in the OS temp directory (id →
  * SHA-256 of its slice entry), so memory does not grow with the input.
+ *
+ * Verify's scratch databases (this one, and the ordering index of verify.ts) are named by the
+ * shared temp-file rule (store/temp-files.ts, ARCHITECTURE §5.16): `cairn-verify-input-` and
+ * `cairn-verify-order-` + `<pid>-<pid space>-<16 hex>.tmp` in the OS temp directory. While one
+ * exists it is registered (`trackExitTemp`), so the CLI's signal handler (^C, SIGTERM, SIGHUP)
+ * and process exit remove it; a SIGKILLed verify's are removed by the next verify
+ * (`sweepVerifyScratch`) once their writer provably no longer runs.
  */
 import Database from "better-sqlite3";
-import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +23,7 @@ import { canonicalize } from "../core/canonical.js";
 import { sha256 } from "../core/digest.js";
 import { isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
+import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "../store/temp-files.js";
 import { canonicalText } from "./canonical-text.js";
 import { storedRecordBatches } from "./ingest.js";
 import type { EUId, InputFormat } from "./input/types.js";
@@ -32,6 +39,53 @@ export type CoverageProblem = { code: "plan_mismatch" | "input_mismatch"; messag
 const COVERAGE_CACHE_KIB = 4 * 1024;
 /** Input records inserted per transaction. */
 const COVERAGE_BATCH_ROWS = 4096;
+
+/** Prefix of the input-coverage scratch database's name (temp-files.ts `tempFileName`). */
+export const VERIFY_INPUT_TEMP_PREFIX = "cairn-verify-input-";
+/** Prefix of verify's ordering index's name (temp-files.ts `tempFileName`). */
+export const VERIFY_ORDER_TEMP_PREFIX = "cairn-verify-order-";
+/** The side files SQLite may put beside a database (none with journal_mode OFF, but a kill may come first). */
+const SQLITE_SIDE_SUFFIXES = ["", "-journal"] as const;
+
+/**
+ * A new scratch database path in the OS temp directory, `<prefix><pid>-<pid space>-<16 hex>.tmp`
+ * (temp-files.ts), registered with its journal for removal at exit and on a signal
+ * (`trackExitTemp`) before it exists. `removeScratch` removes and forgets it.
+ */
+export function scratchPath(prefix: string): string {
+  const path = join(tmpdir(), tempFileName(prefix));
+  for (const s of SQLITE_SIDE_SUFFIXES) trackExitTemp(`${path}${s}`);
+  return path;
+}
+
+/** Removes a scratch database made by `scratchPath` (and its journal) and forgets it. */
+export function removeScratch(path: string): void {
+  for (const s of SQLITE_SIDE_SUFFIXES) {
+    rmSync(`${path}${s}`, { force: true });
+    untrackExitTemp(`${path}${s}`);
+  }
+}
+
+/**
+ * The writer of a verify scratch file: a tagged name of one of the two prefixes exactly
+ * (temp-files.ts `taggedTempWriter`), or its `-journal`; undefined for every other name (the
+ * names of builds before 2026-11-26, `cairn-verify-input-<runId>-<8 hex>.sqlite` and
+ * `cairn-verify-<runId>-<8 hex>.order.sqlite`, carry no pid: never removed).
+ */
+function verifyScratchWriter(name: string): TempWriter | undefined {
+  const base = name.endsWith("-journal") ? name.slice(0, -"-journal".length) : name;
+  return taggedTempWriter(base, VERIFY_INPUT_TEMP_PREFIX) ?? taggedTempWriter(base, VERIFY_ORDER_TEMP_PREFIX);
+}
+
+/**
+ * Removes from the OS temp directory the verify scratch files whose writer provably no longer
+ * runs (a SIGKILLed verify's): the shared rule (temp-files.ts `writerIsGone`: this process's pid
+ * space, a pid no process has); a live writer's, another pid space's and every other name are
+ * left alone. Best effort. Returns the names removed.
+ */
+export function sweepVerifyScratch(): string[] {
+  return sweepDeadWriterTemps(tmpdir(), verifyScratchWriter);
+}
 
 /** A slice artifact's entries; throws (any error) unless it is a canonical slice whose entries have ids. */
 export function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
@@ -75,9 +129,15 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
 }
 
 /** Every input record in exactly one pulse slice, with its input and partition (`cfg`: the run's config, the plan's when it reads back). */
-export async function checkInputCoverage(store: Store, runId: string, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config): Promise<void> {
-  const path = join(tmpdir(), `cairn-verify-input-${runId}-${randomBytes(4).toString("hex")}.sqlite`);
-  const db = new Database(path);
+export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config): Promise<void> {
+  const path = scratchPath(VERIFY_INPUT_TEMP_PREFIX);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (err) {
+    removeScratch(path);
+    throw err;
+  }
   try {
     db.pragma("journal_mode = OFF");
     db.pragma("synchronous = OFF");
@@ -141,6 +201,6 @@ export async function checkInputCoverage(store: Store, runId: string, m: Manifes
     if (missing.n > 0) add({ code: "input_mismatch", message: `${missing.n} input record(s) are in no pulse (e.g. EU id ${missing.first})` });
   } finally {
     db.close();
-    rmSync(path, { force: true });
+    removeScratch(path);
   }
 }

@@ -3,7 +3,8 @@
  * and input (verify-input.ts), every pulse's records against its checksum and receipt, and the
  * ordered output against the output digest (recomputed by merging the pulses' records again). `--reexecute` re-runs a sample
  * of pulses on fresh workers and compares every record. `replay` re-executes one pulse.
- * Both only read the store; their scratch ordering index lives in the OS temp directory.
+ * Both only read the store; verify's scratch databases (the input coverage's and the ordering
+ * index) live in the OS temp directory, named and cleaned up as verify-input.ts describes.
  *
  * Every artifact the run depends on is read back through the store, which re-hashes it: the
  * function bundle (whose digest alone the plan check compares), the input, slices, records,
@@ -13,10 +14,7 @@
  * failures and attempts artifacts the manifest names must also be its `contains` members, so
  * that gc keeps them (`not_contained`, checkNamedMembers).
  */
-import { join } from "node:path";
-import { tmpdir } from "node:os";
 import { StringDecoder } from "node:string_decoder";
-import { randomBytes } from "node:crypto";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
 import { canonicalText } from "./canonical-text.js";
@@ -34,7 +32,7 @@ import { echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
-import { checkInputCoverage, checkPlan, sliceEntries } from "./verify-input.js";
+import { checkInputCoverage, checkPlan, removeScratch, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
 
 /** Problems listed one by one before verify only counts the rest. */
@@ -261,14 +259,23 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
   const cfg = checkPlan(store, runId, m, add)?.config ?? m.config;
   checkPulseLayout(m, cfg, add);
   const functionOk = await checkFunction(store, m, add);
-  await checkInputCoverage(store, runId, m, add, cfg);
+  // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
+  sweepVerifyScratch();
+  await checkInputCoverage(store, m, add, cfg);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
   const expectParams = new Set([canonicalize(pulseParams(cfg)), canonicalize(legacyPulseParams(cfg))]);
   const byIndex = cfg.idField === null;
   let outputOk = true;
-  const index = new OrderIndex(join(tmpdir(), `cairn-verify-${runId}-${randomBytes(4).toString("hex")}.order.sqlite`), byIndex);
+  const indexPath = scratchPath(VERIFY_ORDER_TEMP_PREFIX);
+  let index: OrderIndex;
+  try {
+    index = new OrderIndex(indexPath, byIndex);
+  } catch (err) {
+    removeScratch(indexPath);
+    throw err;
+  }
   try {
     let total = 0;
     let failed = 0;
@@ -479,6 +486,7 @@ export async function verifyRun(store: Store, runId: string, opts: { reexecute?:
     outputOk = storedOk && !mismatched;
   } finally {
     index.close();
+    removeScratch(indexPath);
   }
   checkNamedMembers(store, read.digest, m, add);
 
@@ -601,7 +609,11 @@ function checkNamedMembers(store: Store, manifest: Digest, m: Manifest, add: (p:
   }
 }
 
-/** A deterministic sample of K pulses (all when K is undefined or ≥ the pulse count). */
+/**
+ * A deterministic sample of K pulses (all when K is undefined or ≥ the pulse count; none when K
+ * is 0, for the API: `--reexecute` then only folds the reduce again — the CLI refuses
+ * `--sample 0`, which re-executes no pulse).
+ */
 export function samplePulses(m: Manifest, k: number | undefined): ManifestPulse[] {
   if (k === undefined || k >= m.pulses.length) return m.pulses;
   if (!Number.isInteger(k) || k < 0) throw new CairnError(ErrorCode.USAGE, `sample must be a non-negative integer, got ${String(k)}`);

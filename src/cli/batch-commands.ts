@@ -9,8 +9,9 @@
 import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, UsageError } from "../core/errors.js";
@@ -24,7 +25,10 @@ import {
   MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, parseSize, type RunConfig, type RunConfigInput,
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
+import { inputIoError } from "../batch/input/source.js";
+import { MODULE_EXTENSIONS } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
+import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor, withStore } from "./context.js";
 import { parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
@@ -263,9 +267,33 @@ async function executeAndReport(
   }
 }
 
-/** `--out ""` is a usage error before any work (it would otherwise fail only once the run is done). */
-function checkOut(out: string | undefined): void {
-  if (out === "") throw new UsageError("--out must not be empty", { field: "--out" });
+/**
+ * The module and input paths of `cairn run`, checked before the store is opened (or created:
+ * `./.cairn` in an empty directory) and before any progress is printed, with the engine's own
+ * errors for them: a module without a .ts/.mts/.js/.mjs extension is E_USAGE, a missing one
+ * E_NOT_FOUND, one that is not a file E_INVALID_INPUT (sandbox/bundle.ts `bundleModule`); an
+ * input path that cannot be stat'ed is the readers' error (input/source.ts `inputIoError`:
+ * E_NOT_FOUND `input not found: <path>` for a missing one). Stdin (`-`) is not looked at. Only
+ * the paths are checked: what they hold is read, and refused, by the engine as before.
+ */
+async function checkRunPaths(modulePath: string, input: string): Promise<void> {
+  if (!MODULE_EXTENSIONS.includes(extname(modulePath).toLowerCase())) {
+    throw new UsageError(`module ${modulePath} must be a ${MODULE_EXTENSIONS.join(", ")} file`, { path: modulePath });
+  }
+  try {
+    if (!(await stat(modulePath)).isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `module ${modulePath} is not a file`, { path: modulePath });
+  } catch (err) {
+    if (isCairnError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new CairnError(ErrorCode.NOT_FOUND, `module not found: ${modulePath}`, { path: modulePath }, { cause: err });
+    // Any other error: the bundler reports it ("cannot read module …").
+  }
+  if (input === "-") return;
+  try {
+    await stat(input);
+  } catch (err) {
+    throw inputIoError(err, input);
+  }
 }
 
 const RUN_HELP = `
@@ -288,8 +316,8 @@ Notes:
 export function runCommand(): Command {
   return new Command("run")
     .description("run a function over every record of an input (an exhaustive, verifiable batch run)")
-    .argument("<module>", "execution module: .ts, .mts, .js or .mjs with a default export function")
-    .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin")
+    .argument("<module>", "execution module: .ts, .mts, .js or .mjs with a default export function", nonEmptyArg("argument <module>"))
+    .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin", nonEmptyArg("--input"))
     .addOption(new Option("--format <format>", "input format").choices(INPUT_FORMATS).default("jsonl"))
     .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)")
     .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseCount(v, "--partitions", MAX_PARTITIONS, 1)))
@@ -303,15 +331,15 @@ export function runCommand(): Command {
     .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseCount(v, "--retries", MAX_RETRIES, 0)))
     .option("--seed <s>", `run seed for the per-EU seeded randomness (default ${DEFAULT_SEED})`)
     .addOption(new Option("--max-memory <size>", `memory bound, e.g. 256MB, 1GiB (default ${humanBytes(DEFAULT_MAX_MEMORY_BYTES)})`).argParser((v) => parseMemory(v, "--max-memory")))
-    .option("--out <file>", "also write the ordered output (JSONL) to this file")
+    .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
     .option("--allow-failures", "exit 0 even when EUs failed (failures are still recorded)")
     .addOption(new Option("--audit-rate <p>", "re-execute this fraction of pulses on a fresh worker and compare (0..1, default 0)").argParser((v) => parseRate(v, "--audit-rate")))
     .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout")))
     .addHelpText("after", RUN_HELP)
     .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
-      checkOut(opts.out);
       const config = configOf(opts);
       if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
+      await checkRunPaths(modulePath, opts.input);
       noteLowMemory(cmd, config);
       await executeAndReport(cmd, opts.out, opts.input === "-", (store, hooks) => run(store, opts.input, modulePath, config, hooks));
     });
@@ -321,11 +349,10 @@ export function resumeCommand(): Command {
   return new Command("resume")
     .description("continue an interrupted run from its last committed pulse (or report a finished one)")
     .argument("<runId>", "run id (16 hex digits)")
-    .option("--out <file>", "also write the ordered output (JSONL) to this file")
+    .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
     .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
-      checkOut(opts.out);
       await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks));
     });
 }
@@ -347,25 +374,42 @@ function printVerify(out: Output, r: VerifyReport): void {
   }
 }
 
+/**
+ * A verify that found problems, as an error (on stderr, after the report on stdout, as `replay`
+ * reports a differing checksum): E_VERIFY_MISMATCH naming the run, the number of problems listed
+ * and their codes.
+ */
+function verifyMismatch(r: VerifyReport): CairnError {
+  const codes = [...new Set(r.problems.map((p) => p.code))];
+  return new CairnError(ErrorCode.VERIFY_MISMATCH, `run ${r.runId} does not verify: ${plural(r.problems.length, "problem")} (${codes.join(", ")})`, {
+    runId: r.runId,
+    manifestDigest: r.manifestDigest,
+    problems: r.problems.length,
+    codes,
+  });
+}
+
 export function verifyCommand(): Command {
   return new Command("verify")
     .description("re-check a finished run from the store: manifest, every pulse checksum and receipt, the output digest")
     .argument("<runId>", "run id (16 hex digits)")
     .option("--reexecute", "also re-execute pulses on fresh workers and compare every record")
-    .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses (implies --reexecute)").argParser((v) => parseCount(v, "--sample")).implies({ reexecute: true }))
+    .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses, k ≥ 1 (implies --reexecute)").argParser((v) => parseCount(v, "--sample", undefined, 1)).implies({ reexecute: true }))
     .addHelpText(
       "after",
-      "\nExit status: 0 verified, 1 mismatch (or the run is not found / not finished, or its manifest cannot be read: one over 256 MiB, stored by an older build, is E_LIMIT_EXCEEDED saying how to write it again), 2 usage error.\nA failures or attempts artifact the manifest names but does not contain (a contains edge from it, which keeps it through gc) is a mismatch: not_contained.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
+      "\nExit status: 0 verified, 1 mismatch (the report on stdout, then E_VERIFY_MISMATCH on stderr; or the run is not found / not finished, or its manifest cannot be read: one over 256 MiB, stored by an older build, is E_LIMIT_EXCEEDED saying how to write it again), 2 usage error.\nA failures or attempts artifact the manifest names but does not contain (a contains edge from it, which keeps it through gc) is a mismatch: not_contained.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
     )
     .action(async (runId: string, opts: { reexecute?: boolean; sample?: number }, cmd: Command) => {
       checkRunId(runId);
-      const ok = await withStore(cmd, "read", async (store, out) => {
+      // A signal removes verify's scratch databases in the OS temp directory (verify-input.ts) before it ends the process.
+      const ok = await exitOnSignal(() => {}, () => withStore(cmd, "read", async (store, out) => {
         const vo: { reexecute?: boolean; sample?: number } = { reexecute: opts.reexecute === true };
         if (opts.sample !== undefined) vo.sample = opts.sample;
         const r = await verifyRun(store, runId, vo);
         out.result(r, () => printVerify(out, r));
+        if (!r.ok) printError(verifyMismatch(r), out.json);
         return r.ok;
-      });
+      }));
       if (!ok) process.exitCode = 1;
     });
 }

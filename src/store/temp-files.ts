@@ -18,7 +18,12 @@
  * container or host sharing the directory, or from before a reboot) is never removed: its pid
  * says nothing here. Names without a tag (`TempWriter.space` null) come from older builds:
  * a site that swept such names by their pid alone before still does (the data root's
- * documents, `FORMAT`); the others (`--out`, trace directories) leave them alone.
+ * documents, `FORMAT`); the others (`--out`, trace directories, `getToFile`) leave them alone.
+ *
+ * Scratch files named by the same rule (`cairn verify`'s SQLite databases in the OS temp
+ * directory, batch/verify-input.ts) are registered while they exist (`trackExitTemp`): removed
+ * at process exit and by the CLI's signal handler (`removeExitTemps`), since a signal's default
+ * action runs no `finally`.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { lstatSync, opendirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
@@ -159,4 +164,39 @@ export function sweepDeadWriterTemps(dir: string, writerOf: (name: string) => Te
     }
   }
   return removed;
+}
+
+/** Scratch paths this process is using (`trackExitTemp`): removed at exit and on a signal. */
+const exitTemps = new Set<string>();
+let exitTempsHooked = false;
+
+/**
+ * Registers `path` (a scratch file this process creates, or is about to create: register it
+ * first, so an interruption while it is created still removes it) to be removed at process exit
+ * and by `removeExitTemps` (the CLI's signal handler, cli/signals.ts). `untrackExitTemp` once
+ * the owner has removed it.
+ */
+export function trackExitTemp(path: string): void {
+  if (!exitTempsHooked) {
+    exitTempsHooked = true;
+    process.on("exit", removeExitTemps);
+  }
+  exitTemps.add(path);
+}
+
+/** Forgets `path` (its owner removed it). */
+export function untrackExitTemp(path: string): void {
+  exitTemps.delete(path);
+}
+
+/** Removes every registered scratch path (synchronously: also from a signal handler); one already gone is skipped. */
+export function removeExitTemps(): void {
+  for (const p of exitTemps) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already gone, or not removable
+    }
+  }
+  exitTemps.clear();
 }

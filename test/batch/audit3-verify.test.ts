@@ -110,7 +110,11 @@ describe("a manifest that is not one is manifest_invalid, not a crash", () => {
     store.close();
     for (const extra of [[], ["--reexecute"]]) {
       const p = cairn(["verify", r.runId, "--store", dir, "--json", ...extra], { cwd: dir });
-      expect([p.status, p.err]).toEqual([1, ""]);
+      expect(p.status).toBe(1);
+      // The mismatch's error on stderr (E_VERIFY_MISMATCH, test/cli/cli-batch-verify.test.ts), not an E_INTERNAL.
+      expect(JSON.parse(p.err)).toEqual({
+        error: { code: "E_VERIFY_MISMATCH", message: `run ${r.runId} does not verify: 1 problem (manifest_invalid)`, details: { runId: r.runId, manifestDigest: d, problems: 1, codes: ["manifest_invalid"] } },
+      });
       expect(JSON.parse(p.out)).toMatchObject({ ok: false, manifestDigest: d, problems: [{ code: "manifest_invalid", message: `manifest ${d} is not a run manifest: it lacks pulses` }] });
     }
   });
