@@ -41,4 +41,7 @@ export * as plane from "./plane/index.js";
 
 // Governed workflows (PGS v0.3 workspaces and Cairn's own declarations) and their HTTP gateway.
 export * as workflow from "./workflow/index.js";
+// The way out of a torn JSON-lines data-root file, which every run refuses until it is repaired
+// (ARCHITECTURE §11.6; the CLI's `cairn wf repair-tail`): takes the data root's lock like a run.
+export { repairTornTail, type RepairTailOptions, type TornTailRepair } from "./workflow/effects/jsonl.js";
 export * as server from "./server/index.js";

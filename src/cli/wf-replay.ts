@@ -7,9 +7,12 @@
  * src/workflow/cairn/replay.ts.
  * The replay is never recorded into the user's store.
  *
- * Exit status: 0 when identical; 1 when different or when the run is not found; 2 on usage errors.
+ * Exit status: 0 when identical; 1 when different, when the run is not found or cannot be
+ * replayed (a refused snapshot, an unusable prior-state file: E_INVALID_INPUT `unreplayable_state`);
+ * 2 on usage errors.
  */
 import { Command } from "commander";
+import { nonEmptyArg } from "./args.js";
 import { withStore } from "./context.js";
 
 const WF_REPLAY_HELP = `
@@ -21,13 +24,16 @@ Notes:
   E_SNAPSHOT_INTEGRITY) and the recorded prior-state files (exact bytes; absent files stay
   absent) in a temp data root, re-runs the workflow with the recorded payload and compares the
   new trace and effects (and <trace_id>.md next to a given trace file) byte for byte with the
-  recorded ones. The user's store is only read.
-  Exit status: 0 when identical, 1 when different or not found, 2 on a usage error.`;
+  recorded ones. The user's store is only read. A prior state holding a file the replay cannot
+  recreate (a symlink, a device or FIFO, a file too large or unreadable when recorded) is
+  refused before anything runs: E_INVALID_INPUT, details.reason unreplayable_state, exit 1.
+  Exit status: 0 when identical, 1 when different, not found or not replayable, 2 on a usage
+  error (an empty <trace> is one).`;
 
 export function wfReplayCommand(): Command {
   return new Command("replay")
     .description("re-execute a recorded workflow run (PGS or Cairn snapshot) from the store and confirm a byte-identical trace")
-    .argument("<trace>", "trace id, or a <trace_id>.jsonl trace file")
+    .argument("<trace>", "trace id, or a <trace_id>.jsonl trace file", nonEmptyArg("argument <trace>"))
     .addHelpText("after", WF_REPLAY_HELP)
     .action(async (trace: string, _opts: unknown, cmd: Command) => {
       const { recordedRunKind, replayCairnRun } = await import("../workflow/cairn/replay.js");

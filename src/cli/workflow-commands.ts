@@ -6,21 +6,29 @@
  * 1 for any other terminal status (VIOLATION, NOT_FOUND, BACKEND_ERROR, ACK…), for a runtime
  * error (the trace then ends with an ERROR event) and for every fatal error (bad --wf, missing
  * payload, snapshot missing or failing its integrity check…); 2 for usage errors (missing
- * --workspace, unknown option…).
+ * --workspace, unknown option, an empty --payload…).
+ *
+ * `cairn wf repair-tail` (wf-repair.ts) repairs a data-root JSON-lines file a killed run left
+ * with a torn last line; runs refuse such a file and name that command.
  */
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../core/errors.js";
+import { STDIN_NAME } from "../batch/input/types.js";
+import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
-import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
+import { REPAIR_TAIL_COMMAND, tornTailOf } from "../workflow/effects/jsonl.js";
+import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, MAX_PAYLOAD_BYTES, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
-import { parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
+import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
 import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
+import { nonEmptyArg } from "./args.js";
 import { printError, type Output } from "./output.js";
+import { shellWord, wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
 import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
@@ -45,6 +53,7 @@ Notes:
   "::"), checks the trust rule (also recomputing projection_hash from topology.json), then
   executes from the workflow's entry node. State lives under the data root (default
   $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME}); seed files must be placed there first.
+  --payload - reads the payload from stdin (at most ${MAX_PAYLOAD_BYTES} bytes, like a file).
   Every run writes <workspace>/traces/<domain>/<WF_CODE>/<trace_id>/<trace_id>.jsonl (PGS
   trace v0 + seq + hash chain) and <trace_id>.md (summary). The trace id derives from the
   snapshot, the workflow, the payload and the prior state of the data-root files the
@@ -68,8 +77,72 @@ Notes:
   --plane-key KEY --plane-subject SUBJECT [--plane-key-id ID]; the runtime signs each lane
   request with KEY for SUBJECT (the node's policy decides), evidence goes to the config's sinks
   and the trace's CC_STEP events name the evidence ids ("Lane-bound steps" in workflow-cairn.md).
+  A run killed while appending to a registry or append-only log can leave its last line torn;
+  later runs refuse that file (BACKEND_ERROR, or E_STORE_CORRUPT for a log) and name the repair,
+  \`${REPAIR_TAIL_COMMAND} --data-root <dir> <file>\` (see \`cairn wf repair-tail --help\`).
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
+
+/**
+ * The payload JSON object of \`--payload\`: a file (\`readPayloadFile\`, pgs/run.ts), or stdin for
+ * \`-\` (\`readPayloadStdin\`).
+ */
+async function readPayloadArg(payload: string): Promise<PyObject> {
+  return payload === "-" ? readPayloadStdin() : readPayloadFile(payload);
+}
+
+/**
+ * \`--payload -\`: the payload read from stdin, at most MAX_PAYLOAD_BYTES (E_LIMIT_EXCEEDED as soon
+ * as more arrive; nothing beyond is buffered), then checked exactly as \`readPayloadFile\` checks a
+ * file, with the same messages naming \`<stdin>\` instead of the path: strict UTF-8 (the line of
+ * the first invalid byte), JSON (line and column), a JSON object.
+ */
+async function readPayloadStdin(): Promise<PyObject> {
+  const name = STDIN_NAME;
+  if (stdinIsDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload ${name} is a directory (stdin redirected from a directory)`, { field: "--payload", path: name });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer | string>) {
+    const b = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    size += b.length;
+    if (size > MAX_PAYLOAD_BYTES) {
+      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload ${name} is more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { field: "--payload", path: name });
+    }
+    chunks.push(b);
+  }
+  return parsePayloadBytes(Buffer.concat(chunks, size), name); // the checks and messages of a payload file
+}
+
+/** A data-root file a run's BACKEND_ERROR call read that ends in a torn line. */
+interface TornFile {
+  path: string;
+  offset: number;
+  bytes: number;
+}
+
+/**
+ * The files the run's BACKEND_ERROR calls read that end in a torn line (effects/jsonl.ts). The
+ * registry refuses such a file with a bare BACKEND_ERROR under the reference dialect (as
+ * SEMANTICS C.2 returns it: no message in the result or the trace), so the CLI names the file and
+ * its repair itself. Looked at while the run still holds the data root's lock.
+ */
+function tornFilesOf(r: PgsRunResult, dataRoot: string): TornFile[] {
+  const seen = new Set<string>();
+  const torn: TornFile[] = [];
+  for (const e of r.effects) {
+    const path = e.file?.path;
+    if (e.status !== "BACKEND_ERROR" || path === undefined || seen.has(path)) continue;
+    seen.add(path);
+    const t = tornTailOf(dataRoot, path);
+    if (t !== undefined) torn.push({ path, ...t });
+  }
+  return torn;
+}
+
+/** The repair command line for a torn file (the data root as the user gave it). */
+function repairCommandFor(dataRootShown: string, path: string): string {
+  return `${REPAIR_TAIL_COMMAND} --data-root ${shellWord(dataRootShown)} ${shellWord(path)}`;
+}
 
 /** The JSON document `wf run --json` prints (keys in this order). */
 export function runJson(r: PgsRunResult, traceDirShown: string): PyObject {
@@ -117,7 +190,7 @@ export function wfCommand(): Command {
     .option("--workspace <dir>", `PGS workspace root (default $${WORKSPACE_ENV})`)
     .option("--wf <fqdn>", "workflow FQDN, <domain>::<WF_CODE> (required, except with --snapshot holding one workflow)")
     .option("--snapshot <file|digest>", "run a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace; traces under --workspace (default .)")
-    .option("--payload <file>", "payload JSON object (default {})")
+    .option("--payload <file>", "payload JSON object, a file or - for stdin (default {})", nonEmptyArg("--payload"))
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option("--no-render", "skip the trace pictures (<trace_id>.svg/.png)")
     .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
@@ -130,7 +203,7 @@ export function wfCommand(): Command {
       const plane = planeFlags(opts, opts.snapshot !== undefined);
       if (opts.snapshot !== undefined) {
         if (opts.snapshot === "") throw new CairnError(ErrorCode.USAGE, "--snapshot must not be empty", { field: "--snapshot" });
-        const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
+        const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload);
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
@@ -148,13 +221,14 @@ export function wfCommand(): Command {
         throw new CairnError(ErrorCode.USAGE, `--workspace <dir> (or $${WORKSPACE_ENV}) is required`, { field: "--workspace" });
       }
       const dataRootArg = dataRootGiven ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
-      const payload = opts.payload === undefined ? new Map<string, PyValue>() : readPayloadFile(opts.payload);
+      const payload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();
       // The data root's lock first, then the store's (the order `cairn serve` takes them in).
       const dataRootLock = acquireDataRootLock(resolve(dataRootArg), { waitMs: opts.dataRootWait });
       let r: PgsRunResult;
+      let torn: TornFile[] = [];
       try {
         let store: Store | undefined;
         if (storeDir !== undefined && storeDir !== "") store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
@@ -163,15 +237,24 @@ export function wfCommand(): Command {
         } finally {
           store?.close();
         }
+        torn = tornFilesOf(r, resolve(dataRootArg));
       } finally {
         dataRootLock.release();
       }
       const out = outputFor(cmd);
       const shown = join(workspaceArg, r.traceDir);
-      if (out.json) out.line(prettyPy(runJson(r, shown)));
-      else printHuman(out, r, shown);
+      if (out.json) {
+        const doc = runJson(r, shown);
+        if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ ...t, repair: repairCommandFor(dataRootArg, t.path) })));
+        out.line(prettyPy(doc));
+      } else {
+        printHuman(out, r, shown);
+        for (const t of torn) {
+          out.note(`note: ${JSON.stringify(t.path)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append): runs refuse it until it is repaired with: ${repairCommandFor(dataRootArg, t.path)}`);
+        }
+      }
       if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
       process.exitCode = r.exitCode;
     });
-  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces and sealed Cairn snapshots, compile Cairn declarations").addCommand(run).addCommand(wfReplayCommand()).addCommand(wfCompileCommand());
+  return new Command("wf").description("governed workflows: run PGS v0.3 workspaces and sealed Cairn snapshots, compile Cairn declarations").addCommand(run).addCommand(wfReplayCommand()).addCommand(wfCompileCommand()).addCommand(wfRepairTailCommand());
 }

@@ -124,7 +124,7 @@ describe("wf replay of a run whose prior state holds an unusable file", () => {
     }
   });
 
-  it("PGS: a symlinked file cannot be recreated: refused with E_USAGE naming the file, nothing replayed", () => {
+  it("PGS: a symlinked file cannot be recreated: refused with E_INVALID_INPUT naming the file, nothing replayed", () => {
     const b = box();
     const store = storeOf(b.root);
     mkdirSync(join(b.dataRoot, "ai_governance/agent_governance"), { recursive: true });
@@ -133,13 +133,13 @@ describe("wf replay of a run whose prior state holds an unusable file", () => {
     const r = b.run(WF.govern, payload("agent_governance/05_undeclared_tool.json"), { store });
     expect(r.recorded).not.toBeNull();
     const e = cairnErrorOf(() => replayPgsRun(store, r.traceId));
-    expect(e.code).toBe(ErrorCode.USAGE);
+    expect(e.code).toBe(ErrorCode.INVALID_INPUT);
     expect(e.message).toContain(`"${AUDIT}"`);
     expect(e.message).toContain("(symlink)");
     expect(e.details).toMatchObject({ reason: UNREPLAYABLE_STATE_REASON, traceId: r.traceId, path: AUDIT, unusable: { kind: "symlink" } });
   });
 
-  it("Cairn: a directory is recreated (identical), a FIFO is refused with E_USAGE naming the file", async () => {
+  it("Cairn: a directory is recreated (identical), a FIFO is refused with E_INVALID_INPUT naming the file", async () => {
     const decl = baseDecl({
       entry: "probe",
       stores: { reg: { kind: "registry", path: "s/reg.jsonl" }, log: { kind: "appendonly", path: "s/log.jsonl" } },
@@ -163,7 +163,7 @@ describe("wf replay of a run whose prior state holds an unusable file", () => {
     expect(fifo.status).toBe("NOT_FOUND");
     const e = cairnErrorOf(() => replayCairnRun(store, fifo.traceId));
     expect(e).toBeInstanceOf(CairnError);
-    expect(e.code).toBe(ErrorCode.USAGE);
+    expect(e.code).toBe(ErrorCode.INVALID_INPUT);
     expect(e.message).toContain('"s/log.jsonl"');
     expect(e.details).toMatchObject({ reason: UNREPLAYABLE_STATE_REASON, path: "s/log.jsonl", unusable: { kind: "special" } });
   });

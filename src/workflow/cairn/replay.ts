@@ -18,8 +18,8 @@
  *  2. a fresh temp directory receives the recorded prior-state files in a data root (exact
  *     bytes; absent files stay absent; a file recorded as an unusable directory is recreated as
  *     an empty directory, any other unusable file — symlink, device/FIFO, too large, unreadable —
- *     refuses the replay with `E_USAGE`, `details.reason = "unreplayable_state"`, naming the
- *     file: pgs/replay.ts `replayInTemp`) and serves as the base directory of `traces/`;
+ *     refuses the replay with `E_INVALID_INPUT` (exit 1), `details.reason = "unreplayable_state"`,
+ *     naming the file: pgs/replay.ts `replayInTemp`) and serves as the base directory of `traces/`;
  *  3. the workflow runs again with the recorded payload (recorded as given, so its key order —
  *     which the trace's `payload_keys` and inputs depend on — is kept), recording into a
  *     throwaway temp store (never the user's), without pictures;

@@ -30,7 +30,8 @@
  *   trace event): bad config or metadata, an unhashable registry key, a missing store entity,
  *   an unserialisable value, a path outside the data root (`E_PATH_CONFINEMENT`,
  *   `details.reason = "path_confinement"`), a torn append-only log, I/O failures the reference
- *   does not map to a status.
+ *   does not map to a status. A torn JSON-lines file stays refused until the operator repairs it
+ *   (`cairn wf repair-tail`, `repairTornTail`: jsonl.ts).
  *
  * Values are the shared Python value model (src/workflow/py/value.ts), in and out: dicts are
  * `Map`s (insertion order), ints `bigint`, floats `number`. Payload, config, metadata and the
@@ -142,7 +143,7 @@ export {
 } from "./data-root-lock.js";
 export { EffectErrorReason, osErrorText, type EffectErrorReasonValue } from "./errors.js";
 export { DATA_FILE_MODE, MAX_DATA_FILE_BYTES, MAX_TEMP_NAME_ATTEMPTS, MAX_TEMP_PID } from "./fsio.js";
-export { repairTornTail, type TornTailRepair } from "./jsonl.js";
+export { NOT_JSON_LINES_REASON, REPAIR_TAIL_COMMAND, REPAIR_TAIL_HEAD_BYTES, repairTail, repairTornTail, type RepairTailOptions, type TailRepairReport, type TornTailRepair } from "./jsonl.js";
 export type {
   CsCall,
   CsCapabilityId,

@@ -10,15 +10,21 @@
  * reports BACKEND_ERROR (SEMANTICS C.2 maps read/parse failures to that status), the
  * append-only log raises a hard error (C.3: failures while counting lines at construction are
  * exceptions). Nothing is appended after a torn tail, so a partial line can never be glued to
- * the next record. An operator repairs the file explicitly with `repairTornTail`, which
- * truncates the unterminated bytes and reports what it removed.
+ * the next record. The refusal (`tornTailMessage`) names the way out: the operator command
+ * `cairn wf repair-tail` (src/cli/wf-repair.ts) or, in a program, `repairTornTail` (exported by
+ * the package root), which take the data root's lock like a run, truncate the unterminated
+ * bytes and report what they removed (`repairTail`).
  */
 import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync } from "node:fs";
+import { posix } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
-import { ErrorCode } from "../../core/errors.js";
-import { confineRelative, normalizeDataRoot, preparePath } from "./confine.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
+import { parsePyJson, prettyJson } from "../py/json.js";
+import { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type PreparedPath } from "./confine.js";
+import { lockForRun, type DataRootLock } from "./data-root-lock.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import { readData } from "./fsio.js";
+import { forget } from "./filecache.js";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -47,16 +53,41 @@ export function tornTail(buf: Uint8Array): { offset: number; bytes: number } | u
   return { offset: i + 1, bytes: buf.length - (i + 1) };
 }
 
-/** The message readers use when refusing a torn file. */
+/**
+ * The torn tail of the data-root file `rel` (relative to `dataRoot`, confined like every CS
+ * path), or undefined when it ends cleanly, does not exist or cannot be read. For hints only
+ * (`cairn wf run` names the repair of a file its registry calls refused), never a decision.
+ */
+export function tornTailOf(dataRoot: string, rel: string): { offset: number; bytes: number } | undefined {
+  try {
+    const root = normalizeDataRoot(dataRoot);
+    const buf = readData(preparePath(confineRelative(root, root, rel), false));
+    return buf === undefined ? undefined : tornTail(buf);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The operator command that repairs a torn tail (src/cli/wf-repair.ts), as messages name it. */
+export const REPAIR_TAIL_COMMAND = "cairn wf repair-tail";
+
+/**
+ * The message readers use when refusing a torn file. It names the repair — the CLI command and
+ * the library function — with the path relative to the data root and `<data root>` as a
+ * placeholder: the message goes into traces (`ERROR.message`, `CC_STEP.detail.error`), which
+ * must not depend on where the data root is (`wf replay` runs in a temp one).
+ */
 export function tornTailMessage(rel: string, t: { offset: number; bytes: number }): string {
   return (
     `${JSON.stringify(rel)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, ` +
-    `an interrupted append): refusing to use it; repair with repairTornTail (truncates to ${t.offset} bytes)`
+    `an interrupted append): refusing to use it; repair it with \`${REPAIR_TAIL_COMMAND} --data-root <data root> ${JSON.stringify(rel)}\` ` +
+    `or repairTornTail (truncates to ${t.offset} bytes)`
   );
 }
 
-/** Result of an explicit repair. */
+/** Result of an explicit repair (`repairTornTail`). */
 export interface TornTailRepair {
+  /** The file, relative to the data root. */
   readonly path: string;
   /** Bytes removed (0 when the file ended cleanly or does not exist). */
   readonly removedBytes: number;
@@ -66,17 +97,97 @@ export interface TornTailRepair {
   readonly size: number;
 }
 
+/** What `repairTail` reports: `TornTailRepair`, whether the file exists, and the start of what it removed. */
+export interface TailRepairReport extends TornTailRepair {
+  /** False when there is no such file (nothing was done). */
+  readonly exists: boolean;
+  /**
+   * The first `REPAIR_TAIL_HEAD_BYTES` bytes of the removed tail, decoded as UTF-8 (a sequence cut
+   * at either end, or invalid, becomes U+FFFD), when any were removed — to show the operator.
+   */
+  readonly removedHead?: string;
+}
+
+/** How many bytes of a removed tail `repairTail` shows (`removedHead`). */
+export const REPAIR_TAIL_HEAD_BYTES = 64;
+
+/** `details.reason` of a repair refused because the file is not a JSON-lines file (`E_INVALID_INPUT`). */
+export const NOT_JSON_LINES_REASON = "not_json_lines";
+
+/** Lenient UTF-8 (U+FFFD for anything invalid), for showing removed bytes only. */
+const LENIENT_UTF8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/** `buf` (strict UTF-8) parsed as one JSON value the way the CS runtimes read their files (NaN/Infinity allowed), or undefined. */
+function jsonValue(buf: Uint8Array): { value: ReturnType<typeof parsePyJson>; text: string } | undefined {
+  try {
+    const text = decodeUtf8(buf);
+    return { value: parsePyJson(text, { allowNonFiniteConstants: true }), text };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Truncates a JSON-lines file under the data root to its last complete line. `relPath` is
- * relative to `dataRoot` and confined like every CS path. Never called implicitly.
+ * Why `buf` (a file with a torn tail) is not a JSON-lines file a repair may truncate, or
+ * undefined. A repair cuts everything after the last line terminator, which destroys a file of
+ * another kind — above all a CS_MUTABLE_JSON_V0 document, which by design ends without a newline
+ * (mutable.ts) and would lose its whole last line. Refused:
+ *  - a file whose first non-blank line is not one JSON value and whose whole content is one JSON value:
+ *    a multi-line JSON document (a JSON-lines record never spans lines: the serialiser escapes
+ *    every line break inside strings);
+ *  - a file whose first non-blank line is not one JSON value at all (not what the runtimes write);
+ *  - a file of a single unterminated line that is exactly the pretty form the mutable store
+ *    writes (`{}`, an empty document). A single unterminated record as the registry or the log
+ *    writes it (spaced form, one line) is a torn first append and is repaired (to an empty file).
+ * Only the first non-blank line is parsed unless it is not JSON, so a large log costs one line.
  */
-export function repairTornTail(dataRoot: string, relPath: string): TornTailRepair {
-  const root = normalizeDataRoot(dataRoot);
-  const prepared = preparePath(confineRelative(root, root, relPath), false);
+function notJsonLines(buf: Uint8Array, tailOffset: number): string | undefined {
+  if (tailOffset === 0) {
+    const whole = jsonValue(buf);
+    return whole !== undefined && prettyJson(whole.value) === whole.text
+      ? "it is a single unterminated line in the pretty form of a CS_MUTABLE_JSON_V0 document (which has no trailing newline by design), not a torn JSON line"
+      : undefined;
+  }
+  const first = firstNonBlankLine(buf, tailOffset);
+  if (first === undefined || jsonValue(first) !== undefined) return undefined;
+  return jsonValue(buf) !== undefined
+    ? "it is one multi-line JSON document (e.g. a CS_MUTABLE_JSON_V0 document, which has no trailing newline by design), not JSON lines"
+    : "its first line is not a JSON value: not a JSON-lines file the CS runtimes write";
+}
+
+/** The first complete line of `buf` (before `end`) holding more than JSON whitespace, or undefined when every one is blank. */
+function firstNonBlankLine(buf: Uint8Array, end: number): Uint8Array | undefined {
+  let start = 0;
+  for (let i = 0; i < end; i++) {
+    const b = buf[i];
+    if (b === LF || b === CR) {
+      start = i + 1;
+    } else if (b !== 0x20 && b !== 0x09) {
+      let stop = i;
+      while (stop < end && buf[stop] !== LF && buf[stop] !== CR) stop++;
+      return buf.subarray(start, stop);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The repair itself, on a prepared path: truncates the file to its last complete line (then
+ * fsyncs it) and reports what it removed. A missing file reports `exists: false` and is left
+ * absent; a file ending cleanly is not touched. A file that is not JSON lines (`notJsonLines`)
+ * is refused with `E_INVALID_INPUT` (`details.reason` `not_json_lines`), untouched.
+ */
+function repairPrepared(prepared: PreparedPath): TailRepairReport {
   const buf = readData(prepared);
-  if (buf === undefined || prepared.realFile === undefined) return { path: prepared.rel, removedBytes: 0, size: 0 };
+  if (buf === undefined || prepared.realFile === undefined) return { path: prepared.rel, exists: false, removedBytes: 0, size: 0 };
   const t = tornTail(buf);
-  if (t === undefined) return { path: prepared.rel, removedBytes: 0, size: buf.length };
+  if (t === undefined) return { path: prepared.rel, exists: true, removedBytes: 0, size: buf.length };
+  const why = notJsonLines(buf, t.offset);
+  if (why !== undefined) {
+    throw new CairnError(ErrorCode.INVALID_INPUT, `refusing to repair ${JSON.stringify(prepared.rel)}: ${why}; nothing was changed`, {
+      reason: NOT_JSON_LINES_REASON, path: prepared.rel, offset: t.offset, bytes: t.bytes,
+    });
+  }
   try {
     const fd = openSync(prepared.realFile, FS.O_WRONLY | FS.O_NOFOLLOW);
     try {
@@ -87,8 +198,59 @@ export function repairTornTail(dataRoot: string, relPath: string): TornTailRepai
     }
   } catch (err) {
     throw ioError("truncate", prepared.rel, err);
+  } finally {
+    forget(prepared.realFile); // the file cache must not serve the old bytes (it would notice the new size anyway)
   }
-  return { path: prepared.rel, removedBytes: t.bytes, removedDigest: sha256(buf.subarray(t.offset)), size: t.offset };
+  const removed = buf.subarray(t.offset);
+  return {
+    path: prepared.rel,
+    exists: true,
+    removedBytes: t.bytes,
+    removedDigest: sha256(removed),
+    removedHead: LENIENT_UTF8.decode(removed.subarray(0, REPAIR_TAIL_HEAD_BYTES)),
+    size: t.offset,
+  };
+}
+
+/** Options of `repairTornTail` / `repairTail`: the data root's lock, as for a run. */
+export interface RepairTailOptions {
+  /** A lock on this data root the caller holds (`acquireDataRootLock`); else the repair takes one for its duration. */
+  readonly dataRootLock?: DataRootLock;
+  /** How long to wait for the lock held elsewhere (default `DEFAULT_DATA_ROOT_LOCK_WAIT_MS`), as `dataRootLockWaitMs` of a run. */
+  readonly dataRootLockWaitMs?: number;
+}
+
+/**
+ * Truncates a JSON-lines file under the data root to its last complete line and reports what it
+ * removed (`TailRepairReport`). Never called implicitly: the runtimes only refuse a torn file.
+ *
+ * - `file`: relative to `dataRoot`, or absolute inside it; confined like every CS path
+ *   (confine.ts: no `..`, NUL, symlinked final component, symlinked directory leading out;
+ *   `E_PATH_CONFINEMENT`). `dataRoot` must be absolute.
+ * - The data root's lock is held for the repair (`opts.dataRootLock`, else taken here, waiting up
+ *   to `opts.dataRootLockWaitMs`; `E_DATA_ROOT_LOCKED`): no run on this host can read or append
+ *   to the file while it is cut.
+ * - A file ending cleanly (or empty) is not touched; a missing file reports `exists: false`; a
+ *   file that is not JSON lines is refused (`E_INVALID_INPUT`, `not_json_lines`).
+ */
+export function repairTail(dataRoot: string, file: string, opts: RepairTailOptions = {}): TailRepairReport {
+  const root = normalizeDataRoot(dataRoot);
+  const confined = posix.isAbsolute(file) ? confineAbsolute(root, file) : confineRelative(root, root, file);
+  const lock = lockForRun(root, opts.dataRootLock, opts.dataRootLockWaitMs);
+  try {
+    return repairPrepared(preparePath(confined, false));
+  } finally {
+    lock?.release();
+  }
+}
+
+/**
+ * `repairTail` reporting `TornTailRepair` (the library entry point the refusal names; the
+ * package root exports it). `relPath` is relative to `dataRoot` (or absolute inside it).
+ */
+export function repairTornTail(dataRoot: string, relPath: string, opts: RepairTailOptions = {}): TornTailRepair {
+  const r = repairTail(dataRoot, relPath, opts);
+  return { path: r.path, removedBytes: r.removedBytes, ...(r.removedDigest === undefined ? {} : { removedDigest: r.removedDigest }), size: r.size };
 }
 
 /** A hard error for a torn file (used where the reference would raise). */

@@ -93,6 +93,31 @@ export function readSummaryFacts(md: string): SummaryFacts {
   return facts;
 }
 
+/**
+ * How a complete summary ends. `renderSummary` (pgs/summary.ts) ends with its Surface section,
+ * whose closing fence is the only line that is exactly three backticks (the surface is pretty
+ * JSON, whose lines are never that); a Cairn run's summary (cairn/run.ts) appends an Exit
+ * section: `## Exit`, an empty line, one line of text. No strict prefix of a summary ends like
+ * the whole does, so a summary cut anywhere — a run killed while writing it (the first summary
+ * of a trace id is written in place, pgs/trace.ts `writeTraceSummary`), a truncated copy — fails
+ * the check.
+ */
+const SUMMARY_END: Readonly<Record<"pgs" | "cairn", { re: RegExp; what: string }>> = {
+  pgs: { re: /\n```\n$/, what: "the closing fence of its Surface section" },
+  cairn: { re: /\n```\n\n## Exit\n\n[^\n]+\n$/, what: "its Exit section" },
+};
+
+/**
+ * Why `md`, the summary of a Cairn-written run (`kind`: a PGS workspace run or a sealed Cairn
+ * snapshot run), is incomplete, or undefined when it ends as a complete one does (`SUMMARY_END`).
+ */
+export function summaryIncomplete(md: string, kind: "pgs" | "cairn"): string | undefined {
+  if (md.length === 0) return "it is empty";
+  const end = SUMMARY_END[kind];
+  if (end.re.test(md)) return undefined;
+  return `it does not end with ${end.what}: torn or truncated`;
+}
+
 /** The lines exactly as the verifier splits them. */
 function splitLines(text: string): string[] {
   if (text.length === 0) return [];

@@ -12,21 +12,27 @@
  *   (`--snapshot FILE|digest`, else the store), behind the same interface;
  * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
  *
+ * The sibling `<trace_id>.md` summary anchors the trace's last line (its chain head) only when it
+ * is complete (chain.ts `summaryIncomplete`: it ends as a summary of that runtime ends). A torn
+ * or truncated summary — a run killed while writing it, a cut copy — is reported (`summary`,
+ * the hint), never used, and fails the examination.
+ *
  * Exit rule: 0 when the chain verifies — or the trace is an unchained reference v0 trace
- * (chain.ts: no `seq`/`prev` on any line; reported as such, its integrity NOT verified) — and
- * the outcome is `success` or `business_violation`; 1 otherwise.
+ * (chain.ts: no `seq`/`prev` on any line; reported as such, its integrity NOT verified) — the
+ * summary, if there is one, is complete, and the outcome is `success` or `business_violation`;
+ * 1 otherwise.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
-import { checkChain, readSummaryFacts, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryFacts } from "./chain.js";
+import { checkChain, readSummaryFacts, summaryIncomplete, UNCHAINED_TEXT, type ChainBreak, type ChainStatus } from "./chain.js";
 import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
 import { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, traceSnapshotDigest, type CairnSnapshotSource } from "./cairn.js";
 import { parseTrace } from "./model.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
-export { checkChain, readSummaryFacts, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
+export { checkChain, readSummaryFacts, summaryIncomplete, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
 export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
@@ -60,6 +66,12 @@ export interface ExamineReport {
   workspace?: { root: string; snapshot: { recorded: Digest | null; current: Digest | null; matches: boolean | null } };
   /** A Cairn run: the sealed snapshot the declarations were read from (`source`: the file, or `store artifact <digest>`). */
   snapshot?: { source: string; recorded: Digest | null; current: Digest; matches: boolean | null };
+  /**
+   * The sibling `<trace_id>.md` of a chained trace, when there is one: `complete` false (with the
+   * `problem`) for a torn or truncated summary, which then anchors nothing (`chain.anchor`
+   * "none") and makes the exit code 1.
+   */
+  summary?: { file: string; complete: boolean; problem?: string };
   notes: string[];
   exitCode: 0 | 1;
 }
@@ -84,11 +96,12 @@ export function resolveTraceFile(arg: string): string {
   throw new CairnError(ErrorCode.NOT_FOUND, `no trace in directory ${arg}: expected ${basename(arg)}.jsonl${jsonl.length > 1 ? ` (found ${jsonl.length} .jsonl files; name one)` : ""}`, { path: arg });
 }
 
-function summaryOf(traceFile: string): SummaryFacts | undefined {
+/** The sibling `<trace_id>.md` of a trace file and its text, when it can be read. */
+function summaryOf(traceFile: string): { file: string; text: string } | undefined {
   if (!traceFile.endsWith(".jsonl")) return undefined;
   const md = `${traceFile.slice(0, -".jsonl".length)}.md`;
   try {
-    return readSummaryFacts(readFileSync(md, "utf8"));
+    return { file: md, text: readFileSync(md, "utf8") };
   } catch {
     return undefined;
   }
@@ -98,9 +111,14 @@ function summaryOf(traceFile: string): SummaryFacts | undefined {
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
   const file = resolveTraceFile(arg);
   const text = readFileSync(file, "utf8");
-  const summary = summaryOf(file);
-  const chain = checkChain(text, summary);
   const model = parseTrace(text, file);
+  const md = summaryOf(file);
+  // A torn or truncated summary is not evidence of anything: reported, never used as an anchor.
+  const incomplete = md === undefined ? undefined : summaryIncomplete(md.text, isCairnTrace(model) ? "cairn" : "pgs");
+  const summary = md === undefined || incomplete !== undefined ? undefined : readSummaryFacts(md.text);
+  const chain = checkChain(text, summary);
+  // An unchained reference v0 trace's summary (if any) is not one Cairn writes: not judged.
+  const summaryProblem = chain.status === "unchained" ? undefined : incomplete;
 
   let decl: Declarations | undefined;
   let workspace: ExamineReport["workspace"];
@@ -145,8 +163,14 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   const c: Classification = classify(model, decl);
   notes.push(...c.notes);
   let hint = c.hint;
+  const summaryName = md === undefined ? "" : basename(md.file);
   if (!chain.ok && chain.brokenAt !== undefined) {
     hint = `the hash chain is broken at line ${chain.brokenAt.line} (${chain.brokenAt.kind}): ${chain.brokenAt.reason}. The trace is not trustworthy evidence; as far as it can be read: ${c.hint}`;
+    if (summaryProblem !== undefined) notes.push(`the summary ${summaryName} is incomplete (${summaryProblem})`);
+  } else if (summaryProblem !== undefined) {
+    hint =
+      `the summary ${summaryName} is incomplete (${summaryProblem}): the run was killed while writing it — after its trace was closed, ` +
+      `before it was recorded in a store or reported — or the file was cut; nothing anchors the trace's last line. As far as the trace goes: ${c.hint}`;
   } else if (chain.status === "unchained") {
     notes.push("the trace has no hash chain (no line carries seq/prev: a reference v0 trace): its integrity was NOT verified, and the outcome is read from its events as they are");
   }
@@ -163,8 +187,9 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     ...(c.terminal === undefined ? {} : { terminal: c.terminal }),
     ...(workspace === undefined ? {} : { workspace }),
     ...(snapshot === undefined ? {} : { snapshot }),
+    ...(md === undefined || chain.status === "unchained" ? {} : { summary: { file: md.file, complete: summaryProblem === undefined, ...(summaryProblem === undefined ? {} : { problem: summaryProblem }) } }),
     notes,
-    exitCode: chain.status !== "broken" && PASSING_CLASSES.has(c.class) ? 0 : 1,
+    exitCode: chain.status !== "broken" && summaryProblem === undefined && PASSING_CLASSES.has(c.class) ? 0 : 1,
   };
   return report;
 }
@@ -189,9 +214,14 @@ export function renderReport(r: ExamineReport): string[] {
   const more = (v: string) => out.push(`${" ".repeat(13)}${v}`);
   kv("trace", r.trace);
   if (r.workflow !== null) kv("workflow", `${r.workflow}${r.traceId === null ? "" : ` (trace ${r.traceId})`}`);
-  if (r.chain.ok) kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${r.chain.anchor === "summary" ? ", matches the summary" : " (no summary to anchor the last line)"}`);
+  const torn = r.summary?.complete === false;
+  if (r.chain.ok) {
+    const anchor = r.chain.anchor === "summary" ? ", matches the summary" : torn ? " (the summary is incomplete: nothing anchors the last line)" : " (no summary to anchor the last line)";
+    kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${anchor}`);
+  }
   else if (r.chain.status === "unchained") kv("chain", `${UNCHAINED_TEXT}: ${r.chain.events} events, integrity NOT verified`);
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
+  if (torn) kv("summary", `INCOMPLETE: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "torn or truncated"}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
   kv("outcome", r.outcome.class);
   const steps = r.path.map((p) => `${code(p.node)}=${p.status ?? "(aborted)"}`);

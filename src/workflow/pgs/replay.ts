@@ -7,7 +7,8 @@
  * manifest], outputs = [trace, effects]). A fresh temp workspace receives the snapshot files
  * and a fresh temp data root the prior-state files (exact bytes; absent files stay absent; an
  * unusable file (state.ts) is recreated when it was a directory — empty: the CS runtimes never
- * look inside — and otherwise refuses the replay, `E_USAGE` with `details.reason =
+ * look inside — and otherwise refuses the replay, `E_INVALID_INPUT` (exit 1: the command line
+ * is fine, the recorded run is what cannot be replayed) with `details.reason =
  * "unreplayable_state"` naming the file, since a replay over another state would compare
  * nothing meaningful);
  * the workflow is re-run with the recorded payload through `runPgsWorkflow`, recording into a
@@ -255,11 +256,16 @@ function isRecreatableDirectory(f: { digest?: unknown; unusable?: unknown }): bo
   return f.digest === null && typeof u === "object" && u !== null && !Array.isArray(u) && Object.keys(u).length === 1 && (u as { kind?: unknown }).kind === "directory";
 }
 
+/**
+ * The refusal of a recorded prior state holding an unusable file the replay cannot recreate:
+ * `E_INVALID_INPUT` (exit 1), like the other faults of the recorded run (an unsafe recorded
+ * path) — not a usage error, the command line being valid.
+ */
 function unreplayableState(traceId: string, path: string, unusable: unknown): CairnError {
   const kind = typeof unusable === "object" && unusable !== null ? (unusable as { kind?: unknown }).kind : undefined;
   const what = typeof kind === "string" ? kind : "unknown";
   return new CairnError(
-    ErrorCode.USAGE,
+    ErrorCode.INVALID_INPUT,
     `Recorded run ${traceId} cannot be replayed: its prior state holds the data-root file ${JSON.stringify(path)} as unusable (${what}), which a replay cannot recreate`,
     { reason: UNREPLAYABLE_STATE_REASON, traceId, path, unusable },
   );

@@ -81,21 +81,30 @@ export function readPayloadFile(path: string): PyObject {
     throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field: "--payload", path });
   }
   if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { path });
-  const decoded = strictUtf8(readFileSync(path));
+  return parsePayloadBytes(readFileSync(path), path);
+}
+
+/**
+ * A payload's bytes (at most MAX_PAYLOAD_BYTES, the caller's check) as its JSON object, `name`
+ * naming it in messages (its path, or `<stdin>`): strict UTF-8 (the line of the first invalid
+ * byte), JSON (line and column), a JSON object.
+ */
+export function parsePayloadBytes(bytes: Buffer, name: string): PyObject {
+  const decoded = strictUtf8(bytes);
   if ("invalidLine" in decoded) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${path})`, { field: "--payload", path, line: decoded.invalidLine });
+    throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${name})`, { field: "--payload", path: name, line: decoded.invalidLine });
   }
   let v;
   try {
-    v = parsePyJson(decoded.text, path);
+    v = parsePyJson(decoded.text, name);
   } catch (err) {
     if (err instanceof CairnError) {
-      const why = err.message.startsWith(`${path} is not valid JSON: `) ? err.message.slice(`${path} is not valid JSON: `.length) : err.message;
-      throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid JSON: ${why} (${path})`, { ...err.details, field: "--payload" });
+      const why = err.message.startsWith(`${name} is not valid JSON: `) ? err.message.slice(`${name} is not valid JSON: `.length) : err.message;
+      throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid JSON: ${why} (${name})`, { ...err.details, field: "--payload" });
     }
     throw err;
   }
-  if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${path} must hold a JSON object`, { field: "--payload", path });
+  if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${name} must hold a JSON object`, { field: "--payload", path: name });
   return v;
 }
 
