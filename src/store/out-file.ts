@@ -176,7 +176,14 @@ export class OutFile {
         return;
       }
       if (m.kind === "through") m.fh ??= await open(this.path, "w", NEW_FILE_MODE);
-      await (m.fh as FileHandle).write(chunk);
+      // One write(2) may write less than asked (a file size limit, a full disk): write the rest,
+      // so that the error it then meets is reported, never a short file committed.
+      const fh = m.fh as FileHandle;
+      for (let at = 0; at < chunk.length; ) {
+        const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+        if (bytesWritten <= 0) throw new CairnError(ErrorCode.STORE_IO, `${this.path}: a write made no progress`, { path: this.path });
+        at += bytesWritten;
+      }
     } catch (err) {
       throw cannotWrite(this.path, err);
     }

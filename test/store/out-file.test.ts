@@ -8,6 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -54,5 +55,36 @@ describe("stale temp files of atomic writes", () => {
     });
     expect(readFileSync(join(dir, "out.txt"), "utf8")).toBe("done");
     expect(readdirSync(dir).sort()).toEqual([...kept, staleDir, "out.txt"].sort());
+  });
+});
+
+describe("short writes", () => {
+  // One write(2) may write less than asked (a file size limit, a full disk); the next one then
+  // fails. OutFile wrote each chunk with one write and ignored the count, so a chunk cut short
+  // as the last one was committed as a truncated file, exit 0 (found with `ulimit -f`).
+  it("a chunk written in part is written on to the end, not committed short", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-outfile-"));
+    dirs.push(dir);
+    const probe = await open(join(dir, "probe"), "w");
+    type Write = (buf: Uint8Array, offset?: number, length?: number, ...rest: unknown[]) => Promise<{ bytesWritten: number }>;
+    const proto = Object.getPrototypeOf(probe) as { write: Write };
+    await probe.close();
+    const write = proto.write;
+    let calls = 0;
+    // The kernel's short write: the first call writes at most 100 bytes (really), and says so.
+    proto.write = function (this: unknown, buf: Uint8Array, offset = 0, length = buf.length - offset, ...rest: unknown[]): Promise<{ bytesWritten: number }> {
+      calls++;
+      return write.call(this, buf, offset, calls === 1 ? Math.min(length, 100) : length, ...rest);
+    };
+    const data = Buffer.alloc(5000, 7);
+    try {
+      await withOutFile(join(dir, "out.bin"), async (out) => {
+        await out?.write(data);
+      });
+    } finally {
+      proto.write = write;
+    }
+    expect(calls).toBeGreaterThan(1);
+    expect(readFileSync(join(dir, "out.bin")).equals(data)).toBe(true);
   });
 });
