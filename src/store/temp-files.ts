@@ -10,7 +10,8 @@
  * Name: `<prefix><pid>-<pid space>-<16 hex>.tmp` — the site's own prefix (it keeps each site's
  * file and location), the writer's pid (decimal, no leading zero, 1..MAX_WRITER_PID), the tag
  * of the space that pid is meaningful in (`pidSpace`, 8 hex digits) and 16 random hex digits.
- * A writer that cannot tell its pid space names its temp file `<prefix><16 hex>.tmp`: no pid,
+ * A prefix over MAX_TEMP_PREFIX_BYTES (200) is cut and hashed (`boundedTempPrefix`), so the temp
+ * name of a file whose own name is near the 255-byte limit still fits. A writer that cannot tell its pid space names its temp file `<prefix><16 hex>.tmp`: no pid,
  * never swept by anyone.
  *
  * Dead writer (`writerIsGone`): the name carries this process's pid space and a pid that is not
@@ -82,7 +83,38 @@ export function processRuns(pid: number): boolean {
  * has no pid) and the random part `random` (TEMP_RANDOM_HEX hex digits).
  */
 export function writerTempName(prefix: string, pid: number, space: string | null, random: string): string {
-  return space === null ? `${prefix}${random}${TEMP_SUFFIX}` : `${prefix}${pid}-${space}-${random}${TEMP_SUFFIX}`;
+  const cut = prefix.lastIndexOf("/") + 1; // a prefix may start with the directory: only the name is bounded
+  const p = prefix.slice(0, cut) + boundedTempPrefix(prefix.slice(cut));
+  return space === null ? `${p}${random}${TEMP_SUFFIX}` : `${p}${pid}-${space}-${random}${TEMP_SUFFIX}`;
+}
+
+/**
+ * Most UTF-8 bytes of the name prefix a temp file's name keeps (`boundedTempPrefix`): a name is
+ * at most 255 bytes on common file systems, and the tagged part after the prefix
+ * (`<pid>-<space>-<16 hex>.tmp`) takes at most 40.
+ */
+export const MAX_TEMP_PREFIX_BYTES = 200;
+/** Bytes of a long prefix kept before its hash (`boundedTempPrefix`). */
+const LONG_PREFIX_KEPT_BYTES = 160;
+
+/**
+ * A temp file's name prefix (a file name, no directory) as names carry it: unchanged up to
+ * MAX_TEMP_PREFIX_BYTES, else its first LONG_PREFIX_KEPT_BYTES bytes (whole characters) + `~` +
+ * 16 hex digits of its SHA-256 + `.`. So the temp name of a file whose own name is near the
+ * 255-byte limit still fits (the temp's name would otherwise be too long to create, whatever the
+ * pid), and a sweep that names the same prefix finds it (`taggedTempWriter` bounds it the same way).
+ */
+export function boundedTempPrefix(prefix: string): string {
+  if (Buffer.byteLength(prefix, "utf8") <= MAX_TEMP_PREFIX_BYTES) return prefix;
+  let kept = "";
+  let bytes = 0;
+  for (const ch of prefix) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > LONG_PREFIX_KEPT_BYTES) break;
+    kept += ch;
+    bytes += n;
+  }
+  return `${kept}~${createHash("sha256").update(prefix, "utf8").digest("hex").slice(0, 16)}.`;
 }
 
 /** The name of a new temp file of this process with `prefix` (which may include a directory): see the module comment. */
@@ -96,10 +128,11 @@ export interface TempWriter {
   space: string | null;
 }
 
-/** The writer of `name` when it is exactly a tagged temp name with `prefix` (`tempFileName`), else undefined. */
+/** The writer of `name` when it is exactly a tagged temp name with `prefix` (`tempFileName`; a long prefix bounded, `boundedTempPrefix`), else undefined. */
 export function taggedTempWriter(name: string, prefix: string): TempWriter | undefined {
-  if (!name.startsWith(prefix)) return undefined;
-  const m = TAGGED_RE.exec(name.slice(prefix.length));
+  const p = boundedTempPrefix(prefix);
+  if (!name.startsWith(p)) return undefined;
+  const m = TAGGED_RE.exec(name.slice(p.length));
   if (m === null) return undefined;
   const pid = Number(m[1]);
   return pid <= MAX_WRITER_PID ? { pid, space: m[2] as string } : undefined;

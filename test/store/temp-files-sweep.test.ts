@@ -14,7 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/store.js";
 import { writeFileAtomicSync } from "../../src/store/fsutil.js";
 import {
-  MAX_WRITER_PID, pidSpace, taggedTempWriter, tempFileName, writerIsGone, writerTempName,
+  MAX_WRITER_PID, boundedTempPrefix, pidSpace, taggedTempWriter, tempFileName, writerIsGone, writerTempName,
 } from "../../src/store/temp-files.js";
 import { tempDir } from "./helpers.js";
 
@@ -104,6 +104,31 @@ describe("the naming rule (temp-files.ts)", () => {
     const names = await namesCreatedBy(dir, () => writeFileAtomicSync(join(dir, "FORMAT"), "x"), tagged);
     expect(names.filter((n) => n !== "FORMAT").every((n) => tagged.test(n))).toBe(true);
     expect(readdirSync(dir)).toEqual(["FORMAT"]);
+  });
+});
+
+describe("a long name's temp file (boundedTempPrefix)", () => {
+  // The tagged part made `<name>.` + 40 bytes: a file whose name is near the 255-byte limit had a
+  // temp name too long to create (ENAMETOOLONG), a limit that moved with the pid's digits.
+  it("stays within 255 bytes for a 250-byte file name, and the sweep's prefix finds it; short prefixes are unchanged", () => {
+    const d = tempDir("cairn-tempname-");
+    try {
+      for (const name of ["x".repeat(250), "é".repeat(120), "a".repeat(199)]) {
+        const prefix = `.${name}.`;
+        const tmp = tempFileName(join(d.dir, prefix));
+        const base = tmp.slice(d.dir.length + 1);
+        expect(Buffer.byteLength(base)).toBeLessThanOrEqual(255);
+        writeFileSync(tmp, "partial"); // creatable
+        expect(taggedTempWriter(base, prefix)).toEqual({ pid: process.pid, space: SPACE });
+        writeFileAtomicSync(join(d.dir, name), "whole"); // the atomic write of that very file works
+      }
+      expect(boundedTempPrefix(".doc.json.")).toBe(".doc.json.");
+      const long = `.${"é".repeat(120)}.`;
+      expect(boundedTempPrefix(long)).toMatch(/^\.é{79}~[0-9a-f]{16}\.$/);
+      expect(boundedTempPrefix(`${long}x`)).not.toBe(boundedTempPrefix(long));
+    } finally {
+      d.cleanup();
+    }
   });
 });
 
