@@ -73,7 +73,8 @@ function requestedCommand(args: readonly string[]): string | undefined {
 async function loadCommands(args: readonly string[]): Promise<Command[]> {
   const name = requestedCommand(args);
   // `cairn --version` prints the version and exits: it needs no command module.
-  if (name === undefined && args.length > 0 && args.every((a) => a === "-V" || a === "--version" || a === "--json" || a === "-q" || a === "--quiet")) return [];
+  const isVersion = (a: string): boolean => a === "-V" || a === "--version";
+  if (name === undefined && args.some(isVersion) && args.every((a) => isVersion(a) || a === "--json" || a === "-q" || a === "--quiet")) return [];
   const group = name === undefined ? undefined : COMMAND_GROUPS.find((g) => g.names.includes(name));
   const groups = group === undefined ? COMMAND_GROUPS : [group];
   return (await Promise.all(groups.map((g) => g.load()))).flat();

@@ -45,6 +45,11 @@ describe("help, version and usage errors", () => {
       expect(v.status).toBe(0);
       expect(v.out).toBe(`${pkg.version}\n`);
     }
+    // Global options alone are no command (the --version shortcut must not take them).
+    const bare = cairn(["--json"], { cwd: dir });
+    expect([bare.status, bare.out]).toEqual([2, ""]);
+    expect(JSON.parse(bare.err)).toEqual({ error: { code: "E_USAGE", message: "missing command (--help lists them)" } });
+    expect(cairn(["-q"], { cwd: dir }).status).not.toBe(0);
   });
 
   it.each([
