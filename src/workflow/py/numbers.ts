@@ -121,6 +121,9 @@ export function pyFloatFromString(s: string): number | undefined {
  */
 const PY_INT_TEXT_RE = /^\p{White_Space}*[+-]?\p{Nd}(?:_?\p{Nd})*\p{White_Space}*$/u;
 
+/** Plain ASCII decimal digits, at most 15 (always a safe integer): `pyIntFromString`'s fast path. */
+const ASCII_DIGITS_RE = /^[0-9]{1,15}$/;
+
 /**
  * Python `int(s)` for a string, or undefined where Python raises ValueError or the value is not
  * a safe integer (no PGS address is that large). The value comes from `pyFloatFromString`
@@ -129,6 +132,12 @@ const PY_INT_TEXT_RE = /^\p{White_Space}*[+-]?\p{Nd}(?:_?\p{Nd})*\p{White_Space}
  * exactly (a larger one reads as 2^53 or more, so it is never taken for a safe integer).
  */
 export function pyIntFromString(s: string): number | undefined {
+  // The common case, plain ASCII digits (every compiled address): the same value, without the
+  // Unicode text rule's two regular expressions (a binding is resolved on every run).
+  if (ASCII_DIGITS_RE.test(s)) {
+    const n = Number(s);
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
   if (!PY_INT_TEXT_RE.test(s)) return undefined;
   const n = pyFloatFromString(s);
   return n !== undefined && Number.isSafeInteger(n) ? n + 0 : undefined; // `+ 0`: int("-0") is 0
