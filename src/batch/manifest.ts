@@ -22,7 +22,7 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
-import { ENGINE_NAME, ENGINE_VERSION, manifestRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.cairn.batch.manifest+json";
@@ -365,7 +365,7 @@ export function manifestShapeProblem(v: unknown): string | undefined {
  * (the store's own "stream it instead", or for `verify` an `artifact_tampered` finding). The
  * error names the run, the manifest and its size, and the remedy: unpin the manifest root and
  * resume the run, which writes its manifest again, bounded, from its committed pulses (nothing
- * is executed again). A manifest that cannot even be stat'ed is left to the read that follows.
+ * is executed again; the report root is unpinned too, so the resume's report takes its place). A manifest that cannot even be stat'ed is left to the read that follows.
  */
 export function requireReadableManifest(store: Store, runId: string, digest: Digest, limit = MAX_MANIFEST_BYTES): void {
   let size: number;
@@ -378,7 +378,7 @@ export function requireReadableManifest(store: Store, runId: string, digest: Dig
   if (size <= limit) return;
   throw new CairnError(
     ErrorCode.LIMIT_EXCEEDED,
-    `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin ${manifestRoot(runId)}, then cairn resume ${runId}`,
+    `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`,
     { runId, digest, bytes: size, limit, root: manifestRoot(runId) },
   );
 }

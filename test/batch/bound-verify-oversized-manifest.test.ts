@@ -21,7 +21,7 @@ import { run } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { listRuns } from "../../src/batch/runs.js";
 import { loadManifest, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_BYTES } from "../../src/batch/manifest.js";
-import { manifestRoot } from "../../src/batch/plan.js";
+import { manifestRoot, reportRoot } from "../../src/batch/plan.js";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { cairn } from "../cli/helpers.js";
@@ -36,7 +36,7 @@ const CONFIG = { partitions: 1, pulseSize: 2, workers: 1 };
 const SIZE = MAX_MANIFEST_BYTES + 1;
 
 function message(runId: string, digest: Digest, size = SIZE, limit = MAX_MANIFEST_BYTES): string {
-  return `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin run:${runId}:manifest, then cairn resume ${runId}`;
+  return `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin run:${runId}:manifest and cairn store unpin run:${runId}:report, then cairn resume ${runId}`;
 }
 
 /** Pins, as the run's manifest, an artifact whose catalog size says `size` bytes (the store is closed after). */
@@ -107,10 +107,17 @@ describe("a run whose manifest is over MAX_MANIFEST_BYTES (an older build's)", (
 
     // The remedy the message names: the same manifest as before, written from the committed pulses.
     expect(cli(["store", "unpin", manifestRoot(r.runId)]).status).toBe(0);
+    const reportOf = (): string | undefined => (JSON.parse(cli(["--json", "store", "roots"]).out) as Array<{ name: string; digest: string }>).find((x) => x.name === reportRoot(r.runId))?.digest;
+    const oldReport = reportOf();
+    expect(oldReport).toBeDefined();
+    expect(cli(["store", "unpin", reportRoot(r.runId)]).status).toBe(0);
     const resumed = cli(["--json", "resume", r.runId]);
     expect(resumed.status).toBe(0);
     expect(JSON.parse(resumed.out)).toMatchObject({ runId: r.runId, manifestDigest: r.manifestDigest, reused: false });
     expect(cli(["verify", r.runId]).status).toBe(0);
     expect(cli(["runs", "show", r.runId]).status).toBe(0);
+    // The resume's report is pinned in place of the old one.
+    expect(reportOf()).toBeDefined();
+    expect(reportOf()).not.toBe(oldReport);
   }, 120_000);
 });
