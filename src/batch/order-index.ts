@@ -18,6 +18,26 @@ import { LEAF_HASH_BYTES } from "./leaves.js";
 
 /** Rows written per index transaction while reading. */
 export const INDEX_BATCH_ROWS = 4096;
+/**
+ * A scratch SQLite database (the ordering index, verify's input coverage): rollback journal in
+ * memory (no `-journal` file; `journal_mode = OFF` is refused by better-sqlite3's defensive mode
+ * and silently stays DELETE), no fsync, a `cacheKiB` page cache. Its data is thrown away with the
+ * run or the check, so neither a crash nor a power loss can leave anything that matters.
+ */
+export function openScratchDatabase(path: string, cacheKiB: number): Database.Database {
+  const db = new Database(path);
+  try {
+    const mode = db.pragma("journal_mode = MEMORY", { simple: true }) as string;
+    if (mode !== "memory") throw new CairnError(ErrorCode.INTERNAL, `scratch database ${path}: journal_mode is ${mode}, not memory`);
+    db.pragma("synchronous = OFF");
+    db.pragma(`cache_size = -${cacheKiB}`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
 /** Page cache of the ordering index (KiB, negative = KiB in SQLite terms). */
 const INDEX_CACHE_KIB = 4 * 1024;
 
@@ -47,10 +67,7 @@ export class OrderIndex {
     private readonly noun: RecordLocation["noun"] = "record",
   ) {
     rmSync(path, { force: true });
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = OFF");
-    this.db.pragma("synchronous = OFF");
-    this.db.pragma(`cache_size = -${INDEX_CACHE_KIB}`);
+    this.db = openScratchDatabase(path, INDEX_CACHE_KIB);
     this.db.exec(`
       CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;
       CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL, leaf BLOB);

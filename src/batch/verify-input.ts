@@ -15,7 +15,7 @@
  * and process exit remove it; a SIGKILLed verify's are removed by the next verify
  * (`sweepVerifyScratch`) once their writer provably no longer runs.
  */
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,7 @@ import type { Manifest } from "./manifest.js";
 import { partitionOf } from "./partition.js";
 import { loadPlan, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
+import { openScratchDatabase } from "./order-index.js";
 import { sliceEntryText } from "./pulse.js";
 
 export type CoverageProblem = { code: "plan_mismatch" | "input_mismatch"; message: string; pulse?: string };
@@ -44,7 +45,7 @@ const COVERAGE_BATCH_ROWS = 4096;
 export const VERIFY_INPUT_TEMP_PREFIX = "cairn-verify-input-";
 /** Prefix of verify's ordering index's name (temp-files.ts `tempFileName`). */
 export const VERIFY_ORDER_TEMP_PREFIX = "cairn-verify-order-";
-/** The side files SQLite may put beside a database (none with journal_mode OFF, but a kill may come first). */
+/** The side files SQLite may put beside a database (none with the journal in memory, order-index.ts `openScratchDatabase`; older builds made a `-journal`). */
 const SQLITE_SIDE_SUFFIXES = ["", "-journal"] as const;
 
 /**
@@ -133,15 +134,12 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
   const path = scratchPath(VERIFY_INPUT_TEMP_PREFIX);
   let db: Database.Database;
   try {
-    db = new Database(path);
+    db = openScratchDatabase(path, COVERAGE_CACHE_KIB);
   } catch (err) {
     removeScratch(path);
     throw err;
   }
   try {
-    db.pragma("journal_mode = OFF");
-    db.pragma("synchronous = OFF");
-    db.pragma(`cache_size = -${COVERAGE_CACHE_KIB}`);
     db.exec("CREATE TABLE eus (id TEXT PRIMARY KEY, entry BLOB NOT NULL, seen INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID");
     const insert = db.prepare("INSERT OR IGNORE INTO eus(id, entry) VALUES (?, ?)");
     const find = db.prepare("SELECT entry, seen FROM eus WHERE id = ?");
