@@ -22,7 +22,7 @@ import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
-  MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, parseSize, type RunConfig, type RunConfigInput,
+  MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
 import { inputIoError } from "../batch/input/source.js";
@@ -339,6 +339,7 @@ export function runCommand(): Command {
     .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
       const config = configOf(opts);
       if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
+      normalizeConfig(config); // the engine's config errors (E_USAGE) before the store is opened or created
       await checkRunPaths(modulePath, opts.input);
       noteLowMemory(cmd, config);
       await executeAndReport(cmd, opts.out, opts.input === "-", (store, hooks) => run(store, opts.input, modulePath, config, hooks));

@@ -37,6 +37,14 @@ describe("cairn run: the module and input paths are checked before the store is 
     expect(readdirSync(dir)).toEqual(["id.mjs"]);
   });
 
+  it("a config value the engine refuses (an empty --seed): E_USAGE before the store is created", () => {
+    const dir = workDir(true);
+    const r = cli(dir, ["run", "id.mjs", "--input", "in.jsonl", "--seed", ""]);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/seed.*\[E_USAGE\]\n$/);
+    expect(readdirSync(dir).sort()).toEqual(["id.mjs", "in.jsonl"]);
+  });
+
   it("an input under a file (ENOTDIR) and --format files on a missing directory: the readers' errors, no ./.cairn", () => {
     const dir = workDir(true);
     const notDir = cli(dir, ["run", "id.mjs", "--input", "in.jsonl/x"]);
