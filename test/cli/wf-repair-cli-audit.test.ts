@@ -6,24 +6,16 @@
  */
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_PAYLOAD_BYTES } from "../../src/workflow/pgs/constants.js";
 import { cairn, json, type RunResult } from "./helpers.js";
-import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+import { payload, scratchPerTest, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const EXAMPLES = new URL("../../examples/workflows/", import.meta.url).pathname;
 const NO_ENV = { PGS_DATA_ROOT: undefined, PGS_WORKSPACE: undefined };
 const DENY = payload("ai_licensing/deny_provision_payload.json");
 
-const boxes: Sandbox[] = [];
-function box(): Sandbox {
-  const b = sandbox();
-  boxes.push(b);
-  return b;
-}
-afterEach(() => {
-  for (const b of boxes.splice(0)) b.cleanup();
-});
+const { box } = scratchPerTest({}); // fresh, unseeded data roots, removed after each test
 
 function wfRun(b: Sandbox, payloadArg: string, input?: Buffer | string, extra: string[] = []): RunResult {
   return cairn(["wf", "run", "--no-render", "--json", "--workspace", "workspace", "--wf", WF.deny, "--payload", payloadArg, "--data-root", "data", ...extra], {

@@ -6,10 +6,10 @@
  */
 import { appendFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { acquireDataRootLock } from "../../src/workflow/effects/data-root-lock.js";
 import { cairn, json, sha256Hex, type RunResult } from "./helpers.js";
-import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
+import { payload, scratchPerTest, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const REGISTRY = "ai_governance/ai_licensing/license_registry.json";
 const AUDIT = "ai_governance/ai_licensing/audit_log.jsonl";
@@ -18,15 +18,7 @@ const DENY = payload("ai_licensing/deny_provision_payload.json");
 /** The environment variables that would choose a data root or workspace behind the test's back. */
 const NO_ENV = { PGS_DATA_ROOT: undefined, PGS_WORKSPACE: undefined };
 
-const boxes: Sandbox[] = [];
-function box(): Sandbox {
-  const b = sandbox();
-  boxes.push(b);
-  return b;
-}
-afterEach(() => {
-  for (const b of boxes.splice(0)) b.cleanup();
-});
+const { box } = scratchPerTest({}); // fresh, unseeded data roots, removed after each test
 
 function wfRun(b: Sandbox, wf: string, file: string, extra: string[] = []): RunResult {
   return cairn(["wf", "run", "--no-render", "--workspace", "workspace", "--wf", wf, "--payload", file, "--data-root", "data", ...extra], { cwd: b.root, env: NO_ENV });

@@ -78,10 +78,11 @@ export function callsOf(r: PgsRunResult): string[] {
 }
 
 /**
- * Seeded sandboxes (`box`) and temp dirs (`dir`) that are removed after each test of the
- * calling file (call it at the top level of a test file).
+ * Sandboxes (`box`; seeded with the license facts unless `sandboxOpts` says otherwise) and temp
+ * dirs (`dir`) that are removed after each test of the calling file (call it at the top level of
+ * a test file).
  */
-export function scratchPerTest(): { box: () => Sandbox; dir: (prefix?: string) => string } {
+export function scratchPerTest(sandboxOpts: { seedLicenseFacts?: boolean } = { seedLicenseFacts: true }): { box: () => Sandbox; dir: (prefix?: string) => string } {
   const boxes: Sandbox[] = [];
   const dirs: string[] = [];
   afterEach(() => {
@@ -90,7 +91,7 @@ export function scratchPerTest(): { box: () => Sandbox; dir: (prefix?: string) =
   });
   return {
     box: () => {
-      const b = sandbox({ seedLicenseFacts: true });
+      const b = sandbox(sandboxOpts);
       boxes.push(b);
       return b;
     },
