@@ -365,7 +365,8 @@ export function manifestShapeProblem(v: unknown): string | undefined {
  * (the store's own "stream it instead", or for `verify` an `artifact_tampered` finding). The
  * error names the run, the manifest and its size, and the remedy: unpin the manifest root and
  * resume the run, which writes its manifest again, bounded, from its committed pulses (nothing
- * is executed again; the report root is unpinned too, so the resume's report takes its place). A manifest that cannot even be stat'ed is left to the read that follows.
+ * is executed again; the report root is unpinned too, so the resume's report takes its place). A
+ * manifest that cannot even be stat'ed is left to the read that follows.
  */
 export function requireReadableManifest(store: Store, runId: string, digest: Digest, limit = MAX_MANIFEST_BYTES): void {
   let size: number;

@@ -11,8 +11,8 @@
  * file and location), the writer's pid (decimal, no leading zero, 1..MAX_WRITER_PID), the tag
  * of the space that pid is meaningful in (`pidSpace`, 8 hex digits) and 16 random hex digits.
  * A prefix over MAX_TEMP_PREFIX_BYTES (200) is cut and hashed (`boundedTempPrefix`), so the temp
- * name of a file whose own name is near the 255-byte limit still fits. A writer that cannot tell its pid space names its temp file `<prefix><16 hex>.tmp`: no pid,
- * never swept by anyone.
+ * name of a file whose own name is near the 255-byte limit still fits. A writer that cannot tell
+ * its pid space names its temp file `<prefix><16 hex>.tmp`: no pid, never swept by anyone.
  *
  * Dead writer (`writerIsGone`): the name carries this process's pid space and a pid that is not
  * this process's and that no process has (`processRuns`). A temp of another pid space (another
