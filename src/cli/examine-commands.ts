@@ -3,8 +3,8 @@
  * point at the failing node and its declaration (src/workflow/examine).
  *
  * Exit codes: 0 when the chain verifies and the outcome is `success` or `business_violation`;
- * 1 for a structural failure, a broken chain, or a trace that cannot be read (a missing file
- * is named); 2 for usage errors (no argument, an empty path, unknown option).
+ * 1 for a structural failure, a broken chain, an incomplete summary, or a trace that cannot be
+ * read (a missing file is named); 2 for usage errors (no argument, an empty path, unknown option).
  */
 import { Command } from "commander";
 import { openStore, resolveStoreDir } from "../store/store.js";
@@ -41,8 +41,9 @@ Notes:
   "broken", or "unchained" (a reference pgs_runtime v0 trace without seq/prev: its integrity is
   not verified, and chain.ok is false).
   Exit status: 0 for success or business_violation with an intact (or unchained) chain; 1 for
-  a structural failure, a broken chain or an unreadable trace; 2 on a usage error (an empty
-  <trace>, --workspace or --snapshot is one).`;
+  a structural failure, a broken chain, an incomplete <trace_id>.md summary (torn by a kill, or
+  cut: it does not end as a complete one does) or an unreadable trace; 2 on a usage error (an
+  empty <trace>, --workspace or --snapshot is one).`;
 
 export function examineCommand(): Command {
   return new Command("examine")
