@@ -222,6 +222,7 @@ async function executeAndReport(
   outFile: string | undefined,
   readsStdin: boolean,
   exec: (store: Store, hooks: RunHooks) => Promise<ExecutionResult>,
+  mode: "write" | "update" = "write",
 ): Promise<void> {
   const g = globalsOf(cmd);
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
@@ -242,7 +243,7 @@ async function executeAndReport(
   };
   let result: ExecutionResult;
   try {
-    result = await exitOnSignal(onSignal, () => withStore(cmd, "write", (store) => {
+    result = await exitOnSignal(onSignal, () => withStore(cmd, mode, (store) => {
       const hooks: RunHooks = {
         onProgress: (p) => {
           runId ??= p.runId;
@@ -354,7 +355,8 @@ export function resumeCommand(): Command {
     .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
-      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks));
+      // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
+      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks), "update");
     });
 }
 
