@@ -386,11 +386,22 @@ export function requireReadableManifest(store: Store, runId: string, digest: Dig
 
 /**
  * The manifest pinned for a finished run (undefined when it has none). One over `limit` bytes is
- * E_LIMIT_EXCEEDED naming the remedy (`requireReadableManifest`).
+ * E_LIMIT_EXCEEDED naming the remedy (`requireReadableManifest`); one that is not JSON, or not
+ * shaped like a manifest (`manifestShapeProblem`), is E_STORE_CORRUPT naming the run and the
+ * manifest (before, a bare JSON.parse error came out as E_INTERNAL, or a later TypeError).
  */
 export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_BYTES): { manifest: Manifest; digest: Digest } | undefined {
   const root = store.findRoot(manifestRoot(runId));
   if (root === undefined) return undefined;
   requireReadableManifest(store, runId, root.digest, limit);
-  return { manifest: JSON.parse(store.get(root.digest).toString("utf8")) as Manifest, digest: root.digest };
+  let value: unknown;
+  try {
+    value = JSON.parse(store.get(root.digest).toString("utf8"));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest ${root.digest} is not JSON: ${err.message}`, { runId, digest: root.digest });
+  }
+  const shape = manifestShapeProblem(value);
+  if (shape !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest ${root.digest} is not a run manifest: ${shape}`, { runId, digest: root.digest });
+  return { manifest: value as Manifest, digest: root.digest };
 }
