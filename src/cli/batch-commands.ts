@@ -606,9 +606,15 @@ function configLine(c: RunConfig): string {
 function resourcesLine(store: Store, runId: string): string | undefined {
   const root = store.findRoot(reportRoot(runId));
   if (root === undefined) return undefined;
-  const r = JSON.parse(store.get(root.digest).toString("utf8")) as { wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; pulsesExecuted: number; pulsesReused: number };
+  const r = JSON.parse(store.get(root.digest).toString("utf8")) as {
+    wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; pulsesExecuted: number; pulsesReused: number; peakPulsesRunning?: number; peakOutputBytes?: number;
+  };
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
-  return `resources (run report ${root.digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused`;
+  // The output admission's figures (engine.ts), in reports of 2026-11-26 on.
+  const admission = typeof r.peakPulsesRunning === "number" && typeof r.peakOutputBytes === "number"
+    ? `, at most ${groupDigits(r.peakPulsesRunning)} pulses running at once, holding at most ${humanBytes(r.peakOutputBytes)} of outputs`
+    : "";
+  return `resources (run report ${root.digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused${admission}`;
 }
 
 function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {

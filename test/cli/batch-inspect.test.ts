@@ -171,7 +171,7 @@ describe("cairn runs", () => {
     expect(human).toMatch(/^pulses: \d+$/m);
     expect(human).toContain("reduce: 650");
     // The resource figures of the run report (not in the manifest, which a resume reproduces byte for byte).
-    expect(human).toMatch(/^resources \(run report sha256:[0-9a-f]{64}, of the execution that finished the run\): wall \d+\.\d s, CPU \d+\.\d s user \+ \d+\.\d s system, peak RSS \d+\.\d MiB, \d+ pulses executed, 0 reused$/m);
+    expect(human).toMatch(/^resources \(run report sha256:[0-9a-f]{64}, of the execution that finished the run\): wall \d+\.\d s, CPU \d+\.\d s user \+ \d+\.\d s system, peak RSS \d+\.\d MiB, \d+ pulses executed, 0 reused, at most \d+ pulses running at once, holding at most \d+(\.\d)? (B|KiB|MiB) of outputs$/m);
     const m = json<Record<string, unknown>>(ok(["runs", "show", r.runId, "--json"]));
     expect(m).toMatchObject({ kind: "cairn.batch.manifest", runId: r.runId, counts: r.counts, output: { digest: r.outputDigest, artifact: r.outputArtifact } });
     // The manifest printed is the stored one.
