@@ -44,7 +44,7 @@ import { fileError, globalsOf, outputFor } from "./context.js";
 import { parseSecondsOrDuration } from "./duration.js";
 import { printError, type Output } from "./output.js";
 import { strictUtf8 } from "../core/utf8.js";
-import { removeOpenTemps } from "../store/out-file.js";
+import { removeExitTemps } from "../store/temp-files.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
 import { makeDirs } from "../core/dirs.js";
 import { abandonedWorkers } from "../plane/lanes/worker.js";
@@ -398,7 +398,7 @@ function execCommand(): Command {
       if (interrupted !== null) {
         // The node and its store are closed: end the way shells expect (128 + the signal number).
         // (The signal's default action also ends a process that an abandoned worker would hold.)
-        removeOpenTemps();
+        removeExitTemps();
         process.kill(process.pid, interrupted);
         return;
       }

@@ -1,14 +1,13 @@
 /** Ending a command on a signal the way shells expect, leaving no output temp file or scratch file behind. */
-import { removeOpenTemps } from "../store/out-file.js";
 import { removeExitTemps } from "../store/temp-files.js";
 
 /** The signals that end a command cleanly (SIGKILL cannot be caught). */
 export const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /**
- * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message), removes the output temp
- * files (store/out-file.ts) and the registered scratch files (store/temp-files.ts
- * `trackExitTemp`: `cairn verify`'s databases) and then ends the process by the same signal with its default
+ * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message), removes the registered
+ * temp and scratch files (store/temp-files.ts `trackExitTemp`: `--out` / `-o` temp files,
+ * `cairn verify`'s databases) and then ends the process by the same signal with its default
  * action (a shell reports 128 + its number: 130 for ^C). Re-raising rather than
  * `process.exit`: exiting waits for a thread blocked in I/O (a write to a full pipe, opening a
  * FIFO nobody reads), a signal's default action does not.
@@ -17,7 +16,6 @@ export async function exitOnSignal<T>(onSignal: () => void, body: () => Promise<
   const handler = (signal: NodeJS.Signals): void => {
     for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
     onSignal();
-    removeOpenTemps();
     removeExitTemps();
     process.kill(process.pid, signal);
   };

@@ -10,7 +10,7 @@
  *   existing one created 0600 and then given FILE's group and mode —, synced and renamed over
  *   FILE once the work has succeeded. A failure or an interruption never leaves a partial FILE,
  *   and an existing one keeps its contents. The temp file is removed on failure, at process
- *   exit and by `removeOpenTemps` (the CLI's signal handler). SIGKILL leaves
+ *   exit and by the CLI's signal handler (temp-files.ts `trackExitTemp` / `removeExitTemps`). SIGKILL leaves
  *   `.cairn-out-<pid>-<space>-<hex>.tmp` beside FILE (the naming rule of temp-files.ts); the next
  *   atomic write into that directory removes the temp files whose writer provably no longer runs
  *   (`removeStaleTemps`, the shared dead-writer rule of temp-files.ts). An
@@ -24,13 +24,13 @@
  *   It is opened at the first write (for a batch run: the merge), not at open, so a failure
  *   before that leaves it untouched; a failure after it leaves what was written.
  */
-import { constants, unlinkSync, type Stats } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { fsyncDir } from "./fsutil.js";
-import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "./temp-files.js";
+import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "./temp-files.js";
 
 export { pidSpace } from "./temp-files.js";
 
@@ -43,16 +43,6 @@ function cannotWrite(path: string, err: unknown): CairnError {
   return new CairnError(ErrorCode.STORE_IO, `cannot write ${path}: ${osErrorText(err)}`, { path }, { cause: err });
 }
 
-/** Temp files not yet renamed or removed: removed at process exit (an interrupted run). */
-const openTemps = new Set<string>();
-let exitHook = false;
-function trackTemp(path: string): void {
-  if (!exitHook) {
-    exitHook = true;
-    process.on("exit", removeOpenTemps);
-  }
-  openTemps.add(path);
-}
 
 /** The prefix of an atomic write's temp file (temp-files.ts `tempFileName`): `.cairn-out-<pid>-<space>-<16 hex>.tmp`. */
 const TEMP_PREFIX = ".cairn-out-";
@@ -81,17 +71,6 @@ export function removeStaleTemps(dir: string): void {
   sweepDeadWriterTemps(dir, outTempWriter);
 }
 
-/** Removes every temp file not yet renamed into place (synchronously: also from a signal handler). */
-export function removeOpenTemps(): void {
-  for (const p of openTemps) {
-    try {
-      unlinkSync(p);
-    } catch {
-      // already gone
-    }
-  }
-  openTemps.clear();
-}
 
 async function statOrUndefined(f: (p: string) => Promise<Stats>, path: string): Promise<Stats | undefined> {
   try {
@@ -142,14 +121,14 @@ export class OutFile {
     const target = existing === undefined ? path : await realpath(path).catch((err: unknown) => Promise.reject(cannotWrite(path, err)));
     removeStaleTemps(dirname(target));
     const tmp = join(dirname(target), tempFileName(TEMP_PREFIX));
-    trackTemp(tmp); // before it exists: an interruption during the open still removes it
+    trackExitTemp(tmp); // before it exists: an interruption during the open still removes it
     let fh: FileHandle;
     try {
       // A new file gets its final mode at once (the umask applies); a replacement is private
       // until it has FILE's group and mode.
       fh = await open(tmp, "wx", existing === undefined ? NEW_FILE_MODE : TEMP_FILE_MODE);
     } catch (err) {
-      openTemps.delete(tmp);
+      untrackExitTemp(tmp);
       if (existing !== undefined) return new OutFile(path, { kind: "through", fh: undefined }); // a directory that takes no new file
       throw cannotWrite(path, err);
     }
@@ -161,7 +140,7 @@ export class OutFile {
       } catch {
         await fh.close().catch(() => {});
         await unlink(tmp).catch(() => {});
-        openTemps.delete(tmp);
+        untrackExitTemp(tmp);
         return new OutFile(path, { kind: "through", fh: undefined }); // FILE's group or mode cannot be had: write through FILE
       }
     }
@@ -204,7 +183,7 @@ export class OutFile {
       await m.fh.sync();
       await m.fh.close();
       await rename(m.tmp, m.target);
-      openTemps.delete(m.tmp);
+      untrackExitTemp(m.tmp);
     } catch (err) {
       await this.drop();
       throw cannotWrite(this.path, err);
@@ -229,7 +208,7 @@ export class OutFile {
     await m.fh?.close().catch(() => {});
     if (m.kind !== "atomic") return;
     await unlink(m.tmp).catch(() => {});
-    openTemps.delete(m.tmp);
+    untrackExitTemp(m.tmp);
   }
 }
 

@@ -21,10 +21,11 @@
  * a site that swept such names by their pid alone before still does (the data root's
  * documents, `FORMAT`); the others (`--out`, trace directories, `getToFile`) leave them alone.
  *
- * Scratch files named by the same rule (`cairn verify`'s SQLite databases in the OS temp
- * directory, batch/verify-input.ts) are registered while they exist (`trackExitTemp`): removed
- * at process exit and by the CLI's signal handler (`removeExitTemps`), since a signal's default
- * action runs no `finally`.
+ * Temp files not yet renamed into place (`--out` / `-o`, out-file.ts) and scratch files named
+ * by the same rule (`cairn verify`'s SQLite databases in the OS temp directory,
+ * batch/verify-input.ts) are registered while they exist (`trackExitTemp`): removed at process
+ * exit and by the CLI's signal handler (`removeExitTemps`), since a signal's default action runs
+ * no `finally`.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
