@@ -11,22 +11,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/index.js";
 import { ROOTS_PAGE } from "../../src/store/refs.js";
 import { CATALOG_FILE } from "../../src/store/layout.js";
-import { cairn, TempDirs, type RunResult } from "./helpers.js";
+import { storeCli, TempDirs } from "./helpers.js";
 import { planRun } from "../batch/fixtures/engine-helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
 let store: string;
 
-function run(args: string[]): RunResult {
-  return cairn(["--store", store, ...args], { cwd: dir });
-}
-
-function ok(args: string[]): RunResult {
-  const r = run(args);
-  if (r.status !== 0) throw new Error(`cairn ${args.join(" ")} exited ${String(r.status)}: ${r.err}`);
-  return r;
-}
+const { run, ok } = storeCli(() => ({ cwd: dir, store }));
 
 /** Writes to the test's store with the library, then closes it. */
 function withWriter<T>(fn: (s: Store) => T): T {

@@ -150,3 +150,38 @@ export function reapAfterEach(temps: TempDirs): { children: ChildProcess[]; pids
   });
   return { children, pids };
 }
+
+/**
+ * `cairn --store <store> …` run in `cwd`, both read from `where()` at each call (a test file's
+ * `beforeEach` sets them): `run` returns the result, `ok` throws unless the command exits 0.
+ */
+export function storeCli(where: () => { cwd: string; store: string }): { run: (args: string[]) => RunResult; ok: (args: string[]) => RunResult } {
+  const run = (args: string[]): RunResult => {
+    const { cwd, store } = where();
+    return cairn(["--store", store, ...args], { cwd });
+  };
+  const ok = (args: string[]): RunResult => {
+    const r = run(args);
+    if (r.status !== 0) throw new Error(`cairn ${args.join(" ")} exited ${String(r.status)}: ${r.err}`);
+    return r;
+  };
+  return { run, ok };
+}
+
+/**
+ * The child processes a test file starts (push them): after each test, every one still running
+ * is SIGKILLed and waited for, then `after` runs (e.g. removing the directories they used).
+ */
+export function killChildrenAfterEach(after?: () => void): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill("SIGKILL");
+        await new Promise((r) => c.once("exit", r));
+      }
+    }
+    after?.();
+  });
+  return children;
+}

@@ -6,20 +6,13 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { cairn, serveCairn, TempDirs } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { cairn, killChildrenAfterEach, serveCairn, TempDirs } from "./helpers.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
 const dirs = new TempDirs();
-const children: ChildProcess[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill("SIGKILL");
-      await new Promise((r) => c.once("exit", r));
-    }
-  }
+const children = killChildrenAfterEach(() => {
   for (const b of boxes.splice(0)) b.cleanup();
   dirs.cleanup();
 });

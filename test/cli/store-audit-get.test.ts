@@ -8,21 +8,13 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { cairn, CLI, TempDirs, type RunResult } from "./helpers.js";
+import { CLI, storeCli, TempDirs } from "./helpers.js";
 
 const temps = new TempDirs();
 let dir: string;
 let store: string;
 
-function run(args: string[]): RunResult {
-  return cairn(["--store", store, ...args], { cwd: dir });
-}
-
-function ok(args: string[]): RunResult {
-  const r = run(args);
-  if (r.status !== 0) throw new Error(`cairn ${args.join(" ")} exited ${String(r.status)}: ${r.err}`);
-  return r;
-}
+const { run, ok } = storeCli(() => ({ cwd: dir, store }));
 
 /** Stores `bytes` and returns its digest. */
 function put(bytes: Buffer): string {

@@ -3,21 +3,12 @@
  * names are served with their own Access-Control-Allow-Origin, any other Origin is refused 403,
  * clients without Origin are served as before, and a malformed origin stops it with exit 2.
  */
-import type { ChildProcess } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
-import { cairn, serveCairn } from "../cli/helpers.js";
+import { describe, expect, it } from "vitest";
+import { cairn, killChildrenAfterEach, serveCairn } from "../cli/helpers.js";
 import { actorBody, gatewayScratch } from "./fixture.js";
 
 const { box } = gatewayScratch();
-const children: ChildProcess[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill("SIGKILL");
-      await new Promise((r) => c.once("exit", r));
-    }
-  }
-});
+const children = killChildrenAfterEach();
 
 async function post(url: string, origin?: string): Promise<{ status: number; acao: string | null; body: Record<string, unknown> }> {
   const res = await fetch(`${url}/api/run`, { method: "POST", body: actorBody(), headers: origin === undefined ? {} : { origin } });
