@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, existsSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, storeCli, TempDirs } from "./helpers.js";
 
@@ -23,14 +23,17 @@ function put(bytes: Buffer): string {
   return ok(["store", "put", file]).out.trim();
 }
 
-/** Flips one byte of a large artifact's file under objects/. */
+/** Flips one byte of a large artifact's file under objects/ (inverts it: a random artifact may already hold any fixed byte). */
 function corruptFile(digest: string, at: number): void {
   const hex = digest.slice("sha256:".length);
   const file = join(store, "objects", hex.slice(0, 2), hex.slice(2));
   chmodSync(file, 0o644);
   const fd = openSync(file, "r+");
   try {
-    writeSync(fd, Buffer.from([0xff ^ at]), 0, 1, at);
+    const byte = Buffer.alloc(1);
+    if (readSync(fd, byte, 0, 1, at) !== 1) throw new Error(`${file} has no byte at ${String(at)}`);
+    byte[0] = 0xff ^ (byte[0] as number);
+    writeSync(fd, byte, 0, 1, at);
   } finally {
     closeSync(fd);
   }
