@@ -6,9 +6,11 @@
  * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests still arriving get 503), releases the lock and
  * exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
  * origins whose web pages may use it (`ServerOptions.allowOrigins`; src/server/origin.ts).
- * `--max-connections`, `--max-inflight-body` and `--max-response` set the gateway's bounds
- * (`ServerOptions.maxConnections`, `maxInflightBodyBytes`, `maxResponseBytes`), checked as they
- * are read (E_USAGE, exit 2, naming the flag).
+ * `--max-connections`, `--max-body`, `--max-queued`, `--max-inflight-body` and `--max-response` set
+ * the gateway's bounds (`ServerOptions.maxConnections`, `maxBodyBytes`, `maxQueuedRuns`,
+ * `maxInflightBodyBytes`, `maxResponseBytes`), checked as they are read, and
+ * `--max-inflight-body` against `--max-body` before anything listens (E_USAGE, exit 2, naming the
+ * flags).
  */
 import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
@@ -36,6 +38,8 @@ interface ServeOpts {
   /** Origins whose browser pages may use the server (repeatable; `*` = any). */
   allowOrigin: string[];
   maxConnections: number;
+  maxBody: number;
+  maxQueued: number;
   maxInflightBody: number;
   maxResponse: number;
 }
@@ -53,7 +57,8 @@ Notes:
     403 {status:"ERROR", error} for a request carrying an Origin header (a web page's) that
         is not allowed (below), or, on a loopback address, carrying one with a Host that is not
         localhost/127.0.0.1/[::1]:PORT (requests without Origin, curl and scripts, are served);
-    413 for a body over ${MAX_BODY_BYTES} bytes; 503 when ${MAX_QUEUED_RUNS} runs are already waiting,
+    413 for a body over --max-body (default ${MAX_BODY_BYTES} bytes); 503 when --max-queued
+        (default ${MAX_QUEUED_RUNS}) runs are already waiting behind the running one,
         while closing, or when the store is locked by another writer; 503 (before the body is
         read) when the bodies of the requests arriving, queued and running would exceed
         --max-inflight-body (default ${MAX_INFLIGHT_BODY_BYTES} bytes); a connection beyond
@@ -102,9 +107,9 @@ function parseHost(v: string): string {
 
 /**
  * A byte size given to `flag` (`256KiB`, `48MiB`, `1GiB`, a byte count: `parseSize`, as for
- * `cairn run --max-memory`), at least `min` bytes (`minWhy` says why); E_USAGE naming the flag.
+ * `cairn run --max-memory`), at least one byte; E_USAGE naming the flag.
  */
-function parseBytes(text: string, flag: string, min = 1, minWhy = ""): number {
+function parseBytes(text: string, flag: string): number {
   let n: number;
   try {
     n = parseSize(text);
@@ -115,7 +120,7 @@ function parseBytes(text: string, flag: string, min = 1, minWhy = ""): number {
     if (reason !== "too_small") throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: use e.g. 48MiB, 512KiB or a byte count`, { field: flag, value: text });
     n = 0; // below any size: refused as too small below
   }
-  if (n < min) throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: must be at least ${min} byte${min === 1 ? "" : "s"}${minWhy}`, { field: flag, value: text });
+  if (n < 1) throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: must be at least 1 byte`, { field: flag, value: text });
   return n;
 }
 
@@ -145,9 +150,21 @@ export function serveCommand(): Command {
       MAX_CONNECTIONS,
     )
     .option(
+      "--max-body <size>",
+      "largest request body (e.g. 4MiB; a larger one is answered 413)",
+      (v: string) => parseBytes(v, "--max-body"),
+      MAX_BODY_BYTES,
+    )
+    .option(
+      "--max-queued <n>",
+      "most runs waiting behind the running one (0: none; one more is answered 503)",
+      (v: string) => parseCount(v, "--max-queued"),
+      MAX_QUEUED_RUNS,
+    )
+    .option(
       "--max-inflight-body <size>",
-      `most request-body bytes held at once, arriving, queued and running (e.g. 64MiB; at least the ${MAX_BODY_BYTES}-byte body limit; a request over it is answered 503 before its body is read)`,
-      (v: string) => parseBytes(v, "--max-inflight-body", MAX_BODY_BYTES, ` (the request body limit: a body the server accepts must fit in it)`),
+      "most request-body bytes held at once, arriving, queued and running (e.g. 64MiB; at least --max-body; a request over it is answered 503 before its body is read)",
+      (v: string) => parseBytes(v, "--max-inflight-body"),
       MAX_INFLIGHT_BODY_BYTES,
     )
     .option(
@@ -164,8 +181,16 @@ export function serveCommand(): Command {
       const store = storeDir !== undefined && storeDir !== ""
         ? () => openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 })
         : undefined;
+      if (opts.maxInflightBody < opts.maxBody) {
+        throw new CairnError(
+          ErrorCode.USAGE,
+          `--max-inflight-body (${opts.maxInflightBody} bytes) must be at least --max-body (${opts.maxBody} bytes): a body the server accepts must fit in it`,
+          { field: "--max-inflight-body", maxInflightBody: opts.maxInflightBody, maxBody: opts.maxBody },
+        );
+      }
       const limits = {
-        allowOrigins: opts.allowOrigin, maxConnections: opts.maxConnections, maxInflightBodyBytes: opts.maxInflightBody, maxResponseBytes: opts.maxResponse,
+        allowOrigins: opts.allowOrigin, maxConnections: opts.maxConnections, maxBodyBytes: opts.maxBody, maxQueuedRuns: opts.maxQueued,
+        maxInflightBodyBytes: opts.maxInflightBody, maxResponseBytes: opts.maxResponse,
       };
       // createServer takes the data root's lock for the server's life (E_DATA_ROOT_LOCKED if another process keeps it).
       let server: CairnServer;

@@ -443,6 +443,10 @@ interface Served {
 function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock | undefined): CairnServer {
   const { workspace, dataRoot, dataRootLock } = served;
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    // 0 or less answered every request 413, a fraction compared oddly with Content-Length.
+    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`, { field: "maxBodyBytes" });
+  }
   const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
     // 0 or less answered every run 500 after running it (its effects applied).

@@ -1,9 +1,10 @@
 /**
- * `cairn serve --max-connections N --max-inflight-body SIZE --max-response SIZE` through the built
- * CLI (CAIRN_TEST_CLI, else dist/): each bound reaches the server (ServerOptions.maxConnections,
- * maxInflightBodyBytes, maxResponseBytes) and is checked as it is read (E_USAGE, exit 2, naming
- * the flag; --max-inflight-body at least the request body limit). And `--host localhost` with a
- * fixed port in use on ::1 fails naming that address.
+ * `cairn serve --max-connections N --max-body SIZE --max-queued N --max-inflight-body SIZE
+ * --max-response SIZE` through the built CLI (CAIRN_TEST_CLI, else dist/): the bounds reach the
+ * server (ServerOptions.maxConnections, maxBodyBytes, maxInflightBodyBytes, maxResponseBytes;
+ * maxQueuedRuns is tested on the server in test/server/api.test.ts) and are checked as they are
+ * read (E_USAGE, exit 2, naming the flag; --max-inflight-body at least --max-body). And `--host
+ * localhost` with a fixed port in use on ::1 fails naming that address.
  */
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -76,6 +77,18 @@ describe("cairn serve: the bounds' flags", () => {
     });
   });
 
+  it("--max-body N: a body of N bytes runs; one byte more is answered 413 naming the limit", async () => {
+    const b = box();
+    const body = actorBody();
+    const limit = Buffer.byteLength(body);
+    const s = await serveCairn(b.root, [...SERVE, "--max-body", String(limit), "--max-inflight-body", String(limit)], (c) => children.push(c));
+    const ran = await fetch(`${s.url}/api/run`, { method: "POST", body });
+    expect(ran.status).toBe(200);
+    const refused = await fetch(`${s.url}/api/run`, { method: "POST", body: `${body} ` });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toEqual({ status: "ERROR", error: `Request body is larger than the ${limit}-byte limit` });
+  });
+
   it("bad values are usage errors (exit 2) naming the flag, before anything listens", () => {
     const b = box();
     const cases: Array<[string[], string]> = [
@@ -85,10 +98,16 @@ describe("cairn serve: the bounds' flags", () => {
       [["--max-response", "0"], 'invalid --max-response "0": must be at least 1 byte [E_USAGE]'],
       [["--max-response=-5"], 'invalid --max-response "-5": use e.g. 48MiB, 512KiB or a byte count [E_USAGE]'],
       [["--max-response", "lots"], 'invalid --max-response "lots": use e.g. 48MiB, 512KiB or a byte count [E_USAGE]'],
-      [["--max-inflight-body", "0"], `invalid --max-inflight-body "0": must be at least ${MAX_BODY_BYTES} bytes (the request body limit: a body the server accepts must fit in it) [E_USAGE]`],
+      [["--max-inflight-body", "0"], 'invalid --max-inflight-body "0": must be at least 1 byte [E_USAGE]'],
       // the server requires the in-flight budget to hold one body of the largest size it accepts
-      [["--max-inflight-body", "512KiB"], `invalid --max-inflight-body "512KiB": must be at least ${MAX_BODY_BYTES} bytes (the request body limit: a body the server accepts must fit in it) [E_USAGE]`],
+      [["--max-inflight-body", "512KiB"], `--max-inflight-body (524288 bytes) must be at least --max-body (${MAX_BODY_BYTES} bytes): a body the server accepts must fit in it [E_USAGE]`],
+      [["--max-body", "2MiB", "--max-inflight-body", "1MiB"], "--max-inflight-body (1048576 bytes) must be at least --max-body (2097152 bytes): a body the server accepts must fit in it [E_USAGE]"],
+      [["--max-body", "1GiB"], "--max-inflight-body (136314880 bytes) must be at least --max-body (1073741824 bytes): a body the server accepts must fit in it [E_USAGE]"],
       [["--max-inflight-body", "1e9"], 'invalid --max-inflight-body "1e9": use e.g. 48MiB, 512KiB or a byte count [E_USAGE]'],
+      [["--max-body", "0"], 'invalid --max-body "0": must be at least 1 byte [E_USAGE]'],
+      [["--max-body", "big"], 'invalid --max-body "big": use e.g. 48MiB, 512KiB or a byte count [E_USAGE]'],
+      [["--max-queued=-1"], 'invalid --max-queued "-1": expected an integer in 0..9007199254740991 [E_USAGE]'],
+      [["--max-queued", "some"], 'invalid --max-queued "some": expected an integer in 0..9007199254740991 [E_USAGE]'],
     ];
     for (const [flags, message] of cases) {
       const r = cairn(["serve", "--port", "0", ...SERVE, ...flags], { cwd: b.root });
@@ -98,13 +117,15 @@ describe("cairn serve: the bounds' flags", () => {
     }
   });
 
-  it("--help names the three flags and their defaults", () => {
+  it("--help names the bounds' flags and their defaults", () => {
     const r = cairn(["serve", "--help"], { cwd: box().root });
     expect(r.status).toBe(0);
     const help = r.out.replace(/\s+/g, " "); // commander wraps the descriptions
     expect(help).toContain("--max-connections <n> most connections open at once, on every address (one more is answered 503 and closed) (default: 256)");
+    expect(help).toContain("--max-body <size> largest request body (e.g. 4MiB; a larger one is answered 413) (default: 1048576)");
+    expect(help).toContain("--max-queued <n> most runs waiting behind the running one (0: none; one more is answered 503) (default: 64)");
     expect(help).toContain(
-      "--max-inflight-body <size> most request-body bytes held at once, arriving, queued and running (e.g. 64MiB; at least the 1048576-byte body limit; " +
+      "--max-inflight-body <size> most request-body bytes held at once, arriving, queued and running (e.g. 64MiB; at least --max-body; " +
         "a request over it is answered 503 before its body is read) (default: 136314880)",
     );
     expect(help).toContain("--max-response <size> largest answer sent (e.g. 16MiB; a run whose answer is larger is answered 500 naming its trace) (default: 50331648)");

@@ -140,17 +140,19 @@ describe("1. the connection limit (maxConnections, MAX_CONNECTIONS)", () => {
     expect(((await ok.json()) as { status: string }).status).toBe("SUCCESS");
   });
 
-  it("maxConnections must be a positive integer (E_USAGE)", () => {
+  it("maxConnections and maxBodyBytes must be positive integers (E_USAGE)", () => {
     const b = box();
-    for (const bad of [0, -1, 1.5, Number.NaN]) {
-      let err: unknown;
-      try {
-        createServer({ workspace: b.workspace, dataRoot: b.dataRoot, maxConnections: bad }).close();
-      } catch (e) {
-        err = e;
+    for (const option of ["maxConnections", "maxBodyBytes"] as const) {
+      for (const bad of [0, -1, 1.5, Number.NaN]) {
+        let err: unknown;
+        try {
+          createServer({ workspace: b.workspace, dataRoot: b.dataRoot, [option]: bad }).close();
+        } catch (e) {
+          err = e;
+        }
+        expect(isCairnError(err, ErrorCode.USAGE)).toBe(true);
+        expect((err as Error).message).toBe(`ServerOptions.${option} must be a positive integer, got ${String(bad)}`);
       }
-      expect(isCairnError(err, ErrorCode.USAGE)).toBe(true);
-      expect((err as Error).message).toBe(`ServerOptions.maxConnections must be a positive integer, got ${String(bad)}`);
     }
   });
 
