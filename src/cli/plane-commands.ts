@@ -23,7 +23,7 @@
  * evidence without its end, instead of failing before dispatch.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
@@ -145,6 +145,13 @@ function writeFileAtomic(path: string, text: string, mode: number, overwrite: bo
   fsyncDir(dir);
 }
 
+/** Removes `path` if it is there (not a directory), then fsyncs its folder. */
+function removeDurably(path: string): void {
+  if (lstatSync(path, { throwIfNoEntry: false }) === undefined) return;
+  rmSync(path, { force: true });
+  fsyncDir(resolve(path, ".."));
+}
+
 /** The SPKI PEM of the Ed25519 private key in `keyFile` (PKCS#8 PEM, as `keygen` writes it). */
 function publicKeyOf(keyFile: string): string {
   let pem: string;
@@ -194,6 +201,10 @@ function keygenCommand(): Command {
         makeDirs(opts.out);
         // Temp files of keygens killed before they removed theirs (a hard link to a private key among them).
         sweepDeadWriterTemps(opts.out, keygenTempWriter);
+        // --force replacing a pair: the old <id>.pub goes first (durably), so a kill before the new
+        // one is in place leaves a .key without .pub — which the next keygen completes from that
+        // key — never a new .key beside the old .pub.
+        if (force && !recover) removeDurably(pubFile);
         if (!recover) writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, force);
         writeFileAtomic(pubFile, publicKeyPem, 0o644, force);
       } catch (err) {
