@@ -8,6 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { openStore, type Digest } from "../../src/index.js";
 import { cairn, CLI, json, spawnCairn, TempDirs, reapAfterEach } from "./helpers.js";
 
 /** What a shell reports after SIGINT (128 + 2) and SIGTERM (128 + 15). */
@@ -25,6 +26,16 @@ const SLOW_MODULE = `export default async (x) => { await new Promise((r) => setT
 
 const temps = new TempDirs();
 const { children } = reapAfterEach(temps);
+
+/** Whether the run of `plan` has committed a pulse (its `contains` edge of role "pulse" from the plan, batch/pulse.ts `linkToPlan`). */
+function pulseCommitted(store: string, plan: Digest): boolean {
+  const s = openStore({ dir: store, readOnly: true });
+  try {
+    return s.edgesOfType(plan, "contains").some((e) => e.role === "pulse");
+  } finally {
+    s.close();
+  }
+}
 
 /** Resolves once `text()` matches `re` (checked on every chunk of `stream`), rejects if the child exits first. */
 function waitFor(child: ChildProcess, text: () => string, re: RegExp): Promise<void> {
@@ -94,16 +105,19 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     writeFileSync(join(dir, "in.jsonl"), Array.from({ length: RECORDS }, (_, i) => `{"n":${i}}\n`).join(""));
     const { child, stdout, stderr, exited } = spawnCairn(["--store", store, "--json", "run", "slow.mjs", "--input", "in.jsonl", "--workers", "1", "--pulse-size", "5"], { cwd: dir });
     children.push(child);
-    // --json shows no progress: wait until the run is listed (its plan is recorded).
+    // --json shows no progress: wait until the run is listed (its plan is recorded), then until
+    // it has committed a pulse. The run id reaches the CLI's progress hook only once the workers
+    // have started (engine.ts reports it before the first pulse), which on a loaded machine can
+    // be long after the plan is listed: a fixed pause here was a race.
     const deadline = Date.now() + WAIT_LIMIT_MS;
-    let runs: Array<{ runId: string }> = [];
-    while (runs.length === 0) {
-      if (Date.now() > deadline) throw new Error(`the run was never listed; stderr: ${stderr()}`);
+    let runs: Array<{ runId: string; plan: string }> = [];
+    while (runs.length === 0 || !pulseCommitted(store, runs[0]?.plan as Digest)) {
+      if (Date.now() > deadline) throw new Error(`the run never committed a pulse; stderr: ${stderr()}`);
       await new Promise((r) => setTimeout(r, 100));
+      if (runs.length > 0) continue;
       const r = cairn(["--store", store, "runs", "ls", "--json"], { cwd: dir });
-      if (r.status === 0) runs = JSON.parse(r.out) as Array<{ runId: string }>;
+      if (r.status === 0) runs = JSON.parse(r.out) as Array<{ runId: string; plan: string }>;
     }
-    await new Promise((r) => setTimeout(r, 300)); // the run id has reached the CLI's progress hook
     child.kill("SIGINT");
     expect(await exited).toEqual({ code: null, signal: "SIGINT" });
     expect(stdout()).toBe("");

@@ -30,6 +30,22 @@ async function startServe(b: Sandbox, extra: string[] = []): Promise<Served> {
   return spawnServe(b.root, ["--workspace", "workspace", "--data-root", "data", ...extra]);
 }
 
+/** Safety net for the --json line (not a speed assertion). */
+const STDOUT_LIMIT_MS = 20_000;
+
+/**
+ * Waits until `s` has printed a whole line on stdout. The server writes it just after the
+ * "listening on" line on stderr (another pipe, read separately): it may arrive later, by as long
+ * as the server is descheduled between the two writes on a loaded machine.
+ */
+async function stdoutLine(s: Served): Promise<void> {
+  const deadline = Date.now() + STDOUT_LIMIT_MS;
+  while (!s.stdout().endsWith("\n")) {
+    if (Date.now() > deadline || s.child.exitCode !== null) throw new Error(`no line on stdout; stdout: ${s.stdout()}; stderr: ${s.stderr()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** `cairn [args before serve] serve --port 0 --host 127.0.0.1 <args>` in `cwd`, once it listens. */
 function spawnServe(cwd: string, args: string[], globals: string[] = []): Promise<Served> {
   return serveCairn(cwd, args, (c) => children.push(c), globals);
@@ -71,7 +87,7 @@ describe("cairn serve", () => {
     const b = sandbox();
     boxes.push(b);
     const s = await startServe(b, ["--json"]);
-    await new Promise((r) => setTimeout(r, 50));
+    await stdoutLine(s);
     expect(JSON.parse(s.stdout())).toEqual({ url: s.url });
     s.child.kill("SIGINT");
     expect((await s.exited).code).toBe(0);
@@ -124,7 +140,7 @@ describe("cairn serve --snapshot", () => {
     const digest = compileExample(cwd);
     const s = await spawnServe(cwd, ["--snapshot", "snap.json", "--json"]);
     expect(s.stderr()).toContain(`cairn: serving snapshot ${digest}\ncairn: listening on ${s.url}\n`);
-    for (let i = 0; i < 100 && s.stdout() === ""; i++) await new Promise((r) => setTimeout(r, 20));
+    await stdoutLine(s);
     expect(JSON.parse(s.stdout())).toEqual({ url: s.url, snapshot: digest });
 
     const r = await postRun(s.url, CAIRN_WF, examplePayload("register-ok.json"));

@@ -18,6 +18,10 @@ import { startSshd, type Sshd } from "./fixtures/lanes/sshd.js";
 let sshd: Sshd | undefined;
 let skipReason: string | undefined;
 let lane: ProcessLane;
+/** The same placement with a long kill grace (the remote bound is timeout + grace + SSH_REMOTE_TIMEOUT_MARGIN_MS). */
+let longGraceLane: ProcessLane;
+/** The kill grace of `longGraceLane`: the room between the local timeout and the remote bound (ms). */
+const LONG_KILL_GRACE_MS = 4000;
 
 beforeAll(async () => {
   const r = await startSshd();
@@ -27,11 +31,9 @@ beforeAll(async () => {
     return;
   }
   sshd = r;
-  lane = new ProcessLane({
-    id: "remote",
-    default_timeout_ms: 5000,
-    placement: { kind: "ssh", destination: `${r.user}@127.0.0.1`, port: r.port, identity_file: r.identityFile, known_hosts_file: r.knownHostsFile },
-  });
+  const placement = { kind: "ssh", destination: `${r.user}@127.0.0.1`, port: r.port, identity_file: r.identityFile, known_hosts_file: r.knownHostsFile } as const;
+  lane = new ProcessLane({ id: "remote", default_timeout_ms: 5000, placement });
+  longGraceLane = new ProcessLane({ id: "remote-grace", default_timeout_ms: 5000, kill_grace_ms: LONG_KILL_GRACE_MS, placement });
 });
 afterAll(async () => {
   await sshd?.stop();
@@ -84,14 +86,17 @@ describe("process lane on an ssh placement (real sshd)", () => {
   it("timeout is `timeout` with partial output, and the remote command is reaped by the remote bound", async (ctx) => {
     needSshd(ctx);
     // The timeout leaves ample room for ssh's connection set-up on a busy machine; the command
-    // prints at once and then blocks, so only the timeout can end it.
-    const { outcome } = await exec(lane, "run", { command: "sh", argv: ["-c", "echo $$; exec sleep 30"], timeout_ms: 3000 });
+    // prints at once and then blocks, so only the timeout can end it. The long kill grace puts the
+    // remote bound seconds after the local timeout (with the default 200 ms grace it came 700 ms
+    // after it, and a loaded machine could take that long to return the outcome and look).
+    const { outcome } = await exec(longGraceLane, "run", { command: "sh", argv: ["-c", "echo $$; exec sleep 30"], timeout_ms: 3000 });
     expect(outcome.failure).toEqual({ class: "timeout", message: "no result within 3000 ms", details: { timeout_ms: 3000 } });
     const pid = Number((outcome.output as { stdout: string }).stdout.trim());
     expect(pid).toBeGreaterThan(0);
     expect(isDead(pid)).toBe(false); // killing the local ssh client does not reach it...
-    // ...the remote bound does: 3000 + 200 (grace) + 500 (margin) ms after the remote start.
-    const until = Date.now() + 8000;
+    // ...the remote bound does: 3000 + LONG_KILL_GRACE_MS + 500 (margin) ms after the remote start,
+    // well before its sleep would end by itself (30 s).
+    const until = Date.now() + 15_000;
     while (!isDead(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(isDead(pid)).toBe(true);
   });

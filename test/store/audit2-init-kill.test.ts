@@ -21,22 +21,30 @@ const MAX_EXTRA_KILLS = 24;
 
 const LIBRARY = pathToFileURL(join(dirname(CLI), "..", "index.js")).href;
 
-/** Runs stores inits in a loop in a child until it is killed `afterMs` after it said it started. */
+/**
+ * Runs stores inits in a loop in a child until it is killed `afterMs` after it said it started.
+ * It says so once its first store is made: on a loaded machine the child could otherwise still be
+ * on its way to its first mkdir when the kill came (no store directory at all: nothing to check).
+ */
 async function initLoopKilled(base: string, afterMs: number): Promise<void> {
   const code = `
     const { openStore } = await import(${JSON.stringify(LIBRARY)});
+    const dir = (i) => ${JSON.stringify(base)} + "/s" + i;
+    openStore({ dir: dir(0), durability: "normal" }).close();
     process.stdout.write("go\\n");
-    for (let i = 0; ; i++) openStore({ dir: ${JSON.stringify(base)} + "/s" + i, durability: "normal" }).close();
+    for (let i = 1; ; i++) openStore({ dir: dir(i), durability: "normal" }).close();
   `;
   const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  // Listened for from the start: a child that ended by itself fails the test, never hangs it.
+  const exited = new Promise<NodeJS.Signals | null>((r) => child.once("exit", (_code, signal) => r(signal)));
   await new Promise<void>((resolve, reject) => {
     child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the init loop exited (${String(code)}) before its first store`)));
     child.stdout.once("data", () => resolve());
   });
   await new Promise((r) => setTimeout(r, afterMs));
-  const exited = new Promise((r) => child.once("exit", r));
   child.kill("SIGKILL");
-  await exited;
+  expect(await exited, "the init loop ends only by the kill").toBe("SIGKILL");
 }
 
 describe("an init killed at any moment", () => {
