@@ -14,7 +14,7 @@ import {
   CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
   STORE_FORMAT_VERSION, TMP_DIR,
 } from "./layout.js";
-import { fsyncDir, writeFileAtomicSync } from "./fsutil.js";
+import { ensureDirDurable, fsyncDir, writeFileAtomicSync } from "./fsutil.js";
 import {
   Artifacts, checkAsOf, recoverArtifacts, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
 } from "./artifacts.js";
@@ -94,7 +94,9 @@ function readFormat(root: string): FormatFile | undefined {
  */
 function makeLayoutDirs(root: string): void {
   try {
-    makeDirs(root);
+    // The root's name and any parents made for it are fsynced into their parents: a store
+    // whose FORMAT is durable is never lost with its directory's entry after a power loss.
+    ensureDirDurable(root);
     accessSync(root, constants.W_OK);
   } catch (err) {
     throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${root}: ${(err as Error).message}`, { path: root }, { cause: err });

@@ -204,6 +204,31 @@ function sweepable(dir: string): Digest[] {
   return digests;
 }
 
+describe("creating a store", () => {
+  it("the store directory and each parent made for it are fsynced into their parents before FORMAT is written", async () => {
+    const base = makeTempDir();
+    const dir = join(base, "a", "b", "store");
+    const events = await recorded(() => writer(dir));
+    const format = events.findIndex((e) => e.op === "rename" && e.to === join(dir, "FORMAT"));
+    expect(format, JSON.stringify(events)).toBeGreaterThanOrEqual(0);
+    for (const [made, parent] of [[join(base, "a"), base], [join(base, "a", "b"), join(base, "a")], [dir, join(base, "a", "b")]]) {
+      const mkdir = events.findIndex((e) => e.op === "mkdir" && e.path === made);
+      const synced = events.findIndex((e, i) => i > mkdir && e.op === "fsync" && e.path === parent);
+      expect({ made, mkdir: mkdir >= 0 }, JSON.stringify(events)).toEqual({ made, mkdir: true });
+      expect({ made, synced: synced > mkdir && synced < format }, JSON.stringify(events)).toEqual({ made, synced: true });
+    }
+  });
+
+  it("an existing empty directory becomes a store without fsyncing its parent", async () => {
+    const base = makeTempDir();
+    const dir = join(base, "store");
+    mkdirSync(dir);
+    const events = await recorded(() => writer(dir));
+    expect(events.some((e) => e.op === "fsync" && e.path === base), JSON.stringify(events)).toBe(false);
+    expect(existsSync(join(dir, "FORMAT"))).toBe(true);
+  });
+});
+
 describe("gc's sweep", () => {
   it("fsyncs each directory it removed files from once, after the unlinks and while the rows are sweeping, then marks them swept", async () => {
     const dir = join(makeTempDir(), "store");
