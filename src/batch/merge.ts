@@ -20,6 +20,9 @@ import type { Store } from "../store/store.js";
 import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
 import type { OrderIndex } from "./order-index.js";
 import { partitionOf } from "./partition.js";
+import { indexIdEnd } from "./records.js";
+
+const COMMA = 0x2c;
 
 /** Where a committed pulse's records and leaf hashes are, for the merge. */
 export interface MergePulse {
@@ -121,7 +124,8 @@ export class IndexIdMerge implements MergeCursor {
     while (c.pos >= c.texts.length) this.load(c, i);
     const text = c.texts[c.pos] as string;
     // A completed record starts with its id, a failed or bytes record ends with it.
-    if (!text.startsWith(`{"id":${i},`) && !text.endsWith(`,"id":${i}}`)) {
+    const idEnd = indexIdEnd(text, i);
+    if ((idEnd < 0 || text.charCodeAt(idEnd) !== COMMA) && !text.endsWith(`,"id":${i}}`)) {
       throw new CairnError(ErrorCode.INTERNAL, `ordered merge: expected the record of EU ${i}, found ${text.slice(0, 200)}`, { id: i });
     }
     this.text = text;

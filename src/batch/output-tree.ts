@@ -103,6 +103,8 @@ class LocalTree implements OutputTree {
 class HelperTree implements OutputTree {
   private readonly worker: Worker;
   private chunk = new Uint8Array(TREE_CHUNK_LEAVES * LEAF_HASH_BYTES);
+  /** `chunk` as a Buffer (the target of `Buffer#copy`, which needs no view per leaf). */
+  private chunkBuf = Buffer.from(this.chunk.buffer);
   private fill = 0;
   private count = 0;
   private inFlight = 0;
@@ -139,7 +141,7 @@ class HelperTree implements OutputTree {
   }
 
   add(packed: Buffer, offset: number): boolean {
-    this.chunk.set(packed.subarray(offset, offset + LEAF_HASH_BYTES), this.fill);
+    packed.copy(this.chunkBuf, this.fill, offset, offset + LEAF_HASH_BYTES);
     this.fill += LEAF_HASH_BYTES;
     this.count++;
     if (this.fill === this.chunk.length) this.send();
@@ -152,6 +154,7 @@ class HelperTree implements OutputTree {
     this.worker.postMessage({ type: "leaves", buf }, [buf.buffer as ArrayBuffer]);
     this.inFlight++;
     this.chunk = new Uint8Array(TREE_CHUNK_LEAVES * LEAF_HASH_BYTES);
+    this.chunkBuf = Buffer.from(this.chunk.buffer);
     this.fill = 0;
   }
 

@@ -37,6 +37,39 @@ export function recordText(o: EUResult): string {
   return `{"id":${canonicalText(o.id)}${OUTPUT_KEY}${o.json}}`;
 }
 
+const ID_KEY = '{"id":';
+/** Digits of the largest safe integer. */
+const MAX_ID_DIGITS = 16;
+
+/**
+ * For a record text and an index-like id (a non-negative safe integer): the position just past
+ * the id when the text starts `{"id":` followed by exactly the canonical digits of `id` (no
+ * leading zero), else -1. The same test as `text.startsWith(`{"id":${id}`)` followed by a check
+ * of the next character, by character codes: no string is built per record (the merge and the
+ * pool's unpacking call it once per EU).
+ */
+export function indexIdEnd(text: string, id: number): number {
+  if (!text.startsWith(ID_KEY)) return -1;
+  const start = ID_KEY.length;
+  let v = 0;
+  let k = start;
+  for (; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) break;
+    v = v * 10 + (c - 0x30);
+  }
+  const digits = k - start;
+  // Up to 16 digits the value is exact below 2^53 and rounds to at least 2^53 above it, so it
+  // equals a safe integer only when the digits are that integer's.
+  if (digits === 0 || digits > MAX_ID_DIGITS || (digits > 1 && text.charCodeAt(start) === 0x30) || v !== id) return -1;
+  return k;
+}
+
+/** Whether `id` is one `indexIdEnd` takes: a non-negative safe integer. */
+export function isIndexLikeId(id: unknown): id is number {
+  return typeof id === "number" && Number.isSafeInteger(id) && id >= 0;
+}
+
 export function isFailedRecord(text: string): boolean {
   return text.startsWith('{"error":');
 }

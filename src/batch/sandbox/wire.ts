@@ -4,7 +4,7 @@
  * object form; the pool unpacks them into EUResult objects that carry their record text.
  */
 import { canonicalText } from "../canonical-text.js";
-import { recordText } from "../records.js";
+import { indexIdEnd, isIndexLikeId, recordText } from "../records.js";
 import type { EUError, EUResult, EuId, WireResults } from "./protocol.js";
 
 /** Worker side: collects one chunk of results with their record texts. */
@@ -68,10 +68,17 @@ export function unpackResults(wire: unknown, ids: readonly EuId[], from: number)
       e++;
       continue;
     }
-    const idText = canonicalText(id);
-    const prefix = `{"id":${idText}${OUTPUT_KEY}`;
-    if (!text.startsWith(prefix) || !text.endsWith("}")) return undefined;
-    out[k] = { id, ok: true, bytes: false, json: text.slice(prefix.length, -1), text };
+    // `{"id":<id>,"output":` (an index-like id checked by character codes, without building the prefix).
+    let at: number;
+    if (isIndexLikeId(id)) {
+      const end = indexIdEnd(text, id);
+      at = end >= 0 && text.startsWith(OUTPUT_KEY, end) ? end + OUTPUT_KEY.length : -1;
+    } else {
+      const prefix = `{"id":${canonicalText(id)}${OUTPUT_KEY}`;
+      at = text.startsWith(prefix) ? prefix.length : -1;
+    }
+    if (at < 0 || !text.endsWith("}")) return undefined;
+    out[k] = { id, ok: true, bytes: false, json: text.slice(at, -1), text };
   }
   return e === errors.length ? out : undefined;
 }
