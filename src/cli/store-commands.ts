@@ -106,18 +106,24 @@ async function copyToStdout(source: Readable): Promise<void> {
 
 function getCommand(): Command {
   return new Command("get")
-    .description("write an artifact's verified bytes to stdout (or to a file with -o, atomically)")
+    .description("write an artifact's verified bytes to stdout (or to a file with -o/--out, atomically)")
     .argument("<digest>", "artifact digest (sha256:…)")
-    .option("-o, --output <file>", "write to this file instead of stdout", nonEmptyArg("--output"))
+    .option("-o, --out <file>", "write to this file instead of stdout", nonEmptyArg("--out"))
+    // The name of older builds (`--out` is every other command's): the same, hidden from the help.
+    .addOption(new Option("--output <file>", "the same as --out").argParser(nonEmptyArg("--output")).hideHelp())
     .addOption(snapshotOption())
-    .action(async (digestArg: string, opts: { output?: string; snapshot?: string }, cmd: Command) => {
+    .action(async (digestArg: string, opts: { out?: string; output?: string; snapshot?: string }, cmd: Command) => {
       const digest = parseDigest(digestArg);
+      if (opts.out !== undefined && opts.output !== undefined) {
+        throw new CairnError(ErrorCode.USAGE, "give --out (-o) or --output, not both", { field: "--out" });
+      }
+      const target = opts.out ?? opts.output;
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);
-        if (opts.output !== undefined) {
+        if (target !== undefined) {
           // The bytes are verified as they stream (a mismatch fails the read, and out-file.ts
           // then drops the temp file: the file appears only with verified bytes).
-          const shown = opts.output;
+          const shown = target;
           const info: ArtifactInfo = reader.stat(digest);
           // A signal meanwhile exits through the exit hooks, which remove the temp file.
           await exitOnSignal(() => {}, () =>

@@ -3,7 +3,7 @@
  * with an unknown name, one-line YAML errors of a node config, the --key file named in a key
  * error, `lineage --depth` parsed against its limit.
  */
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LINEAGE_DEPTH } from "../../src/store/edges.js";
@@ -73,11 +73,25 @@ describe("empty output paths", () => {
     expect(existsSync(join(dir, "store"))).toBe(false);
   });
 
-  it("store get -o '' / --output '' is E_USAGE naming --output", () => {
+  it("store get -o '' / --out '' / --output '' is E_USAGE naming the flag; --out and --output together are E_USAGE", () => {
     const digest = run(["store", "put", "in.jsonl"]).out.trim();
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    usage(run(["store", "get", digest, "-o", ""]), "cairn: --output must not be empty [E_USAGE]");
+    usage(run(["store", "get", digest, "-o", ""]), "cairn: --out must not be empty [E_USAGE]");
+    usage(run(["store", "get", digest, "--out", ""]), "cairn: --out must not be empty [E_USAGE]");
     usage(run(["store", "get", digest, "--output", ""]), "cairn: --output must not be empty [E_USAGE]");
+    usage(run(["store", "get", digest, "--out", "a", "--output", "b"]), "cairn: give --out (-o) or --output, not both [E_USAGE]");
+    expect(existsSync(join(dir, "a")) || existsSync(join(dir, "b"))).toBe(false);
+  });
+
+  it("store get --out and the older --output write the same verified bytes", () => {
+    const digest = run(["store", "put", "in.jsonl"]).out.trim();
+    expect(run(["store", "get", digest, "--out", "a.jsonl"]).status).toBe(0);
+    expect(run(["store", "get", digest, "--output", "b.jsonl"]).status).toBe(0);
+    expect(readFileSync(join(dir, "a.jsonl"))).toEqual(readFileSync(join(dir, "in.jsonl")));
+    expect(readFileSync(join(dir, "b.jsonl"))).toEqual(readFileSync(join(dir, "in.jsonl")));
+    const help = run(["store", "get", "--help"]).out.replace(/\s+/g, " ");
+    expect(help).toContain("-o, --out <file> write to this file instead of stdout");
+    expect(help).not.toContain("--output");
   });
 });
 
