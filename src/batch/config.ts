@@ -22,6 +22,8 @@ export const MAX_WORKERS = 256;
 export const DEFAULT_RETRIES = 2;
 export const MAX_RETRIES = 100;
 export const DEFAULT_SEED = "0";
+/** Longest run seed (UTF-16 code units); a seed is at least one. */
+export const MAX_SEED_CHARS = 256;
 export const DEFAULT_MAX_MEMORY_BYTES = 512 * 1024 * 1024;
 /** The smallest --max-memory accepted: below this the engine cannot hold one pulse per worker. */
 export const MIN_MAX_MEMORY_BYTES = 32 * 1024 * 1024;
@@ -167,7 +169,7 @@ export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
     throw new CairnError(ErrorCode.USAGE, `seed must be a string or a safe integer, got ${describeValue(rawSeed)}`, { field: "seed" });
   }
   const seed = rawSeed === undefined ? DEFAULT_SEED : String(rawSeed);
-  if (seed.length === 0 || seed.length > 256) throw new CairnError(ErrorCode.USAGE, "seed must be 1..256 characters", { field: "seed" });
+  if (seed.length === 0 || seed.length > MAX_SEED_CHARS) throw new CairnError(ErrorCode.USAGE, `seed must be 1..${MAX_SEED_CHARS} characters`, { field: "seed" });
   const allowFailures: unknown = c.allowFailures;
   if (allowFailures !== undefined && typeof allowFailures !== "boolean") {
     throw new CairnError(ErrorCode.USAGE, `allowFailures must be a boolean, got ${describeValue(allowFailures)}`, { field: "allowFailures" });

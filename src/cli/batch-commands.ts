@@ -22,7 +22,7 @@ import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
-  MAX_PULSE_SIZE, MAX_RETRIES, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
+  MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
 import { inputIoError } from "../batch/input/source.js";
@@ -59,6 +59,14 @@ export function parseRate(text: string, what: string): number {
   const n = /^(\d+(\.\d*)?|\.\d+)$/.test(t) ? Number(t) : Number.NaN;
   if (!(n >= 0 && n <= 1)) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected a number in [0, 1], e.g. 0.05`, { value: text });
   return n;
+}
+
+/** A run seed: 1..MAX_SEED_CHARS characters (E_USAGE naming the flag otherwise). */
+function parseSeed(text: string): string {
+  if (text.length === 0 || text.length > MAX_SEED_CHARS) {
+    throw new CairnError(ErrorCode.USAGE, `invalid --seed ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}: must be 1..${MAX_SEED_CHARS} characters`, { field: "--seed" });
+  }
+  return text;
 }
 
 /** A size such as 256MB, 1GiB or a byte count, at least the engine's minimum. */
@@ -330,7 +338,7 @@ export function runCommand(): Command {
       ),
     )
     .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseCount(v, "--retries", MAX_RETRIES, 0)))
-    .option("--seed <s>", `run seed for the per-EU seeded randomness (default ${DEFAULT_SEED})`)
+    .option("--seed <s>", `run seed for the per-EU seeded randomness (1..${MAX_SEED_CHARS} characters; default ${DEFAULT_SEED})`, parseSeed)
     .addOption(new Option("--max-memory <size>", `memory bound, e.g. 256MB, 1GiB (default ${humanBytes(DEFAULT_MAX_MEMORY_BYTES)})`).argParser((v) => parseMemory(v, "--max-memory")))
     .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
     .option("--allow-failures", "exit 0 even when EUs failed (failures are still recorded)")
