@@ -11,10 +11,10 @@ import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
-import { CairnError, ErrorCode, isCairnError, UsageError } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { iterateRuns, type RunSummary } from "../batch/runs.js";
@@ -26,7 +26,7 @@ import {
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
 import { inputIoError } from "../batch/input/source.js";
-import { MODULE_EXTENSIONS } from "../batch/sandbox/bundle.js";
+import { checkModuleFile } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor, withStore } from "./context.js";
@@ -280,23 +280,13 @@ async function executeAndReport(
  * The module and input paths of `cairn run`, checked before the store is opened (or created:
  * `./.cairn` in an empty directory) and before any progress is printed, with the engine's own
  * errors for them: a module without a .ts/.mts/.js/.mjs extension is E_USAGE, a missing one
- * E_NOT_FOUND, one that is not a file E_INVALID_INPUT (sandbox/bundle.ts `bundleModule`); an
+ * E_NOT_FOUND, one that is not a file or cannot be read E_INVALID_INPUT (sandbox/bundle.ts `checkModuleFile`, as `bundleModule` checks it); an
  * input path that cannot be stat'ed is the readers' error (input/source.ts `inputIoError`:
  * E_NOT_FOUND `input not found: <path>` for a missing one). Stdin (`-`) is not looked at. Only
  * the paths are checked: what they hold is read, and refused, by the engine as before.
  */
 async function checkRunPaths(modulePath: string, input: string): Promise<void> {
-  if (!MODULE_EXTENSIONS.includes(extname(modulePath).toLowerCase())) {
-    throw new UsageError(`module ${modulePath} must be a ${MODULE_EXTENSIONS.join(", ")} file`, { path: modulePath });
-  }
-  try {
-    if (!(await stat(modulePath)).isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `module ${modulePath} is not a file`, { path: modulePath });
-  } catch (err) {
-    if (isCairnError(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw new CairnError(ErrorCode.NOT_FOUND, `module not found: ${modulePath}`, { path: modulePath }, { cause: err });
-    // Any other error: the bundler reports it ("cannot read module …").
-  }
+  await checkModuleFile(modulePath);
   if (input === "-") return;
   try {
     await stat(input);

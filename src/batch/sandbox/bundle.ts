@@ -153,6 +153,29 @@ async function userImportMeta(code: string, sourceOf: SourceOf, options: BuildOp
 }
 
 /**
+ * The real path of the module file at `path`, checked as `bundleModule` checks it (the CLI runs
+ * this before it creates a store): E_USAGE for an extension other than MODULE_EXTENSIONS,
+ * E_NOT_FOUND when it does not exist, E_INVALID_INPUT for a directory or one that cannot be read.
+ */
+export async function checkModuleFile(path: string): Promise<string> {
+  if (!MODULE_EXTENSIONS.includes(extname(path).toLowerCase())) {
+    throw new UsageError(`module ${path} must be a ${MODULE_EXTENSIONS.join(", ")} file`, { path });
+  }
+  try {
+    const entryReal = await realpath(resolve(path));
+    if (!(await stat(entryReal)).isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `module ${path} is not a file`, { path });
+    return entryReal;
+  } catch (err) {
+    if (err instanceof CairnError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new CairnError(ErrorCode.NOT_FOUND, `module not found: ${path}`, { path }, { cause: err });
+    }
+    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read module ${path}: ${(err as Error).message}`, { path }, { cause: err });
+  }
+}
+
+/**
  * Bundles the module at `path` (`.ts`, `.mts`, `.js` or `.mjs`).
  *
  * Errors: E_USAGE for another extension; E_NOT_FOUND when the file does not exist;
@@ -162,23 +185,7 @@ async function userImportMeta(code: string, sourceOf: SourceOf, options: BuildOp
  */
 export async function bundleModule(path: string): Promise<ModuleBundle> {
   const ext = extname(path).toLowerCase();
-  if (!MODULE_EXTENSIONS.includes(ext)) {
-    throw new UsageError(`module ${path} must be a ${MODULE_EXTENSIONS.join(", ")} file`, { path });
-  }
-  let entryReal: string;
-  try {
-    entryReal = await realpath(resolve(path));
-    const st = await stat(entryReal);
-    if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `module ${path} is not a file`, { path });
-  } catch (err) {
-    if (err instanceof CairnError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") {
-      throw new CairnError(ErrorCode.NOT_FOUND, `module not found: ${path}`, { path }, { cause: err });
-    }
-    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read module ${path}: ${(err as Error).message}`, { path }, { cause: err });
-  }
-
+  const entryReal = await checkModuleFile(path);
   const workDir = dirname(entryReal);
   let code: string;
   let mapText: string;
