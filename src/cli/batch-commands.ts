@@ -280,7 +280,8 @@ async function executeAndReport(
  * The module and input paths of `cairn run`, checked before the store is opened (or created:
  * `./.cairn` in an empty directory) and before any progress is printed, with the engine's own
  * errors for them: a module without a .ts/.mts/.js/.mjs extension is E_USAGE, a missing one
- * E_NOT_FOUND, one that is not a file or cannot be read E_INVALID_INPUT (sandbox/bundle.ts `checkModuleFile`, as `bundleModule` checks it); an
+ * E_NOT_FOUND, one that is not a file or cannot be read E_INVALID_INPUT (sandbox/bundle.ts
+ * `checkModuleFile`, the check `bundleModule` makes); an
  * input path that cannot be stat'ed is the readers' error (input/source.ts `inputIoError`:
  * E_NOT_FOUND `input not found: <path>` for a missing one). Stdin (`-`) is not looked at. Only
  * the paths are checked: what they hold is read, and refused, by the engine as before.
