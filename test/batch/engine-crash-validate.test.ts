@@ -92,10 +92,10 @@ describe("pool: results delivered before a crash", () => {
       euIndex: 100,
       completed: Array.from({ length: PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)),
     });
-    const timeout = await pool.runPulse(5, tasks(150, { 130: { action: "loop" } }), { attempt: 1, euTimeoutMs: 300 });
+    const timeout = await pool.runPulse(5, tasks(150, { 130: { action: "loop" } }), { attempt: 1, euTimeoutMs: 1000 });
     expect(plain(timeout)).toEqual({
       kind: "crashed",
-      error: { code: "E_EU_TIMEOUT", message: "EU 130 did not settle within 300 ms" },
+      error: { code: "E_EU_TIMEOUT", message: "EU 130 did not settle within 1000 ms" },
       euIndex: 130,
       completed: Array.from({ length: 2 * PARTIAL_RESULTS_CHUNK }, (_, i) => echo(i)),
     });

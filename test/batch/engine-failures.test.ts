@@ -305,7 +305,7 @@ describe("worker crashes and timeouts", () => {
     const { store } = scratch.store();
     const code = "export default (x) => x.v;\nexport const initial = 0;\nexport function reduce(acc, v) { if (v === 3) for (;;); return acc + v; }\n";
     const data = Array.from({ length: 6 }, (_, i) => ({ v: i }));
-    await expect(run(store, data, { code, name: "r.mjs" }, { partitions: 2, pulseSize: 2, workers: 1, euTimeoutMs: 300 })).rejects.toMatchObject({
+    await expect(run(store, data, { code, name: "r.mjs" }, { partitions: 2, pulseSize: 2, workers: 1, euTimeoutMs: 1000 })).rejects.toMatchObject({
       code: ErrorCode.EU_TIMEOUT,
       message: expect.stringContaining("reduce of module r.mjs failed: ") as unknown as string,
     });
@@ -316,7 +316,7 @@ describe("worker crashes and timeouts", () => {
     const { store } = scratch.store();
     const code = "export default (x) => (x.hang ? new Promise(() => {}) : Promise.resolve(x.v * 3));\n";
     const data = Array.from({ length: 8 }, (_, i) => ({ v: i, hang: i === 2 }));
-    const r = await run(store, data, { code, name: "hang.mjs" }, { partitions: 1, pulseSize: 8, workers: 1, retries: 0, euTimeoutMs: 200, allowFailures: true });
+    const r = await run(store, data, { code, name: "hang.mjs" }, { partitions: 1, pulseSize: 8, workers: 1, retries: 0, euTimeoutMs: 1000, allowFailures: true });
     expect(r.status).toBe("completed");
     expect(r.counts).toEqual({ total: 8, completed: 7, failed: 1, retried: 0 });
     expect(r.failures.map((f) => [f.id, f.code])).toEqual([[2, ErrorCode.EU_TIMEOUT]]);
@@ -326,11 +326,11 @@ describe("worker crashes and timeouts", () => {
     const { store } = scratch.store();
     const data = Array.from({ length: 12 }, (_, i) => ({ v: i, loop: i === 6 }));
     const t0 = Date.now();
-    const r = await run(store, data, fixture("engine-crash.mjs"), { partitions: 1, pulseSize: 12, workers: 1, retries: 1, euTimeoutMs: 300 });
+    const r = await run(store, data, fixture("engine-crash.mjs"), { partitions: 1, pulseSize: 12, workers: 1, retries: 1, euTimeoutMs: 1000 });
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(r.status).toBe("failed");
     expect(r.counts).toEqual({ total: 12, completed: 11, failed: 1, retried: 1 });
-    expect(r.failures).toEqual([{ id: 6, code: ErrorCode.EU_TIMEOUT, message: expect.stringContaining("300 ms") as unknown as string }]);
+    expect(r.failures).toEqual([{ id: 6, code: ErrorCode.EU_TIMEOUT, message: expect.stringContaining("1000 ms") as unknown as string }]);
     const m = manifestOf(store, r.runId);
     expect(m.pulses[0]?.attempts).toEqual([
       { id: 6, attempts: 2, errors: [1, 2].map(() => ({ code: ErrorCode.EU_TIMEOUT, message: expect.stringContaining("EU 6") as unknown as string })) },
