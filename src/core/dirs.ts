@@ -4,12 +4,13 @@
  * ENOENT for a missing parent, creates the parent (EEXIST) and retries the child, again and
  * again. Here the nearest existing ancestor is found first, then each missing directory is made
  * once, top down, so every error (ENOENT, EACCES, ENOTDIR, EEXIST for a file at `dir`) is thrown
- * as the system reports it.
+ * as the system reports it. Returns the directories that were missing, top down (empty when `dir`
+ * existed), for a caller that makes their entries durable (store/fsutil.ts `ensureDirDurable`).
  */
 import { mkdirSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 
-export function makeDirs(dir: string): void {
+export function makeDirs(dir: string): string[] {
   const missing: string[] = [];
   // The path as given, parent by parent (`dirname`, not `resolve`): `link/../x` must be the
   // kernel's `..` of where the link points, as mkdir sees it, not `x` beside the link.
@@ -33,7 +34,8 @@ export function makeDirs(dir: string): void {
     if (parent === p) break;
     p = parent;
   }
-  for (const d of missing.reverse()) {
+  missing.reverse();
+  for (const d of missing) {
     try {
       mkdirSync(d);
     } catch (err) {
@@ -41,6 +43,7 @@ export function makeDirs(dir: string): void {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST" || !isDirectory(d)) throw err;
     }
   }
+  return missing;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, type Stats } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { makeDirs } from "../core/dirs.js";
 import { tempFileName } from "./temp-files.js";
@@ -59,25 +59,7 @@ export function ensureDir(dir: string): void {
  * 256), never per file.
  */
 export function ensureDirDurable(dir: string): void {
-  const missing: string[] = [];
-  for (let p = dir; ; ) {
-    let st: Stats | undefined;
-    try {
-      st = statSync(p, { throwIfNoEntry: false });
-    } catch {
-      break; // ENOTDIR, EACCES…: makeDirs reports it
-    }
-    if (st !== undefined) {
-      if (p === dir && st.isDirectory()) return;
-      break;
-    }
-    missing.push(p);
-    const parent = dirname(p);
-    if (parent === p) break;
-    p = parent;
-  }
-  makeDirs(dir);
-  for (const d of missing.reverse()) fsyncDir(dirname(d));
+  for (const d of makeDirs(dir)) fsyncDir(dirname(d));
 }
 
 /** True when an fs error means "no such file or directory". */
