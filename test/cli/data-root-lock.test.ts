@@ -3,25 +3,17 @@
  * stops, so `cairn wf run` (PGS and `--snapshot`) on that data root and a second `cairn serve`
  * fail with E_DATA_ROOT_LOCKED after `--data-root-wait`; the lock is free again once it stops.
  */
-import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { acquireDataRootLock, type DataRootLock } from "../../src/workflow/effects/data-root-lock.js";
 import { baseDecl, prepared } from "../workflow/cairn-fixture.js";
 import { payload, sandbox, WF, type Sandbox } from "../workflow/pgs-fixture.js";
-import { cairn, serveCairn, type ServingCairn } from "./helpers.js";
+import { cairn, killChildrenAfterEach, serveCairn, type ServingCairn } from "./helpers.js";
 
 const boxes: Sandbox[] = [];
-const children: ChildProcess[] = [];
 const locks: DataRootLock[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill("SIGKILL");
-      await new Promise((r) => c.once("exit", r));
-    }
-  }
+const children = killChildrenAfterEach(() => {
   for (const l of locks.splice(0)) l.release();
   for (const b of boxes.splice(0)) b.cleanup();
 });

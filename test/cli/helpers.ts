@@ -44,6 +44,11 @@ export function cairn(args: string[], opts: RunOptions): RunResult {
   return { status: r.status, stdout: r.stdout, out: r.stdout.toString("utf8"), err: r.stderr.toString("utf8") };
 }
 
+/** The error object of a `--json` failure: stderr is exactly one `{"error": {...}}` document. */
+export function jsonError(r: RunResult): { code: string; message: string; details?: Record<string, unknown> } {
+  return (JSON.parse(r.err) as { error: { code: string; message: string; details?: Record<string, unknown> } }).error;
+}
+
 /** Parses stdout as exactly one JSON value. */
 export function json<T = unknown>(r: RunResult): T {
   return JSON.parse(r.out) as T;

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MAX_PAYLOAD_BYTES } from "../../src/workflow/pgs/constants.js";
-import { cairn, json, type RunResult } from "./helpers.js";
+import { cairn, json, jsonError, type RunResult } from "./helpers.js";
 import { payload, scratchPerTest, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const EXAMPLES = new URL("../../examples/workflows/", import.meta.url).pathname;
@@ -23,10 +23,6 @@ function wfRun(b: Sandbox, payloadArg: string, input?: Buffer | string, extra: s
   });
 }
 
-interface ErrorJson {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-}
-const errorOf = (r: RunResult): ErrorJson["error"] => (JSON.parse(r.err) as ErrorJson).error;
 
 describe("wf run --payload - reads the payload from stdin", () => {
   it("the same run (trace id, status) as the payload file", () => {
@@ -52,11 +48,11 @@ describe("wf run --payload - reads the payload from stdin", () => {
     for (const [input, message, details] of cases) {
       const r = wfRun(b, "-", input);
       expect([message, r.status, r.out]).toEqual([message, 1, ""]);
-      expect(errorOf(r)).toMatchObject({ code: "E_INVALID_INPUT", message, details });
+      expect(jsonError(r)).toMatchObject({ code: "E_INVALID_INPUT", message, details });
     }
     // The same text for a file, but for the name.
     writeFileSync(join(b.root, "bad.json"), '{"a": 1,\n "b": }');
-    expect(errorOf(wfRun(b, "bad.json")).message).toBe("Payload file is not valid JSON: Expecting value: line 2 column 7 (char 15) (bad.json)");
+    expect(jsonError(wfRun(b, "bad.json")).message).toBe("Payload file is not valid JSON: Expecting value: line 2 column 7 (char 15) (bad.json)");
   });
 
   it("bounded by the payload size limit: E_LIMIT_EXCEEDED past MAX_PAYLOAD_BYTES, nothing run", () => {
@@ -64,7 +60,7 @@ describe("wf run --payload - reads the payload from stdin", () => {
     const big = Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20);
     const r = wfRun(b, "-", big);
     expect(r.status).toBe(1);
-    expect(errorOf(r)).toEqual({ code: "E_LIMIT_EXCEEDED", message: `Payload <stdin> is more than the ${MAX_PAYLOAD_BYTES}-byte limit`, details: { field: "--payload", path: "<stdin>" } });
+    expect(jsonError(r)).toEqual({ code: "E_LIMIT_EXCEEDED", message: `Payload <stdin> is more than the ${MAX_PAYLOAD_BYTES}-byte limit`, details: { field: "--payload", path: "<stdin>" } });
     // Exactly the limit is read (and then parsed: whitespace around an object).
     const atLimit = Buffer.alloc(MAX_PAYLOAD_BYTES, 0x20);
     Buffer.from(readFileSync(DENY)).copy(atLimit, 0);
@@ -92,7 +88,7 @@ describe("an empty --payload is a usage error naming the flag", () => {
       const r = cairn(args, { cwd: b.root, env: NO_ENV });
       expect([r.status, r.out, r.err]).toEqual([2, "", "cairn: --payload must not be empty [E_USAGE]\n"]);
       const j = cairn(["--json", ...args], { cwd: b.root, env: NO_ENV });
-      expect(errorOf(j)).toEqual({ code: "E_USAGE", message: "--payload must not be empty", details: { field: "--payload" } });
+      expect(jsonError(j)).toEqual({ code: "E_USAGE", message: "--payload must not be empty", details: { field: "--payload" } });
     }
     expect(readdirSync(b.dataRoot)).toEqual([]); // nothing ran
   });
@@ -115,7 +111,7 @@ describe("wf replay of a run whose recorded prior state holds an unusable file",
     const traceId = json<{ traceId: string }>(r).traceId;
     const replay = cairn(["--store", "st", "--json", "wf", "replay", traceId], { cwd: b.root, env: NO_ENV });
     expect([replay.status, replay.out]).toEqual([1, ""]);
-    const e = errorOf(replay);
+    const e = jsonError(replay);
     expect(e.code).toBe("E_INVALID_INPUT");
     expect(e.message).toBe(`Recorded run ${traceId} cannot be replayed: its prior state holds the data-root file "${audit}" as unusable (symlink), which a replay cannot recreate`);
     expect(e.details).toMatchObject({ reason: "unreplayable_state", traceId, path: audit, unusable: { kind: "symlink" } });

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } f
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { acquireDataRootLock } from "../../src/workflow/effects/data-root-lock.js";
-import { cairn, json, sha256Hex, type RunResult } from "./helpers.js";
+import { cairn, json, jsonError, sha256Hex, type RunResult } from "./helpers.js";
 import { payload, scratchPerTest, WF, type Sandbox } from "../workflow/pgs-fixture.js";
 
 const REGISTRY = "ai_governance/ai_licensing/license_registry.json";
@@ -30,10 +30,6 @@ function repair(b: Sandbox, args: string[], env: Record<string, string | undefin
 
 const bytesOf = (b: Sandbox, rel: string): Buffer => readFileSync(join(b.dataRoot, rel));
 
-interface ErrorJson {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-}
-const errorOf = (r: RunResult): ErrorJson["error"] => (JSON.parse(r.err) as ErrorJson).error;
 
 describe("a torn registry: BACKEND_ERROR naming the repair, repaired, the next run succeeds", () => {
   it("human and --json", () => {
@@ -92,7 +88,7 @@ describe("a torn append-only log: E_STORE_CORRUPT naming the repair, repaired, t
 
     const failed = wfRun(b, WF.deny, DENY, ["--json"]);
     expect(failed.status).toBe(1);
-    const err = errorOf(failed);
+    const err = jsonError(failed);
     expect(err.code).toBe("E_STORE_CORRUPT");
     expect(err.message).toBe(
       `Runtime error: "${AUDIT}" ends in a torn line (${torn.length} bytes after offset ${clean.length} without a newline, an interrupted append): ` +
@@ -138,7 +134,7 @@ describe("refusals leave every file as it was", () => {
     for (const [file, code, message] of cases) {
       const r = repair(b, ["--data-root", "data", file, "--json"]);
       expect([file, r.status, r.out]).toEqual([file, 1, ""]);
-      expect([file, errorOf(r).code, errorOf(r).message]).toEqual([file, code, message]);
+      expect([file, jsonError(r).code, jsonError(r).message]).toEqual([file, code, message]);
     }
     expect(bytesOf(b, AUDIT).equals(before)).toBe(true);
     expect(readFileSync(join(b.root, "outside.jsonl"), "utf8")).toBe('{"a": 1}\n{"b"');
@@ -157,8 +153,8 @@ describe("refusals leave every file as it was", () => {
       writeFileSync(p, text);
       const r = repair(b, ["--data-root", "data", rel, "--json"]);
       expect(r.status).toBe(1);
-      expect(errorOf(r)).toMatchObject({ code: "E_INVALID_INPUT", details: { reason: "not_json_lines", path: rel } });
-      expect(errorOf(r).message).toMatch(/^refusing to repair "m\/(state|empty)\.json": it is (one multi-line JSON document|a single unterminated line in the pretty form of a CS_MUTABLE_JSON_V0 document) .*; nothing was changed$/);
+      expect(jsonError(r)).toMatchObject({ code: "E_INVALID_INPUT", details: { reason: "not_json_lines", path: rel } });
+      expect(jsonError(r).message).toMatch(/^refusing to repair "m\/(state|empty)\.json": it is (one multi-line JSON document|a single unterminated line in the pretty form of a CS_MUTABLE_JSON_V0 document) .*; nothing was changed$/);
       expect(readFileSync(p, "utf8")).toBe(text);
     }
   });
@@ -185,7 +181,7 @@ describe("refusals leave every file as it was", () => {
     try {
       const r = repair(b, ["--data-root", "data", AUDIT, "--data-root-wait", "0", "--json"]);
       expect(r.status).toBe(1);
-      expect(errorOf(r).code).toBe("E_DATA_ROOT_LOCKED");
+      expect(jsonError(r).code).toBe("E_DATA_ROOT_LOCKED");
       expect(bytesOf(b, AUDIT).equals(before)).toBe(true);
     } finally {
       lock.release();
