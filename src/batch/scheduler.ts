@@ -70,8 +70,7 @@ export class PulseScheduler {
   private buffered = 0;
   private held = 0;
   private heldBytes = 0;
-  private running = 0;
-  /** The running pulses (for the output admission check). */
+  /** The running pulses (started, not settled). */
   private readonly active = new Set<ScheduledPulse>();
   /** Output bytes held by the running pulses. */
   private outputBytes = 0;
@@ -131,7 +130,7 @@ export class PulseScheduler {
   }
 
   private full(): boolean {
-    return this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.running > 0);
+    return this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.active.size > 0);
   }
 
   /** Cuts every partial buffer (in partition order) and waits for all pulses to finish. */
@@ -147,7 +146,7 @@ export class PulseScheduler {
   /** Waits for running pulses to settle after a failure elsewhere (no new pulses start). */
   async drain(): Promise<void> {
     this.failure ??= new CairnError(ErrorCode.INTERNAL, "scheduler drained");
-    while (this.running > 0) await new Promise<void>((res) => (this.idle = res));
+    while (this.active.size > 0) await new Promise<void>((res) => (this.idle = res));
   }
 
   /**
@@ -179,7 +178,7 @@ export class PulseScheduler {
    * projection) plus `next`'s projection fit `outputBudgetBytes`.
    */
   private admits(next: ScheduledPulse): boolean {
-    if (this.running === 0) return true;
+    if (this.active.size === 0) return true;
     if (this.seenResults === 0 && this.settledEus === 0) return false;
     const perEu = Math.max(this.seenResults === 0 ? 0 : this.seenBytes / this.seenResults, this.settledEus === 0 ? 0 : this.settledBytes / this.settledEus);
     let bytes = perEu * next.records.length;
@@ -214,16 +213,15 @@ export class PulseScheduler {
 
   private pump(): void {
     if (this.failure !== undefined) return;
-    for (let p = 0; p < this.limits.partitions && this.running < this.limits.maxPulsesInFlight; p++) {
+    for (let p = 0; p < this.limits.partitions && this.active.size < this.limits.maxPulsesInFlight; p++) {
       if (this.busy[p] || (this.queues[p] as ScheduledPulse[]).length === 0) continue;
       // Partition order holds for outputs too: a pulse that does not fit waits, and so do the
       // partitions after it, until a running pulse settles.
       if (!this.admits((this.queues[p] as ScheduledPulse[])[0] as ScheduledPulse)) break;
       const pulse = (this.queues[p] as ScheduledPulse[]).shift() as ScheduledPulse;
       this.busy[p] = true;
-      this.running++;
       this.active.add(pulse);
-      if (this.running > this.peaks.peakRunning) this.peaks.peakRunning = this.running;
+      if (this.active.size > this.peaks.peakRunning) this.peaks.peakRunning = this.active.size;
       this.execute(pulse).then(
         () => this.settle(pulse),
         (err: unknown) => {
@@ -236,7 +234,6 @@ export class PulseScheduler {
 
   private settle(pulse: ScheduledPulse): void {
     this.busy[pulse.partition] = false;
-    this.running--;
     this.held--;
     this.heldBytes -= pulse.bytes;
     this.active.delete(pulse);
