@@ -45,7 +45,7 @@ import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
-import { resultsHeldBytes, type ReduceItem } from "./sandbox/pool.js";
+import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
 /** Failures listed in the ExecutionResult: the manifest's (its first MAX_MANIFEST_FAILURES). */
 export const MAX_RESULT_FAILURES = MAX_MANIFEST_FAILURES;
@@ -375,8 +375,8 @@ async function execute(
     // pulse settles: the scheduler counts it against the output budget. A failure is projected
     // `retries` more times (its retries come back, and its message stays in the attempt log).
     const pulseRunner = runner.pulsesTelling((rs) => {
-      const held = resultsHeldBytes(rs);
-      scheduler.addOutput(sp, held, rs.length, cfg.retries === 0 ? held : held + cfg.retries * resultsHeldBytes(rs, true));
+      const held = heldBytes(rs);
+      scheduler.addOutput(sp, held.all, rs.length, held.all + cfg.retries * held.failures);
       sampleRss();
     });
     let result = findCommittedPulse(store, fnDigest, cfg, spec);

@@ -142,14 +142,20 @@ export interface RunPulseOptions {
  * `failuresOnly`: the failures' part alone.
  */
 export function resultsHeldBytes(results: readonly EUResult[], failuresOnly = false): number {
-  let n = 0;
+  const held = heldBytes(results);
+  return failuresOnly ? held.failures : held.all;
+}
+
+/** `resultsHeldBytes` of a chunk, all of it and its failures' part, in one pass (once per chunk, on the main thread). */
+export function heldBytes(results: readonly EUResult[]): { all: number; failures: number } {
+  let all = 0;
+  let failures = 0;
   for (const r of results) {
-    if (!r.ok) n += (r.text?.length ?? r.error.message.length) + r.error.message.length;
-    else if (failuresOnly) continue;
-    else if (r.bytes) n += r.output.byteLength + 4 * Math.ceil(r.output.byteLength / 3);
-    else n += r.text?.length ?? 2 * r.json.length;
+    if (!r.ok) failures += (r.text?.length ?? r.error.message.length) + r.error.message.length;
+    else if (r.bytes) all += r.output.byteLength + 4 * Math.ceil(r.output.byteLength / 3);
+    else all += r.text?.length ?? 2 * r.json.length;
   }
-  return n;
+  return { all: all + failures, failures };
 }
 
 export interface WorkerPoolOptions {
