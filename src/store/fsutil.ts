@@ -56,10 +56,28 @@ export function ensureDir(dir: string): void {
  * lost with a directory entry that never reached the disk (file systems that do not order
  * directory metadata). A directory that exists already costs one `stat` and no fsync: the
  * store's fan-out directories `objects/ab/` are fsynced in `objects/` once, when made (at most
- * 256), never per file.
+ * 256), never per file. The exception: an existing parent that cannot be opened (mode -wx).
  */
 export function ensureDirDurable(dir: string): void {
-  for (const d of makeDirs(dir)) fsyncDir(dirname(d));
+  const made = makeDirs(dir);
+  for (let i = 0; i < made.length; i++) {
+    try {
+      fsyncDir(dirname(made[i]!));
+    } catch (err) {
+      // The first one's parent was there already and may be one this process can write but not
+      // read (mode -wx): it cannot be opened to fsync, and the new entry's durability is left to
+      // the file system's ordering, as it was before the store fsynced parents. Directories made
+      // here are always readable by their maker, so any other failure is real.
+      if (i === 0 && isAccessDenied(err)) continue;
+      throw err;
+    }
+  }
+}
+
+/** True when an fs error means "permission denied" (EACCES, or EPERM from some file systems). */
+function isAccessDenied(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === "EACCES" || code === "EPERM";
 }
 
 /** True when an fs error means "no such file or directory". */

@@ -219,6 +219,37 @@ describe("creating a store", () => {
     }
   });
 
+  // A parent this process may write but not read (mode -wx) cannot be opened to fsync. The tests
+  // run as root, which no mode stops, so the refusal is injected at the fsync with the same error.
+  const denied = (path: string) => Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: "EACCES", syscall: "open" });
+
+  it("an existing parent that cannot be opened to fsync (mode -wx) does not stop init; the directories made are still fsynced", async () => {
+    const base = makeTempDir();
+    const dir = join(base, "a", "store");
+    hook.beforeFsync = (p) => {
+      if (p === base) throw denied(p);
+    };
+    const events = await recorded(() => writer(dir));
+    expect(existsSync(join(dir, "FORMAT"))).toBe(true);
+    const synced = events.filter((e) => e.op === "fsync").map((e) => e.path);
+    expect(synced).not.toContain(base);
+    expect(synced).toContain(join(base, "a"));
+  });
+
+  it("a directory made for the store that cannot be fsynced fails init with E_STORE_IO", () => {
+    const base = makeTempDir();
+    const dir = join(base, "a", "store");
+    hook.beforeFsync = (p) => {
+      if (p === join(base, "a")) throw denied(p);
+    };
+    expectCairn(
+      () => writer(dir),
+      ErrorCode.STORE_IO,
+      `cannot create store directory ${dir}: EACCES: permission denied, open '${join(base, "a")}'`,
+    );
+    expect(existsSync(join(dir, "FORMAT"))).toBe(false);
+  });
+
   it("an existing empty directory becomes a store without fsyncing its parent", async () => {
     const base = makeTempDir();
     const dir = join(base, "store");
