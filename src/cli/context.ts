@@ -41,10 +41,16 @@ export async function withStore<T>(cmd: Command, mode: Mode, fn: (store: Store, 
   }
 }
 
-/** Wraps an operating-system error about a user-named file into a CairnError naming the path. */
-export function fileError(what: string, path: string, err: unknown): CairnError {
+/**
+ * Wraps an operating-system error about a user-named file into a CairnError naming the path.
+ * The code follows the rule of every command (ARCHITECTURE §9, "Files named by the user"): a
+ * file to read that does not exist is E_NOT_FOUND, one that cannot be read E_INVALID_INPUT; a
+ * file or directory that cannot be written (`direction` "write") is E_STORE_IO.
+ */
+export function fileError(what: string, path: string, err: unknown, direction: "read" | "write" = "read"): CairnError {
   if (err instanceof CairnError) return err;
   const e = err as NodeJS.ErrnoException;
   const reason = e.code === "ENOENT" ? "no such file or directory" : e.code === "EISDIR" ? "is a directory" : e.code === "EACCES" ? "permission denied" : e.message;
-  return new CairnError(ErrorCode.INVALID_INPUT, `cannot ${what} ${path}: ${reason}`, { path, errno: e.code }, { cause: err });
+  const code = direction === "write" ? ErrorCode.STORE_IO : e.code === "ENOENT" ? ErrorCode.NOT_FOUND : ErrorCode.INVALID_INPUT;
+  return new CairnError(code, `cannot ${what} ${path}: ${reason}`, { path, errno: e.code }, { cause: err });
 }

@@ -208,7 +208,7 @@ function keygenCommand(): Command {
         if (!recover) writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, force);
         writeFileAtomic(pubFile, publicKeyPem, 0o644, force);
       } catch (err) {
-        throw fileError("write key files in", opts.out, err);
+        throw fileError("write key files in", opts.out, err, "write");
       }
       // `recovered` only when <id>.pub was written from an existing <id>.key.
       const result = { id, private_key_file: keyFile, public_key_file: pubFile, ed25519: rawPublicKey(publicKeyPem), ...(recover ? { recovered: true } : {}) };

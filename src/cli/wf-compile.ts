@@ -155,7 +155,7 @@ function atomicOutTarget(path: string): { target: string; mode: number; replaces
  * the next `--out` of the same FILE (the dead-writer rule of store/temp-files.ts). Everything
  * else goes through store/out-file.ts: `/dev/stdout` (and the other names of this process's
  * stdout/stderr) to the stream, other paths written through, as a shell redirection would. A
- * failure is E_INVALID_INPUT naming --out.
+ * failure is E_STORE_IO naming --out, like every output file's (`run --out`, `store get -o`).
  */
 async function writeSealedOut(path: string, bytes: Uint8Array): Promise<void> {
   try {
@@ -171,7 +171,7 @@ async function writeSealedOut(path: string, bytes: Uint8Array): Promise<void> {
     if (atomic.replaces && (statSync(target).mode & 0o7777) !== mode) chmodSync(target, mode);
   } catch (err) {
     const cause = err instanceof CairnError && err.cause !== undefined ? err.cause : err;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot write --out ${path}: ${osErrorText(cause)}`, { field: "--out", path }, { cause: err });
+    throw new CairnError(ErrorCode.STORE_IO, `cannot write --out ${path}: ${osErrorText(cause)}`, { field: "--out", path }, { cause: err });
   }
 }
 

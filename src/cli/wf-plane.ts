@@ -35,6 +35,7 @@ import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import type { CairnRunResult } from "../workflow/cairn/run.js";
 import { snapshotRunSetup, type SnapshotRunOpts } from "./wf-compile.js";
+import { fileError } from "./context.js";
 
 /** `runSnapshot` (wf-compile.ts) with a plane node for the lane-bound steps. */
 export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string }> {
@@ -44,7 +45,7 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
   try {
     pem = readFileSync(p.key, "utf8");
   } catch (err) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read --plane-key ${p.key}: ${(err as Error).message}`, { path: p.key });
+    throw fileError("read --plane-key", p.key, err);
   }
   let privateKey: KeyObject;
   try {

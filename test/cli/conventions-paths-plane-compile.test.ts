@@ -159,7 +159,7 @@ describe("wf compile --out replaces the previous snapshot atomically", () => {
       env: { ...process.env, NO_COLOR: "1", CAIRN_STORE: "" },
     });
     expect(readFileSync(join(cwd, "snap.json")).equals(good)).toBe(true);
-    expect(r.stderr.toString()).toBe("cairn: cannot write --out snap.json: EFBIG: file too large [E_INVALID_INPUT]\n");
+    expect(r.stderr.toString()).toBe("cairn: cannot write --out snap.json: EFBIG: file too large [E_STORE_IO]\n");
     expect(r.status).toBe(1);
     expect(readdirSync(cwd).sort()).toEqual(["snap.json", "wf.yaml", "wf2.yaml"]); // no temp file left
 

@@ -222,8 +222,35 @@ describe("store location problems", () => {
   it("a missing input file is exit 1 naming it, and creates no store", () => {
     const r = run(["store", "put", "nope.txt"]);
     expect(r.status).toBe(1);
-    expect(r.err).toContain("nope.txt");
+    expect(r.err).toBe("cairn: cannot read nope.txt: no such file or directory [E_NOT_FOUND]\n");
     expect(existsSync(store)).toBe(false);
+  });
+});
+
+describe("files named by the user: one rule in every command (ARCHITECTURE §7)", () => {
+  // A file to read that does not exist is E_NOT_FOUND; one that cannot be read E_INVALID_INPUT;
+  // an output that cannot be written E_STORE_IO. Always exit 1, the path named.
+  it.each([
+    ["store put", ["store", "put", "nope.txt"], "E_NOT_FOUND", "cannot read nope.txt: no such file or directory"],
+    ["store put of a directory", ["store", "put", "."], "E_INVALID_INPUT", "cannot read .: is a directory"],
+    ["plane sign --key", ["plane", "sign", "--key", "nope.key", "--subject", "s", "--audience", "a", "--ttl", "60", "--request", "r.json"], "E_NOT_FOUND", "cannot read key nope.key: no such file or directory"],
+    ["plane describe --config", ["plane", "describe", "--config", "nope.yaml"], "E_NOT_FOUND", "cannot read node config nope.yaml: no such file or directory"],
+    ["run's module", ["run", "nope.mjs", "--input", "in.jsonl"], "E_NOT_FOUND", "module not found: nope.mjs"],
+    ["run's input", ["run", "f.mjs", "--input", "nope.jsonl"], "E_NOT_FOUND", "input not found: nope.jsonl"],
+    ["run --out", ["run", "f.mjs", "--input", "in.jsonl", "--out", "file/o.jsonl", "-q"], "E_STORE_IO", "cannot write file/o.jsonl: ENOTDIR: not a directory"],
+    ["wf compile --out", ["wf", "compile", "wf.yaml", "--out", "file/snap.json", "-q"], "E_STORE_IO", "cannot write --out file/snap.json: ENOTDIR: not a directory"],
+    ["plane keygen --out", ["plane", "keygen", "--out", "file/keys"], "E_STORE_IO", "cannot write key files in file/keys: ENOTDIR: not a directory, mkdir 'file/keys'"],
+  ])("%s", (_name, args, code, message) => {
+    writeFileSync(join(dir, "file"), "a regular file");
+    writeFileSync(join(dir, "f.mjs"), "export default (x) => x;\n");
+    writeFileSync(join(dir, "in.jsonl"), '{"a":1}\n');
+    writeFileSync(join(dir, "r.json"), "{}");
+    writeFileSync(
+      join(dir, "wf.yaml"),
+      "cairn: cairn.workflow/v1\nnamespace: t\ncode: WF_T_V0\nentry: a\nstores:\n  mu: { kind: mutable, path: st/mu.json }\nnodes:\n  a:\n    steps:\n      - { id: get, cs: mu, op: READ, inputs: { key: $.payload.k } }\n    routes:\n      default: { exit: DONE, reason: read }\n",
+    );
+    const r = run([...args, "--json"]);
+    expect({ status: r.status, error: JSON.parse(r.err).error }).toMatchObject({ status: 1, error: { code, message } });
   });
 });
 

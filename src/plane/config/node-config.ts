@@ -241,7 +241,9 @@ export function loadNodeConfig(path: string): NodeConfig {
     bytes = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `cannot read node config ${path}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, { path }, { cause: err });
+    // A missing file is E_NOT_FOUND, an unreadable one E_INVALID_INPUT (every user-named file's rule).
+    const code = e.code === "ENOENT" ? ErrorCode.NOT_FOUND : ErrorCode.INVALID_INPUT;
+    throw new CairnError(code, `cannot read node config ${path}: ${e.code === "ENOENT" ? "no such file or directory" : e.message}`, { path }, { cause: err });
   }
   const decoded = strictUtf8(bytes);
   if ("invalidLine" in decoded) throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: line ${decoded.invalidLine}: not valid UTF-8`, { path, line: decoded.invalidLine });
