@@ -7,6 +7,7 @@
 import { canonicalBytes, canonicalDigest } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
+import { requireEngine } from "../core/engine-version.js";
 import type { Store } from "../store/store.js";
 import type { RunConfig } from "./config.js";
 import type { InputFormat } from "./input/types.js";
@@ -75,13 +76,7 @@ export function recordPlan(store: Store, plan: RunPlan): { runId: string; planDi
  * this one: its bytes follow that version's rules. E_USAGE naming both versions.
  */
 export function requireThisEngine(engine: { name?: unknown; version?: unknown } | undefined, runId: string, action: "resumed" | "verified" | "replayed"): void {
-  if (engine?.name === ENGINE_NAME && engine.version === ENGINE_VERSION) return;
-  const theirs = `${String(engine?.name)} version ${String(engine?.version)}`;
-  throw new CairnError(ErrorCode.USAGE, `run ${runId} was made by ${theirs}; this is ${ENGINE_NAME} version ${ENGINE_VERSION}, so it cannot be ${action} here: use the engine version that made it`, {
-    runId,
-    engine: engine ?? null,
-    expected: { name: ENGINE_NAME, version: ENGINE_VERSION },
-  });
+  requireEngine({ name: ENGINE_NAME, version: ENGINE_VERSION }, engine, `run ${runId}`, action, { runId });
 }
 
 /** Loads a run's plan by id. */

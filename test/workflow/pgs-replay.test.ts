@@ -7,7 +7,7 @@ import { openStore, type Store } from "../../src/store/store.js";
 import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { replayPgsRun } from "../../src/workflow/pgs/replay.js";
 import { cairn } from "../cli/helpers.js";
-import { ACTOR_PAYLOAD, payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
+import { ACTOR_PAYLOAD, cairnErrorOf, payload, sandbox, WF, type Sandbox } from "./pgs-fixture.js";
 
 const boxes: Sandbox[] = [];
 const stores: Store[] = [];
@@ -55,6 +55,35 @@ describe("replayPgsRun", () => {
     }
     // The replay is not recorded into the user's store and leaves the sandbox untouched.
     expect(store.listRoots().filter((x) => x.name.startsWith("pgs:")).length).toBe(4);
+  });
+
+  it("the receipt names the workflow engine; a run recorded by another engine version is refused, one recorded before the engine was named replays", () => {
+    const b = box();
+    const store = storeOf(b);
+    const r = b.run(WF.actor, ACTOR_PAYLOAD, { store });
+    const original = store.getReceipt(r.recorded?.receipt as Digest);
+    expect(original.params).toEqual({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "1" } });
+    const { kind: _k, workflow: _w, engine: _e, ...rest } = original.params as Record<string, unknown>;
+    expect(rest).toEqual({});
+    /** The same run, as if recorded with other receipt params (another Cairn build's). */
+    const rerecord = (params: Record<string, unknown>): void => {
+      for (const x of store.lineage(r.digests.trace, { direction: "up", depth: 1 }).edges) {
+        if (x.type !== "execution") continue;
+        for (const from of x.from) if (from !== r.digests.trace) store.pruneReceipt(from);
+      }
+      const { program, inputs, outputs, status, resources } = original;
+      store.recordReceipt({ program, inputs, outputs, status, resources, params: params as never });
+    };
+    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "2" } });
+    const err = cairnErrorOf(() => replayPgsRun(store, r.traceId));
+    expect([err.code, err.message]).toEqual([
+      "E_USAGE",
+      `recorded run ${r.traceId} was made by cairn.workflow version 2; this is cairn.workflow version 1, so it cannot be replayed here: use the engine version that made it`,
+    ]);
+    expect(err.details).toEqual({ traceId: r.traceId, engine: { name: "cairn.workflow", version: "2" }, expected: { name: "cairn.workflow", version: "1" } });
+    // Receipts recorded before the engine was named carry no `engine`: version 1's.
+    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor });
+    expect(replayPgsRun(store, r.traceId).identical).toBe(true);
   });
 
   it("a receipt edited in the catalog is refused (E_STORE_CORRUPT naming it), never skipped as 'not a receipt'", () => {

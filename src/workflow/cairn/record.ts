@@ -8,7 +8,7 @@
  *    prior store files);
  *  - outputs: the trace bytes and the effects artifact (`effectsBody`, `contains` → posterior
  *    files);
- *  - a receipt with params `{kind: "cairn.workflow.run", workflow}`, resources `{events, hops,
+ *  - a receipt with params `{kind: "cairn.workflow.run", workflow, engine}`, resources `{events, hops,
  *    csCalls}`, status `succeeded` iff exit 0;
  *  - roots (kind `run`) `cairn-wf:<trace_id>` → trace and `cairn-wf:<trace_id>:effects`.
  */

@@ -35,7 +35,7 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
 import { parsePyJson } from "../pgs/pyjson.js";
-import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX } from "../pgs/record.js";
+import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX, requireThisWorkflowEngine } from "../pgs/record.js";
 import { receiptOf, replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
@@ -97,6 +97,7 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   const effectsRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`);
   const receipt = receiptOf(store, traceRoot.digest, effectsRoot?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS);
   if (receipt === undefined) throw notFound(traceId, "no Cairn workflow receipt produced its trace");
+  requireThisWorkflowEngine(receipt.params, traceId);
   const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
   const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];

@@ -8,16 +8,18 @@
  *    state manifest, `contains` → the prior data-root file artifacts;
  *  - outputs: the trace (`<trace_id>.jsonl` bytes) and the effects artifact (the CS calls and
  *    the posterior state manifest), `contains` → the posterior file artifacts;
- *  - a receipt (program, inputs, params `{kind, workflow}` → outputs; status `succeeded` iff
- *    the exit code is 0) with its execution edges; a run under a trace limit other than the
+ *  - a receipt (program, inputs, params `{kind, workflow, engine}` → outputs; status
+ *    `succeeded` iff the exit code is 0) with its execution edges; a run under a trace limit other than the
  *    default also records it (params `traceLimit` `{maxBytes, errorReserveBytes}`), for replay;
  *  - roots `pgs:<trace_id>` (the trace) and `pgs:<trace_id>:effects` so gc keeps the run.
  */
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
+import { requireEngine, type EngineId } from "../../core/engine-version.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import { CONTAINS_EDGE_TYPE } from "../../store/gc.js";
 import { TYPED_FRAME_MAGIC } from "../../store/identity.js";
+import type { Params } from "../../store/receipts.js";
 import type { Store } from "../../store/store.js";
 import type { EffectCall } from "./engine.js";
 import { snapshotManifest, type PgsPackage } from "./snapshot.js";
@@ -33,6 +35,34 @@ export const EFFECTS_KIND = "cairn.pgs.effects";
 export const EFFECTS_VERSION = 1;
 export const RECEIPT_PARAMS_KIND = "cairn.pgs.run";
 export const ROOT_PREFIX = "pgs:";
+
+/**
+ * The workflow engine (both runtimes: PGS workspaces and sealed Cairn snapshots), recorded in
+ * every run's receipt params. The version changes when the same snapshot, payload and prior
+ * state would give other trace or effects bytes: the trace format or its event details, an
+ * atom's or CS runtime's semantics, routing, the state capture or the recording itself. Not for
+ * speed, messages, or inputs newly refused. Two versions therefore never record the same
+ * action (receipt key) with different outputs, which the store would refuse as a conflict, and
+ * `wf replay` refuses a run recorded by another version (ARCHITECTURE §11.8). Receipts recorded
+ * before the engine was named (no `engine` member) are version 1's.
+ */
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "1" });
+
+/** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
+export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {
+  const engine = { name: WORKFLOW_ENGINE.name, version: WORKFLOW_ENGINE.version };
+  return traceLimit === undefined ? { kind, workflow, engine } : { kind, workflow, engine, traceLimit: { ...traceLimit } };
+}
+
+/**
+ * Refuses (E_USAGE) a recorded run whose receipt names another workflow engine version; a
+ * receipt without `engine` was recorded by version 1.
+ */
+export function requireThisWorkflowEngine(params: unknown, traceId: string): void {
+  const recorded = (params as { engine?: unknown } | null)?.engine;
+  const found = recorded === undefined ? { name: WORKFLOW_ENGINE.name, version: "1" } : ((recorded ?? {}) as { name?: unknown; version?: unknown });
+  requireEngine(WORKFLOW_ENGINE, found, `recorded run ${traceId}`, "replayed", { traceId });
+}
 
 /** The effects artifact body (canonical JSON). */
 export function effectsBody(workflow: string, traceId: string, status: string, calls: readonly EffectCall[], before: readonly StateFile[], after: readonly StateFile[]) {
@@ -94,7 +124,7 @@ export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Dige
   const receipt = store.recordReceipt({
     program,
     inputs: [payload, priorState, ...extraInputs],
-    params: r.traceLimit === undefined ? { kind: kind.paramsKind, workflow: r.workflow } : { kind: kind.paramsKind, workflow: r.workflow, traceLimit: { ...r.traceLimit } },
+    params: runReceiptParams(kind.paramsKind, r.workflow, r.traceLimit),
     outputs: [trace, effects],
     status: r.succeeded ? "succeeded" : "failed",
     resources: { events: r.events, hops: r.hops, csCalls: r.calls.length },

@@ -27,7 +27,7 @@ import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
 import { PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
-import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, stateFileBytes } from "./record.js";
+import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine, stateFileBytes } from "./record.js";
 import { runPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
 import { traceLimit, type TraceLimit } from "./trace.js";
@@ -206,6 +206,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (traceRoot === undefined) throw notFound(traceId, `no root ${ROOT_PREFIX}${traceId}`);
   const effectsRoot = store.findRoot(`${ROOT_PREFIX}${traceId}:effects`);
   const receipt = findReceipt(store, traceRoot.digest, effectsRoot?.digest, traceId);
+  requireThisWorkflowEngine(receipt.params, traceId);
   const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
   const limit = recordedTraceLimit(receipt.params, traceId);
