@@ -319,7 +319,7 @@ const VARIANTS = [
     options: () => ({}),
   },
   {
-    label: "recording every run in a store (recordRun: one store transaction per run, durability normal)",
+    label: "recording every run in a store (the start record and the record: two store transactions per run, durability normal)",
     applies: () => true,
     runs: STORE_RUNS,
     setup: (root, i) => {

@@ -10,11 +10,12 @@
  *  4. a store locked by another writer is 503 (nothing has run), a malformed URL a 400 in the
  *     gateway's format with CORS.
  */
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
-import type { Store } from "../../src/store/store.js";
+import { openStore, type Store } from "../../src/store/store.js";
 import { acquireDataRootLock, runPgsWorkflow, type RunPgsOptions } from "../../src/workflow/pgs/index.js";
 import { actorBody, gatewayScratch } from "./fixture.js";
 
@@ -76,22 +77,51 @@ describe("2. synchronous runs and the queue", () => {
 });
 
 describe("3. a failure after the trace", () => {
-  it("recording in the store fails after the run: 500 naming the run's trace, whose effects are applied", async () => {
+  /** A real store whose top-level transactions from the `failAt`-th on fail (ENOSPC), as a full disk would. */
+  const failingFrom = (dir: string, failAt: number) => (): Store => {
+    const store = openStore({ dir });
+    const transaction = store.transaction.bind(store);
+    let depth = 0;
+    let calls = 0;
+    store.transaction = (<T>(fn: () => T): T => {
+      if (depth === 0 && ++calls >= failAt) throw new CairnError(ErrorCode.STORE_IO, "cannot write the catalog: ENOSPC");
+      depth++;
+      try {
+        return transaction(fn);
+      } finally {
+        depth--;
+      }
+    }) as Store["transaction"];
+    return store;
+  };
+
+  it("recording in the store fails after the run: 500 naming the run's trace, whose effects are applied; the start record says so", async () => {
     const b = box();
-    const failing = (): Store =>
-      ({
-        transaction: () => {
-          throw new CairnError(ErrorCode.STORE_IO, "cannot write the catalog: ENOSPC");
-        },
-        close: () => {},
-      }) as unknown as Store;
-    const { url } = await serve(b, { store: failing });
+    const dir = join(b.root, "store");
+    const { url, server } = await serve(b, { store: failingFrom(dir, 2) }); // the run's start record (1) works, its record (2) fails
     const r = await post(url, actorBody());
     expect(r.status).toBe(500);
     expect(typeof r.body.trace_id).toBe("string");
     expect(r.body.error).toContain("[E_STORE_IO]");
     // The run's effects were applied: the data root holds its files.
     expect(readdirSync(b.dataRoot, { recursive: true }).length).toBeGreaterThan(0);
+    await server.close();
+    const store = openStore({ dir, readOnly: true });
+    try {
+      expect(store.listRoots().map((x) => x.name)).toContain(`pgs:${String(r.body.trace_id)}:started`);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("a store that cannot record the run's start: 500 before any effect (nothing applied, no trace)", async () => {
+    const b = box();
+    const { url } = await serve(b, { store: failingFrom(join(b.root, "store"), 1) });
+    const r = await post(url, actorBody());
+    expect(r.status).toBe(500);
+    expect(r.body.error).toContain("[E_STORE_IO]");
+    expect(readdirSync(b.dataRoot, { recursive: true })).toEqual([]);
+    expect(existsSync(join(b.workspace, "traces"))).toBe(false);
   });
 });
 

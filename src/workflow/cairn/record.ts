@@ -14,7 +14,7 @@
  */
 import type { Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
-import { recordRunArtifacts, type RecordedRun, type RunRecordBody } from "../pgs/record.js";
+import { recordRunArtifacts, type RecordedInputs, type RecordedRun, type RunRecordBody, type RunRecordKind } from "../pgs/record.js";
 import { storeSnapshot, type SealedSnapshot } from "./seal.js";
 
 export const CAIRN_RUN_PARAMS_KIND = "cairn.workflow.run";
@@ -38,12 +38,18 @@ export interface CairnRecordedRun extends RecordedRun {
   laneObservations?: Digest;
 }
 
-export function recordCairnRun(store: Store, r: CairnRecordInput): CairnRecordedRun {
+/** How Cairn snapshot runs are named in the store. */
+export const CAIRN_RECORD_KIND: RunRecordKind = Object.freeze({ paramsKind: CAIRN_RUN_PARAMS_KIND, rootPrefix: CAIRN_ROOT_PREFIX, stateRole: "cairn.workflow.state" });
+
+/**
+ * Records a Cairn snapshot run in one transaction. `started` (pgs/record-start.ts), when the
+ * run's start was recorded: its snapshot and inputs are not stored again.
+ */
+export function recordCairnRun(store: Store, r: CairnRecordInput, started?: RecordedInputs & { program: Digest }): CairnRecordedRun {
   return store.transaction(() => {
-    const snapshot = storeSnapshot(store, r.sealed.content);
+    const snapshot = started?.program ?? storeSnapshot(store, r.sealed.content);
     const observed = r.laneObservations === undefined ? undefined : store.putBytes(r.laneObservations, { mediaType: LANE_OBSERVATIONS_MEDIA_TYPE }).digest;
-    const kind = { paramsKind: CAIRN_RUN_PARAMS_KIND, rootPrefix: CAIRN_ROOT_PREFIX, stateRole: "cairn.workflow.state" };
-    const run = recordRunArtifacts(store, r, snapshot, kind, observed === undefined ? [] : [observed]);
+    const run = recordRunArtifacts(store, r, snapshot, CAIRN_RECORD_KIND, observed === undefined ? [] : [observed], started);
     return observed === undefined ? run : { ...run, laneObservations: observed };
   });
 }

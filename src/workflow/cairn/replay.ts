@@ -37,6 +37,7 @@ import type { Store } from "../../store/store.js";
 import { parsePyJson } from "../pgs/pyjson.js";
 import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX, requireThisWorkflowEngine } from "../pgs/record.js";
 import { receiptOf, replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
+import { interruptedRun, unrecordedRunError } from "../pgs/record-start.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
 import { laneBoundSteps } from "./lane-compile.js";
@@ -49,7 +50,7 @@ export type { ReplayDifference, ReplayResult } from "../pgs/replay.js";
 export type RecordedRunKind = "cairn" | "pgs" | "none";
 
 function notFound(traceId: string, why: string): CairnError {
-  return new CairnError(ErrorCode.NOT_FOUND, `Recorded run ${traceId} not found in the store: ${why}`, { traceId });
+  return unrecordedRunError(undefined, "", traceId, why);
 }
 
 /** A Cairn run receipt has 2 inputs (payload, prior state), or 3 for a lane-bound run (+ lane observations, record.ts). */
@@ -58,7 +59,9 @@ const CAIRN_RUN_INPUT_COUNTS: readonly number[] = [2, 3];
 /**
  * Which runtime recorded the run named by `traceIdOrPath` (a trace id or a trace `.jsonl`):
  * `cairn` when the root `cairn-wf:<trace_id>` leads to a receipt of kind `cairn.workflow.run`,
- * `pgs` when `pgs:<trace_id>` leads to one of kind `cairn.pgs.run`, else `none`.
+ * `pgs` when `pgs:<trace_id>` leads to one of kind `cairn.pgs.run`; also `cairn` when neither
+ * does and a Cairn run of that id started and was never recorded (its start root,
+ * pgs/record-start.ts); else `none`.
  */
 export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRunKind {
   const { traceId } = traceIdOf(traceIdOrPath);
@@ -66,6 +69,8 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
   if (cairn !== undefined && receiptOf(store, cairn.digest, store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS) !== undefined) return "cairn";
   const pgs = store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`);
   if (pgs !== undefined && receiptOf(store, pgs.digest, store.findRoot(`${PGS_ROOT_PREFIX}${traceId}:effects`)?.digest, PGS_RECEIPT_KIND) !== undefined) return "pgs";
+  // Started and never recorded: `replayCairnRun` names the start record.
+  if (interruptedRun(store, CAIRN_ROOT_PREFIX, traceId) !== undefined) return "cairn";
   return "none";
 }
 
@@ -93,7 +98,7 @@ function traceSnapshot(trace: Buffer): string | null {
 export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResult {
   const { traceId, tracePath } = traceIdOf(traceIdOrPath);
   const traceRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
-  if (traceRoot === undefined) throw notFound(traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId}`);
+  if (traceRoot === undefined) throw unrecordedRunError(store, CAIRN_ROOT_PREFIX, traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId}`);
   const effectsRoot = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`);
   const receipt = receiptOf(store, traceRoot.digest, effectsRoot?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS);
   if (receipt === undefined) throw notFound(traceId, "no Cairn workflow receipt produced its trace");

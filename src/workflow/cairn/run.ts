@@ -71,8 +71,9 @@ import { atomByRef, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
 import { constBindingValue } from "./sealed-value.js";
-import { recordCairnRun, type CairnRecordedRun } from "./record.js";
-import type { SealedSnapshot } from "./seal.js";
+import { CAIRN_RECORD_KIND, recordCairnRun, type CairnRecordedRun } from "./record.js";
+import { recordRunStart } from "../pgs/record-start.js";
+import { storeSnapshot, type SealedSnapshot } from "./seal.js";
 import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
@@ -367,6 +368,9 @@ function* runLocked(
   const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
   const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
   const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
+  // With a store, the run's start is recorded before its first node (pgs/record-start.ts), as in runPgsWorkflow.
+  const store = opts.store;
+  const started = store === undefined ? undefined : recordRunStart(store, { workflow: fqdn, traceId, payloadBytes, before }, CAIRN_RECORD_KIND, () => storeSnapshot(store, snap.sealed.content));
   const traceDir = [TRACES_DIR, wf.namespace, wf.code, traceId].join("/");
   const traceDirAbs = join(baseDir, traceDir);
   let freshDir = false;
@@ -510,7 +514,7 @@ function* runLocked(
       sealed: snap.sealed, workflow: fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes,
       before, after, traceBytes: trace.bytes(), calls, events: trace.events, hops: path.length,
       ...(laneObservations.length === 0 ? {} : { laneObservations: Buffer.from(canonicalPy(laneObservations), "utf8") }),
-    });
+    }, started);
     const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, cairnTraceDot({
       workflow: wf, wfFqdn: fqdn, traceId, status, exitCode, path, exit, errorNode: error?.cc ?? null,
     }));

@@ -108,16 +108,39 @@ export interface RunRecordKind {
   stateRole: string;
 }
 
-/**
- * The part of recording both runtimes share; call inside a store transaction. Stores the
- * payload, the prior-state manifest (+ file bytes), the trace and the effects artifact (+ the
- * posterior file bytes), records the receipt (program = `program`, inputs = [payload, prior
- * state, ...extraInputs], outputs = [trace, effects]) and pins both roots.
- */
-export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Digest, kind: RunRecordKind, extraInputs: readonly Digest[] = []): RecordedRun {
+/** The run's inputs as recorded: the payload as given and the prior-state manifest (`contains` → the prior file bytes). */
+export interface RecordedInputs {
+  payload: Digest;
+  priorState: Digest;
+}
+
+/** Stores a run's inputs (call inside a store transaction). */
+export function putRunInputs(store: Store, r: Pick<RunRecordBody, "payloadBytes" | "before">, stateRole: string): RecordedInputs {
   const payload = store.putBytes(r.payloadBytes, { mediaType: PAYLOAD_MEDIA_TYPE }).digest;
   const priorState = store.putBytes(canonicalBytes(stateManifest(r.before)), { mediaType: STATE_MEDIA_TYPE }).digest;
-  putFiles(store, priorState, r.before, kind.stateRole);
+  putFiles(store, priorState, r.before, stateRole);
+  return { payload, priorState };
+}
+
+/**
+ * The root naming the start record of a run not recorded (yet): record-start.ts pins it before
+ * the run's first node, `recordRunArtifacts` removes it with the run's record. One left behind
+ * names a run that was interrupted (killed, or its recording failed) after it started.
+ */
+export function startedRootName(rootPrefix: string, traceId: string): string {
+  return `${rootPrefix}${traceId}${STARTED_ROOT_SUFFIX}`;
+}
+export const STARTED_ROOT_SUFFIX = ":started";
+
+/**
+ * The part of recording both runtimes share; call inside a store transaction. Stores the
+ * payload, the prior-state manifest (+ file bytes) — unless `inputs` says where the run's start
+ * record stored them —, the trace and the effects artifact (+ the posterior file bytes), records
+ * the receipt (program = `program`, inputs = [payload, prior state, ...extraInputs], outputs =
+ * [trace, effects]), pins both roots and removes the run's start root.
+ */
+export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Digest, kind: RunRecordKind, extraInputs: readonly Digest[] = [], inputs?: RecordedInputs): RecordedRun {
+  const { payload, priorState } = inputs ?? putRunInputs(store, r, kind.stateRole);
   const trace = store.putBytes(r.traceBytes, { mediaType: TRACE_MEDIA_TYPE }).digest;
   const effects = store.putBytes(canonicalBytes(effectsBody(r.workflow, r.traceId, r.status, r.calls, r.before, r.after)), { mediaType: EFFECTS_MEDIA_TYPE }).digest;
   putFiles(store, effects, r.after, kind.stateRole);
@@ -131,6 +154,10 @@ export function recordRunArtifacts(store: Store, r: RunRecordBody, program: Dige
   }).digest;
   store.pin(`${kind.rootPrefix}${r.traceId}`, trace, "run");
   store.pin(`${kind.rootPrefix}${r.traceId}:effects`, effects, "run");
+  // The run is recorded: its start record (this run's, or an interrupted run's of the same trace
+  // id, so of the same inputs) is no longer an open one.
+  const started = startedRootName(kind.rootPrefix, r.traceId);
+  if (store.findRoot(started) !== undefined) store.unpin(started);
   return { receipt, snapshot: program, payload, priorState, trace, effects };
 }
 
@@ -259,10 +286,25 @@ export function putFiles(store: Store, from: Digest, files: ReadonlyArray<{ path
   if (unique.length > 0) store.addEdge({ from: [from], to: unique, type: "contains", role });
 }
 
-export function recordRun(store: Store, r: RecordInput): RecordedRun {
+/** How PGS runs are named in the store. */
+export const PGS_RECORD_KIND: RunRecordKind = Object.freeze({ paramsKind: RECEIPT_PARAMS_KIND, rootPrefix: ROOT_PREFIX, stateRole: "pgs.state" });
+
+/** Stores a PGS snapshot: its manifest (the program of its runs) `contains` its files. */
+export function putPgsSnapshot(store: Store, pkg: PgsPackage): Digest {
   return store.transaction(() => {
-    const snapshot = store.putBytes(canonicalBytes(snapshotManifest(r.pkg.domain, r.pkg.files)), { mediaType: SNAPSHOT_MEDIA_TYPE }).digest;
-    putFiles(store, snapshot, r.pkg.files, "pgs.snapshot", true);
-    return recordRunArtifacts(store, r, snapshot, { paramsKind: RECEIPT_PARAMS_KIND, rootPrefix: ROOT_PREFIX, stateRole: "pgs.state" });
+    const snapshot = store.putBytes(canonicalBytes(snapshotManifest(pkg.domain, pkg.files)), { mediaType: SNAPSHOT_MEDIA_TYPE }).digest;
+    putFiles(store, snapshot, pkg.files, "pgs.snapshot", true);
+    return snapshot;
+  });
+}
+
+/**
+ * Records a PGS run in one transaction. `started` (record-start.ts), when the run's start was
+ * recorded: its snapshot and inputs are not stored again.
+ */
+export function recordRun(store: Store, r: RecordInput, started?: RecordedInputs & { program: Digest }): RecordedRun {
+  return store.transaction(() => {
+    const snapshot = started?.program ?? putPgsSnapshot(store, r.pkg);
+    return recordRunArtifacts(store, r, snapshot, PGS_RECORD_KIND, [], started);
   });
 }

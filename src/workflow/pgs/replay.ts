@@ -28,6 +28,7 @@ import type { Receipt } from "../../store/receipts.js";
 import { PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine, stateFileBytes } from "./record.js";
+import { unrecordedRunError } from "./record-start.js";
 import { runPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
 import { traceLimit, type TraceLimit } from "./trace.js";
@@ -66,7 +67,7 @@ interface ManifestFile {
 }
 
 function notFound(traceId: string, why: string): CairnError {
-  return new CairnError(ErrorCode.NOT_FOUND, `Recorded run ${traceId} not found in the store: ${why}`, { traceId });
+  return unrecordedRunError(undefined, "", traceId, why);
 }
 
 /** The trace id named by `arg`: a trace id, or a `.jsonl` trace file (its first event's `trace_id`). */
@@ -203,7 +204,7 @@ function recordedTraceLimit(params: unknown, traceId: string): TraceLimit | unde
 export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult {
   const { traceId, tracePath } = traceIdOf(traceIdOrPath);
   const traceRoot = store.findRoot(`${ROOT_PREFIX}${traceId}`);
-  if (traceRoot === undefined) throw notFound(traceId, `no root ${ROOT_PREFIX}${traceId}`);
+  if (traceRoot === undefined) throw unrecordedRunError(store, ROOT_PREFIX, traceId, `no root ${ROOT_PREFIX}${traceId}`);
   const effectsRoot = store.findRoot(`${ROOT_PREFIX}${traceId}:effects`);
   const receipt = findReceipt(store, traceRoot.digest, effectsRoot?.digest, traceId);
   requireThisWorkflowEngine(receipt.params, traceId);

@@ -30,7 +30,8 @@ import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { compactPy, parsePyJson } from "./pyjson.js";
 import { checkPayloadDepth } from "../py/json.js";
-import { recordRun, type RecordedRun } from "./record.js";
+import { PGS_RECORD_KIND, putPgsSnapshot, recordRun, type RecordedRun } from "./record.js";
+import { recordRunStart } from "./record-start.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
 import { renderSummary } from "./summary.js";
@@ -296,6 +297,10 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
   const ids = { snapshot: pkg.digest, workflow: name.fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
   const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
+  // With a store, the run's start is recorded before its first node (record-start.ts): a kill
+  // after an effect and before the run's record leaves the store saying so.
+  const store = opts.store;
+  const started = store === undefined ? undefined : recordRunStart(store, { workflow: name.fqdn, traceId, payloadBytes, before }, PGS_RECORD_KIND, () => putPgsSnapshot(store, pkg));
   const traceDir = [TRACES_DIR, name.domain, name.code, traceId].join("/");
   const traceDirAbs = join(workspace, traceDir);
   let freshDir = false;
@@ -348,7 +353,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
       // The payload as given (key order kept: the trace depends on it), not the canonical form.
       pkg, workflow: name.fqdn, traceId, status, succeeded: exitCode === 0, payloadBytes, before, after, traceBytes: trace.bytes(),
       calls: run.calls, events: trace.events, hops: run.path.length, traceLimit: recordedTraceLimit(opts.traceLimit),
-    });
+    }, started);
     const pictures = renderer === undefined ? null : writeTracePictures(renderer, traceDirAbs, traceId, traceDot({
       pkg, wf, wfFqdn: name.fqdn, start: entry.start, traceId, status, exitCode, path: run.path, errorCc: error?.cc ?? null,
     }));
