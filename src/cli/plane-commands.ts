@@ -11,7 +11,8 @@
  * the execution, waits for its `execution.completed` evidence, closes the node and then ends by
  * the same signal (a shell reports 128 + its number), printing no result. `sign` and `exec` use the REAL clock (system time):
  * authority refs and target descriptors expire, so their validity is judged against now.
- * Everything below the CLI takes an injected clock.
+ * Everything below the CLI takes an injected clock. Ids are `taggedIds(systemClock,
+ * randomIdTag())`: a random tag per node, so two processes never mint the same id.
  *
  * Store evidence (`evidence.store`): the store is opened at the first evidence record and its
  * WRITER LOCK IS HELD UNTIL THE NODE IS CLOSED, i.e. for the whole execution. A second writer on
@@ -32,7 +33,9 @@ import { parseLosslessJson } from "../core/json-parse.js";
 import { fsyncDir } from "../store/fsutil.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../store/temp-files.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
-import { sequentialIds } from "../plane/contracts/ids.js";
+import { randomIdTag, taggedIds } from "../plane/contracts/ids.js";
+import { requestTextProblem } from "../plane/contracts/request-text.js";
+import { requestHash } from "../plane/authority/request-hash.js";
 import { toCanonical } from "../plane/contracts/base.js";
 import type { ExecutionResult } from "../plane/contracts/execution.js";
 import type { NodeDescriptor } from "../plane/contracts/target.js";
@@ -99,7 +102,26 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
     throw notJson(what, path, text, err);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: must be a JSON object`, { path });
+  // What JSON.parse would not keep as written (a member twice, a number a double changes) is
+  // refused: what is signed or executed must be what the file says.
+  const p = requestTextProblem(text);
+  if (p !== null) {
+    const details = { path, member: p.member, line: p.line, column: p.column, ...(p.first === undefined ? {} : { first: p.first }) };
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${what} ${path}: line ${p.line}, column ${p.column}: ${p.member}: ${p.message}`, details);
+  }
   return v as Record<string, unknown>;
+}
+
+/**
+ * An invalid request refused by `sign` (the AdmissionRequest schema, a value canonical JSON
+ * cannot hold) named by its file, as every other request-file error: `request r.json:
+ * AdmissionRequest: $.idempotency_key: Required` (same code; details gain `path`, the contract
+ * path moving to `member`).
+ */
+function requestError(file: string, err: unknown): unknown {
+  if (!isCairnError(err)) return err;
+  const { path: member, ...rest } = err.details as { path?: unknown };
+  return new CairnError(err.code, `request ${file}: ${err.message}`, { ...rest, path: file, ...(member === undefined ? {} : { member }) }, { cause: err });
 }
 
 /**
@@ -251,6 +273,11 @@ function signCommand(): Command {
       const req = readJsonObject(opts.request, "request");
       const now = systemClock.now();
       const { authority_ref: _old, ...unsigned } = req;
+      try {
+        requestHash(unsigned); // validates the request as the node admits it
+      } catch (err) {
+        throw requestError(opts.request, err);
+      }
       const authority_ref = signAuthorityRef({
         privateKey,
         keyId,
@@ -281,7 +308,8 @@ async function withNode<T>(cmd: Command, configPath: string, fn: NodeRun<T>): Pr
     return store;
   };
   const clock = systemClock;
-  const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : open });
+  // A random tag per node: ids of two processes never collide, even in one millisecond (ids.ts).
+  const built = buildNodeFromConfig(cfg, { clock, ids: taggedIds(clock, randomIdTag()), store: cfg.evidence.store === null ? null : open });
   try {
     return await fn(built);
   } finally {

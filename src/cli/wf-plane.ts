@@ -9,10 +9,11 @@
  * valid 60 s from the plane clock. The node's trusted keys and policy decide whether that
  * subject may use each lane and operation; there is no implicit grant.
  *
- * Clock and ids: the real clock (refs and target descriptors expire) and `sequentialIds`, as
- * `cairn plane exec`. Evidence goes to the config's sinks; with `evidence.store: true` the store
- * is the run's (`--store` / `$CAIRN_STORE`, else ./.cairn for the evidence only), so a recorded run
- * gets its edge to the evidence.
+ * Clock and ids: the real clock (refs and target descriptors expire) and `taggedIds` with a
+ * random tag (two processes never mint the same execution ref or evidence id), as `cairn plane
+ * exec`. Evidence goes to the config's sinks; with `evidence.store: true` the store is the run's
+ * (`--store` / `$CAIRN_STORE`, else ./.cairn for the evidence only), so a recorded run gets its
+ * edge to the evidence.
  *
  * Locks: the run's store (and an evidence store elsewhere, from its first record) keeps its
  * writer lock until the run ends, as `cairn plane exec` does for one execution (plane-commands.ts):
@@ -29,7 +30,7 @@ import type { PlaneRunFlags } from "./wf-plane-flags.js";
 import { ed25519PrivateKey } from "../plane/authority/ed25519.js";
 import { buildNodeFromConfig } from "../plane/config/build.js";
 import { loadNodeConfig } from "../plane/config/node-config.js";
-import { sequentialIds } from "../plane/contracts/ids.js";
+import { randomIdTag, taggedIds } from "../plane/contracts/ids.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
@@ -69,7 +70,7 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
     };
     try {
       const clock = systemClock;
-      const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), store: cfg.evidence.store === null ? null : openEvidenceStore });
+      const built = buildNodeFromConfig(cfg, { clock, ids: taggedIds(clock, randomIdTag()), store: cfg.evidence.store === null ? null : openEvidenceStore });
       try {
         const result = await runCairnWorkflowWithPlane({
           snapshot: prepared,

@@ -67,9 +67,9 @@ describe("cairn plane exec: a peer result holding a lone surrogate", () => {
       if (flags.length > 0) {
         expect(JSON.parse(r.out)).toMatchObject({ status: "failed", output: null, failure: { class: "protocol_framing_failed", details: { reason: "invalid_json" } } });
       } else {
-        expect(r.out).toMatch(/^failed {2}exec-\d+-\d+ {2}protocol_framing_failed: the frame holds a value JSON cannot carry canonically/);
+        expect(r.out).toMatch(/^failed {2}exec-\d+-[0-9a-f]{16}-\d+ {2}protocol_framing_failed: the frame holds a value JSON cannot carry canonically/);
         // output null: no bare `null` line, the status line then the evidence note
-        expect(r.out.split("\n")).toEqual([expect.stringMatching(/^failed {2}exec-\d+-\d+ {2}protocol_framing_failed: /), expect.stringMatching(/^evidence: \S/), ""]);
+        expect(r.out.split("\n")).toEqual([expect.stringMatching(/^failed {2}exec-\d+-[0-9a-f]{16}-\d+ {2}protocol_framing_failed: /), expect.stringMatching(/^evidence: \S/), ""]);
       }
     }
     const completed = readFileSync(join(dir, "evidence.jsonl"), "utf8")

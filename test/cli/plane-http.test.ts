@@ -74,7 +74,7 @@ async function served(): Promise<string[]> {
   return [...hits];
 }
 
-const ID = (p: string) => new RegExp(`^${p}-\\d{13}-\\d+$`);
+const ID = (p: string) => new RegExp(`^${p}-\\d{13}-[0-9a-f]{16}-\\d+$`);
 
 function nodeYaml(endpoint: string): string {
   return `node_id: local-1

@@ -75,7 +75,7 @@ describe("cairn plane exec: SIGTERM, SIGINT, SIGHUP", () => {
     const error = (JSON.parse(stderr().trimEnd().split("\n").at(-1) as string) as { error: { code: string; message: string; details: Record<string, unknown> } }).error;
     expect(error).toEqual({
       code: "E_INTERRUPTED",
-      message: expect.stringMatching(new RegExp(`^interrupted by ${signal}: execution exec-\\d+-\\d+ ended failed \\(cancellation\\); evidence: ev-`)),
+      message: expect.stringMatching(new RegExp(`^interrupted by ${signal}: execution exec-\\d+-[0-9a-f]{16}-\\d+ ended failed \\(cancellation\\); evidence: ev-`)),
       details: { signal, execution_ref: expect.stringMatching(/^exec-/), status: "failed", failure_class: "cancellation", evidence: expect.any(Array) },
     });
 

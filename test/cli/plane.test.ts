@@ -36,7 +36,7 @@ function sign(reqFile: string, extra: string[] = []): Record<string, unknown> {
   return json(r);
 }
 
-const ID = (p: string) => new RegExp(`^${p}-\\d{13}-\\d+$`);
+const ID = (p: string) => new RegExp(`^${p}-\\d{13}-[0-9a-f]{16}-\\d+$`);
 
 beforeAll(() => {
   dir = temps.make();
@@ -163,7 +163,7 @@ describe("cairn plane exec", () => {
     write("signed-h.json", sign("req.json"));
     const r = run(["plane", "exec", "--config", "node.yaml", "--request", "signed-h.json"]);
     expect(r.status).toBe(0);
-    expect(r.out).toMatch(/^succeeded {2}exec-\d{13}-\d+\n\{\n {2}"exit_code": 0,/);
+    expect(r.out).toMatch(/^succeeded {2}exec-\d{13}-[0-9a-f]{16}-\d+\n\{\n {2}"exit_code": 0,/);
     expect(r.out).toMatch(/\nstored: input sha256:[0-9a-f]{64}, output sha256:[0-9a-f]{64} \(cairn lineage <digest>\)\n$/);
   });
 

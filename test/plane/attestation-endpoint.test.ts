@@ -186,7 +186,7 @@ describe("config: declared-endpoint-weak targets", () => {
     expect(configError(target({ ...d, lane_id: "http", endpoint: "http://a", extra: 1 }))).toBe("n.yaml: targets[0].extra: unknown key");
     // an operator allow-list on the lane must include every declared endpoint
     expect(configError({ ...base, lanes: ["inline", "process", { kind: "http", allowed_origins: ["http://127.0.0.1:9"] }] })).toBe(
-      "node config: lanes[2].allowed_origins: does not include the declared endpoint http://127.0.0.1:8080 of a declared-endpoint-weak target on this lane",
+      "n.yaml: lanes[2].allowed_origins: does not include the declared endpoint http://127.0.0.1:8080 of a declared-endpoint-weak target on this lane",
     );
     expect(configError({ ...base, lanes: ["inline", "process", { kind: "http", allowed_origins: ["http://127.0.0.1:9", "http://127.0.0.1:8080/"] }] })).toBe("no error");
   });

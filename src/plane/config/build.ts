@@ -70,8 +70,9 @@ export interface BuiltNode {
   readonly storeSink: StoreEvidenceSink | null;
 }
 
+/** An error naming the config as the user gave it (`cfg.name`), as the loader's own errors do. */
 function configError(cfg: NodeConfig, key: string, message: string, cause?: unknown): CairnError {
-  const file = cfg.file ?? "node config";
+  const file = cfg.name;
   return new CairnError(ErrorCode.INVALID_INPUT, `${file}: ${key}: ${message}`, { file, key }, cause === undefined ? undefined : { cause });
 }
 

@@ -165,7 +165,10 @@ export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 
 /** A validated config whose key files are read and whose paths are absolute. */
 export interface NodeConfig {
+  /** The config file, absolute (relative paths in it resolved against its folder); null when not read from a file. */
   readonly file: string | null;
+  /** How errors name the config: the path as the user gave it (relative stays relative), else "node config". */
+  readonly name: string;
   readonly node_id: string;
   readonly authority: {
     readonly audience: string;
@@ -217,6 +220,7 @@ export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node co
   });
   return {
     file: null,
+    name: file,
     node_id: c.node_id,
     authority: { audience: c.authority.audience, trusted_keys: trusted, policy: c.authority.policy },
     lanes: c.lanes,
