@@ -50,7 +50,10 @@ export function fsckCommand(): Command {
         out.result(r, () => {
           for (const p of r.problems) out.line(`${p.code}  ${p.subject}  ${p.message}`);
           const c = r.checked;
-          const status = r.ok ? out.paint("green", "ok") : out.paint("red", plural(r.problems.length, "problem"));
+          // The true total: past MAX_REPORTED_PROBLEMS the report lists only some (and one too_many_problems entry).
+          const listed = r.problems.filter((p) => p.code !== "too_many_problems").length;
+          const total = plural(r.problemCount, "problem");
+          const status = r.ok ? out.paint("green", "ok") : out.paint("red", listed < r.problemCount ? `${total} (${listed} listed)` : total);
           out.line(
             `fsck: ${status} (checked ${plural(c.artifacts, "artifact")}, ${c.bytes} bytes, ${plural(c.receipts, "receipt")}, ${plural(c.edges, "edge")}, max logseq ${c.maxLogseq})`,
           );

@@ -17,11 +17,11 @@ import {
   closeSync, fsyncSync, openSync, read, readSync, renameSync, rmSync, fstatSync,
   unlinkSync, writeSync, chmodSync, readdirSync, existsSync, constants as fsConstants, type Stats,
 } from "node:fs";
-import { open as openAsync } from "node:fs/promises";
+import { open as openAsync, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
 import { isStoredDigest, storedDigest, type Catalog } from "./catalog.js";
 import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX, TYPED_FRAME_MAGIC } from "./identity.js";
@@ -253,14 +253,7 @@ export class Artifacts {
       return this.commit(digest, bytes.length, mediaType, tag, { bytes });
     }
     const part = this.newPartPath();
-    const fd = openSync(part, "wx", 0o644);
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writePartSync(part, bytes);
     return this.commit(digest, bytes.length, mediaType, tag, { part });
   }
 
@@ -281,7 +274,7 @@ export class Artifacts {
     let size = 0;
     let headChecked = false;
     let part: string | undefined;
-    let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
+    let fh: FileHandle | undefined;
     try {
       for await (const raw of source) {
         const view = typeof raw === "string" ? raw : byteView(raw, "put (a chunk)");
@@ -296,13 +289,14 @@ export class Artifacts {
             headChecked = true;
           }
           if (size > SMALL_ARTIFACT_MAX_BYTES) {
-            part = this.newPartPath();
-            fh = await openAsync(part, "wx", 0o644);
-            for (const b of buffered) await fh.write(b);
+            const path = this.newPartPath();
+            fh = await onPart(path, () => openAsync(path, "wx", 0o644));
+            part = path;
+            for (const b of buffered) await onPart(path, () => (fh as FileHandle).write(b));
             buffered.length = 0;
           }
         } else {
-          await fh.write(chunk);
+          await onPart(part as string, () => (fh as FileHandle).write(chunk));
         }
       }
       if (fh === undefined) {
@@ -310,15 +304,16 @@ export class Artifacts {
         if (!headChecked) checkUntypedPrefix(bytes, tag);
         return this.commit(hasher.digest(), size, mediaType, tag, { bytes });
       }
-      await fh.sync();
-      await fh.close();
+      const done = fh;
+      await onPart(part as string, () => done.sync());
       fh = undefined;
+      await onPart(part as string, () => done.close());
       const p = part as string;
       part = undefined; // commit owns it now
       return this.commit(hasher.digest(), size, mediaType, tag, { part: p });
     } finally {
       if (fh !== undefined) await fh.close().catch(() => undefined);
-      if (part !== undefined) unlinkQuiet(part);
+      if (part !== undefined) dropTemp(part);
     }
   }
 
@@ -374,7 +369,7 @@ export class Artifacts {
         return { ...info, created: true };
       });
     } catch (err) {
-      if ("part" in data) unlinkQuiet(data.part);
+      if ("part" in data) dropTemp(data.part);
       throw err;
     }
   }
@@ -382,9 +377,18 @@ export class Artifacts {
   /** Step 2 and 3 of the large-write protocol (called inside the transaction). */
   private stage(digest: Digest, part: string): void {
     const ready = readyPath(this.ctx.root, digest);
-    chmodSync(part, 0o444);
-    renameSync(part, ready);
-    fsyncDir(dirname(ready)); // the .ready name must be durable before the row commits
+    try {
+      chmodSync(part, 0o444);
+      renameSync(part, ready);
+    } catch (err) {
+      throw cannotWrite(ready, err);
+    }
+    this.cat.onRollback(() => unlinkQuiet(ready));
+    try {
+      fsyncDir(dirname(ready)); // the .ready name must be durable before the row commits
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_IO, `cannot fsync ${dirname(ready)}: ${osErrorText(err)}`, { path: dirname(ready) }, { cause: err });
+    }
     // After the commit the artifact is stored (its .ready name is durable): a failure to move it
     // into objects/ (a stray file where its directory goes, a full disk) does not make the put
     // fail. Readers find it in tmp/; the next writer's recovery places it, or leaves it for fsck.
@@ -395,7 +399,6 @@ export class Artifacts {
         // left to recovery (above)
       }
     });
-    this.cat.onRollback(() => unlinkQuiet(ready));
   }
 
   /** A revived or restored artifact counts as freshly written for gc's grace period. */
@@ -514,7 +517,7 @@ export class Artifacts {
     const prefix = `${basename(dest)}.`;
     sweepDeadWriterTemps(dirname(dest), (name) => taggedTempWriter(name, prefix));
     const tmp = tempFileName(`${dest}.`);
-    let fh: Awaited<ReturnType<typeof openAsync>> | undefined;
+    let fh: FileHandle | undefined;
     try {
       try {
         fh = await openAsync(tmp, "wx", 0o644);
@@ -888,6 +891,56 @@ export function notFound(digest: string, why: string): CairnError {
 
 export function corrupt(digest: string, why: string): CairnError {
   return new CairnError(ErrorCode.STORE_CORRUPT, `artifact ${digest} is corrupt: ${why}`, { digest });
+}
+
+/**
+ * E_STORE_IO naming a file of a large write that cannot be created or written (a full disk, no
+ * permission, `tmp` not a directory, a read-only file system), as `getToFile` names its
+ * destination; never the raw fs error (E_INTERNAL).
+ */
+function cannotWrite(path: string, err: unknown): CairnError {
+  if (err instanceof CairnError) return err;
+  return new CairnError(ErrorCode.STORE_IO, `cannot write ${path}: ${osErrorText(err)}`, { path }, { cause: err });
+}
+
+/** An fs step on the temp file `path` of a streamed put: its failure is `cannotWrite`. */
+async function onPart<T>(path: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    throw cannotWrite(path, err);
+  }
+}
+
+/** Step 1 of the large-write protocol for bytes in memory: `part` written, fsynced, closed; removed again on failure. */
+function writePartSync(part: string, bytes: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = openSync(part, "wx", 0o644);
+  } catch (err) {
+    throw cannotWrite(part, err);
+  }
+  try {
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    dropTemp(part);
+    throw cannotWrite(part, err);
+  }
+}
+
+/** Removes a failed write's temp file; a failure to remove it never hides the write's error (recovery removes it, §5.6). */
+function dropTemp(path: string): void {
+  try {
+    unlinkQuiet(path);
+  } catch {
+    // left for the next writer's recovery
+  }
 }
 
 /** Removes a file if it is there (ENOTDIR: a parent is not a directory, so it is not there either). */

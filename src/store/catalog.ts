@@ -4,7 +4,8 @@
  * in-memory counter seeded from the tables' maxima is exact; it is restored when a
  * transaction rolls back, so logseqs never have gaps.
  */
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import Database from "better-sqlite3";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { DIGEST_BYTES, type Digest } from "../core/digest.js";
@@ -66,7 +67,7 @@ export class Catalog {
     }
     try {
       // Before any pragma: setting WAL mode writes to an empty file.
-      const tables = this.tables();
+      const tables = this.firstQuery(path, opts.readOnly);
       if (tables.length === 0 && !opts.create) {
         throw new CairnError(
           ErrorCode.STORE_CORRUPT,
@@ -134,6 +135,21 @@ export class Catalog {
     return this.db.name;
   }
 
+  /**
+   * The catalog's tables: the first query, where a reader of a WAL catalog meets SQLite's need to
+   * create or map the `-shm` (and `-wal`) file beside it. A reader that cannot (no write access
+   * to the store directory, SQLITE_READONLY_DIRECTORY; an existing `-shm` it cannot open,
+   * SQLITE_CANTOPEN) gets E_STORE_IO saying so, not SQLite's "attempt to write a readonly database".
+   */
+  private firstQuery(path: string, readOnly: boolean): string[] {
+    try {
+      return this.tables();
+    } catch (err) {
+      if (readOnly && isWalAccessError(err) && isWalCatalog(path)) throw walReaderError(path, err);
+      throw err;
+    }
+  }
+
   /** Names of the database's own tables (not SQLite's internal ones), sorted. */
   private tables(): string[] {
     const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>;
@@ -170,6 +186,8 @@ export class Catalog {
     try {
       v = (this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined)?.value;
     } catch (err) {
+      // A damaged page (of meta or its index) is not a missing table: "catalog <path> is corrupt" (§5.2).
+      if (isCorruptionError(err)) throw catalogError(path, err, "cannot use catalog");
       throw new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} has no meta table: ${(err as Error).message}`, { path });
     }
     const n = Number(v);
@@ -311,16 +329,74 @@ function requireCatalogFile(path: string): void {
 }
 
 /**
- * `err` as the store reports it: SQLite finding the catalog damaged (SQLITE_CORRUPT*,
- * SQLITE_NOTADB) at any query is E_STORE_CORRUPT naming the catalog file (fsck reports it as
- * sqlite_integrity); any other error is returned unchanged.
+ * `err` as the store reports it, the one mapping of SQLite failures met by store operations:
+ * SQLite finding the catalog damaged (SQLITE_CORRUPT*, SQLITE_NOTADB) at any query is
+ * E_STORE_CORRUPT naming the catalog file (fsck reports it as sqlite_integrity); SQLite failing
+ * to write or reach it (SQLITE_FULL, SQLITE_READONLY*, SQLITE_IOERR*, SQLITE_CANTOPEN*) is
+ * E_STORE_IO naming it; any other error is returned unchanged.
  */
 export function storeErrorOf(path: string, err: unknown): unknown {
-  if (!isCorruptionError(err)) return err;
-  return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${(err as Error).message}; run cairn fsck`, {
-    path,
-    sqliteCode: (err as { code: string }).code,
-  }, { cause: err });
+  if (isCorruptionError(err)) {
+    return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${(err as Error).message}; run cairn fsck`, {
+      path,
+      sqliteCode: (err as { code: string }).code,
+    }, { cause: err });
+  }
+  const code = sqliteCodeOf(err);
+  if (code === undefined || !CATALOG_IO_CODES.some((c) => code === c || code.startsWith(`${c}_`))) return err;
+  const msg = (err as Error).message;
+  const readOnly = code.startsWith("SQLITE_READONLY");
+  const verb = readOnly || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR_WRITE") || code.startsWith("SQLITE_IOERR_FSYNC") ? "write" : "use";
+  const hint = readOnly
+    ? `; this process needs write access to it, to its ${basename(path)}-wal and ${basename(path)}-shm files and to the store directory ${dirname(path)}`
+    : "";
+  return new CairnError(ErrorCode.STORE_IO, `cannot ${verb} catalog ${path}: ${msg}${hint}`, { path, sqliteCode: code }, { cause: err });
+}
+
+/** SQLite's primary codes (and their extended ones) for a catalog it cannot write or reach. */
+const CATALOG_IO_CODES = ["SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN"] as const;
+
+/** The SQLite result code of a driver error ("SQLITE_…"), else undefined. */
+function sqliteCodeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_") ? code : undefined;
+}
+
+/** A reader's first query refused for want of the WAL index (`-shm`): SQLITE_READONLY*, SQLITE_CANTOPEN*. */
+function isWalAccessError(err: unknown): boolean {
+  const code = sqliteCodeOf(err);
+  return code !== undefined && (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY_") || code === "SQLITE_CANTOPEN" || code.startsWith("SQLITE_CANTOPEN_"));
+}
+
+/** Bytes 18 and 19 of a SQLite header: the file format's write and read versions, 2 in WAL mode. */
+const WAL_HEADER_OFFSET = 18;
+const WAL_FORMAT_VERSION = 2;
+
+/** Whether the database file at `path` says it is in WAL mode (its header's format versions are 2). */
+function isWalCatalog(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const b = Buffer.alloc(2);
+    if (readSync(fd, b, 0, 2, WAL_HEADER_OFFSET) !== 2) return false;
+    return b[0] === WAL_FORMAT_VERSION && b[1] === WAL_FORMAT_VERSION;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** E_STORE_IO for a reader that cannot map a WAL catalog's index: what a reader needs, and SQLite's own words. */
+function walReaderError(path: string, err: unknown): CairnError {
+  const dir = dirname(path);
+  const name = basename(path);
+  return new CairnError(
+    ErrorCode.STORE_IO,
+    `cannot read store ${dir}: its catalog is in WAL mode, so readers need write access to the store directory (SQLite creates ${name}-shm there), or read access to its ${name}-shm and ${name}-wal files when they exist (SQLite: ${(err as Error).message})`,
+    { path: dir, catalog: path, sqliteCode: sqliteCodeOf(err) },
+    { cause: err },
+  );
 }
 
 /** Whether a value read from a digest column is one: a 32-byte BLOB. */

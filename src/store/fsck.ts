@@ -11,10 +11,10 @@
  * are ordered by name through a selection that keeps only as many as the report can still
  * list, and counts the rest. Every other catalog check iterates its query row by row.
  */
-import { closeSync, existsSync, lstatSync, opendirSync, statSync, type Dirent } from "node:fs";
+import { closeSync, existsSync, lstatSync, opendirSync, statSync, type Dir, type Dirent } from "node:fs";
 import { join } from "node:path";
 import { digestToBytes, type Digest } from "../core/digest.js";
-import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
 import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
 import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile, type ArtifactRow } from "./artifacts.js";
@@ -40,6 +40,7 @@ export type FsckProblemCode =
   | "receipt_invalid"
   | "logseq_gap"
   | "logseq_duplicate"
+  | "unreadable_directory"
   | "too_many_problems";
 
 export interface FsckProblem {
@@ -50,6 +51,11 @@ export interface FsckProblem {
 
 export interface FsckReport {
   ok: boolean;
+  /**
+   * Every problem found, whether listed or not: `problems` lists at most MAX_REPORTED_PROBLEMS
+   * of them, then one `too_many_problems` entry (not itself counted here) with the count of the rest.
+   */
+  problemCount: number;
   problems: FsckProblem[];
   checked: { artifacts: number; bytes: number; receipts: number; edges: number; maxLogseq: number };
 }
@@ -71,6 +77,10 @@ class Problems {
   addUnlisted(n: number): void {
     this.extra += n;
   }
+  /** Every problem found, listed or not. */
+  get count(): number {
+    return this.list.length + this.extra;
+  }
   done(): FsckProblem[] {
     if (this.extra > 0) this.list.push({ code: "too_many_problems", subject: "store", message: `${this.extra} more problems not listed` });
     return this.list;
@@ -81,22 +91,22 @@ class Problems {
  * The first `limit` of a stream of findings in key order, and how many there were in all, in
  * memory bounded by `limit` (it sorts and truncates whenever it holds twice that many).
  */
-class FirstInOrder {
-  private items: Array<{ key: string; subject: string }> = [];
+class FirstInOrder<T> {
+  private items: Array<{ key: string; value: T }> = [];
   total = 0;
   constructor(private readonly limit: number) {}
 
-  offer(key: string, subject: string): void {
+  offer(key: string, value: T): void {
     this.total++;
     if (this.limit === 0) return;
-    this.items.push({ key, subject });
+    this.items.push({ key, value });
     if (this.items.length >= 2 * this.limit) this.trim();
   }
 
-  /** The kept subjects in key order. */
-  first(): string[] {
+  /** The kept values in key order. */
+  first(): T[] {
     this.trim();
-    return this.items.map((i) => i.subject);
+    return this.items.map((i) => i.value);
   }
 
   private trim(): void {
@@ -106,20 +116,52 @@ class FirstInOrder {
 }
 
 /** Adds a selection's findings in order, and counts those it did not keep. */
-function report(p: Problems, found: FirstInOrder, add: (subject: string) => void): void {
+function report<T>(p: Problems, found: FirstInOrder<T>, add: (value: T) => void): void {
   const first = found.first();
-  for (const subject of first) add(subject);
+  for (const value of first) add(value);
   p.addUnlisted(found.total - first.length);
 }
 
-/** A directory's entries, streamed: objects/ab/ holds as many files as the store has large artifacts. */
-function* entries(path: string): Generator<Dirent> {
-  const dir = opendirSync(path);
+/**
+ * A directory's entries, streamed: objects/ab/ holds as many files as the store has large
+ * artifacts. A directory that cannot be opened or read (no permission, an I/O error) ends the
+ * listing and is passed to `unreadable` (a finding, §5.15: never an error thrown); errors of the
+ * caller's loop body are not caught here.
+ */
+function* entries(path: string, unreadable: (err: unknown) => void): Generator<Dirent> {
+  let dir: Dir;
   try {
-    for (let ent = dir.readSync(); ent !== null; ent = dir.readSync()) yield ent;
+    dir = opendirSync(path);
+  } catch (err) {
+    unreadable(fsFailure(err));
+    return;
+  }
+  try {
+    for (;;) {
+      let ent: Dirent | null;
+      try {
+        ent = dir.readSync();
+      } catch (err) {
+        unreadable(fsFailure(err));
+        return;
+      }
+      if (ent === null) return;
+      yield ent;
+    }
   } finally {
     dir.closeSync();
   }
+}
+
+/** `err` if it is a file-system error (it has an errno code); anything else (a bug) is thrown on. */
+function fsFailure(err: unknown): unknown {
+  if (typeof (err as NodeJS.ErrnoException | null)?.code !== "string") throw err;
+  return err;
+}
+
+/** The finding for a store directory fsck cannot list: its entries were not checked. */
+function unreadableDir(subject: string, err: unknown): FsckProblem {
+  return { code: "unreadable_directory", subject, message: `directory ${subject} cannot be read (${osErrorText(err)}): its entries were not checked` };
 }
 
 /** A digest column's value as a digest, or undefined when it is not a 32-byte BLOB. */
@@ -167,8 +209,9 @@ export async function fsck(root: string, cat: Catalog, opening?: CairnError): Pr
     if (!isCorruptionError(err)) throw err;
     p.add("sqlite_integrity", "catalog", `the catalog cannot be read (${(err as Error).message}); the remaining checks were skipped`);
   }
+  const problemCount = p.count;
   const problems = p.done();
-  return { ok: problems.length === 0, problems, checked };
+  return { ok: problemCount === 0, problemCount, problems, checked };
 }
 
 /** Every row, paged: packed bytes re-hashed, swept rows hold no bytes. Present files are left to verifyFiles. */
@@ -285,21 +328,24 @@ function checkObjectFiles(root: string, cat: Catalog, p: Problems): void {
   }
   if (!existsSync(objects)) return;
   const isFileArtifact = cat.stmt("SELECT 1 FROM artifacts WHERE digest = ? AND storage = 1");
-  const found = new FirstInOrder(p.room());
-  for (const ent of entries(objects)) {
+  const found = new FirstInOrder<FsckProblem>(p.room());
+  const orphan = (subject: string): FsckProblem => ({ code: "orphan_file", subject, message: `file ${subject} belongs to no artifact` });
+  // objects/ itself unreadable: listed before its entries (its key sorts first).
+  for (const ent of entries(objects, (err) => found.offer("", unreadableDir(OBJECTS_DIR, err)))) {
     const dir = ent.name;
     if (!ent.isDirectory()) {
-      found.offer(dir, join(OBJECTS_DIR, dir));
+      found.offer(dir, orphan(join(OBJECTS_DIR, dir)));
       continue;
     }
-    for (const file of entries(join(objects, dir))) {
+    // An unreadable fan-out directory is listed where its first file would be.
+    for (const file of entries(join(objects, dir), (err) => found.offer(dir, unreadableDir(join(OBJECTS_DIR, dir), err)))) {
       const hex = `${dir}${file.name}`;
       if (!DIGEST_HEX_RE.test(hex) || isFileArtifact.get(Buffer.from(hex, "hex")) === undefined) {
-        found.offer(`${dir}\0${file.name}`, join(OBJECTS_DIR, dir, file.name));
+        found.offer(`${dir}\0${file.name}`, orphan(join(OBJECTS_DIR, dir, file.name)));
       }
     }
   }
-  report(p, found, (subject) => p.add("orphan_file", subject, `file ${subject} belongs to no artifact`));
+  report(p, found, (f) => p.add(f.code, f.subject, f.message));
 }
 
 /**
@@ -314,8 +360,10 @@ function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
   }
   if (!existsSync(tmp)) return;
   const isFileArtifact = cat.stmt("SELECT 1 FROM artifacts WHERE digest = ? AND storage = 1 AND state = 0");
-  const found = new FirstInOrder(p.room());
-  for (const ent of entries(tmp)) found.offer(ent.name, join(TMP_DIR, ent.name));
+  const found = new FirstInOrder<string>(p.room());
+  let unreadable: FsckProblem | undefined;
+  for (const ent of entries(tmp, (err) => (unreadable = unreadableDir(TMP_DIR, err)))) found.offer(ent.name, join(TMP_DIR, ent.name));
+  if (unreadable !== undefined) p.add(unreadable.code, unreadable.subject, unreadable.message);
   report(p, found, (subject) => {
     const name = subject.slice(TMP_DIR.length + 1);
     const hex = name.endsWith(READY_SUFFIX) ? name.slice(0, -READY_SUFFIX.length) : "";

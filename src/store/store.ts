@@ -247,7 +247,8 @@ export class Store {
         recovery = recoverArtifacts(root, catalog);
       } catch (err) {
         // A damaged catalog page stops recovery; the writer still opens so that fsck can report it.
-        if (!isCorruptionError(err)) throw err;
+        // Any other catalog failure (a full disk, no write access) fails the open, naming the catalog.
+        if (!isCorruptionError(err)) throw storeErrorOf(catalog.path, err);
         failure = storeErrorOf(catalog.path, err) as CairnError;
       }
     }
@@ -256,7 +257,10 @@ export class Store {
     this.session = { startLogseq: catalog.peekLogseq(), startTime: clock.now() };
   }
 
-  /** Runs a store operation on the open parts; a damaged catalog page it meets is E_STORE_CORRUPT. */
+  /**
+   * Runs a store operation on the open parts; a damaged catalog page it meets is E_STORE_CORRUPT,
+   * a catalog SQLite cannot write or reach E_STORE_IO (`storeErrorOf`).
+   */
   private run<T>(op: (parts: StoreParts) => T): T {
     const parts = this.open;
     try {
@@ -494,7 +498,8 @@ export class Store {
     try {
       return await op;
     } catch (err) {
-      if (isCorruptionError(err)) throw storeErrorOf(this.parts.catalog.path, err);
+      const mapped = storeErrorOf(this.parts.catalog.path, err); // a catalog failure (§5.2, §7)
+      if (mapped !== err) throw mapped;
       // Only the driver's own refusal of the closed connection (not, say, a TypeError of the
       // caller's chunk source that happens to come after close).
       if (!this.closed || !(err instanceof TypeError) || !CLOSED_CONNECTION_RE.test(err.message)) throw err;
