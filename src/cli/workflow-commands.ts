@@ -124,7 +124,9 @@ interface TornFile {
  * The files the run's BACKEND_ERROR calls read that end in a torn line (effects/jsonl.ts). The
  * registry refuses such a file with a bare BACKEND_ERROR under the reference dialect (as
  * SEMANTICS C.2 returns it: no message in the result or the trace), so the CLI names the file and
- * its repair itself. Looked at while the run still holds the data root's lock.
+ * its repair itself. Looked at while the run still holds the data root's lock (PGS runs); a
+ * `--snapshot` run (wf-compile.ts `runSnapshot`) has released it — a file repaired in between
+ * (repair-tail takes the lock) is then simply not named.
  */
 function tornFilesOf(r: PgsRunResult, dataRoot: string): TornFile[] {
   const seen = new Set<string>();
@@ -142,6 +144,19 @@ function tornFilesOf(r: PgsRunResult, dataRoot: string): TornFile[] {
 /** The repair command line for a torn file (the data root as the user gave it). */
 function repairCommandFor(dataRootShown: string, path: string): string {
   return `${REPAIR_TAIL_COMMAND} --data-root ${shellWord(dataRootShown)} ${shellWord(path)}`;
+}
+
+/** `doc` with its `tornFiles` member (`[{path, offset, bytes, repair}]`) when there are torn files. */
+function withTornFiles(doc: PyObject, torn: TornFile[], dataRootShown: string): PyObject {
+  if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ ...t, repair: repairCommandFor(dataRootShown, t.path) })));
+  return doc;
+}
+
+/** One human `note:` per torn file, naming its repair. */
+function printTornNotes(out: Output, torn: TornFile[], dataRootShown: string): void {
+  for (const t of torn) {
+    out.note(`note: ${JSON.stringify(t.path)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append): runs refuse it until it is repaired with: ${repairCommandFor(dataRootShown, t.path)}`);
+  }
 }
 
 /** The JSON document `wf run --json` prints (keys in this order). */
@@ -207,7 +222,12 @@ export function wfCommand(): Command {
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
-        printSnapshotRun(outputFor(cmd), result, shown, runJson, picturesNote);
+        // The data root as snapshotSourceSetup (wf-compile.ts) resolves it, to name torn files as the PGS path does.
+        const snapDataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(opts.workspace ?? ".", DEFAULT_DATA_ROOT_NAME);
+        const snapTorn = tornFilesOf(result, resolve(snapDataRootArg));
+        const out = outputFor(cmd);
+        printSnapshotRun(out, result, shown, (r, dir) => withTornFiles(runJson(r, dir), snapTorn, snapDataRootArg), picturesNote);
+        if (!out.json) printTornNotes(out, snapTorn, snapDataRootArg);
         return;
       }
       if (opts.wf === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--wf <fqdn>' not specified", { field: "--wf" });
@@ -244,14 +264,10 @@ export function wfCommand(): Command {
       const out = outputFor(cmd);
       const shown = join(workspaceArg, r.traceDir);
       if (out.json) {
-        const doc = runJson(r, shown);
-        if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ ...t, repair: repairCommandFor(dataRootArg, t.path) })));
-        out.line(prettyPy(doc));
+        out.line(prettyPy(withTornFiles(runJson(r, shown), torn, dataRootArg)));
       } else {
         printHuman(out, r, shown);
-        for (const t of torn) {
-          out.note(`note: ${JSON.stringify(t.path)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append): runs refuse it until it is repaired with: ${repairCommandFor(dataRootArg, t.path)}`);
-        }
+        printTornNotes(out, torn, dataRootArg);
       }
       if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
       process.exitCode = r.exitCode;

@@ -443,7 +443,10 @@ function* runLocked(
             detail.set("lane", o.lane);
             laneObservations.push(o.lane);
           }
-          trace.emit("CC_STEP", { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail });
+          const stepEvent = { ccAddr: node.addr, stepAddr: i + 1, stepOp: s.kind === "cs" ? s.op : null, resultStatus: o.status, detail };
+          // An applied effect whose CC_STEP does not fit the trace limit is named by the run's ERROR event (pgs/trace.ts `emitEffectStep`).
+          if (s.kind === "cs" || s.lane !== undefined) trace.emitEffectStep(stepEvent, { cc, step: s.id, op: stepEvent.stepOp, status: o.status });
+          else trace.emit("CC_STEP", stepEvent);
           if (s.kind === "cs" || s.lane !== undefined) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
           nodeStatus = o.status;
           if (o.status === "VIOLATION") violations.push({ cc, step: s.id, kind: s.kind === "cs" ? "CS" : "CT", reason: o.error ?? null });

@@ -74,7 +74,9 @@
  * 3. a negative CC with BACKEND_ERROR → `cs_runtime_error`; with a CT VIOLATION whose error is
  *    not an atom's deliberate raise (malformed CT-IR, `Atom returned None`, missing output) →
  *    `ct_error`;
- * 4. any other negative CC → `business_violation` (the first one is the failing node); a run
+ * 4. any other negative CC → `business_violation` (the failing node is the CC whose "no" ended
+ *    the run — the last one, as the run's summary names it — else the first "no"; earlier "no"s
+ *    routed onward are named in the hint, and the data note is the failing node's); a run
  *    routed to a declared EXIT whose reason is `FAILED` → `business_violation`;
  * 5. otherwise → `success`.
  *
@@ -95,6 +97,7 @@ import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.
 import type { CairnNodeView } from "./cairn.js";
 import { CAIRN_MAX_HOPS } from "../cairn/model.js";
 import type { Declarations, DeclaredNode, TopologyEntry, WorkflowDeclaration } from "./workspace.js";
+import { UNTRACED_EFFECT_MEMBER } from "../pgs/trace.js";
 
 export const OUTCOME_CLASSES = [
   "success",
@@ -166,6 +169,19 @@ export interface Failure {
   step?: StepRef;
   binding?: BindingProblem;
   declaration?: DeclarationView;
+  /**
+   * A run that hit its trace limit at the `CC_STEP` of a step whose side effect was applied: the
+   * effect its `ERROR` event records (`detail.untraced_effect`, pgs/trace.ts `emitRunError`).
+   */
+  untracedEffect?: UntracedEffectView;
+}
+
+/** An applied side effect whose `CC_STEP` is not in the trace (`ERROR.detail.untraced_effect`). */
+export interface UntracedEffectView {
+  cc: string;
+  step: string;
+  op: string | null;
+  status: string;
 }
 
 export interface PathEntry {
@@ -328,8 +344,21 @@ function isTraceLimit(c: ErrorCause): boolean {
   return c.reason === "trace_limit" || (c.reason === undefined && c.code === undefined && TRACE_LIMIT_TEXT.test(unquotedText(c.message)));
 }
 
-function traceLimitHint(at: string, message: string, more: string): string {
-  return `the run's trace reached its size limit at ${at}: ${message}. Every CC_START and CC_STEP event records its inputs: bind smaller values there, or make the run visit fewer nodes${more}.`;
+function traceLimitHint(at: string, message: string, more: string, effect: UntracedEffectView | undefined): string {
+  const applied = effect === undefined ? "" : ` ${untracedEffectSentence(effect)}`;
+  return `the run's trace reached its size limit at ${at}: ${message}.${applied} Every CC_START and CC_STEP event records its inputs: bind smaller values there, or make the run visit fewer nodes${more}.`;
+}
+
+/** The applied but untraced effect an ERROR event records (`detail.untraced_effect`), when well-formed. */
+function untracedEffectOf(err: TraceEvent): UntracedEffectView | undefined {
+  const e = obj(err.detail[UNTRACED_EFFECT_MEMBER]);
+  if (e === undefined || typeof e.cc !== "string" || typeof e.step !== "string" || typeof e.status !== "string" || (e.op !== null && typeof e.op !== "string")) return undefined;
+  return { cc: e.cc, step: e.step, op: e.op, status: e.status };
+}
+
+/** What examine says of an applied but untraced effect (hint and human output). */
+export function untracedEffectSentence(e: UntracedEffectView): string {
+  return `The side effect of step ${e.step}${e.op === null ? "" : ` (${e.op})`} of ${e.cc} WAS applied (${e.status}): its CC_STEP did not fit the trace, and the ERROR event records it (detail.${UNTRACED_EFFECT_MEMBER}); the data root holds that effect.`;
 }
 
 /** Which run limit the ERROR reports: Cairn's hop limit or a node's max_visits (by reason, else the text). */
@@ -670,10 +699,21 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
   const cause = errorCause(err);
   const { message, reason, code } = cause;
   const open = [...model.visits].reverse().find((v) => v.complete === null);
-  const step = open === undefined ? undefined : stepOf(open, open.steps.length, decl);
+  const notes: string[] = [];
+  // The ERROR event names no step: the step that raised is the one after the CC's last CC_STEP,
+  // known only from a declaration (or a CC_STEP the limit error cut). Unknown: said so, no placeholder.
+  const guessed = open === undefined ? undefined : stepOf(open, open.steps.length, decl);
+  const effect = isTraceLimit(cause) ? untracedEffectOf(err) : undefined;
+  const fromEffect: StepRef | undefined = guessed === undefined || effect === undefined || effect.cc !== open?.fqdn ? undefined : { ...guessed, id: guessed.id ?? effect.step, op: guessed.op ?? effect.op, kind: guessed.kind ?? (effect.op === null ? "CT" : "CS") };
+  const step = fromEffect ?? (guessed?.kind === null ? undefined : guessed);
+  if (open !== undefined && step === undefined) {
+    notes.push(
+      `the trace does not say which step of ${open.fqdn} raised: its ERROR event names no step, and no declaration was read to infer it ` +
+        `(${open.steps.length === 0 ? "no step of the node had completed" : `${open.steps.length} step${open.steps.length === 1 ? "" : "s"} of the node had completed`}; give --snapshot for a Cairn run, --workspace for a PGS run)`,
+    );
+  }
   let cls = classifyErrorMessage(message, reason, code);
   if (cls === "by_location") cls = step?.kind === "CS" ? "cs_runtime_error" : step?.kind === "CT" ? "ct_error" : open !== undefined ? "cs_runtime_error" : "graph_structure_error";
-  const notes: string[] = [];
   let binding: BindingProblem | undefined;
   if (open !== undefined && (cls === "ct_error" || cls === "cs_runtime_error")) {
     const found = firstStructural(open, model, decl, open.steps.length);
@@ -708,6 +748,7 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
     address = model.wfAddr;
   }
   const failure: Failure = { node, address, event: eventRef(err), message };
+  if (effect !== undefined) failure.untracedEffect = effect;
   if (step !== undefined) failure.step = step;
   if (binding !== undefined) failure.binding = binding;
   const d = declarationOf(open ?? (address === last?.addr ? last : undefined), address, node, step, model, decl, walk);
@@ -723,10 +764,10 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
     case "admission_error":
       hint = isIntegrityError(cause)
         ? `the snapshot failed its integrity check, so nothing may run on it: ${message}. Restore or recompile the snapshot.`
-        : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${step?.kind === "CS" || /\bCS\b|cs\[/.test(unquotedText(message)) ? `cs["${step?.address ?? "?"}"]` : `ct["${step?.address ?? "?"}"]`}.handler_ref in ${handlers} (or map the handler).`;
+        : `the run was refused at ${at}: ${message}. Every handler_ref must name an entry of Cairn's sealed tables: fix ${handlerRefField(step, message, decl)} in ${handlers} (or map the handler).`;
       break;
     case "graph_structure_error":
-      if (isTraceLimit(cause)) hint = traceLimitHint(at, message, "");
+      if (isTraceLimit(cause)) hint = traceLimitHint(at, message, "", effect);
       else if (limitOf(cause) === "hop_limit") hint = `the run visited ${model.visits.length} CCs and hit the hop limit${cycleText(model.visits)}: a compiled route loops. Check routing["${model.wfAddr ?? "?"}"] in ${dispatch}; last CC: ${last === undefined ? "none" : `${last.fqdn} ended with ${last.status ?? "?"}, ${compiledRoutesText(decl, model, last.addr)}`}.`;
       else if (/^C[TS] addr/.test(unquotedText(message))) hint = `${at} names an address that ${handlers} does not define: ${message}. dispatch.json and handlers.json are from different compilations (neither is covered by the trust hash).`;
       else hint = `the run was aborted at ${at}: ${message}. Check the node's entry in ${dispatch}.`;
@@ -738,6 +779,23 @@ function classifyError(model: TraceModel, err: TraceEvent, decl: Declarations | 
       hint = `${at} raised: ${message}. A CS exception aborts the run (it is not an outcome a route can handle): check the RB policy (${handlers} rb_policy), the step's inputs and the data root.`;
   }
   return { class: cls, status: "ERROR", path: pathOf(model, walk), failure, hint, notes };
+}
+
+/**
+ * Where the handler_ref an admission error names sits in handlers.json: `cs["<addr>"].handler_ref`
+ * for a CS; for a CT, the atom of its CT-IR, `ct["<addr>"].ct_ir.atom_stream[<i>].handler_ref` (the
+ * atom whose ref the message names, read from the workspace's handlers.json; `[…]` when unknown).
+ */
+function handlerRefField(step: StepRef | undefined, message: string, decl: Declarations | undefined): string {
+  const addr = step?.address ?? null;
+  if (step?.kind === "CS" || /\bCS\b|cs\[/.test(unquotedText(message))) return `cs["${addr ?? "?"}"].handler_ref`;
+  const ref = /^unmapped CT handler_ref (\S+) \(/.exec(message)?.[1];
+  const stream = addr === null ? undefined : decl?.ctAtomStream?.(addr);
+  const i = ref === undefined || stream === undefined ? -1 : stream.findIndex((a) => {
+    const h = obj(a.handler_ref);
+    return typeof h?.module === "string" && typeof h.callable === "string" && `${h.module}:${h.callable}` === ref;
+  });
+  return `ct["${addr ?? "?"}"].ct_ir.atom_stream[${i < 0 ? "…" : i}].handler_ref`;
 }
 
 /** Classifies a traced run. */
@@ -859,8 +917,11 @@ function classifyRun(model: TraceModel, decl: Declarations | undefined): Classif
     }
   }
 
-  // 4. A governed "no".
-  const first = negatives[0];
+  // 4. A governed "no". The failing node is the one whose "no" ended the run (the last CC, as the
+  // run's own summary names it), else — every "no" was routed onward to a node that said yes —
+  // the first one; earlier "no"s routed onward are named in the hint.
+  const lastV = visits[visits.length - 1] as CcVisit;
+  const first = lastV.status !== null && !POSITIVE.has(lastV.status) ? lastV : negatives[0];
   if (first !== undefined) {
     const m = outcomeMessage(first);
     const step = m.step === undefined ? {} : { step: m.step };
@@ -874,13 +935,15 @@ function classifyRun(model: TraceModel, decl: Declarations | undefined): Classif
           : `the run ended there${walk === undefined ? " (taken as a declared terminal: no workflow declaration to check it against)" : ""}`;
     const data = bindingProblems(first, model, decl, first.steps.length - 1).filter((p) => !p.structural);
     const dataNote = data.length === 0 ? "" : ` Note: input "${data[0]?.input}" ← ${data[0]?.path}: ${data[0]?.problem}.`;
+    const earlier = negatives.filter((v) => v.index < first.index);
+    const earlierNote = earlier.length === 0 ? "" : ` Earlier "no"${earlier.length === 1 ? "" : "s"} routed onward: ${earlier.map((v) => `${v.fqdn} returned ${v.status ?? "?"} (${outcomeMessage(v).message}) → ${visits[v.index + 1]?.fqdn ?? "?"}`).join("; ")}.`;
     return {
       class: "business_violation",
       status,
       path,
       terminal,
       failure: failureAt(first, m.message, step),
-      hint: `governed outcome: ${first.fqdn} returned ${first.status ?? "?"} (${m.message}) and ${routed}. Route taken: ${routeText(visits, first.index, terminal)}.${dataNote}`,
+      hint: `governed outcome: ${first.fqdn} returned ${first.status ?? "?"} (${m.message}) and ${routed}. Route taken: ${routeText(visits, earlier[0]?.index ?? first.index, terminal)}.${dataNote}${earlierNote}`,
       notes,
     };
   }
@@ -961,7 +1024,7 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
           ? `the run visited ${model.visits.length} nodes and hit the hop limit (repeated: ${looped.join(", ")}): a routing cycle in ${file} ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most ${CAIRN_MAX_HOPS}) if the cycle needs more hops, and recompile; last node: ${lastText}.`
           : `the run visited ${model.visits.length} nodes, none twice, and hit the hop limit: the route it took through ${file} is longer than the hop limit. Raise max_hops (at most ${CAIRN_MAX_HOPS}) or shorten the route, and recompile; last node: ${lastText}.`;
       } else if (cause !== undefined && isTraceLimit(cause)) {
-        hint = traceLimitHint(where, message, `, or declare a lower max_visits in ${file} and recompile`);
+        hint = traceLimitHint(where, message, `, or declare a lower max_visits in ${file} and recompile`, f?.untracedEffect);
       } else if (limit === "visit_bound") {
         hint = `${message}: the cycle through ${last === undefined ? "it" : codeOf(last.fqdn)} in ${file} ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${lastText}.`;
       } else {

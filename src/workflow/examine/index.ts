@@ -33,7 +33,7 @@ import { parseTrace } from "./model.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
 export { checkChain, readSummaryFacts, summaryIncomplete, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
-export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
+export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type UntracedEffectView, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
 export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource, type FoundSnapshot } from "./cairn.js";
@@ -72,6 +72,12 @@ export interface ExamineReport {
    * "none") and makes the exit code 1.
    */
   summary?: { file: string; complete: boolean; problem?: string };
+  /**
+   * Events after the run's end (its first `WF_COMPLETE` or `ERROR`, `end`), which a runtime never
+   * writes (model.ts `afterEnd`): a structural problem — the outcome is read up to the end, the
+   * exit code is 1.
+   */
+  afterEnd?: { end: { line: number; type: string }; first: { line: number; type: string }; events: number };
   notes: string[];
   exitCode: 0 | 1;
 }
@@ -174,6 +180,16 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   } else if (chain.status === "unchained") {
     notes.push("the trace has no hash chain (no line carries seq/prev: a reference v0 trace): its integrity was NOT verified, and the outcome is read from its events as they are");
   }
+  const endEv = model.error ?? model.complete;
+  const after = model.afterEnd[0];
+  const afterEnd: ExamineReport["afterEnd"] = after === undefined || endEv === null ? undefined : { end: { line: endEv.line, type: endEv.type }, first: { line: after.line, type: after.type }, events: model.afterEnd.length };
+  if (afterEnd !== undefined && chain.status === "broken") {
+    notes.push(`the trace also continues after the run's end: ${afterEnd.events} event(s) after its ${afterEnd.end.type} at line ${afterEnd.end.line} (a run writes nothing after it)`);
+  } else if (afterEnd !== undefined) {
+    hint =
+      `the trace continues after the run's end: ${afterEnd.events} event${afterEnd.events === 1 ? "" : "s"} follow${afterEnd.events === 1 ? "s" : ""} its ${afterEnd.end.type} at line ${afterEnd.end.line} (the first: ${afterEnd.first.type} at line ${afterEnd.first.line}). ` +
+      `A run writes nothing after its WF_COMPLETE or ERROR, so this is not a trace a run wrote as it is (lines appended, or traces joined): it is not trustworthy evidence. Up to line ${afterEnd.end.line}: ${hint}`;
+  }
   const report: ExamineReport = {
     chain: { ok: chain.ok, status: chain.status, events: chain.events, ...(chain.brokenAt === undefined ? {} : { brokenAt: chain.brokenAt }), head: chain.head, anchor: chain.anchor },
     outcome: { class: c.class, status: c.status },
@@ -188,8 +204,9 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     ...(workspace === undefined ? {} : { workspace }),
     ...(snapshot === undefined ? {} : { snapshot }),
     ...(md === undefined || chain.status === "unchained" ? {} : { summary: { file: md.file, complete: summaryProblem === undefined, ...(summaryProblem === undefined ? {} : { problem: summaryProblem }) } }),
+    ...(afterEnd === undefined ? {} : { afterEnd }),
     notes,
-    exitCode: chain.status !== "broken" && summaryProblem === undefined && PASSING_CLASSES.has(c.class) ? 0 : 1,
+    exitCode: chain.status !== "broken" && summaryProblem === undefined && afterEnd === undefined && PASSING_CLASSES.has(c.class) ? 0 : 1,
   };
   return report;
 }
@@ -222,6 +239,7 @@ export function renderReport(r: ExamineReport): string[] {
   else if (r.chain.status === "unchained") kv("chain", `${UNCHAINED_TEXT}: ${r.chain.events} events, integrity NOT verified`);
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
   if (torn) kv("summary", `INCOMPLETE: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "torn or truncated"}`);
+  if (r.afterEnd !== undefined) kv("structure", `EVENTS AFTER THE END: ${r.afterEnd.events} after the ${r.afterEnd.end.type} at line ${r.afterEnd.end.line} (first: ${r.afterEnd.first.type} at line ${r.afterEnd.first.line}); read up to line ${r.afterEnd.end.line}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
   kv("outcome", r.outcome.class);
   const steps = r.path.map((p) => `${code(p.node)}=${p.status ?? "(aborted)"}`);
@@ -232,8 +250,12 @@ export function renderReport(r: ExamineReport): string[] {
   const f = r.failure;
   if (f !== undefined) {
     kv("node", `${f.node}${f.address === null ? "" : ` (addr ${f.address})`}, line ${f.event.line} (${f.event.type})`);
-    if (f.step !== undefined) more(`step ${f.step.id ?? f.step.index}: ${f.step.kind ?? "?"} ${withOp(f.step.fqdn ?? "?", f.step.op)}${f.step.address === null ? "" : ` (addr ${f.step.address})`}`);
+    if (f.step !== undefined) {
+      const what = f.step.fqdn === null ? (f.step.op === null ? "" : ` ${f.step.op}`) : ` ${withOp(f.step.fqdn, f.step.op)}`;
+      more(`step ${f.step.id ?? f.step.index}: ${f.step.kind ?? "?"}${what}${f.step.address === null ? "" : ` (addr ${f.step.address})`}`);
+    }
     kv("message", f.message);
+    if (f.untracedEffect !== undefined) kv("effect", `step ${f.untracedEffect.step}${f.untracedEffect.op === null ? "" : ` (${f.untracedEffect.op})`} of ${f.untracedEffect.cc} WAS applied (${f.untracedEffect.status}); its CC_STEP is not in the trace (recorded in the ERROR event)`);
     if (f.binding !== undefined) kv("binding", `${f.binding.level === "step" ? `step ${f.binding.step ?? "?"} input` : "input"} ${f.binding.input} ← ${f.binding.path}: ${f.binding.problem}`);
     const d = f.declaration;
     if (d?.cairn !== undefined) {

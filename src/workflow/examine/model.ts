@@ -55,6 +55,11 @@ export interface TraceModel {
   start: TraceEvent | null;
   complete: TraceEvent | null;
   error: TraceEvent | null;
+  /**
+   * Events after the run's end (the first `WF_COMPLETE` or `ERROR`), which a runtime never
+   * writes: not read into the model, reported by examine as a structural problem.
+   */
+  afterEnd: TraceEvent[];
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
@@ -134,9 +139,14 @@ export function parseTrace(text: string, shownPath: string): TraceModel {
     start: null,
     complete: null,
     error: null,
+    afterEnd: [],
   };
   let open: CcVisit | null = null;
   for (const ev of events) {
+    if (model.complete !== null || model.error !== null) {
+      model.afterEnd.push(ev);
+      continue;
+    }
     switch (ev.type) {
       case "WF_START":
         model.start ??= ev;
@@ -173,11 +183,11 @@ export function parseTrace(text: string, shownPath: string): TraceModel {
         break;
       }
       case "WF_COMPLETE":
-        model.complete ??= ev;
+        model.complete = ev;
         model.workflow ??= str(ev.detail.wf_fqdn);
         break;
       case "ERROR":
-        model.error ??= ev;
+        model.error = ev;
         break;
     }
   }

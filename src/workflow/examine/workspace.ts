@@ -74,6 +74,8 @@ export interface Declarations {
   pipeline(ccAddr: number): Array<Record<string, unknown>> | undefined;
   /** Compiled routes out of a node of a workflow. */
   routes(wfAddr: number, nodeAddr: number): CompiledRoute[];
+  /** PGS workspaces only: the atom stream of a CT's CT-IR (`handlers.json` `ct[addr].ct_ir.atom_stream`). */
+  ctAtomStream?(ctAddr: number): Array<Record<string, unknown>> | undefined;
   workflow(wfFqdn: string): WorkflowDeclaration | undefined;
   contract(ccFqdn: string): CcContract | undefined;
   topology(addr: number): TopologyEntry | undefined;
@@ -197,6 +199,11 @@ export class PgsWorkspaceDeclarations implements Declarations {
   pipeline(ccAddr: number): Array<Record<string, unknown>> | undefined {
     const steps = this.section("dispatch.json", "pipeline")[String(ccAddr)];
     return Array.isArray(steps) ? steps.map((s) => obj(s) ?? {}) : undefined;
+  }
+
+  ctAtomStream(ctAddr: number): Array<Record<string, unknown>> | undefined {
+    const stream = obj(obj(this.section("handlers.json", "ct")[String(ctAddr)])?.ct_ir)?.atom_stream;
+    return Array.isArray(stream) ? stream.map((s) => obj(s) ?? {}) : undefined;
   }
 
   routes(wfAddr: number, nodeAddr: number): CompiledRoute[] {

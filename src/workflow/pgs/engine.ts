@@ -140,7 +140,10 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
     const detail = new Map<string, PyValue>([["step_fqdn", stepFqdn], ["result_keys", [...fragment.keys()]]]);
     // Verbatim: the atom's reason, often payload text (a path in it is data, not a host path).
     if (outcome.error !== undefined) detail.set("error", outcome.error);
-    trace.emit("CC_STEP", { ccAddr: cc, stepAddr: s.addr, stepOp: s.op, detail });
+    const stepEvent = { ccAddr: cc, stepAddr: s.addr, stepOp: s.op, detail };
+    // A CS call's effect is applied: should its CC_STEP not fit the trace limit, the run's ERROR event names it (trace.ts).
+    if (s.op === null) trace.emit("CC_STEP", stepEvent);
+    else trace.emitEffectStep(stepEvent, { cc: ccFqdn, step: s.stepId === "" ? String(i) : s.stepId, op: s.op, status: outcome.status });
     if (s.op !== null) trace.flush(); // the side effect's own CC_STEP is on disk too (§11.7)
     status = outcome.status;
     if (status === "VIOLATION") run.violations.push({ cc: ccFqdn, step: s.stepId, kind: s.op === null ? "CT" : "CS", reason: outcome.error ?? null });

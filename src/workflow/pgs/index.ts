@@ -15,7 +15,7 @@ export { verifyTrust, projectionHash, SNAPSHOT_INTEGRITY_REASON, type IntegrityC
 export { Vocabulary, hexAddr } from "./vocab.js";
 export {
   TraceWriter, verifyTraceChain, verifyTraceChainText, summaryChainHead, TRACE_SCHEMA_VERSION, TRACE_EVENT_TYPES, MAX_TRACE_BYTES, TRACE_ERROR_RESERVE_BYTES,
-  TRACE_LIMIT_REASON, traceLimit, isTraceLimitError, emitRunError, type TraceLimit, type TraceEventType, type TraceEventFields, type TraceChainReport,
+  TRACE_LIMIT_REASON, traceLimit, isTraceLimitError, emitRunError, type TraceLimit, type TraceEventType, type TraceEventFields, type TraceChainReport, UNTRACED_EFFECT_MEMBER, type UntracedEffect,
 } from "./trace.js";
 export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE, type TraceIdInputs } from "./trace-id.js";
 export { relevantFiles, captureState, stateDigest, type StateFile, type UnusableFile, type UnusableKind } from "./state.js";

@@ -41,7 +41,7 @@ import { writeFileAtomicSync } from "../../store/fsutil.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString, compactJsonWithin } from "../py/json.js";
-import type { PyObject } from "./value.js";
+import type { PyObject, PyValue } from "./value.js";
 
 export const TRACE_SCHEMA_VERSION = "v0";
 export const TRACE_CHAIN_GENESIS = null;
@@ -81,6 +81,29 @@ export function traceLimit(limit: Partial<TraceLimit> = {}): TraceLimit {
     throw new CairnError(ErrorCode.USAGE, `trace limit errorReserveBytes must be an integer in 0..${maxBytes - 1} (below maxBytes), got ${String(errorReserveBytes)}`, { field: "errorReserveBytes" });
   }
   return { maxBytes, errorReserveBytes };
+}
+
+/**
+ * A step whose side effect was applied (a CS call, a lane-bound step) but whose `CC_STEP` did not
+ * fit the trace limit (`TraceWriter.emitEffectStep`): the run's `ERROR` event records it instead,
+ * as its `detail` member `UNTRACED_EFFECT_MEMBER` (`emitRunError`), so the chained trace still
+ * says the effect happened. `op` is null for a lane-bound CT step.
+ */
+export interface UntracedEffect {
+  /** The CC (node) FQDN. */
+  cc: string;
+  /** The step id. */
+  step: string;
+  op: string | null;
+  /** The step's outcome (SUCCESS, ALREADY_EXISTS, BACKEND_ERROR, …). */
+  status: string;
+}
+/** The `ERROR.detail` member naming an applied but untraced effect (`UntracedEffect`), only in a run that hit the trace limit there. */
+export const UNTRACED_EFFECT_MEMBER = "untraced_effect";
+
+/** The sentence a limit error's message gains for an applied but untraced effect. */
+function untracedEffectText(e: UntracedEffect): string {
+  return `the side effect of step ${e.step}${e.op === null ? "" : ` (${e.op})`} of ${e.cc} was applied (${e.status}) but its CC_STEP is not in the trace`;
 }
 
 /** True for the `E_LIMIT_EXCEEDED` error of an event that does not fit the trace limit. */
@@ -307,6 +330,22 @@ export class TraceWriter {
     this.seq++;
   }
 
+  /**
+   * `emit("CC_STEP", f)` for a step whose side effect was applied (`effect`). When the event does
+   * not fit the limit, the limit error also names the effect — its message and
+   * `details.untracedEffect` — and `emitRunError` records it in the run's `ERROR` event (in the
+   * reserved bytes), so the chained trace says the effect happened. Under the limit it writes
+   * exactly what `emit` writes.
+   */
+  emitEffectStep(f: TraceEventFields, effect: UntracedEffect): void {
+    try {
+      this.emit("CC_STEP", f);
+    } catch (err) {
+      if (!isTraceLimitError(err)) throw err;
+      throw new CairnError(err.code, `${err.message}: ${untracedEffectText(effect)}`, { ...err.details, untracedEffect: { ...effect } });
+    }
+  }
+
   /** The `E_LIMIT_EXCEEDED` error of an event of `type` that does not fit (see the class comment); only an ERROR may follow. */
   private limitError(type: TraceEventType): CairnError {
     this.overLimit = true;
@@ -463,20 +502,41 @@ export class TraceWriter {
  * with. When that event does not fit the trace limit (a long message near the end of the
  * limit), the run ends with the limit error instead — `E_LIMIT_EXCEEDED`, its message naming
  * `err`'s code, `details.runError` that code — whose `ERROR` event fits in the reserved bytes.
+ * When `err` is the limit error of the `CC_STEP` of a step whose side effect was applied
+ * (`TraceWriter.emitEffectStep`), the `ERROR` event's detail also gets the member
+ * `UNTRACED_EFFECT_MEMBER` `{cc, step, op, status}` (after `detailOf`'s members): the chained
+ * trace records the effect even though its `CC_STEP` did not fit. Runs that do not hit the limit
+ * there write exactly what they wrote before.
  * Returns the error the run ended with (`err`, or that limit error); any other failure of
  * `emit` is thrown, and so is the limit error when even its event does not fit.
  */
 export function emitRunError(trace: TraceWriter, err: unknown, detailOf: (err: unknown) => PyObject): unknown {
+  const effect = untracedEffectOf(err);
+  const detail = (e: unknown): PyObject => {
+    const d = detailOf(e);
+    if (effect !== undefined) d.set(UNTRACED_EFFECT_MEMBER, new Map<string, PyValue>([["cc", effect.cc], ["step", effect.step], ["op", effect.op], ["status", effect.status]]));
+    return d;
+  };
   try {
-    trace.emit("ERROR", { detail: detailOf(err) });
+    trace.emit("ERROR", { detail: detail(err) });
     return err;
   } catch (limit) {
     if (!isTraceLimitError(limit) || limit.details.event !== "ERROR") throw limit;
     const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
-    const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)`, { ...limit.details, runError: code }, { cause: err });
-    trace.emit("ERROR", { detail: detailOf(ended) });
+    const lost = effect === undefined ? "" : `; ${untracedEffectText(effect)}`;
+    const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)${lost}`, { ...limit.details, runError: code, ...(effect === undefined ? {} : { untracedEffect: { ...effect } }) }, { cause: err });
+    trace.emit("ERROR", { detail: detail(ended) });
     return ended;
   }
+}
+
+/** The applied but untraced effect a trace-limit error names (`TraceWriter.emitEffectStep`), if any. */
+function untracedEffectOf(err: unknown): UntracedEffect | undefined {
+  if (!isTraceLimitError(err)) return undefined;
+  const e = err.details.untracedEffect as Partial<UntracedEffect> | undefined;
+  if (e === undefined || e === null || typeof e !== "object") return undefined;
+  if (typeof e.cc !== "string" || typeof e.step !== "string" || typeof e.status !== "string" || (e.op !== null && typeof e.op !== "string")) return undefined;
+  return { cc: e.cc, step: e.step, op: e.op, status: e.status };
 }
 
 export interface TraceChainReport {
