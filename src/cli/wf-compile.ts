@@ -8,7 +8,8 @@
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
  *   root `cairn-wf-snapshot:<digest>`). `--out` is written atomically (`writeSealedOut`): a
- *   failed or killed write leaves the previous FILE as it was.
+ *   failed or killed write leaves the previous FILE as it was. `--out` naming stdout together
+ *   with `--json` is a usage error (`namesStdout`): stdout holds exactly one JSON value.
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
  *   like E_INVALID_INPUT), an unreadable/missing path or an --out that cannot be written;
  *   2 usage errors (no file, an empty path or --out, bad flag).
@@ -18,7 +19,7 @@
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
-import { accessSync, chmodSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, chmodSync, constants, fstatSync, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
@@ -54,7 +55,8 @@ Notes:
   or interrupted write leaves the previous file as it was), and with --store (or $CAIRN_STORE)
   it is stored as an artifact. Docs: docs/workflow-cairn.md.
   Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
-  written, 2 usage error (an empty path or --out is one).`;
+  written, 2 usage error (an empty path or --out is one, and so is --out naming stdout with
+  --json: stdout then holds exactly one JSON value).`;
 
 interface CompileOpts {
   out?: string;
@@ -69,6 +71,10 @@ export function wfCompileCommand(): Command {
     .action(async (paths: string[], opts: CompileOpts, cmd: Command) => {
       const out = outputFor(cmd);
       paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
+      // --json promises exactly one JSON value on stdout: the sealed file cannot go there too.
+      if (out.json && opts.out !== undefined && namesStdout(opts.out)) {
+        throw new UsageError(`--out ${opts.out} names stdout, where --json prints its document: give --out another file, or drop --json`, { field: "--out", path: opts.out });
+      }
       // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
       const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
       const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
@@ -103,6 +109,31 @@ export function wfCompileCommand(): Command {
         out.line(digest);
       }
     });
+}
+
+/** This process's stdout named as a path (store/out-file.ts `ownStream`'s names). */
+const STDOUT_NAME_RE = /^(?:\/dev\/stdout|\/dev\/fd\/1|\/proc\/self\/fd\/1)$/;
+
+/**
+ * Whether an `--out` path is this process's stdout: one of its names, or (when stdout is a
+ * pipe, a socket or a regular file, which a reader parses) any other path to the same file
+ * (`/proc/<pid>/fd/1`, a symlink, the file stdout is redirected to).
+ */
+function namesStdout(path: string): boolean {
+  if (STDOUT_NAME_RE.test(path)) return true;
+  let own: Stats;
+  try {
+    own = fstatSync(1);
+  } catch {
+    return false; // stdout closed: nothing to keep parseable
+  }
+  if (!(own.isFIFO() || own.isSocket() || own.isFile())) return false;
+  try {
+    const st = statSync(path);
+    return st.dev === own.dev && st.ino === own.ino;
+  } catch {
+    return false; // not there or not reachable: not stdout (the write reports what it meets)
+  }
 }
 
 /** Permission bits of a new `--out` file before the umask, as for a shell redirection. */

@@ -11,7 +11,7 @@
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (a YAML mapping key that is not a string: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -68,6 +68,7 @@ import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
 import { closestName } from "../../core/suggest.js";
 import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
+import { nonStringKeys } from "./yaml-keys.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import type { PyValue } from "../py/value.js";
 import { compactJson } from "../py/json.js";
@@ -478,6 +479,11 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     const e = doc.errors[0];
     const at = e === undefined ? undefined : lines.linePos(e.pos[0]);
     return fail(`not valid YAML${at === undefined ? "" : ` (line ${at.line}, column ${at.col})`}: ${e?.message.split("\n")[0] ?? "parse error"}`);
+  }
+  // Before toJS, which turns a key that is not a string into text (yaml-keys.ts).
+  const badKeys = nonStringKeys(doc, text, lines, MAX_VALUE_PROBLEMS);
+  if (badKeys.length > 0) {
+    return { errors: badKeys.map((k) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(k.path)), message: `not JSON data, which a sealed snapshot cannot hold unchanged (line ${k.line}, column ${k.column}): ${k.message}` })) };
   }
   let js: unknown;
   try {

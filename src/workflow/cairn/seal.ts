@@ -14,7 +14,10 @@
  *   content is not a well-formed Cairn snapshot of this version: every member the runtime
  *   reads is checked, with its type and cross-references, and names and store paths against
  *   the compiler's grammar (snapshot-grammar.ts), so a re-sealed content cannot aim the trace
- *   directory or a store file outside the workspace or data root — `structureProblem`)). So flipping any byte of the file is
+ *   directory or a store file outside the workspace or data root — `structureProblem`), and each
+ *   step's handler, operation, method, inputs, outputs and outcomes, each node's address,
+ *   outcomes and routes, against the sealed tables and each other (snapshot-contract.ts), so
+ *   the trace cannot name another capability than the one that runs). So flipping any byte of the file is
  *   refused, whatever part of the content it lies in.
  * - By digest: the content artifact is read from the store (which verifies its bytes) and the
  *   digest recomputed as well.
@@ -27,6 +30,8 @@ import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
 import { codeProblem, exitProblem, nameProblem, namespaceProblem, storePathProblem } from "./snapshot-grammar.js";
 import { floatsProblem } from "./sealed-value.js";
+import { parseBindingPath } from "./paths.js";
+import { workflowContractProblem } from "./snapshot-contract.js";
 
 export const SNAPSHOT_MEDIA_TYPE = "application/vnd.cairn.workflow.snapshot+json";
 export const MODULE_MEDIA_TYPE = "application/vnd.cairn.workflow.module+javascript";
@@ -85,6 +90,10 @@ function bindingProblem(b: unknown, at: string): string | null {
     const p = b.bind;
     if (!isObj(p) || !isStr(p.path) || !["payload", "results", "steps"].includes(p.root as string) || !(p.name === null || isStr(p.name)) || !Array.isArray(p.segments) || !p.segments.every((x) => isStr(x) || Number.isInteger(x))) return `${at}.bind is not a binding path`;
     if (p.root !== "payload" && !isStr(p.name)) return `${at}.bind names no node or step`;
+    // The runtime follows root / name / segments; the trace and examine show the path: they must agree.
+    const parsed = parseBindingPath(p.path);
+    if (typeof parsed === "string") return `${at}.bind.path ${JSON.stringify(p.path)} is not a binding path: ${parsed}`;
+    if (parsed.root !== p.root || parsed.name !== p.name || JSON.stringify(parsed.segments) !== JSON.stringify(p.segments)) return `${at}.bind: root, name and segments are not those of its path ${JSON.stringify(p.path)}`;
     return null;
   }
   if (own(b, "const")) return floatsProblem(b as { const: unknown }, at);
@@ -206,6 +215,8 @@ export function structureProblem(content: unknown): string | null {
         } else return `${sat}.kind is neither ct nor cs`;
       }
     }
+    const contract = workflowContractProblem(c, w, at);
+    if (contract !== null) return contract;
   }
   return null;
 }

@@ -329,6 +329,18 @@ globalThis.__cairn_entry = (function () {
   const ErrorProto = Error.prototype;
   const protoOf = Object.getPrototypeOf;
   const ownDesc = Object.getOwnPropertyDescriptor;
+  const isFiniteNumber = Number.isFinite;
+  const isInteger = Number.isInteger;
+  const symbolsOf = Object.getOwnPropertySymbols;
+  const isEnumerable = Object.prototype.propertyIsEnumerable;
+  const ObjectProto = Object.prototype;
+  const ArrayProto = Array.prototype;
+  const SetCtor = Set;
+  const setHas = Set.prototype.has;
+  const setAdd = Set.prototype.add;
+  const setDelete = Set.prototype.delete;
+  const applyFn = Reflect.apply;
+  const MAX_SAFE = 9007199254740991;
   class Contract { constructor(message) { this.message = message; } }
   // The text of a thrown value, computed here (under the call's time bound): a getter or a
   // toString that never returns times out instead of hanging the host.
@@ -358,21 +370,78 @@ globalThis.__cairn_entry = (function () {
     }
     return out;
   }
-  function call(name, inputJson) {
+  // A member's path in a result, after $.results.<node>: v[0].a, or v["a b"] for another name.
+  function memberPath(path, k) {
+    let plain = k.length > 0 && !(k[0] >= "0" && k[0] <= "9") && k[0] !== "-";
+    for (let i = 0; i < k.length && plain; i++) {
+      const ch = k[i];
+      plain = (ch >= "a" && ch <= "z") || (ch >= "A" && ch <= "Z") || (ch >= "0" && ch <= "9") || ch === "_" || ch === "-";
+    }
+    return plain ? (path === "" ? k : path + "." + k) : path + "[" + stringify(k) + "]";
+  }
+  function className(o, proto) {
+    const ctor = proto === null ? undefined : proto.constructor;
+    return typeof ctor === "function" && typeof ctor.name === "string" && ctor.name !== "" ? ctor.name : "an unnamed class";
+  }
+  // The first value (in JSON.stringify's order) that the result's JSON text would not hold
+  // unchanged — stringify would drop it, turn it into null or into other text, or read back as
+  // another number —, or null. Iterative (a linked stack), cycles found on the path.
+  function nonJson(root) {
+    const onPath = new SetCtor();
+    let top = { v: root, path: "", exit: false, next: null };
+    while (top !== null) {
+      const f = top;
+      top = f.next;
+      const v = f.v;
+      if (f.exit) { applyFn(setDelete, onPath, [v]); continue; }
+      const t = typeof v;
+      if (v === null || t === "string" || t === "boolean") continue;
+      if (t === "number") {
+        if (!isFiniteNumber(v)) return { path: f.path, what: Str(v) };
+        if (isInteger(v) && (v > MAX_SAFE || v < -MAX_SAFE)) return { path: f.path, what: "the number " + Str(v) + ", an integer beyond ±(2^53−1) that its JSON text would give back as another integer" };
+        continue;
+      }
+      if (t === "bigint") return { path: f.path, what: "the BigInt " + Str(v) + "n" };
+      if (t !== "object") return { path: f.path, what: t === "undefined" ? "undefined" : "a " + t };
+      const arr = isArray(v);
+      const proto = protoOf(v);
+      if (arr ? proto !== ArrayProto : proto !== ObjectProto && proto !== null) return { path: f.path, what: "an object of class " + className(v, proto) + " (not a plain object or array)" };
+      if (typeof v.toJSON === "function") return { path: f.path, what: "an object with a toJSON method" };
+      if (applyFn(setHas, onPath, [v])) return { path: f.path, what: "a cyclic reference" };
+      applyFn(setAdd, onPath, [v]);
+      top = { v: v, path: f.path, exit: true, next: top };
+      if (arr) {
+        for (let i = v.length - 1; i >= 0; i--) top = { v: v[i], path: f.path + "[" + i + "]", exit: false, next: top };
+      } else {
+        const syms = symbolsOf(v);
+        for (let i = 0; i < syms.length; i++) {
+          if (applyFn(isEnumerable, v, [syms[i]])) return { path: f.path, what: "a member keyed by a symbol (" + Str(syms[i]) + ")" };
+        }
+        const ks = keys(v);
+        for (let i = ks.length - 1; i >= 0; i--) top = { v: v[ks[i]], path: memberPath(f.path, ks[i]), exit: false, next: top };
+      }
+    }
+    return null;
+  }
+  function call(name, inputJson, step) {
     const c = caps();
     if (!hasOwn.call(c, name)) throw new Contract("no capability " + name);
     const r = c[name].run(parse(inputJson));
     if (r !== null && (typeof r === "object" || typeof r === "function") && typeof r.then === "function") throw new Contract("user CTs must be synchronous: " + name + " returned a promise");
     if (r === null || typeof r !== "object" || isArray(r)) throw new Contract(name + " must return a JSON object, got " + (r === null ? "null" : isArray(r) ? "an array" : typeof r));
+    const bad = nonJson(r);
+    if (bad !== null) {
+      throw new Contract((step === "" ? "" : "step " + step + ": ") + "its result holds " + bad.what + " at " + (bad.path === "" ? "the top level" : bad.path) + ", which JSON text cannot hold unchanged (a result must be JSON data: no NaN, Infinity, undefined, function, symbol, BigInt, integer beyond ±(2^53−1), class instance or cycle)");
+    }
     const text = stringify(r);
     if (typeof text !== "string") throw new Contract(name + " returned a value that is not JSON");
     return text;
   }
-  return function entry(wrapper, what, name, inputJson) {
+  return function entry(wrapper, what, name, inputJson, step) {
     try {
       wrapper(module, exports);
       if (what === "describe") return stringify({ ok: true, value: stringify(describe()) });
-      return stringify({ ok: true, value: call(name, inputJson) });
+      return stringify({ ok: true, value: call(name, inputJson, step) });
     } catch (e) {
       const contract = e instanceof Contract;
       let message;
@@ -447,7 +516,7 @@ export class UserModuleRunner {
    * One call in a fresh context, under ONE deadline (USER_CT_TIMEOUT_MS) for prelude, module
    * evaluation and the call together. Throws the host-realm vm time-out error on time-out.
    */
-  private enter(seedKey: string, what: "describe" | "call", capability: string, inputJson: string): EntryResult {
+  private enter(seedKey: string, what: "describe" | "call", capability: string, inputJson: string, step = ""): EntryResult {
     const deadline = performance.now() + USER_CT_TIMEOUT_MS;
     const left = (): number => Math.max(1, Math.floor(deadline - performance.now()));
     // The global is a null-prototype object: a host-realm `{}` would make
@@ -461,7 +530,7 @@ export class UserModuleRunner {
     // The module's wrapper function is made in the context (a context-realm function); the
     // arguments travel as string literals in the script text.
     (ctx as Record<string, unknown>).__cairn_w = this.script.runInContext(ctx, { timeout: left() }) as unknown;
-    const call = `(function (f, w) { delete globalThis.__cairn_entry; delete globalThis.__cairn_w; return f(w, ${JSON.stringify(what)}, ${JSON.stringify(capability)}, ${JSON.stringify(inputJson)}); })(__cairn_entry, __cairn_w)`;
+    const call = `(function (f, w) { delete globalThis.__cairn_entry; delete globalThis.__cairn_w; return f(w, ${JSON.stringify(what)}, ${JSON.stringify(capability)}, ${JSON.stringify(inputJson)}, ${JSON.stringify(step)}); })(__cairn_entry, __cairn_w)`;
     const text = vm.runInContext(call, ctx, { timeout: left() }) as unknown;
     if (typeof text !== "string") throw new Error("internal: the user CT entry point returned no text");
     return JSON.parse(text) as EntryResult;
@@ -485,12 +554,16 @@ export class UserModuleRunner {
 
   /**
    * Runs CT `capability` over `input` (plain JSON text made from the resolved inputs).
-   * Returns the result or the violation message; a time-out throws `E_LIMIT_EXCEEDED`.
+   * Returns the result or the violation message; a time-out throws `E_LIMIT_EXCEEDED`. A
+   * result its JSON text would not hold unchanged (NaN, ±Infinity, undefined, a function,
+   * symbol or BigInt, an integer beyond ±(2^53−1), a class instance, a `toJSON` method, a cycle)
+   * is a contract violation naming `step` (the step id, when given) and the first such value's
+   * path — never rewritten by `JSON.stringify`.
    */
-  call(capability: string, input: PyValue, seedKey: string): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
+  call(capability: string, input: PyValue, seedKey: string, step = ""): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
     let r: EntryResult;
     try {
-      r = this.enter(seedKey, "call", capability, compactJson(input));
+      r = this.enter(seedKey, "call", capability, compactJson(input), step);
     } catch (err) {
       if (isTimeout(err)) {
         throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `user CT ${this.name}.${capability} ran longer than ${USER_CT_TIMEOUT_MS} ms`, { reason: "ct_timeout", limit: USER_CT_TIMEOUT_MS });

@@ -1,0 +1,102 @@
+/**
+ * UAT F9 / F10 / F1, end to end (the built CLI):
+ * - `wf compile --json --out <stdout>` is a usage error (E_USAGE, exit 2) with stdout empty:
+ *   --json keeps exactly one JSON value on stdout; `--out /dev/stdout` without --json, and
+ *   --json with --out /dev/stderr or a file, still work.
+ * - a YAML key that is not a string is a compile error naming file, line and column, and the
+ *   yaml library's warning never reaches stderr.
+ * - `wf run --snapshot` of a re-sealed snapshot whose handler name is not its ref's atom does
+ *   not run (E_SNAPSHOT_INTEGRITY, check structure) and writes no trace.
+ */
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CLI, cairn, jsonError } from "./helpers.js";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function box(): string {
+  const d = mkdtempSync(join(tmpdir(), "cairn-uatwf-"));
+  dirs.push(d);
+  return d;
+}
+
+const DECL = "cairn: cairn.workflow/v1\nnamespace: t\ncode: WF_F1_V0\nentry: a\nnodes:\n  a:\n    steps: [ { id: h, ct: hash, inputs: { value: $.payload } } ]\n    routes: { default: { exit: OK, reason: ok } }\n";
+
+describe("wf compile --json with --out naming stdout (UAT F9)", () => {
+  for (const out of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+    it(`--out ${out} --json: E_USAGE, exit 2, nothing on stdout`, () => {
+      const cwd = box();
+      writeFileSync(join(cwd, "w.yaml"), DECL);
+      const r = cairn(["wf", "compile", "w.yaml", "--out", out, "--json"], { cwd });
+      expect(r.status).toBe(2);
+      expect(r.out).toBe("");
+      const e = jsonError(r);
+      expect(e.code).toBe("E_USAGE");
+      expect(e.message).toContain(`--out ${out} names stdout`);
+    });
+  }
+
+  it("another path to the file stdout is redirected to is refused too; stdout keeps one JSON value otherwise", () => {
+    const cwd = box();
+    writeFileSync(join(cwd, "w.yaml"), DECL);
+    const target = join(cwd, "stdout.txt");
+    writeFileSync(target, "");
+    const fd = spawnSync("sh", ["-c", `exec "${process.execPath}" "${CLI}" wf compile w.yaml --out "${target}" --json > "${target}"`], { cwd, env: { ...process.env, NO_COLOR: "1", CAIRN_STORE: "" } });
+    expect(fd.status).toBe(2);
+    expect(fd.stderr.toString()).toContain("E_USAGE");
+    // --json with --out elsewhere: one JSON value on stdout.
+    const ok = cairn(["wf", "compile", "w.yaml", "--out", "snap.json", "--json"], { cwd });
+    expect(ok.status).toBe(0);
+    expect((JSON.parse(ok.out) as { ok: boolean; out: string }).out).toBe("snap.json");
+    const toErr = cairn(["wf", "compile", "w.yaml", "--out", "/dev/stderr", "--json"], { cwd });
+    expect(toErr.status).toBe(0);
+    expect((JSON.parse(toErr.out) as { ok: boolean }).ok).toBe(true);
+    expect(toErr.err).toContain('"format":"cairn.workflow.sealed/v1"');
+    // Without --json, --out /dev/stdout still writes the sealed file to stdout.
+    const plain = cairn(["wf", "compile", "w.yaml", "--out", "/dev/stdout", "-q"], { cwd });
+    expect(plain.status).toBe(0);
+    expect(plain.out.startsWith(readFileSync(join(cwd, "snap.json"), "utf8"))).toBe(true);
+  });
+});
+
+describe("YAML keys that are not strings, on the command line (UAT F10)", () => {
+  it("exit 1 with E_COMPILE_SCHEMA naming file, line and column; no Node warning on stderr", () => {
+    const cwd = box();
+    writeFileSync(join(cwd, "w.yaml"), DECL.replace("inputs: { value: $.payload }", "inputs: { value: { const: { 1: a, \"1\": b, ? [a, b] : x } } }"));
+    const r = cairn(["wf", "compile", "w.yaml", "--out", "s.json"], { cwd });
+    expect(r.status).toBe(1);
+    expect(r.err).not.toMatch(/Warning|stringified/);
+    expect(r.err).toContain("w.yaml: node a: steps[0].inputs.value.const: not JSON data, which a sealed snapshot cannot hold unchanged (line 7, column 61): the mapping key 1 is an integer");
+    expect(r.err).toContain("the mapping key [a, b] is a sequence");
+    expect(existsSync(join(cwd, "s.json"))).toBe(false);
+  });
+});
+
+describe("wf run --snapshot of a re-sealed snapshot whose step names another atom (UAT F1)", () => {
+  it("E_SNAPSHOT_INTEGRITY (structure) naming the handler; no trace", () => {
+    const cwd = box();
+    writeFileSync(join(cwd, "w.yaml"), DECL);
+    expect(cairn(["wf", "compile", "w.yaml", "--out", "s.json", "-q"], { cwd }).status).toBe(0);
+    const sealed = JSON.parse(readFileSync(join(cwd, "s.json"), "utf8")) as { content: { workflows: Record<string, { nodes: Record<string, { steps: Array<{ handler: { ref: string } }> }> }> } };
+    sealed.content.workflows["t::WF_F1_V0"]!.nodes.a!.steps[0]!.handler.ref = "cairn.workflow.atoms.general:equals";
+    // Re-sealed: canonical JSON (sorted keys, no spaces; ASCII only here) with the digest recomputed.
+    const canon = (v: unknown): string => (Array.isArray(v) ? `[${v.map(canon).join(",")}]` : v !== null && typeof v === "object" ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(",")}}` : JSON.stringify(v));
+    const content = canon(sealed.content);
+    const digest = `sha256:${createHash("sha256").update(content).digest("hex")}`;
+    writeFileSync(join(cwd, "s2.json"), `{"content":${content},"digest":${JSON.stringify(digest)},"format":"cairn.workflow.sealed/v1"}`);
+    writeFileSync(join(cwd, "p.json"), '{"x":1}');
+    const r = cairn(["wf", "run", "--snapshot", "s2.json", "--payload", "p.json", "--workspace", "w", "--no-render", "--json"], { cwd });
+    expect(r.status).toBe(1);
+    const e = jsonError(r);
+    expect(e.code).toBe("E_SNAPSHOT_INTEGRITY");
+    expect(e.details?.check).toBe("structure");
+    expect(e.message).toContain('handler.name "hash" is not the atom its ref cairn.workflow.atoms.general:equals runs ("equals")');
+    expect(existsSync(join(cwd, "w", "traces"))).toBe(false);
+  });
+});
