@@ -4,10 +4,15 @@
  * digest of the canonical JSON of {from, to, type, role}, so adding the same edge twice is
  * idempotent. Traversal walks upstream (towards what a node was derived from) or
  * downstream, breadth first, in a deterministic order.
+ *
+ * Every edge read from the catalog (getEdge, lineage, edgesOfType, receipt pruning, gc) is
+ * re-checked against its id (`checkedEdge`, the check fsck reports as edge_invalid): an edge
+ * whose rows were rewritten behind Cairn's back is E_STORE_CORRUPT naming it, never returned
+ * or followed.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalDigest } from "../core/canonical.js";
-import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
+import { digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
 import { checkAsOf, type Artifacts } from "./artifacts.js";
 
@@ -80,6 +85,44 @@ export function edgeId(e: EdgeInput): Digest {
   return canonicalDigest({ from: e.from, role: e.role, to: e.to, type: e.type });
 }
 
+/**
+ * `edgeId` of an edge read from the catalog (nodes on both sides, each a digest as storedDigest
+ * gives it): when type and role match NAME_RE, as `add` requires, the canonical JSON is written
+ * out directly — none of these strings needs a JSON escape, so it is the same bytes as the
+ * generic encoder's, at a quarter of its cost (measured: the check runs on every edge read and on
+ * every edge at each gc). Anything else goes through `edgeId`.
+ */
+function readEdgeId(e: EdgeRecord): Digest {
+  if (typeof e.type !== "string" || typeof e.role !== "string" || !NAME_RE.test(e.type) || !NAME_RE.test(e.role)) return edgeId(e);
+  return sha256(`{"from":["${e.from.join('","')}"],"role":"${e.role}","to":["${e.to.join('","')}"],"type":"${e.type}"}`);
+}
+
+/**
+ * An edge as read from the catalog (its id and nodes already checked to be 32-byte digests),
+ * checked against its id: nodes on both sides, and the id re-derived from the nodes, type and
+ * role equal to the stored one (the check fsck reports as edge_invalid). Otherwise E_STORE_CORRUPT
+ * "the catalog is corrupt: edge <id> does not match its content; run cairn fsck" (or "… has no
+ * from nodes"): a row rewritten behind Cairn's back is never returned or followed. Cost: one
+ * SHA-256 of the edge's canonical JSON.
+ */
+export function checkedEdge(e: EdgeRecord): EdgeRecord {
+  let why: string | undefined;
+  if (e.from.length === 0 || e.to.length === 0) why = `has no ${e.from.length === 0 ? "from" : "to"} nodes`;
+  else {
+    let derived: Digest | undefined;
+    try {
+      derived = readEdgeId(e);
+    } catch {
+      derived = undefined; // a type or role without canonical JSON: not what `add` wrote
+    }
+    if (derived !== e.edgeId) why = "does not match its content";
+  }
+  if (why !== undefined) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `the catalog is corrupt: edge ${e.edgeId} ${why}; run cairn fsck`, { edgeId: e.edgeId, logseq: e.logseq });
+  }
+  return e;
+}
+
 /** The bounds of one lineage walk (the named constants above; tests pass smaller ones). */
 export interface LineageLimits {
   readonly maxEdges: number;
@@ -110,7 +153,10 @@ export class Edges {
     const idBytes = digestToBytes(id);
     return this.cat.tx(() => {
       const existing = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(idBytes) as { logseq: number } | undefined;
-      if (existing !== undefined) return { ...input, edgeId: id, logseq: existing.logseq };
+      if (existing !== undefined) {
+        this.byLogseq(existing.logseq); // checked as any read: a rewritten row is E_STORE_CORRUPT, not "already there"
+        return { ...input, edgeId: id, logseq: existing.logseq };
+      }
       for (const side of ["from", "to"] as const) {
         for (const d of input[side]) {
           if (!this.artifacts.known(d)) {
@@ -127,7 +173,7 @@ export class Edges {
     });
   }
 
-  /** The edge with this logseq (nodes in their recorded order). */
+  /** The edge with this logseq (nodes in their recorded order), checked against its id (`checkedEdge`). */
   byLogseq(logseq: number): EdgeRecord | undefined {
     const e = this.cat.stmt("SELECT logseq, edge_id, edge_type, role FROM edges WHERE logseq = ?").get(logseq) as
       | { logseq: number; edge_id: Buffer; edge_type: string; role: string }
@@ -138,14 +184,14 @@ export class Edges {
       node: Buffer;
     }>;
     const where = `a node of the edge at logseq ${e.logseq}`;
-    return {
+    return checkedEdge({
       edgeId: storedDigest(e.edge_id, `the edge row at logseq ${e.logseq}`),
       logseq: e.logseq,
       type: e.edge_type,
       role: e.role,
       from: nodes.filter((n) => n.side === 0).map((n) => storedDigest(n.node, where)),
       to: nodes.filter((n) => n.side === 1).map((n) => storedDigest(n.node, where)),
-    };
+    });
   }
 
   /**
