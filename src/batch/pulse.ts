@@ -10,7 +10,7 @@
  * its attempts this way is failed with the crash's code) and every EU of the attempt that is
  * still pending, including those it finished, is re-executed on a fresh worker. The crashed
  * attempt's results are not simply thrown away, though: the worker
- * delivers results in chunks during a pulse (PARTIAL_RESULTS_CHUNK), and the crashed outcome
+ * delivers results in chunks during a pulse (PARTIAL_RESULTS_CHUNK / _BYTES), and the crashed outcome
  * carries the results of the EUs the attempt finished before the crash (whole chunks only,
  * so possibly fewer than all of them). For each such EU the record text of the FIRST crashed
  * attempt that finished it is kept, with the `ctx.attempt` it ran with; whenever a later

@@ -5,7 +5,7 @@ export {
   type PulseOutcome, type RunPulseOptions, type WorkerPoolOptions,
 } from "./pool.js";
 export {
-  PARTIAL_RESULTS_CHUNK, SandboxCode, type CrashCode, type EuId, type EUTask, type EUResult, type EUError, type EUJsonOutput, type EUBytesOutput,
+  PARTIAL_RESULTS_BYTES, PARTIAL_RESULTS_CHUNK, SandboxCode, type CrashCode, type EuId, type EUTask, type EUResult, type EUError, type EUJsonOutput, type EUBytesOutput,
   type EUFailure, type ReduceItem,
 } from "./protocol.js";
 export type { EUContext } from "./worker.js";

@@ -8,7 +8,8 @@
  *    (resourceLimits) or exceeds `euTimeoutMs` is terminated and replaced by a fresh one; the
  *    in-flight pulse resolves `{ kind: "crashed" }` with the index of the EU that was running
  *    and `completed`: the results of the EUs before it that the worker had already sent
- *    (it sends them in chunks of PARTIAL_RESULTS_CHUNK; messages a dying worker posted are
+ *    (it sends them in chunks of PARTIAL_RESULTS_CHUNK, cut earlier by PARTIAL_RESULTS_BYTES
+ *    of record text; messages a dying worker posted are
  *    delivered before its 'exit' event, which is where a crash is settled). For an uncaught
  *    exception that index is the one the worker itself reports (an `uncaught` message, posted
  *    when the error is thrown), and nothing the worker posts after that report counts: Node
@@ -98,7 +99,7 @@ const REQUEST_START_GRACE_MS = 10_000;
 const MAX_POLL_MS = 50;
 
 export type { EUResult, EUTask, EuId, ReduceItem } from "./protocol.js";
-export { PARTIAL_RESULTS_CHUNK, SandboxCode } from "./protocol.js";
+export { PARTIAL_RESULTS_BYTES, PARTIAL_RESULTS_CHUNK, SandboxCode } from "./protocol.js";
 
 export type PulseOutcome =
   | {
@@ -116,7 +117,7 @@ export type PulseOutcome =
       euIndex?: number;
       /**
        * Results of EUs 0..k-1 of the pulse, in order, that the worker delivered before it died
-       * (whole chunks of PARTIAL_RESULTS_CHUNK, so k ≤ euIndex; empty when euIndex is absent).
+       * (whole chunks, so k ≤ euIndex; empty when euIndex is absent).
        */
       completed: EUResult[];
     };

@@ -8,13 +8,25 @@
  */
 
 /**
- * During a pulse the worker sends the results of completed EUs in chunks of this many (a
- * `partial` message after every PARTIAL_RESULTS_CHUNK EUs, the rest with the final `pulse`
- * message). If the worker dies mid-pulse the pool still knows the results of every EU in the
- * chunks it received, so a re-execution can be checked against them (see pulse.ts). One
- * message per chunk, not per EU, keeps the per-EU cost a comparison and an array push.
+ * During a pulse the worker sends the results of completed EUs in chunks: a `partial` message
+ * after every PARTIAL_RESULTS_CHUNK EUs, or earlier when the chunk's record texts reach
+ * PARTIAL_RESULTS_BYTES; the rest with the final `pulse` message. If the worker dies mid-pulse
+ * the pool still knows the results of every EU in the chunks it received, so a re-execution can
+ * be checked against them (see pulse.ts). One message per chunk, not per EU, keeps the per-EU
+ * cost a comparison and an array push.
  */
 export const PARTIAL_RESULTS_CHUNK = 64;
+/**
+ * The most record text (UTF-16 code units, = bytes for the usual one-byte strings) a chunk of
+ * several results holds: before a record would take the chunk past it, the chunk is sent
+ * without it, and a chunk that reaches it is sent at once, so a record larger than this travels
+ * alone. The worker holds the chunk's texts until it sends them, and a packed chunk is joined
+ * into one more string of that size; without this bound, 64 outputs of 700 KB held ~90 MB in a
+ * 64 MiB worker heap, and Node's out-of-memory containment of a worker is best-effort (it gives
+ * the heap 16 MiB of grace, then V8 aborts the whole process). Cut points depend only on the
+ * record texts, so they are the same on every run of the same pulse.
+ */
+export const PARTIAL_RESULTS_BYTES = 1024 * 1024;
 
 /** An EU id: a 0-based record index or an `--id-field` value (string or safe integer). */
 export type EuId = string | number;
@@ -183,9 +195,9 @@ export interface FatalMessage {
 }
 
 /**
- * The results of EUs `from` .. `from + results.length - 1` of a running pulse (exactly
- * PARTIAL_RESULTS_CHUNK of them, in order; `from` is a multiple of it). Sent only while more
- * EUs follow; chunks arrive in order and without gaps.
+ * The results of EUs `from` .. `from + results.length - 1` of a running pulse (at most
+ * PARTIAL_RESULTS_CHUNK of them, fewer when cut by PARTIAL_RESULTS_BYTES; in order). Sent only
+ * while more EUs follow; chunks arrive in order and without gaps.
  */
 export interface PulsePartialMessage {
   type: "partial";

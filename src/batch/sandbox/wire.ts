@@ -7,36 +7,62 @@ import { canonicalText } from "../canonical-text.js";
 import { indexIdEnd, isIndexLikeId, recordText } from "../records.js";
 import type { EUError, EUResult, EuId, WireResults } from "./protocol.js";
 
-/** Worker side: collects one chunk of results with their record texts. */
+const OUTPUT_KEY = ',"output":';
+
+/**
+ * Worker side: collects one chunk of results with their record texts. It keeps each record
+ * text, not the result: a JSON output's text embeds its output, so keeping both would hold
+ * every output twice in the worker's heap (the object form rebuilds the JSON outputs as
+ * slices of their texts). `bytes` is the chunk's size in UTF-16 code units of record text,
+ * which the worker bounds by PARTIAL_RESULTS_BYTES (protocol.ts).
+ */
 export class ResultPacker {
-  private results: EUResult[] = [];
+  private ids: EuId[] = [];
   private texts: string[] = [];
   private errors: Array<{ at: number; error: EUError }> = [];
-  private objects = false;
+  /** The chunk's bytes outputs (rare), by position: any makes the chunk travel as objects. */
+  private outputs: Array<{ at: number; result: EUResult }> = [];
+  /** Code units of record text held. */
+  bytes = 0;
 
   add(result: EUResult, text: string): void {
     if (!result.ok) this.errors.push({ at: this.texts.length, error: result.error });
-    else if (result.bytes) this.objects = true;
-    this.results.push(result);
+    else if (result.bytes) this.outputs.push({ at: this.texts.length, result });
+    this.ids.push(result.id);
     this.texts.push(text);
+    this.bytes += text.length;
   }
 
   get length(): number {
-    return this.results.length;
+    return this.texts.length;
   }
 
   /** The chunk for the wire; the packer starts a new one. */
   take(): WireResults {
-    const out: WireResults = this.objects ? this.results : { texts: this.texts.join("\n"), errors: this.errors };
-    this.results = [];
+    const out: WireResults = this.outputs.length > 0 ? this.objects() : { texts: this.texts.join("\n"), errors: this.errors };
+    this.ids = [];
     this.texts = [];
     this.errors = [];
-    this.objects = false;
+    this.outputs = [];
+    this.bytes = 0;
+    return out;
+  }
+
+  /** The chunk as result objects (it holds a bytes output). */
+  private objects(): EUResult[] {
+    const out = new Array<EUResult>(this.texts.length);
+    for (const { at, error } of this.errors) out[at] = { id: this.ids[at] as EuId, ok: false, error };
+    for (const { at, result } of this.outputs) out[at] = result;
+    for (let k = 0; k < out.length; k++) {
+      if (out[k] !== undefined) continue;
+      const id = this.ids[k] as EuId;
+      const text = this.texts[k] as string;
+      out[k] = { id, ok: true, bytes: false, json: text.slice(`{"id":${canonicalText(id)}${OUTPUT_KEY}`.length, -1) };
+    }
     return out;
   }
 }
 
-const OUTPUT_KEY = ',"output":';
 const ERROR_PREFIX = '{"error":';
 
 /**

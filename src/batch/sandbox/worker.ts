@@ -76,7 +76,8 @@
  *  - The parent (pool.ts) enforces per-EU timeouts and contains `process.exit`, uncaught
  *    errors and out-of-memory: the worker is terminated and replaced, the pulse is reported
  *    "crashed" with the index of the EU that was running and the results of the EUs before
- *    it that the worker had already sent (in chunks of PARTIAL_RESULTS_CHUNK).
+ *    it that the worker had already sent (in chunks of PARTIAL_RESULTS_CHUNK results, cut
+ *    earlier at PARTIAL_RESULTS_BYTES of record text).
  *  - An uncaught exception (a throwing timer, I/O or `process.nextTick` callback, or microtask)
  *    is reported by this worker itself the moment it is thrown, with the index of the EU it is
  *    running (`reportUncaughtExceptions`), and nothing the worker posts afterwards counts: the EU
@@ -152,6 +153,15 @@
  *    its output is not machine- or build-independent.
  *  - The timeout and crash containment live in the parent: without `euTimeoutMs` an EU whose
  *    promise never settles hangs its pulse.
+ *  - Out-of-memory containment is Node's, and best-effort: Node terminates a worker whose heap
+ *    reaches its limit after granting it 16 MiB of grace, and V8 aborts the WHOLE process
+ *    ("FATAL ERROR: Reached heap limit … JavaScript heap out of memory", exit 134) when the
+ *    worker's allocations overshoot that grace before the termination lands — one large
+ *    allocation, or many large strings in a row (nodejs/node#47224). What the worker itself
+ *    holds per request is bounded — one chunk of results (PARTIAL_RESULTS_BYTES of record text,
+ *    or one larger record) and the running EU's output in at most three copies (the value, its
+ *    JSON text, its record text; an output is at most a quarter of the heap) — so only a
+ *    function whose own allocations approach the worker heap can reach it.
  */
 import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { canonicalize } from "../../core/canonical.js";
@@ -167,6 +177,7 @@ import { describeUncaught, MAX_ERROR_MESSAGE_CHARS, recordText, truncate as trun
 import { ResultPacker } from "./wire.js";
 import {
   bundleName,
+  PARTIAL_RESULTS_BYTES,
   PARTIAL_RESULTS_CHUNK,
   SandboxCode,
   type EUError,
@@ -309,10 +320,11 @@ class SandboxWorker {
   }
 
   /**
-   * Runs the pulse's EUs in order. Results go to the parent in chunks of
-   * PARTIAL_RESULTS_CHUNK (`partial` messages, each with the buffers of its bytes outputs
-   * transferred) and the rest with the final `pulse` message, so a crash loses at most the
-   * results of the chunk in progress. postMessage enqueues on the parent's side at once, so a
+   * Runs the pulse's EUs in order. Results go to the parent in chunks of at most
+   * PARTIAL_RESULTS_CHUNK results and PARTIAL_RESULTS_BYTES of record text (a larger record
+   * alone) — `partial` messages, each with the buffers of its bytes outputs transferred — and
+   * the rest with the final `pulse` message, so a crash loses at most the results of the chunk
+   * in progress, and the worker holds at most one chunk of results besides the running EU. postMessage enqueues on the parent's side at once, so a
    * synchronous pulse still runs without yielding.
    */
   private async run(req: RunRequest): Promise<void> {
@@ -347,19 +359,35 @@ class SandboxWorker {
         threw = true;
         out = err;
       }
-      const result = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer, this.data.maxOutputBytes);
+      const mark = transfer.length;
+      let result: EUResult | undefined = threw ? { id: eu.id, ok: false as const, error: describeThrown(out) } : encodeOutput(eu.id, out, transfer, this.data.maxOutputBytes);
+      out = undefined; // (see the end of the loop)
       // The EU has settled (and describing its result, which may run its getters, is done):
       // the timers it left pending must not fire during the next EU.
       this.fence.cancelPending();
-      const text = recordText(result);
+      let text: string | undefined = recordText(result);
       writeLeafHash(text, leaves, i * LEAF_HASH_BYTES);
       tree.add(leaves, i * LEAF_HASH_BYTES);
+      if (chunk.bytes + text.length > PARTIAL_RESULTS_BYTES && chunk.length > 0) {
+        // This record would take the chunk past its byte bound: the chunk goes first (without
+        // this EU's transferred buffer), so a chunk of several records stays within the bound
+        // and a large record travels alone (joining one text does not copy it).
+        this.post({ type: "partial", pulseId: req.pulseId, from, results: chunk.take() }, transfer.slice(0, mark));
+        from = i;
+        transfer = transfer.slice(mark);
+      }
       chunk.add(result, text);
-      if (chunk.length === PARTIAL_RESULTS_CHUNK && i + 1 < n) {
+      if ((chunk.length === PARTIAL_RESULTS_CHUNK || chunk.bytes >= PARTIAL_RESULTS_BYTES) && i + 1 < n) {
         this.post({ type: "partial", pulseId: req.pulseId, from, results: chunk.take() }, transfer);
         from = i + 1;
         transfer = [];
       }
+      // This EU's output now lives only in its record text, held by the chunk until it is sent.
+      // Without these stores (and `out`'s above) the loop's variables kept the last EU's output,
+      // its JSON text and its record text alive while the next EU ran: 3 copies of an output besides the next
+      // EU's (a 16 MiB output, the default limit, then exhausted the 64 MiB worker heap).
+      result = undefined;
+      text = undefined;
     }
     // The request's EUs have all settled: an uncaught exception from here on (a continuation
     // an EU left behind, run once this request's synchronous part returns) charges none of them.
