@@ -29,7 +29,7 @@ import { inputIoError } from "../batch/input/source.js";
 import { checkModuleFile } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
-import { globalsOf, outputFor, withStore } from "./context.js";
+import { checkOutOutsideStore, globalsOf, outputFor, withStore } from "./context.js";
 import { parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
 import { exitOnSignal } from "./signals.js";
@@ -133,11 +133,21 @@ function failuresHeading(r: ExecutionResult): string {
   return shown < r.counts.failed ? `first ${shown} of ${groupDigits(r.counts.failed)}` : plural(r.counts.failed, "EU");
 }
 
+/**
+ * How to accept the failed EUs of a run, said by the command that reported them: `cairn run`
+ * takes --allow-failures; `cairn resume` does not (it is part of the run's config, so of its id:
+ * accepting failures is another run, which reuses the committed pulses of this one).
+ */
+export const ALLOW_FAILURES_HINT = {
+  run: "pass --allow-failures to accept failed EUs",
+  resume: "to accept failed EUs, repeat the `cairn run` command with --allow-failures: another run id, which reuses this run's committed pulses",
+} as const;
+
 /** A failed run (EUs failed without --allow-failures): says so on stderr, with the first failures. */
-function reportFailedRun(r: ExecutionResult, json: boolean): void {
+function reportFailedRun(r: ExecutionResult, json: boolean, hint: string): void {
   const err = new CairnError(
     ErrorCode.EU_FAILED,
-    `${plural(r.counts.failed, "EU")} of ${groupDigits(r.counts.total)} failed in run ${r.runId} (pass --allow-failures to accept failed EUs)`,
+    `${plural(r.counts.failed, "EU")} of ${groupDigits(r.counts.total)} failed in run ${r.runId} (${hint})`,
     { runId: r.runId, failed: r.counts.failed, failures: r.failures.slice(0, SHOWN_FAILURES) },
   );
   printError(err, json);
@@ -193,14 +203,18 @@ function footprintBytes(workers: number): number {
   return PROCESS_FOOTPRINT_BYTES + workers * WORKER_FOOTPRINT_BYTES;
 }
 
-/** Says on stderr (not with --quiet/--json) when --max-memory cannot hold the process's RSS. */
+/**
+ * Says on stderr (not with --quiet/--json) when the memory bound — --max-memory, or its default
+ * when not given — cannot hold the process's RSS.
+ */
 function noteLowMemory(cmd: Command, c: RunConfigInput): void {
   const g = globalsOf(cmd);
-  if (c.maxMemoryBytes === undefined || g.quiet === true || g.json === true) return;
+  if (g.quiet === true || g.json === true) return;
+  const bound = c.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
   const workers = c.workers ?? defaultWorkers();
-  if (c.maxMemoryBytes >= footprintBytes(workers)) return;
+  if (bound >= footprintBytes(workers)) return;
   process.stderr.write(
-    `cairn: note: --max-memory ${humanBytes(c.maxMemoryBytes)} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory may exceed it\n`,
+    `cairn: note: ${c.maxMemoryBytes === undefined ? "the default " : ""}--max-memory ${humanBytes(bound)} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory may exceed it\n`,
   );
 }
 
@@ -231,6 +245,7 @@ async function executeAndReport(
   readsStdin: boolean,
   exec: (store: Store, hooks: RunHooks) => Promise<ExecutionResult>,
   mode: "write" | "update" = "write",
+  failuresHint: string = ALLOW_FAILURES_HINT.run,
 ): Promise<void> {
   const g = globalsOf(cmd);
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
@@ -271,7 +286,7 @@ async function executeAndReport(
   out.result(resultJson(result), () => printResult(out, result));
   if (!out.quiet && !out.json && outFile !== undefined) process.stderr.write(`cairn: wrote the ordered output to ${outFile}\n`);
   if (result.status === "failed") {
-    reportFailedRun(result, g.json === true);
+    reportFailedRun(result, g.json === true, failuresHint);
     process.exitCode = 1;
   }
 }
@@ -341,6 +356,9 @@ export function runCommand(): Command {
       if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
       normalizeConfig(config); // the engine's config errors (E_USAGE) before the store is opened or created
       await checkRunPaths(modulePath, opts.input);
+      // Before the store is opened (or created): --out must not replace the module's source, nor
+      // land in the store (its catalog replaced under the open database destroys the store).
+      await checkOutOutsideStore(cmd, "--out", opts.out, [{ file: modulePath, what: "the module file" }]);
       noteLowMemory(cmd, config);
       await executeAndReport(cmd, opts.out, opts.input === "-", (store, hooks) => run(store, opts.input, modulePath, config, hooks));
     });
@@ -354,8 +372,9 @@ export function resumeCommand(): Command {
     .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
+      await checkOutOutsideStore(cmd, "--out", opts.out);
       // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
-      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks), "update");
+      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
     });
 }
 
@@ -467,10 +486,26 @@ function padRow(row: readonly string[], widths: readonly number[]): string {
 
 const RUNS_HEADER = ["RUN", "STATE", "STATUS", "TOTAL/FAILED", "INPUT", "FUNCTION"];
 
+// eslint-disable-next-line no-control-regex -- control characters are what is escaped
+const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** The ones JSON.stringify leaves as they are. */
+const UNESCAPED_CONTROL_RE = /[\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * A `runs ls` cell as printed: as it is, unless it holds a control character (a newline, a
+ * tab…: an input path or module name can) or starts with a double quote; then as a JSON string
+ * — quoted, with every control character escaped (`\n`, `\t`, `\u0085`) — so each run stays
+ * one line and such a cell reads back unambiguously. (`--json` gives the names as they are.)
+ */
+export function tableCell(s: string): string {
+  if (!CONTROL_CHAR_RE.test(s) && !s.startsWith('"')) return s;
+  return JSON.stringify(s).replace(UNESCAPED_CONTROL_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** A run's row; STATUS is `unreadable` for a run whose plan, report or manifest cannot be read. */
 function summaryCells(s: RunSummary): string[] {
   const counts = s.counts === undefined ? "-" : `${s.counts.total}/${s.counts.failed}`;
-  return [s.runId, s.state, s.error !== undefined ? "unreadable" : (s.status ?? "-"), counts, s.input, s.function];
+  return [s.runId, s.state, s.error !== undefined ? "unreadable" : (s.status ?? "-"), counts, tableCell(s.input), tableCell(s.function)];
 }
 
 /** A `runs ls` row as read: its cells, and the line saying on stderr why the run could not be read (if so). */
@@ -648,7 +683,7 @@ function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, p
 
 export function runsCommand(): Command {
   const ls = new Command("ls")
-    .description("list batch runs: runId  state  status  total/failed  input  function (status `unreadable`: the run's manifest cannot be read, said on stderr)")
+    .description("list batch runs: runId  state  status  total/failed  input  function (status `unreadable`: the run's manifest cannot be read, said on stderr; an input or function name holding a control character is shown as a JSON string)")
     .action(async (_opts, cmd: Command) => {
       await withStore(cmd, "read", async (store, out) => {
         // Streamed: --json item by item; the table in one reading, rows past MAX_HELD_RUN_ROWS spilled to a temp file (printRunsTable).

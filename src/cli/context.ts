@@ -1,6 +1,7 @@
 /** What every command needs: its global options, an Output, and a store opened and closed for it. */
 import type { Command } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { checkOutPath, storeExclusion, type OutExclusion } from "../store/out-file.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { Output, type GlobalOptions } from "./output.js";
 
@@ -24,6 +25,18 @@ export function outputFor(cmd: Command): Output {
 /** The store directory the command will use (--store, else $CAIRN_STORE, else ./.cairn). */
 export function storeDirOf(cmd: Command): string {
   return resolveStoreDir(globalsOf(cmd).store);
+}
+
+/**
+ * Refuses, with E_USAGE naming `flag` and the store, an output file (`--out`, `-o`) that would be
+ * written in or below the store directory this command uses (by real path: through symlinks),
+ * or that is a hard link to the store's catalog, FORMAT or lock — before the store is opened or
+ * anything is written (store/out-file.ts `checkOutPath`: the one check of every output path).
+ * `also` names the command's other files the output must not replace (`cairn run`: its module).
+ */
+export async function checkOutOutsideStore(cmd: Command, flag: string, path: string | undefined, also: readonly OutExclusion[] = []): Promise<void> {
+  if (path === undefined) return;
+  await checkOutPath(flag, path, [...also, storeExclusion(storeDirOf(cmd))]);
 }
 
 /**

@@ -13,7 +13,7 @@ import { formatTypeTag } from "../store/identity.js";
 import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
-import { fileError, outputFor, storeDirOf, withStore } from "./context.js";
+import { checkOutOutsideStore, fileError, outputFor, storeDirOf, withStore } from "./context.js";
 import { parseCount, parseTypeTag } from "./duration.js";
 import { exitOnSignal } from "./signals.js";
 
@@ -118,6 +118,8 @@ function getCommand(): Command {
         throw new CairnError(ErrorCode.USAGE, "give --out (-o) or --output, not both", { field: "--out" });
       }
       const target = opts.out ?? opts.output;
+      // Before the store is opened: the file must not replace the store's own (its catalog…).
+      await checkOutOutsideStore(cmd, opts.out !== undefined ? "--out" : "--output", target);
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);
         if (target !== undefined) {

@@ -36,7 +36,7 @@ import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
 import type { PyObject, PyValue } from "../workflow/pgs/value.js";
 import { nonEmptyArg, requireNonEmpty } from "./args.js";
-import { globalsOf, outputFor } from "./context.js";
+import { checkOutOutsideStore, globalsOf, outputFor } from "./context.js";
 import { printError, type Output } from "./output.js";
 
 const COMPILE_HELP = `
@@ -75,6 +75,9 @@ export function wfCompileCommand(): Command {
       if (out.json && opts.out !== undefined && namesStdout(opts.out)) {
         throw new UsageError(`--out ${opts.out} names stdout, where --json prints its document: give --out another file, or drop --json`, { field: "--out", path: opts.out });
       }
+      // The sealed file is written before the store (when one is named) is opened: never into it.
+      const named = globalsOf(cmd).store ?? process.env.CAIRN_STORE;
+      if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
       // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
       const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
       const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");

@@ -23,13 +23,18 @@
  *   dangling symlink, a file of another user, or a file in a directory that takes no new file.
  *   It is opened at the first write (for a batch run: the merge), not at open, so a failure
  *   before that leaves it untouched; a failure after it leaves what was written.
+ *
+ * What an output path must not be — the store in use (its catalog replaced under the open
+ * database destroys the store), the module of `cairn run` — is refused by `checkOutPath` before
+ * any work, judged by where the file would really be written (`outFileLocation`) and by inode.
  */
 import { constants, type Stats } from "node:fs";
-import { access, lstat, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { access, lstat, open, readlink, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { fsyncDir } from "./fsutil.js";
+import { CATALOG_FILE, FORMAT_FILE, LOCK_FILE } from "./layout.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "./temp-files.js";
 
 export { pidSpace } from "./temp-files.js";
@@ -86,6 +91,93 @@ function ownStream(path: string): Writable | undefined {
   const m = /^(?:\/dev\/(?:std(out|err)|fd\/([12]))|\/proc\/self\/fd\/([12]))$/.exec(path);
   if (m === null) return undefined;
   return m[1] === "out" || m[2] === "1" || m[3] === "1" ? process.stdout : process.stderr;
+}
+
+/** Most symlinks followed to find where a path that does not exist yet would be created. */
+const MAX_LINK_HOPS = 40;
+
+/** Where a missing `path` would be created: through any chain of (dangling) symlinks, the last target. */
+async function linkTarget(path: string): Promise<string> {
+  let p = resolve(path);
+  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
+    const st = await lstat(p).catch(() => undefined);
+    if (st === undefined || !st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), await readlink(p));
+  }
+  return p;
+}
+
+/** `path`'s real path as far as it exists: the longest existing prefix's real path, then the rest as given. */
+async function realAsFarAsExists(path: string): Promise<string> {
+  const abs = resolve(path);
+  const real = await realpath(abs).catch(() => undefined);
+  if (real !== undefined) return real;
+  const parent = dirname(abs);
+  return parent === abs ? abs : join(await realAsFarAsExists(parent), basename(abs));
+}
+
+/**
+ * Where writing `path` really puts the file (an atomic write's temp file goes beside it): for an
+ * existing file its real path, through symlinks; for a missing one — through any chain of
+ * dangling symlinks — the last target, in its directory's real path (as far as that exists).
+ */
+export async function outFileLocation(path: string): Promise<string> {
+  const real = await realpath(path).catch(() => undefined);
+  if (real !== undefined) return real;
+  const target = await linkTarget(path);
+  return join(await realAsFarAsExists(dirname(target)), basename(target));
+}
+
+/** Whether `p` is `dir` or lies below it (both absolute real paths): a subdirectory may be named "..sub". */
+function within(dir: string, p: string): boolean {
+  const rel = relative(dir, p);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * What an output file must not be (`checkOutPath`): `file`, a file it must not replace (the same
+ * file: compared by device and inode, so through symlinks and hard links), or `dir`, a directory
+ * it must not be written in or below (compared by real path: through symlinks, also a dangling
+ * one's target); `sameAs` lists files of `dir` that are also compared by inode (a hard link to
+ * one of them elsewhere). `what` names it in the error (`the input file`, `the store /s`).
+ */
+export type OutExclusion = { file: string; what: string } | { dir: string; what: string; sameAs?: readonly string[] };
+
+/**
+ * Refuses, with E_USAGE naming `flag` and what it would overwrite, an output path (`--out`, `-o`)
+ * that is an excluded file or lies inside an excluded directory (`OutExclusion`), before anything
+ * is written. This process's stdout/stderr names are not files and pass.
+ */
+export async function checkOutPath(flag: string, path: string, exclusions: readonly OutExclusion[]): Promise<void> {
+  if (ownStream(path) !== undefined || exclusions.length === 0) return;
+  const out = await stat(path).catch(() => undefined);
+  const same = async (file: string): Promise<boolean> => {
+    if (out === undefined) return false;
+    const st = await stat(file).catch(() => undefined);
+    return st !== undefined && st.dev === out.dev && st.ino === out.ino;
+  };
+  let location: string | undefined;
+  for (const x of exclusions) {
+    if ("file" in x) {
+      if (await same(x.file)) throw new CairnError(ErrorCode.USAGE, `${flag} ${path} is ${x.what}`, { field: flag, path });
+      continue;
+    }
+    location ??= await outFileLocation(path);
+    if (within(await realAsFarAsExists(x.dir), location)) throw new CairnError(ErrorCode.USAGE, `${flag} ${path} is inside ${x.what}`, { field: flag, path });
+    for (const f of x.sameAs ?? []) {
+      if (await same(join(x.dir, f))) throw new CairnError(ErrorCode.USAGE, `${flag} ${path} is ${f} of ${x.what} (a hard link to it)`, { field: flag, path });
+    }
+  }
+}
+
+/**
+ * The store directory `dir` as an output exclusion (`checkOutPath`): no output file in or below
+ * it, nor a hard link elsewhere to its catalog (with its WAL and shared-memory files), FORMAT or
+ * writer lock. (A hard link to an object file elsewhere is not looked for: an atomic write
+ * replaces the link's directory entry, not the object.)
+ */
+export function storeExclusion(dir: string): OutExclusion {
+  return { dir, what: `the store ${dir}`, sameAs: [CATALOG_FILE, `${CATALOG_FILE}-wal`, `${CATALOG_FILE}-shm`, FORMAT_FILE, LOCK_FILE] };
 }
 
 type Mode =
