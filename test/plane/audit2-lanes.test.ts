@@ -63,16 +63,18 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 describe("worker lane: a worker blocked in a synchronous native call (audit2 #1)", () => {
   const dir = tempDir();
   const mod = join(dir, "block.mjs");
-  writeFileSync(mod, `import { execSync } from "node:child_process";\nexport function block() { execSync("sleep 3"); return 1; }\n`);
-  const lane = new WorkerLane({ modules: { block: { module: mod, export: "block" } }, default_timeout_ms: 300 });
+  writeFileSync(mod, `import { execSync } from "node:child_process";\nexport function block() { execSync("sleep 6"); return 1; }\n`);
+  // The deadline must find the worker inside the blocking call (a worker still starting is
+  // terminated normally): 1.5 s leaves a loaded machine time to start it.
+  const lane = new WorkerLane({ modules: { block: { module: mod, export: "block" } }, default_timeout_ms: 1500 });
 
   it("the timeout returns at the deadline (bounded terminate wait), the worker is abandoned and ends when its call returns", async () => {
     const t0 = Date.now();
     const { outcome } = await exec(lane, "block", {});
     const elapsed = Date.now() - t0;
-    expect(outcome).toEqual({ status: "failed", output: null, failure: { class: "timeout", message: "no result within 300 ms", details: { timeout_ms: 300 } }, metrics: { started_at: T0, finished_at: T0, timeout_ms: 300 } });
-    // deadline 300 ms + WORKER_TERMINATE_WAIT_MS 250 ms; it used to wait for the sleep (3 s).
-    expect(elapsed).toBeLessThan(2500);
+    expect(outcome).toEqual({ status: "failed", output: null, failure: { class: "timeout", message: "no result within 1500 ms", details: { timeout_ms: 1500 } }, metrics: { started_at: T0, finished_at: T0, timeout_ms: 1500 } });
+    // deadline 1.5 s + WORKER_TERMINATE_WAIT_MS 250 ms; it used to wait for the sleep (6 s).
+    expect(elapsed).toBeLessThan(4500);
     expect(abandonedWorkers()).toBe(1);
     expect(await waitFor(() => abandonedWorkers() === 0, 10_000)).toBe(true);
   });
@@ -89,15 +91,22 @@ describe("worker lane: a worker blocked in a synchronous native call (audit2 #1)
   });
 
   it(`at most MAX_ABANDONED_WORKERS (${MAX_ABANDONED_WORKERS}) abandoned at once: the next execution is launch_failed, and runs again once they end`, async () => {
-    const outcomes = await Promise.all(Array.from({ length: MAX_ABANDONED_WORKERS }, () => exec(lane, "block", {})));
+    // A worker is abandoned only when its deadline finds it inside the blocking call: four
+    // workers starting at once on a loaded machine can take longer than 300 ms to get there
+    // (then they terminate normally and none is abandoned; CI saw 0 instead of 4). So here the
+    // deadline is 2 s and the call blocks for 8 s.
+    const slow = join(dir, "block-long.mjs");
+    writeFileSync(slow, `import { execSync } from "node:child_process";\nexport function block() { execSync("sleep 8"); return 1; }\n`);
+    const longLane = new WorkerLane({ modules: { block: { module: slow, export: "block" } }, default_timeout_ms: 2000 });
+    const outcomes = await Promise.all(Array.from({ length: MAX_ABANDONED_WORKERS }, () => exec(longLane, "block", {})));
     expect(outcomes.map((o) => o.outcome.failure?.class)).toEqual(Array(MAX_ABANDONED_WORKERS).fill("timeout"));
     expect(abandonedWorkers()).toBe(MAX_ABANDONED_WORKERS);
-    const refused = await exec(lane, "block", {});
+    const refused = await exec(longLane, "block", {});
     expect(refused.outcome.failure).toMatchObject({ class: "launch_failed", details: { reason: "too_many_abandoned_workers", abandoned: MAX_ABANDONED_WORKERS } });
-    expect(await waitFor(() => abandonedWorkers() === 0, 15_000)).toBe(true);
-    expect((await exec(lane, "block", {})).outcome.failure?.class).toBe("timeout"); // started again
-    expect(await waitFor(() => abandonedWorkers() === 0, 15_000)).toBe(true);
-  }, 40_000);
+    expect(await waitFor(() => abandonedWorkers() === 0, 20_000)).toBe(true);
+    expect((await exec(longLane, "block", {})).outcome.failure?.class).toBe("timeout"); // started again
+    expect(await waitFor(() => abandonedWorkers() === 0, 20_000)).toBe(true);
+  }, 60_000);
 });
 
 /** A stdio JSON-RPC peer: answers the request with what KIND says, with a value of N nested objects. */
