@@ -21,7 +21,7 @@ import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import { REPAIR_TAIL_COMMAND, tornTailOf } from "../workflow/effects/jsonl.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, MAX_PAYLOAD_BYTES, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
-import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PgsRunResult } from "../workflow/pgs/run.js";
+import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PayloadParseOptions, type PgsRunResult } from "../workflow/pgs/run.js";
 import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
@@ -87,8 +87,8 @@ Notes:
  * The payload JSON object of \`--payload\`: a file (\`readPayloadFile\`, pgs/run.ts), or stdin for
  * \`-\` (\`readPayloadStdin\`).
  */
-async function readPayloadArg(payload: string): Promise<PyObject> {
-  return payload === "-" ? readPayloadStdin() : readPayloadFile(payload);
+async function readPayloadArg(payload: string, opts: PayloadParseOptions = {}): Promise<PyObject> {
+  return payload === "-" ? readPayloadStdin(opts) : readPayloadFile(payload, opts);
 }
 
 /**
@@ -97,7 +97,7 @@ async function readPayloadArg(payload: string): Promise<PyObject> {
  * file, with the same messages naming \`<stdin>\` instead of the path: strict UTF-8 (the line of
  * the first invalid byte), JSON (line and column), a JSON object.
  */
-async function readPayloadStdin(): Promise<PyObject> {
+async function readPayloadStdin(opts: PayloadParseOptions): Promise<PyObject> {
   const name = STDIN_NAME;
   if (stdinIsDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload ${name} is a directory (stdin redirected from a directory)`, { field: "--payload", path: name });
   const chunks: Buffer[] = [];
@@ -110,7 +110,7 @@ async function readPayloadStdin(): Promise<PyObject> {
     }
     chunks.push(b);
   }
-  return parsePayloadBytes(Buffer.concat(chunks, size), name); // the checks and messages of a payload file
+  return parsePayloadBytes(Buffer.concat(chunks, size), name, opts); // the checks and messages of a payload file
 }
 
 /** A data-root file a run's BACKEND_ERROR call read that ends in a torn line. */
@@ -218,7 +218,8 @@ export function wfCommand(): Command {
       const plane = planeFlags(opts, opts.snapshot !== undefined);
       if (opts.snapshot !== undefined) {
         if (opts.snapshot === "") throw new CairnError(ErrorCode.USAGE, "--snapshot must not be empty", { field: "--snapshot" });
-        const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload);
+        // A sealed snapshot's payload names each member once (pgs/run.ts PayloadParseOptions).
+        const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload, { uniqueKeys: true });
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);

@@ -66,8 +66,9 @@ import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { duplicateJsonKey } from "../core/json-keys.js";
 import { firstInvalidUtf8 } from "../core/utf8.js";
-import { echoed } from "../core/echo.js";
+import { echoed, echoedJson } from "../core/echo.js";
 import type { Store } from "../store/store.js";
 import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
@@ -303,7 +304,7 @@ interface Parsed {
  * Parses and validates a body that passed `arrivedBody` (A.12 gateway order: JSON, workflow
  * code, payload), when the request's turn in the run queue comes; records what it learns in `seen`.
  */
-function parseRunRequest(bytes: Buffer, seen: Parsed): RunRequest {
+function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean): RunRequest {
   const body = bytes.toString("utf8");
   let doc: PyValue;
   try {
@@ -311,6 +312,12 @@ function parseRunRequest(bytes: Buffer, seen: Parsed): RunRequest {
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new HttpError(400, `Invalid JSON body: ${why.startsWith(JSON_ERROR_PREFIX) ? why.slice(JSON_ERROR_PREFIX.length) : why}`);
+  }
+  // A sealed snapshot's payload names each member once, as `wf run --snapshot` requires
+  // (pgs/run.ts PayloadParseOptions); a PGS workspace keeps the reference's last-wins.
+  const dup = uniqueKeys ? duplicateJsonKey(body) : null;
+  if (dup !== null) {
+    throw new HttpError(400, `Invalid JSON body: member ${echoedJson(dup.key)} written twice in one object (line ${dup.at.line}, column ${dup.at.column}; first at line ${dup.first.line}, column ${dup.first.column})`);
   }
   if (!(doc instanceof Map)) throw new HttpError(400, `The request body must be a JSON object {"workflow_code", "payload"}, got ${describe(doc)}`);
   const code = doc.get("workflow_code");
@@ -545,7 +552,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     // The client is gone (it disconnected, or its connection was closed for a malformed
     // request after this one): nobody can learn the outcome, so the run is not started.
     if (socket.destroyed) throw new ClientGone();
-    const req = parseRunRequest(body, seen);
+    const req = parseRunRequest(body, seen, served.snapshot !== undefined);
     const run = target.bind(req.name, req.payload);
     let store: Store | undefined;
     try {

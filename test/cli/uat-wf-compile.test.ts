@@ -100,3 +100,25 @@ describe("wf run --snapshot of a re-sealed snapshot whose step names another ato
     expect(existsSync(join(cwd, "w", "traces"))).toBe(false);
   });
 });
+
+describe("wf run --snapshot: a payload member written twice (UAT F11)", () => {
+  it("is E_INVALID_INPUT naming the member and both places, from a file and from stdin; written once it runs", () => {
+    const cwd = box();
+    writeFileSync(join(cwd, "w.yaml"), DECL);
+    expect(cairn(["wf", "compile", "w.yaml", "--out", "s.json", "-q"], { cwd }).status).toBe(0);
+    writeFileSync(join(cwd, "dup.json"), '{"k":"d2",\n "k":"d3"}');
+    const r = cairn(["wf", "run", "--snapshot", "s.json", "--payload", "dup.json", "--workspace", "w", "--no-render", "--json"], { cwd });
+    expect(r.status).toBe(1);
+    expect(jsonError(r)).toMatchObject({
+      code: "E_INVALID_INPUT",
+      message: 'Payload file has a member written twice: "k" at line 2, column 2 (first at line 1, column 2): a sealed snapshot\'s payload must name each member once (dup.json)',
+      details: { field: "--payload", path: "dup.json", key: "k", line: 2, column: 2 },
+    });
+    expect(existsSync(join(cwd, "w", "traces"))).toBe(false);
+    const piped = cairn(["wf", "run", "--snapshot", "s.json", "--payload", "-", "--workspace", "w", "--no-render", "--json"], { cwd, input: '{"k":1,"k":2}' });
+    expect(piped.status).toBe(1);
+    expect(jsonError(piped).message).toContain('member written twice: "k" at line 1, column 8');
+    writeFileSync(join(cwd, "one.json"), '{"k":"d3"}');
+    expect(cairn(["wf", "run", "--snapshot", "s.json", "--payload", "one.json", "--workspace", "w", "--no-render", "-q"], { cwd }).status).toBe(0);
+  });
+});

@@ -18,6 +18,8 @@
  */
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { duplicateJsonKey } from "../../core/json-keys.js";
+import { echoedJson } from "../../core/echo.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
@@ -71,7 +73,7 @@ export function parseWorkflowFqdn(fqdn: string): WorkflowName {
 }
 
 /** Reads a payload file (A.12 step 4); it must hold a JSON object. */
-export function readPayloadFile(path: string): PyObject {
+export function readPayloadFile(path: string, opts: PayloadParseOptions = {}): PyObject {
   let size: number;
   try {
     const st = statSync(path);
@@ -82,7 +84,17 @@ export function readPayloadFile(path: string): PyObject {
     throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field: "--payload", path });
   }
   if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { path });
-  return parsePayloadBytes(readFileSync(path), path);
+  return parsePayloadBytes(readFileSync(path), path, opts);
+}
+
+export interface PayloadParseOptions {
+  /**
+   * Refuse a member name written twice in one object (E_INVALID_INPUT naming it and both
+   * places). Sealed Cairn snapshot runs ask for it: nothing there requires Python's last-wins,
+   * and a dropped value would be recorded nowhere (the payload is stored as parsed). PGS
+   * workspace runs keep the reference's `json.loads` semantics (the last value wins).
+   */
+  uniqueKeys?: boolean;
 }
 
 /**
@@ -90,7 +102,7 @@ export function readPayloadFile(path: string): PyObject {
  * naming it in messages (its path, or `<stdin>`): strict UTF-8 (the line of the first invalid
  * byte), JSON (line and column), a JSON object.
  */
-export function parsePayloadBytes(bytes: Buffer, name: string): PyObject {
+export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadParseOptions = {}): PyObject {
   const decoded = strictUtf8(bytes);
   if ("invalidLine" in decoded) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${name})`, { field: "--payload", path: name, line: decoded.invalidLine });
@@ -106,6 +118,16 @@ export function parsePayloadBytes(bytes: Buffer, name: string): PyObject {
     throw err;
   }
   if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${name} must hold a JSON object`, { field: "--payload", path: name });
+  if (opts.uniqueKeys === true) {
+    const dup = duplicateJsonKey(decoded.text);
+    if (dup !== null) {
+      throw new CairnError(
+        ErrorCode.INVALID_INPUT,
+        `Payload file has a member written twice: ${echoedJson(dup.key)} at line ${dup.at.line}, column ${dup.at.column} (first at line ${dup.first.line}, column ${dup.first.column}): a sealed snapshot's payload must name each member once (${name})`,
+        { field: "--payload", path: name, key: dup.key, line: dup.at.line, column: dup.at.column },
+      );
+    }
+  }
   return v;
 }
 
