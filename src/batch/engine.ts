@@ -11,7 +11,7 @@
  */
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { lstat, open, readlink, realpath, rm, stat, type FileHandle } from "node:fs/promises";
+import { open, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -43,7 +43,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { withOutFile, type OutFile } from "../store/out-file.js";
+import { linkTarget, withOutFile, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
@@ -158,20 +158,6 @@ async function checkOutIsNotInput(outFile: string, input: string, format: RunCon
     // Outside only when the path climbs out: a subdirectory may be named "..sub".
     if (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
   }
-}
-
-/** Most symlinks followed to find where a path that does not exist yet would be created. */
-const MAX_LINK_HOPS = 40;
-
-/** The path a missing file would be created at: through any chain of (dangling) symlinks, the last target. */
-async function linkTarget(path: string): Promise<string> {
-  let p = resolve(path);
-  for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
-    const st = await lstat(p).catch(() => undefined);
-    if (st === undefined || !st.isSymbolicLink()) return p;
-    p = resolve(dirname(p), await readlink(p));
-  }
-  return p;
 }
 
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {

@@ -97,7 +97,7 @@ function ownStream(path: string): Writable | undefined {
 const MAX_LINK_HOPS = 40;
 
 /** Where a missing `path` would be created: through any chain of (dangling) symlinks, the last target. */
-async function linkTarget(path: string): Promise<string> {
+export async function linkTarget(path: string): Promise<string> {
   let p = resolve(path);
   for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
     const st = await lstat(p).catch(() => undefined);
