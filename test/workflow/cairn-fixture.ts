@@ -8,6 +8,7 @@ import { compileWorkflows, formatDiagnostic, type CompileResult } from "../../sr
 import { prepareSnapshot, runCairnWorkflow, type CairnRunResult, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
+import { isCairnError } from "../../src/core/errors.js";
 
 export const EXAMPLES = new URL("../../examples/workflows/", import.meta.url).pathname;
 
@@ -104,4 +105,15 @@ export function run(snap: PreparedSnapshot, p: Record<string, unknown>, dir: str
 
 export function traceText(r: CairnRunResult): string {
   return readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`), "utf8");
+}
+
+/** The code, message and `details.check` of the CairnError `fn` throws (a snapshot refusal); throws when it does not. */
+export function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
+  try {
+    fn();
+  } catch (err) {
+    if (isCairnError(err)) return { code: err.code, message: err.message, check: err.details.check };
+    throw err;
+  }
+  throw new Error("not refused");
 }

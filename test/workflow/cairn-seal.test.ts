@@ -2,12 +2,11 @@
 import { describe, expect, it } from "vitest";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import { sha256 } from "../../src/core/digest.js";
-import { isCairnError } from "../../src/core/errors.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
 import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { prepareSnapshot } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
-import { EXAMPLES } from "./cairn-fixture.js";
+import { EXAMPLES, refusal } from "./cairn-fixture.js";
 
 async function example(): Promise<{ content: SnapshotContent; bytes: Buffer; digest: string }> {
   const r = await compileWorkflows([EXAMPLES]);
@@ -15,15 +14,6 @@ async function example(): Promise<{ content: SnapshotContent; bytes: Buffer; dig
   return { content: r.content!, bytes, digest };
 }
 
-function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
-  try {
-    fn();
-  } catch (err) {
-    if (isCairnError(err)) return { code: err.code, message: err.message, check: err.details.check };
-    throw err;
-  }
-  throw new Error("not refused");
-}
 
 describe("sealed snapshots", () => {
   it("the digest is the SHA-256 of the canonical content and verifies", async () => {

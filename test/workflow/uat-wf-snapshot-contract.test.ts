@@ -6,24 +6,14 @@
  * member: the trace can never name another capability than the one that runs.
  */
 import { describe, expect, it } from "vitest";
-import { isCairnError } from "../../src/core/errors.js";
 import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { prepareSnapshot } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, structureProblem, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
-import { baseDecl, compileDecl, EXAMPLES } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, EXAMPLES, refusal } from "./cairn-fixture.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
-  try {
-    fn();
-  } catch (err) {
-    if (isCairnError(err)) return { code: err.code, message: err.message, check: err.details.check };
-    throw err;
-  }
-  throw new Error("not refused");
-}
 
 /** A workflow with an atom step, a user CT step, a registry step and a step binding an earlier one. */
 const MOD = `export const capabilities = { up: { outputs: ["text"], run(i: { s: string }) { return { text: String(i.s).toUpperCase() }; } } };\n`;
