@@ -96,24 +96,36 @@ function ownStream(path: string): Writable | undefined {
 /** Most symlinks followed to find where a path that does not exist yet would be created. */
 const MAX_LINK_HOPS = 40;
 
+/**
+ * `path` made absolute without normalising it: a `..` after a symlink (`lnk/../x`) is the
+ * kernel's `..` of where the link points, so it must reach `realpath` as written (`resolve`
+ * would drop `lnk/..` as text first; core/dirs.ts has the same rule).
+ */
+function absolute(path: string): string {
+  return isAbsolute(path) ? path : `${process.cwd()}${sep}${path}`;
+}
+
 /** Where a missing `path` would be created: through any chain of (dangling) symlinks, the last target. */
 export async function linkTarget(path: string): Promise<string> {
-  let p = resolve(path);
+  let p = absolute(path);
   for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
     const st = await lstat(p).catch(() => undefined);
     if (st === undefined || !st.isSymbolicLink()) return p;
-    p = resolve(dirname(p), await readlink(p));
+    // A relative target starts where the link really is.
+    const target = await readlink(p);
+    p = isAbsolute(target) ? target : `${await realAsFarAsExists(dirname(p))}${sep}${target}`;
   }
   return p;
 }
 
-/** `path`'s real path as far as it exists: the longest existing prefix's real path, then the rest as given. */
+/** `path`'s real path as far as it exists: the longest existing prefix's real path (the kernel resolving it), then the rest. */
 async function realAsFarAsExists(path: string): Promise<string> {
-  const abs = resolve(path);
+  const abs = absolute(path);
   const real = await realpath(abs).catch(() => undefined);
   if (real !== undefined) return real;
   const parent = dirname(abs);
-  return parent === abs ? abs : join(await realAsFarAsExists(parent), basename(abs));
+  // Past the real prefix nothing exists, so no symlink is left: `join` may normalise the rest.
+  return parent === abs ? resolve(abs) : join(await realAsFarAsExists(parent), basename(abs));
 }
 
 /**

@@ -7,7 +7,7 @@
  * `cairn run m.js --out m.js` replaced the module's source with the output (UAT F-low-5).
  * Runs the BUILT cli (test/cli/helpers.ts).
  */
-import { linkSync, mkdirSync, readFileSync, existsSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cairn, json, jsonError, TempDirs } from "./helpers.js";
@@ -74,6 +74,19 @@ describe("--out inside the store in use is refused (UAT F-high-1)", () => {
     expectStoreIntact(runId, catalog);
     // Nothing was run: k.jsonl's run was never planned.
     expect(json<unknown[]>(run(["--json", "runs", "ls"]))).toHaveLength(1);
+  });
+
+  it("a `..` after a symlink is the kernel's: lnk/../x where lnk points into the store, and a relative dangling link reached through it", () => {
+    const { runId } = seed();
+    const catalog = readFileSync(join(store, "catalog.sqlite"));
+    symlinkSync(join("st", "objects"), join(dir, "lnk")); // lnk/.. is st, not dir
+    symlinkSync(join("..", "newfile"), join(store, "objects", "out")); // st/objects/out → st/newfile
+    for (const out of ["lnk/../catalog.sqlite-wal", "lnk/../x.jsonl", "lnk/out"]) {
+      expectRefused(run(["--json", "run", "echo.js", "--input", "k.jsonl", "--out", out]), "--out", out, /inside the store /);
+    }
+    expect(existsSync(join(store, "newfile"))).toBe(false);
+    unlinkSync(join(store, "objects", "out")); // the planted link (fsck would report it)
+    expectStoreIntact(runId, catalog);
   });
 
   it("a store that does not exist yet is not created", () => {
