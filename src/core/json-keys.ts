@@ -80,3 +80,14 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
+
+/**
+ * `at` (a position in `text` from `duplicateJsonKey`, its column in UTF-16 code units) with its
+ * column counted in code points, as the lossless parser's messages count them
+ * (core/json-parse.ts `textPosition`).
+ */
+export function codePointPosition(text: string, at: TextPosition): TextPosition {
+  let start = 0;
+  for (let line = 1; line < at.line; line++) start = text.indexOf("\n", start) + 1;
+  return { line: at.line, column: [...text.slice(start, start + at.column - 1)].length + 1 };
+}

@@ -66,7 +66,7 @@ import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { duplicateJsonKey } from "../core/json-keys.js";
+import { codePointPosition, duplicateJsonKey } from "../core/json-keys.js";
 import { firstInvalidUtf8 } from "../core/utf8.js";
 import { echoed, echoedJson } from "../core/echo.js";
 import type { Store } from "../store/store.js";
@@ -317,7 +317,9 @@ function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean): RunR
   // (pgs/run.ts PayloadParseOptions); a PGS workspace keeps the reference's last-wins.
   const dup = uniqueKeys ? duplicateJsonKey(body) : null;
   if (dup !== null) {
-    throw new HttpError(400, `Invalid JSON body: member ${echoedJson(dup.key)} written twice in one object (line ${dup.at.line}, column ${dup.at.column}; first at line ${dup.first.line}, column ${dup.first.column})`);
+    const at = codePointPosition(body, dup.at); // code points, as the parser's messages count them
+    const first = codePointPosition(body, dup.first);
+    throw new HttpError(400, `Invalid JSON body: member ${echoedJson(dup.key)} written twice in one object (line ${at.line}, column ${at.column}; first at line ${first.line}, column ${first.column})`);
   }
   if (!(doc instanceof Map)) throw new HttpError(400, `The request body must be a JSON object {"workflow_code", "payload"}, got ${describe(doc)}`);
   const code = doc.get("workflow_code");

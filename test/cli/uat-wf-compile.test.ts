@@ -115,9 +115,10 @@ describe("wf run --snapshot: a payload member written twice (UAT F11)", () => {
       details: { field: "--payload", path: "dup.json", key: "k", line: 2, column: 2 },
     });
     expect(existsSync(join(cwd, "w", "traces"))).toBe(false);
-    const piped = cairn(["wf", "run", "--snapshot", "s.json", "--payload", "-", "--workspace", "w", "--no-render", "--json"], { cwd, input: '{"k":1,"k":2}' });
+    // Columns in code points (as the file's JSON errors count them): the two emoji are 2 columns, not 4.
+    const piped = cairn(["wf", "run", "--snapshot", "s.json", "--payload", "-", "--workspace", "w", "--no-render", "--json"], { cwd, input: '{"😀😀":1,"k":1,"k":2}' });
     expect(piped.status).toBe(1);
-    expect(jsonError(piped).message).toContain('member written twice: "k" at line 1, column 8');
+    expect(jsonError(piped).message).toContain('member written twice: "k" at line 1, column 15 (first at line 1, column 9)');
     writeFileSync(join(cwd, "one.json"), '{"k":"d3"}');
     expect(cairn(["wf", "run", "--snapshot", "s.json", "--payload", "one.json", "--workspace", "w", "--no-render", "-q"], { cwd }).status).toBe(0);
   });

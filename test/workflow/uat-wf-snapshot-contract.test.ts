@@ -85,6 +85,18 @@ describe("a re-sealed snapshot with inconsistent steps is refused at load (UAT F
     });
   }
 
+  it("a user CT declaring an output twice compiles and loads (the contract compares members, not a set)", async () => {
+    const decl = baseDecl({
+      modules: { m: "./m.ts" },
+      nodes: { start: { steps: [{ id: "u", ct: "m.dup", inputs: { s: "$.payload.s" } }], routes: { default: { exit: "DONE", reason: "done" } } } },
+    });
+    const mod = `export const capabilities = { dup: { outputs: ["n", "n"], run(i: { s: string }) { return { n: String(i.s) }; } } };\n`;
+    const { r, lines } = await compileDecl(decl, "wf.yaml", { "m.ts": mod });
+    expect(lines).toEqual([]);
+    expect(structureProblem(r.content)).toBeNull();
+    expect(() => prepareSnapshot(verifySealedBytes(sealedFileBytes(r.content as SnapshotContent).bytes, "s.json"))).not.toThrow();
+  });
+
   it("an unknown atom ref or CS capability is still E_HANDLER_UNMAPPED (sealed table only)", async () => {
     for (const edit of [
       (c: Obj) => (c.workflows[WF].nodes.start.steps[0].handler.ref = "node:child_process:exec"),

@@ -29,6 +29,7 @@ export const capabilities = {
         cycle: cyc,
       };
       if (input.which === "ok") return { v: [1.5, -2, 9007199254740991, "s", null, true, { a: [] }] };
+      if (input.which === "large floats") return { v: [6.02e23, 1e21, -1.5e300, Number.MAX_VALUE] };
       if (input.which === "symkey") return { v: { [Symbol("k")]: 1 } };
       if (input.which === "odd key") return { v: { "a b": [NaN] } };
       return { v: { deep: [0, values[input.which]] } };
@@ -90,5 +91,12 @@ describe("user CT results that JSON cannot hold unchanged (UAT F2)", () => {
     expect(v).toHaveLength(7);
     expect(v[0]).toBe(1.5);
     expect(v[2]).toBe(9007199254740991n);
+  });
+
+  it("large floats JSON writes with an exponent are kept (only integer literals beyond ±(2^53−1) are refused)", async () => {
+    const t = await prepared(decl(), { "caps.ts": CAPS });
+    const r = run(t.snap, { which: "large floats" }, t.dir);
+    expect([r.status, r.exit?.name, r.error]).toEqual(["SUCCESS", "OK", null]);
+    expect(r.surface.get("v")).toEqual([6.02e23, 1e21, -1.5e300, Number.MAX_VALUE]);
   });
 });

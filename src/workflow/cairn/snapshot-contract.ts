@@ -44,6 +44,13 @@ const CS_CAPABILITIES: readonly string[] = Object.values(STORE_KINDS).map((k) =>
 function sameSet(actual: readonly string[], expected: readonly string[]): boolean {
   return actual.length === expected.length && new Set(actual).size === actual.length && expected.every((x) => actual.includes(x));
 }
+/** Whether `actual` holds the members of `expected` as often as it does (a user CT may declare an output twice; the compiler keeps the list as declared). */
+function sameMembers(actual: readonly string[], expected: readonly string[]): boolean {
+  if (actual.length !== expected.length) return false;
+  const a = [...actual].sort();
+  const e = [...expected].sort();
+  return a.every((x, i) => x === e[i]);
+}
 const list = (xs: readonly string[]): string => `[${xs.join(", ")}]`;
 
 /** The binding paths (`{bind}`) of a step input, however deeply nested. */
@@ -124,7 +131,7 @@ export function workflowContractProblem(content: Obj, wf: Obj, at: string): stri
       if (r !== null) {
         const c = r.contract;
         const expected = s.lane === undefined ? c.outcomes : laneOutcomes(c.outcomes);
-        if (!sameSet(s.outputs as string[], c.outputs)) return `${sat}.outputs ${list(s.outputs as string[])} are not the result fields of ${c.what} ${list(c.outputs)}`;
+        if (!sameMembers(s.outputs as string[], c.outputs)) return `${sat}.outputs ${list(s.outputs as string[])} are not the result fields of ${c.what} ${list(c.outputs)}`;
         if (!sameSet(outcomes, expected)) return `${sat}.outcomes ${list(outcomes)} are not the outcomes of ${c.what}${s.lane === undefined ? "" : " (lane-bound)"} ${list(expected)}`;
         const names = Object.keys(s.inputs as Obj);
         const extra = c.accepts === null ? undefined : names.find((x) => !(c.accepts as readonly string[]).includes(x));

@@ -330,7 +330,6 @@ globalThis.__cairn_entry = (function () {
   const protoOf = Object.getPrototypeOf;
   const ownDesc = Object.getOwnPropertyDescriptor;
   const isFiniteNumber = Number.isFinite;
-  const isInteger = Number.isInteger;
   const symbolsOf = Object.getOwnPropertySymbols;
   const isEnumerable = Object.prototype.propertyIsEnumerable;
   const ObjectProto = Object.prototype;
@@ -340,6 +339,8 @@ globalThis.__cairn_entry = (function () {
   const setAdd = Set.prototype.add;
   const setDelete = Set.prototype.delete;
   const applyFn = Reflect.apply;
+  const regexpTest = RegExp.prototype.test;
+  const INTEGER_TEXT_RE = /^-?\\d+$/;
   const MAX_SAFE = 9007199254740991;
   class Contract { constructor(message) { this.message = message; } }
   // The text of a thrown value, computed here (under the call's time bound): a getter or a
@@ -398,7 +399,8 @@ globalThis.__cairn_entry = (function () {
       if (v === null || t === "string" || t === "boolean") continue;
       if (t === "number") {
         if (!isFiniteNumber(v)) return { path: f.path, what: Str(v) };
-        if (isInteger(v) && (v > MAX_SAFE || v < -MAX_SAFE)) return { path: f.path, what: "the number " + Str(v) + ", an integer beyond ±(2^53−1) that its JSON text would give back as another integer" };
+        // Only what JSON writes as an integer literal (6.02e+23 is read back as the same float).
+        if ((v > MAX_SAFE || v < -MAX_SAFE) && applyFn(regexpTest, INTEGER_TEXT_RE, [Str(v)])) return { path: f.path, what: "the number " + Str(v) + ", an integer beyond ±(2^53−1): its JSON text is an integer literal, read back as an integer that need not be the one computed" };
         continue;
       }
       if (t === "bigint") return { path: f.path, what: "the BigInt " + Str(v) + "n" };

@@ -43,10 +43,15 @@ export const ROOT_PREFIX = "pgs:";
  * atom's or CS runtime's semantics, routing, the state capture or the recording itself. Not for
  * speed, messages, or inputs newly refused. Two versions therefore never record the same
  * action (receipt key) with different outputs, which the store would refuse as a conflict, and
- * `wf replay` refuses a run recorded by another version (ARCHITECTURE §11.8). Receipts recorded
+ * `wf replay` refuses a run recorded by another version (ARCHITECTURE §11.9). Receipts recorded
  * before the engine was named (no `engine` member) are version 1's.
+ *
+ * Versions: 1 — every build up to 2026-11-26; 2 — a user CT result that JSON would alter (NaN,
+ * undefined, an integer literal beyond ±(2^53−1)…) is a VIOLATION instead of being rewritten,
+ * and a run stopped by its trace limit right after an effect names the effect in its `ERROR`
+ * event (`untraced_effect`).
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "1" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "2" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {

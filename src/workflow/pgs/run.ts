@@ -18,7 +18,7 @@
  */
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { duplicateJsonKey } from "../../core/json-keys.js";
+import { codePointPosition, duplicateJsonKey } from "../../core/json-keys.js";
 import { echoedJson } from "../../core/echo.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -121,10 +121,13 @@ export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadPars
   if (opts.uniqueKeys === true) {
     const dup = duplicateJsonKey(decoded.text);
     if (dup !== null) {
+      // Columns in code points, as this file's JSON errors count them.
+      const at = codePointPosition(decoded.text, dup.at);
+      const first = codePointPosition(decoded.text, dup.first);
       throw new CairnError(
         ErrorCode.INVALID_INPUT,
-        `Payload file has a member written twice: ${echoedJson(dup.key)} at line ${dup.at.line}, column ${dup.at.column} (first at line ${dup.first.line}, column ${dup.first.column}): a sealed snapshot's payload must name each member once (${name})`,
-        { field: "--payload", path: name, key: dup.key, line: dup.at.line, column: dup.at.column },
+        `Payload file has a member written twice: ${echoedJson(dup.key)} at line ${at.line}, column ${at.column} (first at line ${first.line}, column ${first.column}): a sealed snapshot's payload must name each member once (${name})`,
+        { field: "--payload", path: name, key: dup.key, line: at.line, column: at.column },
       );
     }
   }

@@ -523,8 +523,9 @@ export function emitRunError(trace: TraceWriter, err: unknown, detailOf: (err: u
   } catch (limit) {
     if (!isTraceLimitError(limit) || limit.details.event !== "ERROR") throw limit;
     const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
-    const lost = effect === undefined ? "" : `; ${untracedEffectText(effect)}`;
-    const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)${lost}`, { ...limit.details, runError: code, ...(effect === undefined ? {} : { untracedEffect: { ...effect } }) }, { cause: err });
+    // The effect goes in as the detail member only (the reserve must hold this event): its
+    // sentence is in `err`'s message, which this event replaces.
+    const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)`, { ...limit.details, runError: code, ...(effect === undefined ? {} : { untracedEffect: { ...effect } }) }, { cause: err });
     trace.emit("ERROR", { detail: detail(ended) });
     return ended;
   }
