@@ -56,7 +56,7 @@ export async function withStore<T>(cmd: Command, mode: Mode, fn: (store: Store, 
 
 /**
  * Wraps an operating-system error about a user-named file into a CairnError naming the path.
- * The code follows the rule of every command (ARCHITECTURE §9, "Files named by the user"): a
+ * The code follows the rule of every command (ARCHITECTURE §7, "Files named by the user"): a
  * file to read that does not exist is E_NOT_FOUND, one that cannot be read E_INVALID_INPUT; a
  * file or directory that cannot be written (`direction` "write") is E_STORE_IO.
  */

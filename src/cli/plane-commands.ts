@@ -230,6 +230,11 @@ function keygenCommand(): Command {
         if (!recover) writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, force);
         writeFileAtomic(pubFile, publicKeyPem, 0o644, force);
       } catch (err) {
+        // Another keygen made the same key file meanwhile (after the check above): the same conflict.
+        if (!force && (err as NodeJS.ErrnoException).code === "EEXIST") {
+          const f = [keyFile, pubFile].find((x) => existsSync(x)) ?? keyFile;
+          throw new CairnError(ErrorCode.CONFLICT, `${f} already exists (use --force to overwrite)`, { path: f });
+        }
         throw fileError("write key files in", opts.out, err, "write");
       }
       // `recovered` only when <id>.pub was written from an existing <id>.key.
