@@ -270,7 +270,7 @@ export async function snapshotRunSetup(cmd: Command, o: SnapshotRunOpts): Promis
 }
 
 /** `cairn wf run --snapshot …` (see the module comment). Returns the result as the PGS path's shape. */
-export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string }> {
+export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ result: CairnRunResult; shown: string; dataRootArg: string }> {
   const { runCairnWorkflow } = await import("../workflow/cairn/run.js");
   const { g, hasStore, prepared, base, dataRootArg } = await snapshotRunSetup(cmd, o);
   // The data root's lock first, then the store's (the order `cairn serve` takes them in).
@@ -290,7 +290,7 @@ export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ r
   } finally {
     dataRootLock.release();
   }
-  return { result: r, shown: join(base, r.traceDir) };
+  return { result: r, shown: join(base, r.traceDir), dataRootArg };
 }
 
 /** Prints a snapshot run like the PGS path and sets the exit code. */

@@ -39,7 +39,7 @@ import { snapshotRunSetup, type SnapshotRunOpts } from "./wf-compile.js";
 import { fileError } from "./context.js";
 
 /** `runSnapshot` (wf-compile.ts) with a plane node for the lane-bound steps. */
-export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string }> {
+export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: PlaneRunFlags): Promise<{ result: CairnRunResult; shown: string; dataRootArg: string }> {
   const { g, hasStore, prepared, base, dataRootArg } = await snapshotRunSetup(cmd, o);
   const cfg = loadNodeConfig(p.config);
   let pem: string;
@@ -83,7 +83,7 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
           dataRootLock,
           plane: { node: built.node, clock, authority: { privateKey, keyId: p.keyId, subject: p.subject, audience: cfg.authority.audience }, storeSink: built.storeSink },
         });
-        return { result, shown: join(base, result.traceDir) };
+        return { result, shown: join(base, result.traceDir), dataRootArg };
       } finally {
         await built.node.close();
       }

@@ -222,9 +222,8 @@ export function wfCommand(): Command {
         const snapPayload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload, { uniqueKeys: true });
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
-        const { result, shown } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
-        // The data root as snapshotSourceSetup (wf-compile.ts) resolves it, to name torn files as the PGS path does.
-        const snapDataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(opts.workspace ?? ".", DEFAULT_DATA_ROOT_NAME);
+        // The data root as the run resolved it (wf-compile.ts snapshotSourceSetup), to name torn files as the PGS path does.
+        const { result, shown, dataRootArg: snapDataRootArg } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
         const snapTorn = tornFilesOf(result, resolve(snapDataRootArg));
         const out = outputFor(cmd);
         printSnapshotRun(out, result, shown, (r, dir) => withTornFiles(runJson(r, dir), snapTorn, snapDataRootArg), picturesNote);

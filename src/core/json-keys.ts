@@ -87,7 +87,14 @@ const CLOSE_BRACE = 0x7d;
  * (core/json-parse.ts `textPosition`).
  */
 export function codePointPosition(text: string, at: TextPosition): TextPosition {
+  const offset = keyOffset(text, at);
+  const start = offset - (at.column - 1);
+  return { line: at.line, column: [...text.slice(start, offset)].length + 1 };
+}
+
+/** The UTF-16 offset in `text` of a position from `duplicateJsonKey`. */
+export function keyOffset(text: string, at: TextPosition): number {
   let start = 0;
   for (let line = 1; line < at.line; line++) start = text.indexOf("\n", start) + 1;
-  return { line: at.line, column: [...text.slice(start, start + at.column - 1)].length + 1 };
+  return start + at.column - 1;
 }

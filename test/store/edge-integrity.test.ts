@@ -8,21 +8,15 @@
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode, isCairnError, openStore, type Digest, type EdgeRecord, type Store } from "../../src/index.js";
 import { steppingClock } from "../../src/core/clock.js";
-import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
+import { edgeId, readEdgeId } from "../../src/store/edges.js";
+import fc from "fast-check";
+import { makeTempDir } from "./fixtures/child.js";
+import { trackStoresAfterEach } from "./helpers.js";
 
-const open: Store[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-  removeTempDirs();
-});
-
-function track(s: Store): Store {
-  open.push(s);
-  return s;
-}
+const track = trackStoresAfterEach();
 
 const hex = (d: Digest): Buffer => Buffer.from(d.slice("sha256:".length), "hex");
 
@@ -229,5 +223,18 @@ describe("an untouched store reads and collects as before", () => {
     const rep = w.gc({ graceMs: 0 });
     expect(rep.sweptCount).toBe(0); // c keeps its receipt's inputs (all of ds) through the execution edges
     expect((await w.fsck()).problems).toEqual([]);
+  });
+});
+
+describe("the edge id of an edge read back (readEdgeId)", () => {
+  it("is edgeId's for every edge add accepts, and for names add refuses (fast-check)", () => {
+    const digest = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${Buffer.from(b).toString("hex")}` as Digest);
+    const name = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9_.-]{0,63}$/), fc.string({ maxLength: 8 }));
+    fc.assert(
+      fc.property(fc.array(digest, { minLength: 1, maxLength: 5 }), fc.array(digest, { minLength: 1, maxLength: 5 }), name, name, (from, to, type, role) => {
+        const e = { from, to, type, role, edgeId: `sha256:${"0".repeat(64)}` as Digest, logseq: 1 };
+        expect(readEdgeId(e)).toBe(edgeId(e));
+      }),
+    );
   });
 });

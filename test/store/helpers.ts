@@ -77,13 +77,18 @@ export async function drain(openStream: () => Readable): Promise<{ bytes: number
  * `<temp>/store`.
  */
 export function storesClosedAfterEach(): (dir?: string) => Store {
+  const track = trackStoresAfterEach();
+  return (dir = join(makeTempDir(), "store")) => track(openStore({ dir }));
+}
+
+/** `track(store)` returns the store and closes it after the test (temp dirs removed too): for stores opened with options. */
+export function trackStoresAfterEach(): (s: Store) => Store {
   const open: Store[] = [];
   afterEach(() => {
     for (const s of open.splice(0)) s.close();
     removeTempDirs();
   });
-  return (dir = join(makeTempDir(), "store")) => {
-    const s = openStore({ dir });
+  return (s) => {
     open.push(s);
     return s;
   };

@@ -16,7 +16,7 @@
  * A value that cannot be kept is to be written as a string. Positions are 1-based lines and
  * columns counted in code points, as the lossless parser's (core/json-parse.ts `textPosition`).
  */
-import { duplicateJsonKey, type TextPosition } from "../../core/json-keys.js";
+import { duplicateJsonKey, keyOffset } from "../../core/json-keys.js";
 import { textPosition } from "../../core/json-parse.js";
 import { jsonPath } from "./base.js";
 
@@ -116,13 +116,6 @@ export function numberLiteralProblem(literal: string): string | null {
   return `the number ${quoted(literal)} is not kept exactly (canonical JSON numbers are IEEE doubles): it would become ${String(read)}; write it as a string`;
 }
 
-/** The UTF-16 offset of a json-keys position (1-based line, column in UTF-16 code units). */
-function offsetOf(text: string, at: TextPosition): number {
-  let start = 0;
-  for (let line = 1; line < at.line; line++) start = text.indexOf("\n", start) + 1;
-  return start + at.column - 1;
-}
-
 /**
  * The first thing in `text` (valid JSON, as `JSON.parse` accepted it) that `JSON.parse` would
  * not keep as written — a member name written twice in one object, else the first number a
@@ -131,7 +124,7 @@ function offsetOf(text: string, at: TextPosition): number {
 export function requestTextProblem(text: string): RequestTextProblem | null {
   const dup = duplicateJsonKey(text);
   if (dup !== null) {
-    const at = offsetOf(text, dup.at);
+    const at = keyOffset(text, dup.at);
     let member = "$";
     walk(text, (kind, offset, _token, path) => {
       if (kind !== "key" || offset !== at) return false;
@@ -139,7 +132,7 @@ export function requestTextProblem(text: string): RequestTextProblem | null {
       return true;
     });
     const { line, column } = textPosition(text, at);
-    const first = textPosition(text, offsetOf(text, dup.first));
+    const first = textPosition(text, keyOffset(text, dup.first));
     return {
       member,
       line,
