@@ -21,6 +21,7 @@ import {
   createServer, DEFAULT_HOST, DEFAULT_PORT, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer,
 } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
+import { tornFileNote, type TornFile } from "../workflow/effects/torn-files.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { parseCount } from "./duration.js";
@@ -188,6 +189,8 @@ export function serveCommand(): Command {
           { field: "--max-inflight-body", maxInflightBody: opts.maxInflightBody, maxBody: opts.maxBody },
         );
       }
+      // A run that could not use a torn data-root file: the operator is told once per file (stderr, even under --quiet).
+      const onTornFile = (dataRootShown: string) => (t: TornFile): void => void process.stderr.write(`cairn: ${tornFileNote(t, dataRootShown)} (stop the server first)\n`);
       const limits = {
         allowOrigins: opts.allowOrigin, maxConnections: opts.maxConnections, maxBodyBytes: opts.maxBody, maxQueuedRuns: opts.maxQueued,
         maxInflightBodyBytes: opts.maxInflightBody, maxResponseBytes: opts.maxResponse,
@@ -197,7 +200,7 @@ export function serveCommand(): Command {
       if (opts.snapshot !== undefined) {
         // As `wf run --snapshot`: the snapshot verified (a digest read from the store), traces under --workspace (default .).
         const { sealed, base, dataRootArg } = await snapshotSourceSetup(cmd, { snapshot: opts.snapshot, workspace: opts.workspace, dataRoot: opts.dataRoot });
-        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, ...limits });
+        server = createServer({ snapshot: sealed, workspace: base, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, onTornFile: onTornFile(dataRootArg), ...limits });
       } else {
         const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];
         if (workspaceArg === undefined || workspaceArg === "") {
@@ -205,7 +208,7 @@ export function serveCommand(): Command {
         }
         const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
         if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
-        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, ...limits });
+        server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, onTornFile: onTornFile(dataRootArg), ...limits });
       }
       let url: string;
       try {

@@ -52,11 +52,6 @@ Notes:
   JSON document, which ends without a newline by design) is refused with E_INVALID_INPUT.
   Exit status: 0 when repaired or nothing to repair, 1 when refused or failed, 2 on a usage error.`;
 
-/** A shell word for `s` (as-is when it needs no quoting, else single-quoted). */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
-}
-
 /** The data root the command acts on (module comment), or E_USAGE. */
 function dataRootOf(opts: RepairTailOpts): string {
   const given = opts.dataRoot ?? process.env[DATA_ROOT_ENV];

@@ -18,7 +18,8 @@ import { STDIN_NAME } from "../batch/input/types.js";
 import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
-import { REPAIR_TAIL_COMMAND, tornTailOf } from "../workflow/effects/jsonl.js";
+import { REPAIR_TAIL_COMMAND } from "../workflow/effects/jsonl.js";
+import { repairCommandFor, tornFileNote, tornFilesOf, type TornFile } from "../workflow/effects/torn-files.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, MAX_PAYLOAD_BYTES, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
 import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PayloadParseOptions, type PgsRunResult } from "../workflow/pgs/run.js";
@@ -28,7 +29,7 @@ import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { nonEmptyArg } from "./args.js";
 import { printError, type Output } from "./output.js";
-import { shellWord, wfRepairTailCommand } from "./wf-repair.js";
+import { wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
 import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
@@ -113,39 +114,6 @@ async function readPayloadStdin(opts: PayloadParseOptions): Promise<PyObject> {
   return parsePayloadBytes(Buffer.concat(chunks, size), name, opts); // the checks and messages of a payload file
 }
 
-/** A data-root file a run's BACKEND_ERROR call read that ends in a torn line. */
-interface TornFile {
-  path: string;
-  offset: number;
-  bytes: number;
-}
-
-/**
- * The files the run's BACKEND_ERROR calls read that end in a torn line (effects/jsonl.ts). The
- * registry refuses such a file with a bare BACKEND_ERROR under the reference dialect (as
- * SEMANTICS C.2 returns it: no message in the result or the trace), so the CLI names the file and
- * its repair itself. Looked at while the run still holds the data root's lock (PGS runs); a
- * `--snapshot` run (wf-compile.ts `runSnapshot`) has released it — a file repaired in between
- * (repair-tail takes the lock) is then simply not named.
- */
-function tornFilesOf(r: PgsRunResult, dataRoot: string): TornFile[] {
-  const seen = new Set<string>();
-  const torn: TornFile[] = [];
-  for (const e of r.effects) {
-    const path = e.file?.path;
-    if (e.status !== "BACKEND_ERROR" || path === undefined || seen.has(path)) continue;
-    seen.add(path);
-    const t = tornTailOf(dataRoot, path);
-    if (t !== undefined) torn.push({ path, ...t });
-  }
-  return torn;
-}
-
-/** The repair command line for a torn file (the data root as the user gave it). */
-function repairCommandFor(dataRootShown: string, path: string): string {
-  return `${REPAIR_TAIL_COMMAND} --data-root ${shellWord(dataRootShown)} ${shellWord(path)}`;
-}
-
 /** `doc` with its `tornFiles` member (`[{path, offset, bytes, repair}]`) when there are torn files. */
 function withTornFiles(doc: PyObject, torn: TornFile[], dataRootShown: string): PyObject {
   if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ ...t, repair: repairCommandFor(dataRootShown, t.path) })));
@@ -154,9 +122,7 @@ function withTornFiles(doc: PyObject, torn: TornFile[], dataRootShown: string): 
 
 /** One human `note:` per torn file, naming its repair. */
 function printTornNotes(out: Output, torn: TornFile[], dataRootShown: string): void {
-  for (const t of torn) {
-    out.note(`note: ${JSON.stringify(t.path)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append): runs refuse it until it is repaired with: ${repairCommandFor(dataRootShown, t.path)}`);
-  }
+  for (const t of torn) out.note(tornFileNote(t, dataRootShown));
 }
 
 /** The JSON document `wf run --json` prints (keys in this order). */
@@ -224,7 +190,7 @@ export function wfCommand(): Command {
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         // The data root as the run resolved it (wf-compile.ts snapshotSourceSetup), to name torn files as the PGS path does.
         const { result, shown, dataRootArg: snapDataRootArg } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
-        const snapTorn = tornFilesOf(result, resolve(snapDataRootArg));
+        const snapTorn = tornFilesOf(result.effects, resolve(snapDataRootArg));
         const out = outputFor(cmd);
         printSnapshotRun(out, result, shown, (r, dir) => withTornFiles(runJson(r, dir), snapTorn, snapDataRootArg), picturesNote);
         if (!out.json) printTornNotes(out, snapTorn, snapDataRootArg);
@@ -257,7 +223,7 @@ export function wfCommand(): Command {
         } finally {
           store?.close();
         }
-        torn = tornFilesOf(r, resolve(dataRootArg));
+        torn = tornFilesOf(r.effects, resolve(dataRootArg));
       } finally {
         dataRootLock.release();
       }

@@ -74,6 +74,7 @@ import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import { lockForRun, type DataRootLock, type EffectDurability } from "../workflow/effects/index.js";
+import { tornFilesOf, type TornFile } from "../workflow/effects/torn-files.js";
 import { MAX_PAYLOAD_DEPTH, nestingDepth } from "../workflow/py/json.js";
 import {
   compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, WORKSPACE_TOKEN,
@@ -82,7 +83,7 @@ import {
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import {
   BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, LOCALHOST_ADDRESSES, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS,
-  MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, REFUSED_CONNECTION_LINGER_MS,
+  MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, MAX_TORN_FILES_NOTED, REFUSED_CONNECTION_LINGER_MS,
   REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
 } from "./constants.js";
 import { corsDecision, isLoopbackAddress, loopbackHosts, originPolicy } from "./origin.js";
@@ -162,6 +163,14 @@ export interface ServerOptions {
    * CLOSE_RESPONSE_DEADLINE_MS) before it cuts their connections too.
    */
   closeResponseDeadlineMs?: number;
+  /**
+   * Told of each data-root file a run could not use because it ends in a torn line (an
+   * interrupted append; effects/torn-files.ts), once per file and tail, while the server still
+   * holds the data root's lock: the operator repairs it with `cairn wf repair-tail` after
+   * stopping the server (`cairn serve` prints a note on stderr). The HTTP answer is the run's,
+   * as the reference gives it (a BACKEND_ERROR route), without paths of this machine.
+   */
+  onTornFile?: (file: TornFile) => void;
   /** Cache each PGS domain's loaded snapshot across runs (default true). */
   cacheSnapshots?: boolean;
   /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
@@ -548,6 +557,18 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     }
   }
 
+  /** Torn files already told of (`path` → `offset:bytes`), at most MAX_TORN_FILES_NOTED. */
+  const tornNoted = new Map<string, string>();
+  function noteTornFiles(result: PgsRunResult, tell: (file: TornFile) => void): void {
+    for (const t of tornFilesOf(result.effects, dataRoot)) {
+      const tail = `${t.offset}:${t.bytes}`;
+      if (tornNoted.get(t.path) === tail) continue;
+      if (tornNoted.size >= MAX_TORN_FILES_NOTED) tornNoted.clear();
+      tornNoted.set(t.path, tail);
+      tell(t);
+    }
+  }
+
   /** `execute`'s run, once the request's turn has come. */
   async function runNow(body: Buffer, seen: Parsed, socket: Socket): Promise<{ result: PgsRunResult; durationMs: number; name: WorkflowName }> {
     await drainArrivals();
@@ -567,7 +588,9 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     try {
       const t0 = performance.now();
       const result = await run(store);
-      return { result, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, name: req.name };
+      const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+      if (opts.onTornFile !== undefined) noteTornFiles(result, opts.onTornFile);
+      return { result, durationMs, name: req.name };
     } finally {
       if (typeof opts.store === "function") store?.close();
     }

@@ -118,6 +118,12 @@ export const CLOSE_RESPONSE_DEADLINE_MS = 60_000;
 export const MAX_DRAIN_TURNS = 1024;
 
 /**
+ * Most torn data-root files the gateway remembers having told its operator of
+ * (ServerOptions.onTornFile): past it the memory is cleared, and a file still torn is told of again.
+ */
+export const MAX_TORN_FILES_NOTED = 1024;
+
+/**
  * Longest user-supplied value (a workflow_code, one of its segments) an error message quotes in
  * full (characters); a longer one is cut to this many and marked `… (N characters)`: the rule
  * and the limit of core/echo.ts (`echoed`), which batch errors use too.
