@@ -379,6 +379,10 @@ export class Artifacts {
     const ready = readyPath(this.ctx.root, digest);
     try {
       chmodSync(part, 0o444);
+    } catch (err) {
+      throw cannotWrite(part, err);
+    }
+    try {
       renameSync(part, ready);
     } catch (err) {
       throw cannotWrite(ready, err);

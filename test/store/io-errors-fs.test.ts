@@ -3,7 +3,7 @@
  * read-only file system), injected by instrumenting `node:fs` and `node:fs/promises` for one
  * path at a time (every other call is performed) — FINDINGS F8:
  *
- * - a large put whose temp `.part` cannot be created, written or fsynced is E_STORE_IO "cannot
+ * - a large put whose temp `.part` cannot be created, written, fsynced or made read-only is E_STORE_IO "cannot
  *   write <part>: ENOSPC: no space left on device" (EACCES, EROFS, EIO alike), never the raw fs
  *   error (E_INTERNAL); the `.part` is removed and nothing is recorded;
  * - fsck meeting a directory under the store it cannot list (objects/, a fan-out directory,
@@ -18,7 +18,7 @@ import { SMALL_ARTIFACT_MAX_BYTES } from "../../src/store/layout.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
 import { expectCairn, expectCairnAsync } from "./helpers.js";
 
-type Op = "open" | "write" | "fsync" | "opendir";
+type Op = "open" | "write" | "fsync" | "chmod" | "opendir";
 
 const hook = vi.hoisted(() => ({
   /** The error an fs call `op` on `path` fails with, or undefined to perform it. */
@@ -59,7 +59,11 @@ vi.mock("node:fs", async (importOriginal) => {
     check("opendir", String(p));
     return real.opendirSync(p, o as never);
   }) as typeof real.opendirSync;
-  const patched = { openSync, writeSync, fsyncSync, opendirSync };
+  const chmodSync = (p: import("node:fs").PathLike, mode: import("node:fs").Mode): void => {
+    check("chmod", String(p));
+    real.chmodSync(p, mode);
+  };
+  const patched = { openSync, writeSync, fsyncSync, chmodSync, opendirSync };
   return { ...real, ...patched, default: { ...real, ...patched } };
 });
 
@@ -118,6 +122,8 @@ const CASES: Array<{ op: Op; make: (p: string) => Error; text: string }> = [
   { op: "open", make: (p) => fsError("EROFS", "read-only file system", "open", p), text: "EROFS: read-only file system" },
   { op: "write", make: (p) => fsError("ENOSPC", "no space left on device", "write", p), text: "ENOSPC: no space left on device" },
   { op: "fsync", make: (p) => fsError("EIO", "i/o error", "fsync", p), text: "EIO: i/o error" },
+  // Before: named the .ready file the temp file was about to be renamed to.
+  { op: "chmod", make: (p) => fsError("EPERM", "operation not permitted", "chmod", p), text: "EPERM: operation not permitted" },
 ];
 
 describe("a large put whose temp file cannot be created or written", () => {
