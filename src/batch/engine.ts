@@ -9,9 +9,9 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { open, realpath, rm, stat, type FileHandle } from "node:fs/promises";
+import { open, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -43,7 +43,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { linkTarget, withOutFile, type OutFile } from "../store/out-file.js";
+import { checkOutPath, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
@@ -139,25 +139,26 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
   }
-  if (hooks.outFile !== undefined && typeof dataset === "string" && dataset !== "-") await checkOutIsNotInput(hooks.outFile, dataset, cfg.format);
+  await checkOutFile(store, hooks.outFile, fn, dataset, cfg.format);
   // --out is opened before any work (out-file.ts) and completed when the run has finished.
   return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out));
 }
 
-/** --out must not be the input file (it would be replaced), nor inside an input directory (it would be read). */
-async function checkOutIsNotInput(outFile: string, input: string, format: RunConfig["format"]): Promise<void> {
-  const [o, i] = await Promise.all([stat(outFile).catch(() => undefined), stat(input).catch(() => undefined)]);
-  if (o !== undefined && i !== undefined && o.dev === i.dev && o.ino === i.ino) {
-    throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is the input file`, { path: outFile });
+/**
+ * What --out must not replace or be written inside (store/out-file.ts `checkOutPath`, the one check
+ * of every output path, as the CLI applies it): the store (its catalog, FORMAT, lock; anything
+ * under it), the module file, the input file, and an input directory of the `files` format (the
+ * output would be read as input). Checked before anything is written.
+ */
+async function checkOutFile(store: Store, outFile: string | undefined, fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<void> {
+  if (outFile === undefined) return;
+  const exclusions: OutExclusion[] = [storeExclusion(store.root)];
+  if (typeof fn === "string") exclusions.push({ file: fn, what: "the module file" });
+  if (typeof dataset === "string" && dataset !== "-") {
+    exclusions.push({ file: dataset, what: "the input file" });
+    if (format === "files" && (await stat(dataset).catch(() => undefined))?.isDirectory() === true) exclusions.push({ dir: dataset, what: `the input directory ${dataset}` });
   }
-  if (format === "files" && i?.isDirectory() === true) {
-    // Where the file (and its temp file) will really be: through a symlink, even a dangling one, its target.
-    const target = o !== undefined ? await realpath(outFile) : await linkTarget(outFile);
-    const written = o !== undefined ? target : resolve(await realpath(dirname(target)).catch(() => dirname(target)), basename(target));
-    const rel = relative(await realpath(input), written);
-    // Outside only when the path climbs out: a subdirectory may be named "..sub".
-    if (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) throw new CairnError(ErrorCode.USAGE, `--out ${outFile} is inside the input directory ${input}`, { path: outFile });
-  }
+  await checkOutPath("--out", outFile, exclusions);
 }
 
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {
@@ -238,6 +239,7 @@ export async function resume(store: Store, runId: string, hooks: RunHooks = {}):
   checkSignal(hooks.signal);
   loadPlan(store, runId); // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
+  await checkOutFile(store, hooks.outFile, undefined, undefined, undefined);
   return withOutFile(hooks.outFile, async (out) => {
     const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
     try {

@@ -106,7 +106,7 @@ function absolute(path: string): string {
 }
 
 /** Where a missing `path` would be created: through any chain of (dangling) symlinks, the last target. */
-export async function linkTarget(path: string): Promise<string> {
+async function linkTarget(path: string): Promise<string> {
   let p = absolute(path);
   for (let hop = 0; hop < MAX_LINK_HOPS; hop++) {
     const st = await lstat(p).catch(() => undefined);

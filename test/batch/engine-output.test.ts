@@ -6,7 +6,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, 
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
-import { run, streamOutputs } from "../../src/batch/engine.js";
+import { resume, run, streamOutputs } from "../../src/batch/engine.js";
 import { RUN_RECEIPT_KIND } from "../../src/batch/manifest.js";
 import { verifyRun } from "../../src/batch/verify.js";
 import { openStore } from "../../src/store/store.js";
@@ -129,6 +129,24 @@ describe("--out and reuse", () => {
     await expectCairnError(run(store, files, fixture("engine-entropy.mjs"), { format: "files" }, { outFile: join(files, "out.jsonl") }), ErrorCode.USAGE, "is inside the input directory");
     expect(readdirSync(files)).toEqual(["a.txt"]);
     expect(listRuns(store)).toEqual([]);
+  });
+
+  it("an outFile in the store, over its catalog, or over the module file is E_USAGE before any work (the CLI's rule, store/out-file.ts checkOutPath)", async () => {
+    const { store } = scratch.store();
+    const catalog = join(store.root, "catalog.sqlite");
+    const before = readFileSync(catalog);
+    // Before: the library wrote the output over the catalog, destroying the store.
+    await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: catalog }), ErrorCode.USAGE, `--out ${catalog} is inside the store ${store.root}`);
+    await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: join(store.root, "out.jsonl") }), ErrorCode.USAGE, "is inside the store");
+    expect(readFileSync(catalog).equals(before)).toBe(true);
+    const mod = join(scratch.dir(), "fn.mjs");
+    writeFileSync(mod, "export default (x) => x;\n");
+    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: mod }), ErrorCode.USAGE, `--out ${mod} is the module file`);
+    expect(readFileSync(mod, "utf8")).toBe("export default (x) => x;\n");
+    expect(listRuns(store)).toEqual([]);
+    // resume checks it too.
+    const r = await run(store, [{ n: 1 }], fixture("engine-entropy.mjs"));
+    await expectCairnError(resume(store, r.runId, { outFile: catalog }), ErrorCode.USAGE, "is inside the store");
   });
 
   it("an outFile symlinked into a files-format input directory is E_USAGE (its temp file would be read as input)", async () => {
