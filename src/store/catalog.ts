@@ -4,7 +4,7 @@
  * in-memory counter seeded from the tables' maxima is exact; it is restored when a
  * transaction rolls back, so logseqs never have gaps.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import Database from "better-sqlite3";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -186,8 +186,10 @@ export class Catalog {
     try {
       v = (this.db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined)?.value;
     } catch (err) {
-      // A damaged page (of meta or its index) is not a missing table: "catalog <path> is corrupt" (§5.2).
-      if (isCorruptionError(err)) throw catalogError(path, err, "cannot use catalog");
+      // Only a missing table is "has no meta table". A damaged page (of meta or its index) is
+      // "catalog <path> is corrupt" (§5.2); any other failure (SQLITE_BUSY, SQLITE_IOERR …) is
+      // E_STORE_IO "cannot use catalog <path>: <SQLite's message>", not a claim about the file.
+      if (!isNoSuchMetaTable(err)) throw catalogError(path, err, "cannot use catalog");
       throw new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} has no meta table: ${(err as Error).message}`, { path });
     }
     const n = Number(v);
@@ -351,6 +353,38 @@ export function storeErrorOf(path: string, err: unknown): unknown {
     ? `; this process needs write access to it, to its ${basename(path)}-wal and ${basename(path)}-shm files and to the store directory ${dirname(path)}`
     : "";
   return new CairnError(ErrorCode.STORE_IO, `cannot ${verb} catalog ${path}: ${msg}${hint}`, { path, sqliteCode: code }, { cause: err });
+}
+
+/** SQLite's own error (SQLITE_ERROR) preparing a statement on a database without a `meta` table. */
+function isNoSuchMetaTable(err: unknown): boolean {
+  return sqliteCodeOf(err) === "SQLITE_ERROR" && /^no such table: (main\.)?meta$/.test((err as Error).message);
+}
+
+/**
+ * E_STORE_IO, before a writer opens the catalog at `path`, when this process may not write it:
+ * the catalog file, its `-wal` and `-shm` files (each when it exists; a missing one is created
+ * by SQLite, or the missing catalog refused by the open) and the store directory they live in
+ * (SQLite creates and deletes the `-wal` and `-shm` there). Without it such a writer would open
+ * (SQLite falls back to reading) and fail only at its first write. One probe per file, at open
+ * only; `access` (default: `accessSync(p, W_OK)`, which checks the real user, root included on a
+ * read-only file system) is a parameter for tests.
+ */
+export function checkCatalogWritable(path: string, access: (p: string) => void = (p) => accessSync(p, constants.W_OK)): void {
+  const dir = dirname(path);
+  const name = basename(path);
+  for (const [p, mayBeMissing] of [[path, true], [dir, false], [`${path}-wal`, true], [`${path}-shm`, true]] as const) {
+    try {
+      access(p);
+    } catch (err) {
+      if (mayBeMissing && (err as NodeJS.ErrnoException).code === "ENOENT") continue;
+      throw new CairnError(
+        ErrorCode.STORE_IO,
+        `cannot open catalog ${path} for writing: ${(err as Error).message}; a writer needs write access to the catalog, to its ${name}-wal and ${name}-shm files and to the store directory ${dir} (to read the store only, open it read-only: openStore({ dir, readOnly: true }))`,
+        { path, denied: p, ...((err as NodeJS.ErrnoException).code === undefined ? {} : { errno: (err as NodeJS.ErrnoException).code }) },
+        { cause: err },
+      );
+    }
+  }
 }
 
 /** SQLite's primary codes (and their extended ones) for a catalog it cannot write or reach. */

@@ -8,7 +8,7 @@ import { resolve, join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { systemClock, type Clock } from "../core/clock.js";
 import type { Digest } from "../core/digest.js";
-import { Catalog, checkDurability, isCorruptionError, storeErrorOf, type Durability } from "./catalog.js";
+import { Catalog, checkCatalogWritable, checkDurability, isCorruptionError, storeErrorOf, type Durability } from "./catalog.js";
 import { checkLockWait, WriterLock } from "./lock.js";
 import {
   CATALOG_FILE, DEFAULT_GC_GRACE_MS, DEFAULT_STORE_DIR, FORMAT_FILE, OBJECTS_DIR, STORE_ENV_VAR, STORE_FORMAT_NAME,
@@ -25,6 +25,7 @@ import { collectGarbage, type GcReport, type WriterSession } from "./gc.js";
 import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
 import { makeDirs } from "../core/dirs.js";
+import { closestName } from "../core/suggest.js";
 
 export interface OpenStoreOptions {
   /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
@@ -49,6 +50,82 @@ export interface OpenStoreOptions {
   durability?: Durability;
   /** Wall clock used for created_at and gc grace (never for identity). */
   clock?: Clock;
+}
+
+/** The option names `openStore` accepts; any other is E_USAGE (a misspelt `dir` must not open the default store). */
+const OPEN_STORE_KEYS: readonly (keyof OpenStoreOptions)[] = Object.freeze(
+  Object.keys({
+    dir: true, readOnly: true, create: true, lockTimeoutMs: true, durability: true, clock: true,
+  } satisfies Record<keyof OpenStoreOptions, true>) as (keyof OpenStoreOptions)[],
+);
+
+/** A value for a message: `a string "/tmp/x"`, `null`, `an array`, `an object`, `an instance of Map`, `a function`, else `String` (`5`, `true`). */
+function describeArgument(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `a string ${JSON.stringify(v)}`;
+  if (typeof v === "function") return "a function";
+  if (typeof v === "object") {
+    const proto: unknown = Object.getPrototypeOf(v);
+    const name = proto === Object.prototype || proto === null ? undefined : (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object";
+  }
+  return typeof v === "bigint" ? `${v}n` : String(v);
+}
+
+/**
+ * The known option an unknown one most likely meant: the one equal to it but for case, else the
+ * one closest to it (`closestName`), else the only one it contains or that contains it
+ * (`directory` → `dir`, `timeout` → `lockTimeoutMs`).
+ */
+function suggestOption(key: string): string | undefined {
+  const k = key.toLowerCase();
+  const keys = OPEN_STORE_KEYS as readonly string[];
+  const equal = keys.filter((c) => c.toLowerCase() === k);
+  if (equal.length > 0) return equal.length === 1 ? equal[0] : undefined;
+  const near = closestName(key, keys);
+  if (near !== undefined || k.length < 3) return near;
+  const within = keys.filter((c) => k.includes(c.toLowerCase()) || c.toLowerCase().includes(k));
+  return within.length === 1 ? within[0] : undefined;
+}
+
+/**
+ * `opts` if it is undefined or a plain object (prototype `Object.prototype` or null) holding only
+ * `OPEN_STORE_KEYS` with values of their types; E_USAGE naming the field otherwise, before
+ * anything is read or created. A JavaScript caller's `openStore("/some/dir")` or
+ * `openStore({ directory })` would otherwise open the default store ($CAIRN_STORE or `.cairn`).
+ * (`lockTimeoutMs` and `durability` are checked by `checkLockWait` and `checkDurability`.)
+ */
+function checkOpenStoreOptions(opts: unknown): OpenStoreOptions {
+  if (opts === undefined) return {};
+  const proto: unknown = opts !== null && typeof opts === "object" ? Object.getPrototypeOf(opts) : undefined;
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts) || (proto !== Object.prototype && proto !== null)) {
+    const hint = typeof opts === "string" ? `; pass the store directory as { dir: ${JSON.stringify(opts)} }` : "; pass { dir } (the store directory)";
+    throw new CairnError(ErrorCode.USAGE, `the openStore options must be an object, got ${describeArgument(opts)}${hint}`, { field: "options" });
+  }
+  const o = opts as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if ((OPEN_STORE_KEYS as readonly string[]).includes(key)) continue;
+    const suggestion = suggestOption(key);
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `unknown openStore option ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the options are ${OPEN_STORE_KEYS.join(", ")}`,
+      suggestion === undefined ? { field: key } : { field: key, suggestion },
+    );
+  }
+  if (o.dir !== undefined && typeof o.dir !== "string") {
+    throw new CairnError(ErrorCode.USAGE, `dir must be a string (the store directory), got ${describeArgument(o.dir)}`, { field: "dir" });
+  }
+  for (const field of ["readOnly", "create"] as const) {
+    if (o[field] !== undefined && typeof o[field] !== "boolean") {
+      throw new CairnError(ErrorCode.USAGE, `${field} must be a boolean, got ${describeArgument(o[field])}`, { field });
+    }
+  }
+  const clock = o.clock as { now?: unknown } | null | undefined;
+  if (clock !== undefined && (clock === null || typeof clock !== "object" || typeof clock.now !== "function")) {
+    throw new CairnError(ErrorCode.USAGE, `clock must be an object with a now() method, got ${describeArgument(clock)}`, { field: "clock" });
+  }
+  return o as OpenStoreOptions;
 }
 
 /** Resolves the store directory from an explicit option, $CAIRN_STORE, or the default. */
@@ -114,8 +191,15 @@ function makeLayoutDirs(root: string): void {
  * killed before that left no FORMAT, and the next writer finishes it (adopting a catalog that
  * holds no record). Every open of a store that has FORMAT requires its catalog: missing or
  * empty, it is E_STORE_CORRUPT, never created again.
+ *
+ * `options` must be undefined or a plain object of `OpenStoreOptions` (checked before anything is
+ * read or created; anything else, an unknown option or a value of the wrong type is E_USAGE). A
+ * writer probes, before taking the lock, that it may write the catalog, its `-wal` and `-shm`
+ * files and the store directory (`checkCatalogWritable`): if not, E_STORE_IO at the open, not at
+ * its first write.
  */
-export function openStore(opts: OpenStoreOptions = {}): Store {
+export function openStore(options?: OpenStoreOptions): Store {
+  const opts = checkOpenStoreOptions(options);
   const root = resolveStoreDir(opts.dir);
   const readOnly = opts.readOnly === true;
   const clock = opts.clock ?? systemClock;
@@ -134,6 +218,8 @@ export function openStore(opts: OpenStoreOptions = {}): Store {
   let lock: WriterLock | undefined;
   if (!readOnly) {
     if (format === undefined) makeLayoutDirs(root);
+    // A writer that could not write the catalog would open and fail at its first write.
+    checkCatalogWritable(join(root, CATALOG_FILE));
     lock = WriterLock.acquire(root, opts.lockTimeoutMs ?? 0);
   }
   try {
