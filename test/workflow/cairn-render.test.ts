@@ -159,3 +159,26 @@ describe("runCairnWorkflow({ render: true })", () => {
     }
   });
 });
+
+describe("characters a picture cannot hold (UAT 2026-11-27 F5)", () => {
+  it("a reason with NUL, ESC, U+0001 or U+FFFF is drawn with their \\uXXXX text; before, the pictures were not drawn", async () => {
+    await loadTraceRenderer();
+    const reason = "a\u0000b\u001bc\u0001d\uffffe\u{1f600}g\th";
+    const decl = baseDecl({
+      entry: "check",
+      nodes: {
+        check: {
+          steps: [{ id: "v", ct: "json_schema_validate", inputs: { schema: { const: { type: "object", required: ["name"] } }, value: "$.payload" } }],
+          routes: { SUCCESS: { exit: "OK", reason: "fine" }, VIOLATION: { exit: "BAD", reason } },
+        },
+      },
+    });
+    const { snap, dir } = await prepared(decl);
+    const r = run(snap, { name: "ada" }, dir, { render: true });
+    expect(r.pictures).toEqual({ svg: `${r.traceId}.svg`, png: `${r.traceId}.png` });
+    const dot = dotOf(snap, r);
+    expect(dot).toContain('"a\\\\u0000b\\\\u001bc\\\\u0001d\\\\uffffe\u{1f600}g\th"');
+    const svg = readFileSync(join(r.traceDirAbs, `${r.traceId}.svg`), "utf8");
+    expect(svg).toContain("a\\u0000b\\u001bc\\u0001d\\uffffe\u{1f600}g");
+  });
+});

@@ -41,8 +41,17 @@ export const DOT_VISITED: ReadonlyArray<[string, string]> = [["style", "filled,b
 export const DOT_FAILED: ReadonlyArray<[string, string]> = [["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]];
 export const DOT_TAKEN_EDGE: ReadonlyArray<[string, string]> = [["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]];
 
+/**
+ * Characters a DOT string or the SVG (XML 1.0) it becomes cannot hold — C0 controls but tab,
+ * newline and carriage return, lone surrogates, U+FFFE/U+FFFF — matched to be shown as their
+ * `\uXXXX` text: NUL ended the DOT string, and the others made the SVG unparsable, so a reason
+ * holding one (schema-valid) stopped the pictures.
+ */
+const NOT_IN_PICTURE_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 function q(s: string): string {
-  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
+  const text = s.replace(NOT_IN_PICTURE_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\r?\n/g, "\\n")}"`;
 }
 
 /** The last `::` segment of an FQDN. */
