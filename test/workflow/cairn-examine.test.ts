@@ -287,8 +287,22 @@ describe("structural failures: Cairn hints", () => {
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
     // The failing node is the one the run was about to enter (named by the error), not the last one that completed.
     expect(x.failure).toMatchObject({ node: `${WF}::b`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: the run followed a routing cycle, or a route longer than the hop limit` });
-    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×2): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
+    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×3, with the visit to b it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
+  });
+
+  it("the hop limit hit as the run re-enters a node it completed once (a → b → a): the cycle hint (UAT 2026-11-27 F4; before: \"none twice … longer than the hop limit\")", async () => {
+    const decl = baseDecl({
+      entry: "a",
+      max_hops: 2,
+      nodes: {
+        a: { max_visits: 5, steps: [{ id: "h", ct: "hash", inputs: { value: "$.payload" } }], routes: { SUCCESS: "b", VIOLATION: { exit: "BAD", reason: "x" } } },
+        b: { steps: [{ id: "h", ct: "hash", inputs: { value: "$.payload" } }], routes: { SUCCESS: "a", VIOLATION: { exit: "BAD", reason: "x" } } },
+      },
+    });
+    const { x } = await examined(decl, { x: 1 });
+    expect(x.failure).toMatchObject({ node: `${WF}::a` });
+    expect(x.hint).toBe(`the run visited 2 nodes and hit the hop limit (repeated: a ×2, with the visit to a it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
   });
 
   it("a node past its max_visits: graph_structure_error naming the bound", async () => {

@@ -1018,10 +1018,15 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
       if (limit === "hop_limit") {
         const counts = new Map<string, number>();
         for (const v of model.visits) counts.set(codeOf(v.fqdn), (counts.get(codeOf(v.fqdn)) ?? 0) + 1);
+        // The node the error names is the one the run was about to enter: its visit counts too
+        // (a → b → a stopped as it re-enters a is a cycle, though a completed only once).
+        const entering = cause === undefined ? undefined : limitNodeKey(cause);
+        if (entering !== undefined) counts.set(entering, (counts.get(entering) ?? 0) + 1);
         const looped = [...counts.entries()].filter(([, n]) => n > 1).map(([k, n]) => `${k} ×${n}`);
+        const withEntering = entering === undefined ? "" : `, with the visit to ${entering} it was about to make`;
         // Neutral about the cause: a cycle (nodes repeated) or a route longer than the hop limit (none repeated).
         hint = looped.length > 0
-          ? `the run visited ${model.visits.length} nodes and hit the hop limit (repeated: ${looped.join(", ")}): a routing cycle in ${file} ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most ${CAIRN_MAX_HOPS}) if the cycle needs more hops, and recompile; last node: ${lastText}.`
+          ? `the run visited ${model.visits.length} nodes and hit the hop limit (repeated: ${looped.join(", ")}${withEntering}): a routing cycle in ${file} ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most ${CAIRN_MAX_HOPS}) if the cycle needs more hops, and recompile; last node: ${lastText}.`
           : `the run visited ${model.visits.length} nodes, none twice, and hit the hop limit: the route it took through ${file} is longer than the hop limit. Raise max_hops (at most ${CAIRN_MAX_HOPS}) or shorten the route, and recompile; last node: ${lastText}.`;
       } else if (cause !== undefined && isTraceLimit(cause)) {
         hint = traceLimitHint(where, message, `, or declare a lower max_visits in ${file} and recompile`, f?.untracedEffect);
