@@ -4,14 +4,15 @@
  *
  * Pipeline, per file: parse (YAML 1.2 core schema with unique keys and integers as BigInt, or
  * JSON, also with unique keys: core/json-keys.ts) → JSON data only (`jsonDataProblems`,
- * `unsafeJsonIntegers`: nothing canonical JSON would refuse or round) → validate against
+ * `jsonNumberProblems`, `yamlNumberProblems`: nothing canonical JSON would refuse or round;
+ * number literals by core/json-walk.ts `numberLiteralKept`) → validate against
  * the published JSON Schema (schema.ts, ajv) → the grammar its patterns miss
  * (`grammarDiagnostics`, snapshot-grammar.ts) → semantic checks → resolution. Semantic
  * diagnostics (each names file, node and field; codes in src/core/errors.ts):
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (a YAML mapping key that is not a string: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1)); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (a YAML mapping key that is not a string: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1), a fraction/exponent literal whose double has another value); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -50,12 +51,14 @@ import { readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
 import { GENERAL_CONSTANT_CHECKS, loadAjv, type ConstantInputProblem } from "../atoms/general.js";
-import { LineCounter, parseDocument } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry, type StoreKind } from "./catalog.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
+import { textPosition } from "../../core/json-parse.js";
+import { isIntegerLiteral, isSafeBigInt, numberLiteralKept, quotedNumber, walkJson, type JsonPathSegment } from "../../core/json-walk.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
   CAIRN_MAX_HOPS, SNAPSHOT_KIND, SNAPSHOT_VERSION,
@@ -277,7 +280,7 @@ function schemaDiagnostics(file: string, errors: ErrorObject[]): CompileDiagnost
 /* ----------------------------------------------------------------------------------------- */
 /* JSON data.                                                                                 */
 
-type PathSeg = string | number;
+type PathSeg = JsonPathSegment;
 
 /** The JSON pointer of a path (`/nodes/a/steps/0`), as ajv reports instance paths. */
 function pointerOf(path: readonly PathSeg[]): string {
@@ -287,65 +290,84 @@ function pointerOf(path: readonly PathSeg[]): string {
 interface ValueProblem {
   pointer: string;
   message: string;
+  /** Where the value is written, when known (1-based). */
+  at?: { line: number; column: number };
 }
 
 /** At most this many values that are not JSON data are reported per file. */
 const MAX_VALUE_PROBLEMS = 20;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** With the `u` flag a well-formed surrogate pair is one code point: this matches only lone surrogates. */
 const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
 const bigIntProblem = (n: bigint): string => `the integer ${n} is beyond ±(2^53−1), the largest integer a snapshot keeps exactly (canonical JSON numbers are IEEE doubles): write it as a string`;
+const lossyProblem = (literal: string, read: number): string =>
+  `the number ${quotedNumber(literal)} is not kept exactly (canonical JSON numbers are IEEE doubles): it would be sealed as ${String(read)}; write it as a string`;
 
 /**
- * Integer literals (no fraction, no exponent) of `text` — valid JSON — beyond ±(2^53−1): `JSON.parse`
- * rounds them silently (12345678901234567890123 → 1.2345678901234568e22). Found by a scan that
- * tracks the JSON pointer of each value, as core/json-keys.ts tells keys from values. Also
- * returns the paths of the whole-valued float literals (`2.0`, `1e3`: a fraction or an exponent,
- * a safe integer value), which `JSON.parse` makes indistinguishable from integers
- * (sealed-value.ts `markWholeFloat`).
+ * The number literals of `text` — valid JSON — that `JSON.parse` does not keep exactly
+ * (core/json-walk.ts `numberLiteralKept`): integer literals beyond ±(2^53−1)
+ * (12345678901234567890123 → 1.2345678901234568e22), literals with a fraction or exponent whose
+ * double has another value (`0.1000000000000000055511151231257827` → 0.1, `1e-400` → 0); a
+ * non-finite one (`1e400`) is left to `jsonDataProblems`. Also returns the paths of the
+ * whole-valued float literals (`2.0`, `1e3`: a fraction or an exponent, a safe integer value),
+ * which `JSON.parse` makes indistinguishable from integers (sealed-value.ts `markWholeFloat`).
  */
-function unsafeJsonIntegers(text: string): { problems: ValueProblem[]; floats: PathSeg[][] } {
-  const out: ValueProblem[] = [];
+function jsonNumberProblems(text: string): { problems: ValueProblem[]; floats: PathSeg[][] } {
+  const problems: ValueProblem[] = [];
   const floats: PathSeg[][] = [];
-  const stack: Array<{ index: number } | { key: string; expectKey: boolean }> = [];
-  const segs = (): PathSeg[] => stack.map((f) => ("index" in f ? f.index : f.key));
-  const here = (): string => pointerOf(segs());
-  const num = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-  for (let i = 0; i < text.length && out.length < MAX_VALUE_PROBLEMS; i++) {
-    const c = text[i] as string;
-    if (c === "{") stack.push({ key: "", expectKey: true });
-    else if (c === "[") stack.push({ index: 0 });
-    else if (c === "}" || c === "]") stack.pop();
-    else if (c === ",") {
-      const top = stack[stack.length - 1];
-      if (top !== undefined) {
-        if ("index" in top) top.index++;
-        else top.expectKey = true;
-      }
-    } else if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      const top = stack[stack.length - 1];
-      if (top !== undefined && "key" in top && top.expectKey) {
-        top.key = JSON.parse(text.slice(i, j + 1)) as string;
-        top.expectKey = false;
-      }
-      i = j;
-    } else if (c === "-" || (c >= "0" && c <= "9")) {
-      num.lastIndex = i;
-      const m = num.exec(text);
-      if (m === null) continue;
-      if (m[1] === undefined && m[2] === undefined) {
-        const n = BigInt(m[0]);
-        if (n > MAX_SAFE || -n > MAX_SAFE) out.push({ pointer: here(), message: bigIntProblem(n) });
-      } else if (Number.isSafeInteger(Number(m[0]))) floats.push(segs());
-      i += m[0].length - 1;
-    }
-  }
-  return { problems: out, floats };
+  walkJson(text, (kind, offset, literal, path) => {
+    if (kind !== "number") return false;
+    const read = Number(literal);
+    if (isIntegerLiteral(literal)) {
+      if (!numberLiteralKept(literal)) problems.push({ pointer: pointerOf(path()), message: bigIntProblem(BigInt(literal)) });
+    } else if (!Number.isFinite(read)) {
+      // jsonDataProblems: not finite.
+    } else if (!numberLiteralKept(literal, read)) {
+      const { line, column } = textPosition(text, offset);
+      problems.push({ pointer: pointerOf(path()), at: { line, column }, message: lossyProblem(literal, read) });
+    } else if (Number.isSafeInteger(read)) floats.push(path());
+    return problems.length >= MAX_VALUE_PROBLEMS;
+  });
+  return { problems, floats };
 }
 
-/** Marks the whole-valued float literals found in a JSON text (`unsafeJsonIntegers`) in its parsed document. */
+/**
+ * The float scalars of a YAML document (before `toJS`) whose double is not the number written,
+ * by the rule of JSON declarations (`jsonNumberProblems`), judged on the scalar's source text
+ * (`0.1000000000000000055511151231257827` → 0.1, `1e-400` → 0, `!!float "1e-400"` too); YAML
+ * integers are BigInts (`jsonDataProblems`) and non-finite floats are left to it. An alias is
+ * judged where its anchor is written. Iterative; at most `MAX_VALUE_PROBLEMS`, in document order.
+ */
+function yamlNumberProblems(doc: Document, lines: LineCounter): ValueProblem[] {
+  type Path = { up: Path; seg: PathSeg } | null;
+  const segs = (path: Path): PathSeg[] => {
+    const out: PathSeg[] = [];
+    for (let p = path; p !== null; p = p.up) out.push(p.seg);
+    return out.reverse();
+  };
+  const problems: ValueProblem[] = [];
+  const todo: Array<{ node: unknown; path: Path }> = [{ node: doc.contents, path: null }];
+  while (todo.length > 0 && problems.length < MAX_VALUE_PROBLEMS) {
+    const { node, path } = todo.pop() as { node: unknown; path: Path };
+    if (isScalar(node)) {
+      const v = node.value;
+      if (typeof v !== "number" || !Number.isFinite(v) || numberLiteralKept(node.source ?? "", v)) continue;
+      const pos = node.range === undefined || node.range === null ? undefined : lines.linePos(node.range[0]);
+      problems.push({ pointer: pointerOf(segs(path)), ...(pos === undefined ? {} : { at: { line: pos.line, column: pos.col } }), message: lossyProblem(node.source ?? String(v), v) });
+    } else if (isSeq(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) todo.push({ node: node.items[i], path: { up: path, seg: i } });
+    } else if (isMap(node)) {
+      for (let i = node.items.length - 1; i >= 0; i--) {
+        const pair = node.items[i];
+        const k: unknown = isAlias(pair?.key) ? pair.key.resolve(doc) : pair?.key;
+        // Keys that are not strings are refused before (yaml-keys.ts) or belong to a value refused as a whole (!!set).
+        if (isPair(pair) && isScalar(k) && typeof k.value === "string") todo.push({ node: pair.value, path: { up: path, seg: k.value } });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Marks the whole-valued float literals found in a JSON text (`jsonNumberProblems`) in its parsed document. */
 function markJsonFloats(doc: unknown, floats: readonly PathSeg[][]): void {
   for (const path of floats) {
     let holder: unknown = doc;
@@ -412,7 +434,7 @@ function jsonDataProblems(doc: unknown, yamlFloats = false): { doc: unknown; pro
       // YAML integers are BigInts here: a whole number is a float scalar (`2.0`, `1e3`).
       else if (yamlFloats && Number.isSafeInteger(v)) markWholeFloat(parent, key);
     } else if (typeof v === "bigint") {
-      if (v > MAX_SAFE || -v > MAX_SAFE) problem(path, bigIntProblem(v));
+      if (!isSafeBigInt(v)) problem(path, bigIntProblem(v));
       else if (Array.isArray(parent)) parent[key as number] = Number(v);
       // defineProperty, not `=`: a member named __proto__ stays a member.
       else Object.defineProperty(parent, key, { value: Number(v), writable: true, enumerable: true, configurable: true });
@@ -442,7 +464,7 @@ function jsonDataProblems(doc: unknown, yamlFloats = false): { doc: unknown; pro
 function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: CompileDiagnostic[] } {
   const fail = (message: string): { errors: CompileDiagnostic[] } => ({ errors: [{ code: ErrorCode.COMPILE_SCHEMA, file, node: null, field: "", message }] });
   const notJson = (problems: ValueProblem[]): { errors: CompileDiagnostic[] } => ({
-    errors: problems.map((p) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(p.pointer), message: `not JSON data, which a sealed snapshot cannot hold unchanged: ${p.message}` })),
+    errors: problems.map((p) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(p.pointer), message: `not JSON data, which a sealed snapshot cannot hold unchanged${p.at === undefined ? "" : ` (line ${p.at.line}, column ${p.at.column})`}: ${p.message}` })),
   });
   let bytes: Buffer;
   try {
@@ -466,7 +488,7 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     const dup = duplicateJsonKey(text);
     if (dup !== null) return fail(`not valid JSON (line ${dup.at.line}, column ${dup.at.column}): duplicate key ${JSON.stringify(dup.key)} (first at line ${dup.first.line}, column ${dup.first.column})`);
     const checked = jsonDataProblems(doc);
-    const scanned = unsafeJsonIntegers(text);
+    const scanned = jsonNumberProblems(text);
     const problems = [...scanned.problems, ...checked.problems];
     if (problems.length > 0) return notJson(problems);
     markJsonFloats(checked.doc, scanned.floats);
@@ -485,6 +507,7 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
   if (badKeys.length > 0) {
     return { errors: badKeys.map((k) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(k.path)), message: `not JSON data, which a sealed snapshot cannot hold unchanged (line ${k.line}, column ${k.column}): ${k.message}` })) };
   }
+  const lossy = yamlNumberProblems(doc, lines);
   let js: unknown;
   try {
     js = doc.toJS({ maxAliasCount: 100 }) as unknown;
@@ -492,7 +515,8 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     return fail(`not valid YAML: ${(err as Error).message}`);
   }
   const checked = jsonDataProblems(js, true);
-  if (checked.problems.length > 0) return notJson(checked.problems);
+  const problems = [...lossy, ...checked.problems];
+  if (problems.length > 0) return notJson(problems);
   return { doc: checked.doc, text: bytes };
 }
 
