@@ -30,7 +30,7 @@ import { checkModuleFile } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
 import { checkOutOutsideStore, globalsOf, outputFor, withStore } from "./context.js";
-import { parseCount, parseDuration } from "./duration.js";
+import { formatDurationMs, parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
 import { exitOnSignal } from "./signals.js";
 import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
@@ -89,9 +89,17 @@ export function parseMemory(text: string, what: string): number {
   return n;
 }
 
-function positiveDuration(text: string, what: string): number {
+/**
+ * The longest --eu-timeout: the bound the run config (`normalizeConfig`, config.ts) puts on
+ * `euTimeoutMs`, checked here too so that the error names the flag and the value as given.
+ */
+const MAX_EU_TIMEOUT_MS = 24 * 3600 * 1000;
+
+/** A duration in 1 ms..`max` (`parseDuration`: whole milliseconds), else E_USAGE naming `what` and the text. */
+function positiveDuration(text: string, what: string, max: number): number {
   const ms = parseDuration(text, what);
   if (ms < 1) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least 1 ms`, { value: text });
+  if (ms > max) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at most ${formatDurationMs(max)} (${max} ms)`, { value: text });
   return ms;
 }
 
@@ -334,7 +342,7 @@ export function runCommand(): Command {
     .argument("<module>", "execution module: .ts, .mts, .js or .mjs with a default export function", nonEmptyArg("argument <module>"))
     .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin", nonEmptyArg("--input"))
     .addOption(new Option("--format <format>", "input format").choices(INPUT_FORMATS).default("jsonl"))
-    .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)")
+    .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)", nonEmptyArg("--id-field"))
     .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseCount(v, "--partitions", MAX_PARTITIONS, 1)))
     .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseCount(v, "--pulse-size", MAX_PULSE_SIZE, 1)))
     .addOption(new Option("--workers <w>", "worker threads (default: CPUs, at most 8)").argParser((v) => parseCount(v, "--workers", MAX_WORKERS, 1)))
@@ -349,7 +357,7 @@ export function runCommand(): Command {
     .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
     .option("--allow-failures", "exit 0 even when EUs failed (failures are still recorded)")
     .addOption(new Option("--audit-rate <p>", "re-execute this fraction of pulses on a fresh worker and compare (0..1, default 0)").argParser((v) => parseRate(v, "--audit-rate")))
-    .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout")))
+    .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout", MAX_EU_TIMEOUT_MS)))
     .addHelpText("after", RUN_HELP)
     .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
       const config = configOf(opts);

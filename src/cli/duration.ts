@@ -4,22 +4,54 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 const SECOND_MS = UNIT_MS.s as number;
+/** Digits of Number.MAX_SAFE_INTEGER (16): a duration with a longer whole part is over it in any unit. */
+const MAX_SAFE_MS_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/**
+ * Most decimals (after trailing zeros) a whole number of milliseconds can have: the day's
+ * 86 400 000 ms = 2^10 × 3^3 × 5^5 absorbs at most 10 (`0.0000003125d` is 27 ms); with more, the
+ * digits would have to end in 0.
+ */
+const MAX_WHOLE_MS_DECIMALS = 10;
 
 /**
- * Parses a duration into whole milliseconds: `0`, `1500` (plain ms), `500ms`, `30s`, `10m`,
- * `1h`, `2d`, `1.5h`. Throws E_USAGE naming `what` for anything else.
+ * Parses a duration into milliseconds: `0`, `1500` (plain ms), `500ms`, `30s`, `10m`, `1h`,
+ * `2d`, `1.5h`. Every duration flag (`--wait`, `--data-root-wait`, `--grace`, `--eu-timeout`,
+ * and `--ttl` through `parseSecondsOrDuration`) takes whole milliseconds: a value that is not one
+ * (`0.5ms`, `1.9`, `0.0001s`) is refused, never rounded. Throws E_USAGE naming `what`.
  */
 export function parseDuration(text: string, what = "duration"): number {
   const m = DURATION_RE.exec(text.trim());
-  const ms = m === null ? Number.NaN : Number(m[1]) * (UNIT_MS[m[2] ?? "ms"] as number);
-  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) {
+  const ms = m === null ? undefined : wholeMs(text, what, m[1] as string, m[2] ?? "ms");
+  if (ms === undefined) {
     throw new CairnError(
       ErrorCode.USAGE,
       `invalid ${what} ${JSON.stringify(text)}: expected a number of milliseconds or a number with a unit (ms, s, m, h, d), e.g. 30s, 10m, 2d`,
       { value: text },
     );
   }
-  return Math.round(ms);
+  return ms;
+}
+
+/**
+ * `number` (decimal digits, maybe a fraction) `unit`s in milliseconds, computed exactly (no
+ * floating point: `1.001s` is 1001 ms); undefined above Number.MAX_SAFE_INTEGER; E_USAGE naming
+ * `what` when it is not a whole number of milliseconds.
+ */
+function wholeMs(text: string, what: string, number: string, unit: string): number | undefined {
+  const [rawWhole, rawFraction = ""] = number.split(".") as [string, string?];
+  // Without leading and trailing zeros the digits are few for any value accepted, so the BigInt
+  // work stays small: a longer whole part is over the limit in any unit, and more decimals are
+  // never a whole number of milliseconds in any unit.
+  const whole = rawWhole.replace(/^0+(?=\d)/, "");
+  const fraction = rawFraction.replace(/0+$/, "");
+  if (whole.length > MAX_SAFE_MS_DIGITS) return undefined;
+  const scaled = fraction.length > MAX_WHOLE_MS_DECIMALS ? undefined : BigInt(whole + fraction) * BigInt(UNIT_MS[unit] as number);
+  const divisor = 10n ** BigInt(Math.min(fraction.length, MAX_WHOLE_MS_DECIMALS));
+  if (scaled === undefined || scaled % divisor !== 0n) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: not a whole number of milliseconds (durations are not rounded)`, { value: text });
+  }
+  const ms = scaled / divisor;
+  return ms > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(ms);
 }
 
 /** `ms` as the text of its largest whole unit: `1s`, `90s`, `10m`, `366d`, `1500ms`. */
@@ -49,10 +81,10 @@ export function parseSecondsOrDuration(text: string, what: string, maxSeconds: n
       { value: text },
     );
   }
-  const ms = Math.round(Number(m[1]) * (UNIT_MS[unit] as number));
+  const ms = wholeMs(text, what, m[1] as string, unit);
   const min = minSeconds * SECOND_MS;
   const max = maxSeconds * SECOND_MS;
-  if (!(ms >= min && ms <= max)) {
+  if (ms === undefined || !(ms >= min && ms <= max)) {
     throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected a duration in ${formatDurationMs(min)}..${formatDurationMs(max)}`, { value: text });
   }
   return ms;

@@ -333,7 +333,7 @@ describe("EU outcomes", () => {
       { id: 0, ok: false, error: { code: "E_EU_THREW", message: "boom 1", name: "Error" } },
       { id: 1, ok: true, bytes: false, json: '{"echo":"fine"}' },
       { id: 2, ok: false, error: { code: "E_EU_THREW", message: "wrong type", name: "TypeError" } },
-      { id: 3, ok: false, error: { code: "E_INVALID_INPUT", message: "bad record", name: "CairnError" } },
+      { id: 3, ok: false, error: { code: "E_EU_THREW", message: "bad record", name: "CairnError" } }, // a thrown code is never taken (2026-11-27)
       { id: 4, ok: false, error: { code: "E_EU_THREW", message: "plain string", name: "Error" } },
       { id: 5, ok: false, error: { code: "E_EU_THREW", message: "async no", name: "RangeError" } },
     ]);

@@ -29,7 +29,7 @@ import { Worker, type ResourceLimits } from "node:worker_threads";
 import { canonicalize } from "../../core/canonical.js";
 import { LEAF_HASH_BYTES } from "../leaves.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
-import { CairnError, ErrorCode, UsageError, type ErrorCodeValue } from "../../core/errors.js";
+import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
 import {
   bundleName,
   SandboxCode,
@@ -48,6 +48,24 @@ import {
 import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
 import { describeUncaught, wellFormed } from "../records.js";
+
+/**
+ * The codes only the pool gives an EU: it saw the EU not settle in time, or its worker die. They
+ * are machine facts (verify does not compare a record that holds one), so a worker's results
+ * never carry them — the worker gives a thrown value E_EU_THREW whatever its `code` — and a
+ * chunk that does (a module posting its own messages on `parentPort`) is not taken.
+ */
+const POOL_ONLY_CODES: ReadonlySet<string> = new Set<string>([SandboxCode.EU_TIMEOUT, SandboxCode.WORKER_CRASHED]);
+
+/** `unpackResults` of a worker's chunk, or undefined (a malformed chunk) when a failure in it carries a pool-only code. */
+function workerResults(wire: unknown, ids: readonly EuId[], from: number): EUResult[] | undefined {
+  const rs = unpackResults(wire, ids, from);
+  if (rs === undefined) return undefined;
+  for (const r of rs) {
+    if (!r.ok && (typeof r.error !== "object" || r.error === null || POOL_ONLY_CODES.has(r.error.code))) return undefined;
+  }
+  return rs;
+}
 
 /** One reduce over an ordered output, on one worker (`WorkerPool.openReduce`). */
 export interface ReduceSession {
@@ -375,7 +393,9 @@ class PoolWorker {
             const at = msg.error.at;
             const where = at === undefined ? undefined : (locate?.(at.line, at.column) ?? `${bundleName(data.digest)}:${at.line}:${at.column}`);
             const message = where === undefined ? msg.error.message : `${where}: ${msg.error.message}`;
-            fail(new CairnError(msg.error.code as ErrorCodeValue, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
+            // The worker's own report is always E_INVALID_INPUT (a bad module); the code is not
+            // taken from the message, which the module's top level could have posted itself.
+            fail(new CairnError(ErrorCode.INVALID_INPUT, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
           }
           return;
         }
@@ -394,7 +414,7 @@ class PoolWorker {
           // Chunks arrive in order; one that does not continue the results is not ours (the
           // user's own parentPort.postMessage) and is ignored.
           if (msg.from === job.partial.length) {
-            const rs = unpackResults(msg.results, job.ids, msg.from);
+            const rs = workerResults(msg.results, job.ids, msg.from);
             if (rs !== undefined) {
               for (const r of rs) job.partial.push(r);
               job.onPartial?.(rs);
@@ -700,7 +720,7 @@ export class WorkerPool {
       return r.euIndex === undefined ? { kind: "crashed", error: r.error, completed } : { kind: "crashed", error: r.error, euIndex: r.euIndex, completed };
     }
     const { msg: done, partial } = r;
-    const results = done.type === "pulse" ? unpackResults(done.results, ids, done.from) : undefined;
+    const results = done.type === "pulse" ? workerResults(done.results, ids, done.from) : undefined;
     if (done.type !== "pulse" || results === undefined || done.from !== partial.length || partial.length + results.length !== eus.length || !(done.leaves instanceof Uint8Array)) {
       throw new CairnError(ErrorCode.INTERNAL, `sandbox worker answered pulse ${pulseId} with a malformed reply`);
     }

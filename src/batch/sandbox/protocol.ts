@@ -98,8 +98,9 @@ export type WireResults = EUResult[] | PackedResults;
 export type ReduceItem = EUJsonOutput | EUBytesOutput | Omit<EUJsonOutput, "ok"> | Omit<EUBytesOutput, "ok">;
 
 /**
- * Codes the sandbox puts in EU failures and crashed pulses, besides the Cairn error codes a
- * function may throw itself (a thrown error whose `code` is one of `ErrorCode`'s values keeps it).
+ * Codes the sandbox puts in EU failures and crashed pulses. A thrown value is always E_EU_THREW
+ * (its `code` is never taken); the worker also gives E_CANONICAL and E_LIMIT_EXCEEDED, the pool
+ * alone E_EU_TIMEOUT and E_WORKER_CRASHED.
  */
 export const SandboxCode = {
   /** The function threw (or rejected) with something that is not a Cairn error. */

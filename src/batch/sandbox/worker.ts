@@ -57,6 +57,10 @@
  * Also:
  *  - Outputs are validated in the worker: canonical JSON (RFC 8785) or a Buffer/Uint8Array
  *    (copied); anything else fails the EU with E_CANONICAL naming the JSONPath.
+ *  - An EU's failure code states who detected the failure, never what the function claims: a
+ *    thrown value is E_EU_THREW whatever `code` it carries (`describeThrown`); this worker gives
+ *    E_CANONICAL and E_LIMIT_EXCEEDED (an output it refused), the pool E_EU_TIMEOUT and
+ *    E_WORKER_CRASHED (and it refuses a worker's result that carries either).
  *  - `ctx` is frozen: `{ id, attempt, seed (the run seed), logicalTime }`.
  *  - `process.env` is empty (the pool starts workers with `env: {}`), and the worker's stdout
  *    is forwarded to the parent's stderr (so a CLI's stdout stays machine-readable); so are
@@ -194,7 +198,14 @@ import {
 /** Error messages are cut to this many UTF-16 code units. */
 export const MAX_EU_ERROR_MESSAGE_CHARS = MAX_ERROR_MESSAGE_CHARS;
 
-const CAIRN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+/**
+ * The codes the worker itself gives an EU, read when this module loads — before the user's
+ * module is imported, which could reach (and mutate) the shared code tables when it imports
+ * Cairn's own files. `describeThrown` never takes a code from a thrown value.
+ */
+const EU_THREW: string = SandboxCode.EU_THREW;
+const CANONICAL: string = ErrorCode.CANONICAL;
+const LIMIT_EXCEEDED: string = ErrorCode.LIMIT_EXCEEDED;
 
 /**
  * `JSON.parse` as it is before the user's module is imported: inputs, accumulators and reduce
@@ -242,20 +253,54 @@ function messageOf(err: unknown): string {
   }
 }
 
-/** Describes a thrown value as an EU error: Cairn codes survive, everything else is E_EU_THREW. */
+/**
+ * Describes what the user's code threw (the function, `reduce`, a getter or proxy trap of a
+ * value being encoded) as an EU error: always E_EU_THREW, with the value's message and name.
+ * A `code` on the thrown value is never taken, whatever it is — a plain object, an `Error` with
+ * a `.code`, even a `CairnError` (the module can construct one: it may bundle Cairn, or import
+ * its files) — so a function cannot give its EU a code that states a fact about the machine or
+ * the engine (E_EU_TIMEOUT and E_WORKER_CRASHED, which only the pool gives, and which verify
+ * does not compare; E_CANONICAL, E_LIMIT_EXCEEDED…). The codes the worker gives by itself are
+ * set where it detects them: `describeEncodingFailure` (E_CANONICAL) and `outputTooLarge`
+ * (E_LIMIT_EXCEEDED).
+ */
 export function describeThrown(err: unknown): EUError {
   let name = "Error";
-  let code: string = SandboxCode.EU_THREW;
   try {
     if (err !== null && typeof err === "object") {
-      const e = err as { name?: unknown; code?: unknown };
+      const e = err as { name?: unknown };
       if (typeof e.name === "string") name = wellFormed(e.name);
-      if (typeof e.code === "string" && CAIRN_CODES.has(e.code)) code = e.code;
     }
   } catch {
-    // A hostile getter: keep the defaults.
+    // A hostile getter: keep the default.
   }
-  return { code, message: truncate(messageOf(err)), name };
+  return { code: EU_THREW, message: truncate(messageOf(err)), name };
+}
+
+/**
+ * Describes a failure of the canonical encoder over a value the user's code returned (an EU's
+ * output, a reduce accumulator): E_CANONICAL when the encoder itself refused the value — its
+ * own `CairnError` (this module's class) with that code — else E_EU_THREW (`describeThrown`):
+ * the value ran user code while it was read (a getter, a proxy trap) and that code threw.
+ */
+function describeEncodingFailure(err: unknown): EUError {
+  const error = describeThrown(err);
+  return isEncoderRefusal(err) ? { ...error, code: CANONICAL } : error;
+}
+
+/**
+ * Whether `err` is the canonical encoder's E_CANONICAL (never throws: a proxy's trap may). Not
+ * proof against a module that imports this worker's own `core/errors.js` by file URL (possible
+ * when the pool runs worker.js, not the bundle) and throws that class from a getter: its EU is
+ * then labelled E_CANONICAL — a label only, which verify compares like E_EU_THREW. The machine
+ * facts are out of its reach: the pool refuses them from a worker.
+ */
+function isEncoderRefusal(err: unknown): boolean {
+  try {
+    return err instanceof CairnError && err.code === CANONICAL;
+  } catch {
+    return false;
+  }
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -436,7 +481,7 @@ class SandboxWorker {
     try {
       text = canonicalize(acc);
     } catch (err) {
-      const error = describeThrown(err);
+      const error = describeEncodingFailure(err);
       // The accumulator the chunk's last step returned (chunks are cut by output position
       // only, so which EU that is does not depend on the config).
       const index = req.items.length - 1;
@@ -466,8 +511,8 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
     }
     return { id, ok: true, bytes: false, json };
   } catch (err) {
-    const error = describeThrown(err);
-    if (error.code === ErrorCode.CANONICAL) {
+    const error = describeEncodingFailure(err);
+    if (error.code === CANONICAL) {
       return { id, ok: false, error: { ...error, message: truncate(`output is not canonical JSON: ${error.message}`) } };
     }
     return { id, ok: false, error };
@@ -528,7 +573,7 @@ function reportUncaughtExceptions(port: MessagePort): void {
 
 function outputTooLarge(id: string | number, size: number, maxBytes: number, what: string): EUResult {
   const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
-  return { id, ok: false, error: { code: ErrorCode.LIMIT_EXCEEDED, name: "Error", message } };
+  return { id, ok: false, error: { code: LIMIT_EXCEEDED, name: "Error", message } };
 }
 
 async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
@@ -538,6 +583,10 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
     port.postMessage(msg);
   };
 
+  // The module can import Cairn's own files (by file URL: in a build without the worker bundle,
+  // the very modules this worker runs); it must not be able to change the codes they give.
+  Object.freeze(ErrorCode);
+  Object.freeze(SandboxCode);
   const shims = installDeterminismShims({ logicalTime: data.logicalTime, seed: () => deriveSeed(data.seed, "import") });
   const fence = installTimerFence();
   redirectStdoutFd();
