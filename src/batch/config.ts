@@ -28,6 +28,8 @@ export const DEFAULT_MAX_MEMORY_BYTES = 512 * 1024 * 1024;
 /** The smallest --max-memory accepted: below this the engine cannot hold one pulse per worker. */
 export const MIN_MAX_MEMORY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_EU_TIMEOUT_MS = 60_000;
+/** The longest `euTimeoutMs` (`--eu-timeout`): one day. */
+export const MAX_EU_TIMEOUT_MS = 24 * 3600 * 1000;
 /** Smallest V8 old-generation heap a worker gets. */
 export const MIN_WORKER_HEAP_MB = 32;
 /**
@@ -82,7 +84,7 @@ export interface RunConfig {
 }
 
 /** A value for a message: JSON for strings, objects and null (`"yes"`, `{}`), else its type or `String` (`NaN`, `1.5`, `5n`). */
-function describeValue(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (typeof v === "function") return "a function";
   if (typeof v !== "object" && typeof v !== "string") return typeof v === "bigint" ? `${v}n` : String(v);
   try {
@@ -92,10 +94,15 @@ function describeValue(v: unknown): string {
   }
 }
 
-function int(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
-  const n = v ?? dflt;
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CairnError(ErrorCode.USAGE, `${name} must be an integer in ${min}..${max}, got ${String(v)}`, { field: name });
+/**
+ * `c[key]`, an integer in min..max, or `dflt` when absent (undefined). E_USAGE naming the key
+ * (`details.field`) otherwise — `null` too: a JSON config's `"partitions": null` is not the default.
+ */
+function int(c: RunConfigInput, key: keyof RunConfigInput, dflt: number, min: number, max: number): number {
+  const v: unknown = c[key];
+  const n = v === undefined ? dflt : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+    throw new CairnError(ErrorCode.USAGE, `${key} must be an integer in ${min}..${max}, got ${describeValue(v)}`, { field: key });
   }
   return n;
 }
@@ -113,56 +120,68 @@ export const RUN_CONFIG_KEYS: readonly (keyof RunConfigInput)[] = Object.freeze(
 );
 
 /**
- * The known key an unknown one most likely meant, if one stands out: compared without case,
+ * The one of `known` an unknown key most likely meant, if one stands out: compared without case,
  * `_` and `-`, the only key equal to it, else the only key that contains it or that it contains
  * (4+ characters: `maxMemory` → `maxMemoryBytes`), else the only key within 2 edits, else the
  * only key that starts with its first 4 characters (`retry` → `retries`).
  */
-function suggestKey(key: string): string | undefined {
+export function suggestKey(key: string, known: readonly string[] = RUN_CONFIG_KEYS): string | undefined {
   const norm = (k: string): string => k.toLowerCase().replace(/[-_\s]/g, "");
   const k = norm(key);
   const only = (keys: readonly string[]): string | undefined => (keys.length === 1 ? keys[0] : undefined);
   if (k.length === 0) return undefined;
-  const equal = RUN_CONFIG_KEYS.filter((c) => norm(c) === k);
+  const equal = known.filter((c) => norm(c) === k);
   if (equal.length > 0) return only(equal);
   if (k.length >= 4) {
-    const within = RUN_CONFIG_KEYS.filter((c) => norm(c).includes(k) || k.includes(norm(c)));
+    const within = known.filter((c) => norm(c).includes(k) || k.includes(norm(c)));
     if (within.length > 0) return only(within);
   }
-  const near = RUN_CONFIG_KEYS.filter((c) => editDistance(norm(c), k) <= Math.min(2, k.length - 1));
+  const near = known.filter((c) => editDistance(norm(c), k) <= Math.min(2, k.length - 1));
   if (near.length > 0) return only(near);
-  return k.length >= 4 ? only(RUN_CONFIG_KEYS.filter((c) => norm(c).startsWith(k.slice(0, 4)))) : undefined;
+  return k.length >= 4 ? only(known.filter((c) => norm(c).startsWith(k.slice(0, 4)))) : undefined;
+}
+
+/**
+ * E_USAGE for the first key of `o` not in `known`, naming it (`details.field`) and the known key
+ * it probably meant (`details.suggestion`): `unknown <what> "<key>" (did you mean "<k>"?); the
+ * <plural> are <known…>`.
+ */
+export function refuseUnknownKeys(o: object, known: readonly string[], what: string, plural: string): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    const suggestion = suggestKey(key, known);
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `unknown ${what} ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the ${plural} are ${known.join(", ")}`,
+      suggestion === undefined ? { field: key } : { field: key, suggestion },
+    );
+  }
 }
 
 /**
  * Validates a run configuration and fills in the defaults. Every problem is E_USAGE with
- * `details.field`: an unknown key (with the known key it probably meant), a value of the wrong
- * type or out of range. `normalizeConfig()` is `normalizeConfig({})` (all defaults).
+ * `details.field` the `RunConfigInput` key: an unknown key (with the known key it probably
+ * meant), a value of the wrong type (`null` included: only an absent or undefined key is the
+ * default) or out of range; strings are quoted in messages (`got "8"`). `normalizeConfig()` is
+ * `normalizeConfig({})` (all defaults).
  */
 export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
   if (c === null || typeof c !== "object" || Array.isArray(c)) {
     throw new CairnError(ErrorCode.USAGE, `the run config must be an object, got ${c === null ? "null" : Array.isArray(c) ? "an array" : typeof c}`, { field: "config" });
   }
-  for (const key of Object.keys(c)) {
-    if ((RUN_CONFIG_KEYS as readonly string[]).includes(key)) continue;
-    const suggestion = suggestKey(key);
-    throw new CairnError(
-      ErrorCode.USAGE,
-      `unknown run config key ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the keys are ${RUN_CONFIG_KEYS.join(", ")}`,
-      suggestion === undefined ? { field: key } : { field: key, suggestion },
-    );
+  refuseUnknownKeys(c, RUN_CONFIG_KEYS, "run config key", "keys");
+  // Absent (undefined) is the default; any other value, null included, must be of the field's type.
+  const format: unknown = c.format === undefined ? "jsonl" : c.format;
+  if (!(INPUT_FORMATS as readonly unknown[]).includes(format)) {
+    throw new CairnError(ErrorCode.USAGE, `format must be one of ${INPUT_FORMATS.join(", ")}, got ${describeValue(c.format)}`, { field: "format" });
   }
-  const format = c.format ?? "jsonl";
-  if (!INPUT_FORMATS.includes(format)) {
-    throw new CairnError(ErrorCode.USAGE, `format must be one of ${INPUT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { field: "format" });
-  }
-  const workers = int("workers", c.workers, defaultWorkers(), 1, MAX_WORKERS);
-  const auditRate = c.auditRate ?? 0;
+  const workers = int(c, "workers", defaultWorkers(), 1, MAX_WORKERS);
+  const auditRate: unknown = c.auditRate === undefined ? 0 : c.auditRate;
   if (typeof auditRate !== "number" || !(auditRate >= 0 && auditRate <= 1)) {
-    throw new CairnError(ErrorCode.USAGE, `audit rate must be a number in [0, 1], got ${String(c.auditRate)}`, { field: "auditRate" });
+    throw new CairnError(ErrorCode.USAGE, `auditRate must be a number in [0, 1], got ${describeValue(c.auditRate)}`, { field: "auditRate" });
   }
   if (c.idField !== undefined && (typeof c.idField !== "string" || c.idField === "")) {
-    throw new CairnError(ErrorCode.USAGE, "id field must be a non-empty string", { field: "idField" });
+    throw new CairnError(ErrorCode.USAGE, `idField must be a non-empty string, got ${describeValue(c.idField)}`, { field: "idField" });
   }
   const rawSeed: unknown = c.seed;
   if (rawSeed !== undefined && typeof rawSeed !== "string" && !Number.isSafeInteger(rawSeed)) {
@@ -175,18 +194,18 @@ export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
     throw new CairnError(ErrorCode.USAGE, `allowFailures must be a boolean, got ${describeValue(allowFailures)}`, { field: "allowFailures" });
   }
   return {
-    format,
+    format: format as InputFormat,
     idField: c.idField ?? null,
-    partitions: int("partitions", c.partitions, DEFAULT_PARTITIONS, 1, MAX_PARTITIONS),
-    pulseSize: int("pulse size", c.pulseSize, DEFAULT_PULSE_SIZE, 1, MAX_PULSE_SIZE),
+    partitions: int(c, "partitions", DEFAULT_PARTITIONS, 1, MAX_PARTITIONS),
+    pulseSize: int(c, "pulseSize", DEFAULT_PULSE_SIZE, 1, MAX_PULSE_SIZE),
     workers,
-    maxPulsesInFlight: int("max pulses in flight", c.maxPulsesInFlight, workers * 2, 1, 4 * MAX_WORKERS),
-    retries: int("retries", c.retries, DEFAULT_RETRIES, 0, MAX_RETRIES),
+    maxPulsesInFlight: int(c, "maxPulsesInFlight", workers * 2, 1, 4 * MAX_WORKERS),
+    retries: int(c, "retries", DEFAULT_RETRIES, 0, MAX_RETRIES),
     seed,
-    maxMemoryBytes: int("max memory", c.maxMemoryBytes, DEFAULT_MAX_MEMORY_BYTES, MIN_MAX_MEMORY_BYTES, Number.MAX_SAFE_INTEGER),
+    maxMemoryBytes: int(c, "maxMemoryBytes", DEFAULT_MAX_MEMORY_BYTES, MIN_MAX_MEMORY_BYTES, Number.MAX_SAFE_INTEGER),
     allowFailures: allowFailures === true,
     auditRate,
-    euTimeoutMs: int("EU timeout", c.euTimeoutMs, DEFAULT_EU_TIMEOUT_MS, 1, 24 * 3600 * 1000),
+    euTimeoutMs: int(c, "euTimeoutMs", DEFAULT_EU_TIMEOUT_MS, 1, MAX_EU_TIMEOUT_MS),
     logicalTimeMs: DEFAULT_LOGICAL_TIME_MS,
   };
 }

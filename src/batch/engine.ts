@@ -23,7 +23,8 @@ import { TMP_DIR } from "../store/layout.js";
 import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
-import { checkSignal, throwIfAborted } from "./abort.js";
+import { throwIfAborted } from "./abort.js";
+import { checkDataset, checkDatasetConfig, checkHooks, checkStore } from "./api-checks.js";
 import { MAX_RECORD_BYTES, newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
@@ -35,7 +36,7 @@ import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
   type PulseEntry,
 } from "./manifest.js";
-import { ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
+import { checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import type { BundleLocator } from "./sandbox/bundle.js";
@@ -128,17 +129,18 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
   return r;
 }
 
-/** Runs `fn` over every record of `dataset`. `store` must be open for writing. */
+/**
+ * Runs `fn` over every record of `dataset`. `store` must be open for writing. Wrong arguments
+ * (not a Store, a dataset that is neither a path nor an iterable, a bad config or hook) are
+ * E_USAGE naming them (`details.field`, api-checks.ts) before any store work.
+ */
 export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  checkStore(store, "run");
+  checkDataset(dataset);
   const cfg = normalizeConfig(config);
-  checkSignal(hooks.signal);
+  checkHooks(hooks);
   throwIfAborted(hooks.signal, undefined);
-  if (cfg.format === "lines" && cfg.idField !== null) {
-    throw new CairnError(ErrorCode.USAGE, "the lines format has no fields: --id-field is not allowed with it");
-  }
-  if (cfg.format === "files" && cfg.idField !== null && cfg.idField !== "name") {
-    throw new CairnError(ErrorCode.USAGE, `the files format takes --id-field name (the relative path) or none, got ${JSON.stringify(cfg.idField)}`);
-  }
+  checkDatasetConfig(dataset, cfg.format, cfg.idField);
   await checkOutFile(store, hooks.outFile, fn, dataset, cfg.format);
   // --out is opened before any work (out-file.ts) and completed when the run has finished.
   return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out));
@@ -236,7 +238,8 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
-  checkSignal(hooks.signal);
+  checkStore(store, "resume");
+  checkHooks(hooks);
   loadPlan(store, runId); // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
   await checkOutFile(store, hooks.outFile, undefined, undefined, undefined);
@@ -275,6 +278,8 @@ async function execute(
   if (done !== undefined) {
     if (starting !== undefined) await closeStarting(starting);
     if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
+    // The final `done` report, as a run that executed sends it: a progress display completes.
+    hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
     return resultOf(done.manifest, done.digest, true);
   }
   // A finished run is reported whatever made it; continuing one needs the engine that planned it.
@@ -492,6 +497,32 @@ async function execute(
   return resultOf(manifest, manifestDigest, false);
 }
 
+/**
+ * The `done` progress of a run answered from its manifest: every EU and pulse done, every pulse
+ * reused (nothing executed), the input's size as read and total (unknown if it cannot be stat'ed).
+ */
+function reusedProgress(store: Store, runId: string, plan: RunPlan, m: Manifest): Progress {
+  let inputBytes: number | undefined;
+  try {
+    inputBytes = store.stat(plan.input.artifact).size;
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+  }
+  const total = m.counts.total;
+  return {
+    phase: "done",
+    runId,
+    inputBytesRead: inputBytes ?? 0,
+    inputBytesTotal: inputBytes,
+    eusDone: total,
+    eusFailed: m.counts.failed,
+    eusRead: total,
+    eusTotal: total,
+    pulsesDone: m.pulses.length,
+    pulsesReused: m.pulses.length,
+  };
+}
+
 /** A record over the run's limit (a share of a worker's heap, below the readers' own): say how to raise it. */
 function withRecordLimitHint(err: unknown, cfg: RunConfig): unknown {
   const limit = workerInputBytes(cfg);
@@ -700,6 +731,8 @@ export interface OutputRecord {
  * verified output artifact with bounded memory (run `run`/`resume` first).
  */
 export async function* streamOutputs(store: Store, runId: string): AsyncGenerator<OutputRecord> {
+  checkStore(store, "streamOutputs");
+  checkRunId(runId); // a malformed run id is E_USAGE, as for resume, verifyRun and replay
   const done = loadManifest(store, runId);
   if (done === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} has no manifest (not found or not finished)`, { runId });
   let rest = "";

@@ -3,6 +3,7 @@ import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 import { manifestShapeProblem, requireReadableManifest, runStatus, type Manifest } from "./manifest.js";
 import { manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { checkStore } from "./api-checks.js";
 
 /** The prefix of every root a batch run pins (`run:<id>`, `run:<id>:manifest`, `run:<id>:report`). */
 const RUN_ROOT_PREFIX = "run:";
@@ -47,6 +48,7 @@ function inputName(store: Store, runId: string, plan: RunPlan): string {
 
 /** Every batch run in the store, in the order they were planned, in one array (see `iterateRuns`). */
 export function listRuns(store: Store): RunSummary[] {
+  checkStore(store, "listRuns");
   return [...iterateRuns(store)];
 }
 

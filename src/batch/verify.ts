@@ -25,6 +25,7 @@ import type { Store } from "../store/store.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
+import { checkStore, checkVerifyOptions, describeArgument, type VerifyOptions } from "./api-checks.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
@@ -236,7 +237,15 @@ export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
   });
 }
 
-export async function verifyRun(store: Store, runId: string, opts: { reexecute?: boolean; sample?: number } = {}): Promise<VerifyReport> {
+/**
+ * Re-checks a finished run from the store alone. `opts` (api-checks.ts `checkVerifyOptions`):
+ * `reexecute` (a boolean) and `sample` (a non-negative integer, with `reexecute: true` only);
+ * any other key or type, and a store that is not a Store, is E_USAGE naming it.
+ */
+export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  checkStore(store, "verifyRun");
+  checkRunId(runId);
+  const opts = checkVerifyOptions(options);
   const read = readManifest(store, runId);
   requirePlannedHere(store, runId, "verified");
   const problems: VerifyProblem[] = [];
@@ -616,7 +625,7 @@ function checkNamedMembers(store: Store, manifest: Digest, m: Manifest, add: (p:
  */
 export function samplePulses(m: Manifest, k: number | undefined): ManifestPulse[] {
   if (k === undefined || k >= m.pulses.length) return m.pulses;
-  if (!Number.isInteger(k) || k < 0) throw new CairnError(ErrorCode.USAGE, `sample must be a non-negative integer, got ${String(k)}`);
+  if (!Number.isInteger(k) || k < 0) throw new CairnError(ErrorCode.USAGE, `sample must be a non-negative integer, got ${String(k)}`, { field: "sample" });
   const keyed = m.pulses.map((p) => ({ p, h: deriveSeed("verify-sample", m.runId, p.partition, p.index) }));
   keyed.sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0));
   return keyed.slice(0, k).map((x) => x.p).sort((a, b) => a.partition - b.partition || a.index - b.index);
@@ -786,23 +795,36 @@ function attemptLogProblem(log: AttemptLog[], recs: ReadonlyArray<{ id: EUId; er
 /** A pulse argument, parsed: `partition/index` (e.g. `0/0`) or an ordinal in the manifest (`0`, `1`, …). */
 export type PulseSpec = { partition: number; index: number } | { ordinal: number };
 
-/** Parses a pulse argument; a malformed one (not `P/I` or `N` in decimal digits) is E_USAGE. */
+/**
+ * Parses a pulse argument, a string; a malformed one (not `P/I` or `N` in decimal digits) is
+ * E_USAGE, and so is a value that is not a string (a number `0` is not the ordinal `"0"`: the
+ * message says to pass a string).
+ */
 export function parsePulseSpec(which: string): PulseSpec {
-  const pi = typeof which === "string" ? /^(\d+)\/(\d+)$/.exec(which) : null;
+  if (typeof which !== "string") {
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `invalid pulse ${describeArgument(which)}: expected a string, "partition/index" (e.g. "0/0") or an ordinal in the manifest ("0", "1", …)`,
+      { field: "pulse", value: String(which) },
+    );
+  }
+  const pi = /^(\d+)\/(\d+)$/.exec(which);
   if (pi !== null) return { partition: Number(pi[1]), index: Number(pi[2]) };
-  if (typeof which === "string" && /^\d+$/.test(which)) return { ordinal: Number(which) };
-  throw new CairnError(
-    ErrorCode.USAGE,
-    `invalid pulse ${typeof which === "string" ? JSON.stringify(which) : String(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …)`,
-    { field: "pulse", value: typeof which === "string" ? which : String(which) },
-  );
+  if (/^\d+$/.test(which)) return { ordinal: Number(which) };
+  throw new CairnError(ErrorCode.USAGE, `invalid pulse ${JSON.stringify(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …)`, { field: "pulse", value: which });
 }
 
 /** Finds a pulse by `partition/index` or by its position in the manifest: E_USAGE if malformed, E_NOT_FOUND if absent. */
 export function findPulse(m: Manifest, which: string): ManifestPulse {
   const spec = parsePulseSpec(which);
   const p = "ordinal" in spec ? m.pulses[spec.ordinal] : m.pulses.find((x) => x.partition === spec.partition && x.index === spec.index);
-  if (p === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (use partition/index, e.g. 0/0, or 0..${m.pulses.length - 1})`);
+  if (p === undefined) {
+    throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (use partition/index, e.g. 0/0, or 0..${m.pulses.length - 1})`, {
+      field: "pulse",
+      value: which,
+      runId: m.runId,
+    });
+  }
   return p;
 }
 
@@ -817,6 +839,7 @@ export interface ReplayResult {
 
 /** Re-executes one pulse of a finished run and compares it with what was stored. */
 export async function replay(store: Store, runId: string, which: string): Promise<ReplayResult> {
+  checkStore(store, "replay");
   checkRunId(runId);
   parsePulseSpec(which); // a malformed argument is E_USAGE before the store is read
   const { manifest: m } = requireManifest(store, runId);

@@ -21,7 +21,7 @@ import { iterateRuns, type RunSummary } from "../batch/runs.js";
 import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
 import {
-  DEFAULT_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
+  DEFAULT_EU_TIMEOUT_MS, MAX_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
   MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
@@ -90,12 +90,10 @@ export function parseMemory(text: string, what: string): number {
 }
 
 /**
- * The longest --eu-timeout: the bound the run config (`normalizeConfig`, config.ts) puts on
- * `euTimeoutMs`, checked here too so that the error names the flag and the value as given.
+ * A duration in 1 ms..`max` (`parseDuration`: whole milliseconds), else E_USAGE naming `what` and
+ * the text (--eu-timeout: checked here too, against config.ts's MAX_EU_TIMEOUT_MS, so that the
+ * error names the flag and the value as given).
  */
-const MAX_EU_TIMEOUT_MS = 24 * 3600 * 1000;
-
-/** A duration in 1 ms..`max` (`parseDuration`: whole milliseconds), else E_USAGE naming `what` and the text. */
 function positiveDuration(text: string, what: string, max: number): number {
   const ms = parseDuration(text, what);
   if (ms < 1) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: must be at least 1 ms`, { value: text });

@@ -56,8 +56,9 @@ describe("concurrent run() of one run id on one store handle", () => {
     expect(rb.manifestDigest).toBe(ra.manifestDigest);
     expect(rb.outputDigest).toBe(ra.outputDigest);
     expect(last).toMatchObject({ phase: "done", pulsesDone: PULSES, pulsesReused: 0 });
-    // The second never executed: its last report is the one made before its plan.
-    expect(b.last()).toMatchObject({ phase: "ingest", pulsesDone: 0 });
+    // The second never executed: its last report is the final `done` of a reused run, every
+    // pulse reused (before 2026-11-27 a reused run's last report was its `ingest`).
+    expect(b.last()).toMatchObject({ phase: "done", pulsesDone: PULSES, pulsesReused: PULSES });
   });
 
   it("a resume() of a run that is executing waits for it too", async () => {

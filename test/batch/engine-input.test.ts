@@ -173,12 +173,12 @@ describe("usage errors", () => {
     const lines = scratch.text("x\ny\n", "a.txt");
     await expectCairnError(run(store, [1, Number.NaN], fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.INVALID_INPUT, "dataset element 1");
     await expectCairnError(run(store, [1], fixture("engine-pure.mjs"), { workers: 1, format: "csv" }), ErrorCode.USAGE, "in-memory dataset");
-    await expectCairnError(run(store, scratch.dir(), fixture("engine-bytelen.mjs"), { format: "files", idField: "x" }), ErrorCode.USAGE, "--id-field name");
+    await expectCairnError(run(store, scratch.dir(), fixture("engine-bytelen.mjs"), { format: "files", idField: "x" }), ErrorCode.USAGE, "the files format takes idField (--id-field) \"name\"");
     await expectCairnError(run(store, lines, fixture("engine-pure.mjs"), { format: "lines", idField: "x", workers: 1 }), ErrorCode.USAGE, "lines format");
     await expectCairnError(run(store, `${lines}.missing`, fixture("engine-pure.mjs"), { workers: 1 }), ErrorCode.NOT_FOUND, "not found");
     await expectCairnError(run(store, [1], fixture("engine-missing.mjs"), { workers: 1 }), ErrorCode.NOT_FOUND, "engine-missing.mjs");
     await expectCairnError(run(store, [1], fixture("engine-pure.mjs"), { workers: 0 }), ErrorCode.USAGE, "workers");
-    await expectCairnError(run(store, [1], fixture("engine-pure.mjs"), { auditRate: 2 }), ErrorCode.USAGE, "audit rate");
+    await expectCairnError(run(store, [1], fixture("engine-pure.mjs"), { auditRate: 2 }), ErrorCode.USAGE, "auditRate must be a number in [0, 1], got 2");
     await expectCairnError(resume(store, "0123456789abcdef"), ErrorCode.NOT_FOUND, "run 0123456789abcdef not found");
     await expectCairnError(resume(store, "not-a-run"), ErrorCode.USAGE, "malformed run id");
     // A function value (the PLEX paper's signature) is a usage error, not a raw TypeError.

@@ -1,0 +1,147 @@
+/**
+ * Checks of the batch library's arguments (`run`, `resume`, `streamOutputs`, `verifyRun`,
+ * `replay`, `listRuns`), made before any store work: each wrong argument is E_USAGE with
+ * `details.field` naming it — the argument (`store`, `dataset`, `hooks`, `options`) or the
+ * option (`onProgress`, `outFile`, `stdin`, `signal`, `reexecute`, `sample`) — and unknown option
+ * keys are refused with the known key they probably meant, as `normalizeConfig` refuses config
+ * keys. Nothing a caller passes is coerced or ignored silently: a typo'd `reexecute` used to
+ * skip re-execution and still report `ok`.
+ */
+import { Readable } from "node:stream";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { Store } from "../store/store.js";
+import { checkSignal } from "./abort.js";
+import { describeValue, refuseUnknownKeys } from "./config.js";
+
+/** A value for a message: `null`, `an array`, `a string "x"`, `a function`, `an object`, `an instance of Map`, else `String` (`5`, `true`). */
+export function describeArgument(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `a string ${JSON.stringify(v)}`;
+  if (typeof v === "function") return "a function";
+  if (typeof v === "object") {
+    const name = constructorName(v);
+    return name === undefined ? "an object" : `an instance of ${name}`;
+  }
+  return describeValue(v);
+}
+
+/** The constructor name of an object whose prototype is not Object.prototype or null. */
+function constructorName(v: object): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return undefined;
+  const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
+
+/** Whether `v` is a plain object (prototype Object.prototype or null). */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `store` must be an open-able Store handle (made by `openStore`); `fn` names the function in the message. */
+export function checkStore(store: unknown, fn: string): asserts store is Store {
+  if (!(store instanceof Store)) {
+    throw new CairnError(ErrorCode.USAGE, `${fn}: store must be a Store (from openStore), got ${describeArgument(store)}`, { field: "store" });
+  }
+}
+
+/**
+ * `run`'s dataset: a non-empty path (`"-"` for stdin) or an iterable / async iterable of records.
+ * A Buffer / Uint8Array is left to `ingest`, which says why it is refused.
+ */
+export function checkDataset(dataset: unknown): void {
+  if (typeof dataset === "string") {
+    if (dataset === "") throw new CairnError(ErrorCode.USAGE, 'dataset must not be empty: pass a path, "-" for stdin, or the records', { field: "dataset" });
+    return;
+  }
+  const iterable =
+    dataset !== null && (typeof dataset === "object" || typeof dataset === "function") &&
+    (typeof (dataset as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function" || typeof (dataset as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function");
+  if (!iterable) {
+    const hint = typeof dataset === "function" ? " (a generator function must be called: pass gen(), not gen)" : "";
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `dataset must be a path (a string; "-" for stdin) or an iterable or async iterable of records, got ${describeArgument(dataset)}${hint}`,
+      { field: "dataset" },
+    );
+  }
+}
+
+/**
+ * The in-memory dataset's format (`ingest` reads it as jsonl) and the id field each format allows,
+ * checked before any store work; E_USAGE naming the config key.
+ */
+export function checkDatasetConfig(dataset: unknown, format: string, idField: string | null): void {
+  if (typeof dataset !== "string" && !(dataset instanceof Uint8Array) && format !== "jsonl") {
+    throw new CairnError(ErrorCode.USAGE, `an in-memory dataset is ingested as jsonl; do not set another format (got format ${JSON.stringify(format)})`, { field: "format" });
+  }
+  if (format === "files" && dataset === "-") {
+    throw new CairnError(ErrorCode.USAGE, 'the files format reads a directory, not stdin: pass its path as the dataset, not "-"', { field: "dataset" });
+  }
+  if (format === "lines" && idField !== null) {
+    throw new CairnError(ErrorCode.USAGE, "the lines format has no fields: idField (--id-field) is not allowed with it", { field: "idField" });
+  }
+  if (format === "files" && idField !== null && idField !== "name") {
+    throw new CairnError(ErrorCode.USAGE, `the files format takes idField (--id-field) "name" (the relative path) or none, got ${JSON.stringify(idField)}`, { field: "idField" });
+  }
+}
+
+/** The keys a RunHooks may have. */
+export const RUN_HOOK_KEYS: readonly string[] = Object.freeze(["onProgress", "signal", "outFile", "stdin"]);
+
+/**
+ * `run`'s and `resume`'s hooks: undefined or a plain object of RUN_HOOK_KEYS; `onProgress` a
+ * function, `outFile` a non-empty string, `stdin` a Readable stream, `signal` an AbortSignal
+ * (each may be absent or undefined).
+ */
+export function checkHooks(hooks: unknown): void {
+  if (hooks === undefined) return;
+  if (!isPlainObject(hooks)) throw new CairnError(ErrorCode.USAGE, `hooks must be an object, got ${describeArgument(hooks)}`, { field: "hooks" });
+  refuseUnknownKeys(hooks, RUN_HOOK_KEYS, "hook", "hooks");
+  const { onProgress, outFile, stdin, signal } = hooks;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new CairnError(ErrorCode.USAGE, `hooks.onProgress must be a function, got ${describeArgument(onProgress)}`, { field: "onProgress" });
+  }
+  if (outFile !== undefined && (typeof outFile !== "string" || outFile === "")) {
+    throw new CairnError(ErrorCode.USAGE, `hooks.outFile must be a non-empty string (a file path), got ${describeArgument(outFile)}`, { field: "outFile" });
+  }
+  if (stdin !== undefined && !(stdin instanceof Readable)) {
+    throw new CairnError(ErrorCode.USAGE, `hooks.stdin must be a Readable stream (read for the dataset "-"), got ${describeArgument(stdin)}`, { field: "stdin" });
+  }
+  checkSignal(signal);
+}
+
+export interface VerifyOptions {
+  reexecute?: boolean;
+  sample?: number;
+}
+
+/** The keys `verifyRun`'s options may have. */
+export const VERIFY_OPTION_KEYS: readonly string[] = Object.freeze(["reexecute", "sample"]);
+
+/**
+ * `verifyRun`'s options: undefined or a plain object of VERIFY_OPTION_KEYS; `reexecute` a
+ * boolean; `sample` a non-negative integer (0: re-execute no pulse, only fold the reduce again),
+ * given only with `reexecute: true` (it would be ignored otherwise).
+ */
+export function checkVerifyOptions(opts: unknown): VerifyOptions {
+  if (opts === undefined) return {};
+  if (!isPlainObject(opts)) throw new CairnError(ErrorCode.USAGE, `verifyRun options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, VERIFY_OPTION_KEYS, "verifyRun option", "options");
+  const { reexecute, sample } = opts;
+  if (reexecute !== undefined && typeof reexecute !== "boolean") {
+    throw new CairnError(ErrorCode.USAGE, `reexecute must be a boolean, got ${describeValue(reexecute)}`, { field: "reexecute" });
+  }
+  if (sample !== undefined) {
+    if (typeof sample !== "number" || !Number.isSafeInteger(sample) || sample < 0) {
+      throw new CairnError(ErrorCode.USAGE, `sample must be a non-negative integer, got ${describeValue(sample)}`, { field: "sample" });
+    }
+    if (reexecute !== true) {
+      throw new CairnError(ErrorCode.USAGE, "sample applies only with reexecute: true (the pulses to re-execute)", { field: "sample" });
+    }
+  }
+  return opts as VerifyOptions;
+}
