@@ -660,7 +660,9 @@ function resourcesLine(store: Store, runId: string): string | undefined {
 function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
   const m = done?.manifest;
   const status = m === undefined ? undefined : runStatus(m);
-  out.line(`run ${runId}: ${m === undefined ? "incomplete (cairn resume " + runId + " continues it)" : `completed, status ${status as string}`}`);
+  // A reader cannot tell a run another process is executing from one that was interrupted (it
+  // does not take the writer lock): the hint says both.
+  out.line(`run ${runId}: ${m === undefined ? `incomplete: still running in another process, or interrupted (cairn resume ${runId} continues an interrupted run)` : `completed, status ${status as string}`}`);
   out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
   out.line(`plan: ${planDigest}`);
   if (done !== undefined) out.line(`manifest: ${done.digest}`);
