@@ -47,6 +47,7 @@ export const DOT_TAKEN_EDGE: ReadonlyArray<[string, string]> = [["style", "bold"
  * `\uXXXX` text: NUL ended the DOT string, and the others made the SVG unparsable, so a reason
  * holding one (schema-valid) stopped the pictures.
  */
+// eslint-disable-next-line no-control-regex -- control characters are what is matched
 const NOT_IN_PICTURE_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function q(s: string): string {
