@@ -19,14 +19,16 @@ const WF_REPLAY_HELP = `
 Notes:
   Finds the run through the store root pgs:<trace_id> (a PGS workspace run) or
   cairn-wf:<trace_id> (a sealed Cairn snapshot run, receipt kind cairn.workflow.run) and its
-  receipt, materialises the recorded snapshot (PGS: its files in a temp workspace; Cairn: the
-  snapshot artifact, re-verified over its whole content — a changed one is refused with
-  E_SNAPSHOT_INTEGRITY) and the recorded prior-state files (exact bytes; absent files stay
-  absent) in a temp data root, re-runs the workflow with the recorded payload and compares the
-  new trace and effects (and <trace_id>.md next to a given trace file) byte for byte with the
-  recorded ones. The user's store is only read. A prior state holding a file the replay cannot
-  recreate (a symlink, a device or FIFO, a file too large or unreadable when recorded) is
-  refused before anything runs: E_INVALID_INPUT, details.reason unreplayable_state, exit 1.
+  receipt (a run not recorded is E_NOT_FOUND naming the root looked for: the one of the trace
+  file's runtime, both for a bare trace id), materialises the recorded snapshot (PGS: its
+  files in a temp workspace; Cairn: the snapshot artifact, re-verified over its whole
+  content — a changed one is refused with E_SNAPSHOT_INTEGRITY) and the recorded prior-state
+  files (exact bytes; absent files stay absent) in a temp data root, re-runs the workflow
+  with the recorded payload and compares the new trace and effects (and <trace_id>.md next to
+  a given trace file) byte for byte with the recorded ones. The user's store is only read.
+  A prior state holding a file the replay cannot recreate (a symlink, a device or FIFO, a
+  file too large or unreadable when recorded) is refused before anything runs:
+  E_INVALID_INPUT, details.reason unreplayable_state, exit 1.
   Exit status: 0 when identical, 1 when different, not found or not replayable, 2 on a usage
   error (an empty <trace> is one).`;
 
@@ -36,12 +38,13 @@ export function wfReplayCommand(): Command {
     .argument("<trace>", "trace id, or a <trace_id>.jsonl trace file", nonEmptyArg("argument <trace>"))
     .addHelpText("after", WF_REPLAY_HELP)
     .action(async (trace: string, _opts: unknown, cmd: Command) => {
-      const { recordedRunKind, replayCairnRun } = await import("../workflow/cairn/replay.js");
-      const { replayPgsRun } = await import("../workflow/pgs/replay.js");
+      const { replayRecordedRun } = await import("../workflow/cairn/replay.js");
       await withStore(cmd, "read", (store, out) => {
         // Dispatch by the recorded run kind: a receipt of kind cairn.workflow.run (root
-        // cairn-wf:<id>) is a sealed Cairn snapshot run; everything else goes the PGS way.
-        const r = recordedRunKind(store, trace) === "cairn" ? replayCairnRun(store, trace) : replayPgsRun(store, trace);
+        // cairn-wf:<id>) is a sealed Cairn snapshot run, one of kind cairn.pgs.run (root pgs:<id>) a
+        // PGS run; a run not recorded is refused naming the root its trace file's runtime uses
+        // (both roots for a bare trace id).
+        const r = replayRecordedRun(store, trace);
         if (out.json) {
           out.line(JSON.stringify(r, null, 2));
         } else {

@@ -1,4 +1,4 @@
-/** Parsing declarations: a key twice in one mapping is refused in JSON as in YAML (E_COMPILE_SCHEMA, with the line). */
+/** Parsing declarations: a key twice in one mapping is refused in JSON as in YAML (E_COMPILE_SCHEMA, with the line, naming the key and its first line). */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,17 +40,11 @@ describe("duplicate keys", () => {
 
   it("YAML: the same code, now with the line and column", async () => {
     const { file, lines } = await linesOf("wf.yaml", "cairn: cairn.workflow/v1\nnamespace: test\ncode: WF_TEST_V0\nentry: zz\nentry: a\n");
-    expect(lines).toEqual([`${file}: not valid YAML (line 5, column 1): Map keys must be unique [E_COMPILE_SCHEMA]`]);
+    expect(lines).toEqual([`${file}: not valid YAML (line 5, column 1): duplicate key "entry" (first at line 4, column 1) [E_COMPILE_SCHEMA]`]);
   });
 
-  it("other JSON errors keep JSON.parse's message", async () => {
+  it("other JSON errors name their line and column, in the payload loader's wording (not V8's)", async () => {
     const { file, lines } = await linesOf("wf.json", '{"cairn": }');
-    let message = "";
-    try {
-      JSON.parse('{"cairn": }');
-    } catch (err) {
-      message = (err as Error).message;
-    }
-    expect(lines).toEqual([`${file}: not valid JSON: ${message} [E_COMPILE_SCHEMA]`]);
+    expect(lines).toEqual([`${file}: not valid JSON (line 1, column 11): Expecting value [E_COMPILE_SCHEMA]`]);
   });
 });

@@ -12,7 +12,7 @@
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike); not JSON data (a YAML mapping key that is not a string: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1), a fraction/exponent literal whose double has another value); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike, named with its first place: parse-errors.ts); nested deeper than MAX_DECLARATION_DEPTH (depth.ts); not JSON data (a YAML tag that does not resolve: parse-errors.ts; a YAML mapping key that is not a string: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1), a fraction/exponent literal whose double has another value); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -51,7 +51,7 @@ import { readFileSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Ajv, ErrorObject } from "ajv";
 import { GENERAL_CONSTANT_CHECKS, loadAjv, type ConstantInputProblem } from "../atoms/general.js";
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Document } from "yaml";
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
@@ -70,8 +70,10 @@ import { CAIRN_WORKFLOW_FORMAT, CAIRN_WORKFLOW_SCHEMA, OUTCOMES, type Outcome } 
 import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { StorePathTable } from "./store-paths.js";
 import { closestName } from "../../core/suggest.js";
-import { bundleCapabilityModule, UserModuleRunner } from "./usercts.js";
+import { bundleCapabilityModule, UserModuleRunner, userCtOutputsProblem } from "./usercts.js";
 import { nonStringKeys } from "./yaml-keys.js";
+import { jsonTextTooDeep, MAX_DECLARATION_DEPTH, MAX_DEPTH_PATH_SHOWN, parseYamlDocument, tooDeepMessage, yamlDocumentTooDeep, type TooDeep } from "./depth.js";
+import { CORE_FLOAT_TAG, jsonSyntaxMessage, yamlDuplicateKey, yamlTagProblems } from "./parse-errors.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import type { PyValue } from "../py/value.js";
 import { compactJson } from "../py/json.js";
@@ -466,6 +468,11 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
   const notJson = (problems: ValueProblem[]): { errors: CompileDiagnostic[] } => ({
     errors: problems.map((p) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(p.pointer), message: `not JSON data, which a sealed snapshot cannot hold unchanged${p.at === undefined ? "" : ` (line ${p.at.line}, column ${p.at.column})`}: ${p.message}` })),
   });
+  // Nesting past MAX_DECLARATION_DEPTH (depth.ts), found before anything walks the document recursively.
+  const tooDeep = (d: TooDeep, what: string): { errors: CompileDiagnostic[] } => {
+    const at = locate(pointerOf(d.path.slice(0, MAX_DEPTH_PATH_SHOWN)));
+    return { errors: [{ code: ErrorCode.COMPILE_SCHEMA, file, node: at.node, field: d.path.length > MAX_DEPTH_PATH_SHOWN ? `${at.field}…` : at.field, message: tooDeepMessage(d, what) }] };
+  };
   let bytes: Buffer;
   try {
     const st = statSync(file);
@@ -478,11 +485,13 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
   if ("invalidLine" in decoded) return fail(`line ${decoded.invalidLine}: not valid UTF-8`);
   const text = decoded.text;
   if (extname(file).toLowerCase() === ".json") {
+    const deep = jsonTextTooDeep(text, MAX_DECLARATION_DEPTH);
+    if (deep !== null) return tooDeep(deep, "objects and arrays");
     let doc: unknown;
     try {
       doc = JSON.parse(text) as unknown;
     } catch (err) {
-      return fail(`not valid JSON: ${(err as Error).message}`);
+      return fail(jsonSyntaxMessage(text, (err as Error).message));
     }
     // JSON.parse keeps the last of two equal keys: refuse them, as YAML declarations do.
     const dup = duplicateJsonKey(text);
@@ -495,13 +504,30 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     return { doc: checked.doc, text: bytes };
   }
   const lines = new LineCounter();
-  // Integers as BigInt, so that one beyond 2^53 is refused instead of rounded (jsonDataProblems).
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2", lineCounter: lines, intAsBigInt: true });
+  // Integers as BigInt, so that one beyond 2^53 is refused instead of rounded (jsonDataProblems);
+  // `!!float` as the YAML 1.2 core schema reads it (parse-errors.ts CORE_FLOAT_TAG). The yaml
+  // package composes a document recursively: its depth is checked on the syntax tree first (depth.ts).
+  const parsed = parseYamlDocument(text, { uniqueKeys: true, prettyErrors: false, version: "1.2", lineCounter: lines, intAsBigInt: true, customTags: [CORE_FLOAT_TAG] }, MAX_DECLARATION_DEPTH);
+  if ("deep" in parsed) return tooDeep(parsed.deep, "mappings and sequences");
+  const doc = parsed.doc;
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const at = e === undefined ? undefined : lines.linePos(e.pos[0]);
+    const dup = e?.code === "DUPLICATE_KEY" ? yamlDuplicateKey(doc, e) : null;
+    if (dup !== null && at !== undefined) {
+      const first = lines.linePos(dup.first);
+      return fail(`not valid YAML (line ${at.line}, column ${at.col}): duplicate key ${JSON.stringify(dup.key)} (first at line ${first.line}, column ${first.col})`);
+    }
     return fail(`not valid YAML${at === undefined ? "" : ` (line ${at.line}, column ${at.col})`}: ${e?.message.split("\n")[0] ?? "parse error"}`);
   }
+  // A tag the yaml package leaves unresolved would seal the value as the text written (parse-errors.ts).
+  const badTags = yamlTagProblems(doc, text, lines, MAX_VALUE_PROBLEMS);
+  if (badTags.length > 0) {
+    return { errors: badTags.map((t) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(t.path)), message: `not JSON data, which a sealed snapshot cannot hold unchanged (line ${t.line}, column ${t.column}): ${t.message}` })) };
+  }
+  // Aliases can nest a document deeper than its text: checked again, as toJS would build it.
+  const deepDoc = yamlDocumentTooDeep(doc, lines, MAX_DECLARATION_DEPTH);
+  if (deepDoc !== null) return tooDeep(deepDoc, "mappings and sequences");
   // Before toJS, which turns a key that is not a string into text (yaml-keys.ts).
   const badKeys = nonStringKeys(doc, text, lines, MAX_VALUE_PROBLEMS);
   if (badKeys.length > 0) {
@@ -817,6 +843,8 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
               add(ErrorCode.COMPILE_UNKNOWN_CAPABILITY, key, `${at}.ct`, `capability module ${modName} (${m.path}) registers no CT ${JSON.stringify(cap)} (it registers: ${Object.keys(m.capabilities).join(", ") || "nothing"})`);
             } else {
               info = { known: true, outputs: (m.capabilities[cap] as { outputs: readonly string[] }).outputs, outcomes: CT_OUTCOMES, required: [], accepts: null, resolved: { kind: "ct", handler: { type: "user", module: modName, digest: m.digest, capability: cap } } };
+              const reserved = userCtOutputsProblem(modName, cap, info.outputs);
+              if (reserved !== null) add(ErrorCode.COMPILE_SCHEMA, key, `${at}.ct`, `step ${s.id}: ${reserved}`);
             }
           }
         }

@@ -29,14 +29,14 @@
  *
  * The user's store is only read.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
 import { parsePyJson } from "../pgs/pyjson.js";
 import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX, requireThisWorkflowEngine } from "../pgs/record.js";
-import { receiptOf, replayInTemp, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
+import { receiptOf, replayInTemp, replayPgsRun, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
 import { interruptedRun, unrecordedRunError } from "../pgs/record-start.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
@@ -72,6 +72,48 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
   // Started and never recorded: `replayCairnRun` names the start record.
   if (interruptedRun(store, CAIRN_ROOT_PREFIX, traceId) !== undefined) return "cairn";
   return "none";
+}
+
+/**
+ * The runtime that wrote the trace file `tracePath`, from its first line: `cairn` when its
+ * `WF_START` names a snapshot (`detail.snapshot`, written by the Cairn runtime only), `pgs` when
+ * it is a `WF_START` naming none; null for a bare trace id (no file) or a file it cannot tell.
+ */
+function traceFileKind(tracePath: string | null): "cairn" | "pgs" | null {
+  if (tracePath === null) return null;
+  let first: string;
+  try {
+    first = readFileSync(tracePath, "utf8").split("\n", 1)[0] ?? "";
+  } catch {
+    return null;
+  }
+  try {
+    const ev = JSON.parse(first) as { event_type?: unknown; detail?: { snapshot?: unknown } | null };
+    if (ev.event_type !== "WF_START") return null;
+    return typeof ev.detail?.snapshot === "string" ? "cairn" : "pgs";
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Replays the run named by `traceIdOrPath` with the runtime that recorded it (`recordedRunKind`).
+ * A run the store does not hold is `E_NOT_FOUND` naming the root that was looked for: for a
+ * trace file, its runtime's (`cairn-wf:<id>` for a Cairn trace, `pgs:<id>` for a PGS one), each
+ * runtime's own message (a start record without a recording, a root without its receipt); for a
+ * bare trace id, both roots unless one of them (or a PGS start record) exists.
+ */
+export function replayRecordedRun(store: Store, traceIdOrPath: string): ReplayResult {
+  const kind = recordedRunKind(store, traceIdOrPath);
+  if (kind === "cairn") return replayCairnRun(store, traceIdOrPath);
+  if (kind === "pgs") return replayPgsRun(store, traceIdOrPath);
+  const { traceId, tracePath } = traceIdOf(traceIdOrPath);
+  const fileKind = traceFileKind(tracePath);
+  if (fileKind === "cairn") return replayCairnRun(store, traceIdOrPath);
+  if (fileKind === "pgs") return replayPgsRun(store, traceIdOrPath);
+  if (store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`) !== undefined) return replayCairnRun(store, traceIdOrPath);
+  if (store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`) !== undefined || interruptedRun(store, PGS_ROOT_PREFIX, traceId) !== undefined) return replayPgsRun(store, traceIdOrPath);
+  throw notFound(traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId} (a sealed Cairn snapshot run) or ${PGS_ROOT_PREFIX}${traceId} (a PGS workspace run)`);
 }
 
 /** Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`. */

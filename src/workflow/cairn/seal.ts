@@ -5,7 +5,10 @@
  *   content (`SnapshotContent`: every workflow, node, step, binding, route, store, and the
  *   user CT bundle texts). In the store the content is one artifact whose digest is exactly
  *   that (untyped artifacts are the plain SHA-256 of their bytes).
- * - The **sealed file** (`--out`) is the canonical JSON of `{format, digest, content}`.
+ * - The **sealed file** (`--out`) is the canonical JSON of `{format, digest, content}`, and
+ *   nothing else: the digest covers only `content`, so a loader refuses any other top-level
+ *   member of the file (check `structure`, `details.member`), and any top-level member of the
+ *   content that `SnapshotContent` does not have (file and store alike), as not compiler output.
  * - **Loading** recomputes everything and refuses any mismatch with `E_SNAPSHOT_INTEGRITY`
  *   (message contains "integrity"; `details.reason = "snapshot_integrity"`, `details.check` =
  *   `parse` (not JSON) / `canonical` (the file is not the canonical form of what it holds — a
@@ -57,6 +60,14 @@ export function sealedFileBytes(content: SnapshotContent): { digest: Digest; byt
 }
 
 type Obj = Record<string, unknown>;
+/** The members of the sealed file, exactly (`sealedFileBytes`). */
+const SEALED_FILE_MEMBERS: readonly string[] = ["format", "digest", "content"];
+/** The top-level members of a snapshot content, exactly (`SnapshotContent`, as compile.ts writes it). */
+const CONTENT_MEMBERS: readonly string[] = ["kind", "version", "format", "maxHops", "workflows", "modules"];
+/** The first member of `o` (in key order) that is not one of `known`, or null. */
+function unknownMember(o: Obj, known: readonly string[]): string | null {
+  return Object.keys(o).find((k) => !known.includes(k)) ?? null;
+}
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === "string";
 const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isStr);
@@ -129,6 +140,8 @@ function bindingProblem(b: unknown, at: string): string | null {
 export function structureProblem(content: unknown): string | null {
   const c = content;
   if (!isObj(c) || c.kind !== SNAPSHOT_KIND || c.version !== SNAPSHOT_VERSION) return `not a ${SNAPSHOT_KIND} version ${SNAPSHOT_VERSION}`;
+  const extra = unknownMember(c, CONTENT_MEMBERS);
+  if (extra !== null) return `unknown top-level member ${JSON.stringify(extra)}`;
   if (!isObj(c.workflows)) return "workflows is not an object";
   if (!isObj(c.modules)) return "modules is not an object";
   for (const [d, m] of Object.entries(c.modules)) {
@@ -246,6 +259,9 @@ export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Diges
   if (env === null || typeof env !== "object" || env.format !== SNAPSHOT_FILE_FORMAT || typeof env.digest !== "string" || env.content === null || typeof env.content !== "object") {
     throw integrity("structure", `${shown} is not a sealed Cairn snapshot (${SNAPSHOT_FILE_FORMAT})`, { path: shown });
   }
+  // The digest covers only `content`: a member added beside it would ride along unverified.
+  const extra = unknownMember(env as Obj, SEALED_FILE_MEMBERS);
+  if (extra !== null) throw integrity("structure", `${shown} is not a sealed Cairn snapshot (${SNAPSHOT_FILE_FORMAT}): unknown top-level member ${JSON.stringify(extra)}`, { path: shown, member: extra });
   const actual = sha256(canonicalBytes(env.content));
   if (actual !== env.digest) throw integrity("digest", `${shown}: the content's digest is ${actual}, the seal says ${env.digest}`, { path: shown, recorded: env.digest, actual });
   if (expected !== undefined && actual !== expected) throw integrity("expected", `${shown} is snapshot ${actual}, not the expected ${expected}`, { path: shown, expected, actual });

@@ -16,7 +16,8 @@
  * A declaration names a module (`modules: {agent: ./agent.ts}`) and a step calls a CT as
  * `ct: agent.normalize_email`. `run` receives the step's resolved inputs as plain JSON (JSON
  * numbers, i.e. IEEE doubles) and must **synchronously** return a JSON object: SUCCESS with
- * those fields. Anything thrown, a non-object, a non-JSON value or a returned promise is a
+ * those fields. Anything thrown, a non-object, a non-JSON value, a result holding
+ * `result_status` (RESERVED_RESULT_FIELD) or a returned promise is a
  * VIOLATION (with the message in the trace). Outcome set: SUCCESS, VIOLATION.
  *
  * ## Bundling (compile time)
@@ -112,6 +113,23 @@ export const USER_CT_LOGICAL_TIME_MS = Date.UTC(2025, 0, 1);
 export const USER_CT_TIMEOUT_MS = 2_000;
 /** Largest bundle accepted. */
 export const USER_CT_MAX_BUNDLE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The result member no user CT may declare as an output or return: a node's result is its
+ * steps' fields without `result_status` (docs/workflow-cairn.md §1), and a user CT's outcome
+ * comes from how `run` ends (returns: SUCCESS, throws: VIOLATION), never from a member.
+ */
+export const RESERVED_RESULT_FIELD = "result_status";
+
+/**
+ * Why CT `<module>.<capability>`'s declared `outputs` cannot be sealed (it declares
+ * `RESERVED_RESULT_FIELD`), or null: the compiler reports it as `E_COMPILE_SCHEMA` at the step
+ * that calls the CT.
+ */
+export function userCtOutputsProblem(module: string, capability: string, outputs: readonly string[]): string | null {
+  if (!outputs.includes(RESERVED_RESULT_FIELD)) return null;
+  return `user CT ${module}.${capability} declares the output ${JSON.stringify(RESERVED_RESULT_FIELD)}, which no result may carry (a node's result never holds it; a user CT's outcome is SUCCESS when run returns, VIOLATION when it throws)`;
+}
 
 export interface UserCtDescriptor {
   readonly outputs: readonly string[];
@@ -560,7 +578,8 @@ export class UserModuleRunner {
    * result its JSON text would not hold unchanged (NaN, ±Infinity, undefined, a function,
    * symbol or BigInt, an integer beyond ±(2^53−1), a class instance, a `toJSON` method, a cycle)
    * is a contract violation naming `step` (the step id, when given) and the first such value's
-   * path — never rewritten by `JSON.stringify`.
+   * path — never rewritten by `JSON.stringify`. So is a result holding `RESERVED_RESULT_FIELD`
+   * (the outcome is how `run` ends, and a node's result never carries that member).
    */
   call(capability: string, input: PyValue, seedKey: string, step = ""): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
     let r: EntryResult;
@@ -575,11 +594,16 @@ export class UserModuleRunner {
     // `raised`: the CT itself threw (a rule violation, like an atom's raise); otherwise the
     // module broke the contract (non-object result, promise…).
     if (!r.ok) return { ok: false, error: r.message, raised: !r.contract };
+    let value: PyValue;
     try {
-      return { ok: true, value: parsePyJson(r.value) };
+      value = parsePyJson(r.value);
     } catch (err) {
       return { ok: false, error: `returned invalid JSON: ${hostMessage(err)}`, raised: false };
     }
+    if (value instanceof Map && value.has(RESERVED_RESULT_FIELD)) {
+      return { ok: false, error: `${step === "" ? "" : `step ${step}: `}its result holds ${JSON.stringify(RESERVED_RESULT_FIELD)}, a member no result may carry (the outcome is SUCCESS when run returns, VIOLATION when it throws)`, raised: false };
+    }
+    return { ok: true, value };
   }
 }
 

@@ -49,9 +49,10 @@ export const ROOT_PREFIX = "pgs:";
  * Versions: 1 — every build up to 2026-11-26; 2 — a user CT result that JSON would alter (NaN,
  * undefined, an integer literal beyond ±(2^53−1)…) is a VIOLATION instead of being rewritten,
  * and a run stopped by its trace limit right after an effect names the effect in its `ERROR`
- * event (`untraced_effect`).
+ * event (`untraced_effect`); 3 — a user CT result holding `result_status` is a VIOLATION
+ * instead of a SUCCESS whose node result and surface carried that member.
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "2" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "3" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {
