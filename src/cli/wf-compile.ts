@@ -26,7 +26,7 @@ import { CairnError, ErrorCode, UsageError, osErrorText, type ErrorCodeValue } f
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { writeFileAtomicSync } from "../store/fsutil.js";
-import { withOutFile, type OutFile } from "../store/out-file.js";
+import { checkOutPath, withOutFile, type OutFile } from "../store/out-file.js";
 import { sweepDeadWriterTemps, taggedTempWriter } from "../store/temp-files.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
@@ -90,6 +90,9 @@ export function wfCompileCommand(): Command {
         return;
       }
       const { digest, bytes } = sealedFileBytes(r.content);
+      // Never over a file the compile read: a declaration, a module or a file a module imports
+      // (before 2026-11-27 `--out decl.yaml` replaced the declaration with the sealed snapshot).
+      if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
       if (opts.out !== undefined) await writeSealedOut(opts.out, bytes);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;

@@ -113,6 +113,11 @@ export interface CompileResult {
   workflows: CompiledWorkflowInfo[];
   /** The module bundles (digest → code), to store as artifacts. */
   modules: Array<{ digest: Digest; code: string }>;
+  /**
+   * Every file this compile read, absolute: the declaration files and, of each capability module,
+   * the files its bundle was built from (`wf compile --out` must not write over one of them).
+   */
+  sources: string[];
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -1184,6 +1189,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
   const bundles = new Map<string, SnapshotModule>();
   const seen = new Map<string, string>();
   const storePaths = new StorePathTable();
+  const sources = new Set<string>(files.map((f) => resolve(f)));
   for (const file of files) {
     const parsed = parseFile(file);
     if (parsed.errors !== undefined) {
@@ -1215,6 +1221,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     for (const [name, rel] of Object.entries(decl.modules ?? {})) {
       try {
         const b = await bundleCapabilityModule(resolve(declarationDir(file), rel), rel);
+        for (const p of b.inputs) sources.add(p);
         const caps = new UserModuleRunner(name, b.code).describe();
         // Sealed relative to the declaration file: an absolute path would make the digest depend on where the files live.
         modules.set(name, { path: sealedModulePath(file, rel), digest: b.digest, code: b.code, capabilities: caps });
@@ -1231,7 +1238,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     setOwn(workflows, fqdn, wf);
     infos.push({ fqdn, file, nodes: Object.keys(wf.nodes).length });
   }
-  if (diags.length > 0) return { diagnostics: diags, workflows: infos, modules: [] };
+  if (diags.length > 0) return { diagnostics: diags, workflows: infos, modules: [], sources: [...sources] };
   const sortedModules: Record<string, SnapshotModule> = {};
   for (const d of [...bundles.keys()].sort()) sortedModules[d] = bundles.get(d) as SnapshotModule;
   const content: SnapshotContent = {
@@ -1247,7 +1254,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
     digest = sha256(canonicalBytes(content));
   } catch (err) {
     if (!(err instanceof CairnError)) throw err;
-    return { diagnostics: [{ code: ErrorCode.COMPILE_SCHEMA, file: files.join(", "), node: null, field: "", message: `cannot be sealed as canonical JSON: ${err.message}` }], workflows: infos, modules: [] };
+    return { diagnostics: [{ code: ErrorCode.COMPILE_SCHEMA, file: files.join(", "), node: null, field: "", message: `cannot be sealed as canonical JSON: ${err.message}` }], workflows: infos, modules: [], sources: [...sources] };
   }
-  return { diagnostics: [], content, digest, workflows: infos, modules: [...bundles].map(([d, m]) => ({ digest: d as Digest, code: m.code })) };
+  return { diagnostics: [], content, digest, workflows: infos, modules: [...bundles].map(([d, m]) => ({ digest: d as Digest, code: m.code })), sources: [...sources] };
 }

@@ -170,8 +170,12 @@ const ownFilesPlugin: Plugin = {
   },
 };
 
-/** Bundles a capability module (compile time). Errors: `E_COMPILE_MODULE` with a readable message. */
-export async function bundleCapabilityModule(path: string, shown: string = path): Promise<{ code: string; digest: Digest }> {
+/**
+ * Bundles a capability module (compile time). Errors: `E_COMPILE_MODULE` with a readable message.
+ * `inputs`: the absolute paths of the files esbuild read for it (the entry and what it imports),
+ * so that `wf compile --out` can refuse to write over any of them.
+ */
+export async function bundleCapabilityModule(path: string, shown: string = path): Promise<{ code: string; digest: Digest; inputs: string[] }> {
   let entry: string;
   try {
     entry = await realpath(resolve(path));
@@ -182,6 +186,7 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
   const whereOf = (m: Message): string =>
     m.location === null ? shown : `${shown}${m.location.file.endsWith(entry.slice(dirname(entry).length + 1)) ? "" : ` (${m.location.file})`}:${m.location.line}:${m.location.column + 1}`;
   let code: string;
+  let inputs: string[];
   try {
     const r = await build({
       entryPoints: [entry],
@@ -200,7 +205,7 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
       sourcemap: false,
       legalComments: "none",
       charset: "ascii",
-      metafile: false,
+      metafile: true,
       logLevel: "silent",
     });
     // In a CommonJS bundle esbuild replaces `import.meta` with an empty object (a warning):
@@ -213,6 +218,8 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
     const [out] = r.outputFiles;
     if (out === undefined || r.outputFiles.length !== 1) throw new Error(`esbuild produced ${r.outputFiles.length} files`);
     code = out.text;
+    // The metafile's input paths are relative to absWorkingDir (a namespace prefix for virtual modules, skipped).
+    inputs = Object.keys(r.metafile.inputs).filter((k) => !/^[a-z-]+:/.test(k)).map((k) => resolve(dirname(entry), k));
   } catch (err) {
     if (err instanceof CairnError) throw err;
     if (isBuildFailure(err) && err.errors.length > 0) {
@@ -224,7 +231,7 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
   if (Buffer.byteLength(code, "utf8") > USER_CT_MAX_BUNDLE_BYTES) {
     throw new CairnError(ErrorCode.COMPILE_MODULE, `capability module ${shown}: the bundle is larger than ${USER_CT_MAX_BUNDLE_BYTES} bytes`, { path: shown });
   }
-  return { code, digest: sha256(code) };
+  return { code, digest: sha256(code), inputs };
 }
 
 /** Four uint32 seed words of xoshiro128** for one call. */
