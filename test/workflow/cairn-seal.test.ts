@@ -5,7 +5,7 @@ import { sha256 } from "../../src/core/digest.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
 import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { prepareSnapshot } from "../../src/workflow/cairn/run.js";
-import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
+import { loadSnapshotFromStore, sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { EXAMPLES, refusal } from "./cairn-fixture.js";
 
 async function example(): Promise<{ content: SnapshotContent; bytes: Buffer; digest: string }> {
@@ -84,5 +84,18 @@ describe("sealed snapshots", () => {
     step.handler.ref = "node:child_process:exec";
     const r = refusal(() => prepareSnapshot(verifySealedBytes(sealedFileBytes(c).bytes, "f")));
     expect(r.code).toBe("E_HANDLER_UNMAPPED");
+  });
+});
+
+describe("a sealed file nested deeper than the compiler allows (a build before 2026-11-27, or by hand)", () => {
+  it("is refused (structure) before anything walks it, from a file and from the store's bytes; not E_INTERNAL at run time", () => {
+    const deep = `${"[".repeat(5000)}1${"]".repeat(5000)}`;
+    const x = refusal(() => verifySealedBytes(Buffer.from(`{"content":${deep},"digest":"x","format":"y"}`), "deep.json"));
+    expect([x.code, x.check]).toEqual(["E_SNAPSHOT_INTEGRITY", "structure"]);
+    expect(x.message).toBe("snapshot integrity check failed (structure): deep.json nests deeper than 512 levels (line 1, column 523): the compiler never seals such a snapshot (a declaration nests at most 256 levels); recompile its declarations with this build");
+    const digest = sha256(Buffer.from(deep));
+    const y = refusal(() => loadSnapshotFromStore({ get: () => Buffer.from(deep) }, digest));
+    expect([y.code, y.check]).toEqual(["E_SNAPSHOT_INTEGRITY", "structure"]);
+    expect(y.message).toContain(`artifact ${digest} nests deeper than 512 levels (line 1, column 513)`);
   });
 });

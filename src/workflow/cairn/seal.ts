@@ -29,6 +29,8 @@ import { readFileSync, statSync } from "node:fs";
 import { canonicalBytes } from "../../core/canonical.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { jsonTextTooDeep } from "../../core/json-depth.js";
+import { MAX_PAYLOAD_DEPTH, PYJSON_MAX_DEPTH } from "../py/json.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
 import { codeProblem, exitProblem, nameProblem, namespaceProblem, storePathProblem } from "./snapshot-grammar.js";
@@ -43,6 +45,24 @@ export const SNAPSHOT_INTEGRITY_REASON = "snapshot_integrity";
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 export type SealCheck = "parse" | "canonical" | "digest" | "expected" | "structure";
+
+/**
+ * Deepest nesting of a sealed file's JSON (objects and arrays): `PYJSON_MAX_DEPTH` (512), the
+ * deepest value the runtime's serialisers take. The compiler seals far less (a declaration nests
+ * at most `MAX_DECLARATION_DEPTH` = 256 levels, cairn/depth.ts; sealing adds a few levels above
+ * it and at most half again inside input builders). A deeper file — sealed by a build before
+ * 2026-11-27, or made by hand — is refused before anything walks it recursively (it used to fail
+ * every run with `E_INTERNAL`, "Maximum call stack size exceeded"). A stored content alike.
+ */
+export const SEALED_MAX_DEPTH = PYJSON_MAX_DEPTH;
+
+/** E_SNAPSHOT_INTEGRITY (`structure`) when `text` nests past SEALED_MAX_DEPTH. */
+function refuseTooDeep(text: string, shown: string, details: Record<string, unknown>): void {
+  const deep = jsonTextTooDeep(text, SEALED_MAX_DEPTH);
+  if (deep !== null) {
+    throw integrity("structure", `${shown} nests deeper than ${SEALED_MAX_DEPTH} levels (line ${deep.line}, column ${deep.column}): the compiler never seals such a snapshot (a declaration nests at most ${MAX_PAYLOAD_DEPTH} levels); recompile its declarations with this build`, { ...details, line: deep.line, column: deep.column });
+  }
+}
 
 function integrity(check: SealCheck, message: string, details: Record<string, unknown> = {}): CairnError {
   return new CairnError(ErrorCode.SNAPSHOT_INTEGRITY, `snapshot integrity check failed (${check}): ${message}`, { reason: SNAPSHOT_INTEGRITY_REASON, check, ...details });
@@ -243,8 +263,10 @@ function checkStructure(content: unknown): SnapshotContent {
 /** Verifies sealed-file bytes (see the module comment). */
 export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Digest): SealedSnapshot {
   let doc: unknown;
+  const text = bytes.toString("utf8");
+  refuseTooDeep(text, shown, { path: shown });
   try {
-    doc = JSON.parse(bytes.toString("utf8"));
+    doc = JSON.parse(text);
   } catch (err) {
     throw integrity("parse", `${shown} is not valid JSON (${(err as Error).message})`, { path: shown });
   }
@@ -320,8 +342,10 @@ export function loadSnapshotFromStore(store: Pick<Store, "get">, digest: Digest,
     throw err;
   }
   let content: unknown;
+  const text = bytes.toString("utf8");
+  refuseTooDeep(text, `artifact ${digest}`, { snapshot: digest, ...details });
   try {
-    content = JSON.parse(bytes.toString("utf8"));
+    content = JSON.parse(text);
   } catch (err) {
     throw integrity("parse", `artifact ${digest} is not JSON (${(err as Error).message})`);
   }
