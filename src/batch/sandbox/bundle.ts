@@ -54,6 +54,7 @@ import { SourceMap } from "node:module";
 import { build, type BuildFailure, type BuildOptions, type Message } from "esbuild";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
+import { regularFilesOnly } from "../../core/regular-files-plugin.js";
 
 /** File extensions a user module may have. */
 export const MODULE_EXTENSIONS: readonly string[] = [".ts", ".mts", ".js", ".mjs"];
@@ -209,6 +210,8 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
       // The metafile tells a CommonJS entry; it does not change the output.
       metafile: true,
       logLevel: "silent",
+      // An import of a FIFO or device fails the build instead of blocking it forever.
+      plugins: [regularFilesOnly],
     } satisfies BuildOptions;
     let entry: EntryOptions = { entryPoints: [entryReal] };
     let result = await build({ ...options, ...entry });

@@ -103,6 +103,7 @@ import { build, type BuildFailure, type Message, type Plugin } from "esbuild";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { PIN_DATE_STRINGS_SOURCE } from "../../core/date-strings.js";
+import { regularFilesOnly } from "../../core/regular-files-plugin.js";
 import { compactJson } from "../py/json.js";
 import { parsePyJson } from "../py/json-parse.js";
 import type { PyValue } from "../py/value.js";
@@ -200,7 +201,7 @@ export async function bundleCapabilityModule(path: string, shown: string = path)
       // snapshot digest) must not depend on where the module lives.
       tsconfigRaw: { compilerOptions: { strict: true } },
       // …and no package.json `sideEffects` / `type` for the module's own files (see above).
-      plugins: [ownFilesPlugin],
+      plugins: [ownFilesPlugin, regularFilesOnly],
       write: false,
       sourcemap: false,
       legalComments: "none",
