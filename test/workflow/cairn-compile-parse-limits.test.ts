@@ -167,3 +167,16 @@ describe("where a declaration is not JSON or YAML", () => {
     expect(flow.lines).toEqual([`${flow.file}: not valid YAML (line 8, column ${at("b: 3")}): duplicate key "b" (first at line 8, column ${at("b: 1")}) [E_COMPILE_SCHEMA]`]);
   });
 });
+
+describe("the %YAML directive", () => {
+  it("%YAML 1.1 is refused (it would read yes as true, 010 as 8); %YAML 1.2 and none compile, yes staying the string", async () => {
+    const body = yamlDecl("{ const: yes }");
+    const old = await compileText("w.yaml", `%YAML 1.1\n---\n${body}`);
+    expect(old.lines).toEqual([`${old.file}: not valid YAML (line 1, column 1): a %YAML 1.1 directive; Cairn declarations are YAML 1.2 (core schema), under which values read differently (YAML 1.1 reads yes as true and 010 as 8): remove the directive [E_COMPILE_SCHEMA]`]);
+    for (const text of [`%YAML 1.2\n---\n${body}`, body]) {
+      const ok = await compileText("w.yaml", text);
+      expect(ok.lines).toEqual([]);
+      expect(JSON.stringify(ok.r.content)).toContain('"const":"yes"');
+    }
+  });
+});

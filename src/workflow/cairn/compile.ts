@@ -525,6 +525,14 @@ function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?: Compi
     }
     return fail(`not valid YAML${at === undefined ? "" : ` (line ${at.line}, column ${at.col})`}: ${e?.message.split("\n")[0] ?? "parse error"}`);
   }
+  // A `%YAML 1.1` directive switches the yaml package to YAML 1.1's rules (`yes` → true, `010` →
+  // 8) whatever `version` says: declarations are YAML 1.2 (core schema), so it is refused.
+  const yamlVersion = doc.directives?.yaml.version;
+  if (yamlVersion !== undefined && yamlVersion !== "1.2") {
+    const at = /^%YAML\b/m.exec(text);
+    const pos = at === null ? undefined : lines.linePos(at.index);
+    return fail(`not valid YAML${pos === undefined ? "" : ` (line ${pos.line}, column ${pos.col})`}: a %YAML ${yamlVersion} directive; Cairn declarations are YAML 1.2 (core schema), under which values read differently (YAML 1.1 reads yes as true and 010 as 8): remove the directive`);
+  }
   // A tag the yaml package leaves unresolved would seal the value as the text written (parse-errors.ts).
   const badTags = yamlTagProblems(doc, text, lines, MAX_VALUE_PROBLEMS);
   if (badTags.length > 0) {
