@@ -16,24 +16,14 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ErrorCode, isCairnError, listRuns, normalizeConfig, replay, resume, run, streamOutputs, verifyRun, type CairnError, type Progress, type RunConfigInput, type RunHooks, type Store,
+  ErrorCode, listRuns, normalizeConfig, replay, resume, run, streamOutputs, verifyRun, type Progress, type RunConfigInput, type RunHooks, type Store,
 } from "../../src/index.js";
-import { Scratch, expectCairnError } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, usage } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
 
 const FN = { code: "export default (x) => x;" };
-
-function usage(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (err) {
-    if (isCairnError(err, ErrorCode.USAGE)) return err;
-    throw err;
-  }
-  throw new Error("expected E_USAGE, got no error");
-}
 
 /** Every artifact in the store (to show a refused call stored nothing). */
 function artifactCount(store: Store): number {

@@ -8,22 +8,12 @@
  * - replay: a malformed pulse argument is E_USAGE (an absent pulse stays E_NOT_FOUND).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode, isCairnError, normalizeConfig, parseSize, replay, run, type RunConfigInput, type Store } from "../../src/index.js";
+import { ErrorCode, normalizeConfig, parseSize, replay, run, type RunConfigInput, type Store } from "../../src/index.js";
 import { DEFAULT_MAX_MEMORY_BYTES, defaultWorkers } from "../../src/batch/config.js";
-import { Scratch, expectCairnError } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, usage } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
-
-function usage(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (err) {
-    if (isCairnError(err, ErrorCode.USAGE)) return err;
-    throw err;
-  }
-  throw new Error("expected E_USAGE, got no error");
-}
 
 const KEYS = "format, idField, partitions, pulseSize, workers, maxPulsesInFlight, retries, seed, maxMemoryBytes, allowFailures, auditRate, euTimeoutMs";
 
