@@ -12,34 +12,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { Store } from "../store/store.js";
 import { checkSignal } from "./abort.js";
 import { describeValue, refuseUnknownKeys } from "./config.js";
-
-/** A value for a message: `null`, `an array`, `a string "x"`, `a function`, `an object`, `an instance of Map`, else `String` (`5`, `true`). */
-export function describeArgument(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return `a string ${JSON.stringify(v)}`;
-  if (typeof v === "function") return "a function";
-  if (typeof v === "object") {
-    const name = constructorName(v);
-    return name === undefined ? "an object" : `an instance of ${name}`;
-  }
-  return describeValue(v);
-}
-
-/** The constructor name of an object whose prototype is not Object.prototype or null. */
-function constructorName(v: object): string | undefined {
-  const proto: unknown = Object.getPrototypeOf(v);
-  if (proto === Object.prototype || proto === null) return undefined;
-  const name = (v as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" && name !== "" ? name : undefined;
-}
-
-/** Whether `v` is a plain object (prototype Object.prototype or null). */
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
+import { describeArgument, isPlainObject } from "../core/describe.js";
 
 /** `store` must be an open-able Store handle (made by `openStore`); `fn` names the function in the message. */
 export function checkStore(store: unknown, fn: string): asserts store is Store {

@@ -26,6 +26,7 @@ import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
 import { makeDirs } from "../core/dirs.js";
 import { closestName } from "../core/suggest.js";
+import { describeArgument, isPlainObject } from "../core/describe.js";
 
 export interface OpenStoreOptions {
   /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
@@ -59,20 +60,6 @@ const OPEN_STORE_KEYS: readonly (keyof OpenStoreOptions)[] = Object.freeze(
   } satisfies Record<keyof OpenStoreOptions, true>) as (keyof OpenStoreOptions)[],
 );
 
-/** A value for a message: `a string "/tmp/x"`, `null`, `an array`, `an object`, `an instance of Map`, `a function`, else `String` (`5`, `true`). */
-function describeArgument(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "string") return `a string ${JSON.stringify(v)}`;
-  if (typeof v === "function") return "a function";
-  if (typeof v === "object") {
-    const proto: unknown = Object.getPrototypeOf(v);
-    const name = proto === Object.prototype || proto === null ? undefined : (v as { constructor?: { name?: unknown } }).constructor?.name;
-    return typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object";
-  }
-  return typeof v === "bigint" ? `${v}n` : String(v);
-}
-
 /**
  * The known option an unknown one most likely meant: the one equal to it but for case, else the
  * one closest to it (`closestName`), else the only one it contains or that contains it
@@ -98,8 +85,7 @@ function suggestOption(key: string): string | undefined {
  */
 function checkOpenStoreOptions(opts: unknown): OpenStoreOptions {
   if (opts === undefined) return {};
-  const proto: unknown = opts !== null && typeof opts === "object" ? Object.getPrototypeOf(opts) : undefined;
-  if (opts === null || typeof opts !== "object" || Array.isArray(opts) || (proto !== Object.prototype && proto !== null)) {
+  if (!isPlainObject(opts)) {
     const hint = typeof opts === "string" ? `; pass the store directory as { dir: ${JSON.stringify(opts)} }` : "; pass { dir } (the store directory)";
     throw new CairnError(ErrorCode.USAGE, `the openStore options must be an object, got ${describeArgument(opts)}${hint}`, { field: "options" });
   }

@@ -1,0 +1,25 @@
+/**
+ * How the library's argument checks name a value they refuse (`openStore`'s options,
+ * store/store.ts; the batch API's arguments, batch/api-checks.ts), and what counts as a plain
+ * options object there.
+ */
+
+/** A value for a message: `null`, `an array`, `a string "x"`, `a function`, `an object`, `an instance of Map`, `5n`, else `String` (`5`, `true`). */
+export function describeArgument(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `a string ${JSON.stringify(v)}`;
+  if (typeof v === "function") return "a function";
+  if (typeof v === "object") {
+    const name = isPlainObject(v) ? undefined : (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object";
+  }
+  return typeof v === "bigint" ? `${v}n` : String(v);
+}
+
+/** Whether `v` is a plain object: not an array, prototype `Object.prototype` or null. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
