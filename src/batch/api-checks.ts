@@ -11,7 +11,8 @@ import { Readable } from "node:stream";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { Store } from "../store/store.js";
 import { checkSignal } from "./abort.js";
-import { describeValue, refuseUnknownKeys } from "./config.js";
+import { describeValue } from "./config.js";
+import { refuseUnknownKeys } from "../core/suggest.js";
 import { describeArgument, isPlainObject } from "../core/describe.js";
 
 /** `store` must be an open-able Store handle (made by `openStore`); `fn` names the function in the message. */

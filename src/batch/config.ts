@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
-import { editDistance } from "../core/suggest.js";
+import { refuseUnknownKeys } from "../core/suggest.js";
 
 export const DEFAULT_PARTITIONS = 8;
 export const MAX_PARTITIONS = 65_536;
@@ -118,45 +118,6 @@ export const RUN_CONFIG_KEYS: readonly (keyof RunConfigInput)[] = Object.freeze(
     maxMemoryBytes: true, allowFailures: true, auditRate: true, euTimeoutMs: true,
   } satisfies Record<keyof RunConfigInput, true>) as (keyof RunConfigInput)[],
 );
-
-/**
- * The one of `known` an unknown key most likely meant, if one stands out: compared without case,
- * `_` and `-`, the only key equal to it, else the only key that contains it or that it contains
- * (4+ characters: `maxMemory` → `maxMemoryBytes`), else the only key within 2 edits, else the
- * only key that starts with its first 4 characters (`retry` → `retries`).
- */
-export function suggestKey(key: string, known: readonly string[] = RUN_CONFIG_KEYS): string | undefined {
-  const norm = (k: string): string => k.toLowerCase().replace(/[-_\s]/g, "");
-  const k = norm(key);
-  const only = (keys: readonly string[]): string | undefined => (keys.length === 1 ? keys[0] : undefined);
-  if (k.length === 0) return undefined;
-  const equal = known.filter((c) => norm(c) === k);
-  if (equal.length > 0) return only(equal);
-  if (k.length >= 4) {
-    const within = known.filter((c) => norm(c).includes(k) || k.includes(norm(c)));
-    if (within.length > 0) return only(within);
-  }
-  const near = known.filter((c) => editDistance(norm(c), k) <= Math.min(2, k.length - 1));
-  if (near.length > 0) return only(near);
-  return k.length >= 4 ? only(known.filter((c) => norm(c).startsWith(k.slice(0, 4)))) : undefined;
-}
-
-/**
- * E_USAGE for the first key of `o` not in `known`, naming it (`details.field`) and the known key
- * it probably meant (`details.suggestion`): `unknown <what> "<key>" (did you mean "<k>"?); the
- * <plural> are <known…>`.
- */
-export function refuseUnknownKeys(o: object, known: readonly string[], what: string, plural: string): void {
-  for (const key of Object.keys(o)) {
-    if (known.includes(key)) continue;
-    const suggestion = suggestKey(key, known);
-    throw new CairnError(
-      ErrorCode.USAGE,
-      `unknown ${what} ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the ${plural} are ${known.join(", ")}`,
-      suggestion === undefined ? { field: key } : { field: key, suggestion },
-    );
-  }
-}
 
 /**
  * Validates a run configuration and fills in the defaults. Every problem is E_USAGE with

@@ -1,4 +1,5 @@
-/** "Did you mean …?" for misspelt names: compile diagnostics, unknown run config keys. */
+/** "Did you mean …?" for misspelt names: compile diagnostics, unknown option keys (the run config, the batch API's hooks and verify options, `openStore`'s options). */
+import { CairnError, ErrorCode } from "./errors.js";
 
 /** Largest edit distance at which a declared name is suggested for a misspelt one. */
 export const SUGGEST_MAX_DISTANCE = 2;
@@ -35,4 +36,43 @@ export function closestName(name: string, candidates: readonly string[]): string
     } else if (d === bestDistance) tie = true;
   }
   return best !== undefined && !tie && bestDistance <= SUGGEST_MAX_DISTANCE && bestDistance < name.length ? best : undefined;
+}
+
+/**
+ * The one of `known` an unknown key most likely meant, if one stands out: compared without case,
+ * `_` and `-`, the only key equal to it, else the only key that contains it or that it contains
+ * (4+ characters: `maxMemory` → `maxMemoryBytes`), else the only key within 2 edits, else the
+ * only key that starts with its first 4 characters (`retry` → `retries`).
+ */
+export function suggestKey(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string): string => k.toLowerCase().replace(/[-_\s]/g, "");
+  const k = norm(key);
+  const only = (keys: readonly string[]): string | undefined => (keys.length === 1 ? keys[0] : undefined);
+  if (k.length === 0) return undefined;
+  const equal = known.filter((c) => norm(c) === k);
+  if (equal.length > 0) return only(equal);
+  if (k.length >= 4) {
+    const within = known.filter((c) => norm(c).includes(k) || k.includes(norm(c)));
+    if (within.length > 0) return only(within);
+  }
+  const near = known.filter((c) => editDistance(norm(c), k) <= Math.min(2, k.length - 1));
+  if (near.length > 0) return only(near);
+  return k.length >= 4 ? only(known.filter((c) => norm(c).startsWith(k.slice(0, 4)))) : undefined;
+}
+
+/**
+ * E_USAGE for the first key of `o` not in `known`, naming it (`details.field`) and the known key
+ * it probably meant (`details.suggestion`): `unknown <what> "<key>" (did you mean "<k>"?); the
+ * <plural> are <known…>`.
+ */
+export function refuseUnknownKeys(o: object, known: readonly string[], what: string, plural: string): void {
+  for (const key of Object.keys(o)) {
+    if (known.includes(key)) continue;
+    const suggestion = suggestKey(key, known);
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `unknown ${what} ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the ${plural} are ${known.join(", ")}`,
+      suggestion === undefined ? { field: key } : { field: key, suggestion },
+    );
+  }
 }

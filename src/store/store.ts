@@ -25,7 +25,7 @@ import { collectGarbage, type GcReport, type WriterSession } from "./gc.js";
 import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
 import { makeDirs } from "../core/dirs.js";
-import { closestName } from "../core/suggest.js";
+import { refuseUnknownKeys } from "../core/suggest.js";
 import { describeArgument, isPlainObject } from "../core/describe.js";
 
 export interface OpenStoreOptions {
@@ -61,22 +61,6 @@ const OPEN_STORE_KEYS: readonly (keyof OpenStoreOptions)[] = Object.freeze(
 );
 
 /**
- * The known option an unknown one most likely meant: the one equal to it but for case, else the
- * one closest to it (`closestName`), else the only one it contains or that contains it
- * (`directory` → `dir`, `timeout` → `lockTimeoutMs`).
- */
-function suggestOption(key: string): string | undefined {
-  const k = key.toLowerCase();
-  const keys = OPEN_STORE_KEYS as readonly string[];
-  const equal = keys.filter((c) => c.toLowerCase() === k);
-  if (equal.length > 0) return equal.length === 1 ? equal[0] : undefined;
-  const near = closestName(key, keys);
-  if (near !== undefined || k.length < 3) return near;
-  const within = keys.filter((c) => k.includes(c.toLowerCase()) || c.toLowerCase().includes(k));
-  return within.length === 1 ? within[0] : undefined;
-}
-
-/**
  * `opts` if it is undefined or a plain object (prototype `Object.prototype` or null) holding only
  * `OPEN_STORE_KEYS` with values of their types; E_USAGE naming the field otherwise, before
  * anything is read or created. A JavaScript caller's `openStore("/some/dir")` or
@@ -90,15 +74,7 @@ function checkOpenStoreOptions(opts: unknown): OpenStoreOptions {
     throw new CairnError(ErrorCode.USAGE, `the openStore options must be an object, got ${describeArgument(opts)}${hint}`, { field: "options" });
   }
   const o = opts as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if ((OPEN_STORE_KEYS as readonly string[]).includes(key)) continue;
-    const suggestion = suggestOption(key);
-    throw new CairnError(
-      ErrorCode.USAGE,
-      `unknown openStore option ${JSON.stringify(key)}${suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`}; the options are ${OPEN_STORE_KEYS.join(", ")}`,
-      suggestion === undefined ? { field: key } : { field: key, suggestion },
-    );
-  }
+  refuseUnknownKeys(o, OPEN_STORE_KEYS, "openStore option", "options");
   if (o.dir !== undefined && typeof o.dir !== "string") {
     throw new CairnError(ErrorCode.USAGE, `dir must be a string (the store directory), got ${describeArgument(o.dir)}`, { field: "dir" });
   }
