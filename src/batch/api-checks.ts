@@ -13,7 +13,7 @@ import { Store } from "../store/store.js";
 import { checkSignal } from "./abort.js";
 import { describeValue } from "./config.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
-import { describeArgument, isPlainObject } from "../core/describe.js";
+import { describeArgument, isOptionsObject } from "../core/describe.js";
 
 /** `store` must be an open-able Store handle (made by `openStore`); `fn` names the function in the message. */
 export function checkStore(store: unknown, fn: string): asserts store is Store {
@@ -73,7 +73,7 @@ export const RUN_HOOK_KEYS: readonly string[] = Object.freeze(["onProgress", "si
  */
 export function checkHooks(hooks: unknown): void {
   if (hooks === undefined) return;
-  if (!isPlainObject(hooks)) throw new CairnError(ErrorCode.USAGE, `hooks must be an object, got ${describeArgument(hooks)}`, { field: "hooks" });
+  if (!isOptionsObject(hooks)) throw new CairnError(ErrorCode.USAGE, `hooks must be an object, got ${describeArgument(hooks)}`, { field: "hooks" });
   refuseUnknownKeys(hooks, RUN_HOOK_KEYS, "hook", "hooks");
   const { onProgress, outFile, stdin, signal } = hooks;
   if (onProgress !== undefined && typeof onProgress !== "function") {
@@ -103,7 +103,7 @@ export const VERIFY_OPTION_KEYS: readonly string[] = Object.freeze(["reexecute",
  */
 export function checkVerifyOptions(opts: unknown): VerifyOptions {
   if (opts === undefined) return {};
-  if (!isPlainObject(opts)) throw new CairnError(ErrorCode.USAGE, `verifyRun options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `verifyRun options must be an object, got ${describeArgument(opts)}`, { field: "options" });
   refuseUnknownKeys(opts, VERIFY_OPTION_KEYS, "verifyRun option", "options");
   const { reexecute, sample } = opts;
   if (reexecute !== undefined && typeof reexecute !== "boolean") {

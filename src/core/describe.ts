@@ -23,3 +23,20 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * Whether `v` can be an options object of the library (`openStore`'s options, `run`'s hooks,
+ * `verifyRun`'s options): a plain object, or an instance of the caller's own class (its values
+ * are read by property access, inherited ones included) — but not an array, a function, or a
+ * built-in value that holds its data elsewhere (a Map, a Set, a Date, a RegExp, a typed array or
+ * buffer, a Promise, an Error, a boxed primitive), which would read as "no options" and, for
+ * `openStore`, open the default store.
+ */
+export function isOptionsObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  return !BUILT_IN_VALUE_TYPES.some((t) => v instanceof t) && !ArrayBuffer.isView(v);
+}
+
+const BUILT_IN_VALUE_TYPES: ReadonlyArray<abstract new (...args: never[]) => unknown> = [
+  Map, Set, WeakMap, WeakSet, Date, RegExp, ArrayBuffer, SharedArrayBuffer, Promise, Error, String, Number, Boolean,
+];

@@ -565,7 +565,11 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       if (tornNoted.get(t.path) === tail) continue;
       if (tornNoted.size >= MAX_TORN_FILES_NOTED) tornNoted.clear();
       tornNoted.set(t.path, tail);
-      tell(t);
+      try {
+        tell(t);
+      } catch {
+        // A hint only: a throwing callback does not turn the run's answer into an error.
+      }
     }
   }
 

@@ -26,7 +26,7 @@ import { fsck, type FsckReport } from "./fsck.js";
 import type { Readable } from "node:stream";
 import { makeDirs } from "../core/dirs.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
-import { describeArgument, isPlainObject } from "../core/describe.js";
+import { describeArgument, isOptionsObject } from "../core/describe.js";
 
 export interface OpenStoreOptions {
   /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
@@ -61,15 +61,16 @@ const OPEN_STORE_KEYS: readonly (keyof OpenStoreOptions)[] = Object.freeze(
 );
 
 /**
- * `opts` if it is undefined or a plain object (prototype `Object.prototype` or null) holding only
- * `OPEN_STORE_KEYS` with values of their types; E_USAGE naming the field otherwise, before
+ * `opts` if it is undefined or an options object (core/describe.ts `isOptionsObject`: a plain
+ * object or an instance of the caller's class, not a Map, Date…) whose own keys are all
+ * `OPEN_STORE_KEYS`, with values of their types; E_USAGE naming the field otherwise, before
  * anything is read or created. A JavaScript caller's `openStore("/some/dir")` or
  * `openStore({ directory })` would otherwise open the default store ($CAIRN_STORE or `.cairn`).
  * (`lockTimeoutMs` and `durability` are checked by `checkLockWait` and `checkDurability`.)
  */
 function checkOpenStoreOptions(opts: unknown): OpenStoreOptions {
   if (opts === undefined) return {};
-  if (!isPlainObject(opts)) {
+  if (!isOptionsObject(opts)) {
     const hint = typeof opts === "string" ? `; pass the store directory as { dir: ${JSON.stringify(opts)} }` : "; pass { dir } (the store directory)";
     throw new CairnError(ErrorCode.USAGE, `the openStore options must be an object, got ${describeArgument(opts)}${hint}`, { field: "options" });
   }

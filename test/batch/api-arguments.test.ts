@@ -141,6 +141,7 @@ describe("run/resume hooks", () => {
       [null, "hooks", "hooks must be an object, got null"],
       [5, "hooks", "hooks must be an object, got 5"],
       [() => {}, "hooks", "hooks must be an object, got a function"],
+      [new Map(), "hooks", "hooks must be an object, got an instance of Map"],
     ];
     for (const [hooks, field, message] of cases) {
       for (const call of [() => run(store, [1], FN, { workers: 1 }, hooks as RunHooks), () => resume(store, "0123456789abcdef", hooks as RunHooks)]) {
@@ -156,6 +157,15 @@ describe("run/resume hooks", () => {
     // A stdin stream is read for "-"; undefined hooks are absent.
     const r = await run(store, "-", FN, { workers: 1 }, { stdin: Readable.from(['{"a":1}\n']), onProgress: undefined, outFile: undefined });
     expect(r.counts.total).toBe(1);
+    // Hooks as an instance of the caller's class (methods on its prototype) work as before the checks (review 2026-11-27).
+    const phases: string[] = [];
+    class Hooks {
+      onProgress(p: Progress): void {
+        phases.push(p.phase);
+      }
+    }
+    await run(store, [7], FN, { workers: 1 }, new Hooks());
+    expect(phases).toContain("done");
   });
 });
 

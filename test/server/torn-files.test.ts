@@ -47,6 +47,15 @@ describe("serve: a torn registry", () => {
     ]);
   });
 
+  it("a throwing onTornFile does not turn the run's answer into an error", async () => {
+    const b = scratch.box();
+    const { url } = await scratch.serve(b, { onTornFile: () => { throw new Error("hook broke"); } });
+    expect((await post(url)).body.status).toBe("SUCCESS");
+    appendFileSync(join(b.dataRoot, REGISTRY), '{"key": "e-9"');
+    const r = await post(url);
+    expect([r.status, r.body.status]).toEqual([200, "BACKEND_ERROR"]);
+  });
+
   it("the note cairn serve prints names the repair with the data root as given", () => {
     const t = { path: REGISTRY, offset: 10, bytes: 3 };
     expect(tornFileNote(t, "my data")).toBe(

@@ -91,7 +91,7 @@ describe("openStore's options", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it("null, a number, an array, a function, a Map, a class instance: E_USAGE, nothing created", () => {
+  it("null, a number, an array, a function, a Map, a Date: E_USAGE, nothing created; an instance of the caller's own class is options (review 2026-11-27)", () => {
     const dflt = stubDefaultStore();
     const dir = join(makeTempDir(), "wanted");
     class Options {
@@ -103,7 +103,7 @@ describe("openStore's options", () => {
       [[dir], "an array"],
       [() => dir, "a function"],
       [new Map([["dir", dir]]), "an instance of Map"],
-      [new Options(), "an instance of Options"],
+      [new Date(0), "an instance of Date"],
     ];
     for (const [arg, what] of cases) {
       const e = refused(ErrorCode.USAGE, arg);
@@ -111,6 +111,10 @@ describe("openStore's options", () => {
     }
     expect(existsSync(dflt)).toBe(false);
     expect(existsSync(dir)).toBe(false);
+    // Read by property access, as TypeScript's OpenStoreOptions type allows: the wanted store, not the default.
+    const s = openStore(new Options());
+    opened.push(s);
+    expect([existsSync(join(dir, "FORMAT")), existsSync(dflt)]).toEqual([true, false]);
   });
 
   it("an unknown option: E_USAGE naming it and the option it probably meant; nothing created", () => {
