@@ -45,11 +45,12 @@ function wholeMs(text: string, what: string, number: string, unit: string): numb
   const whole = rawWhole.replace(/^0+(?=\d)/, "");
   const fraction = rawFraction.replace(/0+$/, "");
   if (whole.length > MAX_SAFE_MS_DIGITS) return undefined;
-  const scaled = fraction.length > MAX_WHOLE_MS_DECIMALS ? undefined : BigInt(whole + fraction) * BigInt(UNIT_MS[unit] as number);
-  const divisor = 10n ** BigInt(Math.min(fraction.length, MAX_WHOLE_MS_DECIMALS));
-  if (scaled === undefined || scaled % divisor !== 0n) {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: not a whole number of milliseconds (durations are not rounded)`, { value: text });
-  }
+  const notWhole = (): CairnError =>
+    new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: not a whole number of milliseconds (durations are not rounded)`, { value: text });
+  if (fraction.length > MAX_WHOLE_MS_DECIMALS) throw notWhole();
+  const scaled = BigInt(whole + fraction) * BigInt(UNIT_MS[unit] as number);
+  const divisor = 10n ** BigInt(fraction.length);
+  if (scaled % divisor !== 0n) throw notWhole();
   const ms = scaled / divisor;
   return ms > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(ms);
 }

@@ -93,3 +93,15 @@ export function trackStoresAfterEach(): (s: Store) => Store {
     return s;
   };
 }
+
+/** What `gc` throws on `w`, a dry run and then a real one (undefined for a run that did not throw). */
+export function gcErrors(w: Store): unknown[] {
+  return [true, false].map((dryRun) => {
+    try {
+      w.gc({ graceMs: 0, dryRun });
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+}

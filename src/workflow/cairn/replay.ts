@@ -29,7 +29,7 @@
  *
  * The user's store is only read.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
@@ -75,25 +75,16 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
 }
 
 /**
- * The runtime that wrote the trace file `tracePath`, from its first line: `cairn` when its
- * `WF_START` names a snapshot (`detail.snapshot`, written by the Cairn runtime only), `pgs` when
- * it is a `WF_START` naming none; null for a bare trace id (no file) or a file it cannot tell.
+ * The runtime that wrote a trace file, from its first event (`traceIdOf`'s `firstEvent`): `cairn`
+ * when its `WF_START` names a snapshot (`detail.snapshot`, written by the Cairn runtime only),
+ * `pgs` when it is a `WF_START` naming none; null for a bare trace id (no file) or a file it
+ * cannot tell.
  */
-function traceFileKind(tracePath: string | null): "cairn" | "pgs" | null {
-  if (tracePath === null) return null;
-  let first: string;
-  try {
-    first = readFileSync(tracePath, "utf8").split("\n", 1)[0] ?? "";
-  } catch {
-    return null;
-  }
-  try {
-    const ev = JSON.parse(first) as { event_type?: unknown; detail?: { snapshot?: unknown } | null };
-    if (ev.event_type !== "WF_START") return null;
-    return typeof ev.detail?.snapshot === "string" ? "cairn" : "pgs";
-  } catch {
-    return null;
-  }
+function traceFileKind(firstEvent: unknown): "cairn" | "pgs" | null {
+  if (firstEvent === null || typeof firstEvent !== "object") return null;
+  const ev = firstEvent as { event_type?: unknown; detail?: { snapshot?: unknown } | null };
+  if (ev.event_type !== "WF_START") return null;
+  return typeof ev.detail?.snapshot === "string" ? "cairn" : "pgs";
 }
 
 /**
@@ -107,8 +98,8 @@ export function replayRecordedRun(store: Store, traceIdOrPath: string): ReplayRe
   const kind = recordedRunKind(store, traceIdOrPath);
   if (kind === "cairn") return replayCairnRun(store, traceIdOrPath);
   if (kind === "pgs") return replayPgsRun(store, traceIdOrPath);
-  const { traceId, tracePath } = traceIdOf(traceIdOrPath);
-  const fileKind = traceFileKind(tracePath);
+  const { traceId, firstEvent } = traceIdOf(traceIdOrPath);
+  const fileKind = traceFileKind(firstEvent);
   if (fileKind === "cairn") return replayCairnRun(store, traceIdOrPath);
   if (fileKind === "pgs") return replayPgsRun(store, traceIdOrPath);
   if (store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`) !== undefined) return replayCairnRun(store, traceIdOrPath);

@@ -71,7 +71,7 @@ function notFound(traceId: string, why: string): CairnError {
 }
 
 /** The trace id named by `arg`: a trace id, or a `.jsonl` trace file (its first event's `trace_id`). */
-export function traceIdOf(arg: string): { traceId: string; tracePath: string | null } {
+export function traceIdOf(arg: string): { traceId: string; tracePath: string | null; firstEvent?: unknown } {
   if (TRACE_ID_RE.test(arg) && !existsSync(arg)) return { traceId: arg, tracePath: null };
   let text: string;
   try {
@@ -82,18 +82,19 @@ export function traceIdOf(arg: string): { traceId: string; tracePath: string | n
     throw new CairnError(ErrorCode.NOT_FOUND, `Trace ${arg} not found (neither a trace id nor a trace .jsonl file)`, { trace: arg });
   }
   const first = text.split("\n", 1)[0] ?? "";
-  let id: unknown;
+  let firstEvent: unknown;
   try {
-    id = (JSON.parse(first) as { trace_id?: unknown }).trace_id;
+    firstEvent = JSON.parse(first);
   } catch {
-    id = undefined;
+    firstEvent = undefined;
   }
+  let id = (firstEvent as { trace_id?: unknown } | null | undefined)?.trace_id;
   if (typeof id !== "string" || !TRACE_ID_RE.test(id)) {
     const base = basename(arg).replace(/\.jsonl$/, "");
     if (!TRACE_ID_RE.test(base)) throw new CairnError(ErrorCode.INVALID_INPUT, `Trace file ${arg} names no trace id`, { trace: arg });
     id = base;
   }
-  return { traceId: id as string, tracePath: resolve(arg) };
+  return { traceId: id as string, tracePath: resolve(arg), firstEvent };
 }
 
 /**
