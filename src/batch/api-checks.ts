@@ -69,9 +69,11 @@ export const RUN_HOOK_KEYS: readonly string[] = Object.freeze(["onProgress", "si
 /**
  * `run`'s and `resume`'s hooks: undefined or a plain object of RUN_HOOK_KEYS; `onProgress` a
  * function, `outFile` a non-empty string, `stdin` a Readable stream, `signal` an AbortSignal
- * (each may be absent or undefined).
+ * (each may be absent or undefined). `stdin` is read only for `run`'s dataset `"-"`: given with
+ * another dataset, or to `resume` (`dataset` absent: it reads the run's stored input), it would
+ * be ignored, so it is refused.
  */
-export function checkHooks(hooks: unknown): void {
+export function checkHooks(hooks: unknown, dataset?: unknown): void {
   if (hooks === undefined) return;
   if (!isOptionsObject(hooks)) throw new CairnError(ErrorCode.USAGE, `hooks must be an object, got ${describeArgument(hooks)}`, { field: "hooks" });
   refuseUnknownKeys(hooks, RUN_HOOK_KEYS, "hook", "hooks");
@@ -84,6 +86,10 @@ export function checkHooks(hooks: unknown): void {
   }
   if (stdin !== undefined && !(stdin instanceof Readable)) {
     throw new CairnError(ErrorCode.USAGE, `hooks.stdin must be a Readable stream (read for the dataset "-"), got ${describeArgument(stdin)}`, { field: "stdin" });
+  }
+  if (stdin !== undefined && dataset !== "-") {
+    const why = dataset === undefined ? "resume reads the run's stored input" : `the dataset is ${describeArgument(dataset)}`;
+    throw new CairnError(ErrorCode.USAGE, `hooks.stdin is read only for the dataset "-" (stdin), and ${why}: it would be ignored`, { field: "stdin" });
   }
   checkSignal(signal);
 }

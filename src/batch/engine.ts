@@ -138,7 +138,7 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   checkStore(store, "run");
   checkDataset(dataset);
   const cfg = normalizeConfig(config);
-  checkHooks(hooks);
+  checkHooks(hooks, dataset);
   throwIfAborted(hooks.signal, undefined);
   checkDatasetConfig(dataset, cfg.format, cfg.idField);
   await checkOutFile(store, hooks.outFile, fn, dataset, cfg.format);

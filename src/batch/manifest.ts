@@ -22,7 +22,8 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
-import { ENGINE_NAME, ENGINE_VERSION, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, checkRunId, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { checkStore } from "./api-checks.js";
 import type { RunConfig } from "./config.js";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.cairn.batch.manifest+json";
@@ -389,8 +390,12 @@ export function requireReadableManifest(store: Store, runId: string, digest: Dig
  * E_LIMIT_EXCEEDED naming the remedy (`requireReadableManifest`); one that is not JSON, or not
  * shaped like a manifest (`manifestShapeProblem`), is E_STORE_CORRUPT naming the run and the
  * manifest (before, a bare JSON.parse error came out as E_INTERNAL, or a later TypeError).
+ * A `store` that is not a Store, or a malformed run id, is E_USAGE (it was a raw TypeError, or
+ * undefined as if the run had no manifest).
  */
 export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_BYTES): { manifest: Manifest; digest: Digest } | undefined {
+  checkStore(store, "loadManifest");
+  checkRunId(runId);
   const root = store.findRoot(manifestRoot(runId));
   if (root === undefined) return undefined;
   requireReadableManifest(store, runId, root.digest, limit);

@@ -16,7 +16,7 @@
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ErrorCode, listRuns, normalizeConfig, replay, resume, run, streamOutputs, verifyRun, type Progress, type RunConfigInput, type RunHooks, type Store,
+  ErrorCode, listRuns, loadManifest, normalizeConfig, replay, resume, run, streamOutputs, verifyRun, type Progress, type RunConfigInput, type RunHooks, type Store,
 } from "../../src/index.js";
 import { Scratch, expectCairnError, usage } from "./fixtures/engine-helpers.js";
 
@@ -102,6 +102,7 @@ describe("run: the dataset and the store argument", () => {
         ["verifyRun", () => verifyRun(s, r.runId)],
         ["replay", () => replay(s, r.runId, "0")],
         ["listRuns", async () => listRuns(s)],
+        ["loadManifest", async () => loadManifest(s, r.runId)],
       ];
       for (const [name, call] of calls) {
         const e = await expectCairnError(call(), ErrorCode.USAGE, `${name}: store must be a Store`);
@@ -157,6 +158,18 @@ describe("run/resume hooks", () => {
     // A stdin stream is read for "-"; undefined hooks are absent.
     const r = await run(store, "-", FN, { workers: 1 }, { stdin: Readable.from(['{"a":1}\n']), onProgress: undefined, outFile: undefined });
     expect(r.counts.total).toBe(1);
+    // ... and only then: with another dataset, or given to resume, it was silently ignored.
+    const path = scratch.text('{"a":1}\n', "one.jsonl");
+    const ignored: Array<[() => Promise<unknown>, string]> = [
+      [() => run(store, path, FN, { workers: 1 }, { stdin: Readable.from(["{}\n"]) }), `the dataset is a string ${JSON.stringify(path)}`],
+      [() => run(store, [1], FN, { workers: 1 }, { stdin: Readable.from(["{}\n"]) }), "the dataset is an array"],
+      [() => resume(store, r.runId, { stdin: Readable.from(["{}\n"]) }), "resume reads the run's stored input"],
+    ];
+    for (const [call, why] of ignored) {
+      const e = await expectCairnError(call(), ErrorCode.USAGE);
+      expect(e.message).toBe(`hooks.stdin is read only for the dataset "-" (stdin), and ${why}: it would be ignored`);
+      expect(e.details).toEqual({ field: "stdin" });
+    }
     // Hooks as an instance of the caller's class (methods on its prototype) work as before the checks (review 2026-11-27).
     const phases: string[] = [];
     class Hooks {
@@ -206,10 +219,12 @@ describe("verifyRun options", () => {
     expect((await verifyRun(store, runId, { reexecute: true, sample: 0 })).pulsesReexecuted).toBe(0);
   });
 
-  it("a malformed run id is E_USAGE for streamOutputs too, as for verifyRun, replay and resume", async () => {
-    for (const call of [() => streamOutputs(store, "zzz").next(), () => verifyRun(store, "zzz"), () => replay(store, "zzz", "0"), () => resume(store, "zzz")]) {
+  it("a malformed run id is E_USAGE for streamOutputs and loadManifest too, as for verifyRun, replay and resume", async () => {
+    for (const call of [() => streamOutputs(store, "zzz").next(), () => verifyRun(store, "zzz"), () => replay(store, "zzz", "0"), () => resume(store, "zzz"), async () => loadManifest(store, "zzz")]) {
       await expectCairnError(call(), ErrorCode.USAGE, 'malformed run id "zzz"');
     }
+    // loadManifest said undefined (no such run) for a malformed id; a well-formed unknown one still does.
+    expect(loadManifest(store, "0123456789abcdef")).toBeUndefined();
     // A well-formed unknown one stays E_NOT_FOUND.
     await expectCairnError(streamOutputs(store, "0123456789abcdef").next(), ErrorCode.NOT_FOUND);
   });
