@@ -9,6 +9,7 @@
  *   `prepareSnapshot`, `runCairnWorkflow`, `runCairnWorkflowWithPlane`, `replayCairnRun`;
  * - `workflow.examine`: `examineTrace` and the classification behind `cairn examine`;
  * - `workflow.render`: the trace pictures (`loadTraceRenderer`, DOT builders);
+ * - `replayRecordedRun`: replays a recorded run of either runtime (what `cairn wf replay` does);
  * - the data-root lock both runtimes take (`acquireDataRootLock`, `acquireDataRootLockAsync`,
  *   `DataRootLock`) and `EffectDurability`.
  */
@@ -16,6 +17,7 @@ export * as pgs from "./pgs/index.js";
 export * as cairn from "./cairn/index.js";
 export * as examine from "./examine/index.js";
 export * as render from "./render/index.js";
+export { replayRecordedRun } from "./cairn/replay.js";
 export {
   acquireDataRootLock, acquireDataRootLockAsync, DataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath,
   DATA_ROOT_LOCK_DIR_ENV, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type EffectDurability,

@@ -45,6 +45,8 @@ describe("the package root's workflow API", () => {
         lock.release();
       }
       expect(workflow.pgs.replayPgsRun(store, traceId).identical).toBe(true);
+      // The runtime-neutral replay `cairn wf replay` uses (not exported before 2026-11-27).
+      expect(workflow.replayRecordedRun(store, traceId).identical).toBe(true);
     } finally {
       store.close();
     }
