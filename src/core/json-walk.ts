@@ -14,9 +14,12 @@
  *    `123456789012345678.5` are not: they read as `0.1`, `Infinity`, `0`,
  *    `123456789012345680`).
  *
- * The walker runs on text `JSON.parse` has accepted, so it only has to tell keys from values,
- * as core/json-keys.ts does: a string is a key when it opens an object member; outside
- * strings, a `-` or a digit can only start a number.
+ * The walker tells keys from values as core/json-keys.ts does: a string is a key when it opens an
+ * object member; outside strings, a `-` or a digit can only start a number. It runs on any text
+ * without recursing: `jsonTextTooDeep` uses it before `JSON.parse` to find how deep a text nests
+ * (workflow declarations, workflow/cairn/depth.ts, and sealed snapshots, workflow/cairn/seal.ts,
+ * are refused past their limits before anything walks them recursively); on text that is not
+ * JSON, a key that does not unescape is taken as written and an unterminated string ends the walk.
  */
 
 export type JsonPathSegment = string | number;
@@ -34,19 +37,25 @@ const INTEGER_RE = /^[-+]?[0-9]+$/;
 type Frame = { object: true; key: string; expectKey: boolean } | { object: false; index: number };
 
 /**
- * Walks `text` (valid JSON), calling `visit` with each member name (`kind` "key", `token` the
+ * Walks `text` (module comment), calling `visit` with each member name (`kind` "key", `token` the
  * name unescaped, the path including it) and each number literal (`kind` "number", `token` the
- * literal as written, the path of its value), at its UTF-16 offset, in text order; stops when
- * `visit` returns true. `path` builds the path only when called.
+ * literal as written, the path of its value), and `onOpen` with each object or array opened
+ * (`depth` the number of containers it is inside, `path` the path to it), at its UTF-16 offset,
+ * in text order; stops when either returns true. `path` builds the path only when called.
  */
-export function walkJson(text: string, visit: (kind: "key" | "number", at: number, token: string, path: () => JsonPathSegment[]) => boolean): void {
+export function walkJson(
+  text: string,
+  visit: (kind: "key" | "number", at: number, token: string, path: () => JsonPathSegment[]) => boolean,
+  onOpen?: (at: number, depth: number, path: () => JsonPathSegment[]) => boolean,
+): void {
   const stack: Frame[] = [];
   const path = (): JsonPathSegment[] => stack.map((f) => (f.object ? f.key : f.index));
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string;
-    if (c === "{") stack.push({ object: true, key: "", expectKey: true });
-    else if (c === "[") stack.push({ object: false, index: 0 });
-    else if (c === "}" || c === "]") stack.pop();
+    if (c === "{" || c === "[") {
+      if (onOpen?.(i, stack.length, path) === true) return;
+      stack.push(c === "{" ? { object: true, key: "", expectKey: true } : { object: false, index: 0 });
+    } else if (c === "}" || c === "]") stack.pop();
     else if (c === ",") {
       const top = stack[stack.length - 1];
       if (top?.object === true) top.expectKey = true;
@@ -55,7 +64,7 @@ export function walkJson(text: string, visit: (kind: "key" | "number", at: numbe
       // The string ends at the next quote not escaped (preceded by an even number of backslashes).
       let j = text.indexOf('"', i + 1);
       for (;;) {
-        if (j < 0) return; // not valid JSON: nothing to report
+        if (j < 0) return; // an unterminated string: not JSON, nothing more to report
         let k = j - 1;
         while (text[k] === "\\") k--;
         if ((j - 1 - k) % 2 === 0) break;
@@ -63,7 +72,7 @@ export function walkJson(text: string, visit: (kind: "key" | "number", at: numbe
       }
       const top = stack[stack.length - 1];
       if (top?.object === true && top.expectKey) {
-        top.key = JSON.parse(text.slice(i, j + 1)) as string;
+        top.key = keyText(text, i, j);
         top.expectKey = false;
         if (visit("key", i, top.key, path)) return;
       }
@@ -71,11 +80,55 @@ export function walkJson(text: string, visit: (kind: "key" | "number", at: numbe
     } else if (c === "-" || (c >= "0" && c <= "9")) {
       JSON_NUMBER_RE.lastIndex = i;
       const m = JSON_NUMBER_RE.exec(text);
-      if (m === null) return; // not valid JSON
+      if (m === null) continue; // not JSON (a lone "-"): no number here
       if (visit("number", i, m[0], path)) return;
       i += m[0].length - 1;
     }
   }
+}
+
+/** The member name quoted at `text[open..close]`, unescaped; as written when it does not unescape (text that is not JSON). */
+function keyText(text: string, open: number, close: number): string {
+  const raw = text.slice(open + 1, close);
+  if (!raw.includes("\\")) return raw;
+  try {
+    return JSON.parse(text.slice(open, close + 1)) as string;
+  } catch {
+    return raw;
+  }
+}
+
+/** Where JSON text (or a YAML declaration) first nests past a limit: the path to the container (as far as known) and its position (1-based). */
+export interface TooDeep {
+  /** The path segments of the first container past the limit, from the top (empty when unknown: the YAML syntax check). */
+  path: Array<string | number>;
+  line: number;
+  column: number;
+  /** Where the path crossed an alias to reach it (YAML), if it did. */
+  alias?: { line: number; column: number };
+}
+
+/**
+ * The first object or array of JSON `text` opened past `limit` levels, or null. Runs on any text
+ * (before `JSON.parse`, `walkJson`): brackets inside strings do not count; an unterminated string
+ * ends the scan. Lines end at LF (also inside a string, which JSON does not allow); columns count
+ * UTF-16 code units, as for duplicate keys (core/json-keys.ts).
+ */
+export function jsonTextTooDeep(text: string, limit: number): TooDeep | null {
+  let deep: TooDeep | null = null;
+  walkJson(
+    text,
+    () => false,
+    (at, depth, path) => {
+      if (depth < limit) return false;
+      const lineStart = text.lastIndexOf("\n", at - 1) + 1;
+      let line = 1;
+      for (let n = text.indexOf("\n"); n >= 0 && n < lineStart; n = text.indexOf("\n", n + 1)) line++;
+      deep = { path: path(), line, column: at - lineStart + 1 };
+      return true;
+    },
+  );
+  return deep;
 }
 
 /** Whether `literal` is exactly one JSON number. */

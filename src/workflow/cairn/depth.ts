@@ -29,8 +29,8 @@ import { MAX_PAYLOAD_DEPTH } from "../py/json.js";
 /** Deepest nesting of mappings/sequences (objects/arrays) in a declaration (module comment). */
 export const MAX_DECLARATION_DEPTH = MAX_PAYLOAD_DEPTH;
 
-export { jsonTextTooDeep, type TooDeep } from "../../core/json-depth.js";
-import type { TooDeep } from "../../core/json-depth.js";
+export { jsonTextTooDeep, type TooDeep } from "../../core/json-walk.js";
+import type { TooDeep } from "../../core/json-walk.js";
 
 /** A node of the yaml package's concrete syntax tree, as far as nesting goes. */
 interface CstToken {

@@ -29,7 +29,7 @@ import { readFileSync, statSync } from "node:fs";
 import { canonicalBytes } from "../../core/canonical.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { jsonTextTooDeep } from "../../core/json-depth.js";
+import { jsonTextTooDeep } from "../../core/json-walk.js";
 import { MAX_PAYLOAD_DEPTH, PYJSON_MAX_DEPTH } from "../py/json.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
