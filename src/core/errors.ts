@@ -86,6 +86,8 @@ export const ErrorCode = {
   COMPILE_IMPOSSIBLE_ROUTE: "E_COMPILE_IMPOSSIBLE_ROUTE",
   /** Compile diagnostic: a node no route from the entry reaches. */
   COMPILE_UNREACHABLE_NODE: "E_COMPILE_UNREACHABLE_NODE",
+  /** Compile diagnostic: a step that never runs, after one exiting the node with every outcome it can end with (Cairn workflows). */
+  COMPILE_UNREACHABLE_STEP: "E_COMPILE_UNREACHABLE_STEP",
   /** Compile diagnostic: no route from the entry reaches an exit within the hop limit (Cairn workflows). */
   COMPILE_HOP_LIMIT: "E_COMPILE_HOP_LIMIT",
   /** Compile diagnostic: a routing cycle none of whose nodes declares `max_visits`. */

@@ -172,6 +172,8 @@ describe("(6) a binding must be bound on every outcome that reaches it", () => {
       },
     }));
     expect(c.lines).toEqual([
+      // (s1 never runs at all: every outcome of s0 exits the node, a diagnostic of its own since 2026-11-27.)
+      `${c.file}: node a: steps[1]: step s1 never runs: step s0 (equals) exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result VIOLATION: exit, the default); remove the steps after it or let one of its outcomes continue [E_COMPILE_UNREACHABLE_STEP]`,
       `${c.file}: node b: steps[0].inputs.value: $.results.a.result is not always bound: node a can end with SUCCESS without a result field "result" (step s0 (equals) ends it with SUCCESS (on_result SUCCESS: exit), and no step run up to there always provides it: a step's result carries its declared fields only when it ends with SUCCESS), and node b is reached after node a ends with SUCCESS (routes.SUCCESS); route that outcome elsewhere, or bind the field where it is always there [E_COMPILE_UNBOUND_INPUT]`,
     ]);
   });

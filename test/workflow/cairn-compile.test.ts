@@ -209,6 +209,26 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     expect(lines).toEqual([`${file}: node orphan: nodes.orphan: node orphan is unreachable: no route from the entry check leads to it (routes for outcomes a node cannot end with do not count) [E_COMPILE_UNREACHABLE_NODE]`]);
   });
 
+  it("E_COMPILE_UNREACHABLE_STEP: a step after one whose every outcome exits the node (it compiled, and never ran)", async () => {
+    const d = flow();
+    const reg = nodes(d).reg!;
+    reg.steps = [
+      { id: "bind", cs: "agents", op: "REGISTER", inputs: { key: "$.results.check.id" }, on_result: { SUCCESS: "exit" } },
+      { id: "h", ct: "hash", inputs: { value: "$.payload" } },
+      { id: "h2", ct: "hash", inputs: { value: "$.payload" } },
+    ];
+    const { file, lines } = await errorsOf(d);
+    expect(lines).toEqual([
+      `${file}: node reg: steps[1]: step h never runs: step bind (agents REGISTER) exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result ALREADY_EXISTS: exit, the default; on_result VIOLATION: exit, the default; on_result BACKEND_ERROR: exit, the default); remove the steps after it or let one of its outcomes continue [E_COMPILE_UNREACHABLE_STEP]`,
+    ]);
+    // One outcome that continues is enough for the next step to run.
+    (reg.steps as Decl[])[0]!.on_result = { SUCCESS: "exit", ALREADY_EXISTS: "continue" };
+    expect((await compileDecl(d)).r.diagnostics.map((x) => x.code)).not.toContain("E_COMPILE_UNREACHABLE_STEP");
+    // A step whose capability is unknown is reported as such, not as one that exits on everything.
+    (reg.steps as Decl[])[0] = { id: "bind", ct: "no_such_atom", inputs: {}, on_result: { SUCCESS: "exit" } };
+    expect((await errorsOf(d)).r.diagnostics.map((x) => x.code)).toEqual(["E_COMPILE_UNKNOWN_CAPABILITY"]);
+  });
+
   it("E_COMPILE_UNBOUNDED_CYCLE, accepted once a node of the cycle declares max_visits", async () => {
     const d = flow();
     nodes(d).log!.routes = { SUCCESS: "check" };

@@ -459,7 +459,10 @@ describe("8. binding a CS step's message", () => {
     expect(both.lines).toEqual([`${both.file}: node start: steps[1].inputs.value: $.steps.g.message is not always bound: step g's result carries "message" only when it ends with BACKEND_ERROR, and step u also runs after it ends with SUCCESS (on_result SUCCESS: continue, the default) [E_COMPILE_UNBOUND_INPUT]`]);
     // Every outcome of g exits the node: u never runs, so its binding is refused too.
     const never = await compileDecl(node({ SUCCESS: "exit", BACKEND_ERROR: "exit" }));
-    expect(never.lines).toEqual([`${never.file}: node start: steps[1].inputs.value: $.steps.g.message is bound to nothing: step g exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result BACKEND_ERROR: exit), so step u never runs after it [E_COMPILE_UNBOUND_INPUT]`]);
+    expect(never.lines).toEqual([
+      `${never.file}: node start: steps[1]: step u never runs: step g (log GET_ALL) exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result BACKEND_ERROR: exit); remove the steps after it or let one of its outcomes continue [E_COMPILE_UNREACHABLE_STEP]`,
+      `${never.file}: node start: steps[1].inputs.value: $.steps.g.message is bound to nothing: step g exits the node with every outcome it can end with (on_result SUCCESS: exit; on_result BACKEND_ERROR: exit), so step u never runs after it [E_COMPILE_UNBOUND_INPUT]`,
+    ]);
   });
 
   it("one per-outcome rule for declared fields and `message`: an earlier step that always leaves the message binds it at the node's end", async () => {

@@ -25,6 +25,7 @@
  * | `E_COMPILE_UNHANDLED_OUTCOME`  | an outcome the node can end with, no route for it and no `default`          |
  * | `E_COMPILE_IMPOSSIBLE_ROUTE`   | a route for an outcome the node can never end with; an `on_result` entry for an outcome its step can never produce |
  * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches (only routes of outcomes the node can end with count) |
+ * | `E_COMPILE_UNREACHABLE_STEP`   | a step after one whose every possible outcome exits the node (it never runs; the first such step) |
  * | `E_COMPILE_HOP_LIMIT`          | no exit within the hop limit: the shortest route from the entry to an exit is longer, or there is none (`hopLimitProblem`) |
  * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits`                   |
  *
@@ -900,6 +901,16 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
       }
     });
     nodeOutcomes.set(key, { outcomes, sourceOf });
+    // A step after one that exits the node with every outcome it can end with never runs.
+    for (let i = 0; i < node.steps.length - 1; i++) {
+      const s = node.steps[i] as StepDecl;
+      const info = list[i] as StepInfo;
+      if (!info.known || info.outcomes.length === 0 || info.outcomes.some((o) => (s.on_result?.[o] ?? defaultAction(o)) === "continue")) continue;
+      const next = node.steps[i + 1] as StepDecl;
+      const exits = info.outcomes.map((o) => `on_result ${o}: exit${s.on_result?.[o] === undefined ? ", the default" : ""}`).join("; ");
+      add(ErrorCode.COMPILE_UNREACHABLE_STEP, key, `steps[${i + 1}]`, `step ${next.id} never runs: step ${s.id} (${s.ct ?? `${s.cs ?? "?"} ${s.op ?? "?"}`}) exits the node with every outcome it can end with (${exits}); remove the steps after it or let one of its outcomes continue`);
+      break;
+    }
     const known = list.every((i) => i.known);
     for (const [outcome, r] of Object.entries(node.routes)) {
       if (typeof r === "string" && !Object.prototype.hasOwnProperty.call(decl.nodes, r)) add(ErrorCode.COMPILE_MISSING_NODE, key, `routes.${outcome}`, `routes ${outcome} to node ${JSON.stringify(r)}, which is not declared`);
