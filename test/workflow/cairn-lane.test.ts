@@ -223,6 +223,16 @@ describe("lane-bound CT on the process lane", () => {
     expect(r.status).toBe("BACKEND_ERROR");
     expect(String(stepEvent(r, "up").detail.error)).toMatch(/output member stdout is not JSON/);
   });
+
+  it("a lane result holding result_status breaks the step's contract (BACKEND_ERROR), as a user CT's does (it reached the node's result)", async () => {
+    const answer = JSON.stringify({ digest: "up:A", result_status: "SUCCESS" });
+    const s = (await prepared(shoutDecl(processLane(["-e", `process.stdout.write(${JSON.stringify(answer)})`])))).snap;
+    const dir = tempDir();
+    const r = await runCairnWorkflowWithPlane({ snapshot: s, payload: payload({ text: "a", expect: "up:A" }), dataRoot: join(dir, "data"), baseDir: dir, plane: plane(dir).binding });
+    expect(r.status).toBe("BACKEND_ERROR");
+    expect(r.exit).toEqual({ name: "BROKEN", reason: "the transform process failed" });
+    expect(String(stepEvent(r, "up").detail.error)).toBe('lane process broke the step\'s contract: its result holds "result_status", a member no result may carry (the step\'s outcome is its "outcome" member, SUCCESS without one)');
+  });
 });
 
 describe("lane-bound CS on the http lane (a registry service)", () => {

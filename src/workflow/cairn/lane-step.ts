@@ -24,6 +24,8 @@
  *     every declared output field, else the step ends VIOLATION (BACKEND_ERROR when the step
  *     has no VIOLATION outcome). The other members are the
  *     step's result fields; a string `message` member is the error text of a non-SUCCESS outcome.
+ *     A `result_status` member (RESERVED_RESULT_FIELD) breaks the contract: BACKEND_ERROR (it
+ *     reached the node's result before 2026-11-27).
  *   - `failed`: BACKEND_ERROR. The raw facts (the output's top-level numbers / booleans / nulls:
  *     `exit_code`, `status_code`…) are the step's result fields, and the error text names the
  *     failure class or says it is a raw fact without one.
@@ -64,6 +66,7 @@ import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
 import type { SnapshotStep } from "./model.js";
 import { follow } from "./paths.js";
+import { RESERVED_RESULT_FIELD } from "./usercts.js";
 import { constBindingValue } from "./sealed-value.js";
 import { missingOutputs, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
 
@@ -160,6 +163,10 @@ function fromOutput(step: SnapshotStep, lane: SnapshotLaneBinding, output: unkno
   }
   if (!isObject(doc)) return broken(`lane ${lane.laneId} succeeded but the step result is not a JSON object: ${show(doc)}`);
   const { outcome, ...rest } = doc;
+  // A node's result never holds its outcome member (docs/workflow-cairn.md §1), as for user CTs.
+  if (Object.prototype.hasOwnProperty.call(rest, RESERVED_RESULT_FIELD)) {
+    return broken(`lane ${lane.laneId} broke the step's contract: its result holds ${JSON.stringify(RESERVED_RESULT_FIELD)}, a member no result may carry (the step's outcome is its "outcome" member, SUCCESS without one)`);
+  }
   const status = outcome === undefined ? "SUCCESS" : outcome;
   if (typeof status !== "string" || !(step.outcomes as string[]).includes(status)) {
     return broken(`lane ${lane.laneId} answered outcome ${show(outcome)}, which step ${step.id} does not declare (its outcomes: ${step.outcomes.join(", ")})`);
