@@ -42,6 +42,31 @@ export function wellFormed(s: string): string {
  */
 const stringify = JSON.stringify;
 
+/**
+ * The UTF-8 byte length of the canonical JSON text of the string `s`, counted without building
+ * the text (a worker checks an output against its size limit before encoding it: an output near
+ * the limit and its text together took half a worker's heap); undefined when `s` has a lone
+ * surrogate (it has no canonical text). The quotes, plus for each code unit: `"` and `\` and
+ * the control characters with a short escape (`\b \t \n \f \r`) 2 bytes, the other control
+ * characters 6 (`\u00XX`), then 1, 2 or 3 bytes by code point, 4 for a surrogate pair.
+ */
+export function canonicalStringByteLength(s: string): number | undefined {
+  if (!isWellFormed(s)) return undefined;
+  let n = 2;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20) n += c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+    else if (c === 0x22 || c === 0x5c) n += 2;
+    else if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a high surrogate starts a pair (the string is well formed)
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
 /** For well-formed strings, JSON.stringify emits exactly the RFC 8785 escapes. */
 function str(s: string): string | undefined {
   return isWellFormed(s) ? stringify(s) : undefined;

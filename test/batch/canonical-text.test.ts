@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { canonicalize } from "../../src/core/canonical.js";
-import { canonicalText, FAST_CANONICAL_MAX_DEPTH } from "../../src/batch/canonical-text.js";
+import fc from "fast-check";
+import { canonicalStringByteLength, canonicalText, FAST_CANONICAL_MAX_DEPTH } from "../../src/batch/canonical-text.js";
 
 function same(v: unknown): void {
   let want: string | Error;
@@ -70,5 +71,22 @@ describe("canonicalText (the fast path to canonical JSON)", () => {
   it("matches canonicalize on 3,000 random values", () => {
     const r = rng(7);
     for (let i = 0; i < 3000; i++) same(randomValue(r, 0));
+  });
+
+  it("canonicalStringByteLength is the UTF-8 length of the string's canonical text, undefined without one (fast-check)", () => {
+    const units = fc.constantFrom(...CHARS, "\b", "\f", "\r", "\u001f", "\u0000", "߿", "ࠀ", "\ud83d\ude00", "\udbff\udfff");
+    const arbitrary = fc.oneof(fc.string({ unit: "binary" }), fc.array(units, { maxLength: 40 }).map((a) => a.join("")));
+    fc.assert(
+      fc.property(arbitrary, (s) => {
+        let text: string | undefined;
+        try {
+          text = canonicalize(s);
+        } catch {
+          text = undefined;
+        }
+        expect(canonicalStringByteLength(s)).toBe(text === undefined ? undefined : Buffer.byteLength(text, "utf8"));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

@@ -176,7 +176,7 @@ import { installTimerFence, type TimerFence } from "./timers.js";
 import { redirectStdoutFd } from "./stdout-fd.js";
 import { pinLocale } from "./locale.js";
 import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
-import { canonicalText } from "../canonical-text.js";
+import { canonicalStringByteLength, canonicalText } from "../canonical-text.js";
 import { describeUncaught, MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
 import { ResultPacker } from "./wire.js";
 import {
@@ -501,6 +501,12 @@ function encodeOutput(id: string | number, out: unknown, transfer: ArrayBuffer[]
     const copy = new Uint8Array(out);
     transfer.push(copy.buffer);
     return { id, ok: true, bytes: true, output: copy };
+  }
+  // A string output is measured before it is encoded (its text would be a second copy: together
+  // they could exhaust the heap before the check); a JSON text has at most 6 bytes per code unit.
+  if (typeof out === "string" && maxBytes !== undefined && out.length * 6 + 2 > maxBytes) {
+    const size = canonicalStringByteLength(out);
+    if (size !== undefined && size > maxBytes) return outputTooLarge(id, size, maxBytes, "its JSON text");
   }
   try {
     const json = canonicalText(out);
