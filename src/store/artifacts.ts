@@ -88,12 +88,21 @@ export interface ArtifactRow {
   created_at: number;
 }
 
+/** Artifacts read per catalog query by `list` (at most this many rows are held at once). */
+export const LIST_PAGE = 1000;
+
 const ROW_COLUMNS = "logseq, digest, size, media_type, type_tag, storage, state, deleted, events, created_at";
 
 export interface StoreContext {
   root: string;
   catalog: Catalog;
   clock: Clock;
+  /**
+   * When the store handle opened (its gc writer session, gc.ts `WriterSession.startTime`): a put
+   * that finds its bytes already present, recorded before then, renews the artifact's
+   * `created_at`, so that gc (grace and writer session) sees the put (`commit`).
+   */
+  sessionStartTime?: number;
 }
 
 export function checkMediaType(mt: string | undefined): string {
@@ -340,6 +349,11 @@ export class Artifacts {
           if (existing.deleted === 1) {
             this.addEvent(key, 2);
             this.touch(key);
+          } else if (existing.created_at < (this.ctx.sessionStartTime ?? Number.NEGATIVE_INFINITY)) {
+            // A put that de-duplicated is this handle's write too: the caller holds its digest
+            // and may reference it next, so gc's writer session and grace must keep it. Renewed
+            // once per handle (a put already renewed is at or after the session start).
+            this.touch(key);
           }
           return { ...rowToInfo(existing), created: false };
         }
@@ -405,7 +419,7 @@ export class Artifacts {
     });
   }
 
-  /** A revived or restored artifact counts as freshly written for gc's grace period. */
+  /** A revived, restored or re-put artifact counts as freshly written for gc's grace period. */
   private touch(key: Buffer): void {
     this.cat.stmt("UPDATE artifacts SET created_at = ? WHERE digest = ?").run(this.ctx.clock.now(), key);
   }
@@ -581,9 +595,17 @@ export class Artifacts {
     return this.listRows(opts);
   }
 
+  /**
+   * The listing, read a page of LIST_PAGE rows at a time (keyset on logseq, as `iterateRoots`):
+   * no catalog query stays open between two artifacts, so the caller may write the store while
+   * iterating (an open better-sqlite3 iterator made every write on the connection throw the
+   * driver's TypeError "connection is busy"). An artifact put meanwhile (a higher logseq) is
+   * listed when its page is read after the put (not once the last page has been read); one
+   * deleted or swept before its page is read is not.
+   */
   private *listRows(opts: ListOptions): Generator<ArtifactInfo> {
     const where: string[] = ["state = 0", "logseq > ?"];
-    const args: unknown[] = [opts.afterLogseq ?? 0];
+    const args: unknown[] = [];
     if (opts.asOf !== undefined) {
       where.push("logseq <= ?");
       args.push(opts.asOf);
@@ -598,13 +620,19 @@ export class Artifacts {
       where.push("type_tag = ?");
       args.push(opts.typeTag);
     }
-    const sql = `SELECT ${ROW_COLUMNS} FROM artifacts WHERE ${where.join(" AND ")} ORDER BY logseq`;
+    const sql = `SELECT ${ROW_COLUMNS} FROM artifacts WHERE ${where.join(" AND ")} ORDER BY logseq LIMIT ?`;
+    let after = opts.afterLogseq ?? 0;
     let n = 0;
-    for (const r of this.cat.db.prepare(sql).iterate(...args) as Iterable<ArtifactRow>) {
-      if (opts.asOf !== undefined && this.tombstoned(r, opts.asOf)) continue;
-      if (opts.limit !== undefined && n >= opts.limit) return;
-      n++;
-      yield rowToInfo(r);
+    for (;;) {
+      const rows = this.cat.stmt(sql).all(after, ...args, LIST_PAGE) as ArtifactRow[];
+      for (const r of rows) {
+        if (opts.asOf !== undefined && this.tombstoned(r, opts.asOf)) continue;
+        if (opts.limit !== undefined && n >= opts.limit) return;
+        n++;
+        yield rowToInfo(r);
+      }
+      if (rows.length < LIST_PAGE) return;
+      after = (rows[rows.length - 1] as ArtifactRow).logseq;
     }
   }
 }

@@ -95,8 +95,9 @@ export class FileLock {
 export const MAX_LOCK_WAIT_MS = 2_147_483_647;
 
 /**
- * A lock wait must be an integer number of ms in 0..MAX_LOCK_WAIT_MS (negative waits count as 0;
- * SQLite's busy timeout takes only integers); E_USAGE naming `what` otherwise.
+ * A lock wait must be an integer number of ms in 0..MAX_LOCK_WAIT_MS (SQLite's busy timeout
+ * takes only integers; a negative one is refused, as the CLI refuses `--wait -1`); E_USAGE
+ * naming `what` otherwise.
  */
 export function checkLockWait(ms: number, what: string): number {
   if (typeof ms === "number" && ms > MAX_LOCK_WAIT_MS) {
@@ -107,6 +108,9 @@ export function checkLockWait(ms: number, what: string): number {
       field: what,
       value: typeof ms === "number" ? ms : String(ms),
     });
+  }
+  if (ms < 0) {
+    throw new CairnError(ErrorCode.USAGE, `${what} must not be negative, got ${String(ms)} ms`, { field: what, value: ms });
   }
   return ms;
 }

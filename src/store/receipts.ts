@@ -178,9 +178,16 @@ export class Receipts {
     });
   }
 
-  /** Memoisation lookup: the receipt for (program, inputs, params), if any. */
+  /**
+   * Memoisation lookup: the receipt for (program, inputs, params), if any. A malformed digest is
+   * E_DIGEST_INVALID (as for every other read), inputs that are not an array E_USAGE: not
+   * "no receipt", which a caller would take for a missing memo.
+   */
   find(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
     checkAsOf(asOf);
+    parseDigest(program, "receipt program");
+    if (!Array.isArray(inputs)) throw new CairnError(ErrorCode.USAGE, "receipt inputs must be an array of digests", { field: "inputs" });
+    inputs.forEach((d, i) => parseDigest(d, `receipt inputs[${i}]`));
     const key = actionKey(program, inputs, params);
     return this.load("action_key", digestToBytes(key), asOf);
   }

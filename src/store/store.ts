@@ -27,6 +27,11 @@ import type { Readable } from "node:stream";
 import { makeDirs } from "../core/dirs.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
 import { describeArgument, isOptionsObject } from "../core/describe.js";
+import {
+  asyncTransaction, checkAtArgument, checkCacheBytes, checkDest, checkDirection, checkGcOptions, checkOptions, checkRecord, checkTransactionFunction,
+  isThenable, STORE_OPTION_KEYS,
+} from "./api-checks.js";
+import { checkOutPath, storeExclusion } from "./out-file.js";
 
 export interface OpenStoreOptions {
   /** Store directory. Default: $CAIRN_STORE, else `.cairn` under the working directory. */
@@ -41,7 +46,7 @@ export interface OpenStoreOptions {
    * timers, I/O callbacks or promises run meanwhile), so wait for writers in other processes
    * only: when this process already holds the store's writer lock (another open handle on the
    * same real path), openStore fails at once with E_STORE_LOCKED instead of waiting. A
-   * non-integer is E_USAGE, before anything is created.
+   * non-integer or negative one is E_USAGE, before anything is created.
    */
   lockTimeoutMs?: number;
   /**
@@ -224,18 +229,23 @@ export class StoreView {
   has(digest: Digest): boolean {
     return this.store.has(digest, { asOf: this.asOf });
   }
-  list(opts: Omit<ListOptions, "asOf"> = {}): Generator<ArtifactInfo> {
-    return this.store.list({ ...opts, asOf: this.asOf });
+  list(opts?: Omit<ListOptions, "asOf">): Generator<ArtifactInfo> {
+    return this.store.list({ ...checkOptions<Omit<ListOptions, "asOf">>(opts, STORE_OPTION_KEYS.viewList, "list"), asOf: this.asOf });
   }
   openReadStream(digest: Digest): Readable {
     return this.store.openReadStream(digest, { asOf: this.asOf });
   }
-  lineage(digest: Digest, opts: Omit<LineageOptions, "asOf"> = {}): Lineage {
-    return this.store.lineage(digest, { ...opts, asOf: this.asOf });
+  lineage(digest: Digest, opts?: Omit<LineageOptions, "asOf">): Lineage {
+    return this.store.lineage(digest, { ...checkOptions<Omit<LineageOptions, "asOf">>(opts, STORE_OPTION_KEYS.viewLineage, "lineage"), asOf: this.asOf });
   }
   findReceipt(program: Digest, inputs: Digest[], params: Params = {}): Receipt | undefined {
     return this.store.findReceipt(program, inputs, params, this.asOf);
   }
+}
+
+/** A read method's options (`asOf` only, checked by the artifacts as an `asOf`). */
+function readOptions(opts: unknown, method: string): ReadOptions {
+  return checkOptions<ReadOptions>(opts, STORE_OPTION_KEYS.read, method);
 }
 
 /** Unfinished listings tracked before the collected ones are dropped from the set. */
@@ -285,7 +295,10 @@ export class Store {
     private readonly clock: Clock,
     private readonly lock: WriterLock | undefined,
   ) {
-    const ctx = { root, catalog, clock };
+    // The session starts before recovery (which records no artifact): a put that de-duplicates
+    // renews an artifact recorded before it (artifacts.ts `StoreContext.sessionStartTime`).
+    const startTime = clock.now();
+    const ctx = { root, catalog, clock, sessionStartTime: startTime };
     const artifacts = new Artifacts(ctx);
     const edges = new Edges(catalog, artifacts);
     this.parts = { catalog, artifacts, edges, receipts: new Receipts(catalog, artifacts, edges), refs: new Refs(catalog, artifacts, clock) };
@@ -303,7 +316,7 @@ export class Store {
     }
     this.recovery = recovery;
     this.failure = failure;
-    this.session = { startLogseq: catalog.peekLogseq(), startTime: clock.now() };
+    this.session = { startLogseq: catalog.peekLogseq(), startTime };
   }
 
   /**
@@ -352,46 +365,72 @@ export class Store {
    * ceiling — and returns the previous bound.
    */
   setCacheBytes(bytes: number): number {
-    return this.run((p) => p.catalog.setCacheBytes(bytes));
+    return this.run((p) => p.catalog.setCacheBytes(checkCacheBytes(bytes)));
   }
 
-  /** Runs `fn` in one catalog transaction: all its writes commit together or not at all. */
+  /**
+   * Runs `fn` in one catalog transaction: all its writes commit together or not at all. `fn`
+   * must be synchronous: an async function, or one that returns a promise, is E_USAGE (and
+   * what it wrote before returning is rolled back).
+   */
   transaction<T>(fn: () => T): T {
-    return this.run((p) => p.catalog.tx(fn));
+    return this.run((p) => {
+      checkTransactionFunction(fn);
+      return p.catalog.tx(() => {
+        const result = fn();
+        if (isThenable(result)) throw asyncTransaction("a function that returned a promise", true);
+        return result;
+      });
+    });
   }
 
   // artifacts
   // The promise-returning methods are async so that a closed store rejects them, as any other failure.
   async put(source: AsyncIterable<Uint8Array | string> | Uint8Array | string, opts?: PutOptions): Promise<PutResult> {
     const { artifacts } = this.open;
-    return this.untilClosed("put", artifacts.put(source, opts));
+    return this.untilClosed("put", artifacts.put(source, checkOptions<PutOptions>(opts, STORE_OPTION_KEYS.put, "put")));
   }
   putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
-    return this.run((p) => p.artifacts.putBytes(bytes, opts));
+    return this.run((p) => p.artifacts.putBytes(bytes, checkOptions<PutOptions>(opts, STORE_OPTION_KEYS.put, "putBytes")));
   }
   get(digest: Digest, opts?: ReadOptions): Buffer {
-    return this.run((p) => p.artifacts.get(digest, opts));
+    return this.run((p) => p.artifacts.get(digest, readOptions(opts, "get")));
   }
   openReadStream(digest: Digest, opts?: ReadOptions): Readable {
-    return this.run((p) => p.artifacts.openReadStream(digest, opts));
-  }
-  async getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
-    const { artifacts } = this.open;
-    return this.untilClosed("getToFile", artifacts.getToFile(digest, dest, opts));
-  }
-  stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
-    return this.run((p) => p.artifacts.stat(digest, opts));
-  }
-  has(digest: Digest, opts: ReadOptions = {}): boolean {
-    return this.run((p) => p.artifacts.isVisible(digest, opts.asOf));
+    return this.run((p) => p.artifacts.openReadStream(digest, readOptions(opts, "openReadStream")));
   }
   /**
-   * Visible artifacts in logseq order, read lazily. A listing still being read when the store is
+   * Writes the artifact's verified bytes to `dest` (artifacts.ts `getToFile`: atomically). A
+   * `dest` in or below this store's directory, or a hard link to its catalog, FORMAT or lock, is
+   * E_USAGE before anything is written (out-file.ts `checkOutPath` with `storeExclusion`, the
+   * rule of the CLI's `store get -o` and of `run`'s `--out`): renamed over the catalog it would
+   * destroy the store.
+   */
+  async getToFile(digest: Digest, dest: string, opts?: ReadOptions): Promise<ArtifactInfo> {
+    const { artifacts } = this.open;
+    const o = readOptions(opts, "getToFile");
+    checkDest(dest);
+    const write = async (): Promise<ArtifactInfo> => {
+      await checkOutPath("getToFile dest", dest, [storeExclusion(this.root)]);
+      return artifacts.getToFile(digest, dest, o);
+    };
+    return this.untilClosed("getToFile", write());
+  }
+  stat(digest: Digest, opts?: ReadOptions): ArtifactInfo {
+    return this.run((p) => p.artifacts.stat(digest, readOptions(opts, "stat")));
+  }
+  has(digest: Digest, opts?: ReadOptions): boolean {
+    return this.run((p) => p.artifacts.isVisible(digest, readOptions(opts, "has").asOf));
+  }
+  /**
+   * Visible artifacts in logseq order, read lazily a page of LIST_PAGE at a time: no catalog
+   * query stays open between two artifacts, so the store may be read and written while
+   * iterating (as with `iterateRoots`). A listing still being read when the store is
    * closed is ended by `close` (its catalog query cannot outlive the connection); reading on
    * from it is E_USAGE "store is closed".
    */
   list(opts?: ListOptions): Generator<ArtifactInfo> {
-    const rows = this.run((p) => p.artifacts.list(opts));
+    const rows = this.run((p) => p.artifacts.list(checkOptions<ListOptions>(opts, STORE_OPTION_KEYS.list, "list")));
     const ref = new WeakRef(rows);
     if (this.listings.size >= MAX_LISTINGS_BEFORE_PRUNE) for (const l of this.listings) if (l.deref() === undefined) this.listings.delete(l);
     this.listings.add(ref);
@@ -404,13 +443,17 @@ export class Store {
 
   // edges
   addEdge(e: EdgeInput): EdgeRecord {
-    return this.run((p) => p.edges.add(e));
+    return this.run((p) => p.edges.add(checkRecord<EdgeInput>(e, STORE_OPTION_KEYS.edge, "addEdge", "edge")));
   }
   getEdge(id: Digest): EdgeRecord | undefined {
     return this.run((p) => p.edges.byId(id));
   }
   lineage(digest: Digest, opts?: LineageOptions): Lineage {
-    return this.run((p) => p.edges.lineage(digest, opts));
+    return this.run((p) => {
+      const o = checkOptions<LineageOptions>(opts, STORE_OPTION_KEYS.lineage, "lineage");
+      checkDirection(o.direction);
+      return p.edges.lineage(digest, o);
+    });
   }
   /**
    * The edges of type `type` listing `digest` among their from-nodes (`direction` "down", the
@@ -427,7 +470,7 @@ export class Store {
 
   // receipts
   recordReceipt(r: ReceiptInput): Receipt & { created: boolean } {
-    return this.run((p) => p.receipts.record(r));
+    return this.run((p) => p.receipts.record(checkRecord<ReceiptInput>(r, STORE_OPTION_KEYS.receipt, "recordReceipt", "receipt")));
   }
   findReceipt(program: Digest, inputs: Digest[], params: Params = {}, asOf?: number): Receipt | undefined {
     return this.run((p) => p.receipts.find(program, inputs, params, asOf));
@@ -454,7 +497,10 @@ export class Store {
   }
   /** A read view as of a snapshot (by name) or a logseq. */
   at(snapshotOrLogseq: string | number): StoreView {
-    const asOf = this.run((p) => (typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : p.refs.snapshot(snapshotOrLogseq).asOf));
+    const asOf = this.run((p) => {
+      checkAtArgument(snapshotOrLogseq);
+      return typeof snapshotOrLogseq === "number" ? snapshotOrLogseq : p.refs.snapshot(snapshotOrLogseq).asOf;
+    });
     return new StoreView(this, checkAsOf(asOf) as number);
   }
   /**
@@ -486,9 +532,9 @@ export class Store {
    * reading on is E_USAGE "store is closed". A prefix holding a character no root name can hold
    * is E_USAGE, at the call.
    */
-  iterateRoots(opts: { prefix?: string } = {}): Generator<Root> {
+  iterateRoots(opts?: { prefix?: string }): Generator<Root> {
     // Not a generator method: the closed-store guard and the prefix check run at the call.
-    return Store.guarded(this, this.run((p) => p.refs.iterateRoots(opts)));
+    return Store.guarded(this, this.run((p) => p.refs.iterateRoots(checkOptions<{ prefix?: string }>(opts, STORE_OPTION_KEYS.iterateRoots, "iterateRoots"))));
   }
 
   /**
@@ -516,12 +562,19 @@ export class Store {
   }
 
   // maintenance
-  gc(opts: { dryRun?: boolean; graceMs?: number } = {}): GcReport {
+  /**
+   * Sweeps what no root keeps (gc.ts). `opts`: `dryRun` (a boolean: decide and report, sweep
+   * nothing) and `graceMs` (keep artifacts written less than this long ago; default
+   * DEFAULT_GC_GRACE_MS). Anything else — an unknown key such as `dryrun`, a `dryRun` that is
+   * not a boolean — is E_USAGE before anything is decided: a misread dry run would sweep.
+   */
+  gc(opts?: { dryRun?: boolean; graceMs?: number }): GcReport {
     this.requireWriter("gc");
+    const o = checkGcOptions(opts);
     return this.run((p) =>
       collectGarbage(this.root, p.catalog, this.clock, this.session, {
-        dryRun: opts.dryRun,
-        graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS,
+        dryRun: o.dryRun,
+        graceMs: o.graceMs ?? DEFAULT_GC_GRACE_MS,
       }),
     );
   }

@@ -145,8 +145,11 @@ describe("openStore options are checked before anything is created", () => {
     }
     const e = await cairnError(() => openStore({ dir: join(base, "str"), lockTimeoutMs: "100" as unknown as number }), ErrorCode.USAGE);
     expect(e.message).toBe("the writer-lock wait must be an integer number of milliseconds, got string");
-    // Integers (negative ones count as 0) still open.
-    openStore({ dir: join(base, "ok"), lockTimeoutMs: -5 }).close();
+    // A negative wait is refused too, as the CLI refuses `--wait -1` (it used to count as 0).
+    const neg = await cairnError(() => openStore({ dir: join(base, "neg"), lockTimeoutMs: -5 }), ErrorCode.USAGE);
+    expect(neg.message).toBe("the writer-lock wait must not be negative, got -5 ms");
+    expect(existsSync(join(base, "neg"))).toBe(false);
+    openStore({ dir: join(base, "ok"), lockTimeoutMs: 0 }).close();
     openStore({ dir: join(base, "ok"), lockTimeoutMs: 20 }).close();
   });
 
