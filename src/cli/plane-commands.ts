@@ -373,8 +373,8 @@ const SIGNALS_BEFORE_ABANDON = 3;
 
 /**
  * Runs `body` (one `node.execute`) with SIGINT/SIGTERM/SIGHUP handled: the first signal cancels
- * every running execution of `node` — each once: a ref already cancelled is not cancelled again
- * (every `cancel` writes an `execution.cancelled` record) — and any that becomes cancellable
+ * every running execution of `node` — each once: a ref already cancelled is not asked again (the
+ * node writes one `execution.cancelled` record per execution anyway) — and any that becomes cancellable
  * until `body` settles, as admission may still be under way, so the lane stops its work (a
  * process lane TERM, then KILLs, the command's process group) and the node emits
  * `execution.completed`. `body`'s result is then returned with the signal; the caller closes the

@@ -173,7 +173,7 @@ describe("config: declared-endpoint-weak targets", () => {
     );
     expect(configError(target({ ...d, lane_id: "http" }))).toBe('n.yaml: targets[0].endpoint: required: a target on the http lane "http" must declare its endpoint origin (scheme://host[:port])');
     expect(configError(target({ target_id: "t", lane_id: "http", attestation_class: LOCAL_WEAK_CLASS }))).toBe(
-      'n.yaml: targets[0].attestation_class: local-process-weak covers same-host lanes only (inline, worker, process); a target on the http lane "http" needs declared-endpoint-weak and an endpoint',
+      'n.yaml: targets[0].attestation_class: local-process-weak covers same-host lanes only (inline, worker, process, jsonrpc over stdio); a target on the http lane "http" needs declared-endpoint-weak and an endpoint',
     );
     expect(configError(target({ target_id: "t", lane_id: "process", attestation_class: LOCAL_WEAK_CLASS, endpoint: "http://a" }))).toBe("n.yaml: targets[0].endpoint: only a declared-endpoint-weak target declares an endpoint");
     expect(configError(target({ ...d, lane_id: "http", endpoint: "http://127.0.0.1:8080/api" }))).toBe("n.yaml: targets[0].endpoint: must be an origin (scheme://host[:port]) without path, query or fragment");
@@ -182,7 +182,11 @@ describe("config: declared-endpoint-weak targets", () => {
     expect(configError(target({ ...d, lane_id: "websocket", endpoint: "ws://h:81" }))).toBe("no error");
     expect(configError(target({ ...d, lane_id: "rpc", endpoint: "http://127.0.0.1:7000" }))).toBe("no error");
     expect(configError(target({ ...d, lane_id: "rpc", endpoint: "http://127.0.0.1:7001" }))).toBe('n.yaml: targets[0].endpoint: http://127.0.0.1:7001 is not the origin of lane "rpc"\'s transport.url (http://127.0.0.1:7000)');
-    expect(configError(target({ ...d, lane_id: "peer", endpoint: "http://127.0.0.1:7000" }))).toBe('n.yaml: targets[0].lane_id: lane "peer" uses the stdio transport: it has no network endpoint');
+    // a jsonrpc lane over stdio is a same-host lane (its peer is a local subprocess): local-process-weak, never an endpoint (u1 F12)
+    expect(configError(target({ ...d, lane_id: "peer", endpoint: "http://127.0.0.1:7000" }))).toBe(
+      'n.yaml: targets[0].attestation_class: declared-endpoint-weak is for network lanes; lane "peer" is a jsonrpc lane over the stdio transport (a local subprocess, no network endpoint): its targets are local-process-weak',
+    );
+    expect(configError(target({ target_id: "t", lane_id: "peer", attestation_class: LOCAL_WEAK_CLASS }))).toBe("no error");
     expect(configError(target({ ...d, lane_id: "http", endpoint: "http://a", extra: 1 }))).toBe("n.yaml: targets[0].extra: unknown key");
     // an operator allow-list on the lane must include every declared endpoint
     expect(configError({ ...base, lanes: ["inline", "process", { kind: "http", allowed_origins: ["http://127.0.0.1:9"] }] })).toBe(

@@ -29,7 +29,7 @@
  *  11. `policy_denied`          no policy rule lets subject use lane × operation → policy_denied
  * Nothing in a ref is believed before its signature verifies (steps 4–11 read signed fields only).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign as edSign, verify as edVerify } from "node:crypto";
 import { canonicalBytes, canonicalDigest } from "../../core/canonical.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { CONTRACT_VERSION, type JsonValue } from "../contracts/base.js";
@@ -216,6 +216,40 @@ function refuse(reason: "authority_rejected" | "authority_expired" | "policy_den
   return { ok: false, reason, message, details: { reason: cause, ...details } };
 }
 
+function optionError(option: string, message: string): CairnError {
+  return new CairnError(ErrorCode.USAGE, `Ed25519AuthorityVerifier: ${option}: ${message}`, { option });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isNonEmpty = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+
+/**
+ * The constructor's options, checked before use: a wrong shape is a CairnError `E_USAGE` naming
+ * the option (`trustedKeys[1].id`), never a TypeError from deep inside. Key material is parsed
+ * afterwards (`ed25519PublicKey`: `E_INVALID_INPUT`).
+ */
+function checkVerifierOptions(opts: unknown): asserts opts is Ed25519VerifierOptions {
+  if (!isObject(opts)) throw optionError("options", "must be an object {audience, trustedKeys, policy, verifierId?}");
+  // the audience's message as before this check was added
+  if (!isNonEmpty(opts.audience)) throw new CairnError(ErrorCode.USAGE, "authority audience must be a non-empty string", { option: "audience" });
+  if (!Array.isArray(opts.trustedKeys)) throw optionError("trustedKeys", "must be an array of {id, key}");
+  opts.trustedKeys.forEach((k: unknown, i) => {
+    if (!isObject(k)) throw optionError(`trustedKeys[${i}]`, "must be an object {id, key}");
+    if (!isNonEmpty(k.id)) throw optionError(`trustedKeys[${i}].id`, "must be a non-empty string");
+    if (typeof k.key !== "string" && !(k.key instanceof KeyObject)) throw optionError(`trustedKeys[${i}].key`, "must be an Ed25519 public key (KeyObject or PEM text)");
+  });
+  if (!Array.isArray(opts.policy)) throw optionError("policy", "must be an array of {subject, lanes, operations}");
+  opts.policy.forEach((r: unknown, i) => {
+    if (!isObject(r)) throw optionError(`policy[${i}]`, "must be an object {subject, lanes, operations}");
+    if (!isNonEmpty(r.subject)) throw optionError(`policy[${i}].subject`, "must be a non-empty string");
+    for (const f of ["lanes", "operations"] as const) {
+      const xs = r[f];
+      if (!Array.isArray(xs) || !xs.every(isNonEmpty)) throw optionError(`policy[${i}].${f}`, `must be an array of non-empty strings ("*" for any)`);
+    }
+  });
+  if (opts.verifierId !== undefined && !isNonEmpty(opts.verifierId)) throw optionError("verifierId", "must be a non-empty string");
+}
+
 /** The Ed25519 authority verifier (see the module comment for the check order). */
 export class Ed25519AuthorityVerifier implements AuthorityVerifier {
   readonly verifier_id: string;
@@ -225,7 +259,7 @@ export class Ed25519AuthorityVerifier implements AuthorityVerifier {
   private readonly policy: readonly PolicyRule[];
 
   constructor(opts: Ed25519VerifierOptions) {
-    if (typeof opts.audience !== "string" || opts.audience.length === 0) throw new CairnError(ErrorCode.USAGE, "authority audience must be a non-empty string");
+    checkVerifierOptions(opts);
     const keys = new Map<string, KeyObject>();
     for (const k of opts.trustedKeys) {
       if (keys.has(k.id)) throw new CairnError(ErrorCode.USAGE, `duplicate trusted key id ${JSON.stringify(k.id)}`, { key_id: k.id });

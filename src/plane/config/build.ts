@@ -2,9 +2,10 @@
  * Builds a registered, gated node from a NodeConfig:
  *   1. lanes (via the lane builder; option errors name `lanes[i].<field>`);
  *   2. the `local-process-weak` target verifier, limited to the configured lanes of kind
- *      inline / worker / process whose placement is local, and the `declared-endpoint-weak`
+ *      inline / worker / process whose placement is local and jsonrpc lanes over the stdio
+ *      transport (a peer the node starts on this host), and the `declared-endpoint-weak`
  *      verifier (registered only when a target uses that class), limited to the configured
- *      lanes of kind http / jsonrpc / sse / websocket. An
+ *      lanes of kind http / sse / websocket and jsonrpc over http. An
  *      http / sse / websocket lane with declared-endpoint targets gets `allowed_origins` = the
  *      declared origins of its targets (an operator-set `allowed_origins` must include each of
  *      them): besides admission's endpoint match, the lane itself refuses any other origin
@@ -28,7 +29,7 @@ import { buildLane, type InlineFunction } from "../lanes/index.js";
 import type { Lane } from "../lanes/lane.js";
 import { PLACEMENT_SURFACES } from "../placements/placement.js";
 import { PlaneNode } from "../node/node.js";
-import type { NodeConfig } from "./node-config.js";
+import { isStdioJsonRpc, type NodeConfig } from "./node-config.js";
 
 /** Lane kinds that run on the node's own host (eligible for `local-process-weak`). */
 export const SAME_HOST_LANE_KINDS: readonly string[] = Object.freeze(["inline", "worker", "process"]);
@@ -123,8 +124,9 @@ function build(cfg: NodeConfig, o: BuildNodeOptions, lanes: Lane[]): BuiltNode {
     lanes.push(lane);
     node.registerLane(lane);
     const surfaces = lane.capabilities().surfaces;
-    if (SAME_HOST_LANE_KINDS.includes(l.kind) && surfaces.every((s) => s === PLACEMENT_SURFACES.local)) localLanes.push(lane.id);
-    if (NETWORK_LANE_KINDS.includes(l.kind)) networkLanes[lane.id] = l.kind;
+    const stdio = isStdioJsonRpc(l);
+    if ((SAME_HOST_LANE_KINDS.includes(l.kind) || stdio) && surfaces.every((s) => s === PLACEMENT_SURFACES.local)) localLanes.push(lane.id);
+    if (NETWORK_LANE_KINDS.includes(l.kind) && !stdio) networkLanes[lane.id] = l.kind;
   });
   const maxTtl = Math.max(3_600_000, ...cfg.targets.map((t) => t.ttl_seconds * 1000));
   const weak = new LocalWeakVerifier({ lanes: localLanes, ttlMs: maxTtl, ...(o.localWeak ?? {}) });

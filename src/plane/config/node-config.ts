@@ -20,7 +20,7 @@ import { LineCounter, parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { DECLARED_ENDPOINT_CLASS, endpointOrigin, ENDPOINT_SCHEMES, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
-import { LOCAL_WEAK_CLASS, LOCAL_WEAK_DEFAULT_LANES } from "../attestation/local-weak.js";
+import { LOCAL_WEAK_CLASS } from "../attestation/local-weak.js";
 import { strictUtf8 } from "../../core/utf8.js";
 
 const name = z.string().min(1, { message: "must be a non-empty string" });
@@ -50,14 +50,33 @@ const policyRuleSchema = z
   })
   .strict();
 
-/** A lane entry: a kind (`process`), or `{ kind, id?, ...lane options }` (options validated by the lane builder). */
-const laneEntrySchema = z.union([
-  laneId.transform((kind) => ({ kind, id: kind, options: {} as Record<string, unknown> })),
-  z
-    .object({ kind: laneId, id: laneId.optional() })
-    .passthrough()
-    .transform(({ kind, ...options }) => ({ kind, id: options.id ?? kind, options: options as Record<string, unknown> })),
-]);
+/** The message of a lane entry that is neither a kind nor an object. */
+const LANE_ENTRY_MESSAGE = "must be a lane kind (string) or {kind, id?, …options}";
+
+const laneKindEntry = laneId.transform((kind) => ({ kind, id: kind, options: {} as Record<string, unknown> }));
+const laneObjectEntry = z
+  .object({ kind: laneId, id: laneId.optional() })
+  .passthrough()
+  .transform(({ kind, ...options }) => ({ kind, id: options.id ?? kind, options: options as Record<string, unknown> }));
+
+/**
+ * A lane entry: a kind (`process`), or `{ kind, id?, ...lane options }` (options validated by the
+ * lane builder). Not a `z.union`: the form is chosen by the entry's type, so an error in an
+ * object names its key (`lanes[0].id: must match …`) instead of the union's generic message.
+ */
+const laneEntrySchema = z.unknown().transform((v, ctx) => {
+  const form = typeof v === "string" ? laneKindEntry : v !== null && typeof v === "object" && !Array.isArray(v) ? laneObjectEntry : null;
+  if (form === null) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: LANE_ENTRY_MESSAGE });
+    return z.NEVER;
+  }
+  const r = form.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue } as z.IssueData); // path and message kept, under lanes[i]
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 const targetSchema = z
   .object({
@@ -72,23 +91,38 @@ const targetSchema = z
   })
   .strict();
 
+/** The same-host lanes `local-process-weak` covers, as the config errors list them. */
+const SAME_HOST_LANES_TEXT = "inline, worker, process, jsonrpc over stdio";
+
+/** A jsonrpc lane entry over the stdio transport: its peer is a local subprocess (a same-host lane). */
+export function isStdioJsonRpc(lane: { kind: string; options: Record<string, unknown> }): boolean {
+  const tr = lane.options.transport as { kind?: unknown } | null | undefined;
+  return lane.kind === "jsonrpc" && tr !== null && typeof tr === "object" && tr.kind === "stdio";
+}
+
 /**
  * The attestation rules of one target (lane kind ↔ class ↔ endpoint), as [key, message] or null:
- * `local-process-weak` only on same-host lane kinds and without endpoint; every target on a
- * network lane kind is `declared-endpoint-weak` with an `endpoint` origin of the lane's schemes;
- * a jsonrpc lane must use the http transport, and its `transport.url` must be on that origin.
+ * `local-process-weak` only on same-host lanes (inline, worker, process, and jsonrpc over the
+ * stdio transport, whose peer the node starts on this host) and without endpoint; every target on
+ * a network lane (http, sse, websocket, jsonrpc over http) is `declared-endpoint-weak` with an
+ * `endpoint` origin of the lane's schemes, and a jsonrpc lane's `transport.url` must be on that
+ * origin.
  */
 function targetProblem(
   t: { lane_id: string; attestation_class: string; endpoint?: string | undefined },
   lane: { kind: string; options: Record<string, unknown> },
 ): [string, string] | null {
-  const network = NETWORK_LANE_KINDS.includes(lane.kind);
+  const stdio = isStdioJsonRpc(lane);
+  const network = NETWORK_LANE_KINDS.includes(lane.kind) && !stdio;
   if (t.attestation_class === LOCAL_WEAK_CLASS) {
     if (network) {
-      return ["attestation_class", `${LOCAL_WEAK_CLASS} covers same-host lanes only (${LOCAL_WEAK_DEFAULT_LANES.join(", ")}); a target on the ${lane.kind} lane ${JSON.stringify(t.lane_id)} needs ${DECLARED_ENDPOINT_CLASS} and an endpoint`];
+      return ["attestation_class", `${LOCAL_WEAK_CLASS} covers same-host lanes only (${SAME_HOST_LANES_TEXT}); a target on the ${lane.kind} lane ${JSON.stringify(t.lane_id)} needs ${DECLARED_ENDPOINT_CLASS} and an endpoint`];
     }
     if (t.endpoint !== undefined) return ["endpoint", `only a ${DECLARED_ENDPOINT_CLASS} target declares an endpoint`];
     return null;
+  }
+  if (stdio) {
+    return ["attestation_class", `${DECLARED_ENDPOINT_CLASS} is for network lanes; lane ${JSON.stringify(t.lane_id)} is a jsonrpc lane over the stdio transport (a local subprocess, no network endpoint): its targets are ${LOCAL_WEAK_CLASS}`];
   }
   if (!network) return ["attestation_class", `${DECLARED_ENDPOINT_CLASS} is for network lanes (${NETWORK_LANE_KINDS.join(", ")}); lane ${JSON.stringify(t.lane_id)} is a ${lane.kind} lane`];
   if (t.endpoint === undefined) return ["endpoint", `required: a target on the ${lane.kind} lane ${JSON.stringify(t.lane_id)} must declare its endpoint origin (scheme://host[:port])`];
@@ -97,7 +131,6 @@ function targetProblem(
   if (!norm.ok) return ["endpoint", norm.message];
   if (lane.kind === "jsonrpc") {
     const tr = lane.options.transport as { kind?: unknown; url?: unknown } | undefined;
-    if (tr !== null && typeof tr === "object" && tr.kind === "stdio") return ["lane_id", `lane ${JSON.stringify(t.lane_id)} uses the stdio transport: it has no network endpoint`];
     if (tr !== null && typeof tr === "object" && tr.kind === "http" && typeof tr.url === "string") {
       let laneOrigin: string | null = null;
       try {
@@ -202,7 +235,7 @@ export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node co
       path = [...path, [...issue.keys].sort()[0] as string];
       message = "unknown key";
     } else if (issue.code === z.ZodIssueCode.invalid_union) {
-      message = "must be a lane kind (string) or {kind, id?, …options}";
+      message = LANE_ENTRY_MESSAGE;
     }
     throw configError(file, keyPath(path), message);
   }

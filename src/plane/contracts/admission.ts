@@ -77,6 +77,7 @@ export const REJECTION_REASONS = Object.freeze([
   "direct_provenance_not_allowed",
   "target_descriptor_expired",
   "no_satisfying_attested_target",
+  "placement_unavailable",
   "target_attestation_unverifiable",
   "unknown_execution_ref",
 ] as const);

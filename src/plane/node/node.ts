@@ -21,7 +21,9 @@
  *   1. `invalid_request`            the input is not a JSON object
  *   2. `contract_version_mismatch`  `contract_version` is not 1 (missing counts as a mismatch)
  *   3. `invalid_request`            the AdmissionRequest schema fails (details name the path),
- *                                   or request_id does not match SAFE_ID_RE (`$.request_id`);
+ *                                   or request_id does not match SAFE_ID_RE (`$.request_id`),
+ *                                   or a string or member name anywhere in the request holds a
+ *                                   lone surrogate (details.reason `lone_surrogate`, the path);
  *                                   nested acceptable_attestation / sandbox_profile / authority_ref
  *                                   without their own contract_version inherit the request's.
  *      An unvalidated request_id is echoed (rejection, evidence) only if it matches SAFE_ID_RE;
@@ -42,7 +44,9 @@
  *      policy_denied). details.reason is ALWAYS set; a throwing verifier or a malformed verdict
  *      is `authority_rejected` / verifier_error.
  *  10. target selection: `no_satisfying_attested_target`, or `target_descriptor_expired` when
- *      the only targets that would satisfy the request have expired descriptors.
+ *      the only targets that would satisfy the request have expired descriptors, or
+ *      `placement_unavailable` when only the request's non-local `placement.kind` stood in the
+ *      way (every target attesting an acceptable class runs local).
  * A request without `request_id` gets one minted (prefix `adm`).
  *
  * TARGET SELECTION (deterministic, no fallback). The ranked classes are the request's
@@ -54,13 +58,17 @@
  * `declared-endpoint-weak`) the lane's `requestOrigin(payload)` is exactly that origin — a lane
  * that cannot say is never eligible (fail closed). When only the origin stood in the way, the
  * rejection is `no_satisfying_attested_target` with details.reason `endpoint_not_attested` and
- * the request's `origin` (null if none). This fixes the reference's map-order choice and its
+ * the request's `origin` (null if none); when only the placement did, it is
+ * `placement_unavailable` with details `{lane_id, classes, requested, placement: "local"}` (the
+ * lane's own failure class for a placement mismatch, here before any I/O). Precedence: an
+ * expired descriptor, then the origin, then the placement. This fixes the reference's map-order choice and its
  * priority-only-within-one-target quirk.
  *
  * EXECUTION. One execute call dispatches to exactly one target, once. There is no retry and
  * no fallback: a failure is returned as the result; trying elsewhere is the caller's decision.
  * Evidence sequence: admission.accepted, target.selected, execution.started, [execution.cancelled],
- * execution.completed — or a single admission.rejected. A rejection returns an ExecutionResult
+ * execution.completed — or a single admission.rejected. `execution.cancelled` is written once per
+ * execution, however often `cancel` is called. A rejection returns an ExecutionResult
  * with status `rejected` and the rejection. A lane that throws instead of returning an outcome
  * yields status `failed` with failure class `semantic_runtime_failed` (`cancellation` if the
  * execution was being cancelled); one that resolves an invalid outcome (undefined, a succeeded
@@ -72,7 +80,7 @@
  */
 import type { Clock } from "../../core/clock.js";
 import { CairnError, UsageError } from "../../core/errors.js";
-import { CONTRACT_VERSION, CONTRACT_VERSION_RANGE, type JsonValue } from "../contracts/base.js";
+import { CONTRACT_VERSION, CONTRACT_VERSION_RANGE, jsonPath, loneSurrogatePath, type JsonValue } from "../contracts/base.js";
 import {
   makeAdmissionDecision,
   makeAdmissionRejection,
@@ -93,6 +101,9 @@ import type { Lane, LaneContext, LaneOutcome } from "../lanes/lane.js";
 
 export const DIRECT_REASON = "direct lower-lane-owner execution";
 export const GOVERNED_REASON = "admitted";
+/** `details.reason` of an `invalid_request` holding a string with a lone surrogate. */
+export const LONE_SURROGATE_REASON = "lone_surrogate";
+const LONE_SURROGATE_MESSAGE = "a string or member name with a lone surrogate, which canonical JSON (RFC 8785) cannot hold";
 
 /** How a node reaches a target. The default runs the registered lane in this process. */
 export interface TargetClient {
@@ -125,7 +136,7 @@ export type AdmitResult =
   | { readonly ok: false; readonly rejection: AdmissionRejection; readonly request: AdmissionRequest | null; readonly evidence: readonly Evidence[] };
 
 export type CancelResult =
-  | { readonly ok: true; readonly execution_ref: string; readonly evidence: Evidence }
+  | { readonly ok: true; readonly execution_ref: string; readonly evidence: Evidence; readonly already_cancelled?: true }
   | { readonly ok: false; readonly rejection: AdmissionRejection };
 
 interface Stamps {
@@ -149,6 +160,8 @@ interface Running {
   readonly cancelEvidence: string[];
   /** Pending `execution.cancelled` emissions: `execution.completed` waits for them (ordering). */
   readonly cancelling: Promise<unknown>[];
+  /** The first cancel's `execution.cancelled` record (an execution is cancelled once). */
+  cancelled: Promise<Evidence> | null;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -175,6 +188,7 @@ export const REJECTION_EVIDENCE_MESSAGES: Readonly<Record<string, string>> = Obj
   direct_provenance_not_allowed: "direct provenance is not allowed",
   target_descriptor_expired: "the target descriptor has expired",
   no_satisfying_attested_target: "no attested target satisfies the request",
+  placement_unavailable: "no attested target runs on the requested placement",
   target_attestation_unverifiable: "the target attestation cannot be verified",
   unknown_execution_ref: "no running execution has this ref",
 });
@@ -500,6 +514,13 @@ export class PlaneNode {
     if (!isSafeId(req.request_id)) {
       return no("invalid_request", `invalid AdmissionRequest at $.request_id: must match ${SAFE_ID_RE.source}`, { path: "$.request_id", ...idNote }, null, null);
     }
+    // A string RFC 8785 cannot encode is refused here, in any field (payload, metadata,
+    // idempotency_key, a member name…): evidence could not fingerprint it, nor a signer sign it.
+    const lone = loneSurrogatePath(req);
+    if (lone !== null) {
+      const path = jsonPath(lone);
+      return no("invalid_request", `invalid AdmissionRequest at ${path}: ${LONE_SURROGATE_MESSAGE}`, { path, reason: LONE_SURROGATE_REASON, ...idNote }, null, rawId);
+    }
     // an unregistered lane id is never repeated (it may be anything, a secret included)
     const laneShown = fingerprint(req.lane_id);
     const laneText = "the requested lane";
@@ -558,11 +579,15 @@ export class PlaneNode {
     const origin = onLane.some((t) => t.descriptor.metadata.endpoint_origin !== undefined) ? this.requestOrigin(req) : null;
     let expired = false;
     let offEndpoint = false;
+    let offPlacement = false;
     for (const cls of ranked) {
       for (const t of onLane) {
         const d = t.descriptor;
         if (!d.attested_capability_classes.includes(cls)) continue;
-        if (remote && d.metadata.placement === "local") continue;
+        if (remote && d.metadata.placement === "local") {
+          offPlacement = true;
+          continue;
+        }
         if (d.metadata.endpoint_origin !== undefined && (typeof d.metadata.endpoint_origin !== "string" || d.metadata.endpoint_origin !== origin)) {
           offEndpoint = true;
           continue;
@@ -583,6 +608,16 @@ export class PlaneNode {
         lane_id: req.lane_id,
         classes: ranked,
         origin,
+      });
+    }
+    if (offPlacement) {
+      // Only the requested placement stood in the way: every target attesting an acceptable class runs local.
+      const requested = req.placement?.kind ?? null;
+      return fail("placement_unavailable", `lane ${req.lane_id} runs local, not ${JSON.stringify(requested)}: no verified target on it runs on the requested placement`, {
+        lane_id: req.lane_id,
+        classes: ranked,
+        requested,
+        placement: "local",
       });
     }
     return fail("no_satisfying_attested_target", `no verified target on lane ${req.lane_id} attests an acceptable class`, { lane_id: req.lane_id, classes: ranked });
@@ -633,7 +668,7 @@ export class PlaneNode {
     const governed = target !== null;
     const evidenceIds = adm.evidence.map((e) => e.evidence_id);
     const controller = new AbortController();
-    const running: Running = { controller, stamps, cancelEvidence: [], cancelling: [] };
+    const running: Running = { controller, stamps, cancelEvidence: [], cancelling: [], cancelled: null };
     const events: ExecutionEvent[] = [];
     let outcome: LaneOutcome;
     // `execution.started` is on every sink before the execution becomes cancellable or runs.
@@ -759,16 +794,22 @@ export class PlaneNode {
     return null;
   }
 
-  /** Aborts a running execution's signal and emits `execution.cancelled`; unknown refs are rejected. */
+  /**
+   * Aborts a running execution's signal and emits `execution.cancelled`; unknown refs are
+   * rejected. An execution is cancelled once: a later call while it is still running emits
+   * nothing and resolves the first call's record, with `already_cancelled: true`.
+   */
   async cancel(ref: string | { ref: string }): Promise<CancelResult> {
     const key = typeof ref === "string" ? ref : ref?.ref;
     const run = typeof key === "string" ? this.running.get(key) : undefined;
     if (run === undefined || typeof key !== "string") {
       return { ok: false, rejection: this.reject("unknown_execution_ref", "no running execution has this ref", { execution_ref: typeof key === "string" ? key : null }) };
     }
+    if (run.cancelled !== null) return { ok: true, execution_ref: key, evidence: await run.cancelled, already_cancelled: true };
     const id = this.ids.next("ev");
     run.cancelEvidence.push(id);
     const emitting = this.emit("execution.cancelled", run.stamps, { reason: "cancel requested" }, run.stamps.provenance_kind === "node_admitted", id);
+    run.cancelled = emitting;
     run.cancelling.push(emitting.catch(() => undefined));
     run.controller.abort();
     const evidence = await emitting;
