@@ -8,7 +8,9 @@
  * `details.reason = "invalid_lane_request"` and `details.path`: the request cannot be framed for
  * this lane, and retrying it cannot help (the class is non-retryable).
  */
+import { isUtf8 } from "node:buffer";
 import { z } from "zod";
+import { CairnError, ErrorCode } from "../../core/errors.js";
 import { CONTRACT_VERSION, type JsonValue, jsonPath, jsonValue } from "../contracts/base.js";
 import { newExecutionEvent, type ExecutionEvent, type ExecutionRequest } from "../contracts/execution.js";
 import type { FailureClass } from "../contracts/failure.js";
@@ -29,6 +31,23 @@ export function describeIssue(error: z.ZodError, root: readonly (string | number
     message = "unknown key";
   }
   return { path: jsonPath(path), message };
+}
+
+/** The construction error of a lane of `kind`: E_INVALID_INPUT naming the option (`lane http: $.max_response_bytes: …`). */
+export function invalidLaneOption(kind: string, path: string, message: string): CairnError {
+  return new CairnError(ErrorCode.INVALID_INPUT, `lane ${kind}: ${path}: ${message}`, { lane_kind: kind, path });
+}
+
+/**
+ * Lane options validated by `schema` — the one validation path of the lane constructors and of
+ * config-driven construction (index.ts `buildLane`): the first problem is a CairnError
+ * E_INVALID_INPUT naming the option (`invalidLaneOption`), never a raw ZodError.
+ */
+export function parseLaneOptions<S extends z.ZodTypeAny>(kind: string, schema: S, options: unknown): z.output<S> {
+  const r = schema.safeParse(options);
+  if (r.success) return r.data as z.output<S>;
+  const { path, message } = describeIssue(r.error);
+  throw invalidLaneOption(kind, path, message);
 }
 
 /** A lane failure for a request this lane cannot accept. */
@@ -291,11 +310,6 @@ export class BoundedBuffer {
   bytes(): Buffer {
     return Buffer.concat(this.chunks, this.kept);
   }
-
-  /** The kept bytes as UTF-8 (invalid sequences, e.g. a character cut by the cap, become U+FFFD). */
-  text(): string {
-    return this.bytes().toString("utf8");
-  }
 }
 
 /** Strict (invalid UTF-8 throws) and BOM-preserving: a leading U+FEFF is part of the raw fact. */
@@ -311,6 +325,49 @@ export function encodeBody(bytes: Buffer): { body: string; body_encoding: "utf8"
   } catch {
     return { body: bytes.toString("base64"), body_encoding: "base64" };
   }
+}
+
+/** Length of the UTF-8 sequence a lead byte starts (0 for a byte that cannot lead one). */
+function utf8SequenceLength(b: number): number {
+  return b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+}
+
+/**
+ * True when `bytes` are valid UTF-8 except for their last character, cut short: a lead byte
+ * followed by fewer continuation bytes than it needs (what a byte cap does to valid UTF-8).
+ */
+function utf8CutShort(bytes: Buffer): boolean {
+  for (let k = 1; k <= 3 && k <= bytes.length; k++) {
+    const lead = bytes[bytes.length - k] as number;
+    if (lead >= 0x80 && lead <= 0xbf) continue; // a continuation byte: look one further back
+    const need = utf8SequenceLength(lead);
+    return need > k && isUtf8(bytes.subarray(0, bytes.length - k)) && strictUtf8Prefix(bytes.subarray(bytes.length - k));
+  }
+  return false;
+}
+
+/** True when `tail` (a lead byte and continuation bytes) can begin a valid UTF-8 sequence. */
+function strictUtf8Prefix(tail: Buffer): boolean {
+  const lead = tail[0] as number;
+  const second = tail[1];
+  if (second === undefined) return true;
+  // The second byte's range depends on the lead (no overlongs, no surrogates, nothing past U+10FFFF).
+  if (lead === 0xe0) return second >= 0xa0 && second <= 0xbf;
+  if (lead === 0xed) return second >= 0x80 && second <= 0x9f;
+  if (lead === 0xf0) return second >= 0x90 && second <= 0xbf;
+  if (lead === 0xf4) return second >= 0x80 && second <= 0x8f;
+  return true;
+}
+
+/**
+ * A captured output stream (process stdout/stderr, a JSON-RPC peer's stderr) as a raw fact:
+ * UTF-8 text when the kept bytes are valid UTF-8 — or would be but for a last character the cap
+ * cut short, which becomes U+FFFD (`truncated` only) — else base64, flagged `base64: true` (the
+ * lane then adds `<stream>_encoding: "base64"`). Never decoded lossily otherwise.
+ */
+export function encodeStream(bytes: Buffer, truncated: boolean): { text: string; base64: boolean } {
+  if (isUtf8(bytes) || (truncated && utf8CutShort(bytes))) return { text: bytes.toString("utf8"), base64: false };
+  return { text: bytes.toString("base64"), base64: true };
 }
 
 /** True when `v` is a JSON value (no undefined, functions, NaN, Dates, Maps…). */

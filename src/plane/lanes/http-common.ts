@@ -6,7 +6,8 @@
 import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
 import type { LaneFailure, LaneOutcome } from "./lane.js";
-import { deadlineFailure, encodeBody, errnoCode, errorMessage, type Deadline, type Run } from "./common.js";
+import { clip, deadlineFailure, encodeBody, errnoCode, errorMessage, type Deadline, type Run } from "./common.js";
+import { CONTENT_ENCODING_QUOTE_CHARS } from "./limits.js";
 
 /**
  * An absolute URL of one of `schemes` WITHOUT credentials (`user:password@`): fetch and ws refuse
@@ -55,8 +56,11 @@ export const allowedOriginsOption = z
   .optional();
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Connection-level headers the client manages itself; a request may not set them. */
-export const RESERVED_REQUEST_HEADERS = ["connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
+/**
+ * Headers the client manages itself; a request may not set them: the connection-level ones, and
+ * `accept-encoding`, which the fetch-based lanes always send as `identity` (CONTENT_CODING_HEADER).
+ */
+export const RESERVED_REQUEST_HEADERS = ["accept-encoding", "connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
 /**
  * Header values a request may carry: HTAB and visible ASCII plus space (`\t`, `\x20`-`\x7e`).
  * Stricter than RFC 9110 (which also allows obs-text `\x80`-`\xff`): fetch rejects anything
@@ -107,37 +111,134 @@ export function checkOrigin(url: string, allowed: readonly string[] | undefined)
   return { class: "policy_denied", message: `origin ${origin} is not allowed by this lane`, details: { reason: "origin_not_allowed", origin, allowed: [...allowed] } };
 }
 
-/** Response headers as a sorted plain object (lower-case names; repeated headers joined by fetch). */
+/**
+ * Response headers as a sorted plain object (lower-case names). A repeated header is one string,
+ * its values joined with ", " by fetch — except `set-cookie`, whose values cannot be joined
+ * (a cookie's `Expires` holds a comma): it is an array of every `Set-Cookie` value, in the order
+ * received (`Headers.getSetCookie()`), whenever the response has one.
+ */
 export function headerObject(headers: Headers): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
-  for (const [k, v] of [...headers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = v;
+  for (const [k, v] of [...headers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) out[k] = k === "set-cookie" ? [...headers.getSetCookie()] : v;
   return out;
 }
 
+/**
+ * The fetch-based lanes (http, sse, jsonrpc over HTTP) send `accept-encoding: identity`: fetch
+ * (undici) decodes a `gzip`/`deflate`/`br` body itself, so the lane would not see the bytes the
+ * peer sent; it accepts a compressed stream cut before its end as complete; and on some
+ * undecodable bodies its reader never settles. A response that is compressed all the same is
+ * refused (`unexpectedCoding`) without reading its body.
+ */
+export const CONTENT_CODING_HEADER = { "accept-encoding": "identity" } as const;
+
+/** The content codings fetch decodes (any other coding reaches the lane as sent). */
+const DECODED_CODINGS = ["gzip", "x-gzip", "deflate", "br"];
+/** Statuses fetch gives no body (it decodes none). */
+const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
+
+/**
+ * `protocol_framing_failed` (`unexpected_content_coding`) for a response whose body fetch would
+ * decode although the request accepted only `identity` (CONTENT_CODING_HEADER), with the
+ * response head as output; null for any other response (no body: HEAD, 204, 304…; no coding,
+ * `identity`, or a coding fetch passes through unchanged). The body is cancelled, not read.
+ */
+export function unexpectedCoding(res: Response, method: string, head: Record<string, JsonValue>, run: Run): LaneOutcome | null {
+  const value = res.headers.get("content-encoding");
+  if (value === null || method === "HEAD" || NULL_BODY_STATUSES.includes(res.status)) return null;
+  const codings = value.toLowerCase().split(",").map((c) => c.trim()).filter((c) => c !== "");
+  if (!codings.some((c) => DECODED_CODINGS.includes(c))) return null;
+  // Not awaited: undici may never settle a cancel on such a body either.
+  if (res.body !== null) void res.body.cancel().catch(() => undefined);
+  const shown = clip(value, CONTENT_ENCODING_QUOTE_CHARS);
+  return run.fail(
+    "protocol_framing_failed",
+    `the response is compressed (content-encoding: ${shown}) although the request accepted only identity: its bytes cannot be kept as sent`,
+    head,
+    { reason: "unexpected_content_coding", content_encoding: shown },
+  );
+}
 export interface CappedBody {
   readonly bytes: Buffer;
   readonly truncated: boolean;
 }
 
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+
+/**
+ * A stream reader whose `read()` also settles when `signal` aborts (with null), whatever the
+ * stream does: undici's fetch may leave a body read pending forever after its signal aborted
+ * (e.g. a compressed body it cannot decode), and the lane's deadline must still decide. One
+ * abort listener per reader (not one per read: a stream of many small chunks must not pile up
+ * reactions); on abort the reader is cancelled without waiting.
+ */
+export class DeadlineReader {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private wake: (() => void) | null = null;
+  private readonly onAbort = (): void => {
+    void this.reader.cancel().catch(() => undefined);
+    this.wake?.();
+  };
+
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    private readonly signal: AbortSignal,
+  ) {
+    this.reader = body.getReader();
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** The next chunk, `{ done: true }` at the end, or null once `signal` aborted; rejects as the stream does. */
+  read(): Promise<ReadResult | null> {
+    if (this.signal.aborted) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      this.wake = () => resolve(null);
+      this.reader.read().then(
+        (r) => {
+          this.wake = null;
+          resolve(r);
+        },
+        (err: unknown) => {
+          this.wake = null;
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Cancels the stream (the rest is never read), without waiting for it; detaches from `signal`. */
+  cancel(): void {
+    this.dispose();
+    void this.reader.cancel().catch(() => undefined);
+  }
+
+  dispose(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+  }
+}
+
 /**
  * Reads a response body up to `cap` bytes; on reaching the cap the stream is cancelled (the rest
- * is never read). Errors (abort, a socket reset mid-body) propagate with the bytes read so far
- * attached as `partial`.
+ * is never read). Every read is raced against `signal` (the lane's deadline, DeadlineReader), so
+ * this settles at the latest when it aborts. Errors (abort, a socket reset mid-body) propagate
+ * with the bytes read so far attached as `partial`.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number): Promise<CappedBody> {
+export async function readCapped(body: ReadableStream<Uint8Array> | null, cap: number, signal: AbortSignal): Promise<CappedBody> {
   if (body === null) return { bytes: Buffer.alloc(0), truncated: false };
-  const reader = body.getReader();
+  const reader = new DeadlineReader(body, signal);
   const chunks: Buffer[] = [];
   let kept = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const r = await reader.read();
+      if (r === null) throw new Error("the deadline fired while the body was read");
+      const { done, value } = r;
       if (done) return { bytes: Buffer.concat(chunks, kept), truncated: false };
       const room = cap - kept;
       if (value.length > room) {
         chunks.push(Buffer.from(value.buffer, value.byteOffset, room));
         kept += room;
-        await reader.cancel().catch(() => undefined);
+        reader.cancel();
         return { bytes: Buffer.concat(chunks, kept), truncated: true };
       }
       chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
@@ -145,6 +246,8 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, cap: n
     }
   } catch (err) {
     throw Object.assign(new Error(redactUrls(errorMessage(err)), { cause: err }), { partial: Buffer.concat(chunks, kept) });
+  } finally {
+    reader.dispose();
   }
 }
 

@@ -18,7 +18,11 @@
  * is `policy_denied`, before any I/O.
  *
  * The body is read up to `max_response_bytes`; beyond it the stream is cancelled and
- * `body_truncated` / `metrics.output_truncated` are true (the status stays the status's).
+ * `body_truncated` / `metrics.output_truncated` are true (the status stays the status's). Every
+ * read is raced against the deadline (fetch may never settle some reads). The request carries
+ * `accept-encoding: identity` (a reserved header); a response compressed all the same (gzip,
+ * deflate, br) is `protocol_framing_failed` (`unexpected_content_coding`, output the head),
+ * its body unread: fetch would decode it, so its bytes could not be kept as sent.
  */
 import { z } from "zod";
 import type { JsonValue } from "../contracts/base.js";
@@ -26,8 +30,8 @@ import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, bodyReadFailure, checkOrigin, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, invalidRequest, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
+import { allowedOriginsOption, bodyReadFailure, checkOrigin, CONTENT_CODING_HEADER, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure, unexpectedCoding } from "./http-common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
 import { DEFAULT_HTTP_METHODS, DEFAULT_MAX_RESPONSE_BYTES, HTTP_MAX_TIMEOUT_MS, HTTP_METHODS, MAX_REQUEST_BODY_BYTES, MAX_RESPONSE_BYTES_LIMIT } from "./limits.js";
 
@@ -68,7 +72,7 @@ export class HttpLane implements Lane {
   private readonly opts: z.output<typeof httpLaneOptionsSchema>;
 
   constructor(options: HttpLaneOptions = {}) {
-    this.opts = httpLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("http", httpLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
@@ -92,7 +96,7 @@ export class HttpLane implements Lane {
     }
     const denied = checkOrigin(p.url, this.opts.allowed_origins);
     if (denied !== null) return run.failWith(denied);
-    const headers: Record<string, string> = { ...p.headers };
+    const headers: Record<string, string> = { ...p.headers, ...CONTENT_CODING_HEADER };
     let body: string | undefined = p.body;
     if (p.json !== undefined) {
       body = JSON.stringify(p.json);
@@ -112,8 +116,10 @@ export class HttpLane implements Lane {
         return run.failWith(transportFailure(err, p.url));
       }
       const head: Record<string, JsonValue> = { status_code: res.status, headers: headerObject(res.headers) };
+      const compressed = unexpectedCoding(res, method, head, run);
+      if (compressed !== null) return compressed;
       try {
-        const { bytes, truncated } = await readCapped(res.body, this.opts.max_response_bytes);
+        const { bytes, truncated } = await readCapped(res.body, this.opts.max_response_bytes, deadline.signal);
         const output = { ...head, ...encodeBody(bytes), body_truncated: truncated };
         return run.fact(res.ok ? "succeeded" : "failed", output, { bytes: bytes.length, truncated });
       } catch (err) {

@@ -13,7 +13,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { describeIssue } from "./common.js";
+import { invalidLaneOption, parseLaneOptions } from "./common.js";
 import { HttpLane, httpLaneOptionsSchema } from "./http.js";
 import { InlineLane, inlineLaneOptionsSchema, type InlineFunction } from "./inline.js";
 import { JsonRpcLane, jsonrpcLaneOptionsSchema } from "./jsonrpc.js";
@@ -64,9 +64,7 @@ export function isLaneKind(kind: unknown): kind is LaneKind {
   return typeof kind === "string" && (LANE_KINDS as readonly string[]).includes(kind);
 }
 
-function invalid(kind: string, path: string, message: string): CairnError {
-  return new CairnError(ErrorCode.INVALID_INPUT, `lane ${kind}: ${path}: ${message}`, { lane_kind: kind, path });
-}
+const invalid = invalidLaneOption;
 
 function resolvePaths(kind: LaneKind, options: Record<string, unknown>, baseDir: string | undefined): Record<string, unknown> {
   if (baseDir === undefined) return options;
@@ -96,26 +94,24 @@ export function buildLane(kind: string, options: unknown = {}, context: BuildLan
   if (kind === "inline" && context.inlineFunctions !== undefined) {
     opts = { ...opts, functions: { ...context.inlineFunctions, ...((opts.functions as object | undefined) ?? {}) } };
   }
-  const r = LANE_OPTION_SCHEMAS[kind].safeParse(opts);
-  if (!r.success) {
-    const { path, message } = describeIssue(r.error);
-    throw invalid(kind, path, message);
-  }
+  // The constructors validate with the same schema and error (common.ts parseLaneOptions);
+  // validating here first keeps the error independent of what a constructor does before.
+  const data = parseLaneOptions(kind, LANE_OPTION_SCHEMAS[kind], opts);
   switch (kind) {
     case "inline":
-      return new InlineLane(r.data);
+      return new InlineLane(data);
     case "worker":
-      return new WorkerLane(r.data);
+      return new WorkerLane(data);
     case "process":
-      return new ProcessLane(r.data);
+      return new ProcessLane(data);
     case "http":
-      return new HttpLane(r.data);
+      return new HttpLane(data);
     case "jsonrpc":
-      return new JsonRpcLane(r.data);
+      return new JsonRpcLane(data);
     case "sse":
-      return new SseLane(r.data);
+      return new SseLane(data);
     case "websocket":
-      return new WebSocketLane(r.data);
+      return new WebSocketLane(data);
   }
 }
 

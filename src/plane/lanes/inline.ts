@@ -20,7 +20,7 @@ import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, PLACEMENT_SURFACES, LOCAL_PLACEMENT } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, errorMessage, invalidRequest, isJsonValue, laneIdOption, Run, timeoutOptions } from "./common.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, errorMessage, invalidRequest, isJsonValue, laneIdOption, parseLaneOptions, Run, timeoutOptions } from "./common.js";
 import type { Lane, LaneContext, LaneOutcome } from "./lane.js";
 
 /** What an inline function sees. */
@@ -52,7 +52,7 @@ export class InlineLane implements Lane {
   private readonly functions = new Map<string, InlineFunction>();
 
   constructor(options: InlineLaneOptions = {}) {
-    this.opts = inlineLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("inline", inlineLaneOptionsSchema, options);
     this.id = this.opts.id;
     for (const [op, fn] of Object.entries(this.opts.functions)) this.functions.set(op, fn);
   }

@@ -18,6 +18,7 @@
 import { isUtf8 } from "node:buffer";
 import { canonicalBytes } from "../../core/canonical.js";
 import { JSON_VALUE_MAX_DEPTH, type JsonValue } from "../contracts/base.js";
+import { requestTextProblem } from "../contracts/request-text.js";
 import { clip, isJsonValue } from "./common.js";
 import { FRAME_EXCERPT_CHARS } from "./limits.js";
 
@@ -100,8 +101,12 @@ export function classify(msg: unknown): Inbound {
  * Decodes one frame (its bytes, or text already decoded) and classifies it. Fails closed with
  * `invalid_json` when the bytes are not well-formed UTF-8 (never replaced by U+FFFD), when the
  * text is not JSON, or when the parsed value cannot be canonically encoded (RFC 8785): a string
- * or member name holding a lone surrogate (`"\ud800"`) or a number out of range (`1e400`).
- * Whatever the lane accepts can therefore be fingerprinted in evidence and printed as JSON.
+ * or member name holding a lone surrogate (`"\ud800"`) or a number out of range (`1e400`); and
+ * when `JSON.parse` would not keep the text as sent, by the rule of request files
+ * (contracts/request-text.ts `requestTextProblem`): a member name written twice in one object
+ * (the first value would be dropped) or a number a double changes (an integer beyond
+ * ±(2^53−1), `0.1000000000000000055511151231257827`). Whatever the lane accepts is what the
+ * peer sent, and can be fingerprinted in evidence and printed as JSON.
  */
 export function decodeFrame(frame: string | Buffer): Inbound {
   let text: string;
@@ -119,6 +124,9 @@ export function decodeFrame(frame: string | Buffer): Inbound {
   } catch {
     return bad("invalid_json", "the frame holds a value JSON cannot carry canonically (a lone surrogate or a number out of range)");
   }
+  // What JSON.parse would change without a word: the request files' rule (contracts/request-text.ts).
+  const changed = requestTextProblem(text);
+  if (changed !== null) return bad("invalid_json", `the frame cannot be kept as sent: ${changed.member}: ${changed.message}`);
   return classify(value);
 }
 

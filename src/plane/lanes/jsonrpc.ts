@@ -26,7 +26,12 @@
  * http: POST `application/json`, the body is the request object; the response body must be
  * the response object. The HTTP status is recorded as `http_status`. A body that is not a valid
  * response is `protocol_framing_failed` for a 2xx and a raw fact (failed, no class, output
- * `{ http_status, body }`) otherwise. There are no notifications over HTTP (unary).
+ * `{ http_status, body, body_encoding }`) otherwise; a non-2xx body over `max_frame_bytes` is
+ * that raw fact with the body cut at the cap and `body_truncated: true` (a 2xx one is
+ * `frame_too_large`). The request carries `accept-encoding: identity`; a compressed response
+ * (gzip, deflate, br) is `protocol_framing_failed` (`unexpected_content_coding`, output
+ * `{ http_status }`), its body unread; every body read is raced against the deadline. There are
+ * no notifications over HTTP (unary).
  *
  * Results: a `result` is `succeeded` with output `{ result }`; an error object is a raw fact:
  * `failed` WITHOUT a class, output `{ error: { code, message, data? } }`. That includes an error
@@ -44,9 +49,9 @@ import { jsonObject, jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
+import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, encodeStream, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
-import { headersField, httpUrl, NOT_PROTO_MESSAGE, notProto, readCapped, transportFailure, disconnectFailure } from "./http-common.js";
+import { CONTENT_CODING_HEADER, disconnectFailure, headersField, httpUrl, NOT_PROTO_MESSAGE, notProto, readCapped, transportFailure, unexpectedCoding } from "./http-common.js";
 import { decodeFrame, encodeMethodNotFound, encodeRequest, excerpt, frameText, LineFramer, type Inbound, type JsonRpcErrorObject } from "./jsonrpc-frame.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import {
@@ -108,7 +113,7 @@ export class JsonRpcLane implements Lane {
   private readonly opts: z.output<typeof jsonrpcLaneOptionsSchema>;
 
   constructor(options: JsonRpcLaneOptions) {
-    this.opts = jsonrpcLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("jsonrpc", jsonrpcLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
@@ -186,8 +191,12 @@ export class JsonRpcLane implements Lane {
         }
         if (tooLarge) finish(run.failWith(framing("frame_too_large", `a frame exceeds ${this.opts.max_frame_bytes} bytes`)));
       });
-      const disconnected = (): void =>
-        finish(run.fail("remote_disconnect", "the peer closed its output before responding", { exit_code: proc.exitCode, signal: proc.signal, stderr: stderr.text() }, { reason: "peer_exited" }));
+      const disconnected = (): void => {
+        // The peer's stderr is a raw fact: UTF-8 text, else base64 with `stderr_encoding` (encodeStream).
+        const err = encodeStream(stderr.bytes(), stderr.truncated);
+        const output = { exit_code: proc.exitCode, signal: proc.signal, stderr: err.text, ...(err.base64 ? { stderr_encoding: "base64" } : {}) };
+        finish(run.fail("remote_disconnect", "the peer closed its output before responding", output, { reason: "peer_exited" }));
+      };
       const onOutputClosed = (): void => {
         // Let an exit status arrive first (bounded: a peer may close stdout and keep running).
         const settle = new Promise<void>((r) => setTimeout(r, CLOSE_AFTER_KILL_MS).unref());
@@ -216,7 +225,7 @@ export class JsonRpcLane implements Lane {
       try {
         res = await fetch(t.url, {
           method: "POST",
-          headers: { ...t.headers, "content-type": "application/json", accept: "application/json" },
+          headers: { ...t.headers, ...CONTENT_CODING_HEADER, "content-type": "application/json", accept: "application/json" },
           body: encodeRequest(id, p.method, p.params),
           redirect: "manual",
           signal: deadline.signal,
@@ -225,15 +234,21 @@ export class JsonRpcLane implements Lane {
         if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
         return run.failWith(transportFailure(err, t.url));
       }
+      const compressed = unexpectedCoding(res, "POST", { http_status: res.status }, run);
+      if (compressed !== null) return compressed;
       let bytes: Buffer;
       let truncated: boolean;
       try {
-        ({ bytes, truncated } = await readCapped(res.body, this.opts.max_frame_bytes));
+        ({ bytes, truncated } = await readCapped(res.body, this.opts.max_frame_bytes, deadline.signal));
       } catch (err) {
         if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
         return run.failWith(disconnectFailure(err));
       }
-      if (truncated) return run.failWith(framing("frame_too_large", `the response exceeds ${this.opts.max_frame_bytes} bytes`));
+      if (truncated) {
+        // A non-2xx keeps its raw fact: the status and the body up to the frame cap.
+        if (!res.ok) return run.fact("failed", { http_status: res.status, ...encodeBody(bytes), body_truncated: true }, { bytes: bytes.length, truncated: true });
+        return run.failWith(framing("frame_too_large", `the response exceeds ${this.opts.max_frame_bytes} bytes`));
+      }
       const m = decodeFrame(bytes);
       const isResponse = m.kind === "response" && (m.id === id || (m.id === null && m.error !== undefined));
       if (!isResponse && !res.ok) return run.fact("failed", { http_status: res.status, ...encodeBody(bytes) });

@@ -43,6 +43,8 @@ export const MAX_RESPONSE_BYTES_LIMIT = 64 * 1024 * 1024;
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export const DEFAULT_HTTP_METHODS: readonly HttpMethod[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 export type HttpMethod = (typeof HTTP_METHODS)[number];
+/** http/sse/jsonrpc-over-http: characters of a refused `content-encoding` value quoted in the failure. */
+export const CONTENT_ENCODING_QUOTE_CHARS = 256;
 /** http: cap on the request body a request may carry. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
 

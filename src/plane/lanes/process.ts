@@ -12,6 +12,9 @@
  *   reading it sees EOF).
  *
  * Output (raw facts): `{ exit_code, signal, stdout, stderr, stdout_truncated, stderr_truncated }`.
+ * stdout and stderr are UTF-8 text (a last character cut by the cap becomes U+FFFD); a stream
+ * whose bytes are not UTF-8 otherwise is base64 and flagged `stdout_encoding: "base64"` /
+ * `stderr_encoding: "base64"` (absent for text): never decoded lossily (common.ts encodeStream).
  * Exit 0 is `succeeded`; any other exit (or death by a signal not sent by the lane) is `failed`
  * WITHOUT a failure class. Classified failures: `launch_failed` (missing command or cwd, not
  * executable), `timeout` (SIGTERM then, after `kill_grace_ms`, SIGKILL to the group; partial
@@ -35,7 +38,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { placementSchema, PLACEMENT_SURFACES, type Placement, type PlacementKind } from "../placements/placement.js";
 import { envPreamble, newExitMarker, parseRemoteStatus, remoteScript, sshArgv, sshClientEnv, SSH_ENV_NAME, SSH_MARKER_MAX_BYTES, startedLine } from "../placements/ssh.js";
-import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, jsonPath, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
+import { BoundedBuffer, capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeStream, invalidRequest, jsonPath, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptions } from "./common.js";
 import { GroupProcess } from "./group-process.js";
 import { NOT_PROTO_MESSAGE, notProto } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
@@ -117,7 +120,7 @@ export class ProcessLane implements Lane {
   private readonly opts: z.output<typeof processLaneOptionsSchema>;
 
   constructor(options: ProcessLaneOptions = {}) {
-    this.opts = processLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("process", processLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
@@ -187,21 +190,24 @@ export class ProcessLane implements Lane {
     const stderrSeen = err.seen - remote.bytes;
     const stderrBytes = err.bytes().subarray(0, Math.min(stderrSeen, cap));
     const stderrTruncated = stderrSeen > cap;
-    const stderrText = stderrBytes.toString("utf8");
+    const stderrText = encodeStream(stderrBytes, stderrTruncated);
     const startLine = launch.ssh === undefined ? "" : startedLine(launch.ssh.marker);
     const remoteStarted = startLine !== "" && out.bytes().subarray(0, startLine.length).toString("latin1") === startLine;
     const skip = remoteStarted ? startLine.length : 0;
     const stdoutSeen = out.seen - skip;
     const stdoutBytes = out.bytes().subarray(skip, skip + Math.min(stdoutSeen, cap));
     const stdoutTruncated = stdoutSeen > cap;
+    const stdoutText = encodeStream(stdoutBytes, stdoutTruncated);
     const remoteExit = remote.status.kind === "exit" ? remote.status.status : null;
     const output: Record<string, JsonValue> = {
       exit_code: remoteExit ?? proc.exitCode,
       signal: remoteExit === null ? proc.signal : null,
-      stdout: stdoutBytes.toString("utf8"),
-      stderr: stderrText,
+      stdout: stdoutText.text,
+      stderr: stderrText.text,
       stdout_truncated: stdoutTruncated,
       stderr_truncated: stderrTruncated,
+      ...(stdoutText.base64 ? { stdout_encoding: "base64" } : {}),
+      ...(stderrText.base64 ? { stderr_encoding: "base64" } : {}),
     };
     const io = { bytes: stdoutBytes.length + stderrBytes.length, truncated: stdoutTruncated || stderrTruncated };
     if (deadline.reason !== null) {
@@ -218,7 +224,7 @@ export class ProcessLane implements Lane {
         return run.fail("remote_disconnect", "the ssh session ended while the remote command ran, without its exit status", output, { reason: "session_lost", exit_code: SSH_TRANSPORT_EXIT_CODE }, io);
       }
       if (remoteExit === null && proc.exitCode === SSH_TRANSPORT_EXIT_CODE) {
-        return run.fail("transport_failed", `ssh exited ${SSH_TRANSPORT_EXIT_CODE}: ${stderrText.trim().split("\n").pop() ?? ""}`, output, { reason: "ssh_failed", exit_code: SSH_TRANSPORT_EXIT_CODE }, io);
+        return run.fail("transport_failed", `ssh exited ${SSH_TRANSPORT_EXIT_CODE}: ${stderrBytes.toString("utf8").trim().split("\n").pop() ?? ""}`, output, { reason: "ssh_failed", exit_code: SSH_TRANSPORT_EXIT_CODE }, io);
       }
     }
     return run.fact(output.exit_code === 0 ? "succeeded" : "failed", output, io);

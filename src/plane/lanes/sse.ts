@@ -19,7 +19,10 @@
  * specification says); `retry` is not acted on (no reconnection: no fallback). The timeout is
  * at most HTTP_MAX_TIMEOUT_MS (under undici's 300 s idle body timeout, so the lane decides).
  * The shared per-execution event cap (MAX_EVENTS_PER_EXECUTION / MAX_EVENT_BYTES_PER_EXECUTION)
- * ends the stream with `protocol_framing_failed` (`event_cap_exceeded`).
+ * ends the stream with `protocol_framing_failed` (`event_cap_exceeded`). Every body read is
+ * raced against the deadline (fetch may never settle some). The request carries
+ * `accept-encoding: identity`; a compressed response (gzip, deflate, br) is
+ * `protocol_framing_failed` (`unexpected_content_coding`), its body unread (http-common.ts).
  */
 import { createParser } from "eventsource-parser";
 import { z } from "zod";
@@ -27,8 +30,8 @@ import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
-import { allowedOriginsOption, bodyReadFailure, checkOrigin, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure } from "./http-common.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, encodeBody, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptionsUpTo } from "./common.js";
+import { allowedOriginsOption, bodyReadFailure, checkOrigin, CONTENT_CODING_HEADER, DeadlineReader, disconnectFailure, HEADER_VALUE, headerObject, headersField, httpUrl, payloadUrlOrigin, readCapped, transportFailure, unexpectedCoding } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, HTTP_MAX_TIMEOUT_MS, MAX_EVENTS_LIMIT, MAX_STREAM_BYTES_LIMIT, SSE_ERROR_BODY_BYTES } from "./limits.js";
 
@@ -63,7 +66,7 @@ export class SseLane implements Lane {
   private readonly opts: z.output<typeof sseLaneOptionsSchema>;
 
   constructor(options: SseLaneOptions = {}) {
-    this.opts = sseLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("sse", sseLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
@@ -91,19 +94,21 @@ export class SseLane implements Lane {
     try {
       let res: Response;
       try {
-        const headers: Record<string, string> = { ...p.headers, accept: "text/event-stream", "cache-control": "no-cache" };
+        const headers: Record<string, string> = { ...p.headers, ...CONTENT_CODING_HEADER, accept: "text/event-stream", "cache-control": "no-cache" };
         if (p.last_event_id !== undefined) headers["last-event-id"] = p.last_event_id;
         res = await fetch(p.url, { method: "GET", headers, redirect: "manual", signal: deadline.signal });
       } catch (err) {
         if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, null);
         return run.failWith(transportFailure(err, p.url));
       }
+      const compressed = unexpectedCoding(res, "GET", { status_code: res.status, headers: headerObject(res.headers) }, run);
+      if (compressed !== null) return compressed;
       if (!res.ok) {
         // Like the http lane: the status is a raw fact; a deadline or a break-off while reading
         // the (capped) error body is classified, keeping the bytes read so far.
         const head = { status_code: res.status, headers: headerObject(res.headers) };
         try {
-          const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES));
+          const body = await readCapped(res.body, Math.min(SSE_ERROR_BODY_BYTES, DEFAULT_MAX_RESPONSE_BYTES), deadline.signal);
           return run.fact("failed", { ...head, ...encodeBody(body.bytes), body_truncated: body.truncated });
         } catch (err) {
           return bodyReadFailure(run, deadline, head, err);
@@ -111,7 +116,7 @@ export class SseLane implements Lane {
       }
       const type = (res.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
       if (type !== "text/event-stream") {
-        await res.body?.cancel().catch(() => undefined);
+        if (res.body !== null) void res.body.cancel().catch(() => undefined); // not awaited: it may never settle
         return run.fail("protocol_framing_failed", `expected text/event-stream, got ${JSON.stringify(type)}`, null, { reason: "not_event_stream", status_code: res.status });
       }
       return await this.consume(run, res, p.stop_on_event, maxEvents, deadline);
@@ -152,13 +157,16 @@ export class SseLane implements Lane {
       end = "eof";
       return run.fact("succeeded", output(), { bytes: 0, truncated: false });
     }
-    const reader = res.body.getReader();
+    // Every read is raced against the deadline: fetch may never settle some (DeadlineReader).
+    const reader = new DeadlineReader(res.body, deadline.signal);
     // The SSE spec's UTF-8 decode strips one leading BOM from the stream (TextDecoder's default,
     // kept on purpose here; raw bodies — encodeBody — keep theirs).
     const decoder = new TextDecoder("utf-8");
     try {
       while (end === null) {
-        const { done, value } = await reader.read();
+        const r = await reader.read();
+        if (r === null) return deadlineFailure(run, deadline.reason ?? "timeout", output(), { bytes, truncated: false });
+        const { done, value } = r;
         if (done) {
           parser.feed(decoder.decode());
           if (end === null) end = "eof";
@@ -168,9 +176,12 @@ export class SseLane implements Lane {
         const part = value.length > room ? value.subarray(0, room) : value;
         bytes += part.length;
         parser.feed(decoder.decode(part, { stream: true }));
-        if (overflow) return run.fail("protocol_framing_failed", "an event exceeds the stream byte cap", output(), { reason: "event_too_large" }, { bytes, truncated: true });
+        if (overflow) {
+          reader.cancel();
+          return run.fail("protocol_framing_failed", "an event exceeds the stream byte cap", output(), { reason: "event_too_large" }, { bytes, truncated: true });
+        }
         if (capped !== null) {
-          await reader.cancel().catch(() => undefined);
+          reader.cancel();
           return run.failWith(capped, output(), { bytes, truncated: true });
         }
         if (end === null && value.length > room) end = "max_bytes";
@@ -178,8 +189,10 @@ export class SseLane implements Lane {
     } catch (err) {
       if (deadline.reason !== null) return deadlineFailure(run, deadline.reason, output(), { bytes, truncated: false });
       return run.failWith(disconnectFailure(err), output(), { bytes, truncated: false });
+    } finally {
+      reader.dispose();
     }
-    await reader.cancel().catch(() => undefined);
+    reader.cancel();
     if (capped !== null) return run.failWith(capped, output(), { bytes, truncated: true });
     return run.fact("succeeded", output(), { bytes, truncated: end === "max_events" || end === "max_bytes" });
   }

@@ -15,8 +15,10 @@
  *   is a raw fact: `failed` WITHOUT a class. A connection lost without a close frame (1006)
  *   is `remote_disconnect`.
  * - A handshake answered with an HTTP status is a raw fact (`failed`, no class,
- *   `{ status_code }`); no connection at all is `transport_failed`; an invalid frame or a
- *   message over `max_message_bytes` is `protocol_framing_failed`; `timeout` and `cancellation`
+ *   `{ status_code }`); no connection at all is `transport_failed`; a 101 answer ws refuses
+ *   (bad Sec-WebSocket-Accept, an unrequested extension or subprotocol: `invalid_handshake`),
+ *   an invalid frame or a message over `max_message_bytes` is `protocol_framing_failed`;
+ *   `timeout` and `cancellation`
  *   terminate the socket and keep the events already emitted.
  * Redirects are not followed. Subprotocols must be unique and header values tab/printable ASCII:
  * the ws constructor throws otherwise, and anything it still throws synchronously is reported
@@ -30,7 +32,7 @@ import { jsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, Run, timeoutField, timeoutOptions } from "./common.js";
+import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptions } from "./common.js";
 import { checkOrigin, headersField, payloadUrlOrigin, redactUrls, urlOf } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
@@ -77,6 +79,7 @@ type Ending =
   | { t: "http_status"; status: number }
   | { t: "transport"; err: Error }
   | { t: "framing"; err: Error }
+  | { t: "handshake"; err: Error }
   | { t: "disconnect"; err: Error };
 
 export class WebSocketLane implements Lane {
@@ -84,7 +87,7 @@ export class WebSocketLane implements Lane {
   private readonly opts: z.output<typeof websocketLaneOptionsSchema>;
 
   constructor(options: WebSocketLaneOptions = {}) {
-    this.opts = websocketLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("websocket", websocketLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
@@ -120,6 +123,10 @@ export class WebSocketLane implements Lane {
     let messages = 0;
     let bytes = 0;
     let opened = false;
+    // The peer answered the opening handshake with 101: a handshake ws then refuses (a bad
+    // Sec-WebSocket-Accept, an unrequested extension or subprotocol, a wrong Upgrade) is invalid
+    // WebSocket traffic from a peer that did respond, not a missing connection.
+    let upgraded = false;
     let end = null as "close_after" | "max_messages" | "max_bytes" | null;
     // The lane's close handshake is bounded: a peer that never answers the close frame is cut off.
     const closeByLane = (): void => {
@@ -131,6 +138,9 @@ export class WebSocketLane implements Lane {
         resolve({ t: "http_status", status: res.statusCode ?? 0 });
         req.destroy();
         res.destroy();
+      });
+      ws.on("upgrade", () => {
+        upgraded = true;
       });
       ws.on("open", () => {
         opened = true;
@@ -157,6 +167,7 @@ export class WebSocketLane implements Lane {
       });
       ws.on("error", (err) => {
         if (errnoCode(err)?.startsWith("WS_ERR_")) resolve({ t: "framing", err });
+        else if (!opened && upgraded) resolve({ t: "handshake", err });
         else resolve(opened ? { t: "disconnect", err } : { t: "transport", err });
       });
       ws.on("close", (code, reason) => resolve({ t: "closed", code, reason: reason.toString("utf8") }));
@@ -174,6 +185,8 @@ export class WebSocketLane implements Lane {
         return run.fact("failed", { status_code: fin.status });
       case "transport":
         return run.fail("transport_failed", `cannot connect to ${new URL(p.url).origin}: ${redactUrls(errorMessage(fin.err))}`, null, { reason: "no_connection", code: errnoCode(fin.err) ?? "unknown" });
+      case "handshake":
+        return run.fail("protocol_framing_failed", `invalid WebSocket opening handshake: ${redactUrls(errorMessage(fin.err))}`, counts(), { reason: "invalid_handshake" }, io);
       case "framing":
         return run.fail("protocol_framing_failed", `invalid WebSocket traffic: ${redactUrls(errorMessage(fin.err))}`, counts(), { reason: "invalid_frame", code: errnoCode(fin.err) ?? "unknown" }, io);
       case "disconnect":

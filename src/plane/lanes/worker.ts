@@ -39,7 +39,7 @@ import type { JsonValue } from "../contracts/base.js";
 import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { checkPlacement, LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
-import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, Run, type StopReason, timeoutOptions } from "./common.js";
+import { capabilities, checkLaneId, Deadline, deadlineFailure, effectiveTimeout, invalidRequest, isJsonValue, laneIdOption, parseLaneOptions, Run, type StopReason, timeoutOptions } from "./common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { MAX_ABANDONED_WORKERS, MAX_WORKER_HEAP_MB, MIN_WORKER_HEAP_MB, WORKER_MAX_CONSOLE_BYTES, WORKER_MAX_OLD_GENERATION_MB, WORKER_TERMINATE_WAIT_MS } from "./limits.js";
 
@@ -176,7 +176,7 @@ export class WorkerLane implements Lane {
   private readonly opts: z.output<typeof workerLaneOptionsSchema>;
 
   constructor(options: WorkerLaneOptions = {}) {
-    this.opts = workerLaneOptionsSchema.parse(options);
+    this.opts = parseLaneOptions("worker", workerLaneOptionsSchema, options);
     this.id = this.opts.id;
   }
 
