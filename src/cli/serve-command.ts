@@ -3,8 +3,9 @@
  * sealed Cairn snapshot (its source, traces directory and data root resolved as for `cairn wf
  * run --snapshot`: `snapshotSourceSetup`, wf-compile.ts). Takes its data root's lock (held until
  * it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds it), listens
- * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests still arriving get 503), releases the lock and
- * exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
+ * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests sent meanwhile —
+ * waiting in the accept queue during a run — and those still arriving get 503 `server is closing`,
+ * never a reset: `close()`), releases the lock and exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
  * origins whose web pages may use it (`ServerOptions.allowOrigins`; src/server/origin.ts).
  * `--max-connections`, `--max-body`, `--max-queued`, `--max-inflight-body` and `--max-response` set
  * the gateway's bounds (`ServerOptions.maxConnections`, `maxBodyBytes`, `maxQueuedRuns`,

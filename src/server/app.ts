@@ -204,7 +204,10 @@ export interface CairnServer {
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops accepting connections and refuses new runs (503 with Retry-After, also for a request
-   * whose body was still arriving when close() began; nothing has run for it), answers with
+   * whose body was still arriving when close() began, and — read first, while it still listens
+   * (`drainArrivals`) — for one that had wholly reached the kernel, in the accept queue or unread
+   * on an accepted connection: closing the listener at once reset those; nothing has run for
+   * them), answers with
    * `Connection: close`, waits for every run already accepted and for open connections, then
    * releases the data root's lock (unless the caller gave it). CLOSE_GRACE_MS after every
    * accepted run has answered, connections idle or still receiving a request are cut; those
@@ -796,6 +799,15 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
    */
   function attach(server: HttpServer, withClientError: boolean): void {
     if (withClientError) server.on("clientError", onClientError);
+    // A client may end its sending side once its request is sent (shutdown(SHUT_WR): `nc -N`,
+    // socat, HTTP/1.0-style clients) and still read the answer. With Node's default
+    // (httpAllowHalfOpen false) that FIN made Node end the connection at once: a request
+    // answered in the same turn escaped, but a run waiting for its queue turn was withdrawn as
+    // if its client had gone — never run, 0 bytes answered. Half-open, Node keeps the connection
+    // until the last response on it is written, then ends it. (A FIN cannot be told from a
+    // client that closed its socket altogether; only a connection that is reset, fails or is
+    // closed by the server withdraws a waiting request: `execute`.)
+    (server as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // Node's HTTP server reads a connection through its 'connection' listener: a connection over
     // the limit must not reach it (it would parse a request, and fastify answer it), so that
     // listener is called from the gateway's own, for the connections admitted.
@@ -1149,33 +1161,45 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     close() {
       if (closed !== null) return closed;
       closing = true;
-      // The data root's lock is released only once every accepted run has finished: fastify's
-      // close() waits for open connections, not for runs (with `inject` it resolves at once).
-      // Once every accepted run has answered, connections still open get CLOSE_GRACE_MS, then
-      // those idle or still receiving a request (a client stalled mid-request) are cut, and those
-      // being written a response get closeResponseDeadlineMs more to finish it (cutConnections);
-      // otherwise fastify's close() would wait for them as long as their clients liked.
-      let cut: NodeJS.Timeout | undefined;
-      let deadline: NodeJS.Timeout | undefined;
-      void queue.idle().then(() => {
-        cut = setTimeout(() => (deadline = cutConnections()), CLOSE_GRACE_MS);
-        cut.unref();
-      });
-      // The servers of further addresses (`listen("localhost")`) stop listening now; close() waits
-      // for their connections as fastify's close waits for its own server's.
-      const others = servers.slice(1).map((server) => new Promise<void>((done) => server.close(() => done())));
-      closed = Promise.all([app.close(), ...others])
-        .then(() => {
-          url = null;
-        })
-        .finally(() => queue.idle())
-        .finally(() => {
-          if (cut !== undefined) clearTimeout(cut);
-          if (deadline !== undefined) clearTimeout(deadline);
-          ownLock?.release();
-        });
+      // Requests that have wholly reached the kernel — in the accept queue, or on a connection
+      // accepted but not read yet — are read first, while the server still listens, and refused
+      // 503 (`server is closing`: nothing ran for them) or queued and run, as any between two
+      // runs (`drainArrivals`). Closed at once, the listening socket reset those still in the
+      // accept queue, and the cut below those accepted but unread: a SIGTERM during a run left
+      // every request sent meanwhile with `Connection reset by peer`, unable to tell whether its
+      // run had happened.
+      closed = drainArrivals().then(() => shutDown());
       return closed;
     },
   };
+
+  /** close() once what had arrived is read: stops listening, waits for the accepted runs and connections, releases the lock. */
+  function shutDown(): Promise<void> {
+    // The data root's lock is released only once every accepted run has finished: fastify's
+    // close() waits for open connections, not for runs (with `inject` it resolves at once).
+    // Once every accepted run has answered, connections still open get CLOSE_GRACE_MS, then
+    // those idle or still receiving a request (a client stalled mid-request) are cut, and those
+    // being written a response get closeResponseDeadlineMs more to finish it (cutConnections);
+    // otherwise fastify's close() would wait for them as long as their clients liked.
+    let cut: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    void queue.idle().then(() => {
+      cut = setTimeout(() => (deadline = cutConnections()), CLOSE_GRACE_MS);
+      cut.unref();
+    });
+    // The servers of further addresses (`listen("localhost")`) stop listening now; close() waits
+    // for their connections as fastify's close waits for its own server's.
+    const others = servers.slice(1).map((server) => new Promise<void>((done) => server.close(() => done())));
+    return Promise.all([app.close(), ...others])
+      .then(() => {
+        url = null;
+      })
+      .finally(() => queue.idle())
+      .finally(() => {
+        if (cut !== undefined) clearTimeout(cut);
+        if (deadline !== undefined) clearTimeout(deadline);
+        ownLock?.release();
+      });
+  }
   return self;
 }

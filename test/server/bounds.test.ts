@@ -264,7 +264,7 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
       await conn.write(run + run); // the second is pipelined: its response waits behind the first's
       await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(2 * n));
       expect(server.runsInFlight).toBe(2);
-      conn.sock.destroy();
+      conn.sock.resetAndDestroy(); // gone (a FIN alone is a half-close: the client still reads its answers)
       await conn.closed;
       // Both shares are released as the connection closes, while the first run still waits; the
       // pipelined request, queued behind it, leaves the queue (serve-queue-withdraw.test.ts).
@@ -296,7 +296,7 @@ describe("2. the in-flight body budget (maxInflightBodyBytes, MAX_INFLIGHT_BODY_
       const run = head(port, "POST", "/api/run", `Content-Length: ${n}\r\n`) + body;
       await conn.write(run.repeat(pipelined));
       await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(pipelined * n));
-      conn.sock.destroy();
+      conn.sock.resetAndDestroy(); // gone (a FIN alone is a half-close)
       await conn.closed;
       await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(0));
       release();

@@ -1,6 +1,7 @@
 /**
  * A request waiting in the run queue whose client has gone (src/server/app.ts `execute`,
- * src/server/queue.ts): it leaves the queue as its connection closes — its place and its body
+ * src/server/queue.ts): it leaves the queue as its connection closes (is reset or fails; a client
+ * that only half-closes still reads its answer) — its place and its body
  * freed, its workflow never run — while one whose run has started runs to completion. Before,
  * it kept its place (counted against maxQueuedRuns, its body held in memory) until its turn.
  * Also `ServerOptions.maxResponseBytes` is checked like the other bounds.
@@ -38,8 +39,10 @@ describe("a queued request whose client has gone", () => {
       expect(full.status).toBe(503);
       expect(await full.json()).toEqual({ status: "ERROR", error: new QueueFullError(2).message });
 
-      // The first queued client goes away: its request leaves the queue at once.
-      gone.destroy();
+      // The first queued client goes away (its connection reset: a FIN alone is a client that
+      // has finished sending and still reads, half-close-and-close-drain.test.ts): its request
+      // leaves the queue at once.
+      gone.resetAndDestroy();
       await vi.waitFor(() => expect(server.runsInFlight).toBe(2));
       expect(server.bodyBytesInFlight).toBe(2 * n);
       expect(gated.calls()).toBe(1); // nothing more has run meanwhile
@@ -73,7 +76,7 @@ describe("a queued request whose client has gone", () => {
       await new Promise<void>((r) => client.once("connect", () => r()));
       client.write(`POST /api/run HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       await vi.waitFor(() => expect(gated.calls()).toBe(1)); // started: waits on the gate
-      client.destroy();
+      client.resetAndDestroy();
       await vi.waitFor(() => expect(server.bodyBytesInFlight).toBe(0));
       expect(server.runsInFlight).toBe(1); // still running
       gated.release();

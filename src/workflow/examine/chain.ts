@@ -108,8 +108,75 @@ const SUMMARY_END: Readonly<Record<"pgs" | "cairn", { re: RegExp; what: string }
 };
 
 /**
- * Why `md`, the summary of a Cairn-written run (`kind`: a PGS workspace run or a sealed Cairn
- * snapshot run), is incomplete, or undefined when it ends as a complete one does (`SUMMARY_END`).
+ * What is wrong with a summary beside a chained trace (`summaryProblem`), which then anchors
+ * nothing and fails the examination:
+ *  - `torn`: it does not end as a complete summary does, and no edit below explains it — a
+ *    run killed while writing it, or a cut copy;
+ *  - `edited`: its content ends as a complete summary does once what was ADDED to it is taken
+ *    away — CR before each LF (CRLF line ends: git's autocrlf, a Windows editor), white space
+ *    after its last line (a blank line appended), or text after its end — so it was changed
+ *    after the run wrote it, not cut. Only additions count: a file missing any byte of the end
+ *    (`…` + three backticks without the final LF, a CRLF file cut between CR and LF) is torn;
+ *  - `foreign`: its first line, `# Trace <id>`, names another trace: another run's summary,
+ *    copied or swapped in (its chain head and event count are that run's).
+ */
+export type SummaryDiagnosis = "torn" | "edited" | "foreign";
+
+export interface SummaryProblem {
+  diagnosis: SummaryDiagnosis;
+  /** What is wrong, in words (`it does not end with …: torn or truncated`, …). */
+  text: string;
+  /** The trace id its heading names (`foreign`). */
+  traceId?: string;
+}
+
+/** The first line of a summary: `# Trace <trace id>` (pgs/summary.ts `renderSummary`). */
+const HEADING_RE = /^# Trace (\S+)\r?\n/;
+
+/** White space that a benign edit may add after a summary's last line. */
+const ADDED_TAIL_RE = /\n[ \t\r\n]*$/;
+
+/**
+ * What is wrong with `md`, the summary beside the trace `traceId` written by a Cairn runtime
+ * (`kind`: a PGS workspace run or a sealed Cairn snapshot run), or undefined when it is whole
+ * and its heading names that trace (`SummaryDiagnosis`).
+ */
+export function summaryProblem(md: string, kind: "pgs" | "cairn", traceId: string | null): SummaryProblem | undefined {
+  if (md.length === 0) return { diagnosis: "torn", text: "it is empty" };
+  const heading = HEADING_RE.exec(md)?.[1];
+  if (heading !== undefined && traceId !== null && heading !== traceId) {
+    return { diagnosis: "foreign", text: `its heading names trace ${heading}: another run's summary, copied or swapped in`, traceId: heading };
+  }
+  const end = SUMMARY_END[kind];
+  if (end.re.test(md)) return undefined;
+  const lf = md.replace(/\r\n/g, "\n");
+  const crlf = lf.length !== md.length;
+  const trimmed = lf.replace(ADDED_TAIL_RE, "\n");
+  if (end.re.test(trimmed)) {
+    const added = [crlf ? "CRLF line ends" : "", trimmed.length < lf.length ? `${bytes(lf.length - trimmed.length)} of white space after its last line` : ""].filter((x) => x !== "");
+    const one = added.length === 1 && !crlf;
+    return { diagnosis: "edited", text: `${added.join(" and ")} ${one ? "was" : "were"} added; without ${one ? "it" : "them"}, it ends with ${end.what}, so it is not torn` };
+  }
+  const at = lastCompleteEnd(lf, kind);
+  if (at !== undefined) {
+    return { diagnosis: "edited", text: `${bytes(lf.length - at)} of text follow ${end.what}${crlf ? " (and it has CRLF line ends)" : ""}, so it is not torn` };
+  }
+  return { diagnosis: "torn", text: `it does not end with ${end.what}: torn or truncated` };
+}
+
+const bytes = (n: number): string => `${n} byte${n === 1 ? "" : "s"}`;
+
+/** Where the last complete summary's end (`SUMMARY_END`, matched anywhere) in `text` stops, or undefined. */
+function lastCompleteEnd(text: string, kind: "pgs" | "cairn"): number | undefined {
+  const re = new RegExp(SUMMARY_END[kind].re.source.slice(0, -1), "g");
+  let at: number | undefined;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) at = m.index + m[0].length;
+  return at;
+}
+
+/**
+ * Why `md` is incomplete (torn), or undefined when it ends as a complete summary does
+ * (`SUMMARY_END`). Kept for callers that only ask that; `summaryProblem` tells edits apart.
  */
 export function summaryIncomplete(md: string, kind: "pgs" | "cairn"): string | undefined {
   if (md.length === 0) return "it is empty";
@@ -149,6 +216,7 @@ function diagnose(lines: string[], problem: { line: number; reason: string }, he
   const linked = ev.prev === expectedPrev;
   if (ev.seq !== i) {
     const seq = ev.seq;
+    if (seq === undefined) return br(problem.line, "bad_seq", `line ${problem.line} has no seq member (expected seq ${i})`);
     if (typeof seq !== "number" || !Number.isInteger(seq)) return br(problem.line, "bad_seq", `line ${problem.line} has seq ${JSON.stringify(seq)}, not an integer (expected ${i})`);
     if (linked) {
       return br(problem.line, "bad_seq", `line ${problem.line} has seq ${seq}, expected ${i}, yet its prev still links to ${i === 0 ? "the start of the chain" : `line ${i}`}: the seq member itself was changed`);

@@ -425,8 +425,8 @@ function stepOf(v: CcVisit, index: number, decl: Declarations | undefined): Step
   const addr = ev?.stepAddr ?? (typeof compiled?.addr === "number" ? compiled.addr : null);
   const op = ev !== undefined ? ev.stepOp : compiled === undefined ? null : typeof compiled.op === "string" ? compiled.op : null;
   const fq = typeof ev?.detail.step_fqdn === "string" ? ev.detail.step_fqdn : typeof compiled?.step_fqdn === "string" ? compiled.step_fqdn : addr !== null && decl !== undefined ? decl.fqdn(addr) : null;
-  // The compiled step id; Cairn traces also record it in CC_STEP.detail.step_id.
-  const id = typeof compiled?.step_id === "string" && compiled.step_id !== "" ? compiled.step_id : typeof ev?.detail.step_id === "string" && ev.detail.step_id !== "" ? ev.detail.step_id : null;
+  // The compiled step id; Cairn traces also record it in CC_STEP.detail.step_id; else the run's summary may name it.
+  const id = typeof compiled?.step_id === "string" && compiled.step_id !== "" ? compiled.step_id : typeof ev?.detail.step_id === "string" && ev.detail.step_id !== "" ? ev.detail.step_id : (v.summaryStepIds?.get(index) ?? null);
   const known = ev !== undefined || compiled !== undefined;
   return { index, id, address: addr, fqdn: fq, op, kind: known ? (op === null ? "CT" : "CS") : null };
 }

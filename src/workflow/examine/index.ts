@@ -13,9 +13,11 @@
  * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
  *
  * The sibling `<trace_id>.md` summary anchors the trace's last line (its chain head) only when it
- * is complete (chain.ts `summaryIncomplete`: it ends as a summary of that runtime ends). A torn
- * or truncated summary — a run killed while writing it, a cut copy — is reported (`summary`,
- * the hint), never used, and fails the examination.
+ * is complete (it ends as a summary of that runtime ends) and its heading names this trace
+ * (chain.ts `summaryProblem`). Otherwise it is reported (`summary`, the hint) with what it is —
+ * torn (a run killed while writing it, a cut copy), edited (CRLF line ends, white space or text
+ * added after its end: changed, not cut), or another trace's (copied or swapped in) — never
+ * used, and the examination fails.
  *
  * Exit rule: 0 when the chain verifies — or the trace is an unchained reference v0 trace
  * (chain.ts: no `seq`/`prev` on any line; reported as such, its integrity NOT verified) — the
@@ -26,13 +28,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Digest } from "../../core/digest.js";
-import { checkChain, readSummaryFacts, summaryIncomplete, UNCHAINED_TEXT, type ChainBreak, type ChainStatus } from "./chain.js";
+import { checkChain, readSummaryFacts, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryDiagnosis, type SummaryProblem } from "./chain.js";
 import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
 import { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, traceSnapshotDigest, type CairnSnapshotSource } from "./cairn.js";
 import { parseTrace } from "./model.js";
+import { summaryEffectRows, summaryStepIds } from "./summary-steps.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
-export { checkChain, readSummaryFacts, summaryIncomplete, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryFacts } from "./chain.js";
+export { checkChain, readSummaryFacts, summaryIncomplete, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryDiagnosis, type SummaryFacts, type SummaryProblem } from "./chain.js";
 export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type UntracedEffectView, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
@@ -69,9 +72,11 @@ export interface ExamineReport {
   /**
    * The sibling `<trace_id>.md` of a chained trace, when there is one: `complete` false (with the
    * `problem`) for a torn or truncated summary, which then anchors nothing (`chain.anchor`
-   * "none") and makes the exit code 1.
+   * "none") and makes the exit code 1; `diagnosis` "edited" (CRLF line ends, white space or text
+   * added after its end: changed, not cut; `complete` false) or "foreign" (its heading names another
+   * trace; `complete` true), absent for a torn one (chain.ts `summaryProblem`).
    */
-  summary?: { file: string; complete: boolean; problem?: string };
+  summary?: { file: string; complete: boolean; problem?: string; diagnosis?: "edited" | "foreign" };
   /**
    * Events after the run's end (its first `WF_COMPLETE` or `ERROR`, `end`), which a runtime never
    * writes (model.ts `afterEnd`): a structural problem — the outcome is read up to the end, the
@@ -113,18 +118,39 @@ function summaryOf(traceFile: string): { file: string; text: string } | undefine
   }
 }
 
+/** How the hint and notes name a summary's problem (`the summary <file> …`). */
+const SUMMARY_IS: Readonly<Record<SummaryDiagnosis, string>> = {
+  torn: "is incomplete",
+  edited: "was changed after the run wrote it",
+  foreign: "is another trace's",
+};
+
+/** What a summary's problem means for the run, in the hint. */
+const SUMMARY_MEANS: Readonly<Record<SummaryDiagnosis, string>> = {
+  torn: "the run was killed while writing it — after its trace was closed, before it was recorded in a store or reported — or the file was cut",
+  edited: "the run was not cut short writing it, but a file changed since it was written vouches for nothing",
+  foreign: "its chain head and event count are that run's, so it says nothing about this trace (the trace's own summary was replaced, or this trace was copied beside another's)",
+};
+
+/** The report's `summary` member: `complete` says whether it ends as the runtime ends a summary. */
+function summaryView(file: string, problem: SummaryProblem | undefined): NonNullable<ExamineReport["summary"]> {
+  if (problem === undefined) return { file, complete: true };
+  // `diagnosis` is given for an edited or foreign summary only: a torn one keeps the shape it had.
+  return { file, complete: problem.diagnosis === "foreign", problem: problem.text, ...(problem.diagnosis === "torn" ? {} : { diagnosis: problem.diagnosis }) };
+}
+
 /** Examines one trace file (or trace directory). */
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
   const file = resolveTraceFile(arg);
   const text = readFileSync(file, "utf8");
   const model = parseTrace(text, file);
   const md = summaryOf(file);
-  // A torn or truncated summary is not evidence of anything: reported, never used as an anchor.
-  const incomplete = md === undefined ? undefined : summaryIncomplete(md.text, isCairnTrace(model) ? "cairn" : "pgs");
-  const summary = md === undefined || incomplete !== undefined ? undefined : readSummaryFacts(md.text);
+  // A torn, edited or foreign summary is not evidence of anything: reported, never used as an anchor.
+  const problem = md === undefined ? undefined : summaryProblem(md.text, isCairnTrace(model) ? "cairn" : "pgs", model.traceId);
+  const summary = md === undefined || problem !== undefined ? undefined : readSummaryFacts(md.text);
   const chain = checkChain(text, summary);
   // An unchained reference v0 trace's summary (if any) is not one Cairn writes: not judged.
-  const summaryProblem = chain.status === "unchained" ? undefined : incomplete;
+  const mdProblem: SummaryProblem | undefined = chain.status === "unchained" ? undefined : problem;
 
   let decl: Declarations | undefined;
   let workspace: ExamineReport["workspace"];
@@ -166,17 +192,24 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   }
 
   if (model.schema !== null && model.schema !== "v0") notes.push(`trace_schema_version is ${JSON.stringify(model.schema)}: read with the v0 event rules`);
+  // The summary's step ids name steps the declarations are not at hand for (summary-steps.ts):
+  // read from a summary of this trace that is whole, or edited only (its content intact).
+  if (md !== undefined && (problem === undefined || problem.diagnosis === "edited")) {
+    const ids = summaryStepIds(model, summaryEffectRows(md.text));
+    for (const v of model.visits) {
+      const named = ids.get(v.index);
+      if (named !== undefined) v.summaryStepIds = named;
+    }
+  }
   const c: Classification = classify(model, decl);
   notes.push(...c.notes);
   let hint = c.hint;
   const summaryName = md === undefined ? "" : basename(md.file);
   if (!chain.ok && chain.brokenAt !== undefined) {
     hint = `the hash chain is broken at line ${chain.brokenAt.line} (${chain.brokenAt.kind}): ${chain.brokenAt.reason}. The trace is not trustworthy evidence; as far as it can be read: ${c.hint}`;
-    if (summaryProblem !== undefined) notes.push(`the summary ${summaryName} is incomplete (${summaryProblem})`);
-  } else if (summaryProblem !== undefined) {
-    hint =
-      `the summary ${summaryName} is incomplete (${summaryProblem}): the run was killed while writing it — after its trace was closed, ` +
-      `before it was recorded in a store or reported — or the file was cut; nothing anchors the trace's last line. As far as the trace goes: ${c.hint}`;
+    if (mdProblem !== undefined) notes.push(`the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text})`);
+  } else if (mdProblem !== undefined) {
+    hint = `the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text}): ${SUMMARY_MEANS[mdProblem.diagnosis]}; nothing anchors the trace's last line. As far as the trace goes: ${c.hint}`;
   } else if (chain.status === "unchained") {
     notes.push("the trace has no hash chain (no line carries seq/prev: a reference v0 trace): its integrity was NOT verified, and the outcome is read from its events as they are");
   }
@@ -203,13 +236,16 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     ...(c.terminal === undefined ? {} : { terminal: c.terminal }),
     ...(workspace === undefined ? {} : { workspace }),
     ...(snapshot === undefined ? {} : { snapshot }),
-    ...(md === undefined || chain.status === "unchained" ? {} : { summary: { file: md.file, complete: summaryProblem === undefined, ...(summaryProblem === undefined ? {} : { problem: summaryProblem }) } }),
+    ...(md === undefined || chain.status === "unchained" ? {} : { summary: summaryView(md.file, mdProblem) }),
     ...(afterEnd === undefined ? {} : { afterEnd }),
     notes,
-    exitCode: chain.status !== "broken" && summaryProblem === undefined && afterEnd === undefined && PASSING_CLASSES.has(c.class) ? 0 : 1,
+    exitCode: chain.status !== "broken" && mdProblem === undefined && afterEnd === undefined && PASSING_CLASSES.has(c.class) ? 0 : 1,
   };
   return report;
 }
+
+/** The human output's `summary:` label per diagnosis. */
+const SUMMARY_LABEL: Readonly<Record<SummaryDiagnosis, string>> = { torn: "INCOMPLETE", edited: "EDITED", foreign: "ANOTHER TRACE'S" };
 
 /** Longest path the human output prints in full. */
 const PATH_SHOWN = 12;
@@ -231,14 +267,14 @@ export function renderReport(r: ExamineReport): string[] {
   const more = (v: string) => out.push(`${" ".repeat(13)}${v}`);
   kv("trace", r.trace);
   if (r.workflow !== null) kv("workflow", `${r.workflow}${r.traceId === null ? "" : ` (trace ${r.traceId})`}`);
-  const torn = r.summary?.complete === false;
+  const unused: SummaryDiagnosis | undefined = r.summary === undefined || (r.summary.complete && r.summary.problem === undefined) ? undefined : r.summary.diagnosis ?? "torn";
   if (r.chain.ok) {
-    const anchor = r.chain.anchor === "summary" ? ", matches the summary" : torn ? " (the summary is incomplete: nothing anchors the last line)" : " (no summary to anchor the last line)";
+    const anchor = r.chain.anchor === "summary" ? ", matches the summary" : unused !== undefined ? ` (the summary ${SUMMARY_IS[unused]}: nothing anchors the last line)` : " (no summary to anchor the last line)";
     kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${anchor}`);
   }
   else if (r.chain.status === "unchained") kv("chain", `${UNCHAINED_TEXT}: ${r.chain.events} events, integrity NOT verified`);
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
-  if (torn) kv("summary", `INCOMPLETE: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "torn or truncated"}`);
+  if (unused !== undefined) kv("summary", `${SUMMARY_LABEL[unused]}: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "?"}`);
   if (r.afterEnd !== undefined) kv("structure", `EVENTS AFTER THE END: ${r.afterEnd.events} after the ${r.afterEnd.end.type} at line ${r.afterEnd.end.line} (first: ${r.afterEnd.first.type} at line ${r.afterEnd.first.line}); read up to line ${r.afterEnd.end.line}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
   kv("outcome", r.outcome.class);

@@ -39,6 +39,11 @@ export interface CcVisit {
   status: string | null;
   /** CC_COMPLETE.detail.output_keys (the keys of the CC's surface). */
   outputKeys: string[];
+  /**
+   * Step ids by step index that the run's summary names (its Effects table; summary-steps.ts),
+   * set by examine when the summary is usable: names a step the declarations are not at hand for.
+   */
+  summaryStepIds?: ReadonlyMap<number, string>;
 }
 
 export interface TraceModel {
