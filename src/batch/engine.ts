@@ -728,26 +728,44 @@ export interface OutputRecord {
 
 /**
  * The streaming variant: yields a finished run's EU records in EU-id order, read from the
- * verified output artifact with bounded memory (run `run`/`resume` first).
+ * verified output artifact with bounded memory (run `run`/`resume` first). An output artifact
+ * that is not the engine's — a line that is not a record, a last record without its newline,
+ * more or fewer records than the manifest's `output.records` — is E_STORE_CORRUPT naming the
+ * run and the artifact: the stream never ends short as if the run had fewer records (before, a
+ * last line without a newline was dropped silently, and a truncated output ended early).
  */
 export async function* streamOutputs(store: Store, runId: string): AsyncGenerator<OutputRecord> {
   checkStore(store, "streamOutputs");
   checkRunId(runId); // a malformed run id is E_USAGE, as for resume, verifyRun and replay
   const done = loadManifest(store, runId);
   if (done === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} has no manifest (not found or not finished)`, { runId });
+  const { artifact, records } = done.manifest.output;
+  const corrupt = (why: string): CairnError =>
+    new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its output artifact ${artifact} ${why} (run cairn verify ${runId})`, { runId, digest: artifact, records });
+  let yielded = 0;
   let rest = "";
   const decoder = new StringDecoder("utf8"); // keeps characters split across chunks whole
-  for await (const chunk of store.openReadStream(done.manifest.output.artifact)) {
+  for await (const chunk of store.openReadStream(artifact)) {
     const text = rest + decoder.write(chunk as Buffer);
     const lines = text.split("\n");
     rest = lines.pop() as string;
     for (const line of lines) {
-      const rec = JSON.parse(line) as { id: EURecord["id"]; output?: unknown; bytes?: string; error?: { code: string; message: string } };
+      if (yielded === records) throw corrupt(`holds more than the manifest's ${records} records`);
+      let rec: { id: EURecord["id"]; output?: unknown; bytes?: string; error?: { code: string; message: string } };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch (err) {
+        throw corrupt(`holds a line that is not JSON at record ${yielded}: ${(err as Error).message}`);
+      }
+      if (typeof rec !== "object" || rec === null || !("id" in rec)) throw corrupt(`holds a line that is not a record at record ${yielded}`);
       const o: OutputRecord = { id: rec.id };
       if (rec.error !== undefined) o.error = rec.error;
       else if (rec.bytes !== undefined) o.bytes = Buffer.from(rec.bytes, "base64");
       else o.output = rec.output;
       yield o;
+      yielded++;
     }
   }
+  if (rest + decoder.end() !== "") throw corrupt(`does not end with a newline after record ${yielded} (its last record is cut)`);
+  if (yielded !== records) throw corrupt(`holds ${yielded} records, the manifest says ${records}`);
 }

@@ -22,7 +22,7 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
-import { ENGINE_NAME, ENGINE_VERSION, checkRunId, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, RUN_ID_HEX_CHARS, checkRunId, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
 import { checkStore } from "./api-checks.js";
 import type { RunConfig } from "./config.js";
 
@@ -408,5 +408,35 @@ export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_B
   }
   const shape = manifestShapeProblem(value);
   if (shape !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest ${root.digest} is not a run manifest: ${shape}`, { runId, digest: root.digest });
+  requireOwnManifest(value as Manifest, runId, root.digest);
   return { manifest: value as Manifest, digest: root.digest };
+}
+
+/**
+ * The first way a manifest (shaped like one) is not run `runId`'s, or undefined: its `runId` is
+ * another run's, or its `plan` is not the plan that hashes to this run id (a plan's artifact
+ * digest is the SHA-256 of its canonical bytes, whose first RUN_ID_HEX_CHARS hex digits are the
+ * run id: plan.ts `runIdOf`). Checked without reading anything else, so every reader of a
+ * finished run refuses a manifest root re-pinned at another run's manifest (catalog damage, a
+ * bad restore); `verify` reports the same as `plan_mismatch`.
+ */
+export function foreignManifestProblem(m: Pick<Manifest, "runId" | "plan">, runId: string): string | undefined {
+  if (m.runId !== runId) return `it describes run ${m.runId}`;
+  if (m.plan.slice("sha256:".length, "sha256:".length + RUN_ID_HEX_CHARS) !== runId) return `it names the plan ${m.plan}, which is not run ${runId}'s`;
+  return undefined;
+}
+
+/**
+ * E_STORE_CORRUPT naming both runs when the manifest `digest` pinned for run `runId` is not that
+ * run's (`foreignManifestProblem`): reusing, streaming, showing or replaying it would hand back
+ * another computation's result as this run's.
+ */
+export function requireOwnManifest(m: Manifest, runId: string, digest: Digest): void {
+  const problem = foreignManifestProblem(m, runId);
+  if (problem === undefined) return;
+  throw new CairnError(
+    ErrorCode.STORE_CORRUPT,
+    `run ${runId}: the manifest ${digest} pinned for it (${manifestRoot(runId)}) is not this run's: ${problem}; the root points at another run's manifest (run cairn verify ${runId})`,
+    { runId, digest, manifestRunId: m.runId, plan: m.plan },
+  );
 }

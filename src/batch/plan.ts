@@ -84,9 +84,17 @@ export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDige
   checkRunId(runId);
   const root = store.findRoot(planRoot(runId));
   if (root === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} not found in store ${store.root}`, { runId });
-  const plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
-  if (plan.kind !== "cairn.batch.plan" || runIdOf(plan) !== runId) {
-    throw new CairnError(ErrorCode.STORE_CORRUPT, `plan ${root.digest} does not describe run ${runId}`, { runId });
+  let plan: RunPlan;
+  try {
+    plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
+  } catch (err) {
+    // Bytes that are not JSON (a root re-pinned by hand, catalog damage): the run's store is
+    // corrupt, as `runs ls` says for it — not E_INTERNAL with JSON.parse's bare message.
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its plan ${root.digest} is not JSON: ${err.message}`, { runId, digest: root.digest });
+  }
+  if (typeof plan !== "object" || plan === null || plan.kind !== "cairn.batch.plan" || runIdOf(plan) !== runId) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `plan ${root.digest} does not describe run ${runId}`, { runId, digest: root.digest });
   }
   return { plan, planDigest: root.digest };
 }

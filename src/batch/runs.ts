@@ -1,7 +1,7 @@
 /** Listing runs recorded in a store (`cairn runs ls`). */
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
-import { manifestShapeProblem, requireReadableManifest, runStatus, type Manifest } from "./manifest.js";
+import { manifestShapeProblem, requireOwnManifest, requireReadableManifest, runStatus, type Manifest } from "./manifest.js";
 import { manifestRoot, reportRoot, type RunPlan } from "./plan.js";
 import { checkStore } from "./api-checks.js";
 
@@ -36,14 +36,67 @@ function unreadable(err: unknown, what: string): { code: string; message: string
   throw err;
 }
 
+/**
+ * A run report (`cairn.batch.report`): the figures of the execution that finished the run, kept
+ * out of the manifest (engine.ts). `peakPulsesRunning` and `peakOutputBytes` are in reports of
+ * 2026-11-26 on.
+ */
+export interface RunReport {
+  kind: "cairn.batch.report";
+  runId: string;
+  source?: string;
+  manifest: string;
+  wallMs: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  peakRssBytes: number;
+  pulsesExecuted: number;
+  pulsesReused: number;
+  peakPulsesRunning?: number;
+  peakOutputBytes?: number;
+}
+
+const REPORT_FIGURES = ["wallMs", "cpuUserMs", "cpuSystemMs", "peakRssBytes", "pulsesExecuted", "pulsesReused"] as const;
+const isFigure = (x: unknown): boolean => typeof x === "number" && Number.isFinite(x) && x >= 0;
+
+/** The first way `v` is not a report of run `runId` as the engine writes one, or undefined. */
+function reportProblem(v: unknown, runId: string): string | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "it is not a JSON object";
+  const r = v as Record<string, unknown>;
+  if (r.kind !== "cairn.batch.report") return `its kind is ${JSON.stringify(r.kind) ?? "undefined"}, not "cairn.batch.report"`;
+  if (r.runId !== runId) return `it is the report of run ${JSON.stringify(r.runId) ?? "undefined"}`;
+  const bad = REPORT_FIGURES.find((k) => !isFigure(r[k]));
+  if (bad !== undefined) return `its ${bad} is not a non-negative number`;
+  if (r.source !== undefined && typeof r.source !== "string") return "its source is not a string";
+  for (const k of ["peakPulsesRunning", "peakOutputBytes"] as const) if (r[k] !== undefined && !isFigure(r[k])) return `its ${k} is not a non-negative number`;
+  return undefined;
+}
+
+/**
+ * The report pinned for run `runId` (undefined when it has none). One that is not JSON, not shaped
+ * like a run report (its kind, its figures as non-negative numbers) or another run's is
+ * E_STORE_CORRUPT naming the run and the report (before, `runs show` printed "wall NaN s" for
+ * a JSON value that is not a report, and ended with E_INTERNAL for bytes that are not JSON).
+ */
+export function loadRunReport(store: Store, runId: string): { report: RunReport; digest: string } | undefined {
+  const root = store.findRoot(reportRoot(runId));
+  if (root === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(store.get(root.digest).toString("utf8"));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its run report ${root.digest} is not JSON: ${err.message}`, { runId, digest: root.digest });
+  }
+  const problem = reportProblem(value, runId);
+  if (problem !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its run report ${root.digest} is not a run report: ${problem}`, { runId, digest: root.digest });
+  return { report: value as RunReport, digest: root.digest };
+}
+
 /** How the run's input was named when it ran (from its report), else its artifact digest. */
 function inputName(store: Store, runId: string, plan: RunPlan): string {
-  const report = store.findRoot(reportRoot(runId));
-  if (report !== undefined) {
-    const body = JSON.parse(store.get(report.digest).toString("utf8")) as { source?: string };
-    if (typeof body.source === "string") return body.source;
-  }
-  return plan.input.artifact;
+  const source = loadRunReport(store, runId)?.report.source;
+  return typeof source === "string" ? source : plan.input.artifact;
 }
 
 /** Every batch run in the store, in the order they were planned, in one array (see `iterateRuns`). */
@@ -84,6 +137,7 @@ export function* iterateRuns(store: Store): Generator<RunSummary> {
         const value = JSON.parse(store.get(done.digest).toString("utf8")) as unknown;
         const shape = manifestShapeProblem(value);
         if (shape !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `manifest ${done.digest} is not a run manifest: ${shape}`);
+        requireOwnManifest(value as Manifest, runId, done.digest); // another run's: not listed as this one's
         manifest = value as Manifest;
       } catch (err) {
         failure = unreadable(err, "manifest");

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canonicalize } from "../core/canonical.js";
 import { sha256 } from "../core/digest.js";
-import { isCairnError } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "../store/temp-files.js";
 import { canonicalText } from "./canonical-text.js";
@@ -59,12 +59,41 @@ export function scratchPath(prefix: string): string {
   return path;
 }
 
-/** Removes a scratch database made by `scratchPath` (and its journal) and forgets it. */
+/**
+ * Removes a scratch database made by `scratchPath` (and its journal) and forgets it. Best effort:
+ * a path that cannot be removed (a TMPDIR that is a file, ENOTDIR) stays registered for the exit
+ * hooks and never hides verify's own result or error.
+ */
 export function removeScratch(path: string): void {
   for (const s of SQLITE_SIDE_SUFFIXES) {
-    rmSync(`${path}${s}`, { force: true });
+    try {
+      rmSync(`${path}${s}`, { force: true });
+    } catch {
+      continue; // left registered: the exit hooks try again
+    }
     untrackExitTemp(`${path}${s}`);
   }
+}
+
+/** An error of the SQLite driver (better-sqlite3's SqliteError: disk full, I/O error…). */
+export function isSqliteError(err: unknown): boolean {
+  return err instanceof Error && err.name === "SqliteError";
+}
+
+/**
+ * E_STORE_IO for a verify scratch database that cannot be created or written in the OS temp
+ * directory (TMPDIR missing, a file, not writable, full): it names the path and TMPDIR, as the
+ * data-root lock does for its directory, never the driver's bare TypeError or SqliteError
+ * (E_INTERNAL). A CairnError is returned as it is.
+ */
+export function scratchError(path: string, err: unknown): unknown {
+  if (isCairnError(err) || !(err instanceof Error)) return err;
+  return new CairnError(
+    ErrorCode.STORE_IO,
+    `verify cannot use its scratch database ${path} in the OS temp directory ${tmpdir()} ($TMPDIR): ${err.message}; set TMPDIR to a writable directory`,
+    { path, tmpdir: tmpdir() },
+    { cause: err },
+  );
 }
 
 /**
@@ -129,26 +158,32 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
   return plan;
 }
 
-/** Every input record in exactly one pulse slice, with its input and partition (`cfg`: the run's config, the plan's when it reads back). */
-export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config): Promise<void> {
+/**
+ * Every input record in exactly one pulse slice, with its input and partition (`cfg`: the run's
+ * config, the plan's when it reads back), and each partition's EUs in read order across its
+ * pulses — except in the partitions of `misnumbered`, whose pulses are already reported as
+ * listed or numbered out of order.
+ */
+export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config, misnumbered: ReadonlySet<number> = new Set()): Promise<void> {
   const path = scratchPath(VERIFY_INPUT_TEMP_PREFIX);
   let db: Database.Database;
   try {
     db = openScratchDatabase(path, COVERAGE_CACHE_KIB);
   } catch (err) {
     removeScratch(path);
-    throw err;
+    throw scratchError(path, err);
   }
   try {
-    db.exec("CREATE TABLE eus (id TEXT PRIMARY KEY, entry BLOB NOT NULL, seen INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID");
-    const insert = db.prepare("INSERT OR IGNORE INTO eus(id, entry) VALUES (?, ?)");
-    const find = db.prepare("SELECT entry, seen FROM eus WHERE id = ?");
+    // pos: the record's position in read order (the first one's, for an id read twice).
+    db.exec("CREATE TABLE eus (id TEXT PRIMARY KEY, entry BLOB NOT NULL, pos INTEGER NOT NULL, seen INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID");
+    const insert = db.prepare("INSERT OR IGNORE INTO eus(id, entry, pos) VALUES (?, ?, ?)");
+    const find = db.prepare("SELECT entry, pos, seen FROM eus WHERE id = ?");
     const mark = db.prepare("UPDATE eus SET seen = 1 WHERE id = ?");
 
     let read = 0;
-    let rows: Array<[string, Buffer]> = [];
-    const flush = db.transaction((batch: Array<[string, Buffer]>) => {
-      for (const [id, entry] of batch) if (insert.run(id, entry).changes === 0) add({ code: "input_mismatch", message: `the input holds EU id ${id} twice` });
+    let rows: Array<[string, Buffer, number]> = [];
+    const flush = db.transaction((batch: Array<[string, Buffer, number]>) => {
+      for (const [id, entry, pos] of batch) if (insert.run(id, entry, pos).changes === 0) add({ code: "input_mismatch", message: `the input holds EU id ${id} twice` });
     });
     try {
       // Duplicate keys allowed: verify checks the run against the input it read, whatever rule of
@@ -157,7 +192,7 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
       for await (const batch of storedRecordBatches(store, input, cfg.idField, undefined, undefined, true)) {
         for (const r of batch) {
           const entry = Buffer.isBuffer(r.input) ? sliceEntryText(r.id, { artifact: sha256(r.input) }) : sliceEntryText(r.id, { json: r.inputJson ?? canonicalText(r.input) });
-          rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex")]);
+          rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex"), read]);
           read++;
           if (rows.length >= COVERAGE_BATCH_ROWS) {
             flush(rows);
@@ -173,10 +208,23 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
     flush(rows);
     if (read !== m.input.records) add({ code: "input_mismatch", message: `the input artifact holds ${read} records, the manifest says ${m.input.records}` });
 
+    // A partition's pulses, in index order, hold its EUs in read order (§10.5: records join
+    // their partition's buffer as they are read, and its pulses are numbered as they are cut):
+    // the position of the last EU seen in each partition, and the first EU out of that order.
+    const lastPos = new Map<number, { pos: number; id: string }>();
+    const misordered = new Set<number>();
     const checkSlice = db.transaction((name: string, partition: number, entries: ReadonlyArray<{ id: EUId }>) => {
       for (const e of entries) {
         const id = canonicalText(e.id);
-        const row = find.get(id) as { entry: Buffer; seen: number } | undefined;
+        const row = find.get(id) as { entry: Buffer; pos: number; seen: number } | undefined;
+        if (row !== undefined && row.seen === 0) {
+          const last = lastPos.get(partition);
+          if (last !== undefined && row.pos <= last.pos && !misordered.has(partition) && !misnumbered.has(partition)) {
+            misordered.add(partition); // the first one per partition
+            add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id} (record ${row.pos} of the input) after EU id ${last.id} (record ${last.pos}): a partition's pulses hold its EUs in read order` });
+          }
+          lastPos.set(partition, { pos: row.pos, id });
+        }
         if (row === undefined) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which is not in the input` });
         else if (row.seen !== 0) add({ code: "input_mismatch", pulse: name, message: `EU id ${id} is in more than one pulse (again in ${name})` });
         else if (!row.entry.equals(Buffer.from(sha256(canonicalize(e)).slice(7), "hex"))) add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: the input of EU id ${id} differs from the input artifact's` });
@@ -184,7 +232,9 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
         if (partitionOf(e.id, cfg.partitions) !== partition) add({ code: "input_mismatch", pulse: name, message: `pulse ${name} holds EU id ${id}, which belongs to partition ${partitionOf(e.id, cfg.partitions)}` });
       }
     });
-    for (const p of m.pulses) {
+    // In (partition, index) order whatever the manifest's listing order (a listing out of order
+    // is manifest_invalid, checkPulseLayout), so that only the EUs' order is judged here.
+    for (const p of [...m.pulses].sort((a, b) => a.partition - b.partition || a.index - b.index)) {
       const name = `${p.partition}/${p.index}`;
       let entries: ReadonlyArray<{ id: EUId }>;
       try {
@@ -197,6 +247,8 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
     }
     const missing = db.prepare("SELECT count(*) AS n, min(id) AS first FROM eus WHERE seen = 0").get() as { n: number; first: string | null };
     if (missing.n > 0) add({ code: "input_mismatch", message: `${missing.n} input record(s) are in no pulse (e.g. EU id ${missing.first})` });
+  } catch (err) {
+    throw isSqliteError(err) ? scratchError(path, err) : err; // a full or vanished TMPDIR
   } finally {
     db.close();
     removeScratch(path);

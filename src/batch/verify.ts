@@ -14,6 +14,7 @@
  * failures and attempts artifacts the manifest names must also be its `contains` members, so
  * that gc keeps them (`not_contained`, checkNamedMembers).
  */
+import { createHash } from "node:crypto";
 import { StringDecoder } from "node:string_decoder";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
@@ -23,7 +24,7 @@ import type { Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
-import { failureLine, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
+import { failureLine, foreignManifestProblem, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
@@ -34,7 +35,7 @@ import { echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
-import { checkInputCoverage, checkPlan, removeScratch, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
+import { checkInputCoverage, checkPlan, isSqliteError, removeScratch, scratchError, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
 
 /** Problems listed one by one before verify only counts the rest. */
@@ -133,6 +134,8 @@ function requireManifest(store: Store, runId: string): { manifest: Manifest; dig
     if (r.problem.code === "artifact_tampered") store.get(r.digest); // throws the store's own error
     throw new CairnError(ErrorCode.STORE_CORRUPT, r.problem.message, { runId, digest: r.digest });
   }
+  // Another run's manifest (a re-pinned root): replaying its pulses would say "matches" for them.
+  requireOwnManifest(r.manifest, runId, r.digest);
   return r;
 }
 
@@ -169,8 +172,12 @@ function recordsOf(store: Store, digest: Digest): string[] {
   return text.length === 0 ? [] : text.slice(0, -1).split("\n");
 }
 
-/** The lines of a stored JSONL artifact, streamed (verified by the store before any byte). */
-async function* artifactLines(store: Store, digest: Digest): AsyncGenerator<string> {
+/**
+ * The lines of a stored JSONL artifact, streamed (verified by the store before any byte). A last
+ * line without its newline is yielded too, and `end.unterminated` then set (the engine ends
+ * every line with one).
+ */
+async function* artifactLines(store: Store, digest: Digest, end?: { unterminated: boolean }): AsyncGenerator<string> {
   const decoder = new StringDecoder("utf8");
   let rest = "";
   for await (const chunk of store.openReadStream(digest)) {
@@ -179,7 +186,10 @@ async function* artifactLines(store: Store, digest: Digest): AsyncGenerator<stri
     yield* lines;
   }
   rest += decoder.end();
-  if (rest.length > 0) yield rest;
+  if (rest.length > 0) {
+    if (end !== undefined) end.unterminated = true;
+    yield rest;
+  }
 }
 
 /**
@@ -264,14 +274,15 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   // The manifest against the run's plan and input: a self-consistent manifest that left out
   // records would pass every check below.
   if (m.runId !== runId) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} describes run ${m.runId}` });
+  else if (foreignManifestProblem(m, runId) !== undefined) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} names the plan ${m.plan}, which does not hash to the run id` });
   // The run's config is the pinned plan's (bound to the run id by its hash): a manifest whose
   // config differs is reported above and not used.
   const cfg = checkPlan(store, runId, m, add)?.config ?? m.config;
-  checkPulseLayout(m, cfg, add);
+  const misnumbered = checkPulseLayout(m, cfg, add);
   const functionOk = await checkFunction(store, m, add);
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
-  await checkInputCoverage(store, m, add, cfg);
+  await checkInputCoverage(store, m, add, cfg, misnumbered);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
@@ -284,7 +295,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     index = new OrderIndex(indexPath, byIndex);
   } catch (err) {
     removeScratch(indexPath);
-    throw err;
+    throw scratchError(indexPath, err);
   }
   try {
     let total = 0;
@@ -402,7 +413,11 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     // The ordered output, recomputed from the pulses, must match the stored output (streamed:
     // it may be larger than memory) and the output digest.
     const builder = new MerkleBuilder();
-    const stored = artifactLines(store, m.output.artifact);
+    // The output artifact's bytes as the engine writes them (every record's line and its
+    // newline), hashed as they are merged: the stored artifact must be exactly those bytes.
+    const expectedBytes = createHash("sha256");
+    const storedEnd = { unterminated: false };
+    const stored = artifactLines(store, m.output.artifact, storedEnd);
     let storedOk = true;
     const nextStored = async (): Promise<string | undefined> => {
       if (!storedOk) return undefined;
@@ -444,6 +459,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     };
     for (const text of index.ordered()) {
       builder.addRaw(leafOf(text));
+      expectedBytes.update(`${text}\n`, "utf8");
       if (isFailedRecord(text)) {
         const rec = parseRecord(text);
         const listed = m.failures[f];
@@ -472,6 +488,15 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       mismatched = true;
       add({ code: "output_mismatch", message: `output artifact holds more records than the pulses (${i})` });
     }
+    if (storedOk && !mismatched && storedEnd.unterminated) {
+      mismatched = true;
+      add({ code: "output_mismatch", message: `output artifact ${m.output.artifact} does not end with a newline: its last record is cut (the engine ends every record with one)` });
+    }
+    const expectedArtifact = `sha256:${expectedBytes.digest("hex")}`;
+    if (storedOk && !mismatched && expectedArtifact !== m.output.artifact) {
+      mismatched = true;
+      add({ code: "output_mismatch", message: `the pulses' records merged (a line each, ending with a newline) hash to ${expectedArtifact}, not to the output artifact ${m.output.artifact}` });
+    }
     if (failuresOk) {
       while ((await nextFailureLine()) !== undefined); // counts the lines past the output's failures
       if (failuresOk && (failureLinesRead !== f || failureLinesRead !== m.counts.failed)) {
@@ -494,6 +519,8 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     }
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched;
+  } catch (err) {
+    throw isSqliteError(err) ? scratchError(indexPath, err) : err; // a full or vanished TMPDIR
   } finally {
     index.close();
     removeScratch(indexPath);
@@ -604,7 +631,9 @@ function checkNamedMembers(store: Store, manifest: Digest, m: Manifest, add: (p:
   try {
     for (const e of store.edgesOfType(manifest, CONTAINS_EDGE_TYPE, "down")) for (const t of e.to) if (wanted.has(t)) contained.add(t);
   } catch (err) {
-    if (!isCairnError(err, ErrorCode.LIMIT_EXCEEDED)) throw err;
+    // Too many to list, or an edge that does not match its content (catalog damage): a finding
+    // in the report like any other corruption verify meets, not a thrown error without a report.
+    if (!isCairnError(err, ErrorCode.LIMIT_EXCEEDED) && !isCairnError(err, ErrorCode.STORE_CORRUPT)) throw err;
     add({ code: "not_contained", message: `the contains edges of manifest ${manifest} cannot be listed: ${err.message}` });
     return;
   }
@@ -738,9 +767,11 @@ async function replayPulse(store: Store, m: Manifest, cfg: RunConfig, p: Manifes
  * The pulses as the engine lists them: in (partition, index) order, each partition's numbered
  * from 0 without gaps, partitions within the config's, and 1..pulseSize EUs each (what the cut
  * rule, §10.5, allows). Which records share a pulse is not checked (only that each is in its
- * partition, checkInputCoverage).
+ * partition and in read order there, checkInputCoverage). Returns the partitions whose pulses
+ * are listed or numbered out of order (reported here: their EUs' read order is not judged again).
  */
-function checkPulseLayout(m: Manifest, cfg: RunConfig, add: (p: VerifyProblem) => void): void {
+function checkPulseLayout(m: Manifest, cfg: RunConfig, add: (p: VerifyProblem) => void): Set<number> {
+  const misnumbered = new Set<number>();
   let prev: ManifestPulse | undefined;
   for (const p of m.pulses) {
     const name = pulseName(p);
@@ -748,13 +779,16 @@ function checkPulseLayout(m: Manifest, cfg: RunConfig, add: (p: VerifyProblem) =
     if (p.partition >= cfg.partitions) {
       add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: partition ${p.partition} is not one of the run's ${cfg.partitions}` });
     } else if (prev !== undefined && p.partition < prev.partition) {
+      misnumbered.add(p.partition);
       add({ code: "manifest_invalid", pulse: name, message: `pulse ${name} is listed after pulse ${pulseName(prev)}: pulses are not in (partition, index) order` });
     } else if (p.index !== expected) {
+      misnumbered.add(p.partition);
       add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: expected pulse ${p.partition}/${expected} here (each partition's pulses are numbered from 0, in order)` });
     }
     if (p.eus < 1 || p.eus > cfg.pulseSize) add({ code: "manifest_invalid", pulse: name, message: `pulse ${name} has ${p.eus} EUs, not 1..${cfg.pulseSize} (the pulse size)` });
     prev = p;
   }
+  return misnumbered;
 }
 
 /**
@@ -846,14 +880,16 @@ export async function replay(store: Store, runId: string, which: string): Promis
   const { manifest: m } = requireManifest(store, runId);
   requirePlannedHere(store, runId, "replayed");
   const p = findPulse(m, which);
-  // The pinned plan's config when it reads back (a manifest's may be forged).
-  let cfg = m.config;
-  try {
-    cfg = loadPlan(store, runId).plan.config;
-  } catch (err) {
-    if (!isCairnError(err) && !(err instanceof SyntaxError)) throw err;
+  // The pinned plan's config and function (bound to the run id by its hash; a manifest's may be
+  // forged): a plan that cannot be read is its error (E_STORE_CORRUPT, E_NOT_FOUND), and a
+  // manifest naming another function or config than the plan is E_STORE_CORRUPT (verify:
+  // plan_mismatch), never re-executed as if it were the run's.
+  const { plan, planDigest } = loadPlan(store, runId);
+  const differs = [m.plan !== planDigest ? "plan" : "", m.function.artifact !== plan.function.artifact ? "function" : "", canonicalize(m.config) !== canonicalize(plan.config) ? "config" : ""].filter((x) => x !== "");
+  if (differs.length > 0) {
+    throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest differs from its pinned plan ${planDigest} in: ${differs.join(", ")} (run cairn verify ${runId})`, { runId, plan: planDigest, differs });
   }
-  const { texts } = await replayPulse(store, m, cfg, p);
+  const { texts } = await replayPulse(store, m, plan.config, p);
   const checksum = checksumOf(texts);
   return { runId, pulse: { partition: p.partition, index: p.index }, records: texts, checksum, storedChecksum: p.checksum, matches: checksum === p.checksum };
 }

@@ -17,9 +17,10 @@ import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
-import { iterateRuns, type RunSummary } from "../batch/runs.js";
+import { iterateRuns, loadRunReport, type RunSummary } from "../batch/runs.js";
+import { jsonText } from "../batch/json-text.js";
 import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
-import { checkRunId, loadPlan, reportRoot, type RunPlan } from "../batch/plan.js";
+import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, MAX_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
   MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
@@ -117,6 +118,15 @@ function failureLine(f: { id: unknown; code: string; message: string }): string 
   return `  id ${canonicalize(f.id)}  ${f.code}  ${oneLine(f.message)}`;
 }
 
+/**
+ * `out.result` for a value that may hold a reduce value nested deeper than JSON.stringify can
+ * recurse (json-text.ts): the same bytes as `out.printJson` when it can, else the value compact.
+ */
+function deepResult(out: Output, value: unknown, human: () => void): void {
+  if (out.json) out.line(jsonText(value, 2) ?? "null");
+  else human();
+}
+
 /** The human summary of an ExecutionResult on stdout. */
 function printResult(out: Output, r: ExecutionResult): void {
   const status = r.status === "completed" ? out.paint("green", "completed") : out.paint("red", "failed");
@@ -126,7 +136,7 @@ function printResult(out: Output, r: ExecutionResult): void {
   out.line(`output digest: ${r.outputDigest}`);
   out.line(`manifest digest: ${r.manifestDigest}`);
   out.note(`output artifact: ${r.outputArtifact} (cairn store get ${r.outputArtifact})`);
-  if ("reduce" in r) out.line(`reduce: ${oneLine(JSON.stringify(r.reduce) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
+  if ("reduce" in r) out.line(`reduce: ${oneLine(jsonText(r.reduce) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
   if (r.failures.length > 0) {
     out.line(`failures (${failuresHeading(r)}):`);
     for (const f of r.failures.slice(0, SHOWN_FAILURES)) out.line(failureLine(f));
@@ -289,7 +299,7 @@ async function executeAndReport(
   }
   progress.finish();
   const out = outputFor(cmd);
-  out.result(resultJson(result), () => printResult(out, result));
+  deepResult(out, resultJson(result), () => printResult(out, result));
   if (!out.quiet && !out.json && outFile !== undefined) process.stderr.write(`cairn: wrote the ordered output to ${outFile}\n`);
   if (result.status === "failed") {
     reportFailedRun(result, g.json === true, failuresHint);
@@ -643,21 +653,18 @@ function configLine(c: RunConfig): string {
  * The run report's resource figures (kept out of the manifest, which must come out
  * byte-identical after a resume), as one line; undefined when the run has no report.
  */
-function resourcesLine(store: Store, runId: string): string | undefined {
-  const root = store.findRoot(reportRoot(runId));
-  if (root === undefined) return undefined;
-  const r = JSON.parse(store.get(root.digest).toString("utf8")) as {
-    wallMs: number; cpuUserMs: number; cpuSystemMs: number; peakRssBytes: number; pulsesExecuted: number; pulsesReused: number; peakPulsesRunning?: number; peakOutputBytes?: number;
-  };
+function resourcesLine(loaded: ReturnType<typeof loadRunReport>): string | undefined {
+  if (loaded === undefined) return undefined;
+  const { report: r, digest } = loaded;
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   // The output admission's figures (engine.ts), in reports of 2026-11-26 on.
   const admission = typeof r.peakPulsesRunning === "number" && typeof r.peakOutputBytes === "number"
     ? `, at most ${groupDigits(r.peakPulsesRunning)} pulses running at once, holding at most ${humanBytes(r.peakOutputBytes)} of outputs`
     : "";
-  return `resources (run report ${root.digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused${admission}`;
+  return `resources (run report ${digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused${admission}`;
 }
 
-function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined): void {
+function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined, report: ReturnType<typeof loadRunReport>): void {
   const m = done?.manifest;
   const status = m === undefined ? undefined : runStatus(m);
   // A reader cannot tell a run another process is executing from one that was interrupted (it
@@ -677,8 +684,8 @@ function printRunShow(store: Store, out: Output, runId: string, plan: RunPlan, p
   out.line(`output artifact: ${m.output.artifact}`);
   // Every failure, when more failed than the manifest lists inline (manifest.ts MAX_MANIFEST_FAILURES).
   if (m.failuresArtifact !== undefined) out.line(`failures artifact: ${m.failuresArtifact}`);
-  if (m.reduce !== null) out.line(`reduce: ${oneLine(JSON.stringify(m.reduce.value) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
-  const res = resourcesLine(store, runId);
+  if (m.reduce !== null) out.line(`reduce: ${oneLine(jsonText(m.reduce.value) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
+  const res = resourcesLine(report);
   if (res !== undefined) out.line(res);
   if (m.failures.length > 0) {
     // The manifest lists the first failures (manifest.ts MAX_MANIFEST_FAILURES); counts.failed all of them.
@@ -707,7 +714,9 @@ export function runsCommand(): Command {
       await withStore(cmd, "read", (store, out) => {
         const { plan, planDigest } = loadPlan(store, runId);
         const done = loadManifest(store, runId);
-        out.result(done?.manifest ?? plan, () => printRunShow(store, out, runId, plan, planDigest, done));
+        // Read (and checked: E_STORE_CORRUPT naming it) before anything is printed.
+        const report = done === undefined ? undefined : loadRunReport(store, runId);
+        deepResult(out, done?.manifest ?? plan, () => printRunShow(out, runId, plan, planDigest, done, report));
       });
     });
   return new Command("runs").description("batch runs recorded in the store: ls, show").addCommand(ls).addCommand(show);

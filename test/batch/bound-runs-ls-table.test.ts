@@ -12,8 +12,9 @@ import { type Store } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
 import { listRuns, type RunSummary } from "../../src/batch/runs.js";
 import { MANIFEST_MEDIA_TYPE } from "../../src/batch/manifest.js";
-import { manifestRoot } from "../../src/batch/plan.js";
+import { manifestRoot, planRoot } from "../../src/batch/plan.js";
 import { canonicalBytes } from "../../src/core/canonical.js";
+import type { Digest } from "../../src/core/digest.js";
 import { printRunsTable } from "../../src/cli/batch-commands.js";
 import { Output } from "../../src/cli/output.js";
 import { Scratch, manifestOf, planRun } from "./fixtures/engine-helpers.js";
@@ -69,7 +70,9 @@ describe("runs ls reads every run once, also past the rows it holds", () => {
       const before = listRuns(store);
       expect(before.map((s) => s.state)).toEqual(["completed", "incomplete", "incomplete"]);
       // The planned run "finishes" with counts wider than any cell of its column was.
-      const m = { ...manifestOf(store, done.runId), runId: planned, counts: { total: 1234567890123, completed: 0, failed: 1234567890123, retried: 0 } };
+      // (Its runId and plan are the planned run's: another run's manifest is refused, UAT u3 F3.)
+      const plan = store.findRoot(planRoot(planned))?.digest as Digest;
+      const m = { ...manifestOf(store, done.runId), runId: planned, plan, counts: { total: 1234567890123, completed: 0, failed: 1234567890123, retried: 0 } };
       const readings = finishAfterFirstReading(store, () => {
         store.pin(manifestRoot(planned), store.putBytes(canonicalBytes(m), { mediaType: MANIFEST_MEDIA_TYPE }).digest, "run");
       });
