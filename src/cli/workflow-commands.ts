@@ -116,7 +116,7 @@ async function readPayloadStdin(opts: PayloadParseOptions): Promise<PyObject> {
 
 /** `doc` with its `tornFiles` member (`[{path, offset, bytes, repair}]`) when there are torn files. */
 function withTornFiles(doc: PyObject, torn: TornFile[], dataRootShown: string): PyObject {
-  if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ ...t, repair: repairCommandFor(dataRootShown, t.path) })));
+  if (torn.length > 0) doc.set("tornFiles", torn.map((t) => fromPlain({ path: t.path, offset: t.offset, bytes: t.bytes, repair: repairCommandFor(dataRootShown, t.path) })));
   return doc;
 }
 

@@ -46,7 +46,9 @@ describe("payload depth", () => {
     // payload object (1) + license_id arrays: MAX_PAYLOAD_DEPTH levels in all is accepted, one more is not
     const e = cairnErrorOf(() => b.run(WF.reclaim, reclaimPayload(MAX_PAYLOAD_DEPTH)));
     expect(e.code).toBe("E_INVALID_INPUT");
-    expect(e.message).toBe(`payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+    // Read from a file, the refusal names it and where the limit is passed (UAT u2 F4).
+    expect(e.message).toMatch(new RegExp(`^Payload file is nested deeper than ${MAX_PAYLOAD_DEPTH} levels: line 1, column \\d+ opens level ${MAX_PAYLOAD_DEPTH + 1}, at \\$\\["license_id"\\](\\[0\\]){11}… \\(.*reclaim\\.json\\)$`));
+    expect(e.details).toMatchObject({ reason: "payload_too_deep", limit: MAX_PAYLOAD_DEPTH });
     expect(b.read(REGISTRY)).toBe(registry);
     expect(readdirSync(join(b.workspace, "traces"), { recursive: true }).length).toBe(traces);
     // at the limit the run goes ahead (the id does not match a licence, so nothing is reclaimed)

@@ -47,7 +47,7 @@ describe("the refusal names the repair", () => {
       '"r/reg.jsonl" ends in a torn line (10 bytes after offset 13 without a newline, an interrupted append): refusing to use it; ' +
         'repair it with `cairn wf repair-tail --data-root <data root> "r/reg.jsonl"` or repairTornTail (truncates to 13 bytes)',
     );
-    expect(tornTailOf(root, "r/reg.jsonl")).toEqual({ offset: 13, bytes: 10 });
+    expect(tornTailOf(root, "r/reg.jsonl")).toEqual({ offset: 13, bytes: 10, complete: false });
     expect(tornTailOf(root, "missing.jsonl")).toBeUndefined();
     expect(tornTailOf(root, "../escape")).toBeUndefined();
   });
@@ -94,10 +94,13 @@ describe("repairTail: the report, and what it refuses to cut", () => {
     expect(repairTail(root, "cut.jsonl").removedHead).toBe('{"k": "\ufffd');
   });
 
-  it("a single unterminated record (a torn first append, even one missing only its newline) is cut to an empty file", () => {
+  it("a single unterminated line: a complete record gets its newline (UAT u2 F6), a torn first append is cut to an empty file", () => {
     put("first.jsonl", '{"key": "a", "address": "ADDR_00000000000000000000000000000000"}');
-    expect(repairTail(root, "first.jsonl")).toMatchObject({ exists: true, removedBytes: 64, size: 0 });
-    expect(read("first.jsonl")).toBe("");
+    expect(repairTail(root, "first.jsonl")).toMatchObject({ exists: true, removedBytes: 0, completedLine: true, size: 65 });
+    expect(read("first.jsonl")).toBe('{"key": "a", "address": "ADDR_00000000000000000000000000000000"}\n');
+    put("torn-first.jsonl", '{"key": "a", "address": "ADDR_0000');
+    expect(repairTail(root, "torn-first.jsonl")).toMatchObject({ exists: true, removedBytes: 34, size: 0 });
+    expect(read("torn-first.jsonl")).toBe("");
     put("blank-first.jsonl", '\n  \n{"a": 1}\n{"b');
     expect(repairTail(root, "blank-first.jsonl")).toMatchObject({ removedBytes: 3, size: 13 });
   });

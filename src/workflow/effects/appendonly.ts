@@ -35,7 +35,7 @@
  * dropped), never the whole text or its lines.
  */
 import { isUtf8 } from "node:buffer";
-import { confineAbsolute, preparePath, type ConfinedPath, type PreparedPath } from "./confine.js";
+import { confineAbsolute, preparePath, refuseDirectoryPath, type ConfinedPath, type PreparedPath } from "./confine.js";
 import { parseIsoInstant } from "../atoms/isodate.js";
 import { appendTimestamp } from "./context.js";
 import { effectError, EffectErrorReason, ioError } from "./errors.js";
@@ -44,7 +44,7 @@ import type { Derivation } from "./filecache.js";
 import { parsePyJson, spacedJson } from "../py/json.js";
 import { getOrNull, isInt, isPyBlank, pyEquals, pyTypeName, type PyDict, type PyValue } from "../py/value.js";
 import { defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
-import { decodeUtf8, tornTail, tornTailError } from "./jsonl.js";
+import { decodeUtf8, describeTornTail, tornTail, tornTailError } from "./jsonl.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { EffectContext, LogReadLimit } from "./types.js";
 
@@ -130,7 +130,7 @@ function openLog(confined: ConfinedPath, ctx: EffectContext): { prepared: Prepar
   let bytes: Buffer | undefined;
   const all = (): Buffer => (bytes ??= readData(prepared) ?? Buffer.alloc(0));
   if (summary !== undefined && !summary.usable) {
-    const torn = tornTail(all());
+    const torn = describeTornTail(all());
     if (torn !== undefined) throw tornTailError(confined.rel, torn);
     try {
       decodeUtf8(all()); // throws the decoder's own message
@@ -283,6 +283,9 @@ export const APPENDONLY_RUNTIME = defineCsRuntime({
   extensionMethods: ["read_range", "read_since"],
   requiresOperationsMetadata: false,
   construct(config, ctx) {
-    return backend(confineAbsolute(ctx.dataRoot, requirePathConfig(config, WHERE)), ctx);
+    const path = requirePathConfig(config, WHERE);
+    const confined = confineAbsolute(ctx.dataRoot, path);
+    if (ctx.refuseDirectoryPaths === true) refuseDirectoryPath(ctx.dataRoot, path);
+    return backend(confined, ctx);
   },
 });

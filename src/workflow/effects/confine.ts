@@ -8,6 +8,10 @@
  *     leading `/` keeps it below that root (`/abs/x.json` names `<root>//abs/x.json`, that is
  *     `<root>/abs/x.json`); no `..` segment anywhere (even one that would normalise back inside);
  *     after collapsing `.` and repeated `/`, the path must lie strictly below the data root.
+ *     Under the PGS rule (`EffectContext.refuseDirectoryPaths`, set by PGS runs) a path ending in
+ *     `/` or `/.` names a directory and is refused (`refuseDirectoryPath`): the reference builds
+ *     the path by concatenation and its open() fails; otherwise (Cairn snapshot runs, whose
+ *     compiler accepts such a store path) it names the file without the ending, as always.
  *  2. Physical: the data root is resolved with `realpath`; the parent directories are walked
  *     from there one component at a time. A missing component is created (when the operation
  *     creates directories) as a real directory; an existing symlinked component is resolved
@@ -126,6 +130,19 @@ function confineUncached(dataRoot: string, candidate: string): ConfinedPath {
   const rel = n.slice(prefix.length).replace(/\/+$/, "");
   if (rel.length === 0) throw confinementError(shown, "names the data root itself, not a file");
   return { root, rel };
+}
+
+/**
+ * The PGS rule for a path a CS runtime opens as its file (module comment, rule 1): a configured
+ * path (or `module_data_root + "/" + entity path`) whose last segment is empty or `.` names a
+ * directory — the reference's open() of it fails (IsADirectoryError, NotADirectoryError) — and
+ * is refused (`E_PATH_CONFINEMENT`, naming it as configured), never taken for the file without
+ * the ending. Called after `confineAbsolute` / `confineRelative` accepted the path.
+ */
+export function refuseDirectoryPath(dataRoot: string, candidate: string): void {
+  const ending = candidate.endsWith("/") ? "/" : candidate.endsWith("/.") ? "/." : undefined;
+  if (ending === undefined) return;
+  throw confinementError(shownConfigured(normalizeDataRoot(dataRoot), candidate), `ends with '${ending}': it names a directory, not a file`);
 }
 
 /**

@@ -43,6 +43,8 @@ export interface EffectContextOptions {
   readonly durability?: EffectDurability;
   /** The bound on one append-only read (see `EffectContext.logReadLimit`); default the named constants. */
   readonly logReadLimit?: Partial<LogReadLimit>;
+  /** See `EffectContext.refuseDirectoryPaths`; default false. */
+  readonly refuseDirectoryPaths?: boolean;
 }
 
 /** Builds the context of one run. */
@@ -60,6 +62,7 @@ export function createEffectContext(opts: EffectContextOptions): EffectContext {
     durability: opts.durability ?? "fsync",
     checkedDirs: newCheckedDirs(),
     ...(opts.logReadLimit === undefined ? {} : { logReadLimit: opts.logReadLimit }),
+    ...(opts.refuseDirectoryPaths === true ? { refuseDirectoryPaths: true } : {}),
     nextId: () => `${traceId}:E${String(++counter).padStart(EFFECT_ID_COUNTER_WIDTH, "0")}`,
   });
 }

@@ -12,14 +12,18 @@
  * exceptions). Nothing is appended after a torn tail, so a partial line can never be glued to
  * the next record. The refusal (`tornTailMessage`) names the way out: the operator command
  * `cairn wf repair-tail` (src/cli/wf-repair.ts) or, in a program, `repairTornTail` (exported by
- * the package root), which take the data root's lock like a run, truncate the unterminated
- * bytes and report what they removed (`repairTail`).
+ * the package root), which take the data root's lock like a run and repair the tail
+ * (`repairTail`): an unterminated last line that is a complete record — one JSON object, what
+ * every runtime record is — gets its missing `\n` (nothing acknowledged is ever dropped); any
+ * other unterminated bytes (a torn append: no prefix of a record parses as JSON) are truncated
+ * and reported.
  */
-import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync } from "node:fs";
+import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { posix } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
+import { isDict } from "../py/value.js";
 import { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type PreparedPath } from "./confine.js";
 import { lockForRun, type DataRootLock } from "./data-root-lock.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
@@ -53,16 +57,46 @@ export function tornTail(buf: Uint8Array): { offset: number; bytes: number } | u
   return { offset: i + 1, bytes: buf.length - (i + 1) };
 }
 
+/** An unterminated end of a JSON-lines file (`tornTail`), and what it holds. */
+export interface TornTail {
+  /** Where the last line starts (the end of the last complete line). */
+  readonly offset: number;
+  /** Bytes after `offset` without a line terminator. */
+  readonly bytes: number;
+  /**
+   * True when those bytes are a complete record (`isCompleteRecord`): a JSON object missing only
+   * its newline (an append cut right before it, or a hand edit). The repair adds the newline.
+   */
+  readonly complete: boolean;
+}
+
+/**
+ * True when `line` (one line's bytes, without terminator) is a complete record: strict UTF-8
+ * holding one JSON value, read as the CS runtimes read their lines (NaN/Infinity allowed), that
+ * is an object — every record a runtime appends is one. No proper prefix of such a line parses
+ * (it starts with `{` and its value ends at its last byte), so a torn append never passes.
+ */
+function isCompleteRecord(line: Uint8Array): boolean {
+  const v = jsonValue(line);
+  return v !== undefined && isDict(v.value);
+}
+
+/** `tornTail` with what the unterminated bytes hold (`TornTail.complete`); parses only a torn file's last line. */
+export function describeTornTail(buf: Uint8Array): TornTail | undefined {
+  const t = tornTail(buf);
+  return t === undefined ? undefined : { ...t, complete: isCompleteRecord(buf.subarray(t.offset)) };
+}
+
 /**
  * The torn tail of the data-root file `rel` (relative to `dataRoot`, confined like every CS
  * path), or undefined when it ends cleanly, does not exist or cannot be read. For hints only
  * (`cairn wf run` names the repair of a file its registry calls refused), never a decision.
  */
-export function tornTailOf(dataRoot: string, rel: string): { offset: number; bytes: number } | undefined {
+export function tornTailOf(dataRoot: string, rel: string): TornTail | undefined {
   try {
     const root = normalizeDataRoot(dataRoot);
     const buf = readData(preparePath(confineRelative(root, root, rel), false));
-    return buf === undefined ? undefined : tornTail(buf);
+    return buf === undefined ? undefined : describeTornTail(buf);
   } catch {
     return undefined;
   }
@@ -75,22 +109,35 @@ export const REPAIR_TAIL_COMMAND = "cairn wf repair-tail";
  * The message readers use when refusing a torn file. It names the repair — the CLI command and
  * the library function — with the path relative to the data root and `<data root>` as a
  * placeholder: the message goes into traces (`ERROR.message`, `CC_STEP.detail.error`), which
- * must not depend on where the data root is (`wf replay` runs in a temp one).
+ * must not depend on where the data root is (`wf replay` runs in a temp one). It says what the
+ * repair will do: add the newline of a complete last record, else truncate the torn bytes.
  */
-export function tornTailMessage(rel: string, t: { offset: number; bytes: number }): string {
+export function tornTailMessage(rel: string, t: TornTail): string {
   return (
-    `${JSON.stringify(rel)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, ` +
-    `an interrupted append): refusing to use it; repair it with \`${REPAIR_TAIL_COMMAND} --data-root <data root> ${JSON.stringify(rel)}\` ` +
-    `or repairTornTail (truncates to ${t.offset} bytes)`
+    `${JSON.stringify(rel)} ends in a torn line (${tornTailWhat(t)}): refusing to use it; ` +
+    `repair it with \`${REPAIR_TAIL_COMMAND} --data-root <data root> ${JSON.stringify(rel)}\` ` +
+    `or repairTornTail (${t.complete ? "adds the missing newline" : `truncates to ${t.offset} bytes`})`
   );
+}
+
+/** What the unterminated bytes are, as the refusal and the CLI's note say it. */
+export function tornTailWhat(t: { readonly offset: number; readonly bytes: number; readonly complete?: boolean }): string {
+  return t.complete === true
+    ? `${t.bytes} bytes after offset ${t.offset} without a newline, a complete JSON object: its newline is missing`
+    : `${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append`;
 }
 
 /** Result of an explicit repair (`repairTornTail`). */
 export interface TornTailRepair {
   /** The file, relative to the data root. */
   readonly path: string;
-  /** Bytes removed (0 when the file ended cleanly or does not exist). */
+  /** Bytes removed (0 when the file ended cleanly, does not exist or had its last line completed). */
   readonly removedBytes: number;
+  /**
+   * Present (true) when the last line was a complete record missing only its newline
+   * (`TornTail.complete`): the repair appended `\n` and removed nothing.
+   */
+  readonly completedLine?: true;
   /** Digest of the removed bytes (for the operator's record), when any were removed. */
   readonly removedDigest?: Digest;
   /** File size after the repair. */
@@ -128,31 +175,45 @@ function jsonValue(buf: Uint8Array): { value: ReturnType<typeof parsePyJson>; te
 }
 
 /**
- * Why `buf` (a file with a torn tail) is not a JSON-lines file a repair may truncate, or
- * undefined. A repair cuts everything after the last line terminator, which destroys a file of
- * another kind — above all a CS_MUTABLE_JSON_V0 document, which by design ends without a newline
- * (mutable.ts) and would lose its whole last line. Refused:
+ * Why `buf` (a file with a torn tail `t`) is not a JSON-lines file a repair may touch, or
+ * undefined. A repair cuts everything after the last line terminator (or completes a last
+ * record), which would damage a file of another kind — above all a CS_MUTABLE_JSON_V0 document,
+ * which by design ends without a newline (mutable.ts) and would lose its whole last line. Refused:
  *  - a file whose first non-blank line is not one JSON value and whose whole content is one JSON value:
  *    a multi-line JSON document (a JSON-lines record never spans lines: the serialiser escapes
  *    every line break inside strings);
  *  - a file whose first non-blank line is not one JSON value at all (not what the runtimes write);
  *  - a file of a single unterminated line that is exactly the pretty form the mutable store
- *    writes (`{}`, an empty document). A single unterminated record as the registry or the log
- *    writes it (spaced form, one line) is a torn first append and is repaired (to an empty file).
- * Only the first non-blank line is parsed unless it is not JSON, so a large log costs one line.
+ *    writes (`{}`, an empty document, or a scalar);
+ *  - a file whose unterminated last line is one JSON value that is not an object (a single such
+ *    line is one JSON document): no runtime writes it as a record, and no prefix of a record
+ *    parses, so it is neither a record to complete nor a torn append to cut.
+ * A single unterminated record as the registry or the log writes it (spaced form, one line) is
+ * a JSON-lines file of one record and gets its newline; a single unterminated line that is not
+ * JSON is a torn first append and is cut (to an empty file). Only the first non-blank line (and
+ * the torn last line) is parsed unless the first is not JSON, so a large log costs two lines.
  */
-function notJsonLines(buf: Uint8Array, tailOffset: number): string | undefined {
-  if (tailOffset === 0) {
+function notJsonLines(buf: Uint8Array, t: TornTail): string | undefined {
+  if (t.offset === 0) {
     const whole = jsonValue(buf);
-    return whole !== undefined && prettyJson(whole.value) === whole.text
-      ? "it is a single unterminated line in the pretty form of a CS_MUTABLE_JSON_V0 document (which has no trailing newline by design), not a torn JSON line"
-      : undefined;
+    if (whole !== undefined && prettyJson(whole.value) === whole.text) {
+      return "it is a single unterminated line in the pretty form of a CS_MUTABLE_JSON_V0 document (which has no trailing newline by design), not a torn JSON line";
+    }
+  } else {
+    const first = firstNonBlankLine(buf, t.offset);
+    if (first !== undefined && jsonValue(first) === undefined) {
+      return jsonValue(buf) !== undefined
+        ? "it is one multi-line JSON document (e.g. a CS_MUTABLE_JSON_V0 document, which has no trailing newline by design), not JSON lines"
+        : "its first line is not a JSON value: not a JSON-lines file the CS runtimes write";
+    }
   }
-  const first = firstNonBlankLine(buf, tailOffset);
-  if (first === undefined || jsonValue(first) !== undefined) return undefined;
-  return jsonValue(buf) !== undefined
-    ? "it is one multi-line JSON document (e.g. a CS_MUTABLE_JSON_V0 document, which has no trailing newline by design), not JSON lines"
-    : "its first line is not a JSON value: not a JSON-lines file the CS runtimes write";
+  if (!t.complete && jsonValue(buf.subarray(t.offset)) !== undefined) {
+    return (
+      `its last line (${t.bytes} bytes after offset ${t.offset}, without a newline) is a complete JSON value that is not an object: ` +
+      "neither a record the CS runtimes write (to complete) nor a torn one (to cut: no prefix of a record is JSON); edit the file by hand"
+    );
+  }
+  return undefined;
 }
 
 /** The first complete line of `buf` (before `end`) holding more than JSON whitespace, or undefined when every one is blank. */
@@ -172,35 +233,42 @@ function firstNonBlankLine(buf: Uint8Array, end: number): Uint8Array | undefined
 }
 
 /**
- * The repair itself, on a prepared path: truncates the file to its last complete line (then
- * fsyncs it) and reports what it removed. A missing file reports `exists: false` and is left
- * absent; a file ending cleanly is not touched. A file that is not JSON lines (`notJsonLines`)
- * is refused with `E_INVALID_INPUT` (`details.reason` `not_json_lines`), untouched.
+ * The repair itself, on a prepared path, then fsynced: a last line that is a complete record
+ * (`TornTail.complete`) gets its missing `\n` appended (`completedLine`, nothing removed); any
+ * other torn tail is truncated to the last complete line and reported. A missing file reports
+ * `exists: false` and is left absent; a file ending cleanly is not touched. A file that is not
+ * JSON lines (`notJsonLines`) is refused with `E_INVALID_INPUT` (`details.reason`
+ * `not_json_lines`), untouched.
  */
 function repairPrepared(prepared: PreparedPath): TailRepairReport {
   const buf = readData(prepared);
   if (buf === undefined || prepared.realFile === undefined) return { path: prepared.rel, exists: false, removedBytes: 0, size: 0 };
-  const t = tornTail(buf);
+  const t = describeTornTail(buf);
   if (t === undefined) return { path: prepared.rel, exists: true, removedBytes: 0, size: buf.length };
-  const why = notJsonLines(buf, t.offset);
+  const why = notJsonLines(buf, t);
   if (why !== undefined) {
     throw new CairnError(ErrorCode.INVALID_INPUT, `refusing to repair ${JSON.stringify(prepared.rel)}: ${why}; nothing was changed`, {
       reason: NOT_JSON_LINES_REASON, path: prepared.rel, offset: t.offset, bytes: t.bytes,
     });
   }
   try {
-    const fd = openSync(prepared.realFile, FS.O_WRONLY | FS.O_NOFOLLOW);
+    const fd = openSync(prepared.realFile, FS.O_WRONLY | FS.O_NOFOLLOW | (t.complete ? FS.O_APPEND : 0));
     try {
-      ftruncateSync(fd, t.offset);
+      if (t.complete) {
+        if (writeSync(fd, NEWLINE) !== NEWLINE.length) throw new Error("short write");
+      } else {
+        ftruncateSync(fd, t.offset);
+      }
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
   } catch (err) {
-    throw ioError("truncate", prepared.rel, err);
+    throw ioError(t.complete ? "append" : "truncate", prepared.rel, err);
   } finally {
     forget(prepared.realFile); // the file cache must not serve the old bytes (it would notice the new size anyway)
   }
+  if (t.complete) return { path: prepared.rel, exists: true, removedBytes: 0, completedLine: true, size: buf.length + NEWLINE.length };
   const removed = buf.subarray(t.offset);
   return {
     path: prepared.rel,
@@ -212,6 +280,9 @@ function repairPrepared(prepared: PreparedPath): TailRepairReport {
   };
 }
 
+/** The terminator a repair adds to a complete last record (the one every append writes). */
+const NEWLINE = Buffer.from("\n");
+
 /** Options of `repairTornTail` / `repairTail`: the data root's lock, as for a run. */
 export interface RepairTailOptions {
   /** A lock on this data root the caller holds (`acquireDataRootLock`); else the repair takes one for its duration. */
@@ -221,8 +292,9 @@ export interface RepairTailOptions {
 }
 
 /**
- * Truncates a JSON-lines file under the data root to its last complete line and reports what it
- * removed (`TailRepairReport`). Never called implicitly: the runtimes only refuse a torn file.
+ * Repairs the torn tail of a JSON-lines file under the data root — completes a last record that
+ * lacks only its newline, else truncates to the last complete line — and reports what it did
+ * (`TailRepairReport`). Never called implicitly: the runtimes only refuse a torn file.
  *
  * - `file`: relative to `dataRoot`, or absolute inside it; confined like every CS path
  *   (confine.ts: no `..`, NUL, symlinked final component, symlinked directory leading out;
@@ -250,10 +322,16 @@ export function repairTail(dataRoot: string, file: string, opts: RepairTailOptio
  */
 export function repairTornTail(dataRoot: string, relPath: string, opts: RepairTailOptions = {}): TornTailRepair {
   const r = repairTail(dataRoot, relPath, opts);
-  return { path: r.path, removedBytes: r.removedBytes, ...(r.removedDigest === undefined ? {} : { removedDigest: r.removedDigest }), size: r.size };
+  return {
+    path: r.path,
+    removedBytes: r.removedBytes,
+    ...(r.completedLine === true ? { completedLine: true } : {}),
+    ...(r.removedDigest === undefined ? {} : { removedDigest: r.removedDigest }),
+    size: r.size,
+  };
 }
 
 /** A hard error for a torn file (used where the reference would raise). */
-export function tornTailError(rel: string, t: { offset: number; bytes: number }): Error {
+export function tornTailError(rel: string, t: TornTail): Error {
   return effectError(ErrorCode.STORE_CORRUPT, EffectErrorReason.TORN_TAIL, tornTailMessage(rel, t), { path: rel, offset: t.offset, bytes: t.bytes });
 }

@@ -12,12 +12,13 @@
  * or parsed is BACKEND_ERROR — bare under the reference dialect (as C.4), with the reason as
  * `message` under the declared one (host.ts `backendError`).
  */
-import { confineRelative, preparePath, type PreparedPath } from "./confine.js";
+import { confineRelative, preparePath, refuseDirectoryPath, type PreparedPath } from "./confine.js";
 import { configError, inputError, osErrorText } from "./errors.js";
 import { readData, replaceAtomic, sweepDeadTemps } from "./fsio.js";
 import { backendError, defineCsRuntime, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import { decodeUtf8 } from "./jsonl.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
+import { pyValueRepr } from "../py/repr.js";
 import { getOrNull, isDict, isPyBlank, pyTruthy, type PyDict, type PyValue } from "../py/value.js";
 import { PAYLOAD_STORE_ENTITY } from "./policy.js";
 import type { EffectContext } from "./types.js";
@@ -62,12 +63,16 @@ function entityFile(cfg: Config, payload: PyDict, ctx: EffectContext): PreparedP
   const entity = getOrNull(payload, PAYLOAD_STORE_ENTITY);
   if (!pyTruthy(entity)) throw inputError(`${WHERE}: the step has no store entity (${PAYLOAD_STORE_ENTITY})`);
   if (typeof entity !== "string" || !cfg.entityStores.has(entity)) {
-    throw inputError(`${WHERE}: store entity ${JSON.stringify(entity)} is not in entity_stores`, { entity: String(entity) });
+    // A name is quoted as JSON (as always); any other value is shown as Python shows it (`1`, `True`, `{'a': 1}`, bounded).
+    const shown = typeof entity === "string" ? JSON.stringify(entity) : pyValueRepr(entity);
+    throw inputError(`${WHERE}: store entity ${shown} is not in entity_stores`, { entity: typeof entity === "string" ? entity : shown });
   }
   const entry = getOrNull(cfg.entityStores, entity);
   const rel = isDict(entry) ? getOrNull(entry, "path") : null;
   if (!pyTruthy(rel) || typeof rel !== "string") throw configError(`${WHERE}: entity_stores.${entity} has no path`);
-  const p = preparePath(confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel), true, ctx.durability !== "no-fsync", ctx.checkedDirs);
+  const confined = confineRelative(ctx.dataRoot, cfg.moduleDataRoot, rel);
+  if (ctx.refuseDirectoryPaths === true) refuseDirectoryPath(ctx.dataRoot, `${cfg.moduleDataRoot}/${rel}`);
+  const p = preparePath(confined, true, ctx.durability !== "no-fsync", ctx.checkedDirs);
   sweepOnce(p, ctx);
   return p;
 }

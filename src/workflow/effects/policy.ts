@@ -53,12 +53,45 @@ function expandText(s: string, root: string): string {
   return root + s.slice(MODULE_DATA_ROOT_TEMPLATE.length);
 }
 
-function expandValue(v: PyValue, root: string): PyValue {
-  if (typeof v === "string") return expandText(v, root);
-  if (Array.isArray(v)) return v.map((x) => expandValue(x, root));
+/**
+ * The members, from the policy's top, of a CS_MUTABLE_JSON_V0 entity path (SEMANTICS C.4:
+ * `storage_structure_artifact.frontmatter.core.entity_stores.<entity>.path`; `undefined` matches
+ * any entity name). Such a path is appended to `module_data_root`, so `{{module_data_root}}`
+ * anywhere in it would put the host's data root inside the data root: the file's place, the
+ * state capture (trace id) and every message naming it would depend on where the data root is.
+ */
+const ENTITY_PATH_MEMBERS: readonly (string | undefined)[] = ["storage_structure_artifact", "frontmatter", "core", "entity_stores", undefined, "path"];
+
+/** `members` (the way to a policy value) as a dotted text, for messages. */
+function memberText(members: readonly string[]): string {
+  return members.map((m) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(m) ? m : JSON.stringify(m))).join(".");
+}
+
+/**
+ * `v` expanded; `members` is the way to it from the policy's top while it still follows
+ * `ENTITY_PATH_MEMBERS` (undefined once it leaves it). An entity path holding the template is
+ * refused (`E_INVALID_INPUT`, `cs_config`), naming the member and the text as configured.
+ */
+function expandValue(v: PyValue, root: string, members: readonly string[] | undefined): PyValue {
+  if (typeof v === "string") {
+    if (members?.length === ENTITY_PATH_MEMBERS.length && v.includes(MODULE_DATA_ROOT_TEMPLATE)) {
+      const member = memberText(members);
+      throw configError(
+        `policy member ${member} ${JSON.stringify(v)}: ${MODULE_DATA_ROOT_TEMPLATE} may not appear in an entity path, which CS_MUTABLE_JSON_V0 appends to module_data_root (SEMANTICS C.4): ` +
+          "it would put the host's data root inside the data root; write the path relative to module_data_root",
+        { text: v, member },
+      );
+    }
+    return expandText(v, root);
+  }
+  if (Array.isArray(v)) return v.map((x) => expandValue(x, root, undefined));
   if (isDict(v)) {
     const out: PyDict = new Map();
-    for (const [k, x] of v) out.set(expandText(k, root), expandValue(x, root));
+    const at = members?.length ?? -1;
+    for (const [k, x] of v) {
+      const follows = at >= 0 && at < ENTITY_PATH_MEMBERS.length && (ENTITY_PATH_MEMBERS[at] === undefined || ENTITY_PATH_MEMBERS[at] === k);
+      out.set(expandText(k, root), expandValue(x, root, follows && members !== undefined ? [...members, k] : undefined));
+    }
     return out;
   }
   return v;
@@ -66,8 +99,9 @@ function expandValue(v: PyValue, root: string): PyValue {
 
 /**
  * A.10 step 3: replaces `{{module_data_root}}` in every string and member name of the policy
- * with `dataRoot` minus its trailing `/`s; the template may only start a text, once (a
- * deviation from the reference's replace-anywhere: `expandText`). An empty policy stays empty.
+ * with `dataRoot` minus its trailing `/`s; the template may only start a text, once, and never
+ * appear in a mutable-JSON entity path (deviations from the reference's replace-anywhere:
+ * `expandText`, `ENTITY_PATH_MEMBERS`). An empty policy stays empty.
  * Data roots containing `"`, `\` or control characters are refused (unsupported by the
  * reference).
  * Returns a deep copy; the input is not modified.
@@ -79,7 +113,7 @@ export function expandPolicy(policy: PyDict, dataRoot: string): PyDict {
   if (bad !== null) throw configError(`the data root contains ${JSON.stringify(bad[0])}, a character the policy expansion cannot carry`, { dataRoot, character: bad[0] });
   if (policy.size === 0) return new Map();
   const root = dataRoot.replace(/\/+$/, "");
-  return expandValue(policy, root) as PyDict;
+  return expandValue(policy, root, []) as PyDict;
 }
 
 /** Data roots remembered per policy by `expandPolicyShared` (oldest dropped first). */

@@ -15,13 +15,13 @@
  * as `message` under the declared one (host.ts `backendError`).
  */
 import { sha256, type Digest } from "../../core/digest.js";
-import { confineAbsolute, preparePath, type PreparedPath } from "./confine.js";
+import { confineAbsolute, preparePath, refuseDirectoryPath, type PreparedPath } from "./confine.js";
 import { appendDurable, createEmptyIfAbsent, readDerivedContent } from "./fsio.js";
 import type { Derivation } from "./filecache.js";
 import { inputError, osErrorText } from "./errors.js";
 import { backendError, defineCsRuntime, requirePathConfig, status, type EffectDraft, type Method, type MethodResult } from "./host.js";
 import type { OperationDialect } from "./types.js";
-import { decodeUtf8, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
+import { decodeUtf8, describeTornTail, splitLines, tornTail, tornTailMessage } from "./jsonl.js";
 import { canonicalJson, parsePyJson, spacedJson } from "../py/json.js";
 import { getOrNull, isDict, isPyBlank, pyEquals, pyHashKey, type PyDict, type PyValue } from "../py/value.js";
 
@@ -109,7 +109,7 @@ export const REGISTRY_STATE: Derivation<Loaded | Unusable> = {
     return "problem" in v ? 0 : REGISTRY_STATE_BYTES_PER_FILE_BYTE * fileBytes + REGISTRY_STATE_BYTES_PER_RECORD * v.state.size;
   },
   of(bytes) {
-    const torn = tornTail(bytes);
+    const torn = describeTornTail(bytes);
     if (torn !== undefined) return { problem: (rel) => tornTailMessage(rel, torn) };
     let lines: string[];
     try {
@@ -244,7 +244,9 @@ export const REGISTRY_RUNTIME = defineCsRuntime({
   referenceMethods: ["register", "resolve", "exists", "deregister"],
   requiresOperationsMetadata: false,
   construct(config, ctx) {
-    const confined = confineAbsolute(ctx.dataRoot, requirePathConfig(config, WHERE));
+    const path = requirePathConfig(config, WHERE);
+    const confined = confineAbsolute(ctx.dataRoot, path);
+    if (ctx.refuseDirectoryPaths === true) refuseDirectoryPath(ctx.dataRoot, path);
     const sync = ctx.durability !== "no-fsync";
     const prepared = preparePath(confined, true, sync, ctx.checkedDirs);
     const created = createEmptyIfAbsent(prepared, sync);

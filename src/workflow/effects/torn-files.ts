@@ -6,7 +6,7 @@
  * the file and its repair themselves. For hints only, never a decision: a file that cannot be
  * read is simply not named.
  */
-import { REPAIR_TAIL_COMMAND, tornTailOf } from "./jsonl.js";
+import { REPAIR_TAIL_COMMAND, tornTailOf, tornTailWhat } from "./jsonl.js";
 
 /** A data-root file a run's BACKEND_ERROR call read that ends in a torn line. */
 export interface TornFile {
@@ -16,6 +16,8 @@ export interface TornFile {
   offset: number;
   /** Bytes after `offset` without a newline. */
   bytes: number;
+  /** Present (true) when those bytes are a complete record missing only its newline (the repair adds it; jsonl.ts `TornTail`). */
+  complete?: boolean;
 }
 
 /** The effect calls of a run, as far as this module reads them (pgs/engine.ts `EffectCall`). */
@@ -37,7 +39,7 @@ export function tornFilesOf(effects: readonly CallOnFile[], dataRoot: string): T
     if (e.status !== "BACKEND_ERROR" || path === undefined || seen.has(path)) continue;
     seen.add(path);
     const t = tornTailOf(dataRoot, path);
-    if (t !== undefined) torn.push({ path, ...t });
+    if (t !== undefined) torn.push({ path, offset: t.offset, bytes: t.bytes, ...(t.complete ? { complete: true } : {}) });
   }
   return torn;
 }
@@ -54,5 +56,5 @@ export function repairCommandFor(dataRootShown: string, path: string): string {
 
 /** The human note naming a torn file and its repair. */
 export function tornFileNote(t: TornFile, dataRootShown: string): string {
-  return `note: ${JSON.stringify(t.path)} ends in a torn line (${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append): runs refuse it until it is repaired with: ${repairCommandFor(dataRootShown, t.path)}`;
+  return `note: ${JSON.stringify(t.path)} ends in a torn line (${tornTailWhat(t)}): runs refuse it until it is repaired with: ${repairCommandFor(dataRootShown, t.path)}`;
 }

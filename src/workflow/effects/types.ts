@@ -60,6 +60,13 @@ export interface EffectContext {
   nextId(): string;
   /** Operation dispatch rule; default `"reference"`. */
   readonly operationDialect?: OperationDialect;
+  /**
+   * The PGS path rule (confine.ts `refuseDirectoryPath`): a configured or entity path ending in
+   * `/` or `/.` names a directory and is refused (`E_PATH_CONFINEMENT`), as the reference's
+   * open() of it fails. PGS runs set it; unset (Cairn snapshot runs, whose compiler accepts a
+   * store path ending in `/`), such a path names the file without the ending.
+   */
+  readonly refuseDirectoryPaths?: boolean;
   /** Whether effects are fsynced; default `"fsync"` (see EffectDurability). */
   readonly durability?: EffectDurability;
   /** The run's memo of the resolved real data root (`preparePath`, `CheckedDirs`); absent: every call resolves it. */

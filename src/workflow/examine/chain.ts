@@ -139,12 +139,14 @@ const ADDED_TAIL_RE = /\n[ \t\r\n]*$/;
 /**
  * What is wrong with `md`, the summary beside the trace `traceId` written by a Cairn runtime
  * (`kind`: a PGS workspace run or a sealed Cairn snapshot run), or undefined when it is whole
- * and its heading names that trace (`SummaryDiagnosis`).
+ * and its heading names that trace (`SummaryDiagnosis`). `fileTraceId`, the trace id the trace
+ * file is named by, counts too: a summary naming it is that file's own, even when the trace's
+ * lines were changed to claim another id (the chain check then judges them against it).
  */
-export function summaryProblem(md: string, kind: "pgs" | "cairn", traceId: string | null): SummaryProblem | undefined {
+export function summaryProblem(md: string, kind: "pgs" | "cairn", traceId: string | null, fileTraceId?: string): SummaryProblem | undefined {
   if (md.length === 0) return { diagnosis: "torn", text: "it is empty" };
   const heading = HEADING_RE.exec(md)?.[1];
-  if (heading !== undefined && traceId !== null && heading !== traceId) {
+  if (heading !== undefined && traceId !== null && heading !== traceId && heading !== fileTraceId) {
     return { diagnosis: "foreign", text: `its heading names trace ${heading}: another run's summary, copied or swapped in`, traceId: heading };
   }
   const end = SUMMARY_END[kind];

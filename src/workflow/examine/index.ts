@@ -146,7 +146,7 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   const model = parseTrace(text, file);
   const md = summaryOf(file);
   // A torn, edited or foreign summary is not evidence of anything: reported, never used as an anchor.
-  const problem = md === undefined ? undefined : summaryProblem(md.text, isCairnTrace(model) ? "cairn" : "pgs", model.traceId);
+  const problem = md === undefined ? undefined : summaryProblem(md.text, isCairnTrace(model) ? "cairn" : "pgs", model.traceId, basename(file, ".jsonl"));
   const summary = md === undefined || problem !== undefined ? undefined : readSummaryFacts(md.text);
   const chain = checkChain(text, summary);
   // An unchained reference v0 trace's summary (if any) is not one Cairn writes: not judged.

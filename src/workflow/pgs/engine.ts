@@ -15,6 +15,8 @@ import type { EffectFile } from "./handlers.js";
 import type { PgsPackage } from "./snapshot.js";
 import type { TraceWriter } from "./trace.js";
 import { copyObject, type PyObject, type PyValue } from "./value.js";
+import { pyValueRepr } from "../py/repr.js";
+import { pyHashable, pyTruthy, pyTypeName } from "../py/value.js";
 
 export interface PathEntry {
   /** FQDN of the visited node. */
@@ -74,7 +76,35 @@ interface StepSpec {
   inputs: PyObject;
   outputs: PyObject;
   onResult: PyObject;
+  /** The step's name in messages, calls and violations: `step_id` (a non-string shown as text), `""` when falsy. */
   stepId: string;
+  /** The key of the step's record (A.7 3.5), or undefined when it records nothing `$.results.` can find (`stepIdOf`). */
+  recordKey: string | undefined;
+  /** Set when recording the step must fail as it does in the reference (an unhashable `step_id`): the error. */
+  recordError: CairnError | undefined;
+}
+
+/**
+ * A.7 3.1/3.5 as the reference does them, with `step_id` taken from the JSON as it is
+ * (`step.get("step_id") or ""`, recorded when truthy as `records[step_id]`): a falsy value
+ * (missing, null, `""`, `0`, `false`, `[]`, `{}`) names no step and records nothing; a string
+ * records under itself; any other truthy value that Python can hash (an int, a float, `true`)
+ * records under a key no `$.results.<step_id>` text finds (the grammar looks the id up as a
+ * string), so nothing; a non-empty list or object cannot key a dict: the reference raises
+ * TypeError when it records the step (after the step ran), and so does Cairn (E_INVALID_INPUT,
+ * `bad_step`, naming the field).
+ */
+function stepIdOf(raw: PyValue, field: string): Pick<StepSpec, "stepId" | "recordKey" | "recordError"> {
+  if (typeof raw === "string") return { stepId: raw, recordKey: raw === "" ? undefined : raw, recordError: undefined };
+  if (!pyTruthy(raw)) return { stepId: "", recordKey: undefined, recordError: undefined };
+  if (pyHashable(raw)) return { stepId: String(raw), recordKey: undefined, recordError: undefined };
+  const type = pyTypeName(raw);
+  const recordError = new CairnError(
+    ErrorCode.INVALID_INPUT,
+    `dispatch.json: ${field} is a ${type} (${pyValueRepr(raw)}), which cannot key the step records: the reference raises TypeError: unhashable type: '${type}'`,
+    { reason: "bad_step", field },
+  );
+  return { stepId: "", recordKey: undefined, recordError };
 }
 
 /** Steps already read, by their (read-only) snapshot object: a step is validated once per loaded snapshot. */
@@ -91,14 +121,13 @@ function readStep(step: PyValue, cc: number, index: number): StepSpec {
   if (typeof addr !== "bigint") throw new CairnError(ErrorCode.INVALID_INPUT, `dispatch.json: ${where}.addr must be an integer`, { reason: "bad_step", field: `${where}.addr` });
   const op = step.get("op") ?? null;
   if (op !== null && typeof op !== "string") throw new CairnError(ErrorCode.INVALID_INPUT, `dispatch.json: ${where}.op must be a string or null`, { reason: "bad_step", field: `${where}.op` });
-  const stepId = step.get("step_id") ?? null;
   const spec: StepSpec = {
     addr: Number(addr),
     op,
     inputs: objOrEmpty(step.get("inputs"), `${where}.inputs`),
     outputs: objOrEmpty(step.get("outputs"), `${where}.outputs`),
     onResult: objOrEmpty(step.get("on_result"), `${where}.on_result`),
-    stepId: stepId === null ? "" : typeof stepId === "string" ? stepId : String(stepId),
+    ...stepIdOf(step.get("step_id") ?? null, `${where}.step_id`),
   };
   readSteps.set(step, spec);
   return spec;
@@ -131,10 +160,11 @@ export function dispatchCc(run: EngineRun, cc: number, ccInputs: PyObject): { st
     }
     const fragment: PyObject = new Map();
     for (const [name, mapping] of s.outputs) fragment.set(name, resolveOutput(mapping, outcome.raw, records));
-    if (s.stepId !== "") {
+    if (s.recordError !== undefined) throw s.recordError;
+    if (s.recordKey !== undefined) {
       const rec = copyObject(fragment);
       rec.set("capability_result", outcome.raw);
-      records.set(s.stepId, rec);
+      records.set(s.recordKey, rec);
     }
     for (const [k, v] of fragment) surface.set(k, v);
     const detail = new Map<string, PyValue>([["step_fqdn", stepFqdn], ["result_keys", [...fragment.keys()]]]);

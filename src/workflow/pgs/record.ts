@@ -50,9 +50,12 @@ export const ROOT_PREFIX = "pgs:";
  * undefined, an integer literal beyond ±(2^53−1)…) is a VIOLATION instead of being rewritten,
  * and a run stopped by its trace limit right after an effect names the effect in its `ERROR`
  * event (`untraced_effect`); 3 — a user CT result holding `result_status` is a VIOLATION
- * instead of a SUCCESS whose node result and surface carried that member.
+ * instead of a SUCCESS whose node result and surface carried that member; 4 — PGS runs read a
+ * non-string `step_id` as the reference does (a falsy one names no step, a number records under
+ * a key no `$.results` text finds, a list or object aborts the run) and a CS path ending in `/`
+ * is a confinement error, left out of the state capture.
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "3" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "4" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {

@@ -32,6 +32,7 @@ import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { compactPy, parsePyJson } from "./pyjson.js";
 import { checkPayloadDepth } from "../py/json.js";
+import { checkPayloadTextDepth } from "./payload-depth.js";
 import { PGS_RECORD_KIND, putPgsSnapshot, recordRun, type RecordedRun } from "./record.js";
 import { recordRunStart } from "./record-start.js";
 import { loadSnapshot, type PgsPackage } from "./snapshot.js";
@@ -118,6 +119,7 @@ export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadPars
     throw err;
   }
   if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${name} must hold a JSON object`, { field: "--payload", path: name });
+  checkPayloadTextDepth(v, decoded.text, name);
   if (opts.uniqueKeys === true) {
     const dup = duplicateJsonKey(decoded.text);
     if (dup !== null) {
@@ -339,7 +341,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
     effects: createEffectContext({
-      dataRoot, traceId, durability: opts.effectDurability ?? "fsync", ...(opts.clock === undefined ? {} : { clock: opts.clock }),
+      dataRoot, traceId, durability: opts.effectDurability ?? "fsync", refuseDirectoryPaths: true, ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     }),
     path: [], calls: [], violations: [], current: null,
   };

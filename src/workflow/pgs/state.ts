@@ -28,7 +28,7 @@ import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import {
-  EffectErrorReason, cachedDigest, confineAbsolute, confineRelative, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, remember, selectPolicy, type CheckedDirs,
+  EffectErrorReason, cachedDigest, confineAbsolute, confineRelative, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, refuseDirectoryPath, remember, selectPolicy, type CheckedDirs,
   type ConfinedPath,
 } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
@@ -76,7 +76,8 @@ export interface StateFile {
  * lexical rules (effects/confine.ts): `confineAbsolute` for a configured `path`,
  * `confineRelative` for `module_data_root + "/" + entity path` (SEMANTICS C.4, a leading `/` of
  * the entity path included). A path the runtime refuses (relative, outside the data root, a `..`
- * segment, a NUL) is no file of the state: the step using it fails in the runtime.
+ * segment, a NUL, a directory path ending in `/` or `/.` under the PGS rule `pgsFile`) is no file
+ * of the state: the step using it fails in the runtime.
  */
 function runtimeFile(confine: () => ConfinedPath): string | undefined {
   try {
@@ -85,6 +86,12 @@ function runtimeFile(confine: () => ConfinedPath): string | undefined {
     if (isCairnError(err, ErrorCode.PATH_CONFINEMENT)) return undefined;
     throw err;
   }
+}
+
+/** `confined`, unless the PGS runtimes refuse `candidate` as a directory path (confine.ts `refuseDirectoryPath`). */
+function pgsFile(confined: ConfinedPath, root: string, candidate: string): ConfinedPath {
+  refuseDirectoryPath(root, candidate);
+  return confined;
 }
 
 /** Data roots remembered per (snapshot, RB) by `relevantFiles` (oldest dropped first). */
@@ -118,7 +125,7 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
     const entry = pkg.rbPolicy.get(rb)?.get(cs);
     const policy = expandPolicy(selectPolicy(entry), root);
     const path = dottedGet(policy, "path");
-    const p = typeof path === "string" && path !== "" ? runtimeFile(() => confineAbsolute(root, path)) : undefined;
+    const p = typeof path === "string" && path !== "" ? runtimeFile(() => pgsFile(confineAbsolute(root, path), root, path)) : undefined;
     if (p !== undefined) out.add(p);
     const base = dottedGet(policy, "module_data_root");
     const stores = dottedGet(policy, "storage_structure_artifact.frontmatter.core.entity_stores");
@@ -126,7 +133,7 @@ function computeRelevantFiles(pkg: PgsPackage, rb: number, root: string): string
       for (const entity of stores.values()) {
         const ep = dottedGet(entity, "path");
         if (typeof ep === "string" && ep !== "") {
-          const q = runtimeFile(() => confineRelative(root, base, ep));
+          const q = runtimeFile(() => pgsFile(confineRelative(root, base, ep), root, `${base}/${ep}`));
           if (q !== undefined) out.add(q);
         }
       }

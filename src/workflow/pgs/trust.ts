@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { pyStrRepr } from "../py/repr.js";
 import { canonicalPy } from "./pyjson.js";
 import { member, type PyValue } from "./value.js";
 
@@ -27,40 +28,8 @@ function hashField(v: PyValue): string {
   return typeof v === "string" ? v : "";
 }
 
-/**
- * The characters Python's `str.isprintable()` rejects (`Py_UNICODE_ISPRINTABLE`): categories
- * Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs but the space. Node's Unicode is newer than CPython 3.11's,
- * so a character assigned since Unicode 14 is printable here and `Cn` (escaped) there.
- */
-const PY_NON_PRINTABLE_RE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
-
-/** `\xNN`, `\uNNNN` or `\UNNNNNNNN` (lowercase hex), as Python's repr escapes a code point. */
-function pyHexEscape(cp: number): string {
-  if (cp < 0x100) return `\\x${cp.toString(16).padStart(2, "0")}`;
-  if (cp < 0x10000) return `\\u${cp.toString(16).padStart(4, "0")}`;
-  return `\\U${cp.toString(16).padStart(8, "0")}`;
-}
-
-/**
- * Python `repr(str)` (CPython `unicode_repr`), as A.3's mismatch message quotes the hashes: single
- * quotes unless the text holds `'` and no `"`; the chosen quote and `\` backslash-escaped;
- * `\t`, `\n`, `\r`; any other character `str.isprintable()` rejects (the space excepted)
- * hex-escaped; everything else (non-ASCII included) as is. Iterates code points, so a lone
- * surrogate (category Cs) is escaped as Python escapes it (`\ud800`).
- */
-export function pyRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    if (ch === quote || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch !== " " && PY_NON_PRINTABLE_RE.test(ch)) out += pyHexEscape(ch.codePointAt(0) as number);
-    else out += ch;
-  }
-  return out + quote;
-}
+/** Python `repr(str)`, as A.3's mismatch message quotes the hashes (py/repr.ts `pyStrRepr`). */
+export const pyRepr = pyStrRepr;
 
 /** SHA-256 hex of the canonical JSON of `{nodes, edges, adjacency}` of a topology.json value. */
 export function projectionHash(topology: PyValue): string {
