@@ -58,6 +58,8 @@ export interface RunReport {
 
 const REPORT_FIGURES = ["wallMs", "cpuUserMs", "cpuSystemMs", "peakRssBytes", "pulsesExecuted", "pulsesReused"] as const;
 const isFigure = (x: unknown): boolean => typeof x === "number" && Number.isFinite(x) && x >= 0;
+/** `wallMs` is a difference of wall-clock readings: negative when the clock stepped back during the run. */
+const isFigureOf = (k: (typeof REPORT_FIGURES)[number], x: unknown): boolean => (k === "wallMs" ? typeof x === "number" && Number.isFinite(x) : isFigure(x));
 
 /** The first way `v` is not a report of run `runId` as the engine writes one, or undefined. */
 function reportProblem(v: unknown, runId: string): string | undefined {
@@ -65,8 +67,8 @@ function reportProblem(v: unknown, runId: string): string | undefined {
   const r = v as Record<string, unknown>;
   if (r.kind !== "cairn.batch.report") return `its kind is ${JSON.stringify(r.kind) ?? "undefined"}, not "cairn.batch.report"`;
   if (r.runId !== runId) return `it is the report of run ${JSON.stringify(r.runId) ?? "undefined"}`;
-  const bad = REPORT_FIGURES.find((k) => !isFigure(r[k]));
-  if (bad !== undefined) return `its ${bad} is not a non-negative number`;
+  const bad = REPORT_FIGURES.find((k) => !isFigureOf(k, r[k]));
+  if (bad !== undefined) return `its ${bad} is not a ${bad === "wallMs" ? "finite" : "non-negative"} number`;
   if (r.source !== undefined && typeof r.source !== "string") return "its source is not a string";
   for (const k of ["peakPulsesRunning", "peakOutputBytes"] as const) if (r[k] !== undefined && !isFigure(r[k])) return `its ${k} is not a non-negative number`;
   return undefined;

@@ -535,9 +535,12 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
    * parsed only then, so a waiting request holds its bytes, not its parsed payload (100 queued
    * 1 MB bodies of many keys held 1.9 GB as parsed Maps).
    *
-   * A request whose connection closes while it waits is withdrawn from the queue then
-   * (ClientGone: not run, not answered), so its place and its body are freed at once: nobody can
-   * receive its answer. It used to keep its place (a gone client's request counted against
+   * A request whose connection is reset, fails or is closed by the server while it waits is
+   * withdrawn from the queue then (ClientGone: not run, not answered), so its place and its body
+   * are freed at once: nobody can receive its answer. A client's FIN alone is a half-close
+   * (httpAllowHalfOpen, `attach`): its request stays queued, runs and is answered — TCP cannot
+   * tell it from a client that closed its socket without a reset, whose run is then performed
+   * too (only its answer is lost). It used to keep its place (a gone client's request counted against
    * maxQueuedRuns, and its body stayed in memory, no longer counted in bodyBytesInFlight) until
    * its turn came. At its turn, a request whose connection has closed meanwhile (during the
    * drain) is not run either; one whose run has started runs to completion, whatever its client

@@ -160,7 +160,8 @@ describe("F9: a plan or run report that is not one", () => {
       ["[1]", "is not a run report: it is not a JSON object"],
       ['{"kind":"x"}', 'its kind is "x"'],
       [store.get(store.findRoot(reportRoot(b.runId))?.digest as Digest).toString("utf8"), `it is the report of run "${b.runId}"`],
-      [JSON.stringify({ ...own?.report, wallMs: "1" }), "its wallMs is not a non-negative number"],
+      [JSON.stringify({ ...own?.report, wallMs: "1" }), "its wallMs is not a finite number"],
+      [JSON.stringify({ ...own?.report, cpuUserMs: -1 }), "its cpuUserMs is not a non-negative number"],
     ];
     for (const [body, says] of cases) {
       const d = repinRoot(store, reportRoot(a.runId), body);
@@ -175,6 +176,9 @@ describe("F9: a plan or run report that is not one", () => {
       expect((err as Error).message).toContain(says);
       expect(listRuns(store).find((s) => s.runId === a.runId)?.error?.code).toBe(ErrorCode.STORE_CORRUPT);
     }
+    // wallMs is a difference of wall-clock readings: negative when the clock stepped back during the run (review 2026-11-27).
+    repinRoot(store, reportRoot(a.runId), JSON.stringify({ ...own?.report, wallMs: -3 }));
+    expect(loadRunReport(store, a.runId)?.report.wallMs).toBe(-3);
   });
 });
 

@@ -286,6 +286,14 @@ describe("F5: an opening handshake ws refuses is protocol_framing_failed, not tr
     const { outcome } = await exec(new WebSocketLane({ default_timeout_ms: 5000 }), "session", { url: wsUrl(p.url) });
     expect(outcome.failure?.class).toBe("transport_failed");
   }, TEST_MS);
+
+  it("a websocket handshake may carry accept-encoding (only the fetch-based lanes reserve it: review 2026-11-27)", async () => {
+    const p = await rawPeer((s) => s.destroy());
+    const { outcome } = await exec(new WebSocketLane({ default_timeout_ms: 5000 }), "session", { url: wsUrl(p.url), headers: { "Accept-Encoding": "gzip" } });
+    // Not an invalid lane request: it was sent (and the peer hung up).
+    expect(outcome.failure?.class).toBe("transport_failed");
+    expect(p.seen[0]?.head).toMatch(/\r\naccept-encoding: gzip(\r\n|$)/i);
+  }, TEST_MS);
 });
 
 describe("F10: jsonrpc over HTTP keeps a non-2xx answer's raw fact when its body exceeds max_frame_bytes", () => {

@@ -56,11 +56,15 @@ export const allowedOriginsOption = z
   .optional();
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Connection-level headers the client manages itself: no request of any lane may set them. */
+export const CONNECTION_HEADERS = ["connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
 /**
- * Headers the client manages itself; a request may not set them: the connection-level ones, and
- * `accept-encoding`, which the fetch-based lanes always send as `identity` (CONTENT_CODING_HEADER).
+ * Headers a request of a fetch-based lane (http, sse, jsonrpc over HTTP) may not set: the
+ * connection-level ones, and `accept-encoding`, which those lanes always send as `identity`
+ * (CONTENT_CODING_HEADER). The websocket lane, which never sends `identity`, reserves only the
+ * connection-level ones.
  */
-export const RESERVED_REQUEST_HEADERS = ["accept-encoding", "connection", "content-length", "expect", "host", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"] as const;
+export const RESERVED_REQUEST_HEADERS = ["accept-encoding", ...CONNECTION_HEADERS] as const;
 /**
  * Header values a request may carry: HTAB and visible ASCII plus space (`\t`, `\x20`-`\x7e`).
  * Stricter than RFC 9110 (which also allows obs-text `\x80`-`\xff`): fetch rejects anything
@@ -76,16 +80,24 @@ export const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 export const notProto = (k: string): boolean => k !== "__proto__";
 export const NOT_PROTO_MESSAGE = "must not be \"__proto__\"";
 
-export const headersField = z
-  .record(
-    z
-      .string()
-      .regex(TOKEN, { message: "must be an HTTP header name" })
-      .refine((k) => !(RESERVED_REQUEST_HEADERS as readonly string[]).includes(k.toLowerCase()), { message: "is managed by the client and may not be set" })
-      .refine(notProto, { message: NOT_PROTO_MESSAGE }),
-    z.string().regex(HEADER_VALUE, { message: "must contain only tab and printable ASCII (\\t, \\x20-\\x7e)" }),
-  )
-  .default({});
+/** A request's headers: RFC 9110 token names, none of `reserved`, values of HEADER_VALUE characters. */
+function headersFieldWithout(reserved: readonly string[]) {
+  return z
+    .record(
+      z
+        .string()
+        .regex(TOKEN, { message: "must be an HTTP header name" })
+        .refine((k) => !reserved.includes(k.toLowerCase()), { message: "is managed by the client and may not be set" })
+        .refine(notProto, { message: NOT_PROTO_MESSAGE }),
+      z.string().regex(HEADER_VALUE, { message: "must contain only tab and printable ASCII (\\t, \\x20-\\x7e)" }),
+    )
+    .default({});
+}
+
+/** The headers of a fetch-based lane's request (RESERVED_REQUEST_HEADERS refused). */
+export const headersField = headersFieldWithout(RESERVED_REQUEST_HEADERS);
+/** The headers of a websocket lane's handshake (only CONNECTION_HEADERS refused). */
+export const websocketHeadersField = headersFieldWithout(CONNECTION_HEADERS);
 
 /**
  * The origin of a payload's `url` member (`Lane.requestOrigin` of the http, sse and websocket

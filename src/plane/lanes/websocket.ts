@@ -33,7 +33,7 @@ import type { ExecutionRequest } from "../contracts/execution.js";
 import type { LaneCapabilities } from "../contracts/target.js";
 import { LOCAL_PLACEMENT, PLACEMENT_SURFACES } from "../placements/placement.js";
 import { capabilities, checkLaneRequest, Deadline, deadlineFailure, effectiveTimeout, errnoCode, errorMessage, invalidRequest, laneIdOption, parseLaneOptions, Run, timeoutField, timeoutOptions } from "./common.js";
-import { checkOrigin, headersField, payloadUrlOrigin, redactUrls, urlOf } from "./http-common.js";
+import { checkOrigin, payloadUrlOrigin, redactUrls, urlOf, websocketHeadersField } from "./http-common.js";
 import type { Lane, LaneContext, LaneFailure, LaneOutcome } from "./lane.js";
 import { CLOSE_AFTER_KILL_MS, DEFAULT_MAX_EVENTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_BYTES, MAX_EVENTS_LIMIT, MAX_RESPONSE_BYTES_LIMIT, MAX_STREAM_BYTES_LIMIT } from "./limits.js";
 
@@ -62,7 +62,7 @@ export type WebSocketLaneOptions = z.input<typeof websocketLaneOptionsSchema>;
 export const websocketPayloadSchema = z
   .object({
     url: wsUrl,
-    headers: headersField,
+    headers: websocketHeadersField,
     protocols: z
       .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "must be an HTTP token" }))
       .refine((a) => new Set(a).size === a.length, { message: "must not repeat a protocol" })

@@ -128,6 +128,8 @@ export interface SummaryProblem {
   text: string;
   /** The trace id its heading names (`foreign`). */
   traceId?: string;
+  /** Whether a `foreign` summary ends as a complete summary does (another run's, whole or torn). */
+  complete?: boolean;
 }
 
 /** The first line of a summary: `# Trace <trace id>` (pgs/summary.ts `renderSummary`). */
@@ -147,7 +149,8 @@ export function summaryProblem(md: string, kind: "pgs" | "cairn", traceId: strin
   if (md.length === 0) return { diagnosis: "torn", text: "it is empty" };
   const heading = HEADING_RE.exec(md)?.[1];
   if (heading !== undefined && traceId !== null && heading !== traceId && heading !== fileTraceId) {
-    return { diagnosis: "foreign", text: `its heading names trace ${heading}: another run's summary, copied or swapped in`, traceId: heading };
+    const whole = SUMMARY_END[kind].re.test(md);
+    return { diagnosis: "foreign", text: `its heading names trace ${heading}: another run's summary, copied or swapped in${whole ? "" : " (and torn)"}`, traceId: heading, complete: whole };
   }
   const end = SUMMARY_END[kind];
   if (end.re.test(md)) return undefined;

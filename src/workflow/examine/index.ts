@@ -136,7 +136,7 @@ const SUMMARY_MEANS: Readonly<Record<SummaryDiagnosis, string>> = {
 function summaryView(file: string, problem: SummaryProblem | undefined): NonNullable<ExamineReport["summary"]> {
   if (problem === undefined) return { file, complete: true };
   // `diagnosis` is given for an edited or foreign summary only: a torn one keeps the shape it had.
-  return { file, complete: problem.diagnosis === "foreign", problem: problem.text, ...(problem.diagnosis === "torn" ? {} : { diagnosis: problem.diagnosis }) };
+  return { file, complete: problem.diagnosis === "foreign" && problem.complete === true, problem: problem.text, ...(problem.diagnosis === "torn" ? {} : { diagnosis: problem.diagnosis }) };
 }
 
 /** Examines one trace file (or trace directory). */

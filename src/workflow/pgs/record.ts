@@ -53,7 +53,8 @@ export const ROOT_PREFIX = "pgs:";
  * instead of a SUCCESS whose node result and surface carried that member; 4 — PGS runs read a
  * non-string `step_id` as the reference does (a falsy one names no step, a number records under
  * a key no `$.results` text finds, a list or object aborts the run) and a CS path ending in `/`
- * is a confinement error, left out of the state capture.
+ * is a confinement error, left out of the state capture; a lane-bound step whose lane result
+ * holds `result_status` ends BACKEND_ERROR.
  */
 export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "4" });
 
