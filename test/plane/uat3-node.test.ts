@@ -158,6 +158,11 @@ describe("F4: a bad lane entry in a node config names its key", () => {
     expect(configError({ lanes: [entry] })).toBe(message);
   });
 
+  it("evidence.store of the wrong type says what it takes (it said \"must be a lane kind\": the lane entries' union message)", () => {
+    expect(configError({ lanes: ["inline"], evidence: { store: 5 } })).toBe("node.yaml: evidence.store: must be true, false or a store directory (a non-empty string)");
+    expect(configError({ lanes: ["inline"], evidence: { store: "" } })).toBe("node.yaml: evidence.store: must be a non-empty string");
+  });
+
   it("valid entries are read as before", () => {
     const cfg = resolveNodeConfig({ ...BASE, lanes: ["http", { kind: "process", id: "p2", max_output_bytes: 10 }] }, "/");
     expect(cfg.lanes).toEqual([

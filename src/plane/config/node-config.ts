@@ -159,7 +159,7 @@ export const nodeConfigSchema = z
     evidence: z
       .object({
         jsonl: name.optional(),
-        store: z.union([z.boolean(), name]).default(false),
+        store: z.union([z.boolean(), name], { errorMap: () => ({ message: "must be true, false or a store directory (a non-empty string)" }) }).default(false),
       })
       .strict()
       .default({}),
@@ -234,8 +234,6 @@ export function resolveNodeConfig(raw: unknown, baseDir: string, file = "node co
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
       path = [...path, [...issue.keys].sort()[0] as string];
       message = "unknown key";
-    } else if (issue.code === z.ZodIssueCode.invalid_union) {
-      message = LANE_ENTRY_MESSAGE;
     }
     throw configError(file, keyPath(path), message);
   }
