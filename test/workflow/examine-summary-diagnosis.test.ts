@@ -10,20 +10,17 @@
  *  - without the workspace, the failing step is named by the id the summary's Effects table gives
  *    it (`read_license_record`), not by its index ("step 0") — from a whole or an edited summary.
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { examineTrace, renderReport, summaryProblem } from "../../src/workflow/examine/index.js";
 import { baseDecl, prepared, run } from "./cairn-fixture.js";
-import { payload, scratchPerTest, WF } from "./pgs-fixture.js";
+import { payload, scratchPerTest, traceFiles, WF } from "./pgs-fixture.js";
 
 const scratch = scratchPerTest();
 
-function files(traceDirAbs: string, traceId: string): { trace: string; md: string; text: string } {
-  const md = join(traceDirAbs, `${traceId}.md`);
-  return { trace: join(traceDirAbs, `${traceId}.jsonl`), md, text: readFileSync(md, "utf8") };
-}
+const files = traceFiles;
 
 const PGS_END = "the closing fence of its Surface section";
 

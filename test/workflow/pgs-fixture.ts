@@ -113,3 +113,9 @@ export function cairnErrorOf(f: () => unknown): CairnError {
   }
   throw new Error("expected a CairnError");
 }
+
+/** A run's trace file and summary (`<traceId>.jsonl`, `<traceId>.md`) and the summary's text. */
+export function traceFiles(traceDirAbs: string, traceId: string): { trace: string; md: string; text: string } {
+  const md = join(traceDirAbs, `${traceId}.md`);
+  return { trace: join(traceDirAbs, `${traceId}.jsonl`), md, text: readFileSync(md, "utf8") };
+}

@@ -9,12 +9,12 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import { ErrorCode } from "../../src/core/errors.js";
 import { REGISTRY_RUNTIME, createEffectContext, repairTail, repairTornTail } from "../../src/workflow/effects/index.js";
 import { tornTailOf } from "../../src/workflow/effects/jsonl.js";
 import { tornFileNote, tornFilesOf } from "../../src/workflow/effects/torn-files.js";
 import { cairn, json, jsonError, type RunResult } from "../cli/helpers.js";
-import { payload, scratchPerTest, WF, type Sandbox } from "./pgs-fixture.js";
+import { cairnErrorOf, payload, scratchPerTest, WF, type Sandbox } from "./pgs-fixture.js";
 import { dict } from "./py-literal.js";
 
 let root: string;
@@ -28,16 +28,6 @@ function put(rel: string, bytes: string): void {
   writeFileSync(join(root, rel), bytes);
 }
 const read = (rel: string): string => readFileSync(join(root, rel), "latin1");
-
-function codeOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof CairnError) return err;
-    throw err;
-  }
-  throw new Error("expected a CairnError");
-}
 
 describe("repairTail: a complete last record gets its newline, never deleted", () => {
   it("a log's last record without its newline: completed (nothing removed), then clean", () => {
@@ -63,7 +53,7 @@ describe("repairTail: a complete last record gets its newline, never deleted", (
     expect(repairTail(root, "torn.jsonl").completedLine).toBeUndefined();
     for (const [rel, text] of [["arr.jsonl", "[1, 2]"], ["str.jsonl", '{"a": 1}\n"x"'], ["num.jsonl", '{"a": 1}\n7']] as const) {
       put(rel, text);
-      const e = codeOf(() => repairTail(root, rel));
+      const e = cairnErrorOf(() => repairTail(root, rel));
       expect([rel, e.code, e.details.reason]).toEqual([rel, ErrorCode.INVALID_INPUT, "not_json_lines"]);
       expect(e.message).toMatch(/is a complete JSON value that is not an object: .*; nothing was changed$/);
       expect(read(rel)).toBe(text);

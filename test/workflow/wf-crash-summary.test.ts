@@ -10,15 +10,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { examineTrace, renderReport, summaryIncomplete } from "../../src/workflow/examine/index.js";
 import { baseDecl, prepared, run } from "./cairn-fixture.js";
-import { payload, scratchPerTest, WF } from "./pgs-fixture.js";
+import { payload, scratchPerTest, traceFiles, WF } from "./pgs-fixture.js";
 
 const scratch = scratchPerTest();
 
 /** The trace file and summary of a run, and a way to put a cut summary in place. */
 function files(traceDirAbs: string, traceId: string): { trace: string; md: string; text: string; cut: (n: number) => void } {
-  const md = join(traceDirAbs, `${traceId}.md`);
-  const text = readFileSync(md, "utf8");
-  return { trace: join(traceDirAbs, `${traceId}.jsonl`), md, text, cut: (n) => writeFileSync(md, Buffer.from(text, "utf8").subarray(0, n)) };
+  const f = traceFiles(traceDirAbs, traceId);
+  return { ...f, cut: (n) => writeFileSync(f.md, Buffer.from(f.text, "utf8").subarray(0, n)) };
 }
 
 describe("summaryIncomplete: no strict prefix of a summary passes as complete", () => {
