@@ -57,324 +57,38 @@
  * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
  * by absolute path.
  */
-import { isUtf8 } from "node:buffer";
 import { statSync } from "node:fs";
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerOptions as HttpServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
-import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { codePointPosition, duplicateJsonKey } from "../core/json-keys.js";
-import { firstInvalidUtf8 } from "../core/utf8.js";
-import { echoed, echoedJson } from "../core/echo.js";
+import { echoed } from "../core/echo.js";
 import type { Store } from "../store/store.js";
-import type { Digest } from "../core/digest.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
-import type { SealedSnapshot } from "../workflow/cairn/seal.js";
-import { lockForRun, type DataRootLock, type EffectDurability } from "../workflow/effects/index.js";
+import { lockForRun, type DataRootLock } from "../workflow/effects/index.js";
 import { tornFilesOf, type TornFile } from "../workflow/effects/torn-files.js";
-import { MAX_PAYLOAD_DEPTH, nestingDepth } from "../workflow/py/json.js";
 import {
-  compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, parsePyJson, parseWorkflowFqdn, runPgsWorkflow, WORKSPACE_TOKEN,
-  type PgsRunResult, type PyObject, type PyValue, type WorkflowName,
+  compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, runPgsWorkflow, WORKSPACE_TOKEN,
+  type PgsRunResult, type WorkflowName,
 } from "../workflow/pgs/index.js";
 import { cairnTarget, serveableSnapshot } from "./cairn-target.js";
 import {
   BUSY_RETRY_AFTER_SECONDS, CLOSE_GRACE_MS, CLOSE_RESPONSE_DEADLINE_MS, DEFAULT_HOST, DEFAULT_PORT, HEALTH_ROUTE, LOCALHOST_ADDRESSES, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS,
-  MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_ERROR_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, MAX_TORN_FILES_NOTED, REFUSED_CONNECTION_LINGER_MS,
-  REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE, STATUS_ERROR,
+  MAX_DRAIN_TURNS, MAX_ECHOED_CHARS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, MAX_TORN_FILES_NOTED, REFUSED_CONNECTION_LINGER_MS,
+  REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, RUN_ROUTE,
 } from "./constants.js";
 import { corsDecision, isLoopbackAddress, loopbackHosts, originPolicy } from "./origin.js";
-import { isDirectory, pgsTarget, type WorkflowRunner } from "./pgs-target.js";
+import { isDirectory, pgsTarget } from "./pgs-target.js";
+import { PGS_ONLY_OPTIONS, type CairnServer, type ServerOptions } from "./options.js";
 import { QueueFullError, RunQueue } from "./queue.js";
+import { arrivedBody, boundEchoes, clientErrorOf, ClientGone, echoedValues, errorDoc, parseRunRequest, sendJson, sendText, type Parsed } from "./request.js";
 import { HttpError, RunFailure, type RunTarget } from "./target.js";
 
 export type { WorkflowRunner } from "./pgs-target.js";
-
-/** The options that apply to a PGS workspace only (refused with `snapshot`). */
-const PGS_ONLY_OPTIONS = ["cacheSnapshots", "runner", "effectDurability"] as const;
-
-export interface ServerOptions {
-  /**
-   * PGS workspace root (absolute, or relative to the working directory); with `snapshot`, the
-   * directory `traces/` is written under (what `cairn wf run --snapshot --workspace` names).
-   * Must exist.
-   */
-  workspace: string;
-  /**
-   * Serve this sealed Cairn snapshot (`loadSealedFile`, `loadSnapshotFromStore`) instead of the
-   * workspace's PGS domains: verified again and prepared once by `createServer`
-   * (`E_SNAPSHOT_INTEGRITY` if its content no longer matches its digest or a module bundle its
-   * recorded digest; `E_USAGE` with `details.reason = "plane_required"` if a workflow has
-   * lane-bound steps). `workflow_code` then names one of its workflows, `<namespace>::<CODE>`.
-   * The PGS-only options (`cacheSnapshots`, `runner`, `effectDurability`) are refused with it.
-   */
-  snapshot?: SealedSnapshot;
-  /**
-   * Data root of the CS state; default `<workspace>/data`. Must be a directory or not exist yet
-   * (the runs create it): anything else fails with E_INVALID_INPUT.
-   */
-  dataRoot?: string;
-  /**
-   * Record every run in a store: a Store (owned by the caller, kept open), or a factory opened
-   * for each run and closed after it (so the writer lock is held only while a run records).
-   */
-  store?: Store | (() => Store);
-  /** Largest request body in bytes (default MAX_BODY_BYTES = 1 MiB); larger → 413. */
-  maxBodyBytes?: number;
-  /**
-   * Largest response body in bytes (default MAX_RESPONSE_BYTES = 48 MiB): a run whose 200 would
-   * be larger is answered 500 naming the size, the limit, its status and trace id (it has run).
-   */
-  maxResponseBytes?: number;
-  /**
-   * Origins whose browser pages may use the server (`cairn serve --allow-origin`): a request
-   * carrying any other `Origin` header is refused 403, and is answered without
-   * `Access-Control-Allow-Origin`. Each is `*` (every origin: the PGS reference's behaviour) or an
-   * origin as browsers send it, `<scheme>://<host>[:<port>]`; E_USAGE otherwise. Default: none
-   * (requests without `Origin` — curl, scripts — are served as always). See origin.ts.
-   */
-  allowOrigins?: readonly string[];
-  /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
-  maxQueuedRuns?: number;
-  /**
-   * Most connections open at once, on all the addresses listened on (default MAX_CONNECTIONS): one
-   * more is answered 503 (Retry-After) before it sends anything, and closed. A positive integer.
-   */
-  maxConnections?: number;
-  /**
-   * Most request-body bytes held at once — arriving, queued or running, from a request's head
-   * until its answer (default MAX_INFLIGHT_BODY_BYTES): a request whose declared body
-   * (Content-Length; `maxBodyBytes` if chunked) would take the total over it is answered 503
-   * (Retry-After) before its body is read. An integer, at least `maxBodyBytes`.
-   */
-  maxInflightBodyBytes?: number;
-  /**
-   * Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408,
-   * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS); a request
-   * with bytes waiting unread when it passes (a run held the event loop) gets another
-   * requestTimeoutMs instead (`requestTimedOut`).
-   */
-  requestTimeoutMs?: number;
-  /**
-   * How long close() lets responses still being written at its cut finish (ms; default
-   * CLOSE_RESPONSE_DEADLINE_MS) before it cuts their connections too.
-   */
-  closeResponseDeadlineMs?: number;
-  /**
-   * Told of each data-root file a run could not use because it ends in a torn line (an
-   * interrupted append; effects/torn-files.ts), once per file and tail, while the server still
-   * holds the data root's lock: the operator repairs it with `cairn wf repair-tail` after
-   * stopping the server (`cairn serve` prints a note on stderr). The HTTP answer is the run's,
-   * as the reference gives it (a BACKEND_ERROR route), without paths of this machine.
-   */
-  onTornFile?: (file: TornFile) => void;
-  /** Cache each PGS domain's loaded snapshot across runs (default true). */
-  cacheSnapshots?: boolean;
-  /** Substitute for `runPgsWorkflow` (tests, instrumentation). */
-  runner?: WorkflowRunner;
-  /**
-   * Whether the CS runtimes fsync what runs write (`runPgsWorkflow`'s `effectDurability`):
-   * default `"fsync"`. `"no-fsync"` trades durability against an OS crash or power loss for
-   * speed (see `EffectDurability`); `cairn serve` always uses the default.
-   */
-  effectDurability?: EffectDurability;
-  /**
-   * The data root's lock, already held by the caller (`acquireDataRootLock`): checked to cover
-   * the data root (`E_USAGE` otherwise), given to every run, and not released by `close()`.
-   * Without it `createServer` takes the lock itself (waiting up to `dataRootLockWaitMs`; throws
-   * E_DATA_ROOT_LOCKED if it stays held) and releases it when `close()` has finished.
-   */
-  dataRootLock?: DataRootLock;
-  /** How long `createServer` waits for the data root's lock held elsewhere (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
-  dataRootLockWaitMs?: number;
-}
-
-export interface CairnServer {
-  /** The fastify instance (routes registered, not listening until `listen`). */
-  readonly app: FastifyInstance;
-  /**
-   * Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`.
-   * `localhost` (any case) listens on each of LOCALHOST_ADDRESSES that the machine has, on one
-   * port, every one with the same handling; the URL names the first. An address that cannot be
-   * bound for another reason (in use) closes the server and fails.
-   */
-  listen(port?: number, host?: string): Promise<string>;
-  /**
-   * Stops accepting connections and refuses new runs (503 with Retry-After, also for a request
-   * whose body was still arriving when close() began, and — read first, while it still listens
-   * (`drainArrivals`) — for one that had wholly reached the kernel, in the accept queue or unread
-   * on an accepted connection: closing the listener at once reset those; nothing has run for
-   * them), answers with
-   * `Connection: close`, waits for every run already accepted and for open connections, then
-   * releases the data root's lock (unless the caller gave it). CLOSE_GRACE_MS after every
-   * accepted run has answered, connections idle or still receiving a request are cut; those
-   * still being written a response are left to finish it (then closed), for at most
-   * `closeResponseDeadlineMs` more. Idempotent.
-   */
-  close(): Promise<void>;
-  /** The base URL while listening, else null. */
-  readonly url: string | null;
-  /** Resolved workspace and data root. */
-  readonly workspace: string;
-  readonly dataRoot: string;
-  /** The digest of the Cairn snapshot served, or null for a PGS workspace. */
-  readonly snapshot: Digest | null;
-  /** Runs accepted and not finished: the running one and those waiting behind it. */
-  readonly runsInFlight: number;
-  /** Connections open (accepted and not refused for `maxConnections`), on every address. */
-  readonly connectionsOpen: number;
-  /** Request-body bytes counted against `maxInflightBodyBytes` now. */
-  readonly bodyBytesInFlight: number;
-}
-
-interface RunRequest {
-  name: WorkflowName;
-  payload: PyObject;
-}
-
-/** What a parsed JSON value is, for error messages (numbers of any representation are "a number"). */
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (v instanceof Map) return "an object";
-  if (typeof v === "string" || typeof v === "boolean") return `a ${typeof v}`;
-  return "a number";
-}
-
-/** The user values an error message about `workflowCode` may quote: the code, its domain and its WF code. */
-function echoedValues(workflowCode: string | undefined): string[] {
-  if (workflowCode === undefined) return [];
-  const first = workflowCode.indexOf("::");
-  return first < 0 ? [workflowCode] : [workflowCode, workflowCode.slice(0, first), workflowCode.slice(workflowCode.lastIndexOf("::") + 2)];
-}
-
-/**
- * `message` with every quotation of a user value longer than MAX_ECHOED_CHARS — as is, or
- * JSON-escaped (`JSON.stringify(v)` inside quotes) — cut by `truncated`: a 1 MB workflow_code
- * was echoed twice (2 MB) in its 400 (src/workflow/pgs/run.ts quotes the code and the segment).
- */
-function boundEchoes(message: string, values: readonly string[]): string {
-  const long = values.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]).filter((v) => v.length > MAX_ECHOED_CHARS);
-  long.sort((a, b) => b.length - a.length); // the whole code before a segment of it
-  return long.reduce((acc, v) => (acc.includes(v) ? acc.split(v).join(echoed(v, MAX_ECHOED_CHARS)) : acc), message);
-}
-
-const BODY_WHAT = "request body";
-/** How `parsePyJson(text, BODY_WHAT)` starts its syntax-error messages. */
-const JSON_ERROR_PREFIX = `${BODY_WHAT} is not valid JSON: `;
-
-/**
- * The checks made as soon as a body has arrived (cheap, no value is built): it is valid UTF-8
- * and not blank. Returns the bytes the run queue holds until the request's turn (parseRunRequest).
- */
-function arrivedBody(raw: unknown): Buffer {
-  // Read as bytes: decoding as a string would turn invalid UTF-8 into U+FFFD and run the
-  // workflow on a payload the client never sent.
-  const bytes = Buffer.isBuffer(raw) ? raw : typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.alloc(0);
-  if (!isUtf8(bytes)) {
-    const at = Math.max(0, firstInvalidUtf8(bytes)); // (both follow Unicode's Table 3-7: never -1 here)
-    throw new HttpError(400, `Invalid JSON body: the request body is not valid UTF-8 (byte offset ${at}: ${byteRun(bytes, at)})`);
-  }
-  if (isBlank(bytes)) throw new HttpError(400, "Invalid JSON body: the request body is empty");
-  return bytes;
-}
-
-/** Up to 4 bytes of `bytes` from `at`, in hex (`0xff 0x22`), for the not-UTF-8 400. */
-function byteRun(bytes: Buffer, at: number): string {
-  return [...bytes.subarray(at, at + 4)].map((b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
-}
-
-/** Whether UTF-8 `bytes` decode to a string that `trim()` empties; decodes only when the first non-blank byte is not plain ASCII. */
-function isBlank(bytes: Buffer): boolean {
-  for (const b of bytes) {
-    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
-    if (b < 0x80 && b !== 0x0b && b !== 0x0c) return false; // `{`, or anything else trim() keeps
-    return bytes.toString("utf8").trim() === ""; // other white space (U+00A0, U+FEFF, \v, \f…)
-  }
-  return true;
-}
-
-/** A queued request whose connection is gone when its turn comes: not run, not answered. */
-class ClientGone extends Error {
-  constructor() {
-    super("the client's connection is closed");
-    this.name = "ClientGone";
-  }
-}
-
-/** What is known of a request's workflow as its turn is taken, for the error mapping. */
-interface Parsed {
-  /** The workflow_code string as sent (before it is checked). */
-  code?: string;
-  name?: WorkflowName;
-}
-
-/**
- * Parses and validates a body that passed `arrivedBody` (A.12 gateway order: JSON, workflow
- * code, payload), when the request's turn in the run queue comes; records what it learns in `seen`.
- */
-function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean): RunRequest {
-  const body = bytes.toString("utf8");
-  let doc: PyValue;
-  try {
-    doc = parsePyJson(body, BODY_WHAT);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new HttpError(400, `Invalid JSON body: ${why.startsWith(JSON_ERROR_PREFIX) ? why.slice(JSON_ERROR_PREFIX.length) : why}`);
-  }
-  // A sealed snapshot's payload names each member once, as `wf run --snapshot` requires
-  // (pgs/run.ts PayloadParseOptions); a PGS workspace keeps the reference's last-wins.
-  const dup = uniqueKeys ? duplicateJsonKey(body) : null;
-  if (dup !== null) {
-    const at = codePointPosition(body, dup.at); // code points, as the parser's messages count them
-    const first = codePointPosition(body, dup.first);
-    throw new HttpError(400, `Invalid JSON body: member ${echoedJson(dup.key)} written twice in one object (line ${at.line}, column ${at.column}; first at line ${first.line}, column ${first.column})`);
-  }
-  if (!(doc instanceof Map)) throw new HttpError(400, `The request body must be a JSON object {"workflow_code", "payload"}, got ${describe(doc)}`);
-  const code = doc.get("workflow_code");
-  if (typeof code !== "string") {
-    throw new HttpError(400, code === undefined ? "workflow_code is required: \"<domain>::<WF_CODE>\"" : `workflow_code must be a string "<domain>::<WF_CODE>", got ${describe(code)}`);
-  }
-  seen.code = code;
-  let name: WorkflowName;
-  try {
-    name = parseWorkflowFqdn(code);
-  } catch (err) {
-    throw new HttpError(400, err instanceof Error ? err.message : String(err));
-  }
-  seen.name = name;
-  const payload = doc.has("payload") ? (doc.get("payload") as PyValue) : new Map<string, PyValue>();
-  if (!(payload instanceof Map)) throw new HttpError(400, `payload must be a JSON object, got ${describe(payload)}`);
-  // The runtimes refuse it too (E_INVALID_INPUT, no trace): a bad request, not a server error.
-  if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) throw new HttpError(400, `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
-  return { name, payload };
-}
-
-/** Sends JSON text as is (already serialised). */
-function sendText(reply: FastifyReply, statusCode: number, text: string): FastifyReply {
-  return reply.code(statusCode).type("application/json; charset=utf-8").send(text);
-}
-
-/** Sends a plain JSON document (the gateway's own envelopes: strings, numbers, null, booleans). */
-function sendJson(reply: FastifyReply, statusCode: number, doc: Record<string, unknown>): FastifyReply {
-  return sendText(reply, statusCode, JSON.stringify(doc));
-}
-
-/** The gateway's error body; the message cut to MAX_ERROR_CHARS. */
-function errorDoc(message: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { status: STATUS_ERROR, error: echoed(message, MAX_ERROR_CHARS), ...extra };
-}
-
-/** Status and message of an error Node's HTTP server raises before any route (the 'clientError' event), but a request timeout. */
-function clientErrorOf(err: ConnectionError): [number, string] {
-  if (err.code === "HPE_HEADER_OVERFLOW") return [431, "Request header fields too large"];
-  if (err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW") return [413, "Request chunk extensions too large"];
-  const reason = (err as { reason?: unknown }).reason;
-  return [400, `Malformed HTTP request: ${typeof reason === "string" ? reason : err.code}`];
-}
+export type { CairnServer, ServerOptions } from "./options.js";
 
 /**
  * fastify, loaded on the first `createServer` call rather than when this module is imported:
