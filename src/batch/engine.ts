@@ -150,7 +150,8 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
  * What --out must not replace or be written inside (store/out-file.ts `checkOutPath`, the one check
  * of every output path, as the CLI applies it): the store (its catalog, FORMAT, lock; anything
  * under it), the module file, the input file, and an input directory of the `files` format (the
- * output would be read as input). Checked before anything is written.
+ * output would be read as input). Checked before anything is written; the files the module
+ * imports are checked once it is bundled (planAndExecute), still before the output is written.
  */
 async function checkOutFile(store: Store, outFile: string | undefined, fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<void> {
   if (outFile === undefined) return;
@@ -175,6 +176,11 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   let func: StoredFunction;
   try {
     func = await storeFunction(store, fn);
+    // Nor over a file the module imports (known once it is bundled; the output is written to a
+    // temp file and renamed over its path only when the run ends, so nothing is replaced yet).
+    if (hooks.outFile !== undefined && func.sources !== undefined) {
+      await checkOutPath("--out", hooks.outFile, func.sources.map((f) => ({ file: f, what: `a file the module imports (${f})` })));
+    }
   } catch (err) {
     await ingesting?.catch(() => {}); // the module's error comes first, as if read in order
     throw err;

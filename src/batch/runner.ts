@@ -52,11 +52,13 @@ export function reduceItemOf(rec: { id: EUId; json?: string; bytes?: Buffer }): 
   return rec.bytes !== undefined ? { id: rec.id as ReduceItem["id"], bytes: true, output: rec.bytes } : { id: rec.id as ReduceItem["id"], bytes: false, json: rec.json as string };
 }
 
-/** A stored function: its artifact, how messages name it, and (when just bundled from a file) its source locator. */
+/** A stored function: its artifact, how messages name it, and (when just bundled from a file) its source locator and files. */
 export interface StoredFunction {
   artifact: Digest;
   name: string;
   locate?: BundleLocator;
+  /** The files the bundle was built from (ModuleBundle.sources), when bundled from a file. */
+  sources?: string[];
 }
 
 export async function storeFunction(store: Store, fn: FunctionSource): Promise<StoredFunction> {
@@ -70,7 +72,7 @@ export async function storeFunction(store: Store, fn: FunctionSource): Promise<S
   const name = typeof fn === "string" ? basename(fn) : (fn.name ?? "<inline>");
   const art = store.putBytes(Buffer.from(code, "utf8"), { mediaType: FUNCTION_MEDIA_TYPE });
   if (art.digest !== sha256(code)) throw new CairnError(ErrorCode.INTERNAL, "function artifact digest differs from the bundle digest");
-  return { artifact: art.digest, name, ...(bundled === undefined ? {} : { locate: bundled.locate }) };
+  return { artifact: art.digest, name, ...(bundled === undefined ? {} : { locate: bundled.locate, sources: bundled.sources }) };
 }
 
 /** `locate` names source positions in import errors (StoredFunction.locate); without it they are bundle positions. */

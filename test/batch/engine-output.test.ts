@@ -149,6 +149,25 @@ describe("--out and reuse", () => {
     await expectCairnError(resume(store, r.runId, { outFile: catalog }), ErrorCode.USAGE, "is inside the store");
   });
 
+  it("an outFile over a file the module imports (esbuild's metafile), even through a symlink, is E_USAGE and leaves it as it was", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const helper = join(dir, "helper.mjs");
+    writeFileSync(helper, "export const k = 3;\n");
+    const mod = join(dir, "fn.mjs");
+    writeFileSync(mod, 'import { k } from "./helper.mjs";\nexport default (x) => x.n * k;\n');
+    // Before: the output replaced helper.mjs, and the next run of fn.mjs failed to bundle.
+    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: helper }), ErrorCode.USAGE, `--out ${helper} is a file the module imports (${helper})`);
+    symlinkSync(helper, join(dir, "link.mjs"));
+    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: join(dir, "link.mjs") }), ErrorCode.USAGE, "is a file the module imports");
+    expect(readFileSync(helper, "utf8")).toBe("export const k = 3;\n");
+    expect(readdirSync(dir).sort()).toEqual(["fn.mjs", "helper.mjs", "link.mjs"]);
+    expect(listRuns(store)).toEqual([]);
+    const out = join(dir, "out.jsonl");
+    await run(store, [{ n: 1 }], mod, {}, { outFile: out });
+    expect(readFileSync(out, "utf8")).toBe('{"id":0,"output":3}\n');
+  });
+
   it("an outFile symlinked into a files-format input directory is E_USAGE (its temp file would be read as input)", async () => {
     const { store } = scratch.store();
     const dir = scratch.dir();

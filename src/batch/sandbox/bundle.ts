@@ -71,6 +71,11 @@ export interface ModuleBundle {
    * Built from the source map, which is not part of the identity.
    */
   locate: BundleLocator;
+  /**
+   * Absolute paths of the files the bundle was built from (esbuild's metafile): the entry and
+   * every file it imports, node_modules included. `cairn run --out` must not replace one.
+   */
+  sources: string[];
 }
 
 export type BundleLocator = (line: number, column: number) => string | undefined;
@@ -191,6 +196,7 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
   let code: string;
   let mapText: string;
   let meta: Message | undefined;
+  let sources: string[];
   try {
     const options = {
       absWorkingDir: workDir,
@@ -232,6 +238,9 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     code = out.text;
     mapText = map.text;
+    // The metafile's paths are relative to absWorkingDir; the CommonJS wrapper (esbuild's
+    // `<stdin>`) and namespaced virtual modules are not files.
+    sources = Object.keys(result.metafile.inputs).filter((k) => k !== "<stdin>" && !/^[a-z-]+:/.test(k)).map((k) => resolve(workDir, k));
     meta = await userImportMeta(code, sourceMapOf(mapText), options, entry);
   } catch (err) {
     if (err instanceof CairnError) throw err;
@@ -261,5 +270,5 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     const at = sourceOf(line, column);
     return at === undefined ? undefined : `${showFile(at.source, workDir, entryReal, path)}:${at.line}:${at.column}`;
   };
-  return { code, digest: sha256(code), format: "esm", locate };
+  return { code, digest: sha256(code), format: "esm", locate, sources };
 }
