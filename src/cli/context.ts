@@ -1,6 +1,7 @@
 /** What every command needs: its global options, an Output, and a store opened and closed for it. */
+import { fstatSync, statSync, type Stats } from "node:fs";
 import type { Command } from "commander";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { checkOutPath, storeExclusion, type OutExclusion } from "../store/out-file.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { Output, type GlobalOptions } from "./output.js";
@@ -28,14 +29,51 @@ export function storeDirOf(cmd: Command): string {
 }
 
 /**
+ * With --json, refuses (E_USAGE) an output file (`--out`, `-o`) that is this process's stdout:
+ * stdout holds exactly one JSON value, the command's document, so the file's bytes cannot go
+ * there too (`cairn run --json --out /dev/stdout` printed the records and then the result).
+ */
+export function refuseStdoutUnderJson(cmd: Command, flag: string, path: string | undefined): void {
+  if (path === undefined || globalsOf(cmd).json !== true || !namesStdout(path)) return;
+  throw new UsageError(`${flag} ${path} names stdout, where --json prints its document: give ${flag} another file, or drop --json`, { field: flag, path });
+}
+
+/** This process's stdout named as a path (store/out-file.ts `ownStream`'s names). */
+const STDOUT_NAME_RE = /^(?:\/dev\/stdout|\/dev\/fd\/1|\/proc\/self\/fd\/1)$/;
+
+/**
+ * Whether an `--out` path is this process's stdout: one of its names, or (when stdout is a
+ * pipe, a socket or a regular file, which a reader parses) any other path to the same file
+ * (`/proc/<pid>/fd/1`, a symlink, the file stdout is redirected to).
+ */
+function namesStdout(path: string): boolean {
+  if (STDOUT_NAME_RE.test(path)) return true;
+  let own: Stats;
+  try {
+    own = fstatSync(1);
+  } catch {
+    return false; // stdout closed: nothing to keep parseable
+  }
+  if (!(own.isFIFO() || own.isSocket() || own.isFile())) return false;
+  try {
+    const st = statSync(path);
+    return st.dev === own.dev && st.ino === own.ino;
+  } catch {
+    return false; // not there or not reachable: not stdout (the write reports what it meets)
+  }
+}
+
+/**
  * Refuses, with E_USAGE naming `flag` and the store, an output file (`--out`, `-o`) that would be
  * written in or below the store directory this command uses (by real path: through symlinks),
  * or that is a hard link to the store's catalog, FORMAT or lock — before the store is opened or
  * anything is written (store/out-file.ts `checkOutPath`: the one check of every output path).
  * `also` names the command's other files the output must not replace (`cairn run`: its module).
+ * With --json, stdout is refused too (`refuseStdoutUnderJson`).
  */
 export async function checkOutOutsideStore(cmd: Command, flag: string, path: string | undefined, also: readonly OutExclusion[] = []): Promise<void> {
   if (path === undefined) return;
+  refuseStdoutUnderJson(cmd, flag, path);
   await checkOutPath(flag, path, [...also, storeExclusion(storeDirOf(cmd))]);
 }
 

@@ -9,7 +9,7 @@
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
  *   root `cairn-wf-snapshot:<digest>`). `--out` is written atomically (`writeSealedOut`): a
  *   failed or killed write leaves the previous FILE as it was. `--out` naming stdout together
- *   with `--json` is a usage error (`namesStdout`): stdout holds exactly one JSON value.
+ *   with `--json` is a usage error (context.ts `refuseStdoutUnderJson`): stdout holds exactly one JSON value.
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
  *   like E_INVALID_INPUT), an unreadable/missing path or an --out that cannot be written;
  *   2 usage errors (no file, an empty path or --out, bad flag).
@@ -19,7 +19,7 @@
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
-import { accessSync, chmodSync, constants, fstatSync, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, chmodSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
@@ -36,7 +36,7 @@ import { prettyPy } from "../workflow/pgs/pyjson.js";
 import type { PgsRunResult } from "../workflow/pgs/run.js";
 import type { PyObject, PyValue } from "../workflow/pgs/value.js";
 import { nonEmptyArg, requireNonEmpty } from "./args.js";
-import { checkOutOutsideStore, globalsOf, outputFor } from "./context.js";
+import { checkOutOutsideStore, globalsOf, outputFor, refuseStdoutUnderJson } from "./context.js";
 import { printError, type Output } from "./output.js";
 
 const COMPILE_HELP = `
@@ -72,9 +72,7 @@ export function wfCompileCommand(): Command {
       const out = outputFor(cmd);
       paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
       // --json promises exactly one JSON value on stdout: the sealed file cannot go there too.
-      if (out.json && opts.out !== undefined && namesStdout(opts.out)) {
-        throw new UsageError(`--out ${opts.out} names stdout, where --json prints its document: give --out another file, or drop --json`, { field: "--out", path: opts.out });
-      }
+      refuseStdoutUnderJson(cmd, "--out", opts.out);
       // The sealed file is written before the store (when one is named) is opened: never into it.
       const named = globalsOf(cmd).store ?? process.env.CAIRN_STORE;
       if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
@@ -115,31 +113,6 @@ export function wfCompileCommand(): Command {
         out.line(digest);
       }
     });
-}
-
-/** This process's stdout named as a path (store/out-file.ts `ownStream`'s names). */
-const STDOUT_NAME_RE = /^(?:\/dev\/stdout|\/dev\/fd\/1|\/proc\/self\/fd\/1)$/;
-
-/**
- * Whether an `--out` path is this process's stdout: one of its names, or (when stdout is a
- * pipe, a socket or a regular file, which a reader parses) any other path to the same file
- * (`/proc/<pid>/fd/1`, a symlink, the file stdout is redirected to).
- */
-function namesStdout(path: string): boolean {
-  if (STDOUT_NAME_RE.test(path)) return true;
-  let own: Stats;
-  try {
-    own = fstatSync(1);
-  } catch {
-    return false; // stdout closed: nothing to keep parseable
-  }
-  if (!(own.isFIFO() || own.isSocket() || own.isFile())) return false;
-  try {
-    const st = statSync(path);
-    return st.dev === own.dev && st.ino === own.ino;
-  } catch {
-    return false; // not there or not reachable: not stdout (the write reports what it meets)
-  }
 }
 
 /** Permission bits of a new `--out` file before the umask, as for a shell redirection. */

@@ -2,7 +2,8 @@
  * UAT F9 / F10 / F1, end to end (the built CLI):
  * - `wf compile --json --out <stdout>` is a usage error (E_USAGE, exit 2) with stdout empty:
  *   --json keeps exactly one JSON value on stdout; `--out /dev/stdout` without --json, and
- *   --json with --out /dev/stderr or a file, still work.
+ *   --json with --out /dev/stderr or a file, still work. So are `run`, `resume` and
+ *   `store get` with --json and an output file naming stdout.
  * - a YAML key that is not a string is a compile error naming file, line and column, and the
  *   yaml library's warning never reaches stderr.
  * - `wf run --snapshot` of a re-sealed snapshot whose handler name is not its ref's atom does
@@ -62,6 +63,36 @@ describe("wf compile --json with --out naming stdout (UAT F9)", () => {
     const plain = cairn(["wf", "compile", "w.yaml", "--out", "/dev/stdout", "-q"], { cwd });
     expect(plain.status).toBe(0);
     expect(plain.out.startsWith(readFileSync(join(cwd, "snap.json"), "utf8"))).toBe(true);
+  });
+});
+
+describe("run, resume and store get with --json and an output file naming stdout (UAT pass 4)", () => {
+  it("E_USAGE, exit 2, stdout empty, before the store is created; without --json the records still go to stdout", () => {
+    const cwd = box();
+    writeFileSync(join(cwd, "in.jsonl"), '{"v":1}\n{"v":2}\n');
+    writeFileSync(join(cwd, "e.mjs"), "export default (x) => x.v;\n");
+    // Before: the records, then the result document, both on stdout (exit 0).
+    for (const out of ["/dev/stdout", "/proc/self/fd/1"]) {
+      const r = cairn(["--store", "s", "--json", "run", "e.mjs", "--input", "in.jsonl", "--out", out], { cwd });
+      expect(r.status).toBe(2);
+      expect(r.out).toBe("");
+      expect(jsonError(r).message).toBe(`--out ${out} names stdout, where --json prints its document: give --out another file, or drop --json`);
+    }
+    expect(existsSync(join(cwd, "s"))).toBe(false);
+    const plain = cairn(["--store", "s", "run", "e.mjs", "--input", "in.jsonl", "--out", "/dev/stdout", "-q"], { cwd });
+    expect(plain.status).toBe(0);
+    expect(plain.out.startsWith('{"id":0,"output":1}\n{"id":1,"output":2}\n')).toBe(true);
+    const ok = cairn(["--store", "s", "--json", "run", "e.mjs", "--input", "in.jsonl"], { cwd });
+    const { runId } = JSON.parse(ok.out) as { runId: string };
+    const resumed = cairn(["--store", "s", "--json", "resume", runId, "--out", "/dev/stdout"], { cwd });
+    expect(resumed.status).toBe(2);
+    expect(resumed.out).toBe("");
+    expect(jsonError(resumed).code).toBe("E_USAGE");
+    const put = cairn(["--store", "s", "-q", "store", "put", "in.jsonl"], { cwd });
+    const got = cairn(["--store", "s", "--json", "store", "get", put.out.trim(), "-o", "/dev/stdout"], { cwd });
+    expect(got.status).toBe(2);
+    expect(got.out).toBe("");
+    expect(jsonError(got).message).toContain("--out /dev/stdout names stdout");
   });
 });
 
