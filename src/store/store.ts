@@ -99,7 +99,11 @@ function checkOpenStoreOptions(opts: unknown): OpenStoreOptions {
 /** Resolves the store directory from an explicit option, $CAIRN_STORE, or the default. */
 export function resolveStoreDir(dir?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   const chosen = dir ?? env[STORE_ENV_VAR] ?? DEFAULT_STORE_DIR;
-  if (chosen === "") throw new CairnError(ErrorCode.USAGE, "store directory must not be empty");
+  if (chosen === "") {
+    // Name where the empty value came from: the CLI refuses an empty --store itself.
+    if (dir === undefined) throw new CairnError(ErrorCode.USAGE, `$${STORE_ENV_VAR} is set but empty: name a store directory, or unset it for the default ./${DEFAULT_STORE_DIR}`, { field: `$${STORE_ENV_VAR}` });
+    throw new CairnError(ErrorCode.USAGE, "store directory must not be empty", { field: "dir" });
+  }
   return resolve(cwd, chosen);
 }
 

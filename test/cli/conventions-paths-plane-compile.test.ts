@@ -91,6 +91,15 @@ describe("an empty path is a usage error naming the argument or flag", () => {
     expect(JSON.parse(j.err)).toEqual({ error: { code: "E_USAGE", message: `${what} must not be empty`, details: { field: what } } });
   });
 
+  it("an empty $CAIRN_STORE is named as such (it said only \"store directory must not be empty\")", () => {
+    const cwd = temps.make();
+    const r = cairn(["runs", "ls"], { cwd, env: { CAIRN_STORE: "" } });
+    fails(r, 2, "cairn: $CAIRN_STORE is set but empty: name a store directory, or unset it for the default ./.cairn [E_USAGE]");
+    const j = cairn(["runs", "ls", "--json"], { cwd, env: { CAIRN_STORE: "" } });
+    expect(JSON.parse(j.err)).toEqual({ error: { code: "E_USAGE", message: "$CAIRN_STORE is set but empty: name a store directory, or unset it for the default ./.cairn", details: { field: "$CAIRN_STORE" } } });
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it("wf run --snapshot with an empty --workspace: E_USAGE, nothing written in the current directory", () => {
     const cwd = temps.make();
     fails(cairn(["wf", "run", "--snapshot", join(dir, "snap.json"), "--payload", join(dir, "p.json"), "--workspace", "", "--no-render"], { cwd }), 2, "cairn: --workspace must not be empty [E_USAGE]");
