@@ -22,8 +22,10 @@
  *     registry service answering a repeat); it must be one the step declares, else the step
  *     ends BACKEND_ERROR. Without `outcome` the step is SUCCESS; a SUCCESS result must hold
  *     every declared output field, else the step ends VIOLATION (BACKEND_ERROR when the step
- *     has no VIOLATION outcome). The other members are the
- *     step's result fields; a string `message` member is the error text of a non-SUCCESS outcome.
+ *     has no VIOLATION outcome). The other members of a SUCCESS document are the step's result
+ *     fields; any other outcome has none (as a local CT's VIOLATION: the compiler binds no field
+ *     on it; the members stay in the plane's evidence — they reached the node's result before
+ *     workflow engine version 5), and its string `message` member is the step's error text.
  *     A `result_status` member (RESERVED_RESULT_FIELD) breaks the contract: BACKEND_ERROR (it
  *     reached the node's result before 2026-11-27).
  *   - `failed`: BACKEND_ERROR. The raw facts (the output's top-level numbers / booleans / nulls:
@@ -171,15 +173,19 @@ function fromOutput(step: SnapshotStep, lane: SnapshotLaneBinding, output: unkno
   if (typeof status !== "string" || !(step.outcomes as string[]).includes(status)) {
     return broken(`lane ${lane.laneId} answered outcome ${show(outcome)}, which step ${step.id} does not declare (its outcomes: ${step.outcomes.join(", ")})`);
   }
-  const fields = fromPlain(rest) as PyObject;
   if (status === "SUCCESS") {
+    const fields = fromPlain(rest) as PyObject;
     // The declared output fields are a contract later bindings rely on (run.ts missingOutputs).
     const missing = missingOutputs(step, fields);
     if (missing !== null) return { status: step.outcomes.includes("VIOLATION") ? "VIOLATION" : "BACKEND_ERROR", fields: new Map(), error: `lane ${lane.laneId} broke the step's contract: ${missing}` };
     return { status, fields };
   }
+  // Any other outcome carries no field, as a local CT's or store's non-SUCCESS carries none of its
+  // declared fields (docs/workflow-cairn.md §1; the compiler binds none): the document's members
+  // stay in the plane's evidence, its `message` becomes the error text. Before engine version 5
+  // they reached the node's result and surface.
   const m = rest.message;
-  return { status, fields, error: typeof m === "string" ? m : `lane ${lane.laneId} answered ${status}` };
+  return { status, fields: new Map(), error: typeof m === "string" ? m : `lane ${lane.laneId} answered ${status}` };
 }
 
 /** Stored evidence digests of `ids`, in order, from a store sink. */

@@ -54,9 +54,11 @@ export const ROOT_PREFIX = "pgs:";
  * non-string `step_id` as the reference does (a falsy one names no step, a number records under
  * a key no `$.results` text finds, a list or object aborts the run) and a CS path ending in `/`
  * is a confinement error, left out of the state capture; a lane-bound step whose lane result
- * holds `result_status` ends BACKEND_ERROR.
+ * holds `result_status` ends BACKEND_ERROR; 5 — a lane-bound step whose lane answers an outcome
+ * other than SUCCESS contributes no field to the node's result and surface (its `message` is
+ * only the step's error text), as a local CT's VIOLATION.
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "4" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "5" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {
