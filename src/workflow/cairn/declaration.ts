@@ -19,7 +19,7 @@ import type { OnResult } from "./model.js";
 import { markWholeFloat } from "./sealed-value.js";
 import { CAIRN_WORKFLOW_SCHEMA, type Outcome } from "./schema.js";
 import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
-import { nonStringKeys } from "./yaml-keys.js";
+import { mappingKeyProblems } from "./yaml-keys.js";
 import { jsonTextTooDeep, MAX_DECLARATION_DEPTH, MAX_DEPTH_PATH_SHOWN, parseYamlDocument, tooDeepMessage, yamlDocumentTooDeep, type TooDeep } from "./depth.js";
 import { CORE_FLOAT_TAG, jsonSyntaxMessage, yamlDuplicateKey, yamlTagProblems } from "./parse-errors.js";
 import { strictUtf8 } from "../../core/utf8.js";
@@ -466,10 +466,12 @@ export function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?
   // Aliases can nest a document deeper than its text: checked again, as toJS would build it.
   const deepDoc = yamlDocumentTooDeep(doc, lines, MAX_DECLARATION_DEPTH);
   if (deepDoc !== null) return tooDeep(deepDoc, "mappings and sequences");
-  // Before toJS, which turns a key that is not a string into text (yaml-keys.ts).
-  const badKeys = nonStringKeys(doc, text, lines, MAX_VALUE_PROBLEMS);
+  // Before toJS, which turns a key that is not a string into text and reads a plain `<<` as a
+  // member named "<<" (YAML 1.2 has no merge keys): yaml-keys.ts.
+  const badKeys = mappingKeyProblems(doc, text, lines, MAX_VALUE_PROBLEMS);
   if (badKeys.length > 0) {
-    return { errors: badKeys.map((k) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(k.path)), message: `not JSON data, which a sealed snapshot cannot hold unchanged (line ${k.line}, column ${k.column}): ${k.message}` })) };
+    const lead = (k: (typeof badKeys)[number]): string => (k.kind === "merge_key" ? "a YAML 1.1 merge key" : "not JSON data, which a sealed snapshot cannot hold unchanged");
+    return { errors: badKeys.map((k) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(k.path)), message: `${lead(k)} (line ${k.line}, column ${k.column}): ${k.message}` })) };
   }
   const lossy = yamlNumberProblems(doc, lines);
   let js: unknown;

@@ -67,8 +67,9 @@
  *  - the non-locale local-time methods (`getHours`, `toString`…) follow the process time
  *    zone, which the CLI sets to UTC;
  *  - one synchronous deadline per call (USER_CT_TIMEOUT_MS) covering module evaluation and the
- *    call together; exceeding it aborts the run with `E_LIMIT_EXCEEDED` (reason `ct_timeout`)
- *    — a time-out is not a business outcome;
+ *    call together; exceeding it aborts the run with `E_LIMIT_EXCEEDED` (reason `ct_timeout`,
+ *    "user CT <alias>.<capability> ran longer than 2000 ms", the CT named as the step's `ct:`)
+ *    — a time-out is not a business outcome, and no route can take it;
  *  - whatever the module throws is caught and turned into text inside the context, under the
  *    same deadline (a `message` getter or `toString` that never returns times out); the host
  *    only ever reads strings, and inspects only host-realm errors (the vm time-out);
@@ -588,14 +589,19 @@ export class UserModuleRunner {
    * is a contract violation naming `step` (the step id, when given) and the first such value's
    * path — never rewritten by `JSON.stringify`. So is a result holding `RESERVED_RESULT_FIELD`
    * (the outcome is how `run` ends, and a node's result never carries that member).
+   *
+   * `shown`: the CT as the declaration names it (`<module alias>.<capability>`, the step's
+   * `ct:`), which the time-out error (and so the run's trace) names. A runner is made per bundle
+   * (run.ts `prepareSnapshot`, keyed by digest: two aliases may name one bundle), so only the
+   * caller knows the alias; without it the error names `<this.name>.<capability>`.
    */
-  call(capability: string, input: PyValue, seedKey: string, step = ""): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
+  call(capability: string, input: PyValue, seedKey: string, step = "", shown = `${this.name}.${capability}`): { ok: true; value: PyValue } | { ok: false; error: string; raised: boolean } {
     let r: EntryResult;
     try {
       r = this.enter(seedKey, "call", capability, compactJson(input), step);
     } catch (err) {
       if (isTimeout(err)) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `user CT ${this.name}.${capability} ran longer than ${USER_CT_TIMEOUT_MS} ms`, { reason: "ct_timeout", limit: USER_CT_TIMEOUT_MS });
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `user CT ${shown} ran longer than ${USER_CT_TIMEOUT_MS} ms`, { reason: "ct_timeout", limit: USER_CT_TIMEOUT_MS });
       }
       return { ok: false, error: hostMessage(err), raised: false };
     }

@@ -1,24 +1,40 @@
 /**
- * YAML mapping keys that are not strings. A declaration is JSON data, whose member names are
- * strings; the yaml library's `toJS` turns any other key into text (`1` → "1", `true` → "true",
- * `~` → "", `.inf` → "Infinity", `0x10` → "16", `? [a, b]` → "[ a, b ]", with a Node warning on
- * stderr for a collection key), so `{1: a, "1": b}` silently loses a member. The compiler
- * refuses them on the parsed document, before `toJS` (compile.ts `parseFile`).
+ * YAML mapping keys a declaration refuses (compile.ts `parseFile`, declaration.ts), on the
+ * parsed document, before `toJS`:
+ *
+ *  - keys that are not strings. A declaration is JSON data, whose member names are strings;
+ *    the yaml library's `toJS` turns any other key into text (`1` → "1", `true` → "true",
+ *    `~` → "", `.inf` → "Infinity", `0x10` → "16", `? [a, b]` → "[ a, b ]", with a Node warning
+ *    on stderr for a collection key), so `{1: a, "1": b}` silently loses a member;
+ *  - YAML 1.1 merge keys: a plain (unquoted, untagged) `<<`. Declarations are read as YAML 1.2
+ *    (core schema), which has no merge keys, so `{<<: *base, x: 2}` would be sealed as a member
+ *    named "<<" holding the base mapping, not as the base's members merged in — what the author
+ *    of a YAML 1.1 habit means (the reason a `%YAML 1.1` directive is refused too). A quoted
+ *    `"<<"` (or `!!str <<`) is a member named << and is kept.
  *
  * Iterative (an explicit stack), so nesting depth is not limited by the call stack. The
  * members of a `!!set`, `!!omap` or `!!pairs` are not looked at: the value itself is refused as
- * not JSON data (compile.ts `jsonDataProblems`). An alias used as a key is judged by the node it
- * names.
+ * not JSON data (declaration.ts `jsonDataProblems`). An alias used as a key is judged by the
+ * node it names.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node as YamlNode } from "yaml";
 
-/** A key that is not a string: where its mapping is (the path segments from the root), where the key is, and what it is. */
+/**
+ * A refused key: what kind (`not_string`, or `merge_key`: a plain `<<`), where its mapping is
+ * (the path segments from the root), where the key is, and what it is.
+ */
 export interface KeyProblem {
+  kind: "not_string" | "merge_key";
   path: Array<string | number>;
   line: number;
   column: number;
   message: string;
 }
+
+/** The YAML 1.1 merge key, as the plain scalar that writes it. */
+export const MERGE_KEY = "<<";
+/** The one tag under which a plain `<<` is plainly a string (`!!str <<`). */
+const STR_TAG = "tag:yaml.org,2002:str";
 
 /** At most this many characters of a key's source text are quoted in a diagnostic. */
 export const MAX_KEY_TEXT = 40;
@@ -54,8 +70,11 @@ function segments(path: Path): Array<string | number> {
   return out.reverse();
 }
 
-/** The mapping keys of `doc` that are not strings, in document order, at most `limit`. */
-export function nonStringKeys(doc: Document, text: string, lines: LineCounter, limit: number): KeyProblem[] {
+/**
+ * The mapping keys of `doc` that are not strings, and its plain `<<` keys (YAML 1.1 merge
+ * keys), in document order, at most `limit`.
+ */
+export function mappingKeyProblems(doc: Document, text: string, lines: LineCounter, limit: number): KeyProblem[] {
   const out: KeyProblem[] = [];
   const todo: Array<{ node: unknown; path: Path }> = [{ node: doc.contents, path: null }];
   const seen = new Set<unknown>();
@@ -73,15 +92,30 @@ export function nonStringKeys(doc: Document, text: string, lines: LineCounter, l
         if (!isPair(pair)) continue;
         const k = pair.key as YamlNode | null;
         const resolved: unknown = isAlias(k) ? k.resolve(doc) : k;
+        const posOf = (): { line: number; col: number } => {
+          const at = k?.range ?? (pair.value as YamlNode | null)?.range ?? node.range;
+          return at === undefined || at === null ? { line: 0, col: 0 } : lines.linePos(at[0]);
+        };
         if (isScalar(resolved) && typeof resolved.value === "string") {
+          if (resolved.value === MERGE_KEY && resolved.type === "PLAIN" && resolved.tag !== STR_TAG) {
+            const pos = posOf();
+            out.push({
+              kind: "merge_key",
+              path: segments(path),
+              line: pos.line,
+              column: pos.col,
+              message: `the plain key ${MERGE_KEY} merges a mapping in YAML 1.1 only; Cairn declarations are YAML 1.2 (core schema), which has no merge keys, so it would be sealed as a member named "${MERGE_KEY}" holding its value instead of merging that value's members into this mapping. Write the members out, or quote the key ("${MERGE_KEY}") if a member named ${MERGE_KEY} is meant`,
+            });
+            if (out.length >= limit) break;
+          }
           next.push({ node: pair.value, path: { up: path, seg: resolved.value } });
           continue;
         }
-        const at = k?.range ?? (pair.value as YamlNode | null)?.range ?? node.range;
-        const pos = at === undefined || at === null ? { line: 0, col: 0 } : lines.linePos(at[0]);
+        const pos = posOf();
         const shown = sourceText(text, k);
         const hint = isScalar(resolved) && shown !== "" ? `; write ${JSON.stringify(shown)} if the text is meant` : "";
         out.push({
+          kind: "not_string",
           path: segments(path),
           line: pos.line,
           column: pos.col,

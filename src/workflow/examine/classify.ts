@@ -979,6 +979,9 @@ function isCairnRun(model: TraceModel, decl: Declarations | undefined): boolean 
   return decl?.cairnNode !== undefined || (model.wfAddr === null && typeof model.start?.detail.snapshot === "string");
 }
 
+/** `detail.reason` of a user CT's time-out (cairn/usercts.ts `UserModuleRunner.call`). */
+const CT_TIMEOUT_REASON = "ct_timeout";
+
 const NO_DECLARATION_NOTE = "no workspace found: routes were not checked against a declaration";
 
 function routesText(c: CairnNodeView): string {
@@ -1038,7 +1041,11 @@ function withCairnHint(c: Classification, model: TraceModel, decl: Declarations 
       break;
     }
     case "ct_error":
-      if (stepView?.module !== undefined) {
+      if (cause?.reason === CT_TIMEOUT_REASON) {
+        // A time-out aborts the run (usercts.ts): it is no outcome, so no route can take it.
+        const ct = stepView?.module === undefined ? "the user CT the message names (<module alias>.<capability>)" : `capability ${stepView.module.name}.${stepView.declared.slice(stepView.declared.lastIndexOf(".") + 1)} in module ${stepView.module.path}`;
+        hint = `${where} failed: ${message}. A user CT call that runs past its time limit aborts the run: it is not an outcome, so no route (routes.VIOLATION or routes.default) can take it. Make ${ct} finish within the limit, module evaluation included (no endless loop; less work per call), and recompile ${file}.`;
+      } else if (stepView?.module !== undefined) {
         hint = `${where} failed: ${message}. A user CT must return, synchronously, a JSON object with its declared outputs (${stepView.module.outputs.join(", ") || "none"}): fix capability ${stepView.module.name}.${stepView.declared.slice(stepView.declared.lastIndexOf(".") + 1)} in module ${stepView.module.path} and recompile ${file}.`;
       } else {
         hint = `${where} failed: ${message}. Check the step's inputs in ${file} (node ${d?.node ?? (f === undefined ? "?" : codeOf(f.node))}${stepView === undefined ? "" : `, step ${stepView.id}: ${JSON.stringify(stepView.inputs)}`}), or route its VIOLATION (routes.VIOLATION or routes.default) and recompile.`;

@@ -56,7 +56,8 @@ export const ROOT_PREFIX = "pgs:";
  * is a confinement error, left out of the state capture; a lane-bound step whose lane result
  * holds `result_status` ends BACKEND_ERROR; 5 — a lane-bound step whose lane answers an outcome
  * other than SUCCESS contributes no field to the node's result and surface (its `message` is
- * only the step's error text), as a local CT's VIOLATION.
+ * only the step's error text), as a local CT's VIOLATION; a user CT time-out's ERROR message
+ * names the CT as the step's `ct:` does (`m.slow`), not by its bundle digest's prefix.
  */
 export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "5" });
 
