@@ -24,7 +24,7 @@
  * evidence without its end, instead of failing before dispatch.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
@@ -194,6 +194,36 @@ function publicKeyOf(keyFile: string): string {
   }
 }
 
+/** Whether something (a dangling symlink too) is at `path`. */
+function isThere(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false; // ENOTDIR, EACCES…: nothing that can be reached
+  }
+}
+
+/**
+ * `keygen --out DIR` naming something that is there but is no directory (a file, a dangling or
+ * looping symlink): E_STORE_IO naming the flag and saying so, as for any output that cannot be
+ * written. A missing DIR is made; what cannot be looked at (EACCES, a file as a parent) is left
+ * to mkdir, which fails the same way.
+ */
+function checkOutDir(dir: string): void {
+  if (!isThere(dir)) return;
+  let reason: string;
+  let errno: string | undefined;
+  try {
+    if (statSync(dir).isDirectory()) return;
+    reason = "not a directory";
+    errno = "ENOTDIR";
+  } catch (err) {
+    errno = (err as NodeJS.ErrnoException).code;
+    reason = errno === "ENOENT" ? "not a directory (a symbolic link to a path that does not exist)" : errno === "ELOOP" ? "not a directory (a symbolic link loop)" : (err as Error).message;
+  }
+  throw new CairnError(ErrorCode.STORE_IO, `cannot write key files in --out ${dir}: ${reason}`, { field: "--out", path: dir, errno });
+}
+
 function keygenCommand(): Command {
   return new Command("keygen")
     .description(
@@ -210,6 +240,9 @@ function keygenCommand(): Command {
       const id = opts.id === undefined ? defaultKeyId(kp.publicKeyPem) : checkKeyId(opts.id, "--id");
       const keyFile = join(opts.out, `${id}.key`);
       const pubFile = join(opts.out, `${id}.pub`);
+      // Before the key files are looked for: under a file they are never there (ENOTDIR), and
+      // mkdir's EEXIST must not read as a key file that exists.
+      checkOutDir(opts.out);
       // A keygen killed between its two files leaves <id>.key without <id>.pub: the public key is
       // written from that private key, which stays as it is (no new key: it may be in use).
       const recover = !force && existsSync(keyFile) && !existsSync(pubFile);
@@ -230,11 +263,13 @@ function keygenCommand(): Command {
         if (!recover) writeFileAtomic(keyFile, kp.privateKeyPem, 0o600, force);
         writeFileAtomic(pubFile, publicKeyPem, 0o644, force);
       } catch (err) {
-        // Another keygen made the same key file meanwhile (after the check above): the same conflict.
-        if (!force && (err as NodeJS.ErrnoException).code === "EEXIST") {
-          const f = [keyFile, pubFile].find((x) => existsSync(x)) ?? keyFile;
+        // Another keygen made the same key file meanwhile (after the check above): the same
+        // conflict — only if one is there (an EEXIST of mkdir: --out became a file meanwhile).
+        const f = [keyFile, pubFile].find(isThere);
+        if (!force && (err as NodeJS.ErrnoException).code === "EEXIST" && f !== undefined) {
           throw new CairnError(ErrorCode.CONFLICT, `${f} already exists (use --force to overwrite)`, { path: f });
         }
+        checkOutDir(opts.out);
         throw fileError("write key files in", opts.out, err, "write");
       }
       // `recovered` only when <id>.pub was written from an existing <id>.key.

@@ -3,7 +3,8 @@
  * sealed Cairn snapshot (its source, traces directory and data root resolved as for `cairn wf
  * run --snapshot`: `snapshotSourceSetup`, wf-compile.ts). Takes its data root's lock (held until
  * it stops; E_DATA_ROOT_LOCKED after `--data-root-wait` if another process holds it), listens
- * until SIGINT or SIGTERM, then closes gracefully (accepted runs finish; requests sent meanwhile —
+ * until SIGINT, SIGTERM or SIGHUP (`INTERRUPT_SIGNALS` of signals.ts, as every long-running
+ * command), then closes gracefully (accepted runs finish; requests sent meanwhile —
  * waiting in the accept queue during a run — and those still arriving get 503 `server is closing`,
  * never a reset: `close()`), releases the lock and exits 0. A second signal while closing exits 1 at once. `--allow-origin` (repeatable) names the
  * origins whose web pages may use it (`ServerOptions.allowOrigins`; src/server/origin.ts).
@@ -26,7 +27,8 @@ import { tornFileNote, type TornFile } from "../workflow/effects/torn-files.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { parseCount } from "./duration.js";
-import { printError } from "./output.js";
+import { printError, type Output } from "./output.js";
+import { INTERRUPT_SIGNALS } from "./signals.js";
 import { snapshotSourceSetup } from "./wf-compile.js";
 
 interface ServeOpts {
@@ -95,8 +97,8 @@ Notes:
   <digest>" with --snapshot (with --json also {"url"} to stdout, {"url", "snapshot"} with
   --snapshot); --port 0 picks a free port (with --host localhost, one free on both addresses:
   up to ${LOCALHOST_PORT_ATTEMPTS} tries). With --store or
-  $CAIRN_STORE each run is recorded in the store. SIGINT/SIGTERM stop the server gracefully
-  (exit 0).`;
+  $CAIRN_STORE each run is recorded in the store. SIGINT, SIGTERM and SIGHUP stop the server
+  gracefully (accepted runs finish; exit 0); a second one exits 1 at once.`;
 
 /** Largest TCP port. */
 const MAX_PORT = 65535;
@@ -224,33 +226,45 @@ export function serveCommand(): Command {
           host: opts.host, port: opts.port, errno: e.code, address: e.address,
         });
       }
+      // Before the URL is printed: once it is, a signal closes the server (never the default action).
+      const closed = closeOnSignal(server, out);
       if (server.snapshot !== null) process.stderr.write(`cairn: serving snapshot ${server.snapshot}\n`);
       process.stderr.write(`cairn: listening on ${url}\n`);
       if (out.json) out.line(JSON.stringify(server.snapshot === null ? { url } : { url, snapshot: server.snapshot }));
-      await new Promise<void>((done) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          const force = (): void => {
-            process.stderr.write("cairn: second signal, exiting without waiting\n");
-            process.exit(1);
-          };
-          process.once("SIGINT", force);
-          process.once("SIGTERM", force);
-          if (!out.quiet) process.stderr.write(`cairn: ${signal}, closing the server\n`);
-          const finish = (): void => {
-            process.off("SIGINT", force);
-            process.off("SIGTERM", force);
-            done();
-          };
-          server.close().then(finish, (err: unknown) => {
-            printError(err, out.json);
-            process.exitCode = 1;
-            finish();
-          });
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await closed;
     });
+}
+
+/**
+ * Resolves once `server` has closed after a signal: SIGINT, SIGTERM and SIGHUP (a closed
+ * terminal) alike, as every long-running command (`INTERRUPT_SIGNALS`), so accepted runs finish
+ * rather than the process dying mid-run; exit 0, or 1 if the close failed. A second signal
+ * meanwhile exits 1 at once: its handlers are in place before the first ones are removed, so
+ * no signal meets the default action while the server closes.
+ */
+function closeOnSignal(server: CairnServer, out: Output): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      const force = (): void => {
+        process.stderr.write("cairn: second signal, exiting without waiting\n");
+        process.exit(1);
+      };
+      for (const s of INTERRUPT_SIGNALS) process.once(s, force);
+      for (const s of INTERRUPT_SIGNALS) process.off(s, stop);
+      // After a hang-up stderr's terminal is gone: a write to it fails (EIO) with an 'error'
+      // event that, unheard, would end the process before the runs finish; nothing can be told.
+      process.stderr.on("error", () => {});
+      if (!out.quiet) process.stderr.write(`cairn: ${signal}, closing the server\n`);
+      const finish = (): void => {
+        for (const s of INTERRUPT_SIGNALS) process.off(s, force);
+        done();
+      };
+      server.close().then(finish, (err: unknown) => {
+        printError(err, out.json);
+        process.exitCode = 1;
+        finish();
+      });
+    };
+    for (const s of INTERRUPT_SIGNALS) process.on(s, stop);
+  });
 }

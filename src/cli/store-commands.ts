@@ -14,7 +14,7 @@ import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
 import { checkOutOutsideStore, fileError, outputFor, storeDirOf, withStore } from "./context.js";
-import { parseCount, parseTypeTag } from "./duration.js";
+import { parseCount, parseTypeTag, TYPE_TAG_LIMIT } from "./duration.js";
 import { exitOnSignal } from "./signals.js";
 
 /** One listing line: `digest  size  mediaType  typeTag`. */
@@ -25,6 +25,30 @@ export function artifactLine(a: ArtifactInfo): string {
 /** The store itself, or a read view as of a snapshot. */
 function readerFor(store: Store, snapshot: string | undefined): Store | StoreView {
   return snapshot === undefined ? store : store.at(snapshot);
+}
+
+/** What a type tag and a media type are, as the usage errors below say it. */
+const TYPE_TAG_TEXT = `a decimal or 0x-hex integer in 0..${TYPE_TAG_LIMIT}`;
+const MEDIA_TYPE_TEXT = "a media type (type/subtype)";
+
+/**
+ * `parse(text)`, a usage error of which is told again naming `flag`, as every other flag's bad
+ * value is (`invalid --limit "x": …`, details `{field, value}`): the parsers (`checkMediaType`,
+ * shared with the store library, and `parseTypeTag`) do not know which flag gave the text.
+ */
+function flagValue<T>(flag: string, text: string, expected: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    if (!(err instanceof CairnError) || err.code !== ErrorCode.USAGE) throw err;
+    throw new CairnError(ErrorCode.USAGE, `invalid ${flag} ${JSON.stringify(text)}: expected ${expected}`, { field: flag, value: text }, { cause: err });
+  }
+}
+
+/** `store ls --type`: a media type (it holds a `/`) or else a type tag. */
+function parseTypeFilter(text: string): Pick<ListOptions, "mediaType" | "typeTag"> {
+  if (text.includes("/")) return { mediaType: flagValue("--type", text, MEDIA_TYPE_TEXT, checkMediaType) };
+  return { typeTag: flagValue("--type", text, `${MEDIA_TYPE_TEXT} or a type tag (${TYPE_TAG_TEXT})`, parseTypeTag) };
 }
 
 const snapshotOption = (): Option => new Option("--snapshot <name>", "read as of this snapshot").argParser(nonEmptyArg("--snapshot"));
@@ -42,8 +66,8 @@ function putCommand(): Command {
   return new Command("put")
     .description("store a file (or stdin with -) and print its digest")
     .argument("<file>", "file to store, or - for stdin", nonEmptyArg("argument <file>"))
-    .addOption(new Option("--media-type <type>", "media type, e.g. text/plain (default application/octet-stream)").argParser((v) => checkMediaType(v)))
-    .addOption(new Option("--type-tag <n>", "32-bit type tag, decimal or 0x hex (part of the digest)").argParser((v) => parseTypeTag(v)))
+    .addOption(new Option("--media-type <type>", "media type, e.g. text/plain (default application/octet-stream)").argParser((v) => flagValue("--media-type", v, MEDIA_TYPE_TEXT, checkMediaType)))
+    .addOption(new Option("--type-tag <n>", "32-bit type tag, decimal or 0x hex (part of the digest)").argParser((v) => flagValue("--type-tag", v, TYPE_TAG_TEXT, parseTypeTag)))
     .action(async (file: string, opts: { mediaType?: string; typeTag?: number }, cmd: Command) => {
       let source: NodeJS.ReadableStream;
       let sourceError: unknown;
@@ -144,15 +168,11 @@ function getCommand(): Command {
 function lsCommand(): Command {
   return new Command("ls")
     .description("list visible artifacts in logseq order: digest  size  mediaType  typeTag")
-    .option("--type <type>", "only this media type (contains '/') or type tag (decimal or 0x hex)")
+    .addOption(new Option("--type <type>", "only this media type (contains '/') or type tag (decimal or 0x hex)").argParser(parseTypeFilter))
     .addOption(snapshotOption())
     .addOption(new Option("--limit <n>", "list at most n artifacts").argParser((v) => parseCount(v, "--limit")))
-    .action(async (opts: { type?: string; snapshot?: string; limit?: number }, cmd: Command) => {
-      const filter: Omit<ListOptions, "asOf"> = {};
-      if (opts.type !== undefined) {
-        if (opts.type.includes("/")) filter.mediaType = checkMediaType(opts.type);
-        else filter.typeTag = parseTypeTag(opts.type);
-      }
+    .action(async (opts: { type?: Pick<ListOptions, "mediaType" | "typeTag">; snapshot?: string; limit?: number }, cmd: Command) => {
+      const filter: Omit<ListOptions, "asOf"> = { ...opts.type };
       if (opts.limit !== undefined) filter.limit = opts.limit;
       await withStore(cmd, "read", async (store, out) => {
         await out.streamList(readerFor(store, opts.snapshot).list(filter), artifactLine);
