@@ -7,7 +7,7 @@
  * read (a missing file is named); 2 for usage errors (no argument, an empty path, unknown option).
  */
 import { Command } from "commander";
-import { openStore, resolveStoreDir } from "../store/store.js";
+import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { examineTrace, renderReport } from "../workflow/examine/index.js";
 import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor } from "./context.js";
@@ -34,7 +34,9 @@ Notes:
     cairn-wf:<trace_id> → its receipt's program), else the snapshot artifact the trace's
     WF_START names. It shows the failing node, its step, the capability and the declaration
     file, verifies the snapshot over its whole content, and notes a snapshot that is not the
-    one the run used;
+    one the run used; --snapshot given for any other trace is loaded and verified all the
+    same (a missing file is E_NOT_FOUND, a digest needs a store: the errors above), then
+    noted as not used;
   - prints a hint.
   --json prints {chain: {ok, status, events, brokenAt?}, outcome: {class, status}, failure?:
   {node, address, event, message, declaration?, …}, hint, …}; chain.status is "verified",
@@ -56,12 +58,21 @@ export function examineCommand(): Command {
       const out = outputFor(cmd);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
+      // Opened lazily (only for a Cairn trace, or a --snapshot digest), read-only.
+      const openRead = storeDir === undefined || storeDir === "" ? undefined : (): Store => openStore({ dir: resolveStoreDir(g.store), readOnly: true });
       const report = examineTrace(trace, {
         ...(opts.workspace === undefined ? {} : { workspace: opts.workspace }),
         ...(opts.snapshot === undefined ? {} : { snapshot: opts.snapshot }),
-        // Opened lazily (only for a Cairn trace), read-only.
-        ...(storeDir === undefined || storeDir === "" ? {} : { openStore: () => openStore({ dir: resolveStoreDir(g.store), readOnly: true }) }),
+        ...(openRead === undefined ? {} : { openStore: openRead }),
       });
+      // A Cairn trace loads and verifies --snapshot (or fails); any other trace does not use it.
+      // A flag the user named is never dropped unchecked: it is loaded and verified the same
+      // way, with the same errors (a missing file E_NOT_FOUND, a digest without a store
+      // E_USAGE…), before anything is printed; then the report's note says it was not used.
+      if (opts.snapshot !== undefined && report.snapshot === undefined) {
+        const { loadSnapshotArg } = await import("./wf-compile.js");
+        await loadSnapshotArg(opts.snapshot, () => openRead?.());
+      }
       if (out.json) out.printJson(report);
       else for (const line of renderReport(report)) out.line(line);
       process.exitCode = report.exitCode;

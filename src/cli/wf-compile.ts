@@ -7,9 +7,12 @@
  *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
- *   root `cairn-wf-snapshot:<digest>`). `--out` is written atomically (`writeSealedOut`): a
- *   failed or killed write leaves the previous FILE as it was. `--out` naming stdout together
- *   with `--json` is a usage error (context.ts `refuseStdoutUnderJson`): stdout holds exactly one JSON value.
+ *   root `cairn-wf-snapshot:<digest>`). The store is opened (created, locked) before `--out`
+ *   is written, so a store that cannot be opened leaves nothing written; a store failure after
+ *   the write says the file was written (`writtenOutError`). `--out` is written atomically
+ *   (`writeSealedOut`): a failed or killed write leaves the previous FILE as it was. `--out`
+ *   naming stdout together with `--json` is a usage error (context.ts `refuseStdoutUnderJson`):
+ *   stdout holds exactly one JSON value.
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
  *   like E_INVALID_INPUT), an unreadable/missing path or an --out that cannot be written;
  *   2 usage errors (no file, an empty path or --out, bad flag).
@@ -53,7 +56,8 @@ Notes:
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
   bundles included); its digest is printed, --out writes the sealed file (atomically: a failed
   or interrupted write leaves the previous file as it was), and with --store (or $CAIRN_STORE)
-  it is stored as an artifact. Docs: docs/workflow-cairn.md.
+  it is stored as an artifact (the store is opened before --out is written: a store that
+  cannot be opened leaves nothing written). Docs: docs/workflow-cairn.md.
   Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
   written, 2 usage error (an empty path or --out is one, and so is --out naming stdout with
   --json: stdout then holds exactly one JSON value).`;
@@ -73,7 +77,8 @@ export function wfCompileCommand(): Command {
       paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
       // --json promises exactly one JSON value on stdout: the sealed file cannot go there too.
       refuseStdoutUnderJson(cmd, "--out", opts.out);
-      // The sealed file is written before the store (when one is named) is opened: never into it.
+      // Checked before the store (when one is named) is opened or anything is written: the
+      // sealed file never goes into it.
       const named = globalsOf(cmd).store ?? process.env.CAIRN_STORE;
       if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
       // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
@@ -91,18 +96,24 @@ export function wfCompileCommand(): Command {
       // Never over a file the compile read: a declaration, a module or a file a module imports
       // (before 2026-11-27 `--out decl.yaml` replaced the declaration with the sealed snapshot).
       if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
-      if (opts.out !== undefined) await writeSealedOut(opts.out, bytes);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
+      // The store is opened (created, locked) before --out is written: a store that cannot be
+      // opened fails the command with nothing written (it wrote --out, then failed unnamed).
+      const store = storeDir !== undefined && storeDir !== "" ? openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 }) : undefined;
       let stored = false;
-      if (storeDir !== undefined && storeDir !== "") {
-        const store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
-        try {
-          if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
+      try {
+        if (opts.out !== undefined) await writeSealedOut(opts.out, bytes);
+        if (store !== undefined) {
+          try {
+            if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
+          } catch (err) {
+            throw opts.out === undefined ? err : writtenOutError(err, opts.out);
+          }
           stored = true;
-        } finally {
-          store.close();
         }
+      } finally {
+        store?.close();
       }
       if (out.json) {
         out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
@@ -113,6 +124,16 @@ export function wfCompileCommand(): Command {
         out.line(digest);
       }
     });
+}
+
+/**
+ * A store failure after `--out` was written: the same code, the message saying the sealed file
+ * is there (and `details.out` naming it), so a failed command does not leave it behind unsaid.
+ */
+function writtenOutError(err: unknown, out: string): CairnError {
+  const written = `; the sealed snapshot was written to --out ${out}`;
+  if (err instanceof CairnError) return new CairnError(err.code, `${err.message}${written}`, { ...err.details, out }, { cause: err });
+  return new CairnError(ErrorCode.INTERNAL, `${(err as Error).message}${written}`, { out }, { cause: err });
 }
 
 /** Permission bits of a new `--out` file before the umask, as for a shell redirection. */
@@ -222,8 +243,8 @@ export async function loadSnapshotArg(arg: string, openRead: () => Store | undef
  * What `wf run --snapshot` and `serve --snapshot` share before anything runs: the global
  * options, whether a store is configured (`--store`, else `$CAIRN_STORE`), the snapshot loaded
  * and verified (a digest is read from that store, opened read-only), the base directory of
- * `traces/` (`--workspace`, default `.`) and the data root (`--data-root`, else
- * `$PGS_DATA_ROOT`, else `<base>/data`).
+ * `traces/` (`--workspace`, default `.`, which must be a directory: `requireWorkspaceDir`) and
+ * the data root (`--data-root`, else `$PGS_DATA_ROOT`, else `<base>/data`).
  */
 export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): Promise<{ g: ReturnType<typeof globalsOf>; hasStore: boolean; sealed: SealedSnapshot; base: string; dataRootArg: string }> {
   requireNonEmpty(o.snapshot, "--snapshot");
@@ -233,9 +254,32 @@ export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): 
   const hasStore = storeDir !== undefined && storeDir !== "";
   const sealed = await loadSnapshotArg(o.snapshot, () => (hasStore ? openStore({ dir: resolveStoreDir(g.store), readOnly: true }) : undefined));
   const base = o.workspace ?? ".";
+  // Traces go under it: a typo never creates a new tree (`cairn serve` refused it, `wf run` created it).
+  requireWorkspaceDir(base);
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
   return { g, hasStore, sealed, base, dataRootArg };
+}
+
+/** As serve's check (server/pgs-target.ts `isDirectory`): a path that cannot be stat'ed is no directory. */
+function isDirectoryPath(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a workspace that is not a directory (missing, a regular file, a path through a file):
+ * `E_NOT_FOUND` naming `--workspace`, in `cairn serve`'s words (server/app.ts `createServer`).
+ * `env` names the variable the value came from when no `--workspace` was given.
+ * `wf run` (both paths) and `serve --snapshot` check it before taking any lock or writing anything.
+ */
+export function requireWorkspaceDir(dir: string, env?: string): void {
+  if (isDirectoryPath(dir)) return;
+  const from = env === undefined ? "" : ` (from $${env})`;
+  throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${dir}${from} is not a directory`, { field: "--workspace", path: dir, ...(env === undefined ? {} : { env: `$${env}` }) });
 }
 
 /** `snapshotSourceSetup` plus the snapshot prepared for a run (`wf run --snapshot`, with or without a plane). */

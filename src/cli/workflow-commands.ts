@@ -31,7 +31,7 @@ import { nonEmptyArg } from "./args.js";
 import { printError, type Output } from "./output.js";
 import { wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
-import { printSnapshotRun, runSnapshot, wfCompileCommand } from "./wf-compile.js";
+import { printSnapshotRun, requireWorkspaceDir, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
 
 interface WfRunOpts extends PlaneFlags {
@@ -49,7 +49,8 @@ interface WfRunOpts extends PlaneFlags {
 
 const WF_RUN_HELP = `
 Notes:
-  Runs one workflow of a compiled PGS v0.3 workspace: loads tokenized_snapshot/<domain>/,
+  Runs one workflow of a compiled PGS v0.3 workspace (a --workspace or $${WORKSPACE_ENV} that
+  is not a directory is E_NOT_FOUND, exit 1): loads tokenized_snapshot/<domain>/,
   vocabulary_snapshot/<domain>/ and trust_snapshot/<domain>/ (domain = the part of --wf before
   "::"), checks the trust rule (also recomputing projection_hash from topology.json), then
   executes from the workflow's entry node. State lives under the data root (default
@@ -71,8 +72,9 @@ Notes:
   The pictures are for humans: not part of the hash chain, the summary or the store receipt
   (the PNG uses system fonts, so its bytes may differ between machines). --no-render skips them.
   With --snapshot <file|digest> it runs a sealed Cairn snapshot (cairn wf compile) instead:
-  traces under <--workspace, default .>/traces/<namespace>/<WF_CODE>/<trace_id>/, data root
-  default <that directory>/data, --wf optional when the snapshot holds one workflow, and the
+  traces under <--workspace, default .>/traces/<namespace>/<WF_CODE>/<trace_id>/ (the
+  workspace must be an existing directory, else E_NOT_FOUND and nothing is written), data
+  root default <workspace>/data, --wf optional when the snapshot holds one workflow, and the
   same pictures (nodes and named exits; --no-render skips them) (docs/workflow-cairn.md).
   A snapshot with lane-bound steps needs an execution-plane node: --plane-config node.yaml
   --plane-key KEY --plane-subject SUBJECT [--plane-key-id ID]; the runtime signs each lane
@@ -198,7 +200,8 @@ export function wfCommand(): Command {
       }
       if (opts.wf === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--wf <fqdn>' not specified", { field: "--wf" });
       // The reference's order (SEMANTICS A.12 steps 1-4): the FQDN, the data root, the
-      // workspace, the payload — so a malformed --wf is reported first, before any lock wait.
+      // workspace (given), the payload — so a malformed --wf is reported first, before any lock
+      // wait; whether the workspace is a directory is checked after the payload (step 5, the load).
       parseWorkflowFqdn(opts.wf);
       const dataRootGiven = opts.dataRoot ?? process.env[DATA_ROOT_ENV];
       if (dataRootGiven === "") throw new CairnError(ErrorCode.USAGE, `--data-root (or $${DATA_ROOT_ENV}) must not be empty`, { field: "--data-root" });
@@ -208,6 +211,9 @@ export function wfCommand(): Command {
       }
       const dataRootArg = dataRootGiven ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
       const payload = opts.payload === undefined ? new Map<string, PyValue>() : await readPayloadArg(opts.payload);
+      // Step 5 loads the snapshot from the workspace: one that is not a directory is named here, as
+      // `cairn serve` names it (not by the loader's "Required snapshot file missing: …"), before any lock.
+      requireWorkspaceDir(workspaceArg, opts.workspace === undefined ? WORKSPACE_ENV : undefined);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();

@@ -39,6 +39,7 @@ function compiled(yaml: string): string {
   writeFileSync(join(d, "w.yaml"), yaml);
   const c = cairn(["wf", "compile", "w.yaml", "--out", "s.json"], { cwd: d });
   expect(c.status, c.err).toBe(0);
+  mkdirSync(join(d, "w")); // the runs' --workspace: wf run --snapshot refuses a missing one
   return d;
 }
 

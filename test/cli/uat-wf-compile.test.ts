@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -151,6 +151,7 @@ describe("wf run --snapshot: a payload member written twice (UAT F11)", () => {
     expect(piped.status).toBe(1);
     expect(jsonError(piped).message).toContain('member written twice: "k" at line 1, column 15 (first at line 1, column 9)');
     writeFileSync(join(cwd, "one.json"), '{"k":"d3"}');
+    mkdirSync(join(cwd, "w")); // --workspace must exist
     expect(cairn(["wf", "run", "--snapshot", "s.json", "--payload", "one.json", "--workspace", "w", "--no-render", "-q"], { cwd }).status).toBe(0);
   });
 });

@@ -71,6 +71,7 @@ describe("wf run --payload - reads the payload from stdin", () => {
     const b = box();
     expect(cairn(["wf", "compile", EXAMPLES, "--out", "snap.json"], { cwd: b.root }).status).toBe(0);
     const ok = readFileSync(join(EXAMPLES, "payloads/register-ok.json"));
+    for (const ws of ["a", "b"]) mkdirSync(join(b.root, ws)); // --workspace must exist
     const viaFile = cairn(["wf", "run", "--no-render", "--json", "--snapshot", "snap.json", "--payload", join(EXAMPLES, "payloads/register-ok.json"), "--workspace", "a"], { cwd: b.root, env: NO_ENV });
     const viaStdin = cairn(["wf", "run", "--no-render", "--json", "--snapshot", "snap.json", "--payload", "-", "--workspace", "b"], { cwd: b.root, env: NO_ENV, input: ok });
     expect([viaStdin.status, viaStdin.err]).toEqual([0, ""]);
