@@ -12,7 +12,12 @@
  *    thread forever, beyond the reach of signals (SIGINT/SIGTERM handlers never run). The file
  *    is opened O_NONBLOCK and checked with fstat, so a FIFO is refused at once, also one that
  *    appears between two records. (The rule of the data root's append-only files, which refuse
- *    non-regular files too.)
+ *    non-regular files too.) An append lands whole or not at all (jsonl-tail.ts): after a failed
+ *    or short write the bytes it wrote are truncated away again (if still the file's last bytes),
+ *    and a file that does not end in `\n` — a torn line a crash or SIGKILL left mid-append — is
+ *    refused before anything is appended to it: `E_STORE_CORRUPT`, `details.reason:
+ *    "torn_jsonl_tail"`, naming the file, the line and offset of the torn line and the repair.
+ *    The file is opened read-write (the tail is read), so it must be readable too.
  *  - StoreEvidenceSink (store-sink.ts): records evidence as artifacts with lineage edges.
  */
 import { closeSync, constants as FS, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
@@ -21,6 +26,8 @@ import { canonicalize } from "../../core/canonical.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import type { Evidence } from "../contracts/execution.js";
 import { makeDirs } from "../../core/dirs.js";
+import { shellWord } from "../../core/shell-word.js";
+import { findTornTail, TORN_TAIL_REASON, undoPartialAppend, type EvidenceTornTail, type UndoOutcome } from "./jsonl-tail.js";
 
 export interface EvidenceSink {
   readonly sink_id: string;
@@ -37,12 +44,18 @@ export class MemoryEvidenceSink implements EvidenceSink {
   }
 }
 
-/** Opening for an append: O_NONBLOCK, so a FIFO without a reader fails (ENXIO) instead of blocking. */
-const APPEND_FLAGS = FS.O_WRONLY | FS.O_APPEND | FS.O_CREAT | (FS.O_NONBLOCK ?? 0);
+/**
+ * Opening for an append: O_RDWR (the tail is read before the append and after a failed one) and
+ * O_NONBLOCK, so opening a FIFO never blocks (Linux opens one O_RDWR at once; where a FIFO
+ * without a reader fails with ENXIO instead, that is named too) and fstat then refuses it.
+ */
+const APPEND_FLAGS = FS.O_RDWR | FS.O_APPEND | FS.O_CREAT | (FS.O_NONBLOCK ?? 0);
 /** Permission bits of a new evidence file before the umask (as `appendFileSync` created it). */
 const NEW_FILE_MODE = 0o666;
 /** `details.reason` of an evidence path that is not a regular file. */
 export const NOT_REGULAR_FILE_REASON = "not_regular_file";
+
+
 
 function fileKind(st: Stats | undefined): string {
   if (st === undefined) return "not a file";
@@ -89,18 +102,53 @@ export class JsonlEvidenceSink implements EvidenceSink {
         throw this.ioError(err);
       }
       if (!st.isFile()) throw this.notRegular(fileKind(st));
+      let torn: EvidenceTornTail | undefined;
       try {
-        for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+        torn = findTornTail(fd, st.size);
       } catch (err) {
         throw this.ioError(err);
+      }
+      if (torn !== undefined) throw this.tornError(torn);
+      let off = 0;
+      try {
+        while (off < bytes.length) {
+          const n = writeSync(fd, bytes, off, bytes.length - off);
+          if (n <= 0) throw new Error("write wrote no bytes");
+          off += n;
+        }
+      } catch (err) {
+        throw this.ioError(err, undoPartialAppend(fd, bytes, off));
       }
     } finally {
       closeSync(fd);
     }
   }
-  private ioError(err: unknown): CairnError {
+  /**
+   * `E_STORE_IO` naming the file. After a failed append whose written bytes could not be cut off
+   * again (`undo` "left"), the message says the file may now end in a partial record.
+   */
+  private ioError(err: unknown, undo?: UndoOutcome): CairnError {
     const code = (err as NodeJS.ErrnoException).code;
-    return new CairnError(ErrorCode.STORE_IO, `cannot write evidence file ${this.path}: ${osErrorText(err)}`, { path: this.path, ...(typeof code === "string" ? { code } : {}) }, { cause: err });
+    const left = undo === "left" ? `; part of the record was written and could not be removed: the file may end in a torn line` : "";
+    return new CairnError(
+      ErrorCode.STORE_IO,
+      `cannot write evidence file ${this.path}: ${osErrorText(err)}${left}`,
+      { path: this.path, ...(typeof code === "string" ? { code } : {}), ...(undo === "left" ? { partial_record: true } : {}) },
+      { cause: err },
+    );
+  }
+  private tornError(t: EvidenceTornTail): CairnError {
+    const what = t.complete
+      ? `line ${t.line}: ${t.bytes} bytes after offset ${t.offset} without a newline, a complete JSON object: its newline is missing`
+      : `line ${t.line}: ${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append`;
+    const repair = t.complete
+      ? `repair it by adding the missing newline (printf '\\n' >> ${shellWord(this.path)})`
+      : `repair it by truncating it to ${t.offset} bytes, which removes only the unfinished record (truncate -s ${t.offset} ${shellWord(this.path)}), or move it aside`;
+    return new CairnError(
+      ErrorCode.STORE_CORRUPT,
+      `evidence file ${this.path} ends in a torn line (${what}): refusing to append to it; ${repair}`,
+      { path: this.path, reason: TORN_TAIL_REASON, line: t.line, offset: t.offset, bytes: t.bytes, complete: t.complete },
+    );
   }
   private notRegular(kind: string, cause?: unknown): CairnError {
     return new CairnError(

@@ -6,6 +6,7 @@
  * the file and its repair themselves. For hints only, never a decision: a file that cannot be
  * read is simply not named.
  */
+import { shellWord } from "../../core/shell-word.js";
 import { REPAIR_TAIL_COMMAND, tornTailOf, tornTailWhat } from "./jsonl.js";
 
 /** A data-root file a run's BACKEND_ERROR call read that ends in a torn line. */
@@ -42,11 +43,6 @@ export function tornFilesOf(effects: readonly CallOnFile[], dataRoot: string): T
     if (t !== undefined) torn.push({ path, offset: t.offset, bytes: t.bytes, ...(t.complete ? { complete: true } : {}) });
   }
   return torn;
-}
-
-/** A shell word for `s` (as-is when it needs no quoting, else single-quoted). */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 /** The repair command line for a torn file (the data root as the user gave it). */
