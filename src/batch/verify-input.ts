@@ -21,7 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canonicalize } from "../core/canonical.js";
 import { sha256 } from "../core/digest.js";
-import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { isCairnError } from "../core/errors.js";
+import { tempDirError } from "../core/temp-dir-error.js";
 import type { Store } from "../store/store.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "../store/temp-files.js";
 import { canonicalText } from "./canonical-text.js";
@@ -88,12 +89,7 @@ export function isSqliteError(err: unknown): boolean {
  */
 export function scratchError(path: string, err: unknown): unknown {
   if (isCairnError(err) || !(err instanceof Error)) return err;
-  return new CairnError(
-    ErrorCode.STORE_IO,
-    `verify cannot use its scratch database ${path} in the OS temp directory ${tmpdir()} ($TMPDIR): ${err.message}; set TMPDIR to a writable directory`,
-    { path, tmpdir: tmpdir() },
-    { cause: err },
-  );
+  return tempDirError("verify cannot use its scratch database", path, err);
 }
 
 /**

@@ -11,6 +11,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { DIGEST_BYTES, type Digest } from "../core/digest.js";
 import { LOGSEQ_TABLES, SCHEMA_V1 } from "./schema.js";
 import { STORE_FORMAT_VERSION } from "./layout.js";
+import { isVolumeFull, volumeFullError } from "./volume-full.js";
 
 export type Durability = "full" | "normal";
 
@@ -303,13 +304,16 @@ export class Catalog {
 /**
  * A SQLite failure on the catalog as a CairnError: a damaged database file (SQLITE_CORRUPT,
  * SQLITE_NOTADB — truncated, overwritten, not SQLite) is E_STORE_CORRUPT naming the file;
- * anything else (cannot open, read or write it) is E_STORE_IO.
+ * anything else (cannot open, read or write it) is E_STORE_IO, saying so when the store's volume
+ * is full (volume-full.ts `isVolumeFull`: free space outside the store first).
  */
 export function catalogError(path: string, err: unknown, what: string): CairnError {
   const msg = err instanceof Error ? err.message : String(err);
   if (isCorruptionError(err)) {
     return new CairnError(ErrorCode.STORE_CORRUPT, `catalog ${path} is corrupt: ${msg}`, { path, sqliteCode: (err as { code: string }).code }, { cause: err });
   }
+  // A full volume (SQLITE_FULL, or "disk I/O error" growing the -shm file) says so (volume-full.ts).
+  if (isVolumeFull(err, dirname(path))) return volumeFullError(dirname(path), `${what} ${path}: ${msg}`, { path }, err);
   return new CairnError(ErrorCode.STORE_IO, `${what} ${path}: ${msg}`, { path }, { cause: err });
 }
 

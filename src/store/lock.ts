@@ -23,6 +23,7 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { LOCK_FILE } from "./layout.js";
+import { isVolumeFull, volumeFullError } from "./volume-full.js";
 
 /** The errors a `FileLock` reports, built by its caller (so each lock keeps its own code and message). */
 export interface FileLockErrors {
@@ -142,6 +143,16 @@ function storeRealPath(root: string): string {
 }
 
 /**
+ * E_STORE_IO `message` of a writer lock that cannot be opened or taken; when the store's volume
+ * is full (SQLite writes the lock's journal when taking it: SQLITE_FULL at 0 bytes free), the
+ * error says so and that space must be freed outside the store first (volume-full.ts).
+ */
+function writerLockIoError(root: string, message: string, details: Record<string, unknown>, err: unknown): CairnError {
+  if (isVolumeFull(err, root)) return volumeFullError(root, message, details, err);
+  return new CairnError(ErrorCode.STORE_IO, message, details, { cause: err });
+}
+
+/**
  * The store's single-writer lock: a `FileLock` on `<root>/writer.lock`. A second acquire of a
  * store whose lock this thread already holds (the same real path) fails at once with
  * E_STORE_LOCKED saying so, whatever the wait: waiting blocks this thread, so the holder could
@@ -178,8 +189,8 @@ export class WriterLock {
             `store ${root} is locked by another writer (waited ${timeoutMs} ms); retry when it finishes`,
             { path: root, waitedMs: timeoutMs },
           ),
-        openFailed: (err) => new CairnError(ErrorCode.STORE_IO, `cannot open writer lock ${path}: ${(err as Error).message}`, { path }, { cause: err }),
-        lockFailed: (err) => new CairnError(ErrorCode.STORE_IO, `cannot lock store ${root}: ${(err as Error).message}`, { path: root }, { cause: err }),
+        openFailed: (err) => writerLockIoError(root, `cannot open writer lock ${path}: ${(err as Error).message}`, { path }, err),
+        lockFailed: (err) => writerLockIoError(root, `cannot lock store ${root}: ${(err as Error).message}`, { path: root }, err),
       }),
       realPath,
     );

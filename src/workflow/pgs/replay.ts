@@ -22,10 +22,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
+import { tempDirError } from "../../core/temp-dir-error.js";
 import type { Digest } from "../../core/digest.js";
 import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
-import { PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
+import { EffectErrorReason, PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine, stateFileBytes } from "./record.js";
 import { unrecordedRunError } from "./record-start.js";
@@ -290,7 +291,9 @@ export interface ReplayedRun {
  * refused before anything runs) and a throwaway store; `run` re-executes there (recording into
  * that store, never the user's); the new trace, effects and (for a run named by its trace
  * file) that file and its summary are compared byte for byte with the recorded ones. The
- * temp directory is always removed.
+ * temp directory is always removed. A working directory that cannot be made, written or read
+ * back (TMPDIR missing, a file, not writable, full) is E_STORE_IO naming it and TMPDIR
+ * (`replayTempError`), never the bare ENOSPC of an fs call (E_INTERNAL).
  */
 export function replayInTemp(
   store: Store,
@@ -298,54 +301,126 @@ export function replayInTemp(
   tmpPrefix: string,
   run: (dirs: { tmp: string; dataRoot: string; scratch: Store; dataRootLock: DataRootLock }) => ReplayedRun,
 ): ReplayResult {
-  const tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
+  let tmp: string;
   try {
-    const dataRoot = join(tmp, "data");
-    mkdirSync(dataRoot);
-    for (const f of rec.priorFiles) {
-      const rel = safeRel(rec.traceId, f.path);
-      const abs = join(dataRoot, rel);
-      if (f.unusable !== undefined) {
-        // Only a directory is recreated (empty: the CS runtimes never look inside it); any other
-        // unusable file cannot be set up faithfully, so the run is not replayed at all.
-        if (!isRecreatableDirectory(f)) throw unreplayableState(rec.traceId, rel, f.unusable);
-        makeDirs(abs);
-        continue;
-      }
-      if (f.digest === null) continue;
-      makeDirs(dirname(abs));
-      writeFileSync(abs, stateFileBytes(store, rec.priorState, f.digest as Digest));
-    }
-    const scratchDir = join(tmp, "store");
-    const scratch = openStore({ dir: scratchDir, create: true });
-    let r: ReplayedRun;
-    try {
-      // The temp data root is private: its lock file is removed with it (no lock files left behind).
-      r = withPrivateDataRootLock(dataRoot, (dataRootLock) => run({ tmp, dataRoot, scratch, dataRootLock }));
-    } finally {
-      scratch.close();
-    }
-    const replayedTrace = readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`));
-    const base = { traceId: rec.traceId, workflow: rec.workflow, status: r.status, recordedTrace: rec.traceDigest, replayedTrace: r.digests.trace };
-    let diff = firstDifference("trace", rec.trace, replayedTrace);
-    if (diff === undefined && r.recorded !== null) {
-      const reopened = openStore({ dir: scratchDir, readOnly: true });
-      try {
-        diff = firstDifference("effects", rec.effects, reopened.get(r.recorded.effects));
-      } finally {
-        reopened.close();
-      }
-    }
-    if (diff === undefined && rec.tracePath !== null) {
-      // The file the user named must be the run's trace too, not only the stored copy.
-      diff = firstDifference("trace-file", readFileSync(rec.tracePath), replayedTrace);
-    }
-    if (diff === undefined && rec.tracePath !== null) {
-      const md = join(dirname(rec.tracePath), `${rec.traceId}.md`);
-      if (existsSync(md)) diff = firstDifference("summary", readFileSync(md), readFileSync(join(r.traceDirAbs, `${r.traceId}.md`)));
-    }
-    return diff === undefined ? { identical: true, ...base } : { identical: false, ...base, firstDifference: diff };
+    tmp = mkdtempSync(join(tmpdir(), tmpPrefix));
+  } catch (err) {
+    throw replayTempError(join(tmpdir(), `${tmpPrefix}XXXXXX`), err);
+  }
+  try {
+    return compareReplay(rec, tmp, inTemp(tmp, () => setUpAndRun(store, rec, tmp, run)));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** What the replay's error about its working directory calls it (core/temp-dir-error.ts). */
+const REPLAY_TEMP_WHAT = "replay cannot use its working directory";
+
+/**
+ * `details.reason` of the E_STORE_IO errors a re-run reports about files that, in a replay, are
+ * all under the working directory although the message names them relatively: a trace file
+ * (pgs/trace.ts `traceWriteError`), a data-root file and the data root's lock (effects/errors.ts).
+ */
+const REPLAY_TEMP_IO_REASONS: ReadonlySet<unknown> = new Set(["trace_write", EffectErrorReason.IO, EffectErrorReason.LOCK_IO]);
+
+/** A Node system error (an fs call's ENOSPC, ENOENT, ENOTDIR, EACCES, EFBIG…). */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.code === "string" && typeof e.syscall === "string";
+}
+
+/**
+ * `err`, met while a replay set up, ran or read back its run in its working directory `tmp`
+ * (under TMPDIR), as the replay reports it: a system error (every file the replay itself writes
+ * or reads there is under `tmp`; the user's store is read through its API, which reports its own
+ * errors) or an E_STORE_IO about a file under `tmp` (naming it, such as the throwaway store's
+ * catalog, or one of `REPLAY_TEMP_IO_REASONS`) is E_STORE_IO naming `tmp` and TMPDIR
+ * (`tempDirError`, the error `cairn verify`'s scratch databases give); anything else — a refusal
+ * of the recorded run, the user's store failing — is returned unchanged.
+ */
+function replayTempError(tmp: string, err: unknown): unknown {
+  if (isCairnError(err)) {
+    const reason = (err.details as { reason?: unknown } | undefined)?.reason;
+    if (err.code !== ErrorCode.STORE_IO || !(err.message.includes(tmp) || REPLAY_TEMP_IO_REASONS.has(reason))) return err;
+  } else if (!isSystemError(err)) {
+    return err;
+  }
+  return tempDirError(REPLAY_TEMP_WHAT, tmp, err);
+}
+
+/** Fills the working directory `tmp` (the recorded prior state, a throwaway store) and re-runs the workflow there. */
+function setUpAndRun(
+  store: Store,
+  rec: RecordedRun,
+  tmp: string,
+  run: (dirs: { tmp: string; dataRoot: string; scratch: Store; dataRootLock: DataRootLock }) => ReplayedRun,
+): { r: ReplayedRun; scratchDir: string } {
+  const dataRoot = join(tmp, "data");
+  mkdirSync(dataRoot);
+  for (const f of rec.priorFiles) {
+    const rel = safeRel(rec.traceId, f.path);
+    const abs = join(dataRoot, rel);
+    if (f.unusable !== undefined) {
+      // Only a directory is recreated (empty: the CS runtimes never look inside it); any other
+      // unusable file cannot be set up faithfully, so the run is not replayed at all.
+      if (!isRecreatableDirectory(f)) throw unreplayableState(rec.traceId, rel, f.unusable);
+      makeDirs(abs);
+      continue;
+    }
+    if (f.digest === null) continue;
+    makeDirs(dirname(abs));
+    writeFileSync(abs, stateFileBytes(store, rec.priorState, f.digest as Digest));
+  }
+  const scratchDir = join(tmp, "store");
+  const scratch = openStore({ dir: scratchDir, create: true });
+  try {
+    // The temp data root is private: its lock file is removed with it (no lock files left behind).
+    return { r: withPrivateDataRootLock(dataRoot, (dataRootLock) => run({ tmp, dataRoot, scratch, dataRootLock })), scratchDir };
+  } finally {
+    scratch.close();
+  }
+}
+
+/** `f()`, its errors as a replay reports those about its working directory `tmp` (`replayTempError`). */
+function inTemp<T>(tmp: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw replayTempError(tmp, err);
+  }
+}
+
+/**
+ * Compares the re-run `r` (made in `tmp`) with the recorded run `rec`. Reading the re-run's
+ * outputs is work in `tmp` (`inTemp`); reading the trace file the user named is not.
+ */
+function compareReplay(rec: RecordedRun, tmp: string, { r, scratchDir }: { r: ReplayedRun; scratchDir: string }): ReplayResult {
+  const replayedTrace = inTemp(tmp, () => readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`)));
+  const base = { traceId: rec.traceId, workflow: rec.workflow, status: r.status, recordedTrace: rec.traceDigest, replayedTrace: r.digests.trace };
+  let diff = firstDifference("trace", rec.trace, replayedTrace);
+  if (diff === undefined && r.recorded !== null) {
+    const effects = r.recorded.effects;
+    const replayedEffects = inTemp(tmp, () => {
+      const reopened = openStore({ dir: scratchDir, readOnly: true });
+      try {
+        return reopened.get(effects);
+      } finally {
+        reopened.close();
+      }
+    });
+    diff = firstDifference("effects", rec.effects, replayedEffects);
+  }
+  if (diff === undefined && rec.tracePath !== null) {
+    // The file the user named must be the run's trace too, not only the stored copy.
+    diff = firstDifference("trace-file", readFileSync(rec.tracePath), replayedTrace);
+  }
+  if (diff === undefined && rec.tracePath !== null) {
+    const md = join(dirname(rec.tracePath), `${rec.traceId}.md`);
+    if (existsSync(md)) {
+      const recordedMd = readFileSync(md);
+      diff = firstDifference("summary", recordedMd, inTemp(tmp, () => readFileSync(join(r.traceDirAbs, `${r.traceId}.md`))));
+    }
+  }
+  return diff === undefined ? { identical: true, ...base } : { identical: false, ...base, firstDifference: diff };
 }
