@@ -8,11 +8,62 @@
  *
  * A commit is queued and flushed on the next `setImmediate`, so a lone pulse waits one tick.
  * At most GROUP_COMMIT_MAX pulses go into one transaction.
+ *
+ * An error of SQLite itself inside a pulse's savepoint (a full disk or TMPDIR — SQLite spills
+ * savepoints' statement journals to the OS temp directory —, an I/O error: `isSqliteFailure`) is
+ * not the pulse's alone: SQLite may already have rolled back the whole transaction, after which
+ * the next pulses would run outside it and the outer COMMIT fail with "cannot commit - no
+ * transaction is active". So it ends the group: the outer transaction is rolled back and every
+ * pulse of the group rejects with that error (`groupError`: a SQLITE_FULL also names TMPDIR).
  */
+import { tmpdir } from "node:os";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 
 /** Most pulse commits in one store transaction. */
 export const GROUP_COMMIT_MAX = 64;
+
+/** How deep `isSqliteFailure` follows an error's `cause` chain. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** `err`, or an error it was made from (`cause`), is the SQLite driver's (better-sqlite3's SqliteError). */
+function isSqliteFailure(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < MAX_CAUSE_DEPTH && e instanceof Error; i++) {
+    if (e.name === "SqliteError") return true;
+    e = e.cause;
+  }
+  return false;
+}
+
+/** `err`, or an error it was made from, is SQLite's SQLITE_FULL ("database or disk is full"). */
+function sqliteFull(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < MAX_CAUSE_DEPTH && e instanceof Error; i++) {
+    if ((e as { code?: unknown }).code === "SQLITE_FULL" || (isCairnError(e) && e.details.sqliteCode === "SQLITE_FULL")) return true;
+    e = e.cause;
+  }
+  return false;
+}
+
+/**
+ * The error a group ends with after a pulse's savepoint met `err` (isSqliteFailure): a
+ * SQLITE_FULL is E_STORE_IO that also names the OS temp directory, where SQLite writes its
+ * temporary files, since the store's own file system is not the only one that can be full;
+ * any other is `err` itself (a store error, already coded, or the driver's own).
+ */
+function groupError(err: unknown): unknown {
+  if (!sqliteFull(err)) return err;
+  const dir = tmpdir();
+  const message = (err as Error).message;
+  const details = isCairnError(err) ? err.details : {};
+  return new CairnError(
+    ErrorCode.STORE_IO,
+    `${message} (SQLite writes the catalog and, for a transaction's savepoints, temporary files in the OS temp directory ${dir} ($TMPDIR): either file system may be full; free space, or set TMPDIR to a writable directory with room, then resume the run)`,
+    { ...details, tmpdir: dir },
+    { cause: err },
+  );
+}
 
 interface Pending {
   fn: () => unknown;
@@ -51,6 +102,7 @@ export class GroupCommitter {
           try {
             results.push({ ok: true, value: this.store.transaction(c.fn) });
           } catch (error) {
+            if (isSqliteFailure(error)) throw groupError(error); // not the pulse's alone: end the group
             results.push({ ok: false, error });
           }
         }

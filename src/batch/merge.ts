@@ -18,7 +18,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
-import type { OrderIndex } from "./order-index.js";
+import { runScratchError, type OrderIndex } from "./order-index.js";
 import { partitionOf } from "./partition.js";
 import { indexIdEnd } from "./records.js";
 
@@ -34,21 +34,36 @@ export interface MergePulse {
   leafOffset: number;
 }
 
-/** An append-only temporary file of packed leaf hashes. */
+/** The name of the leaf spill in `runScratchError`'s messages. */
+const SPILL_NAME = "leaf spill";
+
+/**
+ * An append-only temporary file of packed leaf hashes. A spill that cannot be created or
+ * written (a full disk) is E_STORE_IO naming it (`runScratchError`); an append that fails
+ * leaves `size` as it was.
+ */
 export class LeafSpill {
   private readonly fd: number;
   private size = 0;
 
   constructor(private readonly path: string) {
-    rmSync(path, { force: true });
-    this.fd = openSync(path, "w+");
+    try {
+      rmSync(path, { force: true });
+      this.fd = openSync(path, "w+");
+    } catch (err) {
+      throw runScratchError(SPILL_NAME, path, err);
+    }
   }
 
   /** Appends `leaves` and returns their offset. */
   append(leaves: Uint8Array): number {
     const at = this.size;
     let done = 0;
-    while (done < leaves.length) done += writeSync(this.fd, leaves, done, leaves.length - done, at + done);
+    try {
+      while (done < leaves.length) done += writeSync(this.fd, leaves, done, leaves.length - done, at + done);
+    } catch (err) {
+      throw runScratchError(SPILL_NAME, this.path, err);
+    }
     this.size += leaves.length;
     return at;
   }

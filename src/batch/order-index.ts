@@ -10,7 +10,7 @@
 import Database from "better-sqlite3";
 import { rmSync } from "node:fs";
 import { canonicalBytes } from "../core/canonical.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
 import type { EUId, EURecord } from "./input/types.js";
 import { recordPlace, type RecordLocation } from "./input/ids.js";
@@ -37,6 +37,29 @@ export function openScratchDatabase(path: string, cacheKiB: number): Database.Da
   }
   return db;
 }
+
+/**
+ * E_STORE_IO for a run's scratch file in the store's `tmp/` (the ordering index `what` =
+ * "ordering index", the leaf spill "leaf spill") that cannot be created or written: a full
+ * disk (ENOSPC, SQLite's SQLITE_FULL "database or disk is full"), an I/O error, no permission.
+ * It names the file, as the store's own temp files do (artifacts.ts `cannotWrite`), never the
+ * bare fs or SQLite error (E_INTERNAL). CairnErrors (a duplicate id) and errors that are neither
+ * an OS error nor a SQLite I/O error (a bug) are returned as they are.
+ */
+export function runScratchError(what: string, path: string, err: unknown): unknown {
+  if (isCairnError(err) || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string") return err;
+  const sqlite = err.name === "SqliteError";
+  if (sqlite ? !SCRATCH_SQLITE_IO_CODES.some((c) => code === c || code.startsWith(`${c}_`)) : typeof (err as NodeJS.ErrnoException).syscall !== "string") return err;
+  return new CairnError(ErrorCode.STORE_IO, `cannot write the run's ${what} ${path}: ${osErrorText(err)}`, { path, ...(sqlite ? { sqliteCode: code } : { errno: code }) }, { cause: err });
+}
+
+/** SQLite result codes (and their extended `_…` codes) of a scratch database that cannot be written or reached. */
+const SCRATCH_SQLITE_IO_CODES = ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_NOMEM"] as const;
+
+/** The name of the ordering index in `runScratchError`'s messages. */
+const INDEX_NAME = "ordering index";
 
 /** Page cache of the ordering index (KiB, negative = KiB in SQLite terms). */
 const INDEX_CACHE_KIB = 4 * 1024;
@@ -67,11 +90,18 @@ export class OrderIndex {
     private readonly noun: RecordLocation["noun"] = "record",
   ) {
     rmSync(path, { force: true });
-    this.db = openScratchDatabase(path, INDEX_CACHE_KIB);
-    this.db.exec(`
-      CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;
-      CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL, leaf BLOB);
-    `);
+    let db: Database.Database | undefined;
+    try {
+      db = openScratchDatabase(path, INDEX_CACHE_KIB);
+      db.exec(`
+        CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;
+        CREATE TABLE out (key BLOB PRIMARY KEY, text TEXT NOT NULL, leaf BLOB);
+      `);
+    } catch (err) {
+      db?.close();
+      throw runScratchError(INDEX_NAME, path, err);
+    }
+    this.db = db;
     this.insertId = this.db.prepare("INSERT INTO ids(key, idx, file, line) VALUES (?, ?, ?, ?)");
     this.findId = this.db.prepare("SELECT idx, file, line FROM ids WHERE key = ?");
     this.insertOut = this.db.prepare("INSERT INTO out(key, text, leaf) VALUES (?, ?, ?)");
@@ -94,6 +124,14 @@ export class OrderIndex {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    try {
+      this.insertIds(batch);
+    } catch (err) {
+      throw runScratchError(INDEX_NAME, this.path, err);
+    }
+  }
+
+  private insertIds(batch: readonly EURecord[]): void {
     this.db.transaction(() => {
       for (const r of batch) {
         const key = sortKey(r.id, false);
@@ -130,7 +168,7 @@ export class OrderIndex {
         }
       })();
     } catch (err) {
-      if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+      if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw runScratchError(INDEX_NAME, this.path, err);
       // A duplicate id whose pulse finished before the id check ran: every record of the
       // pulse is read (hence pending), so flushing names both records.
       this.flushIds();

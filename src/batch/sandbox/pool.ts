@@ -48,6 +48,7 @@ import {
 import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
 import { describeUncaught, wellFormed } from "../records.js";
+import { startError } from "./start-error.js";
 
 /**
  * The codes only the pool gives an EU: it saw the EU not settle in time, or its worker die. They
@@ -388,14 +389,15 @@ class PoolWorker {
             this.worker.unref();
             resolve();
           } else if (isUncaught(msg)) {
-            fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${msg.error}`));
+            fail(startError(data.moduleName, msg.error) ?? new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${msg.error}`));
           } else if (msg.type === "fatal") {
             const at = msg.error.at;
             const where = at === undefined ? undefined : (locate?.(at.line, at.column) ?? `${bundleName(data.digest)}:${at.line}:${at.column}`);
             const message = where === undefined ? msg.error.message : `${where}: ${msg.error.message}`;
-            // The worker's own report is always E_INVALID_INPUT (a bad module); the code is not
-            // taken from the message, which the module's top level could have posted itself.
-            fail(new CairnError(ErrorCode.INVALID_INPUT, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
+            // The worker's own report is E_INVALID_INPUT (a bad module); the code is not taken
+            // from the message, which the module's top level could have posted itself. Only an
+            // OS resource error its text carries (startError) is E_STORE_IO instead.
+            fail(startError(data.moduleName, msg.error.message) ?? new CairnError(ErrorCode.INVALID_INPUT, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
           }
           return;
         }
@@ -430,7 +432,7 @@ class PoolWorker {
       this.worker.on("error", (err: unknown) => {
         this.uncaught ??= { value: err };
         if (this.state === "starting") {
-          fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${describeUncaught(err)}`));
+          fail(startError(data.moduleName, err) ?? new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} crashed its worker while importing: ${describeUncaught(err)}`));
         } else if (this.fault !== undefined) {
           // The worker reported its uncaught exception itself; the job settles on 'exit'.
         } else if (this.job !== undefined && this.state !== "dead") {
@@ -456,7 +458,8 @@ class PoolWorker {
               : exitCode === 0
                 ? "never finished importing (a top-level await that can never settle, or process.exit(0) at import)"
                 : `exited its worker with code ${exitCode} while importing`;
-          fail(new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} ${why}`));
+          const resource = this.uncaught === undefined ? undefined : startError(data.moduleName, this.uncaught.value);
+          fail(resource ?? new CairnError(ErrorCode.INVALID_INPUT, `module ${data.moduleName} ${why}`));
           return;
         }
         this.crash(this.fault !== undefined ? `worker crashed with an uncaught ${this.fault.error}` : crashMessage(this.uncaught, exitCode));
@@ -575,7 +578,6 @@ function isUncaught(m: FromWorker): m is UncaughtMessage {
   const u = m as Partial<UncaughtMessage> | null;
   return typeof u === "object" && u !== null && u.type === "uncaught" && typeof u.eu === "number" && Number.isSafeInteger(u.eu) && typeof u.error === "string";
 }
-
 
 /** A deterministic description of how a worker died (no timings, no paths). */
 function crashMessage(uncaught: { value: unknown } | undefined, exitCode: number | undefined): string {
@@ -925,7 +927,12 @@ export class WorkerPool {
   /** Starts the slot's next worker; at most one start per slot is ever in progress. */
   private start(slot: Slot): Promise<PoolWorker> {
     if (slot.starting !== undefined) return slot.starting;
-    const w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, this.locate, (dead) => this.replace(slot, dead));
+    let w: PoolWorker;
+    try {
+      w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, this.locate, (dead) => this.replace(slot, dead));
+    } catch (err) {
+      return Promise.reject(startError(this.data.moduleName, err) ?? err); // new Worker: ERR_WORKER_INIT_FAILED
+    }
     this.spawning.add(w);
     const p: Promise<PoolWorker> = w.ready.then(
       async () => {
