@@ -211,3 +211,41 @@ describe("leftovers", () => {
     expect(readdirSync(dir).filter((n) => n.endsWith(".sqlite") || n.endsWith(".leaves"))).toEqual([]);
   });
 });
+
+describe("a replacement worker that cannot start for want of file descriptors", () => {
+  it("fails the pulse with E_STORE_IO (the run is resumable), never a crash recorded as the EUs' failure", () => {
+    const script = join(dir, "replace-pool.mjs");
+    const module = join(dir, "crash.mjs");
+    writeFileSync(module, "export default (x) => { if (x.crash) process.exit(1); return x.n; };\n");
+    const pool = join(REPO, "src/batch/sandbox/pool.ts");
+    writeFileSync(
+      script,
+      `import { openSync, closeSync } from "node:fs";
+const { bundleModule } = await import(${JSON.stringify(pool.replace(/pool\.ts$/, "bundle.ts"))});
+const { WorkerPool } = await import(${JSON.stringify(pool)});
+const bundle = await bundleModule(${JSON.stringify(module)});
+const p = await WorkerPool.create({ size: 1, bundle, seed: "s", moduleName: "crash.mjs", startupTimeoutMs: 20000 });
+const first = await p.runPulse(0, [{ id: 0, input: { n: 0 } }], { attempt: 1 });
+const fds = [];
+for (;;) { try { fds.push(openSync("/dev/null", "r")); } catch (e) { if (e.code !== "EMFILE") throw e; break; } }
+const crashed = await p.runPulse(1, [{ id: 1, input: { crash: true } }], { attempt: 1 });
+let next;
+try { next = { outcome: (await p.runPulse(2, [{ id: 2, input: { n: 2 } }], { attempt: 1 })).kind }; }
+catch (e) { next = { code: e.code, message: e.message, reason: e.details?.reason }; }
+for (const fd of fds) closeSync(fd);
+await p.close();
+console.log(JSON.stringify({ first: first.kind, crashed: crashed.kind, next }));
+`,
+    );
+    const node = `exec ${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)}`;
+    const r = spawnSync("sh", ["-c", `ulimit -n 256 && ${node}`], { cwd: REPO, encoding: "utf8", timeout: 60_000 });
+    const last = r.stdout.trim().split("\n").pop() ?? "";
+    expect(last, r.stderr).toMatch(/^\{/);
+    const out = JSON.parse(last) as { first: string; crashed: string; next: { outcome?: string; code?: string; message?: string; reason?: string } };
+    expect([out.first, out.crashed]).toEqual(["ok", "crashed"]);
+    // Before: {outcome: "crashed"} ("worker failed to start: …"), which the engine records as the EUs' failure.
+    expect(out.next.code, JSON.stringify(out.next)).toBe("E_STORE_IO");
+    expect(out.next.reason).toBe("worker_resource");
+    expect(out.next.message).toMatch(/^cannot start a worker for module crash\.mjs: too many open files \(EMFILE\)/);
+  });
+});

@@ -48,7 +48,7 @@ import {
 import { unpackResults } from "./wire.js";
 import type { BundleLocator } from "./bundle.js";
 import { describeUncaught, wellFormed } from "../records.js";
-import { startError } from "./start-error.js";
+import { isResourceStartError, startError } from "./start-error.js";
 
 /**
  * The codes only the pool gives an EU: it saw the EU not settle in time, or its worker die. They
@@ -793,7 +793,8 @@ export class WorkerPool {
       if (held.worker === undefined) {
         try {
           held.worker = await this.freshWorker(held.slot);
-        } catch (err) {
+                } catch (err) {
+          if (isResourceStartError(err)) throw err;
           throw failed({ code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) });
         }
       } else if (!held.worker.alive) {
@@ -895,14 +896,20 @@ export class WorkerPool {
     else slot.busy = false;
   }
 
-  /** Runs `fn` on the slot's worker (a fresh one for "fresh"); a worker that cannot start yields a crash. */
+    /**
+   * Runs `fn` on the slot's worker (a fresh one for "fresh"); a worker that cannot start yields a
+   * crash — unless it could not start for want of an OS resource (start-error.ts: E_STORE_IO),
+   * which is thrown: the machine's state, not the module's, so never recorded as the EUs' failure
+   * (the run fails and can be resumed).
+   */
   private async onSlot(where: "pool" | "fresh", fn: (w: PoolWorker) => Promise<JobResult>): Promise<JobResult> {
     const slot = await this.acquire();
     try {
       let w: PoolWorker;
       try {
         w = where === "fresh" ? await this.freshWorker(slot) : await this.workerOf(slot);
-      } catch (err) {
+            } catch (err) {
+        if (isResourceStartError(err)) throw err;
         return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) }, euIndex: undefined, completed: [] };
       }
       return await fn(w);

@@ -19,6 +19,14 @@ const RESOURCE_TEXT = /\b(?:(EMFILE): too many open files|(ENFILE): file table o
 /** Node's ERR_WORKER_INIT_FAILED message: the thread or its event loop could not be created. */
 const WORKER_INIT_TEXT = /^Worker initialization failure: (EMFILE|ENFILE|ENOMEM|EAGAIN)$/;
 
+/** `details.reason` of a `startError`. */
+export const WORKER_RESOURCE_REASON = "worker_resource";
+
+/** Whether `err` is a `startError` (a worker that could not start for want of an OS resource). */
+export function isResourceStartError(err: unknown): err is CairnError {
+  return err instanceof CairnError && err.code === ErrorCode.STORE_IO && err.details.reason === WORKER_RESOURCE_REASON;
+}
+
 /**
  * E_STORE_IO for a worker start or import that failed on an OS resource: an fs error with `code`
  * EMFILE, ENFILE or ENOMEM ('error' event), Node's ERR_WORKER_INIT_FAILED for one of those or
@@ -40,5 +48,6 @@ export function startError(moduleName: string, err: unknown): CairnError | undef
   return new CairnError(ErrorCode.STORE_IO, `cannot start a worker for module ${moduleName}: ${RESOURCE_HINTS[errno] as string} (${what})`, {
     module: moduleName,
     errno,
+    reason: WORKER_RESOURCE_REASON,
   }, { cause: err });
 }
