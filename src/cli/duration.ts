@@ -100,7 +100,7 @@ export function parseCount(text: string, what: string, max = Number.MAX_SAFE_INT
   const t = text.trim();
   const n = /^\d+$/.test(t) ? Number(t) : Number.NaN;
   if (!Number.isSafeInteger(n) || n > max || n < min) {
-    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { value: text });
+    throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected an integer in ${min}..${max}`, { field: what, value: text });
   }
   return n;
 }

@@ -114,6 +114,19 @@ describe("B-F6: store flags' bad values name the flag", () => {
     expect({ status: human.status, err: human.err }).toEqual({ status: 2, err: `cairn: ${message} [E_USAGE]\n` });
   });
 
+    it.each([
+    [["store", "ls", "--limit", "x"], "--limit", "x", 'invalid --limit "x": expected an integer in 0..9007199254740991'],
+    [["run", "m.mjs", "--input", "h.txt", "--workers", "0"], "--workers", "0", 'invalid --workers "0": expected an integer in 1..'],
+  ])("every integer flag names itself in details.field too: %j", (args, field, value, message) => {
+    const cwd = dirs.make();
+    writeFileSync(join(cwd, "h.txt"), "hi\n");
+    const { status, error } = failing(cwd, ["--store", "st", ...args]);
+    expect(status).toBe(2);
+    expect(error.code).toBe("E_USAGE");
+    expect(error.message.startsWith(message)).toBe(true);
+    expect(error.details).toEqual({ field, value });
+  });
+
   it("good values still work: --type-tag, --media-type, ls --type by tag and by media type", () => {
     const cwd = dirs.make();
     writeFileSync(join(cwd, "h.txt"), "hi\n");
