@@ -89,9 +89,9 @@ export class OrderIndex {
     private readonly byIndex: boolean,
     private readonly noun: RecordLocation["noun"] = "record",
   ) {
-    rmSync(path, { force: true });
     let db: Database.Database | undefined;
     try {
+      rmSync(path, { force: true });
       db = openScratchDatabase(path, INDEX_CACHE_KIB);
       db.exec(`
         CREATE TABLE ids (key BLOB PRIMARY KEY, idx INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER) WITHOUT ROWID;

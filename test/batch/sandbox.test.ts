@@ -232,6 +232,18 @@ describe("bundleModule", () => {
     expect(first).toMatch(/^[0-9a-f]{8}$/);
     expect(await run()).toBe(first);
   });
+
+  it("names the files a bundle was built from (sources): a CommonJS entry's, without the wrapper it is bundled through", async () => {
+    const dir = join(tmp, "cjs-entry");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "helper.cjs"), "module.exports = 2;\n");
+    await writeFile(join(dir, "m.cjs"), 'const k = require("./helper.cjs");\nmodule.exports = (x) => x * k;\n');
+    await writeFile(join(dir, "m.js"), 'module.exports = require("./m.cjs");\n');
+    // Before: the wrapper's name (cairn-commonjs-entry.js, no such file) was among them.
+    expect((await bundleModule(join(dir, "m.js"))).sources.map((f) => relative(dir, f)).sort()).toEqual(["helper.cjs", "m.cjs", "m.js"]);
+    await writeFile(join(dir, "e.mjs"), 'import k from "./helper.cjs";\nexport default (x) => x * k;\n');
+    expect((await bundleModule(join(dir, "e.mjs"))).sources.map((f) => relative(dir, f)).sort()).toEqual(["e.mjs", "helper.cjs"]);
+  });
 });
 
 describe("determinism shims", () => {

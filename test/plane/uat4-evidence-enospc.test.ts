@@ -172,7 +172,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
       code: "E_STORE_CORRUPT",
       message:
         `evidence file ${path} ends in a torn line (line 2: 60 bytes after offset ${offset} without a newline, an interrupted append): ` +
-        `refusing to append to it; repair it by truncating it to ${offset} bytes, which removes only the unfinished record (truncate -s ${offset} ${path}), or move it aside`,
+        `refusing to append to it; repair it, with no other process appending to it, by truncating it to ${offset} bytes, which removes only the unfinished record (truncate -s ${offset} ${path}), or move it aside`,
       details: { path, reason: "torn_jsonl_tail", line: 2, offset, bytes: 60, complete: false },
     });
     expect(readFileSync(path, "utf8")).toBe(first + torn);
@@ -190,7 +190,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
     const q = `'${path.replace(/'/g, "'\\''")}'`;
     expect(err.message).toBe(
       `evidence file ${path} ends in a torn line (line 1: ${Buffer.byteLength(canonicalize(a))} bytes after offset 0 without a newline, a complete JSON object: its newline is missing): ` +
-        `refusing to append to it; repair it by adding the missing newline (printf '\\n' >> ${q})`,
+        `refusing to append to it; repair it, with no other process appending to it, by adding the missing newline (printf '\\n' >> ${q})`,
     );
     expect(err.details).toMatchObject({ reason: "torn_jsonl_tail", line: 1, offset: 0, complete: true });
     expect(spawnSync("sh", ["-c", `printf '\\n' >> ${q}`]).status).toBe(0);
@@ -304,7 +304,7 @@ evidence: { jsonl: evidence.jsonl }
     const r = exec("k3");
     expect(r.err).toBe(
       `cairn: evidence file ${path} ends in a torn line (line ${good.split("\n").length}: ${torn.length} bytes after offset ${good.length} without a newline, an interrupted append): ` +
-        `refusing to append to it; repair it by truncating it to ${good.length} bytes, which removes only the unfinished record (truncate -s ${good.length} ${path}), or move it aside [E_STORE_CORRUPT]\n`,
+        `refusing to append to it; repair it, with no other process appending to it, by truncating it to ${good.length} bytes, which removes only the unfinished record (truncate -s ${good.length} ${path}), or move it aside [E_STORE_CORRUPT]\n`,
     );
     expect(r.status).toBe(1);
     expect(readFileSync(join(dir, "effects.txt"), "utf8")).toBe("k2\n"); // k3 did not run
@@ -312,5 +312,29 @@ evidence: { jsonl: evidence.jsonl }
     expect(exec("k3").status).toBe(0);
     expect(readFileSync(join(dir, "effects.txt"), "utf8")).toBe("k2\nk3\n");
     expect(parsedLines(path).length).toBe(good.split("\n").length - 1 + 4);
+  });
+});
+
+describe("another process's append caught mid-write", () => {
+  it("is waited for, not refused as a torn tail: the sink appends once the other record has landed", async () => {
+    const dir = scratchDir();
+    const file = join(dir, "shared.jsonl");
+    writeFileSync(file, '{"kind":"first"}\n');
+    // Another writer that stalls between two halves of its record (as a writer descheduled
+    // mid-write looks to a reader), then finishes it 40 ms later.
+    const { spawn } = await import("node:child_process");
+    const writer = spawn(process.execPath, [
+      "-e",
+      `const fs = require("node:fs"); fs.appendFileSync(${JSON.stringify(file)}, '{"kind":"other",'); setTimeout(() => fs.appendFileSync(${JSON.stringify(file)}, '"n":1}\\n'), 40);`,
+    ]);
+    const exited = new Promise<number | null>((done) => writer.on("exit", done));
+    while (!readFileSync(file, "utf8").endsWith(",")) await new Promise((r) => setTimeout(r, 1));
+    // Before: refused at once, E_STORE_CORRUPT "ends in a torn line", advising a truncate that
+    // would have cut the other writer's record.
+    new JsonlEvidenceSink(file, "shared").emit({ kind: "execution.started", execution_id: "mine" } as unknown as Evidence);
+    expect(await exited).toBe(0);
+    const lines = readFileSync(file, "utf8").split("\n");
+    expect(lines.pop()).toBe("");
+    expect(lines.map((l) => (JSON.parse(l) as { kind: string }).kind)).toEqual(["first", "other", "execution.started"]);
   });
 });

@@ -62,5 +62,7 @@ describe("serve: a torn registry", () => {
       `note: "${REGISTRY}" ends in a torn line (3 bytes after offset 10 without a newline, an interrupted append): runs refuse it until it is repaired with: cairn wf repair-tail --data-root 'my data' ${REGISTRY}`,
     );
     expect(repairCommandFor("it's", "a b")).toBe(`cairn wf repair-tail --data-root 'it'\\''s' 'a b'`);
+    // A path that starts with `-` comes after `--` (quoting it would not keep it from being an option).
+    expect(repairCommandFor("d", "-x.jsonl")).toBe("cairn wf repair-tail --data-root d -- -x.jsonl");
   });
 });

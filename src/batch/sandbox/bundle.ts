@@ -238,9 +238,9 @@ export async function bundleModule(path: string): Promise<ModuleBundle> {
     }
     code = out.text;
     mapText = map.text;
-    // The metafile's paths are relative to absWorkingDir; the CommonJS wrapper (esbuild's
-    // `<stdin>`) and namespaced virtual modules are not files.
-    sources = Object.keys(result.metafile.inputs).filter((k) => k !== "<stdin>" && !/^[a-z-]+:/.test(k)).map((k) => resolve(workDir, k));
+    // The metafile's paths are relative to absWorkingDir; the CommonJS wrapper (the stdin entry,
+    // named by its `sourcefile`) and namespaced virtual modules are not files.
+    sources = Object.keys(result.metafile.inputs).filter((k) => k !== COMMONJS_WRAPPER && !/^[a-z-]+:/.test(k)).map((k) => resolve(workDir, k));
     meta = await userImportMeta(code, sourceMapOf(mapText), options, entry);
   } catch (err) {
     if (err instanceof CairnError) throw err;

@@ -396,7 +396,9 @@ class PoolWorker {
             const message = where === undefined ? msg.error.message : `${where}: ${msg.error.message}`;
             // The worker's own report is E_INVALID_INPUT (a bad module); the code is not taken
             // from the message, which the module's top level could have posted itself. Only an
-            // OS resource error its text carries (startError) is E_STORE_IO instead.
+            // OS resource error its text carries (startError) is E_STORE_IO instead: a module
+            // that posts such text itself gets E_STORE_IO for its own failure (its run stays
+            // resumable; nothing else changes).
             fail(startError(data.moduleName, msg.error.message) ?? new CairnError(ErrorCode.INVALID_INPUT, message, { module: data.moduleName, ...(where === undefined ? {} : { at: where }) }));
           }
           return;
@@ -793,7 +795,7 @@ export class WorkerPool {
       if (held.worker === undefined) {
         try {
           held.worker = await this.freshWorker(held.slot);
-                } catch (err) {
+        } catch (err) {
           if (isResourceStartError(err)) throw err;
           throw failed({ code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) });
         }
@@ -896,7 +898,7 @@ export class WorkerPool {
     else slot.busy = false;
   }
 
-    /**
+  /**
    * Runs `fn` on the slot's worker (a fresh one for "fresh"); a worker that cannot start yields a
    * crash — unless it could not start for want of an OS resource (start-error.ts: E_STORE_IO),
    * which is thrown: the machine's state, not the module's, so never recorded as the EUs' failure

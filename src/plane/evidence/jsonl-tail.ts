@@ -7,11 +7,20 @@
  *    OS crash mid-write (which no truncation can undo), or a hand edit — and the sink refuses it
  *    rather than glue its record onto that line (the rule of the workflow data root's JSON-lines
  *    files, workflow/effects/jsonl.ts). Only a torn file is scanned further: backwards for the
- *    start of its last line, forwards to count the lines before it.
+ *    start of its last line, forwards to count the lines before it. Another process appending
+ *    to the same file may be caught mid-write (a reader can see part of a write), so the sink
+ *    refuses only a torn tail that stays put (`settledTornTail`: the size unchanged over
+ *    TORN_TAIL_RECHECKS waits of TORN_TAIL_RECHECK_MS, 150 ms); a record being written ends
+ *    within microseconds, a torn tail never does. On a heavily loaded machine a writer can be
+ *    descheduled mid-write for longer than that (with waits of 6 ms in all, one append in ~30,000 of two busy
+ *    writers was refused at load 7 on 2 cores): the refused exec fails before it dispatches
+ *    anything (E_STORE_CORRUPT), and can be retried.
  *  - `undoPartialAppend`: after a failed or short write (ENOSPC, EFBIG, EIO) the bytes this
  *    append did write are cut off again (ftruncate, then fsync), but only if they are still the
- *    last bytes of the file: another process appending to the same file (O_APPEND; its record
- *    may have landed between this sink's fstat and its write) never loses a record.
+ *    last bytes of the file, so a record another process appended after them (O_APPEND) is
+ *    kept. The check and the truncation are two system calls (Node has no file lock): a record
+ *    another process appends in the instant between them — on a disk that has just refused
+ *    this sink's bytes — would be cut with them. That window is documented (docs/plane.md).
  */
 import { fsyncSync, fstatSync, ftruncateSync, readSync } from "node:fs";
 
@@ -21,6 +30,13 @@ export const TORN_TAIL_REASON = "torn_jsonl_tail";
 export const TAIL_SCAN_CHUNK_BYTES = 64 * 1024;
 /** Largest unterminated last line parsed to tell a complete record (only its `\n` missing) from a torn one. */
 export const MAX_TAIL_PARSE_BYTES = 1024 * 1024;
+/** How many waits a torn tail must outlast, its file's size unchanged, before it is refused (`settledTornTail`). */
+export const TORN_TAIL_RECHECKS = 30;
+/** Each wait of `settledTornTail` (ms). */
+export const TORN_TAIL_RECHECK_MS = 5;
+/** Most looks `settledTornTail` takes at a file that other processes keep appending to. */
+const MAX_TAIL_LOOKS = 200;
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 const LF = 0x0a;
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -86,13 +102,40 @@ function isCompleteRecord(buf: Buffer): boolean {
 
 /** The torn tail of the open file `fd` of `size` bytes, or undefined when it is empty or ends in `\n`. */
 export function findTornTail(fd: number, size: number): EvidenceTornTail | undefined {
-  if (size === 0) return undefined;
-  const last = readAt(fd, size - 1, 1);
-  if (last.length === 1 && last[0] === LF) return undefined;
+  if (!endsTorn(fd, size)) return undefined;
   const offset = lastLineStart(fd, size);
   const bytes = size - offset;
   const complete = bytes <= MAX_TAIL_PARSE_BYTES && isCompleteRecord(readAt(fd, offset, bytes));
   return { offset, bytes, line: countLines(fd, offset) + 1, complete };
+}
+
+/**
+ * `findTornTail`, refused only when it stays put: while the last byte is not `\n`, wait and look
+ * again; a size that changed (another process's append was caught mid-write) is looked at anew;
+ * the tail is torn once the size has stayed the same over TORN_TAIL_RECHECKS waits (or after
+ * MAX_TAIL_LOOKS looks at a file that never stops changing).
+ */
+export function settledTornTail(fd: number, size: number): EvidenceTornTail | undefined {
+  if (!endsTorn(fd, size)) return undefined;
+  for (let stable = 0, looks = 0; stable < TORN_TAIL_RECHECKS && looks < MAX_TAIL_LOOKS; looks++) {
+    Atomics.wait(SLEEPER, 0, 0, TORN_TAIL_RECHECK_MS);
+    const now = fstatSync(fd).size;
+    if (now === size) {
+      stable++;
+      continue;
+    }
+    size = now;
+    stable = 0;
+    if (!endsTorn(fd, size)) return undefined;
+  }
+  return findTornTail(fd, size); // described (scanned) once, when refused
+}
+
+/** Whether a file of `size` bytes is non-empty and its last byte is not `\n` (one byte read). */
+function endsTorn(fd: number, size: number): boolean {
+  if (size === 0) return false;
+  const last = readAt(fd, size - 1, 1);
+  return !(last.length === 1 && last[0] === LF);
 }
 
 /** What `undoPartialAppend` did. */

@@ -27,7 +27,8 @@ import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import type { Evidence } from "../contracts/execution.js";
 import { makeDirs } from "../../core/dirs.js";
 import { shellWord } from "../../core/shell-word.js";
-import { findTornTail, TORN_TAIL_REASON, undoPartialAppend, type EvidenceTornTail, type UndoOutcome } from "./jsonl-tail.js";
+import { tornTailWhat } from "../../core/torn-tail.js";
+import { settledTornTail, TORN_TAIL_REASON, undoPartialAppend, type EvidenceTornTail, type UndoOutcome } from "./jsonl-tail.js";
 
 export interface EvidenceSink {
   readonly sink_id: string;
@@ -104,7 +105,7 @@ export class JsonlEvidenceSink implements EvidenceSink {
       if (!st.isFile()) throw this.notRegular(fileKind(st));
       let torn: EvidenceTornTail | undefined;
       try {
-        torn = findTornTail(fd, st.size);
+        torn = settledTornTail(fd, st.size);
       } catch (err) {
         throw this.ioError(err);
       }
@@ -138,12 +139,11 @@ export class JsonlEvidenceSink implements EvidenceSink {
     );
   }
   private tornError(t: EvidenceTornTail): CairnError {
-    const what = t.complete
-      ? `line ${t.line}: ${t.bytes} bytes after offset ${t.offset} without a newline, a complete JSON object: its newline is missing`
-      : `line ${t.line}: ${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append`;
+    const what = `line ${t.line}: ${tornTailWhat(t)}`;
+    // No other process may be appending to it meanwhile: its record would be the one cut.
     const repair = t.complete
-      ? `repair it by adding the missing newline (printf '\\n' >> ${shellWord(this.path)})`
-      : `repair it by truncating it to ${t.offset} bytes, which removes only the unfinished record (truncate -s ${t.offset} ${shellWord(this.path)}), or move it aside`;
+      ? `repair it, with no other process appending to it, by adding the missing newline (printf '\\n' >> ${shellWord(this.path)})`
+      : `repair it, with no other process appending to it, by truncating it to ${t.offset} bytes, which removes only the unfinished record (truncate -s ${t.offset} ${shellWord(this.path)}), or move it aside`;
     return new CairnError(
       ErrorCode.STORE_CORRUPT,
       `evidence file ${this.path} ends in a torn line (${what}): refusing to append to it; ${repair}`,

@@ -282,7 +282,7 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
       return { status: "SUCCESS", fields: v instanceof Map ? v : new Map([["result", v]]) };
     }
     const runner = snap.modules.get(s.handler.digest) as UserModuleRunner;
-        const name = `${s.handler.module}.${s.handler.capability}`;
+    const name = `${s.handler.module}.${s.handler.capability}`;
     const r = runner.call(s.handler.capability, inputs, seedKey, s.id, name);
     if (!r.ok) return { status: "VIOLATION", fields: new Map(), error: r.raised ? `${ATOM_RAISED}${name}: ${r.error}` : `user CT ${name} broke its contract: ${r.error}` };
     const missing = missingOutputs(s, r.value as PyObject);

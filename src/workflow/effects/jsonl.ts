@@ -22,6 +22,7 @@ import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync, writeSy
 import { posix } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { tornTailWhat } from "../../core/torn-tail.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
 import { isDict } from "../py/value.js";
 import { confineAbsolute, confineRelative, normalizeDataRoot, preparePath, type PreparedPath } from "./confine.js";
@@ -120,12 +121,7 @@ export function tornTailMessage(rel: string, t: TornTail): string {
   );
 }
 
-/** What the unterminated bytes are, as the refusal and the CLI's note say it. */
-export function tornTailWhat(t: { readonly offset: number; readonly bytes: number; readonly complete?: boolean }): string {
-  return t.complete === true
-    ? `${t.bytes} bytes after offset ${t.offset} without a newline, a complete JSON object: its newline is missing`
-    : `${t.bytes} bytes after offset ${t.offset} without a newline, an interrupted append`;
-}
+export { tornTailWhat };
 
 /** Result of an explicit repair (`repairTornTail`). */
 export interface TornTailRepair {

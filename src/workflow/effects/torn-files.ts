@@ -47,7 +47,8 @@ export function tornFilesOf(effects: readonly CallOnFile[], dataRoot: string): T
 
 /** The repair command line for a torn file (the data root as the user gave it). */
 export function repairCommandFor(dataRootShown: string, path: string): string {
-  return `${REPAIR_TAIL_COMMAND} --data-root ${shellWord(dataRootShown)} ${shellWord(path)}`;
+    // `--` first when the path could be read as an option.
+  return `${REPAIR_TAIL_COMMAND} --data-root ${shellWord(dataRootShown)} ${path.startsWith("-") ? "-- " : ""}${shellWord(path)}`;
 }
 
 /** The human note naming a torn file and its repair. */
