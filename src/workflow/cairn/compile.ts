@@ -663,7 +663,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     namespace: decl.namespace,
     code: decl.code,
     description: decl.description ?? null,
-    source: { file: basename(file), digest: "" },
+    source: { file: basename(realPathOf(file)), digest: "" }, // the real name: a symlink of another name seals the same digest
     entry: decl.entry,
     maxHops: decl.max_hops ?? CAIRN_MAX_HOPS,
     stores: wfStores,
