@@ -66,6 +66,7 @@ import { createRequire } from "node:module";
 import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { echoed } from "../core/echo.js";
+import { describeArgument } from "../core/describe.js";
 import type { Store } from "../store/store.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
 import { lockForRun, type DataRootLock } from "../workflow/effects/index.js";
@@ -82,6 +83,7 @@ import {
 } from "./constants.js";
 import { corsDecision, isLoopbackAddress, loopbackHosts, originPolicy } from "./origin.js";
 import { isDirectory, pgsTarget } from "./pgs-target.js";
+import { checkServerOptions } from "./option-checks.js";
 import { PGS_ONLY_OPTIONS, type CairnServer, type ServerOptions } from "./options.js";
 import { QueueFullError, RunQueue } from "./queue.js";
 import { arrivedBody, boundEchoes, clientErrorOf, ClientGone, echoedValues, errorDoc, parseRunRequest, sendJson, sendText, type Parsed } from "./request.js";
@@ -119,10 +121,28 @@ function checkDataRoot(dataRoot: string, shown: string): void {
   if (why !== undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `data root ${shown} cannot hold the workflows' state: ${why}`, { field: "--data-root", path: shown });
 }
 
+/** Highest TCP port `listen` takes. */
+const MAX_PORT = 65_535;
+
 /** The error `listen` fails with: Node names the address and port (`listen EADDRINUSE: address already in use ::1:8080`). */
 interface ListenError extends NodeJS.ErrnoException {
   address?: string;
   port?: number;
+}
+
+/**
+ * A listen failure as a CairnError (what `cairn serve` prints): E_INVALID_INPUT `cannot listen on
+ * <host>:<port>: address already in use (<address>:<port>)` naming the address Node could not
+ * bind (with `localhost`, it may be ::1 only), or Node's message for another errno; a CairnError
+ * (no free port on every localhost address) as it is.
+ */
+function listenError(err: unknown, host: string, port: number): CairnError {
+  if (isCairnError(err)) return err;
+  const e = err as ListenError;
+  const where = typeof e.address === "string" ? ` (${e.address.includes(":") ? `[${e.address}]` : e.address}:${String(e.port)})` : "";
+  return new CairnError(ErrorCode.INVALID_INPUT, `cannot listen on ${host}:${port}: ${e.code === "EADDRINUSE" ? `address already in use${where}` : e.message}`, {
+    host, port, errno: e.code, address: e.address,
+  });
 }
 
 /** `server.listen({port, host})` as a promise: rejects with the listen error (EADDRINUSE…). */
@@ -145,6 +165,7 @@ function shut(server: HttpServer): Promise<void> {
 }
 
 export function createServer(opts: ServerOptions): CairnServer {
+  checkServerOptions(opts); // every member, before the lock (option-checks.ts)
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
@@ -177,30 +198,14 @@ interface Served {
 /** `createServer` with the data root's lock held (`ownLock`: the one `close()` releases). */
 function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock | undefined): CairnServer {
   const { workspace, dataRoot, dataRootLock } = served;
+  // The options were checked by createServer (option-checks.ts): positive integers, an in-flight
+  // bound that holds the largest body, an allowed-origin list of origins.
   const maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
-    // 0 or less answered every request 413, a fraction compared oddly with Content-Length.
-    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`, { field: "maxBodyBytes" });
-  }
   const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
-    // 0 or less answered every run 500 after running it (its effects applied).
-    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxResponseBytes must be a positive integer, got ${String(maxResponseBytes)}`, { field: "maxResponseBytes" });
-  }
   const policy = originPolicy(opts.allowOrigins);
   const queue = new RunQueue(opts.maxQueuedRuns ?? MAX_QUEUED_RUNS);
   const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
-  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
-    throw new CairnError(ErrorCode.USAGE, `ServerOptions.maxConnections must be a positive integer, got ${String(maxConnections)}`, { field: "maxConnections" });
-  }
   const maxInflightBodyBytes = opts.maxInflightBodyBytes ?? MAX_INFLIGHT_BODY_BYTES;
-  if (!Number.isSafeInteger(maxInflightBodyBytes) || maxInflightBodyBytes < maxBodyBytes) {
-    throw new CairnError(
-      ErrorCode.USAGE,
-      `ServerOptions.maxInflightBodyBytes must be an integer of at least maxBodyBytes (${maxBodyBytes}), got ${String(maxInflightBodyBytes)}: a body the server accepts must fit in it`,
-      { field: "maxInflightBodyBytes" },
-    );
-  }
 
   // Absolute paths never leave the server: longest first, so a data root inside the workspace wins.
   const replacements = ([[dataRoot, MODULE_DATA_ROOT_TOKEN], [workspace, WORKSPACE_TOKEN]] as Array<[string, string]>).sort((a, b) => b[0].length - a[0].length);
@@ -326,9 +331,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   // with its default headersTimeout (60 s) a stalled body was cut only after 60–90 s.
   // (requestTimeout is given here too: Node refuses a headersTimeout over the requestTimeout it is created with.)
   // Every HTTP server of the gateway (one per address listened on) is created with these.
-  const httpOptions: HttpServerOptions = requestTimeoutMs > 0
-    ? { connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs }
-    : {};
+  // (requestTimeoutMs is a positive integer: option-checks.ts refuses 0, Node's "no timeout".)
+  const httpOptions: HttpServerOptions = {
+    connectionsCheckingInterval: Math.min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS), headersTimeout: requestTimeoutMs, requestTimeout: requestTimeoutMs,
+  };
 
   // return503OnClosing off: while closing, the route answers 503 itself (`closing` below), in the
   // gateway's error format with Retry-After and CORS, instead of fastify's bare 503.
@@ -498,8 +504,14 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     req: IncomingMessage | undefined;
   }
   const connections = new Map<Socket, Connection>();
-  /** How long a reprieve lasts: the bound Node applies (its headersTimeout when requestTimeoutMs is 0). */
-  const reprieveMs = requestTimeoutMs > 0 ? requestTimeoutMs : app.server.headersTimeout;
+  /** Told when the last connection in `connections` has closed (`connectionsClosed`). */
+  let onNoConnections: (() => void) | undefined;
+  /** Resolves once `connections` is empty. */
+  function connectionsClosed(): Promise<void> {
+    return connections.size === 0 ? Promise.resolve() : new Promise<void>((done) => (onNoConnections = done));
+  }
+  /** How long a reprieve lasts: the bound Node applies. */
+  const reprieveMs = requestTimeoutMs;
   /** No request open on it and no byte of a next one (what Node calls an idle connection). */
   const isIdle = (socket: Socket, c: Connection): boolean => c.responses.size === 0 && socket.bytesRead === c.readMark;
   /** Connections refused for maxConnections that are still open (answered, lingering: `refuseOverLimit`). */
@@ -538,6 +550,7 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
       connections.set(socket, c);
       socket.once("close", () => {
         connections.delete(socket);
+        if (connections.size === 0) onNoConnections?.();
         if (c.reprieve !== undefined) clearTimeout(c.reprieve);
         for (const release of [...c.shares]) release();
         for (const withdraw of [...c.waiting]) withdraw();
@@ -818,6 +831,8 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   }
 
   let url: string | null = null;
+  /** Set by the first listen(): a server listens once. */
+  let listening = false;
   let closed: Promise<void> | null = null;
   const self: CairnServer = {
     app,
@@ -839,10 +854,24 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
     async listen(port = DEFAULT_PORT, host = DEFAULT_HOST) {
       // A closed server has released its data root: it must not take requests again.
       if (closed !== null) throw new CairnError(ErrorCode.USAGE, "the server is closed: create another one to listen again");
+      // One listen per server: a second one failed with fastify's raw FastifyError (and one
+      // while the first was still binding raced it).
+      if (listening) throw new CairnError(ErrorCode.USAGE, `the server is already listening${url === null ? "" : ` on ${url}`}: listen() is called once per server`);
+      if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > MAX_PORT) {
+        throw new CairnError(ErrorCode.USAGE, `listen port must be an integer in 0..${MAX_PORT} (0: one the system picks), got ${describeArgument(port)}`, { field: "port" });
+      }
+      if (typeof host !== "string" || host.trim() === "") throw new CairnError(ErrorCode.USAGE, `listen host must be a non-empty string, got ${describeArgument(host)}`, { field: "host" });
+      listening = true;
       // `localhost` is not given to fastify: it would bind its other addresses through servers
       // of its own, without the gateway's handling (`attach`).
       const [first = host, ...more] = host.toLowerCase() === "localhost" ? LOCALHOST_ADDRESSES : [host];
-      await app.listen({ port, host: first });
+      try {
+        await app.listen({ port, host: first });
+      } catch (err) {
+        // As documented: an address that cannot be bound closes the server (its lock released).
+        await self.close();
+        throw listenError(err, host, port);
+      }
       // With port 0 the system picks a port free on the first address only: one in use on a
       // further address (::1) made `cairn serve --host localhost --port 0` fail. Then this
       // attempt's listeners are closed and the system picks again (LOCALHOST_PORT_ATTEMPTS).
@@ -859,10 +888,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
           }
         } catch (err) {
           await self.close();
-          throw err;
+          throw listenError(err, host, port);
         }
         await self.close();
-        if (port !== 0 || tried.length < LOCALHOST_PORT_ATTEMPTS) throw taken; // a fixed port (or close() began): Node's EADDRINUSE, naming the address
+        if (port !== 0 || tried.length < LOCALHOST_PORT_ATTEMPTS) throw listenError(taken, host, port); // a fixed port (or close() began): naming the address in use
         throw new CairnError(
           ErrorCode.INVALID_INPUT,
           `cannot listen on ${host} with a free port: each of the ${tried.length} ports the system chose on ${first} (${tried.join(", ")}) ` +
@@ -912,6 +941,10 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
         url = null;
       })
       .finally(() => queue.idle())
+      // Node calls a server closed once its last connection is destroyed, before that
+      // socket's 'close' (which removes it from `connections`): close() resolved with
+      // connectionsOpen 1. Every one is destroyed by now, so this waits only for those events.
+      .finally(() => connectionsClosed())
       .finally(() => {
         if (cut !== undefined) clearTimeout(cut);
         if (deadline !== undefined) clearTimeout(deadline);

@@ -13,11 +13,17 @@ import type { WorkflowRunner } from "./pgs-target.js";
 /** The options that apply to a PGS workspace only (refused with `snapshot`). */
 export const PGS_ONLY_OPTIONS = ["cacheSnapshots", "runner", "effectDurability"] as const;
 
+/**
+ * `createServer`'s options. Every member is checked before anything else, before the data root's
+ * lock is taken (option-checks.ts): an unknown key (with the member it probably meant), a value
+ * of the wrong type or out of range, an empty path, a closed Store is E_USAGE naming it
+ * (`ServerOptions.<name> …`, `details.field`) — never ignored, never a 500 on every request.
+ */
 export interface ServerOptions {
   /**
    * PGS workspace root (absolute, or relative to the working directory); with `snapshot`, the
    * directory `traces/` is written under (what `cairn wf run --snapshot --workspace` names).
-   * Must exist.
+   * Must exist; a non-empty string (`""` is E_USAGE, never the working directory).
    */
   workspace: string;
   /**
@@ -31,12 +37,13 @@ export interface ServerOptions {
   snapshot?: SealedSnapshot;
   /**
    * Data root of the CS state; default `<workspace>/data`. Must be a directory or not exist yet
-   * (the runs create it): anything else fails with E_INVALID_INPUT.
+   * (the runs create it): anything else fails with E_INVALID_INPUT. A non-empty string.
    */
   dataRoot?: string;
   /**
    * Record every run in a store: a Store (owned by the caller, kept open), or a factory opened
    * for each run and closed after it (so the writer lock is held only while a run records).
+   * A Store already closed is E_USAGE.
    */
   store?: Store | (() => Store);
   /** Largest request body in bytes (default MAX_BODY_BYTES = 1 MiB); larger → 413. */
@@ -54,7 +61,7 @@ export interface ServerOptions {
    * (requests without `Origin` — curl, scripts — are served as always). See origin.ts.
    */
   allowOrigins?: readonly string[];
-  /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. */
+  /** Runs allowed to wait behind the running one (default MAX_QUEUED_RUNS); more → 503. A non-negative integer. */
   maxQueuedRuns?: number;
   /**
    * Most connections open at once, on all the addresses listened on (default MAX_CONNECTIONS): one
@@ -72,12 +79,14 @@ export interface ServerOptions {
    * Longest time a request may take to arrive (default REQUEST_TIMEOUT_MS); slower → 408,
    * connection closed. Checked every min(requestTimeoutMs, REQUEST_TIMEOUT_CHECK_MS); a request
    * with bytes waiting unread when it passes (a run held the event loop) gets another
-   * requestTimeoutMs instead (`requestTimedOut`).
+   * requestTimeoutMs instead (`requestTimedOut`). An integer in 1..MAX_SERVER_TIMEOUT_MS: 0
+   * (Node's "no timeout") and less are E_USAGE — the bound cannot be turned off.
    */
   requestTimeoutMs?: number;
   /**
    * How long close() lets responses still being written at its cut finish (ms; default
-   * CLOSE_RESPONSE_DEADLINE_MS) before it cuts their connections too.
+   * CLOSE_RESPONSE_DEADLINE_MS) before it cuts their connections too. An integer in
+   * 0..MAX_SERVER_TIMEOUT_MS (0: cut at once).
    */
   closeResponseDeadlineMs?: number;
   /**
@@ -116,7 +125,10 @@ export interface CairnServer {
    * Starts listening; port 0 picks a free port. Resolves to the base URL, `http://host:port`.
    * `localhost` (any case) listens on each of LOCALHOST_ADDRESSES that the machine has, on one
    * port, every one with the same handling; the URL names the first. An address that cannot be
-   * bound for another reason (in use) closes the server and fails.
+   * bound (in use: E_INVALID_INPUT `cannot listen on <host>:<port>: address already in use
+   * (<address>)`, as `cairn serve` reports it) closes the server (its data root's lock released)
+   * and fails. A server listens once: listen() again is E_USAGE (also after close()). A port
+   * outside 0..65535 or an empty host is E_USAGE.
    */
   listen(port?: number, host?: string): Promise<string>;
   /**
