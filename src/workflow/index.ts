@@ -11,7 +11,8 @@
  * - `workflow.render`: the trace pictures (`loadTraceRenderer`, DOT builders);
  * - `replayRecordedRun`: replays a recorded run of either runtime (what `cairn wf replay` does);
  * - the data-root lock both runtimes take (`acquireDataRootLock`, `acquireDataRootLockAsync`,
- *   `DataRootLock`) and `EffectDurability`.
+ *   `DataRootLock`) and `EffectDurability`;
+ * - `TornFile`: a data-root file a run left torn (what the server's `onTornFile` is given).
  */
 export * as pgs from "./pgs/index.js";
 export * as cairn from "./cairn/index.js";
@@ -22,3 +23,4 @@ export {
   acquireDataRootLock, acquireDataRootLockAsync, DataRootLock, dataRootLockDir, dataRootLockFile, dataRootRealPath,
   DATA_ROOT_LOCK_DIR_ENV, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, MAX_DATA_ROOT_LOCK_WAIT_MS, type EffectDurability,
 } from "./effects/index.js";
+export type { TornFile } from "./effects/torn-files.js";

@@ -32,6 +32,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign as edSign, verify as edVerify } from "node:crypto";
 import { canonicalBytes, canonicalDigest } from "../../core/canonical.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 import { CONTRACT_VERSION, type JsonValue } from "../contracts/base.js";
 import { makeAuthorityRef, type AuthorityRef } from "../contracts/authority.js";
 import { fingerprint, safeIdOrFingerprint } from "../evidence/redact.js";
@@ -164,8 +166,32 @@ export interface SignAuthorityInput {
   readonly ref?: string;
 }
 
+/** The keys of `signAuthorityRef`'s input (any other is refused, E_USAGE with a did-you-mean). */
+export const SIGN_AUTHORITY_INPUT_KEYS: readonly string[] = Object.freeze([
+  "privateKey", "keyId", "subject", "audience", "request", "payload", "issuedAt", "expiresAt", "laneId", "operation", "metadata", "ref",
+]);
+
+/** The keys of `Ed25519AuthorityVerifier`'s options. */
+export const VERIFIER_OPTION_KEYS: readonly string[] = Object.freeze(["audience", "trustedKeys", "policy", "verifierId"]);
+
+/**
+ * `signAuthorityRef`'s input shape: an object with only SIGN_AUTHORITY_INPUT_KEYS and a
+ * `privateKey` (E_USAGE naming the option). The field values are checked by `makeAuthorityRef`
+ * (E_INVALID_INPUT) and the key by `ed25519PrivateKey`, as before.
+ */
+function checkSignInput(input: unknown): asserts input is SignAuthorityInput {
+  if (!isOptionsObject(input)) {
+    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: options must be an object {privateKey, keyId, subject, audience, request, issuedAt, expiresAt, …}, got ${describeArgument(input)}`, { option: "options" });
+  }
+  refuseUnknownKeys(input, SIGN_AUTHORITY_INPUT_KEYS, "signAuthorityRef option", "signAuthorityRef options");
+  if (typeof input.privateKey !== "string" && !(input.privateKey instanceof KeyObject)) {
+    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: privateKey must be an Ed25519 private key (KeyObject or PEM text), got ${describeArgument(input.privateKey)}`, { option: "privateKey" });
+  }
+}
+
 /** Builds and signs an AuthorityRef. */
 export function signAuthorityRef(input: SignAuthorityInput): AuthorityRef {
+  checkSignInput(input);
   const key = ed25519PrivateKey(input.privateKey);
   const req = input.request;
   const metadata: Record<string, unknown> = { ...(input.metadata ?? {}) };
@@ -230,6 +256,7 @@ const isNonEmpty = (v: unknown): v is string => typeof v === "string" && v.lengt
  */
 function checkVerifierOptions(opts: unknown): asserts opts is Ed25519VerifierOptions {
   if (!isObject(opts)) throw optionError("options", "must be an object {audience, trustedKeys, policy, verifierId?}");
+  refuseUnknownKeys(opts, VERIFIER_OPTION_KEYS, "Ed25519AuthorityVerifier option", "Ed25519AuthorityVerifier options");
   // the audience's message as before this check was added
   if (!isNonEmpty(opts.audience)) throw new CairnError(ErrorCode.USAGE, "authority audience must be a non-empty string", { option: "audience" });
   if (!Array.isArray(opts.trustedKeys)) throw optionError("trustedKeys", "must be an array of {id, key}");

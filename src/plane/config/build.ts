@@ -19,7 +19,9 @@ import { dirname } from "node:path";
 import type { Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { Store } from "../../store/store.js";
-import type { IdSource } from "../contracts/ids.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
+import { checkClockOption, checkIdsOption, type IdSource } from "../contracts/ids.js";
 import { DECLARED_ENDPOINT_CLASS, DeclaredEndpointVerifier, NETWORK_LANE_KINDS } from "../attestation/declared-endpoint.js";
 import { LOCAL_WEAK_CLASS, LocalWeakVerifier } from "../attestation/local-weak.js";
 import { Ed25519AuthorityVerifier, ed25519PublicKey } from "../authority/ed25519.js";
@@ -77,7 +79,28 @@ function configError(cfg: NodeConfig, key: string, message: string, cause?: unkn
   return new CairnError(ErrorCode.INVALID_INPUT, `${file}: ${key}: ${message}`, { file, key }, cause === undefined ? undefined : { cause });
 }
 
+/** The keys of `buildNodeFromConfig`'s options (any other is refused, E_USAGE with a did-you-mean). */
+export const BUILD_NODE_OPTION_KEYS: readonly string[] = Object.freeze(["clock", "ids", "store", "inlineFunctions", "localWeak", "declaredEndpoint", "sinks"]);
+
+/**
+ * The arguments' shape, checked before anything is built: `cfg` a loaded NodeConfig (what
+ * `loadNodeConfig` / `parseNodeConfig` return), `o` an object with only BUILD_NODE_OPTION_KEYS,
+ * a Clock and an IdSource — E_USAGE naming the option otherwise (never a TypeError at build or at
+ * the first request).
+ */
+function checkBuildArguments(cfg: unknown, o: unknown): asserts o is BuildNodeOptions {
+  const c = cfg as Partial<Record<keyof NodeConfig, unknown>> | null;
+  if (!isOptionsObject(c) || typeof c.node_id !== "string" || !Array.isArray(c.lanes) || !Array.isArray(c.targets) || !isOptionsObject(c.authority) || !isOptionsObject(c.evidence) || typeof c.name !== "string" || (c.file !== null && typeof c.file !== "string")) {
+    throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: cfg must be a loaded NodeConfig (from loadNodeConfig or resolveNodeConfig), got ${describeArgument(cfg)}`, { option: "cfg" });
+  }
+  if (!isOptionsObject(o)) throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: options must be an object {clock, ids, …}, got ${describeArgument(o)}`, { option: "options" });
+  refuseUnknownKeys(o, BUILD_NODE_OPTION_KEYS, "buildNodeFromConfig option", "buildNodeFromConfig options");
+  checkClockOption(o.clock, "buildNodeFromConfig");
+  checkIdsOption(o.ids, "buildNodeFromConfig");
+}
+
 export function buildNodeFromConfig(cfg: NodeConfig, o: BuildNodeOptions): BuiltNode {
+  checkBuildArguments(cfg, o);
   const lanes: Lane[] = [];
   try {
     return build(cfg, o, lanes);

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../../core/clock.js";
+import { describeArgument } from "../../core/describe.js";
 import { UsageError } from "../../core/errors.js";
 
 export type IdPrefix = "adm" | "exec" | "event" | "ev";
@@ -15,8 +16,26 @@ export interface IdSource {
   next(prefix: IdPrefix): string;
 }
 
+/**
+ * Checks that `v` (the option `option` of `where`) is a Clock (an object with a `now` method):
+ * E_USAGE naming the option otherwise, at construction rather than at the first request.
+ */
+export function checkClockOption(v: unknown, where: string, option = "clock"): asserts v is Clock {
+  if (v === null || typeof v !== "object" || typeof (v as { now?: unknown }).now !== "function") {
+    throw new UsageError(`${where}: ${option} must be a Clock (an object with a now() method), got ${describeArgument(v)}`, { option });
+  }
+}
+
+/** As `checkClockOption`, for an IdSource (an object with a `next` method). */
+export function checkIdsOption(v: unknown, where: string, option = "ids"): asserts v is IdSource {
+  if (v === null || typeof v !== "object" || typeof (v as { next?: unknown }).next !== "function") {
+    throw new UsageError(`${where}: ${option} must be an IdSource (an object with a next(prefix) method, e.g. sequentialIds(clock)), got ${describeArgument(v)}`, { option });
+  }
+}
+
 /** `<prefix>-<clock.now()>-<seq>` with one counter shared by all prefixes, starting at 1. */
 export function sequentialIds(clock: Clock): IdSource {
+  checkClockOption(clock, "sequentialIds");
   let seq = 0;
   return { next: (prefix) => `${prefix}-${clock.now()}-${++seq}` };
 }
@@ -35,6 +54,7 @@ export const ID_TAG_BYTES = 8;
  * processes sharing one evidence file keep distinct execution refs and evidence ids.
  */
 export function taggedIds(clock: Clock, tag: string): IdSource {
+  checkClockOption(clock, "taggedIds");
   if (!ID_TAG_RE.test(tag)) throw new UsageError(`id tag ${JSON.stringify(tag)} must match ${ID_TAG_RE.source}`, { tag });
   let seq = 0;
   return { next: (prefix) => `${prefix}-${clock.now()}-${tag}-${++seq}` };

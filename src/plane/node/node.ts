@@ -90,7 +90,9 @@ import {
   type AdmissionRequest,
 } from "../contracts/admission.js";
 import { makeEvidence, makeExecutionRequest, makeExecutionResult, type Evidence, type EvidenceType, type ExecutionEvent, type ExecutionRequest, type ExecutionResult } from "../contracts/execution.js";
-import type { IdSource } from "../contracts/ids.js";
+import { checkClockOption, checkIdsOption, type IdSource } from "../contracts/ids.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 import { makeNodeDescriptor, makeTargetAttestation, makeTargetDescriptor, type NodeDescriptor, type TargetDescriptor } from "../contracts/target.js";
 import type { TargetVerifier } from "../attestation/verifier.js";
 import type { AuthorityVerifier } from "../authority/verifier.js";
@@ -215,6 +217,24 @@ function wantsRemotePlacement(req: AdmissionRequest): boolean {
   return kind !== undefined && kind !== null && kind !== "local";
 }
 
+/** The keys of PlaneNode's options (any other is refused, E_USAGE with a did-you-mean). */
+export const PLANE_NODE_OPTION_KEYS: readonly string[] = Object.freeze(["nodeId", "clock", "ids", "metadata"]);
+
+/**
+ * PlaneNode's options, checked at construction (never a TypeError at the first request): an
+ * object with only PLANE_NODE_OPTION_KEYS, a non-empty `nodeId`, a Clock, an IdSource, and
+ * `metadata` (if given) a JSON object — E_USAGE naming the option otherwise.
+ */
+function checkPlaneNodeOptions(opts: unknown): asserts opts is PlaneNodeOptions {
+  if (!isOptionsObject(opts)) throw new UsageError(`PlaneNode: options must be an object {nodeId, clock, ids, metadata?}, got ${describeArgument(opts)}`, { option: "options" });
+  refuseUnknownKeys(opts, PLANE_NODE_OPTION_KEYS, "PlaneNode option", "PlaneNode options");
+  // the node id's message as before this check was added
+  if (typeof opts.nodeId !== "string" || opts.nodeId.length === 0) throw new UsageError("node id must be a non-empty string", { option: "nodeId" });
+  checkClockOption(opts.clock, "PlaneNode");
+  checkIdsOption(opts.ids, "PlaneNode");
+  if (opts.metadata !== undefined && !isJsonObject(opts.metadata)) throw new UsageError("PlaneNode: metadata must be a JSON object (JSON values only)", { option: "metadata" });
+}
+
 export class PlaneNode {
   readonly nodeId: string;
   private readonly clock: Clock;
@@ -229,7 +249,7 @@ export class PlaneNode {
   private readonly running = new Map<string, Running>();
 
   constructor(opts: PlaneNodeOptions) {
-    if (typeof opts.nodeId !== "string" || opts.nodeId.length === 0) throw new UsageError("node id must be a non-empty string");
+    checkPlaneNodeOptions(opts);
     this.nodeId = opts.nodeId;
     this.clock = opts.clock;
     this.ids = opts.ids;

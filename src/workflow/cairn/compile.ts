@@ -54,6 +54,7 @@ import { GENERAL_CONSTANT_CHECKS, type ConstantInputProblem } from "../atoms/gen
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
+import { describeArgument } from "../../core/describe.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry } from "./catalog.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
@@ -705,6 +706,9 @@ export function sealedModulePath(file: string, declared: string): string {
  * the declarations (they are diagnostics); throws for usage errors and unreadable paths.
  */
 export async function compileWorkflows(inputs: readonly string[]): Promise<CompileResult> {
+  if (!Array.isArray(inputs) || !inputs.every((i) => typeof i === "string")) {
+    throw new CairnError(ErrorCode.USAGE, `compileWorkflows: inputs must be an array of paths (strings), got ${Array.isArray(inputs) ? "an array holding a non-string" : describeArgument(inputs)}`, { field: "inputs" });
+  }
   const files = declarationFiles(inputs);
   const diags: CompileDiagnostic[] = [];
   const workflows: Record<string, SnapshotWorkflow> = {};

@@ -53,7 +53,7 @@
  *   `runCairnWorkflow` refuse lane-bound workflows (E_USAGE) instead of pretending to
  *   reproduce them.
  */
-import type { KeyObject } from "node:crypto";
+import { KeyObject } from "node:crypto";
 import type { Clock } from "../../core/clock.js";
 import type { Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -61,8 +61,11 @@ import { signAuthorityRef } from "../../plane/authority/ed25519.js";
 import { CONTRACT_VERSION, type JsonValue } from "../../plane/contracts/base.js";
 import type { ExecutionResult } from "../../plane/contracts/execution.js";
 import { fingerprint, redactOutput } from "../../plane/evidence/redact.js";
-import type { StoreEvidenceSink } from "../../plane/evidence/store-sink.js";
-import { rejectionEvidenceMessage, type PlaneNode } from "../../plane/node/node.js";
+import { StoreEvidenceSink } from "../../plane/evidence/store-sink.js";
+import { PlaneNode, rejectionEvidenceMessage } from "../../plane/node/node.js";
+import { checkClockOption } from "../../plane/contracts/ids.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 import { acquireDataRootLockAsync, checkDataRootLockWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS } from "../effects/index.js";
 import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
@@ -272,6 +275,7 @@ export async function executeLaneStep(call: LaneStepCall, plane: PlaneRunBinding
  * comment). Steps without a lane run exactly as in `runCairnWorkflow`.
  */
 export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Promise<CairnRunResult> {
+  checkPlaneBinding((opts as { plane?: unknown } | undefined)?.plane);
   // The data root's lock, taken without blocking the event loop (the plane's lanes, timers and
   // any server in this process keep running while another process holds it).
   const waitMs = opts.dataRootLockWaitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.dataRootLockWaitMs, "dataRootLockWaitMs");
@@ -280,6 +284,38 @@ export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Pro
     return await drivePlaneRun({ ...opts, ...(own === undefined ? {} : { dataRootLock: own }) });
   } finally {
     own?.release();
+  }
+}
+
+/** The keys of `RunCairnPlaneOptions.plane` and of its `authority` (any other is refused, with a did-you-mean). */
+export const PLANE_BINDING_KEYS: readonly string[] = Object.freeze(["node", "authority", "clock", "storeSink"]);
+export const PLANE_AUTHORITY_KEYS: readonly string[] = Object.freeze(["privateKey", "keyId", "subject", "audience", "ttlMs"]);
+
+function bindingError(option: string, message: string, v: unknown): CairnError {
+  return new CairnError(ErrorCode.USAGE, `runCairnWorkflowWithPlane: ${option} must be ${message}, got ${describeArgument(v)}`, { option });
+}
+
+/**
+ * The plane binding, checked before the lock is taken or anything runs or is traced: E_USAGE
+ * naming the option (`plane.authority.ttlMs`) for a missing member, a wrong type or an unknown key.
+ */
+function checkPlaneBinding(plane: unknown): asserts plane is PlaneRunBinding {
+  if (!isOptionsObject(plane)) throw bindingError("plane", "an object {node, authority, clock, storeSink?}", plane);
+  refuseUnknownKeys(plane, PLANE_BINDING_KEYS, "plane option", "plane options");
+  if (!(plane.node instanceof PlaneNode)) throw bindingError("plane.node", "a PlaneNode", plane.node);
+  checkClockOption(plane.clock, "runCairnWorkflowWithPlane", "plane.clock");
+  if (plane.storeSink !== undefined && plane.storeSink !== null && !(plane.storeSink instanceof StoreEvidenceSink)) {
+    throw bindingError("plane.storeSink", "a StoreEvidenceSink or null", plane.storeSink);
+  }
+  const a = plane.authority;
+  if (!isOptionsObject(a)) throw bindingError("plane.authority", "an object {privateKey, keyId, subject, audience, ttlMs?}", a);
+  refuseUnknownKeys(a, PLANE_AUTHORITY_KEYS, "plane.authority option", "plane.authority options");
+  if (typeof a.privateKey !== "string" && !(a.privateKey instanceof KeyObject)) throw bindingError("plane.authority.privateKey", "an Ed25519 private key (KeyObject or PEM text)", a.privateKey);
+  for (const f of ["keyId", "subject", "audience"] as const) {
+    if (typeof a[f] !== "string" || a[f] === "") throw bindingError(`plane.authority.${f}`, "a non-empty string", a[f]);
+  }
+  if (a.ttlMs !== undefined && (typeof a.ttlMs !== "number" || !Number.isSafeInteger(a.ttlMs) || a.ttlMs <= 0)) {
+    throw bindingError("plane.authority.ttlMs", "a positive whole number of milliseconds", a.ttlMs);
   }
 }
 

@@ -57,7 +57,9 @@ import {
 } from "../effects/index.js";
 import { TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult } from "../pgs/run.js";
+import {
+  checkCommonRunOptions, checkOptional, checkPathOption, checkPayloadOption, closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult,
+} from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -73,7 +75,9 @@ import { follow } from "./paths.js";
 import { constBindingValue } from "./sealed-value.js";
 import { CAIRN_RECORD_KIND, recordCairnRun, type CairnRecordedRun } from "./record.js";
 import { recordRunStart } from "../pgs/record-start.js";
-import { storeSnapshot, type SealedSnapshot } from "./seal.js";
+import { reverifySealedSnapshot, storeSnapshot, type SealedSnapshot } from "./seal.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
@@ -99,8 +103,19 @@ export interface PreparedSnapshot {
   readonly modules: ReadonlyMap<string, UserModuleRunner>;
 }
 
-/** Resolves every handler a snapshot names through the sealed tables (see the module comment). */
-export function prepareSnapshot(sealed: SealedSnapshot): PreparedSnapshot {
+/**
+ * Resolves every handler a snapshot names through the sealed tables (see the module comment).
+ * The snapshot is verified again first (`reverifySealedSnapshot`: its content must still hash to
+ * its digest, `E_SNAPSHOT_INTEGRITY` otherwise) and the result holds that private copy, so a
+ * change to the caller's object — before or after this call — cannot run under the sealed
+ * digest. Once per snapshot (a PreparedSnapshot serves any number of runs), not per run.
+ */
+export function prepareSnapshot(snapshot: SealedSnapshot): PreparedSnapshot {
+  const given = snapshot as unknown;
+  if (given === null || typeof given !== "object" || typeof (given as { digest?: unknown }).digest !== "string" || (given as { content?: unknown }).content === null || typeof (given as { content?: unknown }).content !== "object") {
+    throw new CairnError(ErrorCode.USAGE, `prepareSnapshot: snapshot must be a sealed Cairn snapshot (loadSealedFile, verifySealedBytes, loadSnapshotFromStore), got ${describeArgument(given)}`, { field: "snapshot" });
+  }
+  const sealed = reverifySealedSnapshot(snapshot, `snapshot ${snapshot.digest}`);
   const atoms = new Map<string, AtomEntry>();
   const cs = new Map<string, CsRuntime>();
   const modules = new Map<string, UserModuleRunner>();
@@ -167,6 +182,38 @@ export interface RunCairnOptions {
   dataRootLock?: DataRootLock;
   /** How long the run waits for the data root's lock when it takes it itself (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
   dataRootLockWaitMs?: number;
+}
+
+/** The keys of `RunCairnOptions`: any other key is E_USAGE naming the one it probably meant. */
+export const RUN_CAIRN_OPTION_KEYS: readonly string[] = [
+  "snapshot", "workflow", "payload", "dataRoot", "baseDir", "clock", "store", "render", "planeSession", "dataRootLock", "dataRootLockWaitMs",
+];
+/** Options of `runPgsWorkflow` that Cairn snapshot runs do not take: refused (E_USAGE), never ignored. */
+const PGS_ONLY_OPTION_KEYS: readonly string[] = ["effectDurability", "traceLimit", "workspace", "atoms"];
+
+/**
+ * The values of a Cairn run's options, before anything runs: each wrong one is E_USAGE naming
+ * it (a SealedSnapshot where a PreparedSnapshot is expected says so), a payload that is not a
+ * JSON object E_INVALID_INPUT. `fn` names the entry point in messages.
+ */
+function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
+  const snap = opts.snapshot as unknown;
+  const prepared = snap !== null && typeof snap === "object" && (snap as Partial<PreparedSnapshot>).atoms instanceof Map &&
+    (snap as Partial<PreparedSnapshot>).modules instanceof Map && (snap as Partial<PreparedSnapshot>).cs instanceof Map && typeof (snap as Partial<PreparedSnapshot>).sealed === "object";
+  if (!prepared) {
+    const sealedGiven = snap !== null && typeof snap === "object" && "content" in snap && "digest" in snap;
+    throw new CairnError(
+      ErrorCode.USAGE,
+      `${fn}: snapshot must be a PreparedSnapshot (from prepareSnapshot), got ${sealedGiven ? "a SealedSnapshot: pass prepareSnapshot(snapshot)" : describeArgument(snap)}`,
+      { field: "snapshot" },
+    );
+  }
+  checkOptional(opts.workflow, (w) => typeof w === "string", "workflow", "a string <namespace>::<CODE>", fn);
+  checkPayloadOption(opts.payload, fn);
+  checkPathOption(opts.dataRoot, "dataRoot", fn);
+  checkPathOption(opts.baseDir, "baseDir", fn);
+  checkCommonRunOptions(opts as unknown as Record<string, unknown>, fn);
+  checkOptional(opts.planeSession, (x) => typeof x === "string", "planeSession", "a string", fn);
 }
 
 /** 1st, 2nd, 3rd, 4th… 11th, 12th, 13th… 21st. */
@@ -315,6 +362,13 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
 
 /** One run of a workflow of a prepared snapshot, end to end. */
 export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
+  const fn = "runCairnWorkflow";
+  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `${fn}: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  for (const k of PGS_ONLY_OPTION_KEYS) {
+    if (k in opts) throw new CairnError(ErrorCode.USAGE, `${fn}: ${k} is an option of runPgsWorkflow, not of Cairn snapshot runs (which do not take it)`, { field: k });
+  }
+  refuseUnknownKeys(opts, RUN_CAIRN_OPTION_KEYS, `${fn} option`, `${fn} options`);
+  checkRunCairnValues(opts, fn);
   // Lane-bound steps need an execution-plane node: runCairnWorkflowWithPlane (lane-step.ts).
   const lanes = laneBoundSteps(selectWorkflow(opts.snapshot, opts.workflow)[1]);
   if (lanes.length > 0) {
@@ -336,6 +390,7 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
  * Without lane-bound steps it never yields (runCairnWorkflow drives it synchronously).
  */
 export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
+  checkRunCairnValues(opts, opts.planeSession === undefined ? "runCairnWorkflow" : "runCairnWorkflowWithPlane");
   const snap = opts.snapshot;
   const renderer = opts.render === true ? loadedTraceRenderer() : undefined;
   if (opts.render === true && renderer === undefined) {

@@ -60,6 +60,8 @@ import { CairnError, ErrorCode } from "../../core/errors.js";
 import { FileLock } from "../../store/lock.js";
 import { normalizeDataRoot } from "./confine.js";
 import { EffectErrorReason } from "./errors.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 
 /**
  * How long a run (and `cairn wf run`, `cairn serve` at start) waits for a data root's lock held
@@ -204,6 +206,22 @@ function lockedElsewhere(root: string, realPath: string, lockFile: string, waitM
 }
 
 /** Checks a lock wait (ms): an integer in 0..MAX_DATA_ROOT_LOCK_WAIT_MS; `E_USAGE` otherwise. */
+/** The keys of the lock functions' options. */
+const LOCK_OPTION_KEYS: readonly string[] = ["waitMs"];
+
+/**
+ * The arguments of `DataRootLock.acquire` / `acquireDataRootLock(Async)`: a non-empty path (an
+ * empty one is never read as the current directory) and an options object of known keys;
+ * E_USAGE naming the argument otherwise.
+ */
+function checkLockArguments(dataRoot: unknown, opts: unknown): void {
+  if (typeof dataRoot !== "string" || dataRoot === "") {
+    throw new CairnError(ErrorCode.USAGE, `acquireDataRootLock: dataRoot must be a non-empty path${dataRoot === "" ? " (an empty path is not read as the current directory)" : `, got ${describeArgument(dataRoot)}`}`, { field: "dataRoot" });
+  }
+  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `acquireDataRootLock: options must be an object { waitMs? }, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, LOCK_OPTION_KEYS, "acquireDataRootLock option", "acquireDataRootLock options");
+}
+
 export function checkDataRootLockWait(waitMs: unknown, what: string): number {
   if (typeof waitMs !== "number" || !Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_DATA_ROOT_LOCK_WAIT_MS) {
     throw new CairnError(ErrorCode.USAGE, `${what} must be an integer number of milliseconds in 0..${MAX_DATA_ROOT_LOCK_WAIT_MS}, got ${String(waitMs)}`, { field: what });
@@ -244,6 +262,7 @@ export class DataRootLock {
    * when this process already holds it.
    */
   static acquire(dataRoot: string, opts: { waitMs?: number } = {}): DataRootLock {
+    checkLockArguments(dataRoot, opts);
     const waitMs = opts.waitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.waitMs, "waitMs");
     const root = normalizeDataRoot(resolve(dataRoot));
     const realPath = dataRootRealPath(root);
@@ -330,6 +349,7 @@ export const DATA_ROOT_LOCK_POLL_MAX_MS = 100;
  * synchronous acquire waits in SQLite's busy handler, which blocks the event loop.
  */
 export async function acquireDataRootLockAsync(dataRoot: string, opts: { waitMs?: number } = {}): Promise<DataRootLock> {
+  checkLockArguments(dataRoot, opts);
   const waitMs = opts.waitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.waitMs, "waitMs");
   const deadline = performance.now() + waitMs;
   let pause = DATA_ROOT_LOCK_POLL_FIRST_MS;

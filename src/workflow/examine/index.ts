@@ -27,6 +27,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
 import type { Digest } from "../../core/digest.js";
 import { checkChain, readSummaryFacts, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryDiagnosis, type SummaryProblem } from "./chain.js";
 import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
@@ -140,7 +142,13 @@ function summaryView(file: string, problem: SummaryProblem | undefined): NonNull
 }
 
 /** Examines one trace file (or trace directory). */
+/** The keys of `ExamineOptions`: any other key is E_USAGE naming the one it probably meant. */
+const EXAMINE_OPTION_KEYS: readonly string[] = ["workspace", "snapshot", "openStore"];
+
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
+  if (typeof arg !== "string" || arg === "") throw new CairnError(ErrorCode.USAGE, `examineTrace: the trace must be a non-empty path, got ${describeArgument(arg)}`, { field: "trace" });
+  if (!isOptionsObject(opts as unknown)) throw new CairnError(ErrorCode.USAGE, `examineTrace: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, EXAMINE_OPTION_KEYS, "examineTrace option", "examineTrace options");
   const file = resolveTraceFile(arg);
   const text = readFileSync(file, "utf8");
   const model = parseTrace(text, file);

@@ -9,7 +9,9 @@
  * - `acquireDataRootLock(dataRoot)`: the data root's cross-process lock, to hold across many
  *   runs (`dataRootLock`); re-exported from src/workflow/effects/data-root-lock.ts.
  */
-export { runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, type RunPgsOptions, type PgsRunResult, type WorkflowName } from "./run.js";
+export {
+  runPgsWorkflow, readPayloadFile, parseWorkflowFqdn, STATUS_ERROR, MIN_TRACE_ERROR_RESERVE_BYTES, type RunPgsOptions, type PgsRunResult, type WorkflowName, type PayloadParseOptions,
+} from "./run.js";
 export { loadSnapshot, snapshotManifest, SNAPSHOT_FILES, UNSUPPORTED_FORMAT_REASON, type PgsPackage, type SnapshotFile, type SnapshotRole, type EntryPoint } from "./snapshot.js";
 export { verifyTrust, projectionHash, SNAPSHOT_INTEGRITY_REASON, type IntegrityCheck } from "./trust.js";
 export { Vocabulary, hexAddr } from "./vocab.js";

@@ -30,7 +30,7 @@ import { EffectErrorReason, PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRoot
 import { parsePyJson } from "./pyjson.js";
 import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine, stateFileBytes } from "./record.js";
 import { unrecordedRunError } from "./record-start.js";
-import { runPgsWorkflow } from "./run.js";
+import { runRecordedPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
 import { traceLimit, type TraceLimit } from "./trace.js";
 import type { PyObject } from "./value.js";
@@ -232,7 +232,7 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
       makeDirs(dirname(abs));
       writeFileSync(abs, store.get(f.digest as Digest));
     }
-    return runPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock, ...(limit === undefined ? {} : { traceLimit: limit }) });
+    return runRecordedPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock, ...(limit === undefined ? {} : { traceLimit: limit }) });
   });
 }
 

@@ -22,7 +22,6 @@ import { codePointPosition, duplicateJsonKey } from "../../core/json-keys.js";
 import { echoedJson } from "../../core/echo.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import { sha256, type Digest } from "../../core/digest.js";
-import type { Store } from "../../store/store.js";
 import {
   EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, SAFE_SEGMENT_RE, TRACES_DIR,
 } from "./constants.js";
@@ -45,6 +44,9 @@ import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TracePictures, type TraceRenderer } from "../render/render.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import { makeDir } from "../../core/dirs.js";
+import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { refuseUnknownKeys } from "../../core/suggest.js";
+import { Store } from "../../store/store.js";
 
 /** Status reported when a runtime error aborted the run (no WF_COMPLETE was written). */
 export const STATUS_ERROR = "ERROR";
@@ -202,7 +204,8 @@ export interface PgsRunResult {
   violations: ViolationRecord[];
   error: { code: string; message: string; cc: string | null; step: string | null } | null;
   events: number;
-  digests: { snapshot: Digest; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
+  /** The run's digests, and `workflow`: the workflow's FQDN (`<domain>::<CODE>`, not a digest), one of the trace id's inputs. */
+  digests: { snapshot: Digest; workflow: string; payload: Digest; priorState: Digest; posteriorState: Digest; trace: Digest; chainHead: Digest | null };
   recorded: RecordedRun | null;
   /**
    * With `render: true`: the file names (in the trace directory) of the pictures written, or
@@ -252,7 +255,7 @@ export function discardSummary(file: string): void {
 export function closedRunFacts(
   dataRoot: string,
   files: readonly string[],
-  ids: { snapshot: Digest; payload: Digest; priorState: Digest },
+  ids: { snapshot: Digest; workflow: string; payload: Digest; priorState: Digest },
   trace: TraceWriter,
   status: string,
   withBytes: boolean,
@@ -283,7 +286,93 @@ function recordedTraceLimit(limit: Partial<TraceLimit> | undefined): TraceLimit 
   return effective.maxBytes === def.maxBytes && effective.errorReserveBytes === def.errorReserveBytes ? undefined : effective;
 }
 
+/** The keys of `RunPgsOptions`: any other key is E_USAGE naming the one it probably meant. */
+export const RUN_PGS_OPTION_KEYS: readonly string[] = [
+  "workspace", "workflow", "payload", "dataRoot", "atoms", "clock", "store", "snapshot", "render", "effectDurability", "dataRootLock", "dataRootLockWaitMs", "traceLimit",
+];
+/** The keys of a `traceLimit` option (trace.ts `TraceLimit`). */
+const TRACE_LIMIT_KEYS: readonly string[] = ["maxBytes", "errorReserveBytes"];
+/**
+ * The least error reserve a run's `traceLimit` may leave (its `errorReserveBytes`, given or
+ * derived: half of `maxBytes` up to TRACE_ERROR_RESERVE_BYTES): the reserve must hold the ERROR
+ * event of a run that hits the limit (trace.ts `emitRunError`), else the run could only throw and
+ * leave a trace with no ERROR event and no summary. So `maxBytes` is at least 2 × this with the
+ * derived reserve, more than this with an explicit one; a smaller limit is E_USAGE before anything runs.
+ */
+export const MIN_TRACE_ERROR_RESERVE_BYTES = 2048;
+
+/** E_USAGE naming `field` unless `v` is a non-empty string: an empty path is never read as the current directory. */
+export function checkPathOption(v: unknown, field: string, fn: string): asserts v is string {
+  if (typeof v !== "string" || v === "") {
+    throw new CairnError(ErrorCode.USAGE, `${fn}: ${field} must be a non-empty path${v === "" ? " (an empty path is not read as the current directory)" : `, got ${describeArgument(v)}`}`, { field });
+  }
+}
+
+/** E_INVALID_INPUT (as the CLI's "must hold a JSON object") unless the payload is a JSON object in the Python model (a Map: `fromPlain`, `readPayloadFile`). */
+export function checkPayloadOption(v: unknown, fn: string): asserts v is PyObject {
+  if (!(v instanceof Map)) {
+    const hint = isOptionsObject(v) ? " (convert a plain object with fromPlain)" : "";
+    throw new CairnError(ErrorCode.INVALID_INPUT, `${fn}: payload must be a JSON object (a PyObject, from fromPlain or readPayloadFile), got ${describeArgument(v)}${hint}`, { field: "payload" });
+  }
+}
+
+/** E_USAGE naming `field` when `ok` is false for a given (not undefined) option `v`. */
+export function checkOptional(v: unknown, ok: (v: unknown) => boolean, field: string, what: string, fn: string): void {
+  if (v !== undefined && !ok(v)) throw new CairnError(ErrorCode.USAGE, `${fn}: ${field} must be ${what}, got ${describeArgument(v)}`, { field });
+}
+
+/** The options shared by both runtimes' runs: `clock`, `store`, `render`. */
+export function checkCommonRunOptions(o: Record<string, unknown>, fn: string): void {
+  checkOptional(o.clock, (c) => c !== null && typeof c === "object" && typeof (c as { now?: unknown }).now === "function", "clock", "a Clock (an object with now())", fn);
+  checkOptional(o.store, (x) => x instanceof Store, "store", "a Store (from openStore)", fn);
+  checkOptional(o.render, (x) => typeof x === "boolean", "render", "a boolean", fn);
+}
+
+/** `runPgsWorkflow`'s argument checks, before anything runs (each wrong option E_USAGE naming it; a payload that is not an object E_INVALID_INPUT). */
+function checkRunPgsOptions(opts: unknown, minReserve: boolean): asserts opts is RunPgsOptions {
+  const fn = "runPgsWorkflow";
+  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `${fn}: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, RUN_PGS_OPTION_KEYS, `${fn} option`, `${fn} options`);
+  checkPathOption(opts.workspace, "workspace", fn);
+  checkPathOption(opts.dataRoot, "dataRoot", fn);
+  if (typeof opts.workflow !== "string") throw new CairnError(ErrorCode.USAGE, `${fn}: workflow must be a string <domain>::<CODE>, got ${describeArgument(opts.workflow)}`, { field: "workflow" });
+  checkPayloadOption(opts.payload, fn);
+  checkCommonRunOptions(opts, fn);
+  checkOptional(opts.atoms, (x) => x !== null && typeof x === "object", "atoms", "a CtAtomTable", fn);
+  checkOptional(opts.snapshot, (x) => x !== null && typeof x === "object" && typeof (x as { domain?: unknown }).domain === "string", "snapshot", "a PgsPackage (from loadSnapshot)", fn);
+  const limit = opts.traceLimit;
+  if (limit !== undefined) {
+    if (!isOptionsObject(limit)) throw new CairnError(ErrorCode.USAGE, `${fn}: traceLimit must be an object { maxBytes?, errorReserveBytes? }, got ${describeArgument(limit)}`, { field: "traceLimit" });
+    refuseUnknownKeys(limit, TRACE_LIMIT_KEYS, "traceLimit key", "traceLimit keys");
+    const effective = traceLimit(limit); // E_USAGE for one that is not a limit
+    if (minReserve && effective.errorReserveBytes < MIN_TRACE_ERROR_RESERVE_BYTES) {
+      throw new CairnError(
+        ErrorCode.USAGE,
+        `${fn}: traceLimit leaves ${effective.errorReserveBytes} bytes for the ERROR event of a run that hits it; the least is ${MIN_TRACE_ERROR_RESERVE_BYTES} (MIN_TRACE_ERROR_RESERVE_BYTES): raise maxBytes${limit.errorReserveBytes === undefined ? ` to at least ${2 * MIN_TRACE_ERROR_RESERVE_BYTES}` : " or errorReserveBytes"}`,
+        { field: limit.errorReserveBytes === undefined ? "maxBytes" : "errorReserveBytes" },
+      );
+    }
+  }
+}
+
 export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
+  checkRunPgsOptions(opts, true);
+  return runChecked(opts);
+}
+
+/**
+ * `runPgsWorkflow` for `wf replay` of a recorded run (replay.ts): the recorded `traceLimit` is
+ * not held to MIN_TRACE_ERROR_RESERVE_BYTES — the recorded run completed under it (its ERROR
+ * event, if any, fitted), and a run recorded before that minimum existed must still replay.
+ * Every other check is `runPgsWorkflow`'s.
+ */
+export function runRecordedPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
+  checkRunPgsOptions(opts, false);
+  return runChecked(opts);
+}
+
+/** `runPgsWorkflow` after its argument checks. */
+function runChecked(opts: RunPgsOptions): PgsRunResult {
   const name = parseWorkflowFqdn(opts.workflow);
   const workspace = resolve(opts.workspace);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
@@ -294,7 +383,6 @@ export function runPgsWorkflow(opts: RunPgsOptions): PgsRunResult {
   if (opts.effectDurability !== undefined && opts.effectDurability !== "fsync" && opts.effectDurability !== "no-fsync") {
     throw new CairnError(ErrorCode.USAGE, `effectDurability must be "fsync" or "no-fsync", got ${JSON.stringify(opts.effectDurability)}`);
   }
-  if (opts.traceLimit !== undefined) traceLimit(opts.traceLimit); // E_USAGE before anything runs
   // One holder at a time on a data root (effects/data-root-lock.ts): the caller's lock, checked
   // to cover this data root, or the data root's lock, taken for this run.
   const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
