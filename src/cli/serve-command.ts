@@ -217,14 +217,10 @@ export function serveCommand(): Command {
       try {
         url = await server.listen(opts.port, opts.host);
       } catch (err) {
+        // listen() names what failed (server/app.ts `listenError`: the address in use, with
+        // --host localhost perhaps ::1 only) and has closed the server; close() again is a no-op.
         await server.close();
-        if (err instanceof CairnError) throw err; // says what it is (no free port on every localhost address…)
-        // Node names the address that failed: with --host localhost, it may be ::1 only.
-        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-        const where = typeof e.address === "string" ? ` (${e.address.includes(":") ? `[${e.address}]` : e.address}:${String(e.port)})` : "";
-        throw new CairnError(ErrorCode.INVALID_INPUT, `cannot listen on ${opts.host}:${opts.port}: ${e.code === "EADDRINUSE" ? `address already in use${where}` : e.message}`, {
-          host: opts.host, port: opts.port, errno: e.code, address: e.address,
-        });
+        throw err;
       }
       // Before the URL is printed: once it is, a signal closes the server (never the default action).
       const closed = closeOnSignal(server, out);

@@ -4,8 +4,8 @@
  * the server's workspace, CS state under its data root), without pictures.
  *
  * At start (`serveableSnapshot`, before the server takes its data-root lock): the snapshot held
- * in memory is verified again — its content hashes to its digest and is well-formed — and an
- * independent copy is prepared once (module bundles re-hashed, every handler resolved), so a
+ * in memory is verified again by `prepareSnapshot` — its content hashes to its digest and is
+ * well-formed — and an independent copy is prepared once (module bundles re-hashed, every handler resolved), so a
  * tampered snapshot keeps the server from starting with `E_SNAPSHOT_INTEGRITY`. A snapshot with
  * lane-bound steps is refused with `E_USAGE` (`details.reason = "plane_required"`): the server
  * has no execution-plane node to run them, and it fails at start rather than per request.
@@ -13,7 +13,7 @@
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { laneBoundSteps } from "../workflow/cairn/lane-compile.js";
 import { prepareSnapshot, runCairnWorkflow, type PreparedSnapshot } from "../workflow/cairn/run.js";
-import { reverifySealedSnapshot, type SealedSnapshot } from "../workflow/cairn/seal.js";
+import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { DataRootLock } from "../workflow/effects/index.js";
 import { MAX_LISTED_NAMES } from "./constants.js";
 import { boundedList, HttpError, type RunTarget } from "./target.js";
@@ -26,7 +26,7 @@ export function serveableSnapshot(sealed: SealedSnapshot): PreparedSnapshot {
   if (sealed === null || typeof sealed !== "object" || typeof sealed.digest !== "string") {
     throw new CairnError(ErrorCode.USAGE, "ServerOptions.snapshot must be a sealed Cairn snapshot (loadSealedFile, loadSnapshotFromStore)", { field: "snapshot" });
   }
-  const prepared = prepareSnapshot(reverifySealedSnapshot(sealed, `snapshot ${sealed.digest}`));
+  const prepared = prepareSnapshot(sealed); // re-verified there (content re-hashed, private copy)
   const lanes = Object.entries(prepared.sealed.content.workflows).flatMap(([fqdn, wf]) => laneBoundSteps(wf).map((s) => `${fqdn} ${s}`));
   if (lanes.length > 0) {
     throw new CairnError(

@@ -159,6 +159,21 @@ describe("F8: runCairnWorkflowWithPlane checks its plane binding before anything
     const ok = await runCairnWorkflowWithPlane({ snapshot: snap, payload: payload({ x: 1 }), dataRoot: join(dir, "data"), baseDir: dir, plane: { ...g, authority: { ...g.authority, ttlMs: 1000 } } });
     expect(ok.status).not.toBe("ERROR");
   });
+
+  it("the run's other options are checked before the data root's lock too, as runCairnWorkflow checks them", async () => {
+    const { snap, dir } = await prepared(baseDecl());
+    const g = good();
+    const base = { snapshot: snap, payload: payload({ x: 1 }), dataRoot: join(dir, "data"), baseDir: dir, plane: g };
+    // Before: an empty dataRoot was named by the lock ("acquireDataRootLock: …"), an unknown or
+    // runPgsWorkflow-only key was ignored.
+    const empty = await refusal(() => runCairnWorkflowWithPlane({ ...base, dataRoot: "" }));
+    expect([empty.code, empty.message.startsWith("runCairnWorkflowWithPlane:")]).toEqual(["E_USAGE", true]);
+    const typo = await refusal(() => runCairnWorkflowWithPlane({ ...base, basedir: dir } as never));
+    expect([typo.code, typo.details.field, typo.details.suggestion]).toEqual(["E_USAGE", "basedir", "baseDir"]);
+    const pgsOnly = await refusal(() => runCairnWorkflowWithPlane({ ...base, traceLimit: { maxBytes: 4096 } } as never));
+    expect([pgsOnly.code, pgsOnly.details.field]).toEqual(["E_USAGE", "traceLimit"]);
+    expect(existsSync(join(dir, "data"))).toBe(false);
+  });
 });
 
 describe("F9: fromPlain refuses what is not JSON data, naming its path", () => {

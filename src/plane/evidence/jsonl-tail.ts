@@ -12,9 +12,9 @@
  *    refuses only a torn tail that stays put (`settledTornTail`: the size unchanged over
  *    TORN_TAIL_RECHECKS waits of TORN_TAIL_RECHECK_MS, 150 ms); a record being written ends
  *    within microseconds, a torn tail never does. On a heavily loaded machine a writer can be
- *    descheduled mid-write for longer than that (with waits of 6 ms in all, one append in ~30,000 of two busy
- *    writers was refused at load 7 on 2 cores): the refused exec fails before it dispatches
- *    anything (E_STORE_CORRUPT), and can be retried.
+ *    descheduled mid-write for longer (a settle of 6 ms refused one append in ~30,000 of two
+ *    busy writers at load 7 on 2 cores; 150 ms none in 180,000): a refused exec fails before it
+ *    dispatches anything (E_STORE_CORRUPT), and can be retried.
  *  - `undoPartialAppend`: after a failed or short write (ENOSPC, EFBIG, EIO) the bytes this
  *    append did write are cut off again (ftruncate, then fsync), but only if they are still the
  *    last bytes of the file, so a record another process appended after them (O_APPEND) is

@@ -73,7 +73,7 @@ import type { SnapshotStep } from "./model.js";
 import { follow } from "./paths.js";
 import { RESERVED_RESULT_FIELD } from "./usercts.js";
 import { constBindingValue } from "./sealed-value.js";
-import { missingOutputs, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
+import { checkRunCairnOptions, missingOutputs, RUN_CAIRN_OPTION_KEYS, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
 
 /** Edge type from a recorded run's trace to the evidence records of its lane-bound steps. */
 export const LANE_EVIDENCE_EDGE_TYPE = "cairn.workflow.lane-evidence";
@@ -275,7 +275,9 @@ export async function executeLaneStep(call: LaneStepCall, plane: PlaneRunBinding
  * comment). Steps without a lane run exactly as in `runCairnWorkflow`.
  */
 export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Promise<CairnRunResult> {
-  checkPlaneBinding((opts as { plane?: unknown } | undefined)?.plane);
+  // Every option before the lock is taken (the run's own checks would come after it).
+  checkRunCairnOptions(opts, "runCairnWorkflowWithPlane", PLANE_RUN_OPTION_KEYS);
+  checkPlaneBinding(opts.plane);
   // The data root's lock, taken without blocking the event loop (the plane's lanes, timers and
   // any server in this process keep running while another process holds it).
   const waitMs = opts.dataRootLockWaitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.dataRootLockWaitMs, "dataRootLockWaitMs");
@@ -286,6 +288,9 @@ export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Pro
     own?.release();
   }
 }
+
+/** The keys of `RunCairnPlaneOptions`: a Cairn run's, but the session the driver sets, and `plane`. */
+const PLANE_RUN_OPTION_KEYS: readonly string[] = Object.freeze([...RUN_CAIRN_OPTION_KEYS.filter((k) => k !== "planeSession"), "plane"]);
 
 /** The keys of `RunCairnPlaneOptions.plane` and of its `authority` (any other is refused, with a did-you-mean). */
 export const PLANE_BINDING_KEYS: readonly string[] = Object.freeze(["node", "authority", "clock", "storeSink"]);

@@ -360,15 +360,23 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
   return out;
 }
 
-/** One run of a workflow of a prepared snapshot, end to end. */
-export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
-  const fn = "runCairnWorkflow";
+/**
+ * A Cairn run's options, before anything runs or is locked: an object, no `runPgsWorkflow`-only
+ * option, no unknown key (`keys`; did-you-mean), and their values (`checkRunCairnValues`).
+ * `fn` names the entry point in messages (runCairnWorkflow, runCairnWorkflowWithPlane).
+ */
+export function checkRunCairnOptions(opts: RunCairnOptions, fn: string, keys: readonly string[] = RUN_CAIRN_OPTION_KEYS): void {
   if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `${fn}: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
   for (const k of PGS_ONLY_OPTION_KEYS) {
     if (k in opts) throw new CairnError(ErrorCode.USAGE, `${fn}: ${k} is an option of runPgsWorkflow, not of Cairn snapshot runs (which do not take it)`, { field: k });
   }
-  refuseUnknownKeys(opts, RUN_CAIRN_OPTION_KEYS, `${fn} option`, `${fn} options`);
+  refuseUnknownKeys(opts, keys, `${fn} option`, `${fn} options`);
   checkRunCairnValues(opts, fn);
+}
+
+/** One run of a workflow of a prepared snapshot, end to end. */
+export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
+  checkRunCairnOptions(opts, "runCairnWorkflow");
   // Lane-bound steps need an execution-plane node: runCairnWorkflowWithPlane (lane-step.ts).
   const lanes = laneBoundSteps(selectWorkflow(opts.snapshot, opts.workflow)[1]);
   if (lanes.length > 0) {

@@ -205,7 +205,6 @@ function lockedElsewhere(root: string, realPath: string, lockFile: string, waitM
   );
 }
 
-/** Checks a lock wait (ms): an integer in 0..MAX_DATA_ROOT_LOCK_WAIT_MS; `E_USAGE` otherwise. */
 /** The keys of the lock functions' options. */
 const LOCK_OPTION_KEYS: readonly string[] = ["waitMs"];
 
@@ -222,6 +221,7 @@ function checkLockArguments(dataRoot: unknown, opts: unknown): void {
   refuseUnknownKeys(opts, LOCK_OPTION_KEYS, "acquireDataRootLock option", "acquireDataRootLock options");
 }
 
+/** Checks a lock wait (ms): an integer in 0..MAX_DATA_ROOT_LOCK_WAIT_MS; `E_USAGE` otherwise. */
 export function checkDataRootLockWait(waitMs: unknown, what: string): number {
   if (typeof waitMs !== "number" || !Number.isInteger(waitMs) || waitMs < 0 || waitMs > MAX_DATA_ROOT_LOCK_WAIT_MS) {
     throw new CairnError(ErrorCode.USAGE, `${what} must be an integer number of milliseconds in 0..${MAX_DATA_ROOT_LOCK_WAIT_MS}, got ${String(waitMs)}`, { field: what });

@@ -141,10 +141,10 @@ function summaryView(file: string, problem: SummaryProblem | undefined): NonNull
   return { file, complete: problem.diagnosis === "foreign" && problem.complete === true, problem: problem.text, ...(problem.diagnosis === "torn" ? {} : { diagnosis: problem.diagnosis }) };
 }
 
-/** Examines one trace file (or trace directory). */
 /** The keys of `ExamineOptions`: any other key is E_USAGE naming the one it probably meant. */
 const EXAMINE_OPTION_KEYS: readonly string[] = ["workspace", "snapshot", "openStore"];
 
+/** Examines one trace file (or trace directory). */
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
   if (typeof arg !== "string" || arg === "") throw new CairnError(ErrorCode.USAGE, `examineTrace: the trace must be a non-empty path, got ${describeArgument(arg)}`, { field: "trace" });
   if (!isOptionsObject(opts as unknown)) throw new CairnError(ErrorCode.USAGE, `examineTrace: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
