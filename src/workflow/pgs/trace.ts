@@ -66,7 +66,11 @@ export const TRACE_LIMIT_REASON = "trace_limit";
 export interface TraceLimit {
   /** Largest trace in bytes (default and maximum `MAX_TRACE_BYTES`). */
   maxBytes: number;
-  /** Bytes at the end only an `ERROR` event may use (default `TRACE_ERROR_RESERVE_BYTES`, at most half of `maxBytes`; less than `maxBytes`). */
+  /**
+   * Bytes at the end only an `ERROR` event may use (default `TRACE_ERROR_RESERVE_BYTES`, at most
+   * half of `maxBytes`; less than `maxBytes`). `runPgsWorkflow` also requires at least
+   * `MIN_TRACE_ERROR_RESERVE_BYTES` (run.ts): a smaller reserve may not hold the ERROR event.
+   */
   errorReserveBytes: number;
 }
 
