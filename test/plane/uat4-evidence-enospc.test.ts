@@ -12,12 +12,12 @@ import { appendFileSync, existsSync, readFileSync, statSync, truncateSync, write
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { canonicalize } from "../../src/core/canonical.js";
-import { CairnError } from "../../src/core/errors.js";
 import type { Evidence } from "../../src/plane/contracts/execution.js";
 import { JsonlEvidenceSink } from "../../src/plane/evidence/sinks.js";
 import { TAIL_SCAN_CHUNK_BYTES } from "../../src/plane/evidence/jsonl-tail.js";
 import { EchoLane, harness, request, scratchDir } from "./node-helpers.js";
 import { CLI, TempDirs, cairn, PLANE_PROCESS_REQUEST } from "../cli/helpers.js";
+import { cairnErrorOf } from "../cairn-error-of.js";
 
 const hook = vi.hoisted(() => ({
   /**
@@ -57,15 +57,6 @@ function shortThenFull(keep: number, before?: () => void): void {
   };
 }
 
-function thrown(fn: () => unknown): CairnError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CairnError) return err;
-    throw err;
-  }
-  throw new Error("did not throw");
-}
 
 async function records(n: number): Promise<Evidence[]> {
   const h = harness({ lane: new EchoLane("echo") });
@@ -92,7 +83,7 @@ describe("F3: a failed append leaves no partial record", () => {
     sink.emit(a!);
     const before = readFileSync(path);
     shortThenFull(50);
-    const err = thrown(() => sink.emit(b!));
+    const err = cairnErrorOf(() => sink.emit(b!));
     expect(hook.write).toBeUndefined(); // the injected short write and ENOSPC both happened
     expect(err.code).toBe("E_STORE_IO");
     expect(err.message).toBe(`cannot write evidence file ${path}: ENOSPC: no space left on device`);
@@ -107,7 +98,7 @@ describe("F3: a failed append leaves no partial record", () => {
     const [a] = await records(1);
     const path = join(scratchDir(), "new.jsonl");
     shortThenFull(7);
-    expect(thrown(() => new JsonlEvidenceSink(path).emit(a!)).code).toBe("E_STORE_IO");
+    expect(cairnErrorOf(() => new JsonlEvidenceSink(path).emit(a!)).code).toBe("E_STORE_IO");
     expect(statSync(path).size).toBe(0);
   });
 
@@ -118,7 +109,7 @@ describe("F3: a failed append leaves no partial record", () => {
     sink.emit(a!);
     const other = `${canonicalize(c)}\n`;
     shortThenFull(40, () => appendFileSync(path, other)); // another process appends between our fstat and our write
-    expect(thrown(() => sink.emit(b!)).code).toBe("E_STORE_IO");
+    expect(cairnErrorOf(() => sink.emit(b!)).code).toBe("E_STORE_IO");
     expect(readFileSync(path, "utf8")).toBe(`${canonicalize(a)}\n${other}`);
   });
 
@@ -137,7 +128,7 @@ describe("F3: a failed append leaves no partial record", () => {
       hook.write = undefined;
       throw enospc();
     };
-    const err = thrown(() => sink.emit(b!));
+    const err = cairnErrorOf(() => sink.emit(b!));
     expect(err.message).toBe(
       `cannot write evidence file ${path}: ENOSPC: no space left on device; part of the record was written and could not be removed: the file may end in a torn line`,
     );
@@ -166,7 +157,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
     const first = `${canonicalize(a)}\n`;
     const torn = `${canonicalize(b)}`.slice(0, 60);
     writeFileSync(path, first + torn);
-    const err = thrown(() => new JsonlEvidenceSink(path).emit(b!));
+    const err = cairnErrorOf(() => new JsonlEvidenceSink(path).emit(b!));
     const offset = Buffer.byteLength(first);
     expect(err.toJSON()).toEqual({
       code: "E_STORE_CORRUPT",
@@ -186,7 +177,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
     const [a, b] = await records(2);
     const path = join(scratchDir(), "it's complete.jsonl");
     writeFileSync(path, canonicalize(a));
-    const err = thrown(() => new JsonlEvidenceSink(path).emit(b!));
+    const err = cairnErrorOf(() => new JsonlEvidenceSink(path).emit(b!));
     const q = `'${path.replace(/'/g, "'\\''")}'`;
     expect(err.message).toBe(
       `evidence file ${path} ends in a torn line (line 1: ${Buffer.byteLength(canonicalize(a))} bytes after offset 0 without a newline, a complete JSON object: its newline is missing): ` +
@@ -205,7 +196,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
     const lines = Math.ceil((3 * TAIL_SCAN_CHUNK_BYTES) / line.length);
     const torn = '{"pad":"' + "y".repeat(2 * TAIL_SCAN_CHUNK_BYTES);
     writeFileSync(path, line.repeat(lines) + torn);
-    const err = thrown(() => new JsonlEvidenceSink(path).emit(a!));
+    const err = cairnErrorOf(() => new JsonlEvidenceSink(path).emit(a!));
     expect(err.details).toEqual({ path, reason: "torn_jsonl_tail", line: lines + 1, offset: line.length * lines, bytes: torn.length, complete: false });
   });
 
@@ -224,7 +215,7 @@ describe("F3: a file ending in a torn line is refused, never appended to", () =>
     const [a] = await records(1);
     const path = join(scratchDir(), "cr.jsonl");
     writeFileSync(path, '{"x":1}\r');
-    expect(thrown(() => new JsonlEvidenceSink(path).emit(a!)).details).toMatchObject({ reason: "torn_jsonl_tail", line: 1, offset: 0, bytes: 8 });
+    expect(cairnErrorOf(() => new JsonlEvidenceSink(path).emit(a!)).details).toMatchObject({ reason: "torn_jsonl_tail", line: 1, offset: 0, bytes: 8 });
   });
 });
 

@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { join } from "node:path";
 import { isVolumeFull, STORE_VOLUME_FULL_REASON, STORE_VOLUME_LOW_BYTES } from "../../src/store/volume-full.js";
 import { openStore } from "../../src/store/store.js";
-import { CairnError } from "../../src/core/errors.js";
 import { tempDir } from "./helpers.js";
+import { cairnErrorOf } from "../cairn-error-of.js";
 
 const fault = vi.hoisted(() => ({ lockFull: false, shmIoErr: false, availableBytes: undefined as number | undefined }));
 
@@ -57,15 +57,6 @@ function madeStore(): string {
   return dir;
 }
 
-function errorOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
 
 const HINT = "free space on it outside the store, then retry (SQLite needs room there for its lock and catalog files before any command, gc included, can use the store)";
 
@@ -74,7 +65,7 @@ describe("a store on a full volume: E_STORE_IO saying the volume is full", () =>
     const dir = madeStore();
     fault.lockFull = true;
     fault.availableBytes = 0;
-    const e = errorOf(() => openStore({ dir }));
+    const e = cairnErrorOf(() => openStore({ dir }));
     expect(e.code).toBe("E_STORE_IO");
     expect(e.message).toBe(`cannot lock store ${dir}: database or disk is full; the volume holding the store ${dir} is full (0 bytes available): ${HINT}`);
     expect(e.details).toEqual({ path: dir, reason: STORE_VOLUME_FULL_REASON, availableBytes: 0, sqliteCode: "SQLITE_FULL" });
@@ -87,7 +78,7 @@ describe("a store on a full volume: E_STORE_IO saying the volume is full", () =>
     const catalog = join(dir, "catalog.sqlite");
     fault.shmIoErr = true;
     fault.availableBytes = 8192;
-    const e = errorOf(() => openStore({ dir }));
+    const e = cairnErrorOf(() => openStore({ dir }));
     expect(e.code).toBe("E_STORE_IO");
     expect(e.message).toBe(`cannot use catalog ${catalog}: disk I/O error; the volume holding the store ${dir} is full (8192 bytes available): ${HINT}`);
     expect(e.details).toEqual({ path: catalog, reason: STORE_VOLUME_FULL_REASON, availableBytes: 8192, sqliteCode: "SQLITE_IOERR_SHMSIZE" });
@@ -99,7 +90,7 @@ describe("a store on a full volume: E_STORE_IO saying the volume is full", () =>
     const dir = madeStore();
     fault.shmIoErr = true;
     fault.availableBytes = STORE_VOLUME_LOW_BYTES; // not below the bound
-    const e = errorOf(() => openStore({ dir }));
+    const e = cairnErrorOf(() => openStore({ dir }));
     expect([e.code, e.message]).toEqual(["E_STORE_IO", `cannot use catalog ${join(dir, "catalog.sqlite")}: disk I/O error`]);
     expect(e.details).toEqual({ path: join(dir, "catalog.sqlite") });
   });

@@ -107,6 +107,25 @@ export function traceText(r: CairnRunResult): string {
   return readFileSync(join(r.traceDirAbs, `${r.traceId}.jsonl`), "utf8");
 }
 
+/** One event of a run's trace, as the tests read it. */
+export interface TraceEvent {
+  event_type: string;
+  result_status?: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** The events of a run's trace, in order. */
+export function events(r: CairnRunResult): TraceEvent[] {
+  return traceText(r).trim().split("\n").map((l) => JSON.parse(l) as TraceEvent);
+}
+
+/** The first CC_STEP event of step `id`; throws when there is none. */
+export function stepEvent(r: CairnRunResult, id: string): TraceEvent {
+  const e = events(r).find((x) => x.event_type === "CC_STEP" && x.detail.step_id === id);
+  if (e === undefined) throw new Error(`no CC_STEP for ${id}`);
+  return e;
+}
+
 /** The code, message and `details.check` of the CairnError `fn` throws (a snapshot refusal); throws when it does not. */
 export function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
   try {

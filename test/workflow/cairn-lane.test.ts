@@ -25,11 +25,11 @@ import { PlaneNode, rejectionEvidenceMessage } from "../../src/plane/node/node.j
 import { openStore, type Store } from "../../src/store/store.js";
 import { LANE_EVIDENCE_EDGE_TYPE, runCairnWorkflowWithPlane, type PlaneRunBinding } from "../../src/workflow/cairn/lane-step.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
-import { prepareSnapshot, runCairnWorkflow, type CairnRunResult, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
+import { prepareSnapshot, runCairnWorkflow, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { examineTrace } from "../../src/workflow/examine/index.js";
 import { keys } from "../plane/node-helpers.js";
-import { baseDecl, compileDecl, laneRegistryDecl, payload, prepared, tempDir, traceText } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, laneRegistryDecl, payload, prepared, events, stepEvent, tempDir, traceText } from "./cairn-fixture.js";
 
 const T0 = 1_800_000_000_000;
 const AUDIENCE = "cairn-wf-test";
@@ -105,17 +105,6 @@ interface EvidenceLine {
 }
 const evidenceLines = (file: string): EvidenceLine[] => readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as EvidenceLine);
 
-interface TraceEvent {
-  event_type: string;
-  result_status?: string;
-  detail: Record<string, unknown>;
-}
-const events = (r: CairnRunResult): TraceEvent[] => traceText(r).trim().split("\n").map((l) => JSON.parse(l) as TraceEvent);
-const stepEvent = (r: CairnRunResult, id: string): TraceEvent => {
-  const e = events(r).find((x) => x.event_type === "CC_STEP" && x.detail.step_id === id);
-  if (e === undefined) throw new Error(`no CC_STEP for ${id}`);
-  return e;
-};
 
 /** Reads JSON on stdin, answers {digest: "up:<VALUE>"}; value "fail" exits 3 with stderr. */
 const SHOUT = `let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const i=JSON.parse(s);if(i.value==="fail"){process.stderr.write("refused");process.exit(3)}process.stdout.write(JSON.stringify({digest:"up:"+String(i.value).toUpperCase()}))})`;

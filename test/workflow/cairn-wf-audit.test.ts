@@ -26,18 +26,12 @@ import { examineTrace } from "../../src/workflow/examine/index.js";
 import { parsePyJson } from "../../src/workflow/pgs/pyjson.js";
 import { replayInTemp } from "../../src/workflow/pgs/replay.js";
 import type { PyObject } from "../../src/workflow/pgs/value.js";
-import { baseDecl, compileDecl, laneRegistryDecl, prepared, run, tempDir, traceText, writeTree } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, laneRegistryDecl, prepared, events, run, tempDir, traceText, writeTree } from "./cairn-fixture.js";
 import { cairnErrorOf } from "./pgs-fixture.js";
 
 type Decl = Record<string, unknown>;
 const WF = "test::WF_TEST_V0";
 const traceFile = (r: CairnRunResult): string => join(r.traceDirAbs, `${r.traceId}.jsonl`);
-interface TraceEvent {
-  event_type: string;
-  result_status: string | null;
-  detail: Record<string, unknown>;
-}
-const events = (r: CairnRunResult): TraceEvent[] => traceText(r).trim().split("\n").map((l) => JSON.parse(l) as TraceEvent);
 /** The resolved inputs of step `step` of node `node` in the trace (its first visit). */
 function stepInputs(r: CairnRunResult, node: string, step: string): unknown {
   const evs = events(r);

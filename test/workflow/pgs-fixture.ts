@@ -1,7 +1,6 @@
 /** Shared helpers of the PGS runtime tests: writable copies of the read-only fixture pack. */
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { afterEach } from "vitest";
-import { CairnError } from "../../src/core/errors.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,16 +102,7 @@ export function scratchPerTest(sandboxOpts: { seedLicenseFacts?: boolean } = { s
   };
 }
 
-/** The CairnError `f` throws; any other throw propagates, and not throwing fails. */
-export function cairnErrorOf(f: () => unknown): CairnError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CairnError) return e;
-    throw e;
-  }
-  throw new Error("expected a CairnError");
-}
+export { cairnErrorOf } from "../cairn-error-of.js";
 
 /** A run's trace file and summary (`<traceId>.jsonl`, `<traceId>.md`) and the summary's text. */
 export function traceFiles(traceDirAbs: string, traceId: string): { trace: string; md: string; text: string } {

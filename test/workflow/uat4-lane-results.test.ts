@@ -28,7 +28,7 @@ import { replayCairnRun } from "../../src/workflow/cairn/replay.js";
 import type { CairnRunResult } from "../../src/workflow/cairn/run.js";
 import { WORKFLOW_ENGINE } from "../../src/workflow/pgs/record.js";
 import { keys } from "../plane/node-helpers.js";
-import { baseDecl, payload, prepared, run, tempDir, traceText } from "./cairn-fixture.js";
+import { baseDecl, payload, prepared, run, events, stepEvent, tempDir, type TraceEvent } from "./cairn-fixture.js";
 
 const T0 = 1_800_000_000_000;
 const AUDIENCE = "cairn-wf-uat4";
@@ -62,17 +62,6 @@ function answering(answer: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-interface TraceEvent {
-  event_type: string;
-  result_status?: string;
-  detail: Record<string, unknown>;
-}
-const events = (r: CairnRunResult): TraceEvent[] => traceText(r).trim().split("\n").map((l) => JSON.parse(l) as TraceEvent);
-const stepEvent = (r: CairnRunResult, id: string): TraceEvent => {
-  const e = events(r).find((x) => x.event_type === "CC_STEP" && x.detail.step_id === id);
-  if (e === undefined) throw new Error(`no CC_STEP for ${id}`);
-  return e;
-};
 const completeOf = (r: CairnRunResult, node: string): TraceEvent => {
   const e = events(r).find((x) => x.event_type === "CC_COMPLETE" && String(x.detail.cc_fqdn).endsWith(`::${node}`));
   if (e === undefined) throw new Error(`no CC_COMPLETE for ${node}`);
