@@ -222,7 +222,7 @@ describe("F2: Ed25519AuthorityVerifier options are checked, errors name the opti
     [null, "options", "Ed25519AuthorityVerifier: options: must be an object {audience, trustedKeys, policy, verifierId?}"],
   ])("%j", (opts, option, message) => {
     const err = thrown(() => new Ed25519AuthorityVerifier(opts as never));
-    expect(err.toJSON()).toEqual({ code: "E_USAGE", message, details: { option } });
+    expect(err.toJSON()).toEqual({ code: "E_USAGE", message, details: { field: option } });
   });
 
   it("valid options still build the verifier", () => {

@@ -60,9 +60,9 @@ describe("F7: authority options refuse unknown keys", () => {
     const exp = await refusal(() => signAuthorityRef({ ...SIGN, expiresat: 5 } as never));
     expect([exp.code, exp.details.field, exp.details.suggestion]).toEqual(["E_USAGE", "expiresat", "expiresAt"]);
     const none = await refusal(() => (signAuthorityRef as (x?: unknown) => unknown)());
-    expect([none.code, none.details.option]).toEqual(["E_USAGE", "options"]);
+    expect([none.code, none.details.field]).toEqual(["E_USAGE", "options"]);
     const noKey = await refusal(() => signAuthorityRef({ ...SIGN, privateKey: undefined } as never));
-    expect([noKey.code, noKey.details.option]).toEqual(["E_USAGE", "privateKey"]);
+    expect([noKey.code, noKey.details.field]).toEqual(["E_USAGE", "privateKey"]);
     expect(signAuthorityRef(SIGN).subject).toBe("alice");
   });
 });
@@ -77,7 +77,7 @@ describe("F6: node and id-source options are checked at construction", () => {
   it("sequentialIds / taggedIds without a clock are E_USAGE naming it", async () => {
     for (const f of [() => (sequentialIds as (c?: unknown) => unknown)(), () => taggedIds(undefined as never, "t1"), () => sequentialIds({} as never)]) {
       const r = await refusal(f);
-      expect([r.code, r.details.option]).toEqual(["E_USAGE", "clock"]);
+      expect([r.code, r.details.field]).toEqual(["E_USAGE", "clock"]);
     }
   });
 
@@ -91,7 +91,7 @@ describe("F6: node and id-source options are checked at construction", () => {
     ];
     for (const [opts, option] of cases) {
       const r = await refusal(() => new PlaneNode(opts as never));
-      expect([r.code, r.details.option]).toEqual(["E_USAGE", option]);
+      expect([r.code, r.details.field]).toEqual(["E_USAGE", option]);
     }
     const typo = await refusal(() => new PlaneNode({ nodeId: "n", clock, ids, metdata: {} } as never));
     expect([typo.code, typo.details.field, typo.details.suggestion]).toEqual(["E_USAGE", "metdata", "metadata"]);
@@ -110,7 +110,7 @@ describe("F6: node and id-source options are checked at construction", () => {
     ];
     for (const [c, o, option] of cases) {
       const r = await refusal(() => build(c, o));
-      expect([r.code, r.details.option]).toEqual(["E_USAGE", option]);
+      expect([r.code, r.details.field]).toEqual(["E_USAGE", option]);
     }
     const typo = await refusal(() => build(cfg, { clock, ids, inlineFunction: {} }));
     expect([typo.code, typo.details.field, typo.details.suggestion]).toEqual(["E_USAGE", "inlineFunction", "inlineFunctions"]);
@@ -143,7 +143,7 @@ describe("F8: runCairnWorkflowWithPlane checks its plane binding before anything
     ];
     for (const [plane, option] of cases) {
       const r = await refusal(() => runCairnWorkflowWithPlane({ snapshot: snap, payload: payload({ x: 1 }), dataRoot: join(dir, "data"), baseDir: dir, plane: plane as never }));
-      expect([r.code, r.details.option], JSON.stringify(option)).toEqual(["E_USAGE", option]);
+      expect([r.code, r.details.field], JSON.stringify(option)).toEqual(["E_USAGE", option]);
     }
     const typos: Array<[unknown, string, string]> = [
       [{ ...g, authority: { ...g.authority, ttlMS: 1 } }, "ttlMS", "ttlMs"],

@@ -181,11 +181,11 @@ export const VERIFIER_OPTION_KEYS: readonly string[] = Object.freeze(["audience"
  */
 function checkSignInput(input: unknown): asserts input is SignAuthorityInput {
   if (!isOptionsObject(input)) {
-    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: options must be an object {privateKey, keyId, subject, audience, request, issuedAt, expiresAt, …}, got ${describeArgument(input)}`, { option: "options" });
+    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: options must be an object {privateKey, keyId, subject, audience, request, issuedAt, expiresAt, …}, got ${describeArgument(input)}`, { field: "options" });
   }
   refuseUnknownKeys(input, SIGN_AUTHORITY_INPUT_KEYS, "signAuthorityRef option", "signAuthorityRef options");
   if (typeof input.privateKey !== "string" && !(input.privateKey instanceof KeyObject)) {
-    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: privateKey must be an Ed25519 private key (KeyObject or PEM text), got ${describeArgument(input.privateKey)}`, { option: "privateKey" });
+    throw new CairnError(ErrorCode.USAGE, `signAuthorityRef: privateKey must be an Ed25519 private key (KeyObject or PEM text), got ${describeArgument(input.privateKey)}`, { field: "privateKey" });
   }
 }
 
@@ -243,7 +243,7 @@ function refuse(reason: "authority_rejected" | "authority_expired" | "policy_den
 }
 
 function optionError(option: string, message: string): CairnError {
-  return new CairnError(ErrorCode.USAGE, `Ed25519AuthorityVerifier: ${option}: ${message}`, { option });
+  return new CairnError(ErrorCode.USAGE, `Ed25519AuthorityVerifier: ${option}: ${message}`, { field: option });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -258,7 +258,7 @@ function checkVerifierOptions(opts: unknown): asserts opts is Ed25519VerifierOpt
   if (!isObject(opts)) throw optionError("options", "must be an object {audience, trustedKeys, policy, verifierId?}");
   refuseUnknownKeys(opts, VERIFIER_OPTION_KEYS, "Ed25519AuthorityVerifier option", "Ed25519AuthorityVerifier options");
   // the audience's message as before this check was added
-  if (!isNonEmpty(opts.audience)) throw new CairnError(ErrorCode.USAGE, "authority audience must be a non-empty string", { option: "audience" });
+  if (!isNonEmpty(opts.audience)) throw new CairnError(ErrorCode.USAGE, "authority audience must be a non-empty string", { field: "audience" });
   if (!Array.isArray(opts.trustedKeys)) throw optionError("trustedKeys", "must be an array of {id, key}");
   opts.trustedKeys.forEach((k: unknown, i) => {
     if (!isObject(k)) throw optionError(`trustedKeys[${i}]`, "must be an object {id, key}");

@@ -91,9 +91,9 @@ export const BUILD_NODE_OPTION_KEYS: readonly string[] = Object.freeze(["clock",
 function checkBuildArguments(cfg: unknown, o: unknown): asserts o is BuildNodeOptions {
   const c = cfg as Partial<Record<keyof NodeConfig, unknown>> | null;
   if (!isOptionsObject(c) || typeof c.node_id !== "string" || !Array.isArray(c.lanes) || !Array.isArray(c.targets) || !isOptionsObject(c.authority) || !isOptionsObject(c.evidence) || typeof c.name !== "string" || (c.file !== null && typeof c.file !== "string")) {
-    throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: cfg must be a loaded NodeConfig (from loadNodeConfig or resolveNodeConfig), got ${describeArgument(cfg)}`, { option: "cfg" });
+    throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: cfg must be a loaded NodeConfig (from loadNodeConfig or resolveNodeConfig), got ${describeArgument(cfg)}`, { field: "cfg" });
   }
-  if (!isOptionsObject(o)) throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: options must be an object {clock, ids, …}, got ${describeArgument(o)}`, { option: "options" });
+  if (!isOptionsObject(o)) throw new CairnError(ErrorCode.USAGE, `buildNodeFromConfig: options must be an object {clock, ids, …}, got ${describeArgument(o)}`, { field: "options" });
   refuseUnknownKeys(o, BUILD_NODE_OPTION_KEYS, "buildNodeFromConfig option", "buildNodeFromConfig options");
   checkClockOption(o.clock, "buildNodeFromConfig");
   checkIdsOption(o.ids, "buildNodeFromConfig");

@@ -22,14 +22,14 @@ export interface IdSource {
  */
 export function checkClockOption(v: unknown, where: string, option = "clock"): asserts v is Clock {
   if (v === null || typeof v !== "object" || typeof (v as { now?: unknown }).now !== "function") {
-    throw new UsageError(`${where}: ${option} must be a Clock (an object with a now() method), got ${describeArgument(v)}`, { option });
+    throw new UsageError(`${where}: ${option} must be a Clock (an object with a now() method), got ${describeArgument(v)}`, { field: option });
   }
 }
 
 /** As `checkClockOption`, for an IdSource (an object with a `next` method). */
 export function checkIdsOption(v: unknown, where: string, option = "ids"): asserts v is IdSource {
   if (v === null || typeof v !== "object" || typeof (v as { next?: unknown }).next !== "function") {
-    throw new UsageError(`${where}: ${option} must be an IdSource (an object with a next(prefix) method, e.g. sequentialIds(clock)), got ${describeArgument(v)}`, { option });
+    throw new UsageError(`${where}: ${option} must be an IdSource (an object with a next(prefix) method, e.g. sequentialIds(clock)), got ${describeArgument(v)}`, { field: option });
   }
 }
 

@@ -226,13 +226,13 @@ export const PLANE_NODE_OPTION_KEYS: readonly string[] = Object.freeze(["nodeId"
  * `metadata` (if given) a JSON object — E_USAGE naming the option otherwise.
  */
 function checkPlaneNodeOptions(opts: unknown): asserts opts is PlaneNodeOptions {
-  if (!isOptionsObject(opts)) throw new UsageError(`PlaneNode: options must be an object {nodeId, clock, ids, metadata?}, got ${describeArgument(opts)}`, { option: "options" });
+  if (!isOptionsObject(opts)) throw new UsageError(`PlaneNode: options must be an object {nodeId, clock, ids, metadata?}, got ${describeArgument(opts)}`, { field: "options" });
   refuseUnknownKeys(opts, PLANE_NODE_OPTION_KEYS, "PlaneNode option", "PlaneNode options");
   // the node id's message as before this check was added
-  if (typeof opts.nodeId !== "string" || opts.nodeId.length === 0) throw new UsageError("node id must be a non-empty string", { option: "nodeId" });
+  if (typeof opts.nodeId !== "string" || opts.nodeId.length === 0) throw new UsageError("node id must be a non-empty string", { field: "nodeId" });
   checkClockOption(opts.clock, "PlaneNode");
   checkIdsOption(opts.ids, "PlaneNode");
-  if (opts.metadata !== undefined && !isJsonObject(opts.metadata)) throw new UsageError("PlaneNode: metadata must be a JSON object (JSON values only)", { option: "metadata" });
+  if (opts.metadata !== undefined && !isJsonObject(opts.metadata)) throw new UsageError("PlaneNode: metadata must be a JSON object (JSON values only)", { field: "metadata" });
 }
 
 export class PlaneNode {

@@ -297,7 +297,7 @@ export const PLANE_BINDING_KEYS: readonly string[] = Object.freeze(["node", "aut
 export const PLANE_AUTHORITY_KEYS: readonly string[] = Object.freeze(["privateKey", "keyId", "subject", "audience", "ttlMs"]);
 
 function bindingError(option: string, message: string, v: unknown): CairnError {
-  return new CairnError(ErrorCode.USAGE, `runCairnWorkflowWithPlane: ${option} must be ${message}, got ${describeArgument(v)}`, { option });
+  return new CairnError(ErrorCode.USAGE, `runCairnWorkflowWithPlane: ${option} must be ${message}, got ${describeArgument(v)}`, { field: option });
 }
 
 /**
