@@ -1,3 +1,5 @@
+import { CairnError, ErrorCode } from "./errors.js";
+
 /**
  * How the library's argument checks name a value they refuse (`openStore`'s options,
  * store/store.ts; the batch API's arguments, batch/api-checks.ts), and what counts as a plain
@@ -40,3 +42,11 @@ export function isOptionsObject(v: unknown): v is Record<string, unknown> {
 const BUILT_IN_VALUE_TYPES: ReadonlyArray<abstract new (...args: never[]) => unknown> = [
   Map, Set, WeakMap, WeakSet, Date, RegExp, ArrayBuffer, SharedArrayBuffer, Promise, Error, String, Number, Boolean,
 ];
+
+/**
+ * A path argument of a library entry point: a non-empty string, else `E_USAGE` naming `field`
+ * (`""` would name the working directory, which no caller means).
+ */
+export function checkPathArgument(where: string, field: string, v: unknown): asserts v is string {
+  if (typeof v !== "string" || v === "") throw new CairnError(ErrorCode.USAGE, `${where}: ${field} must be a non-empty string (a path), got ${describeArgument(v)}`, { field });
+}

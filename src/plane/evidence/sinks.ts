@@ -23,6 +23,7 @@
 import { closeSync, constants as FS, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { canonicalize } from "../../core/canonical.js";
+import { checkPathArgument } from "../../core/describe.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import type { Evidence } from "../contracts/execution.js";
 import { makeDirs } from "../../core/dirs.js";
@@ -82,6 +83,7 @@ export class JsonlEvidenceSink implements EvidenceSink {
     readonly path: string,
     sinkId?: string,
   ) {
+    checkPathArgument("JsonlEvidenceSink", "path", path);
     this.sink_id = sinkId ?? `jsonl:${path}`;
   }
   emit(evidence: Evidence): void {

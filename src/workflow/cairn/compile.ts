@@ -54,7 +54,7 @@ import { GENERAL_CONSTANT_CHECKS, type ConstantInputProblem } from "../atoms/gen
 import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
-import { describeArgument } from "../../core/describe.js";
+import { checkPathArgument, describeArgument } from "../../core/describe.js";
 import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry } from "./catalog.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
@@ -709,6 +709,7 @@ export async function compileWorkflows(inputs: readonly string[]): Promise<Compi
   if (!Array.isArray(inputs) || !inputs.every((i) => typeof i === "string")) {
     throw new CairnError(ErrorCode.USAGE, `compileWorkflows: inputs must be an array of paths (strings), got ${Array.isArray(inputs) ? "an array holding a non-string" : describeArgument(inputs)}`, { field: "inputs" });
   }
+  inputs.forEach((p, i) => checkPathArgument("compileWorkflows", `inputs[${i}]`, p));
   const files = declarationFiles(inputs);
   const diags: CompileDiagnostic[] = [];
   const workflows: Record<string, SnapshotWorkflow> = {};

@@ -27,6 +27,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { canonicalBytes } from "../../core/canonical.js";
+import { checkPathArgument } from "../../core/describe.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { jsonTextTooDeep } from "../../core/json-walk.js";
@@ -312,6 +313,7 @@ export function reverifySealedSnapshot(s: SealedSnapshot, shown: string): Sealed
 
 /** Loads and verifies a sealed snapshot file. */
 export function loadSealedFile(path: string, expected?: Digest): SealedSnapshot {
+  checkPathArgument("loadSealedFile", "path", path);
   let bytes: Buffer;
   try {
     const st = statSync(path);

@@ -44,7 +44,7 @@ import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TracePictures, type TraceRenderer } from "../render/render.js";
 import { strictUtf8 } from "../../core/utf8.js";
 import { makeDir } from "../../core/dirs.js";
-import { describeArgument, isOptionsObject } from "../../core/describe.js";
+import { checkPathArgument, describeArgument, isOptionsObject } from "../../core/describe.js";
 import { refuseUnknownKeys } from "../../core/suggest.js";
 import { Store } from "../../store/store.js";
 
@@ -77,6 +77,7 @@ export function parseWorkflowFqdn(fqdn: string): WorkflowName {
 
 /** Reads a payload file (A.12 step 4); it must hold a JSON object. */
 export function readPayloadFile(path: string, opts: PayloadParseOptions = {}): PyObject {
+  checkPathArgument("readPayloadFile", "path", path);
   let size: number;
   try {
     const st = statSync(path);
