@@ -17,7 +17,8 @@ export {
   sealedFileBytes, verifySealedBytes, reverifySealedSnapshot, loadSealedFile, loadSnapshotFromStore, storeSnapshot,
   SNAPSHOT_MEDIA_TYPE, MODULE_MEDIA_TYPE, SNAPSHOT_ROOT_PREFIX, SNAPSHOT_INTEGRITY_REASON, type SealedSnapshot, type SealCheck,
 } from "./seal.js";
-export { prepareSnapshot, runCairnWorkflow, selectWorkflow, storeFiles, STATUS_ERROR, type PreparedSnapshot, type RunCairnOptions, type CairnRunResult } from "./run.js";
+export { prepareSnapshot, runCairnWorkflow, selectWorkflow, storeFiles, STATUS_ERROR, type PreparedSnapshot, type CairnRunResult } from "./run.js";
+export type { RunCairnOptions } from "./run-options.js";
 export { recordCairnRun, CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND, type CairnRecordedRun, type CairnRecordInput } from "./record.js";
 export { UserModuleRunner, bundleCapabilityModule, USER_CT_LOGICAL_TIME_MS, USER_CT_TIMEOUT_MS, type UserCtDescriptor } from "./usercts.js";
 export { parseBindingPath, follow } from "./paths.js";

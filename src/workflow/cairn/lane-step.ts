@@ -73,7 +73,8 @@ import type { SnapshotStep } from "./model.js";
 import { follow } from "./paths.js";
 import { RESERVED_RESULT_FIELD } from "./usercts.js";
 import { constBindingValue } from "./sealed-value.js";
-import { checkRunCairnOptions, missingOutputs, RUN_CAIRN_OPTION_KEYS, runCairnCore, type CairnRunResult, type RunCairnOptions } from "./run.js";
+import { missingOutputs, runCairnCore, type CairnRunResult } from "./run.js";
+import { checkRunCairnOptions, RUN_CAIRN_OPTION_KEYS, type RunCairnOptions } from "./run-options.js";
 
 /** Edge type from a recorded run's trace to the evidence records of its lane-bound steps. */
 export const LANE_EVIDENCE_EDGE_TYPE = "cairn.workflow.lane-evidence";

@@ -48,18 +48,12 @@
  * event details.
  */
 import { join, resolve } from "node:path";
-import type { Clock } from "../../core/clock.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import type { Store } from "../../store/store.js";
-import {
-  createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type DataRootLock, type EffectContext,
-} from "../effects/index.js";
+import { createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
 import { TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
-import {
-  checkCommonRunOptions, checkOptional, checkPathOption, checkPayloadOption, closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult,
-} from "../pgs/run.js";
+import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult } from "../pgs/run.js";
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
@@ -76,13 +70,13 @@ import { constBindingValue } from "./sealed-value.js";
 import { CAIRN_RECORD_KIND, recordCairnRun, type CairnRecordedRun } from "./record.js";
 import { recordRunStart } from "../pgs/record-start.js";
 import { reverifySealedSnapshot, storeSnapshot, type SealedSnapshot } from "./seal.js";
-import { describeArgument, isOptionsObject } from "../../core/describe.js";
-import { refuseUnknownKeys } from "../../core/suggest.js";
+import { describeArgument } from "../../core/describe.js";
 import { UserModuleRunner } from "./usercts.js";
 import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
 import { makeDir } from "../../core/dirs.js";
 import { checkPayloadDepth } from "../py/json.js";
+import { checkRunCairnOptions, checkRunCairnValues, type RunCairnOptions } from "./run-options.js";
 
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
@@ -144,76 +138,6 @@ export function prepareSnapshot(snapshot: SealedSnapshot): PreparedSnapshot {
     }
   }
   return { digest: sealed.digest, sealed, atoms, cs, modules };
-}
-
-export interface RunCairnOptions {
-  snapshot: PreparedSnapshot;
-  /** `<namespace>::<CODE>`; may be omitted when the snapshot holds one workflow. */
-  workflow?: string;
-  payload: PyObject;
-  /** Data root of the CS stores. */
-  dataRoot: string;
-  /** Where `traces/` is written (the working directory or `--workspace`). */
-  baseDir: string;
-  /** Logical clock of the CS runtimes (append timestamps); default fixed at 2025-01-01T00:00:00Z. */
-  clock?: Clock;
-  store?: Store;
-  /**
-   * Also write `<trace_id>.svg` and `<trace_id>.png` (the workflow graph with the visited path
-   * highlighted, render/cairn-dot.ts) next to the trace. Default false. Needs `await
-   * loadTraceRenderer()` first (else `E_USAGE` before anything runs). The pictures are not part
-   * of the hash chain, the summary or the store receipt.
-   */
-  render?: boolean;
-  /**
-   * Set by the plane driver for workflows with lane-bound steps (lane-step.ts): the plane
-   * session (`<node id>@<plane clock ms>:<signing subject>`). Such a run also depends on the
-   * services it calls, which the prior local state does not capture, so the session is folded
-   * into the trace id and recorded in WF_START (`plane_session`). Absent for every other run.
-   */
-  planeSession?: string;
-  /**
-   * The data root's lock, already held by the caller (`acquireDataRootLock`): checked to be held
-   * and to cover `dataRoot` (`E_USAGE` otherwise), not released. Without it the run takes the
-   * lock itself, waiting up to `dataRootLockWaitMs`, and releases it when it ends (as
-   * `runPgsWorkflow` does; effects/data-root-lock.ts). A driver of `runCairnCore` must run the
-   * generator to completion or call its `return()`, which releases the lock.
-   */
-  dataRootLock?: DataRootLock;
-  /** How long the run waits for the data root's lock when it takes it itself (ms; default DEFAULT_DATA_ROOT_LOCK_WAIT_MS = 5000). */
-  dataRootLockWaitMs?: number;
-}
-
-/** The keys of `RunCairnOptions`: any other key is E_USAGE naming the one it probably meant. */
-export const RUN_CAIRN_OPTION_KEYS: readonly string[] = [
-  "snapshot", "workflow", "payload", "dataRoot", "baseDir", "clock", "store", "render", "planeSession", "dataRootLock", "dataRootLockWaitMs",
-];
-/** Options of `runPgsWorkflow` that Cairn snapshot runs do not take: refused (E_USAGE), never ignored. */
-const PGS_ONLY_OPTION_KEYS: readonly string[] = ["effectDurability", "traceLimit", "workspace", "atoms"];
-
-/**
- * The values of a Cairn run's options, before anything runs: each wrong one is E_USAGE naming
- * it (a SealedSnapshot where a PreparedSnapshot is expected says so), a payload that is not a
- * JSON object E_INVALID_INPUT. `fn` names the entry point in messages.
- */
-function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
-  const snap = opts.snapshot as unknown;
-  const prepared = snap !== null && typeof snap === "object" && (snap as Partial<PreparedSnapshot>).atoms instanceof Map &&
-    (snap as Partial<PreparedSnapshot>).modules instanceof Map && (snap as Partial<PreparedSnapshot>).cs instanceof Map && typeof (snap as Partial<PreparedSnapshot>).sealed === "object";
-  if (!prepared) {
-    const sealedGiven = snap !== null && typeof snap === "object" && "content" in snap && "digest" in snap;
-    throw new CairnError(
-      ErrorCode.USAGE,
-      `${fn}: snapshot must be a PreparedSnapshot (from prepareSnapshot), got ${sealedGiven ? "a SealedSnapshot: pass prepareSnapshot(snapshot)" : describeArgument(snap)}`,
-      { field: "snapshot" },
-    );
-  }
-  checkOptional(opts.workflow, (w) => typeof w === "string", "workflow", "a string <namespace>::<CODE>", fn);
-  checkPayloadOption(opts.payload, fn);
-  checkPathOption(opts.dataRoot, "dataRoot", fn);
-  checkPathOption(opts.baseDir, "baseDir", fn);
-  checkCommonRunOptions(opts as unknown as Record<string, unknown>, fn);
-  checkOptional(opts.planeSession, (x) => typeof x === "string", "planeSession", "a string", fn);
 }
 
 /** 1st, 2nd, 3rd, 4th… 11th, 12th, 13th… 21st. */
@@ -358,20 +282,6 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
   const e = r.effect;
   if (e !== undefined) out.file = { id: e.id, path: e.path, action: e.action, created: e.created, digest: e.digest, size: e.size };
   return out;
-}
-
-/**
- * A Cairn run's options, before anything runs or is locked: an object, no `runPgsWorkflow`-only
- * option, no unknown key (`keys`; did-you-mean), and their values (`checkRunCairnValues`).
- * `fn` names the entry point in messages (runCairnWorkflow, runCairnWorkflowWithPlane).
- */
-export function checkRunCairnOptions(opts: RunCairnOptions, fn: string, keys: readonly string[] = RUN_CAIRN_OPTION_KEYS): void {
-  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `${fn}: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
-  for (const k of PGS_ONLY_OPTION_KEYS) {
-    if (k in opts) throw new CairnError(ErrorCode.USAGE, `${fn}: ${k} is an option of runPgsWorkflow, not of Cairn snapshot runs (which do not take it)`, { field: k });
-  }
-  refuseUnknownKeys(opts, keys, `${fn} option`, `${fn} options`);
-  checkRunCairnValues(opts, fn);
 }
 
 /** One run of a workflow of a prepared snapshot, end to end. */
