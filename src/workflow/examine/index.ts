@@ -10,7 +10,9 @@
  *   workflow and CC declarations), behind the `Declarations` interface;
  * - cairn.ts: declarations from the sealed Cairn snapshot a `wf run --snapshot` trace names
  *   (`--snapshot FILE|digest`, else the store), behind the same interface;
- * - classify.ts: the outcome classes and their mapping from the writer's events (table there).
+ * - classify.ts: the outcome classes and their mapping from the writer's events (table there),
+ *   with error-rules.ts (the ERROR-message table), classify-error.ts (aborted runs),
+ *   bindings.ts, declared.ts, cairn-hint.ts, outcome.ts and helpers.ts.
  *
  * The sibling `<trace_id>.md` summary anchors the trace's last line (its chain head) only when it
  * is complete (it ends as a summary of that runtime ends) and its heading names this trace
@@ -31,14 +33,19 @@ import { describeArgument, isOptionsObject } from "../../core/describe.js";
 import { refuseUnknownKeys } from "../../core/suggest.js";
 import type { Digest } from "../../core/digest.js";
 import { checkChain, readSummaryFacts, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryDiagnosis, type SummaryProblem } from "./chain.js";
-import { classify, PASSING_CLASSES, withOp, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./classify.js";
+import { classify } from "./classify.js";
+import { withOp } from "./helpers.js";
+import { PASSING_CLASSES, type Classification, type Failure, type OutcomeClass, type PathEntry, type Terminal } from "./outcome.js";
 import { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, traceSnapshotDigest, type CairnSnapshotSource } from "./cairn.js";
 import { parseTrace } from "./model.js";
 import { summaryEffectRows, summaryStepIds } from "./summary-steps.js";
 import { findWorkspace, isWorkspace, PgsWorkspaceDeclarations, type Declarations } from "./workspace.js";
 
 export { checkChain, readSummaryFacts, summaryIncomplete, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainBreakKind, type ChainStatus, type ChainVerdict, type SummaryDiagnosis, type SummaryFacts, type SummaryProblem } from "./chain.js";
-export { classify, classifyErrorMessage, bindingProblems, OUTCOME_CLASSES, PASSING_CLASSES, type UntracedEffectView, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./classify.js";
+export { classify } from "./classify.js";
+export { classifyErrorMessage } from "./error-rules.js";
+export { bindingProblems } from "./bindings.js";
+export { OUTCOME_CLASSES, PASSING_CLASSES, type UntracedEffectView, type OutcomeClass, type Classification, type Failure, type DeclarationView, type BindingProblem, type StepRef, type PathEntry, type Terminal } from "./outcome.js";
 export { parseTrace, type TraceModel, type CcVisit, type TraceEvent } from "./model.js";
 export { findWorkspace, PgsWorkspaceDeclarations, type Declarations, type WorkflowDeclaration, type DeclaredNode, type CcContract, type CompiledRoute, type TopologyEntry } from "./workspace.js";
 export { CairnSnapshotDeclarations, findCairnSnapshot, isCairnTrace, type CairnNodeView, type CairnStepView, type CairnSnapshotSource, type FoundSnapshot } from "./cairn.js";
