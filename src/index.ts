@@ -11,7 +11,7 @@ export { Xoshiro128, splitmix64, deriveSeed } from "./core/prng.js";
 // A Store is made with openStore (its constructor takes internal parts and is @internal).
 export { openStore, resolveStoreDir, Store, StoreView, type OpenStoreOptions } from "./store/store.js";
 export type { Durability } from "./store/catalog.js";
-export type { ArtifactInfo, ArtifactState, ArtifactStorage, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifacts.js";
+export type { ArtifactInfo, ArtifactState, ArtifactStorage, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifact-rows.js";
 export type { EdgeInput, EdgeRecord, Lineage, LineageNode, LineageOptions, Direction } from "./store/edges.js";
 export { RECEIPT_MEDIA_TYPE, actionKey, type Receipt, type ReceiptInput, type ReceiptStatus, type Params } from "./store/receipts.js";
 export type { Snapshot, Root, RootKind } from "./store/refs.js";

@@ -42,7 +42,7 @@ export function openScratchDatabase(path: string, cacheKiB: number): Database.Da
  * E_STORE_IO for a run's scratch file in the store's `tmp/` (the ordering index `what` =
  * "ordering index", the leaf spill "leaf spill") that cannot be created or written: a full
  * disk (ENOSPC, SQLite's SQLITE_FULL "database or disk is full"), an I/O error, no permission.
- * It names the file, as the store's own temp files do (artifacts.ts `cannotWrite`), never the
+ * It names the file, as the store's own temp files do (artifact-writes.ts `cannotWrite`), never the
  * bare fs or SQLite error (E_INTERNAL). CairnErrors (a duplicate id) and errors that are neither
  * an OS error nor a SQLite I/O error (a bug) are returned as they are.
  */

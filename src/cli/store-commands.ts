@@ -8,7 +8,7 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { stdinIsDirectory } from "../store/fsutil.js";
 import { openStore } from "../store/store.js";
 import { withOutFile, type OutFile } from "../store/out-file.js";
-import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/artifacts.js";
+import { checkMediaType, type ArtifactInfo, type ListOptions } from "../store/artifact-rows.js";
 import { formatTypeTag } from "../store/identity.js";
 import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";

@@ -14,7 +14,8 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalDigest } from "../core/canonical.js";
 import { digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
-import { checkAsOf, type Artifacts } from "./artifacts.js";
+import { checkAsOf } from "./artifact-rows.js";
+import type { Artifacts } from "./artifacts.js";
 
 /** Most nodes on one side of an edge. */
 export const MAX_EDGE_NODES = 4096;

@@ -17,7 +17,8 @@ import { digestToBytes, type Digest } from "../core/digest.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
 import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
-import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile, type ArtifactRow } from "./artifacts.js";
+import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile } from "./artifact-reads.js";
+import type { ArtifactRow } from "./artifact-rows.js";
 import { edgeId } from "./edges.js";
 import { checkedReceiptBody, checkedTiming, type ReceiptBody } from "./receipts.js";
 

@@ -19,7 +19,7 @@ export function fsyncDir(dir: string): void {
 /**
  * Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. The temp file
  * is `<path>.<pid>-<pid space>-<16 hex>.tmp` (temp-files.ts `tempFileName`, ARCHITECTURE §5.16):
- * a killed writer's is removed by the sweeps of the store's root (`FORMAT`, artifacts.ts
+ * a killed writer's is removed by the sweeps of the store's root (`FORMAT`, artifact-recovery.ts
  * `recoverArtifacts`) and of trace directories (summaries and pictures, pgs/trace.ts). With
  * `durable` false there is no fsync: readers and a killed process still see the old file or the
  * new one, never a torn one, but an OS crash may lose the new one (trace summaries and pictures,

@@ -39,7 +39,8 @@ import { sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
 import { checkedEdge, type EdgeRecord } from "./edges.js";
 import { objectPath } from "./layout.js";
-import { fsyncDirs, unlinkQuiet } from "./artifacts.js";
+import { fsyncDirs } from "./artifact-recovery.js";
+import { unlinkQuiet } from "./artifact-writes.js";
 import type { Clock } from "../core/clock.js";
 
 export const CONTAINS_EDGE_TYPE = "contains";
@@ -320,7 +321,7 @@ function* doomedRows(cat: Catalog, filesOnly: boolean): Generator<DoomedRow> {
  * there") does not stop the sweep: its row is left `sweeping` (dropped from gc_doomed, so it is
  * not marked swept), the other files are removed and marked, and then gc throws E_STORE_IO naming
  * the first such file and how many there were. The rows left `sweeping` are what a writer's open
- * finishes (artifacts.ts recovery), and fsck reports them until then: the state stays the one a
+ * finishes (artifact-recovery.ts), and fsck reports them until then: the state stays the one a
  * crash mid-sweep leaves.
  */
 function sweep(root: string, cat: Catalog): void {

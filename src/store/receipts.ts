@@ -14,7 +14,8 @@ import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical.js";
 import { digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
-import { checkAsOf, type Artifacts } from "./artifacts.js";
+import { checkAsOf } from "./artifact-rows.js";
+import type { Artifacts } from "./artifacts.js";
 import { MAX_EDGE_NODES, recordRemoval, type Edges, type EdgeInput } from "./edges.js";
 
 export const RECEIPT_MEDIA_TYPE = "application/vnd.cairn.receipt+json";

@@ -15,9 +15,9 @@ import {
   STORE_FORMAT_VERSION, TMP_DIR,
 } from "./layout.js";
 import { ensureDirDurable, fsyncDir, writeFileAtomicSync } from "./fsutil.js";
-import {
-  Artifacts, checkAsOf, recoverArtifacts, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
-} from "./artifacts.js";
+import { Artifacts } from "./artifacts.js";
+import { checkAsOf, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions } from "./artifact-rows.js";
+import { recoverArtifacts } from "./artifact-recovery.js";
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
 import { Refs, type Root, type RootKind, type Snapshot } from "./refs.js";

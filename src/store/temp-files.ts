@@ -2,8 +2,8 @@
  * Temp files of atomic writes (temp file beside the target, renamed over it): ONE naming rule
  * and ONE test of whether a leftover temp file's writer is provably gone, shared by every site
  * that writes such files and sweeps them — `--out` files (out-file.ts), the store's `FORMAT`
- * (fsutil.ts `writeFileAtomicSync`, swept by artifacts.ts `recoverArtifacts`), `Store.getToFile`'s
- * copies (artifacts.ts: `<dest>.`, swept by the next copy to that destination), the data root's
+ * (fsutil.ts `writeFileAtomicSync`, swept by artifact-recovery.ts `recoverArtifacts`), `Store.getToFile`'s
+ * copies (artifact-reads.ts: `<dest>.`, swept by the next copy to that destination), the data root's
  * mutable documents (workflow/effects/fsio.ts) and trace directories (workflow/pgs/trace.ts).
  * ARCHITECTURE.md §5.16 describes the rule.
  *

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, ErrorCode, openStore, sha256, type Digest, type Store } from "../../src/index.js";
-import { verifyFd, type ArtifactRow } from "../../src/store/artifacts.js";
+import { verifyFd } from "../../src/store/artifact-reads.js";
+import type { ArtifactRow } from "../../src/store/artifact-rows.js";
 import { makeTempDir, removeTempDirs } from "./fixtures/child.js";
 import { drain, objectFile } from "./helpers.js";
 
