@@ -156,7 +156,9 @@ class Parser {
       if (e === undefined) this.fail("Unterminated string starting at", start);
       if (e === "u") {
         const hex = s.slice(this.i + 2, this.i + 6);
-        if (!HEX4_RE.test(hex)) this.fail("Invalid \\uXXXX escape");
+        // As CPython's scanner (`scanstring_unicode`): the position is the `u`'s, and four hex
+        // digits that end the text are refused too (no closing quote can follow them).
+        if (this.i + 6 >= s.length || !HEX4_RE.test(hex)) this.fail("Invalid \\uXXXX escape", this.i + 1);
         out += String.fromCharCode(parseInt(hex, 16));
         this.i += 6;
       } else {

@@ -230,7 +230,7 @@ describe("parsePyJson", () => {
     ['"abc', "Unterminated string starting at: line 1 column 1 (char 0)"],
     ['"a\nb"', "Invalid control character at: line 1 column 3 (char 2)"],
     ['"\\x"', "Invalid \\escape: line 1 column 2 (char 1)"],
-    ['"\\u12"', "Invalid \\uXXXX escape: line 1 column 2 (char 1)"],
+    ['"\\u12"', "Invalid \\uXXXX escape: line 1 column 3 (char 2)"],
     ["1 2", "Extra data: line 1 column 3 (char 2)"],
     ["01", "Extra data: line 1 column 2 (char 1)"],
     ['\n "é" x', "Extra data: line 2 column 6 (char 6)"],

@@ -57,9 +57,13 @@ export const ROOT_PREFIX = "pgs:";
  * holds `result_status` ends BACKEND_ERROR; 5 — a lane-bound step whose lane answers an outcome
  * other than SUCCESS contributes no field to the node's result and surface (its `message` is
  * only the step's error text), as a local CT's VIOLATION; a user CT time-out's ERROR message
- * names the CT as the step's `ct:` does (`m.slow`), not by its bundle digest's prefix.
+ * names the CT as the step's `ct:` does (`m.slow`), not by its bundle digest's prefix; 6 —
+ * the Python emulation reads and prints text with CPython 3.11's Unicode 14.0.0 instead of the
+ * Node build's (py/unicode.ts): a decimal digit assigned since (Kawi, Nag Mundari…) is no
+ * number for a parameter rule or a `$.results.<cc addr>` binding, and a character assigned
+ * since is escaped in a VIOLATION message's `repr`.
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "5" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "6" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {

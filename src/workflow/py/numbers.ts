@@ -7,7 +7,12 @@
  *  - `pyIntStr`: `str(int)`, refusing more than Python's default 4300 digits.
  *  - `pyFloatFromString`: Python `float(str)` (whitespace, `_` separators, inf/nan, any
  *    Unicode decimal digits), or `undefined` where Python raises ValueError.
+ *  - `pyIntFromString`: Python `int(str)`, for the safe integers.
+ *
+ * "Unicode" is CPython 3.11's, version 14.0.0 (py/unicode.ts), not the Node build's: a digit of
+ * a script added since (Kawi, Nag Mundari, Garay…) is no digit, as in the reference.
  */
+import { pyDecimalValue } from "./unicode.js";
 
 /** Python's default `sys.int_info.default_max_str_digits`: longer ints cannot be converted to/from text. */
 export const PY_INT_MAX_STR_DIGITS = 4300;
@@ -61,46 +66,44 @@ export function pyIntStr(i: bigint): string {
 
 /** The whitespace Python `float()` strips: C `isspace` for ASCII, Unicode White_Space above (no U+001C..U+001F). */
 const PY_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
-const DECIMAL_DIGIT_RE = /\p{Nd}/u;
 const DIGITS = String.raw`[0-9](?:_?[0-9])*`;
 /** Python's float literal grammar (digitpart with single `_` between digits). */
 const FLOAT_RE = new RegExp(String.raw`^[+-]?(?:(?:${DIGITS})?\.${DIGITS}|${DIGITS}\.?)(?:[eE][+-]?${DIGITS})?$`);
 const SPECIAL_RE = /^([+-]?)(inf|infinity|nan)$/i;
 
-/** Maps any Unicode decimal digit (`\p{Nd}`) to its ASCII digit; other characters unchanged. */
+/** A character beyond ASCII (a decimal digit for `asciiDigits` to map can only be one). */
+const NON_ASCII_RE = /[^\0-\x7f]/;
+
+/** Maps each decimal digit beyond ASCII (Unicode 14: `pyDecimalValue`) to its ASCII digit; other characters unchanged. */
 function asciiDigits(s: string): string {
+  if (!NON_ASCII_RE.test(s)) return s;
   let out = "";
   for (const ch of s) {
-    if (ch >= "0" && ch <= "9") out += ch;
-    else if (DECIMAL_DIGIT_RE.test(ch)) out += String(decimalDigitValue(ch));
-    else out += ch;
+    const d = pyDecimalValue(ch.codePointAt(0) as number);
+    out += d < 0 ? ch : String(d);
   }
   return out;
-}
-
-/**
- * Value of a `\p{Nd}` character. Unicode encodes decimal digits in contiguous runs whose
- * length is a multiple of ten, each starting at zero, so the value is the distance to the
- * start of the run modulo 10.
- */
-function decimalDigitValue(ch: string): number {
-  const cp = ch.codePointAt(0) as number;
-  let start = cp;
-  while (DECIMAL_DIGIT_RE.test(String.fromCodePoint(start - 1))) start--;
-  return (cp - start) % 10;
 }
 
 function isPySpace(ch: string): boolean {
   return PY_SPACE.includes(ch);
 }
 
-/** Python `float(s)` for a string, or `undefined` where Python raises ValueError. */
-export function pyFloatFromString(s: string): number | undefined {
+/**
+ * The text `float()` and `int()` parse: `s` without the whitespace around it (`PY_SPACE`), its
+ * decimal digits as ASCII ones (CPython's `_PyUnicode_TransformDecimalAndSpaceToASCII`).
+ */
+function pyNumberText(s: string): string {
   let a = 0;
   let b = s.length;
   while (a < b && isPySpace(s[a] as string)) a++;
   while (b > a && isPySpace(s[b - 1] as string)) b--;
-  const t = asciiDigits(s.slice(a, b));
+  return asciiDigits(s.slice(a, b));
+}
+
+/** Python `float(s)` for a string, or `undefined` where Python raises ValueError. */
+export function pyFloatFromString(s: string): number | undefined {
+  const t = pyNumberText(s);
   const special = SPECIAL_RE.exec(t);
   if (special) {
     if ((special[2] as string).toLowerCase() === "nan") return Number.NaN;
@@ -112,33 +115,32 @@ export function pyFloatFromString(s: string): number | undefined {
 }
 
 /**
- * Python's `int(str)` text (CPython 3.11 `PyLong_FromUnicodeObject`): surrounding whitespace
- * (the Unicode White_Space property, the same 25 characters as CPython's: C `isspace` for ASCII,
- * so not U+001C..U+001F, and not U+FEFF, which JS `trim()` strips), an optional sign, then
- * decimal digits of any script (`\p{Nd}`: `８`, `٨`) with single `_` between digits. Node's
- * Unicode is newer than CPython 3.11's: digits of scripts added since Unicode 14 read here and
- * not there (as for `pyFloatFromString`).
+ * Python's `int(str)` text (CPython 3.11 `PyLong_FromUnicodeObject`) once `pyNumberText` has
+ * taken the whitespace around it (the Unicode White_Space property, the same 25 characters as
+ * CPython's: C `isspace` for ASCII, so not U+001C..U+001F, and not U+FEFF, which JS `trim()`
+ * strips) and made its decimal digits of any script (`８`, `٨`) ASCII: an optional sign, then
+ * digits with single `_` between them.
  */
-const PY_INT_TEXT_RE = /^\p{White_Space}*[+-]?\p{Nd}(?:_?\p{Nd})*\p{White_Space}*$/u;
+const PY_INT_TEXT_RE = /^[+-]?[0-9](?:_?[0-9])*$/;
 
 /** Plain ASCII decimal digits, at most 15 (always a safe integer): `pyIntFromString`'s fast path. */
 const ASCII_DIGITS_RE = /^[0-9]{1,15}$/;
 
 /**
  * Python `int(s)` for a string, or undefined where Python raises ValueError or the value is not
- * a safe integer (no PGS address is that large). The value comes from `pyFloatFromString`
- * (above), which strips the same whitespace and reads the same digits: Python's
- * `float()` and `int()` share that text rule, and a float reads every integer below 2^53
- * exactly (a larger one reads as 2^53 or more, so it is never taken for a safe integer).
+ * a safe integer (no PGS address is that large). The value is `Number` of the ASCII text, which
+ * reads every integer below 2^53 exactly (a larger one reads as 2^53 or more, so it is never
+ * taken for a safe integer).
  */
 export function pyIntFromString(s: string): number | undefined {
-  // The common case, plain ASCII digits (every compiled address): the same value, without the
-  // Unicode text rule's two regular expressions (a binding is resolved on every run).
+  // The common case, plain ASCII digits (every compiled address): the same value, without
+  // stripping and mapping the text first (a binding is resolved on every run).
   if (ASCII_DIGITS_RE.test(s)) {
     const n = Number(s);
     return Number.isSafeInteger(n) ? n : undefined;
   }
-  if (!PY_INT_TEXT_RE.test(s)) return undefined;
-  const n = pyFloatFromString(s);
-  return n !== undefined && Number.isSafeInteger(n) ? n + 0 : undefined; // `+ 0`: int("-0") is 0
+  const t = pyNumberText(s);
+  if (!PY_INT_TEXT_RE.test(t)) return undefined;
+  const n = Number(t.replace(/_/g, ""));
+  return Number.isSafeInteger(n) ? n + 0 : undefined; // `+ 0`: int("-0") is 0
 }

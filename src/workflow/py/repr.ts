@@ -5,17 +5,11 @@
  * value (a longer repr is cut and ends with `...`), and a value is walked only as far as shown.
  */
 import { pyFloatRepr, PY_INT_MAX_STR_DIGITS } from "./numbers.js";
+import { pyIsPrintable } from "./unicode.js";
 import type { PyValue } from "./value.js";
 
 /** Most characters of a value's repr a message shows (`pyValueRepr`). */
 export const PY_REPR_MAX_CHARS = 200;
-
-/**
- * The characters Python's `str.isprintable()` rejects (`Py_UNICODE_ISPRINTABLE`): categories
- * Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs but the space. Node's Unicode is newer than CPython 3.11's,
- * so a character assigned since Unicode 14 is printable here and `Cn` (escaped) there.
- */
-const PY_NON_PRINTABLE_RE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u;
 
 /** `\xNN`, `\uNNNN` or `\UNNNNNNNN` (lowercase hex), as Python's repr escapes a code point. */
 function pyHexEscape(cp: number): string {
@@ -27,9 +21,10 @@ function pyHexEscape(cp: number): string {
 /**
  * Python `repr(str)` (CPython `unicode_repr`): single quotes unless the text holds `'` and no
  * `"`; the chosen quote and `\` backslash-escaped; `\t`, `\n`, `\r`; any other character
- * `str.isprintable()` rejects (the space excepted) hex-escaped; everything else (non-ASCII
- * included) as is. Iterates code points, so a lone surrogate (category Cs) is escaped as Python
- * escapes it (`\ud800`).
+ * `str.isprintable()` rejects hex-escaped (`pyIsPrintable`: CPython 3.11's Unicode 14, so a
+ * character assigned since, unassigned there, is escaped as the reference escapes it);
+ * everything else (non-ASCII included) as is. Iterates code points, so a lone surrogate
+ * (category Cs) is escaped as Python escapes it (`\ud800`).
  */
 export function pyStrRepr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
@@ -39,8 +34,10 @@ export function pyStrRepr(s: string): string {
     else if (ch === "\t") out += "\\t";
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
-    else if (ch !== " " && PY_NON_PRINTABLE_RE.test(ch)) out += pyHexEscape(ch.codePointAt(0) as number);
-    else out += ch;
+    else {
+      const cp = ch.codePointAt(0) as number;
+      out += pyIsPrintable(cp) ? ch : pyHexEscape(cp);
+    }
   }
   return out + quote;
 }
