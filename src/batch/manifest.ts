@@ -22,7 +22,7 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
-import { ENGINE_NAME, ENGINE_VERSION, RUN_ID_HEX_CHARS, checkRunId, manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, RUN_ID_HEX_CHARS, checkRunId, manifestRoot, readRunArtifact, reportRoot, type RunPlan } from "./plan.js";
 import { checkStore } from "./api-checks.js";
 import type { RunConfig } from "./config.js";
 
@@ -389,9 +389,10 @@ export function requireReadableManifest(store: Store, runId: string, digest: Dig
  * The manifest pinned for a finished run (undefined when it has none). One over `limit` bytes is
  * E_LIMIT_EXCEEDED naming the remedy (`requireReadableManifest`); one that is not JSON, or not
  * shaped like a manifest (`manifestShapeProblem`), is E_STORE_CORRUPT naming the run and the
- * manifest (before, a bare JSON.parse error came out as E_INTERNAL, or a later TypeError).
- * A `store` that is not a Store, or a malformed run id, is E_USAGE (it was a raw TypeError, or
- * undefined as if the run had no manifest).
+ * manifest (before, a bare JSON.parse error came out as E_INTERNAL, or a later TypeError); one
+ * tombstoned or collected by gc is E_NOT_FOUND naming the run and the remedy (plan.ts
+ * `readRunArtifact`). A `store` that is not a Store, or a malformed run id, is E_USAGE (it was
+ * a raw TypeError, or undefined as if the run had no manifest).
  */
 export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_BYTES): { manifest: Manifest; digest: Digest } | undefined {
   checkStore(store, "loadManifest");
@@ -401,7 +402,7 @@ export function loadManifest(store: Store, runId: string, limit = MAX_MANIFEST_B
   requireReadableManifest(store, runId, root.digest, limit);
   let value: unknown;
   try {
-    value = JSON.parse(store.get(root.digest).toString("utf8"));
+    value = JSON.parse(readRunArtifact(store, runId, "manifest", root.digest).toString("utf8"));
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
     throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest ${root.digest} is not JSON: ${err.message}`, { runId, digest: root.digest });

@@ -5,9 +5,10 @@
  * engine always name the same run.
  */
 import { canonicalBytes, canonicalDigest } from "../core/canonical.js";
-import { CairnError, ErrorCode } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import { requireEngine } from "../core/engine-version.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../store/artifact-loss.js";
 import type { Store } from "../store/store.js";
 import type { RunConfig } from "./config.js";
 import type { InputFormat } from "./input/types.js";
@@ -53,6 +54,46 @@ export function reportRoot(runId: string): string {
   return `run:${runId}:report`;
 }
 
+/** Which of a run's own artifacts is read (`readRunArtifact`, `details.role`). */
+export type RunArtifactRole = "plan" | "manifest" | "run report";
+
+const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => string>> = Object.freeze({ plan: planRoot, manifest: manifestRoot, "run report": reportRoot });
+
+/**
+ * How a run gets one of its artifacts back once it is tombstoned or collected. The plan: the same
+ * `cairn run` command stores the same plan again (a put of the same bytes revives a tombstone or
+ * stores swept bytes again) and the run goes on from its committed pulses. The manifest and the
+ * report: with both roots unpinned, `resume` writes them again from the committed pulses,
+ * executing nothing (as for an oversized manifest, manifest.ts `requireReadableManifest`); the
+ * report root too, so that the new report takes the old one's place.
+ */
+export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
+  if (role === "plan") return "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";
+  return `To write it again from the run's committed pulses: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
+}
+
+/**
+ * The bytes of run `runId`'s `role` artifact `digest` (`store.get`). One the store knows but
+ * cannot return — tombstoned (`cairn store rm`) or its bytes collected by gc — is E_NOT_FOUND
+ * naming the run, the artifact and its root, that it is deleted, and the remedy
+ * (`lostRunArtifactRemedy`); `details`: `runId`, `role`, `digest`, `root`, `reason`
+ * (`tombstoned` | `collected`). Before, `run`, `resume` and `runs show` ended with the store's
+ * bare "artifact … not found (deleted: tombstoned)". Any other error is the store's own.
+ */
+export function readRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): Buffer {
+  try {
+    return store.get(digest);
+  } catch (err) {
+    if (!isCairnError(err, ErrorCode.NOT_FOUND)) throw err;
+    const loss = artifactLoss(store, digest);
+    if (loss === undefined) throw err;
+    const root = RUN_ARTIFACT_ROOT[role](runId);
+    throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${root}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role)}`, {
+      runId, role, digest, root, reason: loss,
+    });
+  }
+}
+
 export function checkRunId(runId: string): string {
   if (!RUN_ID_RE.test(runId)) {
     throw new CairnError(ErrorCode.USAGE, `malformed run id ${JSON.stringify(runId)}: expected ${RUN_ID_HEX_CHARS} lowercase hex digits`, { runId });
@@ -79,14 +120,14 @@ export function requireThisEngine(engine: { name?: unknown; version?: unknown } 
   requireEngine({ name: ENGINE_NAME, version: ENGINE_VERSION }, engine, `run ${runId}`, action, { runId });
 }
 
-/** Loads a run's plan by id. */
+/** Loads a run's plan by id (a tombstoned or collected plan: `readRunArtifact`'s E_NOT_FOUND naming the remedy). */
 export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDigest: Digest } {
   checkRunId(runId);
   const root = store.findRoot(planRoot(runId));
   if (root === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} not found in store ${store.root}`, { runId });
   let plan: RunPlan;
   try {
-    plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
+    plan = JSON.parse(readRunArtifact(store, runId, "plan", root.digest).toString("utf8")) as RunPlan;
   } catch (err) {
     // Bytes that are not JSON (a root re-pinned by hand, catalog damage): the run's store is
     // corrupt, as `runs ls` says for it — not E_INTERNAL with JSON.parse's bare message.

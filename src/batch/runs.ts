@@ -2,7 +2,7 @@
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Store } from "../store/store.js";
 import { manifestShapeProblem, requireOwnManifest, requireReadableManifest, runStatus, type Manifest } from "./manifest.js";
-import { manifestRoot, reportRoot, type RunPlan } from "./plan.js";
+import { manifestRoot, readRunArtifact, reportRoot, type RunPlan } from "./plan.js";
 import { checkStore } from "./api-checks.js";
 
 /** The prefix of every root a batch run pins (`run:<id>`, `run:<id>:manifest`, `run:<id>:report`). */
@@ -78,14 +78,15 @@ function reportProblem(v: unknown, runId: string): string | undefined {
  * The report pinned for run `runId` (undefined when it has none). One that is not JSON, not shaped
  * like a run report (its kind, its figures as non-negative numbers) or another run's is
  * E_STORE_CORRUPT naming the run and the report (before, `runs show` printed "wall NaN s" for
- * a JSON value that is not a report, and ended with E_INTERNAL for bytes that are not JSON).
+ * a JSON value that is not a report, and ended with E_INTERNAL for bytes that are not JSON). One
+ * tombstoned or collected by gc is E_NOT_FOUND naming the run and the remedy (plan.ts `readRunArtifact`).
  */
 export function loadRunReport(store: Store, runId: string): { report: RunReport; digest: string } | undefined {
   const root = store.findRoot(reportRoot(runId));
   if (root === undefined) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(store.get(root.digest).toString("utf8"));
+    value = JSON.parse(readRunArtifact(store, runId, "run report", root.digest).toString("utf8"));
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
     throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its run report ${root.digest} is not JSON: ${err.message}`, { runId, digest: root.digest });

@@ -37,6 +37,7 @@ import type { Store } from "../../store/store.js";
 import { parsePyJson } from "../pgs/pyjson.js";
 import { RECEIPT_PARAMS_KIND as PGS_RECEIPT_KIND, ROOT_PREFIX as PGS_ROOT_PREFIX, requireThisWorkflowEngine } from "../pgs/record.js";
 import { receiptOf, replayInTemp, replayPgsRun, traceIdOf, type RecordedRun, type ReplayResult } from "../pgs/replay.js";
+import { CAIRN_SNAPSHOT_REMEDY, recordedBytes, recordedReadError } from "../pgs/recorded-reads.js";
 import { interruptedRun, unrecordedRunError } from "../pgs/record-start.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
@@ -107,9 +108,16 @@ export function replayRecordedRun(store: Store, traceIdOrPath: string): ReplayRe
   throw notFound(traceId, `no root ${CAIRN_ROOT_PREFIX}${traceId} (a sealed Cairn snapshot run) or ${PGS_ROOT_PREFIX}${traceId} (a PGS workspace run)`);
 }
 
-/** Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`. */
+/**
+ * Loads the recorded snapshot; any damage to the artifact is `E_SNAPSHOT_INTEGRITY`, one the store
+ * knows but cannot return (tombstoned, collected by gc) E_NOT_FOUND naming the run and the remedy.
+ */
 function recordedSnapshot(store: Store, digest: Digest, traceId: string): SealedSnapshot {
-  return loadSnapshotFromStore(store, digest, `the recorded snapshot ${digest} of run ${traceId}`, { traceId });
+  try {
+    return loadSnapshotFromStore(store, digest, `the recorded snapshot ${digest} of run ${traceId}`, { traceId });
+  } catch (err) {
+    throw recordedReadError(store, err, traceId, "snapshot", digest, { remedy: CAIRN_SNAPSHOT_REMEDY });
+  }
 }
 
 /** The snapshot digest the recorded trace's WF_START names (null when absent). */
@@ -139,8 +147,8 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   const workflow = (receipt.params as { workflow?: unknown } | null)?.workflow;
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
   const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];
-  const recordedTrace = store.get(traceRoot.digest);
-  const recordedEffects = store.get(receipt.outputs[1] as Digest);
+  const recordedTrace = recordedBytes(store, traceId, "trace", traceRoot.digest);
+  const recordedEffects = recordedBytes(store, traceId, "effects", receipt.outputs[1] as Digest);
 
   const sealed = recordedSnapshot(store, receipt.program, traceId);
   const named = traceSnapshot(recordedTrace);
@@ -158,9 +166,9 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
     });
   }
   const prepared = prepareSnapshot(sealed);
-  const prior = JSON.parse(store.get(priorDigest).toString("utf8")) as { files?: unknown };
+  const prior = JSON.parse(recordedBytes(store, traceId, "prior-state manifest", priorDigest).toString("utf8")) as { files?: unknown };
   if (!Array.isArray(prior.files)) throw notFound(traceId, `the prior-state manifest ${priorDigest} has no files`);
-  const parsed = parsePyJson(store.get(payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
+  const parsed = parsePyJson(recordedBytes(store, traceId, "payload", payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject;
 

@@ -15,10 +15,13 @@
  * `cairn-wf:<trace_id>` → its receipt's program) or, for a run that was not recorded, the
  * artifact named by the trace's `WF_START.detail.snapshot`. Every load verifies the whole
  * content (seal.ts); a snapshot that is not the one the trace names is reported (note), like a
- * PGS workspace edited after the run.
+ * PGS workspace edited after the run. A snapshot the store knows but cannot return (tombstoned
+ * by `cairn store rm`, or its bytes collected by gc) is a note too, and the run is classified
+ * from its events, as when the store holds none; given by `--snapshot sha256:…`, it is an error.
  */
 import { isDigest, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss, type ArtifactLoss } from "../../store/artifact-loss.js";
 import type { Store } from "../../store/store.js";
 import type { Binding, Route, SnapshotStep, SnapshotWorkflow } from "../cairn/model.js";
 import { loadSealedFile, loadSnapshotFromStore, type SealedSnapshot } from "../cairn/seal.js";
@@ -295,9 +298,46 @@ function receiptProgram(store: Store, traceId: string): Digest | undefined {
 }
 
 /**
+ * How a snapshot the store knows but cannot return gets back: its sealed file, or storing it
+ * again (a put of the same bytes revives a tombstone, or stores swept bytes again; `cairn store
+ * pin` cannot: pinning a tombstoned artifact is E_NOT_FOUND).
+ */
+const LOST_SNAPSHOT_REMEDY =
+  "give --snapshot FILE (the sealed file the run used), or store the snapshot again: cairn wf compile of its unchanged declarations with this store stores the same snapshot, which restores it";
+
+/** The note of a run whose snapshot `digest` the store knows but cannot return: the run is classified from its events. */
+export function lostSnapshotNote(digest: Digest, loss: ArtifactLoss): string {
+  return `the run's snapshot ${digest} ${ARTIFACT_LOSS_TEXT[loss]}: routes were not checked against the declaration. To check them, ${LOST_SNAPSHOT_REMEDY}`;
+}
+
+/** `--snapshot sha256:…` names a snapshot the store knows but cannot return: E_NOT_FOUND saying it is the one given. */
+function lostGivenSnapshotError(digest: Digest, loss: ArtifactLoss): CairnError {
+  return new CairnError(ErrorCode.NOT_FOUND, `--snapshot ${digest}: the snapshot given by --snapshot ${ARTIFACT_LOSS_TEXT[loss]}. Instead, ${LOST_SNAPSHOT_REMEDY}`, {
+    field: "--snapshot", role: "snapshot", digest, reason: loss,
+  });
+}
+
+/**
+ * The verified snapshot `digest` from `store`, or how it is lost when the store knows it but
+ * cannot return it (tombstoned, collected by gc). Any other failure (never stored,
+ * E_SNAPSHOT_INTEGRITY) is thrown as it is.
+ */
+function loadFromStore(store: Store, digest: Digest): { sealed: SealedSnapshot } | { loss: ArtifactLoss } {
+  try {
+    return { sealed: loadSnapshotFromStore(store, digest) };
+  } catch (err) {
+    const loss = isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, digest) : undefined;
+    if (loss === undefined) throw err;
+    return { loss };
+  }
+}
+
+/**
  * Finds and verifies the snapshot of a Cairn trace (see the module comment). Returns undefined
- * (with a note) when there is nowhere to look or the store does not hold it; an explicit
- * `--snapshot` that cannot be loaded or fails its integrity check throws.
+ * (with a note) when there is nowhere to look, the store does not hold it, or the store knows
+ * it but cannot return it (tombstoned, collected by gc: `lostSnapshotNote`); an explicit
+ * `--snapshot` that cannot be loaded (for a digest, also one tombstoned or collected) or fails
+ * its integrity check throws.
  */
 export function findCairnSnapshot(model: TraceModel, src: CairnSnapshotSource, notes: string[]): FoundSnapshot | undefined {
   let store: Store | undefined;
@@ -314,7 +354,10 @@ export function findCairnSnapshot(model: TraceModel, src: CairnSnapshotSource, n
       if (isDigest(src.snapshot)) {
         const s = open();
         if (s === undefined) throw new CairnError(ErrorCode.USAGE, `--snapshot ${src.snapshot} is a digest: give --store (or $CAIRN_STORE) to load it`, { field: "--snapshot" });
-        return { sealed: loadSnapshotFromStore(s, src.snapshot as Digest), display: `store artifact ${src.snapshot}`, from: "store" };
+        const digest = src.snapshot as Digest;
+        const got = loadFromStore(s, digest);
+        if ("loss" in got) throw lostGivenSnapshotError(digest, got.loss);
+        return { sealed: got.sealed, display: `store artifact ${digest}`, from: "store" };
       }
       return { sealed: loadSealedFile(src.snapshot), display: src.snapshot, from: "file" };
     }
@@ -336,10 +379,18 @@ export function findCairnSnapshot(model: TraceModel, src: CairnSnapshotSource, n
     const named = traceSnapshotDigest(model);
     const digest = (model.traceId === null ? undefined : receiptProgram(s, model.traceId)) ?? (named !== null && s.has(named) ? named : undefined);
     if (digest === undefined) {
-      notes.push(`the store holds neither a record of run ${model.traceId ?? "?"} nor snapshot ${named ?? "?"} (give --snapshot FILE): routes were not checked against the declaration`);
+      // Not recorded, and the snapshot the trace names is not visible: tombstoned, or never stored.
+      const loss = named === null ? undefined : artifactLoss(s, named);
+      if (named !== null && loss !== undefined) notes.push(lostSnapshotNote(named, loss));
+      else notes.push(`the store holds neither a record of run ${model.traceId ?? "?"} nor snapshot ${named ?? "?"} (give --snapshot FILE): routes were not checked against the declaration`);
       return undefined;
     }
-    return { sealed: loadSnapshotFromStore(s, digest), display: `store artifact ${digest}`, from: "store" };
+    const got = loadFromStore(s, digest);
+    if ("loss" in got) {
+      notes.push(lostSnapshotNote(digest, got.loss));
+      return undefined;
+    }
+    return { sealed: got.sealed, display: `store artifact ${digest}`, from: "store" };
   } finally {
     store?.close();
   }

@@ -17,6 +17,7 @@ import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { requireEngine, type EngineId } from "../../core/engine-version.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../../store/artifact-loss.js";
 import { CONTAINS_EDGE_TYPE } from "../../store/gc.js";
 import { TYPED_FRAME_MAGIC } from "../../store/identity.js";
 import type { Params } from "../../store/receipts.js";
@@ -253,7 +254,12 @@ function presentBytes(store: Store, digest: Digest): Buffer | undefined {
  * of that digest while it is present, else the chunked state-file manifest the state manifest
  * `contains` for it (the chunks joined and re-hashed). Only `contains` targets are looked at,
  * and those that are not present are skipped. Throws NOT_FOUND when the store has neither,
- * E_STORE_CORRUPT when the chunks do not hash to the digest.
+ * E_STORE_CORRUPT when the chunks do not hash to the digest. A NOT_FOUND says what the store
+ * knows but cannot return (store/artifact-loss.ts; `details.reason` `tombstoned` | `collected`
+ * when it is certain): a chunk of its chunked copy, the file itself (stored whole), or else the
+ * state-file manifests among the `contains` targets that are deleted (`details.lost`: one of
+ * them may have been its chunked copy). Before, a tombstoned file was
+ * "not in the store (neither whole nor chunked …)".
  */
 export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): Buffer {
   const whole = presentBytes(store, digest);
@@ -262,15 +268,22 @@ export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): 
   // Only the manifest's own `contains` edges: a depth-1 lineage would also cross the execution
   // edge of every receipt that took this prior state as an input (one per run that shares it).
   for (const e of store.edgesOfType(manifest, CONTAINS_EDGE_TYPE, "down")) for (const t of e.to) targets.add(t);
+  /** Deleted targets that `contain` something: state-file manifests (a whole file contains nothing). */
+  const lost: Digest[] = [];
+  const noteLost = (t: Digest): void => {
+    if (artifactLoss(store, t) !== undefined && store.edgesOfType(t, CONTAINS_EDGE_TYPE, "down").length > 0) lost.push(t);
+  };
   for (const t of targets) {
     let info;
     try {
       info = store.stat(t);
     } catch {
+      noteLost(t);
       continue;
     }
     if (info.size > STATE_FILE_MANIFEST_MAX_BYTES) continue;
     const raw = presentBytes(store, t);
+    if (raw === undefined) noteLost(t);
     if (raw === undefined || !raw.subarray(0, STATE_FILE_MANIFEST_PREFIX.length).equals(STATE_FILE_MANIFEST_PREFIX)) continue;
     let body: Partial<StateFileManifest>;
     try {
@@ -279,13 +292,28 @@ export function stateFileBytes(store: Store, manifest: Digest, digest: Digest): 
       continue;
     }
     if (body.kind !== STATE_FILE_KIND || body.digest !== digest || !Array.isArray(body.chunks)) continue;
-    const bytes = Buffer.concat(body.chunks.map((c) => store.get(c)));
+    const bytes = Buffer.concat(body.chunks.map((c) => chunkBytes(store, digest, t, c)));
     if (bytes.length !== body.size || sha256(bytes) !== digest) {
       throw new CairnError(ErrorCode.STORE_CORRUPT, `the chunks of state file ${digest} (manifest ${t}) do not hash to it`, { digest, manifest: t });
     }
     return bytes;
   }
-  throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest} is not in the store (neither whole nor chunked under ${manifest})`, { digest, manifest });
+  // Found neither way: the file itself deleted (it was stored whole), else what may have held it.
+  const wholeLoss = artifactLoss(store, digest);
+  if (wholeLoss !== undefined) throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest} ${ARTIFACT_LOSS_TEXT[wholeLoss]}`, { digest, manifest, reason: wholeLoss });
+  const deleted = lost.length === 0 ? "" : `; the state-file manifest${lost.length === 1 ? "" : "s"} ${lost.join(", ")} it contains ${lost.length === 1 ? "is" : "are"} deleted from the store (tombstoned or collected by gc), which may have held the file's chunked copy`;
+  throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest} is not in the store (neither whole nor chunked under ${manifest})${deleted}`, { digest, manifest, ...(lost.length === 0 ? {} : { lost }) });
+}
+
+/** Chunk `chunk` of the chunked copy `fileManifest` of state file `digest`; one deleted from the store says which file it is a chunk of. */
+function chunkBytes(store: Store, digest: Digest, fileManifest: Digest, chunk: Digest): Buffer {
+  try {
+    return store.get(chunk);
+  } catch (err) {
+    const loss = isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, chunk) : undefined;
+    if (loss === undefined) throw err;
+    throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest}: its chunk ${chunk} (state-file manifest ${fileManifest}) ${ARTIFACT_LOSS_TEXT[loss]}`, { digest, manifest: fileManifest, chunk, reason: loss });
+  }
 }
 
 /**

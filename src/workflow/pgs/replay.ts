@@ -28,7 +28,8 @@ import { openStore, type Store } from "../../store/store.js";
 import type { Receipt } from "../../store/receipts.js";
 import { EffectErrorReason, PGS_DATA_ROOT_UNSUPPORTED_CHARS, withPrivateDataRootLock, type DataRootLock } from "../effects/index.js";
 import { parsePyJson } from "./pyjson.js";
-import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine, stateFileBytes } from "./record.js";
+import { RECEIPT_PARAMS_KIND, ROOT_PREFIX, requireThisWorkflowEngine } from "./record.js";
+import { PGS_SNAPSHOT_REMEDY, recordedBytes, recordedStateFile, type RecordedRole } from "./recorded-reads.js";
 import { unrecordedRunError } from "./record-start.js";
 import { runRecordedPgsWorkflow } from "./run.js";
 import { TRACE_ID_RE } from "./trace-id.js";
@@ -114,9 +115,9 @@ function safeRel(traceId: string, p: unknown): string {
   return norm;
 }
 
-function manifestFiles(store: Store, digest: Digest, traceId: string, what: string): { body: Record<string, unknown>; files: ManifestFile[] } {
-  const body = JSON.parse(store.get(digest).toString("utf8")) as Record<string, unknown>;
-  if (!Array.isArray(body.files)) throw notFound(traceId, `the ${what} manifest ${digest} has no files`);
+function manifestFiles(store: Store, digest: Digest, traceId: string, role: Extract<RecordedRole, "snapshot" | "prior-state manifest">): { body: Record<string, unknown>; files: ManifestFile[] } {
+  const body = JSON.parse(recordedBytes(store, traceId, role, digest, role === "snapshot" ? { remedy: PGS_SNAPSHOT_REMEDY } : {}).toString("utf8")) as Record<string, unknown>;
+  if (!Array.isArray(body.files)) throw notFound(traceId, `the ${role === "snapshot" ? "snapshot" : "prior-state"} manifest ${digest} has no files`);
   return { body, files: body.files as ManifestFile[] };
 }
 
@@ -214,12 +215,12 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
   if (typeof workflow !== "string") throw notFound(traceId, "its receipt names no workflow");
   const limit = recordedTraceLimit(receipt.params, traceId);
   const [payloadDigest, priorDigest] = receipt.inputs as [Digest, Digest];
-  const recordedTrace = store.get(traceRoot.digest);
-  const recordedEffects = store.get(receipt.outputs[1] as Digest);
+  const recordedTrace = recordedBytes(store, traceId, "trace", traceRoot.digest);
+  const recordedEffects = recordedBytes(store, traceId, "effects", receipt.outputs[1] as Digest);
 
   const snapshot = manifestFiles(store, receipt.program, traceId, "snapshot");
-  const prior = manifestFiles(store, priorDigest, traceId, "prior-state");
-  const parsed = parsePyJson(store.get(payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
+  const prior = manifestFiles(store, priorDigest, traceId, "prior-state manifest");
+  const parsed = parsePyJson(recordedBytes(store, traceId, "payload", payloadDigest).toString("utf8"), `payload ${payloadDigest}`);
   if (!(parsed instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Recorded payload of ${traceId} is not a JSON object`, { traceId });
   const payload = parsed as PyObject; // recorded as given: key order is part of the run
 
@@ -228,9 +229,10 @@ export function replayPgsRun(store: Store, traceIdOrPath: string): ReplayResult 
     const workspace = join(tmp, "workspace");
     mkdirSync(workspace);
     for (const f of snapshot.files) {
-      const abs = join(workspace, safeRel(traceId, f.path));
+      const rel = safeRel(traceId, f.path);
+      const abs = join(workspace, rel);
       makeDirs(dirname(abs));
-      writeFileSync(abs, store.get(f.digest as Digest));
+      writeFileSync(abs, recordedBytes(store, traceId, "snapshot file", f.digest as Digest, { path: rel, remedy: PGS_SNAPSHOT_REMEDY }));
     }
     return runRecordedPgsWorkflow({ workspace, workflow, payload, dataRoot, store: scratch, dataRootLock, ...(limit === undefined ? {} : { traceLimit: limit }) });
   });
@@ -370,7 +372,7 @@ function setUpAndRun(
     }
     if (f.digest === null) continue;
     makeDirs(dirname(abs));
-    writeFileSync(abs, stateFileBytes(store, rec.priorState, f.digest as Digest));
+    writeFileSync(abs, recordedStateFile(store, rec.traceId, rec.priorState, rel, f.digest as Digest));
   }
   const scratchDir = join(tmp, "store");
   const scratch = openStore({ dir: scratchDir, create: true });
