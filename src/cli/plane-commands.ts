@@ -14,14 +14,15 @@
  * Everything below the CLI takes an injected clock. Ids are `taggedIds(systemClock,
  * randomIdTag())`: a random tag per node, so two processes never mint the same id.
  *
- * Store evidence (`evidence.store`): the store is opened at the first evidence record and its
- * WRITER LOCK IS HELD UNTIL THE NODE IS CLOSED, i.e. for the whole execution. A second writer on
- * the same store (another `plane exec`, `cairn gc`…) waits up to `--wait`, else fails
- * `E_STORE_LOCKED` — for an `exec`, at its first evidence record, before anything is dispatched.
- * Deliberate: the records of one execution (accepted → selected → started → completed) are
- * unpinned until `execution.completed` pins the chain, so no gc may run in between; and a lock
- * taken per record could fail at `execution.completed`, after the effect happened, leaving
- * evidence without its end, instead of failing before dispatch.
+ * Store evidence (`evidence.store`): the store is opened just before the first evidence record
+ * reaches any sink (the node opens every sink first: `EvidenceSink.open`) and its WRITER LOCK IS
+ * HELD UNTIL THE NODE IS CLOSED, i.e. for the whole execution. A second writer on the same store
+ * (another `plane exec`, `cairn gc`…) waits up to `--wait`, else fails `E_STORE_LOCKED` — for an
+ * `exec`, before its first evidence record, so before anything is dispatched and with nothing
+ * written to the JSONL file either. Deliberate: a lock taken per record could fail at
+ * `execution.completed`, after the effect happened, leaving evidence without its end, instead of
+ * failing before dispatch. (The records are pinned from the first one, `plane:open:<digest>`,
+ * store-sink.ts: an exec killed after dispatch keeps its evidence through a later gc.)
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
@@ -334,9 +335,9 @@ function signCommand(): Command {
 type NodeRun<T> = (built: BuiltNode) => Promise<T>;
 
 /**
- * Loads the config, builds the node (opening the store lazily, at the first evidence record, if
- * evidence goes there), runs `fn`, closes all. The store's writer lock is held from that first
- * record until the node is closed (module comment).
+ * Loads the config, builds the node (opening the store lazily, just before the first evidence
+ * record, if evidence goes there), runs `fn`, closes all. The store's writer lock is held from
+ * then until the node is closed (module comment).
  */
 async function withNode<T>(cmd: Command, configPath: string, fn: NodeRun<T>): Promise<T> {
   const cfg = loadNodeConfig(configPath);

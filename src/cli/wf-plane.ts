@@ -18,10 +18,12 @@
  * Locks: the run's store (and an evidence store elsewhere, from its first record) keeps its
  * writer lock until the run ends, as `cairn plane exec` does for one execution (plane-commands.ts):
  * a concurrent writer on it waits up to `--wait`, else fails `E_STORE_LOCKED`. Lane evidence
- * records stay unpinned until their execution completes, so no gc may run in between.
+ * records are pinned from their first record (`plane:open:<digest>`, evidence/store-sink.ts).
+ * A recorded run whose config sends store evidence to another store is refused before either
+ * store is opened (`evidenceStoreMismatch`; the library refuses it too, by Store handle).
  */
 import type { KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { systemClock } from "../core/clock.js";
@@ -32,7 +34,7 @@ import { buildNodeFromConfig } from "../plane/config/build.js";
 import { loadNodeConfig } from "../plane/config/node-config.js";
 import { randomIdTag, taggedIds } from "../plane/contracts/ids.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
-import { runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
+import { evidenceStoreMismatch, runCairnWorkflowWithPlane } from "../workflow/cairn/lane-step.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import type { CairnRunResult } from "../workflow/cairn/run.js";
 import { snapshotRunSetup, type SnapshotRunOpts } from "./wf-compile.js";
@@ -62,6 +64,9 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
     let evidenceStore: Store | undefined;
     if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
     const runStoreDir = resolveStoreDir(g.store);
+    if (typeof cfg.evidence.store === "string" && hasStore && !sameDirectory(resolve(cfg.evidence.store), runStoreDir)) {
+      throw evidenceStoreMismatch(runStoreDir, resolve(cfg.evidence.store));
+    }
     const openEvidenceStore = (): Store => {
       const dir = cfg.evidence.store === true ? runStoreDir : resolve(cfg.evidence.store as string);
       if (store !== undefined && dir === runStoreDir) return store;
@@ -93,5 +98,15 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
     }
   } finally {
     dataRootLock.release();
+  }
+}
+
+/** Whether two absolute paths name one directory (by real path when both exist). */
+function sameDirectory(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
   }
 }

@@ -115,6 +115,8 @@ describe("store sink chain heads", () => {
       putBytes: () => ({ digest: `sha256:${String(++n).padStart(64, "0")}` }),
       addEdge: (e: { from: string[]; to: string[]; role: string }) => void edges.push(e),
       pin: () => undefined,
+      findRoot: () => undefined,
+      unpin: () => undefined,
       transaction: <T>(fn: () => T): T => {
         const r = fn();
         if (o.failCommit?.() === true) throw new Error("commit failed");

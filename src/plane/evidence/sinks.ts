@@ -1,7 +1,10 @@
 /**
  * Evidence sinks. The node fans every Evidence record out to every registered sink, in
  * registration order, and awaits each. A sink that throws makes the node's call throw: nothing is
- * dispatched to a target unless `execution.started` reached every sink (fail closed).
+ * dispatched to a target unless `execution.started` reached every sink (fail closed). Before
+ * each record reaches any sink, the node calls every sink's `open` (if it has one): a sink that
+ * cannot be made ready (the store sink's store is locked) fails the call before any sink has
+ * the record, so a refused execution leaves no `admission.accepted` behind in another sink.
  *
  *  - MemoryEvidenceSink: keeps the records (for embedding and tests).
  *  - JsonlEvidenceSink: appends one RFC 8785 canonical JSON record per line to a regular file; a
@@ -34,6 +37,11 @@ import { settledTornTail, TORN_TAIL_REASON, undoPartialAppend, type EvidenceTorn
 export interface EvidenceSink {
   readonly sink_id: string;
   emit(evidence: Evidence): void | Promise<void>;
+  /**
+   * Makes the sink ready to record (opens what it writes to) without recording anything
+   * (optional). Called on every sink before each record reaches any sink; must be idempotent.
+   */
+  open?(): void | Promise<void>;
   /** Flushes buffered records (optional). */
   flush?(): void | Promise<void>;
 }

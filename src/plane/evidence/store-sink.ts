@@ -12,13 +12,30 @@
  *   - on `execution.completed`: the redacted output projection in `payload.output` becomes the
  *     OUTPUT artifact (OUTPUT_MEDIA_TYPE), with an edge evidence → output (role `output`);
  *   - terminal records (`admission.rejected`, `execution.completed`) and outputs are pinned as
- *     `plane:<digest>` (kind `run`) so gc keeps them and, upstream, the whole chain.
+ *     `plane:<digest>` (kind `run`) so gc keeps them and, upstream, the whole chain;
+ *   - every other record (`admission.accepted`, `target.selected`, `execution.started`,
+ *     `execution.cancelled`) is pinned as `plane:open:<its digest>` (kind `run`), the execution's
+ *     OPEN ROOT, and the open root of the record it chains from (`previous`) is removed: an
+ *     execution has one open root, on its latest record, from its first record until its
+ *     terminal record, whose transaction removes it. gc marks upstream, so the open root keeps
+ *     the records before it and the request. An execution that never reaches a terminal record
+ *     (the process was killed after dispatch, a sink failed) keeps its open root: its evidence
+ *     says how far it got and survives gc, as a workflow's `:started` root or a batch run's
+ *     `run:<id>` does. Named by the digest it pins (as `plane:<digest>`), never by the execution
+ *     ref: an id source may repeat refs (`sequentialIds` of two processes, a pinned test node),
+ *     and an open root is only ever removed by a record that chains (upstream) from it.
  * Only redacted projections reach the store: raw payloads and outputs never do.
  *
  * The in-memory chain head (`last`) is updated only AFTER the transaction commits; a record
  * whose transaction throws (abort) drops its chain head, a terminal record drops it too, and at
  * most MAX_OPEN_CHAINS heads are kept (the oldest is dropped first), so executions that never
- * reach a terminal record (a sink failed mid-way) cannot grow it without bound.
+ * reach a terminal record (a sink failed mid-way) cannot grow it without bound. A dropped head's
+ * open root stays in the store (the next record of that execution, if any, starts a chain and an
+ * open root of its own): evidence is kept rather than lost.
+ *
+ * `open()` opens the store (when given as a function) without recording anything: the node
+ * calls it on every sink before any sink receives a record, so a store that cannot be opened
+ * (E_STORE_LOCKED) fails the call before the JSONL file or any other sink has the record.
  *
  * `recorded` keeps what the sink stored for the last MAX_RECORDED_EVIDENCE records only (a
  * long-lived node records for ever); `droppedRecords` counts the older ones it let go. Callers
@@ -36,6 +53,8 @@ export const REQUEST_MEDIA_TYPE = "application/vnd.cairn.plane.request+json";
 export const OUTPUT_MEDIA_TYPE = "application/vnd.cairn.plane.output+json";
 export const EVIDENCE_EDGE_TYPE = "plane.evidence";
 export const PLANE_ROOT_PREFIX = "plane:";
+/** Prefix of an execution's open root: `plane:open:<digest of its latest record>` (module comment). */
+export const PLANE_OPEN_ROOT_PREFIX = `${PLANE_ROOT_PREFIX}open:`;
 /** Most chain heads kept for executions without a terminal record yet. */
 export const MAX_OPEN_CHAINS = 4096;
 /** Most entries `StoreEvidenceSink.recorded` keeps (the latest; an execution writes 1 to 5 records). */
@@ -54,6 +73,12 @@ function payloadField(e: Evidence, key: string): unknown {
   return p !== null && typeof p === "object" && !Array.isArray(p) ? (p as Record<string, unknown>)[key] : undefined;
 }
 
+/** Removes the open root of record `head` if it is there and still pins it. */
+function closeOpenRoot(store: Store, head: Digest): void {
+  const name = `${PLANE_OPEN_ROOT_PREFIX}${head}`;
+  if (store.findRoot(name)?.digest === head) store.unpin(name);
+}
+
 export class StoreEvidenceSink implements EvidenceSink {
   readonly sink_id: string;
   /** execution ref (else request id) → the last evidence digest recorded for it (dropped at a terminal record). */
@@ -67,17 +92,27 @@ export class StoreEvidenceSink implements EvidenceSink {
 
   private opened: Store | null = null;
 
-  /** `store` may be a function: the store is then opened on the first record (never, if none). */
+  /** `store` may be a function: the store is then opened by `open()` or the first record (never, if neither comes). */
   constructor(
-    private readonly store: Store | (() => Store),
+    private readonly source: Store | (() => Store),
     sinkId = "store",
   ) {
     this.sink_id = sinkId;
   }
 
   private get s(): Store {
-    if (this.opened === null) this.opened = typeof this.store === "function" ? this.store() : this.store;
+    if (this.opened === null) this.opened = typeof this.source === "function" ? this.source() : this.source;
     return this.opened;
+  }
+
+  /** Opens the store if it was given as a function (`EvidenceSink.open`); records nothing. */
+  open(): void {
+    void this.s;
+  }
+
+  /** The store this sink records into, opened now if it was given as a function. */
+  openedStore(): Store {
+    return this.s;
   }
 
   /** Chain heads currently kept (executions whose terminal record has not been seen). */
@@ -124,7 +159,8 @@ export class StoreEvidenceSink implements EvidenceSink {
       let input: Digest | null = null;
       let output: Digest | null = null;
       const prev = key === null ? undefined : this.last.get(key);
-      if (e.evidence_type === "admission.accepted" || e.evidence_type === "admission.rejected") {
+      const chained = e.evidence_type !== "admission.accepted" && e.evidence_type !== "admission.rejected";
+      if (!chained) {
         const req = payloadField(e, "request");
         if (req !== undefined) {
           input = store.putBytes(canonicalBytes(req), { mediaType: REQUEST_MEDIA_TYPE }).digest;
@@ -141,7 +177,10 @@ export class StoreEvidenceSink implements EvidenceSink {
           store.pin(`${PLANE_ROOT_PREFIX}${output}`, output, "run");
         }
       }
-      if (terminal) store.pin(`${PLANE_ROOT_PREFIX}${ev}`, ev, "run");
+      store.pin(`${terminal ? PLANE_ROOT_PREFIX : PLANE_OPEN_ROOT_PREFIX}${ev}`, ev, "run");
+      // The open root moves on only along a `previous` edge (an admission record starts a chain:
+      // a head it replaces is another execution's, whose open root stays).
+      if (chained && prev !== undefined && prev !== ev) closeOpenRoot(store, prev);
       return { evidence_id: e.evidence_id, evidence: ev, input, output };
     });
   }

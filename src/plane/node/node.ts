@@ -77,6 +77,8 @@
  *
  * SINK FAILURE. Evidence is awaited on every sink before the next step; a sink that throws makes
  * the call throw, so nothing is dispatched unless `execution.started` was recorded everywhere.
+ * Each record is preceded by every sink's `open()` (EvidenceSink), so a sink that cannot open
+ * (a locked store) fails the call before any sink has that record.
  */
 import type { Clock } from "../../core/clock.js";
 import { CairnError, UsageError } from "../../core/errors.js";
@@ -418,6 +420,12 @@ export class PlaneNode {
       payload,
       emitted_at: this.clock.now(),
     });
+    // Every sink ready first (sinks.ts): one that cannot open fails before any sink has the record.
+    // Awaited only when it returns a promise: a synchronous open adds no turn before the first emit.
+    for (const sink of this.sinks.values()) {
+      const ready = sink.open?.();
+      if (ready instanceof Promise) await ready;
+    }
     for (const sink of this.sinks.values()) await sink.emit(e);
     return e;
   }

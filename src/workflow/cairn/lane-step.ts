@@ -38,9 +38,11 @@
  *   `status`, `execution_ref`, `evidence` (the evidence ids, in emission order, as the JSONL sink
  *   has them), `result_digest` (SHA-256 of the canonical ExecutionResult), `failure_class`, and
  *   with a store evidence sink `evidence_digests` (the stored evidence records). A rejection's
- *   evidence ids are in the ERROR message. When the run is recorded in the same store, an edge
+ *   evidence ids are in the ERROR message. When the run is recorded (`store`), an edge
  *   `cairn.workflow.lane-evidence` (role `trace`) goes from the trace artifact to every stored
- *   evidence record of the run.
+ *   evidence record of the run. Both ends must be in one store, so a recorded run whose store
+ *   evidence sink records into another store is refused before anything runs (E_USAGE naming
+ *   both stores, `checkEvidenceStore`); before 2026-11-27 the edge was silently left out.
  * - **Determinism.** Lane outputs are external facts: a lane-bound run is only as deterministic
  *   as the service it calls. The service's state is not in the prior local state, so the trace
  *   id also derives from the plane session `<node id>@<plane clock ms at run start>:<subject>`
@@ -271,6 +273,36 @@ export async function executeLaneStep(call: LaneStepCall, plane: PlaneRunBinding
   return { ...fromOutput(step, lane, result.output), lane: detail };
 }
 
+/** `details.reason` of a recorded run whose store evidence goes to another store. */
+export const EVIDENCE_STORE_MISMATCH_REASON = "evidence_store_mismatch";
+
+/**
+ * A recorded run (`opts.store`) with a store evidence sink: the sink must record into the run's
+ * store, or the trace → evidence edges (LANE_EVIDENCE_EDGE_TYPE) could not be written. E_USAGE
+ * naming both stores otherwise. The sink's store is opened here if it was given as a function
+ * (the first lane step would open it anyway). One store is one Store handle: a process holds one
+ * writer handle per store (openStore refuses a second on the same real path, E_STORE_LOCKED).
+ */
+function checkEvidenceStore(opts: RunCairnPlaneOptions): void {
+  const sink = opts.plane.storeSink;
+  const store = opts.store;
+  if (store === undefined || sink === undefined || sink === null) return;
+  const evidence = sink.openedStore();
+  if (evidence === store) return;
+  throw evidenceStoreMismatch(store.root, evidence.root);
+}
+
+/** The E_USAGE of a recorded run whose lane evidence goes to another store (also checked by the CLI before it opens either). */
+export function evidenceStoreMismatch(storeRoot: string, evidenceRoot: string): CairnError {
+  return new CairnError(
+    ErrorCode.USAGE,
+    `the run is recorded in store ${storeRoot} but the plane node records its store evidence in store ${evidenceRoot}: ` +
+      `the run's trace cannot be linked to its lane evidence (${LANE_EVIDENCE_EDGE_TYPE} edges need both in one store); ` +
+      `record the evidence in the run's store (node config: evidence.store: true) or do not record the run`,
+    { field: "plane.storeSink", reason: EVIDENCE_STORE_MISMATCH_REASON, store: storeRoot, evidence_store: evidenceRoot },
+  );
+}
+
 /**
  * One run of a workflow whose lane-bound steps execute on `opts.plane.node` (see the module
  * comment). Steps without a lane run exactly as in `runCairnWorkflow`.
@@ -284,6 +316,8 @@ export async function runCairnWorkflowWithPlane(opts: RunCairnPlaneOptions): Pro
   const waitMs = opts.dataRootLockWaitMs === undefined ? DEFAULT_DATA_ROOT_LOCK_WAIT_MS : checkDataRootLockWait(opts.dataRootLockWaitMs, "dataRootLockWaitMs");
   const own = opts.dataRootLock === undefined ? await acquireDataRootLockAsync(opts.dataRoot, { waitMs }) : undefined;
   try {
+    // After the data root's lock (the order locks are taken in: data root, then stores).
+    checkEvidenceStore(opts);
     return await drivePlaneRun({ ...opts, ...(own === undefined ? {} : { dataRootLock: own }) });
   } finally {
     own?.release();
