@@ -37,13 +37,14 @@ import { basename, dirname } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
-import { checkedEdge, type EdgeRecord } from "./edges.js";
+import { checkedEdge, CONTAINS_EDGE_TYPE, type EdgeRecord } from "./edges.js";
 import { objectPath } from "./layout.js";
 import { fsyncDirs } from "./artifact-recovery.js";
 import { unlinkQuiet } from "./artifact-writes.js";
 import type { Clock } from "../core/clock.js";
 
-export const CONTAINS_EDGE_TYPE = "contains";
+/** The edge type of containment (one constant with the lineage walk, edges.ts). */
+export { CONTAINS_EDGE_TYPE };
 
 /** Swept artifacts listed one by one in the report; `sweptCount` and `sweptBytes` cover all. */
 export const MAX_REPORTED_SWEPT = 10_000;

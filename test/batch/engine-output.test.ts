@@ -222,9 +222,10 @@ describe("--out and reuse", () => {
     const ma = manifestOf(store, a.runId);
     const mb = manifestOf(store, b.runId);
     expect(mb.pulses.filter((p) => ma.pulses.some((q) => q.slice === p.slice)).length).toBe(2);
-    // The input's only derivation is its run's receipt (no edge to the shared slices).
+    // The input's only derivations are its run's receipt and its run's plan, which contains it
+    // (a container is downstream of its members, §5.12); no edge to the shared slices.
     const runA = store.findReceipt(ma.function.artifact, [ma.input.artifact], { kind: RUN_RECEIPT_KIND, plan: ma.plan });
-    expect(store.lineage(ma.input.artifact, { direction: "down", depth: 1 }).nodes.map((n) => n.digest)).toEqual([ma.input.artifact, runA?.digest]);
+    expect(store.lineage(ma.input.artifact, { direction: "down", depth: 1 }).nodes.map((n) => n.digest)).toEqual([ma.input.artifact, ...[runA?.digest, ma.plan].sort()]);
     // Run A unpinned and collected: its input goes (B's shared pulses do not keep it).
     for (const root of store.listRoots()) if (root.name.startsWith(`run:${a.runId}`)) store.unpin(root.name);
     store.close();

@@ -49,19 +49,20 @@ describe("lineage node bound", () => {
   it("a few wide edges reaching many nodes: E_LIMIT_EXCEEDED at the node bound, far under the edge bound", () => {
     const s = store();
     const [root] = puts(s, "root", 1) as [Digest];
-    // 3 `contains` edges of 4 members each: 13 nodes reached, 15 digests listed by the edges.
+    // 3 `contains` edges of 4 members each (walked up, from the container to its members, §5.12):
+    // 13 nodes reached, 15 digests listed by the edges.
     for (let k = 0; k < 3; k++) s.addEdge({ from: [root], to: puts(s, `m${k}-`, 4), type: "contains", role: "member" });
     const listed = 13 + 3 * 5;
-    const full = s.lineage(root, { direction: "down" });
+    const full = s.lineage(root);
     expect(full.nodes).toHaveLength(13);
     expect(full.nodes.length + full.edges.reduce((n, e) => n + e.from.length + e.to.length, 0)).toBe(listed);
     // exactly at the bound: the whole result
-    expect(edgesWith({ maxEdges: 1000, maxNodes: listed }).lineage(root, { direction: "down" })).toEqual(full);
+    expect(edgesWith({ maxEdges: 1000, maxNodes: listed }).lineage(root)).toEqual(full);
     // one under it: a clear error with the stable code, never a shortened result
-    const err = expectCairn(() => edgesWith({ maxEdges: 1000, maxNodes: listed - 1 }).lineage(root, { direction: "down" }), ErrorCode.LIMIT_EXCEEDED, nodesMessage(root, listed - 1));
+    const err = expectCairn(() => edgesWith({ maxEdges: 1000, maxNodes: listed - 1 }).lineage(root), ErrorCode.LIMIT_EXCEEDED, nodesMessage(root, listed - 1));
     expect(err.details).toEqual({ digest: root, limit: listed - 1 });
     // a shallower walk fits again (what the message advises)
-    const one = edgesWith({ maxEdges: 1000, maxNodes: listed - 1 }).lineage(root, { direction: "down", depth: 0 });
+    const one = edgesWith({ maxEdges: 1000, maxNodes: listed - 1 }).lineage(root, { depth: 0 });
     expect(one.nodes).toEqual([{ digest: root, depth: 0 }]);
   });
 
@@ -86,9 +87,9 @@ describe("lineage node bound", () => {
     const s = store();
     const [root] = puts(s, "root", 1) as [Digest];
     for (const d of puts(s, "c", 5)) s.addEdge({ from: [root], to: [d], type: "contains", role: "member" });
-    expect(edgesWith({ maxEdges: 5, maxNodes: 1000 }).lineage(root, { direction: "down" }).edges).toHaveLength(5);
+    expect(edgesWith({ maxEdges: 5, maxNodes: 1000 }).lineage(root).edges).toHaveLength(5);
     const err = expectCairn(
-      () => edgesWith({ maxEdges: 4, maxNodes: 1000 }).lineage(root, { direction: "down" }),
+      () => edgesWith({ maxEdges: 4, maxNodes: 1000 }).lineage(root),
       ErrorCode.LIMIT_EXCEEDED,
       `lineage of ${root} crosses more than 4 edges; lower --depth`,
     );
