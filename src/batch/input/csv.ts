@@ -20,11 +20,17 @@
  *
  * The parser is driven by hand (write, then read what it produced) and only ever gets whole
  * lines, each checked to be UTF-8 first, so the records delivered before an error, and the
- * error itself, never depend on how the input was chunked. A physical line longer than
- * `maxRecordBytes` (+2 for CR LF) is refused before it is checked for UTF-8 or parsed
- * (E_LIMIT_EXCEEDED, whether it arrives whole or in pieces), as is a record whose field text
- * exceeds it (csv-parse's max_record_size). Invalid UTF-8 and over-long lines are named by the
- * record they are in, at the line where it starts (`record N:`, or `header:`).
+ * error itself, never depend on how the input was chunked. Invalid UTF-8 and records over the
+ * size limit are named by the record they are in, at the line where it starts (`record N:`,
+ * or `header:`).
+ *
+ * Size: a record's bytes (the header's too) are its raw bytes in the input, without its
+ * terminator and the empty lines before it (csv-span.ts); over `maxRecordBytes` it is
+ * E_LIMIT_EXCEEDED, refused at the first line where its bytes pass the limit, before that line
+ * is checked for UTF-8 or parsed (whether the line arrives whole or in pieces), so a record is
+ * never held whole, and the size error wins over any error in that line or at the record's
+ * end. csv-parse's max_record_size (on the fields' text, never more than the raw bytes) stays
+ * as a second bound.
  */
 import type { Transform } from "node:stream";
 import { isUtf8 } from "node:buffer";
@@ -34,6 +40,7 @@ import { echoed, echoedJson } from "../../core/echo.js";
 import type { RecordLocation } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
+import { CsvSpan } from "./csv-span.js";
 import { countLf, firstInvalidUtf8Line, nthLfEnd } from "./utf8.js";
 
 /** What csv-parse yields with `info: true` (the parts we use). */
@@ -75,6 +82,15 @@ class LineIndex {
       }
     }
     return this.lfs;
+  }
+
+  /** The bytes held from `offset` (at or after the offset last given to lfBefore) to `size`. */
+  *held(offset: number): Generator<Buffer, void, undefined> {
+    let start = this.chunkStart;
+    for (const c of this.chunks) {
+      if (offset < start + c.length) yield c.subarray(Math.max(0, offset - start));
+      start += c.length;
+    }
   }
 }
 
@@ -129,8 +145,8 @@ export async function* readCsv(
   });
   parser.on("error", () => {}); // read through `parser.errored` instead
 
-  /** Longest physical line (LF excluded) passed to the parser: the limit, plus CR LF. */
-  const maxLineBytes = maxRecordBytes + 2;
+  /** Where records start, scanned only where a record may pass the limit (feedLines). */
+  const span = new CsvSpan();
   let header: string[] | undefined;
   let keys: string[] = [];
   let hasProtoKey = false;
@@ -186,15 +202,14 @@ export async function* readCsv(
   }
 
   /**
-   * Checks `body` (whole lines) is UTF-8 and has no line over the limit, and parses it. On a
-   * bad line, the lines before it are parsed first (their records come out and their errors
-   * win), then the bad line's error, naming the record it is in. A line that is both over the
-   * limit and not UTF-8 is the size error, as it is when it arrives in pieces (a partial line
-   * is refused for its size before its bytes are looked at).
+   * Checks `body` (whole lines) is UTF-8 and has no line where a record passes the limit, and
+   * parses it. On a bad line, the lines before it are parsed first (their records come out and
+   * their errors win), then the bad line's error, naming the record it is in. A line that is
+   * both over the limit and not UTF-8 is the size error, as it is when it arrives in pieces (a
+   * partial line is refused for its size before its bytes are looked at).
    */
   async function* feedLines(body: Buffer): AsyncGenerator<EURecord, void, undefined> {
-    // No line can be over the limit in a body that is not: only then are lines measured.
-    const long = body.length > maxLineBytes ? firstLongLine(body, maxLineBytes) : -1;
+    const long = firstLongLine(body);
     const utf8 = isUtf8(body);
     if (long === -1 && utf8) {
       lines.add(body);
@@ -230,6 +245,19 @@ export async function* readCsv(
     return { file: display, line: lines.lfBefore(lines.size) + 1, index, noun: "record", inHeader: header === undefined };
   }
 
+  /**
+   * The number of LFs before the first line of `body` where the record holding it passes the
+   * limit, or -1. Every record in the body starts at or after the end of the last record the
+   * parser gave (`prevEnd`): when the bytes from there to the body's end are within the limit,
+   * no record can pass it and nothing is scanned; else the scan catches up from there.
+   */
+  function firstLongLine(body: Buffer): number {
+    if (lines.size + body.length - prevEnd <= maxRecordBytes) return -1;
+    span.sync(prevEnd);
+    for (const held of lines.held(span.pos)) span.scan(held, Infinity);
+    return span.scan(body, maxRecordBytes);
+  }
+
   /** An error about the record at `where` (`file:line: record N: …`, or `header: …`). */
   function lineError(where: RecordLocation & { inHeader: boolean }, code: ErrorCodeValue, what: string, extra: Record<string, unknown>): CairnError {
     const details: Record<string, unknown> = { file: display, line: where.line, ...extra };
@@ -254,8 +282,9 @@ export async function* readCsv(
       if (lastLf === -1) {
         pending.push(chunk);
         pendingLen += chunk.length;
-        // A line longer than the limit holds (part of) a record longer than the limit.
-        if (pendingLen > maxLineBytes) throw tooLongError(yield* endEarly());
+        // A line longer than the limit holds (part of) a record longer than the limit (+1: the
+        // line may still end with CR LF, and the CR would then be the record's terminator).
+        if (pendingLen > maxRecordBytes + 1) throw tooLongError(yield* endEarly());
         continue;
       }
       const head = chunk.subarray(0, lastLf + 1);
@@ -270,20 +299,6 @@ export async function* readCsv(
     parser.destroy();
   }
   acct.finish();
-}
-
-/** The number of LFs before the first line of `body` longer than `max` bytes (its LF excluded), or -1. */
-function firstLongLine(body: Buffer, max: number): number {
-  let lines = 0;
-  let start = 0;
-  while (start < body.length) {
-    let end = body.indexOf(0x0a, start);
-    if (end === -1) end = body.length;
-    if (end - start > max) return lines;
-    lines++;
-    start = end + 1;
-  }
-  return -1;
 }
 
 function checkHeader(record: string[], display: string, line: number): string[] {

@@ -11,6 +11,12 @@
  * The input must be one array, optionally surrounded by whitespace: `[]` is zero records, and
  * an empty input (nothing but whitespace) is an error like any other non-array (it is more
  * likely a truncated or wrong file than a deliberate empty dataset).
+ *
+ * Size: an element's bytes are its own text, from its first to its last non-whitespace byte
+ * (the whitespace and the `,` or `]` around it are not counted); over `maxRecordBytes` it is
+ * E_LIMIT_EXCEEDED. An element is refused as soon as its bytes so far pass the limit, before it
+ * is held whole; whitespace after an element is not held once the held bytes would pass the
+ * limit (any text after it would make the element larger than the limit).
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -21,11 +27,14 @@ import { duplicateJsonKey } from "../../core/json-keys.js";
 
 /** One element's raw text, its 0-based index, the line where it starts and where it ends. */
 export interface JsonElement {
+  /** Its bytes up to the `,` or `]` after it (whitespace after its text may be left out). */
   bytes: Buffer;
   index: number;
   line: number;
   /** Offset in the stream just past the element's last byte. */
   end: number;
+  /** Its length up to the `,` or `]` after it, whatever `bytes` holds (its record's `rawBytes`). */
+  span: number;
 }
 
 // Scanner phases.
@@ -53,6 +62,13 @@ function isWs(c: number): boolean {
   return c === 0x20 || c === LF || c === 0x0d || c === 0x09;
 }
 
+/** The number of whitespace bytes at the end of `b`. */
+function trailingWs(b: Buffer): number {
+  let j = b.length;
+  while (j > 0 && isWs(b[j - 1] as number)) j--;
+  return b.length - j;
+}
+
 function showByte(c: number): string {
   return c >= 0x21 && c <= 0x7e ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, "0")}`;
 }
@@ -71,7 +87,14 @@ export class JsonArraySplitter {
   private escaped = false;
   private parts: Buffer[] = [];
   private partLen = 0;
+  /**
+   * The current element's text is complete (depth 0, outside strings) and the whitespace
+   * after it was dropped from `parts` (trimTrailingWs): only whitespace, `,` or `]` may follow.
+   */
+  private wsDropped = false;
   private elemLine = 0;
+  /** Stream offset of the current element's first byte. */
+  private elemOffset = 0;
   /** Bytes scanned in earlier chunks (the offset of the current chunk's first byte). */
   private offset = 0;
 
@@ -119,9 +142,19 @@ export class JsonArraySplitter {
         this.parts = [];
         this.partLen = 0;
       }
-      if (bytes.length > this.maxElementBytes) this.tooBig();
-      out.push({ bytes, index: this.index++, line: this.elemLine, end: base + end });
+      if (bytes.length > this.maxElementBytes && bytes.length - trailingWs(bytes) > this.maxElementBytes) this.tooBig();
+      this.wsDropped = false;
+      out.push({ bytes, index: this.index++, line: this.elemLine, end: base + end, span: base + end - this.elemOffset });
     };
+    if (phase === ELEMENT && this.wsDropped) {
+      while (i < n && isWs(chunk[i] as number)) {
+        if (chunk[i] === LF) line++;
+        i++;
+      }
+      // Text after the dropped whitespace would be part of the element, over the limit then.
+      if (i < n && chunk[i] !== COMMA && chunk[i] !== CLOSE_BRACKET) this.tooBig();
+      elemStart = i; // nothing more of the element is held: the loop ends it at this byte
+    }
     while (i < n) {
       if (phase === ELEMENT) {
         if (inString) {
@@ -205,6 +238,7 @@ export class JsonArraySplitter {
             escaped = false;
             elemStart = i;
             this.elemLine = line;
+            this.elemOffset = base + i;
           }
           break;
         default: // AFTER
@@ -216,7 +250,10 @@ export class JsonArraySplitter {
       if (rest.length > 0) {
         this.parts.push(rest);
         this.partLen += rest.length;
-        if (this.partLen > this.maxElementBytes) this.tooBig();
+        if (this.partLen > this.maxElementBytes) {
+          // Whitespace after the element's text (depth 0, outside strings) is not its bytes.
+          if (depth > 0 || inString || !this.trimTrailingWs()) this.tooBig();
+        }
       }
     }
     this.offset = base + n;
@@ -225,6 +262,29 @@ export class JsonArraySplitter {
     this.depth = depth;
     this.inString = inString;
     this.escaped = escaped;
+  }
+
+  /**
+   * Drops the whitespace at the end of the held bytes (after a complete element text) when the
+   * text before it is within the limit; returns false when it is not (the element is too big).
+   */
+  private trimTrailingWs(): boolean {
+    let ws = 0;
+    for (let p = this.parts.length - 1; p >= 0; p--) {
+      const b = this.parts[p] as Buffer;
+      const t = trailingWs(b);
+      ws += t;
+      if (t < b.length) break;
+    }
+    if (this.partLen - ws > this.maxElementBytes) return false;
+    this.partLen -= ws;
+    while (ws > 0) {
+      const b = this.parts.pop() as Buffer;
+      if (b.length > ws) this.parts.push(b.subarray(0, b.length - ws));
+      ws -= Math.min(ws, b.length);
+    }
+    this.wsDropped = true;
+    return true;
   }
 
   /** Checks the input ended at a proper place. */
@@ -336,7 +396,7 @@ export async function* readJsonArray(
           : idFromJsonRecord(input, idField, { file: display, line: el.line, index: el.index, noun: "element" }, lenientIds ? undefined : text);
       acct.addRecord();
       acct.consumedTo(el.end);
-      yield { index: el.index, id, input, source: { file: display, line: el.line }, rawBytes: el.bytes.length };
+      yield { index: el.index, id, input, source: { file: display, line: el.line }, rawBytes: el.span };
     }
     splitter.check();
   }

@@ -83,7 +83,14 @@ export interface ReaderOptions {
    * files: only `"name"` (the relative path becomes the id); lines: not supported.
    */
   idField?: string;
-  /** Largest record (line, CSV record, JSON element, file) accepted. Default MAX_RECORD_BYTES. */
+  /**
+   * Largest record accepted, in bytes (a record over it is E_LIMIT_EXCEEDED). Default
+   * MAX_RECORD_BYTES. A record's bytes: jsonl/lines, the line without its terminator (LF or
+   * CR LF); csv, the record's raw bytes (quotes, commas and line breaks inside quoted fields
+   * included) without its terminator and the empty lines before it, the header's likewise;
+   * json, the element's own text, from its first to its last non-whitespace byte; files, the
+   * file's size. A leading BOM is not part of the first record.
+   */
   maxRecordBytes?: number;
   /** Updated while reading (see ReaderStats). */
   stats?: ReaderStats;
