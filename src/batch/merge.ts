@@ -7,7 +7,10 @@
  *   partition's pulses are numbered in cut order). So for i = 0 … total−1 the next record is
  *   the next one of partition `partitionOf(i)`: a streaming k-way merge over the committed
  *   records artifacts, one pulse per partition in memory at a time, with no ordering index.
- *   Leaf hashes wait in a spill file (32 bytes per EU), so memory does not grow with the run.
+ *   A pulse is held as its records artifact's bytes and decoded a window of at most
+ *   MERGE_DECODE_WINDOW_BYTES at a time (about 1× its record bytes, not a second full copy as a
+ *   string plus an array of its records). Leaf hashes wait in a spill file (32 bytes per EU),
+ *   so memory does not grow with the run.
  * - `--id-field` ids: the ordering index (order-index.ts), which sorts by canonical id bytes.
  *
  * Both check what they hand out: every EU 0 … total−1 exactly once (index ids: each record's
@@ -23,6 +26,14 @@ import { partitionOf } from "./partition.js";
 import { indexIdEnd } from "./records.js";
 
 const COMMA = 0x2c;
+const NEWLINE = 0x0a;
+
+/**
+ * The index-id merge decodes a pulse's records artifact at most this many bytes at a time (cut
+ * after a newline; a record longer than this is decoded alone), so a pulse costs the merge its
+ * bytes plus one window's text and records, not its whole text too.
+ */
+export const MERGE_DECODE_WINDOW_BYTES = 1024 * 1024;
 
 /** Where a committed pulse's records and leaf hashes are, for the merge. */
 export interface MergePulse {
@@ -102,11 +113,23 @@ interface PartitionCursor {
   pulses: MergePulse[];
   /** Next pulse of `pulses` to load. */
   nextPulse: number;
+  /** The loaded pulse's records artifact (undefined once decoded to its end), and where its next window starts. */
+  body: Buffer | undefined;
+  bodyPos: number;
+  /** The current window's records, and the pulse position of its first one. */
   texts: string[];
+  textsStart: number;
   leaves: Buffer;
   /** The partition's reusable leaf buffer (the largest pulse's size so far). */
   leafBuffer: Buffer | undefined;
   pos: number;
+}
+
+/** How many records a records artifact holds (each ends with a newline). */
+function countRecords(body: Buffer): number {
+  let n = 0;
+  for (let at = body.indexOf(NEWLINE); at >= 0; at = body.indexOf(NEWLINE, at + 1)) n++;
+  return n;
 }
 
 /** The k-way merge for index ids (see the file comment). */
@@ -123,8 +146,20 @@ export class IndexIdMerge implements MergeCursor {
     private readonly partitions: number,
     pulses: readonly MergePulse[],
     private readonly total: number,
+    /** MERGE_DECODE_WINDOW_BYTES (at least 1); smaller only in tests. */
+    private readonly windowBytes = MERGE_DECODE_WINDOW_BYTES,
   ) {
-    this.cursors = Array.from({ length: partitions }, () => ({ pulses: [], nextPulse: 0, texts: [], leaves: Buffer.alloc(0), leafBuffer: undefined, pos: 0 }));
+    this.cursors = Array.from({ length: partitions }, () => ({
+      pulses: [],
+      nextPulse: 0,
+      body: undefined,
+      bodyPos: 0,
+      texts: [],
+      textsStart: 0,
+      leaves: Buffer.alloc(0),
+      leafBuffer: undefined,
+      pos: 0,
+    }));
     for (const p of pulses) (this.cursors[p.partition] as PartitionCursor).pulses.push(p);
     for (const c of this.cursors) c.pulses.sort((a, b) => a.index - b.index);
   }
@@ -136,7 +171,10 @@ export class IndexIdMerge implements MergeCursor {
       return false;
     }
     const c = this.cursors[partitionOf(i, this.partitions)] as PartitionCursor;
-    while (c.pos >= c.texts.length) this.load(c, i);
+    while (c.pos >= c.texts.length) {
+      if (c.body !== undefined) this.decode(c);
+      else this.load(c, i);
+    }
     const text = c.texts[c.pos] as string;
     // A completed record starts with its id, a failed or bytes record ends with it.
     const idEnd = indexIdEnd(text, i);
@@ -145,31 +183,60 @@ export class IndexIdMerge implements MergeCursor {
     }
     this.text = text;
     this.leaves = c.leaves;
-    this.leafOffset = c.pos * LEAF_HASH_BYTES;
+    this.leafOffset = (c.textsStart + c.pos) * LEAF_HASH_BYTES;
     c.pos++;
     this.i = i + 1;
     return true;
   }
 
+  /** Loads the partition's next pulse (its first window is decoded by `next`). */
   private load(c: PartitionCursor, i: number): void {
     const p = c.pulses[c.nextPulse];
     if (p === undefined) throw new CairnError(ErrorCode.INTERNAL, `ordered merge: no committed record for EU ${i}`, { id: i });
     c.nextPulse++;
-    const body = this.store.get(p.records).toString("utf8");
-    const texts = body.length === 0 ? [] : body.slice(0, -1).split("\n");
-    if (texts.length !== p.eus) {
-      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} holds ${texts.length} records, expected ${p.eus}`);
+    // The previous pulse's bytes and records are garbage before the next pulse is read.
+    c.texts = [];
+    c.pos = 0;
+    c.textsStart = 0;
+    const body = this.store.get(p.records);
+    const records = countRecords(body);
+    if (records !== p.eus) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} holds ${records} records, expected ${p.eus}`);
     }
-    c.texts = texts;
+    if (body.length > 0 && body[body.length - 1] !== NEWLINE) {
+      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} does not end with a newline`);
+    }
     // One leaf buffer per partition, reused from pulse to pulse (no garbage per pulse).
     c.leaves = this.spill.read(p.leafOffset, p.eus * LEAF_HASH_BYTES, c.leafBuffer);
     if (c.leaves.buffer !== c.leafBuffer?.buffer) c.leafBuffer = c.leaves;
+    c.body = body.length === 0 ? undefined : body;
+    c.bodyPos = 0;
+  }
+
+  /**
+   * Decodes the loaded pulse's next window: the records that end within windowBytes of
+   * `bodyPos`, or the one record there if it alone is longer. A newline byte is never part of
+   * a multi-byte UTF-8 sequence, so each window decodes as the whole text would.
+   */
+  private decode(c: PartitionCursor): void {
+    const body = c.body as Buffer;
+    const start = c.bodyPos;
+    const window = Math.max(1, this.windowBytes);
+    let end = body.length; // the body ends with a newline (checked by load)
+    if (end - start > window) {
+      const last = body.lastIndexOf(NEWLINE, start + window - 1);
+      end = (last >= start ? last : body.indexOf(NEWLINE, start + window)) + 1;
+    }
+    c.textsStart += c.texts.length;
+    c.texts = body.toString("utf8", start, end - 1).split("\n");
     c.pos = 0;
+    c.bodyPos = end;
+    if (end === body.length) c.body = undefined;
   }
 
   private checkExhausted(): void {
     for (const c of this.cursors) {
-      if (c.pos < c.texts.length || c.nextPulse < c.pulses.length) {
+      if (c.pos < c.texts.length || c.body !== undefined || c.nextPulse < c.pulses.length) {
         throw new CairnError(ErrorCode.INTERNAL, `ordered merge: records beyond the ${this.total} read`, { total: this.total });
       }
     }

@@ -1,0 +1,228 @@
+/**
+ * The index-id merge decodes each pulse's records artifact in windows (merge.ts,
+ * MERGE_DECODE_WINDOW_BYTES) instead of as one string: the records, leaf hashes and so the
+ * output bytes and digests are those of decoding each pulse whole (the path before windows,
+ * reproduced here as `wholePulseMerge`), whatever the window — records longer than it,
+ * multi-byte UTF-8 next to its edges, pulses with no record — and a records artifact that does
+ * not hold its pulse's record count is still E_STORE_CORRUPT.
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isCairnError } from "../../src/core/errors.js";
+import { canonicalize } from "../../src/core/canonical.js";
+import { openStore, type Store } from "../../src/index.js";
+import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
+import { IndexIdMerge, LeafSpill, MERGE_DECODE_WINDOW_BYTES, type MergePulse } from "../../src/batch/merge.js";
+import { partitionOf } from "../../src/batch/partition.js";
+import { RECORDS_MEDIA_TYPE } from "../../src/batch/pulse.js";
+
+const dir = mkdtempSync(join(tmpdir(), "cairn-merge-memory-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const PARTITIONS = 3;
+const TOTAL = 90;
+/** Pulse sizes, cycled per partition: 0 is a pulse with no record. */
+const PULSE_SIZES = [4, 0, 1, 7, 3, 0, 5];
+
+/** EU i's record: completed (ASCII, 2-, 3- and 4-byte UTF-8, some long), failed, or bytes. */
+function recordOf(i: number): string {
+  const multi = ["é", "中", "𝄞", "ÿ€"][i % 4] as string;
+  if (i % 11 === 5) return canonicalize({ error: { code: "E_FUNCTION", message: `bad ${multi.repeat(i % 5)} ${i}` }, id: i });
+  if (i % 13 === 7) return canonicalize({ bytes: Buffer.from(`b${i}`).toString("base64"), id: i });
+  const len = i % 9 === 0 ? 150 + i : i % 7; // every ninth longer than the small windows below
+  return `{"id":${i},"output":${JSON.stringify(`${multi}${"x".repeat(len)}${multi.repeat(1 + (i % 3))}`)}}`;
+}
+
+interface Fixture {
+  store: Store;
+  spill: LeafSpill;
+  pulses: MergePulse[];
+}
+
+let n = 0;
+function fixture(edit?: (p: MergePulse, texts: string[]) => { eus?: number; body?: string }): Fixture {
+  const store = openStore({ dir: join(dir, `s${n}`), durability: "normal" });
+  const spill = new LeafSpill(join(dir, `s${n}.leaves`));
+  n++;
+  const byPartition: number[][] = Array.from({ length: PARTITIONS }, () => []);
+  for (let i = 0; i < TOTAL; i++) (byPartition[partitionOf(i, PARTITIONS)] as number[]).push(i);
+  const pulses: MergePulse[] = [];
+  byPartition.forEach((ids, partition) => {
+    let at = 0;
+    for (let index = 0; at < ids.length || index < 2; index++) {
+      const size = PULSE_SIZES[(index + partition) % PULSE_SIZES.length] as number;
+      const texts = ids.slice(at, at + size).map(recordOf);
+      at += size;
+      const p: MergePulse = { partition, index, records: "" as MergePulse["records"], eus: texts.length, leafOffset: spill.append(leafHashesOf(texts)) };
+      const changed = edit?.(p, texts) ?? {};
+      const body = changed.body ?? (texts.length === 0 ? "" : `${texts.join("\n")}\n`);
+      p.records = store.putBytes(Buffer.from(body), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+      if (changed.eus !== undefined) p.eus = changed.eus;
+      pulses.push(p);
+    }
+  });
+  // Committed in completion order, not partition order: the merge sorts them.
+  pulses.reverse();
+  return { store, spill, pulses };
+}
+
+/** The merge's records and leaf hashes, in the order it hands them out. */
+function drain(f: Fixture, windowBytes?: number): { text: string; leaves: Buffer } {
+  const merge = new IndexIdMerge(f.store, f.spill, PARTITIONS, f.pulses, TOTAL, windowBytes);
+  let text = "";
+  const leaves: Buffer[] = [];
+  while (merge.next()) {
+    text += `${merge.text}\n`;
+    leaves.push(Buffer.from(merge.leaves.subarray(merge.leafOffset, merge.leafOffset + LEAF_HASH_BYTES)));
+  }
+  return { text, leaves: Buffer.concat(leaves) };
+}
+
+/** The merge before windows: each pulse's artifact decoded whole and split (merge.ts before 2026-11-27). */
+function wholePulseMerge(f: Fixture): { text: string; leaves: Buffer } {
+  const queues = Array.from({ length: PARTITIONS }, (_, partition) =>
+    f.pulses
+      .filter((p) => p.partition === partition)
+      .sort((a, b) => a.index - b.index)
+      .flatMap((p) => {
+        const body = f.store.get(p.records).toString("utf8");
+        const texts = body.length === 0 ? [] : body.slice(0, -1).split("\n");
+        expect(texts.length).toBe(p.eus);
+        return texts.map((t, k) => ({ t, leaf: f.spill.read(p.leafOffset + k * LEAF_HASH_BYTES, LEAF_HASH_BYTES) }));
+      }),
+  );
+  let text = "";
+  const leaves: Buffer[] = [];
+  for (let i = 0; i < TOTAL; i++) {
+    const r = (queues[partitionOf(i, PARTITIONS)] as { t: string; leaf: Buffer }[]).shift() as { t: string; leaf: Buffer };
+    text += `${r.t}\n`;
+    leaves.push(r.leaf);
+  }
+  return { text, leaves: Buffer.concat(leaves) };
+}
+
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+describe("index-id merge in decode windows", () => {
+  it("the fixture has what the windows must survive", () => {
+    const f = fixture();
+    try {
+      expect(f.pulses.some((p) => p.eus === 0)).toBe(true);
+      const texts = Array.from({ length: TOTAL }, (_, i) => recordOf(i));
+      expect(texts.some((t) => Buffer.byteLength(t) > 150)).toBe(true);
+      expect(texts.some((t) => /[\u{10000}-\u{10FFFF}]/u.test(t))).toBe(true);
+      expect(texts.some((t) => t.startsWith('{"error"'))).toBe(true);
+      expect(texts.some((t) => t.startsWith('{"bytes"'))).toBe(true);
+      expect(MERGE_DECODE_WINDOW_BYTES).toBe(1024 * 1024);
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
+  it("gives the bytes, leaf hashes and digests of decoding each pulse whole, for every window from 1 byte up", () => {
+    const f = fixture();
+    try {
+      const whole = wholePulseMerge(f);
+      // The records in id order, each with its own leaf hash.
+      const expected = Array.from({ length: TOTAL }, (_, i) => `${recordOf(i)}\n`).join("");
+      expect(whole.text).toBe(expected);
+      expect(whole.leaves.equals(leafHashesOf(Array.from({ length: TOTAL }, (_, i) => recordOf(i))))).toBe(true);
+      const root = rootOfLeafHashes(whole.leaves, TOTAL);
+      // Every window size up to past the longest pulse puts the cuts at every byte position,
+      // inside multi-byte characters and long records included.
+      const longest = Math.max(...f.pulses.map((p) => f.store.stat(p.records).size));
+      const windows = [undefined, MERGE_DECODE_WINDOW_BYTES, ...Array.from({ length: longest + 2 }, (_, k) => k + 1)];
+      for (const w of windows) {
+        const got = drain(f, w);
+        expect(got.text, `window ${w}`).toBe(whole.text);
+        expect(sha256(got.text), `window ${w}`).toBe(sha256(whole.text));
+        expect(got.leaves.equals(whole.leaves), `window ${w}`).toBe(true);
+        expect(rootOfLeafHashes(got.leaves, TOTAL), `window ${w}`).toBe(root);
+      }
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
+  it("decodes at most a window at a time, or one record longer than it", () => {
+    const f = fixture();
+    try {
+      const decoded: number[] = [];
+      // The store as the merge sees it, its records artifacts telling how much is decoded at once.
+      const spied = {
+        get: (d: MergePulse["records"]): Buffer => {
+          const b = f.store.get(d);
+          b.toString = (encoding?: BufferEncoding, start = 0, end = b.length): string => {
+            decoded.push(Math.min(end, b.length) - start);
+            return Buffer.prototype.toString.call(b, encoding, start, end);
+          };
+          return b;
+        },
+      } as unknown as Store;
+      const longestRecord = Math.max(...Array.from({ length: TOTAL }, (_, i) => Buffer.byteLength(recordOf(i))));
+      const longestPulse = Math.max(...f.pulses.map((p) => f.store.stat(p.records).size));
+      for (const w of [64, 200]) {
+        decoded.length = 0;
+        const merge = new IndexIdMerge(spied, f.spill, PARTITIONS, f.pulses, TOTAL, w);
+        let records = 0;
+        while (merge.next()) records++;
+        expect(records).toBe(TOTAL);
+        expect(decoded.length).toBeGreaterThan(f.pulses.filter((p) => p.eus > 0).length); // some pulse took more than one window
+        expect(Math.max(...decoded)).toBeLessThanOrEqual(Math.max(w, longestRecord));
+        expect(Math.max(...decoded)).toBeLessThan(longestPulse);
+      }
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
+  for (const [what, edit] of [
+    ["a record too many", (p: MergePulse) => (p.partition === 1 && p.index === 3 ? { eus: p.eus - 1 } : {})],
+    ["a record too few", (p: MergePulse) => (p.partition === 2 && p.index === 0 ? { eus: p.eus + 1 } : {})],
+    ["records in a pulse that has none", (p: MergePulse) => (p.eus === 0 ? { body: `${recordOf(0)}\n` } : {})],
+    ["no trailing newline", (p: MergePulse, texts: string[]) => (p.partition === 0 && p.index === 0 ? { body: texts.join("\n") } : {})],
+  ] as const) {
+    it(`a records artifact with ${what} is E_STORE_CORRUPT, whatever the window`, () => {
+      for (const w of [undefined, 1, 40]) {
+        const f = fixture(edit);
+        try {
+          let err: unknown;
+          try {
+            drain(f, w);
+          } catch (e) {
+            err = e;
+          }
+          expect(isCairnError(err) && err.code, `window ${w}: ${String(err)}`).toBe("E_STORE_CORRUPT");
+        } finally {
+          f.spill.close();
+          f.store.close();
+        }
+      }
+    });
+  }
+
+  it("a record out of place is still E_INTERNAL", () => {
+    // Partition 0's first pulse holds the records of two EUs swapped.
+    const f = fixture((p, texts) => (p.partition === 0 && p.index === 0 && texts.length >= 2 ? { body: `${[texts[1], texts[0], ...texts.slice(2)].join("\n")}\n` } : {}));
+    try {
+      for (const w of [undefined, 1]) {
+        let err: unknown;
+        try {
+          drain(f, w);
+        } catch (e) {
+          err = e;
+        }
+        expect(isCairnError(err) && err.code, String(err)).toBe("E_INTERNAL");
+      }
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+});
