@@ -60,16 +60,19 @@ export async function runSnapshotWithPlane(cmd: Command, o: SnapshotRunOpts, p: 
   // across the lane-bound steps' awaits.
   const dataRootLock = acquireDataRootLock(resolve(dataRootArg), o.dataRootWaitMs === undefined ? {} : { waitMs: o.dataRootWaitMs });
   try {
-    let store: Store | undefined;
-    let evidenceStore: Store | undefined;
-    if (hasStore) store = openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 });
     const runStoreDir = resolveStoreDir(g.store);
+    // Refused before either store is opened (or created); the library refuses it too, by handle.
     if (typeof cfg.evidence.store === "string" && hasStore && !sameDirectory(resolve(cfg.evidence.store), runStoreDir)) {
       throw evidenceStoreMismatch(runStoreDir, resolve(cfg.evidence.store));
     }
+    let store: Store | undefined;
+    let evidenceStore: Store | undefined;
+    if (hasStore) store = openStore({ dir: runStoreDir, create: true, lockTimeoutMs: g.wait ?? 0 });
     const openEvidenceStore = (): Store => {
       const dir = cfg.evidence.store === true ? runStoreDir : resolve(cfg.evidence.store as string);
-      if (store !== undefined && dir === runStoreDir) return store;
+      // The run's own handle for its own store, however spelled (a symlink too): a second
+      // writer handle on one store is refused (E_STORE_LOCKED).
+      if (store !== undefined && sameDirectory(dir, runStoreDir)) return store;
       evidenceStore = openStore({ dir, create: true, lockTimeoutMs: g.wait ?? 0 });
       return evidenceStore;
     };

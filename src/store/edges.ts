@@ -310,9 +310,16 @@ export class Edges {
     const containsSide = direction === "up" ? 0 : 1;
     // `contains` edges read on the derivation side (so checked) and not crossed there: not read
     // again there (each member of a manifest chunk meets the chunk). Crossing one later, from
-    // the other side, reads it again. One logseq per `contains` edge touching a node reached
-    // (there are at most maxNodes); each costs one edge read (~75 µs on a loaded 2-core machine).
+    // the other side, reads it again. One logseq per `contains` edge touching a node reached: a
+    // member may sit in any number of containers, so these reads count against maxEdges with the
+    // edges crossed (each costs one edge read, ~25–75 µs on a loaded 2-core machine).
     const passed = new Set<number>();
+    const tooManyEdges = (): CairnError =>
+      new CairnError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `lineage of ${start} reads more than ${maxEdges} edges (the edges it crosses plus the containment edges it checks without crossing); lower --depth`,
+        { digest: start, limit: maxEdges },
+      );
     const cross = (ls: number, want: "derivation" | "contains"): EdgeRecord | undefined => {
       let e = edgeSeen.get(ls);
       if (e === undefined) {
@@ -320,12 +327,14 @@ export class Edges {
         e = this.edgeAt(ls);
         if ((e.type === CONTAINS_EDGE_TYPE) !== (want === "contains")) {
           passed.add(ls);
+          if (edgeSeen.size + passed.size > maxEdges) throw tooManyEdges();
           return undefined;
         }
         edgeSeen.set(ls, e);
         if (edgeSeen.size > maxEdges) {
           throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `lineage of ${start} crosses more than ${maxEdges} edges; lower --depth`, { digest: start, limit: maxEdges });
         }
+        if (edgeSeen.size + passed.size > maxEdges) throw tooManyEdges();
         listed += e.from.length + e.to.length;
         if (listed > maxNodes) throw tooManyNodes();
       } else if ((e.type === CONTAINS_EDGE_TYPE) !== (want === "contains")) return undefined;

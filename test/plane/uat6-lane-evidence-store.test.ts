@@ -6,7 +6,7 @@
  * the run's store. The same store (one Store handle; in the CLI the same directory, however
  * spelled) runs and links as before. Library side, then the BUILT cli (`CAIRN_TEST_CLI`).
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/core/clock.js";
@@ -143,6 +143,7 @@ evidence: { jsonl: evidence.jsonl, store: ${JSON.stringify(store)} }
     expect(existsSync(join(dir, "traces"))).toBe(false);
     expect(existsSync(join(dir, "evidence.jsonl"))).toBe(false);
     expect(existsSync(join(dir, "OTHER"))).toBe(false); // refused before the other store is opened (created)
+    expect(existsSync(join(dir, "S"))).toBe(false); // and before the run's own
   });
 
   it("the run's store spelled differently is the same store: the run links its evidence", () => {
@@ -156,6 +157,22 @@ evidence: { jsonl: evidence.jsonl, store: ${JSON.stringify(store)} }
       expect(trace).toBeDefined();
       const down = s.lineage(trace!.digest, { direction: "down", depth: 1 });
       expect(down.edges.find((x) => x.type === LANE_EVIDENCE_EDGE_TYPE)?.to).toHaveLength(4);
+    } finally {
+      s.close();
+    }
+  });
+
+  it("a symlink to the run's store is the same store: the run uses its own handle (no second writer)", () => {
+    const dir = cliExample("L");
+    mkdirSync(join(dir, "S"));
+    symlinkSync(join(dir, "S"), join(dir, "L"));
+    const r = run(dir);
+    expect(r.status, r.err).toBe(0);
+    const { traceId } = JSON.parse(r.out) as { traceId: string };
+    const s = openStore({ dir: join(dir, "S"), readOnly: true });
+    try {
+      const trace = s.listRoots().find((x) => x.name.startsWith("cairn-wf:") && x.name.includes(traceId) && !x.name.endsWith(":started"));
+      expect(s.lineage(trace!.digest, { direction: "down", depth: 1 }).edges.find((x) => x.type === LANE_EVIDENCE_EDGE_TYPE)?.to).toHaveLength(4);
     } finally {
       s.close();
     }

@@ -95,6 +95,20 @@ describe("lineage node bound", () => {
     );
     expect(err.details).toEqual({ digest: root, limit: 4 });
   });
+
+  it("containment edges checked but not crossed count against the edge bound (a member held by many containers)", () => {
+    const s = store();
+    const [member] = puts(s, "member", 1) as [Digest];
+    for (const c of puts(s, "container", 5)) s.addEdge({ from: [c], to: [member], type: "contains", role: "member" });
+    // up from a member never climbs into its containers: one node, no edge crossed, 5 edges read
+    expect(edgesWith({ maxEdges: 5, maxNodes: 1000 }).lineage(member)).toMatchObject({ nodes: [{ digest: member, depth: 0 }], edges: [] });
+    const err = expectCairn(
+      () => edgesWith({ maxEdges: 4, maxNodes: 1000 }).lineage(member),
+      ErrorCode.LIMIT_EXCEEDED,
+      `lineage of ${member} reads more than 4 edges (the edges it crosses plus the containment edges it checks without crossing); lower --depth`,
+    );
+    expect(err.details).toEqual({ digest: member, limit: 4 });
+  });
 });
 
 describe("edgesOfType: one node's edges of one type", () => {

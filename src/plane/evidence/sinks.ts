@@ -41,7 +41,7 @@ export interface EvidenceSink {
    * Makes the sink ready to record (opens what it writes to) without recording anything
    * (optional). Called on every sink before each record reaches any sink; must be idempotent.
    */
-  open?(): void | Promise<void>;
+  open?(): void | PromiseLike<void>;
   /** Flushes buffered records (optional). */
   flush?(): void | Promise<void>;
 }

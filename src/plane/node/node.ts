@@ -421,10 +421,11 @@ export class PlaneNode {
       emitted_at: this.clock.now(),
     });
     // Every sink ready first (sinks.ts): one that cannot open fails before any sink has the record.
-    // Awaited only when it returns a promise: a synchronous open adds no turn before the first emit.
+    // Awaited only when it returns a promise or other thenable: a synchronous open adds no turn
+    // before the first emit.
     for (const sink of this.sinks.values()) {
-      const ready = sink.open?.();
-      if (ready instanceof Promise) await ready;
+      const ready: unknown = sink.open?.();
+      if (typeof (ready as { then?: unknown } | null | undefined)?.then === "function") await ready;
     }
     for (const sink of this.sinks.values()) await sink.emit(e);
     return e;
