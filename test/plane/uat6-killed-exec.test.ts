@@ -12,6 +12,7 @@ import { canonicalize } from "../../src/core/canonical.js";
 import { PLANE_OPEN_ROOT_PREFIX } from "../../src/plane/evidence/store-sink.js";
 import { openStore } from "../../src/store/store.js";
 import { cairn, CLI, reapAfterEach, sha256Hex, spawnCairn, TempDirs } from "../cli/helpers.js";
+import { WF_NODE, writeProcessNodeYaml } from "./process-node-yaml.js";
 
 /** Safety net for waits (not a speed assertion). */
 const WAIT_LIMIT_MS = 30_000;
@@ -81,15 +82,7 @@ describe("a killed plane exec keeps its store evidence through gc", () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
     const dir = temps.make();
     keys(dir, "ops");
-    writeFileSync(
-      join(dir, "node.yaml"),
-      `node_id: n1
-authority: { audience: aud, trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }], policy: [{ subject: alice, lanes: ["*"], operations: ["*"] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { jsonl: evidence.jsonl, store: true }
-`,
-    );
+    writeProcessNodeYaml(dir, { evidence: "{ jsonl: evidence.jsonl, store: true }" });
     const req = { contract_version: 1, lane_id: "process", operation: "run", idempotency_key: "k2", payload: { command: "/bin/sh", argv: ["-c", WAITER], timeout_ms: 60_000 }, acceptable_attestation: { classes: ["local-process-weak"] } };
     writeFileSync(join(dir, "req.json"), JSON.stringify(req));
     const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "aud", "--ttl", "300", "--request", "req.json"], { cwd: dir });
@@ -107,15 +100,7 @@ evidence: { jsonl: evidence.jsonl, store: true }
   it("a completed exec leaves no open root", () => {
     const dir = temps.make();
     keys(dir, "ops");
-    writeFileSync(
-      join(dir, "node.yaml"),
-      `node_id: n1
-authority: { audience: aud, trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }], policy: [{ subject: alice, lanes: ["*"], operations: ["*"] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { store: true }
-`,
-    );
+    writeProcessNodeYaml(dir, { evidence: "{ store: true }" });
     writeFileSync(join(dir, "req.json"), JSON.stringify({ contract_version: 1, lane_id: "process", operation: "run", idempotency_key: "k1", payload: { command: "/bin/sh", argv: ["-c", "true"] }, acceptable_attestation: { classes: ["local-process-weak"] } }));
     const signed = cairn(["plane", "sign", "--key", "keys/ops.key", "--subject", "alice", "--audience", "aud", "--ttl", "300", "--request", "req.json"], { cwd: dir });
     writeFileSync(join(dir, "signed.json"), signed.out);
@@ -131,15 +116,7 @@ describe("a killed lane-bound wf run keeps its lane evidence through gc", () => 
   it("SIGKILL while the lane runs: the lane's open root survives gc --grace 0", async () => {
     const dir = temps.make();
     keys(dir, "wf");
-    writeFileSync(
-      join(dir, "node.yaml"),
-      `node_id: wf-local
-authority: { audience: cairn-wf, trusted_keys: [{ id: wf, public_key_file: keys/wf.pub }], policy: [{ subject: wf-runtime, lanes: [process], operations: [run] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { jsonl: evidence.jsonl, store: true }
-`,
-    );
+    writeProcessNodeYaml(dir, { ...WF_NODE, evidence: "{ jsonl: evidence.jsonl, store: true }" });
     writeFileSync(
       join(dir, "wait.yaml"),
       `cairn: cairn.workflow/v1

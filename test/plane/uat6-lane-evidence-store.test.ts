@@ -21,6 +21,7 @@ import { prepareSnapshot } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
 import { cairn, CLI, TempDirs } from "../cli/helpers.js";
+import { WF_NODE, writeProcessNodeYaml } from "./process-node-yaml.js";
 
 const EXAMPLE = new URL("../../examples/plane/workflow/", import.meta.url).pathname;
 const T0 = 1_800_000_000_000;
@@ -40,15 +41,7 @@ function open(dir: string): Store {
 async function example() {
   const dir = temps.make();
   for (const f of ["shout.yaml", "payload.json"]) copyFileSync(join(EXAMPLE, f), join(dir, f));
-  writeFileSync(
-    join(dir, "node.yaml"),
-    `node_id: wf-local
-authority: { audience: cairn-wf, trusted_keys: [{ id: wf, public_key_file: keys/wf.pub }], policy: [{ subject: wf-runtime, lanes: [process], operations: [run] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { jsonl: evidence.jsonl, store: true }
-`,
-  );
+  writeProcessNodeYaml(dir, { ...WF_NODE, evidence: "{ jsonl: evidence.jsonl, store: true }" });
   const pair = generateAuthorityKeyPair();
   mkdirSync(join(dir, "keys"));
   writeFileSync(join(dir, "keys", "wf.pub"), pair.publicKeyPem);
@@ -114,15 +107,7 @@ describe("cairn wf run --plane-config with store evidence elsewhere (built cli)"
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
     const dir = temps.make();
     for (const f of ["shout.yaml", "payload.json"]) copyFileSync(join(EXAMPLE, f), join(dir, f));
-    writeFileSync(
-      join(dir, "node.yaml"),
-      `node_id: wf-local
-authority: { audience: cairn-wf, trusted_keys: [{ id: wf, public_key_file: keys/wf.pub }], policy: [{ subject: wf-runtime, lanes: [process], operations: [run] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { jsonl: evidence.jsonl, store: ${JSON.stringify(store)} }
-`,
-    );
+    writeProcessNodeYaml(dir, { ...WF_NODE, evidence: `{ jsonl: evidence.jsonl, store: ${JSON.stringify(store)} }` });
     expect(cairn(["plane", "keygen", "--out", "keys", "--id", "wf"], { cwd: dir }).status).toBe(0);
     expect(cairn(["wf", "compile", "shout.yaml", "--out", "s.json"], { cwd: dir }).status).toBe(0);
     return dir;

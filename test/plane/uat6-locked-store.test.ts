@@ -14,6 +14,7 @@ import { StoreEvidenceSink } from "../../src/plane/evidence/store-sink.js";
 import { openStore, type Store } from "../../src/store/store.js";
 import { cairn, CLI, TempDirs } from "../cli/helpers.js";
 import { harness, request } from "./node-helpers.js";
+import { writeProcessNodeYaml } from "./process-node-yaml.js";
 
 const temps = new TempDirs();
 const held: Store[] = [];
@@ -68,15 +69,7 @@ describe("cairn plane exec on a locked store (built cli)", () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first`);
     const dir = temps.make();
     expect(cairn(["plane", "keygen", "--out", "keys", "--id", "ops"], { cwd: dir }).status).toBe(0);
-    writeFileSync(
-      join(dir, "node.yaml"),
-      `node_id: n1
-authority: { audience: aud, trusted_keys: [{ id: ops, public_key_file: keys/ops.pub }], policy: [{ subject: alice, lanes: ["*"], operations: ["*"] }] }
-lanes: [process]
-targets: [{ target_id: local, lane_id: process, attestation_class: local-process-weak }]
-evidence: { jsonl: evidence.jsonl, store: true }
-`,
-    );
+    writeProcessNodeYaml(dir, { evidence: "{ jsonl: evidence.jsonl, store: true }" });
     writeFileSync(
       join(dir, "req.json"),
       JSON.stringify({ contract_version: 1, lane_id: "process", operation: "run", idempotency_key: "k1", payload: { command: "/bin/sh", argv: ["-c", "touch ran"] }, acceptable_attestation: { classes: ["local-process-weak"] } }),
