@@ -17,7 +17,7 @@ import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_SNAPSHOT_FILE_BYTES, TOKENIZED_DIR, TRUST_DIR, VOCABULARY_DIR } from "./constants.js";
 import { parsePyJson } from "./pyjson.js";
-import { pyIntFromString } from "../py/numbers.js";
+import { pyIntFromHexString, pyIntFromString } from "../py/numbers.js";
 import { verifyTrust } from "./trust.js";
 import type { PyObject, PyValue } from "./value.js";
 import { Vocabulary } from "./vocab.js";
@@ -116,17 +116,13 @@ class Where {
 const NEWER_FORMAT_HINT =
   "this is the newer PGS dispatch format (object routing targets / start_key, node-key bindings), which a v0.3 loader does not accept";
 
-/** Python `int(x)` for the shapes snapshots use: ints, integral floats, decimal strings (`pyIntFromString`: Python's text rule); `int(x, 16)` for hex ones. */
+/** Python `int(x)` for the shapes snapshots use: ints, integral floats, decimal strings (`pyIntFromString`: Python's text rule); `int(x, 16)` for hex ones (`pyIntFromHexString`, the same text rule). */
 function toInt(v: PyValue, where: Where, hex = false): number {
   let n: number | undefined;
   if (typeof v === "bigint") n = Number(v);
   else if (typeof v === "number" && Number.isInteger(v)) n = v;
   else if (typeof v === "string") {
-    if (!hex) n = pyIntFromString(v);
-    else {
-      const t = v.trim();
-      if (/^[-+]?(0[xX])?[0-9a-fA-F]+$/.test(t)) n = parseInt(t, 16);
-    }
+    n = hex ? pyIntFromHexString(v) : pyIntFromString(v);
   }
   if (n === undefined || !Number.isSafeInteger(n)) {
     if (v instanceof Map) where.fail(`is an object, not an integer address: ${NEWER_FORMAT_HINT}`, UNSUPPORTED_FORMAT_REASON);

@@ -144,3 +144,20 @@ export function pyIntFromString(s: string): number | undefined {
   const n = Number(t.replace(/_/g, ""));
   return Number.isSafeInteger(n) ? n + 0 : undefined; // `+ 0`: int("-0") is 0
 }
+
+/** Python's `int(s, 16)` text once `pyNumberText` has run: sign, optional `0x` (then an optional `_`), hex digits with single `_` between them. */
+const PY_HEX_TEXT_RE = /^([+-]?)(?:0[xX]_?)?([0-9a-fA-F](?:_?[0-9a-fA-F])*)$/;
+
+/**
+ * Python `int(s, 16)` for a string, or undefined where Python raises ValueError or the value is
+ * not a safe integer: the same whitespace and Unicode-14 decimal digits as `pyIntFromString`
+ * (`int("\u0661f", 16)` is 31, a leading U+FEFF is an error), an optional `0x` prefix and
+ * single `_` between digits (`"0x_1f"`, not `"_1f"`).
+ */
+export function pyIntFromHexString(s: string): number | undefined {
+  const m = PY_HEX_TEXT_RE.exec(pyNumberText(s));
+  if (m === null) return undefined;
+  const n = parseInt((m[2] as string).replace(/_/g, ""), 16);
+  if (!Number.isSafeInteger(n)) return undefined;
+  return m[1] === "-" ? -n + 0 : n; // `+ 0`: int("-0", 16) is 0
+}
