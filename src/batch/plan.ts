@@ -94,6 +94,13 @@ export function readRunArtifact(store: Store, runId: string, role: RunArtifactRo
   }
 }
 
+/** Whether `err` is `readRunArtifact`'s error for a run's artifact deleted or collected. */
+export function isLostRunArtifact(err: unknown): boolean {
+  if (!isCairnError(err, ErrorCode.NOT_FOUND)) return false;
+  const d = err.details as { role?: unknown; reason?: unknown } | undefined;
+  return typeof d?.role === "string" && (d.reason === "tombstoned" || d.reason === "collected");
+}
+
 export function checkRunId(runId: string): string {
   if (!RUN_ID_RE.test(runId)) {
     throw new CairnError(ErrorCode.USAGE, `malformed run id ${JSON.stringify(runId)}: expected ${RUN_ID_HEX_CHARS} lowercase hex digits`, { runId });

@@ -122,7 +122,7 @@ export function* iterateRuns(store: Store): Generator<RunSummary> {
     const runId = m[1] as string;
     const s: RunSummary = { runId, state: "incomplete", plan: root.digest, input: "-", function: "-" };
     try {
-      const plan = JSON.parse(store.get(root.digest).toString("utf8")) as RunPlan;
+      const plan = JSON.parse(readRunArtifact(store, runId, "plan", root.digest).toString("utf8")) as RunPlan;
       if (typeof plan?.function?.name !== "string" || typeof plan.input?.artifact !== "string") throw new CairnError(ErrorCode.STORE_CORRUPT, `plan ${root.digest} is not a run plan`);
       s.function = plan.function.name;
       s.input = plan.input.artifact;
@@ -137,7 +137,7 @@ export function* iterateRuns(store: Store): Generator<RunSummary> {
       let failure: RunSummary["error"];
       try {
         requireReadableManifest(store, runId, done.digest); // an older build's oversized one: the error names the remedy
-        const value = JSON.parse(store.get(done.digest).toString("utf8")) as unknown;
+        const value = JSON.parse(readRunArtifact(store, runId, "manifest", done.digest).toString("utf8")) as unknown;
         const shape = manifestShapeProblem(value);
         if (shape !== undefined) throw new CairnError(ErrorCode.STORE_CORRUPT, `manifest ${done.digest} is not a run manifest: ${shape}`);
         requireOwnManifest(value as Manifest, runId, done.digest); // another run's: not listed as this one's

@@ -25,7 +25,7 @@ import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, foreignManifestProblem, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
-import { checkRunId, loadPlan, manifestRoot, requireThisEngine, type RunPlan } from "./plan.js";
+import { checkRunId, isLostRunArtifact, loadPlan, manifestRoot, readRunArtifact, requireThisEngine, type RunPlan } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
 import type { RunConfig } from "./config.js";
@@ -111,9 +111,12 @@ function readManifest(store: Store, runId: string): { digest: Digest; manifest: 
   requireReadableManifest(store, runId, digest);
   let text: string;
   try {
-    text = store.get(digest).toString("utf8");
+    text = readRunArtifact(store, runId, "manifest", digest).toString("utf8");
   } catch (err) {
     if (!isCairnError(err)) throw err;
+    // Deleted (tombstoned) or collected: nothing to check, and not a tampering; the error names
+    // the remedy (plan.ts `readRunArtifact`). Before 2026-11-27 it was reported artifact_tampered.
+    if (isLostRunArtifact(err)) throw err;
     return { digest, problem: { code: "artifact_tampered", message: `manifest ${digest}: ${err.message}` } };
   }
   let value: unknown;

@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore, type Store } from "../../src/index.js";
 import { resume, run } from "../../src/batch/engine.js";
-import { verifyRun } from "../../src/batch/verify.js";
+import { replay, verifyRun } from "../../src/batch/verify.js";
 import { loadManifest, type Manifest } from "../../src/batch/manifest.js";
 import { loadPlan, manifestRoot, planRoot, readRunArtifact, reportRoot } from "../../src/batch/plan.js";
-import { loadRunReport } from "../../src/batch/runs.js";
+import { listRuns, loadRunReport } from "../../src/batch/runs.js";
 import type { Digest } from "../../src/core/digest.js";
 import { cairnErrorOf } from "../cairn-error-of.js";
 import { cairn, jsonError } from "../cli/helpers.js";
@@ -110,6 +110,28 @@ describe("library readers of a run's plan, manifest and report", () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe("verify, replay and the run list of a run whose manifest or plan is deleted", () => {
+  it("verify and replay refuse with the remedy (not a tampering finding); runs ls names the deleted artifact", async () => {
+    const { store } = scratch.store();
+    const first = await run(store, DATA, FN, CONFIG);
+    const id = first.runId;
+    const m = rootDigest(store, manifestRoot(id));
+    store.delete(m);
+    const message = `run ${id}: its manifest ${m} (run:${id}:manifest) is deleted from the store (tombstoned). ${unpinRewrite(id)}`;
+    // Before 2026-11-27 verify answered {ok: false} with an artifact_tampered finding, and replay the store's bare text.
+    for (const call of [() => verifyRun(store, id), () => replay(store, id, "0/0")]) {
+      const e = await expectCairnError(call(), "E_NOT_FOUND");
+      expect([e.message, e.details]).toEqual([message, { runId: id, role: "manifest", digest: m, root: `run:${id}:manifest`, reason: "tombstoned" }]);
+    }
+    expect(listRuns(store).find((r) => r.runId === id)?.error).toEqual({ code: "E_NOT_FOUND", message: `its manifest cannot be read: ${message}` });
+    const p = rootDigest(store, planRoot(id));
+    store.delete(p);
+    const planMessage = `run ${id}: its plan ${p} (run:${id}) is deleted from the store (tombstoned). ${PLAN_REMEDY}`;
+    expect(listRuns(store).find((r) => r.runId === id)?.error?.message).toBe(`its plan or report cannot be read: ${planMessage}`);
+    expect(cairnErrorOf(() => loadPlan(store, id)).message).toBe(planMessage);
   });
 });
 
