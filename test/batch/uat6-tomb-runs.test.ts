@@ -31,14 +31,19 @@ const rootDigest = (store: Store, name: string): Digest => store.findRoot(name)?
 const unpinRewrite = (id: string): string => `To write it again from the run's committed pulses: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id}`;
 const PLAN_REMEDY = "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";
 
+/** A finished run whose manifest is then tombstoned, and the message its readers give. */
+async function runThenDeleteManifest() {
+  const { store } = scratch.store();
+  const id = (await run(store, DATA, FN, CONFIG)).runId;
+  const m = rootDigest(store, manifestRoot(id));
+  store.delete(m);
+  const message = `run ${id}: its manifest ${m} (run:${id}:manifest) is deleted from the store (tombstoned). ${unpinRewrite(id)}`;
+  return { store, id, m, message };
+}
+
 describe("library readers of a run's plan, manifest and report", () => {
   it("a tombstoned manifest: run and resume (reuse), loadManifest name the run, the manifest and the remedy; the remedy writes the same manifest again", async () => {
-    const { store } = scratch.store();
-    const first = await run(store, DATA, FN, CONFIG);
-    const id = first.runId;
-    const m = rootDigest(store, manifestRoot(id));
-    store.delete(m);
-    const message = `run ${id}: its manifest ${m} (run:${id}:manifest) is deleted from the store (tombstoned). ${unpinRewrite(id)}`;
+    const { store, id, m, message } = await runThenDeleteManifest();
     const details = { runId: id, role: "manifest", digest: m, root: `run:${id}:manifest`, reason: "tombstoned" };
     for (const again of [() => run(store, DATA, FN, CONFIG), () => resume(store, id)]) {
       const e = await expectCairnError(again(), "E_NOT_FOUND");
@@ -115,12 +120,7 @@ describe("library readers of a run's plan, manifest and report", () => {
 
 describe("verify, replay and the run list of a run whose manifest or plan is deleted", () => {
   it("verify and replay refuse with the remedy (not a tampering finding); runs ls names the deleted artifact", async () => {
-    const { store } = scratch.store();
-    const first = await run(store, DATA, FN, CONFIG);
-    const id = first.runId;
-    const m = rootDigest(store, manifestRoot(id));
-    store.delete(m);
-    const message = `run ${id}: its manifest ${m} (run:${id}:manifest) is deleted from the store (tombstoned). ${unpinRewrite(id)}`;
+    const { store, id, m, message } = await runThenDeleteManifest();
     // Before 2026-11-27 verify answered {ok: false} with an artifact_tampered finding, and replay the store's bare text.
     for (const call of [() => verifyRun(store, id), () => replay(store, id, "0/0")]) {
       const e = await expectCairnError(call(), "E_NOT_FOUND");

@@ -112,6 +112,18 @@ describe("cairn wf run --plane-config with store evidence elsewhere (built cli)"
     expect(cairn(["wf", "compile", "shout.yaml", "--out", "s.json"], { cwd: dir }).status).toBe(0);
     return dir;
   }
+  /** The evidence records the run's trace links to (`cairn.workflow.lane-evidence` edges) in store `S`. */
+  function linkedEvidence(dir: string, out: string): number | undefined {
+    const { traceId } = JSON.parse(out) as { traceId: string };
+    const s = openStore({ dir: join(dir, "S"), readOnly: true });
+    try {
+      const trace = s.listRoots().find((x) => x.name.startsWith("cairn-wf:") && x.name.includes(traceId) && !x.name.endsWith(":started"));
+      expect(trace).toBeDefined();
+      return s.lineage(trace!.digest, { direction: "down", depth: 1 }).edges.find((x) => x.type === LANE_EVIDENCE_EDGE_TYPE)?.to.length;
+    } finally {
+      s.close();
+    }
+  }
   const run = (dir: string) =>
     cairn(["--store", join(dir, "S"), "--json", "wf", "run", "--snapshot", "s.json", "--payload", "payload.json", "--plane-config", "node.yaml", "--plane-key", "keys/wf.key", "--plane-subject", "wf-runtime", "--no-render", "--workspace", "."], { cwd: dir });
 
@@ -135,16 +147,7 @@ describe("cairn wf run --plane-config with store evidence elsewhere (built cli)"
     const dir = cliExample("./S/.");
     const r = run(dir);
     expect(r.status, r.err).toBe(0);
-    const { traceId } = JSON.parse(r.out) as { traceId: string };
-    const s = openStore({ dir: join(dir, "S"), readOnly: true });
-    try {
-      const trace = s.listRoots().find((x) => x.name.startsWith("cairn-wf:") && x.name.includes(traceId) && !x.name.endsWith(":started"));
-      expect(trace).toBeDefined();
-      const down = s.lineage(trace!.digest, { direction: "down", depth: 1 });
-      expect(down.edges.find((x) => x.type === LANE_EVIDENCE_EDGE_TYPE)?.to).toHaveLength(4);
-    } finally {
-      s.close();
-    }
+    expect(linkedEvidence(dir, r.out)).toBe(4);
   });
 
   it("a symlink to the run's store is the same store: the run uses its own handle (no second writer)", () => {
@@ -153,13 +156,6 @@ describe("cairn wf run --plane-config with store evidence elsewhere (built cli)"
     symlinkSync(join(dir, "S"), join(dir, "L"));
     const r = run(dir);
     expect(r.status, r.err).toBe(0);
-    const { traceId } = JSON.parse(r.out) as { traceId: string };
-    const s = openStore({ dir: join(dir, "S"), readOnly: true });
-    try {
-      const trace = s.listRoots().find((x) => x.name.startsWith("cairn-wf:") && x.name.includes(traceId) && !x.name.endsWith(":started"));
-      expect(s.lineage(trace!.digest, { direction: "down", depth: 1 }).edges.find((x) => x.type === LANE_EVIDENCE_EDGE_TYPE)?.to).toHaveLength(4);
-    } finally {
-      s.close();
-    }
+    expect(linkedEvidence(dir, r.out)).toBe(4);
   });
 });
