@@ -450,6 +450,8 @@ async function execute(
     } catch (err) {
       forgetIfHopeless(store, runId, err); // e.g. a reduce that throws: it throws again on resume
       throw err;
+    } finally {
+      cursor.close(); // the records artifacts a failed merge was reading
     }
     manifest = buildManifest({ runId, plan, planDigest, recordsRead, pulses, failures: merged.failures, failuresArtifact: merged.failuresArtifact, output: merged.output, reduce: merged.reduce });
   } finally {

@@ -6,11 +6,11 @@
  *   hold its EUs in increasing index order (records are assigned in read order and a
  *   partition's pulses are numbered in cut order). So for i = 0 … total−1 the next record is
  *   the next one of partition `partitionOf(i)`: a streaming k-way merge over the committed
- *   records artifacts, one pulse per partition in memory at a time, with no ordering index.
- *   A pulse is held as its records artifact's bytes and decoded a window of at most
- *   MERGE_DECODE_WINDOW_BYTES at a time (about 1× its record bytes, not a second full copy as a
- *   string plus an array of its records). Leaf hashes wait in a spill file (32 bytes per EU),
- *   so memory does not grow with the run.
+ *   records artifacts, with no ordering index. Each partition reads its current pulse's records
+ *   artifact through the store's verified sequential reader (`Store.openReader`), a window of
+ *   at most MERGE_DECODE_WINDOW_BYTES at a time (or one record longer than it), so the merge
+ *   holds about one window per partition, not its pulses' records, however large the outputs.
+ *   Leaf hashes wait in a spill file (32 bytes per EU), so memory does not grow with the run.
  * - `--id-field` ids: the ordering index (order-index.ts), which sorts by canonical id bytes.
  *
  * Both check what they hand out: every EU 0 … total−1 exactly once (index ids: each record's
@@ -20,18 +20,26 @@ import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
+import type { ArtifactReader } from "../store/artifact-reader.js";
 import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
 import { runScratchError, type OrderIndex } from "./order-index.js";
 import { partitionOf } from "./partition.js";
-import { indexIdEnd } from "./records.js";
+import { indexIdEnd, recordsArtifactCorrupt } from "./records.js";
 
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+/** A pulse whose records artifact does not hold its record count. */
+function recordCount(p: MergePulse, held: string): CairnError {
+  return recordsArtifactCorrupt(p, p.records, `holds ${held} records, expected ${p.eus}`);
+}
+
 
 /**
- * The index-id merge decodes a pulse's records artifact at most this many bytes at a time (cut
- * after a newline; a record longer than this is decoded alone), so a pulse costs the merge its
- * bytes plus one window's text and records, not its whole text too.
+ * The index-id merge reads and decodes a pulse's records artifact at most this many bytes at a
+ * time (cut after a newline; a record longer than this is read and decoded alone), so a
+ * partition costs the merge one window's bytes, text and records, not its pulse.
  */
 export const MERGE_DECODE_WINDOW_BYTES = 1024 * 1024;
 
@@ -101,9 +109,13 @@ export class LeafSpill {
   }
 }
 
-/** A synchronous cursor: after next() returns true, `text` is the record and its leaf hash is at leaves[leafOffset…]. */
+/**
+ * A synchronous cursor: after next() returns true, `text` is the record and its leaf hash is at
+ * leaves[leafOffset…]. `close` releases what it reads (also after a failure; idempotent).
+ */
 export interface MergeCursor {
   next(): boolean;
+  close(): void;
   text: string;
   leaves: Buffer;
   leafOffset: number;
@@ -113,9 +125,13 @@ interface PartitionCursor {
   pulses: MergePulse[];
   /** Next pulse of `pulses` to load. */
   nextPulse: number;
-  /** The loaded pulse's records artifact (undefined once decoded to its end), and where its next window starts. */
-  body: Buffer | undefined;
-  bodyPos: number;
+  /** The loaded pulse (its records artifact's reader is undefined once read to its end). */
+  pulse: MergePulse | undefined;
+  reader: ArtifactReader | undefined;
+  /** The bytes read after the current window's last newline: the start of the next record. */
+  carry: Buffer;
+  /** Records of the loaded pulse decoded so far. */
+  decoded: number;
   /** The current window's records, and the pulse position of its first one. */
   texts: string[];
   textsStart: number;
@@ -125,20 +141,18 @@ interface PartitionCursor {
   pos: number;
 }
 
-/** How many records a records artifact holds (each ends with a newline). */
-function countRecords(body: Buffer): number {
-  let n = 0;
-  for (let at = body.indexOf(NEWLINE); at >= 0; at = body.indexOf(NEWLINE, at + 1)) n++;
-  return n;
-}
+
 
 /** The k-way merge for index ids (see the file comment). */
 export class IndexIdMerge implements MergeCursor {
   text = "";
   leaves: Buffer = Buffer.alloc(0);
   leafOffset = 0;
+  /** The most bytes decoded into text at once (at most a window, or one record longer than it). */
+  maxDecodedBytes = 0;
   private i = 0;
   private readonly cursors: PartitionCursor[];
+
 
   constructor(
     private readonly store: Store,
@@ -152,8 +166,10 @@ export class IndexIdMerge implements MergeCursor {
     this.cursors = Array.from({ length: partitions }, () => ({
       pulses: [],
       nextPulse: 0,
-      body: undefined,
-      bodyPos: 0,
+      pulse: undefined,
+      reader: undefined,
+      carry: EMPTY,
+      decoded: 0,
       texts: [],
       textsStart: 0,
       leaves: Buffer.alloc(0),
@@ -172,7 +188,7 @@ export class IndexIdMerge implements MergeCursor {
     }
     const c = this.cursors[partitionOf(i, this.partitions)] as PartitionCursor;
     while (c.pos >= c.texts.length) {
-      if (c.body !== undefined) this.decode(c);
+      if (c.reader !== undefined) this.decode(c);
       else this.load(c, i);
     }
     const text = c.texts[c.pos] as string;
@@ -194,49 +210,92 @@ export class IndexIdMerge implements MergeCursor {
     const p = c.pulses[c.nextPulse];
     if (p === undefined) throw new CairnError(ErrorCode.INTERNAL, `ordered merge: no committed record for EU ${i}`, { id: i });
     c.nextPulse++;
-    // The previous pulse's bytes and records are garbage before the next pulse is read.
+    // The previous pulse's records are garbage before the next pulse is read.
     c.texts = [];
     c.pos = 0;
     c.textsStart = 0;
-    const body = this.store.get(p.records);
-    const records = countRecords(body);
-    if (records !== p.eus) {
-      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} holds ${records} records, expected ${p.eus}`);
-    }
-    if (body.length > 0 && body[body.length - 1] !== NEWLINE) {
-      throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${p.partition}/${p.index}: records artifact ${p.records} does not end with a newline`);
-    }
+    c.pulse = p;
+    c.carry = EMPTY;
+    c.decoded = 0;
+    c.reader = this.store.openReader(p.records);
     // One leaf buffer per partition, reused from pulse to pulse (no garbage per pulse).
     c.leaves = this.spill.read(p.leafOffset, p.eus * LEAF_HASH_BYTES, c.leafBuffer);
     if (c.leaves.buffer !== c.leafBuffer?.buffer) c.leafBuffer = c.leaves;
-    c.body = body.length === 0 ? undefined : body;
-    c.bodyPos = 0;
   }
 
   /**
-   * Decodes the loaded pulse's next window: the records that end within windowBytes of
-   * `bodyPos`, or the one record there if it alone is longer. A newline byte is never part of
-   * a multi-byte UTF-8 sequence, so each window decodes as the whole text would.
+   * Reads and decodes the loaded pulse's next window: the records that end within windowBytes
+   * of the carried bytes' start, or the one record there if it alone is longer (then exactly
+   * it). At the artifact's end, checks that it ended with a newline and held the pulse's
+   * record count. A newline byte is never part of a multi-byte UTF-8 sequence, so each window
+   * decodes as the whole text would.
    */
   private decode(c: PartitionCursor): void {
-    const body = c.body as Buffer;
-    const start = c.bodyPos;
+    const reader = c.reader as ArtifactReader;
+    const p = c.pulse as MergePulse;
     const window = Math.max(1, this.windowBytes);
-    let end = body.length; // the body ends with a newline (checked by load)
-    if (end - start > window) {
-      const last = body.lastIndexOf(NEWLINE, start + window - 1);
-      end = (last >= start ? last : body.indexOf(NEWLINE, start + window)) + 1;
-    }
     c.textsStart += c.texts.length;
-    c.texts = body.toString("utf8", start, end - 1).split("\n");
+    c.texts = [];
     c.pos = 0;
-    c.bodyPos = end;
-    if (end === body.length) c.body = undefined;
+    // After a long record, the rest of its last piece (less than a window) may hold whole records.
+    const carried = c.carry.lastIndexOf(NEWLINE);
+    if (carried >= 0) {
+      this.take(c, c.carry.subarray(0, carried));
+      c.carry = c.carry.subarray(carried + 1);
+      return;
+    }
+    const pieces: Buffer[] = c.carry.length > 0 ? [c.carry] : [];
+    let held = c.carry.length;
+    for (;;) {
+      // Past a window without a newline, the record in progress is longer than a window: read
+      // on in windows and decode it alone.
+      const long = held >= window;
+      const piece = reader.read(long ? window : window - held);
+      if (piece === undefined) {
+        c.reader = undefined;
+        if (held > 0) throw recordsArtifactCorrupt(p, p.records, "does not end with a newline");
+        if (c.decoded !== p.eus) throw recordCount(p, `${c.decoded}`);
+        return;
+      }
+      const nl = long ? piece.indexOf(NEWLINE) : piece.lastIndexOf(NEWLINE);
+      if (nl < 0) {
+        pieces.push(piece);
+        held += piece.length;
+        continue;
+      }
+      pieces.push(piece.subarray(0, nl));
+      c.carry = nl + 1 < piece.length ? piece.subarray(nl + 1) : EMPTY;
+      this.take(c, pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, held + nl));
+      return;
+    }
+  }
+
+  /** Decodes `bytes` (whole records without their last newline) as the partition's current window. */
+  private take(c: PartitionCursor, bytes: Buffer): void {
+    const p = c.pulse as MergePulse;
+    if (bytes.length > this.maxDecodedBytes) this.maxDecodedBytes = bytes.length;
+    c.texts = bytes.toString("utf8").split("\n");
+    c.decoded += c.texts.length;
+    if (c.decoded > p.eus) {
+      c.reader?.close();
+      c.reader = undefined;
+      throw recordCount(p, `more than ${p.eus}`);
+    }
+  }
+
+
+  close(): void {
+    for (const c of this.cursors) {
+      c.reader?.close();
+      c.reader = undefined;
+    }
   }
 
   private checkExhausted(): void {
     for (const c of this.cursors) {
-      if (c.pos < c.texts.length || c.body !== undefined || c.nextPulse < c.pulses.length) {
+      // A pulse read up to its last record has not yet been read to its end: its end's checks.
+      if (c.reader !== undefined && c.pos >= c.texts.length) this.decode(c);
+      if (c.pos < c.texts.length || c.reader !== undefined || c.nextPulse < c.pulses.length) {
         throw new CairnError(ErrorCode.INTERNAL, `ordered merge: records beyond the ${this.total} read`, { total: this.total });
       }
     }
@@ -254,6 +313,11 @@ export class OrderIndexMerge implements MergeCursor {
   constructor(index: OrderIndex) {
     this.rows = index.orderedWithLeaves();
   }
+
+  close(): void {
+    this.rows.return?.();
+  }
+
 
   next(): boolean {
     const r = this.rows.next();

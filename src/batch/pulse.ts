@@ -47,7 +47,7 @@ import type { Store } from "../store/store.js";
 import type { Params } from "../store/receipts.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
-import { isFailedRecord, recordText, type EUError, type EUResult } from "./records.js";
+import { isFailedRecord, recordsArtifactCorrupt, recordText, type EUError, type EUResult } from "./records.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
 
@@ -527,10 +527,9 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
     if (!store.has(d) || store.stat(d).state !== "present") return undefined;
   }
   const text = store.get(records).toString("utf8");
+  if (text.length > 0 && !text.endsWith("\n")) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
   const texts = text.length === 0 ? [] : text.slice(0, -1).split("\n");
-  if (texts.length !== spec.eus.length) {
-    throw new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${spec.partition}/${spec.index}: records artifact ${records} holds ${texts.length} records, expected ${spec.eus.length}`);
-  }
+  if (texts.length !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${texts.length} records, expected ${spec.eus.length}`);
   const log = attempts === undefined ? [] : (JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[]);
   const failed = texts.filter(isFailedRecord).length;
   const leaves = leafHashesOf(texts);

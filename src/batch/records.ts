@@ -10,6 +10,7 @@
  * worker count or resume point.
  */
 import { canonicalize } from "../core/canonical.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalText, wellFormed } from "./canonical-text.js";
 import { sha256Raw, type Digest } from "../core/digest.js";
 import { merkleRootRaw } from "../core/merkle.js";
@@ -27,6 +28,14 @@ export interface EUError {
 }
 
 const OUTPUT_KEY = ',"output":';
+
+/**
+ * E_STORE_CORRUPT for a pulse's records artifact that does not hold its records: each record
+ * ends with a newline, and there are exactly as many as the pulse's EUs (merge and reuse).
+ */
+export function recordsArtifactCorrupt(pulse: { partition: number; index: number }, records: Digest, why: string): CairnError {
+  return new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${pulse.partition}/${pulse.index}: records artifact ${records} ${why}`);
+}
 
 /** Canonical text of an EU record (no trailing newline). */
 export function recordText(o: EUResult): string {

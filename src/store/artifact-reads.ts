@@ -262,8 +262,12 @@ export async function verifyFd(digest: Digest, r: ArtifactRow, file: ArtifactFil
     h.update(chunk);
     n += chunk.length;
   }
+  checkHashed(digest, r, n, h.digest());
+}
+
+/** The end of a full hash of a file: `n` bytes read (at most one past the recorded size) hashing to `actual`. */
+export function checkHashed(digest: Digest, r: ArtifactRow, n: number, actual: Digest): void {
   if (n > r.size) throw corrupt(digest, `its file holds more than the recorded ${r.size} bytes`);
   if (n !== r.size) throw corrupt(digest, `stored size ${n} differs from recorded size ${r.size}`);
-  const actual = h.digest();
   if (actual !== digest) throw corrupt(digest, `stored bytes hash to ${actual}`);
 }

@@ -31,6 +31,7 @@ import {
 } from "./artifact-rows.js";
 import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, placeReady, unlinkQuiet, writePartSync } from "./artifact-writes.js";
 import { fileReadStream, requireArtifactFile, verifiedBytes, verifiedCopy, type ArtifactFile } from "./artifact-reads.js";
+import { bytesReader, fileReader, type ArtifactReader } from "./artifact-reader.js";
 
 export interface StoreContext {
   root: string;
@@ -310,6 +311,16 @@ export class Artifacts {
    */
   openFile(digest: Digest): ArtifactFile {
     return requireArtifactFile(this.ctx.root, digest);
+  }
+
+  /**
+   * A synchronous sequential read of the verified bytes in pieces (artifact-reader.ts), for
+   * artifacts too large to hold whole: the guarantees of `openReadStream`, without a stream.
+   */
+  openReader(digest: Digest, opts: ReadOptions = {}): ArtifactReader {
+    const r = this.presentRow(digest, opts.asOf, true);
+    if (r.storage === 0) return bytesReader(verifiedBytes(this.ctx.root, digest, r));
+    return fileReader(this.ctx.root, digest, r);
   }
 
   /**

@@ -17,6 +17,7 @@ import {
 import { ensureDirDurable, fsyncDir, writeFileAtomicSync } from "./fsutil.js";
 import { Artifacts } from "./artifacts.js";
 import { checkAsOf, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions } from "./artifact-rows.js";
+import type { ArtifactReader } from "./artifact-reader.js";
 import { recoverArtifacts } from "./artifact-recovery.js";
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
@@ -239,6 +240,9 @@ export class StoreView {
   openReadStream(digest: Digest): Readable {
     return this.store.openReadStream(digest, { asOf: this.asOf });
   }
+  openReader(digest: Digest): ArtifactReader {
+    return this.store.openReader(digest, { asOf: this.asOf });
+  }
   lineage(digest: Digest, opts?: Omit<LineageOptions, "asOf">): Lineage {
     return this.store.lineage(digest, { ...checkOptions<Omit<LineageOptions, "asOf">>(opts, STORE_OPTION_KEYS.viewLineage, "lineage"), asOf: this.asOf });
   }
@@ -402,6 +406,10 @@ export class Store {
   }
   openReadStream(digest: Digest, opts?: ReadOptions): Readable {
     return this.run((p) => p.artifacts.openReadStream(digest, readOptions(opts, "openReadStream")));
+  }
+  /** A synchronous sequential read of the verified bytes in pieces (`ArtifactReader`: `openReadStream`'s guarantees). */
+  openReader(digest: Digest, opts?: ReadOptions): ArtifactReader {
+    return this.run((p) => p.artifacts.openReader(digest, readOptions(opts, "openReader")));
   }
   /**
    * Writes the artifact's verified bytes to `dest` (artifacts.ts `getToFile`: atomically). A

@@ -1,6 +1,6 @@
 /**
- * The index-id merge decodes each pulse's records artifact in windows (merge.ts,
- * MERGE_DECODE_WINDOW_BYTES) instead of as one string: the records, leaf hashes and so the
+ * The index-id merge reads and decodes each pulse's records artifact in windows (merge.ts,
+ * MERGE_DECODE_WINDOW_BYTES, through `Store.openReader`) instead of whole: the records, leaf hashes and so the
  * output bytes and digests are those of decoding each pulse whole (the path before windows,
  * reproduced here as `wholePulseMerge`), whatever the window — records longer than it,
  * multi-byte UTF-8 next to its edges, pulses with no record — and a records artifact that does
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCairnError } from "../../src/core/errors.js";
 import { canonicalize } from "../../src/core/canonical.js";
-import { openStore, type Store } from "../../src/index.js";
+import { openStore, type ArtifactReader, type Store } from "../../src/index.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
 import { IndexIdMerge, LeafSpill, MERGE_DECODE_WINDOW_BYTES, type MergePulse } from "../../src/batch/merge.js";
 import { partitionOf } from "../../src/batch/partition.js";
@@ -104,6 +104,39 @@ function wholePulseMerge(f: Fixture): { text: string; leaves: Buffer } {
   return { text, leaves: Buffer.concat(leaves) };
 }
 
+/** The store as the merge sees it: its readers tell how much is read at once and how many are open. */
+function spiedStore(store: Store): { store: Store; pieces: number[]; open: () => number; maxOpen: () => number } {
+  const pieces: number[] = [];
+  let open = 0;
+  let maxOpen = 0;
+  const spied = {
+    openReader: (d: MergePulse["records"]): ArtifactReader => {
+      const r = store.openReader(d);
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      let closed = false;
+      const closeOnce = (): void => {
+        if (!closed) open--;
+        closed = true;
+      };
+      return {
+        size: r.size,
+        read: (max: number) => {
+          const piece = r.read(max);
+          if (piece === undefined) closeOnce();
+          else pieces.push(piece.length);
+          return piece;
+        },
+        close: () => {
+          closeOnce();
+          r.close();
+        },
+      };
+    },
+  } as unknown as Store;
+  return { store: spied, pieces, open: () => open, maxOpen: () => maxOpen };
+}
+
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
 describe("index-id merge in decode windows", () => {
@@ -149,33 +182,42 @@ describe("index-id merge in decode windows", () => {
     }
   });
 
-  it("decodes at most a window at a time, or one record longer than it", () => {
+  it("reads and decodes at most a window at a time, or one record longer than it", () => {
     const f = fixture();
     try {
-      const decoded: number[] = [];
-      // The store as the merge sees it, its records artifacts telling how much is decoded at once.
-      const spied = {
-        get: (d: MergePulse["records"]): Buffer => {
-          const b = f.store.get(d);
-          b.toString = (encoding?: BufferEncoding, start = 0, end = b.length): string => {
-            decoded.push(Math.min(end, b.length) - start);
-            return Buffer.prototype.toString.call(b, encoding, start, end);
-          };
-          return b;
-        },
-      } as unknown as Store;
+      const spy = spiedStore(f.store);
       const longestRecord = Math.max(...Array.from({ length: TOTAL }, (_, i) => Buffer.byteLength(recordOf(i))));
       const longestPulse = Math.max(...f.pulses.map((p) => f.store.stat(p.records).size));
       for (const w of [64, 200]) {
-        decoded.length = 0;
-        const merge = new IndexIdMerge(spied, f.spill, PARTITIONS, f.pulses, TOTAL, w);
+        spy.pieces.length = 0;
+        const merge = new IndexIdMerge(spy.store, f.spill, PARTITIONS, f.pulses, TOTAL, w);
         let records = 0;
         while (merge.next()) records++;
+        merge.close();
         expect(records).toBe(TOTAL);
-        expect(decoded.length).toBeGreaterThan(f.pulses.filter((p) => p.eus > 0).length); // some pulse took more than one window
-        expect(Math.max(...decoded)).toBeLessThanOrEqual(Math.max(w, longestRecord));
-        expect(Math.max(...decoded)).toBeLessThan(longestPulse);
+        expect(spy.open()).toBe(0);
+        expect(spy.maxOpen()).toBeLessThanOrEqual(PARTITIONS);
+        expect(spy.pieces.length).toBeGreaterThan(f.pulses.filter((p) => p.eus > 0).length); // some pulse took more than one window
+        expect(Math.max(...spy.pieces)).toBeLessThanOrEqual(w);
+        expect(merge.maxDecodedBytes).toBeLessThanOrEqual(Math.max(w, longestRecord));
+        expect(merge.maxDecodedBytes).toBeLessThan(longestPulse);
       }
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
+  it("closes the records artifacts of a merge that stops early", () => {
+    const f = fixture();
+    try {
+      const spy = spiedStore(f.store);
+      const merge = new IndexIdMerge(spy.store, f.spill, PARTITIONS, f.pulses, TOTAL, 8);
+      for (let k = 0; k < TOTAL / 2; k++) expect(merge.next()).toBe(true);
+      expect(spy.open()).toBeGreaterThan(0);
+      merge.close();
+      merge.close();
+      expect(spy.open()).toBe(0);
     } finally {
       f.spill.close();
       f.store.close();

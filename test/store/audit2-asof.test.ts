@@ -38,6 +38,8 @@ describe("asOf validation", () => {
       () => s.has(x, opts),
       () => s.list(opts), // refused at the call, not at the first read
       () => s.openReadStream(big, opts),
+      () => s.openReader(big, opts),
+
       () => s.lineage(x, opts),
       () => s.findReceipt(program, [], {}, asOf as number),
     ];

@@ -63,7 +63,7 @@ describe("a closed store", () => {
     s.close();
     const methods = storeMethods();
     // The ones the audit found throwing TypeError are among them (the enumeration really ran).
-    for (const m of ["get", "putBytes", "put", "list", "headLogseq", "gc", "fsck", "openReadStream", "getToFile", "at", "transaction"]) expect(methods).toContain(m);
+    for (const m of ["get", "putBytes", "put", "list", "headLogseq", "gc", "fsck", "openReadStream", "openReader", "getToFile", "at", "transaction"]) expect(methods).toContain(m);
     const args: Record<string, unknown[]> = { at: [0], transaction: [() => 1], get: [d], stat: [d], has: [d], openReadStream: [d], putBytes: [Buffer.from("x")], put: ["x"] };
     for (const m of methods) {
       const e = await cairnError(() => (s as unknown as Record<string, (...a: unknown[]) => unknown>)[m]?.(...(args[m] ?? [])), ErrorCode.USAGE);
@@ -88,7 +88,7 @@ describe("a closed store", () => {
     expect(view.get(d).toString()).toBe("v");
     s.close();
     const calls: Array<() => unknown> = [
-      () => view.get(d), () => view.stat(d), () => view.has(d), () => [...view.list()], () => view.openReadStream(d),
+      () => view.get(d), () => view.stat(d), () => view.has(d), () => [...view.list()], () => view.openReadStream(d), () => view.openReader(d),
       () => view.lineage(d), () => view.findReceipt(d, [d]),
     ];
     for (const f of calls) expect((await cairnError(f, ErrorCode.USAGE)).message).toBe(closedMessage(dir));

@@ -23,7 +23,8 @@ function reopen(dir: string): Store {
 
 /**
  * Checks that every read path refuses `d` with E_STORE_CORRUPT (naming it): get throws, a read
- * stream fails before emitting a byte, getToFile rejects without creating the destination.
+ * stream fails before emitting a byte, a sequential reader hands out no piece, getToFile rejects
+ * without creating the destination.
  * Returns the directory getToFile wrote into (for checks on leftover temp files).
  */
 async function expectUnreadable(store: Store, d: Digest, messagePart: string): Promise<string> {
@@ -36,6 +37,10 @@ async function expectUnreadable(store: Store, d: Digest, messagePart: string): P
   expect(streamed.err).toBeInstanceOf(CairnError);
   expect((streamed.err as CairnError).code).toBe(ErrorCode.STORE_CORRUPT);
   expect((streamed.err as CairnError).message).toContain(d);
+
+  // The sequential reader refuses at open, or (a packed row whose bytes are damaged) at its first read.
+  const e3 = expectCairn(() => store.openReader(d).read(1 << 20), ErrorCode.STORE_CORRUPT);
+  expect(e3.message).toContain(d);
 
   const outDir = makeTempDir();
   const dest = join(outDir, "out.bin");
