@@ -36,7 +36,7 @@ import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
   type PulseEntry,
 } from "./manifest.js";
-import { checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
+import { checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireRunArtifact, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import type { BundleLocator } from "./sandbox/bundle.js";
@@ -288,9 +288,12 @@ async function execute(
     hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
     return resultOf(done.manifest, done.digest, true);
   }
-  // A finished run is reported whatever made it; continuing one needs the engine that planned it.
+  // A finished run is reported whatever made it; continuing one needs the engine that planned it,
+  // and its function bundle and input (a resume reads them back: name one deleted since).
   try {
     requireThisEngine(plan.engine, runId, "resumed");
+    requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
+    requireRunArtifact(store, runId, "input", plan.input.artifact);
   } catch (err) {
     if (starting !== undefined) await closeStarting(starting);
     throw err;

@@ -54,21 +54,40 @@ export function reportRoot(runId: string): string {
   return `run:${runId}:report`;
 }
 
-/** Which of a run's own artifacts is read (`readRunArtifact`, `details.role`). */
-export type RunArtifactRole = "plan" | "manifest" | "run report";
+/**
+ * Which of a run's artifacts is read (`readRunArtifact`, `requireRunArtifact`, `details.role`):
+ * its own, each pinned by a root of its own, or what its plan holds (the function bundle and the
+ * input, kept by the plan's root through its `contains` edge).
+ */
+export type RunArtifactRole = "plan" | "manifest" | "run report" | "function bundle" | "input";
 
-const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => string>> = Object.freeze({ plan: planRoot, manifest: manifestRoot, "run report": reportRoot });
+const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => string>> = Object.freeze({
+  plan: planRoot,
+  manifest: manifestRoot,
+  "run report": reportRoot,
+  "function bundle": planRoot,
+  input: planRoot,
+});
+
+/** The roles kept by the plan's root rather than a root of their own. */
+const HELD_BY_PLAN: ReadonlySet<RunArtifactRole> = new Set(["function bundle", "input"]);
+
 
 /**
  * How a run gets one of its artifacts back once it is tombstoned or collected. The plan: the same
  * `cairn run` command stores the same plan again (a put of the same bytes revives a tombstone or
- * stores swept bytes again) and the run goes on from its committed pulses. The manifest and the
+ * stores swept bytes again) and the run goes on from its committed pulses. The function bundle
+ * and the input: the same `cairn run` command stores them again first (ingest and bundling come
+ * before the plan), whether the run is unfinished or finished. The manifest and the
  * report: with both roots unpinned, `resume` writes them again from the committed pulses,
  * executing nothing (as for an oversized manifest, manifest.ts `requireReadableManifest`); the
  * report root too, so that the new report takes the old one's place.
  */
 export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
   if (role === "plan") return "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";
+  if (HELD_BY_PLAN.has(role)) {
+    return "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
+  }
   return `To write it again from the run's committed pulses: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
 }
 
@@ -85,13 +104,29 @@ export function readRunArtifact(store: Store, runId: string, role: RunArtifactRo
     return store.get(digest);
   } catch (err) {
     if (!isCairnError(err, ErrorCode.NOT_FOUND)) throw err;
-    const loss = artifactLoss(store, digest);
-    if (loss === undefined) throw err;
-    const root = RUN_ARTIFACT_ROOT[role](runId);
-    throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${root}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role)}`, {
-      runId, role, digest, root, reason: loss,
-    });
+    throw lostRunArtifact(store, runId, role, digest) ?? err;
   }
+}
+
+/**
+ * Before a run's function bundle or input is read back (resume, verify, replay): one the store
+ * knows but cannot return is `readRunArtifact`'s E_NOT_FOUND naming the run, the role, the
+ * plan's root that holds it and the remedy, instead of the store's bare "not found" from deep
+ * in the read.
+ */
+export function requireRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): void {
+  const lost = lostRunArtifact(store, runId, role, digest);
+  if (lost !== undefined) throw lost;
+}
+
+function lostRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): CairnError | undefined {
+  const loss = artifactLoss(store, digest);
+  if (loss === undefined) return undefined;
+  const root = RUN_ARTIFACT_ROOT[role](runId);
+  const where = HELD_BY_PLAN.has(role) ? `held by ${root}` : root;
+  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${where}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role)}`, {
+    runId, role, digest, root, reason: loss,
+  });
 }
 
 /** Whether `err` is `readRunArtifact`'s error for a run's artifact deleted or collected. */

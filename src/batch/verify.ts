@@ -25,7 +25,7 @@ import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, foreignManifestProblem, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
-import { checkRunId, isLostRunArtifact, loadPlan, manifestRoot, readRunArtifact, requireThisEngine, type RunPlan } from "./plan.js";
+import { checkRunId, isLostRunArtifact, loadPlan, manifestRoot, readRunArtifact, requireRunArtifact, requireThisEngine, type RunPlan } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
 import type { RunConfig } from "./config.js";
@@ -282,6 +282,10 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   // config differs is reported above and not used.
   const cfg = checkPlan(store, runId, m, add)?.config ?? m.config;
   const misnumbered = checkPulseLayout(m, cfg, add);
+  // A function bundle or input deleted since the run cannot be checked: an error naming the
+  // remedy (plan.ts `requireRunArtifact`), not a finding of tampering or a mismatch.
+  requireRunArtifact(store, runId, "function bundle", m.function.artifact);
+  requireRunArtifact(store, runId, "input", m.input.artifact);
   const functionOk = await checkFunction(store, m, add);
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
@@ -892,6 +896,8 @@ export async function replay(store: Store, runId: string, which: string): Promis
   if (differs.length > 0) {
     throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest differs from its pinned plan ${planDigest} in: ${differs.join(", ")} (run cairn verify ${runId})`, { runId, plan: planDigest, differs });
   }
+  requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
+
   const { texts } = await replayPulse(store, m, plan.config, p);
   const checksum = checksumOf(texts);
   return { runId, pulse: { partition: p.partition, index: p.index }, records: texts, checksum, storedChecksum: p.checksum, matches: checksum === p.checksum };
