@@ -75,7 +75,7 @@ export function ensureDirDurable(dir: string): void {
 }
 
 /** True when an fs error means "permission denied" (EACCES, or EPERM from some file systems). */
-function isAccessDenied(err: unknown): boolean {
+export function isAccessDenied(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   return code === "EACCES" || code === "EPERM";
 }

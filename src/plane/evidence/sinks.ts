@@ -20,16 +20,21 @@
  *    and a file that does not end in `\n` — a torn line a crash or SIGKILL left mid-append — is
  *    refused before anything is appended to it: `E_STORE_CORRUPT`, `details.reason:
  *    "torn_jsonl_tail"`, naming the file, the line and offset of the torn line and the repair.
- *    The file is opened read-write (the tail is read), so it must be readable too.
+ *    The file is opened read-write (the tail is read), so it must be readable too. By default
+ *    (`durability: "fsync"`) each append is on disk before `emit` returns: the file's data is
+ *    fsynced (fdatasync), so are the entries of the folders it made and, when the file was
+ *    empty before the append (new), its entry in its folder; `"no-fsync"` skips all three.
  *  - StoreEvidenceSink (store-sink.ts): records evidence as artifacts with lineage edges.
  */
-import { closeSync, constants as FS, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
+import { closeSync, constants as FS, fdatasyncSync, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import { canonicalize } from "../../core/canonical.js";
-import { checkPathArgument } from "../../core/describe.js";
+import { checkPathArgument, describeArgument, isOptionsObject } from "../../core/describe.js";
 import { CairnError, ErrorCode, osErrorText } from "../../core/errors.js";
 import type { Evidence } from "../contracts/execution.js";
 import { makeDirs } from "../../core/dirs.js";
+import { ensureDirDurable, fsyncDir, isAccessDenied } from "../../store/fsutil.js";
+
 import { shellWord } from "../../core/shell-word.js";
 import { tornTailWhat } from "../../core/torn-tail.js";
 import { settledTornTail, TORN_TAIL_REASON, undoPartialAppend, type EvidenceTornTail, type UndoOutcome } from "./jsonl-tail.js";
@@ -84,21 +89,46 @@ function kindAt(path: string): string {
   }
 }
 
+/** `JsonlEvidenceSink`'s options. */
+export interface JsonlEvidenceSinkOptions {
+  /**
+   * `"fsync"` (the default): every record is on disk when `emit` returns (fdatasync of the file,
+   * fsync of the folders it created and of a new file's folder). `"no-fsync"`: the same writes
+   * without them, so an OS crash or power loss may lose the last records (a killed process
+   * cannot: the append is one `write`).
+   */
+  durability?: "fsync" | "no-fsync";
+}
+
 /** Appends canonical JSON lines to a regular file; the file and its folder are created on first use. */
 export class JsonlEvidenceSink implements EvidenceSink {
   readonly sink_id: string;
+  readonly durable: boolean;
   constructor(
     readonly path: string,
     sinkId?: string,
+    options: JsonlEvidenceSinkOptions = {},
   ) {
     checkPathArgument("JsonlEvidenceSink", "path", path);
+    if (sinkId !== undefined && (typeof sinkId !== "string" || sinkId === "")) {
+      throw new CairnError(ErrorCode.USAGE, `JsonlEvidenceSink: sinkId must be a non-empty string, got ${describeArgument(sinkId)}`, { field: "sinkId" });
+    }
+    if (!isOptionsObject(options)) throw new CairnError(ErrorCode.USAGE, `JsonlEvidenceSink: options must be an object {durability?}, got ${describeArgument(options)}`, { field: "options" });
+    const unknown = Object.keys(options).find((k) => k !== "durability");
+    if (unknown !== undefined) throw new CairnError(ErrorCode.USAGE, `JsonlEvidenceSink: unknown option ${JSON.stringify(unknown)} (known: durability)`, { field: unknown });
+    const { durability = "fsync" } = options;
+    if (durability !== "fsync" && durability !== "no-fsync") {
+      throw new CairnError(ErrorCode.USAGE, `JsonlEvidenceSink: durability must be "fsync" or "no-fsync", got ${describeArgument(durability)}`, { field: "durability" });
+    }
     this.sink_id = sinkId ?? `jsonl:${path}`;
+    this.durable = durability === "fsync";
   }
   emit(evidence: Evidence): void {
     const bytes = Buffer.from(`${canonicalize(evidence)}\n`, "utf8");
     let fd: number;
     try {
-      makeDirs(dirname(this.path));
+      if (this.durable) ensureDirDurable(dirname(this.path));
+      else makeDirs(dirname(this.path));
       fd = openSync(this.path, APPEND_FLAGS, NEW_FILE_MODE);
     } catch (err) {
       // ENXIO: a FIFO no one reads (or a socket); name what the path is rather than the errno
@@ -130,8 +160,28 @@ export class JsonlEvidenceSink implements EvidenceSink {
       } catch (err) {
         throw this.ioError(err, undoPartialAppend(fd, bytes, off));
       }
+      if (this.durable) this.sync(fd, st.size === 0);
     } finally {
       closeSync(fd);
+    }
+  }
+  /**
+   * The durable append's end: the file's data, and for a file that was empty before it (new, or
+   * re-created) its entry in its folder. A folder this process cannot open (mode -wx) is left to
+   * the file system's ordering, as `ensureDirDurable` leaves it.
+   */
+  private sync(fd: number, fresh: boolean): void {
+    try {
+      fdatasyncSync(fd);
+      if (fresh) {
+        try {
+          fsyncDir(dirname(this.path));
+        } catch (err) {
+          if (!isAccessDenied(err)) throw err;
+        }
+      }
+    } catch (err) {
+      throw this.ioError(err);
     }
   }
   /**
