@@ -129,6 +129,34 @@ export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PU
   );
 }
 
+/**
+ * A pulse's records of at least this many characters are encoded straight into one buffer:
+ * joining them first would hold a second copy of them as one string while they commit.
+ */
+export const DIRECT_RECORDS_ENCODE_MIN_CHARS = 1024 * 1024;
+
+/**
+ * The records artifact's bytes: each record's UTF-8 followed by a newline. Small pulses join
+ * the texts (fastest); large ones are written into one buffer of the exact size, so a commit
+ * holds the texts and the bytes, not also their joined text. Same bytes either way.
+ */
+export function recordsArtifactBytes(texts: readonly string[], directMinChars = DIRECT_RECORDS_ENCODE_MIN_CHARS): Buffer {
+  if (texts.length === 0) return Buffer.alloc(0);
+  let chars = texts.length;
+  for (const t of texts) chars += t.length;
+  if (chars < directMinChars) return Buffer.from(`${texts.join("\n")}\n`);
+  let bytes = texts.length;
+  for (const t of texts) bytes += Buffer.byteLength(t, "utf8");
+  const buf = Buffer.allocUnsafe(bytes);
+  let off = 0;
+  for (const t of texts) {
+    off += buf.write(t, off, "utf8");
+    buf[off++] = 0x0a;
+  }
+  if (off !== bytes) throw new CairnError(ErrorCode.INTERNAL, `records artifact encoded to ${off} bytes, measured ${bytes}`);
+  return buf;
+}
+
 /** Names a pulse in messages: `partition/index`. */
 export interface PulseRef {
   partition: number;
@@ -492,7 +520,7 @@ export function commitPulse(
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
-    const records = store.putBytes(Buffer.from(texts.length === 0 ? "" : `${texts.join("\n")}\n`), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+    const records = store.putBytes(recordsArtifactBytes(texts), { mediaType: RECORDS_MEDIA_TYPE }).digest;
     const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
     const receipt = store.recordReceipt({
       program: fn,
