@@ -12,7 +12,7 @@ export { Xoshiro128, splitmix64, deriveSeed } from "./core/prng.js";
 export { openStore, resolveStoreDir, Store, StoreView, type OpenStoreOptions } from "./store/store.js";
 export type { Durability } from "./store/catalog.js";
 export type { ArtifactInfo, ArtifactState, ArtifactStorage, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifact-rows.js";
-export type { ArtifactReader } from "./store/artifact-reader.js";
+export type { ArtifactReader, ReaderOptions } from "./store/artifact-reader.js";
 export type { EdgeInput, EdgeRecord, Lineage, LineageNode, LineageOptions, Direction } from "./store/edges.js";
 export { RECEIPT_MEDIA_TYPE, actionKey, type Receipt, type ReceiptInput, type ReceiptStatus, type Params } from "./store/receipts.js";
 export type { Snapshot, Root, RootKind } from "./store/refs.js";

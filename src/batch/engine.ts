@@ -20,6 +20,7 @@ import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
+import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
@@ -608,6 +609,7 @@ class FailuresFile {
     this.count++;
     if (this.count <= MAX_MANIFEST_FAILURES) return; // only in the manifest's list so far
     if (this.fh === undefined) {
+      trackExitTemp(this.path); // removed if a signal ends the process (cli/signals.ts)
       this.fh = await open(this.path, "wx");
       for (const g of this.first) this.pending += `${failureLine(g)}\n`;
     }
@@ -640,6 +642,7 @@ class FailuresFile {
       await fh?.close();
     } finally {
       await rm(this.path, { force: true });
+      untrackExitTemp(this.path);
     }
   }
 }

@@ -17,6 +17,7 @@
  * id is checked against its position), else E_INTERNAL.
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
@@ -66,6 +67,7 @@ export class LeafSpill {
   private size = 0;
 
   constructor(private readonly path: string) {
+    trackExitTemp(path); // removed if a signal ends the process (cli/signals.ts)
     try {
       rmSync(path, { force: true });
       this.fd = openSync(path, "w+");
@@ -106,6 +108,7 @@ export class LeafSpill {
       // already closed
     }
     rmSync(this.path, { force: true });
+    untrackExitTemp(this.path);
   }
 }
 
@@ -217,7 +220,18 @@ export class IndexIdMerge implements MergeCursor {
     c.pulse = p;
     c.carry = EMPTY;
     c.decoded = 0;
-    c.reader = this.store.openReader(p.records);
+    // The whole artifact is counted as it is verified, before any of its records is handed out.
+    let newlines = 0;
+    let last = NEWLINE;
+    const reader = this.store.openReader(p.records, {
+      onVerify: (chunk) => {
+        for (let at = chunk.indexOf(NEWLINE); at >= 0; at = chunk.indexOf(NEWLINE, at + 1)) newlines++;
+        if (chunk.length > 0) last = chunk[chunk.length - 1] as number;
+      },
+    });
+    if (newlines !== p.eus) throw recordCount(p, `${newlines}`);
+    if (last !== NEWLINE) throw recordsArtifactCorrupt(p, p.records, "does not end with a newline");
+    c.reader = reader;
     // One leaf buffer per partition, reused from pulse to pulse (no garbage per pulse).
     c.leaves = this.spill.read(p.leafOffset, p.eus * LEAF_HASH_BYTES, c.leafBuffer);
     if (c.leaves.buffer !== c.leafBuffer?.buffer) c.leafBuffer = c.leaves;

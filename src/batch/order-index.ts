@@ -9,6 +9,7 @@
  */
 import Database from "better-sqlite3";
 import { rmSync } from "node:fs";
+import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
@@ -90,6 +91,7 @@ export class OrderIndex {
     private readonly noun: RecordLocation["noun"] = "record",
   ) {
     let db: Database.Database | undefined;
+    trackExitTemp(path); // removed if a signal ends the process (cli/signals.ts)
     try {
       rmSync(path, { force: true });
       db = openScratchDatabase(path, INDEX_CACHE_KIB);
@@ -193,5 +195,6 @@ export class OrderIndex {
   close(): void {
     if (this.db.open) this.db.close();
     rmSync(this.path, { force: true });
+    untrackExitTemp(this.path);
   }
 }

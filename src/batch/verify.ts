@@ -170,9 +170,15 @@ function pulseName(p: { partition: number; index: number }): string {
   return `${p.partition}/${p.index}`;
 }
 
-function recordsOf(store: Store, digest: Digest): string[] {
+/**
+ * A pulse's records, one per line. Each ends with a newline; a last one without it is kept as it
+ * is (`unterminated`, a finding of verify's), never cut by a character.
+ */
+function recordsOf(store: Store, digest: Digest): { texts: string[]; unterminated: boolean } {
   const text = store.get(digest).toString("utf8");
-  return text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  if (text.length === 0) return { texts: [], unterminated: false };
+  const unterminated = !text.endsWith("\n");
+  return { texts: (unterminated ? text : text.slice(0, -1)).split("\n"), unterminated };
 }
 
 /**
@@ -280,12 +286,15 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   else if (foreignManifestProblem(m, runId) !== undefined) add({ code: "plan_mismatch", message: `the manifest pinned for run ${runId} names the plan ${m.plan}, which does not hash to the run id` });
   // The run's config is the pinned plan's (bound to the run id by its hash): a manifest whose
   // config differs is reported above and not used.
-  const cfg = checkPlan(store, runId, m, add)?.config ?? m.config;
+  const plan = checkPlan(store, runId, m, add);
+  const cfg = plan?.config ?? m.config;
   const misnumbered = checkPulseLayout(m, cfg, add);
-  // A function bundle or input deleted since the run cannot be checked: an error naming the
-  // remedy (plan.ts `requireRunArtifact`), not a finding of tampering or a mismatch.
-  requireRunArtifact(store, runId, "function bundle", m.function.artifact);
-  requireRunArtifact(store, runId, "input", m.input.artifact);
+  // The run's function bundle or input (the pinned plan's, named alike by the manifest) deleted
+  // since the run cannot be checked: an error naming the remedy (plan.ts `requireRunArtifact`),
+  // not a finding of tampering or a mismatch. A manifest naming another artifact than the plan
+  // is a plan_mismatch finding above, and what it names is checked as a finding below.
+  if (plan !== undefined && plan.function.artifact === m.function.artifact) requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
+  if (plan !== undefined && plan.input.artifact === m.input.artifact) requireRunArtifact(store, runId, "input", plan.input.artifact);
   const functionOk = await checkFunction(store, m, add);
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
@@ -314,7 +323,9 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       report.pulsesChecked++;
       let texts: string[];
       try {
-        texts = recordsOf(store, p.records);
+        const records = recordsOf(store, p.records);
+        texts = records.texts;
+        if (records.unterminated) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: records artifact ${p.records} does not end with a newline: its last record is cut` });
       } catch (err) {
         if (isCairnError(err)) {
           add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${err.message}` });
@@ -718,7 +729,7 @@ function recordId(text: string): EUId | undefined {
  * (`eu_not_checked`), and the pulse's other records still are compared.
  */
 async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
-  const stored = recordsOf(store, p.records);
+  const stored = recordsOf(store, p.records).texts;
   const storedLog = storedAttemptLog(store, p);
   const { texts, log } = await replayPulse(store, m, cfg, p);
   const name = pulseName(p);

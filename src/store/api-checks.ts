@@ -13,6 +13,9 @@ import { describeArgument, isOptionsObject } from "../core/describe.js";
 /** The option keys of each Store method that takes an options object (or a record it stores). */
 export const STORE_OPTION_KEYS = Object.freeze({
   read: Object.freeze(["asOf"]),
+  reader: Object.freeze(["asOf", "onVerify"]),
+  /** A StoreView's openReader: its view fixes `asOf`. */
+  viewReader: Object.freeze(["onVerify"]),
   list: Object.freeze(["asOf", "mediaType", "typeTag", "afterLogseq", "limit"]),
   /** A StoreView's list: its view fixes `asOf`. */
   viewList: Object.freeze(["mediaType", "typeTag", "afterLogseq", "limit"]),

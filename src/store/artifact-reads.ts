@@ -160,7 +160,7 @@ const OPEN_OBJECT_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
  * finds it even while the writer places it; the descriptor stays valid through that rename.
  * What is found must be a regular file (a symlink is followed): a directory, device, FIFO or
  * socket there is E_STORE_CORRUPT, never read; a file that cannot be opened is E_STORE_CORRUPT
- * (E_STORE_IO when permission is denied).
+ * (E_STORE_IO when permission is denied or no descriptor is left: EMFILE, ENFILE).
  */
 export function openArtifactFile(root: string, digest: Digest): ArtifactFile | undefined {
   const final = objectPath(root, digest);
@@ -173,7 +173,10 @@ export function openArtifactFile(root: string, digest: Digest): ArtifactFile | u
       // ENOTDIR: objects/ab is not a directory, so it holds no file
       if (code === "ENOENT" || code === "ENOTDIR") continue;
       const why = `its file ${relative(root, p)} cannot be opened: ${(err as Error).message}`;
-      if (code === "EACCES" || code === "EPERM") throw new CairnError(ErrorCode.STORE_IO, `artifact ${digest}: ${why}`, { digest, path: p }, { cause: err });
+      // Permission, or the process's or system's open files used up: the file is not at fault.
+      if (code === "EACCES" || code === "EPERM" || code === "EMFILE" || code === "ENFILE") {
+        throw new CairnError(ErrorCode.STORE_IO, `artifact ${digest}: ${why}`, { digest, path: p }, { cause: err });
+      }
       throw corrupt(digest, why);
     }
     let st: Stats;

@@ -31,7 +31,8 @@ import {
 } from "./artifact-rows.js";
 import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, placeReady, unlinkQuiet, writePartSync } from "./artifact-writes.js";
 import { fileReadStream, requireArtifactFile, verifiedBytes, verifiedCopy, type ArtifactFile } from "./artifact-reads.js";
-import { bytesReader, fileReader, type ArtifactReader } from "./artifact-reader.js";
+import { bytesReader, fileReader, type ArtifactReader, type ReaderOptions } from "./artifact-reader.js";
+import { trackExitTemp, untrackExitTemp } from "./temp-files.js";
 
 export interface StoreContext {
   root: string;
@@ -141,6 +142,7 @@ export class Artifacts {
     let size = 0;
     let headChecked = false;
     let part: string | undefined;
+    let tracked: string | undefined;
     let fh: FileHandle | undefined;
     try {
       for await (const raw of source) {
@@ -157,6 +159,10 @@ export class Artifacts {
           }
           if (size > SMALL_ARTIFACT_MAX_BYTES) {
             const path = this.newPartPath();
+            // Removed if a signal ends the process meanwhile (cli/signals.ts), as a crash's
+            // would be by the next writer's recovery.
+            trackExitTemp(path);
+            tracked = path;
             fh = await onPart(path, () => openAsync(path, "wx", 0o644));
             part = path;
             for (const b of buffered) await onPart(path, () => (fh as FileHandle).write(b));
@@ -181,6 +187,7 @@ export class Artifacts {
     } finally {
       if (fh !== undefined) await fh.close().catch(() => undefined);
       if (part !== undefined) dropTemp(part);
+      if (tracked !== undefined) untrackExitTemp(tracked); // committed (renamed) or dropped
     }
   }
 
@@ -317,10 +324,10 @@ export class Artifacts {
    * A synchronous sequential read of the verified bytes in pieces (artifact-reader.ts), for
    * artifacts too large to hold whole: the guarantees of `openReadStream`, without a stream.
    */
-  openReader(digest: Digest, opts: ReadOptions = {}): ArtifactReader {
+  openReader(digest: Digest, opts: ReadOptions & ReaderOptions = {}): ArtifactReader {
     const r = this.presentRow(digest, opts.asOf, true);
-    if (r.storage === 0) return bytesReader(verifiedBytes(this.ctx.root, digest, r));
-    return fileReader(this.ctx.root, digest, r);
+    if (r.storage === 0) return bytesReader(verifiedBytes(this.ctx.root, digest, r), opts);
+    return fileReader(this.ctx.root, digest, r, opts);
   }
 
   /**

@@ -17,7 +17,7 @@ import {
 import { ensureDirDurable, fsyncDir, writeFileAtomicSync } from "./fsutil.js";
 import { Artifacts } from "./artifacts.js";
 import { checkAsOf, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions } from "./artifact-rows.js";
-import type { ArtifactReader } from "./artifact-reader.js";
+import type { ArtifactReader, ReaderOptions } from "./artifact-reader.js";
 import { recoverArtifacts } from "./artifact-recovery.js";
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
@@ -240,8 +240,8 @@ export class StoreView {
   openReadStream(digest: Digest): Readable {
     return this.store.openReadStream(digest, { asOf: this.asOf });
   }
-  openReader(digest: Digest): ArtifactReader {
-    return this.store.openReader(digest, { asOf: this.asOf });
+  openReader(digest: Digest, opts?: ReaderOptions): ArtifactReader {
+    return this.store.openReader(digest, { ...checkOptions<ReaderOptions>(opts, STORE_OPTION_KEYS.viewReader, "openReader"), asOf: this.asOf });
   }
   lineage(digest: Digest, opts?: Omit<LineageOptions, "asOf">): Lineage {
     return this.store.lineage(digest, { ...checkOptions<Omit<LineageOptions, "asOf">>(opts, STORE_OPTION_KEYS.viewLineage, "lineage"), asOf: this.asOf });
@@ -254,6 +254,15 @@ export class StoreView {
 /** A read method's options (`asOf` only, checked by the artifacts as an `asOf`). */
 function readOptions(opts: unknown, method: string): ReadOptions {
   return checkOptions<ReadOptions>(opts, STORE_OPTION_KEYS.read, method);
+}
+
+/** `openReader`'s options: `asOf` (checked by the artifacts as any read's) and `onVerify`, a function. */
+function checkReaderOptions(opts: unknown): ReadOptions & ReaderOptions {
+  const o = checkOptions<ReadOptions & ReaderOptions>(opts, STORE_OPTION_KEYS.reader, "openReader");
+  if (o.onVerify !== undefined && typeof o.onVerify !== "function") {
+    throw new CairnError(ErrorCode.USAGE, `openReader onVerify must be a function, got ${describeArgument(o.onVerify)}`, { field: "onVerify" });
+  }
+  return o;
 }
 
 /** Unfinished listings tracked before the collected ones are dropped from the set. */
@@ -408,8 +417,8 @@ export class Store {
     return this.run((p) => p.artifacts.openReadStream(digest, readOptions(opts, "openReadStream")));
   }
   /** A synchronous sequential read of the verified bytes in pieces (`ArtifactReader`: `openReadStream`'s guarantees). */
-  openReader(digest: Digest, opts?: ReadOptions): ArtifactReader {
-    return this.run((p) => p.artifacts.openReader(digest, readOptions(opts, "openReader")));
+  openReader(digest: Digest, opts?: ReadOptions & ReaderOptions): ArtifactReader {
+    return this.run((p) => p.artifacts.openReader(digest, checkReaderOptions(opts)));
   }
   /**
    * Writes the artifact's verified bytes to `dest` (artifacts.ts `getToFile`: atomically). A

@@ -7,13 +7,13 @@
  * not hold its pulse's record count is still E_STORE_CORRUPT.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isCairnError } from "../../src/core/errors.js";
 import { canonicalize } from "../../src/core/canonical.js";
-import { openStore, type ArtifactReader, type Store } from "../../src/index.js";
+import { openStore, type ArtifactReader, type ReaderOptions, type Store } from "../../src/index.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
 import { IndexIdMerge, LeafSpill, MERGE_DECODE_WINDOW_BYTES, type MergePulse } from "../../src/batch/merge.js";
 import { partitionOf } from "../../src/batch/partition.js";
@@ -27,13 +27,16 @@ const TOTAL = 90;
 /** Pulse sizes, cycled per partition: 0 is a pulse with no record. */
 const PULSE_SIZES = [4, 0, 1, 7, 3, 0, 5];
 
+/** Characters added to every completed record's output (fixtures of file-backed artifacts). */
+let pad = 0;
+
 /** EU i's record: completed (ASCII, 2-, 3- and 4-byte UTF-8, some long), failed, or bytes. */
 function recordOf(i: number): string {
   const multi = ["é", "中", "𝄞", "ÿ€"][i % 4] as string;
   if (i % 11 === 5) return canonicalize({ error: { code: "E_FUNCTION", message: `bad ${multi.repeat(i % 5)} ${i}` }, id: i });
   if (i % 13 === 7) return canonicalize({ bytes: Buffer.from(`b${i}`).toString("base64"), id: i });
   const len = i % 9 === 0 ? 150 + i : i % 7; // every ninth longer than the small windows below
-  return `{"id":${i},"output":${JSON.stringify(`${multi}${"x".repeat(len)}${multi.repeat(1 + (i % 3))}`)}}`;
+  return `{"id":${i},"output":${JSON.stringify(`${multi}${"x".repeat(len + pad)}${multi.repeat(1 + (i % 3))}`)}}`;
 }
 
 interface Fixture {
@@ -110,8 +113,8 @@ function spiedStore(store: Store): { store: Store; pieces: number[]; open: () =>
   let open = 0;
   let maxOpen = 0;
   const spied = {
-    openReader: (d: MergePulse["records"]): ArtifactReader => {
-      const r = store.openReader(d);
+    openReader: (d: MergePulse["records"], opts?: ReaderOptions): ArtifactReader => {
+      const r = store.openReader(d, opts);
       open++;
       maxOpen = Math.max(maxOpen, open);
       let closed = false;
@@ -135,6 +138,16 @@ function spiedStore(store: Store): { store: Store; pieces: number[]; open: () =>
     },
   } as unknown as Store;
   return { store: spied, pieces, open: () => open, maxOpen: () => maxOpen };
+}
+
+/** What draining the merge throws (undefined when it does not). */
+function drainError(f: Fixture, windowBytes?: number): unknown {
+  try {
+    drain(f, windowBytes);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
 }
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
@@ -234,12 +247,7 @@ describe("index-id merge in decode windows", () => {
       for (const w of [undefined, 1, 40]) {
         const f = fixture(edit);
         try {
-          let err: unknown;
-          try {
-            drain(f, w);
-          } catch (e) {
-            err = e;
-          }
+          const err = drainError(f, w);
           expect(isCairnError(err) && err.code, `window ${w}: ${String(err)}`).toBe("E_STORE_CORRUPT");
         } finally {
           f.spill.close();
@@ -249,17 +257,58 @@ describe("index-id merge in decode windows", () => {
     });
   }
 
+  it("file-backed records artifacts (above the store's 64 KiB packing limit) merge to the same bytes, holding no file between windows", () => {
+    pad = 20_000;
+    const f = fixture();
+    try {
+      expect(f.pulses.filter((p) => f.store.stat(p.records).storage === "file").length).toBeGreaterThan(3);
+      const whole = wholePulseMerge(f);
+      const fds = readdirSync("/proc/self/fd").length;
+      for (const w of [undefined, 4096, 20_003, 65_536]) {
+        const merge = new IndexIdMerge(f.store, f.spill, PARTITIONS, f.pulses, TOTAL, w);
+        let text = "";
+        let most = 0;
+        while (merge.next()) {
+          text += `${merge.text}\n`;
+          most = Math.max(most, readdirSync("/proc/self/fd").length);
+        }
+        expect(text === whole.text, `window ${w}`).toBe(true);
+        expect(most).toBeLessThanOrEqual(fds + 1); // the readdir's own
+      }
+    } finally {
+      pad = 0;
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
+  it("a record missing in the middle of a pulse is E_STORE_CORRUPT before any of the pulse is handed out", () => {
+    let edited: MergePulse | undefined;
+    const f = fixture((p, texts) => {
+      if (edited !== undefined || p.partition !== 1 || texts.length < 3) return {};
+      edited = p;
+      return { body: `${[texts[0], ...texts.slice(2)].join("\n")}\n` };
+    });
+    try {
+      expect(edited).toBeDefined();
+      for (const w of [undefined, 1]) {
+        const err = drainError(f, w);
+        expect(isCairnError(err) && err.code, String(err)).toBe("E_STORE_CORRUPT");
+        const e = edited as MergePulse;
+        expect((err as Error).message).toBe(`pulse 1/${e.index}: records artifact ${e.records} holds ${e.eus - 1} records, expected ${e.eus}`);
+      }
+    } finally {
+      f.spill.close();
+      f.store.close();
+    }
+  });
+
   it("a record out of place is still E_INTERNAL", () => {
     // Partition 0's first pulse holds the records of two EUs swapped.
     const f = fixture((p, texts) => (p.partition === 0 && p.index === 0 && texts.length >= 2 ? { body: `${[texts[1], texts[0], ...texts.slice(2)].join("\n")}\n` } : {}));
     try {
       for (const w of [undefined, 1]) {
-        let err: unknown;
-        try {
-          drain(f, w);
-        } catch (e) {
-          err = e;
-        }
+        const err = drainError(f, w);
         expect(isCairnError(err) && err.code, String(err)).toBe("E_INTERNAL");
       }
     } finally {

@@ -4,7 +4,9 @@
  * from deep in the read (verify reported a deleted input as `input_mismatch`). Now E_NOT_FOUND
  * "run <id>: its <function bundle|input> <digest> (held by run:<id>) is deleted from the store
  * (tombstoned)" with the remedy, details {runId, role, digest, root, reason} (plan.ts
- * `requireRunArtifact`); the remedy is checked to work.
+ * `requireRunArtifact`); the remedy is checked to work. A manifest forged to name a deleted
+ * artifact is still reported as findings (review of 2026-11-27), and a pulse's records artifact
+ * without its final newline is a verify finding (it was read with its last character dropped).
  */
 import { afterAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
@@ -12,7 +14,8 @@ import { resume, run, type Progress } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { loadPlan } from "../../src/batch/plan.js";
 import type { Digest } from "../../src/core/digest.js";
-import { Scratch, expectCairnError } from "./fixtures/engine-helpers.js";
+import { RECORDS_MEDIA_TYPE } from "../../src/batch/pulse.js";
+import { Scratch, expectCairnError, manifestOf, repinManifest } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -89,4 +92,36 @@ describe("a run's function bundle or input deleted since the run", () => {
       expect((await replay(store, id, "0/0")).matches).toBe(true);
     });
   }
+
+  it("a manifest forged to name a deleted artifact as its function or input is reported as findings, not as the run's deleted bundle", async () => {
+    const { store } = scratch.store();
+    const id = (await run(store, DATA, FN, CONFIG)).runId;
+    const other = store.putBytes(Buffer.from("export default () => 0;\n")).digest;
+    store.delete(other);
+    const m = manifestOf(store, id);
+    for (const forged of [{ ...m, function: { artifact: other } }, { ...m, input: { ...m.input, artifact: other } }]) {
+      repinManifest(store, id, forged);
+      const report = await verifyRun(store, id);
+      expect(report.ok).toBe(false);
+      expect(report.problems.map((p) => p.code)).toContain("plan_mismatch");
+      expect(report.problems.some((p) => p.message.includes(other))).toBe(true);
+    }
+  });
+});
+
+describe("verify of a pulse's records artifact without its final newline", () => {
+  it("is a count_mismatch finding naming it; the last record is not cut by a character", async () => {
+    const { store } = scratch.store();
+    const id = (await run(store, DATA, FN, CONFIG)).runId;
+    const m = manifestOf(store, id);
+    const p0 = m.pulses[0] as (typeof m.pulses)[number];
+    const body = store.get(p0.records).toString("utf8");
+    const cut = store.putBytes(Buffer.from(body.slice(0, -1)), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+    repinManifest(store, id, { ...m, pulses: [{ ...p0, records: cut }, ...m.pulses.slice(1)] });
+    const report = await verifyRun(store, id);
+    const name = `${p0.partition}/${p0.index}`;
+    expect(report.problems).toContainEqual({ code: "count_mismatch", pulse: name, message: `pulse ${name}: records artifact ${cut} does not end with a newline: its last record is cut` });
+    // Its records are whole: their checksum is the pulse's (the old reading dropped the last "}").
+    expect(report.problems.filter((p) => p.code === "checksum_mismatch")).toEqual([]);
+  });
 });

@@ -97,6 +97,34 @@ describe("cairn run: SIGINT, SIGTERM", () => {
     expect(readdirSync(dir).sort()).toEqual(["in.jsonl", "slow.mjs", "store"]);
   });
 
+  it.each([
+    ["executing", /^cairn: executing \(/m],
+    ["merging", /^cairn: merging outputs/m],
+  ] as const)("SIGINT while %s: the run's scratch files in the store's tmp/ (leaf spill, ordering index, the output's partial file) are removed", async (_phase, progress) => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    const store = join(dir, "store");
+    // 1 KB outputs (the output artifact passes the 64 KiB packing limit: a partial file in tmp/
+    // while merging) and a reduce that takes 5 ms per output, so the merge lasts seconds; a
+    // slow function so that executing does too.
+    writeFileSync(
+      join(dir, "mod.mjs"),
+      `export default async (x) => { await new Promise((r) => setTimeout(r, 20)); return "v".repeat(1000) + x.n; };
+export const initial = 0;
+export function reduce(acc) { const end = Date.now() + 5; while (Date.now() < end); return acc + 1; }\n`,
+    );
+    writeFileSync(join(dir, "in.jsonl"), Array.from({ length: 600 }, (_, i) => `{"n":${i}}\n`).join(""));
+    const { child, stderr, exited } = spawnCairn(["--store", store, "run", "mod.mjs", "--input", "in.jsonl", "--workers", "2", "--pulse-size", "20"], { cwd: dir });
+    children.push(child);
+    await waitFor(child, stderr, progress);
+    await new Promise((r) => setTimeout(r, 300));
+    // The leaf spill and the ordering index live from the run's start to its end.
+    expect(readdirSync(join(store, "tmp")).some((f) => f.endsWith(".leaves"))).toBe(true);
+    child.kill("SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(readdirSync(join(store, "tmp"))).toEqual([]);
+  });
+
   it("with --json the interruption is one JSON error on stderr (E_INTERRUPTED, details.runId) and stdout stays empty", async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const dir = temps.make();

@@ -85,8 +85,27 @@ describe("JsonlEvidenceSink durability", () => {
     const sink = new JsonlEvidenceSink(path);
     calls.failDatasync = Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO", errno: -5, syscall: "fdatasync" });
     const e = cairnErrorOf(() => sink.emit(record(1)));
-    expect([e.code, e.message, e.details]).toEqual(["E_STORE_IO", `cannot write evidence file ${path}: EIO: i/o error`, { path, code: "EIO" }]);
+    expect([e.code, e.message, e.details]).toEqual([
+      "E_STORE_IO",
+      `cannot make evidence file ${path} durable: EIO: i/o error; the record was appended but is not known to be on disk`,
+      { path, code: "EIO", appended: true },
+    ]);
     expect(existsSync(path) && statSync(path).size > 0).toBe(true); // written, not known to be on disk
+    // The folder entry was not fsynced then: the next append does it.
+    calls.fsync.length = 0;
+    sink.emit(record(2));
+    expect(calls.fsync).toEqual([join(dir, "f")]);
+  });
+
+  it("a file another writer created (a no-fsync sink) gets its folder entry fsynced on this sink's first append", () => {
+    const path = join(dir, "o", "evidence.jsonl");
+    new JsonlEvidenceSink(path, "other", { durability: "no-fsync" }).emit(record(1));
+    calls.fsync.length = 0;
+    const sink = new JsonlEvidenceSink(path);
+    sink.emit(record(2));
+    sink.emit(record(3));
+    expect(calls.fsync).toEqual([join(dir, "o")]);
+    expect(calls.datasync).toEqual([path, path]);
   });
 
   it("refuses bad arguments with E_USAGE naming the field", () => {

@@ -2,7 +2,8 @@
  * `Store.openReader`: a synchronous sequential read of an artifact's verified bytes in pieces
  * (artifact-reader.ts), with `openReadStream`'s guarantees — a damaged file is refused before
  * the first piece, and bytes that change (or a file that grows or shrinks) after that fail the
- * read before its last piece, so a failed reader has handed out fewer bytes than the size.
+ * read before its last piece, so a failed reader has handed out fewer bytes than the size, and
+ * it never reports a clean end after a failure or an early close. No file is held between reads.
  */
 import { appendFileSync, chmodSync, openSync, closeSync, readdirSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +28,13 @@ function readAll(r: ArtifactReader, max: number): { pieces: Buffer[]; bytes: num
     return { pieces, bytes, err };
   }
   return { pieces, bytes, err: undefined };
+}
+
+/** Writes "X" over the byte at `offset` of the file at `path`, in place. */
+function overwriteByte(path: string, offset: number): void {
+  const fd = openSync(path, "r+");
+  writeSync(fd, Buffer.from("X"), 0, 1, offset);
+  closeSync(fd);
 }
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
@@ -68,9 +76,7 @@ describe("Store.openReader", () => {
     const { store, dir, d } = withLarge();
     const path = objectFile(dir, d);
     chmodSync(path, 0o644);
-    const fd = openSync(path, "r+");
-    writeSync(fd, Buffer.from("X"), 0, 1, 200_000);
-    closeSync(fd);
+    overwriteByte(path, 200_000);
     const before = openFds();
     const e = expectCairn(() => store.openReader(d), ErrorCode.STORE_CORRUPT);
     expect(e.message).toContain(d);
@@ -79,21 +85,17 @@ describe("Store.openReader", () => {
   });
 
   for (const [what, damage, message] of [
-    ["a byte changed", (p: string) => {
-      const fd = openSync(p, "r+");
-      writeSync(fd, Buffer.from("X"), 0, 1, 200_000); // not yet read
-      closeSync(fd);
-    }, "bytes changed while reading"],
-    ["the file grown", (p: string) => appendFileSync(p, "more"), "its file holds more than the recorded 307200 bytes"],
-    ["the file cut short", (p: string) => truncateSync(p, 250_000), "bytes changed while reading"],
+    ["a byte changed", (p: string) => overwriteByte(p, 200_000) /* not yet read */, "bytes changed while reading"],
+    ["the file grown", (p: string) => appendFileSync(p, "more"), "stored size 307204 differs from recorded size 307200"],
+    ["the file cut short", (p: string) => truncateSync(p, 250_000), "stored size 250000 differs from recorded size 307200"],
   ] as const) {
-    it(`${what} after the reader opened: the read fails before its last piece, and the file is closed`, () => {
+    it(`${what} after the reader opened: the read fails before its last piece, and every later read throws the same`, () => {
       const { store, dir, d } = withLarge();
       const before = openFds();
       const r = store.openReader(d);
-      expect(openFds()).toBe(before + 1);
       const first = r.read(100_000) as Buffer;
       expect(first.length).toBe(100_000);
+      expect(openFds()).toBe(before); // no file held between reads
       const path = objectFile(dir, d);
       chmodSync(path, 0o644);
       damage(path);
@@ -102,22 +104,65 @@ describe("Store.openReader", () => {
       expect((got.err as Error).message).toContain(message);
       expect(first.length + got.bytes).toBeLessThan(r.size);
       expect(openFds()).toBe(before);
-      expect(r.read(10)).toBeUndefined();
+      // Never a clean end after a failure: the failure again.
+      expect(expectCairn(() => r.read(10), ErrorCode.STORE_CORRUPT)).toBe(got.err);
     });
   }
 
-  it("close releases the file, and is idempotent; reading to the end releases it too", () => {
+  it("a byte changed at the very end: the last piece is never returned", () => {
+    const { store, dir, d } = withLarge();
+    const r = store.openReader(d);
+    const first = r.read(307_000) as Buffer;
+    const path = objectFile(dir, d);
+    chmodSync(path, 0o644);
+    overwriteByte(path, 307_199);
+    expect(expectCairn(() => r.read(1000), ErrorCode.STORE_CORRUPT).message).toContain("bytes changed while reading");
+    expect(first.length).toBe(307_000);
+  });
+
+  it("holds no file between reads; close before the end makes reads E_USAGE; after the verified end, undefined", () => {
     const { store, d } = withLarge();
     const before = openFds();
-    const r = store.openReader(d);
-    r.read(10);
-    r.close();
-    r.close();
+    const readers = Array.from({ length: 50 }, () => store.openReader(d));
+    for (const r of readers) r.read(10);
     expect(openFds()).toBe(before);
-    expect(r.read(10)).toBeUndefined();
+    const r = readers[0] as ArtifactReader;
+    r.close();
+    r.close();
+    expectCairn(() => r.read(10), ErrorCode.USAGE, "this artifact reader is closed: it was closed before its end");
     const whole = store.openReader(d);
     expect(readAll(whole, 1 << 20).bytes).toBe(300 * 1024);
-    expect(openFds()).toBe(before);
+    whole.close(); // after the end: nothing to close, reads stay at the end
+    expect(whole.read(10)).toBeUndefined();
+    const packed = store.openReader(store.putBytes(Buffer.from("packed")).digest);
+    packed.read(2);
+    packed.close();
+    expectCairn(() => packed.read(2), ErrorCode.USAGE);
+  });
+
+  it("onVerify sees every verified byte, in order, before the first piece; what it throws fails openReader", () => {
+    const { store, bytes, d } = withLarge();
+    const small = store.putBytes(Buffer.from("a\nb\n")).digest;
+    for (const [digest, want] of [[d, bytes], [small, Buffer.from("a\nb\n")]] as const) {
+      const seen: Buffer[] = [];
+      const r = store.openReader(digest, { onVerify: (c) => seen.push(Buffer.from(c)) });
+      expect(Buffer.concat(seen).equals(want)).toBe(true);
+      expect(Buffer.concat(readAll(r, 65_536).pieces).equals(want)).toBe(true);
+    }
+    const boom = new Error("not what I expected");
+    expect(() => store.openReader(d, { onVerify: () => { throw boom; } })).toThrow(boom);
+    expectCairn(() => store.openReader(d, { onVerify: 5 as never }), ErrorCode.USAGE, "openReader onVerify must be a function, got 5");
+    expect(expectCairn(() => store.openReader(d, { asOf: 0, onVerify: () => undefined, other: 1 } as never), ErrorCode.USAGE).details).toMatchObject({ field: "other" });
+  });
+
+  it("a damaged file is never shown to onVerify as if verified: openReader throws", () => {
+    const { store, dir, d } = withLarge();
+    const path = objectFile(dir, d);
+    chmodSync(path, 0o644);
+    overwriteByte(path, 5);
+    let seen = 0;
+    expectCairn(() => store.openReader(d, { onVerify: (c) => (seen += c.length) }), ErrorCode.STORE_CORRUPT);
+    expect(seen).toBeLessThanOrEqual(300 * 1024); // observed, but no reader exists to hand any of it out
   });
 
   it("a piece size that is not a positive integer is E_USAGE", () => {

@@ -22,8 +22,9 @@
  *    "torn_jsonl_tail"`, naming the file, the line and offset of the torn line and the repair.
  *    The file is opened read-write (the tail is read), so it must be readable too. By default
  *    (`durability: "fsync"`) each append is on disk before `emit` returns: the file's data is
- *    fsynced (fdatasync), so are the entries of the folders it made and, when the file was
- *    empty before the append (new), its entry in its folder; `"no-fsync"` skips all three.
+ *    fsynced (fdatasync), so are the entries of the folders it made and the file's entry in its
+ *    folder (on the sink's first append, and when the file was empty: re-created); `"no-fsync"`
+ *    skips those three (a failed append's truncation is fsynced either way).
  *  - StoreEvidenceSink (store-sink.ts): records evidence as artifacts with lineage edges.
  */
 import { closeSync, constants as FS, fdatasyncSync, fstatSync, openSync, statSync, writeSync, type Stats } from "node:fs";
@@ -104,6 +105,8 @@ export interface JsonlEvidenceSinkOptions {
 export class JsonlEvidenceSink implements EvidenceSink {
   readonly sink_id: string;
   readonly durable: boolean;
+  /** Whether this sink has fsynced the file's entry in its folder (once, and again for a file found empty: re-created). */
+  private folderSynced = false;
   constructor(
     readonly path: string,
     sinkId?: string,
@@ -160,28 +163,37 @@ export class JsonlEvidenceSink implements EvidenceSink {
       } catch (err) {
         throw this.ioError(err, undoPartialAppend(fd, bytes, off));
       }
-      if (this.durable) this.sync(fd, st.size === 0);
+      if (this.durable) this.sync(fd, st.size === 0 || !this.folderSynced);
     } finally {
       closeSync(fd);
     }
   }
   /**
-   * The durable append's end: the file's data, and for a file that was empty before it (new, or
-   * re-created) its entry in its folder. A folder this process cannot open (mode -wx) is left to
-   * the file system's ordering, as `ensureDirDurable` leaves it.
+   * The durable append's end: the file's data, and its entry in its folder on this sink's first
+   * durable append (whoever created the file) and whenever the file was empty before the append
+   * (re-created). A folder this process cannot open (mode -wx) is left to the file system's
+   * ordering, as `ensureDirDurable` leaves it. A failure is E_STORE_IO saying that the record
+   * was appended but is not known to be on disk (`details.appended: true`).
    */
-  private sync(fd: number, fresh: boolean): void {
+  private sync(fd: number, folder: boolean): void {
     try {
       fdatasyncSync(fd);
-      if (fresh) {
+      if (folder) {
         try {
           fsyncDir(dirname(this.path));
         } catch (err) {
           if (!isAccessDenied(err)) throw err;
         }
+        this.folderSynced = true;
       }
     } catch (err) {
-      throw this.ioError(err);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new CairnError(
+        ErrorCode.STORE_IO,
+        `cannot make evidence file ${this.path} durable: ${osErrorText(err)}; the record was appended but is not known to be on disk`,
+        { path: this.path, ...(typeof code === "string" ? { code } : {}), appended: true },
+        { cause: err },
+      );
     }
   }
   /**
