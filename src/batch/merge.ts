@@ -72,6 +72,7 @@ export class LeafSpill {
       rmSync(path, { force: true });
       this.fd = openSync(path, "w+");
     } catch (err) {
+      untrackExitTemp(path);
       throw runScratchError(SPILL_NAME, path, err);
     }
   }

@@ -101,6 +101,7 @@ export class OrderIndex {
       `);
     } catch (err) {
       db?.close();
+      untrackExitTemp(path);
       throw runScratchError(INDEX_NAME, path, err);
     }
     this.db = db;

@@ -7,7 +7,8 @@ export const INTERRUPT_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"
 /**
  * Runs `body`; a signal meanwhile calls `onSignal` (e.g. a message), removes the registered
  * temp and scratch files (store/temp-files.ts `trackExitTemp`: `--out` / `-o` temp files,
- * `cairn verify`'s databases) and then ends the process by the same signal with its default
+ * `cairn verify`'s databases, a batch run's ordering index, leaf spill and failures temp file,
+ * a streamed put's `.part`) and then ends the process by the same signal with its default
  * action (a shell reports 128 + its number: 130 for ^C). Re-raising rather than
  * `process.exit`: exiting waits for a thread blocked in I/O (a write to a full pipe, opening a
  * FIFO nobody reads), a signal's default action does not.

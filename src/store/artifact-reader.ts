@@ -10,7 +10,9 @@
  *
  * No file stays open between reads: each read opens the object file, reads its piece and
  * closes it, so a consumer may hold many readers (one per partition) without holding as many
- * descriptors. A file replaced or changed between reads fails the second hash.
+ * descriptors. A file replaced or changed between reads fails the second hash; one gone because
+ * the artifact was deleted or collected by gc since (another writer, for a read-only handle) is
+ * the store's E_NOT_FOUND, not corruption.
  */
 import { closeSync, readSync } from "node:fs";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -18,7 +20,7 @@ import type { Digest, Hasher } from "../core/digest.js";
 import { identityHasher } from "./identity.js";
 import { STREAM_CHUNK_BYTES } from "./layout.js";
 import { corrupt, storedTypeTag, type ArtifactRow } from "./artifact-rows.js";
-import { checkFileSize, checkHashed, requireArtifactFile, type ArtifactFile } from "./artifact-reads.js";
+import { checkFileSize, checkHashed, openArtifactFile, requireArtifactFile, type ArtifactFile } from "./artifact-reads.js";
 
 /** A sequential read of one artifact's verified bytes. */
 export interface ArtifactReader {
@@ -61,9 +63,13 @@ function checkMaxBytes(maxBytes: number): number {
  */
 type ReaderState = { kind: "reading" } | { kind: "done" } | { kind: "failed"; err: unknown } | { kind: "closed" };
 
-/** Reads through `next` while `state` allows it, recording a failure or the end. */
+/**
+ * Reads through `next` while `state` allows it, recording a failure or the end (the piece that
+ * completes `size` bytes: `next` returns it only once they are verified).
+ */
 function guardedReader(size: number, next: (maxBytes: number) => Buffer | undefined): ArtifactReader {
   let state: ReaderState = { kind: "reading" };
+  let handed = 0;
   return {
     size,
     read(maxBytes: number): Buffer | undefined {
@@ -79,7 +85,8 @@ function guardedReader(size: number, next: (maxBytes: number) => Buffer | undefi
       }
       try {
         const piece = next(n);
-        if (piece === undefined) state = { kind: "done" };
+        if (piece !== undefined) handed += piece.length;
+        if (piece === undefined || handed >= size) state = { kind: "done" };
         return piece;
       } catch (err) {
         state = { kind: "failed", err };
@@ -141,9 +148,15 @@ function verifyFileSync(digest: Digest, r: ArtifactRow, file: ArtifactFile, onVe
   checkHashed(digest, r, n, h.digest());
 }
 
-/** Runs `use` on the artifact's file, opened for it and closed after. */
-function withFile<T>(root: string, digest: Digest, use: (file: ArtifactFile) => T): T {
-  const file = requireArtifactFile(root, digest);
+/**
+ * Runs `use` on the artifact's file, opened for it and closed after. A file that is gone calls
+ * `onMissing` first (it throws when the store no longer has the artifact: deleted or collected
+ * since the reader opened), else it is E_STORE_CORRUPT.
+ */
+function withFile<T>(root: string, digest: Digest, use: (file: ArtifactFile) => T, onMissing?: () => void): T {
+  const found = openArtifactFile(root, digest);
+  if (found === undefined) onMissing?.();
+  const file = found ?? requireArtifactFile(root, digest);
   try {
     return use(file);
   } finally {
@@ -151,8 +164,12 @@ function withFile<T>(root: string, digest: Digest, use: (file: ArtifactFile) => 
   }
 }
 
-/** A reader over a large artifact's file (the present row `r`, stored as a file). */
-export function fileReader(root: string, digest: Digest, r: ArtifactRow, opts: ReaderOptions = {}): ArtifactReader {
+/**
+ * A reader over a large artifact's file (the present row `r`, stored as a file). `recheck`
+ * throws the store's own error (E_NOT_FOUND: tombstoned, collected by gc) when the artifact is
+ * no longer present: a file gone between reads is then that, not corruption.
+ */
+export function fileReader(root: string, digest: Digest, r: ArtifactRow, opts: ReaderOptions = {}, recheck?: () => void): ArtifactReader {
   withFile(root, digest, (file) => verifyFileSync(digest, r, file, opts.onVerify));
   const h: Hasher = identityHasher(storedTypeTag(digest, r));
   let pos = 0;
@@ -170,6 +187,6 @@ export function fileReader(root: string, digest: Digest, r: ArtifactRow, opts: R
       }
       pos += piece.length;
       return piece;
-    });
+    }, recheck);
   });
 }

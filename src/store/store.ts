@@ -418,7 +418,24 @@ export class Store {
   }
   /** A synchronous sequential read of the verified bytes in pieces (`ArtifactReader`: `openReadStream`'s guarantees). */
   openReader(digest: Digest, opts?: ReadOptions & ReaderOptions): ArtifactReader {
-    return this.run((p) => p.artifacts.openReader(digest, checkReaderOptions(opts)));
+    const o = checkReaderOptions(opts);
+    const user = o.onVerify;
+    if (user === undefined) return this.run((p) => p.artifacts.openReader(digest, o));
+    // What the callback throws is the caller's, passed on as it is (never read as a catalog error).
+    let thrown: { err: unknown } | undefined;
+    const onVerify = (chunk: Buffer): void => {
+      try {
+        user(chunk);
+      } catch (err) {
+        thrown = { err };
+        throw err;
+      }
+    };
+    try {
+      return this.run((p) => p.artifacts.openReader(digest, { ...o, onVerify }));
+    } catch (err) {
+      throw thrown !== undefined ? thrown.err : err;
+    }
   }
   /**
    * Writes the artifact's verified bytes to `dest` (artifacts.ts `getToFile`: atomically). A

@@ -23,9 +23,11 @@
  *
  * Temp files not yet renamed into place (`--out` / `-o`, out-file.ts) and scratch files named
  * by the same rule (`cairn verify`'s SQLite databases in the OS temp directory,
- * batch/verify-input.ts) are registered while they exist (`trackExitTemp`): removed at process
- * exit and by the CLI's signal handler (`removeExitTemps`), since a signal's default action runs
- * no `finally`.
+ * batch/verify-input.ts), and a batch run's scratch files in the store's `tmp/` (ordering index,
+ * leaf spill, failures temp file) and a streamed put's `.part` (artifacts.ts) are registered
+ * while they exist (`trackExitTemp`): removed at process exit and by the signal handler of the
+ * CLI commands that end through `exitOnSignal` (`removeExitTemps`), since a signal's default
+ * action runs no `finally`.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";

@@ -8,7 +8,7 @@
 import { appendFileSync, chmodSync, openSync, closeSync, readdirSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, type ArtifactReader, type Digest, type Store } from "../../src/index.js";
+import { ErrorCode, openStore, type ArtifactReader, type Digest, type Store } from "../../src/index.js";
 import { makeTempDir } from "./fixtures/child.js";
 import { expectCairn, objectFile, storesClosedAfterEach } from "./helpers.js";
 import { largeContent, smallContent } from "./fixtures/content.js";
@@ -163,6 +163,53 @@ describe("Store.openReader", () => {
     let seen = 0;
     expectCairn(() => store.openReader(d, { onVerify: (c) => (seen += c.length) }), ErrorCode.STORE_CORRUPT);
     expect(seen).toBeLessThanOrEqual(300 * 1024); // observed, but no reader exists to hand any of it out
+  });
+
+  it("an artifact collected by gc (another writer) between two reads: E_NOT_FOUND 'collected by gc', not corruption", () => {
+    const dir = join(makeTempDir(), "store");
+    const w = openStore({ dir });
+    const d = w.putBytes(largeContent("reader-gc", 1, 300 * 1024)).digest;
+    w.close();
+    const ro = openStore({ dir, readOnly: true });
+    try {
+      const r = ro.openReader(d);
+      expect(r.read(65_536)?.length).toBe(65_536);
+      const gcWriter = openStore({ dir });
+      try {
+        expect(gcWriter.gc({ graceMs: 0 }).swept.map((s) => s.digest)).toContain(d);
+      } finally {
+        gcWriter.close();
+      }
+      const e = expectCairn(() => r.read(65_536), ErrorCode.NOT_FOUND);
+      expect(e.message).toContain(d);
+      expect(e.message).toContain("collected by gc");
+    } finally {
+      ro.close();
+    }
+  });
+
+  it("a reader whose last piece was returned is at its end: close then changes nothing", () => {
+    const { store, d } = withLarge();
+    const r = store.openReader(d);
+    expect(r.read(1 << 20)?.length).toBe(300 * 1024);
+    r.close();
+    expect(r.read(1)).toBeUndefined();
+    const packed = store.openReader(store.putBytes(Buffer.from("packed")).digest);
+    expect(packed.read(100)?.toString()).toBe("packed");
+    packed.close();
+    expect(packed.read(1)).toBeUndefined();
+  });
+
+  it("what onVerify throws reaches the caller as it is, even an error that looks like SQLite's", () => {
+    const { store, d } = withLarge();
+    const mine = Object.assign(new Error("my own db: locked"), { code: "SQLITE_BUSY" });
+    let thrown: unknown;
+    try {
+      store.openReader(d, { onVerify: () => { throw mine; } });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBe(mine);
   });
 
   it("a piece size that is not a positive integer is E_USAGE", () => {
