@@ -49,12 +49,19 @@ export function openScratchDatabase(path: string, cacheKiB: number): Database.Da
  */
 export function runScratchError(what: string, path: string, err: unknown): unknown {
   if (isCairnError(err) || !(err instanceof Error)) return err;
+  // better-sqlite3 checks the folder itself and throws a TypeError without a code.
+  if (err instanceof TypeError && MISSING_FOLDER_RE.test(err.message)) {
+    return new CairnError(ErrorCode.STORE_IO, `cannot write the run's ${what} ${path}: its folder does not exist`, { path, errno: "ENOENT" }, { cause: err });
+  }
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "string") return err;
   const sqlite = err.name === "SqliteError";
   if (sqlite ? !SCRATCH_SQLITE_IO_CODES.some((c) => code === c || code.startsWith(`${c}_`)) : typeof (err as NodeJS.ErrnoException).syscall !== "string") return err;
   return new CairnError(ErrorCode.STORE_IO, `cannot write the run's ${what} ${path}: ${osErrorText(err)}`, { path, ...(sqlite ? { sqliteCode: code } : { errno: code }) }, { cause: err });
 }
+
+/** better-sqlite3's error for a database whose folder does not exist. */
+const MISSING_FOLDER_RE = /^Cannot open database because the directory does not exist/;
 
 /** SQLite result codes (and their extended `_…` codes) of a scratch database that cannot be written or reached. */
 const SCRATCH_SQLITE_IO_CODES = ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_NOMEM"] as const;

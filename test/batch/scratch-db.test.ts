@@ -4,11 +4,14 @@
  * defensive mode refuses without an error, so they ran with a `-journal` file on disk (and a
  * killed verify left one in the temp directory) while ARCHITECTURE.md said "journal off".
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { OrderIndex, openScratchDatabase } from "../../src/batch/order-index.js";
+import { LeafSpill } from "../../src/batch/merge.js";
+import { isCairnError } from "../../src/core/errors.js";
+import { removeExitTemps } from "../../src/store/temp-files.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cairn-scratchdb-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,6 +41,29 @@ describe("scratch databases", () => {
       expect(readdirSync(dir).filter((n) => n.startsWith("b.order"))).toEqual(["b.order.sqlite"]);
     } finally {
       index.close();
+    }
+  });
+
+  it("scratch files whose folder is gone are E_STORE_IO naming them (the ordering index threw the driver's bare TypeError), and are not left registered for removal at exit", () => {
+    const gone = join(dir, "no-such-folder");
+    for (const [make, path, what] of [
+      [() => new OrderIndex(join(gone, "x.order.sqlite"), true), join(gone, "x.order.sqlite"), "ordering index"],
+      [() => new LeafSpill(join(gone, "x.leaves")), join(gone, "x.leaves"), "leaf spill"],
+    ] as const) {
+      let err: unknown;
+      try {
+        make();
+      } catch (e) {
+        err = e;
+      }
+      expect(isCairnError(err) && err.code, String(err)).toBe("E_STORE_IO");
+      expect((err as Error).message.startsWith(`cannot write the run's ${what} ${path}: `), String(err)).toBe(true);
+      // Created afterwards by someone else: the exit hook must not remove it.
+      mkdirSync(gone, { recursive: true });
+      writeFileSync(path, "someone else's");
+      removeExitTemps();
+      expect(existsSync(path)).toBe(true);
+      rmSync(gone, { recursive: true, force: true });
     }
   });
 });
