@@ -298,7 +298,6 @@ export class IndexIdMerge implements MergeCursor {
     }
   }
 
-
   close(): void {
     for (const c of this.cursors) {
       c.reader?.close();

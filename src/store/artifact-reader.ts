@@ -30,8 +30,8 @@ export interface ArtifactReader {
    * The next piece, at most `maxBytes` (a positive integer, else E_USAGE) long; undefined once
    * all of it has been handed out and verified. Throws E_STORE_CORRUPT when the bytes changed
    * since they were verified (the last piece is never returned then), E_STORE_IO when the file
-   * cannot be read; after such a failure every read throws it again, and after `close` (before
-   * the end) every read is E_USAGE.
+   * cannot be read, E_NOT_FOUND when the artifact was deleted or collected since; after such a
+   * failure every read throws it again, and after `close` (before the end) every read is E_USAGE.
    */
   read(maxBytes: number): Buffer | undefined;
   /** Ends the read (idempotent). */
