@@ -8,8 +8,8 @@
  *   the next one of partition `partitionOf(i)`: a streaming k-way merge over the committed
  *   records artifacts, with no ordering index. Each partition reads its current pulse's records
  *   artifact through the store's verified sequential reader (`Store.openReader`), a window of
- *   at most MERGE_DECODE_WINDOW_BYTES at a time (or one record longer than it), so the merge
- *   holds about one window per partition, not its pulses' records, however large the outputs.
+ *   at most MERGE_DECODE_WINDOW_BYTES at a time (or one record longer than it, held whole while
+ *   it is decoded), so the merge holds about one window per partition, not its pulses' records.
  *   Leaf hashes wait in a spill file (32 bytes per EU), so memory does not grow with the run.
  * - `--id-field` ids: the ordering index (order-index.ts), which sorts by canonical id bytes.
  *

@@ -11,8 +11,8 @@
  * No file stays open between reads: each read opens the object file, reads its piece and
  * closes it, so a consumer may hold many readers (one per partition) without holding as many
  * descriptors. A file replaced or changed between reads fails the second hash; one gone because
- * the artifact was deleted or collected by gc since (another writer, for a read-only handle) is
- * the store's E_NOT_FOUND, not corruption.
+ * gc swept the artifact since (another writer, for a read-only handle) is the store's
+ * E_NOT_FOUND, not corruption.
  */
 import { closeSync, readSync } from "node:fs";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -30,8 +30,9 @@ export interface ArtifactReader {
    * The next piece, at most `maxBytes` (a positive integer, else E_USAGE) long; undefined once
    * all of it has been handed out and verified. Throws E_STORE_CORRUPT when the bytes changed
    * since they were verified (the last piece is never returned then), E_STORE_IO when the file
-   * cannot be read, E_NOT_FOUND when the artifact was deleted or collected since; after such a
-   * failure every read throws it again, and after `close` (before the end) every read is E_USAGE.
+   * cannot be read, E_NOT_FOUND when its file was swept by gc since (a tombstone alone leaves the
+   * file: the read goes on); after such a failure every read throws it again, and after `close`
+   * (before the end) every read is E_USAGE.
    */
   read(maxBytes: number): Buffer | undefined;
   /** Ends the read (idempotent). */
@@ -73,7 +74,6 @@ function guardedReader(size: number, next: (maxBytes: number) => Buffer | undefi
   return {
     size,
     read(maxBytes: number): Buffer | undefined {
-      const n = checkMaxBytes(maxBytes);
       switch (state.kind) {
         case "done":
           return undefined;
@@ -83,6 +83,7 @@ function guardedReader(size: number, next: (maxBytes: number) => Buffer | undefi
           throw new CairnError(ErrorCode.USAGE, "this artifact reader is closed: it was closed before its end", { field: "reader" });
         default:
       }
+      const n = checkMaxBytes(maxBytes);
       try {
         const piece = next(n);
         if (piece !== undefined) handed += piece.length;

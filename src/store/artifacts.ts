@@ -327,8 +327,8 @@ export class Artifacts {
   openReader(digest: Digest, opts: ReadOptions & ReaderOptions = {}): ArtifactReader {
     const r = this.presentRow(digest, opts.asOf, true);
     if (r.storage === 0) return bytesReader(verifiedBytes(this.ctx.root, digest, r), opts);
-    // A file gone between reads: E_NOT_FOUND if the artifact was deleted or collected since
-    // (anything else, e.g. a catalog closed since, leaves it E_STORE_CORRUPT "missing").
+    // A file gone between reads: E_NOT_FOUND if gc swept the artifact since (anything else,
+    // e.g. a catalog closed since, leaves it E_STORE_CORRUPT "missing").
     const recheck = (): void => {
       try {
         this.presentRow(digest, opts.asOf);

@@ -188,6 +188,17 @@ describe("Store.openReader", () => {
     }
   });
 
+  it("a tombstone alone between two reads leaves the file: the read goes on to its verified end", () => {
+    const { store, d } = withLarge();
+    const r = store.openReader(d);
+    const first = r.read(100_000) as Buffer;
+    store.delete(d);
+    const rest = readAll(r, 100_000);
+    expect(rest.err).toBeUndefined();
+    expect(first.length + rest.bytes).toBe(300 * 1024);
+    expectCairn(() => store.openReader(d), ErrorCode.NOT_FOUND);
+  });
+
   it("a reader whose last piece was returned is at its end: close then changes nothing", () => {
     const { store, d } = withLarge();
     const r = store.openReader(d);

@@ -94,9 +94,10 @@ function kindAt(path: string): string {
 export interface JsonlEvidenceSinkOptions {
   /**
    * `"fsync"` (the default): every record is on disk when `emit` returns (fdatasync of the file,
-   * fsync of the folders it created and of a new file's folder). `"no-fsync"`: the same writes
-   * without them, so an OS crash or power loss may lose the last records (a killed process
-   * cannot: the append is one `write`).
+   * fsync of the folders it created and of the file's entry in its folder: on the sink's first
+   * append and for a re-created file). `"no-fsync"`: the same writes without them, so an OS
+   * crash or power loss may lose the last records (a killed process cannot: the append is one
+   * `write`).
    */
   durability?: "fsync" | "no-fsync";
 }
