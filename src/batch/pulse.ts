@@ -113,9 +113,7 @@ export const MAX_PULSE_RECORDS_BYTES = MAX_BUFFERED_GET_BYTES;
  * the pulse and a pulse size that fits), before anything is stored: such a pulse could be
  * committed but never read back, and the run failed only in its final merge.
  */
-export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PULSE_RECORDS_BYTES): void {
-  let chars = texts.length; // the newlines
-  for (const t of texts) chars += t.length;
+export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PULSE_RECORDS_BYTES, chars = recordsChars(texts)): void {
   // UTF-8 bytes are at least the UTF-16 length and at most 3 times it: measure only between.
   if (chars * 3 <= limit) return;
   let bytes = texts.length;
@@ -140,10 +138,8 @@ export const DIRECT_RECORDS_ENCODE_MIN_CHARS = 1024 * 1024;
  * the texts (fastest); large ones are written into one buffer of the exact size, so a commit
  * holds the texts and the bytes, not also their joined text. Same bytes either way.
  */
-export function recordsArtifactBytes(texts: readonly string[], directMinChars = DIRECT_RECORDS_ENCODE_MIN_CHARS): Buffer {
+export function recordsArtifactBytes(texts: readonly string[], directMinChars = DIRECT_RECORDS_ENCODE_MIN_CHARS, chars = recordsChars(texts)): Buffer {
   if (texts.length === 0) return Buffer.alloc(0);
-  let chars = texts.length;
-  for (const t of texts) chars += t.length;
   if (chars < directMinChars) return Buffer.from(`${texts.join("\n")}\n`);
   let bytes = texts.length;
   for (const t of texts) bytes += Buffer.byteLength(t, "utf8");
@@ -155,6 +151,13 @@ export function recordsArtifactBytes(texts: readonly string[], directMinChars = 
   }
   if (off !== bytes) throw new CairnError(ErrorCode.INTERNAL, `records artifact encoded to ${off} bytes, measured ${bytes}`);
   return buf;
+}
+
+/** The UTF-16 length of a pulse's records artifact text: the records and a newline after each. */
+export function recordsChars(texts: readonly string[]): number {
+  let chars = texts.length; // the newlines
+  for (const t of texts) chars += t.length;
+  return chars;
 }
 
 /** Names a pulse in messages: `partition/index`. */
@@ -514,13 +517,14 @@ export function commitPulse(
   root?: Digest,
 ): PulseResult {
   const texts = outcomes.map(recordText);
-  checkRecordsSize(spec, texts);
+  const chars = recordsChars(texts);
+  checkRecordsSize(spec, texts, MAX_PULSE_RECORDS_BYTES, chars);
   const hashes = leaves ?? leafHashesOf(texts);
   const checksum = leaves !== undefined && root !== undefined ? root : rootOfLeafHashes(hashes, texts.length);
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
-    const records = store.putBytes(recordsArtifactBytes(texts), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+    const records = store.putBytes(recordsArtifactBytes(texts, DIRECT_RECORDS_ENCODE_MIN_CHARS, chars), { mediaType: RECORDS_MEDIA_TYPE }).digest;
     const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
     const receipt = store.recordReceipt({
       program: fn,

@@ -18,7 +18,7 @@ import { open as openAsync, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
+import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
 import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX, TYPED_FRAME_MAGIC } from "./identity.js";
@@ -333,7 +333,7 @@ export class Artifacts {
       try {
         this.presentRow(digest, opts.asOf);
       } catch (err) {
-        if (err instanceof CairnError && err.code === ErrorCode.NOT_FOUND) throw err;
+        if (isCairnError(err, ErrorCode.NOT_FOUND)) throw err;
       }
     };
     return fileReader(this.ctx.root, digest, r, opts, recheck);

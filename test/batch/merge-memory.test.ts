@@ -72,6 +72,17 @@ function fixture(edit?: (p: MergePulse, texts: string[]) => { eus?: number; body
   return { store, spill, pulses };
 }
 
+/** Runs `body` on a fresh fixture, then closes its spill and store. */
+function withFixture(body: (f: Fixture) => void, edit?: Parameters<typeof fixture>[0]): void {
+  const f = fixture(edit);
+  try {
+    body(f);
+  } finally {
+    f.spill.close();
+    f.store.close();
+  }
+}
+
 /** The merge's records and leaf hashes, in the order it hands them out. */
 function drain(f: Fixture, windowBytes?: number): { text: string; leaves: Buffer } {
   const merge = new IndexIdMerge(f.store, f.spill, PARTITIONS, f.pulses, TOTAL, windowBytes);
@@ -154,8 +165,7 @@ const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex
 
 describe("index-id merge in decode windows", () => {
   it("the fixture has what the windows must survive", () => {
-    const f = fixture();
-    try {
+    withFixture((f) => {
       expect(f.pulses.some((p) => p.eus === 0)).toBe(true);
       const texts = Array.from({ length: TOTAL }, (_, i) => recordOf(i));
       expect(texts.some((t) => Buffer.byteLength(t) > 150)).toBe(true);
@@ -163,15 +173,11 @@ describe("index-id merge in decode windows", () => {
       expect(texts.some((t) => t.startsWith('{"error"'))).toBe(true);
       expect(texts.some((t) => t.startsWith('{"bytes"'))).toBe(true);
       expect(MERGE_DECODE_WINDOW_BYTES).toBe(1024 * 1024);
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    });
   });
 
   it("gives the bytes, leaf hashes and digests of decoding each pulse whole, for every window from 1 byte up", () => {
-    const f = fixture();
-    try {
+    withFixture((f) => {
       const whole = wholePulseMerge(f);
       // The records in id order, each with its own leaf hash.
       const expected = Array.from({ length: TOTAL }, (_, i) => `${recordOf(i)}\n`).join("");
@@ -189,15 +195,11 @@ describe("index-id merge in decode windows", () => {
         expect(got.leaves.equals(whole.leaves), `window ${w}`).toBe(true);
         expect(rootOfLeafHashes(got.leaves, TOTAL), `window ${w}`).toBe(root);
       }
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    });
   });
 
   it("reads and decodes at most a window at a time, or one record longer than it", () => {
-    const f = fixture();
-    try {
+    withFixture((f) => {
       const spy = spiedStore(f.store);
       const longestRecord = Math.max(...Array.from({ length: TOTAL }, (_, i) => Buffer.byteLength(recordOf(i))));
       const longestPulse = Math.max(...f.pulses.map((p) => f.store.stat(p.records).size));
@@ -215,15 +217,11 @@ describe("index-id merge in decode windows", () => {
         expect(merge.maxDecodedBytes).toBeLessThanOrEqual(Math.max(w, longestRecord));
         expect(merge.maxDecodedBytes).toBeLessThan(longestPulse);
       }
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    });
   });
 
   it("closes the records artifacts of a merge that stops early", () => {
-    const f = fixture();
-    try {
+    withFixture((f) => {
       const spy = spiedStore(f.store);
       const merge = new IndexIdMerge(spy.store, f.spill, PARTITIONS, f.pulses, TOTAL, 8);
       for (let k = 0; k < TOTAL / 2; k++) expect(merge.next()).toBe(true);
@@ -231,10 +229,7 @@ describe("index-id merge in decode windows", () => {
       merge.close();
       merge.close();
       expect(spy.open()).toBe(0);
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    });
   });
 
   for (const [what, edit] of [
@@ -245,51 +240,46 @@ describe("index-id merge in decode windows", () => {
   ] as const) {
     it(`a records artifact with ${what} is E_STORE_CORRUPT, whatever the window`, () => {
       for (const w of [undefined, 1, 40]) {
-        const f = fixture(edit);
-        try {
+        withFixture((f) => {
           const err = drainError(f, w);
           expect(isCairnError(err) && err.code, `window ${w}: ${String(err)}`).toBe("E_STORE_CORRUPT");
-        } finally {
-          f.spill.close();
-          f.store.close();
-        }
+        }, edit);
       }
     });
   }
 
   it("file-backed records artifacts (above the store's 64 KiB packing limit) merge to the same bytes, holding no file between windows", () => {
     pad = 20_000;
-    const f = fixture();
     try {
-      expect(f.pulses.filter((p) => f.store.stat(p.records).storage === "file").length).toBeGreaterThan(3);
-      const whole = wholePulseMerge(f);
-      const fds = readdirSync("/proc/self/fd").length;
-      for (const w of [undefined, 4096, 20_003, 65_536]) {
-        const merge = new IndexIdMerge(f.store, f.spill, PARTITIONS, f.pulses, TOTAL, w);
-        let text = "";
-        let most = 0;
-        while (merge.next()) {
-          text += `${merge.text}\n`;
-          most = Math.max(most, readdirSync("/proc/self/fd").length);
+      withFixture((f) => {
+        expect(f.pulses.filter((p) => f.store.stat(p.records).storage === "file").length).toBeGreaterThan(3);
+        const whole = wholePulseMerge(f);
+        const fds = readdirSync("/proc/self/fd").length;
+        for (const w of [undefined, 4096, 20_003, 65_536]) {
+          const merge = new IndexIdMerge(f.store, f.spill, PARTITIONS, f.pulses, TOTAL, w);
+          let text = "";
+          let most = 0;
+          while (merge.next()) {
+            text += `${merge.text}\n`;
+            most = Math.max(most, readdirSync("/proc/self/fd").length);
+          }
+          expect(text === whole.text, `window ${w}`).toBe(true);
+          expect(most).toBeLessThanOrEqual(fds + 1); // the readdir's own
         }
-        expect(text === whole.text, `window ${w}`).toBe(true);
-        expect(most).toBeLessThanOrEqual(fds + 1); // the readdir's own
-      }
+      });
     } finally {
       pad = 0;
-      f.spill.close();
-      f.store.close();
     }
   });
 
   it("a record missing in the middle of a pulse is E_STORE_CORRUPT before any of the pulse is handed out", () => {
     let edited: MergePulse | undefined;
-    const f = fixture((p, texts) => {
+    const edit = (p: MergePulse, texts: string[]): { body?: string } => {
       if (edited !== undefined || p.partition !== 1 || texts.length < 3) return {};
       edited = p;
       return { body: `${[texts[0], ...texts.slice(2)].join("\n")}\n` };
-    });
-    try {
+    };
+    withFixture((f) => {
       expect(edited).toBeDefined();
       for (const w of [undefined, 1]) {
         const err = drainError(f, w);
@@ -297,23 +287,16 @@ describe("index-id merge in decode windows", () => {
         const e = edited as MergePulse;
         expect((err as Error).message).toBe(`pulse 1/${e.index}: records artifact ${e.records} holds ${e.eus - 1} records, expected ${e.eus}`);
       }
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    }, edit);
   });
 
   it("a record out of place is still E_INTERNAL", () => {
     // Partition 0's first pulse holds the records of two EUs swapped.
-    const f = fixture((p, texts) => (p.partition === 0 && p.index === 0 && texts.length >= 2 ? { body: `${[texts[1], texts[0], ...texts.slice(2)].join("\n")}\n` } : {}));
-    try {
+    withFixture((f) => {
       for (const w of [undefined, 1]) {
         const err = drainError(f, w);
         expect(isCairnError(err) && err.code, String(err)).toBe("E_INTERNAL");
       }
-    } finally {
-      f.spill.close();
-      f.store.close();
-    }
+    }, (p, texts) => (p.partition === 0 && p.index === 0 && texts.length >= 2 ? { body: `${[texts[1], texts[0], ...texts.slice(2)].join("\n")}\n` } : {}));
   });
 });
