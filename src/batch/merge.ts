@@ -8,7 +8,7 @@
  *   the next one of partition `partitionOf(i)`: a streaming k-way merge over the committed
  *   records artifacts, with no ordering index. Each partition reads its current pulse's records
  *   artifact through the store's verified sequential reader (`Store.openReader`), a window of
- *   at most MERGE_DECODE_WINDOW_BYTES at a time (or one record longer than it, held whole while
+ *   at most RECORD_WINDOW_BYTES at a time (`RecordWindows`, or one record longer than it, held whole while
  *   it is decoded), so the merge holds about one window per partition, not its pulses' records.
  *   Leaf hashes wait in a spill file (32 bytes per EU), so memory does not grow with the run.
  * - `--id-field` ids: the ordering index (order-index.ts), which sorts by canonical id bytes.
@@ -21,15 +21,17 @@ import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
-import type { ArtifactReader } from "../store/artifact-reader.js";
+
 import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
 import { runScratchError, type OrderIndex } from "./order-index.js";
 import { partitionOf } from "./partition.js";
+import { RECORD_WINDOW_BYTES, RecordWindows } from "./record-windows.js";
+
 import { indexIdEnd, recordsArtifactCorrupt } from "./records.js";
 
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
-const EMPTY = Buffer.alloc(0);
+
 
 /** A pulse whose records artifact does not hold its record count. */
 function recordCount(p: MergePulse, held: string): CairnError {
@@ -37,12 +39,7 @@ function recordCount(p: MergePulse, held: string): CairnError {
 }
 
 
-/**
- * The index-id merge reads and decodes a pulse's records artifact at most this many bytes at a
- * time (cut after a newline; a record longer than this is read and decoded alone), so a
- * partition costs the merge one window's bytes, text and records, not its pulse.
- */
-export const MERGE_DECODE_WINDOW_BYTES = 1024 * 1024;
+
 
 /** Where a committed pulse's records and leaf hashes are, for the merge. */
 export interface MergePulse {
@@ -129,11 +126,9 @@ interface PartitionCursor {
   pulses: MergePulse[];
   /** Next pulse of `pulses` to load. */
   nextPulse: number;
-  /** The loaded pulse (its records artifact's reader is undefined once read to its end). */
+  /** The loaded pulse (its records artifact's windows are undefined once read to its end). */
   pulse: MergePulse | undefined;
-  reader: ArtifactReader | undefined;
-  /** The bytes read after the current window's last newline: the start of the next record. */
-  carry: Buffer;
+  windows: RecordWindows | undefined;
   /** Records of the loaded pulse decoded so far. */
   decoded: number;
   /** The current window's records, and the pulse position of its first one. */
@@ -164,15 +159,14 @@ export class IndexIdMerge implements MergeCursor {
     private readonly partitions: number,
     pulses: readonly MergePulse[],
     private readonly total: number,
-    /** MERGE_DECODE_WINDOW_BYTES (at least 1); smaller only in tests. */
-    private readonly windowBytes = MERGE_DECODE_WINDOW_BYTES,
+    /** RECORD_WINDOW_BYTES (at least 1); smaller only in tests. */
+    private readonly windowBytes = RECORD_WINDOW_BYTES,
   ) {
     this.cursors = Array.from({ length: partitions }, () => ({
       pulses: [],
       nextPulse: 0,
       pulse: undefined,
-      reader: undefined,
-      carry: EMPTY,
+      windows: undefined,
       decoded: 0,
       texts: [],
       textsStart: 0,
@@ -192,7 +186,7 @@ export class IndexIdMerge implements MergeCursor {
     }
     const c = this.cursors[partitionOf(i, this.partitions)] as PartitionCursor;
     while (c.pos >= c.texts.length) {
-      if (c.reader !== undefined) this.decode(c);
+      if (c.windows !== undefined) this.decode(c);
       else this.load(c, i);
     }
     const text = c.texts[c.pos] as string;
@@ -219,7 +213,6 @@ export class IndexIdMerge implements MergeCursor {
     c.pos = 0;
     c.textsStart = 0;
     c.pulse = p;
-    c.carry = EMPTY;
     c.decoded = 0;
     // The whole artifact is counted as it is verified, before any of its records is handed out.
     let newlines = 0;
@@ -232,84 +225,51 @@ export class IndexIdMerge implements MergeCursor {
     });
     if (newlines !== p.eus) throw recordCount(p, `${newlines}`);
     if (last !== NEWLINE) throw recordsArtifactCorrupt(p, p.records, "does not end with a newline");
-    c.reader = reader;
+    c.windows = new RecordWindows(reader, this.windowBytes);
     // One leaf buffer per partition, reused from pulse to pulse (no garbage per pulse).
     c.leaves = this.spill.read(p.leafOffset, p.eus * LEAF_HASH_BYTES, c.leafBuffer);
     if (c.leaves.buffer !== c.leafBuffer?.buffer) c.leafBuffer = c.leaves;
   }
 
   /**
-   * Reads and decodes the loaded pulse's next window: the records that end within windowBytes
-   * of the carried bytes' start, or the one record there if it alone is longer (then exactly
-   * it). At the artifact's end, checks that it ended with a newline and held the pulse's
-   * record count. A newline byte is never part of a multi-byte UTF-8 sequence, so each window
-   * decodes as the whole text would.
+   * Reads and decodes the loaded pulse's next window (`RecordWindows.next`). At the artifact's
+   * end, checks that it ended with a newline and held the pulse's record count.
    */
   private decode(c: PartitionCursor): void {
-    const reader = c.reader as ArtifactReader;
+    const windows = c.windows as RecordWindows;
     const p = c.pulse as MergePulse;
-    const window = Math.max(1, this.windowBytes);
     c.textsStart += c.texts.length;
     c.texts = [];
     c.pos = 0;
-    // After a long record, the rest of its last piece (less than a window) may hold whole records.
-    const carried = c.carry.lastIndexOf(NEWLINE);
-    if (carried >= 0) {
-      this.take(c, c.carry.subarray(0, carried));
-      c.carry = c.carry.subarray(carried + 1);
+    const texts = windows.next();
+    if (windows.maxDecodedBytes > this.maxDecodedBytes) this.maxDecodedBytes = windows.maxDecodedBytes;
+    if (texts === undefined) {
+      c.windows = undefined;
+      if (windows.tail.length > 0) throw recordsArtifactCorrupt(p, p.records, "does not end with a newline");
+      if (c.decoded !== p.eus) throw recordCount(p, `${c.decoded}`);
       return;
     }
-    const pieces: Buffer[] = c.carry.length > 0 ? [c.carry] : [];
-    let held = c.carry.length;
-    for (;;) {
-      // Past a window without a newline, the record in progress is longer than a window: read
-      // on in windows and decode it alone.
-      const long = held >= window;
-      const piece = reader.read(long ? window : window - held);
-      if (piece === undefined) {
-        c.reader = undefined;
-        if (held > 0) throw recordsArtifactCorrupt(p, p.records, "does not end with a newline");
-        if (c.decoded !== p.eus) throw recordCount(p, `${c.decoded}`);
-        return;
-      }
-      const nl = long ? piece.indexOf(NEWLINE) : piece.lastIndexOf(NEWLINE);
-      if (nl < 0) {
-        pieces.push(piece);
-        held += piece.length;
-        continue;
-      }
-      pieces.push(piece.subarray(0, nl));
-      c.carry = nl + 1 < piece.length ? piece.subarray(nl + 1) : EMPTY;
-      this.take(c, pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, held + nl));
-      return;
-    }
-  }
-
-  /** Decodes `bytes` (whole records without their last newline) as the partition's current window. */
-  private take(c: PartitionCursor, bytes: Buffer): void {
-    const p = c.pulse as MergePulse;
-    if (bytes.length > this.maxDecodedBytes) this.maxDecodedBytes = bytes.length;
-    c.texts = bytes.toString("utf8").split("\n");
-    c.decoded += c.texts.length;
+    c.texts = texts;
+    c.decoded += texts.length;
     if (c.decoded > p.eus) {
-      c.reader?.close();
-      c.reader = undefined;
+      windows.close();
+      c.windows = undefined;
       throw recordCount(p, `more than ${p.eus}`);
     }
   }
 
   close(): void {
     for (const c of this.cursors) {
-      c.reader?.close();
-      c.reader = undefined;
+      c.windows?.close();
+      c.windows = undefined;
     }
   }
 
   private checkExhausted(): void {
     for (const c of this.cursors) {
       // A pulse read up to its last record has not yet been read to its end: its end's checks.
-      if (c.reader !== undefined && c.pos >= c.texts.length) this.decode(c);
-      if (c.pos < c.texts.length || c.reader !== undefined || c.nextPulse < c.pulses.length) {
+      if (c.windows !== undefined && c.pos >= c.texts.length) this.decode(c);
+      if (c.pos < c.texts.length || c.windows !== undefined || c.nextPulse < c.pulses.length) {
         throw new CairnError(ErrorCode.INTERNAL, `ordered merge: records beyond the ${this.total} read`, { total: this.total });
       }
     }

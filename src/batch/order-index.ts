@@ -186,6 +186,20 @@ export class OrderIndex {
     }
   }
 
+  /**
+   * Runs `fn` in one transaction of the index (`addOutputs` within it is a savepoint): what it
+   * adds stays only if it returns; what it throws rolls all of it back and is re-thrown. A
+   * failure to begin or commit the transaction is E_STORE_IO naming the index.
+   */
+  atomically<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) throw runScratchError(INDEX_NAME, this.path, err);
+      throw err;
+    }
+  }
+
   /** Every record text in EU-id order. */
   *ordered(): Generator<string> {
     for (const r of this.db.prepare("SELECT text FROM out ORDER BY key").iterate() as Iterable<{ text: string }>) yield r.text;

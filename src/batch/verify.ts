@@ -30,6 +30,7 @@ import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks
 import { describeArgument } from "../core/describe.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
+import { RecordWindows } from "./record-windows.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
 import { echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
@@ -171,15 +172,91 @@ function pulseName(p: { partition: number; index: number }): string {
 }
 
 /**
- * A pulse's records, one per line. Each ends with a newline; a last one without it is kept as it
- * is (`unterminated`, a finding of verify's), never cut by a character.
+ * A pulse's records (one per line), a window's at a time (`RecordWindows`). Each ends with a
+ * newline; a last one without it comes as it is, alone and last (`windows.tail` is then not
+ * empty: a finding of verify's), never cut by a character.
  */
-function recordsOf(store: Store, digest: Digest): { texts: string[]; unterminated: boolean } {
-  const text = store.get(digest).toString("utf8");
-  if (text.length === 0) return { texts: [], unterminated: false };
-  const unterminated = !text.endsWith("\n");
-  return { texts: (unterminated ? text : text.slice(0, -1)).split("\n"), unterminated };
+function* windowsOf(windows: RecordWindows): Generator<string[]> {
+  for (let texts = windows.next(); texts !== undefined; texts = windows.next()) yield texts;
+  if (windows.tail.length > 0) yield [windows.tail.toString("utf8")];
 }
+
+/** `windowsOf`'s records one at a time. */
+function* recordsIn(windows: RecordWindows): Generator<string> {
+  for (const texts of windowsOf(windows)) yield* texts;
+}
+
+
+
+/** A record's id and failure: what verify keeps of each record of a pulse (not its output). */
+type RecordFacts = { id: EUId; error?: { code: string; message: string } };
+
+/** What one pass over a pulse's records artifact found. */
+interface PulseRecords {
+  /** Records read (a last one without its newline included). */
+  count: number;
+  /** Its last record has no newline (the engine ends every record with one). */
+  unterminated: boolean;
+  /** The Merkle root of its records: the pulse checksum they give. */
+  checksum: Digest;
+  /** Each record's id and failure, in order; undefined when a line is not a record (`notRecord` says why). */
+  recs: RecordFacts[] | undefined;
+  notRecord?: string;
+  /** Why its records could not join the ordering index (a duplicate id), if so. */
+  indexError?: CairnError;
+}
+
+/** Thrown inside `OrderIndex.atomically` to roll back a pulse's records. */
+const ROLL_BACK = new Error("roll back the pulse's records");
+
+/**
+ * Reads a pulse's records artifact once, a window at a time (so verify holds one window of
+ * records, not the pulse): counts and hashes the records, keeps each one's id and failure, and
+ * adds them to the ordering index — all of them, or (a line that is not a record, an id already
+ * there) none. A records artifact that cannot be read is thrown (nothing added).
+ */
+function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index: OrderIndex): PulseRecords {
+  const builder = new MerkleBuilder();
+  const out: PulseRecords = { count: 0, unterminated: false, checksum: builder.root(), recs: [] };
+  const take = (texts: string[]): void => {
+    const ids: EUId[] = [];
+    for (const text of texts) {
+      builder.addRaw(leafOf(text));
+      out.count++;
+      if (out.recs === undefined) continue;
+      try {
+        const rec = checkedRecord(parseRecord(text), byIndex);
+        out.recs.push(rec.error === undefined ? { id: rec.id } : { id: rec.id, error: rec.error });
+        ids.push(rec.id);
+      } catch (err) {
+        out.recs = undefined;
+        out.notRecord = (err as Error).message;
+      }
+    }
+    if (out.recs === undefined || out.indexError !== undefined) return;
+    try {
+      index.addOutputs(ids, texts);
+    } catch (err) {
+      if (!isCairnError(err)) throw err;
+      out.indexError = err;
+    }
+  };
+  const windows = new RecordWindows(store.openReader(digest));
+  try {
+    index.atomically(() => {
+      for (const texts of windowsOf(windows)) take(texts);
+      out.unterminated = windows.tail.length > 0;
+      if (out.recs === undefined || out.indexError !== undefined) throw ROLL_BACK;
+    });
+  } catch (err) {
+    if (err !== ROLL_BACK) throw err;
+  } finally {
+    windows.close();
+  }
+  out.checksum = builder.root();
+  return out;
+}
+
 
 /**
  * The lines of a stored JSONL artifact, streamed (verified by the store before any byte). A last
@@ -321,11 +398,9 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
-      let texts: string[];
+      let scan: PulseRecords;
       try {
-        const records = recordsOf(store, p.records);
-        texts = records.texts;
-        if (records.unterminated) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: records artifact ${p.records} does not end with a newline: its last record is cut` });
+        scan = scanPulseRecords(store, p.records, byIndex, index);
       } catch (err) {
         if (isCairnError(err)) {
           add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${err.message}` });
@@ -333,8 +408,10 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         }
         throw err;
       }
-      if (texts.length !== p.eus) add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${texts.length} records, manifest says ${p.eus}` });
-      const sum = checksumOf(texts);
+      const count = scan.count;
+      if (scan.unterminated) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: records artifact ${p.records} does not end with a newline: its last record is cut` });
+      if (count !== p.eus) add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${count} records, manifest says ${p.eus}` });
+      const sum = scan.checksum;
       if (sum !== p.checksum) add({ code: "checksum_mismatch", pulse: name, message: `pulse ${name}: records hash to ${sum}, manifest says ${p.checksum}` });
       // The store re-checks the receipt's body against its digest (E_STORE_CORRUPT otherwise).
       let receiptError: string | undefined;
@@ -352,11 +429,9 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
       }
       // The records must be the slice's EUs, in its order, and their failures the manifest's.
-      let recs: Array<{ id: EUId; error?: { code: string; message: string } }>;
-      try {
-        recs = texts.map((t) => checkedRecord(parseRecord(t), byIndex));
-      } catch (err) {
-        add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records} hold a line that is not a record: ${(err as Error).message}` });
+      const recs = scan.recs;
+      if (recs === undefined) {
+        add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records} hold a line that is not a record: ${scan.notRecord as string}` });
         continue;
       }
       const sliceIds = (() => {
@@ -372,8 +447,8 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: its records are not its slice's EUs in order (position ${k < 0 ? Math.min(sliceIds.length, recIds.length) : k}: slice ${sliceIds[k] ?? "<none>"}, records ${recIds[k] ?? "<none>"})` });
       }
       const failedHere = recs.filter((x) => x.error !== undefined).length;
-      if (failedHere !== p.failed || p.completed !== texts.length - failedHere) {
-        add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${failedHere} failed and ${texts.length - failedHere} completed records, manifest says ${p.failed} and ${p.completed}` });
+      if (failedHere !== p.failed || p.completed !== count - failedHere) {
+        add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${failedHere} failed and ${count - failedHere} completed records, manifest says ${p.failed} and ${p.completed}` });
       }
       failed += failedHere;
       // The attempt log: the receipt's attempts artifact, byte for byte (none: no attempts),
@@ -411,15 +486,12 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         if (logProblem !== undefined) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: its attempt log does not fit its records: ${logProblem}` });
         retried += log.length;
       }
-      try {
-        index.addOutputs(recs.map((x) => x.id), texts);
-      } catch (err) {
-        if (!isCairnError(err)) throw err;
-        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: ${err.message}` });
+      if (scan.indexError !== undefined) {
+        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: ${scan.indexError.message}` });
         continue;
       }
-      total += texts.length;
-      report.recordsChecked += texts.length;
+      total += count;
+      report.recordsChecked += count;
     }
     const c = m.counts;
     if (c.completed + c.failed !== c.total || c.total !== total || m.input.records !== c.total || c.failed !== failed || (c.retried !== retried && !retriedUnknown) || m.output.records !== c.total) {
@@ -729,7 +801,16 @@ function recordId(text: string): EUId | undefined {
  * (`eu_not_checked`), and the pulse's other records still are compared.
  */
 async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
-  const stored = recordsOf(store, p.records).texts;
+  // The stored records are hashed now (before anything runs) and read a window at a time.
+  const windows = new RecordWindows(store.openReader(p.records));
+  try {
+    return await compareReexecuted(store, m, cfg, p, recordsIn(windows));
+  } finally {
+    windows.close();
+  }
+}
+
+async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stored: Generator<string>): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
   const storedLog = storedAttemptLog(store, p);
   const { texts, log } = await replayPulse(store, m, cfg, p);
   const name = pulseName(p);
@@ -737,8 +818,10 @@ async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: Mani
   const byId = (l: AttemptLog[]): Map<string, AttemptLog> => new Map(l.map((e) => [canonicalize(e.id), e]));
   const storedEntries = byId(storedLog);
   const rerunEntries = byId(log);
-  for (let i = 0; i < Math.max(texts.length, stored.length); i++) {
-    const a = stored[i];
+  for (let i = 0; ; i++) {
+    const next = stored.next();
+    const a = next.done === true ? undefined : next.value;
+    if (a === undefined && i >= texts.length) break;
     const b = texts[i];
     if (a === b) continue;
     const id = a === undefined || b === undefined ? undefined : recordId(a);

@@ -1,6 +1,6 @@
 /**
  * The index-id merge reads and decodes each pulse's records artifact in windows (merge.ts,
- * MERGE_DECODE_WINDOW_BYTES, through `Store.openReader`) instead of whole: the records, leaf hashes and so the
+ * RECORD_WINDOW_BYTES, through `Store.openReader`) instead of whole: the records, leaf hashes and so the
  * output bytes and digests are those of decoding each pulse whole (the path before windows,
  * reproduced here as `wholePulseMerge`), whatever the window — records longer than it,
  * multi-byte UTF-8 next to its edges, pulses with no record — and a records artifact that does
@@ -15,7 +15,8 @@ import { isCairnError } from "../../src/core/errors.js";
 import { canonicalize } from "../../src/core/canonical.js";
 import { openStore, type ArtifactReader, type ReaderOptions, type Store } from "../../src/index.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes } from "../../src/batch/leaves.js";
-import { IndexIdMerge, LeafSpill, MERGE_DECODE_WINDOW_BYTES, type MergePulse } from "../../src/batch/merge.js";
+import { IndexIdMerge, LeafSpill, type MergePulse } from "../../src/batch/merge.js";
+import { RECORD_WINDOW_BYTES } from "../../src/batch/record-windows.js";
 import { partitionOf } from "../../src/batch/partition.js";
 import { RECORDS_MEDIA_TYPE } from "../../src/batch/pulse.js";
 
@@ -172,7 +173,7 @@ describe("index-id merge in decode windows", () => {
       expect(texts.some((t) => /[\u{10000}-\u{10FFFF}]/u.test(t))).toBe(true);
       expect(texts.some((t) => t.startsWith('{"error"'))).toBe(true);
       expect(texts.some((t) => t.startsWith('{"bytes"'))).toBe(true);
-      expect(MERGE_DECODE_WINDOW_BYTES).toBe(1024 * 1024);
+      expect(RECORD_WINDOW_BYTES).toBe(1024 * 1024);
     });
   });
 
@@ -187,7 +188,7 @@ describe("index-id merge in decode windows", () => {
       // Every window size up to past the longest pulse puts the cuts at every byte position,
       // inside multi-byte characters and long records included.
       const longest = Math.max(...f.pulses.map((p) => f.store.stat(p.records).size));
-      const windows = [undefined, MERGE_DECODE_WINDOW_BYTES, ...Array.from({ length: longest + 2 }, (_, k) => k + 1)];
+      const windows = [undefined, RECORD_WINDOW_BYTES, ...Array.from({ length: longest + 2 }, (_, k) => k + 1)];
       for (const w of windows) {
         const got = drain(f, w);
         expect(got.text, `window ${w}`).toBe(whole.text);

@@ -1,0 +1,60 @@
+/**
+ * `cairn verify` holds one window of a pulse's records (record-windows.ts), not the pulse: a run
+ * whose one pulse holds ~80 MB of records verifies, and a byte flipped in those records is
+ * reported, in a process whose V8 heap is limited to 48 MiB (`--max-old-space-size`). Reading
+ * the pulse whole (before 2026-11-27) ran that process out of memory (SIGABRT). Through the
+ * BUILT cli (CAIRN_TEST_CLI).
+ */
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openStore } from "../../src/index.js";
+import type { Manifest } from "../../src/batch/manifest.js";
+import { manifestOf } from "../batch/fixtures/engine-helpers.js";
+import { cairn, json, TempDirs } from "./helpers.js";
+
+const temps = new TempDirs();
+afterEach(() => temps.cleanup());
+
+const SMALL_HEAP = { NODE_OPTIONS: "--max-old-space-size=48" };
+
+describe("cairn verify reads a large pulse a window at a time", () => {
+  it("a pulse of 800 records of 100 KB verifies under a 48 MiB heap, and a flipped byte in it is artifact_tampered there", () => {
+    const dir = temps.make();
+    const store = join(dir, "store");
+    writeFileSync(join(dir, "big.mjs"), 'export default (input) => `${input}:`.padEnd(100_000, "x");\n');
+    writeFileSync(join(dir, "in.txt"), Array.from({ length: 800 }, (_, i) => `${i}\n`).join(""));
+    const cli = (args: string[], env?: Record<string, string>): ReturnType<typeof cairn> => cairn(["--store", store, ...args], { cwd: dir, env });
+    const r = cli(["--json", "run", "big.mjs", "--input", "in.txt", "--format", "lines", "--partitions", "1", "--pulse-size", "1000"]);
+    expect([r.status, r.err]).toEqual([0, ""]);
+    const { runId } = json<{ runId: string }>(r);
+
+    const s = openStore({ dir: store, readOnly: true });
+    let pulse: Manifest["pulses"][number];
+    try {
+      const m = manifestOf(s, runId);
+      expect(m.pulses.length).toBe(1);
+      pulse = m.pulses[0] as Manifest["pulses"][number];
+      expect(s.stat(pulse.records).size).toBeGreaterThan(80_000_000);
+    } finally {
+      s.close();
+    }
+
+    const good = cli(["--json", "verify", runId], SMALL_HEAP);
+    expect([good.status, good.err]).toEqual([0, ""]);
+    expect(json<{ ok: boolean; recordsChecked: number }>(good)).toMatchObject({ ok: true, recordsChecked: 800 });
+
+    const hex = pulse.records.slice("sha256:".length);
+    const file = join(store, "objects", hex.slice(0, 2), hex.slice(2));
+    chmodSync(file, 0o644);
+    const bytes = readFileSync(file);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0x01;
+    writeFileSync(file, bytes);
+    const bad = cli(["--json", "verify", runId], SMALL_HEAP);
+    expect(bad.status).toBe(1);
+    const report = json<{ ok: boolean; problems: Array<{ code: string; pulse?: string; message: string }> }>(bad);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual({ code: "artifact_tampered", pulse: "0/0", message: expect.stringContaining(`records ${pulse.records}`) as unknown as string });
+  });
+});
