@@ -102,7 +102,14 @@ export function manifestPulse(p: PulseResult): PulseEntry {
 
 /** Whether a manifest holds this attempt log inline (else it names its attempts artifact). */
 export function inlinesAttempts(log: readonly AttemptLog[]): boolean {
-  return Buffer.byteLength(canonicalize(log), "utf8") <= MAX_INLINE_ATTEMPTS_BYTES;
+  // canonicalize(log) is `[` the entries' canonical forms joined by `,` `]`: measured an entry at
+  // a time, stopping past the limit (not a third copy of a large log).
+  let bytes = 2 + Math.max(0, log.length - 1);
+  for (const e of log) {
+    bytes += Buffer.byteLength(canonicalize(e), "utf8");
+    if (bytes > MAX_INLINE_ATTEMPTS_BYTES) return false;
+  }
+  return bytes <= MAX_INLINE_ATTEMPTS_BYTES;
 }
 
 export interface Counts {

@@ -50,6 +50,8 @@ import type { EUId } from "./input/types.js";
 import { isFailedRecord, recordsArtifactCorrupt, recordText, type EUError, type EUResult } from "./records.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
+import { canonicalArrayPieces, PIECEWISE_RECORDS_MIN_CHARS, recordsPieces } from "./record-pieces.js";
+
 
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
 export const RECORDS_MEDIA_TYPE = "application/vnd.cairn.batch.records+jsonl";
@@ -128,30 +130,14 @@ export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PU
 }
 
 /**
- * A pulse's records of at least this many characters are encoded straight into one buffer:
- * joining them first would hold a second copy of them as one string while they commit.
+ * Stores a pulse's records artifact: a small pulse's texts joined (fastest), a large one's in
+ * pieces, so its commit holds the texts and one piece, not a second copy. Same bytes either way.
  */
-export const DIRECT_RECORDS_ENCODE_MIN_CHARS = 1024 * 1024;
-
-/**
- * The records artifact's bytes: each record's UTF-8 followed by a newline. Small pulses join
- * the texts (fastest); large ones are written into one buffer of the exact size, so a commit
- * holds the texts and the bytes, not also their joined text. Same bytes either way.
- */
-export function recordsArtifactBytes(texts: readonly string[], directMinChars = DIRECT_RECORDS_ENCODE_MIN_CHARS, chars = recordsChars(texts)): Buffer {
-  if (texts.length === 0) return Buffer.alloc(0);
-  if (chars < directMinChars) return Buffer.from(`${texts.join("\n")}\n`);
-  let bytes = texts.length;
-  for (const t of texts) bytes += Buffer.byteLength(t, "utf8");
-  const buf = Buffer.allocUnsafe(bytes);
-  let off = 0;
-  for (const t of texts) {
-    off += buf.write(t, off, "utf8");
-    buf[off++] = 0x0a;
-  }
-  if (off !== bytes) throw new CairnError(ErrorCode.INTERNAL, `records artifact encoded to ${off} bytes, measured ${bytes}`);
-  return buf;
+function putRecords(store: Store, texts: readonly string[], chars: number): Digest {
+  if (chars >= PIECEWISE_RECORDS_MIN_CHARS) return store.putPieces(recordsPieces(texts), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+  return store.putBytes(Buffer.from(texts.length === 0 ? "" : `${texts.join("\n")}\n`), { mediaType: RECORDS_MEDIA_TYPE }).digest;
 }
+
 
 /** The UTF-16 length of a pulse's records artifact text: the records and a newline after each. */
 export function recordsChars(texts: readonly string[]): number {
@@ -524,8 +510,9 @@ export function commitPulse(
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
-    const records = store.putBytes(recordsArtifactBytes(texts, DIRECT_RECORDS_ENCODE_MIN_CHARS, chars), { mediaType: RECORDS_MEDIA_TYPE }).digest;
-    const attempts = log.length === 0 ? null : store.putBytes(Buffer.from(canonicalize(log)), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+    const records = putRecords(store, texts, chars);
+    // In pieces: an attempt log of failures with long messages can be as large as the records.
+    const attempts = log.length === 0 ? null : store.putPieces(canonicalArrayPieces(log), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
     const receipt = store.recordReceipt({
       program: fn,
       inputs: [slice],

@@ -7,8 +7,58 @@ import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, wri
 import { dirname } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
-import { objectPath, readyPath } from "./layout.js";
+import { objectPath, readyPath, SMALL_ARTIFACT_MAX_BYTES } from "./layout.js";
 import { ensureDirDurable, fsyncDir, isNotFound } from "./fsutil.js";
+import { checkUntypedPrefix, identityHasher, TYPED_FRAME_MAGIC } from "./identity.js";
+
+/**
+ * The start of a put given in chunks (`put`, `putPieces`): every chunk is hashed; the first ones
+ * are held (copied: a source may reuse its buffer) until they pass SMALL_ARTIFACT_MAX_BYTES —
+ * then the caller writes them to a temp file (`spill`) and every later chunk straight after
+ * them; bytes that never pass it are stored packed (`whole`). The reserved typed-frame magic is
+ * refused at the start of untyped bytes as soon as enough of them have come.
+ */
+export class PutHead {
+  readonly hasher: ReturnType<typeof identityHasher>;
+  size = 0;
+  private held: Buffer[] = [];
+  private checked = false;
+
+  constructor(private readonly tag: number | undefined) {
+    this.hasher = identityHasher(tag);
+  }
+
+  /**
+   * Hashes `chunk` (not empty); while nothing is spilled, holds a copy. True when the caller
+   * must spill now: the held bytes have just passed SMALL_ARTIFACT_MAX_BYTES.
+   */
+  add(chunk: Buffer, spilled: boolean): boolean {
+    this.hasher.update(chunk);
+    this.size += chunk.length;
+    if (spilled) return false;
+    this.held.push(Buffer.from(chunk));
+    if (!this.checked && this.size >= TYPED_FRAME_MAGIC.length) {
+      checkUntypedPrefix(Buffer.concat(this.held), this.tag);
+      this.checked = true;
+    }
+    return this.size > SMALL_ARTIFACT_MAX_BYTES;
+  }
+
+  /** The held bytes, to write first to the temp file; nothing is held after. */
+  spill(): Buffer[] {
+    const held = this.held;
+    this.held = [];
+    return held;
+  }
+
+  /** All the bytes, when they were never spilled (at most SMALL_ARTIFACT_MAX_BYTES). */
+  whole(): Buffer {
+    const bytes = Buffer.concat(this.held);
+    if (!this.checked) checkUntypedPrefix(bytes, this.tag);
+    return bytes;
+  }
+}
+
 
 /**
  * The bytes `putBytes` stores: a Uint8Array (a Buffer is one), or any other view with one-byte
@@ -74,6 +124,12 @@ export async function onPart<T>(path: string, step: () => Promise<T>): Promise<T
   }
 }
 
+/** Writes all of `bytes` at the file position of `fd` (a write may take fewer bytes than asked). */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
 /** Step 1 of the large-write protocol for bytes in memory: `part` written, fsynced, closed; removed again on failure. */
 export function writePartSync(part: string, bytes: Uint8Array): void {
   let fd: number;
@@ -84,8 +140,7 @@ export function writePartSync(part: string, bytes: Uint8Array): void {
   }
   try {
     try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      writeAllSync(fd, bytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -13,7 +13,7 @@
  * Removals of swept files (gc, and recovery finishing an interrupted gc) are fsynced per
  * directory before their rows are marked swept.
  */
-import { chmodSync, renameSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync } from "node:fs";
 import { open as openAsync, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -21,7 +21,7 @@ import { Readable } from "node:stream";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
-import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX, TYPED_FRAME_MAGIC } from "./identity.js";
+import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX } from "./identity.js";
 import { PART_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, TMP_DIR, readyPath } from "./layout.js";
 import { fsyncDir } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
@@ -29,10 +29,32 @@ import {
   LIST_PAGE, ROW_COLUMNS, checkAsOf, checkCount, checkMediaType, notFound, rowToInfo, shownOption,
   type ArtifactInfo, type ArtifactRow, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
 } from "./artifact-rows.js";
-import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, placeReady, unlinkQuiet, writePartSync } from "./artifact-writes.js";
+import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, placeReady, PutHead, unlinkQuiet, writeAllSync, writePartSync } from "./artifact-writes.js";
 import { fileReadStream, requireArtifactFile, verifiedBytes, verifiedCopy, type ArtifactFile } from "./artifact-reads.js";
 import { bytesReader, fileReader, type ArtifactReader, type ReaderOptions } from "./artifact-reader.js";
 import { trackExitTemp, untrackExitTemp } from "./temp-files.js";
+
+/** After a put: its temp file, unless committed (`part` then undefined), is removed, and it is no longer tracked. */
+function endPart(part: string | undefined, tracked: string | undefined): void {
+  if (part !== undefined) dropTemp(part);
+  if (tracked !== undefined) untrackExitTemp(tracked);
+}
+
+/** An fs step on the temp file `path` of a put in pieces: its failure is `cannotWrite`. */
+function onPartSync<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw cannotWrite(path, err);
+  }
+}
+
+/** What `putPieces` got instead of an iterable of pieces, for its E_USAGE. */
+function describePieces(v: unknown): string {
+  if (v === null) return "null";
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  return typeof v;
+}
 
 export interface StoreContext {
   root: string;
@@ -137,10 +159,7 @@ export class Artifacts {
     }
     const tag = checkTypeTag(opts.typeTag);
     const mediaType = checkMediaType(opts.mediaType);
-    const hasher = identityHasher(tag);
-    const buffered: Buffer[] = [];
-    let size = 0;
-    let headChecked = false;
+    const head = new PutHead(tag);
     let part: string | undefined;
     let tracked: string | undefined;
     let fh: FileHandle | undefined;
@@ -149,47 +168,91 @@ export class Artifacts {
         const view = typeof raw === "string" ? raw : byteView(raw, "put (a chunk)");
         const chunk = typeof view === "string" ? Buffer.from(view) : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
         if (chunk.length === 0) continue;
-        hasher.update(chunk);
-        size += chunk.length;
-        if (fh === undefined) {
-          buffered.push(Buffer.from(chunk)); // copy: the source may reuse its buffer
-          if (!headChecked && size >= TYPED_FRAME_MAGIC.length) {
-            checkUntypedPrefix(Buffer.concat(buffered), tag);
-            headChecked = true;
-          }
-          if (size > SMALL_ARTIFACT_MAX_BYTES) {
-            const path = this.newPartPath();
-            // Removed if a signal ends the process meanwhile (cli/signals.ts), as a crash's
-            // would be by the next writer's recovery.
-            trackExitTemp(path);
-            tracked = path;
-            fh = await onPart(path, () => openAsync(path, "wx", 0o644));
-            part = path;
-            for (const b of buffered) await onPart(path, () => (fh as FileHandle).write(b));
-            buffered.length = 0;
-          }
-        } else {
+        if (head.add(chunk, fh !== undefined)) {
+          const path = this.newTrackedPart();
+          tracked = path;
+          fh = await onPart(path, () => openAsync(path, "wx", 0o644));
+          part = path;
+          for (const b of head.spill()) await onPart(path, () => (fh as FileHandle).write(b));
+        } else if (fh !== undefined) {
           await onPart(part as string, () => (fh as FileHandle).write(chunk));
         }
       }
-      if (fh === undefined) {
-        const bytes = Buffer.concat(buffered);
-        if (!headChecked) checkUntypedPrefix(bytes, tag);
-        return this.commit(hasher.digest(), size, mediaType, tag, { bytes });
-      }
+      if (fh === undefined) return this.commit(head.hasher.digest(), head.size, mediaType, tag, { bytes: head.whole() });
       const done = fh;
       await onPart(part as string, () => done.sync());
       fh = undefined;
       await onPart(part as string, () => done.close());
       const p = part as string;
       part = undefined; // commit owns it now
-      return this.commit(hasher.digest(), size, mediaType, tag, { part: p });
+      return this.commit(head.hasher.digest(), head.size, mediaType, tag, { part: p });
     } finally {
       if (fh !== undefined) await fh.close().catch(() => undefined);
-      if (part !== undefined) dropTemp(part);
-      if (tracked !== undefined) untrackExitTemp(tracked); // committed (renamed) or dropped
+      endPart(part, tracked);
     }
   }
+
+  /**
+   * Stores bytes given as pieces (any iterable of `Uint8Array`s), synchronously: as `put`, at
+   * most SMALL_ARTIFACT_MAX_BYTES is held, and past it every piece is written to the temp file
+   * before the next is asked for, so a source may reuse its buffer for the next piece. May be
+   * called inside `store.transaction`. What the source throws is thrown (nothing is stored).
+   */
+  putPieces(pieces: Iterable<Uint8Array>, opts: PutOptions = {}): PutResult {
+    if (pieces === null || typeof pieces !== "object" || typeof (pieces as Partial<Iterable<unknown>>)[Symbol.iterator] !== "function" || ArrayBuffer.isView(pieces)) {
+      throw new CairnError(ErrorCode.USAGE, `putPieces takes an iterable of Uint8Array pieces (use putBytes for one), got ${describePieces(pieces)}`);
+    }
+    const tag = checkTypeTag(opts.typeTag);
+    const mediaType = checkMediaType(opts.mediaType);
+    const head = new PutHead(tag);
+    let part: string | undefined;
+    let tracked: string | undefined;
+    let fd: number | undefined;
+    try {
+      for (const raw of pieces) {
+        const view = byteView(raw, "putPieces (a piece)");
+        const piece = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+        if (piece.length === 0) continue;
+        if (head.add(piece, fd !== undefined)) {
+          const path = this.newTrackedPart();
+          tracked = path;
+          fd = onPartSync(path, () => openSync(path, "wx", 0o644));
+          part = path;
+          for (const b of head.spill()) onPartSync(path, () => writeAllSync(fd as number, b));
+        } else if (fd !== undefined) {
+          onPartSync(part as string, () => writeAllSync(fd as number, piece));
+        }
+      }
+      if (fd === undefined) return this.commit(head.hasher.digest(), head.size, mediaType, tag, { bytes: head.whole() });
+      const done = fd;
+      onPartSync(part as string, () => fsyncSync(done));
+      fd = undefined;
+      onPartSync(part as string, () => closeSync(done));
+      const p = part as string;
+      part = undefined; // commit owns it now
+      return this.commit(head.hasher.digest(), head.size, mediaType, tag, { part: p });
+    } finally {
+      if (fd !== undefined) {
+        try {
+          closeSync(fd);
+        } catch {
+          // the failure being thrown says more
+        }
+      }
+      endPart(part, tracked);
+    }
+  }
+
+  /**
+   * A new temp file path of a put, removed if a signal ends the process meanwhile
+   * (cli/signals.ts), as a crash's would be by the next writer's recovery.
+   */
+  private newTrackedPart(): string {
+    const path = this.newPartPath();
+    trackExitTemp(path);
+    return path;
+  }
+
 
   private newPartPath(): string {
     const dir = join(this.ctx.root, TMP_DIR);

@@ -410,6 +410,16 @@ export class Store {
   putBytes(bytes: Uint8Array, opts?: PutOptions): PutResult {
     return this.run((p) => p.artifacts.putBytes(bytes, checkOptions<PutOptions>(opts, STORE_OPTION_KEYS.put, "putBytes")));
   }
+  /**
+   * Stores bytes given as an iterable of `Uint8Array` pieces, synchronously (so also inside
+   * `transaction`), holding at most 64 KiB of them: past that each piece is written to the
+   * temp file before the next is asked for (a source may reuse its buffer). Same result as
+   * `putBytes` of the pieces joined.
+   */
+  putPieces(pieces: Iterable<Uint8Array>, opts?: PutOptions): PutResult {
+    return this.run((p) => p.artifacts.putPieces(pieces, checkOptions<PutOptions>(opts, STORE_OPTION_KEYS.put, "putPieces")));
+  }
+
   get(digest: Digest, opts?: ReadOptions): Buffer {
     return this.run((p) => p.artifacts.get(digest, readOptions(opts, "get")));
   }
