@@ -84,7 +84,9 @@ function putCommand(): Command {
       }
       source.once("error", (err) => (sourceError = err));
       try {
-        await withStore(cmd, "write", async (store, out) => {
+        // A signal meanwhile (a slow stdin, a FIFO) removes the put's partial file in the store's
+        // tmp/ (registered by the store), instead of leaving it to the next writer's recovery.
+        await exitOnSignal(() => {}, () => withStore(cmd, "write", async (store, out) => {
           const put = { mediaType: opts.mediaType, typeTag: opts.typeTag };
           let r;
           try {
@@ -93,7 +95,7 @@ function putCommand(): Command {
             throw err === sourceError ? fileError("read", file === "-" ? "stdin" : file, err) : err;
           }
           out.result(r, () => out.line(r.digest));
-        });
+        }));
       } finally {
         if (file !== "-") (source as ReturnType<typeof createReadStream>).destroy();
       }

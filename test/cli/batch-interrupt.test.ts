@@ -2,10 +2,12 @@
  * `cairn run` interrupted by SIGINT (the BUILT cli, `npm run build` first): exit 130, and the
  * hint names the real run id. The engine reports progress (with the run id) before the first
  * pulse, so the test waits for the "executing" progress line, then sends SIGINT while a slow
- * function is still far from done.
+ * function is still far from done. Also: the scratch files a signal removes (leaf spill,
+ * ordering index, failures temp file, a put's partial file, also of `cairn store put`), and a
+ * command blocked on I/O that still ends.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openStore, type Digest } from "../../src/index.js";
@@ -123,6 +125,58 @@ export function reduce(acc) { const end = Date.now() + 5; while (Date.now() < en
     child.kill("SIGINT");
     expect(await exited).toEqual({ code: null, signal: "SIGINT" });
     expect(readdirSync(join(store, "tmp"))).toEqual([]);
+  });
+
+  it("SIGINT while merging with more than 100 failures: the failures temp file in the store's tmp/ is removed", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    const store = join(dir, "store");
+    // Every other EU fails (the 101st failure, about 200 records into the merge, opens the
+    // failures temp file), and a reduce of 5 ms per output makes the merge last seconds.
+    writeFileSync(
+      join(dir, "mod.mjs"),
+      `export default (x) => { if (x.n % 2 === 1) throw new Error("odd " + x.n); return x.n; };
+export const initial = 0;
+export function reduce(acc) { const end = Date.now() + 5; while (Date.now() < end); return acc + 1; }\n`,
+    );
+    writeFileSync(join(dir, "in.jsonl"), Array.from({ length: 1200 }, (_, i) => `{"n":${i}}\n`).join(""));
+    const { child, stderr, exited } = spawnCairn(["--store", store, "run", "mod.mjs", "--input", "in.jsonl", "--retries", "0", "--allow-failures"], { cwd: dir });
+    children.push(child);
+    await waitFor(child, stderr, /^cairn: merging outputs/m);
+    const failuresFile = (): boolean => readdirSync(join(store, "tmp")).some((f) => f.endsWith(".failures.jsonl"));
+    const until = Date.now() + WAIT_LIMIT_MS;
+    while (!failuresFile()) {
+      if (Date.now() > until) throw new Error(`no failures temp file in ${store}/tmp; stderr: ${stderr()}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(readdirSync(join(store, "tmp"))).toEqual([]);
+  });
+
+  it("SIGINT during `cairn store put` of a FIFO still being written: its partial file in the store's tmp/ is removed", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const dir = temps.make();
+    const store = join(dir, "store");
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    const { child, exited } = spawnCairn(["--store", store, "store", "put", "fifo"], { cwd: dir });
+    children.push(child);
+    // More than 64 KiB (the put spills to tmp/<pid>-<random>.part), and the FIFO kept open.
+    const writer = createWriteStream(join(dir, "fifo"));
+    writer.write(Buffer.alloc(200_000, 0x61));
+    const partFile = (): boolean => existsSync(join(store, "tmp")) && readdirSync(join(store, "tmp")).some((f) => f.endsWith(".part"));
+    const until = Date.now() + WAIT_LIMIT_MS;
+    try {
+      while (!partFile()) {
+        if (Date.now() > until) throw new Error(`no partial file in ${store}/tmp`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill("SIGINT");
+      expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+      expect(readdirSync(join(store, "tmp"))).toEqual([]);
+    } finally {
+      writer.destroy();
+    }
   });
 
   it("with --json the interruption is one JSON error on stderr (E_INTERRUPTED, details.runId) and stdout stays empty", async () => {
