@@ -391,7 +391,7 @@ async function execute(
       const r = result;
       let held = 0;
       for (const t of r.texts) held += t.length;
-      scheduler.addOutput(sp, held, r.texts.length); // its records, read back whole
+      scheduler.addOutput(sp, held, r.texts.length); // its records, held as texts
       // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditCommittedPulse(pulseRunner, spec, r);
       store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));

@@ -51,6 +51,8 @@ import { isFailedRecord, recordsArtifactCorrupt, recordText, type EUError, type 
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
 import { canonicalArrayPieces, PIECEWISE_RECORDS_MIN_CHARS, recordsPieces } from "./record-pieces.js";
+import { RecordWindows } from "./record-windows.js";
+
 
 
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
@@ -545,9 +547,16 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   for (const d of attempts === undefined ? [records] : [records, attempts]) {
     if (!store.has(d) || store.stat(d).state !== "present") return undefined;
   }
-  const text = store.get(records).toString("utf8");
-  if (text.length > 0 && !text.endsWith("\n")) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
-  const texts = text.length === 0 ? [] : text.slice(0, -1).split("\n");
+  // Read a window at a time: the pulse's texts are held (the scheduler counts them), not also
+  // its bytes and their whole text.
+  const texts: string[] = [];
+  const windows = new RecordWindows(store.openReader(records));
+  try {
+    for (let w = windows.next(); w !== undefined; w = windows.next()) for (const t of w) texts.push(t);
+  } finally {
+    windows.close();
+  }
+  if (windows.tail.length > 0) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
   if (texts.length !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${texts.length} records, expected ${spec.eus.length}`);
   const log = attempts === undefined ? [] : (JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[]);
   const failed = texts.filter(isFailedRecord).length;
