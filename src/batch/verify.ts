@@ -188,6 +188,17 @@ function* recordsIn(windows: RecordWindows): Generator<string> {
 
 
 
+/**
+ * verify's error for a failure of its ordering index at `path`: the driver's error, or the index's
+ * own E_STORE_IO naming it (`runScratchError`), as `scratchError` (naming TMPDIR); any other
+ * error as it is.
+ */
+function scratchFailure(path: string, err: unknown): unknown {
+  if (isSqliteError(err)) return scratchError(path, err);
+  if (isCairnError(err, ErrorCode.STORE_IO) && err.details?.path === path && isSqliteError(err.cause)) return scratchError(path, err.cause);
+  return err;
+}
+
 /** A record's id and failure: what verify keeps of each record of a pulse (not its output). */
 type RecordFacts = { id: EUId; error?: { code: string; message: string } };
 
@@ -206,6 +217,12 @@ interface PulseRecords {
   indexError?: CairnError;
 }
 
+/** A records artifact that cannot be read, or does not verify: a finding, not a failure of verify. */
+interface UnreadableRecords {
+  unreadable: CairnError;
+}
+
+
 /** Thrown inside `OrderIndex.atomically` to roll back a pulse's records. */
 const ROLL_BACK = new Error("roll back the pulse's records");
 
@@ -213,9 +230,10 @@ const ROLL_BACK = new Error("roll back the pulse's records");
  * Reads a pulse's records artifact once, a window at a time (so verify holds one window of
  * records, not the pulse): counts and hashes the records, keeps each one's id and failure, and
  * adds them to the ordering index — all of them, or (a line that is not a record, an id already
- * there) none. A records artifact that cannot be read is thrown (nothing added).
+ * there) none. A records artifact that cannot be read is `unreadable` (nothing added); a failure
+ * of the ordering index itself (its scratch database cannot be written) is thrown.
  */
-function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index: OrderIndex): PulseRecords {
+function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index: OrderIndex): PulseRecords | UnreadableRecords {
   const builder = new MerkleBuilder();
   const out: PulseRecords = { count: 0, unterminated: false, checksum: builder.root(), recs: [] };
   const take = (texts: string[]): void => {
@@ -237,18 +255,36 @@ function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index:
     try {
       index.addOutputs(ids, texts);
     } catch (err) {
-      if (!isCairnError(err)) throw err;
+      // A duplicate id is E_INTERNAL there; E_STORE_IO (the scratch database) is thrown on.
+      if (!isCairnError(err, ErrorCode.INTERNAL)) throw err;
       out.indexError = err;
     }
   };
-  const windows = new RecordWindows(store.openReader(digest));
+  let windows: RecordWindows;
+  try {
+    windows = new RecordWindows(store.openReader(digest));
+  } catch (err) {
+    if (isCairnError(err)) return { unreadable: err };
+    throw err;
+  }
+  let unreadable: CairnError | undefined;
+  /** The windows, with a failure of the reader (not of the index) remembered. */
+  function* read(): Generator<string[]> {
+    try {
+      yield* windowsOf(windows);
+    } catch (err) {
+      if (isCairnError(err)) unreadable = err;
+      throw err;
+    }
+  }
   try {
     index.atomically(() => {
-      for (const texts of windowsOf(windows)) take(texts);
+      for (const texts of read()) take(texts);
       out.unterminated = windows.tail.length > 0;
       if (out.recs === undefined || out.indexError !== undefined) throw ROLL_BACK;
     });
   } catch (err) {
+    if (unreadable !== undefined && err === unreadable) return { unreadable };
     if (err !== ROLL_BACK) throw err;
   } finally {
     windows.close();
@@ -398,15 +434,10 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
-      let scan: PulseRecords;
-      try {
-        scan = scanPulseRecords(store, p.records, byIndex, index);
-      } catch (err) {
-        if (isCairnError(err)) {
-          add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${err.message}` });
-          continue;
-        }
-        throw err;
+      const scan = scanPulseRecords(store, p.records, byIndex, index);
+      if ("unreadable" in scan) {
+        add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${scan.unreadable.message}` });
+        continue;
       }
       const count = scan.count;
       if (scan.unterminated) add({ code: "count_mismatch", pulse: name, message: `pulse ${name}: records artifact ${p.records} does not end with a newline: its last record is cut` });
@@ -610,7 +641,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched;
   } catch (err) {
-    throw isSqliteError(err) ? scratchError(indexPath, err) : err; // a full or vanished TMPDIR
+    throw scratchFailure(indexPath, err); // a full or vanished TMPDIR
   } finally {
     index.close();
     removeScratch(indexPath);

@@ -30,18 +30,21 @@ export class PutHead {
 
   /**
    * Hashes `chunk` (not empty); while nothing is spilled, holds a copy. True when the caller
-   * must spill now: the held bytes have just passed SMALL_ARTIFACT_MAX_BYTES.
+   * must spill now: with `chunk`, the bytes have just passed SMALL_ARTIFACT_MAX_BYTES. That
+   * chunk is held as it is, not copied (however large): the caller writes it, with the copies
+   * before it, before it asks its source for another.
    */
   add(chunk: Buffer, spilled: boolean): boolean {
     this.hasher.update(chunk);
     this.size += chunk.length;
     if (spilled) return false;
-    this.held.push(Buffer.from(chunk));
+    const spill = this.size > SMALL_ARTIFACT_MAX_BYTES;
+    this.held.push(spill ? chunk : Buffer.from(chunk));
     if (!this.checked && this.size >= TYPED_FRAME_MAGIC.length) {
-      checkUntypedPrefix(Buffer.concat(this.held), this.tag);
+      checkUntypedPrefix(Buffer.concat(this.held, TYPED_FRAME_MAGIC.length), this.tag);
       this.checked = true;
     }
-    return this.size > SMALL_ARTIFACT_MAX_BYTES;
+    return spill;
   }
 
   /** The held bytes, to write first to the temp file; nothing is held after. */

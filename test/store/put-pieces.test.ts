@@ -10,6 +10,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
+import { PutHead } from "../../src/store/artifact-writes.js";
+import { SMALL_ARTIFACT_MAX_BYTES } from "../../src/store/layout.js";
 import { expectCairn, freshStore } from "./helpers.js";
 
 const cleanups: Array<() => void> = [];
@@ -64,6 +66,22 @@ describe("Store.putPieces", () => {
     expectCairn(() => s.putPieces([Buffer.from("cairn-asl"), Buffer.from("-typed\0rest")]), ErrorCode.INVALID_INPUT, 'untyped artifact bytes may not begin with the reserved typed-frame magic "cairn-asl-typed\\0"; store it with a type_tag');
     expectCairn(() => s.putPieces([], { mediaType: "not a type" }), ErrorCode.USAGE);
     expect(s.putPieces([Buffer.from("cairn-asl"), Buffer.from("-typed\0rest")], { typeTag: 1 }).created).toBe(true);
+  });
+
+  it("holds copies of at most 64 KiB: the piece that passes it is written as it is, not copied (a large first record is not held twice)", () => {
+    const head = new PutHead(undefined);
+    const small = Buffer.alloc(100, 0x61);
+    expect(head.add(small, false)).toBe(false);
+    const big = Buffer.alloc(SMALL_ARTIFACT_MAX_BYTES * 4, 0x62);
+    expect(head.add(big, false)).toBe(true);
+    const spilled = head.spill();
+    expect(spilled.length).toBe(2);
+    expect(spilled[0]).not.toBe(small); // a copy: a source may reuse its buffer
+    expect((spilled[0] as Buffer).equals(small)).toBe(true);
+    expect(spilled[1]).toBe(big); // itself
+    expect(head.add(Buffer.alloc(10), true)).toBe(false);
+    expect(head.spill()).toEqual([]);
+    expect(head.size).toBe(100 + SMALL_ARTIFACT_MAX_BYTES * 4 + 10);
   });
 
   it("a source that throws past 64 KiB stores nothing and leaves no temp file; inside a transaction too", () => {
