@@ -444,9 +444,11 @@ async function auditRecords(runner: PulseRunner, spec: PulseSpec, texts: string[
   }
 }
 
-/** A record or value for a message, cut at MAX_SHOWN_OUTPUT_CHARS. */
+/** A record or value for a message, cut at MAX_SHOWN_OUTPUT_CHARS (never half of a surrogate pair) and marked `…`. */
 export function shown(s: string): string {
-  return s.length > MAX_SHOWN_OUTPUT_CHARS ? `${s.slice(0, MAX_SHOWN_OUTPUT_CHARS)}…` : s;
+  if (s.length <= MAX_SHOWN_OUTPUT_CHARS) return s;
+  const last = s.charCodeAt(MAX_SHOWN_OUTPUT_CHARS - 1);
+  return `${s.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_SHOWN_OUTPUT_CHARS - 1 : MAX_SHOWN_OUTPUT_CHARS)}…`;
 }
 
 /**

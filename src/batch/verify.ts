@@ -586,7 +586,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         const listed = m.failures[f];
         if (listed !== undefined && !failureMismatch && canonicalize(listed) !== canonicalize({ id: rec.id, code: rec.error?.code, message: rec.error?.message })) {
           failureMismatch = true; // the first one only
-          add({ code: "count_mismatch", message: `failure ${f} of the manifest, ${canonicalize(listed)}, is not the output's failed record ${text}` });
+          add({ code: "count_mismatch", message: `failure ${f} of the manifest, ${shown(canonicalize(listed))}, is not the output's failed record ${shown(text)}` });
         }
         if (failureLines !== undefined) {
           const line = await nextFailureLine();
@@ -601,7 +601,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       const line = await nextStored();
       if (storedOk && line !== text && !mismatched) {
         mismatched = true; // report the first difference only; the digest check covers the rest
-        add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${line ?? "<missing>"} vs ${text}` });
+        add({ code: "output_mismatch", message: `output record ${i} differs from the merged pulse records: ${line === undefined ? "<missing>" : shown(line)} vs ${shown(text)}` });
       }
       i++;
     }
@@ -873,7 +873,7 @@ async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: M
         continue;
       }
     }
-    return { diff: `pulse ${name}: EU record ${i} differs on re-execution:\n  stored:      ${a ?? "<missing>"}\n  re-executed: ${b ?? "<missing>"}`, notChecked };
+    return { diff: `pulse ${name}: EU record ${i} differs on re-execution:\n  stored:      ${a === undefined ? "<missing>" : shown(a)}\n  re-executed: ${b === undefined ? "<missing>" : shown(b)}`, notChecked };
   }
   const a = canonicalize(storedLog);
   const b = canonicalize(log);

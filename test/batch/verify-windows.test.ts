@@ -3,8 +3,10 @@
  * holds one window of records, not a pulse's. A pulse's records still join verify's ordering
  * index all or none, as when it read them whole: a line that is not a record, or an id already
  * there, in a later window keeps the earlier windows' records out too (the output comparison
- * then differs from the pulse's first record on).
+ * then differs from the pulse's first record on). Findings quote records cut at 2000 characters.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
@@ -43,7 +45,8 @@ describe("verify reads a pulse's records a window at a time", () => {
     forgeRecords(store, m, 0, texts);
     const rep = await verifyRun(store, m.runId);
     expect(rep.problems).toContainEqual({ code: "artifact_tampered", pulse: "0/0", message: expect.stringContaining("hold a line that is not a record") as unknown as string });
-    expect(rep.problems).toContainEqual({ code: "output_mismatch", message: `output record 0 differs from the merged pulse records: ${output[0] as string} vs ${output[100] as string}` });
+    // Both records cut at 2000 characters (they are 20 KB each).
+    expect(rep.problems).toContainEqual({ code: "output_mismatch", message: `output record 0 differs from the merged pulse records: ${(output[0] as string).slice(0, 2000)}… vs ${(output[100] as string).slice(0, 2000)}…` });
     expect(rep.recordsChecked).toBe(100);
   });
 
@@ -69,5 +72,20 @@ describe("verify reads a pulse's records a window at a time", () => {
       { code: "receipt_mismatch", pulse: "0/1", message: `pulse 0/1: receipt ${(m.pulses[1] as Manifest["pulses"][number]).receipt} does not record function → slice ⇒ records` },
     ]);
     expect(rep.recordsChecked).toBe(200);
+  });
+
+  it("--reexecute names a differing record cut at 2000 characters, not whole", async () => {
+    const { store } = scratch.store();
+    const dir = scratch.dir();
+    const pad = join(dir, "pad.txt");
+    writeFileSync(pad, "x");
+    // A function that reads a file (the sandbox does not stop fs): changing it makes the re-execution differ.
+    const code = `import { readFileSync } from "node:fs";\nexport default (x) => readFileSync(${JSON.stringify(pad)}, "utf8").repeat(50_000) + x.n;\n`;
+    const r = await run(store, [{ n: 0 }, { n: 1 }], { code, name: "f.mjs" }, { partitions: 1, pulseSize: 2 });
+    expect(r.status).toBe("completed");
+    writeFileSync(pad, "y");
+    const rep = await verifyRun(store, r.runId, { reexecute: true });
+    const diff = rep.problems.find((p) => p.code === "reexecution_mismatch");
+    expect(diff?.message).toBe(`pulse 0/0: EU record 0 differs on re-execution:\n  stored:      {"id":0,"output":"${"x".repeat(2000 - 18)}…\n  re-executed: {"id":0,"output":"${"y".repeat(2000 - 18)}…`);
   });
 });
