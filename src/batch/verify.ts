@@ -32,7 +32,7 @@ import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
 import { RecordWindows } from "./record-windows.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
-import { echoedJson } from "../core/echo.js";
+import { echoed, echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
@@ -243,8 +243,8 @@ function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index:
       out.count++;
       if (out.recs === undefined) continue;
       try {
-        const rec = checkedRecord(parseRecord(text), byIndex);
-        out.recs.push(rec.error === undefined ? { id: rec.id } : { id: rec.id, error: rec.error });
+        const rec = checkedRecord(text, byIndex);
+        out.recs.push(rec);
         ids.push(rec.id);
       } catch (err) {
         out.recs = undefined;
@@ -331,16 +331,31 @@ async function checkFunction(store: Store, m: Manifest, add: (p: VerifyProblem) 
   }
 }
 
-/** A parsed record whose id and error have the shapes the engine writes; throws otherwise. */
-function checkedRecord(rec: ReturnType<typeof parseRecord>, byIndex: boolean): { id: EUId; error?: { code: string; message: string } } {
-  const id = rec.id as unknown;
+/** The members a record has, sorted: a completed EU's, a bytes output's, a failed EU's. */
+const RECORD_MEMBERS: ReadonlySet<string> = new Set(["id,output", "bytes,id", "error,id"]);
+
+/**
+ * A record line's id and failure, when it has the shape the engine writes (a JSON object with
+ * those members, an id of the run's kind, a failure with a code and a message, bytes as a
+ * string); throws an Error saying what it is instead (JSON.parse's own message for a line
+ * that is not JSON).
+ */
+function checkedRecord(text: string, byIndex: boolean): RecordFacts {
+  const rec = JSON.parse(text) as unknown;
+  if (rec === null || typeof rec !== "object" || Array.isArray(rec)) throw new Error(`a line that is not a JSON object: ${shown(text)}`);
+  const members = Object.keys(rec).sort().join(",");
+  if (!RECORD_MEMBERS.has(members)) throw new Error(`a record with the members ${echoed(members)} (a record has id and output, id and bytes, or id and error)`);
+  const { id, error: e, bytes } = rec as { id: unknown; error?: unknown; bytes?: unknown };
   const idOk = byIndex ? Number.isSafeInteger(id) && (id as number) >= 0 : typeof id === "string" || Number.isSafeInteger(id);
-  if (!idOk) throw new Error(`a record with the id ${JSON.stringify(id) ?? "undefined"}`);
-  const e = rec.error as unknown;
-  if (e !== undefined && (typeof (e as { code?: unknown }).code !== "string" || typeof (e as { message?: unknown }).message !== "string")) {
-    throw new Error(`a failure record of id ${JSON.stringify(id)} without a code and a message`);
+  if (!idOk) throw new Error(`a record with the id ${echoedJson(id)}`);
+  if (members === "bytes,id" && typeof bytes !== "string") throw new Error(`a bytes record of id ${echoedJson(id)} whose bytes are not a base64 string`);
+  if (members === "error,id") {
+    if (e === null || typeof (e as { code?: unknown }).code !== "string" || typeof (e as { message?: unknown }).message !== "string") {
+      throw new Error(`a failure record of id ${echoedJson(id)} without a code and a message`);
+    }
+    return { id: id as EUId, error: e as EUError };
   }
-  return rec as { id: EUId; error?: { code: string; message: string } };
+  return { id: id as EUId };
 }
 
 /**

@@ -88,4 +88,25 @@ describe("verify reads a pulse's records a window at a time", () => {
     const diff = rep.problems.find((p) => p.code === "reexecution_mismatch");
     expect(diff?.message).toBe(`pulse 0/0: EU record 0 differs on re-execution:\n  stored:      {"id":0,"output":"${"x".repeat(2000 - 18)}…\n  re-executed: {"id":0,"output":"${"y".repeat(2000 - 18)}…`);
   });
+
+  it("a line that is not a record is named for what it is: not an object, other members, bytes not a string", async () => {
+    const { store, m, output } = await twoPulses();
+    const cases: Array<[string, string]> = [
+      ["null", "a line that is not a JSON object: null"],
+      ["[1]", "a line that is not a JSON object: [1]"],
+      ['{"id":0}', "a record with the members id (a record has id and output, id and bytes, or id and error)"],
+      ['{"id":0,"output":1,"x":2}', "a record with the members id,output,x (a record has id and output, id and bytes, or id and error)"],
+      ['{"bytes":1,"id":0}', "a bytes record of id 0 whose bytes are not a base64 string"],
+      ['{"error":null,"id":0}', "a failure record of id 0 without a code and a message"],
+      ['{"id":-1,"output":1}', "a record with the id -1"],
+    ];
+    for (const [line, why] of cases) {
+      const texts = output.slice(0, 100);
+      texts[0] = line;
+      forgeRecords(store, m, 0, texts);
+      const rep = await verifyRun(store, m.runId);
+      const digest = manifestOf(store, m.runId).pulses[0]?.records as string;
+      expect(rep.problems).toContainEqual({ code: "artifact_tampered", pulse: "0/0", message: `pulse 0/0: records ${digest} hold a line that is not a record: ${why}` });
+    }
+  });
 });
