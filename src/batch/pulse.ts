@@ -550,11 +550,17 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
     if (!store.has(d) || store.stat(d).state !== "present") return undefined;
   }
   // Read a window at a time: the pulse's texts are held (the scheduler counts them), not also
-  // its bytes and their whole text.
+  // its bytes and their whole text. Never more than a pulse's records may be (the engine writes
+  // no larger artifact) nor more records than the pulse's EUs: a forged one is refused first.
+  const size = store.stat(records).size;
+  if (size > MAX_PULSE_RECORDS_BYTES) throw recordsArtifactCorrupt(spec, records, `is ${size} bytes, more than the ${MAX_PULSE_RECORDS_BYTES} a pulse's records may be`);
   const texts: string[] = [];
   const windows = new RecordWindows(store.openReader(records));
   try {
-    for (let w = windows.next(); w !== undefined; w = windows.next()) for (const t of w) texts.push(t);
+    for (let w = windows.next(); w !== undefined; w = windows.next()) {
+      for (const t of w) texts.push(t);
+      if (texts.length > spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds more than ${spec.eus.length} records, expected ${spec.eus.length}`);
+    }
   } finally {
     windows.close();
   }

@@ -66,6 +66,11 @@ export class PulseScheduler {
   private readonly pulseBytes: number[];
   private readonly nextIndex: number[];
   private readonly queues: ScheduledPulse[][];
+  /**
+   * The partitions whose queue is not empty, ascending: what `pump` walks (at most the pulses
+   * held, `maxPulsesInFlight`, except at `finish`), instead of every partition.
+   */
+  private readonly ready: number[] = [];
   private readonly busy: boolean[];
   private buffered = 0;
   private held = 0;
@@ -205,7 +210,9 @@ export class PulseScheduler {
     this.buffered -= bytes;
     const index = this.nextIndex[p] as number;
     this.nextIndex[p] = index + 1;
-    (this.queues[p] as ScheduledPulse[]).push({ partition: p, index, records, bytes, outputBytes: 0 });
+    const queue = this.queues[p] as ScheduledPulse[];
+    if (queue.length === 0) insertSorted(this.ready, p);
+    queue.push({ partition: p, index, records, bytes, outputBytes: 0 });
     this.held++;
     this.heldBytes += bytes;
     this.pump();
@@ -213,12 +220,20 @@ export class PulseScheduler {
 
   private pump(): void {
     if (this.failure !== undefined) return;
-    for (let p = 0; p < this.limits.partitions && this.active.size < this.limits.maxPulsesInFlight; p++) {
-      if (this.busy[p] || (this.queues[p] as ScheduledPulse[]).length === 0) continue;
+    // The queued partitions in ascending order, as a walk over all of them would meet them.
+    for (let k = 0; k < this.ready.length && this.active.size < this.limits.maxPulsesInFlight; ) {
+      const p = this.ready[k] as number;
+      const queue = this.queues[p] as ScheduledPulse[];
+      if (this.busy[p]) {
+        k++;
+        continue;
+      }
       // Partition order holds for outputs too: a pulse that does not fit waits, and so do the
       // partitions after it, until a running pulse settles.
-      if (!this.admits((this.queues[p] as ScheduledPulse[])[0] as ScheduledPulse)) break;
-      const pulse = (this.queues[p] as ScheduledPulse[]).shift() as ScheduledPulse;
+      if (!this.admits(queue[0] as ScheduledPulse)) break;
+      const pulse = queue.shift() as ScheduledPulse;
+      if (queue.length === 0) this.ready.splice(k, 1);
+      else k++;
       this.busy[p] = true;
       this.active.add(pulse);
       if (this.active.size > this.peaks.peakRunning) this.peaks.peakRunning = this.active.size;
@@ -250,4 +265,20 @@ export class PulseScheduler {
       i?.();
     }
   }
+}
+
+/** Inserts `p` into the ascending list `list` (not in it yet); appending is the common case. */
+function insertSorted(list: number[], p: number): void {
+  if (list.length === 0 || (list[list.length - 1] as number) < p) {
+    list.push(p);
+    return;
+  }
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((list[mid] as number) < p) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, p);
 }

@@ -332,7 +332,7 @@ async function checkFunction(store: Store, m: Manifest, add: (p: VerifyProblem) 
 }
 
 /** The members a record has, sorted: a completed EU's, a bytes output's, a failed EU's. */
-const RECORD_MEMBERS: ReadonlySet<string> = new Set(["id,output", "bytes,id", "error,id"]);
+const RECORD_MEMBERS: ReadonlySet<string> = new Set([["id", "output"], ["bytes", "id"], ["error", "id"]].map((m) => JSON.stringify(m)));
 
 /**
  * A record line's id and failure, when it has the shape the engine writes (a JSON object with
@@ -343,13 +343,13 @@ const RECORD_MEMBERS: ReadonlySet<string> = new Set(["id,output", "bytes,id", "e
 function checkedRecord(text: string, byIndex: boolean): RecordFacts {
   const rec = JSON.parse(text) as unknown;
   if (rec === null || typeof rec !== "object" || Array.isArray(rec)) throw new Error(`a line that is not a JSON object: ${shown(text)}`);
-  const members = Object.keys(rec).sort().join(",");
-  if (!RECORD_MEMBERS.has(members)) throw new Error(`a record with the members ${echoed(members)} (a record has id and output, id and bytes, or id and error)`);
+  const keys = Object.keys(rec).sort();
+  if (!RECORD_MEMBERS.has(JSON.stringify(keys))) throw new Error(`a record with the members ${echoed(keys.join(", "))} (a record has id and output, id and bytes, or id and error)`);
   const { id, error: e, bytes } = rec as { id: unknown; error?: unknown; bytes?: unknown };
   const idOk = byIndex ? Number.isSafeInteger(id) && (id as number) >= 0 : typeof id === "string" || Number.isSafeInteger(id);
   if (!idOk) throw new Error(`a record with the id ${echoedJson(id)}`);
-  if (members === "bytes,id" && typeof bytes !== "string") throw new Error(`a bytes record of id ${echoedJson(id)} whose bytes are not a base64 string`);
-  if (members === "error,id") {
+  if (bytes !== undefined && typeof bytes !== "string") throw new Error(`a bytes record of id ${echoedJson(id)} whose bytes are not a string`);
+  if (e !== undefined) {
     if (e === null || typeof (e as { code?: unknown }).code !== "string" || typeof (e as { message?: unknown }).message !== "string") {
       throw new Error(`a failure record of id ${echoedJson(id)} without a code and a message`);
     }
@@ -439,7 +439,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     index = new OrderIndex(indexPath, byIndex);
   } catch (err) {
     removeScratch(indexPath);
-    throw scratchError(indexPath, err);
+    throw scratchFailure(indexPath, err);
   }
   try {
     let total = 0;

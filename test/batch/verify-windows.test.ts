@@ -95,8 +95,8 @@ describe("verify reads a pulse's records a window at a time", () => {
       ["null", "a line that is not a JSON object: null"],
       ["[1]", "a line that is not a JSON object: [1]"],
       ['{"id":0}', "a record with the members id (a record has id and output, id and bytes, or id and error)"],
-      ['{"id":0,"output":1,"x":2}', "a record with the members id,output,x (a record has id and output, id and bytes, or id and error)"],
-      ['{"bytes":1,"id":0}', "a bytes record of id 0 whose bytes are not a base64 string"],
+      ['{"id":0,"output":1,"x":2}', "a record with the members id, output, x (a record has id and output, id and bytes, or id and error)"],
+      ['{"bytes":1,"id":0}', "a bytes record of id 0 whose bytes are not a string"],
       ['{"error":null,"id":0}', "a failure record of id 0 without a code and a message"],
       ['{"id":-1,"output":1}', "a record with the id -1"],
     ];
