@@ -1,9 +1,9 @@
 /** `cairn verify`, `cairn replay`, `cairn runs ls|show` through the BUILT cli. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cairn, json, TempDirs, type RunResult } from "./helpers.js";
+import { cairn, flipMiddleByte, json, TempDirs, type RunResult } from "./helpers.js";
 import { openStore, normalizeConfig } from "../../src/index.js";
 import { recordPlan, ENGINE_NAME, ENGINE_VERSION, type RunPlan } from "../../src/batch/plan.js";
 
@@ -85,11 +85,8 @@ describe("cairn verify", () => {
     const file = objectFile(r.outputArtifact);
     expect(existsSync(file)).toBe(true); // > 64 KiB: a file under objects/, not packed
     expect(statSync(file).size).toBeGreaterThan(64 * 1024);
-    chmodSync(file, 0o644);
-    const bytes = readFileSync(file);
-    const at = Math.floor(bytes.length / 2);
-    bytes[at] = (bytes[at] as number) ^ 0x01;
-    writeFileSync(file, bytes);
+    flipMiddleByte(file);
+
 
     const human = cli(["verify", r.runId]);
     expect(human.status).toBe(1);

@@ -4,11 +4,11 @@
  * does for a differing checksum; `--sample 0` (which would re-execute no pulse) is E_USAGE.
  * Through the BUILT cli (CAIRN_TEST_CLI).
  */
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, json, type RunResult, TempDirs } from "./helpers.js";
+import { cairn, flipMiddleByte, json, objectFileOf, type RunResult, TempDirs } from "./helpers.js";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
@@ -41,13 +41,8 @@ describe("cairn verify: a mismatch is E_VERIFY_MISMATCH", () => {
     const good = cli(["verify", runId]);
     expect([good.status, good.err]).toEqual([0, ""]);
 
-    const hex = outputArtifact.slice("sha256:".length);
-    const file = join(store, "objects", hex.slice(0, 2), hex.slice(2));
-    chmodSync(file, 0o644);
-    const bytes = readFileSync(file);
-    const at = Math.floor(bytes.length / 2);
-    bytes[at] = (bytes[at] as number) ^ 0x01;
-    writeFileSync(file, bytes);
+    flipMiddleByte(objectFileOf(store, outputArtifact));
+
 
     const j = cli(["--json", "verify", runId]);
     expect(j.status).toBe(1);

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,21 @@ export function json<T = unknown>(r: RunResult): T {
 
 export function sha256Hex(bytes: Buffer | string): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** The object file of a stored (unpacked) artifact under the store `store`. */
+export function objectFileOf(store: string, digest: string): string {
+  const hex = digest.slice("sha256:".length);
+  return join(store, "objects", hex.slice(0, 2), hex.slice(2));
+}
+
+/** Flips one bit of the middle byte of `file` (made writable first): tampering verify must catch. */
+export function flipMiddleByte(file: string): void {
+  chmodSync(file, 0o644);
+  const bytes = readFileSync(file);
+  const at = Math.floor(bytes.length / 2);
+  bytes[at] = (bytes[at] as number) ^ 0x01;
+  writeFileSync(file, bytes);
 }
 
 /** Fresh temp directories, removed by `cleanup()`. */

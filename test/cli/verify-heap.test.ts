@@ -7,13 +7,13 @@
  * finding against the records it was adding. Through the BUILT cli (CAIRN_TEST_CLI).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/index.js";
 import type { Manifest } from "../../src/batch/manifest.js";
 import { manifestOf } from "../batch/fixtures/engine-helpers.js";
-import { cairn, CLI, json, jsonError, TempDirs } from "./helpers.js";
+import { cairn, CLI, flipMiddleByte, json, jsonError, objectFileOf, TempDirs } from "./helpers.js";
 
 const temps = new TempDirs();
 afterEach(() => temps.cleanup());
@@ -46,13 +46,8 @@ describe("cairn verify reads a large pulse a window at a time", () => {
     expect([good.status, good.err]).toEqual([0, ""]);
     expect(json<{ ok: boolean; recordsChecked: number }>(good)).toMatchObject({ ok: true, recordsChecked: 800 });
 
-    const hex = pulse.records.slice("sha256:".length);
-    const file = join(store, "objects", hex.slice(0, 2), hex.slice(2));
-    chmodSync(file, 0o644);
-    const bytes = readFileSync(file);
-    const at = Math.floor(bytes.length / 2);
-    bytes[at] = (bytes[at] as number) ^ 0x01;
-    writeFileSync(file, bytes);
+    flipMiddleByte(objectFileOf(store, pulse.records));
+
     const bad = cli(["--json", "verify", runId], SMALL_HEAP);
     expect(bad.status).toBe(1);
     const report = json<{ ok: boolean; problems: Array<{ code: string; pulse?: string; message: string }> }>(bad);
