@@ -5,8 +5,10 @@
  * of the rule in ARCHITECTURE §10.6: every cut pulse starts exactly once, a partition's pulses
  * start in index order and one at a time, at most `maxPulsesInFlight` run, and whenever pulses
  * start they are — in start order — the oldest queued pulses of the idle partitions in
- * ascending partition order, as many as the free slots allow (outputs are not reported here, so
- * only the first pulse of the run waits alone for a settle).
+ * ascending partition order, as many as the free slots allow (outputs fit the budget here, so
+ * only the first pulse of the run waits alone, for a settle or for its first results). A pulse
+ * may report results from inside its start, as a reused pulse does (engine.ts): the scheduler
+ * then starts more pulses from within that start (a nested walk), with the same outcome.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -25,7 +27,8 @@ describe("PulseScheduler walks the queued partitions in order", () => {
         fc.integer({ min: 1, max: 5 }),
         fc.array(fc.nat({ max: 1_000_000 }), { maxLength: 60 }).map((ids) => [...new Set(ids)]),
         fc.array(fc.nat(), { minLength: 1, maxLength: 20 }),
-        async (partitions, pulseSize, maxInFlight, ids, picks) => {
+        fc.boolean(),
+        async (partitions, pulseSize, maxInFlight, ids, picks, reportOnStart) => {
           const running: ScheduledPulse[] = [];
           const settlers = new Map<ScheduledPulse, () => void>();
           const started: ScheduledPulse[] = [];
@@ -34,25 +37,29 @@ describe("PulseScheduler walks the queued partitions in order", () => {
             (p) => {
               started.push(p);
               running.push(p);
-              return new Promise<void>((res) => settlers.set(p, res));
+              const settled = new Promise<void>((res) => settlers.set(p, res));
+              // A reused pulse reports its records at once, before its start returns.
+              if (reportOnStart) s.addOutput(p, 1, p.records.length);
+              return settled;
             },
           );
           // The model: per partition, the cut pulses not yet started (FIFO), and which run.
           const queued = new Map<number, number[]>();
           const busy = new Set<number>();
           const cut: Array<{ partition: number; index: number }> = [];
-          let settledAny = false;
+          let seen = false; // a pulse settled, or results were reported
           const counts = new Map<number, number>();
           const expectStarts = (before: number): void => {
             // What the rule starts now: walking partitions in order, the idle ones' oldest pulses.
             const want: string[] = [];
             const free = (): number => maxInFlight - busy.size;
             for (const p of [...queued.keys()].sort((a, b) => a - b)) {
-              if (free() <= 0 || (!settledAny && busy.size > 0)) break;
+              if (free() <= 0 || (!seen && busy.size > 0)) break;
               const q = queued.get(p) as number[];
               if (busy.has(p) || q.length === 0) continue;
               want.push(`${p}/${q.shift() as number}`);
               busy.add(p);
+              if (reportOnStart) seen = true;
               if (q.length === 0) queued.delete(p);
             }
             expect(started.slice(before).map((x) => `${x.partition}/${x.index}`)).toEqual(want);
@@ -72,7 +79,7 @@ describe("PulseScheduler walks the queued partitions in order", () => {
             const p = running.splice(i, 1)[0] as ScheduledPulse;
             const before = started.length;
             busy.delete(p.partition);
-            settledAny = true;
+            seen = true;
             (settlers.get(p) as () => void)();
             await new Promise((r) => setImmediate(r));
             expectStarts(before);
