@@ -490,7 +490,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       const recIds = recs.map((x) => canonicalize(x.id));
       if (sliceIds !== undefined && (sliceIds.length !== recIds.length || sliceIds.some((id, k) => id !== recIds[k]))) {
         const k = sliceIds.findIndex((id, j) => id !== recIds[j]);
-        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: its records are not its slice's EUs in order (position ${k < 0 ? Math.min(sliceIds.length, recIds.length) : k}: slice ${sliceIds[k] ?? "<none>"}, records ${recIds[k] ?? "<none>"})` });
+        add({ code: "output_mismatch", pulse: name, message: `pulse ${name}: its records are not its slice's EUs in order (position ${k < 0 ? Math.min(sliceIds.length, recIds.length) : k}: slice ${echoed(sliceIds[k] ?? "<none>")}, records ${echoed(recIds[k] ?? "<none>")})` });
       }
       const failedHere = recs.filter((x) => x.error !== undefined).length;
       if (failedHere !== p.failed || p.completed !== count - failedHere) {

@@ -109,4 +109,19 @@ describe("verify reads a pulse's records a window at a time", () => {
       expect(rep.problems).toContainEqual({ code: "artifact_tampered", pulse: "0/0", message: `pulse 0/0: records ${digest} hold a line that is not a record: ${why}` });
     }
   });
+
+  it("a record whose id is not its slice's names both ids cut at 256 characters", async () => {
+    const { store } = scratch.store();
+    const r = await run(store, [{ k: "a" }, { k: "b" }], { code: "export default (x) => x.k;\n", name: "f.mjs" }, { partitions: 1, pulseSize: 2, idField: "k" });
+    expect(r.status).toBe("completed");
+    const m = manifestOf(store, r.runId);
+    const long = "z".repeat(1000);
+    forgeRecords(store, m, 0, ['{"id":"a","output":"a"}', `{"id":"${long}","output":"b"}`]);
+    const rep = await verifyRun(store, r.runId);
+    expect(rep.problems).toContainEqual({
+      code: "output_mismatch",
+      pulse: "0/0",
+      message: `pulse 0/0: its records are not its slice's EUs in order (position 1: slice "b", records "${"z".repeat(255)}… (1002 characters))`,
+    });
+  });
 });
