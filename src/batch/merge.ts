@@ -21,25 +21,19 @@ import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
-
 import { LEAF_HASH_BYTES, writeLeafHash } from "./leaves.js";
 import { runScratchError, type OrderIndex } from "./order-index.js";
 import { partitionOf } from "./partition.js";
 import { RECORD_WINDOW_BYTES, RecordWindows } from "./record-windows.js";
-
 import { indexIdEnd, recordsArtifactCorrupt } from "./records.js";
 
 const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 
-
 /** A pulse whose records artifact does not hold its record count. */
 function recordCount(p: MergePulse, held: string): CairnError {
   return recordsArtifactCorrupt(p, p.records, `holds ${held} records, expected ${p.eus}`);
 }
-
-
-
 
 /** Where a committed pulse's records and leaf hashes are, for the merge. */
 export interface MergePulse {
@@ -140,8 +134,6 @@ interface PartitionCursor {
   pos: number;
 }
 
-
-
 /** The k-way merge for index ids (see the file comment). */
 export class IndexIdMerge implements MergeCursor {
   text = "";
@@ -151,7 +143,6 @@ export class IndexIdMerge implements MergeCursor {
   maxDecodedBytes = 0;
   private i = 0;
   private readonly cursors: PartitionCursor[];
-
 
   constructor(
     private readonly store: Store,
@@ -291,7 +282,6 @@ export class OrderIndexMerge implements MergeCursor {
   close(): void {
     this.rows.return?.();
   }
-
 
   next(): boolean {
     const r = this.rows.next();

@@ -53,8 +53,6 @@ import { workerHeapMb, type RunConfig } from "./config.js";
 import { canonicalArrayPieces, PIECEWISE_RECORDS_MIN_CHARS, recordsPieces } from "./record-pieces.js";
 import { RecordWindows } from "./record-windows.js";
 
-
-
 export const SLICE_MEDIA_TYPE = "application/vnd.cairn.batch.slice+json";
 export const RECORDS_MEDIA_TYPE = "application/vnd.cairn.batch.records+jsonl";
 export const ATTEMPTS_MEDIA_TYPE = "application/vnd.cairn.batch.attempts+json";
@@ -139,7 +137,6 @@ function putRecords(store: Store, texts: readonly string[], chars: number): Dige
   if (chars >= PIECEWISE_RECORDS_MIN_CHARS) return store.putPieces(recordsPieces(texts), { mediaType: RECORDS_MEDIA_TYPE }).digest;
   return store.putBytes(Buffer.from(texts.length === 0 ? "" : `${texts.join("\n")}\n`), { mediaType: RECORDS_MEDIA_TYPE }).digest;
 }
-
 
 /** The UTF-16 length of a pulse's records artifact text: the records and a newline after each. */
 export function recordsChars(texts: readonly string[]): number {

@@ -186,8 +186,6 @@ function* recordsIn(windows: RecordWindows): Generator<string> {
   for (const texts of windowsOf(windows)) yield* texts;
 }
 
-
-
 /**
  * verify's error for a failure of its ordering index at `path`: the driver's error, or the index's
  * own E_STORE_IO naming it (`runScratchError`), as `scratchError` (naming TMPDIR); any other
@@ -221,7 +219,6 @@ interface PulseRecords {
 interface UnreadableRecords {
   unreadable: CairnError;
 }
-
 
 /** Thrown inside `OrderIndex.atomically` to roll back a pulse's records. */
 const ROLL_BACK = new Error("roll back the pulse's records");
@@ -292,7 +289,6 @@ function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index:
   out.checksum = builder.root();
   return out;
 }
-
 
 /**
  * The lines of a stored JSONL artifact, streamed (verified by the store before any byte). A last

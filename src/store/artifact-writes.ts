@@ -62,7 +62,6 @@ export class PutHead {
   }
 }
 
-
 /**
  * The bytes `putBytes` stores: a Uint8Array (a Buffer is one), or any other view with one-byte
  * elements (Int8Array, Uint8ClampedArray, also from another realm) as its bytes. A view of wider

@@ -253,7 +253,6 @@ export class Artifacts {
     return path;
   }
 
-
   private newPartPath(): string {
     const dir = join(this.ctx.root, TMP_DIR);
     return join(dir, `${process.pid}-${randomBytes(8).toString("hex")}${PART_SUFFIX}`);
