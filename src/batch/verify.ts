@@ -187,14 +187,34 @@ function* recordsIn(windows: RecordWindows): Generator<string> {
 }
 
 /**
- * verify's error for a failure of its ordering index at `path`: the driver's error, or the index's
- * own E_STORE_IO naming it (`runScratchError`), as `scratchError` (naming TMPDIR); any other
- * error as it is.
+ * verify's error for a failure of its ordering index at `path` (only what the index's own calls
+ * threw comes here: a store error with a driver's code must not be blamed on TMPDIR): the
+ * driver's error, or the index's E_STORE_IO naming it (`runScratchError`), as `scratchError`
+ * (naming TMPDIR); any other error as it is.
  */
 function scratchFailure(path: string, err: unknown): unknown {
   if (isSqliteError(err)) return scratchError(path, err);
   if (isCairnError(err, ErrorCode.STORE_IO) && err.details?.path === path && isSqliteError(err.cause)) return scratchError(path, err.cause);
   return err;
+}
+
+/** The ordering index's texts in EU-id order; a failure of the index's scan is `scratchFailure`. */
+function* orderedTexts(index: OrderIndex, path: string): Generator<string> {
+  const rows = index.ordered();
+  try {
+    for (;;) {
+      let r: IteratorResult<string>;
+      try {
+        r = rows.next();
+      } catch (err) {
+        throw scratchFailure(path, err);
+      }
+      if (r.done === true) return;
+      yield r.value;
+    }
+  } finally {
+    rows.return(undefined); // the scan's statement ends with it (also when verify stops early)
+  }
 }
 
 /** A record's id and failure: what verify keeps of each record of a pulse (not its output). */
@@ -227,10 +247,11 @@ const ROLL_BACK = new Error("roll back the pulse's records");
  * Reads a pulse's records artifact once, a window at a time (so verify holds one window of
  * records, not the pulse): counts and hashes the records, keeps each one's id and failure, and
  * adds them to the ordering index — all of them, or (a line that is not a record, an id already
- * there) none. A records artifact that cannot be read is `unreadable` (nothing added); a failure
- * of the ordering index itself (its scratch database cannot be written) is thrown.
+ * there) none. A records artifact that cannot be read is `unreadable` (nothing added), and any
+ * other failure of the store's read is thrown as it is; a failure of the ordering index itself
+ * (its scratch database at `indexPath` cannot be written) is thrown as `scratchFailure`.
  */
-function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index: OrderIndex): PulseRecords | UnreadableRecords {
+function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index: OrderIndex, indexPath: string): PulseRecords | UnreadableRecords {
   const builder = new MerkleBuilder();
   const out: PulseRecords = { count: 0, unterminated: false, checksum: builder.root(), recs: [] };
   const take = (texts: string[]): void => {
@@ -264,13 +285,13 @@ function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index:
     if (isCairnError(err)) return { unreadable: err };
     throw err;
   }
-  let unreadable: CairnError | undefined;
+  let readFailure: unknown;
   /** The windows, with a failure of the reader (not of the index) remembered. */
   function* read(): Generator<string[]> {
     try {
       yield* windowsOf(windows);
     } catch (err) {
-      if (isCairnError(err)) unreadable = err;
+      readFailure = err;
       throw err;
     }
   }
@@ -281,8 +302,14 @@ function scanPulseRecords(store: Store, digest: Digest, byIndex: boolean, index:
       if (out.recs === undefined || out.indexError !== undefined) throw ROLL_BACK;
     });
   } catch (err) {
-    if (unreadable !== undefined && err === unreadable) return { unreadable };
-    if (err !== ROLL_BACK) throw err;
+    if (err === ROLL_BACK) {
+      // rolled back: a line that is not a record, or an id already merged
+    } else if (readFailure !== undefined && err === readFailure) {
+      if (isCairnError(err)) return { unreadable: err };
+      throw err;
+    } else {
+      throw scratchFailure(indexPath, err);
+    }
   } finally {
     windows.close();
   }
@@ -445,7 +472,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
-      const scan = scanPulseRecords(store, p.records, byIndex, index);
+      const scan = scanPulseRecords(store, p.records, byIndex, index, indexPath);
       if ("unreadable" in scan) {
         add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${scan.unreadable.message}` });
         continue;
@@ -589,7 +616,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         return undefined;
       }
     };
-    for (const text of index.ordered()) {
+    for (const text of orderedTexts(index, indexPath)) {
       builder.addRaw(leafOf(text));
       expectedBytes.update(`${text}\n`, "utf8");
       if (isFailedRecord(text)) {
@@ -651,8 +678,6 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     }
     if (builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched;
-  } catch (err) {
-    throw scratchFailure(indexPath, err); // a full or vanished TMPDIR
   } finally {
     index.close();
     removeScratch(indexPath);
