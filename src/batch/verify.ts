@@ -966,7 +966,7 @@ function checkPulseLayout(m: Manifest, cfg: RunConfig, add: (p: VerifyProblem) =
  * last being the failure record's) for one that failed — and an entry for every EU that failed
  * after retries. What the errors say is compared only by `--reexecute`.
  */
-function attemptLogProblem(log: AttemptLog[], recs: ReadonlyArray<{ id: EUId; error?: { code: string; message: string } }>, retries: number): string | undefined {
+function attemptLogProblem(log: AttemptLog[], recs: readonly RecordFacts[], retries: number): string | undefined {
   const pos = new Map<string, number>();
   recs.forEach((r, k) => pos.set(canonicalize(r.id), k));
   const logged = new Set<number>();
@@ -979,7 +979,7 @@ function attemptLogProblem(log: AttemptLog[], recs: ReadonlyArray<{ id: EUId; er
     last = k;
     logged.add(k);
     if (e.attempts < 2 || e.attempts > 1 + retries) return `EU ${id}: ${e.attempts} attempts, not 2..${1 + retries}`;
-    const err = (recs[k] as { error?: { code: string; message: string } }).error;
+    const err = (recs[k] as RecordFacts).error;
     if (err === undefined && e.errors.length !== e.attempts - 1) return `EU ${id}: completed after ${e.attempts} attempts but ${e.errors.length} errors are logged`;
     if (err !== undefined) {
       if (e.attempts !== 1 + retries || e.errors.length !== e.attempts) return `EU ${id}: failed after ${e.attempts} attempts with ${e.errors.length} errors logged, not ${1 + retries} of each`;
@@ -990,7 +990,7 @@ function attemptLogProblem(log: AttemptLog[], recs: ReadonlyArray<{ id: EUId; er
   }
   if (retries > 0) {
     const k = recs.findIndex((r, j) => r.error !== undefined && !logged.has(j));
-    if (k >= 0) return `EU ${canonicalize((recs[k] as { id: EUId }).id)} failed but is not in the attempt log (with ${retries} retries it had ${1 + retries} attempts)`;
+    if (k >= 0) return `EU ${canonicalize((recs[k] as RecordFacts).id)} failed but is not in the attempt log (with ${retries} retries it had ${1 + retries} attempts)`;
   }
   return undefined;
 }

@@ -25,13 +25,13 @@
  * store-sink.ts: an exec killed after dispatch keeps its evidence through a later gc.)
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { systemClock } from "../core/clock.js";
 import { CairnError, ErrorCode, UsageError, isCairnError } from "../core/errors.js";
 import { parseLosslessJson } from "../core/json-parse.js";
-import { fsyncDir } from "../store/fsutil.js";
+import { fsyncDir, writeAllSync } from "../store/fsutil.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../store/temp-files.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { randomIdTag, taggedIds } from "../plane/contracts/ids.js";
@@ -155,7 +155,7 @@ function writeFileAtomic(path: string, text: string, mode: number, overwrite: bo
     try {
       const bytes = Buffer.from(text, "utf8");
       // A short write (ENOSPC, EFBIG) is continued: the next write fails rather than a truncated key being linked into place.
-      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      writeAllSync(fd, bytes);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -3,12 +3,12 @@
  * protocol for bytes in memory (`writePartSync`), step 3 (`placeReady`, also run by recovery),
  * the E_STORE_IO of a large write's files and the removal of its temp files (artifacts.ts).
  */
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import { objectPath, readyPath, SMALL_ARTIFACT_MAX_BYTES } from "./layout.js";
-import { ensureDirDurable, fsyncDir, isNotFound } from "./fsutil.js";
+import { ensureDirDurable, fsyncDir, isNotFound, writeAllSync } from "./fsutil.js";
 import { checkUntypedPrefix, identityHasher, TYPED_FRAME_MAGIC } from "./identity.js";
 
 /**
@@ -126,10 +126,15 @@ export async function onPart<T>(path: string, step: () => Promise<T>): Promise<T
   }
 }
 
-/** Writes all of `bytes` at the file position of `fd` (a write may take fewer bytes than asked). */
-export function writeAllSync(fd: number, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+
+
+/** `onPart` for a synchronous step (a put in pieces). */
+export function onPartSync<T>(path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw cannotWrite(path, err);
+  }
 }
 
 /** Step 1 of the large-write protocol for bytes in memory: `part` written, fsynced, closed; removed again on failure. */

@@ -23,13 +23,13 @@ import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
 import type { Catalog } from "./catalog.js";
 import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX } from "./identity.js";
 import { PART_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, TMP_DIR, readyPath } from "./layout.js";
-import { fsyncDir } from "./fsutil.js";
+import { fsyncDir, writeAllSync } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
 import {
   LIST_PAGE, ROW_COLUMNS, checkAsOf, checkCount, checkMediaType, notFound, rowToInfo, shownOption,
   type ArtifactInfo, type ArtifactRow, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
 } from "./artifact-rows.js";
-import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, placeReady, PutHead, unlinkQuiet, writeAllSync, writePartSync } from "./artifact-writes.js";
+import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, onPartSync, placeReady, PutHead, unlinkQuiet, writePartSync } from "./artifact-writes.js";
 import { fileReadStream, requireArtifactFile, verifiedBytes, verifiedCopy, type ArtifactFile } from "./artifact-reads.js";
 import { bytesReader, fileReader, type ArtifactReader, type ReaderOptions } from "./artifact-reader.js";
 import { trackExitTemp, untrackExitTemp } from "./temp-files.js";
@@ -40,14 +40,7 @@ function endPart(part: string | undefined, tracked: string | undefined): void {
   if (tracked !== undefined) untrackExitTemp(tracked);
 }
 
-/** An fs step on the temp file `path` of a put in pieces: its failure is `cannotWrite`. */
-function onPartSync<T>(path: string, step: () => T): T {
-  try {
-    return step();
-  } catch (err) {
-    throw cannotWrite(path, err);
-  }
-}
+
 
 /** What `putPieces` got instead of an iterable of pieces, for its E_USAGE. */
 function describePieces(v: unknown): string {

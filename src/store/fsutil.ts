@@ -17,6 +17,16 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
+ * Writes all of `bytes` at the file position of `fd`: a write may take fewer bytes than asked (a
+ * full disk, a file-size limit), so it is continued, and the next write fails rather than a
+ * short file being kept.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
  * Write `data` to `path` atomically: temp file, fsync, rename, fsync the directory. The temp file
  * is `<path>.<pid>-<pid space>-<16 hex>.tmp` (temp-files.ts `tempFileName`, ARCHITECTURE §5.16):
  * a killed writer's is removed by the sweeps of the store's root (`FORMAT`, artifact-recovery.ts
@@ -31,9 +41,7 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
   const fd = openSync(tmp, "wx", mode);
   try {
     try {
-      const buf = typeof data === "string" ? Buffer.from(data) : data;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      writeAllSync(fd, typeof data === "string" ? Buffer.from(data) : data);
       if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -39,6 +39,16 @@ function pulseCommitted(store: string, plan: Digest): boolean {
   }
 }
 
+/** Resolves once a file whose name ends with `suffix` is in the store's tmp/ (polled); rejects after WAIT_LIMIT_MS. */
+async function tmpFileAppears(store: string, suffix: string, stderr: () => string): Promise<void> {
+  const tmp = join(store, "tmp");
+  const until = Date.now() + WAIT_LIMIT_MS;
+  while (!(existsSync(tmp) && readdirSync(tmp).some((f) => f.endsWith(suffix)))) {
+    if (Date.now() > until) throw new Error(`no *${suffix} file in ${tmp}; stderr: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Resolves once `text()` matches `re` (checked on every chunk of `stream`), rejects if the child exits first. */
 function waitFor(child: ChildProcess, text: () => string, re: RegExp): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -143,12 +153,7 @@ export function reduce(acc) { const end = Date.now() + 5; while (Date.now() < en
     const { child, stderr, exited } = spawnCairn(["--store", store, "run", "mod.mjs", "--input", "in.jsonl", "--retries", "0", "--allow-failures"], { cwd: dir });
     children.push(child);
     await waitFor(child, stderr, /^cairn: merging outputs/m);
-    const failuresFile = (): boolean => readdirSync(join(store, "tmp")).some((f) => f.endsWith(".failures.jsonl"));
-    const until = Date.now() + WAIT_LIMIT_MS;
-    while (!failuresFile()) {
-      if (Date.now() > until) throw new Error(`no failures temp file in ${store}/tmp; stderr: ${stderr()}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await tmpFileAppears(store, ".failures.jsonl", stderr);
     child.kill("SIGINT");
     expect(await exited).toEqual({ code: null, signal: "SIGINT" });
     expect(readdirSync(join(store, "tmp"))).toEqual([]);
@@ -164,13 +169,8 @@ export function reduce(acc) { const end = Date.now() + 5; while (Date.now() < en
     // More than 64 KiB (the put spills to tmp/<pid>-<random>.part), and the FIFO kept open.
     const writer = createWriteStream(join(dir, "fifo"));
     writer.write(Buffer.alloc(200_000, 0x61));
-    const partFile = (): boolean => existsSync(join(store, "tmp")) && readdirSync(join(store, "tmp")).some((f) => f.endsWith(".part"));
-    const until = Date.now() + WAIT_LIMIT_MS;
     try {
-      while (!partFile()) {
-        if (Date.now() > until) throw new Error(`no partial file in ${store}/tmp`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await tmpFileAppears(store, ".part", () => "");
       child.kill("SIGINT");
       expect(await exited).toEqual({ code: null, signal: "SIGINT" });
       expect(readdirSync(join(store, "tmp"))).toEqual([]);

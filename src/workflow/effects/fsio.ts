@@ -28,11 +28,10 @@ import {
   readSync,
   renameSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import { posix } from "node:path";
 import { ErrorCode } from "../../core/errors.js";
-import { fsyncDir } from "../../store/fsutil.js";
+import { fsyncDir, writeAllSync } from "../../store/fsutil.js";
 import { legacyTempWriter, MAX_WRITER_PID, sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { EffectErrorReason, effectError, ioError } from "./errors.js";
 import type { PreparedPath } from "./confine.js";
@@ -104,10 +103,7 @@ function requireParent(p: PreparedPath): { dir: string; file: string } {
   return { dir: p.realParent, file: p.realFile };
 }
 
-function writeAll(fd: number, buf: Uint8Array): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-}
+
 
 /**
  * A data file above MAX_DATA_FILE_BYTES is refused whether or not the file cache follows it
@@ -228,7 +224,7 @@ export function appendDurable(p: PreparedPath, bytes: Uint8Array, sync = true): 
   let before: BigIntStats | undefined;
   try {
     before = fstatSync(fd, { bigint: true });
-    writeAll(fd, bytes);
+    writeAllSync(fd, bytes);
     if (sync) fsyncSync(fd);
   } catch (err) {
     forget(file);
@@ -277,7 +273,7 @@ export function replaceAtomic(p: PreparedPath, bytes: Uint8Array, sync = true): 
     }
   }
   try {
-    writeAll(fd, bytes);
+    writeAllSync(fd, bytes);
     if (sync) fsyncSync(fd);
     closeSync(fd);
     fd = -1;

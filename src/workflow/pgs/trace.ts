@@ -33,11 +33,11 @@
  * data root, a configured path's data root as `{{module_data_root}}`: effects/confine.ts), and
  * payload, atom and data-file text is recorded verbatim (pgs/run.ts `runErrorMessage`).
  */
-import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createHash, type Hash } from "node:crypto";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { writeFileAtomicSync } from "../../store/fsutil.js";
+import { writeAllSync, writeFileAtomicSync } from "../../store/fsutil.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { asciiJsonString, compactJsonWithin } from "../py/json.js";
@@ -428,7 +428,7 @@ export class TraceWriter {
   /** One `write` loop of `buf` to the file (see `flush`). */
   private writeOut(fd: number, buf: Buffer): void {
     try {
-      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+      writeAllSync(fd, buf);
     } catch (err) {
       this.failed = traceWriteError(this.name, err);
       try {
