@@ -3,7 +3,7 @@
  * The `cairn` command line. Exit codes: 0 success, 1 failure (not found, corrupt, locked,
  * I/O, fsck problems…), 2 usage error (bad arguments, malformed digest).
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { CairnError, ErrorCode, exitCodeFor, isCairnError, osErrorText } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
@@ -80,6 +80,49 @@ async function loadCommands(args: readonly string[]): Promise<Command[]> {
   return (await Promise.all(groups.map((g) => g.load()))).flat();
 }
 
+/**
+ * What to do when no file descriptor is left: this process's limit (EMFILE) or the system's
+ * (ENFILE). The code is E_STORE_IO, as for every such failure (store/artifact-reads.ts,
+ * batch/sandbox/start-error.ts): the files are not at fault.
+ */
+const FD_EXHAUSTED_HINTS: Readonly<Record<string, string>> = {
+  EMFILE: "too many open files (EMFILE): raise the limit (ulimit -n) and retry",
+  ENFILE: "too many open files in the system (ENFILE): raise the system's limit or close other programs, and retry",
+};
+/** `details.reason` of `fdExhaustedError`. */
+const FD_EXHAUSTED_REASON = "open_files_exhausted";
+/** A file every system has, opened (and closed) to ask whether a descriptor is left. */
+const FD_PROBE_PATH = "/dev/null";
+
+/** EMFILE or ENFILE when `err` is an fs error of that errno, or when a descriptor cannot be had right now; else undefined. */
+function fdExhaustedErrno(err: unknown): string | undefined {
+  const e = err as Partial<NodeJS.ErrnoException> | null;
+  if (typeof e?.syscall === "string" && typeof e.code === "string" && Object.hasOwn(FD_EXHAUSTED_HINTS, e.code)) return e.code;
+  try {
+    closeSync(openSync(FD_PROBE_PATH, "r"));
+    return undefined;
+  } catch (probe) {
+    const code = (probe as NodeJS.ErrnoException).code;
+    return code !== undefined && Object.hasOwn(FD_EXHAUSTED_HINTS, code) ? code : undefined;
+  }
+}
+
+/**
+ * A failure that is not Cairn's own error (`isCairnError`) while the process has no file
+ * descriptor left: E_STORE_IO saying so and what to do, Node's text kept. Node's ESM resolver
+ * reports a package.json it could not open for want of a descriptor as a missing package
+ * ("Cannot find package …esbuild", ERR_MODULE_NOT_FOUND), and a module file as the raw fs error:
+ * both were E_INTERNAL. Undefined for anything else (printed as it is). `during` prefixes the
+ * message (what could not be done).
+ */
+function fdExhaustedError(err: unknown, during?: string): CairnError | undefined {
+  if (isCairnError(err)) return undefined;
+  const errno = fdExhaustedErrno(err);
+  if (errno === undefined) return undefined;
+  const node = err instanceof Error ? err.message : String(err);
+  return new CairnError(ErrorCode.STORE_IO, `${during === undefined ? "" : `${during}: `}${FD_EXHAUSTED_HINTS[errno] as string} (Node reported: ${node})`, { errno, reason: FD_EXHAUSTED_REASON }, { cause: err });
+}
+
 /** Subcommands added with addCommand() do not inherit settings; copy them down the tree. */
 function inheritSettings(cmd: Command): void {
   for (const sub of cmd.commands) {
@@ -149,8 +192,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   let program: Command;
   try {
     program = await buildProgram(argv.slice(2));
-  } catch (err) {
-    // A command module that fails to load is a bug (or a broken install): report it like any error.
+  } catch (caught) {
+    // A command module that fails to load is a bug (or a broken install): report it like any
+    // error — unless no file descriptor was left to read it (`fdExhaustedError`).
+    const err = fdExhaustedError(caught, "cannot load the command's modules") ?? caught;
     printError(err, argv.slice(2).includes("--json"));
     return exitCodeFor(err);
   }
@@ -171,8 +216,10 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return 2;
     }
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 1; // the reader went away
-    printError(err, wantsJson(program, argv.slice(2)));
-    return exitCodeFor(err);
+    // A module loaded on demand later (esbuild's plugin, the plane…) may meet the same limit.
+    const e = fdExhaustedError(err) ?? err;
+    printError(e, wantsJson(program, argv.slice(2)));
+    return exitCodeFor(e);
   }
 }
 

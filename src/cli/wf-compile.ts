@@ -7,10 +7,12 @@
  *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
- *   root `cairn-wf-snapshot:<digest>`). The store is opened (created, locked) before `--out`
- *   is written, so a store that cannot be opened leaves nothing written; a store failure after
- *   the write says the file was written (`writtenOutError`). `--out` is written atomically
- *   (`writeSealedOut`): a failed or killed write leaves the previous FILE as it was. `--out`
+ *   root `cairn-wf-snapshot:<digest>`). `--out` is staged first (`stageSealedOut`: its temp
+ *   file written and synced, or the path checked), then the store is opened (created, locked),
+ *   then `--out` is committed: a store that cannot be opened leaves nothing written, and an
+ *   `--out` that cannot be written leaves no new store; a store failure after the commit says
+ *   the file was written (`writtenOutError`). `--out` is written atomically: a failed or killed
+ *   write leaves the previous FILE as it was. `--out`
  *   naming stdout together with `--json` is a usage error (context.ts `refuseStdoutUnderJson`):
  *   stdout holds exactly one JSON value.
  *   Exit codes (house rule): 0 compiled; 1 compile errors (the declarations are bad input,
@@ -22,14 +24,14 @@
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
-import { accessSync, chmodSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
-import { CairnError, ErrorCode, UsageError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
+import { CairnError, ErrorCode, UsageError, isCairnError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
-import { writeFileAtomicSync } from "../store/fsutil.js";
-import { checkOutPath, withOutFile, type OutFile } from "../store/out-file.js";
+import { stageFileAtomicSync } from "../store/fsutil.js";
+import { checkOutPath, OutFile } from "../store/out-file.js";
 import { sweepDeadWriterTemps, taggedTempWriter } from "../store/temp-files.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
@@ -56,8 +58,9 @@ Notes:
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
   bundles included); its digest is printed, --out writes the sealed file (atomically: a failed
   or interrupted write leaves the previous file as it was), and with --store (or $CAIRN_STORE)
-  it is stored as an artifact (the store is opened before --out is written: a store that
-  cannot be opened leaves nothing written). Docs: docs/workflow-cairn.md.
+  it is stored as an artifact (--out is prepared before the store is opened and written
+  after: a store that cannot be opened leaves nothing written, an --out that cannot be
+  written creates no store). Docs: docs/workflow-cairn.md.
   Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
   written, 2 usage error (an empty path or --out is one, and so is --out naming stdout with
   --json: stdout then holds exactly one JSON value).`;
@@ -98,12 +101,21 @@ export function wfCompileCommand(): Command {
       if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
-      // The store is opened (created, locked) before --out is written: a store that cannot be
-      // opened fails the command with nothing written (it wrote --out, then failed unnamed).
-      const store = storeDir !== undefined && storeDir !== "" ? openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 }) : undefined;
+      // --out is staged before the store is opened (created, locked) and committed after: an
+      // --out that cannot be written creates no store (earlier builds left a new, empty one),
+      // and a store that cannot be opened fails the command with nothing written (earlier
+      // builds wrote --out, then failed unnamed).
+      const staged = opts.out === undefined ? undefined : await stageSealedOut(opts.out, bytes);
+      let store: Store | undefined;
+      try {
+        store = storeDir !== undefined && storeDir !== "" ? openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 }) : undefined;
+      } catch (err) {
+        await staged?.abort();
+        throw err;
+      }
       let stored = false;
       try {
-        if (opts.out !== undefined) await writeSealedOut(opts.out, bytes);
+        await staged?.commit();
         if (store !== undefined) {
           try {
             if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
@@ -132,7 +144,7 @@ export function wfCompileCommand(): Command {
  */
 function writtenOutError(err: unknown, out: string): CairnError {
   const written = `; the sealed snapshot was written to --out ${out}`;
-  if (err instanceof CairnError) return new CairnError(err.code, `${err.message}${written}`, { ...err.details, out }, { cause: err });
+  if (isCairnError(err)) return new CairnError(err.code, `${err.message}${written}`, { ...err.details, out }, { cause: err });
   return new CairnError(ErrorCode.INTERNAL, `${(err as Error).message}${written}`, { out }, { cause: err });
 }
 
@@ -176,34 +188,72 @@ function atomicOutTarget(path: string): { target: string; mode: number; replaces
   return writableDir(dirname(target)) ? { target, mode: existing.mode & 0o7777, replaces: true } : undefined;
 }
 
+/** A sealed `--out` prepared but not yet in place (`stageSealedOut`). */
+interface StagedOut {
+  /** Puts it in place (a failure removes the temp file: FILE stays as it was). */
+  commit(): Promise<void>;
+  /** Drops it: FILE stays as it was. Idempotent. */
+  abort(): Promise<void>;
+}
+
+/** The `--out` failure: E_STORE_IO naming --out, like every output file's (`run --out`, `store get -o`). */
+function cannotWriteOut(path: string, err: unknown): CairnError {
+  const cause = isCairnError(err) && err.cause !== undefined ? err.cause : err;
+  return new CairnError(ErrorCode.STORE_IO, `cannot write --out ${path}: ${osErrorText(cause)}`, { field: "--out", path }, { cause: err });
+}
+
 /**
- * Writes the sealed snapshot to `--out`. A new file, or an existing regular file of this user,
- * is replaced atomically (`atomicOutTarget`) by store/fsutil.ts `writeFileAtomicSync`: a temp
- * file `<FILE>.<pid>-<pid space>-<16 hex>.tmp` beside it, written whole (a short write is
- * continued, so ENOSPC or EFBIG fails the write rather than truncating it), fsynced, renamed over
- * FILE, the directory fsynced; the replacement keeps FILE's mode. A failed write or a killed
- * process leaves the previous FILE as it was; a temp file left by a killed writer is removed by
- * the next `--out` of the same FILE (the dead-writer rule of store/temp-files.ts). Everything
- * else goes through store/out-file.ts: `/dev/stdout` (and the other names of this process's
- * stdout/stderr) to the stream, other paths written through, as a shell redirection would. A
- * failure is E_STORE_IO naming --out, like every output file's (`run --out`, `store get -o`).
+ * Stages the sealed snapshot for `--out`; `commit` puts it in place. A new file, or an existing
+ * regular file of this user, is replaced atomically (`atomicOutTarget`), as store/fsutil.ts
+ * `writeFileAtomicSync` writes: the stage writes a temp file `<FILE>.<pid>-<pid space>-<16
+ * hex>.tmp` beside it whole (a short write is continued, so ENOSPC or EFBIG fails the write
+ * rather than truncating it), with FILE's mode for a replacement, and fsyncs it; the commit
+ * renames it over FILE and fsyncs the directory. A failed write or a killed process leaves the
+ * previous FILE as it was; the temp file is removed on failure and at exit (temp-files.ts
+ * `trackExitTemp`), and one left by a killed writer by the next `--out` of the same FILE (the
+ * dead-writer rule of store/temp-files.ts). Everything else goes through store/out-file.ts:
+ * the stage opens it (checking that it can be written), the commit writes `/dev/stdout` (and the
+ * other names of this process's stdout/stderr) to the stream and other paths through, as a
+ * shell redirection would (such a write failing after the store was created, or a rename
+ * failing, is the one way a failed `--out` can still leave a new store). A failure is
+ * `cannotWriteOut`.
  */
-async function writeSealedOut(path: string, bytes: Uint8Array): Promise<void> {
+async function stageSealedOut(path: string, bytes: Uint8Array): Promise<StagedOut> {
   try {
     const atomic = atomicOutTarget(path);
-    if (atomic === undefined) {
-      await withOutFile(path, async (file) => (file as OutFile).write(bytes));
-      return;
-    }
-    const { target, mode } = atomic;
+    if (atomic === undefined) return stageThrough(path, await OutFile.open(path), bytes);
+    const { target, mode, replaces } = atomic;
     sweepDeadWriterTemps(dirname(resolve(target)), (name) => taggedTempWriter(name, `${basename(target)}.`));
-    writeFileAtomicSync(target, bytes, mode);
-    // The temp file was created with `mode` less the umask: a replacement gets FILE's own mode.
-    if (atomic.replaces && (statSync(target).mode & 0o7777) !== mode) chmodSync(target, mode);
+    const file = stageFileAtomicSync(target, bytes, { mode, exactMode: replaces, trackExit: true });
+    return {
+      commit: async () => {
+        try {
+          file.commit();
+        } catch (err) {
+          throw cannotWriteOut(path, err);
+        }
+      },
+      abort: async () => file.abort(),
+    };
   } catch (err) {
-    const cause = err instanceof CairnError && err.cause !== undefined ? err.cause : err;
-    throw new CairnError(ErrorCode.STORE_IO, `cannot write --out ${path}: ${osErrorText(cause)}`, { field: "--out", path }, { cause: err });
+    throw cannotWriteOut(path, err);
   }
+}
+
+/** The stage of an `--out` store/out-file.ts writes (opened: checked); the commit writes it. */
+function stageThrough(path: string, file: OutFile, bytes: Uint8Array): StagedOut {
+  return {
+    commit: async () => {
+      try {
+        await file.write(bytes);
+        await file.commit();
+      } catch (err) {
+        await file.abort();
+        throw cannotWriteOut(path, err);
+      }
+    },
+    abort: () => file.abort(),
+  };
 }
 
 /** Where a snapshot is read from and where its runs write: `wf run --snapshot` and `serve --snapshot`. */

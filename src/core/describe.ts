@@ -45,8 +45,18 @@ const BUILT_IN_VALUE_TYPES: ReadonlyArray<abstract new (...args: never[]) => unk
 
 /**
  * A path argument of a library entry point: a non-empty string, else `E_USAGE` naming `field`
- * (`""` would name the working directory, which no caller means).
+ * (`""` would name the working directory, which no caller means): `<where>: <field> must be a
+ * non-empty string (a path), got …` (`checkPathValue`).
  */
 export function checkPathArgument(where: string, field: string, v: unknown): asserts v is string {
-  if (typeof v !== "string" || v === "") throw new CairnError(ErrorCode.USAGE, `${where}: ${field} must be a non-empty string (a path), got ${describeArgument(v)}`, { field });
+  checkPathValue(`${where}: ${field}`, field, v);
+}
+
+/**
+ * The check of every path argument or option (`checkPathArgument`; `createServer`'s `workspace`
+ * and `dataRoot`, server/option-checks.ts): a non-empty string, else `E_USAGE` with
+ * `details.field` = `field` and the message `<subject> must be a non-empty string (<kind>), got …`.
+ */
+export function checkPathValue(subject: string, field: string, v: unknown, kind = "a path"): asserts v is string {
+  if (typeof v !== "string" || v === "") throw new CairnError(ErrorCode.USAGE, `${subject} must be a non-empty string (${kind}), got ${describeArgument(v)}`, { field });
 }

@@ -108,8 +108,19 @@ export const ErrorCode = {
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * The brand of a CairnError (`isCairnError`): a registered symbol, the same in every copy of
+ * this module in a process (a user's plane verifier or capability module importing its own
+ * installed `cairn`), where `instanceof` tells only this copy's class. Carried by the class's
+ * prototype: not an own property, so an error's JSON, inspection and structured clone are as
+ * they were.
+ */
+export const CAIRN_ERROR_BRAND: unique symbol = Symbol.for("cairn.CairnError");
+
 /** The base of every error Cairn throws on purpose. */
 export class CairnError extends Error {
+  declare readonly [CAIRN_ERROR_BRAND]: true;
+
   readonly code: ErrorCodeValue;
   readonly details: Readonly<Record<string, unknown>>;
 
@@ -125,6 +136,8 @@ export class CairnError extends Error {
   }
 }
 
+Object.defineProperty(CairnError.prototype, CAIRN_ERROR_BRAND, { value: true });
+
 /** A usage error: the caller asked for something malformed. */
 export class UsageError extends CairnError {
   constructor(message: string, details: Record<string, unknown> = {}) {
@@ -136,7 +149,6 @@ export class UsageError extends CairnError {
 /** The codes that mean "the caller used Cairn wrongly" and therefore exit 2. */
 const USAGE_CODES: ReadonlySet<string> = new Set([ErrorCode.USAGE, ErrorCode.DIGEST_INVALID]);
 
-/** Process exit code for an error: 2 for usage errors, 1 for every other failure. */
 /**
  * An fs error's text without the host path Node appends (`, <syscall> '<path>'`, and
  * ` -> '<dest>'`): for messages that name the file themselves, by a path the user gave or a
@@ -153,11 +165,25 @@ export function osErrorText(err: unknown): string {
   return e.message;
 }
 
+/** Process exit code for an error: 2 for usage errors (a CairnError of any copy, `isCairnError`), 1 for every other failure. */
 export function exitCodeFor(err: unknown): 1 | 2 {
-  if (err instanceof CairnError && USAGE_CODES.has(err.code)) return 2;
+  if (isCairnError(err) && USAGE_CODES.has(err.code)) return 2;
   return 1;
 }
 
+/**
+ * Whether `err` is a CairnError (with `code`, when given) — of this copy of Cairn or of another
+ * one in the same process: it carries the brand (`CAIRN_ERROR_BRAND`, on the class's
+ * prototype), a string `code`, a string `message` and an object `details`. Never throws (a
+ * proxy's trap that throws reads as "not one").
+ */
 export function isCairnError(err: unknown, code?: ErrorCodeValue): err is CairnError {
-  return err instanceof CairnError && (code === undefined || err.code === code);
+  try {
+    if (err instanceof CairnError) return code === undefined || err.code === code;
+    if (typeof err !== "object" || err === null || (err as { [CAIRN_ERROR_BRAND]?: unknown })[CAIRN_ERROR_BRAND] !== true) return false;
+    const e = err as { code?: unknown; message?: unknown; details?: unknown };
+    return typeof e.code === "string" && typeof e.message === "string" && typeof e.details === "object" && e.details !== null && (code === undefined || e.code === code);
+  } catch {
+    return false;
+  }
 }

@@ -10,7 +10,7 @@
  * also before the lock.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { describeArgument, isOptionsObject } from "../core/describe.js";
+import { checkPathValue, describeArgument, isOptionsObject } from "../core/describe.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
 import { Store } from "../store/store.js";
 import { MAX_DATA_ROOT_LOCK_WAIT_MS } from "../workflow/effects/index.js";
@@ -39,11 +39,11 @@ function checkInteger(o: Record<string, unknown>, field: string, min: number, ma
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) throw usage(field, `must be ${what}, got ${describeArgument(v)}`);
 }
 
-/** A path option: a non-empty string (an empty one would name the working directory). */
+/** A path option: a non-empty string (an empty one would name the working directory), core/describe.ts `checkPathValue`. */
 function checkPath(o: Record<string, unknown>, field: string, required: boolean): void {
   const v = o[field];
   if (v === undefined && !required) return;
-  if (typeof v !== "string" || v === "") throw usage(field, `must be a non-empty string (a directory path), got ${describeArgument(v)}`);
+  checkPathValue(`ServerOptions.${field}`, field, v, "a directory path");
 }
 
 function checkFunction(o: Record<string, unknown>, field: string): void {

@@ -1,8 +1,8 @@
 /** Small filesystem helpers for atomic, durable writes. */
-import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { makeDirs } from "../core/dirs.js";
-import { tempFileName } from "./temp-files.js";
+import { tempFileName, trackExitTemp, untrackExitTemp } from "./temp-files.js";
 
 export { processRuns } from "./temp-files.js";
 
@@ -36,22 +36,76 @@ export function writeAllSync(fd: number, bytes: Uint8Array): void {
  * which are derived from the trace and rewritten by a re-run).
  */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string, mode = 0o644, durable = true): void {
+  stageFileAtomicSync(path, data, { mode, durable }).commit();
+}
+
+/** How `stageFileAtomicSync` writes its temp file. */
+export interface StageFileOptions {
+  /** The temp file's mode (less the umask unless `exactMode`); default 0o644. */
+  mode?: number;
+  /** fsync the temp file before, and the directory after, the rename; default true. */
+  durable?: boolean;
+  /** Give the file exactly `mode`, whatever the umask (a replacement keeping FILE's mode). */
+  exactMode?: boolean;
+  /** Remove the temp file at process exit until it is committed or aborted (temp-files.ts `trackExitTemp`): for a stage held across other work. */
+  trackExit?: boolean;
+}
+
+/** A file written beside its destination but not yet in place (`stageFileAtomicSync`). */
+export interface StagedFile {
+  /** Renames it over the destination (a failed rename removes it), then fsyncs the directory when durable. */
+  commit(): void;
+  /** Removes it: the destination stays as it was. Does nothing after a commit or an abort. */
+  abort(): void;
+}
+
+/**
+ * The first half of `writeFileAtomicSync`: `data` written whole to a fresh temp file beside
+ * `path` (fsynced when durable); `commit` puts it in place. A failure removes the temp file. For
+ * a writer that must know the file can be written before it does something else, and put it in
+ * place only after (`cairn wf compile --out` with `--store`).
+ */
+export function stageFileAtomicSync(path: string, data: Uint8Array | string, opts: StageFileOptions = {}): StagedFile {
+  const { mode = 0o644, durable = true, exactMode = false, trackExit = false } = opts;
   // A fresh, exclusively created name: never follows a symlink planted at the temp path.
   const tmp = tempFileName(`${path}.`);
-  const fd = openSync(tmp, "wx", mode);
+  if (trackExit) trackExitTemp(tmp); // before it exists: an exit while it is created still removes it
+  let settled = false;
+  const drop = (): void => {
+    settled = true;
+    rmSync(tmp, { force: true }); // the temp file is not left behind
+    if (trackExit) untrackExitTemp(tmp);
+  };
   try {
+    const fd = openSync(tmp, "wx", mode);
     try {
       writeAllSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+      if (exactMode && (fstatSync(fd).mode & 0o7777) !== mode) fchmodSync(fd, mode);
       if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true }); // the temp file is not left behind
+    drop();
     throw err;
   }
-  if (durable) fsyncDir(dirname(path));
+  return {
+    commit: () => {
+      if (settled) return;
+      try {
+        renameSync(tmp, path);
+      } catch (err) {
+        drop();
+        throw err;
+      }
+      settled = true;
+      if (trackExit) untrackExitTemp(tmp);
+      if (durable) fsyncDir(dirname(path));
+    },
+    abort: () => {
+      if (!settled) drop();
+    },
+  };
 }
 
 export function ensureDir(dir: string): void {

@@ -49,7 +49,7 @@
  */
 import { join, resolve } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import { createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
 import { TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
@@ -451,18 +451,18 @@ function* runLocked(
     } catch (err) {
       if (trace.failure !== undefined) throw trace.failure; // not a run error: the trace cannot be written
       // An admission rejection of a lane-bound step carries its observation (lane-step.ts).
-      if (err instanceof CairnError && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
+      if (isCairnError(err) && err.details.laneObservation instanceof Map) laneObservations.push(err.details.laneObservation as PyObject);
       // The stable code (and `details.reason`, when a string) beside the text: examine classifies by them.
       const detailOf = (e: unknown): PyObject => {
-        const d = new Map<string, PyValue>([["message", runErrorMessage(e)], ["code", e instanceof CairnError ? e.code : ErrorCode.INTERNAL]]);
-        if (e instanceof CairnError && typeof e.details.reason === "string") d.set("reason", e.details.reason);
+        const d = new Map<string, PyValue>([["message", runErrorMessage(e)], ["code", isCairnError(e) ? e.code : ErrorCode.INTERNAL]]);
+        if (isCairnError(e) && typeof e.details.reason === "string") d.set("reason", e.details.reason);
         return d;
       };
       // The error the run ends with: `err`, or the trace limit's when its ERROR event does not fit (pgs/trace.ts `emitRunError`).
       const ended = emitRunError(trace, err, detailOf);
       status = STATUS_ERROR;
       exit = null;
-      error = { code: ended instanceof CairnError ? ended.code : ErrorCode.INTERNAL, message: runErrorMessage(ended), cc: current?.cc ?? null, step: current?.step ?? null };
+      error = { code: isCairnError(ended) ? ended.code : ErrorCode.INTERNAL, message: runErrorMessage(ended), cc: current?.cc ?? null, step: current?.step ?? null };
       finished = true;
     } finally {
       // Ended by the generator's return() at a lane-bound step: the trace is not complete, so it
