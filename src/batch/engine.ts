@@ -37,7 +37,9 @@ import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
   type PulseEntry,
 } from "./manifest.js";
-import { checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, planRoot, recordPlan, reportRoot, requireRunArtifact, requireThisEngine, runIdOf, type RunPlan } from "./plan.js";
+import {
+  checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, namedRunArtifactError, planRoot, recordPlan, reportRoot, requireRunArtifact, requireThisEngine, runIdOf, type RunPlan,
+} from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
 import type { BundleLocator } from "./sandbox/bundle.js";
@@ -284,7 +286,11 @@ async function execute(
   }
   if (done !== undefined) {
     if (starting !== undefined) await closeStarting(starting);
-    if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
+    if (out !== undefined) {
+      // An output deleted since the run: named with the remedy, not the store's bare not-found.
+      requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
+      for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
+    }
     // The final `done` report, as a run that executed sends it: a progress display completes.
     hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
     return resultOf(done.manifest, done.digest, true);
@@ -443,7 +449,9 @@ async function execute(
     } catch (err) {
       await scheduler.drain();
       forgetIfHopeless(store, runId, err);
-      throw withRecordLimitHint(err, cfg);
+      // A file of a files input deleted since the run was planned: named with the remedy.
+      const inputFile = (d: Digest): "input file" | undefined => (plan.input.format === "files" && d !== fnDigest && d !== plan.input.artifact ? "input file" : undefined);
+      throw namedRunArtifactError(store, runId, withRecordLimitHint(err, cfg), inputFile);
     }
     progress.phase = "merge";
     report();
@@ -754,6 +762,7 @@ export async function* streamOutputs(store: Store, runId: string): AsyncGenerato
   const done = loadManifest(store, runId);
   if (done === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} has no manifest (not found or not finished)`, { runId });
   const { artifact, records } = done.manifest.output;
+  requireRunArtifact(store, runId, "output", artifact); // deleted since the run: named with the remedy
   const corrupt = (why: string): CairnError =>
     new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its output artifact ${artifact} ${why} (run cairn verify ${runId})`, { runId, digest: artifact, records });
   let yielded = 0;

@@ -8,7 +8,7 @@ import { canonicalBytes, canonicalDigest } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
 import { requireEngine } from "../core/engine-version.js";
-import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../store/artifact-loss.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss, type ArtifactLoss } from "../store/artifact-loss.js";
 import type { Store } from "../store/store.js";
 import type { RunConfig } from "./config.js";
 import type { InputFormat } from "./input/types.js";
@@ -56,10 +56,23 @@ export function reportRoot(runId: string): string {
 
 /**
  * Which of a run's artifacts is read (`readRunArtifact`, `requireRunArtifact`, `details.role`):
- * its own, each pinned by a root of its own, or what its plan holds (the function bundle and the
- * input, kept by the plan's root through its `contains` edge).
+ * its own, each pinned by a root of its own; what its plan holds (the function bundle, the input
+ * and a `files` input's files, kept by the plan's root through `contains` edges, and each
+ * committed pulse's slice, records and attempt log, linked to the plan as it commits); and what
+ * its manifest holds (the output and the failures artifact).
  */
-export type RunArtifactRole = "plan" | "manifest" | "run report" | "function bundle" | "input";
+export type RunArtifactRole =
+  | "plan"
+  | "manifest"
+  | "run report"
+  | "function bundle"
+  | "input"
+  | "input file"
+  | "slice"
+  | "records"
+  | "attempt log"
+  | "output"
+  | "failures artifact";
 
 const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => string>> = Object.freeze({
   plan: planRoot,
@@ -67,28 +80,51 @@ const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => str
   "run report": reportRoot,
   "function bundle": planRoot,
   input: planRoot,
+  "input file": planRoot,
+  slice: planRoot,
+  records: planRoot,
+  "attempt log": planRoot,
+  output: manifestRoot,
+  "failures artifact": manifestRoot,
 });
 
-/** The roles kept by the plan's root rather than a root of their own. */
-const HELD_BY_PLAN: ReadonlySet<RunArtifactRole> = new Set(["function bundle", "input"]);
-
+/** The roles pinned by a root of their own (the others are held by one: "held by <root>"). */
+const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run report"]);
 
 /**
- * How a run gets one of its artifacts back once it is tombstoned or collected. The plan: the same
- * `cairn run` command stores the same plan again (a put of the same bytes revives a tombstone or
- * stores swept bytes again) and the run goes on from its committed pulses. The function bundle
- * and the input: the same `cairn run` command stores them again first (ingest and bundling come
- * before the plan), whether the run is unfinished or finished. The manifest and the
- * report: with both roots unpinned, `resume` writes them again from the committed pulses,
- * executing nothing (as for an oversized manifest, manifest.ts `requireReadableManifest`); the
- * report root too, so that the new report takes the old one's place.
+ * How a run gets one of its artifacts back once it is tombstoned or collected (`loss`). The plan:
+ * the same `cairn run` command stores the same plan again (a put of the same bytes revives a
+ * tombstone or stores swept bytes again, store §5.10) and the run goes on from its committed
+ * pulses. The function bundle and the input (and a `files` input's files): the same `cairn run`
+ * command stores them again first (ingest and bundling come before the plan), whether the run is
+ * unfinished or finished. The manifest, the report, the output and the failures artifact: with
+ * both roots unpinned, `resume` writes them again from the committed pulses, executing nothing
+ * (as for an oversized manifest, manifest.ts `requireReadableManifest`); the report root too, so
+ * that the new report takes the old one's place. A pulse's records or attempt log: the same, and
+ * that pulse is executed again (`findCommittedPulse` reuses a pulse only while both are present),
+ * which stores them again. A slice: no command stores it again for a committed pulse (a pulse
+ * reused by `resume` is not executed, and its slice is not put); a tombstoned one is still
+ * readable as of a snapshot taken before it was deleted, and a put of those bytes revives it.
  */
-export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
-  if (role === "plan") return "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";
-  if (HELD_BY_PLAN.has(role)) {
-    return "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
+export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole, digest: Digest, loss: ArtifactLoss): string {
+  const unpinResume = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
+  switch (role) {
+    case "plan":
+      return "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";
+    case "function bundle":
+    case "input":
+    case "input file":
+      return "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
+    case "records":
+    case "attempt log":
+      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
+    case "slice":
+      return loss === "tombstoned"
+        ? `No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it); a snapshot taken before the deletion still holds it: cairn store get ${digest} --snapshot <name> -o <file>, then cairn store put <file> revives it`
+        : "No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it)";
+    default:
+      return `To write it again from the run's committed pulses: ${unpinResume}`;
   }
-  return `To write it again from the run's committed pulses: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
 }
 
 /**
@@ -96,8 +132,9 @@ export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): str
  * cannot return — tombstoned (`cairn store rm`) or its bytes collected by gc — is E_NOT_FOUND
  * naming the run, the artifact and its root, that it is deleted, and the remedy
  * (`lostRunArtifactRemedy`); `details`: `runId`, `role`, `digest`, `root`, `reason`
- * (`tombstoned` | `collected`). Before, `run`, `resume` and `runs show` ended with the store's
- * bare "artifact … not found (deleted: tombstoned)". Any other error is the store's own.
+ * (`tombstoned` | `collected`), and `pulse` (`partition/index`) for a pulse's artifact. Before,
+ * `run`, `resume` and `runs show` ended with the store's bare "artifact … not found (deleted:
+ * tombstoned)". Any other error is the store's own.
  */
 export function readRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): Buffer {
   try {
@@ -109,23 +146,56 @@ export function readRunArtifact(store: Store, runId: string, role: RunArtifactRo
 }
 
 /**
- * Before a run's function bundle or input is read back (resume, verify, replay): one the store
- * knows but cannot return is `readRunArtifact`'s E_NOT_FOUND naming the run, the role, the
- * plan's root that holds it and the remedy, instead of the store's bare "not found" from deep
- * in the read.
+ * Before a run's artifact is read back (resume, verify, replay, `--out`): one the store knows but
+ * cannot return is `readRunArtifact`'s E_NOT_FOUND naming the run, the role, the root that holds
+ * it and the remedy, instead of the store's bare "not found" from deep in the read. `pulse`:
+ * the pulse (`partition/index`) whose slice, records or attempt log it is.
  */
-export function requireRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): void {
-  const lost = lostRunArtifact(store, runId, role, digest);
+export function requireRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest, pulse?: string): void {
+  const lost = lostRunArtifact(store, runId, role, digest, pulse);
   if (lost !== undefined) throw lost;
 }
 
-function lostRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest): CairnError | undefined {
+/**
+ * A read of run `runId`'s artifacts failed with `err`: when it is the store's E_NOT_FOUND for an
+ * artifact (`details.digest`) the store knows but cannot return, `readRunArtifact`'s error for it,
+ * its role given by `roleOf` (undefined: not one of the run's, `err` stands); else `err`.
+ */
+export function namedRunArtifactError(store: Store, runId: string, err: unknown, roleOf: (digest: Digest) => RunArtifactRole | undefined, pulse?: string): unknown {
+  const lost = lostRunArtifactRead(store, err, roleOf);
+  return lost === undefined ? err : (lostRunArtifact(store, runId, lost.role, lost.digest, pulse) ?? err);
+}
+
+/**
+ * The text of a verify finding for a run's artifact that could not be read (`err`): for one the
+ * store knows but cannot return, "<its role> <digest> is deleted from the store (tombstoned |
+ * its bytes were collected by gc). <remedy>" (the finding's code stays what it was); else
+ * "<what>: <err's message>", as before.
+ */
+export function lostRunArtifactFinding(store: Store, runId: string, err: CairnError, what: string, roleOf: (digest: Digest) => RunArtifactRole | undefined): string {
+  const lost = lostRunArtifactRead(store, err, roleOf);
+  if (lost === undefined) return `${what}: ${err.message}`;
+  const subject = what.includes(lost.digest) ? what : `${what}: its ${lost.role} ${lost.digest}`;
+  return `${subject} ${ARTIFACT_LOSS_TEXT[lost.loss]}. ${lostRunArtifactRemedy(runId, lost.role, lost.digest, lost.loss)}`;
+}
+
+function lostRunArtifactRead(store: Store, err: unknown, roleOf: (digest: Digest) => RunArtifactRole | undefined): { role: RunArtifactRole; digest: Digest; loss: ArtifactLoss } | undefined {
+  if (!isCairnError(err, ErrorCode.NOT_FOUND)) return undefined;
+  const digest = (err.details as { digest?: unknown } | undefined)?.digest;
+  if (typeof digest !== "string" || !digest.startsWith("sha256:")) return undefined;
+  const role = roleOf(digest as Digest);
+  if (role === undefined) return undefined;
+  const loss = artifactLoss(store, digest as Digest);
+  return loss === undefined ? undefined : { role, digest: digest as Digest, loss };
+}
+
+function lostRunArtifact(store: Store, runId: string, role: RunArtifactRole, digest: Digest, pulse?: string): CairnError | undefined {
   const loss = artifactLoss(store, digest);
   if (loss === undefined) return undefined;
   const root = RUN_ARTIFACT_ROOT[role](runId);
-  const where = HELD_BY_PLAN.has(role) ? `held by ${root}` : root;
-  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${where}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role)}`, {
-    runId, role, digest, root, reason: loss,
+  const where = `${pulse === undefined ? "" : `pulse ${pulse}, `}${OWN_ROOT.has(role) ? root : `held by ${root}`}`;
+  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${where}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role, digest, loss)}`, {
+    runId, role, digest, root, reason: loss, ...(pulse === undefined ? {} : { pulse }),
   });
 }
 

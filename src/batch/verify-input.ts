@@ -30,7 +30,7 @@ import { storedRecordBatches } from "./ingest.js";
 import type { EUId, InputFormat } from "./input/types.js";
 import type { Manifest } from "./manifest.js";
 import { partitionOf } from "./partition.js";
-import { loadPlan, type RunPlan } from "./plan.js";
+import { loadPlan, lostRunArtifactFinding, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 import { openScratchDatabase } from "./order-index.js";
 import { sliceEntryText } from "./pulse.js";
@@ -158,9 +158,19 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
  * Every input record in exactly one pulse slice, with its input and partition (`cfg`: the run's
  * config, the plan's when it reads back), and each partition's EUs in read order across its
  * pulses — except in the partitions of `misnumbered`, whose pulses are already reported as
- * listed or numbered out of order.
+ * listed or numbered out of order. A slice, or a file of the input (`ownInput`: the manifest
+ * names the pinned plan's input), that the store knows but cannot return (tombstoned, collected)
+ * is named as run `runId`'s with its remedy (plan.ts `lostRunArtifactFinding`), in the same finding.
  */
-export async function checkInputCoverage(store: Store, m: Manifest, add: (p: CoverageProblem) => void, cfg: RunConfig = m.config, misnumbered: ReadonlySet<number> = new Set()): Promise<void> {
+export async function checkInputCoverage(
+  store: Store,
+  m: Manifest,
+  add: (p: CoverageProblem) => void,
+  cfg: RunConfig = m.config,
+  misnumbered: ReadonlySet<number> = new Set(),
+  runId: string = m.runId,
+  ownInput = false,
+): Promise<void> {
   const path = scratchPath(VERIFY_INPUT_TEMP_PREFIX);
   let db: Database.Database;
   try {
@@ -198,7 +208,8 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
       }
     } catch (err) {
       if (!isCairnError(err)) throw err;
-      add({ code: "input_mismatch", message: `the input artifact ${m.input.artifact} cannot be read back: ${err.message}` });
+      const inputFile = (d: string): "input file" | undefined => (ownInput && d !== m.input.artifact ? "input file" : undefined);
+      add({ code: "input_mismatch", message: lostRunArtifactFinding(store, runId, err, `the input artifact ${m.input.artifact} cannot be read back`, inputFile) });
       return;
     }
     flush(rows);
@@ -236,7 +247,8 @@ export async function checkInputCoverage(store: Store, m: Manifest, add: (p: Cov
       try {
         entries = sliceEntries(store.get(p.slice));
       } catch (err) {
-        add({ code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice}: ${(err as Error).message}` });
+        const what = `pulse ${name}: slice ${p.slice}`;
+        add({ code: "input_mismatch", pulse: name, message: isCairnError(err) ? lostRunArtifactFinding(store, runId, err, what, (d) => (d === p.slice ? "slice" : undefined)) : `${what}: ${(err as Error).message}` });
         continue;
       }
       checkSlice(name, p.partition, entries);

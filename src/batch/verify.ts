@@ -25,7 +25,9 @@ import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, foreignManifestProblem, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
-import { checkRunId, isLostRunArtifact, loadPlan, manifestRoot, readRunArtifact, requireRunArtifact, requireThisEngine, type RunPlan } from "./plan.js";
+import {
+  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, type RunArtifactRole, type RunPlan,
+} from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
 import type { RunConfig } from "./config.js";
@@ -169,6 +171,21 @@ function requirePlannedHere(store: Store, runId: string, action: "verified" | "r
 
 function pulseName(p: { partition: number; index: number }): string {
   return `${p.partition}/${p.index}`;
+}
+
+/**
+ * The role of each artifact of pulse `p` a read may fail on (plan.ts `lostRunArtifactFinding`):
+ * its slice, records and attempt log; and, when the pulse is executed again with the function
+ * bundle `fn`, that bundle and (any other digest) a file of a files input its slice names.
+ */
+function pulseRoles(p: ManifestPulse, fn?: Digest): (digest: Digest) => RunArtifactRole | undefined {
+  return (d) => {
+    if (d === p.slice) return "slice";
+    if (d === p.records) return "records";
+    if (d === p.attemptsArtifact) return "attempt log";
+    if (fn === undefined) return undefined;
+    return d === fn ? "function bundle" : "input file";
+  };
 }
 
 /**
@@ -449,7 +466,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
   const functionOk = await checkFunction(store, m, add);
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
-  await checkInputCoverage(store, m, add, cfg, misnumbered);
+  await checkInputCoverage(store, m, add, cfg, misnumbered, runId, plan !== undefined && plan.input.artifact === m.input.artifact);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
@@ -474,7 +491,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       report.pulsesChecked++;
       const scan = scanPulseRecords(store, p.records, byIndex, index, indexPath);
       if ("unreadable" in scan) {
-        add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records}: ${scan.unreadable.message}` });
+        add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, scan.unreadable, `pulse ${name}: records ${p.records}`, pulseRoles(p)) });
         continue;
       }
       const count = scan.count;
@@ -532,7 +549,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
           log = storedAttemptLog(store, p);
         } catch (err) {
           if (!isArtifactError(err)) throw err;
-          add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: attempt log ${named}: ${err.message}` });
+          add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, err, `pulse ${name}: attempt log ${named}`, pulseRoles(p)) });
           log = undefined;
           retriedUnknown = true;
         }
@@ -586,7 +603,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       } catch (err) {
         if (!isCairnError(err)) throw err;
         storedOk = false;
-        add({ code: "artifact_tampered", message: `output artifact ${m.output.artifact}: ${err.message}` });
+        add({ code: "artifact_tampered", message: lostRunArtifactFinding(store, runId, err, `output artifact ${m.output.artifact}`, (d) => (d === m.output.artifact ? "output" : undefined)) });
         return undefined;
       }
     };
@@ -612,7 +629,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       } catch (err) {
         if (!isCairnError(err)) throw err;
         failuresOk = false;
-        add({ code: "artifact_tampered", message: `failures artifact ${named as string}: ${err.message}` });
+        add({ code: "artifact_tampered", message: lostRunArtifactFinding(store, runId, err, `failures artifact ${named as string}`, (d) => (d === named ? "failures artifact" : undefined)) });
         return undefined;
       }
     };
@@ -697,7 +714,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         // A slice or records artifact that does not verify, is missing or is not one (reported
         // above too): a finding, and the other pulses are still re-executed.
         if (!isArtifactError(err)) throw err;
-        add({ code: "artifact_tampered", pulse: pulseName(p), message: `pulse ${pulseName(p)}: cannot re-execute: ${err.message}` });
+        add({ code: "artifact_tampered", pulse: pulseName(p), message: lostRunArtifactFinding(store, runId, err, `pulse ${pulseName(p)}: cannot re-execute`, pulseRoles(p, m.function.artifact)) });
         continue;
       }
       report.pulsesReexecuted++;
@@ -1058,8 +1075,14 @@ export async function replay(store: Store, runId: string, which: string): Promis
     throw new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its manifest differs from its pinned plan ${planDigest} in: ${differs.join(", ")} (run cairn verify ${runId})`, { runId, plan: planDigest, differs });
   }
   requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
-
-  const { texts } = await replayPulse(store, m, plan.config, p);
+  // The pulse's slice (and a files input's files it names) deleted since: named with the remedy.
+  requireRunArtifact(store, runId, "slice", p.slice, pulseName(p));
+  let texts: string[];
+  try {
+    ({ texts } = await replayPulse(store, m, plan.config, p));
+  } catch (err) {
+    throw namedRunArtifactError(store, runId, err, pulseRoles(p, plan.function.artifact), pulseName(p));
+  }
   const checksum = checksumOf(texts);
   return { runId, pulse: { partition: p.partition, index: p.index }, records: texts, checksum, storedChecksum: p.checksum, matches: checksum === p.checksum };
 }

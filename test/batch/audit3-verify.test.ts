@@ -126,12 +126,14 @@ describe("missing artifacts under --reexecute are findings", () => {
     const victim = m.pulses[3] as Pulse;
     const name = nameOf(victim);
     store.delete(victim.records);
-    const why = `artifact ${victim.records} not found (deleted: tombstoned)`;
+    // Named with the remedy since 2026-11-27 (test/batch/tail-tombstoned-pulse.test.ts); before, the store's bare "not found (deleted: tombstoned)".
+    const id = r.runId;
+    const why = `is deleted from the store (tombstoned). To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
     const rep = await verifyRun(store, r.runId, { reexecute: true });
     expect(rep.ok).toBe(false);
     expect(rep.problems.filter((p) => p.code === "artifact_tampered")).toEqual([
-      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${victim.records}: ${why}` },
-      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: ${why}` },
+      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${victim.records} ${why}` },
+      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its records ${victim.records} ${why}` },
     ]);
     expect(rep.pulsesReexecuted).toBe(m.pulses.length - 1);
     expect(rep.problems.map((p) => p.code)).not.toContain("reexecution_mismatch");
@@ -142,11 +144,12 @@ describe("missing artifacts under --reexecute are findings", () => {
     const victim = m.pulses[0] as Pulse;
     const name = nameOf(victim);
     store.delete(victim.slice);
-    const why = `artifact ${victim.slice} not found (deleted: tombstoned)`;
+    // Named with the remedy since 2026-11-27 (test/batch/tail-tombstoned-pulse.test.ts); before, the store's bare "not found (deleted: tombstoned)".
+    const why = `is deleted from the store (tombstoned). No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it); a snapshot taken before the deletion still holds it: cairn store get ${victim.slice} --snapshot <name> -o <file>, then cairn store put <file> revives it`;
     const rep = await verifyRun(store, r.runId, { reexecute: true });
     expect(rep.problems.filter((p) => p.pulse === name)).toEqual([
-      { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${victim.slice}: ${why}` },
-      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: ${why}` },
+      { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${victim.slice} ${why}` },
+      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its slice ${victim.slice} ${why}` },
     ]);
     expect(rep.pulsesReexecuted).toBe(m.pulses.length - 1);
   });

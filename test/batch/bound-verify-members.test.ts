@@ -118,7 +118,10 @@ describe("verify: the failures artifact and the attempts artifacts are members o
       expect([after.stat(failures).state, after.stat(attempts).state]).toEqual(["swept", "present"]);
       const problems = (await verifyRun(after, r.runId)).problems;
       expect(problems.map((p) => p.code)).toEqual(["artifact_tampered", "not_contained", "not_contained"]);
-      expect(problems[0]?.message.startsWith(`failures artifact ${failures}: `)).toBe(true);
+      // Named as collected, with the remedy, since 2026-11-27 (before: the store's bare not-found after "…: ").
+      expect(problems[0]?.message).toBe(
+        `failures artifact ${failures} is deleted from the store (its bytes were collected by gc). To write it again from the run's committed pulses: cairn store unpin run:${r.runId}:manifest and cairn store unpin run:${r.runId}:report, then cairn resume ${r.runId}`,
+      );
     } finally {
       after.close();
     }
