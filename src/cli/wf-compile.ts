@@ -7,11 +7,14 @@
  *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
- *   root `cairn-wf-snapshot:<digest>`). `--out` is staged first (`stageSealedOut`: its temp
- *   file written and synced, or the path checked), then the store is opened (created, locked),
- *   then `--out` is committed: a store that cannot be opened leaves nothing written, and an
- *   `--out` that cannot be written leaves no new store; a store failure after the commit says
- *   the file was written (`writtenOutError`). `--out` is written atomically: a failed or killed
+ *   root `cairn-wf-snapshot:<digest>`). `--out` is staged (`stageSealedOut`: its temp file
+ *   written and synced, or the path opened), the store opened (created, locked) and `--out`
+ *   committed: a store that cannot be opened leaves nothing written. A store that does not
+ *   exist yet is created after the stage, so an `--out` that cannot be written leaves no new
+ *   store (except a path written through out-file.ts — a device, a FIFO, another user's file —
+ *   whose write fails only at the commit); an existing one is opened before the stage, so a
+ *   signal while it waits for the store's lock leaves no temp file. A store failure after the
+ *   commit says the file was written (`writtenOutError`). `--out` is written atomically: a failed or killed
  *   write leaves the previous FILE as it was. `--out`
  *   naming stdout together with `--json` is a usage error (context.ts `refuseStdoutUnderJson`):
  *   stdout holds exactly one JSON value.
@@ -24,12 +27,13 @@
  *   Same `--json` document and exit rule as the PGS path: 0 for a terminal SUCCESS or
  *   ALREADY_EXISTS, 1 otherwise (other statuses, runtime errors, integrity failures), 2 usage.
  */
-import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, isCairnError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
+import { FORMAT_FILE } from "../store/layout.js";
 import { stageFileAtomicSync } from "../store/fsutil.js";
 import { checkOutPath, OutFile } from "../store/out-file.js";
 import { sweepDeadWriterTemps, taggedTempWriter } from "../store/temp-files.js";
@@ -58,9 +62,9 @@ Notes:
   The snapshot is RFC 8785 canonical JSON with every capability binding resolved (user CT
   bundles included); its digest is printed, --out writes the sealed file (atomically: a failed
   or interrupted write leaves the previous file as it was), and with --store (or $CAIRN_STORE)
-  it is stored as an artifact (--out is prepared before the store is opened and written
-  after: a store that cannot be opened leaves nothing written, an --out that cannot be
-  written creates no store). Docs: docs/workflow-cairn.md.
+  it is stored as an artifact (a store that cannot be opened leaves nothing written; a new
+  store is created only after the --out temp file is written, so an --out that cannot be
+  created creates no store). Docs: docs/workflow-cairn.md.
   Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
   written, 2 usage error (an empty path or --out is one, and so is --out naming stdout with
   --json: stdout then holds exactly one JSON value).`;
@@ -101,18 +105,24 @@ export function wfCompileCommand(): Command {
       if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
-      // --out is staged before the store is opened (created, locked) and committed after: an
-      // --out that cannot be written creates no store (earlier builds left a new, empty one),
-      // and a store that cannot be opened fails the command with nothing written (earlier
-      // builds wrote --out, then failed unnamed).
-      const staged = opts.out === undefined ? undefined : await stageSealedOut(opts.out, bytes);
-      let store: Store | undefined;
+      // A store that does not exist yet is created only after --out is staged, so an --out that
+      // cannot be written creates no store (earlier builds left a new, empty one); an existing
+      // store is opened (locked: the wait may be long) before it, so a signal during the wait
+      // leaves no temp file. Either way a store that cannot be opened fails the command with
+      // nothing written (earlier builds wrote --out, then failed unnamed).
+      const storePath = storeDir !== undefined && storeDir !== "" ? resolveStoreDir(g.store) : undefined;
+      const open = (): Store | undefined => (storePath === undefined ? undefined : openStore({ dir: storePath, create: true, lockTimeoutMs: g.wait ?? 0 }));
+      let store = storePath !== undefined && existsSync(join(storePath, FORMAT_FILE)) ? open() : undefined;
+      let staged: StagedOut | undefined;
       try {
-        store = storeDir !== undefined && storeDir !== "" ? openStore({ dir: resolveStoreDir(g.store), create: true, lockTimeoutMs: g.wait ?? 0 }) : undefined;
+        if (opts.out !== undefined) staged = await stageSealedOut(opts.out, bytes);
+        store ??= open();
       } catch (err) {
         await staged?.abort();
+        store?.close();
         throw err;
       }
+
       let stored = false;
       try {
         await staged?.commit();

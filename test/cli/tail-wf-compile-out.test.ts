@@ -1,14 +1,19 @@
 /**
- * `cairn wf compile --out F --store S`, through the BUILT cli (CAIRN_TEST_CLI): F is staged
- * before S is opened and committed after, so an F that cannot be written leaves no new store
- * (it left S created: FORMAT + catalog.sqlite) and an existing S as it was; a store that cannot
- * be opened still leaves nothing written, no temp file either.
+ * `cairn wf compile --out F --store S`, through the BUILT cli (CAIRN_TEST_CLI): a new S is created
+ * only after F is staged, so an F that cannot be written leaves no new store (it left S created:
+ * FORMAT + catalog.sqlite); an existing S is opened before F is staged, so it stays as it was and
+ * a signal during its lock wait leaves no temp file; a store that cannot be opened still leaves
+ * nothing written, no temp file either.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { cairn, json, jsonError, TempDirs } from "./helpers.js";
+import { cairn, CLI, json, jsonError, TempDirs } from "./helpers.js";
+
 
 const temps = new TempDirs();
 afterEach(() => temps.cleanup());
@@ -63,6 +68,33 @@ describe("wf compile: an --out that cannot be written creates no store", () => {
     expect(r.status).toBe(1);
     expect(r.err).toContain("[E_STORE_IO]");
     expect(tree(join(d, "st"))).toEqual(before);
+  });
+
+  it("an existing store's lock waited for, then SIGINT: no temp file of --out is left (the store is opened before the stage)", { timeout: 60_000 }, async () => {
+    const d = temps.make();
+    expect(cairn(["--store", "st", "init"], { cwd: d, env: NO_STORE }).status).toBe(0);
+    // Another process holds the store's writer lock (an EXCLUSIVE transaction on writer.lock, store/lock.ts).
+    const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
+    const holder = spawn(process.execPath, ["-e", `const D = require(${JSON.stringify(sqlite)}); const db = new D(process.argv[1]); db.exec("BEGIN EXCLUSIVE"); console.log("held"); setInterval(() => {}, 1000);`, join(d, "st", "writer.lock")], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((res, rej) => {
+        holder.stdout.on("data", () => res());
+        holder.on("exit", (c) => rej(new Error(`lock holder exited ${c}`)));
+      });
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+      delete env.CAIRN_STORE;
+      const compile = spawn(process.execPath, [CLI, "--store", "st", "--wait", "60s", "wf", "compile", EXAMPLES, "--out", "out.json"], { cwd: d, env, stdio: "ignore" });
+      const exited = new Promise<number | null>((res) => compile.on("exit", (code) => res(code)));
+      // Earlier builds staged --out first: its temp file appeared while the compile waited for the lock.
+      const temps = (): string[] => readdirSync(d).filter((n) => n.startsWith("out.json."));
+      for (let i = 0; i < 50 && temps().length === 0; i++) await sleep(100);
+      compile.kill("SIGINT");
+      await exited;
+      expect(temps()).toEqual([]);
+      expect(existsSync(join(d, "out.json"))).toBe(false);
+    } finally {
+      holder.kill("SIGKILL");
+    }
   });
 
   it("a store that cannot be opened: F keeps its bytes and no temp file is left beside it", () => {
