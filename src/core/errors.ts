@@ -173,8 +173,8 @@ export function exitCodeFor(err: unknown): 1 | 2 {
 
 /**
  * Whether `err` is a CairnError (with `code`, when given) — of this copy of Cairn or of another
- * one in the same process: it carries the brand (`CAIRN_ERROR_BRAND`, on the class's
- * prototype), a string `code`, a string `message` and an object `details`. Never throws (a
+ * one in the same process: an Error (of any realm) that carries the brand (`CAIRN_ERROR_BRAND`,
+ * on the class's prototype), a string `code`, a string `message` and an object `details`. Never throws (a
  * proxy's trap that throws reads as "not one").
  */
 export function isCairnError(err: unknown, code?: ErrorCodeValue): err is CairnError {
@@ -182,6 +182,7 @@ export function isCairnError(err: unknown, code?: ErrorCodeValue): err is CairnE
     if (err instanceof CairnError) return code === undefined || err.code === code;
     if (typeof err !== "object" || err === null || (err as { [CAIRN_ERROR_BRAND]?: unknown })[CAIRN_ERROR_BRAND] !== true) return false;
     const e = err as { code?: unknown; message?: unknown; details?: unknown };
+    if (Object.prototype.toString.call(err) !== "[object Error]") return false; // an Error of any realm, not a look-alike object
     return typeof e.code === "string" && typeof e.message === "string" && typeof e.details === "object" && e.details !== null && (code === undefined || e.code === code);
   } catch {
     return false;

@@ -62,6 +62,9 @@ describe("isCairnError across copies of Cairn", () => {
     expect(isCairnError({ [brand]: true, code: "E_USAGE", message: "m", details: null })).toBe(false);
     expect(isCairnError({ [brand]: true, code: "E_USAGE", details: {} })).toBe(false);
     expect(isCairnError({ [brand]: "yes", code: "E_USAGE", message: "m", details: {} })).toBe(false);
+    // The whole shape with the brand, but not an Error: a look-alike, refused.
+    expect(isCairnError({ [brand]: true, code: "E_USAGE", message: "m", details: {} })).toBe(false);
+
     const hostile = new Proxy({}, { get: () => { throw new Error("trap"); }, getPrototypeOf: () => { throw new Error("trap"); } });
     expect(isCairnError(hostile)).toBe(false);
   });
