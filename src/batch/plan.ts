@@ -92,7 +92,7 @@ const RUN_ARTIFACT_ROOT: Readonly<Record<RunArtifactRole, (runId: string) => str
 const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run report"]);
 
 /**
- * How a run gets one of its artifacts back once it is tombstoned or collected (`loss`). The plan:
+ * How a run gets one of its artifacts back once it is tombstoned or collected. The plan:
  * the same `cairn run` command stores the same plan again (a put of the same bytes revives a
  * tombstone or stores swept bytes again, store §5.10) and the run goes on from its committed
  * pulses. The function bundle and the input (and a `files` input's files): the same `cairn run`
@@ -100,13 +100,11 @@ const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run
  * unfinished or finished. The manifest, the report, the output and the failures artifact: with
  * both roots unpinned, `resume` writes them again from the committed pulses, executing nothing
  * (as for an oversized manifest, manifest.ts `requireReadableManifest`); the report root too, so
- * that the new report takes the old one's place. A pulse's records or attempt log: the same, and
- * that pulse is executed again (`findCommittedPulse` reuses a pulse only while both are present),
- * which stores them again. A slice: no command stores it again for a committed pulse (a pulse
- * reused by `resume` is not executed, and its slice is not put); a tombstoned one is still
- * readable as of a snapshot taken before it was deleted, and a put of those bytes revives it.
+ * that the new report takes the old one's place. A pulse's slice, records or attempt log: the
+ * same, and that pulse is executed again (pulse.ts `findCommittedPulse` reuses a pulse only while
+ * all three are present), which stores them again.
  */
-export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole, digest: Digest, loss: ArtifactLoss): string {
+export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
   const unpinResume = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
   switch (role) {
     case "plan":
@@ -115,13 +113,10 @@ export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole, dige
     case "input":
     case "input file":
       return "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
+    case "slice":
     case "records":
     case "attempt log":
-      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
-    case "slice":
-      return loss === "tombstoned"
-        ? `No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it); a snapshot taken before the deletion still holds it: cairn store get ${digest} --snapshot <name> -o <file>, then cairn store put <file> revives it`
-        : "No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it)";
+      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
     default:
       return `To write it again from the run's committed pulses: ${unpinResume}`;
   }
@@ -176,7 +171,7 @@ export function lostRunArtifactFinding(store: Store, runId: string, err: CairnEr
   const lost = lostRunArtifactRead(store, err, roleOf);
   if (lost === undefined) return `${what}: ${err.message}`;
   const subject = what.includes(lost.digest) ? what : `${what}: its ${lost.role} ${lost.digest}`;
-  return `${subject} ${ARTIFACT_LOSS_TEXT[lost.loss]}. ${lostRunArtifactRemedy(runId, lost.role, lost.digest, lost.loss)}`;
+  return `${subject} ${ARTIFACT_LOSS_TEXT[lost.loss]}. ${lostRunArtifactRemedy(runId, lost.role)}`;
 }
 
 function lostRunArtifactRead(store: Store, err: unknown, roleOf: (digest: Digest) => RunArtifactRole | undefined): { role: RunArtifactRole; digest: Digest; loss: ArtifactLoss } | undefined {
@@ -194,7 +189,7 @@ function lostRunArtifact(store: Store, runId: string, role: RunArtifactRole, dig
   if (loss === undefined) return undefined;
   const root = RUN_ARTIFACT_ROOT[role](runId);
   const where = `${pulse === undefined ? "" : `pulse ${pulse}, `}${OWN_ROOT.has(role) ? root : `held by ${root}`}`;
-  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${where}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role, digest, loss)}`, {
+  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId}: its ${role} ${digest} (${where}) ${ARTIFACT_LOSS_TEXT[loss]}. ${lostRunArtifactRemedy(runId, role)}`, {
     runId, role, digest, root, reason: loss, ...(pulse === undefined ? {} : { pulse }),
   });
 }

@@ -542,8 +542,9 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
   // The receipt outlives its outputs if gc collected them: then the pulse simply runs again
-  // (recording the same receipt again is idempotent).
-  for (const d of attempts === undefined ? [records] : [records, attempts]) {
+  // (recording the same receipt again is idempotent). So does its slice, which verify and replay
+  // read: one tombstoned or collected is stored again by running the pulse again.
+  for (const d of attempts === undefined ? [sliceDigest, records] : [sliceDigest, records, attempts]) {
     if (!store.has(d) || store.stat(d).state !== "present") return undefined;
   }
   // Read a window at a time: the pulse's texts are held (the scheduler counts them), not also

@@ -33,10 +33,9 @@ const DELETED = "is deleted from the store (tombstoned)";
 function unpinResume(id: string): string {
   return `cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id}`;
 }
-const rerunPulse = (id: string): string => `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
+const rerunPulse = (id: string): string => `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
 const rewrite = (id: string): string => `To write it again from the run's committed pulses: ${unpinResume(id)}`;
-const sliceRemedy = (d: Digest): string =>
-  `No cairn command stores a committed pulse's slice again (resume reuses the pulse without executing it); a snapshot taken before the deletion still holds it: cairn store get ${d} --snapshot <name> -o <file>, then cairn store put <file> revives it`;
+
 const RUN_AGAIN =
   "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
 
@@ -93,31 +92,27 @@ describe("a finished run's pulse artifacts deleted since the run", () => {
     expect(store.has(log)).toBe(true);
   });
 
-  it("slice: verify's input_mismatch and artifact_tampered findings and replay's E_NOT_FOUND name it; a snapshot from before restores it", async () => {
-    const { store, id, m } = await finished();
+  it("slice: verify's input_mismatch and artifact_tampered findings and replay's E_NOT_FOUND name it; the remedy (its pulse executed again) stores it again", async () => {
+    const { store, id, m, manifestDigest } = await finished();
     const p = m.pulses[0] as Pulse;
     const name = nameOf(p);
-    store.createSnapshot("before");
     store.delete(p.slice);
-    const coverage = { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice} ${DELETED}. ${sliceRemedy(p.slice)}` };
+    const sliceRemedy = (): string => rerunPulse(id);
+    const coverage = { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice} ${DELETED}. ${sliceRemedy()}` };
     expect((await verifyRun(store, id)).problems.filter((x) => x.pulse === name)).toEqual([coverage]);
     const rex = await verifyRun(store, id, { reexecute: true });
     expect(rex.problems.filter((x) => x.pulse === name)).toEqual([
       coverage,
-      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its slice ${p.slice} ${DELETED}. ${sliceRemedy(p.slice)}` },
+      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its slice ${p.slice} ${DELETED}. ${sliceRemedy()}` },
     ]);
     const e = await expectCairnError(replay(store, id, name), "E_NOT_FOUND");
     expect([e.message, e.details]).toEqual([
-      `run ${id}: its slice ${p.slice} (pulse ${name}, held by run:${id}) ${DELETED}. ${sliceRemedy(p.slice)}`,
+      `run ${id}: its slice ${p.slice} (pulse ${name}, held by run:${id}) ${DELETED}. ${sliceRemedy()}`,
       { runId: id, role: "slice", digest: p.slice, root: `run:${id}`, reason: "tombstoned", pulse: name },
     ]);
-    // What the remedy says: resume does not store it again; the snapshot's bytes put again do.
-    store.unpin(`run:${id}:manifest`);
-    store.unpin(`run:${id}:report`);
-    await resume(store, id);
-    expect(store.has(p.slice)).toBe(false);
-    expect(store.putBytes(store.at("before").get(p.slice)).digest).toBe(p.slice);
-    expect((await verifyRun(store, id, { reexecute: true })).ok).toBe(true);
+    // What the remedy says: resume executes that pulse again, which stores its slice again.
+    await unpinAndResume(store, id, manifestDigest);
+    expect(store.stat(p.slice).state).toBe("present");
     expect((await replay(store, id, name)).matches).toBe(true);
   });
 });
