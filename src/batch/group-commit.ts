@@ -7,17 +7,20 @@
  * grouping, only how many SQLite transactions (and, with full durability, fsyncs) it takes.
  *
  * A commit is queued and flushed on the next `setImmediate`, so a lone pulse waits one tick.
- * At most GROUP_COMMIT_MAX pulses go into one transaction.
+ * At most GROUP_COMMIT_MAX pulses go into one transaction. SQLite keeps the group's savepoint
+ * journal in memory (catalog.ts `withMemoryJournal`: truncated as each pulse's savepoint is
+ * released, so it holds one pulse's pages), not in a file it makes and unlinks in TMPDIR per group.
  *
- * An error of SQLite itself inside a pulse's savepoint (a full disk or TMPDIR — SQLite spills
- * savepoints' statement journals to the OS temp directory —, an I/O error: `isSqliteFailure`) is
+ * An error of SQLite itself inside a pulse's savepoint (a full disk, an I/O error:
+ * `isSqliteFailure`) is
  * not the pulse's alone: SQLite may already have rolled back the whole transaction, after which
  * the next pulses would run outside it and the outer COMMIT fail with "cannot commit - no
  * transaction is active". So it ends the group: the outer transaction is rolled back and every
- * pulse of the group rejects with that error (`groupError`: a SQLITE_FULL also names TMPDIR).
+ * pulse of the group rejects with that error (`groupError`).
  */
-import { tmpdir } from "node:os";
+
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
+import { withMemoryJournal } from "../store/catalog.js";
 import type { Store } from "../store/store.js";
 
 /** Most pulse commits in one store transaction. */
@@ -47,20 +50,18 @@ function sqliteFull(err: unknown): boolean {
 }
 
 /**
- * The error a group ends with after a pulse's savepoint met `err` (isSqliteFailure): a
- * SQLITE_FULL is E_STORE_IO that also names the OS temp directory, where SQLite writes its
- * temporary files, since the store's own file system is not the only one that can be full;
- * any other is `err` itself (a store error, already coded, or the driver's own).
+ * The error a group ends with after a pulse's savepoint met `err` (isSqliteFailure): the
+ * store's own error as it is (a full volume already says so, store/volume-full.ts); the
+ * driver's raw SQLITE_FULL is E_STORE_IO saying that the store's file system is full (the
+ * group's savepoint journal is in memory, `withMemoryJournal`: no file of it goes to TMPDIR,
+ * where earlier builds wrote it); any other is `err` itself.
  */
 function groupError(err: unknown): unknown {
-  if (!sqliteFull(err)) return err;
-  const dir = tmpdir();
-  const message = (err as Error).message;
-  const details = isCairnError(err) ? err.details : {};
+  if (!sqliteFull(err) || isCairnError(err)) return err;
   return new CairnError(
     ErrorCode.STORE_IO,
-    `${message} (SQLite writes the catalog and, for a transaction's savepoints, temporary files in the OS temp directory ${dir} ($TMPDIR): either file system may be full; free space, or set TMPDIR to a writable directory with room, then resume the run)`,
-    { ...details, tmpdir: dir },
+    `${(err as Error).message} (the store's catalog could not be written: its file system is full; free space, then resume the run)`,
+    { sqliteCode: "SQLITE_FULL" },
     { cause: err },
   );
 }
@@ -97,16 +98,18 @@ export class GroupCommitter {
     }
     const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
-      this.store.transaction(() => {
-        for (const c of group) {
-          try {
-            results.push({ ok: true, value: this.store.transaction(c.fn) });
-          } catch (error) {
-            if (isSqliteFailure(error)) throw groupError(error); // not the pulse's alone: end the group
-            results.push({ ok: false, error });
+      withMemoryJournal(() =>
+        this.store.transaction(() => {
+          for (const c of group) {
+            try {
+              results.push({ ok: true, value: this.store.transaction(c.fn) });
+            } catch (error) {
+              if (isSqliteFailure(error)) throw groupError(error); // not the pulse's alone: end the group
+              results.push({ ok: false, error });
+            }
           }
-        }
-      });
+        }),
+      );
     } catch (error) {
       for (const c of group) c.reject(error); // the outer commit failed: nothing of the group is committed
       return;

@@ -31,6 +31,35 @@ export function checkDurability(value: unknown): Durability {
 /** SQLite page cache of the catalog connection (grows lazily up to this). */
 export const DEFAULT_CATALOG_CACHE_BYTES = 64 * 1024 * 1024;
 
+/** SQLite's `PRAGMA temp_store` value that keeps a connection's temporary files in memory. */
+const TEMP_STORE_MEMORY = 2;
+
+/**
+ * Set while `withMemoryJournal` runs: the outermost transaction a catalog starts then keeps its
+ * savepoints' sub-journal in memory (`Catalog.tx`). Set and cleared around a synchronous call.
+ */
+let memoryJournalScope = false;
+
+/**
+ * Runs `run` (synchronous; it starts one outermost catalog transaction, e.g. `store.transaction`)
+ * so that SQLite keeps that transaction's savepoint sub-journal in memory, not in a file it
+ * creates, writes and unlinks in TMPDIR: the batch engine's group commit, whose pulses each open a
+ * savepoint and nest ~ten more (each store write), re-journaling the pages they change (~28 pages
+ * a one-EU pulse, past SQLite's 64 KiB in-memory spill threshold). The in-memory sub-journal is
+ * truncated whenever the transaction's outermost savepoint is released (a pulse), so it holds at
+ * most what one savepoint journaled (~0.5 MB for a 1024-EU pulse). Any other temporary storage of
+ * that transaction (TEMP tables, sorts) would be in memory too: `run` only writes records.
+ */
+export function withMemoryJournal<T>(run: () => T): T {
+  const outer = memoryJournalScope;
+  memoryJournalScope = true;
+  try {
+    return run();
+  } finally {
+    memoryJournalScope = outer;
+  }
+}
+
 /** Statement cache size bound (distinct SQL texts are few and fixed). */
 const MAX_CACHED_STATEMENTS = 256;
 
@@ -255,6 +284,27 @@ export class Catalog {
    */
   tx<T>(fn: () => T): T {
     if (this.readOnly) throw new CairnError(ErrorCode.USAGE, "store opened read-only");
+    if (this.depth === 0 && memoryJournalScope) return this.withTempStore(TEMP_STORE_MEMORY, () => this.txNow(fn));
+    return this.txNow(fn);
+  }
+
+  /**
+   * Runs `fn` (an outermost transaction) with `PRAGMA temp_store = value`, then sets back the
+   * previous value. SQLite fixes where a transaction's sub-journal lives when it starts writing,
+   * and allows the change outside a transaction only (changing it closes the TEMP database: no
+   * TEMP table outlives a call here, gc drops its own before it returns).
+   */
+  private withTempStore<T>(value: number, fn: () => T): T {
+    const prev = (this.stmt("PRAGMA temp_store").get() as { temp_store: number }).temp_store;
+    this.stmt(`PRAGMA temp_store = ${value}`).run();
+    try {
+      return fn();
+    } finally {
+      this.stmt(`PRAGMA temp_store = ${prev}`).run();
+    }
+  }
+
+  private txNow<T>(fn: () => T): T {
     const saved = this.next;
     const outer = this.depth === 0;
     const commitMark = this.afterCommit.length;

@@ -142,6 +142,20 @@ export interface LineageLimits {
 
 const LINEAGE_LIMITS: LineageLimits = { maxEdges: MAX_LINEAGE_EDGES, maxNodes: MAX_LINEAGE_NODES };
 
+/** An edge's input checked (type and role names, 1..MAX_EDGE_NODES digests a side) and copied. */
+function checkedEdgeInput(e: EdgeInput): EdgeInput {
+  checkName("edge type", e.type);
+  checkName("edge role", e.role);
+  for (const side of ["from", "to"] as const) {
+    const nodes = e[side];
+    if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_EDGE_NODES) {
+      throw new CairnError(ErrorCode.USAGE, `edge ${side} must list 1..${MAX_EDGE_NODES} digests`, { field: side });
+    }
+    nodes.forEach((d, i) => parseDigest(d, `edge ${side}[${i}]`));
+  }
+  return { from: [...e.from], to: [...e.to], type: e.type, role: e.role };
+}
+
 export class Edges {
   constructor(
     private readonly cat: Catalog,
@@ -149,39 +163,45 @@ export class Edges {
     private readonly limits: LineageLimits = LINEAGE_LIMITS,
   ) {}
 
+  /** Records an edge (idempotent: an edge already recorded is returned as it is), in its own savepoint. */
   add(e: EdgeInput): EdgeRecord {
-    checkName("edge type", e.type);
-    checkName("edge role", e.role);
-    for (const side of ["from", "to"] as const) {
-      const nodes = e[side];
-      if (!Array.isArray(nodes) || nodes.length === 0 || nodes.length > MAX_EDGE_NODES) {
-        throw new CairnError(ErrorCode.USAGE, `edge ${side} must list 1..${MAX_EDGE_NODES} digests`, { field: side });
-      }
-      nodes.forEach((d, i) => parseDigest(d, `edge ${side}[${i}]`));
-    }
-    const input: EdgeInput = { from: [...e.from], to: [...e.to], type: e.type, role: e.role };
+    const input = checkedEdgeInput(e);
+    return this.cat.tx(() => this.write(input));
+  }
+
+  /**
+   * `add` without a savepoint of its own, for a store operation that records edges inside its own
+   * `cat.tx` and lets every error of theirs propagate (receipts' `record`): that transaction, which
+   * rolls back as a whole, already makes the edge all-or-nothing. Never for a caller that catches
+   * a failed add and goes on, as that could leave an edge's row without its nodes.
+   */
+  addInCallerTx(e: EdgeInput): EdgeRecord {
+    if (!this.cat.inTransaction) throw new CairnError(ErrorCode.INTERNAL, "addInCallerTx outside a transaction");
+    return this.write(checkedEdgeInput(e));
+  }
+
+  /** The writes of `add` (inside a transaction). */
+  private write(input: EdgeInput): EdgeRecord {
     const id = edgeId(input);
     const idBytes = digestToBytes(id);
-    return this.cat.tx(() => {
-      const existing = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(idBytes) as { logseq: number } | undefined;
-      if (existing !== undefined) {
-        this.byLogseq(existing.logseq); // checked as any read: a rewritten row is E_STORE_CORRUPT, not "already there"
-        return { ...input, edgeId: id, logseq: existing.logseq };
-      }
-      for (const side of ["from", "to"] as const) {
-        for (const d of input[side]) {
-          if (!this.artifacts.known(d)) {
-            throw new CairnError(ErrorCode.DANGLING_REFERENCE, `edge ${side} node ${d} is not an artifact in this store`, { digest: d, field: side });
-          }
+    const existing = this.cat.stmt("SELECT logseq FROM edges WHERE edge_id = ?").get(idBytes) as { logseq: number } | undefined;
+    if (existing !== undefined) {
+      this.byLogseq(existing.logseq); // checked as any read: a rewritten row is E_STORE_CORRUPT, not "already there"
+      return { ...input, edgeId: id, logseq: existing.logseq };
+    }
+    for (const side of ["from", "to"] as const) {
+      for (const d of input[side]) {
+        if (!this.artifacts.known(d)) {
+          throw new CairnError(ErrorCode.DANGLING_REFERENCE, `edge ${side} node ${d} is not an artifact in this store`, { digest: d, field: side });
         }
       }
-      const logseq = this.cat.allocLogseq();
-      this.cat.stmt("INSERT INTO edges(logseq, edge_id, edge_type, role) VALUES (?, ?, ?, ?)").run(logseq, idBytes, input.type, input.role);
-      const ins = this.cat.stmt("INSERT INTO edge_nodes(edge_logseq, side, pos, node) VALUES (?, ?, ?, ?)");
-      input.from.forEach((d, i) => ins.run(logseq, 0, i, digestToBytes(d)));
-      input.to.forEach((d, i) => ins.run(logseq, 1, i, digestToBytes(d)));
-      return { ...input, edgeId: id, logseq };
-    });
+    }
+    const logseq = this.cat.allocLogseq();
+    this.cat.stmt("INSERT INTO edges(logseq, edge_id, edge_type, role) VALUES (?, ?, ?, ?)").run(logseq, idBytes, input.type, input.role);
+    const ins = this.cat.stmt("INSERT INTO edge_nodes(edge_logseq, side, pos, node) VALUES (?, ?, ?, ?)");
+    input.from.forEach((d, i) => ins.run(logseq, 0, i, digestToBytes(d)));
+    input.to.forEach((d, i) => ins.run(logseq, 1, i, digestToBytes(d)));
+    return { ...input, edgeId: id, logseq };
   }
 
   /** The edge with this logseq (nodes in their recorded order), checked against its id (`checkedEdge`). */

@@ -13,7 +13,8 @@
  *
  * Bounded memory: nothing gc holds in the JS heap grows with the store. Marking runs inside
  * SQLite, in TEMP tables (the bundled SQLite is built with SQLITE_TEMP_STORE=1 and the
- * catalog never sets temp_store, so they live in a temporary file behind SQLite's page cache):
+ * catalog sets temp_store only around the batch engine's group commits, catalog.ts
+ * `withMemoryJournal`, never around gc, so they live in a temporary file behind SQLite's page cache):
  * `gc_marked` holds every marked digest with the breadth-first generation that reached it;
  * the newest generation is the frontier, expanded by one INSERT … SELECT over edges and
  * edge_nodes (through the edge_nodes(node, side, edge_logseq) index) per generation until a

@@ -172,7 +172,8 @@ export class Receipts {
       this.cat
         .stmt("INSERT INTO receipts(logseq, digest, action_key, body, timing) VALUES (?, ?, ?, ?, ?)")
         .run(logseq, digestToBytes(art.digest), digestToBytes(key), bytes.toString("utf8"), timing === undefined ? null : canonicalize(timing));
-      for (const e of receiptEdges(art.digest, body)) this.edges.add(e);
+      // In this transaction's savepoint: an edge that fails rolls back the whole receipt.
+      for (const e of receiptEdges(art.digest, body)) this.edges.addInCallerTx(e);
       const r: Receipt = { ...body, digest: art.digest, actionKey: key, logseq };
       if (timing !== undefined) r.timing = timing;
       return { ...r, created: true };

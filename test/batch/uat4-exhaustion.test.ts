@@ -96,15 +96,15 @@ describe("F6: a SQLite failure inside a pulse's savepoint ends the group", () =>
     return openStore({ dir: join(dir, name), durability: "normal" });
   }
 
-  it("SQLITE_FULL after SQLite rolled the transaction back: every pulse rejects with E_STORE_IO naming TMPDIR, nothing is committed", async () => {
+  it("SQLITE_FULL after SQLite rolled the transaction back: every pulse rejects with the store's E_STORE_IO naming the catalog, nothing is committed", async () => {
     const store = storeAt("s-full");
     try {
       const catalog = (store as unknown as { parts: { catalog: { db: Database.Database } } }).parts.catalog.db;
       const committer = new GroupCommitter(store);
       const first = committer.commit(() => {
         store.putBytes(Buffer.from("first pulse"));
-        // What SQLite does when it cannot write a savepoint's statement journal in a full TMPDIR:
-        // it rolls back the whole transaction and the statement fails with SQLITE_FULL.
+        // What SQLite does when it cannot grow the catalog's WAL on a full volume: it rolls back
+        // the whole transaction and the statement fails with SQLITE_FULL.
         catalog.exec("ROLLBACK");
         throw new Database.SqliteError("database or disk is full", "SQLITE_FULL");
       });
@@ -115,8 +115,9 @@ describe("F6: a SQLite failure inside a pulse's savepoint ends the group", () =>
         const err = (r as PromiseRejectedResult).reason as unknown;
         expect(isCairnError(err, "E_STORE_IO")).toBe(true);
         expect((err as CairnError).message).toContain("database or disk is full");
-        expect((err as CairnError).message).toContain(`OS temp directory ${tmpdir()} ($TMPDIR)`);
-        expect((err as CairnError).details).toMatchObject({ sqliteCode: "SQLITE_FULL", tmpdir: tmpdir() });
+        expect((err as CairnError).message).toContain(`cannot write catalog ${join(dir, "s-full", "catalog.sqlite")}`);
+        expect((err as CairnError).message).not.toContain("TMPDIR"); // the group's savepoint journal is in memory (group-commit.ts)
+        expect((err as CairnError).details).toMatchObject({ sqliteCode: "SQLITE_FULL" });
       }
       // Neither pulse's writes are in the store, and it takes the next transaction as usual.
       expect([...store.list()].length).toBe(0);
