@@ -19,6 +19,7 @@
  * pulse of the group rejects with that error (`groupError`).
  */
 
+import { tmpdir } from "node:os";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { withMemoryJournal } from "../store/catalog.js";
 import type { Store } from "../store/store.js";
@@ -51,17 +52,16 @@ function sqliteFull(err: unknown): boolean {
 
 /**
  * The error a group ends with after a pulse's savepoint met `err` (isSqliteFailure): the
- * store's own error as it is (a full volume already says so, store/volume-full.ts); the
- * driver's raw SQLITE_FULL is E_STORE_IO saying that the store's file system is full (the
- * group's savepoint journal is in memory, `withMemoryJournal`: no file of it goes to TMPDIR,
- * where earlier builds wrote it); any other is `err` itself.
+ * store's own error as it is (a SQLITE_FULL names the store's file system and TMPDIR,
+ * catalog.ts `storeErrorOf`); the driver's raw SQLITE_FULL is E_STORE_IO saying the same; any
+ * other is `err` itself.
  */
 function groupError(err: unknown): unknown {
   if (!sqliteFull(err) || isCairnError(err)) return err;
   return new CairnError(
     ErrorCode.STORE_IO,
-    `${(err as Error).message} (the store's catalog could not be written: its file system is full; free space, then resume the run)`,
-    { sqliteCode: "SQLITE_FULL" },
+    `${(err as Error).message} (the store's file system or the OS temp directory ${tmpdir()} ($TMPDIR), where SQLite writes its temporary files, is full: free space, or set TMPDIR to a directory with room, then resume the run)`,
+    { sqliteCode: "SQLITE_FULL", tmpdir: tmpdir() },
     { cause: err },
   );
 }

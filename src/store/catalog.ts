@@ -5,6 +5,7 @@
  * transaction rolls back, so logseqs never have gaps.
  */
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, dirname } from "node:path";
 import Database from "better-sqlite3";
 import { CairnError, ErrorCode } from "../core/errors.js";
@@ -296,8 +297,10 @@ export class Catalog {
    */
   private withTempStore<T>(value: number, fn: () => T): T {
     const prev = (this.stmt("PRAGMA temp_store").get() as { temp_store: number }).temp_store;
-    this.stmt(`PRAGMA temp_store = ${value}`).run();
     try {
+      // Inside the try: SQLite applies a pragma when it prepares it, so a set whose run then
+      // throws (the connection busy with an iterator) has changed it all the same.
+      this.stmt(`PRAGMA temp_store = ${value}`).run();
       return fn();
     } finally {
       this.stmt(`PRAGMA temp_store = ${prev}`).run();
@@ -403,6 +406,12 @@ export function storeErrorOf(path: string, err: unknown): unknown {
   const msg = (err as Error).message;
   const readOnly = code.startsWith("SQLITE_READONLY");
   const verb = readOnly || code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR_WRITE") || code.startsWith("SQLITE_IOERR_FSYNC") ? "write" : "use";
+  if (code === "SQLITE_FULL") {
+    // SQLite also writes temporary files (a large savepoint's journal, a sort) in the OS temp directory.
+    const dir = tmpdir();
+    const hint = `; the store's file system or the OS temp directory ${dir} ($TMPDIR), where SQLite writes its temporary files, is full: free space, or set TMPDIR to a directory with room`;
+    return new CairnError(ErrorCode.STORE_IO, `cannot write catalog ${path}: ${msg}${hint}`, { path, sqliteCode: code, tmpdir: dir }, { cause: err });
+  }
   const hint = readOnly
     ? `; this process needs write access to it, to its ${basename(path)}-wal and ${basename(path)}-shm files and to the store directory ${dirname(path)}`
     : "";

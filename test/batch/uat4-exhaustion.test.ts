@@ -96,7 +96,7 @@ describe("F6: a SQLite failure inside a pulse's savepoint ends the group", () =>
     return openStore({ dir: join(dir, name), durability: "normal" });
   }
 
-  it("SQLITE_FULL after SQLite rolled the transaction back: every pulse rejects with the store's E_STORE_IO naming the catalog, nothing is committed", async () => {
+  it("SQLITE_FULL after SQLite rolled the transaction back: every pulse rejects with the store's E_STORE_IO naming the catalog and TMPDIR, nothing is committed", async () => {
     const store = storeAt("s-full");
     try {
       const catalog = (store as unknown as { parts: { catalog: { db: Database.Database } } }).parts.catalog.db;
@@ -116,8 +116,8 @@ describe("F6: a SQLite failure inside a pulse's savepoint ends the group", () =>
         expect(isCairnError(err, "E_STORE_IO")).toBe(true);
         expect((err as CairnError).message).toContain("database or disk is full");
         expect((err as CairnError).message).toContain(`cannot write catalog ${join(dir, "s-full", "catalog.sqlite")}`);
-        expect((err as CairnError).message).not.toContain("TMPDIR"); // the group's savepoint journal is in memory (group-commit.ts)
-        expect((err as CairnError).details).toMatchObject({ sqliteCode: "SQLITE_FULL" });
+        expect((err as CairnError).message).toContain(`the OS temp directory ${tmpdir()} ($TMPDIR), where SQLite writes its temporary files, is full`);
+        expect((err as CairnError).details).toMatchObject({ sqliteCode: "SQLITE_FULL", tmpdir: tmpdir() });
       }
       // Neither pulse's writes are in the store, and it takes the next transaction as usual.
       expect([...store.list()].length).toBe(0);

@@ -13,6 +13,7 @@
  *   a page opening reads; fsck cannot open such a catalog either, so no "run cairn fsck").
  */
 import { closeSync, openSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -72,9 +73,10 @@ describe("catalog writes SQLite refuses", () => {
     const db = catalogOf(s).db;
     const catalog = join(dir, "catalog.sqlite");
     db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
-    const message = `cannot write catalog ${catalog}: database or disk is full`;
+    // Either file system may be the full one: SQLite writes temporary files in the OS temp directory.
+    const message = `cannot write catalog ${catalog}: database or disk is full; the store's file system or the OS temp directory ${tmpdir()} ($TMPDIR), where SQLite writes its temporary files, is full: free space, or set TMPDIR to a directory with room`;
     const e = expectCairn(() => s.putBytes(Buffer.alloc(30_000, 3)), ErrorCode.STORE_IO, message);
-    expect(e.details).toEqual({ path: catalog, sqliteCode: "SQLITE_FULL" });
+    expect(e.details).toEqual({ path: catalog, sqliteCode: "SQLITE_FULL", tmpdir: tmpdir() });
     expect(() => {
       for (let i = 0; i < 5000; i++) s.createSnapshot(`s${i}`); // until the free space of its pages is used up
     }).toThrow(message);
