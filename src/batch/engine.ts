@@ -31,7 +31,7 @@ import { OrderIndex } from "./order-index.js";
 import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, SliceWriter, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, restoreSlice, SliceWriter, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
@@ -400,7 +400,10 @@ async function execute(
       scheduler.addOutput(sp, held, r.texts.length); // its records, held as texts
       // Reused pulses are audited too: a resumed run samples the same pulses as a fresh one.
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditCommittedPulse(pulseRunner, spec, r);
-      store.transaction(() => linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]));
+      store.transaction(() => {
+        restoreSlice(store, spec); // deleted since it was committed: stored again, so verify and replay can read it
+        linkToPlan(store, planDigest, [r.slice, r.records, ...(r.attempts === null ? [] : [r.attempts])]);
+      });
       progress.pulsesReused++;
     }
     if (spill !== undefined) {

@@ -100,9 +100,10 @@ const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run
  * unfinished or finished. The manifest, the report, the output and the failures artifact: with
  * both roots unpinned, `resume` writes them again from the committed pulses, executing nothing
  * (as for an oversized manifest, manifest.ts `requireReadableManifest`); the report root too, so
- * that the new report takes the old one's place. A pulse's slice, records or attempt log: the
- * same, and that pulse is executed again (pulse.ts `findCommittedPulse` reuses a pulse only while
- * all three are present), which stores them again.
+ * that the new report takes the old one's place. A pulse's records or attempt log: the same, and
+ * that pulse is executed again (pulse.ts `findCommittedPulse` reuses a pulse only while both are
+ * present), which stores them again. A pulse's slice: the same, and resume, which reads the input
+ * again, stores it again as it reuses the pulse (pulse.ts `restoreSlice`).
  */
 export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
   const unpinResume = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
@@ -114,9 +115,10 @@ export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): str
     case "input file":
       return "To store it again, run the same cairn run command again (it stores the same input and function bundle before anything else; the run goes on from its committed pulses, or is reported as finished)";
     case "slice":
+      return `To store it again: ${unpinResume} (resume reads the input again and stores a reused pulse's missing slice again, executing nothing)`;
     case "records":
     case "attempt log":
-      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
     default:
       return `To write it again from the run's committed pulses: ${unpinResume}`;
   }

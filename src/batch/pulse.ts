@@ -535,6 +535,19 @@ export function linkToPlan(store: Store, plan: Digest, members: Digest[]): void 
   store.addEdge({ from: [plan], to: members, type: "contains", role: "pulse" });
 }
 
+/**
+ * A reused pulse's slice, stored again from `spec` (the same bytes: a put revives a tombstone or
+ * stores collected bytes again, store §5.10) when the store cannot return it: verify and replay
+ * read it. Not by running the pulse again, which a pulse with retries may not reproduce (its
+ * receipt would then conflict). In the caller's transaction.
+ */
+export function restoreSlice(store: Store, spec: PulseSpec): void {
+  const d = spec.sliceDigest;
+  if (store.has(d) && store.stat(d).state === "present") return;
+  const put = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
+  if (put !== d) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its slice stored as ${put}, expected ${d}`, { pulse: `${spec.partition}/${spec.index}` });
+}
+
 /** Loads a pulse that an earlier (interrupted) invocation already committed, if any. */
 export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): PulseResult | undefined {
   const sliceDigest = spec.sliceDigest;
@@ -542,9 +555,9 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
   // The receipt outlives its outputs if gc collected them: then the pulse simply runs again
-  // (recording the same receipt again is idempotent). So does its slice, which verify and replay
-  // read: one tombstoned or collected is stored again by running the pulse again.
-  for (const d of attempts === undefined ? [sliceDigest, records] : [sliceDigest, records, attempts]) {
+  // (recording the same receipt again is idempotent). A missing slice does not: the engine
+  // stores it again from the pulse's spec when it links the reused pulse (`restoreSlice`).
+  for (const d of attempts === undefined ? [records] : [records, attempts]) {
     if (!store.has(d) || store.stat(d).state !== "present") return undefined;
   }
   // Read a window at a time: the pulse's texts are held (the scheduler counts them), not also

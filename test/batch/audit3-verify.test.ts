@@ -128,7 +128,7 @@ describe("missing artifacts under --reexecute are findings", () => {
     store.delete(victim.records);
     // Named with the remedy since 2026-11-27 (test/batch/tail-tombstoned-pulse.test.ts); before, the store's bare "not found (deleted: tombstoned)".
     const id = r.runId;
-    const why = `is deleted from the store (tombstoned). To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+    const why = `is deleted from the store (tombstoned). To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
     const rep = await verifyRun(store, r.runId, { reexecute: true });
     expect(rep.ok).toBe(false);
     expect(rep.problems.filter((p) => p.code === "artifact_tampered")).toEqual([
@@ -146,7 +146,7 @@ describe("missing artifacts under --reexecute are findings", () => {
     store.delete(victim.slice);
     // Named with the remedy since 2026-11-27 (test/batch/tail-tombstoned-pulse.test.ts); before, the store's bare "not found (deleted: tombstoned)".
     const id = r.runId;
-    const why = `is deleted from the store (tombstoned). To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+    const why = `is deleted from the store (tombstoned). To store it again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (resume reads the input again and stores a reused pulse's missing slice again, executing nothing)`;
     const rep = await verifyRun(store, r.runId, { reexecute: true });
     expect(rep.problems.filter((p) => p.pulse === name)).toEqual([
       { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${victim.slice} ${why}` },

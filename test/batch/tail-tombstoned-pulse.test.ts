@@ -33,7 +33,7 @@ const DELETED = "is deleted from the store (tombstoned)";
 function unpinResume(id: string): string {
   return `cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id}`;
 }
-const rerunPulse = (id: string): string => `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+const rerunPulse = (id: string): string => `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
 const rewrite = (id: string): string => `To write it again from the run's committed pulses: ${unpinResume(id)}`;
 
 const RUN_AGAIN =
@@ -92,12 +92,12 @@ describe("a finished run's pulse artifacts deleted since the run", () => {
     expect(store.has(log)).toBe(true);
   });
 
-  it("slice: verify's input_mismatch and artifact_tampered findings and replay's E_NOT_FOUND name it; the remedy (its pulse executed again) stores it again", async () => {
+  it("slice: verify's input_mismatch and artifact_tampered findings and replay's E_NOT_FOUND name it; the remedy stores it again", async () => {
     const { store, id, m, manifestDigest } = await finished();
     const p = m.pulses[0] as Pulse;
     const name = nameOf(p);
     store.delete(p.slice);
-    const sliceRemedy = (): string => rerunPulse(id);
+    const sliceRemedy = (): string => `To store it again: ${unpinResume(id)} (resume reads the input again and stores a reused pulse's missing slice again, executing nothing)`;
     const coverage = { code: "input_mismatch", pulse: name, message: `pulse ${name}: slice ${p.slice} ${DELETED}. ${sliceRemedy()}` };
     expect((await verifyRun(store, id)).problems.filter((x) => x.pulse === name)).toEqual([coverage]);
     const rex = await verifyRun(store, id, { reexecute: true });
@@ -110,11 +110,32 @@ describe("a finished run's pulse artifacts deleted since the run", () => {
       `run ${id}: its slice ${p.slice} (pulse ${name}, held by run:${id}) ${DELETED}. ${sliceRemedy()}`,
       { runId: id, role: "slice", digest: p.slice, root: `run:${id}`, reason: "tombstoned", pulse: name },
     ]);
-    // What the remedy says: resume executes that pulse again, which stores its slice again.
+    // What the remedy says: resume stores the reused pulse's slice again.
     await unpinAndResume(store, id, manifestDigest);
     expect(store.stat(p.slice).state).toBe("present");
     expect((await replay(store, id, name)).matches).toBe(true);
   });
+
+  it("slice of a pulse whose EU failed once and passed on retry: resume stores it again without executing the pulse (executing it again would not retry, and its receipt would conflict)", async () => {
+    const { store } = scratch.store();
+    const marker = join(scratch.dir(), "failed-once");
+    const once = {
+      name: "once.mjs",
+      code: `import { existsSync, writeFileSync } from "node:fs";\nexport default (x) => { if (x.n === 7 && !existsSync(${JSON.stringify(marker)})) { writeFileSync(${JSON.stringify(marker)}, ""); throw new Error("transient"); } return x.n; };\n`,
+    };
+    const r = await run(store, DATA, once, { ...CONFIG, retries: 1 });
+    expect(r.counts).toMatchObject({ failed: 0, retried: 1 });
+    const m = manifestOf(store, r.runId);
+    for (const p of m.pulses) store.delete(p.slice);
+    store.unpin(`run:${r.runId}:manifest`);
+    store.unpin(`run:${r.runId}:report`);
+    let executed = 0;
+    const again = await resume(store, r.runId, { onProgress: (pr: Progress) => (executed = pr.pulsesDone - pr.pulsesReused) });
+    expect([again.manifestDigest, executed]).toEqual([r.manifestDigest, 0]);
+    for (const p of m.pulses) expect(store.stat(p.slice).state).toBe("present");
+    expect((await verifyRun(store, r.runId)).ok).toBe(true);
+  });
+
 });
 
 describe("a finished run's output or failures artifact deleted since the run", () => {

@@ -36,7 +36,7 @@ describe("cairn verify, replay and resume --out of a run with a pulse artifact o
     const p = m.pulses[0] as ManifestLike["pulses"][number];
     const name = `${p.partition}/${p.index}`;
     expect(cli(["store", "rm", p.slice]).status).toBe(0);
-    const remedy = `To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+    const remedy = `To store it again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (resume reads the input again and stores a reused pulse's missing slice again, executing nothing)`;
     for (const extra of [[], ["--reexecute"]]) {
       const v = cli(["--json", "verify", id, ...extra]);
       expect(v.status).toBe(1);
@@ -61,7 +61,7 @@ describe("cairn verify, replay and resume --out of a run with a pulse artifact o
     expect(cli(["store", "rm", p.records]).status).toBe(0);
     const v = cli(["--json", "verify", id]);
     expect(v.status).toBe(1);
-    const remedy = `To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose slice, records or attempt log is missing is executed again, the others are reused)`;
+    const remedy = `To store it again, execute its pulse again: cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
     expect(json<{ problems: Problem[] }>(v).problems).toContainEqual({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: records ${p.records} ${DELETED}. ${remedy}` });
     for (const args of [["store", "unpin", `run:${id}:manifest`], ["store", "unpin", `run:${id}:report`], ["resume", id]]) expect(cli(args).status).toBe(0);
     expect(cli(["verify", id, "--reexecute"]).status).toBe(0);
