@@ -286,11 +286,10 @@ async function execute(
   }
   if (done !== undefined) {
     if (starting !== undefined) await closeStarting(starting);
-    if (out !== undefined) {
-      // An output deleted since the run: named with the remedy, not the store's bare not-found.
-      requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
-      for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
-    }
+    // An output deleted since the run: named with the remedy, not the store's bare not-found
+    // (with --out), nor a finished run reported whose output cannot be read (without).
+    requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
+    if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
     // The final `done` report, as a run that executed sends it: a progress display completes.
     hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
     return resultOf(done.manifest, done.digest, true);

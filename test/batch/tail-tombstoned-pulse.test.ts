@@ -139,7 +139,7 @@ describe("a finished run's pulse artifacts deleted since the run", () => {
 });
 
 describe("a finished run's output or failures artifact deleted since the run", () => {
-  it("output: verify's finding, resume --out's and streamOutputs' E_NOT_FOUND name it; the remedy works", async () => {
+  it("output: verify's finding, resume's and run's (with or without --out) and streamOutputs' E_NOT_FOUND name it; the remedy works", async () => {
     const { store, id, m, manifestDigest } = await finished();
     const out = m.output.artifact;
     store.delete(out);
@@ -149,6 +149,11 @@ describe("a finished run's output or failures artifact deleted since the run", (
     const outFile = join(scratch.dir(), "out.jsonl");
     const e = await expectCairnError(resume(store, id, { outFile }), "E_NOT_FOUND");
     expect([e.message, e.details]).toEqual([want.message, want.details]);
+    // Without --out too: a finished run whose output cannot be read is not reported as finished.
+    const plain = await expectCairnError(resume(store, id), "E_NOT_FOUND");
+    expect([plain.message, plain.details]).toEqual([want.message, want.details]);
+    const again = await expectCairnError(run(store, DATA, FN, CONFIG), "E_NOT_FOUND");
+    expect([again.message, again.details]).toEqual([want.message, want.details]);
     const s = await expectCairnError((async () => { for await (const r of streamOutputs(store, id)) void r; })(), "E_NOT_FOUND");
     expect([s.message, s.details]).toEqual([want.message, want.details]);
     await unpinAndResume(store, id, manifestDigest);
