@@ -7,8 +7,9 @@
  *   list is in `{"ok": false, "errors": [...]}` on stdout and one `E_COMPILE_FAILED` error on
  *   stderr). On success it prints the snapshot digest, writes the sealed file to `--out` and,
  *   with `--store`/`$CAIRN_STORE`, stores the snapshot (content artifact + module bundles,
- *   root `cairn-wf-snapshot:<digest>`). `--out` is staged (`stageSealedOut`: its temp file
- *   written and synced, or the path opened), the store opened (created, locked) and `--out`
+ *   root `cairn-wf-snapshot:<digest>`). In order: an existing store is opened (locked), `--out`
+ *   staged (`stageSealedOut`: its temp file written and synced, or the path checked — access
+ *   W_OK — for one opened and written only at the commit), a new store created, `--out`
  *   committed: a store that cannot be opened leaves nothing written. A store that does not
  *   exist yet is created after the stage, so an `--out` that cannot be written leaves no new
  *   store (except a path written through out-file.ts — a device, a FIFO, another user's file —
@@ -222,7 +223,7 @@ function cannotWriteOut(path: string, err: unknown): CairnError {
  * previous FILE as it was; the temp file is removed on failure and at exit (temp-files.ts
  * `trackExitTemp`), and one left by a killed writer by the next `--out` of the same FILE (the
  * dead-writer rule of store/temp-files.ts). Everything else goes through store/out-file.ts:
- * the stage opens it (checking that it can be written), the commit writes `/dev/stdout` (and the
+ * the stage checks it (access W_OK; store/out-file.ts `OutFile.open` opens it at the first write), the commit writes `/dev/stdout` (and the
  * other names of this process's stdout/stderr) to the stream and other paths through, as a
  * shell redirection would (such a write failing after the store was created, or a rename
  * failing, is the one way a failed `--out` can still leave a new store). A failure is

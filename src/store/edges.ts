@@ -163,7 +163,7 @@ export class Edges {
     private readonly limits: LineageLimits = LINEAGE_LIMITS,
   ) {}
 
-  /** Records an edge (idempotent: an edge already recorded is returned as it is), in its own savepoint. */
+  /** Records an edge (idempotent: an edge already recorded is returned as it is), in its own transaction (a savepoint when nested). */
   add(e: EdgeInput): EdgeRecord {
     const input = checkedEdgeInput(e);
     return this.cat.tx(() => this.write(input));

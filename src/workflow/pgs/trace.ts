@@ -36,7 +36,7 @@
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createHash, type Hash } from "node:crypto";
-import { CairnError, ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
 import { writeAllSync, writeFileAtomicSync } from "../../store/fsutil.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, type TempWriter } from "../../store/temp-files.js";
 import { sha256, type Digest } from "../../core/digest.js";
@@ -526,7 +526,7 @@ export function emitRunError(trace: TraceWriter, err: unknown, detailOf: (err: u
     return err;
   } catch (limit) {
     if (!isTraceLimitError(limit) || limit.details.event !== "ERROR") throw limit;
-    const code = err instanceof CairnError ? err.code : ErrorCode.INTERNAL;
+    const code = isCairnError(err) ? err.code : ErrorCode.INTERNAL; // another copy's too, as cairn/run.ts records it
     // The effect goes in as the detail member only (the reserve must hold this event): its
     // sentence is in `err`'s message, which this event replaces.
     const ended = new CairnError(ErrorCode.LIMIT_EXCEEDED, `${limit.message}: the ERROR event of the run's ${code} error (not recorded in the trace)`, { ...limit.details, runError: code, ...(effect === undefined ? {} : { untracedEffect: { ...effect } }) }, { cause: err });
