@@ -12,15 +12,14 @@
  * released, so it holds one pulse's pages), not in a file it makes and unlinks in TMPDIR per group.
  *
  * An error of SQLite itself inside a pulse's savepoint (a full disk, an I/O error:
- * `isSqliteFailure`) is
- * not the pulse's alone: SQLite may already have rolled back the whole transaction, after which
- * the next pulses would run outside it and the outer COMMIT fail with "cannot commit - no
- * transaction is active". So it ends the group: the outer transaction is rolled back and every
- * pulse of the group rejects with that error (`groupError`).
+ * `isSqliteFailure`) is not the pulse's alone: SQLite may already have rolled back the whole
+ * transaction, after which the next pulses would run outside it and the outer COMMIT fail with
+ * "cannot commit - no transaction is active". So it ends the group: the outer transaction is
+ * rolled back and every pulse of the group rejects with that error, as the store reports it
+ * (`store.transaction` maps every SQLite failure, catalog.ts `storeErrorOf`: a SQLITE_FULL is
+ * E_STORE_IO naming the catalog and the OS temp directory).
  */
 
-import { tmpdir } from "node:os";
-import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { withMemoryJournal } from "../store/catalog.js";
 import type { Store } from "../store/store.js";
 
@@ -38,32 +37,6 @@ function isSqliteFailure(err: unknown): boolean {
     e = e.cause;
   }
   return false;
-}
-
-/** `err`, or an error it was made from, is SQLite's SQLITE_FULL ("database or disk is full"). */
-function sqliteFull(err: unknown): boolean {
-  let e: unknown = err;
-  for (let i = 0; i < MAX_CAUSE_DEPTH && e instanceof Error; i++) {
-    if ((e as { code?: unknown }).code === "SQLITE_FULL" || (isCairnError(e) && e.details.sqliteCode === "SQLITE_FULL")) return true;
-    e = e.cause;
-  }
-  return false;
-}
-
-/**
- * The error a group ends with after a pulse's savepoint met `err` (isSqliteFailure): the
- * store's own error as it is (a SQLITE_FULL names the store's file system and TMPDIR,
- * catalog.ts `storeErrorOf`); the driver's raw SQLITE_FULL is E_STORE_IO saying the same; any
- * other is `err` itself.
- */
-function groupError(err: unknown): unknown {
-  if (!sqliteFull(err) || isCairnError(err)) return err;
-  return new CairnError(
-    ErrorCode.STORE_IO,
-    `${(err as Error).message} (the store's file system or the OS temp directory ${tmpdir()} ($TMPDIR), where SQLite writes its temporary files, is full: free space, or set TMPDIR to a directory with room, then resume the run)`,
-    { sqliteCode: "SQLITE_FULL", tmpdir: tmpdir() },
-    { cause: err },
-  );
 }
 
 interface Pending {
@@ -104,7 +77,7 @@ export class GroupCommitter {
             try {
               results.push({ ok: true, value: this.store.transaction(c.fn) });
             } catch (error) {
-              if (isSqliteFailure(error)) throw groupError(error); // not the pulse's alone: end the group
+            if (isSqliteFailure(error)) throw error; // not the pulse's alone: end the group
               results.push({ ok: false, error });
             }
           }
