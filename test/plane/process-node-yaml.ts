@@ -1,10 +1,16 @@
 /**
  * Shared by the plane's open-root and evidence-store suites: the `node.yaml` of a node with one
  * process lane on a `local-process-weak` target, as the CLI's `--config` and `loadNodeConfig`
- * read it.
+ * read it; and the lane-bound workflow example (`examples/plane/workflow`) set up in a directory.
  */
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
+import { generateAuthorityKeyPair, type Ed25519KeyPair } from "../../src/plane/authority/ed25519.js";
+import { loadNodeConfig, type NodeConfig } from "../../src/plane/config/node-config.js";
+import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
+import { prepareSnapshot, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
+import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 
 export interface ProcessNodeYaml {
   /** The `evidence:` value, e.g. `{ jsonl: evidence.jsonl, store: true }`. */
@@ -34,4 +40,24 @@ targets: [{ target_id: local, lane_id: process, attestation_class: local-process
 evidence: ${n.evidence}
 `,
   );
+}
+
+const PLANE_WORKFLOW_EXAMPLE = new URL("../../examples/plane/workflow/", import.meta.url).pathname;
+
+/**
+ * The lane-bound workflow example in `dir`: its workflow and payload, `keys/wf.pub` of a fresh key
+ * pair, and its `node.yaml` (the example's own, or `WF_NODE` with this `evidence:` value);
+ * returns the compiled snapshot, the node config and the key pair.
+ */
+export async function planeWorkflowExample(dir: string, evidence?: string): Promise<{ pair: Ed25519KeyPair; snap: PreparedSnapshot; cfg: NodeConfig }> {
+  for (const f of ["shout.yaml", "payload.json"]) copyFileSync(join(PLANE_WORKFLOW_EXAMPLE, f), join(dir, f));
+  if (evidence === undefined) copyFileSync(join(PLANE_WORKFLOW_EXAMPLE, "node.yaml"), join(dir, "node.yaml"));
+  else writeProcessNodeYaml(dir, { ...WF_NODE, evidence });
+  const pair = generateAuthorityKeyPair();
+  mkdirSync(join(dir, "keys"));
+  writeFileSync(join(dir, "keys", "wf.pub"), pair.publicKeyPem);
+  const c = await compileWorkflows([join(dir, "shout.yaml")]);
+  expect(c.diagnostics).toEqual([]);
+  const snap = prepareSnapshot(verifySealedBytes(sealedFileBytes(c.content!).bytes, "snap"));
+  return { pair, snap, cfg: loadNodeConfig(join(dir, "node.yaml")) };
 }

@@ -6,22 +6,17 @@
  * the run's store. The same store (one Store handle; in the CLI the same directory, however
  * spelled) runs and links as before. Library side, then the BUILT cli (`CAIRN_TEST_CLI`).
  */
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/core/clock.js";
-import { generateAuthorityKeyPair } from "../../src/plane/authority/ed25519.js";
 import { buildNodeFromConfig } from "../../src/plane/config/build.js";
-import { loadNodeConfig } from "../../src/plane/config/node-config.js";
 import { sequentialIds } from "../../src/plane/contracts/ids.js";
 import { openStore, type Store } from "../../src/store/store.js";
-import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
 import { EVIDENCE_STORE_MISMATCH_REASON, LANE_EVIDENCE_EDGE_TYPE, runCairnWorkflowWithPlane } from "../../src/workflow/cairn/lane-step.js";
-import { prepareSnapshot } from "../../src/workflow/cairn/run.js";
-import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { fromPlain, type PyObject } from "../../src/workflow/pgs/value.js";
 import { cairn, CLI, TempDirs } from "../cli/helpers.js";
-import { WF_NODE, writeProcessNodeYaml } from "./process-node-yaml.js";
+import { planeWorkflowExample, WF_NODE, writeProcessNodeYaml } from "./process-node-yaml.js";
 
 const EXAMPLE = new URL("../../examples/plane/workflow/", import.meta.url).pathname;
 const T0 = 1_800_000_000_000;
@@ -40,15 +35,7 @@ function open(dir: string): Store {
 /** The example workflow (one process-lane step) compiled, its node config with `evidence.store: true`, a key pair. */
 async function example() {
   const dir = temps.make();
-  for (const f of ["shout.yaml", "payload.json"]) copyFileSync(join(EXAMPLE, f), join(dir, f));
-  writeProcessNodeYaml(dir, { ...WF_NODE, evidence: "{ jsonl: evidence.jsonl, store: true }" });
-  const pair = generateAuthorityKeyPair();
-  mkdirSync(join(dir, "keys"));
-  writeFileSync(join(dir, "keys", "wf.pub"), pair.publicKeyPem);
-  const c = await compileWorkflows([join(dir, "shout.yaml")]);
-  expect(c.diagnostics).toEqual([]);
-  const snap = prepareSnapshot(verifySealedBytes(sealedFileBytes(c.content!).bytes, "snap"));
-  return { dir, pair, snap, cfg: loadNodeConfig(join(dir, "node.yaml")) };
+  return { dir, ...(await planeWorkflowExample(dir, "{ jsonl: evidence.jsonl, store: true }")) };
 }
 
 describe("runCairnWorkflowWithPlane: the evidence store must be the run's store", () => {

@@ -4,7 +4,7 @@
  * examine, evidence ids in the trace matching the JSONL sink, the store edge from the run to its
  * evidence, the compile checks and the snapshot digest covering the binding.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/core/clock.js";
 import { LocalWeakVerifier } from "../../src/plane/attestation/local-weak.js";
 import type { TargetVerifier, TargetVerdict } from "../../src/plane/attestation/verifier.js";
-import { Ed25519AuthorityVerifier, generateAuthorityKeyPair } from "../../src/plane/authority/ed25519.js";
+import { Ed25519AuthorityVerifier } from "../../src/plane/authority/ed25519.js";
 import { buildNodeFromConfig } from "../../src/plane/config/build.js";
-import { loadNodeConfig } from "../../src/plane/config/node-config.js";
 import { sequentialIds } from "../../src/plane/contracts/ids.js";
 import { makeTargetAttestation, makeTargetDescriptor, type TargetAttestation } from "../../src/plane/contracts/target.js";
 import { JsonlEvidenceSink } from "../../src/plane/evidence/sinks.js";
@@ -24,11 +23,11 @@ import type { Lane } from "../../src/plane/lanes/lane.js";
 import { PlaneNode, rejectionEvidenceMessage } from "../../src/plane/node/node.js";
 import { openStore, type Store } from "../../src/store/store.js";
 import { LANE_EVIDENCE_EDGE_TYPE, runCairnWorkflowWithPlane, type PlaneRunBinding } from "../../src/workflow/cairn/lane-step.js";
-import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
-import { prepareSnapshot, runCairnWorkflow, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
-import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
+import { runCairnWorkflow, type PreparedSnapshot } from "../../src/workflow/cairn/run.js";
+import { sealedFileBytes } from "../../src/workflow/cairn/seal.js";
 import { examineTrace } from "../../src/workflow/examine/index.js";
 import { keys } from "../plane/node-helpers.js";
+import { planeWorkflowExample } from "../plane/process-node-yaml.js";
 import { baseDecl, compileDecl, laneRegistryDecl, payload, prepared, events, stepEvent, tempDir, traceText } from "./cairn-fixture.js";
 
 const T0 = 1_800_000_000_000;
@@ -354,16 +353,8 @@ describe("lane-bound CS on the http lane (a registry service)", () => {
 
 describe("the example (examples/plane/workflow)", () => {
   it("compiles and runs through a node built from its node.yaml", async () => {
-    const src = new URL("../../examples/plane/workflow/", import.meta.url).pathname;
     const dir = tempDir();
-    for (const f of ["node.yaml", "shout.yaml", "payload.json"]) writeFileSync(join(dir, f), readFileSync(join(src, f)));
-    const pair = generateAuthorityKeyPair();
-    mkdirSync(join(dir, "keys"));
-    writeFileSync(join(dir, "keys", "wf.pub"), pair.publicKeyPem);
-    const c = await compileWorkflows([join(dir, "shout.yaml")]);
-    expect(c.diagnostics).toEqual([]);
-    const snap = prepareSnapshot(verifySealedBytes(sealedFileBytes(c.content!).bytes, "snap"));
-    const cfg = loadNodeConfig(join(dir, "node.yaml"));
+    const { pair, snap, cfg } = await planeWorkflowExample(dir);
     const clock = fixedClock(T0);
     const built = buildNodeFromConfig(cfg, { clock, ids: sequentialIds(clock), localWeak: { key: Buffer.alloc(32, 1), host: "h" } });
     try {
