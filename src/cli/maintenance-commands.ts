@@ -55,7 +55,7 @@ export function fsckCommand(): Command {
           const total = plural(r.problemCount, "problem");
           const status = r.ok ? out.paint("green", "ok") : out.paint("red", listed < r.problemCount ? `${total} (${listed} listed)` : total);
           out.line(
-            `fsck: ${status} (checked ${plural(c.artifacts, "artifact")}, ${c.bytes} bytes, ${plural(c.receipts, "receipt")}, ${plural(c.edges, "edge")}, max logseq ${c.maxLogseq})`,
+            `fsck: ${status} (checked ${plural(c.artifacts, "artifact")}${c.swept > 0 ? ` (${c.swept} swept by gc: bytes gone, nothing to re-hash)` : ""}, ${c.bytes} bytes, ${plural(c.receipts, "receipt")}, ${plural(c.edges, "edge")}, max logseq ${c.maxLogseq})`,
           );
         });
         return r.ok;

@@ -58,7 +58,11 @@ export interface FsckReport {
    */
   problemCount: number;
   problems: FsckProblem[];
-  checked: { artifacts: number; bytes: number; receipts: number; edges: number; maxLogseq: number };
+  /**
+   * What was checked: `artifacts` counts every artifact row, `swept` those among them whose bytes
+   * gc collected (checked to be gone, nothing to re-hash), `bytes` the bytes re-hashed.
+   */
+  checked: { artifacts: number; swept: number; bytes: number; receipts: number; edges: number; maxLogseq: number };
 }
 
 type Checked = FsckReport["checked"];
@@ -180,7 +184,7 @@ export async function fsck(root: string, cat: Catalog, opening?: CairnError): Pr
     throw new CairnError(ErrorCode.USAGE, "fsck cannot run inside store.transaction(): call it outside the transaction");
   }
   const p = new Problems();
-  const checked: Checked = { artifacts: 0, bytes: 0, receipts: 0, edges: 0, maxLogseq: 0 };
+  const checked: Checked = { artifacts: 0, swept: 0, bytes: 0, receipts: 0, edges: 0, maxLogseq: 0 };
   if (opening !== undefined) {
     const why = opening.cause instanceof Error ? opening.cause.message : opening.message;
     p.add("sqlite_integrity", "catalog", `opening the store as the writer could not read the catalog (${why}): crash recovery did not run`);
@@ -236,6 +240,7 @@ function checkArtifactRow(root: string, r: ArtifactRow & { bytes: Buffer | null 
     p.add("artifact_corrupt", `logseq ${r.logseq}`, `the artifact row at logseq ${r.logseq} holds ${describeStored(r.digest)}, not a 32-byte digest`);
     return;
   }
+  if (r.state !== 0) checked.swept++;
   if (r.storage === 1) {
     if (r.state !== 0 && existsSync(objectPath(root, d))) p.add("swept_bytes_present", d, `artifact ${d} was swept but its file is still present`);
     return;

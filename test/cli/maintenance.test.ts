@@ -87,6 +87,15 @@ describe("cairn fsck", () => {
     expect(j.problems).toEqual([]);
   });
 
+  it("counts an artifact gc swept apart: its row is checked (bytes gone), nothing is re-hashed", () => {
+    const kept = put("kept");
+    put(Buffer.alloc(100_000, 1));
+    ok(["store", "pin", kept, "keep"]);
+    ok(["gc", "--grace", "0s"]);
+    expect(ok(["fsck"]).out).toBe("fsck: ok (checked 2 artifacts (1 swept by gc: bytes gone, nothing to re-hash), 4 bytes, 0 receipts, 0 edges, max logseq 3)\n");
+    expect(json<FsckReport>(ok(["fsck", "--json"])).checked).toEqual({ artifacts: 2, swept: 1, bytes: 4, receipts: 0, edges: 0, maxLogseq: 3 });
+  });
+
   it("reports a corrupted file and exits 1", () => {
     const d = put(Buffer.alloc(100_000, 1));
     const hex = d.slice("sha256:".length);
