@@ -75,8 +75,10 @@ export function edgeLine(e: EdgeRecord): string {
 
 function printLineage(out: Output, l: Lineage): void {
   out.note(`lineage of ${l.start} (${l.direction === "up" ? "upstream" : "downstream"}, depth ≤ ${l.depth}): ${plural(l.nodes.length, "node")}, ${plural(l.edges.length, "edge")}`);
-  out.line("nodes:");
-  for (const n of l.nodes) out.line(`${"  ".repeat(n.depth + 1)}[${n.depth}] ${n.digest}`);
+  // One column, each node with its depth: nodes are ordered by (depth, digest), not as a tree
+  // (a node's parent is whatever edge below names it), so no indentation suggests one.
+  out.line("nodes (depth, digest):");
+  for (const n of l.nodes) out.line(`  [${n.depth}] ${n.digest}`);
   out.line("edges:");
   for (const e of l.edges) out.line(`  ${edgeLine(e)}`);
 }

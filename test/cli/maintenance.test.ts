@@ -158,8 +158,11 @@ describe("cairn lineage", () => {
 
     const human = ok(["lineage", output]).out;
     expect(human).toContain(`  [0] ${output}\n`);
-    expect(human).toContain(`    [1] ${receipt}\n`);
-    expect(human).toContain(`      [2] ${program}\n`);
+    expect(human).toContain(`  [1] ${receipt}\n`);
+    expect(human).toContain(`  [2] ${program}\n`);
+    // one column ordered by (depth, digest), not indented as if it were a tree
+    expect(human).toContain(`nodes (depth, digest):\n  [0] ${output}\n  [1] ${receipt}\n`);
+    expect(human).not.toMatch(/^ {3,}\[/m);
     expect(human).toContain(`  execution/output  ${receipt.slice(0, 19)}… → ${output.slice(0, 19)}…\n`);
 
     expect(run(["lineage", output, "--up", "--down"]).status).toBe(2);
