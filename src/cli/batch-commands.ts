@@ -34,7 +34,7 @@ import { checkOutOutsideStore, globalsOf, outputFor, withStore } from "./context
 import { formatDurationMs, parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
 import { exitOnSignal } from "./signals.js";
-import { ProgressDisplay, groupDigits, progressMode } from "./progress.js";
+import { ProgressDisplay, groupDigits, progressMode, TINY_PULSE_AVERAGE_EUS, TINY_PULSE_MIN_PULSES, tinyPulseNote } from "./progress.js";
 
 /** Failures listed in the human summary (the JSON result and the manifest hold more). */
 export const SHOWN_FAILURES = 10;
@@ -266,6 +266,8 @@ async function executeAndReport(
   const g = globalsOf(cmd);
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
   let runId: string | undefined;
+  /** Pulses of the execution, from the engine's last (`done`) progress. */
+  let pulses: number | undefined;
   // SIGINT, SIGTERM and SIGHUP end the run the same way: committed pulses stay, the hint says
   // how to continue, and the exit hooks run (an --out temp file is removed).
   const onSignal = (): void => {
@@ -286,6 +288,7 @@ async function executeAndReport(
       const hooks: RunHooks = {
         onProgress: (p) => {
           runId ??= p.runId;
+          if (p.phase === "done") pulses = p.pulsesDone;
           progress.update(p);
         },
       };
@@ -301,10 +304,23 @@ async function executeAndReport(
   const out = outputFor(cmd);
   deepResult(out, resultJson(result), () => printResult(out, result));
   if (!out.quiet && !out.json && outFile !== undefined) process.stderr.write(`cairn: wrote the ordered output to ${outFile}\n`);
+  noteTinyPulses(out, result, pulses);
   if (result.status === "failed") {
     reportFailedRun(result, g.json === true, failuresHint);
     process.exitCode = 1;
   }
+}
+
+/**
+ * After an execution of many tiny pulses (progress.ts `tinyPulseNote`), says on stderr that they
+ * cost a store commit each: not with --quiet, nor for a finished run answered from its manifest
+ * (nothing executed); with --json too (stdout keeps its one value), except for a failed run,
+ * whose stderr holds its JSON error alone.
+ */
+function noteTinyPulses(out: Output, result: ExecutionResult, pulses: number | undefined): void {
+  if (out.quiet || result.reused || pulses === undefined || (out.json && result.status === "failed")) return;
+  const note = tinyPulseNote(pulses, result.counts.total);
+  if (note !== undefined) process.stderr.write(`cairn: note: ${note}\n`);
 }
 
 /**
@@ -341,6 +357,9 @@ Notes:
   The run id is derived from the input bytes, the bundled module, the config and the engine
   version: running the same command again continues (or reports) the same run.
   Progress goes to stderr (a bar on a terminal, plain lines otherwise; --quiet silences it).
+  Each pulse commits to the store on its own: after ${TINY_PULSE_MIN_PULSES} pulses or more averaging under
+  ${TINY_PULSE_AVERAGE_EUS} EUs, a note on stderr says a larger --pulse-size or fewer --partitions is faster
+  (the output digest does not depend on either; the run id does).
   Exit status: 0 when completed, 1 when EUs failed (unless --allow-failures) or on an error,
   2 on a usage error.`;
 

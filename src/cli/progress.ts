@@ -282,6 +282,29 @@ export class ProgressDisplay {
   }
 }
 
+/** A finished execution of at least this many pulses… */
+export const TINY_PULSE_MIN_PULSES = 1000;
+/** …averaging fewer EUs than this per pulse gets `tinyPulseNote`. */
+export const TINY_PULSE_AVERAGE_EUS = 16;
+
+/**
+ * The note `cairn run` / `resume` prints on stderr after an execution of `pulses` pulses holding
+ * `eus` EUs in all, when they are many and tiny (TINY_PULSE_MIN_PULSES, TINY_PULSE_AVERAGE_EUS):
+ * each pulse commits to the store in its own transaction, so such a run spends its time
+ * committing. Undefined otherwise. Only the output digest is the same for any --pulse-size and
+ * --partitions: both are part of the config, so of the run id and the manifest.
+ */
+export function tinyPulseNote(pulses: number, eus: number): string | undefined {
+  if (pulses < TINY_PULSE_MIN_PULSES || eus >= TINY_PULSE_AVERAGE_EUS * pulses) return undefined;
+  // Rounded down, so an average just below TINY_PULSE_AVERAGE_EUS never shows as it.
+  const average = (Math.floor((eus * 10) / pulses) / 10).toFixed(1);
+  return (
+    `${groupDigits(pulses)} pulses averaged ${average} ${average === "1.0" ? "EU" : "EUs"} each; each pulse commits to the store on its own ` +
+    "(a millisecond or more), which can take most of a run's time. A larger --pulse-size or fewer --partitions is faster; " +
+    "the output digest does not depend on either (the run id and manifest do)"
+  );
+}
+
 // eslint-disable-next-line no-control-regex
 const ANSI_RE = /\u001b\[[0-9;]*m/g;
 

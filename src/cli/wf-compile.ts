@@ -14,7 +14,10 @@
  *   exist yet is created after the stage, so an `--out` that cannot be written leaves no new
  *   store (except a path written through out-file.ts — a device, a FIFO, another user's file —
  *   whose write fails only at the commit); an existing one is opened before the stage, so a
- *   signal while it waits for the store's lock leaves no temp file. A store failure after the
+ *   signal while it waits for the store's lock leaves no temp file. SIGINT, SIGTERM and SIGHUP
+ *   end the command through signals.ts `exitOnSignal` (the staged temp file removed, the same
+ *   signal re-raised), also during a lock wait (`openStoreInterruptibly` polls the lock, so the
+ *   handler runs at once). A store failure after the
  *   commit says the file was written (`writtenOutError`). `--out` is written atomically: a failed or killed
  *   write leaves the previous FILE as it was. `--out`
  *   naming stdout together with `--json` is a usage error (context.ts `refuseStdoutUnderJson`):
@@ -48,6 +51,7 @@ import type { PyObject, PyValue } from "../workflow/pgs/value.js";
 import { nonEmptyArg, requireNonEmpty } from "./args.js";
 import { checkOutOutsideStore, globalsOf, outputFor, refuseStdoutUnderJson } from "./context.js";
 import { printError, type Output } from "./output.js";
+import { exitOnSignal, openStoreInterruptibly } from "./signals.js";
 
 const COMPILE_HELP = `
 Notes:
@@ -68,7 +72,9 @@ Notes:
   created creates no store). Docs: docs/workflow-cairn.md.
   Exit status: 0 compiled, 1 compile errors, unreadable input or an --out that cannot be
   written, 2 usage error (an empty path or --out is one, and so is --out naming stdout with
-  --json: stdout then holds exactly one JSON value).`;
+  --json: stdout then holds exactly one JSON value). SIGINT, SIGTERM or SIGHUP (also while
+  waiting for the store's lock) removes the --out temp file and ends the command by that
+  signal (a shell reports 130, 143, 129).`;
 
 interface CompileOpts {
   out?: string;
@@ -80,73 +86,80 @@ export function wfCompileCommand(): Command {
     .argument("<paths...>", "declaration files or directories")
     .option("--out <file>", "write the sealed snapshot to this file (atomically)", nonEmptyArg("--out"))
     .addHelpText("after", COMPILE_HELP)
-    .action(async (paths: string[], opts: CompileOpts, cmd: Command) => {
-      const out = outputFor(cmd);
-      paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
-      // --json promises exactly one JSON value on stdout: the sealed file cannot go there too.
-      refuseStdoutUnderJson(cmd, "--out", opts.out);
-      // Checked before the store (when one is named) is opened or anything is written: the
-      // sealed file never goes into it.
-      const named = globalsOf(cmd).store ?? process.env.CAIRN_STORE;
-      if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
-      // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
-      const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
-      const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
-      const r = await compileWorkflows(paths);
-      if (r.diagnostics.length > 0 || r.content === undefined) {
-        if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
-        else for (const d of r.diagnostics) process.stderr.write(`cairn: ${formatDiagnostic(d)}\n`);
-        printError(new CairnError(ErrorCode.COMPILE_FAILED, `${r.diagnostics.length} compile error${r.diagnostics.length === 1 ? "" : "s"}`, { errors: r.diagnostics.length }), out.json);
-        process.exitCode = 1;
-        return;
-      }
-      const { digest, bytes } = sealedFileBytes(r.content);
-      // Never over a file the compile read: a declaration, a module or a file a module imports
-      // (before 2026-11-27 `--out decl.yaml` replaced the declaration with the sealed snapshot).
-      if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
-      const g = globalsOf(cmd);
-      const storeDir = g.store ?? process.env.CAIRN_STORE;
-      // A store that does not exist yet is created only after --out is staged, so an --out that
-      // cannot be written creates no store (earlier builds left a new, empty one); an existing
-      // store is opened (locked: the wait may be long) before it, so a signal during the wait
-      // leaves no temp file. Either way a store that cannot be opened fails the command with
-      // nothing written (earlier builds wrote --out, then failed unnamed).
-      const storePath = storeDir !== undefined && storeDir !== "" ? resolveStoreDir(g.store) : undefined;
-      const open = (): Store | undefined => (storePath === undefined ? undefined : openStore({ dir: storePath, create: true, lockTimeoutMs: g.wait ?? 0 }));
-      let store = storePath !== undefined && existsSync(join(storePath, FORMAT_FILE)) ? open() : undefined;
-      let staged: StagedOut | undefined;
-      try {
-        if (opts.out !== undefined) staged = await stageSealedOut(opts.out, bytes);
-        store ??= open();
-      } catch (err) {
-        await staged?.abort();
-        store?.close();
-        throw err;
-      }
+    // SIGINT, SIGTERM and SIGHUP end it as they end the other writing commands (signals.ts
+    // `exitOnSignal`): --out's staged temp file removed, then the same signal re-raised.
+    .action((paths: string[], opts: CompileOpts, cmd: Command) => exitOnSignal(() => {}, () => compileAction(paths, opts, cmd)));
+}
 
-      let stored = false;
+/** `cairn wf compile`'s action (see the module comment). */
+async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): Promise<void> {
+  const out = outputFor(cmd);
+  paths.forEach((p, i) => requireNonEmpty(p, paths.length === 1 ? "argument <paths...>" : `argument <paths...> #${i + 1}`));
+  // --json promises exactly one JSON value on stdout: the sealed file cannot go there too.
+  refuseStdoutUnderJson(cmd, "--out", opts.out);
+  // Checked before the store (when one is named) is opened or anything is written: the
+  // sealed file never goes into it.
+  const named = globalsOf(cmd).store ?? process.env.CAIRN_STORE;
+  if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
+  // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
+  const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
+  const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
+  const r = await compileWorkflows(paths);
+  if (r.diagnostics.length > 0 || r.content === undefined) {
+    if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
+    else for (const d of r.diagnostics) process.stderr.write(`cairn: ${formatDiagnostic(d)}\n`);
+    printError(new CairnError(ErrorCode.COMPILE_FAILED, `${r.diagnostics.length} compile error${r.diagnostics.length === 1 ? "" : "s"}`, { errors: r.diagnostics.length }), out.json);
+    process.exitCode = 1;
+    return;
+  }
+  const { digest, bytes } = sealedFileBytes(r.content);
+  // Never over a file the compile read: a declaration, a module or a file a module imports
+  // (before 2026-11-27 `--out decl.yaml` replaced the declaration with the sealed snapshot).
+  if (opts.out !== undefined) await checkOutPath("--out", opts.out, r.sources.map((f) => ({ file: f, what: `a file this compile reads (${f})` })));
+  const g = globalsOf(cmd);
+  const storeDir = g.store ?? process.env.CAIRN_STORE;
+  // A store that does not exist yet is created only after --out is staged, so an --out that
+  // cannot be written creates no store (earlier builds left a new, empty one); an existing
+  // store is opened (locked: the wait may be long) before it, so a signal during the wait
+  // leaves no temp file. Either way a store that cannot be opened fails the command with
+  // nothing written (earlier builds wrote --out, then failed unnamed).
+  const storePath = storeDir !== undefined && storeDir !== "" ? resolveStoreDir(g.store) : undefined;
+  // The lock wait lets the signal handler run (`openStoreInterruptibly`): a signal during it
+  // removes the staged temp file and ends the command, not --wait later.
+  const open = async (): Promise<Store | undefined> => (storePath === undefined ? undefined : openStoreInterruptibly({ dir: storePath, create: true, lockTimeoutMs: g.wait ?? 0 }));
+  let store = storePath !== undefined && existsSync(join(storePath, FORMAT_FILE)) ? await open() : undefined;
+  let staged: StagedOut | undefined;
+  try {
+    if (opts.out !== undefined) staged = await stageSealedOut(opts.out, bytes);
+    store ??= await open();
+  } catch (err) {
+    await staged?.abort();
+    store?.close();
+    throw err;
+  }
+
+  let stored = false;
+  try {
+    await staged?.commit();
+    if (store !== undefined) {
       try {
-        await staged?.commit();
-        if (store !== undefined) {
-          try {
-            if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
-          } catch (err) {
-            throw opts.out === undefined ? err : writtenOutError(err, opts.out);
-          }
-          stored = true;
-        }
-      } finally {
-        store?.close();
+        if (storeSnapshot(store, r.content) !== digest) throw new CairnError(ErrorCode.INTERNAL, "stored snapshot digest differs from the sealed one");
+      } catch (err) {
+        throw opts.out === undefined ? err : writtenOutError(err, opts.out);
       }
-      if (out.json) {
-        out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
-      } else {
-        for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
-        if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);
-        if (stored) out.note("stored in the store (root cairn-wf-snapshot:<digest>)");
-        out.line(digest);
-      }
-    });
+      stored = true;
+    }
+  } finally {
+    store?.close();
+  }
+  if (out.json) {
+    out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
+  } else {
+    for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
+    if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);
+    if (stored) out.note("stored in the store (root cairn-wf-snapshot:<digest>)");
+    out.line(digest);
+  }
 }
 
 /**
