@@ -31,7 +31,7 @@ import { OrderIndex } from "./order-index.js";
 import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditCommittedPulse, auditPulse, commitPulse, executePulse, findCommittedPulse, inAuditSample, linkToPlan, restoreSlice, SliceWriter, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, checkLostPulseReexecution, commitPulse, committedAttempts, executePulse, findCommittedPulse, findLostPulse, inAuditSample, linkToPlan, rebuildLostRecords, restoreSlice, SliceWriter, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
@@ -388,10 +388,25 @@ async function execute(
       sampleRss();
     });
     let result = findCommittedPulse(store, fnDigest, cfg, spec);
-    if (result === undefined) {
+    // A committed pulse whose records or attempt log was deleted since (or collected by gc).
+    const lost = result === undefined ? findLostPulse(store, fnDigest, cfg, spec) : undefined;
+    if (lost !== undefined && !lost.attemptsLost) {
+      // Only its records: each EU runs once again at the attempt number that completed it (its
+      // committed attempt log says which), and the records are stored again only when they are
+      // the committed bytes; its receipt and attempt log stay. Not a plain re-execution: an EU
+      // that passed on retry for a reason that does not repeat would then pass at once.
+      const { log, first } = committedAttempts(store, spec, lost);
+      const { outcomes, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, 0, spec, first);
+      if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
+      result = await committer.commit(() => rebuildLostRecords(store, runId, planDigest, spec, lost, outcomes, log));
+    } else if (result === undefined) {
       const { outcomes, log, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, cfg.retries, spec);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
-      result = await committer.commit(() => commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum));
+      result = await committer.commit(() => {
+        // Its attempt log lost: committed again only when the re-execution repeats it exactly.
+        if (lost !== undefined) checkLostPulseReexecution(store, runId, spec, lost, outcomes, log);
+        return commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum);
+      });
     } else {
       const r = result;
       let held = 0;

@@ -102,8 +102,15 @@ const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run
  * (as for an oversized manifest, manifest.ts `requireReadableManifest`); the report root too, so
  * that the new report takes the old one's place. A pulse's records or attempt log: the same, and
  * that pulse is executed again (pulse.ts `findCommittedPulse` reuses a pulse only while both are
- * present), which stores them again. A pulse's slice: the same, and resume, which reads the input
- * again, stores it again as it reuses the pulse (pulse.ts `restoreSlice`).
+ * present). Its records alone: each EU runs once at the attempt number that completed it (from
+ * the committed attempt log), and the records are stored again when they are the committed bytes
+ * (pulse.ts `rebuildLostRecords`). Its attempt log: the pulse is executed again with its retries,
+ * and the log stored again only when the re-execution repeats it (and the records) exactly
+ * (`checkLostPulseReexecution`); an attempt that failed for a reason that does not repeat (a
+ * timeout, a worker crash) cannot be, and resume fails with E_NONDETERMINISTIC saying so (no
+ * remedy in that store: the pulse's receipt commits it to that log). A pulse's slice: the same,
+ * and resume, which reads the input again, stores it again as it reuses the pulse (pulse.ts
+ * `restoreSlice`).
  */
 export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
   const unpinResume = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
@@ -117,8 +124,9 @@ export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): str
     case "slice":
       return `To store it again: ${unpinResume} (resume reads the input again and stores a reused pulse's missing slice again, executing nothing)`;
     case "records":
-    case "attempt log":
       return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
+    case "attempt log":
+      return `To store it again, execute its pulse again: ${unpinResume} (a pulse whose records or attempt log is missing is executed again, the others are reused; its attempt log is stored again only if its failed attempts fail again as they did, not one that failed for a reason that does not repeat, such as a timeout or a worker crash: resume then fails with E_NONDETERMINISTIC, and the run can only be run afresh in a new store)`;
     default:
       return `To write it again from the run's committed pulses: ${unpinResume}`;
   }

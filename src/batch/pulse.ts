@@ -44,6 +44,7 @@ import { echoed, echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
 import { deriveSeed } from "../core/prng.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../store/artifact-loss.js";
 import type { Params } from "../store/receipts.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
@@ -70,6 +71,8 @@ export const MAX_UNATTRIBUTED_CRASHES = 3;
  * (`first`, `second`: cut by the shared echo rule, `echoed`, which states the full length).
  */
 const MAX_SHOWN_OUTPUT_CHARS = 2000;
+/** Most ids of retried EUs an error about a lost attempt log names. */
+const MAX_NAMED_RETRIED = 5;
 
 /** An EU as handed to a worker. */
 export interface WorkEU {
@@ -251,20 +254,28 @@ export class SliceWriter {
 /**
  * Runs the pulse to completion: every EU ends completed or failed. `pulse` names the pulse in
  * an E_NONDETERMINISTIC error (see "Crash handling" above); without it the pulse is named by
- * its first and last EU ids.
+ * its first and last EU ids. `first[i]`: the `ctx.attempt` EU i starts at (default 1; each EU
+ * still has `retries` more after its first), for rebuilding a committed pulse's records at the
+ * attempt numbers that completed them (`rebuildLostRecords`); the returned `attempts` are the
+ * `ctx.attempt` each EU ended with, and `log` lists the EUs that ran more than once here.
  */
 export async function executePulse(
   runner: PulseRunner,
   eus: WorkEU[],
   retries: number,
   pulse?: PulseRef,
+  first?: readonly number[],
 ): Promise<{ outcomes: EUResult[]; log: AttemptLog[]; attempts: number[]; leaves: Buffer; checksum?: Digest }> {
   const n = eus.length;
   const final: Array<EUResult | undefined> = new Array(n);
   /** The final records' leaf hashes; `hasLeaf[i]` once the worker's leaf for final[i] is in. */
   let leaves: Buffer | undefined;
   const hasLeaf = new Uint8Array(n);
-  const attempts = new Array<number>(n).fill(0);
+  if (first !== undefined && first.length !== n) throw new CairnError(ErrorCode.INTERNAL, `executePulse: ${first.length} first attempts for ${n} EUs`);
+  /** Per EU, the attempts made before this execution (its ctx.attempt is one more). */
+  const base = first === undefined ? new Array<number>(n).fill(0) : first.map((a) => a - 1);
+  const attempts = [...base];
+  const exhausted = (i: number): boolean => (attempts[i] as number) - (base[i] as number) > retries;
   /** Per EU, its attempts' errors (made on its first error). */
   const errors: Array<EUError[] | undefined> = new Array(n);
   const logError = (i: number, e: EUError): void => {
@@ -316,7 +327,7 @@ export async function executePulse(
       const i = batch[at] as number;
       attempts[i] = (attempts[i] as number) + 1;
       logError(i, out.error);
-      if ((attempts[i] as number) > retries) {
+      if (exhausted(i)) {
         final[i] = asFailure((eus[i] as WorkEU).id, out.error);
         pending = batch.filter((j) => j !== i);
       }
@@ -351,7 +362,7 @@ export async function executePulse(
         return;
       }
       logError(i, r.error);
-      if ((attempts[i] as number) > retries) keep(i, k, r);
+      if (exhausted(i)) keep(i, k, r);
       else next.push(i);
     });
     pending = next;
@@ -359,7 +370,7 @@ export async function executePulse(
   leaves ??= Buffer.alloc(n * LEAF_HASH_BYTES);
   const log: AttemptLog[] = [];
   for (let i = 0; i < n; i++) {
-    if ((attempts[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] ?? [] });
+    if ((attempts[i] as number) - (base[i] as number) > 1) log.push({ id: (eus[i] as WorkEU).id, attempts: attempts[i] as number, errors: errors[i] ?? [] });
     // Failures made here (crashes) and results of runners without leaves: hash on this thread.
     if (hasLeaf[i] === 0) writeLeafHash(recordText(final[i] as EUResult), leaves, i * LEAF_HASH_BYTES);
   }
@@ -548,21 +559,42 @@ export function restoreSlice(store: Store, spec: PulseSpec): void {
   if (put !== d) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its slice stored as ${put}, expected ${d}`, { pulse: `${spec.partition}/${spec.index}` });
 }
 
-/** Loads a pulse that an earlier (interrupted) invocation already committed, if any. */
+/** Whether the store can return artifact `d` (not unknown, tombstoned or collected). */
+function isPresent(store: Store, d: Digest): boolean {
+  return store.has(d) && store.stat(d).state === "present";
+}
+
+/**
+ * Loads a pulse that an earlier (interrupted) invocation already committed, if any: undefined
+ * when there is no receipt for it, or when its records or attempt log cannot be returned
+ * (`findLostPulse` says which).
+ */
 export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): PulseResult | undefined {
   const sliceDigest = spec.sliceDigest;
   const r = store.findReceipt(fn, [sliceDigest], pulseParams(cfg));
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
-  // The receipt outlives its outputs if gc collected them: then the pulse simply runs again
-  // (recording the same receipt again is idempotent). A missing slice does not: the engine
-  // stores it again from the pulse's spec when it links the reused pulse (`restoreSlice`).
+  // A records artifact or attempt log that cannot be returned (deleted, or collected by gc while
+  // the receipt stayed): the engine rebuilds what it can (`findLostPulse`). A missing slice does
+  // not: the engine stores it again from the pulse's spec when it links the reused pulse
+  // (`restoreSlice`).
   for (const d of attempts === undefined ? [records] : [records, attempts]) {
-    if (!store.has(d) || store.stat(d).state !== "present") return undefined;
+    if (!isPresent(store, d)) return undefined;
   }
-  // Read a window at a time: the pulse's texts are held (the scheduler counts them), not also
-  // its bytes and their whole text. Never more than a pulse's records may be (the engine writes
-  // no larger artifact) nor more records than the pulse's EUs: a forged one is refused first.
+  const texts = readCommittedTexts(store, spec, records);
+  const log = attempts === undefined ? [] : readAttemptLog(store, attempts);
+  const failed = texts.filter(isFailedRecord).length;
+  const leaves = leafHashesOf(texts);
+  return summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), sliceDigest, records, attempts ?? null, r.digest, log, failed);
+}
+
+/**
+ * A committed pulse's records, read a window at a time: the pulse's texts are held (the
+ * scheduler counts them), not also its bytes and their whole text. Never more than a pulse's
+ * records may be (the engine writes no larger artifact) nor more records than the pulse's EUs:
+ * a forged one is refused first.
+ */
+function readCommittedTexts(store: Store, spec: PulseSpec, records: Digest): string[] {
   const size = store.stat(records).size;
   if (size > MAX_PULSE_RECORDS_BYTES) throw recordsArtifactCorrupt(spec, records, `is ${size} bytes, more than the ${MAX_PULSE_RECORDS_BYTES} a pulse's records may be`);
   const texts: string[] = [];
@@ -577,10 +609,138 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
   }
   if (windows.tail.length > 0) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
   if (texts.length !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${texts.length} records, expected ${spec.eus.length}`);
-  const log = attempts === undefined ? [] : (JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[]);
-  const failed = texts.filter(isFailedRecord).length;
-  const leaves = leafHashesOf(texts);
-  return summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), sliceDigest, records, attempts ?? null, r.digest, log, failed);
+  return texts;
+}
+
+function readAttemptLog(store: Store, attempts: Digest): AttemptLog[] {
+  return JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[];
+}
+
+/**
+ * A committed pulse (its receipt found) whose records or attempt log the store cannot return:
+ * tombstoned (`cairn store rm`) or collected by gc.
+ */
+export interface LostPulse {
+  receipt: Digest;
+  records: Digest;
+  /** The committed attempt log, if the pulse has one. */
+  attempts: Digest | undefined;
+  recordsLost: boolean;
+  attemptsLost: boolean;
+  /** How many EUs the receipt records as retried (its `resources.retried`). */
+  retried: number;
+}
+
+/** The committed pulse of `spec` whose records or attempt log is lost, if it is one. */
+export function findLostPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): LostPulse | undefined {
+  const r = store.findReceipt(fn, [spec.sliceDigest], pulseParams(cfg));
+  if (r === undefined) return undefined;
+  const [records, attempts] = r.outputs as [Digest, Digest | undefined];
+  const recordsLost = !isPresent(store, records);
+  const attemptsLost = attempts !== undefined && !isPresent(store, attempts);
+  if (!recordsLost && !attemptsLost) return undefined;
+  const retried = typeof r.resources?.retried === "number" ? r.resources.retried : 0;
+  return { receipt: r.digest, records, attempts, recordsLost, attemptsLost, retried };
+}
+
+/**
+ * The `ctx.attempt` that completed each EU of a pulse whose records are lost but whose attempt
+ * log is not: the log's count for an EU it lists, 1 for the others (they ran once).
+ */
+export function committedAttempts(store: Store, spec: PulseSpec, lost: LostPulse): { log: AttemptLog[]; first: number[] } {
+  if (lost.attemptsLost) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its attempt log is lost too`);
+  const log = lost.attempts === undefined ? [] : readAttemptLog(store, lost.attempts);
+  const byId = new Map(log.map((l) => [JSON.stringify(l.id), l.attempts]));
+  return { log, first: spec.eus.map((e) => byId.get(JSON.stringify(e.id)) ?? 1) };
+}
+
+/**
+ * The error when a lost pulse artifact cannot be stored again. `differed`: what the
+ * re-execution gave; `recordsDiffer`: whether its records differ (else only the attempt log).
+ */
+function notReproduced(store: Store, runId: string, spec: PulseSpec, lost: LostPulse, differed: string, recordsDiffer: boolean, extra: Record<string, unknown> = {}): CairnError {
+  const role = lost.attemptsLost ? "attempt log" : "records";
+  const digest = lost.attemptsLost ? (lost.attempts as Digest) : lost.records;
+  const too = lost.attemptsLost && lost.recordsLost ? ` Its records ${lost.records} are deleted too.` : "";
+  const why = recordsDiffer
+    ? "an EU's output is not what it was: the function is nondeterministic or reads something that changed since, or an EU failed an attempt for a reason that does not repeat, a timeout, a worker crash"
+    : "an EU failed an attempt for a reason that does not repeat: a timeout, a worker crash, a nondeterministic failure";
+  const what = role === "records" ? "those records" : "that attempt log";
+  const reason = artifactLoss(store, digest) ?? "tombstoned";
+  const retry = recordsDiffer ? " If the function can give its committed outputs again (what it reads restored), resume again; otherwise no" : " No";
+  return new CairnError(
+    ErrorCode.NONDETERMINISTIC,
+    `run ${runId}: pulse ${spec.partition}/${spec.index}: its ${role} ${digest} ${ARTIFACT_LOSS_TEXT[reason]} and cannot be stored again: ${differed} (${why}).${too}${retry} remedy exists in this store: the pulse's receipt commits it to ${what}, which only its original execution made. To run it afresh, run the same cairn run command with another --store (a new store)`,
+    { runId, partition: spec.partition, pulse: spec.index, role, digest, reason, receipt: lost.receipt, ...extra },
+  );
+}
+
+/**
+ * Stores again the lost records of a committed pulse whose attempt log survives, from `outcomes`
+ * (each EU run once at the attempt number that completed it, `committedAttempts`): only when
+ * they are the committed bytes (the receipt's records digest), else E_NONDETERMINISTIC naming
+ * the pulse and both digests (the deleted records are not there to name the EU that differs).
+ * The committed receipt and attempt log stay as they are. In the caller's transaction (a group
+ * commit's savepoint): what a refused rebuild stored is rolled back.
+ */
+export function rebuildLostRecords(store: Store, runId: string, plan: Digest, spec: PulseSpec, lost: LostPulse, outcomes: EUResult[], log: AttemptLog[]): PulseResult {
+  const texts = outcomes.map(recordText);
+  const chars = recordsChars(texts);
+  checkRecordsSize(spec, texts, MAX_PULSE_RECORDS_BYTES, chars);
+  return store.transaction(() => {
+    const records = putRecords(store, texts, chars);
+    if (records !== lost.records) {
+      const from = lost.attempts === undefined ? "1, the pulse having no attempt log" : `from its attempt log ${lost.attempts}`;
+      throw notReproduced(store, runId, spec, lost, `executing each EU again at the attempt number that completed it (${from}) gave the records ${records}, where its receipt ${lost.receipt} commits to ${lost.records} (the deleted records are not there to name the EU that differs)`, true, {
+        expected: lost.records,
+        actual: records,
+      });
+    }
+    restoreSlice(store, spec);
+    linkToPlan(store, plan, [spec.sliceDigest, records, ...(lost.attempts === undefined ? [] : [lost.attempts])]);
+    const leaves = leafHashesOf(texts);
+    return summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), spec.sliceDigest, records, lost.attempts ?? null, lost.receipt, log, texts.filter(isFailedRecord).length);
+  });
+}
+
+/**
+ * Before a committed pulse whose attempt log is lost is committed again from a full
+ * re-execution (`outcomes`, `log`): its records and attempt log must be the committed ones, or
+ * recording its receipt would conflict with the committed receipt. Else E_NONDETERMINISTIC
+ * naming the pulse, the deleted attempt log and what differed: the first differing EU and both
+ * records (records still present), both records digests (records deleted too), or the EUs
+ * retried. In the caller's transaction: the artifacts it stores to compare are rolled back
+ * with it when it throws.
+ */
+export function checkLostPulseReexecution(store: Store, runId: string, spec: PulseSpec, lost: LostPulse, outcomes: EUResult[], log: AttemptLog[]): void {
+  const texts = outcomes.map(recordText);
+  if (lost.recordsLost) {
+    const chars = recordsChars(texts);
+    checkRecordsSize(spec, texts, MAX_PULSE_RECORDS_BYTES, chars);
+    const records = putRecords(store, texts, chars);
+    if (records !== lost.records) {
+      throw notReproduced(store, runId, spec, lost, `executing it again gave the records ${records}, where its receipt ${lost.receipt} commits to ${lost.records}`, true, { expected: lost.records, actual: records });
+    }
+  } else {
+    const committed = readCommittedTexts(store, spec, lost.records);
+    const i = texts.findIndex((t, k) => t !== committed[k]);
+    if (i >= 0) {
+      const eu = spec.eus[i] as WorkEU;
+      const a = committed[i] as string;
+      const b = texts[i] as string;
+      throw notReproduced(store, runId, spec, lost, `executing it again gave other records, first at EU ${echoedJson(eu.id)}:\n  committed:   ${shown(a)}\n  re-executed: ${shown(b)}`, true, nondeterministicDetails(eu, a, b));
+    }
+  }
+  const attempts = log.length === 0 ? undefined : store.putPieces(canonicalArrayPieces(log), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+  if (attempts === lost.attempts) return;
+  const eus = (k: number): string => (k === 0 ? "no EU" : k === 1 ? "1 EU" : `${k} EUs`);
+  const ids = log.slice(0, MAX_NAMED_RETRIED).map((l) => echoedJson(l.id)).join(", ");
+  const named = log.length === 0 ? "" : ` (${ids}${log.length > MAX_NAMED_RETRIED ? ", …" : ""})`;
+  const differed =
+    log.length !== lost.retried
+      ? `executing it again retried ${eus(log.length)}${named}, where its receipt ${lost.receipt} records ${lost.retried} retried ${lost.retried === 1 ? "EU" : "EUs"}`
+      : `executing it again retried ${eus(log.length)}${named}, as its receipt ${lost.receipt} records, but with other attempts or errors: its attempt log would be ${String(attempts)}`;
+  throw notReproduced(store, runId, spec, lost, differed, false, { retried: log.length, committedRetried: lost.retried, ...(attempts === undefined ? {} : { actual: attempts }) });
 }
 
 function summary(

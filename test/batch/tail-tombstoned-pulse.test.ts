@@ -34,6 +34,8 @@ function unpinResume(id: string): string {
   return `cairn store unpin run:${id}:manifest and cairn store unpin run:${id}:report, then cairn resume ${id}`;
 }
 const rerunPulse = (id: string): string => `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose records or attempt log is missing is executed again, the others are reused)`;
+const rerunPulseLog = (id: string): string =>
+  `To store it again, execute its pulse again: ${unpinResume(id)} (a pulse whose records or attempt log is missing is executed again, the others are reused; its attempt log is stored again only if its failed attempts fail again as they did, not one that failed for a reason that does not repeat, such as a timeout or a worker crash: resume then fails with E_NONDETERMINISTIC, and the run can only be run afresh in a new store)`;
 const rewrite = (id: string): string => `To write it again from the run's committed pulses: ${unpinResume(id)}`;
 
 const RUN_AGAIN =
@@ -81,12 +83,12 @@ describe("a finished run's pulse artifacts deleted since the run", () => {
     const name = nameOf(p);
     const log = p.attemptsArtifact as Digest;
     store.delete(log);
-    const want = { code: "artifact_tampered", pulse: name, message: `pulse ${name}: attempt log ${log} ${DELETED}. ${rerunPulse(id)}` };
+    const want = { code: "artifact_tampered", pulse: name, message: `pulse ${name}: attempt log ${log} ${DELETED}. ${rerunPulseLog(id)}` };
     expect((await verifyRun(store, id)).problems).toContainEqual(want);
     const rex = await verifyRun(store, id, { reexecute: true });
     expect(rex.problems.filter((x) => x.code === "artifact_tampered")).toEqual([
       want,
-      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its attempt log ${log} ${DELETED}. ${rerunPulse(id)}` },
+      { code: "artifact_tampered", pulse: name, message: `pulse ${name}: cannot re-execute: its attempt log ${log} ${DELETED}. ${rerunPulseLog(id)}` },
     ]);
     await unpinAndResume(store, id, manifestDigest);
     expect(store.has(log)).toBe(true);
