@@ -3,7 +3,8 @@
  * point at the failing node and its declaration (src/workflow/examine).
  *
  * Exit codes: 0 when the chain verifies and the outcome is `success` or `business_violation`;
- * 1 for a structural failure, a broken chain, an incomplete summary, or a trace that cannot be
+ * 1 for a structural failure, a broken chain (a file that is not the trace the store recorded
+ * for the run, with --store, is one), an incomplete summary, or a trace that cannot be
  * read (a missing file is named); 2 for usage errors (no argument, an empty path, unknown option).
  */
 import { Command } from "commander";
@@ -20,6 +21,12 @@ Notes:
     line against the head recorded in <trace_id>.md) and names the first bad line and what
     happened to it (changed_line, missing_line, reordered_line, bad_seq, extra_line,
     malformed_line, torn_line);
+  - with a store (--store or $CAIRN_STORE, read-only) that recorded the run (root
+    cairn-wf:<trace_id> or pgs:<trace_id>, as wf replay finds it), compares the file byte for
+    byte with the recorded trace: the strongest anchor. A difference breaks the chain at the
+    first differing line, naming the recorded and the file's digests (exit 1); a store without
+    a record of the trace is a note. With neither a store record nor a complete summary, the
+    chain reads "ok, last line unanchored" (chain.anchor "none");
   - classifies the outcome: success, business_violation (a governed "no": VIOLATION,
     NOT_FOUND… routed by the workflow), or a structural failure: expression_binding_error,
     ct_error, cs_runtime_error, graph_structure_error, admission_error (incomplete when the
@@ -38,8 +45,9 @@ Notes:
     same (a missing file is E_NOT_FOUND, a digest needs a store: the errors above), then
     noted as not used;
   - prints a hint.
-  --json prints {chain: {ok, status, events, brokenAt?}, outcome: {class, status}, failure?:
-  {node, address, event, message, declaration?, …}, hint, …}; chain.status is "verified",
+  --json prints {chain: {ok, status, events, brokenAt?, head, anchor}, outcome: {class,
+  status}, failure?: {node, address, event, message, declaration?, …}, store?: {root, recorded,
+  file, matches}, hint, …}; chain.anchor is "store", "summary" or "none"; chain.status is "verified",
   "broken", or "unchained" (a reference pgs_runtime v0 trace without seq/prev: its integrity is
   not verified, and chain.ok is false).
   Exit status: 0 for success or business_violation with an intact (or unchained) chain; 1 for

@@ -12,6 +12,7 @@ import { MAX_PAYLOAD_DEPTH, nestingDepth } from "../workflow/py/json.js";
 import { parsePyJson, parseWorkflowFqdn, type PyObject, type PyValue, type WorkflowName } from "../workflow/pgs/index.js";
 import { MAX_ECHOED_CHARS, MAX_ERROR_CHARS, STATUS_ERROR } from "./constants.js";
 import { HttpError } from "./target.js";
+import { loneSurrogateText, payloadLoneSurrogatePath } from "../workflow/cairn/payload-text.js";
 
 interface RunRequest {
   name: WorkflowName;
@@ -133,6 +134,10 @@ export function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean
   if (!(payload instanceof Map)) throw new HttpError(400, `payload must be a JSON object, got ${describe(payload)}`);
   // The runtimes refuse it too (E_INVALID_INPUT, no trace): a bad request, not a server error.
   if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) throw new HttpError(400, `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+  // A sealed snapshot's payload must be Unicode text its effects record faithfully, as `wf run
+  // --snapshot` requires (cairn/payload-text.ts); a PGS workspace accepts it, as the reference does.
+  const lone = uniqueKeys ? payloadLoneSurrogatePath(payload) : null;
+  if (lone !== null) throw new HttpError(400, `Invalid payload: ${loneSurrogateText(lone)}`);
   return { name, payload };
 }
 

@@ -73,7 +73,8 @@ nodes:
 describe("F3: a governed no routed onward, then another no that ends the run", () => {
   it("names the node that ended the run (as the summary does), with its payload note; the earlier no is in the hint", () => {
     const d = compiled(X2);
-    writeFileSync(join(d, "p.json"), '{"name":"\\ud800"}');
+    // An integer beyond ±(2^53-1): hash says VIOLATION (a lone surrogate, used before, is now refused up front).
+    writeFileSync(join(d, "p.json"), '{"name":9007199254740993}');
     const r = cairn(["wf", "run", "--snapshot", "s.json", "--payload", "p.json", "--workspace", "w", "--no-render"], { cwd: d });
     expect(r.status).toBe(1);
     const t = traceDir(d, "WF_X2_V0");

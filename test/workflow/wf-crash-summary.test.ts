@@ -64,7 +64,7 @@ describe("examine on a run whose summary is torn", () => {
       expect(x.outcome.class).toBe("success");
       const text = renderReport(x).join("\n");
       expect(text).not.toContain("matches the summary");
-      expect(text).toContain(`chain:       ok: ${r.events} events, head ${r.digests.chainHead} (the summary is incomplete: nothing anchors the last line)`);
+      expect(text).toContain(`chain:       ok, last line unanchored: ${r.events} events, head ${r.digests.chainHead} (the summary is incomplete: nothing anchors the last line)`);
       expect(text).toContain(`summary:     INCOMPLETE: ${f.md}: ${problem}`);
     }
   });

@@ -24,6 +24,9 @@ import { jsonTextTooDeep, MAX_DECLARATION_DEPTH, MAX_DEPTH_PATH_SHOWN, parseYaml
 import { CORE_FLOAT_TAG, jsonSyntaxMessage, yamlDuplicateKey, yamlTagProblems } from "./parse-errors.js";
 import { strictUtf8 } from "../../core/utf8.js";
 
+/** The diagnostic of a YAML declaration file with no content (empty, white space, only comments; an empty JSON file is a JSON syntax error). */
+export const EMPTY_DECLARATION = "declares nothing: the file is empty (or holds only white space and comments); a workflow file holds one cairn.workflow/v1 declaration";
+
 /** Declaration file extensions. */
 export const DECLARATION_EXTENSIONS: readonly string[] = [".yaml", ".yml", ".json"];
 /** Largest declaration file read. */
@@ -443,6 +446,10 @@ export function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const at = e === undefined ? undefined : lines.linePos(e.pos[0]);
+    // Valid YAML, but a stream of documents: said in the file's terms, not the yaml package's advice.
+    if (e?.code === "MULTIPLE_DOCS" && at !== undefined) {
+      return fail(`a workflow file holds one YAML document; this one has another starting at line ${at.line} (a "---" or "..." line separates documents): keep one declaration per file`);
+    }
     const dup = e?.code === "DUPLICATE_KEY" ? yamlDuplicateKey(doc, e) : null;
     if (dup !== null && at !== undefined) {
       const first = lines.linePos(dup.first);
@@ -473,6 +480,10 @@ export function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?
     const lead = (k: (typeof badKeys)[number]): string => (k.kind === "merge_key" ? "a YAML 1.1 merge key" : "not JSON data, which a sealed snapshot cannot hold unchanged");
     return { errors: badKeys.map((k) => ({ code: ErrorCode.COMPILE_SCHEMA, file, ...locate(pointerOf(k.path)), message: `${lead(k)} (line ${k.line}, column ${k.column}): ${k.message}` })) };
   }
+  // No content at all (an empty file, only comments, directives or "---": an empty plain scalar): nothing declared,
+  // not an object that fails the schema.
+  const c = doc.contents;
+  if (c === null || (isScalar(c) && c.value === null && c.source === "")) return fail(EMPTY_DECLARATION);
   const lossy = yamlNumberProblems(doc, lines);
   let js: unknown;
   try {

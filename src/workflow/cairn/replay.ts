@@ -65,7 +65,11 @@ const CAIRN_RUN_INPUT_COUNTS: readonly number[] = [2, 3];
  * pgs/record-start.ts); else `none`.
  */
 export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRunKind {
-  const { traceId } = traceIdOf(traceIdOrPath);
+  return recordedRunKindOf(store, traceIdOf(traceIdOrPath).traceId);
+}
+
+/** `recordedRunKind` of the run whose trace id is `traceId`. */
+function recordedRunKindOf(store: Store, traceId: string): RecordedRunKind {
   const cairn = store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}`);
   if (cairn !== undefined && receiptOf(store, cairn.digest, store.findRoot(`${CAIRN_ROOT_PREFIX}${traceId}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS) !== undefined) return "cairn";
   const pgs = store.findRoot(`${PGS_ROOT_PREFIX}${traceId}`);
@@ -73,6 +77,27 @@ export function recordedRunKind(store: Store, traceIdOrPath: string): RecordedRu
   // Started and never recorded: `replayCairnRun` names the start record.
   if (interruptedRun(store, CAIRN_ROOT_PREFIX, traceId) !== undefined) return "cairn";
   return "none";
+}
+
+/** The trace artifact a store recorded for a run: its root (`cairn-wf:<id>` or `pgs:<id>`) and the digest it names. */
+export interface RecordedTraceRef {
+  kind: "cairn" | "pgs";
+  root: string;
+  digest: Digest;
+}
+
+/**
+ * The trace the store recorded for run `traceId` — found as `wf replay` finds the run
+ * (`recordedRunKind`: the root and the receipt that produced it) — or undefined when the store
+ * holds no recorded run of that id (a run started and never recorded has no trace artifact).
+ * `cairn examine --store` compares a trace file with it.
+ */
+export function recordedTraceRef(store: Store, traceId: string): RecordedTraceRef | undefined {
+  const kind = recordedRunKindOf(store, traceId);
+  if (kind === "none") return undefined;
+  const root = `${kind === "cairn" ? CAIRN_ROOT_PREFIX : PGS_ROOT_PREFIX}${traceId}`;
+  const found = store.findRoot(root);
+  return found === undefined ? undefined : { kind, root, digest: found.digest };
 }
 
 /**

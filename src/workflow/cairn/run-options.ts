@@ -11,6 +11,7 @@ import type { DataRootLock } from "../effects/index.js";
 import { checkCommonRunOptions, checkOptional, checkPathOption, checkPayloadOption } from "../pgs/run.js";
 import type { PyObject } from "../pgs/value.js";
 import type { PreparedSnapshot } from "./run.js";
+import { checkPayloadText } from "./payload-text.js";
 
 export interface RunCairnOptions {
   snapshot: PreparedSnapshot;
@@ -60,7 +61,8 @@ const PGS_ONLY_OPTION_KEYS: readonly string[] = ["effectDurability", "traceLimit
 /**
  * The values of a Cairn run's options, before anything runs: each wrong one is E_USAGE naming
  * it (a SealedSnapshot where a PreparedSnapshot is expected says so), a payload that is not a
- * JSON object E_INVALID_INPUT. `fn` names the entry point in messages.
+ * JSON object, or that holds a lone surrogate (payload-text.ts), E_INVALID_INPUT. `fn` names
+ * the entry point in messages.
  */
 export function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
   const snap = opts.snapshot as unknown;
@@ -76,6 +78,7 @@ export function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
   }
   checkOptional(opts.workflow, (w) => typeof w === "string", "workflow", "a string <namespace>::<CODE>", fn);
   checkPayloadOption(opts.payload, fn);
+  checkPayloadText(opts.payload);
   checkPathOption(opts.dataRoot, "dataRoot", fn);
   checkPathOption(opts.baseDir, "baseDir", fn);
   checkCommonRunOptions(opts as unknown as Record<string, unknown>, fn);

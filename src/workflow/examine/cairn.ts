@@ -269,7 +269,7 @@ export const NO_SNAPSHOT_NOTE =
 export interface CairnSnapshotSource {
   /** `--snapshot`: a sealed file, or a digest to load from the store. */
   snapshot?: string;
-  /** Opens the store (read-only) when one is configured; undefined when none is. Called at most once. */
+  /** Opens the store (read-only) when one is configured; undefined when none is. Called at most once per lookup (the snapshot; the recorded trace), each store closed after it. */
   openStore?: () => Store | undefined;
 }
 

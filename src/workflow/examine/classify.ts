@@ -23,6 +23,10 @@
  * (`protocol_snapshot/artifacts/workflows/<ns>__<WF>.json`): the declared graph is walked along
  * the trace's CCs and statuses. In order:
  *
+ * 0. the end status (`WF_COMPLETE.result_status`) is neither the last CC's status nor ACK (a
+ *    route on to a boundary node): a runtime never writes that (SEMANTICS A.5: a run ends with
+ *    its last node's status), so the trace was changed → `graph_structure_error`, exit 1 — a
+ *    `success` is always a run that ended with SUCCESS / ALREADY_EXISTS (or ACK);
  * 1. a negative CC with a structural binding problem → `expression_binding_error`;
  * 2. declared walk: the trace diverges from the declared routes, or stops where the declaration
  *    routes on to a node, or no CC ran → `graph_structure_error`; the last outcome has no
@@ -48,7 +52,7 @@
  */
 import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.js";
 import type { Declarations } from "./workspace.js";
-import { BACKEND_ERROR, POSITIVE, type BindingProblem, type Classification, type Failure, type StepRef, type Terminal } from "./outcome.js";
+import { ACK, BACKEND_ERROR, POSITIVE, type BindingProblem, type Classification, type Failure, type StepRef, type Terminal } from "./outcome.js";
 import { eventRef, isCtViolation, isUnexpectedCtFailure, stepName, stepOf } from "./helpers.js";
 import { bindingHint, bindingProblems, firstStructural } from "./bindings.js";
 import { compiledRoutesText, declarationOf, pathOf, walkDeclared } from "./declared.js";
@@ -109,6 +113,24 @@ function classifyRun(model: TraceModel, decl: Declarations | undefined): Classif
     return { message: `${v.status ?? "?"} from ${stepName(s)}${err}`, step: s };
   };
   const negatives = visits.filter((v) => v.status !== null && !POSITIVE.has(v.status));
+
+  // 0. A runtime ends a completed run with the status of the last node it visited (SEMANTICS
+  // A.5 step 4; cairn/run.ts): the last CC's, or ACK when the route went on to a boundary node.
+  // Any other end status contradicts the trace's own CC_COMPLETE: the run's outcome cannot be
+  // read from it (its WF_COMPLETE line was changed, or lines were removed).
+  const lastVisit = visits[visits.length - 1];
+  if (lastVisit !== undefined && lastVisit.status !== null && status !== lastVisit.status && status !== ACK) {
+    const end = model.complete;
+    return {
+      class: "graph_structure_error",
+      status,
+      path,
+      terminal,
+      failure: failureAt(lastVisit, `WF_COMPLETE records ${status ?? "no status"}, but the last CC ${lastVisit.fqdn} ended with ${lastVisit.status}`),
+      hint: `the run's end contradicts its trace: WF_COMPLETE (line ${end.line}) records ${status ?? "no status"}, but the last CC ${lastVisit.fqdn} ended with ${lastVisit.status} (line ${lastVisit.complete?.line ?? "?"}), and a run ends with its last node's status. The trace is not as a run wrote it (its last line was changed, or lines are missing before it): its outcome cannot be read from it.`,
+      notes,
+    };
+  }
 
   // 1. A binding that resolved to nothing at a CC that said "no".
   for (const v of negatives) {

@@ -31,7 +31,10 @@ import { basename, join } from "node:path";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { describeArgument, isOptionsObject } from "../../core/describe.js";
 import { refuseUnknownKeys } from "../../core/suggest.js";
-import type { Digest } from "../../core/digest.js";
+import { sha256, type Digest } from "../../core/digest.js";
+import type { Store } from "../../store/store.js";
+import { recordedTraceRef } from "../cairn/replay.js";
+import { TRACE_ID_RE } from "../pgs/trace-id.js";
 import { checkChain, readSummaryFacts, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryDiagnosis, type SummaryProblem } from "./chain.js";
 import { classify } from "./classify.js";
 import { withOp } from "./helpers.js";
@@ -64,7 +67,7 @@ export interface ExamineReport {
    * `unchained` — a reference v0 trace without `seq`/`prev`, whose integrity was NOT verified
    * (`ok` false; the exit code then follows the outcome alone).
    */
-  chain: { ok: boolean; status: ChainStatus; events: number; brokenAt?: ChainBreak; head: Digest | null; anchor: "summary" | "none" };
+  chain: { ok: boolean; status: ChainStatus; events: number; brokenAt?: ChainBreak; head: Digest | null; anchor: ChainAnchor };
   outcome: { class: OutcomeClass; status: string | null };
   failure?: Failure;
   hint: string;
@@ -76,6 +79,14 @@ export interface ExamineReport {
   path: PathEntry[];
   terminal?: Terminal;
   workspace?: { root: string; snapshot: { recorded: Digest | null; current: Digest | null; matches: boolean | null } };
+  /**
+   * With a store (`--store` / $CAIRN_STORE): the trace artifact it recorded for this trace id
+   * (`root` cairn-wf:<id> or pgs:<id>, `recorded` its digest; both null when the store holds no
+   * recorded run of that id), the file's own digest, and whether they are the same bytes
+   * (`matches`; null when nothing is recorded). A mismatch breaks the chain (`chain.brokenAt`
+   * names the first differing line); a match anchors it (`chain.anchor` "store").
+   */
+  store?: { root: string | null; recorded: Digest | null; file: Digest; matches: boolean | null };
   /** A Cairn run: the sealed snapshot the declarations were read from (`source`: the file, or `store artifact <digest>`). */
   snapshot?: { source: string; recorded: Digest | null; current: Digest; matches: boolean | null };
   /**
@@ -94,6 +105,72 @@ export interface ExamineReport {
   afterEnd?: { end: { line: number; type: string }; first: { line: number; type: string }; events: number };
   notes: string[];
   exitCode: 0 | 1;
+}
+
+/**
+ * What vouches for a verified chain's last line: `store` (the file is byte for byte the trace
+ * the store recorded for the run — the strongest anchor), `summary` (the chain head recorded in
+ * a complete `<trace_id>.md`), or `none` (nothing: the chain links every line to the one before,
+ * but the last line could be changed, with its chain, undetected).
+ */
+export type ChainAnchor = "store" | "summary" | "none";
+
+/** Where two traces first differ: the 1-based line and what happened there (`changed_line`, `extra_line`, `missing_line`). */
+function firstDifferingLine(file: string, recorded: string): { line: number; kind: "changed_line" | "extra_line" | "missing_line" } {
+  const a = file.split("\n");
+  const b = recorded.split("\n");
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) {
+      // A line only one side has (the other ended there: its last element is the empty text after the final newline).
+      if (i === b.length - 1 && b[i] === "") return { line: i + 1, kind: "extra_line" };
+      if (i === a.length - 1 && a[i] === "") return { line: i + 1, kind: "missing_line" };
+      return { line: i + 1, kind: "changed_line" };
+    }
+  }
+  return { line: Math.min(a.length, b.length), kind: a.length > b.length ? "extra_line" : "missing_line" };
+}
+
+/**
+ * The trace the store recorded for run `traceId` compared with the file's `bytes` (the report's
+ * `store`), with the break a mismatch is; undefined (and a note) when the store cannot be opened
+ * or the trace names no trace id to look up.
+ */
+function storeComparison(openStore: () => Store | undefined, traceId: string | null, bytes: Buffer, notes: string[]): { view: NonNullable<ExamineReport["store"]>; brokenAt?: ChainBreak } | undefined {
+  if (traceId === null || !TRACE_ID_RE.test(traceId)) {
+    notes.push(`the trace id ${JSON.stringify(traceId)} is not one Cairn records runs by: the trace was not compared with the store`);
+    return undefined;
+  }
+  let store: Store | undefined;
+  try {
+    try {
+      store = openStore();
+    } catch (err) {
+      notes.push(`the store could not be opened, so the trace was not compared with the one it recorded (${(err as Error).message})`);
+      return undefined;
+    }
+    if (store === undefined) return undefined;
+    const file = sha256(bytes);
+    const ref = recordedTraceRef(store, traceId);
+    if (ref === undefined) {
+      notes.push(`the store holds no recorded run of trace ${traceId} (no root cairn-wf:${traceId} or pgs:${traceId} with its receipt): the trace was not compared with a recorded one`);
+      return { view: { root: null, recorded: null, file, matches: null } };
+    }
+    const view = { root: ref.root, recorded: ref.digest, file, matches: ref.digest === file };
+    if (view.matches) return { view };
+    let recorded: Buffer | undefined;
+    try {
+      recorded = store.get(ref.digest);
+    } catch {
+      recorded = undefined; // tombstoned or collected: the digests still differ
+    }
+    const at = recorded === undefined ? undefined : firstDifferingLine(bytes.toString("utf8"), recorded.toString("utf8"));
+    const where = at === undefined ? "(the recorded bytes cannot be read back: deleted from the store)" : `: they first differ at line ${at.line}${at.kind === "extra_line" ? " (a line the recorded trace does not have)" : at.kind === "missing_line" ? " (the file ends before the recorded trace does)" : ""}`;
+    const reason = `the file (${file}) is not the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest})${where}`;
+    const line = at?.line ?? 1;
+    return { view, brokenAt: { line, kind: at?.kind ?? "changed_line", reason, detected: { line, reason } } };
+  } finally {
+    store?.close();
+  }
 }
 
 /** The trace file named by `arg`: the file itself, or `<dir>/<basename(dir)>.jsonl` / the only `.jsonl` of a directory. */
@@ -151,26 +228,41 @@ function summaryView(file: string, problem: SummaryProblem | undefined): NonNull
 /** The keys of `ExamineOptions`: any other key is E_USAGE naming the one it probably meant. */
 const EXAMINE_OPTION_KEYS: readonly string[] = ["workspace", "snapshot", "openStore"];
 
+/** The note of a verified chain nothing anchors (`chain.anchor` "none"). */
+export const UNANCHORED_NOTE =
+  "nothing anchors the trace's last line (no complete summary beside it, no run of it recorded in a store): the chain shows each line follows the one before, not that the last one is the run's: a changed last line (or any line changed with the chain recomputed after it) would not be detected";
+
 /** Examines one trace file (or trace directory). */
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
   if (typeof arg !== "string" || arg === "") throw new CairnError(ErrorCode.USAGE, `examineTrace: the trace must be a non-empty path, got ${describeArgument(arg)}`, { field: "trace" });
   if (!isOptionsObject(opts as unknown)) throw new CairnError(ErrorCode.USAGE, `examineTrace: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
   refuseUnknownKeys(opts, EXAMINE_OPTION_KEYS, "examineTrace option", "examineTrace options");
   const file = resolveTraceFile(arg);
-  const text = readFileSync(file, "utf8");
+  const bytes = readFileSync(file);
+  const text = bytes.toString("utf8");
   const model = parseTrace(text, file);
   const md = summaryOf(file);
   // A torn, edited or foreign summary is not evidence of anything: reported, never used as an anchor.
   const problem = md === undefined ? undefined : summaryProblem(md.text, isCairnTrace(model) ? "cairn" : "pgs", model.traceId, basename(file, ".jsonl"));
   const summary = md === undefined || problem !== undefined ? undefined : readSummaryFacts(md.text);
-  const chain = checkChain(text, summary);
+  const verdict = checkChain(text, summary);
   // An unchained reference v0 trace's summary (if any) is not one Cairn writes: not judged.
-  const mdProblem: SummaryProblem | undefined = chain.status === "unchained" ? undefined : problem;
+  const mdProblem: SummaryProblem | undefined = verdict.status === "unchained" ? undefined : problem;
+  const notes: string[] = [];
+  // The store's record of the run, when there is a store: the strongest anchor, and a trace that
+  // is not byte for byte the recorded one is broken there (a forged chain verifies on its own).
+  const stored = opts.openStore === undefined ? undefined : storeComparison(opts.openStore, model.traceId, bytes, notes);
+  let chain: { ok: boolean; status: ChainStatus; events: number; head: Digest | null; anchor: ChainAnchor; brokenAt?: ChainBreak } = verdict;
+  if (stored?.brokenAt !== undefined) {
+    if (verdict.status === "broken") notes.push(`also, ${stored.brokenAt.reason}`);
+    else chain = { ok: false, status: "broken", events: verdict.events, head: null, anchor: "store", brokenAt: stored.brokenAt };
+  } else if (stored?.view.matches === true) {
+    chain = { ...verdict, anchor: "store" };
+  }
 
   let decl: Declarations | undefined;
   let workspace: ExamineReport["workspace"];
   let snapshot: ExamineReport["snapshot"];
-  const notes: string[] = [];
   if (isCairnTrace(model)) {
     if (opts.workspace !== undefined) notes.push("--workspace is ignored: this is a trace of a sealed Cairn snapshot (its declarations come from --snapshot or the store)");
     const found = findCairnSnapshot(model, opts, notes);
@@ -225,6 +317,8 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     if (mdProblem !== undefined) notes.push(`the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text})`);
   } else if (mdProblem !== undefined) {
     hint = `the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text}): ${SUMMARY_MEANS[mdProblem.diagnosis]}; nothing anchors the trace's last line. As far as the trace goes: ${c.hint}`;
+  } else if (chain.ok && chain.anchor === "none") {
+    notes.push(UNANCHORED_NOTE);
   } else if (chain.status === "unchained") {
     notes.push("the trace has no hash chain (no line carries seq/prev: a reference v0 trace): its integrity was NOT verified, and the outcome is read from its events as they are");
   }
@@ -250,6 +344,7 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
     path: c.path,
     ...(c.terminal === undefined ? {} : { terminal: c.terminal }),
     ...(workspace === undefined ? {} : { workspace }),
+    ...(stored === undefined ? {} : { store: stored.view }),
     ...(snapshot === undefined ? {} : { snapshot }),
     ...(md === undefined || chain.status === "unchained" ? {} : { summary: summaryView(md.file, mdProblem) }),
     ...(afterEnd === undefined ? {} : { afterEnd }),
@@ -284,11 +379,22 @@ export function renderReport(r: ExamineReport): string[] {
   if (r.workflow !== null) kv("workflow", `${r.workflow}${r.traceId === null ? "" : ` (trace ${r.traceId})`}`);
   const unused: SummaryDiagnosis | undefined = r.summary === undefined || (r.summary.complete && r.summary.problem === undefined) ? undefined : r.summary.diagnosis ?? "torn";
   if (r.chain.ok) {
-    const anchor = r.chain.anchor === "summary" ? ", matches the summary" : unused !== undefined ? ` (the summary ${SUMMARY_IS[unused]}: nothing anchors the last line)` : " (no summary to anchor the last line)";
-    kv("chain", `ok: ${r.chain.events} events, head ${r.chain.head ?? "none"}${anchor}`);
+    const anchor =
+      r.chain.anchor === "store"
+        ? `, matches the trace the store recorded (${r.store?.root ?? "?"})`
+        : r.chain.anchor === "summary"
+          ? ", matches the summary"
+          : unused !== undefined
+            ? ` (the summary ${SUMMARY_IS[unused]}: nothing anchors the last line)`
+            : " (no summary or store record to anchor the last line)";
+    kv("chain", `${r.chain.anchor === "none" ? "ok, last line unanchored" : "ok"}: ${r.chain.events} events, head ${r.chain.head ?? "none"}${anchor}`);
   }
   else if (r.chain.status === "unchained") kv("chain", `${UNCHAINED_TEXT}: ${r.chain.events} events, integrity NOT verified`);
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
+  if (r.store !== undefined) {
+    const st = r.store;
+    kv("store", st.recorded === null ? "no recorded run of this trace" : st.matches === true ? `${st.root ?? "?"} → ${st.recorded}: the same bytes` : `DIFFERENT: ${st.root ?? "?"} → ${st.recorded}, this file ${st.file}`);
+  }
   if (unused !== undefined) kv("summary", `${SUMMARY_LABEL[unused]}: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "?"}`);
   if (r.afterEnd !== undefined) kv("structure", `EVENTS AFTER THE END: ${r.afterEnd.events} after the ${r.afterEnd.end.type} at line ${r.afterEnd.end.line} (first: ${r.afterEnd.first.type} at line ${r.afterEnd.first.line}); read up to line ${r.afterEnd.end.line}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");

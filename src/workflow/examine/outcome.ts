@@ -24,6 +24,8 @@ export const PASSING_CLASSES: ReadonlySet<OutcomeClass> = new Set<OutcomeClass>(
 /** CC statuses that are not a "no". */
 export const POSITIVE = new Set(["SUCCESS", "ALREADY_EXISTS", "ACK"]);
 export const BACKEND_ERROR = "BACKEND_ERROR";
+/** The status a boundary (IN_ / EXIT_) node gives a PGS run (SEMANTICS A.5). */
+export const ACK = "ACK";
 export const VIOLATION = "VIOLATION";
 /** The executor's message for a CT whose atom raised (the deliberate violation channel, A.9). */
 export const ATOM_RAISED = "Atom raised exception: ";
