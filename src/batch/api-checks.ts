@@ -1,7 +1,7 @@
 /**
  * Checks of the batch library's arguments (`run`, `resume`, `streamOutputs`, `verifyRun`,
  * `replay`, `listRuns`), made before any store work: each wrong argument is E_USAGE with
- * `details.field` naming it — the argument (`store`, `dataset`, `hooks`, `options`) or the
+ * `details.field` naming it — the argument (`store`, `dataset`, `fn`, `hooks`, `options`) or the
  * option (`onProgress`, `outFile`, `stdin`, `signal`, `reexecute`, `sample`) — and unknown option
  * keys are refused with the known key they probably meant, as `normalizeConfig` refuses config
  * keys. Nothing a caller passes is coerced or ignored silently: a typo'd `reexecute` used to
@@ -13,7 +13,7 @@ import { Store } from "../store/store.js";
 import { checkSignal } from "./abort.js";
 import { describeValue } from "./config.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
-import { describeArgument, isOptionsObject } from "../core/describe.js";
+import { describeArgument, isOptionsObject, printableJson } from "../core/describe.js";
 
 /** `store` must be an open-able Store handle (made by `openStore`); `fn` names the function in the message. */
 export function checkStore(store: unknown, fn: string): asserts store is Store {
@@ -61,6 +61,67 @@ export function checkDatasetConfig(dataset: unknown, format: string, idField: st
   if (format === "files" && idField !== null && idField !== "name") {
     throw new CairnError(ErrorCode.USAGE, `the files format takes idField (--id-field) "name" (the relative path) or none, got ${JSON.stringify(idField)}`, { field: "idField" });
   }
+}
+
+/** The keys `run`'s function argument `{ code, name? }` may have. */
+export const FUNCTION_SOURCE_KEYS: readonly string[] = Object.freeze(["code", "name"]);
+
+/**
+ * Longest `name` of an inline function `{ code, name }`, in characters (Unicode code points):
+ * the name is a label — recorded in the plan (so part of the run id), shown by `runs ls` /
+ * `runs show` and in module errors — never a path that is opened.
+ */
+export const MAX_FUNCTION_NAME_CHARS = 256;
+
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const NAME_CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** With the `u` flag a surrogate pair is one code point, so this matches only a lone surrogate. */
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+
+/**
+ * `run`'s function argument, checked like the config, hooks and verify options (E_USAGE with
+ * `details.field`, before any store work): a module path (a non-empty string; its base name
+ * becomes the name, so the CLI's argument is unaffected), or an options object of
+ * FUNCTION_SOURCE_KEYS — an unknown key refused with the one it probably meant (`nam` → `name`)
+ * — whose `code` is a string (the module text) and whose `name`, when given, is a non-empty
+ * string of at most MAX_FUNCTION_NAME_CHARS characters without control characters (C0, DEL,
+ * C1, U+2028/2029: `runs ls` shows it on one line) or lone surrogates (the plan records it as
+ * canonical JSON). Path separators are allowed: the name is a label (`lib/fn.mjs`), never opened.
+ */
+export function checkFunctionSource(fn: unknown): void {
+  if (typeof fn === "string") {
+    if (fn === "") throw new CairnError(ErrorCode.USAGE, "the execution function must be a module path or { code, name? }, got an empty string", { field: "fn" });
+    return;
+  }
+  if (!isOptionsObject(fn)) {
+    // the words of runner.ts storeFunction's check, which this one now precedes
+    const got = typeof fn === "function" ? "a function value, which can be neither sent to a worker thread nor stored as the function's identity: put it in a module" : describeArgument(fn);
+    throw new CairnError(ErrorCode.USAGE, `the execution function must be a module path or { code, name? } (a self-contained ES module text), got ${got}`, { field: "fn" });
+  }
+  refuseUnknownKeys(fn, FUNCTION_SOURCE_KEYS, "function key", "keys");
+  const { code, name } = fn;
+  if (typeof code !== "string") {
+    throw new CairnError(ErrorCode.USAGE, `the execution function must be a module path or { code, name? }: fn.code must be a string (a self-contained ES module text), got ${describeArgument(code)}`, { field: "code" });
+  }
+  if (name === undefined) return;
+  if (typeof name !== "string" || name === "") {
+    throw new CairnError(ErrorCode.USAGE, `fn.name must be a non-empty string (a label for the function), got ${describeArgument(name)}`, { field: "name" });
+  }
+  if (codePointsOver(name, MAX_FUNCTION_NAME_CHARS)) {
+    throw new CairnError(ErrorCode.USAGE, `fn.name must be at most ${MAX_FUNCTION_NAME_CHARS} characters, got ${printableJson(name)}`, { field: "name" });
+  }
+  if (NAME_CONTROL_RE.test(name) || LONE_SURROGATE_RE.test(name)) {
+    throw new CairnError(ErrorCode.USAGE, `fn.name must not contain control characters or lone surrogates, got ${printableJson(name)}`, { field: "name" });
+  }
+}
+
+/** Whether `s` has more than `max` code points (counted only up to 2 × `max` code units: past that it has). */
+function codePointsOver(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  if (s.length > 2 * max) return true;
+  let n = 0;
+  for (const _ of s) n++;
+  return n > max;
 }
 
 /** The keys a RunHooks may have. */

@@ -22,7 +22,12 @@ export const MAX_WORKERS = 256;
 export const DEFAULT_RETRIES = 2;
 export const MAX_RETRIES = 100;
 export const DEFAULT_SEED = "0";
-/** Longest run seed (UTF-16 code units); a seed is at least one. */
+/**
+ * Longest run seed in characters — Unicode code points, so an emoji is one; a seed is at least
+ * one (`seedProblem`). Until 2026-11-27 UTF-16 code units were counted (a seed of 129 emoji was
+ * refused as "must be 1..256 characters"); every seed accepted then is accepted now and the seed
+ * is stored and hashed as its text, never its length, so no run id changed.
+ */
 export const MAX_SEED_CHARS = 256;
 export const DEFAULT_MAX_MEMORY_BYTES = 512 * 1024 * 1024;
 /** The smallest --max-memory accepted: below this the engine cannot hold one pulse per worker. */
@@ -107,6 +112,25 @@ function int(c: RunConfigInput, key: keyof RunConfigInput, dflt: number, min: nu
   return n;
 }
 
+/** With the `u` flag a surrogate pair is one code point, so this matches only a lone surrogate. */
+const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Why `seed` cannot be a run seed, as the end of a message (`seed <problem>`, `invalid --seed
+ * "…": <problem>`), or undefined when it can: `must be 1..MAX_SEED_CHARS characters` (counted in
+ * code points), or `must not contain a lone surrogate …` — the seed is recorded in the run's
+ * config as canonical JSON, which has no form for one (it failed later as E_CANONICAL at
+ * `$.config.seed`). The CLI's `--seed` check uses it too.
+ */
+export function seedProblem(seed: string): string | undefined {
+  // A code point is one or two code units: past 2 × MAX_SEED_CHARS units it is too long, uncounted.
+  if (seed.length === 0 || seed.length > 2 * MAX_SEED_CHARS) return `must be 1..${MAX_SEED_CHARS} characters`;
+  if (LONE_SURROGATE_RE.test(seed)) return "must not contain a lone surrogate (the seed is recorded as canonical JSON, which has no form for one)";
+  let chars = 0;
+  for (const _ of seed) chars++;
+  return chars > MAX_SEED_CHARS ? `must be 1..${MAX_SEED_CHARS} characters` : undefined;
+}
+
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), 8));
 }
@@ -149,7 +173,8 @@ export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
     throw new CairnError(ErrorCode.USAGE, `seed must be a string or a safe integer, got ${describeValue(rawSeed)}`, { field: "seed" });
   }
   const seed = rawSeed === undefined ? DEFAULT_SEED : String(rawSeed);
-  if (seed.length === 0 || seed.length > MAX_SEED_CHARS) throw new CairnError(ErrorCode.USAGE, `seed must be 1..${MAX_SEED_CHARS} characters`, { field: "seed" });
+  const seedRefused = seedProblem(seed);
+  if (seedRefused !== undefined) throw new CairnError(ErrorCode.USAGE, `seed ${seedRefused}`, { field: "seed" });
   const allowFailures: unknown = c.allowFailures;
   if (allowFailures !== undefined && typeof allowFailures !== "boolean") {
     throw new CairnError(ErrorCode.USAGE, `allowFailures must be a boolean, got ${describeValue(allowFailures)}`, { field: "allowFailures" });

@@ -1,4 +1,5 @@
 import { CairnError, ErrorCode } from "./errors.js";
+import { echoedJson, MAX_ECHOED_CHARS } from "./echo.js";
 
 /**
  * How the library's argument checks name a value they refuse (`openStore`'s options,
@@ -59,4 +60,35 @@ export function checkPathArgument(where: string, field: string, v: unknown): ass
  */
 export function checkPathValue(subject: string, field: string, v: unknown, kind = "a path"): asserts v is string {
   if (typeof v !== "string" || v === "") throw new CairnError(ErrorCode.USAGE, `${subject} must be a non-empty string (${kind}), got ${describeArgument(v)}`, { field });
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what is escaped
+const CONTROL_OR_LONE_SURROGATE_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** The characters a message must not carry that `JSON.stringify` leaves as they are (DEL, C1, U+2028/2029). */
+const UNESCAPED_BY_JSON_RE = /[\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r" };
+
+function escapeOne(c: string): string {
+  return SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * `s` with every character a terminal would not show as itself escaped JSON-style: C0 controls
+ * (`\n`, `\f`, `\u001b`…), DEL and C1 (`\u007f`, `\u0085`), U+2028/2029 and lone surrogates
+ * (`\ud83d`). Other text, backslashes and quotes included, is left as is: for text that is not
+ * quoted (a character V8 names in a JSON.parse message); a quoted user value goes through
+ * `printableJson`.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(CONTROL_OR_LONE_SURROGATE_RE, escapeOne);
+}
+
+/**
+ * A user value quoted for a message as printable text: `echoedJson(v, max)` (a JSON string, cut
+ * past `max` characters with its length stated) with DEL, C1 controls and U+2028/2029 escaped
+ * too (`\u0085`), which `JSON.stringify` leaves as they are. The input readers quote input text
+ * (a key, a column name, the fragment of a JSON.parse message) with it.
+ */
+export function printableJson(v: unknown, max = MAX_ECHOED_CHARS): string {
+  return echoedJson(v, max).replace(UNESCAPED_BY_JSON_RE, escapeOne);
 }

@@ -36,7 +36,8 @@ import type { Transform } from "node:stream";
 import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
-import { echoed, echoedJson } from "../../core/echo.js";
+import { echoed } from "../../core/echo.js";
+import { escapeControls, printableJson } from "../../core/describe.js";
 import type { RecordLocation } from "./ids.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord } from "./types.js";
@@ -331,7 +332,7 @@ function checkHeader(record: string[], display: string, line: number): string[] 
     if (first !== undefined) {
       throw new CairnError(
         ErrorCode.INVALID_INPUT,
-        `${display}:${line}: duplicate column name ${echoedJson(name)} in the header (columns ${first + 1} and ${i + 1})`,
+        `${display}:${line}: duplicate column name ${printableJson(name)} in the header (columns ${first + 1} and ${i + 1})`,
         { file: display, line, column: i + 1, name: echoed(name) },
       );
     }
@@ -341,7 +342,7 @@ function checkHeader(record: string[], display: string, line: number): string[] 
 }
 
 function describeColumns(header: readonly string[]): string {
-  const shown = header.slice(0, 20).map((h) => echoedJson(h));
+  const shown = header.slice(0, 20).map((h) => printableJson(h));
   if (header.length > 20) shown.push(`… ${header.length - 20} more`);
   return shown.join(", ");
 }
@@ -388,6 +389,6 @@ function csvError(
     case "CSV_MAX_RECORD_SIZE":
       return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: the ${inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`, { ...details, limit: maxRecordBytes }, { cause: err });
     default:
-      return new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid CSV: ${err.message}`, details, { cause: err });
+      return new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid CSV: ${escapeControls(echoed(err.message))}`, details, { cause: err });
   }
 }

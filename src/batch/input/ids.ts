@@ -2,7 +2,7 @@
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import type { EUId, InputFormat } from "./types.js";
 import type { DuplicateJsonKey, TextPosition } from "../../core/json-keys.js";
-import { echoedJson } from "../../core/echo.js";
+import { printableJson } from "../../core/describe.js";
 
 /** Where a record sits, for error messages: `${file}:${line}: ${noun} ${index}: …`. */
 export interface RecordLocation {
@@ -40,11 +40,11 @@ export function recordError(loc: RecordLocation, what: string, extra: Record<str
  * The message for a duplicate key in a JSON record: `JSON.parse` would keep the last value
  * silently. A JSONL record is one line, so its keys are named by column; an element of a JSON
  * array by its line in the file (`firstLine`: the line its text starts on). A key longer than
- * MAX_ECHOED_CHARS is quoted cut, with its length (`echoedJson`).
+ * MAX_ECHOED_CHARS is quoted cut, with its length, and its control characters escaped (`printableJson`).
  */
 export function duplicateKeyMessage(dup: DuplicateJsonKey, firstLine?: number): string {
   const pos = (p: TextPosition): string => (firstLine === undefined ? `column ${p.column}` : `line ${firstLine + p.line - 1}`);
-  return `duplicate key ${echoedJson(dup.key)} at ${pos(dup.at)} (first at ${pos(dup.first)}): a record's keys must be unique (only the last value would be kept)`;
+  return `duplicate key ${printableJson(dup.key)} at ${pos(dup.at)} (first at ${pos(dup.first)}): a record's keys must be unique (only the last value would be kept)`;
 }
 
 /**

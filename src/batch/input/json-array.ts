@@ -21,6 +21,7 @@
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { duplicateKeyMessage, idFromJsonRecord, recordPlace } from "./ids.js";
+import { jsonParseMessage } from "./json-error.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
@@ -357,7 +358,7 @@ export function parseElement(el: JsonElement, display: string, allowDuplicateKey
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw fail(`invalid JSON: ${(err as Error).message}`);
+    throw fail(`invalid JSON: ${jsonParseMessage(err)}`);
   }
   const dup = allowDuplicateKeys ? null : duplicateJsonKey(text);
   if (dup !== null) {

@@ -8,6 +8,7 @@ import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { canonicalLineSize } from "./canonical-line.js";
 import { duplicateKeyMessage, idFromJsonRecord, recordError, recordPlace } from "./ids.js";
+import { jsonParseMessage } from "./json-error.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
@@ -324,7 +325,7 @@ export async function* readJsonlBatches(
           try {
             input = JSON.parse(l.text);
           } catch (err) {
-            throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${(err as Error).message}`);
+            throw recordError({ file: display, line: l.line, index: i, noun: "record" }, `invalid JSON: ${jsonParseMessage(err)}`);
           }
           const dup = allowDuplicateKeys ? null : duplicateJsonKey(l.text);
           if (dup !== null) throw recordError({ file: display, line: l.line, index: i, noun: "record" }, duplicateKeyMessage(dup), { column: dup.at.column });
