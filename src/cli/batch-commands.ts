@@ -30,7 +30,7 @@ import { inputIoError } from "../batch/input/source.js";
 import { checkModuleFile } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
-import { checkOutOutsideStore, globalsOf, outputFor, withStore } from "./context.js";
+import { checkOutOutsideStore, globalsOf, outputFor, refuseDashOut, withStore } from "./context.js";
 import { formatDurationMs, parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
 import { exitOnSignal } from "./signals.js";
@@ -159,7 +159,12 @@ export const ALLOW_FAILURES_HINT = {
   resume: "to accept failed EUs, repeat the `cairn run` command with --allow-failures: another run id, which reuses this run's committed pulses",
 } as const;
 
-/** A failed run (EUs failed without --allow-failures): says so on stderr, with the first failures. */
+/**
+ * A failed run (EUs failed without --allow-failures): says so on stderr — the count, the run
+ * and E_EU_FAILED (with --json, `details.failures` the first SHOWN_FAILURES). The human lines
+ * of those failures are printed once, in the summary on stdout (`printResult`, kept under
+ * --quiet), not repeated here.
+ */
 function reportFailedRun(r: ExecutionResult, json: boolean, hint: string): void {
   const err = new CairnError(
     ErrorCode.EU_FAILED,
@@ -167,7 +172,6 @@ function reportFailedRun(r: ExecutionResult, json: boolean, hint: string): void 
     { runId: r.runId, failed: r.counts.failed, failures: r.failures.slice(0, SHOWN_FAILURES) },
   );
   printError(err, json);
-  if (!json) for (const f of r.failures.slice(0, SHOWN_FAILURES)) process.stderr.write(`${failureLine(f)}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +195,8 @@ export function resultJson(r: ExecutionResult): Record<string, unknown> {
 }
 
 interface RunOpts {
-  input: string;
+  /** Required: checked in the action, so that a missing <module> is reported first. */
+  input?: string;
   format?: InputFormat;
   idField?: string;
   partitions?: number;
@@ -348,6 +353,8 @@ Notes:
   The module (.ts, .mts, .js, .mjs) default-exports the execution function (input, ctx) =>
   output (it may be async). It may also export \`initial\` and \`reduce(acc, output)\`: outputs
   are then folded in EU-id order and the result is printed as "reduce".
+  ctx is { id, attempt, seed, logicalTime }: the EU id, the attempt (1 on the first
+  execution, 2 on the first retry…), the run seed and the logical time (ms since the epoch).
   Inside the function, Date/Date.now/performance.now are a fixed logical time and Math.random
   and crypto randomness are seeded per EU from (--seed, EU id). The CLI runs with TZ=UTC, so
   local-time Date methods (getHours, toString…) give the same answer on every machine;
@@ -363,11 +370,16 @@ Notes:
   Exit status: 0 when completed, 1 when EUs failed (unless --allow-failures) or on an error,
   2 on a usage error.`;
 
+/** How `run` / `resume` write the output records to stdout (`--out -` is refused: refuseDashOut). */
+const OUT_STDOUT_HINT = "for the records on stdout give --out /dev/stdout (the summary follows them there)";
+
 export function runCommand(): Command {
   return new Command("run")
     .description("run a function over every record of an input (an exhaustive, verifiable batch run)")
     .argument("<module>", "execution module: .ts, .mts, .js or .mjs with a default export function", nonEmptyArg("argument <module>"))
-    .requiredOption("--input <path|->", "input file, directory (--format files), or - for stdin", nonEmptyArg("--input"))
+    // Not `requiredOption`: commander checks required options before arguments, so `cairn run`
+    // alone said "--input not specified" instead of naming the missing <module>.
+    .option("--input <path|->", "input file, directory (--format files), or - for stdin (required)", nonEmptyArg("--input"))
     .addOption(new Option("--format <format>", "input format").choices(INPUT_FORMATS).default("jsonl"))
     .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)", nonEmptyArg("--id-field"))
     .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseCount(v, "--partitions", MAX_PARTITIONS, 1)))
@@ -378,24 +390,27 @@ export function runCommand(): Command {
         parseCount(v, "--max-pulses-in-flight", 4 * MAX_WORKERS, 1),
       ),
     )
-    .addOption(new Option("--retries <r>", `re-executions of an EU that throws (default ${DEFAULT_RETRIES})`).argParser((v) => parseCount(v, "--retries", MAX_RETRIES, 0)))
+    .addOption(new Option("--retries <r>", `re-executions of an EU whose attempt fails: it throws, exceeds --eu-timeout or crashes its worker (default ${DEFAULT_RETRIES})`).argParser((v) => parseCount(v, "--retries", MAX_RETRIES, 0)))
     .option("--seed <s>", `run seed for the per-EU seeded randomness (1..${MAX_SEED_CHARS} characters; default ${DEFAULT_SEED})`, parseSeed)
     .addOption(new Option("--max-memory <size>", `memory bound, e.g. 256MB, 1GiB (default ${humanBytes(DEFAULT_MAX_MEMORY_BYTES)})`).argParser((v) => parseMemory(v, "--max-memory")))
-    .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
+    .option("--out <file>", "also write the ordered output (JSONL) to this file (not -: stdout is /dev/stdout)", nonEmptyArg("--out"))
     .option("--allow-failures", "exit 0 even when EUs failed (failures are still recorded)")
     .addOption(new Option("--audit-rate <p>", "re-execute this fraction of pulses on a fresh worker and compare (0..1, default 0)").argParser((v) => parseRate(v, "--audit-rate")))
-    .addOption(new Option("--eu-timeout <ms>", `fail an EU that has not settled after this long (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout", MAX_EU_TIMEOUT_MS)))
+    .addOption(new Option("--eu-timeout <ms>", `end an EU's attempt that has not settled after this long: it is retried like one that throws (up to --retries), then failed (ms, or 30s, 5m…; default ${DEFAULT_EU_TIMEOUT_MS} ms)`).argParser((v) => positiveDuration(v, "--eu-timeout", MAX_EU_TIMEOUT_MS)))
     .addHelpText("after", RUN_HELP)
     .action(async (modulePath: string, opts: RunOpts, cmd: Command) => {
+      const input = opts.input;
+      if (input === undefined) throw new CairnError(ErrorCode.USAGE, "required option '--input <path|->' not specified", { field: "--input" });
       const config = configOf(opts);
-      if (opts.input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
+      if (input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
       normalizeConfig(config); // the engine's config errors (E_USAGE) before the store is opened or created
-      await checkRunPaths(modulePath, opts.input);
+      await checkRunPaths(modulePath, input);
       // Before the store is opened (or created): --out must not replace the module's source, nor
       // land in the store (its catalog replaced under the open database destroys the store).
+      refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
       await checkOutOutsideStore(cmd, "--out", opts.out, [{ file: modulePath, what: "the module file" }]);
       noteLowMemory(cmd, config);
-      await executeAndReport(cmd, opts.out, opts.input === "-", (store, hooks) => run(store, opts.input, modulePath, config, hooks));
+      await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => run(store, input, modulePath, config, hooks));
     });
 }
 
@@ -403,10 +418,11 @@ export function resumeCommand(): Command {
   return new Command("resume")
     .description("continue an interrupted run from its last committed pulse (or report a finished one)")
     .argument("<runId>", "run id (16 hex digits)")
-    .option("--out <file>", "also write the ordered output (JSONL) to this file", nonEmptyArg("--out"))
+    .option("--out <file>", "also write the ordered output (JSONL) to this file (not -: stdout is /dev/stdout)", nonEmptyArg("--out"))
     .addHelpText("after", "\nOutput and exit status are those of `cairn run`.")
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
+      refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
       await checkOutOutsideStore(cmd, "--out", opts.out);
       // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
       await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
@@ -416,7 +432,12 @@ export function resumeCommand(): Command {
 // ---------------------------------------------------------------------------------------------
 // verify / replay
 
-function printVerify(out: Output, r: VerifyReport): void {
+/**
+ * `reduceUnfolded`: the manifest has a reduce value and --reexecute was not given, so plain
+ * verify did not fold it again (ARCHITECTURE §10.17): a "verified" line says so, as a forged
+ * value under a re-pinned manifest would otherwise read as verified.
+ */
+function printVerify(out: Output, r: VerifyReport, reduceUnfolded = false): void {
   for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
   // Checks that could not be made (not problems: the exit status stays 0 when nothing else is wrong).
   for (const n of r.unchecked) out.line(`${n.code}${n.pulse === undefined ? "" : `  pulse ${n.pulse}`}  ${n.message}`);
@@ -424,7 +445,8 @@ function printVerify(out: Output, r: VerifyReport): void {
   const notChecked = `${eusNotChecked > 0 ? `, ${plural(eusNotChecked, "EU record")} NOT checked` : ""}${r.unchecked.some((n) => n.code === "reduce_not_checked") ? ", the reduce NOT checked" : ""}`;
   const reexec = `${r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : ""}${r.reduceRefolded ? ", folded the reduce again" : ""}${notChecked}`;
   if (r.ok) {
-    out.line(`verified: ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec} (run ${r.runId}, manifest ${r.manifestDigest})`);
+    const unfolded = reduceUnfolded ? " (the reduce value is not re-folded without --reexecute)" : "";
+    out.line(`verified: ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec}${unfolded} (run ${r.runId}, manifest ${r.manifestDigest})`);
   } else {
     out.line(`${out.paint("red", "MISMATCH")}: ${plural(r.problems.length, "problem")} in run ${r.runId} (checked ${plural(r.pulsesChecked, "pulse")}, ${plural(r.recordsChecked, "record")}${reexec})`);
   }
@@ -453,7 +475,7 @@ export function verifyCommand(): Command {
     .addOption(new Option("--sample <k>", "re-execute only a deterministic sample of k pulses, k ≥ 1 (implies --reexecute)").argParser((v) => parseCount(v, "--sample", undefined, 1)).implies({ reexecute: true }))
     .addHelpText(
       "after",
-      "\nExit status: 0 verified, 1 mismatch (the report on stdout, then E_VERIFY_MISMATCH on stderr; or the run is not found / not finished, or its manifest cannot be read: one over 256 MiB, stored by an older build, is E_LIMIT_EXCEEDED saying how to write it again), 2 usage error.\nA failures or attempts artifact the manifest names but does not contain (a contains edge from it, which keeps it through gc) is a mismatch: not_contained.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
+      "\nExit status: 0 verified, 1 mismatch (the report on stdout, then E_VERIFY_MISMATCH on stderr; or the run is not found / not finished, or its manifest cannot be read: one over 256 MiB, stored by an older build, is E_LIMIT_EXCEEDED saying how to write it again), 2 usage error.\nWithout --reexecute the manifest's reduce value is not folded again (the verified line says so).\nA failures or attempts artifact the manifest names but does not contain (a contains edge from it, which keeps it through gc) is a mismatch: not_contained.\nA reduce whose re-fold times out or crashes (--reexecute) is listed as reduce_not_checked, and a re-executed EU record that differs where an attempt of it timed out or crashed (in the run or on re-execution) as eu_not_checked, not as a mismatch: they do not change the exit status.",
     )
     .action(async (runId: string, opts: { reexecute?: boolean; sample?: number }, cmd: Command) => {
       checkRunId(runId);
@@ -462,13 +484,21 @@ export function verifyCommand(): Command {
         const vo: { reexecute?: boolean; sample?: number } = { reexecute: opts.reexecute === true };
         if (opts.sample !== undefined) vo.sample = opts.sample;
         const r = await verifyRun(store, runId, vo);
-        out.result(r, () => printVerify(out, r));
+        // Whether the manifest (verified above) has a reduce that plain verify did not fold again.
+        const reduceUnfolded = (): boolean => r.ok && vo.reexecute !== true && (loadManifest(store, runId)?.manifest.reduce ?? null) !== null;
+        out.result(r, () => printVerify(out, r, reduceUnfolded()));
         if (!r.ok) printError(verifyMismatch(r), out.json);
         return r.ok;
       }));
       if (!ok) process.exitCode = 1;
     });
 }
+
+/**
+ * `replay --pulse`: `partition/index` or an ordinal, each a canonical decimal (no sign, space or
+ * leading zero: `01` named ordinal 1 while ` 1` was refused).
+ */
+const PULSE_ARG_RE = /^(?:(?:0|[1-9]\d*)\/(?:0|[1-9]\d*)|0|[1-9]\d*)$/;
 
 export function replayCommand(): Command {
   return new Command("replay")
@@ -478,8 +508,8 @@ export function replayCommand(): Command {
     .addHelpText("after", "\nThe records go to stdout; whether the checksum matches the stored one goes to stderr.\nExit status: 0 matches, 1 differs (or not found), 2 usage error.")
     .action(async (runId: string, opts: { pulse: string }, cmd: Command) => {
       checkRunId(runId);
-      if (!/^(\d+\/\d+|\d+)$/.test(opts.pulse)) {
-        throw new CairnError(ErrorCode.USAGE, `invalid --pulse ${JSON.stringify(opts.pulse)}: expected partition/index (e.g. 0/0) or an ordinal (0, 1, …)`, { value: opts.pulse });
+      if (!PULSE_ARG_RE.test(opts.pulse)) {
+        throw new CairnError(ErrorCode.USAGE, `invalid --pulse ${JSON.stringify(opts.pulse)}: expected partition/index (e.g. 0/0) or an ordinal (0, 1, …), in decimal digits without leading zeros`, { field: "--pulse", value: opts.pulse });
       }
       const matches = await withStore(cmd, "read", async (store, out) => {
         const r = await replay(store, runId, opts.pulse);

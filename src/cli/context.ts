@@ -5,6 +5,7 @@ import { CairnError, ErrorCode, UsageError } from "../core/errors.js";
 import { checkOutPath, storeExclusion, type OutExclusion } from "../store/out-file.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { Output, type GlobalOptions } from "./output.js";
+import { openStoreInterruptibly } from "./signals.js";
 
 /**
  * read: read-only, no lock, the store must exist. write: take the writer lock, creating the
@@ -36,6 +37,16 @@ export function storeDirOf(cmd: Command): string {
 export function refuseStdoutUnderJson(cmd: Command, flag: string, path: string | undefined): void {
   if (path === undefined || globalsOf(cmd).json !== true || !namesStdout(path)) return;
   throw new UsageError(`${flag} ${path} names stdout, where --json prints its document: give ${flag} another file, or drop --json`, { field: flag, path });
+}
+
+/**
+ * Refuses (E_USAGE) an output file (`--out`, `-o`) given as `-`: for `--input` it means stdin,
+ * but an output file is written to a temp file renamed into place, and stdout holds the
+ * command's summary; `-` would be a file named "-". `stdoutHint` says how to reach stdout.
+ */
+export function refuseDashOut(flag: string, path: string | undefined, stdoutHint: string): void {
+  if (path !== "-") return;
+  throw new UsageError(`${flag} - is not stdout (it would write a file named "-"): ${stdoutHint}, or give ${flag} ./- for a file of that name`, { field: flag, path });
 }
 
 /** This process's stdout named as a path (store/out-file.ts `ownStream`'s names). */
@@ -78,13 +89,16 @@ export async function checkOutOutsideStore(cmd: Command, flag: string, path: str
 }
 
 /**
- * Opens the store as `mode` says (writers wait up to --wait for the lock), runs `fn`, and
- * always closes the store.
+ * Opens the store as `mode` says, runs `fn`, and always closes the store. Writers wait up to
+ * --wait for another process's writer lock by polling it (signals.ts `openStoreInterruptibly`),
+ * so a signal handler (`exitOnSignal`) runs during the wait, not when it is over; a reader takes
+ * no lock and does not wait.
  */
 export async function withStore<T>(cmd: Command, mode: Mode, fn: (store: Store, out: Output) => T | Promise<T>): Promise<T> {
   const g = globalsOf(cmd);
   const out = new Output(g);
-  const store = openStore({ dir: resolveStoreDir(g.store), readOnly: mode === "read", create: mode === "write", lockTimeoutMs: g.wait ?? 0 });
+  const dir = resolveStoreDir(g.store);
+  const store = mode === "read" ? openStore({ dir, readOnly: true, create: false }) : await openStoreInterruptibly({ dir, create: mode === "write", lockTimeoutMs: g.wait ?? 0 });
   try {
     return await fn(store, out);
   } finally {

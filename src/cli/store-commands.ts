@@ -13,7 +13,7 @@ import { formatTypeTag } from "../store/identity.js";
 import { STORE_FORMAT_VERSION } from "../store/layout.js";
 import type { Store, StoreView } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
-import { checkOutOutsideStore, fileError, outputFor, storeDirOf, withStore } from "./context.js";
+import { checkOutOutsideStore, fileError, outputFor, refuseDashOut, storeDirOf, withStore } from "./context.js";
 import { parseCount, parseTypeTag, TYPE_TAG_LIMIT } from "./duration.js";
 import { exitOnSignal } from "./signals.js";
 
@@ -145,6 +145,7 @@ function getCommand(): Command {
       }
       const target = opts.out ?? opts.output;
       // Before the store is opened: the file must not replace the store's own (its catalog…).
+      refuseDashOut(opts.out !== undefined ? "--out" : "--output", target, "without it the bytes go to stdout");
       await checkOutOutsideStore(cmd, opts.out !== undefined ? "--out" : "--output", target);
       await withStore(cmd, "read", async (store, out) => {
         const reader = readerFor(store, opts.snapshot);
