@@ -23,7 +23,7 @@ import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, MAX_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
-  MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, type RunConfig, type RunConfigInput,
+  MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, seedProblem, type RunConfig, type RunConfigInput,
 } from "../batch/config.js";
 import { INPUT_FORMATS, type InputFormat } from "../batch/input/types.js";
 import { inputIoError } from "../batch/input/source.js";
@@ -62,10 +62,18 @@ export function parseRate(text: string, what: string): number {
   return n;
 }
 
-/** A run seed: 1..MAX_SEED_CHARS characters (E_USAGE naming the flag otherwise). */
+/** Most characters (code points) of a refused --seed its error quotes. */
+const SEED_SHOWN_CHARS = 40;
+
+/**
+ * A run seed as the engine takes one (config.ts `seedProblem`: 1..MAX_SEED_CHARS characters,
+ * counted as code points, no lone surrogate); E_USAGE naming the flag otherwise.
+ */
 function parseSeed(text: string): string {
-  if (text.length === 0 || text.length > MAX_SEED_CHARS) {
-    throw new CairnError(ErrorCode.USAGE, `invalid --seed ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}: must be 1..${MAX_SEED_CHARS} characters`, { field: "--seed" });
+  const problem = seedProblem(text);
+  if (problem !== undefined) {
+    const shown = [...text.slice(0, 2 * SEED_SHOWN_CHARS)].slice(0, SEED_SHOWN_CHARS).join("");
+    throw new CairnError(ErrorCode.USAGE, `invalid --seed ${JSON.stringify(shown.length < text.length ? `${shown}…` : text)}: ${problem}`, { field: "--seed" });
   }
   return text;
 }
@@ -273,6 +281,7 @@ async function executeAndReport(
   let runId: string | undefined;
   /** Pulses of the execution, from the engine's last (`done`) progress. */
   let pulses: number | undefined;
+  let reusedPulses = 0;
   // SIGINT, SIGTERM and SIGHUP end the run the same way: committed pulses stay, the hint says
   // how to continue, and the exit hooks run (an --out temp file is removed).
   const onSignal = (): void => {
@@ -293,7 +302,10 @@ async function executeAndReport(
       const hooks: RunHooks = {
         onProgress: (p) => {
           runId ??= p.runId;
-          if (p.phase === "done") pulses = p.pulsesDone;
+          if (p.phase === "done") {
+            pulses = p.pulsesDone;
+            reusedPulses = p.pulsesReused;
+          }
           progress.update(p);
         },
       };
@@ -309,7 +321,7 @@ async function executeAndReport(
   const out = outputFor(cmd);
   deepResult(out, resultJson(result), () => printResult(out, result));
   if (!out.quiet && !out.json && outFile !== undefined) process.stderr.write(`cairn: wrote the ordered output to ${outFile}\n`);
-  noteTinyPulses(out, result, pulses);
+  noteTinyPulses(out, result, pulses, reusedPulses, mode === "update" /* resume: the run exists */);
   if (result.status === "failed") {
     reportFailedRun(result, g.json === true, failuresHint);
     process.exitCode = 1;
@@ -317,14 +329,15 @@ async function executeAndReport(
 }
 
 /**
- * After an execution of many tiny pulses (progress.ts `tinyPulseNote`), says on stderr that they
- * cost a store commit each: not with --quiet, nor for a finished run answered from its manifest
- * (nothing executed); with --json too (stdout keeps its one value), except for a failed run,
- * whose stderr holds its JSON error alone.
+ * After an execution that committed many tiny pulses (progress.ts `tinyPulseNote`; pulses
+ * reused from before a resume are not counted), says on stderr that they cost a store commit
+ * each: not with --quiet, nor for a finished run answered from its manifest (nothing executed);
+ * with --json too (stdout keeps its one value), except for a failed run, whose stderr holds its
+ * JSON error alone.
  */
-function noteTinyPulses(out: Output, result: ExecutionResult, pulses: number | undefined): void {
+function noteTinyPulses(out: Output, result: ExecutionResult, pulses: number | undefined, reused: number, resumed: boolean): void {
   if (out.quiet || result.reused || pulses === undefined || (out.json && result.status === "failed")) return;
-  const note = tinyPulseNote(pulses, result.counts.total);
+  const note = tinyPulseNote(pulses, result.counts.total, { executed: pulses - reused, resumed });
   if (note !== undefined) process.stderr.write(`cairn: note: ${note}\n`);
 }
 

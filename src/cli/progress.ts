@@ -288,19 +288,24 @@ export const TINY_PULSE_MIN_PULSES = 1000;
 export const TINY_PULSE_AVERAGE_EUS = 16;
 
 /**
- * The note `cairn run` / `resume` prints on stderr after an execution of `pulses` pulses holding
- * `eus` EUs in all, when they are many and tiny (TINY_PULSE_MIN_PULSES, TINY_PULSE_AVERAGE_EUS):
- * each pulse commits to the store in its own transaction, so such a run spends its time
- * committing. Undefined otherwise. Only the output digest is the same for any --pulse-size and
- * --partitions: both are part of the config, so of the run id and the manifest.
+ * The note `cairn run` / `resume` prints on stderr after an execution of a run of `pulses`
+ * pulses holding `eus` EUs in all, when they are tiny (TINY_PULSE_AVERAGE_EUS) and the execution
+ * committed many of them (`executed`, default all; TINY_PULSE_MIN_PULSES; a resume reuses the
+ * pulses committed before): each pulse commits to the store in its own transaction, so such a run
+ * spends its time committing. Undefined otherwise. Only the output digest is the same for any
+ * --pulse-size and --partitions: both are part of the config, so of the run id and the manifest
+ * (which is also why a resumed run keeps them: `resumed` words the advice for a new run).
  */
-export function tinyPulseNote(pulses: number, eus: number): string | undefined {
-  if (pulses < TINY_PULSE_MIN_PULSES || eus >= TINY_PULSE_AVERAGE_EUS * pulses) return undefined;
+export function tinyPulseNote(pulses: number, eus: number, o: { executed?: number; resumed?: boolean } = {}): string | undefined {
+  if ((o.executed ?? pulses) < TINY_PULSE_MIN_PULSES || eus >= TINY_PULSE_AVERAGE_EUS * pulses) return undefined;
   // Rounded down, so an average just below TINY_PULSE_AVERAGE_EUS never shows as it.
   const average = (Math.floor((eus * 10) / pulses) / 10).toFixed(1);
+  const faster = o.resumed === true
+    ? "A new run with a larger --pulse-size or fewer --partitions is faster (a resumed run keeps its own: they are part of its id); "
+    : "A larger --pulse-size or fewer --partitions is faster; ";
   return (
     `${groupDigits(pulses)} pulses averaged ${average} ${average === "1.0" ? "EU" : "EUs"} each; each pulse commits to the store on its own ` +
-    "(a millisecond or more), which can take most of a run's time. A larger --pulse-size or fewer --partitions is faster; " +
+    `(a millisecond or more), which can take most of a run's time. ${faster}` +
     "the output digest does not depend on either (the run id and manifest do)"
   );
 }

@@ -28,6 +28,18 @@ describe("cairn run: usage and help", () => {
     expect(jsonError(r)).toMatchObject({ code: "E_USAGE", message: "missing required argument 'module'" });
   });
 
+  it("--seed counts characters as code points, as the engine does (an emoji is one)", () => {
+    const d = temps.make();
+    writeFileSync(join(d, "m.mjs"), "export default (x, ctx) => ctx.seed.length;\n");
+    writeFileSync(join(d, "in.txt"), "a\n");
+    const emoji = "\u{1F600}";
+    const ok = cairn(["--json", "--store", "st", "run", "m.mjs", "--input", "in.txt", "--format", "lines", "--seed", emoji.repeat(256)], { cwd: d });
+    expect(ok.status, ok.err).toBe(0);
+    const over = cairn(["--json", "--store", "st", "run", "m.mjs", "--input", "in.txt", "--format", "lines", "--seed", emoji.repeat(257)], { cwd: d });
+    expect(over.status).toBe(2);
+    expect(jsonError(over)).toMatchObject({ code: "E_USAGE", message: `invalid --seed "${emoji.repeat(40)}…": must be 1..256 characters`, details: { field: "--seed" } });
+  });
+
   it("the module without --input: E_USAGE naming --input, exit 2, no store created", () => {
     const d = temps.make();
     writeFileSync(join(d, "m.mjs"), "export default (x) => x;\n");

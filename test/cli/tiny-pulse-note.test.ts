@@ -88,4 +88,14 @@ describe("tinyPulseNote's bounds", () => {
     expect(tinyPulseNote(1000, TINY_PULSE_AVERAGE_EUS * 1000 - 1)).toMatch(/^1,000 pulses averaged 15\.9 EUs each; /);
     expect(tinyPulseNote(5000, 12_500)).toMatch(/^5,000 pulses averaged 2\.5 EUs each; /);
   });
+
+  it("after a resume: counts only the pulses it committed, and words the advice for a new run", () => {
+    // 5,000 tiny pulses, all but 999 committed before the resume: not this execution's cost.
+    expect(tinyPulseNote(5000, 5000, { executed: TINY_PULSE_MIN_PULSES - 1, resumed: true })).toBeUndefined();
+    expect(tinyPulseNote(5000, 5000, { executed: TINY_PULSE_MIN_PULSES, resumed: true })).toBe(
+      "5,000 pulses averaged 1.0 EU each; each pulse commits to the store on its own (a millisecond or more), which can take most of a run's time. " +
+        "A new run with a larger --pulse-size or fewer --partitions is faster (a resumed run keeps its own: they are part of its id); " +
+        "the output digest does not depend on either (the run id and manifest do)",
+    );
+  });
 });
