@@ -99,8 +99,10 @@ export interface Parsed {
 /**
  * Parses and validates a body that passed `arrivedBody` (A.12 gateway order: JSON, workflow
  * code, payload), when the request's turn in the run queue comes; records what it learns in `seen`.
+ * `sealedSnapshot`: the server runs a sealed Cairn snapshot, whose payload takes that runtime's
+ * checks (each member named once, no lone surrogate), not a PGS workspace (the reference's rules).
  */
-export function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean): RunRequest {
+export function parseRunRequest(bytes: Buffer, seen: Parsed, sealedSnapshot: boolean): RunRequest {
   const body = bytes.toString("utf8");
   let doc: PyValue;
   try {
@@ -111,7 +113,7 @@ export function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean
   }
   // A sealed snapshot's payload names each member once, as `wf run --snapshot` requires
   // (pgs/run.ts PayloadParseOptions); a PGS workspace keeps the reference's last-wins.
-  const dup = uniqueKeys ? duplicateJsonKey(body) : null;
+  const dup = sealedSnapshot ? duplicateJsonKey(body) : null;
   if (dup !== null) {
     const at = codePointPosition(body, dup.at); // code points, as the parser's messages count them
     const first = codePointPosition(body, dup.first);
@@ -136,7 +138,7 @@ export function parseRunRequest(bytes: Buffer, seen: Parsed, uniqueKeys: boolean
   if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) throw new HttpError(400, `payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   // A sealed snapshot's payload must be Unicode text its effects record faithfully, as `wf run
   // --snapshot` requires (cairn/payload-text.ts); a PGS workspace accepts it, as the reference does.
-  const lone = uniqueKeys ? payloadLoneSurrogatePath(payload) : null;
+  const lone = sealedSnapshot ? payloadLoneSurrogatePath(payload) : null;
   if (lone !== null) throw new HttpError(400, `Invalid payload: ${loneSurrogateText(lone)}`);
   return { name, payload };
 }

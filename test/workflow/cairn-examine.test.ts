@@ -136,7 +136,7 @@ describe("declarations from the sealed snapshot", () => {
     const z = examineTrace(traceFile(unrecorded), { openStore: () => openStore({ dir: join(empty, "store"), readOnly: true }) });
     expect(z.snapshot).toBeUndefined();
     expect(z.notes).toEqual([
-      `the store holds no recorded run of trace ${unrecorded.traceId} (no root cairn-wf:${unrecorded.traceId} or pgs:${unrecorded.traceId} with its receipt): the trace was not compared with a recorded one`,
+      `the store holds no recorded run of trace ${unrecorded.traceId} (no root cairn-wf:${unrecorded.traceId} with its receipt): the trace was not compared with a recorded one`,
       `the store holds neither a record of run ${unrecorded.traceId} nor snapshot ${digest} (give --snapshot FILE): routes were not checked against the declaration`,
     ]);
   });

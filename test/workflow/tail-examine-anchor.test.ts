@@ -3,15 +3,19 @@
  * whose chain was recomputed is refused against it), the summary, or nothing (reported as
  * unanchored); and a WF_COMPLETE whose status is not the last CC's (a changed last line).
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256 } from "../../src/core/digest.js";
+import { digestToBytes, sha256 } from "../../src/core/digest.js";
+import type { ArtifactReader } from "../../src/store/artifact-reader.js";
 import { openStore } from "../../src/store/store.js";
+import { recordedTraceRef } from "../../src/workflow/cairn/replay.js";
 import { compileWorkflows } from "../../src/workflow/cairn/compile.js";
 import { prepareSnapshot, runCairnWorkflow, type CairnRunResult } from "../../src/workflow/cairn/run.js";
 import { sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
-import { examineTrace, renderReport, UNANCHORED_NOTE } from "../../src/workflow/examine/index.js";
+import { examineTrace, firstDifferingLine, renderReport, UNANCHORED_NOTE } from "../../src/workflow/examine/index.js";
+import { cairnErrorOf } from "../cairn-error-of.js";
 import { EXAMPLES, payload, tempDir } from "./cairn-fixture.js";
 
 const PAYLOAD = { agent_name: "agent3", owner_email: "o3@x.io", scopes: ["read"] };
@@ -103,6 +107,127 @@ describe("examine --store: the store's recorded trace anchors the file", () => {
     expect(x.notes.some((n) => n.startsWith(`the store holds no recorded run of trace ${r.traceId}`))).toBe(true);
     expect(x.chain.anchor).toBe("none");
     expect(x.exitCode).toBe(0);
+  });
+});
+
+/** `lines` rechained, written to `<dir>/<sub>/<traceId>.jsonl` (no summary beside it). */
+function writeForged(dir: string, sub: string, traceId: string, lines: string[]): string {
+  mkdirSync(join(dir, sub));
+  const f = join(dir, sub, `${traceId}.jsonl`);
+  writeFileSync(f, rechain(lines));
+  return f;
+}
+
+describe("examine --store: the recorded trace deleted, corrupt, or another runtime's", () => {
+  it("a recorded trace tombstoned in the store anchors nothing and is not compared: the summary anchors, a note says the store's copy is deleted", async () => {
+    const { r, dir, storeDir } = await recordedRun();
+    const s = openStore({ dir: storeDir });
+    try {
+      s.delete(r.digests.trace);
+    } finally {
+      s.close();
+    }
+    const opts = { openStore: () => openStore({ dir: storeDir, readOnly: true }) };
+    const root = `cairn-wf:${r.traceId}`;
+    const x = examineTrace(traceFile(r), opts);
+    expect(x.store).toEqual({ root, recorded: r.digests.trace, file: r.digests.trace, matches: null, deleted: "tombstoned" });
+    expect(x.chain).toMatchObject({ ok: true, status: "verified", anchor: "summary" });
+    expect(x.notes).toContain(`the trace the store recorded for run ${r.traceId} (root ${root} → ${r.digests.trace}) is deleted from the store (tombstoned): the trace was not compared with it, and the store does not anchor it`);
+    expect(x.exitCode).toBe(0);
+    expect(renderReport(x)).toContain(`store:       ${root} → ${r.digests.trace}: DELETED (tombstoned), not compared`);
+    // A forgery is not compared with a deleted record either: nothing anchors it, and that is said.
+    const lines = readFileSync(traceFile(r), "utf8").trimEnd().split("\n");
+    const forged = writeForged(dir, "forged", r.traceId, lines.map((l) => l.replace("agent3", "agent9")));
+    const y = examineTrace(forged, opts);
+    expect(y.store?.deleted).toBe("tombstoned");
+    expect(y.chain).toMatchObject({ ok: true, anchor: "none" });
+    expect(y.notes).toContain(UNANCHORED_NOTE);
+  });
+
+  it("a corrupt recorded trace is E_STORE_CORRUPT, not reported as deleted", async () => {
+    const { r, dir, storeDir } = await recordedRun();
+    const s = openStore({ dir: storeDir });
+    try {
+      expect(s.stat(r.digests.trace).storage).toBe("packed");
+    } finally {
+      s.close();
+    }
+    const db = new Database(join(storeDir, "catalog.sqlite"));
+    try {
+      const row = db.prepare("SELECT bytes FROM artifacts WHERE digest = ?").get(digestToBytes(r.digests.trace)) as { bytes: Buffer };
+      const bytes = Buffer.from(row.bytes);
+      bytes[bytes.indexOf("agent3")] = "A".charCodeAt(0);
+      expect(db.prepare("UPDATE artifacts SET bytes = ? WHERE digest = ?").run(bytes, digestToBytes(r.digests.trace)).changes).toBe(1);
+    } finally {
+      db.close();
+    }
+    const lines = readFileSync(traceFile(r), "utf8").trimEnd().split("\n");
+    const forged = writeForged(dir, "forged", r.traceId, lines.map((l) => l.replace("agent3", "agent9")));
+    const e = cairnErrorOf(() => examineTrace(forged, { openStore: () => openStore({ dir: storeDir, readOnly: true }) }));
+    expect(e.code).toBe("E_STORE_CORRUPT");
+  });
+
+  it("a file that ends early is a missing_line at the first line it lacks", async () => {
+    const { r, dir, storeDir } = await recordedRun();
+    const lines = readFileSync(traceFile(r), "utf8").trimEnd().split("\n");
+    const shorter = writeForged(dir, "short", r.traceId, lines.slice(0, -1));
+    const x = examineTrace(shorter, { openStore: () => openStore({ dir: storeDir, readOnly: true }) });
+    expect(x.chain.brokenAt).toMatchObject({ line: lines.length, kind: "missing_line" });
+    expect(x.exitCode).toBe(1);
+  });
+
+  it("the first differing line is found across the pieces the recorded trace is read in, as a whole-text line split finds it", () => {
+    /** The whole-text comparison the streaming one replaced. */
+    const bySplit = (file: string, recorded: string) => {
+      const a = file.split("\n");
+      const b = recorded.split("\n");
+      for (let i = 0; i < Math.min(a.length, b.length); i++) {
+        if (a[i] !== b[i]) {
+          if (i === b.length - 1 && b[i] === "") return { line: i + 1, kind: "extra_line" };
+          if (i === a.length - 1 && a[i] === "") return { line: i + 1, kind: "missing_line" };
+          return { line: i + 1, kind: "changed_line" };
+        }
+      }
+      return { line: Math.min(a.length, b.length), kind: a.length > b.length ? "extra_line" : "missing_line" };
+    };
+    /** The store reader's contract over `bytes`, handing out at most `piece` bytes at a time. */
+    const reader = (bytes: Buffer, piece: number): ArtifactReader => {
+      let pos = 0;
+      return { size: bytes.length, read: (max: number) => (pos >= bytes.length ? undefined : bytes.subarray(pos, (pos += Math.min(max, piece)))), close: () => undefined };
+    };
+    const base = "aa\nbbb\ncc\n";
+    const cases = ["aa\nbXb\ncc\n", "aa\nbbb\ncc\ndd\n", "aa\nbbb\n", "aa\nbbb\ncc", "aa\nbbb\ncc\nd", "aa\nbb", "aa\nbbbb\ncc\n", "", "X", "aa\nbbb\ncc\n\n"];
+    for (const other of cases) {
+      for (const [file, recorded] of [[other, base], [base, other]] as const) {
+        for (const piece of [1, 2, 3, 64]) {
+          expect([file, recorded, piece, firstDifferingLine(Buffer.from(file), reader(Buffer.from(recorded), piece))]).toEqual([file, recorded, piece, bySplit(file, recorded)]);
+        }
+      }
+    }
+    expect(firstDifferingLine(Buffer.from(base), reader(Buffer.from(base), 2))).toBeUndefined();
+  });
+
+  it("the store's edited summary beside a trace the store anchors: the hint says the store anchors the trace, not that nothing does", async () => {
+    const { r, storeDir } = await recordedRun();
+    appendFileSync(join(r.traceDirAbs, `${r.traceId}.md`), "\nedited\n");
+    const x = examineTrace(traceFile(r), { openStore: () => openStore({ dir: storeDir, readOnly: true }) });
+    expect(x.chain).toMatchObject({ ok: true, anchor: "store" });
+    expect(x.summary).toMatchObject({ complete: false, diagnosis: "edited" });
+    expect(x.hint).not.toContain("nothing anchors");
+    expect(x.hint).toContain("the trace itself is anchored by the store (byte for byte the trace it recorded for the run)");
+    expect(renderReport(x).join("\n")).not.toContain("nothing anchors");
+    expect(x.exitCode).toBe(1);
+  });
+
+  it("only the trace's own runtime's root is looked up: a Cairn run's record is not a PGS trace's", async () => {
+    const { r, storeDir } = await recordedRun();
+    const s = openStore({ dir: storeDir, readOnly: true });
+    try {
+      expect(recordedTraceRef(s, r.traceId, "cairn")).toEqual({ kind: "cairn", root: `cairn-wf:${r.traceId}`, digest: r.digests.trace });
+      expect(recordedTraceRef(s, r.traceId, "pgs")).toBeUndefined();
+    } finally {
+      s.close();
+    }
   });
 });
 

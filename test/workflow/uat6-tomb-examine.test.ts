@@ -23,6 +23,7 @@ import { EXAMPLES, payload, tempDir } from "./cairn-fixture.js";
 const BAD_EMAIL = JSON.parse(readFileSync(join(EXAMPLES, "payloads/register-bad-email.json"), "utf8")) as Record<string, unknown>;
 const traceFile = (r: CairnRunResult): string => join(r.traceDirAbs, `${r.traceId}.jsonl`);
 const REMEDY = "give --snapshot FILE (the sealed file the run used), or store the snapshot again: cairn wf compile of its unchanged declarations with this store stores the same snapshot, which restores it";
+const notRecorded = (id: string): string => `the store holds no recorded run of trace ${id} (no root cairn-wf:${id} with its receipt): the trace was not compared with a recorded one`;
 const note = (d: string, why: string): string => `the run's snapshot ${d} is deleted from the store (${why}): routes were not checked against the declaration. To check them, ${REMEDY}`;
 
 /** The example compiled, sealed to `<dir>/snap.json`, and run over the bad-email payload (recorded into `<dir>/store` when `record`). */
@@ -69,7 +70,10 @@ describe("examine: the run's snapshot is deleted from the store", () => {
     expect(x.outcome).toEqual({ class: "business_violation", status: "VIOLATION" });
     expect(x.exitCode).toBe(0);
     expect(x.chain.status).toBe("verified");
-    expect(verdict(x)).toEqual(verdict(bare));
+    // Only the snapshot is deleted: the store still holds the recorded trace, which anchors the file (without a store: the summary).
+    expect(bare.chain.anchor).toBe("summary");
+    expect(verdict(x)).toEqual(verdict({ ...bare, chain: { ...bare.chain, anchor: "store" } }));
+    expect(x.store).toMatchObject({ root: `cairn-wf:${r.traceId}`, matches: true });
     expect(x.snapshot).toBeUndefined();
     expect(x.notes).toEqual([note(digest, "tombstoned")]);
     // The remedy: the same declarations compiled into the store bring the snapshot back.
@@ -93,7 +97,8 @@ describe("examine: the run's snapshot is deleted from the store", () => {
     const x = examineTrace(traceFile(r), readOnly(storeDir));
     expect(verdict(x)).toEqual(verdict(examineTrace(traceFile(r))));
     expect(x.exitCode).toBe(0);
-    expect(x.notes).toEqual([note(digest, "its bytes were collected by gc")]);
+    // Every root unpinned: the store no longer holds the run's record (its root), which is said too.
+    expect(x.notes).toEqual([notRecorded(r.traceId), note(digest, "its bytes were collected by gc")]);
   });
 
   it("tombstoned (a run that was not recorded, the snapshot stored by compile): the note says it is deleted, not that the store never held it", async () => {
@@ -101,7 +106,8 @@ describe("examine: the run's snapshot is deleted from the store", () => {
     withStore(storeDir, (s) => s.delete(digest));
     const x = examineTrace(traceFile(r), readOnly(storeDir));
     expect(x.exitCode).toBe(0);
-    expect(x.notes).toEqual([note(digest, "tombstoned")]);
+    // The run was never recorded in this store: said so, besides the deleted snapshot.
+    expect(x.notes).toEqual([notRecorded(r.traceId), note(digest, "tombstoned")]);
   });
 
   it("--snapshot sha256:… naming a deleted snapshot is E_NOT_FOUND saying it is the snapshot given by --snapshot", async () => {

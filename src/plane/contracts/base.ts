@@ -121,45 +121,14 @@ export const metadata = jsonObject.default({});
 /** A list of unique non-empty strings, deduplicated keeping first occurrence. */
 export const stringSet = z.array(nonEmpty).transform((xs) => [...new Set(xs)]);
 
-/** With the `u` flag a well-formed surrogate pair is one code point, so this matches only lone surrogates. */
-const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
-/** Any surrogate code unit: a cheap pre-check (most strings have none). */
-const ANY_SURROGATE_RE = /[\uD800-\uDFFF]/;
-
-function hasLoneSurrogate(s: string): boolean {
-  return ANY_SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s);
-}
-
 /**
  * Where a checked contract value (plain objects, arrays, strings, numbers, booleans, null) holds
  * a string or a member name with a lone surrogate (`"\ud800"`), which RFC 8785 canonical JSON
  * cannot encode, so evidence could neither fingerprint it nor sign over it: the path of the first
- * (depth-first, keys in insertion order; a member name is reported at its member), or null.
+ * (depth-first, keys in insertion order; a member name is reported at its member), or null
+ * (core/lone-surrogate.ts, the walker Cairn payloads are checked with too).
  */
-export function loneSurrogatePath(v: unknown): (string | number)[] | null {
-  const path: (string | number)[] = [];
-  return loneSurrogateWalk(v, path) ? path : null;
-}
-
-/** True when `v` holds a lone surrogate; `path` (a stack) then names it. */
-function loneSurrogateWalk(v: unknown, path: (string | number)[]): boolean {
-  if (typeof v === "string") return hasLoneSurrogate(v);
-  if (v === null || typeof v !== "object") return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      path.push(i);
-      if (loneSurrogateWalk(v[i], path)) return true;
-      path.pop();
-    }
-    return false;
-  }
-  for (const k of Object.keys(v)) {
-    path.push(k);
-    if (hasLoneSurrogate(k) || loneSurrogateWalk((v as Record<string, unknown>)[k], path)) return true;
-    path.pop();
-  }
-  return false;
-}
+export { loneSurrogatePath } from "../../core/lone-surrogate.js";
 
 /** `$.a.b[0]` from a zod path: the path notation of every contract and lane error. */
 export function jsonPath(path: readonly (string | number)[]): string {

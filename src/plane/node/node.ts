@@ -83,6 +83,7 @@
 import type { Clock } from "../../core/clock.js";
 import { CairnError, UsageError } from "../../core/errors.js";
 import { CONTRACT_VERSION, CONTRACT_VERSION_RANGE, jsonPath, loneSurrogatePath, type JsonValue } from "../contracts/base.js";
+import { LONE_SURROGATE_REASON } from "../../core/lone-surrogate.js";
 import {
   makeAdmissionDecision,
   makeAdmissionRejection,
@@ -105,8 +106,8 @@ import type { Lane, LaneContext, LaneOutcome } from "../lanes/lane.js";
 
 export const DIRECT_REASON = "direct lower-lane-owner execution";
 export const GOVERNED_REASON = "admitted";
-/** `details.reason` of an `invalid_request` holding a string with a lone surrogate. */
-export const LONE_SURROGATE_REASON = "lone_surrogate";
+/** `details.reason` of an `invalid_request` holding a string with a lone surrogate (core/lone-surrogate.ts). */
+export { LONE_SURROGATE_REASON };
 const LONE_SURROGATE_MESSAGE = "a string or member name with a lone surrogate, which canonical JSON (RFC 8785) cannot hold";
 
 /** How a node reaches a target. The default runs the registered lane in this process. */

@@ -12,46 +12,21 @@
  * payload, and so does Cairn's PGS runtime (docs/workflow-pgs.md).
  */
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { LONE_SURROGATE_REASON, loneSurrogatePath } from "../../core/lone-surrogate.js";
 import { jsonPath } from "../../plane/contracts/base.js";
 import type { PyValue } from "../py/value.js";
 
-/** `details.reason` of a payload refused for a lone surrogate. */
-export const LONE_SURROGATE_REASON = "lone_surrogate";
-
-/** Any surrogate code unit: a cheap pre-check (most strings have none). */
-const ANY_SURROGATE_RE = /[\uD800-\uDFFF]/;
-/** With the `u` flag a well-formed surrogate pair is one code point, so this matches only lone surrogates. */
-const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
-
-function hasLoneSurrogate(s: string): boolean {
-  return ANY_SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s);
-}
+/** `details.reason` of a payload refused for a lone surrogate (one constant with the plane's, core/lone-surrogate.ts). */
+export { LONE_SURROGATE_REASON };
 
 /**
  * The JSON path of the first string or member name in `v` (depth-first, members in order)
- * holding a lone surrogate, or null. Iterative: a deep payload cannot exhaust the call stack.
+ * holding a lone surrogate, or null (core/lone-surrogate.ts: iterative, a deep payload cannot
+ * exhaust the call stack).
  */
 export function payloadLoneSurrogatePath(v: PyValue): string | null {
-  const stack: { value: PyValue; path: (string | number)[] }[] = [{ value: v, path: [] }];
-  while (stack.length > 0) {
-    const { value, path } = stack.pop() as { value: PyValue; path: (string | number)[] };
-    if (typeof value === "string") {
-      if (hasLoneSurrogate(value)) return jsonPath(path);
-      continue;
-    }
-    const children: { value: PyValue; path: (string | number)[] }[] = [];
-    if (Array.isArray(value)) {
-      value.forEach((x, i) => children.push({ value: x, path: [...path, i] }));
-    } else if (value instanceof Map) {
-      for (const [k, x] of value) {
-        if (hasLoneSurrogate(k)) return jsonPath([...path, k]);
-        children.push({ value: x, path: [...path, k] });
-      }
-    }
-    // Reversed onto the stack, so the first child is examined first (document order).
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as { value: PyValue; path: (string | number)[] });
-  }
-  return null;
+  const path = loneSurrogatePath(v);
+  return path === null ? null : jsonPath(path);
 }
 
 /** The words of the refusal, after the path: shared by the runtime's error and the HTTP gateway's 400. */

@@ -21,7 +21,8 @@
  *     refuses the replay with `E_INVALID_INPUT` (exit 1), `details.reason = "unreplayable_state"`,
  *     naming the file: pgs/replay.ts `replayInTemp`) and serves as the base directory of `traces/`;
  *  3. the workflow runs again with the recorded payload (recorded as given, so its key order —
- *     which the trace's `payload_keys` and inputs depend on — is kept), recording into a
+ *     which the trace's `payload_keys` and inputs depend on — is kept; a lone surrogate in it,
+ *     which a new run refuses (payload-text.ts), is run as it was recorded), recording into a
  *     throwaway temp store (never the user's), without pictures;
  *  4. the new trace and effects artifact are compared byte for byte with the recorded ones,
  *     and — when the run was named by a trace file whose sibling `<trace_id>.md` exists — the
@@ -42,7 +43,7 @@ import { interruptedRun, unrecordedRunError } from "../pgs/record-start.js";
 import type { PyObject } from "../pgs/value.js";
 import { CAIRN_ROOT_PREFIX, CAIRN_RUN_PARAMS_KIND } from "./record.js";
 import { laneBoundSteps } from "./lane-compile.js";
-import { prepareSnapshot, runCairnWorkflow } from "./run.js";
+import { prepareSnapshot, runRecordedCairnWorkflow } from "./run.js";
 import { loadSnapshotFromStore, SNAPSHOT_INTEGRITY_REASON, type SealedSnapshot } from "./seal.js";
 
 export type { ReplayDifference, ReplayResult } from "../pgs/replay.js";
@@ -87,17 +88,20 @@ export interface RecordedTraceRef {
 }
 
 /**
- * The trace the store recorded for run `traceId` — found as `wf replay` finds the run
- * (`recordedRunKind`: the root and the receipt that produced it) — or undefined when the store
- * holds no recorded run of that id (a run started and never recorded has no trace artifact).
- * `cairn examine --store` compares a trace file with it.
+ * The trace the store recorded for the `kind` run `traceId` (a Cairn trace: root
+ * `cairn-wf:<id>` with a receipt of kind `cairn.workflow.run`; a PGS trace: `pgs:<id>` with one of
+ * kind `cairn.pgs.run` — only that runtime's root is looked up, as `wf replay` finds a run of
+ * it), or undefined when the store holds no recorded run of it (a run started and never recorded
+ * has no trace artifact). `cairn examine --store` compares a trace file with it.
  */
-export function recordedTraceRef(store: Store, traceId: string): RecordedTraceRef | undefined {
-  const kind = recordedRunKindOf(store, traceId);
-  if (kind === "none") return undefined;
+export function recordedTraceRef(store: Store, traceId: string, kind: "cairn" | "pgs"): RecordedTraceRef | undefined {
   const root = `${kind === "cairn" ? CAIRN_ROOT_PREFIX : PGS_ROOT_PREFIX}${traceId}`;
   const found = store.findRoot(root);
-  return found === undefined ? undefined : { kind, root, digest: found.digest };
+  if (found === undefined) return undefined;
+  const receipt = kind === "cairn"
+    ? receiptOf(store, found.digest, store.findRoot(`${root}:effects`)?.digest, CAIRN_RUN_PARAMS_KIND, CAIRN_RUN_INPUT_COUNTS)
+    : receiptOf(store, found.digest, store.findRoot(`${root}:effects`)?.digest, PGS_RECEIPT_KIND);
+  return receipt === undefined ? undefined : { kind, root, digest: found.digest };
 }
 
 /**
@@ -200,6 +204,7 @@ export function replayCairnRun(store: Store, traceIdOrPath: string): ReplayResul
   return replayInTemp(store, { traceId, tracePath, workflow, traceDigest: traceRoot.digest, trace: recordedTrace, effects: recordedEffects, priorFiles: prior.files as RecordedRun["priorFiles"], priorState: priorDigest }, "cairn-wf-replay-", ({ tmp, dataRoot, scratch, dataRootLock }) => {
     const base = join(tmp, "workspace");
     mkdirSync(base);
-    return runCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch, dataRootLock });
+    // The payload as recorded: a run recorded before payload-text.ts refused a lone surrogate replays too.
+    return runRecordedCairnWorkflow({ snapshot: prepared, workflow, payload, dataRoot, baseDir: base, store: scratch, dataRootLock });
   });
 }

@@ -59,12 +59,20 @@ export const RUN_CAIRN_OPTION_KEYS: readonly string[] = [
 const PGS_ONLY_OPTION_KEYS: readonly string[] = ["effectDurability", "traceLimit", "workspace", "atoms"];
 
 /**
+ * How a run takes its payload's text: `check` (every new run: a lone surrogate is refused,
+ * payload-text.ts) or `as_recorded` (a replay, cairn/replay.ts: the payload a run recorded runs
+ * again as it ran then, one recorded before the check existed included — a replay reproduces
+ * what was recorded). Internal: not an option of the public entry points.
+ */
+export type PayloadTextMode = "check" | "as_recorded";
+
+/**
  * The values of a Cairn run's options, before anything runs: each wrong one is E_USAGE naming
  * it (a SealedSnapshot where a PreparedSnapshot is expected says so), a payload that is not a
- * JSON object, or that holds a lone surrogate (payload-text.ts), E_INVALID_INPUT. `fn` names
- * the entry point in messages.
+ * JSON object, or that holds a lone surrogate (payload-text.ts; not for a replay: `payloadText`
+ * `as_recorded`), E_INVALID_INPUT. `fn` names the entry point in messages.
  */
-export function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
+export function checkRunCairnValues(opts: RunCairnOptions, fn: string, payloadText: PayloadTextMode = "check"): void {
   const snap = opts.snapshot as unknown;
   const prepared = snap !== null && typeof snap === "object" && (snap as Partial<PreparedSnapshot>).atoms instanceof Map &&
     (snap as Partial<PreparedSnapshot>).modules instanceof Map && (snap as Partial<PreparedSnapshot>).cs instanceof Map && typeof (snap as Partial<PreparedSnapshot>).sealed === "object";
@@ -78,7 +86,7 @@ export function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
   }
   checkOptional(opts.workflow, (w) => typeof w === "string", "workflow", "a string <namespace>::<CODE>", fn);
   checkPayloadOption(opts.payload, fn);
-  checkPayloadText(opts.payload);
+  if (payloadText === "check") checkPayloadText(opts.payload);
   checkPathOption(opts.dataRoot, "dataRoot", fn);
   checkPathOption(opts.baseDir, "baseDir", fn);
   checkCommonRunOptions(opts as unknown as Record<string, unknown>, fn);
@@ -90,11 +98,11 @@ export function checkRunCairnValues(opts: RunCairnOptions, fn: string): void {
  * option, no unknown key (`keys`; did-you-mean), and their values (`checkRunCairnValues`).
  * `fn` names the entry point in messages (runCairnWorkflow, runCairnWorkflowWithPlane).
  */
-export function checkRunCairnOptions(opts: RunCairnOptions, fn: string, keys: readonly string[] = RUN_CAIRN_OPTION_KEYS): void {
+export function checkRunCairnOptions(opts: RunCairnOptions, fn: string, keys: readonly string[] = RUN_CAIRN_OPTION_KEYS, payloadText: PayloadTextMode = "check"): void {
   if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `${fn}: options must be an object, got ${describeArgument(opts)}`, { field: "options" });
   for (const k of PGS_ONLY_OPTION_KEYS) {
     if (k in opts) throw new CairnError(ErrorCode.USAGE, `${fn}: ${k} is an option of runPgsWorkflow, not of Cairn snapshot runs (which do not take it)`, { field: k });
   }
   refuseUnknownKeys(opts, keys, `${fn} option`, `${fn} options`);
-  checkRunCairnValues(opts, fn);
+  checkRunCairnValues(opts, fn, payloadText);
 }

@@ -76,7 +76,7 @@ import { laneBoundSteps } from "./lane-compile.js";
 import type { LaneStepCall, LaneStepOutcome } from "./lane-step.js";
 import { makeDir } from "../../core/dirs.js";
 import { checkPayloadDepth } from "../py/json.js";
-import { checkRunCairnOptions, checkRunCairnValues, type RunCairnOptions } from "./run-options.js";
+import { checkRunCairnOptions, checkRunCairnValues, RUN_CAIRN_OPTION_KEYS, type PayloadTextMode, type RunCairnOptions } from "./run-options.js";
 
 export const STATUS_ERROR = "ERROR";
 /** Prefix of a CT's violation message in the trace (as the PGS CT-IR executor writes it). */
@@ -286,13 +286,25 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
 
 /** One run of a workflow of a prepared snapshot, end to end. */
 export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
-  checkRunCairnOptions(opts, "runCairnWorkflow");
+  return runCairnSync(opts, "check");
+}
+
+/**
+ * `runCairnWorkflow` of a recorded run's payload, taken as it was recorded (`PayloadTextMode`
+ * `as_recorded`): for replay.ts only (not exported from the package).
+ */
+export function runRecordedCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
+  return runCairnSync(opts, "as_recorded");
+}
+
+function runCairnSync(opts: RunCairnOptions, payloadText: PayloadTextMode): CairnRunResult {
+  checkRunCairnOptions(opts, "runCairnWorkflow", RUN_CAIRN_OPTION_KEYS, payloadText);
   // Lane-bound steps need an execution-plane node: runCairnWorkflowWithPlane (lane-step.ts).
   const lanes = laneBoundSteps(selectWorkflow(opts.snapshot, opts.workflow)[1]);
   if (lanes.length > 0) {
     throw new CairnError(ErrorCode.USAGE, `workflow has lane-bound steps (${lanes.join(", ")}): run it with an execution-plane node (cairn wf run --plane-config, or runCairnWorkflowWithPlane)`, { reason: "plane_required", steps: lanes });
   }
-  const run = runCairnCore(opts);
+  const run = runCairnCore(opts, payloadText);
   const r = run.next();
   if (r.done !== true) {
     run.return(undefined as never); // closes the trace
@@ -307,8 +319,8 @@ export function runCairnWorkflow(opts: RunCairnOptions): CairnRunResult {
  * with a thrown error (an admission rejection) that aborts the run like any runtime error.
  * Without lane-bound steps it never yields (runCairnWorkflow drives it synchronously).
  */
-export function* runCairnCore(opts: RunCairnOptions): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
-  checkRunCairnValues(opts, opts.planeSession === undefined ? "runCairnWorkflow" : "runCairnWorkflowWithPlane");
+export function* runCairnCore(opts: RunCairnOptions, payloadText: PayloadTextMode = "check"): Generator<LaneStepCall, CairnRunResult, LaneStepOutcome> {
+  checkRunCairnValues(opts, opts.planeSession === undefined ? "runCairnWorkflow" : "runCairnWorkflowWithPlane", payloadText);
   const snap = opts.snapshot;
   const renderer = opts.render === true ? loadedTraceRenderer() : undefined;
   if (opts.render === true && renderer === undefined) {

@@ -33,6 +33,8 @@ import { describeArgument, isOptionsObject } from "../../core/describe.js";
 import { refuseUnknownKeys } from "../../core/suggest.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import type { Store } from "../../store/store.js";
+import type { ArtifactReader } from "../../store/artifact-reader.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss, type ArtifactLoss } from "../../store/artifact-loss.js";
 import { recordedTraceRef } from "../cairn/replay.js";
 import { TRACE_ID_RE } from "../pgs/trace-id.js";
 import { checkChain, readSummaryFacts, summaryProblem, UNCHAINED_TEXT, type ChainBreak, type ChainStatus, type SummaryDiagnosis, type SummaryProblem } from "./chain.js";
@@ -83,16 +85,18 @@ export interface ExamineReport {
    * With a store (`--store` / $CAIRN_STORE): the trace artifact it recorded for this trace id
    * (`root` cairn-wf:<id> or pgs:<id>, `recorded` its digest; both null when the store holds no
    * recorded run of that id), the file's own digest, and whether they are the same bytes
-   * (`matches`; null when nothing is recorded). A mismatch breaks the chain (`chain.brokenAt`
-   * names the first differing line); a match anchors it (`chain.anchor` "store").
+   * (`matches`; null when nothing is recorded, or when the recorded trace is deleted from the
+   * store: `deleted` says how, tombstoned or collected by gc — it anchors nothing then and is not
+   * compared). A mismatch breaks the chain (`chain.brokenAt` names the first differing line); a
+   * match anchors it (`chain.anchor` "store").
    */
-  store?: { root: string | null; recorded: Digest | null; file: Digest; matches: boolean | null };
+  store?: { root: string | null; recorded: Digest | null; file: Digest; matches: boolean | null; deleted?: ArtifactLoss };
   /** A Cairn run: the sealed snapshot the declarations were read from (`source`: the file, or `store artifact <digest>`). */
   snapshot?: { source: string; recorded: Digest | null; current: Digest; matches: boolean | null };
   /**
    * The sibling `<trace_id>.md` of a chained trace, when there is one: `complete` false (with the
    * `problem`) for a torn or truncated summary, which then anchors nothing (`chain.anchor`
-   * "none") and makes the exit code 1; `diagnosis` "edited" (CRLF line ends, white space or text
+   * "none", unless the store anchors the trace: "store") and makes the exit code 1; `diagnosis` "edited" (CRLF line ends, white space or text
    * added after its end: changed, not cut; `complete` false) or "foreign" (its heading names another
    * trace; `complete` true), absent for a torn one (chain.ts `summaryProblem`).
    */
@@ -115,27 +119,58 @@ export interface ExamineReport {
  */
 export type ChainAnchor = "store" | "summary" | "none";
 
-/** Where two traces first differ: the 1-based line and what happened there (`changed_line`, `extra_line`, `missing_line`). */
-function firstDifferingLine(file: string, recorded: string): { line: number; kind: "changed_line" | "extra_line" | "missing_line" } {
-  const a = file.split("\n");
-  const b = recorded.split("\n");
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) {
-      // A line only one side has (the other ended there: its last element is the empty text after the final newline).
-      if (i === b.length - 1 && b[i] === "") return { line: i + 1, kind: "extra_line" };
-      if (i === a.length - 1 && a[i] === "") return { line: i + 1, kind: "missing_line" };
-      return { line: i + 1, kind: "changed_line" };
-    }
-  }
-  return { line: Math.min(a.length, b.length), kind: a.length > b.length ? "extra_line" : "missing_line" };
-}
+/** The largest piece of the recorded trace read at a time when it differs from the file (bounded memory whatever its size). */
+export const STORE_COMPARE_PIECE_BYTES = 1024 * 1024;
+
+/** The kind of a first difference between the file and the recorded trace. */
+type DifferenceKind = "changed_line" | "extra_line" | "missing_line";
 
 /**
- * The trace the store recorded for run `traceId` compared with the file's `bytes` (the report's
- * `store`), with the break a mismatch is; undefined (and a note) when the store cannot be opened
- * or the trace names no trace id to look up.
+ * Where the file's `bytes` and the recorded trace (read by `reader` in bounded pieces) first
+ * differ: the 1-based line and what happened there — `extra_line` (a line the recorded trace does
+ * not have: it ends there), `missing_line` (the file ends before the recorded trace does), else
+ * `changed_line`. The file is in memory already (examine parses it); the recorded trace is never
+ * held whole. Undefined when they are the same bytes.
  */
-function storeComparison(openStore: () => Store | undefined, traceId: string | null, bytes: Buffer, notes: string[]): { view: NonNullable<ExamineReport["store"]>; brokenAt?: ChainBreak } | undefined {
+export function firstDifferingLine(bytes: Buffer, reader: ArtifactReader): { line: number; kind: DifferenceKind } | undefined {
+  let pos = 0;
+  // The first differing offset, with the byte each side has there (undefined: that side ends there).
+  let at: { d: number; file: number | undefined; recorded: number | undefined } | undefined;
+  for (let piece = reader.read(STORE_COMPARE_PIECE_BYTES); piece !== undefined && at === undefined; piece = reader.read(STORE_COMPARE_PIECE_BYTES)) {
+    const n = Math.min(piece.length, bytes.length - pos);
+    if (!piece.subarray(0, n).equals(bytes.subarray(pos, pos + n))) {
+      let i = 0;
+      while (piece[i] === bytes[pos + i]) i++;
+      at = { d: pos + i, file: bytes[pos + i], recorded: piece[i] };
+    } else if (n < piece.length) at = { d: pos + n, file: undefined, recorded: piece[n] };
+    pos += n;
+  }
+  if (at === undefined) {
+    if (pos === bytes.length) return undefined;
+    at = { d: pos, file: bytes[pos], recorded: undefined };
+  }
+  const { d } = at;
+  let line = 1;
+  for (let i = bytes.indexOf(NEWLINE); i !== -1 && i < d; i = bytes.indexOf(NEWLINE, i + 1)) line++;
+  const lineStart = d === 0 ? 0 : bytes.lastIndexOf(NEWLINE, d - 1) + 1;
+  // One side ends at a line's start, or where the other's line ends: a whole line only one side has.
+  if (at.recorded === undefined) return { line, kind: d === lineStart || at.file === NEWLINE ? "extra_line" : "changed_line" };
+  if (at.file === undefined) return { line, kind: d === lineStart || at.recorded === NEWLINE ? "missing_line" : "changed_line" };
+  return { line, kind: "changed_line" };
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * The trace the store recorded for run `traceId` (a `kind` trace: only its runtime's root is
+ * looked up) compared with the file's `bytes` (the report's `store`), with the break a mismatch
+ * is; undefined (and a note) when the store cannot be opened or the trace names no trace id to
+ * look up. A recorded trace deleted from the store (tombstoned, or collected by gc) anchors
+ * nothing and is not compared (a note says so); any other failure to read it (a corrupt artifact:
+ * E_STORE_CORRUPT, an I/O error) is thrown. The digests are compared first: the recorded trace
+ * is read only when they differ, in bounded pieces, to name the first differing line.
+ */
+function storeComparison(openStore: () => Store | undefined, traceId: string | null, kind: "cairn" | "pgs", bytes: Buffer, notes: string[]): { view: NonNullable<ExamineReport["store"]>; brokenAt?: ChainBreak } | undefined {
   if (traceId === null || !TRACE_ID_RE.test(traceId)) {
     notes.push(`the trace id ${JSON.stringify(traceId)} is not one Cairn records runs by: the trace was not compared with the store`);
     return undefined;
@@ -150,24 +185,29 @@ function storeComparison(openStore: () => Store | undefined, traceId: string | n
     }
     if (store === undefined) return undefined;
     const file = sha256(bytes);
-    const ref = recordedTraceRef(store, traceId);
+    const ref = recordedTraceRef(store, traceId, kind);
     if (ref === undefined) {
-      notes.push(`the store holds no recorded run of trace ${traceId} (no root cairn-wf:${traceId} or pgs:${traceId} with its receipt): the trace was not compared with a recorded one`);
+      const root = `${kind === "cairn" ? "cairn-wf" : "pgs"}:${traceId}`;
+      notes.push(`the store holds no recorded run of trace ${traceId} (no root ${root} with its receipt): the trace was not compared with a recorded one`);
       return { view: { root: null, recorded: null, file, matches: null } };
+    }
+    const loss = artifactLoss(store, ref.digest);
+    if (loss !== undefined) {
+      notes.push(`the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest}) ${ARTIFACT_LOSS_TEXT[loss]}: the trace was not compared with it, and the store does not anchor it`);
+      return { view: { root: ref.root, recorded: ref.digest, file, matches: null, deleted: loss } };
     }
     const view = { root: ref.root, recorded: ref.digest, file, matches: ref.digest === file };
     if (view.matches) return { view };
-    let recorded: Buffer | undefined;
+    const reader = store.openReader(ref.digest);
+    let at: { line: number; kind: DifferenceKind } | undefined;
     try {
-      recorded = store.get(ref.digest);
-    } catch {
-      recorded = undefined; // tombstoned or collected: the digests still differ
+      at = firstDifferingLine(bytes, reader);
+    } finally {
+      reader.close();
     }
-    const at = recorded === undefined ? undefined : firstDifferingLine(bytes.toString("utf8"), recorded.toString("utf8"));
-    const where = at === undefined ? "(the recorded bytes cannot be read back: deleted from the store)" : `: they first differ at line ${at.line}${at.kind === "extra_line" ? " (a line the recorded trace does not have)" : at.kind === "missing_line" ? " (the file ends before the recorded trace does)" : ""}`;
-    const reason = `the file (${file}) is not the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest})${where}`;
-    const line = at?.line ?? 1;
-    return { view, brokenAt: { line, kind: at?.kind ?? "changed_line", reason, detected: { line, reason } } };
+    if (at === undefined) throw new CairnError(ErrorCode.INTERNAL, `internal: the file ${file} and the recorded trace ${ref.digest} of run ${traceId} hold the same bytes under two digests`, { traceId, digest: ref.digest });
+    const reason = `the file (${file}) is not the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest}): they first differ at line ${at.line}${at.kind === "extra_line" ? " (a line the recorded trace does not have)" : at.kind === "missing_line" ? " (the file ends before the recorded trace does)" : ""}`;
+    return { view, brokenAt: { line: at.line, kind: at.kind, reason, detected: { line: at.line, reason } } };
   } finally {
     store?.close();
   }
@@ -218,6 +258,12 @@ const SUMMARY_MEANS: Readonly<Record<SummaryDiagnosis, string>> = {
   foreign: "its chain head and event count are that run's, so it says nothing about this trace (the trace's own summary was replaced, or this trace was copied beside another's)",
 };
 
+/** `SUMMARY_MEANS` when the store anchors the trace: the run ended and recorded it, so a torn summary was cut since. */
+const SUMMARY_MEANS_RECORDED: Readonly<Record<SummaryDiagnosis, string>> = {
+  ...SUMMARY_MEANS,
+  torn: "the run ended and was recorded in the store, which it does after writing the summary whole, so the file was cut (or replaced by a cut copy) since",
+};
+
 /** The report's `summary` member: `complete` says whether it ends as the runtime ends a summary. */
 function summaryView(file: string, problem: SummaryProblem | undefined): NonNullable<ExamineReport["summary"]> {
   if (problem === undefined) return { file, complete: true };
@@ -230,7 +276,7 @@ const EXAMINE_OPTION_KEYS: readonly string[] = ["workspace", "snapshot", "openSt
 
 /** The note of a verified chain nothing anchors (`chain.anchor` "none"). */
 export const UNANCHORED_NOTE =
-  "nothing anchors the trace's last line (no complete summary beside it, no run of it recorded in a store): the chain shows each line follows the one before, not that the last one is the run's: a changed last line (or any line changed with the chain recomputed after it) would not be detected";
+  "nothing anchors the trace's last line (no complete summary beside it, no trace of it recorded and readable in a store): the chain shows each line follows the one before, not that the last one is the run's: a changed last line (or any line changed with the chain recomputed after it) would not be detected";
 
 /** Examines one trace file (or trace directory). */
 export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineReport {
@@ -251,7 +297,7 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   const notes: string[] = [];
   // The store's record of the run, when there is a store: the strongest anchor, and a trace that
   // is not byte for byte the recorded one is broken there (a forged chain verifies on its own).
-  const stored = opts.openStore === undefined ? undefined : storeComparison(opts.openStore, model.traceId, bytes, notes);
+  const stored = opts.openStore === undefined ? undefined : storeComparison(opts.openStore, model.traceId, isCairnTrace(model) ? "cairn" : "pgs", bytes, notes);
   let chain: { ok: boolean; status: ChainStatus; events: number; head: Digest | null; anchor: ChainAnchor; brokenAt?: ChainBreak } = verdict;
   if (stored?.brokenAt !== undefined) {
     if (verdict.status === "broken") notes.push(`also, ${stored.brokenAt.reason}`);
@@ -315,6 +361,9 @@ export function examineTrace(arg: string, opts: ExamineOptions = {}): ExamineRep
   if (!chain.ok && chain.brokenAt !== undefined) {
     hint = `the hash chain is broken at line ${chain.brokenAt.line} (${chain.brokenAt.kind}): ${chain.brokenAt.reason}. The trace is not trustworthy evidence; as far as it can be read: ${c.hint}`;
     if (mdProblem !== undefined) notes.push(`the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text})`);
+  } else if (mdProblem !== undefined && chain.anchor === "store") {
+    // The store anchors the trace: the summary's problem is the summary's, not the trace's.
+    hint = `the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text}): ${SUMMARY_MEANS_RECORDED[mdProblem.diagnosis]}; the trace itself is anchored by the store (byte for byte the trace it recorded for the run). The run: ${c.hint}`;
   } else if (mdProblem !== undefined) {
     hint = `the summary ${summaryName} ${SUMMARY_IS[mdProblem.diagnosis]} (${mdProblem.text}): ${SUMMARY_MEANS[mdProblem.diagnosis]}; nothing anchors the trace's last line. As far as the trace goes: ${c.hint}`;
   } else if (chain.ok && chain.anchor === "none") {
@@ -393,7 +442,16 @@ export function renderReport(r: ExamineReport): string[] {
   else if (r.chain.brokenAt !== undefined) kv("chain", `BROKEN at line ${r.chain.brokenAt.line} (${r.chain.brokenAt.kind}): ${r.chain.brokenAt.reason}`);
   if (r.store !== undefined) {
     const st = r.store;
-    kv("store", st.recorded === null ? "no recorded run of this trace" : st.matches === true ? `${st.root ?? "?"} → ${st.recorded}: the same bytes` : `DIFFERENT: ${st.root ?? "?"} → ${st.recorded}, this file ${st.file}`);
+    kv(
+      "store",
+      st.recorded === null
+        ? "no recorded run of this trace"
+        : st.deleted !== undefined
+          ? `${st.root ?? "?"} → ${st.recorded}: DELETED (${st.deleted}), not compared`
+          : st.matches === true
+            ? `${st.root ?? "?"} → ${st.recorded}: the same bytes`
+            : `DIFFERENT: ${st.root ?? "?"} → ${st.recorded}, this file ${st.file}`,
+    );
   }
   if (unused !== undefined) kv("summary", `${SUMMARY_LABEL[unused]}: ${r.summary?.file ?? "?"}: ${r.summary?.problem ?? "?"}`);
   if (r.afterEnd !== undefined) kv("structure", `EVENTS AFTER THE END: ${r.afterEnd.events} after the ${r.afterEnd.end.type} at line ${r.afterEnd.end.line} (first: ${r.afterEnd.first.type} at line ${r.afterEnd.first.line}); read up to line ${r.afterEnd.end.line}`);
