@@ -11,7 +11,8 @@ import { Readable } from "node:stream";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { Store } from "../store/store.js";
 import { checkSignal } from "./abort.js";
-import { describeValue } from "./config.js";
+import { codePointsOver, describeValue } from "./config.js";
+import { hasLoneSurrogate } from "../core/lone-surrogate.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
 import { describeArgument, isOptionsObject, printableJson } from "../core/describe.js";
 
@@ -75,8 +76,6 @@ export const MAX_FUNCTION_NAME_CHARS = 256;
 
 // eslint-disable-next-line no-control-regex -- control characters are what is refused
 const NAME_CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-/** With the `u` flag a surrogate pair is one code point, so this matches only a lone surrogate. */
-const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
 
 /**
  * `run`'s function argument, checked like the config, hooks and verify options (E_USAGE with
@@ -110,18 +109,9 @@ export function checkFunctionSource(fn: unknown): void {
   if (codePointsOver(name, MAX_FUNCTION_NAME_CHARS)) {
     throw new CairnError(ErrorCode.USAGE, `fn.name must be at most ${MAX_FUNCTION_NAME_CHARS} characters, got ${printableJson(name)}`, { field: "name" });
   }
-  if (NAME_CONTROL_RE.test(name) || LONE_SURROGATE_RE.test(name)) {
+  if (NAME_CONTROL_RE.test(name) || hasLoneSurrogate(name)) {
     throw new CairnError(ErrorCode.USAGE, `fn.name must not contain control characters or lone surrogates, got ${printableJson(name)}`, { field: "name" });
   }
-}
-
-/** Whether `s` has more than `max` code points (counted only up to 2 × `max` code units: past that it has). */
-function codePointsOver(s: string, max: number): boolean {
-  if (s.length <= max) return false;
-  if (s.length > 2 * max) return true;
-  let n = 0;
-  for (const _ of s) n++;
-  return n > max;
 }
 
 /** The keys a RunHooks may have. */

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { hasLoneSurrogate } from "../core/lone-surrogate.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
@@ -112,8 +113,14 @@ function int(c: RunConfigInput, key: keyof RunConfigInput, dflt: number, min: nu
   return n;
 }
 
-/** With the `u` flag a surrogate pair is one code point, so this matches only a lone surrogate. */
-const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
+/** Whether `s` has more than `max` code points (counted only up to 2 × `max` code units: past that it has). */
+export function codePointsOver(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  if (s.length > 2 * max) return true;
+  let n = 0;
+  for (const _ of s) n++;
+  return n > max;
+}
 
 /**
  * Why `seed` cannot be a run seed, as the end of a message (`seed <problem>`, `invalid --seed
@@ -123,12 +130,9 @@ const LONE_SURROGATE_RE = /[\uD800-\uDFFF]/u;
  * `$.config.seed`). The CLI's `--seed` check uses it too.
  */
 export function seedProblem(seed: string): string | undefined {
-  // A code point is one or two code units: past 2 × MAX_SEED_CHARS units it is too long, uncounted.
-  if (seed.length === 0 || seed.length > 2 * MAX_SEED_CHARS) return `must be 1..${MAX_SEED_CHARS} characters`;
-  if (LONE_SURROGATE_RE.test(seed)) return "must not contain a lone surrogate (the seed is recorded as canonical JSON, which has no form for one)";
-  let chars = 0;
-  for (const _ of seed) chars++;
-  return chars > MAX_SEED_CHARS ? `must be 1..${MAX_SEED_CHARS} characters` : undefined;
+  if (seed.length === 0 || codePointsOver(seed, MAX_SEED_CHARS)) return `must be 1..${MAX_SEED_CHARS} characters`;
+  if (hasLoneSurrogate(seed)) return "must not contain a lone surrogate (the seed is recorded as canonical JSON, which has no form for one)";
+  return undefined;
 }
 
 export function defaultWorkers(): number {
