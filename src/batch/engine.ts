@@ -9,15 +9,15 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { open, rm, stat, type FileHandle } from "node:fs/promises";
+import { lstat, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { sha256, type Digest } from "../core/digest.js";
+import { Hasher, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { TMP_DIR } from "../store/layout.js";
 import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
@@ -42,12 +42,12 @@ import {
 } from "./plan.js";
 import { claimRun, type RunClaim } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
-import type { BundleLocator } from "./sandbox/bundle.js";
+import { bundleModule, MODULE_EXTENSIONS, type BundleLocator } from "./sandbox/bundle.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { checkOutPath, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
+import { checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
@@ -167,6 +167,80 @@ async function checkOutFile(store: Store, outFile: string | undefined, fn: Funct
   await checkOutPath("--out", outFile, exclusions);
 }
 
+/**
+ * How many entries of a `files` input's listing `checkOutNotRunSource` looks for in each directory
+ * above --out (the first ones, in path order): bounded work however large the input.
+ */
+export const OUT_INPUT_DIR_PROBES = 3;
+
+/**
+ * resume's --out check of what the run read (`checkOutFile` knows no paths there: the plan and
+ * manifest record digests, not paths, and must not). By content, before anything is written,
+ * --out (its real location, through symlinks) must not be:
+ *  - a regular file holding the run's input artifact (same size, then same digest): the input file,
+ *    or a byte-identical copy of it — resume cannot tell them apart;
+ *  - a module file (a MODULE_EXTENSIONS name) that bundles to the run's function artifact: the
+ *    module file, or a copy that bundles the same (the store records the bundle, not the
+ *    sources' digests, so a file the module imports is not detected);
+ *  - for a `files` input, inside a directory A (any ancestor of --out's location) that holds one
+ *    of the listing's first OUT_INPUT_DIR_PROBES files at its relative path, a regular file of
+ *    the recorded size and digest: the input directory as the run read it (one whose probed
+ *    files all changed since is not detected).
+ * Files are hashed only when their size matches. An input or listing deleted from the store
+ * cannot be compared and is not checked.
+ */
+async function checkOutNotRunSource(store: Store, outFile: string, plan: RunPlan): Promise<void> {
+  if (namesOwnStream(outFile)) return;
+  const flag = "--out";
+  const refuse = (why: string): CairnError => new CairnError(ErrorCode.USAGE, `${flag} ${outFile} ${why}`, { field: flag, path: outFile });
+  const location = await outFileLocation(outFile);
+  const size = (digest: Digest): number | undefined => {
+    try {
+      return store.stat(digest).size;
+    } catch {
+      return undefined; // deleted or unknown: nothing to compare with
+    }
+  };
+  const holds = async (path: string, digest: Digest, bytes: number | undefined): Promise<boolean> => {
+    if (bytes === undefined) return false;
+    const st = await lstat(path).catch(() => undefined);
+    if (st === undefined || !st.isFile() || st.size !== bytes) return false;
+    return (await fileDigest(path).catch(() => undefined)) === digest;
+  };
+  if (plan.input.format !== "files") {
+    const input = plan.input.artifact;
+    if (await holds(location, input, size(input))) throw refuse(`holds this run's input (${input}): writing the output there would replace it`);
+  } else {
+    let listing: Array<[string, Digest]> | undefined;
+    try {
+      listing = (JSON.parse(store.get(plan.input.artifact).toString("utf8")) as { files: Array<[string, Digest]> }).files.slice(0, OUT_INPUT_DIR_PROBES);
+    } catch {
+      listing = undefined; // the listing deleted from the store: nothing to compare with
+    }
+    for (let dir = dirname(location); listing !== undefined && listing.length > 0; ) {
+      for (const [name, digest] of listing) {
+        if (await holds(join(dir, ...name.split("/")), digest, size(digest))) {
+          throw refuse(`is inside ${dir}, which holds this run's input files (${name} as the run read it, ${digest}): the output would be read as input by the next run of the directory`);
+        }
+      }
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  }
+  if (MODULE_EXTENSIONS.includes(extname(location).toLowerCase()) && (await lstat(location).catch(() => undefined))?.isFile() === true) {
+    const bundled = await bundleModule(location).catch(() => undefined);
+    if (bundled?.digest === plan.function.artifact) throw refuse(`is this run's module: it bundles to the run's function ${plan.function.artifact}; writing the output there would replace it`);
+  }
+}
+
+/** sha256 of a file's bytes, read as a stream. */
+async function fileDigest(path: string): Promise<Digest> {
+  const h = new Hasher();
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest();
+}
+
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
@@ -252,6 +326,7 @@ export async function resume(store: Store, runId: string, hooks: RunHooks = {}):
   loadPlan(store, runId); // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
   await checkOutFile(store, hooks.outFile, undefined, undefined, undefined);
+  if (hooks.outFile !== undefined) await checkOutNotRunSource(store, hooks.outFile, loadPlan(store, runId).plan);
   return withOutFile(hooks.outFile, async (out) => {
     const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
     try {

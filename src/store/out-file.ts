@@ -93,6 +93,11 @@ function ownStream(path: string): Writable | undefined {
   return m[1] === "out" || m[2] === "1" || m[3] === "1" ? process.stdout : process.stderr;
 }
 
+/** Whether `path` names this process's stdout or stderr (not a file: the output checks pass it). */
+export function namesOwnStream(path: string): boolean {
+  return ownStream(path) !== undefined;
+}
+
 /** Most symlinks followed to find where a path that does not exist yet would be created. */
 const MAX_LINK_HOPS = 40;
 

@@ -1,0 +1,96 @@
+/**
+ * verify reads every receipt the run has: each pulse's (named and contained by the manifest) and
+ * the run receipt recordManifest records beside it. A receipt whose stored artifact copy is
+ * corrupt (the catalog row's body intact) or a run receipt deleted from the catalog is a
+ * `receipt_mismatch` finding, also with --reexecute; before, both verified (UAT: fsck caught them).
+ */
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore, type Store } from "../../src/index.js";
+import { run, type ExecutionResult } from "../../src/batch/engine.js";
+import { verifyRun } from "../../src/batch/verify.js";
+import { digestToBytes, type Digest } from "../../src/core/digest.js";
+import { RUN_RECEIPT_KIND, type Manifest } from "../../src/batch/manifest.js";
+import { Scratch, manifestOf } from "./fixtures/engine-helpers.js";
+
+const scratch = new Scratch();
+const reopened: Store[] = [];
+afterAll(() => {
+  for (const s of reopened) s.close();
+  scratch.cleanup();
+});
+
+const FN = { code: "export default (x) => x;\n", name: "id.mjs" };
+const DATA = Array.from({ length: 10 }, (_, v) => ({ v }));
+const CONFIG = { partitions: 2, pulseSize: 3, workers: 1 };
+
+async function goodRun(): Promise<{ store: Store; dir: string; r: ExecutionResult; m: Manifest; runReceipt: Digest }> {
+  const { store, dir } = scratch.store();
+  const r = await run(store, DATA, FN, CONFIG);
+  const m = manifestOf(store, r.runId);
+  expect((await verifyRun(store, r.runId, { reexecute: true })).problems).toEqual([]);
+  const rr = store.findReceipt(m.function.artifact, [m.input.artifact], { kind: RUN_RECEIPT_KIND, plan: m.plan });
+  expect(rr).toBeDefined();
+  return { store, dir, r, m, runReceipt: (rr as { digest: Digest }).digest };
+}
+
+function tamper(store: Store, dir: string, edit: (db: Database.Database) => void): Store {
+  store.close();
+  const db = new Database(join(dir, "catalog.sqlite"));
+  try {
+    edit(db);
+  } finally {
+    db.close();
+  }
+  const s = openStore({ dir, durability: "normal" });
+  reopened.push(s);
+  return s;
+}
+
+/** Flips one hex digit of the receipt artifact `d`'s packed bytes (its catalog row body stays). */
+function corruptArtifact(db: Database.Database, d: Digest): void {
+  const row = db.prepare("SELECT bytes FROM artifacts WHERE digest = ?").get(digestToBytes(d)) as { bytes: Buffer | null };
+  expect(row.bytes).not.toBeNull();
+  const text = (row.bytes as Buffer).toString("utf8");
+  const at = text.indexOf("sha256:") + 7;
+  const flipped = text.slice(0, at) + (text[at] === "0" ? "1" : "0") + text.slice(at + 1);
+  expect(db.prepare("UPDATE artifacts SET bytes = ? WHERE digest = ?").run(Buffer.from(flipped, "utf8"), digestToBytes(d)).changes).toBe(1);
+}
+
+describe("verify checks every receipt of the run", () => {
+  it("a pulse receipt whose stored artifact is corrupt is receipt_mismatch naming the pulse and receipt, with --reexecute too", async () => {
+    const { store, dir, r, m } = await goodRun();
+    const p = m.pulses[1] as Manifest["pulses"][number];
+    const name = `${p.partition}/${p.index}`;
+    const s = tamper(store, dir, (db) => corruptArtifact(db, p.receipt));
+    for (const reexecute of [false, true]) {
+      const rep = await verifyRun(s, r.runId, { reexecute });
+      expect(rep.ok).toBe(false);
+      expect(rep.problems).toHaveLength(1);
+      expect(rep.problems[0]).toMatchObject({ code: "receipt_mismatch", pulse: name });
+      expect(rep.problems[0]?.message).toContain(`pulse ${name}: the stored artifact of receipt ${p.receipt} cannot be read: `);
+    }
+  });
+
+  it("a run receipt deleted from the catalog is receipt_mismatch", async () => {
+    const { store, dir, r, runReceipt } = await goodRun();
+    const s = tamper(store, dir, (db) => {
+      expect(db.prepare("DELETE FROM receipts WHERE digest = ?").run(digestToBytes(runReceipt)).changes).toBe(1);
+    });
+    for (const reexecute of [false, true]) {
+      const rep = await verifyRun(s, r.runId, { reexecute });
+      expect(rep.ok).toBe(false);
+      expect(rep.problems.map((x) => x.code)).toEqual(["receipt_mismatch"]);
+      expect(rep.problems[0]?.message).toMatch(/^the run receipt \(function sha256:.* is not in the store/);
+    }
+  });
+
+  it("a run receipt whose stored artifact is corrupt is receipt_mismatch naming it", async () => {
+    const { store, dir, r, runReceipt } = await goodRun();
+    const s = tamper(store, dir, (db) => corruptArtifact(db, runReceipt));
+    const rep = await verifyRun(s, r.runId);
+    expect(rep.problems.map((x) => x.code)).toEqual(["receipt_mismatch"]);
+    expect(rep.problems[0]?.message).toContain(`the stored artifact of the run receipt ${runReceipt} cannot be read: `);
+  });
+});
