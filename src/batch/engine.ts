@@ -25,13 +25,13 @@ import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput 
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
 import { throwIfAborted } from "./abort.js";
-import { checkDataset, checkDatasetConfig, checkHooks, checkStore } from "./api-checks.js";
+import { checkDataset, checkDatasetConfig, checkFunctionSource, checkHooks, checkStore } from "./api-checks.js";
 import { MAX_RECORD_BYTES, newReaderStats, type EURecord } from "./input/types.js";
 import { OrderIndex } from "./order-index.js";
 import { recordNoun, recordPlace, type RecordLocation } from "./input/ids.js";
 import { PulseScheduler, type ScheduledPulse } from "./scheduler.js";
 import {
-  auditCommittedPulse, auditPulse, checkLostPulseReexecution, commitPulse, committedAttempts, executePulse, findCommittedPulse, findLostPulse, inAuditSample, linkToPlan, rebuildLostRecords, restoreSlice, SliceWriter, type PulseSpec, type WorkEU,
+  auditCommittedPulse, auditPulse, checkLostPulseReexecution, commitPulse, committedAttempts, executePulse, findCommittedPulse, inAuditSample, linkToPlan, rebuildLostRecords, restoreSlice, SliceWriter, type PulseSpec, type WorkEU,
 } from "./pulse.js";
 import {
   buildManifest, failureLine, loadManifest, manifestPulse, recordManifest, runStatus, ManifestSizeGuard, FAILURES_MEDIA_TYPE, MAX_MANIFEST_FAILURES, OUTPUT_MEDIA_TYPE, type Counts, type Manifest,
@@ -140,6 +140,7 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
 export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkStore(store, "run");
   checkDataset(dataset);
+  checkFunctionSource(fn);
   const cfg = normalizeConfig(config);
   checkHooks(hooks, dataset);
   throwIfAborted(hooks.signal, undefined);
@@ -462,15 +463,17 @@ async function execute(
       scheduler.addOutput(sp, held.all, rs.length, held.all + cfg.retries * held.failures);
       sampleRss();
     });
-    let result = findCommittedPulse(store, fnDigest, cfg, spec);
-    // A committed pulse whose records or attempt log was deleted since (or collected by gc).
-    const lost = result === undefined ? findLostPulse(store, fnDigest, cfg, spec) : undefined;
+    // One receipt lookup: the pulse committed (reused), committed but its records or attempt
+    // log deleted since or collected by gc (`lost`), or not committed.
+    const found = findCommittedPulse(store, fnDigest, cfg, spec);
+    let result = found?.committed;
+    const lost = found?.lost;
     if (lost !== undefined && !lost.attemptsLost) {
       // Only its records: each EU runs once again at the attempt number that completed it (its
       // committed attempt log says which), and the records are stored again only when they are
       // the committed bytes; its receipt and attempt log stay. Not a plain re-execution: an EU
       // that passed on retry for a reason that does not repeat would then pass at once.
-      const { log, first } = committedAttempts(store, spec, lost);
+      const { log, first } = committedAttempts(store, spec, lost, cfg.retries);
       const { outcomes, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, 0, spec, first);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
       result = await committer.commit(() => rebuildLostRecords(store, runId, planDigest, spec, lost, outcomes, log));

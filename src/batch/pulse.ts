@@ -42,13 +42,14 @@ import { canonicalText } from "./canonical-text.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { echoed, echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
 import { deriveSeed } from "../core/prng.js";
-import { sha256, type Digest } from "../core/digest.js";
+import { Hasher, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../store/artifact-loss.js";
 import type { Params } from "../store/receipts.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import { isFailedRecord, recordsArtifactCorrupt, recordText, type EUError, type EUResult } from "./records.js";
+import { isAttemptLog } from "./manifest.js";
 import { LEAF_HASH_BYTES, leafHashesOf, rootOfLeafHashes, writeLeafHash } from "./leaves.js";
 import { workerHeapMb, type RunConfig } from "./config.js";
 import { canonicalArrayPieces, PIECEWISE_RECORDS_MIN_CHARS, recordsPieces } from "./record-pieces.js";
@@ -139,6 +140,13 @@ export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PU
 function putRecords(store: Store, texts: readonly string[], chars: number): Digest {
   if (chars >= PIECEWISE_RECORDS_MIN_CHARS) return store.putPieces(recordsPieces(texts), { mediaType: RECORDS_MEDIA_TYPE }).digest;
   return store.putBytes(Buffer.from(texts.length === 0 ? "" : `${texts.join("\n")}\n`), { mediaType: RECORDS_MEDIA_TYPE }).digest;
+}
+
+/** The digest putRecords would store `texts` under, hashed a piece at a time (nothing stored). */
+function recordsDigest(texts: readonly string[]): Digest {
+  const h = new Hasher();
+  for (const piece of recordsPieces(texts)) h.update(piece);
+  return h.digest();
 }
 
 /** The UTF-16 length of a pulse's records artifact text: the records and a newline after each. */
@@ -554,7 +562,7 @@ export function linkToPlan(store: Store, plan: Digest, members: Digest[]): void 
  */
 export function restoreSlice(store: Store, spec: PulseSpec): void {
   const d = spec.sliceDigest;
-  if (store.has(d) && store.stat(d).state === "present") return;
+  if (isPresent(store, d)) return;
   const put = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
   if (put !== d) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its slice stored as ${put}, expected ${d}`, { pulse: `${spec.partition}/${spec.index}` });
 }
@@ -565,27 +573,31 @@ function isPresent(store: Store, d: Digest): boolean {
 }
 
 /**
- * Loads a pulse that an earlier (interrupted) invocation already committed, if any: undefined
- * when there is no receipt for it, or when its records or attempt log cannot be returned
- * (`findLostPulse` says which).
+ * What an earlier (interrupted) invocation committed of a pulse, from one receipt lookup:
+ * `committed`, the pulse to reuse; `lost`, a committed pulse whose records or attempt log the
+ * store cannot return (deleted, or collected by gc while the receipt stayed), which the engine
+ * rebuilds what it can of; undefined when there is no receipt for it (every pulse of a fresh
+ * run). A missing slice is neither: the engine stores it again from the pulse's spec when it
+ * links the reused pulse (`restoreSlice`).
  */
-export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): PulseResult | undefined {
+export type FoundPulse = { committed: PulseResult; lost?: undefined } | { committed?: undefined; lost: LostPulse } | undefined;
+
+export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): FoundPulse {
   const sliceDigest = spec.sliceDigest;
   const r = store.findReceipt(fn, [sliceDigest], pulseParams(cfg));
   if (r === undefined) return undefined;
   const [records, attempts] = r.outputs as [Digest, Digest | undefined];
-  // A records artifact or attempt log that cannot be returned (deleted, or collected by gc while
-  // the receipt stayed): the engine rebuilds what it can (`findLostPulse`). A missing slice does
-  // not: the engine stores it again from the pulse's spec when it links the reused pulse
-  // (`restoreSlice`).
-  for (const d of attempts === undefined ? [records] : [records, attempts]) {
-    if (!isPresent(store, d)) return undefined;
+  const recordsLost = !isPresent(store, records);
+  const attemptsLost = attempts !== undefined && !isPresent(store, attempts);
+  if (recordsLost || attemptsLost) {
+    const retried = typeof r.resources?.retried === "number" ? r.resources.retried : 0;
+    return { lost: { receipt: r.digest, records, attempts, recordsLost, attemptsLost, retried } };
   }
   const texts = readCommittedTexts(store, spec, records);
-  const log = attempts === undefined ? [] : readAttemptLog(store, attempts);
+  const log = attempts === undefined ? [] : readAttemptLog(store, spec, attempts, cfg.retries);
   const failed = texts.filter(isFailedRecord).length;
   const leaves = leafHashesOf(texts);
-  return summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), sliceDigest, records, attempts ?? null, r.digest, log, failed);
+  return { committed: summary(spec, texts, leaves, rootOfLeafHashes(leaves, texts.length), sliceDigest, records, attempts ?? null, r.digest, log, failed) };
 }
 
 /**
@@ -595,25 +607,87 @@ export function findCommittedPulse(store: Store, fn: Digest, cfg: RunConfig, spe
  * a forged one is refused first.
  */
 function readCommittedTexts(store: Store, spec: PulseSpec, records: Digest): string[] {
+  const texts: string[] = [];
+  eachCommittedText(store, spec, records, (t) => {
+    texts.push(t);
+    return true;
+  });
+  return texts;
+}
+
+/**
+ * Walks a committed pulse's records a window at a time, calling `visit` with each record and
+ * its position until it returns false; checked as `readCommittedTexts` says (the count and the
+ * final newline once the walk reaches the end).
+ */
+function eachCommittedText(store: Store, spec: PulseSpec, records: Digest, visit: (text: string, k: number) => boolean): void {
   const size = store.stat(records).size;
   if (size > MAX_PULSE_RECORDS_BYTES) throw recordsArtifactCorrupt(spec, records, `is ${size} bytes, more than the ${MAX_PULSE_RECORDS_BYTES} a pulse's records may be`);
-  const texts: string[] = [];
+  let n = 0;
   const windows = new RecordWindows(store.openReader(records));
   try {
     for (let w = windows.next(); w !== undefined; w = windows.next()) {
-      for (const t of w) texts.push(t);
-      if (texts.length > spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds more than ${spec.eus.length} records, expected ${spec.eus.length}`);
+      for (const t of w) {
+        if (n >= spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds more than ${spec.eus.length} records, expected ${spec.eus.length}`);
+        if (!visit(t, n++)) return;
+      }
     }
   } finally {
     windows.close();
   }
   if (windows.tail.length > 0) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
-  if (texts.length !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${texts.length} records, expected ${spec.eus.length}`);
-  return texts;
+  if (n !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${n} records, expected ${spec.eus.length}`);
 }
 
-function readAttemptLog(store: Store, attempts: Digest): AttemptLog[] {
-  return JSON.parse(store.get(attempts).toString("utf8")) as AttemptLog[];
+/**
+ * The largest committed attempt log read back whole (the engine reads it to reuse or rebuild
+ * a pulse): the store's in-memory read limit, checked from its recorded size before it is read.
+ */
+export const MAX_ATTEMPT_LOG_BYTES = MAX_BUFFERED_GET_BYTES;
+
+/** E_STORE_CORRUPT for a pulse's committed attempt log that is not one the engine writes. */
+function attemptLogCorrupt(spec: PulseRef, attempts: Digest, why: string): CairnError {
+  return new CairnError(ErrorCode.STORE_CORRUPT, `pulse ${spec.partition}/${spec.index}: attempt log ${attempts} ${why}`, { partition: spec.partition, pulse: spec.index, digest: attempts });
+}
+
+/**
+ * A committed pulse's attempt log, checked before anything uses it (its counts are the
+ * `ctx.attempt` EUs start at when their records are rebuilt, `committedAttempts`): at most
+ * MAX_ATTEMPT_LOG_BYTES (else E_LIMIT_EXCEEDED), an array of `{id, attempts, errors}`, each id
+ * an EU of the pulse listed once, each count an integer in 2..retries+1 (a logged EU ran more
+ * than once, and at most 1 + retries times). Else E_STORE_CORRUPT naming the pulse and the log.
+ */
+function readAttemptLog(store: Store, spec: PulseSpec, attempts: Digest, retries: number): AttemptLog[] {
+  const size = store.stat(attempts).size;
+  if (size > MAX_ATTEMPT_LOG_BYTES) {
+    throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `pulse ${spec.partition}/${spec.index}: attempt log ${attempts} is ${size} bytes, more than the ${MAX_ATTEMPT_LOG_BYTES} an attempt log is read back`, {
+      partition: spec.partition,
+      pulse: spec.index,
+      digest: attempts,
+      size,
+      limit: MAX_ATTEMPT_LOG_BYTES,
+    });
+  }
+  let log: unknown;
+  try {
+    log = JSON.parse(store.get(attempts).toString("utf8"));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw attemptLogCorrupt(spec, attempts, `is not JSON: ${err.message}`);
+  }
+  if (!isAttemptLog(log)) throw attemptLogCorrupt(spec, attempts, "is not an attempt log: an array of {id, attempts, errors: [{code, message}]}");
+  const inPulse = new Set(spec.eus.map((e) => JSON.stringify(e.id)));
+  const seen = new Set<string>();
+  for (const e of log) {
+    const key = JSON.stringify(e.id);
+    if (!inPulse.has(key)) throw attemptLogCorrupt(spec, attempts, `lists EU ${echoedJson(e.id)}, which is not in the pulse`);
+    if (seen.has(key)) throw attemptLogCorrupt(spec, attempts, `lists EU ${echoedJson(e.id)} twice`);
+    seen.add(key);
+    if (e.attempts < 2 || e.attempts > 1 + retries) {
+      throw attemptLogCorrupt(spec, attempts, `gives EU ${echoedJson(e.id)} ${e.attempts} attempts, where a logged EU has 2..${1 + retries} (retries ${retries})`);
+    }
+  }
+  return log;
 }
 
 /**
@@ -631,25 +705,14 @@ export interface LostPulse {
   retried: number;
 }
 
-/** The committed pulse of `spec` whose records or attempt log is lost, if it is one. */
-export function findLostPulse(store: Store, fn: Digest, cfg: RunConfig, spec: PulseSpec): LostPulse | undefined {
-  const r = store.findReceipt(fn, [spec.sliceDigest], pulseParams(cfg));
-  if (r === undefined) return undefined;
-  const [records, attempts] = r.outputs as [Digest, Digest | undefined];
-  const recordsLost = !isPresent(store, records);
-  const attemptsLost = attempts !== undefined && !isPresent(store, attempts);
-  if (!recordsLost && !attemptsLost) return undefined;
-  const retried = typeof r.resources?.retried === "number" ? r.resources.retried : 0;
-  return { receipt: r.digest, records, attempts, recordsLost, attemptsLost, retried };
-}
-
 /**
  * The `ctx.attempt` that completed each EU of a pulse whose records are lost but whose attempt
- * log is not: the log's count for an EU it lists, 1 for the others (they ran once).
+ * log is not: the log's count for an EU it lists, 1 for the others (they ran once). The log is
+ * checked first (`readAttemptLog`).
  */
-export function committedAttempts(store: Store, spec: PulseSpec, lost: LostPulse): { log: AttemptLog[]; first: number[] } {
+export function committedAttempts(store: Store, spec: PulseSpec, lost: LostPulse, retries: number): { log: AttemptLog[]; first: number[] } {
   if (lost.attemptsLost) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its attempt log is lost too`);
-  const log = lost.attempts === undefined ? [] : readAttemptLog(store, lost.attempts);
+  const log = lost.attempts === undefined ? [] : readAttemptLog(store, spec, lost.attempts, retries);
   const byId = new Map(log.map((l) => [JSON.stringify(l.id), l.attempts]));
   return { log, first: spec.eus.map((e) => byId.get(JSON.stringify(e.id)) ?? 1) };
 }
@@ -721,15 +784,19 @@ export function checkLostPulseReexecution(store: Store, runId: string, spec: Pul
     if (records !== lost.records) {
       throw notReproduced(store, runId, spec, lost, `executing it again gave the records ${records}, where its receipt ${lost.receipt} commits to ${lost.records}`, true, { expected: lost.records, actual: records });
     }
-  } else {
-    const committed = readCommittedTexts(store, spec, lost.records);
-    const i = texts.findIndex((t, k) => t !== committed[k]);
-    if (i >= 0) {
-      const eu = spec.eus[i] as WorkEU;
-      const a = committed[i] as string;
-      const b = texts[i] as string;
-      throw notReproduced(store, runId, spec, lost, `executing it again gave other records, first at EU ${echoedJson(eu.id)}:\n  committed:   ${shown(a)}\n  re-executed: ${shown(b)}`, true, nondeterministicDetails(eu, a, b));
-    }
+  } else if (recordsDigest(texts) !== lost.records) {
+    // Only on a mismatch are the committed records read, a window at a time, to name the first
+    // EU that differs (not held whole inside the group commit).
+    let at: { i: number; committed: string } | undefined;
+    eachCommittedText(store, spec, lost.records, (t, k) => {
+      if (t !== texts[k]) at = { i: k, committed: t };
+      return at === undefined;
+    });
+    if (at === undefined) throw new CairnError(ErrorCode.INTERNAL, `pulse ${spec.partition}/${spec.index}: its re-executed records differ from the committed ${lost.records} by digest but not record by record`);
+    const eu = spec.eus[at.i] as WorkEU;
+    const a = at.committed;
+    const b = texts[at.i] as string;
+    throw notReproduced(store, runId, spec, lost, `executing it again gave other records, first at EU ${echoedJson(eu.id)}:\n  committed:   ${shown(a)}\n  re-executed: ${shown(b)}`, true, nondeterministicDetails(eu, a, b));
   }
   const attempts = log.length === 0 ? undefined : store.putPieces(canonicalArrayPieces(log), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
   if (attempts === lost.attempts) return;

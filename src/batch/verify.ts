@@ -119,7 +119,7 @@ function readManifest(store: Store, runId: string): { digest: Digest; manifest: 
   const root = store.findRoot(manifestRoot(runId));
   if (root === undefined) {
     const started = store.findRoot(`run:${runId}`) !== undefined;
-    throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} has not completed (resume it first)` : `run ${runId} not found`, { runId });
+    throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} in store ${store.root} has not completed (resume it first)` : `run ${runId} not found in store ${store.root}`, { runId });
   }
   const digest = root.digest;
   // A manifest too large to read (an older build's) is an error naming the remedy, not a finding.
@@ -1210,23 +1210,28 @@ function attemptLogProblem(log: AttemptLog[], recs: readonly RecordFacts[], retr
 /** A pulse argument, parsed: `partition/index` (e.g. `0/0`) or an ordinal in the manifest (`0`, `1`, …). */
 export type PulseSpec = { partition: number; index: number } | { ordinal: number };
 
+/** A pulse argument: `P/I` or an ordinal, each a canonical decimal (no sign, space or leading zero). */
+const PULSE_ARG_RE = /^(?:(0|[1-9]\d*)\/(0|[1-9]\d*)|(0|[1-9]\d*))$/;
+
 /**
- * Parses a pulse argument, a string; a malformed one (not `P/I` or `N` in decimal digits) is
- * E_USAGE, and so is a value that is not a string (a number `0` is not the ordinal `"0"`: the
- * message says to pass a string).
+ * Parses a pulse argument, a string; a malformed one (not `P/I` or `N`, each a canonical
+ * decimal: `01` named ordinal 1 while ` 1` was refused) is E_USAGE, and so is a value that is
+ * not a string (a number `0` is not the ordinal `"0"`: the message says to pass a string).
+ * `field` names the argument in the error (the CLI passes `--pulse`: the one parser of both).
  */
-export function parsePulseSpec(which: string): PulseSpec {
+export function parsePulseSpec(which: string, field = "pulse"): PulseSpec {
   if (typeof which !== "string") {
     throw new CairnError(
       ErrorCode.USAGE,
-      `invalid pulse ${describeArgument(which)}: expected a string, "partition/index" (e.g. "0/0") or an ordinal in the manifest ("0", "1", …)`,
-      { field: "pulse", value: String(which) },
+      `invalid ${field} ${describeArgument(which)}: expected a string, "partition/index" (e.g. "0/0") or an ordinal in the manifest ("0", "1", …)`,
+      { field, value: String(which) },
     );
   }
-  const pi = /^(\d+)\/(\d+)$/.exec(which);
-  if (pi !== null) return { partition: Number(pi[1]), index: Number(pi[2]) };
-  if (/^\d+$/.test(which)) return { ordinal: Number(which) };
-  throw new CairnError(ErrorCode.USAGE, `invalid pulse ${JSON.stringify(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …)`, { field: "pulse", value: which });
+  const m = PULSE_ARG_RE.exec(which);
+  if (m === null) {
+    throw new CairnError(ErrorCode.USAGE, `invalid ${field} ${JSON.stringify(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …), in decimal digits without leading zeros`, { field, value: which });
+  }
+  return m[3] !== undefined ? { ordinal: Number(m[3]) } : { partition: Number(m[1]), index: Number(m[2]) };
 }
 
 /** Finds a pulse by `partition/index` or by its position in the manifest: E_USAGE if malformed, E_NOT_FOUND if absent. */

@@ -16,7 +16,7 @@ import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
-import { replay, verifyRun, type VerifyReport } from "../batch/verify.js";
+import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { iterateRuns, loadRunReport, type RunSummary } from "../batch/runs.js";
 import { jsonText } from "../batch/json-text.js";
 import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
@@ -446,11 +446,13 @@ export function resumeCommand(): Command {
 // verify / replay
 
 /**
- * `reduceUnfolded`: the manifest has a reduce value and --reexecute was not given, so plain
- * verify did not fold it again (ARCHITECTURE §10.17): a "verified" line says so, as a forged
- * value under a re-pinned manifest would otherwise read as verified.
+ * `reexecuted`: whether --reexecute was given. Without it, a manifest with a reduce value has
+ * `reduceCheck` "not_checked" (plain verify does not fold it again, ARCHITECTURE §10.17): a
+ * "verified" line says so, as a forged value under a re-pinned manifest would otherwise read as
+ * verified. With it, a reduce left unchecked is a `reduce_not_checked` note, listed.
  */
-function printVerify(out: Output, r: VerifyReport, reduceUnfolded = false): void {
+function printVerify(out: Output, r: VerifyReport, reexecuted: boolean): void {
+  const reduceUnfolded = !reexecuted && r.reduceCheck === "not_checked";
   for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
   // Checks that could not be made (not problems: the exit status stays 0 when nothing else is wrong).
   for (const n of r.unchecked) out.line(`${n.code}${n.pulse === undefined ? "" : `  pulse ${n.pulse}`}  ${n.message}`);
@@ -497,21 +499,13 @@ export function verifyCommand(): Command {
         const vo: { reexecute?: boolean; sample?: number } = { reexecute: opts.reexecute === true };
         if (opts.sample !== undefined) vo.sample = opts.sample;
         const r = await verifyRun(store, runId, vo);
-        // Whether the manifest (verified above) has a reduce that plain verify did not fold again.
-        const reduceUnfolded = (): boolean => r.ok && vo.reexecute !== true && (loadManifest(store, runId)?.manifest.reduce ?? null) !== null;
-        out.result(r, () => printVerify(out, r, reduceUnfolded()));
+        out.result(r, () => printVerify(out, r, vo.reexecute === true));
         if (!r.ok) printError(verifyMismatch(r), out.json);
         return r.ok;
       }));
       if (!ok) process.exitCode = 1;
     });
 }
-
-/**
- * `replay --pulse`: `partition/index` or an ordinal, each a canonical decimal (no sign, space or
- * leading zero: `01` named ordinal 1 while ` 1` was refused).
- */
-const PULSE_ARG_RE = /^(?:(?:0|[1-9]\d*)\/(?:0|[1-9]\d*)|0|[1-9]\d*)$/;
 
 export function replayCommand(): Command {
   return new Command("replay")
@@ -521,9 +515,7 @@ export function replayCommand(): Command {
     .addHelpText("after", "\nThe records go to stdout; whether the checksum matches the stored one goes to stderr.\nExit status: 0 matches, 1 differs (or not found), 2 usage error.")
     .action(async (runId: string, opts: { pulse: string }, cmd: Command) => {
       checkRunId(runId);
-      if (!PULSE_ARG_RE.test(opts.pulse)) {
-        throw new CairnError(ErrorCode.USAGE, `invalid --pulse ${JSON.stringify(opts.pulse)}: expected partition/index (e.g. 0/0) or an ordinal (0, 1, …), in decimal digits without leading zeros`, { field: "--pulse", value: opts.pulse });
-      }
+      parsePulseSpec(opts.pulse, "--pulse"); // the library's rule, named as the option, before the store is opened
       const matches = await withStore(cmd, "read", async (store, out) => {
         const r = await replay(store, runId, opts.pulse);
         const name = `${r.pulse.partition}/${r.pulse.index}`;

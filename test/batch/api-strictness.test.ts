@@ -140,7 +140,7 @@ describe("replay's pulse argument", () => {
     runId = r.runId;
   });
 
-  const malformed = (which: string): string => `invalid pulse ${JSON.stringify(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …)`;
+  const malformed = (which: string): string => `invalid pulse ${JSON.stringify(which)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …), in decimal digits without leading zeros`;
 
   it("a malformed pulse is E_USAGE, like a malformed run id (it was E_NOT_FOUND)", async () => {
     for (const which of ["abc", "", " 0/0", "0/0/0", "-1", "1e0", "0/", "/0", "0x1"]) {

@@ -38,7 +38,7 @@ describe("findCommittedPulse checks the records it reuses", () => {
       store.recordReceipt({ program: fn, inputs: [sliceDigest], params: pulseParams(cfg), outputs: [out], status: "succeeded" });
       const spec = { partition: 3, index: 5, eus: [{ id: 0 }, { id: 1 }], slice, sliceDigest } as unknown as PulseSpec;
       try {
-        return { err: undefined, texts: findCommittedPulse(store, fn, cfg, spec)?.texts };
+        return { err: undefined, texts: findCommittedPulse(store, fn, cfg, spec)?.committed?.texts };
       } catch (err) {
         return { err };
       }

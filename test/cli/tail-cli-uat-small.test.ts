@@ -69,7 +69,7 @@ describe("replay --pulse", () => {
       expect([r.status, r.out]).toEqual([2, ""]);
       const e = jsonError(r);
       expect(e).toMatchObject({ code: "E_USAGE", details: { field: "--pulse", value: bad } });
-      expect(e.message).toContain("partition/index (e.g. 0/0) or an ordinal (0, 1, …), in decimal digits without leading zeros");
+      expect(e.message).toBe(`invalid --pulse ${JSON.stringify(bad)}: expected partition/index (e.g. 0/0) or an ordinal in the manifest (0, 1, …), in decimal digits without leading zeros`);
     });
   }
 
