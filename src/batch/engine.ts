@@ -12,13 +12,14 @@
 import { dirname, extname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { lstat, open, rm, stat, type FileHandle } from "node:fs/promises";
-import { createReadStream } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
-import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { Hasher, sha256, type Digest } from "../core/digest.js";
+import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
+import { digestStream, isDigest, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
+import { artifactLoss } from "../store/artifact-loss.js";
 import { TMP_DIR } from "../store/layout.js";
 import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
@@ -169,77 +170,177 @@ async function checkOutFile(store: Store, outFile: string | undefined, fn: Funct
 }
 
 /**
- * How many entries of a `files` input's listing `checkOutNotRunSource` looks for in each directory
- * above --out (the first ones, in path order): bounded work however large the input.
+ * How many files of a `files` input's listing `checkOutNotRunSource` looks for in each directory
+ * above --out: the first ones (in path order) that are not empty; all of them must be there, as
+ * the run read them, for the directory to be taken for the input directory. Bounded work however
+ * large the input.
  */
 export const OUT_INPUT_DIR_PROBES = 3;
+
+/**
+ * An existing --out with a module extension larger than this is not bundled by
+ * `checkOutNotRunSource` (it is not plausibly a module's entry source, and bundling it in full,
+ * with its imports, is unbounded work): it is not taken for the run's module.
+ */
+export const OUT_MODULE_PROBE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** The digest of no bytes: an empty file, which tells nothing about where it lies. */
+const EMPTY_DIGEST = sha256(new Uint8Array(0));
+
+/** Module-bundling errors that mean the file is not a module that bundles (not the run's module). */
+const NOT_A_MODULE_CODES: readonly string[] = [ErrorCode.INVALID_INPUT, ErrorCode.NOT_FOUND, ErrorCode.USAGE];
+
+/** Whether an fs error says the path is not there (nothing to compare with). */
+function isMissingPath(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/**
+ * The recorded size of a run's artifact, or undefined when it is deleted from the store
+ * (tombstoned: `artifactLoss`); one whose bytes were collected keeps its size. Any other error
+ * is the store's own.
+ */
+function recordedSize(store: Store, digest: Digest): number | undefined {
+  try {
+    return store.stat(digest).size;
+  } catch (err) {
+    if (isCairnError(err, ErrorCode.NOT_FOUND) && artifactLoss(store, digest) !== undefined) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The `[name, digest]` entries of run `runId`'s `files` input listing (ingest.ts: canonical JSON
+ * `{ files: [[name, digest], …], kind: "cairn.batch.files" }`), or undefined when it is deleted
+ * from the store (tombstoned or collected). A listing that is not JSON or not of that shape (a
+ * name that is not a relative path of `/`-separated segments, a digest that is not one) is
+ * E_STORE_CORRUPT; any other error (E_STORE_IO, E_LIMIT_EXCEEDED…) is the store's own.
+ */
+function readFilesListing(store: Store, runId: string, digest: Digest): Array<[string, Digest]> | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = store.get(digest);
+  } catch (err) {
+    if (isCairnError(err, ErrorCode.NOT_FOUND) && artifactLoss(store, digest) !== undefined) return undefined;
+    throw err;
+  }
+  const corrupt = (why: string): CairnError =>
+    new CairnError(ErrorCode.STORE_CORRUPT, `run ${runId}: its input listing ${digest} ${why}`, { runId, digest });
+  let listing: unknown;
+  try {
+    listing = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw corrupt(`is not JSON: ${err.message}`);
+  }
+  const files = (listing as { files?: unknown } | null)?.files;
+  if (typeof listing !== "object" || listing === null || (listing as { kind?: unknown }).kind !== "cairn.batch.files" || !Array.isArray(files)) {
+    throw corrupt("is not a files listing");
+  }
+  for (const [i, entry] of (files as unknown[]).entries()) {
+    const ok =
+      Array.isArray(entry) && entry.length === 2 && typeof entry[0] === "string" && isDigest(entry[1]) &&
+      entry[0].split("/").every((s) => s !== "" && s !== "." && s !== "..");
+    if (!ok) throw corrupt(`is not a files listing: entry ${i} is not [relative name, digest]`);
+  }
+  return files as Array<[string, Digest]>;
+}
 
 /**
  * resume's --out check of what the run read (`checkOutFile` knows no paths there: the plan and
  * manifest record digests, not paths, and must not). By content, before anything is written,
  * --out (its real location, through symlinks) must not be:
  *  - a regular file holding the run's input artifact (same size, then same digest): the input file,
- *    or a byte-identical copy of it — resume cannot tell them apart;
- *  - a module file (a MODULE_EXTENSIONS name) that bundles to the run's function artifact: the
- *    module file, or a copy that bundles the same (the store records the bundle, not the
- *    sources' digests, so a file the module imports is not detected);
- *  - for a `files` input, inside a directory A (any ancestor of --out's location) that holds one
- *    of the listing's first OUT_INPUT_DIR_PROBES files at its relative path, a regular file of
- *    the recorded size and digest: the input directory as the run read it (one whose probed
- *    files all changed since is not detected).
- * Files are hashed only when their size matches. An input or listing deleted from the store
- * cannot be compared and is not checked.
+ *    or a byte-identical copy of it — resume cannot tell them apart. An empty input is not
+ *    compared (nothing to destroy; any empty file would match);
+ *  - a module file (a MODULE_EXTENSIONS name, at most OUT_MODULE_PROBE_MAX_BYTES) that bundles
+ *    to the run's function artifact: the module file, or a copy that bundles the same (the store
+ *    records the bundle, not the sources' digests, so a file the module imports is not detected);
+ *    one that does not bundle (E_INVALID_INPUT, E_NOT_FOUND, E_USAGE from bundling) is not it;
+ *  - for a `files` input, inside a directory A (any ancestor of --out's location) that holds each
+ *    of the listing's first OUT_INPUT_DIR_PROBES non-empty files at its relative path, a regular
+ *    file of the recorded size and digest: the input directory as the run read it. Empty files
+ *    are not probed (an empty `__init__.py` or `.gitkeep` is in many directories); an input
+ *    directory one of whose probed files changed since, or whose files are all empty, is not
+ *    detected.
+ * Files are hashed only when their size matches. An input, listing or probed file deleted from the
+ * store (tombstoned; a listing also when collected) cannot be compared and is not checked. A path
+ * that is not there (ENOENT, ENOTDIR) holds nothing; any other fs error is E_STORE_IO, and the
+ * store's errors are its own.
  */
-async function checkOutNotRunSource(store: Store, outFile: string, plan: RunPlan): Promise<void> {
+async function checkOutNotRunSource(store: Store, runId: string, outFile: string, plan: RunPlan): Promise<void> {
   if (namesOwnStream(outFile)) return;
   const flag = "--out";
   const refuse = (why: string): CairnError => new CairnError(ErrorCode.USAGE, `${flag} ${outFile} ${why}`, { field: flag, path: outFile });
+  const cannotCheck = (path: string, err: unknown): CairnError =>
+    new CairnError(ErrorCode.STORE_IO, `${flag} ${outFile}: cannot compare ${path} with what run ${runId} read: ${osErrorText(err)}`, { field: flag, path: outFile, runId }, { cause: err });
   const location = await outFileLocation(outFile);
-  const size = (digest: Digest): number | undefined => {
+  const fileStat = async (path: string): Promise<Stats | undefined> => {
     try {
-      return store.stat(digest).size;
-    } catch {
-      return undefined; // deleted or unknown: nothing to compare with
+      return await lstat(path);
+    } catch (err) {
+      if (isMissingPath(err)) return undefined;
+      throw cannotCheck(path, err);
     }
   };
-  const holds = async (path: string, digest: Digest, bytes: number | undefined): Promise<boolean> => {
-    if (bytes === undefined) return false;
-    const st = await lstat(path).catch(() => undefined);
+  const holds = async (path: string, digest: Digest, bytes: number): Promise<boolean> => {
+    const st = await fileStat(path);
     if (st === undefined || !st.isFile() || st.size !== bytes) return false;
-    return (await fileDigest(path).catch(() => undefined)) === digest;
+    try {
+      return (await digestStream(createReadStream(path))).digest === digest;
+    } catch (err) {
+      if (isMissingPath(err)) return false; // removed since
+      throw cannotCheck(path, err);
+    }
   };
   if (plan.input.format !== "files") {
     const input = plan.input.artifact;
-    if (await holds(location, input, size(input))) throw refuse(`holds this run's input (${input}): writing the output there would replace it`);
-  } else {
-    let listing: Array<[string, Digest]> | undefined;
-    try {
-      listing = (JSON.parse(store.get(plan.input.artifact).toString("utf8")) as { files: Array<[string, Digest]> }).files.slice(0, OUT_INPUT_DIR_PROBES);
-    } catch {
-      listing = undefined; // the listing deleted from the store: nothing to compare with
+    const bytes = recordedSize(store, input);
+    if (bytes !== undefined && bytes > 0 && (await holds(location, input, bytes))) {
+      throw refuse(`holds this run's input (${input}): writing the output there would replace it`);
     }
-    for (let dir = dirname(location); listing !== undefined && listing.length > 0; ) {
-      for (const [name, digest] of listing) {
-        if (await holds(join(dir, ...name.split("/")), digest, size(digest))) {
-          throw refuse(`is inside ${dir}, which holds this run's input files (${name} as the run read it, ${digest}): the output would be read as input by the next run of the directory`);
+  } else {
+    const listing = readFilesListing(store, runId, plan.input.artifact);
+    const probes: Array<{ name: string; digest: Digest; bytes: number }> = [];
+    for (const [name, digest] of listing ?? []) {
+      if (probes.length === OUT_INPUT_DIR_PROBES) break;
+      if (digest === EMPTY_DIGEST) continue;
+      const bytes = recordedSize(store, digest);
+      if (bytes === undefined) {
+        probes.length = 0; // a listed file deleted from the store: the directory cannot be compared
+        break;
+      }
+      probes.push({ name, digest, bytes });
+    }
+    for (let dir = dirname(location); probes.length > 0; ) {
+      let all = true;
+      for (const p of probes) {
+        if (!(await holds(join(dir, ...p.name.split("/")), p.digest, p.bytes))) {
+          all = false;
+          break;
         }
+      }
+      if (all) {
+        throw refuse(`is inside ${dir}, which holds this run's input files (${probes.map((p) => p.name).join(", ")} as the run read them): the output would be read as input by the next run of the directory`);
       }
       const parent = dirname(dir);
       if (parent === dir) break;
       dir = parent;
     }
   }
-  if (MODULE_EXTENSIONS.includes(extname(location).toLowerCase()) && (await lstat(location).catch(() => undefined))?.isFile() === true) {
-    const bundled = await bundleModule(location).catch(() => undefined);
-    if (bundled?.digest === plan.function.artifact) throw refuse(`is this run's module: it bundles to the run's function ${plan.function.artifact}; writing the output there would replace it`);
+  if (MODULE_EXTENSIONS.includes(extname(location).toLowerCase())) {
+    const st = await fileStat(location);
+    if (st?.isFile() === true && st.size <= OUT_MODULE_PROBE_MAX_BYTES) {
+      let bundled: Digest | undefined;
+      try {
+        bundled = (await bundleModule(location)).digest;
+      } catch (err) {
+        if (!(isCairnError(err) && NOT_A_MODULE_CODES.includes(err.code))) throw err;
+      }
+      if (bundled === plan.function.artifact) throw refuse(`is this run's module: it bundles to the run's function ${plan.function.artifact}; writing the output there would replace it`);
+    }
   }
-}
-
-/** sha256 of a file's bytes, read as a stream. */
-async function fileDigest(path: string): Promise<Digest> {
-  const h = new Hasher();
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest();
 }
 
 async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {
@@ -324,10 +425,10 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkStore(store, "resume");
   checkHooks(hooks);
-  loadPlan(store, runId); // a malformed or unknown run id first
+  const planned = loadPlan(store, runId).plan; // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
   await checkOutFile(store, hooks.outFile, undefined, undefined, undefined);
-  if (hooks.outFile !== undefined) await checkOutNotRunSource(store, hooks.outFile, loadPlan(store, runId).plan);
+  if (hooks.outFile !== undefined) await checkOutNotRunSource(store, runId, hooks.outFile, planned);
   return withOutFile(hooks.outFile, async (out) => {
     const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
     try {
