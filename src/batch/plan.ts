@@ -237,11 +237,16 @@ export function requireThisEngine(engine: { name?: unknown; version?: unknown } 
   requireEngine({ name: ENGINE_NAME, version: ENGINE_VERSION }, engine, `run ${runId}`, action, { runId });
 }
 
+/** E_NOT_FOUND for a run id the store has no plan (or manifest) of, naming the store: loadPlan's and verify's. */
+export function runNotFound(store: Store, runId: string): CairnError {
+  return new CairnError(ErrorCode.NOT_FOUND, `run ${runId} not found in store ${store.root}`, { runId });
+}
+
 /** Loads a run's plan by id (a tombstoned or collected plan: `readRunArtifact`'s E_NOT_FOUND naming the remedy). */
 export function loadPlan(store: Store, runId: string): { plan: RunPlan; planDigest: Digest } {
   checkRunId(runId);
   const root = store.findRoot(planRoot(runId));
-  if (root === undefined) throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} not found in store ${store.root}`, { runId });
+  if (root === undefined) throw runNotFound(store, runId);
   let plan: RunPlan;
   try {
     plan = JSON.parse(readRunArtifact(store, runId, "plan", root.digest).toString("utf8")) as RunPlan;

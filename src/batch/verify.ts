@@ -27,7 +27,7 @@ import type { Receipt } from "../store/receipts.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import {
-  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, type RunArtifactRole, type RunPlan,
+  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, type RunArtifactRole, type RunPlan,
 } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
@@ -71,12 +71,16 @@ export interface VerifyProblem {
  * attempt of it timed out or crashed its worker (in the run or on re-execution): it was not
  * compared (a record made after such an attempt may legitimately differ: it is the failure, or
  * it ran with another `ctx.attempt`). `output_not_checked` (also without --reexecute): a pulse's
- * records and slice both cannot be read (reported as problems), so where its EUs' records lie in
- * the output is unknown and the output was compared with nothing (reason `records_unreadable`).
- * Notes are listed up to MAX_VERIFY_PROBLEMS.
+ * records cannot be read (a problem) and where its EUs' records lie in the output is unknown (its
+ * slice cannot be read or is not one, reason `records_unreadable`; the leaves of such pulses
+ * would pass MAX_UNREADABLE_LEAF_BYTES, reason E_LIMIT_EXCEEDED), so the output was compared
+ * with nothing; or the output cannot be read either (a problem), so the output digest and the
+ * failures were not compared (reason `records_unreadable`). `run_receipt_not_recorded` (also
+ * without --reexecute): the run receipt is not in the store (reason E_NOT_FOUND): runs finished
+ * before 2026-11-26 recorded none (`checkRunReceipt`). Notes are listed up to MAX_VERIFY_PROBLEMS.
  */
 export interface VerifyNote {
-  code: "reduce_not_checked" | "eu_not_checked" | "output_not_checked";
+  code: "reduce_not_checked" | "eu_not_checked" | "output_not_checked" | "run_receipt_not_recorded";
   message: string;
   /** The error code that stopped the check. */
   reason: string;
@@ -103,7 +107,7 @@ export interface VerifyReport {
    */
   reduceCheck?: "refolded" | "none" | "not_checked";
   problems: VerifyProblem[];
-  /** Checks that could not be made (VerifyNote); without --reexecute only `output_not_checked`. */
+  /** Checks that could not be made (VerifyNote); without --reexecute only `output_not_checked` and `run_receipt_not_recorded`. */
   unchecked: VerifyNote[];
 }
 
@@ -119,7 +123,8 @@ function readManifest(store: Store, runId: string): { digest: Digest; manifest: 
   const root = store.findRoot(manifestRoot(runId));
   if (root === undefined) {
     const started = store.findRoot(`run:${runId}`) !== undefined;
-    throw new CairnError(ErrorCode.NOT_FOUND, started ? `run ${runId} in store ${store.root} has not completed (resume it first)` : `run ${runId} not found in store ${store.root}`, { runId });
+    if (!started) throw runNotFound(store, runId);
+    throw new CairnError(ErrorCode.NOT_FOUND, `run ${runId} in store ${store.root} has not completed (resume it first)`, { runId });
   }
   const digest = root.digest;
   // A manifest too large to read (an older build's) is an error naming the remedy, not a finding.
@@ -286,26 +291,45 @@ interface UnreadablePulse {
 const UNREADABLE_MARK = "#unreadable ";
 
 /**
- * Puts pulse `p`'s EUs (read from its slice) in the ordering index as markers of pulse number
- * `k` of `UnreadablePulse`s; undefined (nothing added) when its slice cannot be read, or holds
- * ids of the wrong kind or already merged.
+ * The most bytes the leaves of the pulses whose records cannot be read may take together (32 per
+ * EU, held until the merge walk ends): past it, a further such pulse is not placed, and the output
+ * is not compared (`output_not_checked`, reason E_LIMIT_EXCEEDED). 64 MiB: two million EUs.
  */
-function placeUnreadablePulse(store: Store, p: ManifestPulse, byIndex: boolean, index: OrderIndex, indexPath: string, k: number): UnreadablePulse | undefined {
+export const MAX_UNREADABLE_LEAF_BYTES = 64 * 1024 * 1024;
+
+/** Why `sliceEntries` refused bytes (not JSON, not canonical, not a slice, an entry without a valid id): its own errors, not a bug's. */
+function isSliceShapeError(err: unknown): boolean {
+  return err instanceof SyntaxError || isCairnError(err, ErrorCode.CANONICAL) || (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype);
+}
+
+/**
+ * Puts pulse `p`'s EUs (read from its slice) in the ordering index as markers of pulse number
+ * `k` of `UnreadablePulse`s, their leaves counted against `budget` (bytes left of
+ * MAX_UNREADABLE_LEAF_BYTES). When it cannot (nothing added), why not, as `output_not_checked`
+ * says it (`reason`): its slice cannot be read or is not a slice (reported by the coverage
+ * check), holds ids of the wrong kind or ids already merged, or its leaves would exceed `budget`.
+ */
+function placeUnreadablePulse(store: Store, p: ManifestPulse, byIndex: boolean, index: OrderIndex, indexPath: string, k: number, budget: { left: number; cap: number }): UnreadablePulse | { why: string; reason: string } {
+  const notPlaced = (why: string, reason = "records_unreadable"): { why: string; reason: string } => ({ why: `pulse ${pulseName(p)}'s records cannot be read, and ${why}`, reason });
   let ids: EUId[];
   try {
     ids = sliceEntries(store.get(p.slice)).map((e) => e.id);
   } catch (err) {
-    if (isArtifactError(err) || !isCairnError(err)) return undefined; // reported by the coverage check
+    if (isArtifactError(err)) return notPlaced(`its slice ${p.slice} cannot be read either`);
+    if (isSliceShapeError(err)) return notPlaced(`its slice ${p.slice} is not a batch slice`);
     throw err;
   }
-  if (byIndex && ids.some((id) => !Number.isSafeInteger(id) || (id as number) < 0)) return undefined;
+  if (byIndex && ids.some((id) => !Number.isSafeInteger(id) || (id as number) < 0)) return notPlaced(`its slice ${p.slice} holds ids that are not record indexes`);
+  const bytes = ids.length * 32;
+  if (bytes > budget.left) return notPlaced(`the output's records of its ${ids.length} EUs would take the leaves held for such pulses past ${budget.cap} bytes (MAX_UNREADABLE_LEAF_BYTES)`, ErrorCode.LIMIT_EXCEEDED);
   try {
     index.addOutputs(ids, ids.map((_, at) => `${UNREADABLE_MARK}${k} ${at}`));
   } catch (err) {
-    if (isCairnError(err, ErrorCode.INTERNAL)) return undefined; // an id already merged
+    if (isCairnError(err, ErrorCode.INTERNAL)) return notPlaced(`its slice ${p.slice} holds an id already merged from another pulse`);
     throw scratchFailure(indexPath, err);
   }
-  return { p, eus: ids.length, leaves: Buffer.alloc(ids.length * 32), seen: 0, failed: 0 };
+  budget.left -= bytes;
+  return { p, eus: ids.length, leaves: Buffer.alloc(bytes), seen: 0, failed: 0 };
 }
 
 /** The place a marker of `placeUnreadablePulse` stands for, or undefined for a record line. */
@@ -507,12 +531,15 @@ function checkPulseReceipt(store: Store, m: Manifest, p: ManifestPulse, expectPa
 /**
  * The run receipt recordManifest records beside the manifest (function + input, params
  * {kind: RUN_RECEIPT_KIND, plan} ⇒ output + manifest), looked up by the pinned plan's action
- * (`plan`, the run's: a manifest naming others is plan_mismatch): found, with its catalog body
- * and stored artifact intact, else a `receipt_mismatch` finding (runs finished before 2026-11-26
- * recorded none: one is reported as missing). What it records is not compared with the
- * manifest: a manifest pinned in its place is judged by its content (plan, input, pulses, output).
+ * (`plan`, the run's: a manifest naming others is plan_mismatch): its catalog body and stored
+ * artifact intact, else a `receipt_mismatch` finding. One that is not in the store is a
+ * `run_receipt_not_recorded` note, not a finding: runs finished before 2026-11-26 (commit
+ * d3b1144) recorded none, and nothing tells them apart from a later run whose receipt was
+ * deleted — the engine version (plan and manifest) was "1" before and after, and the manifest's
+ * format did not change with it. What it records is not compared with the manifest: a manifest
+ * pinned in its place is judged by its content (plan, input, pulses, output).
  */
-function checkRunReceipt(store: Store, runId: string, plan: RunPlan, add: (p: VerifyProblem) => void): void {
+function checkRunReceipt(store: Store, runId: string, plan: RunPlan, add: (p: VerifyProblem) => void, note: (n: VerifyNote) => void): void {
   const planDigest = store.findRoot(planRoot(runId))?.digest;
   if (planDigest === undefined) return; // checkPlan reported it
   const action = `the run receipt (function ${plan.function.artifact} + input ${plan.input.artifact}, plan ${planDigest})`;
@@ -525,7 +552,7 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, add: (p: Ve
     return;
   }
   if (r === undefined) {
-    add({ code: "receipt_mismatch", message: `${action} is not in the store (deleted from the catalog; a run finished before 2026-11-26 recorded none)` });
+    note({ code: "run_receipt_not_recorded", reason: ErrorCode.NOT_FOUND, message: `${action} is not in the store: a run finished before 2026-11-26 recorded none (or it was deleted from the catalog), so it was not checked` });
     return;
   }
   const stored = receiptArtifactProblem(store, r.digest);
@@ -565,6 +592,15 @@ export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
  * any other key or type, and a store that is not a Store, is E_USAGE naming it.
  */
 export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  return verifyRunCapped(store, runId, options, MAX_UNREADABLE_LEAF_BYTES);
+}
+
+/**
+ * `verifyRun` with the cap on the leaves held for pulses whose records cannot be read
+ * (MAX_UNREADABLE_LEAF_BYTES) given: for tests of what happens past it.
+ * @internal
+ */
+export async function verifyRunCapped(store: Store, runId: string, options: VerifyOptions, leafCap: number): Promise<VerifyReport> {
   checkStore(store, "verifyRun");
   checkRunId(runId);
   const opts = checkVerifyOptions(options);
@@ -623,8 +659,12 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
     let retriedUnknown = false; // an attempts artifact that cannot be read (reported) has no count
     /** Pulses whose records cannot be read: their EUs' output records are checked against their checksums. */
     const unreadable: UnreadablePulse[] = [];
-    /** A pulse whose records cannot be read and whose EUs cannot be placed in the output either (its slice cannot be read). */
-    let outputUncheckable: string | undefined;
+    const leafBudget = { left: leafCap, cap: leafCap };
+    /**
+     * The first pulse whose records cannot be read and whose EUs cannot be placed in the output
+     * either (`placeUnreadablePulse`: why, and the note's reason): the output is compared with nothing.
+     */
+    let outputUncheckable: { why: string; reason: string } | undefined;
     for (const p of m.pulses) {
       const name = pulseName(p);
       report.pulsesChecked++;
@@ -633,9 +673,11 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, scan.unreadable, `pulse ${name}: records ${p.records}`, pulseRoles(p)) });
         checkPulseReceipt(store, m, p, expectParams, add);
         // Its EUs' records are taken from the output and checked against its checksum instead.
-        const placed = placeUnreadablePulse(store, p, byIndex, index, indexPath, unreadable.length);
-        if (placed === undefined) {
-          outputUncheckable ??= name;
+        // Once one cannot be placed, the output is compared with nothing: no further one is placed.
+        const placed = outputUncheckable === undefined ? placeUnreadablePulse(store, p, byIndex, index, indexPath, unreadable.length, leafBudget) : undefined;
+        if (placed === undefined) continue;
+        if ("why" in placed) {
+          outputUncheckable = placed;
           continue;
         }
         unreadable.push(placed);
@@ -775,14 +817,21 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       }
     };
     if (outputUncheckable !== undefined) {
-      // A pulse whose records and slice cannot be read (reported): where its EUs' records lie in
-      // the output is unknown, so the output is compared with nothing (not: found to differ).
+      // A pulse whose records cannot be read and whose EUs could not be placed (reported, or past
+      // the cap): where its EUs' records lie in the output is unknown, so the output is compared
+      // with nothing (not: found to differ).
       report.unchecked.push({
         code: "output_not_checked",
-        reason: "records_unreadable",
-        message: `the output ${m.output.artifact} was not compared with the pulses' records: pulse ${outputUncheckable}'s records and slice cannot be read`,
+        reason: outputUncheckable.reason,
+        message: `the output ${m.output.artifact} was not compared with the pulses' records: ${outputUncheckable.why}`,
       });
     }
+    /**
+     * The first pulse whose records cannot be read met in the merge once the output cannot be read
+     * either (reported): the merged records lack its EUs', so the merge is incomplete from there
+     * and what it would be compared with (the output digest, the failures) is not compared.
+     */
+    let mergeLost: UnreadablePulse | undefined;
     for (const merged of outputUncheckable === undefined ? orderedTexts(index, indexPath) : []) {
       let text = merged;
       let line: string | undefined;
@@ -791,8 +840,12 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         // An EU of a pulse whose records cannot be read: the output's record is taken as it is
         // and its leaf kept at the EU's place in the pulse, for the pulse's checksum (below).
         line = await nextStored();
+        if (line === undefined && !storedOk) {
+          mergeLost = unreadable[place.pulse] as UnreadablePulse;
+          break;
+        }
         if (line === undefined) {
-          if (storedOk && !mismatched) {
+          if (!mismatched) {
             mismatched = true;
             add({ code: "output_mismatch", message: `output record ${i} is missing: the output artifact holds ${i} records` });
           }
@@ -862,8 +915,19 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       mismatched = true;
       add({ code: "output_mismatch", message: `the pulses' records merged (a line each, ending with a newline) hash to ${expectedArtifact}, not to the output artifact ${m.output.artifact}` });
     }
-    if (outputUncheckable !== undefined) {
-      // The output's failed records were not read: the failures list is compared with nothing.
+    if (mergeLost !== undefined) {
+      const name = pulseName(mergeLost.p);
+      report.unchecked.push({
+        code: "output_not_checked",
+        reason: "records_unreadable",
+        message: `the output ${m.output.artifact} cannot be read, and pulse ${name}'s records cannot be read either: the pulses' records merged lack its EUs', so the output digest, the count of failed records and the failures list were not compared with them`,
+      });
+    }
+    // The merged records are not all known (a pulse's EUs not placed, or their records in an
+    // output that cannot be read): the failures and the output digest are compared with nothing.
+    const mergeKnown = outputUncheckable === undefined && mergeLost === undefined;
+    if (!mergeKnown) {
+      // The output's failed records were not all read: the failures list is compared with nothing.
     } else if (failuresOk) {
       while ((await nextFailureLine()) !== undefined); // counts the lines past the output's failures
       if (failuresOk && (failureLinesRead !== f || failureLinesRead !== m.counts.failed)) {
@@ -871,7 +935,7 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
       }
     }
     const cut = Math.min(f, MAX_MANIFEST_FAILURES);
-    if (outputUncheckable !== undefined) {
+    if (!mergeKnown) {
       // as above
     } else if (m.failures.length !== cut && m.failures.length !== f) {
       add({ code: "count_mismatch", message: `the manifest lists ${m.failures.length} failures, the output holds ${f} failed records (a manifest lists the first ${MAX_MANIFEST_FAILURES}, or all of them)` });
@@ -886,14 +950,18 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
         message: `the manifest lists the first ${m.failures.length} of the output's ${f} failures and names no failures artifact holding them all`,
       });
     }
-    if (outputUncheckable === undefined && builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
-    outputOk = storedOk && !mismatched && outputUncheckable === undefined;
+    if (mergeKnown && builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
+    outputOk = storedOk && !mismatched && mergeKnown;
   } finally {
     index.close();
     removeScratch(indexPath);
   }
   checkNamedMembers(store, read.digest, m, add);
-  if (plan !== undefined) checkRunReceipt(store, runId, plan, add);
+  if (plan !== undefined) {
+    checkRunReceipt(store, runId, plan, add, (n) => {
+      if (report.unchecked.length < MAX_VERIFY_PROBLEMS) report.unchecked.push(n);
+    });
+  }
 
   if (opts.reexecute === true) {
     const chosen = samplePulses(m, opts.sample);

@@ -1,8 +1,9 @@
 /**
  * verify reads every receipt the run has: each pulse's (named and contained by the manifest) and
  * the run receipt recordManifest records beside it. A receipt whose stored artifact copy is
- * corrupt (the catalog row's body intact) or a run receipt deleted from the catalog is a
- * `receipt_mismatch` finding, also with --reexecute; before, both verified (UAT: fsck caught them).
+ * corrupt (the catalog row's body intact) is a `receipt_mismatch` finding, also with
+ * --reexecute; before, it verified (UAT: fsck caught it). A run receipt that is not in the store
+ * is a `run_receipt_not_recorded` note (runs finished before 2026-11-26 recorded none).
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
@@ -73,17 +74,36 @@ describe("verify checks every receipt of the run", () => {
     }
   });
 
-  it("a run receipt deleted from the catalog is receipt_mismatch", async () => {
+  it("a run receipt not in the store (a run finished before 2026-11-26 recorded none) is a run_receipt_not_recorded note, not a problem", async () => {
+    // Nothing tells such a run apart from one whose receipt was deleted (engine version "1"
+    // before and after): receipt_mismatch for it failed valid old runs (2026-11-27 review).
     const { store, dir, r, runReceipt } = await goodRun();
     const s = tamper(store, dir, (db) => {
       expect(db.prepare("DELETE FROM receipts WHERE digest = ?").run(digestToBytes(runReceipt)).changes).toBe(1);
     });
     for (const reexecute of [false, true]) {
       const rep = await verifyRun(s, r.runId, { reexecute });
-      expect(rep.ok).toBe(false);
-      expect(rep.problems.map((x) => x.code)).toEqual(["receipt_mismatch"]);
-      expect(rep.problems[0]?.message).toMatch(/^the run receipt \(function sha256:.* is not in the store/);
+      expect(rep.problems).toEqual([]);
+      expect(rep.ok).toBe(true);
+      expect(rep.unchecked).toHaveLength(1);
+      expect(rep.unchecked[0]).toMatchObject({ code: "run_receipt_not_recorded", reason: "E_NOT_FOUND" });
+      expect(rep.unchecked[0]?.message).toMatch(/^the run receipt \(function sha256:.* is not in the store: a run finished before 2026-11-26 recorded none/);
     }
+  });
+
+  it("a run receipt whose catalog body is corrupt is receipt_mismatch (present but unreadable)", async () => {
+    const { store, dir, r, runReceipt } = await goodRun();
+    const s = tamper(store, dir, (db) => {
+      const row = db.prepare("SELECT body FROM receipts WHERE digest = ?").get(digestToBytes(runReceipt)) as { body: string };
+      const at = row.body.indexOf("sha256:") + 7;
+      const flipped = row.body.slice(0, at) + (row.body[at] === "0" ? "1" : "0") + row.body.slice(at + 1);
+      expect(db.prepare("UPDATE receipts SET body = ? WHERE digest = ?").run(flipped, digestToBytes(runReceipt)).changes).toBe(1);
+    });
+    const rep = await verifyRun(s, r.runId);
+    expect(rep.ok).toBe(false);
+    expect(rep.problems.map((x) => x.code)).toEqual(["receipt_mismatch"]);
+    expect(rep.problems[0]?.message).toMatch(/^the run receipt \(function sha256:.* cannot be read: /);
+    expect(rep.unchecked).toEqual([]);
   });
 
   it("a run receipt whose stored artifact is corrupt is receipt_mismatch naming it", async () => {
