@@ -6,14 +6,13 @@
  * is a `run_receipt_not_recorded` note (runs finished before 2026-11-26 recorded none).
  */
 import Database from "better-sqlite3";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "../../src/index.js";
+import { type Store } from "../../src/index.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import { verifyRun } from "../../src/batch/verify.js";
 import { digestToBytes, type Digest } from "../../src/core/digest.js";
 import { RUN_RECEIPT_KIND, type Manifest } from "../../src/batch/manifest.js";
-import { Scratch, manifestOf } from "./fixtures/engine-helpers.js";
+import { Scratch, manifestOf, tamperCatalog } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 const reopened: Store[] = [];
@@ -37,16 +36,7 @@ async function goodRun(): Promise<{ store: Store; dir: string; r: ExecutionResul
 }
 
 function tamper(store: Store, dir: string, edit: (db: Database.Database) => void): Store {
-  store.close();
-  const db = new Database(join(dir, "catalog.sqlite"));
-  try {
-    edit(db);
-  } finally {
-    db.close();
-  }
-  const s = openStore({ dir, durability: "normal" });
-  reopened.push(s);
-  return s;
+  return tamperCatalog(store, dir, edit, reopened);
 }
 
 /** Flips one hex digit of the receipt artifact `d`'s packed bytes (its catalog row body stays). */

@@ -6,16 +6,15 @@
  * receipt (E_STORE_CORRUPT naming it).
  */
 import Database from "better-sqlite3";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ErrorCode, openStore, type Store } from "../../src/index.js";
+import { ErrorCode, type Store } from "../../src/index.js";
 import { run, type ExecutionResult } from "../../src/batch/engine.js";
 import { replay, verifyRun } from "../../src/batch/verify.js";
 import { digestToBytes, sha256, type Digest } from "../../src/core/digest.js";
 import { MANIFEST_MEDIA_TYPE, type Manifest } from "../../src/batch/manifest.js";
 import { manifestRoot } from "../../src/batch/plan.js";
 import { canonicalBytes } from "../../src/core/canonical.js";
-import { Scratch, expectCairnError, manifestOf } from "./fixtures/engine-helpers.js";
+import { Scratch, expectCairnError, manifestOf, tamperCatalog } from "./fixtures/engine-helpers.js";
 
 const scratch = new Scratch();
 const reopened: Store[] = [];
@@ -38,16 +37,7 @@ async function goodRun(): Promise<{ store: Store; dir: string; r: ExecutionResul
 
 /** Closes `store`, runs `edit` on its catalog file (as someone with write access could), reopens it. */
 function tamper(store: Store, dir: string, edit: (db: Database.Database) => void): Store {
-  store.close();
-  const db = new Database(join(dir, "catalog.sqlite"));
-  try {
-    edit(db);
-  } finally {
-    db.close();
-  }
-  const s = openStore({ dir, durability: "normal" });
-  reopened.push(s);
-  return s;
+  return tamperCatalog(store, dir, edit, reopened);
 }
 
 /** Rewrites the packed bytes of artifact `d` with `f`; returns the old and new bytes. */

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -192,6 +193,21 @@ export function storeCli(where: () => { cwd: string; store: string }): { run: (a
  * The child processes a test file starts (push them): after each test, every one still running
  * is SIGKILLed and waited for, then `after` runs (e.g. removing the directories they used).
  */
+/**
+ * Another process holding `<store>/writer.lock` (an EXCLUSIVE transaction, as store/lock.ts takes
+ * it) until killed; pushed on `children` (killChildrenAfterEach) so the test's end kills it.
+ */
+export async function holdWriterLock(store: string, children: ChildProcess[]): Promise<ChildProcess> {
+  const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
+  const holder = spawn(process.execPath, ["-e", `const D = require(${JSON.stringify(sqlite)}); const db = new D(process.argv[1]); db.exec("BEGIN EXCLUSIVE"); console.log("held"); setInterval(() => {}, 1000);`, join(store, "writer.lock")], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(holder);
+  await new Promise<void>((res, rej) => {
+    holder.stdout?.once("data", () => res());
+    holder.once("exit", (c) => rej(new Error(`lock holder exited ${String(c)}`)));
+  });
+  return holder;
+}
+
 export function killChildrenAfterEach(after?: () => void): ChildProcess[] {
   const children: ChildProcess[] = [];
   afterEach(async () => {

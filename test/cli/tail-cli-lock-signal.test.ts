@@ -7,13 +7,12 @@
  * SQLite's busy handler, which blocks the thread: the handler ran only after the whole wait).
  * When the wait runs out the error is E_STORE_LOCKED worded as before.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { cairn, json, jsonError, killChildrenAfterEach, spawnCairn, TempDirs } from "./helpers.js";
+import { cairn, json, jsonError, holdWriterLock, killChildrenAfterEach, spawnCairn, TempDirs } from "./helpers.js";
 
 const temps = new TempDirs();
 const children = killChildrenAfterEach(() => temps.cleanup());
@@ -25,17 +24,8 @@ const END_WITHIN_MS = 15_000;
 /** Time for the command to start and reach its lock wait (a signal earlier ends it the same way). */
 const SETTLE_MS = 2_000;
 
-/** Another process holding `<store>/writer.lock` (an EXCLUSIVE transaction, as store/lock.ts takes it) until killed. */
-async function holdLock(store: string): Promise<ChildProcess> {
-  const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
-  const holder = spawn(process.execPath, ["-e", `const D = require(${JSON.stringify(sqlite)}); const db = new D(process.argv[1]); db.exec("BEGIN EXCLUSIVE"); console.log("held"); setInterval(() => {}, 1000);`, join(store, "writer.lock")], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(holder);
-  await new Promise<void>((res, rej) => {
-    holder.stdout?.once("data", () => res());
-    holder.once("exit", (c) => rej(new Error(`lock holder exited ${String(c)}`)));
-  });
-  return holder;
-}
+/** Another process holding `<store>/writer.lock` until killed (helpers.ts `holdWriterLock`). */
+const holdLock = (store: string): Promise<ChildProcess> => holdWriterLock(store, children);
 
 async function endsBy(c: ReturnType<typeof spawnCairn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   const timeout = sleep(END_WITHIN_MS).then(() => ({ code: -1, signal: "timed out" as NodeJS.Signals }));

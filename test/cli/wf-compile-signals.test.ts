@@ -7,13 +7,12 @@
  * a new store is created after F is staged, so a signal during its lock wait left
  * `F.<pid>-<space>-<hex>.tmp` behind.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { cairn, jsonError, killChildrenAfterEach, spawnCairn, TempDirs } from "./helpers.js";
+import { cairn, jsonError, holdWriterLock, killChildrenAfterEach, spawnCairn, TempDirs } from "./helpers.js";
 
 const temps = new TempDirs();
 const children = killChildrenAfterEach(() => temps.cleanup());
@@ -24,17 +23,8 @@ const LONG_WAIT = "600s";
 /** How long a signalled compile may take to end (its lock wait is LONG_WAIT). */
 const END_WITHIN_MS = 15_000;
 
-/** Another process holding `<store>/writer.lock` (an EXCLUSIVE transaction, as store/lock.ts takes it) until killed. */
-async function holdLock(store: string): Promise<ChildProcess> {
-  const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
-  const holder = spawn(process.execPath, ["-e", `const D = require(${JSON.stringify(sqlite)}); const db = new D(process.argv[1]); db.exec("BEGIN EXCLUSIVE"); console.log("held"); setInterval(() => {}, 1000);`, join(store, "writer.lock")], { stdio: ["ignore", "pipe", "inherit"] });
-  children.push(holder);
-  await new Promise<void>((res, rej) => {
-    holder.stdout?.once("data", () => res());
-    holder.once("exit", (c) => rej(new Error(`lock holder exited ${String(c)}`)));
-  });
-  return holder;
-}
+/** Another process holding `<store>/writer.lock` until killed (helpers.ts `holdWriterLock`). */
+const holdLock = (store: string): Promise<ChildProcess> => holdWriterLock(store, children);
 
 /** The staged temp files of --out out.json in `dir`. */
 function outTemps(dir: string): string[] {
