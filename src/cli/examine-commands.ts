@@ -24,8 +24,9 @@ Notes:
   - with a store (--store or $CAIRN_STORE, read-only) that recorded the run (root
     cairn-wf:<trace_id> or pgs:<trace_id>, as wf replay finds it), compares the file byte for
     byte with the recorded trace: the strongest anchor. A difference breaks the chain at the
-    first differing line, naming the recorded and the file's digests (exit 1); a store without
-    a record of the trace is a note. With neither a store record nor a complete summary, the
+    first differing line, naming the recorded and the file's digests (exit 1; when the recorded
+    bytes are deleted from the store only the digests are compared: another digest is
+    not_the_recorded_trace at line 1); a store without a record of the trace is a note. With neither a store record nor a complete summary, the
     chain reads "ok, last line unanchored" (chain.anchor "none");
   - classifies the outcome: success, business_violation (a governed "no": VIOLATION,
     NOT_FOUND… routed by the workflow), or a structural failure: expression_binding_error,

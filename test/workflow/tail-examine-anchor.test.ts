@@ -119,7 +119,7 @@ function writeForged(dir: string, sub: string, traceId: string, lines: string[])
 }
 
 describe("examine --store: the recorded trace deleted, corrupt, or another runtime's", () => {
-  it("a recorded trace tombstoned in the store anchors nothing and is not compared: the summary anchors, a note says the store's copy is deleted", async () => {
+  it("a recorded trace tombstoned in the store is compared by its recorded digest only: it still anchors the file, and a forgery is broken (UAT finding: it passed, exit 0)", async () => {
     const { r, dir, storeDir } = await recordedRun();
     const s = openStore({ dir: storeDir });
     try {
@@ -130,18 +130,22 @@ describe("examine --store: the recorded trace deleted, corrupt, or another runti
     const opts = { openStore: () => openStore({ dir: storeDir, readOnly: true }) };
     const root = `cairn-wf:${r.traceId}`;
     const x = examineTrace(traceFile(r), opts);
-    expect(x.store).toEqual({ root, recorded: r.digests.trace, file: r.digests.trace, matches: null, deleted: "tombstoned" });
-    expect(x.chain).toMatchObject({ ok: true, status: "verified", anchor: "summary" });
-    expect(x.notes).toContain(`the trace the store recorded for run ${r.traceId} (root ${root} → ${r.digests.trace}) is deleted from the store (tombstoned): the trace was not compared with it, and the store does not anchor it`);
+    expect(x.store).toEqual({ root, recorded: r.digests.trace, file: r.digests.trace, matches: true, deleted: "tombstoned" });
+    expect(x.chain).toMatchObject({ ok: true, status: "verified", anchor: "store" });
+    expect(x.notes).toContain(`the trace the store recorded for run ${r.traceId} (root ${root} → ${r.digests.trace}) is deleted from the store (tombstoned): the file was compared with its recorded digest only`);
     expect(x.exitCode).toBe(0);
-    expect(renderReport(x)).toContain(`store:       ${root} → ${r.digests.trace}: DELETED (tombstoned), not compared`);
-    // A forgery is not compared with a deleted record either: nothing anchors it, and that is said.
+    expect(renderReport(x)).toContain(`store:       ${root} → ${r.digests.trace}: bytes DELETED (tombstoned); this file has the recorded digest`);
+    // A forgery (its chain recomputed, its summary removed) is broken by the recorded digest alone.
     const lines = readFileSync(traceFile(r), "utf8").trimEnd().split("\n");
     const forged = writeForged(dir, "forged", r.traceId, lines.map((l) => l.replace("agent3", "agent9")));
     const y = examineTrace(forged, opts);
-    expect(y.store?.deleted).toBe("tombstoned");
-    expect(y.chain).toMatchObject({ ok: true, anchor: "none" });
-    expect(y.notes).toContain(UNANCHORED_NOTE);
+    const file = y.store?.file;
+    expect(y.store).toMatchObject({ root, recorded: r.digests.trace, matches: false, deleted: "tombstoned" });
+    expect(file).not.toBe(r.digests.trace);
+    expect(y.chain).toMatchObject({ ok: false, status: "broken", anchor: "store", brokenAt: { line: 1, kind: "not_the_recorded_trace" } });
+    expect(y.chain.brokenAt?.reason).toBe(`the file (${file}) is not the trace the store recorded for run ${r.traceId} (root ${root} → ${r.digests.trace}, which is deleted from the store (tombstoned), so the first differing line cannot be named)`);
+    expect(y.exitCode).toBe(1);
+    expect(renderReport(y)).toContain(`store:       ${root} → ${r.digests.trace}: bytes DELETED (tombstoned); NOT this file's digest ${file}`);
   });
 
   it("a corrupt recorded trace is E_STORE_CORRUPT, not reported as deleted", async () => {

@@ -37,7 +37,11 @@ import type { Digest } from "../../core/digest.js";
 import { sha256 } from "../../core/digest.js";
 import { summaryChainHead, verifyTraceChainText } from "../pgs/index.js";
 
-export type ChainBreakKind = "changed_line" | "missing_line" | "reordered_line" | "bad_seq" | "extra_line" | "malformed_line" | "torn_line";
+/**
+ * How a chain breaks. `not_the_recorded_trace`: the file's digest is not the one the store
+ * recorded for the run, whose bytes are deleted, so no line can be named (`line` is 1).
+ */
+export type ChainBreakKind = "changed_line" | "missing_line" | "reordered_line" | "bad_seq" | "extra_line" | "malformed_line" | "torn_line" | "not_the_recorded_trace";
 
 export interface ChainBreak {
   /** 1-based line number of the first bad line. */

@@ -85,10 +85,11 @@ export interface ExamineReport {
    * With a store (`--store` / $CAIRN_STORE): the trace artifact it recorded for this trace id
    * (`root` cairn-wf:<id> or pgs:<id>, `recorded` its digest; both null when the store holds no
    * recorded run of that id), the file's own digest, and whether they are the same bytes
-   * (`matches`; null when nothing is recorded, or when the recorded trace is deleted from the
-   * store: `deleted` says how, tombstoned or collected by gc — it anchors nothing then and is not
-   * compared). A mismatch breaks the chain (`chain.brokenAt` names the first differing line); a
-   * match anchors it (`chain.anchor` "store").
+   * (`matches`; null when nothing is recorded). When the recorded trace's bytes are deleted from
+   * the store (`deleted` says how, tombstoned or collected by gc) only the digests are compared.
+   * A mismatch breaks the chain (`chain.brokenAt` names the first differing line, or is
+   * `not_the_recorded_trace` at line 1 when the recorded bytes are deleted); a match anchors it
+   * (`chain.anchor` "store").
    */
   store?: { root: string | null; recorded: Digest | null; file: Digest; matches: boolean | null; deleted?: ArtifactLoss };
   /** A Cairn run: the sealed snapshot the declarations were read from (`source`: the file, or `store artifact <digest>`). */
@@ -191,12 +192,16 @@ function storeComparison(openStore: () => Store | undefined, traceId: string | n
       notes.push(`the store holds no recorded run of trace ${traceId} (no root ${root} with its receipt): the trace was not compared with a recorded one`);
       return { view: { root: null, recorded: null, file, matches: null } };
     }
+    const view = { root: ref.root, recorded: ref.digest, file, matches: ref.digest === file };
     const loss = artifactLoss(store, ref.digest);
     if (loss !== undefined) {
-      notes.push(`the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest}) ${ARTIFACT_LOSS_TEXT[loss]}: the trace was not compared with it, and the store does not anchor it`);
-      return { view: { root: ref.root, recorded: ref.digest, file, matches: null, deleted: loss } };
+      // The bytes are gone, the recorded digest is not: it still anchors the file, or breaks it
+      // (without the bytes the first differing line cannot be named).
+      notes.push(`the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest}) ${ARTIFACT_LOSS_TEXT[loss]}: the file was compared with its recorded digest only`);
+      if (view.matches) return { view: { ...view, deleted: loss } };
+      const reason = `the file (${file}) is not the trace the store recorded for run ${traceId} (root ${ref.root} → ${ref.digest}, which ${ARTIFACT_LOSS_TEXT[loss]}, so the first differing line cannot be named)`;
+      return { view: { ...view, deleted: loss }, brokenAt: { line: 1, kind: "not_the_recorded_trace", reason, detected: { line: 1, reason } } };
     }
-    const view = { root: ref.root, recorded: ref.digest, file, matches: ref.digest === file };
     if (view.matches) return { view };
     const reader = store.openReader(ref.digest);
     let at: { line: number; kind: DifferenceKind } | undefined;
@@ -447,7 +452,7 @@ export function renderReport(r: ExamineReport): string[] {
       st.recorded === null
         ? "no recorded run of this trace"
         : st.deleted !== undefined
-          ? `${st.root ?? "?"} → ${st.recorded}: DELETED (${st.deleted}), not compared`
+          ? `${st.root ?? "?"} → ${st.recorded}: bytes DELETED (${st.deleted}); ${st.matches === true ? "this file has the recorded digest" : `NOT this file's digest ${st.file}`}`
           : st.matches === true
             ? `${st.root ?? "?"} → ${st.recorded}: the same bytes`
             : `DIFFERENT: ${st.root ?? "?"} → ${st.recorded}, this file ${st.file}`,
