@@ -255,8 +255,9 @@ function readFilesListing(store: Store, runId: string, digest: Digest): Array<[s
  *    or a byte-identical copy of it — resume cannot tell them apart. An empty input is not
  *    compared (nothing to destroy; any empty file would match);
  *  - a module file (a MODULE_EXTENSIONS name, at most OUT_MODULE_PROBE_MAX_BYTES) that bundles
- *    to the run's function artifact: the module file, or a copy that bundles the same (the store
- *    records the bundle, not the sources' digests, so a file the module imports is not detected);
+ *    to the run's function artifact: the module file, or a copy that bundles the same (the bundle
+ *    records the entry file's name: a copy under another name is not detected; the store records
+ *    the bundle, not the sources' digests, so a file the module imports is not detected either);
  *    one that does not bundle (E_INVALID_INPUT, E_NOT_FOUND, E_USAGE from bundling) is not it;
  *  - for a `files` input, inside a directory A (any ancestor of --out's location) that holds each
  *    of the listing's first OUT_INPUT_DIR_PROBES non-empty files at its relative path, a regular
