@@ -19,7 +19,7 @@ import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { digestStream, isDigest, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
-import { artifactLoss } from "../store/artifact-loss.js";
+import { lossOfReadError } from "../store/artifact-loss.js";
 import { TMP_DIR } from "../store/layout.js";
 import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
@@ -205,7 +205,7 @@ function recordedSize(store: Store, digest: Digest): number | undefined {
   try {
     return store.stat(digest).size;
   } catch (err) {
-    if (isCairnError(err, ErrorCode.NOT_FOUND) && artifactLoss(store, digest) !== undefined) return undefined;
+    if (lossOfReadError(store, err, digest) !== undefined) return undefined;
     throw err;
   }
 }
@@ -222,7 +222,7 @@ function readFilesListing(store: Store, runId: string, digest: Digest): Array<[s
   try {
     bytes = store.get(digest);
   } catch (err) {
-    if (isCairnError(err, ErrorCode.NOT_FOUND) && artifactLoss(store, digest) !== undefined) return undefined;
+    if (lossOfReadError(store, err, digest) !== undefined) return undefined;
     throw err;
   }
   const corrupt = (why: string): CairnError =>

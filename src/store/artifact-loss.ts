@@ -36,3 +36,11 @@ export function artifactLoss(store: Pick<Store, "has" | "stat" | "lineage">, dig
   }
   return "tombstoned";
 }
+
+/**
+ * The loss behind `err`, an error met reading `digest` from `store`: `artifactLoss` when `err` is
+ * the store's E_NOT_FOUND, else undefined (any other error is the caller's to throw).
+ */
+export function lossOfReadError(store: Pick<Store, "has" | "stat" | "lineage">, err: unknown, digest: Digest): ArtifactLoss | undefined {
+  return isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, digest) : undefined;
+}

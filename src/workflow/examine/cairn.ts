@@ -21,7 +21,7 @@
  */
 import { isDigest, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
-import { ARTIFACT_LOSS_TEXT, artifactLoss, type ArtifactLoss } from "../../store/artifact-loss.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss, lossOfReadError, type ArtifactLoss } from "../../store/artifact-loss.js";
 import type { Store } from "../../store/store.js";
 import type { Binding, Route, SnapshotStep, SnapshotWorkflow } from "../cairn/model.js";
 import { loadSealedFile, loadSnapshotFromStore, type SealedSnapshot } from "../cairn/seal.js";
@@ -326,7 +326,7 @@ function loadFromStore(store: Store, digest: Digest): { sealed: SealedSnapshot }
   try {
     return { sealed: loadSnapshotFromStore(store, digest) };
   } catch (err) {
-    const loss = isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, digest) : undefined;
+    const loss = lossOfReadError(store, err, digest);
     if (loss === undefined) throw err;
     return { loss };
   }

@@ -17,7 +17,7 @@ import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { requireEngine, type EngineId } from "../../core/engine-version.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
-import { ARTIFACT_LOSS_TEXT, artifactLoss } from "../../store/artifact-loss.js";
+import { ARTIFACT_LOSS_TEXT, artifactLoss, lossOfReadError } from "../../store/artifact-loss.js";
 import { CONTAINS_EDGE_TYPE } from "../../store/gc.js";
 import { TYPED_FRAME_MAGIC } from "../../store/identity.js";
 import type { Params } from "../../store/receipts.js";
@@ -310,7 +310,7 @@ function chunkBytes(store: Store, digest: Digest, fileManifest: Digest, chunk: D
   try {
     return store.get(chunk);
   } catch (err) {
-    const loss = isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, chunk) : undefined;
+    const loss = lossOfReadError(store, err, chunk);
     if (loss === undefined) throw err;
     throw new CairnError(ErrorCode.NOT_FOUND, `state file ${digest}: its chunk ${chunk} (state-file manifest ${fileManifest}) ${ARTIFACT_LOSS_TEXT[loss]}`, { digest, manifest: fileManifest, chunk, reason: loss });
   }

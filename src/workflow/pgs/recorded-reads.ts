@@ -9,7 +9,7 @@
  */
 import type { Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
-import { ARTIFACT_LOSS_TEXT, artifactLoss, type ArtifactLoss } from "../../store/artifact-loss.js";
+import { ARTIFACT_LOSS_TEXT, lossOfReadError, type ArtifactLoss } from "../../store/artifact-loss.js";
 import type { Store } from "../../store/store.js";
 import { stateFileBytes } from "./record.js";
 
@@ -48,7 +48,7 @@ function lostError(traceId: string, role: RecordedRole, digest: Digest, loss: Ar
  * the store knows the artifact but cannot return it, else `err` unchanged.
  */
 export function recordedReadError(store: Store, err: unknown, traceId: string, role: RecordedRole, digest: Digest, o: RecordedReadOptions = {}): unknown {
-  const loss = isCairnError(err, ErrorCode.NOT_FOUND) ? artifactLoss(store, digest) : undefined;
+  const loss = lossOfReadError(store, err, digest);
   return loss === undefined ? err : lostError(traceId, role, digest, loss, o);
 }
 
