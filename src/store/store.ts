@@ -139,10 +139,11 @@ function readFormat(root: string): FormatFile | undefined {
 }
 
 /**
- * The directories of a store being created (before its writer lock, which lives in the root).
- * Nothing here makes it a store: only the FORMAT file does, written last (`openStore`).
+ * The directory of a store being created: the one thing made before its writer lock, as the
+ * lock file (`writer.lock`) lives in it. Nothing here makes it a store: only the FORMAT file
+ * does, written last (`openStore`).
  */
-function makeLayoutDirs(root: string): void {
+function makeStoreRoot(root: string): void {
   try {
     // The root's name and any parents made for it are fsynced into their parents: a store
     // whose FORMAT is durable is never lost with its directory's entry after a power loss.
@@ -151,16 +152,34 @@ function makeLayoutDirs(root: string): void {
   } catch (err) {
     throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${root}: ${(err as Error).message}`, { path: root }, { cause: err });
   }
-  makeDirs(join(root, OBJECTS_DIR));
-  makeDirs(join(root, TMP_DIR));
+}
+
+/**
+ * The layout directories of a store being created (`objects/`, `tmp/`), made under its writer
+ * lock, after its catalog and before its FORMAT file (their entries are made durable by the
+ * fsync of the root that precedes FORMAT): an open refused for the lock, or failing before
+ * that, leaves none of them, and two writers creating one store never both make them. A path
+ * that cannot be made a directory (a file named `objects`, no permission) is E_STORE_IO.
+ */
+function makeLayoutDirs(root: string): void {
+  for (const sub of [OBJECTS_DIR, TMP_DIR]) {
+    const dir = join(root, sub);
+    try {
+      makeDirs(dir);
+    } catch (err) {
+      throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${dir}: ${(err as Error).message}`, { path: dir }, { cause: err });
+    }
+  }
 }
 
 /**
  * Opens (and for writers, by default creates) a store.
  *
  * Creating a store (a writer finding no FORMAT file, checked again under the writer lock):
- * directories, then the lock, then the catalog (schema and version in one durable transaction),
- * then the FORMAT file, atomically and last. A store is a store once FORMAT exists; an init
+ * the store directory, then the lock (its file lives in that directory), then under the lock the
+ * catalog (schema and version in one durable transaction), then `objects/` and `tmp/`, then the
+ * FORMAT file, atomically and last. An open refused for the lock (or failing before the layout)
+ * leaves at most the store directory and its `writer.lock`. A store is a store once FORMAT exists; an init
  * killed before that left no FORMAT, and the next writer finishes it (adopting a catalog that
  * holds no record). Every open of a store that has FORMAT requires its catalog: missing or
  * empty, it is E_STORE_CORRUPT, never created again.
@@ -190,7 +209,8 @@ export function openStore(options?: OpenStoreOptions): Store {
   }
   let lock: WriterLock | undefined;
   if (!readOnly) {
-    if (format === undefined) makeLayoutDirs(root);
+    // Only the root before the lock (its file is there); objects/ and tmp/ under it (below).
+    if (format === undefined) makeStoreRoot(root);
     // A writer that could not write the catalog would open and fail at its first write.
     checkCatalogWritable(join(root, CATALOG_FILE));
     lock = WriterLock.acquire(root, opts.lockTimeoutMs ?? 0);
@@ -204,7 +224,8 @@ export function openStore(options?: OpenStoreOptions): Store {
     const catalog = new Catalog(catalogPath, { readOnly, durability, create: creating });
     try {
       if (creating) {
-        fsyncDir(root); // the catalog's name is durable before FORMAT says the store exists
+        makeLayoutDirs(root);
+        fsyncDir(root); // the catalog's and the layout's names are durable before FORMAT says the store exists
         writeFileAtomicSync(join(root, FORMAT_FILE), `${JSON.stringify({ format: STORE_FORMAT_NAME, version: STORE_FORMAT_VERSION })}\n`);
       }
       return new Store(root, catalog, clock, lock);
