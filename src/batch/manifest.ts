@@ -211,6 +211,11 @@ export function runStatus(m: Pick<Manifest, "counts" | "config">): "completed" |
   return m.counts.failed > 0 && !m.config.allowFailures ? "failed" : "completed";
 }
 
+/** The status of a finished run's run receipt (`recordManifest`): `failed` when its `runStatus` is, else `succeeded`. */
+export function runReceiptStatus(m: Pick<Manifest, "counts" | "config">): "succeeded" | "failed" {
+  return runStatus(m) === "failed" ? "failed" : "succeeded";
+}
+
 /** Receipt params kind of a whole run's receipt (function + input ⇒ output + manifest). */
 export const RUN_RECEIPT_KIND = "cairn.batch.run";
 
@@ -246,7 +251,7 @@ export function recordManifest(store: Store, m: Manifest, limit = MAX_MANIFEST_B
       inputs: [m.input.artifact],
       params: { kind: RUN_RECEIPT_KIND, plan: m.plan },
       outputs: [m.output.artifact, art.digest],
-      status: runStatus(m) === "failed" ? "failed" : "succeeded",
+      status: runReceiptStatus(m),
     });
     const records = [...new Set(m.pulses.map((p) => p.records))];
     for (let i = 0; i < records.length; i += MAX_EDGE_NODES) {

@@ -20,8 +20,8 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canonicalize } from "../core/canonical.js";
-import { sha256 } from "../core/digest.js";
-import { isCairnError } from "../core/errors.js";
+import { sha256, type Digest } from "../core/digest.js";
+import { ErrorCode, isCairnError } from "../core/errors.js";
 import { tempDirError } from "../core/temp-dir-error.js";
 import type { Store } from "../store/store.js";
 import { sweepDeadWriterTemps, taggedTempWriter, tempFileName, trackExitTemp, untrackExitTemp, type TempWriter } from "../store/temp-files.js";
@@ -113,7 +113,16 @@ export function sweepVerifyScratch(): string[] {
   return sweepDeadWriterTemps(tmpdir(), verifyScratchWriter);
 }
 
-/** A slice artifact's entries; throws (any error) unless it is a canonical slice whose entries have ids. */
+/**
+ * Whether `err` is `sliceEntries`' refusal of bytes that are not a slice (not JSON, not
+ * canonical, not a slice, an entry without a valid id): JSON.parse's SyntaxError, canonicalize's
+ * E_CANONICAL or its own plain Error — not a bug's error (a TypeError).
+ */
+export function isSliceShapeError(err: unknown): boolean {
+  return err instanceof SyntaxError || isCairnError(err, ErrorCode.CANONICAL) || (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype);
+}
+
+/** A slice artifact's entries; throws (isSliceShapeError) unless it is a canonical slice whose entries have ids. */
 export function sliceEntries(bytes: Buffer): ReadonlyArray<{ id: EUId }> {
   const text = bytes.toString("utf8");
   const body = JSON.parse(text) as unknown;
@@ -161,6 +170,9 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
  * listed or numbered out of order. A slice, or a file of the input (`ownInput`: the manifest
  * names the pinned plan's input), that the store knows but cannot return (tombstoned, collected)
  * is named as run `runId`'s with its remedy (plan.ts `lostRunArtifactFinding`), in the same finding.
+ * Returns the slices it reported as unreadable: none when the input cannot be read back (it
+ * reads no slice then), so that verify's `--reexecute` still reports a pulse whose slice it
+ * cannot read (verify.ts `verifyRunCapped`).
  */
 export async function checkInputCoverage(
   store: Store,
@@ -170,7 +182,9 @@ export async function checkInputCoverage(
   misnumbered: ReadonlySet<number> = new Set(),
   runId: string = m.runId,
   ownInput = false,
-): Promise<void> {
+): Promise<Set<Digest>> {
+  /** The slices reported here as unreadable (none when the input cannot be read back: no slice is read then). */
+  const unreadableSlices = new Set<Digest>();
   const path = scratchPath(VERIFY_INPUT_TEMP_PREFIX);
   let db: Database.Database;
   try {
@@ -210,7 +224,7 @@ export async function checkInputCoverage(
       if (!isCairnError(err)) throw err;
       const inputFile = (d: string): "input file" | undefined => (ownInput && d !== m.input.artifact ? "input file" : undefined);
       add({ code: "input_mismatch", message: lostRunArtifactFinding(store, runId, err, `the input artifact ${m.input.artifact} cannot be read back`, inputFile) });
-      return;
+      return unreadableSlices;
     }
     flush(rows);
     if (read !== m.input.records) add({ code: "input_mismatch", message: `the input artifact holds ${read} records, the manifest says ${m.input.records}` });
@@ -250,8 +264,12 @@ export async function checkInputCoverage(
       try {
         entries = sliceEntries(store.get(p.slice));
       } catch (err) {
+        // The store's errors (a slice deleted, corrupt, malformed) and sliceEntries' own (bytes
+        // that are not a slice) are findings; anything else (a bug: a TypeError) is thrown.
+        if (!isCairnError(err) && !isSliceShapeError(err)) throw err;
         const what = `pulse ${name}: slice ${p.slice}`;
         add({ code: "input_mismatch", pulse: name, message: isCairnError(err) ? lostRunArtifactFinding(store, runId, err, what, (d) => (d === p.slice ? "slice" : undefined)) : `${what}: ${(err as Error).message}` });
+        unreadableSlices.add(p.slice);
         unreadableEus += Number.isSafeInteger(p.eus) && p.eus > 0 ? p.eus : 0;
         continue;
       }
@@ -262,6 +280,7 @@ export async function checkInputCoverage(
       const beyond = unreadableEus === 0 ? "" : ` (beyond the ${unreadableEus} the manifest puts in the pulses whose slices cannot be read)`;
       add({ code: "input_mismatch", message: `${missing.n} input record(s) are in no pulse${beyond} (e.g. EU id ${missing.first})` });
     }
+    return unreadableSlices;
   } catch (err) {
     throw isSqliteError(err) ? scratchError(path, err) : err; // a full or vanished TMPDIR
   } finally {

@@ -11,6 +11,7 @@
  * attempt logs and output. One that does not verify is a finding (`artifact_tampered`, or
  * `receipt_mismatch` for a receipt whose stored body does not hash to its digest), never a
  * crash, with `--reexecute` too: nothing is re-executed from a tampered function bundle. The
+ * run receipt must record the pinned manifest, its output and its status (`checkRunReceipt`). The
  * failures and attempts artifacts the manifest names must also be its `contains` members, so
  * that gc keeps them (`not_contained`, checkNamedMembers).
  */
@@ -25,9 +26,9 @@ import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import type { Receipt } from "../store/receipts.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
-import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
+import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, runReceiptStatus, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import {
-  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, type RunArtifactRole, type RunPlan,
+  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, reportRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, type RunArtifactRole, type RunPlan,
 } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
@@ -36,11 +37,12 @@ import { OrderIndex } from "./order-index.js";
 import { RecordWindows } from "./record-windows.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
 import { echoed, echoedJson } from "../core/echo.js";
-import { executePulse, legacyPulseParams, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
+import { executePulse, legacyPulseParams, MAX_ATTEMPT_LOG_BYTES, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
 import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
-import { checkInputCoverage, checkPlan, isSqliteError, removeScratch, scratchError, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
+import { checkInputCoverage, checkPlan, isSliceShapeError, isSqliteError, removeScratch, scratchError, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
+import { artifactLoss, ARTIFACT_LOSS_TEXT } from "../store/artifact-loss.js";
 
 /** Problems listed one by one before verify only counts the rest. */
 export const MAX_VERIFY_PROBLEMS = 1000;
@@ -297,11 +299,6 @@ const UNREADABLE_MARK = "#unreadable ";
  */
 export const MAX_UNREADABLE_LEAF_BYTES = 64 * 1024 * 1024;
 
-/** Why `sliceEntries` refused bytes (not JSON, not canonical, not a slice, an entry without a valid id): its own errors, not a bug's. */
-function isSliceShapeError(err: unknown): boolean {
-  return err instanceof SyntaxError || isCairnError(err, ErrorCode.CANONICAL) || (err instanceof Error && Object.getPrototypeOf(err) === Error.prototype);
-}
-
 /**
  * Puts pulse `p`'s EUs (read from its slice) in the ordering index as markers of pulse number
  * `k` of `UnreadablePulse`s, their leaves counted against `budget` (bytes left of
@@ -508,20 +505,37 @@ function receiptArtifactProblem(store: Store, digest: Digest): string | undefine
  * Pulse `p`'s receipt, which the manifest names and contains: found by its digest, its catalog
  * body and its stored artifact intact (the store re-hashes both), and recording function →
  * slice ⇒ records (and attempt log) with this run's params. Each failure is a `receipt_mismatch` finding; the receipt is returned when it could
- * be read (the attempt-log checks use it), else undefined.
+ * be read (the attempt-log checks use it), else undefined. A receipt deleted from the catalog
+ * (`pruneReceipt`) names its remedy: with the manifest and report roots unpinned, `resume`
+ * executes a pulse it finds no receipt for again and records its receipt (which restores the
+ * run only when the pulse gives the same records again: not after a timeout or a worker crash,
+ * then the rebuilt manifest differs and recording its run receipt conflicts). A receipt whose
+ * stored artifact alone is deleted (`cairn store rm`, or collected) says that resume does not
+ * store it again (the catalog still holds the receipt, so resume reuses the pulse): only the
+ * run made again in a new store verifies.
  */
-function checkPulseReceipt(store: Store, m: Manifest, p: ManifestPulse, expectParams: ReadonlySet<string>, add: (p: VerifyProblem) => void): Receipt | undefined {
+function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: ManifestPulse, expectParams: ReadonlySet<string>, add: (p: VerifyProblem) => void): Receipt | undefined {
   const name = pulseName(p);
   let r: Receipt;
   try {
     r = store.getReceipt(p.receipt);
   } catch (err) {
     if (!isCairnError(err)) throw err;
-    add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} cannot be read: ${err.message}` });
+    const message = err.code === ErrorCode.NOT_FOUND
+      ? `pulse ${name}: receipt ${p.receipt} is not in the store (deleted from its catalog, or never recorded): nothing records that the pulse's records came from its slice. To record it again, execute its pulse again: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId} (resume executes again a pulse whose receipt it does not find, and records its receipt; this restores the run when its pulse gives the same records again)`
+      : `pulse ${name}: receipt ${p.receipt} cannot be read: ${err.message}`;
+    add({ code: "receipt_mismatch", pulse: name, message });
     return undefined;
   }
   const stored = receiptArtifactProblem(store, p.receipt);
-  if (stored !== undefined) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: the stored artifact of receipt ${p.receipt} cannot be read: ${stored}` });
+  if (stored !== undefined) {
+    const loss = artifactLoss(store, p.receipt);
+    const message =
+      loss === undefined
+        ? `pulse ${name}: the stored artifact of receipt ${p.receipt} cannot be read: ${stored}`
+        : `pulse ${name}: the stored artifact of receipt ${p.receipt} ${ARTIFACT_LOSS_TEXT[loss]}: the catalog still holds the receipt, so resume reuses the pulse and does not store it again; for a run that verifies, run the same cairn run command into a new store (--store <dir>)`;
+    add({ code: "receipt_mismatch", pulse: name, message });
+  }
   if (r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
     add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
   }
@@ -532,14 +546,21 @@ function checkPulseReceipt(store: Store, m: Manifest, p: ManifestPulse, expectPa
  * The run receipt recordManifest records beside the manifest (function + input, params
  * {kind: RUN_RECEIPT_KIND, plan} ⇒ output + manifest), looked up by the pinned plan's action
  * (`plan`, the run's: a manifest naming others is plan_mismatch): its catalog body and stored
- * artifact intact, else a `receipt_mismatch` finding. One that is not in the store is a
- * `run_receipt_not_recorded` note, not a finding: runs finished before 2026-11-26 (commit
- * d3b1144) recorded none, and nothing tells them apart from a later run whose receipt was
- * deleted — the engine version (plan and manifest) was "1" before and after, and the manifest's
- * format did not change with it. What it records is not compared with the manifest: a manifest
- * pinned in its place is judged by its content (plan, input, pulses, output).
+ * artifact intact, and what it records the pinned manifest `m` (digest `manifest`): its
+ * outputs the manifest's output artifact and the manifest itself, its status the manifest's
+ * run status (`runReceiptStatus`: "failed" when EUs failed without allowFailures, else "succeeded").
+ * Each failure is one `receipt_mismatch` finding: a manifest forged and pinned in place of the
+ * one the run recorded (changing what nothing else re-derives without --reexecute: resource
+ * figures, attempts, failure messages, the reduce value) is caught here unless the receipt was
+ * re-recorded for it as well. Such a manifest, and a run receipt whose stored artifact is
+ * deleted, name the remedy: with the manifest and report roots unpinned, `resume` rebuilds the
+ * manifest from the committed pulses and records the run receipt again (storing its artifact
+ * again). One that is not in the store is a `run_receipt_not_recorded`
+ * note, not a finding: runs finished before 2026-11-26 (commit d3b1144) recorded none, and
+ * nothing tells them apart from a later run whose receipt was deleted — the engine version
+ * (plan and manifest) was "1" before and after, and the manifest's format did not change with it.
  */
-function checkRunReceipt(store: Store, runId: string, plan: RunPlan, add: (p: VerifyProblem) => void, note: (n: VerifyNote) => void): void {
+function checkRunReceipt(store: Store, runId: string, plan: RunPlan, manifest: Digest, m: Manifest, add: (p: VerifyProblem) => void, note: (n: VerifyNote) => void): void {
   const planDigest = store.findRoot(planRoot(runId))?.digest;
   if (planDigest === undefined) return; // checkPlan reported it
   const action = `the run receipt (function ${plan.function.artifact} + input ${plan.input.artifact}, plan ${planDigest})`;
@@ -555,8 +576,35 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, add: (p: Ve
     note({ code: "run_receipt_not_recorded", reason: ErrorCode.NOT_FOUND, message: `${action} is not in the store: a run finished before 2026-11-26 recorded none (or it was deleted from the catalog), so it was not checked` });
     return;
   }
+  // The remedy of a run receipt deleted from the store and of a manifest pinned in place of the
+  // run's: resume rebuilds the manifest from the committed pulses and records the run receipt.
+  const remedy = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId} (resume rebuilds the manifest from the run's committed pulses and records the run receipt again)`;
   const stored = receiptArtifactProblem(store, r.digest);
-  if (stored !== undefined) add({ code: "receipt_mismatch", message: `the stored artifact of the run receipt ${r.digest} cannot be read: ${stored}` });
+  if (stored !== undefined) {
+    const loss = artifactLoss(store, r.digest);
+    const message =
+      loss === undefined ? `the stored artifact of the run receipt ${r.digest} cannot be read: ${stored}` : `the stored artifact of the run receipt ${r.digest} ${ARTIFACT_LOSS_TEXT[loss]}. To store it again: ${remedy}`;
+    add({ code: "receipt_mismatch", message });
+  }
+  const [recordedOutput, recordedManifest] = r.outputs;
+  const status = runReceiptStatus(m);
+  if (recordedManifest !== manifest) {
+    const output = m.output.artifact === recordedOutput ? "" : `, whose output is ${m.output.artifact}`;
+    add({
+      code: "receipt_mismatch",
+      message: `the run receipt ${r.digest} records manifest ${recordedManifest ?? "<none>"} and output ${recordedOutput ?? "<none>"}; the manifest pinned for run ${runId} is ${manifest}${output} (a manifest pinned in place of the one the run recorded). To pin the run's own again: ${remedy}`,
+    });
+  } else if (recordedOutput !== m.output.artifact || r.outputs.length !== 2) {
+    add({
+      code: "receipt_mismatch",
+      message: `the run receipt ${r.digest} records manifest ${manifest}, the one pinned for run ${runId}, but the outputs ${r.outputs.join(", ")}, not the manifest's output ${m.output.artifact} and the manifest`,
+    });
+  } else if (r.status !== status) {
+    add({
+      code: "receipt_mismatch",
+      message: `the run receipt ${r.digest} records status ${r.status}; the manifest ${manifest} pinned for run ${runId} gives status ${status} (${m.counts.failed} failed EUs, allowFailures ${String(m.config.allowFailures)})`,
+    });
+  }
 }
 
 /**
@@ -597,10 +645,11 @@ export async function verifyRun(store: Store, runId: string, options: VerifyOpti
 
 /**
  * `verifyRun` with the cap on the leaves held for pulses whose records cannot be read
- * (MAX_UNREADABLE_LEAF_BYTES) given: for tests of what happens past it.
+ * (MAX_UNREADABLE_LEAF_BYTES) given, and the size past which an attempt log is not read
+ * (`attemptLogCap`, MAX_ATTEMPT_LOG_BYTES): for tests of what happens past them.
  * @internal
  */
-export async function verifyRunCapped(store: Store, runId: string, options: VerifyOptions, leafCap: number): Promise<VerifyReport> {
+export async function verifyRunCapped(store: Store, runId: string, options: VerifyOptions, leafCap: number, attemptLogCap: number = MAX_ATTEMPT_LOG_BYTES): Promise<VerifyReport> {
   checkStore(store, "verifyRun");
   checkRunId(runId);
   const opts = checkVerifyOptions(options);
@@ -637,13 +686,19 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
   const functionOk = await checkFunction(store, m, add);
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
-  await checkInputCoverage(store, m, add, cfg, misnumbered, runId, plan !== undefined && plan.input.artifact === m.input.artifact);
+  const unreadableSlices = await checkInputCoverage(store, m, add, cfg, misnumbered, runId, plan !== undefined && plan.input.artifact === m.input.artifact);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
   const expectParams = new Set([canonicalize(pulseParams(cfg)), canonicalize(legacyPulseParams(cfg))]);
   const byIndex = cfg.idField === null;
   let outputOk = true;
+  /**
+   * The pulses' artifacts (records, attempt logs, slices) already reported as unreadable: a
+   * pulse that `--reexecute` cannot re-execute for one of them is not reported a second time.
+   * Its slices are those the coverage check reported: none when it could not read the input back.
+   */
+  const reported = new Set<string>(unreadableSlices);
   const indexPath = scratchPath(VERIFY_ORDER_TEMP_PREFIX);
   let index: OrderIndex;
   try {
@@ -671,7 +726,8 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
       const scan = scanPulseRecords(store, p.records, byIndex, index, indexPath);
       if ("unreadable" in scan) {
         add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, scan.unreadable, `pulse ${name}: records ${p.records}`, pulseRoles(p)) });
-        checkPulseReceipt(store, m, p, expectParams, add);
+        reported.add(p.records);
+        checkPulseReceipt(store, runId, m, p, expectParams, add);
         // Its EUs' records are taken from the output and checked against its checksum instead.
         // Once one cannot be placed, the output is compared with nothing: no further one is placed.
         const placed = outputUncheckable === undefined ? placeUnreadablePulse(store, p, byIndex, index, indexPath, unreadable.length, leafBudget) : undefined;
@@ -684,9 +740,9 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
         total += placed.eus;
         failed += p.failed; // compared with the output's records once they are checked (below)
         try {
-          retried += (p.attemptsArtifact !== undefined ? storedAttemptLog(store, p) : p.attempts).length;
+          retried += storedAttemptLog(store, p, attemptLogCap).length;
         } catch (err) {
-          if (!isArtifactError(err)) throw err;
+          if (!isArtifactError(err) && !isAttemptLogTooLarge(err, p)) throw err;
           retriedUnknown = true;
         }
         continue;
@@ -696,7 +752,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
       if (count !== p.eus) add({ code: "count_mismatch", pulse: name, message: `pulse ${name} holds ${count} records, manifest says ${p.eus}` });
       const sum = scan.checksum;
       if (sum !== p.checksum) add({ code: "checksum_mismatch", pulse: name, message: `pulse ${name}: records hash to ${sum}, manifest says ${p.checksum}` });
-      const r = checkPulseReceipt(store, m, p, expectParams, add);
+      const r = checkPulseReceipt(store, runId, m, p, expectParams, add);
       // The records must be the slice's EUs, in its order, and their failures the manifest's.
       const recs = scan.recs;
       if (recs === undefined) {
@@ -706,8 +762,11 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
       const sliceIds = (() => {
         try {
           return sliceEntries(store.get(p.slice)).map((e) => canonicalize(e.id));
-        } catch {
-          return undefined; // reported by the coverage check
+        } catch (err) {
+          // Reported by the coverage check when it read the input back (then in `reported`), else
+          // by --reexecute, which cannot re-execute the pulse. A bug's error (a TypeError) is thrown.
+          if (!isCairnError(err) && !isSliceShapeError(err)) throw err;
+          return undefined;
         }
       })();
       const recIds = recs.map((x) => canonicalize(x.id));
@@ -729,10 +788,15 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
           add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log ${named} is not the one its receipt records` });
         }
         try {
-          log = storedAttemptLog(store, p);
+          log = storedAttemptLog(store, p, attemptLogCap);
         } catch (err) {
-          if (!isArtifactError(err)) throw err;
-          add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, err, `pulse ${name}: attempt log ${named}`, pulseRoles(p)) });
+          if (isAttemptLogTooLarge(err, p)) {
+            add({ code: "artifact_tampered", pulse: name, message: `pulse ${name}: ${err.message}` });
+          } else {
+            if (!isArtifactError(err)) throw err;
+            add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, err, `pulse ${name}: attempt log ${named}`, pulseRoles(p)) });
+          }
+          reported.add(named);
           log = undefined;
           retriedUnknown = true;
         }
@@ -740,12 +804,20 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
           add({ code: "manifest_invalid", pulse: name, message: `pulse ${name}: its attempt log is named by its digest, but a log of at most ${MAX_INLINE_ATTEMPTS_BYTES} bytes is held inline` });
         }
       } else {
+        // Held inline, and also stored as the attempts artifact the receipt records: one deleted
+        // (or collected) is that finding with its remedy, as for one the manifest names (before
+        // 2026-11-28: "… is not the one its receipt records").
         const attemptsOk = (() => {
           if (r === undefined) return true; // no receipt: reported above
+          if (r.outputs.length !== 2) return r.outputs.length === 1 && p.attempts.length === 0;
+          const stored = r.outputs[1] as Digest;
           try {
-            return r.outputs.length === 2 ? store.get(r.outputs[1] as Digest).toString("utf8") === canonicalize(p.attempts) : r.outputs.length === 1 && p.attempts.length === 0;
-          } catch {
-            return false;
+            return store.get(stored).toString("utf8") === canonicalize(p.attempts);
+          } catch (err) {
+            if (!isCairnError(err, ErrorCode.NOT_FOUND) || artifactLoss(store, stored) === undefined) return false;
+            add({ code: "artifact_tampered", pulse: name, message: lostRunArtifactFinding(store, runId, err, `pulse ${name}: attempt log ${stored}`, (d) => (d === stored ? "attempt log" : undefined)) });
+            reported.add(stored);
+            return true;
           }
         })();
         if (!attemptsOk) add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: its attempt log is not the one its receipt records` });
@@ -958,7 +1030,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
   }
   checkNamedMembers(store, read.digest, m, add);
   if (plan !== undefined) {
-    checkRunReceipt(store, runId, plan, add, (n) => {
+    checkRunReceipt(store, runId, plan, read.digest, m, add, (n) => {
       if (report.unchecked.length < MAX_VERIFY_PROBLEMS) report.unchecked.push(n);
     });
   }
@@ -970,12 +1042,16 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
       let diff: string | undefined;
       try {
         let notChecked: VerifyNote[];
-        ({ diff, notChecked } = await reexecutePulse(store, m, cfg, p));
+        ({ diff, notChecked } = await reexecutePulse(store, m, cfg, p, attemptLogCap));
         for (const n of notChecked) if (report.unchecked.length < MAX_VERIFY_PROBLEMS) report.unchecked.push(n);
       } catch (err) {
-        // A slice or records artifact that does not verify, is missing or is not one (reported
-        // above too): a finding, and the other pulses are still re-executed.
-        if (!isArtifactError(err)) throw err;
+        // A slice, records artifact or attempt log that does not verify, is missing or is not one:
+        // a finding, and the other pulses are still re-executed. One already reported above (its
+        // records, attempt log or slice unreadable) is not reported again: one deleted artifact
+        // is one finding (before 2026-11-27 also "cannot re-execute: …").
+        if (!isArtifactError(err) && !isAttemptLogTooLarge(err, p)) throw err;
+        const digest = err.details?.digest;
+        if (typeof digest === "string" && reported.has(digest)) continue;
         add({ code: "artifact_tampered", pulse: pulseName(p), message: lostRunArtifactFinding(store, runId, err, `pulse ${pulseName(p)}: cannot re-execute`, pulseRoles(p, m.function.artifact)) });
         continue;
       }
@@ -1103,10 +1179,20 @@ const MACHINE_FAILURE_CODES: ReadonlySet<string> = new Set([ErrorCode.EU_TIMEOUT
 
 /**
  * A pulse's stored attempt log: inline in the manifest, or read from the attempts artifact the
- * manifest names (E_STORE_CORRUPT when that artifact is not an attempt log).
+ * manifest names (E_STORE_CORRUPT when that artifact is not an attempt log). That artifact is
+ * read whole only when its recorded size is at most `limit` (MAX_ATTEMPT_LOG_BYTES, the most the
+ * engine reads back, pulse.ts `readAttemptLog`), else E_LIMIT_EXCEEDED without reading it.
  */
-function storedAttemptLog(store: Store, p: ManifestPulse): AttemptLog[] {
+function storedAttemptLog(store: Store, p: ManifestPulse, limit: number): AttemptLog[] {
   if (p.attemptsArtifact === undefined) return p.attempts;
+  const size = store.stat(p.attemptsArtifact).size;
+  if (size > limit) {
+    throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `attempt log ${p.attemptsArtifact} is ${size} bytes, more than the ${limit} an attempt log is read back (MAX_ATTEMPT_LOG_BYTES): it was not read`, {
+      digest: p.attemptsArtifact,
+      size,
+      limit,
+    });
+  }
   const text = store.get(p.attemptsArtifact).toString("utf8");
   let log: unknown;
   try {
@@ -1116,6 +1202,11 @@ function storedAttemptLog(store: Store, p: ManifestPulse): AttemptLog[] {
   }
   if (!isAttemptLog(log)) throw new CairnError(ErrorCode.STORE_CORRUPT, `attempts artifact ${p.attemptsArtifact} is not an attempt log`, { digest: p.attemptsArtifact });
   return log as AttemptLog[];
+}
+
+/** Whether `err` is `storedAttemptLog`'s refusal of pulse `p`'s attempt log as too large to read. */
+function isAttemptLogTooLarge(err: unknown, p: ManifestPulse): err is CairnError {
+  return isCairnError(err, ErrorCode.LIMIT_EXCEEDED) && p.attemptsArtifact !== undefined && err.details?.digest === p.attemptsArtifact;
 }
 
 /**
@@ -1147,18 +1238,18 @@ function recordId(text: string): EUId | undefined {
  * is not compared: it is listed in `notChecked`
  * (`eu_not_checked`), and the pulse's other records still are compared.
  */
-async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
+async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, attemptLogCap: number): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
   // The stored records are hashed now (before anything runs) and read a window at a time.
   const windows = new RecordWindows(store.openReader(p.records));
   try {
-    return await compareReexecuted(store, m, cfg, p, recordsIn(windows));
+    return await compareReexecuted(store, m, cfg, p, recordsIn(windows), attemptLogCap);
   } finally {
     windows.close();
   }
 }
 
-async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stored: Generator<string>): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
-  const storedLog = storedAttemptLog(store, p);
+async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stored: Generator<string>, attemptLogCap: number): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
+  const storedLog = storedAttemptLog(store, p, attemptLogCap);
   const { texts, log } = await replayPulse(store, m, cfg, p);
   const name = pulseName(p);
   const notChecked: VerifyNote[] = [];
