@@ -51,7 +51,7 @@ export function checkDataset(dataset: unknown): void {
  */
 export function checkDatasetConfig(dataset: unknown, format: string, idField: string | null): void {
   if (typeof dataset !== "string" && !(dataset instanceof Uint8Array) && format !== "jsonl") {
-    throw new CairnError(ErrorCode.USAGE, `an in-memory dataset is ingested as jsonl; do not set another format (got format ${JSON.stringify(format)})`, { field: "format" });
+    throw new CairnError(ErrorCode.USAGE, `an in-memory dataset is ingested as jsonl; do not set another format (got format ${printableJson(format)})`, { field: "format" });
   }
   if (format === "files" && dataset === "-") {
     throw new CairnError(ErrorCode.USAGE, 'the files format reads a directory, not stdin: pass its path as the dataset, not "-"', { field: "dataset" });
@@ -60,7 +60,7 @@ export function checkDatasetConfig(dataset: unknown, format: string, idField: st
     throw new CairnError(ErrorCode.USAGE, "the lines format has no fields: idField (--id-field) is not allowed with it", { field: "idField" });
   }
   if (format === "files" && idField !== null && idField !== "name") {
-    throw new CairnError(ErrorCode.USAGE, `the files format takes idField (--id-field) "name" (the relative path) or none, got ${JSON.stringify(idField)}`, { field: "idField" });
+    throw new CairnError(ErrorCode.USAGE, `the files format takes idField (--id-field) "name" (the relative path) or none, got ${printableJson(idField)}`, { field: "idField" });
   }
 }
 

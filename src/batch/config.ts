@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { codePointCount } from "../core/echo.js";
 import { hasLoneSurrogate } from "../core/lone-surrogate.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
@@ -124,13 +125,14 @@ export function codePointsOver(s: string, max: number): boolean {
 
 /**
  * Why `seed` cannot be a run seed, as the end of a message (`seed <problem>`, `invalid --seed
- * "…": <problem>`), or undefined when it can: `must be 1..MAX_SEED_CHARS characters` (counted in
- * code points), or `must not contain a lone surrogate …` — the seed is recorded in the run's
- * config as canonical JSON, which has no form for one (it failed later as E_CANONICAL at
+ * "…": <problem>`), or undefined when it can: `must be 1..MAX_SEED_CHARS characters (Unicode code
+ * points), got N`, N the seed's length in code points, the limit's unit (before 2026-11-27 the
+ * length was not stated), or `must not contain a lone surrogate …` — the seed is recorded in the
+ * run's config as canonical JSON, which has no form for one (it failed later as E_CANONICAL at
  * `$.config.seed`). The CLI's `--seed` check uses it too.
  */
 export function seedProblem(seed: string): string | undefined {
-  if (seed.length === 0 || codePointsOver(seed, MAX_SEED_CHARS)) return `must be 1..${MAX_SEED_CHARS} characters`;
+  if (seed.length === 0 || codePointsOver(seed, MAX_SEED_CHARS)) return `must be 1..${MAX_SEED_CHARS} characters (Unicode code points), got ${codePointCount(seed)}`;
   if (hasLoneSurrogate(seed)) return "must not contain a lone surrogate (the seed is recorded as canonical JSON, which has no form for one)";
   return undefined;
 }

@@ -9,7 +9,7 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { dirname, extname, join } from "node:path";
+import { dirname, extname, join, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { lstat, open, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream, type Stats } from "node:fs";
@@ -17,6 +17,7 @@ import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
+import { escapeControls } from "../core/describe.js";
 import { digestStream, isDigest, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { lossOfReadError } from "../store/artifact-loss.js";
@@ -48,7 +49,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
+import { cannotWrite, checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
@@ -139,6 +140,19 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
  * E_USAGE naming them (`details.field`, api-checks.ts) before any store work.
  */
 export async function run(store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  return runNamingOut(OUT_FILE_HOOK, store, dataset, fn, config, hooks);
+}
+
+/**
+ * How the errors about `hooks.outFile` name it (`<name> <path> is the input file`, and
+ * `details.field`): the library's `run` and `resume` say `outFile`, the hook's name; the CLI's
+ * `cairn run` / `cairn resume`, which pass their `--out` as that hook, say `--out`
+ * (`runNamingOut` / `resumeNamingOut`). Before 2026-11-27 a library caller was told `--out`.
+ */
+export const OUT_FILE_HOOK = "outFile";
+
+/** `run`, with `hooks.outFile` called `outName` in its errors (`OUT_FILE_HOOK`; the CLI: `--out`). */
+export async function runNamingOut(outName: string, store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkStore(store, "run");
   checkDataset(dataset);
   checkFunctionSource(fn);
@@ -146,27 +160,79 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
   checkHooks(hooks, dataset);
   throwIfAborted(hooks.signal, undefined);
   checkDatasetConfig(dataset, cfg.format, cfg.idField);
-  await checkOutFile(store, hooks.outFile, fn, dataset, cfg.format);
+  await checkOutFile(outName, store, hooks.outFile, fn, dataset, cfg.format);
   // --out is opened before any work (out-file.ts) and completed when the run has finished.
-  return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out));
+  return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out, outName));
 }
 
 /**
- * What --out must not replace or be written inside (store/out-file.ts `checkOutPath`, the one check
- * of every output path, as the CLI applies it): the store (its catalog, FORMAT, lock; anything
- * under it), the module file, the input file, and an input directory of the `files` format (the
- * output would be read as input). Checked before anything is written; the files the module
- * imports are checked once it is bundled (planAndExecute), still before the output is written.
+ * Refuses, with E_USAGE naming `outName` (`--out`, `outFile`) and the path, an output path that
+ * is a directory — an existing one (through symlinks), or a path that ends in `/` — before
+ * anything runs or is written. It was E_STORE_IO (EISDIR) when the output file was opened, after
+ * the store was opened (or created); a missing path ending in `/` failed only when the run had
+ * finished (ENOTDIR, renaming the output into place). This process's stdout/stderr names pass.
  */
-async function checkOutFile(store: Store, outFile: string | undefined, fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<void> {
-  if (outFile === undefined) return;
-  const exclusions: OutExclusion[] = [storeExclusion(store.root)];
+export async function refuseDirectoryOut(outName: string, path: string): Promise<void> {
+  if (namesOwnStream(path)) return;
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory() === true) throw new CairnError(ErrorCode.USAGE, `${outName} ${path} is a directory; give a file path`, { field: outName, path });
+  if (path.endsWith("/")) throw new CairnError(ErrorCode.USAGE, `${outName} ${path} names a directory (it ends in /); give a file path`, { field: outName, path });
+}
+
+/**
+ * Refuses an output path that does not exist and whose directory does not exist (`--out
+ * nodir/x`, `--out outdir/x/..`) or is not a directory (`--out file.txt/x`) with the error its
+ * open would give — E_STORE_IO `cannot write <path>: ENOENT: no such file or directory` /
+ * `ENOTDIR: not a directory` (out-file.ts `cannotWrite`, the one rule of every output a
+ * command cannot write, ARCHITECTURE §7) — but before the store is opened or created: the CLI's
+ * `cairn run` / `cairn resume` call it first (before 2026-11-28 that error came once the store
+ * was open, leaving a new store). An existing path or a symlink (a dangling one is written
+ * through, out-file.ts), this process's stdout/stderr names, and a directory that cannot be
+ * examined (EACCES…: the open reports it) pass. The library's `run` / `resume` open `outFile`
+ * before any work anyway.
+ */
+export async function refuseMissingOutDirectory(path: string): Promise<void> {
+  if (namesOwnStream(path)) return;
+  if ((await lstat(path).catch(() => undefined)) !== undefined) return;
+  try {
+    // `<dir>/.`: ENOENT when the directory is missing, ENOTDIR when it is a file.
+    await stat(`${dirname(path)}${sep}.`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw cannotWrite(path, err);
+  }
+}
+
+/**
+ * The files of a run that its --out must not replace or be written inside, besides the store
+ * (store/out-file.ts `OutExclusion`): the module file (`fn` a path), the input file (`dataset` a
+ * path, not stdin) and, for the `files` format, the input directory (the output would be read as
+ * input). Known from the arguments alone: the CLI's `cairn run` checks them before the store is
+ * opened or created (`checkOutPath`), as `checkOutFile` does again with the store.
+ */
+export async function runOutExclusions(fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<OutExclusion[]> {
+  const exclusions: OutExclusion[] = [];
   if (typeof fn === "string") exclusions.push({ file: fn, what: "the module file" });
   if (typeof dataset === "string" && dataset !== "-") {
     exclusions.push({ file: dataset, what: "the input file" });
     if (format === "files" && (await stat(dataset).catch(() => undefined))?.isDirectory() === true) exclusions.push({ dir: dataset, what: `the input directory ${dataset}` });
   }
-  await checkOutPath("--out", outFile, exclusions);
+  return exclusions;
+}
+
+/**
+ * What --out must not replace or be written inside (store/out-file.ts `checkOutPath`, the one check
+ * of every output path, as the CLI applies it): the store (its catalog, FORMAT, lock; anything
+ * under it), the module file, the input file, and an input directory of the `files` format
+ * (`runOutExclusions`); nor be a directory (`refuseDirectoryOut`). Checked before
+ * anything is written; the files the module imports are checked once it is bundled
+ * (planAndExecute), still before the output is written. `outName` names it in the errors.
+ */
+async function checkOutFile(outName: string, store: Store, outFile: string | undefined, fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<void> {
+  if (outFile === undefined) return;
+  const exclusions: OutExclusion[] = [storeExclusion(store.root), ...(await runOutExclusions(fn, dataset, format))];
+  await checkOutPath(outName, outFile, exclusions);
+  await refuseDirectoryOut(outName, outFile);
 }
 
 /**
@@ -270,9 +336,8 @@ function readFilesListing(store: Store, runId: string, digest: Digest): Array<[s
  * that is not there (ENOENT, ENOTDIR) holds nothing; any other fs error is E_STORE_IO, and the
  * store's errors are its own.
  */
-async function checkOutNotRunSource(store: Store, runId: string, outFile: string, plan: RunPlan): Promise<void> {
+async function checkOutNotRunSource(flag: string, store: Store, runId: string, outFile: string, plan: RunPlan): Promise<void> {
   if (namesOwnStream(outFile)) return;
-  const flag = "--out";
   const refuse = (why: string): CairnError => new CairnError(ErrorCode.USAGE, `${flag} ${outFile} ${why}`, { field: flag, path: outFile });
   const cannotCheck = (path: string, err: unknown): CairnError =>
     new CairnError(ErrorCode.STORE_IO, `${flag} ${outFile}: cannot compare ${path} with what run ${runId} read: ${osErrorText(err)}`, { field: flag, path: outFile, runId }, { cause: err });
@@ -344,7 +409,7 @@ async function checkOutNotRunSource(store: Store, runId: string, outFile: string
   }
 }
 
-async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined): Promise<ExecutionResult> {
+async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource, cfg: RunConfig, hooks: RunHooks, out: OutFile | undefined, outName: string): Promise<ExecutionResult> {
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
   // the bundle) while the rest of the input is ingested: they need only the stored bundle and
@@ -359,7 +424,7 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
     // Nor over a file the module imports (known once it is bundled; the output is written to a
     // temp file and renamed over its path only when the run ends, so nothing is replaced yet).
     if (hooks.outFile !== undefined && func.sources !== undefined) {
-      await checkOutPath("--out", hooks.outFile, func.sources.map((f) => ({ file: f, what: `a file the module imports (${f})` })));
+      await checkOutPath(outName, hooks.outFile, func.sources.map((f) => ({ file: f, what: `a file the module imports (${f})` })));
     }
   } catch (err) {
     await ingesting?.catch(() => {}); // the module's error comes first, as if read in order
@@ -424,12 +489,17 @@ async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
 
 /** Continues (or reports) a run from its stored plan. */
 export async function resume(store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
+  return resumeNamingOut(OUT_FILE_HOOK, store, runId, hooks);
+}
+
+/** `resume`, with `hooks.outFile` called `outName` in its errors (`OUT_FILE_HOOK`; the CLI: `--out`). */
+export async function resumeNamingOut(outName: string, store: Store, runId: string, hooks: RunHooks = {}): Promise<ExecutionResult> {
   checkStore(store, "resume");
   checkHooks(hooks);
   const planned = loadPlan(store, runId).plan; // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
-  await checkOutFile(store, hooks.outFile, undefined, undefined, undefined);
-  if (hooks.outFile !== undefined) await checkOutNotRunSource(store, runId, hooks.outFile, planned);
+  await checkOutFile(outName, store, hooks.outFile, undefined, undefined, undefined);
+  if (hooks.outFile !== undefined) await checkOutNotRunSource(outName, store, runId, hooks.outFile, planned);
   return withOutFile(hooks.outFile, async (out) => {
     const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
     try {
@@ -780,7 +850,8 @@ function toSpec(sp: ScheduledPulse, noun: RecordLocation["noun"]): PulseSpec {
       text = r.inputJson ?? canonicalText(r.input);
     } catch (err) {
       const at = recordPlace(r.source.file, r.source.line, r.index, noun);
-      throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${(err as Error).message}`, { file: r.source.file, line: r.source.line, index: r.index });
+      // Its JSONPath may hold DEL, C1 controls or U+2028 raw (canonical.ts): escaped here.
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: ${escapeControls((err as Error).message)}`, { file: r.source.file, line: r.source.line, index: r.index });
     }
     writer.addInput(r.id, text);
     // The worker gets the canonical text, so the function sees exactly what a replay from the

@@ -15,6 +15,7 @@ import { isAbsolute, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { escapeControls } from "../core/describe.js";
 import type { Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
@@ -59,7 +60,10 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
         try {
           yield Buffer.from(`${canonicalize(v)}\n`);
         } catch (err) {
-          throw new CairnError(ErrorCode.INVALID_INPUT, `dataset element ${i}: ${(err as Error).message}`, { index: i });
+          // canonicalize's message (its JSONPath may hold DEL, C1 or U+2028 raw, canonical.ts) or
+          // another error (a getter of the element threw), shown with its controls escaped.
+          const message = escapeControls(err instanceof Error ? err.message : String(err));
+          throw new CairnError(ErrorCode.INVALID_INPUT, `dataset element ${i}: ${message}`, { index: i });
         }
         i++;
       }

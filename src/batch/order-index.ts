@@ -12,7 +12,8 @@ import { rmSync } from "node:fs";
 import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
-import { echoedJson, MAX_ECHOED_CHARS } from "../core/echo.js";
+import { printableJson } from "../core/describe.js";
+import { isEchoCut } from "../core/echo.js";
 import type { EUId, EURecord } from "./input/types.js";
 import { recordPlace, type RecordLocation } from "./input/ids.js";
 import { LEAF_HASH_BYTES } from "./leaves.js";
@@ -127,8 +128,9 @@ export class OrderIndex {
   /**
    * Writes pending ids; a duplicate raises E_INVALID_INPUT naming both records, in the shape of
    * the readers' errors: `data.jsonl:5: record 3: duplicate EU id "x" (first at data.jsonl:2: record 1)`.
-   * An id longer than MAX_ECHOED_CHARS is quoted cut, with its length (`echoedJson`), in the
-   * message and in `details.id` (then that marked text, not the id).
+   * The id is quoted printably (`printableJson`: DEL, C1 controls and U+2028/2029 escaped); one
+   * longer than MAX_ECHOED_CHARS code points is quoted cut, with its length, in the message and
+   * in `details.id` (then that marked text, not the id).
    */
   flushIds(): void {
     if (this.pending.length === 0) return;
@@ -151,12 +153,12 @@ export class OrderIndex {
           if ((err as { code?: string }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
           const first = this.findId.get(key) as { idx: number; file: string; line: number | null };
           const at = recordPlace(r.source.file, r.source.line, r.index, this.noun);
-          const quoted = echoedJson(r.id);
+          const quoted = printableJson(r.id);
           throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: duplicate EU id ${quoted} (first at ${recordPlace(first.file, first.line, first.idx, this.noun)})`, {
             file: r.source.file,
             line: r.source.line ?? null,
             index: r.index,
-            id: typeof r.id === "string" && r.id.length > MAX_ECHOED_CHARS ? quoted : r.id,
+            id: typeof r.id === "string" && isEchoCut(r.id) ? quoted : r.id,
             first: first.idx,
             second: r.index,
           });

@@ -14,8 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
+import { escapeControls, printableJsonText } from "../core/describe.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { resume, run, type ExecutionResult, type RunHooks } from "../batch/engine.js";
+import { refuseDirectoryOut, refuseMissingOutDirectory, resumeNamingOut, runNamingOut, runOutExclusions, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { iterateRuns, loadRunReport, type RunSummary } from "../batch/runs.js";
 import { jsonText } from "../batch/json-text.js";
@@ -73,7 +74,7 @@ function parseSeed(text: string): string {
   const problem = seedProblem(text);
   if (problem !== undefined) {
     const shown = [...text.slice(0, 2 * SEED_SHOWN_CHARS)].slice(0, SEED_SHOWN_CHARS).join("");
-    throw new CairnError(ErrorCode.USAGE, `invalid --seed ${JSON.stringify(shown.length < text.length ? `${shown}…` : text)}: ${problem}`, { field: "--seed" });
+    throw new CairnError(ErrorCode.USAGE, `invalid --seed ${printableJsonText(JSON.stringify(shown.length < text.length ? `${shown}…` : text))}: ${problem}`, { field: "--seed" });
   }
   return text;
 }
@@ -122,8 +123,13 @@ function oneLine(s: string, max = SHOWN_MESSAGE_CHARS): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
+/**
+ * A failed EU's human line. Its id (canonical JSON) and message are the function's text: every
+ * character a terminal would not show as itself (ESC, DEL, C1, U+2028…) is escaped here, at
+ * display time (describe.ts `escapeControls`); the stored records and --json keep the real text.
+ */
 function failureLine(f: { id: unknown; code: string; message: string }): string {
-  return `  id ${canonicalize(f.id)}  ${f.code}  ${oneLine(f.message)}`;
+  return `  id ${escapeControls(canonicalize(f.id))}  ${f.code}  ${escapeControls(oneLine(f.message))}`;
 }
 
 /**
@@ -418,12 +424,17 @@ export function runCommand(): Command {
       if (input === "-" && opts.format === "files") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
       normalizeConfig(config); // the engine's config errors (E_USAGE) before the store is opened or created
       await checkRunPaths(modulePath, input);
-      // Before the store is opened (or created): --out must not replace the module's source, nor
-      // land in the store (its catalog replaced under the open database destroys the store).
+      // Before the store is opened (or created): --out must not replace the module's source or the
+      // input file, nor land in an input directory (engine.ts `runOutExclusions`) or in the store
+      // (its catalog replaced under the open database destroys the store), nor be a directory
+      // (engine.ts `refuseDirectoryOut`: it was E_STORE_IO once the store was open), nor lie in a
+      // directory that does not exist (`refuseMissingOutDirectory`). A refusal creates no store.
       refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
-      await checkOutOutsideStore(cmd, "--out", opts.out, [{ file: modulePath, what: "the module file" }]);
+      await checkOutOutsideStore(cmd, "--out", opts.out, await runOutExclusions(modulePath, input, opts.format));
+      if (opts.out !== undefined) await refuseDirectoryOut("--out", opts.out);
+      if (opts.out !== undefined) await refuseMissingOutDirectory(opts.out);
       noteLowMemory(cmd, config);
-      await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => run(store, input, modulePath, config, hooks));
+      await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => runNamingOut("--out", store, input, modulePath, config, hooks));
     });
 }
 
@@ -437,13 +448,26 @@ export function resumeCommand(): Command {
       checkRunId(runId);
       refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
       await checkOutOutsideStore(cmd, "--out", opts.out);
+      if (opts.out !== undefined) await refuseDirectoryOut("--out", opts.out);
+      if (opts.out !== undefined) await refuseMissingOutDirectory(opts.out);
       // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
-      await executeAndReport(cmd, opts.out, false, (store, hooks) => resume(store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
+      await executeAndReport(cmd, opts.out, false, (store, hooks) => resumeNamingOut("--out", store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
     });
 }
 
 // ---------------------------------------------------------------------------------------------
 // verify / replay
+
+/**
+ * A human line of a verify finding: `<code>  pulse <p>  <message>`, without the pulse column when
+ * the message already starts by naming its pulse (`pulse 0/0: receipt …`, `pulse 0/0 holds …`,
+ * `pulse 0/0's records …`): `receipt_mismatch  pulse 0/0: receipt …`, not the pulse twice.
+ * --json lists `pulse` and `message` as they are.
+ */
+function verifyLine(f: { code: string; pulse?: string; message: string }): string {
+  const named = f.pulse !== undefined && f.message.startsWith(`pulse ${f.pulse}`) && /^(?:$|[:\s'])/.test(f.message.slice(`pulse ${f.pulse}`.length));
+  return `${f.code}${f.pulse === undefined || named ? "" : `  pulse ${f.pulse}`}  ${f.message}`;
+}
 
 /**
  * `reexecuted`: whether --reexecute was given. Without it, a manifest with a reduce value has
@@ -453,9 +477,9 @@ export function resumeCommand(): Command {
  */
 function printVerify(out: Output, r: VerifyReport, reexecuted: boolean): void {
   const reduceUnfolded = !reexecuted && r.reduceCheck === "not_checked";
-  for (const p of r.problems) out.line(`${p.code}${p.pulse === undefined ? "" : `  pulse ${p.pulse}`}  ${p.message}`);
+  for (const p of r.problems) out.line(verifyLine(p));
   // Checks that could not be made (not problems: the exit status stays 0 when nothing else is wrong).
-  for (const n of r.unchecked) out.line(`${n.code}${n.pulse === undefined ? "" : `  pulse ${n.pulse}`}  ${n.message}`);
+  for (const n of r.unchecked) out.line(verifyLine(n));
   const eusNotChecked = r.unchecked.filter((n) => n.code === "eu_not_checked").length;
   const notChecked = `${eusNotChecked > 0 ? `, ${plural(eusNotChecked, "EU record")} NOT checked` : ""}${r.unchecked.some((n) => n.code === "reduce_not_checked") ? ", the reduce NOT checked" : ""}`;
   const reexec = `${r.pulsesReexecuted > 0 ? `, re-executed ${plural(r.pulsesReexecuted, "pulse")}` : ""}${r.reduceRefolded ? ", folded the reduce again" : ""}${notChecked}`;
@@ -694,7 +718,7 @@ function configLine(c: RunConfig): string {
     `workers ${c.workers}`,
     `max pulses in flight ${c.maxPulsesInFlight}`,
     `retries ${c.retries}`,
-    `seed ${JSON.stringify(c.seed)}`,
+    `seed ${printableJsonText(JSON.stringify(c.seed))}`,
     `max memory ${humanBytes(c.maxMemoryBytes)}`,
     `allow failures ${c.allowFailures ? "yes" : "no"}`,
     `audit rate ${c.auditRate}`,

@@ -3,6 +3,7 @@
  * lines. Notes (confirmations, summaries) are human-only and --quiet drops them. Errors go
  * to stderr. Color is used only on a TTY and never when NO_COLOR is set.
  */
+import { escapeControls } from "../core/describe.js";
 import { isCairnError } from "../core/errors.js";
 
 export interface GlobalOptions {
@@ -122,7 +123,10 @@ export function errorJson(code: string, message: string, details?: unknown): { e
   return { error };
 }
 
-/** Prints an error to stderr: `cairn: <message> [<code>]`, or one JSON object with --json. */
+/**
+ * Prints an error to stderr: `cairn: <message> [<code>]` (the message's control characters
+ * escaped), or one JSON object with --json.
+ */
 export function printError(err: unknown, json: boolean, stream: Sink = process.stderr): void {
   let code: string;
   let message: string;
@@ -138,7 +142,11 @@ export function printError(err: unknown, json: boolean, stream: Sink = process.s
     return;
   }
   const prefix = colorEnabled(stream) ? "\u001b[31mcairn:\u001b[0m" : "cairn:";
-  stream.write(`${prefix} ${message} [${code}]\n`);
+  // A message may quote user text (an input path, a module's error): every character a terminal
+  // would not show as itself (ESC, DEL, C1, U+2028, a newline…) is escaped on the human line
+  // (describe.ts `escapeControls`: text already escaped, such as `\u001b`, is left as it is);
+  // the JSON error keeps the message as it is.
+  stream.write(`${prefix} ${escapeControls(message)} [${code}]\n`);
 }
 
 /** Shortens a digest for dense human output: `sha256:0123456789ab…`. */

@@ -103,7 +103,7 @@ async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): 
   if (named !== undefined && named !== "") await checkOutOutsideStore(cmd, "--out", opts.out);
   // Loaded here, not at module load: `cairn wf run` of a PGS workspace never needs the compiler.
   const { compileWorkflows, formatDiagnostic } = await import("../workflow/cairn/compile.js");
-  const { sealedFileBytes, storeSnapshot } = await import("../workflow/cairn/seal.js");
+  const { sealedFileBytes, storeSnapshot, SNAPSHOT_ROOT_PREFIX } = await import("../workflow/cairn/seal.js");
   const r = await compileWorkflows(paths);
   if (r.diagnostics.length > 0 || r.content === undefined) {
     if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
@@ -157,7 +157,7 @@ async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): 
   } else {
     for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
     if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);
-    if (stored) out.note("stored in the store (root cairn-wf-snapshot:<digest>)");
+    if (stored) out.note(`stored in the store (root ${SNAPSHOT_ROOT_PREFIX}${digest})`);
     out.line(digest);
   }
 }

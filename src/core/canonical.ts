@@ -41,13 +41,20 @@ const ANY_SURROGATE_RE = /[\uD800-\uDFFF]/;
 // eslint-disable-next-line no-control-regex -- matching C0 controls is the point here
 const NEEDS_ESCAPE_RE = /["\\\u0000-\u001f]/;
 
-/** Formats a path as JSONPath: `$.a[3].b`, `$["weird key"]`. */
+/**
+ * Formats a path as JSONPath: `$.a[3].b`, `$["weird key"]`. A member name is quoted by
+ * `JSON.stringify` as this module loaded it, so DEL, C1 controls and U+2028/2029 stay raw: this
+ * text is part of the E_CANONICAL failure an EU's record stores (its bytes must not change with
+ * the build, nor with a module that replaces `JSON.stringify`). Where such a message becomes a
+ * run's error (an input record, a dataset element) the engine escapes it (`escapeControls`);
+ * the CLI escapes what it prints.
+ */
 function formatJsonPath(path: readonly PathSegment[]): string {
   let out = "$";
   for (const seg of path) {
     if (typeof seg === "number") out += `[${seg}]`;
     else if (IDENTIFIER_RE.test(seg)) out += `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+    else out += `[${stringify(seg)}]`;
   }
   return out;
 }

@@ -84,11 +84,21 @@ export function escapeControls(s: string): string {
 }
 
 /**
+ * JSON text as `JSON.stringify` writes it with DEL, C1 controls and U+2028/2029 escaped too
+ * (`\u007f`, `\u0085`, `\u2028`), which it leaves as they are: still JSON for the same value,
+ * now printable on one line. `canonical.ts` quotes a JSONPath's member names with it.
+ */
+export function printableJsonText(json: string): string {
+  return json.replace(UNESCAPED_BY_JSON_RE, escapeOne);
+}
+
+/**
  * A user value quoted for a message as printable text: `echoedJson(v, max)` (a JSON string, cut
  * past `max` characters with its length stated) with DEL, C1 controls and U+2028/2029 escaped
- * too (`\u0085`), which `JSON.stringify` leaves as they are. The input readers quote input text
- * (a key, a column name, the fragment of a JSON.parse message) with it.
+ * too (`\u0085`, `printableJsonText`), which `JSON.stringify` leaves as they are. The input
+ * readers quote input text (a key, a column name, an id field's name, the fragment of a
+ * JSON.parse message) with it.
  */
 export function printableJson(v: unknown, max = MAX_ECHOED_CHARS): string {
-  return echoedJson(v, max).replace(UNESCAPED_BY_JSON_RE, escapeOne);
+  return printableJsonText(echoedJson(v, max));
 }

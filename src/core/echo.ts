@@ -6,31 +6,67 @@
  */
 
 /**
- * Longest user-supplied value (UTF-16 code units) an error message quotes in full; a longer one
- * is cut to this many and marked `… (N characters)`.
+ * Longest user-supplied value (characters: Unicode code points, so an emoji is one, as the seed
+ * and name limits count) an error message quotes in full; a longer one is cut to this many and
+ * marked `… (N characters)`.
  */
 export const MAX_ECHOED_CHARS = 256;
 
-/** The first `max` code units of `s`, one less when that would split a surrogate pair. */
-function head(s: string, max: number): string {
-  const last = s.charCodeAt(max - 1);
-  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+/**
+ * One scan of `s`'s code units: `end`, the code unit index just past its first `max` code
+ * points (`s.length` when it has no more; never inside a surrogate pair), and `count`, all its
+ * code points (a surrogate pair counts once, a lone surrogate once). No copy of the string.
+ */
+function measure(s: string, max: number): { end: number; count: number } {
+  let count = 0;
+  let end = s.length;
+  for (let i = 0; i < s.length; i++) {
+    if (count === max) end = Math.min(end, i);
+    count++;
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  return { end, count };
 }
 
 /**
- * `s` itself, or its first `max` characters (never half of a surrogate pair) followed by
- * `… (N characters)`, N being the length of `s`.
+ * Whether `echoed(s, max)` cuts `s` (it has more than `max` code points): the error details that
+ * carry an id as it is, or quoted cut when it is long, ask this.
+ */
+export function isEchoCut(s: string, max = MAX_ECHOED_CHARS): boolean {
+  return s.length > max && measure(s, max).end < s.length;
+}
+
+/** The number of Unicode code points of `s` (`measure`): what the messages call characters. */
+export function codePointCount(s: string): number {
+  return measure(s, s.length).count;
+}
+
+/**
+ * `s` itself, or its first `max` characters (code points: never half of a surrogate pair)
+ * followed by `… (N characters)`, N being the length of `s` in code points. Before 2026-11-27
+ * both were UTF-16 code units, so an emoji counted twice. A string of at most `max` code units
+ * is returned at once; only a longer one is scanned.
  */
 export function echoed(s: string, max = MAX_ECHOED_CHARS): string {
-  return s.length <= max ? s : `${head(s, max)}… (${s.length} characters)`;
+  if (s.length <= max) return s;
+  const { end, count } = measure(s, max);
+  return end === s.length ? s : `${s.slice(0, end)}… (${count} characters)`;
 }
 
 /**
  * A value quoted as JSON for a message: `JSON.stringify(v)`, except that a string longer than
- * `max` is quoted by its first `max` characters and marked: `"abc"… (N characters)`; any
- * other value's JSON text is cut by `echoed`.
+ * `max` characters (code points) is quoted by its first `max` and marked:
+ * `"abc"… (N characters)`, N in code points; any other value's JSON text is cut by `echoed`.
  */
 export function echoedJson(v: unknown, max = MAX_ECHOED_CHARS): string {
-  if (typeof v === "string") return v.length <= max ? JSON.stringify(v) : `${JSON.stringify(head(v, max))}… (${v.length} characters)`;
+  if (typeof v === "string") {
+    if (v.length <= max) return JSON.stringify(v);
+    const { end, count } = measure(v, max);
+    return end === v.length ? JSON.stringify(v) : `${JSON.stringify(v.slice(0, end))}… (${count} characters)`;
+  }
   return echoed(JSON.stringify(v) ?? String(v), max);
 }

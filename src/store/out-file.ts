@@ -44,7 +44,8 @@ const NEW_FILE_MODE = 0o666;
 /** The temp file's mode until it is given FILE's group and mode. */
 const TEMP_FILE_MODE = 0o600;
 
-function cannotWrite(path: string, err: unknown): CairnError {
+/** The E_STORE_IO of an output file that cannot be written: `cannot write <path>: <OS error>`. */
+export function cannotWrite(path: string, err: unknown): CairnError {
   return new CairnError(ErrorCode.STORE_IO, `cannot write ${path}: ${osErrorText(err)}`, { path }, { cause: err });
 }
 

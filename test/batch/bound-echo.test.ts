@@ -20,7 +20,8 @@ describe("echoed / echoedJson", () => {
   it("quote short values whole, and cut long ones (never inside a surrogate pair) stating the length", () => {
     expect(echoed("abc", 3)).toBe("abc");
     expect(echoed("abcd", 3)).toBe("abc… (4 characters)");
-    expect(echoed("ab\u{1F600}", 3)).toBe("ab… (4 characters)");
+    expect(echoed("ab\u{1F600}", 3)).toBe("ab\u{1F600}"); // 3 characters (code points): not cut
+    expect(echoed("ab\u{1F600}c", 3)).toBe("ab\u{1F600}… (4 characters)");
     expect(echoedJson("a\"b", 3)).toBe('"a\\"b"');
     expect(echoedJson("abcd", 3)).toBe('"abc"… (4 characters)');
     expect(echoedJson(12345, 3)).toBe("123… (5 characters)");

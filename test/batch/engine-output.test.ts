@@ -121,7 +121,7 @@ describe("--out and reuse", () => {
     const dir = scratch.dir();
     const input = join(dir, "in.jsonl");
     writeFileSync(input, '{"n":1}\n');
-    await expectCairnError(run(store, input, fixture("engine-entropy.mjs"), {}, { outFile: input }), ErrorCode.USAGE, `--out ${input} is the input file`);
+    await expectCairnError(run(store, input, fixture("engine-entropy.mjs"), {}, { outFile: input }), ErrorCode.USAGE, `outFile ${input} is the input file`);
     expect(readFileSync(input, "utf8")).toBe('{"n":1}\n');
     const files = join(dir, "files");
     mkdirSync(files);
@@ -136,12 +136,12 @@ describe("--out and reuse", () => {
     const catalog = join(store.root, "catalog.sqlite");
     const before = readFileSync(catalog);
     // Before: the library wrote the output over the catalog, destroying the store.
-    await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: catalog }), ErrorCode.USAGE, `--out ${catalog} is inside the store ${store.root}`);
+    await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: catalog }), ErrorCode.USAGE, `outFile ${catalog} is inside the store ${store.root}`);
     await expectCairnError(run(store, [{ n: 1 }], fixture("engine-entropy.mjs"), {}, { outFile: join(store.root, "out.jsonl") }), ErrorCode.USAGE, "is inside the store");
     expect(readFileSync(catalog).equals(before)).toBe(true);
     const mod = join(scratch.dir(), "fn.mjs");
     writeFileSync(mod, "export default (x) => x;\n");
-    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: mod }), ErrorCode.USAGE, `--out ${mod} is the module file`);
+    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: mod }), ErrorCode.USAGE, `outFile ${mod} is the module file`);
     expect(readFileSync(mod, "utf8")).toBe("export default (x) => x;\n");
     expect(listRuns(store)).toEqual([]);
     // resume checks it too.
@@ -157,7 +157,7 @@ describe("--out and reuse", () => {
     const mod = join(dir, "fn.mjs");
     writeFileSync(mod, 'import { k } from "./helper.mjs";\nexport default (x) => x.n * k;\n');
     // Before: the output replaced helper.mjs, and the next run of fn.mjs failed to bundle.
-    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: helper }), ErrorCode.USAGE, `--out ${helper} is a file the module imports (${helper})`);
+    await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: helper }), ErrorCode.USAGE, `outFile ${helper} is a file the module imports (${helper})`);
     symlinkSync(helper, join(dir, "link.mjs"));
     await expectCairnError(run(store, [{ n: 1 }], mod, {}, { outFile: join(dir, "link.mjs") }), ErrorCode.USAGE, "is a file the module imports");
     expect(readFileSync(helper, "utf8")).toBe("export const k = 3;\n");

@@ -23,9 +23,9 @@ describe("seed length counts characters (code points)", () => {
     expect(normalizeConfig({ seed: EMOJI.repeat(MAX_SEED_CHARS) }).seed).toBe(EMOJI.repeat(MAX_SEED_CHARS));
     expect(normalizeConfig({ seed: `${"a".repeat(MAX_SEED_CHARS - 1)}${EMOJI}` }).seed.length).toBe(MAX_SEED_CHARS + 1);
     expect(normalizeConfig({ seed: "s".repeat(MAX_SEED_CHARS) }).seed).toBe("s".repeat(MAX_SEED_CHARS));
-    for (const seed of [EMOJI.repeat(MAX_SEED_CHARS + 1), "s".repeat(MAX_SEED_CHARS + 1), `${EMOJI.repeat(MAX_SEED_CHARS)}a`, "", "x".repeat(10_000)]) {
+    for (const [seed, length] of [[EMOJI.repeat(MAX_SEED_CHARS + 1), 257], ["s".repeat(MAX_SEED_CHARS + 1), 257], [`${EMOJI.repeat(MAX_SEED_CHARS)}a`, 257], ["", 0], ["x".repeat(10_000), 10_000]] as const) {
       const e = usage(() => normalizeConfig({ seed }));
-      expect(e.message).toBe(`seed must be 1..${MAX_SEED_CHARS} characters`);
+      expect(e.message).toBe(`seed must be 1..${MAX_SEED_CHARS} characters (Unicode code points), got ${length}`);
       expect(e.details).toEqual({ field: "seed" });
     }
   });

@@ -298,8 +298,8 @@ describe("cairn run: bad input", () => {
     [["--audit-rate", "1.5"], "--audit-rate"],
     [["--eu-timeout", "0"], "--eu-timeout"],
     [["--eu-timeout", "soon"], "--eu-timeout"],
-    [["--seed", ""], 'invalid --seed "": must be 1..256 characters'],
-    [["--seed", "s".repeat(257)], `invalid --seed "${"s".repeat(40)}…": must be 1..256 characters`],
+    [["--seed", ""], 'invalid --seed "": must be 1..256 characters (Unicode code points), got 0'],
+    [["--seed", "s".repeat(257)], `invalid --seed "${"s".repeat(40)}…": must be 1..256 characters (Unicode code points), got 257`],
   ])("usage error %j: exit 2", (flags, named) => {
     write("in.jsonl", THREE);
     const r = cli(["run", fixture("square.ts"), "--input", "in.jsonl", ...flags]);

@@ -41,7 +41,7 @@ describe("cairn run: the module and input paths are checked before the store is 
     const dir = workDir(true);
     const r = cli(dir, ["run", "id.mjs", "--input", "in.jsonl", "--seed", ""]);
     expect(r.status).toBe(2);
-    expect(r.err).toBe('cairn: invalid --seed "": must be 1..256 characters [E_USAGE]\n');
+    expect(r.err).toBe('cairn: invalid --seed "": must be 1..256 characters (Unicode code points), got 0 [E_USAGE]\n');
     expect(readdirSync(dir).sort()).toEqual(["id.mjs", "in.jsonl"]);
   });
 

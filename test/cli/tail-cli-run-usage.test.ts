@@ -37,7 +37,7 @@ describe("cairn run: usage and help", () => {
     expect(ok.status, ok.err).toBe(0);
     const over = cairn(["--json", "--store", "st", "run", "m.mjs", "--input", "in.txt", "--format", "lines", "--seed", emoji.repeat(257)], { cwd: d });
     expect(over.status).toBe(2);
-    expect(jsonError(over)).toMatchObject({ code: "E_USAGE", message: `invalid --seed "${emoji.repeat(40)}…": must be 1..256 characters`, details: { field: "--seed" } });
+    expect(jsonError(over)).toMatchObject({ code: "E_USAGE", message: `invalid --seed "${emoji.repeat(40)}…": must be 1..256 characters (Unicode code points), got 257`, details: { field: "--seed" } });
   });
 
   it("the module without --input: E_USAGE naming --input, exit 2, no store created", () => {

@@ -174,7 +174,7 @@ export async function* readCsv(
             if (idCol === -1) {
               throw new CairnError(
                 ErrorCode.INVALID_INPUT,
-                `${display}:${line}: id field ${JSON.stringify(idField)} is not a column of the header (columns: ${describeColumns(header)})`,
+                `${display}:${line}: id field ${printableJson(idField)} is not a column of the header (columns: ${describeColumns(header)})`,
                 { file: display, line, field: idField },
               );
             }

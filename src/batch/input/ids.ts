@@ -91,12 +91,12 @@ export function idFromFieldValue(value: unknown, field: string, loc: RecordLocat
     // An id is hashed and stored as canonical JSON, which a lone surrogate has no form in
     // (a JSON escape such as "\ud800" can produce one).
     if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-      throw recordError(loc, `id field ${JSON.stringify(field)} is a string with a lone surrogate (an id must have a canonical JSON form)`, { field });
+      throw recordError(loc, `id field ${printableJson(field)} is a string with a lone surrogate (an id must have a canonical JSON form)`, { field });
     }
     return value;
   }
   if (typeof value === "number" && Number.isSafeInteger(value) && (literal === undefined || INTEGER_LITERAL.test(literal))) return value === 0 ? 0 : value;
-  throw recordError(loc, `id field ${JSON.stringify(field)} must be a string or an integer, got ${describeJsonValue(value, literal)}`, {
+  throw recordError(loc, `id field ${printableJson(field)} must be a string or an integer, got ${describeJsonValue(value, literal)}`, {
     field,
   });
 }
@@ -109,12 +109,12 @@ export function idFromFieldValue(value: unknown, field: string, loc: RecordLocat
  */
 export function idFromJsonRecord(record: unknown, field: string, loc: RecordLocation, text?: string): EUId {
   if (record === null || typeof record !== "object" || Array.isArray(record)) {
-    throw recordError(loc, `is ${describeJsonValue(record)}, not an object, so it has no id field ${JSON.stringify(field)}`, {
+    throw recordError(loc, `is ${describeJsonValue(record)}, not an object, so it has no id field ${printableJson(field)}`, {
       field,
     });
   }
   if (!Object.prototype.hasOwnProperty.call(record, field)) {
-    throw recordError(loc, `missing id field ${JSON.stringify(field)}`, { field });
+    throw recordError(loc, `missing id field ${printableJson(field)}`, { field });
   }
   const value = (record as Record<string, unknown>)[field];
   // Only a number's text is needed (a string id is exact): found by a scan of the record's

@@ -10,7 +10,7 @@
  * longer than MAX_ECHOED_CHARS is cut with its length stated (`echoed`). A message of another
  * shape, which quotes no input, gets the same escaping and bound.
  */
-import { echoed, MAX_ECHOED_CHARS } from "../../core/echo.js";
+import { codePointCount, echoed, MAX_ECHOED_CHARS } from "../../core/echo.js";
 import { escapeControls } from "../../core/describe.js";
 
 /** `Unexpected token 'T', ` (optional), then `..."fragment"...` (dots optional), then ` is not valid JSON`. */
@@ -30,6 +30,6 @@ export function jsonParseMessage(err: unknown): string {
 function quotedFragment(fragment: string): string {
   const cut = echoed(fragment, MAX_ECHOED_CHARS);
   if (cut === fragment) return `"${escapeControls(fragment)}"`;
-  const mark = `… (${fragment.length} characters)`;
+  const mark = `… (${codePointCount(fragment)} characters)`;
   return `"${escapeControls(cut.slice(0, cut.length - mark.length))}"${mark}`;
 }

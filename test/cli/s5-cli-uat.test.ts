@@ -1,0 +1,199 @@
+/**
+ * UAT findings of the CLI (session 5), through the BUILT cli (CAIRN_TEST_CLI):
+ *  - F2/F6: every `--out` refusal of `cairn run` that the arguments alone decide (the input file,
+ *    through a symlink or a hard link; inside a `files` input directory; a directory that does
+ *    not exist) is E_USAGE (exit 2) before the store is opened or created;
+ *  - F3: human output escapes the terminal controls of user text (failure lists, the seed, paths
+ *    in error messages); --json keeps the real text;
+ *  - F7: `cairn verify` does not name a pulse twice; `cairn wf compile` names the real root.
+ */
+import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { cairn, flipMiddleByte, json, objectFileOf, type RunResult, TempDirs } from "./helpers.js";
+
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const EXAMPLES = fileURLToPath(new URL("../../examples/workflows/", import.meta.url));
+
+const temps = new TempDirs();
+afterEach(() => temps.cleanup());
+
+/** ESC + "[31m" (turns a terminal red), DEL, U+2028, NEL (C1): text a terminal must not get raw. */
+const NASTY = "\u001b[31m\u007f\u2028\u0085";
+// eslint-disable-next-line no-control-regex -- the raw controls are what must not be printed
+const RAW_CONTROL = /[\u001b\u007f\u0085\u2028]/;
+/** NASTY as the human lines show it. */
+const NASTY_SHOWN = "\\u001b[31m\\u007f\\u2028\\u0085";
+
+function workDir(): string {
+  const dir = temps.make();
+  writeFileSync(join(dir, "dbl.mjs"), "export default (x) => ({ n: x.n * 2 });\n");
+  writeFileSync(join(dir, "in.jsonl"), '{"n":1}\n{"n":2}\n');
+  return dir;
+}
+
+function cli(dir: string, args: string[]): RunResult {
+  return cairn(args, { cwd: dir });
+}
+
+describe("cairn run --out: refusals decided by the arguments create no store (F2, F6)", () => {
+  it("the input file, a symlink or a hard link to it, or a path to it through ..: E_USAGE, exit 2, no store", () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "sub"));
+    symlinkSync("in.jsonl", join(dir, "lnk.jsonl"));
+    linkSync(join(dir, "in.jsonl"), join(dir, "hard.jsonl"));
+    const before = readdirSync(dir).sort();
+    for (const out of ["in.jsonl", "lnk.jsonl", "hard.jsonl", "sub/../in.jsonl", `../${dir.split("/").pop() as string}/in.jsonl`]) {
+      const r = cli(dir, ["--store", "S4", "run", "dbl.mjs", "--input", "in.jsonl", "--out", out]);
+      expect([r.status, r.out, r.err]).toEqual([2, "", `cairn: --out ${out} is the input file [E_USAGE]\n`]);
+      expect(readdirSync(dir).sort()).toEqual(before);
+    }
+  });
+
+  it("a file inside the input directory of --format files: E_USAGE, exit 2, no store", () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "fin"));
+    writeFileSync(join(dir, "fin", "a.txt"), "hi\n");
+    const before = readdirSync(dir).sort();
+    for (const out of ["fin/out.jsonl", "fin/a.txt"]) {
+      const r = cli(dir, ["--store", "S4", "run", "dbl.mjs", "--format", "files", "--input", "fin", "--out", out]);
+      expect([r.status, r.out, r.err]).toEqual([2, "", `cairn: --out ${out} is inside the input directory fin [E_USAGE]\n`]);
+      expect(readdirSync(dir).sort()).toEqual(before);
+    }
+  });
+
+  it("a path whose directory does not exist (or is a file): the E_STORE_IO its open gives (exit 1), but before the store is made; run and resume", () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "outdir"));
+    const before = readdirSync(dir).sort();
+    const cases: Array<[string, string]> = [
+      ["nodir/x", "cairn: cannot write nodir/x: ENOENT: no such file or directory [E_STORE_IO]\n"],
+      ["outdir/x/..", "cairn: cannot write outdir/x/..: ENOENT: no such file or directory [E_STORE_IO]\n"],
+      ["in.jsonl/x", "cairn: cannot write in.jsonl/x: ENOTDIR: not a directory [E_STORE_IO]\n"],
+    ];
+    for (const [out, err] of cases) {
+      const r = cli(dir, ["--store", "S4", "run", "dbl.mjs", "--input", "in.jsonl", "--out", out]);
+      expect([r.status, r.out, r.err]).toEqual([1, "", err]);
+      expect(readdirSync(dir).sort()).toEqual(before);
+    }
+    const j = cli(dir, ["--store", "S4", "--json", "run", "dbl.mjs", "--input", "in.jsonl", "--out", "nodir/x"]);
+    expect([j.status, JSON.parse(j.err)]).toEqual([1, { error: { code: "E_STORE_IO", message: "cannot write nodir/x: ENOENT: no such file or directory", details: { path: "nodir/x" } } }]);
+    expect(readdirSync(dir).sort()).toEqual(before);
+
+    // resume: refused before its run is looked for (a store that exists, a run that does not).
+    expect(cli(dir, ["--store", "S4", "run", "dbl.mjs", "--input", "in.jsonl", "--out", "outdir/o.jsonl"]).status).toBe(0);
+    const res = cli(dir, ["--store", "S4", "resume", "0123456789abcdef", "--out", "nodir/x"]);
+    expect([res.status, res.out, res.err]).toEqual([1, "", "cairn: cannot write nodir/x: ENOENT: no such file or directory [E_STORE_IO]\n"]);
+  });
+
+  it("a new file in an existing directory and /dev/stdout are still accepted", () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "outdir"));
+    const r = cli(dir, ["--store", "S4", "run", "dbl.mjs", "--input", "in.jsonl", "--out", "outdir/o.jsonl"]);
+    expect([r.status, r.err.split("\n").at(-2)]).toEqual([0, "cairn: wrote the ordered output to outdir/o.jsonl"]);
+    const s = cli(dir, ["--store", "S4", "--quiet", "run", "dbl.mjs", "--input", "in.jsonl", "--out", "/dev/stdout"]);
+    expect(s.status).toBe(0);
+    expect(s.out.startsWith('{"id":0,"output":{"n":2}}\n{"id":1,"output":{"n":4}}\n')).toBe(true);
+  });
+});
+
+describe("human output escapes the controls of user text (F3)", () => {
+  it("the failure lists of run, resume and runs show escape the EU id and message; --json keeps them", () => {
+    const dir = workDir();
+    writeFileSync(join(dir, "fail.mjs"), 'export default (x) => { throw new Error("boom\\x1b[31m\\x7f\\u2028\\x85 " + x.n); };\n');
+    writeFileSync(join(dir, "ids.jsonl"), `${JSON.stringify({ k: `a${NASTY}`, n: 1 })}\n`);
+    const args = ["--store", "S", "run", "fail.mjs", "--input", "ids.jsonl", "--id-field", "k", "--workers", "1", "--retries", "0"];
+    const line = `  id "a${NASTY_SHOWN}"  E_EU_THREW  boom${NASTY_SHOWN} 1`;
+    const failed = cli(dir, args);
+    expect(failed.status).toBe(1);
+    expect(failed.out).toContain(`failures (1 EU):\n${line}\n`);
+    const allowed = cli(dir, [...args, "--allow-failures"]);
+    expect(allowed.status).toBe(0);
+    expect(allowed.out).toContain(`failures (1 EU):\n${line}\n`);
+    const { runId, failures } = json<{ runId: string; failures: Array<{ id: string; message: string }> }>(cli(dir, ["--json", ...args, "--allow-failures"]));
+    expect(failures.map((f) => [f.id, f.message])).toEqual([[`a${NASTY}`, `boom${NASTY} 1`]]);
+    const resumed = cli(dir, ["--store", "S", "resume", runId]);
+    expect(resumed.status).toBe(0);
+    expect(resumed.out).toContain(`failures (1 EU):\n${line}\n`);
+    const show = cli(dir, ["--store", "S", "runs", "show", runId]);
+    expect(show.status).toBe(0);
+    expect(show.out.endsWith(`failures (1 EU):\n${line}\n`)).toBe(true);
+    for (const r of [failed, allowed, resumed, show]) expect(r.out).not.toMatch(RAW_CONTROL);
+  });
+
+  it("the --seed refusal and the seed of runs show escape DEL, C1 and U+2028 too", () => {
+    const dir = workDir();
+    const long = `\u007f\u0085${"a".repeat(300)}`;
+    const shown = `"\\u007f\\u0085${"a".repeat(38)}…"`;
+    const r = cli(dir, ["--store", "S", "run", "dbl.mjs", "--input", "in.jsonl", "--seed", long]);
+    expect([r.status, r.out, r.err]).toEqual([2, "", `cairn: invalid --seed ${shown}: must be 1..256 characters (Unicode code points), got 302 [E_USAGE]\n`]);
+    const j = cli(dir, ["--store", "S", "--json", "run", "dbl.mjs", "--input", "in.jsonl", "--seed", long]);
+    expect(jsonError(j).message).toBe(`invalid --seed ${shown}: must be 1..256 characters (Unicode code points), got 302`);
+
+    const ok = cli(dir, ["--store", "S", "--json", "run", "dbl.mjs", "--input", "in.jsonl", "--seed", `s${NASTY}`]);
+    expect(ok.status).toBe(0);
+    const show = cli(dir, ["--store", "S", "runs", "show", json<{ runId: string }>(ok).runId]);
+    expect(show.out).toContain(`, seed "s${NASTY_SHOWN}", max memory `);
+    expect(show.out).not.toMatch(RAW_CONTROL);
+  });
+
+  it("an input path in an error message is escaped on the human line, kept in the JSON error; escaped text is not escaped again", () => {
+    const dir = workDir();
+    const missing = `no${NASTY}.jsonl`;
+    const r = cli(dir, ["--store", "S", "run", "dbl.mjs", "--input", missing]);
+    expect([r.status, r.err]).toEqual([1, `cairn: input not found: no${NASTY_SHOWN}.jsonl [E_NOT_FOUND]\n`]);
+    const j = cli(dir, ["--store", "S", "--json", "run", "dbl.mjs", "--input", missing]);
+    expect(jsonError(j)).toEqual({ code: "E_NOT_FOUND", message: `input not found: ${missing}`, details: { file: missing, errno: "ENOENT" } });
+
+    const bad = `bad${NASTY}.jsonl`;
+    writeFileSync(join(dir, bad), '{"n":1}\n{bad\n');
+    const b = cli(dir, ["--store", "S", "--quiet", "run", "dbl.mjs", "--input", bad]);
+    expect([b.status, b.err]).toEqual([1, `cairn: bad${NASTY_SHOWN}.jsonl:2: record 1: invalid JSON: Expected property name or '}' in JSON at position 1 [E_INVALID_INPUT]\n`]);
+
+    // A name holding the text `\u001b` (a backslash, not ESC) is shown as it is.
+    const literal = cli(dir, ["--store", "S", "run", "dbl.mjs", "--input", "x\\u001b.jsonl"]);
+    expect(literal.err).toBe("cairn: input not found: x\\u001b.jsonl [E_NOT_FOUND]\n");
+  });
+});
+
+function jsonError(r: RunResult): Record<string, unknown> {
+  return (JSON.parse(r.err) as { error: Record<string, unknown> }).error;
+}
+
+describe("cairn verify names a finding's pulse once (F7)", () => {
+  it("a message that starts with its pulse is printed without the pulse column; --json keeps pulse and message", () => {
+    const dir = temps.make();
+    writeFileSync(join(dir, "in.jsonl"), Array.from({ length: 400 }, (_, i) => `{"n":${i}}\n`).join(""));
+    const store = join(dir, "store");
+    const run = cairn(["--store", store, "--json", "run", join(FIXTURES, "padded.mjs"), "--input", "in.jsonl", "--partitions", "1"], { cwd: dir });
+    expect(run.status).toBe(0);
+    const { runId } = json<{ runId: string }>(run);
+    const show = json<{ pulses: Array<{ records: string }> }>(cairn(["--store", store, "--json", "runs", "show", runId], { cwd: dir }));
+    // > 64 KiB: the pulse's records are a file of their own under objects/.
+    flipMiddleByte(objectFileOf(store, show.pulses[0]?.records as string));
+    const j = cairn(["--store", store, "--json", "verify", runId], { cwd: dir });
+    expect(j.status).toBe(1);
+    const report = json<{ problems: Array<{ code: string; pulse?: string; message: string }> }>(j);
+    const withPulse = report.problems.filter((p) => p.pulse === "0/0");
+    expect(withPulse.length).toBeGreaterThan(0);
+    expect(withPulse.every((p) => p.message.startsWith("pulse 0/0"))).toBe(true);
+    const human = cairn(["--store", store, "verify", runId], { cwd: dir });
+    expect(human.status).toBe(1);
+    const lines = human.out.split("\n");
+    expect(lines.slice(0, report.problems.length)).toEqual(report.problems.map((p) => `${p.code}  ${p.message}`));
+    expect(human.out).not.toContain("pulse 0/0  pulse 0/0");
+  });
+});
+
+describe("cairn wf compile names the snapshot's root (F7)", () => {
+  it("stored in the store (root cairn-wf-snapshot:<the digest>), the root that store roots lists", () => {
+    const dir = temps.make();
+    const c = cairn(["--store", "W", "wf", "compile", EXAMPLES], { cwd: dir });
+    expect(c.status).toBe(0);
+    const digest = c.out.trim().split("\n").pop() as string;
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(c.out.split("\n").slice(-3)).toEqual([`stored in the store (root cairn-wf-snapshot:${digest})`, digest, ""]);
+    expect(cairn(["--store", "W", "store", "roots"], { cwd: dir }).out).toContain(`cairn-wf-snapshot:${digest}  pin  ${digest}`);
+  });
+});
