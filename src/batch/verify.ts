@@ -21,12 +21,12 @@ import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { canonicalize } from "../core/canonical.js";
 import { canonicalText } from "./canonical-text.js";
 import { MerkleBuilder } from "../core/merkle.js";
-import type { Digest } from "../core/digest.js";
+import { isDigest, type Digest } from "../core/digest.js";
 import { deriveSeed } from "../core/prng.js";
 import type { Store } from "../store/store.js";
 import type { Receipt } from "../store/receipts.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
-import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, runReceiptStatus, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
+import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, runReceiptStatus, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import {
   checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, reportRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, type RunArtifactRole, type RunPlan,
 } from "./plan.js";
@@ -502,10 +502,29 @@ function receiptArtifactProblem(store: Store, digest: Digest): string | undefine
 }
 
 /**
+ * The first field of receipt `r` that is not shaped as a receipt records it, as the end of
+ * "… does not record …", or undefined: `inputs` and `outputs` lists of strings, `status` a
+ * string, `params` present. The store checks a receipt's catalog body only against its digest
+ * and action key, not its shape, so a forged but self-consistent row (its digest the hash of the
+ * new body, the same action key) can lack any of them: a `receipt_mismatch` finding, not a
+ * TypeError (before 2026-11-28, a run receipt without `outputs` ended verify with "undefined is
+ * not iterable").
+ */
+function receiptShapeProblem(r: Receipt): string | undefined {
+  const strings = (x: unknown): boolean => Array.isArray(x) && x.every((d) => typeof d === "string");
+  const value = (v: unknown, its: string): string => (v === undefined ? "it has none" : `${its} ${echoedJson(v)}`);
+  if (!strings(r.inputs)) return `a list of inputs: ${value(r.inputs, "its inputs are")}`;
+  if (!strings(r.outputs)) return `a list of outputs: ${value(r.outputs, "its outputs are")}`;
+  if (typeof r.status !== "string") return `a status: ${value(r.status, "its status is")}`;
+  if (r.params === undefined) return "its params: it has none";
+  return undefined;
+}
+
+/**
  * Pulse `p`'s receipt, which the manifest names and contains: found by its digest, its catalog
  * body and its stored artifact intact (the store re-hashes both), and recording function →
  * slice ⇒ records (and attempt log) with this run's params. Each failure is a `receipt_mismatch` finding; the receipt is returned when it could
- * be read (the attempt-log checks use it), else undefined. A receipt deleted from the catalog
+ * be read and is shaped as a receipt (`receiptShapeProblem`; the attempt-log checks use it), else undefined. A receipt deleted from the catalog
  * (`pruneReceipt`) names its remedy: with the manifest and report roots unpinned, `resume`
  * executes a pulse it finds no receipt for again and records its receipt (which restores the
  * run only when the pulse gives the same records again: not after a timeout or a worker crash,
@@ -536,6 +555,11 @@ function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: Manifest
         : `pulse ${name}: the stored artifact of receipt ${p.receipt} ${ARTIFACT_LOSS_TEXT[loss]}: the catalog still holds the receipt, so resume reuses the pulse and does not store it again; for a run that verifies, run the same cairn run command into a new store (--store <dir>)`;
     add({ code: "receipt_mismatch", pulse: name, message });
   }
+  const shape = receiptShapeProblem(r);
+  if (shape !== undefined) {
+    add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record ${shape}` });
+    return undefined; // nothing it records can be compared (the attempt-log checks skip it, as an unreadable one)
+  }
   if (r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
     add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
   }
@@ -549,11 +573,13 @@ function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: Manifest
  * artifact intact, and what it records the pinned manifest `m` (digest `manifest`): its
  * outputs the manifest's output artifact and the manifest itself, its status the manifest's
  * run status (`runReceiptStatus`: "failed" when EUs failed without allowFailures, else "succeeded").
+ * A receipt not shaped as one (`receiptShapeProblem`) is one finding, and nothing else is compared.
  * Each failure is one `receipt_mismatch` finding: a manifest forged and pinned in place of the
  * one the run recorded (changing what nothing else re-derives without --reexecute: resource
  * figures, attempts, failure messages, the reduce value) is caught here unless the receipt was
- * re-recorded for it as well. Such a manifest, and a run receipt whose stored artifact is
- * deleted, name the remedy: with the manifest and report roots unpinned, `resume` rebuilds the
+ * re-recorded for it as well. Such a manifest (only when the digest the receipt records reads
+ * back as a manifest of this run, `recordedManifestProblem`: else the receipt itself is suspect,
+ * and no remedy is named), and a run receipt whose stored artifact is deleted, name the remedy: with the manifest and report roots unpinned, `resume` rebuilds the
  * manifest from the committed pulses and records the run receipt again (storing its artifact
  * again). One that is not in the store is a `run_receipt_not_recorded`
  * note, not a finding: runs finished before 2026-11-26 (commit d3b1144) recorded none, and
@@ -586,13 +612,27 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, manifest: D
       loss === undefined ? `the stored artifact of the run receipt ${r.digest} cannot be read: ${stored}` : `the stored artifact of the run receipt ${r.digest} ${ARTIFACT_LOSS_TEXT[loss]}. To store it again: ${remedy}`;
     add({ code: "receipt_mismatch", message });
   }
+  const shape = receiptShapeProblem(r);
+  if (shape !== undefined) {
+    add({ code: "receipt_mismatch", message: `the run receipt ${r.digest} does not record ${shape}` });
+    return;
+  }
   const [recordedOutput, recordedManifest] = r.outputs;
   const status = runReceiptStatus(m);
   if (recordedManifest !== manifest) {
     const output = m.output.artifact === recordedOutput ? "" : `, whose output is ${m.output.artifact}`;
+    const recorded = `the run receipt ${r.digest} records manifest ${recordedManifest ?? "<none>"} and output ${recordedOutput ?? "<none>"}; the manifest pinned for run ${runId} is ${manifest}${output}`;
+    // The remedy unpins the pinned manifest: given only when the receipt names a manifest of
+    // this run, which resume then rebuilds. A receipt naming anything else is itself suspect:
+    // following the remedy would unpin the run's genuine manifest, and resume would then fail
+    // with E_CONFLICT recording the run receipt, leaving the run unpinned.
+    const notOwn = recordedManifestProblem(store, runId, planDigest, recordedManifest);
     add({
       code: "receipt_mismatch",
-      message: `the run receipt ${r.digest} records manifest ${recordedManifest ?? "<none>"} and output ${recordedOutput ?? "<none>"}; the manifest pinned for run ${runId} is ${manifest}${output} (a manifest pinned in place of the one the run recorded). To pin the run's own again: ${remedy}`,
+      message:
+        notOwn === undefined
+          ? `${recorded} (a manifest pinned in place of the one the run recorded). To pin the run's own again: ${remedy}`
+          : `${recorded}; the run receipt names no manifest of run ${runId} (${notOwn}), so it is itself suspect (re-recorded or forged in the catalog) and no remedy unpins the pinned manifest: compare the pinned manifest with the run's own records; cairn verify ${runId} --reexecute re-derives its outputs`,
     });
   } else if (recordedOutput !== m.output.artifact || r.outputs.length !== 2) {
     add({
@@ -605,6 +645,43 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, manifest: D
       message: `the run receipt ${r.digest} records status ${r.status}; the manifest ${manifest} pinned for run ${runId} gives status ${status} (${m.counts.failed} failed EUs, allowFailures ${String(m.config.allowFailures)})`,
     });
   }
+}
+
+/**
+ * Why `recorded` (the manifest digest a run receipt records, one other than the pinned manifest)
+ * is not a manifest of run `runId` with its pinned plan `planDigest`, or undefined when it is:
+ * in the store, readable (at most MAX_MANIFEST_BYTES), JSON shaped like a manifest
+ * (`manifestShapeProblem`), of this run (`foreignManifestProblem`) and naming the pinned plan.
+ * Only then is the pinned manifest the suspect one, and unpinning it and resuming (which
+ * rebuilds the manifest the receipt records) the remedy.
+ */
+function recordedManifestProblem(store: Store, runId: string, planDigest: Digest, recorded: string | undefined): string | undefined {
+  if (recorded === undefined) return "it records none";
+  if (!isDigest(recorded)) return `${echoedJson(recorded)} is not a digest`;
+  let text: string;
+  try {
+    const size = store.stat(recorded).size;
+    if (size > MAX_MANIFEST_BYTES) return `${recorded} is ${size} bytes, more than a manifest (${MAX_MANIFEST_BYTES})`;
+    text = store.get(recorded).toString("utf8");
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+    const loss = err.code === ErrorCode.NOT_FOUND ? artifactLoss(store, recorded) : undefined;
+    if (loss !== undefined) return `${recorded} ${ARTIFACT_LOSS_TEXT[loss]}`;
+    return err.code === ErrorCode.NOT_FOUND ? `${recorded} is not in the store` : `${recorded} cannot be read: ${err.message}`;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `${recorded} is not JSON`;
+  }
+  const shape = manifestShapeProblem(value);
+  if (shape !== undefined) return `${recorded} is not a run manifest: ${shape}`;
+  const foreign = foreignManifestProblem(value as Manifest, runId);
+  if (foreign !== undefined) return `${recorded} is not this run's: ${foreign}`;
+  const named = (value as Manifest).plan;
+  if (named !== planDigest) return `${recorded} names the plan ${named}, not the run's pinned plan ${planDigest}`;
+  return undefined;
 }
 
 /**

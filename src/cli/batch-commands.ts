@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
-import { escapeControls, printableJsonText } from "../core/describe.js";
+import { escapeControls, escapeControlsByLine, printableJsonText } from "../core/describe.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { refuseDirectoryOut, refuseMissingOutDirectory, resumeNamingOut, runNamingOut, runOutExclusions, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/verify.js";
@@ -118,9 +118,14 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${groupDigits(n)} ${n === 1 ? one : many}`;
 }
 
+/**
+ * `s` on one line for a human summary: newlines shown as ` ⏎ `, cut past `max` characters, and
+ * every other character a terminal would not show as itself (ESC, DEL, C1, U+2028…) escaped
+ * (describe.ts `escapeControls`): a failure message, a reduce value.
+ */
 function oneLine(s: string, max = SHOWN_MESSAGE_CHARS): string {
   const flat = s.replace(/\r?\n/g, " ⏎ ");
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+  return escapeControls(flat.length > max ? `${flat.slice(0, max)}…` : flat);
 }
 
 /**
@@ -129,7 +134,7 @@ function oneLine(s: string, max = SHOWN_MESSAGE_CHARS): string {
  * display time (describe.ts `escapeControls`); the stored records and --json keep the real text.
  */
 function failureLine(f: { id: unknown; code: string; message: string }): string {
-  return `  id ${escapeControls(canonicalize(f.id))}  ${f.code}  ${escapeControls(oneLine(f.message))}`;
+  return `  id ${escapeControls(canonicalize(f.id))}  ${f.code}  ${oneLine(f.message)}`;
 }
 
 /**
@@ -466,7 +471,7 @@ export function resumeCommand(): Command {
  */
 function verifyLine(f: { code: string; pulse?: string; message: string }): string {
   const named = f.pulse !== undefined && f.message.startsWith(`pulse ${f.pulse}`) && /^(?:$|[:\s'])/.test(f.message.slice(`pulse ${f.pulse}`.length));
-  return `${f.code}${f.pulse === undefined || named ? "" : `  pulse ${f.pulse}`}  ${f.message}`;
+  return `${f.code}${f.pulse === undefined || named ? "" : `  pulse ${f.pulse}`}  ${escapeControlsByLine(f.message)}`;
 }
 
 /**
@@ -610,7 +615,7 @@ interface RunRow {
 
 function runRow(s: RunSummary): RunRow {
   const row: RunRow = { cells: summaryCells(s) };
-  if (s.error !== undefined) row.warning = `cairn: run ${s.runId}: ${s.error.message} [${s.error.code}]\n`;
+  if (s.error !== undefined) row.warning = `cairn: run ${s.runId}: ${escapeControlsByLine(s.error.message)} [${s.error.code}]\n`;
   return row;
 }
 
@@ -712,7 +717,7 @@ export async function printRunsTable(store: Store, out: Output, heldRows = MAX_H
 function configLine(c: RunConfig): string {
   return [
     `format ${c.format}`,
-    `id field ${c.idField ?? "(record index)"}`,
+    `id field ${c.idField === null ? "(record index)" : tableCell(c.idField)}`,
     `partitions ${c.partitions}`,
     `pulse size ${c.pulseSize}`,
     `workers ${c.workers}`,
@@ -751,7 +756,7 @@ function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: str
   out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
   out.line(`plan: ${planDigest}`);
   if (done !== undefined) out.line(`manifest: ${done.digest}`);
-  out.line(`function: ${plan.function.name} ${plan.function.artifact}`);
+  out.line(`function: ${tableCell(plan.function.name)} ${plan.function.artifact}`);
   out.line(`input: ${plan.input.artifact} (${plan.input.format}${m === undefined ? "" : `, ${plural(m.input.records, "record")}`})`);
   out.line(`config: ${configLine(plan.config)}`);
   if (m === undefined) return;

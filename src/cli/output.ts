@@ -3,7 +3,7 @@
  * lines. Notes (confirmations, summaries) are human-only and --quiet drops them. Errors go
  * to stderr. Color is used only on a TTY and never when NO_COLOR is set.
  */
-import { escapeControls } from "../core/describe.js";
+import { escapeControlsByLine } from "../core/describe.js";
 import { isCairnError } from "../core/errors.js";
 
 export interface GlobalOptions {
@@ -125,7 +125,7 @@ export function errorJson(code: string, message: string, details?: unknown): { e
 
 /**
  * Prints an error to stderr: `cairn: <message> [<code>]` (the message's control characters
- * escaped), or one JSON object with --json.
+ * escaped, its lines kept), or one JSON object with --json.
  */
 export function printError(err: unknown, json: boolean, stream: Sink = process.stderr): void {
   let code: string;
@@ -143,10 +143,11 @@ export function printError(err: unknown, json: boolean, stream: Sink = process.s
   }
   const prefix = colorEnabled(stream) ? "\u001b[31mcairn:\u001b[0m" : "cairn:";
   // A message may quote user text (an input path, a module's error): every character a terminal
-  // would not show as itself (ESC, DEL, C1, U+2028, a newline…) is escaped on the human line
-  // (describe.ts `escapeControls`: text already escaped, such as `\u001b`, is left as it is);
-  // the JSON error keeps the message as it is.
-  stream.write(`${prefix} ${escapeControls(message)} [${code}]\n`);
+  // would not show as itself (ESC, DEL, C1, U+2028, a carriage return…) is escaped on the human
+  // line (describe.ts `escapeControlsByLine`: text already escaped, such as `\u001b`, is left as
+  // it is); the lines of a message written as several (an E_NONDETERMINISTIC diff) are kept. The
+  // JSON error keeps the message as it is.
+  stream.write(`${prefix} ${escapeControlsByLine(message)} [${code}]\n`);
 }
 
 /** Shortens a digest for dense human output: `sha256:0123456789ab…`. */

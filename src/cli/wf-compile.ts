@@ -35,6 +35,7 @@ import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync, t
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, isCairnError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
+import { escapeControlsByLine } from "../core/describe.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { FORMAT_FILE } from "../store/layout.js";
@@ -107,7 +108,9 @@ async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): 
   const r = await compileWorkflows(paths);
   if (r.diagnostics.length > 0 || r.content === undefined) {
     if (out.json) out.line(JSON.stringify({ ok: false, errors: r.diagnostics }, null, 2));
-    else for (const d of r.diagnostics) process.stderr.write(`cairn: ${formatDiagnostic(d)}\n`);
+    // A diagnostic quotes the declaration (its file name, keys): printed for a terminal, each line
+    // with its control characters escaped (describe.ts `escapeControlsByLine`), as `printError` does.
+    else for (const d of r.diagnostics) process.stderr.write(`cairn: ${escapeControlsByLine(formatDiagnostic(d))}\n`);
     printError(new CairnError(ErrorCode.COMPILE_FAILED, `${r.diagnostics.length} compile error${r.diagnostics.length === 1 ? "" : "s"}`, { errors: r.diagnostics.length }), out.json);
     process.exitCode = 1;
     return;

@@ -84,6 +84,15 @@ export function escapeControls(s: string): string {
 }
 
 /**
+ * `escapeControls` of each line of `s`, the lines kept: for a message that is several lines on
+ * purpose (an E_NONDETERMINISTIC diff: `…:\n  run:   …\n  audit: …`), printed for a terminal.
+ * A carriage return, tab or other control inside a line is escaped as usual.
+ */
+export function escapeControlsByLine(s: string): string {
+  return s.split("\n").map(escapeControls).join("\n");
+}
+
+/**
  * JSON text as `JSON.stringify` writes it with DEL, C1 controls and U+2028/2029 escaped too
  * (`\u007f`, `\u0085`, `\u2028`), which it leaves as they are: still JSON for the same value,
  * now printable on one line. `canonical.ts` quotes a JSONPath's member names with it.

@@ -25,12 +25,18 @@ import { MAX_UNREADABLE_LEAF_BYTES, verifyRun, verifyRunCapped, type VerifyProbl
 import { checkInputCoverage } from "../../src/batch/verify-input.js";
 import { RUN_RECEIPT_KIND, type Manifest } from "../../src/batch/manifest.js";
 import { loadPlan } from "../../src/batch/plan.js";
-import type { Digest } from "../../src/core/digest.js";
-import { Scratch, fixture, manifestOf, repinManifest } from "./fixtures/engine-helpers.js";
+import { canonicalize } from "../../src/core/canonical.js";
+import { digestToBytes, sha256, type Digest } from "../../src/core/digest.js";
+import { actionKey, type Params } from "../../src/store/receipts.js";
+import { Scratch, expectCairnError, fixture, manifestOf, repinManifest, tamperCatalog } from "./fixtures/engine-helpers.js";
 import { cairn, json } from "../cli/helpers.js";
 
 const scratch = new Scratch();
-afterAll(() => scratch.cleanup());
+const reopened: Store[] = [];
+afterAll(() => {
+  for (const s of reopened) s.close();
+  scratch.cleanup();
+});
 
 type Pulse = Manifest["pulses"][number];
 
@@ -371,5 +377,101 @@ describe("the run receipt's stored artifact deleted (2026-11-28)", () => {
     store.unpin(`run:${id}:report`);
     expect((await resume(store, id)).manifestDigest).toBe(manifestDigest);
     expect((await verifyRun(store, id, { reexecute: true })).problems).toEqual([]);
+  });
+});
+
+/**
+ * Rewrites the catalog row of receipt `d` with its body edited by `edit`: a forged but
+ * self-consistent row (its digest the SHA-256 of the new canonical body, its action key the new
+ * body's — unchanged unless `edit` changes program, inputs or params; the store's read checks
+ * these, not the body's shape), and stores the new body as the
+ * receipt's artifact too (so that only the body's shape is wrong). Returns the reopened store
+ * and the new digest.
+ */
+function forgeReceiptRow(store: Store, dir: string, d: Digest, edit: (body: Record<string, unknown>) => void): { store: Store; digest: Digest } {
+  let text = "";
+  const s = tamperCatalog(
+    store,
+    dir,
+    (db) => {
+      const row = db.prepare("SELECT body FROM receipts WHERE digest = ?").get(digestToBytes(d)) as { body: string };
+      const body = JSON.parse(row.body) as Record<string, unknown>;
+      edit(body);
+      text = canonicalize(body);
+      const key = actionKey(body.program as Digest, body.inputs as Digest[], body.params as Params);
+      expect(db.prepare("UPDATE receipts SET body = ?, digest = ?, action_key = ? WHERE digest = ?").run(text, digestToBytes(sha256(text)), digestToBytes(key), digestToBytes(d)).changes).toBe(1);
+    },
+    reopened,
+  );
+  const digest = s.putBytes(Buffer.from(text, "utf8")).digest;
+  expect(digest).toBe(sha256(text));
+  return { store: s, digest };
+}
+
+describe("a receipt row forged without what a receipt records (2026-11-28)", () => {
+  it("the run receipt without outputs, or with a status that is not a string: receipt_mismatch, not a TypeError (before: \"undefined is not iterable\")", async () => {
+    const { store, dir, id, runReceipt } = await finished();
+    const a = forgeReceiptRow(store, dir, runReceipt, (b) => {
+      delete b.outputs;
+    });
+    expect((await verifyRun(a.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${a.digest} does not record a list of outputs: it has none` }]);
+    const b = forgeReceiptRow(a.store, dir, a.digest, (body) => {
+      body.outputs = [1, 2];
+    });
+    expect((await verifyRun(b.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${b.digest} does not record a list of outputs: its outputs are [1,2]` }]);
+    const c = forgeReceiptRow(b.store, dir, b.digest, (body) => {
+      body.outputs = [];
+      body.status = 0;
+    });
+    expect((await verifyRun(c.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${c.digest} does not record a status: its status is 0` }]);
+  });
+
+  it("a pulse receipt without inputs or outputs (named by a manifest re-pinned for it): receipt_mismatch, not a TypeError", async () => {
+    const { store, dir, id, m } = await finished();
+    const p = m.pulses[1] as Pulse;
+    const name = nameOf(p);
+    let s = store;
+    const forgeries: Array<[string, string, (b: Record<string, unknown>) => void]> = [
+      ["inputs", "its inputs are null", (b) => (b.inputs = null)],
+      ["outputs", "it has none", (b) => {
+        b.inputs = [p.slice];
+        delete b.outputs;
+      }],
+    ];
+    for (const [field, shown, edit] of forgeries) {
+      const f = forgeReceiptRow(s, dir, (manifestOf(s, id).pulses[1] as Pulse).receipt, edit);
+      s = f.store;
+      const cur = manifestOf(f.store, id);
+      repinManifest(f.store, id, { ...cur, pulses: cur.pulses.map((q, k) => (k === 1 ? { ...q, receipt: f.digest } : q)) });
+      const rep = await verifyRun(f.store, id);
+      expect(rep.problems.filter((x) => x.code === "receipt_mismatch")).toEqual([
+        { code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${f.digest} does not record a list of ${field}: ${shown}` },
+      ]);
+    }
+  });
+});
+
+describe("a run receipt re-recorded naming no manifest of the run (2026-11-28)", () => {
+  it("naming the plan, or a digest not in the store: receipt_mismatch without the unpin remedy (following it would unpin the run's genuine manifest, and resume fail with E_CONFLICT)", async () => {
+    const { store, id, m, manifestDigest } = await finished();
+    const plan = loadPlan(store, id).planDigest;
+    const suspect = `so it is itself suspect (re-recorded or forged in the catalog) and no remedy unpins the pinned manifest: compare the pinned manifest with the run's own records; cairn verify ${id} --reexecute re-derives its outputs`;
+    const rr = rerecord(store, m, [m.output.artifact, plan], "succeeded");
+    const want = (r: Digest, named: Digest, why: string): VerifyProblem => ({
+      code: "receipt_mismatch",
+      message: `the run receipt ${r} records manifest ${named} and output ${m.output.artifact}; the manifest pinned for run ${id} is ${manifestDigest}; the run receipt names no manifest of run ${id} (${why}), ${suspect}`,
+    });
+    const rep = await verifyRun(store, id);
+    expect(rep.problems).toEqual([want(rr, plan, `${plan} is not a run manifest: it lacks counts, failures, output, plan, pulses, reduce, runId, version`)]);
+    expect(rep.problems[0]?.message).not.toContain("unpin run:");
+    // An artifact deleted from the store (one never stored cannot be recorded).
+    const gone = store.putBytes(Buffer.from("no manifest\n")).digest;
+    const rr2 = rerecord(store, m, [m.output.artifact, gone], "succeeded");
+    store.delete(gone);
+    expect((await verifyRun(store, id)).problems).toEqual([want(rr2, gone, `${gone} is deleted from the store (tombstoned)`)]);
+    // What the remedy would have done: the run's genuine manifest unpinned, and resume refused.
+    store.unpin(`run:${id}:manifest`);
+    store.unpin(`run:${id}:report`);
+    await expectCairnError(resume(store, id), ErrorCode.CONFLICT);
   });
 });

@@ -1,10 +1,13 @@
 /**
  * UAT findings of the CLI (session 5), through the BUILT cli (CAIRN_TEST_CLI):
  *  - F2/F6: every `--out` refusal of `cairn run` that the arguments alone decide (the input file,
- *    through a symlink or a hard link; inside a `files` input directory; a directory that does
- *    not exist) is E_USAGE (exit 2) before the store is opened or created;
+ *    through a symlink or a hard link; inside a `files` input directory) is E_USAGE (exit 2), and
+ *    a directory that does not exist the E_STORE_IO its open gives, before the store is opened
+ *    or created;
  *  - F3: human output escapes the terminal controls of user text (failure lists, the seed, paths
- *    in error messages); --json keeps the real text;
+ *    in error messages, runs show's function name, id field and reduce value, verify's findings,
+ *    wf compile's diagnostics), keeping the lines of a message written as several; --json keeps
+ *    the real text;
  *  - F7: `cairn verify` does not name a pulse twice; `cairn wf compile` names the real root.
  */
 import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -154,6 +157,54 @@ describe("human output escapes the controls of user text (F3)", () => {
     // A name holding the text `\u001b` (a backslash, not ESC) is shown as it is.
     const literal = cli(dir, ["--store", "S", "run", "dbl.mjs", "--input", "x\\u001b.jsonl"]);
     expect(literal.err).toBe("cairn: input not found: x\\u001b.jsonl [E_NOT_FOUND]\n");
+  });
+});
+
+describe("human output escapes the controls of user text, second pass (UAT 2, review 2)", () => {
+  it("an audit's E_NONDETERMINISTIC error keeps its lines (run: / audit:), each escaped", () => {
+    const dir = workDir();
+    writeFileSync(join(dir, "count.mjs"), 'let c = 0;\nexport default (x) => ({ n: x.n, c: c++, s: "\\x7f" });\n');
+    const r = cli(dir, ["--store", "S", "--quiet", "run", "count.mjs", "--input", "in.jsonl", "--workers", "1", "--audit-rate", "1"]);
+    expect(r.status).toBe(1);
+    expect(r.err).toMatch(/^cairn: audit of pulse \d+\/\d+ found a nondeterministic result at EU \d+:\n {2}run: {3}\{.*\\u007f.*\}\n {2}audit: \{.*\\u007f.*\} \[E_NONDETERMINISTIC\]\n$/);
+    expect(r.err).not.toMatch(RAW_CONTROL);
+  });
+
+  it("runs show escapes the function name, the id field and the reduce value; verify --reexecute its findings", () => {
+    const dir = workDir();
+    const mod = `m${NASTY}.mjs`;
+    // The output depends on a file (the sandbox does not stop fs reads): changed before verify.
+    const flag = join(dir, "flag.txt");
+    writeFileSync(flag, "1");
+    writeFileSync(
+      join(dir, mod),
+      `import { readFileSync } from "node:fs";\nexport default () => ({ s: "v\\x1b[31m\\x7f\\u2028\\x85" + readFileSync(${JSON.stringify(flag)}, "utf8") });\nexport const initial = "";\nexport function reduce(a, o) { return o.s; }\n`,
+    );
+    writeFileSync(join(dir, "ids.jsonl"), `${JSON.stringify({ [`k${NASTY}`]: 1, n: 1 })}\n${JSON.stringify({ [`k${NASTY}`]: 2, n: 2 })}\n`);
+    const ran = cli(dir, ["--store", "S", "--json", "run", mod, "--input", "ids.jsonl", "--id-field", `k${NASTY}`, "--workers", "1", "--partitions", "1"]);
+    expect(ran.status).toBe(0);
+    const { runId } = json<{ runId: string }>(ran);
+    const show = cli(dir, ["--store", "S", "runs", "show", runId]);
+    expect(show.status).toBe(0);
+    expect(show.out).toContain(`function: "m${NASTY_SHOWN}.mjs" sha256:`);
+    expect(show.out).toContain(`id field "k${NASTY_SHOWN}", partitions 1`);
+    expect(show.out).toContain(`reduce: "v${NASTY_SHOWN}1"`);
+    expect(show.out).not.toMatch(RAW_CONTROL);
+    writeFileSync(flag, "2");
+    const v = cli(dir, ["--store", "S", "verify", runId, "--reexecute"]);
+    expect(v.status).toBe(1);
+    expect(v.out).toMatch(/^reexecution_mismatch {2}pulse 0\/0: .*\n {2}stored: {6}.*\\u007f/m);
+    expect(v.out).not.toMatch(RAW_CONTROL);
+  });
+
+  it("wf compile's diagnostics escape the declaration's keys and file name", () => {
+    const dir = temps.make();
+    const file = `w${NASTY}.yaml`;
+    writeFileSync(join(dir, file), `schema: x\n"a${NASTY}": 1e400\n`);
+    const c = cairn(["wf", "compile", file], { cwd: dir });
+    expect(c.status).toBe(1);
+    expect(c.err).toContain(`cairn: w${NASTY_SHOWN}.yaml: a${NASTY_SHOWN}: `);
+    expect(c.err).not.toMatch(RAW_CONTROL);
   });
 });
 
