@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { codePointCount } from "../core/echo.js";
+import { codePointCount, codePointsOver } from "../core/echo.js";
 import { hasLoneSurrogate } from "../core/lone-surrogate.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
@@ -114,14 +114,6 @@ function int(c: RunConfigInput, key: keyof RunConfigInput, dflt: number, min: nu
   return n;
 }
 
-/** Whether `s` has more than `max` code points (counted only up to 2 × `max` code units: past that it has). */
-export function codePointsOver(s: string, max: number): boolean {
-  if (s.length <= max) return false;
-  if (s.length > 2 * max) return true;
-  let n = 0;
-  for (const _ of s) n++;
-  return n > max;
-}
 
 /**
  * Why `seed` cannot be a run seed, as the end of a message (`seed <problem>`, `invalid --seed

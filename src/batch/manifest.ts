@@ -22,7 +22,7 @@ import { MAX_EDGE_NODES } from "../store/edges.js";
 import { MAX_BUFFERED_GET_BYTES } from "../store/layout.js";
 import type { EUId } from "./input/types.js";
 import type { AttemptLog, PulseResult } from "./pulse.js";
-import { ENGINE_NAME, ENGINE_VERSION, RUN_ID_HEX_CHARS, checkRunId, manifestRoot, readRunArtifact, reportRoot, type RunPlan } from "./plan.js";
+import { ENGINE_NAME, ENGINE_VERSION, RUN_ID_HEX_CHARS, checkRunId, manifestRoot, readRunArtifact, unpinAndResume, type RunPlan } from "./plan.js";
 import { checkStore } from "./api-checks.js";
 import type { RunConfig } from "./config.js";
 
@@ -392,7 +392,7 @@ export function requireReadableManifest(store: Store, runId: string, digest: Dig
   if (size <= limit) return;
   throw new CairnError(
     ErrorCode.LIMIT_EXCEEDED,
-    `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`,
+    `run ${runId}: its manifest ${digest} is ${size} bytes, more than the ${limit}-byte limit of a manifest (what can be read back into memory); builds before 2026-11-26 stored manifests of any size. To write it again, bounded, from the run's committed pulses: ${unpinAndResume(runId)}`,
     { runId, digest, bytes: size, limit, root: manifestRoot(runId) },
   );
 }

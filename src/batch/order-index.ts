@@ -13,7 +13,7 @@ import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
 import { canonicalBytes } from "../core/canonical.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { printableJson } from "../core/describe.js";
-import { isEchoCut } from "../core/echo.js";
+import { codePointsOver } from "../core/echo.js";
 import type { EUId, EURecord } from "./input/types.js";
 import { recordPlace, type RecordLocation } from "./input/ids.js";
 import { LEAF_HASH_BYTES } from "./leaves.js";
@@ -158,7 +158,7 @@ export class OrderIndex {
             file: r.source.file,
             line: r.source.line ?? null,
             index: r.index,
-            id: typeof r.id === "string" && isEchoCut(r.id) ? quoted : r.id,
+            id: typeof r.id === "string" && codePointsOver(r.id) ? quoted : r.id,
             first: first.idx,
             second: r.index,
           });

@@ -112,8 +112,17 @@ const OWN_ROOT: ReadonlySet<RunArtifactRole> = new Set(["plan", "manifest", "run
  * and resume, which reads the input again, stores it again as it reuses the pulse (pulse.ts
  * `restoreSlice`).
  */
+/**
+ * The commands that make `resume` write run `runId`'s manifest again from its committed pulses
+ * (executing a pulse whose records, attempt log or receipt it does not find): the remedy the
+ * manifest, verify and lost-artifact messages name.
+ */
+export function unpinAndResume(runId: string): string {
+  return `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
+}
+
 export function lostRunArtifactRemedy(runId: string, role: RunArtifactRole): string {
-  const unpinResume = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId}`;
+  const unpinResume = unpinAndResume(runId);
   switch (role) {
     case "plan":
       return "To store it again, run the same cairn run command again (the same input, function and options make the same plan; the run goes on from its committed pulses)";

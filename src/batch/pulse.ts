@@ -40,7 +40,7 @@
 import { canonicalize } from "../core/canonical.js";
 import { canonicalText } from "./canonical-text.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
-import { echoed, echoedJson, isEchoCut } from "../core/echo.js";
+import { codePointsOver, echoed, echoedJson } from "../core/echo.js";
 import { deriveSeed } from "../core/prng.js";
 import { Hasher, sha256, type Digest } from "../core/digest.js";
 import type { Store } from "../store/store.js";
@@ -477,7 +477,7 @@ export function shown(s: string): string {
  */
 function nondeterministicDetails(eu: WorkEU, first: string, second: string): Record<string, unknown> {
   const d: Record<string, unknown> = {
-    id: typeof eu.id === "string" && isEchoCut(eu.id) ? echoedJson(eu.id) : eu.id,
+    id: typeof eu.id === "string" && codePointsOver(eu.id) ? echoedJson(eu.id) : eu.id,
     first: echoed(first, MAX_SHOWN_OUTPUT_CHARS),
     second: echoed(second, MAX_SHOWN_OUTPUT_CHARS),
   };

@@ -28,7 +28,7 @@ import type { Receipt } from "../store/receipts.js";
 import { CONTAINS_EDGE_TYPE } from "../store/gc.js";
 import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts, isAttemptLog, manifestShapeProblem, requireOwnManifest, requireReadableManifest, runReceiptStatus, MAX_INLINE_ATTEMPTS_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_FAILURES, type Manifest, type ManifestPulse } from "./manifest.js";
 import {
-  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, reportRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, type RunArtifactRole, type RunPlan,
+  checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, unpinAndResume, type RunArtifactRole, type RunPlan,
 } from "./plan.js";
 import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
 import { describeArgument } from "../core/describe.js";
@@ -541,7 +541,7 @@ function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: Manifest
   } catch (err) {
     if (!isCairnError(err)) throw err;
     const message = err.code === ErrorCode.NOT_FOUND
-      ? `pulse ${name}: receipt ${p.receipt} is not in the store (deleted from its catalog, or never recorded): nothing records that the pulse's records came from its slice. To record it again, execute its pulse again: cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId} (resume executes again a pulse whose receipt it does not find, and records its receipt; this restores the run when its pulse gives the same records again)`
+      ? `pulse ${name}: receipt ${p.receipt} is not in the store (deleted from its catalog, or never recorded): nothing records that the pulse's records came from its slice. To record it again, execute its pulse again: ${unpinAndResume(runId)} (resume executes again a pulse whose receipt it does not find, and records its receipt; this restores the run when its pulse gives the same records again)`
       : `pulse ${name}: receipt ${p.receipt} cannot be read: ${err.message}`;
     add({ code: "receipt_mismatch", pulse: name, message });
     return undefined;
@@ -604,7 +604,7 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, manifest: D
   }
   // The remedy of a run receipt deleted from the store and of a manifest pinned in place of the
   // run's: resume rebuilds the manifest from the committed pulses and records the run receipt.
-  const remedy = `cairn store unpin ${manifestRoot(runId)} and cairn store unpin ${reportRoot(runId)}, then cairn resume ${runId} (resume rebuilds the manifest from the run's committed pulses and records the run receipt again)`;
+  const remedy = `${unpinAndResume(runId)} (resume rebuilds the manifest from the run's committed pulses and records the run receipt again)`;
   const stored = receiptArtifactProblem(store, r.digest);
   if (stored !== undefined) {
     const loss = artifactLoss(store, r.digest);

@@ -587,8 +587,6 @@ const RUNS_HEADER = ["RUN", "STATE", "STATUS", "TOTAL/FAILED", "INPUT", "FUNCTIO
 
 // eslint-disable-next-line no-control-regex -- control characters are what is escaped
 const CONTROL_CHAR_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-/** The ones JSON.stringify leaves as they are. */
-const UNESCAPED_CONTROL_RE = /[\u007f-\u009f\u2028\u2029]/g;
 
 /**
  * A `runs ls` cell as printed: as it is, unless it holds a control character (a newline, a
@@ -598,7 +596,7 @@ const UNESCAPED_CONTROL_RE = /[\u007f-\u009f\u2028\u2029]/g;
  */
 export function tableCell(s: string): string {
   if (!CONTROL_CHAR_RE.test(s) && !s.startsWith('"')) return s;
-  return JSON.stringify(s).replace(UNESCAPED_CONTROL_RE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return printableJsonText(JSON.stringify(s));
 }
 
 /** A run's row; STATUS is `unreadable` for a run whose plan, report or manifest cannot be read. */

@@ -33,11 +33,15 @@ function measure(s: string, max: number): { end: number; count: number } {
 }
 
 /**
- * Whether `echoed(s, max)` cuts `s` (it has more than `max` code points): the error details that
- * carry an id as it is, or quoted cut when it is long, ask this.
+ * Whether `s` has more than `max` code points (scanned only between `max` and 2 × `max` code
+ * units: past that it has): the seed and function-name limits (batch/config.ts,
+ * batch/api-checks.ts), and whether `echoed(s, max)` cuts `s` (the error details that carry an id
+ * as it is, or quoted cut when it is long).
  */
-export function isEchoCut(s: string, max = MAX_ECHOED_CHARS): boolean {
-  return s.length > max && measure(s, max).end < s.length;
+export function codePointsOver(s: string, max = MAX_ECHOED_CHARS): boolean {
+  if (s.length <= max) return false;
+  if (s.length > 2 * max) return true;
+  return measure(s, max).end < s.length;
 }
 
 /** The number of Unicode code points of `s` (`measure`): what the messages call characters. */

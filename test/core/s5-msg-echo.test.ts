@@ -1,6 +1,6 @@
 /**
  * `echoed` / `echoedJson` state a cut value's length in characters counted as Unicode code
- * points, the unit of the seed and name limits (config.ts `codePointsOver`): an emoji is one
+ * points, the unit of the seed and name limits (core/echo.ts `codePointsOver`): an emoji is one
  * character. Before, the length was UTF-16 code units ("😀" counted 2) and the cut was at
  * MAX_ECHOED_CHARS code units.
  */
