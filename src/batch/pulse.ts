@@ -134,6 +134,46 @@ export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PU
 }
 
 /**
+ * The largest attempt log a pulse may commit, and the largest committed one read back whole (the
+ * engine reads it to reuse or rebuild a pulse, verify to check it): the store's in-memory read
+ * limit, checked from its recorded size before it is read.
+ */
+export const MAX_ATTEMPT_LOG_BYTES = MAX_BUFFERED_GET_BYTES;
+
+/**
+ * Refuses a pulse whose attempt log — `entries`, its entries' canonical texts, stored as `[`
+ * them joined by `,` `]` — would exceed `limit` (MAX_ATTEMPT_LOG_BYTES) UTF-8 bytes:
+ * E_LIMIT_EXCEEDED naming the pulse, the EUs retried and the size, before anything is stored.
+ * Committed, no resume or verify could read it back. A pulse of many EUs that each fail
+ * `--retries` times with long messages gets there while its records stay small.
+ */
+export function checkAttemptLogSize(spec: PulseRef, entries: readonly string[], limit = MAX_ATTEMPT_LOG_BYTES): void {
+  const framing = 2 + Math.max(entries.length - 1, 0); // the brackets and the commas between entries
+  let chars = framing;
+  for (const e of entries) chars += e.length;
+  if (chars * 3 <= limit) return; // UTF-8 bytes are at most 3 times the UTF-16 length
+  let bytes = framing;
+  for (const e of entries) bytes += Buffer.byteLength(e, "utf8");
+  if (bytes <= limit) return;
+  throw new CairnError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `pulse ${spec.partition}/${spec.index}: its attempt log (${entries.length} retried EUs) is ${bytes} bytes, more than the ${limit}-byte limit of a pulse's attempt log; run with a smaller --pulse-size or fewer --retries`,
+    { partition: spec.partition, pulse: spec.index, bytes, limit, retried: entries.length },
+  );
+}
+
+/**
+ * Stores a pulse's attempt log (none when no EU ran more than once), in pieces (a log of
+ * failures with long messages can be as large as the records), after `checkAttemptLogSize`.
+ */
+function putAttemptLog(store: Store, spec: PulseRef, log: readonly AttemptLog[]): Digest | undefined {
+  if (log.length === 0) return undefined;
+  const entries = log.map((l) => canonicalize(l));
+  checkAttemptLogSize(spec, entries);
+  return store.putPieces(canonicalArrayPieces(entries), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+}
+
+/**
  * Stores a pulse's records artifact: a small pulse's texts joined (fastest), a large one's in
  * pieces, so its commit holds the texts and one piece, not a second copy. Same bytes either way.
  */
@@ -531,8 +571,7 @@ export function commitPulse(
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
     const records = putRecords(store, texts, chars);
-    // In pieces: an attempt log of failures with long messages can be as large as the records.
-    const attempts = log.length === 0 ? null : store.putPieces(canonicalArrayPieces(log), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+    const attempts = putAttemptLog(store, spec, log) ?? null;
     const receipt = store.recordReceipt({
       program: fn,
       inputs: [slice],
@@ -638,12 +677,6 @@ function eachCommittedText(store: Store, spec: PulseSpec, records: Digest, visit
   if (windows.tail.length > 0) throw recordsArtifactCorrupt(spec, records, "does not end with a newline");
   if (n !== spec.eus.length) throw recordsArtifactCorrupt(spec, records, `holds ${n} records, expected ${spec.eus.length}`);
 }
-
-/**
- * The largest committed attempt log read back whole (the engine reads it to reuse or rebuild
- * a pulse): the store's in-memory read limit, checked from its recorded size before it is read.
- */
-export const MAX_ATTEMPT_LOG_BYTES = MAX_BUFFERED_GET_BYTES;
 
 /** E_STORE_CORRUPT for a pulse's committed attempt log that is not one the engine writes. */
 function attemptLogCorrupt(spec: PulseRef, attempts: Digest, why: string): CairnError {
@@ -798,7 +831,7 @@ export function checkLostPulseReexecution(store: Store, runId: string, spec: Pul
     const b = texts[at.i] as string;
     throw notReproduced(store, runId, spec, lost, `executing it again gave other records, first at EU ${echoedJson(eu.id)}:\n  committed:   ${shown(a)}\n  re-executed: ${shown(b)}`, true, nondeterministicDetails(eu, a, b));
   }
-  const attempts = log.length === 0 ? undefined : store.putPieces(canonicalArrayPieces(log), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+  const attempts = putAttemptLog(store, spec, log);
   if (attempts === lost.attempts) return;
   const eus = (k: number): string => (k === 0 ? "no EU" : k === 1 ? "1 EU" : `${k} EUs`);
   const ids = log.slice(0, MAX_NAMED_RETRIED).map((l) => echoedJson(l.id)).join(", ");

@@ -3,7 +3,6 @@
  * copy of them: the records artifact (each record's UTF-8 and a newline) and the attempt log
  * (its canonical JSON, RFC 8785: `[` the entries' canonical forms joined by `,` `]`).
  */
-import { canonicalize } from "../core/canonical.js";
 
 /**
  * A pulse's records of at least this many characters are stored in pieces: joining them, or
@@ -50,12 +49,12 @@ export function recordsPieces(texts: readonly string[], pieceBytes = RECORDS_PIE
   );
 }
 
-/** `canonicalize(log)`'s bytes in pieces, an entry's canonical form at a time. */
-export function canonicalArrayPieces(items: readonly unknown[], pieceBytes = RECORDS_PIECE_BYTES): Generator<Buffer> {
+/** `canonicalize(log)`'s bytes in pieces, from its entries' canonical texts (`entries`). */
+export function canonicalArrayPieces(entries: readonly string[], pieceBytes = RECORDS_PIECE_BYTES): Generator<Buffer> {
   return utf8Pieces(
     (function* () {
       yield "[";
-      for (let i = 0; i < items.length; i++) yield i === 0 ? canonicalize(items[i]) : `,${canonicalize(items[i])}`;
+      for (let i = 0; i < entries.length; i++) yield i === 0 ? entries[i] as string : `,${entries[i] as string}`;
       yield "]";
     })(),
     pieceBytes,

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/index.js";
 import { run } from "../../src/batch/engine.js";
-import { auditPulse, checkRecordsSize, commitPulse, executePulse, MAX_PULSE_RECORDS_BYTES, MAX_UNATTRIBUTED_CRASHES, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
+import { auditPulse, checkAttemptLogSize, checkRecordsSize, commitPulse, executePulse, MAX_ATTEMPT_LOG_BYTES, MAX_PULSE_RECORDS_BYTES, MAX_UNATTRIBUTED_CRASHES, type PulseRunner, type RunnerOutcome, type WorkEU } from "../../src/batch/pulse.js";
 import { normalizeConfig } from "../../src/batch/config.js";
 import { sha256, type Digest } from "../../src/core/digest.js";
 import { recordText, type EUResult } from "../../src/batch/records.js";
@@ -397,6 +397,26 @@ describe("checkRecordsSize: a pulse's records must fit the store's in-memory rea
       code: "E_LIMIT_EXCEEDED",
       message: "pulse 2/7: its 2 records are 101 bytes, more than the 100-byte limit of a pulse's records; run with a smaller --pulse-size (about 1 EUs of outputs this size fit)",
       details: { partition: 2, pulse: 7, bytes: 101, limit: 100 },
+    });
+  });
+});
+
+describe("checkAttemptLogSize: a pulse's attempt log must fit what resume and verify read back", () => {
+  it("passes at the limit, refuses one byte over (UTF-8 bytes of its canonical JSON), naming the pulse, the EUs retried and a remedy", () => {
+    const p = { partition: 1, index: 4 };
+    expect(MAX_ATTEMPT_LOG_BYTES).toBe(256 * 1024 * 1024);
+    // `[` + 40 + `,` + 57 + `]` = 100 bytes.
+    expect(() => checkAttemptLogSize(p, ["a".repeat(40), "b".repeat(57)], 100)).not.toThrow();
+    let err: unknown;
+    try {
+      checkAttemptLogSize(p, ["é".repeat(20), "b".repeat(58)], 100); // 40 + 58 + 3 = 101 bytes, 81 characters
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({
+      code: "E_LIMIT_EXCEEDED",
+      message: "pulse 1/4: its attempt log (2 retried EUs) is 101 bytes, more than the 100-byte limit of a pulse's attempt log; run with a smaller --pulse-size or fewer --retries",
+      details: { partition: 1, pulse: 4, bytes: 101, limit: 100, retried: 2 },
     });
   });
 });

@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalArrayPieces, PIECEWISE_RECORDS_MIN_CHARS, RECORDS_PIECE_BYTES, recordsPieces } from "../../src/batch/record-pieces.js";
 import { inlinesAttempts, MAX_INLINE_ATTEMPTS_BYTES } from "../../src/batch/manifest.js";
-import type { AttemptLog } from "../../src/batch/pulse.js";
+import { checkAttemptLogSize, type AttemptLog } from "../../src/batch/pulse.js";
 import { canonicalize } from "../../src/core/canonical.js";
 import { freshStore } from "../store/helpers.js";
 
@@ -54,7 +54,12 @@ describe("recordsPieces", () => {
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 12 }), fc.integer({ min: 1, max: 300 }), (log, size) => {
         const whole = canonicalize(log);
-        expect(Buffer.concat(Array.from(canonicalArrayPieces(log, size), (p) => Buffer.from(p))).toString("utf8")).toBe(whole);
+        const entries = log.map((e) => canonicalize(e));
+        expect(Buffer.concat(Array.from(canonicalArrayPieces(entries, size), (p) => Buffer.from(p))).toString("utf8")).toBe(whole);
+        // The size check measures exactly those bytes: passes at them, refuses one byte under.
+        const bytes = Buffer.byteLength(whole, "utf8");
+        expect(() => checkAttemptLogSize({ partition: 0, index: 0 }, entries, bytes)).not.toThrow();
+        expect(() => checkAttemptLogSize({ partition: 0, index: 0 }, entries, bytes - 1)).toThrow(expect.objectContaining({ code: "E_LIMIT_EXCEEDED", details: expect.objectContaining({ bytes, limit: bytes - 1 }) }));
         expect(inlinesAttempts(log as AttemptLog[])).toBe(Buffer.byteLength(whole, "utf8") <= MAX_INLINE_ATTEMPTS_BYTES);
       }),
       { numRuns: 500 },
