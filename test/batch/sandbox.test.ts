@@ -446,6 +446,21 @@ describe("crashes and timeouts", () => {
     const outs = await Promise.all(Array.from({ length: 9 }, (_, i) => pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 })));
     outs.forEach((o, i) => expect(outputsById(okResults(o)).get(i)).toMatchObject({ id: i, doubled: 2 * i }));
   });
+
+  it("starts only the first worker with the pool, and another only when a request finds every started one busy", async () => {
+    const pool = await poolOf("sandbox-async.mjs", { size: 4 });
+    expect([pool.size, pool.started]).toEqual([4, 1]);
+    // One pulse at a time, however many: the first worker serves them all.
+    for (let i = 0; i < 3; i++) expect(outputsById(okResults(await pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 }))).get(i)).toMatchObject({ doubled: 2 * i });
+    expect(pool.started).toBe(1);
+    // Two at once (each EU awaits a timer): a second worker, not four.
+    const two = await Promise.all([3, 4].map((i) => pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 })));
+    two.forEach((o, k) => expect(outputsById(okResults(o)).get(3 + k)).toMatchObject({ doubled: 2 * (3 + k) }));
+    expect(pool.started).toBe(2);
+    // More at once than slots: never more than `size` threads.
+    await Promise.all(Array.from({ length: 9 }, (_, i) => pool.runPulse(10 + i, [{ id: i, input: i }], { attempt: 1 })));
+    expect(pool.started).toBe(4);
+  });
 });
 
 describe("module validation", () => {

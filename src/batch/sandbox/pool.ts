@@ -19,6 +19,10 @@
  *  - Results never depend on which worker ran a pulse: every EU is re-seeded from
  *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
  *  - Idle workers are unref'd: a forgotten `close()` does not keep the process alive.
+ *  - Only the first worker starts with the pool (it imports the module, so a module that cannot
+ *    be imported fails `create`); each other slot starts its worker the first time a request
+ *    finds every started worker busy. A run with fewer pulses at once than `size` starts only
+ *    the threads it uses (`--workers 8` over a one-pulse input started 8 threads before).
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { LEAF_HASH_BYTES } from "../leaves.js";
@@ -80,7 +84,8 @@ export class WorkerPool {
   }
 
   /**
-   * Starts `size` workers and waits until each has imported the module. Rejects with
+   * Starts the first slot's worker and waits until it has imported the module (the other
+   * slots start theirs on first use: `workerOf`). Rejects with
    * E_INVALID_INPUT when the module has no default export function ("module <name> has no
    * default export function"), throws at import ("module <name> threw at import: <message>"),
    * or exports a non-function `reduce` or a non-canonical `initial`.
@@ -111,13 +116,14 @@ export class WorkerPool {
     };
     const limits = opts.resourceLimits === undefined ? undefined : { ...opts.resourceLimits };
     const pool = new WorkerPool(data, limits, startupTimeoutMs, opts.locate, size);
-    const settled = await Promise.allSettled(pool.slots.map((s) => pool.start(s)));
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
-    if (failed !== undefined) {
+    let first: PoolWorker;
+    try {
+      first = await pool.start(pool.slots[0] as Slot);
+    } catch (err) {
       await pool.close();
-      throw failed.reason;
+      throw err;
     }
-    pool.reducerInfo = (settled[0] as PromiseFulfilledResult<PoolWorker>).value.reducer;
+    pool.reducerInfo = first.reducer;
     return pool;
   }
 
@@ -126,9 +132,14 @@ export class WorkerPool {
     return this.reducerInfo;
   }
 
-  /** Number of worker threads. */
+  /** Most worker threads (slots); `started` is how many have a worker now. */
   get size(): number {
     return this.slots.length;
+  }
+
+  /** Slots whose worker is running or starting. */
+  get started(): number {
+    return this.slots.filter((s) => (s.worker !== undefined && s.worker.alive) || s.starting !== undefined).length;
   }
 
   /**
