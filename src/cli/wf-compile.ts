@@ -156,7 +156,7 @@ async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): 
     store?.close();
   }
   if (out.json) {
-    out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
+    out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, root: stored ? `${SNAPSHOT_ROOT_PREFIX}${digest}` : null, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
   } else {
     for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
     if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);

@@ -108,6 +108,17 @@ describe("wf compile: an --out that cannot be written creates no store", () => {
     expect(readdirSync(d).sort()).toEqual(["f.txt", "old.json"]);
   });
 
+  it("--json names the pinned root when the snapshot is stored, null when not", () => {
+    const d = temps.make();
+    const none = cairn(["--json", "wf", "compile", EXAMPLES], { cwd: d, env: NO_STORE });
+    expect(none.status, none.err).toBe(0);
+    expect(json<{ stored: boolean; root: string | null }>(none)).toMatchObject({ stored: false, root: null });
+    const kept = cairn(["--json", "--store", "st", "wf", "compile", EXAMPLES], { cwd: d, env: NO_STORE });
+    const j = json<{ digest: string; stored: boolean; root: string | null }>(kept);
+    expect(j).toMatchObject({ stored: true, root: `cairn-wf-snapshot:${j.digest}` });
+    expect(cairn(["--store", "st", "store", "roots", "--json"], { cwd: d, env: NO_STORE }).out).toContain(j.root as string);
+  });
+
   it("both usable: F replaced (keeping its mode) and the snapshot stored; the digest is the file's", () => {
     const d = temps.make();
     writeFileSync(join(d, "old.json"), "previous\n");
@@ -115,7 +126,7 @@ describe("wf compile: an --out that cannot be written creates no store", () => {
     const r = cairn(["--json", "--store", "st", "wf", "compile", EXAMPLES, "--out", "old.json"], { cwd: d, env: NO_STORE });
     expect(r.status, r.err).toBe(0);
     const j = json<{ digest: string; out: string; stored: boolean }>(r);
-    expect(j).toMatchObject({ out: "old.json", stored: true });
+    expect(j).toMatchObject({ out: "old.json", stored: true, root: `cairn-wf-snapshot:${j.digest}` });
     expect(statSync(join(d, "old.json")).mode & 0o777).toBe(0o640);
     expect(readdirSync(d).sort()).toEqual(["old.json", "st"]);
     const roots = cairn(["--store", "st", "store", "roots", "--json"], { cwd: d, env: NO_STORE });
