@@ -502,29 +502,10 @@ function receiptArtifactProblem(store: Store, digest: Digest): string | undefine
 }
 
 /**
- * The first field of receipt `r` that is not shaped as a receipt records it, as the end of
- * "… does not record …", or undefined: `inputs` and `outputs` lists of strings, `status` a
- * string, `params` present. The store checks a receipt's catalog body only against its digest
- * and action key, not its shape, so a forged but self-consistent row (its digest the hash of the
- * new body, the same action key) can lack any of them: a `receipt_mismatch` finding, not a
- * TypeError (before 2026-11-28, a run receipt without `outputs` ended verify with "undefined is
- * not iterable").
- */
-function receiptShapeProblem(r: Receipt): string | undefined {
-  const strings = (x: unknown): boolean => Array.isArray(x) && x.every((d) => typeof d === "string");
-  const value = (v: unknown, its: string): string => (v === undefined ? "it has none" : `${its} ${echoedJson(v)}`);
-  if (!strings(r.inputs)) return `a list of inputs: ${value(r.inputs, "its inputs are")}`;
-  if (!strings(r.outputs)) return `a list of outputs: ${value(r.outputs, "its outputs are")}`;
-  if (typeof r.status !== "string") return `a status: ${value(r.status, "its status is")}`;
-  if (r.params === undefined) return "its params: it has none";
-  return undefined;
-}
-
-/**
  * Pulse `p`'s receipt, which the manifest names and contains: found by its digest, its catalog
- * body and its stored artifact intact (the store re-hashes both), and recording function →
+ * body and its stored artifact intact (the store re-hashes both, and checks the body's shape), and recording function →
  * slice ⇒ records (and attempt log) with this run's params. Each failure is a `receipt_mismatch` finding; the receipt is returned when it could
- * be read and is shaped as a receipt (`receiptShapeProblem`; the attempt-log checks use it), else undefined. A receipt deleted from the catalog
+ * be read (the attempt-log checks use it), else undefined. A receipt deleted from the catalog
  * (`pruneReceipt`) names its remedy: with the manifest and report roots unpinned, `resume`
  * executes a pulse it finds no receipt for again and records its receipt (which restores the
  * run only when the pulse gives the same records again: not after a timeout or a worker crash,
@@ -555,11 +536,6 @@ function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: Manifest
         : `pulse ${name}: the stored artifact of receipt ${p.receipt} ${ARTIFACT_LOSS_TEXT[loss]}: the catalog still holds the receipt, so resume reuses the pulse and does not store it again; for a run that verifies, run the same cairn run command into a new store (--store <dir>)`;
     add({ code: "receipt_mismatch", pulse: name, message });
   }
-  const shape = receiptShapeProblem(r);
-  if (shape !== undefined) {
-    add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record ${shape}` });
-    return undefined; // nothing it records can be compared (the attempt-log checks skip it, as an unreadable one)
-  }
   if (r.program !== m.function.artifact || r.inputs.length !== 1 || r.inputs[0] !== p.slice || r.outputs[0] !== p.records || !expectParams.has(canonicalize(r.params))) {
     add({ code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${p.receipt} does not record function → slice ⇒ records` });
   }
@@ -573,7 +549,8 @@ function checkPulseReceipt(store: Store, runId: string, m: Manifest, p: Manifest
  * artifact intact, and what it records the pinned manifest `m` (digest `manifest`): its
  * outputs the manifest's output artifact and the manifest itself, its status the manifest's
  * run status (`runReceiptStatus`: "failed" when EUs failed without allowFailures, else "succeeded").
- * A receipt not shaped as one (`receiptShapeProblem`) is one finding, and nothing else is compared.
+ * A receipt the store cannot read (its catalog body not its identity, or not shaped as a receipt:
+ * `checkedReceiptBody`) is one finding, and nothing else is compared.
  * Each failure is one `receipt_mismatch` finding: a manifest forged and pinned in place of the
  * one the run recorded (changing what nothing else re-derives without --reexecute: resource
  * figures, attempts, failure messages, the reduce value) is caught here unless the receipt was
@@ -611,11 +588,6 @@ function checkRunReceipt(store: Store, runId: string, plan: RunPlan, manifest: D
     const message =
       loss === undefined ? `the stored artifact of the run receipt ${r.digest} cannot be read: ${stored}` : `the stored artifact of the run receipt ${r.digest} ${ARTIFACT_LOSS_TEXT[loss]}. To store it again: ${remedy}`;
     add({ code: "receipt_mismatch", message });
-  }
-  const shape = receiptShapeProblem(r);
-  if (shape !== undefined) {
-    add({ code: "receipt_mismatch", message: `the run receipt ${r.digest} does not record ${shape}` });
-    return;
   }
   const [recordedOutput, recordedManifest] = r.outputs;
   const status = runReceiptStatus(m);

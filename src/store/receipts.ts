@@ -6,13 +6,15 @@
  * outside identity. The action key (program, inputs, params) makes receipts a memoisation
  * cache: recording a second, different outcome for the same action is E_CONFLICT.
  *
- * Every load re-checks the stored body against the row's identity (checkedReceiptBody, the
- * check fsck reports as receipt_invalid): a receipt whose body was edited in the catalog is
- * E_STORE_CORRUPT naming it, never returned.
+ * Every load re-checks the stored body against the row's identity and the shape `record` writes
+ * (checkedReceiptBody, the check fsck reports as receipt_invalid): a receipt whose body was
+ * edited in the catalog, or forged not shaped as a receipt, is E_STORE_CORRUPT naming it, never
+ * returned.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { canonicalBytes, canonicalDigest, canonicalize } from "../core/canonical.js";
-import { digestToBytes, parseDigest, sha256, type Digest } from "../core/digest.js";
+import { digestToBytes, isDigest, parseDigest, sha256, type Digest } from "../core/digest.js";
+import { echoed, echoedJson } from "../core/echo.js";
 import { storedDigest, type Catalog } from "./catalog.js";
 import { checkAsOf } from "./artifact-rows.js";
 import type { Artifacts } from "./artifacts.js";
@@ -75,19 +77,88 @@ export function actionKey(program: Digest, inputs: Digest[], params: Params = {}
   return canonicalDigest({ kind: "cairn.action", version: 1, program, inputs, params });
 }
 
+/** The fields of a receipt body: exactly those `record` writes. */
+const RECEIPT_BODY_FIELDS: ReadonlySet<string> = new Set(["kind", "version", "program", "inputs", "params", "outputs", "status", "resources"]);
+
+/** A JSON object: not null, not an array. */
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A resource figure or timing value: a finite number. */
+function isFigure(n: unknown): n is number {
+  return typeof n === "number" && Number.isFinite(n);
+}
+
+/** An array that can list a receipt's inputs or outputs: at most MAX_RECEIPT_DIGESTS (its elements, digests, are checked apart). */
+function isDigestList(v: unknown): v is unknown[] {
+  return Array.isArray(v) && v.length <= MAX_RECEIPT_DIGESTS;
+}
+
+function isReceiptStatus(v: unknown): v is ReceiptStatus {
+  return v === "succeeded" || v === "failed";
+}
+
+/** A value of a body for a message: JSON, cut when long; a number as itself (1e400 parses to Infinity, which JSON shows as null). */
+function shown(v: unknown): string {
+  return typeof v === "number" ? String(v) : echoedJson(v);
+}
+
+/** That body field `field`, of value `v`, is missing or is not `what`. */
+function fieldProblem(field: string, v: unknown, what: string): string {
+  return v === undefined ? `body has no ${field}` : `body ${field} is ${shown(v)}, not ${what}`;
+}
+
+/** Why `list`, a body's `field`, is not an array of at most MAX_RECEIPT_DIGESTS digests, or undefined. */
+function digestListProblem(field: string, list: unknown): string | undefined {
+  if (!isDigestList(list)) return Array.isArray(list) ? `body ${field} lists ${list.length} digests, more than ${MAX_RECEIPT_DIGESTS}` : fieldProblem(field, list, "an array of digests");
+  for (let i = 0; i < list.length; i++) if (!isDigest(list[i])) return `body ${field}[${i}] is ${shown(list[i])}, not a digest`;
+  return undefined;
+}
+
 /**
- * A stored receipt body, checked against its row's identity: canonical JSON that hashes to the
- * receipt digest, whose program, inputs and params give the row's action key. Throws an Error
- * saying what does not hold otherwise (fsck reports it as receipt_invalid, a load as
- * E_STORE_CORRUPT). A body that hashes to its digest is the one `record` wrote and checked.
+ * Why a parsed receipt body is not shaped as `record` writes one, or undefined when it is: an
+ * object of exactly kind RECEIPT_KIND, version RECEIPT_VERSION, program a digest, inputs and
+ * outputs arrays of at most MAX_RECEIPT_DIGESTS digests, params any JSON value (null too),
+ * status "succeeded" or "failed", resources an object of finite numbers. The same predicates
+ * as `record`'s argument checks; typeof checks and one digest match per digest, no copy.
+ */
+function receiptBodyProblem(b: unknown): string | undefined {
+  if (!isObject(b)) return `body is ${shown(b)}, not a JSON object`;
+  if (b.kind !== RECEIPT_KIND) return fieldProblem("kind", b.kind, JSON.stringify(RECEIPT_KIND));
+  if (b.version !== RECEIPT_VERSION) return fieldProblem("version", b.version, String(RECEIPT_VERSION));
+  if (!isDigest(b.program)) return fieldProblem("program", b.program, "a digest");
+  const lists = digestListProblem("inputs", b.inputs) ?? digestListProblem("outputs", b.outputs);
+  if (lists !== undefined) return lists;
+  if (b.params === undefined) return "body has no params";
+  if (!isReceiptStatus(b.status)) return fieldProblem("status", b.status, '"succeeded" or "failed"');
+  const resources = b.resources;
+  if (!isObject(resources)) return fieldProblem("resources", resources, "an object of finite numbers");
+  for (const k in resources) if (!isFigure(resources[k])) return `body resources.${echoed(k)} is ${shown(resources[k])}, not a finite number`;
+  // Every field `record` writes is present (checked above): no other may be.
+  for (const k in b) if (!RECEIPT_BODY_FIELDS.has(k)) return `body has the field ${echoedJson(k)}, which a receipt does not`;
+  return undefined;
+}
+
+/**
+ * A stored receipt body, checked against its row's identity and shape: canonical JSON that
+ * hashes to the receipt digest, shaped as `record` writes a body (`receiptBodyProblem`: a
+ * catalog row forged self-consistently, its digest the hash of whatever body, is not returned
+ * for readers to crash on), whose program, inputs and params give the row's action key. Throws
+ * an Error saying what does not hold otherwise (fsck reports it as receipt_invalid, a load as
+ * E_STORE_CORRUPT).
  */
 export function checkedReceiptBody(digest: Digest, key: Digest, text: string): ReceiptBody {
-  const body = JSON.parse(text) as ReceiptBody;
-  // A body that hashes to its digest is the canonical text `record` wrote: the canonical form
+  const body: unknown = JSON.parse(text);
+  // A body that hashes to its digest is the canonical text it was stored as: the canonical form
   // is only recomputed, to say which of the two is wrong, when the hash does not match.
   if (sha256(text) !== digest) throw new Error(canonicalize(body) !== text ? "body is not canonical JSON" : "body does not hash to the receipt digest");
-  if (actionKey(body.program, body.inputs, body.params) !== key) throw new Error("action key does not match the body");
-  return body;
+  // Before the action key, which reads program, inputs and params (and may throw a TypeError).
+  const problem = receiptBodyProblem(body);
+  if (problem !== undefined) throw new Error(problem);
+  const b = body as ReceiptBody;
+  if (actionKey(b.program, b.inputs, b.params) !== key) throw new Error("action key does not match the body");
+  return b;
 }
 
 /**
@@ -104,7 +175,7 @@ export function checkedTiming(text: unknown): Record<string, number> | undefined
   } catch (err) {
     throw new Error(`timing is not JSON (${(err as Error).message})`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((n) => typeof n === "number" && Number.isFinite(n))) {
+  if (!isObject(value) || !Object.values(value).every(isFigure)) {
     throw new Error("timing is not an object of finite numbers");
   }
   return value as Record<string, number>;
@@ -112,15 +183,15 @@ export function checkedTiming(text: unknown): Record<string, number> | undefined
 
 function checkFigures(field: string, v: Record<string, number> | undefined): Record<string, number> {
   if (v === undefined) return {};
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an object of numbers`, { field });
+  if (!isObject(v)) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an object of numbers`, { field });
   for (const [k, n] of Object.entries(v)) {
-    if (typeof n !== "number" || !Number.isFinite(n)) throw new CairnError(ErrorCode.USAGE, `receipt ${field}.${k} must be a finite number`, { field: `${field}.${k}` });
+    if (!isFigure(n)) throw new CairnError(ErrorCode.USAGE, `receipt ${field}.${k} must be a finite number`, { field: `${field}.${k}` });
   }
   return v;
 }
 
 function checkDigests(field: string, v: Digest[]): Digest[] {
-  if (!Array.isArray(v) || v.length > MAX_RECEIPT_DIGESTS) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an array of at most ${MAX_RECEIPT_DIGESTS} digests`, { field });
+  if (!isDigestList(v)) throw new CairnError(ErrorCode.USAGE, `receipt ${field} must be an array of at most ${MAX_RECEIPT_DIGESTS} digests`, { field });
   v.forEach((d, i) => parseDigest(d, `receipt ${field}[${i}]`));
   return [...v];
 }
@@ -144,7 +215,7 @@ export class Receipts {
       status: input.status,
       resources: checkFigures("resources", input.resources),
     };
-    if (body.status !== "succeeded" && body.status !== "failed") {
+    if (!isReceiptStatus(body.status)) {
       throw new CairnError(ErrorCode.USAGE, `receipt status must be "succeeded" or "failed", got ${JSON.stringify(input.status)}`, { field: "status" });
     }
     const timing = input.timing === undefined ? undefined : checkFigures("timing", input.timing);

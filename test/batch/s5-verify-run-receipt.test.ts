@@ -384,7 +384,7 @@ describe("the run receipt's stored artifact deleted (2026-11-28)", () => {
  * Rewrites the catalog row of receipt `d` with its body edited by `edit`: a forged but
  * self-consistent row (its digest the SHA-256 of the new canonical body, its action key the new
  * body's — unchanged unless `edit` changes program, inputs or params; the store's read checks
- * these, not the body's shape), and stores the new body as the
+ * these, and since 2026-11-28 the body's shape too), and stores the new body as the
  * receipt's artifact too (so that only the body's shape is wrong). Returns the reopened store
  * and the new digest.
  */
@@ -409,21 +409,29 @@ function forgeReceiptRow(store: Store, dir: string, d: Digest, edit: (body: Reco
 }
 
 describe("a receipt row forged without what a receipt records (2026-11-28)", () => {
+  // Since the store checks a receipt body's shape on load (checkedReceiptBody), such a receipt is
+  // E_STORE_CORRUPT, which verify reports as a receipt it cannot read (before, verify's own guard
+  // reported "does not record …").
   it("the run receipt without outputs, or with a status that is not a string: receipt_mismatch, not a TypeError (before: \"undefined is not iterable\")", async () => {
-    const { store, dir, id, runReceipt } = await finished();
+    const { store, dir, id, m, runReceipt } = await finished();
+    const unreadable = (d: Digest, why: string): VerifyProblem[] => [
+      { code: "receipt_mismatch", message: `the run receipt (function ${m.function.artifact} + input ${m.input.artifact}, plan ${m.plan}) cannot be read: receipt ${d} is corrupt: ${why}` },
+    ];
     const a = forgeReceiptRow(store, dir, runReceipt, (b) => {
       delete b.outputs;
     });
-    expect((await verifyRun(a.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${a.digest} does not record a list of outputs: it has none` }]);
+    const repA = await verifyRun(a.store, id);
+    expect(repA.problems).toEqual(unreadable(a.digest, "body has no outputs"));
+    expect(repA.ok).toBe(false);
     const b = forgeReceiptRow(a.store, dir, a.digest, (body) => {
       body.outputs = [1, 2];
     });
-    expect((await verifyRun(b.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${b.digest} does not record a list of outputs: its outputs are [1,2]` }]);
+    expect((await verifyRun(b.store, id)).problems).toEqual(unreadable(b.digest, "body outputs[0] is 1, not a digest"));
     const c = forgeReceiptRow(b.store, dir, b.digest, (body) => {
       body.outputs = [];
       body.status = 0;
     });
-    expect((await verifyRun(c.store, id)).problems).toEqual([{ code: "receipt_mismatch", message: `the run receipt ${c.digest} does not record a status: its status is 0` }]);
+    expect((await verifyRun(c.store, id)).problems).toEqual(unreadable(c.digest, 'body status is 0, not "succeeded" or "failed"'));
   });
 
   it("a pulse receipt without inputs or outputs (named by a manifest re-pinned for it): receipt_mismatch, not a TypeError", async () => {
@@ -432,21 +440,22 @@ describe("a receipt row forged without what a receipt records (2026-11-28)", () 
     const name = nameOf(p);
     let s = store;
     const forgeries: Array<[string, string, (b: Record<string, unknown>) => void]> = [
-      ["inputs", "its inputs are null", (b) => (b.inputs = null)],
-      ["outputs", "it has none", (b) => {
+      ["inputs", "body inputs is null, not an array of digests", (b) => (b.inputs = null)],
+      ["outputs", "body has no outputs", (b) => {
         b.inputs = [p.slice];
         delete b.outputs;
       }],
     ];
-    for (const [field, shown, edit] of forgeries) {
+    for (const [, why, edit] of forgeries) {
       const f = forgeReceiptRow(s, dir, (manifestOf(s, id).pulses[1] as Pulse).receipt, edit);
       s = f.store;
       const cur = manifestOf(f.store, id);
       repinManifest(f.store, id, { ...cur, pulses: cur.pulses.map((q, k) => (k === 1 ? { ...q, receipt: f.digest } : q)) });
       const rep = await verifyRun(f.store, id);
       expect(rep.problems.filter((x) => x.code === "receipt_mismatch")).toEqual([
-        { code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${f.digest} does not record a list of ${field}: ${shown}` },
+        { code: "receipt_mismatch", pulse: name, message: `pulse ${name}: receipt ${f.digest} cannot be read: receipt ${f.digest} is corrupt: ${why}` },
       ]);
+      expect(rep.ok).toBe(false);
     }
   });
 });
