@@ -1447,7 +1447,9 @@ export function findPulse(m: Manifest, which: string): ManifestPulse {
   const spec = parsePulseSpec(which);
   const p = "ordinal" in spec ? m.pulses[spec.ordinal] : m.pulses.find((x) => x.partition === spec.partition && x.index === spec.index);
   if (p === undefined) {
-    throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (use partition/index, e.g. 0/0, or 0..${m.pulses.length - 1})`, {
+    const first = m.pulses[0];
+    const use = first === undefined ? "it has no pulses: its input had no records" : `use partition/index, e.g. ${first.partition}/${first.index}, or an ordinal ${m.pulses.length === 1 ? "0" : `0..${m.pulses.length - 1}`}`;
+    throw new CairnError(ErrorCode.NOT_FOUND, `pulse ${JSON.stringify(which)} not found in run ${m.runId} (${use})`, {
       field: "pulse",
       value: which,
       runId: m.runId,

@@ -160,4 +160,14 @@ describe("replay's pulse argument", () => {
     expect((await replay(store, runId, "0/0")).matches).toBe(true);
     expect((await replay(store, runId, "0")).matches).toBe(true);
   });
+
+  it("the not-found message names a pulse the run has, and says when it has none (2026-11-28: an empty run offered `0..-1`)", async () => {
+    const two = await run(store, [1, 2, 3, 4], { code: "export default (x) => x * 2;" }, { workers: 1, partitions: 2, pulseSize: 8 });
+    await expectCairnError(replay(store, runId, "5"), ErrorCode.NOT_FOUND, `pulse "5" not found in run ${runId} (use partition/index, e.g. 0/0, or an ordinal 0)`);
+    await expectCairnError(replay(store, two.runId, "5"), ErrorCode.NOT_FOUND, `pulse "5" not found in run ${two.runId} (use partition/index, e.g. 0/0, or an ordinal 0..1)`);
+    const empty = await run(store, [], { code: "export default (x) => x * 2;" }, { workers: 1, partitions: 1 });
+    expect(empty.counts.total).toBe(0);
+    const e = await expectCairnError(replay(store, empty.runId, "0"), ErrorCode.NOT_FOUND);
+    expect(e.message).toBe(`pulse "0" not found in run ${empty.runId} (it has no pulses: its input had no records)`);
+  });
 });
