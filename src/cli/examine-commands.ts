@@ -12,6 +12,7 @@ import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { examineTrace, renderReport } from "../workflow/examine/index.js";
 import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor } from "./context.js";
+import { SHOWN_VALUE_CHARS, shownLine } from "./output.js";
 
 const EXAMINE_HELP = `
 Notes:
@@ -46,6 +47,8 @@ Notes:
     same (a missing file is E_NOT_FOUND, a digest needs a store: the errors above), then
     noted as not used;
   - prints a hint.
+  The human report escapes every control character it quotes (ESC shows as \\u001b) and cuts
+  a line past ${SHOWN_VALUE_CHARS} characters, stating its length; --json keeps the real text.
   --json prints {chain: {ok, status, events, brokenAt?, head, anchor}, outcome: {class,
   status}, failure?: {node, address, event, message, declaration?, …}, store?: {root, recorded,
   file, matches}, hint, …}; chain.anchor is "store", "summary" or "none"; chain.status is "verified",
@@ -83,7 +86,11 @@ export function examineCommand(): Command {
         await loadSnapshotArg(opts.snapshot, () => openRead?.());
       }
       if (out.json) out.printJson(report);
-      else for (const line of renderReport(report)) out.line(line);
+      // Each line quotes the trace and the declarations (a message carrying payload data, an exit
+      // reason, node ids, paths): every character a terminal would not show as itself (ESC, BEL,
+      // DEL, C1, U+2028, a newline inside a value…) is escaped, one report line staying one line,
+      // and a line is cut past SHOWN_VALUE_CHARS (output.ts `shownLine`); --json keeps the real text.
+      else for (const line of renderReport(report)) out.line(shownLine(line));
       process.exitCode = report.exitCode;
     });
 }

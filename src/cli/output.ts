@@ -3,7 +3,8 @@
  * lines. Notes (confirmations, summaries) are human-only and --quiet drops them. Errors go
  * to stderr. Color is used only on a TTY and never when NO_COLOR is set.
  */
-import { escapeControlsByLine } from "../core/describe.js";
+import { escapeControls, escapeControlsByLine } from "../core/describe.js";
+import { echoed } from "../core/echo.js";
 import { isCairnError } from "../core/errors.js";
 
 export interface GlobalOptions {
@@ -148,6 +149,33 @@ export function printError(err: unknown, json: boolean, stream: Sink = process.s
   // it is); the lines of a message written as several (an E_NONDETERMINISTIC diff) are kept. The
   // JSON error keeps the message as it is.
   stream.write(`${prefix} ${escapeControlsByLine(message)} [${code}]\n`);
+}
+
+/**
+ * Longest text of a value a human summary shows: a workflow run's surface (`wf run`), a trace
+ * line `wf replay` quotes, an `examine` report line (a CT's message can be megabytes). As the
+ * batch summary cuts its reduce value (batch-commands.ts `SHOWN_REDUCE_CHARS`); --json and the
+ * files written keep the whole value.
+ */
+export const SHOWN_VALUE_CHARS = 2000;
+
+/**
+ * User text (a value's JSON text, a trace line) as a human summary prints it: cut past `max`
+ * characters with its full length stated (echo.ts `echoed`: `… (N characters)`), and every
+ * character a terminal would not show as itself (ESC, BEL, DEL, C1, U+2028…) escaped, its lines
+ * kept (describe.ts `escapeControlsByLine`): a pretty-printed surface stays several lines.
+ */
+export function shownValue(text: string, max = SHOWN_VALUE_CHARS): string {
+  return escapeControlsByLine(echoed(text, max));
+}
+
+/**
+ * `shownValue` for text printed as one line (an `examine` report line, a trace line): a newline
+ * in it is escaped too (`\n`, describe.ts `escapeControls`), so user text cannot start a line
+ * of its own.
+ */
+export function shownLine(text: string, max = SHOWN_VALUE_CHARS): string {
+  return escapeControls(echoed(text, max));
 }
 
 /** Shortens a digest for dense human output: `sha256:0123456789ab…`. */

@@ -35,7 +35,7 @@ import { accessSync, constants, existsSync, lstatSync, realpathSync, statSync, t
 import { basename, dirname, join, resolve } from "node:path";
 import { Command } from "commander";
 import { CairnError, ErrorCode, UsageError, isCairnError, osErrorText, type ErrorCodeValue } from "../core/errors.js";
-import { escapeControlsByLine } from "../core/describe.js";
+import { escapeControls, escapeControlsByLine } from "../core/describe.js";
 import { isDigest, type Digest } from "../core/digest.js";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
 import { FORMAT_FILE } from "../store/layout.js";
@@ -51,7 +51,7 @@ import type { PgsRunResult } from "../workflow/pgs/run.js";
 import type { PyObject, PyValue } from "../workflow/pgs/value.js";
 import { nonEmptyArg, requireNonEmpty } from "./args.js";
 import { checkOutOutsideStore, globalsOf, outputFor, refuseStdoutUnderJson } from "./context.js";
-import { printError, type Output } from "./output.js";
+import { printError, shownValue, type Output } from "./output.js";
 import { exitOnSignal, openStoreInterruptibly } from "./signals.js";
 
 const COMPILE_HELP = `
@@ -158,8 +158,9 @@ async function compileAction(paths: string[], opts: CompileOpts, cmd: Command): 
   if (out.json) {
     out.line(JSON.stringify({ ok: true, digest, out: opts.out ?? null, stored, root: stored ? `${SNAPSHOT_ROOT_PREFIX}${digest}` : null, workflows: r.workflows.map((w) => ({ workflow: w.fqdn, file: w.file, nodes: w.nodes })), modules: r.modules.map((m) => m.digest) }, null, 2));
   } else {
-    for (const w of r.workflows) out.note(`compiled ${w.fqdn} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${w.file}`);
-    if (opts.out !== undefined) out.note(`sealed snapshot written to ${opts.out}`);
+    // The names come from the declarations and the command line: their control characters escaped.
+    for (const w of r.workflows) out.note(`compiled ${escapeControls(w.fqdn)} (${w.nodes} node${w.nodes === 1 ? "" : "s"}) from ${escapeControls(w.file)}`);
+    if (opts.out !== undefined) out.note(`sealed snapshot written to ${escapeControls(opts.out)}`);
     if (stored) out.note(`stored in the store (root ${SNAPSHOT_ROOT_PREFIX}${digest})`);
     out.line(digest);
   }
@@ -390,7 +391,29 @@ export async function runSnapshot(cmd: Command, o: SnapshotRunOpts): Promise<{ r
   return { result: r, shown: join(base, r.traceDir), dataRootArg };
 }
 
-/** Prints a snapshot run like the PGS path and sets the exit code. */
+/**
+ * The human lines of a run shared by both paths (workflow-commands.ts `printHuman`, `printSnapshotRun`),
+ * `snapshot` and `exit` a sealed snapshot's digest and named exit, `note` why the pictures were not drawn. Every value comes
+ * from user data (the declarations, the payload, a CT's result, --workspace): each one's control
+ * characters are escaped (describe.ts `escapeControls`) before any color is painted, and the
+ * surface is shown cut past SHOWN_VALUE_CHARS characters (output.ts `shownValue`); --json and the
+ * trace files keep the real text.
+ */
+export function printRunLines(out: Output, r: PgsRunResult, traceDirShown: string, more: { snapshot?: string; exit?: { name: string; reason: string } | null; note?: string }): void {
+  const status = out.paint(r.exitCode === 0 ? "green" : "red", escapeControls(r.status));
+  out.line(`workflow: ${escapeControls(r.workflow)}`);
+  if (more.snapshot !== undefined) out.line(`snapshot: ${escapeControls(more.snapshot)}`);
+  out.line(`status: ${status}`);
+  if (more.exit !== undefined && more.exit !== null) out.line(`exit: ${escapeControls(more.exit.name)} (${escapeControls(more.exit.reason)})`);
+  out.line(`trace id: ${escapeControls(r.traceId)}`);
+  out.line(`trace dir: ${escapeControls(traceDirShown)}`);
+  out.line(`path: ${escapeControls(r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → "))}`);
+  if (r.surface.size > 0) out.line(`surface: ${shownValue(prettyPy(r.surface))}`);
+  if (r.recorded !== null) out.note(`receipt: ${escapeControls(r.recorded.receipt)}`);
+  if (more.note !== undefined) out.note(escapeControls(more.note));
+}
+
+/** Prints a snapshot run like the PGS path (`printRunLines`) and sets the exit code. */
 export function printSnapshotRun(
   out: Output,
   r: CairnRunResult,
@@ -404,18 +427,7 @@ export function printSnapshotRun(
     doc.set("exit", r.exit === null ? null : new Map<string, PyValue>([["name", r.exit.name], ["reason", r.exit.reason]]));
     out.line(prettyPy(doc));
   } else {
-    const status = r.exitCode === 0 ? out.paint("green", r.status) : out.paint("red", r.status);
-    out.line(`workflow: ${r.workflow}`);
-    out.line(`snapshot: ${r.digests.snapshot}`);
-    out.line(`status: ${status}`);
-    if (r.exit !== null) out.line(`exit: ${r.exit.name} (${r.exit.reason})`);
-    out.line(`trace id: ${r.traceId}`);
-    out.line(`trace dir: ${shown}`);
-    out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
-    if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
-    if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
-    const note = picturesNote(r);
-    if (note !== undefined) out.note(note);
+    printRunLines(out, r, shown, { snapshot: r.digests.snapshot, exit: r.exit, note: picturesNote(r) });
   }
   if (r.error !== null) printError(new CairnError(r.error.code as ErrorCodeValue, `Runtime error: ${r.error.message}`, { traceId: r.traceId, traceDir: shown }), out.json);
   process.exitCode = r.exitCode;

@@ -12,8 +12,10 @@
  * 2 on usage errors.
  */
 import { Command } from "commander";
+import { escapeControls } from "../core/describe.js";
 import { nonEmptyArg } from "./args.js";
 import { withStore } from "./context.js";
+import { SHOWN_VALUE_CHARS, shownLine } from "./output.js";
 
 const WF_REPLAY_HELP = `
 Notes:
@@ -29,6 +31,8 @@ Notes:
   A prior state holding a file the replay cannot recreate (a symlink, a device or FIFO, a
   file too large or unreadable when recorded) is refused before anything runs:
   E_INVALID_INPUT, details.reason unreplayable_state, exit 1.
+  The human output escapes every control character it quotes (ESC shows as \\u001b) and cuts a
+  differing line past ${SHOWN_VALUE_CHARS} characters, stating its length; --json keeps them whole.
   Exit status: 0 when identical, 1 when different, not found or not replayable, 2 on a usage
   error (an empty <trace> is one).`;
 
@@ -48,15 +52,17 @@ export function wfReplayCommand(): Command {
         if (out.json) {
           out.line(JSON.stringify(r, null, 2));
         } else {
-          out.line(`trace id: ${r.traceId}`);
-          out.line(`workflow: ${r.workflow}`);
-          out.line(`status: ${r.status}`);
+          // The values come from the recorded run (trace lines quote the payload): their control
+          // characters escaped, a differing line cut past SHOWN_VALUE_CHARS (output.ts `shownLine`).
+          out.line(`trace id: ${escapeControls(r.traceId)}`);
+          out.line(`workflow: ${escapeControls(r.workflow)}`);
+          out.line(`status: ${escapeControls(r.status)}`);
           out.line(`replay: ${r.identical ? out.paint("green", "identical") : out.paint("red", "DIFFERENT")}`);
           const d = r.firstDifference;
           if (d !== undefined) {
-            out.line(`first difference: ${d.artifact} line ${d.line}`);
-            out.line(`  recorded: ${d.recorded ?? "(end of file)"}`);
-            out.line(`  replayed: ${d.replayed ?? "(end of file)"}`);
+            out.line(`first difference: ${escapeControls(d.artifact)} line ${d.line}`);
+            out.line(`  recorded: ${d.recorded === null ? "(end of file)" : shownLine(d.recorded)}`);
+            out.line(`  replayed: ${d.replayed === null ? "(end of file)" : shownLine(d.replayed)}`);
           }
         }
         process.exitCode = r.identical ? 0 : 1;

@@ -13,6 +13,7 @@
  */
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import { escapeControls } from "../core/describe.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../core/errors.js";
 import { STDIN_NAME } from "../batch/input/types.js";
 import { stdinIsDirectory } from "../store/fsutil.js";
@@ -28,10 +29,10 @@ import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { nonEmptyArg } from "./args.js";
-import { printError, type Output } from "./output.js";
+import { printError, SHOWN_VALUE_CHARS, type Output } from "./output.js";
 import { wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
-import { printSnapshotRun, requireWorkspaceDir, runSnapshot, wfCompileCommand } from "./wf-compile.js";
+import { printRunLines, printSnapshotRun, requireWorkspaceDir, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
 
 interface WfRunOpts extends PlaneFlags {
@@ -83,6 +84,9 @@ Notes:
   A run killed while appending to a registry or append-only log can leave its last line torn;
   later runs refuse that file (BACKEND_ERROR, or E_STORE_CORRUPT for a log) and name the repair,
   \`${REPAIR_TAIL_COMMAND} --data-root <dir> <file>\` (see \`cairn wf repair-tail --help\`).
+  The human output escapes every control character of a value it prints (ESC shows as
+  \\u001b) and shows at most ${SHOWN_VALUE_CHARS} characters of the surface, the rest cut and its
+  full length stated ("… (N characters)"): the whole surface is in --json and <trace_id>.md.
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
 
@@ -122,9 +126,9 @@ function withTornFiles(doc: PyObject, torn: TornFile[], dataRootShown: string): 
   return doc;
 }
 
-/** One human `note:` per torn file, naming its repair. */
+/** One human `note:` per torn file, naming its repair (the paths' control characters escaped). */
 function printTornNotes(out: Output, torn: TornFile[], dataRootShown: string): void {
-  for (const t of torn) out.note(tornFileNote(t, dataRootShown));
+  for (const t of torn) out.note(escapeControls(tornFileNote(t, dataRootShown)));
 }
 
 /** The JSON document `wf run --json` prints (keys in this order). */
@@ -155,16 +159,7 @@ export function picturesNote(r: PgsRunResult): string | undefined {
 }
 
 function printHuman(out: Output, r: PgsRunResult, traceDirShown: string): void {
-  const status = r.exitCode === 0 ? out.paint("green", r.status) : out.paint("red", r.status);
-  out.line(`workflow: ${r.workflow}`);
-  out.line(`status: ${status}`);
-  out.line(`trace id: ${r.traceId}`);
-  out.line(`trace dir: ${traceDirShown}`);
-  out.line(`path: ${r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → ")}`);
-  if (r.surface.size > 0) out.line(`surface: ${prettyPy(r.surface)}`);
-  if (r.recorded !== null) out.note(`receipt: ${r.recorded.receipt}`);
-  const note = picturesNote(r);
-  if (note !== undefined) out.note(note);
+  printRunLines(out, r, traceDirShown, { note: picturesNote(r) });
 }
 
 export function wfCommand(): Command {
