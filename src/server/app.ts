@@ -57,7 +57,6 @@
  * messages name the workspace and data root as `{{workspace}}` / `{{module_data_root}}`, never
  * by absolute path.
  */
-import { statSync } from "node:fs";
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerOptions as HttpServerOptions, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
@@ -69,7 +68,7 @@ import { echoed } from "../core/echo.js";
 import { describeArgument } from "../core/describe.js";
 import type { Store } from "../store/store.js";
 import type { PreparedSnapshot } from "../workflow/cairn/run.js";
-import { lockForRun, type DataRootLock } from "../workflow/effects/index.js";
+import { checkDataRootHoldsState, lockForRun, type DataRootLock } from "../workflow/effects/index.js";
 import { tornFilesOf, type TornFile } from "../workflow/effects/torn-files.js";
 import {
   compactPy, DEFAULT_DATA_ROOT_NAME, MODULE_DATA_ROOT_TOKEN, runPgsWorkflow, WORKSPACE_TOKEN,
@@ -104,21 +103,6 @@ let fastifyFactory: typeof import("fastify").fastify | undefined;
 function loadFastify(): typeof import("fastify").fastify {
   fastifyFactory ??= (createRequire(import.meta.url)("fastify") as typeof import("fastify")).fastify;
   return fastifyFactory;
-}
-
-/**
- * Refuses a data root that exists but is not a directory, or whose path runs through a file
- * (`E_INVALID_INPUT`, naming it as given): the server started and every run then failed with 500
- * (`ENOTDIR`). A missing data root is fine (the runs create it).
- */
-function checkDataRoot(dataRoot: string, shown: string): void {
-  let why: string | undefined;
-  try {
-    if (!statSync(dataRoot).isDirectory()) why = "it is not a directory";
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") why = "a component of its path is not a directory";
-  }
-  if (why !== undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `data root ${shown} cannot hold the workflows' state: ${why}`, { field: "--data-root", path: shown });
 }
 
 /** Highest TCP port `listen` takes. */
@@ -169,7 +153,9 @@ export function createServer(opts: ServerOptions): CairnServer {
   const workspace = resolve(opts.workspace);
   if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
-  checkDataRoot(dataRoot, opts.dataRoot ?? join(opts.workspace, DEFAULT_DATA_ROOT_NAME));
+  // A data root that exists but cannot hold state is refused at start, named as given (the server
+  // used to start and fail every run with 500, ENOTDIR); each run checks it again (the runtimes).
+  checkDataRootHoldsState(dataRoot, opts.dataRoot ?? join(opts.workspace, DEFAULT_DATA_ROOT_NAME), "--data-root");
   let snapshot: PreparedSnapshot | undefined;
   if (opts.snapshot !== undefined) {
     const pgsOnly = PGS_ONLY_OPTIONS.filter((k) => opts[k] !== undefined);

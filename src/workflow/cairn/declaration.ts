@@ -418,19 +418,23 @@ export function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?
   if ("invalidLine" in decoded) return fail(`line ${decoded.invalidLine}: not valid UTF-8`);
   const text = decoded.text;
   if (extname(file).toLowerCase() === ".json") {
-    const deep = jsonTextTooDeep(text, MAX_DECLARATION_DEPTH);
+    // One leading UTF-8 BOM is not part of the JSON text (RFC 8259 §8.1 lets a parser ignore
+    // it): skipped, so the file compiles like the same file without it, as a YAML declaration
+    // with one does (the yaml package skips it). Positions count from after it.
+    const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    const deep = jsonTextTooDeep(json, MAX_DECLARATION_DEPTH);
     if (deep !== null) return tooDeep(deep, "objects and arrays");
     let doc: unknown;
     try {
-      doc = JSON.parse(text) as unknown;
+      doc = JSON.parse(json) as unknown;
     } catch (err) {
-      return fail(jsonSyntaxMessage(text, (err as Error).message));
+      return fail(jsonSyntaxMessage(json, (err as Error).message));
     }
     // JSON.parse keeps the last of two equal keys: refuse them, as YAML declarations do.
-    const dup = duplicateJsonKey(text);
+    const dup = duplicateJsonKey(json);
     if (dup !== null) return fail(`not valid JSON (line ${dup.at.line}, column ${dup.at.column}): duplicate key ${JSON.stringify(dup.key)} (first at line ${dup.first.line}, column ${dup.first.column})`);
     const checked = jsonDataProblems(doc);
-    const scanned = jsonNumberProblems(text);
+    const scanned = jsonNumberProblems(json);
     const problems = [...scanned.problems, ...checked.problems];
     if (problems.length > 0) return notJson(problems);
     markJsonFloats(checked.doc, scanned.floats);

@@ -54,7 +54,9 @@ export function jsonSyntaxMessage(text: string, v8Message: string): string {
     if (isCairnError(err) && typeof err.details.line === "number" && typeof err.details.column === "number") {
       // Without the position (given first) and its lead-in ("Invalid control character at: …").
       const what = err.message.replace(/: line [0-9]+ column [0-9]+ \(char [0-9]+\)$/, "").replace(/ at$/, "");
-      return `not valid JSON (line ${err.details.line}, column ${err.details.column}): ${what}`;
+      // The parser's words for a BOM are Python's advice (`utf-8-sig`); the reader skipped one
+      // already (declaration.ts), so this is a second one.
+      return `not valid JSON (line ${err.details.line}, column ${err.details.column}): ${what.startsWith("Unexpected UTF-8 BOM") ? "a second byte order mark (U+FEFF): a file may start with one, not more" : what}`;
     }
   }
   return `not valid JSON: ${v8Message}`;

@@ -50,7 +50,7 @@
 import { join, resolve } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
-import { createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
+import { checkDataRootHoldsState, createEffectContext, csRuntimeFor, lockForRun, normalizeDataRoot, PAYLOAD_STORE_ENTITY, type CsRuntime, type EffectContext } from "../effects/index.js";
 import { TRACES_DIR } from "../pgs/constants.js";
 import type { EffectCall, PathEntry, ViolationRecord } from "../pgs/engine.js";
 import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsRunResult } from "../pgs/run.js";
@@ -330,6 +330,7 @@ export function* runCairnCore(opts: RunCairnOptions, payloadText: PayloadTextMod
   checkPayloadDepth(opts.payload);
   const baseDir = resolve(opts.baseDir);
   const dataRoot = normalizeDataRoot(resolve(opts.dataRoot));
+  checkDataRootHoldsState(dataRoot); // a file is refused before anything runs, as `cairn serve` refuses it (effects/confine.ts)
   // One holder at a time on a data root (effects/data-root-lock.ts), as in runPgsWorkflow; held
   // across the lane-bound steps' awaits, released when the generator finishes, throws or returns.
   const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);

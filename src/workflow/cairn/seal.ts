@@ -34,6 +34,7 @@ import { jsonTextTooDeep } from "../../core/json-walk.js";
 import { MAX_PAYLOAD_DEPTH, PYJSON_MAX_DEPTH } from "../py/json.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
+import { CAIRN_WORKFLOW_FORMAT } from "./schema.js";
 import { codeProblem, exitProblem, nameProblem, namespaceProblem, storePathProblem } from "./snapshot-grammar.js";
 import { floatsProblem } from "./sealed-value.js";
 import { parseBindingPath } from "./paths.js";
@@ -261,6 +262,31 @@ function checkStructure(content: unknown): SnapshotContent {
   return content as SnapshotContent;
 }
 
+/** `<shown> is not a sealed Cairn snapshot (<format>)`: the start of every message for a file that is none. */
+const notSealed = (shown: string): string => `${shown} is not a sealed Cairn snapshot (${SNAPSHOT_FILE_FORMAT})`;
+
+/** What to do with a Cairn declaration given as a snapshot. */
+const compileFirst = (shown: string): string => `: it is a Cairn workflow declaration (cairn: ${CAIRN_WORKFLOW_FORMAT}), not compiler output; compile it first: cairn wf compile ${shown} --out <snapshot>`;
+
+/**
+ * A YAML (or BOM-led JSON) declaration's marker line, `cairn: cairn.workflow/v1` at the top
+ * level, quoted or not, in a text that is not JSON (only looked for then, to name a declaration
+ * given as a snapshot).
+ */
+const DECLARATION_MARKER_RE = /^(["']?)cairn\1[ \t]*:[ \t]*(["']?)cairn\.workflow\/v1\2[ \t]*(?:#[^\n]*)?\r?$/m;
+
+/** Whether `text`, which JSON.parse refused, is a Cairn declaration (YAML, or JSON after a BOM). */
+function looksLikeDeclarationText(text: string): boolean {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  try {
+    return isDeclarationDoc(JSON.parse(body));
+  } catch {
+    return DECLARATION_MARKER_RE.test(body);
+  }
+}
+
+const isDeclarationDoc = (doc: unknown): boolean => isObj(doc) && doc.cairn === CAIRN_WORKFLOW_FORMAT;
+
 /** Verifies sealed-file bytes (see the module comment). */
 export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Digest): SealedSnapshot {
   let doc: unknown;
@@ -269,7 +295,15 @@ export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Diges
   try {
     doc = JSON.parse(text);
   } catch (err) {
+    if (looksLikeDeclarationText(text)) throw integrity("parse", `${notSealed(shown)}${compileFirst(shown)}`, { path: shown, declaration: true });
     throw integrity("parse", `${shown} is not valid JSON (${(err as Error).message})`, { path: shown });
+  }
+  // A file that does not even claim to be a sealed snapshot (no `format` member naming it: a
+  // declaration, a payload, a PGS snapshot…) is said to be none, whether or not its bytes are
+  // canonical; only a file that claims it is held to the canonical form ("changed after sealing").
+  if (!isObj(doc) || doc.format !== SNAPSHOT_FILE_FORMAT) {
+    const declaration = isDeclarationDoc(doc);
+    throw integrity("structure", `${notSealed(shown)}${declaration ? compileFirst(shown) : ""}`, { path: shown, ...(declaration ? { declaration: true } : {}) });
   }
   let canonical: Uint8Array;
   try {
@@ -280,7 +314,7 @@ export function verifySealedBytes(bytes: Buffer, shown: string, expected?: Diges
   if (!Buffer.from(canonical).equals(bytes)) throw integrity("canonical", `${shown} is not in canonical form: its bytes were changed after sealing`, { path: shown });
   const env = doc as { format?: unknown; digest?: unknown; content?: unknown };
   if (env === null || typeof env !== "object" || env.format !== SNAPSHOT_FILE_FORMAT || typeof env.digest !== "string" || env.content === null || typeof env.content !== "object") {
-    throw integrity("structure", `${shown} is not a sealed Cairn snapshot (${SNAPSHOT_FILE_FORMAT})`, { path: shown });
+    throw integrity("structure", notSealed(shown), { path: shown });
   }
   // The digest covers only `content`: a member added beside it would ride along unverified.
   const extra = unknownMember(env as Obj, SEALED_FILE_MEMBERS);

@@ -28,11 +28,11 @@
  * every call; the parent directories and the final component are checked on every call, so a
  * swap between two calls of a run is refused as it would be without the memo.
  */
-import { lstatSync, mkdirSync, realpathSync, type BigIntStats, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, realpathSync, statSync, type BigIntStats, type Stats } from "node:fs";
 import { posix } from "node:path";
 import { confinementError, ioError, effectError, EffectErrorReason } from "./errors.js";
 import { MODULE_DATA_ROOT_TEMPLATE } from "./policy.js";
-import { ErrorCode } from "../../core/errors.js";
+import { CairnError, ErrorCode } from "../../core/errors.js";
 import { fsyncDir, isNotFound } from "../../store/fsutil.js";
 import { makeDirs } from "../../core/dirs.js";
 
@@ -89,6 +89,28 @@ export function normalizeDataRoot(root: string): string {
   const out = n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
   lastRoot = [root, out];
   return out;
+}
+
+/**
+ * Refuses a data root that exists but is not a directory (a regular file, a FIFO…), or whose
+ * path runs through a file (`ENOTDIR`): `E_INVALID_INPUT` `data root <shown> cannot hold the
+ * workflows' state: it is not a directory` (or `: a component of its path is not a directory`),
+ * `details` `{ field, path: shown }`. A data root that does not exist yet passes (the CS runtimes
+ * create it on first use), as does one this process may not `stat` (EACCES…: the run reports
+ * it where it touches the data root, as before). The one check of `cairn wf run` (both
+ * runtimes: `runCairnWorkflow` and the plane driver through `runCairnCore`, `runPgsWorkflow`)
+ * and `cairn serve` at start: before it, a run on such a data root ran its pure steps and then
+ * wrote an ERROR trace (`cannot inspect "logs" under the data root: ENOTDIR`, `E_STORE_IO`).
+ * `shown` names the data root in the message (default: `dataRoot`); `field` is `details.field`.
+ */
+export function checkDataRootHoldsState(dataRoot: string, shown: string = dataRoot, field = "dataRoot"): void {
+  let why: string | undefined;
+  try {
+    if (!statSync(dataRoot).isDirectory()) why = "it is not a directory";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") why = "a component of its path is not a directory";
+  }
+  if (why !== undefined) throw new CairnError(ErrorCode.INVALID_INPUT, `data root ${shown} cannot hold the workflows' state: ${why}`, { field, path: shown });
 }
 
 /**

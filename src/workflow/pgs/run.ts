@@ -26,7 +26,7 @@ import {
   EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, SAFE_SEGMENT_RE, TRACES_DIR,
 } from "./constants.js";
 import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
-import { createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
+import { checkDataRootHoldsState, createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { compactPy, parsePyJson } from "./pyjson.js";
@@ -384,6 +384,7 @@ function runChecked(opts: RunPgsOptions): PgsRunResult {
   if (opts.effectDurability !== undefined && opts.effectDurability !== "fsync" && opts.effectDurability !== "no-fsync") {
     throw new CairnError(ErrorCode.USAGE, `effectDurability must be "fsync" or "no-fsync", got ${JSON.stringify(opts.effectDurability)}`);
   }
+  checkDataRootHoldsState(dataRoot); // a file is refused before anything runs, as `cairn serve` refuses it (effects/confine.ts)
   // One holder at a time on a data root (effects/data-root-lock.ts): the caller's lock, checked
   // to cover this data root, or the data root's lock, taken for this run.
   const lock = lockForRun(dataRoot, opts.dataRootLock, opts.dataRootLockWaitMs);
