@@ -290,7 +290,7 @@ describe("structural failures: Cairn hints", () => {
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
     // The failing node is the one the run was about to enter (named by the error), not the last one that completed.
     expect(x.failure).toMatchObject({ node: `${WF}::b`, message: `WF '${WF}' exceeded 5 topology hops (hop limit) at node b: the run followed a routing cycle, or a route longer than the hop limit` });
-    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×3, with the visit to b it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
+    expect(x.hint).toBe(`the run visited 5 nodes and hit the hop limit (repeated: a ×3, b ×3, with the visit to b it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, lower the max_visits of a (max_visits 10) so that it stops the run before the hop limit (max_hops 5) does, or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::a ended with SUCCESS (routes: SUCCESS → node b, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
   });
 
@@ -305,7 +305,7 @@ describe("structural failures: Cairn hints", () => {
     });
     const { x } = await examined(decl, { x: 1 });
     expect(x.failure).toMatchObject({ node: `${WF}::a` });
-    expect(x.hint).toBe(`the run visited 2 nodes and hit the hop limit (repeated: a ×2, with the visit to a it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, declare max_visits on a node of it (the run then stops at that bound), or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
+    expect(x.hint).toBe(`the run visited 2 nodes and hit the hop limit (repeated: a ×2, with the visit to a it was about to make): a routing cycle in wf.yaml ran past it. Route an outcome out of the cycle, lower the max_visits of a (max_visits 5) so that it stops the run before the hop limit (max_hops 2) does, or raise max_hops (at most 64) if the cycle needs more hops, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
   });
 
   it("a node past its max_visits: graph_structure_error naming the bound", async () => {
@@ -319,7 +319,7 @@ describe("structural failures: Cairn hints", () => {
     const { x } = await examined(decl, { x: 1 });
     expect([x.outcome.class, x.exitCode]).toEqual(["graph_structure_error", 1]);
     expect(x.path.map((p) => `${p.node.split("::").pop()}=${p.status}`)).toEqual(["a=SUCCESS", "b=SUCCESS", "a=SUCCESS", "b=SUCCESS"]);
-    expect(x.hint).toBe(`node a of WF '${WF}' would run a 3rd time; its declared bound is max_visits 2: the cycle through b in wf.yaml ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
+    expect(x.hint).toBe(`node a of WF '${WF}' would run a 3rd time; its declared bound is max_visits 2: the cycle through a in wf.yaml ran past its declared bound. Route the repeating outcome out of the cycle, or raise max_visits, and recompile; last node: ${WF}::b ended with SUCCESS (routes: SUCCESS → node a, VIOLATION → exit BAD (x)).`);
     noPgsWords(x);
   });
 

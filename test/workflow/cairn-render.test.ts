@@ -112,7 +112,7 @@ describe("cairnTraceDot", () => {
     const r = run(snap, { name: "ada" }, dir);
     expect([r.status, r.error?.code, r.error?.cc]).toEqual(["ERROR", "E_PATH_CONFINEMENT", `${WF}::save`]);
     const dot = dotOf(snap, r);
-    expect(dot).toContain(`  n2 [label="save\\n#2", tooltip="${WF}::save\\nreg:REGISTER", shape="box", ${FAILED}];`);
+    expect(dot).toContain(`  n2 [label="save\\n#2 (aborted)", tooltip="${WF}::save\\nreg:REGISTER", shape="box", ${FAILED}];`);
     expect(dot).toContain(`  n1 [label="check\\n#1", tooltip="${WF}::check\\njson_schema_validate", shape="box", peripheries="2", ${VISITED}];`);
     expect(dot.split("\n").filter((l) => /^ {2}x\d/.test(l)).every((l) => l.endsWith('style="dashed"];'))).toBe(true);
     expect(dot).toContain(`  n1 -> n2 [label="SUCCESS", ${TAKEN}];`);

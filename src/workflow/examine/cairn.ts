@@ -169,7 +169,7 @@ export class CairnSnapshotDeclarations implements Declarations {
     for (const [name, list] of [...exits.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       list.forEach((x, i) => {
         x.key = list.length === 1 && wf.nodes[name] === undefined ? name : `${name}#${i + 1}`;
-        nodes.set(x.key, { key: x.key, type: "EXIT", fqdn: null, next: {}, reason: x.reason, inputs: undefined });
+        nodes.set(x.key, { key: x.key, type: "EXIT", fqdn: null, next: {}, reason: x.reason, inputs: undefined, exit: name });
       });
     }
     const exitKey = (r: { exit: string; reason: string }) => (exits.get(r.exit)?.find((x) => x.reason === r.reason)?.key ?? r.exit);

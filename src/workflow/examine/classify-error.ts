@@ -5,18 +5,23 @@
  * In every case a structural binding problem found at the failing CC (bindings.ts) takes precedence
  * over `ct_error` / `cs_runtime_error`: it is the cause.
  *
- * The failing node of an aborted run is the CC in progress; else, for a Cairn hop-limit or
- * max_visits error (checked before the node starts), the node the error names (`… (hop limit) at
- * node <key>: …`, `node <key> of WF '…' would run …`) — the node the run was about to enter, not
- * the last one that completed; else an address the message names; else the last CC.
+ * The failing node of an aborted run is the CC in progress; else, for a Cairn run, the node
+ * render/cairn-dot.ts `cairnFailingNode` decides — the one the run's picture paints red —: for a
+ * hop-limit or max_visits error (checked before the node starts) the node the error names (`…
+ * (hop limit) at node <key>: …`, `node <key> of WF '…' would run …`), else (with the snapshot
+ * the run used) the node the last completed node's route leads to — the node the run was about to
+ * enter, not the last one that completed —, else the last node; for a PGS run an address the
+ * message names, else the last CC.
  */
 import { codeOf, type CcVisit, type TraceEvent, type TraceModel } from "./model.js";
 import type { Declarations } from "./workspace.js";
 import type { BindingProblem, Classification, Failure, StepRef } from "./outcome.js";
-import { classifyErrorMessage, errorCause, hasDefiniteCause, isIntegrityError, isTraceLimit, limitNodeKey, limitOf, traceLimitHint, unquotedText, untracedEffectOf } from "./error-rules.js";
+import { classifyErrorMessage, errorCause, hasDefiniteCause, isIntegrityError, isTraceLimit, isUnserialisable, limitNodeKey, limitOf, traceLimitHint, unquotedText, untracedEffectOf } from "./error-rules.js";
 import { eventRef, obj, stepName, stepOf } from "./helpers.js";
 import { bindingHint, firstStructural } from "./bindings.js";
 import { compiledRoutesText, declarationOf, pathOf, type Walk } from "./declared.js";
+import { cairnFailingNode } from "../render/cairn-dot.js";
+import type { Route } from "../cairn/model.js";
 
 function cycleText(visits: CcVisit[]): string {
   const counts = new Map<string, number>();
@@ -45,6 +50,9 @@ export function classifyError(model: TraceModel, err: TraceEvent, decl: Declarat
   }
   let cls = classifyErrorMessage(message, reason, code);
   if (cls === "by_location") cls = step?.kind === "CS" ? "cs_runtime_error" : step?.kind === "CT" ? "ct_error" : open !== undefined ? "cs_runtime_error" : "graph_structure_error";
+  // A value that cannot be serialised (too deep, cyclic) is not a store's failure when a CT step
+  // raised it (its inputs or its result): where it happened decides.
+  if (cls === "cs_runtime_error" && step?.kind === "CT" && isUnserialisable(cause)) cls = "ct_error";
   let binding: BindingProblem | undefined;
   if (open !== undefined && (cls === "ct_error" || cls === "cs_runtime_error")) {
     const found = firstStructural(open, model, decl, open.steps.length);
@@ -62,11 +70,13 @@ export function classifyError(model: TraceModel, err: TraceEvent, decl: Declarat
   const named = /(?:bindings|pipeline|cs|ct)\["?\d+"?\]\["(\d+)"\]|pipeline\["(\d+)"\]/.exec(message);
   const last = model.visits[model.visits.length - 1];
   const limitKey = open === undefined && model.wfAddr === null && model.workflow !== null && limitOf(cause) !== undefined ? limitNodeKey(cause) : undefined;
+  // A Cairn run: the node the picture paints red too (render/cairn-dot.ts `cairnFailingNode`).
+  const cairnKey = open === undefined && model.wfAddr === null && model.workflow !== null ? cairnFailingNode({ inProgress: null, named: limitKey, path: model.visits.map((v) => ({ key: codeOf(v.fqdn), status: v.status })), routes: runRoutes(model, decl) }) : undefined;
   if (open !== undefined) {
     node = open.fqdn;
     address = open.addr;
-  } else if (limitKey !== undefined) {
-    node = `${model.workflow as string}::${limitKey}`;
+  } else if (cairnKey !== undefined) {
+    node = `${model.workflow as string}::${cairnKey}`;
     address = decl?.cairnNode?.(node)?.address ?? model.visits.find((v) => v.fqdn === node)?.addr ?? null;
   } else if (named !== null && decl !== undefined) {
     address = Number(named[1] ?? named[2]);
@@ -110,6 +120,21 @@ export function classifyError(model: TraceModel, err: TraceEvent, decl: Declarat
       hint = `${at} raised: ${message}. A CS exception aborts the run (it is not an outcome a route can handle): check the RB policy (${handlers} rb_policy), the step's inputs and the data root.`;
   }
   return { class: cls, status: "ERROR", path: pathOf(model, walk), failure, hint, notes };
+}
+
+/**
+ * The routes of the snapshot the Cairn run used (the declarations are that snapshot's: the digest
+ * `WF_START` names), as `cairnFailingNode` reads them; undefined for any other declarations — the
+ * routes of another snapshot say nothing of where this run went.
+ */
+function runRoutes(model: TraceModel, decl: Declarations | undefined): ((key: string, status: string) => Route | undefined) | undefined {
+  const wf = decl?.cairnNode === undefined || model.workflow === null || decl.snapshotDigest() !== model.start?.detail.snapshot ? undefined : decl.workflow(model.workflow);
+  if (wf === undefined) return undefined;
+  return (key, status) => {
+    const to = wf.nodes.get(key)?.type === "CC" ? wf.nodes.get(key)?.next[status] : undefined;
+    const n = to === undefined ? undefined : wf.nodes.get(to);
+    return n === undefined ? undefined : n.type === "CC" ? { node: n.key } : { exit: n.key, reason: n.reason ?? "" };
+  };
 }
 
 /**

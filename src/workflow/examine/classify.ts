@@ -27,6 +27,10 @@
  *    route on to a boundary node): a runtime never writes that (SEMANTICS A.5: a run ends with
  *    its last node's status), so the trace was changed → `graph_structure_error`, exit 1 — a
  *    `success` is always a run that ended with SUCCESS / ALREADY_EXISTS (or ACK);
+ *    0b. the same for the exit a Cairn run's `WF_COMPLETE` records (`detail.exit`, `detail.reason`;
+ *    none when the last outcome had no route): one that is not what the snapshot routes the last
+ *    node's outcome to (another name or reason, an exit where none is declared or none where one
+ *    is) → `graph_structure_error`, exit 1. The terminal shown is always the recorded exit;
  * 1. a negative CC with a structural binding problem → `expression_binding_error`;
  * 2. declared walk: the trace diverges from the declared routes, or stops where the declaration
  *    routes on to a node, or no CC ran → `graph_structure_error`; the last outcome has no
@@ -66,6 +70,18 @@ function routeText(visits: CcVisit[], from: number, terminal: Terminal | undefin
   return parts.join(" → ");
 }
 
+/**
+ * The exit a Cairn run's `WF_COMPLETE` records (`detail.exit` / `detail.reason`, cairn/run.ts):
+ * `null` when it records none (the last outcome had no route), undefined for a trace of another
+ * runtime (PGS runs record no exit there).
+ */
+function recordedExit(model: TraceModel): { name: string; reason: string } | null | undefined {
+  if (model.complete === null || !isCairnRun(model, undefined)) return undefined;
+  const d = model.complete.detail;
+  if (d.exit === undefined && d.reason === undefined) return null;
+  return { name: typeof d.exit === "string" ? d.exit : JSON.stringify(d.exit) ?? "?", reason: typeof d.reason === "string" ? d.reason : JSON.stringify(d.reason) ?? "?" };
+}
+
 /** Classifies a traced run. */
 export function classify(model: TraceModel, decl: Declarations | undefined): Classification {
   const c = classifyRun(model, decl);
@@ -95,6 +111,18 @@ function classifyRun(model: TraceModel, decl: Declarations | undefined): Classif
   if (walk?.end.kind === "exit") {
     terminal.exit = walk.end.key;
     terminal.reason = walk.end.reason;
+  }
+  // A Cairn run records the exit it reached in WF_COMPLETE (cairn/run.ts): the terminal shown is
+  // that record, never the declaration's (rule 0b compares them).
+  const recorded = recordedExit(model);
+  const declaredExit = walk?.end.kind === "exit" ? { name: walk.decl.nodes.get(walk.end.key)?.exit ?? walk.end.key, reason: walk.end.reason } : undefined;
+  if (recorded !== undefined) {
+    delete terminal.exit;
+    delete terminal.reason;
+    if (recorded !== null) {
+      terminal.exit = recorded.name;
+      terminal.reason = recorded.reason;
+    }
   }
   if (walk === undefined) notes.push(decl === undefined ? "no workspace found: routes were not checked against a declaration" : `no workflow declaration for ${model.workflow ?? "?"}: the end of the run is assumed declared`);
 
@@ -130,6 +158,30 @@ function classifyRun(model: TraceModel, decl: Declarations | undefined): Classif
       hint: `the run's end contradicts its trace: WF_COMPLETE (line ${end.line}) records ${status ?? "no status"}, but the last CC ${lastVisit.fqdn} ended with ${lastVisit.status} (line ${lastVisit.complete?.line ?? "?"}), and a run ends with its last node's status. The trace is not as a run wrote it (its last line was changed, or lines are missing before it): its outcome cannot be read from it.`,
       notes,
     };
+  }
+
+  // 0b. The same rule for the exit of a Cairn run: WF_COMPLETE records the exit (name and reason)
+  // the last node's route led to, or none when its outcome has no route. One that is not what the
+  // snapshot's routes give for the trace's own nodes and outcomes departs from the snapshot: the
+  // trace was changed, or the snapshot is not the run's.
+  if (recorded !== undefined && lastVisit !== undefined && walk !== undefined && (walk.end.kind === "exit" || walk.end.kind === "unrouted")) {
+    const declaredText = declaredExit === undefined ? `no route for ${walk.end.kind === "unrouted" ? walk.end.status : "?"} (no exit)` : `exit ${declaredExit.name} (${declaredExit.reason ?? ""})`;
+    const recordedText = recorded === null ? "no exit" : `exit ${recorded.name} (${recorded.reason})`;
+    const same = recorded === null ? declaredExit === undefined : declaredExit !== undefined && declaredExit.name === recorded.name && declaredExit.reason === recorded.reason;
+    if (!same) {
+      const end = model.complete;
+      const at = `${walk.keys[lastVisit.index] ?? codeOf(lastVisit.fqdn)}=${lastVisit.status ?? "?"}`;
+      terminal.declared = false;
+      return {
+        class: "graph_structure_error",
+        status,
+        path,
+        terminal,
+        failure: failureAt(lastVisit, `WF_COMPLETE records ${recordedText}, but the snapshot routes ${at} to ${declaredText}`),
+        hint: `the run's end departs from the declaration: WF_COMPLETE (line ${end.line}) records ${recordedText}, but ${walk.decl.file} routes ${at} (line ${lastVisit.complete?.line ?? "?"}) to ${declaredText}. Either the declaration is not the one the run used, or the trace is not as a run wrote it (its last line was changed): its end cannot be read from it.`,
+        notes,
+      };
+    }
   }
 
   // 1. A binding that resolved to nothing at a CC that said "no".

@@ -34,7 +34,7 @@
  * | `dispatch.json: pipeline[…][i].inputs|outputs must be an object`         | `bad_step`                  | `expression_binding_error` |
  * | other `dispatch.json: …` (step not an object, addr, op, on_result)       | `bad_step`                  | `graph_structure_error`    |
  * | `CT-IR …`, `Atom raised exception: …`, `Atom returned None: …`, `CT output …`, `CT execution failed: …` (CT_EXECUTION_FAILED) | — | `ct_error` |
- * | `path confinement: …`, `… under the data root …`, `… torn line …`, `CS_<NAME>_V<n>…: …`, `rb_policy entry …`, `data root …`, `effect clock …`, `cannot serialise …`, `JSON nesting …` (effects errors.ts) | `path_confinement`, `data_root_io`, `cs_config`, `cs_input`, `torn_jsonl_tail`, `unserialisable_value`, `not_regular_file`, `cs_clock`, `read_limit` (appendonly.ts) | `cs_runtime_error` |
+ * | `path confinement: …`, `… under the data root …`, `… torn line …`, `CS_<NAME>_V<n>…: …`, `rb_policy entry …`, `data root …`, `effect clock …`, `cannot serialise …`, `JSON nesting …` (effects errors.ts) | `path_confinement`, `data_root_io`, `cs_config`, `cs_input`, `torn_jsonl_tail`, `unserialisable_value`, `not_regular_file`, `cs_clock`, `read_limit` (appendonly.ts) | `cs_runtime_error` (`unserialisable_value` / `cannot serialise …` / `JSON nesting …` raised in a CT step: `ct_error`, `isUnserialisable`) |
  * | anything else                                                            | —                           | by location: in a CS step → `cs_runtime_error`, in a CT step → `ct_error`, in a CC whose step is unknown (no workspace) → `cs_runtime_error` (CT failures never abort a run: they are VIOLATIONs), outside a CC → `graph_structure_error` |
  */
 import type { TraceEvent } from "./model.js";
@@ -167,6 +167,18 @@ export function isIntegrityError(c: ErrorCause): boolean {
   if (c.reason !== undefined || c.code !== undefined) return c.reason === "snapshot_integrity" || c.code === "E_SNAPSHOT_INTEGRITY";
   return INTEGRITY_TEXT.test(unquotedText(c.message));
 }
+
+/**
+ * Whether the ERROR is a value that cannot be serialised (nested deeper than 512 levels, or
+ * cyclic: reason `unserialisable_value`, else the text of a trace without a code). Its class
+ * goes by where it happened: raised in a CT step it is `ct_error`, else `cs_runtime_error`
+ * (classify-error.ts).
+ */
+export function isUnserialisable(c: ErrorCause): boolean {
+  return c.reason === "unserialisable_value" || (c.reason === undefined && c.code === undefined && UNSERIALISABLE_TEXT.test(unquotedText(c.message)));
+}
+
+const UNSERIALISABLE_TEXT = /^cannot serialise |^JSON nesting deeper/;
 
 /** Whether the ERROR is the trace writer's size limit (by reason, else the text of a trace without a code). */
 export function isTraceLimit(c: ErrorCause): boolean {

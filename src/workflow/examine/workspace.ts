@@ -34,6 +34,8 @@ export interface DeclaredNode {
   next: Record<string, string>;
   reason: string | null;
   inputs: unknown;
+  /** An `EXIT` node of a Cairn snapshot: the exit's name (its key may be `<NAME>#<n>`). */
+  exit?: string;
 }
 
 export interface WorkflowDeclaration {

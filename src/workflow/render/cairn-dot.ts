@@ -9,8 +9,10 @@
  *    outcome order, so a `default` route expanded over four outcomes is one edge with four
  *    labels); an edge into an exit carries the exit's reason as its tooltip;
  *  - visited nodes are filled and numbered by hop (a node a runtime error aborted counts as
- *    visited); the exit the run reached is filled; on exit status 1 the node that raised a
- *    runtime error (else the last node run) is filled red, and so is a reached exit;
+ *    visited, its hop marked `(aborted)`); the exit the run reached is filled; on exit status 1
+ *    the node examine names as failing (`cairnFailingNode`: the node that raised a runtime error,
+ *    else the node a hop-limit or max_visits error stopped the run from entering — the route into
+ *    it drawn as taken —, else the last node run) is filled red, and so is a reached exit;
  *  - edges taken by the run are bold and coloured, the others grey.
  *
  * Deterministic: no timestamps, no absolute paths, fixed orders; the same run gives the same
@@ -20,6 +22,36 @@ import type { PathEntry } from "../pgs/engine.js";
 import type { Route, SnapshotWorkflow } from "../cairn/model.js";
 import { OUTCOMES } from "../cairn/schema.js";
 import { DOT_FAILED, DOT_TAKEN_EDGE, DOT_VISITED, dotAttrs, dotPreamble, shortName } from "./dot.js";
+
+/** A completed node of a Cairn run, as `cairnFailingNode` reads it. */
+export interface FailingNodePathEntry {
+  /** The node key. */
+  key: string;
+  status: string | null;
+}
+
+/**
+ * The node key a failed Cairn run failed at — the one examine names (classify-error.ts) and the
+ * picture paints red —, in order: the node in progress when a runtime error aborted the run
+ * (entered, never completed: `inProgress`); else the node a hop-limit or max_visits error names
+ * (`named`, read from the error by examine) or, without it, the node the last completed node's
+ * route leads to (`routes`): such an error is raised as the run is about to enter that node,
+ * not in the last node that completed; else the last completed node. Undefined when no node
+ * ran and none is named.
+ */
+export function cairnFailingNode(i: {
+  inProgress: string | null;
+  named?: string | undefined;
+  path: readonly FailingNodePathEntry[];
+  routes?: (key: string, status: string) => Route | undefined;
+}): string | undefined {
+  if (i.inProgress !== null) return i.inProgress;
+  if (i.named !== undefined) return i.named;
+  const last = i.path[i.path.length - 1];
+  if (last === undefined) return undefined;
+  const next = last.status === null ? undefined : i.routes?.(last.key, last.status);
+  return next !== undefined && "node" in next ? next.node : last.key;
+}
 
 export interface CairnTraceGraphInput {
   workflow: SnapshotWorkflow;
@@ -64,22 +96,31 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
     else if (g.exit !== null) taken.add(`${from}|${a.status}|${exitId.get(g.exit.name) as string}`);
   }
   // A runtime error inside a node: the node was entered (CC_START) but never completed, so it is
-  // not on the path; it still gets its hop number and the edge that led to it.
+  // not on the path; it still gets its hop number (marked aborted) and the edge that led to it.
   const entered = g.errorNode === null ? undefined : shortName(g.errorNode);
-  if (entered !== undefined && addrOf.has(entered)) {
-    hops.set(entered, [...(hops.get(entered) ?? []), g.path.length + 1]);
-    const last = g.path[g.path.length - 1];
-    if (last !== undefined) taken.add(`n${last.addr}|${last.status}|n${addrOf.get(entered) as number}`);
+  const aborted = entered !== undefined && addrOf.has(entered) ? entered : undefined;
+  const last = g.path[g.path.length - 1];
+  if (aborted !== undefined) {
+    hops.set(aborted, [...(hops.get(aborted) ?? []), g.path.length + 1]);
+    if (last !== undefined) taken.add(`n${last.addr}|${last.status}|n${addrOf.get(aborted) as number}`);
   }
   let failed: string | undefined;
-  if (g.exitCode !== 0) failed = g.errorNode !== null ? shortName(g.errorNode) : g.path.length > 0 ? shortName((g.path[g.path.length - 1] as PathEntry).node) : undefined;
+  if (g.exitCode !== 0) {
+    // The node examine names as failing (`cairnFailingNode`, shared with examine's classify-error.ts).
+    const routes = (key: string, status: string): Route | undefined => (Object.prototype.hasOwnProperty.call(wf.nodes, key) ? wf.nodes[key]?.routes[status] : undefined);
+    failed = cairnFailingNode({ inProgress: aborted ?? null, path: g.path.map((p) => ({ key: shortName(p.node), status: p.status })), routes });
+    // A limit error (hop limit, max_visits) stops a run as it is about to enter a node: the route
+    // that led there was taken; the node did not run (no hop number).
+    const next = aborted === undefined && g.exit === null && last !== undefined ? routes(shortName(last.node), last.status) : undefined;
+    if (next !== undefined && "node" in next && next.node === failed) taken.add(`n${last?.addr ?? 0}|${last?.status ?? ""}|n${addrOf.get(failed) ?? 0}`);
+  }
 
   const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["pad", "0.3"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]]);
   for (const [key, n] of nodes) {
     const h = hops.get(key);
     const steps = n.steps.map((s) => (s.kind === "cs" ? `${s.store}:${s.op}` : s.handler.type === "atom" ? s.handler.name : `${s.handler.module}.${s.handler.capability}`));
     const a: Array<[string, string]> = [
-      ["label", h === undefined ? key : `${key}\n#${h.join(", #")}`],
+      ["label", h === undefined ? key : `${key}\n#${h.join(", #")}${key === aborted ? " (aborted)" : ""}`],
       ["tooltip", `${g.wfFqdn}::${key}\n${steps.join(" → ")}`],
       ["shape", "box"],
     ];

@@ -7,4 +7,4 @@ export {
   loadTraceRenderer, loadedTraceRenderer, writeTracePictures, pngZoom, MAX_RENDER_NODES, MAX_RENDER_EDGES, MAX_RENDER_DOT_BYTES, MAX_PNG_PIXELS, MAX_PNG_SIDE, PNG_ZOOM,
   type TraceRenderer, type TracePictures, type RenderLimits, type PngCap,
 } from "./render.js";
-export { cairnTraceDot, type CairnTraceGraphInput } from "./cairn-dot.js";
+export { cairnTraceDot, cairnFailingNode, type CairnTraceGraphInput, type FailingNodePathEntry } from "./cairn-dot.js";
