@@ -407,7 +407,12 @@ export function printRunLines(out: Output, r: PgsRunResult, traceDirShown: strin
   if (more.exit !== undefined && more.exit !== null) out.line(`exit: ${escapeControls(more.exit.name)} (${escapeControls(more.exit.reason)})`);
   out.line(`trace id: ${escapeControls(r.traceId)}`);
   out.line(`trace dir: ${escapeControls(traceDirShown)}`);
-  out.line(`path: ${escapeControls(r.path.map((p) => `${p.node.slice(p.node.lastIndexOf("::") + 2)} ${p.status}`).join(" → "))}`);
+  const key = (node: string): string => node.slice(node.lastIndexOf("::") + 2);
+  const hops = r.path.map((p) => `${key(p.node)} ${p.status}`);
+  // A node a runtime error aborted inside its pipeline was entered (its earlier steps' effects
+  // stand): shown, as examine shows it, though it has no status (it printed an empty path).
+  if (r.error !== null && r.error.cc !== null && r.error.step !== null) hops.push(`${key(r.error.cc)} (aborted at step ${r.error.step})`);
+  out.line(`path: ${escapeControls(hops.join(" → "))}`);
   if (r.surface.size > 0) out.line(`surface: ${shownValue(prettyPy(r.surface))}`);
   if (r.recorded !== null) out.note(`receipt: ${escapeControls(r.recorded.receipt)}`);
   if (more.note !== undefined) out.note(escapeControls(more.note));

@@ -7,7 +7,7 @@
  *    an examine line and a line `wf replay` quotes, cut with its full length stated; `--json`
  *    keeps the whole value.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { cairn, json, TempDirs } from "./helpers.js";
@@ -164,5 +164,36 @@ describe("UAT-8 finding 10: the human output is bounded", () => {
     const d = temps.make();
     expect(cairn(["wf", "run", "--help"], { cwd: d, env: NO_STORE }).out).toContain("the whole surface is in --json and <trace_id>.md");
     expect(readdirSync(d)).toEqual([]);
+  });
+});
+
+describe("wf run's path line names a node a runtime error aborted inside its pipeline (UAT-8 finding 5)", () => {
+  it("the entered node is shown with the step that failed, as examine shows it (it printed an empty path)", () => {
+    const d = temps.make();
+    writeFileSync(
+      join(d, "w.yaml"),
+      `cairn: cairn.workflow/v1
+namespace: cs
+code: WF_AB_V0
+entry: w
+stores:
+  a: { kind: mutable, path: a.json }
+  b: { kind: mutable, path: link/b.json }
+nodes:
+  w:
+    steps:
+      - { id: s1, cs: a, op: WRITE, inputs: { key: { const: k }, value: { const: 1 } } }
+      - { id: s2, cs: b, op: WRITE, inputs: { key: { const: k }, value: { const: 1 } } }
+    routes: { default: { exit: E, reason: e } }
+`,
+    );
+    expect(cairn(["wf", "compile", "w.yaml", "--out", "s.snap"], { cwd: d, env: NO_STORE }).status).toBe(0);
+    mkdirSync(join(d, "d", "link"), { recursive: true });
+    symlinkSync(join(d, "elsewhere.json"), join(d, "d", "link", "b.json"));
+    writeFileSync(join(d, "p.json"), "{}");
+    const r = cairn(["wf", "run", "--snapshot", "s.snap", "--payload", "p.json", "--data-root", "d", "--workspace", ".", "--no-render"], { cwd: d, env: NO_STORE });
+    expect(r.status).toBe(1);
+    expect(r.out).toContain("\npath: w (aborted at step s2)\n");
+    expect(r.err).toContain("[E_PATH_CONFINEMENT]");
   });
 });
