@@ -226,3 +226,43 @@ export function workerHeapMb(cfg: Pick<RunConfig, "maxMemoryBytes">): number {
 export function workerInputBytes(cfg: Pick<RunConfig, "maxMemoryBytes">): number {
   return Math.min(MAX_RECORD_BYTES, Math.floor(workerHeapMb(cfg) * 1024 * 1024 * WORKER_INPUT_SHARE));
 }
+
+/** Whole MiB as `--max-memory` takes them: `264MiB`, `2GiB`. */
+function memoryFlag(mib: number): string {
+  return mib % 1024 === 0 ? `${mib / 1024}GiB` : `${mib}MiB`;
+}
+
+/** Bytes in MiB for a message (`8 MiB`, `8.25 MiB`: a record limit is a whole number of 256 KiB). */
+function mibText(bytes: number): string {
+  return `${Math.round((bytes / (1024 * 1024)) * 1000) / 1000} MiB`;
+}
+
+/**
+ * Why a run's record size limit is `limit` bytes (`workerInputBytes`), for the errors that refuse
+ * a record (engine.ts, `what` "records") or an EU's output (the sandbox worker, "outputs") over
+ * it: the rule (a quarter of a worker's heap, which is --max-memory / 8 but at least
+ * MIN_WORKER_HEAP_MB, and at most MAX_RECORD_BYTES), and a larger --max-memory advised only where
+ * one raises the limit. `size`, when known, is the refused size: the --max-memory that admits it
+ * is named (or that none does). Derived from the limit alone, since the worker knows only that:
+ * the heap is 4 × limit exactly. Before 2026-11-28 the messages said "--max-memory / 8: a larger
+ * --max-memory admits larger records" whatever the limit: wrong below 264MiB, where the heap's
+ * floor keeps the limit at 8 MiB, and at the 64 MiB cap. Returned in parentheses.
+ */
+export function recordLimitExplanation(limit: number, what: "records" | "outputs", size?: number): string {
+  const MiB = 1024 * 1024;
+  const capMemory = memoryFlag(MAX_RECORD_BYTES / WORKER_INPUT_SHARE / MiB / WORKER_HEAP_SHARE); // 2GiB
+  const rule = `a quarter of each worker's heap, which is --max-memory / 8 but at least ${MIN_WORKER_HEAP_MB} MiB`;
+  const cap = `at most ${mibText(MAX_RECORD_BYTES)}, reached from --max-memory ${capMemory}`;
+  if (size !== undefined && size > MAX_RECORD_BYTES) return `(no --max-memory admits it: the limit is ${rule}, and ${cap})`;
+  if (limit >= MAX_RECORD_BYTES) return `(${rule}, and ${cap}: no --max-memory admits larger ${what})`;
+  if (size !== undefined && size > limit) {
+    // The smallest heap, in whole MiB, whose quarter holds `size`, and the --max-memory giving it.
+    const need = memoryFlag(Math.ceil(size / WORKER_INPUT_SHARE / MiB) / WORKER_HEAP_SHARE);
+    return `(--max-memory ${need} or more admits it: the limit is ${rule}, and ${cap})`;
+  }
+  const scale = `about --max-memory / ${Math.round(1 / (WORKER_HEAP_SHARE * WORKER_INPUT_SHARE))}, ${cap}`;
+  if (Math.round(limit / WORKER_INPUT_SHARE / MiB) > MIN_WORKER_HEAP_MB) return `(${rule}: ${scale}; a larger --max-memory admits larger ${what})`;
+  // The heap's floor: no --max-memory below the first whole MiB of heap above it raises the limit.
+  const raised = memoryFlag((MIN_WORKER_HEAP_MB + 1) / WORKER_HEAP_SHARE); // 264MiB
+  return `(${rule}: ${mibText(limit)} for every --max-memory below ${raised}; from ${raised} it is ${scale})`;
+}

@@ -23,7 +23,7 @@ import type { Store } from "../store/store.js";
 import { lossOfReadError } from "../store/artifact-loss.js";
 import { TMP_DIR } from "../store/layout.js";
 import { trackExitTemp, untrackExitTemp } from "../store/temp-files.js";
-import { normalizeConfig, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
+import { normalizeConfig, recordLimitExplanation, workerInputBytes, type RunConfig, type RunConfigInput } from "./config.js";
 import { canonicalText } from "./canonical-text.js";
 import { ingest, storedRecordBatches, type Dataset, type IngestedInput } from "./ingest.js";
 import { throwIfAborted } from "./abort.js";
@@ -416,7 +416,7 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   // the config. execute() takes them over, or they are closed. Stdin and in-memory datasets
   // are read only once the module has bundled, so a broken module consumes nothing.
   const concurrent = typeof dataset === "string" && dataset !== "-";
-  const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal) : undefined;
+  const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal, workerInputBytes(cfg)) : undefined;
   ingesting?.catch(() => {}); // observed below
   let func: StoredFunction;
   try {
@@ -434,11 +434,11 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   starting.catch(() => {}); // observed in execute(), or closed below
   let input: IngestedInput;
   try {
-    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal));
+    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal, workerInputBytes(cfg)));
     throwIfAborted(hooks.signal, undefined);
   } catch (err) {
     await closeStarting(starting);
-    throw err;
+    throw withRecordLimitHint(err, cfg); // a line over the limit, refused while stored: as when read
   }
   const plan: RunPlan = {
     kind: "cairn.batch.plan",
@@ -718,7 +718,7 @@ async function execute(
       forgetIfHopeless(store, runId, err);
       // A file of a files input deleted since the run was planned: named with the remedy.
       const inputFile = (d: Digest): "input file" | undefined => (plan.input.format === "files" && d !== fnDigest && d !== plan.input.artifact ? "input file" : undefined);
-      throw namedRunArtifactError(store, runId, withRecordLimitHint(err, cfg), inputFile);
+      throw namedRunArtifactError(store, runId, withNondeterministicRun(withRecordLimitHint(err, cfg), runId), inputFile);
     }
     progress.phase = "merge";
     report();
@@ -810,11 +810,36 @@ function reusedProgress(store: Store, runId: string, plan: RunPlan, m: Manifest)
   };
 }
 
-/** A record over the run's limit (a share of a worker's heap, below the readers' own): say how to raise it. */
+/**
+ * A record over the run's limit (a share of a worker's heap, below the readers' own): say what the
+ * limit is and, where a larger --max-memory raises it, from what value (config.ts
+ * `recordLimitExplanation`, which the worker's output-size failures use too).
+ */
 function withRecordLimitHint(err: unknown, cfg: RunConfig): unknown {
   const limit = workerInputBytes(cfg);
   if (!isCairnError(err, ErrorCode.LIMIT_EXCEEDED) || err.details.limit !== limit || limit >= MAX_RECORD_BYTES) return err;
-  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${err.message} (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`, err.details, { cause: err });
+  const size = typeof err.details.size === "number" ? err.details.size : undefined;
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${err.message} ${recordLimitExplanation(limit, "records", size)}`, err.details, { cause: err });
+}
+
+/**
+ * An E_NONDETERMINISTIC failure of the run's pulses — the audit's (§10.8 of ARCHITECTURE.md), a
+ * pulse re-executed after a worker crash, a worker's hashes not those of its records — named by
+ * its run (`run <id>: …`, `details.runId`), with what a resume would do; one that names its run
+ * already (a lost pulse that cannot be stored again, pulse.ts) is left as it is. The plan is kept
+ * (the code is not in HOPELESS_CODES): a resume executes the pulse again on a fresh pool, and a
+ * difference that does not repeat (a race, state a long-lived worker carried into the pulse) can
+ * pass; a function that differs every time fails the same way. Before 2026-11-28 the error did
+ * not name the run, which then listed as `incomplete` with nothing saying which.
+ */
+function withNondeterministicRun(err: unknown, runId: string): unknown {
+  if (!isCairnError(err, ErrorCode.NONDETERMINISTIC) || err.details.runId !== undefined) return err;
+  return new CairnError(
+    ErrorCode.NONDETERMINISTIC,
+    `run ${runId}: ${err.message}\nThe function gave different results for the same input (state kept between calls, such as a module-level counter, or a race). Fix it, which makes another run; cairn resume ${runId} executes the pulse again and fails the same way unless the difference does not repeat`,
+    { runId, ...err.details },
+    { cause: err },
+  );
 }
 
 const HOPELESS_CODES: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.LIMIT_EXCEEDED, ErrorCode.CANONICAL]);

@@ -8,6 +8,14 @@
  *   `{"files":[[relativePath, digest], …],"kind":"cairn.batch.files"}` in path byte order.
  * - an in-memory dataset (library use): each element as a canonical JSON line (format jsonl); a
  *   Buffer/Uint8Array is E_USAGE (it would iterate as one number per byte).
+ *
+ * The record size limit (`maxRecordBytes`, the run's `workerInputBytes`) is applied while the
+ * bytes are stored wherever a line bounds a record (input/line-bound.ts): for jsonl, lines (and
+ * an in-memory dataset) and csv, a line over the limit stops the copy with E_LIMIT_EXCEEDED (for
+ * jsonl and lines the reader's own error), so an input without a newline (`--input /dev/zero`)
+ * cannot grow the store without end; the failed put leaves no temp file. A json array may hold
+ * many records on one line, so only its reader applies the limit; a files input refuses a file
+ * over MAX_RECORD_BYTES before reading it (input/files.ts).
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -21,7 +29,8 @@ import type { Store } from "../store/store.js";
 import { MAX_EDGE_NODES } from "../store/edges.js";
 import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/types.js";
 import { STDIN_NAME } from "./input/types.js";
-import { inputIoError, stdinSource } from "./input/source.js";
+import { inputIoError, stdinSource, toBuffer } from "./input/source.js";
+import { LineBound } from "./input/line-bound.js";
 import { recordPlace } from "./input/ids.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
 import { throwIfAborted } from "./abort.js";
@@ -42,7 +51,17 @@ export interface IngestedInput {
 
 export type Dataset = string | Iterable<unknown> | AsyncIterable<unknown>;
 
-export async function ingest(store: Store, dataset: Dataset, format: InputFormat, stdin?: Readable, signal?: AbortSignal): Promise<IngestedInput> {
+/** The source an in-memory dataset's records name. */
+const MEMORY_SOURCE = "<memory>";
+
+export async function ingest(
+  store: Store,
+  dataset: Dataset,
+  format: InputFormat,
+  stdin?: Readable,
+  signal?: AbortSignal,
+  maxRecordBytes?: number,
+): Promise<IngestedInput> {
   if (typeof dataset !== "string") {
     // Bytes are iterable too, but as numbers (one EU per byte): never what was meant.
     if (dataset instanceof Uint8Array) {
@@ -53,24 +72,28 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
       );
     }
     if (format !== "jsonl") throw new CairnError(ErrorCode.USAGE, "an in-memory dataset is ingested as jsonl; do not set another format");
+    const bound = maxRecordBytes === undefined ? undefined : new LineBound(maxRecordBytes, MEMORY_SOURCE, "jsonl");
     async function* lines(): AsyncGenerator<Buffer> {
       let i = 0;
       for await (const v of dataset as AsyncIterable<unknown>) {
         throwIfAborted(signal, undefined);
+        let line: Buffer;
         try {
-          yield Buffer.from(`${canonicalize(v)}\n`);
+          line = Buffer.from(`${canonicalize(v)}\n`);
         } catch (err) {
           // canonicalize's message (its JSONPath may hold DEL, C1 or U+2028 raw, canonical.ts) or
           // another error (a getter of the element threw), shown with its controls escaped.
           const message = escapeControls(err instanceof Error ? err.message : String(err));
           throw new CairnError(ErrorCode.INVALID_INPUT, `dataset element ${i}: ${message}`, { index: i });
         }
+        bound?.push(line);
+        yield line;
         i++;
       }
     }
     const a = await store.put(lines(), { mediaType: INPUT_MEDIA_TYPES.jsonl });
     throwIfAborted(signal, undefined); // a put that ended at the last element
-    return { artifact: a.digest, source: "<memory>", format };
+    return { artifact: a.digest, source: MEMORY_SOURCE, format };
   }
   if (format === "files") {
     if (dataset === "-") throw new CairnError(ErrorCode.USAGE, "the files format reads a directory, not stdin");
@@ -107,7 +130,8 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
     // Opened when the put starts reading it: an open error surfaces from the put (readInput).
     src = createReadStream(dataset);
   }
-  const a = await store.put(readInput(src, display, signal), { mediaType: INPUT_MEDIA_TYPES[format] });
+  const bound = maxRecordBytes !== undefined && format !== "json" ? new LineBound(maxRecordBytes, display, format) : undefined;
+  const a = await store.put(readInput(src, display, signal, bound), { mediaType: INPUT_MEDIA_TYPES[format] });
   return { artifact: a.digest, source: display, format };
 }
 
@@ -115,14 +139,22 @@ export async function ingest(store: Store, dataset: Dataset, format: InputFormat
  * `src`, stopping with E_INTERRUPTED between chunks once `signal` is aborted (the put then
  * stores nothing). An error of the source (the file's open, which happens when the stream
  * starts, or a read) becomes the readers' input error (inputIoError), whether the ingest runs
- * beside the module's bundling or after it.
+ * beside the module's bundling or after it. With `bound`, each chunk is measured before it is
+ * stored: a line over the record size limit stops the put with its size error.
  */
-async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | undefined): AsyncGenerator<Uint8Array> {
   try {
-    for await (const chunk of src) {
+    for await (const raw of src) {
       throwIfAborted(signal, undefined);
+      if (bound === undefined) {
+        yield raw;
+        continue;
+      }
+      const chunk = toBuffer(raw);
+      bound.push(chunk);
       yield chunk;
     }
+    bound?.end();
   } catch (err) {
     throw inputIoError(err, display);
   }

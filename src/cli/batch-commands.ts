@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
 import { escapeControls, escapeControlsByLine, printableJsonText } from "../core/describe.js";
+import { codePointsOver, echoedJson } from "../core/echo.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
 import { refuseDirectoryOut, refuseMissingOutDirectory, resumeNamingOut, runNamingOut, runOutExclusions, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/verify.js";
@@ -55,11 +56,17 @@ const SHOWN_REDUCE_CHARS = 2000;
 // ---------------------------------------------------------------------------------------------
 // Option parsing: strict, E_USAGE (exit 2) naming the flag.
 
-/** A probability in [0, 1], as a plain decimal (`0`, `0.05`, `.5`, `1`). */
+/**
+ * A probability in [0, 1], as an unsigned decimal number literal, with or without an exponent
+ * (`0`, `0.05`, `.5`, `1`, `5e-2`, `1E0`); surrounding whitespace ignored, as by `parseCount` and
+ * every numeric option. E_USAGE naming the flag (`details.field`) otherwise. Before 2026-11-28 an
+ * exponent was refused (`5e-1`) and the error had no `field`. The library's `auditRate` takes any
+ * number in [0, 1] (config.ts), which every text accepted here is.
+ */
 export function parseRate(text: string, what: string): number {
   const t = text.trim();
-  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(t) ? Number(t) : Number.NaN;
-  if (!(n >= 0 && n <= 1)) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected a number in [0, 1], e.g. 0.05`, { value: text });
+  const n = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(t) ? Number(t) : Number.NaN;
+  if (!(n >= 0 && n <= 1)) throw new CairnError(ErrorCode.USAGE, `invalid ${what} ${JSON.stringify(text)}: expected a number in [0, 1], e.g. 0.05`, { field: what, value: text });
   return n;
 }
 
@@ -134,7 +141,18 @@ function oneLine(s: string, max = SHOWN_MESSAGE_CHARS): string {
  * display time (describe.ts `escapeControls`); the stored records and --json keep the real text.
  */
 function failureLine(f: { id: unknown; code: string; message: string }): string {
-  return `  id ${escapeControls(canonicalize(f.id))}  ${f.code}  ${oneLine(f.message)}`;
+  return `  id ${failureId(f.id)}  ${f.code}  ${oneLine(f.message)}`;
+}
+
+/**
+ * A failed EU's id on its human line: its canonical JSON, or, for a string id longer than
+ * MAX_ECHOED_CHARS (256 code points), quoted cut and marked `"…"… (N characters)`, as the
+ * duplicate-id and E_NONDETERMINISTIC errors quote it (echo.ts `echoedJson`). Before 2026-11-28
+ * a 100,000-character id made a 100,002-character column; the message beside it was already cut
+ * at SHOWN_MESSAGE_CHARS. --json and the stored records keep the whole id.
+ */
+function failureId(id: unknown): string {
+  return escapeControls(typeof id === "string" && codePointsOver(id) ? printableJsonText(echoedJson(id)) : canonicalize(id));
 }
 
 /**
@@ -749,8 +767,11 @@ function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: str
   const m = done?.manifest;
   const status = m === undefined ? undefined : runStatus(m);
   // A reader cannot tell a run another process is executing from one that was interrupted (it
-  // does not take the writer lock): the hint says both.
-  out.line(`run ${runId}: ${m === undefined ? `incomplete: still running in another process, or interrupted (cairn resume ${runId} continues an interrupted run)` : `completed, status ${status as string}`}`);
+  // does not take the writer lock), nor from one that failed and kept its plan (a crash, a full
+  // disk, an audit's E_NONDETERMINISTIC: engine.ts `withNondeterministicRun`): the hint says all
+  // three, and that a resume repeats a failure that repeats (before 2026-11-28 it advised a
+  // resume as if every such run were interrupted).
+  out.line(`run ${runId}: ${m === undefined ? `incomplete: still running in another process, or interrupted or failed (cairn resume ${runId} continues an interrupted run; a failure that repeats, such as a nondeterministic function's, fails it again)` : `completed, status ${status as string}`}`);
   out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
   out.line(`plan: ${planDigest}`);
   if (done !== undefined) out.line(`manifest: ${done.digest}`);

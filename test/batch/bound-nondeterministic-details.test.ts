@@ -37,6 +37,7 @@ describe("E_NONDETERMINISTIC details stay bounded", () => {
     const first = `{"id":2,"output":{"big":"${"x".repeat(BIG)}","n":2,"v":2}}`;
     const second = `{"id":2,"output":{"big":"${"x".repeat(BIG)}","n":0,"v":2}}`;
     expect(err.details).toEqual({
+      runId: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown, // the run named (engine.ts withNondeterministicRun)
       partition: 0,
       pulse: 1,
       id: 2,

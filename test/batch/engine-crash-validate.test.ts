@@ -364,8 +364,9 @@ describe("engine: a crash mid-pulse is validated against the re-execution", () =
     const e = await expectCairnError(
       run(store, data, fixture("engine-crash-counter.mjs"), { partitions: 1, pulseSize: 100, workers: 1, retries: 0, auditRate: 0 }),
       ErrorCode.NONDETERMINISTIC,
-      // Named by partition/index when the engine passes the pulse to executePulse, else by its EU ids.
-      /^re-execution of (pulse 0\/1|the pulse of EUs 100…199) after a worker crash found a nondeterministic result at EU 100:\n/,
+      // Named by partition/index when the engine passes the pulse to executePulse, else by its EU ids;
+      // the engine names the run first (engine.ts withNondeterministicRun, UAT 8 of 2026-11-28).
+      /^run [0-9a-f]{16}: re-execution of (pulse 0\/1|the pulse of EUs 100…199) after a worker crash found a nondeterministic result at EU 100:\n/,
       `\n  first attempt: {"id":100,"output":{"n":101,"v":100}}\n  re-execution:  {"id":100,"output":{"n":1,"v":100}}`,
     );
     expect(e.details).toMatchObject({ id: 100, attempt: 1, first: '{"id":100,"output":{"n":101,"v":100}}', second: '{"id":100,"output":{"n":1,"v":100}}' });

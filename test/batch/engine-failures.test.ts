@@ -206,7 +206,7 @@ describe("worker crashes and timeouts", () => {
     const code = "export default (x) => x.length;\n";
     await expect(run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 256 * 1024 * 1024 })).rejects.toMatchObject({
       code: ErrorCode.LIMIT_EXCEEDED,
-      message: `${input}:2: record 1: line is longer than the record size limit of 8388608 bytes (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger records)`,
+      message: `${input}:2: record 1: line is longer than the record size limit of 8388608 bytes (a quarter of each worker's heap, which is --max-memory / 8 but at least 32 MiB: 8 MiB for every --max-memory below 264MiB; from 264MiB it is about --max-memory / 32, at most 64 MiB, reached from --max-memory 2GiB)`,
     });
     // Under a larger --max-memory the same record runs.
     const ok = await run(store, input, { code, name: "len.mjs" }, { format: "lines", maxMemoryBytes: 1024 * 1024 * 1024 });
@@ -252,12 +252,13 @@ describe("worker crashes and timeouts", () => {
     // --max-memory 32 MiB: 32 MiB worker heaps, so the limit is 8 MiB.
     const r = await run(store, [0, 1, 2, 3, 4], { code, name: "big-out.mjs" }, { workers: 1, retries: 0, allowFailures: true, maxMemoryBytes: 32 * MiB });
     const limit = 8 * MiB;
-    const why = (size: number, what: string): string =>
-      `output is ${size} bytes (${what}), more than the ${limit}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
+    // The --max-memory that admits the output: a heap, in whole MiB, of 4 × its size (config.ts recordLimitExplanation).
+    const why = (size: number, what: string, needs: string): string =>
+      `output is ${size} bytes (${what}), more than the ${limit}-byte limit of a record (--max-memory ${needs} or more admits it: the limit is a quarter of each worker's heap, which is --max-memory / 8 but at least 32 MiB, and at most 64 MiB, reached from --max-memory 2GiB)`;
     expect(r.failures).toEqual([
-      { id: 0, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text") },
-      { id: 1, code: ErrorCode.LIMIT_EXCEEDED, message: why(Math.ceil((7 * MiB) / 3) * 4, "its base64 record") },
-      { id: 2, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text") },
+      { id: 0, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text", "296MiB") },
+      { id: 1, code: ErrorCode.LIMIT_EXCEEDED, message: why(Math.ceil((7 * MiB) / 3) * 4, "its base64 record", "304MiB") },
+      { id: 2, code: ErrorCode.LIMIT_EXCEEDED, message: why(9 * MiB + 2, "its JSON text", "296MiB") },
     ]);
     expect(r.counts).toMatchObject({ completed: 2, failed: 3 });
   });

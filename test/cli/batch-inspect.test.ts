@@ -205,7 +205,7 @@ describe("cairn runs", () => {
     }
     expect(json<Array<{ runId: string; state: string }>>(ok(["runs", "ls", "--json"])).find((r) => r.runId === id)?.state).toBe("incomplete");
     // A reader cannot tell a run still executing elsewhere from an interrupted one: the line says both (UAT 2026-11-27 L1).
-    expect(ok(["runs", "show", id]).out).toContain(`run ${id}: incomplete: still running in another process, or interrupted (cairn resume ${id} continues an interrupted run)`);
+    expect(ok(["runs", "show", id]).out).toContain(`run ${id}: incomplete: still running in another process, or interrupted or failed (cairn resume ${id} continues an interrupted run; a failure that repeats, such as a nondeterministic function's, fails it again)`);
     expect(json<Record<string, unknown>>(ok(["runs", "show", id, "--json"]))).toMatchObject({ kind: "cairn.batch.plan", function: { name: "interrupted.mjs" } });
   });
 

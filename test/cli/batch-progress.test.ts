@@ -268,7 +268,8 @@ describe("run flag parsers", () => {
     expect(parseRate("0.05", "--audit-rate")).toBe(0.05);
     expect(parseRate(".5", "--audit-rate")).toBe(0.5);
     expect(parseRate("1", "--audit-rate")).toBe(1);
-    for (const bad of ["1.01", "-0.1", "abc", "", "5%", "1e-1"]) expect(usage(() => parseRate(bad, "--audit-rate"))).toBe(true);
+    expect(parseRate("1e-1", "--audit-rate")).toBe(0.1); // an exponent is a number too (UAT 8 of 2026-11-28)
+    for (const bad of ["1.01", "-0.1", "abc", "", "5%", "2e0"]) expect(usage(() => parseRate(bad, "--audit-rate"))).toBe(true);
   });
 
   it("parseMemory takes sizes of at least 32 MiB", () => {

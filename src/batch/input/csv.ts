@@ -302,6 +302,19 @@ export async function* readCsv(
   acct.finish();
 }
 
+/**
+ * A physical line over the limit, found before the input is parsed (line-bound.ts, while it is
+ * stored): the record holding it is over the limit too, but which record that is (and on which
+ * line it starts) depends on the quoting before it, which only the parser knows.
+ */
+export function csvLineTooLongError(display: string, line: number, limit: number): CairnError {
+  return new CairnError(
+    ErrorCode.LIMIT_EXCEEDED,
+    `${display}:${line}: line is longer than the record size limit of ${limit} bytes (so is the record holding it)`,
+    { file: display, line, limit },
+  );
+}
+
 function checkHeader(record: string[], display: string, line: number): string[] {
   const seen = new Map<string, number>();
   for (let i = 0; i < record.length; i++) {

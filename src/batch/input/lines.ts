@@ -95,10 +95,7 @@ export class LineSplitter {
     const at = recordPlace(this.display, f.line, recordIndex, "record");
     const details: Record<string, unknown> = { file: this.display, line: f.line, index: recordIndex };
     if (f.kind === "utf8") throw new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid UTF-8`, details);
-    throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: line is longer than the record size limit of ${this.maxLineBytes} bytes`, {
-      ...details,
-      limit: this.maxLineBytes,
-    });
+    throw lineTooLongError(this.display, f.line, recordIndex, this.maxLineBytes);
   }
 
   private failed(): boolean {
@@ -171,6 +168,20 @@ export class LineSplitter {
   private tooLong(line: number): LineFailure {
     return new LineFailure({ kind: "size", line });
   }
+}
+
+/**
+ * The size error of a `jsonl`/`lines` line: `file:line: record N: line is longer than the record
+ * size limit of M bytes`, with file, line, index and limit in the details. The readers'
+ * (LineSplitter.check) and the ingest's (LineBound) — one message for the one rule.
+ */
+export function lineTooLongError(display: string, line: number, index: number, limit: number): CairnError {
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${recordPlace(display, line, index, "record")}: line is longer than the record size limit of ${limit} bytes`, {
+    file: display,
+    line,
+    index,
+    limit,
+  });
 }
 
 /** Carries a SplitFailure out of split()/emit() to push()/end(). */

@@ -179,6 +179,8 @@ import { LEAF_HASH_BYTES, LeafHashTree, writeLeafHash } from "../leaves.js";
 import { canonicalStringByteLength, canonicalText } from "../canonical-text.js";
 import { describeUncaught, MAX_ERROR_MESSAGE_CHARS, recordText, truncate as truncateMessage, wellFormed } from "../records.js";
 import { ResultPacker } from "./wire.js";
+import { recordLimitExplanation } from "../config.js";
+import { suggestKey } from "../../core/suggest.js";
 import {
   bundleName,
   PARTIAL_RESULTS_BYTES,
@@ -577,8 +579,15 @@ function reportUncaughtExceptions(port: MessagePort): void {
   });
 }
 
+/** ` (it exports a function "reducer": did you mean "reduce"?)` for the one export that looks like a misspelled `reduce`, else "". */
+function reduceMisspelling(mod: Record<string, unknown>): string {
+  const near = Object.keys(mod).filter((k) => k !== "reduce" && k !== "default" && typeof mod[k] === "function" && suggestKey(k, ["reduce"]) === "reduce");
+  return near.length === 1 ? ` (it exports a function ${JSON.stringify(near[0])}: did you mean "reduce"?)` : "";
+}
+
 function outputTooLarge(id: string | number, size: number, maxBytes: number, what: string): EUResult {
-  const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record (a quarter of each worker's heap, which is --max-memory / 8: a larger --max-memory admits larger outputs)`;
+  // The limit's rule and the --max-memory that admits this output, as the engine's record-limit error states them.
+  const message = `output is ${size} bytes (${what}), more than the ${maxBytes}-byte limit of a record ${recordLimitExplanation(maxBytes, "outputs", size)}`;
   return { id, ok: false, error: { code: LIMIT_EXCEEDED, name: "Error", message } };
 }
 
@@ -632,6 +641,11 @@ async function main(port: MessagePort, data: SandboxWorkerData): Promise<void> {
         return;
       }
     }
+  } else if ("initial" in mod && mod.initial !== undefined) {
+    // An `initial` without `reduce` folded nothing and was ignored (a misspelled `reducer` too,
+    // silently): refused, as the other export errors are (before 2026-11-28 the run completed).
+    fatal(`module ${name} exports "initial" but no "reduce" function: export function reduce(acc, output) to fold the outputs, or remove "initial"${reduceMisspelling(mod)}`);
+    return;
   }
 
   const worker = new SandboxWorker(port, data, shims, fence, { fn: fn as UserFunction, reducer });
