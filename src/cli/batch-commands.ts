@@ -426,7 +426,7 @@ export function runCommand(): Command {
     .option("--id-field <field>", "take each EU's id from this field (default: the 0-based record index)", nonEmptyArg("--id-field"))
     .addOption(new Option("--partitions <n>", `number of partitions (default ${DEFAULT_PARTITIONS})`).argParser((v) => parseCount(v, "--partitions", MAX_PARTITIONS, 1)))
     .addOption(new Option("--pulse-size <k>", `most EUs per pulse (default ${DEFAULT_PULSE_SIZE})`).argParser((v) => parseCount(v, "--pulse-size", MAX_PULSE_SIZE, 1)))
-    .addOption(new Option("--workers <w>", "most worker threads (default: CPUs, at most 8; one starts with the run, each other when a pulse finds every started one busy)").argParser((v) => parseCount(v, "--workers", MAX_WORKERS, 1)))
+    .addOption(new Option("--workers <w>", "most worker threads (default: CPUs, at most 8; one starts with the run, another only when the ones started are busy)").argParser((v) => parseCount(v, "--workers", MAX_WORKERS, 1)))
     .addOption(
       new Option("--max-pulses-in-flight <m>", "most pulses running at once; reading waits while this many are queued or running (default 2 × workers)").argParser((v) =>
         parseCount(v, "--max-pulses-in-flight", 4 * MAX_WORKERS, 1),

@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isCairnError } from "../../src/core/errors.js";
+import { sha256 } from "../../src/core/digest.js";
 import { build } from "esbuild";
 import { bundleModule, type ModuleBundle } from "../../src/batch/sandbox/bundle.js";
 import { MAX_QUEUED_REQUESTS, REDUCE_CHUNK_SIZE, REDUCE_PART_BYTES, WorkerPool, type EUResult, type EUTask, type PulseOutcome } from "../../src/batch/sandbox/pool.js";
@@ -460,6 +461,28 @@ describe("crashes and timeouts", () => {
     // More at once than slots: never more than `size` threads.
     await Promise.all(Array.from({ length: 9 }, (_, i) => pool.runPulse(10 + i, [{ id: i, input: i }], { attempt: 1 })));
     expect(pool.started).toBe(4);
+  });
+
+  it("a slot whose first (lazy) start fails rejects the request, as create did, rather than recording a crash for its EUs", async () => {
+    // A module that imports once and throws on every later import: the second slot's first start fails.
+    const dir = await mkdtemp(join(tmpdir(), "cairn-lazy-start-"));
+    try {
+      const marker = join(dir, "imported");
+      const code = `import { existsSync, writeFileSync } from "node:fs";
+if (existsSync(${JSON.stringify(marker)})) throw new Error("imported twice");
+writeFileSync(${JSON.stringify(marker)}, "1");
+export default async (x) => { await new Promise((r) => setTimeout(r, 20)); return x; };
+`;
+      const pool = await WorkerPool.create({ size: 2, bundle: { code, digest: sha256(code) }, seed: "s", moduleName: "once.mjs" });
+      pools.push(pool);
+      const [a, b] = await Promise.allSettled([0, 1].map((i) => pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 })));
+      expect(a.status).toBe("fulfilled");
+      expect(okResults((a as PromiseFulfilledResult<PulseOutcome>).value)).toHaveLength(1);
+      expect(b.status).toBe("rejected");
+      expect((b as PromiseRejectedResult).reason).toMatchObject({ code: "E_INVALID_INPUT", message: expect.stringContaining("imported twice") });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

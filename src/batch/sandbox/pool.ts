@@ -20,9 +20,11 @@
  *    (run seed, EU id) and the clocks are fixed (see worker.ts for the exact guarantees).
  *  - Idle workers are unref'd: a forgotten `close()` does not keep the process alive.
  *  - Only the first worker starts with the pool (it imports the module, so a module that cannot
- *    be imported fails `create`); each other slot starts its worker the first time a request
- *    finds every started worker busy. A run with fewer pulses at once than `size` starts only
- *    the threads it uses (`--workers 8` over a one-pulse input started 8 threads before).
+ *    be imported fails `create`); each other slot starts its worker the first time a request is
+ *    given it (a request takes the first free slot in order, so the second worker starts only
+ *    when the first is busy). A run with fewer pulses at once than `size` starts only the
+ *    threads it uses (`--workers 8` over a one-pulse input started 8 threads before). A slot's
+ *    first start that fails fails the request (`onSlot`), as `create` did.
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { LEAF_HASH_BYTES } from "../leaves.js";
@@ -56,6 +58,8 @@ interface Slot {
   worker: PoolWorker | undefined;
   /** A replacement being started. */
   starting: Promise<PoolWorker> | undefined;
+  /** A worker of this slot has been ready once (its first start, lazy for all but the first slot, succeeded). */
+  ready: boolean;
 }
 
 function checkTimeout(ms: number | undefined, what: string): void {
@@ -80,7 +84,7 @@ export class WorkerPool {
     private readonly locate: BundleLocator | undefined,
     size: number,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ busy: false, worker: undefined, starting: undefined }));
+    this.slots = Array.from({ length: size }, () => ({ busy: false, worker: undefined, starting: undefined, ready: false }));
   }
 
   /**
@@ -367,7 +371,9 @@ export class WorkerPool {
    * Runs `fn` on the slot's worker (a fresh one for "fresh"); a worker that cannot start yields a
    * crash — unless it could not start for want of an OS resource (start-error.ts: E_STORE_IO),
    * which is thrown: the machine's state, not the module's, so never recorded as the EUs' failure
-   * (the run fails and can be resumed).
+   * (the run fails and can be resumed). A slot's first start failing is thrown too, as it was when
+   * `create` started every slot: whether a lazy start times out depends on the machine's load at
+   * that moment, which must not decide what the pulse's EUs record.
    */
   private async onSlot(where: "pool" | "fresh", fn: (w: PoolWorker) => Promise<JobResult>): Promise<JobResult> {
     const slot = await this.acquire();
@@ -376,7 +382,7 @@ export class WorkerPool {
       try {
         w = where === "fresh" ? await this.freshWorker(slot) : await this.workerOf(slot);
             } catch (err) {
-        if (isResourceStartError(err)) throw err;
+        if (isResourceStartError(err) || !slot.ready) throw err;
         return { kind: "crashed", error: { code: SandboxCode.WORKER_CRASHED, message: wellFormed(`worker failed to start: ${(err as Error).message}`) }, euIndex: undefined, completed: [] };
       }
       return await fn(w);
@@ -401,6 +407,8 @@ export class WorkerPool {
   /** Starts the slot's next worker; at most one start per slot is ever in progress. */
   private start(slot: Slot): Promise<PoolWorker> {
     if (slot.starting !== undefined) return slot.starting;
+    // After close(): no thread may start that close() did not see (it resolves with none running).
+    if (this.closed) return Promise.reject(new UsageError("worker pool is closed"));
     let w: PoolWorker;
     try {
       w = new PoolWorker(this.data, this.limits, this.startupTimeoutMs, this.locate, (dead) => this.replace(slot, dead));
@@ -417,6 +425,7 @@ export class WorkerPool {
           throw new UsageError("worker pool is closed");
         }
         slot.worker = w;
+        slot.ready = true;
         return w;
       },
       (err: unknown) => {
