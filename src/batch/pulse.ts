@@ -163,14 +163,19 @@ export function checkAttemptLogSize(spec: PulseRef, entries: readonly string[], 
 }
 
 /**
- * Stores a pulse's attempt log (none when no EU ran more than once), in pieces (a log of
- * failures with long messages can be as large as the records), after `checkAttemptLogSize`.
+ * A pulse's attempt log as its entries' canonical texts, checked (`checkAttemptLogSize`) before
+ * anything of the pulse is stored; undefined when no EU ran more than once.
  */
-function putAttemptLog(store: Store, spec: PulseRef, log: readonly AttemptLog[]): Digest | undefined {
+function attemptLogEntries(spec: PulseRef, log: readonly AttemptLog[]): string[] | undefined {
   if (log.length === 0) return undefined;
   const entries = log.map((l) => canonicalize(l));
   checkAttemptLogSize(spec, entries);
-  return store.putPieces(canonicalArrayPieces(entries), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
+  return entries;
+}
+
+/** Stores a pulse's attempt log from `attemptLogEntries`, in pieces (a log of failures with long messages can be as large as the records). */
+function putAttemptLog(store: Store, entries: readonly string[] | undefined): Digest | undefined {
+  return entries === undefined ? undefined : store.putPieces(canonicalArrayPieces(entries), { mediaType: ATTEMPTS_MEDIA_TYPE }).digest;
 }
 
 /**
@@ -565,13 +570,14 @@ export function commitPulse(
   const texts = outcomes.map(recordText);
   const chars = recordsChars(texts);
   checkRecordsSize(spec, texts, MAX_PULSE_RECORDS_BYTES, chars);
+  const entries = attemptLogEntries(spec, log);
   const hashes = leaves ?? leafHashesOf(texts);
   const checksum = leaves !== undefined && root !== undefined ? root : rootOfLeafHashes(hashes, texts.length);
   const failed = outcomes.filter((o) => !o.ok).length;
   return store.transaction(() => {
     const slice = store.putBytes(spec.slice, { mediaType: SLICE_MEDIA_TYPE }).digest;
     const records = putRecords(store, texts, chars);
-    const attempts = putAttemptLog(store, spec, log) ?? null;
+    const attempts = putAttemptLog(store, entries) ?? null;
     const receipt = store.recordReceipt({
       program: fn,
       inputs: [slice],
@@ -810,6 +816,7 @@ export function rebuildLostRecords(store: Store, runId: string, plan: Digest, sp
  */
 export function checkLostPulseReexecution(store: Store, runId: string, spec: PulseSpec, lost: LostPulse, outcomes: EUResult[], log: AttemptLog[]): void {
   const texts = outcomes.map(recordText);
+  const entries = attemptLogEntries(spec, log);
   if (lost.recordsLost) {
     const chars = recordsChars(texts);
     checkRecordsSize(spec, texts, MAX_PULSE_RECORDS_BYTES, chars);
@@ -831,7 +838,7 @@ export function checkLostPulseReexecution(store: Store, runId: string, spec: Pul
     const b = texts[at.i] as string;
     throw notReproduced(store, runId, spec, lost, `executing it again gave other records, first at EU ${echoedJson(eu.id)}:\n  committed:   ${shown(a)}\n  re-executed: ${shown(b)}`, true, nondeterministicDetails(eu, a, b));
   }
-  const attempts = putAttemptLog(store, spec, log);
+  const attempts = putAttemptLog(store, entries);
   if (attempts === lost.attempts) return;
   const eus = (k: number): string => (k === 0 ? "no EU" : k === 1 ? "1 EU" : `${k} EUs`);
   const ids = log.slice(0, MAX_NAMED_RETRIED).map((l) => echoedJson(l.id)).join(", ");

@@ -24,6 +24,7 @@
  */
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import { escapeControls } from "../core/describe.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { REPAIR_TAIL_HEAD_BYTES, repairTail, type TailRepairReport } from "../workflow/effects/jsonl.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
@@ -100,17 +101,19 @@ export function wfRepairTailCommand(): Command {
         out.printJson(repairJson(shown, r));
         return;
       }
+      // The path comes from the command line: its control characters escaped (describe.ts).
+      const path = escapeControls(r.path);
       if (r.completedLine === true) {
-        out.line(`${r.path}: completed the last line: it is a complete JSON object (a record) that lacked only its newline; added the newline after offset ${r.size - 1}`);
+        out.line(`${path}: completed the last line: it is a complete JSON object (a record) that lacked only its newline; added the newline after offset ${r.size - 1}`);
         out.line(`  nothing was removed; the file now ends with a complete line (${r.size} bytes)`);
         return;
       }
       if (r.removedBytes === 0) {
-        out.line(`${r.path}: ends with a complete line (${r.size} bytes): nothing to repair`);
+        out.line(`${path}: ends with a complete line (${r.size} bytes): nothing to repair`);
         return;
       }
       const more = r.removedBytes > REPAIR_TAIL_HEAD_BYTES ? `, the first ${REPAIR_TAIL_HEAD_BYTES}` : "";
-      out.line(`${r.path}: removed the torn last line: ${r.removedBytes} bytes after offset ${r.size} (${r.removedDigest ?? "?"})`);
+      out.line(`${path}: removed the torn last line: ${r.removedBytes} bytes after offset ${r.size} (${r.removedDigest ?? "?"})`);
       out.line(`  removed bytes${more}: ${asciiJsonString(r.removedHead ?? "")}`);
       out.line(`  the file now ends with its last complete line (${r.size} bytes)`);
     });

@@ -475,7 +475,7 @@ export default async (x) => { await new Promise((r) => setTimeout(r, 20)); retur
 `;
       const pool = await WorkerPool.create({ size: 2, bundle: { code, digest: sha256(code) }, seed: "s", moduleName: "once.mjs" });
       pools.push(pool);
-      const [a, b] = await Promise.allSettled([0, 1].map((i) => pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 })));
+      const [a, b] = (await Promise.allSettled([0, 1].map((i) => pool.runPulse(i, [{ id: i, input: i }], { attempt: 1 })))) as [PromiseSettledResult<PulseOutcome>, PromiseSettledResult<PulseOutcome>];
       expect(a.status).toBe("fulfilled");
       expect(okResults((a as PromiseFulfilledResult<PulseOutcome>).value)).toHaveLength(1);
       expect(b.status).toBe("rejected");

@@ -115,6 +115,16 @@ describe("a torn append-only log: E_STORE_CORRUPT naming the repair, repaired, t
 });
 
 describe("refusals leave every file as it was", () => {
+  it("a file name holding control characters is printed escaped (2026-11-28: it reached the terminal raw)", () => {
+    const b = box();
+    const name = "t\u001b[2Jx.jsonl";
+    writeFileSync(join(b.dataRoot, name), '{"a": 1}\n{"b"');
+    const r = repair(b, ["--data-root", "data", name]);
+    expect(r.status, r.err).toBe(0);
+    expect(r.out.split("\n")[0]).toBe('t\\u001b[2Jx.jsonl: removed the torn last line: 4 bytes after offset 9 (' + sha256Hex('{"b"') + ")");
+    expect(r.out).not.toContain("\u001b");
+  });
+
   it("paths outside the data root, a symlink, a missing file, a directory", () => {
     const b = box();
     expect(wfRun(b, WF.deny, DENY).status).toBe(0);
