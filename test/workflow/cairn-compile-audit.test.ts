@@ -16,21 +16,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonicalBytes } from "../../src/core/canonical.js";
 import { sha256, type Digest } from "../../src/core/digest.js";
-import { isCairnError } from "../../src/core/errors.js";
 import { compileWorkflows, declarationFiles, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
 import type { SnapshotContent } from "../../src/workflow/cairn/model.js";
 import { loadSealedFile, loadSnapshotFromStore, reverifySealedSnapshot, sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
-import { baseDecl, compileDecl, prepared, run, tempDir, writeTree } from "./cairn-fixture.js";
+import { baseDecl, compileDecl, prepared, run, tempDir, thrownCairnError, writeTree } from "./cairn-fixture.js";
 
-function refusal(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (err) {
-    if (isCairnError(err)) return { code: err.code, message: err.message, details: err.details };
-    throw err;
-  }
-  throw new Error("not refused");
-}
+const refusal = thrownCairnError;
 
 /** A valid declaration with a mutable store `mu` (a READ step), so that store paths are in the snapshot. */
 const storeDecl = (): Record<string, unknown> =>

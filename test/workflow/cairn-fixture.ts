@@ -126,13 +126,19 @@ export function stepEvent(r: CairnRunResult, id: string): TraceEvent {
   return e;
 }
 
-/** The code, message and `details.check` of the CairnError `fn` throws (a snapshot refusal); throws when it does not. */
-export function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
+/** The code, message and details of the CairnError `fn` throws; throws when it throws something else or nothing. */
+export function thrownCairnError(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> } {
   try {
     fn();
   } catch (err) {
-    if (isCairnError(err)) return { code: err.code, message: err.message, check: err.details.check };
+    if (isCairnError(err)) return { code: err.code, message: err.message, details: err.details };
     throw err;
   }
   throw new Error("not refused");
+}
+
+/** The code, message and `details.check` of the CairnError `fn` throws (a snapshot refusal); throws when it does not. */
+export function refusal(fn: () => unknown): { code: string; message: string; check: unknown } {
+  const e = thrownCairnError(fn);
+  return { code: e.code, message: e.message, check: e.details.check };
 }

@@ -8,25 +8,16 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { canonicalBytes } from "../../src/core/canonical.js";
-import { isCairnError } from "../../src/core/errors.js";
 import { GENERAL_ATOMS_MODULE, CAIRN_GENERAL_ATOMS } from "../../src/workflow/atoms/general.js";
 import { compileWorkflows, formatDiagnostic } from "../../src/workflow/cairn/compile.js";
 import { loadSealedFile, sealedFileBytes, verifySealedBytes } from "../../src/workflow/cairn/seal.js";
 import { checkDataRootHoldsState } from "../../src/workflow/effects/index.js";
 import type { PyDict, PyValue } from "../../src/workflow/py/value.js";
-import { baseDecl, prepared, run, tempDir, writeTree } from "./cairn-fixture.js";
+import { baseDecl, prepared, run, tempDir, thrownCairnError, writeTree } from "./cairn-fixture.js";
 import { cairnErrorOf, payload as pgsPayload, sandbox, WF } from "./pgs-fixture.js";
 
 /** The CairnError `fn` throws: code, message, details. */
-function thrown(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (err) {
-    if (isCairnError(err)) return { code: err.code, message: err.message, details: err.details };
-    throw err;
-  }
-  throw new Error("not refused");
-}
+const thrown = thrownCairnError;
 
 /** A workflow that appends the payload to an append-only store after a pure step. */
 const appendDecl = (): Record<string, unknown> =>
