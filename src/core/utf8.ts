@@ -60,3 +60,8 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
   }
   return -1;
 }
+
+/** `text` without one leading byte order mark (U+FEFF), which a JSON reader may ignore (RFC 8259 §8.1). */
+export function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}

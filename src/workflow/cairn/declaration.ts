@@ -22,7 +22,7 @@ import { RESERVED_NAMES, storePathSyntaxProblem } from "./snapshot-grammar.js";
 import { mappingKeyProblems } from "./yaml-keys.js";
 import { jsonTextTooDeep, MAX_DECLARATION_DEPTH, MAX_DEPTH_PATH_SHOWN, parseYamlDocument, tooDeepMessage, yamlDocumentTooDeep, type TooDeep } from "./depth.js";
 import { CORE_FLOAT_TAG, jsonSyntaxMessage, yamlDuplicateKey, yamlTagProblems } from "./parse-errors.js";
-import { strictUtf8 } from "../../core/utf8.js";
+import { strictUtf8, withoutBom } from "../../core/utf8.js";
 
 /** The diagnostic of a YAML declaration file with no content (empty, white space, only comments; an empty JSON file is a JSON syntax error). */
 export const EMPTY_DECLARATION = "declares nothing: the file is empty (or holds only white space and comments); a workflow file holds one cairn.workflow/v1 declaration";
@@ -421,7 +421,7 @@ export function parseFile(file: string): { doc?: unknown; text?: Buffer; errors?
     // One leading UTF-8 BOM is not part of the JSON text (RFC 8259 §8.1 lets a parser ignore
     // it): skipped, so the file compiles like the same file without it, as a YAML declaration
     // with one does (the yaml package skips it). Positions count from after it.
-    const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    const json = withoutBom(text);
     const deep = jsonTextTooDeep(json, MAX_DECLARATION_DEPTH);
     if (deep !== null) return tooDeep(deep, "objects and arrays");
     let doc: unknown;

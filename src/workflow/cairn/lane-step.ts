@@ -68,6 +68,7 @@ import { PlaneNode, rejectionEvidenceMessage } from "../../plane/node/node.js";
 import { checkClockOption } from "../../plane/contracts/ids.js";
 import { describeArgument, isOptionsObject } from "../../core/describe.js";
 import { refuseUnknownKeys } from "../../core/suggest.js";
+import { withoutBom } from "../../core/utf8.js";
 import { acquireDataRootLockAsync, checkDataRootLockWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS } from "../effects/index.js";
 import { fromPlain, toPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import type { LaneTemplate, SnapshotLaneBinding } from "./lane-compile.js";
@@ -164,7 +165,7 @@ function fromOutput(step: SnapshotStep, lane: SnapshotLaneBinding, output: unkno
     try {
       // One leading BOM is not part of the JSON text (RFC 8259 §8.1 lets a parser ignore it); the
       // lane's raw output keeps it (the bytes received).
-      doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      doc = JSON.parse(withoutBom(text));
     } catch (err) {
       return broken(`lane ${lane.laneId} succeeded but its output member ${lane.resultJson} is not JSON (${(err as Error).message}): ${show(text)}`);
     }

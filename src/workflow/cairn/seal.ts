@@ -31,6 +31,7 @@ import { checkPathArgument } from "../../core/describe.js";
 import { isDigest, sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { jsonTextTooDeep } from "../../core/json-walk.js";
+import { withoutBom } from "../../core/utf8.js";
 import { MAX_PAYLOAD_DEPTH, PYJSON_MAX_DEPTH } from "../py/json.js";
 import type { Store } from "../../store/store.js";
 import { SNAPSHOT_FILE_FORMAT, SNAPSHOT_KIND, SNAPSHOT_VERSION, type SnapshotContent } from "./model.js";
@@ -277,7 +278,7 @@ const DECLARATION_MARKER_RE = /^(["']?)cairn\1[ \t]*:[ \t]*(["']?)cairn\.workflo
 
 /** Whether `text`, which JSON.parse refused, is a Cairn declaration (YAML, or JSON after a BOM). */
 function looksLikeDeclarationText(text: string): boolean {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const body = withoutBom(text);
   try {
     return isDeclarationDoc(JSON.parse(body));
   } catch {
