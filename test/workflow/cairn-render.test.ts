@@ -64,7 +64,7 @@ describe("cairnTraceDot", () => {
     expect(dotOf(snap, r)).toBe(
       [
         `digraph "${WF}" {`,
-        `  graph [rankdir="TB", pad="0.3", fontname="Helvetica", fontsize="12", labelloc="t", label="${WF}\\nSUCCESS → DONE · ${r.traceId}"];`,
+        `  graph [rankdir="TB", nodesep="0.75", pad="0.3", fontname="Helvetica", fontsize="12", labelloc="t", label="${WF}\\nSUCCESS → DONE · ${r.traceId}"];`,
         ...HEAD,
         `  n1 [label="check\\n#1", tooltip="${WF}::check\\njson_schema_validate", shape="box", peripheries="2", ${VISITED}];`,
         `  n2 [label="save\\n#2", tooltip="${WF}::save\\nreg:REGISTER", shape="box", ${VISITED}];`,
@@ -89,7 +89,7 @@ describe("cairnTraceDot", () => {
     const r = run(snap, { nom: "ada" }, dir);
     expect([r.status, r.exitCode, r.exit?.name]).toEqual(["VIOLATION", 1, "REJECTED"]);
     const lines = dotOf(snap, r).split("\n");
-    expect(lines[1]).toBe(`  graph [rankdir="TB", pad="0.3", fontname="Helvetica", fontsize="12", labelloc="t", label="${WF}\\nVIOLATION → REJECTED · ${r.traceId}"];`);
+    expect(lines[1]).toBe(`  graph [rankdir="TB", nodesep="0.75", pad="0.3", fontname="Helvetica", fontsize="12", labelloc="t", label="${WF}\\nVIOLATION → REJECTED · ${r.traceId}"];`);
     expect(lines.slice(4)).toEqual([
       `  n1 [label="check\\n#1", tooltip="${WF}::check\\njson_schema_validate", shape="box", peripheries="2", ${FAILED}];`,
       `  n2 [label="save", tooltip="${WF}::save\\nreg:REGISTER", shape="box"];`,

@@ -51,6 +51,38 @@ function failurePoint(s: SummaryInput): string {
   return `\`${last.node}\` ended with ${s.status} and no route leads on from it for that status.`;
 }
 
+/** The Path section of a run that no node was entered in (a runtime error before the first node, or none). */
+const NO_NODE_VISITED = "No node was visited.";
+
+/**
+ * The Path section of a run a runtime error aborted inside its first node: the path lists the
+ * nodes that completed, so it is empty, but the node was entered (the Failure point names it).
+ * Before 2026-11-28 it said `NO_NODE_VISITED`, contradicting the Failure point.
+ */
+function abortedBeforeAnyCompleted(cc: string): string {
+  return `No node completed: the run was aborted in \`${cc}\`.`;
+}
+
+const ABORTED_PATH_RE = /^No node completed: the run was aborted in `[^\n]*`\.$/;
+const PATH_HEADING = "\n## Path\n\n";
+
+/**
+ * The `<trace_id>.md` an earlier build wrote for the same run, when it differs from `md` (this
+ * build's summary of it), else undefined. `wf replay` compares the summary beside a named trace
+ * file byte for byte (pgs/replay.ts); a summary written before 2026-11-28 for a run aborted in
+ * its first node has "No node was visited." where this build writes `abortedBeforeAnyCompleted`,
+ * and is still that run's genuine summary. The header table above the Path section holds no line
+ * break (trace id, workflow FQDN, status, digests), so the first Path heading is the section's.
+ */
+export function earlierSummaryForm(md: string): string | undefined {
+  const at = md.indexOf(PATH_HEADING);
+  if (at < 0) return undefined;
+  const start = at + PATH_HEADING.length;
+  const end = md.indexOf("\n", start);
+  if (end < 0 || !ABORTED_PATH_RE.test(md.slice(start, end))) return undefined;
+  return `${md.slice(0, start)}${NO_NODE_VISITED}${md.slice(end)}`;
+}
+
 export function renderSummary(s: SummaryInput): string {
   const out: string[] = [];
   out.push(`# Trace ${s.traceId}`, "");
@@ -64,7 +96,7 @@ export function renderSummary(s: SummaryInput): string {
   out.push(`| Posterior state | \`${s.digests.posteriorState}\` |`);
   out.push(`| Events | ${s.events} (chain head ${s.chainHead === null ? "none" : `\`${s.chainHead}\``}) |`);
   out.push("", "## Path", "");
-  if (s.path.length === 0) out.push("No node was visited.");
+  if (s.path.length === 0) out.push(s.error === null || s.error.cc === null ? NO_NODE_VISITED : abortedBeforeAnyCompleted(s.error.cc));
   s.path.forEach((p, i) => out.push(`${i + 1}. \`${p.node}\` (${p.kind === "cc" ? "CC" : "boundary"}, addr ${p.addr}): ${p.status}`));
   out.push("", "## Failure point", "", failurePoint(s));
   out.push("", "## Violations", "");

@@ -21,7 +21,7 @@
 import type { PathEntry } from "../pgs/engine.js";
 import type { Route, SnapshotWorkflow } from "../cairn/model.js";
 import { OUTCOMES } from "../cairn/schema.js";
-import { DOT_FAILED, DOT_TAKEN_EDGE, DOT_VISITED, dotAttrs, dotPreamble, shortName } from "./dot.js";
+import { DOT_FAILED, DOT_NODESEP, DOT_PAD, DOT_TAKEN_EDGE, DOT_VISITED, dotAttrs, dotPreamble, shortName } from "./dot.js";
 
 /** A completed node of a Cairn run, as `cairnFailingNode` reads it. */
 export interface FailingNodePathEntry {
@@ -115,7 +115,7 @@ export function cairnTraceDot(g: CairnTraceGraphInput): string {
     if (next !== undefined && "node" in next && next.node === failed) taken.add(`n${last?.addr ?? 0}|${last?.status ?? ""}|n${addrOf.get(failed) ?? 0}`);
   }
 
-  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["pad", "0.3"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]]);
+  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["nodesep", DOT_NODESEP], ["pad", DOT_PAD], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status}${g.exit === null ? "" : ` → ${g.exit.name}`} · ${g.traceId}`]]);
   for (const [key, n] of nodes) {
     const h = hops.get(key);
     const steps = n.steps.map((s) => (s.kind === "cs" ? `${s.store}:${s.op}` : s.handler.type === "atom" ? s.handler.name : `${s.handler.module}.${s.handler.capability}`));

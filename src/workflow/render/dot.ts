@@ -6,11 +6,14 @@
  *    (in `pipeline`) are boxes, boundary nodes ellipses; the entry node has a double border;
  *  - visited nodes are filled (green when the run ended with exit 0, else the last node — or
  *    the CC that raised a runtime error — is filled red); the label gains the hop numbers;
+ *  - edges: one per (from, to), labelled with the routing conditions that take it, one a line
+ *    (in address order); drawn as separate edges, parallel routes had their labels side by
+ *    side, and Graphviz let them touch ("VIOLATIONNOT_FOUND");
  *  - edges taken by the run are bold and coloured, the others grey.
  *
- * Deterministic: nodes sorted by address, edges by (from, condition, to), no timestamps and no
- * absolute paths; the same run gives the same bytes. The text is not part of the trace hash
- * chain or the store receipt.
+ * Deterministic: nodes sorted by address, edges by (from, first condition, to), no timestamps
+ * and no absolute paths; the same run gives the same bytes. The text is not part of the trace
+ * hash chain or the store receipt.
  */
 import type { PathEntry } from "../pgs/engine.js";
 import type { PgsPackage } from "../pgs/snapshot.js";
@@ -40,6 +43,21 @@ const IDLE = "#909090";
 export const DOT_VISITED: ReadonlyArray<[string, string]> = [["style", "filled,bold"], ["fillcolor", VISITED_FILL], ["color", "#208020"], ["fontcolor", "#000000"]];
 export const DOT_FAILED: ReadonlyArray<[string, string]> = [["style", "filled,bold"], ["fillcolor", FAILED_FILL], ["color", FAILED_LINE], ["fontcolor", "#000000"]];
 export const DOT_TAKEN_EDGE: ReadonlyArray<[string, string]> = [["style", "bold"], ["penwidth", "2.5"], ["color", TAKEN_EDGE], ["fontcolor", TAKEN_EDGE]];
+
+/**
+ * The least horizontal space between two nodes of a rank, in inches (Graphviz `nodesep`, default
+ * 0.25), shared with cairn-dot.ts. Graphviz lays an edge label out as a node of the rank its edge
+ * crosses, sized by its own font estimate, and left as little as 3 pt between the labels of two
+ * routes in opposite directions between the same nodes; the fonts the SVG and the PNG (resvg,
+ * system fonts) are drawn with are up to a sixth wider, so such labels ran together
+ * ("VIOLATIONSUCCESS"). 0.75 keeps them apart (measured with every route of the fixture
+ * workflows also reversed: no two labels overlap at 0.8 em a character); the pictures grow about
+ * a fifth wider. Not a guarantee: in dense graphs (five nodes, most outcomes routed, some back)
+ * a few labels still touched at 0.75 em; a wider nodesep only halved those.
+ */
+export const DOT_NODESEP = "0.75";
+/** The margin around the drawing, in inches (Graphviz `pad`), so a label on the outer edge is not cut by a wider font; shared with cairn-dot.ts. */
+export const DOT_PAD = "0.3";
 
 /**
  * Characters a DOT string or the SVG (XML 1.0) it becomes cannot hold — C0 controls but tab,
@@ -104,14 +122,19 @@ export function traceDot(g: TraceGraphInput): string {
   const { pkg } = g;
   const routes = pkg.routing.get(g.wf) ?? new Map<number, Map<number, number>>();
   const nodes = new Set<number>([g.start]);
-  const edges: Array<{ from: number; cond: number; to: number }> = [];
+  // One edge per (from, to), its conditions in address order.
+  const byPair = new Map<string, { from: number; to: number; conds: number[] }>();
   for (const [from, conds] of routes) {
     nodes.add(from);
     for (const [cond, to] of conds) {
       nodes.add(to);
-      edges.push({ from, cond, to });
+      const e = byPair.get(`${from}|${to}`) ?? { from, to, conds: [] };
+      e.conds.push(cond);
+      byPair.set(`${from}|${to}`, e);
     }
   }
+  const edges = [...byPair.values()];
+  for (const e of edges) e.conds.sort((a, b) => a - b);
   for (const p of g.path) nodes.add(p.addr);
   const hops = new Map<number, number[]>();
   g.path.forEach((p, i) => hops.set(p.addr, [...(hops.get(p.addr) ?? []), i + 1]));
@@ -128,7 +151,7 @@ export function traceDot(g: TraceGraphInput): string {
     if (failed !== undefined) nodes.add(failed);
   }
 
-  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status} · ${g.traceId}`]]);
+  const out = dotPreamble(g.wfFqdn, [["rankdir", "TB"], ["nodesep", DOT_NODESEP], ["pad", DOT_PAD], ["fontname", "Helvetica"], ["fontsize", "12"], ["labelloc", "t"], ["label", `${g.wfFqdn}\n${g.status} · ${g.traceId}`]]);
   for (const n of [...nodes].sort((a, b) => a - b)) {
     const fqdn = pkg.vocab.fqdn(n);
     const h = hops.get(n);
@@ -142,10 +165,10 @@ export function traceDot(g: TraceGraphInput): string {
     else if (h !== undefined) a.push(...DOT_VISITED);
     out.push(`  n${n} ${dotAttrs(a)};`);
   }
-  edges.sort((x, y) => x.from - y.from || x.cond - y.cond || x.to - y.to);
+  edges.sort((x, y) => x.from - y.from || (x.conds[0] as number) - (y.conds[0] as number) || x.to - y.to);
   for (const e of edges) {
-    const a: Array<[string, string]> = [["label", shortName(pkg.vocab.fqdn(e.cond))]];
-    if (taken.has(`${e.from}|${e.cond}|${e.to}`)) a.push(...DOT_TAKEN_EDGE);
+    const a: Array<[string, string]> = [["label", e.conds.map((c) => shortName(pkg.vocab.fqdn(c))).join("\n")]];
+    if (e.conds.some((c) => taken.has(`${e.from}|${c}|${e.to}`))) a.push(...DOT_TAKEN_EDGE);
     out.push(`  n${e.from} -> n${e.to} ${dotAttrs(a)};`);
   }
   out.push("}");
