@@ -9,10 +9,47 @@
  */
 import { Command } from "commander";
 import { openStore, resolveStoreDir, type Store } from "../store/store.js";
-import { examineTrace, renderReport } from "../workflow/examine/index.js";
+import { echoed } from "../core/echo.js";
+import { examineTrace, renderReport, type ExamineReport } from "../workflow/examine/index.js";
+import { stepErrorText } from "../workflow/examine/cairn-hint.js";
 import { nonEmptyArg } from "./args.js";
 import { globalsOf, outputFor } from "./context.js";
 import { SHOWN_VALUE_CHARS, shownLine } from "./output.js";
+
+/**
+ * Longest human report line, once the values it quotes are cut (`shownReportLines`): room for a
+ * hint's own words around one or two values of SHOWN_VALUE_CHARS. Only a line quoting a long
+ * value the report does not hold apart (an earlier "no"'s message in a business_violation hint)
+ * reaches it; it is then cut there, its length stated.
+ */
+export const REPORT_LINE_CHARS = 4 * SHOWN_VALUE_CHARS;
+
+/**
+ * The user values longer than SHOWN_VALUE_CHARS the report's lines quote, longest first (the
+ * whole message before the error a Cairn hint keeps of it, cairn-hint.ts `stepErrorText`): the
+ * failure message, its binding problem, the chain break's reason and the summary's problem, each
+ * as it is and JSON-escaped (a value quoted with JSON.stringify), as server/request.ts
+ * `boundEchoes` finds the values it cuts.
+ */
+function longQuotedValues(r: ExamineReport): string[] {
+  const f = r.failure;
+  const values = [f?.message, f === undefined ? undefined : stepErrorText(f.message), f?.binding?.problem, f?.binding?.path, r.chain.brokenAt?.reason, r.summary?.problem];
+  const long = values.flatMap((v) => (v === undefined ? [] : [v, JSON.stringify(v).slice(1, -1)])).filter((v) => v.length > SHOWN_VALUE_CHARS);
+  return [...new Set(long)].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The human report's lines: each long value a line quotes is cut where it is quoted, at
+ * SHOWN_VALUE_CHARS with its length stated (core/echo.ts `echoed`: `… (N characters)`), so the
+ * words around it — a hint's remedy ("check the CT-IR ct["2"] in handlers.json") — are printed
+ * whole; then every control character is escaped and the line is bounded (output.ts `shownLine`,
+ * REPORT_LINE_CHARS). A message of several lines stays inside its report line, its newlines
+ * shown as \n: one report line is one terminal line.
+ */
+export function shownReportLines(r: ExamineReport): string[] {
+  const long = longQuotedValues(r);
+  return renderReport(r).map((line) => shownLine(long.reduce((acc, v) => (acc.includes(v) ? acc.split(v).join(echoed(v, SHOWN_VALUE_CHARS)) : acc), line), REPORT_LINE_CHARS));
+}
 
 const EXAMINE_HELP = `
 Notes:
@@ -47,8 +84,11 @@ Notes:
     same (a missing file is E_NOT_FOUND, a digest needs a store: the errors above), then
     noted as not used;
   - prints a hint.
-  The human report escapes every control character it quotes (ESC shows as \\u001b) and cuts
-  a line past ${SHOWN_VALUE_CHARS} characters, stating its length; --json keeps the real text.
+  The human report escapes every control character it quotes (ESC shows as \\u001b, a newline
+  inside a message as \\n: a report line stays one line) and cuts a quoted value (the failure
+  message, also where the hint quotes it) past ${SHOWN_VALUE_CHARS} characters, stating its
+  length, so the hint's own words are printed whole (a line past ${REPORT_LINE_CHARS} characters
+  is cut too); --json keeps the real text.
   --json prints {chain: {ok, status, events, brokenAt?, head, anchor}, outcome: {class,
   status}, failure?: {node, address, event, message, declaration?, …}, store?: {root, recorded,
   file, matches}, hint, …}; chain.anchor is "store", "summary" or "none"; chain.status is "verified",
@@ -89,8 +129,8 @@ export function examineCommand(): Command {
       // Each line quotes the trace and the declarations (a message carrying payload data, an exit
       // reason, node ids, paths): every character a terminal would not show as itself (ESC, BEL,
       // DEL, C1, U+2028, a newline inside a value…) is escaped, one report line staying one line,
-      // and a line is cut past SHOWN_VALUE_CHARS (output.ts `shownLine`); --json keeps the real text.
-      else for (const line of renderReport(report)) out.line(shownLine(line));
+      // and a long quoted value is cut where it is quoted (`shownReportLines`); --json keeps the real text.
+      else for (const line of shownReportLines(report)) out.line(line);
       process.exitCode = report.exitCode;
     });
 }

@@ -23,13 +23,14 @@ import {
   createServer, DEFAULT_HOST, DEFAULT_PORT, LOCALHOST_PORT_ATTEMPTS, MAX_BODY_BYTES, MAX_CONNECTIONS, MAX_INFLIGHT_BODY_BYTES, MAX_QUEUED_RUNS, MAX_RESPONSE_BYTES, parseAllowedOrigin, type CairnServer,
 } from "../server/index.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, WORKSPACE_ENV } from "../workflow/pgs/index.js";
+import { escapeControls } from "../core/describe.js";
 import { tornFileNote, type TornFile } from "../workflow/effects/torn-files.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
 import { parseCount } from "./duration.js";
 import { printError, type Output } from "./output.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
-import { snapshotSourceSetup } from "./wf-compile.js";
+import { checkDataRootArg, snapshotSourceSetup } from "./wf-compile.js";
 
 interface ServeOpts {
   port: number;
@@ -99,6 +100,23 @@ Notes:
   up to ${LOCALHOST_PORT_ATTEMPTS} tries). With --store or
   $CAIRN_STORE each run is recorded in the store. SIGINT, SIGTERM and SIGHUP stop the server
   gracefully (accepted runs finish; exit 0); a second one exits 1 at once.`;
+
+/**
+ * The stderr line telling the operator a run could not use a torn data-root file: the data root
+ * as given and the file's path escaped (describe.ts `escapeControls`, ESC shows as \u001b, a
+ * newline as \n), so a path cannot forge terminal output or a line of its own.
+ */
+export function tornFileLine(t: TornFile, dataRootShown: string): string {
+  return `cairn: ${escapeControls(tornFileNote(t, dataRootShown))} (stop the server first)`;
+}
+
+/**
+ * The start-up lines on stderr: "cairn: serving snapshot <digest>" (with --snapshot), then
+ * "cairn: listening on <url>", escaped as `tornFileLine` (the URL carries the --host given).
+ */
+export function startLines(snapshot: string | null, url: string): string[] {
+  return [...(snapshot === null ? [] : [`cairn: serving snapshot ${escapeControls(snapshot)}`]), `cairn: listening on ${escapeControls(url)}`];
+}
 
 /** Largest TCP port. */
 const MAX_PORT = 65535;
@@ -193,7 +211,8 @@ export function serveCommand(): Command {
         );
       }
       // A run that could not use a torn data-root file: the operator is told once per file (stderr, even under --quiet).
-      const onTornFile = (dataRootShown: string) => (t: TornFile): void => void process.stderr.write(`cairn: ${tornFileNote(t, dataRootShown)} (stop the server first)\n`);
+      // Its paths (the data root as given, the file under it) are escaped, as every line quoting user text (`wf run`'s notes).
+      const onTornFile = (dataRootShown: string) => (t: TornFile): void => void process.stderr.write(`${tornFileLine(t, dataRootShown)}\n`);
       const limits = {
         allowOrigins: opts.allowOrigin, maxConnections: opts.maxConnections, maxBodyBytes: opts.maxBody, maxQueuedRuns: opts.maxQueued,
         maxInflightBodyBytes: opts.maxInflightBody, maxResponseBytes: opts.maxResponse,
@@ -211,6 +230,8 @@ export function serveCommand(): Command {
         }
         const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
         if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
+        // Named as `wf run` names it (as given, field --data-root, the variable it came from).
+        checkDataRootArg(dataRootArg, opts.dataRoot === undefined && process.env[DATA_ROOT_ENV] !== undefined ? DATA_ROOT_ENV : undefined);
         server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, onTornFile: onTornFile(dataRootArg), ...limits });
       }
       let url: string;
@@ -224,8 +245,7 @@ export function serveCommand(): Command {
       }
       // Before the URL is printed: once it is, a signal closes the server (never the default action).
       const closed = closeOnSignal(server, out);
-      if (server.snapshot !== null) process.stderr.write(`cairn: serving snapshot ${server.snapshot}\n`);
-      process.stderr.write(`cairn: listening on ${url}\n`);
+      for (const line of startLines(server.snapshot, url)) process.stderr.write(`${line}\n`);
       if (out.json) out.line(JSON.stringify(server.snapshot === null ? { url } : { url, snapshot: server.snapshot }));
       await closed;
     });

@@ -44,6 +44,7 @@ import { checkOutPath, OutFile } from "../store/out-file.js";
 import { sweepDeadWriterTemps, taggedTempWriter } from "../store/temp-files.js";
 import type { SealedSnapshot } from "../workflow/cairn/seal.js";
 import type { CairnRunResult, PreparedSnapshot } from "../workflow/cairn/run.js";
+import { checkDataRootHoldsState } from "../workflow/effects/confine.js";
 import { acquireDataRootLock } from "../workflow/effects/data-root-lock.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
@@ -336,7 +337,25 @@ export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): 
   requireWorkspaceDir(base);
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
+  checkDataRootArg(dataRootArg, o.dataRoot === undefined && process.env[DATA_ROOT_ENV] !== undefined ? DATA_ROOT_ENV : undefined);
   return { g, hasStore, sealed, base, dataRootArg };
+}
+
+/**
+ * The CLI's `checkDataRootHoldsState` (effects/confine.ts): a data root that exists but is not a
+ * directory is refused before anything runs, named as the user gave it (`dataRootArg`: the
+ * --data-root value, the environment's, or the default <workspace>/pgs_data) with the option as
+ * `details.field` (`--data-root`), as `cairn serve` names it; one read from `$<env>` says so, as
+ * `requireWorkspaceDir` does: `data root <dir> (from $PGS_DATA_ROOT) cannot hold …`,
+ * `details.env`. (The library's own check names the absolute path, field `dataRoot`.)
+ */
+export function checkDataRootArg(dataRootArg: string, env?: string): void {
+  try {
+    checkDataRootHoldsState(resolve(dataRootArg), env === undefined ? dataRootArg : `${dataRootArg} (from $${env})`, "--data-root");
+  } catch (err) {
+    if (env === undefined || !(err instanceof CairnError)) throw err;
+    throw new CairnError(err.code, err.message, { ...err.details, path: dataRootArg, env: `$${env}` });
+  }
 }
 
 /** As serve's check (server/pgs-target.ts `isDirectory`): a path that cannot be stat'ed is no directory. */

@@ -32,7 +32,7 @@ import { nonEmptyArg } from "./args.js";
 import { printError, SHOWN_VALUE_CHARS, type Output } from "./output.js";
 import { wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
-import { printRunLines, printSnapshotRun, requireWorkspaceDir, runSnapshot, wfCompileCommand } from "./wf-compile.js";
+import { checkDataRootArg, printRunLines, printSnapshotRun, requireWorkspaceDir, runSnapshot, wfCompileCommand } from "./wf-compile.js";
 import { planeFlags, type PlaneFlags } from "./wf-plane-flags.js";
 
 interface WfRunOpts extends PlaneFlags {
@@ -55,7 +55,9 @@ Notes:
   vocabulary_snapshot/<domain>/ and trust_snapshot/<domain>/ (domain = the part of --wf before
   "::"), checks the trust rule (also recomputing projection_hash from topology.json), then
   executes from the workflow's entry node. State lives under the data root (default
-  $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME}); seed files must be placed there first.
+  $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME}); seed files must be placed there first. One
+  that exists but is not a directory is refused before the run (E_INVALID_INPUT, exit 1), named
+  as given (details.field "--data-root"; "(from $${DATA_ROOT_ENV})" and details.env when read from it).
   --payload - reads the payload from stdin (at most ${MAX_PAYLOAD_BYTES} bytes, like a file).
   Every run writes <workspace>/traces/<domain>/<WF_CODE>/<trace_id>/<trace_id>.jsonl (PGS
   trace v0 + seq + hash chain) and <trace_id>.md (summary). The trace id derives from the
@@ -209,6 +211,8 @@ export function wfCommand(): Command {
       // Step 5 loads the snapshot from the workspace: one that is not a directory is named here, as
       // `cairn serve` names it (not by the loader's "Required snapshot file missing: …"), before any lock.
       requireWorkspaceDir(workspaceArg, opts.workspace === undefined ? WORKSPACE_ENV : undefined);
+      // A data root that is a file is named as given, field --data-root, as `serve` names it (not by its absolute path).
+      checkDataRootArg(dataRootArg, opts.dataRoot === undefined && dataRootGiven !== undefined ? DATA_ROOT_ENV : undefined);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();

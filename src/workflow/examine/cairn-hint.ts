@@ -23,6 +23,15 @@ function routesText(c: CairnNodeView): string {
   return Object.entries(c.routes).map(([o, r]) => `${o} → ${r}`).join(", ");
 }
 
+/**
+ * The error a failure message carries, as a Cairn hint quotes it: a completed run's failure
+ * message is "<STATUS> from step <id> (<name>): <error>", and the hint keeps the error; any other
+ * message is quoted whole. (examine-commands.ts cuts a long one where a human line quotes it.)
+ */
+export function stepErrorText(message: string): string {
+  return message.replace(/^[A-Z_]+ from step [^()]*(\([^()]*\))?: /, "");
+}
+
 /** Replaces the PGS-worded hint of a structural class with one about the Cairn declaration. */
 export function withCairnHint(c: Classification, model: TraceModel, decl: Declarations | undefined): Classification {
   // examine's snapshot lookup (cairn.ts) says why no declaration was read; the PGS note would name a workspace.
@@ -34,8 +43,7 @@ export function withCairnHint(c: Classification, model: TraceModel, decl: Declar
   const stepView = d?.step;
   const stepText = stepView !== undefined ? `step ${stepView.id} (${stepView.declared})` : f?.step !== undefined ? `step ${f.step.id ?? f.step.index}${f.step.fqdn === null ? "" : ` (${f.step.fqdn})`}` : "";
   const where = `${f === undefined ? (model.workflow ?? "the workflow") : d !== undefined ? `node ${d.node} of ${d.workflow}` : f.node}${stepText === "" ? "" : `, ${stepText}`}`;
-  // A completed run's failure message is "<STATUS> from step <id> (<name>): <error>": keep the error.
-  const message = (f?.message ?? "").replace(/^[A-Z_]+ from step [^()]*(\([^()]*\))?: /, "");
+  const message = stepErrorText(f?.message ?? "");
   const snapshot = decl === undefined ? "" : ` (sealed snapshot ${decl.display})`;
   const recompile = `fix ${file} and recompile it with \`cairn wf compile\``;
   let hint: string;
