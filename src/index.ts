@@ -13,6 +13,7 @@ export { openStore, resolveStoreDir, Store, StoreView, type OpenStoreOptions } f
 export type { Durability } from "./store/catalog.js";
 export type { ArtifactInfo, ArtifactState, ArtifactStorage, PutOptions, PutResult, ReadOptions, ListOptions } from "./store/artifact-rows.js";
 export type { ArtifactReader, ReaderOptions } from "./store/artifact-reader.js";
+export type { ArtifactLoss } from "./store/artifact-loss.js";
 export type { EdgeInput, EdgeRecord, Lineage, LineageNode, LineageOptions, Direction } from "./store/edges.js";
 export { RECEIPT_MEDIA_TYPE, actionKey, type Receipt, type ReceiptInput, type ReceiptStatus, type Params } from "./store/receipts.js";
 export type { Snapshot, Root, RootKind } from "./store/refs.js";
@@ -26,6 +27,7 @@ export {
 // Batch runs (PLEX).
 export { run, resume, streamOutputs, type ExecutionResult, type OutputRecord, type Progress, type RunHooks } from "./batch/engine.js";
 export { verifyRun, replay, type VerifyReport, type VerifyProblem, type VerifyNote, type ReplayResult } from "./batch/verify.js";
+export type { VerifyOptions } from "./batch/api-checks.js";
 export { normalizeConfig, parseSize, type RunConfig, type RunConfigInput } from "./batch/config.js";
 export type { Manifest, ManifestPulse, Counts } from "./batch/manifest.js";
 export type { AttemptLog } from "./batch/pulse.js";

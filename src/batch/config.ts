@@ -9,6 +9,7 @@ import { hasLoneSurrogate } from "../core/lone-surrogate.js";
 import type { InputFormat } from "./input/types.js";
 import { INPUT_FORMATS, MAX_RECORD_BYTES } from "./input/types.js";
 import { refuseUnknownKeys } from "../core/suggest.js";
+import { describeArgument, isOptionsObject } from "../core/describe.js";
 
 export const DEFAULT_PARTITIONS = 8;
 export const MAX_PARTITIONS = 65_536;
@@ -146,11 +147,16 @@ export const RUN_CONFIG_KEYS: readonly (keyof RunConfigInput)[] = Object.freeze(
  * `details.field` the `RunConfigInput` key: an unknown key (with the known key it probably
  * meant), a value of the wrong type (`null` included: only an absent or undefined key is the
  * default) or out of range; strings are quoted in messages (`got "8"`). `normalizeConfig()` is
- * `normalizeConfig({})` (all defaults).
+ * `normalizeConfig({})` (all defaults). The config itself must be an options object as every
+ * other options object of the library (`isOptionsObject`: not null, an array, a function, a Map,
+ * a Set, a Date or another built-in value): E_USAGE `the run config must be an object, got …`
+ * (`describeArgument`), `details.field` "config".
  */
 export function normalizeConfig(c: RunConfigInput = {}): RunConfig {
-  if (c === null || typeof c !== "object" || Array.isArray(c)) {
-    throw new CairnError(ErrorCode.USAGE, `the run config must be an object, got ${c === null ? "null" : Array.isArray(c) ? "an array" : typeof c}`, { field: "config" });
+  // The check of every options object of the library (core/describe.ts isOptionsObject): a Map
+  // (or Set, Date…) has no own keys and was read as "all defaults" until 2026-11-28.
+  if (!isOptionsObject(c)) {
+    throw new CairnError(ErrorCode.USAGE, `the run config must be an object, got ${describeArgument(c)}`, { field: "config" });
   }
   refuseUnknownKeys(c, RUN_CONFIG_KEYS, "run config key", "keys");
   // Absent (undefined) is the default; any other value, null included, must be of the field's type.

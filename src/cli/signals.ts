@@ -46,7 +46,7 @@ export const STORE_LOCK_POLL_MAX_MS = 100;
  * as `openStore` words it. Every other failure is `openStore`'s own, at once.
  */
 export async function openStoreInterruptibly(opts: OpenStoreOptions & { readOnly?: false }): Promise<Store> {
-  const waitMs = checkLockWait(opts.lockTimeoutMs ?? 0, "the writer-lock wait");
+  const waitMs = checkLockWait(opts.lockTimeoutMs ?? 0, "lockTimeoutMs");
   const deadline = performance.now() + waitMs;
   let pause = STORE_LOCK_POLL_FIRST_MS;
   for (;;) {

@@ -98,7 +98,9 @@ export const MAX_LOCK_WAIT_MS = 2_147_483_647;
 /**
  * A lock wait must be an integer number of ms in 0..MAX_LOCK_WAIT_MS (SQLite's busy timeout
  * takes only integers; a negative one is refused, as the CLI refuses `--wait -1`); E_USAGE
- * naming `what` otherwise.
+ * naming `what` otherwise (message and `details.field`): the option as the caller spelt it —
+ * `lockTimeoutMs` for `openStore` (before 2026-11-28 "the writer-lock wait", which no caller
+ * writes), `--wait` for the CLI, which checks its flag itself when parsing it.
  */
 export function checkLockWait(ms: number, what: string): number {
   if (typeof ms === "number" && ms > MAX_LOCK_WAIT_MS) {
@@ -169,7 +171,7 @@ export class WriterLock {
   }
 
   static acquire(root: string, timeoutMs: number): WriterLock {
-    checkLockWait(timeoutMs, "the writer-lock wait");
+    checkLockWait(timeoutMs, "lockTimeoutMs");
     const realPath = storeRealPath(root);
     const held = heldWriterLocks();
     const holder = held.get(realPath)?.deref();

@@ -196,7 +196,7 @@ export function openStore(options?: OpenStoreOptions): Store {
   const readOnly = opts.readOnly === true;
   const clock = opts.clock ?? systemClock;
   // Options are checked before anything is created.
-  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "the writer-lock wait");
+  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "lockTimeoutMs");
   const durability = checkDurability(opts.durability ?? "full");
   let format = existsSync(root) ? readFormat(root) : undefined;
   if (format === undefined) {

@@ -61,7 +61,7 @@ describe("normalizeConfig", () => {
 
   it("no argument is all defaults; a config that is not an object is E_USAGE", () => {
     expect(normalizeConfig()).toEqual(normalizeConfig({}));
-    for (const [c, shown] of [[null, "null"], [[], "an array"], ["jsonl", "string"], [3, "number"]] as const) {
+    for (const [c, shown] of [[null, "null"], [[], "an array"], ["jsonl", 'a string "jsonl"'], [3, "3"], [new Map(), "an instance of Map"]] as const) {
       const e = usage(() => normalizeConfig(c as unknown as RunConfigInput));
       expect(e.message).toBe(`the run config must be an object, got ${shown}`);
       expect(e.details).toEqual({ field: "config" });

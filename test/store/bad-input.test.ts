@@ -53,7 +53,7 @@ describe("bad input", () => {
   it("a writer-lock wait beyond 2147483647 ms is E_USAGE (SQLite's busy timeout is 32-bit), not an I/O failure", () => {
     const dir = join(makeTempDir(), "store");
     const e = expectCairn(() => openStore({ dir, lockTimeoutMs: 2_147_483_648 }), ErrorCode.USAGE);
-    expect(e.message).toBe("the writer-lock wait must be at most 2147483647 ms (about 24.8 days), got 2147483648");
+    expect(e.message).toBe("lockTimeoutMs must be at most 2147483647 ms (about 24.8 days), got 2147483648");
     expect(existsSync(dir)).toBe(false); // refused before anything is created
     const ok = openStore({ dir: join(makeTempDir(), "store"), lockTimeoutMs: 2_147_483_647 });
     ok.close();

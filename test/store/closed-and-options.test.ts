@@ -139,15 +139,15 @@ describe("openStore options are checked before anything is created", () => {
     for (const [wait, shown] of [[1.5, "1.5"], [Number.NaN, "NaN"], [-0.5, "-0.5"]] as const) {
       const dir = join(base, `s${shown}`);
       const e = await cairnError(() => openStore({ dir, lockTimeoutMs: wait }), ErrorCode.USAGE);
-      expect(e.message).toBe(`the writer-lock wait must be an integer number of milliseconds, got ${shown}`);
-      expect(e.details.field).toBe("the writer-lock wait");
+      expect(e.message).toBe(`lockTimeoutMs must be an integer number of milliseconds, got ${shown}`);
+      expect(e.details.field).toBe("lockTimeoutMs");
       expect(existsSync(dir)).toBe(false);
     }
     const e = await cairnError(() => openStore({ dir: join(base, "str"), lockTimeoutMs: "100" as unknown as number }), ErrorCode.USAGE);
-    expect(e.message).toBe("the writer-lock wait must be an integer number of milliseconds, got string");
+    expect(e.message).toBe("lockTimeoutMs must be an integer number of milliseconds, got string");
     // A negative wait is refused too, as the CLI refuses `--wait -1` (it used to count as 0).
     const neg = await cairnError(() => openStore({ dir: join(base, "neg"), lockTimeoutMs: -5 }), ErrorCode.USAGE);
-    expect(neg.message).toBe("the writer-lock wait must not be negative, got -5 ms");
+    expect(neg.message).toBe("lockTimeoutMs must not be negative, got -5 ms");
     expect(existsSync(join(base, "neg"))).toBe(false);
     openStore({ dir: join(base, "ok"), lockTimeoutMs: 0 }).close();
     openStore({ dir: join(base, "ok"), lockTimeoutMs: 20 }).close();

@@ -21,7 +21,7 @@ export {
 } from "./trace.js";
 export { makeTraceId, pgsSuffix, runKey, TRACE_ID_RE, type TraceIdInputs } from "./trace-id.js";
 export { relevantFiles, captureState, stateDigest, type StateFile, type UnusableFile, type UnusableKind } from "./state.js";
-export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun, type RecordInput, type RunRecordBody } from "./record.js";
+export { recordRun, effectsBody, ROOT_PREFIX, type RecordedRun, type RecordedInputs, type RecordInput, type RunRecordBody } from "./record.js";
 export { replayPgsRun, type ReplayResult, type ReplayDifference } from "./replay.js";
 export { resolveBinding, resolveStepInputs, resolveOutput } from "./grammar.js";
 export { UNMAPPED_HANDLER_REASON, type CtAtomTable, type EffectFile, type HandlerRef } from "./handlers.js";
