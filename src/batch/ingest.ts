@@ -10,12 +10,14 @@
  *   Buffer/Uint8Array is E_USAGE (it would iterate as one number per byte).
  *
  * The record size limit (`maxRecordBytes`, the run's `workerInputBytes`) is applied while the
- * bytes are stored wherever a line bounds a record (input/line-bound.ts): for jsonl, lines (and
- * an in-memory dataset) and csv, a line over the limit stops the copy with E_LIMIT_EXCEEDED (for
- * jsonl and lines the reader's own error), so an input without a newline (`--input /dev/zero`)
- * cannot grow the store without end; the failed put leaves no temp file. A json array may hold
- * many records on one line, so only its reader applies the limit; a files input refuses a file
- * over MAX_RECORD_BYTES before reading it (input/files.ts).
+ * bytes are stored: for jsonl, lines (and an in-memory dataset) and csv a line over the limit
+ * (input/line-bound.ts), for json an element over it (input/json-array.ts JsonArrayBound, the
+ * reader's scanner measuring), stops the copy with E_LIMIT_EXCEEDED (for jsonl, lines, json and
+ * a csv header the reader's own error), so an input without a newline (`--input /dev/zero`)
+ * or an endless json element cannot grow the store without end; a json input the reader
+ * refuses at a byte (`/dev/zero`: not a JSON array) stops the copy with that error once more
+ * than the limit has come after it. The failed put leaves no temp file. A files input refuses a
+ * file over MAX_RECORD_BYTES before reading it (input/files.ts).
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -31,6 +33,7 @@ import type { EURecord, InputFormat, ReaderOptions, ReaderStats } from "./input/
 import { STDIN_NAME } from "./input/types.js";
 import { inputIoError, stdinSource, toBuffer } from "./input/source.js";
 import { LineBound } from "./input/line-bound.js";
+import { JsonArrayBound } from "./input/json-array.js";
 import { recordPlace } from "./input/ids.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
 import { throwIfAborted } from "./abort.js";
@@ -130,7 +133,7 @@ export async function ingest(
     // Opened when the put starts reading it: an open error surfaces from the put (readInput).
     src = createReadStream(dataset);
   }
-  const bound = maxRecordBytes !== undefined && format !== "json" ? new LineBound(maxRecordBytes, display, format) : undefined;
+  const bound = maxRecordBytes === undefined ? undefined : format === "json" ? new JsonArrayBound(maxRecordBytes, display) : new LineBound(maxRecordBytes, display, format);
   const a = await store.put(readInput(src, display, signal, bound), { mediaType: INPUT_MEDIA_TYPES[format] });
   return { artifact: a.digest, source: display, format };
 }
@@ -140,9 +143,9 @@ export async function ingest(
  * stores nothing). An error of the source (the file's open, which happens when the stream
  * starts, or a read) becomes the readers' input error (inputIoError), whether the ingest runs
  * beside the module's bundling or after it. With `bound`, each chunk is measured before it is
- * stored: a line over the record size limit stops the put with its size error.
+ * stored: a line (a `json` element) over the record size limit stops the put with its size error.
  */
-async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | undefined): AsyncGenerator<Uint8Array> {
+async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | JsonArrayBound | undefined): AsyncGenerator<Uint8Array> {
   try {
     for await (const raw of src) {
       throwIfAborted(signal, undefined);

@@ -268,6 +268,7 @@ export async function* readCsv(
 
   /** A line over the limit: the record (or header) holding it is over the limit. */
   function tooLongError(where: RecordLocation & { inHeader: boolean }): CairnError {
+    if (where.inHeader) return csvHeaderTooLargeError(display, where.line, maxRecordBytes);
     const what = `the ${where.inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`;
     return lineError(where, ErrorCode.LIMIT_EXCEEDED, what, { limit: maxRecordBytes });
   }
@@ -303,9 +304,10 @@ export async function* readCsv(
 }
 
 /**
- * A physical line over the limit, found before the input is parsed (line-bound.ts, while it is
- * stored): the record holding it is over the limit too, but which record that is (and on which
- * line it starts) depends on the quoting before it, which only the parser knows.
+ * A physical line over the limit after the header, found before the input is parsed
+ * (line-bound.ts, while it is stored): the record holding it is over the limit too, but which
+ * record that is (and on which line it starts) depends on the quoting before it, which only the
+ * parser knows. A line inside the header gets the header's error (csvHeaderTooLargeError).
  */
 export function csvLineTooLongError(display: string, line: number, limit: number): CairnError {
   return new CairnError(
@@ -313,6 +315,18 @@ export function csvLineTooLongError(display: string, line: number, limit: number
     `${display}:${line}: line is longer than the record size limit of ${limit} bytes (so is the record holding it)`,
     { file: display, line, limit },
   );
+}
+
+/**
+ * The header, starting at `line`, is over the limit: the reader's error (tooLongError), which
+ * line-bound.ts gives too for a line inside the header (the header is not a record: no index).
+ */
+export function csvHeaderTooLargeError(display: string, line: number, limit: number): CairnError {
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: header: the header is larger than the record size limit of ${limit} bytes`, {
+    file: display,
+    line,
+    limit,
+  });
 }
 
 function checkHeader(record: string[], display: string, line: number): string[] {

@@ -17,6 +17,9 @@
  * E_LIMIT_EXCEEDED. An element is refused as soon as its bytes so far pass the limit, before it
  * is held whole; whitespace after an element is not held once the held bytes would pass the
  * limit (any text after it would make the element larger than the limit).
+ *
+ * The same scanner, in its measuring mode (nothing held, no element handed out), bounds a `json`
+ * input while it is stored (JsonArrayBound, ingest.ts).
  */
 import { isUtf8 } from "node:buffer";
 import { CairnError, ErrorCode } from "../../core/errors.js";
@@ -24,6 +27,7 @@ import { duplicateKeyMessage, idFromJsonRecord, recordPlace } from "./ids.js";
 import { jsonParseMessage } from "./json-error.js";
 import type { ReadAccounting } from "./source.js";
 import type { EURecord, EUId } from "./types.js";
+import { BomStrip } from "./utf8.js";
 import { duplicateJsonKey } from "../../core/json-keys.js";
 
 /** One element's raw text, its 0-based index, the line where it starts and where it ends. */
@@ -63,16 +67,19 @@ function isWs(c: number): boolean {
   return c === 0x20 || c === LF || c === 0x0d || c === 0x09;
 }
 
-/** The number of whitespace bytes at the end of `b`. */
-function trailingWs(b: Buffer): number {
-  let j = b.length;
-  while (j > 0 && isWs(b[j - 1] as number)) j--;
-  return b.length - j;
+/** The number of whitespace bytes at the end of `b[from, to)`. */
+function trailingWs(b: Buffer, from: number, to: number): number {
+  let j = to;
+  while (j > from && isWs(b[j - 1] as number)) j--;
+  return to - j;
 }
 
 function showByte(c: number): string {
   return c >= 0x21 && c <= 0x7e ? `'${String.fromCharCode(c)}'` : `byte 0x${c.toString(16).padStart(2, "0")}`;
 }
+
+/** measure()'s output: the measuring mode hands out no element. */
+const NO_ELEMENTS: JsonElement[] = [];
 
 /** Splits a byte stream holding one JSON array into its elements' texts. */
 export class JsonArraySplitter {
@@ -87,7 +94,10 @@ export class JsonArraySplitter {
   private inString = false;
   private escaped = false;
   private parts: Buffer[] = [];
+  /** The current element's bytes so far (those in `parts`, when held). */
   private partLen = 0;
+  /** How many of the last of those bytes are whitespace. */
+  private tailWs = 0;
   /**
    * The current element's text is complete (depth 0, outside strings) and the whitespace
    * after it was dropped from `parts` (trimTrailingWs): only whitespace, `,` or `]` may follow.
@@ -99,9 +109,14 @@ export class JsonArraySplitter {
   /** Bytes scanned in earlier chunks (the offset of the current chunk's first byte). */
   private offset = 0;
 
+  /**
+   * `hold` false: the measuring mode (JsonArrayBound), fed by measure(): the same scan, with the
+   * same errors at the same bytes, but no element's bytes held and none handed out.
+   */
   constructor(
     private readonly maxElementBytes: number,
     private readonly display: string,
+    private readonly hold = true,
   ) {}
 
   /** The error met so far; raised by check() once the elements before it are consumed. */
@@ -126,6 +141,25 @@ export class JsonArraySplitter {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /** Whether an error was met (and held back). */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * The measuring mode's push(): scans `chunk`, throwing an element's size error at once; any
+   * other error is held back (check()) and the scan stops there, as in push().
+   */
+  measure(chunk: Buffer): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.scan(chunk, NO_ELEMENTS);
+    } catch (err) {
+      if (err instanceof CairnError && err.code === ErrorCode.LIMIT_EXCEEDED) throw err;
+      this.failure = err;
+    }
+  }
+
   private scan(chunk: Buffer, out: JsonElement[]): void {
     const n = chunk.length;
     let { phase, line, depth, inString, escaped } = this;
@@ -134,18 +168,22 @@ export class JsonArraySplitter {
     let elemStart = 0;
     const base = this.offset;
     const endElement = (end: number): void => {
-      const tail = chunk.subarray(elemStart, end);
-      let bytes: Buffer;
-      if (this.partLen === 0) bytes = tail;
-      else {
-        this.parts.push(tail);
-        bytes = Buffer.concat(this.parts, this.partLen + tail.length);
-        this.parts = [];
-        this.partLen = 0;
+      const len = this.partLen + (end - elemStart);
+      if (len > this.maxElementBytes) {
+        // Without the whitespace at its end (in the held bytes too when the tail is all whitespace).
+        const ws = trailingWs(chunk, elemStart, end);
+        if (len - (ws === end - elemStart ? ws + this.tailWs : ws) > this.maxElementBytes) this.tooBig();
       }
-      if (bytes.length > this.maxElementBytes && bytes.length - trailingWs(bytes) > this.maxElementBytes) this.tooBig();
+      if (this.hold) {
+        const tail = chunk.subarray(elemStart, end);
+        const bytes = this.partLen === 0 ? tail : Buffer.concat([...this.parts, tail], len);
+        out.push({ bytes, index: this.index, line: this.elemLine, end: base + end, span: base + end - this.elemOffset });
+      }
+      if (this.parts.length > 0) this.parts = [];
+      this.partLen = 0;
+      this.tailWs = 0;
+      this.index++;
       this.wsDropped = false;
-      out.push({ bytes, index: this.index++, line: this.elemLine, end: base + end, span: base + end - this.elemOffset });
     };
     if (phase === ELEMENT && this.wsDropped) {
       while (i < n && isWs(chunk[i] as number)) {
@@ -247,10 +285,12 @@ export class JsonArraySplitter {
       }
     }
     if (phase === ELEMENT) {
-      const rest = chunk.subarray(elemStart);
-      if (rest.length > 0) {
-        this.parts.push(rest);
-        this.partLen += rest.length;
+      const rest = n - elemStart;
+      if (rest > 0) {
+        if (this.hold) this.parts.push(chunk.subarray(elemStart));
+        this.partLen += rest;
+        const ws = trailingWs(chunk, elemStart, n);
+        this.tailWs = ws === rest ? this.tailWs + ws : ws;
         if (this.partLen > this.maxElementBytes) {
           // Whitespace after the element's text (depth 0, outside strings) is not its bytes.
           if (depth > 0 || inString || !this.trimTrailingWs()) this.tooBig();
@@ -270,16 +310,11 @@ export class JsonArraySplitter {
    * text before it is within the limit; returns false when it is not (the element is too big).
    */
   private trimTrailingWs(): boolean {
-    let ws = 0;
-    for (let p = this.parts.length - 1; p >= 0; p--) {
-      const b = this.parts[p] as Buffer;
-      const t = trailingWs(b);
-      ws += t;
-      if (t < b.length) break;
-    }
+    let ws = this.tailWs;
     if (this.partLen - ws > this.maxElementBytes) return false;
     this.partLen -= ws;
-    while (ws > 0) {
+    this.tailWs = 0;
+    while (this.hold && ws > 0) {
       const b = this.parts.pop() as Buffer;
       if (b.length > ws) this.parts.push(b.subarray(0, b.length - ws));
       ws -= Math.min(ws, b.length);
@@ -341,6 +376,50 @@ export class JsonArraySplitter {
       `${recordPlace(this.display, line, this.index, "element")}: the element is larger than the record size limit of ${this.maxElementBytes} bytes`,
       { file: this.display, line, index: this.index, limit: this.maxElementBytes },
     );
+  }
+}
+
+/**
+ * The `json` reader's size rule applied to the raw bytes while the input is stored (ingest.ts):
+ * the reader's scanner in its measuring mode, after the readers' BOM rule (utf8.ts BomStrip),
+ * so an element is refused at the same byte and with the same error (E_LIMIT_EXCEEDED, its
+ * index and the line where it starts) as when the run reads it, once about the limit of it has
+ * been copied: one huge element, a minified array's element, an endless stream inside one.
+ *
+ * Any other error the scanner meets (the input does not start with `[` — `/dev/zero`'s NUL
+ * bytes —, bytes after the closing `]`, a stray `,` or `}`) is the reader's too, met at the same
+ * byte; it is raised here only once more than the limit has come after the chunk where it was
+ * met (the copy of an endless stream stops at about the limit), else the reader reports it, after
+ * the elements before it, as it did. Whitespace (where the reader skips it: around elements,
+ * before `[`, after `]`) is valid JSON of any length: never refused here, nor by the reader.
+ *
+ * Every input refused here is refused by the reader with the same error, unless an element
+ * before that byte is refused first (invalid JSON or UTF-8, a duplicate key or id: elements are
+ * not parsed here, as line-bound.ts does not parse lines). Cost: the reader's byte loop once more.
+ */
+export class JsonArrayBound {
+  private readonly bom = new BomStrip();
+  private readonly scanner: JsonArraySplitter;
+  /** Bytes come after the chunk where the scanner met an error other than a size error. */
+  private after = 0;
+
+  constructor(
+    private readonly max: number,
+    display: string,
+  ) {
+    this.scanner = new JsonArraySplitter(max, display, false);
+  }
+
+  /** The next raw bytes of the input; throws the size error of an element over the limit. */
+  push(raw: Buffer): void {
+    const chunk = this.bom.push(raw);
+    if (!this.scanner.failed) this.scanner.measure(chunk);
+    else if ((this.after += chunk.length) > this.max) this.scanner.check();
+  }
+
+  /** The end of the input (an unclosed array and the like: the reader reports those). */
+  end(): void {
+    this.scanner.measure(this.bom.end());
   }
 }
 

@@ -8,27 +8,34 @@
  * before it, pass the limit is refused as soon as its end is seen, or once more than limit + 1
  * of its bytes have come (the +1: a CR that may turn out to be part of the terminator); an
  * unterminated last line keeps its final CR. A leading BOM is not part of the first line (the
- * readers remove it, source.ts). Every such line is refused by the reader too: `jsonl`/`lines`
- * measure exactly the line; a CSV record's bytes run from its first byte to its last, line
- * breaks inside quoted fields included (csv-span.ts), so a record holding a line over the limit
- * is over it. Lines the reader accepts are never refused here.
+ * readers remove it: utf8.ts BomStrip, used here too). Every such line is refused by the reader
+ * too: `jsonl`/`lines` measure exactly the line; a CSV record's bytes run from its first byte
+ * to its last, line breaks inside quoted fields included (csv-span.ts), so a record holding a
+ * line over the limit is over it. Lines the reader accepts are never refused here.
  *
  * The error: `jsonl`/`lines`, the reader's (lineTooLongError: the same line number and record
- * index; blank `jsonl` lines, only space, tab and CR, are not records); `csv`, which line it is
- * (csvLineTooLongError): the record holding it and its index depend on the quoting before it,
- * known only to the parser. An error in an earlier line (invalid JSON or UTF-8, a CSV parse
- * error) is not looked for: the run would report that one first; refused here, the input is
- * reported for its long line instead.
+ * index; blank `jsonl` lines, only space, tab and CR, are not records); `csv`, for a line inside
+ * the header the reader's (csvHeaderTooLargeError: `header:` at the line where the header
+ * starts), after it which line it is (csvLineTooLongError): the record holding it and its index
+ * depend on the quoting before it, known only to the parser. The header is the first line that
+ * is not empty (the reader skips empty lines: nothing before their LF or CR LF) and, should
+ * a quoted column name hold a line break (which the reader refuses too, after the size), the
+ * lines up to the first LF after it met with an even number of `"` (RFC 4180, csv-span.ts);
+ * quotes are counted only until the header ends. An error in an earlier line (invalid JSON or
+ * UTF-8, a CSV parse error) is not looked for: the run would report that one first; refused
+ * here, the input is reported for its long line instead.
  *
- * Cost: one indexOf per line, and for `jsonl` a look at each line's leading whitespace.
+ * Cost: one indexOf per line, for `jsonl` a look at each line's leading whitespace, for `csv`
+ * a look at each byte of the header.
  */
 import type { CairnError } from "../../core/errors.js";
-import { csvLineTooLongError } from "./csv.js";
+import { csvHeaderTooLargeError, csvLineTooLongError } from "./csv.js";
 import { lineTooLongError } from "./lines.js";
+import { BomStrip } from "./utf8.js";
 
 const LF = 0x0a;
 const CR = 0x0d;
-const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
+const QUOTE = 0x22;
 
 export class LineBound {
   /** Lines ended so far (LFs seen). */
@@ -41,9 +48,15 @@ export class LineBound {
   private blank = true;
   /** The last byte seen is a CR. */
   private lastCr = false;
-  /** The first bytes of the input while a BOM is not yet ruled in or out. */
-  private head: number[] | undefined = [];
+  /** A leading BOM is not part of the first line. */
+  private readonly bom = new BomStrip();
   private readonly skipBlank: boolean;
+  /** `csv`: the current line is in the header (or in the empty lines before it). */
+  private inHeader: boolean;
+  /** `csv`: the line where the header starts, once a line that is not empty has been met; else 0. */
+  private headerLine = 0;
+  /** `csv`: an odd number of quotes in the header so far (a quoted field is open). */
+  private quoted = false;
 
   constructor(
     private readonly max: number,
@@ -51,15 +64,19 @@ export class LineBound {
     private readonly format: "jsonl" | "lines" | "csv",
   ) {
     this.skipBlank = format === "jsonl";
+    this.inHeader = format === "csv";
   }
 
   /** The next raw bytes of the input; throws the size error of a line over the limit. */
-  push(chunk: Buffer): void {
+  push(raw: Buffer): void {
+    const chunk = this.bom.push(raw);
     if (chunk.length === 0) return;
-    let from = this.head === undefined ? 0 : this.skipBom(chunk);
+    let from = 0;
     for (let lf = chunk.indexOf(LF); lf !== -1; lf = chunk.indexOf(LF, from)) {
       const cr = lf > from ? chunk[lf - 1] === CR : this.len > 0 && this.lastCr;
-      if (this.len + (lf - from) - (cr ? 1 : 0) > this.max) throw this.tooLong();
+      const len = this.len + (lf - from) - (cr ? 1 : 0);
+      if (len > this.max) throw this.tooLong();
+      if (this.inHeader) this.headerLineEnds(chunk, from, lf, len);
       if (!this.skipBlank || !(this.blank && isBlankBytes(chunk, from, lf))) this.records++;
       this.lines++;
       this.len = 0;
@@ -68,36 +85,36 @@ export class LineBound {
     }
     this.len += chunk.length - from;
     if (this.skipBlank && this.blank) this.blank = isBlankBytes(chunk, from, chunk.length);
+    if (this.inHeader) this.countQuotes(chunk, from, chunk.length);
     this.lastCr = chunk[chunk.length - 1] === CR;
     if (this.len > this.max + 1) throw this.tooLong();
   }
 
   /** The end of the input: its unterminated last line is measured whole. */
   end(): void {
+    const held = this.bom.end(); // an input shorter than a BOM: its bytes are the line's
+    this.len += held.length;
     if (this.len > this.max) throw this.tooLong();
   }
 
   private tooLong(): CairnError {
     const line = this.lines + 1;
-    return this.format === "csv" ? csvLineTooLongError(this.display, line, this.max) : lineTooLongError(this.display, line, this.records, this.max);
+    if (this.format !== "csv") return lineTooLongError(this.display, line, this.records, this.max);
+    // A line over the limit is not empty: when no header line came before it, the header starts here.
+    if (this.inHeader) return csvHeaderTooLargeError(this.display, this.headerLine === 0 ? line : this.headerLine, this.max);
+    return csvLineTooLongError(this.display, line, this.max);
   }
 
-  /**
-   * While the first 3 bytes are not all known: once they are, a BOM is not part of the first line
-   * (the bytes before `chunk` were all of it: the line starts afresh). Returns where the line's
-   * bytes start in `chunk`: past the BOM's bytes in it, or 0.
-   */
-  private skipBom(chunk: Buffer): number {
-    const head = this.head as number[];
-    const before = head.length;
-    for (let i = 0; i < chunk.length && head.length < UTF8_BOM.length; i++) head.push(chunk[i] as number);
-    if (head.length < UTF8_BOM.length) return 0;
-    this.head = undefined;
-    if (!head.every((b, i) => b === UTF8_BOM[i])) return 0;
-    this.len = 0;
-    this.blank = true;
-    this.lastCr = false;
-    return UTF8_BOM.length - before;
+  /** `csv`, in the header: the line whose last bytes are `chunk[from, lf)` ends; `len` is its length without its terminator. */
+  private headerLineEnds(chunk: Buffer, from: number, lf: number, len: number): void {
+    this.countQuotes(chunk, from, lf);
+    if (this.headerLine === 0 && len > 0) this.headerLine = this.lines + 1;
+    if (this.headerLine !== 0 && !this.quoted) this.inHeader = false;
+  }
+
+  /** `csv`, in the header: the quotes in `chunk[from, to)` (a byte loop: each header byte is looked at once, empty lines cost nothing). */
+  private countQuotes(chunk: Buffer, from: number, to: number): void {
+    for (let i = from; i < to; i++) if (chunk[i] === QUOTE) this.quoted = !this.quoted;
   }
 }
 

@@ -11,11 +11,10 @@ import { Hasher } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { stdinIsDirectory } from "../../store/fsutil.js";
 import type { ReaderStats } from "./types.js";
+import { BomStrip } from "./utf8.js";
 
 /** Read size for input files. */
 export const READ_CHUNK_BYTES = 256 * 1024;
-
-const BOM = [0xef, 0xbb, 0xbf] as const;
 
 /**
  * Errno codes that mean "this input cannot be read as given" rather than a failing device
@@ -151,35 +150,19 @@ export async function* inputChunks(
   acct: ReadAccounting,
 ): AsyncGenerator<Buffer, void, undefined> {
   const source = await openInput(path, display, stdin);
-  /** Bytes held back while we cannot yet tell whether the input starts with a BOM. */
-  let head: Buffer | undefined = Buffer.alloc(0);
+  const bom = new BomStrip();
   try {
     for await (const raw of source) {
       const chunk = toBuffer(raw);
       if (chunk.length === 0) continue;
       acct.addBytes(chunk);
-      if (head === undefined) {
-        yield chunk;
-        continue;
-      }
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      if (head.length < BOM.length && isBomPrefix(head)) continue;
-      const out: Buffer = startsWithBom(head) ? head.subarray(BOM.length) : head;
-      head = undefined;
+      const out = bom.push(chunk);
       if (out.length > 0) yield out;
     }
   } catch (err) {
     throw inputIoError(err, display);
   }
   // Input shorter than a BOM that looked like its start: it is data after all.
-  if (head !== undefined && head.length > 0 && !startsWithBom(head)) yield head;
-}
-
-function isBomPrefix(b: Buffer): boolean {
-  for (let i = 0; i < b.length && i < BOM.length; i++) if (b[i] !== BOM[i]) return false;
-  return true;
-}
-
-function startsWithBom(b: Buffer): boolean {
-  return b.length >= BOM.length && b[0] === BOM[0] && b[1] === BOM[1] && b[2] === BOM[2];
+  const rest = bom.end();
+  if (rest.length > 0) yield rest;
 }
