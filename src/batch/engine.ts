@@ -9,9 +9,9 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { dirname, extname, join, sep } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
 import { randomBytes } from "node:crypto";
-import { lstat, open, rm, stat, type FileHandle } from "node:fs/promises";
+import { lstat, open, readlink, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream, type Stats } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -151,8 +151,15 @@ export async function run(store: Store, dataset: Dataset, fn: FunctionSource, co
  */
 export const OUT_FILE_HOOK = "outFile";
 
-/** `run`, with `hooks.outFile` called `outName` in its errors (`OUT_FILE_HOOK`; the CLI: `--out`). */
-export async function runNamingOut(outName: string, store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}): Promise<ExecutionResult> {
+/**
+ * `run`, with `hooks.outFile` called `outName` in its errors (`OUT_FILE_HOOK`; the CLI: `--out`).
+ * `outChecked`: the caller has made `checkOutFile`'s checks of `hooks.outFile` itself, with this
+ * store's directory, before opening the store (the CLI's `cairn run`: `runOutExclusions`,
+ * `checkOutTarget`, so that a refusal creates no store); they are not made twice. The files the
+ * module imports are still checked once it is bundled, and the output file is still opened
+ * before any work.
+ */
+export async function runNamingOut(outName: string, store: Store, dataset: Dataset, fn: FunctionSource, config: RunConfigInput = {}, hooks: RunHooks = {}, outChecked = false): Promise<ExecutionResult> {
   checkStore(store, "run");
   checkDataset(dataset);
   checkFunctionSource(fn);
@@ -160,7 +167,7 @@ export async function runNamingOut(outName: string, store: Store, dataset: Datas
   checkHooks(hooks, dataset);
   throwIfAborted(hooks.signal, undefined);
   checkDatasetConfig(dataset, cfg.format, cfg.idField);
-  await checkOutFile(outName, store, hooks.outFile, fn, dataset, cfg.format);
+  if (!outChecked) await checkOutFile(outName, store, hooks.outFile, fn, dataset, cfg.format);
   // --out is opened before any work (out-file.ts) and completed when the run has finished.
   return withOutFile(hooks.outFile, (out) => planAndExecute(store, dataset, fn, cfg, hooks, out, outName));
 }
@@ -185,22 +192,74 @@ export async function refuseDirectoryOut(outName: string, path: string): Promise
  * open would give — E_STORE_IO `cannot write <path>: ENOENT: no such file or directory` /
  * `ENOTDIR: not a directory` (out-file.ts `cannotWrite`, the one rule of every output a
  * command cannot write, ARCHITECTURE §7) — but before the store is opened or created: the CLI's
- * `cairn run` / `cairn resume` call it first (before 2026-11-28 that error came once the store
- * was open, leaving a new store). An existing path or a symlink (a dangling one is written
- * through, out-file.ts), this process's stdout/stderr names, and a directory that cannot be
- * examined (EACCES…: the open reports it) pass. The library's `run` / `resume` open `outFile`
- * before any work anyway.
+ * `cairn run` calls it first (before 2026-11-28 that error came once the store was open,
+ * leaving a new store; `checkOutTarget`). A symlink is followed: a dangling one is written
+ * through, creating its target (out-file.ts), so its target's directory must exist — else the
+ * same E_STORE_IO, the message naming the link's target (`cannot write l: ENOENT: … (a symlink
+ * to nodir/x)`); a symlink loop is E_STORE_IO `cannot write l: ELOOP: …`, as its open gave. Both
+ * failed only when the output was written, the run done (ELOOP: once the store was open), before
+ * 2026-11-28. An existing path, this process's stdout/stderr names, and a directory that cannot
+ * be examined (EACCES…: the open reports it) pass.
  */
 export async function refuseMissingOutDirectory(path: string): Promise<void> {
   if (namesOwnStream(path)) return;
-  if ((await lstat(path).catch(() => undefined)) !== undefined) return;
+  const link = await lstat(path).catch(() => undefined);
+  if (link !== undefined && !link.isSymbolicLink()) return;
+  let dir = dirname(path);
+  if (link !== undefined) {
+    try {
+      await stat(path);
+      return; // a symlink to an existing file
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") throw cannotWrite(path, err);
+      if (code !== "ENOENT") return;
+    }
+    // Dangling: where the write creates the file, through any chain of links (out-file.ts).
+    dir = dirname(await outFileLocation(path));
+  }
   try {
-    // `<dir>/.`: ENOENT when the directory is missing, ENOTDIR when it is a file.
-    await stat(`${dirname(path)}${sep}.`);
+    // `<dir>/.`: ENOENT when the directory is missing, ENOTDIR when it is a file, ELOOP through a loop (`loop/x`).
+    await stat(`${dir}${sep}.`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") throw cannotWrite(path, err);
+    if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "ELOOP") return;
+    if (link === undefined) throw cannotWrite(path, err);
+    const target = await readlink(path).catch(() => "?");
+    const e = cannotWrite(path, err);
+    throw new CairnError(e.code, `${e.message} (a symlink to ${target})`, { path, target }, { cause: err });
   }
+}
+
+/**
+ * Refuses, with E_USAGE naming `outName`, an output path that the store directory `storeDir` lies
+ * below (`--out SX --store SX/inner`): once the store is created there the path is a directory.
+ * Before 2026-11-28 `cairn run` created the store and only then refused the directory, leaving
+ * the new store behind. Compared by where the output would be written and the store's real
+ * path as far as it exists (store/out-file.ts `outFileLocation`). An output in or at the store
+ * is `checkOutPath`'s refusal. This process's stdout/stderr names pass.
+ */
+export async function refuseOutHoldingStore(outName: string, path: string, storeDir: string): Promise<void> {
+  if (namesOwnStream(path)) return;
+  const out = await outFileLocation(path);
+  const rel = relative(out, await outFileLocation(storeDir));
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return;
+  throw new CairnError(ErrorCode.USAGE, `${outName} ${path} would be a directory: the store ${storeDir} lies inside it; give a file path`, { field: outName, path });
+}
+
+/**
+ * The checks of an output path that need no open store, only its directory `storeDir`, made by
+ * the CLI's `cairn run` before the store is opened or created (after `checkOutPath`'s): not a
+ * directory (`refuseDirectoryOut`), nor one the store would lie in (`refuseOutHoldingStore`), nor
+ * in a directory that does not exist, also through a dangling symlink, nor a symlink loop
+ * (`refuseMissingOutDirectory`). `runNamingOut` then does not check again (`outChecked`). The
+ * library's `run` / `resume`, and so the CLI's `cairn resume` (after the run is found), make the
+ * same checks in `checkOutFile` (with an open store, one it would lie in is a directory).
+ */
+export async function checkOutTarget(outName: string, path: string, storeDir: string): Promise<void> {
+  await refuseDirectoryOut(outName, path);
+  await refuseOutHoldingStore(outName, path, storeDir);
+  await refuseMissingOutDirectory(path);
 }
 
 /**
@@ -208,7 +267,7 @@ export async function refuseMissingOutDirectory(path: string): Promise<void> {
  * (store/out-file.ts `OutExclusion`): the module file (`fn` a path), the input file (`dataset` a
  * path, not stdin) and, for the `files` format, the input directory (the output would be read as
  * input). Known from the arguments alone: the CLI's `cairn run` checks them before the store is
- * opened or created (`checkOutPath`), as `checkOutFile` does again with the store.
+ * opened or created (`checkOutPath`; `runNamingOut` then skips `checkOutFile`: `outChecked`).
  */
 export async function runOutExclusions(fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<OutExclusion[]> {
   const exclusions: OutExclusion[] = [];
@@ -224,15 +283,28 @@ export async function runOutExclusions(fn: FunctionSource | undefined, dataset: 
  * What --out must not replace or be written inside (store/out-file.ts `checkOutPath`, the one check
  * of every output path, as the CLI applies it): the store (its catalog, FORMAT, lock; anything
  * under it), the module file, the input file, and an input directory of the `files` format
- * (`runOutExclusions`); nor be a directory (`refuseDirectoryOut`). Checked before
- * anything is written; the files the module imports are checked once it is bundled
- * (planAndExecute), still before the output is written. `outName` names it in the errors.
+ * (`runOutExclusions`); nor be a directory (`refuseDirectoryOut`); `also` (resume:
+ * `checkOutNotRunSource`); nor lie in a directory that does not exist, also through a dangling
+ * symlink, nor be a symlink loop (`refuseMissingOutDirectory`: the E_STORE_IO its open gives,
+ * after the E_USAGE refusals). Checked before anything is written; the files the module imports
+ * are checked once it is bundled (planAndExecute), still before the output is written.
+ * `outName` names it in the errors.
  */
-async function checkOutFile(outName: string, store: Store, outFile: string | undefined, fn: FunctionSource | undefined, dataset: Dataset | undefined, format: RunConfig["format"] | undefined): Promise<void> {
+async function checkOutFile(
+  outName: string,
+  store: Store,
+  outFile: string | undefined,
+  fn: FunctionSource | undefined,
+  dataset: Dataset | undefined,
+  format: RunConfig["format"] | undefined,
+  also?: (outFile: string) => Promise<void>,
+): Promise<void> {
   if (outFile === undefined) return;
   const exclusions: OutExclusion[] = [storeExclusion(store.root), ...(await runOutExclusions(fn, dataset, format))];
   await checkOutPath(outName, outFile, exclusions);
   await refuseDirectoryOut(outName, outFile);
+  await also?.(outFile);
+  await refuseMissingOutDirectory(outFile);
 }
 
 /**
@@ -498,8 +570,7 @@ export async function resumeNamingOut(outName: string, store: Store, runId: stri
   checkHooks(hooks);
   const planned = loadPlan(store, runId).plan; // a malformed or unknown run id first
   throwIfAborted(hooks.signal, runId);
-  await checkOutFile(outName, store, hooks.outFile, undefined, undefined, undefined);
-  if (hooks.outFile !== undefined) await checkOutNotRunSource(outName, store, runId, hooks.outFile, planned);
+  await checkOutFile(outName, store, hooks.outFile, undefined, undefined, undefined, (outFile) => checkOutNotRunSource(outName, store, runId, outFile, planned));
   return withOutFile(hooks.outFile, async (out) => {
     const claim = await claimRun(store, runId, hooks.signal); // waits for a call executing this run id (claims.ts)
     try {

@@ -17,11 +17,11 @@ import { canonicalize } from "../core/canonical.js";
 import { escapeControls, escapeControlsByLine, printableJsonText } from "../core/describe.js";
 import { codePointsOver, echoedJson } from "../core/echo.js";
 import { CairnError, ErrorCode, isCairnError } from "../core/errors.js";
-import { refuseDirectoryOut, refuseMissingOutDirectory, resumeNamingOut, runNamingOut, runOutExclusions, type ExecutionResult, type RunHooks } from "../batch/engine.js";
+import { checkOutTarget, resumeNamingOut, runNamingOut, runOutExclusions, type ExecutionResult, type RunHooks } from "../batch/engine.js";
 import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/verify.js";
 import { iterateRuns, loadRunReport, type RunSummary } from "../batch/runs.js";
 import { jsonText } from "../batch/json-text.js";
-import { loadManifest, runStatus, type Manifest } from "../batch/manifest.js";
+import { loadManifest, runStatus, RUN_RECEIPT_KIND, type Manifest } from "../batch/manifest.js";
 import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, MAX_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
@@ -32,7 +32,7 @@ import { inputIoError } from "../batch/input/source.js";
 import { checkModuleFile } from "../batch/sandbox/bundle.js";
 import type { Store } from "../store/store.js";
 import { nonEmptyArg } from "./args.js";
-import { checkOutOutsideStore, globalsOf, outputFor, refuseDashOut, withStore } from "./context.js";
+import { checkOutOutsideStore, globalsOf, outputFor, refuseDashOut, refuseStdoutUnderJson, storeDirOf, withStore } from "./context.js";
 import { formatDurationMs, parseCount, parseDuration } from "./duration.js";
 import { humanBytes, printError, type Output } from "./output.js";
 import { exitOnSignal } from "./signals.js";
@@ -450,14 +450,15 @@ export function runCommand(): Command {
       // Before the store is opened (or created): --out must not replace the module's source or the
       // input file, nor land in an input directory (engine.ts `runOutExclusions`) or in the store
       // (its catalog replaced under the open database destroys the store), nor be a directory
-      // (engine.ts `refuseDirectoryOut`: it was E_STORE_IO once the store was open), nor lie in a
-      // directory that does not exist (`refuseMissingOutDirectory`). A refusal creates no store.
+      // (it was E_STORE_IO once the store was open) or one the store would be created in, nor lie
+      // in a directory that does not exist, also through a dangling symlink, nor be a symlink loop
+      // (engine.ts `checkOutTarget`). A refusal creates no store. The engine does not check again
+      // (`runNamingOut`'s `outChecked`).
       refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
       await checkOutOutsideStore(cmd, "--out", opts.out, await runOutExclusions(modulePath, input, opts.format));
-      if (opts.out !== undefined) await refuseDirectoryOut("--out", opts.out);
-      if (opts.out !== undefined) await refuseMissingOutDirectory(opts.out);
+      if (opts.out !== undefined) await checkOutTarget("--out", opts.out, storeDirOf(cmd));
       noteLowMemory(cmd, config);
-      await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => runNamingOut("--out", store, input, modulePath, config, hooks));
+      await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => runNamingOut("--out", store, input, modulePath, config, hooks, true));
     });
 }
 
@@ -470,9 +471,11 @@ export function resumeCommand(): Command {
     .action(async (runId: string, opts: { out?: string }, cmd: Command) => {
       checkRunId(runId);
       refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
-      await checkOutOutsideStore(cmd, "--out", opts.out);
-      if (opts.out !== undefined) await refuseDirectoryOut("--out", opts.out);
-      if (opts.out !== undefined) await refuseMissingOutDirectory(opts.out);
+      refuseStdoutUnderJson(cmd, "--out", opts.out);
+      // The other --out checks (the store, a directory, a missing directory: engine.ts
+      // `checkOutFile`) are the engine's, once the store is open and the run found: an unknown run
+      // (E_NOT_FOUND) or a missing store is the more basic error (before 2026-11-28 the CLI checked
+      // --out first). "update" creates no store, so nothing is left behind by a refusal.
       // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
       await executeAndReport(cmd, opts.out, false, (store, hooks) => resumeNamingOut("--out", store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
     });
@@ -763,7 +766,24 @@ function resourcesLine(loaded: ReturnType<typeof loadRunReport>): string | undef
   return `resources (run report ${digest}, of the execution that finished the run): wall ${s(r.wallMs)}, CPU ${s(r.cpuUserMs)} user + ${s(r.cpuSystemMs)} system, peak RSS ${humanBytes(r.peakRssBytes)}, ${groupDigits(r.pulsesExecuted)} pulses executed, ${groupDigits(r.pulsesReused)} reused${admission}`;
 }
 
-function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined, report: ReturnType<typeof loadRunReport>): void {
+/**
+ * The human `runs show` line of a finished run's run receipt (manifest.ts `recordManifest`:
+ * function + input, params {kind, plan} ⇒ output + manifest), found by its action as `verify`
+ * finds it: its digest and status; none for a run finished before 2026-11-26 (none recorded); a
+ * receipt the store cannot read is said, not an error (`cairn verify` reports it). `--json`
+ * prints the stored manifest as it is, so it does not carry this.
+ */
+function runReceiptLine(store: Store, m: Manifest): string {
+  try {
+    const r = store.findReceipt(m.function.artifact, [m.input.artifact], { kind: RUN_RECEIPT_KIND, plan: m.plan });
+    return r === undefined ? "run receipt: none recorded (a run finished before 2026-11-26 recorded none)" : `run receipt: ${r.digest} (status ${r.status})`;
+  } catch (err) {
+    if (!isCairnError(err)) throw err;
+    return `run receipt: cannot be read: ${escapeControls(err.message)} (cairn verify ${m.runId} reports it)`;
+  }
+}
+
+function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: string, done: { manifest: Manifest; digest: string } | undefined, report: ReturnType<typeof loadRunReport>, receipt: string | undefined): void {
   const m = done?.manifest;
   const status = m === undefined ? undefined : runStatus(m);
   // A reader cannot tell a run another process is executing from one that was interrupted (it
@@ -775,6 +795,7 @@ function printRunShow(out: Output, runId: string, plan: RunPlan, planDigest: str
   out.line(`engine: ${plan.engine.name} ${plan.engine.version}`);
   out.line(`plan: ${planDigest}`);
   if (done !== undefined) out.line(`manifest: ${done.digest}`);
+  if (receipt !== undefined) out.line(receipt);
   out.line(`function: ${tableCell(plan.function.name)} ${plan.function.artifact}`);
   out.line(`input: ${plan.input.artifact} (${plan.input.format}${m === undefined ? "" : `, ${plural(m.input.records, "record")}`})`);
   out.line(`config: ${configLine(plan.config)}`);
@@ -818,7 +839,8 @@ export function runsCommand(): Command {
         const done = loadManifest(store, runId);
         // Read (and checked: E_STORE_CORRUPT naming it) before anything is printed.
         const report = done === undefined ? undefined : loadRunReport(store, runId);
-        deepResult(out, done?.manifest ?? plan, () => printRunShow(out, runId, plan, planDigest, done, report));
+        const receipt = done === undefined || out.json ? undefined : runReceiptLine(store, done.manifest);
+        deepResult(out, done?.manifest ?? plan, () => printRunShow(out, runId, plan, planDigest, done, report, receipt));
       });
     });
   return new Command("runs").description("batch runs recorded in the store: ls, show").addCommand(ls).addCommand(show);

@@ -84,10 +84,11 @@ describe("cairn run --out: refusals decided by the arguments create no store (F2
     expect([j.status, JSON.parse(j.err)]).toEqual([1, { error: { code: "E_STORE_IO", message: "cannot write nodir/x: ENOENT: no such file or directory", details: { path: "nodir/x" } } }]);
     expect(readdirSync(dir).sort()).toEqual(before);
 
-    // resume: refused before its run is looked for (a store that exists, a run that does not).
+    // resume: an unknown run is the first error, whatever is wrong with --out (a store that
+    // exists, a run that does not; before 2026-11-28 the --out error came first).
     expect(cli(dir, ["--store", "S4", "run", "dbl.mjs", "--input", "in.jsonl", "--out", "outdir/o.jsonl"]).status).toBe(0);
     const res = cli(dir, ["--store", "S4", "resume", "0123456789abcdef", "--out", "nodir/x"]);
-    expect([res.status, res.out, res.err]).toEqual([1, "", "cairn: cannot write nodir/x: ENOENT: no such file or directory [E_STORE_IO]\n"]);
+    expect([res.status, res.out, res.err]).toEqual([1, "", `cairn: run 0123456789abcdef not found in store ${join(dir, "S4")} [E_NOT_FOUND]\n`]);
   });
 
   it("a new file in an existing directory and /dev/stdout are still accepted", () => {
