@@ -1,6 +1,6 @@
 /**
  * UAT 8: the record size limit is applied while a `lines`/`jsonl` input is copied into the store
- * (ingest.ts, input/lines.ts LineBound), not only when the run reads it back: an input without a
+ * (ingest.ts, input/line-bound.ts LineBound), not only when the run reads it back: an input without a
  * newline (`--input /dev/zero`, an endless stdin) used to grow the store's `tmp/…part` until the
  * process was killed, and a finite long line was copied whole before it was refused.
  *

@@ -131,3 +131,20 @@ describe("repairTail: the report, and what it refuses to cut", () => {
     expect(repairTail(root, join(root, "in.jsonl"))).toMatchObject({ path: "in.jsonl", removedBytes: 1 });
   });
 });
+
+describe("repairTornTail's options", () => {
+  it("a Map, an array or an unknown key is E_USAGE naming it, the file untouched (a Map was read as {})", () => {
+    put("log.jsonl", '{"a": 1}\n{"b": ');
+    expect(codeOf(() => repairTornTail(root, "log.jsonl", new Map([["dataRootLockWaitMs", 5]]) as never))).toEqual({
+      code: ErrorCode.USAGE,
+      message: "repairTornTail options must be an object, got an instance of Map",
+      details: { field: "options" },
+    });
+    expect(codeOf(() => repairTornTail(root, "log.jsonl", [] as never)).message).toBe("repairTornTail options must be an object, got an array");
+    const unknown = codeOf(() => repairTornTail(root, "log.jsonl", { dataRootLockWait: 5 } as never));
+    expect([unknown.code, unknown.details.field]).toEqual([ErrorCode.USAGE, "dataRootLockWait"]);
+    expect(unknown.message).toBe('unknown repairTornTail option "dataRootLockWait"; the repairTornTail options are dataRootLock, dataRootLockWaitMs');
+    expect(read("log.jsonl")).toBe('{"a": 1}\n{"b": ');
+    expect(repairTornTail(root, "log.jsonl", undefined).removedBytes).toBe(6);
+  });
+});

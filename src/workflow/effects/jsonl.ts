@@ -22,6 +22,7 @@ import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync, writeSy
 import { posix } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
+import { checkOptions } from "../../store/api-checks.js";
 import { tornTailWhat } from "../../core/torn-tail.js";
 import { parsePyJson, prettyJson } from "../py/json.js";
 import { isDict } from "../py/value.js";
@@ -280,6 +281,9 @@ function repairPrepared(prepared: PreparedPath): TailRepairReport {
 const NEWLINE = Buffer.from("\n");
 
 /** Options of `repairTornTail` / `repairTail`: the data root's lock, as for a run. */
+/** The keys of `RepairTailOptions`, for `repairTornTail`'s options check. */
+const REPAIR_TAIL_OPTION_KEYS: readonly string[] = Object.freeze(["dataRootLock", "dataRootLockWaitMs"]);
+
 export interface RepairTailOptions {
   /** A lock on this data root the caller holds (`acquireDataRootLock`); else the repair takes one for its duration. */
   readonly dataRootLock?: DataRootLock;
@@ -316,8 +320,9 @@ export function repairTail(dataRoot: string, file: string, opts: RepairTailOptio
  * `repairTail` reporting `TornTailRepair` (the library entry point the refusal names; the
  * package root exports it). `relPath` is relative to `dataRoot` (or absolute inside it).
  */
-export function repairTornTail(dataRoot: string, relPath: string, opts: RepairTailOptions = {}): TornTailRepair {
-  const r = repairTail(dataRoot, relPath, opts);
+export function repairTornTail(dataRoot: string, relPath: string, opts?: RepairTailOptions): TornTailRepair {
+  // The check of every options object of the library: a Map (no own keys) was read as {} until 2026-11-28.
+  const r = repairTail(dataRoot, relPath, checkOptions<RepairTailOptions>(opts, REPAIR_TAIL_OPTION_KEYS, "repairTornTail"));
   return {
     path: r.path,
     removedBytes: r.removedBytes,
