@@ -196,7 +196,8 @@ export function openStore(options?: OpenStoreOptions): Store {
   const readOnly = opts.readOnly === true;
   const clock = opts.clock ?? systemClock;
   // Options are checked before anything is created.
-  if (!readOnly) checkLockWait(opts.lockTimeoutMs ?? 0, "lockTimeoutMs");
+  // Checked for a reader too, which takes no writer lock: a bad value is refused, never ignored.
+  checkLockWait(opts.lockTimeoutMs ?? 0, "lockTimeoutMs");
   const durability = checkDurability(opts.durability ?? "full");
   let format = existsSync(root) ? readFormat(root) : undefined;
   if (format === undefined) {

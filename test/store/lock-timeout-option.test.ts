@@ -43,6 +43,14 @@ describe("openStore lockTimeoutMs", () => {
     openStore({ dir: join(base, "ok"), lockTimeoutMs: 20 }).close();
   });
 
+  it("a read-only open checks it too (it was ignored: a reader takes no writer lock)", () => {
+    const dir = join(tempDir(), "s");
+    openStore({ dir }).close();
+    const e = cairnErrorOf(() => openStore({ dir, readOnly: true, lockTimeoutMs: 1.5 }));
+    expect([e.code, e.message, e.details]).toEqual([ErrorCode.USAGE, "lockTimeoutMs must be an integer number of milliseconds, got 1.5", { field: "lockTimeoutMs", value: 1.5 }]);
+    openStore({ dir, readOnly: true, lockTimeoutMs: 20 }).close();
+  });
+
   it("the CLI's --wait reaching the same check still names --wait", () => {
     const dir = tempDir();
     const store = join(dir, "store");
