@@ -7,8 +7,10 @@
  * changes what the pulse is or what it produces.
  *
  * Memory: the partial per-partition buffers are bounded by `bufferBudgetBytes`; when they
- * would exceed it, the largest buffer (lowest partition on ties) is cut into a pulse early. A
- * buffer whose inputs reach `pulseBudgetBytes` is cut too, so one pulse fits a worker's heap.
+ * would exceed it, the largest buffer (lowest partition on ties) is cut into a pulse early
+ * (found in O(1) from an indexed max-heap of the buffer sizes, `scheduler-heaps.ts`, kept in
+ * O(log N) per record and cut; it was an O(N) scan per cut). A buffer whose inputs reach
+ * `pulseBudgetBytes` is cut too, so one pulse fits a worker's heap.
  * That decision depends only on the input and the config, never on timing, so a resumed run
  * cuts exactly the same pulses.
  *
@@ -23,6 +25,7 @@
  * digests and manifests do not depend on it. One pulse always runs: no deadlock.
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
+import { LargestBufferHeap, PartitionMinHeap } from "./scheduler-heaps.js";
 import { estimateSize } from "./input/size.js";
 import type { EURecord } from "./input/types.js";
 import { partitionOf } from "./partition.js";
@@ -61,16 +64,17 @@ export interface SchedulerStats {
 
 export class PulseScheduler {
   private readonly buffers: EURecord[][];
-  private readonly bufferBytes: number[];
+  /** Per partition: its buffer's bytes, the largest at the top (the memory-budget cut's choice). */
+  private readonly bufferBytes: LargestBufferHeap;
   /** Per partition: the buffer's size for the pulse budget (at least its records' input lengths). */
   private readonly pulseBytes: number[];
   private readonly nextIndex: number[];
   private readonly queues: ScheduledPulse[][];
   /**
-   * The partitions whose queue is not empty, ascending: what `pump` walks (at most the pulses
-   * held, `maxPulsesInFlight`, except at `finish`), instead of every partition.
+   * The partitions with a queued pulse and none running, smallest first: what `pump` starts,
+   * in ascending order, instead of walking every partition (or every queued one).
    */
-  private readonly ready: number[] = [];
+  private readonly ready = new PartitionMinHeap();
   private readonly busy: boolean[];
   private buffered = 0;
   private held = 0;
@@ -95,7 +99,7 @@ export class PulseScheduler {
   ) {
     const n = limits.partitions;
     this.buffers = Array.from({ length: n }, () => []);
-    this.bufferBytes = new Array<number>(n).fill(0);
+    this.bufferBytes = new LargestBufferHeap(n);
     this.pulseBytes = new Array<number>(n).fill(0);
     this.nextIndex = new Array<number>(n).fill(0);
     this.queues = Array.from({ length: n }, () => []);
@@ -116,7 +120,7 @@ export class PulseScheduler {
     const p = partitionOf(r.id, this.limits.partitions);
     const size = r.inputSize ?? estimateSize(r.input);
     (this.buffers[p] as EURecord[]).push(r);
-    this.bufferBytes[p] = (this.bufferBytes[p] as number) + size;
+    this.bufferBytes.add(p, size);
     // The pulse budget also counts a record's length in the input, which `estimateSize` (a
     // walk of at most 1024 values) can undercount by far for a big record.
     this.pulseBytes[p] = (this.pulseBytes[p] as number) + Math.max(size, r.rawBytes ?? 0, r.inputJson?.length ?? 0);
@@ -195,23 +199,26 @@ export class PulseScheduler {
     if (this.failure !== undefined) throw this.failure;
   }
 
+  /**
+   * The partition with the largest buffer, the lowest on ties — what a scan of partitions
+   * 0 … N−1 keeping the first strictly larger one picks — in O(1) (the heap; updates are
+   * O(log N)). Which buffer is cut decides the pulses: it must never change.
+   */
   private largestBuffer(): number {
-    let best = 0;
-    for (let p = 1; p < this.limits.partitions; p++) if ((this.bufferBytes[p] as number) > (this.bufferBytes[best] as number)) best = p;
-    return best;
+    return this.bufferBytes.top();
   }
 
   private cut(p: number): void {
     const records = this.buffers[p] as EURecord[];
-    const bytes = this.bufferBytes[p] as number;
+    const bytes = this.bufferBytes.get(p);
     this.buffers[p] = [];
-    this.bufferBytes[p] = 0;
+    this.bufferBytes.set(p, 0);
     this.pulseBytes[p] = 0;
     this.buffered -= bytes;
     const index = this.nextIndex[p] as number;
     this.nextIndex[p] = index + 1;
     const queue = this.queues[p] as ScheduledPulse[];
-    if (queue.length === 0) insertSorted(this.ready, p);
+    if (queue.length === 0 && !this.busy[p]) this.ready.push(p);
     queue.push({ partition: p, index, records, bytes, outputBytes: 0 });
     this.held++;
     this.heldBytes += bytes;
@@ -220,20 +227,18 @@ export class PulseScheduler {
 
   private pump(): void {
     if (this.failure !== undefined) return;
-    // The queued partitions in ascending order, as a walk over all of them would meet them.
-    for (let k = 0; k < this.ready.length && this.active.size < this.limits.maxPulsesInFlight; ) {
-      const p = this.ready[k] as number;
+    // The idle partitions with a queued pulse in ascending order, as a walk over all partitions
+    // would meet them (none becomes idle or queued during the walk: settles are asynchronous
+    // and cuts happen in `push`/`finish`; a walk nested in `execute`, via `addOutput`, only
+    // starts more, so the outer one goes on with what is left, as the walk did).
+    while (this.ready.size > 0 && this.active.size < this.limits.maxPulsesInFlight) {
+      const p = this.ready.peek();
       const queue = this.queues[p] as ScheduledPulse[];
-      if (this.busy[p]) {
-        k++;
-        continue;
-      }
       // Partition order holds for outputs too: a pulse that does not fit waits, and so do the
       // partitions after it, until a running pulse settles.
       if (!this.admits(queue[0] as ScheduledPulse)) break;
+      this.ready.pop();
       const pulse = queue.shift() as ScheduledPulse;
-      if (queue.length === 0) this.ready.splice(k, 1);
-      else k++;
       this.busy[p] = true;
       this.active.add(pulse);
       if (this.active.size > this.peaks.peakRunning) this.peaks.peakRunning = this.active.size;
@@ -249,6 +254,7 @@ export class PulseScheduler {
 
   private settle(pulse: ScheduledPulse): void {
     this.busy[pulse.partition] = false;
+    if ((this.queues[pulse.partition] as ScheduledPulse[]).length > 0) this.ready.push(pulse.partition);
     this.held--;
     this.heldBytes -= pulse.bytes;
     this.active.delete(pulse);
@@ -265,20 +271,4 @@ export class PulseScheduler {
       i?.();
     }
   }
-}
-
-/** Inserts `p` into the ascending list `list` (not in it yet); appending is the common case. */
-function insertSorted(list: number[], p: number): void {
-  if (list.length === 0 || (list[list.length - 1] as number) < p) {
-    list.push(p);
-    return;
-  }
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as number) < p) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, p);
 }
