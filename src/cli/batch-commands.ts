@@ -768,8 +768,9 @@ function resourcesLine(loaded: ReturnType<typeof loadRunReport>): string | undef
 
 /**
  * The human `runs show` line of a finished run's run receipt (manifest.ts `recordManifest`:
- * function + input, params {kind, plan} ⇒ output + manifest), found by its action as `verify`
- * finds it: its digest and status; none for a run finished before 2026-11-26 (none recorded); a
+ * function + input, params {kind, plan} ⇒ output + manifest), looked up by the action the
+ * manifest names (`verify` takes the plan from the run's pinned root: the same receipt unless
+ * the manifest was forged, which `verify` reports): its digest and status; none for a run finished before 2026-11-26 (none recorded); a
  * receipt the store cannot read is said, not an error (`cairn verify` reports it). `--json`
  * prints the stored manifest as it is, so it does not carry this.
  */

@@ -30,7 +30,7 @@ import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK
 import { parseCount } from "./duration.js";
 import { printError, type Output } from "./output.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
-import { checkDataRootArg, snapshotSourceSetup } from "./wf-compile.js";
+import { checkDataRootArg, requireWorkspaceDir, snapshotSourceSetup } from "./wf-compile.js";
 
 interface ServeOpts {
   port: number;
@@ -230,8 +230,10 @@ export function serveCommand(): Command {
         }
         const dataRootArg = opts.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(workspaceArg, DEFAULT_DATA_ROOT_NAME);
         if (dataRootArg === "") throw new CairnError(ErrorCode.USAGE, "--data-root must not be empty", { field: "--data-root" });
-        // Named as `wf run` names it (as given, field --data-root, the variable it came from).
-        checkDataRootArg(dataRootArg, opts.dataRoot === undefined && process.env[DATA_ROOT_ENV] !== undefined ? DATA_ROOT_ENV : undefined);
+        // As `wf run`: a workspace that is not a directory is named first (the default data root
+        // lies in it), then a data root that is a file, as given (field --data-root).
+        requireWorkspaceDir(workspaceArg, opts.workspace === undefined ? WORKSPACE_ENV : undefined);
+        checkDataRootArg(dataRootArg, opts.dataRoot);
         server = createServer({ workspace: workspaceArg, dataRoot: dataRootArg, store, dataRootLockWaitMs: opts.dataRootWait, onTornFile: onTornFile(dataRootArg), ...limits });
       }
       let url: string;

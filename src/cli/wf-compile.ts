@@ -337,7 +337,7 @@ export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): 
   requireWorkspaceDir(base);
   const dataRootArg = o.dataRoot ?? process.env[DATA_ROOT_ENV] ?? join(base, DEFAULT_DATA_ROOT_NAME);
   if (dataRootArg === "") throw new UsageError("--data-root must not be empty", { field: "--data-root" });
-  checkDataRootArg(dataRootArg, o.dataRoot === undefined && process.env[DATA_ROOT_ENV] !== undefined ? DATA_ROOT_ENV : undefined);
+  checkDataRootArg(dataRootArg, o.dataRoot);
   return { g, hasStore, sealed, base, dataRootArg };
 }
 
@@ -345,11 +345,13 @@ export async function snapshotSourceSetup(cmd: Command, o: SnapshotSourceOpts): 
  * The CLI's `checkDataRootHoldsState` (effects/confine.ts): a data root that exists but is not a
  * directory is refused before anything runs, named as the user gave it (`dataRootArg`: the
  * --data-root value, the environment's, or the default <workspace>/pgs_data) with the option as
- * `details.field` (`--data-root`), as `cairn serve` names it; one read from `$<env>` says so, as
- * `requireWorkspaceDir` does: `data root <dir> (from $PGS_DATA_ROOT) cannot hold …`,
- * `details.env`. (The library's own check names the absolute path, field `dataRoot`.)
+ * `details.field` (`--data-root`), as `cairn serve` names it; one read from `$PGS_DATA_ROOT` (no
+ * `dataRootFlag`, the variable set) says so, as `requireWorkspaceDir` does: `data root <dir>
+ * (from $PGS_DATA_ROOT) cannot hold …`, `details.env`. (The library's own check names the
+ * absolute path, field `dataRoot`.)
  */
-export function checkDataRootArg(dataRootArg: string, env?: string): void {
+export function checkDataRootArg(dataRootArg: string, dataRootFlag: string | undefined): void {
+  const env = dataRootFlag === undefined && process.env[DATA_ROOT_ENV] !== undefined ? DATA_ROOT_ENV : undefined;
   try {
     checkDataRootHoldsState(resolve(dataRootArg), env === undefined ? dataRootArg : `${dataRootArg} (from $${env})`, "--data-root");
   } catch (err) {

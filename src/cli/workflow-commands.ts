@@ -212,7 +212,7 @@ export function wfCommand(): Command {
       // `cairn serve` names it (not by the loader's "Required snapshot file missing: …"), before any lock.
       requireWorkspaceDir(workspaceArg, opts.workspace === undefined ? WORKSPACE_ENV : undefined);
       // A data root that is a file is named as given, field --data-root, as `serve` names it (not by its absolute path).
-      checkDataRootArg(dataRootArg, opts.dataRoot === undefined && dataRootGiven !== undefined ? DATA_ROOT_ENV : undefined);
+      checkDataRootArg(dataRootArg, opts.dataRoot);
       const g = globalsOf(cmd);
       const storeDir = g.store ?? process.env.CAIRN_STORE;
       if (opts.render) await loadTraceRenderer();

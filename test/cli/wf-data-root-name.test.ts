@@ -80,3 +80,14 @@ describe("a data root that is a file, named as given", () => {
     refused(cairn(["--json", "serve", "--port", "0", "--snapshot", "s.snap"], { cwd: d, env: { ...NO_STORE, PGS_DATA_ROOT: "dfile" } }), FROM_ENV, { field: "--data-root", path: "dfile", env: "$PGS_DATA_ROOT" });
   });
 });
+
+describe("a workspace that is a file is named first (its default data root lies in it)", () => {
+  it("serve and wf run: E_NOT_FOUND workspace X is not a directory, not the data root's error", () => {
+    const b = pgs();
+    for (const args of [["serve", "--port", "0"], ["wf", "run", "--wf", WF.actor, "--no-render"]]) {
+      const r = cairn(["--json", ...args, "--workspace", "dfile"], { cwd: b.root, env: NO_STORE });
+      expect(r.status, r.err).toBe(1);
+      expect(jsonError(r)).toEqual({ code: "E_NOT_FOUND", message: "workspace dfile is not a directory", details: { field: "--workspace", path: "dfile" } });
+    }
+  });
+});

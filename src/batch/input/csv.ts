@@ -269,8 +269,7 @@ export async function* readCsv(
   /** A line over the limit: the record (or header) holding it is over the limit. */
   function tooLongError(where: RecordLocation & { inHeader: boolean }): CairnError {
     if (where.inHeader) return csvHeaderTooLargeError(display, where.line, maxRecordBytes);
-    const what = `the ${where.inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`;
-    return lineError(where, ErrorCode.LIMIT_EXCEEDED, what, { limit: maxRecordBytes });
+    return lineError(where, ErrorCode.LIMIT_EXCEEDED, tooLargeText("record", maxRecordBytes), { limit: maxRecordBytes });
   }
 
   try {
@@ -322,11 +321,16 @@ export function csvLineTooLongError(display: string, line: number, limit: number
  * line-bound.ts gives too for a line inside the header (the header is not a record: no index).
  */
 export function csvHeaderTooLargeError(display: string, line: number, limit: number): CairnError {
-  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: header: the header is larger than the record size limit of ${limit} bytes`, {
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: header: ${tooLargeText("header", limit)}`, {
     file: display,
     line,
     limit,
   });
+}
+
+/** The words of a header or record over the size limit (every csv size error says them). */
+function tooLargeText(unit: "header" | "record", limit: number): string {
+  return `the ${unit} is larger than the record size limit of ${limit} bytes`;
 }
 
 function checkHeader(record: string[], display: string, line: number): string[] {
@@ -414,7 +418,7 @@ function csvError(
         { cause: err },
       );
     case "CSV_MAX_RECORD_SIZE":
-      return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: the ${inHeader ? "header" : "record"} is larger than the record size limit of ${maxRecordBytes} bytes`, { ...details, limit: maxRecordBytes }, { cause: err });
+      return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${at}: ${tooLargeText(inHeader ? "header" : "record", maxRecordBytes)}`, { ...details, limit: maxRecordBytes }, { cause: err });
     default:
       return new CairnError(ErrorCode.INVALID_INPUT, `${at}: invalid CSV: ${escapeControls(echoed(err.message))}`, details, { cause: err });
   }

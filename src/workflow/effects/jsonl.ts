@@ -280,10 +280,10 @@ function repairPrepared(prepared: PreparedPath): TailRepairReport {
 /** The terminator a repair adds to a complete last record (the one every append writes). */
 const NEWLINE = Buffer.from("\n");
 
-/** Options of `repairTornTail` / `repairTail`: the data root's lock, as for a run. */
 /** The keys of `RepairTailOptions`, for `repairTornTail`'s options check. */
 const REPAIR_TAIL_OPTION_KEYS: readonly string[] = Object.freeze(["dataRootLock", "dataRootLockWaitMs"]);
 
+/** Options of `repairTornTail` / `repairTail`: the data root's lock, as for a run. */
 export interface RepairTailOptions {
   /** A lock on this data root the caller holds (`acquireDataRootLock`); else the repair takes one for its duration. */
   readonly dataRootLock?: DataRootLock;
