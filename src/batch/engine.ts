@@ -42,9 +42,9 @@ import {
 import {
   checkRunId, ENGINE_NAME, ENGINE_VERSION, loadPlan, namedRunArtifactError, planRoot, recordPlan, reportRoot, requireRunArtifact, requireThisEngine, runIdOf, type RunPlan,
 } from "./plan.js";
-import { claimRun, type RunClaim } from "./claims.js";
+import { claimRun } from "./claims.js";
 import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type FunctionSource, type RunnerHandle, type StoredFunction } from "./runner.js";
-import { bundleModule, MODULE_EXTENSIONS, type BundleLocator } from "./sandbox/bundle.js";
+import { bundleModule, MODULE_EXTENSIONS } from "./sandbox/bundle.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
@@ -96,9 +96,11 @@ export interface Progress {
 export interface RunHooks {
   onProgress?: (p: Progress) => void;
   /**
-   * Stops the run when aborted: it rejects with E_INTERRUPTED at the next input chunk, pulse
-   * boundary or merge step. Pulses already running finish and commit first (each EU is bounded
-   * by `euTimeoutMs`), so `resume(runId)` continues from them (`details.runId`, once known).
+   * Stops the run when aborted: it rejects with E_INTERRUPTED at the next pulse boundary or
+   * merge step, and at once while the input is ingested (also while the dataset source has not
+   * produced its next element: abort.ts `abortable`). Pulses already running finish and commit
+   * first (each EU is bounded by `euTimeoutMs`), so `resume(runId)` continues from them
+   * (`details.runId`, once known).
    */
   signal?: AbortSignal;
   /** Also write the ordered output (JSONL) to this file. */
@@ -485,8 +487,11 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
   hooks.onProgress?.({ phase: "ingest", runId: undefined, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
   // A file input is ingested while the module is bundled, and the workers start (and import
   // the bundle) while the rest of the input is ingested: they need only the stored bundle and
-  // the config. execute() takes them over, or they are closed. Stdin and in-memory datasets
-  // are read only once the module has bundled, so a broken module consumes nothing.
+  // the config. Stdin and in-memory datasets are read only once the module has bundled, so a
+  // broken module consumes nothing. The pool is this call's (`RunPool`): execute() uses it, and
+  // the finally below closes it on every way out — before 2026-11-28 each failure path closed
+  // it itself, and one that did not (the store closed under an in-memory run while the pool
+  // started) left a worker thread keeping the process alive.
   const concurrent = typeof dataset === "string" && dataset !== "-";
   const ingesting = concurrent ? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal, workerInputBytes(cfg)) : undefined;
   ingesting?.catch(() => {}); // observed below
@@ -502,60 +507,78 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
     await ingesting?.catch(() => {}); // the module's error comes first, as if read in order
     throw err;
   }
-  const starting = loadFunction(store, func.artifact, cfg, func.name, func.locate);
-  starting.catch(() => {}); // observed in execute(), or closed below
-  let input: IngestedInput;
+  const stored = func;
+  const pool = new RunPool(() => loadFunction(store, stored.artifact, cfg, stored.name, stored.locate));
   try {
-    input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal, workerInputBytes(cfg)));
-    throwIfAborted(hooks.signal, undefined);
-  } catch (err) {
-    await closeStarting(starting);
-    throw withRecordLimitHint(err, cfg); // a line over the limit, refused while stored: as when read
-  }
-  const plan: RunPlan = {
-    kind: "cairn.batch.plan",
-    engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
-    config: cfg,
-    input: { artifact: input.artifact, format: input.format },
-    function: { artifact: func.artifact, name: func.name },
-  };
-  const runId = runIdOf(plan);
-  // One execution of a run id at a time on this store handle (claims.ts): a call of the same
-  // run id already executing is waited for, with the pool closed meanwhile (restarted if needed).
-  let pool: Promise<RunnerHandle> | undefined = starting;
-  let claim: RunClaim;
-  try {
-    claim = await claimRun(store, runId, hooks.signal, async () => {
-      await closeStarting(starting);
-      pool = undefined;
-    });
-  } catch (err) {
-    if (pool !== undefined) await closeStarting(pool);
-    throw err;
-  }
-  try {
-    let pinned: { plan: RunPlan; planDigest: Digest };
+    pool.start(); // observed in execute(), or closed below
+    let input: IngestedInput;
+    try {
+      input = await (ingesting ?? ingest(store, dataset, cfg.format, hooks.stdin, hooks.signal, workerInputBytes(cfg)));
+      throwIfAborted(hooks.signal, undefined);
+    } catch (err) {
+      throw withRecordLimitHint(err, cfg); // a line over the limit, refused while stored: as when read
+    }
+    const plan: RunPlan = {
+      kind: "cairn.batch.plan",
+      engine: { name: ENGINE_NAME, version: ENGINE_VERSION },
+      config: cfg,
+      input: { artifact: input.artifact, format: input.format },
+      function: { artifact: func.artifact, name: func.name },
+    };
+    const runId = runIdOf(plan);
+    // One execution of a run id at a time on this store handle (claims.ts): a call of the same
+    // run id already executing is waited for, with the pool closed meanwhile (restarted if needed).
+    const claim = await claimRun(store, runId, hooks.signal, () => pool.close());
     try {
       recordPlan(store, plan);
       // Continue with the pinned plan: a run first planned from another spelling of the input
       // path has the same id, and its manifest must name the same plan.
-      pinned = loadPlan(store, runId);
-    } catch (err) {
-      if (pool !== undefined) await closeStarting(pool);
-      throw err;
+      const pinned = loadPlan(store, runId);
+      return await execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, pool, input.source);
+    } finally {
+      claim.release();
     }
-    return await execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, input.source, pool, func.locate);
   } finally {
-    claim.release();
+    await pool.close();
   }
 }
 
-/** Closes a pool that was started early but is not used (a failure to start is moot then). */
-async function closeStarting(starting: Promise<RunnerHandle>): Promise<void> {
-  try {
-    await (await starting).close();
-  } catch {
-    // the pool never started: nothing to close
+/**
+ * The worker pool of one `run` or `resume` call. Started at most once at a time (`start`, or
+ * the first `runner()`), possibly before it is needed (beside ingest); closed by the call's
+ * `finally` whatever happens (`close` is idempotent, and a later `runner()` starts a new one:
+ * a run that waited for another execution of its id). A pool that failed to start has nothing
+ * to close; that failure is reported by `runner()`, or is moot if the run failed otherwise.
+ */
+class RunPool {
+  private pool: Promise<RunnerHandle> | undefined;
+
+  constructor(private readonly load: () => Promise<RunnerHandle>) {}
+
+  start(): void {
+    if (this.pool !== undefined) return;
+    const p = this.load();
+    p.catch(() => {}); // observed by runner(), or moot (close)
+    this.pool = p;
+  }
+
+  /** The started pool (a module that cannot be imported rejects here). */
+  runner(): Promise<RunnerHandle> {
+    this.start();
+    return this.pool as Promise<RunnerHandle>;
+  }
+
+  async close(): Promise<void> {
+    const p = this.pool;
+    this.pool = undefined;
+    if (p === undefined) return;
+    let handle: RunnerHandle;
+    try {
+      handle = await p;
+    } catch {
+      return; // the pool never started: nothing to close
+    }
+    await handle.close();
   }
 }
 
@@ -576,14 +599,25 @@ export async function resumeNamingOut(outName: string, store: Store, runId: stri
     try {
       // Read after the wait: a run that failed on its input meanwhile is forgotten (E_NOT_FOUND).
       const { plan, planDigest } = loadPlan(store, runId);
-      return await execute(store, runId, plan, planDigest, hooks, out);
+      // Started by execute() once it knows the run must execute; closed here on every way out.
+      const pool = new RunPool(() => loadFunction(store, plan.function.artifact, plan.config, plan.function.name));
+      try {
+        return await execute(store, runId, plan, planDigest, hooks, out, pool);
+      } finally {
+        await pool.close();
+      }
     } finally {
       claim.release();
     }
   });
 }
 
-/** `source` names the input in messages (a resumed run names it by its artifact). */
+/**
+ * Continues (or reports) the run `runId` on `pool` (started here if the run must execute; its
+ * owner, the caller, closes it). `source` names the input in messages (a resumed run names it
+ * by its artifact). The store closed under the run (by the caller, mid-run) is E_USAGE naming the
+ * run to resume (`closedStoreError`).
+ */
 async function execute(
   store: Store,
   runId: string,
@@ -591,20 +625,57 @@ async function execute(
   planDigest: Digest,
   hooks: RunHooks,
   out: OutFile | undefined,
+  pool: RunPool,
   source = `input ${plan.input.artifact}`,
-  starting?: Promise<RunnerHandle>,
-  locate?: BundleLocator,
 ): Promise<ExecutionResult> {
-  let done: ReturnType<typeof loadManifest>;
   try {
-    done = loadManifest(store, runId);
+    return await executeRun(store, runId, plan, planDigest, hooks, out, pool, source);
   } catch (err) {
-    // The worker pool may already be starting (it starts during ingest): never leave it running.
-    if (starting !== undefined) await closeStarting(starting);
-    throw err;
+    throw closedStoreError(store, runId, err);
   }
+}
+
+/** Whether `store` has been closed (its closed-store guard, the one of every method). */
+function storeIsClosed(store: Store): boolean {
+  try {
+    store.headLogseq();
+    return false;
+  } catch (err) {
+    return err instanceof CairnError && err.code === ErrorCode.USAGE;
+  }
+}
+
+/**
+ * A run whose store was closed under it (the store's E_USAGE "store is closed" / "store was
+ * closed while … was in flight") stopped where an interrupted run stops: its plan and committed
+ * pulses are in the store and `resume` continues it. The error stays E_USAGE (closing the store
+ * under a running run is the caller's misuse, not an interrupt it asked for), now naming the run
+ * as E_INTERRUPTED does: `details.runId`, and a message ending with how to continue (before
+ * 2026-11-28 it did not name the run). Other errors pass unchanged.
+ */
+function closedStoreError(store: Store, runId: string, err: unknown): unknown {
+  if (!(err instanceof CairnError) || err.code !== ErrorCode.USAGE || err.details.runId !== undefined || !storeIsClosed(store)) return err;
+  return new CairnError(
+    ErrorCode.USAGE,
+    `run ${runId}: ${err.message}; the run is incomplete, its committed pulses are kept: open the store again and resume it (resume(store, "${runId}"))`,
+    { ...err.details, runId },
+    { cause: err },
+  );
+}
+
+async function executeRun(
+  store: Store,
+  runId: string,
+  plan: RunPlan,
+  planDigest: Digest,
+  hooks: RunHooks,
+  out: OutFile | undefined,
+  pool: RunPool,
+  source: string,
+): Promise<ExecutionResult> {
+  const done = loadManifest(store, runId);
   if (done !== undefined) {
-    if (starting !== undefined) await closeStarting(starting);
+    await pool.close(); // a pool started beside ingest is not needed
     // An output deleted since the run: named with the remedy, not the store's bare not-found
     // (with --out), nor a finished run reported whose output cannot be read (without).
     requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
@@ -615,14 +686,9 @@ async function execute(
   }
   // A finished run is reported whatever made it; continuing one needs the engine that planned it,
   // and its function bundle and input (a resume reads them back: name one deleted since).
-  try {
-    requireThisEngine(plan.engine, runId, "resumed");
-    requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
-    requireRunArtifact(store, runId, "input", plan.input.artifact);
-  } catch (err) {
-    if (starting !== undefined) await closeStarting(starting);
-    throw err;
-  }
+  requireThisEngine(plan.engine, runId, "resumed");
+  requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
+  requireRunArtifact(store, runId, "input", plan.input.artifact);
   const started = Date.now();
   const cpu0 = process.cpuUsage();
   let peakRss = process.memoryUsage().rss;
@@ -630,13 +696,22 @@ async function execute(
   const fnDigest = plan.function.artifact;
   let runner: RunnerHandle;
   try {
-    runner = await (starting ?? loadFunction(store, plan.function.artifact, cfg, plan.function.name, locate));
+    runner = await pool.runner();
   } catch (err) {
     forgetIfHopeless(store, runId, err); // e.g. a module without a default export
     throw err;
   }
   const input: IngestedInput = { artifact: plan.input.artifact, format: plan.input.format, source };
+  const inputBytesTotal = store.stat(input.artifact).size;
   const previousCache = store.setCacheBytes(Math.floor(cfg.maxMemoryBytes * CATALOG_CACHE_SHARE));
+  /** The catalog cache bound put back; nothing to put back on a store closed meanwhile (its error is the run's). */
+  const restoreCache = (): void => {
+    try {
+      store.setCacheBytes(previousCache);
+    } catch (err) {
+      if (!storeIsClosed(store)) throw err;
+    }
+  };
   const byIndex = cfg.idField === null;
   const noun = recordNoun(plan.input.format);
   const tmpBase = join(store.root, TMP_DIR, `run-${runId}-${randomBytes(4).toString("hex")}`);
@@ -648,9 +723,8 @@ async function execute(
     if (byIndex) spill = new LeafSpill(`${tmpBase}.leaves`);
   } catch (err) {
     index?.close();
-    store.setCacheBytes(previousCache);
-    await runner.close();
-    throw err;
+    restoreCache();
+    throw err; // the pool is closed by its owner
   }
   const mergePulses: MergePulse[] = [];
   const committer = new GroupCommitter(store);
@@ -662,7 +736,7 @@ async function execute(
     phase: "execute",
     runId,
     inputBytesRead: 0,
-    inputBytesTotal: store.stat(input.artifact).size,
+    inputBytesTotal,
     eusDone: 0,
     eusFailed: 0,
     eusRead: 0,
@@ -812,9 +886,9 @@ async function execute(
         spill?.close();
       } finally {
         try {
-          await runner.close();
+          await pool.close(); // the workers are done with (its owner's close is then a no-op)
         } finally {
-          store.setCacheBytes(previousCache);
+          restoreCache();
         }
       }
     }

@@ -22,7 +22,7 @@
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { canonicalBytes, canonicalize } from "../core/canonical.js";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { escapeControls } from "../core/describe.js";
@@ -36,7 +36,7 @@ import { LineBound } from "./input/line-bound.js";
 import { JsonArrayBound } from "./input/json-array.js";
 import { recordPlace } from "./input/ids.js";
 import { readRecordBatches, readRecords } from "./input/readers.js";
-import { throwIfAborted } from "./abort.js";
+import { abortable, throwIfAborted } from "./abort.js";
 
 export const INPUT_MEDIA_TYPES: Record<InputFormat, string> = {
   jsonl: "application/x-ndjson",
@@ -78,8 +78,8 @@ export async function ingest(
     const bound = maxRecordBytes === undefined ? undefined : new LineBound(maxRecordBytes, MEMORY_SOURCE, "jsonl");
     async function* lines(): AsyncGenerator<Buffer> {
       let i = 0;
-      for await (const v of dataset as AsyncIterable<unknown>) {
-        throwIfAborted(signal, undefined);
+      // Each element raced against the abort: a source that stalls does not hold the run (abortable).
+      for await (const v of abortable(dataset as AsyncIterable<unknown> | Iterable<unknown>, signal, undefined)) {
         let line: Buffer;
         try {
           line = Buffer.from(`${canonicalize(v)}\n`);
@@ -139,16 +139,17 @@ export async function ingest(
 }
 
 /**
- * `src`, stopping with E_INTERRUPTED between chunks once `signal` is aborted (the put then
- * stores nothing). An error of the source (the file's open, which happens when the stream
+ * `src`, stopping with E_INTERRUPTED once `signal` is aborted, also while a read is pending (a
+ * stalled stdin: `abortable`, which then destroys the stream, as leaving the loop early does);
+ * the put then stores nothing. An error of the source (the file's open, which happens when the stream
  * starts, or a read) becomes the readers' input error (inputIoError), whether the ingest runs
  * beside the module's bundling or after it. With `bound`, each chunk is measured before it is
  * stored: a line (a `json` element) over the record size limit stops the put with its size error.
  */
 async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | JsonArrayBound | undefined): AsyncGenerator<Uint8Array> {
   try {
-    for await (const raw of src) {
-      throwIfAborted(signal, undefined);
+    const destroy = src instanceof Readable ? () => src.destroy() : undefined;
+    for await (const raw of abortable(src, signal, undefined, destroy)) {
       if (bound === undefined) {
         yield raw;
         continue;
