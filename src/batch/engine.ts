@@ -9,7 +9,7 @@
  * same command again): committed pulses are found by their receipts and not re-executed,
  * and the output and manifest come out byte-identical to an uninterrupted run.
  */
-import { dirname, extname, isAbsolute, join, relative, sep } from "node:path";
+import { dirname, extname, join, sep } from "node:path";
 import { randomBytes } from "node:crypto";
 import { lstat, open, readlink, rm, stat, type FileHandle } from "node:fs/promises";
 import { createReadStream, type Stats } from "node:fs";
@@ -49,7 +49,7 @@ import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
 import { GroupCommitter } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
-import { cannotWrite, checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, type OutExclusion, type OutFile } from "../store/out-file.js";
+import { cannotWrite, checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, within, type OutExclusion, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
 import { heldBytes, type ReduceItem } from "./sandbox/pool.js";
 
@@ -215,7 +215,8 @@ export async function refuseMissingOutDirectory(path: string): Promise<void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ELOOP") throw cannotWrite(path, err);
-      if (code !== "ENOENT") return;
+      // ENOTDIR: its target lies below a file (`f.txt/x`), which the check below names.
+      if (code !== "ENOENT" && code !== "ENOTDIR") return;
     }
     // Dangling: where the write creates the file, through any chain of links (out-file.ts).
     dir = dirname(await outFileLocation(path));
@@ -244,8 +245,8 @@ export async function refuseMissingOutDirectory(path: string): Promise<void> {
 export async function refuseOutHoldingStore(outName: string, path: string, storeDir: string): Promise<void> {
   if (namesOwnStream(path)) return;
   const out = await outFileLocation(path);
-  const rel = relative(out, await outFileLocation(storeDir));
-  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return;
+  const store = await outFileLocation(storeDir);
+  if (store === out || !within(out, store)) return;
   throw new CairnError(ErrorCode.USAGE, `${outName} ${path} would be a directory: the store ${storeDir} lies inside it; give a file path`, { field: outName, path });
 }
 

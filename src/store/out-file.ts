@@ -147,7 +147,7 @@ export async function outFileLocation(path: string): Promise<string> {
 }
 
 /** Whether `p` is `dir` or lies below it (both absolute real paths): a subdirectory may be named "..sub". */
-function within(dir: string, p: string): boolean {
+export function within(dir: string, p: string): boolean {
   const rel = relative(dir, p);
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

@@ -83,7 +83,12 @@ describe("--out a dangling symlink or a symlink loop", () => {
     expect([l.status, l.out, l.err]).toEqual([1, "", "cairn: cannot write loop1: ELOOP: too many symbolic links encountered [E_STORE_IO]\n"]);
     const under = cairn(["run", "id.mjs", "--input", "in.jsonl", "--out", "loop1/x"], { cwd: dir });
     expect([under.status, under.out, under.err]).toEqual([1, "", "cairn: cannot write loop1/x: ELOOP: too many symbolic links encountered [E_STORE_IO]\n"]);
-    expect(readdirSync(dir).sort()).toEqual(["dangling", "id.mjs", "in.jsonl", "loop1", "loop2", "results"]); // no ./.cairn
+    // A dangling symlink whose target's parent is a file (stat of the link: ENOTDIR).
+    writeFileSync(join(dir, "f.txt"), "x");
+    symlinkSync("f.txt/x", join(dir, "intofile"));
+    const f = cairn(["run", "id.mjs", "--input", "in.jsonl", "--out", "intofile"], { cwd: dir });
+    expect([f.status, f.out, f.err]).toEqual([1, "", "cairn: cannot write intofile: ENOTDIR: not a directory (a symlink to f.txt/x) [E_STORE_IO]\n"]);
+    expect(readdirSync(dir).sort()).toEqual(["dangling", "f.txt", "id.mjs", "in.jsonl", "intofile", "loop1", "loop2", "results"]); // no ./.cairn
   });
 
   it("run: a dangling symlink into an existing directory is written through, creating its target", () => {
