@@ -23,100 +23,148 @@ export function throwIfAborted(signal: AbortSignal | undefined, runId: string | 
 }
 
 /**
- * Iterates `source` (an async or sync iterable, as `for await` does: a sync iterable's values
- * are awaited), ending with throwIfAborted's E_INTERRUPTED as soon as `signal` aborts — also
- * while a `next()` is pending, which is raced against the abort: a source that yields every
- * few seconds, or never again (a stalled stdin, a generator awaiting forever), no longer holds
- * the run past the abort (before 2026-11-28 it was seen only at the next element). The source
- * is then closed: `onAbort` first (a stream given is destroyed there, which ends its pending
- * read), then its iterator's `return()`, which is called but not awaited when a `next()` is
- * pending — an async generator suspended in an `await` queues `return()` until that await
- * settles, which may be never. Between elements, and on any other end, `return()` is awaited
- * as `for await` does.
+ * `source` for a `for await` loop, ending with throwIfAborted's E_INTERRUPTED as soon as
+ * `signal` aborts — also while a `next()` of an async source (or a promise a sync source gave)
+ * is pending, which is raced against the abort: a source that yields every few seconds, or never
+ * again (a stalled stdin, a generator awaiting forever), no longer holds the run past the abort
+ * (before 2026-11-28 it was seen only at the next element). Without a signal it is `source`
+ * itself. Otherwise every step is what `for await` over `source` gives: an async source's values
+ * as they come (a promise value is not awaited), a sync source's awaited; a step that is not an
+ * object is the TypeError `for await` throws. On an abort the source is closed: `onAbort` first
+ * (a stream given is destroyed there, which ends its pending read), then its iterator's
+ * `return()`, which is called but not awaited when a step is pending — an async generator
+ * suspended in an `await` queues `return()` until that await settles, which may be never —
+ * and awaited otherwise. One abort listener serves the whole iteration (removed when it ends).
  */
-export async function* abortable<T>(
+export function abortable<T>(
   source: AsyncIterable<T> | Iterable<T>,
   signal: AbortSignal | undefined,
   runId: string | undefined,
   onAbort?: () => void,
-): AsyncGenerator<Awaited<T>, void, undefined> {
-  const it = asyncIteratorOf(source);
-  /** How the last next() went: still pending (an abort won the race), threw, or gave a step. */
-  const last: { state: "pending" | "threw" | "stepped" } = { state: "stepped" };
-  let done = false;
-  try {
-    for (;;) {
-      throwIfAborted(signal, runId);
-      const r = await nextOrAbort(it, signal, runId, last);
-      if (r.done === true) {
-        done = true;
-        return;
-      }
-      yield r.value;
+): AsyncIterable<T> | Iterable<T> {
+  if (signal === undefined) return source;
+  return { [Symbol.asyncIterator]: () => new AbortableIterator(source, signal, runId, onAbort) };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** The TypeError `for await` throws for a step that is not an object. */
+function notAnObject(r: unknown): TypeError {
+  return new TypeError(`Iterator result ${String(r)} is not an object`);
+}
+
+class AbortableIterator<T> implements AsyncIterator<T> {
+  private readonly sync: Iterator<T> | undefined;
+  private readonly async: AsyncIterator<T> | undefined;
+  /** The pending step's reject, while one is raced against the abort. */
+  private pending: ((err: unknown) => void) | undefined;
+  private ended = false;
+  private readonly onAbortEvent = (): void => {
+    const reject = this.pending;
+    if (reject === undefined) return; // seen by the next call of next()
+    this.pending = undefined;
+    reject(this.abortError());
+    void this.closeSource(false);
+  };
+
+  constructor(
+    source: AsyncIterable<T> | Iterable<T>,
+    private readonly signal: AbortSignal,
+    private readonly runId: string | undefined,
+    private readonly onAbort: (() => void) | undefined,
+  ) {
+    const asyncIt = (source as Partial<AsyncIterable<T>>)[Symbol.asyncIterator];
+    if (typeof asyncIt === "function") this.async = asyncIt.call(source);
+    else this.sync = (source as Iterable<T>)[Symbol.iterator]();
+    signal.addEventListener("abort", this.onAbortEvent, { once: true });
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.signal.aborted) {
+      await this.closeSource(true);
+      throw this.abortError();
     }
-  } finally {
-    // As `for await`: an iterator that ended or threw is not closed; one left early is.
-    if (!done && last.state !== "threw") {
-      if (signal?.aborted === true) onAbort?.();
-      if (last.state === "pending") {
-        // Queued behind the pending next(): never awaited (it may never settle), never unhandled.
-        void Promise.resolve()
-          .then(() => it.return?.())
-          .catch(() => {});
-      } else if (it.return !== undefined) {
-        await it.return();
+    try {
+      let r: IteratorResult<T>;
+      if (this.async !== undefined) {
+        r = await this.race(this.async.next());
+        if (r === null || typeof r !== "object") throw notAnObject(r);
+      } else {
+        r = (this.sync as Iterator<T>).next();
+        if (r === null || typeof r !== "object") throw notAnObject(r);
+        // As `for await` over a sync iterable: its values are awaited (only a thenable is raced).
+        if (r.done !== true && isThenable(r.value)) r = { done: false, value: (await this.race(r.value)) as T };
       }
+      if (r.done === true) this.end();
+      return r;
+    } catch (err) {
+      // A source that threw (or gave a non-object) is not closed, as `for await` leaves it.
+      this.end();
+      throw err;
     }
   }
-}
 
-/** The iterator `for await` would use: the async one, or the sync one with its values awaited. */
-function asyncIteratorOf<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterator<Awaited<T>> {
-  const asyncIt = (source as Partial<AsyncIterable<T>>)[Symbol.asyncIterator];
-  if (typeof asyncIt === "function") return asyncIt.call(source) as AsyncIterator<Awaited<T>>;
-  // An async generator delegating to the sync iterable: the async-from-sync iterator of `for await`.
-  return (async function* () {
-    yield* source as Iterable<T>;
-  })();
-}
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    const it = this.async ?? this.sync;
+    if (it?.return === undefined) return { done: true, value: value as T };
+    const r = await it.return(value as T);
+    if (r === null || typeof r !== "object") throw notAnObject(r);
+    return r;
+  }
 
-/**
- * `it.next()`, or throwIfAborted's error as soon as `signal` aborts first (no listener left
- * behind); `last.state` says whether the next() is still pending, threw, or gave its step.
- */
-function nextOrAbort<T>(it: AsyncIterator<T>, signal: AbortSignal | undefined, runId: string | undefined, last: { state: "pending" | "threw" | "stepped" }): Promise<IteratorResult<T>> {
-  last.state = "pending";
-  return new Promise<IteratorResult<T>>((resolve, reject) => {
-    const onAbort = (): void => {
-      try {
-        throwIfAborted(signal, runId);
-      } catch (err) {
-        reject(err);
-      }
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const settle = (state: "threw" | "stepped"): void => {
-      signal?.removeEventListener("abort", onAbort);
-      // Only when the step won the race: a step that comes after the abort is the abandoned one's.
-      if (last.state === "pending") last.state = state;
-    };
-    let step: Promise<IteratorResult<T>>;
+  /** `step`, or the abort's error as soon as the signal aborts first. */
+  private race<V>(step: PromiseLike<V> | V): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      this.pending = reject;
+      Promise.resolve(step).then(
+        (v) => {
+          if (this.pending !== reject) return; // the abort won: this step is abandoned
+          this.pending = undefined;
+          resolve(v);
+        },
+        (err: unknown) => {
+          if (this.pending !== reject) return; // abandoned, and never unhandled
+          this.pending = undefined;
+          reject(err);
+        },
+      );
+      // An abort while the step was being asked for (a generator that aborts before it awaits)
+      // fired before this race existed: act on it now.
+      if (this.signal.aborted) this.onAbortEvent();
+    });
+  }
+
+  private abortError(): unknown {
     try {
-      step = Promise.resolve(it.next());
+      throwIfAborted(this.signal, this.runId);
     } catch (err) {
-      settle("threw");
-      reject(err);
-      return;
+      return err;
     }
-    step.then(
-      (r) => {
-        settle("stepped");
-        resolve(r);
-      },
-      (err: unknown) => {
-        settle("threw");
-        reject(err);
-      },
-    );
-  });
+    return new Error("aborted");
+  }
+
+  /**
+   * On an abort: `onAbort`, then the source's `return()`, awaited between steps (`betweenSteps`:
+   * as `for await` closes a source it leaves) and only called while a step is pending (which may
+   * hold it back for ever); its failure is not the run's (the abort is).
+   */
+  private async closeSource(betweenSteps: boolean): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    this.onAbort?.();
+    const it = this.async ?? this.sync;
+    if (it?.return === undefined) return;
+    const closing = Promise.resolve()
+      .then(() => it.return?.())
+      .catch(() => {});
+    if (betweenSteps) await closing;
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.signal.removeEventListener("abort", this.onAbortEvent);
+  }
 }

@@ -97,8 +97,9 @@ export interface RunHooks {
   onProgress?: (p: Progress) => void;
   /**
    * Stops the run when aborted: it rejects with E_INTERRUPTED at the next pulse boundary or
-   * merge step, and at once while the input is ingested (also while the dataset source has not
-   * produced its next element: abort.ts `abortable`). Pulses already running finish and commit
+   * merge step, and at once while a text input or an in-memory dataset is ingested (also while
+   * the dataset source has not produced its next element: abort.ts `abortable`; between files
+   * for `files`). Pulses already running finish and commit
    * first (each EU is bounded by `euTimeoutMs`), so `resume(runId)` continues from them
    * (`details.runId`, once known).
    */
@@ -509,7 +510,7 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
     throw err;
   }
   const stored = func;
-  const pool = new RunPool(() => loadFunction(store, stored.artifact, cfg, stored.name, stored.locate));
+  const pool = new RunPool(hooks.signal, (signal) => loadFunction(store, stored.artifact, cfg, stored.name, stored.locate, signal));
   try {
     pool.start(); // observed in execute(), or closed below
     let input: IngestedInput;
@@ -537,10 +538,13 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
       const pinned = loadPlan(store, runId);
       return await execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, pool, input.source);
     } finally {
+      // Closed before the claim is released: a call waiting for this run id starts its own pool
+      // only once this one's workers are gone (never twice --workers threads at once).
+      await pool.close();
       claim.release();
     }
   } finally {
-    await pool.close();
+    await pool.close(); // the paths before the claim (ingest, bundling, planning failed); a no-op after it
   }
 }
 
@@ -550,29 +554,60 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
  * `finally` whatever happens (`close` is idempotent, and a later `runner()` starts a new one:
  * a run that waited for another execution of its id). A pool that failed to start has nothing
  * to close; that failure is reported by `runner()`, or is moot if the run failed otherwise.
+ * A start in progress (the first worker importing the module) ends at once — the worker
+ * terminated — when the call's signal aborts or the pool is closed (the start's own signal,
+ * WorkerPoolOptions.signal): before 2026-11-28 an abort, and the `finally` that closes the
+ * pool, waited for the import to finish or time out (up to 60 s after a ^C).
  */
 class RunPool {
   private pool: Promise<RunnerHandle> | undefined;
+  /** Ends the start in progress (close()). */
+  private stop: AbortController | undefined;
 
-  constructor(private readonly load: () => Promise<RunnerHandle>) {}
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly load: (signal: AbortSignal) => Promise<RunnerHandle>,
+  ) {}
 
   start(): void {
     if (this.pool !== undefined) return;
-    const p = this.load();
-    p.catch(() => {}); // observed by runner(), or moot (close)
+    const stop = new AbortController();
+    // The call's abort reaches the start through `stop` (its listener removed once the start
+    // settles: a caller's long-lived signal keeps nothing of this pool).
+    const signal = this.signal;
+    const forward = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted === true) forward();
+    else signal?.addEventListener("abort", forward, { once: true });
+    const p = this.load(stop.signal);
+    p.then(
+      () => signal?.removeEventListener("abort", forward),
+      () => signal?.removeEventListener("abort", forward),
+    );
     this.pool = p;
+    this.stop = stop;
   }
 
-  /** The started pool (a module that cannot be imported rejects here). */
-  runner(): Promise<RunnerHandle> {
+  /**
+   * The started pool (a module that cannot be imported rejects here). A start the call's signal
+   * ended rejects with the E_INTERRUPTED an abort gives at this point of run `runId`.
+   */
+  async runner(runId: string): Promise<RunnerHandle> {
     this.start();
-    return this.pool as Promise<RunnerHandle>;
+    try {
+      return await (this.pool as Promise<RunnerHandle>);
+    } catch (err) {
+      if (isCairnError(err, ErrorCode.INTERRUPTED)) throwIfAborted(this.signal, runId);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
     const p = this.pool;
+    const stop = this.stop;
     this.pool = undefined;
+    this.stop = undefined;
     if (p === undefined) return;
+    stop?.abort(new CairnError(ErrorCode.USAGE, "the run's worker pool is closed")); // a start in progress ends now
     let handle: RunnerHandle;
     try {
       handle = await p;
@@ -601,7 +636,7 @@ export async function resumeNamingOut(outName: string, store: Store, runId: stri
       // Read after the wait: a run that failed on its input meanwhile is forgotten (E_NOT_FOUND).
       const { plan, planDigest } = loadPlan(store, runId);
       // Started by execute() once it knows the run must execute; closed here on every way out.
-      const pool = new RunPool(() => loadFunction(store, plan.function.artifact, plan.config, plan.function.name));
+      const pool = new RunPool(hooks.signal, (signal) => loadFunction(store, plan.function.artifact, plan.config, plan.function.name, undefined, signal));
       try {
         return await execute(store, runId, plan, planDigest, hooks, out, pool);
       } finally {
@@ -652,16 +687,16 @@ function storeIsClosed(store: Store): boolean {
  * pulses are in the store and `resume` continues it. The error stays E_USAGE (closing the store
  * under a running run is the caller's misuse, not an interrupt it asked for), now naming the run
  * as E_INTERRUPTED does: `details.runId`, and a message ending with how to continue (before
- * 2026-11-28 it did not name the run). Other errors pass unchanged.
+ * 2026-11-28 it did not name the run). A run that had finished (`finished`: answered from its
+ * manifest, its output being copied to `outFile`) is said to be finished, not incomplete. Other
+ * errors pass unchanged.
  */
-function closedStoreError(store: Store, runId: string, err: unknown): unknown {
+function closedStoreError(store: Store, runId: string, err: unknown, finished = false): unknown {
   if (!(err instanceof CairnError) || err.code !== ErrorCode.USAGE || err.details.runId !== undefined || !storeIsClosed(store)) return err;
-  return new CairnError(
-    ErrorCode.USAGE,
-    `run ${runId}: ${err.message}; the run is incomplete, its committed pulses are kept: open the store again and resume it (resume(store, "${runId}"))`,
-    { ...err.details, runId },
-    { cause: err },
-  );
+  const next = finished
+    ? "the run is finished: open the store again to read its output"
+    : `the run is incomplete, its committed pulses are kept: open the store again and resume it (resume(store, "${runId}"))`;
+  return new CairnError(ErrorCode.USAGE, `run ${runId}: ${err.message}; ${next}`, { ...err.details, runId }, { cause: err });
 }
 
 async function executeRun(
@@ -677,13 +712,17 @@ async function executeRun(
   const done = loadManifest(store, runId);
   if (done !== undefined) {
     await pool.close(); // a pool started beside ingest is not needed
-    // An output deleted since the run: named with the remedy, not the store's bare not-found
-    // (with --out), nor a finished run reported whose output cannot be read (without).
-    requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
-    if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
-    // The final `done` report, as a run that executed sends it: a progress display completes.
-    hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
-    return resultOf(done.manifest, done.digest, true);
+    try {
+      // An output deleted since the run: named with the remedy, not the store's bare not-found
+      // (with --out), nor a finished run reported whose output cannot be read (without).
+      requireRunArtifact(store, runId, "output", done.manifest.output.artifact);
+      if (out !== undefined) for await (const chunk of store.openReadStream(done.manifest.output.artifact)) await out.write(chunk as Buffer);
+      // The final `done` report, as a run that executed sends it: a progress display completes.
+      hooks.onProgress?.(reusedProgress(store, runId, plan, done.manifest));
+      return resultOf(done.manifest, done.digest, true);
+    } catch (err) {
+      throw closedStoreError(store, runId, err, true);
+    }
   }
   // A finished run is reported whatever made it; continuing one needs the engine that planned it,
   // and its function bundle and input (a resume reads them back: name one deleted since).
@@ -697,7 +736,7 @@ async function executeRun(
   const fnDigest = plan.function.artifact;
   let runner: RunnerHandle;
   try {
-    runner = await pool.runner();
+    runner = await pool.runner(runId);
   } catch (err) {
     forgetIfHopeless(store, runId, err); // e.g. a module without a default export
     throw err;

@@ -167,7 +167,10 @@ export async function ingest(
  */
 async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | JsonArrayBound | undefined): AsyncGenerator<Uint8Array> {
   try {
-    const destroy = src instanceof Readable ? () => src.destroy() : undefined;
+    // On an abort the stream is dropped: an error it emits afterwards (its file's open, still in
+    // flight when an abort came before the first read, failing once the file is gone) is not the
+    // run's, whose error is the abort; without a listener it would be an uncaught exception.
+    const destroy = src instanceof Readable ? () => void src.on("error", () => {}).destroy() : undefined;
     for await (const raw of abortable(src, signal, undefined, destroy)) {
       if (bound === undefined) {
         yield raw;

@@ -75,8 +75,12 @@ export async function storeFunction(store: Store, fn: FunctionSource): Promise<S
   return { artifact: art.digest, name, ...(bundled === undefined ? {} : { locate: bundled.locate, sources: bundled.sources }) };
 }
 
-/** `locate` names source positions in import errors (StoredFunction.locate); without it they are bundle positions. */
-export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string, locate?: BundleLocator): Promise<RunnerHandle> {
+/**
+ * `locate` names source positions in import errors (StoredFunction.locate); without it they are
+ * bundle positions. `signal` ends the pool's start (WorkerPoolOptions.signal: E_INTERRUPTED at
+ * once, the importing worker terminated).
+ */
+export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfig, name?: string, locate?: BundleLocator, signal?: AbortSignal): Promise<RunnerHandle> {
   const code = store.get(artifact).toString("utf8");
   const pool = await WorkerPool.create({
     size: cfg.workers,
@@ -87,6 +91,7 @@ export async function loadFunction(store: Store, artifact: Digest, cfg: RunConfi
     maxOutputBytes: workerInputBytes(cfg),
     ...(locate === undefined ? {} : { locate }),
     resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(cfg), maxYoungGenerationSizeMb: WORKER_YOUNG_GEN_MB },
+    ...(signal === undefined ? {} : { signal }),
   });
   let seq = 0;
   const convert = (o: PulseOutcome): RunnerOutcome =>

@@ -211,6 +211,35 @@ describe("hooks.signal while run waits on its dataset source", () => {
     const r2 = await run(store, "-", fn, { workers: 1, format: "jsonl" }, { signal: ac.signal, stdin: s2 });
     expect((await outputsOf(store, r2.runId)).map((o) => o.output)).toEqual([6, 7]);
   });
+
+  it("with a signal, an async source's steps are what for await gives: a promise value is not awaited, a step that is not an object fails", async () => {
+    const { store } = scratch.store();
+    const ac = new AbortController();
+    async function* promises(): AsyncGenerator<unknown> {
+      yield 1;
+      yield { n: 2 };
+      yield* [Promise.resolve(3)]; // yield* of a sync iterable in an async generator awaits: 3
+    }
+    const ok = await run(store, promises(), { code: "export default (x) => (typeof x === 'object' ? x.n : x);" }, { workers: 1 }, { signal: ac.signal });
+    expect((await outputsOf(store, ok.runId)).map((o) => o.output)).toEqual([1, 2, 3]);
+    // An async iterator whose value is a promise: refused as without a signal (it was awaited).
+    const promiseValue = (): AsyncIterable<unknown> => ({
+      [Symbol.asyncIterator]: () => {
+        let i = 0;
+        return { next: () => Promise.resolve(i++ === 0 ? { done: false, value: Promise.resolve(7) } : { done: true, value: undefined }) };
+      },
+    });
+    const without = await expectCairnError(run(store, promiseValue(), fn, { workers: 1 }), ErrorCode.INVALID_INPUT);
+    const withSignal = await expectCairnError(run(store, promiseValue(), fn, { workers: 1 }, { signal: ac.signal }), ErrorCode.INVALID_INPUT);
+    expect(withSignal.message).toBe(without.message);
+    expect(withSignal.message).toMatch(/^dataset element 0: /);
+    // A step that is not an object: the TypeError for await throws (it looped for ever).
+    const notObject: AsyncIterable<unknown> = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve(5 as never) }) };
+    const errOf = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (err: unknown) => err);
+    const a = await errOf(run(store, notObject, fn, { workers: 1 }));
+    const b = await errOf(run(store, notObject, fn, { workers: 1 }, { signal: ac.signal }));
+    expect([b instanceof TypeError, (b as Error).message]).toEqual([a instanceof TypeError, (a as Error).message]);
+  });
 });
 
 describe("the store closed during execute", () => {
@@ -239,5 +268,19 @@ describe("the store closed during execute", () => {
     } finally {
       again.close();
     }
+  });
+
+  it("a finished run answered from its manifest, the store closed while its output is copied to outFile: named finished, not incomplete", async () => {
+    const { store } = scratch.store();
+    const first = await run(store, [1, 2, 3], fn, { workers: 1 });
+    const read = store.openReadStream.bind(store);
+    store.openReadStream = ((...args: Parameters<typeof store.openReadStream>) => {
+      store.close(); // as the copy starts
+      return read(...args);
+    }) as typeof store.openReadStream;
+    const e = await expectCairnError(run(store, [1, 2, 3], fn, { workers: 1 }, { outFile: join(scratch.dir(), "out.jsonl") }), ErrorCode.USAGE);
+    expect(e.details.runId).toBe(first.runId);
+    expect(e.message).toMatch(new RegExp(`^run ${first.runId}: store is closed: `));
+    expect(e.message.endsWith("; the run is finished: open the store again to read its output")).toBe(true);
   });
 });

@@ -60,4 +60,12 @@ export interface WorkerPoolOptions {
    * (`cairn-bundle/<hex16>.mjs:line:column`, the stored function artifact's text).
    */
   locate?: BundleLocator;
+  /**
+   * Ends the start: once it aborts while the first worker is still starting (importing the
+   * module, which may take up to `startupTimeoutMs`), the worker is terminated — also in the
+   * middle of synchronous code — and `create` rejects at once with E_INTERRUPTED ("worker pool
+   * start aborted: <reason>", the reason as its `cause`); already aborted, no worker starts.
+   * Only the start listens: an abort after `create` resolved does nothing to the pool.
+   */
+  signal?: AbortSignal;
 }

@@ -24,7 +24,8 @@
  *    given it (a request takes the first free slot in order, so the second worker starts only
  *    when the first is busy). A run with fewer pulses at once than `size` starts only the
  *    threads it uses (`--workers 8` over a one-pulse input started 8 threads before). A slot's
- *    first start that fails fails the request (`onSlot`), as `create` did.
+ *    first start that fails fails the request (`onSlot`), as `create` did. `create`'s `signal`
+ *    ends that first start at once (the importing worker terminated, E_INTERRUPTED).
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { LEAF_HASH_BYTES } from "../leaves.js";
@@ -62,6 +63,13 @@ interface Slot {
   ready: boolean;
 }
 
+/** `create`'s rejection when its `signal` aborts the start (the reason is the cause). */
+function startAborted(signal: AbortSignal): CairnError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return new CairnError(ErrorCode.INTERRUPTED, `worker pool start aborted: ${why}`, {}, { cause: reason });
+}
+
 function checkTimeout(ms: number | undefined, what: string): void {
   if (ms !== undefined && (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0)) {
     throw new UsageError(`${what} must be a positive number of milliseconds, got ${String(ms)}`);
@@ -92,7 +100,8 @@ export class WorkerPool {
    * slots start theirs on first use: `workerOf`). Rejects with
    * E_INVALID_INPUT when the module has no default export function ("module <name> has no
    * default export function"), throws at import ("module <name> threw at import: <message>"),
-   * or exports a non-function `reduce` or a non-canonical `initial`.
+   * or exports a non-function `reduce` or a non-canonical `initial`; with E_INTERRUPTED at once
+   * when `opts.signal` aborts before the first worker is ready (the worker is terminated first).
    */
   static async create(opts: WorkerPoolOptions): Promise<WorkerPool> {
     const { size, bundle, seed } = opts;
@@ -118,14 +127,31 @@ export class WorkerPool {
       moduleName: opts.moduleName ?? bundle.digest,
       ...(opts.maxOutputBytes === undefined ? {} : { maxOutputBytes: opts.maxOutputBytes }),
     };
+    const { signal } = opts;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new UsageError("signal must be an AbortSignal");
+    if (signal?.aborted === true) throw startAborted(signal);
     const limits = opts.resourceLimits === undefined ? undefined : { ...opts.resourceLimits };
     const pool = new WorkerPool(data, limits, startupTimeoutMs, opts.locate, size);
+    // An abort while the first worker imports the module closes the pool, which terminates the
+    // worker (even in the middle of synchronous code): the start rejects now, not when the import
+    // ends or the start-up timeout fires (before 2026-11-28, up to 60 s after a ^C).
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      void pool.close();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     let first: PoolWorker;
     try {
       first = await pool.start(pool.slots[0] as Slot);
+      if (aborted) throw startAborted(signal as AbortSignal); // the abort came after the worker was ready
     } catch (err) {
       await pool.close();
-      throw err;
+      // The worker's own failure (import error, start-up timeout) is reported as it is unless the
+      // abort came first and ended the start.
+      throw aborted ? startAborted(signal as AbortSignal) : err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
     pool.reducerInfo = first.reducer;
     return pool;
