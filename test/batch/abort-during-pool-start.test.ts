@@ -9,7 +9,6 @@
  * abort at that point gives, and no thread is left (a child process exits by itself). The run's
  * pool closed while it starts (a run answered from its manifest) ends the start the same way.
  */
-import { spawn } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +17,7 @@ import { ErrorCode, listRuns, resume, run, type Store } from "../../src/index.js
 import { sha256 } from "../../src/core/digest.js";
 import { WorkerPool } from "../../src/batch/sandbox/pool.js";
 import { Scratch, expectCairnError } from "./fixtures/engine-helpers.js";
+import { runProbe } from "./fixtures/probe-child.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -174,33 +174,7 @@ describe("the process exits by itself after the abort", () => {
     const dir = scratch.dir();
     const file = join(dir, "probe.mts");
     writeFileSync(file, PROBE);
-    const end = await new Promise<{ settled: unknown; code: number | null; signal: NodeJS.Signals | null; exitMs: number | undefined; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ["--import", "tsx", file, join(dir, "store")], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-      const r = { settled: undefined as unknown, code: null as number | null, signal: null as NodeJS.Signals | null, exitMs: undefined as number | undefined, stderr: "" };
-      let settledAt: number | undefined;
-      let timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-      let out = "";
-      child.stdout.setEncoding("utf8");
-      child.stdout.on("data", (d: string) => {
-        out += d;
-        const m = /^settled (.*)$/m.exec(out);
-        if (m !== null && settledAt === undefined) {
-          settledAt = Date.now();
-          r.settled = JSON.parse(m[1] as string);
-          clearTimeout(timer);
-          timer = setTimeout(() => child.kill("SIGKILL"), ABORT_LIMIT_MS);
-        }
-      });
-      child.stderr.setEncoding("utf8");
-      child.stderr.on("data", (d: string) => (r.stderr += d));
-      child.on("exit", (code, signal) => {
-        clearTimeout(timer);
-        r.code = code;
-        r.signal = signal;
-        if (settledAt !== undefined) r.exitMs = Date.now() - settledAt;
-        resolve(r);
-      });
-    });
+    const end = await runProbe(file, [join(dir, "store")], { exitWithinMs: ABORT_LIMIT_MS });
     expect({ code: end.code, signal: end.signal, settled: end.settled, stderr: end.stderr }).toEqual({
       code: 0,
       signal: null,

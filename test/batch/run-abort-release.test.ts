@@ -11,7 +11,6 @@
  *  - the store closed during execute rejects with E_USAGE naming the run (`details.runId`) and
  *    how to continue it (resume), which completes it.
  */
-import { spawn } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -19,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErrorCode, listRuns, openStore, resume, run } from "../../src/index.js";
 import { Scratch, expectCairnError, outputsOf } from "./fixtures/engine-helpers.js";
+import { runProbe, type ChildEnd } from "./fixtures/probe-child.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -66,52 +66,13 @@ process.stdout.write("settled " + JSON.stringify({ code: e?.code, runId: typeof 
 if (scenario !== "planned") s.close();
 `;
 
-interface ChildEnd {
-  settled: unknown;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** From the `settled` line to the exit. */
-  exitMs: number | undefined;
-  stderr: string;
-}
-
 /** Runs PROBE; kills it 10 s after it settled (or after 90 s in all), so a hang fails, not stalls, the test. */
 function probe(scenario: "planned" | "stalled" | "stdin"): Promise<ChildEnd> {
   const dir = scratch.dir();
   const file = join(dir, "probe.mts");
   writeFileSync(file, PROBE);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file, scenario, join(dir, "store")], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
-    if (scenario === "stdin") child.stdin.write("1\n2\n"); // and kept open: the source stalls
-    const end: ChildEnd = { settled: undefined, code: null, signal: null, exitMs: undefined, stderr: "" };
-    let settledAt: number | undefined;
-    const kill = (): void => {
-      child.kill("SIGKILL");
-    };
-    let timer = setTimeout(kill, 90_000);
-    let out = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (d: string) => {
-      out += d;
-      const m = /^settled (.*)$/m.exec(out);
-      if (m !== null && settledAt === undefined) {
-        settledAt = Date.now();
-        end.settled = JSON.parse(m[1] as string);
-        clearTimeout(timer);
-        timer = setTimeout(kill, 10_000);
-      }
-    });
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => (end.stderr += d));
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      end.code = code;
-      end.signal = signal;
-      if (settledAt !== undefined) end.exitMs = Date.now() - settledAt;
-      resolve(end);
-    });
-  });
+  // "stdin": written and kept open, the source stalls.
+  return runProbe(file, [scenario, join(dir, "store")], { exitWithinMs: 10_000, ...(scenario === "stdin" ? { stdinText: "1\n2\n" } : {}) });
 }
 
 describe("run releases its worker pool on every rejection (a child process exits by itself)", () => {
