@@ -10,18 +10,19 @@
  * reader's error too. Inputs the reader accepts (many small elements on one line, an element at
  * the limit, endless-looking whitespace) are stored as before, byte for byte.
  */
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import { ErrorCode } from "../../src/core/errors.js";
 import { run } from "../../src/batch/engine.js";
 import { ingest } from "../../src/batch/ingest.js";
 import { workerInputBytes } from "../../src/batch/config.js";
 import { readRecords } from "../../src/batch/input/readers.js";
 import { JsonArrayBound } from "../../src/batch/input/json-array.js";
 import { Scratch, expectCairnError, outputsOf } from "./fixtures/engine-helpers.js";
+import { boundFailure, failure, filesUnder, type Failure } from "./fixtures/bound-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -33,8 +34,6 @@ const RUN_LIMIT = workerInputBytes({ maxMemoryBytes: MAX_MEMORY });
 const LIMIT = 1024 * 1024;
 const FN = { code: "export default (x) => (typeof x === 'string' ? x.length : x);" };
 const CHUNK = 64 * 1024;
-
-type Failure = { code: string; message: string; details: unknown };
 
 /** `head`, then `fill` bytes without end (or until `cap` bytes were pulled: then a plain Error, which fails the tests). */
 function endless(head: Buffer, fill: number, pulled: { bytes: number }, cap: number): Readable {
@@ -51,12 +50,6 @@ function endless(head: Buffer, fill: number, pulled: { bytes: number }, cap: num
   return Readable.from(gen(), { objectMode: false });
 }
 
-function failure(err: unknown): Failure {
-  expect(err).toBeInstanceOf(CairnError);
-  const e = err as CairnError;
-  return { code: e.code, message: e.message, details: e.details };
-}
-
 /** The json reader's error for `bytes` (what the run reports when it reads them back), or undefined. */
 async function readerFailure(bytes: Buffer, max: number, display: string, pieces = [bytes]): Promise<Failure | undefined> {
   try {
@@ -65,33 +58,6 @@ async function readerFailure(bytes: Buffer, max: number, display: string, pieces
     return failure(err);
   }
   return undefined;
-}
-
-/** JsonArrayBound over `bytes` in pieces of `sizes` (cycled): its error, or undefined. */
-function boundFailure(bytes: Buffer, sizes: number[], max: number): Failure | undefined {
-  const b = new JsonArrayBound(max, "in");
-  try {
-    for (let p = 0, k = 0; p < bytes.length; k++) {
-      const n = sizes[k % sizes.length] as number;
-      b.push(bytes.subarray(p, p + n));
-      p += n;
-    }
-    b.end();
-  } catch (err) {
-    return failure(err);
-  }
-  return undefined;
-}
-
-function filesUnder(dir: string): Array<[string, number]> {
-  if (!existsSync(dir)) return [];
-  const out: Array<[string, number]> = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else out.push([p, statSync(p).size]);
-  }
-  return out;
 }
 
 /** No temp file is left in the store's tmp/, and no stored object is anywhere near the input's size. */
@@ -169,12 +135,12 @@ describe("json: the copy into the store stops at about the limit", () => {
     expect(bounded).toEqual(unbounded);
     expect(await readerFailure(bytes, LIMIT, path)).toBeUndefined();
     // In pieces that cut elements, the BOM and the whitespace apart.
-    expect(boundFailure(bytes, [1, 2, 7, 65536, 1000003], LIMIT)).toBeUndefined();
+    expect(boundFailure(new JsonArrayBound(LIMIT, "in"), bytes, [1, 2, 7, 65536, 1000003])).toBeUndefined();
     // One byte more in the element: both refuse it, the same way.
     const over = Buffer.from(`[${small.join(",")},"${"y".repeat(LIMIT - 1)}"${" ".repeat(5)},1]`);
     const theirs = await readerFailure(over, LIMIT, "in");
     expect(theirs?.message).toBe(`in:1: element ${small.length}: the element is larger than the record size limit of ${LIMIT} bytes`);
-    expect(boundFailure(over, [65536], LIMIT)).toEqual(theirs);
+    expect(boundFailure(new JsonArrayBound(LIMIT, "in"), over, [65536])).toEqual(theirs);
   });
 
   it("run(): a small array on one line runs as before", async () => {
@@ -202,7 +168,7 @@ describe("JsonArrayBound agrees with the json reader (small limits, any chunking
   it("refuses only inputs the reader refuses; a size error of the reader is the bound's exactly; the bound's error is the reader's unless an earlier element is refused", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(soup, arrays), chunking, async (bytes, sizes) => {
-        const mine = boundFailure(bytes, sizes, MAX);
+        const mine = boundFailure(new JsonArrayBound(MAX, "in"), bytes, sizes);
         const theirs = await readerFailure(bytes, MAX, "in");
         if (theirs === undefined) expect(mine).toBeUndefined();
         else if (theirs.code === ErrorCode.LIMIT_EXCEEDED) expect(mine).toEqual(theirs);
@@ -220,7 +186,7 @@ describe("JsonArrayBound agrees with the json reader (small limits, any chunking
   it("a structure error is raised only once more than the limit has come after the chunk holding it", () => {
     // `]` then a stray byte: the reader's error; 6 more bytes do not raise it, 7 do.
     const expected = { code: ErrorCode.INVALID_INPUT, message: "in:1: invalid JSON: unexpected 'x' after the end of the array", details: { file: "in", line: 1 } };
-    expect(boundFailure(Buffer.from(`[1]x${" ".repeat(MAX)}`), [4, 100], MAX)).toBeUndefined();
-    expect(boundFailure(Buffer.from(`[1]x${" ".repeat(MAX + 1)}`), [4, 100], MAX)).toEqual(expected);
+    expect(boundFailure(new JsonArrayBound(MAX, "in"), Buffer.from(`[1]x${" ".repeat(MAX)}`), [4, 100])).toBeUndefined();
+    expect(boundFailure(new JsonArrayBound(MAX, "in"), Buffer.from(`[1]x${" ".repeat(MAX + 1)}`), [4, 100])).toEqual(expected);
   });
 });

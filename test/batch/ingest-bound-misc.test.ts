@@ -11,43 +11,20 @@
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { CairnError, ErrorCode } from "../../src/core/errors.js";
+import { ErrorCode } from "../../src/core/errors.js";
 import { ingest } from "../../src/batch/ingest.js";
 import { readRecords } from "../../src/batch/input/readers.js";
 import { LineBound } from "../../src/batch/input/line-bound.js";
 import { BomStrip, startsWithBom } from "../../src/batch/input/utf8.js";
 import { Scratch, expectCairnError } from "./fixtures/engine-helpers.js";
+import { boundFailure, failure, type Failure } from "./fixtures/bound-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
 
-type Failure = { code: string; message: string; details: unknown };
-
-function failure(err: unknown): Failure {
-  expect(err).toBeInstanceOf(CairnError);
-  const e = err as CairnError;
-  return { code: e.code, message: e.message, details: e.details };
-}
-
 async function readerFailure(bytes: Buffer, max: number): Promise<Failure | undefined> {
   try {
     for await (const _ of readRecords("-", { format: "csv", maxRecordBytes: max, displayName: "in" }, Readable.from([bytes]))) void _;
-  } catch (err) {
-    return failure(err);
-  }
-  return undefined;
-}
-
-/** LineBound (csv) over `bytes` in pieces of `sizes` (cycled): its error, or undefined. */
-function boundFailure(bytes: Buffer, sizes: number[], max: number): Failure | undefined {
-  const b = new LineBound(max, "in", "csv");
-  try {
-    for (let p = 0, k = 0; p < bytes.length; k++) {
-      const n = sizes[k % sizes.length] as number;
-      b.push(bytes.subarray(p, p + n));
-      p += n;
-    }
-    b.end();
   } catch (err) {
     return failure(err);
   }
@@ -72,20 +49,20 @@ describe("csv: a line over the limit inside the header is the reader's header er
     it(what, async () => {
       const bytes = Buffer.from(text);
       expect(await readerFailure(bytes, MAX)).toEqual(header(line));
-      for (const sizes of [[bytes.length], [1], [3, 7]]) expect(boundFailure(bytes, sizes, MAX)).toEqual(header(line));
+      for (const sizes of [[bytes.length], [1], [3, 7]]) expect(boundFailure(new LineBound(MAX, "in", "csv"), bytes, sizes)).toEqual(header(line));
     });
   }
 
   it("a line after the header keeps the line's error (the record holding it depends on the quoting)", async () => {
     const bytes = Buffer.from(`a,b\n"x\n${"y".repeat(MAX + 1)}",1\n`);
-    expect(boundFailure(bytes, [4], MAX)).toEqual({
+    expect(boundFailure(new LineBound(MAX, "in", "csv"), bytes, [4])).toEqual({
       code: ErrorCode.LIMIT_EXCEEDED,
       message: `in:3: line is longer than the record size limit of ${MAX} bytes (so is the record holding it)`,
       details: { file: "in", line: 3, limit: MAX },
     });
     expect((await readerFailure(bytes, MAX))?.message).toBe(`in:2: record 0: the record is larger than the record size limit of ${MAX} bytes`);
     // A header of doubled quotes ends at its LF: the next long line is a record's.
-    expect(boundFailure(Buffer.from(`"a""b",c\n${"z".repeat(MAX + 1)}\n`), [5], MAX)?.message).toBe(
+    expect(boundFailure(new LineBound(MAX, "in", "csv"), Buffer.from(`"a""b",c\n${"z".repeat(MAX + 1)}\n`), [5])?.message).toBe(
       `in:2: line is longer than the record size limit of ${MAX} bytes (so is the record holding it)`,
     );
   });
@@ -112,7 +89,7 @@ describe("csv: a line over the limit inside the header is the reader's header er
     const chunking = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
     await fc.assert(
       fc.asyncProperty(input, chunking, async (bytes, sizes) => {
-        const mine = boundFailure(bytes, sizes, 6);
+        const mine = boundFailure(new LineBound(6, "in", "csv"), bytes, sizes);
         const theirs = await readerFailure(bytes, 6);
         if (mine === undefined) return;
         expect(theirs).toBeDefined();

@@ -8,7 +8,7 @@
  * limit; with the run's `--max-memory` hint), the failed put leaves no temp file, and nothing near
  * the line's size is stored. A line exactly at the limit still runs.
  */
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
@@ -21,6 +21,7 @@ import { readRecords } from "../../src/batch/input/readers.js";
 import { LineBound } from "../../src/batch/input/line-bound.js";
 import type { InputFormat } from "../../src/batch/input/types.js";
 import { Scratch, expectCairnError, outputsOf } from "./fixtures/engine-helpers.js";
+import { boundFailure, filesUnder } from "./fixtures/bound-helpers.js";
 
 const scratch = new Scratch();
 afterAll(() => scratch.cleanup());
@@ -56,18 +57,6 @@ async function readerError(format: InputFormat, bytes: Buffer, display: string):
     return err as CairnError;
   }
   throw new Error("the reader accepted the input");
-}
-
-/** Every file under `dir` (recursively) with its size. */
-function filesUnder(dir: string): Array<[string, number]> {
-  if (!existsSync(dir)) return [];
-  const out: Array<[string, number]> = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else out.push([p, statSync(p).size]);
-  }
-  return out;
 }
 
 /** No temp file is left in the store's tmp/, and no stored object is anywhere near the line's size. */
@@ -170,23 +159,6 @@ describe("a line over the limit stops the copy into the store", () => {
   });
 });
 
-/** LineBound over `bytes` in pieces of `sizes` (cycled): its error, or undefined. */
-function boundError(format: "jsonl" | "lines" | "csv", bytes: Buffer, sizes: number[], max: number): { code: string; message: string; details: unknown } | undefined {
-  const b = new LineBound(max, "in", format);
-  try {
-    for (let p = 0, k = 0; p < bytes.length; k++) {
-      const n = sizes[k % sizes.length] as number;
-      b.push(bytes.subarray(p, p + n));
-      p += n;
-    }
-    b.end();
-  } catch (err) {
-    const e = err as CairnError;
-    return { code: e.code, message: e.message, details: e.details };
-  }
-  return undefined;
-}
-
 async function readError(format: InputFormat, bytes: Buffer, max: number): Promise<{ code: string; message: string; details: unknown } | undefined> {
   try {
     for await (const _ of readRecords("-", { format, maxRecordBytes: max, displayName: "in" }, Readable.from([bytes]))) void _;
@@ -207,7 +179,7 @@ describe("LineBound agrees with the readers (small limits, any chunking)", () =>
     it(`${format}: refuses exactly the inputs the reader refuses for a line's size, with the reader's error; nothing the reader accepts`, async () => {
       await fc.assert(
         fc.asyncProperty(input(["1", "2", " ", "\t", "\r", "\n", "\r\n", "é"]), chunking, async (bytes, sizes) => {
-          const mine = boundError(format, bytes, sizes, MAX);
+          const mine = boundFailure(new LineBound(MAX, "in", format), bytes, sizes);
           const theirs = await readError(format, bytes, MAX);
           if (theirs === undefined || theirs.code === ErrorCode.LIMIT_EXCEEDED) expect(mine).toEqual(theirs);
           else if (mine !== undefined) expect(mine.code).toBe(ErrorCode.LIMIT_EXCEEDED); // an earlier error of the reader (invalid JSON)
@@ -220,7 +192,7 @@ describe("LineBound agrees with the readers (small limits, any chunking)", () =>
   it("csv: refuses only what the reader refuses (a line over the limit is in a record over it)", async () => {
     await fc.assert(
       fc.asyncProperty(input(["a", ",", '"', "\r", "\n", "\r\n", '""']), chunking, async (bytes, sizes) => {
-        const mine = boundError("csv", bytes, sizes, MAX);
+        const mine = boundFailure(new LineBound(MAX, "in", "csv"), bytes, sizes);
         const theirs = await readError("csv", bytes, MAX);
         if (mine !== undefined) expect(theirs).toBeDefined();
         if (theirs === undefined) expect(mine).toBeUndefined();
