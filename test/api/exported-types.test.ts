@@ -2,7 +2,8 @@
  * Types that exported functions take or return are exported too, so a caller can name them:
  * `verifyRun`'s options (`VerifyOptions`, package root), `workflow.pgs.recordRun`'s `started`
  * (`workflow.pgs.RecordedInputs`), and an examine report's `deleted` (`ArtifactLoss`, package
- * root, with the other store types). Checked at type level: `npx tsc -p tsconfig.json --noEmit`
+ * root, with the other store types), `workflow.examine.DifferenceKind` and
+ * `workflow.cairn.LogReadLimit`. Checked at type level: `npx tsc -p tsconfig.json --noEmit`
  * (tsc over test/) fails when one of these names is not exported or is not the type the
  * signature uses; the runtime part only says the file was compiled.
  */
@@ -28,6 +29,13 @@ describe("exported parameter types", () => {
     type Deleted = NonNullable<NonNullable<workflow.examine.ExamineReport["store"]>["deleted"]>;
     expectTypeOf<Deleted>().toEqualTypeOf<ArtifactLoss>();
     expectTypeOf<ArtifactLoss>().toEqualTypeOf<"tombstoned" | "collected">();
+    expect(true).toBe(true);
+  });
+
+  it("examine's firstDifferingLine kind and an effect context's log read limit are exported where their functions are", () => {
+    expectTypeOf<NonNullable<ReturnType<typeof workflow.examine.firstDifferingLine>>["kind"]>().toEqualTypeOf<workflow.examine.DifferenceKind>();
+    expectTypeOf<workflow.examine.DifferenceKind>().toEqualTypeOf<"changed_line" | "extra_line" | "missing_line">();
+    expectTypeOf<NonNullable<workflow.cairn.EffectContext["logReadLimit"]>>().toEqualTypeOf<Partial<workflow.cairn.LogReadLimit>>();
     expect(true).toBe(true);
   });
 });

@@ -9,7 +9,7 @@ export { CAIRN_ATOMS, STORE_KINDS, CT_OUTCOMES, atomNamed, atomByRef, operationO
 export type { CtAtom, AtomInputs } from "../atoms/index.js";
 // The CS runtimes a prepared snapshot holds (`PreparedSnapshot.cs`) and what they take and return.
 export type {
-  CsRuntime, CsCall, CsResult, CsRawResult, CsOutcome, CsCapabilityId, EffectContext, EffectRecord, OperationDialect, HandlerRef as CsHandlerRef,
+  CsRuntime, CsCall, CsResult, CsRawResult, CsOutcome, CsCapabilityId, EffectContext, EffectRecord, LogReadLimit, OperationDialect, HandlerRef as CsHandlerRef,
 } from "../effects/types.js";
 export type { CheckedDirs } from "../effects/confine.js";
 export { compileWorkflows, declarationFiles, formatDiagnostic, DECLARATION_EXTENSIONS, type CompileDiagnostic, type CompileResult, type CompiledWorkflowInfo } from "./compile.js";

@@ -124,7 +124,7 @@ export type ChainAnchor = "store" | "summary" | "none";
 export const STORE_COMPARE_PIECE_BYTES = 1024 * 1024;
 
 /** The kind of a first difference between the file and the recorded trace. */
-type DifferenceKind = "changed_line" | "extra_line" | "missing_line";
+export type DifferenceKind = "changed_line" | "extra_line" | "missing_line";
 
 /**
  * Where the file's `bytes` and the recorded trace (read by `reader` in bounded pieces) first
