@@ -5,7 +5,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../src/core/digest.js";
 import { CairnError, ErrorCode } from "../../src/core/errors.js";
@@ -59,6 +59,16 @@ describe("repairTornTail from the package root", () => {
     put("log.jsonl", '{"a": 1}\r\n{"b": 2}\r{"c"');
     expect(rootRepairTornTail(root, "log.jsonl")).toEqual({ path: "log.jsonl", removedBytes: 4, removedDigest: sha256('{"c"'), size: 19 });
     expect(read("log.jsonl")).toBe('{"a": 1}\r\n{"b": 2}\r');
+  });
+
+  it("takes a relative data root against the working directory, as runs and the CLI do (it was refused: not an absolute data root)", () => {
+    put("log.jsonl", '{"a": 1}\n{"b"');
+    const rel = relative(process.cwd(), root);
+    expect(rel.startsWith("/")).toBe(false);
+    expect(rootRepairTornTail(rel, "log.jsonl")).toEqual({ path: "log.jsonl", removedBytes: 4, removedDigest: sha256('{"b"'), size: 9 });
+    expect(read("log.jsonl")).toBe('{"a": 1}\n');
+    // An empty data root is still refused, not read as the working directory.
+    expect(codeOf(() => rootRepairTornTail("", "log.jsonl"))).toMatchObject({ code: ErrorCode.PATH_CONFINEMENT });
   });
 
   it("waits for a lock held elsewhere (E_DATA_ROOT_LOCKED, file untouched); uses a lock the caller holds", () => {

@@ -19,7 +19,7 @@
  * and reported.
  */
 import { closeSync, constants as FS, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { posix } from "node:path";
+import { posix, resolve } from "node:path";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { checkOptions } from "../../store/api-checks.js";
@@ -318,11 +318,15 @@ export function repairTail(dataRoot: string, file: string, opts: RepairTailOptio
 
 /**
  * `repairTail` reporting `TornTailRepair` (the library entry point the refusal names; the
- * package root exports it). `relPath` is relative to `dataRoot` (or absolute inside it).
+ * package root exports it). `relPath` is relative to `dataRoot` (or absolute inside it). A
+ * relative `dataRoot` is resolved against the working directory, as `runPgsWorkflow`,
+ * `runCairnWorkflow` and the CLI's `--data-root` take it (until 2026-11-28 it was refused here
+ * alone: "is not an absolute data root").
  */
 export function repairTornTail(dataRoot: string, relPath: string, opts?: RepairTailOptions): TornTailRepair {
+  const root = typeof dataRoot === "string" && dataRoot.length > 0 ? resolve(dataRoot) : dataRoot; // an empty or non-string one: normalizeDataRoot's refusal
   // The check of every options object of the library: a Map (no own keys) was read as {} until 2026-11-28.
-  const r = repairTail(dataRoot, relPath, checkOptions<RepairTailOptions>(opts, REPAIR_TAIL_OPTION_KEYS, "repairTornTail"));
+  const r = repairTail(root, relPath, checkOptions<RepairTailOptions>(opts, REPAIR_TAIL_OPTION_KEYS, "repairTornTail"));
   return {
     path: r.path,
     removedBytes: r.removedBytes,
