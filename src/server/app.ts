@@ -151,11 +151,13 @@ function shut(server: HttpServer): Promise<void> {
 export function createServer(opts: ServerOptions): CairnServer {
   checkServerOptions(opts); // every member, before the lock (option-checks.ts)
   const workspace = resolve(opts.workspace);
-  if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "--workspace", path: opts.workspace });
+  // Named as the caller passed them (`details.field` the ServerOptions key): `cairn serve` checks
+  // both first, with its own flags (until 2026-11-28 these said "--workspace", "--data-root").
+  if (!isDirectory(workspace)) throw new CairnError(ErrorCode.NOT_FOUND, `workspace ${opts.workspace} is not a directory`, { field: "workspace", path: opts.workspace });
   const dataRoot = resolve(opts.dataRoot ?? join(workspace, DEFAULT_DATA_ROOT_NAME));
   // A data root that exists but cannot hold state is refused at start, named as given (the server
   // used to start and fail every run with 500, ENOTDIR); each run checks it again (the runtimes).
-  checkDataRootHoldsState(dataRoot, opts.dataRoot ?? join(opts.workspace, DEFAULT_DATA_ROOT_NAME), "--data-root");
+  checkDataRootHoldsState(dataRoot, opts.dataRoot ?? join(opts.workspace, DEFAULT_DATA_ROOT_NAME), "dataRoot");
   let snapshot: PreparedSnapshot | undefined;
   if (opts.snapshot !== undefined) {
     const pgsOnly = PGS_ONLY_OPTIONS.filter((k) => opts[k] !== undefined);

@@ -31,8 +31,8 @@ export function serveableSnapshot(sealed: SealedSnapshot): PreparedSnapshot {
   if (lanes.length > 0) {
     throw new CairnError(
       ErrorCode.USAGE,
-      `snapshot ${prepared.digest} has lane-bound steps (${boundedList(lanes, MAX_LISTED_NAMES)}): cairn serve has no execution-plane node to run them; run them with cairn wf run --snapshot … --plane-config`,
-      { reason: PLANE_REQUIRED_REASON, snapshot: prepared.digest, steps: lanes.length },
+      `snapshot ${prepared.digest} has lane-bound steps (${boundedList(lanes, MAX_LISTED_NAMES)}): a server (createServer, cairn serve) has no execution-plane node to run them; run them with cairn wf run --snapshot … --plane-config, or runCairnWorkflowWithPlane`,
+      { field: "snapshot", reason: PLANE_REQUIRED_REASON, snapshot: prepared.digest, steps: lanes.length },
     );
   }
   return prepared;

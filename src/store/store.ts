@@ -205,7 +205,7 @@ export function openStore(options?: OpenStoreOptions): Store {
       throw new CairnError(ErrorCode.STORE_IO, `store path ${root} is not a directory`, { path: root });
     }
     if (readOnly || opts.create === false) {
-      throw new CairnError(ErrorCode.STORE_MISSING, `no Cairn store at ${root} (create one with \`cairn init\`)`, { path: root });
+      throw new CairnError(ErrorCode.STORE_MISSING, `no Cairn store at ${root} (create one with \`cairn init\`, or openStore({ dir, create: true }))`, { path: root });
     }
   }
   let lock: WriterLock | undefined;

@@ -184,7 +184,7 @@ console.log(JSON.stringify(out));
   it("no descriptor left for the thread (Worker initialization failure: EMFILE) is E_STORE_IO saying so, not the module's fault", () => {
     const r = startPoolWithoutDescriptors(join(REPO, "src/batch/sandbox/pool.ts"), 0, true);
     expect(r.code).toBe("E_STORE_IO");
-    expect(r.message).toMatch(/^cannot start a worker for module m\.mjs: too many open files \(EMFILE\): raise the limit \(ulimit -n\) or use fewer --workers \(.*EMFILE.*\)$/);
+    expect(r.message).toMatch(/^cannot start a worker for module m\.mjs: too many open files \(EMFILE\): raise the limit \(ulimit -n\) or use fewer workers \(--workers\) \(.*EMFILE.*\)$/);
   });
 
   const built = process.env["CAIRN_TEST_CLI"] === undefined ? join(REPO, "dist/cli/main.js") : process.env["CAIRN_TEST_CLI"];

@@ -46,7 +46,7 @@ describe("resume of an unknown run: the run is reported before --out", () => {
     expect((JSON.parse(j.err) as { error: { code: string } }).error.code).toBe("E_NOT_FOUND");
     // No store at all: that is said (the store is not created by resume).
     const none = cairn(["--store", "nost", "resume", UNKNOWN, "--out", "results"], { cwd: dir });
-    expect([none.status, none.err]).toEqual([1, `cairn: no Cairn store at ${join(dir, "nost")} (create one with \`cairn init\`) [E_STORE_MISSING]\n`]);
+    expect([none.status, none.err]).toEqual([1, `cairn: no Cairn store at ${join(dir, "nost")} (create one with \`cairn init\`, or openStore({ dir, create: true })) [E_STORE_MISSING]\n`]);
     expect(existsSync(join(dir, "nost"))).toBe(false);
     // Argument errors still come first: a malformed run id, `--out -`.
     expect(cairn(["--store", "st", "resume", "zz", "--out", "results"], { cwd: dir }).err).toBe('cairn: malformed run id "zz": expected 16 lowercase hex digits [E_USAGE]\n');

@@ -48,7 +48,7 @@ describe("cairn run: the module and input paths are checked before the store is 
   it("resume on a store that does not exist: E_STORE_MISSING, and no empty store made (a mistyped --store)", () => {
     const dir = workDir();
     const r = cli(dir, ["--store", "typo", "resume", "0123456789abcdef"]);
-    expect([r.status, r.err]).toEqual([1, `cairn: no Cairn store at ${join(dir, "typo")} (create one with \`cairn init\`) [E_STORE_MISSING]\n`]);
+    expect([r.status, r.err]).toEqual([1, `cairn: no Cairn store at ${join(dir, "typo")} (create one with \`cairn init\`, or openStore({ dir, create: true })) [E_STORE_MISSING]\n`]);
     expect(readdirSync(dir)).toEqual(["id.mjs"]);
   });
 

@@ -209,7 +209,7 @@ describe("cairn serve --snapshot", () => {
     expect(cairn(["wf", "compile", "lane.json", "--out", "lane-snap.json"], { cwd }).status).toBe(0);
     const bound = cairn(["serve", "--port", "0", "--snapshot", "lane-snap.json"], { cwd });
     expect(bound.status).toBe(2);
-    expect(bound.err).toMatch(/has lane-bound steps \(test::WF_LANE_V0 start\/up\): cairn serve has no execution-plane node to run them; .* \[E_USAGE\]/);
+    expect(bound.err).toMatch(/has lane-bound steps \(test::WF_LANE_V0 start\/up\): a server \(createServer, cairn serve\) has no execution-plane node to run them; .* \[E_USAGE\]/);
 
     const noStore = cairn(["serve", "--port", "0", "--snapshot", digest], { cwd });
     expect(noStore.status).toBe(2);

@@ -244,9 +244,9 @@ describe("start-up over a Cairn snapshot", () => {
     const dir = tempDir("cairn-serve-");
     const e = cairnErrorOf(() => createServer({ snapshot: snap, workspace: dir }));
     expect(e.code).toBe(ErrorCode.USAGE);
-    expect(e.details).toMatchObject({ reason: PLANE_REQUIRED_REASON, snapshot: snap.digest, steps: 1 });
+    expect(e.details).toMatchObject({ field: "snapshot", reason: PLANE_REQUIRED_REASON, snapshot: snap.digest, steps: 1 });
     expect(e.message).toBe(
-      `snapshot ${snap.digest} has lane-bound steps (test::WF_LANE_V0 start/up): cairn serve has no execution-plane node to run them; run them with cairn wf run --snapshot … --plane-config`,
+      `snapshot ${snap.digest} has lane-bound steps (test::WF_LANE_V0 start/up): a server (createServer, cairn serve) has no execution-plane node to run them; run them with cairn wf run --snapshot … --plane-config, or runCairnWorkflowWithPlane`,
     );
     expect(await tryLockElsewhere(join(dir, "data"), 0)).toEqual({ ok: true });
   });

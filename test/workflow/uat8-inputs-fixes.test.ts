@@ -87,7 +87,7 @@ describe("a data root that cannot hold the workflows' state", () => {
 });
 
 describe("a file given as a snapshot that is none", () => {
-  const HINT = (f: string): string => `: it is a Cairn workflow declaration (cairn: cairn.workflow/v1), not compiler output; compile it first: cairn wf compile ${f} --out <snapshot>`;
+  const HINT = (f: string): string => `: it is a Cairn workflow declaration (cairn: cairn.workflow/v1), not compiler output; compile it first: cairn wf compile ${f} --out <snapshot>, or compileWorkflows`;
 
   it("a JSON declaration (not canonical) is said to be no sealed snapshot, with the compile command", () => {
     const dir = writeTree({ "cyc.json": JSON.stringify(baseDecl(), null, 2) });

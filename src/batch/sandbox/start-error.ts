@@ -7,12 +7,19 @@
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { describeUncaught } from "../records.js";
 
-/** What to do about an OS resource error of a worker start or import (Cairn's files, the thread: not the module's fault). */
+/** The run config keys a hint names, each with the CLI's flag beside it (as api-checks.ts names idField). */
+const WORKERS = "workers (--workers)";
+const MAX_MEMORY = "maxMemoryBytes (--max-memory)";
+/**
+ * What to do about an OS resource error of a worker start or import (Cairn's files, the thread:
+ * not the module's fault). Until 2026-11-28 the hints named only the CLI's flags ("use fewer
+ * --workers or a lower --max-memory"), which a library caller of `run` never passed.
+ */
 const RESOURCE_HINTS: Readonly<Record<string, string>> = {
-  EMFILE: "too many open files (EMFILE): raise the limit (ulimit -n) or use fewer --workers",
-  ENFILE: "too many open files in the system (ENFILE): raise the system's limit or use fewer --workers",
-  ENOMEM: "out of memory (ENOMEM): use fewer --workers or a lower --max-memory",
-  EAGAIN: "cannot start another thread (EAGAIN): the system's thread or memory limit was hit; use fewer --workers",
+  EMFILE: `too many open files (EMFILE): raise the limit (ulimit -n) or use fewer ${WORKERS}`,
+  ENFILE: `too many open files in the system (ENFILE): raise the system's limit or use fewer ${WORKERS}`,
+  ENOMEM: `out of memory (ENOMEM): use fewer ${WORKERS} or a lower ${MAX_MEMORY}`,
+  EAGAIN: `cannot start another thread (EAGAIN): the system's thread or memory limit was hit; use fewer ${WORKERS}`,
 };
 /** Node's text of an fs error of each errno (libuv's message), as a worker's report of an import failure carries it. */
 const RESOURCE_TEXT = /\b(?:(EMFILE): too many open files|(ENFILE): file table overflow|(ENOMEM): not enough memory),/;

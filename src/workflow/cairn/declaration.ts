@@ -92,7 +92,8 @@ export interface WorkflowDecl {
  * spelling is kept (it names the file in diagnostics).
  */
 export function declarationFiles(inputs: readonly string[]): string[] {
-  if (inputs.length === 0) throw new CairnError(ErrorCode.USAGE, "wf compile needs at least one declaration file or directory");
+  // Named as the caller passed it (until 2026-11-28 "wf compile needs …": the CLI's <paths...> is required, so only a library caller meets it).
+  if (inputs.length === 0) throw new CairnError(ErrorCode.USAGE, "inputs must name at least one declaration file or directory, got none", { field: "inputs" });
   const out: string[] = [];
   for (const p of inputs) {
     let st;

@@ -154,12 +154,16 @@ export interface CairnRunResult extends PgsRunResult {
   exit: { name: string; reason: string } | null;
 }
 
-/** The workflow `name` of a snapshot (or its only workflow). */
+/**
+ * The workflow `name` of a snapshot (or its only workflow). A snapshot of several and no name is
+ * E_USAGE naming the `workflow` option (`details.field`), the CLI's `--wf` beside it (until
+ * 2026-11-28 only "--wf").
+ */
 export function selectWorkflow(snap: PreparedSnapshot, name: string | undefined): [string, SnapshotWorkflow] {
   const wfs = snap.sealed.content.workflows;
   if (name === undefined) {
     const keys = Object.keys(wfs);
-    if (keys.length !== 1) throw new CairnError(ErrorCode.USAGE, `the snapshot holds ${keys.length} workflows (${keys.join(", ")}): name one with --wf`, { field: "--wf" });
+    if (keys.length !== 1) throw new CairnError(ErrorCode.USAGE, `the snapshot holds ${keys.length} workflows (${keys.join(", ")}): name one with workflow (--wf)`, { field: "workflow" });
     return [keys[0] as string, wfs[keys[0] as string] as SnapshotWorkflow];
   }
   if (!Object.prototype.hasOwnProperty.call(wfs, name)) throw new CairnError(ErrorCode.NOT_FOUND, `workflow ${name} is not in snapshot ${snap.digest} (it holds: ${Object.keys(wfs).join(", ")})`, { workflow: name });

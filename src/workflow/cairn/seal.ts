@@ -266,8 +266,8 @@ function checkStructure(content: unknown): SnapshotContent {
 /** `<shown> is not a sealed Cairn snapshot (<format>)`: the start of every message for a file that is none. */
 const notSealed = (shown: string): string => `${shown} is not a sealed Cairn snapshot (${SNAPSHOT_FILE_FORMAT})`;
 
-/** What to do with a Cairn declaration given as a snapshot. */
-const compileFirst = (shown: string): string => `: it is a Cairn workflow declaration (cairn: ${CAIRN_WORKFLOW_FORMAT}), not compiler output; compile it first: cairn wf compile ${shown} --out <snapshot>`;
+/** What to do with a Cairn declaration given as a snapshot: the CLI's command, or the library's (until 2026-11-28 the command only). */
+const compileFirst = (shown: string): string => `: it is a Cairn workflow declaration (cairn: ${CAIRN_WORKFLOW_FORMAT}), not compiler output; compile it first: cairn wf compile ${shown} --out <snapshot>, or compileWorkflows`;
 
 /**
  * A YAML (or BOM-led JSON) declaration's marker line, `cairn: cairn.workflow/v1` at the top

@@ -57,10 +57,14 @@ export interface WorkflowName {
   code: string;
 }
 
-/** Splits `<domain>::<CODE>`; domain = before the first `::`, code = after the last. */
+/**
+ * Splits `<domain>::<CODE>`; domain = before the first `::`, code = after the last. A malformed
+ * name is E_INVALID_INPUT with `details.field` "workflow", the `runPgsWorkflow` option it comes
+ * from (until 2026-11-28 "--wf", the CLI's flag; the message names the value only).
+ */
 export function parseWorkflowFqdn(fqdn: string): WorkflowName {
   const first = fqdn.indexOf("::");
-  if (first < 0) throw new CairnError(ErrorCode.INVALID_INPUT, `Invalid WF FQDN (expected <domain>::<CODE>): '${fqdn}'`, { field: "--wf", value: fqdn });
+  if (first < 0) throw new CairnError(ErrorCode.INVALID_INPUT, `Invalid WF FQDN (expected <domain>::<CODE>): '${fqdn}'`, { field: "workflow", value: fqdn });
   const domain = fqdn.slice(0, first);
   const code = fqdn.slice(fqdn.lastIndexOf("::") + 2);
   for (const [what, v] of [["domain", domain], ["code", code]] as const) {
@@ -68,7 +72,7 @@ export function parseWorkflowFqdn(fqdn: string): WorkflowName {
       throw new CairnError(
         ErrorCode.INVALID_INPUT,
         `Invalid WF FQDN '${fqdn}': the ${what} ${JSON.stringify(v)} must be 1..${MAX_SEGMENT_CHARS} characters of A-Z a-z 0-9 _ . - (not starting with . or -)`,
-        { field: "--wf", value: fqdn },
+        { field: "workflow", value: fqdn },
       );
     }
   }
