@@ -15,6 +15,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
+import { run } from "../src/batch/engine.js";
+import { CairnError } from "../src/core/errors.js";
 import { startError } from "../src/batch/sandbox/start-error.js";
 import { createServer } from "../src/server/index.js";
 import { openStore } from "../src/store/store.js";
@@ -119,6 +121,21 @@ describe("a remedy that is a command names the library's call beside it", () => 
     const dir = writeTree({ "wf.yaml": stringify(baseDecl()) });
     const e = cairnErrorOf(() => loadSealedFile(join(dir, "wf.yaml")));
     expect(e.message).toMatch(/compile it first: cairn wf compile \S+wf\.yaml --out <snapshot>, or compileWorkflows$/);
+  });
+});
+
+describe("run() of a directory in a text format: format \"files\" (--format files)", () => {
+  it("names the run config key and value, the flag beside them (it said only `use --format files`)", async () => {
+    const dir = tempDir();
+    const store = openStore({ dir: join(dir, "store"), create: true });
+    try {
+      const e: unknown = await run(store, dir, { code: "export default (x) => x;", name: "f.mjs" }, { format: "jsonl" }).then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(CairnError);
+      if (!(e instanceof CairnError)) return;
+      expect([e.code, e.message]).toEqual(["E_INVALID_INPUT", `input ${dir} is a directory; use format "files" (--format files)`]);
+    } finally {
+      store.close();
+    }
   });
 });
 

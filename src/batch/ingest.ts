@@ -10,11 +10,13 @@
  *   Buffer/Uint8Array is E_USAGE (it would iterate as one number per byte).
  *
  * The record size limit (`maxRecordBytes`, the run's `workerInputBytes`) is applied while the
- * bytes are stored: for jsonl, lines (and an in-memory dataset) and csv a line over the limit
- * (input/line-bound.ts), for json an element over it (input/json-array.ts JsonArrayBound, the
- * reader's scanner measuring), stops the copy with E_LIMIT_EXCEEDED (for jsonl, lines, json and
- * a csv header the reader's own error), so an input without a newline (`--input /dev/zero`)
- * or an endless json element cannot grow the store without end; a json input the reader
+ * bytes are stored: for jsonl, lines (and an in-memory dataset) a line over the limit
+ * (input/line-bound.ts), for csv a record over it, header included, line breaks inside quoted
+ * fields included (input/csv-bound.ts, by the reader's own scan, input/csv-span.ts), for json an
+ * element over it (input/json-array.ts JsonArrayBound, the reader's scanner measuring), stops
+ * the copy with E_LIMIT_EXCEEDED and the reader's own error, so an input without a newline
+ * (`--input /dev/zero`), a csv quoted field left open over endless short lines or an endless
+ * json element cannot grow the store without end; a json input the reader
  * refuses at a byte (`/dev/zero`: not a JSON array) stops the copy with that error once more
  * than the limit has come after it. The failed put leaves no temp file. A files input refuses a
  * file over MAX_RECORD_BYTES before reading it (input/files.ts).
@@ -148,7 +150,7 @@ export async function ingest(
     } catch (err) {
       throw inputIoError(err, display);
     }
-    if (st.isDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `input ${dataset} is a directory; use --format files`, { path: dataset });
+    if (st.isDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `input ${dataset} is a directory; use format "files" (--format files)`, { path: dataset });
     // Opened when the put starts reading it: an open error surfaces from the put (readInput).
     src = createReadStream(dataset);
   }
@@ -163,7 +165,8 @@ export async function ingest(
  * the put then stores nothing. An error of the source (the file's open, which happens when the stream
  * starts, or a read) becomes the readers' input error (inputIoError), whether the ingest runs
  * beside the module's bundling or after it. With `bound`, each chunk is measured before it is
- * stored: a line (a `json` element) over the record size limit stops the put with its size error.
+ * stored: a line (a `csv` record, a `json` element) over the record size limit stops the put with
+ * its size error.
  */
 async function* readInput(src: AsyncIterable<Uint8Array>, display: string, signal: AbortSignal | undefined, bound: LineBound | JsonArrayBound | undefined): AsyncGenerator<Uint8Array> {
   try {

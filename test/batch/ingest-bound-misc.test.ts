@@ -3,7 +3,7 @@
  * csv.ts csvHeaderTooLargeError): before, a header line over the limit was reported as
  * `line is longer than the record size limit of N bytes (so is the record holding it)`, though
  * the header is not a record; now it is the reader's own error (`header: the header is larger
- * than …`, at the line where the header starts). A line after the header keeps the line's error.
+ * than …`, at the line where the header starts). A line after the header gets the reader's error for the record holding it (csv-bound.ts).
  *
  * And one BOM rule (utf8.ts BomStrip) for the readers (source.ts inputChunks) and the ingest's
  * bounds: a leading BOM, however the chunks cut it, is removed once.
@@ -53,17 +53,18 @@ describe("csv: a line over the limit inside the header is the reader's header er
     });
   }
 
-  it("a line after the header keeps the line's error (the record holding it depends on the quoting)", async () => {
+  it("a long line after the header gets the reader's error for the record holding it, at the line where that record starts", async () => {
     const bytes = Buffer.from(`a,b\n"x\n${"y".repeat(MAX + 1)}",1\n`);
-    expect(boundFailure(new LineBound(MAX, "in", "csv"), bytes, [4])).toEqual({
+    const record: Failure = {
       code: ErrorCode.LIMIT_EXCEEDED,
-      message: `in:3: line is longer than the record size limit of ${MAX} bytes (so is the record holding it)`,
-      details: { file: "in", line: 3, limit: MAX },
-    });
-    expect((await readerFailure(bytes, MAX))?.message).toBe(`in:2: record 0: the record is larger than the record size limit of ${MAX} bytes`);
+      message: `in:2: record 0: the record is larger than the record size limit of ${MAX} bytes`,
+      details: { file: "in", line: 2, limit: MAX, index: 0 },
+    };
+    expect(boundFailure(new LineBound(MAX, "in", "csv"), bytes, [4])).toEqual(record);
+    expect(await readerFailure(bytes, MAX)).toEqual(record);
     // A header of doubled quotes ends at its LF: the next long line is a record's.
     expect(boundFailure(new LineBound(MAX, "in", "csv"), Buffer.from(`"a""b",c\n${"z".repeat(MAX + 1)}\n`), [5])?.message).toBe(
-      `in:2: line is longer than the record size limit of ${MAX} bytes (so is the record holding it)`,
+      `in:2: record 0: the record is larger than the record size limit of ${MAX} bytes`,
     );
   });
 

@@ -94,13 +94,13 @@ describe("a line over the limit stops the copy into the store", () => {
     });
   }
 
-  it("csv: an endless stdin without a newline is E_LIMIT_EXCEEDED naming the line (the reader refuses it too), leaving no temp file", async () => {
+  it("csv: an endless stdin without a newline is E_LIMIT_EXCEEDED with the reader's error for the record holding it, leaving no temp file", async () => {
     const { store, dir } = scratch.store();
     const pulled = { bytes: 0 };
     const head = 'a,b\n1,"x\ny"\n';
     const e = await expectCairnError(run(store, "-", FN, { format: "csv", workers: 1, maxMemoryBytes: MAX_MEMORY }, { stdin: endless(head, pulled) }), ErrorCode.LIMIT_EXCEEDED);
-    expect(e.message.startsWith(`<stdin>:4: line is longer than the record size limit of ${LIMIT} bytes (so is the record holding it) `)).toBe(true);
-    expect(e.details).toEqual({ file: "<stdin>", line: 4, limit: LIMIT });
+    expect(e.message.startsWith(`<stdin>:4: record 1: the record is larger than the record size limit of ${LIMIT} bytes `)).toBe(true);
+    expect(e.details).toEqual({ file: "<stdin>", line: 4, limit: LIMIT, index: 1 });
     expect(pulled.bytes).toBeLessThan(LIMIT + 1024 * 1024);
     const reader = await readerError("csv", Buffer.concat([Buffer.from(head), Buffer.alloc(LIMIT + 2, "a")]), "<stdin>");
     expect([reader.code, reader.message]).toEqual([ErrorCode.LIMIT_EXCEEDED, `<stdin>:4: record 1: the record is larger than the record size limit of ${LIMIT} bytes`]);

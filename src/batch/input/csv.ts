@@ -269,7 +269,7 @@ export async function* readCsv(
   /** A line over the limit: the record (or header) holding it is over the limit. */
   function tooLongError(where: RecordLocation & { inHeader: boolean }): CairnError {
     if (where.inHeader) return csvHeaderTooLargeError(display, where.line, maxRecordBytes);
-    return lineError(where, ErrorCode.LIMIT_EXCEEDED, tooLargeText("record", maxRecordBytes), { limit: maxRecordBytes });
+    return csvRecordTooLargeError(display, where.line, where.index, maxRecordBytes);
   }
 
   try {
@@ -303,22 +303,21 @@ export async function* readCsv(
 }
 
 /**
- * A physical line over the limit after the header, found before the input is parsed
- * (line-bound.ts, while it is stored): the record holding it is over the limit too, but which
- * record that is (and on which line it starts) depends on the quoting before it, which only the
- * parser knows. A line inside the header gets the header's error (csvHeaderTooLargeError).
+ * The record with 0-based `index`, starting at `line`, is over the limit: the reader's error
+ * (tooLongError), which csv-bound.ts gives too while the input is stored.
  */
-export function csvLineTooLongError(display: string, line: number, limit: number): CairnError {
-  return new CairnError(
-    ErrorCode.LIMIT_EXCEEDED,
-    `${display}:${line}: line is longer than the record size limit of ${limit} bytes (so is the record holding it)`,
-    { file: display, line, limit },
-  );
+export function csvRecordTooLargeError(display: string, line: number, index: number, limit: number): CairnError {
+  return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: record ${index}: ${tooLargeText("record", limit)}`, {
+    file: display,
+    line,
+    limit,
+    index,
+  });
 }
 
 /**
  * The header, starting at `line`, is over the limit: the reader's error (tooLongError), which
- * line-bound.ts gives too for a line inside the header (the header is not a record: no index).
+ * csv-bound.ts gives too while the input is stored (the header is not a record: no index).
  */
 export function csvHeaderTooLargeError(display: string, line: number, limit: number): CairnError {
   return new CairnError(ErrorCode.LIMIT_EXCEEDED, `${display}:${line}: header: ${tooLargeText("header", limit)}`, {
