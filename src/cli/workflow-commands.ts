@@ -23,7 +23,7 @@ import { REPAIR_TAIL_COMMAND } from "../workflow/effects/jsonl.js";
 import { repairCommandFor, tornFileNote, tornFilesOf, type TornFile } from "../workflow/effects/torn-files.js";
 import { DATA_ROOT_ENV, DEFAULT_DATA_ROOT_NAME, MAX_PAYLOAD_BYTES, WORKSPACE_ENV } from "../workflow/pgs/constants.js";
 import { prettyPy } from "../workflow/pgs/pyjson.js";
-import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFile, runPgsWorkflow, type PayloadParseOptions, type PgsRunResult } from "../workflow/pgs/run.js";
+import { parsePayloadBytes, parseWorkflowFqdn, readPayloadFileAs, runPgsWorkflow, type PayloadParseOptions, type PgsRunResult } from "../workflow/pgs/run.js";
 import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
@@ -92,12 +92,15 @@ Notes:
   Exit status: 0 for a terminal SUCCESS or ALREADY_EXISTS, 1 for any other status or an
   error, 2 on a usage error.`;
 
+/** \`details.field\` of every payload refusal of \`wf run\`: the flag (the library names its argument). */
+const PAYLOAD_FLAG = "--payload";
+
 /**
- * The payload JSON object of \`--payload\`: a file (\`readPayloadFile\`, pgs/run.ts), or stdin for
- * \`-\` (\`readPayloadStdin\`).
+ * The payload JSON object of \`--payload\`: a file (\`readPayloadFile\`'s checks, pgs/run.ts), or
+ * stdin for \`-\` (\`readPayloadStdin\`); either way a refusal's \`details.field\` is the flag.
  */
 async function readPayloadArg(payload: string, opts: PayloadParseOptions = {}): Promise<PyObject> {
-  return payload === "-" ? readPayloadStdin(opts) : readPayloadFile(payload, opts);
+  return payload === "-" ? readPayloadStdin(opts) : readPayloadFileAs(payload, PAYLOAD_FLAG, opts);
 }
 
 /**
@@ -108,18 +111,18 @@ async function readPayloadArg(payload: string, opts: PayloadParseOptions = {}): 
  */
 async function readPayloadStdin(opts: PayloadParseOptions): Promise<PyObject> {
   const name = STDIN_NAME;
-  if (stdinIsDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload ${name} is a directory (stdin redirected from a directory)`, { field: "--payload", path: name });
+  if (stdinIsDirectory()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload ${name} is a directory (stdin redirected from a directory)`, { field: PAYLOAD_FLAG, path: name });
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer | string>) {
     const b = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
     size += b.length;
     if (size > MAX_PAYLOAD_BYTES) {
-      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload ${name} is more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { field: "--payload", path: name });
+      throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload ${name} is more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { field: PAYLOAD_FLAG, path: name });
     }
     chunks.push(b);
   }
-  return parsePayloadBytes(Buffer.concat(chunks, size), name, opts); // the checks and messages of a payload file
+  return parsePayloadBytes(Buffer.concat(chunks, size), name, opts, PAYLOAD_FLAG); // the checks and messages of a payload file
 }
 
 /** `doc` with its `tornFiles` member (`[{path, offset, bytes, repair}]`) when there are torn files. */

@@ -81,7 +81,7 @@ describe("F4: a payload nested too deep names the file, the line and column, the
     expect(e.message).toBe(
       `Payload file is nested deeper than 256 levels: line 2, column ${8 + 255} opens level 257, at $["x"]["y"]${"[0]".repeat(10)}… (deep.json)`,
     );
-    expect(e.details).toMatchObject({ field: "--payload", path: "deep.json", reason: "payload_too_deep", limit: 256, line: 2, column: 263 });
+    expect(e.details).toMatchObject({ field: "payload", path: "deep.json", reason: "payload_too_deep", limit: 256, line: 2, column: 263 });
     // Columns count code points (as the payload's JSON errors do).
     const astral = cairnErrorOf(() => parsePayloadBytes(Buffer.from(`{"\u{1F600}": ${"[".repeat(256)}${"]".repeat(256)}}`), "<stdin>"));
     expect(astral.message).toMatch(/: line 1, column 262 opens level 257, at \$\["\u{1F600}"\](\[0\]){11}… \(<stdin>\)$/u);

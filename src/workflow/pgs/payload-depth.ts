@@ -26,12 +26,13 @@ function memberText(path: readonly (string | number)[]): string {
 /**
  * E_INVALID_INPUT (`payload_too_deep`) when `payload`, parsed from `text`, nests deeper than
  * `MAX_PAYLOAD_DEPTH`; the message names `name` and where the text first goes past the limit
- * (columns in code points, as the payload's JSON errors count them).
+ * (columns in code points, as the payload's JSON errors count them), `details.field` is `field`
+ * (what the caller of `parsePayloadBytes` passed: "payload", "path", the CLI's "--payload").
  */
-export function checkPayloadTextDepth(payload: PyValue, text: string, name: string): void {
+export function checkPayloadTextDepth(payload: PyValue, text: string, name: string, field: string): void {
   if (nestingDepth(payload, MAX_PAYLOAD_DEPTH) <= MAX_PAYLOAD_DEPTH) return;
   const deep = jsonTextTooDeep(text, MAX_PAYLOAD_DEPTH);
-  const base = { field: "--payload", path: name, reason: PAYLOAD_TOO_DEEP_REASON, limit: MAX_PAYLOAD_DEPTH };
+  const base = { field, path: name, reason: PAYLOAD_TOO_DEEP_REASON, limit: MAX_PAYLOAD_DEPTH };
   if (deep === null) {
     // Not reached: the text nests at least as deep as the value parsed from it.
     throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is nested deeper than ${MAX_PAYLOAD_DEPTH} levels (${name})`, base);

@@ -79,20 +79,31 @@ export function parseWorkflowFqdn(fqdn: string): WorkflowName {
   return { fqdn, domain, code };
 }
 
-/** Reads a payload file (A.12 step 4); it must hold a JSON object. */
+/**
+ * Reads a payload file (A.12 step 4); it must hold a JSON object. Its refusals name the argument,
+ * `details.field` "path" (and the file, `details.path`).
+ */
 export function readPayloadFile(path: string, opts: PayloadParseOptions = {}): PyObject {
+  return readPayloadFileAs(path, "path", opts);
+}
+
+/**
+ * `readPayloadFile` with its refusals' `details.field` = `field`: the CLI's `--payload FILE`
+ * passes its flag (cli/workflow-commands.ts). Not part of the library API (pgs/index.ts).
+ */
+export function readPayloadFileAs(path: string, field: string, opts: PayloadParseOptions = {}): PyObject {
   checkPathArgument("readPayloadFile", "path", path);
   let size: number;
   try {
     const st = statSync(path);
-    if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${path} is not a regular file`, { field: "--payload", path });
+    if (!st.isFile()) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${path} is not a regular file`, { field, path });
     size = st.size;
   } catch (err) {
     if (err instanceof CairnError) throw err;
-    throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field: "--payload", path });
+    throw new CairnError(ErrorCode.NOT_FOUND, `Payload file not found: ${path}`, { field, path });
   }
-  if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { path });
-  return parsePayloadBytes(readFileSync(path), path, opts);
+  if (size > MAX_PAYLOAD_BYTES) throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `Payload file ${path} is ${size} bytes, more than the ${MAX_PAYLOAD_BYTES}-byte limit`, { field, path });
+  return parsePayloadBytes(readFileSync(path), path, opts, field);
 }
 
 export interface PayloadParseOptions {
@@ -108,12 +119,15 @@ export interface PayloadParseOptions {
 /**
  * A payload's bytes (at most MAX_PAYLOAD_BYTES, the caller's check) as its JSON object, `name`
  * naming it in messages (its path, or `<stdin>`): strict UTF-8 (the line of the first invalid
- * byte), JSON (line and column), a JSON object.
+ * byte), JSON (line and column), a JSON object. Each refusal's `details.field` is `field`: by
+ * default "payload" (the bytes are the payload, whatever their source; `runPgsWorkflow` and the
+ * lone-surrogate check name a refused payload so too), "path" from `readPayloadFile`, the CLI's
+ * "--payload" from `wf run --payload`.
  */
-export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadParseOptions = {}): PyObject {
+export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadParseOptions = {}, field = "payload"): PyObject {
   const decoded = strictUtf8(bytes);
   if ("invalidLine" in decoded) {
-    throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${name})`, { field: "--payload", path: name, line: decoded.invalidLine });
+    throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid UTF-8 (line ${decoded.invalidLine}) (${name})`, { field, path: name, line: decoded.invalidLine });
   }
   let v;
   try {
@@ -121,12 +135,12 @@ export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadPars
   } catch (err) {
     if (err instanceof CairnError) {
       const why = err.message.startsWith(`${name} is not valid JSON: `) ? err.message.slice(`${name} is not valid JSON: `.length) : err.message;
-      throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid JSON: ${why} (${name})`, { ...err.details, field: "--payload" });
+      throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file is not valid JSON: ${why} (${name})`, { ...err.details, field });
     }
     throw err;
   }
-  if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${name} must hold a JSON object`, { field: "--payload", path: name });
-  checkPayloadTextDepth(v, decoded.text, name);
+  if (!(v instanceof Map)) throw new CairnError(ErrorCode.INVALID_INPUT, `Payload file ${name} must hold a JSON object`, { field, path: name });
+  checkPayloadTextDepth(v, decoded.text, name, field);
   if (opts.uniqueKeys === true) {
     const dup = duplicateJsonKey(decoded.text);
     if (dup !== null) {
@@ -136,7 +150,7 @@ export function parsePayloadBytes(bytes: Buffer, name: string, opts: PayloadPars
       throw new CairnError(
         ErrorCode.INVALID_INPUT,
         `Payload file has a member written twice: ${echoedJson(dup.key)} at line ${at.line}, column ${at.column} (first at line ${first.line}, column ${first.column}): a sealed snapshot's payload must name each member once (${name})`,
-        { field: "--payload", path: name, key: dup.key, line: at.line, column: at.column },
+        { field, path: name, key: dup.key, line: at.line, column: at.column },
       );
     }
   }
