@@ -27,7 +27,7 @@ export {
 // Batch runs (PLEX).
 export { run, resume, streamOutputs, type ExecutionResult, type OutputRecord, type Progress, type RunHooks } from "./batch/engine.js";
 export { verifyRun, replay, type VerifyReport, type VerifyProblem, type VerifyNote, type ReplayResult } from "./batch/verify.js";
-export type { VerifyOptions } from "./batch/api-checks.js";
+export type { ReplayOptions, VerifyOptions } from "./batch/api-checks.js";
 export { normalizeConfig, parseSize, type RunConfig, type RunConfigInput } from "./batch/config.js";
 export type { Manifest, ManifestPulse, Counts } from "./batch/manifest.js";
 export type { AttemptLog } from "./batch/pulse.js";

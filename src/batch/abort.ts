@@ -1,25 +1,127 @@
 /**
- * Stopping a batch run from outside: `RunHooks.signal` (an AbortSignal). The engine checks it
+ * Stopping a batch call from outside with an AbortSignal: `run`/`resume` (`RunHooks.signal`),
+ * `verifyRun` (`VerifyOptions.signal`) and `replay` (`ReplayOptions.signal`). The engine checks it
  * between input chunks, pulses and merge chunks, races ingest's reads of the dataset source
  * against it (`abortable`), and ends the run with E_INTERRUPTED, the code
- * of a run the CLI ends on SIGINT/SIGTERM/SIGHUP (ARCHITECTURE §10.1, §10.16).
+ * of a run the CLI ends on SIGINT/SIGTERM/SIGHUP (ARCHITECTURE §10.1, §10.16). Verify and replay
+ * check it between pulses and race the re-execution of user code against it (`untilAborted`):
+ * an abort terminates their worker threads at once (they commit nothing, so nothing is kept).
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 
-/** `hooks.signal` must be an AbortSignal when given (a typo'd option would otherwise never stop anything). */
-export function checkSignal(signal: unknown): void {
+/**
+ * `signal` must be an AbortSignal when given (a typo'd option would otherwise never stop
+ * anything): E_USAGE naming it as `name` says it (`hooks.signal`, `signal`), field `signal`.
+ */
+export function checkSignal(signal: unknown, name = "hooks.signal"): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new CairnError(ErrorCode.USAGE, `hooks.signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`, { field: "signal" });
+    throw new CairnError(ErrorCode.USAGE, `${name} must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`, { field: "signal" });
   }
+}
+
+/**
+ * The E_INTERRUPTED of an aborted `signal`: `<what>: <reason>` (the reason's message when it is
+ * an Error), the reason as its `cause`.
+ */
+export function abortedError(signal: AbortSignal, what: string, details: Record<string, unknown> = {}): CairnError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return new CairnError(ErrorCode.INTERRUPTED, `${what}: ${why}`, details, { cause: reason });
 }
 
 /** E_INTERRUPTED once `signal` is aborted, naming the run to resume when its id is known. */
 export function throwIfAborted(signal: AbortSignal | undefined, runId: string | undefined): void {
   if (signal?.aborted !== true) return;
-  const reason: unknown = signal.reason;
-  const why = reason instanceof Error ? reason.message : String(reason);
   const where = runId === undefined ? "before its plan was recorded" : `run ${runId}: committed pulses are kept, resume it`;
-  throw new CairnError(ErrorCode.INTERRUPTED, `run aborted (${where}): ${why}`, runId === undefined ? {} : { runId }, { cause: reason });
+  throw abortedError(signal, `run aborted (${where})`, runId === undefined ? {} : { runId });
+}
+
+/**
+ * `work` (a promise of worker threads running user code), or — as soon as `signal` aborts
+ * first, also when it already has — `stop()` awaited (which terminates those threads: a pool's
+ * `close()`) and then the rejection `error()` gives. `work`'s own later settling is then ignored
+ * (never an unhandled rejection). Without a signal it is `work`. The abort listener is removed
+ * once either settles. For work that must not be left running on an abort (verify's and
+ * replay's re-executions); a run's pulses instead finish and commit (the engine).
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, stop: () => Promise<void>, error: () => unknown): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      const fail = (): void => reject(error());
+      stop().then(fail, fail);
+    };
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        if (done) return;
+        done = true;
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        if (done) return;
+        done = true;
+        reject(err);
+      },
+    );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** How long synchronous checks may run between two turns of the event loop while a signal is given (`AbortPoint.pause`). */
+export const ABORT_PAUSE_MS = 20;
+
+/**
+ * Where a call that only reads (verify, replay) stops on its signal: `check()` throws `error()`
+ * once aborted; `pause()` also lets the event loop turn (a `setImmediate`, at most every
+ * ABORT_PAUSE_MS) so that an abort from a timer or a signal handler is seen between pulses of
+ * checks that are otherwise synchronous; `race(work, stop)` is `untilAborted`. Without a signal
+ * every one is a no-op. `what` and `details` word the E_INTERRUPTED (`abortedError`).
+ */
+export class AbortPoint {
+  private last = performance.now();
+
+  constructor(
+    readonly signal: AbortSignal | undefined,
+    private readonly what: string,
+    private readonly details: Record<string, unknown>,
+  ) {}
+
+  error(): CairnError {
+    return abortedError(this.signal as AbortSignal, this.what, this.details);
+  }
+
+  check(): void {
+    if (this.signal?.aborted === true) throw this.error();
+  }
+
+  /**
+   * Whether `pause()` has anything to do: a signal is given and it is aborted or ABORT_PAUSE_MS
+   * have passed. A loop over many records asks this first (`if (p.due()) await p.pause()`), so
+   * that without a signal it pays no `await` per record.
+   */
+  due(): boolean {
+    return this.signal !== undefined && (this.signal.aborted || performance.now() - this.last >= ABORT_PAUSE_MS);
+  }
+
+  async pause(): Promise<void> {
+    if (this.signal === undefined) return;
+    const now = performance.now();
+    if (now - this.last >= ABORT_PAUSE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.last = performance.now();
+    }
+    this.check();
+  }
+
+  race<T>(work: Promise<T>, stop: () => Promise<void>): Promise<T> {
+    return untilAborted(work, this.signal, stop, () => this.error());
+  }
 }
 
 /**

@@ -149,21 +149,28 @@ export function checkHooks(hooks: unknown, dataset?: unknown): void {
 export interface VerifyOptions {
   reexecute?: boolean;
   sample?: number;
+  /**
+   * Stops the verify: once aborted it rejects with E_INTERRUPTED — at once while `reexecute`
+   * re-runs a pulse or folds the reduce again (the worker threads it started are terminated,
+   * also while one imports the module or runs user code), else at the next pulse or chunk of
+   * records it checks. Verify writes nothing to the store, and its scratch databases are removed.
+   */
+  signal?: AbortSignal;
 }
 
 /** The keys `verifyRun`'s options may have. */
-export const VERIFY_OPTION_KEYS: readonly string[] = Object.freeze(["reexecute", "sample"]);
+export const VERIFY_OPTION_KEYS: readonly string[] = Object.freeze(["reexecute", "sample", "signal"]);
 
 /**
  * `verifyRun`'s options: undefined or a plain object of VERIFY_OPTION_KEYS; `reexecute` a
  * boolean; `sample` a non-negative integer (0: re-execute no pulse, only fold the reduce again),
- * given only with `reexecute: true` (it would be ignored otherwise).
+ * given only with `reexecute: true` (it would be ignored otherwise); `signal` an AbortSignal.
  */
 export function checkVerifyOptions(opts: unknown): VerifyOptions {
   if (opts === undefined) return {};
   if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `verifyRun options must be an object, got ${describeArgument(opts)}`, { field: "options" });
   refuseUnknownKeys(opts, VERIFY_OPTION_KEYS, "verifyRun option", "options");
-  const { reexecute, sample } = opts;
+  const { reexecute, sample, signal } = opts;
   if (reexecute !== undefined && typeof reexecute !== "boolean") {
     throw new CairnError(ErrorCode.USAGE, `reexecute must be a boolean, got ${describeValue(reexecute)}`, { field: "reexecute" });
   }
@@ -175,5 +182,27 @@ export function checkVerifyOptions(opts: unknown): VerifyOptions {
       throw new CairnError(ErrorCode.USAGE, "sample applies only with reexecute: true (the pulses to re-execute)", { field: "sample" });
     }
   }
+  checkSignal(signal, "signal");
   return opts as VerifyOptions;
+}
+
+export interface ReplayOptions {
+  /**
+   * Stops the replay: once aborted it rejects with E_INTERRUPTED at once, the worker threads it
+   * started terminated (also while one imports the module or runs user code). Replay writes
+   * nothing to the store.
+   */
+  signal?: AbortSignal;
+}
+
+/** The keys `replay`'s options may have. */
+export const REPLAY_OPTION_KEYS: readonly string[] = Object.freeze(["signal"]);
+
+/** `replay`'s options: undefined or a plain object of REPLAY_OPTION_KEYS; `signal` an AbortSignal. */
+export function checkReplayOptions(opts: unknown): ReplayOptions {
+  if (opts === undefined) return {};
+  if (!isOptionsObject(opts)) throw new CairnError(ErrorCode.USAGE, `replay options must be an object, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, REPLAY_OPTION_KEYS, "replay option", "options");
+  checkSignal(opts.signal, "signal");
+  return opts as ReplayOptions;
 }

@@ -34,6 +34,7 @@ import { loadPlan, lostRunArtifactFinding, type RunPlan } from "./plan.js";
 import type { RunConfig } from "./config.js";
 import { openScratchDatabase } from "./order-index.js";
 import { sliceEntryText } from "./pulse.js";
+import type { AbortPoint } from "./abort.js";
 
 export type CoverageProblem = { code: "plan_mismatch" | "input_mismatch"; message: string; pulse?: string };
 
@@ -172,7 +173,8 @@ export function checkPlan(store: Store, runId: string, m: Manifest, add: (p: Cov
  * is named as run `runId`'s with its remedy (plan.ts `lostRunArtifactFinding`), in the same finding.
  * Returns the slices it reported as unreadable: none when the input cannot be read back (it
  * reads no slice then), so that verify's `--reexecute` still reports a pulse whose slice it
- * cannot read (verify.ts `verifyRunCapped`).
+ * cannot read (verify.ts `verifyRunCapped`). `stop` (verify's signal) is checked between batches
+ * of input records and between slices: its E_INTERRUPTED is thrown, the scratch database removed.
  */
 export async function checkInputCoverage(
   store: Store,
@@ -182,6 +184,7 @@ export async function checkInputCoverage(
   misnumbered: ReadonlySet<number> = new Set(),
   runId: string = m.runId,
   ownInput = false,
+  stop?: AbortPoint,
 ): Promise<Set<Digest>> {
   /** The slices reported here as unreadable (none when the input cannot be read back: no slice is read then). */
   const unreadableSlices = new Set<Digest>();
@@ -210,6 +213,7 @@ export async function checkInputCoverage(
       // today's engine (a run made before duplicate keys were refused verifies as it was made).
       const input = { artifact: m.input.artifact, format: m.input.format as InputFormat, source: `input ${m.input.artifact}` };
       for await (const batch of storedRecordBatches(store, input, cfg.idField, undefined, undefined, true)) {
+        await stop?.pause();
         for (const r of batch) {
           const entry = Buffer.isBuffer(r.input) ? sliceEntryText(r.id, { artifact: sha256(r.input) }) : sliceEntryText(r.id, { json: r.inputJson ?? canonicalText(r.input) });
           rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex"), read]);
@@ -221,7 +225,7 @@ export async function checkInputCoverage(
         }
       }
     } catch (err) {
-      if (!isCairnError(err)) throw err;
+      if (!isCairnError(err) || err.code === ErrorCode.INTERRUPTED) throw err; // an abort is verify's error, not a finding
       const inputFile = (d: string): "input file" | undefined => (ownInput && d !== m.input.artifact ? "input file" : undefined);
       add({ code: "input_mismatch", message: lostRunArtifactFinding(store, runId, err, `the input artifact ${m.input.artifact} cannot be read back`, inputFile) });
       return unreadableSlices;
@@ -259,6 +263,7 @@ export async function checkInputCoverage(
     // input records not seen in a readable slice may be theirs, so only more than that is missing.
     let unreadableEus = 0;
     for (const p of [...m.pulses].sort((a, b) => a.partition - b.partition || a.index - b.index)) {
+      await stop?.pause();
       const name = `${p.partition}/${p.index}`;
       let entries: ReadonlyArray<{ id: EUId }>;
       try {

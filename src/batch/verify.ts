@@ -30,7 +30,8 @@ import { failureLine, foreignManifestProblem, RUN_RECEIPT_KIND, inlinesAttempts,
 import {
   checkRunId, isLostRunArtifact, loadPlan, lostRunArtifactFinding, manifestRoot, planRoot, namedRunArtifactError, readRunArtifact, requireRunArtifact, requireThisEngine, runNotFound, unpinAndResume, type RunArtifactRole, type RunPlan,
 } from "./plan.js";
-import { checkStore, checkVerifyOptions, type VerifyOptions } from "./api-checks.js";
+import { checkReplayOptions, checkStore, checkVerifyOptions, type ReplayOptions, type VerifyOptions } from "./api-checks.js";
+import { AbortPoint } from "./abort.js";
 import { describeArgument } from "../core/describe.js";
 import type { RunConfig } from "./config.js";
 import { OrderIndex } from "./order-index.js";
@@ -38,7 +39,7 @@ import { RecordWindows } from "./record-windows.js";
 import { checksumOf, isFailedRecord, leafOf, parseRecord, recordText, truncate, type EUError } from "./records.js";
 import { echoed, echoedJson } from "../core/echo.js";
 import { executePulse, legacyPulseParams, MAX_ATTEMPT_LOG_BYTES, pulseParams, shown, type AttemptLog, type WorkEU } from "./pulse.js";
-import { foldOrdered, loadFunction, reduceItemOf } from "./runner.js";
+import { foldOrdered, loadFunction, reduceItemOf, type RunnerHandle } from "./runner.js";
 import type { ReduceItem } from "./sandbox/pool.js";
 import { checkInputCoverage, checkPlan, isSliceShapeError, isSqliteError, removeScratch, scratchError, scratchPath, sliceEntries, sweepVerifyScratch, VERIFY_ORDER_TEMP_PREFIX } from "./verify-input.js";
 import type { EUId } from "./input/types.js";
@@ -685,8 +686,10 @@ export function sliceEUs(store: Store, slice: Digest): WorkEU[] {
 
 /**
  * Re-checks a finished run from the store alone. `opts` (api-checks.ts `checkVerifyOptions`):
- * `reexecute` (a boolean) and `sample` (a non-negative integer, with `reexecute: true` only);
- * any other key or type, and a store that is not a Store, is E_USAGE naming it.
+ * `reexecute` (a boolean), `sample` (a non-negative integer, with `reexecute: true` only) and
+ * `signal` (an AbortSignal: its abort rejects with E_INTERRUPTED, at once during a
+ * re-execution, else at the next pulse checked); any other key or type, and a store that is
+ * not a Store, is E_USAGE naming it.
  */
 export async function verifyRun(store: Store, runId: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   return verifyRunCapped(store, runId, options, MAX_UNREADABLE_LEAF_BYTES);
@@ -702,6 +705,9 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
   checkStore(store, "verifyRun");
   checkRunId(runId);
   const opts = checkVerifyOptions(options);
+  // An abort stops the verify at its next check (VerifyOptions.signal): nothing is written.
+  const stop = new AbortPoint(opts.signal, `verify aborted (run ${runId}: nothing was written to the store)`, { runId });
+  stop.check();
   const read = readManifest(store, runId);
   requirePlannedHere(store, runId, "verified");
   const problems: VerifyProblem[] = [];
@@ -733,9 +739,10 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
   if (plan !== undefined && plan.function.artifact === m.function.artifact) requireRunArtifact(store, runId, "function bundle", plan.function.artifact);
   if (plan !== undefined && plan.input.artifact === m.input.artifact) requireRunArtifact(store, runId, "input", plan.input.artifact);
   const functionOk = await checkFunction(store, m, add);
+  stop.check();
   // A SIGKILLed verify's scratch databases, before this one makes its own (verify-input.ts).
   sweepVerifyScratch();
-  const unreadableSlices = await checkInputCoverage(store, m, add, cfg, misnumbered, runId, plan !== undefined && plan.input.artifact === m.input.artifact);
+  const unreadableSlices = await checkInputCoverage(store, m, add, cfg, misnumbered, runId, plan !== undefined && plan.input.artifact === m.input.artifact, stop);
 
   // The receipt params a pulse of this run may carry: today's, or those of a pulse committed
   // before the worker heap limit joined them (2026-11-26), which other runs may have reused.
@@ -770,6 +777,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
      */
     let outputUncheckable: { why: string; reason: string } | undefined;
     for (const p of m.pulses) {
+      if (stop.due()) await stop.pause();
       const name = pulseName(p);
       report.pulsesChecked++;
       const scan = scanPulseRecords(store, p.records, byIndex, index, indexPath);
@@ -954,6 +962,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
      */
     let mergeLost: UnreadablePulse | undefined;
     for (const merged of outputUncheckable === undefined ? orderedTexts(index, indexPath) : []) {
+      if (stop.due()) await stop.pause();
       let text = merged;
       let line: string | undefined;
       const place = unreadablePlace(merged);
@@ -1050,7 +1059,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     if (!mergeKnown) {
       // The output's failed records were not all read: the failures list is compared with nothing.
     } else if (failuresOk) {
-      while ((await nextFailureLine()) !== undefined); // counts the lines past the output's failures
+      while ((await nextFailureLine()) !== undefined) if (stop.due()) await stop.pause(); // counts the lines past the output's failures
       if (failuresOk && (failureLinesRead !== f || failureLinesRead !== m.counts.failed)) {
         add({ code: "count_mismatch", message: `the failures artifact ${named as string} holds ${failureLinesRead} failures, the output ${f} failed records (counts.failed ${m.counts.failed})` });
       }
@@ -1077,6 +1086,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     index.close();
     removeScratch(indexPath);
   }
+  stop.check();
   checkNamedMembers(store, read.digest, m, add);
   if (plan !== undefined) {
     checkRunReceipt(store, runId, plan, read.digest, m, add, (n) => {
@@ -1088,10 +1098,11 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     const chosen = samplePulses(m, opts.sample);
     // A function bundle that does not verify is reported above: there is nothing to re-execute.
     for (const p of functionOk ? chosen : []) {
+      stop.check();
       let diff: string | undefined;
       try {
         let notChecked: VerifyNote[];
-        ({ diff, notChecked } = await reexecutePulse(store, m, cfg, p, attemptLogCap));
+        ({ diff, notChecked } = await reexecutePulse(store, m, cfg, p, attemptLogCap, stop));
         for (const n of notChecked) if (report.unchecked.length < MAX_VERIFY_PROBLEMS) report.unchecked.push(n);
       } catch (err) {
         // A slice, records artifact or attempt log that does not verify, is missing or is not one:
@@ -1110,7 +1121,8 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     // The reduce is folded over the stored output only when that output is the pulses' records
     // merged (else it is reported above, and the fold would compare nothing meaningful).
     if (functionOk && outputOk) {
-      const { folded, diff, notChecked } = await refoldReduce(store, m, cfg);
+      stop.check();
+      const { folded, diff, notChecked } = await refoldReduce(store, m, cfg, stop);
       report.reduceRefolded = folded;
       if (diff !== undefined) add({ code: "reduce_mismatch", message: diff });
       if (notChecked !== undefined) report.unchecked.push(notChecked);
@@ -1131,8 +1143,8 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
  * attempt logs) compares nothing: `notChecked`, not a difference. A fold that throws is a
  * difference (the run's reduce completed over the same output).
  */
-async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<{ folded: boolean; diff?: string; notChecked?: VerifyNote }> {
-  const runner = await loadFunction(store, m.function.artifact, { ...cfg, workers: 1 });
+async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig, stop: AbortPoint): Promise<{ folded: boolean; diff?: string; notChecked?: VerifyNote }> {
+  const runner = await loadRunner(store, m.function.artifact, cfg, stop);
   try {
     const r = runner.reducer;
     if (r === undefined) return m.reduce === null ? { folded: false } : { folded: false, diff: `the manifest has a reduce value, ${shown(canonicalize(m.reduce.value))}, but the function exports no reduce` };
@@ -1147,8 +1159,10 @@ async function refoldReduce(store: Store, m: Manifest, cfg: RunConfig): Promise<
     try {
       let acc: string;
       try {
-        acc = await foldOrdered(session, r.initial, output());
+        // An abort terminates the reduce's worker at once (the fold may never settle by itself).
+        acc = await stop.race(foldOrdered(session, r.initial, output()), () => runner.close());
       } catch (err) {
+        if (stop.signal?.aborted === true && isCairnError(err, ErrorCode.INTERRUPTED)) throw err;
         // An output artifact that does not verify (or is gone) is reported above: nothing to compare.
         if (isArtifactError(err)) return { folded: false };
         if (!isCairnError(err) || err.code === ErrorCode.INTERNAL) throw err;
@@ -1287,19 +1301,19 @@ function recordId(text: string): EUId | undefined {
  * is not compared: it is listed in `notChecked`
  * (`eu_not_checked`), and the pulse's other records still are compared.
  */
-async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, attemptLogCap: number): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
+async function reexecutePulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, attemptLogCap: number, stop: AbortPoint): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
   // The stored records are hashed now (before anything runs) and read a window at a time.
   const windows = new RecordWindows(store.openReader(p.records));
   try {
-    return await compareReexecuted(store, m, cfg, p, recordsIn(windows), attemptLogCap);
+    return await compareReexecuted(store, m, cfg, p, recordsIn(windows), attemptLogCap, stop);
   } finally {
     windows.close();
   }
 }
 
-async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stored: Generator<string>, attemptLogCap: number): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
+async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stored: Generator<string>, attemptLogCap: number, stop: AbortPoint): Promise<{ diff?: string; notChecked: VerifyNote[] }> {
   const storedLog = storedAttemptLog(store, p, attemptLogCap);
-  const { texts, log } = await replayPulse(store, m, cfg, p);
+  const { texts, log } = await replayPulse(store, m, cfg, p, stop);
   const name = pulseName(p);
   const notChecked: VerifyNote[] = [];
   const byId = (l: AttemptLog[]): Map<string, AttemptLog> => new Map(l.map((e) => [canonicalize(e.id), e]));
@@ -1340,11 +1354,31 @@ async function compareReexecuted(store: Store, m: Manifest, cfg: RunConfig, p: M
   return { notChecked };
 }
 
-async function replayPulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse): Promise<{ texts: string[]; log: AttemptLog[] }> {
-  const eus = sliceEUs(store, p.slice);
-  const runner = await loadFunction(store, m.function.artifact, { ...cfg, workers: 1 });
+/**
+ * The run's function on one fresh worker, for a re-execution. An abort of `stop`'s signal (also
+ * given before) ends the start at once — the importing worker terminated (WorkerPoolOptions.signal)
+ * — with `stop`'s E_INTERRUPTED.
+ */
+async function loadRunner(store: Store, artifact: Digest, cfg: RunConfig, stop: AbortPoint): Promise<RunnerHandle> {
+  stop.check();
   try {
-    const { outcomes, log } = await executePulse(runner.fresh, eus, cfg.retries, { partition: p.partition, index: p.index });
+    return await loadFunction(store, artifact, { ...cfg, workers: 1 }, undefined, undefined, stop.signal);
+  } catch (err) {
+    if (stop.signal?.aborted === true && isCairnError(err, ErrorCode.INTERRUPTED)) throw stop.error();
+    throw err;
+  }
+}
+
+/**
+ * Executes pulse `p` again on a fresh worker. An abort of `stop`'s signal terminates its worker
+ * threads at once (also in the middle of user code that never settles) and rejects with
+ * `stop`'s E_INTERRUPTED.
+ */
+async function replayPulse(store: Store, m: Manifest, cfg: RunConfig, p: ManifestPulse, stop: AbortPoint): Promise<{ texts: string[]; log: AttemptLog[] }> {
+  const eus = sliceEUs(store, p.slice);
+  const runner = await loadRunner(store, m.function.artifact, cfg, stop);
+  try {
+    const { outcomes, log } = await stop.race(executePulse(runner.fresh, eus, cfg.retries, { partition: p.partition, index: p.index }), () => runner.close());
     return { texts: outcomes.map(recordText), log };
   } finally {
     await runner.close();
@@ -1467,11 +1501,18 @@ export interface ReplayResult {
   matches: boolean;
 }
 
-/** Re-executes one pulse of a finished run and compares it with what was stored. */
-export async function replay(store: Store, runId: string, which: string): Promise<ReplayResult> {
+/**
+ * Re-executes one pulse of a finished run and compares it with what was stored. `options`
+ * (api-checks.ts `checkReplayOptions`): `signal`, an AbortSignal whose abort rejects with
+ * E_INTERRUPTED at once, the worker threads terminated; any other key or type is E_USAGE.
+ */
+export async function replay(store: Store, runId: string, which: string, options?: ReplayOptions): Promise<ReplayResult> {
   checkStore(store, "replay");
   checkRunId(runId);
   parsePulseSpec(which); // a malformed argument is E_USAGE before the store is read
+  const opts = checkReplayOptions(options);
+  const stop = new AbortPoint(opts.signal, `replay aborted (run ${runId}, pulse ${which}: nothing was written to the store)`, { runId, pulse: which });
+  stop.check();
   const { manifest: m } = requireManifest(store, runId);
   requirePlannedHere(store, runId, "replayed");
   const p = findPulse(m, which);
@@ -1489,7 +1530,7 @@ export async function replay(store: Store, runId: string, which: string): Promis
   requireRunArtifact(store, runId, "slice", p.slice, pulseName(p));
   let texts: string[];
   try {
-    ({ texts } = await replayPulse(store, m, plan.config, p));
+    ({ texts } = await replayPulse(store, m, plan.config, p, stop));
   } catch (err) {
     throw namedRunArtifactError(store, runId, err, pulseRoles(p, plan.function.artifact), pulseName(p));
   }

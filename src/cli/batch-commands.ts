@@ -22,7 +22,7 @@ import { parsePulseSpec, replay, verifyRun, type VerifyReport } from "../batch/v
 import { iterateRuns, loadRunReport, type RunSummary } from "../batch/runs.js";
 import { jsonText } from "../batch/json-text.js";
 import { loadManifest, runStatus, RUN_RECEIPT_KIND, type Manifest } from "../batch/manifest.js";
-import { checkRunId, loadPlan, type RunPlan } from "../batch/plan.js";
+import { checkRunId, loadPlan, planRoot, type RunPlan } from "../batch/plan.js";
 import {
   DEFAULT_EU_TIMEOUT_MS, MAX_EU_TIMEOUT_MS, DEFAULT_MAX_MEMORY_BYTES, defaultWorkers, DEFAULT_PARTITIONS, DEFAULT_PULSE_SIZE, DEFAULT_RETRIES, DEFAULT_SEED, MAX_PARTITIONS,
   MAX_PULSE_SIZE, MAX_RETRIES, MAX_SEED_CHARS, MAX_WORKERS, MIN_MAX_MEMORY_BYTES, normalizeConfig, parseSize, seedProblem, type RunConfig, type RunConfigInput,
@@ -295,7 +295,10 @@ function configOf(o: RunOpts): RunConfigInput {
 
 /**
  * Runs `exec` with the store open for writing and progress on stderr, prints the result, and
- * sets exit code 1 for a failed run. ^C ends the bar line and says how to continue.
+ * sets exit code 1 for a failed run. ^C ends the bar line and says how to continue: with the run
+ * id once it is known — `knownRunId` (resume's argument) once the open store holds its plan, or
+ * the first progress report that names it (the engine reports it once the plan is recorded) —
+ * else as interrupted before the run started.
  */
 async function executeAndReport(
   cmd: Command,
@@ -304,6 +307,7 @@ async function executeAndReport(
   exec: (store: Store, hooks: RunHooks) => Promise<ExecutionResult>,
   mode: "write" | "update" = "write",
   failuresHint: string = ALLOW_FAILURES_HINT.run,
+  knownRunId?: string,
 ): Promise<void> {
   const g = globalsOf(cmd);
   const progress = new ProgressDisplay({ mode: progressMode(process.stderr, g) });
@@ -315,8 +319,8 @@ async function executeAndReport(
   // how to continue, and the exit hooks run (an --out temp file is removed).
   const onSignal = (): void => {
     progress.interrupt();
-    // The engine reports the run id before it runs the first pulse: without one, nothing was
-    // committed (the input and module may be stored, the run may not be listed yet).
+    // The engine reports the run id once the plan is recorded (resume knows it from the start):
+    // without one, nothing was planned or committed (the input and module may be stored).
     const message =
       runId === undefined
         ? "interrupted before the run started: no pulse was committed; run the same command again to start it"
@@ -328,6 +332,7 @@ async function executeAndReport(
   let result: ExecutionResult;
   try {
     result = await exitOnSignal(onSignal, () => withStore(cmd, mode, (store) => {
+      if (knownRunId !== undefined && store.findRoot(planRoot(knownRunId)) !== undefined) runId = knownRunId;
       const hooks: RunHooks = {
         onProgress: (p) => {
           runId ??= p.runId;
@@ -477,7 +482,9 @@ export function resumeCommand(): Command {
       // (E_NOT_FOUND) or a missing store is the more basic error (before 2026-11-28 the CLI checked
       // --out first). "update" creates no store, so nothing is left behind by a refusal.
       // "update": a run can only be resumed from a store that exists (a mistyped --store made an empty one).
-      await executeAndReport(cmd, opts.out, false, (store, hooks) => resumeNamingOut("--out", store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume);
+      // The run id is known from the start: a ^C before the engine's first report (its first
+      // worker still importing the module) names it too (before 2026-11-28: "before the run started").
+      await executeAndReport(cmd, opts.out, false, (store, hooks) => resumeNamingOut("--out", store, runId, hooks), "update", ALLOW_FAILURES_HINT.resume, runId);
     });
 }
 

@@ -13,7 +13,7 @@ import type { ArtifactLoss, Digest, VerifyOptions, verifyRun, workflow } from ".
 describe("exported parameter types", () => {
   it("verifyRun's options are VerifyOptions, exported at the root", () => {
     expectTypeOf<NonNullable<Parameters<typeof verifyRun>[2]>>().toEqualTypeOf<VerifyOptions>();
-    expectTypeOf<VerifyOptions>().toEqualTypeOf<{ reexecute?: boolean; sample?: number }>();
+    expectTypeOf<VerifyOptions>().toEqualTypeOf<{ reexecute?: boolean; sample?: number; signal?: AbortSignal }>();
     const opts: VerifyOptions = { reexecute: true, sample: 2 };
     expect(opts.sample).toBe(2);
   });

@@ -192,8 +192,8 @@ describe("verifyRun options", () => {
 
   it("a typo'd key, a non-boolean reexecute, options that are not an object: E_USAGE (they verified ok without re-executing)", async () => {
     const cases: Array<[unknown, string, string]> = [
-      [{ reExecute: true }, "reExecute", 'unknown verifyRun option "reExecute" (did you mean "reexecute"?); the options are reexecute, sample'],
-      [{ bogus: 1 }, "bogus", 'unknown verifyRun option "bogus"; the options are reexecute, sample'],
+      [{ reExecute: true }, "reExecute", 'unknown verifyRun option "reExecute" (did you mean "reexecute"?); the options are reexecute, sample, signal'],
+      [{ bogus: 1 }, "bogus", 'unknown verifyRun option "bogus"; the options are reexecute, sample, signal'],
       [{ reexecute: "yes" }, "reexecute", 'reexecute must be a boolean, got "yes"'],
       [{ reexecute: 1 }, "reexecute", "reexecute must be a boolean, got 1"],
       [{ reexecute: true, sample: -1 }, "sample", "sample must be a non-negative integer, got -1"],
