@@ -47,7 +47,7 @@ import { loadFunction, reduceItemOf, storeFunction, REDUCE_CHUNK_SIZE, type Func
 import { bundleModule, MODULE_EXTENSIONS } from "./sandbox/bundle.js";
 import { isFailedRecord, parseRecord } from "./records.js";
 import { outputTree } from "./output-tree.js";
-import { GroupCommitter } from "./group-commit.js";
+import { GroupCommitter, GROUP_COMMIT_MAX } from "./group-commit.js";
 import { HeapGuard } from "./heap-guard.js";
 import { cannotWrite, checkOutPath, namesOwnStream, outFileLocation, storeExclusion, withOutFile, within, type OutExclusion, type OutFile } from "../store/out-file.js";
 import { IndexIdMerge, LeafSpill, OrderIndexMerge, type MergeCursor, type MergePulse } from "./merge.js";
@@ -767,7 +767,11 @@ async function executeRun(
     throw err; // the pool is closed by its owner
   }
   const mergePulses: MergePulse[] = [];
-  const committer = new GroupCommitter(store);
+  // Commits of executed pulses may wait for more to join their group while other pulses still
+  // execute and nothing waits on them (scheduler.ts `commitUrgent`): one store transaction then
+  // commits many small pulses, not the one to four in flight (a run of 51 000 one-EU pulses paid
+  // ~20 000 commits, and their fsyncs, on its main thread).
+  const committer = new GroupCommitter(store, () => !scheduler.commitUrgent());
   /** Each committed pulse's manifest entry (its attempt log only when small: manifest.ts). */
   const pulses: PulseEntry[] = [];
   const manifestSize = new ManifestSizeGuard(runId);
@@ -818,6 +822,15 @@ async function executeRun(
     const pulseRunner = runner.pulsesTelling((rs) => {
       const held = heldBytes(rs);
       scheduler.addOutput(sp, held.all, rs.length, held.all + cfg.retries * held.failures);
+  /**
+   * `commit`, the pulse's queued commit: from here `sp` no longer executes (another may start on
+   * its slot, scheduler.ts `executed`) but holds its partition and budgets until it settles.
+   */
+  const awaitingCommit = <T>(sp: ScheduledPulse, commit: Promise<T>): Promise<T> => {
+    scheduler.executed(sp);
+    return commit;
+  };
+
       sampleRss();
     });
     // One receipt lookup: the pulse committed (reused), committed but its records or attempt
@@ -833,15 +846,18 @@ async function executeRun(
       const { log, first } = committedAttempts(store, spec, lost, cfg.retries);
       const { outcomes, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, 0, spec, first);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
-      result = await committer.commit(() => rebuildLostRecords(store, runId, planDigest, spec, lost, outcomes, log));
+      result = await awaitingCommit(sp, committer.commit(() => rebuildLostRecords(store, runId, planDigest, spec, lost, outcomes, log)));
     } else if (result === undefined) {
       const { outcomes, log, attempts, leaves, checksum } = await executePulse(pulseRunner, spec.eus, cfg.retries, spec);
       if (inAuditSample(cfg, spec.partition, spec.index)) await auditPulse(pulseRunner, spec, outcomes, attempts, leaves, checksum);
-      result = await committer.commit(() => {
-        // Its attempt log lost: committed again only when the re-execution repeats it exactly.
-        if (lost !== undefined) checkLostPulseReexecution(store, runId, spec, lost, outcomes, log);
-        return commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum);
-      });
+      result = await awaitingCommit(
+        sp,
+        committer.commit(() => {
+          // Its attempt log lost: committed again only when the re-execution repeats it exactly.
+          if (lost !== undefined) checkLostPulseReexecution(store, runId, spec, lost, outcomes, log);
+          return commitPulse(store, fnDigest, cfg, planDigest, spec, outcomes, log, leaves, checksum);
+        }),
+      );
     } else {
       const r = result;
       let held = 0;
@@ -885,8 +901,10 @@ async function executeRun(
   try {
     // The run id is known from here: say so before the first pulse (an interrupted run names it).
     report();
+      maxPulsesAwaitingCommit: GROUP_COMMIT_MAX,
     try {
       for await (const batch of storedRecordBatches(store, input, cfg.idField, stats, workerInputBytes(cfg))) {
+    () => committer.recheck(),
         throwIfAborted(hooks.signal, runId);
         for (const r of batch) {
           index.addRecord(r);

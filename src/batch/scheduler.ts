@@ -23,6 +23,15 @@
  * first settled pulse) are seen, only one pulse runs. This adapts only WHEN pulses start, never
  * what they are (the cuts above happen in `push`, in read order, whatever runs), so outputs,
  * digests and manifests do not depend on it. One pulse always runs: no deadlock.
+ *
+ * Commits: with `maxPulsesAwaitingCommit` > 0 (the engine's GROUP_COMMIT_MAX), a pulse whose
+ * results are all in and whose commit is queued (`executed`) frees its slot: another pulse
+ * starts while it awaits its commit, so at most `maxPulsesInFlight` pulses execute and up to
+ * `maxPulsesAwaitingCommit` more await their commit, which can then share one store transaction
+ * (group-commit.ts). Until it settles it still holds its partition (the partition's next pulse
+ * waits), its records' bytes (in-flight budget) and its outputs (output budget); it no longer
+ * counts in the number of held pulses the reader waits on. `commitUrgent` says when waiting for
+ * more commits would hold up work (an idle slot, the reader waiting on the bytes they hold).
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { LargestBufferHeap, PartitionMinHeap } from "./scheduler-heaps.js";
@@ -42,6 +51,12 @@ export interface SchedulerLimits {
   inFlightBudgetBytes: number;
   /** Budget for the results running pulses hold on the main thread; pulses start only within it (one always may). */
   outputBudgetBytes: number;
+  /**
+   * Most pulses that have executed and await their commit (`executed`) while others start in
+   * their place: at most `maxPulsesInFlight` execute and this many more await their commit.
+   * 0 (the default): a pulse holds its slot until it settles.
+   */
+  maxPulsesAwaitingCommit?: number;
 }
 
 export interface ScheduledPulse {
@@ -51,11 +66,13 @@ export interface ScheduledPulse {
   bytes: number;
   /** Bytes of results this pulse holds on the main thread so far (`addOutput`); released when it settles. */
   outputBytes: number;
+  /** Started and not yet `executed` (nor settled): it holds one of the `maxPulsesInFlight` slots. */
+  executing?: boolean;
 }
 
 /** What the scheduler's accounting saw over a run (for the run report and tests). */
 export interface SchedulerStats {
-  /** Most pulses running (started, not settled) at once. */
+  /** Most pulses running (started, not settled nor `executed`) at once. */
   peakRunning: number;
   /** Most output bytes held by running pulses at once (`addOutput`). */
   peakOutputBytes: number;
@@ -79,8 +96,10 @@ export class PulseScheduler {
   private buffered = 0;
   private held = 0;
   private heldBytes = 0;
-  /** The running pulses (started, not settled). */
+  /** The started pulses (not settled): executing, or executed and awaiting their commit. */
   private readonly active = new Set<ScheduledPulse>();
+  /** Of `active`, those executing (started, not `executed`); the others await their commit. */
+  private running = 0;
   /** Output bytes held by the running pulses. */
   private outputBytes = 0;
   /** Projected output bytes and results reported over the run, and the output bytes of settled pulses with their EUs: the projection. */
@@ -93,9 +112,14 @@ export class PulseScheduler {
   private waiter: (() => void) | undefined;
   private idle: (() => void) | undefined;
 
+  /**
+   * `onCommitUrgent` is called whenever `commitUrgent()` may have become true (a pulse executed
+   * or settled, the reader waiting for room).
+   */
   constructor(
     private readonly limits: SchedulerLimits,
     private readonly execute: (p: ScheduledPulse) => Promise<void>,
+    private readonly onCommitUrgent?: () => void,
   ) {
     const n = limits.partitions;
     this.buffers = Array.from({ length: n }, () => []);
@@ -133,13 +157,21 @@ export class PulseScheduler {
   /** Resolves once the scheduler can take another record. */
   async room(): Promise<void> {
     while (this.full()) {
-      await new Promise<void>((res) => (this.waiter = res));
+      const wait = new Promise<void>((res) => (this.waiter = res));
+      this.onCommitUrgent?.(); // the reader waits: the pulses awaiting their commit may be what it waits for
+      await wait;
       this.check();
     }
   }
 
+  /** Pulses awaiting their commit count in the bytes, not in the number (they no longer run). */
   private full(): boolean {
-    return this.held >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.active.size > 0);
+    return this.held - this.awaiting() >= this.limits.maxPulsesInFlight || (this.heldBytes > this.limits.inFlightBudgetBytes && this.active.size > 0);
+  }
+
+  /** Pulses that have executed and await their commit. */
+  private awaiting(): number {
+    return this.active.size - this.running;
   }
 
   /** Cuts every partial buffer (in partition order) and waits for all pulses to finish. */
@@ -174,6 +206,48 @@ export class PulseScheduler {
       if (this.outputBytes > this.peaks.peakOutputBytes) this.peaks.peakOutputBytes = this.outputBytes;
     }
     if (first && results > 0) this.pump();
+  }
+
+  /**
+   * `pulse` (running) has executed and now only awaits its commit: its slot is free for another
+   * pulse (up to `maxPulsesAwaitingCommit` awaiting), while it keeps its partition (the next
+   * pulse of the partition starts once it settles), its records' bytes and its outputs until
+   * it settles. What pulses are and what they produce does not change; only when they start.
+   */
+  executed(pulse: ScheduledPulse): void {
+    if (pulse.executing !== true || (this.limits.maxPulsesAwaitingCommit ?? 0) === 0) return;
+    pulse.executing = false;
+    this.running--;
+    this.pump();
+    if (!this.full()) this.wake();
+    this.onCommitUrgent?.();
+  }
+
+  /**
+   * Whether the pulses awaiting their commit should commit now rather than wait for more to join
+   * them: when fewer than `maxPulsesInFlight` pulses execute (a slot is idle: no pulse can start
+   * before one settles, or none is left to start), when no more may await their commit (none
+   * may start), or when the reader waits on the in-flight bytes, which they hold. While every
+   * slot executes, waiting delays nothing that could run.
+   */
+  commitUrgent(): boolean {
+    return (
+      this.running < this.limits.maxPulsesInFlight ||
+      this.active.size >= this.maxActive() ||
+      (this.waiter !== undefined && this.heldBytes > this.limits.inFlightBudgetBytes)
+    );
+  }
+
+  /** Most pulses started and not settled: those executing and those awaiting their commit. */
+  private maxActive(): number {
+    return this.limits.maxPulsesInFlight + (this.limits.maxPulsesAwaitingCommit ?? 0);
+  }
+
+  /** Lets the reader waiting for room (if any) go on. */
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
   }
 
   /** The accounting's peaks so far. */
@@ -231,7 +305,8 @@ export class PulseScheduler {
     // would meet them (none becomes idle or queued during the walk: settles are asynchronous
     // and cuts happen in `push`/`finish`; a walk nested in `execute`, via `addOutput`, only
     // starts more, so the outer one goes on with what is left, as the walk did).
-    while (this.ready.size > 0 && this.active.size < this.limits.maxPulsesInFlight) {
+    const maxActive = this.maxActive();
+    while (this.ready.size > 0 && this.running < this.limits.maxPulsesInFlight && this.active.size < maxActive) {
       const p = this.ready.peek();
       const queue = this.queues[p] as ScheduledPulse[];
       // Partition order holds for outputs too: a pulse that does not fit waits, and so do the
@@ -241,7 +316,9 @@ export class PulseScheduler {
       const pulse = queue.shift() as ScheduledPulse;
       this.busy[p] = true;
       this.active.add(pulse);
-      if (this.active.size > this.peaks.peakRunning) this.peaks.peakRunning = this.active.size;
+      pulse.executing = true;
+      this.running++;
+      if (this.running > this.peaks.peakRunning) this.peaks.peakRunning = this.running;
       this.execute(pulse).then(
         () => this.settle(pulse),
         (err: unknown) => {
@@ -253,6 +330,10 @@ export class PulseScheduler {
   }
 
   private settle(pulse: ScheduledPulse): void {
+    if (pulse.executing === true) {
+      pulse.executing = false;
+      this.running--;
+    }
     this.busy[pulse.partition] = false;
     if ((this.queues[pulse.partition] as ScheduledPulse[]).length > 0) this.ready.push(pulse.partition);
     this.held--;
@@ -262,13 +343,12 @@ export class PulseScheduler {
     this.settledBytes += pulse.outputBytes;
     this.settledEus += pulse.records.length;
     this.pump();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
+    this.wake();
     if (this.held === 0 || this.failure !== undefined) {
       const i = this.idle;
       this.idle = undefined;
       i?.();
     }
+    this.onCommitUrgent?.();
   }
 }
