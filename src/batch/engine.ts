@@ -536,6 +536,11 @@ async function planAndExecute(store: Store, dataset: Dataset, fn: FunctionSource
       // Continue with the pinned plan: a run first planned from another spelling of the input
       // path has the same id, and its manifest must name the same plan.
       const pinned = loadPlan(store, runId);
+      // The run id is reported as soon as the plan is recorded (Progress.runId), before the first
+      // worker may have imported the module (which may take long): a caller stopped meanwhile
+      // (the CLI's ^C) names the run to resume, not "before the run started" (until 2026-11-28
+      // the first report naming it came once the module was imported).
+      hooks.onProgress?.({ phase: "ingest", runId, inputBytesRead: 0, inputBytesTotal: undefined, eusDone: 0, eusFailed: 0, eusRead: 0, eusTotal: undefined, pulsesDone: 0, pulsesReused: 0 });
       return await execute(store, runId, pinned.plan, pinned.planDigest, hooks, out, pool, input.source);
     } finally {
       // Closed before the claim is released: a call waiting for this run id starts its own pool
@@ -650,8 +655,10 @@ export async function resumeNamingOut(outName: string, store: Store, runId: stri
 
 /**
  * Continues (or reports) the run `runId` on `pool` (started here if the run must execute; its
- * owner, the caller, closes it). `source` names the input in messages (a resumed run names it
- * by its artifact). The store closed under the run (by the caller, mid-run) is E_USAGE naming the
+ * owner, the caller, closes it). `source` names the input in messages and in the run report (for
+ * `runs ls`) as the caller gave it; a resumed run has none, so its messages name the input
+ * artifact (`input sha256:…`) and its report the bare digest, as `runs ls` names an unfinished
+ * run's input (until 2026-11-28 the report held "input sha256:…"). The store closed under the run (by the caller, mid-run) is E_USAGE naming the
  * run to resume (`closedStoreError`).
  */
 async function execute(
@@ -662,22 +669,12 @@ async function execute(
   hooks: RunHooks,
   out: OutFile | undefined,
   pool: RunPool,
-  source = `input ${plan.input.artifact}`,
+  source?: string,
 ): Promise<ExecutionResult> {
   try {
     return await executeRun(store, runId, plan, planDigest, hooks, out, pool, source);
   } catch (err) {
     throw closedStoreError(store, runId, err);
-  }
-}
-
-/** Whether `store` has been closed (its closed-store guard, the one of every method). */
-function storeIsClosed(store: Store): boolean {
-  try {
-    store.headLogseq();
-    return false;
-  } catch (err) {
-    return err instanceof CairnError && err.code === ErrorCode.USAGE;
   }
 }
 
@@ -692,7 +689,7 @@ function storeIsClosed(store: Store): boolean {
  * errors pass unchanged.
  */
 function closedStoreError(store: Store, runId: string, err: unknown, finished = false): unknown {
-  if (!(err instanceof CairnError) || err.code !== ErrorCode.USAGE || err.details.runId !== undefined || !storeIsClosed(store)) return err;
+  if (!(err instanceof CairnError) || err.code !== ErrorCode.USAGE || err.details.runId !== undefined || !store.closed) return err;
   const next = finished
     ? "the run is finished: open the store again to read its output"
     : `the run is incomplete, its committed pulses are kept: open the store again and resume it (resume(store, "${runId}"))`;
@@ -707,8 +704,9 @@ async function executeRun(
   hooks: RunHooks,
   out: OutFile | undefined,
   pool: RunPool,
-  source: string,
+  typedSource: string | undefined,
 ): Promise<ExecutionResult> {
+  const source = typedSource ?? `input ${plan.input.artifact}`;
   const done = loadManifest(store, runId);
   if (done !== undefined) {
     await pool.close(); // a pool started beside ingest is not needed
@@ -749,7 +747,7 @@ async function executeRun(
     try {
       store.setCacheBytes(previousCache);
     } catch (err) {
-      if (!storeIsClosed(store)) throw err;
+      if (!store.closed) throw err;
     }
   };
   const byIndex = cfg.idField === null;
@@ -814,14 +812,6 @@ async function executeRun(
     hooks.onProgress?.({ ...progress });
   };
 
-  const runPulse = async (sp: ScheduledPulse): Promise<void> => {
-    const spec = toSpec(sp, noun);
-    // Every chunk of results this pulse's requests (attempts, audit) return is held until the
-    // pulse settles: the scheduler counts it against the output budget. A failure is projected
-    // `retries` more times (its retries come back, and its message stays in the attempt log).
-    const pulseRunner = runner.pulsesTelling((rs) => {
-      const held = heldBytes(rs);
-      scheduler.addOutput(sp, held.all, rs.length, held.all + cfg.retries * held.failures);
   /**
    * `commit`, the pulse's queued commit: from here `sp` no longer executes (another may start on
    * its slot, scheduler.ts `executed`) but holds its partition and budgets until it settles.
@@ -831,6 +821,14 @@ async function executeRun(
     return commit;
   };
 
+  const runPulse = async (sp: ScheduledPulse): Promise<void> => {
+    const spec = toSpec(sp, noun);
+    // Every chunk of results this pulse's requests (attempts, audit) return is held until the
+    // pulse settles: the scheduler counts it against the output budget. A failure is projected
+    // `retries` more times (its retries come back, and its message stays in the attempt log).
+    const pulseRunner = runner.pulsesTelling((rs) => {
+      const held = heldBytes(rs);
+      scheduler.addOutput(sp, held.all, rs.length, held.all + cfg.retries * held.failures);
       sampleRss();
     });
     // One receipt lookup: the pulse committed (reused), committed but its records or attempt
@@ -893,18 +891,18 @@ async function executeRun(
       pulseBudgetBytes: workerInputBytes(cfg),
       inFlightBudgetBytes: memoryShare,
       outputBudgetBytes: Math.floor(cfg.maxMemoryBytes * ENGINE_OUTPUT_SHARE),
+      maxPulsesAwaitingCommit: GROUP_COMMIT_MAX,
     },
     runPulse,
+    () => committer.recheck(),
   );
   let recordsRead = 0;
   let manifest: Manifest;
   try {
     // The run id is known from here: say so before the first pulse (an interrupted run names it).
     report();
-      maxPulsesAwaitingCommit: GROUP_COMMIT_MAX,
     try {
       for await (const batch of storedRecordBatches(store, input, cfg.idField, stats, workerInputBytes(cfg))) {
-    () => committer.recheck(),
         throwIfAborted(hooks.signal, runId);
         for (const r of batch) {
           index.addRecord(r);
@@ -973,7 +971,7 @@ async function executeRun(
   try {
     manifestDigest = store.transaction(() => {
       const digest = recordManifest(store, manifest);
-      const rep = store.putBytes(canonicalBytes({ kind: "cairn.batch.report", runId, source, manifest: digest, ...figures }), { mediaType: REPORT_MEDIA_TYPE });
+      const rep = store.putBytes(canonicalBytes({ kind: "cairn.batch.report", runId, source: typedSource ?? plan.input.artifact, manifest: digest, ...figures }), { mediaType: REPORT_MEDIA_TYPE });
       store.addEdge({ from: [rep.digest], to: [digest], type: "describes", role: "report" });
       if (store.findRoot(reportRoot(runId)) === undefined) store.pin(reportRoot(runId), rep.digest, "run");
       return digest;

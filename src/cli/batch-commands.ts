@@ -172,7 +172,8 @@ function printResult(out: Output, r: ExecutionResult): void {
   out.line(`EUs: ${groupDigits(c.total)} total, ${groupDigits(c.completed)} completed, ${groupDigits(c.failed)} failed, ${groupDigits(c.retried)} retried`);
   out.line(`output digest: ${r.outputDigest}`);
   out.line(`manifest digest: ${r.manifestDigest}`);
-  out.note(`output artifact: ${r.outputArtifact} (cairn store get ${r.outputArtifact})`);
+  // Data, not a confirmation: kept under --quiet (ARCHITECTURE §8; a note until 2026-11-28, when --quiet dropped the only human line naming it).
+  out.line(`output artifact: ${r.outputArtifact} (cairn store get ${r.outputArtifact})`);
   if ("reduce" in r) out.line(`reduce: ${oneLine(jsonText(r.reduce) ?? "undefined", SHOWN_REDUCE_CHARS)}`);
   if (r.failures.length > 0) {
     out.line(`failures (${failuresHeading(r)}):`);

@@ -317,7 +317,7 @@ export class Store {
    * recovery): E_STORE_CORRUPT, thrown by every operation but `fsck` (which reports it) and `close`.
    */
   private readonly failure: CairnError | undefined;
-  private closed = false;
+  private isClosed = false;
   /**
    * Listings (`list`) not yet finished, held weakly (an abandoned one is collected as before):
    * `close` ends them first, as a catalog query still open keeps the connection busy.
@@ -384,7 +384,7 @@ export class Store {
 
   /** The closed-store guard alone: fsck runs on a writer whose opening met a damaged catalog (and reports it). */
   private get unlessClosed(): StoreParts {
-    if (this.closed) {
+    if (this.isClosed) {
       throw new CairnError(ErrorCode.USAGE, `store is closed: ${this.root} (this handle was closed; open the store again with openStore)`, { path: this.root });
     }
     return this.parts;
@@ -685,9 +685,18 @@ export class Store {
     if (this.open.catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `${what} needs the store opened for writing`);
   }
 
+  /**
+   * Whether `close` has run on this handle (every method but `close` then throws E_USAGE "store
+   * is closed"). A question, not a probe: before 2026-11-28 callers asked by calling a method
+   * and catching that error.
+   */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     try {
       for (const l of this.listings) l.deref()?.return(undefined);
       this.listings.clear();

@@ -40,6 +40,10 @@ describe("run(…, { signal })", () => {
     expect(done.outputDigest).toBe(reference.outputDigest);
     expect(done.manifestDigest).toBe(reference.manifestDigest);
     expect(await outputsOf(store, done.runId)).toEqual(await outputsOf(plain, reference.runId));
+    // Finished by resume, which has no input path as typed: listed by its input artifact's digest,
+    // as while unfinished (its run report said "input sha256:…").
+    expect(listed?.input).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(listRuns(store).find((r) => r.runId === reference.runId)).toMatchObject({ state: "completed", input: listed?.input });
   });
 
   it("an abort near the end never rejects a run that is recorded as finished (it did while the pool closed)", async () => {

@@ -249,7 +249,9 @@ describe("a reused run reports progress to the end", () => {
     expect(b.reused).toBe(true);
     const lastFirst = first.at(-1) as Progress;
     expect(lastFirst.phase).toBe("done");
-    expect(seen.map((p) => p.phase)).toEqual(["ingest", "done"]);
+    // The second ingest report names the run once its plan is recorded (before any worker starts).
+    expect(seen.map((p) => p.phase)).toEqual(["ingest", "ingest", "done"]);
+    expect(seen[1]).toMatchObject({ phase: "ingest", runId: a.runId, eusDone: 0 });
     const done = seen.at(-1) as Progress;
     expect(done).toEqual({ ...lastFirst, pulsesReused: lastFirst.pulsesDone });
     expect(done).toMatchObject({ runId: a.runId, eusDone: 3, eusTotal: 3, eusRead: 3, eusFailed: 0, pulsesDone: 3, pulsesReused: 3 });

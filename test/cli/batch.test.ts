@@ -83,6 +83,8 @@ describe("cairn run", () => {
     expect(q.err).toBe("");
     expect(q.out).not.toContain("cairn verify");
     expect(q.out).toContain(`output digest: ${res.outputDigest}`);
+    // The output artifact is data, not a confirmation: --quiet keeps it (it dropped it).
+    expect(q.out).toContain(`output artifact: ${res.outputArtifact} (cairn store get ${res.outputArtifact})`);
   });
 
   it("gives the same output digest whatever the partitions, pulse size and workers", () => {

@@ -60,7 +60,10 @@ describe("a closed store", () => {
     const dir = join(newDir(), "store");
     const s = openStore({ dir });
     const d = s.putBytes(Buffer.from("kept")).digest;
+    expect(s.closed).toBe(false);
     s.close();
+    // A question, not a probe: `closed` itself does not throw.
+    expect(s.closed).toBe(true);
     const methods = storeMethods();
     // The ones the audit found throwing TypeError are among them (the enumeration really ran).
     for (const m of ["get", "putBytes", "put", "list", "headLogseq", "gc", "fsck", "openReadStream", "openReader", "getToFile", "at", "transaction"]) expect(methods).toContain(m);
