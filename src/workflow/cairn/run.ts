@@ -355,9 +355,10 @@ function* runLocked(
   // The payload as recorded (compact JSON, key order as given). The trace depends on that order
   // (WF_START payload_keys, step inputs, a user CT's input object), so the id hashes these
   // bytes: two orders of one object are two runs with two ids, never one id with two traces.
-  const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
+  const payloadText = compactPy(opts.payload);
+  const payloadBytes = Buffer.from(payloadText, "utf8");
   const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
-  const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload);
+  const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload, payloadText);
   // With a store, the run's start is recorded before its first node (pgs/record-start.ts), as in runPgsWorkflow.
   const store = opts.store;
   const started = store === undefined ? undefined : recordRunStart(store, { workflow: fqdn, traceId, payloadBytes, before }, CAIRN_RECORD_KIND, () => storeSnapshot(store, snap.sealed.content));

@@ -236,6 +236,45 @@ function memoisedRoot(memo: CheckedDirs | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * A batch memo (`newBatchCheckedDirs`) for one state capture of a run (pgs/state.ts
+ * `captureState`), sharing the run's memo `run` of the real data root: when `run` resolved the
+ * root `root` and one `lstat` still finds that directory there (as for every CS call of the run),
+ * the capture starts from it instead of resolving the root again. A run's prior capture, its CS
+ * calls and its posterior capture so resolve the data root once, every later use checked as
+ * the run's calls always were (`CheckedDirs`). Captures outside a run share nothing.
+ */
+export function runBatchCheckedDirs(run: CheckedDirs, root: string): CheckedDirs {
+  const batch = newBatchCheckedDirs();
+  if (run.root !== root) return batch;
+  const known = memoisedRoot(run);
+  if (known !== undefined) {
+    batch.root = root;
+    batch.realRoot = known;
+  }
+  return batch;
+}
+
+/**
+ * After a capture with `runBatchCheckedDirs`: the real root the capture resolved becomes the
+ * run's (with its identity, `dirIdentity`), unless the run has one already — so the run's first
+ * CS call does not resolve it again (checked by one `lstat` as every later call is).
+ */
+export function keepBatchRoot(run: CheckedDirs, batch: CheckedDirs): void {
+  if (run.realRoot !== undefined || batch.realRoot === undefined || batch.root === undefined) return;
+  if (run.root !== undefined && run.root !== batch.root) return;
+  let id: string | undefined;
+  try {
+    id = dirIdentity(batch.realRoot);
+  } catch {
+    return; // resolved again by the next call, with its own error handling
+  }
+  if (id === undefined) return;
+  run.root = batch.root;
+  run.realRoot = batch.realRoot;
+  run.rootId = id;
+}
+
 /** `posix.join(dir, name)` for a real (normalised, absolute) directory and one plain segment. */
 function childOf(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;

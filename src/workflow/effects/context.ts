@@ -19,7 +19,7 @@
  */
 import { fixedClock, type Clock } from "../../core/clock.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
-import { newCheckedDirs, normalizeDataRoot } from "./confine.js";
+import { newCheckedDirs, normalizeDataRoot, type CheckedDirs } from "./confine.js";
 import type { EffectContext, EffectDurability, LogReadLimit, OperationDialect } from "./types.js";
 
 /** 2025-01-01T00:00:00Z: the default logical epoch (SEMANTICS C.3's recommended test clock). */
@@ -45,6 +45,11 @@ export interface EffectContextOptions {
   readonly logReadLimit?: Partial<LogReadLimit>;
   /** See `EffectContext.refuseDirectoryPaths`; default false. */
   readonly refuseDirectoryPaths?: boolean;
+  /**
+   * The run's memo of the real data root (`EffectContext.checkedDirs`), when the run made it
+   * before the context (its prior state capture shares it: pgs/state.ts `captureState`); default a new one.
+   */
+  readonly checkedDirs?: CheckedDirs;
 }
 
 /** Builds the context of one run. */
@@ -60,7 +65,7 @@ export function createEffectContext(opts: EffectContextOptions): EffectContext {
     clock: opts.clock ?? fixedClock(DEFAULT_LOGICAL_EPOCH_MS),
     operationDialect: opts.operationDialect ?? "reference",
     durability: opts.durability ?? "fsync",
-    checkedDirs: newCheckedDirs(),
+    checkedDirs: opts.checkedDirs ?? newCheckedDirs(),
     ...(opts.logReadLimit === undefined ? {} : { logReadLimit: opts.logReadLimit }),
     ...(opts.refuseDirectoryPaths === true ? { refuseDirectoryPaths: true } : {}),
     nextId: () => `${traceId}:E${String(++counter).padStart(EFFECT_ID_COUNTER_WIDTH, "0")}`,

@@ -134,7 +134,7 @@ export { ADDRESS_HEX_DIGITS, ADDRESS_PREFIX, registryAddress } from "./registry.
 export { APPENDONLY_READ_MAX_BYTES, APPENDONLY_READ_MAX_ENTRIES, RECORD_ID_COUNTER_WIDTH, recordId } from "./appendonly.js";
 export { DEFAULT_LOGICAL_EPOCH_MS, EFFECT_ID_COUNTER_WIDTH, appendTimestamp, createEffectContext, type EffectContextOptions } from "./context.js";
 export { MODULE_DATA_ROOT_TEMPLATE, PAYLOAD_STORE_ENTITY, PGS_DATA_ROOT_UNSUPPORTED_CHARS, STEP_STORE_INPUT, buildCsPayload, expandPolicy, expandPolicyShared, selectPolicy } from "./policy.js";
-export { checkDataRootHoldsState, confineAbsolute, confineRelative, refuseDirectoryPath, newBatchCheckedDirs, newCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
+export { checkDataRootHoldsState, confineAbsolute, confineRelative, refuseDirectoryPath, keepBatchRoot, newBatchCheckedDirs, newCheckedDirs, runBatchCheckedDirs, normalizeDataRoot, preparePath, type CheckedDirs, type ConfinedPath, type PreparedPath } from "./confine.js";
 export { cachedDigest, fileCacheUsage, remember } from "./filecache.js";
 export {
   DataRootLock, acquireDataRootLock, acquireDataRootLockAsync, checkDataRootLockWait, dataRootLockDir, dataRootLockFile, dataRootRealPath, lockForRun, withPrivateDataRootLock,

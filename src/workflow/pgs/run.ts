@@ -26,7 +26,7 @@ import {
   EXIT_ZERO_STATUSES, MAX_PAYLOAD_BYTES, MAX_SEGMENT_CHARS, SAFE_SEGMENT_RE, TRACES_DIR,
 } from "./constants.js";
 import { CT_ATOMS, type CtAtomTable } from "../atoms/index.js";
-import { checkDataRootHoldsState, createEffectContext, lockForRun, normalizeDataRoot, type DataRootLock, type EffectDurability } from "../effects/index.js";
+import { checkDataRootHoldsState, createEffectContext, lockForRun, newCheckedDirs, normalizeDataRoot, type CheckedDirs, type DataRootLock, type EffectDurability } from "../effects/index.js";
 import type { Clock } from "../../core/clock.js";
 import { schedule, type EffectCall, type EngineRun, type PathEntry, type ViolationRecord } from "./engine.js";
 import { compactPy, parsePyJson } from "./pyjson.js";
@@ -278,8 +278,10 @@ export function closedRunFacts(
   trace: TraceWriter,
   status: string,
   withBytes: boolean,
+  /** The run's memo of the real data root (its effect context's `checkedDirs`), shared with this capture (state.ts `captureState`). */
+  checked?: CheckedDirs,
 ): { after: StateFile[]; exitCode: 0 | 1; digests: PgsRunResult["digests"] } {
-  const after = captureState(dataRoot, files, withBytes);
+  const after = captureState(dataRoot, files, withBytes, checked);
   return {
     after,
     exitCode: EXIT_ZERO_STATUSES.has(status) ? 0 : 1,
@@ -425,13 +427,16 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
     throw new CairnError(ErrorCode.NOT_FOUND, `No entry point for WF '${name.fqdn}' (addr ${wf}) — snapshot may be stale or domain mismatch`, { workflow: name.fqdn, addr: wf });
   }
   const files = relevantFiles(pkg, entry.rb, dataRoot);
-  const before = captureState(dataRoot, files, opts.store !== undefined); // the bytes only to record them
+  // The run's memo of the real data root, shared by its two state captures and its CS calls (state.ts `captureState`).
+  const checkedDirs = newCheckedDirs();
+  const before = captureState(dataRoot, files, opts.store !== undefined, checkedDirs); // the bytes only to record them
   // The payload as recorded (compact JSON, key order as given): the reference's outputs follow
   // that order, so the id hashes these bytes and two orders of one object are two runs with two
   // ids, never one id with two traces (as for Cairn snapshot runs).
-  const payloadBytes = Buffer.from(compactPy(opts.payload), "utf8");
+  const payloadText = compactPy(opts.payload);
+  const payloadBytes = Buffer.from(payloadText, "utf8");
   const ids = { snapshot: pkg.digest, workflow: name.fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
-  const traceId = makeTraceId(ids, name.domain, name.code, opts.payload);
+  const traceId = makeTraceId(ids, name.domain, name.code, opts.payload, payloadText);
   // With a store, the run's start is recorded before its first node (record-start.ts): a kill
   // after an effect and before the run's record leaves the store saying so.
   const store = opts.store;
@@ -449,7 +454,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const run: EngineRun = {
     pkg, wf, wfFqdn: name.fqdn, rb: entry.rb, payload: opts.payload, atoms: opts.atoms ?? CT_ATOMS, trace,
     effects: createEffectContext({
-      dataRoot, traceId, durability: opts.effectDurability ?? "fsync", refuseDirectoryPaths: true, ...(opts.clock === undefined ? {} : { clock: opts.clock }),
+      dataRoot, traceId, durability: opts.effectDurability ?? "fsync", refuseDirectoryPaths: true, checkedDirs, ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     }),
     path: [], calls: [], violations: [], current: null,
   };
@@ -478,7 +483,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   }
   // From here the run has its trace (and its effects are applied): a failure names the trace.
   try {
-    const { after, exitCode, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined);
+    const { after, exitCode, digests } = closedRunFacts(dataRoot, files, ids, trace, status, opts.store !== undefined, checkedDirs);
     const summary = renderSummary({
       traceId, workflow: name.fqdn, status, exitCode, error, digests, events: trace.events, chainHead: trace.head,
       path: run.path, violations: run.violations, effects: run.calls, before, after, surface,

@@ -28,7 +28,7 @@ import { canonicalDigest } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import {
-  EffectErrorReason, cachedDigest, confineAbsolute, confineRelative, expandPolicy, newBatchCheckedDirs, normalizeDataRoot, preparePath, refuseDirectoryPath, remember, selectPolicy, type CheckedDirs,
+  EffectErrorReason, cachedDigest, confineAbsolute, confineRelative, expandPolicy, keepBatchRoot, newBatchCheckedDirs, runBatchCheckedDirs, normalizeDataRoot, preparePath, refuseDirectoryPath, remember, selectPolicy, type CheckedDirs,
   type ConfinedPath,
 } from "../effects/index.js";
 import type { PgsPackage } from "./snapshot.js";
@@ -181,14 +181,19 @@ function refusal(path: string, rel: string, err: unknown): StateFile {
  * read while the file cache follows it). An unusable path (see UnusableKind) is reported as such,
  * never read, never thrown for.
  */
-export function captureState(dataRoot: string, paths: readonly string[], withBytes = true): StateFile[] {
+export function captureState(dataRoot: string, paths: readonly string[], withBytes = true, run?: CheckedDirs): StateFile[] {
   const root = normalizeDataRoot(dataRoot);
   // The real data root, resolved once for this capture (confine.ts `CheckedDirs`).
   // One synchronous batch (confine.ts `newBatchCheckedDirs`): the data root is resolved once and
   // each parent directory walked once for all the files under it. Nothing is kept across
-  // captures: a symlink on the way to the data root may be re-pointed between two of them.
-  const checked = newBatchCheckedDirs();
-  return paths.map((path) => captureOne(root, path, withBytes, checked));
+  // captures: a symlink on the way to the data root may be re-pointed between two of them —
+  // except within one run, whose memo `run` (the effect context's `checkedDirs`) the captures
+  // share with its CS calls: the real root resolved once per run, each later use checked by
+  // one `lstat` (confine.ts `runBatchCheckedDirs`); the parent directories are walked again.
+  const checked = run === undefined ? newBatchCheckedDirs() : runBatchCheckedDirs(run, root);
+  const files = paths.map((path) => captureOne(root, path, withBytes, checked));
+  if (run !== undefined) keepBatchRoot(run, checked);
+  return files;
 }
 
 function captureOne(root: string, path: string, withBytes: boolean, checked: CheckedDirs): StateFile {
@@ -288,16 +293,43 @@ export function stateManifest(files: readonly StateFile[]): { kind: string; vers
   };
 }
 
-/** Recent state digests by their files' paths and digests (a run's posterior state is the next run's prior state). */
+/** Recent state digests by their canonical text (a run's posterior state is the next run's prior state). */
 const STATE_DIGEST_MEMO = 64;
 const stateDigests = new Map<string, Digest>();
 
+/** `JSON.stringify` as this module loaded it (as core/canonical.ts keeps it). */
+const stringify = JSON.stringify;
+/** Any UTF-16 surrogate: such a string takes the general encoder (which refuses a lone one). */
+const SURROGATE_RE = /[\uD800-\uDFFF]/;
+/** The constant end of a state manifest's canonical text (members sorted: `files`, `kind`, `version`). */
+const MANIFEST_TAIL = `],"kind":${stringify(STATE_KIND)},"version":${String(STATE_VERSION)}}`;
+
+/**
+ * `canonicalize(stateManifest(files))` written directly, for a state of regular and absent files
+ * whose paths hold no surrogate (every state a run normally has): RFC 8785 sorts the members
+ * (`digest` < `path`; `files` < `kind` < `version`) and writes a string as `JSON.stringify` does.
+ * Undefined otherwise (an unusable file, a surrogate): the caller takes the general encoder.
+ * test/workflow/perf-state-digest.test.ts holds the two to the same text.
+ */
+function manifestText(files: readonly StateFile[]): string | undefined {
+  let text = '{"files":[';
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i] as StateFile;
+    if (f.unusable !== undefined || SURROGATE_RE.test(f.path)) return undefined;
+    const d = f.digest;
+    if (d !== null && SURROGATE_RE.test(d)) return undefined;
+    text += `${i === 0 ? "" : ","}{"digest":${d === null ? "null" : stringify(d)},"path":${stringify(f.path)}}`;
+  }
+  return text + MANIFEST_TAIL;
+}
+
 export function stateDigest(files: readonly StateFile[]): Digest {
-  const key = files.map((f) => `${JSON.stringify(f.path)}${f.digest ?? "null"}${f.unusable === undefined ? "" : JSON.stringify(f.unusable)}`).join(",");
-  const known = stateDigests.get(key);
+  const text = manifestText(files);
+  if (text === undefined) return canonicalDigest(stateManifest(files));
+  const known = stateDigests.get(text);
   if (known !== undefined) return known;
-  const d = canonicalDigest(stateManifest(files));
+  const d = sha256(text);
   if (stateDigests.size >= STATE_DIGEST_MEMO) stateDigests.delete(stateDigests.keys().next().value as string);
-  stateDigests.set(key, d);
+  stateDigests.set(text, d);
   return d;
 }

@@ -30,6 +30,28 @@ export function pgsSuffix(domain: string, wfFqdn: string, payload: PyValue): str
   return digestHex(sha256(text)).slice(0, SUFFIX_HEX).toUpperCase();
 }
 
+/** Suffixes of recent runs, by domain, WF FQDN and the payload's compact text (`SUFFIX_MEMO_MAX_TEXT` chars at most). */
+const SUFFIX_MEMO = 64;
+const SUFFIX_MEMO_MAX_TEXT = 4096;
+const suffixes = new Map<string, string>();
+
+/**
+ * `pgsSuffix`, remembered by the payload's compact JSON text (`compactPy`, key order as given):
+ * that text determines the payload value (strings ASCII-escaped, a float always written as a
+ * float, a Map's keys distinct), so two payloads with one text have one suffix. Only texts up to
+ * SUFFIX_MEMO_MAX_TEXT characters are kept; neither name holds a NUL (a WF FQDN is checked).
+ */
+function memoSuffix(domain: string, wfFqdn: string, payload: PyValue, payloadText: string): string {
+  if (payloadText.length > SUFFIX_MEMO_MAX_TEXT || domain.includes("\0") || wfFqdn.includes("\0")) return pgsSuffix(domain, wfFqdn, payload);
+  const key = `${domain}\0${wfFqdn}\0${payloadText}`;
+  const known = suffixes.get(key);
+  if (known !== undefined) return known;
+  const suffix = pgsSuffix(domain, wfFqdn, payload);
+  if (suffixes.size >= SUFFIX_MEMO) suffixes.delete(suffixes.keys().next().value as string);
+  suffixes.set(key, suffix);
+  return suffix;
+}
+
 export interface TraceIdInputs {
   snapshot: Digest;
   workflow: string;
@@ -37,10 +59,32 @@ export interface TraceIdInputs {
   priorState: Digest;
 }
 
+/** `JSON.stringify` as this module loaded it (as core/canonical.ts keeps it). */
+const stringify = JSON.stringify;
+/** Any UTF-16 surrogate: such a string takes the general encoder (which refuses a lone one). */
+const SURROGATE_RE = /[\uD800-\uDFFF]/;
+
 export function runKey(i: TraceIdInputs): Digest {
-  return canonicalDigest({ kind: RUN_KEY_KIND, version: RUN_KEY_VERSION, snapshot: i.snapshot, workflow: i.workflow, payload: i.payload, priorState: i.priorState });
+  const { snapshot, workflow, payload, priorState } = i;
+  // The canonical text written directly (RFC 8785: members sorted, strings as JSON.stringify
+  // writes them) when every member is a string without a surrogate, as in every run; else the
+  // general encoder. test/workflow/perf-state-digest.test.ts holds the two to the same digest.
+  if (
+    typeof snapshot === "string" && typeof workflow === "string" && typeof payload === "string" && typeof priorState === "string" &&
+    !SURROGATE_RE.test(snapshot + workflow + payload + priorState)
+  ) {
+    return sha256(
+      `{"kind":${stringify(RUN_KEY_KIND)},"payload":${stringify(payload)},"priorState":${stringify(priorState)},"snapshot":${stringify(snapshot)},"version":${String(RUN_KEY_VERSION)},"workflow":${stringify(workflow)}}`,
+    );
+  }
+  return canonicalDigest({ kind: RUN_KEY_KIND, version: RUN_KEY_VERSION, snapshot, workflow, payload, priorState });
 }
 
-export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue): string {
-  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${pgsSuffix(domain, i.workflow, payload)}`;
+/**
+ * The trace id. `payloadText`, the payload's compact JSON text when the caller has it (the run
+ * hashes it for `i.payload`), lets the PGS suffix be remembered across runs of one payload.
+ */
+export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue, payloadText?: string): string {
+  const suffix = payloadText === undefined ? pgsSuffix(domain, i.workflow, payload) : memoSuffix(domain, i.workflow, payload, payloadText);
+  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${suffix}`;
 }

@@ -325,7 +325,9 @@ export class TraceWriter {
     const detail = budget < 0 ? undefined : compactJsonWithin(f.detail, budget);
     if (detail === undefined) throw this.limitError(type);
     const line = `${head}${detail}${tail}`;
-    const bytes = Buffer.byteLength(line, "utf8") + 1;
+    // The whole line is ASCII (`head`, `tail` and the compact `detail` escape every other
+    // character), so its length is its UTF-8 byte count; `flush` checks the sum.
+    const bytes = line.length + 1;
     if (bytes > room) throw this.limitError(type);
     this.size += bytes;
     // After a failed write nothing more is written or counted into the digest (the run ends with that error).
@@ -419,6 +421,10 @@ export class TraceWriter {
   flush(): void {
     if (this.pending === "" || this.failed !== undefined) return;
     const buf = Buffer.from(this.pending, "utf8");
+    // Each line was counted as ASCII (`emit`): a line that was not would have miscounted the limit.
+    if (buf.length !== this.pending.length) {
+      throw new CairnError(ErrorCode.INTERNAL, `trace ${this.name === "" ? `of run ${this.traceId}` : this.name}: an event line is not ASCII`, { traceId: this.traceId });
+    }
     this.pending = "";
     if (this.fd !== undefined) this.writeOut(this.fd, buf);
     this.hash.update(buf);
