@@ -570,7 +570,7 @@ export function replayCommand(): Command {
     .description("re-execute one pulse of a finished run, print its records (JSONL) and compare its checksum")
     .argument("<runId>", "run id (16 hex digits)")
     .requiredOption("--pulse <p>", "the pulse: partition/index (e.g. 0/0) or its ordinal in the manifest (0, 1, …)")
-    .addHelpText("after", "\nThe records go to stdout; whether the checksum matches the stored one goes to stderr.\nExit status: 0 matches, 1 differs (or not found), 2 usage error.")
+    .addHelpText("after", "\nThe records go to stdout; whether the checksum matches the stored one goes to stderr.\nExit status: 0 matches, 1 differs (or not found, or stdout closed early: `| head`), 2 usage error.")
     .action(async (runId: string, opts: { pulse: string }, cmd: Command) => {
       checkRunId(runId);
       parsePulseSpec(opts.pulse, "--pulse"); // the library's rule, named as the option, before the store is opened
