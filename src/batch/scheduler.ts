@@ -1,9 +1,10 @@
 /**
  * The deterministic pulse scheduler (PLEX §5). Records are assigned to partitions by
  * `stable_hash(id) % N`; each partition's records are cut into pulses of `pulseSize` in read
- * order. A partition's pulses run strictly one after another; at most `maxPulsesInFlight`
- * pulses are held (queued or running) at once, and the input is not read further until one
- * finishes (backpressure). There is no work stealing: which worker runs a pulse never
+ * order. A partition's pulses run strictly one after another (the next starts once the previous
+ * has committed); at most `maxPulsesInFlight` pulses are held (queued or executing; those that
+ * executed and await their commit count in the bytes, not the number: below) at once, and the
+ * input is not read further until one finishes (backpressure). There is no work stealing: which worker runs a pulse never
  * changes what the pulse is or what it produces.
  *
  * Memory: the partial per-partition buffers are bounded by `bufferBudgetBytes`; when they

@@ -213,7 +213,7 @@ export async function checkInputCoverage(
       // today's engine (a run made before duplicate keys were refused verifies as it was made).
       const input = { artifact: m.input.artifact, format: m.input.format as InputFormat, source: `input ${m.input.artifact}` };
       for await (const batch of storedRecordBatches(store, input, cfg.idField, undefined, undefined, true)) {
-        await stop?.pause();
+        if (stop?.due() === true) await stop.pause();
         for (const r of batch) {
           const entry = Buffer.isBuffer(r.input) ? sliceEntryText(r.id, { artifact: sha256(r.input) }) : sliceEntryText(r.id, { json: r.inputJson ?? canonicalText(r.input) });
           rows.push([canonicalText(r.id), Buffer.from(sha256(entry).slice(7), "hex"), read]);
@@ -263,7 +263,7 @@ export async function checkInputCoverage(
     // input records not seen in a readable slice may be theirs, so only more than that is missing.
     let unreadableEus = 0;
     for (const p of [...m.pulses].sort((a, b) => a.partition - b.partition || a.index - b.index)) {
-      await stop?.pause();
+      if (stop?.due() === true) await stop.pause();
       const name = `${p.partition}/${p.index}`;
       let entries: ReadonlyArray<{ id: EUId }>;
       try {

@@ -763,6 +763,12 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     removeScratch(indexPath);
     throw scratchFailure(indexPath, err);
   }
+  /**
+   * The artifacts read line by line below (the output, the failures artifact), closed however
+   * the comparison ends: one left suspended mid-read (an abort, `stop`) kept its file descriptor
+   * open for the life of the process (a review finding).
+   */
+  const lineReaders: AsyncGenerator<string>[] = [];
   try {
     let total = 0;
     let failed = 0;
@@ -906,6 +912,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     const expectedBytes = createHash("sha256");
     const storedEnd = { unterminated: false };
     const stored = artifactLines(store, m.output.artifact, storedEnd);
+    lineReaders.push(stored);
     let storedOk = true;
     const nextStored = async (): Promise<string | undefined> => {
       if (!storedOk) return undefined;
@@ -928,6 +935,7 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     // list, which is compared with the same records.
     const named = m.failuresArtifact;
     const failureLines = named === undefined ? undefined : artifactLines(store, named);
+    if (failureLines !== undefined) lineReaders.push(failureLines);
     let failuresOk = named !== undefined;
     let failureLinesRead = 0;
     let failureLineMismatch = false;
@@ -1083,8 +1091,13 @@ export async function verifyRunCapped(store: Store, runId: string, options: Veri
     if (mergeKnown && builder.root() !== m.output.digest) add({ code: "output_mismatch", message: `recomputed output digest ${builder.root()} differs from the manifest's ${m.output.digest}` });
     outputOk = storedOk && !mismatched && mergeKnown;
   } finally {
-    index.close();
-    removeScratch(indexPath);
+    try {
+      // Closing only releases the stream; a failure to close must not hide the comparison's own result or error.
+      for (const lines of lineReaders) await lines.return(undefined).catch(() => undefined);
+    } finally {
+      index.close();
+      removeScratch(indexPath);
+    }
   }
   stop.check();
   checkNamedMembers(store, read.digest, m, add);

@@ -412,7 +412,7 @@ Notes:
   The run id is derived from the input bytes, the bundled module, the config and the engine
   version: running the same command again continues (or reports) the same run.
   Progress goes to stderr (a bar on a terminal, plain lines otherwise; --quiet silences it).
-  Each pulse commits to the store on its own: after ${TINY_PULSE_MIN_PULSES} pulses or more averaging under
+  Each pulse costs about a millisecond of store work: after ${TINY_PULSE_MIN_PULSES} pulses or more averaging under
   ${TINY_PULSE_AVERAGE_EUS} EUs, a note on stderr says a larger --pulse-size or fewer --partitions is faster
   (the output digest does not depend on either; the run id does).
   Exit status: 0 when completed, 1 when EUs failed (unless --allow-failures) or on an error,

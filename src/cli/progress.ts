@@ -160,7 +160,9 @@ export class ProgressDisplay {
     if ((p.phase === "merge" || p.phase === "done") && this.executeEnd === undefined) this.executeEnd = t;
     if (this.mode === "lines") {
       if (phaseChanged) this.phaseLine(p);
-      else if (t - this.lastLine >= LINE_INTERVAL_MS) {
+      // Not while reading the input: no EU has run (the engine's second ingest report, naming the
+      // run once its plan is recorded, printed "0 EUs done" after a slow ingest).
+      else if (p.phase !== "ingest" && t - this.lastLine >= LINE_INTERVAL_MS) {
         this.write(`cairn: ${p.eusDone} EUs done, ${p.eusFailed} failed${p.eusTotal === undefined ? "" : ` of ${p.eusTotal}`}\n`);
         this.lastLine = t;
       }
@@ -291,8 +293,9 @@ export const TINY_PULSE_AVERAGE_EUS = 16;
  * The note `cairn run` / `resume` prints on stderr after an execution of a run of `pulses`
  * pulses holding `eus` EUs in all, when they are tiny (TINY_PULSE_AVERAGE_EUS) and the execution
  * committed many of them (`executed`, default all; TINY_PULSE_MIN_PULSES; a resume reuses the
- * pulses committed before): each pulse commits to the store in its own transaction, so such a run
- * spends its time committing. Undefined otherwise. Only the output digest is the same for any
+ * pulses committed before): each pulse costs about a millisecond of store work (its artifacts,
+ * receipt and edges; many share one transaction since 2026-11-28, group-commit.ts), so such a run
+ * spends its time storing pulses. Undefined otherwise. Only the output digest is the same for any
  * --pulse-size and --partitions: both are part of the config, so of the run id and the manifest
  * (which is also why a resumed run keeps them: `resumed` words the advice for a new run).
  */
@@ -304,8 +307,8 @@ export function tinyPulseNote(pulses: number, eus: number, o: { executed?: numbe
     ? "A new run with a larger --pulse-size or fewer --partitions is faster (a resumed run keeps its own: they are part of its id); "
     : "A larger --pulse-size or fewer --partitions is faster; ";
   return (
-    `${groupDigits(pulses)} pulses averaged ${average} ${average === "1.0" ? "EU" : "EUs"} each; each pulse commits to the store on its own ` +
-    `(a millisecond or more), which can take most of a run's time. ${faster}` +
+    `${groupDigits(pulses)} pulses averaged ${average} ${average === "1.0" ? "EU" : "EUs"} each; each pulse costs about a millisecond ` +
+    `of store work (its artifacts, receipt and edges), which can take most of a run's time. ${faster}` +
     "the output digest does not depend on either (the run id and manifest do)"
   );
 }

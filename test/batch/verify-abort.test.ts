@@ -16,6 +16,7 @@
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, type Store } from "../../src/index.js";
@@ -179,6 +180,41 @@ describe("verifyRun and replay stop on their abort signal", () => {
     // Unaborted, the same verify passes.
     expect((await verifyRun(f.store, f.runId, { signal: new AbortController().signal })).ok).toBe(true);
   });
+
+  it("plain verify aborted while it reads the output artifact closes that read (its file descriptor stayed open for the process's life: review finding)", async () => {
+    const { store } = scratch.store();
+    // An output of several MiB: the read is still under way when the abort comes.
+    const r = await run(store, Array.from({ length: 20_000 }, (_, n) => n), { code: 'export default (x) => ({ x, pad: "p".repeat(200) });' }, { workers: 1, partitions: 2, pulseSize: 5_000 });
+    const ac = new AbortController();
+    const s = store as Store & { openReadStream: Store["openReadStream"] };
+    const original = s.openReadStream;
+    let outputStream: Readable | undefined;
+    // The output's stream, tapped: its first chunk read aborts the verify.
+    s.openReadStream = function (this: Store, ...args: Parameters<Store["openReadStream"]>) {
+      const stream = original.apply(this, args);
+      if (args[0] !== r.outputArtifact) return stream;
+      outputStream = stream;
+      async function* tap(): AsyncGenerator<Buffer> {
+        for await (const chunk of stream) {
+          ac.abort(new Error("stop"));
+          yield chunk as Buffer;
+        }
+      }
+      return Readable.from(tap());
+    } as Store["openReadStream"];
+    try {
+      const e = await expectCairnError(verifyRun(store, r.runId, { signal: ac.signal }), ErrorCode.INTERRUPTED);
+      expect(e.message).toBe(verifyMessage(r.runId));
+    } finally {
+      s.openReadStream = original;
+    }
+    expect(outputStream).toBeDefined();
+    expect(outputStream?.readableEnded).toBe(false); // the abort came mid-read…
+    // …and the read was closed (the tap passes the close on once its pending chunk is in: a few turns).
+    for (let i = 0; i < 200 && outputStream?.destroyed !== true; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(outputStream?.destroyed).toBe(true);
+    expect(ownScratch()).toEqual([]);
+  }, 60_000);
 });
 
 describe("the signal option is checked like the other options", () => {

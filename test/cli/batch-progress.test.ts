@@ -236,6 +236,19 @@ describe("ProgressDisplay: lines and off", () => {
     ]);
   });
 
+  it("no count line while the input is read: the second ingest report (the run id, once the plan is recorded) after a slow ingest printed \"0 EUs done\" (review finding)", () => {
+    const s = new FakeStream(false);
+    const c = clock();
+    const d = new ProgressDisplay({ mode: "lines", stream: s, now: c.now, env: NO_COLOR });
+    d.update(p({ phase: "ingest", runId: undefined }));
+    c.advance(3_000);
+    d.update(p({ phase: "ingest" }));
+    c.advance(10);
+    d.update(p({ inputBytesTotal: 100 }));
+    d.finish();
+    expect(s.text.split("\n").filter((l) => l !== "")).toEqual(["cairn: reading input", "cairn: executing (0 EUs done)"]);
+  });
+
   it("off writes nothing", () => {
     const s = new FakeStream(true);
     const d = new ProgressDisplay({ mode: "off", stream: s, now: clock().now });

@@ -21,7 +21,7 @@ const EUS = TINY_PULSE_MIN_PULSES;
 const RUN_TIMEOUT_MS = 120_000;
 
 const NOTE =
-  "cairn: note: 1,000 pulses averaged 1.0 EU each; each pulse commits to the store on its own (a millisecond or more), which can take most of a run's time. " +
+  "cairn: note: 1,000 pulses averaged 1.0 EU each; each pulse costs about a millisecond of store work (its artifacts, receipt and edges), which can take most of a run's time. " +
   "A larger --pulse-size or fewer --partitions is faster; the output digest does not depend on either (the run id and manifest do)";
 
 function setup(): string {
@@ -93,7 +93,7 @@ describe("tinyPulseNote's bounds", () => {
     // 5,000 tiny pulses, all but 999 committed before the resume: not this execution's cost.
     expect(tinyPulseNote(5000, 5000, { executed: TINY_PULSE_MIN_PULSES - 1, resumed: true })).toBeUndefined();
     expect(tinyPulseNote(5000, 5000, { executed: TINY_PULSE_MIN_PULSES, resumed: true })).toBe(
-      "5,000 pulses averaged 1.0 EU each; each pulse commits to the store on its own (a millisecond or more), which can take most of a run's time. " +
+      "5,000 pulses averaged 1.0 EU each; each pulse costs about a millisecond of store work (its artifacts, receipt and edges), which can take most of a run's time. " +
         "A new run with a larger --pulse-size or fewer --partitions is faster (a resumed run keeps its own: they are part of its id); " +
         "the output digest does not depend on either (the run id and manifest do)",
     );
