@@ -28,7 +28,7 @@ import { loadTraceRenderer } from "../workflow/render/render.js";
 import { fromPlain, type PyObject, type PyValue } from "../workflow/pgs/value.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
-import { nonEmptyArg } from "./args.js";
+import { nonEmptyArg, withCliFields } from "./args.js";
 import { printError, SHOWN_VALUE_CHARS, type Output } from "./output.js";
 import { wfRepairTailCommand } from "./wf-repair.js";
 import { wfReplayCommand } from "./wf-replay.js";
@@ -94,6 +94,13 @@ Notes:
 
 /** \`details.field\` of every payload refusal of \`wf run\`: the flag (the library names its argument). */
 const PAYLOAD_FLAG = "--payload";
+
+/**
+ * The library options a `wf run` error may name (`details.field`) and the flags the user gave
+ * instead: a malformed `--wf` (parseWorkflowFqdn), a snapshot of several workflows without `--wf`
+ * (selectWorkflow), a refused payload (a lone surrogate, runCairnWorkflow).
+ */
+const WF_RUN_FLAGS: Readonly<Record<string, string>> = { workflow: "--wf", payload: PAYLOAD_FLAG };
 
 /**
  * The payload JSON object of \`--payload\`: a file (\`readPayloadFile\`'s checks, pgs/run.ts), or
@@ -191,7 +198,9 @@ export function wfCommand(): Command {
         if (opts.render) await loadTraceRenderer();
         const snapOpts = { snapshot: opts.snapshot, wf: opts.wf, payload: snapPayload, dataRoot: opts.dataRoot, workspace: opts.workspace, render: opts.render, dataRootWaitMs: opts.dataRootWait };
         // The data root as the run resolved it (wf-compile.ts snapshotSourceSetup), to name torn files as the PGS path does.
-        const { result, shown, dataRootArg: snapDataRootArg } = plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane);
+        const { result, shown, dataRootArg: snapDataRootArg } = await withCliFields(WF_RUN_FLAGS, async () =>
+          plane === null ? await runSnapshot(cmd, snapOpts) : await (await import("./wf-plane.js")).runSnapshotWithPlane(cmd, snapOpts, plane),
+        );
         const snapTorn = tornFilesOf(result.effects, resolve(snapDataRootArg));
         const out = outputFor(cmd);
         printSnapshotRun(out, result, shown, (r, dir) => withTornFiles(runJson(r, dir), snapTorn, snapDataRootArg), picturesNote);
@@ -202,7 +211,7 @@ export function wfCommand(): Command {
       // The reference's order (SEMANTICS A.12 steps 1-4): the FQDN, the data root, the
       // workspace (given), the payload — so a malformed --wf is reported first, before any lock
       // wait; whether the workspace is a directory is checked after the payload (step 5, the load).
-      parseWorkflowFqdn(opts.wf);
+      await withCliFields(WF_RUN_FLAGS, () => parseWorkflowFqdn(opts.wf as string));
       const dataRootGiven = opts.dataRoot ?? process.env[DATA_ROOT_ENV];
       if (dataRootGiven === "") throw new CairnError(ErrorCode.USAGE, `--data-root (or $${DATA_ROOT_ENV}) must not be empty`, { field: "--data-root" });
       const workspaceArg = opts.workspace ?? process.env[WORKSPACE_ENV];

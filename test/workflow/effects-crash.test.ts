@@ -99,7 +99,8 @@ describe("torn JSON-lines tails", () => {
 
   it("repairTornTail is confined like every CS path", () => {
     expect(() => repairTornTail(root, "../x")).toThrow(/path confinement/);
-    expect(repairTornTail(root, "missing.jsonl")).toEqual({ path: "missing.jsonl", removedBytes: 0, size: 0 });
+    // A missing file is E_NOT_FOUND, as the CLI says it (since 2026-11-28; it returned removedBytes 0, size 0).
+    expect(() => repairTornTail(root, "missing.jsonl")).toThrow(`no file "missing.jsonl" under the data root ${root}`);
   });
 });
 

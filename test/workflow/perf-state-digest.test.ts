@@ -1,7 +1,7 @@
 /**
  * The direct canonical texts of the run's hot digests (performance work, src/workflow/pgs):
  * `stateDigest` writes the state manifest's canonical text itself, `runKey` the run key's, and
- * `makeTraceId` remembers the PGS suffix by the payload's compact text. Each must give exactly
+ * `runTraceId` (the runtimes' `makeTraceId`) remembers the PGS suffix by the payload's compact text. Each must give exactly
  * what the general canonical encoder (core/canonical.ts) gives, for every input, and a
  * remembered suffix must never answer for another payload.
  */
@@ -10,7 +10,7 @@ import { canonicalDigest } from "../../src/core/canonical.js";
 import { sha256, type Digest } from "../../src/core/digest.js";
 import { compactPy } from "../../src/workflow/pgs/pyjson.js";
 import { stateDigest, stateManifest, type StateFile } from "../../src/workflow/pgs/state.js";
-import { makeTraceId, pgsSuffix, runKey, RUN_KEY_KIND, RUN_KEY_VERSION, type TraceIdInputs } from "../../src/workflow/pgs/trace-id.js";
+import { makeTraceId, pgsSuffix, runKey, runTraceId, RUN_KEY_KIND, RUN_KEY_VERSION, type TraceIdInputs } from "../../src/workflow/pgs/trace-id.js";
 import type { PyObject, PyValue } from "../../src/workflow/pgs/value.js";
 
 const D1 = sha256("one");
@@ -82,7 +82,7 @@ describe("runKey: the direct text is the canonical one", () => {
   });
 });
 
-describe("makeTraceId: the remembered PGS suffix", () => {
+describe("runTraceId: the remembered PGS suffix", () => {
   const ids: TraceIdInputs = { snapshot: D1, workflow: "dom::WF_X", payload: D2, priorState: sha256("p") };
   const payloads: PyObject[] = [
     new Map<string, PyValue>([["a", 1n]]),
@@ -98,12 +98,21 @@ describe("makeTraceId: the remembered PGS suffix", () => {
     for (let round = 0; round < 2; round++) {
       for (const p of payloads) {
         const text = compactPy(p);
-        const withText = makeTraceId(ids, "dom", "WF_X", p, text);
+        const withText = runTraceId(ids, "dom", "WF_X", p, text);
         expect(withText).toBe(makeTraceId(ids, "dom", "WF_X", p));
         expect(withText.endsWith(`__${pgsSuffix("dom", "dom::WF_X", p)}`)).toBe(true);
         // Another domain or workflow with the same payload text is not answered from the memo.
-        expect(makeTraceId({ ...ids, workflow: "dom2::WF_X" }, "dom2", "WF_X", p, text)).toBe(makeTraceId({ ...ids, workflow: "dom2::WF_X" }, "dom2", "WF_X", p));
+        expect(runTraceId({ ...ids, workflow: "dom2::WF_X" }, "dom2", "WF_X", p, text)).toBe(makeTraceId({ ...ids, workflow: "dom2::WF_X" }, "dom2", "WF_X", p));
       }
     }
+  });
+});
+
+describe("the memo is the runtimes' alone", () => {
+  it("the package's makeTraceId takes no payload text, and runTraceId is not exported (a caller passing another payload's text would have poisoned the memo for the process: review finding)", async () => {
+    const { workflow } = await import("../../src/index.js");
+    expect(workflow.pgs.makeTraceId).toBe(makeTraceId);
+    expect(makeTraceId.length).toBe(4);
+    expect((workflow.pgs as Record<string, unknown>).runTraceId).toBeUndefined();
   });
 });

@@ -67,6 +67,8 @@ describe("repairTornTail from the package root", () => {
     expect(rel.startsWith("/")).toBe(false);
     expect(rootRepairTornTail(rel, "log.jsonl")).toEqual({ path: "log.jsonl", removedBytes: 4, removedDigest: sha256('{"b"'), size: 9 });
     expect(read("log.jsonl")).toBe('{"a": 1}\n');
+    // A file that is not there is E_NOT_FOUND, as the CLI says it (it returned removedBytes 0, size 0, as for a clean file).
+    expect(codeOf(() => rootRepairTornTail(rel, "nofile.jsonl"))).toEqual({ code: ErrorCode.NOT_FOUND, message: `no file "nofile.jsonl" under the data root ${root}`, details: { path: "nofile.jsonl", dataRoot: root } });
     // An empty data root is still refused, not read as the working directory.
     expect(codeOf(() => rootRepairTornTail("", "log.jsonl"))).toMatchObject({ code: ErrorCode.PATH_CONFINEMENT });
   });

@@ -57,7 +57,7 @@ import { closedRunFacts, discardSummary, runErrorMessage, withTraceId, type PgsR
 import { canonicalPy, compactPy } from "../pgs/pyjson.js";
 import { captureState, stateDigest, type StateFile } from "../pgs/state.js";
 import { renderSummary } from "../pgs/summary.js";
-import { makeTraceId } from "../pgs/trace-id.js";
+import { runTraceId } from "../pgs/trace-id.js";
 import { emitRunError, TraceWriter, traceWriteError, writeTraceSummary } from "../pgs/trace.js";
 import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
@@ -358,7 +358,7 @@ function* runLocked(
   const payloadText = compactPy(opts.payload);
   const payloadBytes = Buffer.from(payloadText, "utf8");
   const ids = { snapshot: snap.digest, workflow: fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
-  const traceId = makeTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload, payloadText);
+  const traceId = runTraceId(opts.planeSession === undefined ? ids : { ...ids, priorState: sha256(`${ids.priorState}|plane:${opts.planeSession}`) }, wf.namespace, wf.code, opts.payload, payloadText);
   // With a store, the run's start is recorded before its first node (pgs/record-start.ts), as in runPgsWorkflow.
   const store = opts.store;
   const started = store === undefined ? undefined : recordRunStart(store, { workflow: fqdn, traceId, payloadBytes, before }, CAIRN_RECORD_KIND, () => storeSnapshot(store, snap.sealed.content));

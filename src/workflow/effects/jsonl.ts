@@ -327,6 +327,9 @@ export function repairTornTail(dataRoot: string, relPath: string, opts?: RepairT
   const root = typeof dataRoot === "string" && dataRoot.length > 0 ? resolve(dataRoot) : dataRoot; // an empty or non-string one: normalizeDataRoot's refusal
   // The check of every options object of the library: a Map (no own keys) was read as {} until 2026-11-28.
   const r = repairTail(root, relPath, checkOptions<RepairTailOptions>(opts, REPAIR_TAIL_OPTION_KEYS, "repairTornTail"));
+  // As `cairn wf repair-tail` says it: a mistyped path or data root is not a clean file (until
+  // 2026-11-28 it returned removedBytes 0, size 0, as for one).
+  if (!r.exists) throw new CairnError(ErrorCode.NOT_FOUND, `no file ${JSON.stringify(r.path)} under the data root ${String(root)}`, { path: r.path, dataRoot: root });
   return {
     path: r.path,
     removedBytes: r.removedBytes,

@@ -38,7 +38,7 @@ import { loadSnapshot, type PgsPackage } from "./snapshot.js";
 import { captureState, relevantFiles, stateDigest, type StateFile } from "./state.js";
 import { renderSummary } from "./summary.js";
 import { emitRunError, TraceWriter, traceLimit, traceWriteError, writeTraceSummary, type TraceLimit } from "./trace.js";
-import { makeTraceId } from "./trace-id.js";
+import { runTraceId } from "./trace-id.js";
 import type { PyObject } from "./value.js";
 import { traceDot } from "../render/dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TracePictures, type TraceRenderer } from "../render/render.js";
@@ -436,7 +436,7 @@ function runLocked(opts: RunPgsOptions, name: WorkflowName, workspace: string, d
   const payloadText = compactPy(opts.payload);
   const payloadBytes = Buffer.from(payloadText, "utf8");
   const ids = { snapshot: pkg.digest, workflow: name.fqdn, payload: sha256(payloadBytes), priorState: stateDigest(before) };
-  const traceId = makeTraceId(ids, name.domain, name.code, opts.payload, payloadText);
+  const traceId = runTraceId(ids, name.domain, name.code, opts.payload, payloadText);
   // With a store, the run's start is recorded before its first node (record-start.ts): a kill
   // after an effect and before the run's record leaves the store saying so.
   const store = opts.store;

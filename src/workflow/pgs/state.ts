@@ -187,7 +187,7 @@ export function captureState(dataRoot: string, paths: readonly string[], withByt
   // One synchronous batch (confine.ts `newBatchCheckedDirs`): the data root is resolved once and
   // each parent directory walked once for all the files under it. Nothing is kept across
   // captures: a symlink on the way to the data root may be re-pointed between two of them —
-  // except within one run, whose memo `run` (the effect context's `checkedDirs`) the captures
+  // except within one PGS run (runPgsWorkflow passes `run`; a Cairn run does not), whose memo `run` (the effect context's `checkedDirs`) the captures
   // share with its CS calls: the real root resolved once per run, each later use checked by
   // one `lstat` (confine.ts `runBatchCheckedDirs`); the parent directories are walked again.
   const checked = run === undefined ? newBatchCheckedDirs() : runBatchCheckedDirs(run, root);

@@ -80,11 +80,17 @@ export function runKey(i: TraceIdInputs): Digest {
   return canonicalDigest({ kind: RUN_KEY_KIND, version: RUN_KEY_VERSION, snapshot, workflow, payload, priorState });
 }
 
+/** The trace id (the package's `workflow.pgs.makeTraceId`). */
+export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue): string {
+  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${pgsSuffix(domain, i.workflow, payload)}`;
+}
+
 /**
- * The trace id. `payloadText`, the payload's compact JSON text when the caller has it (the run
- * hashes it for `i.payload`), lets the PGS suffix be remembered across runs of one payload.
+ * `makeTraceId` for the two runtimes, given `payloadText`, the payload's compact JSON text
+ * (`compactPy(payload)`, which the run hashes for `i.payload`): the PGS suffix is remembered by
+ * it across runs of one payload. Internal (not exported by pgs/index.ts): the memo trusts that
+ * the text is the payload's, so a caller passing another text would poison it for the process.
  */
-export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue, payloadText?: string): string {
-  const suffix = payloadText === undefined ? pgsSuffix(domain, i.workflow, payload) : memoSuffix(domain, i.workflow, payload, payloadText);
-  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${suffix}`;
+export function runTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue, payloadText: string): string {
+  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${memoSuffix(domain, i.workflow, payload, payloadText)}`;
 }
