@@ -51,29 +51,7 @@ describe("createServer names ServerOptions keys", () => {
     expect(e.message).toBe(`data root ${join(dir, "dfile")} cannot hold the workflows' state: it is not a directory`);
     expect(e.details).toEqual({ field: "dataRoot", path: join(dir, "dfile") });
   });
-
-  it("a snapshot with lane-bound steps: field snapshot, naming createServer and runCairnWorkflowWithPlane beside the commands", async () => {
-    const lane = {
-      kind: "process", operation: "run",
-      payload: { object: { command: { const: process.execPath }, argv: { const: ["-e", "0"] }, stdin: { json: "$.inputs" } } },
-      acceptable_attestation: { classes: ["local-process-weak"] },
-      result_json: "stdout",
-    };
-    const bound = baseDecl({
-      code: "WF_LANE_V0",
-      nodes: {
-        start: {
-          steps: [{ id: "up", ct: "hash", inputs: { value: "$.payload" }, lane }],
-          routes: { SUCCESS: { exit: "DONE", reason: "hashed" }, VIOLATION: { exit: "BAD", reason: "no" }, BACKEND_ERROR: { exit: "BROKEN", reason: "lane failed" } },
-        },
-      },
-    });
-    const snap = await sealedDecls([bound]);
-    const e = cairnErrorOf(() => createServer({ snapshot: snap, workspace: tempDir("cairn-api-names-") }));
-    expect(e.code).toBe("E_USAGE");
-    expect(e.details).toMatchObject({ field: "snapshot", reason: "plane_required" });
-    expect(e.message).toContain(": a server (createServer, cairn serve) has no execution-plane node to run them; run them with cairn wf run --snapshot … --plane-config, or runCairnWorkflowWithPlane");
-  });
+  // A snapshot with lane-bound steps: test/server/cairn-snapshot.test.ts (field snapshot, the library call named).
 });
 
 describe("workflow names: field workflow (was --wf)", () => {
