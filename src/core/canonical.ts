@@ -71,9 +71,19 @@ function fail(what: string, path: readonly PathSegment[]): never {
  * literal. Lone surrogates (the only case where it would emit `\udxxx`) are rejected first.
  */
 function encodeString(s: string, currentPath: () => PathSegment[], isKey: boolean): string {
-  if (ANY_SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s)) {
-    fail(isKey ? "a member name containing a lone surrogate" : "a string containing a lone surrogate", currentPath());
-  }
+  const text = canonicalString(s);
+  if (text === undefined) fail(isKey ? "a member name containing a lone surrogate" : "a string containing a lone surrogate", currentPath());
+  return text;
+}
+
+/**
+ * A string's canonical text (RFC 8785), exactly as `canonicalize` writes it, or undefined when
+ * it holds a lone surrogate (which `canonicalize` refuses, naming where). For code that writes a
+ * fixed shape's canonical text itself on a hot path (a workflow run's state manifest and run key,
+ * pgs/state.ts and pgs/trace-id.ts) and leaves anything else to `canonicalize`.
+ */
+export function canonicalString(s: string): string | undefined {
+  if (ANY_SURROGATE_RE.test(s) && LONE_SURROGATE_RE.test(s)) return undefined;
   return NEEDS_ESCAPE_RE.test(s) ? stringify(s) : `"${s}"`;
 }
 

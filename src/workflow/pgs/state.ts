@@ -24,7 +24,7 @@
  */
 import { closeSync, constants as FS, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import { CairnError, ErrorCode, isCairnError } from "../../core/errors.js";
-import { canonicalDigest } from "../../core/canonical.js";
+import { canonicalDigest, canonicalString } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { MAX_STATE_FILE_BYTES } from "./constants.js";
 import {
@@ -297,28 +297,24 @@ export function stateManifest(files: readonly StateFile[]): { kind: string; vers
 const STATE_DIGEST_MEMO = 64;
 const stateDigests = new Map<string, Digest>();
 
-/** `JSON.stringify` as this module loaded it (as core/canonical.ts keeps it). */
-const stringify = JSON.stringify;
-/** Any UTF-16 surrogate: such a string takes the general encoder (which refuses a lone one). */
-const SURROGATE_RE = /[\uD800-\uDFFF]/;
 /** The constant end of a state manifest's canonical text (members sorted: `files`, `kind`, `version`). */
-const MANIFEST_TAIL = `],"kind":${stringify(STATE_KIND)},"version":${String(STATE_VERSION)}}`;
+const MANIFEST_TAIL = `],"kind":${canonicalString(STATE_KIND) as string},"version":${String(STATE_VERSION)}}`;
 
 /**
  * `canonicalize(stateManifest(files))` written directly, for a state of regular and absent files
- * whose paths hold no surrogate (every state a run normally has): RFC 8785 sorts the members
- * (`digest` < `path`; `files` < `kind` < `version`) and writes a string as `JSON.stringify` does.
- * Undefined otherwise (an unusable file, a surrogate): the caller takes the general encoder.
+ * (every state a run normally has): RFC 8785 sorts the members (`digest` < `path`; `files` <
+ * `kind` < `version`), and each string is written by `canonicalString`, the encoder's own.
+ * Undefined otherwise (an unusable file, a lone surrogate): the caller takes the general encoder.
  * test/workflow/perf-state-digest.test.ts holds the two to the same text.
  */
 function manifestText(files: readonly StateFile[]): string | undefined {
   let text = '{"files":[';
   for (let i = 0; i < files.length; i++) {
     const f = files[i] as StateFile;
-    if (f.unusable !== undefined || SURROGATE_RE.test(f.path)) return undefined;
-    const d = f.digest;
-    if (d !== null && SURROGATE_RE.test(d)) return undefined;
-    text += `${i === 0 ? "" : ","}{"digest":${d === null ? "null" : stringify(d)},"path":${stringify(f.path)}}`;
+    const path = f.unusable === undefined ? canonicalString(f.path) : undefined;
+    const digest = f.digest === null ? "null" : canonicalString(f.digest);
+    if (path === undefined || digest === undefined) return undefined;
+    text += `${i === 0 ? "" : ","}{"digest":${digest},"path":${path}}`;
   }
   return text + MANIFEST_TAIL;
 }

@@ -11,7 +11,7 @@
  * reference's leading UTC wall-clock stamp is replaced by the run key, so the same snapshot,
  * payload and prior state give the same id on every machine, and any difference gives another.
  */
-import { canonicalDigest } from "../../core/canonical.js";
+import { canonicalDigest, canonicalString } from "../../core/canonical.js";
 import { digestHex, sha256, type Digest } from "../../core/digest.js";
 import { canonicalPy } from "./pyjson.js";
 import type { PyValue } from "./value.js";
@@ -59,30 +59,31 @@ export interface TraceIdInputs {
   priorState: Digest;
 }
 
-/** `JSON.stringify` as this module loaded it (as core/canonical.ts keeps it). */
-const stringify = JSON.stringify;
-/** Any UTF-16 surrogate: such a string takes the general encoder (which refuses a lone one). */
-const SURROGATE_RE = /[\uD800-\uDFFF]/;
+/** A member's canonical text (`canonicalString`), or undefined when it is not a string the encoder writes as one. */
+function stringText(v: unknown): string | undefined {
+  return typeof v === "string" ? canonicalString(v) : undefined;
+}
 
 export function runKey(i: TraceIdInputs): Digest {
   const { snapshot, workflow, payload, priorState } = i;
-  // The canonical text written directly (RFC 8785: members sorted, strings as JSON.stringify
-  // writes them) when every member is a string without a surrogate, as in every run; else the
-  // general encoder. test/workflow/perf-state-digest.test.ts holds the two to the same digest.
-  if (
-    typeof snapshot === "string" && typeof workflow === "string" && typeof payload === "string" && typeof priorState === "string" &&
-    !SURROGATE_RE.test(snapshot + workflow + payload + priorState)
-  ) {
-    return sha256(
-      `{"kind":${stringify(RUN_KEY_KIND)},"payload":${stringify(payload)},"priorState":${stringify(priorState)},"snapshot":${stringify(snapshot)},"version":${String(RUN_KEY_VERSION)},"workflow":${stringify(workflow)}}`,
-    );
+  // The canonical text written directly (RFC 8785: members sorted, each string by the encoder's
+  // own `canonicalString`) when every member is such a string, as in every run; else the general
+  // encoder. test/workflow/perf-state-digest.test.ts holds the two to the same digest.
+  const [s, w, p, prior] = [stringText(snapshot), stringText(workflow), stringText(payload), stringText(priorState)];
+  if (s !== undefined && w !== undefined && p !== undefined && prior !== undefined) {
+    return sha256(`{"kind":${canonicalString(RUN_KEY_KIND) as string},"payload":${p},"priorState":${prior},"snapshot":${s},"version":${String(RUN_KEY_VERSION)},"workflow":${w}}`);
   }
   return canonicalDigest({ kind: RUN_KEY_KIND, version: RUN_KEY_VERSION, snapshot, workflow, payload, priorState });
 }
 
+/** `<run key's first RUN_KEY_HEX hex>__<WF code>__<PGS suffix>`. */
+function traceIdOf(i: TraceIdInputs, wfCode: string, suffix: string): string {
+  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${suffix}`;
+}
+
 /** The trace id (the package's `workflow.pgs.makeTraceId`). */
 export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue): string {
-  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${pgsSuffix(domain, i.workflow, payload)}`;
+  return traceIdOf(i, wfCode, pgsSuffix(domain, i.workflow, payload));
 }
 
 /**
@@ -92,5 +93,5 @@ export function makeTraceId(i: TraceIdInputs, domain: string, wfCode: string, pa
  * the text is the payload's, so a caller passing another text would poison it for the process.
  */
 export function runTraceId(i: TraceIdInputs, domain: string, wfCode: string, payload: PyValue, payloadText: string): string {
-  return `${digestHex(runKey(i)).slice(0, RUN_KEY_HEX)}__${wfCode}__${memoSuffix(domain, i.workflow, payload, payloadText)}`;
+  return traceIdOf(i, wfCode, memoSuffix(domain, i.workflow, payload, payloadText));
 }
