@@ -270,7 +270,7 @@ export function recordManifest(store: Store, m: Manifest, limit = MAX_MANIFEST_B
 function manifestTooLarge(runId: string, bytes: number, pulses: number, limit: number, partial = false): CairnError {
   return new CairnError(
     ErrorCode.LIMIT_EXCEEDED,
-    `run ${runId}: its manifest ${partial ? "would be over" : "is"} ${bytes} bytes${partial ? ` after ${pulses} pulses` : ` (${pulses} pulses)`}, more than the ${limit}-byte limit of a manifest (what can be read back); run with a larger --pulse-size, so that there are fewer pulses`,
+    `run ${runId}: its manifest ${partial ? "would be over" : "is"} ${bytes} bytes${partial ? ` after ${pulses} pulses` : ` (${pulses} pulses)`}, more than the ${limit}-byte limit of a manifest (what can be read back); run with a larger pulseSize (--pulse-size), so that there are fewer pulses`,
     { runId, bytes, pulses, limit },
   );
 }

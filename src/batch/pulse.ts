@@ -128,7 +128,7 @@ export function checkRecordsSize(spec: PulseRef, texts: string[], limit = MAX_PU
   const fits = Math.max(1, Math.floor((limit / bytes) * texts.length));
   throw new CairnError(
     ErrorCode.LIMIT_EXCEEDED,
-    `pulse ${spec.partition}/${spec.index}: its ${texts.length} records are ${bytes} bytes, more than the ${limit}-byte limit of a pulse's records; run with a smaller --pulse-size (about ${fits} EUs of outputs this size fit)`,
+    `pulse ${spec.partition}/${spec.index}: its ${texts.length} records are ${bytes} bytes, more than the ${limit}-byte limit of a pulse's records; run with a smaller pulseSize (--pulse-size): about ${fits} EUs of outputs this size fit`,
     { partition: spec.partition, pulse: spec.index, bytes, limit },
   );
 }
@@ -157,7 +157,7 @@ export function checkAttemptLogSize(spec: PulseRef, entries: readonly string[], 
   if (bytes <= limit) return;
   throw new CairnError(
     ErrorCode.LIMIT_EXCEEDED,
-    `pulse ${spec.partition}/${spec.index}: its attempt log (${entries.length} retried EUs) is ${bytes} bytes, more than the ${limit}-byte limit of a pulse's attempt log; run with a smaller --pulse-size or fewer --retries`,
+    `pulse ${spec.partition}/${spec.index}: its attempt log (${entries.length} retried EUs) is ${bytes} bytes, more than the ${limit}-byte limit of a pulse's attempt log; run with a smaller pulseSize (--pulse-size) or fewer retries (--retries)`,
     { partition: spec.partition, pulse: spec.index, bytes, limit, retried: entries.length },
   );
 }

@@ -321,7 +321,7 @@ export class Edges {
     const tooManyNodes = (): CairnError =>
       new CairnError(
         ErrorCode.LIMIT_EXCEEDED,
-        `lineage of ${start} lists more than ${maxNodes} node digests (the nodes it reaches plus the from- and to-nodes of the edges it crosses); lower --depth`,
+        `lineage of ${start} lists more than ${maxNodes} node digests (the nodes it reaches plus the from- and to-nodes of the edges it crosses); lower depth (--depth)`,
         { digest: start, limit: maxNodes },
       );
     // The node's side of the edges it crosses: to-nodes of derivations going up, from-nodes
@@ -337,7 +337,7 @@ export class Edges {
     const tooManyEdges = (): CairnError =>
       new CairnError(
         ErrorCode.LIMIT_EXCEEDED,
-        `lineage of ${start} reads more than ${maxEdges} edges (the edges it crosses plus the containment edges it checks without crossing); lower --depth`,
+        `lineage of ${start} reads more than ${maxEdges} edges (the edges it crosses plus the containment edges it checks without crossing); lower depth (--depth)`,
         { digest: start, limit: maxEdges },
       );
     const cross = (ls: number, want: "derivation" | "contains"): EdgeRecord | undefined => {
@@ -352,7 +352,7 @@ export class Edges {
         }
         edgeSeen.set(ls, e);
         if (edgeSeen.size > maxEdges) {
-          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `lineage of ${start} crosses more than ${maxEdges} edges; lower --depth`, { digest: start, limit: maxEdges });
+          throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `lineage of ${start} crosses more than ${maxEdges} edges; lower depth (--depth)`, { digest: start, limit: maxEdges });
         }
         if (edgeSeen.size + passed.size > maxEdges) throw tooManyEdges();
         listed += e.from.length + e.to.length;

@@ -48,7 +48,7 @@ describe("a run whose manifest would be too large to read back", () => {
       const err = await expectCairnError(
         run(store, DATA, FN, CONFIG, { onProgress: (p) => progress.push(p.pulsesDone) }),
         ErrorCode.LIMIT_EXCEEDED,
-        /^run [0-9a-f]{16}: its manifest would be over \d+ bytes after \d+ pulses, more than the 2000-byte limit of a manifest \(what can be read back\); run with a larger --pulse-size, so that there are fewer pulses$/,
+        /^run [0-9a-f]{16}: its manifest would be over \d+ bytes after \d+ pulses, more than the 2000-byte limit of a manifest \(what can be read back\); run with a larger pulseSize \(--pulse-size\), so that there are fewer pulses$/,
       );
       const runId = err.details.runId as string;
       expect(err.details.pulses).toBeLessThan(20); // refused during execution, not after it
@@ -68,7 +68,7 @@ describe("a run whose manifest would be too large to read back", () => {
       const err = await expectCairnError(
         run(store, DATA, FN, CONFIG),
         ErrorCode.LIMIT_EXCEEDED,
-        /^run [0-9a-f]{16}: its manifest is \d+ bytes \(20 pulses\), more than the 3000-byte limit of a manifest \(what can be read back\); run with a larger --pulse-size, so that there are fewer pulses$/,
+        /^run [0-9a-f]{16}: its manifest is \d+ bytes \(20 pulses\), more than the 3000-byte limit of a manifest \(what can be read back\); run with a larger pulseSize \(--pulse-size\), so that there are fewer pulses$/,
       );
       const runId = err.details.runId as string;
       expect(loadManifest(store, runId)).toBeUndefined();

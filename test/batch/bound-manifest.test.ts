@@ -137,7 +137,7 @@ describe("a manifest too large to read back is never stored", () => {
       ErrorCode.LIMIT_EXCEEDED,
     );
     expect(err.message).toBe(
-      `run 0123456789abcdef: its manifest is ${otherBytes} bytes (5 pulses), more than the ${bytes - 1}-byte limit of a manifest (what can be read back); run with a larger --pulse-size, so that there are fewer pulses`,
+      `run 0123456789abcdef: its manifest is ${otherBytes} bytes (5 pulses), more than the ${bytes - 1}-byte limit of a manifest (what can be read back); run with a larger pulseSize (--pulse-size), so that there are fewer pulses`,
     );
     expect(err.details).toEqual({ runId: "0123456789abcdef", bytes: otherBytes, pulses: 5, limit: bytes - 1 });
     expect(store.findRoot(manifestRoot("0123456789abcdef"))).toBeUndefined();
@@ -158,7 +158,7 @@ describe("a manifest too large to read back is never stored", () => {
     guard.add(pulses[0] as ManifestPulse);
     const err = await expectCairnError(Promise.resolve().then(() => guard.add(pulses[0] as ManifestPulse)), ErrorCode.LIMIT_EXCEEDED);
     expect(err.message).toBe(
-      `run ${r.runId}: its manifest would be over ${4 * entry} bytes after 4 pulses, more than the ${3 * entry}-byte limit of a manifest (what can be read back); run with a larger --pulse-size, so that there are fewer pulses`,
+      `run ${r.runId}: its manifest would be over ${4 * entry} bytes after 4 pulses, more than the ${3 * entry}-byte limit of a manifest (what can be read back); run with a larger pulseSize (--pulse-size), so that there are fewer pulses`,
     );
   });
 });

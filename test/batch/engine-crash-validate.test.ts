@@ -396,7 +396,7 @@ describe("checkRecordsSize: a pulse's records must fit the store's in-memory rea
     }
     expect(err).toMatchObject({
       code: "E_LIMIT_EXCEEDED",
-      message: "pulse 2/7: its 2 records are 101 bytes, more than the 100-byte limit of a pulse's records; run with a smaller --pulse-size (about 1 EUs of outputs this size fit)",
+      message: "pulse 2/7: its 2 records are 101 bytes, more than the 100-byte limit of a pulse's records; run with a smaller pulseSize (--pulse-size): about 1 EUs of outputs this size fit",
       details: { partition: 2, pulse: 7, bytes: 101, limit: 100 },
     });
   });
@@ -416,7 +416,7 @@ describe("checkAttemptLogSize: a pulse's attempt log must fit what resume and ve
     }
     expect(err).toMatchObject({
       code: "E_LIMIT_EXCEEDED",
-      message: "pulse 1/4: its attempt log (2 retried EUs) is 101 bytes, more than the 100-byte limit of a pulse's attempt log; run with a smaller --pulse-size or fewer --retries",
+      message: "pulse 1/4: its attempt log (2 retried EUs) is 101 bytes, more than the 100-byte limit of a pulse's attempt log; run with a smaller pulseSize (--pulse-size) or fewer retries (--retries)",
       details: { partition: 1, pulse: 4, bytes: 101, limit: 100, retried: 2 },
     });
   });

@@ -43,7 +43,7 @@ function edgesWith(limits: LineageLimits): Edges {
 }
 
 const nodesMessage = (start: Digest, n: number): string =>
-  `lineage of ${start} lists more than ${n} node digests (the nodes it reaches plus the from- and to-nodes of the edges it crosses); lower --depth`;
+  `lineage of ${start} lists more than ${n} node digests (the nodes it reaches plus the from- and to-nodes of the edges it crosses); lower depth (--depth)`;
 
 describe("lineage node bound", () => {
   it("a few wide edges reaching many nodes: E_LIMIT_EXCEEDED at the node bound, far under the edge bound", () => {
@@ -91,7 +91,7 @@ describe("lineage node bound", () => {
     const err = expectCairn(
       () => edgesWith({ maxEdges: 4, maxNodes: 1000 }).lineage(root),
       ErrorCode.LIMIT_EXCEEDED,
-      `lineage of ${root} crosses more than 4 edges; lower --depth`,
+      `lineage of ${root} crosses more than 4 edges; lower depth (--depth)`,
     );
     expect(err.details).toEqual({ digest: root, limit: 4 });
   });
@@ -105,7 +105,7 @@ describe("lineage node bound", () => {
     const err = expectCairn(
       () => edgesWith({ maxEdges: 4, maxNodes: 1000 }).lineage(member),
       ErrorCode.LIMIT_EXCEEDED,
-      `lineage of ${member} reads more than 4 edges (the edges it crosses plus the containment edges it checks without crossing); lower --depth`,
+      `lineage of ${member} reads more than 4 edges (the edges it crosses plus the containment edges it checks without crossing); lower depth (--depth)`,
     );
     expect(err.details).toEqual({ digest: member, limit: 4 });
   });
