@@ -29,6 +29,7 @@
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { LEAF_HASH_BYTES } from "../leaves.js";
+import { abortedError } from "../abort.js";
 import { isDigest, sha256 } from "../../core/digest.js";
 import { CairnError, ErrorCode, UsageError } from "../../core/errors.js";
 import { SandboxCode, type EUTask, type EuId, type PulsePartialMessage, type ReduceItem, type SandboxWorkerData, type ToWorker } from "./protocol.js";
@@ -65,9 +66,7 @@ interface Slot {
 
 /** `create`'s rejection when its `signal` aborts the start (the reason is the cause). */
 function startAborted(signal: AbortSignal): CairnError {
-  const reason: unknown = signal.reason;
-  const why = reason instanceof Error ? reason.message : String(reason);
-  return new CairnError(ErrorCode.INTERRUPTED, `worker pool start aborted: ${why}`, {}, { cause: reason });
+  return abortedError(signal, "worker pool start aborted");
 }
 
 function checkTimeout(ms: number | undefined, what: string): void {
