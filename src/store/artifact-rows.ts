@@ -5,7 +5,7 @@
  */
 import { CairnError, ErrorCode } from "../core/errors.js";
 import type { Digest } from "../core/digest.js";
-import { storedDigest } from "./catalog.js";
+import { describeStored, storedDigest } from "./catalog.js";
 import { TYPE_TAG_MAX } from "./identity.js";
 
 export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
@@ -61,6 +61,51 @@ export interface ArtifactRow {
   deleted: 0 | 1;
   events: number;
   created_at: number;
+}
+
+/**
+ * What is wrong with the values of an artifact row as read from the catalog, or undefined when
+ * they are the types Cairn writes: storage 0|1, state 0|1|2, deleted 0|1, size and events
+ * non-negative integers, created_at a finite number, media_type text and, when `bytes` was read for a
+ * present packed artifact, a BLOB (or NULL, reported where the bytes are used: "missing"). A
+ * tampered or damaged row (bytes changed to TEXT, a size of 'abc') is refused where it is read
+ * (`checkRow`; fsck reports it), so no reader meets a string where it expects a Buffer or a NaN
+ * size. A few type checks per row: no query. The type tag is checked by `storedTypeTag`, the
+ * digest by `storedDigest`.
+ */
+export function rowFault(r: ArtifactRow & { bytes?: unknown }): string | undefined {
+  const v = r as unknown as Record<keyof ArtifactRow | "bytes", unknown>;
+  if (v.storage !== 0 && v.storage !== 1) return `its recorded storage ${describeStored(v.storage)} is not 0 or 1`;
+  if (v.state !== 0 && v.state !== 1 && v.state !== 2) return `its recorded state ${describeStored(v.state)} is not 0, 1 or 2`;
+  if (!isCount(v.size)) return `its recorded size ${describeStored(v.size)} is not a non-negative integer`;
+  if (typeof v.media_type !== "string") return `its recorded media type ${describeStored(v.media_type)} is not text`;
+  if (v.deleted !== 0 && v.deleted !== 1) return `its recorded deleted flag ${describeStored(v.deleted)} is not 0 or 1`;
+  if (!isCount(v.events)) return `its recorded event count ${describeStored(v.events)} is not a non-negative integer`;
+  // A number, not necessarily an integer: a caller's `clock` (openStore) may give fractional ms.
+  if (typeof v.created_at !== "number" || !Number.isFinite(v.created_at)) return `its recorded creation time ${describeStored(v.created_at)} is not a number`;
+  if (v.storage === 0 && v.state === 0 && v.bytes !== undefined && v.bytes !== null && !Buffer.isBuffer(v.bytes)) {
+    return `its packed bytes are ${sqlType(v.bytes)} in the catalog, not a BLOB`;
+  }
+  return undefined;
+}
+
+/** `r`, read from the catalog; E_STORE_CORRUPT "artifact … is corrupt: …" when `rowFault` finds something wrong. */
+export function checkRow<R extends ArtifactRow & { bytes?: unknown }>(r: R): R & { bytes?: Buffer | null } {
+  const why = rowFault(r);
+  if (why !== undefined) throw corrupt(storedDigest(r.digest, `the artifact row at logseq ${r.logseq}`), why);
+  return r as R & { bytes?: Buffer | null };
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+/** The SQLite storage class better-sqlite3 read `v` from, for a message. */
+function sqlType(v: unknown): string {
+  if (typeof v === "string") return "TEXT";
+  if (typeof v === "bigint" || Number.isInteger(v)) return "an INTEGER";
+  if (typeof v === "number") return "a REAL";
+  return typeof v;
 }
 
 /** Artifacts read per catalog query by `list` (at most this many rows are held at once). */

@@ -26,7 +26,7 @@ import { PART_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, TMP_DIR, readyPath } from "./lay
 import { fsyncDir, writeAllSync } from "./fsutil.js";
 import type { Clock } from "../core/clock.js";
 import {
-  LIST_PAGE, ROW_COLUMNS, checkAsOf, checkCount, checkMediaType, notFound, rowToInfo, shownOption,
+  LIST_PAGE, ROW_COLUMNS, checkAsOf, checkRow, checkCount, checkMediaType, notFound, rowToInfo, shownOption,
   type ArtifactInfo, type ArtifactRow, type ListOptions, type PutOptions, type PutResult, type ReadOptions,
 } from "./artifact-rows.js";
 import { byteView, cannotWrite, dropTemp, isChunkSource, onPart, onPartSync, placeReady, PutHead, unlinkQuiet, writePartSync } from "./artifact-writes.js";
@@ -71,7 +71,8 @@ export class Artifacts {
 
   row(digest: Digest, withBytes = false): (ArtifactRow & { bytes?: Buffer | null }) | undefined {
     const sql = withBytes ? `SELECT ${ROW_COLUMNS}, bytes FROM artifacts WHERE digest = ?` : `SELECT ${ROW_COLUMNS} FROM artifacts WHERE digest = ?`;
-    return this.cat.stmt(sql).get(digestToBytes(digest)) as ArtifactRow | undefined;
+    const r = this.cat.stmt(sql).get(digestToBytes(digest)) as (ArtifactRow & { bytes?: unknown }) | undefined;
+    return r === undefined ? undefined : checkRow(r); // a tampered row (bytes as TEXT, …) is refused here
   }
 
   /** True when the digest is recorded at all (any state) — used for referential integrity. */
@@ -465,7 +466,7 @@ export class Artifacts {
         if (opts.asOf !== undefined && this.tombstoned(r, opts.asOf)) continue;
         if (opts.limit !== undefined && n >= opts.limit) return;
         n++;
-        yield rowToInfo(r);
+        yield rowToInfo(checkRow(r));
       }
       if (rows.length < LIST_PAGE) return;
       after = (rows[rows.length - 1] as ArtifactRow).logseq;

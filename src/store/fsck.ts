@@ -18,7 +18,7 @@ import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors
 import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
 import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
 import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile } from "./artifact-reads.js";
-import type { ArtifactRow } from "./artifact-rows.js";
+import { corrupt, rowFault, type ArtifactRow } from "./artifact-rows.js";
 import { edgeId } from "./edges.js";
 import { checkedReceiptBody, checkedTiming, type ReceiptBody } from "./receipts.js";
 
@@ -224,7 +224,7 @@ function checkArtifactRows(root: string, cat: Catalog, p: Problems, checked: Che
   const pageStmt = cat.stmt(`SELECT ${ROW_COLUMNS}, bytes FROM artifacts WHERE logseq > ? ORDER BY logseq LIMIT ?`);
   let after = 0;
   for (;;) {
-    const page = pageStmt.all(after, FSCK_PAGE) as Array<ArtifactRow & { bytes: Buffer | null }>;
+    const page = pageStmt.all(after, FSCK_PAGE) as Array<ArtifactRow & { bytes: Buffer | null }>; // rowFault checks the types
     if (page.length === 0) break;
     for (const r of page) {
       after = r.logseq;
@@ -238,6 +238,12 @@ function checkArtifactRow(root: string, r: ArtifactRow & { bytes: Buffer | null 
   const d = digestOf(r.digest);
   if (d === undefined) {
     p.add("artifact_corrupt", `logseq ${r.logseq}`, `the artifact row at logseq ${r.logseq} holds ${describeStored(r.digest)}, not a 32-byte digest`);
+    return;
+  }
+  // Values of types Cairn never writes (packed bytes as TEXT, a size of 'abc'): as a read refuses them
+  const why = rowFault(r);
+  if (why !== undefined) {
+    p.add("artifact_corrupt", d, corrupt(d, why).message);
     return;
   }
   if (r.state !== 0) checked.swept++;
@@ -279,7 +285,7 @@ async function verifyFiles(root: string, cat: Catalog, p: Problems, checked: Che
 /** One file re-hashed (read at most one byte past its recorded size); what is not a readable regular file is reported. */
 async function verifyFile(root: string, r: ArtifactRow, p: Problems, checked: Checked): Promise<void> {
   const d = digestOf(r.digest);
-  if (d === undefined) return; // reported by checkArtifactRows
+  if (d === undefined || rowFault(r) !== undefined) return; // reported by checkArtifactRows
   let file: ArtifactFile | undefined;
   try {
     file = openArtifactFile(root, d);
