@@ -130,7 +130,8 @@ function resultOf(m: Manifest, digest: Digest, reused: boolean): ExecutionResult
     outputDigest: m.output.digest,
     outputArtifact: m.output.artifact,
     manifestDigest: digest,
-    failures: m.failures.slice(0, MAX_RESULT_FAILURES),
+    // One key order whether the manifest was just built or parsed from its canonical JSON (code, id, message).
+    failures: m.failures.slice(0, MAX_RESULT_FAILURES).map((f) => ({ id: f.id, code: f.code, message: f.message })),
     reused,
   };
   if (m.reduce !== null) r.reduce = m.reduce.value;
