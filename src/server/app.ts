@@ -22,6 +22,9 @@
  *         origin policy does not allow (`allowOrigins`), or, listening on loopback, a request
  *         with `Origin` whose `Host` does not name that address (DNS rebinding): origin.ts.
  *     413 {status:"ERROR", error} body larger than `maxBodyBytes`.
+ *     415 {status:"ERROR", error} (any route, after the 403 check, before the body is read) a
+ *         `Content-Encoding` other than `identity` (gzip, br…): no content coding is decoded
+ *         (the answer carries `Accept-Encoding: identity`). Any Content-Type is read as JSON.
  *     500 {status:"ERROR", error, trace_id, workflow_code} the PGS snapshot failed to load or
  *         verify (trace_id null), the run failed before it had a trace (null), a runtime error
  *         aborted it (trace_id of the trace that ends with the ERROR event), writing its
@@ -85,7 +88,7 @@ import { isDirectory, pgsTarget } from "./pgs-target.js";
 import { checkServerOptions } from "./option-checks.js";
 import { PGS_ONLY_OPTIONS, type CairnServer, type ServerOptions } from "./options.js";
 import { QueueFullError, RunQueue } from "./queue.js";
-import { arrivedBody, boundEchoes, clientErrorOf, ClientGone, echoedValues, errorDoc, parseRunRequest, sendJson, sendText, type Parsed } from "./request.js";
+import { arrivedBody, boundEchoes, clientErrorOf, ClientGone, contentEncodingRefusal, echoedValues, errorDoc, parseRunRequest, sendJson, sendText, type Parsed } from "./request.js";
 import { HttpError, RunFailure, type RunTarget } from "./target.js";
 
 export type { WorkflowRunner } from "./pgs-target.js";
@@ -672,6 +675,9 @@ function serverOver(opts: ServerOptions, served: Served, ownLock: DataRootLock |
   app.addHook("onRequest", async (request, reply) => {
     const why = refusal(request);
     if (why !== null) return sendJson(reply, 403, errorDoc(why));
+    // A compressed body is not decoded: refused before any of it is read, not parsed as JSON.
+    const coding = contentEncodingRefusal(request.headers["content-encoding"]);
+    if (coding !== null) return sendJson(reply.header("Accept-Encoding", "identity"), 415, errorDoc(coding));
     const bytes = declaredBody(request);
     if (bytes === 0) return;
     if (bodyBytesInFlight + bytes > maxInflightBodyBytes) {

@@ -143,6 +143,19 @@ export function parseRunRequest(bytes: Buffer, seen: Parsed, sealedSnapshot: boo
   return { name, payload };
 }
 
+/**
+ * Why a request's `Content-Encoding` is refused (415), or null: the gateway decodes no content
+ * coding, so a body sent compressed would be read as its compressed bytes (a confusing invalid
+ * JSON, or worse). Absent, empty, or only `identity` (any case) is accepted.
+ */
+export function contentEncodingRefusal(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const value = Array.isArray(header) ? header.join(", ") : header;
+  const codings = value.split(",").map((c) => c.trim().toLowerCase()).filter((c) => c !== "");
+  if (codings.every((c) => c === "identity")) return null;
+  return `Unsupported Content-Encoding ${echoedJson(value)}: send the request body uncompressed (identity)`;
+}
+
 /** Sends JSON text as is (already serialised). */
 export function sendText(reply: FastifyReply, statusCode: number, text: string): FastifyReply {
   return reply.code(statusCode).type("application/json; charset=utf-8").send(text);

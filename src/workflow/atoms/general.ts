@@ -27,13 +27,16 @@
  *   payload cannot make a run hang: a JavaScript `RegExp` pattern (`u` flag) with its meaning,
  *   but no backreferences or lookaround, and the few known differences linear-regex.ts lists. Pattern and input lengths
  *   (UTF-16 code units) are bounded by named constants and flags limited to
- *   `REGEX_ALLOWED_FLAGS`;
+ *   `REGEX_ALLOWED_FLAGS`, each at most once;
  * - `json_schema_validate` is JSON Schema draft-07 validation by **ajv 8** (`ajvSchemaCompiler`:
  *   all errors, strict mode — an unknown keyword makes the schema invalid —, `format` is an
  *   annotation only, since no format plugin is loaded; `pattern` and `patternProperties` use the
  *   same linear-time RE2 engine; `uniqueItems` compares canonical forms through a hash set, in
- *   linear time, with ajv's message; only own members count as present (`ownProperties`); an
- *   `$async` schema is refused as invalid). `CAIRN_GENERAL_ATOMS` is
+ *   linear time, with ajv's message, and so do `const` / `enum`; only own members count as
+ *   present (`ownProperties`); an `$async` schema is refused as invalid, and so is one ajv would
+ *   misread: an Object.prototype name (`__proto__`, `constructor`, `toString`…) as a keyword is
+ *   an unknown keyword, and `__proto__` under `properties` / `patternProperties` /
+ *   `dependencies` is refused (`refuseIgnoredNames`)). `CAIRN_GENERAL_ATOMS` is
  *   `GENERAL_ATOMS` plus that atom; it is the table Cairn workflow declarations reach
  *   (src/workflow/cairn/catalog.ts). `makeJsonSchemaValidateAtom(compile)` still accepts
  *   another compiler. Compiled validators are memoised by the canonical text of the schema
@@ -182,11 +185,13 @@ function arithmetic(op: ArithOp): (inputs: AtomInputs) => PyValue {
 
 const REGEX_CODE = "CAIRN_REGEX_MATCH_V0";
 
-/** `regex_match`'s flags input: null or a string of `REGEX_ALLOWED_FLAGS` (else a violation). */
+/** `regex_match`'s flags input: null or a string of distinct `REGEX_ALLOWED_FLAGS` (else a violation). */
 function regexFlags(flags: PyValue): string {
   if (flags === null) return "";
   if (typeof flags !== "string") throw new AtomViolation(REGEX_CODE, "flags must be a string or null", "TypeError");
   if ([...flags].some((f) => !REGEX_ALLOWED_FLAGS.includes(f))) throw new AtomViolation(REGEX_CODE, `flags may only use "${REGEX_ALLOWED_FLAGS}"`, "ValueError");
+  // As `RegExp` does: "ii" is no flag string (it would otherwise mean "i").
+  if (new Set(flags).size !== flags.length) throw new AtomViolation(REGEX_CODE, `flags may use each of "${REGEX_ALLOWED_FLAGS}" only once`, "ValueError");
   return flags;
 }
 
@@ -378,8 +383,20 @@ export function ajvSchemaCompiler(): JsonSchemaCompiler {
       // a native (backtracking) RegExp at compile time: the linear engine only, never that.
       allowMatchingProperties: true,
     });
+    // ajv's keyword tables are plain objects: `RULES.keywords[key]` finds Object.prototype's
+    // members, so `{"__proto__": …}`, `{"constructor": …}`, `{"toString": …}` passed strict mode
+    // as keywords and were then ignored. Without a prototype they are unknown keywords.
+    Object.setPrototypeOf(ajv.RULES.keywords, null);
+    Object.setPrototypeOf(ajv.RULES.all, null);
     ajv.removeKeyword("uniqueItems");
     ajv.addKeyword(UNIQUE_ITEMS_KEYWORD);
+    // ajv's `const` / `enum` compare with fast-deep-equal, which calls a member named `valueOf` or
+    // `toString` (`{"toString": 1}` threw) and compares `constructor` members by identity.
+    ajv.removeKeyword("const");
+    ajv.removeKeyword("enum");
+    ajv.addKeyword(CONST_KEYWORD);
+    ajv.addKeyword(ENUM_KEYWORD);
+    refuseIgnoredNames(schema, "#");
     const validate = ajv.compile(schema as boolean | Record<string, unknown>);
     if ((validate as { $async?: unknown }).$async === true) throw new Error("asynchronous schemas ($async) are not supported");
     return (data) => {
@@ -388,6 +405,40 @@ export function ajvSchemaCompiler(): JsonSchemaCompiler {
       return { valid: false, errors };
     };
   };
+}
+
+/** Draft-07 keywords whose value is a schema, a list of schemas, or a map of names to schemas. */
+const SUBSCHEMA_KEYWORDS = ["additionalItems", "additionalProperties", "contains", "propertyNames", "not", "if", "then", "else", "items"];
+const SUBSCHEMA_LIST_KEYWORDS = ["allOf", "anyOf", "oneOf", "items"];
+const SUBSCHEMA_MAP_KEYWORDS = ["properties", "patternProperties", "dependencies", "definitions", "$defs"];
+/** Keywords whose map ajv reads without its `__proto__` member (`allSchemaProperties`). */
+const NAME_MAP_KEYWORDS = ["properties", "patternProperties", "dependencies"];
+
+/**
+ * Throws for a `__proto__` member of `properties`, `patternProperties` or `dependencies` in
+ * `schema` (at `pointer`) or any of its subschemas: ajv skips that member (a property named
+ * `__proto__` went unchecked, and `additionalProperties: false` then refused it), so such a
+ * schema is refused as invalid rather than silently meaning less than it says.
+ */
+function refuseIgnoredNames(schema: unknown, pointer: string): void {
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) return;
+  const s = schema as Record<string, unknown>;
+  const own = (o: unknown, k: string): boolean => o !== null && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, k);
+  for (const kw of NAME_MAP_KEYWORDS) {
+    if (own(s, kw) && own(s[kw], "__proto__")) {
+      throw new Error(`unsupported name "__proto__" in "${kw}" at ${pointer}/${kw} (ajv would ignore it)`);
+    }
+  }
+  for (const kw of SUBSCHEMA_KEYWORDS) if (own(s, kw)) refuseIgnoredNames(s[kw], `${pointer}/${kw}`);
+  for (const kw of SUBSCHEMA_LIST_KEYWORDS) {
+    const list = own(s, kw) ? s[kw] : undefined;
+    if (Array.isArray(list)) list.forEach((x, i) => refuseIgnoredNames(x, `${pointer}/${kw}/${i}`));
+  }
+  for (const kw of SUBSCHEMA_MAP_KEYWORDS) {
+    const map = own(s, kw) ? s[kw] : undefined;
+    if (map === null || typeof map !== "object" || Array.isArray(map)) continue;
+    for (const [k, x] of Object.entries(map)) refuseIgnoredNames(x, `${pointer}/${kw}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`);
+  }
 }
 
 /** ajv's `code.regExp`: `pattern` and `patternProperties` compiled by the linear-time engine. */
@@ -444,6 +495,37 @@ const UNIQUE_ITEMS_KEYWORD = {
       { keyword: "uniqueItems", message: `must NOT have duplicate items (items ## ${dup.j} and ${dup.i} are identical)`, params: dup },
     ];
     return false;
+  },
+};
+
+/** `const` by JSON equality (`equalityKey`), with ajv's message. */
+const CONST_KEYWORD = {
+  keyword: "const",
+  errors: true,
+  compile(constant: unknown) {
+    const key = equalityKey(constant);
+    const check = (data: unknown): boolean => {
+      if (equalityKey(data) === key) return true;
+      (check as unknown as { errors: unknown[] }).errors = [{ keyword: "const", message: "must be equal to constant", params: { allowedValue: constant } }];
+      return false;
+    };
+    return check;
+  },
+};
+
+/** `enum` by JSON equality (`equalityKey`, one hash lookup), with ajv's message. */
+const ENUM_KEYWORD = {
+  keyword: "enum",
+  schemaType: "array" as const,
+  errors: true,
+  compile(values: unknown[]) {
+    const keys = new Set(values.map(equalityKey));
+    const check = (data: unknown): boolean => {
+      if (keys.has(equalityKey(data))) return true;
+      (check as unknown as { errors: unknown[] }).errors = [{ keyword: "enum", message: "must be equal to one of the allowed values", params: { allowedValues: values } }];
+      return false;
+    };
+    return check;
   },
 };
 
