@@ -95,7 +95,13 @@ export function withCairnHint(c: Classification, model: TraceModel, decl: Declar
         const why = decl !== undefined && used !== undefined && decl.snapshotDigest() === used
           ? `It is the snapshot the run used (${used}, named by WF_START), so the trace is not as the run wrote it: a line was changed (with its hash chain recomputed, when the chain verifies) or removed — anchor the trace with the store's record of the run or its summary`
           : `Check that it is the snapshot the run used (${used ?? "see WF_START.detail.snapshot"})`;
-        hint = `${where}: ${message}. The trace does not follow the routes of the snapshot${snapshot}${d === undefined ? "" : ` (node ${d.node}: ${routesText(d)})`}. ${why}.`;
+        // No failing node (no CC ran): say what the trace lacks, not an empty message.
+        const entry = model.workflow === null ? undefined : decl?.workflow(model.workflow)?.start;
+        const end = model.complete ?? model.error;
+        const said = message !== "" ? message
+          : model.visits.length === 0 ? `the trace has no node events (no CC_START between WF_START${model.start === null ? "" : ` at line ${model.start.line}`} and ${end === null ? "its end" : `${end.type} at line ${end.line}`}): the run ended with ${c.status ?? "?"} without entering ${entry === undefined ? "its entry node" : `its entry node ${entry}`}`
+          : undefined;
+        hint = `${where}${said === undefined ? "" : `: ${said}`}. The trace does not follow the routes of the snapshot${snapshot}${d === undefined ? "" : ` (node ${d.node}: ${routesText(d)})`}. ${why}.`;
       }
       break;
     }

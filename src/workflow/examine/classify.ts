@@ -15,6 +15,15 @@
  * | `admission_error`          | integrity/trust failure, unmapped or malformed handler_ref              | 1    |
  * | `incomplete`               | the trace ends without WF_COMPLETE or ERROR (broken chain if chained)   | 1    |
  *
+ * ## Every run, first (structure.ts)
+ *
+ * S. a line outside trace v0 (an `event_type` none of WF_START, CC_START, CC_STEP, CC_COMPLETE,
+ *    WF_COMPLETE, ERROR, or none; a CC event without an integer `cc_addr`), or — with the
+ *    declarations at hand — a CC event whose `cc_addr` is no node's address in the snapshot /
+ *    topology, or another node's than the one it names → `graph_structure_error`, exit 1, naming
+ *    the line (its seq, event type, address). A runtime never writes such a line: the trace was
+ *    changed (its chain recomputed, when it verifies), or the declarations are not the run's.
+ *
  * ## Completed runs (the trace ends with `WF_COMPLETE {result_status}`)
  *
  * A CC status outside {SUCCESS, ALREADY_EXISTS, ACK} is a *negative outcome*. v0.3 compiles
@@ -62,6 +71,7 @@ import { bindingHint, bindingProblems, firstStructural } from "./bindings.js";
 import { compiledRoutesText, declarationOf, pathOf, walkDeclared } from "./declared.js";
 import { classifyError } from "./classify-error.js";
 import { isCairnRun, withCairnHint } from "./cairn-hint.js";
+import { structureProblem } from "./structure.js";
 
 /** `CODE=STATUS → …`, with the declared terminal when known. */
 function routeText(visits: CcVisit[], from: number, terminal: Terminal | undefined): string {
@@ -84,6 +94,12 @@ function recordedExit(model: TraceModel): { name: string; reason: string } | nul
 
 /** Classifies a traced run. */
 export function classify(model: TraceModel, decl: Declarations | undefined): Classification {
+  // S. A line outside trace v0 or the declarations (structure.ts): nothing after it can be read as the run's.
+  const s = structureProblem(model, decl);
+  if (s !== undefined) {
+    const recorded = recordedExit(model);
+    return recorded === undefined || recorded === null ? s : { ...s, terminal: { declared: false, exit: recorded.name, reason: recorded.reason } };
+  }
   const c = classifyRun(model, decl);
   return isCairnRun(model, decl) ? withCairnHint(c, model, decl) : c;
 }

@@ -462,7 +462,9 @@ export function renderReport(r: ExamineReport): string[] {
   if (r.afterEnd !== undefined) kv("structure", `EVENTS AFTER THE END: ${r.afterEnd.events} after the ${r.afterEnd.end.type} at line ${r.afterEnd.end.line} (first: ${r.afterEnd.first.type} at line ${r.afterEnd.first.line}); read up to line ${r.afterEnd.end.line}`);
   kv("status", r.outcome.status ?? "(none: no WF_COMPLETE)");
   kv("outcome", r.outcome.class);
-  const steps = r.path.map((p) => `${code(p.node)}=${p.status ?? "(aborted)"}`);
+  // A node without CC_COMPLETE is the one the run was aborted in only when it is the last: one
+  // the trace goes on past (a changed trace) is shown as what it is.
+  const steps = r.path.map((p, i) => `${code(p.node)}=${p.status ?? (i === r.path.length - 1 ? "(aborted)" : "(no CC_COMPLETE)")}`);
   if (r.terminal?.exit !== undefined) steps.push(`${r.terminal.exit}${r.terminal.reason ? ` (${r.terminal.reason})` : ""}`);
   // A looping run can visit dozens of CCs: keep the head and the tail.
   const shown = steps.length > PATH_SHOWN ? [...steps.slice(0, PATH_SHOWN / 2), `… ${steps.length - PATH_SHOWN} more …`, ...steps.slice(-PATH_SHOWN / 2)] : steps;

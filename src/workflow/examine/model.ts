@@ -65,7 +65,27 @@ export interface TraceModel {
    * writes: not read into the model, reported by examine as a structural problem.
    */
   afterEnd: TraceEvent[];
+  /**
+   * Lines outside trace v0 that are JSON objects (the chain verdict reports the others): an
+   * `event_type` that is none of `EVENT_TYPES` (or none at all) — not read into the model —, or a
+   * `CC_START` / `CC_STEP` / `CC_COMPLETE` whose `cc_addr` is not an integer. A runtime never
+   * writes them: examine reports the first as a structural problem (structure.ts).
+   */
+  outside: OutsideLine[];
 }
+
+/** A line of a trace that is outside trace v0 (`TraceModel.outside`). */
+export interface OutsideLine {
+  line: number;
+  seq: number | null;
+  /** The line's `event_type` when it is a string. */
+  type: string | null;
+  /** What is wrong, in words (`event_type "BOGUS" is not a trace v0 event`). */
+  what: string;
+}
+
+/** Events that name the CC they belong to (`cc_addr`). */
+const CC_EVENTS: ReadonlySet<string> = new Set(["CC_START", "CC_STEP", "CC_COMPLETE"]);
 
 function obj(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
@@ -90,6 +110,7 @@ export function codeOf(fqdn: string): string {
 export function parseTrace(text: string, shownPath: string): TraceModel {
   const lines = text.length === 0 ? [] : (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n");
   const events: TraceEvent[] = [];
+  const outside: OutsideLine[] = [];
   let sawObject = false;
   lines.forEach((line, i) => {
     let v: unknown;
@@ -102,7 +123,11 @@ export function parseTrace(text: string, shownPath: string): TraceModel {
     if (o === undefined) return;
     sawObject = true;
     const type = str(o.event_type);
-    if (type === null || !(EVENT_TYPES as readonly string[]).includes(type)) return;
+    if (type === null || !(EVENT_TYPES as readonly string[]).includes(type)) {
+      outside.push({ line: i + 1, seq: int(o.seq), type, what: o.event_type === undefined ? "it has no event_type" : `event_type ${JSON.stringify(o.event_type)} is not a trace v0 event` });
+      return;
+    }
+    if (CC_EVENTS.has(type) && int(o.cc_addr) === null) outside.push({ line: i + 1, seq: int(o.seq), type, what: `its cc_addr ${JSON.stringify(o.cc_addr) ?? "(missing)"} is not an address (an integer)` });
     events.push({
       line: i + 1,
       seq: int(o.seq),
@@ -145,6 +170,7 @@ export function parseTrace(text: string, shownPath: string): TraceModel {
     complete: null,
     error: null,
     afterEnd: [],
+    outside,
   };
   let open: CcVisit | null = null;
   for (const ev of events) {
