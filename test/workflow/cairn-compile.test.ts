@@ -233,7 +233,7 @@ describe("compile: each diagnostic names code, file, node and field", () => {
     const d = flow();
     nodes(d).log!.routes = { SUCCESS: "check" };
     const { file, lines } = await errorsOf(d);
-    expect(lines).toEqual([`${file}: node check: routes: routing cycle check → log → reg has no declared bound: give one of its nodes max_visits [E_COMPILE_UNBOUNDED_CYCLE]`]);
+    expect(lines).toEqual([`${file}: node check: routes: routing cycle check → reg → log → check has no declared bound: give one of its nodes max_visits [E_COMPILE_UNBOUNDED_CYCLE]`]);
     nodes(d).reg!.max_visits = 3;
     expect((await compileDecl(d)).lines).toEqual([]);
     // a self-loop is a cycle too

@@ -33,12 +33,15 @@
  *   `$.steps.<step>.message` bind only where the message is always there (compile.ts).
  * - `inputRules` / `constantRule`: the runtime's rules on an input's value that do not depend on
  *   the store's state, checked at compile time on inputs whose value is known there (a
- *   `{const: …}`, or the object / list an `{object: …}` / `{array: …}` builds):
+ *   `{const: …}`, or the object / list an `{object: …}` / `{array: …}` builds — its member
+ *   names are known, its members' values are not); an input may have several rules, the first
+ *   it breaks is reported:
  *
  *   | operation                  | input                        | rule (runtime)                                   | otherwise |
  *   |----------------------------|------------------------------|--------------------------------------------------|-----------|
  *   | registry REGISTER          | `key`                        | a scalar: not a list or object (unhashable)      | the run aborts (E_INVALID_INPUT, registry.ts `register`) |
  *   | registry REGISTER          | `value`                      | an object or null                                | the run aborts (E_INVALID_INPUT) when the key is new (an existing key is ALREADY_EXISTS first) |
+ *   | registry REGISTER          | `value`                      | no member the record reserves (`REGISTRY_RECORD_MEMBERS`: key, address, target_cs, target_ref, tombstone) | VIOLATION, a Cairn rule (run.ts `runStep`, before the store is touched; PGS runs keep C.2, where they overwrite) |
  *   | appendonly GET_RANGE       | `start_sequence`, `end_sequence` | integers, start ≤ end                        | VIOLATION (appendonly.ts `read_range`) |
  *   | appendonly GET_SINCE       | `timestamp`                  | a string `datetime.fromisoformat` accepts (atoms/isodate.ts) | VIOLATION (`read_since`) |
  *   | mutable READ/WRITE/DELETE/EXISTS | `key`                  | a string with a non-whitespace character        | VIOLATION (mutable.ts `validKey`) |
@@ -48,6 +51,7 @@ import { CT_PURE_GENERATE_ID_V0 } from "../atoms/pgs-generate-id.js";
 import type { CtAtom } from "../atoms/index.js";
 import { parseIsoInstant } from "../atoms/isodate.js";
 import type { CsCapabilityId } from "../effects/types.js";
+import { REGISTRY_RECORD_MEMBERS } from "../effects/registry.js";
 import { isPyBlank, pyHashKey, type PyValue } from "../py/value.js";
 import type { Outcome } from "./schema.js";
 
@@ -127,7 +131,7 @@ export interface OperationEntry {
   /** Outcomes whose result carries a `message` member (module comment). */
   readonly messageOn: readonly Outcome[];
   /** Per input, the runtime's rule on its value (module comment). */
-  readonly inputRules: Readonly<Record<string, InputRule>>;
+  readonly inputRules: Readonly<Record<string, InputRule | readonly InputRule[]>>;
   /** A rule across inputs whose values are all known (`known`): the problem, with the input it names, or null. */
   readonly constantRule?: (known: ReadonlyMap<string, PyValue>) => { input: string; message: string } | null;
 }
@@ -140,7 +144,7 @@ export interface StoreKindEntry {
 
 function op(
   opName: string, method: string, outcomes: readonly Outcome[], outputs: readonly string[], inputs: readonly string[], required: readonly string[] = inputs.slice(0, 1),
-  extra: { messageOn?: readonly Outcome[]; inputRules?: Record<string, InputRule>; constantRule?: OperationEntry["constantRule"] } = {},
+  extra: { messageOn?: readonly Outcome[]; inputRules?: Record<string, InputRule | readonly InputRule[]>; constantRule?: OperationEntry["constantRule"] } = {},
 ): OperationEntry {
   // Every BACKEND_ERROR of the runtimes carries a message (module comment).
   const messageOn = extra.messageOn ?? outcomes.filter((o) => o === "BACKEND_ERROR");
@@ -166,6 +170,31 @@ const OBJECT_OR_NULL: InputRule = {
   requires: "an object or null",
   accepts: (v) => v === null || v instanceof Map,
   otherwise: "the registry aborts the run with an error (E_INVALID_INPUT) every time the step registers a new key",
+};
+/**
+ * The members of a REGISTER `value` that the registry record reserves (registry.ts
+ * `REGISTRY_RECORD_MEMBERS`), in the value's order; none when the value is not an object. The
+ * runtime merges `value`'s members after the record's own, so such a member would replace the
+ * record's key or address (the record is then indexed under another key, or under none, and the
+ * registration is never ALREADY_EXISTS) or make it a tombstone. PGS SEMANTICS C.2 lets it; a
+ * Cairn REGISTER refuses it (run.ts `runStep`).
+ */
+export function reservedValueMembers(v: PyValue): string[] {
+  return v instanceof Map ? [...v.keys()].filter((k) => REGISTRY_RECORD_MEMBERS.includes(k)) : [];
+}
+/** The names, quoted, joined with commas ("key", "address"). */
+export function quotedNames(names: readonly string[]): string {
+  return names.map((n) => JSON.stringify(n)).join(", ");
+}
+/** REGISTER `value`, for an object (run.ts `runStep`: VIOLATION before the store is touched). */
+const RECORD_MEMBERS_FREE: InputRule = {
+  requires: `an object without a member the registry record reserves (${REGISTRY_RECORD_MEMBERS.join(", ")})`,
+  accepts: (v) => reservedValueMembers(v).length === 0,
+  otherwise: "a Cairn REGISTER refuses it with VIOLATION every time the step runs (value's members are merged into the record after its own, so they would replace them and the registration would not be idempotent)",
+  describe: (v) => {
+    const names = reservedValueMembers(v);
+    return `an object holding ${names.length === 1 ? "the member" : "the members"} ${quotedNames(names)}`;
+  },
 };
 /** GET_RANGE bounds (appendonly.ts `read_range`: `isInt`). */
 const INTEGER: InputRule = { requires: "an integer", accepts: (v) => typeof v === "bigint", otherwise: VIOLATION_ALWAYS };
@@ -197,7 +226,7 @@ export const STORE_KINDS: Readonly<Record<StoreKind, StoreKindEntry>> = Object.f
     kind: "registry",
     capability: "CS_REGISTRY_V0",
     operations: ops(
-      op("REGISTER", "register", ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "BACKEND_ERROR"], ["address"], ["key", "value", "target_cs", "target_ref"], undefined, { inputRules: { key: SCALAR_KEY, value: OBJECT_OR_NULL } }),
+      op("REGISTER", "register", ["SUCCESS", "ALREADY_EXISTS", "VIOLATION", "BACKEND_ERROR"], ["address"], ["key", "value", "target_cs", "target_ref"], undefined, { inputRules: { key: SCALAR_KEY, value: [OBJECT_OR_NULL, RECORD_MEMBERS_FREE] } }),
       op("RESOLVE", "resolve", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], ["target_cs", "target_ref"], ["key_or_address"]),
       op("EXISTS", "exists", ["SUCCESS", "VIOLATION", "BACKEND_ERROR"], ["exists"], ["key_or_address"]),
       op("DEREGISTER", "deregister", ["SUCCESS", "NOT_FOUND", "VIOLATION", "BACKEND_ERROR"], [], ["key_or_address"]),

@@ -13,7 +13,7 @@
  *
  * | code                           | what                                                                      |
  * |--------------------------------|---------------------------------------------------------------------------|
- * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike, named with its first place: parse-errors.ts); nested deeper than MAX_DECLARATION_DEPTH (depth.ts); not JSON data (a YAML tag that does not resolve: parse-errors.ts; a YAML mapping key that is not a string, or a plain `<<` merge key: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1), a fraction/exponent literal whose double has another value); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
+ * | `E_COMPILE_SCHEMA`             | not YAML/JSON (a key twice in one mapping/object, in YAML and JSON alike, named with its first place: parse-errors.ts); nested deeper than MAX_DECLARATION_DEPTH (depth.ts); not JSON data (a YAML tag that does not resolve: parse-errors.ts; a YAML mapping key that is not a string, or a plain `<<` merge key: yaml-keys.ts; YAML !!binary/!!timestamp/!!set…, non-finite numbers, lone surrogates, integers beyond ±(2^53−1), a fraction/exponent literal whose double has another value, a float negative zero `-0.0`); not matching the schema (a bad member name reported at the member), or its grammar (`__proto__` as a node/store/module/input name, control characters in store paths); a CS input whose compile-time value its runtime always refuses (catalog.ts `inputRules`) |
  * | `E_COMPILE_DUPLICATE`          | two declarations of one workflow; a step id used twice in a node           |
  * | `E_COMPILE_STORE_PATH`         | a store path naming the data root, or another store's file or one of its directories (store-paths.ts, across the snapshot) |
  * | (lane bindings)                | a step's `lane` is checked by lane-compile.ts (kind, operation, payload inputs: the codes below) |
@@ -28,7 +28,7 @@
  * | `E_COMPILE_UNREACHABLE_NODE`   | a node no route from the entry reaches (only routes of outcomes the node can end with count) |
  * | `E_COMPILE_UNREACHABLE_STEP`   | a step after one whose every possible outcome exits the node (it never runs; the first such step) |
  * | `E_COMPILE_HOP_LIMIT`          | no exit within the hop limit: the shortest route from the entry to an exit is longer, or there is none (`hopLimitProblem`) |
- * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits`                   |
+ * | `E_COMPILE_UNBOUNDED_CYCLE`    | a routing cycle none of whose nodes declares `max_visits` (shown in route order from its smallest node, `a → c → b → a`) |
  *
  * A node's possible outcomes: for each step but the last, the outcomes its `on_result` (default:
  * SUCCESS continues, any other outcome exits) turns into an exit, plus every outcome of the last
@@ -55,7 +55,7 @@ import { canonicalBytes } from "../../core/canonical.js";
 import { sha256, type Digest } from "../../core/digest.js";
 import { CairnError, ErrorCode, type ErrorCodeValue } from "../../core/errors.js";
 import { checkPathArgument, describeArgument } from "../../core/describe.js";
-import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type OperationEntry } from "./catalog.js";
+import { atomNamed, CAIRN_ATOMS, CT_OUTCOMES, operationOf, STORE_KINDS, type InputRule, type OperationEntry } from "./catalog.js";
 import { compileLaneBinding, laneOutcomes } from "./lane-compile.js";
 import {
   CAIRN_MAX_HOPS, SNAPSHOT_KIND, SNAPSHOT_VERSION,
@@ -173,6 +173,44 @@ function dominators(entry: string, reach: ReadonlySet<string>, edges: Map<string
   return dom;
 }
 
+/** A cycle diagnostic names at most this many nodes of a strongly connected component larger than the cycle it shows. */
+const COMPONENT_NODES_SHOWN = 8;
+
+/**
+ * One routing cycle through a strongly connected component (`comp`, sorted, as `cycles` gives
+ * it), in route order: the shortest one from its smallest node back to it (breadth-first, each
+ * node's routes in name order, so it is deterministic), that node written again at the end
+ * (`a → c → b → a`, a self-loop `a → a`).
+ */
+function cycleRoute(comp: readonly string[], edges: Map<string, Set<string>>): string[] {
+  const start = comp[0] as string;
+  const inComp = new Set(comp);
+  const parent = new Map<string, string>();
+  for (let queue = [start], i = 0; i < queue.length; i++) {
+    const n = queue[i] as string;
+    for (const w of [...(edges.get(n) ?? [])].filter((x) => inComp.has(x)).sort()) {
+      if (w === start) {
+        const route = [start];
+        for (let m = n; m !== start; m = parent.get(m) as string) route.unshift(m);
+        route.unshift(start);
+        return route;
+      }
+      if (parent.has(w)) continue;
+      parent.set(w, n);
+      queue.push(w);
+    }
+  }
+  return [...comp, start]; // not reached: every node of a component with a cycle lies on one
+}
+
+/** The E_COMPILE_UNBOUNDED_CYCLE message of a strongly connected component without a bounded node. */
+function unboundedCycleMessage(comp: readonly string[], edges: Map<string, Set<string>>): string {
+  const route = cycleRoute(comp, edges);
+  const shown = comp.length <= COMPONENT_NODES_SHOWN ? comp.join(", ") : `${comp.slice(0, COMPONENT_NODES_SHOWN).join(", ")}, …`;
+  const more = route.length - 1 < comp.length ? ` (one of the cycles among ${comp.length} nodes that all route to one another: ${shown})` : "";
+  return `routing cycle ${route.join(" → ")}${more} has no declared bound: give one of its nodes max_visits`;
+}
+
 /** Strongly connected components that contain a cycle (Tarjan), each sorted, in order of their first node. */
 function cycles(nodes: readonly string[], edges: Map<string, Set<string>>): string[][] {
   let index = 0;
@@ -252,7 +290,8 @@ function knownValue(b: Binding): { value: PyValue; what: string; constant: boole
     const text = (b as SealedConst).floats === undefined ? JSON.stringify(b.const) : compactJson(value);
     return { value, what: `the constant ${text.length <= MAX_CONSTANT_SHOWN ? text : `${text.slice(0, MAX_CONSTANT_SHOWN)}…`}`, constant: true };
   }
-  if ("object" in b) return { value: new Map(), what: "the {object: …} binding", constant: false };
+  // Its member names are known (a member bound to a missing value is there, as null: run.ts `resolveBinding`).
+  if ("object" in b) return { value: new Map(Object.keys(b.object).map((n) => [n, null])), what: "the {object: …} binding", constant: false };
   if ("array" in b) return { value: [], what: "the {array: …} binding", constant: false };
   return undefined;
 }
@@ -264,8 +303,9 @@ function constantInputProblems(op: OperationEntry, inputs: Record<string, Bindin
   for (const [name, b] of Object.entries(inputs)) {
     const k = knownValue(b);
     if (k === undefined) continue;
-    const rule = Object.prototype.hasOwnProperty.call(op.inputRules, name) ? op.inputRules[name] : undefined;
-    if (rule !== undefined && !rule.accepts(k.value)) out.push({ input: name, message: `input ${name} must be ${rule.requires}, and ${k.what} is ${rule.describe?.(k.value) ?? pyTypeName(k.value)}: ${typeof rule.otherwise === "function" ? rule.otherwise(k.value) : rule.otherwise}` });
+    const rules = Object.prototype.hasOwnProperty.call(op.inputRules, name) ? op.inputRules[name] : undefined;
+    const rule = (rules === undefined ? [] : Array.isArray(rules) ? (rules as readonly InputRule[]) : [rules as InputRule]).find((r) => !r.accepts(k.value));
+    if (rule !== undefined) out.push({ input: name, message: `input ${name} must be ${rule.requires}, and ${k.what} is ${rule.describe?.(k.value) ?? pyTypeName(k.value)}: ${typeof rule.otherwise === "function" ? rule.otherwise(k.value) : rule.otherwise}` });
     else if (k.constant) known.set(name, k.value);
   }
   const cross = op.constantRule?.(known) ?? null;
@@ -649,7 +689,7 @@ function checkWorkflow(file: string, shown: string, decl: WorkflowDecl, modules:
     unbounded.set(k, new Set([...(edges.get(k) ?? [])].filter((t) => (decl.nodes[t] as NodeDecl | undefined)?.max_visits === undefined)));
   }
   for (const c of cycles(nodeKeys.filter((k) => unbounded.has(k)), unbounded)) {
-    add(ErrorCode.COMPILE_UNBOUNDED_CYCLE, c[0] as string, "routes", `routing cycle ${c.join(" → ")} has no declared bound: give one of its nodes max_visits`);
+    add(ErrorCode.COMPILE_UNBOUNDED_CYCLE, c[0] as string, "routes", unboundedCycleMessage(c, unbounded));
   }
   if (Object.prototype.hasOwnProperty.call(decl.nodes, decl.entry)) {
     const p = hopLimitProblem(decl, edges, ends);

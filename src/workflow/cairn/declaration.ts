@@ -239,11 +239,21 @@ const lossyProblem = (literal: string, read: number): string =>
   `the number ${quotedNumber(literal)} is not kept exactly (canonical JSON numbers are IEEE doubles): it would be sealed as ${String(read)}; write it as a string`;
 
 /**
+ * A float negative zero (`-0.0`, `-0e0`, YAML `-.0`): canonical JSON (RFC 8785) writes it as
+ * `0`, so a constant would be sealed as the float 0.0 while the same literal in a payload stays
+ * -0.0 (and, say, `generate_id` of it differs). The integer literal `-0` is the integer 0 in a
+ * declaration and in a payload alike (Python reads it so), and is kept.
+ */
+const negativeZeroProblem = (literal: string): string =>
+  `the number ${quotedNumber(literal)} is a negative zero, which a snapshot cannot keep (canonical JSON writes it as 0, so a constant would be the float 0.0 while the same literal in a payload is -0.0): write 0.0, or pass -0.0 in the payload`;
+
+/**
  * The number literals of `text` — valid JSON — that `JSON.parse` does not keep exactly
  * (core/json-walk.ts `numberLiteralKept`): integer literals beyond ±(2^53−1)
  * (12345678901234567890123 → 1.2345678901234568e22), literals with a fraction or exponent whose
  * double has another value (`0.1000000000000000055511151231257827` → 0.1, `1e-400` → 0); a
- * non-finite one (`1e400`) is left to `jsonDataProblems`. Also returns the paths of the
+ * non-finite one (`1e400`) is left to `jsonDataProblems`; and float negative zeros (`-0.0`,
+ * `negativeZeroProblem`). Also returns the paths of the
  * whole-valued float literals (`2.0`, `1e3`: a fraction or an exponent, a safe integer value),
  * which `JSON.parse` makes indistinguishable from integers (sealed-value.ts `markWholeFloat`).
  */
@@ -260,6 +270,9 @@ function jsonNumberProblems(text: string): { problems: ValueProblem[]; floats: P
     } else if (!numberLiteralKept(literal, read)) {
       const { line, column } = textPosition(text, offset);
       problems.push({ pointer: pointerOf(path()), at: { line, column }, message: lossyProblem(literal, read) });
+    } else if (Object.is(read, -0)) {
+      const { line, column } = textPosition(text, offset);
+      problems.push({ pointer: pointerOf(path()), at: { line, column }, message: negativeZeroProblem(literal) });
     } else if (Number.isSafeInteger(read)) floats.push(path());
     return problems.length >= MAX_VALUE_PROBLEMS;
   });
@@ -270,7 +283,8 @@ function jsonNumberProblems(text: string): { problems: ValueProblem[]; floats: P
  * The float scalars of a YAML document (before `toJS`) whose double is not the number written,
  * by the rule of JSON declarations (`jsonNumberProblems`), judged on the scalar's source text
  * (`0.1000000000000000055511151231257827` → 0.1, `1e-400` → 0, `!!float "1e-400"` too); YAML
- * integers are BigInts (`jsonDataProblems`) and non-finite floats are left to it. An alias is
+ * integers are BigInts (`jsonDataProblems`: `-0` is the integer 0) and non-finite floats are
+ * left to it; a float negative zero (`-0.0`, `-.0`) is refused (`negativeZeroProblem`). An alias is
  * judged where its anchor is written. Iterative; at most `MAX_VALUE_PROBLEMS`, in document order.
  */
 function yamlNumberProblems(doc: Document, lines: LineCounter): ValueProblem[] {
@@ -286,9 +300,12 @@ function yamlNumberProblems(doc: Document, lines: LineCounter): ValueProblem[] {
     const { node, path } = todo.pop() as { node: unknown; path: Path };
     if (isScalar(node)) {
       const v = node.value;
-      if (typeof v !== "number" || !Number.isFinite(v) || numberLiteralKept(node.source ?? "", v)) continue;
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      const kept = numberLiteralKept(node.source ?? "", v);
+      if (kept && !Object.is(v, -0)) continue;
       const pos = node.range === undefined || node.range === null ? undefined : lines.linePos(node.range[0]);
-      problems.push({ pointer: pointerOf(segs(path)), ...(pos === undefined ? {} : { at: { line: pos.line, column: pos.col } }), message: lossyProblem(node.source ?? String(v), v) });
+      const literal = node.source ?? String(v);
+      problems.push({ pointer: pointerOf(segs(path)), ...(pos === undefined ? {} : { at: { line: pos.line, column: pos.col } }), message: kept ? negativeZeroProblem(literal) : lossyProblem(literal, v) });
     } else if (isSeq(node)) {
       for (let i = node.items.length - 1; i >= 0; i--) todo.push({ node: node.items[i], path: { up: path, seg: i } });
     } else if (isMap(node)) {
@@ -324,6 +341,12 @@ function describeNonJson(v: unknown): string {
   const proto: unknown = typeof v === "object" && v !== null ? Object.getPrototypeOf(v) : undefined;
   const ctor = proto !== undefined && proto !== null && typeof proto === "object" && Object.prototype.hasOwnProperty.call(proto, "constructor") ? (proto as { constructor: { name?: unknown } }).constructor.name : undefined;
   return `a value of type ${typeof ctor === "string" && ctor !== "" ? ctor : typeof v}`;
+}
+
+/** Sets a member of an array or plain object (defineProperty, not `=`: a member named __proto__ stays a member). */
+function setMember(parent: Record<string, unknown> | unknown[], key: PathSeg, value: unknown): void {
+  if (Array.isArray(parent)) parent[key as number] = value;
+  else Object.defineProperty(parent, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /**
@@ -367,13 +390,14 @@ function jsonDataProblems(doc: unknown, yamlFloats = false): { doc: unknown; pro
       if (LONE_SURROGATE_RE.test(v)) problem(path, describeNonJson(v));
     } else if (typeof v === "number") {
       if (!Number.isFinite(v)) problem(path, describeNonJson(v));
+      // A JSON integer literal `-0` (JSON.parse reads -0; a float negative zero was refused:
+      // `negativeZeroProblem`) is the integer 0, as a payload's `-0` is and as it is sealed.
+      else if (Object.is(v, -0)) setMember(parent, key, 0);
       // YAML integers are BigInts here: a whole number is a float scalar (`2.0`, `1e3`).
       else if (yamlFloats && Number.isSafeInteger(v)) markWholeFloat(parent, key);
     } else if (typeof v === "bigint") {
       if (!isSafeBigInt(v)) problem(path, bigIntProblem(v));
-      else if (Array.isArray(parent)) parent[key as number] = Number(v);
-      // defineProperty, not `=`: a member named __proto__ stays a member.
-      else Object.defineProperty(parent, key, { value: Number(v), writable: true, enumerable: true, configurable: true });
+      else setMember(parent, key, Number(v));
     } else if (typeof v === "object" && (Array.isArray(v) ? Object.getPrototypeOf(v) === Array.prototype : isPlain(v))) {
       if (onPath.has(v)) {
         problem(path, "a cyclic reference (a YAML alias inside its own anchor): JSON data is a tree");

@@ -23,8 +23,12 @@
  * - **REGISTER needs a key**: every declared input is bound (missing means null), so a Cairn
  *   REGISTER whose `key` resolves to null is VIOLATION (`NULL_REGISTRY_KEY`) before the store is
  *   touched — the registry never indexes a null key, so it would register again on every run.
- *   The shared runtime keeps PGS SEMANTICS C.2 (a null key registers) for PGS runs; a
- *   lane-bound REGISTER is its lane's business.
+ *   Likewise a `value` holding a member the registry record reserves (key, address, target_cs,
+ *   target_ref, tombstone: catalog.ts `reservedValueMembers`) is VIOLATION (`reservedValueMessage`):
+ *   merged after the record's own members, it would replace them (index the record under
+ *   another key, or make it a tombstone), so the registration would not be idempotent either.
+ *   The shared runtime keeps PGS SEMANTICS C.2 (a null key registers, value's members overwrite)
+ *   for PGS runs; a lane-bound REGISTER is its lane's business.
  * - **CTs** never throw into the runtime: an atom or user CT that throws yields VIOLATION (the
  *   message in `CC_STEP.detail.error`). **CS steps** go through the existing runtimes
  *   (src/workflow/effects) under the data root, with the "declared" operation dialect; their
@@ -63,7 +67,7 @@ import { fromPlain, type PyObject, type PyValue } from "../pgs/value.js";
 import { AtomViolation } from "../atoms/violation.js";
 import { cairnTraceDot } from "../render/cairn-dot.js";
 import { loadedTraceRenderer, writeTracePictures, type TraceRenderer } from "../render/render.js";
-import { atomByRef, type AtomEntry } from "./catalog.js";
+import { atomByRef, quotedNames, reservedValueMembers, type AtomEntry } from "./catalog.js";
 import { CAIRN_MAX_HOPS, type Binding, type CsStep, type Route, type SnapshotNode, type SnapshotStep, type SnapshotWorkflow } from "./model.js";
 import { follow } from "./paths.js";
 import { constBindingValue } from "./sealed-value.js";
@@ -85,6 +89,11 @@ export const ATOM_RAISED = "Atom raised exception: ";
 const REGISTRY_CAPABILITY = "CS_REGISTRY_V0";
 /** The VIOLATION message of a Cairn REGISTER whose key is null. */
 export const NULL_REGISTRY_KEY = "REGISTER needs a key: input key is null (bound to a missing or null value), and a null key is never indexed, so the registration would not be idempotent";
+/** The VIOLATION message of a Cairn REGISTER (step `step`) whose value holds members the registry record reserves (`names`). */
+export function reservedValueMessage(step: string, names: readonly string[]): string {
+  const one = names.length === 1;
+  return `REGISTER step ${step}: input value holds ${one ? "the member" : "the members"} ${quotedNames(names)}, which the registry record reserves (key, address, target_cs, target_ref, tombstone): value's members are merged into the record after its own, so ${one ? "it" : "they"} would replace them and the registration would not be idempotent; rename ${one ? "the member" : "the members"} or nest the value one level down`;
+}
 /** Sentinel for an unmapped handler ref. */
 const UNMAPPED_HANDLER_REASON = "unmapped_handler_ref";
 
@@ -271,6 +280,12 @@ function runStep(snap: PreparedSnapshot, wf: SnapshotWorkflow, s: SnapshotStep, 
   // idempotent. PGS runs keep SEMANTICS C.2 (a null key registers): this is Cairn's rule only.
   if (cs.capability === REGISTRY_CAPABILITY && cs.op === "REGISTER" && (inputs.get("key") ?? null) === null) {
     return { status: "VIOLATION", fields: new Map(), error: NULL_REGISTRY_KEY };
+  }
+  // The same for a value whose members would replace the record's own (key, address, …: the
+  // runtime merges them last, as C.2 says), checked before the store is touched too.
+  if (cs.capability === REGISTRY_CAPABILITY && cs.op === "REGISTER") {
+    const reserved = reservedValueMembers(inputs.get("value") ?? null);
+    if (reserved.length > 0) return { status: "VIOLATION", fields: new Map(), error: reservedValueMessage(cs.id, reserved) };
   }
   const rt = snap.cs.get(cs.capability) as CsRuntime;
   const payload: PyObject = new Map(inputs);

@@ -25,6 +25,14 @@ import { decodeUtf8, describeTornTail, splitLines, tornTail, tornTailMessage } f
 import { canonicalJson, parsePyJson, spacedJson } from "../py/json.js";
 import { getOrNull, isDict, isPyBlank, pyEquals, pyHashKey, type PyDict, type PyValue } from "../py/value.js";
 
+/**
+ * The members of a registry record that are the record's own (the module comment): `value`'s
+ * members are merged after them, so a member of `value` by one of these names replaces it (PGS
+ * SEMANTICS C.2 keeps that, and so does this runtime; a Cairn REGISTER refuses such a value
+ * before calling it: cairn/run.ts `runStep`, cairn/catalog.ts `RECORD_MEMBERS_FREE`).
+ */
+export const REGISTRY_RECORD_MEMBERS: readonly string[] = Object.freeze(["key", "address", "target_cs", "target_ref", "tombstone"]);
+
 /** Address shape: `ADDR_` + ADDRESS_HEX_DIGITS lowercase hex digits. */
 export const ADDRESS_PREFIX = "ADDR_";
 export const ADDRESS_HEX_DIGITS = 32;
