@@ -129,14 +129,14 @@ describe("replayCairnRun", () => {
     const store = openStore({ dir: join(ex.dir, "store") });
     try {
       const original = store.getReceipt(r.recorded?.receipt as Digest);
-      expect(original.params).toEqual({ kind: "cairn.workflow.run", workflow: "registry::WF_REGISTER_AGENT_V0", engine: { name: "cairn.workflow", version: "6" } });
+      expect(original.params).toEqual({ kind: "cairn.workflow.run", workflow: "registry::WF_REGISTER_AGENT_V0", engine: { name: "cairn.workflow", version: "7" } });
       store.pruneReceipt(original.digest);
       const { program, inputs, outputs, status, resources } = original;
       store.recordReceipt({ program, inputs, outputs, status, resources, params: { ...(original.params as Record<string, never>), engine: { name: "cairn.workflow", version: "0" } } });
       const err = errorOf(() => replayCairnRun(store, r.traceId));
       expect([err.code, err.message]).toEqual([
         "E_USAGE",
-        `recorded run ${r.traceId} was made by cairn.workflow version 0; this is cairn.workflow version 6, so it cannot be replayed here: use the engine version that made it`,
+        `recorded run ${r.traceId} was made by cairn.workflow version 0; this is cairn.workflow version 7, so it cannot be replayed here: use the engine version that made it`,
       ]);
     } finally {
       store.close();

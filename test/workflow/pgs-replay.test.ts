@@ -62,7 +62,7 @@ describe("replayPgsRun", () => {
     const store = storeOf(b);
     const r = b.run(WF.actor, ACTOR_PAYLOAD, { store });
     const original = store.getReceipt(r.recorded?.receipt as Digest);
-    expect(original.params).toEqual({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "6" } });
+    expect(original.params).toEqual({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "7" } });
     const { kind: _k, workflow: _w, engine: _e, ...rest } = original.params as Record<string, unknown>;
     expect(rest).toEqual({});
     /** The same run, as if recorded with other receipt params (another Cairn build's). */
@@ -74,20 +74,20 @@ describe("replayPgsRun", () => {
       const { program, inputs, outputs, status, resources } = original;
       store.recordReceipt({ program, inputs, outputs, status, resources, params: params as never });
     };
-    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "7" } });
+    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "8" } });
     const err = cairnErrorOf(() => replayPgsRun(store, r.traceId));
     expect([err.code, err.message]).toEqual([
       "E_USAGE",
-      `recorded run ${r.traceId} was made by cairn.workflow version 7; this is cairn.workflow version 6, so it cannot be replayed here: use the engine version that made it`,
+      `recorded run ${r.traceId} was made by cairn.workflow version 8; this is cairn.workflow version 7, so it cannot be replayed here: use the engine version that made it`,
     ]);
-    expect(err.details).toEqual({ traceId: r.traceId, engine: { name: "cairn.workflow", version: "7" }, expected: { name: "cairn.workflow", version: "6" } });
+    expect(err.details).toEqual({ traceId: r.traceId, engine: { name: "cairn.workflow", version: "8" }, expected: { name: "cairn.workflow", version: "7" } });
     // Receipts recorded before the engine was named carry no `engine`: version 1's, refused too.
     rerecord({ kind: "cairn.pgs.run", workflow: WF.actor });
     expect(cairnErrorOf(() => replayPgsRun(store, r.traceId)).message).toBe(
-      `recorded run ${r.traceId} was made by cairn.workflow version 1; this is cairn.workflow version 6, so it cannot be replayed here: use the engine version that made it`,
+      `recorded run ${r.traceId} was made by cairn.workflow version 1; this is cairn.workflow version 7, so it cannot be replayed here: use the engine version that made it`,
     );
     // The receipt this build records replays.
-    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "6" } });
+    rerecord({ kind: "cairn.pgs.run", workflow: WF.actor, engine: { name: "cairn.workflow", version: "7" } });
     expect(replayPgsRun(store, r.traceId).identical).toBe(true);
   });
 

@@ -63,10 +63,10 @@ describe("store recording", () => {
       inputs: [rec.payload, rec.priorState],
       outputs: [rec.trace, rec.effects],
       status: "succeeded",
-      params: { kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "6" } },
+      params: { kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "7" } },
       resources: { events: 25, hops: 7, csCalls: 3 },
     });
-    expect(store.findReceipt(rec.snapshot, [rec.payload, rec.priorState], { kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "6" } })?.digest).toBe(rec.receipt);
+    expect(store.findReceipt(rec.snapshot, [rec.payload, rec.priorState], { kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "7" } })?.digest).toBe(rec.receipt);
     const effects = JSON.parse(store.get(rec.effects).toString("utf8")) as { calls: Array<{ op: string; file: { path: string; action: string } | null }>; files: unknown[] };
     expect(effects.calls.map((c) => `${c.op}:${c.file?.action}:${c.file?.path}`)).toEqual([
       "READ:read:ai_governance/ai_licensing/license_facts.json",

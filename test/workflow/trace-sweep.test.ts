@@ -95,7 +95,7 @@ describe("2. a trace limit other than the default is recorded, and replay uses i
       expect(r.status).toBe("ERROR");
       expect(r.error?.message).toContain("would exceed its size limit of 4096 bytes");
       const receipt = store.getReceipt((r.recorded as NonNullable<typeof r.recorded>).receipt);
-      expect(receipt.params).toEqual({ kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "6" }, traceLimit: { maxBytes: 4096, errorReserveBytes: 2048 } });
+      expect(receipt.params).toEqual({ kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "7" }, traceLimit: { maxBytes: 4096, errorReserveBytes: 2048 } });
       const replay = replayPgsRun(store, r.traceId);
       expect(replay.identical).toBe(true);
     } finally {
@@ -110,7 +110,7 @@ describe("2. a trace limit other than the default is recorded, and replay uses i
       try {
         const r = b.run(WF.govern, payload("agent_governance/01_valid_standard_action.json"), { store, ...(traceLimit === undefined ? {} : { traceLimit }) });
         expect(r.status).toBe("SUCCESS");
-        expect(store.getReceipt((r.recorded as NonNullable<typeof r.recorded>).receipt).params).toEqual({ kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "6" } });
+        expect(store.getReceipt((r.recorded as NonNullable<typeof r.recorded>).receipt).params).toEqual({ kind: "cairn.pgs.run", workflow: WF.govern, engine: { name: "cairn.workflow", version: "7" } });
         expect(replayPgsRun(store, r.traceId).identical).toBe(true);
       } finally {
         store.close();

@@ -164,15 +164,15 @@ describe("A-F2: a lane-bound step ending other than SUCCESS contributes no field
     expect(Object.fromEntries(r.surface)).toEqual({ digest: "x", extra: 1n });
   });
 
-  it("the workflow engine is version 6: a run recorded by version 4 is not replayed", async () => {
-    expect(WORKFLOW_ENGINE).toEqual({ name: "cairn.workflow", version: "6" });
+  it("the workflow engine is version 7: a run recorded by version 4 is not replayed", async () => {
+    expect(WORKFLOW_ENGINE).toEqual({ name: "cairn.workflow", version: "7" });
     const { snap } = await prepared(baseDecl());
     const dir = tempDir();
     const store = openStore({ dir: join(dir, "store"), create: true });
     try {
       const r = run(snap, { text: "hello" }, dir, { store });
       const original = store.getReceipt(r.recorded?.receipt as Digest);
-      expect(original.params).toEqual({ kind: "cairn.workflow.run", workflow: "test::WF_TEST_V0", engine: { name: "cairn.workflow", version: "6" } });
+      expect(original.params).toEqual({ kind: "cairn.workflow.run", workflow: "test::WF_TEST_V0", engine: { name: "cairn.workflow", version: "7" } });
       store.pruneReceipt(original.digest);
       const { program, inputs, outputs, status, resources } = original;
       store.recordReceipt({ program, inputs, outputs, status, resources, params: { ...(original.params as Record<string, never>), engine: { name: "cairn.workflow", version: "4" } } });
@@ -184,7 +184,7 @@ describe("A-F2: a lane-bound step ending other than SUCCESS contributes no field
       }
       expect([err?.code, err?.message]).toEqual([
         "E_USAGE",
-        `recorded run ${r.traceId} was made by cairn.workflow version 4; this is cairn.workflow version 6, so it cannot be replayed here: use the engine version that made it`,
+        `recorded run ${r.traceId} was made by cairn.workflow version 4; this is cairn.workflow version 7, so it cannot be replayed here: use the engine version that made it`,
       ]);
     } finally {
       store.close();

@@ -64,7 +64,7 @@ export const ROOT_PREFIX = "pgs:";
  * number for a parameter rule or a `$.results.<cc addr>` binding, and a character assigned
  * since is escaped in a VIOLATION message's `repr`.
  */
-export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "6" });
+export const WORKFLOW_ENGINE: EngineId = Object.freeze({ name: "cairn.workflow", version: "7" });
 
 /** The receipt params of a recorded run (record.ts `recordRunArtifacts`). */
 export function runReceiptParams(kind: string, workflow: string, traceLimit?: TraceLimit): Params {
