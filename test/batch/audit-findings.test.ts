@@ -144,7 +144,7 @@ describe("the files format and the store", () => {
     symlinkSync(join(dir, "elsewhere"), join(files, "other"));
     const again = openStore({ dir: join(files, ".cairn") });
     try {
-      await expectCairnError(run(again, files, fixture("engine-bytelen.mjs"), { format: "files", workers: 1 }), ErrorCode.INVALID_INPUT, "other: symbolic link");
+      await expectCairnError(run(again, files, fixture("engine-bytelen.mjs"), { format: "files", workers: 1 }), ErrorCode.INVALID_INPUT, "other: record 1: symbolic link");
     } finally {
       again.close();
     }

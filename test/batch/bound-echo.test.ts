@@ -42,7 +42,7 @@ describe("input errors quote long user values cut", () => {
     const { store } = scratch.store();
     const path = scratch.text(`[\n{"${LONG}":1,\n "${LONG}":2}\n]\n`, "dup.json");
     const err = await expectCairnError(run(store, path, FN, { workers: 1, format: "json" }), ErrorCode.INVALID_INPUT);
-    expect(err.message).toBe(`${path}:3: element 0: duplicate key ${CUT} at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);
+    expect(err.message).toBe(`${path}:2: element 0: duplicate key ${CUT} at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);
   });
 
   it("a duplicate EU id (message and details.id)", async () => {

@@ -571,9 +571,9 @@ describe("json", () => {
     }
   });
 
-  it("refuses a duplicate key in an element, at its line in the file", async () => {
+  it("refuses a duplicate key in an element, at the line where the element starts, the keys at their lines in the file", async () => {
     const p = file('[{"a":1},\n {"a":1,\n  "a":2}]');
-    await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:3: element 1: duplicate key "a" at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);
+    await expectFailure(p, { format: "json" }, ErrorCode.INVALID_INPUT, `${p}:2: element 1: duplicate key "a" at line 3 (first at line 2): a record's keys must be unique (only the last value would be kept)`);
   });
 
   it("takes ids from a member of each element", async () => {
@@ -792,11 +792,11 @@ describe("files", () => {
     const { records, err } = await failing(d, { format: "files" });
     expect(records.map((r) => r.source.name)).toEqual(["a"]);
     expect(err.code).toBe(ErrorCode.INVALID_INPUT);
-    expect(err.message).toBe(`${join(d, "b-link")}: symbolic link (the files format does not follow links)`);
+    expect(err.message).toBe(`${join(d, "b-link")}: record 1: symbolic link (the files format does not follow links)`);
     const e = join(dir, "dirlink");
     mkdirSync(e);
     symlinkSync(root, join(e, "sub"));
-    await expectFailure(e, { format: "files" }, ErrorCode.INVALID_INPUT, `${join(e, "sub")}: symbolic link (the files format does not follow links)`);
+    await expectFailure(e, { format: "files" }, ErrorCode.INVALID_INPUT, `${join(e, "sub")}: record 0: symbolic link (the files format does not follow links)`);
   });
 
   it("rejects a plain file as the input and files over the limit", async () => {

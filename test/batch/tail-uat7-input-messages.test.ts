@@ -67,7 +67,7 @@ describe("input error messages are printable", () => {
     const jsonl = await readError("jsonl", `{"a\u0085\u2028":1,"a\u0085\u2028":2}\n`);
     expect(jsonl.message).toBe(`<stdin>:1: record 0: duplicate key "a\\u0085\\u2028" at column 10 (first at column 2): a record's keys must be unique (only the last value would be kept)`);
     const json = await readError("json", `[{"\u007f":1,\n"\u007f":2}]`);
-    expect(json.message).toMatch(/^<stdin>:2: element 0: duplicate key "\\u007f" at line 2 /);
+    expect(json.message).toMatch(/^<stdin>:1: element 0: duplicate key "\\u007f" at line 2 /);
     expect(json.message).not.toMatch(UNPRINTABLE);
   });
 

@@ -17,6 +17,13 @@
  * be opened by its decoded name (reported as "not found") and two such names could collapse
  * into one.
  *
+ * A listed name goes into messages (and `source.file`, `details.file`) with its control
+ * characters escaped (`escapeControls`: `q\nz`, `\u001b`, `\u0085`), so an error stays one line;
+ * `details.name` and the ids keep the name as it is. Before 2026-11-28 a newline in a name split
+ * the message. Every error about an entry that would be a record (a symbolic link, a FIFO, a
+ * file name that is not UTF-8, a file over the limit) names it `record N`, N being the index it
+ * would have had, with `details.index` (before 2026-11-28 the symlink and non-UTF-8 errors did not).
+ *
  * `exclude` ('/'-separated relative paths) names directories skipped with everything under them,
  * also when the entry is a symlink: the engine passes the Cairn store when it lies inside the
  * input directory.
@@ -26,6 +33,7 @@ import { type Dirent } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { canonicalize } from "../../core/canonical.js";
+import { escapeControls } from "../../core/describe.js";
 import { sha256 } from "../../core/digest.js";
 import { CairnError, ErrorCode } from "../../core/errors.js";
 import { recordPlace } from "./ids.js";
@@ -50,12 +58,12 @@ interface Entry {
 }
 
 /** Entries of `dir`, sorted by the bytes of their name (+ '/' for directories): for UTF-8 names, UTF-8 byte order. */
-async function listSorted(dir: string, shown: string): Promise<Entry[]> {
+async function listSorted(dir: string, shown: string, asGiven: boolean): Promise<Entry[]> {
   let entries: Array<Dirent<Buffer>>;
   try {
     entries = await readdir(dir, { withFileTypes: true, encoding: "buffer" });
   } catch (err) {
-    throw inputIoError(err, shown);
+    throw inputIoError(err, shown, asGiven);
   }
   const slash = Buffer.from("/");
   const keyed = entries.map((e) => {
@@ -92,7 +100,7 @@ async function readFileBounded(real: string, path: string, index: number, maxRec
       await fh.close();
     }
   } catch (err) {
-    throw inputIoError(err, path);
+    throw inputIoError(err, path, false);
   }
 }
 
@@ -132,7 +140,7 @@ export async function* readFiles(
       file: displayRoot,
     });
   }
-  const stack: Level[] = [{ dir: root, shown: displayRoot, prefix: "", entries: await listSorted(root, displayRoot), next: 0 }];
+  const stack: Level[] = [{ dir: root, shown: displayRoot, prefix: "", entries: await listSorted(root, displayRoot, true), next: 0 }];
   let index = 0;
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as Level;
@@ -145,23 +153,29 @@ export async function* readFiles(
     if (entry.name === undefined) {
       const shownName = escapedName(entry.raw);
       const path = join(top.shown, shownName);
-      throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: the ${e.isDirectory() ? "directory" : "file"} name is not valid UTF-8 (bytes shown escaped): the files format needs UTF-8 names; rename it`, {
+      // A directory is no record; a file (or link, FIFO…) would have been record `index`.
+      const dir = e.isDirectory();
+      const place = dir ? path : recordPlace(path, undefined, index, "record");
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${place}: the ${dir ? "directory" : "file"} name is not valid UTF-8 (bytes shown escaped): the files format needs UTF-8 names; rename it`, {
         file: path,
         name: top.prefix + shownName,
+        ...(dir ? {} : { index }),
       });
     }
     const real = join(top.dir, entry.name);
-    const path = join(top.shown, entry.name);
+    // The name as messages show it: control characters escaped, so the error is one line.
+    const path = join(top.shown, escapeControls(entry.name));
     const rel = top.prefix + entry.name;
     if ((e.isDirectory() || e.isSymbolicLink()) && exclude.includes(rel)) continue; // the store, when it lies inside the input directory
     if (e.isSymbolicLink()) {
-      throw new CairnError(ErrorCode.INVALID_INPUT, `${path}: symbolic link (the files format does not follow links)`, {
+      throw new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(path, undefined, index, "record")}: symbolic link (the files format does not follow links)`, {
         file: path,
         name: rel,
+        index,
       });
     }
     if (e.isDirectory()) {
-      stack.push({ dir: real, shown: path, prefix: `${rel}/`, entries: await listSorted(real, path), next: 0 });
+      stack.push({ dir: real, shown: path, prefix: `${rel}/`, entries: await listSorted(real, path, false), next: 0 });
       continue;
     }
     if (!e.isFile()) throw notRegular(path, index);

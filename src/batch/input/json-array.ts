@@ -440,15 +440,9 @@ export function parseElement(el: JsonElement, display: string, allowDuplicateKey
     throw fail(`invalid JSON: ${jsonParseMessage(err)}`);
   }
   const dup = allowDuplicateKeys ? null : duplicateJsonKey(text);
-  if (dup !== null) {
-    // the element's line is where it starts; the key's line is counted from there
-    const line = el.line + dup.at.line - 1;
-    throw new CairnError(ErrorCode.INVALID_INPUT, `${recordPlace(display, line, el.index, "element")}: ${duplicateKeyMessage(dup, el.line)}`, {
-      file: display,
-      line,
-      index: el.index,
-    });
-  }
+  // Named where the element starts, as every reader error is (before 2026-11-28: at the line of
+  // the repeated key); the message gives both keys' lines in the file.
+  if (dup !== null) throw fail(duplicateKeyMessage(dup, el.line));
   return { value, text };
 }
 

@@ -23,16 +23,30 @@ export const READ_CHUNK_BYTES = 256 * 1024;
 const INPUT_ERRNOS: ReadonlySet<string> = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "ENXIO"]);
 
 /**
+ * Why a path holding U+FFFD is not found, appended to its E_NOT_FOUND message: Node decodes argv
+ * (and a path is a string) as UTF-8 with replacements, so a name whose bytes are not valid
+ * UTF-8 (`dir\xff`) arrives as `dir\uFFFD`, a path that does not exist. Before 2026-11-28 the
+ * error said only "input not found".
+ */
+export const REPLACEMENT_CHAR_HINT =
+  "(the path holds U+FFFD, the replacement character: a name that is not valid UTF-8 cannot be given on the command line or as a string; rename it)";
+
+/**
  * Maps an error met while opening or reading input `display` to a CairnError: ENOENT →
  * E_NOT_FOUND; permission and "not a file" errors → E_INVALID_INPUT; other I/O errors →
- * E_STORE_IO. CairnErrors pass through unchanged.
+ * E_STORE_IO. CairnErrors pass through unchanged. `asGiven`: `display` is the path as the caller
+ * gave it (not an entry the files reader listed, whose name is valid UTF-8): a missing one that
+ * holds U+FFFD is explained (`REPLACEMENT_CHAR_HINT`).
  */
-export function inputIoError(err: unknown, display: string): CairnError {
+export function inputIoError(err: unknown, display: string, asGiven = true): CairnError {
   if (err instanceof CairnError) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
   const reason = err instanceof Error ? err.message : String(err);
   const details = { file: display, errno };
-  if (errno === "ENOENT") return new CairnError(ErrorCode.NOT_FOUND, `input not found: ${display}`, details, { cause: err });
+  if (errno === "ENOENT") {
+    const hint = asGiven && display.includes("\uFFFD") ? ` ${REPLACEMENT_CHAR_HINT}` : "";
+    return new CairnError(ErrorCode.NOT_FOUND, `input not found: ${display}${hint}`, details, { cause: err });
+  }
   if (errno !== undefined && INPUT_ERRNOS.has(errno)) {
     return new CairnError(ErrorCode.INVALID_INPUT, `cannot read input ${display}: ${reason}`, details, { cause: err });
   }
