@@ -140,3 +140,23 @@ describe("regex_match: a flag twice", () => {
     expect((await compileDecl(oneStep({ id: "m", ct: "regex_match", inputs: { pattern: "$.payload.p", input: "$.payload.name", flags: { const: "is" } } }))).lines).toEqual([]);
   });
 });
+
+describe("json_schema_validate: const and enum as ajv's (review of the JSON-equality keywords)", () => {
+  it("report their error where ajv's stood, before not/anyOf/allOf/if (the first error is the VIOLATION's message)", () => {
+    expect(invalid('{"allOf":[{"type":"string"}],"const":"a"}', "1").message).toContain("must be equal to constant");
+    expect(invalid('{"anyOf":[{"type":"string"}],"enum":["a","b"]}', "1").message).toContain("must be equal to one of the allowed values");
+    expect(invalid('{"not":{"type":"number"},"const":"a"}', "1").message).toContain("must be equal to constant");
+  });
+
+  it("compare by JSON value: numbers by value, members in any order, arrays in order, no method of the data called", () => {
+    expect(valid('{"const":1}', "1.0")).toBe('{"valid":true}');
+    expect(valid('{"const":{"a":[1,{"b":null}],"c":"x"}}', '{"c":"x","a":[1.0,{"b":null}]}')).toBe('{"valid":true}');
+    expect(invalid('{"const":[1,2]}', "[2,1]").message).toContain("must be equal to constant");
+    expect(invalid('{"const":{"a":1}}', '{"a":1,"b":2}').message).toContain("must be equal to constant");
+    expect(invalid('{"const":[]}', "{}").message).toContain("must be equal to constant");
+    expect(valid('{"enum":[1,"1",null,[1],{"toString":1}]}', '{"toString":1.0}')).toBe('{"valid":true}');
+    expect(valid('{"enum":[1,"1",null,[1]]}', '"1"')).toBe('{"valid":true}');
+    expect(invalid('{"enum":[1,"1",null,[1]]}', "true").message).toContain("must be equal to one of the allowed values");
+    expect(invalid('{"enum":[[1]]}', "[1,1]").message).toContain("must be equal to one of the allowed values");
+  });
+});

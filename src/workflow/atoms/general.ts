@@ -394,8 +394,9 @@ export function ajvSchemaCompiler(): JsonSchemaCompiler {
     // `toString` (`{"toString": 1}` threw) and compares `constructor` members by identity.
     ajv.removeKeyword("const");
     ajv.removeKeyword("enum");
-    ajv.addKeyword(CONST_KEYWORD);
-    ajv.addKeyword(ENUM_KEYWORD);
+    // Where ajv's own stood (before `not`, `anyOf`…), so that errors keep ajv's order.
+    ajv.addKeyword({ ...CONST_KEYWORD, before: "not" });
+    ajv.addKeyword({ ...ENUM_KEYWORD, before: "not" });
     refuseIgnoredNames(schema, "#");
     const validate = ajv.compile(schema as boolean | Record<string, unknown>);
     if ((validate as { $async?: unknown }).$async === true) throw new Error("asynchronous schemas ($async) are not supported");
@@ -498,14 +499,35 @@ const UNIQUE_ITEMS_KEYWORD = {
   },
 };
 
-/** `const` by JSON equality (`equalityKey`), with ajv's message. */
+/**
+ * JSON equality of two parsed JSON values, stopping at the first difference and calling no
+ * method of either (a member may be named `toString` or `valueOf`): numbers by value (1 and 1.0,
+ * 0 and -0 are equal), objects by their own members whatever their order.
+ */
+function plainJsonEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!plainJsonEquals(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(y, k) || !plainJsonEquals(x[k], y[k])) return false;
+  return true;
+}
+
+/** `const` by JSON equality (`plainJsonEquals`: no method of the value is called), with ajv's message. */
 const CONST_KEYWORD = {
   keyword: "const",
   errors: true,
   compile(constant: unknown) {
-    const key = equalityKey(constant);
     const check = (data: unknown): boolean => {
-      if (equalityKey(data) === key) return true;
+      if (plainJsonEquals(data, constant)) return true;
       (check as unknown as { errors: unknown[] }).errors = [{ keyword: "const", message: "must be equal to constant", params: { allowedValue: constant } }];
       return false;
     };
@@ -513,15 +535,16 @@ const CONST_KEYWORD = {
   },
 };
 
-/** `enum` by JSON equality (`equalityKey`, one hash lookup), with ajv's message. */
+/** `enum` by JSON equality (scalars by one Set lookup, arrays and objects by `plainJsonEquals`), with ajv's message. */
 const ENUM_KEYWORD = {
   keyword: "enum",
   schemaType: "array" as const,
   errors: true,
   compile(values: unknown[]) {
-    const keys = new Set(values.map(equalityKey));
+    const scalars = new Set(values.filter((v) => v === null || typeof v !== "object"));
+    const composites = values.filter((v) => v !== null && typeof v === "object");
     const check = (data: unknown): boolean => {
-      if (keys.has(equalityKey(data))) return true;
+      if (data === null || typeof data !== "object" ? scalars.has(data) : composites.some((v) => plainJsonEquals(data, v))) return true;
       (check as unknown as { errors: unknown[] }).errors = [{ keyword: "enum", message: "must be equal to one of the allowed values", params: { allowedValues: values } }];
       return false;
     };
