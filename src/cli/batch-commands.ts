@@ -10,7 +10,7 @@ import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { canonicalize } from "../core/canonical.js";
@@ -277,6 +277,22 @@ function noteLowMemory(cmd: Command, c: RunConfigInput): void {
   );
 }
 
+/**
+ * Says on stderr (not with --quiet/--json), as `noteLowMemory` does, when the memory bound —
+ * --max-memory, or its default when not given — exceeds this machine's memory (`os.totalmem()`):
+ * accepted (the run may fit), but the bound then does not protect the machine, whose memory runs
+ * out first. Before 2026-11-28 `--max-memory 1TB` on a 24 GiB machine was taken silently.
+ */
+function noteMemoryAboveMachine(cmd: Command, c: RunConfigInput, machineBytes: number = totalmem()): void {
+  const g = globalsOf(cmd);
+  if (g.quiet === true || g.json === true) return;
+  const bound = c.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  if (machineBytes <= 0 || bound <= machineBytes) return;
+  process.stderr.write(
+    `cairn: note: ${c.maxMemoryBytes === undefined ? "the default " : ""}--max-memory ${humanBytes(bound)} is more than this machine's memory (${humanBytes(machineBytes)}): the bound then does not protect the machine, whose memory runs out first\n`,
+  );
+}
+
 function configOf(o: RunOpts): RunConfigInput {
   const c: RunConfigInput = {};
   if (o.format !== undefined) c.format = o.format;
@@ -464,6 +480,7 @@ export function runCommand(): Command {
       await checkOutOutsideStore(cmd, "--out", opts.out, await runOutExclusions(modulePath, input, opts.format));
       if (opts.out !== undefined) await checkOutTarget("--out", opts.out, storeDirOf(cmd));
       noteLowMemory(cmd, config);
+      noteMemoryAboveMachine(cmd, config);
       await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => runNamingOut("--out", store, input, modulePath, config, hooks, true));
     });
 }

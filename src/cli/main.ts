@@ -9,7 +9,7 @@ import { CairnError, ErrorCode, exitCodeFor, isCairnError, osErrorText } from ".
 import { parseDuration } from "./duration.js";
 import { checkLockWait } from "../store/lock.js";
 import { printError } from "./output.js";
-import { nonEmptyArg } from "./args.js";
+import { nonEmptyArg, refuseRepeatedOptions } from "./args.js";
 
 // The first statement of the program (ESM evaluates the imports above first; none of them reads
 // the time zone): batch workers share this process's time zone, so local-time Date methods in
@@ -173,6 +173,8 @@ export async function buildProgram(args: readonly string[] = process.argv.slice(
   for (const cmd of await loadCommands(args)) program.addCommand(cmd);
   inheritSettings(program);
   addHelpCommands(program);
+  // An option that takes one value, given twice, is E_USAGE (args.ts): never last-wins.
+  refuseRepeatedOptions(program);
   return program;
 }
 

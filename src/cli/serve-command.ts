@@ -15,7 +15,7 @@
  * flags).
  */
 import { join } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { CairnError, ErrorCode } from "../core/errors.js";
 import { parseSize } from "../batch/config.js";
 import { openStore, resolveStoreDir } from "../store/store.js";
@@ -27,6 +27,7 @@ import { escapeControls } from "../core/describe.js";
 import { tornFileNote, type TornFile } from "../workflow/effects/torn-files.js";
 import { globalsOf, outputFor } from "./context.js";
 import { DATA_ROOT_WAIT_DESCRIPTION, DATA_ROOT_WAIT_FLAG, DEFAULT_DATA_ROOT_LOCK_WAIT_MS, parseDataRootWait } from "./data-root-wait.js";
+import { repeatable } from "./args.js";
 import { parseCount } from "./duration.js";
 import { printError, type Output } from "./output.js";
 import { INTERRUPT_SIGNALS } from "./signals.js";
@@ -164,7 +165,7 @@ export function serveCommand(): Command {
     .option("--snapshot <file|digest>", "serve a sealed Cairn snapshot (cairn wf compile) instead of a PGS workspace")
     .option("--data-root <dir>", `data root for CS state (default $${DATA_ROOT_ENV}, else <workspace>/${DEFAULT_DATA_ROOT_NAME})`)
     .option(DATA_ROOT_WAIT_FLAG, DATA_ROOT_WAIT_DESCRIPTION, parseDataRootWait, DEFAULT_DATA_ROOT_LOCK_WAIT_MS)
-    .option("--allow-origin <origin>", "let web pages of this origin use the server (repeatable; '*' = every origin)", collectOrigin, [])
+    .addOption(repeatable(new Option("--allow-origin <origin>", "let web pages of this origin use the server (repeatable; '*' = every origin)").argParser(collectOrigin).default([])))
     .option(
       "--max-connections <n>",
       "most connections open at once, on every address (one more is answered 503 and closed)",
