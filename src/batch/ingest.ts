@@ -236,8 +236,11 @@ export async function* storedRecordBatches(
       const id = idField === "name" ? name : index;
       const size = maxRecordBytes === undefined ? 0 : store.stat(digest).size;
       if (maxRecordBytes !== undefined && size > maxRecordBytes) {
-        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${recordPlace(`${input.source}/${name}`, undefined, index, "record")}: file is larger than the record size limit of ${maxRecordBytes} bytes`, {
-          file: name,
+        // The name with its control characters escaped, as the files reader shows it (one line).
+        const shown = `${input.source}/${escapeControls(name)}`;
+        throw new CairnError(ErrorCode.LIMIT_EXCEEDED, `${recordPlace(shown, undefined, index, "record")}: file is larger than the record size limit of ${maxRecordBytes} bytes`, {
+          file: shown,
+          name,
           index,
           limit: maxRecordBytes,
         });

@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { digestToBytes, parseDigest, type Digest } from "../core/digest.js";
-import type { Catalog } from "./catalog.js";
+import { describeStored, type Catalog } from "./catalog.js";
 import { checkTypeTag, checkUntypedPrefix, identityHasher, TYPE_TAG_MAX } from "./identity.js";
 import { PART_SUFFIX, SMALL_ARTIFACT_MAX_BYTES, TMP_DIR, readyPath } from "./layout.js";
 import { fsyncDir, writeAllSync } from "./fsutil.js";
@@ -67,6 +67,18 @@ export class Artifacts {
 
   private get cat(): Catalog {
     return this.ctx.catalog;
+  }
+
+  /**
+   * The store clock's now, for `created_at`: E_USAGE (field `clock`) unless a finite number, so
+   * a put never writes a row every read then refuses (`rowFault`: `created_at` a finite number).
+   */
+  private createdAt(): number {
+    const t: unknown = this.ctx.clock.now();
+    if (typeof t !== "number" || !Number.isFinite(t)) {
+      throw new CairnError(ErrorCode.USAGE, `the store's clock gave ${describeStored(t)}, not a finite number of milliseconds`, { field: "clock" });
+    }
+    return t;
   }
 
   row(digest: Digest, withBytes = false): (ArtifactRow & { bytes?: Buffer | null }) | undefined {
@@ -298,7 +310,7 @@ export class Artifacts {
           .stmt(
             "INSERT INTO artifacts(logseq, digest, size, media_type, type_tag, storage, state, deleted, events, created_at, bytes) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
           )
-          .run(logseq, key, size, mediaType, tag ?? null, storage, this.ctx.clock.now(), bytes);
+          .run(logseq, key, size, mediaType, tag ?? null, storage, this.createdAt(), bytes);
         const info: ArtifactInfo = { digest, size, mediaType, storage: storage === 0 ? "packed" : "file", state: "present", logseq };
         if (tag !== undefined) info.typeTag = tag;
         return { ...info, created: true };
@@ -342,7 +354,7 @@ export class Artifacts {
 
   /** A revived, restored or re-put artifact counts as freshly written for gc's grace period. */
   private touch(key: Buffer): void {
-    this.cat.stmt("UPDATE artifacts SET created_at = ? WHERE digest = ?").run(this.ctx.clock.now(), key);
+    this.cat.stmt("UPDATE artifacts SET created_at = ? WHERE digest = ?").run(this.createdAt(), key);
   }
 
   private addEvent(key: Buffer, kind: 1 | 2): void {

@@ -504,7 +504,8 @@ export function isStoredDigest(raw: unknown): raw is Buffer {
 /** A catalog value as text for a message: a BLOB as an SQL literal (x'…'), anything else as JSON. */
 export function describeStored(raw: unknown): string {
   if (Buffer.isBuffer(raw)) return raw.length > 64 ? `x'${raw.subarray(0, 64).toString("hex")}…' (${raw.length} bytes)` : `x'${raw.toString("hex")}'`;
-  const text = typeof raw === "bigint" ? String(raw) : JSON.stringify(raw) ?? String(raw);
+  // String for what JSON cannot write as itself: a BigInt, and non-finite numbers (JSON gives null).
+  const text = typeof raw === "bigint" || (typeof raw === "number" && !Number.isFinite(raw)) ? String(raw) : JSON.stringify(raw) ?? String(raw);
   return text.length > 140 ? `${text.slice(0, 140)}…` : text;
 }
 

@@ -38,6 +38,7 @@ import { basename, dirname } from "node:path";
 import { CairnError, ErrorCode, osErrorText } from "../core/errors.js";
 import { sha256, type Digest } from "../core/digest.js";
 import { storedDigest, type Catalog } from "./catalog.js";
+import { checkRow, ROW_COLUMNS, type ArtifactRow } from "./artifact-rows.js";
 import { checkedEdge, CONTAINS_EDGE_TYPE, type EdgeRecord } from "./edges.js";
 import { objectPath } from "./layout.js";
 import { fsyncDirs } from "./artifact-recovery.js";
@@ -224,6 +225,7 @@ function decide(cat: Catalog, graceEdge: number, session: WriterSession, dryRun:
   const roots = seedRoots(cat);
   markReachable(cat);
   cat.stmt(COLLECT_DOOMED).run({ graceEdge, startLogseq: session.startLogseq, startTime: session.startTime });
+  checkDoomedRows(cat);
   const counts = cat.stmt(COUNT_PRESENT).get() as { present: number; reachable: number; receipts: number };
   const doomed = cat.stmt("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM gc_doomed").get() as { n: number; bytes: number };
   return {
@@ -289,6 +291,16 @@ function checkEdgeRows(rows: EdgeNodeRow[]): void {
 function markReachable(cat: Catalog): void {
   const expand = cat.stmt(EXPAND_FRONTIER);
   for (let gen = 0; expand.run({ gen, next: gen + 1, contains: CONTAINS_EDGE_TYPE }).changes > 0; gen++);
+}
+
+/**
+ * Every row gc would sweep holds values of the types Cairn writes (`checkRow`: E_STORE_CORRUPT
+ * "artifact … is corrupt: …", nothing swept), as every read checks them: a size of 'abc' was
+ * swept and reported as a string, its bytes cleared.
+ */
+function checkDoomedRows(cat: Catalog): void {
+  const rows = cat.stmt(`SELECT ${ROW_COLUMNS} FROM artifacts WHERE logseq IN (SELECT logseq FROM gc_doomed) ORDER BY logseq`).iterate() as IterableIterator<ArtifactRow>;
+  for (const r of rows) checkRow(r);
 }
 
 function toSwept(r: DoomedRow): SweptArtifact {

@@ -145,6 +145,16 @@ describe("C: a files name with control characters stays on one line", () => {
     expect(err.code).toBe(ErrorCode.LIMIT_EXCEEDED);
     expect(err.message).toBe(`${d}/big\\r\\n: record 0: file is larger than the record size limit of 4 bytes`);
   });
+
+  it("run(): a stored file over the record limit with such a name is named escaped too (review: the engine reads the stored listing)", async () => {
+    const d = scratch.dir();
+    writeFileSync(join(d, "big\nname"), Buffer.alloc(9 * 1024 * 1024, 0x61));
+    const { store } = scratch.store();
+    const err = await expectCairnError(run(store, d, FN, { format: "files", maxMemoryBytes: 256 * 1024 * 1024 }), ErrorCode.LIMIT_EXCEEDED);
+    expect(err.message.startsWith(`${d}/big\\nname: record 0: file is larger than the record size limit of 8388608 bytes (a quarter of`)).toBe(true);
+    expect(err.message).not.toMatch(UNPRINTABLE);
+    expect(err.details).toMatchObject({ file: `${d}/big\\nname`, name: "big\nname", index: 0 });
+  });
 });
 
 describe("D: every files error about an entry that would be a record names its index", () => {

@@ -181,3 +181,21 @@ describe("what Cairn may write is not refused", () => {
     expect(report.ok).toBe(true);
   });
 });
+
+describe("review mends: gc and the store clock", () => {
+  it("gc refuses to sweep an unreachable row holding a size of 'abc' (E_STORE_CORRUPT, nothing swept), as every read does", () => {
+    const f = edited("UPDATE artifacts SET size = 'abc' WHERE logseq = ?");
+    const s = track(openStore({ dir: f.dir }));
+    const message = `artifact ${f.small.digest} is corrupt: its recorded size "abc" is not a non-negative integer`;
+    expectCairn(() => s.gc({ graceMs: 0, dryRun: true }), ErrorCode.STORE_CORRUPT, message);
+    expectCairn(() => s.gc({ graceMs: 0 }), ErrorCode.STORE_CORRUPT, message);
+    expect(s.stat(f.other.digest).state).toBe("present");
+  });
+
+  it("a clock giving a non-finite time is E_USAGE at the put (field clock), never a row every read then refuses", () => {
+    const dir = join(makeTempDir(), "store");
+    const s = track(openStore({ dir, clock: { now: () => Infinity } }));
+    expectCairn(() => s.putBytes(SMALL), ErrorCode.USAGE, "the store's clock gave Infinity, not a finite number of milliseconds");
+    expect([...s.list()]).toEqual([]);
+  });
+});
