@@ -411,15 +411,19 @@ const SIGNALS_BEFORE_ABANDON = 3;
  * Runs `body` (one `node.execute`) with SIGINT/SIGTERM/SIGHUP handled: the first signal cancels
  * every running execution of `node` — each once: a ref already cancelled is not asked again (the
  * node writes one `execution.cancelled` record per execution anyway) — and any that becomes cancellable
- * until `body` settles, as admission may still be under way, so the lane stops its work (a
+ * until `body` settles, and aborts the signal `body` passes to `execute`, so an execution still in
+ * admission (or waiting for the store's lock) is never dispatched and one running stops its work (a
  * process lane TERM, then KILLs, the command's process group) and the node emits
  * `execution.completed`. `body`'s result is then returned with the signal; the caller closes the
  * node and re-raises it. A second signal is absorbed (the wait is bounded by the lane's kill
  * grace): leaving then would orphan a command that ignores TERM. The third ends the process at
  * once (its default action), without waiting.
  */
-async function cancelOnSignal<T>(node: BuiltNode["node"], body: () => Promise<T>): Promise<{ value: T; signal: NodeJS.Signals | null }> {
+async function cancelOnSignal<T>(node: BuiltNode["node"], body: (signal: AbortSignal) => Promise<T>): Promise<{ value: T; signal: NodeJS.Signals | null }> {
   let caught: NodeJS.Signals | null = null;
+  // Passed to `execute`: an abort before dispatch (a signal during admission or the store's lock
+  // wait) means nothing is dispatched (node.ts, DISPATCH GATE).
+  const abort = new AbortController();
   let count = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
   const cancelled = new Set<string>();
@@ -435,12 +439,13 @@ async function cancelOnSignal<T>(node: BuiltNode["node"], body: () => Promise<T>
     if (count >= SIGNALS_BEFORE_ABANDON - 1) for (const s of INTERRUPT_SIGNALS) process.removeListener(s, handler);
     if (count > 1) return;
     caught = signal;
+    abort.abort(new Error(`interrupted by ${signal}`));
     cancelAll();
     timer = setInterval(cancelAll, CANCEL_POLL_MS);
   };
   for (const s of INTERRUPT_SIGNALS) process.on(s, handler);
   try {
-    const value = await body();
+    const value = await body(abort.signal);
     return { value, signal: caught };
   } finally {
     if (timer !== undefined) clearInterval(timer);
@@ -461,7 +466,7 @@ function execCommand(): Command {
       const req = readJsonObject(opts.request, "request");
       let interrupted: NodeJS.Signals | null = null;
       await withNode(cmd, opts.config, async ({ node, storeSink }) => {
-        const { value: result, signal } = await cancelOnSignal(node, () => node.execute(req));
+        const { value: result, signal } = await cancelOnSignal(node, (signal) => node.execute(req, { signal }));
         if (signal !== null) {
           interrupted = signal;
           // Like every error: stderr (JSON with --json), stdout stays empty.

@@ -64,16 +64,32 @@
  * expired descriptor, then the origin, then the placement. This fixes the reference's map-order choice and its
  * priority-only-within-one-target quirk.
  *
- * EXECUTION. One execute call dispatches to exactly one target, once. There is no retry and
- * no fallback: a failure is returned as the result; trying elsewhere is the caller's decision.
+ * EXECUTION. One execute call dispatches to exactly one target, at most once. There is no retry
+ * and no fallback: a failure is returned as the result; trying elsewhere is the caller's decision.
  * Evidence sequence: admission.accepted, target.selected, execution.started, [execution.cancelled],
  * execution.completed — or a single admission.rejected. `execution.cancelled` is written once per
- * execution, however often `cancel` is called. A rejection returns an ExecutionResult
+ * execution, however often `cancel` is called (or `execute`'s `signal` aborted). A rejection returns an ExecutionResult
  * with status `rejected` and the rejection. A lane that throws instead of returning an outcome
  * yields status `failed` with failure class `semantic_runtime_failed` (`cancellation` if the
  * execution was being cancelled); one that resolves an invalid outcome (undefined, a succeeded
  * outcome carrying a failure, …) yields `semantic_runtime_failed` with invalid_outcome — and
  * `execution.completed` is emitted in every case.
+ *
+ * DISPATCH GATE. Admission's evidence may wait (a store sink waits for the store's writer lock),
+ * so right before dispatch — after `execution.started`, once the execution is cancellable —
+ * the node checks again, with the clock read anew; the first that holds wins, and then the lane
+ * is NEVER called and the execution completes `failed` with `execution.completed` payload
+ * `dispatched: false` (failure details `dispatched: false` too):
+ *   1. cancellation: `execute`'s `signal` aborted (at any time before; an `execute` given a signal
+ *      first lets the event loop poll once, so a signal handler held back by a blocked thread runs)
+ *      or `cancel(ref)` called → `execution.cancelled` as by `cancel`, class `cancellation`
+ *      ("execution cancelled before dispatch: nothing was dispatched");
+ *   2. governed requests: the authority ref's `expires_at` has passed (`now >= expires_at`) →
+ *      `approval_expired` (details reason `authority_ref_expired`, expires_at, now);
+ *   3. governed requests: the selected target descriptor's `expires_at` has passed →
+ *      `lease_expired` (details reason `target_descriptor_expired`, target_id, expires_at, now).
+ * Sequences: admission.accepted, target.selected, execution.started, execution.cancelled,
+ * execution.completed (1); the same without execution.cancelled (2, 3).
  *
  * SINK FAILURE. Evidence is awaited on every sink before the next step; a sink that throws makes
  * the call throw, so nothing is dispatched unless `execution.started` was recorded everywhere.
@@ -218,6 +234,36 @@ function isJsonObject(v: unknown): v is Record<string, JsonValue> {
 function wantsRemotePlacement(req: AdmissionRequest): boolean {
   const kind = req.placement?.kind;
   return kind !== undefined && kind !== null && kind !== "local";
+}
+
+/**
+ * Resolves once the event loop has polled for I/O (and so run the handlers of signals received
+ * meanwhile, e.g. during a wait that blocked the thread): two `setImmediate` turns always have a
+ * poll phase between them; one may not (it runs in the current turn's check phase).
+ */
+async function pollOnce(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Options of one `PlaneNode.execute` call. */
+export interface ExecuteOptions {
+  /**
+   * Aborting it cancels the execution: before dispatch (an abort during admission or its
+   * evidence, e.g. a store lock wait) nothing is dispatched and the execution ends failed /
+   * `cancellation`; once dispatched, as `cancel(ref)`.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The keys of `execute`'s options (any other is refused, E_USAGE with a did-you-mean). */
+export const EXECUTE_OPTION_KEYS: readonly string[] = Object.freeze(["signal"]);
+
+function checkExecuteOptions(opts: unknown): asserts opts is ExecuteOptions {
+  if (!isOptionsObject(opts)) throw new UsageError(`PlaneNode.execute: options must be an object {signal?}, got ${describeArgument(opts)}`, { field: "options" });
+  refuseUnknownKeys(opts, EXECUTE_OPTION_KEYS, "PlaneNode.execute option", "PlaneNode.execute options");
+  if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
+    throw new UsageError(`PlaneNode.execute: signal must be an AbortSignal, got ${describeArgument(opts.signal)}`, { field: "signal" });
+  }
 }
 
 /** The keys of PlaneNode's options (any other is refused, E_USAGE with a did-you-mean). */
@@ -666,8 +712,14 @@ export class PlaneNode {
 
   // ---------------------------------------------------------------- execution
 
-  /** Admits and, if admitted, dispatches to exactly one target. Never throws on bad input. */
-  async execute(input: unknown): Promise<ExecutionResult> {
+  /**
+   * Admits and, if admitted, dispatches to exactly one target. Never throws on bad input (bad
+   * `opts` are E_USAGE). `opts.signal` cancels the execution when aborted: before dispatch
+   * nothing is dispatched (module comment, DISPATCH GATE), after it as `cancel(ref)`.
+   */
+  async execute(input: unknown, opts: ExecuteOptions = {}): Promise<ExecutionResult> {
+    checkExecuteOptions(opts);
+    const signal = opts.signal;
     const adm = await this.admit(input);
     if (!adm.ok) {
       return makeExecutionResult({
@@ -704,11 +756,28 @@ export class PlaneNode {
     // `execution.started` is on every sink before the execution becomes cancellable or runs.
     evidenceIds.push((await this.emit("execution.started", stamps, { operation: request.operation }, governed)).evidence_id);
     this.running.set(decision.execution_ref, running);
+    const ref = decision.execution_ref;
+    // The caller's signal cancels the execution (`cancel(ref)`) from now on, also before dispatch.
+    const onAbort = (): void => void this.cancel(ref).catch(() => undefined);
+    let dispatched = true;
     try {
+      if (signal !== undefined) {
+        signal.addEventListener("abort", onAbort, { once: true });
+        // The event loop polls once first, so an abort pending behind a wait that blocked the
+        // thread (a store's lock: a signal handler not yet run) is seen before any dispatch.
+        await pollOnce();
+        if (signal.aborted) onAbort();
+      }
       const ctx: LaneContext = { clock: this.clock, ids: this.ids, signal: controller.signal, emit: (e) => void events.push(e) };
       const started = this.clock.now();
+      // The dispatch gate: the evidence emits above may have waited (a store's writer lock), so
+      // cancellation and the expiry of the authority ref and target descriptor are checked again.
+      const refused = controller.signal.aborted ? this.cancelledBeforeDispatch(started) : this.expiredBeforeDispatch(request, target, started);
       try {
-        outcome = await client.execute(execRequest, lane, ctx);
+        if (refused !== null) {
+          dispatched = false;
+          outcome = refused;
+        } else outcome = await client.execute(execRequest, lane, ctx);
       } catch (err) {
         const finished = this.clock.now();
         const cancelled = controller.signal.aborted;
@@ -724,6 +793,7 @@ export class PlaneNode {
         };
       }
     } finally {
+      signal?.removeEventListener("abort", onAbort);
       this.running.delete(decision.execution_ref);
     }
     outcome = this.checkOutcome(outcome as unknown, lane.id, events);
@@ -742,6 +812,7 @@ export class PlaneNode {
         metrics,
         events: events.length,
         output: redactOutput(outcome.output, this.protocolOf(lane)),
+        ...(dispatched ? {} : { dispatched: false }),
       },
       governed,
     );
@@ -756,6 +827,47 @@ export class PlaneNode {
       ...(failure === undefined ? {} : { failure }),
       provenance,
     });
+  }
+
+  /** The outcome of an execution cancelled before its dispatch: the lane is never called. */
+  private cancelledBeforeDispatch(now: number): LaneOutcome {
+    return {
+      status: "failed",
+      output: null,
+      failure: { class: "cancellation", message: "execution cancelled before dispatch: nothing was dispatched", details: { dispatched: false } },
+      metrics: { started_at: now, finished_at: now, timeout_ms: 0 },
+    };
+  }
+
+  /**
+   * The outcome of an execution whose authority ref (governed requests) or target descriptor has
+   * expired since admission (`now >= expires_at`), or null: checked right before dispatch.
+   */
+  private expiredBeforeDispatch(req: AdmissionRequest, target: RoutedTarget | null, now: number): LaneOutcome | null {
+    const at = (ms: number) => `${new Date(ms).toISOString()} (${ms})`;
+    const fail = (cls: "approval_expired" | "lease_expired", message: string, details: Record<string, JsonValue>): LaneOutcome => ({
+      status: "failed",
+      output: null,
+      failure: { class: cls, message, details: { ...details, now, dispatched: false } },
+      metrics: { started_at: now, finished_at: now, timeout_ms: 0 },
+    });
+    if (target === null) return null; // direct provenance: no authority ref, no target
+    const ref = req.authority_ref;
+    if (ref !== undefined && now >= ref.expires_at) {
+      return fail("approval_expired", `the authority ref expired at ${at(ref.expires_at)}, before dispatch (now ${at(now)}): nothing was dispatched`, {
+        reason: "authority_ref_expired",
+        expires_at: ref.expires_at,
+      });
+    }
+    const d = target.descriptor;
+    if (d.expires_at !== undefined && now >= d.expires_at) {
+      return fail("lease_expired", `the descriptor of target ${d.target_id} expired at ${at(d.expires_at)}, before dispatch (now ${at(now)}): nothing was dispatched`, {
+        reason: "target_descriptor_expired",
+        target_id: d.target_id,
+        expires_at: d.expires_at,
+      });
+    }
+    return null;
   }
 
   /** The lane's first capability protocol (selects the raw facts evidence keeps); none if it cannot say. */
