@@ -3,20 +3,26 @@
  * and `fsyncDirs`, which makes a sweep's removals durable before their rows are marked swept (gc
  * and recovery finishing an interrupted gc).
  */
-import { readdirSync, rmSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { digestToBytes, type Digest } from "../core/digest.js";
 import { isStoredDigest, type Catalog } from "./catalog.js";
-import { FORMAT_FILE, OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
+import { CairnError, ErrorCode } from "../core/errors.js";
+import { FORMAT_FILE, OBJECTS_DIR, READY_SUFFIX, TMP_DIR, isCairnTmpName, objectPath } from "./layout.js";
 import { ensureDirDurable, fsyncDir } from "./fsutil.js";
 import { legacyTempWriter, sweepDeadWriterTemps, taggedTempWriter, type TempWriter } from "./temp-files.js";
 import { placeReady, unlinkQuiet } from "./artifact-writes.js";
 
 /**
  * Crash recovery, run by every writer that opens the store (it holds the lock, so no other
- * writer has files in tmp/): drop *.part files, drop .ready files with no catalog row, place
- * .ready files that were committed, and finish files that gc was removing (their directories
- * fsynced before the rows are marked swept). It never refuses to
+ * writer has files in tmp/): drop *.part files and a batch run's scratch files, drop .ready
+ * files with no catalog row, place .ready files that were committed, and finish files that gc
+ * was removing (their directories fsynced before the rows are marked swept). Only the regular
+ * files of tmp/ named as Cairn names its own (layout.ts `isCairnTmpName`) are touched: anything
+ * else there (a user's file or directory, a store made inside tmp/, a symlink) is not the
+ * store's and is left as it is (fsck reports it, `tmp_foreign`). A tmp/ that is not a real
+ * directory (a symlink, a file: `tmpDirProblem`) is never listed or followed (the Store refuses
+ * such a writer before recovery; checked here again). It never refuses to
  * open the store over a file it cannot move or remove (a stray file where objects/ab/ goes, a
  * directory where a file was, no permission): it leaves it as it is, for fsck to report and the
  * next writer to try again. Catalog errors (a damaged page) are thrown.
@@ -24,7 +30,9 @@ import { placeReady, unlinkQuiet } from "./artifact-writes.js";
 export function recoverArtifacts(root: string, cat: Catalog): { removed: number; placed: number; finishedSweeps: number } {
   const tmp = join(root, TMP_DIR);
   const objects = join(root, OBJECTS_DIR);
-  attempt(() => ensureDirDurable(tmp));
+  // lstat, not stat: a tmp that is a symlink (to a user's directory) is never followed.
+  const tmpIsDir = tmpDirProblem(root) === undefined;
+  if (tmpIsDir) attempt(() => ensureDirDurable(tmp));
   attempt(() => ensureDirDurable(objects));
   // A writer killed between making a fan-out directory and fsyncing objects/ (placeReady) left
   // an entry that may not be durable yet, and this writer will not fsync it again (it exists):
@@ -32,8 +40,11 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
   attempt(() => fsyncDir(objects));
   let removed = 0;
   let placed = 0;
-  for (const name of listQuiet(tmp)) {
+  for (const name of tmpIsDir ? listQuiet(tmp) : []) {
+    // Only Cairn's own names, and only as the regular files Cairn makes: nothing else is the store's.
+    if (!isCairnTmpName(name)) continue;
     const path = join(tmp, name);
+    if (!isRegularFile(path)) continue;
     if (name.endsWith(READY_SUFFIX) && /^[0-9a-f]{64}\.ready$/.test(name)) {
       const digest = `sha256:${name.slice(0, 64)}` as Digest;
       const r = cat.stmt("SELECT state, storage FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) as
@@ -44,7 +55,7 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
         continue;
       }
     }
-    if (attempt(() => rmSync(path, { recursive: true, force: true }))) removed++;
+    if (attempt(() => unlinkQuiet(path))) removed++;
   }
   // A killed `init` (or format upgrade) leaves the FORMAT file's temp beside it in the root
   // (writeFileAtomicSync): removed like the temp files under tmp/ when its writer is provably
@@ -103,6 +114,56 @@ export function fsyncDirs(dirs: Iterable<string>): { failed: Set<string>; first?
     }
   }
   return first === undefined ? { failed } : { failed, first };
+}
+
+/**
+ * What the store's `tmp` is when it is there but not a real directory (by lstat: a symlink is
+ * never followed), e.g. `a symbolic link to /data/shared`, `a regular file`; undefined when it is
+ * a directory, is missing (a writer makes it again) or cannot be looked at (left for fsck).
+ */
+export function tmpDirProblem(root: string): string | undefined {
+  const tmp = join(root, TMP_DIR);
+  let st: Stats;
+  try {
+    st = lstatSync(tmp);
+  } catch {
+    return undefined;
+  }
+  if (st.isDirectory()) return undefined;
+  if (st.isSymbolicLink()) {
+    try {
+      return `a symbolic link to ${readlinkSync(tmp)}`;
+    } catch {
+      return "a symbolic link";
+    }
+  }
+  if (st.isFile()) return "a regular file";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "a device";
+}
+
+/**
+ * The E_STORE_CORRUPT of a writer opening a store whose `tmp` is not a real directory
+ * (`tmpDirProblem`): it is never followed or swept, and every operation but fsck and close
+ * refuses the store until it is a directory again.
+ */
+export function tmpDirError(root: string, what: string): CairnError {
+  const tmp = join(root, TMP_DIR);
+  return new CairnError(
+    ErrorCode.STORE_CORRUPT,
+    `store directory ${tmp} is ${what}, not a directory: the store will not write through it (move it out of the store; the next writer makes ${TMP_DIR}/ again)`,
+    { path: tmp },
+  );
+}
+
+/** Whether `path` is a regular file (lstat: a symlink is not, whatever it points to). */
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Runs a file-system step of recovery: false when it fails (the problem is left for fsck). */

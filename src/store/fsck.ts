@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { digestToBytes, type Digest } from "../core/digest.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
-import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
+import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, isCairnTmpName, objectPath } from "./layout.js";
+import { tmpDirProblem } from "./artifact-recovery.js";
 import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile } from "./artifact-reads.js";
 import { corrupt, rowFault, type ArtifactRow } from "./artifact-rows.js";
 import { edgeId } from "./edges.js";
@@ -36,6 +37,7 @@ export type FsckProblemCode =
   | "swept_bytes_present"
   | "orphan_file"
   | "stray_file"
+  | "tmp_foreign"
   | "dangling_reference"
   | "edge_invalid"
   | "receipt_invalid"
@@ -318,6 +320,15 @@ function notADirectory(path: string): boolean {
   }
 }
 
+/** Whether `path` is a regular file (lstat: not a symlink to one). */
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function lstatExists(path: string): boolean {
   try {
     lstatSync(path);
@@ -361,11 +372,19 @@ function checkObjectFiles(root: string, cat: Catalog, p: Problems): void {
 }
 
 /**
- * Anything left in tmp/ (recovery empties it when a writer opens the store). A committed
- * artifact's `<hex>.ready` that recovery could not move into objects/ says so.
+ * Anything left in tmp/ (recovery removes Cairn's own files when a writer opens the store). A
+ * committed artifact's `<hex>.ready` that recovery could not move into objects/ says so. An
+ * entry that is not one of Cairn's temp or scratch files (by name and as a regular file,
+ * layout.ts `isCairnTmpName`) is `tmp_foreign`: recovery leaves it. A tmp that is a symlink is
+ * reported, never followed (lstat).
  */
 function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
   const tmp = join(root, TMP_DIR);
+  const kind = tmpDirProblem(root);
+  if (kind !== undefined && kind.startsWith("a symbolic link")) {
+    p.add("stray_file", TMP_DIR, `${TMP_DIR} is ${kind}, not a directory: writers refuse the store (E_STORE_CORRUPT) until it is moved out of the store`);
+    return;
+  }
   if (notADirectory(tmp)) {
     p.add("stray_file", TMP_DIR, `${TMP_DIR} is not a directory`);
     return;
@@ -378,6 +397,10 @@ function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
   if (unreadable !== undefined) p.add(unreadable.code, unreadable.subject, unreadable.message);
   report(p, found, (subject) => {
     const name = subject.slice(TMP_DIR.length + 1);
+    if (!isCairnTmpName(name) || !isRegularFile(join(root, subject))) {
+      p.add("tmp_foreign", subject, `${subject} is not a temporary file of Cairn's: crash recovery leaves it (move it out of the store)`);
+      return;
+    }
     const hex = name.endsWith(READY_SUFFIX) ? name.slice(0, -READY_SUFFIX.length) : "";
     if (DIGEST_HEX_RE.test(hex) && isFileArtifact.get(Buffer.from(hex, "hex")) !== undefined) {
       p.add("stray_file", subject, `file ${subject} of artifact sha256:${hex} was never moved into ${OBJECTS_DIR}/ (crash recovery could not place it; reads use it where it is)`);

@@ -7,7 +7,8 @@
  *   <store>/writer.lock     SQLite file whose EXCLUSIVE lock marks the single writer
  *   <store>/objects/ab/cd…  large artifacts, one read-only file each, named by digest hex
  *   <store>/tmp/            in-progress large writes (`*.part`) and committed-but-not-yet-
- *                           placed ones (`<hex>.ready`); recovered when a writer opens
+ *                           placed ones (`<hex>.ready`), a batch run's scratch files; Cairn's
+ *                           own names (`isCairnTmpName`) recovered when a writer opens
  */
 import { join } from "node:path";
 import { digestHex, type Digest } from "../core/digest.js";
@@ -36,6 +37,25 @@ export const OBJECTS_DIR = "objects";
 export const TMP_DIR = "tmp";
 export const PART_SUFFIX = ".part";
 export const READY_SUFFIX = ".ready";
+
+/**
+ * The names Cairn itself writes in a store's `tmp/` (ARCHITECTURE §5.6), each a regular file:
+ * a put's `<pid>-<16 hex>.part` (artifacts.ts), a committed artifact's `<64 hex>.ready`, and a
+ * batch run's scratch files `run-<run id: 16 hex>-<8 hex>.order.sqlite` (and the `-journal` of
+ * an older build's ordering index), `.leaves` and `.failures.jsonl` (batch/engine.ts). Crash
+ * recovery removes (or places) only these; anything else in `tmp/` is not the store's and is
+ * left where it is (fsck reports it as `tmp_foreign`).
+ */
+const TMP_SCRATCH_NAMES: readonly RegExp[] = [
+  /^[0-9]+-[0-9a-f]{16}\.part$/,
+  /^[0-9a-f]{64}\.ready$/,
+  /^run-[0-9a-f]{16}-[0-9a-f]{8}\.(?:order\.sqlite(?:-journal)?|leaves|failures\.jsonl)$/,
+];
+
+/** Whether `name` (an entry of `tmp/`) is named as one of Cairn's own temp or scratch files. */
+export function isCairnTmpName(name: string): boolean {
+  return TMP_SCRATCH_NAMES.some((re) => re.test(name));
+}
 
 /** Final path of a large artifact's file. */
 export function objectPath(root: string, digest: Digest): string {

@@ -18,7 +18,7 @@ import { ensureDirDurable, fsyncDir, writeFileAtomicSync } from "./fsutil.js";
 import { Artifacts } from "./artifacts.js";
 import { checkAsOf, type ArtifactInfo, type ListOptions, type PutOptions, type PutResult, type ReadOptions } from "./artifact-rows.js";
 import type { ArtifactReader, ReaderOptions } from "./artifact-reader.js";
-import { recoverArtifacts } from "./artifact-recovery.js";
+import { recoverArtifacts, tmpDirError, tmpDirProblem } from "./artifact-recovery.js";
 import { Edges, type EdgeInput, type EdgeRecord, type Lineage, type LineageOptions } from "./edges.js";
 import { Receipts, type Params, type Receipt, type ReceiptInput } from "./receipts.js";
 import { Refs, type Root, type RootKind, type Snapshot } from "./refs.js";
@@ -159,9 +159,17 @@ function makeStoreRoot(root: string): void {
  * lock, after its catalog and before its FORMAT file (their entries are made durable by the
  * fsync of the root that precedes FORMAT): an open refused for the lock, or failing before
  * that, leaves none of them, and two writers creating one store never both make them. A path
- * that cannot be made a directory (a file named `objects`, no permission) is E_STORE_IO.
+ * that cannot be made a directory (a file named `objects`, no permission) is E_STORE_IO, and so
+ * is a `tmp` already there that is not a real directory (a symlink, a file: by lstat).
  */
 function makeLayoutDirs(root: string): void {
+  // A tmp already there that is not a real directory (lstat: a symlink to a user's directory
+  // would otherwise pass as one, and be the store's tmp/) is refused before the store exists.
+  const tmpProblem = tmpDirProblem(root);
+  if (tmpProblem !== undefined) {
+    const tmp = join(root, TMP_DIR);
+    throw new CairnError(ErrorCode.STORE_IO, `cannot create store directory ${tmp}: it is ${tmpProblem}, not a directory`, { path: tmp });
+  }
   for (const sub of [OBJECTS_DIR, TMP_DIR]) {
     const dir = join(root, sub);
     try {
@@ -314,9 +322,15 @@ export class Store {
   readonly recovery: { removed: number; placed: number; finishedSweeps: number } | undefined;
   /**
    * A writer whose opening met a damaged catalog page (reading the highest logseq, or in crash
-   * recovery): E_STORE_CORRUPT, thrown by every operation but `fsck` (which reports it) and `close`.
+   * recovery), or a `tmp` that is not a real directory (a symlink, a file; recovery did not run):
+   * E_STORE_CORRUPT, thrown by every operation but `fsck` (which reports it) and `close`.
    */
   private readonly failure: CairnError | undefined;
+  /**
+   * Whether `failure` is a `tmp` that is not a real directory (a symlink, a file: never followed
+   * or swept), which fsck reports from the file system itself, not as a catalog finding.
+   */
+  private readonly tmpRefused: boolean;
   private isClosed = false;
   /**
    * Listings (`list`) not yet finished, held weakly (an abandoned one is collected as before):
@@ -343,7 +357,15 @@ export class Store {
     this.parts = { catalog, artifacts, edges, receipts: new Receipts(catalog, artifacts, edges), refs: new Refs(catalog, artifacts, clock) };
     let failure = catalog.damaged;
     let recovery: Store["recovery"];
-    if (!catalog.readOnly && failure === undefined) {
+    let tmpRefused = false;
+    // A tmp that is not a real directory (lstat): a symlink would lead recovery, and every
+    // large put, into a directory that is not the store's. Refused like a damaged catalog: every
+    // operation but fsck (which reports it) and close; recovery does not run.
+    const tmpProblem = catalog.readOnly || failure !== undefined ? undefined : tmpDirProblem(root);
+    if (tmpProblem !== undefined) {
+      failure = tmpDirError(root, tmpProblem);
+      tmpRefused = true;
+    } else if (!catalog.readOnly && failure === undefined) {
       try {
         recovery = recoverArtifacts(root, catalog);
       } catch (err) {
@@ -355,6 +377,7 @@ export class Store {
     }
     this.recovery = recovery;
     this.failure = failure;
+    this.tmpRefused = tmpRefused;
     this.session = { startLogseq: catalog.peekLogseq(), startTime };
   }
 
@@ -655,7 +678,7 @@ export class Store {
   async fsck(): Promise<FsckReport> {
     const { catalog } = this.unlessClosed;
     if (catalog.readOnly) throw new CairnError(ErrorCode.USAGE, `fsck needs the store opened for writing`);
-    return this.untilClosed("fsck", fsck(this.root, catalog, this.failure));
+    return this.untilClosed("fsck", fsck(this.root, catalog, this.tmpRefused ? undefined : this.failure));
   }
 
   /**

@@ -181,14 +181,16 @@ describe("corrupted or damaged stores", () => {
     mkdirSync(join(store.root, "objects", "ab"), { recursive: true });
     writeFileSync(join(store.root, "objects", "ab", orphanName), "nobody's bytes");
     // Created after open: crash recovery (which cleans tmp/) has already run.
-    writeFileSync(join(store.root, "tmp", "leftover.part"), "half a write");
+    // Named as Cairn names a .part (anything else in tmp/ is tmp_foreign, not a leftover).
+    const leftover = "1-0123456789abcdef.part";
+    writeFileSync(join(store.root, "tmp", leftover), "half a write");
 
     const report = await store.fsck();
     expect(report.ok).toBe(false);
     const got = report.problems.map((p) => ({ code: p.code, subject: p.subject }));
     expect(got).toHaveLength(2);
     expect(got).toContainEqual({ code: "orphan_file", subject: join("objects", "ab", orphanName) });
-    expect(got).toContainEqual({ code: "stray_file", subject: join("tmp", "leftover.part") });
+    expect(got).toContainEqual({ code: "stray_file", subject: join("tmp", leftover) });
   });
 
   it("fsck reports (rather than crashes on) a stray regular file directly under objects/", async () => {

@@ -439,8 +439,10 @@ describe("fsck walks objects/ and tmp/ as streams", () => {
       writeFileSync(join(objects, d as string, f as string), "?");
     }
     writeFileSync(join(objects, "00x"), "top-level file");
-    writeFileSync(join(store.root, "tmp", "b.part"), "?");
-    writeFileSync(join(store.root, "tmp", "a.part"), "?");
+    // Named as Cairn names its .part files: anything else in tmp/ is tmp_foreign (not a leftover).
+    const [a, b] = ["1-aaaaaaaaaaaaaaaa.part", "1-bbbbbbbbbbbbbbbb.part"] as const;
+    writeFileSync(join(store.root, "tmp", b), "?");
+    writeFileSync(join(store.root, "tmp", a), "?");
 
     const expected = [
       ...[join("0", "x"), join("00", "c"), "00x", join(packedHex.slice(0, 2), packedHex.slice(2)), join("zz", "a"), join("zz", "b")]
@@ -449,8 +451,8 @@ describe("fsck walks objects/ and tmp/ as streams", () => {
           return key(a) < key(b) ? -1 : 1;
         })
         .map((p) => ({ code: "orphan_file", subject: join("objects", p), message: `file ${join("objects", p)} belongs to no artifact` })),
-      { code: "stray_file", subject: join("tmp", "a.part"), message: `temporary file ${join("tmp", "a.part")} was left behind` },
-      { code: "stray_file", subject: join("tmp", "b.part"), message: `temporary file ${join("tmp", "b.part")} was left behind` },
+      { code: "stray_file", subject: join("tmp", a), message: `temporary file ${join("tmp", a)} was left behind` },
+      { code: "stray_file", subject: join("tmp", b), message: `temporary file ${join("tmp", b)} was left behind` },
     ];
     const report = await store.fsck();
     expect(report.problems).toEqual(expected);

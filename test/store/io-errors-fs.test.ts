@@ -154,7 +154,7 @@ describe("fsck meeting a directory it cannot list", () => {
     const other = ab === "00" ? "01" : "00";
     mkdirSync(join(dir, "objects", other), { recursive: true });
     writeFileSync(join(dir, "objects", other, "x"), "");
-    writeFileSync(join(dir, "tmp", "left.part"), "");
+    writeFileSync(join(dir, "tmp", "1-0123456789abcdef.part"), ""); // a name Cairn writes: anything else is tmp_foreign
     const fanOut = join(dir, "objects", ab);
     hook.fail = (op, p) => (op === "opendir" && p === fanOut ? fsError("EACCES", "permission denied", "opendir", p) : undefined);
     const r = await s.fsck();
@@ -165,7 +165,7 @@ describe("fsck meeting a directory it cannot list", () => {
       message: `directory ${join("objects", ab)} cannot be read (EACCES: permission denied): its entries were not checked`,
     };
     const orphan = { code: "orphan_file", subject: join("objects", other, "x"), message: `file ${join("objects", other, "x")} belongs to no artifact` };
-    const stray = { code: "stray_file", subject: join("tmp", "left.part"), message: `temporary file ${join("tmp", "left.part")} was left behind` };
+    const stray = { code: "stray_file", subject: join("tmp", "1-0123456789abcdef.part"), message: `temporary file ${join("tmp", "1-0123456789abcdef.part")} was left behind` };
     expect(r.problems).toEqual(other < ab ? [orphan, entry, stray] : [entry, orphan, stray]);
     expect(r.problemCount).toBe(3);
     expect(r.checked.artifacts).toBe(1); // the artifact's file itself was read (its path is known)
