@@ -42,7 +42,8 @@ export const READY_SUFFIX = ".ready";
  * The names Cairn itself writes in a store's `tmp/` (ARCHITECTURE §5.6), each a regular file:
  * a put's `<pid>-<16 hex>.part` (artifacts.ts), a committed artifact's `<64 hex>.ready`, and a
  * batch run's scratch files `run-<run id: 16 hex>-<8 hex>.order.sqlite` (and the `-journal` of
- * an older build's ordering index), `.leaves` and `.failures.jsonl` (batch/engine.ts). Crash
+ * an older build's ordering index), `.leaves` and `.failures.jsonl` (batch/engine.ts), and the
+ * `verify-<16 hex>-<8 hex>.order.sqlite` (+ `-journal`) of builds of 2026-11-25/26. Crash
  * recovery removes (or places) only these; anything else in `tmp/` is not the store's and is
  * left where it is (fsck reports it as `tmp_foreign`).
  */
@@ -50,6 +51,8 @@ const TMP_SCRATCH_NAMES: readonly RegExp[] = [
   /^[0-9]+-[0-9a-f]{16}\.part$/,
   /^[0-9a-f]{64}\.ready$/,
   /^run-[0-9a-f]{16}-[0-9a-f]{8}\.(?:order\.sqlite(?:-journal)?|leaves|failures\.jsonl)$/,
+  // verify's scratch ordering index of builds of 2026-11-25/26 (it lives in the OS temp directory since)
+  /^verify-[0-9a-f]{16}-[0-9a-f]{8}\.order\.sqlite(?:-journal)?$/,
 ];
 
 /** Whether `name` (an entry of `tmp/`) is named as one of Cairn's own temp or scratch files. */

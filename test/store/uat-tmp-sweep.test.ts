@@ -74,6 +74,9 @@ describe("crash recovery removes only Cairn's own files in tmp/", () => {
       "run-0123456789abcdef-01234567.order.sqlite-journal",
       "run-0123456789abcdef-01234567.leaves",
       "run-0123456789abcdef-01234567.failures.jsonl",
+      // verify's scratch of builds of 2026-11-25/26 (review: they were left as tmp_foreign)
+      "verify-0123456789abcdef-01234567.order.sqlite",
+      "verify-0123456789abcdef-01234567.order.sqlite-journal",
     ];
     for (const n of own) writeFileSync(join(tmp, n), "scratch");
     // Cairn-like names that are not Cairn's files: a directory, and names Cairn never writes.

@@ -88,8 +88,8 @@
  *      `approval_expired` (details reason `authority_ref_expired`, expires_at, now);
  *   3. governed requests: the selected target descriptor's `expires_at` has passed →
  *      `lease_expired` (details reason `target_descriptor_expired`, target_id, expires_at, now).
- * Sequences: admission.accepted, target.selected, execution.started, execution.cancelled,
- * execution.completed (1); the same without execution.cancelled (2, 3).
+ * Sequences: admission.accepted, target.selected (governed requests only), execution.started,
+ * execution.cancelled, execution.completed (1); the same without execution.cancelled (2, 3).
  *
  * SINK FAILURE. Evidence is awaited on every sink before the next step; a sink that throws makes
  * the call throw, so nothing is dispatched unless `execution.started` was recorded everywhere.
