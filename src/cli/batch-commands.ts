@@ -264,33 +264,26 @@ function footprintBytes(workers: number): number {
 
 /**
  * Says on stderr (not with --quiet/--json) when the memory bound — --max-memory, or its default
- * when not given — cannot hold the process's RSS.
+ * when not given — cannot hold the process's RSS, or exceeds this machine's memory
+ * (`os.totalmem()`): accepted (the run may fit), but the bound then does not protect the machine,
+ * whose memory runs out first (before 2026-11-28 `--max-memory 1TB` on a 24 GiB machine was
+ * taken silently).
  */
-function noteLowMemory(cmd: Command, c: RunConfigInput): void {
+function noteMemoryBound(cmd: Command, c: RunConfigInput, machineBytes: number = totalmem()): void {
   const g = globalsOf(cmd);
   if (g.quiet === true || g.json === true) return;
   const bound = c.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  const given = `${c.maxMemoryBytes === undefined ? "the default " : ""}--max-memory ${humanBytes(bound)}`;
   const workers = c.workers ?? defaultWorkers();
-  if (bound >= footprintBytes(workers)) return;
-  process.stderr.write(
-    `cairn: note: ${c.maxMemoryBytes === undefined ? "the default " : ""}--max-memory ${humanBytes(bound)} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory may exceed it\n`,
-  );
-}
-
-/**
- * Says on stderr (not with --quiet/--json), as `noteLowMemory` does, when the memory bound —
- * --max-memory, or its default when not given — exceeds this machine's memory (`os.totalmem()`):
- * accepted (the run may fit), but the bound then does not protect the machine, whose memory runs
- * out first. Before 2026-11-28 `--max-memory 1TB` on a 24 GiB machine was taken silently.
- */
-function noteMemoryAboveMachine(cmd: Command, c: RunConfigInput, machineBytes: number = totalmem()): void {
-  const g = globalsOf(cmd);
-  if (g.quiet === true || g.json === true) return;
-  const bound = c.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
-  if (machineBytes <= 0 || bound <= machineBytes) return;
-  process.stderr.write(
-    `cairn: note: ${c.maxMemoryBytes === undefined ? "the default " : ""}--max-memory ${humanBytes(bound)} is more than this machine's memory (${humanBytes(machineBytes)}): the bound then does not protect the machine, whose memory runs out first\n`,
-  );
+  if (bound < footprintBytes(workers)) {
+    process.stderr.write(
+      `cairn: note: ${given} is below what this process needs by itself with ${workers} worker${workers === 1 ? "" : "s"} (about ${humanBytes(footprintBytes(workers))}): it sizes the engine's buffers and the workers' heaps, but the process's memory may exceed it\n`,
+    );
+  } else if (machineBytes > 0 && bound > machineBytes) {
+    process.stderr.write(
+      `cairn: note: ${given} is more than this machine's memory (${humanBytes(machineBytes)}): the bound then does not protect the machine, whose memory runs out first\n`,
+    );
+  }
 }
 
 function configOf(o: RunOpts): RunConfigInput {
@@ -479,8 +472,7 @@ export function runCommand(): Command {
       refuseDashOut("--out", opts.out, OUT_STDOUT_HINT);
       await checkOutOutsideStore(cmd, "--out", opts.out, await runOutExclusions(modulePath, input, opts.format));
       if (opts.out !== undefined) await checkOutTarget("--out", opts.out, storeDirOf(cmd));
-      noteLowMemory(cmd, config);
-      noteMemoryAboveMachine(cmd, config);
+      noteMemoryBound(cmd, config);
       await executeAndReport(cmd, opts.out, input === "-", (store, hooks) => runNamingOut("--out", store, input, modulePath, config, hooks, true));
     });
 }

@@ -42,9 +42,8 @@ export function recoverArtifacts(root: string, cat: Catalog): { removed: number;
   let placed = 0;
   for (const name of tmpIsDir ? listQuiet(tmp) : []) {
     // Only Cairn's own names, and only as the regular files Cairn makes: nothing else is the store's.
-    if (!isCairnTmpName(name)) continue;
+    if (!isCairnTmpFile(tmp, name)) continue;
     const path = join(tmp, name);
-    if (!isRegularFile(path)) continue;
     if (name.endsWith(READY_SUFFIX) && /^[0-9a-f]{64}\.ready$/.test(name)) {
       const digest = `sha256:${name.slice(0, 64)}` as Digest;
       const r = cat.stmt("SELECT state, storage FROM artifacts WHERE digest = ?").get(digestToBytes(digest)) as
@@ -157,10 +156,15 @@ export function tmpDirError(root: string, what: string): CairnError {
   );
 }
 
-/** Whether `path` is a regular file (lstat: a symlink is not, whatever it points to). */
-function isRegularFile(path: string): boolean {
+/**
+ * Whether entry `name` of the store's tmp/ (`tmp`) is one of Cairn's own temp or scratch files:
+ * named so (`isCairnTmpName`) and a regular file (lstat: a symlink is not, whatever it points
+ * to). Recovery sweeps only these; fsck reports any other entry as `tmp_foreign`.
+ */
+export function isCairnTmpFile(tmp: string, name: string): boolean {
+  if (!isCairnTmpName(name)) return false;
   try {
-    return lstatSync(path).isFile();
+    return lstatSync(join(tmp, name)).isFile();
   } catch {
     return false;
   }

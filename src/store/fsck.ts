@@ -16,8 +16,8 @@ import { join } from "node:path";
 import { digestToBytes, type Digest } from "../core/digest.js";
 import { CairnError, ErrorCode, isCairnError, osErrorText } from "../core/errors.js";
 import { describeStored, isCorruptionError, isStoredDigest, type Catalog } from "./catalog.js";
-import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, isCairnTmpName, objectPath } from "./layout.js";
-import { tmpDirProblem } from "./artifact-recovery.js";
+import { OBJECTS_DIR, READY_SUFFIX, TMP_DIR, objectPath } from "./layout.js";
+import { isCairnTmpFile, tmpDirProblem } from "./artifact-recovery.js";
 import { openArtifactFile, verifyBytes, verifyFd, type ArtifactFile } from "./artifact-reads.js";
 import { corrupt, rowFault, type ArtifactRow } from "./artifact-rows.js";
 import { edgeId } from "./edges.js";
@@ -320,15 +320,6 @@ function notADirectory(path: string): boolean {
   }
 }
 
-/** Whether `path` is a regular file (lstat: not a symlink to one). */
-function isRegularFile(path: string): boolean {
-  try {
-    return lstatSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function lstatExists(path: string): boolean {
   try {
     lstatSync(path);
@@ -375,7 +366,7 @@ function checkObjectFiles(root: string, cat: Catalog, p: Problems): void {
  * Anything left in tmp/ (recovery removes Cairn's own files when a writer opens the store). A
  * committed artifact's `<hex>.ready` that recovery could not move into objects/ says so. An
  * entry that is not one of Cairn's temp or scratch files (by name and as a regular file,
- * layout.ts `isCairnTmpName`) is `tmp_foreign`: recovery leaves it. A tmp that is a symlink is
+ * artifact-recovery.ts `isCairnTmpFile`) is `tmp_foreign`: recovery leaves it. A tmp that is a symlink is
  * reported, never followed (lstat).
  */
 function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
@@ -397,7 +388,7 @@ function checkTmpFiles(root: string, cat: Catalog, p: Problems): void {
   if (unreadable !== undefined) p.add(unreadable.code, unreadable.subject, unreadable.message);
   report(p, found, (subject) => {
     const name = subject.slice(TMP_DIR.length + 1);
-    if (!isCairnTmpName(name) || !isRegularFile(join(root, subject))) {
+    if (!isCairnTmpFile(tmp, name)) {
       p.add("tmp_foreign", subject, `${subject} is not a temporary file of Cairn's: crash recovery leaves it (move it out of the store)`);
       return;
     }
